@@ -1,0 +1,115 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { z } from 'zod';
+import { RecoveryError } from '../errors.js';
+import { ProfileSchema, type Profile } from './schema.js';
+import edsLinux from './builtin/eds-linux.json' with { type: 'json' };
+import edsWindows from './builtin/eds-windows.json' with { type: 'json' };
+
+const BUILTIN_SOURCES: Record<string, unknown> = {
+  'eds-linux': edsLinux,
+  'eds-windows': edsWindows,
+};
+
+/** "items.1.path: must start with /" — names the field, says what is wrong. */
+export function describeIssues(error: z.ZodError): string[] {
+  return error.issues.map((i) => {
+    const where = i.path.length > 0 ? i.path.map(String).join('.') : '(profile)';
+    return `${where}: ${i.message}`;
+  });
+}
+
+export function parseProfile(raw: unknown, source: string): Profile {
+  const r = ProfileSchema.safeParse(raw);
+  if (!r.success) {
+    const lines = describeIssues(r.error);
+    throw new RecoveryError('BAD_PROFILE', `The profile ${source} is not valid: ${lines.join('; ')}`, {
+      hint: 'Fix the named fields in the profile file (see "Profile format" in the README).',
+      details: { source, issues: lines },
+    });
+  }
+  const ids = new Set<string>();
+  for (const item of r.data.items) {
+    if (ids.has(item.id)) {
+      throw new RecoveryError('BAD_PROFILE', `The profile ${source} is not valid: items: the id "${item.id}" is used twice`);
+    }
+    ids.add(item.id);
+  }
+  return r.data;
+}
+
+export function builtinProfileIds(): string[] {
+  return Object.keys(BUILTIN_SOURCES);
+}
+
+export function builtinProfiles(): Profile[] {
+  return Object.entries(BUILTIN_SOURCES).map(([id, raw]) => parseProfile(raw, `built-in "${id}"`));
+}
+
+/** Loads a built-in profile by id, or a JSON profile file by path. */
+export async function loadProfile(ref: string): Promise<Profile> {
+  const builtin = BUILTIN_SOURCES[ref];
+  if (builtin !== undefined) return parseProfile(builtin, `built-in "${ref}"`);
+  const looksLikePath = ref.includes('/') || ref.includes('\\') || ref.endsWith('.json');
+  if (!looksLikePath) {
+    throw new RecoveryError('PROFILE_NOT_FOUND', `There is no built-in profile "${ref}".`, {
+      hint: `Use one of: ${builtinProfileIds().join(', ')}, or the path of a profile JSON file.`,
+    });
+  }
+  let text: string;
+  try {
+    text = await fsp.readFile(ref, 'utf8');
+  } catch (e) {
+    throw new RecoveryError('PROFILE_NOT_FOUND', `Cannot read the profile file ${ref}: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new RecoveryError('BAD_PROFILE', `The profile file ${ref} is not valid JSON: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  return parseProfile(raw, path.basename(ref));
+}
+
+/** Expands %VAR% from the environment (Windows profiles: %ProgramData%). */
+export function expandEnv(p: string, env: NodeJS.ProcessEnv = process.env): string {
+  return p.replace(/%([A-Za-z_][A-Za-z0-9_()]*)%/g, (_m, name: string) => {
+    const key = Object.keys(env).find((k) => k.toLowerCase() === name.toLowerCase());
+    const v = key === undefined ? undefined : env[key];
+    if (v === undefined) {
+      throw new RecoveryError('BAD_PROFILE', `The profile uses %${name}%, which is not set on this machine.`);
+    }
+    return v;
+  });
+}
+
+/**
+ * The folder an item lives in on this machine. With `root`, the profile's absolute path is
+ * taken under that folder (a disk mounted from another machine, or a test sandbox); a
+ * Windows drive letter is dropped there.
+ */
+export function resolveItemPath(itemPath: string, opts: { root?: string; env?: NodeJS.ProcessEnv } = {}): string {
+  const expanded = expandEnv(itemPath, opts.env);
+  if (opts.root === undefined) return expanded;
+  const rel = expanded.replace(/^[A-Za-z]:/, '').replace(/\\/g, '/').replace(/^\/+/, '');
+  return path.join(opts.root, rel);
+}
+
+export interface ResolvedItem {
+  id: string;
+  path: string;
+  required: boolean;
+  description?: string;
+}
+
+export function resolveItems(profile: Profile, opts: { root?: string; env?: NodeJS.ProcessEnv } = {}): ResolvedItem[] {
+  return profile.items.map((i) => {
+    const r: ResolvedItem = { id: i.id, path: resolveItemPath(i.path, opts), required: i.required };
+    if (i.description !== undefined) r.description = i.description;
+    return r;
+  });
+}

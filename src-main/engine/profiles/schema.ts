@@ -1,0 +1,131 @@
+import { z } from 'zod';
+
+/** Octal mode written as a string ("755", "0644") so JSON profiles read like chmod. */
+const Mode = z
+  .string()
+  .regex(/^0?[0-7]{3,4}$/, 'must be an octal mode such as "755" or "0644"')
+  .transform((s) => parseInt(s, 8));
+
+const Id = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes');
+
+/** A path on the appliance's REST API, starting with "/". */
+const ApiPath = z.string().startsWith('/', 'must start with "/"');
+
+export const ServiceSchema = z.object({
+  manager: z.enum(['systemd', 'windows', 'runit', 'none']),
+  /** systemd unit, Windows service name, runit service directory (absolute) or name under /etc/service. */
+  name: z.string().min(1),
+  /** Windows: the display name, used when the service name is not found. */
+  displayName: z.string().min(1).optional(),
+  stopTimeoutSeconds: z.number().int().positive().max(3600).default(90),
+  startTimeoutSeconds: z.number().int().positive().max(3600).default(120),
+});
+
+export const ItemSchema = z.object({
+  /** Name of the folder inside the archive ("Configuration"). */
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a plain folder name'),
+  /**
+   * Absolute path on the appliance. Windows profiles may use %VAR% (e.g. %ProgramData%),
+   * resolved from the environment when the profile is used.
+   */
+  path: z.string().min(1),
+  required: z.boolean().default(true),
+  description: z.string().optional(),
+});
+
+export const ModeExceptionSchema = z
+  .object({
+    /** Glob relative to the item folder, with the item id first: "Configuration/**\/*.key". */
+    glob: z.string().min(1),
+    dirMode: Mode.optional(),
+    fileMode: Mode.optional(),
+  })
+  .refine((e) => e.dirMode !== undefined || e.fileMode !== undefined, 'needs dirMode or fileMode');
+
+export const OwnershipSchema = z.object({
+  user: z.string().min(1),
+  group: z.string().min(1),
+  dirMode: Mode.default(0o755),
+  fileMode: Mode.default(0o644),
+  exceptions: z.array(ModeExceptionSchema).default([]),
+});
+
+export const ApiSchema = z.object({
+  baseUrl: z.string().url(),
+  versionEndpoint: ApiPath,
+  /** JSON pointer to the version string in the version endpoint's answer ("/Edge Data Store"). */
+  versionPointer: z.string().default(''),
+  /** Endpoint that answers 2xx when the product is healthy; defaults to the version endpoint. */
+  healthEndpoint: ApiPath.optional(),
+  timeoutMs: z.number().int().positive().default(5000),
+});
+
+export const CredentialResourceSchema = z.object({
+  id: Id,
+  title: z.string().min(1),
+  /** GET returns an array of entries (collection) or one object. */
+  path: ApiPath,
+  kind: z.enum(['collection', 'object']).default('collection'),
+  /** Field naming an entry inside a collection; updates go to `<path>/<id>`. */
+  idField: z.string().default('Id'),
+  nameField: z.string().optional(),
+  /** Alternative sets of fields; an entry needs re-entry for the set it uses. */
+  fieldSets: z
+    .array(
+      z.object({
+        identity: z.string().optional(),
+        secret: z.string().min(1),
+      }),
+    )
+    .min(1),
+  /**
+   * Optional field the product sets when it cannot decrypt an entry's secret. Without it,
+   * every entry that has a secret is listed, because secrets never survive a move to new hardware.
+   */
+  statusField: z.string().optional(),
+  statusNeedsReentry: z.array(z.string()).default([]),
+  method: z.enum(['PUT', 'PATCH']).default('PUT'),
+});
+
+export const PrecheckSchema = z.object({
+  id: Id,
+  title: z.string().min(1),
+  kind: z.literal('http'),
+  path: ApiPath,
+  /** JSON pointer into the answer and the value it must equal; absent: any 2xx passes. */
+  expect: z.object({ pointer: z.string(), equals: z.union([z.string(), z.number(), z.boolean(), z.null()]) }).optional(),
+  /** What to tell the technician when it fails. */
+  failMessage: z.string().min(1),
+  /** Which sides run it. */
+  when: z.array(z.enum(['backup', 'restore'])).default(['backup', 'restore']),
+});
+
+export const VersionSchema = z.object({
+  policy: z.enum(['same', 'same-or-newer', 'any']).default('same-or-newer'),
+  /** Compare only the first N dot-separated parts ("1.1.1.46" with 3 → "1.1.1"). */
+  significantParts: z.number().int().min(1).max(6).default(3),
+  /** Where the installed version comes from when the API is down or absent. */
+  file: z.object({ path: z.string(), pattern: z.string().optional() }).optional(),
+});
+
+export const ProfileSchema = z.object({
+  schemaVersion: z.literal(1),
+  id: Id,
+  productName: z.string().min(1),
+  platform: z.enum(['linux', 'windows']),
+  description: z.string().optional(),
+  service: ServiceSchema,
+  items: z.array(ItemSchema).min(1),
+  ownership: OwnershipSchema.optional(),
+  api: ApiSchema.optional(),
+  credentials: z.array(CredentialResourceSchema).default([]),
+  prechecks: z.array(PrecheckSchema).default([]),
+  version: VersionSchema.default({ policy: 'same-or-newer', significantParts: 3 }),
+});
+
+export type Profile = z.output<typeof ProfileSchema>;
+export type ProfileInput = z.input<typeof ProfileSchema>;
+export type CredentialResource = Profile['credentials'][number];
+export type Precheck = Profile['prechecks'][number];
+export type ProfileItem = Profile['items'][number];
+export type Ownership = NonNullable<Profile['ownership']>;

@@ -1,0 +1,80 @@
+import type { SerializedError } from '../errors.js';
+import type { Progress } from '../progress.js';
+
+/**
+ * A runbook is an ordered list of steps. Each step says what it will do before it runs
+ * (`explain`), does it (`run`), says what it did (the summary it returns), and, where it
+ * changes the machine, knows how to undo it. The CLI and the wizard only present runbooks:
+ * every rule about what is safe lives in the steps.
+ */
+export type StepState = 'todo' | 'running' | 'done' | 'failed' | 'skipped';
+
+export interface StepInfo {
+  id: string;
+  title: string;
+  /** Plain words: what will happen when this step runs. */
+  explain: string;
+  /** True when the step changes the machine and needs the technician's confirmation. */
+  destructive: boolean;
+  state: StepState;
+  /** Plain words: what happened (set once done, failed or skipped). */
+  summary?: string;
+  error?: SerializedError;
+}
+
+export type RunbookKind = 'backup' | 'restore' | 'rollback' | 'verify';
+
+export type RunbookEvent =
+  | { type: 'plan'; runbook: RunbookKind; title: string; steps: StepInfo[] }
+  | { type: 'step'; step: StepInfo }
+  | { type: 'progress'; stepId: string; progress: Progress }
+  | { type: 'log'; level: 'info' | 'warn'; message: string }
+  | { type: 'finished'; ok: boolean; result?: unknown; error?: SerializedError };
+
+export interface ConfirmRequest {
+  stepId: string;
+  title: string;
+  /** What will happen, in plain words. */
+  message: string;
+  /** Lines listing what is affected (folders that move, service that stops). */
+  details?: string[];
+  /** Label of the button that goes ahead ("Stop the service"). */
+  action: string;
+}
+
+export interface CredentialField {
+  name: string;
+  label: string;
+  secret: boolean;
+  /** The current non-secret value, shown so the technician knows which account it is. */
+  value?: string;
+}
+
+export interface CredentialEntry {
+  /** Stable key: `<resourceId>/<entryId>`. */
+  key: string;
+  resourceId: string;
+  resourceTitle: string;
+  entryId: string;
+  entryName: string;
+  fields: CredentialField[];
+}
+
+export interface CredentialsRequest {
+  stepId: string;
+  entries: CredentialEntry[];
+}
+
+/** Values keyed by entry key, then field name. Never logged, never written to disk. */
+export type CredentialValues = Record<string, Record<string, string>>;
+
+/**
+ * How a runbook asks the person in front of it. The CLI answers on the terminal (or from
+ * flags/files with --yes), the wizard through the contract's prompt events.
+ */
+export interface Interaction {
+  confirm(req: ConfirmRequest): Promise<boolean>;
+  credentials(req: CredentialsRequest): Promise<CredentialValues | null>;
+}
+
+export type EventSink = (e: RunbookEvent) => void;
