@@ -12,9 +12,15 @@ const Id = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case let
 const ApiPath = z.string().startsWith('/', 'must start with "/"');
 
 export const ServiceSchema = z.object({
-  manager: z.enum(['systemd', 'windows', 'runit', 'none']),
-  /** systemd unit, Windows service name, runit service directory (absolute) or name under /etc/service. */
+  manager: z.enum(['systemd', 'windows', 'runit', 'process', 'none']),
+  /**
+   * systemd unit, Windows service name, runit service directory (absolute) or name under /etc/service;
+   * for `process` (practice appliances on machines without a service manager) a label.
+   */
   name: z.string().min(1),
+  /** `process` only: the command line that runs the program in the foreground, and its pid file. */
+  command: z.array(z.string()).min(1).optional(),
+  pidFile: z.string().optional(),
   /** Windows: the display name, used when the service name is not found. */
   displayName: z.string().min(1).optional(),
   stopTimeoutSeconds: z.number().int().positive().max(3600).default(90),
