@@ -1,0 +1,290 @@
+/**
+ * The one declaration of what the wizard can ask the main side for. The Electron preload, the IPC handlers,
+ * the loopback web bridge and `window.recovery` are all derived from `REQUESTS`; inputs are validated here
+ * with zod at every boundary. This file is imported by the renderer: no Node, no Electron.
+ */
+import { z } from 'zod';
+import type { SerializedError } from '../engine/errors.js';
+import type { Progress } from '../engine/progress.js';
+import type {
+  ConfirmRequest,
+  CredentialsRequest,
+  CredentialValues,
+  RunbookEvent,
+  StepInfo,
+} from '../engine/runbook/types.js';
+
+export type { SerializedError, Progress, ConfirmRequest, CredentialsRequest, CredentialValues, RunbookEvent, StepInfo };
+
+/** Phantom marker for an output type: outputs come from the trusted side and are typed, not validated. */
+const out = <T>() => undefined as unknown as T;
+
+const Path = z.string().min(1).max(4096).refine((s) => !s.includes('\0'), 'must not contain NUL');
+const ProfileRef = z.string().min(1).max(4096);
+const Passphrase = z.string().min(1).max(1024);
+const JobId = z.string().regex(/^job-[0-9a-f-]{8,64}$/);
+
+// ---------- Views the main side returns (plain data, no secrets) ----------
+
+export interface AppInfo {
+  version: string;
+  platform: 'linux' | 'win32' | 'darwin' | string;
+  /** root on Linux, Administrator on Windows. */
+  elevated: boolean;
+  /** True when serving the practice sandbox (no real appliance is touched). */
+  practice: boolean;
+  /** Which transport the renderer is on. */
+  shell: 'electron' | 'browser';
+  /** The profile that fits this machine, if one was found, and why. */
+  detected: { profileId: string; reason: string } | null;
+  hostname: string;
+  deviceId: string;
+}
+
+export interface ProfileSummary {
+  /** What to pass back as `profileRef`. */
+  ref: string;
+  id: string;
+  productName: string;
+  platform: 'linux' | 'windows';
+  description?: string;
+  service: { manager: string; name: string };
+  items: { id: string; path: string; required: boolean; description?: string }[];
+  owner?: { user: string; group: string; dirMode: string; fileMode: string };
+  credentialResources: string[];
+}
+
+export interface ItemPlan {
+  id: string;
+  path: string;
+  exists: boolean;
+  required: boolean;
+  sizeBytes: number;
+  files: number;
+}
+
+export interface ProfilePlan {
+  profile: ProfileSummary;
+  items: ItemPlan[];
+  service: { state: string; detail: string };
+  /** What stops this machine from running the profile's runbooks (missing rights, missing user …). */
+  problems: { code: string; message: string }[];
+  /** Whether relaunching elevated would help. */
+  canElevate: boolean;
+}
+
+export interface DriveReason {
+  code: string;
+  message: string;
+}
+
+export interface DriveView {
+  device: string;
+  description: string;
+  sizeBytes: number | null;
+  label: string | null;
+  isRemovable: boolean;
+  isUSB: boolean;
+  mountpoints: { path: string; label: string | null; fsType: string | null; freeBytes: number | null; totalBytes: number | null }[];
+  status: 'ok' | 'warning' | 'hidden';
+  reasons: DriveReason[];
+}
+
+export interface BackupSummary {
+  path: string;
+  deviceId: string;
+  hostname: string;
+  profileId: string;
+  productName: string;
+  productVersion: string | null;
+  createdAt: string;
+  sizeBytes: number;
+  files: number;
+  encrypted: boolean;
+  /** False when the set is incomplete (no manifest, missing parts): shown, never restorable. */
+  complete: boolean;
+  problem?: string;
+}
+
+export interface BackupGroup {
+  deviceId: string;
+  hostname: string;
+  /** True when this group is this machine's own backups. */
+  thisDevice: boolean;
+  backups: BackupSummary[];
+}
+
+export interface RestoreStatusView {
+  id: string;
+  backup: string;
+  profileId: string;
+  startedAt: string;
+  updatedAt: string;
+  /** Where it stopped, in plain words. */
+  where: string;
+  steps: StepInfo[];
+  canResume: boolean;
+  canRollback: boolean;
+}
+
+export interface PracticeView {
+  /** Folder that stands in for the USB stick. */
+  stickDir: string;
+  old: { profileRef: string; root: string; label: string };
+  replacement: { profileRef: string; root: string; label: string };
+}
+
+/** A prompt a running job is waiting on. */
+export type JobPrompt =
+  | { kind: 'confirm'; request: ConfirmRequest }
+  | { kind: 'credentials'; request: CredentialsRequest };
+
+export type JobEvent = RunbookEvent | { type: 'prompt'; promptId: string; prompt: JobPrompt };
+
+export interface JobEventEnvelope {
+  jobId: string;
+  seq: number;
+  event: JobEvent;
+}
+
+// ---------- Requests ----------
+
+export const REQUESTS = {
+  'app.info': { input: z.object({}).strict(), output: out<AppInfo>() },
+  'profiles.list': { input: z.object({}).strict(), output: out<ProfileSummary[]>() },
+  'profiles.plan': {
+    input: z.object({ profileRef: ProfileRef, root: Path.optional() }).strict(),
+    output: out<ProfilePlan>(),
+  },
+  'drives.list': {
+    input: z.object({ all: z.boolean().default(false), minFreeBytes: z.number().int().nonnegative().optional() }).strict(),
+    output: out<DriveView[]>(),
+  },
+  'drives.eject': { input: z.object({ target: Path }).strict(), output: out<{ ok: boolean; message: string }>() },
+  'backups.list': { input: z.object({ dir: Path }).strict(), output: out<BackupGroup[]>() },
+  'backup.start': {
+    input: z
+      .object({
+        profileRef: ProfileRef,
+        to: Path,
+        root: Path.optional(),
+        passphrase: Passphrase.optional(),
+        splitSizeBytes: z.number().int().min(1024 * 1024).optional(),
+        keep: z.number().int().min(1).max(100).optional(),
+        leaveStopped: z.boolean().default(false),
+      })
+      .strict(),
+    output: out<{ jobId: string }>(),
+  },
+  'verify.start': {
+    input: z.object({ backup: Path, passphrase: Passphrase.optional() }).strict(),
+    output: out<{ jobId: string }>(),
+  },
+  'restore.start': {
+    input: z
+      .object({
+        backup: Path,
+        profileRef: ProfileRef,
+        root: Path.optional(),
+        passphrase: Passphrase.optional(),
+        allowOtherDevice: z.boolean().default(false),
+        allowVersionMismatch: z.boolean().default(false),
+        keepDefaults: z.boolean().default(false),
+      })
+      .strict(),
+    output: out<{ jobId: string }>(),
+  },
+  'restore.status': { input: z.object({}).strict(), output: out<RestoreStatusView | null>() },
+  'restore.resume': {
+    input: z.object({ passphrase: Passphrase.optional() }).strict(),
+    output: out<{ jobId: string }>(),
+  },
+  'restore.rollback': { input: z.object({}).strict(), output: out<{ jobId: string }>() },
+  'job.respond': {
+    input: z
+      .object({
+        jobId: JobId,
+        promptId: z.string().min(1).max(64),
+        answer: z.discriminatedUnion('kind', [
+          z.object({ kind: z.literal('confirm'), ok: z.boolean() }).strict(),
+          z
+            .object({
+              kind: z.literal('credentials'),
+              values: z
+                .record(z.string().max(512), z.record(z.string().max(256), z.string().max(8192)))
+                .nullable(),
+            })
+            .strict(),
+        ]),
+      })
+      .strict(),
+    output: out<{ accepted: boolean }>(),
+  },
+  'job.cancel': { input: z.object({ jobId: JobId }).strict(), output: out<{ cancelled: boolean }>() },
+  /** Events of a job so far (for a renderer that reloaded or reconnected). */
+  'job.events': {
+    input: z.object({ jobId: JobId, afterSeq: z.number().int().min(-1).default(-1) }).strict(),
+    output: out<{ events: JobEventEnvelope[]; done: boolean }>(),
+  },
+  'report.read': { input: z.object({ path: Path }).strict(), output: out<{ html: string }>() },
+  'practice.setup': { input: z.object({}).strict(), output: out<PracticeView>() },
+} as const;
+
+export type RequestName = keyof typeof REQUESTS;
+export type RequestInput<K extends RequestName> = z.input<(typeof REQUESTS)[K]['input']>;
+export type ParsedInput<K extends RequestName> = z.output<(typeof REQUESTS)[K]['input']>;
+export type RequestOutput<K extends RequestName> = (typeof REQUESTS)[K]['output'];
+
+export const REQUEST_NAMES = Object.keys(REQUESTS) as RequestName[];
+
+/** What crosses a transport for every request: errors are data, never a thrown stack. */
+export type Envelope<T> = { ok: true; value: T } | { ok: false; error: SerializedError };
+
+/** Validates a request coming from the untrusted side. Unknown names and bad inputs become BAD_INPUT. */
+export function parseRequest<K extends RequestName>(
+  name: string,
+  input: unknown,
+): { ok: true; name: K; input: ParsedInput<K> } | { ok: false; error: SerializedError } {
+  if (!Object.prototype.hasOwnProperty.call(REQUESTS, name)) {
+    return { ok: false, error: { code: 'BAD_INPUT', message: `Unknown request "${String(name).slice(0, 64)}".` } };
+  }
+  const schema = REQUESTS[name as K].input;
+  const r = schema.safeParse(input);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `${i.path.map(String).join('.') || '(input)'}: ${i.message}`);
+    return {
+      ok: false,
+      error: { code: 'BAD_INPUT', message: `Invalid ${name} request: ${lines.join('; ')}`, details: { issues: lines } },
+    };
+  }
+  return { ok: true, name: name as K, input: r.data as ParsedInput<K> };
+}
+
+/** `window.recovery`: the whole API the renderer gets, on every transport. */
+export interface RecoveryApi {
+  invoke<K extends RequestName>(name: K, input: RequestInput<K>): Promise<RequestOutput<K>>;
+  /** Subscribes to job events; returns the unsubscribe function. */
+  onJobEvent(listener: (e: JobEventEnvelope) => void): () => void;
+}
+
+/** IPC channel names (Electron) and WebSocket message kinds (serve). */
+export const CHANNELS = { invoke: 'recovery:invoke', jobEvent: 'recovery:job-event' } as const;
+
+/** Thrown in the renderer when a request failed: carries the engine's code, message and hint. */
+export class RecoveryApiError extends Error {
+  readonly code: string;
+  readonly hint: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
+  constructor(e: SerializedError) {
+    super(e.message);
+    this.name = 'RecoveryApiError';
+    this.code = e.code;
+    this.hint = e.hint;
+    this.details = e.details;
+  }
+}
+
+export function unwrap<T>(env: Envelope<T>): T {
+  if (env.ok) return env.value;
+  throw new RecoveryApiError(env.error);
+}
