@@ -1,0 +1,131 @@
+import { RecoveryError, toRecoveryError } from '../errors.js';
+import type { Progress } from '../progress.js';
+import type { ConfirmRequest, EventSink, Interaction, RunbookKind, StepInfo, StepState } from './types.js';
+
+/** What a runbook gets from its host (CLI, wizard job, test). */
+export interface RunbookIO {
+  emit: EventSink;
+  interaction: Interaction;
+  signal?: AbortSignal;
+}
+
+/** What a running step can use. */
+export interface StepContext {
+  progress(p: Progress): void;
+  log(message: string, level?: 'info' | 'warn'): void;
+  interaction: Interaction;
+  signal: AbortSignal | undefined;
+}
+
+export interface Step<C> {
+  id: string;
+  title: string;
+  /** Plain words: what will happen. Evaluated when the plan is shown and again when the step starts. */
+  explain(ctx: C): string;
+  /** When set, the technician must confirm before the step runs (destructive steps). */
+  confirm?(ctx: C): Omit<ConfirmRequest, 'stepId' | 'title'>;
+  /** A reason to skip this step, or null to run it. */
+  skip?(ctx: C): string | null;
+  /** Does the work; returns what happened, in plain words. */
+  run(ctx: C, step: StepContext): Promise<string>;
+}
+
+export interface RunbookDef<C> {
+  kind: RunbookKind;
+  title: string;
+  steps: Step<C>[];
+}
+
+export interface RunHooks {
+  /** Called before a step starts (after confirmation). The restore journal writes here. */
+  beforeStep?(id: string): Promise<void>;
+  /** Called after a step ended, whatever the outcome. */
+  afterStep?(info: StepInfo): Promise<void>;
+  /** Steps already done in an earlier run (resume): reported as done with their summary, not run again. */
+  done?: Map<string, string>;
+}
+
+function info<C>(s: Step<C>, ctx: C, state: StepState, extra: Partial<StepInfo> = {}): StepInfo {
+  let explain: string;
+  try {
+    explain = s.explain(ctx);
+  } catch {
+    explain = s.title;
+  }
+  return { id: s.id, title: s.title, explain, destructive: s.confirm !== undefined, state, ...extra };
+}
+
+function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new RecoveryError('CANCELLED', 'The job was cancelled.');
+}
+
+/**
+ * Runs a runbook's steps in order. Emits the plan, then each step's state changes, and throws the
+ * first step's error (after emitting it) so the caller can decide about rollback.
+ */
+export async function executeRunbook<C>(def: RunbookDef<C>, ctx: C, io: RunbookIO, hooks: RunHooks = {}): Promise<StepInfo[]> {
+  const states = new Map<string, StepInfo>();
+  for (const s of def.steps) {
+    const prior = hooks.done?.get(s.id);
+    states.set(s.id, prior !== undefined ? info(s, ctx, 'done', { summary: prior }) : info(s, ctx, 'todo'));
+  }
+  io.emit({ type: 'plan', runbook: def.kind, title: def.title, steps: [...states.values()] });
+
+  for (const s of def.steps) {
+    if (hooks.done?.has(s.id)) continue;
+    throwIfAborted(io.signal);
+    const skipReason = s.skip?.(ctx) ?? null;
+    if (skipReason !== null) {
+      const i = info(s, ctx, 'skipped', { summary: skipReason });
+      states.set(s.id, i);
+      io.emit({ type: 'step', step: i });
+      await hooks.afterStep?.(i);
+      continue;
+    }
+    if (s.confirm) {
+      const req = s.confirm(ctx);
+      const ok = await io.interaction.confirm({ stepId: s.id, title: s.title, ...req });
+      if (!ok) {
+        const err = new RecoveryError('DECLINED', `"${s.title}" was not confirmed, so it was not done.`, {
+          hint: 'Nothing in this step changed the machine. Start again when ready.',
+        });
+        const i = info(s, ctx, 'failed', { summary: 'Not confirmed.', error: err.toJSON() });
+        states.set(s.id, i);
+        io.emit({ type: 'step', step: i });
+        await hooks.afterStep?.(i);
+        throw err;
+      }
+    }
+    await hooks.beforeStep?.(s.id);
+    const running = info(s, ctx, 'running');
+    states.set(s.id, running);
+    io.emit({ type: 'step', step: running });
+    const stepCtx: StepContext = {
+      progress: (p) => io.emit({ type: 'progress', stepId: s.id, progress: p }),
+      log: (message, level = 'info') => io.emit({ type: 'log', level, message }),
+      interaction: io.interaction,
+      signal: io.signal,
+    };
+    try {
+      const summary = await s.run(ctx, stepCtx);
+      const done = info(s, ctx, 'done', { summary });
+      states.set(s.id, done);
+      io.emit({ type: 'step', step: done });
+      await hooks.afterStep?.(done);
+    } catch (e) {
+      const err = io.signal?.aborted && !(e instanceof RecoveryError) ? new RecoveryError('CANCELLED') : toRecoveryError(e);
+      const failed = info(s, ctx, 'failed', { summary: err.message, error: err.toJSON() });
+      states.set(s.id, failed);
+      io.emit({ type: 'step', step: failed });
+      await hooks.afterStep?.(failed);
+      throw err;
+    }
+  }
+  return [...states.values()];
+}
+
+/** An Interaction that says yes to every confirmation and has no credentials (for --yes and tests). */
+export const autoConfirm: Interaction = {
+  confirm: async () => true,
+  credentials: async () => null,
+};
