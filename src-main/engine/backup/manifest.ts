@@ -1,0 +1,107 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { RecoveryError } from '../errors.js';
+
+/**
+ * manifest.json of a backup set: plain JSON, no secrets, written last (its presence means the set is
+ * complete). Format changes bump FORMAT_VERSION; readers refuse versions they do not know.
+ */
+export const MANIFEST_NAME = 'manifest.json';
+export const SUMS_NAME = 'SHA256SUMS';
+export const RESTORE_TXT_NAME = 'RESTORE.txt';
+export const FORMAT = 'edge-recovery-backup';
+export const FORMAT_VERSION = 1;
+export const INNER_MANIFEST_PATH = '.edge-recovery/files.jsonl';
+
+const Part = z.object({
+  name: z.string().regex(/^data\.tar\.gz(\.age)?(\.\d{3})?$/, 'must be a data.tar.gz part name'),
+  size: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+
+export const BackupManifestSchema = z.object({
+  format: z.literal(FORMAT),
+  formatVersion: z.literal(FORMAT_VERSION),
+  tool: z.object({ name: z.string(), version: z.string() }),
+  profile: z.object({ id: z.string(), productName: z.string(), platform: z.enum(['linux', 'windows']) }),
+  productVersion: z.string().nullable(),
+  deviceId: z.string().min(1),
+  hostname: z.string(),
+  createdAt: z.string(),
+  items: z.array(
+    z.object({
+      id: z.string(),
+      path: z.string(),
+      files: z.number().int().nonnegative(),
+      contentBytes: z.number().int().nonnegative(),
+    }),
+  ),
+  owner: z.object({ user: z.string(), group: z.string() }).nullable(),
+  /** Owner names found in the archive headers. */
+  ownersSeen: z.array(z.object({ uname: z.string(), gname: z.string() })),
+  files: z.number().int().nonnegative(),
+  dirs: z.number().int().nonnegative(),
+  symlinks: z.number().int().nonnegative(),
+  contentBytes: z.number().int().nonnegative(),
+  archive: z.object({
+    compression: z.literal('gzip'),
+    encryption: z.enum(['age-scrypt']).nullable(),
+    innerManifest: z.string(),
+    parts: z.array(Part).min(1),
+  }),
+  skipped: z.array(z.object({ path: z.string(), reason: z.string() })),
+});
+
+export type BackupManifest = z.infer<typeof BackupManifestSchema>;
+export type ArchivePart = BackupManifest['archive']['parts'][number];
+
+export interface BackupSet {
+  dir: string;
+  manifest: BackupManifest;
+}
+
+/** Reads and checks a backup set's manifest. Does not read the archive (see verifyBackup). */
+export async function readBackupSet(dir: string): Promise<BackupSet> {
+  let text: string;
+  try {
+    text = await fsp.readFile(path.join(dir, MANIFEST_NAME), 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      const partial = await fsp.readdir(dir).then(
+        (names) => names.some((n) => n.endsWith('.partial')),
+        () => false,
+      );
+      const dirExists = await fsp.stat(dir).then(
+        (s) => s.isDirectory(),
+        () => false,
+      );
+      if (!dirExists) {
+        throw new RecoveryError('BACKUP_NOT_FOUND', `There is no backup at ${dir}.`, {
+          hint: 'Check the stick is plugged in and pick the backup folder (Backup_<profile>_<time>).',
+        });
+      }
+      throw new RecoveryError(
+        'BACKUP_INCOMPLETE',
+        `The backup at ${dir} has no manifest.json${partial ? ' and still holds .partial files' : ''}: it was never finished.`,
+        { hint: 'Use another (older) backup. An unfinished backup cannot be restored.' },
+      );
+    }
+    throw new RecoveryError('BACKUP_NOT_FOUND', `Cannot read ${dir}: ${(e as Error).message}`, { cause: e });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new RecoveryError('BACKUP_CORRUPT', `The manifest.json of ${dir} is not valid JSON.`);
+  }
+  const r = BackupManifestSchema.safeParse(raw);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `${i.path.map(String).join('.')}: ${i.message}`);
+    throw new RecoveryError('BACKUP_CORRUPT', `The manifest.json of ${dir} is not a backup manifest this tool reads: ${lines.slice(0, 3).join('; ')}`, {
+      details: { issues: lines },
+    });
+  }
+  return { dir, manifest: r.data };
+}
