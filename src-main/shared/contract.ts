@@ -224,7 +224,8 @@ export const REQUESTS = {
   /** Events of a job so far (for a renderer that reloaded or reconnected). */
   'job.events': {
     input: z.object({ jobId: JobId, afterSeq: z.number().int().min(-1).default(-1) }).strict(),
-    output: out<{ events: JobEventEnvelope[]; done: boolean }>(),
+    /** `pending`: the prompt the job waits on now, if any (a replayed prompt event may already be answered). */
+    output: out<{ events: JobEventEnvelope[]; done: boolean; pending?: { promptId: string; prompt: JobPrompt } | null }>(),
   },
   'report.read': { input: z.object({ path: Path }).strict(), output: out<{ html: string }>() },
   'practice.setup': { input: z.object({}).strict(), output: out<PracticeView>() },
@@ -287,4 +288,21 @@ export class RecoveryApiError extends Error {
 export function unwrap<T>(env: Envelope<T>): T {
   if (env.ok) return env.value;
   throw new RecoveryApiError(env.error);
+}
+
+/**
+ * Rebuilds a RecoveryApiError from whatever a failed `invoke` rejected with. Electron's contextBridge copies
+ * thrown Errors without their custom properties, so the preload rejects with a plain `{ code, message, … }`
+ * object instead; this turns either form (or anything else) back into a RecoveryApiError.
+ */
+export function toRecoveryApiError(e: unknown): RecoveryApiError {
+  if (e instanceof RecoveryApiError) return e;
+  if (typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string') {
+    const o = e as { code: SerializedError['code']; message?: unknown; hint?: unknown; details?: unknown };
+    const s: SerializedError = { code: o.code, message: typeof o.message === 'string' ? o.message : String(o.code) };
+    if (typeof o.hint === 'string') s.hint = o.hint;
+    if (typeof o.details === 'object' && o.details !== null) s.details = o.details as Record<string, unknown>;
+    return new RecoveryApiError(s);
+  }
+  return new RecoveryApiError({ code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) });
 }

@@ -1,0 +1,252 @@
+import os from 'node:os';
+import path from 'node:path';
+import { RecoveryError, toRecoveryError } from '../engine/errors.js';
+import { loadProfile, resolveItems } from '../engine/profiles/load.js';
+import type { PracticeSandbox } from '../practice/sandbox.js';
+import {
+  parseRequest,
+  type Envelope,
+  type ItemPlan,
+  type ParsedInput,
+  type RequestName,
+  type RequestOutput,
+} from '../shared/contract.js';
+import pkg from '../../package.json' with { type: 'json' };
+import { JobHost } from './jobs.js';
+import { measureFolder } from './measure.js';
+import { canElevateFor, isElevated, privilegeProblems } from './privileges.js';
+import { detectProfile, listProfiles, summarize } from './profile-views.js';
+import { ReportAccess } from './report-access.js';
+
+export interface HandlerContext {
+  /** A sandbox created before (serve --practice); otherwise `practice.setup` creates one on demand. */
+  practice?: PracticeSandbox;
+  /** Where restore journals and reports live (Electron: userData; serve/CLI: a folder given on the command line). */
+  stateDir: string;
+  shell: 'electron' | 'browser';
+  /** Extra profile JSON files offered in the list. */
+  profilesDir?: string;
+  /** Parent folder for a sandbox created on demand (tests); the system temp folder otherwise. */
+  practiceBaseDir?: string;
+}
+
+export type Handlers = { [K in RequestName]: (input: ParsedInput<K>) => Promise<RequestOutput<K>> };
+
+export interface RequestHost {
+  handlers: Handlers;
+  jobs: JobHost;
+  /** Validates `rawInput` against the contract and runs the handler; every failure is data, never a stack. */
+  dispatch(name: string, rawInput: unknown): Promise<Envelope<unknown>>;
+  /** Cancels jobs and removes a practice sandbox this host created. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * The one table from contract requests to engine calls, shared by Electron IPC and the loopback server.
+ * Engine modules are imported when first used, so a screen that only lists profiles does not load the
+ * archive code, and the host starts even while an optional engine part is missing.
+ */
+export function createHandlers(ctx: HandlerContext): RequestHost {
+  const jobs = new JobHost();
+  let practice: PracticeSandbox | undefined = ctx.practice;
+  let practiceCreating: Promise<PracticeSandbox> | undefined;
+  const ownsPractice = ctx.practice === undefined;
+  const stateDir = (): string => practice?.stateDir ?? ctx.stateDir;
+  const reports = new ReportAccess(() => [path.join(ctx.stateDir, 'reports'), ...(practice ? [path.join(practice.stateDir, 'reports')] : [])]);
+
+  let device: Promise<{ id: string; hostname: string }> | undefined;
+  const deviceInfo = (): Promise<{ id: string; hostname: string }> => {
+    device ??= import('../engine/media/device-id.js')
+      .then((m) => m.localDeviceId())
+      .then((d) => ({ id: d.id, hostname: d.hostname }))
+      .catch(() => {
+        device = undefined; // try again next time rather than caching a failure
+        return { id: '', hostname: os.hostname() };
+      });
+    return device;
+  };
+
+  const practiceRefs = (): string[] => (practice ? [practice.old.profileRef, practice.replacement.profileRef] : []);
+
+  const handlers: Handlers = {
+    'app.info': async () => {
+      const d = await deviceInfo();
+      return {
+        version: pkg.version,
+        platform: process.platform,
+        elevated: await isElevated(),
+        practice: practice !== undefined,
+        shell: ctx.shell,
+        detected: practice ? null : await detectProfile(),
+        hostname: d.hostname,
+        deviceId: d.id,
+      };
+    },
+
+    'profiles.list': async () => listProfiles({ profilesDir: ctx.profilesDir, refs: practiceRefs() }),
+
+    'profiles.plan': async ({ profileRef, root }) => {
+      const profile = await loadProfile(profileRef);
+      const items: ItemPlan[] = [];
+      for (const it of resolveItems(profile, root === undefined ? {} : { root })) {
+        const m = await measureFolder(it.path);
+        items.push({ id: it.id, path: it.path, exists: m.exists, required: it.required, sizeBytes: m.sizeBytes, files: m.files });
+      }
+      let service = { state: 'unknown', detail: '' };
+      try {
+        const { serviceFor } = await import('../engine/service/index.js');
+        const st = await serviceFor(profile.service).status();
+        service = { state: st.state, detail: st.detail };
+      } catch (e) {
+        service = { state: 'unknown', detail: toRecoveryError(e).message };
+      }
+      const elevated = await isElevated();
+      const problems = privilegeProblems(profile, { elevated });
+      for (const it of items) {
+        if (it.required && !it.exists) {
+          problems.push({ code: 'SOURCE_MISSING', message: `The folder ${it.path} (${it.id}) does not exist here.` });
+        }
+      }
+      return { profile: summarize(profile, profileRef), items, service, problems, canElevate: canElevateFor(problems, elevated) };
+    },
+
+    'drives.list': async ({ all, minFreeBytes }) => {
+      const { listDrives } = await import('../engine/media/drives.js');
+      return listDrives(minFreeBytes === undefined ? { all } : { all, minFreeBytes });
+    },
+
+    'drives.eject': async ({ target }) => {
+      const { ejectDrive } = await import('../engine/media/eject.js');
+      return ejectDrive(target);
+    },
+
+    'backups.list': async ({ dir }) => {
+      const { listBackups } = await import('../engine/backup/list-backups.js');
+      const d = await deviceInfo();
+      const groups = await listBackups(dir, d.id ? { device: d.id } : {});
+      reports.rememberBackups(groups.flatMap((g) => g.backups.map((b) => b.path)));
+      return groups.map((g) => ({ ...g, thisDevice: g.thisDevice ?? (d.id !== '' && g.deviceId === d.id) }));
+    },
+
+    'backup.start': async (i) => {
+      const profile = await loadProfile(i.profileRef);
+      const { runBackup } = await import('../engine/backup/run-backup.js');
+      const d = await deviceInfo();
+      const jobId = jobs.start(
+        'backup',
+        (io) =>
+          runBackup(
+            {
+              profile,
+              to: i.to,
+              root: i.root,
+              deviceId: d.id || undefined,
+              passphrase: i.passphrase,
+              splitSize: i.splitSizeBytes,
+              keep: i.keep,
+              leaveStopped: i.leaveStopped,
+            },
+            io,
+          ),
+        { changesMachine: true },
+      );
+      return { jobId };
+    },
+
+    'verify.start': async ({ backup, passphrase }) => {
+      const { verifyBackup } = await import('../engine/backup/verify-backup.js');
+      return { jobId: jobs.start('verify', (io) => verifyBackup(backup, { passphrase }, io), { changesMachine: false }) };
+    },
+
+    'restore.start': async (i) => {
+      const profile = await loadProfile(i.profileRef);
+      const { runRestore } = await import('../engine/restore/run-restore.js');
+      const dir = stateDir();
+      const jobId = jobs.start(
+        'restore',
+        (io) =>
+          runRestore(
+            {
+              backup: i.backup,
+              profile,
+              root: i.root,
+              passphrase: i.passphrase,
+              allowOtherDevice: i.allowOtherDevice,
+              allowVersionMismatch: i.allowVersionMismatch,
+              keepDefaults: i.keepDefaults,
+              stateDir: dir,
+            },
+            io,
+          ),
+        { changesMachine: true },
+      );
+      return { jobId };
+    },
+
+    'restore.status': async () => {
+      const { restoreStatus } = await import('../engine/restore/run-restore.js');
+      return restoreStatus({ stateDir: stateDir() });
+    },
+
+    'restore.resume': async ({ passphrase }) => {
+      const { resumeRestore } = await import('../engine/restore/run-restore.js');
+      const dir = stateDir();
+      return { jobId: jobs.start('resume', (io) => resumeRestore({ stateDir: dir, passphrase }, io), { changesMachine: true }) };
+    },
+
+    'restore.rollback': async () => {
+      const { rollbackRestore } = await import('../engine/restore/run-restore.js');
+      const dir = stateDir();
+      return { jobId: jobs.start('rollback', (io) => rollbackRestore({ stateDir: dir }, io), { changesMachine: true }) };
+    },
+
+    'job.respond': async ({ jobId, promptId, answer }) => ({ accepted: jobs.respond(jobId, promptId, answer) }),
+
+    'job.cancel': async ({ jobId }) => ({ cancelled: jobs.cancel(jobId) }),
+
+    'job.events': async ({ jobId, afterSeq }) => jobs.events(jobId, afterSeq),
+
+    'report.read': async ({ path: p }) => ({ html: await reports.read(p) }),
+
+    'practice.setup': async () => {
+      if (!practice) {
+        practiceCreating ??= import('../practice/sandbox.js').then((m) =>
+          m.createPracticeSandbox(ctx.practiceBaseDir === undefined ? {} : { baseDir: ctx.practiceBaseDir }),
+        );
+        try {
+          practice = await practiceCreating;
+        } finally {
+          practiceCreating = undefined;
+        }
+      }
+      return practice.view();
+    },
+  };
+
+  async function dispatch(name: string, rawInput: unknown): Promise<Envelope<unknown>> {
+    const parsed = parseRequest(name, rawInput ?? {});
+    if (!parsed.ok) return { ok: false, error: parsed.error };
+    try {
+      const handler = handlers[parsed.name] as (input: unknown) => Promise<unknown>;
+      return { ok: true, value: await handler(parsed.input) };
+    } catch (e) {
+      return { ok: false, error: toRecoveryError(e).toJSON() };
+    }
+  }
+
+  async function dispose(): Promise<void> {
+    await jobs.shutdown();
+    if (practice && ownsPractice) {
+      const p = practice;
+      practice = undefined;
+      await p.dispose();
+    }
+  }
+
+  return { handlers, jobs, dispatch, dispose };
+}
+
+/** Used by transports to refuse a request before it reaches the table (e.g. a stale window). */
+export function refused(message: string): Envelope<never> {
+  return { ok: false, error: new RecoveryError('BAD_INPUT', message).toJSON() };
+}

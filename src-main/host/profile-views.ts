@@ -1,0 +1,83 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { builtinProfiles, loadProfile, resolveItems } from '../engine/profiles/load.js';
+import type { Profile } from '../engine/profiles/schema.js';
+import type { ProfileSummary } from '../shared/contract.js';
+
+const octal = (n: number): string => n.toString(8).padStart(3, '0');
+
+export function summarize(profile: Profile, ref: string): ProfileSummary {
+  const s: ProfileSummary = {
+    ref,
+    id: profile.id,
+    productName: profile.productName,
+    platform: profile.platform,
+    service: { manager: profile.service.manager, name: profile.service.name },
+    items: profile.items.map((i) => {
+      const v: ProfileSummary['items'][number] = { id: i.id, path: i.path, required: i.required };
+      if (i.description !== undefined) v.description = i.description;
+      return v;
+    }),
+    credentialResources: profile.credentials.map((c) => c.title),
+  };
+  if (profile.description !== undefined) s.description = profile.description;
+  if (profile.ownership) {
+    const o = profile.ownership;
+    s.owner = { user: o.user, group: o.group, dirMode: octal(o.dirMode), fileMode: octal(o.fileMode) };
+  }
+  return s;
+}
+
+/** Built-in profiles (ref = id), then JSON files of an extra folder (ref = path); a broken file is skipped. */
+export async function listProfiles(extra: { profilesDir?: string; refs?: string[] }): Promise<ProfileSummary[]> {
+  const out = builtinProfiles().map((p) => summarize(p, p.id));
+  const refs = [...(extra.refs ?? [])];
+  if (extra.profilesDir) {
+    try {
+      for (const f of (await fsp.readdir(extra.profilesDir)).sort()) {
+        if (f.endsWith('.json')) refs.push(path.join(extra.profilesDir, f));
+      }
+    } catch {
+      // no extra folder: built-ins only
+    }
+  }
+  for (const ref of refs) {
+    try {
+      out.push(summarize(await loadProfile(ref), ref));
+    } catch {
+      // An invalid profile file must not hide the valid ones; `profiles.plan` on it says what is wrong.
+    }
+  }
+  return out;
+}
+
+const platformName = (): 'linux' | 'windows' | null =>
+  process.platform === 'linux' ? 'linux' : process.platform === 'win32' ? 'windows' : null;
+
+async function isDir(p: string): Promise<boolean> {
+  try {
+    return (await fsp.stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** The built-in profile whose required folders all exist here, so the start screen can suggest it. */
+export async function detectProfile(): Promise<{ profileId: string; reason: string } | null> {
+  const platform = platformName();
+  for (const p of builtinProfiles()) {
+    if (p.platform !== platform) continue;
+    let items;
+    try {
+      items = resolveItems(p);
+    } catch {
+      continue; // %VAR% unset: not this product
+    }
+    const required = items.filter((i) => i.required);
+    const found = await Promise.all(required.map((i) => isDir(i.path)));
+    if (required.length > 0 && found.every(Boolean)) {
+      return { profileId: p.id, reason: `Found ${required.map((i) => i.path).join(' and ')}.` };
+    }
+  }
+  return null;
+}

@@ -1,0 +1,190 @@
+import { existsSync, promises as fsp } from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { RecoveryError } from '../engine/errors.js';
+import type { Profile } from '../engine/profiles/schema.js';
+import { serviceFor } from '../engine/service/index.js';
+import type { PracticeView } from '../shared/contract.js';
+import { EDS_DIR } from './appliance-config.js';
+import { practiceProfile, practiceProfileInput } from './practice-profile.js';
+
+/**
+ * A whole rehearsal on one computer: a folder standing in for the USB stick and two practice appliances,
+ * "old" (has data, is backed up) and "replacement" (fresh install, is restored onto). Each runs as a real
+ * process with its own folders, port and machine key, so the credential re-entry after a move is real too.
+ * Everything is owned by the current user: practice needs no root.
+ */
+export interface PracticeMachine {
+  label: string;
+  root: string;
+  keyFile: string;
+  port: number;
+  profileRef: string;
+  profile: Profile;
+}
+
+export interface PracticeSandbox {
+  dir: string;
+  stickDir: string;
+  /** Restore journals and reports of practice runs, apart from real ones. */
+  stateDir: string;
+  old: PracticeMachine;
+  replacement: PracticeMachine;
+  view(): PracticeView;
+  dispose(): Promise<void>;
+}
+
+export interface PracticeSandboxOptions {
+  /** Parent of the sandbox folder; the system temp folder by default. */
+  baseDir?: string;
+  /**
+   * The command that runs the appliance, before its `--root/--port/--key-file` arguments. By default plain
+   * Node runs the sources (through tsx) or the bundle `practice-appliance.js` beside this file. Electron,
+   * whose binary is not Node, passes its own command (see main/practice-appliance-entry.ts).
+   */
+  applianceCommand?: string[];
+}
+
+function defaultApplianceCommand(): string[] {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.ts')) {
+    // From sources (tests, `tsx`): load tsx by absolute URL so the child's working folder does not matter.
+    const tsx = pathToFileURL(path.join(path.dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist', 'loader.mjs'));
+    return [process.execPath, '--import', tsx.href, path.join(path.dirname(here), 'appliance.ts')];
+  }
+  const bundled = path.join(path.dirname(here), 'practice-appliance.js');
+  if (!existsSync(bundled)) {
+    throw new RecoveryError('INTERNAL', `The practice appliance program is missing (${bundled}).`, {
+      hint: 'Build the app first: npm run build.',
+    });
+  }
+  return [process.execPath, bundled];
+}
+
+/** A free port on 127.0.0.1 (closed again at once; the appliance binds it a moment later). */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** "Some data" on the old machine, so a restore visibly brings something the fresh install lacks. */
+async function seedOldMachine(root: string): Promise<void> {
+  const conf = path.join(root, EDS_DIR, 'Configuration');
+  const streams = path.join(root, EDS_DIR, 'Storage', 'streams');
+  await fsp.mkdir(conf, { recursive: true });
+  await fsp.mkdir(streams, { recursive: true });
+  await fsp.writeFile(
+    path.join(conf, 'System_Logging.json'),
+    `${JSON.stringify({ LogLevel: 'Warning', LogFileSizeLimitBytes: 34636833, LogFileCountLimit: 31 }, null, 2)}\n`,
+  );
+  for (let i = 1; i <= 3; i++) {
+    const lines: string[] = [];
+    for (let j = 0; j < 2000; j++) {
+      const t = new Date(Date.UTC(2026, 0, i, 0, 0, j)).toISOString();
+      lines.push(JSON.stringify({ Timestamp: t, Stream: 'Pump01.Pressure', Value: 3 + ((i * 7 + j) % 100) / 100 }));
+    }
+    await fsp.writeFile(path.join(streams, `segment-${String(i).padStart(6, '0')}.dat`), `${lines.join('\n')}\n`);
+  }
+}
+
+async function waitForApi(port: number, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < until) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/api/v1/diagnostics/productinformation`, { signal: AbortSignal.timeout(1000) });
+      if (r.ok) return;
+      last = `HTTP ${r.status}`;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new RecoveryError('APPLIANCE_UNREACHABLE', `The practice appliance on port ${port} did not answer (${last}).`);
+}
+
+async function makeMachine(dir: string, id: 'old' | 'replacement', label: string, command: string[]): Promise<PracticeMachine> {
+  const home = path.join(dir, id);
+  const root = path.join(home, 'root');
+  const keyFile = path.join(home, 'machine.key');
+  await fsp.mkdir(root, { recursive: true });
+  const port = await freePort();
+  const service = {
+    manager: 'process' as const,
+    name: `practice-${id}`,
+    command: [...command, '--root', root, '--port', String(port), '--key-file', keyFile],
+    pidFile: path.join(home, 'run', 'appliance.pid'),
+    stopTimeoutSeconds: 15,
+    startTimeoutSeconds: 30,
+  };
+  const profileRef = path.join(home, 'profile.json');
+  const input = practiceProfileInput({ port, service, id: `eds-practice-${id}` });
+  await fsp.writeFile(profileRef, `${JSON.stringify(input, null, 2)}\n`);
+  return { label, root, keyFile, port, profileRef, profile: practiceProfile({ port, service, id: `eds-practice-${id}` }) };
+}
+
+async function startMachine(m: PracticeMachine): Promise<void> {
+  const svc = serviceFor(m.profile.service);
+  await svc.start();
+  await svc.waitFor('running', 15_000);
+  await waitForApi(m.port, 20_000);
+}
+
+async function stopMachine(m: PracticeMachine): Promise<void> {
+  try {
+    await serviceFor(m.profile.service).stop();
+  } catch {
+    // Disposing must go on: the folder is removed either way, and a stray process dies with its files.
+  }
+}
+
+export async function createPracticeSandbox(opts: PracticeSandboxOptions = {}): Promise<PracticeSandbox> {
+  const command = opts.applianceCommand ?? defaultApplianceCommand();
+  const base = opts.baseDir ?? os.tmpdir();
+  await fsp.mkdir(base, { recursive: true });
+  const dir = await fsp.mkdtemp(path.join(base, 'edge-recovery-practice-'));
+  const stickDir = path.join(dir, 'stick');
+  const stateDir = path.join(dir, 'state');
+  await fsp.mkdir(stickDir);
+  await fsp.mkdir(stateDir);
+
+  const old = await makeMachine(dir, 'old', 'Old appliance (the one that is being replaced)', command);
+  const replacement = await makeMachine(dir, 'replacement', 'Replacement appliance (fresh install)', command);
+  let disposed = false;
+  const dispose = async (): Promise<void> => {
+    if (disposed) return;
+    disposed = true;
+    await Promise.all([stopMachine(old), stopMachine(replacement)]);
+    await fsp.rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await seedOldMachine(old.root);
+    await Promise.all([startMachine(old), startMachine(replacement)]);
+  } catch (e) {
+    await dispose();
+    throw e;
+  }
+  return {
+    dir,
+    stickDir,
+    stateDir,
+    old,
+    replacement,
+    view: () => ({
+      stickDir,
+      old: { profileRef: old.profileRef, root: old.root, label: old.label },
+      replacement: { profileRef: replacement.profileRef, root: replacement.root, label: replacement.label },
+    }),
+    dispose,
+  };
+}

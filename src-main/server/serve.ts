@@ -1,0 +1,229 @@
+import { existsSync, promises as fsp } from 'node:fs';
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import path from 'node:path';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { RecoveryError } from '../engine/errors.js';
+import { contentSecurityPolicy, SECURITY_HEADERS } from '../host/csp.js';
+import { createHandlers } from '../host/handlers.js';
+import { createPracticeSandbox, type PracticeSandbox } from '../practice/sandbox.js';
+import type { JobEventEnvelope } from '../shared/contract.js';
+import { SessionGuard } from './guard.js';
+import { BRIDGE_PATH, WS_PATH, type WsRequest, type WsServerMessage } from './ws-protocol.js';
+
+export interface ServeOptions {
+  /** 0 or absent: any free port. */
+  port?: number;
+  /** Serve the practice sandbox (created now, removed on close). */
+  practice?: boolean;
+  stateDir: string;
+  /** The built renderer (dist/renderer), the same files Electron loads. */
+  rendererDir: string;
+  /** The browser bridge; default: rendererDir/bridge.js, else dist/browser-bridge.js beside rendererDir. */
+  bridgeFile?: string;
+  profilesDir?: string;
+  /** Parent folder of the practice sandbox (tests). */
+  practiceBaseDir?: string;
+}
+
+export interface RunningServer {
+  url: string;
+  token: string;
+  close(): Promise<void>;
+}
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+  '.map': 'application/json; charset=utf-8',
+};
+
+/** Puts the bridge before the app's own scripts, so `window.recovery` exists when the app starts. */
+export function injectBridge(html: string): string {
+  const tag = `<script src="${BRIDGE_PATH}"></script>`;
+  const at = html.search(/<script\b/i);
+  if (at >= 0) return html.slice(0, at) + tag + html.slice(at);
+  return html.replace(/<\/head>/i, `${tag}</head>`);
+}
+
+function findBridge(opts: ServeOptions): string {
+  const candidates = opts.bridgeFile
+    ? [opts.bridgeFile]
+    : [path.join(opts.rendererDir, 'bridge.js'), path.join(opts.rendererDir, '..', 'browser-bridge.js')];
+  const found = candidates.find((c) => existsSync(c));
+  if (!found) {
+    throw new RecoveryError('INTERNAL', `The browser bridge is missing (looked for ${candidates.join(', ')}).`, {
+      hint: 'Build the app first: npm run build.',
+    });
+  }
+  return found;
+}
+
+/**
+ * `edge-recovery serve`: the wizard in a local browser, for machines where Electron cannot run. Binds
+ * 127.0.0.1 only; the printed URL's one-time token opens one HttpOnly session; the same handler table as
+ * Electron answers over a WebSocket.
+ */
+export async function startServer(opts: ServeOptions): Promise<RunningServer> {
+  const rendererDir = path.resolve(opts.rendererDir);
+  if (!existsSync(path.join(rendererDir, 'index.html'))) {
+    throw new RecoveryError('INTERNAL', `The built wizard is missing (${path.join(rendererDir, 'index.html')}).`, {
+      hint: 'Build the app first: npm run build.',
+    });
+  }
+  const bridgeFile = findBridge(opts);
+  let practice: PracticeSandbox | undefined;
+  if (opts.practice) {
+    practice = await createPracticeSandbox(opts.practiceBaseDir === undefined ? {} : { baseDir: opts.practiceBaseDir });
+  }
+  const host = createHandlers({
+    shell: 'browser',
+    stateDir: opts.stateDir,
+    ...(practice ? { practice } : {}),
+    ...(opts.profilesDir ? { profilesDir: opts.profilesDir } : {}),
+    ...(opts.practiceBaseDir ? { practiceBaseDir: opts.practiceBaseDir } : {}),
+  });
+
+  let guard: SessionGuard | undefined = undefined; // set once the port is known
+  const server = http.createServer((req, res) => {
+    void handleHttp(req, res).catch(() => {
+      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
+      res.end('Internal error');
+    });
+  });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  const sockets = new Set<WebSocket>();
+
+  function headers(contentType: string): Record<string, string> {
+    const wsOrigins = guard!.origins().map((o) => o.replace(/^http/, 'ws'));
+    return { 'Content-Type': contentType, 'Content-Security-Policy': contentSecurityPolicy(wsOrigins), ...SECURITY_HEADERS };
+  }
+
+  function deny(res: http.ServerResponse, status: number, reason: string): void {
+    res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', ...SECURITY_HEADERS });
+    res.end(status === 401 ? `Not signed in (${reason}). Open the URL that "edge-recovery serve" printed.\n` : `Refused: ${reason}.\n`);
+  }
+
+  async function handleHttp(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const g = guard;
+    if (!g) return deny(res, 403, 'the server is still starting');
+    const verdict = g.checkRequest(req, false);
+    if (!verdict.ok) return deny(res, verdict.status, verdict.reason);
+    if (req.method !== 'GET' && req.method !== 'HEAD') return deny(res, 403, 'only GET is served');
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const token = url.searchParams.get('token');
+    if (token !== null) {
+      const session = g.redeem(token);
+      if (session === null) return deny(res, 401, 'the sign-in link was already used or is wrong');
+      // Redirect drops the token from the address bar and history.
+      res.writeHead(303, { Location: '/', 'Set-Cookie': g.sessionCookie(session), ...SECURITY_HEADERS });
+      res.end();
+      return;
+    }
+    if (!g.hasSession(req)) return deny(res, 401, 'no session');
+
+    if (url.pathname === BRIDGE_PATH) return sendFile(res, bridgeFile, req.method === 'HEAD');
+    const rel = url.pathname === '/' ? 'index.html' : decodeURIComponent(url.pathname).replace(/^\/+/, '');
+    const file = path.resolve(rendererDir, rel);
+    if (file !== rendererDir && !file.startsWith(rendererDir + path.sep)) return deny(res, 403, 'outside the app');
+    if (rel === 'index.html') {
+      const html = injectBridge(await fsp.readFile(file, 'utf8'));
+      res.writeHead(200, headers(MIME['.html']!));
+      res.end(req.method === 'HEAD' ? undefined : html);
+      return;
+    }
+    return sendFile(res, file, req.method === 'HEAD');
+  }
+
+  async function sendFile(res: http.ServerResponse, file: string, headOnly: boolean): Promise<void> {
+    let body: Buffer;
+    try {
+      const st = await fsp.stat(file);
+      if (!st.isFile()) throw new Error('not a file');
+      body = await fsp.readFile(file);
+    } catch {
+      res.writeHead(404, { 'Content-Type': 'text/plain', ...SECURITY_HEADERS });
+      res.end('Not found\n');
+      return;
+    }
+    res.writeHead(200, headers(MIME[path.extname(file).toLowerCase()] ?? 'application/octet-stream'));
+    res.end(headOnly ? undefined : body);
+  }
+
+  function rejectUpgrade(socket: Duplex, status: 401 | 403, reason: string): void {
+    const text = status === 401 ? 'Unauthorized' : 'Forbidden';
+    socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${reason}\n`);
+  }
+
+  server.on('upgrade', (req, socket, head) => {
+    const g = guard;
+    if (!g) return rejectUpgrade(socket, 403, 'the server is still starting');
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const verdict = g.checkRequest(req, true);
+    if (!verdict.ok) return rejectUpgrade(socket, verdict.status, verdict.reason);
+    if (url.pathname !== WS_PATH) return rejectUpgrade(socket, 403, 'unknown path');
+    if (!g.hasSession(req)) return rejectUpgrade(socket, 401, 'no session');
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      sockets.add(ws);
+      ws.on('close', () => sockets.delete(ws));
+      ws.on('message', (data) => void onMessage(ws, data.toString()));
+    });
+  });
+
+  function send(ws: WebSocket, m: WsServerMessage): void {
+    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(m));
+  }
+
+  async function onMessage(ws: WebSocket, text: string): Promise<void> {
+    let msg: Partial<WsRequest>;
+    try {
+      msg = JSON.parse(text) as Partial<WsRequest>;
+    } catch {
+      send(ws, { id: null, envelope: { ok: false, error: { code: 'BAD_INPUT', message: 'The message is not JSON.' } } });
+      return;
+    }
+    const id = typeof msg.id === 'number' ? msg.id : null;
+    if (id === null || typeof msg.name !== 'string') {
+      send(ws, { id, envelope: { ok: false, error: { code: 'BAD_INPUT', message: 'A request needs a numeric id and a name.' } } });
+      return;
+    }
+    send(ws, { id, envelope: await host.dispatch(msg.name, msg.input) });
+  }
+
+  const unsubscribe = host.jobs.subscribe((e: JobEventEnvelope) => {
+    for (const ws of sockets) send(ws, { jobEvent: e });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  guard = new SessionGuard(port);
+  const token = guard.pendingToken!;
+
+  let closed = false;
+  return {
+    url: `http://127.0.0.1:${port}/?token=${token}`,
+    token,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      unsubscribe();
+      for (const ws of sockets) ws.terminate();
+      wss.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await host.dispose();
+      await practice?.dispose();
+    },
+  };
+}
