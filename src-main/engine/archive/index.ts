@@ -1,0 +1,88 @@
+import { readdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { RecoveryError } from '../errors.js';
+import { runWorkerJob, type WorkerJobOptions } from '../util/worker.js';
+import { ITEM_ID } from './create.js';
+import type {
+  ArchiveIo,
+  ArchiveResult,
+  CreateArchiveOptions,
+  ExtractArchiveOptions,
+  ReadResult,
+  VerifyArchiveOptions,
+} from './types.js';
+
+export type {
+  ArchiveIo,
+  ArchiveItem,
+  ArchivePart,
+  ArchiveResult,
+  CreateArchiveOptions,
+  ExtractArchiveOptions,
+  ReadResult,
+  VerifyArchiveOptions,
+} from './types.js';
+export { DEFAULT_GZIP_LEVEL, archiveBaseName } from './create.js';
+export { MANIFEST_PATH, MANIFEST_FORMAT, type ManifestLine } from './manifest.js';
+
+const OUR_PARTIALS = /^data\.tar\.gz(\.age)?(\.\d{3})?\.partial$/;
+
+function partialsIn(dir: string): Set<string> {
+  try {
+    return new Set(readdirSync(dir).filter((n) => OUR_PARTIALS.test(n)));
+  } catch {
+    return new Set();
+  }
+}
+
+/**
+ * Writes `data.tar.gz[.age]` (or `.001`, `.002` … parts) into `outDir`, which must exist. Everything is
+ * written as `.partial` and renamed only once the whole archive is complete and on disk.
+ */
+export async function createArchive(
+  opts: CreateArchiveOptions,
+  io: ArchiveIo = {},
+  workerOpts?: WorkerJobOptions,
+): Promise<ArchiveResult> {
+  const ids = new Set<string>();
+  for (const it of opts.items) {
+    if (!ITEM_ID.test(it.id) || ids.has(it.id)) {
+      throw new RecoveryError('BAD_INPUT', `Item id ${JSON.stringify(it.id)} is not valid or not unique.`);
+    }
+    ids.add(it.id);
+  }
+  if (opts.items.length === 0) throw new RecoveryError('BAD_INPUT', 'Nothing to back up: no folders given.');
+  if (opts.splitSize !== undefined && (!Number.isInteger(opts.splitSize) || opts.splitSize < 1024 * 1024)) {
+    throw new RecoveryError('BAD_INPUT', 'The split size must be a whole number of at least 1 MiB.');
+  }
+  const before = partialsIn(opts.outDir);
+  try {
+    return await runWorkerJob<CreateArchiveOptions, ArchiveResult>('archive.create', opts, io, workerOpts);
+  } catch (e) {
+    // Belt and braces: if the worker was terminated before its "will create" message arrived.
+    for (const n of partialsIn(opts.outDir)) {
+      if (!before.has(n)) rmSync(path.join(opts.outDir, n), { force: true });
+    }
+    throw e;
+  }
+}
+
+/** Reads the whole set back (part checksums, decryption, every file's sha256 against the inner manifest). */
+export function verifyArchive(
+  dir: string,
+  opts: VerifyArchiveOptions,
+  io: ArchiveIo = {},
+  workerOpts?: WorkerJobOptions,
+): Promise<ReadResult> {
+  return runWorkerJob('archive.verify', { dir, opts }, io, workerOpts);
+}
+
+/** Extracts into fresh staging folders (one per item), refusing anything unsafe; removes them on failure. */
+export function extractArchive(
+  dir: string,
+  opts: ExtractArchiveOptions,
+  io: ArchiveIo = {},
+  workerOpts?: WorkerJobOptions,
+): Promise<ReadResult> {
+  return runWorkerJob('archive.extract', { dir, opts }, io, workerOpts);
+}

@@ -1,0 +1,141 @@
+import { createHash, type Hash } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { RecoveryError, toRecoveryError } from '../errors.js';
+import { PARTIAL_SUFFIX } from '../util/atomic-fs.js';
+import type { ArchivePart } from './types.js';
+
+/** Names of the data file(s): `data.tar.gz[.age]`, or `.001`, `.002` … when split. */
+export function partName(base: string, index: number, split: boolean): string {
+  return split ? `${base}.${String(index + 1).padStart(3, '0')}` : base;
+}
+
+/**
+ * Writes the archive bytes into one file or fixed-size parts, each as `<name>.partial`, hashing while
+ * writing. `commit` fsyncs and renames them all only after the whole archive was written.
+ */
+export class PartWriter {
+  private fd = -1;
+  private hash: Hash | null = null;
+  private written = 0;
+  private readonly done: ArchivePart[] = [];
+  private readonly created: string[] = [];
+  total = 0;
+
+  constructor(
+    private readonly dir: string,
+    private readonly base: string,
+    private readonly splitSize: number | undefined,
+    private readonly onCreate: (file: string) => void,
+  ) {}
+
+  write(data: Buffer): void {
+    let off = 0;
+    while (off < data.length) {
+      if (this.fd === -1) this.open();
+      const room = this.splitSize ? this.splitSize - this.written : data.length - off;
+      const n = Math.min(room, data.length - off);
+      const slice = data.subarray(off, off + n);
+      this.writeAll(slice);
+      this.hash!.update(slice);
+      this.written += n;
+      this.total += n;
+      off += n;
+      if (this.splitSize && this.written === this.splitSize) this.closePart();
+    }
+  }
+
+  /** Closes the last part; returns the parts (final names). */
+  finish(): ArchivePart[] {
+    if (this.fd !== -1 || this.done.length === 0) {
+      if (this.fd === -1) this.open();
+      this.closePart();
+    }
+    return this.done;
+  }
+
+  commit(): void {
+    for (const p of this.done) {
+      const final = path.join(this.dir, p.name);
+      try {
+        renameSync(final + PARTIAL_SUFFIX, final);
+      } catch (e) {
+        throw mediumError(e, final, this.dir);
+      }
+    }
+    try {
+      const d = openSync(this.dir, 'r');
+      try {
+        fsyncSync(d);
+      } finally {
+        closeSync(d);
+      }
+    } catch (e) {
+      throw mediumError(e, this.dir, this.dir);
+    }
+  }
+
+  /** Removes every `.partial` this writer created; never throws (the medium may be gone). */
+  abort(): void {
+    if (this.fd !== -1) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        /* the medium may be gone */
+      }
+      this.fd = -1;
+    }
+    for (const f of this.created) rmSync(f, { force: true, maxRetries: 0 });
+  }
+
+  private get currentName(): string {
+    return partName(this.base, this.done.length, this.splitSize !== undefined);
+  }
+
+  private open(): void {
+    const file = path.join(this.dir, this.currentName + PARTIAL_SUFFIX);
+    this.onCreate(file);
+    try {
+      this.fd = openSync(file, 'wx', 0o644);
+    } catch (e) {
+      throw mediumError(e, file, this.dir);
+    }
+    this.created.push(file);
+    this.hash = createHash('sha256');
+    this.written = 0;
+  }
+
+  private writeAll(b: Buffer): void {
+    let off = 0;
+    try {
+      while (off < b.length) off += writeSync(this.fd, b, off, b.length - off);
+    } catch (e) {
+      throw toRecoveryError(e, path.join(this.dir, this.currentName + PARTIAL_SUFFIX));
+    }
+  }
+
+  private closePart(): void {
+    const name = this.currentName;
+    const file = path.join(this.dir, name + PARTIAL_SUFFIX);
+    try {
+      fsyncSync(this.fd);
+      closeSync(this.fd);
+    } catch (e) {
+      throw toRecoveryError(e, file);
+    } finally {
+      this.fd = -1;
+    }
+    this.done.push({ name, size: this.written, sha256: this.hash!.digest('hex') });
+  }
+}
+
+/** The output folder vanishing under us (stick pulled, auto-unmounted) is MEDIUM_GONE, not an internal error. */
+function mediumError(e: unknown, file: string, dir: string): RecoveryError {
+  if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+    return new RecoveryError('MEDIUM_GONE', `The folder ${dir} disappeared while writing ${path.basename(file)}. Was the stick unplugged?`, {
+      hint: 'Plug the stick back in (or use another one) and start again. Nothing on this machine was changed.',
+      cause: e,
+    });
+  }
+  return toRecoveryError(e, file);
+}

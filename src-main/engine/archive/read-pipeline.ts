@@ -1,0 +1,217 @@
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { finished } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { RecoveryError, toRecoveryError } from '../errors.js';
+import type { ProgressMeter } from '../progress.js';
+import { AGE_MAGIC, AgeDecryptor, looksEncrypted } from './age-stream.js';
+import { TarFormatError, TarReader, type TarHandler } from './tar-reader.js';
+import type { ArchivePart } from './types.js';
+
+const READ_CHUNK = 1024 * 1024;
+
+function partPath(dir: string, name: string): string {
+  if (name === '' || name.includes('/') || name.includes('\\') || name === '.' || name === '..') {
+    throw new RecoveryError('BAD_INPUT', `Not a valid part name: ${JSON.stringify(name)}.`);
+  }
+  return path.join(dir, name);
+}
+
+/** Every part present with exactly its recorded size, before reading a byte. */
+export function checkParts(dir: string, parts: ArchivePart[]): void {
+  if (parts.length === 0) throw new RecoveryError('BACKUP_INCOMPLETE', 'The backup lists no data files.');
+  for (const p of parts) {
+    const file = partPath(dir, p.name);
+    let size: number;
+    try {
+      size = statSync(file).size;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new RecoveryError('BACKUP_INCOMPLETE', `The backup is incomplete: ${p.name} is missing.`, {
+          hint: 'Copy the whole backup folder again, or use another copy.',
+          details: { part: p.name },
+        });
+      }
+      throw toRecoveryError(e, file);
+    }
+    if (size < p.size) {
+      throw new RecoveryError(
+        'BACKUP_INCOMPLETE',
+        `The backup is incomplete: ${p.name} has ${size} of ${p.size} bytes (cut short while copying?).`,
+        { hint: 'Copy the whole backup folder again, or use another copy.', details: { part: p.name } },
+      );
+    }
+    if (size > p.size) {
+      throw new RecoveryError('BACKUP_CORRUPT', `The backup is damaged: ${p.name} is larger than recorded.`, {
+        hint: 'Use another copy of the backup.',
+        details: { part: p.name },
+      });
+    }
+  }
+}
+
+function partCorrupt(name: string, cause?: unknown): RecoveryError {
+  return new RecoveryError('BACKUP_CORRUPT', `The backup is damaged: ${name} does not match its checksum.`, {
+    hint: 'Use another copy of the backup. The stick may be failing.',
+    details: { part: name },
+    cause,
+  });
+}
+
+/**
+ * Streams the concatenated parts → sha256 per part → [age decrypt] → gunzip → tar parser → handler.
+ * When anything downstream fails (gzip error, bad tag, a file hash), the remaining parts are still
+ * hashed: a part that does not match its checksum is the better explanation to give the technician.
+ */
+export async function readArchive(
+  dir: string,
+  parts: ArchivePart[],
+  passphrase: string | undefined,
+  handler: TarHandler,
+  meter: ProgressMeter,
+): Promise<void> {
+  checkParts(dir, parts);
+  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+  let failure: unknown = null;
+  const tar = new TarReader(handler);
+  gunzip.on('data', (c: Buffer) => {
+    if (failure) return;
+    try {
+      tar.push(c);
+    } catch (e) {
+      failure = e;
+      gunzip.destroy();
+    }
+  });
+  gunzip.on('error', (e) => {
+    failure ??= e;
+  });
+  const toGunzip = async (b: Buffer): Promise<void> => {
+    if (failure) throw failure;
+    if (!gunzip.write(b)) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          gunzip.off('drain', done);
+          gunzip.off('close', done);
+          resolve();
+        };
+        gunzip.on('drain', done);
+        gunzip.on('close', done);
+      });
+    }
+    if (failure) throw failure;
+  };
+
+  let dec: AgeDecryptor | null | undefined; // undefined until the first bytes tell
+  let firstBytes: Buffer[] = [];
+  const feed = async (b: Buffer): Promise<void> => {
+    if (dec === undefined) {
+      firstBytes.push(b);
+      const head = Buffer.concat(firstBytes);
+      if (head.length < AGE_MAGIC.length) return;
+      firstBytes = [];
+      if (looksEncrypted(head)) {
+        if (passphrase === undefined || passphrase === '') {
+          throw new RecoveryError('PASSPHRASE_REQUIRED', 'This backup is encrypted: enter its passphrase.');
+        }
+        dec = new AgeDecryptor(passphrase);
+      } else dec = null;
+      b = head;
+    }
+    if (dec === null) {
+      await toGunzip(b);
+      return;
+    }
+    const out: Buffer[] = [];
+    await dec.push(b, out);
+    for (const o of out) await toGunzip(o);
+  };
+
+  const buf = Buffer.allocUnsafe(READ_CHUNK);
+  let partIndex = 0;
+  const hashPart = async (p: ArchivePart, consume: boolean): Promise<boolean> => {
+    const file = partPath(dir, p.name);
+    const hash = createHash('sha256');
+    let fd: number;
+    try {
+      fd = openSync(file, 'r');
+    } catch (e) {
+      throw toRecoveryError(e, file);
+    }
+    try {
+      let left = p.size;
+      while (left > 0) {
+        let n: number;
+        try {
+          n = readSync(fd, buf, 0, Math.min(READ_CHUNK, left), null);
+        } catch (e) {
+          throw toRecoveryError(e, file);
+        }
+        if (n === 0) throw new RecoveryError('BACKUP_INCOMPLETE', `The backup is incomplete: ${p.name} is short.`);
+        hash.update(buf.subarray(0, n));
+        left -= n;
+        meter.add(n);
+        // Copy: the downstream stages may keep the chunk after we reuse `buf`.
+        if (consume) await feed(Buffer.from(buf.subarray(0, n)));
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return hash.digest('hex') === p.sha256;
+  };
+
+  try {
+    for (; partIndex < parts.length; partIndex++) {
+      const p = parts[partIndex]!;
+      if (!(await hashPart(p, true))) throw partCorrupt(p.name);
+    }
+    if (dec === undefined) throw new RecoveryError('BACKUP_CORRUPT', 'The backup is damaged: it is too short.');
+    if (dec) {
+      const out: Buffer[] = [];
+      dec.final(out);
+      for (const o of out) await toGunzip(o);
+    }
+    gunzip.end();
+    try {
+      await finished(gunzip);
+    } catch (e) {
+      failure ??= e;
+    }
+    if (failure) throw failure;
+    tar.finish();
+  } catch (e) {
+    gunzip.destroy();
+    const err = explain(e);
+    if (err.code === 'BACKUP_CORRUPT' && !err.details?.part) {
+      // Is a part's checksum the real cause? Hash what was not read yet (the current part included).
+      for (let i = partIndex; i < parts.length; i++) {
+        if (i > partIndex || !isPartError(e)) {
+          const ok = await hashPart(parts[i]!, false).catch(() => false);
+          if (!ok) throw partCorrupt(parts[i]!.name, err);
+        }
+      }
+    }
+    throw err;
+  }
+}
+
+function isPartError(e: unknown): boolean {
+  return e instanceof RecoveryError && e.details?.part !== undefined;
+}
+
+function explain(e: unknown): RecoveryError {
+  if (e instanceof RecoveryError) return e;
+  if (e instanceof TarFormatError) {
+    return new RecoveryError('BACKUP_CORRUPT', `The backup is damaged: ${e.message}.`, {
+      hint: 'Use another copy of the backup.',
+    });
+  }
+  const code = (e as NodeJS.ErrnoException).code;
+  if (typeof code === 'string' && code.startsWith('Z_')) {
+    return new RecoveryError('BACKUP_CORRUPT', `The backup is damaged: the compressed data is invalid (${code}).`, {
+      hint: 'Use another copy of the backup.',
+    });
+  }
+  return toRecoveryError(e);
+}

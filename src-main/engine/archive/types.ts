@@ -1,0 +1,60 @@
+import type { ProgressSink } from '../progress.js';
+
+export interface ArchivePart {
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+export interface ArchiveItem {
+  /** Becomes the first path component in the tar; letters, digits, `.`, `_`, `-`. */
+  id: string;
+  path: string;
+}
+
+export interface CreateArchiveOptions {
+  items: ArchiveItem[];
+  outDir: string;
+  passphrase?: string;
+  /** Bytes per part; parts are named `.001`, `.002` … and `cat` of them is the archive. */
+  splitSize?: number;
+  gzipLevel?: number;
+}
+
+export interface ArchiveResult {
+  parts: ArchivePart[];
+  encrypted: boolean;
+  files: number;
+  dirs: number;
+  symlinks: number;
+  contentBytes: number;
+  archiveBytes: number;
+  skipped: { path: string; reason: string }[];
+  owners: { uname: string; gname: string }[];
+}
+
+export interface VerifyArchiveOptions {
+  parts: ArchivePart[];
+  passphrase?: string;
+  /** Where to save the inner manifest (the restore checks entries against it). */
+  manifestOut?: string;
+}
+
+export interface ExtractArchiveOptions {
+  parts: ArchivePart[];
+  passphrase?: string;
+  /** The inner manifest saved by `verifyArchive`. */
+  manifestFile: string;
+  /** itemId → staging folder; created by the extraction, must not exist before. */
+  targets: Record<string, string>;
+}
+
+export interface ReadResult {
+  files: number;
+  contentBytes: number;
+}
+
+export interface ArchiveIo {
+  onProgress?: ProgressSink;
+  signal?: AbortSignal;
+}

@@ -1,0 +1,149 @@
+import { createHash, type Hash } from 'node:crypto';
+import { closeSync, fsyncSync, mkdtempSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { RecoveryError } from '../errors.js';
+import { ProgressMeter, type ProgressSink } from '../progress.js';
+import { PARTIAL_SUFFIX } from '../util/atomic-fs.js';
+import {
+  LineReader,
+  LineSpool,
+  MANIFEST_PATH,
+  manifestLine,
+  parseHead,
+  parseLine,
+  type ManifestLine,
+} from './manifest.js';
+import { readArchive } from './read-pipeline.js';
+import type { TarEntryHeader } from './tar-header.js';
+import type { ReadResult, VerifyArchiveOptions } from './types.js';
+
+function corrupt(msg: string, file?: string): RecoveryError {
+  return new RecoveryError('BACKUP_CORRUPT', `The backup is damaged: ${msg}.`, {
+    hint: 'Use another copy of the backup.',
+    details: file === undefined ? undefined : { file },
+  });
+}
+
+/**
+ * Reads the whole archive back: every part's checksum, every file's sha256, and the entry list compared
+ * with the inner manifest. The manifest is the last entry, so what we see is spooled to a temp file and
+ * the two lists are compared line by line at the end (bounded memory).
+ */
+export async function verifyArchiveJob(
+  dir: string,
+  opts: VerifyArchiveOptions,
+  ctx: { progress: ProgressSink; willCreate: (p: string, recursive?: boolean) => void },
+): Promise<ReadResult> {
+  const totalBytes = opts.parts.reduce((a, p) => a + p.size, 0);
+  const meter = new ProgressMeter('verifying', { bytes: totalBytes, files: null }, ctx.progress);
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'edge-recovery-verify-'));
+  const seenFile = path.join(tmp, 'seen.jsonl');
+  const seenFd = openSync(seenFile, 'w', 0o600);
+  const seen = new LineSpool(seenFd);
+  const manifestFile = opts.manifestOut ? opts.manifestOut + PARTIAL_SUFFIX : path.join(tmp, 'files.jsonl');
+  if (opts.manifestOut) ctx.willCreate(manifestFile);
+  const manifestFd = openSync(manifestFile, 'w', 0o600);
+  const result: ReadResult = { files: 0, contentBytes: 0 };
+
+  let cur: TarEntryHeader | null = null;
+  let hash: Hash | null = null;
+  let inManifest = false;
+  let manifestDone = false;
+  try {
+    await readArchive(
+      dir,
+      opts.parts,
+      opts.passphrase,
+      {
+        entry(h) {
+          if (manifestDone) throw corrupt(`${h.path} follows the inner manifest`, h.path);
+          cur = h;
+          inManifest = h.path === MANIFEST_PATH && h.type === 'file';
+          hash = h.type === 'file' && !inManifest ? createHash('sha256') : null;
+        },
+        data(chunk) {
+          if (inManifest) {
+            let off = 0;
+            while (off < chunk.length) off += writeSync(manifestFd, chunk, off, chunk.length - off);
+          } else hash?.update(chunk);
+        },
+        end() {
+          const h = cur!;
+          if (inManifest) {
+            manifestDone = true;
+            return;
+          }
+          const line: ManifestLine = {
+            path: h.path,
+            type: h.type === 'file' || h.type === 'dir' || h.type === 'symlink' ? h.type : (h.type as 'file'),
+            size: h.type === 'file' ? h.size : 0,
+            mode: h.mode & 0o7777,
+            mtime: h.mtime,
+            uname: h.uname,
+            gname: h.gname,
+            uid: h.uid,
+            gid: h.gid,
+          };
+          if (hash) line.sha256 = hash.digest('hex');
+          if (h.type === 'symlink') line.target = h.linkpath ?? '';
+          seen.add(manifestLine(line));
+          if (h.type === 'file') {
+            result.files++;
+            result.contentBytes += h.size;
+            meter.add(0, 1, h.path);
+          }
+        },
+      },
+      meter,
+    );
+    if (!manifestDone) throw corrupt('the inner manifest is missing');
+    seen.flush();
+    fsyncSync(manifestFd);
+    closeSync(manifestFd);
+    compareLists(seenFile, manifestFile);
+    if (opts.manifestOut) renameSync(manifestFile, opts.manifestOut);
+    meter.flush();
+    return result;
+  } catch (e) {
+    try {
+      closeSync(manifestFd);
+    } catch {
+      /* already closed */
+    }
+    rmSync(manifestFile, { force: true });
+    throw e;
+  } finally {
+    closeSync(seenFd);
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+function compareLists(seenFile: string, manifestFile: string): void {
+  const want = new LineReader(manifestFile);
+  const got = new LineReader(seenFile);
+  try {
+    if (!parseHead(want.next())) throw corrupt('the inner manifest has no valid header line');
+    for (;;) {
+      const w = want.next();
+      const g = got.next();
+      if (w === null && g === null) return;
+      if (w === g) continue;
+      const wl = w === null ? null : parseLine(w);
+      const gl = g === null ? null : parseLine(g);
+      if (!gl) throw corrupt(`${wl?.path} is listed in the inner manifest but missing from the archive`, wl?.path);
+      if (!wl) throw corrupt(`${gl.path} is in the archive but not in the inner manifest`, gl.path);
+      if (wl.path !== gl.path) {
+        throw corrupt(`the archive has ${gl.path} where the inner manifest lists ${wl.path}`, gl.path);
+      }
+      const diff = (['type', 'size', 'sha256', 'target', 'mode', 'mtime', 'uname', 'gname', 'uid', 'gid'] as const).find(
+        (k) => wl[k] !== gl[k],
+      );
+      if (diff === 'sha256') throw corrupt(`${gl.path} does not match its checksum`, gl.path);
+      if (diff) throw corrupt(`${gl.path} differs from the inner manifest (${diff})`, gl.path);
+    }
+  } finally {
+    want.close();
+    got.close();
+  }
+}

@@ -1,0 +1,147 @@
+import { rmSync } from 'node:fs';
+import { Worker, parentPort, workerData, type ResourceLimits } from 'node:worker_threads';
+import { RecoveryError, toRecoveryError, type SerializedError } from '../errors.js';
+import { PROGRESS_INTERVAL_MS, type Progress } from '../progress.js';
+
+/**
+ * Runs long archive/hash/extract jobs in a worker thread so the main loop (IPC, UI, CLI spinner) stays
+ * responsive. The worker reports progress and the files it is about to create; when a job fails, is
+ * aborted, or the worker dies, the host removes those files — a terminated worker cannot clean up.
+ */
+export interface WorkerJobIo {
+  onProgress?: (p: Progress) => void;
+  signal?: AbortSignal;
+}
+
+export interface WorkerJobOptions {
+  /** The worker entry; defaults to the archive worker. */
+  entry?: URL;
+  resourceLimits?: ResourceLimits;
+}
+
+type ToHost =
+  | { t: 'progress'; p: Progress }
+  | { t: 'cleanup'; path: string; recursive: boolean }
+  | { t: 'done'; result: unknown }
+  | { t: 'error'; error: SerializedError };
+
+/**
+ * Production: esbuild bundles the engine into dist/cli.js|main.js and the worker into
+ * dist/archive-worker.js, the same folder. From sources (vitest, tsx) this file is .ts and the entry is
+ * the TypeScript sibling in ../archive, loaded through worker-bootstrap.mjs (workers don't inherit tsx).
+ */
+export function defaultWorkerEntry(): URL {
+  return import.meta.url.endsWith('.ts')
+    ? new URL('../archive/archive-worker.ts', import.meta.url)
+    : new URL('./archive-worker.js', import.meta.url);
+}
+
+export function runWorkerJob<I, O>(
+  job: string,
+  input: I,
+  io: WorkerJobIo = {},
+  opts: WorkerJobOptions = {},
+): Promise<O> {
+  const entry = opts.entry ?? defaultWorkerEntry();
+  if (io.signal?.aborted) return Promise.reject(new RecoveryError('CANCELLED'));
+  const fromSource = entry.pathname.endsWith('.ts');
+  const worker = fromSource
+    ? new Worker(new URL('./worker-bootstrap.mjs', import.meta.url), {
+        workerData: { entry: entry.href, job, input },
+        resourceLimits: opts.resourceLimits,
+      })
+    : new Worker(entry, { workerData: { job, input }, resourceLimits: opts.resourceLimits });
+  const cleanups: { path: string; recursive: boolean }[] = [];
+
+  return new Promise<O>((resolve, reject) => {
+    let settled = false;
+    // A worker inside one long synchronous call (scrypt takes seconds) cannot report: repeat the last
+    // progress with a fresh clock so the UI still sees ≥4 updates a second and an honest elapsed time.
+    const started = Date.now();
+    let last: Progress = { phase: 'starting', bytes: 0, totalBytes: null, files: 0, totalFiles: null, rate: 0, etaSeconds: null, elapsedMs: 0 };
+    let lastAt = 0;
+    const heartbeat = setInterval(() => {
+      if (Date.now() - lastAt < PROGRESS_INTERVAL_MS) return;
+      lastAt = Date.now();
+      io.onProgress?.({ ...last, elapsedMs: lastAt - started });
+    }, PROGRESS_INTERVAL_MS / 2);
+    const finish = (err: RecoveryError | null, result?: O): void => {
+      if (settled) return;
+      settled = true;
+      clearInterval(heartbeat);
+      io.signal?.removeEventListener('abort', onAbort);
+      const done = (): void => {
+        if (err) {
+          // Newest first: files inside a folder go before the folder.
+          for (const c of cleanups.reverse()) {
+            try {
+              rmSync(c.path, { force: true, recursive: c.recursive });
+            } catch {
+              /* the medium may be gone; nothing more we can do */
+            }
+          }
+          reject(err);
+        } else resolve(result as O);
+      };
+      void worker.terminate().then(done, done);
+    };
+    const onAbort = (): void => finish(new RecoveryError('CANCELLED', 'Cancelled by the technician.'));
+    io.signal?.addEventListener('abort', onAbort, { once: true });
+
+    worker.on('message', (m: ToHost) => {
+      switch (m.t) {
+        case 'progress':
+          if (!settled) {
+            last = m.p;
+            lastAt = Date.now();
+            io.onProgress?.(m.p);
+          }
+          break;
+        case 'cleanup':
+          cleanups.push({ path: m.path, recursive: m.recursive });
+          break;
+        case 'done':
+          finish(null, m.result as O);
+          break;
+        case 'error':
+          finish(RecoveryError.fromJSON(m.error));
+          break;
+      }
+    });
+    worker.on('error', (e) => finish(toRecoveryError(e, `worker job ${job}`)));
+    worker.on('exit', (code) => {
+      finish(new RecoveryError('INTERNAL', `The worker for ${job} stopped unexpectedly (exit code ${code}).`));
+    });
+  });
+}
+
+// ---- worker side ----
+
+export interface WorkerJobContext {
+  progress(p: Progress): void;
+  /** Tell the host about a file or folder before creating it, so it can be removed if the job dies. */
+  willCreate(path: string, recursive?: boolean): void;
+}
+
+export type WorkerJobHandler = (input: never, ctx: WorkerJobContext) => Promise<unknown>;
+
+/** Call once from a worker entry: runs the job named in workerData and reports back. */
+export function serveWorkerJob(handlers: Record<string, WorkerJobHandler>): void {
+  const port = parentPort;
+  if (!port) throw new Error('serveWorkerJob must run in a worker thread');
+  const { job, input } = workerData as { job: string; input: unknown };
+  const post = (m: ToHost): void => port.postMessage(m);
+  const ctx: WorkerJobContext = {
+    progress: (p) => post({ t: 'progress', p }),
+    willCreate: (path, recursive = false) => post({ t: 'cleanup', path, recursive }),
+  };
+  const handler = handlers[job];
+  if (!handler) {
+    post({ t: 'error', error: new RecoveryError('INTERNAL', `Unknown worker job ${job}.`).toJSON() });
+    return;
+  }
+  (handler as (i: unknown, c: WorkerJobContext) => Promise<unknown>)(input, ctx).then(
+    (result) => post({ t: 'done', result }),
+    (e: unknown) => post({ t: 'error', error: toRecoveryError(e).toJSON() }),
+  );
+}
