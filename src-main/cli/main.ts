@@ -1,0 +1,332 @@
+import { Command, CommanderError, Option } from 'commander';
+import path from 'node:path';
+import { listBackups } from '../engine/backup/list-backups.js';
+import { runBackup } from '../engine/backup/run-backup.js';
+import { runVerify } from '../engine/backup/verify-backup.js';
+import { EXIT_CODES, exitCodeFor, toRecoveryError } from '../engine/errors.js';
+import { localDeviceId } from '../engine/media/device-id.js';
+import { listDrives } from '../engine/media/drives.js';
+import { formatBytes } from '../engine/progress.js';
+import { builtinProfiles, loadProfile } from '../engine/profiles/load.js';
+import { restoreStatus, resumeRestore, rollbackRestore, runRestore } from '../engine/restore/run-restore.js';
+import type { RunbookIO } from '../engine/runbook/runner.js';
+import { TOOL_VERSION } from '../engine/version.js';
+import { getPassphrase, parseKeep, parseSize, readCredentialsFile } from './options.js';
+import { table, terminalInteraction, terminalSink } from './terminal.js';
+
+function out(json: boolean, value: unknown, human: () => string): void {
+  process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : human());
+}
+
+function io(o: { json?: boolean; yes?: boolean; credentials?: Record<string, Record<string, string>> }): RunbookIO {
+  const ac = new AbortController();
+  process.once('SIGINT', () => ac.abort());
+  return {
+    emit: terminalSink({ json: o.json === true }),
+    interaction: terminalInteraction({
+      yes: o.yes === true,
+      json: o.json === true,
+      ...(o.credentials ? { credentials: o.credentials } : {}),
+    }),
+    signal: ac.signal,
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('edge-recovery')
+    .description('Back up and restore edge appliances (AVEVA Edge Data Store first) with a USB stick, offline.')
+    .version(TOOL_VERSION)
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('profiles')
+    .description('List the built-in product profiles.')
+    .option('--json', 'machine-readable output')
+    .action((o: { json?: boolean }) => {
+      const ps = builtinProfiles();
+      out(!!o.json, ps, () =>
+        table([
+          ['ID', 'PRODUCT', 'PLATFORM', 'SERVICE', 'FOLDERS'],
+          ...ps.map((p) => [p.id, p.productName, p.platform, `${p.service.manager}:${p.service.name}`, p.items.map((i) => i.path).join(', ')]),
+        ]) + 'A profile can also be a JSON file: --profile ./my-product.json (see the README).\n',
+      );
+    });
+
+  program
+    .command('drives')
+    .description('List USB sticks and other removable drives; system drives are hidden unless --all.')
+    .option('--all', 'also show hidden drives, with the reason they are hidden')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { all?: boolean; json?: boolean }) => {
+      const drives = await listDrives({ all: !!o.all });
+      out(!!o.json, drives, () => {
+        if (drives.length === 0) return 'No removable drive found. Plug in a USB stick (and mount it), or use --all.\n';
+        return table([
+          ['DEVICE', 'LABEL', 'SIZE', 'FREE', 'FS', 'MOUNTED AT', 'STATUS'],
+          ...drives.map((d) => {
+            const m = d.mountpoints[0];
+            return [
+              d.device,
+              d.label ?? '',
+              d.sizeBytes !== null ? formatBytes(d.sizeBytes) : '?',
+              m?.freeBytes != null ? formatBytes(m.freeBytes) : '',
+              m?.fsType ?? '',
+              d.mountpoints.map((x) => x.path).join(', '),
+              d.status === 'ok' ? 'ok' : `${d.status}: ${d.reasons.map((r) => r.message).join('; ')}`,
+            ];
+          }),
+        ]);
+      });
+    });
+
+  program
+    .command('list <dir>')
+    .description('List the backups on a stick (its mount point) or in a folder, grouped by device, newest first.')
+    .option('--device <id>', 'only this device')
+    .option('--json', 'machine-readable output')
+    .action(async (dir: string, o: { device?: string; json?: boolean }) => {
+      const me = await localDeviceId();
+      const groups = await listBackups(dir, { ...(o.device ? { device: o.device } : {}), thisDeviceId: me.id });
+      out(!!o.json, groups, () => {
+        if (groups.length === 0) return `No backups under ${dir}.\n`;
+        return groups
+          .map(
+            (g) =>
+              `Device ${g.deviceId}${g.hostname ? ` (${g.hostname})` : ''}${g.thisDevice ? ' — this machine' : ''}\n` +
+              table(
+                g.backups.map((b) => [
+                  '  ' + b.createdAt.replace('T', ' ').slice(0, 16),
+                  b.profileId,
+                  b.productVersion ?? '?',
+                  formatBytes(b.sizeBytes),
+                  b.encrypted ? 'encrypted' : 'plain',
+                  b.complete ? path.basename(b.path) : `INCOMPLETE (${b.problem ?? ''}) ${path.basename(b.path)}`,
+                ]),
+              ),
+          )
+          .join('\n');
+      });
+    });
+
+  program
+    .command('backup')
+    .description('Back up the product folders to a stick: stop the service, archive, verify, start it again.')
+    .requiredOption('--profile <id|file>', 'built-in profile id or profile JSON file')
+    .requiredOption('--to <dir>', "the stick's mount point (or any folder)")
+    .option('--root <dir>', "resolve the profile's folders under this folder")
+    .option('--device-id <id>', 'device id to file the backup under (default: hostname + machine id)')
+    .option('--encrypt', 'encrypt with a passphrase (age format)')
+    .option('--passphrase-file <file>', 'read the passphrase from a file (else EDGE_RECOVERY_PASSPHRASE or a prompt)')
+    .option('--keep <n>', 'keep the newest n backups of this device and profile', parseKeep)
+    .option('--split-size <size>', 'split the archive into parts (e.g. 4G); automatic on FAT32', parseSize)
+    .option('--leave-stopped', 'leave the service stopped afterwards')
+    .option('--yes', 'do not ask before stopping the service')
+    .option('--json', 'print progress and results as JSON lines')
+    .action(async (o: { profile: string; to: string; root?: string; deviceId?: string; encrypt?: boolean; passphraseFile?: string; keep?: number; splitSize?: number; leaveStopped?: boolean; yes?: boolean; json?: boolean }) => {
+      const profile = await loadProfile(o.profile);
+      const wantsEncryption = o.encrypt === true || o.passphraseFile !== undefined;
+      const passphrase = wantsEncryption ? await getPassphrase({ ...(o.passphraseFile ? { file: o.passphraseFile } : {}), create: true, required: true }) : undefined;
+      const r = await runBackup(
+        {
+          profile,
+          to: path.resolve(o.to),
+          ...(o.root ? { root: path.resolve(o.root) } : {}),
+          ...(o.deviceId ? { deviceId: o.deviceId } : {}),
+          ...(passphrase !== undefined ? { passphrase } : {}),
+          ...(o.keep !== undefined ? { keep: o.keep } : {}),
+          ...(o.splitSize !== undefined ? { splitSize: o.splitSize } : {}),
+          leaveStopped: o.leaveStopped === true,
+        },
+        io(o),
+      );
+      if (!o.json) {
+        process.stdout.write(
+          `\nBackup complete and verified: ${r.setDir}\n` +
+            `  device ${r.manifest.deviceId}, ${r.manifest.files} files, ${formatBytes(r.manifest.contentBytes)}, ` +
+            `${r.manifest.archive.parts.length} part(s)${r.manifest.archive.encryption ? ', encrypted' : ''}\n` +
+            `  How to restore by hand: ${path.join(r.setDir, 'RESTORE.txt')}\n`,
+        );
+        for (const w of r.warnings) process.stdout.write(`  Warning: ${w}\n`);
+      }
+    });
+
+  program
+    .command('verify <backup>')
+    .description('Read a backup completely and check every part and every file against its checksum.')
+    .option('--passphrase-file <file>', 'passphrase of an encrypted backup')
+    .option('--json', 'print progress and results as JSON lines')
+    .action(async (backup: string, o: { passphraseFile?: string; json?: boolean }) => {
+      const { readBackupSet } = await import('../engine/backup/manifest.js');
+      const set = await readBackupSet(path.resolve(backup));
+      const passphrase =
+        set.manifest.archive.encryption !== null
+          ? await getPassphrase({ ...(o.passphraseFile ? { file: o.passphraseFile } : {}), create: false, required: true })
+          : undefined;
+      const r = await runVerify(path.resolve(backup), passphrase !== undefined ? { passphrase } : {}, io(o));
+      if (!o.json) process.stdout.write(`\nOK: all ${r.files} files of ${backup} match their checksums.\n`);
+    });
+
+  program
+    .command('restore <backup>')
+    .description('Restore a backup onto this machine: verify, check compatibility, swap folders reversibly, repair owners, re-enter credentials.')
+    .requiredOption('--profile <id|file>', 'built-in profile id or profile JSON file')
+    .option('--root <dir>', "resolve the profile's folders under this folder")
+    .option('--passphrase-file <file>', 'passphrase of an encrypted backup')
+    .option('--credentials-file <file>', 'JSON with the secrets to re-enter (else asked, hidden)')
+    .option('--yes', 'do not ask before destructive steps; roll back by itself on failure')
+    .option('--allow-version-mismatch', 'restore even if the installed version does not fit the version policy')
+    .option('--allow-other-device', 'restore a backup made on another device (the normal case on replacement hardware)')
+    .option('--keep-defaults', 'keep the set-aside default folders after a successful restore')
+    .addOption(new Option('--state-dir <dir>', 'where the restore journal lives').env('EDGE_RECOVERY_STATE_DIR'))
+    .option('--json', 'print progress and results as JSON lines')
+    .action(async (backup: string, o: RestoreCliOptions) => {
+      const profile = await loadProfile(o.profile);
+      const { readBackupSet } = await import('../engine/backup/manifest.js');
+      const set = await readBackupSet(path.resolve(backup));
+      const passphrase =
+        set.manifest.archive.encryption !== null
+          ? await getPassphrase({ ...(o.passphraseFile ? { file: o.passphraseFile } : {}), create: false, required: true })
+          : undefined;
+      const credentials = o.credentialsFile ? await readCredentialsFile(o.credentialsFile) : undefined;
+      const runIo = io({ ...o, ...(credentials ? { credentials } : {}) });
+      try {
+        await runRestore(
+          {
+            backup: path.resolve(backup),
+            profile,
+            ...(o.root ? { root: path.resolve(o.root) } : {}),
+            ...(passphrase !== undefined ? { passphrase } : {}),
+            allowOtherDevice: o.allowOtherDevice === true,
+            allowVersionMismatch: o.allowVersionMismatch === true,
+            keepDefaults: o.keepDefaults === true,
+            ...(o.stateDir ? { stateDir: path.resolve(o.stateDir) } : {}),
+          },
+          runIo,
+        );
+        if (!o.json) process.stdout.write('\nRestore complete.\n');
+      } catch (e) {
+        await offerRollback(e, o, runIo);
+      }
+    });
+
+  program
+    .command('status')
+    .description('Show an unfinished restore and where it stopped.')
+    .addOption(new Option('--state-dir <dir>').env('EDGE_RECOVERY_STATE_DIR'))
+    .option('--json', 'machine-readable output')
+    .action(async (o: { stateDir?: string; json?: boolean }) => {
+      const s = await restoreStatus(o.stateDir ? { stateDir: path.resolve(o.stateDir) } : {});
+      out(!!o.json, s, () =>
+        s === null
+          ? 'No unfinished restore.\n'
+          : `Unfinished restore ${s.id} of ${s.backup} (profile ${s.profileId}), started ${s.startedAt}.\n` +
+            `It stopped: ${s.where}\n` +
+            s.steps.map((x) => `  [${x.state}] ${x.title}${x.summary ? `: ${x.summary}` : ''}`).join('\n') +
+            `\n\nNext: ${[s.canResume ? 'edge-recovery resume' : '', s.canRollback ? 'edge-recovery rollback' : ''].filter(Boolean).join('  or  ')}\n`,
+      );
+      if (s !== null) process.exitCode = EXIT_CODES.REFUSED;
+    });
+
+  program
+    .command('resume')
+    .description('Continue an unfinished restore from where it stopped.')
+    .option('--passphrase-file <file>', 'passphrase of an encrypted backup')
+    .option('--credentials-file <file>', 'JSON with the secrets to re-enter')
+    .option('--yes', 'do not ask before destructive steps')
+    .addOption(new Option('--state-dir <dir>').env('EDGE_RECOVERY_STATE_DIR'))
+    .option('--json', 'print progress and results as JSON lines')
+    .action(async (o: RestoreCliOptions) => {
+      const credentials = o.credentialsFile ? await readCredentialsFile(o.credentialsFile) : undefined;
+      const passphrase = await getPassphrase({ ...(o.passphraseFile ? { file: o.passphraseFile } : {}), create: false, required: false });
+      const runIo = io({ ...o, ...(credentials ? { credentials } : {}) });
+      try {
+        await resumeRestore({ ...(o.stateDir ? { stateDir: path.resolve(o.stateDir) } : {}), ...(passphrase !== undefined ? { passphrase } : {}) }, runIo);
+        if (!o.json) process.stdout.write('\nRestore complete.\n');
+      } catch (e) {
+        await offerRollback(e, o, runIo);
+      }
+    });
+
+  program
+    .command('rollback')
+    .description('Undo an unfinished restore: put the set-aside folders back and the service as it was.')
+    .option('--yes', 'do not ask')
+    .addOption(new Option('--state-dir <dir>').env('EDGE_RECOVERY_STATE_DIR'))
+    .option('--json', 'print progress and results as JSON lines')
+    .action(async (o: { yes?: boolean; json?: boolean; stateDir?: string }) => {
+      await rollbackRestore(o.stateDir ? { stateDir: path.resolve(o.stateDir) } : {}, io(o));
+      if (!o.json) process.stdout.write('\nRolled back: the machine is as it was before the restore.\n');
+    });
+
+  program
+    .command('serve')
+    .description('Serve the wizard to a browser on this machine only (127.0.0.1), e.g. through an SSH tunnel.')
+    .option('--practice', 'practice mode: two practice appliances in a sandbox, a folder as the stick')
+    .option('--port <n>', 'port (default: a free one)', (s) => Number(s))
+    .addOption(new Option('--state-dir <dir>').env('EDGE_RECOVERY_STATE_DIR'))
+    .action(async (o: { practice?: boolean; port?: number; stateDir?: string }) => {
+      const { serveCommand } = await import('./serve-command.js');
+      await serveCommand(o);
+    });
+
+  return program;
+}
+
+interface RestoreCliOptions {
+  profile: string;
+  root?: string;
+  passphraseFile?: string;
+  credentialsFile?: string;
+  yes?: boolean;
+  allowVersionMismatch?: boolean;
+  allowOtherDevice?: boolean;
+  keepDefaults?: boolean;
+  stateDir?: string;
+  json?: boolean;
+}
+
+/** After a failed restore: say what state the machine is in and roll back (asked, or at once with --yes). */
+async function offerRollback(e: unknown, o: RestoreCliOptions, runIo: RunbookIO): Promise<never> {
+  const err = toRecoveryError(e);
+  const status = await restoreStatus(o.stateDir ? { stateDir: path.resolve(o.stateDir) } : {}).catch(() => null);
+  if (status === null || !status.canRollback) throw err;
+  process.stderr.write(`\nThe restore stopped: ${err.message}\nState of the machine: ${status.where}\n`);
+  const go =
+    o.yes === true ||
+    (await runIo.interaction.confirm({
+      stepId: 'rollback',
+      title: 'Roll back',
+      message: 'Put the machine back exactly as it was before the restore (the set-aside folders return, the service as it was).',
+      action: 'Roll back now',
+    }));
+  if (!go) {
+    process.stderr.write('Not rolled back. Later: "edge-recovery resume" or "edge-recovery rollback".\n');
+    throw err;
+  }
+  await rollbackRestore(o.stateDir ? { stateDir: path.resolve(o.stateDir) } : {}, runIo);
+  process.stderr.write('Rolled back: the machine is as it was before the restore.\n');
+  process.exitCode = EXIT_CODES.ROLLED_BACK;
+  throw Object.assign(err, { rolledBack: true });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT_CODES.OK;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      return e.exitCode === 0 ? EXIT_CODES.OK : EXIT_CODES.USAGE;
+    }
+    const err = toRecoveryError(e);
+    const rolledBack = (e as { rolledBack?: boolean }).rolledBack === true;
+    if (argv.includes('--json')) {
+      process.stdout.write(JSON.stringify({ type: 'error', error: err.toJSON() }) + '\n');
+    } else {
+      process.stderr.write(`\nError: ${err.message}\n`);
+      if (err.hint) process.stderr.write(`What to do: ${err.hint}\n`);
+    }
+    return rolledBack ? EXIT_CODES.ROLLED_BACK : exitCodeFor(err.code);
+  }
+}

@@ -1,0 +1,70 @@
+import { promises as fsp } from 'node:fs';
+import { RecoveryError } from '../engine/errors.js';
+import { askHidden } from './terminal.js';
+
+/** "4G", "700M", "1.5GiB", "123456" → bytes. */
+export function parseSize(s: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$/i.exec(s);
+  if (!m) throw new RecoveryError('BAD_INPUT', `"${s}" is not a size. Use e.g. 700M, 4G or a number of bytes.`);
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  const n = Math.floor(parseFloat(m[1]!) * mult);
+  if (n < 1024 * 1024) throw new RecoveryError('BAD_INPUT', `The split size ${s} is too small (at least 1M).`);
+  return n;
+}
+
+export function parseKeep(s: string): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 1 || n > 100) throw new RecoveryError('BAD_INPUT', `--keep takes a whole number from 1 to 100, not "${s}".`);
+  return n;
+}
+
+/**
+ * The passphrase, from (in order) a file, the EDGE_RECOVERY_PASSPHRASE variable, or a hidden prompt
+ * (asked twice when creating). Never echoed, never logged.
+ */
+export async function getPassphrase(o: { file?: string; create: boolean; required: boolean }): Promise<string | undefined> {
+  if (o.file !== undefined) {
+    const text = await fsp.readFile(o.file, 'utf8').catch((e: unknown) => {
+      throw new RecoveryError('BAD_INPUT', `Cannot read the passphrase file ${o.file}: ${(e as Error).message}`);
+    });
+    const p = text.replace(/\r?\n$/, '');
+    if (p.length === 0) throw new RecoveryError('BAD_INPUT', `The passphrase file ${o.file} is empty.`);
+    return p;
+  }
+  const env = process.env['EDGE_RECOVERY_PASSPHRASE'];
+  if (env !== undefined && env.length > 0) return env;
+  if (!o.required) return undefined;
+  if (!process.stdin.isTTY) {
+    throw new RecoveryError('PASSPHRASE_REQUIRED', 'A passphrase is needed and there is no terminal to ask on.', {
+      hint: 'Use --passphrase-file <file> or set EDGE_RECOVERY_PASSPHRASE.',
+    });
+  }
+  const p = await askHidden('Passphrase: ');
+  if (o.create) {
+    if (p.length < 8) throw new RecoveryError('BAD_INPUT', 'Use a passphrase of at least 8 characters.');
+    const again = await askHidden('Passphrase again: ');
+    if (again !== p) throw new RecoveryError('BAD_INPUT', 'The two passphrases differ. Nothing was written.');
+  }
+  return p;
+}
+
+/** --credentials-file: {"<resource>/<entry>" | "<entry name>": {"Field": "value"}}. */
+export async function readCredentialsFile(file: string): Promise<Record<string, Record<string, string>>> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await fsp.readFile(file, 'utf8'));
+  } catch (e) {
+    throw new RecoveryError('BAD_INPUT', `Cannot read the credentials file ${file}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new RecoveryError('BAD_INPUT', `The credentials file ${file} must hold a JSON object of entries.`);
+  }
+  const out: Record<string, Record<string, string>> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (typeof v !== 'object' || v === null || Object.values(v).some((x) => typeof x !== 'string')) {
+      throw new RecoveryError('BAD_INPUT', `In ${file}, "${k}" must map field names to strings.`);
+    }
+    out[k] = v as Record<string, string>;
+  }
+  return out;
+}

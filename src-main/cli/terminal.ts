@@ -1,0 +1,176 @@
+import { createInterface } from 'node:readline';
+import { formatBytes, formatDuration, type Progress } from '../engine/progress.js';
+import type {
+  ConfirmRequest,
+  CredentialsRequest,
+  CredentialValues,
+  EventSink,
+  Interaction,
+  RunbookEvent,
+  StepInfo,
+} from '../engine/runbook/types.js';
+
+const isTTY = (): boolean => process.stderr.isTTY === true;
+
+const MARK: Record<StepInfo['state'], string> = { todo: '[ ]', running: '[>]', done: '[x]', failed: '[!]', skipped: '[-]' };
+
+export function progressLine(p: Progress): string {
+  const total = p.totalBytes !== null ? ` of ${formatBytes(p.totalBytes)}` : '';
+  const pct = p.totalBytes ? ` ${Math.min(100, Math.floor((p.bytes / p.totalBytes) * 100))}%` : '';
+  const files = p.totalFiles !== null ? `${p.files}/${p.totalFiles} files` : `${p.files} files`;
+  const eta = p.etaSeconds !== null ? `, ${formatDuration(p.etaSeconds)} left` : '';
+  return `  ${p.phase}:${pct} ${formatBytes(p.bytes)}${total}, ${files}, ${formatBytes(p.rate)}/s${eta}`;
+}
+
+/**
+ * Presents a runbook on a terminal (human mode: to stderr, so stdout stays for results) or as
+ * newline-delimited JSON events on stdout (--json).
+ */
+export function terminalSink(opts: { json: boolean }): EventSink {
+  let lastProgress = 0;
+  let progressShown = false;
+  const clearProgress = () => {
+    if (progressShown && isTTY()) process.stderr.write('\r\x1b[2K');
+    progressShown = false;
+  };
+  return (e: RunbookEvent) => {
+    if (opts.json) {
+      process.stdout.write(JSON.stringify(e) + '\n');
+      return;
+    }
+    switch (e.type) {
+      case 'plan':
+        process.stderr.write(`\n${e.title}\n`);
+        for (const s of e.steps) process.stderr.write(`  ${MARK[s.state]} ${s.title}\n`);
+        process.stderr.write('\n');
+        break;
+      case 'step':
+        clearProgress();
+        if (e.step.state === 'running') process.stderr.write(`${MARK.running} ${e.step.title}\n    ${e.step.explain}\n`);
+        else process.stderr.write(`${MARK[e.step.state]} ${e.step.title}: ${e.step.summary ?? ''}\n`);
+        if (e.step.error?.hint) process.stderr.write(`    What to do: ${e.step.error.hint}\n`);
+        break;
+      case 'progress': {
+        const now = Date.now();
+        if (isTTY()) {
+          process.stderr.write('\r\x1b[2K' + progressLine(e.progress).slice(0, (process.stderr.columns ?? 100) - 1));
+          progressShown = true;
+        } else if (now - lastProgress > 5000) {
+          process.stderr.write(progressLine(e.progress) + '\n');
+          lastProgress = now;
+        }
+        break;
+      }
+      case 'log':
+        clearProgress();
+        process.stderr.write(`${e.level === 'warn' ? 'Warning: ' : ''}${e.message}\n`);
+        break;
+      case 'finished':
+        clearProgress();
+        break;
+    }
+  };
+}
+
+async function ask(question: string): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await new Promise<string>((resolve) => rl.question(question, resolve));
+  } finally {
+    rl.close();
+  }
+}
+
+/** Reads a line without echoing it (passphrases, passwords). */
+export async function askHidden(question: string): Promise<string> {
+  const stdin = process.stdin;
+  if (!stdin.isTTY) throw new Error('no terminal to ask on');
+  process.stderr.write(question);
+  stdin.setRawMode(true);
+  stdin.resume();
+  stdin.setEncoding('utf8');
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      let buf = '';
+      const onData = (chunk: string) => {
+        for (const ch of chunk) {
+          if (ch === '\r' || ch === '\n') {
+            stdin.off('data', onData);
+            process.stderr.write('\n');
+            resolve(buf);
+            return;
+          }
+          if (ch === '\u0003') {
+            stdin.off('data', onData);
+            process.stderr.write('\n');
+            reject(new Error('cancelled'));
+            return;
+          }
+          if (ch === '\u007f' || ch === '\b') buf = buf.slice(0, -1);
+          else buf += ch;
+        }
+      };
+      stdin.on('data', onData);
+    });
+  } finally {
+    stdin.setRawMode(false);
+    stdin.pause();
+  }
+}
+
+export interface TerminalInteractionOptions {
+  yes: boolean;
+  json: boolean;
+  /** Values from --credentials-file, keyed by entry key ("resource/entry") or entry name. */
+  credentials?: Record<string, Record<string, string>>;
+}
+
+export function terminalInteraction(o: TerminalInteractionOptions): Interaction {
+  return {
+    async confirm(req: ConfirmRequest): Promise<boolean> {
+      if (o.yes) return true;
+      if (o.json || !process.stdin.isTTY) {
+        process.stderr.write(`"${req.title}" needs confirmation: run again with --yes to go ahead without questions.\n`);
+        return false;
+      }
+      process.stderr.write(`\n${req.title}: ${req.message}\n`);
+      for (const d of req.details ?? []) process.stderr.write(`    ${d}\n`);
+      const a = (await ask(`${req.action}? Type "yes" to go ahead: `)).trim().toLowerCase();
+      return a === 'yes' || a === 'y';
+    },
+    async credentials(req: CredentialsRequest): Promise<CredentialValues | null> {
+      if (o.credentials) {
+        const out: CredentialValues = {};
+        for (const e of req.entries) {
+          const given = o.credentials[e.key] ?? o.credentials[e.entryName] ?? o.credentials[e.entryId];
+          if (given) out[e.key] = given;
+        }
+        return out;
+      }
+      if (o.json || !process.stdin.isTTY) return null;
+      process.stderr.write(`\n${req.entries.length} credential(s) must be entered again: they were encrypted for the old machine.\n`);
+      const out: CredentialValues = {};
+      for (const e of req.entries) {
+        process.stderr.write(`\n${e.resourceTitle}: ${e.entryName}\n`);
+        const vals: Record<string, string> = {};
+        for (const f of e.fields) {
+          if (!f.secret) {
+            const v = await ask(`  ${f.label}${f.value ? ` [${f.value}]` : ''}: `);
+            vals[f.name] = v.trim() === '' && f.value !== undefined ? f.value : v.trim();
+          } else {
+            vals[f.name] = await askHidden(`  ${f.label} (hidden): `);
+          }
+        }
+        out[e.key] = vals;
+      }
+      return out;
+    },
+  };
+}
+
+/** Prints a table with aligned columns. */
+export function table(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
+}

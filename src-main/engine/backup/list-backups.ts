@@ -1,0 +1,99 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { BackupGroup, BackupSummary } from '../../shared/contract.js';
+import { isRecoveryError } from '../errors.js';
+import { MANIFEST_NAME, readBackupSet } from './manifest.js';
+
+async function isDir(p: string): Promise<boolean> {
+  return fsp.stat(p).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+}
+
+/** Finds backup set folders from a stick's mount point, its EdgeRecovery folder, a device folder or a set. */
+async function findSetDirs(dir: string): Promise<string[]> {
+  if (await fsp.stat(path.join(dir, MANIFEST_NAME)).then(() => true, () => false)) return [dir];
+  if (path.basename(dir).startsWith('Backup_')) return [dir];
+  let top = dir;
+  if (await isDir(path.join(dir, 'EdgeRecovery'))) top = path.join(dir, 'EdgeRecovery');
+  const out: string[] = [];
+  const level1 = await fsp.readdir(top).catch(() => [] as string[]);
+  for (const n of level1) {
+    const p = path.join(top, n);
+    if (n.startsWith('Backup_') && (await isDir(p))) out.push(p);
+    else if (await isDir(p)) {
+      for (const m of await fsp.readdir(p).catch(() => [] as string[])) {
+        if (m.startsWith('Backup_') && (await isDir(path.join(p, m)))) out.push(path.join(p, m));
+      }
+    }
+  }
+  return out;
+}
+
+async function summarize(dir: string): Promise<BackupSummary> {
+  try {
+    const { manifest: m } = await readBackupSet(dir);
+    let missing: string | undefined;
+    for (const p of m.archive.parts) {
+      const st = await fsp.stat(path.join(dir, p.name)).catch(() => null);
+      if (st === null || st.size !== p.size) {
+        missing = st === null ? `${p.name} is missing` : `${p.name} has the wrong size`;
+        break;
+      }
+    }
+    const s: BackupSummary = {
+      path: dir,
+      deviceId: m.deviceId,
+      hostname: m.hostname,
+      profileId: m.profile.id,
+      productName: m.profile.productName,
+      productVersion: m.productVersion,
+      createdAt: m.createdAt,
+      sizeBytes: m.archive.parts.reduce((a, p) => a + p.size, 0),
+      files: m.files,
+      encrypted: m.archive.encryption !== null,
+      complete: missing === undefined,
+    };
+    if (missing !== undefined) s.problem = missing;
+    return s;
+  } catch (e) {
+    // Incomplete sets are listed (so the technician sees them) but never offered for restore.
+    const device = path.basename(path.dirname(dir));
+    const m = /^Backup_(.+)_(\d{8}_\d{4}Z)/.exec(path.basename(dir));
+    return {
+      path: dir,
+      deviceId: device,
+      hostname: '',
+      profileId: m?.[1] ?? 'unknown',
+      productName: '',
+      productVersion: null,
+      createdAt: m ? `${m[2]!.slice(0, 4)}-${m[2]!.slice(4, 6)}-${m[2]!.slice(6, 8)}T${m[2]!.slice(9, 11)}:${m[2]!.slice(11, 13)}:00.000Z` : '',
+      sizeBytes: 0,
+      files: 0,
+      encrypted: false,
+      complete: false,
+      problem: isRecoveryError(e) ? e.message : String(e),
+    };
+  }
+}
+
+/** Backups under `dir`, grouped by device id, newest first within each group; this device's group first. */
+export async function listBackups(dir: string, opts: { device?: string; thisDeviceId?: string } = {}): Promise<BackupGroup[]> {
+  const sets = await Promise.all((await findSetDirs(dir)).map(summarize));
+  const groups = new Map<string, BackupGroup>();
+  for (const s of sets) {
+    if (opts.device !== undefined && s.deviceId !== opts.device) continue;
+    let g = groups.get(s.deviceId);
+    if (!g) {
+      g = { deviceId: s.deviceId, hostname: s.hostname, thisDevice: s.deviceId === opts.thisDeviceId, backups: [] };
+      groups.set(s.deviceId, g);
+    }
+    if (!g.hostname && s.hostname) g.hostname = s.hostname;
+    g.backups.push(s);
+  }
+  const out = [...groups.values()];
+  for (const g of out) g.backups.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
+  out.sort((a, b) => Number(b.thisDevice) - Number(a.thisDevice) || (b.backups[0]?.createdAt ?? '').localeCompare(a.backups[0]?.createdAt ?? ''));
+  return out;
+}

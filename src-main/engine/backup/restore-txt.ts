@@ -1,0 +1,111 @@
+import type { Profile } from '../profiles/schema.js';
+import type { BackupManifest } from './manifest.js';
+
+/** The text file beside every backup that says how to restore it by hand with stock tools. */
+export function restoreText(m: BackupManifest, profile: Profile): string {
+  const parts = m.archive.parts.map((p) => p.name);
+  const split = parts.length > 1;
+  const enc = m.archive.encryption !== null;
+  const archiveName = enc ? 'data.tar.gz.age' : 'data.tar.gz';
+  const linux = profile.platform === 'linux';
+  const own = profile.ownership;
+  const lines: string[] = [];
+  const p = (s = '') => lines.push(s);
+  p(`EDGE RECOVERY BACKUP — ${m.profile.productName}`);
+  p('='.repeat(60));
+  p(`Made by ${m.tool.name} ${m.tool.version} on ${m.hostname} (device ${m.deviceId})`);
+  p(`at ${m.createdAt} UTC, profile "${m.profile.id}", product version ${m.productVersion ?? 'unknown'}.`);
+  p(`${m.files} files, ${m.dirs} folders, ${m.symlinks} links, ${m.contentBytes} bytes of data.`);
+  p();
+  p('Files in this folder');
+  p('  manifest.json  what this backup holds (no secrets)');
+  p(`  ${split ? parts.join(', ') : archiveName}  the data: a gzip-compressed tar${enc ? ', encrypted with age (passphrase)' : ''}${split ? ', split into parts' : ''}`);
+  p('  SHA256SUMS     checksums of the data files');
+  p('  RESTORE.txt    this text');
+  p();
+  p('The easy way: the Edge Recovery Wizard ("Restore onto this device"), or');
+  p(`  edge-recovery restore <this folder> --profile ${m.profile.id}`);
+  p();
+  p('BY HAND, with stock tools' + (linux ? ' (Linux, as root)' : ' (Windows, as Administrator: tar.exe ships with Windows 10 and later)'));
+  p('-'.repeat(60));
+  p('1. Check the data is intact (run inside this folder):');
+  p(linux ? '     sha256sum -c SHA256SUMS' : '     certutil -hashfile <file> SHA256   (compare with SHA256SUMS)');
+  p('   Every line must say OK. If not, use another backup.');
+  let archive = archiveName;
+  if (split) {
+    p(`2. Join the parts into one file (they are in order):`);
+    p(linux ? `     cat ${parts.join(' ')} > /var/tmp/${archiveName}` : `     copy /b ${parts.join('+')} %TEMP%\\${archiveName}`);
+    archive = linux ? `/var/tmp/${archiveName}` : `%TEMP%\\${archiveName}`;
+  } else {
+    p('2. (The data is in one file: nothing to join.)');
+  }
+  if (enc) {
+    p('3. Decrypt it with age (https://age-encryption.org; Debian/Ubuntu: apt install age); it asks for the passphrase:');
+    p(linux ? `     age -d -o /var/tmp/data.tar.gz ${archive}` : `     age -d -o %TEMP%\\data.tar.gz ${archive}`);
+    archive = linux ? '/var/tmp/data.tar.gz' : '%TEMP%\\data.tar.gz';
+  } else {
+    p('3. (The data is not encrypted: nothing to decrypt.)');
+  }
+  const svc = profile.service;
+  const stop =
+    svc.manager === 'systemd'
+      ? `systemctl stop ${svc.name}`
+      : svc.manager === 'windows'
+        ? `sc.exe stop ${svc.name}`
+        : svc.manager === 'runit'
+          ? `sv stop ${svc.name}`
+          : `stop ${m.profile.productName} by hand`;
+  const start = stop.replace(/stop/g, 'start');
+  p(`4. Stop the service:   ${stop}`);
+  p('5. Extract into a new folder beside the product folders (same disk, so moves are instant):');
+  for (const it of m.items) {
+    const parent = linux ? it.path.replace(/\/[^/]+\/?$/, '') : it.path.replace(/\\[^\\]+\\?$/, '');
+    p(`     mkdir ${linux ? '-p ' : ''}${parent}${linux ? '/' : '\\'}restore-tmp`);
+    p(`     tar -xzpf ${archive} -C ${parent}${linux ? '/' : '\\'}restore-tmp ${it.id}`);
+  }
+  p('   (As root, GNU tar gives files their owners by NAME from the archive. The archive also holds');
+  p('    .edge-recovery/files.jsonl: every file with its size, mode, owner and sha256, for checking.)');
+  p('6. Set the current (default) folders aside, then move the restored ones in — do not delete anything yet:');
+  for (const it of m.items) {
+    const parent = linux ? it.path.replace(/\/[^/]+\/?$/, '') : it.path.replace(/\\[^\\]+\\?$/, '');
+    const sep = linux ? '/' : '\\';
+    p(`     ${linux ? 'mv' : 'move'} "${it.path}" "${it.path}.before-restore"`);
+    p(`     ${linux ? 'mv' : 'move'} "${parent}${sep}restore-tmp${sep}${it.id}" "${it.path}"`);
+  }
+  if (linux && own) {
+    p('7. Owners and permissions (by user NAME, never by number):');
+    for (const it of m.items) {
+      p(`     chown -R ${own.user}:${own.group} "${it.path}"`);
+      p(`     find "${it.path}" -type d -exec chmod ${own.dirMode.toString(8)} {} +`);
+      p(`     find "${it.path}" -type f -exec chmod ${own.fileMode.toString(8)} {} +`);
+    }
+  } else {
+    p('7. (Windows keeps the folder permissions of the ProgramData folder: nothing to do.)');
+  }
+  p(`8. Start the service:  ${start}`);
+  if (profile.credentials.length > 0) {
+    p('9. Enter the credentials again. They are encrypted with a key that belongs to the old machine and');
+    p('   cannot be read on this one. Re-enter the secrets of:');
+    for (const c of profile.credentials) p(`     - ${c.title} (${profile.api?.baseUrl ?? ''}${c.path})`);
+    p('   then restart the service.');
+  }
+  p('10. When the product runs and holds its data, remove the .before-restore folders and restore-tmp.');
+  p('   To go back instead: stop the service, move the .before-restore folders back, start it.');
+  p();
+  return lines.join('\n');
+}
+
+/** `sha256sum -c` format: "<hash>  <name>" (two spaces = binary-agnostic text mode). */
+export function sha256SumsText(parts: { name: string; sha256: string }[]): string {
+  return parts.map((p) => `${p.sha256}  ${p.name}\n`).join('');
+}
+
+/** Parses SHA256SUMS; tolerates the "*name" binary marker. */
+export function parseSha256Sums(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^([0-9a-f]{64}) [ *](.+)$/.exec(line.trim());
+    if (m) out.set(m[2]!, m[1]!);
+  }
+  return out;
+}

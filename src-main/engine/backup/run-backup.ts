@@ -1,0 +1,399 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import os from 'node:os';
+import { createArchive, verifyArchive, type ArchiveResult } from '../archive/index.js';
+import { ApplianceClient } from '../appliance/client.js';
+import { RecoveryError, toRecoveryError } from '../errors.js';
+import { freeSpace, filesystemOf } from '../media/filesystem.js';
+import { localDeviceId } from '../media/device-id.js';
+import { formatBytes } from '../progress.js';
+import { resolveItems, type ResolvedItem } from '../profiles/load.js';
+import type { Profile } from '../profiles/schema.js';
+import { executeRunbook, type RunbookDef, type RunbookIO } from '../runbook/runner.js';
+import { serviceFor } from '../service/index.js';
+import { findOpenFiles } from '../service/open-files.js';
+import type { ServiceControl, ServiceStatus } from '../service/types.js';
+import { fsyncDir, writeFileAtomic } from '../util/atomic-fs.js';
+import { treeSize, type TreeSize } from '../util/tree-size.js';
+import { TOOL_NAME, TOOL_VERSION } from '../version.js';
+import {
+  FORMAT,
+  FORMAT_VERSION,
+  INNER_MANIFEST_PATH,
+  MANIFEST_NAME,
+  RESTORE_TXT_NAME,
+  SUMS_NAME,
+  type BackupManifest,
+} from './manifest.js';
+import { applyRetention } from './retention.js';
+import { restoreText, sha256SumsText } from './restore-txt.js';
+
+export interface BackupOptions {
+  profile: Profile;
+  /** Folder on the medium (the stick's mount point); the set goes under <to>/EdgeRecovery/<device>/. */
+  to: string;
+  root?: string;
+  deviceId?: string;
+  passphrase?: string;
+  splitSize?: number;
+  keep?: number;
+  leaveStopped?: boolean;
+  /** For tests: the creation time. */
+  now?: Date;
+}
+
+export interface BackupResult {
+  setDir: string;
+  manifest: BackupManifest;
+  removedOld: string[];
+  warnings: string[];
+}
+
+interface Ctx {
+  o: BackupOptions;
+  items: ResolvedItem[];
+  sizes: Map<string, TreeSize>;
+  service: ServiceControl;
+  api: ApplianceClient | null;
+  before: ServiceStatus | null;
+  stoppedByUs: boolean;
+  startedAgain: boolean;
+  productVersion: string | null;
+  device: { id: string; hostname: string };
+  splitSize: number | undefined;
+  setDir: string | null;
+  archive: ArchiveResult | null;
+  manifest: BackupManifest | null;
+  removedOld: string[];
+  warnings: string[];
+}
+
+/** FAT32 holds at most 4 GiB − 1 per file; parts are cut at whole MiB below that. */
+const FAT_PART = 4095 * 1024 * 1024;
+
+export function backupStamp(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getUTCFullYear()}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}_${p(d.getUTCHours())}${p(d.getUTCMinutes())}Z`;
+}
+
+/** Device ids become folder names: keep them to a safe alphabet. */
+export function safeDeviceId(id: string): string {
+  const s = id.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[.-]+/, '');
+  return s.length > 0 ? s.slice(0, 96) : 'unknown-device';
+}
+
+function estimateArchiveBytes(sizes: Iterable<TreeSize>): number {
+  let bytes = 0;
+  let entries = 0;
+  for (const s of sizes) {
+    bytes += s.bytes;
+    entries += s.files + s.dirs;
+  }
+  // Worst case: data that does not compress, a 512-byte header and padding per entry, plus the inner manifest.
+  return bytes + entries * (1024 + 256) + 16 * 1024 * 1024;
+}
+
+const steps: RunbookDef<Ctx>['steps'] = [
+  {
+    id: 'prechecks',
+    title: 'Pre-checks',
+    explain: (c) =>
+      `Check that ${c.items.map((i) => i.path).join(' and ')} exist, that ${c.o.to} has room for the backup, ` +
+      `and run the product's own checks. Nothing is changed.`,
+    async run(c, s) {
+      for (const it of c.items) {
+        const size = await treeSize(it.path);
+        if (!size.exists) {
+          if (it.required) {
+            throw new RecoveryError('SOURCE_MISSING', `The folder ${it.path} (${it.id}) does not exist.`, {
+              hint: 'Check the profile and --root. Nothing was changed.',
+            });
+          }
+          c.warnings.push(`The optional folder ${it.path} does not exist and is left out.`);
+          continue;
+        }
+        c.sizes.set(it.id, size);
+      }
+      c.items = c.items.filter((i) => c.sizes.has(i.id));
+      await fsp.mkdir(c.o.to, { recursive: true }).catch((e: unknown) => {
+        throw toRecoveryError(e, c.o.to);
+      });
+      const need = estimateArchiveBytes(c.sizes.values());
+      const space = await freeSpace(c.o.to);
+      if (space.freeBytes < need) {
+        throw new RecoveryError(
+          'NOT_ENOUGH_SPACE',
+          `${c.o.to} has ${formatBytes(space.freeBytes)} free; the backup may need up to ${formatBytes(need)}.`,
+          { hint: 'Use a larger stick or free some space. Nothing was changed.' },
+        );
+      }
+      const fs = await filesystemOf(c.o.to);
+      c.splitSize = c.o.splitSize;
+      if (fs.maxFileSize !== null) {
+        const cap = Math.min(FAT_PART, fs.maxFileSize);
+        c.splitSize = c.splitSize === undefined ? cap : Math.min(c.splitSize, cap);
+        s.log(`${c.o.to} is ${fs.fsType}: files are limited to ${formatBytes(fs.maxFileSize)}, so the archive is split.`);
+      }
+      for (const pc of c.o.profile.prechecks.filter((p) => p.when.includes('backup'))) {
+        if (c.api === null) break;
+        try {
+          const r = await c.api.runPrecheck(pc);
+          if (!r.ok) throw new RecoveryError('PRECHECK_FAILED', `${pc.title}: ${r.message}`, { hint: pc.failMessage });
+        } catch (e) {
+          if (e instanceof RecoveryError && e.code === 'APPLIANCE_UNREACHABLE') {
+            c.warnings.push(`Could not run the check "${pc.title}": the product's API does not answer.`);
+          } else throw e;
+        }
+      }
+      const total = [...c.sizes.values()].reduce((a, b) => a + b.bytes, 0);
+      const files = [...c.sizes.values()].reduce((a, b) => a + b.files, 0);
+      return `Folders found: ${files} files, ${formatBytes(total)}. ${formatBytes(space.freeBytes)} free on the medium.`;
+    },
+  },
+  {
+    id: 'version',
+    title: 'Record the product version',
+    explain: (c) =>
+      c.api ? `Ask ${c.o.profile.productName} for its version (${c.o.profile.api?.baseUrl}); the restore checks it.` : 'This profile has no API: the version is not recorded.',
+    skip: (c) => (c.api === null ? 'The profile has no REST API.' : null),
+    async run(c) {
+      try {
+        c.productVersion = await c.api!.productVersion();
+        return `${c.o.profile.productName} ${c.productVersion}.`;
+      } catch (e) {
+        const err = toRecoveryError(e);
+        c.warnings.push(`The product version could not be read (${err.message}); the restore will not be able to check it.`);
+        return `Version unknown: ${err.message}`;
+      }
+    },
+  },
+  {
+    id: 'stop-service',
+    title: 'Stop the service',
+    explain: (c) =>
+      `Stop ${c.service.label} and wait until it has stopped, so no file changes while it is copied. ` +
+      (c.o.leaveStopped ? 'It stays stopped afterwards (--leave-stopped).' : 'It is started again after the backup.'),
+    confirm: (c) => ({
+      message: `${c.o.profile.productName} stops while its folders are copied${c.o.leaveStopped ? ' and stays stopped' : ', then starts again'}.`,
+      details: [`Service: ${c.service.label}`],
+      action: 'Stop the service',
+    }),
+    async run(c) {
+      c.before = await c.service.status();
+      if (c.before.state === 'not-found') {
+        throw new RecoveryError('SERVICE_NOT_FOUND', `The service ${c.service.label} is not installed here.`, {
+          hint: 'Check the profile (service name and manager).',
+        });
+      }
+      if (c.before.state === 'stopped') return 'The service was already stopped.';
+      c.stoppedByUs = true;
+      await c.service.stop();
+      await c.service.waitFor('stopped', c.o.profile.service.stopTimeoutSeconds * 1000);
+      return 'The service has stopped.';
+    },
+  },
+  {
+    id: 'open-files',
+    title: 'Check no program holds the files',
+    explain: (c) => `Look for any program that still has files open under ${c.items.map((i) => i.path).join(', ')}.`,
+    async run(c) {
+      const open = await findOpenFiles(c.items.map((i) => i.path));
+      if (open.length > 0) {
+        const names = [...new Set(open.map((o) => `${o.command} (pid ${o.pid})`))];
+        throw new RecoveryError('FILES_IN_USE', `Still in use by ${names.join(', ')}: ${open[0]!.file}${open.length > 1 ? ` and ${open.length - 1} more` : ''}.`, {
+          hint: 'Stop that program (or wait for it to finish) and start again.',
+          details: { processes: names },
+        });
+      }
+      return process.platform === 'win32' ? 'Open files cannot be listed on Windows; the stopped service holds none.' : 'No program holds files in the folders.';
+    },
+  },
+  {
+    id: 'archive',
+    title: 'Write the backup',
+    explain: (c) =>
+      `Pack ${c.items.map((i) => i.id).join(' and ')} into a compressed archive${c.o.passphrase ? ' encrypted with your passphrase' : ''} ` +
+      `on ${c.o.to}${c.splitSize ? `, in parts of ${formatBytes(c.splitSize)}` : ''}. Files are written as .partial and renamed when complete.`,
+    async run(c, s) {
+      const device = path.join(c.o.to, 'EdgeRecovery', safeDeviceId(c.device.id));
+      await fsp.mkdir(device, { recursive: true });
+      const stamp = backupStamp(c.o.now ?? new Date());
+      let name = `Backup_${c.o.profile.id}_${stamp}`;
+      for (let n = 2; await fsp.stat(path.join(device, name)).then(() => true, () => false); n++) {
+        name = `Backup_${c.o.profile.id}_${stamp}_${n}`;
+      }
+      c.setDir = path.join(device, name);
+      await fsp.mkdir(c.setDir);
+      await fsyncDir(device);
+      c.archive = await createArchive(
+        {
+          items: c.items.map((i) => ({ id: i.id, path: i.path })),
+          outDir: c.setDir,
+          ...(c.o.passphrase !== undefined ? { passphrase: c.o.passphrase } : {}),
+          ...(c.splitSize !== undefined ? { splitSize: c.splitSize } : {}),
+        },
+        { onProgress: s.progress, ...(s.signal ? { signal: s.signal } : {}) },
+      );
+      for (const sk of c.archive.skipped) c.warnings.push(`Skipped ${sk.path}: ${sk.reason}`);
+      c.manifest = buildManifest(c, c.archive);
+      await writeFileAtomic(path.join(c.setDir, SUMS_NAME), sha256SumsText(c.archive.parts));
+      await writeFileAtomic(path.join(c.setDir, RESTORE_TXT_NAME), restoreText(c.manifest, c.o.profile));
+      return `Wrote ${c.archive.parts.length} file(s), ${formatBytes(c.archive.archiveBytes)} (${c.archive.files} files, ${formatBytes(c.archive.contentBytes)} of data).`;
+    },
+  },
+  {
+    id: 'verify',
+    title: 'Verify the backup',
+    explain: () =>
+      'Read the whole backup back from the medium: check every part’s checksum, decrypt, and compare every file with its recorded checksum. Then mark the backup complete.',
+    async run(c, s) {
+      const r = await verifyArchive(
+        c.setDir!,
+        { parts: c.archive!.parts, ...(c.o.passphrase !== undefined ? { passphrase: c.o.passphrase } : {}) },
+        { onProgress: s.progress, ...(s.signal ? { signal: s.signal } : {}) },
+      );
+      // The manifest goes last: a set without it is never taken for a complete backup.
+      await writeFileAtomic(path.join(c.setDir!, MANIFEST_NAME), JSON.stringify(c.manifest, null, 2) + '\n');
+      return `All ${r.files} files match their checksums. The backup is complete: ${c.setDir}`;
+    },
+  },
+  {
+    id: 'start-service',
+    title: 'Start the service again',
+    explain: (c) => `Start ${c.service.label} again and wait until it runs.`,
+    skip: (c) =>
+      c.o.leaveStopped
+        ? 'Left stopped, as asked (--leave-stopped).'
+        : !c.stoppedByUs
+          ? 'The service was not running before the backup, so it is left as it was.'
+          : null,
+    async run(c) {
+      await c.service.start();
+      await c.service.waitFor('running', c.o.profile.service.startTimeoutSeconds * 1000);
+      c.startedAgain = true;
+      if (c.api) {
+        const h = await waitHealthy(c.api, c.o.profile.service.startTimeoutSeconds * 1000);
+        if (!h.ok) c.warnings.push(`The service runs but its API is not healthy yet: ${h.detail}`);
+      }
+      return 'The service runs again.';
+    },
+  },
+  {
+    id: 'retention',
+    title: 'Remove old backups',
+    explain: (c) => `Keep the newest ${c.o.keep} backups of this device and profile on the medium and delete older ones (only now that the new one is verified).`,
+    skip: (c) => (c.o.keep === undefined ? 'No --keep given: all backups are kept.' : null),
+    async run(c) {
+      c.removedOld = await applyRetention(path.dirname(c.setDir!), c.o.profile.id, c.o.keep!, c.setDir!);
+      return c.removedOld.length === 0 ? 'Nothing to remove.' : `Removed ${c.removedOld.length}: ${c.removedOld.map((p) => path.basename(p)).join(', ')}.`;
+    },
+  },
+];
+
+async function waitHealthy(api: ApplianceClient, timeoutMs: number): Promise<{ ok: boolean; detail: string }> {
+  const until = Date.now() + timeoutMs;
+  let last = { ok: false, detail: 'no answer' };
+  while (Date.now() < until) {
+    last = await api.health().catch((e: unknown) => ({ ok: false, detail: toRecoveryError(e).message }));
+    if (last.ok) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return last;
+}
+
+function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
+  const own = c.o.profile.ownership;
+  return {
+    format: FORMAT,
+    formatVersion: FORMAT_VERSION,
+    tool: { name: TOOL_NAME, version: TOOL_VERSION },
+    profile: { id: c.o.profile.id, productName: c.o.profile.productName, platform: c.o.profile.platform },
+    productVersion: c.productVersion,
+    deviceId: c.device.id,
+    hostname: c.device.hostname,
+    createdAt: (c.o.now ?? new Date()).toISOString(),
+    items: c.items.map((i) => {
+      const s = c.sizes.get(i.id)!;
+      // The profile's own path (not the --root one): it is where the data lives on an appliance.
+      const declared = c.o.profile.items.find((p) => p.id === i.id)!.path;
+      return { id: i.id, path: declared, files: s.files, contentBytes: s.bytes };
+    }),
+    owner: own ? { user: own.user, group: own.group } : null,
+    ownersSeen: a.owners,
+    files: a.files,
+    dirs: a.dirs,
+    symlinks: a.symlinks,
+    contentBytes: a.contentBytes,
+    archive: {
+      compression: 'gzip',
+      encryption: a.encrypted ? 'age-scrypt' : null,
+      innerManifest: INNER_MANIFEST_PATH,
+      parts: a.parts,
+    },
+    skipped: a.skipped,
+  };
+}
+
+/**
+ * The backup runbook: prechecks → version → stop service → open files → archive → verify → start again →
+ * retention. On failure the service is started again (if we stopped it) and the unfinished set is removed.
+ */
+export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<BackupResult> {
+  const local = o.deviceId === undefined ? await localDeviceId() : { id: o.deviceId, hostname: os.hostname() };
+  const c: Ctx = {
+    o,
+    items: resolveItems(o.profile, o.root === undefined ? {} : { root: o.root }),
+    sizes: new Map(),
+    service: serviceFor(o.profile.service, {
+      confirm: (message) =>
+        io.interaction.confirm({ stepId: 'stop-service', title: 'Service', message, action: 'Done' }),
+    }),
+    api: o.profile.api ? new ApplianceClient(o.profile.api) : null,
+    before: null,
+    stoppedByUs: false,
+    startedAgain: false,
+    productVersion: null,
+    device: { id: safeDeviceId(local.id), hostname: local.hostname },
+    splitSize: undefined,
+    setDir: null,
+    archive: null,
+    manifest: null,
+    removedOld: [],
+    warnings: [],
+  };
+  const def: RunbookDef<Ctx> = { kind: 'backup', title: `Back up ${o.profile.productName}`, steps };
+  try {
+    await executeRunbook(def, c, io);
+  } catch (e) {
+    const err = toRecoveryError(e, c.setDir ?? o.to);
+    await cleanupAfterFailure(c, io);
+    io.emit({ type: 'finished', ok: false, error: err.toJSON() });
+    throw err;
+  }
+  for (const w of c.warnings) io.emit({ type: 'log', level: 'warn', message: w });
+  const result: BackupResult = { setDir: c.setDir!, manifest: c.manifest!, removedOld: c.removedOld, warnings: c.warnings };
+  io.emit({ type: 'finished', ok: true, result: { setDir: result.setDir, removedOld: result.removedOld, warnings: c.warnings } });
+  return result;
+}
+
+async function cleanupAfterFailure(c: Ctx, io: RunbookIO): Promise<void> {
+  const manifestWritten = c.setDir !== null && (await fsp.stat(path.join(c.setDir, MANIFEST_NAME)).then(() => true, () => false));
+  if (c.setDir !== null && !manifestWritten) {
+    await fsp.rm(c.setDir, { recursive: true, force: true }).catch(() => {
+      io.emit({ type: 'log', level: 'warn', message: `Could not remove the unfinished backup ${c.setDir}; delete it by hand.` });
+    });
+  }
+  if (c.stoppedByUs && !c.startedAgain && !c.o.leaveStopped) {
+    try {
+      await c.service.start();
+      await c.service.waitFor('running', c.o.profile.service.startTimeoutSeconds * 1000);
+      io.emit({ type: 'log', level: 'info', message: 'The service was started again after the failure.' });
+    } catch (e) {
+      io.emit({
+        type: 'log',
+        level: 'warn',
+        message: `The service could not be started again: ${toRecoveryError(e).message}. Start it by hand.`,
+      });
+    }
+  }
+}

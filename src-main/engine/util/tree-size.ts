@@ -1,0 +1,37 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+
+export interface TreeSize {
+  exists: boolean;
+  bytes: number;
+  files: number;
+  dirs: number;
+}
+
+/** Sizes a folder without following links; iterative, so deep trees cannot overflow the stack. */
+export async function treeSize(root: string): Promise<TreeSize> {
+  const out: TreeSize = { exists: false, bytes: 0, files: 0, dirs: 0 };
+  try {
+    const st = await fsp.lstat(root);
+    if (!st.isDirectory()) return out;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return out;
+    throw e;
+  }
+  out.exists = true;
+  const stack = [root];
+  while (stack.length > 0) {
+    const dir = stack.pop()!;
+    out.dirs++;
+    const entries = await fsp.readdir(dir, { withFileTypes: true });
+    for (const e of entries) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) stack.push(p);
+      else if (e.isFile()) {
+        out.files++;
+        out.bytes += (await fsp.lstat(p)).size;
+      } else out.files++;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,252 @@
+import { execFileSync, execSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveItems } from '../../src-main/engine/profiles/load.js';
+import { jsonEvents, runCli } from '../helpers/cli.js';
+import { createLoopMount, loopMountUnavailable, skipLoopTests } from '../helpers/loop-device.js';
+import { startPracticeMachine, type PracticeMachine } from '../helpers/practice-machine.js';
+import { requireRunit } from '../helpers/runit.js';
+
+const runit = requireRunit();
+
+/** Every entry under `dir`: type, mode, size, sha256 of content, link target, mtime (s). */
+async function snapshot(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const walk = async (d: string, rel: string) => {
+    for (const e of (await fsp.readdir(d, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = path.join(d, e.name);
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      const st = await fsp.lstat(p);
+      const mode = (st.mode & 0o7777).toString(8);
+      if (st.isDirectory()) {
+        out.set(r, `dir ${mode}`);
+        await walk(p, r);
+      } else if (st.isSymbolicLink()) out.set(r, `link -> ${await fsp.readlink(p)}`);
+      else {
+        const h = createHash('sha256').update(await fsp.readFile(p)).digest('hex');
+        out.set(r, `file ${mode} ${st.size} ${h} ${Math.floor(st.mtimeMs / 1000)}`);
+      }
+    }
+  };
+  await walk(dir, '');
+  return out;
+}
+
+async function findSets(stick: string): Promise<string[]> {
+  const base = path.join(stick, 'EdgeRecovery');
+  const out: string[] = [];
+  for (const dev of await fsp.readdir(base).catch(() => [])) {
+    for (const s of await fsp.readdir(path.join(base, dev))) out.push(path.join(base, dev, s));
+  }
+  return out.sort();
+}
+
+async function partialsUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string) => {
+    for (const e of await fsp.readdir(d, { withFileTypes: true }).catch(() => [])) {
+      const p = path.join(d, e.name);
+      if (e.name.endsWith('.partial')) out.push(p);
+      if (e.isDirectory()) await walk(p);
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+function svStatus(serviceDir: string): string {
+  return execFileSync('sv', ['status', serviceDir], { encoding: 'utf8' });
+}
+
+describe.skipIf(runit.skip)('edge-recovery backup on a practice appliance under runit', () => {
+  let m: PracticeMachine;
+  let work: string;
+
+  beforeAll(async () => {
+    m = await startPracticeMachine();
+    work = await fsp.mkdtemp(path.join(os.tmpdir(), 'backup-cli-'));
+    // Add data the way a real store holds it: nested folders, an empty one, a link, odd names, big and small files.
+    const storage = resolveItems(m.profile, { root: m.root }).find((i) => i.id === 'Storage')!.path;
+    await fsp.mkdir(path.join(storage, 'Streams/Area 51/élan'), { recursive: true });
+    await fsp.mkdir(path.join(storage, 'Empty'), { recursive: true });
+    await fsp.writeFile(path.join(storage, 'Streams/Area 51/élan', 'x'.repeat(120) + '.dat'), randomBytes(300_000));
+    await fsp.writeFile(path.join(storage, 'Streams/big.bin'), randomBytes(3 * 1024 * 1024));
+    await fsp.symlink('Streams/big.bin', path.join(storage, 'latest'));
+  });
+
+  afterAll(async () => {
+    await m?.stop();
+    if (work) await fsp.rm(work, { recursive: true, force: true });
+  });
+
+  it('stops the running service, backs up, verifies, and starts it again', async () => {
+    const before = svStatus(m.serviceDir);
+    expect(before).toMatch(/^run: /);
+    const pidBefore = /\(pid (\d+)\)/.exec(before)![1];
+    const stick = path.join(work, 'stick-running');
+    const r = await runCli(['backup', '--profile', m.profilePath, '--root', m.root, '--to', stick, '--device-id', 'old-box', '--yes', '--json']);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const events = jsonEvents(r.stdout);
+    const stepStates = events.filter((e) => e.type === 'step').map((e) => `${(e.step as { id: string }).id}:${(e.step as { state: string }).state}`);
+    expect(stepStates).toContain('stop-service:done');
+    expect(stepStates).toContain('verify:done');
+    expect(stepStates).toContain('start-service:done');
+    // Progress came as bytes/files/rate/ETA events.
+    const progress = events.filter((e) => e.type === 'progress');
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress[0]!.progress).toMatchObject({ bytes: expect.any(Number), files: expect.any(Number), rate: expect.any(Number) });
+    const after = svStatus(m.serviceDir);
+    expect(after).toMatch(/^run: /);
+    expect(/\(pid (\d+)\)/.exec(after)![1]).not.toBe(pidBefore);
+    const [set] = await findSets(stick);
+    expect(path.basename(path.dirname(set!))).toBe('old-box');
+    expect(path.basename(set!)).toMatch(/^Backup_eds-practice_\d{8}_\d{4}Z$/);
+    expect((await fsp.readdir(set!)).sort()).toEqual(['RESTORE.txt', 'SHA256SUMS', 'data.tar.gz', 'manifest.json']);
+    const manifest = JSON.parse(await fsp.readFile(path.join(set!, 'manifest.json'), 'utf8'));
+    expect(manifest.productVersion).toBe('1.1.1.46');
+    expect(manifest.deviceId).toBe('old-box');
+    expect(JSON.stringify(manifest)).not.toMatch(/Secret|Password"\s*:\s*"[^*]/);
+    expect(await partialsUnder(stick)).toEqual([]);
+  });
+
+  it('writes an archive GNU tar extracts to identical files, with owner names, and sha256sum -c passes', async () => {
+    const stick = path.join(work, 'stick-exact');
+    const r = await runCli(['backup', '--profile', m.profilePath, '--root', m.root, '--to', stick, '--device-id', 'old-box', '--yes', '--leave-stopped']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(svStatus(m.serviceDir)).toMatch(/^down: /);
+    try {
+      const [set] = await findSets(stick);
+      expect(execSync('sha256sum -c SHA256SUMS', { cwd: set!, encoding: 'utf8' })).toMatch(/data\.tar\.gz: OK/);
+      const listing = execFileSync('tar', ['-tvzf', path.join(set!, 'data.tar.gz')], { encoding: 'utf8' });
+      const me = os.userInfo().username;
+      expect(listing).toMatch(new RegExp(`^d\\S+ ${me}/\\S+ .* Configuration/$`, 'm'));
+      const out = path.join(work, 'by-hand');
+      await fsp.mkdir(out);
+      execFileSync('tar', ['-xzpf', path.join(set!, 'data.tar.gz'), '-C', out]);
+      for (const item of resolveItems(m.profile, { root: m.root })) {
+        const original = await snapshot(item.path);
+        const restored = await snapshot(path.join(out, item.id));
+        expect(restored).toEqual(original);
+        expect(original.size).toBeGreaterThan(2);
+      }
+      const restoreTxt = await fsp.readFile(path.join(set!, 'RESTORE.txt'), 'utf8');
+      expect(restoreTxt).toContain('sha256sum -c SHA256SUMS');
+      expect(restoreTxt).toContain('tar -xzpf');
+    } finally {
+      execFileSync('sv', ['start', m.serviceDir]);
+    }
+  });
+
+  it('verify passes on a good backup and names the part when a byte is flipped or a part truncated', async () => {
+    const stick = path.join(work, 'stick-verify');
+    expect((await runCli(['backup', '--profile', m.profilePath, '--root', m.root, '--to', stick, '--yes'])).code).toBe(0);
+    const [set] = await findSets(stick);
+    const ok = await runCli(['verify', set!]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/OK: all \d+ files/);
+
+    const data = path.join(set!, 'data.tar.gz');
+    const bytes = await fsp.readFile(data);
+    const flipped = Buffer.from(bytes);
+    flipped[Math.floor(flipped.length / 2)]! ^= 0x01;
+    await fsp.writeFile(data, flipped);
+    const bad = await runCli(['verify', set!]);
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toMatch(/data\.tar\.gz/);
+
+    await fsp.writeFile(data, bytes.subarray(0, bytes.length - 1000));
+    const short = await runCli(['verify', set!]);
+    expect(short.code).toBe(3);
+    expect(short.stderr).toMatch(/data\.tar\.gz/);
+  });
+
+  it('encrypts with a passphrase so that age -d decrypts it by hand, and verify needs the passphrase', async () => {
+    const stick = path.join(work, 'stick-age');
+    const pf = path.join(work, 'pass.txt');
+    await fsp.writeFile(pf, 'correct horse battery staple\n');
+    const r = await runCli(['backup', '--profile', m.profilePath, '--root', m.root, '--to', stick, '--encrypt', '--passphrase-file', pf, '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    const [set] = await findSets(stick);
+    expect(await fsp.readdir(set!)).toContain('data.tar.gz.age');
+    // age reads passphrases only from a terminal: give it one with script(1).
+    const plain = path.join(work, 'decrypted.tar.gz');
+    execSync(
+      `script -q -e -c ${JSON.stringify(`age -d -o ${plain} ${path.join(set!, 'data.tar.gz.age')}`)} /dev/null`,
+      { input: 'correct horse battery staple\n', stdio: ['pipe', 'ignore', 'ignore'], timeout: 60_000 },
+    );
+    expect(execFileSync('tar', ['-tzf', plain], { encoding: 'utf8' })).toMatch(/^Configuration\/$/m);
+    const wrong = path.join(work, 'wrong.txt');
+    await fsp.writeFile(wrong, 'not the passphrase\n');
+    const bad = await runCli(['verify', set!, '--passphrase-file', wrong]);
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toMatch(/passphrase/i);
+    const good = await runCli(['verify', set!, '--passphrase-file', pf]);
+    expect(good.code, good.stderr).toBe(0);
+  });
+
+  it('splits into parts whose concatenation is the archive, and keeps only the newest N backups', async () => {
+    const stick = path.join(work, 'stick-split');
+    for (let i = 0; i < 3; i++) {
+      const r = await runCli(['backup', '--profile', m.profilePath, '--root', m.root, '--to', stick, '--split-size', '1M', '--keep', '2', '--device-id', 'old-box', '--yes']);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const sets = await findSets(stick);
+    expect(sets).toHaveLength(2);
+    const newest = sets[sets.length - 1]!;
+    const parts = (await fsp.readdir(newest)).filter((n) => /^data\.tar\.gz\.\d{3}$/.test(n)).sort();
+    expect(parts.length).toBeGreaterThan(2);
+    expect(parts[0]).toBe('data.tar.gz.001');
+    const listing = execSync(`cat ${parts.join(' ')} | tar -tzf -`, { cwd: newest, encoding: 'utf8' });
+    expect(listing).toMatch(/^Storage\/Streams\/big\.bin$/m);
+    expect(execSync('sha256sum -c SHA256SUMS', { cwd: newest, encoding: 'utf8' }).match(/: OK/g)).toHaveLength(parts.length);
+    const list = await runCli(['list', stick, '--json']);
+    const groups = JSON.parse(list.stdout);
+    expect(groups[0].deviceId).toBe('old-box');
+    expect(groups[0].backups).toHaveLength(2);
+    expect(groups[0].backups[0].createdAt >= groups[0].backups[1].createdAt).toBe(true);
+  });
+
+  it.skipIf(skipLoopTests)('refuses a medium that is too small before touching the service, leaving nothing behind', async () => {
+    if (loopMountUnavailable !== null && process.env.CI) throw new Error(loopMountUnavailable);
+    const stick = await createLoopMount(4);
+    try {
+      const storage = resolveItems(m.profile, { root: m.root }).find((i) => i.id === 'Storage')!.path;
+      await fsp.writeFile(path.join(storage, 'too-big.bin'), randomBytes(6 * 1024 * 1024));
+      const pid = /\(pid (\d+)\)/.exec(svStatus(m.serviceDir))![1];
+      const r = await runCli(['backup', '--profile', m.profilePath, '--root', m.root, '--to', stick.mountpoint, '--yes']);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/free|full|space/i);
+      expect(r.stderr).toMatch(/What to do:/);
+      expect(/\(pid (\d+)\)/.exec(svStatus(m.serviceDir))![1]).toBe(pid);
+      expect(await partialsUnder(stick.mountpoint)).toEqual([]);
+      expect(await findSets(stick.mountpoint)).toEqual([]);
+      await fsp.rm(path.join(storage, 'too-big.bin'));
+    } finally {
+      await stick.cleanup();
+    }
+  });
+});
+
+describe('edge-recovery with a bad profile', () => {
+  it('names the field and what is wrong, exit code 2', async () => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'bad-profile-'));
+    const file = path.join(dir, 'p.json');
+    await fsp.writeFile(
+      file,
+      JSON.stringify({ schemaVersion: 1, id: 'x', productName: 'X', platform: 'linux', service: { manager: 'systemd', name: 'x' }, items: [{ id: 'C', path: 'relative', required: true }], ownership: { user: 'u', group: 'g', dirMode: '799' } }),
+    );
+    const r = await runCli(['backup', '--profile', file, '--to', dir, '--yes']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/ownership\.dirMode: must be an octal mode/);
+    await fsp.rm(dir, { recursive: true, force: true });
+  });
+
+  it('says which built-in profiles exist when the id is unknown', async () => {
+    const r = await runCli(['backup', '--profile', 'nope', '--to', os.tmpdir(), '--yes']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/eds-linux/);
+  });
+});
