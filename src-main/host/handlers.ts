@@ -28,6 +28,10 @@ export interface HandlerContext {
   profilesDir?: string;
   /** Parent folder for a sandbox created on demand (tests); the system temp folder otherwise. */
   practiceBaseDir?: string;
+  /** How a sandbox created on demand runs its appliances (Electron passes its own binary; see sandbox.ts). */
+  practiceApplianceCommand?: string[];
+  /** Electron only: restarts the app elevated. Absent in the browser shell. */
+  relaunchElevated?: () => Promise<{ started: boolean; message: string }>;
 }
 
 export type Handlers = { [K in RequestName]: (input: ParsedInput<K>) => Promise<RequestOutput<K>> };
@@ -123,9 +127,10 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
     'backups.list': async ({ dir }) => {
       const { listBackups } = await import('../engine/backup/list-backups.js');
       const d = await deviceInfo();
-      const groups = await listBackups(dir, d.id ? { device: d.id } : {});
+      // `thisDeviceId` marks this machine's group; `device` would filter the others out.
+      const groups = await listBackups(dir, d.id ? { thisDeviceId: d.id } : {});
       reports.rememberBackups(groups.flatMap((g) => g.backups.map((b) => b.path)));
-      return groups.map((g) => ({ ...g, thisDevice: g.thisDevice ?? (d.id !== '' && g.deviceId === d.id) }));
+      return groups;
     },
 
     'backup.start': async (i) => {
@@ -154,14 +159,16 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
     },
 
     'verify.start': async ({ backup, passphrase }) => {
-      const { verifyBackup } = await import('../engine/backup/verify-backup.js');
-      return { jobId: jobs.start('verify', (io) => verifyBackup(backup, { passphrase }, io), { changesMachine: false }) };
+      // runVerify is verifyBackup as a runbook: it emits the plan, progress and finished events the wizard shows.
+      const { runVerify } = await import('../engine/backup/verify-backup.js');
+      return { jobId: jobs.start('verify', (io) => runVerify(backup, { passphrase }, io), { changesMachine: false }) };
     },
 
     'restore.start': async (i) => {
       const profile = await loadProfile(i.profileRef);
       const { runRestore } = await import('../engine/restore/run-restore.js');
       const dir = stateDir();
+      reports.rememberBackups([i.backup]); // its report is written beside the set
       const jobId = jobs.start(
         'restore',
         (io) =>
@@ -211,7 +218,10 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
     'practice.setup': async () => {
       if (!practice) {
         practiceCreating ??= import('../practice/sandbox.js').then((m) =>
-          m.createPracticeSandbox(ctx.practiceBaseDir === undefined ? {} : { baseDir: ctx.practiceBaseDir }),
+          m.createPracticeSandbox({
+            ...(ctx.practiceBaseDir === undefined ? {} : { baseDir: ctx.practiceBaseDir }),
+            ...(ctx.practiceApplianceCommand === undefined ? {} : { applianceCommand: ctx.practiceApplianceCommand }),
+          }),
         );
         try {
           practice = await practiceCreating;
@@ -220,6 +230,21 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
         }
       }
       return practice.view();
+    },
+
+    'app.relaunchElevated': async () => {
+      if (!ctx.relaunchElevated) {
+        return {
+          started: false,
+          message: 'The browser wizard cannot raise its own rights. Stop "edge-recovery serve" and start it again with sudo (or as Administrator).',
+        };
+      }
+      if (jobs.busy) {
+        throw new RecoveryError('BAD_INPUT', 'A job is still running; relaunching now would cancel it.', {
+          hint: 'Wait for the job to finish, then relaunch with administrator rights.',
+        });
+      }
+      return ctx.relaunchElevated();
     },
   };
 

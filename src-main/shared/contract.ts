@@ -229,6 +229,11 @@ export const REQUESTS = {
   },
   'report.read': { input: z.object({ path: Path }).strict(), output: out<{ html: string }>() },
   'practice.setup': { input: z.object({}).strict(), output: out<PracticeView>() },
+  /**
+   * Relaunches the app with root/Administrator rights (after `profiles.plan` said `canElevate`). Electron only;
+   * `started: false` with a message when it cannot (browser shell, password prompt cancelled).
+   */
+  'app.relaunchElevated': { input: z.object({}).strict(), output: out<{ started: boolean; message: string }>() },
 } as const;
 
 export type RequestName = keyof typeof REQUESTS;

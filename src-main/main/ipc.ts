@@ -1,0 +1,31 @@
+import { ipcMain, type BrowserWindow, type IpcMainInvokeEvent } from 'electron';
+import { refused, type RequestHost } from '../host/handlers.js';
+import { CHANNELS, type Envelope } from '../shared/contract.js';
+import { isAppUrl } from './paths.js';
+
+/**
+ * One channel for every request: the contract's name and raw input go to the shared handler table, which
+ * validates them. Senders other than our window's own top frame on our own page are ignored.
+ */
+export function setupIpc(host: RequestHost, getWindow: () => BrowserWindow | null): () => void {
+  const trusted = (e: IpcMainInvokeEvent): boolean => {
+    const win = getWindow();
+    const frame = e.senderFrame;
+    return win !== null && e.sender === win.webContents && frame !== null && frame.parent === null && isAppUrl(frame.url);
+  };
+
+  ipcMain.handle(CHANNELS.invoke, async (e, name: unknown, input: unknown): Promise<Envelope<unknown>> => {
+    if (!trusted(e)) return refused('This window may not use the recovery API.');
+    return host.dispatch(typeof name === 'string' ? name : '', input);
+  });
+
+  const unsubscribe = host.jobs.subscribe((env) => {
+    const win = getWindow();
+    if (win && !win.isDestroyed() && isAppUrl(win.webContents.getURL())) win.webContents.send(CHANNELS.jobEvent, env);
+  });
+
+  return () => {
+    unsubscribe();
+    ipcMain.removeHandler(CHANNELS.invoke);
+  };
+}

@@ -1,0 +1,14 @@
+import { powerSaveBlocker } from 'electron';
+import type { JobHost } from '../host/jobs.js';
+
+/** A laptop that suspends halfway through writing a backup leaves a half-written stick: stay awake while jobs run. */
+export function setupKeepAwake(jobs: JobHost): () => void {
+  let blocker: number | null = null;
+  return jobs.onBusyChange((busy) => {
+    if (busy && blocker === null) blocker = powerSaveBlocker.start('prevent-app-suspension');
+    if (!busy && blocker !== null) {
+      powerSaveBlocker.stop(blocker);
+      blocker = null;
+    }
+  });
+}
