@@ -1,0 +1,115 @@
+import { useEffect, useState } from 'react';
+import type { RecoveryApi } from '../src-main/shared/contract.js';
+import { ApiContext, useApi } from './api.js';
+import { ErrorPanel } from './components/error-panel.js';
+import { PracticeBanner } from './components/practice-banner.js';
+import { Screen } from './components/screen.js';
+import { assertNever } from './lib/runbook-view.js';
+import { toUiError, type UiError } from './lib/ui-error.js';
+import { BackupOptionsScreen } from './screens/backup-options-screen.js';
+import { BackupPlanScreen } from './screens/backup-plan-screen.js';
+import { BackupRunScreen } from './screens/backup-run-screen.js';
+import { BackupDriveScreen, RestoreDriveScreen } from './screens/drive-screens.js';
+import { ReportScreen } from './screens/report-screen.js';
+import { RestorePickScreen } from './screens/restore-pick-screen.js';
+import { RestoreReadyScreen } from './screens/restore-ready-screen.js';
+import { RestoreRunScreen, RollbackRunScreen } from './screens/restore-run-screen.js';
+import { StartScreen } from './screens/start-screen.js';
+import { UnfinishedScreen } from './screens/unfinished-screen.js';
+import { selectPractice, selectStep, useWizard, type WizardStep } from './store/wizard-store.js';
+
+export function App({ api }: { api: RecoveryApi }) {
+  const addEvents = useWizard((s) => s.addEvents);
+  useEffect(() => api.onJobEvent((e) => addEvents([e])), [api, addEvents]);
+  const practice = useWizard(selectPractice);
+  return (
+    <ApiContext.Provider value={api}>
+      <div className={practice ? 'app practice' : 'app'}>
+        <header className="app-header">
+          <span className="app-name">Edge Recovery Wizard</span>
+          {practice ? <span className="badge">Practice</span> : null}
+        </header>
+        <PracticeBanner />
+        <main>
+          <CurrentScreen />
+        </main>
+      </div>
+    </ApiContext.Provider>
+  );
+}
+
+function CurrentScreen() {
+  const step = useWizard(selectStep);
+  return renderStep(step);
+}
+
+function renderStep(step: WizardStep) {
+  switch (step.kind) {
+    case 'loading':
+      return <LoadingScreen />;
+    case 'start':
+      return <StartScreen />;
+    case 'unfinished':
+      return <UnfinishedScreen status={step.status} />;
+    case 'backup-plan':
+      return <BackupPlanScreen />;
+    case 'backup-drive':
+      return <BackupDriveScreen notice={step.notice} />;
+    case 'backup-options':
+      return <BackupOptionsScreen target={step.target} />;
+    case 'backup-run':
+      return <BackupRunScreen key={step.jobId} jobId={step.jobId} target={step.target} />;
+    case 'restore-drive':
+      return <RestoreDriveScreen />;
+    case 'restore-pick':
+      return <RestorePickScreen source={step.source} />;
+    case 'restore-ready':
+      return <RestoreReadyScreen choice={step.choice} notice={step.notice} />;
+    case 'restore-run':
+      return <RestoreRunScreen key={step.jobId} jobId={step.jobId} choice={step.choice} />;
+    case 'rollback-run':
+      return <RollbackRunScreen key={step.jobId} jobId={step.jobId} />;
+    case 'report':
+      return <ReportScreen path={step.path} />;
+    default:
+      return assertNever(step);
+  }
+}
+
+/** Asks who we are and whether a restore was left half-way; an unfinished restore is offered before anything else. */
+function LoadingScreen() {
+  const setSession = useWizard((s) => s.setSession);
+  const go = useWizard((s) => s.go);
+  const api = useApi();
+  const [error, setError] = useState<UiError | null>(null);
+  const [attempt, setAttempt] = useState(0);
+  useEffect(() => {
+    let live = true;
+    (async () => {
+      const [info, profiles, status] = await Promise.all([
+        api.invoke('app.info', {}),
+        api.invoke('profiles.list', {}),
+        api.invoke('restore.status', {}),
+      ]);
+      if (!live) return;
+      setSession(info, profiles);
+      go(status ? { kind: 'unfinished', status } : { kind: 'start' });
+    })().catch((e: unknown) => live && setError(toUiError(e)));
+    return () => {
+      live = false;
+    };
+  }, [api, attempt, setSession, go]);
+  return (
+    <Screen title={error ? 'The wizard could not start' : 'Starting…'}>
+      {error ? (
+        <ErrorPanel error={error}>
+          <button type="button" className="primary" onClick={() => setAttempt((a) => a + 1)}>
+            Try again
+          </button>
+        </ErrorPanel>
+      ) : (
+        <p className="muted">Looking at this machine…</p>
+      )}
+    </Screen>
+  );
+}

@@ -1,0 +1,31 @@
+import type { ReactNode } from 'react';
+import type { UiError } from '../lib/ui-error.js';
+
+/** Plain words for the codes a technician meets most; the engine's own message always follows. */
+const HEADLINES: Record<string, string> = {
+  MEDIUM_GONE: 'The USB stick was unplugged (or stopped answering).',
+  MEDIUM_FULL: 'The USB stick is full.',
+  WRONG_PASSPHRASE: 'That passphrase does not open this backup.',
+  PASSPHRASE_REQUIRED: 'This backup is encrypted: a passphrase is needed.',
+  BACKUP_CORRUPT: 'The backup is damaged.',
+  PERMISSION_DENIED: 'The wizard lacks the rights to do this.',
+  DECLINED: 'You declined a step, so the job stopped.',
+};
+
+/** The engine's message and hint, with the ways out the screen offers; never a stack trace. */
+export function ErrorPanel({ error, title, children }: { error: UiError; title?: string; children?: ReactNode }) {
+  return (
+    <div className="error-panel" role="alert" data-error-code={error.code}>
+      <h3>{title ?? HEADLINES[error.code] ?? 'This did not work.'}</h3>
+      <p>{error.message}</p>
+      {error.hint ? (
+        <p className="hint">
+          <strong>What to do: </strong>
+          {error.hint}
+        </p>
+      ) : null}
+      <p className="muted small">Error code: {error.code}</p>
+      {children ? <div className="actions">{children}</div> : null}
+    </div>
+  );
+}

@@ -1,0 +1,13 @@
+import { selectPractice, useWizard } from '../store/wizard-store.js';
+
+/** Shown on every screen while rehearsing, so nobody mistakes the sandbox for a real appliance. */
+export function PracticeBanner() {
+  const practice = useWizard(selectPractice);
+  if (!practice) return null;
+  return (
+    <div className="practice-banner" role="note" aria-label="Practice mode">
+      <strong>PRACTICE</strong> — a simulated appliance on this computer. No real device is changed. The “USB stick”
+      is the folder <code>{practice.stickDir}</code>.
+    </div>
+  );
+}

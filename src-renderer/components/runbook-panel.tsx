@@ -1,0 +1,112 @@
+import { useState, type ReactNode } from 'react';
+import type { SerializedError } from '../../src-main/shared/contract.js';
+import { useApi } from '../api.js';
+import { assertNever, failureOf, type RunbookView } from '../lib/runbook-view.js';
+import { toUiError, type UiError } from '../lib/ui-error.js';
+import { useJobCatchUp, useJobView, type PromptAnswer } from '../store/use-job.js';
+import { useWizard } from '../store/wizard-store.js';
+import { Checklist, stateLabel } from './checklist.js';
+import { ConfirmPrompt } from './confirm-prompt.js';
+import { CredentialForm } from './credential-form.js';
+import { ErrorPanel } from './error-panel.js';
+import { ProgressView } from './progress-view.js';
+
+/**
+ * A running job, presented: the checklist of the whole runbook beside the current step, which says what will
+ * happen (explain) and what happened (summary), shows its prompt or its progress, and finally the result.
+ */
+export function RunbookPanel({
+  jobId,
+  done,
+  failed,
+}: {
+  jobId: string;
+  done(view: RunbookView): ReactNode;
+  failed(view: RunbookView, error: SerializedError): ReactNode;
+}) {
+  useJobCatchUp(jobId);
+  const view = useJobView(jobId);
+  const api = useApi();
+  const markAnswered = useWizard((s) => s.markAnswered);
+  const [respondError, setRespondError] = useState<UiError | null>(null);
+
+  const respond = async (promptId: string, answer: PromptAnswer) => {
+    setRespondError(null);
+    markAnswered(promptId);
+    try {
+      await api.invoke('job.respond', { jobId, promptId, answer });
+    } catch (e) {
+      setRespondError(toUiError(e));
+    }
+  };
+
+  const cur = view.current;
+  const failure = failureOf(view);
+  return (
+    <div className="runbook" data-job-id={jobId}>
+      <aside className="runbook-steps" aria-label="Checklist">
+        <h2 className="aside-title">{view.title || 'Preparing…'}</h2>
+        <Checklist steps={view.steps} currentId={cur?.id ?? null} />
+        <p className="visually-hidden" role="status" aria-live="polite">
+          {cur ? `${cur.title}: ${stateLabel(cur.state)}` : ''}
+        </p>
+      </aside>
+      <div className="runbook-main">
+        {cur ? (
+          <section className="current-step" aria-labelledby="current-step-title" data-step-id={cur.id}>
+            <h2 id="current-step-title">{cur.title}</h2>
+            <p className="explain">
+              <strong>{cur.state === 'todo' || cur.state === 'running' ? 'What happens now: ' : 'What this step did: '}</strong>
+              {cur.state === 'todo' || cur.state === 'running' || !cur.summary ? cur.explain : cur.summary}
+            </p>
+            {view.progress && view.progress.stepId === cur.id && !view.prompt ? (
+              <ProgressView progress={view.progress.progress} />
+            ) : null}
+          </section>
+        ) : (
+          <p className="muted">Starting…</p>
+        )}
+        {view.prompt ? renderPrompt(view.prompt, respond) : null}
+        {respondError ? <ErrorPanel error={respondError} /> : null}
+        {view.logs.some((l) => l.level === 'warn') ? (
+          <ul className="warnings" aria-label="Warnings">
+            {view.logs
+              .filter((l) => l.level === 'warn')
+              .map((l, i) => (
+                <li key={i}>{l.message}</li>
+              ))}
+          </ul>
+        ) : null}
+        {view.finished?.ok ? done(view) : null}
+        {failure ? failed(view, failure) : null}
+      </div>
+    </div>
+  );
+}
+
+function renderPrompt(
+  p: NonNullable<RunbookView['prompt']>,
+  respond: (promptId: string, a: PromptAnswer) => Promise<void>,
+): ReactNode {
+  const { promptId, prompt } = p;
+  switch (prompt.kind) {
+    case 'confirm':
+      return (
+        <ConfirmPrompt
+          key={promptId}
+          request={prompt.request}
+          onAnswer={(ok) => void respond(promptId, { kind: 'confirm', ok })}
+        />
+      );
+    case 'credentials':
+      return (
+        <CredentialForm
+          key={promptId}
+          request={prompt.request}
+          onSubmit={(values) => void respond(promptId, { kind: 'credentials', values })}
+        />
+      );
+    default:
+      return assertNever(prompt);
+  }
+}

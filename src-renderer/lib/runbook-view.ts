@@ -1,0 +1,118 @@
+import type {
+  JobEventEnvelope,
+  JobPrompt,
+  Progress,
+  RunbookEvent,
+  SerializedError,
+  StepInfo,
+} from '../../src-main/shared/contract.js';
+
+type RunbookKind = Extract<RunbookEvent, { type: 'plan' }>['runbook'];
+
+/** Everything a screen shows about a job, derived from its events alone (the events are the truth). */
+export interface RunbookView {
+  kind: RunbookKind | null;
+  title: string;
+  steps: StepInfo[];
+  /** The step running now, else the last one that changed. */
+  current: StepInfo | null;
+  progress: { stepId: string; progress: Progress } | null;
+  prompt: { promptId: string; prompt: JobPrompt } | null;
+  logs: { level: 'info' | 'warn'; message: string }[];
+  finished: { ok: boolean; result?: unknown; error?: SerializedError } | null;
+}
+
+export const EMPTY_VIEW: RunbookView = {
+  kind: null,
+  title: '',
+  steps: [],
+  current: null,
+  progress: null,
+  prompt: null,
+  logs: [],
+  finished: null,
+};
+
+/**
+ * Folds a job's events (in seq order) into what the wizard shows. A prompt counts as open until anything other
+ * than a log line follows it, or the wizard has answered it (`answered` holds prompt ids).
+ */
+export function deriveRunbook(envelopes: readonly JobEventEnvelope[], answered: ReadonlySet<string> = new Set()): RunbookView {
+  const sorted = [...envelopes].sort((a, b) => a.seq - b.seq);
+  let kind: RunbookKind | null = null;
+  let title = '';
+  let steps: StepInfo[] = [];
+  let lastChanged: string | null = null;
+  let progress: RunbookView['progress'] = null;
+  let prompt: RunbookView['prompt'] = null;
+  const logs: RunbookView['logs'] = [];
+  let finished: RunbookView['finished'] = null;
+
+  for (const { event } of sorted) {
+    if (event.type !== 'log' && event.type !== 'prompt') prompt = null;
+    switch (event.type) {
+      case 'plan':
+        kind = event.runbook;
+        title = event.title;
+        steps = event.steps.map((s) => ({ ...s }));
+        break;
+      case 'step': {
+        const i = steps.findIndex((s) => s.id === event.step.id);
+        if (i >= 0) steps[i] = { ...event.step };
+        else steps.push({ ...event.step });
+        lastChanged = event.step.id;
+        if (event.step.state !== 'running' && progress?.stepId === event.step.id) progress = null;
+        break;
+      }
+      case 'progress':
+        progress = { stepId: event.stepId, progress: event.progress };
+        break;
+      case 'log':
+        logs.push({ level: event.level, message: event.message });
+        break;
+      case 'prompt':
+        prompt = { promptId: event.promptId, prompt: event.prompt };
+        lastChanged = event.prompt.request.stepId;
+        break;
+      case 'finished': {
+        const f: NonNullable<RunbookView['finished']> = { ok: event.ok };
+        if (event.result !== undefined) f.result = event.result;
+        if (event.error !== undefined) f.error = event.error;
+        finished = f;
+        progress = null;
+        break;
+      }
+      default:
+        assertNever(event);
+    }
+  }
+  if (prompt && answered.has(prompt.promptId)) prompt = null;
+  const running = steps.find((s) => s.state === 'running');
+  const current = running ?? steps.find((s) => s.id === lastChanged) ?? null;
+  return { kind, title, steps, current, progress, prompt, logs, finished };
+}
+
+/** The error a failed job shows: the failing step's own error first, then the job's. */
+export function failureOf(view: RunbookView): SerializedError | null {
+  if (view.finished?.ok !== false) return null;
+  const failedStep = view.steps.find((s) => s.state === 'failed' && s.error);
+  return view.finished.error ?? failedStep?.error ?? { code: 'INTERNAL', message: 'The job stopped without saying why.' };
+}
+
+/** Finds a string field in a job's loosely typed result (the contract types results as `unknown`). */
+export function resultString(result: unknown, keys: readonly string[]): string | null {
+  if (typeof result !== 'object' || result === null) return null;
+  const r = result as Record<string, unknown>;
+  for (const k of keys) {
+    const v = r[k];
+    if (typeof v === 'string' && v) return v;
+    if (typeof v === 'object' && v !== null && typeof (v as { path?: unknown }).path === 'string') {
+      return (v as { path: string }).path;
+    }
+  }
+  return null;
+}
+
+export function assertNever(x: never): never {
+  throw new Error(`Unexpected value: ${JSON.stringify(x)}`);
+}

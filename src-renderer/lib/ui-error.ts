@@ -1,0 +1,37 @@
+import { RecoveryApiError } from '../../src-main/shared/contract.js';
+
+/** What a screen shows when something failed: the engine's code, message and hint — never a stack. */
+export interface UiError {
+  code: string;
+  message: string;
+  hint?: string;
+  details?: Record<string, unknown>;
+}
+
+/**
+ * Normalises whatever a request threw. Electron's contextBridge strips class identity from errors, so anything
+ * shaped like a serialized error is accepted; everything else becomes INTERNAL with its message only.
+ */
+export function toUiError(e: unknown): UiError {
+  if (e instanceof RecoveryApiError) return withOptional({ code: e.code, message: e.message }, e.hint, e.details);
+  if (typeof e === 'object' && e !== null) {
+    const o = e as { code?: unknown; message?: unknown; hint?: unknown; details?: unknown };
+    const message = typeof o.message === 'string' && o.message ? firstLine(o.message) : 'Something went wrong.';
+    const code = typeof o.code === 'string' && /^[A-Z_]+$/.test(o.code) ? o.code : 'INTERNAL';
+    const details = typeof o.details === 'object' && o.details !== null ? (o.details as Record<string, unknown>) : undefined;
+    return withOptional({ code, message }, typeof o.hint === 'string' ? o.hint : undefined, details);
+  }
+  return { code: 'INTERNAL', message: typeof e === 'string' ? firstLine(e) : 'Something went wrong.' };
+}
+
+function withOptional(base: UiError, hint: string | undefined, details: Record<string, unknown> | undefined): UiError {
+  const out: UiError = { ...base };
+  if (hint) out.hint = hint;
+  if (details) out.details = details;
+  return out;
+}
+
+// Stack traces start on the second line; the technician only ever sees the first.
+function firstLine(s: string): string {
+  return s.split('\n')[0]!.trim();
+}

@@ -1,0 +1,83 @@
+import { useId, useState } from 'react';
+import { useApi } from '../api.js';
+import { ErrorPanel } from '../components/error-panel.js';
+import { PassphraseFields } from '../components/passphrase-fields.js';
+import { Screen } from '../components/screen.js';
+import { formatBytes } from '../lib/format.js';
+import { toUiError, type UiError } from '../lib/ui-error.js';
+import { machineFor } from '../store/machine.js';
+import { selectPractice, selectProfileRef, useWizard, type Target } from '../store/wizard-store.js';
+
+/** Last screen before the backup starts: optional encryption. The passphrase lives only in this screen's state. */
+export function BackupOptionsScreen({ target }: { target: Target }) {
+  const api = useApi();
+  const uid = useId();
+  const practice = useWizard(selectPractice);
+  const profileRef = useWizard(selectProfileRef);
+  const go = useWizard((s) => s.go);
+  const [encrypt, setEncrypt] = useState(false);
+  const [p1, setP1] = useState('');
+  const [p2, setP2] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<UiError | null>(null);
+  const machine = machineFor('backup', practice, profileRef);
+  const ready = !encrypt || (p1.length > 0 && p1 === p2);
+
+  const start = async () => {
+    if (!machine || !ready) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const { jobId } = await api.invoke('backup.start', {
+        profileRef: machine.profileRef,
+        to: target.path,
+        ...(machine.root ? { root: machine.root } : {}),
+        ...(encrypt ? { passphrase: p1 } : {}),
+      });
+      setP1('');
+      setP2('');
+      go({ kind: 'backup-run', jobId, target });
+    } catch (e) {
+      setError(toUiError(e));
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Screen title={practice ? 'Practice backup: ready to start' : 'Back up: ready to start'}>
+      <p>
+        The backup goes to <strong>{target.label}</strong> ({formatBytes(target.sizeBytes)}), folder{' '}
+        <code>{target.path}</code>.
+      </p>
+      <div className="field checkbox">
+        <input id={`${uid}-enc`} type="checkbox" checked={encrypt} onChange={(e) => setEncrypt(e.target.checked)} />
+        <label htmlFor={`${uid}-enc`}>Encrypt the backup with a passphrase (recommended if the stick leaves the site)</label>
+      </div>
+      {encrypt ? (
+        <>
+          <p className="muted">
+            Without this passphrase the backup cannot be restored. Nobody can recover it for you: write it down and keep
+            it apart from the stick.
+          </p>
+          <PassphraseFields
+            value={p1}
+            repeat={p2}
+            onChange={(a, b) => {
+              setP1(a);
+              setP2(b);
+            }}
+          />
+        </>
+      ) : null}
+      {error ? <ErrorPanel error={error} /> : null}
+      <div className="actions">
+        <button type="button" className="primary" disabled={!ready || busy} onClick={() => void start()}>
+          Start the backup
+        </button>
+        <button type="button" className="secondary" onClick={() => go({ kind: 'backup-drive' })}>
+          Choose another stick
+        </button>
+      </div>
+    </Screen>
+  );
+}

@@ -1,0 +1,130 @@
+import { useCallback, useEffect, useState } from 'react';
+import type { ProfilePlan } from '../../src-main/shared/contract.js';
+import { useApi } from '../api.js';
+import { ErrorPanel } from '../components/error-panel.js';
+import { Screen } from '../components/screen.js';
+import { formatBytes, formatCount } from '../lib/format.js';
+import { toUiError, type UiError } from '../lib/ui-error.js';
+import { machineFor } from '../store/machine.js';
+import { selectPractice, selectProfileRef, useWizard } from '../store/wizard-store.js';
+
+/** Before anything runs: what will be copied, how big it is, the service's state, and what stands in the way. */
+export function BackupPlanScreen() {
+  const api = useApi();
+  const practice = useWizard(selectPractice);
+  const profileRef = useWizard(selectProfileRef);
+  const go = useWizard((s) => s.go);
+  const machine = machineFor('backup', practice, profileRef);
+  const profile = machine?.profileRef;
+  const root = machine?.root;
+  const [plan, setPlan] = useState<ProfilePlan | null>(null);
+  const [error, setError] = useState<UiError | null>(null);
+
+  const load = useCallback(async () => {
+    if (!profile) return;
+    setError(null);
+    setPlan(null);
+    try {
+      setPlan(await api.invoke('profiles.plan', root ? { profileRef: profile, root } : { profileRef: profile }));
+    } catch (e) {
+      setError(toUiError(e));
+    }
+  }, [api, profile, root]);
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  const total = plan?.items.reduce((a, i) => a + i.sizeBytes, 0) ?? 0;
+  const files = plan?.items.reduce((a, i) => a + i.files, 0) ?? 0;
+  return (
+    <Screen
+      title={practice ? 'Practice backup: what will be copied' : 'Back up: what will be copied'}
+      lead={practice ? `Backing up the practice “${practice.old.label}” machine.` : undefined}
+    >
+      {error ? (
+        <ErrorPanel error={error}>
+          <button type="button" className="secondary" onClick={() => void load()}>
+            Check again
+          </button>
+          <button type="button" className="secondary" onClick={() => go({ kind: 'start' })}>
+            Back to start
+          </button>
+        </ErrorPanel>
+      ) : null}
+      {!plan && !error ? <p className="muted">Looking at the folders…</p> : null}
+      {plan ? (
+        <>
+          <p>
+            <strong>{plan.profile.productName}</strong> — {formatCount(plan.items.length, 'folder', 'folders')},{' '}
+            {formatBytes(total)} in {formatCount(files, 'file', 'files')}.
+          </p>
+          <table className="plan-table">
+            <caption className="visually-hidden">Folders to back up</caption>
+            <thead>
+              <tr>
+                <th scope="col">Folder</th>
+                <th scope="col">Size</th>
+                <th scope="col">Files</th>
+                <th scope="col">Status</th>
+              </tr>
+            </thead>
+            <tbody>
+              {plan.items.map((i) => (
+                <tr key={i.id}>
+                  <th scope="row">
+                    {i.id}
+                    <br />
+                    <code className="small">{i.path}</code>
+                  </th>
+                  <td>{formatBytes(i.sizeBytes)}</td>
+                  <td>{i.files.toLocaleString('en-US')}</td>
+                  <td>{i.exists ? 'Found' : i.required ? 'Missing (required)' : 'Missing (optional, skipped)'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <p>
+            Service <code>{plan.profile.service.name}</code>: <strong>{plan.service.state}</strong>.{' '}
+            <span className="muted">{plan.service.detail}</span> It is stopped during the copy (you will be asked)
+            and started again afterwards.
+          </p>
+          {plan.problems.length > 0 ? (
+            <div className="problems" role="alert">
+              <h2>This machine cannot be backed up yet</h2>
+              <ul>
+                {plan.problems.map((p) => (
+                  <li key={p.code + p.message}>{p.message}</li>
+                ))}
+              </ul>
+              {plan.canElevate ? (
+                <p>
+                  <strong>Relaunch elevated:</strong> close the wizard and start it again as root (Linux:{' '}
+                  <code>sudo edge-recovery</code>) or as Administrator (Windows: right-click → Run as administrator).
+                </p>
+              ) : null}
+            </div>
+          ) : null}
+          <div className="actions">
+            <button
+              type="button"
+              className="primary"
+              disabled={plan.problems.length > 0}
+              onClick={() => go({ kind: 'backup-drive' })}
+            >
+              Choose the USB stick
+            </button>
+            {plan.problems.length > 0 ? (
+              <button type="button" className="secondary" onClick={() => void load()}>
+                Check again
+              </button>
+            ) : null}
+            <button type="button" className="secondary" onClick={() => go({ kind: 'start' })}>
+              Back
+            </button>
+          </div>
+        </>
+      ) : null}
+    </Screen>
+  );
+}

@@ -1,0 +1,93 @@
+import { useState } from 'react';
+import { useApi } from '../api.js';
+import { ErrorPanel } from '../components/error-panel.js';
+import { RunbookPanel } from '../components/runbook-panel.js';
+import { Screen } from '../components/screen.js';
+import { resultString } from '../lib/runbook-view.js';
+import { toUiError } from '../lib/ui-error.js';
+import { selectPractice, useWizard, type Target } from '../store/wizard-store.js';
+
+const STICK_PROBLEMS = new Set(['MEDIUM_GONE', 'MEDIUM_FULL', 'FILE_TOO_LARGE', 'NOT_ENOUGH_SPACE']);
+
+export function BackupRunScreen({ jobId, target }: { jobId: string; target: Target }) {
+  const practice = useWizard(selectPractice);
+  const go = useWizard((s) => s.go);
+  return (
+    <Screen title={practice ? 'Practice backup' : 'Backing up'}>
+      <RunbookPanel
+        jobId={jobId}
+        done={(view) => <BackupDone target={target} location={resultString(view.finished?.result, ['path', 'backupDir', 'dir', 'backup'])} />}
+        failed={(_view, error) => (
+          <ErrorPanel error={error}>
+            {STICK_PROBLEMS.has(error.code) ? (
+              <button
+                type="button"
+                className="primary"
+                onClick={() => go({ kind: 'backup-drive', ...(error.code === 'MEDIUM_GONE' ? { notice: error } : {}) })}
+              >
+                Try again on another stick
+              </button>
+            ) : (
+              <button type="button" className="primary" onClick={() => go({ kind: 'backup-options', target })}>
+                Try again
+              </button>
+            )}
+            <button type="button" className="secondary" onClick={() => go({ kind: 'start' })}>
+              Back to start
+            </button>
+          </ErrorPanel>
+        )}
+      />
+    </Screen>
+  );
+}
+
+function BackupDone({ target, location }: { target: Target; location: string | null }) {
+  const api = useApi();
+  const practice = useWizard(selectPractice);
+  const go = useWizard((s) => s.go);
+  const [eject, setEject] = useState<{ ok: boolean; message: string } | null>(null);
+  const [busy, setBusy] = useState(false);
+  const doEject = async () => {
+    setBusy(true);
+    try {
+      setEject(await api.invoke('drives.eject', { target: target.path }));
+    } catch (e) {
+      const u = toUiError(e);
+      setEject({ ok: false, message: u.hint ? `${u.message} ${u.hint}` : u.message });
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section className="result ok" aria-labelledby="backup-done">
+      <h2 id="backup-done">The backup is on the stick and checked</h2>
+      <p>
+        Location: <code data-testid="backup-location">{location ?? target.path}</code>
+      </p>
+      {eject ? (
+        <p role="status" className={eject.ok ? 'ok' : 'warn'}>
+          {eject.message}
+        </p>
+      ) : null}
+      <div className="actions">
+        {practice ? (
+          <button type="button" className="primary" onClick={() => go({ kind: 'restore-drive' })}>
+            Next: restore onto the “{practice.replacement.label}” machine
+          </button>
+        ) : null}
+        <button
+          type="button"
+          className={practice ? 'secondary' : 'primary'}
+          disabled={busy || eject?.ok === true}
+          onClick={() => void doEject()}
+        >
+          Safely remove the stick
+        </button>
+        <button type="button" className="secondary" onClick={() => go({ kind: 'start' })}>
+          Back to start
+        </button>
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,100 @@
+import { useId, useState } from 'react';
+import { useApi } from '../api.js';
+import { ErrorPanel } from '../components/error-panel.js';
+import { Screen } from '../components/screen.js';
+import { formatBytes, formatDate } from '../lib/format.js';
+import { toUiError, type UiError } from '../lib/ui-error.js';
+import { machineFor } from '../store/machine.js';
+import { selectPractice, selectProfileRef, useWizard, type RestoreChoice } from '../store/wizard-store.js';
+
+/** Summary of the chosen backup, its passphrase if encrypted, and the one button that starts the restore. */
+export function RestoreReadyScreen({ choice, notice }: { choice: RestoreChoice; notice?: UiError | undefined }) {
+  const api = useApi();
+  const uid = useId();
+  const practice = useWizard(selectPractice);
+  const profileRef = useWizard(selectProfileRef);
+  const go = useWizard((s) => s.go);
+  const [passphrase, setPassphrase] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<UiError | null>(notice ?? null);
+  const machine = machineFor('restore', practice, profileRef);
+  const b = choice.backup;
+  const ready = machine !== null && (!b.encrypted || passphrase.length > 0);
+
+  const start = async () => {
+    if (!machine || !ready) return;
+    setBusy(true);
+    setError(null);
+    try {
+      const { jobId } = await api.invoke('restore.start', {
+        backup: b.path,
+        profileRef: machine.profileRef,
+        ...(machine.root ? { root: machine.root } : {}),
+        ...(b.encrypted ? { passphrase } : {}),
+        allowOtherDevice: choice.allowOtherDevice,
+      });
+      setPassphrase('');
+      go({ kind: 'restore-run', jobId, choice });
+    } catch (e) {
+      setError(toUiError(e));
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Screen title={practice ? 'Practice restore: ready to start' : 'Restore: ready to start'}>
+      <dl className="facts">
+        <div>
+          <dt>Backup</dt>
+          <dd>
+            {b.productName} {b.productVersion ?? ''}, made {formatDate(b.createdAt)} on {b.hostname}
+          </dd>
+        </div>
+        <div>
+          <dt>Size</dt>
+          <dd>{formatBytes(b.sizeBytes)}</dd>
+        </div>
+        <div>
+          <dt>Restored onto</dt>
+          <dd>{machine?.label ?? 'this device'}</dd>
+        </div>
+        {choice.allowOtherDevice ? (
+          <div>
+            <dt>Replaces</dt>
+            <dd>
+              device {b.deviceId} ({b.hostname})
+            </dd>
+          </div>
+        ) : null}
+      </dl>
+      <p>
+        The wizard first checks the backup, then asks you before it stops the service and before it sets this
+        machine’s current settings aside. Until the end, everything can be rolled back.
+      </p>
+      {b.encrypted ? (
+        <div className="field">
+          <label htmlFor={`${uid}-pass`}>Passphrase of this backup</label>
+          <input
+            id={`${uid}-pass`}
+            type="password"
+            autoComplete="off"
+            value={passphrase}
+            onChange={(e) => setPassphrase(e.target.value)}
+            onKeyDown={(e) => {
+              if (e.key === 'Enter') void start();
+            }}
+          />
+        </div>
+      ) : null}
+      {error ? <ErrorPanel error={error} /> : null}
+      <div className="actions">
+        <button type="button" className="primary" disabled={!ready || busy} onClick={() => void start()}>
+          Start the restore
+        </button>
+        <button type="button" className="secondary" onClick={() => go({ kind: 'restore-pick', source: choice.source })}>
+          Choose another backup
+        </button>
+      </div>
+    </Screen>
+  );
+}

@@ -1,0 +1,133 @@
+import { useId, useState } from 'react';
+import { useApi } from '../api.js';
+import { ErrorPanel } from '../components/error-panel.js';
+import { Screen } from '../components/screen.js';
+import { toUiError, type UiError } from '../lib/ui-error.js';
+import { selectInfo, selectProfileRef, selectProfiles, useWizard } from '../store/wizard-store.js';
+
+/** First screen: what was found on this machine, and the three things the wizard does. */
+export function StartScreen() {
+  const api = useApi();
+  const uid = useId();
+  const info = useWizard(selectInfo);
+  const profiles = useWizard(selectProfiles);
+  const profileRef = useWizard(selectProfileRef);
+  const chooseProfile = useWizard((s) => s.chooseProfile);
+  const setPractice = useWizard((s) => s.setPractice);
+  const go = useWizard((s) => s.go);
+  const [choosing, setChoosing] = useState(false);
+  const [error, setError] = useState<UiError | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const detected = info?.detected ? profiles.find((p) => p.id === info.detected!.profileId) : undefined;
+  const chosen = profiles.find((p) => p.ref === profileRef);
+  const practiceFirst = !detected;
+
+  const startPractice = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      setPractice(await api.invoke('practice.setup', {}));
+      go({ kind: 'backup-plan' });
+    } catch (e) {
+      setError(toUiError(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const real = (kind: 'backup-plan' | 'restore-drive') => {
+    setPractice(null);
+    go({ kind });
+  };
+
+  const practiceCard = (
+    <div className="choice">
+      <button
+        type="button"
+        className={practiceFirst ? 'primary big' : 'secondary big'}
+        onClick={() => void startPractice()}
+        disabled={busy}
+      >
+        Practice
+      </button>
+      <p>
+        Rehearse a whole recovery on a simulated appliance on this computer: back up an “old” machine to a practice
+        stick, then restore it onto a “replacement”. Nothing real is touched.
+      </p>
+    </div>
+  );
+
+  return (
+    <Screen title="What do you want to do?">
+      <section className="found" aria-labelledby={`${uid}-found`}>
+        <h2 id={`${uid}-found`}>On this machine</h2>
+        {detected ? (
+          <p>
+            Found <strong>{detected.productName}</strong> (profile <code>{detected.id}</code>).{' '}
+            <span className="muted">{info?.detected?.reason}</span>
+          </p>
+        ) : (
+          <p>
+            <strong>No supported product was found on this machine</strong>, so there is nothing here to back up. If
+            this is a new machine waiting for a restore, choose its product profile below. To learn the steps first,
+            start with Practice.
+          </p>
+        )}
+        {chosen && chosen !== detected ? (
+          <p>
+            Working with profile <strong>{chosen.productName}</strong> (<code>{chosen.id}</code>).
+          </p>
+        ) : null}
+        {choosing || !detected ? (
+          <div className="field">
+            <label htmlFor={`${uid}-profile`}>Product profile</label>
+            <select
+              id={`${uid}-profile`}
+              value={profileRef ?? ''}
+              onChange={(e) => chooseProfile(e.target.value)}
+            >
+              <option value="" disabled>
+                Choose the product on this machine…
+              </option>
+              {profiles.map((p) => (
+                <option key={p.ref} value={p.ref}>
+                  {p.productName} — {p.platform} ({p.id})
+                </option>
+              ))}
+            </select>
+          </div>
+        ) : (
+          <button type="button" className="link" onClick={() => setChoosing(true)}>
+            Choose another product profile
+          </button>
+        )}
+        <p className="muted small">
+          {info ? `${info.hostname} · device ${info.deviceId} · wizard ${info.version}` : null}
+          {info && !info.elevated ? ' · not running as root/Administrator' : null}
+        </p>
+      </section>
+      {error ? <ErrorPanel error={error} /> : null}
+      <div className="choices">
+        {practiceFirst ? practiceCard : null}
+        <div className="choice">
+          <button
+            type="button"
+            className={practiceFirst ? 'secondary big' : 'primary big'}
+            disabled={!profileRef}
+            onClick={() => real('backup-plan')}
+          >
+            Back up this device
+          </button>
+          <p>Copy the product’s settings and data to a USB stick, checked and optionally encrypted.</p>
+        </div>
+        <div className="choice">
+          <button type="button" className="secondary big" disabled={!profileRef} onClick={() => real('restore-drive')}>
+            Restore onto this device
+          </button>
+          <p>Put a backup from a USB stick onto this machine, step by step, with a way back at every step.</p>
+        </div>
+        {practiceFirst ? null : practiceCard}
+      </div>
+    </Screen>
+  );
+}

@@ -1,0 +1,122 @@
+import { create } from 'zustand';
+import type {
+  AppInfo,
+  BackupSummary,
+  JobEventEnvelope,
+  PracticeView,
+  ProfileSummary,
+  RestoreStatusView,
+} from '../../src-main/shared/contract.js';
+import type { UiError } from '../lib/ui-error.js';
+
+/** Where a backup goes or comes from: a mounted stick (or the practice stick folder). */
+export interface Target {
+  path: string;
+  label: string;
+  sizeBytes: number | null;
+  device: string;
+}
+
+export interface RestoreChoice {
+  source: Target;
+  backup: BackupSummary;
+  allowOtherDevice: boolean;
+}
+
+/** Every screen of the wizard; screens are switched on `kind` exhaustively. */
+export type WizardStep =
+  | { kind: 'loading' }
+  | { kind: 'start' }
+  | { kind: 'unfinished'; status: RestoreStatusView }
+  | { kind: 'backup-plan' }
+  | { kind: 'backup-drive'; notice?: UiError }
+  | { kind: 'backup-options'; target: Target }
+  | { kind: 'backup-run'; jobId: string; target: Target }
+  | { kind: 'restore-drive' }
+  | { kind: 'restore-pick'; source: Target }
+  | { kind: 'restore-ready'; choice: RestoreChoice; notice?: UiError }
+  | { kind: 'restore-run'; jobId: string; choice: RestoreChoice | null }
+  | { kind: 'rollback-run'; jobId: string }
+  | { kind: 'report'; path: string };
+
+interface SessionSlice {
+  info: AppInfo | null;
+  profiles: ProfileSummary[];
+  /** The profile the technician works with (detected, or chosen). */
+  profileRef: string | null;
+  /** Set while the technician rehearses on the practice sandbox. */
+  practice: PracticeView | null;
+  setSession(info: AppInfo, profiles: ProfileSummary[]): void;
+  chooseProfile(ref: string): void;
+  setPractice(p: PracticeView | null): void;
+}
+
+interface NavSlice {
+  step: WizardStep;
+  go(step: WizardStep): void;
+}
+
+interface JobsSlice {
+  /** Job events by job id, in seq order, deduplicated: the only record of what a job did. */
+  events: Record<string, JobEventEnvelope[]>;
+  /** Prompt ids the wizard has answered (the engine's next event confirms it). */
+  answered: ReadonlySet<string>;
+  addEvents(envs: readonly JobEventEnvelope[]): void;
+  markAnswered(promptId: string): void;
+}
+
+export type WizardState = SessionSlice & NavSlice & JobsSlice;
+
+const initial = {
+  info: null,
+  profiles: [],
+  profileRef: null,
+  practice: null,
+  step: { kind: 'loading' } as WizardStep,
+  events: {},
+  answered: new Set<string>(),
+};
+
+export const useWizard = create<WizardState>()((set) => ({
+  ...initial,
+  setSession: (info, profiles) =>
+    set((s) => ({
+      info,
+      profiles,
+      profileRef:
+        s.profileRef ?? profiles.find((p) => p.id === info.detected?.profileId)?.ref ?? null,
+    })),
+  chooseProfile: (ref) => set({ profileRef: ref }),
+  setPractice: (practice) => set({ practice }),
+  go: (step) => set({ step }),
+  addEvents: (envs) =>
+    set((s) => {
+      let events = s.events;
+      for (const env of envs) {
+        const list = events[env.jobId] ?? [];
+        if (list.some((e) => e.seq === env.seq)) continue;
+        const next = [...list, env].sort((a, b) => a.seq - b.seq);
+        events = { ...events, [env.jobId]: next };
+      }
+      return events === s.events ? s : { events };
+    }),
+  markAnswered: (promptId) => set((s) => ({ answered: new Set([...s.answered, promptId]) })),
+}));
+
+/** Test helper and "start over": drops all UI state. */
+export function resetWizard(): void {
+  useWizard.setState({ ...initial, answered: new Set<string>() });
+}
+
+// Small selectors so screens re-render only for what they show.
+export const selectStep = (s: WizardState): WizardStep => s.step;
+export const selectGo = (s: WizardState): NavSlice['go'] => s.go;
+export const selectInfo = (s: WizardState): AppInfo | null => s.info;
+export const selectPractice = (s: WizardState): PracticeView | null => s.practice;
+export const selectProfiles = (s: WizardState): ProfileSummary[] => s.profiles;
+export const selectProfileRef = (s: WizardState): string | null => s.profileRef;
+export const selectJobEvents =
+  (jobId: string) =>
+  (s: WizardState): JobEventEnvelope[] | undefined =>
+    s.events[jobId];
+export const selectAnswered = (s: WizardState): ReadonlySet<string> => s.answered;

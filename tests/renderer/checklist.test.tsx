@@ -1,0 +1,151 @@
+import { act, render, screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { useEffect } from 'react';
+import { describe, expect, it } from 'vitest';
+import type { StepInfo } from '../../src-main/shared/contract.js';
+import { ApiContext } from '../../src-renderer/api.js';
+import { RunbookPanel } from '../../src-renderer/components/runbook-panel.js';
+import { App } from '../../src-renderer/app.js';
+import { deriveRunbook } from '../../src-renderer/lib/runbook-view.js';
+import { useWizard } from '../../src-renderer/store/wizard-store.js';
+import { fakeApi } from './fake-api.js';
+
+const JOB = 'job-0123456789ab';
+const step = (id: string, title: string, state: StepInfo['state'] = 'todo', extra: Partial<StepInfo> = {}): StepInfo => ({
+  id,
+  title,
+  explain: `${title} — explained before it runs.`,
+  destructive: false,
+  state,
+  ...extra,
+});
+const plan = [step('verify', 'Check the backup'), step('stop', 'Stop the service', 'todo', { destructive: true }), step('copy', 'Copy the folders'), step('start', 'Start the service')];
+
+function renderPanel() {
+  const fake = fakeApi({ 'job.events': () => ({ events: [], done: false }), 'job.respond': () => ({ accepted: true }) });
+  const addEvents = useWizard.getState().addEvents;
+  render(
+    <ApiContext.Provider value={fake.api}>
+      <Subscriber api={fake.api} add={addEvents} />
+      <RunbookPanel jobId={JOB} done={() => <p>All done</p>} failed={(_v, e) => <p>Failed: {e.message}</p>} />
+    </ApiContext.Provider>,
+  );
+  return fake;
+}
+function Subscriber({ api, add }: { api: ReturnType<typeof fakeApi>['api']; add: (e: never[]) => void }) {
+  useEffect(() => api.onJobEvent((e) => add([e as never])), [api, add]);
+  return null;
+}
+const states = () =>
+  within(screen.getByRole('list', { name: 'Steps of this job' }))
+    .getAllByRole('listitem')
+    .map((li) => `${li.getAttribute('data-step-id')}:${li.getAttribute('data-state')}`);
+
+describe('Checklist', () => {
+  it('shows every step of the plan with each state as the job’s events report it', async () => {
+    const fake = renderPanel();
+    act(() => fake.emit(JOB, { type: 'plan', runbook: 'backup', title: 'Back up', steps: plan }));
+    expect(states()).toEqual(['verify:todo', 'stop:todo', 'copy:todo', 'start:todo']);
+
+    act(() => fake.emit(JOB, { type: 'step', step: step('verify', 'Check the backup', 'running') }));
+    expect(states()[0]).toBe('verify:running');
+    expect(screen.getByText('Check the backup — explained before it runs.')).toBeTruthy();
+
+    act(() => fake.emit(JOB, { type: 'step', step: step('verify', 'Check the backup', 'done', { summary: '12 files checked.' }) }));
+    act(() => fake.emit(JOB, { type: 'step', step: step('stop', 'Stop the service', 'skipped', { summary: 'Already stopped.' }) }));
+    act(() => fake.emit(JOB, { type: 'step', step: step('copy', 'Copy the folders', 'running') }));
+    act(() =>
+      fake.emit(JOB, {
+        type: 'progress',
+        stepId: 'copy',
+        progress: { phase: 'archiving', bytes: 5_000_000, totalBytes: 10_000_000, files: 3, totalFiles: 6, rate: 2_000_000, etaSeconds: 3, elapsedMs: 2500 },
+      }),
+    );
+    expect(states()).toEqual(['verify:done', 'stop:skipped', 'copy:running', 'start:todo']);
+    expect(screen.getByText('12 files checked.')).toBeTruthy();
+    expect(screen.getAllByRole('status').map((s) => s.textContent)).toContain('archiving: 50 percent');
+    expect(screen.getByText('5.0 MB of 10.0 MB')).toBeTruthy();
+    expect(screen.getByText('2.0 MB/s')).toBeTruthy();
+    expect(screen.getByText('3 s')).toBeTruthy();
+    const item = screen.getByText('Copy the folders', { selector: '.checklist .title' }).closest('li')!;
+    expect(item.getAttribute('aria-current')).toBe('step');
+    expect(item.textContent).toContain('Running');
+
+    const error = { code: 'MEDIUM_GONE' as const, message: 'The medium stopped answering. Was the stick unplugged?' };
+    act(() => fake.emit(JOB, { type: 'step', step: step('copy', 'Copy the folders', 'failed', { error }) }));
+    act(() => fake.emit(JOB, { type: 'finished', ok: false, error }));
+    expect(states()).toEqual(['verify:done', 'stop:skipped', 'copy:failed', 'start:todo']);
+    expect(screen.getByText(`Failed: ${error.message}`)).toBeTruthy();
+  });
+
+  it('orders events by sequence number and ignores repeats, so a catch-up after a reconnect changes nothing', () => {
+    const env = (seq: number, event: Parameters<ReturnType<typeof fakeApi>['emit']>[1]) => ({ jobId: JOB, seq, event });
+    const events = [
+      env(2, { type: 'step', step: step('verify', 'Check the backup', 'done') }),
+      env(0, { type: 'plan', runbook: 'restore', title: 'Restore', steps: plan }),
+      env(1, { type: 'step', step: step('verify', 'Check the backup', 'running') }),
+    ];
+    const v = deriveRunbook(events);
+    expect(v.steps.map((s) => s.state)).toEqual(['done', 'todo', 'todo', 'todo']);
+    useWizard.getState().addEvents(events);
+    useWizard.getState().addEvents([events[2]!]);
+    expect(useWizard.getState().events[JOB]!.map((e) => e.seq)).toEqual([0, 1, 2]);
+  });
+
+  it('shows a confirmation prompt with what it affects, and answers it through job.respond', async () => {
+    const fake = renderPanel();
+    act(() => fake.emit(JOB, { type: 'plan', runbook: 'restore', title: 'Restore', steps: plan }));
+    act(() => fake.emit(JOB, { type: 'step', step: step('stop', 'Stop the service', 'running') }));
+    act(() =>
+      fake.emit(JOB, {
+        type: 'prompt',
+        promptId: 'p1',
+        prompt: {
+          kind: 'confirm',
+          request: { stepId: 'stop', title: 'Set the defaults aside?', message: 'These folders move.', details: ['/data/Configuration'], action: 'Set them aside' },
+        },
+      }),
+    );
+    expect(screen.getByText('/data/Configuration')).toBeTruthy();
+    await userEvent.click(screen.getByRole('button', { name: 'Set them aside' }));
+    await waitFor(() =>
+      expect(fake.callsOf('job.respond')).toEqual([{ jobId: JOB, promptId: 'p1', answer: { kind: 'confirm', ok: true } }]),
+    );
+    expect(screen.queryByRole('button', { name: 'Set them aside' })).toBeNull();
+  });
+});
+
+describe('App', () => {
+  it('offers Practice first and explains why when no product was detected', async () => {
+    const fake = fakeApi({
+      'app.info': () => ({ version: '0.1.0', platform: 'linux', elevated: true, practice: false, shell: 'browser', detected: null, hostname: 'h', deviceId: 'd1' }),
+      'profiles.list': () => [],
+      'restore.status': () => null,
+    });
+    render(<App api={fake.api} />);
+    await screen.findByRole('heading', { name: 'What do you want to do?' });
+    expect(screen.getByText(/No supported product was found on this machine/)).toBeTruthy();
+    const buttons = screen.getAllByRole('button').filter((b) => b.classList.contains('big'));
+    expect(buttons.map((b) => b.textContent)).toEqual(['Practice', 'Back up this device', 'Restore onto this device']);
+    expect(buttons[0]!.classList.contains('primary')).toBe(true);
+  });
+
+  it('offers to resume or roll back an unfinished restore before anything else', async () => {
+    const fake = fakeApi({
+      'app.info': () => ({ version: '0.1.0', platform: 'linux', elevated: true, practice: false, shell: 'browser', detected: null, hostname: 'h', deviceId: 'd1' }),
+      'profiles.list': () => [],
+      'restore.status': () => ({
+        id: 'r1', backup: '/media/stick/EdgeRecovery/d1/Backup_x', profileId: 'eds-linux', startedAt: '2026-11-21T10:00:00Z', updatedAt: '2026-11-21T10:05:00Z',
+        where: 'After setting the defaults aside', steps: plan, canResume: true, canRollback: true,
+      }),
+      'restore.rollback': () => ({ jobId: JOB }),
+      'job.events': () => ({ events: [], done: false }),
+    });
+    render(<App api={fake.api} />);
+    await screen.findByRole('heading', { name: 'A restore did not finish' });
+    expect(screen.getByRole('button', { name: 'Resume the restore' })).toBeTruthy();
+    await userEvent.click(screen.getByRole('button', { name: /Roll back/ }));
+    await screen.findByRole('heading', { name: 'Rolling back the restore' });
+    expect(fake.callsOf('restore.rollback')).toEqual([{}]);
+  });
+});
