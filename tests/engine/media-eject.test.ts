@@ -1,5 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ejectDrive } from '../../src-main/engine/media/eject.js';
@@ -49,6 +50,19 @@ describe.skipIf(skipLoopTests)(`ejectDrive on a loop-mounted stick${loopMountUna
     } finally {
       execFileSync('sh', ['-c', `umount '${second}' 2>/dev/null || true`]);
       await stick.cleanup();
+    }
+  });
+
+  it('unmounts a mount whose source is not a device node', async () => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'erw-tmpfs-'));
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'erwtmpfs', dir]);
+      const r = await ejectDrive(dir);
+      expect(r).toEqual({ ok: true, message: `Unmounted ${dir}. The stick can be pulled out now.` });
+      expect(await isMountedAt(dir)).toBe(false);
+    } finally {
+      execFileSync('sh', ['-c', `umount '${dir}' 2>/dev/null || true`]);
+      await fsp.rm(dir, { recursive: true, force: true });
     }
   });
 

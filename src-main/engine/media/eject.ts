@@ -32,6 +32,7 @@ function firstLine(s: string): string {
 async function ejectLinux(target: string): Promise<EjectResult> {
   let mounts = await readMounts();
   let device: string;
+  const mine: MountEntry[] = [];
   if (target.startsWith('/dev/')) {
     device = target;
   } else {
@@ -41,10 +42,12 @@ async function ejectLinux(target: string): Promise<EjectResult> {
       return { ok: false, message: `Nothing is mounted at ${target}: there is no stick to eject there.` };
     }
     device = m.device;
+    // Kept even when its source is not a /dev node (some FUSE mounts), so it is always unmounted.
+    mine.push(m);
   }
   const disk = await wholeDisk(device);
-  const mine: MountEntry[] = [];
   for (const m of mounts) {
+    if (mine.includes(m)) continue;
     if (m.device.startsWith('/dev/') && (await wholeDisk(m.device)) === disk) mine.push(m);
   }
   if (mine.some((m) => m.mountpoint === '/')) {
@@ -69,6 +72,7 @@ async function ejectLinux(target: string): Promise<EjectResult> {
   }
 
   const where = mine.length > 0 ? `Unmounted ${mine.map((m) => m.mountpoint).join(', ')}. ` : '';
+  if (!disk.startsWith('/dev/')) return { ok: true, message: `${where}The stick can be pulled out now.` };
   const off = await runTool('udisksctl', ['power-off', '-b', disk]);
   if (off.missing) return { ok: true, message: `${where}The stick can be pulled out now.` };
   if (off.code !== 0) {
