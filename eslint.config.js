@@ -50,9 +50,8 @@ export default tseslint.config(
           patterns: [
             { group: [...nodeBuiltins, 'electron'], message: 'The renderer is sandboxed: use window.recovery.' },
             {
-              group: ['**/src-main/**', '!**/src-main/shared/**', '!**/src-main/engine/runbook/types*', '!**/src-main/engine/errors*', '!**/src-main/engine/progress*'],
+              regex: 'src-main/(?!shared/|engine/runbook/types|engine/errors|engine/progress)',
               message: 'The renderer may only import the contract (src-main/shared) and engine types.',
-              allowTypeImports: false,
             },
           ],
         },
