@@ -95,7 +95,7 @@ function ownershipSection(d: ReportData): string {
   const { checked, mismatches } = d.ownershipCheck;
   if (checked === 0 && mismatches.length === 0) return '<p class="muted">Owners and permissions were not checked in this run.</p>';
   const head = `<p>${escapeHtml(checked.toLocaleString('en-US'))} files checked against the owner and permission policy; ${
-    mismatches.length === 0 ? 'all match.' : `<strong class="err">${escapeHtml(mismatches.length.toLocaleString('en-US'))} do not match</strong>.`
+    mismatches.length === 0 ? 'all match.' : `<strong class="err">${escapeHtml(mismatches.length.toLocaleString('en-US'))} ${mismatches.length === 1 ? 'does' : 'do'} not match</strong>.`
   }</p>`;
   if (mismatches.length === 0) return head;
   const shown = mismatches.slice(0, MAX_MISMATCH_ROWS);
