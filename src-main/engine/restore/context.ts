@@ -1,0 +1,74 @@
+import { ApplianceClient } from '../appliance/client.js';
+import { readBackupSet, type BackupManifest } from '../backup/manifest.js';
+import { RecoveryError, toRecoveryError } from '../errors.js';
+import type { Profile } from '../profiles/schema.js';
+import { serviceFor } from '../service/index.js';
+import type { ServiceControl } from '../service/types.js';
+import type { JournalStore } from './journal.js';
+
+/** Knobs tests turn (fast polls); real runs use the defaults. */
+export interface RestoreTuning {
+  /** Poll interval for service state and API health. */
+  pollMs?: number;
+  /** This machine's device id, when the caller knows better (practice mode runs two "machines" on one host). */
+  deviceId?: string;
+}
+
+export interface RestoreCtx {
+  store: JournalStore;
+  profile: Profile;
+  /** Only in memory, never in the journal. */
+  passphrase: string | undefined;
+  /** Read from the medium when a step needs it (verify, compatibility, extract). */
+  manifest: BackupManifest | null;
+  service: ServiceControl;
+  api: ApplianceClient | null;
+  tuning: RestoreTuning;
+  signal: AbortSignal | undefined;
+}
+
+export function makeCtx(
+  store: JournalStore,
+  passphrase: string | undefined,
+  tuning: RestoreTuning,
+  signal: AbortSignal | undefined,
+): RestoreCtx {
+  const profile = store.j.profile;
+  return {
+    store,
+    profile,
+    passphrase,
+    manifest: null,
+    service: serviceFor(profile.service, tuning.pollMs === undefined ? {} : { pollMs: tuning.pollMs }),
+    api: profile.api ? new ApplianceClient(profile.api) : null,
+    tuning,
+    signal,
+  };
+}
+
+export async function needManifest(c: RestoreCtx): Promise<BackupManifest> {
+  if (c.manifest === null) c.manifest = (await readBackupSet(c.store.j.backup)).manifest;
+  return c.manifest;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Waits until the service runs and its API says healthy (the API alone is not enough: an old process may answer). */
+export async function waitHealthy(c: RestoreCtx): Promise<string> {
+  const timeoutMs = c.profile.service.startTimeoutSeconds * 1000;
+  const st = await c.service.waitFor('running', timeoutMs, c.signal);
+  if (c.api === null) return `${c.service.label} runs (${st.detail}); the profile has no API to ask about health.`;
+  const until = Date.now() + timeoutMs;
+  let last = { ok: false, detail: 'no answer yet' };
+  for (;;) {
+    last = await c.api.health().catch((e: unknown) => ({ ok: false, detail: toRecoveryError(e).message }));
+    if (last.ok) return `${c.service.label} runs and its API answers healthy.`;
+    if (Date.now() >= until) break;
+    await sleep(c.tuning.pollMs ?? 250);
+  }
+  throw new RecoveryError('SERVICE_TIMEOUT', `${c.profile.productName} runs but its API did not become healthy within ${c.profile.service.startTimeoutSeconds} s: ${last.detail}`, {
+    hint: "Check the product's log. The restored folders are in place; you can resume once it answers, or roll back.",
+  });
+}

@@ -1,0 +1,191 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { RecoveryError, type SerializedError } from '../errors.js';
+import type { Profile } from '../profiles/schema.js';
+import type { StepState } from '../runbook/types.js';
+import type { ServiceState } from '../service/types.js';
+import { exists, writeFileAtomic } from '../util/atomic-fs.js';
+import { crashPoint } from './crash-point.js';
+
+export const JOURNAL_NAME = 'restore-journal.json';
+export const JOURNAL_VERSION = 1;
+
+/** Where the journal lives: option, then EDGE_RECOVERY_STATE_DIR, then the platform's machine-wide folder. */
+export function defaultStateDir(opt?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (opt !== undefined && opt !== '') return opt;
+  const fromEnv = env.EDGE_RECOVERY_STATE_DIR;
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  if (process.platform === 'win32') return path.join(env.ProgramData ?? 'C:\\ProgramData', 'EdgeRecovery');
+  return '/var/lib/edge-recovery';
+}
+
+export interface ItemPlan {
+  id: string;
+  target: string;
+  /** `<target>.restore-staging-<id>`: beside the target, so moving it in is a rename on one filesystem. */
+  staging: string;
+  /** `<target>.before-restore-<stamp>`: where the folder found on the machine is set aside. */
+  setAside: string;
+  /** Whether a folder was found at the target when the defaults were set aside (null: not looked yet). */
+  hadOriginal: boolean | null;
+}
+
+/**
+ * One rename, recorded before it happens ('intended') and after ('done'). After a crash between the two
+ * writes the filesystem says which it was: renames are atomic, and every path here is unique to the restore.
+ */
+export interface RenameRecord {
+  from: string;
+  to: string;
+  purpose: 'set-aside' | 'move-in' | 'discard' | 'put-back';
+  itemId: string;
+  state: 'intended' | 'done';
+}
+
+export type JournalStatus =
+  /** Steps are running or the process died while they ran. */
+  | 'running'
+  /** A step failed; the machine may be half-way. */
+  | 'failed'
+  /** The set-aside defaults are being deleted: from here on only resume makes sense. */
+  | 'committing'
+  | 'finished'
+  | 'rolling-back'
+  | 'rolled-back';
+
+export interface StepRecord {
+  state: StepState;
+  summary?: string;
+  error?: SerializedError;
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+/** An entry whose secret was typed in again: names only, never a value. */
+export interface CredentialUpdate {
+  key: string;
+  resourceTitle: string;
+  entryName: string;
+  fields: string[];
+}
+
+export interface RestoreJournal {
+  version: typeof JOURNAL_VERSION;
+  id: string;
+  status: JournalStatus;
+  startedAt: string;
+  updatedAt: string;
+  backup: string;
+  /** A full copy of the profile, so resume and rollback never depend on the profile file. */
+  profile: Profile;
+  root: string | null;
+  options: {
+    allowOtherDevice: boolean;
+    allowVersionMismatch: boolean;
+    keepDefaults: boolean;
+    reportDirs: string[];
+    encrypted: boolean;
+  };
+  /** Facts from the backup's manifest, for the status view and the report. */
+  backupFacts: { profileId: string; deviceId: string; hostname: string; productVersion: string | null; createdAt: string } | null;
+  /** The inner manifest saved while verifying, inside the journal's folder. */
+  innerManifestFile: string;
+  /** The service's state before the restore touched it; recorded once, before stopping it. */
+  serviceBefore: ServiceState | null;
+  items: ItemPlan[];
+  renames: RenameRecord[];
+  steps: Record<string, StepRecord>;
+  /** Credential entries updated (names only, never values) and those still waiting for their secret. */
+  credentials: { updated: CredentialUpdate[]; pending: string[] };
+  /** Figures for the report, filled in as steps learn them. */
+  facts: { files: number; contentBytes: number; checked: number; installedVersion: string | null; installedAfter: string | null };
+  warnings: string[];
+  reports: string[];
+  /** Set when a rollback runs: what it did, in plain words. */
+  rollback?: { startedAt: string; finishedAt?: string; steps: string[]; error?: SerializedError };
+}
+
+export function journalPath(stateDir: string): string {
+  return path.join(stateDir, JOURNAL_NAME);
+}
+
+/** The folder for one restore's own files (inner manifest, journals of earlier restores). */
+export function restoreDir(stateDir: string, id: string): string {
+  return path.join(stateDir, 'restores', id);
+}
+
+export async function readJournal(stateDir: string): Promise<RestoreJournal | null> {
+  let text: string;
+  try {
+    text = await fsp.readFile(journalPath(stateDir), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  let j: RestoreJournal;
+  try {
+    j = JSON.parse(text) as RestoreJournal;
+  } catch {
+    // writeFileAtomic never leaves a half-written journal; a broken one was edited by hand.
+    throw new RecoveryError('INTERNAL', `The restore journal ${journalPath(stateDir)} is not valid JSON.`, {
+      hint: 'Do not edit the journal. Compare the folders with their ".before-restore-" copies by hand.',
+    });
+  }
+  if (j.version !== JOURNAL_VERSION) {
+    throw new RecoveryError('INTERNAL', `The restore journal ${journalPath(stateDir)} was written by another version of this tool.`);
+  }
+  return j;
+}
+
+/** Holds the journal in memory and writes it durably (fsynced, atomic) on every change. */
+export class JournalStore {
+  constructor(
+    readonly stateDir: string,
+    public j: RestoreJournal,
+  ) {}
+
+  async save(label?: string): Promise<void> {
+    if (label) crashPoint(`before-journal:${label}`);
+    this.j.updatedAt = new Date().toISOString();
+    await fsp.mkdir(this.stateDir, { recursive: true, mode: 0o700 });
+    await writeFileAtomic(journalPath(this.stateDir), JSON.stringify(this.j, null, 2) + '\n', 0o600);
+    if (label) crashPoint(`after-journal:${label}`);
+  }
+
+  step(id: string): StepRecord | undefined {
+    return this.j.steps[id];
+  }
+}
+
+/**
+ * After a crash, an 'intended' rename either happened or not: the filesystem tells. Both present or
+ * both missing cannot come from our own rename; that is left as is and reported by the caller.
+ */
+export async function reconcileRenames(store: JournalStore): Promise<string[]> {
+  const odd: string[] = [];
+  let changed = false;
+  const kept: RenameRecord[] = [];
+  for (const r of store.j.renames) {
+    if (r.state === 'done') {
+      kept.push(r);
+      continue;
+    }
+    const [fromThere, toThere] = await Promise.all([exists(r.from), exists(r.to)]);
+    changed = true;
+    if (!fromThere && toThere) kept.push({ ...r, state: 'done' });
+    else if (fromThere && !toThere) continue; // never happened: forget the intent
+    else {
+      kept.push(r);
+      odd.push(`${r.from} → ${r.to}: ${fromThere ? 'both exist' : 'neither exists'}`);
+    }
+  }
+  if (changed) {
+    store.j.renames = kept;
+    await store.save();
+  }
+  return odd;
+}
+
+export function renameDone(j: RestoreJournal, itemId: string, purpose: RenameRecord['purpose']): boolean {
+  return j.renames.some((r) => r.itemId === itemId && r.purpose === purpose && r.state === 'done');
+}

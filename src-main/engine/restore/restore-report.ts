@@ -1,0 +1,68 @@
+import os from 'node:os';
+import path from 'node:path';
+import { toRecoveryError } from '../errors.js';
+import { localDeviceId } from '../media/device-id.js';
+import { writeReport } from '../report/index.js';
+import type { ReportData, ReportStep } from '../report/types.js';
+import { TOOL_VERSION } from '../version.js';
+import type { JournalStore } from './journal.js';
+import { STEP_TITLES } from './step-titles.js';
+
+export function reportDirsFor(store: JournalStore): string[] {
+  const j = store.j;
+  return j.options.reportDirs.length > 0 ? j.options.reportDirs : [path.dirname(j.backup), path.join(store.stateDir, 'reports')];
+}
+
+/** The report's data, from the journal only (so a resumed restore reports the whole run). */
+export async function restoreReportData(store: JournalStore, ok = true): Promise<ReportData> {
+  const j = store.j;
+  const steps: ReportStep[] = STEP_TITLES.map(({ id, title, explain }) => {
+    const r = j.steps[id];
+    const s: ReportStep = { id, title, explain, destructive: id === 'stop-service' || id === 'swap', state: r?.state ?? 'todo' };
+    if (r?.summary !== undefined) s.summary = r.summary;
+    if (r?.error !== undefined) s.error = { code: r.error.code, message: r.error.message, ...(r.error.hint ? { hint: r.error.hint } : {}) };
+    if (r?.startedAt !== undefined) s.startedAt = r.startedAt;
+    if (r?.finishedAt !== undefined) s.finishedAt = r.finishedAt;
+    return s;
+  });
+  const versions: ReportData['versions'] = {};
+  if (j.backupFacts?.productVersion) versions.backup = j.backupFacts.productVersion;
+  if (j.facts.installedVersion) versions.installedBefore = j.facts.installedVersion;
+  if (j.facts.installedAfter) versions.installedAfter = j.facts.installedAfter;
+  const dev = await localDeviceId().catch(() => ({ id: 'unknown', hostname: os.hostname() }));
+  return {
+    kind: 'restore',
+    ok,
+    toolVersion: TOOL_VERSION,
+    profile: { id: j.profile.id, productName: j.profile.productName },
+    hostname: os.hostname(),
+    deviceId: dev.id,
+    sourceDeviceId: j.backupFacts?.deviceId ?? null,
+    backupPath: j.backup,
+    startedAt: j.startedAt,
+    finishedAt: new Date().toISOString(),
+    versions,
+    steps,
+    files: j.facts.files,
+    contentBytes: j.facts.contentBytes,
+    ownershipCheck: { checked: j.facts.checked, mismatches: [] },
+    credentialsReentered: j.credentials.updated.map((u) => ({ resourceTitle: u.resourceTitle, entryName: u.entryName, fields: u.fields })),
+    notes: [...j.warnings],
+  };
+}
+
+/** Writes the report to each folder on its own: a read-only stick is a warning, not a failed restore. */
+export async function writeRestoreReport(store: JournalStore): Promise<{ written: string[]; warnings: string[] }> {
+  const data = await restoreReportData(store);
+  const written: string[] = [];
+  const warnings: string[] = [];
+  for (const dir of reportDirsFor(store)) {
+    try {
+      const files = await writeReport(data, [dir]);
+      written.push(...files);
+    } catch (e) {
+      warnings.push(`The report could not be written to ${dir}: ${toRecoveryError(e, dir).message}`);
+    }
+  }
+  return { written, warnings };
+}

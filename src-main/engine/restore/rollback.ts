@@ -1,0 +1,129 @@
+import { promises as fsp } from 'node:fs';
+import { RecoveryError } from '../errors.js';
+import { serviceFor } from '../service/index.js';
+import type { ServiceControl } from '../service/types.js';
+import { executeRunbook, type RunbookDef, type RunbookIO } from '../runbook/runner.js';
+import { crashPoint } from './crash-point.js';
+import { defaultStateDir, JournalStore, readJournal, reconcileRenames, renameDone, type ItemPlan } from './journal.js';
+import { journaledRename } from './renames.js';
+import { describeMachineState } from './status.js';
+
+interface RollbackCtx {
+  store: JournalStore;
+  service: ServiceControl;
+}
+
+export function discardName(i: ItemPlan, id: string): string {
+  return `${i.target}.restore-discard-${id}`;
+}
+
+function rename(store: JournalStore, from: string, to: string, purpose: 'discard' | 'put-back', itemId: string): Promise<void> {
+  return journaledRename(store, { from, to, purpose, itemId });
+}
+
+const ROLLBACK_RUNBOOK: RunbookDef<RollbackCtx> = {
+  kind: 'rollback',
+  title: 'Roll back the restore',
+  steps: [
+    {
+      id: 'rollback-stop',
+      title: 'Stop the service',
+      explain: (c) => `Stop ${c.service.label} so its folders can be put back.`,
+      skip: (c) => (c.store.j.serviceBefore === null ? 'The restore never touched the service.' : null),
+      async run(c) {
+        if ((await c.service.status()).state !== 'stopped') {
+          await c.service.stop();
+          await c.service.waitFor('stopped', c.store.j.profile.service.stopTimeoutSeconds * 1000);
+        }
+        return `${c.service.label} is stopped.`;
+      },
+    },
+    {
+      id: 'rollback-folders',
+      title: 'Put the earlier folders back',
+      explain: (c) => `Remove what the restore put in place and rename the set-aside folders back: ${c.store.j.items.map((i) => i.target).join(', ')}.`,
+      confirm: (c) => ({
+        message: 'The restored folders are removed and the folders found before the restore are renamed back into place.',
+        details: c.store.j.items.flatMap((i) => [
+          ...(renameDone(c.store.j, i.id, 'move-in') ? [`${i.target} (restored) → deleted`] : []),
+          ...(renameDone(c.store.j, i.id, 'set-aside') ? [`${i.setAside} → ${i.target}`] : []),
+          ...[`${i.staging} → deleted (if present)`],
+        ]),
+        action: 'Roll back',
+      }),
+      async run(c) {
+        const j = c.store.j;
+        const lines: string[] = [];
+        for (const i of [...j.items].reverse()) {
+          const discard = discardName(i, j.id);
+          if (renameDone(j, i.id, 'move-in') && !renameDone(j, i.id, 'discard')) {
+            await rename(c.store, i.target, discard, 'discard', i.id);
+          }
+          if (renameDone(j, i.id, 'set-aside') && !renameDone(j, i.id, 'put-back')) {
+            await rename(c.store, i.setAside, i.target, 'put-back', i.id);
+            lines.push(`${i.target} is back.`);
+          } else lines.push(`${i.target} was never moved.`);
+          crashPoint(`rollback:before-delete:${i.id}`);
+          // Renames first, deletes last: if this is interrupted, only restored copies are left to delete.
+          await fsp.rm(discard, { recursive: true, force: true });
+          await fsp.rm(i.staging, { recursive: true, force: true });
+        }
+        return lines.join(' ');
+      },
+    },
+    {
+      id: 'rollback-service',
+      title: 'Put the service back as it was',
+      explain: (c) => `Leave ${c.service.label} ${c.store.j.serviceBefore === 'running' ? 'running' : 'stopped'}, as it was before the restore.`,
+      skip: (c) => (c.store.j.serviceBefore === null ? 'The restore never touched the service.' : null),
+      async run(c) {
+        const before = c.store.j.serviceBefore;
+        if (before === 'running' || before === 'starting') {
+          await c.service.start();
+          await c.service.waitFor('running', c.store.j.profile.service.startTimeoutSeconds * 1000);
+          return `${c.service.label} runs again, as before.`;
+        }
+        return `${c.service.label} stays stopped, as it was before.`;
+      },
+    },
+  ],
+};
+
+/** Undoes an unfinished restore from its journal: the folders and the service end as they were before it. */
+export async function rollbackRestore(opts: { stateDir?: string; pollMs?: number }, io: RunbookIO): Promise<{ id: string; state: string }> {
+  const stateDir = defaultStateDir(opts.stateDir);
+  const j = await readJournal(stateDir);
+  if (j === null || j.status === 'finished' || j.status === 'rolled-back') {
+    throw new RecoveryError('NO_UNFINISHED_RESTORE', j === null ? 'There is no restore to roll back on this machine.' : `The last restore (${j.id}) has ${j.status === 'finished' ? 'finished and its set-aside folders were cleaned up' : 'already been rolled back'}.`);
+  }
+  if (j.status === 'committing') {
+    throw new RecoveryError('RESTORE_IN_PROGRESS', 'The restore was already deleting the set-aside folders when it stopped, so it can no longer be rolled back.', {
+      hint: 'Resume it to finish (the restored folders are in place).',
+    });
+  }
+  const store = new JournalStore(stateDir, j);
+  if (j.status !== 'rolling-back') {
+    j.status = 'rolling-back';
+    j.rollback = { startedAt: new Date().toISOString(), steps: [] };
+    await store.save('rollback-start');
+  }
+  const odd = await reconcileRenames(store);
+  if (odd.length > 0) {
+    throw new RecoveryError('INTERNAL', `The folders do not match the journal: ${odd.join('; ')}.`, {
+      hint: 'Someone moved folders by hand. Compare them with the journal before going on.',
+    });
+  }
+  const ctx: RollbackCtx = { store, service: serviceFor(j.profile.service, opts.pollMs === undefined ? {} : { pollMs: opts.pollMs }) };
+  try {
+    const steps = await executeRunbook(ROLLBACK_RUNBOOK, ctx, io);
+    j.rollback!.steps = steps.map((s) => `${s.title}: ${s.summary ?? s.state}`);
+  } catch (e) {
+    if (e instanceof RecoveryError) j.rollback!.error = e.toJSON();
+    await store.save();
+    throw e;
+  }
+  j.rollback!.finishedAt = new Date().toISOString();
+  j.status = 'rolled-back';
+  await store.save('rolled-back');
+  return { id: j.id, state: describeMachineState(j) };
+}

@@ -1,0 +1,220 @@
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { readBackupSet } from '../backup/manifest.js';
+import { RecoveryError } from '../errors.js';
+import { resolveItems } from '../profiles/load.js';
+import type { Profile } from '../profiles/schema.js';
+import { executeRunbook, type RunbookDef, type RunbookIO, type RunHooks } from '../runbook/runner.js';
+import type { StepInfo } from '../runbook/types.js';
+import { makeCtx, type RestoreCtx, type RestoreTuning } from './context.js';
+import { crashPoint } from './crash-point.js';
+import {
+  defaultStateDir,
+  JOURNAL_VERSION,
+  journalPath,
+  JournalStore,
+  readJournal,
+  reconcileRenames,
+  restoreDir,
+  type CredentialUpdate,
+  type RestoreJournal,
+} from './journal.js';
+import { describeMachineState, machineTouched } from './status.js';
+import { compatibilityStep, precheckStep, verifyStep } from './steps-prepare.js';
+import { credentialsStep, finishStep, reportStep, restartStep, startStep } from './steps-finish.js';
+import { extractStep, ownershipStep, setAsideName, stopStep, swapStep } from './steps-swap.js';
+
+export interface RestoreOptions {
+  /** The backup set folder (…/Backup_<profile>_<time>). */
+  backup: string;
+  profile: Profile;
+  root?: string;
+  passphrase?: string;
+  allowOtherDevice?: boolean;
+  allowVersionMismatch?: boolean;
+  /** Keep the set-aside folders after a successful restore. */
+  keepDefaults?: boolean;
+  stateDir?: string;
+  reportDirs?: string[];
+  tuning?: RestoreTuning;
+}
+
+export interface RestoreResult {
+  id: string;
+  steps: StepInfo[];
+  reports: string[];
+  credentialsUpdated: CredentialUpdate[];
+  /** Entries that still need their secret (names only). */
+  credentialsPending: string[];
+  warnings: string[];
+  /** Plain words: the state the machine is in. */
+  state: string;
+}
+
+export const RESTORE_RUNBOOK: RunbookDef<RestoreCtx> = {
+  kind: 'restore',
+  title: 'Restore from backup',
+  steps: [verifyStep, compatibilityStep, precheckStep, stopStep, extractStep, swapStep, ownershipStep, startStep, credentialsStep, restartStep, reportStep, finishStep],
+};
+
+function hooksFor(store: JournalStore, done?: Map<string, string>): RunHooks {
+  const hooks: RunHooks = {
+    async beforeStep(id) {
+      store.j.steps[id] = { state: 'running', startedAt: new Date().toISOString() };
+      await store.save(`step-start:${id}`);
+    },
+    async afterStep(info) {
+      const prev = store.j.steps[info.id];
+      store.j.steps[info.id] = {
+        state: info.state,
+        ...(info.summary !== undefined ? { summary: info.summary } : {}),
+        ...(info.error !== undefined ? { error: info.error } : {}),
+        ...(prev?.startedAt !== undefined ? { startedAt: prev.startedAt } : {}),
+        finishedAt: new Date().toISOString(),
+      };
+      if (info.state === 'failed') store.j.status = 'failed';
+      await store.save(`step-end:${info.id}`);
+    },
+  };
+  if (done) hooks.done = done;
+  return hooks;
+}
+
+async function execute(store: JournalStore, ctx: RestoreCtx, io: RunbookIO): Promise<RestoreResult> {
+  const done = new Map<string, string>();
+  for (const [id, r] of Object.entries(store.j.steps)) {
+    if (r.state === 'done' || r.state === 'skipped') done.set(id, r.summary ?? '');
+  }
+  if (store.j.status === 'failed') {
+    store.j.status = 'running';
+    await store.save();
+  }
+  const steps = await executeRunbook(RESTORE_RUNBOOK, ctx, io, hooksFor(store, done));
+  store.j.status = 'finished';
+  await store.save('finished');
+  const j = store.j;
+  return {
+    id: j.id,
+    steps,
+    reports: j.reports,
+    credentialsUpdated: j.credentials.updated,
+    credentialsPending: j.credentials.pending,
+    warnings: j.warnings,
+    state: describeMachineState(j),
+  };
+}
+
+/** Keeps an earlier, ended journal in its restore's folder so a new restore starts with a fresh one. */
+async function archiveEndedJournal(stateDir: string, j: RestoreJournal): Promise<void> {
+  const dir = restoreDir(stateDir, j.id);
+  await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+  await fsp.rename(journalPath(stateDir), path.join(dir, 'journal.json'));
+}
+
+/**
+ * Restores a backup set onto this machine, two-phase and reversible: verify, check, stop, unpack beside,
+ * swap by renames, repair owners, start, credentials, restart, report, clean up. Journaled before and
+ * after every step. If a step that changes the machine fails, the error is thrown and the journal kept,
+ * so the caller can offer resume or rollback; before that, the journal is removed (nothing changed).
+ */
+export async function runRestore(opts: RestoreOptions, io: RunbookIO): Promise<RestoreResult> {
+  const stateDir = defaultStateDir(opts.stateDir);
+  const existing = await readJournal(stateDir);
+  if (existing !== null) {
+    if (existing.status !== 'finished' && existing.status !== 'rolled-back') {
+      throw new RecoveryError('RESTORE_IN_PROGRESS', `An unfinished restore (${existing.id}, from ${existing.backup}) exists: ${describeMachineState(existing)}`, {
+        hint: 'Resume it or roll it back first (edge-recovery restore --resume / --rollback).',
+      });
+    }
+    await archiveEndedJournal(stateDir, existing);
+  }
+  const backup = path.resolve(opts.backup);
+  // A backup that is not there (or not a backup) is refused before any journal exists.
+  const set = await readBackupSet(backup);
+  const id = `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(4).toString('hex')}`;
+  const now = new Date().toISOString();
+  const root = opts.root === undefined ? null : path.resolve(opts.root);
+  const inBackup = new Set(set.manifest.items.map((i) => i.id));
+  const items = resolveItems(opts.profile, root === null ? {} : { root })
+    .filter((i) => inBackup.has(i.id))
+    .map((i) => ({
+      id: i.id,
+      target: i.path,
+      staging: `${i.path}.restore-staging-${id}`,
+      setAside: setAsideName(i.path, id),
+      hadOriginal: null,
+    }));
+  const j: RestoreJournal = {
+    version: JOURNAL_VERSION,
+    id,
+    status: 'running',
+    startedAt: now,
+    updatedAt: now,
+    backup,
+    profile: opts.profile,
+    root,
+    options: {
+      allowOtherDevice: opts.allowOtherDevice ?? false,
+      allowVersionMismatch: opts.allowVersionMismatch ?? false,
+      keepDefaults: opts.keepDefaults ?? false,
+      reportDirs: opts.reportDirs ?? [],
+      encrypted: set.manifest.archive.encryption !== null,
+    },
+    backupFacts: null,
+    innerManifestFile: path.join(restoreDir(stateDir, id), 'files.jsonl'),
+    serviceBefore: null,
+    items,
+    renames: [],
+    steps: {},
+    credentials: { updated: [], pending: [] },
+    facts: { files: 0, contentBytes: 0, checked: 0, installedVersion: null, installedAfter: null },
+    warnings: [],
+    reports: [],
+  };
+  const store = new JournalStore(stateDir, j);
+  await store.save('created');
+  const ctx = makeCtx(store, opts.passphrase, opts.tuning ?? {}, io.signal);
+  ctx.manifest = set.manifest;
+  try {
+    return await execute(store, ctx, io);
+  } catch (e) {
+    if (!machineTouched(store.j)) {
+      // Nothing changed: leave no journal that would make the next restore ask about this one.
+      await fsp.rm(journalPath(stateDir), { force: true });
+      await fsp.rm(restoreDir(stateDir, id), { recursive: true, force: true });
+    }
+    throw e;
+  }
+}
+
+/** Continues an interrupted or failed restore from its journal (the profile comes from the journal too). */
+export async function resumeRestore(
+  opts: { stateDir?: string; passphrase?: string; tuning?: RestoreTuning },
+  io: RunbookIO,
+): Promise<RestoreResult> {
+  const stateDir = defaultStateDir(opts.stateDir);
+  const j = await readJournal(stateDir);
+  if (j === null || j.status === 'finished' || j.status === 'rolled-back') {
+    throw new RecoveryError('NO_UNFINISHED_RESTORE', j === null ? 'There is no restore to resume on this machine.' : `The last restore (${j.id}) has ${j.status === 'finished' ? 'finished' : 'been rolled back'}: there is nothing to resume.`);
+  }
+  if (j.status === 'rolling-back') {
+    throw new RecoveryError('RESTORE_IN_PROGRESS', 'A rollback of this restore was interrupted; it cannot be resumed.', {
+      hint: 'Run the rollback again to finish putting the machine back as it was.',
+    });
+  }
+  const store = new JournalStore(stateDir, j);
+  const odd = await reconcileRenames(store);
+  if (odd.length > 0) {
+    throw new RecoveryError('INTERNAL', `The folders do not match the journal: ${odd.join('; ')}.`, {
+      hint: 'Someone moved folders by hand. Compare them with the journal before going on.',
+    });
+  }
+  crashPoint('resume:reconciled');
+  const ctx = makeCtx(store, opts.passphrase, opts.tuning ?? {}, io.signal);
+  return execute(store, ctx, io);
+}
+
+// The CLI and the host import every restore entry point from here.
+export { restoreStatus } from './status.js';
+export { rollbackRestore } from './rollback.js';

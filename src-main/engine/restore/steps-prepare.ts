@@ -1,0 +1,155 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { verifyArchive } from '../archive/index.js';
+import { checkVersion } from '../appliance/version-compare.js';
+import { RecoveryError } from '../errors.js';
+import { freeSpace } from '../media/filesystem.js';
+import { localDeviceId } from '../media/device-id.js';
+import { formatBytes } from '../progress.js';
+import { resolveItemPath } from '../profiles/load.js';
+import type { Step } from '../runbook/runner.js';
+import { needManifest, type RestoreCtx } from './context.js';
+import { crashPoint } from './crash-point.js';
+import { ownerIds } from './repair-ownership.js';
+
+/** The installed version: the API first, then the profile's version file, else null. */
+async function installedVersion(c: RestoreCtx): Promise<{ version: string | null; from: string }> {
+  if (c.api !== null) {
+    try {
+      return { version: await c.api.productVersion(), from: 'the product API' };
+    } catch {
+      // The product may be installed but stopped: the version file still tells.
+    }
+  }
+  const vf = c.profile.version.file;
+  if (vf !== undefined) {
+    const file = resolveItemPath(vf.path, c.store.j.root === null ? {} : { root: c.store.j.root });
+    try {
+      const text = await fsp.readFile(file, 'utf8');
+      const m = vf.pattern ? new RegExp(vf.pattern, 'm').exec(text) : null;
+      const v = vf.pattern ? (m?.[1] ?? m?.[0] ?? null) : text.trim();
+      return { version: v, from: file };
+    } catch {
+      return { version: null, from: file };
+    }
+  }
+  return { version: null, from: 'nowhere' };
+}
+
+export const verifyStep: Step<RestoreCtx> = {
+  id: 'verify',
+  title: 'Check the backup',
+  explain: (c) =>
+    `Read the whole backup at ${c.store.j.backup} and check every part and every file against its recorded hash${c.store.j.options.encrypted ? ', decrypting it with the passphrase' : ''}. Nothing on this machine changes.`,
+  async run(c, s) {
+    const m = await needManifest(c);
+    if (m.archive.encryption !== null && (c.passphrase === undefined || c.passphrase === '')) {
+      throw new RecoveryError('PASSPHRASE_REQUIRED', 'This backup is encrypted: the passphrase is needed to check and restore it.', {
+        hint: 'Give the passphrase that was used for the backup (--passphrase-file, or type it when asked).',
+      });
+    }
+    await fsp.mkdir(path.dirname(c.store.j.innerManifestFile), { recursive: true, mode: 0o700 });
+    const r = await verifyArchive(
+      c.store.j.backup,
+      { parts: m.archive.parts, passphrase: c.passphrase, manifestOut: c.store.j.innerManifestFile },
+      { onProgress: s.progress, signal: c.signal },
+    );
+    c.store.j.facts.files = r.files;
+    c.store.j.facts.contentBytes = r.contentBytes;
+    crashPoint('verify:done');
+    return `All ${r.files} files (${formatBytes(r.contentBytes)}) read back and match their hashes.`;
+  },
+};
+
+export const compatibilityStep: Step<RestoreCtx> = {
+  id: 'compatibility',
+  title: 'Check the backup fits this machine',
+  explain: (c) =>
+    `Compare the backup's profile, product version and device with this machine (${c.profile.productName}, version policy "${c.profile.version.policy}"). Nothing changes.`,
+  async run(c) {
+    const m = await needManifest(c);
+    const j = c.store.j;
+    j.backupFacts = { profileId: m.profile.id, deviceId: m.deviceId, hostname: m.hostname, productVersion: m.productVersion, createdAt: m.createdAt };
+    if (m.profile.id !== c.profile.id) {
+      throw new RecoveryError('PROFILE_MISMATCH', `The backup was made with the profile "${m.profile.id}", but this restore uses "${c.profile.id}".`, {
+        hint: `Restore it with the profile "${m.profile.id}", or pick a backup made with "${c.profile.id}".`,
+      });
+    }
+    const inBackup = new Set(m.items.map((i) => i.id));
+    const missing = c.profile.items.filter((i) => i.required && !inBackup.has(i.id)).map((i) => i.id);
+    if (missing.length > 0) {
+      throw new RecoveryError('PROFILE_MISMATCH', `The backup lacks the folder(s) ${missing.join(', ')} that the profile "${c.profile.id}" requires.`, {
+        hint: 'Pick a complete backup of this product.',
+      });
+    }
+    const lines: string[] = [];
+    const inst = await installedVersion(c);
+    j.facts.installedVersion = inst.version;
+    if (m.productVersion === null || c.profile.version.policy === 'any') {
+      lines.push(m.productVersion === null ? 'The backup records no product version.' : 'Any product version is accepted.');
+    } else if (inst.version === null) {
+      if (!j.options.allowVersionMismatch) {
+        throw new RecoveryError('VERSION_MISMATCH', `Cannot tell which version of ${c.profile.productName} is installed (asked ${inst.from}); the backup was made on ${m.productVersion}.`, {
+          hint: 'Start the product so its API answers, or, if you are sure the versions fit, run again with --allow-version-mismatch.',
+        });
+      }
+      lines.push(`Installed version unknown; accepted because --allow-version-mismatch was given (backup: ${m.productVersion}).`);
+    } else {
+      const v = checkVersion(c.profile.version.policy, c.profile.version.significantParts, m.productVersion, inst.version);
+      if (!v.ok && !j.options.allowVersionMismatch) {
+        throw new RecoveryError('VERSION_MISMATCH', v.reason, {
+          hint: 'Install the matching version first, or, if you are sure, run again with --allow-version-mismatch.',
+          details: { backupVersion: m.productVersion, installedVersion: inst.version },
+        });
+      }
+      lines.push(v.ok ? v.reason : `${v.reason} Accepted because --allow-version-mismatch was given.`);
+    }
+    const here = c.tuning.deviceId ?? (await localDeviceId()).id;
+    if (m.deviceId !== here) {
+      if (!j.options.allowOtherDevice) {
+        throw new RecoveryError('OTHER_DEVICE', `The backup comes from the device ${m.deviceId} (${m.hostname}); this machine is ${here}.`, {
+          hint: 'If this machine replaces that one, run again with --allow-other-device (in the wizard: "This machine replaces the old one").',
+          details: { backupDevice: m.deviceId, thisDevice: here },
+        });
+      }
+      lines.push(`The backup comes from ${m.deviceId} (${m.hostname}), this machine is ${here}: accepted as its replacement.`);
+    } else {
+      lines.push('The backup was made on this device.');
+    }
+    return lines.join(' ');
+  },
+};
+
+export const precheckStep: Step<RestoreCtx> = {
+  id: 'prechecks',
+  title: 'Pre-checks',
+  explain: (c) => {
+    const own = c.profile.ownership;
+    return `Run the product's restore checks, confirm ${own ? `the owner ${own.user}:${own.group} exists and ` : ''}there is room beside each folder for the staging copy. Nothing changes.`;
+  },
+  async run(c) {
+    const lines: string[] = [];
+    for (const pc of c.profile.prechecks.filter((p) => p.when.includes('restore'))) {
+      if (c.api === null) break;
+      const r = await c.api.runPrecheck(pc);
+      if (!r.ok) throw new RecoveryError('PRECHECK_FAILED', `${pc.title}: ${r.message}`, { hint: pc.failMessage });
+      lines.push(`${pc.title}: ok.`);
+    }
+    if (c.profile.ownership && process.platform !== 'win32') {
+      ownerIds(c.profile.ownership);
+      lines.push(`Owner ${c.profile.ownership.user}:${c.profile.ownership.group} exists.`);
+    }
+    const m = await needManifest(c);
+    for (const item of c.store.j.items) {
+      const need = (m.items.find((i) => i.id === item.id)?.contentBytes ?? 0) * 1.05 + 16 * 1024 * 1024;
+      const { freeBytes } = await freeSpace(path.dirname(item.target));
+      if (freeBytes < need) {
+        throw new RecoveryError('NOT_ENOUGH_SPACE', `There is ${formatBytes(freeBytes)} free beside ${item.target}; the staging copy needs about ${formatBytes(need)}.`, {
+          hint: 'Free some space on that disk and start again. Nothing was changed.',
+        });
+      }
+    }
+    lines.push('Enough free space for the staging copies.');
+    return lines.join(' ');
+  },
+};

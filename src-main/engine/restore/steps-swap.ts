@@ -1,0 +1,171 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { extractArchive } from '../archive/index.js';
+import { RecoveryError } from '../errors.js';
+import { formatBytes } from '../progress.js';
+import type { Step } from '../runbook/runner.js';
+import { findOpenFiles } from '../service/open-files.js';
+import { exists, fsyncDir } from '../util/atomic-fs.js';
+import { needManifest, type RestoreCtx } from './context.js';
+import { crashPoint } from './crash-point.js';
+import { renameDone } from './journal.js';
+import { journaledRename } from './renames.js';
+import { applyOwnership, checkOwnership } from './repair-ownership.js';
+
+export const stopStep: Step<RestoreCtx> = {
+  id: 'stop-service',
+  title: 'Stop the service',
+  explain: (c) => `Stop ${c.service.label} and wait until it has stopped, then check that no program still has files open in ${c.store.j.items.map((i) => i.target).join(', ')}.`,
+  confirm: (c) => ({
+    message: `${c.profile.productName} will be stopped so its folders can be replaced. It is started again after the restore (or put back as it was by a rollback).`,
+    details: [`Service: ${c.service.label}`],
+    action: 'Stop the service',
+  }),
+  async run(c) {
+    const j = c.store.j;
+    // Recorded once: after a crash the service is already stopped, and rollback must put back what was there before us.
+    if (j.serviceBefore === null) {
+      const st = await c.service.status();
+      if (st.state === 'not-found') {
+        throw new RecoveryError('SERVICE_NOT_FOUND', `${c.service.label} is not installed on this machine (${st.detail}).`, {
+          hint: `Install ${c.profile.productName} first, then restore. Nothing was changed.`,
+        });
+      }
+      j.serviceBefore = st.state;
+      await c.store.save('service-before');
+    }
+    const now = await c.service.status();
+    if (now.state !== 'stopped') {
+      await c.service.stop();
+      await c.service.waitFor('stopped', c.profile.service.stopTimeoutSeconds * 1000, c.signal);
+    }
+    crashPoint('stop:stopped');
+    const present: string[] = [];
+    for (const i of j.items) if (await exists(i.target)) present.push(i.target);
+    const open = await findOpenFiles(present);
+    if (open.length > 0) {
+      const who = [...new Set(open.map((o) => `${o.command} (pid ${o.pid})`))];
+      throw new RecoveryError('FILES_IN_USE', `${who.join(', ')} still has files open in the folders, e.g. ${open[0]!.file}.`, {
+        hint: 'Close that program (or stop it), then resume the restore.',
+        details: { processes: who },
+      });
+    }
+    return `${c.service.label} is stopped (it was ${j.serviceBefore}); no program holds files in the folders.`;
+  },
+};
+
+export const extractStep: Step<RestoreCtx> = {
+  id: 'extract',
+  title: 'Unpack into staging folders',
+  explain: (c) =>
+    `Unpack the backup into ${c.store.j.items.map((i) => i.staging).join(', ')} (beside the current folders, on the same disk), checking every file's hash as it is written. The current folders are not touched.`,
+  async run(c, s) {
+    const m = await needManifest(c);
+    if (m.archive.encryption !== null && (c.passphrase === undefined || c.passphrase === '')) {
+      throw new RecoveryError('PASSPHRASE_REQUIRED', 'This backup is encrypted: the passphrase is needed to unpack it.', {
+        hint: 'Give the passphrase again (resume asks for it: it is never stored).',
+      });
+    }
+    const targets: Record<string, string> = {};
+    for (const i of c.store.j.items) {
+      // A staging folder left by an interrupted run is incomplete by definition: start it afresh.
+      await fsp.rm(i.staging, { recursive: true, force: true });
+      await fsp.mkdir(path.dirname(i.staging), { recursive: true });
+      targets[i.id] = i.staging;
+    }
+    let crashed = false;
+    const r = await extractArchive(
+      c.store.j.backup,
+      { parts: m.archive.parts, passphrase: c.passphrase, manifestFile: c.store.j.innerManifestFile, targets },
+      {
+        onProgress: (p) => {
+          if (!crashed && p.files > 0) {
+            crashed = true;
+            crashPoint('extract:mid');
+          }
+          s.progress(p);
+        },
+        signal: c.signal,
+      },
+    );
+    for (const i of c.store.j.items) await fsyncDir(path.dirname(i.staging));
+    crashPoint('extract:done');
+    return `Unpacked ${r.files} files (${formatBytes(r.contentBytes)}) into the staging folders; every hash matched.`;
+  },
+};
+
+function stamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+export function setAsideName(target: string, id: string): string {
+  return `${target}.before-restore-${stamp()}-${id.slice(0, 8)}`;
+}
+
+export const swapStep: Step<RestoreCtx> = {
+  id: 'swap',
+  title: 'Set the current folders aside and move the restored ones in',
+  explain: () =>
+    `Rename each current folder aside, then rename its staging folder into place. Renames only: nothing is deleted, and a rollback renames them back.`,
+  confirm: (c) => ({
+    message: 'The folders now in use are set aside (renamed, not deleted) and the restored folders take their place.',
+    details: c.store.j.items.flatMap((i) => [`${i.target} → ${i.setAside}`, `${i.staging} → ${i.target}`]),
+    action: 'Replace the folders',
+  }),
+  async run(c) {
+    const j = c.store.j;
+    const lines: string[] = [];
+    for (const i of j.items) {
+      if (i.hadOriginal === null) {
+        if (renameDone(j, i.id, 'set-aside')) i.hadOriginal = true;
+        else if (await exists(i.target)) {
+          await journaledRename(c.store, { from: i.target, to: i.setAside, purpose: 'set-aside', itemId: i.id });
+          i.hadOriginal = true;
+        } else i.hadOriginal = false;
+        await c.store.save(`set-aside-decided:${i.id}`);
+      }
+      if (!renameDone(j, i.id, 'move-in')) {
+        if (!(await exists(i.staging))) {
+          throw new RecoveryError('INTERNAL', `The staging folder ${i.staging} is missing, so ${i.target} cannot be filled.`, {
+            hint: 'Roll back, then start the restore again.',
+          });
+        }
+        await journaledRename(c.store, { from: i.staging, to: i.target, purpose: 'move-in', itemId: i.id });
+      }
+      lines.push(i.hadOriginal ? `${path.basename(i.target)}: the old folder is at ${i.setAside}.` : `${path.basename(i.target)}: there was no folder before.`);
+    }
+    return `The restored folders are in place. ${lines.join(' ')}`;
+  },
+};
+
+export const ownershipStep: Step<RestoreCtx> = {
+  id: 'ownership',
+  title: 'Repair owners and permissions',
+  explain: (c) => {
+    const o = c.profile.ownership;
+    if (!o) return 'The profile sets no ownership policy.';
+    return `Give every restored file to ${o.user}:${o.group} (looked up by name on this machine), folders mode ${o.dirMode.toString(8)}, files ${o.fileMode.toString(8)}${o.exceptions.length ? ` (with ${o.exceptions.length} exception(s))` : ''}; then check every file against that policy.`;
+  },
+  skip: (c) =>
+    process.platform === 'win32'
+      ? 'Windows: the folders inherit their permissions from their parent; nothing to repair.'
+      : c.profile.ownership === undefined
+        ? 'The profile sets no ownership policy.'
+        : null,
+  async run(c, s) {
+    const o = c.profile.ownership!;
+    const targets = c.store.j.items.map((i) => ({ id: i.id, path: i.target }));
+    const n = await applyOwnership(targets, o, s.progress);
+    crashPoint('ownership:before-check');
+    const r = await checkOwnership(targets, o, s.progress);
+    c.store.j.facts.checked = r.checked;
+    if (r.mismatches.length > 0) {
+      const shown = r.mismatches.slice(0, 10).map((m) => `${m.path}: ${m.problem}`);
+      throw new RecoveryError('OWNERSHIP_MISMATCH', `${r.mismatches.length} path(s) do not match the policy after repair: ${shown.join('; ')}`, {
+        hint: 'Is the disk mounted without owner support (FAT, exFAT, a network share)? Fix that, then resume.',
+        details: { mismatches: r.mismatches.slice(0, 100) },
+      });
+    }
+    return `${n} paths set to ${o.user}:${o.group}; all ${r.checked} checked against the policy.`;
+  },
+};
