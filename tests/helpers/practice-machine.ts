@@ -1,0 +1,141 @@
+import { existsSync, promises as fsp } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ApplianceClient } from '../../src-main/engine/appliance/client.js';
+import type { Profile } from '../../src-main/engine/profiles/schema.js';
+import { practiceProfile, practiceProfileInput } from '../../src-main/practice/practice-profile.js';
+import { startRunsvdir, type RunitTree } from './runit.js';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+export const APPLIANCE_ENTRY = path.join(REPO, 'src-main/practice/appliance.ts');
+// runit starts the run script with an almost empty environment and cwd: name the loader by absolute path.
+export const TSX_LOADER = path.join(REPO, 'node_modules/tsx/dist/loader.mjs');
+
+export interface PracticeMachine {
+  /** Top temp folder of this machine (runit tree, log, profile file). */
+  dir: string;
+  /** The filesystem root the appliance's absolute EDS paths live under (pass as `root` to resolveItems). */
+  root: string;
+  port: number;
+  keyFile: string;
+  serviceDir: string;
+  profilePath: string;
+  profile: Profile;
+  api: ApplianceClient;
+  logFile: string;
+  /** Stops the appliance and runsvdir and removes the temp folder. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export function applianceRunScript(o: {
+  root: string;
+  port: number;
+  keyFile: string;
+  version: string;
+  logFile: string;
+}): string {
+  const argv = [
+    process.execPath,
+    '--import',
+    TSX_LOADER,
+    APPLIANCE_ENTRY,
+    '--root',
+    o.root,
+    '--port',
+    String(o.port),
+    '--key-file',
+    o.keyFile,
+    '--version',
+    o.version,
+  ];
+  return `#!/bin/sh\nexec >>${shellQuote(o.logFile)} 2>&1\nexec ${argv.map(shellQuote).join(' ')}\n`;
+}
+
+async function logTail(file: string): Promise<string> {
+  return (await fsp.readFile(file, 'utf8').catch(() => '')).split('\n').slice(-15).join('\n');
+}
+
+/** Waits until the API answers its version endpoint. */
+export async function waitForApi(api: ApplianceClient, timeoutMs: number, logFile?: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      await api.productVersion();
+      return;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const tail = logFile ? `\nappliance log:\n${await logTail(logFile)}` : '';
+  throw new Error(`the practice appliance did not answer within ${timeoutMs} ms: ${last}${tail}`);
+}
+
+/**
+ * A practice "machine": its own temp root, machine key, port, private runsvdir and an appliance service
+ * running from sources. Always call stop() (afterEach/afterAll); an exit hook kills leftovers regardless.
+ */
+export async function startPracticeMachine(
+  opts: { version?: string; user?: string; group?: string } = {},
+): Promise<PracticeMachine> {
+  if (!existsSync(TSX_LOADER)) throw new Error(`tsx's loader is missing at ${TSX_LOADER}`);
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'practice-machine-'));
+  const root = path.join(dir, 'root');
+  const keyFile = path.join(root, 'var/lib/edge-practice/machine.key');
+  const logFile = path.join(dir, 'appliance.log');
+  const profilePath = path.join(dir, 'profile.json');
+  let tree: RunitTree | undefined;
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await tree?.stop();
+    await fsp.rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await fsp.mkdir(root, { recursive: true });
+    const port = await freePort();
+    tree = await startRunsvdir(path.join(dir, 'service'), {
+      'eds-practice': applianceRunScript({ root, port, keyFile, version: opts.version ?? '1.1.1.46', logFile }),
+    });
+    const serviceDir = tree.services[0]!;
+    const input = practiceProfileInput({
+      port,
+      service: { manager: 'runit', name: serviceDir, stopTimeoutSeconds: 15, startTimeoutSeconds: 30 },
+      ...(opts.user !== undefined ? { user: opts.user } : {}),
+      ...(opts.group !== undefined ? { group: opts.group } : {}),
+    });
+    await fsp.writeFile(profilePath, `${JSON.stringify(input, null, 2)}\n`);
+    const profile: Profile = practiceProfile({
+      port,
+      service: input.service,
+      ...(opts.user !== undefined ? { user: opts.user } : {}),
+      ...(opts.group !== undefined ? { group: opts.group } : {}),
+    });
+    const api = new ApplianceClient(profile.api!);
+    await waitForApi(api, 30_000, logFile);
+    return { dir, root, port, keyFile, serviceDir, profilePath, profile, api, logFile, stop };
+  } catch (e) {
+    await stop().catch(() => undefined);
+    throw e;
+  }
+}
