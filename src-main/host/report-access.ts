@@ -36,6 +36,8 @@ export class ReportAccess {
       hint: 'Open the report from the backup list or the end of a restore.',
     });
     if (!requested.toLowerCase().endsWith('.html') || !path.isAbsolute(requested)) throw denied;
+    // Checked on the path as given first, so the answer never tells whether some other file exists.
+    if (!(await this.allowed(path.resolve(requested)))) throw denied;
     const real = await realOrNull(requested);
     if (real === null) {
       throw new RecoveryError('BACKUP_NOT_FOUND', `The report ${requested} does not exist (any more).`);
@@ -49,13 +51,13 @@ export class ReportAccess {
   private async allowed(real: string): Promise<boolean> {
     for (const d of this.reportDirs()) {
       const rd = await realOrNull(d);
-      if (rd !== null && inside(rd, real)) return true;
+      if (inside(path.resolve(d), real) || (rd !== null && inside(rd, real))) return true;
     }
     if (!/^report-[^/\\]*\.html$/i.test(path.basename(real))) return false;
     const dir = path.dirname(real);
     for (const b of this.listedBackups) {
       const rb = await realOrNull(b);
-      if (rb !== null && (dir === rb || dir === path.dirname(rb))) return true;
+      for (const c of rb === null ? [b] : [b, rb]) if (dir === c || dir === path.dirname(c)) return true;
     }
     return false;
   }

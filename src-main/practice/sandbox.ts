@@ -128,9 +128,10 @@ async function makeMachine(dir: string, id: 'old' | 'replacement', label: string
     startTimeoutSeconds: 30,
   };
   const profileRef = path.join(home, 'profile.json');
-  const input = practiceProfileInput({ port, service, id: `eds-practice-${id}` });
+  // Both machines run the same product: one profile id (a restore checks it), their own port and service.
+  const input = practiceProfileInput({ port, service });
   await fsp.writeFile(profileRef, `${JSON.stringify(input, null, 2)}\n`);
-  return { label, root, keyFile, port, profileRef, profile: practiceProfile({ port, service, id: `eds-practice-${id}` }) };
+  return { label, root, keyFile, port, profileRef, profile: practiceProfile({ port, service }) };
 }
 
 async function startMachine(m: PracticeMachine): Promise<void> {
