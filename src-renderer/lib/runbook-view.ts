@@ -106,6 +106,11 @@ export function resultString(result: unknown, keys: readonly string[]): string |
   for (const k of keys) {
     const v = r[k];
     if (typeof v === 'string' && v) return v;
+    if (Array.isArray(v)) {
+      const strings = v.filter((x): x is string => typeof x === 'string' && x.length > 0);
+      const html = strings.find((x) => x.endsWith('.html'));
+      if (html ?? strings[0]) return (html ?? strings[0])!;
+    }
     if (typeof v === 'object' && v !== null && typeof (v as { path?: unknown }).path === 'string') {
       return (v as { path: string }).path;
     }

@@ -16,7 +16,7 @@ export function BackupRunScreen({ jobId, target }: { jobId: string; target: Targ
     <Screen title={practice ? 'Practice backup' : 'Backing up'}>
       <RunbookPanel
         jobId={jobId}
-        done={(view) => <BackupDone target={target} location={resultString(view.finished?.result, ['path', 'backupDir', 'dir', 'backup'])} />}
+        done={(view) => <BackupDone target={target} location={resultString(view.finished?.result, ['setDir', 'path', 'backupDir'])} />}
         failed={(_view, error) => (
           <ErrorPanel error={error}>
             {STICK_PROBLEMS.has(error.code) ? (

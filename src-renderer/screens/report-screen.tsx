@@ -2,19 +2,17 @@ import { useEffect, useRef, useState } from 'react';
 import { useApi } from '../api.js';
 import { ErrorPanel } from '../components/error-panel.js';
 import { Screen } from '../components/screen.js';
+import { renderReport } from '../lib/render-report.js';
 import { toUiError, type UiError } from '../lib/ui-error.js';
 import { useWizard } from '../store/wizard-store.js';
 
-/**
- * The recovery report, shown in a frame that runs no scripts (sandbox without allow-scripts), saved as a file, or
- * printed with the print style sheet, which hides everything but the report.
- */
+/** The recovery report: shown in the page, saved as a file, or printed (the print CSS hides everything else). */
 export function ReportScreen({ path }: { path: string }) {
   const api = useApi();
   const go = useWizard((s) => s.go);
   const [html, setHtml] = useState<string | null>(null);
   const [error, setError] = useState<UiError | null>(null);
-  const frame = useRef<HTMLIFrameElement>(null);
+  const host = useRef<HTMLDivElement>(null);
   useEffect(() => {
     let live = true;
     api.invoke('report.read', { path }).then(
@@ -26,10 +24,9 @@ export function ReportScreen({ path }: { path: string }) {
     };
   }, [api, path]);
 
-  const fit = () => {
-    const doc = frame.current?.contentDocument;
-    if (frame.current && doc?.documentElement) frame.current.style.height = `${doc.documentElement.scrollHeight + 16}px`;
-  };
+  useEffect(() => {
+    if (html !== null && host.current) renderReport(host.current, html);
+  }, [html]);
   const save = () => {
     if (html === null) return;
     const url = URL.createObjectURL(new Blob([html], { type: 'text/html' }));
@@ -48,16 +45,7 @@ export function ReportScreen({ path }: { path: string }) {
         Saved on this machine at <code>{path}</code>.
       </p>
       {error ? <ErrorPanel error={error} /> : null}
-      {html !== null ? (
-        <iframe
-          ref={frame}
-          className="report-frame"
-          title="Recovery report"
-          sandbox="allow-same-origin"
-          srcDoc={html}
-          onLoad={fit}
-        />
-      ) : null}
+      <div ref={host} className="report-view" role="document" aria-label="Recovery report" hidden={html === null} />
       <div className="actions no-print">
         <button type="button" className="primary" disabled={html === null} onClick={() => window.print()}>
           Print

@@ -8,7 +8,7 @@ import { resultString } from '../lib/runbook-view.js';
 import { toUiError, type UiError } from '../lib/ui-error.js';
 import { selectPractice, useWizard, type RestoreChoice } from '../store/wizard-store.js';
 
-const REPORT_KEYS = ['reportPath', 'report', 'reportHtml'] as const;
+const REPORT_KEYS = ['reports', 'reportPath', 'report'] as const;
 
 export function RestoreRunScreen({ jobId, choice }: { jobId: string; choice: RestoreChoice | null }) {
   const practice = useWizard(selectPractice);

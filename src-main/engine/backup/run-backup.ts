@@ -213,7 +213,8 @@ const steps: RunbookDef<Ctx>['steps'] = [
     title: 'Write the backup',
     explain: (c) =>
       `Pack ${c.items.map((i) => i.id).join(' and ')} into a compressed archive${c.o.passphrase ? ' encrypted with your passphrase' : ''} ` +
-      `on ${c.o.to}${c.splitSize ? `, in parts of ${formatBytes(c.splitSize)}` : ''}. Files are written as .partial and renamed when complete.`,
+      `on ${c.o.to}, filed under this device's id "${c.device.id}" (EdgeRecovery/${c.device.id}/)` +
+      `${c.splitSize ? `, in parts of ${formatBytes(c.splitSize)}` : ''}. Files are written as .partial and renamed when complete.`,
     async run(c, s) {
       const device = path.join(c.o.to, 'EdgeRecovery', safeDeviceId(c.device.id));
       await fsp.mkdir(device, { recursive: true });
