@@ -1,0 +1,68 @@
+import type { Page } from 'playwright-core';
+import type { ScreenRecorder } from './screens.js';
+
+const LONG = { timeout: 90_000 };
+
+export async function heading(page: Page, name: string | RegExp): Promise<void> {
+  await page.getByRole('heading', { level: 1, name }).waitFor(LONG);
+}
+
+/** Start → Practice → plan → practice stick (confirmed) → options → runbook with its confirmation → done. */
+export async function practiceBackup(page: Page, rec: ScreenRecorder, opts: { passphrase?: string } = {}): Promise<string> {
+  await heading(page, 'What do you want to do?');
+  await rec.capture('start');
+  await page.getByRole('button', { name: 'Practice', exact: true }).click();
+  await heading(page, 'Practice backup: what will be copied');
+  await page.getByRole('table').waitFor(LONG);
+  await rec.capture('backup-plan');
+  await page.getByRole('button', { name: 'Choose the USB stick' }).click();
+  await heading(page, 'Practice backup: choose the stick');
+  const stick = page.getByRole('radio', { name: /Practice stick/ });
+  await stick.waitFor(LONG);
+  if (await stick.isChecked()) throw new Error('a drive was selected before the technician chose one');
+  await rec.capture('backup-drive');
+  await stick.check();
+  await page.getByRole('button', { name: 'Use this stick' }).click();
+  await page.getByRole('heading', { name: 'Is this the right stick?' }).waitFor(LONG);
+  await rec.capture('backup-confirm-stick');
+  await page.getByRole('button', { name: /Yes, write the backup/ }).click();
+  await heading(page, 'Practice backup: ready to start');
+  if (opts.passphrase) {
+    await page.getByLabel(/Encrypt the backup/).check();
+    await page.getByLabel('Passphrase', { exact: true }).fill(opts.passphrase);
+    await page.getByLabel('Type the passphrase again').fill(opts.passphrase);
+  }
+  await rec.capture('backup-options');
+  await page.getByRole('button', { name: 'Start the backup' }).click();
+  await heading(page, 'Practice backup');
+  await page.getByRole('button', { name: 'Stop the service' }).waitFor(LONG);
+  await rec.capture('backup-confirm-stop');
+  await page.getByRole('button', { name: 'Stop the service' }).click();
+  await page.getByRole('heading', { name: 'The backup is on the stick and checked' }).waitFor(LONG);
+  await rec.capture('backup-done');
+  return (await page.getByTestId('backup-location').textContent()) ?? '';
+}
+
+/** From the backup's done screen (or the start screen in practice) to the restore's ready screen. */
+export async function practiceRestoreToReady(page: Page, rec: ScreenRecorder): Promise<void> {
+  await page.getByRole('button', { name: /Next: restore onto/ }).click();
+  await heading(page, 'Practice restore: choose the stick');
+  const stick = page.getByRole('radio', { name: /Practice stick/ });
+  await stick.waitFor(LONG);
+  await rec.capture('restore-drive');
+  await stick.check();
+  await page.getByRole('button', { name: 'Look for backups on this stick' }).click();
+  await heading(page, 'Practice restore: choose the backup');
+  await page.locator('.backup-group').first().waitFor(LONG);
+  const sw = page.getByRole('switch');
+  if ((await sw.count()) > 0) {
+    await rec.capture('restore-pick-other-device');
+    await sw.first().check();
+  }
+  await rec.capture('restore-pick');
+  await page.getByRole('radio').first().check();
+  await page.getByRole('button', { name: 'Restore this backup' }).click();
+  await heading(page, 'Practice restore: ready to start');
+}
+
+export { LONG };

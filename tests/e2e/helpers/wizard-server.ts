@@ -1,0 +1,70 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { build } from 'esbuild';
+
+const ROOT = path.resolve(import.meta.dirname, '../../..');
+
+export interface WizardServer {
+  url: string;
+  token: string;
+  /** Temp folder holding the built renderer, state and the practice sandbox. */
+  dir: string;
+  close(): Promise<void>;
+}
+
+let built: Promise<{ rendererDir: string; bridgeFile: string }> | undefined;
+
+/**
+ * Builds the real renderer with the project's vite.config.ts (into a temp folder, so a concurrent `npm run build`
+ * cannot wipe it mid-test) and the browser bridge with esbuild, once per test file.
+ */
+export function buildRenderer(): Promise<{ rendererDir: string; bridgeFile: string }> {
+  built ??= (async () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'erw-renderer-'));
+    const rendererDir = path.join(out, 'renderer');
+    execFileSync(process.execPath, [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'error', '--outDir', rendererDir], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const bridgeFile = path.join(out, 'bridge.js');
+    await build({
+      entryPoints: [path.join(ROOT, 'src-main/server/browser-bridge.ts')],
+      outfile: bridgeFile,
+      bundle: true,
+      platform: 'browser',
+      target: 'es2022',
+      format: 'iife',
+      logLevel: 'error',
+    });
+    return { rendererDir, bridgeFile };
+  })();
+  return built;
+}
+
+export function serverSkipReason(): string | null {
+  const missing = ['src-main/server/serve.ts', 'src-main/engine/backup/run-backup.ts'].filter((f) => !existsSync(path.join(ROOT, f)));
+  return missing.length ? `not written yet: ${missing.join(', ')}` : null;
+}
+
+/** `edge-recovery serve --practice` in-process: the real engine behind the real built renderer. */
+export async function startPracticeServer(): Promise<WizardServer> {
+  const { rendererDir, bridgeFile } = await buildRenderer();
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'erw-e2e-'));
+  const stateDir = path.join(dir, 'state');
+  const practiceBaseDir = path.join(dir, 'practice');
+  await fsp.mkdir(stateDir, { recursive: true });
+  await fsp.mkdir(practiceBaseDir, { recursive: true });
+  const { startServer } = (await import(path.join(ROOT, 'src-main/server/serve.ts'))) as typeof import('../../../src-main/server/serve.js');
+  const s = await startServer({ practice: true, stateDir, rendererDir, bridgeFile, practiceBaseDir });
+  return {
+    url: s.url,
+    token: s.token,
+    dir,
+    close: async () => {
+      await s.close();
+      await fsp.rm(dir, { recursive: true, force: true });
+    },
+  };
+}
