@@ -26,12 +26,12 @@ await Promise.all(
 );
 if (existsSync('src-main/preload/preload.ts')) {
   // Sandboxed preloads cannot load ESM or node_modules: one CommonJS file, only `electron` external.
-  await build({ entryPoints: ['src-main/preload/preload.ts'], outfile: 'dist/preload.cjs', bundle: true, platform: 'node', target: 'node20', format: 'cjs', external: ['electron'], logLevel: 'warning' });
+  await build({ entryPoints: ['src-main/preload/preload.ts'], outfile: 'dist/preload.cjs', bundle: true, platform: 'node', target: 'node20', format: 'cjs', external: ['electron'], minify: true, logLevel: 'warning' });
 }
 if (existsSync('vite.config.ts')) {
   execFileSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn'], { stdio: 'inherit' });
 }
 if (existsSync('src-main/server/browser-bridge.ts')) {
-  await build({ entryPoints: ['src-main/server/browser-bridge.ts'], outfile: 'dist/renderer/bridge.js', bundle: true, platform: 'browser', target: 'es2022', format: 'iife', logLevel: 'warning' });
+  await build({ entryPoints: ['src-main/server/browser-bridge.ts'], outfile: 'dist/renderer/bridge.js', bundle: true, platform: 'browser', target: 'es2022', format: 'iife', minify: true, logLevel: 'warning' });
 }
 console.log('built dist/');

@@ -216,10 +216,12 @@ export function buildProgram(): Command {
     .addOption(new Option('--state-dir <dir>').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'machine-readable output')
     .action(async (o: { stateDir?: string; json?: boolean }) => {
-      const s = await restoreStatus(o.stateDir ? { stateDir: path.resolve(o.stateDir) } : {});
+      const found = await restoreStatus(o.stateDir ? { stateDir: path.resolve(o.stateDir) } : {});
+      // A journal that finished or was rolled back is history, not an unfinished restore.
+      const s = found !== null && (found.canResume || found.canRollback) ? found : null;
       out(!!o.json, s, () =>
         s === null
-          ? 'No unfinished restore.\n'
+          ? `No unfinished restore.${found ? ` The last one (${found.id}) ended: ${found.where}` : ''}\n`
           : `Unfinished restore ${s.id} of ${s.backup} (profile ${s.profileId}), started ${s.startedAt}.\n` +
             `It stopped: ${s.where}\n` +
             s.steps.map((x) => `  [${x.state}] ${x.title}${x.summary ? `: ${x.summary}` : ''}`).join('\n') +
