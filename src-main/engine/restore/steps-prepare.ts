@@ -127,13 +127,22 @@ export const precheckStep: Step<RestoreCtx> = {
     const own = c.profile.ownership;
     return `Run the product's restore checks, confirm ${own ? `the owner ${own.user}:${own.group} exists and ` : ''}there is room beside each folder for the staging copy. Nothing changes.`;
   },
-  async run(c) {
+  async run(c, s) {
     const lines: string[] = [];
     for (const pc of c.profile.prechecks.filter((p) => p.when.includes('restore'))) {
       if (c.api === null) break;
-      const r = await c.api.runPrecheck(pc);
-      if (!r.ok) throw new RecoveryError('PRECHECK_FAILED', `${pc.title}: ${r.message}`, { hint: pc.failMessage });
-      lines.push(`${pc.title}: ok.`);
+      try {
+        const r = await c.api.runPrecheck(pc);
+        if (!r.ok) throw new RecoveryError('PRECHECK_FAILED', `${pc.title}: ${r.message}`, { hint: pc.failMessage });
+        lines.push(`${pc.title}: ok.`);
+      } catch (e) {
+        // A stopped product answers nothing, and has nothing in progress either: a warning, not a refusal.
+        if (!(e instanceof RecoveryError && e.code === 'APPLIANCE_UNREACHABLE')) throw e;
+        const w = `Could not run the check "${pc.title}": the product's API does not answer (is it stopped?).`;
+        c.store.j.warnings.push(w);
+        s.log(w, 'warn');
+        lines.push(w);
+      }
     }
     if (c.profile.ownership && process.platform !== 'win32') {
       ownerIds(c.profile.ownership);
