@@ -85,7 +85,10 @@ function stepsTable(steps: ReportStep[]): string {
           (s.error.hint ? `<div>${escapeHtml(s.error.hint)}</div>` : '')
         : '',
     ].join('');
-    const when = [s.startedAt, s.finishedAt].filter((x): x is string => !!x).map(escapeHtml).join(' – ');
+    // Compact: the clock time it started (the date is in the summary) and how long it took.
+    const clock = (iso: string | undefined) => (iso && /T(\d\d:\d\d:\d\d)/.exec(iso)?.[1]) || '';
+    const took = s.startedAt && s.finishedAt ? duration(s.startedAt, s.finishedAt) : '';
+    const when = escapeHtml([clock(s.startedAt), took && `(${took})`].filter(Boolean).join(' '));
     return `<tr><td>${i + 1}</td><td class="state state-${escapeHtml(s.state)}">${escapeHtml(STATE_TEXT[s.state] ?? s.state)}</td><td>${what}</td><td class="mono">${when}</td></tr>`;
   });
   return `<table><thead><tr><th>#</th><th>Result</th><th>Step</th><th>Time (UTC)</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
