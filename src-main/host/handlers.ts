@@ -71,6 +71,16 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
   };
 
   const practiceRefs = (): string[] => (practice ? [practice.old.profileRef, practice.replacement.profileRef] : []);
+  /**
+   * In practice mode both appliances live on this one host; each gets its own device id so the restore onto the
+   * replacement rehearses the real case: a backup from another device, accepted consciously.
+   */
+  const practiceDeviceFor = (profileRef: string, real: string): string | undefined => {
+    if (!practice) return undefined;
+    if (profileRef === practice.old.profileRef) return `practice-old-${real || 'host'}`;
+    if (profileRef === practice.replacement.profileRef) return `practice-replacement-${real || 'host'}`;
+    return undefined;
+  };
 
   const handlers: Handlers = {
     'app.info': async () => {
@@ -145,7 +155,7 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
               profile,
               to: i.to,
               root: i.root,
-              deviceId: d.id || undefined,
+              deviceId: practiceDeviceFor(i.profileRef, d.id) ?? (d.id || undefined),
               passphrase: i.passphrase,
               splitSize: i.splitSizeBytes,
               keep: i.keep,
@@ -168,6 +178,7 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
       const profile = await loadProfile(i.profileRef);
       const { runRestore } = await import('../engine/restore/run-restore.js');
       const dir = stateDir();
+      const practiceDevice = practiceDeviceFor(i.profileRef, (await deviceInfo()).id);
       reports.rememberBackups([i.backup]); // its report is written beside the set
       const jobId = jobs.start(
         'restore',
@@ -182,6 +193,7 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
               allowVersionMismatch: i.allowVersionMismatch,
               keepDefaults: i.keepDefaults,
               stateDir: dir,
+              ...(practiceDevice !== undefined ? { tuning: { deviceId: practiceDevice } } : {}),
             },
             io,
           ),

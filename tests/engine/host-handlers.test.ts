@@ -106,15 +106,26 @@ describe('handler table', () => {
     const groups = await ok<BackupGroup[]>('backups.list', { dir: practice.stickDir });
     const set = groups.flatMap((g) => g.backups)[0]!;
     expect(set.complete).toBe(true);
-    expect(groups[0]!.thisDevice).toBe(true);
+    // Filed under the old practice machine's own device id: from the replacement's side, another device.
+    expect(groups[0]!.deviceId).toMatch(/^practice-old-/);
+    expect(groups[0]!.thisDevice).toBe(false);
 
     const verify = await ok<{ jobId: string }>('verify.start', { backup: set.path });
     expect(await runJob(verify.jobId)).toMatchObject({ ok: true });
 
+    // Practice rehearses the real case: the backup comes from another device, and that must be a conscious choice.
+    const refused = await ok<{ jobId: string }>('restore.start', {
+      backup: set.path,
+      profileRef: practice.replacement.profileRef,
+      root: practice.replacement.root,
+    });
+    const refusedEnd = await runJob(refused.jobId, 120_000);
+    expect(refusedEnd).toMatchObject({ type: 'finished', ok: false, error: { code: 'OTHER_DEVICE' } });
     const restore = await ok<{ jobId: string }>('restore.start', {
       backup: set.path,
       profileRef: practice.replacement.profileRef,
       root: practice.replacement.root,
+      allowOtherDevice: true,
     });
     const done = await runJob(restore.jobId, 120_000);
     expect(done, JSON.stringify(done)).toMatchObject({ type: 'finished', ok: true });
