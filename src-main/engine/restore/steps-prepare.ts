@@ -10,6 +10,7 @@ import { resolveItemPath } from '../profiles/load.js';
 import type { Step } from '../runbook/runner.js';
 import { needManifest, type RestoreCtx } from './context.js';
 import { crashPoint } from './crash-point.js';
+import { screenEntries } from './entry-screen.js';
 import { ownerIds } from './repair-ownership.js';
 
 /** The installed version: the API first, then the profile's version file, else null. */
@@ -54,10 +55,11 @@ export const verifyStep: Step<RestoreCtx> = {
       { parts: m.archive.parts, passphrase: c.passphrase, manifestOut: c.store.j.innerManifestFile },
       { onProgress: s.progress, signal: c.signal },
     );
+    const entries = await screenEntries(c.store.j.innerManifestFile, new Set(c.store.j.items.map((i) => i.id)));
     c.store.j.facts.files = r.files;
     c.store.j.facts.contentBytes = r.contentBytes;
     crashPoint('verify:done');
-    return `All ${r.files} files (${formatBytes(r.contentBytes)}) read back and match their hashes.`;
+    return `All ${r.files} files (${formatBytes(r.contentBytes)}) read back and match their hashes; all ${entries} entries stay inside their folders.`;
   },
 };
 
