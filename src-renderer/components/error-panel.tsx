@@ -14,9 +14,11 @@ const HEADLINES: Record<string, string> = {
 
 /** The engine's message and hint, with the ways out the screen offers; never a stack trace. */
 export function ErrorPanel({ error, title, children }: { error: UiError; title?: string; children?: ReactNode }) {
+  const headline = title ?? HEADLINES[error.code] ?? 'This did not work.';
+  const same = plain(headline) === plain(error.message);
   return (
     <div className="error-panel" role="alert" data-error-code={error.code}>
-      <h3>{title ?? HEADLINES[error.code] ?? 'This did not work.'}</h3>
+      <h3>{same ? 'This did not work.' : headline}</h3>
       <p>{error.message}</p>
       {error.hint ? (
         <p className="hint">
@@ -28,4 +30,8 @@ export function ErrorPanel({ error, title, children }: { error: UiError; title?:
       {children ? <div className="actions">{children}</div> : null}
     </div>
   );
+}
+
+function plain(s: string): string {
+  return s.toLowerCase().replace(/[^a-z0-9]+/g, ' ').trim();
 }

@@ -1,19 +1,19 @@
 /** Plain-words formatting for sizes, rates and times; pure so tests and every screen agree. */
 
-const UNITS = ['bytes', 'KB', 'MB', 'GB', 'TB'] as const;
+// Binary units, like the engine's own summaries ("483.9 KiB"), so one screen never mixes KB and KiB.
+const UNITS = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
 
 export function formatBytes(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return 'unknown size';
-  if (n < 1000) return `${n} ${n === 1 ? 'byte' : 'bytes'}`;
+  if (n < 1024) return `${n} ${n === 1 ? 'byte' : 'bytes'}`;
   let v = n;
   let i = 0;
-  while (v >= 1000 && i < UNITS.length - 1) {
-    v /= 1000;
+  while (v >= 1024 && i < UNITS.length - 1) {
+    v /= 1024;
     i++;
   }
   return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${UNITS[i]}`;
 }
-
 export function formatRate(bytesPerSecond: number): string {
   return `${formatBytes(Math.max(0, Math.round(bytesPerSecond)))}/s`;
 }

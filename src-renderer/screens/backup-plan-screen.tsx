@@ -40,7 +40,7 @@ export function BackupPlanScreen() {
   return (
     <Screen
       title={practice ? 'Practice backup: what will be copied' : 'Back up: what will be copied'}
-      lead={practice ? `Backing up the practice “${practice.old.label}” machine.` : undefined}
+      lead={practice ? `Practice machine: ${practice.old.label}.` : undefined}
     >
       {error ? (
         <ErrorPanel error={error}>

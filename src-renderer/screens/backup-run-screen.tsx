@@ -73,7 +73,7 @@ function BackupDone({ target, location }: { target: Target; location: string | n
       <div className="actions">
         {practice ? (
           <button type="button" className="primary" onClick={() => go({ kind: 'restore-drive' })}>
-            Next: restore onto the “{practice.replacement.label}” machine
+            Next: restore onto the replacement machine
           </button>
         ) : null}
         <button

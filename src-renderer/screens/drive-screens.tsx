@@ -39,7 +39,7 @@ export function RestoreDriveScreen() {
   return (
     <Screen
       title={practice ? 'Practice restore: choose the stick' : 'Restore: choose the USB stick with the backup'}
-      lead={practice ? `Restoring onto the practice “${practice.replacement.label}” machine.` : undefined}
+      lead={practice ? `Restoring onto the practice machine: ${practice.replacement.label}.` : undefined}
     >
       <DrivePicker purpose="read" extra={extra} onChosen={(source) => go({ kind: 'restore-pick', source })} />
       <div className="actions">

@@ -71,6 +71,8 @@ function RestoreFailed({ error, choice }: { error: SerializedError; choice: Rest
     }
   };
   const passphraseProblem = error.code === 'WRONG_PASSPHRASE' || error.code === 'PASSPHRASE_REQUIRED';
+  // Trying the same damaged set again cannot help; another copy can.
+  const damaged = error.code === 'BACKUP_CORRUPT' || error.code === 'BACKUP_INCOMPLETE' || error.code === 'HOSTILE_ARCHIVE';
   return (
     <ErrorPanel error={error}>
       {status?.canRollback ? (
@@ -92,7 +94,12 @@ function RestoreFailed({ error, choice }: { error: SerializedError; choice: Rest
           Try again from this step…
         </button>
       ) : null}
-      {!status && choice && !passphraseProblem ? (
+      {!status && choice && damaged ? (
+        <button type="button" className="primary" onClick={() => go({ kind: 'restore-pick', source: choice.source })}>
+          Choose another backup
+        </button>
+      ) : null}
+      {!status && choice && !passphraseProblem && !damaged ? (
         <button type="button" className="secondary" onClick={() => go({ kind: 'restore-ready', choice })}>
           Try again
         </button>

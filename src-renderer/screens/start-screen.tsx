@@ -3,7 +3,7 @@ import { useApi } from '../api.js';
 import { ErrorPanel } from '../components/error-panel.js';
 import { Screen } from '../components/screen.js';
 import { toUiError, type UiError } from '../lib/ui-error.js';
-import { selectInfo, selectProfileRef, selectProfiles, useWizard } from '../store/wizard-store.js';
+import { selectInfo, selectPractice, selectProfileRef, selectProfiles, useWizard } from '../store/wizard-store.js';
 
 /** First screen: what was found on this machine, and the three things the wizard does. */
 export function StartScreen() {
@@ -22,13 +22,15 @@ export function StartScreen() {
   const detected = info?.detected ? profiles.find((p) => p.id === info.detected!.profileId) : undefined;
   const chosen = profiles.find((p) => p.ref === profileRef);
   const practiceFirst = !detected;
+  const practice = useWizard(selectPractice);
+  const practiceMode = info?.practice === true || practice !== null;
 
-  const startPractice = async () => {
+  const startPractice = async (kind: 'backup-plan' | 'restore-drive' = 'backup-plan') => {
     setBusy(true);
     setError(null);
     try {
-      setPractice(await api.invoke('practice.setup', {}));
-      go({ kind: 'backup-plan' });
+      if (!practice) setPractice(await api.invoke('practice.setup', {}));
+      go({ kind });
     } catch (e) {
       setError(toUiError(e));
     } finally {
@@ -45,7 +47,7 @@ export function StartScreen() {
       <button
         type="button"
         className={practiceFirst ? 'primary big' : 'secondary big'}
-        onClick={() => void startPractice()}
+        onClick={() => void startPractice('backup-plan')}
         disabled={busy}
       >
         Practice
@@ -56,6 +58,44 @@ export function StartScreen() {
       </p>
     </div>
   );
+
+  if (practiceMode) {
+    return (
+      <Screen title="What do you want to do?" lead="Practice mode: a simulated appliance on this computer. Nothing real is touched.">
+        {info?.practice ? (
+          <p>
+            The wizard was started for practice (<code>edge-recovery serve --practice</code>), so real backups and
+            restores are switched off.
+          </p>
+        ) : null}
+        {error ? <ErrorPanel error={error} /> : null}
+        <div className="choices">
+          <div className="choice">
+            <button type="button" className="primary big" disabled={busy} onClick={() => void startPractice('backup-plan')}>
+              Practice
+            </button>
+            <p>
+              Step 1: back up the “old” practice machine to the practice stick, exactly as on a real appliance.
+            </p>
+          </div>
+          <div className="choice">
+            <button type="button" className="secondary big" disabled={busy} onClick={() => void startPractice('restore-drive')}>
+              Practice a restore
+            </button>
+            <p>Step 2: restore a backup from the practice stick onto the “replacement” practice machine.</p>
+          </div>
+          {info?.practice ? null : (
+            <div className="choice">
+              <button type="button" className="secondary big" onClick={() => setPractice(null)}>
+                Leave practice
+              </button>
+              <p>Back to backing up or restoring this device for real.</p>
+            </div>
+          )}
+        </div>
+      </Screen>
+    );
+  }
 
   return (
     <Screen title="What do you want to do?">

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { browserSkipReason, launchBrowser } from './helpers/browser.js';
 import { heading, LONG, practiceBackup, practiceRestoreToReady } from './helpers/flows.js';
-import { ScreenRecorder } from './helpers/screens.js';
+import { captureFailure, ScreenRecorder } from './helpers/screens.js';
 import { serverSkipReason, startPracticeServer, type WizardServer } from './helpers/wizard-server.js';
 
 const skip = browserSkipReason() ?? serverSkipReason();
@@ -21,6 +21,10 @@ describe.skipIf(skip !== null)('wizard in a browser: practice backup and restore
     page = await context.newPage();
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(server.url);
+  });
+  afterEach(async (ctx) => {
+    // A failing test leaves a picture of where it stopped, beside the step screenshots.
+    if (ctx.task.result?.state === 'fail') await captureFailure(page, ctx.task.name);
   });
   afterAll(async () => {
     await browser?.close();

@@ -64,8 +64,8 @@ describe('Checklist', () => {
     expect(states()).toEqual(['verify:done', 'stop:skipped', 'copy:running', 'start:todo']);
     expect(screen.getByText('12 files checked.')).toBeTruthy();
     expect(screen.getAllByRole('status').map((s) => s.textContent)).toContain('archiving: 50 percent');
-    expect(screen.getByText('5.0 MB of 10.0 MB')).toBeTruthy();
-    expect(screen.getByText('2.0 MB/s')).toBeTruthy();
+    expect(screen.getByText('4.8 MiB of 9.5 MiB')).toBeTruthy();
+    expect(screen.getByText('1.9 MiB/s')).toBeTruthy();
     expect(screen.getByText('3 s')).toBeTruthy();
     const item = screen.getByText('Copy the folders', { selector: '.checklist .title' }).closest('li')!;
     expect(item.getAttribute('aria-current')).toBe('step');

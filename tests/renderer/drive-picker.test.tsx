@@ -96,7 +96,7 @@ describe('DrivePicker', () => {
     expect(onChosen).not.toHaveBeenCalled();
     expect(screen.getByRole('heading', { name: 'Is this the right stick?' })).toBeTruthy();
     expect(screen.getByTestId('confirm-label').textContent).toBe('BACKUP');
-    expect(screen.getByTestId('confirm-size').textContent).toBe('32.0 GB');
+    expect(screen.getByTestId('confirm-size').textContent).toBe('29.8 GiB');
 
     await userEvent.click(screen.getByRole('button', { name: 'No, choose again' }));
     expect(onChosen).not.toHaveBeenCalled();

@@ -1,7 +1,7 @@
 import type { Page } from 'playwright-core';
 import type { ScreenRecorder } from './screens.js';
 
-const LONG = { timeout: 90_000 };
+const LONG = { timeout: Number(process.env.E2E_WAIT_MS ?? 90_000) };
 
 export async function heading(page: Page, name: string | RegExp): Promise<void> {
   await page.getByRole('heading', { level: 1, name }).waitFor(LONG);

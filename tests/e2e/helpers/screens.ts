@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
 import type { Page } from 'playwright-core';
@@ -27,6 +27,8 @@ export class ScreenRecorder {
     private readonly flow: string,
   ) {
     mkdirSync(SCREENSHOT_DIR, { recursive: true });
+    // Drop this flow's pictures from an earlier run, so the folder shows one run only.
+    for (const f of readdirSync(SCREENSHOT_DIR)) if (f.startsWith(`${flow}-`)) rmSync(path.join(SCREENSHOT_DIR, f));
   }
 
   async capture(step: string): Promise<void> {
@@ -43,4 +45,11 @@ export class ScreenRecorder {
       }
     }
   }
+}
+
+export async function captureFailure(page: Page | undefined, testName: string): Promise<void> {
+  if (!page) return;
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  const slug = testName.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 60);
+  await page.screenshot({ path: path.join(SCREENSHOT_DIR, `failed-${slug}.png`), fullPage: true }).catch(() => undefined);
 }

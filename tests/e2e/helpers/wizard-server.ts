@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
+import type * as Serve from '../../../src-main/server/serve.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 
@@ -56,7 +57,7 @@ export async function startPracticeServer(): Promise<WizardServer> {
   const practiceBaseDir = path.join(dir, 'practice');
   await fsp.mkdir(stateDir, { recursive: true });
   await fsp.mkdir(practiceBaseDir, { recursive: true });
-  const { startServer } = (await import(path.join(ROOT, 'src-main/server/serve.ts'))) as typeof import('../../../src-main/server/serve.js');
+  const { startServer } = (await import(path.join(ROOT, 'src-main/server/serve.ts'))) as typeof Serve;
   const s = await startServer({ practice: true, stateDir, rendererDir, bridgeFile, practiceBaseDir });
   return {
     url: s.url,
