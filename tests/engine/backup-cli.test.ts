@@ -209,6 +209,23 @@ describe.skipIf(runit.skip)('edge-recovery backup on a practice appliance under 
     expect(groups[0].backups[0].createdAt >= groups[0].backups[1].createdAt).toBe(true);
   });
 
+  it('warns before the service stops about a link that leaves its folder (a restore would refuse it)', async () => {
+    const conf = resolveItems(m.profile, { root: m.root }).find((i) => i.id === 'Configuration')!.path;
+    const link = path.join(conf, 'hosts-link');
+    await fsp.symlink('/etc/hosts', link);
+    try {
+      const r = await runCli(['backup', '--profile', m.profilePath, '--root', m.root, '--to', path.join(work, 'stick-links'), '--yes', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const events = jsonEvents(r.stdout);
+      const warnAt = events.findIndex((e) => e.type === 'log' && String(e.message).includes('Configuration/hosts-link is a link to /etc/hosts'));
+      const stopAt = events.findIndex((e) => e.type === 'step' && (e.step as { id: string; state: string }).id === 'stop-service');
+      expect(warnAt).toBeGreaterThan(-1);
+      expect(warnAt).toBeLessThan(stopAt);
+    } finally {
+      await fsp.rm(link);
+    }
+  });
+
   it.skipIf(skipLoopTests)('refuses a medium that is too small before touching the service, leaving nothing behind', async () => {
     if (loopMountUnavailable !== null && process.env.CI) throw new Error(loopMountUnavailable);
     const stick = await createLoopMount(4);

@@ -15,6 +15,19 @@ export function hostile(entry: string, why: string): RecoveryError {
  * and symlinks that stay inside their item, in the order and sizes the inner manifest lists.
  * Returns the path's components (first one = item id).
  */
+/**
+ * Why a symlink in folder `dirParts` (relative to its item root) with `target` would point outside the item, or
+ * null when it stays inside. Shared by the restore (refuses) and the backup (warns before recovery day).
+ */
+export function symlinkEscapes(dirParts: string[], target: string): string | null {
+  if (target === '' || target.startsWith('/') || /^[A-Za-z]:/.test(target) || target.includes('\\')) {
+    return `symlink to an absolute path (${target})`;
+  }
+  const resolved = path.posix.normalize(path.posix.join(...dirParts, target));
+  if (resolved === '..' || resolved.startsWith('../')) return `symlink leaving its folder (${target})`;
+  return null;
+}
+
 export function checkEntryShape(h: TarEntryHeader, itemIds: ReadonlySet<string>): string[] {
   const p = h.path;
   if (p === '') throw hostile(p, 'empty path');
@@ -31,13 +44,8 @@ export function checkEntryShape(h: TarEntryHeader, itemIds: ReadonlySet<string>)
     case 'dir':
       break;
     case 'symlink': {
-      const target = h.linkpath ?? '';
-      if (target === '' || target.startsWith('/') || /^[A-Za-z]:/.test(target) || target.includes('\\')) {
-        throw hostile(p, `symlink to an absolute path (${target})`);
-      }
-      // Resolve against the link's folder, relative to the item root (parts[0]).
-      const resolved = path.posix.normalize(path.posix.join(...parts.slice(1, -1), target));
-      if (resolved === '..' || resolved.startsWith('../')) throw hostile(p, `symlink leaving its folder (${target})`);
+      const why = symlinkEscapes(parts.slice(1, -1), h.linkpath ?? '');
+      if (why !== null) throw hostile(p, why);
       break;
     }
     case 'hardlink':

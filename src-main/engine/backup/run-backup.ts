@@ -66,6 +66,8 @@ interface Ctx {
   manifest: BackupManifest | null;
   removedOld: string[];
   warnings: string[];
+  /** Records a warning and shows it at once (the technician hears it before the service stops). */
+  warn(message: string): void;
 }
 
 /** FAT32 holds at most 4 GiB − 1 per file; parts are cut at whole MiB below that. */
@@ -109,10 +111,16 @@ const steps: RunbookDef<Ctx>['steps'] = [
               hint: 'Check the profile and --root. Nothing was changed.',
             });
           }
-          c.warnings.push(`The optional folder ${it.path} does not exist and is left out.`);
+          c.warn(`The optional folder ${it.path} does not exist and is left out.`);
           continue;
         }
         c.sizes.set(it.id, size);
+        for (const l of size.outsideLinks) {
+          c.warn(
+            `${it.id}/${l.path} is a link to ${l.target}, outside the folder: it is backed up as a link, but a restore ` +
+              'refuses links that leave their folder. Replace it with a link inside the folder (or a copy) before relying on this backup.',
+          );
+        }
       }
       c.items = c.items.filter((i) => c.sizes.has(i.id));
       await fsp.mkdir(c.o.to, { recursive: true }).catch((e: unknown) => {
@@ -141,7 +149,7 @@ const steps: RunbookDef<Ctx>['steps'] = [
           if (!r.ok) throw new RecoveryError('PRECHECK_FAILED', `${pc.title}: ${r.message}`, { hint: pc.failMessage });
         } catch (e) {
           if (e instanceof RecoveryError && e.code === 'APPLIANCE_UNREACHABLE') {
-            c.warnings.push(`Could not run the check "${pc.title}": the product's API does not answer.`);
+            c.warn(`Could not run the check "${pc.title}": the product's API does not answer.`);
           } else throw e;
         }
       }
@@ -162,7 +170,7 @@ const steps: RunbookDef<Ctx>['steps'] = [
         return `${c.o.profile.productName} ${c.productVersion}.`;
       } catch (e) {
         const err = toRecoveryError(e);
-        c.warnings.push(`The product version could not be read (${err.message}); the restore will not be able to check it.`);
+        c.warn(`The product version could not be read (${err.message}); the restore will not be able to check it.`);
         return `Version unknown: ${err.message}`;
       }
     },
@@ -235,7 +243,7 @@ const steps: RunbookDef<Ctx>['steps'] = [
         },
         { onProgress: s.progress, ...(s.signal ? { signal: s.signal } : {}) },
       );
-      for (const sk of c.archive.skipped) c.warnings.push(`Skipped ${sk.path}: ${sk.reason}`);
+      for (const sk of c.archive.skipped) c.warn(`Skipped ${sk.path}: ${sk.reason}`);
       c.manifest = buildManifest(c, c.archive);
       await writeFileAtomic(path.join(c.setDir, SUMS_NAME), sha256SumsText(c.archive.parts));
       await writeFileAtomic(path.join(c.setDir, RESTORE_TXT_NAME), restoreText(c.manifest, c.o.profile));
@@ -274,7 +282,7 @@ const steps: RunbookDef<Ctx>['steps'] = [
       c.startedAgain = true;
       if (c.api) {
         const h = await waitHealthy(c.api, c.o.profile.service.startTimeoutSeconds * 1000);
-        if (!h.ok) c.warnings.push(`The service runs but its API is not healthy yet: ${h.detail}`);
+        if (!h.ok) c.warn(`The service runs but its API is not healthy yet: ${h.detail}`);
       }
       return 'The service runs again.';
     },
@@ -361,6 +369,10 @@ export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<Backup
     manifest: null,
     removedOld: [],
     warnings: [],
+    warn(message) {
+      this.warnings.push(message);
+      io.emit({ type: 'log', level: 'warn', message });
+    },
   };
   const def: RunbookDef<Ctx> = { kind: 'backup', title: `Back up ${o.profile.productName}`, steps };
   try {
@@ -371,7 +383,6 @@ export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<Backup
     io.emit({ type: 'finished', ok: false, error: err.toJSON() });
     throw err;
   }
-  for (const w of c.warnings) io.emit({ type: 'log', level: 'warn', message: w });
   const result: BackupResult = { setDir: c.setDir!, manifest: c.manifest!, removedOld: c.removedOld, warnings: c.warnings };
   io.emit({ type: 'finished', ok: true, result: { setDir: result.setDir, removedOld: result.removedOld, warnings: c.warnings } });
   return result;

@@ -99,7 +99,8 @@ function stamp(): string {
 }
 
 export function setAsideName(target: string, id: string): string {
-  return `${target}.before-restore-${stamp()}-${id.slice(0, 8)}`;
+  // The id starts with its own time stamp: its random tail is what tells two restores in one second apart.
+  return `${target}.before-restore-${stamp()}-${id.slice(-8)}`;
 }
 
 export const swapStep: Step<RestoreCtx> = {
