@@ -23,7 +23,8 @@ export function StartScreen() {
   const chosen = profiles.find((p) => p.ref === profileRef);
   const practiceFirst = !detected;
   const practice = useWizard(selectPractice);
-  const practiceMode = info?.practice === true || practice !== null;
+  // Once the technician chose Practice, the start screen offers the two halves of the rehearsal.
+  const practiceMode = practice !== null;
 
   const startPractice = async (kind: 'backup-plan' | 'restore-drive' = 'backup-plan') => {
     setBusy(true);
@@ -62,17 +63,11 @@ export function StartScreen() {
   if (practiceMode) {
     return (
       <Screen title="What do you want to do?" lead="Practice mode: a simulated appliance on this computer. Nothing real is touched.">
-        {info?.practice ? (
-          <p>
-            The wizard was started for practice (<code>edge-recovery serve --practice</code>), so real backups and
-            restores are switched off.
-          </p>
-        ) : null}
         {error ? <ErrorPanel error={error} /> : null}
         <div className="choices">
           <div className="choice">
             <button type="button" className="primary big" disabled={busy} onClick={() => void startPractice('backup-plan')}>
-              Practice
+              Practice a backup
             </button>
             <p>
               Step 1: back up the “old” practice machine to the practice stick, exactly as on a real appliance.
@@ -84,14 +79,12 @@ export function StartScreen() {
             </button>
             <p>Step 2: restore a backup from the practice stick onto the “replacement” practice machine.</p>
           </div>
-          {info?.practice ? null : (
-            <div className="choice">
-              <button type="button" className="secondary big" onClick={() => setPractice(null)}>
-                Leave practice
-              </button>
-              <p>Back to backing up or restoring this device for real.</p>
-            </div>
-          )}
+          <div className="choice">
+            <button type="button" className="secondary big" onClick={() => setPractice(null)}>
+              Leave practice
+            </button>
+            <p>Back to backing up or restoring this device for real.</p>
+          </div>
         </div>
       </Screen>
     );

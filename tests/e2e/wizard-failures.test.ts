@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { browserSkipReason, launchBrowser } from './helpers/browser.js';
-import { heading, LONG, practiceBackup, practiceRestoreToReady } from './helpers/flows.js';
+import { heading, LONG, pickNewestBackup, practiceBackup, practiceRestoreToReady } from './helpers/flows.js';
 import { captureFailure, ScreenRecorder } from './helpers/screens.js';
 import { serverSkipReason, startPracticeServer, type WizardServer } from './helpers/wizard-server.js';
 
@@ -92,12 +92,7 @@ describe.skipIf(skip !== null)('wizard in a browser: failures and their ways out
     await heading(page, 'Practice restore: choose the stick');
     await page.getByRole('radio', { name: /Practice stick/ }).check();
     await page.getByRole('button', { name: 'Look for backups on this stick' }).click();
-    await heading(page, 'Practice restore: choose the backup');
-    const sw = page.getByRole('switch');
-    if ((await sw.count()) > 0) await sw.first().check();
-    await page.getByRole('radio').first().check();
-    await page.getByRole('button', { name: 'Restore this backup' }).click();
-    await heading(page, 'Practice restore: ready to start');
+    await pickNewestBackup(page);
     await page.getByRole('button', { name: 'Start the restore' }).click();
     const alert = page.locator('.error-panel[data-error-code="BACKUP_CORRUPT"]');
     await alert.waitFor(LONG);

@@ -31,10 +31,15 @@ describe.skipIf(skip !== null)('wizard in a browser: practice backup and restore
     await server?.close();
   });
 
-  it('backs up the old machine and restores it onto the replacement, with a wrong passphrase on the way', async () => {
+  it('backs up the old machine (keyboard only up to the start) and restores it onto the replacement, with a wrong passphrase on the way', async () => {
     const rec = new ScreenRecorder(page, 'practice');
-    const location = await practiceBackup(page, rec, { passphrase: 'correct horse battery staple' });
+    const location = await practiceBackup(page, rec, { passphrase: 'correct horse battery staple', keyboard: true });
     expect(location).toMatch(/Backup_/);
+    await page.getByRole('button', { name: 'Safely remove the stick' }).click();
+    const ejected = page.locator('.result.ok [role="status"]');
+    await ejected.waitFor(LONG);
+    expect((await ejected.textContent())?.length).toBeGreaterThan(0);
+    await rec.capture('backup-eject');
 
     await practiceRestoreToReady(page, rec);
     await page.getByLabel('Passphrase of this backup').fill('not the passphrase');
