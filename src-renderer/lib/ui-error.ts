@@ -1,5 +1,3 @@
-import { RecoveryApiError } from '../../src-main/shared/contract.js';
-
 /** What a screen shows when something failed: the engine's code, message and hint — never a stack. */
 export interface UiError {
   code: string;
@@ -9,11 +7,11 @@ export interface UiError {
 }
 
 /**
- * Normalises whatever a request threw. Electron's contextBridge strips class identity from errors, so anything
- * shaped like a serialized error is accepted; everything else becomes INTERNAL with its message only.
+ * Normalises whatever a request threw (a RecoveryApiError from the bridge, or its plain copy: Electron's
+ * contextBridge strips class identity). Matching by shape rather than `instanceof` also keeps the contract's
+ * zod schemas out of the renderer bundle. Anything else becomes INTERNAL with its first line only.
  */
 export function toUiError(e: unknown): UiError {
-  if (e instanceof RecoveryApiError) return withOptional({ code: e.code, message: e.message }, e.hint, e.details);
   if (typeof e === 'object' && e !== null) {
     const o = e as { code?: unknown; message?: unknown; hint?: unknown; details?: unknown };
     const message = typeof o.message === 'string' && o.message ? firstLine(o.message) : 'Something went wrong.';

@@ -46,7 +46,8 @@ export function BackupOptionsScreen({ target }: { target: Target }) {
   return (
     <Screen title={practice ? 'Practice backup: ready to start' : 'Back up: ready to start'}>
       <p>
-        The backup goes to <strong>{target.label}</strong> ({formatBytes(target.sizeBytes)}), folder{' '}
+        The backup goes to <strong>{target.label}</strong>
+        {target.sizeBytes !== null ? ` (${formatBytes(target.sizeBytes)})` : ''}, folder{' '}
         <code>{target.path}</code>.
       </p>
       <div className="field checkbox">

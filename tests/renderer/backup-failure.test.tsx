@@ -53,3 +53,16 @@ describe('Backup failures', () => {
     expect(useWizard.getState().step).toEqual({ kind: 'backup-options', target });
   });
 });
+
+describe('toUiError', () => {
+  it('keeps the engine’s code, message and hint from a RecoveryApiError, and drops stack lines from anything else', async () => {
+    const { RecoveryApiError } = await import('../../src-main/shared/contract.js');
+    const { toUiError } = await import('../../src-renderer/lib/ui-error.js');
+    expect(toUiError(new RecoveryApiError({ code: 'WRONG_PASSPHRASE', message: 'No.', hint: 'Again.' }))).toEqual({
+      code: 'WRONG_PASSPHRASE',
+      message: 'No.',
+      hint: 'Again.',
+    });
+    expect(toUiError(new TypeError('x is undefined\n    at f (file.js:1:2)'))).toEqual({ code: 'INTERNAL', message: 'x is undefined' });
+  });
+});
