@@ -22,12 +22,13 @@ export function App({ api }: { api: RecoveryApi }) {
   const addEvents = useWizard((s) => s.addEvents);
   useEffect(() => api.onJobEvent((e) => addEvents([e])), [api, addEvents]);
   const practice = useWizard(selectPractice);
+  const practiceServer = useWizard((s) => s.info?.practice === true);
   return (
     <ApiContext.Provider value={api}>
-      <div className={practice ? 'app practice' : 'app'}>
+      <div className={practice || practiceServer ? 'app practice' : 'app'}>
         <header className="app-header">
           <span className="app-name">Edge Recovery Wizard</span>
-          {practice ? <span className="badge">Practice</span> : null}
+          {practice || practiceServer ? <span className="badge">Practice</span> : null}
         </header>
         <PracticeBanner />
         <main>

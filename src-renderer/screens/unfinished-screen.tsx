@@ -53,7 +53,7 @@ export function UnfinishedScreen({ status }: { status: RestoreStatusView }) {
         </div>
         <div>
           <dt>Stopped at</dt>
-          <dd>{status.where}</dd>
+          <dd className="plain">{status.where}</dd>
         </div>
       </dl>
       <Checklist steps={status.steps} currentId={status.steps.find((s) => s.state !== 'done')?.id ?? null} />
