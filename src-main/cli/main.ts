@@ -14,6 +14,11 @@ import { TOOL_VERSION } from '../engine/version.js';
 import { getPassphrase, parseKeep, parseSize, readCredentialsFile } from './options.js';
 import { table, terminalInteraction, terminalSink } from './terminal.js';
 
+/** --state-dir (or EDGE_RECOVERY_STATE_DIR) as an engine option. */
+function stateDirOpt(o: { stateDir?: string }): { stateDir?: string } {
+  return o.stateDir ? { stateDir: path.resolve(o.stateDir) } : {};
+}
+
 function out(json: boolean, value: unknown, human: () => string): void {
   process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : human());
 }
@@ -45,11 +50,20 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .action((o: { json?: boolean }) => {
       const ps = builtinProfiles();
-      out(!!o.json, ps, () =>
-        table([
-          ['ID', 'PRODUCT', 'PLATFORM', 'SERVICE', 'FOLDERS'],
-          ...ps.map((p) => [p.id, p.productName, p.platform, `${p.service.manager}:${p.service.name}`, p.items.map((i) => i.path).join(', ')]),
-        ]) + 'A profile can also be a JSON file: --profile ./my-product.json (see the README).\n',
+      out(
+        !!o.json,
+        ps,
+        () =>
+          table([
+            ['ID', 'PRODUCT', 'PLATFORM', 'SERVICE', 'FOLDERS'],
+            ...ps.map((p) => [
+              p.id,
+              p.productName,
+              p.platform,
+              `${p.service.manager}:${p.service.name}`,
+              p.items.map((i) => i.path).join(', '),
+            ]),
+          ]) + 'A profile can also be a JSON file: --profile ./my-product.json (see the README).\n',
       );
     });
 
@@ -123,33 +137,53 @@ export function buildProgram(): Command {
     .option('--leave-stopped', 'leave the service stopped afterwards')
     .option('--yes', 'do not ask before stopping the service')
     .option('--json', 'print progress and results as JSON lines')
-    .action(async (o: { profile: string; to: string; root?: string; deviceId?: string; encrypt?: boolean; passphraseFile?: string; keep?: number; splitSize?: number; leaveStopped?: boolean; yes?: boolean; json?: boolean }) => {
-      const profile = await loadProfile(o.profile);
-      const wantsEncryption = o.encrypt === true || o.passphraseFile !== undefined;
-      const passphrase = wantsEncryption ? await getPassphrase({ ...(o.passphraseFile ? { file: o.passphraseFile } : {}), create: true, required: true }) : undefined;
-      const r = await runBackup(
-        {
-          profile,
-          to: path.resolve(o.to),
-          ...(o.root ? { root: path.resolve(o.root) } : {}),
-          ...(o.deviceId ? { deviceId: o.deviceId } : {}),
-          ...(passphrase !== undefined ? { passphrase } : {}),
-          ...(o.keep !== undefined ? { keep: o.keep } : {}),
-          ...(o.splitSize !== undefined ? { splitSize: o.splitSize } : {}),
-          leaveStopped: o.leaveStopped === true,
-        },
-        io(o),
-      );
-      if (!o.json) {
-        process.stdout.write(
-          `\nBackup complete and verified: ${r.setDir}\n` +
-            `  device ${r.manifest.deviceId}, ${r.manifest.files} files, ${formatBytes(r.manifest.contentBytes)}, ` +
-            `${r.manifest.archive.parts.length} part(s)${r.manifest.archive.encryption ? ', encrypted' : ''}\n` +
-            `  How to restore by hand: ${path.join(r.setDir, 'RESTORE.txt')}\n`,
+    .action(
+      async (o: {
+        profile: string;
+        to: string;
+        root?: string;
+        deviceId?: string;
+        encrypt?: boolean;
+        passphraseFile?: string;
+        keep?: number;
+        splitSize?: number;
+        leaveStopped?: boolean;
+        yes?: boolean;
+        json?: boolean;
+      }) => {
+        const profile = await loadProfile(o.profile);
+        const wantsEncryption = o.encrypt === true || o.passphraseFile !== undefined;
+        const passphrase = wantsEncryption
+          ? await getPassphrase({
+              ...(o.passphraseFile ? { file: o.passphraseFile } : {}),
+              create: true,
+              required: true,
+            })
+          : undefined;
+        const r = await runBackup(
+          {
+            profile,
+            to: path.resolve(o.to),
+            ...(o.root ? { root: path.resolve(o.root) } : {}),
+            ...(o.deviceId ? { deviceId: o.deviceId } : {}),
+            ...(passphrase !== undefined ? { passphrase } : {}),
+            ...(o.keep !== undefined ? { keep: o.keep } : {}),
+            ...(o.splitSize !== undefined ? { splitSize: o.splitSize } : {}),
+            leaveStopped: o.leaveStopped === true,
+          },
+          io(o),
         );
-        for (const w of r.warnings) process.stdout.write(`  Warning: ${w}\n`);
-      }
-    });
+        if (!o.json) {
+          process.stdout.write(
+            `\nBackup complete and verified: ${r.setDir}\n` +
+              `  device ${r.manifest.deviceId}, ${r.manifest.files} files, ${formatBytes(r.manifest.contentBytes)}, ` +
+              `${r.manifest.archive.parts.length} part(s)${r.manifest.archive.encryption ? ', encrypted' : ''}\n` +
+              `  How to restore by hand: ${path.join(r.setDir, 'RESTORE.txt')}\n`,
+          );
+          for (const w of r.warnings) process.stdout.write(`  Warning: ${w}\n`);
+        }
+      },
+    );
 
   program
     .command('verify <backup>')
@@ -161,7 +195,11 @@ export function buildProgram(): Command {
       const set = await readBackupSet(path.resolve(backup));
       const passphrase =
         set.manifest.archive.encryption !== null
-          ? await getPassphrase({ ...(o.passphraseFile ? { file: o.passphraseFile } : {}), create: false, required: true })
+          ? await getPassphrase({
+              ...(o.passphraseFile ? { file: o.passphraseFile } : {}),
+              create: false,
+              required: true,
+            })
           : undefined;
       const r = await runVerify(path.resolve(backup), passphrase !== undefined ? { passphrase } : {}, io(o));
       if (!o.json) process.stdout.write(`\nOK: all ${r.files} files of ${backup} match their checksums.\n`);
@@ -169,7 +207,9 @@ export function buildProgram(): Command {
 
   program
     .command('restore <backup>')
-    .description('Restore a backup onto this machine: verify, check compatibility, swap folders reversibly, repair owners, re-enter credentials.')
+    .description(
+      'Restore a backup onto this machine: verify, check compatibility, swap folders reversibly, repair owners, re-enter credentials.',
+    )
     .requiredOption('--profile <id|file>', 'built-in profile id or profile JSON file')
     .option('--root <dir>', "resolve the profile's folders under this folder")
     .option('--passphrase-file <file>', 'passphrase of an encrypted backup')
@@ -186,7 +226,11 @@ export function buildProgram(): Command {
       const set = await readBackupSet(path.resolve(backup));
       const passphrase =
         set.manifest.archive.encryption !== null
-          ? await getPassphrase({ ...(o.passphraseFile ? { file: o.passphraseFile } : {}), create: false, required: true })
+          ? await getPassphrase({
+              ...(o.passphraseFile ? { file: o.passphraseFile } : {}),
+              create: false,
+              required: true,
+            })
           : undefined;
       const credentials = o.credentialsFile ? await readCredentialsFile(o.credentialsFile) : undefined;
       const runIo = io({ ...o, ...(credentials ? { credentials } : {}) });
@@ -200,7 +244,7 @@ export function buildProgram(): Command {
             allowOtherDevice: o.allowOtherDevice === true,
             allowVersionMismatch: o.allowVersionMismatch === true,
             keepDefaults: o.keepDefaults === true,
-            ...(o.stateDir ? { stateDir: path.resolve(o.stateDir) } : {}),
+            ...stateDirOpt(o),
           },
           runIo,
         );
@@ -216,7 +260,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--state-dir <dir>').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'machine-readable output')
     .action(async (o: { stateDir?: string; json?: boolean }) => {
-      const found = await restoreStatus(o.stateDir ? { stateDir: path.resolve(o.stateDir) } : {});
+      const found = await restoreStatus(stateDirOpt(o));
       // A journal that finished or was rolled back is history, not an unfinished restore.
       const s = found !== null && (found.canResume || found.canRollback) ? found : null;
       out(!!o.json, s, () =>
@@ -240,10 +284,14 @@ export function buildProgram(): Command {
     .option('--json', 'print progress and results as JSON lines')
     .action(async (o: RestoreCliOptions) => {
       const credentials = o.credentialsFile ? await readCredentialsFile(o.credentialsFile) : undefined;
-      const passphrase = await getPassphrase({ ...(o.passphraseFile ? { file: o.passphraseFile } : {}), create: false, required: false });
+      const passphrase = await getPassphrase({
+        ...(o.passphraseFile ? { file: o.passphraseFile } : {}),
+        create: false,
+        required: false,
+      });
       const runIo = io({ ...o, ...(credentials ? { credentials } : {}) });
       try {
-        await resumeRestore({ ...(o.stateDir ? { stateDir: path.resolve(o.stateDir) } : {}), ...(passphrase !== undefined ? { passphrase } : {}) }, runIo);
+        await resumeRestore({ ...stateDirOpt(o), ...(passphrase !== undefined ? { passphrase } : {}) }, runIo);
         if (!o.json) process.stdout.write('\nRestore complete.\n');
       } catch (e) {
         await offerRollback(e, o, runIo);
@@ -257,7 +305,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--state-dir <dir>').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'print progress and results as JSON lines')
     .action(async (o: { yes?: boolean; json?: boolean; stateDir?: string }) => {
-      await rollbackRestore(o.stateDir ? { stateDir: path.resolve(o.stateDir) } : {}, io(o));
+      await rollbackRestore(stateDirOpt(o), io(o));
       if (!o.json) process.stdout.write('\nRolled back: the machine is as it was before the restore.\n');
     });
 
@@ -291,7 +339,7 @@ interface RestoreCliOptions {
 /** After a failed restore: say what state the machine is in and roll back (asked, or at once with --yes). */
 async function offerRollback(e: unknown, o: RestoreCliOptions, runIo: RunbookIO): Promise<never> {
   const err = toRecoveryError(e);
-  const status = await restoreStatus(o.stateDir ? { stateDir: path.resolve(o.stateDir) } : {}).catch(() => null);
+  const status = await restoreStatus(stateDirOpt(o)).catch(() => null);
   if (status === null || !status.canRollback) throw err;
   process.stderr.write(`\nThe restore stopped: ${err.message}\nState of the machine: ${status.where}\n`);
   const go =
@@ -299,14 +347,15 @@ async function offerRollback(e: unknown, o: RestoreCliOptions, runIo: RunbookIO)
     (await runIo.interaction.confirm({
       stepId: 'rollback',
       title: 'Roll back',
-      message: 'Put the machine back exactly as it was before the restore (the set-aside folders return, the service as it was).',
+      message:
+        'Put the machine back exactly as it was before the restore (the set-aside folders return, the service as it was).',
       action: 'Roll back now',
     }));
   if (!go) {
     process.stderr.write('Not rolled back. Later: "edge-recovery resume" or "edge-recovery rollback".\n');
     throw err;
   }
-  await rollbackRestore(o.stateDir ? { stateDir: path.resolve(o.stateDir) } : {}, runIo);
+  await rollbackRestore(stateDirOpt(o), runIo);
   process.stderr.write('Rolled back: the machine is as it was before the restore.\n');
   process.exitCode = EXIT_CODES.ROLLED_BACK;
   throw Object.assign(err, { rolledBack: true });

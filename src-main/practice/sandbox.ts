@@ -1,8 +1,8 @@
 import { existsSync, promises as fsp } from 'node:fs';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from './free-port.js';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { RecoveryError } from '../engine/errors.js';
 import type { Profile } from '../engine/profiles/schema.js';
@@ -52,7 +52,9 @@ function defaultApplianceCommand(): string[] {
   const here = fileURLToPath(import.meta.url);
   if (here.endsWith('.ts')) {
     // From sources (tests, `tsx`): load tsx by absolute URL so the child's working folder does not matter.
-    const tsx = pathToFileURL(path.join(path.dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist', 'loader.mjs'));
+    const tsx = pathToFileURL(
+      path.join(path.dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist', 'loader.mjs'),
+    );
     return [process.execPath, '--import', tsx.href, path.join(path.dirname(here), 'appliance.ts')];
   }
   const bundled = path.join(path.dirname(here), 'practice-appliance.js');
@@ -62,19 +64,6 @@ function defaultApplianceCommand(): string[] {
     });
   }
   return [process.execPath, bundled];
-}
-
-/** A free port on 127.0.0.1 (closed again at once; the appliance binds it a moment later). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** "Some data" on the old machine, so a restore visibly brings something the fresh install lacks. */
@@ -102,7 +91,9 @@ async function waitForApi(port: number, timeoutMs: number): Promise<void> {
   let last = '';
   while (Date.now() < until) {
     try {
-      const r = await fetch(`http://127.0.0.1:${port}/api/v1/diagnostics/productinformation`, { signal: AbortSignal.timeout(1000) });
+      const r = await fetch(`http://127.0.0.1:${port}/api/v1/diagnostics/productinformation`, {
+        signal: AbortSignal.timeout(1000),
+      });
       if (r.ok) return;
       last = `HTTP ${r.status}`;
     } catch (e) {
@@ -113,7 +104,12 @@ async function waitForApi(port: number, timeoutMs: number): Promise<void> {
   throw new RecoveryError('APPLIANCE_UNREACHABLE', `The practice appliance on port ${port} did not answer (${last}).`);
 }
 
-async function makeMachine(dir: string, id: 'old' | 'replacement', label: string, command: string[]): Promise<PracticeMachine> {
+async function makeMachine(
+  dir: string,
+  id: 'old' | 'replacement',
+  label: string,
+  command: string[],
+): Promise<PracticeMachine> {
   const home = path.join(dir, id);
   const root = path.join(home, 'root');
   const keyFile = path.join(home, 'machine.key');

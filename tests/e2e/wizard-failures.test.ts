@@ -1,13 +1,12 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { browserSkipReason, launchBrowser } from './helpers/browser.js';
+import { describe, expect, it } from 'vitest';
+import { browserSkipReason } from './helpers/browser.js';
 import { heading, LONG, pickNewestBackup, practiceBackup, practiceRestoreToReady } from './helpers/flows.js';
-import { captureFailure, ScreenRecorder } from './helpers/screens.js';
-import { serverSkipReason, startPracticeServer, type WizardServer } from './helpers/wizard-server.js';
+import { ScreenRecorder } from './helpers/screens.js';
+import { useWizardSession } from './helpers/session.js';
 
-const skip = browserSkipReason() ?? serverSkipReason();
+const skip = browserSkipReason();
 if (skip) console.warn(`wizard e2e skipped: ${skip}`);
 
 async function findArchive(dir: string): Promise<string> {
@@ -18,67 +17,48 @@ async function findArchive(dir: string): Promise<string> {
 }
 
 describe.skipIf(skip !== null)('wizard in a browser: failures and their ways out', () => {
-  let server: WizardServer;
-  let browser: Browser;
-  let page: Page;
+  const session = useWizardSession();
   let stickDir: string;
-  const errors: string[] = [];
-  const rec = { current: null as ScreenRecorder | null };
-
-  beforeAll(async () => {
-    server = await startPracticeServer();
-    browser = await launchBrowser();
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    page = await context.newPage();
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(server.url);
-  });
-  afterEach(async (ctx) => {
-    // A failing test leaves a picture of where it stopped, beside the step screenshots.
-    if (ctx.task.result?.state === 'fail') await captureFailure(page, ctx.task.name);
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
 
   it('offers the roll back of a restore that failed half-way, again after a reload, and rolls it back', async () => {
-    const r = (rec.current = new ScreenRecorder(page, 'rollback'));
-    const location = await practiceBackup(page, r);
+    const r = new ScreenRecorder(session.page, 'rollback');
+    const location = await practiceBackup(session.page, r);
     stickDir = location.slice(0, location.indexOf(`${path.sep}EdgeRecovery${path.sep}`));
-    await practiceRestoreToReady(page, r);
-    await page.getByRole('button', { name: 'Start the restore' }).click();
-    await page.getByRole('button', { name: 'Stop the service' }).waitFor(LONG);
-    await page.getByRole('button', { name: 'Stop the service' }).click();
+    await practiceRestoreToReady(session.page, r);
+    await session.page.getByRole('button', { name: 'Start the restore' }).click();
+    await session.page.getByRole('button', { name: 'Stop the service' }).waitFor(LONG);
+    await session.page.getByRole('button', { name: 'Stop the service' }).click();
     // Declining the swap fails that step after the service was stopped and the backup unpacked: the machine is
     // half-way, which is what a rollback is for.
-    await page.getByRole('button', { name: 'Replace the folders' }).waitFor(LONG);
-    await page.getByRole('button', { name: /Don’t do this/ }).click();
-    const rollback = page.getByRole('button', { name: /Roll back/ });
+    await session.page.getByRole('button', { name: 'Replace the folders' }).waitFor(LONG);
+    await session.page.getByRole('button', { name: /Don’t do this/ }).click();
+    const rollback = session.page.getByRole('button', { name: /Roll back/ });
     await rollback.waitFor(LONG);
-    expect(await page.locator('.checklist-item[data-state="failed"]').count()).toBe(1);
+    expect(await session.page.locator('.checklist-item[data-state="failed"]').count()).toBe(1);
     await r.capture('restore-failed');
     // A reload (or a crash of the window) loses all UI state: the engine's journal brings the choice back first.
-    await page.reload();
-    await heading(page, 'A restore did not finish');
-    expect(await page.locator('.checklist-item[data-step-id="swap"]').getAttribute('data-state')).toBe('failed');
+    await session.page.reload();
+    await heading(session.page, 'A restore did not finish');
+    expect(await session.page.locator('.checklist-item[data-step-id="swap"]').getAttribute('data-state')).toBe(
+      'failed',
+    );
     await r.capture('unfinished-after-reload');
-    await page.getByRole('button', { name: /Roll back/ }).click();
-    await heading(page, 'Rolling back the restore');
-    const confirm = page.getByRole('button', { name: 'Roll back', exact: true });
+    await session.page.getByRole('button', { name: /Roll back/ }).click();
+    await heading(session.page, 'Rolling back the restore');
+    const confirm = session.page.getByRole('button', { name: 'Roll back', exact: true });
     await confirm.waitFor(LONG);
     await r.capture('rollback-confirm');
     await confirm.click();
-    await page.getByRole('heading', { name: 'Rolled back' }).waitFor(LONG);
+    await session.page.getByRole('heading', { name: 'Rolled back' }).waitFor(LONG);
     await r.capture('rolled-back');
-    await page.getByRole('button', { name: 'Back to start' }).click();
+    await session.page.getByRole('button', { name: 'Back to start' }).click();
     // After a rollback nothing is unfinished, so the wizard opens at its start screen again.
-    await heading(page, 'What do you want to do?');
+    await heading(session.page, 'What do you want to do?');
     expect(r.findings).toEqual([]);
   });
 
   it('refuses a backup with one flipped byte, says it is damaged, and changes nothing', async () => {
-    const r = (rec.current = new ScreenRecorder(page, 'corrupt'));
+    const r = new ScreenRecorder(session.page, 'corrupt');
     const archive = await findArchive(stickDir);
     const fh = await fsp.open(archive, 'r+');
     try {
@@ -91,30 +71,34 @@ describe.skipIf(skip !== null)('wizard in a browser: failures and their ways out
     } finally {
       await fh.close();
     }
-    await heading(page, 'What do you want to do?');
-    if ((await page.getByRole('button', { name: 'Practice a restore' }).count()) === 0) {
+    await heading(session.page, 'What do you want to do?');
+    if ((await session.page.getByRole('button', { name: 'Practice a restore' }).count()) === 0) {
       // The reload above forgot that practice was chosen; choosing it again reuses the same sandbox.
-      await page.getByRole('button', { name: 'Practice', exact: true }).click();
-      await heading(page, 'Practice backup: what will be copied');
-      await page.getByRole('button', { name: 'Back' }).click();
+      await session.page.getByRole('button', { name: 'Practice', exact: true }).click();
+      await heading(session.page, 'Practice backup: what will be copied');
+      await session.page.getByRole('button', { name: 'Back' }).click();
     }
     await r.capture('start-practice-mode');
-    await page.getByRole('button', { name: 'Practice a restore' }).click();
-    await heading(page, 'Practice restore: choose the stick');
-    await page.getByRole('radio', { name: /Practice stick/ }).check();
-    await page.getByRole('button', { name: 'Look for backups on this stick' }).click();
-    await pickNewestBackup(page);
-    await page.getByRole('button', { name: 'Start the restore' }).click();
-    const alert = page.locator('.error-panel[data-error-code="BACKUP_CORRUPT"]');
+    await session.page.getByRole('button', { name: 'Practice a restore' }).click();
+    await heading(session.page, 'Practice restore: choose the stick');
+    await session.page.getByRole('radio', { name: /Practice stick/ }).check();
+    await session.page.getByRole('button', { name: 'Look for backups on this stick' }).click();
+    await pickNewestBackup(session.page);
+    await session.page.getByRole('button', { name: 'Start the restore' }).click();
+    const alert = session.page.locator('.error-panel[data-error-code="BACKUP_CORRUPT"]');
     await alert.waitFor(LONG);
     await r.capture('corrupt-refused');
     expect(await alert.textContent()).toMatch(/damaged/i);
-    expect(await page.getByRole('button', { name: 'Choose another backup' }).count()).toBe(1);
-    expect(await page.locator('.checklist-item[data-step-id="verify"]').getAttribute('data-state')).toBe('failed');
+    expect(await session.page.getByRole('button', { name: 'Choose another backup' }).count()).toBe(1);
+    expect(await session.page.locator('.checklist-item[data-step-id="verify"]').getAttribute('data-state')).toBe(
+      'failed',
+    );
     for (const id of ['stop-service', 'swap']) {
-      expect(await page.locator(`.checklist-item[data-step-id="${id}"]`).getAttribute('data-state')).toBe('todo');
+      expect(await session.page.locator(`.checklist-item[data-step-id="${id}"]`).getAttribute('data-state')).toBe(
+        'todo',
+      );
     }
     expect(r.findings).toEqual([]);
-    expect(errors).toEqual([]);
+    expect(session.errors).toEqual([]);
   });
 });

@@ -1,10 +1,10 @@
 import { existsSync, promises as fsp } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApplianceClient } from '../../src-main/engine/appliance/client.js';
 import type { Profile } from '../../src-main/engine/profiles/schema.js';
+import { freePort } from '../../src-main/practice/free-port.js';
 import { practiceProfile, practiceProfileInput } from '../../src-main/practice/practice-profile.js';
 import { startRunsvdir, type RunitTree } from './runit.js';
 
@@ -29,17 +29,7 @@ export interface PracticeMachine {
   stop(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;

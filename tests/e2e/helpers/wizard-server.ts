@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, promises as fsp } from 'node:fs';
+import { mkdtempSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { build } from 'esbuild';
@@ -25,10 +25,14 @@ export function buildRenderer(): Promise<{ rendererDir: string; bridgeFile: stri
   built ??= (async () => {
     const out = mkdtempSync(path.join(os.tmpdir(), 'erw-renderer-'));
     const rendererDir = path.join(out, 'renderer');
-    execFileSync(process.execPath, [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'error', '--outDir', rendererDir], {
-      cwd: ROOT,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    execFileSync(
+      process.execPath,
+      [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'error', '--outDir', rendererDir],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'ignore', 'inherit'],
+      },
+    );
     const bridgeFile = path.join(out, 'bridge.js');
     await build({
       entryPoints: [path.join(ROOT, 'src-main/server/browser-bridge.ts')],
@@ -42,11 +46,6 @@ export function buildRenderer(): Promise<{ rendererDir: string; bridgeFile: stri
     return { rendererDir, bridgeFile };
   })();
   return built;
-}
-
-export function serverSkipReason(): string | null {
-  const missing = ['src-main/server/serve.ts', 'src-main/engine/backup/run-backup.ts'].filter((f) => !existsSync(path.join(ROOT, f)));
-  return missing.length ? `not written yet: ${missing.join(', ')}` : null;
 }
 
 /** `edge-recovery serve --practice` in-process: the real engine behind the real built renderer. */
