@@ -42,8 +42,16 @@ interface Row {
   peakMiB: number;
 }
 
-function runOurs(kind: 'create' | 'verify', dataDir: string, outDir: string, level: number): { seconds: number; bytes: number; archiveBytes: number; maxRssKiB: number } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--measure', kind, dataDir, outDir, String(level)], { cwd: root, encoding: 'utf8' });
+function runOurs(
+  kind: 'create' | 'verify',
+  dataDir: string,
+  outDir: string,
+  level: number,
+): { seconds: number; bytes: number; archiveBytes: number; maxRssKiB: number } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--measure', kind, dataDir, outDir, String(level)], {
+    cwd: root,
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`${kind} failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
 }
@@ -92,23 +100,53 @@ async function main(): Promise<void> {
     await fsp.mkdir(out);
     const t = runTimed(`tar -czf ${out}/gnu.tar.gz .`, s.dir);
     const gnuSize = statSync(path.join(out, 'gnu.tar.gz')).size;
-    rows.push({ dataset: s.name, tool: 'GNU tar -czf', seconds: t.seconds, mbps: mb(content, t.seconds), ratio: (gnuSize / content).toFixed(3), peakMiB: t.maxRssKiB / 1024 });
+    rows.push({
+      dataset: s.name,
+      tool: 'GNU tar -czf',
+      seconds: t.seconds,
+      mbps: mb(content, t.seconds),
+      ratio: (gnuSize / content).toFixed(3),
+      peakMiB: t.maxRssKiB / 1024,
+    });
     const tv = runTimed(`tar -tzf ${out}/gnu.tar.gz > /dev/null`, s.dir);
-    rows.push({ dataset: s.name, tool: 'GNU tar -tzf', seconds: tv.seconds, mbps: mb(content, tv.seconds), ratio: '', peakMiB: tv.maxRssKiB / 1024 });
+    rows.push({
+      dataset: s.name,
+      tool: 'GNU tar -tzf',
+      seconds: tv.seconds,
+      mbps: mb(content, tv.seconds),
+      ratio: '',
+      peakMiB: tv.maxRssKiB / 1024,
+    });
     for (const level of levels) {
       const o = path.join(out, `ours-${level}`);
       await fsp.mkdir(o);
       const c = runOurs('create', s.dir, o, level);
-      rows.push({ dataset: s.name, tool: `createArchive L${level}`, seconds: c.seconds, mbps: mb(c.bytes, c.seconds), ratio: (c.archiveBytes / c.bytes).toFixed(3), peakMiB: c.maxRssKiB / 1024 });
+      rows.push({
+        dataset: s.name,
+        tool: `createArchive L${level}`,
+        seconds: c.seconds,
+        mbps: mb(c.bytes, c.seconds),
+        ratio: (c.archiveBytes / c.bytes).toFixed(3),
+        peakMiB: c.maxRssKiB / 1024,
+      });
       const v = runOurs('verify', s.dir, o, level);
-      rows.push({ dataset: s.name, tool: `verifyArchive L${level}`, seconds: v.seconds, mbps: mb(v.bytes, v.seconds), ratio: '', peakMiB: v.maxRssKiB / 1024 });
+      rows.push({
+        dataset: s.name,
+        tool: `verifyArchive L${level}`,
+        seconds: v.seconds,
+        mbps: mb(v.bytes, v.seconds),
+        ratio: '',
+        peakMiB: v.maxRssKiB / 1024,
+      });
     }
     await fsp.rm(out, { recursive: true, force: true });
   }
   console.log(`\nscale ${scale}, ${os.cpus().length} cores, node ${process.version}\n`);
   console.log('| dataset | tool | seconds | MB/s | size ratio | peak MiB |\n|---|---|---|---|---|---|');
   for (const r of rows) {
-    console.log(`| ${r.dataset} | ${r.tool} | ${r.seconds.toFixed(2)} | ${r.mbps.toFixed(1)} | ${r.ratio} | ${r.peakMiB.toFixed(0)} |`);
+    console.log(
+      `| ${r.dataset} | ${r.tool} | ${r.seconds.toFixed(2)} | ${r.mbps.toFixed(1)} | ${r.ratio} | ${r.peakMiB.toFixed(0)} |`,
+    );
   }
 }
 

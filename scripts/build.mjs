@@ -6,7 +6,18 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const define = { __TOOL_VERSION__: JSON.stringify(pkg.version) };
 // Native and ESM-only packages stay in node_modules (electron-builder ships them); our code is bundled.
-const external = ['electron', 'drivelist', 'node-disk-info', 'age-encryption', 'tar', 'ws', 'zod', 'commander', 'tsx', 'tsx/*'];
+const external = [
+  'electron',
+  'drivelist',
+  'node-disk-info',
+  'age-encryption',
+  'tar',
+  'ws',
+  'zod',
+  'commander',
+  'tsx',
+  'tsx/*',
+];
 // ESM bundles that still meet CommonJS `require` of built-ins inside dependencies.
 const banner = {
   js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
@@ -14,7 +25,17 @@ const banner = {
 
 rmSync('dist', { recursive: true, force: true });
 
-const node = { bundle: true, platform: 'node', target: 'node20', format: 'esm', sourcemap: true, define, external, banner, logLevel: 'warning' };
+const node = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  sourcemap: true,
+  define,
+  external,
+  banner,
+  logLevel: 'warning',
+};
 const entries = [
   ['src-main/cli/main.ts', 'dist/cli.js'],
   ['src-main/engine/archive/archive-worker.ts', 'dist/archive-worker.js'],
@@ -26,12 +47,33 @@ await Promise.all(
 );
 if (existsSync('src-main/preload/preload.ts')) {
   // Sandboxed preloads cannot load ESM or node_modules: one CommonJS file, only `electron` external.
-  await build({ entryPoints: ['src-main/preload/preload.ts'], outfile: 'dist/preload.cjs', bundle: true, platform: 'node', target: 'node20', format: 'cjs', external: ['electron'], minify: true, logLevel: 'warning' });
+  await build({
+    entryPoints: ['src-main/preload/preload.ts'],
+    outfile: 'dist/preload.cjs',
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    external: ['electron'],
+    minify: true,
+    logLevel: 'warning',
+  });
 }
 if (existsSync('vite.config.ts')) {
-  execFileSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn'], { stdio: 'inherit' });
+  execFileSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn'], {
+    stdio: 'inherit',
+  });
 }
 if (existsSync('src-main/server/browser-bridge.ts')) {
-  await build({ entryPoints: ['src-main/server/browser-bridge.ts'], outfile: 'dist/renderer/bridge.js', bundle: true, platform: 'browser', target: 'es2022', format: 'iife', minify: true, logLevel: 'warning' });
+  await build({
+    entryPoints: ['src-main/server/browser-bridge.ts'],
+    outfile: 'dist/renderer/bridge.js',
+    bundle: true,
+    platform: 'browser',
+    target: 'es2022',
+    format: 'iife',
+    minify: true,
+    logLevel: 'warning',
+  });
 }
 console.log('built dist/');

@@ -6,7 +6,9 @@ import { askHidden } from './terminal.js';
 export function parseSize(s: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$/i.exec(s);
   if (!m) throw new RecoveryError('BAD_INPUT', `"${s}" is not a size. Use e.g. 700M, 4G or a number of bytes.`);
-  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[
+    m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'
+  ];
   const n = Math.floor(parseFloat(m[1]!) * mult);
   if (n < 1024 * 1024) throw new RecoveryError('BAD_INPUT', `The split size ${s} is too small (at least 1M).`);
   return n;
@@ -14,7 +16,8 @@ export function parseSize(s: string): number {
 
 export function parseKeep(s: string): number {
   const n = Number(s);
-  if (!Number.isInteger(n) || n < 1 || n > 100) throw new RecoveryError('BAD_INPUT', `--keep takes a whole number from 1 to 100, not "${s}".`);
+  if (!Number.isInteger(n) || n < 1 || n > 100)
+    throw new RecoveryError('BAD_INPUT', `--keep takes a whole number from 1 to 100, not "${s}".`);
   return n;
 }
 
@@ -22,7 +25,11 @@ export function parseKeep(s: string): number {
  * The passphrase, from (in order) a file, the EDGE_RECOVERY_PASSPHRASE variable, or a hidden prompt
  * (asked twice when creating). Never echoed, never logged.
  */
-export async function getPassphrase(o: { file?: string; create: boolean; required: boolean }): Promise<string | undefined> {
+export async function getPassphrase(o: {
+  file?: string;
+  create: boolean;
+  required: boolean;
+}): Promise<string | undefined> {
   if (o.file !== undefined) {
     const text = await fsp.readFile(o.file, 'utf8').catch((e: unknown) => {
       throw new RecoveryError('BAD_INPUT', `Cannot read the passphrase file ${o.file}: ${(e as Error).message}`);
@@ -54,7 +61,10 @@ export async function readCredentialsFile(file: string): Promise<Record<string, 
   try {
     raw = JSON.parse(await fsp.readFile(file, 'utf8'));
   } catch (e) {
-    throw new RecoveryError('BAD_INPUT', `Cannot read the credentials file ${file}: ${(e as Error).message.split('\n')[0]}`);
+    throw new RecoveryError(
+      'BAD_INPUT',
+      `Cannot read the credentials file ${file}: ${(e as Error).message.split('\n')[0]}`,
+    );
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new RecoveryError('BAD_INPUT', `The credentials file ${file} must hold a JSON object of entries.`);

@@ -7,7 +7,9 @@ import { defaultStateDir } from '../engine/restore/journal.js';
 export async function serveCommand(o: { practice?: boolean; port?: number; stateDir?: string }): Promise<void> {
   // dist/cli.js → dist/renderer; from sources, the build's output in the repo.
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const rendererDir = here.endsWith(`${path.sep}dist`) ? path.join(here, 'renderer') : path.resolve(here, '../../dist/renderer');
+  const rendererDir = here.endsWith(`${path.sep}dist`)
+    ? path.join(here, 'renderer')
+    : path.resolve(here, '../../dist/renderer');
   const server = await startServer({
     practice: o.practice === true,
     stateDir: o.stateDir ? path.resolve(o.stateDir) : defaultStateDir(),

@@ -12,7 +12,13 @@ import type {
 
 const isTTY = (): boolean => process.stderr.isTTY === true;
 
-const MARK: Record<StepInfo['state'], string> = { todo: '[ ]', running: '[>]', done: '[x]', failed: '[!]', skipped: '[-]' };
+const MARK: Record<StepInfo['state'], string> = {
+  todo: '[ ]',
+  running: '[>]',
+  done: '[x]',
+  failed: '[!]',
+  skipped: '[-]',
+};
 
 export function progressLine(p: Progress): string {
   const total = p.totalBytes !== null ? ` of ${formatBytes(p.totalBytes)}` : '';
@@ -46,7 +52,8 @@ export function terminalSink(opts: { json: boolean }): EventSink {
         break;
       case 'step':
         clearProgress();
-        if (e.step.state === 'running') process.stderr.write(`${MARK.running} ${e.step.title}\n    ${e.step.explain}\n`);
+        if (e.step.state === 'running')
+          process.stderr.write(`${MARK.running} ${e.step.title}\n    ${e.step.explain}\n`);
         else process.stderr.write(`${MARK[e.step.state]} ${e.step.title}: ${e.step.summary ?? ''}\n`);
         if (e.step.error?.hint) process.stderr.write(`    What to do: ${e.step.error.hint}\n`);
         break;
@@ -130,7 +137,9 @@ export function terminalInteraction(o: TerminalInteractionOptions): Interaction 
     async confirm(req: ConfirmRequest): Promise<boolean> {
       if (o.yes) return true;
       if (o.json || !process.stdin.isTTY) {
-        process.stderr.write(`"${req.title}" needs confirmation: run again with --yes to go ahead without questions.\n`);
+        process.stderr.write(
+          `"${req.title}" needs confirmation: run again with --yes to go ahead without questions.\n`,
+        );
         return false;
       }
       process.stderr.write(`\n${req.title}: ${req.message}\n`);
@@ -148,7 +157,9 @@ export function terminalInteraction(o: TerminalInteractionOptions): Interaction 
         return out;
       }
       if (o.json || !process.stdin.isTTY) return null;
-      process.stderr.write(`\n${req.entries.length} credential(s) must be entered again: they were encrypted for the old machine.\n`);
+      process.stderr.write(
+        `\n${req.entries.length} credential(s) must be entered again: they were encrypted for the old machine.\n`,
+      );
       const out: CredentialValues = {};
       for (const e of req.entries) {
         process.stderr.write(`\n${e.resourceTitle}: ${e.entryName}\n`);

@@ -56,7 +56,10 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
   let practiceCreating: Promise<PracticeSandbox> | undefined;
   const ownsPractice = ctx.practice === undefined;
   const stateDir = (): string => practice?.stateDir ?? ctx.stateDir;
-  const reports = new ReportAccess(() => [path.join(ctx.stateDir, 'reports'), ...(practice ? [path.join(practice.stateDir, 'reports')] : [])]);
+  const reports = new ReportAccess(() => [
+    path.join(ctx.stateDir, 'reports'),
+    ...(practice ? [path.join(practice.stateDir, 'reports')] : []),
+  ]);
 
   let device: Promise<{ id: string; hostname: string }> | undefined;
   const deviceInfo = (): Promise<{ id: string; hostname: string }> => {
@@ -104,7 +107,14 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
       const items: ItemPlan[] = [];
       for (const it of resolveItems(profile, root === undefined ? {} : { root })) {
         const m = await measureFolder(it.path);
-        items.push({ id: it.id, path: it.path, exists: m.exists, required: it.required, sizeBytes: m.sizeBytes, files: m.files });
+        items.push({
+          id: it.id,
+          path: it.path,
+          exists: m.exists,
+          required: it.required,
+          sizeBytes: m.sizeBytes,
+          files: m.files,
+        });
       }
       let service = { state: 'unknown', detail: '' };
       try {
@@ -121,7 +131,13 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
           problems.push({ code: 'SOURCE_MISSING', message: `The folder ${it.path} (${it.id}) does not exist here.` });
         }
       }
-      return { profile: summarize(profile, profileRef), items, service, problems, canElevate: canElevateFor(problems, elevated) };
+      return {
+        profile: summarize(profile, profileRef),
+        items,
+        service,
+        problems,
+        canElevate: canElevateFor(problems, elevated),
+      };
     },
 
     'drives.list': async ({ all, minFreeBytes }) => {
@@ -210,13 +226,17 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
     'restore.resume': async ({ passphrase }) => {
       const { resumeRestore } = await import('../engine/restore/run-restore.js');
       const dir = stateDir();
-      return { jobId: jobs.start('resume', (io) => resumeRestore({ stateDir: dir, passphrase }, io), { changesMachine: true }) };
+      return {
+        jobId: jobs.start('resume', (io) => resumeRestore({ stateDir: dir, passphrase }, io), { changesMachine: true }),
+      };
     },
 
     'restore.rollback': async () => {
       const { rollbackRestore } = await import('../engine/restore/run-restore.js');
       const dir = stateDir();
-      return { jobId: jobs.start('rollback', (io) => rollbackRestore({ stateDir: dir }, io), { changesMachine: true }) };
+      return {
+        jobId: jobs.start('rollback', (io) => rollbackRestore({ stateDir: dir }, io), { changesMachine: true }),
+      };
     },
 
     'job.respond': async ({ jobId, promptId, answer }) => ({ accepted: jobs.respond(jobId, promptId, answer) }),
@@ -248,7 +268,8 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
       if (!ctx.relaunchElevated) {
         return {
           started: false,
-          message: 'The browser wizard cannot raise its own rights. Stop "edge-recovery serve" and start it again with sudo (or as Administrator).',
+          message:
+            'The browser wizard cannot raise its own rights. Stop "edge-recovery serve" and start it again with sudo (or as Administrator).',
         };
       }
       if (jobs.busy) {

@@ -189,11 +189,17 @@ export class JobHost {
     } catch (e) {
       ok = false;
       const aborted = job.controller.signal.aborted;
-      error = (aborted && !(e instanceof RecoveryError) ? new RecoveryError('CANCELLED', 'Cancelled by the technician.') : toRecoveryError(e)).toJSON();
+      error = (
+        aborted && !(e instanceof RecoveryError)
+          ? new RecoveryError('CANCELLED', 'Cancelled by the technician.')
+          : toRecoveryError(e)
+      ).toJSON();
     }
     // Runbooks normally say `finished` themselves; the host only fills in when one threw before it could.
     if (!job.finishedEmitted) {
-      const fin: RunbookEvent = ok ? { type: 'finished', ok: true, result: jsonSafe(result) } : { type: 'finished', ok: false, error };
+      const fin: RunbookEvent = ok
+        ? { type: 'finished', ok: true, result: jsonSafe(result) }
+        : { type: 'finished', ok: false, error };
       this.record(job, fin);
     }
     job.done = true;
@@ -203,7 +209,8 @@ export class JobHost {
   }
 
   private ask(job: Job, prompt: JobPrompt): Promise<JobAnswer> {
-    if (job.controller.signal.aborted) return Promise.reject(new RecoveryError('CANCELLED', 'Cancelled by the technician.'));
+    if (job.controller.signal.aborted)
+      return Promise.reject(new RecoveryError('CANCELLED', 'Cancelled by the technician.'));
     const promptId = randomUUID().slice(0, 8) + '-' + String(job.seq + 1);
     return new Promise<JobAnswer>((resolve, reject) => {
       job.pending.set(promptId, { promptId, prompt, resolve, reject });

@@ -56,10 +56,16 @@ export function privilegeProblems(
   if (profile.ownership && platform !== 'win32') {
     const { user, group } = profile.ownership;
     if (uidForUser(user) === undefined) {
-      problems.push({ code: 'USER_MISSING', message: `The user ${user} does not exist on this machine. Install the product first.` });
+      problems.push({
+        code: 'USER_MISSING',
+        message: `The user ${user} does not exist on this machine. Install the product first.`,
+      });
     }
     if (gidForGroup(group) === undefined) {
-      problems.push({ code: 'USER_MISSING', message: `The group ${group} does not exist on this machine. Install the product first.` });
+      problems.push({
+        code: 'USER_MISSING',
+        message: `The group ${group} does not exist on this machine. Install the product first.`,
+      });
     }
   }
   return problems;
@@ -67,5 +73,7 @@ export function privilegeProblems(
 
 /** Relaunching elevated only helps with missing rights, and only where we know how to elevate. */
 export function canElevateFor(problems: PrivilegeProblem[], elevated: boolean, platform = process.platform): boolean {
-  return !elevated && (platform === 'linux' || platform === 'win32') && problems.some((p) => p.code === 'PERMISSION_DENIED');
+  return (
+    !elevated && (platform === 'linux' || platform === 'win32') && problems.some((p) => p.code === 'PERMISSION_DENIED')
+  );
 }

@@ -33,13 +33,23 @@ export function relaunchElevated(): Promise<{ started: boolean; message: string 
   } else if (process.platform === 'win32') {
     const list = args.map((a) => psQuote(a)).join(',');
     file = 'powershell.exe';
-    argv = ['-NoProfile', '-NonInteractive', '-Command', `Start-Process -FilePath ${psQuote(exe)} ${list ? `-ArgumentList ${list} ` : ''}-Verb RunAs`];
+    argv = [
+      '-NoProfile',
+      '-NonInteractive',
+      '-Command',
+      `Start-Process -FilePath ${psQuote(exe)} ${list ? `-ArgumentList ${list} ` : ''}-Verb RunAs`,
+    ];
   } else {
-    return Promise.resolve({ started: false, message: 'Relaunching with administrator rights is supported on Linux and Windows only.' });
+    return Promise.resolve({
+      started: false,
+      message: 'Relaunching with administrator rights is supported on Linux and Windows only.',
+    });
   }
   return new Promise((resolve) => {
     const child = spawn(file, argv, { detached: true, stdio: 'ignore', windowsHide: true });
-    child.once('error', (e) => resolve({ started: false, message: `Could not ask for administrator rights: ${e.message}` }));
+    child.once('error', (e) =>
+      resolve({ started: false, message: `Could not ask for administrator rights: ${e.message}` }),
+    );
     child.once('exit', (code) => {
       if (process.platform === 'win32' && code === 0) {
         resolve({ started: true, message: 'The wizard is starting again as Administrator.' });
@@ -47,7 +57,12 @@ export function relaunchElevated(): Promise<{ started: boolean; message: string 
       }
       // pkexec: 126 = the password prompt was dismissed, 127 = not authorised. Success never returns here:
       // the root copy ends this process once its window is shown.
-      const why = code === 126 ? 'the password prompt was cancelled' : code === 127 ? 'this account may not become root' : `exit code ${String(code)}`;
+      const why =
+        code === 126
+          ? 'the password prompt was cancelled'
+          : code === 127
+            ? 'this account may not become root'
+            : `exit code ${String(code)}`;
       resolve({ started: false, message: `The wizard was not relaunched with administrator rights (${why}).` });
     });
     child.unref();

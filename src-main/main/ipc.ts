@@ -11,7 +11,9 @@ export function setupIpc(host: RequestHost, getWindow: () => BrowserWindow | nul
   const trusted = (e: IpcMainInvokeEvent): boolean => {
     const win = getWindow();
     const frame = e.senderFrame;
-    return win !== null && e.sender === win.webContents && frame !== null && frame.parent === null && isAppUrl(frame.url);
+    return (
+      win !== null && e.sender === win.webContents && frame !== null && frame.parent === null && isAppUrl(frame.url)
+    );
   };
 
   ipcMain.handle(CHANNELS.invoke, async (e, name: unknown, input: unknown): Promise<Envelope<unknown>> => {

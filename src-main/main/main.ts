@@ -32,26 +32,29 @@ function startWizard(): void {
     }
   });
 
-  app.whenReady().then(() => {
-    host = createHandlers({
-      shell: 'electron',
-      stateDir: path.join(app.getPath('userData'), 'state'),
-      profilesDir: path.join(app.getPath('userData'), 'profiles'),
-      practiceApplianceCommand: applianceCommand(),
-      relaunchElevated,
-    });
-    setupIpc(host, () => win);
-    setupKeepAwake(host.jobs);
-    win = createMainWindow({ devTools: !app.isPackaged });
-    setupCloseGuard(win, host.jobs);
-    win.once('ready-to-show', replaceParentIfAsked);
-    win.on('closed', () => {
-      win = null;
-    });
-  }, (e: unknown) => {
-    console.error(`edge-recovery: could not start: ${(e as Error).message}`);
-    app.exit(1);
-  });
+  app.whenReady().then(
+    () => {
+      host = createHandlers({
+        shell: 'electron',
+        stateDir: path.join(app.getPath('userData'), 'state'),
+        profilesDir: path.join(app.getPath('userData'), 'profiles'),
+        practiceApplianceCommand: applianceCommand(),
+        relaunchElevated,
+      });
+      setupIpc(host, () => win);
+      setupKeepAwake(host.jobs);
+      win = createMainWindow({ devTools: !app.isPackaged });
+      setupCloseGuard(win, host.jobs);
+      win.once('ready-to-show', replaceParentIfAsked);
+      win.on('closed', () => {
+        win = null;
+      });
+    },
+    (e: unknown) => {
+      console.error(`edge-recovery: could not start: ${(e as Error).message}`);
+      app.exit(1);
+    },
+  );
 
   app.on('window-all-closed', () => app.quit());
 

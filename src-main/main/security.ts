@@ -16,15 +16,18 @@ export function setupSecurity(): void {
     contents.setWindowOpenHandler(() => ({ action: 'deny' }));
   });
 
-  app.whenReady().then(() => {
-    const s = session.defaultSession;
-    s.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
-    s.setPermissionCheckHandler(() => false);
-    s.webRequest.onHeadersReceived((details, callback) => {
-      const headers: Record<string, string | string[]> = { ...(details.responseHeaders ?? {}) };
-      headers['Content-Security-Policy'] = [contentSecurityPolicy()];
-      for (const [k, v] of Object.entries(SECURITY_HEADERS)) headers[k] = [v];
-      callback({ responseHeaders: headers });
-    });
-  }, () => undefined);
+  app.whenReady().then(
+    () => {
+      const s = session.defaultSession;
+      s.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+      s.setPermissionCheckHandler(() => false);
+      s.webRequest.onHeadersReceived((details, callback) => {
+        const headers: Record<string, string | string[]> = { ...(details.responseHeaders ?? {}) };
+        headers['Content-Security-Policy'] = [contentSecurityPolicy()];
+        for (const [k, v] of Object.entries(SECURITY_HEADERS)) headers[k] = [v];
+        callback({ responseHeaders: headers });
+      });
+    },
+    () => undefined,
+  );
 }

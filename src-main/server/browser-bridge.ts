@@ -48,7 +48,13 @@ function installRecoveryBridge(): void {
       // Requests in flight are lost with the socket: fail them so the wizard can say so and retry.
       for (const [id, p] of pending) {
         pending.delete(id);
-        p.reject(new RecoveryApiError({ code: 'INTERNAL', message: 'The connection to the recovery tool was lost.', hint: 'Check that "edge-recovery serve" is still running, then reload the page.' }));
+        p.reject(
+          new RecoveryApiError({
+            code: 'INTERNAL',
+            message: 'The connection to the recovery tool was lost.',
+            hint: 'Check that "edge-recovery serve" is still running, then reload the page.',
+          }),
+        );
       }
       setTimeout(connect, retryMs);
       retryMs = Math.min(retryMs * 2, 5000);

@@ -103,12 +103,20 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
 
   function headers(contentType: string): Record<string, string> {
     const wsOrigins = guard!.origins().map((o) => o.replace(/^http/, 'ws'));
-    return { 'Content-Type': contentType, 'Content-Security-Policy': contentSecurityPolicy(wsOrigins), ...SECURITY_HEADERS };
+    return {
+      'Content-Type': contentType,
+      'Content-Security-Policy': contentSecurityPolicy(wsOrigins),
+      ...SECURITY_HEADERS,
+    };
   }
 
   function deny(res: http.ServerResponse, status: number, reason: string): void {
     res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', ...SECURITY_HEADERS });
-    res.end(status === 401 ? `Not signed in (${reason}). Open the URL that "edge-recovery serve" printed.\n` : `Refused: ${reason}.\n`);
+    res.end(
+      status === 401
+        ? `Not signed in (${reason}). Open the URL that "edge-recovery serve" printed.\n`
+        : `Refused: ${reason}.\n`,
+    );
   }
 
   async function handleHttp(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -186,12 +194,18 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     try {
       msg = JSON.parse(text) as Partial<WsRequest>;
     } catch {
-      send(ws, { id: null, envelope: { ok: false, error: { code: 'BAD_INPUT', message: 'The message is not JSON.' } } });
+      send(ws, {
+        id: null,
+        envelope: { ok: false, error: { code: 'BAD_INPUT', message: 'The message is not JSON.' } },
+      });
       return;
     }
     const id = typeof msg.id === 'number' ? msg.id : null;
     if (id === null || typeof msg.name !== 'string') {
-      send(ws, { id, envelope: { ok: false, error: { code: 'BAD_INPUT', message: 'A request needs a numeric id and a name.' } } });
+      send(ws, {
+        id,
+        envelope: { ok: false, error: { code: 'BAD_INPUT', message: 'A request needs a numeric id and a name.' } },
+      });
       return;
     }
     send(ws, { id, envelope: await host.dispatch(msg.name, msg.input) });

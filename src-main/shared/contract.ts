@@ -19,7 +19,11 @@ export type { SerializedError, Progress, ConfirmRequest, CredentialsRequest, Cre
 /** Phantom marker for an output type: outputs come from the trusted side and are typed, not validated. */
 const out = <T>() => undefined as unknown as T;
 
-const Path = z.string().min(1).max(4096).refine((s) => !s.includes('\0'), 'must not contain NUL');
+const Path = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((s) => !s.includes('\0'), 'must not contain NUL');
 const ProfileRef = z.string().min(1).max(4096);
 const Passphrase = z.string().min(1).max(1024);
 const JobId = z.string().regex(/^job-[0-9a-f-]{8,64}$/);
@@ -85,7 +89,13 @@ export interface DriveView {
   label: string | null;
   isRemovable: boolean;
   isUSB: boolean;
-  mountpoints: { path: string; label: string | null; fsType: string | null; freeBytes: number | null; totalBytes: number | null }[];
+  mountpoints: {
+    path: string;
+    label: string | null;
+    fsType: string | null;
+    freeBytes: number | null;
+    totalBytes: number | null;
+  }[];
   status: 'ok' | 'warning' | 'hidden';
   reasons: DriveReason[];
 }
@@ -157,7 +167,9 @@ export const REQUESTS = {
     output: out<ProfilePlan>(),
   },
   'drives.list': {
-    input: z.object({ all: z.boolean().default(false), minFreeBytes: z.number().int().nonnegative().optional() }).strict(),
+    input: z
+      .object({ all: z.boolean().default(false), minFreeBytes: z.number().int().nonnegative().optional() })
+      .strict(),
     output: out<DriveView[]>(),
   },
   'drives.eject': { input: z.object({ target: Path }).strict(), output: out<{ ok: boolean; message: string }>() },
@@ -169,7 +181,11 @@ export const REQUESTS = {
         to: Path,
         root: Path.optional(),
         passphrase: Passphrase.optional(),
-        splitSizeBytes: z.number().int().min(1024 * 1024).optional(),
+        splitSizeBytes: z
+          .number()
+          .int()
+          .min(1024 * 1024)
+          .optional(),
         keep: z.number().int().min(1).max(100).optional(),
         leaveStopped: z.boolean().default(false),
       })
@@ -210,9 +226,7 @@ export const REQUESTS = {
           z
             .object({
               kind: z.literal('credentials'),
-              values: z
-                .record(z.string().max(512), z.record(z.string().max(256), z.string().max(8192)))
-                .nullable(),
+              values: z.record(z.string().max(512), z.record(z.string().max(256), z.string().max(8192))).nullable(),
             })
             .strict(),
         ]),
@@ -225,7 +239,11 @@ export const REQUESTS = {
   'job.events': {
     input: z.object({ jobId: JobId, afterSeq: z.number().int().min(-1).default(-1) }).strict(),
     /** `pending`: the prompt the job waits on now, if any (a replayed prompt event may already be answered). */
-    output: out<{ events: JobEventEnvelope[]; done: boolean; pending?: { promptId: string; prompt: JobPrompt } | null }>(),
+    output: out<{
+      events: JobEventEnvelope[];
+      done: boolean;
+      pending?: { promptId: string; prompt: JobPrompt } | null;
+    }>(),
   },
   'report.read': { input: z.object({ path: Path }).strict(), output: out<{ html: string }>() },
   'practice.setup': { input: z.object({}).strict(), output: out<PracticeView>() },

@@ -76,9 +76,7 @@ export function CredentialForm({
                     autoComplete={f.secret ? 'new-password' : 'off'}
                     spellCheck={false}
                     value={values[e.key]?.[f.name] ?? ''}
-                    onChange={(ev) =>
-                      setValues((v) => ({ ...v, [e.key]: { ...v[e.key], [f.name]: ev.target.value } }))
-                    }
+                    onChange={(ev) => setValues((v) => ({ ...v, [e.key]: { ...v[e.key], [f.name]: ev.target.value } }))}
                   />
                   {f.secret ? (
                     <button

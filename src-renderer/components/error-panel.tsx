@@ -33,5 +33,8 @@ export function ErrorPanel({ error, title, children }: { error: UiError; title?:
 }
 
 function plain(s: string): string {
-  return s.toLowerCase().replace(/[^a-z0-9]+/g, ' ').trim();
+  return s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, ' ')
+    .trim();
 }

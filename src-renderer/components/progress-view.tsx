@@ -8,18 +8,16 @@ export function ProgressView({ progress }: { progress: Progress }) {
       ? Math.min(100, Math.floor((progress.bytes / progress.totalBytes) * 100))
       : null;
   const spoken =
-    pct === null ? `${progress.phase}: ${formatBytes(progress.bytes)} so far` : `${progress.phase}: ${Math.floor(pct / 10) * 10} percent`;
+    pct === null
+      ? `${progress.phase}: ${formatBytes(progress.bytes)} so far`
+      : `${progress.phase}: ${Math.floor(pct / 10) * 10} percent`;
   return (
     <div className="progress">
       <label className="progress-label" htmlFor="job-progress">
         {capitalise(progress.phase)}
         {pct !== null ? ` — ${pct} %` : ''}
       </label>
-      {pct === null ? (
-        <progress id="job-progress" />
-      ) : (
-        <progress id="job-progress" max={100} value={pct} />
-      )}
+      {pct === null ? <progress id="job-progress" /> : <progress id="job-progress" max={100} value={pct} />}
       <dl className="progress-facts">
         <div>
           <dt>Copied</dt>

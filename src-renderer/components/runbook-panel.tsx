@@ -56,7 +56,9 @@ export function RunbookPanel({
           <section className="current-step" aria-labelledby="current-step-title" data-step-id={cur.id}>
             <h2 id="current-step-title">{cur.title}</h2>
             <p className="explain">
-              <strong>{cur.state === 'todo' || cur.state === 'running' ? 'What happens now: ' : 'What this step did: '}</strong>
+              <strong>
+                {cur.state === 'todo' || cur.state === 'running' ? 'What happens now: ' : 'What this step did: '}
+              </strong>
               {cur.state === 'todo' || cur.state === 'running' || !cur.summary ? cur.explain : cur.summary}
             </p>
             {view.progress && view.progress.stepId === cur.id && !view.prompt ? (

@@ -19,7 +19,11 @@ export function renderReport(host: HTMLElement, html: string): void {
   body.append(...[...doc.body.childNodes].map((n) => document.importNode(n, true)));
   root.replaceChildren(body);
   const scoped = css.replace(/(^|[\s,}])(?:html|body|:root)(?=\s*[{,])/g, '$1.report-body');
-  if ('adoptedStyleSheets' in root && typeof CSSStyleSheet !== 'undefined' && 'replaceSync' in CSSStyleSheet.prototype) {
+  if (
+    'adoptedStyleSheets' in root &&
+    typeof CSSStyleSheet !== 'undefined' &&
+    'replaceSync' in CSSStyleSheet.prototype
+  ) {
     const sheet = new CSSStyleSheet();
     sheet.replaceSync(scoped);
     root.adoptedStyleSheets = [sheet];

@@ -37,7 +37,10 @@ export const EMPTY_VIEW: RunbookView = {
  * Folds a job's events (in seq order) into what the wizard shows. A prompt counts as open until anything other
  * than a log line follows it, or the wizard has answered it (`answered` holds prompt ids).
  */
-export function deriveRunbook(envelopes: readonly JobEventEnvelope[], answered: ReadonlySet<string> = new Set()): RunbookView {
+export function deriveRunbook(
+  envelopes: readonly JobEventEnvelope[],
+  answered: ReadonlySet<string> = new Set(),
+): RunbookView {
   const sorted = [...envelopes].sort((a, b) => a.seq - b.seq);
   let kind: RunbookKind | null = null;
   let title = '';
@@ -96,7 +99,9 @@ export function deriveRunbook(envelopes: readonly JobEventEnvelope[], answered: 
 export function failureOf(view: RunbookView): SerializedError | null {
   if (view.finished?.ok !== false) return null;
   const failedStep = view.steps.find((s) => s.state === 'failed' && s.error);
-  return view.finished.error ?? failedStep?.error ?? { code: 'INTERNAL', message: 'The job stopped without saying why.' };
+  return (
+    view.finished.error ?? failedStep?.error ?? { code: 'INTERNAL', message: 'The job stopped without saying why.' }
+  );
 }
 
 /** Finds a string field in a job's loosely typed result (the contract types results as `unknown`). */

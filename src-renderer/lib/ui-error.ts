@@ -16,7 +16,8 @@ export function toUiError(e: unknown): UiError {
     const o = e as { code?: unknown; message?: unknown; hint?: unknown; details?: unknown };
     const message = typeof o.message === 'string' && o.message ? firstLine(o.message) : 'Something went wrong.';
     const code = typeof o.code === 'string' && /^[A-Z_]+$/.test(o.code) ? o.code : 'INTERNAL';
-    const details = typeof o.details === 'object' && o.details !== null ? (o.details as Record<string, unknown>) : undefined;
+    const details =
+      typeof o.details === 'object' && o.details !== null ? (o.details as Record<string, unknown>) : undefined;
     return withOptional({ code, message }, typeof o.hint === 'string' ? o.hint : undefined, details);
   }
   return { code: 'INTERNAL', message: typeof e === 'string' ? firstLine(e) : 'Something went wrong.' };

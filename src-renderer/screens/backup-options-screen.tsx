@@ -47,12 +47,13 @@ export function BackupOptionsScreen({ target }: { target: Target }) {
     <Screen title={practice ? 'Practice backup: ready to start' : 'Back up: ready to start'}>
       <p>
         The backup goes to <strong>{target.label}</strong>
-        {target.sizeBytes !== null ? ` (${formatBytes(target.sizeBytes)})` : ''}, folder{' '}
-        <code>{target.path}</code>.
+        {target.sizeBytes !== null ? ` (${formatBytes(target.sizeBytes)})` : ''}, folder <code>{target.path}</code>.
       </p>
       <div className="field checkbox">
         <input id={`${uid}-enc`} type="checkbox" checked={encrypt} onChange={(e) => setEncrypt(e.target.checked)} />
-        <label htmlFor={`${uid}-enc`}>Encrypt the backup with a passphrase (recommended if the stick leaves the site)</label>
+        <label htmlFor={`${uid}-enc`}>
+          Encrypt the backup with a passphrase (recommended if the stick leaves the site)
+        </label>
       </div>
       {encrypt ? (
         <>

@@ -86,8 +86,8 @@ export function BackupPlanScreen() {
           </table>
           <p>
             Service <code>{plan.profile.service.name}</code>: <strong>{plan.service.state}</strong>.{' '}
-            <span className="muted">{plan.service.detail}</span> It is stopped during the copy (you will be asked)
-            and started again afterwards.
+            <span className="muted">{plan.service.detail}</span> It is stopped during the copy (you will be asked) and
+            started again afterwards.
           </p>
           {plan.problems.length > 0 ? (
             <div className="problems" role="alert">

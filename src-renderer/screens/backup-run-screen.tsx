@@ -16,7 +16,9 @@ export function BackupRunScreen({ jobId, target }: { jobId: string; target: Targ
     <Screen title={practice ? 'Practice backup' : 'Backing up'}>
       <RunbookPanel
         jobId={jobId}
-        done={(view) => <BackupDone target={target} location={resultString(view.finished?.result, ['setDir', 'path', 'backupDir'])} />}
+        done={(view) => (
+          <BackupDone target={target} location={resultString(view.finished?.result, ['setDir', 'path', 'backupDir'])} />
+        )}
         failed={(_view, error) => (
           <ErrorPanel error={error}>
             {STICK_PROBLEMS.has(error.code) ? (

@@ -19,7 +19,9 @@ export function BackupDriveScreen({ notice }: { notice?: UiError | undefined }) 
     <Screen title={practice ? 'Practice backup: choose the stick' : 'Back up: choose the USB stick'}>
       {notice ? (
         <ErrorPanel error={notice} title="The stick was unplugged (or stopped answering)">
-          <span className="muted">Choose another stick below, or plug the same one in again and press “Look again”.</span>
+          <span className="muted">
+            Choose another stick below, or plug the same one in again and press “Look again”.
+          </span>
         </ErrorPanel>
       ) : null}
       <DrivePicker purpose="write" extra={extra} onChosen={(target) => go({ kind: 'backup-options', target })} />

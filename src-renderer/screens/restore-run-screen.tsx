@@ -29,7 +29,11 @@ export function RestoreRunScreen({ jobId, choice }: { jobId: string; choice: Res
                     View the recovery report
                   </button>
                 ) : null}
-                <button type="button" className={report ? 'secondary' : 'primary'} onClick={() => go({ kind: 'start' })}>
+                <button
+                  type="button"
+                  className={report ? 'secondary' : 'primary'}
+                  onClick={() => go({ kind: 'start' })}
+                >
                   Back to start
                 </button>
               </div>
@@ -72,7 +76,8 @@ function RestoreFailed({ error, choice }: { error: SerializedError; choice: Rest
   };
   const passphraseProblem = error.code === 'WRONG_PASSPHRASE' || error.code === 'PASSPHRASE_REQUIRED';
   // Trying the same damaged set again cannot help; another copy can.
-  const damaged = error.code === 'BACKUP_CORRUPT' || error.code === 'BACKUP_INCOMPLETE' || error.code === 'HOSTILE_ARCHIVE';
+  const damaged =
+    error.code === 'BACKUP_CORRUPT' || error.code === 'BACKUP_INCOMPLETE' || error.code === 'HOSTILE_ARCHIVE';
   return (
     <ErrorPanel error={error}>
       {status?.canRollback ? (

@@ -62,19 +62,30 @@ export function StartScreen() {
 
   if (practiceMode) {
     return (
-      <Screen title="What do you want to do?" lead="Practice mode: a simulated appliance on this computer. Nothing real is touched.">
+      <Screen
+        title="What do you want to do?"
+        lead="Practice mode: a simulated appliance on this computer. Nothing real is touched."
+      >
         {error ? <ErrorPanel error={error} /> : null}
         <div className="choices">
           <div className="choice">
-            <button type="button" className="primary big" disabled={busy} onClick={() => void startPractice('backup-plan')}>
+            <button
+              type="button"
+              className="primary big"
+              disabled={busy}
+              onClick={() => void startPractice('backup-plan')}
+            >
               Practice a backup
             </button>
-            <p>
-              Step 1: back up the “old” practice machine to the practice stick, exactly as on a real appliance.
-            </p>
+            <p>Step 1: back up the “old” practice machine to the practice stick, exactly as on a real appliance.</p>
           </div>
           <div className="choice">
-            <button type="button" className="secondary big" disabled={busy} onClick={() => void startPractice('restore-drive')}>
+            <button
+              type="button"
+              className="secondary big"
+              disabled={busy}
+              onClick={() => void startPractice('restore-drive')}
+            >
               Practice a restore
             </button>
             <p>Step 2: restore a backup from the practice stick onto the “replacement” practice machine.</p>
@@ -114,11 +125,7 @@ export function StartScreen() {
         {choosing || !detected ? (
           <div className="field">
             <label htmlFor={`${uid}-profile`}>Product profile</label>
-            <select
-              id={`${uid}-profile`}
-              value={profileRef ?? ''}
-              onChange={(e) => chooseProfile(e.target.value)}
-            >
+            <select id={`${uid}-profile`} value={profileRef ?? ''} onChange={(e) => chooseProfile(e.target.value)}>
               <option value="" disabled>
                 Choose the product on this machine…
               </option>

@@ -36,10 +36,7 @@ export function UnfinishedScreen({ status }: { status: RestoreStatusView }) {
   };
 
   return (
-    <Screen
-      title="A restore did not finish"
-      lead="Before anything else, finish it or put this machine back as it was."
-    >
+    <Screen title="A restore did not finish" lead="Before anything else, finish it or put this machine back as it was.">
       <dl className="facts">
         <div>
           <dt>Backup</dt>

@@ -83,8 +83,7 @@ export const useWizard = create<WizardState>()((set) => ({
     set((s) => ({
       info,
       profiles,
-      profileRef:
-        s.profileRef ?? profiles.find((p) => p.id === info.detected?.profileId)?.ref ?? null,
+      profileRef: s.profileRef ?? profiles.find((p) => p.id === info.detected?.profileId)?.ref ?? null,
     })),
   chooseProfile: (ref) => set({ profileRef: ref }),
   setPractice: (practice) => set({ practice }),

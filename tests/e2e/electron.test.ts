@@ -18,7 +18,8 @@ function electronBinary(): string | null {
 }
 
 const exe = electronBinary();
-const built = existsSync(path.join(ROOT, 'dist', 'main.js')) && existsSync(path.join(ROOT, 'dist', 'renderer', 'index.html'));
+const built =
+  existsSync(path.join(ROOT, 'dist', 'main.js')) && existsSync(path.join(ROOT, 'dist', 'renderer', 'index.html'));
 const skipReason =
   exe === null
     ? 'the Electron binary is not installed (node_modules/electron/path.txt and dist/ are missing; it downloads on first use and this machine has no internet)'
@@ -40,7 +41,11 @@ describe.skipIf(skipReason !== null)('desktop wizard (Electron)', () => {
       const page = await app.firstWindow();
       // The renderer is sandboxed: it has window.recovery and no Node.
       expect(await page.evaluate(() => typeof (window as unknown as { require?: unknown }).require)).toBe('undefined');
-      const info = await page.evaluate(() => (window as unknown as { recovery: { invoke(n: string, i: unknown): Promise<{ shell: string }> } }).recovery.invoke('app.info', {}));
+      const info = await page.evaluate(() =>
+        (
+          window as unknown as { recovery: { invoke(n: string, i: unknown): Promise<{ shell: string }> } }
+        ).recovery.invoke('app.info', {}),
+      );
       expect(info.shell).toBe('electron');
 
       // A page that is not ours may not navigate in the window.
@@ -50,9 +55,17 @@ describe.skipIf(skipReason !== null)('desktop wizard (Electron)', () => {
       await page.waitForTimeout(500);
       expect(page.url()).toMatch(/^file:.*index\.html/);
 
-      await page.getByRole('button', { name: /practice/i }).first().click();
-      await page.getByRole('button', { name: /back up|backup/i }).first().click();
-      await expect.poll(async () => page.getByText(/stop|service|appliance/i).count(), { timeout: 30_000 }).toBeGreaterThan(0);
+      await page
+        .getByRole('button', { name: /practice/i })
+        .first()
+        .click();
+      await page
+        .getByRole('button', { name: /back up|backup/i })
+        .first()
+        .click();
+      await expect
+        .poll(async () => page.getByText(/stop|service|appliance/i).count(), { timeout: 30_000 })
+        .toBeGreaterThan(0);
     } finally {
       await app.close();
     }

@@ -47,7 +47,9 @@ describe('createArchive', () => {
     gnuExtract(path.join(out, 'data.tar.gz'), x);
     expect(snapshotTree(path.join(x, 'eds'))).toEqual(snapshotTree(src));
     // The inner manifest is there, as the last entry.
-    const list = execFileSync('tar', ['-tzf', path.join(out, 'data.tar.gz')], { encoding: 'utf8' }).trim().split('\n');
+    const list = execFileSync('tar', ['-tzf', path.join(out, 'data.tar.gz')], { encoding: 'utf8' })
+      .trim()
+      .split('\n');
     expect(list[0]).toBe('eds/');
     expect(list.at(-1)).toBe(MANIFEST_PATH);
   });
@@ -64,18 +66,29 @@ describe('createArchive', () => {
       expect(r.owners).toContainEqual({ uname: 'nobody', gname: 'nogroup' });
     }
     const manifest = execFileSync('tar', ['-xzOf', path.join(out, 'data.tar.gz'), MANIFEST_PATH], { encoding: 'utf8' });
-    const lines = manifest.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = manifest
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines[0]).toEqual({ format: 'edge-recovery-files', version: 1, items: [{ id: 'eds' }] });
     const app = lines.find((l) => l.path === 'eds/conf/app.json');
     expect(app).toMatchObject({ type: 'file', size: 15, mode: 0o644, mtime: 1_600_000_001 });
     if (isRoot) expect(app).toMatchObject({ uname: 'nobody', gname: 'nogroup' });
-    expect(lines.find((l) => l.path === 'eds/current.json')).toMatchObject({ type: 'symlink', target: 'conf/app.json' });
+    expect(lines.find((l) => l.path === 'eds/current.json')).toMatchObject({
+      type: 'symlink',
+      target: 'conf/app.json',
+    });
   });
 
   it('splits into parts that sha256sum -c accepts and that concatenate to a valid archive', async () => {
     const out = await outDir('split');
     const r = await createArchive({ items: [{ id: 'eds', path: src }], outDir: out, splitSize: 1024 * 1024 }, {});
-    expect(r.parts.map((p) => p.name)).toEqual(['data.tar.gz.001', 'data.tar.gz.002', 'data.tar.gz.003', 'data.tar.gz.004']);
+    expect(r.parts.map((p) => p.name)).toEqual([
+      'data.tar.gz.001',
+      'data.tar.gz.002',
+      'data.tar.gz.003',
+      'data.tar.gz.004',
+    ]);
     expect(r.parts.slice(0, -1).every((p) => p.size === 1024 * 1024)).toBe(true);
     expect(r.archiveBytes).toBe(r.parts.reduce((a, p) => a + p.size, 0));
     await fsp.writeFile(path.join(out, 'SHA256SUMS'), r.parts.map((p) => `${p.sha256}  ${p.name}\n`).join(''));
@@ -132,7 +145,10 @@ describe('createArchive', () => {
     const out = await outDir('progress');
     const seen: Progress[] = [];
     const t0 = Date.now();
-    await createArchive({ items: [{ id: 'p', path: tree }], outDir: out, gzipLevel: 6 }, { onProgress: (p) => seen.push(p) });
+    await createArchive(
+      { items: [{ id: 'p', path: tree }], outDir: out, gzipLevel: 6 },
+      { onProgress: (p) => seen.push(p) },
+    );
     const took = Date.now() - t0;
     expect(took).toBeGreaterThan(1000);
     expect(seen.length).toBeGreaterThanOrEqual(Math.floor((took / 1000) * 4) - 2);

@@ -41,26 +41,60 @@ function line(e: HandEntry): string {
     uid: 0,
     gid: 0,
   };
-  if (e.type === 'file') m.sha256 = createHash('sha256').update(e.data ?? '').digest('hex');
+  if (e.type === 'file')
+    m.sha256 = createHash('sha256')
+      .update(e.data ?? '')
+      .digest('hex');
   if (e.target !== undefined) m.target = e.target;
   return manifestLine(m);
 }
 
 /** A tar.gz built by hand from headers we control, plus an inner manifest that lists exactly those entries. */
-async function handArchive(name: string, entries: HandEntry[], manifestEntries = entries): Promise<{ dir: string; parts: ArchivePart[]; manifestFile: string }> {
+async function handArchive(
+  name: string,
+  entries: HandEntry[],
+  manifestEntries = entries,
+): Promise<{ dir: string; parts: ArchivePart[]; manifestFile: string }> {
   const dir = path.join(work, name);
   await fsp.mkdir(dir);
   const blocks: Buffer[] = [];
   for (const e of entries) {
     const data = Buffer.from(e.data ?? '');
     blocks.push(
-      encodeHeader({ path: e.path, type: e.type, size: data.length, mode: e.type === 'dir' ? 0o755 : 0o644, mtime: 1_600_000_000, uid: 0, gid: 0, uname: 'root', gname: 'root', linkpath: e.target }),
+      encodeHeader({
+        path: e.path,
+        type: e.type,
+        size: data.length,
+        mode: e.type === 'dir' ? 0o755 : 0o644,
+        mtime: 1_600_000_000,
+        uid: 0,
+        gid: 0,
+        uname: 'root',
+        gname: 'root',
+        linkpath: e.target,
+      }),
     );
     if (data.length) blocks.push(data, Buffer.alloc((BLOCK - (data.length % BLOCK)) % BLOCK));
   }
-  const manifest = [JSON.stringify({ format: 'edge-recovery-files', version: 1, items: [{ id: 'app' }] }), ...manifestEntries.map(line)].join('\n') + '\n';
+  const manifest =
+    [
+      JSON.stringify({ format: 'edge-recovery-files', version: 1, items: [{ id: 'app' }] }),
+      ...manifestEntries.map(line),
+    ].join('\n') + '\n';
   const mbuf = Buffer.from(manifest);
-  blocks.push(encodeHeader({ path: '.edge-recovery/files.jsonl', type: 'file', size: mbuf.length, mode: 0o644, mtime: 1_600_000_000, uid: 0, gid: 0, uname: 'root', gname: 'root' }));
+  blocks.push(
+    encodeHeader({
+      path: '.edge-recovery/files.jsonl',
+      type: 'file',
+      size: mbuf.length,
+      mode: 0o644,
+      mtime: 1_600_000_000,
+      uid: 0,
+      gid: 0,
+      uname: 'root',
+      gname: 'root',
+    }),
+  );
   blocks.push(mbuf, Buffer.alloc((BLOCK - (mbuf.length % BLOCK)) % BLOCK), Buffer.alloc(2 * BLOCK));
   await fsp.writeFile(path.join(dir, 'data.tar.gz'), gzipSync(Buffer.concat(blocks)));
   const manifestFile = path.join(dir, 'files.jsonl');
@@ -69,20 +103,37 @@ async function handArchive(name: string, entries: HandEntry[], manifestEntries =
 }
 
 /** A tar.gz made by GNU tar in `cwd` from `args`, with a manifest listing the given lines. */
-async function gnuArchive(name: string, cwd: string, args: string[], manifestEntries: HandEntry[]): Promise<{ dir: string; parts: ArchivePart[]; manifestFile: string }> {
+async function gnuArchive(
+  name: string,
+  cwd: string,
+  args: string[],
+  manifestEntries: HandEntry[],
+): Promise<{ dir: string; parts: ArchivePart[]; manifestFile: string }> {
   const dir = path.join(work, name);
   await fsp.mkdir(dir);
   execFileSync('tar', ['-czf', path.join(dir, 'data.tar.gz'), ...args], { cwd, stdio: 'pipe' });
   const manifestFile = path.join(dir, 'files.jsonl');
-  const manifest = [JSON.stringify({ format: 'edge-recovery-files', version: 1, items: [{ id: 'app' }] }), ...manifestEntries.map(line)].join('\n') + '\n';
+  const manifest =
+    [
+      JSON.stringify({ format: 'edge-recovery-files', version: 1, items: [{ id: 'app' }] }),
+      ...manifestEntries.map(line),
+    ].join('\n') + '\n';
   await fsp.writeFile(manifestFile, manifest);
   return { dir, parts: [partOf(dir, 'data.tar.gz')], manifestFile };
 }
 
-async function expectRefused(a: { dir: string; parts: ArchivePart[]; manifestFile: string }, entry: RegExp, code = 'HOSTILE_ARCHIVE'): Promise<void> {
+async function expectRefused(
+  a: { dir: string; parts: ArchivePart[]; manifestFile: string },
+  entry: RegExp,
+  code = 'HOSTILE_ARCHIVE',
+): Promise<void> {
   const stage = path.join(work, `stage-${path.basename(a.dir)}`);
   const before = readdirSync(work).sort();
-  const err = await extractArchive(a.dir, { parts: a.parts, manifestFile: a.manifestFile, targets: { app: stage } }, {}).catch((e) => e);
+  const err = await extractArchive(
+    a.dir,
+    { parts: a.parts, manifestFile: a.manifestFile, targets: { app: stage } },
+    {},
+  ).catch((e) => e);
   expect(err).toMatchObject({ code });
   expect(err.message).toMatch(entry);
   expect(existsSync(stage)).toBe(false);
@@ -114,7 +165,9 @@ describe('extractArchive', () => {
     const stage = path.join(work, 'existing-stage');
     await fsp.mkdir(stage);
     await fsp.writeFile(path.join(stage, 'keep.txt'), 'keep');
-    await expect(extractArchive(a.dir, { parts: a.parts, manifestFile: a.manifestFile, targets: { app: stage } }, {})).rejects.toMatchObject({ code: 'BAD_INPUT' });
+    await expect(
+      extractArchive(a.dir, { parts: a.parts, manifestFile: a.manifestFile, targets: { app: stage } }, {}),
+    ).rejects.toMatchObject({ code: 'BAD_INPUT' });
     expect(readFileSync(path.join(stage, 'keep.txt'), 'utf8')).toBe('keep');
   });
 
@@ -168,10 +221,15 @@ describe('extractArchive', () => {
     await fsp.mkdir(path.join(tree, 'app'), { recursive: true });
     await fsp.writeFile(path.join(tree, 'app', 'a'), 'a');
     await fsp.link(path.join(tree, 'app', 'a'), path.join(tree, 'app', 'b'));
-    const hl = await gnuArchive('hardlink', tree, ['app/a', 'app/b'], [
-      { path: 'app/a', type: 'file', data: 'a' },
-      { path: 'app/b', type: 'file', data: 'a' },
-    ]);
+    const hl = await gnuArchive(
+      'hardlink',
+      tree,
+      ['app/a', 'app/b'],
+      [
+        { path: 'app/a', type: 'file', data: 'a' },
+        { path: 'app/b', type: 'file', data: 'a' },
+      ],
+    );
     await expectRefused(hl, /hard link/);
     if (isRoot) {
       execFileSync('mknod', [path.join(tree, 'app', 'null'), 'c', '1', '3']);
@@ -209,7 +267,9 @@ describe('extractArchive', () => {
     // Parts re-recorded as if the set were made that way: only the age stream itself can tell.
     const parts = [partOf(out, 'data.tar.gz.age')];
     const stage = path.join(work, 'trunc-stage');
-    await expect(extractArchive(out, { parts, passphrase: 'pw', manifestFile, targets: { eds: stage } }, {})).rejects.toMatchObject({ code: 'BACKUP_CORRUPT' });
+    await expect(
+      extractArchive(out, { parts, passphrase: 'pw', manifestFile, targets: { eds: stage } }, {}),
+    ).rejects.toMatchObject({ code: 'BACKUP_CORRUPT' });
     expect(existsSync(stage)).toBe(false);
   });
 });

@@ -27,15 +27,21 @@ describe('createArchive on a failing medium', () => {
     await stick?.cleanup();
   });
 
-  it.skipIf(skipLoopTests)(`reports a full stick as MEDIUM_FULL and leaves no .partial (${loopMountUnavailable ?? 'loop ext4'})`, async () => {
-    stick = await createLoopMount(8);
-    const out = path.join(stick.mountpoint, 'backup');
-    await fsp.mkdir(out);
-    const err = await createArchive({ items: [{ id: 'data', path: src }], outDir: out, splitSize: 4 * 1024 * 1024 }, {}).catch((e) => e);
-    expect(err).toMatchObject({ code: 'MEDIUM_FULL' });
-    expect(err.message).toContain(out);
-    expect(readdirSync(out)).toEqual([]);
-  });
+  it.skipIf(skipLoopTests)(
+    `reports a full stick as MEDIUM_FULL and leaves no .partial (${loopMountUnavailable ?? 'loop ext4'})`,
+    async () => {
+      stick = await createLoopMount(8);
+      const out = path.join(stick.mountpoint, 'backup');
+      await fsp.mkdir(out);
+      const err = await createArchive(
+        { items: [{ id: 'data', path: src }], outDir: out, splitSize: 4 * 1024 * 1024 },
+        {},
+      ).catch((e) => e);
+      expect(err).toMatchObject({ code: 'MEDIUM_FULL' });
+      expect(err.message).toContain(out);
+      expect(readdirSync(out)).toEqual([]);
+    },
+  );
 
   it('reports the file size limit (ulimit -f, as FAT32 does at 4 GiB) as FILE_TOO_LARGE and leaves no .partial', async () => {
     const out = path.join(work, 'efbig');
@@ -53,7 +59,10 @@ try {
 `,
     );
     // 4096 blocks of 512 bytes = 2 MiB per file for this process (and its worker thread).
-    const r = spawnSync('bash', ['-c', `ulimit -f 4096; exec node --import tsx ${script}`], { cwd: root, encoding: 'utf8' });
+    const r = spawnSync('bash', ['-c', `ulimit -f 4096; exec node --import tsx ${script}`], {
+      cwd: root,
+      encoding: 'utf8',
+    });
     const last = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
     expect(last).toMatchObject({ code: 'FILE_TOO_LARGE' });
     expect(readdirSync(out)).toEqual([]);

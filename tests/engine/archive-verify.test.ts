@@ -1,4 +1,13 @@
-import { existsSync, promises as fsp, readFileSync, truncateSync, openSync, writeSync, closeSync, readSync } from 'node:fs';
+import {
+  existsSync,
+  promises as fsp,
+  readFileSync,
+  truncateSync,
+  openSync,
+  writeSync,
+  closeSync,
+  readSync,
+} from 'node:fs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -34,10 +43,16 @@ beforeAll(async () => {
   await makeRichTree(src);
   const d1 = path.join(work, 'split');
   await fsp.mkdir(d1);
-  split = { dir: d1, r: await createArchive({ items: [{ id: 'eds', path: src }], outDir: d1, splitSize: 1024 * 1024 }, {}) };
+  split = {
+    dir: d1,
+    r: await createArchive({ items: [{ id: 'eds', path: src }], outDir: d1, splitSize: 1024 * 1024 }, {}),
+  };
   const d2 = path.join(work, 'enc');
   await fsp.mkdir(d2);
-  enc = { dir: d2, r: await createArchive({ items: [{ id: 'eds', path: src }], outDir: d2, passphrase: 'pass phrase' }, {}) };
+  enc = {
+    dir: d2,
+    r: await createArchive({ items: [{ id: 'eds', path: src }], outDir: d2, passphrase: 'pass phrase' }, {}),
+  };
 });
 afterAll(async () => {
   await fsp.rm(work, { recursive: true, force: true });
@@ -77,7 +92,9 @@ describe('verifyArchive', () => {
     tarBytes[at + 10] = '6'.charCodeAt(0);
     const rebuilt = gzipSync(tarBytes);
     await fsp.writeFile(file, rebuilt);
-    const parts = [{ name: 'data.tar.gz', size: rebuilt.length, sha256: createHash('sha256').update(rebuilt).digest('hex') }];
+    const parts = [
+      { name: 'data.tar.gz', size: rebuilt.length, sha256: createHash('sha256').update(rebuilt).digest('hex') },
+    ];
     const err = await verifyArchive(d, { parts }, {}).catch((e) => e);
     expect(err).toMatchObject({ code: 'BACKUP_CORRUPT', details: { file: 'eds/conf/app.json' } });
     expect(err.message).toContain('eds/conf/app.json');
@@ -109,7 +126,9 @@ describe('verifyArchive', () => {
   });
 
   it('asks for the passphrase of an encrypted set', async () => {
-    await expect(verifyArchive(enc.dir, { parts: enc.r.parts }, {})).rejects.toMatchObject({ code: 'PASSPHRASE_REQUIRED' });
+    await expect(verifyArchive(enc.dir, { parts: enc.r.parts }, {})).rejects.toMatchObject({
+      code: 'PASSPHRASE_REQUIRED',
+    });
   });
 
   it('rejects a wrong passphrase without echoing it', async () => {

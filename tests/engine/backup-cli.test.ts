@@ -26,7 +26,9 @@ async function snapshot(dir: string): Promise<Map<string, string>> {
         await walk(p, r);
       } else if (st.isSymbolicLink()) out.set(r, `link -> ${await fsp.readlink(p)}`);
       else {
-        const h = createHash('sha256').update(await fsp.readFile(p)).digest('hex');
+        const h = createHash('sha256')
+          .update(await fsp.readFile(p))
+          .digest('hex');
         out.set(r, `file ${mode} ${st.size} ${h} ${Math.floor(st.mtimeMs / 1000)}`);
       }
     }
@@ -87,17 +89,35 @@ describe.skipIf(runit.skip)('edge-recovery backup on a practice appliance under 
     expect(before).toMatch(/^run: /);
     const pidBefore = /\(pid (\d+)\)/.exec(before)![1];
     const stick = path.join(work, 'stick-running');
-    const r = await runCli(['backup', '--profile', m.profilePath, '--root', m.root, '--to', stick, '--device-id', 'old-box', '--yes', '--json']);
+    const r = await runCli([
+      'backup',
+      '--profile',
+      m.profilePath,
+      '--root',
+      m.root,
+      '--to',
+      stick,
+      '--device-id',
+      'old-box',
+      '--yes',
+      '--json',
+    ]);
     expect(r.code, r.stderr + r.stdout).toBe(0);
     const events = jsonEvents(r.stdout);
-    const stepStates = events.filter((e) => e.type === 'step').map((e) => `${(e.step as { id: string }).id}:${(e.step as { state: string }).state}`);
+    const stepStates = events
+      .filter((e) => e.type === 'step')
+      .map((e) => `${(e.step as { id: string }).id}:${(e.step as { state: string }).state}`);
     expect(stepStates).toContain('stop-service:done');
     expect(stepStates).toContain('verify:done');
     expect(stepStates).toContain('start-service:done');
     // Progress came as bytes/files/rate/ETA events.
     const progress = events.filter((e) => e.type === 'progress');
     expect(progress.length).toBeGreaterThan(0);
-    expect(progress[0]!.progress).toMatchObject({ bytes: expect.any(Number), files: expect.any(Number), rate: expect.any(Number) });
+    expect(progress[0]!.progress).toMatchObject({
+      bytes: expect.any(Number),
+      files: expect.any(Number),
+      rate: expect.any(Number),
+    });
     const after = svStatus(m.serviceDir);
     expect(after).toMatch(/^run: /);
     expect(/\(pid (\d+)\)/.exec(after)![1]).not.toBe(pidBefore);
@@ -114,7 +134,19 @@ describe.skipIf(runit.skip)('edge-recovery backup on a practice appliance under 
 
   it('writes an archive GNU tar extracts to identical files, with owner names, and sha256sum -c passes', async () => {
     const stick = path.join(work, 'stick-exact');
-    const r = await runCli(['backup', '--profile', m.profilePath, '--root', m.root, '--to', stick, '--device-id', 'old-box', '--yes', '--leave-stopped']);
+    const r = await runCli([
+      'backup',
+      '--profile',
+      m.profilePath,
+      '--root',
+      m.root,
+      '--to',
+      stick,
+      '--device-id',
+      'old-box',
+      '--yes',
+      '--leave-stopped',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(svStatus(m.serviceDir)).toMatch(/^down: /);
     try {
@@ -142,7 +174,9 @@ describe.skipIf(runit.skip)('edge-recovery backup on a practice appliance under 
 
   it('verify passes on a good backup and names the part when a byte is flipped or a part truncated', async () => {
     const stick = path.join(work, 'stick-verify');
-    expect((await runCli(['backup', '--profile', m.profilePath, '--root', m.root, '--to', stick, '--yes'])).code).toBe(0);
+    expect((await runCli(['backup', '--profile', m.profilePath, '--root', m.root, '--to', stick, '--yes'])).code).toBe(
+      0,
+    );
     const [set] = await findSets(stick);
     const ok = await runCli(['verify', set!]);
     expect(ok.code, ok.stderr).toBe(0);
@@ -167,7 +201,19 @@ describe.skipIf(runit.skip)('edge-recovery backup on a practice appliance under 
     const stick = path.join(work, 'stick-age');
     const pf = path.join(work, 'pass.txt');
     await fsp.writeFile(pf, 'correct horse battery staple\n');
-    const r = await runCli(['backup', '--profile', m.profilePath, '--root', m.root, '--to', stick, '--encrypt', '--passphrase-file', pf, '--yes']);
+    const r = await runCli([
+      'backup',
+      '--profile',
+      m.profilePath,
+      '--root',
+      m.root,
+      '--to',
+      stick,
+      '--encrypt',
+      '--passphrase-file',
+      pf,
+      '--yes',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const [set] = await findSets(stick);
     expect(await fsp.readdir(set!)).toContain('data.tar.gz.age');
@@ -190,7 +236,22 @@ describe.skipIf(runit.skip)('edge-recovery backup on a practice appliance under 
   it('splits into parts whose concatenation is the archive, and keeps only the newest N backups', async () => {
     const stick = path.join(work, 'stick-split');
     for (let i = 0; i < 3; i++) {
-      const r = await runCli(['backup', '--profile', m.profilePath, '--root', m.root, '--to', stick, '--split-size', '1M', '--keep', '2', '--device-id', 'old-box', '--yes']);
+      const r = await runCli([
+        'backup',
+        '--profile',
+        m.profilePath,
+        '--root',
+        m.root,
+        '--to',
+        stick,
+        '--split-size',
+        '1M',
+        '--keep',
+        '2',
+        '--device-id',
+        'old-box',
+        '--yes',
+      ]);
       expect(r.code, r.stderr).toBe(0);
     }
     const sets = await findSets(stick);
@@ -201,7 +262,9 @@ describe.skipIf(runit.skip)('edge-recovery backup on a practice appliance under 
     expect(parts[0]).toBe('data.tar.gz.001');
     const listing = execSync(`cat ${parts.join(' ')} | tar -tzf -`, { cwd: newest, encoding: 'utf8' });
     expect(listing).toMatch(/^Storage\/Streams\/big\.bin$/m);
-    expect(execSync('sha256sum -c SHA256SUMS', { cwd: newest, encoding: 'utf8' }).match(/: OK/g)).toHaveLength(parts.length);
+    expect(execSync('sha256sum -c SHA256SUMS', { cwd: newest, encoding: 'utf8' }).match(/: OK/g)).toHaveLength(
+      parts.length,
+    );
     const list = await runCli(['list', stick, '--json']);
     const groups = JSON.parse(list.stdout);
     expect(groups[0].deviceId).toBe('old-box');
@@ -214,11 +277,25 @@ describe.skipIf(runit.skip)('edge-recovery backup on a practice appliance under 
     const link = path.join(conf, 'hosts-link');
     await fsp.symlink('/etc/hosts', link);
     try {
-      const r = await runCli(['backup', '--profile', m.profilePath, '--root', m.root, '--to', path.join(work, 'stick-links'), '--yes', '--json']);
+      const r = await runCli([
+        'backup',
+        '--profile',
+        m.profilePath,
+        '--root',
+        m.root,
+        '--to',
+        path.join(work, 'stick-links'),
+        '--yes',
+        '--json',
+      ]);
       expect(r.code, r.stderr).toBe(0);
       const events = jsonEvents(r.stdout);
-      const warnAt = events.findIndex((e) => e.type === 'log' && String(e.message).includes('Configuration/hosts-link is a link to /etc/hosts'));
-      const stopAt = events.findIndex((e) => e.type === 'step' && (e.step as { id: string; state: string }).id === 'stop-service');
+      const warnAt = events.findIndex(
+        (e) => e.type === 'log' && String(e.message).includes('Configuration/hosts-link is a link to /etc/hosts'),
+      );
+      const stopAt = events.findIndex(
+        (e) => e.type === 'step' && (e.step as { id: string; state: string }).id === 'stop-service',
+      );
       expect(warnAt).toBeGreaterThan(-1);
       expect(warnAt).toBeLessThan(stopAt);
     } finally {
@@ -226,25 +303,37 @@ describe.skipIf(runit.skip)('edge-recovery backup on a practice appliance under 
     }
   });
 
-  it.skipIf(skipLoopTests)('refuses a medium that is too small before touching the service, leaving nothing behind', async () => {
-    if (loopMountUnavailable !== null && process.env.CI) throw new Error(loopMountUnavailable);
-    const stick = await createLoopMount(4);
-    try {
-      const storage = resolveItems(m.profile, { root: m.root }).find((i) => i.id === 'Storage')!.path;
-      await fsp.writeFile(path.join(storage, 'too-big.bin'), randomBytes(6 * 1024 * 1024));
-      const pid = /\(pid (\d+)\)/.exec(svStatus(m.serviceDir))![1];
-      const r = await runCli(['backup', '--profile', m.profilePath, '--root', m.root, '--to', stick.mountpoint, '--yes']);
-      expect(r.code).not.toBe(0);
-      expect(r.stderr).toMatch(/free|full|space/i);
-      expect(r.stderr).toMatch(/What to do:/);
-      expect(/\(pid (\d+)\)/.exec(svStatus(m.serviceDir))![1]).toBe(pid);
-      expect(await partialsUnder(stick.mountpoint)).toEqual([]);
-      expect(await findSets(stick.mountpoint)).toEqual([]);
-      await fsp.rm(path.join(storage, 'too-big.bin'));
-    } finally {
-      await stick.cleanup();
-    }
-  });
+  it.skipIf(skipLoopTests)(
+    'refuses a medium that is too small before touching the service, leaving nothing behind',
+    async () => {
+      if (loopMountUnavailable !== null && process.env.CI) throw new Error(loopMountUnavailable);
+      const stick = await createLoopMount(4);
+      try {
+        const storage = resolveItems(m.profile, { root: m.root }).find((i) => i.id === 'Storage')!.path;
+        await fsp.writeFile(path.join(storage, 'too-big.bin'), randomBytes(6 * 1024 * 1024));
+        const pid = /\(pid (\d+)\)/.exec(svStatus(m.serviceDir))![1];
+        const r = await runCli([
+          'backup',
+          '--profile',
+          m.profilePath,
+          '--root',
+          m.root,
+          '--to',
+          stick.mountpoint,
+          '--yes',
+        ]);
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toMatch(/free|full|space/i);
+        expect(r.stderr).toMatch(/What to do:/);
+        expect(/\(pid (\d+)\)/.exec(svStatus(m.serviceDir))![1]).toBe(pid);
+        expect(await partialsUnder(stick.mountpoint)).toEqual([]);
+        expect(await findSets(stick.mountpoint)).toEqual([]);
+        await fsp.rm(path.join(storage, 'too-big.bin'));
+      } finally {
+        await stick.cleanup();
+      }
+    },
+  );
 });
 
 describe('edge-recovery with a bad profile', () => {
@@ -253,7 +342,15 @@ describe('edge-recovery with a bad profile', () => {
     const file = path.join(dir, 'p.json');
     await fsp.writeFile(
       file,
-      JSON.stringify({ schemaVersion: 1, id: 'x', productName: 'X', platform: 'linux', service: { manager: 'systemd', name: 'x' }, items: [{ id: 'C', path: 'relative', required: true }], ownership: { user: 'u', group: 'g', dirMode: '799' } }),
+      JSON.stringify({
+        schemaVersion: 1,
+        id: 'x',
+        productName: 'X',
+        platform: 'linux',
+        service: { manager: 'systemd', name: 'x' },
+        items: [{ id: 'C', path: 'relative', required: true }],
+        ownership: { user: 'u', group: 'g', dirMode: '799' },
+      }),
     );
     const r = await runCli(['backup', '--profile', file, '--to', dir, '--yes']);
     expect(r.code).toBe(2);

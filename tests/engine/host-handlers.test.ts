@@ -39,14 +39,21 @@ async function runJob(jobId: string, timeoutMs = 90_000): Promise<JobEventEnvelo
                 values: Object.fromEntries(
                   p.request.entries.map((en) => [
                     en.key,
-                    Object.fromEntries(en.fields.filter((f) => f.secret).map((f) => [f.name, secrets[f.name as keyof typeof secrets] ?? 'x'])),
+                    Object.fromEntries(
+                      en.fields
+                        .filter((f) => f.secret)
+                        .map((f) => [f.name, secrets[f.name as keyof typeof secrets] ?? 'x']),
+                    ),
                   ]),
                 ),
               };
         await ok('job.respond', { jobId, promptId: e.event.promptId, answer });
       }
     }
-    if (Date.now() > end) throw new Error(`job ${jobId} did not finish: ${JSON.stringify(events.filter((x) => x.jobId === jobId).slice(-3))}`);
+    if (Date.now() > end)
+      throw new Error(
+        `job ${jobId} did not finish: ${JSON.stringify(events.filter((x) => x.jobId === jobId).slice(-3))}`,
+      );
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -65,8 +72,14 @@ afterAll(async () => {
 
 describe('handler table', () => {
   it('validates input at the boundary and reports errors as data', async () => {
-    expect(await host.dispatch('backup.start', { profileRef: 'eds-linux' })).toMatchObject({ ok: false, error: { code: 'BAD_INPUT' } });
-    expect(await host.dispatch('job.cancel', { jobId: '../../etc' })).toMatchObject({ ok: false, error: { code: 'BAD_INPUT' } });
+    expect(await host.dispatch('backup.start', { profileRef: 'eds-linux' })).toMatchObject({
+      ok: false,
+      error: { code: 'BAD_INPUT' },
+    });
+    expect(await host.dispatch('job.cancel', { jobId: '../../etc' })).toMatchObject({
+      ok: false,
+      error: { code: 'BAD_INPUT' },
+    });
     const r = await host.dispatch('profiles.plan', { profileRef: path.join(dir, 'missing.json') });
     expect(r).toMatchObject({ ok: false, error: { code: 'PROFILE_NOT_FOUND' } });
     expect(JSON.stringify(r)).not.toContain('    at ');
@@ -75,11 +88,16 @@ describe('handler table', () => {
   it('reports practice mode and lists the practice profiles after practice.setup', async () => {
     expect(await ok('app.info', {})).toMatchObject({ practice: true, detected: null, shell: 'browser' });
     const refs = (await ok<{ ref: string }[]>('profiles.list', {})).map((p) => p.ref);
-    expect(refs).toEqual(expect.arrayContaining(['eds-linux', practice.old.profileRef, practice.replacement.profileRef]));
+    expect(refs).toEqual(
+      expect.arrayContaining(['eds-linux', practice.old.profileRef, practice.replacement.profileRef]),
+    );
   });
 
   it('plans the old practice machine: sizes, a running service and no rights problems', async () => {
-    const plan = await ok<ProfilePlan>('profiles.plan', { profileRef: practice.old.profileRef, root: practice.old.root });
+    const plan = await ok<ProfilePlan>('profiles.plan', {
+      profileRef: practice.old.profileRef,
+      root: practice.old.root,
+    });
     expect(plan.items.map((i) => i.id)).toEqual(['Configuration', 'Storage']);
     expect(plan.items.every((i) => i.exists && i.files > 0 && i.sizeBytes > 0)).toBe(true);
     expect(plan.service.state).toBe('running');
@@ -94,8 +112,16 @@ describe('handler table', () => {
   });
 
   it('backs up the old machine, refuses a second backup meanwhile, verifies, restores onto the replacement and shows the report', async () => {
-    const { jobId } = await ok<{ jobId: string }>('backup.start', { profileRef: practice.old.profileRef, root: practice.old.root, to: practice.stickDir });
-    const second = await host.dispatch('backup.start', { profileRef: practice.old.profileRef, root: practice.old.root, to: practice.stickDir });
+    const { jobId } = await ok<{ jobId: string }>('backup.start', {
+      profileRef: practice.old.profileRef,
+      root: practice.old.root,
+      to: practice.stickDir,
+    });
+    const second = await host.dispatch('backup.start', {
+      profileRef: practice.old.profileRef,
+      root: practice.old.root,
+      to: practice.stickDir,
+    });
     expect(second).toMatchObject({ ok: false, error: { code: 'BAD_INPUT', message: expect.stringContaining(jobId) } });
     const fin = await runJob(jobId);
     expect(fin).toMatchObject({ type: 'finished', ok: true });
@@ -148,7 +174,10 @@ describe('handler table', () => {
     const planted = path.join(dir, 'report-evil.html');
     await fsp.writeFile(planted, '<html>not ours</html>');
     for (const p of ['/etc/passwd', planted, path.join(practice.stickDir, '..', 'report-evil.html')]) {
-      expect(await host.dispatch('report.read', { path: p })).toMatchObject({ ok: false, error: { code: 'BAD_INPUT' } });
+      expect(await host.dispatch('report.read', { path: p })).toMatchObject({
+        ok: false,
+        error: { code: 'BAD_INPUT' },
+      });
     }
     // A symlink inside a report folder pointing outside is refused too.
     const reports = path.join(dir, 'state', 'reports');

@@ -57,7 +57,11 @@ describe('job host', () => {
       { changesMachine: true },
     );
     const f = await until(() => finished(seen, id));
-    expect(f.event).toEqual({ type: 'finished', ok: false, error: { code: 'MEDIUM_FULL', message: 'The stick is full.' } });
+    expect(f.event).toEqual({
+      type: 'finished',
+      ok: false,
+      error: { code: 'MEDIUM_FULL', message: 'The stick is full.' },
+    });
     expect(JSON.stringify(f)).not.toContain('at ');
   });
 
@@ -103,7 +107,10 @@ describe('job host', () => {
     );
     await until(() => seen.find((e) => e.jobId === prompting && e.event.type === 'prompt'));
     expect(host.cancel(prompting)).toBe(true);
-    expect((await until(() => finished(seen, prompting))).event).toMatchObject({ ok: false, error: { code: 'CANCELLED' } });
+    expect((await until(() => finished(seen, prompting))).event).toMatchObject({
+      ok: false,
+      error: { code: 'CANCELLED' },
+    });
 
     const waiting = host.start(
       'verify',
@@ -113,7 +120,10 @@ describe('job host', () => {
     );
     await new Promise((r) => setTimeout(r, 20));
     host.cancel(waiting);
-    expect((await until(() => finished(seen, waiting))).event).toMatchObject({ ok: false, error: { code: 'CANCELLED' } });
+    expect((await until(() => finished(seen, waiting))).event).toMatchObject({
+      ok: false,
+      error: { code: 'CANCELLED' },
+    });
     expect(host.cancel(waiting)).toBe(false);
   });
 
@@ -155,7 +165,16 @@ describe('job host', () => {
           emit({
             type: 'progress',
             stepId: 'hash',
-            progress: { phase: 'hashing', bytes: i, totalBytes: 49, files: 0, totalFiles: null, rate: 0, etaSeconds: null, elapsedMs: i },
+            progress: {
+              phase: 'hashing',
+              bytes: i,
+              totalBytes: 49,
+              files: 0,
+              totalFiles: null,
+              rate: 0,
+              etaSeconds: null,
+              elapsedMs: i,
+            },
           });
         }
       },

@@ -11,7 +11,13 @@ import { autoConfirm } from '../../src-main/engine/runbook/runner.js';
 import { serviceFor } from '../../src-main/engine/service/index.js';
 import type { ServiceControl } from '../../src-main/engine/service/types.js';
 import { startPracticeMachine, type PracticeMachine } from '../helpers/practice-machine.js';
-import { driverInteraction, ensureTestOwner, restoreTestsBlocked, runDriver, type DriverArgs } from '../helpers/restore-driver.js';
+import {
+  driverInteraction,
+  ensureTestOwner,
+  restoreTestsBlocked,
+  runDriver,
+  type DriverArgs,
+} from '../helpers/restore-driver.js';
 import { siblingsLike, snapshotFolders, snapshotTree, type TreeSnapshot } from '../helpers/tree-snapshot.js';
 
 /**
@@ -71,26 +77,41 @@ describe.skipIf(blocked !== undefined)(`a killed restore${blocked ? ` (skipped: 
   beforeAll(async () => {
     ensureTestOwner(OWNER);
     work = await fsp.mkdtemp(path.join(os.tmpdir(), 'kill-restore-'));
-    [oldM, newM] = await Promise.all([startPracticeMachine({ user: OWNER, group: OWNER }), startPracticeMachine({ user: OWNER, group: OWNER })]);
+    [oldM, newM] = await Promise.all([
+      startPracticeMachine({ user: OWNER, group: OWNER }),
+      startPracticeMachine({ user: OWNER, group: OWNER }),
+    ]);
     const [oldConf] = resolveItems(oldM.profile, { root: oldM.root });
     await fsp.mkdir(path.join(oldConf!.path, 'Custom'), { recursive: true });
     for (let i = 0; i < 40; i++) await fsp.writeFile(path.join(oldConf!.path, 'Custom', `f${i}.json`), `{"i":${i}}\n`);
     await fsp.symlink('f1.json', path.join(oldConf!.path, 'Custom/link'));
-    setDir = (await runBackup({ profile: oldM.profile, to: path.join(work, 'stick'), root: oldM.root, deviceId: 'old-device' }, { emit: () => undefined, interaction: autoConfirm })).setDir;
+    setDir = (
+      await runBackup(
+        { profile: oldM.profile, to: path.join(work, 'stick'), root: oldM.root, deviceId: 'old-device' },
+        { emit: () => undefined, interaction: autoConfirm },
+      )
+    ).setDir;
     await oldM.stop();
 
     // What the backup holds, unpacked by GNU tar: the yardstick for "the full restore is in place".
     const ref = path.join(work, 'reference');
     await fsp.mkdir(ref);
     execFileSync('tar', ['-xzf', path.join(setDir, 'data.tar.gz'), '-C', ref]);
-    reference = { Configuration: await snapshotTree(path.join(ref, 'Configuration')), Storage: await snapshotTree(path.join(ref, 'Storage')) };
+    reference = {
+      Configuration: await snapshotTree(path.join(ref, 'Configuration')),
+      Storage: await snapshotTree(path.join(ref, 'Storage')),
+    };
 
     // The new machine: stopped, and its version told by a file (its API is down while stopped).
     svc = serviceFor(newM.profile.service, { pollMs: 50 });
     await svc.stop();
     await svc.waitFor('stopped', 15_000);
     const input = JSON.parse(await fsp.readFile(newM.profilePath, 'utf8')) as Record<string, unknown>;
-    input.version = { policy: 'same-or-newer', significantParts: 3, file: { path: '/usr/share/OSIsoft/EdgeDataStore/version.txt' } };
+    input.version = {
+      policy: 'same-or-newer',
+      significantParts: 3,
+      file: { path: '/usr/share/OSIsoft/EdgeDataStore/version.txt' },
+    };
     profilePath = path.join(work, 'profile.json');
     await fsp.writeFile(profilePath, JSON.stringify(input));
     await fsp.writeFile(path.join(newM.root, 'usr/share/OSIsoft/EdgeDataStore/version.txt'), '1.1.1.46\n');
@@ -135,7 +156,10 @@ describe.skipIf(blocked !== undefined)(`a killed restore${blocked ? ` (skipped: 
       }
       // Only the appliance's new stream segments may come on top of the backup.
       const extra = Object.keys(got).filter((k) => ref[k] === undefined);
-      expect(extra.filter((k) => !/^streams\/segment-\d+\.dat$/.test(k)), t).toEqual([]);
+      expect(
+        extra.filter((k) => !/^streams\/segment-\d+\.dat$/.test(k)),
+        t,
+      ).toEqual([]);
       expect(await siblingsLike(t)).toEqual([]);
     }
     expect((await svc.status()).state).toBe('running');
@@ -145,7 +169,17 @@ describe.skipIf(blocked !== undefined)(`a killed restore${blocked ? ` (skipped: 
   }
 
   function args(): DriverArgs {
-    return { action: 'restore', stateDir, backup: setDir, profilePath, root: newM.root, allowOtherDevice: true, pollMs: 50, deviceId: 'new-device', secretPrefix: 'typed-' };
+    return {
+      action: 'restore',
+      stateDir,
+      backup: setDir,
+      profilePath,
+      root: newM.root,
+      allowOtherDevice: true,
+      pollMs: 50,
+      deviceId: 'new-device',
+      secretPrefix: 'typed-',
+    };
   }
 
   async function recover(how: 'resume' | 'rollback'): Promise<void> {
@@ -165,7 +199,9 @@ describe.skipIf(blocked !== undefined)(`a killed restore${blocked ? ` (skipped: 
     async ({ at, how }) => {
       stateDir = path.join(work, `state-${n++}`);
       const out = await runDriver(args(), { crashAt: at });
-      expect(out.signal, `${at}: the crash point was never reached\n${out.stderr}\n${JSON.stringify(out.out)}`).toBe('SIGKILL');
+      expect(out.signal, `${at}: the crash point was never reached\n${out.stderr}\n${JSON.stringify(out.out)}`).toBe(
+        'SIGKILL',
+      );
       const st = await restoreStatus({ stateDir });
       expect(st, at).not.toBeNull();
       expect(st!.where.length).toBeGreaterThan(20);
@@ -177,24 +213,27 @@ describe.skipIf(blocked !== undefined)(`a killed restore${blocked ? ` (skipped: 
     },
   );
 
-  it.each(Array.from({ length: RANDOM_KILLS }, (_, i) => ({ i, how: i % 2 === 0 ? 'resume' : 'rollback', ms: 1000 + Math.floor(Math.random() * 3500) })))(
-    'killed from outside after a random $ms ms, then $how',
-    async ({ how, ms }) => {
-      stateDir = path.join(work, `state-${n++}`);
-      const out = await runDriver(args(), { killAfterMs: ms });
-      const st = await restoreStatus({ stateDir });
-      if (out.signal !== 'SIGKILL') {
-        // It finished first: the restore must simply be complete.
-        expect(out.out?.ok, out.stderr).toBe(true);
-        await expectRestored();
-      } else if (st === null) {
-        await expectExactlyBefore();
-      } else if (how === 'rollback' && st.canRollback) {
-        await recover('rollback');
-      } else {
-        await recover('resume');
-      }
-      await reset();
-    },
-  );
+  it.each(
+    Array.from({ length: RANDOM_KILLS }, (_, i) => ({
+      i,
+      how: i % 2 === 0 ? 'resume' : 'rollback',
+      ms: 1000 + Math.floor(Math.random() * 3500),
+    })),
+  )('killed from outside after a random $ms ms, then $how', async ({ how, ms }) => {
+    stateDir = path.join(work, `state-${n++}`);
+    const out = await runDriver(args(), { killAfterMs: ms });
+    const st = await restoreStatus({ stateDir });
+    if (out.signal !== 'SIGKILL') {
+      // It finished first: the restore must simply be complete.
+      expect(out.out?.ok, out.stderr).toBe(true);
+      await expectRestored();
+    } else if (st === null) {
+      await expectExactlyBefore();
+    } else if (how === 'rollback' && st.canRollback) {
+      await recover('rollback');
+    } else {
+      await recover('resume');
+    }
+    await reset();
+  });
 });

@@ -21,7 +21,11 @@ describe('localDeviceId', () => {
     await fsp.writeFile(f, '3d1219c7c4c5404aaa1f6d2a48adfda4\n');
     const a = await localDeviceId({ hostname: 'eds-edge01', machineIdFile: f });
     const b = await localDeviceId({ hostname: 'eds-edge01', machineIdFile: f });
-    expect(a).toEqual({ id: `eds-edge01-${sha8('3d1219c7c4c5404aaa1f6d2a48adfda4')}`, hostname: 'eds-edge01', source: f });
+    expect(a).toEqual({
+      id: `eds-edge01-${sha8('3d1219c7c4c5404aaa1f6d2a48adfda4')}`,
+      hostname: 'eds-edge01',
+      source: f,
+    });
     expect(b).toEqual(a);
     expect(a.id).not.toContain('3d1219c7');
   });
@@ -56,9 +60,16 @@ describe('localDeviceId', () => {
     expect(r.id).toMatch(/^[a-z0-9][a-z0-9._-]*-[0-9a-f]{8}$/);
   });
 
-  it.skipIf(process.platform !== 'linux' || !existsSync('/etc/machine-id'))('reads /etc/machine-id on Linux by default', async () => {
-    const r = await localDeviceId();
-    const mid = (await fsp.readFile('/etc/machine-id', 'utf8')).trim();
-    expect(r).toEqual({ id: `${sanitizeHostname(os.hostname())}-${sha8(mid)}`, hostname: os.hostname(), source: '/etc/machine-id' });
-  });
+  it.skipIf(process.platform !== 'linux' || !existsSync('/etc/machine-id'))(
+    'reads /etc/machine-id on Linux by default',
+    async () => {
+      const r = await localDeviceId();
+      const mid = (await fsp.readFile('/etc/machine-id', 'utf8')).trim();
+      expect(r).toEqual({
+        id: `${sanitizeHostname(os.hostname())}-${sha8(mid)}`,
+        hostname: os.hostname(),
+        source: '/etc/machine-id',
+      });
+    },
+  );
 });

@@ -13,7 +13,16 @@ function stick(over: Partial<DriveFacts> = {}, mount: Partial<DriveFacts['mountp
     isSystem: false,
     isVirtual: false,
     isReadOnly: false,
-    mountpoints: [{ path: '/media/tech/BACKUP', label: 'BACKUP', fsType: 'ext4', freeBytes: 12 * GB, totalBytes: 16 * GB, ...mount }],
+    mountpoints: [
+      {
+        path: '/media/tech/BACKUP',
+        label: 'BACKUP',
+        fsType: 'ext4',
+        freeBytes: 12 * GB,
+        totalBytes: 16 * GB,
+        ...mount,
+      },
+    ],
     ...over,
   };
 }
@@ -22,13 +31,24 @@ const codes = (d: DriveFacts, opts = {}): string[] => evaluateDrive(d, opts).rea
 
 describe('drive rules', () => {
   it('offers an ext4 USB stick with room to spare without any reason', () => {
-    expect(evaluateDrive(stick(), { minFreeBytes: 2 * GB })).toEqual({ status: 'ok', reasons: [], mountpoint: '/media/tech/BACKUP' });
+    expect(evaluateDrive(stick(), { minFreeBytes: 2 * GB })).toEqual({
+      status: 'ok',
+      reasons: [],
+      mountpoint: '/media/tech/BACKUP',
+    });
   });
 
   it('hides zram0 as drivelist reports it here (removable, virtual, no size)', () => {
     const zram: DriveFacts = {
-      device: '/dev/zram0', description: '', size: null, isRemovable: true, isUSB: null,
-      isSystem: false, isVirtual: true, isReadOnly: false, mountpoints: [],
+      device: '/dev/zram0',
+      description: '',
+      size: null,
+      isRemovable: true,
+      isUSB: null,
+      isSystem: false,
+      isVirtual: true,
+      isReadOnly: false,
+      mountpoints: [],
     };
     const v = evaluateDrive(zram);
     expect(v.status).toBe('hidden');
@@ -39,7 +59,10 @@ describe('drive rules', () => {
     const d = stick({ isSystem: false }, { path: '/' });
     const v = evaluateDrive(d);
     expect(v.status).toBe('hidden');
-    expect(v.reasons[0]).toEqual({ code: 'SYSTEM_DRIVE', message: 'This is the system disk: the tool never writes to it.' });
+    expect(v.reasons[0]).toEqual({
+      code: 'SYSTEM_DRIVE',
+      message: 'This is the system disk: the tool never writes to it.',
+    });
   });
 
   it.each(['/boot', '/usr', '/boot/efi'])('hides a drive holding %s', (p) => {
@@ -53,7 +76,9 @@ describe('drive rules', () => {
   it('hides the Windows system drive whatever the letter case', () => {
     const d = stick({}, { path: 'c:\\' });
     expect(codes(d, { windowsSystemDrive: 'C:', rootPath: 'C:\\' })).toContain('SYSTEM_DRIVE');
-    expect(codes(stick({}, { path: 'E:\\' }), { windowsSystemDrive: 'C:', rootPath: 'C:\\' })).not.toContain('SYSTEM_DRIVE');
+    expect(codes(stick({}, { path: 'E:\\' }), { windowsSystemDrive: 'C:', rootPath: 'C:\\' })).not.toContain(
+      'SYSTEM_DRIVE',
+    );
   });
 
   it("hides a drive holding the tool's own state folder", () => {
@@ -90,7 +115,9 @@ describe('drive rules', () => {
     const v = evaluateDrive(stick({}, { freeBytes: 1 * GB }), { minFreeBytes: 2 * GB });
     expect(v.status).toBe('hidden');
     expect(v.reasons.map((r) => r.code)).toEqual(['NOT_ENOUGH_SPACE']);
-    expect(v.reasons[0]!.message).toBe('Only 1.0 GB free; the backup needs about 2.0 GB. Free some space or use another stick.');
+    expect(v.reasons[0]!.message).toBe(
+      'Only 1.0 GB free; the backup needs about 2.0 GB. Free some space or use another stick.',
+    );
   });
 
   it('warns that a FAT32 stick splits the backup and cannot keep owners', () => {

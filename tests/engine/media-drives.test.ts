@@ -41,7 +41,9 @@ describe.skipIf(!onLinux)('listDrives on this machine (recorded lsblk)', () => {
       const sdb = all.find((d) => d.device === '/dev/sdb')!;
       expect(sdb.status).toBe('hidden');
       expect(sdb.reasons.map((r) => r.code)).toEqual(['NOT_MOUNTED']);
-      expect(sdb.mountpoints).toEqual([{ path: dir, label: 'EDGEBACKUP', fsType: 'unknown', freeBytes: null, totalBytes: null }]);
+      expect(sdb.mountpoints).toEqual([
+        { path: dir, label: 'EDGEBACKUP', fsType: 'unknown', freeBytes: null, totalBytes: null },
+      ]);
       expect(await listDrives()).toEqual([]);
     } finally {
       await fsp.rm(dir, { recursive: true, force: true });
@@ -49,65 +51,73 @@ describe.skipIf(!onLinux)('listDrives on this machine (recorded lsblk)', () => {
   });
 });
 
-describe.skipIf(skipLoopTests)(`listDrives with a loop-mounted stick${loopMountUnavailable ? ` (${loopMountUnavailable})` : ''}`, () => {
-  let stick: LoopMount;
-  beforeAll(async () => {
-    stick = await createLoopMount(64, { name: 'EDGE BACKUP' });
-  });
-  afterAll(async () => {
-    await stick?.cleanup();
-  });
+describe.skipIf(skipLoopTests)(
+  `listDrives with a loop-mounted stick${loopMountUnavailable ? ` (${loopMountUnavailable})` : ''}`,
+  () => {
+    let stick: LoopMount;
+    beforeAll(async () => {
+      stick = await createLoopMount(64, { name: 'EDGE BACKUP' });
+    });
+    afterAll(async () => {
+      await stick?.cleanup();
+    });
 
-  it('offers an ext4 USB stick with its real free space and nothing else', async () => {
-    fake = await installFakeLsblk('usb-stick-ext4', { STICK: stick.mountpoint, ROOT: '/' });
-    const drives = await listDrives({ minFreeBytes: 1024 * 1024 });
-    const space = await freeSpace(stick.mountpoint);
-    expect(drives).toEqual([
-      {
-        device: '/dev/sdb',
-        description: 'SanDisk Cruzer Blade (EDGEBACKUP)',
-        sizeBytes: 16008609792,
-        label: 'EDGEBACKUP',
-        mountpoints: [{ path: stick.mountpoint, label: 'EDGEBACKUP', fsType: 'ext4', ...space }],
-        isRemovable: true,
-        isUSB: true,
-        status: 'ok',
-        reasons: [],
-      },
-    ]);
-  });
-
-  it('hides the stick when the backup needs more than its free space, but still explains it with all', async () => {
-    fake = await installFakeLsblk('usb-stick-ext4', { STICK: stick.mountpoint, ROOT: '/' });
-    expect(await listDrives({ minFreeBytes: 1e9 })).toEqual([]);
-    const sdb = (await listDrives({ all: true, minFreeBytes: 1e9 })).find((d) => d.device === '/dev/sdb')!;
-    expect(sdb.status).toBe('hidden');
-    expect(sdb.reasons.map((r) => r.code)).toEqual(['NOT_ENOUGH_SPACE']);
-  });
-
-  it('warns about a FAT32 stick and hides the empty card reader', async () => {
-    // The kernel here has no vfat, so the mount table is a copy of the real one with the loop
-    // mount's line turned into what a FAT32 stick looks like.
-    const real = await fsp.readFile('/proc/self/mounts', 'utf8');
-    const escaped = stick.mountpoint.replace(/ /g, '\\040');
-    const line = real.split('\n').find((l) => l.split(' ')[1] === escaped);
-    expect(line).toBeDefined();
-    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'erw-mounts-'));
-    const mountsFile = path.join(dir, 'mounts');
-    await fsp.writeFile(mountsFile, real.replace(line!, `/dev/sdb1 ${escaped} vfat rw,relatime,fmask=0022,dmask=0022 0 0`));
-    try {
-      fake = await installFakeLsblk('usb-stick-vfat', { STICK: stick.mountpoint, ROOT: '/' });
-      expect((await listDrives({ minFreeBytes: 1024 * 1024 }, { mountsFile })).map((d) => d.device)).toEqual(['/dev/sdb']);
-      const all = await listDrives({ all: true, minFreeBytes: 1024 * 1024 }, { mountsFile });
-      expect(all.map((d) => [d.device, d.status, d.reasons.map((r) => r.code)])).toEqual([
-        ['/dev/zram0', 'hidden', ['VIRTUAL']],
-        ['/dev/vda', 'hidden', ['SYSTEM_DRIVE']],
-        ['/dev/sdb', 'warning', ['FAT32_SPLIT', 'NO_OWNERS_ON_MEDIUM']],
-        ['/dev/sdc', 'hidden', ['NO_MEDIUM']],
+    it('offers an ext4 USB stick with its real free space and nothing else', async () => {
+      fake = await installFakeLsblk('usb-stick-ext4', { STICK: stick.mountpoint, ROOT: '/' });
+      const drives = await listDrives({ minFreeBytes: 1024 * 1024 });
+      const space = await freeSpace(stick.mountpoint);
+      expect(drives).toEqual([
+        {
+          device: '/dev/sdb',
+          description: 'SanDisk Cruzer Blade (EDGEBACKUP)',
+          sizeBytes: 16008609792,
+          label: 'EDGEBACKUP',
+          mountpoints: [{ path: stick.mountpoint, label: 'EDGEBACKUP', fsType: 'ext4', ...space }],
+          isRemovable: true,
+          isUSB: true,
+          status: 'ok',
+          reasons: [],
+        },
       ]);
-      expect(all[2]!.mountpoints[0]!.fsType).toBe('vfat');
-    } finally {
-      await fsp.rm(dir, { recursive: true, force: true });
-    }
-  });
-});
+    });
+
+    it('hides the stick when the backup needs more than its free space, but still explains it with all', async () => {
+      fake = await installFakeLsblk('usb-stick-ext4', { STICK: stick.mountpoint, ROOT: '/' });
+      expect(await listDrives({ minFreeBytes: 1e9 })).toEqual([]);
+      const sdb = (await listDrives({ all: true, minFreeBytes: 1e9 })).find((d) => d.device === '/dev/sdb')!;
+      expect(sdb.status).toBe('hidden');
+      expect(sdb.reasons.map((r) => r.code)).toEqual(['NOT_ENOUGH_SPACE']);
+    });
+
+    it('warns about a FAT32 stick and hides the empty card reader', async () => {
+      // The kernel here has no vfat, so the mount table is a copy of the real one with the loop
+      // mount's line turned into what a FAT32 stick looks like.
+      const real = await fsp.readFile('/proc/self/mounts', 'utf8');
+      const escaped = stick.mountpoint.replace(/ /g, '\\040');
+      const line = real.split('\n').find((l) => l.split(' ')[1] === escaped);
+      expect(line).toBeDefined();
+      const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'erw-mounts-'));
+      const mountsFile = path.join(dir, 'mounts');
+      await fsp.writeFile(
+        mountsFile,
+        real.replace(line!, `/dev/sdb1 ${escaped} vfat rw,relatime,fmask=0022,dmask=0022 0 0`),
+      );
+      try {
+        fake = await installFakeLsblk('usb-stick-vfat', { STICK: stick.mountpoint, ROOT: '/' });
+        expect((await listDrives({ minFreeBytes: 1024 * 1024 }, { mountsFile })).map((d) => d.device)).toEqual([
+          '/dev/sdb',
+        ]);
+        const all = await listDrives({ all: true, minFreeBytes: 1024 * 1024 }, { mountsFile });
+        expect(all.map((d) => [d.device, d.status, d.reasons.map((r) => r.code)])).toEqual([
+          ['/dev/zram0', 'hidden', ['VIRTUAL']],
+          ['/dev/vda', 'hidden', ['SYSTEM_DRIVE']],
+          ['/dev/sdb', 'warning', ['FAT32_SPLIT', 'NO_OWNERS_ON_MEDIUM']],
+          ['/dev/sdc', 'hidden', ['NO_MEDIUM']],
+        ]);
+        expect(all[2]!.mountpoints[0]!.fsType).toBe('vfat');
+      } finally {
+        await fsp.rm(dir, { recursive: true, force: true });
+      }
+    });
+  },
+);

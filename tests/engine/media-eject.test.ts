@@ -20,66 +20,69 @@ describe('ejectDrive', () => {
   });
 });
 
-describe.skipIf(skipLoopTests)(`ejectDrive on a loop-mounted stick${loopMountUnavailable ? ` (${loopMountUnavailable})` : ''}`, () => {
-  it('unmounts the stick by its mount point, keeping what was written', async () => {
-    const stick = await createLoopMount(32, { name: 'USB STICK' });
-    try {
-      await fsp.writeFile(path.join(stick.mountpoint, 'manifest.json'), '{"ok":true}');
-      const r = await ejectDrive(stick.mountpoint);
-      expect(r.ok).toBe(true);
-      expect(r.message).toMatch(/can be pulled out now/);
-      expect(await isMountedAt(stick.mountpoint)).toBe(false);
-      // Plug it back in: the file is there.
-      execFileSync('mount', [stick.device, stick.mountpoint]);
-      expect(await fsp.readFile(path.join(stick.mountpoint, 'manifest.json'), 'utf8')).toBe('{"ok":true}');
-    } finally {
-      await stick.cleanup();
-    }
-  });
+describe.skipIf(skipLoopTests)(
+  `ejectDrive on a loop-mounted stick${loopMountUnavailable ? ` (${loopMountUnavailable})` : ''}`,
+  () => {
+    it('unmounts the stick by its mount point, keeping what was written', async () => {
+      const stick = await createLoopMount(32, { name: 'USB STICK' });
+      try {
+        await fsp.writeFile(path.join(stick.mountpoint, 'manifest.json'), '{"ok":true}');
+        const r = await ejectDrive(stick.mountpoint);
+        expect(r.ok).toBe(true);
+        expect(r.message).toMatch(/can be pulled out now/);
+        expect(await isMountedAt(stick.mountpoint)).toBe(false);
+        // Plug it back in: the file is there.
+        execFileSync('mount', [stick.device, stick.mountpoint]);
+        expect(await fsp.readFile(path.join(stick.mountpoint, 'manifest.json'), 'utf8')).toBe('{"ok":true}');
+      } finally {
+        await stick.cleanup();
+      }
+    });
 
-  it('unmounts every mount of a device given by its device path', async () => {
-    const stick = await createLoopMount(32);
-    const second = path.join(path.dirname(stick.mountpoint), 'second');
-    try {
-      await fsp.mkdir(second);
-      execFileSync('mount', [stick.device, second]);
-      const r = await ejectDrive(stick.device);
-      expect(r).toMatchObject({ ok: true });
-      expect(await isMountedAt(stick.mountpoint)).toBe(false);
-      expect(await isMountedAt(second)).toBe(false);
-    } finally {
-      execFileSync('sh', ['-c', `umount '${second}' 2>/dev/null || true`]);
-      await stick.cleanup();
-    }
-  });
+    it('unmounts every mount of a device given by its device path', async () => {
+      const stick = await createLoopMount(32);
+      const second = path.join(path.dirname(stick.mountpoint), 'second');
+      try {
+        await fsp.mkdir(second);
+        execFileSync('mount', [stick.device, second]);
+        const r = await ejectDrive(stick.device);
+        expect(r).toMatchObject({ ok: true });
+        expect(await isMountedAt(stick.mountpoint)).toBe(false);
+        expect(await isMountedAt(second)).toBe(false);
+      } finally {
+        execFileSync('sh', ['-c', `umount '${second}' 2>/dev/null || true`]);
+        await stick.cleanup();
+      }
+    });
 
-  it('unmounts a mount whose source is not a device node', async () => {
-    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'erw-tmpfs-'));
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'erwtmpfs', dir]);
-      const r = await ejectDrive(dir);
-      expect(r).toEqual({ ok: true, message: `Unmounted ${dir}. The stick can be pulled out now.` });
-      expect(await isMountedAt(dir)).toBe(false);
-    } finally {
-      execFileSync('sh', ['-c', `umount '${dir}' 2>/dev/null || true`]);
-      await fsp.rm(dir, { recursive: true, force: true });
-    }
-  });
+    it('unmounts a mount whose source is not a device node', async () => {
+      const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'erw-tmpfs-'));
+      try {
+        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'erwtmpfs', dir]);
+        const r = await ejectDrive(dir);
+        expect(r).toEqual({ ok: true, message: `Unmounted ${dir}. The stick can be pulled out now.` });
+        expect(await isMountedAt(dir)).toBe(false);
+      } finally {
+        execFileSync('sh', ['-c', `umount '${dir}' 2>/dev/null || true`]);
+        await fsp.rm(dir, { recursive: true, force: true });
+      }
+    });
 
-  it('leaves a busy stick mounted and says to close what uses it', async () => {
-    const stick = await createLoopMount(32);
-    const holder = spawn('sleep', ['60'], { cwd: stick.mountpoint, stdio: 'ignore' });
-    try {
-      await new Promise((r) => setTimeout(r, 200));
-      const r = await ejectDrive(stick.mountpoint);
-      expect(r.ok).toBe(false);
-      expect(r.message).toMatch(/still in use/);
-      expect(r.message).toMatch(/Do not pull it out yet/);
-      expect(await isMountedAt(stick.mountpoint)).toBe(true);
-    } finally {
-      holder.kill();
-      await new Promise((r) => holder.once('exit', r));
-      await stick.cleanup();
-    }
-  });
-});
+    it('leaves a busy stick mounted and says to close what uses it', async () => {
+      const stick = await createLoopMount(32);
+      const holder = spawn('sleep', ['60'], { cwd: stick.mountpoint, stdio: 'ignore' });
+      try {
+        await new Promise((r) => setTimeout(r, 200));
+        const r = await ejectDrive(stick.mountpoint);
+        expect(r.ok).toBe(false);
+        expect(r.message).toMatch(/still in use/);
+        expect(r.message).toMatch(/Do not pull it out yet/);
+        expect(await isMountedAt(stick.mountpoint)).toBe(true);
+      } finally {
+        holder.kill();
+        await new Promise((r) => holder.once('exit', r));
+        await stick.cleanup();
+      }
+    });
+  },
+);

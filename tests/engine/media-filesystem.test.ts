@@ -98,55 +98,58 @@ describe('filesystemOf with a recorded mount table', () => {
   });
 });
 
-describe.skipIf(skipLoopTests)(`a real loop-mounted ext4 stick${loopMountUnavailable ? ` (${loopMountUnavailable})` : ''}`, () => {
-  let stick: LoopMount;
-  beforeAll(async () => {
-    stick = await createLoopMount(64, { name: 'USB STICK' });
-  });
-  afterAll(async () => {
-    await stick?.cleanup();
-  });
-
-  it('is found in /proc/mounts despite the space in its mount point', async () => {
-    const f = await filesystemOf(path.join(stick.mountpoint, 'not', 'yet'));
-    expect(f).toEqual({
-      mountpoint: stick.mountpoint,
-      fsType: 'ext4',
-      device: stick.device,
-      isFuse: false,
-      maxFileSize: null,
-      supportsOwners: true,
+describe.skipIf(skipLoopTests)(
+  `a real loop-mounted ext4 stick${loopMountUnavailable ? ` (${loopMountUnavailable})` : ''}`,
+  () => {
+    let stick: LoopMount;
+    beforeAll(async () => {
+      stick = await createLoopMount(64, { name: 'USB STICK' });
     });
-  });
+    afterAll(async () => {
+      await stick?.cleanup();
+    });
 
-  it('reports the free space df reports, and sees a file eat into it', async () => {
-    const df = (): number[] =>
-      execFileSync('df', ['-B1', '--output=avail,size', stick.mountpoint], { encoding: 'utf8' })
-        .trim()
-        .split('\n')[1]!
-        .trim()
-        .split(/\s+/)
-        .map(Number);
-    const before = await freeSpace(stick.mountpoint);
-    expect([before.freeBytes, before.totalBytes]).toEqual(df());
-    await fsp.writeFile(path.join(stick.mountpoint, 'ten-mib'), Buffer.alloc(10 * 1024 * 1024, 1));
-    execFileSync('sync');
-    const after = await freeSpace(stick.mountpoint);
-    expect([after.freeBytes, after.totalBytes]).toEqual(df());
-    expect(before.freeBytes - after.freeBytes).toBeGreaterThanOrEqual(10 * 1024 * 1024);
-  });
+    it('is found in /proc/mounts despite the space in its mount point', async () => {
+      const f = await filesystemOf(path.join(stick.mountpoint, 'not', 'yet'));
+      expect(f).toEqual({
+        mountpoint: stick.mountpoint,
+        fsType: 'ext4',
+        device: stick.device,
+        isFuse: false,
+        maxFileSize: null,
+        supportsOwners: true,
+      });
+    });
 
-  it('says the medium is present while mounted and gone once unmounted', async () => {
-    const extra = await createLoopMount(16);
-    try {
-      expect(await checkMediumPresent(extra.mountpoint)).toBe(true);
-      expect(await checkMediumPresent(extra.mountpoint, { expectedMountpoint: extra.mountpoint })).toBe(true);
-      execFileSync('umount', [extra.mountpoint]);
-      // The empty mount folder is still there, on the system disk: that is not the stick.
-      expect(await checkMediumPresent(extra.mountpoint)).toBe(false);
-      expect(await checkMediumPresent(path.join(extra.mountpoint, 'EdgeRecovery'))).toBe(false);
-    } finally {
-      await extra.cleanup();
-    }
-  });
-});
+    it('reports the free space df reports, and sees a file eat into it', async () => {
+      const df = (): number[] =>
+        execFileSync('df', ['-B1', '--output=avail,size', stick.mountpoint], { encoding: 'utf8' })
+          .trim()
+          .split('\n')[1]!
+          .trim()
+          .split(/\s+/)
+          .map(Number);
+      const before = await freeSpace(stick.mountpoint);
+      expect([before.freeBytes, before.totalBytes]).toEqual(df());
+      await fsp.writeFile(path.join(stick.mountpoint, 'ten-mib'), Buffer.alloc(10 * 1024 * 1024, 1));
+      execFileSync('sync');
+      const after = await freeSpace(stick.mountpoint);
+      expect([after.freeBytes, after.totalBytes]).toEqual(df());
+      expect(before.freeBytes - after.freeBytes).toBeGreaterThanOrEqual(10 * 1024 * 1024);
+    });
+
+    it('says the medium is present while mounted and gone once unmounted', async () => {
+      const extra = await createLoopMount(16);
+      try {
+        expect(await checkMediumPresent(extra.mountpoint)).toBe(true);
+        expect(await checkMediumPresent(extra.mountpoint, { expectedMountpoint: extra.mountpoint })).toBe(true);
+        execFileSync('umount', [extra.mountpoint]);
+        // The empty mount folder is still there, on the system disk: that is not the stick.
+        expect(await checkMediumPresent(extra.mountpoint)).toBe(false);
+        expect(await checkMediumPresent(path.join(extra.mountpoint, 'EdgeRecovery'))).toBe(false);
+      } finally {
+        await extra.cleanup();
+      }
+    });
+  },
+);

@@ -35,10 +35,14 @@ describe('practice sandbox', () => {
       expect(oldProfile.ownership?.user).toBe(os.userInfo().username);
       const [conf, storage] = resolveItems(oldProfile, { root: view.old.root });
       expect((await fsp.readdir(path.join(storage!.path, 'streams'))).length).toBeGreaterThanOrEqual(3);
-      expect(JSON.parse(await fsp.readFile(path.join(conf!.path, 'System_Logging.json'), 'utf8'))).toMatchObject({ LogLevel: 'Warning' });
+      expect(JSON.parse(await fsp.readFile(path.join(conf!.path, 'System_Logging.json'), 'utf8'))).toMatchObject({
+        LogLevel: 'Warning',
+      });
 
       const fresh = resolveItems(await loadProfile(view.replacement.profileRef), { root: view.replacement.root });
-      expect(JSON.parse(await fsp.readFile(path.join(fresh[0]!.path, 'System_Logging.json'), 'utf8'))).toMatchObject({ LogLevel: 'Information' });
+      expect(JSON.parse(await fsp.readFile(path.join(fresh[0]!.path, 'System_Logging.json'), 'utf8'))).toMatchObject({
+        LogLevel: 'Information',
+      });
 
       for (const m of [sb.old, sb.replacement]) {
         expect((await serviceFor(m.profile.service).status()).state).toBe('running');

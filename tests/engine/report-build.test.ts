@@ -15,9 +15,36 @@ function sampleReport(over: Partial<ReportData> = {}): ReportData {
     finishedAt: '2026-11-21T22:15:30.000Z',
     versions: { backup: '1.1.2', installedBefore: '1.1.2', installedAfter: '1.1.2' },
     steps: [
-      { id: 'verify', title: 'Verify the backup', explain: 'Reads every part back.', destructive: false, state: 'done', summary: '3 parts, all hashes match.', startedAt: '2026-11-21T22:10:00.000Z', finishedAt: '2026-11-21T22:11:00.000Z' },
-      { id: 'stop', title: 'Stop the service', explain: 'Stops EDS.', destructive: true, state: 'done', summary: 'Stopped in 2 s.' },
-      { id: 'health', title: 'Check health', explain: 'Asks the API.', destructive: false, state: 'failed', error: { code: 'APPLIANCE_UNREACHABLE', message: "The appliance's local API does not answer.", hint: 'Check the service log.' } },
+      {
+        id: 'verify',
+        title: 'Verify the backup',
+        explain: 'Reads every part back.',
+        destructive: false,
+        state: 'done',
+        summary: '3 parts, all hashes match.',
+        startedAt: '2026-11-21T22:10:00.000Z',
+        finishedAt: '2026-11-21T22:11:00.000Z',
+      },
+      {
+        id: 'stop',
+        title: 'Stop the service',
+        explain: 'Stops EDS.',
+        destructive: true,
+        state: 'done',
+        summary: 'Stopped in 2 s.',
+      },
+      {
+        id: 'health',
+        title: 'Check health',
+        explain: 'Asks the API.',
+        destructive: false,
+        state: 'failed',
+        error: {
+          code: 'APPLIANCE_UNREACHABLE',
+          message: "The appliance's local API does not answer.",
+          hint: 'Check the service log.',
+        },
+      },
     ],
     files: 1234,
     contentBytes: 987_654_321,
@@ -38,8 +65,13 @@ type Open<T> = unknown extends T
         ? true
         : { [K in keyof T]-?: Open<T[K]> }[keyof T]
       : false;
-type DeepKeys<T> = T extends readonly (infer U)[] ? DeepKeys<U> : T extends object ? { [K in keyof T]-?: K | DeepKeys<T[K]> }[keyof T] : never;
-type Secretish = `${string}${'password' | 'Password' | 'secret' | 'Secret' | 'passphrase' | 'Passphrase' | 'token' | 'Token' | 'value' | 'Value' | 'details'}${string}`;
+type DeepKeys<T> = T extends readonly (infer U)[]
+  ? DeepKeys<U>
+  : T extends object
+    ? { [K in keyof T]-?: K | DeepKeys<T[K]> }[keyof T]
+    : never;
+type Secretish =
+  `${string}${'password' | 'Password' | 'secret' | 'Secret' | 'passphrase' | 'Passphrase' | 'token' | 'Token' | 'value' | 'Value' | 'details'}${string}`;
 
 describe('buildReport', () => {
   it('has no field that could hold a secret value (type-level)', () => {
@@ -53,7 +85,10 @@ describe('buildReport', () => {
     const { html, json } = buildReport(
       sampleReport({
         ok: false,
-        ownershipCheck: { checked: 10, mismatches: [{ path: evil, expected: 'eds:eds 0640', actual: 'root:root 0644' }] },
+        ownershipCheck: {
+          checked: 10,
+          mismatches: [{ path: evil, expected: 'eds:eds 0640', actual: 'root:root 0644' }],
+        },
         notes: ['"quoted" & <b>bold</b>'],
         hostname: "o'brien<img src=x onerror=alert(1)>",
       }),
@@ -94,21 +129,29 @@ describe('buildReport', () => {
     leaky.passphrase = 'MARKER-SECRET-1';
     const data = leaky as unknown as ReportData;
     (data.steps[2]!.error as unknown as Record<string, unknown>).details = { password: 'MARKER-SECRET-2' };
-    (data.credentialsReentered[0] as unknown as Record<string, unknown>).fields = [{ name: 'password', value: 'MARKER-SECRET-3' }];
+    (data.credentialsReentered[0] as unknown as Record<string, unknown>).fields = [
+      { name: 'password', value: 'MARKER-SECRET-3' },
+    ];
     (data.profile as unknown as Record<string, unknown>).clientSecret = 'MARKER-SECRET-4';
     const { json, html } = buildReport(data);
     expect(json).not.toContain('MARKER-SECRET');
     expect(html).not.toContain('MARKER-SECRET');
     const parsed = JSON.parse(json);
     expect(parsed.credentialsReentered[0].fields).toEqual(['password']);
-    expect(Object.keys(parsed).sort()).toEqual(
-      ['reportFormat', ...Object.keys(sampleReport())].sort(),
-    );
-    expect(parsed.steps[2].error).toEqual({ code: 'APPLIANCE_UNREACHABLE', message: "The appliance's local API does not answer.", hint: 'Check the service log.' });
+    expect(Object.keys(parsed).sort()).toEqual(['reportFormat', ...Object.keys(sampleReport())].sort());
+    expect(parsed.steps[2].error).toEqual({
+      code: 'APPLIANCE_UNREACHABLE',
+      message: "The appliance's local API does not answer.",
+      hint: 'Check the service log.',
+    });
   });
 
   it('lists the first 200 ownership mismatches in the page and all of them in the JSON', () => {
-    const mismatches = Array.from({ length: 250 }, (_, i) => ({ path: `/var/lib/eds/f${i}`, expected: 'eds:eds 0640', actual: 'root:root 0644' }));
+    const mismatches = Array.from({ length: 250 }, (_, i) => ({
+      path: `/var/lib/eds/f${i}`,
+      expected: 'eds:eds 0640',
+      actual: 'root:root 0644',
+    }));
     const { html, json } = buildReport(sampleReport({ ok: false, ownershipCheck: { checked: 5000, mismatches } }));
     expect(html).toContain('/var/lib/eds/f199<');
     expect(html).not.toContain('/var/lib/eds/f200<');

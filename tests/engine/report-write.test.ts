@@ -18,7 +18,9 @@ const data: ReportData = {
   startedAt: '2026-11-21T22:10:00.000Z',
   finishedAt: '2026-11-21T22:15:30.250Z',
   versions: { backup: '1.1.2' },
-  steps: [{ id: 'archive', title: 'Write the archive', explain: 'tar, gzip, split.', destructive: false, state: 'done' }],
+  steps: [
+    { id: 'archive', title: 'Write the archive', explain: 'tar, gzip, split.', destructive: false, state: 'done' },
+  ],
   files: 10,
   contentBytes: 2048,
   ownershipCheck: { checked: 0, mismatches: [] },
@@ -52,14 +54,20 @@ describe('writeReport', () => {
     const { json, html } = buildReport(data);
     expect(await fsp.readFile(written[0]!, 'utf8')).toBe(json);
     expect(await fsp.readFile(written[1]!, 'utf8')).toBe(html);
-    expect(await listing(stick)).toEqual(['report-backup-20261121_221530Z.html', 'report-backup-20261121_221530Z.json']);
+    expect(await listing(stick)).toEqual([
+      'report-backup-20261121_221530Z.html',
+      'report-backup-20261121_221530Z.json',
+    ]);
   });
 
   it('never overwrites an earlier report finished in the same second', async () => {
     const dir = path.join(tmp, 'b');
     const first = await writeReport(data, [dir]);
     const second = await writeReport({ ...data, ok: false }, [dir]);
-    expect(second).toEqual([path.join(dir, 'report-backup-20261121_221530Z-2.json'), path.join(dir, 'report-backup-20261121_221530Z-2.html')]);
+    expect(second).toEqual([
+      path.join(dir, 'report-backup-20261121_221530Z-2.json'),
+      path.join(dir, 'report-backup-20261121_221530Z-2.html'),
+    ]);
     expect(JSON.parse(await fsp.readFile(first[0]!, 'utf8')).ok).toBe(true);
     expect(JSON.parse(await fsp.readFile(second[0]!, 'utf8')).ok).toBe(false);
   });
@@ -73,7 +81,10 @@ describe('writeReport', () => {
     expect(isRecoveryError(err)).toBe(true);
     if (!isRecoveryError(err)) return;
     expect(err.message).toContain(path.join(blocker, 'sub'));
-    expect(err.details?.written).toEqual([path.join(good, 'report-backup-20261121_221530Z.json'), path.join(good, 'report-backup-20261121_221530Z.html')]);
+    expect(err.details?.written).toEqual([
+      path.join(good, 'report-backup-20261121_221530Z.json'),
+      path.join(good, 'report-backup-20261121_221530Z.html'),
+    ]);
     expect(await listing(good)).toHaveLength(2);
   });
 
@@ -81,28 +92,31 @@ describe('writeReport', () => {
     await expect(writeReport(data, [])).rejects.toMatchObject({ code: 'BAD_INPUT' });
   });
 
-  it.skipIf(skipLoopTests)(`reports a full stick as MEDIUM_FULL and leaves no partial file${loopMountUnavailable ? ` (${loopMountUnavailable})` : ''}`, async () => {
-    const stick = await createLoopMount(8);
-    try {
-      const filler = await fsp.open(path.join(stick.mountpoint, 'filler'), 'w');
+  it.skipIf(skipLoopTests)(
+    `reports a full stick as MEDIUM_FULL and leaves no partial file${loopMountUnavailable ? ` (${loopMountUnavailable})` : ''}`,
+    async () => {
+      const stick = await createLoopMount(8);
       try {
-        // Smaller and smaller writes until not even one byte fits.
-        for (const size of [64 * 1024, 4096, 512, 1]) {
-          const chunk = Buffer.alloc(size, 7);
-          try {
-            for (;;) await filler.write(chunk);
-          } catch (e) {
-            expect((e as NodeJS.ErrnoException).code).toBe('ENOSPC');
+        const filler = await fsp.open(path.join(stick.mountpoint, 'filler'), 'w');
+        try {
+          // Smaller and smaller writes until not even one byte fits.
+          for (const size of [64 * 1024, 4096, 512, 1]) {
+            const chunk = Buffer.alloc(size, 7);
+            try {
+              for (;;) await filler.write(chunk);
+            } catch (e) {
+              expect((e as NodeJS.ErrnoException).code).toBe('ENOSPC');
+            }
           }
+        } finally {
+          await filler.close();
         }
+        const err = await writeReport(data, [stick.mountpoint]).catch((e: unknown) => e);
+        expect(err).toMatchObject({ code: 'MEDIUM_FULL' });
+        expect(await listing(stick.mountpoint)).toEqual(['filler', 'lost+found']);
       } finally {
-        await filler.close();
+        await stick.cleanup();
       }
-      const err = await writeReport(data, [stick.mountpoint]).catch((e: unknown) => e);
-      expect(err).toMatchObject({ code: 'MEDIUM_FULL' });
-      expect(await listing(stick.mountpoint)).toEqual(['filler', 'lost+found']);
-    } finally {
-      await stick.cleanup();
-    }
-  });
+    },
+  );
 });

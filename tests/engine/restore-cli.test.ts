@@ -13,84 +13,129 @@ const blocked = restoreTestsBlocked();
 const OWNER = 'edge-rt';
 
 /** The CLI faces of the restore: restore, status, resume, rollback, exit codes, credentials file. */
-describe.skipIf(blocked !== undefined)(`edge-recovery restore/status/resume/rollback${blocked ? ` (skipped: ${blocked})` : ''}`, () => {
-  let oldM: PracticeMachine;
-  let newM: PracticeMachine;
-  let work: string;
-  let setDir: string;
-  let credFile: string;
+describe.skipIf(blocked !== undefined)(
+  `edge-recovery restore/status/resume/rollback${blocked ? ` (skipped: ${blocked})` : ''}`,
+  () => {
+    let oldM: PracticeMachine;
+    let newM: PracticeMachine;
+    let work: string;
+    let setDir: string;
+    let credFile: string;
 
-  beforeAll(async () => {
-    ensureTestOwner(OWNER);
-    work = await fsp.mkdtemp(path.join(os.tmpdir(), 'restore-cli-'));
-    [oldM, newM] = await Promise.all([startPracticeMachine({ user: OWNER, group: OWNER }), startPracticeMachine({ user: OWNER, group: OWNER })]);
-    const [conf] = resolveItems(oldM.profile, { root: oldM.root });
-    await fsp.writeFile(path.join(conf!.path, 'from-old.json'), '{"old":true}\n');
-    const b = await runCli(['backup', '--profile', oldM.profilePath, '--root', oldM.root, '--to', path.join(work, 'stick'), '--device-id', 'old-box', '--yes']);
-    expect(b.code, b.stderr).toBe(0);
-    setDir = /Backup complete and verified: (.+)\n/.exec(b.stdout)![1]!;
-    credFile = path.join(work, 'creds.json');
-    await fsp.writeFile(credFile, JSON.stringify({ ToAdh: { ClientSecret: 'cli-secret-1' }, ToPiWebApi: { Password: 'cli-secret-2' } }));
-  });
+    beforeAll(async () => {
+      ensureTestOwner(OWNER);
+      work = await fsp.mkdtemp(path.join(os.tmpdir(), 'restore-cli-'));
+      [oldM, newM] = await Promise.all([
+        startPracticeMachine({ user: OWNER, group: OWNER }),
+        startPracticeMachine({ user: OWNER, group: OWNER }),
+      ]);
+      const [conf] = resolveItems(oldM.profile, { root: oldM.root });
+      await fsp.writeFile(path.join(conf!.path, 'from-old.json'), '{"old":true}\n');
+      const b = await runCli([
+        'backup',
+        '--profile',
+        oldM.profilePath,
+        '--root',
+        oldM.root,
+        '--to',
+        path.join(work, 'stick'),
+        '--device-id',
+        'old-box',
+        '--yes',
+      ]);
+      expect(b.code, b.stderr).toBe(0);
+      setDir = /Backup complete and verified: (.+)\n/.exec(b.stdout)![1]!;
+      credFile = path.join(work, 'creds.json');
+      await fsp.writeFile(
+        credFile,
+        JSON.stringify({ ToAdh: { ClientSecret: 'cli-secret-1' }, ToPiWebApi: { Password: 'cli-secret-2' } }),
+      );
+    });
 
-  afterAll(async () => {
-    await Promise.all([oldM?.stop(), newM?.stop()]);
-    if (work) await fsp.rm(work, { recursive: true, force: true });
-  });
+    afterAll(async () => {
+      await Promise.all([oldM?.stop(), newM?.stop()]);
+      if (work) await fsp.rm(work, { recursive: true, force: true });
+    });
 
-  const restoreArgs = (stateDir: string) => [
-    'restore', setDir, '--profile', newM.profilePath, '--root', newM.root, '--state-dir', stateDir,
-    '--credentials-file', credFile, '--allow-other-device',
-  ];
+    const restoreArgs = (stateDir: string) => [
+      'restore',
+      setDir,
+      '--profile',
+      newM.profilePath,
+      '--root',
+      newM.root,
+      '--state-dir',
+      stateDir,
+      '--credentials-file',
+      credFile,
+      '--allow-other-device',
+    ];
 
-  it('refuses a backup of another device without --allow-other-device, showing both ids, and changes nothing', async () => {
-    const [conf] = resolveItems(newM.profile, { root: newM.root });
-    const before = await snapshotTree(conf!.path);
-    const stateDir = path.join(work, 'state-refuse');
-    const r = await runCli(['restore', setDir, '--profile', newM.profilePath, '--root', newM.root, '--state-dir', stateDir, '--yes']);
-    expect(r.code).toBe(4);
-    expect(r.stderr).toContain('old-box');
-    expect(r.stderr).toMatch(/--allow-other-device/);
-    expect(await snapshotTree(conf!.path)).toEqual(before);
-  });
+    it('refuses a backup of another device without --allow-other-device, showing both ids, and changes nothing', async () => {
+      const [conf] = resolveItems(newM.profile, { root: newM.root });
+      const before = await snapshotTree(conf!.path);
+      const stateDir = path.join(work, 'state-refuse');
+      const r = await runCli([
+        'restore',
+        setDir,
+        '--profile',
+        newM.profilePath,
+        '--root',
+        newM.root,
+        '--state-dir',
+        stateDir,
+        '--yes',
+      ]);
+      expect(r.code).toBe(4);
+      expect(r.stderr).toContain('old-box');
+      expect(r.stderr).toMatch(/--allow-other-device/);
+      expect(await snapshotTree(conf!.path)).toEqual(before);
+    });
 
-  it('after a kill mid-ownership-repair, status says where it stopped and rollback puts the machine back exactly', async () => {
-    const stateDir = path.join(work, 'state-rollback');
-    const [conf] = resolveItems(newM.profile, { root: newM.root });
-    const svc = serviceFor(newM.profile.service);
-    expect((await svc.status()).state).toBe('running');
-    const before = await snapshotTree(conf!.path);
+    it('after a kill mid-ownership-repair, status says where it stopped and rollback puts the machine back exactly', async () => {
+      const stateDir = path.join(work, 'state-rollback');
+      const [conf] = resolveItems(newM.profile, { root: newM.root });
+      const svc = serviceFor(newM.profile.service);
+      expect((await svc.status()).state).toBe('running');
+      const before = await snapshotTree(conf!.path);
 
-    const killed = await runCli([...restoreArgs(stateDir), '--yes'], { env: { EDGE_RECOVERY_CRASH_AT: 'ownership:mid-chown' } });
-    expect(killed.code).toBe(-1); // SIGKILL: no exit code
-    const st = await runCli(['status', '--state-dir', stateDir]);
-    expect(st.code).toBe(4);
-    expect(st.stdout).toMatch(/Unfinished restore/);
-    expect(st.stdout).toMatch(/edge-recovery rollback/);
-    const stJson = JSON.parse((await runCli(['status', '--state-dir', stateDir, '--json'])).stdout);
-    expect(stJson.canRollback).toBe(true);
+      const killed = await runCli([...restoreArgs(stateDir), '--yes'], {
+        env: { EDGE_RECOVERY_CRASH_AT: 'ownership:mid-chown' },
+      });
+      expect(killed.code).toBe(-1); // SIGKILL: no exit code
+      const st = await runCli(['status', '--state-dir', stateDir]);
+      expect(st.code).toBe(4);
+      expect(st.stdout).toMatch(/Unfinished restore/);
+      expect(st.stdout).toMatch(/edge-recovery rollback/);
+      const stJson = JSON.parse((await runCli(['status', '--state-dir', stateDir, '--json'])).stdout);
+      expect(stJson.canRollback).toBe(true);
 
-    const rb = await runCli(['rollback', '--state-dir', stateDir, '--yes']);
-    expect(rb.code, rb.stderr).toBe(0);
-    expect(rb.stdout).toMatch(/as it was/);
-    expect(await snapshotTree(conf!.path)).toEqual(before);
-    expect((await svc.status()).state).toBe('running');
-    expect((await runCli(['status', '--state-dir', stateDir])).stdout).toMatch(/No unfinished restore/);
-  });
+      const rb = await runCli(['rollback', '--state-dir', stateDir, '--yes']);
+      expect(rb.code, rb.stderr).toBe(0);
+      expect(rb.stdout).toMatch(/as it was/);
+      expect(await snapshotTree(conf!.path)).toEqual(before);
+      expect((await svc.status()).state).toBe('running');
+      expect((await runCli(['status', '--state-dir', stateDir])).stdout).toMatch(/No unfinished restore/);
+    });
 
-  it('after a kill right after the service started, resume finishes with the credentials file, exit 0', async () => {
-    const stateDir = path.join(work, 'state-resume');
-    const killed = await runCli([...restoreArgs(stateDir), '--yes'], { env: { EDGE_RECOVERY_CRASH_AT: 'start:started' } });
-    expect(killed.code).toBe(-1);
-    const r = await runCli(['resume', '--state-dir', stateDir, '--yes', '--credentials-file', credFile, '--json']);
-    expect(r.code, r.stderr + r.stdout).toBe(0);
-    const events = jsonEvents(r.stdout);
-    const done = events.filter((e) => e.type === 'step' && (e.step as { state: string }).state === 'done').map((e) => (e.step as { id: string }).id);
-    expect(done).toContain('credentials');
-    expect(r.stdout).not.toContain('cli-secret-1');
-    const [conf] = resolveItems(newM.profile, { root: newM.root });
-    expect(await fsp.readFile(path.join(conf!.path, 'from-old.json'), 'utf8')).toBe('{"old":true}\n');
-    expect(await newM.api.credentialEntries(newM.profile.credentials[0]!)).toEqual([]);
-    expect((await runCli(['status', '--state-dir', stateDir])).stdout).toMatch(/No unfinished restore/);
-  });
-});
+    it('after a kill right after the service started, resume finishes with the credentials file, exit 0', async () => {
+      const stateDir = path.join(work, 'state-resume');
+      const killed = await runCli([...restoreArgs(stateDir), '--yes'], {
+        env: { EDGE_RECOVERY_CRASH_AT: 'start:started' },
+      });
+      expect(killed.code).toBe(-1);
+      const r = await runCli(['resume', '--state-dir', stateDir, '--yes', '--credentials-file', credFile, '--json']);
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      const events = jsonEvents(r.stdout);
+      const done = events
+        .filter((e) => e.type === 'step' && (e.step as { state: string }).state === 'done')
+        .map((e) => (e.step as { id: string }).id);
+      expect(done).toContain('credentials');
+      expect(r.stdout).not.toContain('cli-secret-1');
+      const [conf] = resolveItems(newM.profile, { root: newM.root });
+      expect(await fsp.readFile(path.join(conf!.path, 'from-old.json'), 'utf8')).toBe('{"old":true}\n');
+      expect(await newM.api.credentialEntries(newM.profile.credentials[0]!)).toEqual([]);
+      expect((await runCli(['status', '--state-dir', stateDir])).stdout).toMatch(/No unfinished restore/);
+    });
+  },
+);

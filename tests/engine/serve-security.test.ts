@@ -13,12 +13,15 @@ function get(
   headers: Record<string, string> = {},
 ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: p, headers: { Host: `127.0.0.1:${port}`, ...headers } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, path: p, headers: { Host: `127.0.0.1:${port}`, ...headers } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -33,7 +36,12 @@ function openWs(port: number, headers: Record<string, string>): Promise<WebSocke
   });
 }
 
-function call(ws: WebSocket, id: number, name: string, input: unknown): Promise<{ id: number; envelope: { ok: boolean; value?: unknown; error?: { code: string; message: string } } }> {
+function call(
+  ws: WebSocket,
+  id: number,
+  name: string,
+  input: unknown,
+): Promise<{ id: number; envelope: { ok: boolean; value?: unknown; error?: { code: string; message: string } } }> {
   return new Promise((resolve) => {
     const onMsg = (data: WebSocket.RawData): void => {
       const m = JSON.parse(data.toString()) as { id?: number };
@@ -55,7 +63,10 @@ beforeAll(async () => {
   dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'serve-test-'));
   const renderer = path.join(dir, 'renderer');
   await fsp.mkdir(renderer);
-  await fsp.writeFile(path.join(renderer, 'index.html'), '<!doctype html><html><head><script type="module" src="./app.js"></script></head><body></body></html>');
+  await fsp.writeFile(
+    path.join(renderer, 'index.html'),
+    '<!doctype html><html><head><script type="module" src="./app.js"></script></head><body></body></html>',
+  );
   await fsp.writeFile(path.join(renderer, 'app.js'), 'console.log("app")');
   await fsp.writeFile(path.join(renderer, 'bridge.js'), '/* bridge */');
   await fsp.writeFile(path.join(dir, 'secret.txt'), 'TOP-SECRET-CONTENT');
@@ -123,7 +134,9 @@ describe('edge-recovery serve', () => {
       await expect(openWs(port, { Origin: origin })).rejects.toThrow('401');
       await expect(openWs(port, { Origin: 'http://evil.example', Cookie: cookie })).rejects.toThrow('403');
       await expect(openWs(port, { Cookie: cookie })).rejects.toThrow('403');
-      await expect(openWs(port, { Origin: origin, Cookie: cookie, Host: `rebind.example:${port}` })).rejects.toThrow('403');
+      await expect(openWs(port, { Origin: origin, Cookie: cookie, Host: `rebind.example:${port}` })).rejects.toThrow(
+        '403',
+      );
     });
 
     it('answers app.info and profiles.list over the socket, and BAD_INPUT for a bad input', async () => {
@@ -133,7 +146,9 @@ describe('edge-recovery serve', () => {
         expect(info.envelope.ok).toBe(true);
         expect(info.envelope.value).toMatchObject({ shell: 'browser', practice: false, platform: process.platform });
         const list = await call(ws, 2, 'profiles.list', {});
-        expect((list.envelope.value as { id: string }[]).map((p) => p.id)).toEqual(expect.arrayContaining(['eds-linux', 'eds-windows']));
+        expect((list.envelope.value as { id: string }[]).map((p) => p.id)).toEqual(
+          expect.arrayContaining(['eds-linux', 'eds-windows']),
+        );
         const bad = await call(ws, 3, 'profiles.plan', { profileRef: 'eds-linux', extra: 1 });
         expect(bad.envelope).toMatchObject({ ok: false, error: { code: 'BAD_INPUT' } });
         const unknown = await call(ws, 4, 'fs.readAnything', {});

@@ -13,7 +13,10 @@ export interface CliResult {
 }
 
 /** Runs `edge-recovery …` from sources, as a real child process with no terminal. */
-export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; prefix?: string[] } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; prefix?: string[] } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const argv = [...(opts.prefix ?? []), process.execPath, '--import', TSX_IMPORT, CLI_ENTRY, ...args];
     const child = spawn(argv[0]!, argv.slice(1), {

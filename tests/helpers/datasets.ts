@@ -78,7 +78,12 @@ export function snapshotTree(root: string): Record<string, SnapEntry> {
     } else if (st.isSymbolicLink()) {
       out[rel] = { type: 'symlink', mtime: base.mtime, mode: 0, target: readlinkSync(abs) };
     } else if (st.isFile()) {
-      out[rel] = { type: 'file', ...base, size: st.size, sha256: createHash('sha256').update(readFileSync(abs)).digest('hex') };
+      out[rel] = {
+        type: 'file',
+        ...base,
+        size: st.size,
+        sha256: createHash('sha256').update(readFileSync(abs)).digest('hex'),
+      };
     } else out[rel] = { type: 'other', ...base };
   };
   walk(root, '');

@@ -87,7 +87,11 @@ export async function createLoopMount(sizeMiB: number, opts: { name?: string } =
   return { mountpoint, device, image, cleanup };
 }
 
-export async function withLoopMount<T>(sizeMiB: number, fn: (m: LoopMount) => Promise<T>, opts: { name?: string } = {}): Promise<T> {
+export async function withLoopMount<T>(
+  sizeMiB: number,
+  fn: (m: LoopMount) => Promise<T>,
+  opts: { name?: string } = {},
+): Promise<T> {
   const m = await createLoopMount(sizeMiB, opts);
   try {
     return await fn(m);

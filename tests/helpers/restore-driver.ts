@@ -43,7 +43,9 @@ export function driverInteraction(secretPrefix: string | undefined): Interaction
       if (secretPrefix === undefined) return null;
       const out: Record<string, Record<string, string>> = {};
       for (const e of req.entries) {
-        out[e.key] = Object.fromEntries(e.fields.filter((f) => f.secret).map((f) => [f.name, secretFor(secretPrefix, e.entryId)]));
+        out[e.key] = Object.fromEntries(
+          e.fields.filter((f) => f.secret).map((f) => [f.name, secretFor(secretPrefix, e.entryId)]),
+        );
       }
       return out;
     },
@@ -54,7 +56,10 @@ async function main(): Promise<void> {
   const a = JSON.parse(process.argv[2] ?? '{}') as DriverArgs;
   const passphrase = process.env.EDGE_RECOVERY_TEST_PASSPHRASE;
   const io = { emit: () => undefined, interaction: driverInteraction(a.secretPrefix) };
-  const tuning = { ...(a.pollMs !== undefined ? { pollMs: a.pollMs } : {}), ...(a.deviceId !== undefined ? { deviceId: a.deviceId } : {}) };
+  const tuning = {
+    ...(a.pollMs !== undefined ? { pollMs: a.pollMs } : {}),
+    ...(a.deviceId !== undefined ? { deviceId: a.deviceId } : {}),
+  };
   let result: unknown;
   switch (a.action) {
     case 'restore': {
@@ -77,10 +82,16 @@ async function main(): Promise<void> {
       break;
     }
     case 'resume':
-      result = await resumeRestore({ stateDir: a.stateDir, ...(passphrase !== undefined ? { passphrase } : {}), tuning }, io);
+      result = await resumeRestore(
+        { stateDir: a.stateDir, ...(passphrase !== undefined ? { passphrase } : {}), tuning },
+        io,
+      );
       break;
     case 'rollback':
-      result = await rollbackRestore({ stateDir: a.stateDir, ...(a.pollMs !== undefined ? { pollMs: a.pollMs } : {}) }, io);
+      result = await rollbackRestore(
+        { stateDir: a.stateDir, ...(a.pollMs !== undefined ? { pollMs: a.pollMs } : {}) },
+        io,
+      );
       break;
     case 'status':
       result = await restoreStatus({ stateDir: a.stateDir });
@@ -108,19 +119,26 @@ export interface DriverOutcome {
 }
 
 /** Runs the driver in a child process; `crashAt` sets EDGE_RECOVERY_CRASH_AT, `killAfterMs` SIGKILLs it from outside. */
-export function runDriver(args: DriverArgs, opts: { crashAt?: string; killAfterMs?: number; passphrase?: string } = {}): Promise<DriverOutcome> {
+export function runDriver(
+  args: DriverArgs,
+  opts: { crashAt?: string; killAfterMs?: number; passphrase?: string } = {},
+): Promise<DriverOutcome> {
   const env: NodeJS.ProcessEnv = { ...process.env, EDGE_RECOVERY_DRIVER: '1' };
   delete env.EDGE_RECOVERY_CRASH_AT;
   delete env.EDGE_RECOVERY_TEST_PASSPHRASE;
   if (opts.crashAt !== undefined) env.EDGE_RECOVERY_CRASH_AT = opts.crashAt;
   if (opts.passphrase !== undefined) env.EDGE_RECOVERY_TEST_PASSPHRASE = opts.passphrase;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', DRIVER_PATH, JSON.stringify(args)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', DRIVER_PATH, JSON.stringify(args)], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = opts.killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs);
+    const timer =
+      opts.killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs);
     child.on('error', reject);
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
@@ -152,6 +170,7 @@ export function restoreTestsBlocked(): string | undefined {
 export function ensureTestOwner(name: string): void {
   clearSystemUsersCache();
   if (gidForGroup(name) === undefined) execFileSync('groupadd', ['--system', name]);
-  if (uidForUser(name) === undefined) execFileSync('useradd', ['--system', '--no-create-home', '--gid', name, '--shell', '/usr/sbin/nologin', name]);
+  if (uidForUser(name) === undefined)
+    execFileSync('useradd', ['--system', '--no-create-home', '--gid', name, '--shell', '/usr/sbin/nologin', name]);
   clearSystemUsersCache();
 }

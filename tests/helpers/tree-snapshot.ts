@@ -36,7 +36,9 @@ export async function snapshotTree(dir: string): Promise<TreeSnapshot> {
       out[rel] = { type: 'dir', owner, mode: (st.mode & 0o7777).toString(8) };
       for (const n of (await fsp.readdir(abs)).sort()) await visit(path.join(abs, n), rel === '.' ? n : `${rel}/${n}`);
     } else if (st.isFile()) {
-      const sha256 = createHash('sha256').update(await fsp.readFile(abs)).digest('hex');
+      const sha256 = createHash('sha256')
+        .update(await fsp.readFile(abs))
+        .digest('hex');
       out[rel] = { type: 'file', owner, mode: (st.mode & 0o7777).toString(8), sha256 };
     } else {
       out[rel] = { type: 'other', owner, mode: (st.mode & 0o7777).toString(8) };

@@ -34,7 +34,19 @@ describe('Backup failures', () => {
       message: 'The medium stopped answering (/media/BACKUP). Was the stick unplugged?',
       hint: 'Plug the stick back in (or use another one) and start again. Nothing on this machine was changed.',
     };
-    act(() => fake.emit(JOB, { type: 'step', step: { id: 'write', title: 'Write the backup', explain: 'Write it.', destructive: false, state: 'failed', error } }));
+    act(() =>
+      fake.emit(JOB, {
+        type: 'step',
+        step: {
+          id: 'write',
+          title: 'Write the backup',
+          explain: 'Write it.',
+          destructive: false,
+          state: 'failed',
+          error,
+        },
+      }),
+    );
     act(() => fake.emit(JOB, { type: 'finished', ok: false, error }));
     const alert = screen.getByRole('alert');
     expect(alert.textContent).toContain('The USB stick was unplugged');
@@ -47,7 +59,13 @@ describe('Backup failures', () => {
 
   it('offers a plain retry for a failure that is not the stick’s', async () => {
     const fake = renderRunning();
-    act(() => fake.emit(JOB, { type: 'finished', ok: false, error: { code: 'SERVICE_TIMEOUT', message: 'The service did not stop in 90 s.' } }));
+    act(() =>
+      fake.emit(JOB, {
+        type: 'finished',
+        ok: false,
+        error: { code: 'SERVICE_TIMEOUT', message: 'The service did not stop in 90 s.' },
+      }),
+    );
     expect(screen.queryByRole('button', { name: 'Try again on another stick' })).toBeNull();
     await userEvent.click(screen.getByRole('button', { name: 'Try again' }));
     expect(useWizard.getState().step).toEqual({ kind: 'backup-options', target });
@@ -63,6 +81,9 @@ describe('toUiError', () => {
       message: 'No.',
       hint: 'Again.',
     });
-    expect(toUiError(new TypeError('x is undefined\n    at f (file.js:1:2)'))).toEqual({ code: 'INTERNAL', message: 'x is undefined' });
+    expect(toUiError(new TypeError('x is undefined\n    at f (file.js:1:2)'))).toEqual({
+      code: 'INTERNAL',
+      message: 'x is undefined',
+    });
   });
 });

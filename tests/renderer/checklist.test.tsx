@@ -11,7 +11,12 @@ import { useWizard } from '../../src-renderer/store/wizard-store.js';
 import { fakeApi } from './fake-api.js';
 
 const JOB = 'job-0123456789ab';
-const step = (id: string, title: string, state: StepInfo['state'] = 'todo', extra: Partial<StepInfo> = {}): StepInfo => ({
+const step = (
+  id: string,
+  title: string,
+  state: StepInfo['state'] = 'todo',
+  extra: Partial<StepInfo> = {},
+): StepInfo => ({
   id,
   title,
   explain: `${title} — explained before it runs.`,
@@ -19,10 +24,18 @@ const step = (id: string, title: string, state: StepInfo['state'] = 'todo', extr
   state,
   ...extra,
 });
-const plan = [step('verify', 'Check the backup'), step('stop', 'Stop the service', 'todo', { destructive: true }), step('copy', 'Copy the folders'), step('start', 'Start the service')];
+const plan = [
+  step('verify', 'Check the backup'),
+  step('stop', 'Stop the service', 'todo', { destructive: true }),
+  step('copy', 'Copy the folders'),
+  step('start', 'Start the service'),
+];
 
 function renderPanel() {
-  const fake = fakeApi({ 'job.events': () => ({ events: [], done: false }), 'job.respond': () => ({ accepted: true }) });
+  const fake = fakeApi({
+    'job.events': () => ({ events: [], done: false }),
+    'job.respond': () => ({ accepted: true }),
+  });
   const addEvents = useWizard.getState().addEvents;
   render(
     <ApiContext.Provider value={fake.api}>
@@ -51,14 +64,33 @@ describe('Checklist', () => {
     expect(states()[0]).toBe('verify:running');
     expect(screen.getByText('Check the backup — explained before it runs.')).toBeTruthy();
 
-    act(() => fake.emit(JOB, { type: 'step', step: step('verify', 'Check the backup', 'done', { summary: '12 files checked.' }) }));
-    act(() => fake.emit(JOB, { type: 'step', step: step('stop', 'Stop the service', 'skipped', { summary: 'Already stopped.' }) }));
+    act(() =>
+      fake.emit(JOB, {
+        type: 'step',
+        step: step('verify', 'Check the backup', 'done', { summary: '12 files checked.' }),
+      }),
+    );
+    act(() =>
+      fake.emit(JOB, {
+        type: 'step',
+        step: step('stop', 'Stop the service', 'skipped', { summary: 'Already stopped.' }),
+      }),
+    );
     act(() => fake.emit(JOB, { type: 'step', step: step('copy', 'Copy the folders', 'running') }));
     act(() =>
       fake.emit(JOB, {
         type: 'progress',
         stepId: 'copy',
-        progress: { phase: 'archiving', bytes: 5_000_000, totalBytes: 10_000_000, files: 3, totalFiles: 6, rate: 2_000_000, etaSeconds: 3, elapsedMs: 2500 },
+        progress: {
+          phase: 'archiving',
+          bytes: 5_000_000,
+          totalBytes: 10_000_000,
+          files: 3,
+          totalFiles: 6,
+          rate: 2_000_000,
+          etaSeconds: 3,
+          elapsedMs: 2500,
+        },
       }),
     );
     expect(states()).toEqual(['verify:done', 'stop:skipped', 'copy:running', 'start:todo']);
@@ -102,14 +134,22 @@ describe('Checklist', () => {
         promptId: 'p1',
         prompt: {
           kind: 'confirm',
-          request: { stepId: 'stop', title: 'Set the defaults aside?', message: 'These folders move.', details: ['/data/Configuration'], action: 'Set them aside' },
+          request: {
+            stepId: 'stop',
+            title: 'Set the defaults aside?',
+            message: 'These folders move.',
+            details: ['/data/Configuration'],
+            action: 'Set them aside',
+          },
         },
       }),
     );
     expect(screen.getByText('/data/Configuration')).toBeTruthy();
     await userEvent.click(screen.getByRole('button', { name: 'Set them aside' }));
     await waitFor(() =>
-      expect(fake.callsOf('job.respond')).toEqual([{ jobId: JOB, promptId: 'p1', answer: { kind: 'confirm', ok: true } }]),
+      expect(fake.callsOf('job.respond')).toEqual([
+        { jobId: JOB, promptId: 'p1', answer: { kind: 'confirm', ok: true } },
+      ]),
     );
     expect(screen.queryByRole('button', { name: 'Set them aside' })).toBeNull();
   });
@@ -118,7 +158,16 @@ describe('Checklist', () => {
 describe('App', () => {
   it('offers Practice first and explains why when no product was detected', async () => {
     const fake = fakeApi({
-      'app.info': () => ({ version: '0.1.0', platform: 'linux', elevated: true, practice: false, shell: 'browser', detected: null, hostname: 'h', deviceId: 'd1' }),
+      'app.info': () => ({
+        version: '0.1.0',
+        platform: 'linux',
+        elevated: true,
+        practice: false,
+        shell: 'browser',
+        detected: null,
+        hostname: 'h',
+        deviceId: 'd1',
+      }),
       'profiles.list': () => [],
       'restore.status': () => null,
     });
@@ -132,11 +181,27 @@ describe('App', () => {
 
   it('offers to resume or roll back an unfinished restore before anything else', async () => {
     const fake = fakeApi({
-      'app.info': () => ({ version: '0.1.0', platform: 'linux', elevated: true, practice: false, shell: 'browser', detected: null, hostname: 'h', deviceId: 'd1' }),
+      'app.info': () => ({
+        version: '0.1.0',
+        platform: 'linux',
+        elevated: true,
+        practice: false,
+        shell: 'browser',
+        detected: null,
+        hostname: 'h',
+        deviceId: 'd1',
+      }),
       'profiles.list': () => [],
       'restore.status': () => ({
-        id: 'r1', backup: '/media/stick/EdgeRecovery/d1/Backup_x', profileId: 'eds-linux', startedAt: '2026-11-21T10:00:00Z', updatedAt: '2026-11-21T10:05:00Z',
-        where: 'After setting the defaults aside', steps: plan, canResume: true, canRollback: true,
+        id: 'r1',
+        backup: '/media/stick/EdgeRecovery/d1/Backup_x',
+        profileId: 'eds-linux',
+        startedAt: '2026-11-21T10:00:00Z',
+        updatedAt: '2026-11-21T10:05:00Z',
+        where: 'After setting the defaults aside',
+        steps: plan,
+        canResume: true,
+        canRollback: true,
       }),
       'restore.rollback': () => ({ jobId: JOB }),
       'job.events': () => ({ events: [], done: false }),

@@ -13,7 +13,15 @@ function drive(over: Partial<DriveView> & Pick<DriveView, 'device'>): DriveView 
     label: 'BACKUP',
     isRemovable: true,
     isUSB: true,
-    mountpoints: [{ path: `/media${over.device}`, label: null, fsType: 'exfat', freeBytes: 20_000_000_000, totalBytes: 32_000_000_000 }],
+    mountpoints: [
+      {
+        path: `/media${over.device}`,
+        label: null,
+        fsType: 'exfat',
+        freeBytes: 20_000_000_000,
+        totalBytes: 32_000_000_000,
+      },
+    ],
     status: 'ok',
     reasons: [],
     ...over,
@@ -103,7 +111,12 @@ describe('DrivePicker', () => {
     await userEvent.click(screen.getByRole('radio', { name: /BACKUP/ }));
     await userEvent.click(screen.getByRole('button', { name: 'Use this stick' }));
     await userEvent.click(screen.getByRole('button', { name: /Yes, write the backup to “BACKUP”/ }));
-    expect(onChosen).toHaveBeenCalledWith({ path: '/media/dev/sdb', label: 'BACKUP', sizeBytes: 32_000_000_000, device: '/dev/sdb' });
+    expect(onChosen).toHaveBeenCalledWith({
+      path: '/media/dev/sdb',
+      label: 'BACKUP',
+      sizeBytes: 32_000_000_000,
+      device: '/dev/sdb',
+    });
   });
 
   it('reads from a stick without the write confirmation', async () => {
@@ -132,7 +145,11 @@ describe('DrivePicker', () => {
   it('says plainly when the engine could not list drives, with its hint', async () => {
     const fake = fakeApi({
       'drives.list': () => {
-        throw Object.assign(new Error('lsblk failed'), { code: 'INTERNAL', hint: 'Try again.', stack: 'at secret.ts:1' });
+        throw Object.assign(new Error('lsblk failed'), {
+          code: 'INTERNAL',
+          hint: 'Try again.',
+          stack: 'at secret.ts:1',
+        });
       },
     });
     render(

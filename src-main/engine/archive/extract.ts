@@ -185,9 +185,13 @@ export async function extractArchiveJob(
           cur = null;
           if (c.m === null && manifestHash) {
             if (manifestHash.digest('hex') !== manifestSum.sha256 || c.h.size !== manifestSum.size) {
-              throw new RecoveryError('BACKUP_CORRUPT', 'The inner manifest in the archive differs from the checked one.', {
-                hint: 'Verify the backup again, then restore.',
-              });
+              throw new RecoveryError(
+                'BACKUP_CORRUPT',
+                'The inner manifest in the archive differs from the checked one.',
+                {
+                  hint: 'Verify the backup again, then restore.',
+                },
+              );
             }
             manifestEntryDone = true;
             return;
@@ -196,10 +200,14 @@ export async function extractArchiveJob(
           if (h.type === 'file') {
             try {
               if (c.hash!.digest('hex') !== m!.sha256) {
-                throw new RecoveryError('BACKUP_CORRUPT', `The backup is damaged: ${h.path} does not match its checksum.`, {
-                  hint: 'Use another copy of the backup.',
-                  details: { file: h.path },
-                });
+                throw new RecoveryError(
+                  'BACKUP_CORRUPT',
+                  `The backup is damaged: ${h.path} does not match its checksum.`,
+                  {
+                    hint: 'Use another copy of the backup.',
+                    details: { file: h.path },
+                  },
+                );
               }
               // Explicit modes: the process umask must not change what was backed up.
               fchmodSync(c.fd, h.mode & 0o7777);
@@ -223,7 +231,9 @@ export async function extractArchiveJob(
       const l = left === null ? null : parseLine(left);
       throw new RecoveryError(
         'BACKUP_CORRUPT',
-        l ? `The backup is damaged: ${l.path} is missing from the archive.` : 'The backup is damaged: the inner manifest is missing.',
+        l
+          ? `The backup is damaged: ${l.path} is missing from the archive.`
+          : 'The backup is damaged: the inner manifest is missing.',
         { hint: 'Use another copy of the backup.', details: l ? { file: l.path } : undefined },
       );
     }

@@ -132,10 +132,14 @@ export class PartWriter {
 /** The output folder vanishing under us (stick pulled, auto-unmounted) is MEDIUM_GONE, not an internal error. */
 function mediumError(e: unknown, file: string, dir: string): RecoveryError {
   if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-    return new RecoveryError('MEDIUM_GONE', `The folder ${dir} disappeared while writing ${path.basename(file)}. Was the stick unplugged?`, {
-      hint: 'Plug the stick back in (or use another one) and start again. Nothing on this machine was changed.',
-      cause: e,
-    });
+    return new RecoveryError(
+      'MEDIUM_GONE',
+      `The folder ${dir} disappeared while writing ${path.basename(file)}. Was the stick unplugged?`,
+      {
+        hint: 'Plug the stick back in (or use another one) and start again. Nothing on this machine was changed.',
+        cause: e,
+      },
+    );
   }
   return toRecoveryError(e, file);
 }

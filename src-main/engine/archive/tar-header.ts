@@ -168,7 +168,10 @@ function readNumber(b: Buffer, off: number, len: number): number {
     for (let i = 1; i < len; i++) n = n * 256 + b[off + i]!;
     return n;
   }
-  const s = b.toString('ascii', off, off + len).replace(/[\0 ]+$/g, '').trim();
+  const s = b
+    .toString('ascii', off, off + len)
+    .replace(/[\0 ]+$/g, '')
+    .trim();
   return s === '' ? 0 : parseInt(s, 8);
 }
 

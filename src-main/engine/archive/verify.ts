@@ -136,9 +136,9 @@ function compareLists(seenFile: string, manifestFile: string): void {
       if (wl.path !== gl.path) {
         throw corrupt(`the archive has ${gl.path} where the inner manifest lists ${wl.path}`, gl.path);
       }
-      const diff = (['type', 'size', 'sha256', 'target', 'mode', 'mtime', 'uname', 'gname', 'uid', 'gid'] as const).find(
-        (k) => wl[k] !== gl[k],
-      );
+      const diff = (
+        ['type', 'size', 'sha256', 'target', 'mode', 'mtime', 'uname', 'gname', 'uid', 'gid'] as const
+      ).find((k) => wl[k] !== gl[k]);
       if (diff === 'sha256') throw corrupt(`${gl.path} does not match its checksum`, gl.path);
       if (diff) throw corrupt(`${gl.path} differs from the inner manifest (${diff})`, gl.path);
     }

@@ -13,7 +13,13 @@ async function isDir(p: string): Promise<boolean> {
 
 /** Finds backup set folders from a stick's mount point, its EdgeRecovery folder, a device folder or a set. */
 async function findSetDirs(dir: string): Promise<string[]> {
-  if (await fsp.stat(path.join(dir, MANIFEST_NAME)).then(() => true, () => false)) return [dir];
+  if (
+    await fsp.stat(path.join(dir, MANIFEST_NAME)).then(
+      () => true,
+      () => false,
+    )
+  )
+    return [dir];
   if (path.basename(dir).startsWith('Backup_')) return [dir];
   let top = dir;
   if (await isDir(path.join(dir, 'EdgeRecovery'))) top = path.join(dir, 'EdgeRecovery');
@@ -68,7 +74,9 @@ async function summarize(dir: string): Promise<BackupSummary> {
       profileId: m?.[1] ?? 'unknown',
       productName: '',
       productVersion: null,
-      createdAt: m ? `${m[2]!.slice(0, 4)}-${m[2]!.slice(4, 6)}-${m[2]!.slice(6, 8)}T${m[2]!.slice(9, 11)}:${m[2]!.slice(11, 13)}:00.000Z` : '',
+      createdAt: m
+        ? `${m[2]!.slice(0, 4)}-${m[2]!.slice(4, 6)}-${m[2]!.slice(6, 8)}T${m[2]!.slice(9, 11)}:${m[2]!.slice(11, 13)}:00.000Z`
+        : '',
       sizeBytes: 0,
       files: 0,
       encrypted: false,
@@ -79,7 +87,10 @@ async function summarize(dir: string): Promise<BackupSummary> {
 }
 
 /** Backups under `dir`, grouped by device id, newest first within each group; this device's group first. */
-export async function listBackups(dir: string, opts: { device?: string; thisDeviceId?: string } = {}): Promise<BackupGroup[]> {
+export async function listBackups(
+  dir: string,
+  opts: { device?: string; thisDeviceId?: string } = {},
+): Promise<BackupGroup[]> {
   const sets = await Promise.all((await findSetDirs(dir)).map(summarize));
   const groups = new Map<string, BackupGroup>();
   for (const s of sets) {
@@ -94,6 +105,10 @@ export async function listBackups(dir: string, opts: { device?: string; thisDevi
   }
   const out = [...groups.values()];
   for (const g of out) g.backups.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
-  out.sort((a, b) => Number(b.thisDevice) - Number(a.thisDevice) || (b.backups[0]?.createdAt ?? '').localeCompare(a.backups[0]?.createdAt ?? ''));
+  out.sort(
+    (a, b) =>
+      Number(b.thisDevice) - Number(a.thisDevice) ||
+      (b.backups[0]?.createdAt ?? '').localeCompare(a.backups[0]?.createdAt ?? ''),
+  );
   return out;
 }

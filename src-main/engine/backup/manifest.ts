@@ -99,9 +99,13 @@ export async function readBackupSet(dir: string): Promise<BackupSet> {
   const r = BackupManifestSchema.safeParse(raw);
   if (!r.success) {
     const lines = r.error.issues.map((i) => `${i.path.map(String).join('.')}: ${i.message}`);
-    throw new RecoveryError('BACKUP_CORRUPT', `The manifest.json of ${dir} is not a backup manifest this tool reads: ${lines.slice(0, 3).join('; ')}`, {
-      details: { issues: lines },
-    });
+    throw new RecoveryError(
+      'BACKUP_CORRUPT',
+      `The manifest.json of ${dir} is not a backup manifest this tool reads: ${lines.slice(0, 3).join('; ')}`,
+      {
+        details: { issues: lines },
+      },
+    );
   }
   return { dir, manifest: r.data };
 }

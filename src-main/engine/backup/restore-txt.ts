@@ -19,14 +19,19 @@ export function restoreText(m: BackupManifest, profile: Profile): string {
   p();
   p('Files in this folder');
   p('  manifest.json  what this backup holds (no secrets)');
-  p(`  ${split ? parts.join(', ') : archiveName}  the data: a gzip-compressed tar${enc ? ', encrypted with age (passphrase)' : ''}${split ? ', split into parts' : ''}`);
+  p(
+    `  ${split ? parts.join(', ') : archiveName}  the data: a gzip-compressed tar${enc ? ', encrypted with age (passphrase)' : ''}${split ? ', split into parts' : ''}`,
+  );
   p('  SHA256SUMS     checksums of the data files');
   p('  RESTORE.txt    this text');
   p();
   p('The easy way: the Edge Recovery Wizard ("Restore onto this device"), or');
   p(`  edge-recovery restore <this folder> --profile ${m.profile.id}`);
   p();
-  p('BY HAND, with stock tools' + (linux ? ' (Linux, as root)' : ' (Windows, as Administrator: tar.exe ships with Windows 10 and later)'));
+  p(
+    'BY HAND, with stock tools' +
+      (linux ? ' (Linux, as root)' : ' (Windows, as Administrator: tar.exe ships with Windows 10 and later)'),
+  );
   p('-'.repeat(60));
   p('1. Check the data is intact (run inside this folder):');
   p(linux ? '     sha256sum -c SHA256SUMS' : '     certutil -hashfile <file> SHA256   (compare with SHA256SUMS)');
@@ -34,13 +39,19 @@ export function restoreText(m: BackupManifest, profile: Profile): string {
   let archive = archiveName;
   if (split) {
     p(`2. Join the parts into one file (they are in order):`);
-    p(linux ? `     cat ${parts.join(' ')} > /var/tmp/${archiveName}` : `     copy /b ${parts.join('+')} %TEMP%\\${archiveName}`);
+    p(
+      linux
+        ? `     cat ${parts.join(' ')} > /var/tmp/${archiveName}`
+        : `     copy /b ${parts.join('+')} %TEMP%\\${archiveName}`,
+    );
     archive = linux ? `/var/tmp/${archiveName}` : `%TEMP%\\${archiveName}`;
   } else {
     p('2. (The data is in one file: nothing to join.)');
   }
   if (enc) {
-    p('3. Decrypt it with age (https://age-encryption.org; Debian/Ubuntu: apt install age); it asks for the passphrase:');
+    p(
+      '3. Decrypt it with age (https://age-encryption.org; Debian/Ubuntu: apt install age); it asks for the passphrase:',
+    );
     p(linux ? `     age -d -o /var/tmp/data.tar.gz ${archive}` : `     age -d -o %TEMP%\\data.tar.gz ${archive}`);
     archive = linux ? '/var/tmp/data.tar.gz' : '%TEMP%\\data.tar.gz';
   } else {

@@ -7,7 +7,12 @@ import { readBackupSet } from './manifest.js';
  * Only complete sets (with a valid manifest) count and are deleted; the set just written is never deleted.
  * Returns the removed folders.
  */
-export async function applyRetention(deviceDir: string, profileId: string, keep: number, current: string): Promise<string[]> {
+export async function applyRetention(
+  deviceDir: string,
+  profileId: string,
+  keep: number,
+  current: string,
+): Promise<string[]> {
   const names = await fsp.readdir(deviceDir);
   const sets: { dir: string; createdAt: string }[] = [];
   for (const n of names) {

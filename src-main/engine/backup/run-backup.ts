@@ -140,7 +140,9 @@ const steps: RunbookDef<Ctx>['steps'] = [
       if (fs.maxFileSize !== null) {
         const cap = Math.min(FAT_PART, fs.maxFileSize);
         c.splitSize = c.splitSize === undefined ? cap : Math.min(c.splitSize, cap);
-        s.log(`${c.o.to} is ${fs.fsType}: files are limited to ${formatBytes(fs.maxFileSize)}, so the archive is split.`);
+        s.log(
+          `${c.o.to} is ${fs.fsType}: files are limited to ${formatBytes(fs.maxFileSize)}, so the archive is split.`,
+        );
       }
       for (const pc of c.o.profile.prechecks.filter((p) => p.when.includes('backup'))) {
         if (c.api === null) break;
@@ -162,7 +164,9 @@ const steps: RunbookDef<Ctx>['steps'] = [
     id: 'version',
     title: 'Record the product version',
     explain: (c) =>
-      c.api ? `Ask ${c.o.profile.productName} for its version (${c.o.profile.api?.baseUrl}); the restore checks it.` : 'This profile has no API: the version is not recorded.',
+      c.api
+        ? `Ask ${c.o.profile.productName} for its version (${c.o.profile.api?.baseUrl}); the restore checks it.`
+        : 'This profile has no API: the version is not recorded.',
     skip: (c) => (c.api === null ? 'The profile has no REST API.' : null),
     async run(c) {
       try {
@@ -208,12 +212,18 @@ const steps: RunbookDef<Ctx>['steps'] = [
       const open = await findOpenFiles(c.items.map((i) => i.path));
       if (open.length > 0) {
         const names = [...new Set(open.map((o) => `${o.command} (pid ${o.pid})`))];
-        throw new RecoveryError('FILES_IN_USE', `Still in use by ${names.join(', ')}: ${open[0]!.file}${open.length > 1 ? ` and ${open.length - 1} more` : ''}.`, {
-          hint: 'Stop that program (or wait for it to finish) and start again.',
-          details: { processes: names },
-        });
+        throw new RecoveryError(
+          'FILES_IN_USE',
+          `Still in use by ${names.join(', ')}: ${open[0]!.file}${open.length > 1 ? ` and ${open.length - 1} more` : ''}.`,
+          {
+            hint: 'Stop that program (or wait for it to finish) and start again.',
+            details: { processes: names },
+          },
+        );
       }
-      return process.platform === 'win32' ? 'Open files cannot be listed on Windows; the stopped service holds none.' : 'No program holds files in the folders.';
+      return process.platform === 'win32'
+        ? 'Open files cannot be listed on Windows; the stopped service holds none.'
+        : 'No program holds files in the folders.';
     },
   },
   {
@@ -228,7 +238,14 @@ const steps: RunbookDef<Ctx>['steps'] = [
       await fsp.mkdir(device, { recursive: true });
       const stamp = backupStamp(c.o.now ?? new Date());
       let name = `Backup_${c.o.profile.id}_${stamp}`;
-      for (let n = 2; await fsp.stat(path.join(device, name)).then(() => true, () => false); n++) {
+      for (
+        let n = 2;
+        await fsp.stat(path.join(device, name)).then(
+          () => true,
+          () => false,
+        );
+        n++
+      ) {
         name = `Backup_${c.o.profile.id}_${stamp}_${n}`;
       }
       c.setDir = path.join(device, name);
@@ -290,11 +307,14 @@ const steps: RunbookDef<Ctx>['steps'] = [
   {
     id: 'retention',
     title: 'Remove old backups',
-    explain: (c) => `Keep the newest ${c.o.keep} backups of this device and profile on the medium and delete older ones (only now that the new one is verified).`,
+    explain: (c) =>
+      `Keep the newest ${c.o.keep} backups of this device and profile on the medium and delete older ones (only now that the new one is verified).`,
     skip: (c) => (c.o.keep === undefined ? 'No --keep given: all backups are kept.' : null),
     async run(c) {
       c.removedOld = await applyRetention(path.dirname(c.setDir!), c.o.profile.id, c.o.keep!, c.setDir!);
-      return c.removedOld.length === 0 ? 'Nothing to remove.' : `Removed ${c.removedOld.length}: ${c.removedOld.map((p) => path.basename(p)).join(', ')}.`;
+      return c.removedOld.length === 0
+        ? 'Nothing to remove.'
+        : `Removed ${c.removedOld.length}: ${c.removedOld.map((p) => path.basename(p)).join(', ')}.`;
     },
   },
 ];
@@ -383,16 +403,34 @@ export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<Backup
     io.emit({ type: 'finished', ok: false, error: err.toJSON() });
     throw err;
   }
-  const result: BackupResult = { setDir: c.setDir!, manifest: c.manifest!, removedOld: c.removedOld, warnings: c.warnings };
-  io.emit({ type: 'finished', ok: true, result: { setDir: result.setDir, removedOld: result.removedOld, warnings: c.warnings } });
+  const result: BackupResult = {
+    setDir: c.setDir!,
+    manifest: c.manifest!,
+    removedOld: c.removedOld,
+    warnings: c.warnings,
+  };
+  io.emit({
+    type: 'finished',
+    ok: true,
+    result: { setDir: result.setDir, removedOld: result.removedOld, warnings: c.warnings },
+  });
   return result;
 }
 
 async function cleanupAfterFailure(c: Ctx, io: RunbookIO): Promise<void> {
-  const manifestWritten = c.setDir !== null && (await fsp.stat(path.join(c.setDir, MANIFEST_NAME)).then(() => true, () => false));
+  const manifestWritten =
+    c.setDir !== null &&
+    (await fsp.stat(path.join(c.setDir, MANIFEST_NAME)).then(
+      () => true,
+      () => false,
+    ));
   if (c.setDir !== null && !manifestWritten) {
     await fsp.rm(c.setDir, { recursive: true, force: true }).catch(() => {
-      io.emit({ type: 'log', level: 'warn', message: `Could not remove the unfinished backup ${c.setDir}; delete it by hand.` });
+      io.emit({
+        type: 'log',
+        level: 'warn',
+        message: `Could not remove the unfinished backup ${c.setDir}; delete it by hand.`,
+      });
     });
   }
   if (c.stoppedByUs && !c.startedAgain && !c.o.leaveStopped) {

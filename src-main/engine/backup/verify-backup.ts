@@ -25,7 +25,9 @@ export async function verifyBackup(
   const set = await readBackupSet(setDir);
   const sumsText = await fsp.readFile(path.join(setDir, SUMS_NAME), 'utf8').catch(() => null);
   if (sumsText === null) {
-    throw new RecoveryError('BACKUP_INCOMPLETE', `${SUMS_NAME} is missing from ${setDir}.`, { hint: 'Use another backup.' });
+    throw new RecoveryError('BACKUP_INCOMPLETE', `${SUMS_NAME} is missing from ${setDir}.`, {
+      hint: 'Use another backup.',
+    });
   }
   const sums = parseSha256Sums(sumsText);
   for (const p of set.manifest.archive.parts) {
@@ -50,7 +52,10 @@ export async function verifyBackup(
     io,
   );
   if (r.files !== set.manifest.files) {
-    throw new RecoveryError('BACKUP_CORRUPT', `The archive holds ${r.files} files but manifest.json says ${set.manifest.files}.`);
+    throw new RecoveryError(
+      'BACKUP_CORRUPT',
+      `The archive holds ${r.files} files but manifest.json says ${set.manifest.files}.`,
+    );
   }
   return { set, files: r.files, contentBytes: r.contentBytes };
 }
@@ -67,9 +72,13 @@ export async function runVerify(setDir: string, opts: { passphrase?: string }, i
           {
             id: 'verify',
             title: 'Verify the backup',
-            explain: () => `Read ${setDir} completely: checksums of every part, decryption, and every file against its recorded checksum. Nothing is changed.`,
+            explain: () =>
+              `Read ${setDir} completely: checksums of every part, decryption, and every file against its recorded checksum. Nothing is changed.`,
             async run(_c, s) {
-              result = await verifyBackup(setDir, opts, { onProgress: s.progress, ...(s.signal ? { signal: s.signal } : {}) });
+              result = await verifyBackup(setDir, opts, {
+                onProgress: s.progress,
+                ...(s.signal ? { signal: s.signal } : {}),
+              });
               return `All ${result.files} files match.`;
             },
           },

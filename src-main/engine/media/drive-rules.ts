@@ -96,7 +96,9 @@ export function formatBytes(n: number): string {
 
 /** Windows paths compare case-insensitively with either slash; POSIX paths exactly. */
 function norm(p: string): string {
-  return /^[A-Za-z]:/.test(p) || p.includes('\\') ? p.replace(/\\/g, '/').replace(/\/+$/, '').toLowerCase() || '/' : p.replace(/\/+$/, '') || '/';
+  return /^[A-Za-z]:/.test(p) || p.includes('\\')
+    ? p.replace(/\\/g, '/').replace(/\/+$/, '').toLowerCase() || '/'
+    : p.replace(/\/+$/, '') || '/';
 }
 
 function isInside(child: string, parent: string): boolean {
@@ -138,7 +140,10 @@ export function evaluateDrive(drive: DriveFacts, opts: DriveRuleOptions = {}): D
   if (drive.isVirtual === true) {
     add('VIRTUAL', 'This is a virtual disk (for example memory or swap), not a USB stick.');
   } else if (drive.size === null || drive.size === 0) {
-    add('NO_MEDIUM', 'The drive reports no size: there is probably no medium in it. Insert the stick or card and refresh.');
+    add(
+      'NO_MEDIUM',
+      'The drive reports no size: there is probably no medium in it. Insert the stick or card and refresh.',
+    );
   }
   if (drive.isReadOnly) {
     add('READ_ONLY', 'The drive is read-only: check the write-protect switch on the stick, or use another one.');
@@ -147,14 +152,20 @@ export function evaluateDrive(drive: DriveFacts, opts: DriveRuleOptions = {}): D
   const need = Math.max(0, opts.minFreeBytes ?? 0);
   if (mounts.length === 0) {
     if (reasons.length === 0) {
-      add('NOT_MOUNTED', 'The drive is not mounted. Mount it first (open it in the file manager), then refresh the list.');
+      add(
+        'NOT_MOUNTED',
+        'The drive is not mounted. Mount it first (open it in the file manager), then refresh the list.',
+      );
     }
     return verdict(reasons, undefined);
   }
 
   const best = [...mounts].sort((a, b) => (b.freeBytes ?? -1) - (a.freeBytes ?? -1))[0]!;
   if (need > 0 && drive.size !== null && drive.size > 0 && drive.size < need) {
-    add('TOO_SMALL', `The drive holds ${formatBytes(drive.size)}; the backup needs about ${formatBytes(need)}. Use a larger stick.`);
+    add(
+      'TOO_SMALL',
+      `The drive holds ${formatBytes(drive.size)}; the backup needs about ${formatBytes(need)}. Use a larger stick.`,
+    );
   } else if (need > 0 && best.freeBytes != null && best.freeBytes < need) {
     add(
       'NOT_ENOUGH_SPACE',

@@ -49,7 +49,8 @@ async function drivelistList(): Promise<Drive[]> {
 }
 
 function samePath(a: string, b: string): boolean {
-  if (process.platform === 'win32') return path.win32.normalize(a).toLowerCase() === path.win32.normalize(b).toLowerCase();
+  if (process.platform === 'win32')
+    return path.win32.normalize(a).toLowerCase() === path.win32.normalize(b).toLowerCase();
   return path.resolve(a) === path.resolve(b);
 }
 
@@ -76,8 +77,19 @@ async function spaceOf(mountpoint: string): Promise<{ freeBytes: number; totalBy
 
 type MountFacts = DriveMountView & { isFuse: boolean; confirmed: boolean };
 
-async function mountView(mp: { path: string; label: string | null }, mountsFile: string | undefined): Promise<MountFacts> {
-  const view: MountFacts = { path: mp.path, label: mp.label ?? null, fsType: 'unknown', freeBytes: null, totalBytes: null, isFuse: false, confirmed: false };
+async function mountView(
+  mp: { path: string; label: string | null },
+  mountsFile: string | undefined,
+): Promise<MountFacts> {
+  const view: MountFacts = {
+    path: mp.path,
+    label: mp.label ?? null,
+    fsType: 'unknown',
+    freeBytes: null,
+    totalBytes: null,
+    isFuse: false,
+    confirmed: false,
+  };
   if (mp.path.startsWith('[')) return view; // "[SWAP]"
   try {
     const real = await fsp.realpath(mp.path);
@@ -100,7 +112,9 @@ async function mountView(mp: { path: string; label: string | null }, mountsFile:
 }
 
 function ruleOptions(opts: ListDrivesOptions): DriveRuleOptions {
-  const r: DriveRuleOptions = { rootPath: process.platform === 'win32' ? (process.env.SystemDrive ?? 'C:') + '\\' : '/' };
+  const r: DriveRuleOptions = {
+    rootPath: process.platform === 'win32' ? (process.env.SystemDrive ?? 'C:') + '\\' : '/',
+  };
   if (opts.minFreeBytes !== undefined) r.minFreeBytes = opts.minFreeBytes;
   if (opts.stateDirs !== undefined) r.stateDirs = opts.stateDirs;
   if (process.platform === 'win32') r.windowsSystemDrive = process.env.SystemDrive ?? 'C:';

@@ -94,8 +94,15 @@ async function ejectWindows(target: string): Promise<EjectResult> {
   // Namespace(17) is "This PC".
   const ps = `(New-Object -ComObject Shell.Application).Namespace(17).ParseName('${letter}:').InvokeVerb('Eject')`;
   const r = await runTool('powershell.exe', ['-NoProfile', '-NonInteractive', '-Command', ps]);
-  if (r.code !== 0) return { ok: false, message: `Windows could not eject ${letter}: (${firstLine(r.stderr)}). Use "Safely Remove Hardware".` };
-  return { ok: true, message: `Windows was asked to eject ${letter}:. Pull the stick out once Windows says it is safe to remove.` };
+  if (r.code !== 0)
+    return {
+      ok: false,
+      message: `Windows could not eject ${letter}: (${firstLine(r.stderr)}). Use "Safely Remove Hardware".`,
+    };
+  return {
+    ok: true,
+    message: `Windows was asked to eject ${letter}:. Pull the stick out once Windows says it is safe to remove.`,
+  };
 }
 
 /**
@@ -107,6 +114,9 @@ export async function ejectDrive(mountpointOrDevice: string): Promise<EjectResul
   try {
     return process.platform === 'win32' ? await ejectWindows(mountpointOrDevice) : await ejectLinux(mountpointOrDevice);
   } catch (e) {
-    return { ok: false, message: `Could not eject ${mountpointOrDevice}: ${e instanceof Error ? e.message : String(e)}. Do not pull the stick out yet.` };
+    return {
+      ok: false,
+      message: `Could not eject ${mountpointOrDevice}: ${e instanceof Error ? e.message : String(e)}. Do not pull the stick out yet.`,
+    };
   }
 }

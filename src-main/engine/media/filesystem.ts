@@ -58,7 +58,10 @@ async function blkidType(device: string): Promise<string | null> {
   return r.code === 0 && t !== '' ? t : null;
 }
 
-export function describeFilesystem(fsType: string, isFuse: boolean): Pick<FilesystemInfo, 'maxFileSize' | 'supportsOwners'> {
+export function describeFilesystem(
+  fsType: string,
+  isFuse: boolean,
+): Pick<FilesystemInfo, 'maxFileSize' | 'supportsOwners'> {
   const t = fsType.toLowerCase();
   const fat = isFatType(t);
   return {
@@ -86,7 +89,13 @@ async function filesystemOfWindows(real: string): Promise<FilesystemInfo> {
   }
   const desc = describeFilesystem(fsType, false);
   // NTFS has owners, but Windows owners are SIDs, not the POSIX names the backup restores.
-  return { mountpoint: root, fsType, device: letter !== undefined ? `${letter.toUpperCase()}:` : root, isFuse: false, ...desc };
+  return {
+    mountpoint: root,
+    fsType,
+    device: letter !== undefined ? `${letter.toUpperCase()}:` : root,
+    isFuse: false,
+    ...desc,
+  };
 }
 
 /** What filesystem holds `p` (which need not exist yet), from the kernel's mount table. */

@@ -15,11 +15,16 @@ export interface ToolResult {
  */
 export function runTool(cmd: string, args: string[], timeoutMs = 30_000): Promise<ToolResult> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: timeoutMs, windowsHide: true, maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const e = err as (NodeJS.ErrnoException & { code?: unknown }) | null;
-      const missing = e?.code === 'ENOENT';
-      const code = e === null ? 0 : typeof e.code === 'number' ? e.code : null;
-      resolve({ code, stdout: String(stdout), stderr: String(stderr), missing });
-    });
+    execFile(
+      cmd,
+      args,
+      { timeout: timeoutMs, windowsHide: true, maxBuffer: 4 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const e = err as (NodeJS.ErrnoException & { code?: unknown }) | null;
+        const missing = e?.code === 'ENOENT';
+        const code = e === null ? 0 : typeof e.code === 'number' ? e.code : null;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr), missing });
+      },
+    );
   });
 }

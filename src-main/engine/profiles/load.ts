@@ -31,7 +31,10 @@ export function parseProfile(raw: unknown, source: string): Profile {
   const ids = new Set<string>();
   for (const item of r.data.items) {
     if (ids.has(item.id)) {
-      throw new RecoveryError('BAD_PROFILE', `The profile ${source} is not valid: items: the id "${item.id}" is used twice`);
+      throw new RecoveryError(
+        'BAD_PROFILE',
+        `The profile ${source} is not valid: items: the id "${item.id}" is used twice`,
+      );
     }
     ids.add(item.id);
   }
@@ -95,7 +98,10 @@ export function expandEnv(p: string, env: NodeJS.ProcessEnv = process.env): stri
 export function resolveItemPath(itemPath: string, opts: { root?: string; env?: NodeJS.ProcessEnv } = {}): string {
   const expanded = expandEnv(itemPath, opts.env);
   if (opts.root === undefined) return expanded;
-  const rel = expanded.replace(/^[A-Za-z]:/, '').replace(/\\/g, '/').replace(/^\/+/, '');
+  const rel = expanded
+    .replace(/^[A-Za-z]:/, '')
+    .replace(/\\/g, '/')
+    .replace(/^\/+/, '');
   return path.join(opts.root, rel);
 }
 

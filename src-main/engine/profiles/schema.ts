@@ -99,7 +99,9 @@ export const PrecheckSchema = z.object({
   kind: z.literal('http'),
   path: ApiPath,
   /** JSON pointer into the answer and the value it must equal; absent: any 2xx passes. */
-  expect: z.object({ pointer: z.string(), equals: z.union([z.string(), z.number(), z.boolean(), z.null()]) }).optional(),
+  expect: z
+    .object({ pointer: z.string(), equals: z.union([z.string(), z.number(), z.boolean(), z.null()]) })
+    .optional(),
   /** What to tell the technician when it fails. */
   failMessage: z.string().min(1),
   /** Which sides run it. */

@@ -60,11 +60,15 @@ export async function writeReport(data: ReportData, dirs: string[]): Promise<str
   }
   const first = failed[0];
   if (first !== undefined) {
-    throw new RecoveryError(first.error.code, `The recovery report could not be written to ${failed.map((f) => f.dir).join(', ')}: ${first.error.message}`, {
-      hint: written.length > 0 ? `It was written to ${written.join(', ')}.` : first.error.hint,
-      details: { written, failed: failed.map((f) => f.dir) },
-      cause: first.error,
-    });
+    throw new RecoveryError(
+      first.error.code,
+      `The recovery report could not be written to ${failed.map((f) => f.dir).join(', ')}: ${first.error.message}`,
+      {
+        hint: written.length > 0 ? `It was written to ${written.join(', ')}.` : first.error.hint,
+        details: { written, failed: failed.map((f) => f.dir) },
+        cause: first.error,
+      },
+    );
   }
   return written;
 }

@@ -57,7 +57,11 @@ export function normalizeReport(d: ReportData): ReportData {
     contentBytes: Number(d.contentBytes) || 0,
     ownershipCheck: {
       checked: Number(d.ownershipCheck.checked) || 0,
-      mismatches: d.ownershipCheck.mismatches.map((m) => ({ path: str(m.path), expected: str(m.expected), actual: str(m.actual) })),
+      mismatches: d.ownershipCheck.mismatches.map((m) => ({
+        path: str(m.path),
+        expected: str(m.expected),
+        actual: str(m.actual),
+      })),
     },
     credentialsReentered: d.credentialsReentered.map((c) => ({
       resourceTitle: str(c.resourceTitle),

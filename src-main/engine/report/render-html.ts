@@ -96,14 +96,20 @@ function stepsTable(steps: ReportStep[]): string {
 
 function ownershipSection(d: ReportData): string {
   const { checked, mismatches } = d.ownershipCheck;
-  if (checked === 0 && mismatches.length === 0) return '<p class="muted">Owners and permissions were not checked in this run.</p>';
+  if (checked === 0 && mismatches.length === 0)
+    return '<p class="muted">Owners and permissions were not checked in this run.</p>';
   const head = `<p>${escapeHtml(checked.toLocaleString('en-US'))} files checked against the owner and permission policy; ${
-    mismatches.length === 0 ? 'all match.' : `<strong class="err">${escapeHtml(mismatches.length.toLocaleString('en-US'))} ${mismatches.length === 1 ? 'does' : 'do'} not match</strong>.`
+    mismatches.length === 0
+      ? 'all match.'
+      : `<strong class="err">${escapeHtml(mismatches.length.toLocaleString('en-US'))} ${mismatches.length === 1 ? 'does' : 'do'} not match</strong>.`
   }</p>`;
   if (mismatches.length === 0) return head;
   const shown = mismatches.slice(0, MAX_MISMATCH_ROWS);
   const rows = shown
-    .map((m) => `<tr><td class="path">${escapeHtml(m.path)}</td><td class="mono">${escapeHtml(m.expected)}</td><td class="mono">${escapeHtml(m.actual)}</td></tr>`)
+    .map(
+      (m) =>
+        `<tr><td class="path">${escapeHtml(m.path)}</td><td class="mono">${escapeHtml(m.expected)}</td><td class="mono">${escapeHtml(m.actual)}</td></tr>`,
+    )
     .join('');
   const more =
     mismatches.length > shown.length
@@ -115,7 +121,10 @@ function ownershipSection(d: ReportData): string {
 function credentialsSection(d: ReportData): string {
   if (d.credentialsReentered.length === 0) return '<p class="muted">No credentials were re-entered.</p>';
   const rows = d.credentialsReentered
-    .map((c) => `<tr><td>${escapeHtml(c.resourceTitle)}</td><td>${escapeHtml(c.entryName)}</td><td>${escapeHtml(c.fields.join(', '))}</td></tr>`)
+    .map(
+      (c) =>
+        `<tr><td>${escapeHtml(c.resourceTitle)}</td><td>${escapeHtml(c.entryName)}</td><td>${escapeHtml(c.fields.join(', '))}</td></tr>`,
+    )
     .join('');
   return `<p class="muted">Only the names of the fields are recorded, never what was typed.</p><table><thead><tr><th>Resource</th><th>Entry</th><th>Fields re-entered</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
@@ -141,7 +150,9 @@ export function renderReportHtml(d: ReportData): string {
     row('Tool version', d.toolVersion),
   ].join('');
   const notes =
-    d.notes.length === 0 ? '<p class="muted">None.</p>' : `<ul>${d.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>`;
+    d.notes.length === 0
+      ? '<p class="muted">None.</p>'
+      : `<ul>${d.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>`;
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -68,7 +68,11 @@ export async function waitHealthy(c: RestoreCtx): Promise<string> {
     if (Date.now() >= until) break;
     await sleep(c.tuning.pollMs ?? 250);
   }
-  throw new RecoveryError('SERVICE_TIMEOUT', `${c.profile.productName} runs but its API did not become healthy within ${c.profile.service.startTimeoutSeconds} s: ${last.detail}`, {
-    hint: "Check the product's log. The restored folders are in place; you can resume once it answers, or roll back.",
-  });
+  throw new RecoveryError(
+    'SERVICE_TIMEOUT',
+    `${c.profile.productName} runs but its API did not become healthy within ${c.profile.service.startTimeoutSeconds} s: ${last.detail}`,
+    {
+      hint: "Check the product's log. The restored folders are in place; you can resume once it answers, or roll back.",
+    },
+  );
 }

@@ -22,7 +22,8 @@ export async function screenEntries(innerManifestFile: string, itemIds: Readonly
     }
     if (text === '') continue;
     const l = parseLine(text);
-    if (l === null) throw new RecoveryError('BACKUP_CORRUPT', `The backup's file list has an unreadable line (${n + 2}).`);
+    if (l === null)
+      throw new RecoveryError('BACKUP_CORRUPT', `The backup's file list has an unreadable line (${n + 2}).`);
     const h: TarEntryHeader = {
       path: l.path,
       type: l.type as TarType,

@@ -87,7 +87,13 @@ export interface RestoreJournal {
     encrypted: boolean;
   };
   /** Facts from the backup's manifest, for the status view and the report. */
-  backupFacts: { profileId: string; deviceId: string; hostname: string; productVersion: string | null; createdAt: string } | null;
+  backupFacts: {
+    profileId: string;
+    deviceId: string;
+    hostname: string;
+    productVersion: string | null;
+    createdAt: string;
+  } | null;
   /** The inner manifest saved while verifying, inside the journal's folder. */
   innerManifestFile: string;
   /** The service's state before the restore touched it; recorded once, before stopping it. */
@@ -98,7 +104,13 @@ export interface RestoreJournal {
   /** Credential entries updated (names only, never values) and those still waiting for their secret. */
   credentials: { updated: CredentialUpdate[]; pending: string[] };
   /** Figures for the report, filled in as steps learn them. */
-  facts: { files: number; contentBytes: number; checked: number; installedVersion: string | null; installedAfter: string | null };
+  facts: {
+    files: number;
+    contentBytes: number;
+    checked: number;
+    installedVersion: string | null;
+    installedAfter: string | null;
+  };
   warnings: string[];
   reports: string[];
   /** Set when a rollback runs: what it did, in plain words. */
@@ -132,7 +144,10 @@ export async function readJournal(stateDir: string): Promise<RestoreJournal | nu
     });
   }
   if (j.version !== JOURNAL_VERSION) {
-    throw new RecoveryError('INTERNAL', `The restore journal ${journalPath(stateDir)} was written by another version of this tool.`);
+    throw new RecoveryError(
+      'INTERNAL',
+      `The restore journal ${journalPath(stateDir)} was written by another version of this tool.`,
+    );
   }
   return j;
 }
@@ -173,7 +188,8 @@ export async function reconcileRenames(store: JournalStore): Promise<string[]> {
     const [fromThere, toThere] = await Promise.all([exists(r.from), exists(r.to)]);
     changed = true;
     if (!fromThere && toThere) kept.push({ ...r, state: 'done' });
-    else if (fromThere && !toThere) continue; // never happened: forget the intent
+    else if (fromThere && !toThere)
+      continue; // never happened: forget the intent
     else {
       kept.push(r);
       odd.push(`${r.from} → ${r.to}: ${fromThere ? 'both exist' : 'neither exists'}`);

@@ -6,10 +6,7 @@ import type { JournalStore, RenameRecord } from './journal.js';
  * A folder rename the journal knows about before and after it happens, so a crash between the two
  * journal writes is recovered by looking at the filesystem (reconcileRenames).
  */
-export async function journaledRename(
-  store: JournalStore,
-  rec: Omit<RenameRecord, 'state'>,
-): Promise<void> {
+export async function journaledRename(store: JournalStore, rec: Omit<RenameRecord, 'state'>): Promise<void> {
   const entry: RenameRecord = { ...rec, state: 'intended' };
   store.j.renames.push(entry);
   await store.save(`rename-intent:${rec.purpose}:${rec.itemId}`);

@@ -3,7 +3,13 @@ import path from 'node:path';
 import { RecoveryError } from '../errors.js';
 import { ProgressMeter, type ProgressSink } from '../progress.js';
 import type { Ownership } from '../profiles/schema.js';
-import { clearSystemUsersCache, gidForGroup, groupNameForGid, uidForUser, userNameForUid } from '../util/system-users.js';
+import {
+  clearSystemUsersCache,
+  gidForGroup,
+  groupNameForGid,
+  uidForUser,
+  userNameForUid,
+} from '../util/system-users.js';
 import { crashPoint } from './crash-point.js';
 import { compilePolicy, type CompiledPolicy } from './ownership-policy.js';
 
@@ -17,14 +23,19 @@ export function ownerIds(o: Ownership): OwnerIds {
   clearSystemUsersCache();
   const uid = uidForUser(o.user);
   const gid = gidForGroup(o.group);
-  const missing = [uid === undefined ? `user "${o.user}"` : null, gid === undefined ? `group "${o.group}"` : null].filter(
-    (x): x is string => x !== null,
-  );
+  const missing = [
+    uid === undefined ? `user "${o.user}"` : null,
+    gid === undefined ? `group "${o.group}"` : null,
+  ].filter((x): x is string => x !== null);
   if (uid === undefined || gid === undefined) {
-    throw new RecoveryError('USER_MISSING', `The ${missing.join(' and ')} that must own the restored folders do not exist on this machine.`, {
-      hint: `Install the product first (it creates them), or create them: useradd --system ${o.user}. Nothing was changed.`,
-      details: { user: o.user, group: o.group },
-    });
+    throw new RecoveryError(
+      'USER_MISSING',
+      `The ${missing.join(' and ')} that must own the restored folders do not exist on this machine.`,
+      {
+        hint: `Install the product first (it creates them), or create them: useradd --system ${o.user}. Nothing was changed.`,
+        details: { user: o.user, group: o.group },
+      },
+    );
   }
   return { uid, gid };
 }
@@ -38,7 +49,11 @@ interface Entry {
 /** Every path under `root` (root first), depth first, without following symlinks. */
 async function* walk(root: string, relRoot: string): AsyncGenerator<Entry> {
   const st = await fsp.lstat(root);
-  yield { abs: root, rel: relRoot, kind: st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : 'other' };
+  yield {
+    abs: root,
+    rel: relRoot,
+    kind: st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : 'other',
+  };
   if (!st.isDirectory()) return;
   const stack: Array<{ abs: string; rel: string }> = [{ abs: root, rel: relRoot }];
   while (stack.length > 0) {
@@ -93,7 +108,11 @@ function describeOwner(uid: number, gid: number): string {
 }
 
 /** lstats every path and lists those that do not match the policy (owner by name, mode by rule). */
-export async function checkOwnership(targets: RepairTarget[], o: Ownership, onProgress: ProgressSink): Promise<{ checked: number; mismatches: Mismatch[] }> {
+export async function checkOwnership(
+  targets: RepairTarget[],
+  o: Ownership,
+  onProgress: ProgressSink,
+): Promise<{ checked: number; mismatches: Mismatch[] }> {
   const ids = ownerIds(o);
   const policy: CompiledPolicy = compilePolicy(o);
   const meter = new ProgressMeter('checking owners', { bytes: null, files: null }, onProgress);
@@ -105,12 +124,16 @@ export async function checkOwnership(targets: RepairTarget[], o: Ownership, onPr
       checked++;
       meter.add(0, 1, e.rel);
       if (st.uid !== ids.uid || st.gid !== ids.gid) {
-        mismatches.push({ path: e.abs, problem: `owned by ${describeOwner(st.uid, st.gid)}, policy says ${o.user}:${o.group}` });
+        mismatches.push({
+          path: e.abs,
+          problem: `owned by ${describeOwner(st.uid, st.gid)}, policy says ${o.user}:${o.group}`,
+        });
       }
       if (e.kind === 'dir' || e.kind === 'file') {
         const want = policy.modeFor(e.rel, e.kind);
         const have = st.mode & 0o7777;
-        if (have !== want) mismatches.push({ path: e.abs, problem: `mode ${have.toString(8)}, policy says ${want.toString(8)}` });
+        if (have !== want)
+          mismatches.push({ path: e.abs, problem: `mode ${have.toString(8)}, policy says ${want.toString(8)}` });
       } else if (e.kind === 'other') {
         mismatches.push({ path: e.abs, problem: 'not a file, folder or symlink' });
       }

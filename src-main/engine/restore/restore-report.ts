@@ -10,7 +10,9 @@ import { STEP_TITLES } from './step-titles.js';
 
 export function reportDirsFor(store: JournalStore): string[] {
   const j = store.j;
-  return j.options.reportDirs.length > 0 ? j.options.reportDirs : [path.dirname(j.backup), path.join(store.stateDir, 'reports')];
+  return j.options.reportDirs.length > 0
+    ? j.options.reportDirs
+    : [path.dirname(j.backup), path.join(store.stateDir, 'reports')];
 }
 
 /** The report's data, from the journal only (so a resumed restore reports the whole run). */
@@ -18,9 +20,16 @@ export async function restoreReportData(store: JournalStore, ok = true): Promise
   const j = store.j;
   const steps: ReportStep[] = STEP_TITLES.map(({ id, title, explain }) => {
     const r = j.steps[id];
-    const s: ReportStep = { id, title, explain, destructive: id === 'stop-service' || id === 'swap', state: r?.state ?? 'todo' };
+    const s: ReportStep = {
+      id,
+      title,
+      explain,
+      destructive: id === 'stop-service' || id === 'swap',
+      state: r?.state ?? 'todo',
+    };
     if (r?.summary !== undefined) s.summary = r.summary;
-    if (r?.error !== undefined) s.error = { code: r.error.code, message: r.error.message, ...(r.error.hint ? { hint: r.error.hint } : {}) };
+    if (r?.error !== undefined)
+      s.error = { code: r.error.code, message: r.error.message, ...(r.error.hint ? { hint: r.error.hint } : {}) };
     if (r?.startedAt !== undefined) s.startedAt = r.startedAt;
     if (r?.finishedAt !== undefined) s.finishedAt = r.finishedAt;
     return s;
@@ -46,7 +55,11 @@ export async function restoreReportData(store: JournalStore, ok = true): Promise
     files: j.facts.files,
     contentBytes: j.facts.contentBytes,
     ownershipCheck: { checked: j.facts.checked, mismatches: [] },
-    credentialsReentered: j.credentials.updated.map((u) => ({ resourceTitle: u.resourceTitle, entryName: u.entryName, fields: u.fields })),
+    credentialsReentered: j.credentials.updated.map((u) => ({
+      resourceTitle: u.resourceTitle,
+      entryName: u.entryName,
+      fields: u.fields,
+    })),
     notes: [...j.warnings],
   };
 }

@@ -17,7 +17,13 @@ export function discardName(i: ItemPlan, id: string): string {
   return `${i.target}.restore-discard-${id}`;
 }
 
-function rename(store: JournalStore, from: string, to: string, purpose: 'discard' | 'put-back', itemId: string): Promise<void> {
+function rename(
+  store: JournalStore,
+  from: string,
+  to: string,
+  purpose: 'discard' | 'put-back',
+  itemId: string,
+): Promise<void> {
   return journaledRename(store, { from, to, purpose, itemId });
 }
 
@@ -41,9 +47,11 @@ const ROLLBACK_RUNBOOK: RunbookDef<RollbackCtx> = {
     {
       id: 'rollback-folders',
       title: 'Put the earlier folders back',
-      explain: (c) => `Remove what the restore put in place and rename the set-aside folders back: ${c.store.j.items.map((i) => i.target).join(', ')}.`,
+      explain: (c) =>
+        `Remove what the restore put in place and rename the set-aside folders back: ${c.store.j.items.map((i) => i.target).join(', ')}.`,
       confirm: (c) => ({
-        message: 'The restored folders are removed and the folders found before the restore are renamed back into place.',
+        message:
+          'The restored folders are removed and the folders found before the restore are renamed back into place.',
         details: c.store.j.items.flatMap((i) => [
           ...(renameDone(c.store.j, i.id, 'move-in') ? [`${i.target} (restored) → deleted`] : []),
           ...(renameDone(c.store.j, i.id, 'set-aside') ? [`${i.setAside} → ${i.target}`] : []),
@@ -74,7 +82,8 @@ const ROLLBACK_RUNBOOK: RunbookDef<RollbackCtx> = {
     {
       id: 'rollback-service',
       title: 'Put the service back as it was',
-      explain: (c) => `Leave ${c.service.label} ${c.store.j.serviceBefore === 'running' ? 'running' : 'stopped'}, as it was before the restore.`,
+      explain: (c) =>
+        `Leave ${c.service.label} ${c.store.j.serviceBefore === 'running' ? 'running' : 'stopped'}, as it was before the restore.`,
       skip: (c) => (c.store.j.serviceBefore === null ? 'The restore never touched the service.' : null),
       async run(c) {
         const before = c.store.j.serviceBefore;
@@ -90,16 +99,28 @@ const ROLLBACK_RUNBOOK: RunbookDef<RollbackCtx> = {
 };
 
 /** Undoes an unfinished restore from its journal: the folders and the service end as they were before it. */
-export async function rollbackRestore(opts: { stateDir?: string; pollMs?: number }, io: RunbookIO): Promise<{ id: string; state: string }> {
+export async function rollbackRestore(
+  opts: { stateDir?: string; pollMs?: number },
+  io: RunbookIO,
+): Promise<{ id: string; state: string }> {
   const stateDir = defaultStateDir(opts.stateDir);
   const j = await readJournal(stateDir);
   if (j === null || j.status === 'finished' || j.status === 'rolled-back') {
-    throw new RecoveryError('NO_UNFINISHED_RESTORE', j === null ? 'There is no restore to roll back on this machine.' : `The last restore (${j.id}) has ${j.status === 'finished' ? 'finished and its set-aside folders were cleaned up' : 'already been rolled back'}.`);
+    throw new RecoveryError(
+      'NO_UNFINISHED_RESTORE',
+      j === null
+        ? 'There is no restore to roll back on this machine.'
+        : `The last restore (${j.id}) has ${j.status === 'finished' ? 'finished and its set-aside folders were cleaned up' : 'already been rolled back'}.`,
+    );
   }
   if (j.status === 'committing') {
-    throw new RecoveryError('RESTORE_IN_PROGRESS', 'The restore was already deleting the set-aside folders when it stopped, so it can no longer be rolled back.', {
-      hint: 'Resume it to finish (the restored folders are in place).',
-    });
+    throw new RecoveryError(
+      'RESTORE_IN_PROGRESS',
+      'The restore was already deleting the set-aside folders when it stopped, so it can no longer be rolled back.',
+      {
+        hint: 'Resume it to finish (the restored folders are in place).',
+      },
+    );
   }
   const store = new JournalStore(stateDir, j);
   if (j.status !== 'rolling-back') {
@@ -113,7 +134,10 @@ export async function rollbackRestore(opts: { stateDir?: string; pollMs?: number
       hint: 'Someone moved folders by hand. Compare them with the journal before going on.',
     });
   }
-  const ctx: RollbackCtx = { store, service: serviceFor(j.profile.service, opts.pollMs === undefined ? {} : { pollMs: opts.pollMs }) };
+  const ctx: RollbackCtx = {
+    store,
+    service: serviceFor(j.profile.service, opts.pollMs === undefined ? {} : { pollMs: opts.pollMs }),
+  };
   try {
     const steps = await executeRunbook(ROLLBACK_RUNBOOK, ctx, io);
     j.rollback!.steps = steps.map((s) => `${s.title}: ${s.summary ?? s.state}`);

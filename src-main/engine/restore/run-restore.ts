@@ -55,7 +55,20 @@ export interface RestoreResult {
 export const RESTORE_RUNBOOK: RunbookDef<RestoreCtx> = {
   kind: 'restore',
   title: 'Restore from backup',
-  steps: [verifyStep, compatibilityStep, precheckStep, stopStep, extractStep, swapStep, ownershipStep, startStep, credentialsStep, restartStep, reportStep, finishStep],
+  steps: [
+    verifyStep,
+    compatibilityStep,
+    precheckStep,
+    stopStep,
+    extractStep,
+    swapStep,
+    ownershipStep,
+    startStep,
+    credentialsStep,
+    restartStep,
+    reportStep,
+    finishStep,
+  ],
 };
 
 function hooksFor(store: JournalStore, done?: Map<string, string>): RunHooks {
@@ -123,9 +136,13 @@ export async function runRestore(opts: RestoreOptions, io: RunbookIO): Promise<R
   const existing = await readJournal(stateDir);
   if (existing !== null) {
     if (existing.status !== 'finished' && existing.status !== 'rolled-back') {
-      throw new RecoveryError('RESTORE_IN_PROGRESS', `An unfinished restore (${existing.id}, from ${existing.backup}) exists: ${describeMachineState(existing)}`, {
-        hint: 'Resume it or roll it back first (edge-recovery restore --resume / --rollback).',
-      });
+      throw new RecoveryError(
+        'RESTORE_IN_PROGRESS',
+        `An unfinished restore (${existing.id}, from ${existing.backup}) exists: ${describeMachineState(existing)}`,
+        {
+          hint: 'Resume it or roll it back first (edge-recovery restore --resume / --rollback).',
+        },
+      );
     }
     await archiveEndedJournal(stateDir, existing);
   }
@@ -196,12 +213,21 @@ export async function resumeRestore(
   const stateDir = defaultStateDir(opts.stateDir);
   const j = await readJournal(stateDir);
   if (j === null || j.status === 'finished' || j.status === 'rolled-back') {
-    throw new RecoveryError('NO_UNFINISHED_RESTORE', j === null ? 'There is no restore to resume on this machine.' : `The last restore (${j.id}) has ${j.status === 'finished' ? 'finished' : 'been rolled back'}: there is nothing to resume.`);
+    throw new RecoveryError(
+      'NO_UNFINISHED_RESTORE',
+      j === null
+        ? 'There is no restore to resume on this machine.'
+        : `The last restore (${j.id}) has ${j.status === 'finished' ? 'finished' : 'been rolled back'}: there is nothing to resume.`,
+    );
   }
   if (j.status === 'rolling-back') {
-    throw new RecoveryError('RESTORE_IN_PROGRESS', 'A rollback of this restore was interrupted; it cannot be resumed.', {
-      hint: 'Run the rollback again to finish putting the machine back as it was.',
-    });
+    throw new RecoveryError(
+      'RESTORE_IN_PROGRESS',
+      'A rollback of this restore was interrupted; it cannot be resumed.',
+      {
+        hint: 'Run the rollback again to finish putting the machine back as it was.',
+      },
+    );
   }
   const store = new JournalStore(stateDir, j);
   const odd = await reconcileRenames(store);

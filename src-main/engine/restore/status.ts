@@ -6,15 +6,20 @@ import { FIRST_CHANGING_STEP, STEP_TITLES, stepIndex } from './step-titles.js';
 /** True once a step that changes the machine has started: from then on, failure leaves a journal to resume or roll back. */
 export function machineTouched(j: RestoreJournal): boolean {
   const first = stepIndex(FIRST_CHANGING_STEP);
-  return STEP_TITLES.some((s, i) => i >= first && j.steps[s.id] !== undefined && j.steps[s.id]!.state !== 'todo') || j.serviceBefore !== null;
+  return (
+    STEP_TITLES.some((s, i) => i >= first && j.steps[s.id] !== undefined && j.steps[s.id]!.state !== 'todo') ||
+    j.serviceBefore !== null
+  );
 }
 
 function itemWords(j: RestoreJournal): string[] {
   return j.items.map((i) => {
     const asideDone = renameDone(j, i.id, 'set-aside');
     const inDone = renameDone(j, i.id, 'move-in');
-    if (inDone) return `${i.target} holds the restored data${asideDone ? ` (the earlier folder is at ${i.setAside})` : ''}.`;
-    if (asideDone) return `${i.target} is empty: its earlier folder is at ${i.setAside} and the restored copy waits at ${i.staging}.`;
+    if (inDone)
+      return `${i.target} holds the restored data${asideDone ? ` (the earlier folder is at ${i.setAside})` : ''}.`;
+    if (asideDone)
+      return `${i.target} is empty: its earlier folder is at ${i.setAside} and the restored copy waits at ${i.staging}.`;
     return `${i.target} is unchanged.`;
   });
 }
@@ -52,7 +57,13 @@ export function describeMachineState(j: RestoreJournal): string {
 export function statusView(j: RestoreJournal): RestoreStatusView {
   const steps: StepInfo[] = STEP_TITLES.map((s) => {
     const r = j.steps[s.id];
-    const info: StepInfo = { id: s.id, title: s.title, explain: s.explain, destructive: s.id === 'stop-service' || s.id === 'swap', state: r?.state ?? 'todo' };
+    const info: StepInfo = {
+      id: s.id,
+      title: s.title,
+      explain: s.explain,
+      destructive: s.id === 'stop-service' || s.id === 'swap',
+      state: r?.state ?? 'todo',
+    };
     if (r?.summary !== undefined) info.summary = r.summary;
     if (r?.error !== undefined) info.error = r.error;
     return info;

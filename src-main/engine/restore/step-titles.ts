@@ -4,16 +4,48 @@
  */
 export const STEP_TITLES = [
   { id: 'verify', title: 'Check the backup', explain: 'Read the whole backup and check every file against its hash.' },
-  { id: 'compatibility', title: 'Check the backup fits this machine', explain: 'Compare profile, product version and device.' },
-  { id: 'prechecks', title: 'Pre-checks', explain: "Run the product's checks; check the owner exists and there is room." },
-  { id: 'stop-service', title: 'Stop the service', explain: 'Stop the service and check no program holds files in the folders.' },
-  { id: 'extract', title: 'Unpack into staging folders', explain: 'Unpack the backup beside the current folders, checking every hash.' },
-  { id: 'swap', title: 'Set the current folders aside and move the restored ones in', explain: 'Rename the current folders aside and the restored ones into place.' },
-  { id: 'ownership', title: 'Repair owners and permissions', explain: "Set owners and modes by the profile's policy, then check every file." },
+  {
+    id: 'compatibility',
+    title: 'Check the backup fits this machine',
+    explain: 'Compare profile, product version and device.',
+  },
+  {
+    id: 'prechecks',
+    title: 'Pre-checks',
+    explain: "Run the product's checks; check the owner exists and there is room.",
+  },
+  {
+    id: 'stop-service',
+    title: 'Stop the service',
+    explain: 'Stop the service and check no program holds files in the folders.',
+  },
+  {
+    id: 'extract',
+    title: 'Unpack into staging folders',
+    explain: 'Unpack the backup beside the current folders, checking every hash.',
+  },
+  {
+    id: 'swap',
+    title: 'Set the current folders aside and move the restored ones in',
+    explain: 'Rename the current folders aside and the restored ones into place.',
+  },
+  {
+    id: 'ownership',
+    title: 'Repair owners and permissions',
+    explain: "Set owners and modes by the profile's policy, then check every file.",
+  },
   { id: 'start-service', title: 'Start the service', explain: 'Start the service and wait until it is healthy.' },
-  { id: 'credentials', title: 'Enter the credentials again', explain: 'Type in again the secrets this machine cannot decrypt.' },
+  {
+    id: 'credentials',
+    title: 'Enter the credentials again',
+    explain: 'Type in again the secrets this machine cannot decrypt.',
+  },
   { id: 'restart', title: 'Restart and check health', explain: 'Restart the service and check its health again.' },
-  { id: 'report', title: 'Write the recovery report', explain: 'Write the report (JSON and HTML) to the medium and this machine.' },
+  {
+    id: 'report',
+    title: 'Write the recovery report',
+    explain: 'Write the report (JSON and HTML) to the medium and this machine.',
+  },
   { id: 'finish', title: 'Clean up', explain: 'Delete the set-aside folders and staging leftovers.' },
 ] as const;
 

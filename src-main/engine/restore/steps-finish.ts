@@ -9,7 +9,8 @@ import { writeRestoreReport } from './restore-report.js';
 export const startStep: Step<RestoreCtx> = {
   id: 'start-service',
   title: 'Start the service',
-  explain: (c) => `Start ${c.service.label} on the restored folders and wait until it runs and its API answers healthy.`,
+  explain: (c) =>
+    `Start ${c.service.label} on the restored folders and wait until it runs and its API answers healthy.`,
   async run(c) {
     if ((await c.service.status()).state !== 'running') await c.service.start();
     crashPoint('start:started');
@@ -27,7 +28,11 @@ export const credentialsStep: Step<RestoreCtx> = {
   explain: (c) =>
     `Secrets from the old machine cannot be decrypted here. Ask ${c.profile.productName} which entries (${c.profile.credentials.map((r) => r.title).join(', ')}) need their secrets typed in again, and send them through its API. The values are never logged or saved by this tool.`,
   skip: (c) =>
-    c.profile.credentials.length === 0 ? 'The profile lists no credentials.' : c.api === null ? 'The profile has no API to re-enter credentials through.' : null,
+    c.profile.credentials.length === 0
+      ? 'The profile lists no credentials.'
+      : c.api === null
+        ? 'The profile has no API to re-enter credentials through.'
+        : null,
   async run(c, s) {
     const j = c.store.j;
     const api = c.api!;
@@ -64,7 +69,12 @@ export const credentialsStep: Step<RestoreCtx> = {
         throw toRecoveryError(e, `${entryLabel(f.entry)}`);
       }
       j.credentials.updated = j.credentials.updated.filter((u) => u.key !== f.entry.key);
-      j.credentials.updated.push({ key: f.entry.key, resourceTitle: f.entry.resourceTitle, entryName: f.entry.entryName, fields: f.entry.fields.map((x) => x.name) });
+      j.credentials.updated.push({
+        key: f.entry.key,
+        resourceTitle: f.entry.resourceTitle,
+        entryName: f.entry.entryName,
+        fields: f.entry.fields.map((x) => x.name),
+      });
       n++;
       await c.store.save(`credential:${n}`);
     }
@@ -74,14 +84,18 @@ export const credentialsStep: Step<RestoreCtx> = {
       j.warnings.push(msg);
       s.log(msg, 'warn');
     }
-    return `Updated ${n} entr${n === 1 ? 'y' : 'ies'}: ${found.filter((f) => values[f.entry.key] !== undefined).map((f) => entryLabel(f.entry)).join(', ')}.${pending.length ? ` Still waiting: ${pending.join(', ')}.` : ''}`;
+    return `Updated ${n} entr${n === 1 ? 'y' : 'ies'}: ${found
+      .filter((f) => values[f.entry.key] !== undefined)
+      .map((f) => entryLabel(f.entry))
+      .join(', ')}.${pending.length ? ` Still waiting: ${pending.join(', ')}.` : ''}`;
   },
 };
 
 export const restartStep: Step<RestoreCtx> = {
   id: 'restart',
   title: 'Restart and check health',
-  explain: (c) => `Restart ${c.service.label} so it reads the new credentials from a fresh start, and check its health again.`,
+  explain: (c) =>
+    `Restart ${c.service.label} so it reads the new credentials from a fresh start, and check its health again.`,
   async run(c) {
     await c.service.stop();
     await c.service.waitFor('stopped', c.profile.service.stopTimeoutSeconds * 1000, c.signal);
@@ -96,7 +110,8 @@ export const restartStep: Step<RestoreCtx> = {
 export const reportStep: Step<RestoreCtx> = {
   id: 'report',
   title: 'Write the recovery report',
-  explain: () => 'Write the recovery report (JSON and HTML, no secrets) beside the backup on the medium and on this machine.',
+  explain: () =>
+    'Write the recovery report (JSON and HTML, no secrets) beside the backup on the medium and on this machine.',
   async run(c, s) {
     crashPoint('report:before');
     const r = await writeRestoreReport(c.store);
@@ -105,7 +120,8 @@ export const reportStep: Step<RestoreCtx> = {
       s.log(w, 'warn');
     }
     c.store.j.reports = r.written;
-    if (r.written.length === 0) throw new RecoveryError('INTERNAL', `The report could not be written anywhere: ${r.warnings.join(' ')}`);
+    if (r.written.length === 0)
+      throw new RecoveryError('INTERNAL', `The report could not be written anywhere: ${r.warnings.join(' ')}`);
     return `Report written: ${r.written.join(', ')}.`;
   },
 };
@@ -116,7 +132,12 @@ export const finishStep: Step<RestoreCtx> = {
   explain: (c) =>
     c.store.j.options.keepDefaults
       ? 'Remove leftover staging folders; the set-aside folders are kept (--keep-defaults).'
-      : `Delete the set-aside folders (${c.store.j.items.filter((i) => i.hadOriginal).map((i) => i.setAside).join(', ') || 'none'}) and any leftover staging folder. After this, the restore cannot be rolled back.`,
+      : `Delete the set-aside folders (${
+          c.store.j.items
+            .filter((i) => i.hadOriginal)
+            .map((i) => i.setAside)
+            .join(', ') || 'none'
+        }) and any leftover staging folder. After this, the restore cannot be rolled back.`,
   async run(c) {
     const j = c.store.j;
     if (j.status !== 'committing') {
@@ -133,7 +154,12 @@ export const finishStep: Step<RestoreCtx> = {
       await fsp.rm(i.staging, { recursive: true, force: true });
     }
     return j.options.keepDefaults
-      ? `Kept the earlier folders: ${j.items.filter((i) => i.hadOriginal).map((i) => i.setAside).join(', ') || 'none'}.`
+      ? `Kept the earlier folders: ${
+          j.items
+            .filter((i) => i.hadOriginal)
+            .map((i) => i.setAside)
+            .join(', ') || 'none'
+        }.`
       : removed.length > 0
         ? `Deleted the set-aside folders ${removed.join(', ')}.`
         : 'There were no earlier folders to delete.';

@@ -45,9 +45,13 @@ export const verifyStep: Step<RestoreCtx> = {
   async run(c, s) {
     const m = await needManifest(c);
     if (m.archive.encryption !== null && (c.passphrase === undefined || c.passphrase === '')) {
-      throw new RecoveryError('PASSPHRASE_REQUIRED', 'This backup is encrypted: the passphrase is needed to check and restore it.', {
-        hint: 'Give the passphrase that was used for the backup (--passphrase-file, or type it when asked).',
-      });
+      throw new RecoveryError(
+        'PASSPHRASE_REQUIRED',
+        'This backup is encrypted: the passphrase is needed to check and restore it.',
+        {
+          hint: 'Give the passphrase that was used for the backup (--passphrase-file, or type it when asked).',
+        },
+      );
     }
     await fsp.mkdir(path.dirname(c.store.j.innerManifestFile), { recursive: true, mode: 0o700 });
     const r = await verifyArchive(
@@ -71,33 +75,60 @@ export const compatibilityStep: Step<RestoreCtx> = {
   async run(c) {
     const m = await needManifest(c);
     const j = c.store.j;
-    j.backupFacts = { profileId: m.profile.id, deviceId: m.deviceId, hostname: m.hostname, productVersion: m.productVersion, createdAt: m.createdAt };
+    j.backupFacts = {
+      profileId: m.profile.id,
+      deviceId: m.deviceId,
+      hostname: m.hostname,
+      productVersion: m.productVersion,
+      createdAt: m.createdAt,
+    };
     if (m.profile.id !== c.profile.id) {
-      throw new RecoveryError('PROFILE_MISMATCH', `The backup was made with the profile "${m.profile.id}", but this restore uses "${c.profile.id}".`, {
-        hint: `Restore it with the profile "${m.profile.id}", or pick a backup made with "${c.profile.id}".`,
-      });
+      throw new RecoveryError(
+        'PROFILE_MISMATCH',
+        `The backup was made with the profile "${m.profile.id}", but this restore uses "${c.profile.id}".`,
+        {
+          hint: `Restore it with the profile "${m.profile.id}", or pick a backup made with "${c.profile.id}".`,
+        },
+      );
     }
     const inBackup = new Set(m.items.map((i) => i.id));
     const missing = c.profile.items.filter((i) => i.required && !inBackup.has(i.id)).map((i) => i.id);
     if (missing.length > 0) {
-      throw new RecoveryError('PROFILE_MISMATCH', `The backup lacks the folder(s) ${missing.join(', ')} that the profile "${c.profile.id}" requires.`, {
-        hint: 'Pick a complete backup of this product.',
-      });
+      throw new RecoveryError(
+        'PROFILE_MISMATCH',
+        `The backup lacks the folder(s) ${missing.join(', ')} that the profile "${c.profile.id}" requires.`,
+        {
+          hint: 'Pick a complete backup of this product.',
+        },
+      );
     }
     const lines: string[] = [];
     const inst = await installedVersion(c);
     j.facts.installedVersion = inst.version;
     if (m.productVersion === null || c.profile.version.policy === 'any') {
-      lines.push(m.productVersion === null ? 'The backup records no product version.' : 'Any product version is accepted.');
+      lines.push(
+        m.productVersion === null ? 'The backup records no product version.' : 'Any product version is accepted.',
+      );
     } else if (inst.version === null) {
       if (!j.options.allowVersionMismatch) {
-        throw new RecoveryError('VERSION_MISMATCH', `Cannot tell which version of ${c.profile.productName} is installed (asked ${inst.from}); the backup was made on ${m.productVersion}.`, {
-          hint: 'Start the product so its API answers, or, if you are sure the versions fit, run again with --allow-version-mismatch.',
-        });
+        throw new RecoveryError(
+          'VERSION_MISMATCH',
+          `Cannot tell which version of ${c.profile.productName} is installed (asked ${inst.from}); the backup was made on ${m.productVersion}.`,
+          {
+            hint: 'Start the product so its API answers, or, if you are sure the versions fit, run again with --allow-version-mismatch.',
+          },
+        );
       }
-      lines.push(`Installed version unknown; accepted because --allow-version-mismatch was given (backup: ${m.productVersion}).`);
+      lines.push(
+        `Installed version unknown; accepted because --allow-version-mismatch was given (backup: ${m.productVersion}).`,
+      );
     } else {
-      const v = checkVersion(c.profile.version.policy, c.profile.version.significantParts, m.productVersion, inst.version);
+      const v = checkVersion(
+        c.profile.version.policy,
+        c.profile.version.significantParts,
+        m.productVersion,
+        inst.version,
+      );
       if (!v.ok && !j.options.allowVersionMismatch) {
         throw new RecoveryError('VERSION_MISMATCH', v.reason, {
           hint: 'Install the matching version first, or, if you are sure, run again with --allow-version-mismatch.',
@@ -109,12 +140,18 @@ export const compatibilityStep: Step<RestoreCtx> = {
     const here = c.tuning.deviceId ?? (await localDeviceId()).id;
     if (m.deviceId !== here) {
       if (!j.options.allowOtherDevice) {
-        throw new RecoveryError('OTHER_DEVICE', `The backup comes from the device ${m.deviceId} (${m.hostname}); this machine is ${here}.`, {
-          hint: 'If this machine replaces that one, run again with --allow-other-device (in the wizard: "This machine replaces the old one").',
-          details: { backupDevice: m.deviceId, thisDevice: here },
-        });
+        throw new RecoveryError(
+          'OTHER_DEVICE',
+          `The backup comes from the device ${m.deviceId} (${m.hostname}); this machine is ${here}.`,
+          {
+            hint: 'If this machine replaces that one, run again with --allow-other-device (in the wizard: "This machine replaces the old one").',
+            details: { backupDevice: m.deviceId, thisDevice: here },
+          },
+        );
       }
-      lines.push(`The backup comes from ${m.deviceId} (${m.hostname}), this machine is ${here}: accepted as its replacement.`);
+      lines.push(
+        `The backup comes from ${m.deviceId} (${m.hostname}), this machine is ${here}: accepted as its replacement.`,
+      );
     } else {
       lines.push('The backup was made on this device.');
     }
@@ -155,9 +192,13 @@ export const precheckStep: Step<RestoreCtx> = {
       const need = (m.items.find((i) => i.id === item.id)?.contentBytes ?? 0) * 1.05 + 16 * 1024 * 1024;
       const { freeBytes } = await freeSpace(path.dirname(item.target));
       if (freeBytes < need) {
-        throw new RecoveryError('NOT_ENOUGH_SPACE', `There is ${formatBytes(freeBytes)} free beside ${item.target}; the staging copy needs about ${formatBytes(need)}.`, {
-          hint: 'Free some space on that disk and start again. Nothing was changed.',
-        });
+        throw new RecoveryError(
+          'NOT_ENOUGH_SPACE',
+          `There is ${formatBytes(freeBytes)} free beside ${item.target}; the staging copy needs about ${formatBytes(need)}.`,
+          {
+            hint: 'Free some space on that disk and start again. Nothing was changed.',
+          },
+        );
       }
     }
     lines.push('Enough free space for the staging copies.');

@@ -15,7 +15,8 @@ import { applyOwnership, checkOwnership } from './repair-ownership.js';
 export const stopStep: Step<RestoreCtx> = {
   id: 'stop-service',
   title: 'Stop the service',
-  explain: (c) => `Stop ${c.service.label} and wait until it has stopped, then check that no program still has files open in ${c.store.j.items.map((i) => i.target).join(', ')}.`,
+  explain: (c) =>
+    `Stop ${c.service.label} and wait until it has stopped, then check that no program still has files open in ${c.store.j.items.map((i) => i.target).join(', ')}.`,
   confirm: (c) => ({
     message: `${c.profile.productName} will be stopped so its folders can be replaced. It is started again after the restore (or put back as it was by a rollback).`,
     details: [`Service: ${c.service.label}`],
@@ -27,9 +28,13 @@ export const stopStep: Step<RestoreCtx> = {
     if (j.serviceBefore === null) {
       const st = await c.service.status();
       if (st.state === 'not-found') {
-        throw new RecoveryError('SERVICE_NOT_FOUND', `${c.service.label} is not installed on this machine (${st.detail}).`, {
-          hint: `Install ${c.profile.productName} first, then restore. Nothing was changed.`,
-        });
+        throw new RecoveryError(
+          'SERVICE_NOT_FOUND',
+          `${c.service.label} is not installed on this machine (${st.detail}).`,
+          {
+            hint: `Install ${c.profile.productName} first, then restore. Nothing was changed.`,
+          },
+        );
       }
       j.serviceBefore = st.state;
       await c.store.save('service-before');
@@ -45,10 +50,14 @@ export const stopStep: Step<RestoreCtx> = {
     const open = await findOpenFiles(present);
     if (open.length > 0) {
       const who = [...new Set(open.map((o) => `${o.command} (pid ${o.pid})`))];
-      throw new RecoveryError('FILES_IN_USE', `${who.join(', ')} still has files open in the folders, e.g. ${open[0]!.file}.`, {
-        hint: 'Close that program (or stop it), then resume the restore.',
-        details: { processes: who },
-      });
+      throw new RecoveryError(
+        'FILES_IN_USE',
+        `${who.join(', ')} still has files open in the folders, e.g. ${open[0]!.file}.`,
+        {
+          hint: 'Close that program (or stop it), then resume the restore.',
+          details: { processes: who },
+        },
+      );
     }
     return `${c.service.label} is stopped (it was ${j.serviceBefore}); no program holds files in the folders.`;
   },
@@ -62,9 +71,13 @@ export const extractStep: Step<RestoreCtx> = {
   async run(c, s) {
     const m = await needManifest(c);
     if (m.archive.encryption !== null && (c.passphrase === undefined || c.passphrase === '')) {
-      throw new RecoveryError('PASSPHRASE_REQUIRED', 'This backup is encrypted: the passphrase is needed to unpack it.', {
-        hint: 'Give the passphrase again (resume asks for it: it is never stored).',
-      });
+      throw new RecoveryError(
+        'PASSPHRASE_REQUIRED',
+        'This backup is encrypted: the passphrase is needed to unpack it.',
+        {
+          hint: 'Give the passphrase again (resume asks for it: it is never stored).',
+        },
+      );
     }
     const targets: Record<string, string> = {};
     for (const i of c.store.j.items) {
@@ -95,7 +108,10 @@ export const extractStep: Step<RestoreCtx> = {
 };
 
 function stamp(): string {
-  return new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 export function setAsideName(target: string, id: string): string {
@@ -127,13 +143,21 @@ export const swapStep: Step<RestoreCtx> = {
       }
       if (!renameDone(j, i.id, 'move-in')) {
         if (!(await exists(i.staging))) {
-          throw new RecoveryError('INTERNAL', `The staging folder ${i.staging} is missing, so ${i.target} cannot be filled.`, {
-            hint: 'Roll back, then start the restore again.',
-          });
+          throw new RecoveryError(
+            'INTERNAL',
+            `The staging folder ${i.staging} is missing, so ${i.target} cannot be filled.`,
+            {
+              hint: 'Roll back, then start the restore again.',
+            },
+          );
         }
         await journaledRename(c.store, { from: i.staging, to: i.target, purpose: 'move-in', itemId: i.id });
       }
-      lines.push(i.hadOriginal ? `${path.basename(i.target)}: the old folder is at ${i.setAside}.` : `${path.basename(i.target)}: there was no folder before.`);
+      lines.push(
+        i.hadOriginal
+          ? `${path.basename(i.target)}: the old folder is at ${i.setAside}.`
+          : `${path.basename(i.target)}: there was no folder before.`,
+      );
     }
     return `The restored folders are in place. ${lines.join(' ')}`;
   },
@@ -162,10 +186,14 @@ export const ownershipStep: Step<RestoreCtx> = {
     c.store.j.facts.checked = r.checked;
     if (r.mismatches.length > 0) {
       const shown = r.mismatches.slice(0, 10).map((m) => `${m.path}: ${m.problem}`);
-      throw new RecoveryError('OWNERSHIP_MISMATCH', `${r.mismatches.length} path(s) do not match the policy after repair: ${shown.join('; ')}`, {
-        hint: 'Is the disk mounted without owner support (FAT, exFAT, a network share)? Fix that, then resume.',
-        details: { mismatches: r.mismatches.slice(0, 100) },
-      });
+      throw new RecoveryError(
+        'OWNERSHIP_MISMATCH',
+        `${r.mismatches.length} path(s) do not match the policy after repair: ${shown.join('; ')}`,
+        {
+          hint: 'Is the disk mounted without owner support (FAT, exFAT, a network share)? Fix that, then resume.',
+          details: { mismatches: r.mismatches.slice(0, 100) },
+        },
+      );
     }
     return `${n} paths set to ${o.user}:${o.group}; all ${r.checked} checked against the policy.`;
   },

@@ -63,7 +63,12 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
  * Runs a runbook's steps in order. Emits the plan, then each step's state changes, and throws the
  * first step's error (after emitting it) so the caller can decide about rollback.
  */
-export async function executeRunbook<C>(def: RunbookDef<C>, ctx: C, io: RunbookIO, hooks: RunHooks = {}): Promise<StepInfo[]> {
+export async function executeRunbook<C>(
+  def: RunbookDef<C>,
+  ctx: C,
+  io: RunbookIO,
+  hooks: RunHooks = {},
+): Promise<StepInfo[]> {
   const states = new Map<string, StepInfo>();
   for (const s of def.steps) {
     const prior = hooks.done?.get(s.id);
@@ -113,7 +118,8 @@ export async function executeRunbook<C>(def: RunbookDef<C>, ctx: C, io: RunbookI
       io.emit({ type: 'step', step: done });
       await hooks.afterStep?.(done);
     } catch (e) {
-      const err = io.signal?.aborted && !(e instanceof RecoveryError) ? new RecoveryError('CANCELLED') : toRecoveryError(e);
+      const err =
+        io.signal?.aborted && !(e instanceof RecoveryError) ? new RecoveryError('CANCELLED') : toRecoveryError(e);
       const failed = info(s, ctx, 'failed', { summary: err.message, error: err.toJSON() });
       states.set(s.id, failed);
       io.emit({ type: 'step', step: failed });

@@ -58,7 +58,16 @@ export function runWorkerJob<I, O>(
     // A worker inside one long synchronous call (scrypt takes seconds) cannot report: repeat the last
     // progress with a fresh clock so the UI still sees ≥4 updates a second and an honest elapsed time.
     const started = Date.now();
-    let last: Progress = { phase: 'starting', bytes: 0, totalBytes: null, files: 0, totalFiles: null, rate: 0, etaSeconds: null, elapsedMs: 0 };
+    let last: Progress = {
+      phase: 'starting',
+      bytes: 0,
+      totalBytes: null,
+      files: 0,
+      totalFiles: null,
+      rate: 0,
+      etaSeconds: null,
+      elapsedMs: 0,
+    };
     let lastAt = 0;
     const heartbeat = setInterval(() => {
       if (Date.now() - lastAt < PROGRESS_INTERVAL_MS) return;

@@ -38,10 +38,18 @@ export class ScreenRecorder {
     await this.page.waitForTimeout(150);
     await this.page.screenshot({ path: file, fullPage: true });
     this.shots.push(file);
-    const r = await new AxeBuilder({ page: this.page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+    const r = await new AxeBuilder({ page: this.page })
+      .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'])
+      .analyze();
     for (const v of r.violations) {
       if (v.impact === 'serious' || v.impact === 'critical') {
-        this.findings.push({ screen: step, id: v.id, impact: v.impact, help: v.help, targets: v.nodes.map((n) => n.target.join(' ')) });
+        this.findings.push({
+          screen: step,
+          id: v.id,
+          impact: v.impact,
+          help: v.help,
+          targets: v.nodes.map((n) => n.target.join(' ')),
+        });
       }
     }
   }
@@ -50,6 +58,11 @@ export class ScreenRecorder {
 export async function captureFailure(page: Page | undefined, testName: string): Promise<void> {
   if (!page) return;
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
-  const slug = testName.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 60);
-  await page.screenshot({ path: path.join(SCREENSHOT_DIR, `failed-${slug}.png`), fullPage: true }).catch(() => undefined);
+  const slug = testName
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .slice(0, 60);
+  await page
+    .screenshot({ path: path.join(SCREENSHOT_DIR, `failed-${slug}.png`), fullPage: true })
+    .catch(() => undefined);
 }
