@@ -14,25 +14,6 @@ import { makeFiles } from '../tests/helpers/datasets.js';
 const self = fileURLToPath(import.meta.url);
 const root = path.resolve(path.dirname(self), '..');
 
-async function measureChild(kind: string, dataDir: string, outDir: string, level: string): Promise<void> {
-  const { createArchive, verifyArchive } = await import('../src-main/engine/archive/index.js');
-  const t0 = performance.now();
-  let bytes = 0;
-  let archiveBytes = 0;
-  if (kind === 'create') {
-    const r = await createArchive({ items: [{ id: 'data', path: dataDir }], outDir, gzipLevel: Number(level) }, {});
-    bytes = r.contentBytes;
-    archiveBytes = r.archiveBytes;
-    await fsp.writeFile(path.join(outDir, 'parts.json'), JSON.stringify(r.parts));
-  } else {
-    const parts = JSON.parse(await fsp.readFile(path.join(outDir, 'parts.json'), 'utf8'));
-    const r = await verifyArchive(outDir, { parts }, {});
-    bytes = r.contentBytes;
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  console.log(JSON.stringify({ seconds, bytes, archiveBytes, maxRssKiB: process.resourceUsage().maxRSS }));
-}
-
 interface Row {
   dataset: string;
   tool: string;
@@ -40,6 +21,8 @@ interface Row {
   mbps: number;
   ratio: string;
   peakMiB: number;
+  /** Speed against GNU tar's matching row (-czf for create, -tzf for verify) of the same dataset. */
+  vsGnu: string;
 }
 
 function runOurs(
@@ -48,10 +31,14 @@ function runOurs(
   outDir: string,
   level: number,
 ): { seconds: number; bytes: number; archiveBytes: number; maxRssKiB: number } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--measure', kind, dataDir, outDir, String(level)], {
-    cwd: root,
-    encoding: 'utf8',
-  });
+  const r = spawnSync(
+    process.execPath,
+    [path.join(root, 'scripts/bench-measure.mjs'), kind, dataDir, outDir, String(level)],
+    {
+      cwd: root,
+      encoding: 'utf8',
+    },
+  );
   if (r.status !== 0) throw new Error(`${kind} failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
 }
@@ -107,6 +94,7 @@ async function main(): Promise<void> {
       mbps: mb(content, t.seconds),
       ratio: (gnuSize / content).toFixed(3),
       peakMiB: t.maxRssKiB / 1024,
+      vsGnu: '1.00×',
     });
     const tv = runTimed(`tar -tzf ${out}/gnu.tar.gz > /dev/null`, s.dir);
     rows.push({
@@ -116,6 +104,7 @@ async function main(): Promise<void> {
       mbps: mb(content, tv.seconds),
       ratio: '',
       peakMiB: tv.maxRssKiB / 1024,
+      vsGnu: '1.00×',
     });
     for (const level of levels) {
       const o = path.join(out, `ours-${level}`);
@@ -128,6 +117,7 @@ async function main(): Promise<void> {
         mbps: mb(c.bytes, c.seconds),
         ratio: (c.archiveBytes / c.bytes).toFixed(3),
         peakMiB: c.maxRssKiB / 1024,
+        vsGnu: `${(t.seconds / c.seconds).toFixed(2)}×`,
       });
       const v = runOurs('verify', s.dir, o, level);
       rows.push({
@@ -137,21 +127,21 @@ async function main(): Promise<void> {
         mbps: mb(v.bytes, v.seconds),
         ratio: '',
         peakMiB: v.maxRssKiB / 1024,
+        vsGnu: `${(tv.seconds / v.seconds).toFixed(2)}×`,
       });
     }
     await fsp.rm(out, { recursive: true, force: true });
   }
   console.log(`\nscale ${scale}, ${os.cpus().length} cores, node ${process.version}\n`);
-  console.log('| dataset | tool | seconds | MB/s | size ratio | peak MiB |\n|---|---|---|---|---|---|');
+  console.log(
+    '| dataset | tool | seconds | MB/s | speed vs GNU tar | size ratio | peak MiB |\n|---|---|---|---|---|---|---|',
+  );
   for (const r of rows) {
     console.log(
-      `| ${r.dataset} | ${r.tool} | ${r.seconds.toFixed(2)} | ${r.mbps.toFixed(1)} | ${r.ratio} | ${r.peakMiB.toFixed(0)} |`,
+      `| ${r.dataset} | ${r.tool} | ${r.seconds.toFixed(2)} | ${r.mbps.toFixed(1)} | ${r.vsGnu} | ${r.ratio} | ${r.peakMiB.toFixed(0)} |`,
     );
   }
 }
 
-if (process.argv[2] === '--measure') {
-  await measureChild(process.argv[3]!, process.argv[4]!, process.argv[5]!, process.argv[6]!);
-} else {
-  await main();
-}
+if (!existsSync(path.join(root, 'dist/archive.js'))) throw new Error('run `npm run build` first (npm run bench does)');
+await main();
