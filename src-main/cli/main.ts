@@ -11,7 +11,7 @@ import { builtinProfiles, loadProfile } from '../engine/profiles/load.js';
 import { restoreStatus, resumeRestore, rollbackRestore, runRestore } from '../engine/restore/run-restore.js';
 import type { RunbookIO } from '../engine/runbook/runner.js';
 import { TOOL_VERSION } from '../engine/version.js';
-import { getPassphrase, parseKeep, parseSize, readCredentialsFile } from './options.js';
+import { collectFolder, getPassphrase, parseKeep, parseSize, readCredentialsFile } from './options.js';
 import { table, terminalInteraction, terminalSink } from './terminal.js';
 
 /** --state-dir (or EDGE_RECOVERY_STATE_DIR) as an engine option. */
@@ -129,6 +129,12 @@ export function buildProgram(): Command {
     .requiredOption('--profile <id|file>', 'built-in profile id or profile JSON file')
     .requiredOption('--to <dir>', "the stick's mount point (or any folder)")
     .option('--root <dir>', "resolve the profile's folders under this folder")
+    .option(
+      '--folder <id=path>',
+      "back up this folder instead of the profile's for one item (repeatable), e.g. Storage=/data/eds/Storage",
+      collectFolder,
+      {} as Record<string, string>,
+    )
     .option('--device-id <id>', 'device id to file the backup under (default: hostname + machine id)')
     .option('--encrypt', 'encrypt with a passphrase (age format)')
     .option('--passphrase-file <file>', 'read the passphrase from a file (else EDGE_RECOVERY_PASSPHRASE or a prompt)')
@@ -142,6 +148,7 @@ export function buildProgram(): Command {
         profile: string;
         to: string;
         root?: string;
+        folder: Record<string, string>;
         deviceId?: string;
         encrypt?: boolean;
         passphraseFile?: string;
@@ -165,6 +172,7 @@ export function buildProgram(): Command {
             profile,
             to: path.resolve(o.to),
             ...(o.root ? { root: path.resolve(o.root) } : {}),
+            ...(Object.keys(o.folder).length > 0 ? { folders: o.folder } : {}),
             ...(o.deviceId ? { deviceId: o.deviceId } : {}),
             ...(passphrase !== undefined ? { passphrase } : {}),
             ...(o.keep !== undefined ? { keep: o.keep } : {}),

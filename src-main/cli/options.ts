@@ -78,3 +78,12 @@ export async function readCredentialsFile(file: string): Promise<Record<string, 
   }
   return out;
 }
+
+/** --folder Storage=/data/eds/Storage, repeatable. */
+export function collectFolder(value: string, acc: Record<string, string>): Record<string, string> {
+  const i = value.indexOf('=');
+  if (i <= 0 || i === value.length - 1) {
+    throw new RecoveryError('BAD_INPUT', `--folder takes <item id>=<absolute path>, not "${value}".`);
+  }
+  return { ...acc, [value.slice(0, i)]: value.slice(i + 1) };
+}

@@ -102,10 +102,13 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
 
     'profiles.list': async () => listProfiles({ profilesDir: ctx.profilesDir, refs: practiceRefs() }),
 
-    'profiles.plan': async ({ profileRef, root }) => {
+    'profiles.plan': async ({ profileRef, root, folders }) => {
       const profile = await loadProfile(profileRef);
       const items: ItemPlan[] = [];
-      for (const it of resolveItems(profile, root === undefined ? {} : { root })) {
+      for (const it of resolveItems(profile, {
+        ...(root === undefined ? {} : { root }),
+        ...(folders === undefined ? {} : { folders }),
+      })) {
         const m = await measureFolder(it.path);
         items.push({
           id: it.id,
@@ -171,6 +174,7 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
               profile,
               to: i.to,
               root: i.root,
+              folders: i.folders,
               deviceId: practiceDeviceFor(i.profileRef, d.id) ?? (d.id || undefined),
               passphrase: i.passphrase,
               splitSize: i.splitSizeBytes,

@@ -26,6 +26,8 @@ const Path = z
   .refine((s) => !s.includes('\0'), 'must not contain NUL');
 const ProfileRef = z.string().min(1).max(4096);
 const Passphrase = z.string().min(1).max(1024);
+/** Folders chosen instead of the profile's defaults: item id → absolute path. */
+const Folders = z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/), Path);
 const JobId = z.string().regex(/^job-[0-9a-f-]{8,64}$/);
 
 // ---------- Views the main side returns (plain data, no secrets) ----------
@@ -163,7 +165,7 @@ export const REQUESTS = {
   'app.info': { input: z.object({}).strict(), output: out<AppInfo>() },
   'profiles.list': { input: z.object({}).strict(), output: out<ProfileSummary[]>() },
   'profiles.plan': {
-    input: z.object({ profileRef: ProfileRef, root: Path.optional() }).strict(),
+    input: z.object({ profileRef: ProfileRef, root: Path.optional(), folders: Folders.optional() }).strict(),
     output: out<ProfilePlan>(),
   },
   'drives.list': {
@@ -180,6 +182,7 @@ export const REQUESTS = {
         profileRef: ProfileRef,
         to: Path,
         root: Path.optional(),
+        folders: Folders.optional(),
         passphrase: Passphrase.optional(),
         splitSizeBytes: z
           .number()

@@ -6,7 +6,7 @@ import { Screen } from '../components/screen.js';
 import { formatBytes, formatCount } from '../lib/format.js';
 import { toUiError, type UiError } from '../lib/ui-error.js';
 import { machineFor } from '../store/machine.js';
-import { selectPractice, selectProfileRef, useWizard } from '../store/wizard-store.js';
+import { selectFolders, selectPractice, selectProfileRef, useWizard } from '../store/wizard-store.js';
 
 /** Before anything runs: what will be copied, how big it is, the service's state, and what stands in the way. */
 export function BackupPlanScreen() {
@@ -14,6 +14,10 @@ export function BackupPlanScreen() {
   const practice = useWizard(selectPractice);
   const profileRef = useWizard(selectProfileRef);
   const go = useWizard((s) => s.go);
+  const folders = useWizard(selectFolders);
+  const setFolders = useWizard((s) => s.setFolders);
+  /** Paths being typed, by item id; applied (and measured) with "Use these folders". */
+  const [drafts, setDrafts] = useState<Record<string, string>>({});
   const machine = machineFor('backup', practice, profileRef);
   const profile = machine?.profileRef;
   const root = machine?.root;
@@ -25,11 +29,24 @@ export function BackupPlanScreen() {
     setError(null);
     setPlan(null);
     try {
-      setPlan(await api.invoke('profiles.plan', root ? { profileRef: profile, root } : { profileRef: profile }));
+      const chosen = Object.keys(folders).length > 0 ? { folders } : {};
+      setPlan(await api.invoke('profiles.plan', { profileRef: profile, ...(root ? { root } : {}), ...chosen }));
     } catch (e) {
       setError(toUiError(e));
     }
-  }, [api, profile, root]);
+  }, [api, profile, root, folders]);
+
+  const changed = plan !== null && plan.items.some((i) => drafts[i.id] !== undefined && drafts[i.id] !== i.path);
+  const applyDrafts = () => {
+    if (!plan) return;
+    const next = { ...folders };
+    for (const i of plan.items) {
+      const d = drafts[i.id]?.trim();
+      if (d !== undefined && d !== '' && d !== i.path) next[i.id] = d;
+    }
+    setDrafts({});
+    setFolders(next);
+  };
 
   useEffect(() => {
     void load();
@@ -73,9 +90,16 @@ export function BackupPlanScreen() {
               {plan.items.map((i) => (
                 <tr key={i.id}>
                   <th scope="row">
-                    {i.id}
+                    <label htmlFor={`folder-${i.id}`}>{i.id}</label>
                     <br />
-                    <code className="small">{i.path}</code>
+                    <input
+                      id={`folder-${i.id}`}
+                      className="path-input"
+                      type="text"
+                      spellCheck={false}
+                      value={drafts[i.id] ?? i.path}
+                      onChange={(e) => setDrafts({ ...drafts, [i.id]: e.target.value })}
+                    />
                   </th>
                   <td>{formatBytes(i.sizeBytes)}</td>
                   <td>{i.files.toLocaleString('en-US')}</td>
@@ -84,6 +108,20 @@ export function BackupPlanScreen() {
               ))}
             </tbody>
           </table>
+          <p className="muted">
+            These are the profile&apos;s folders{Object.keys(folders).length > 0 ? ', with your changes' : ''}. If the
+            product keeps its data elsewhere on this machine, type the folder and use it: sizes are measured again.
+          </p>
+          {changed ? (
+            <div className="actions">
+              <button type="button" className="secondary" onClick={applyDrafts}>
+                Use these folders
+              </button>
+              <button type="button" className="secondary" onClick={() => setDrafts({})}>
+                Undo my changes
+              </button>
+            </div>
+          ) : null}
           <p>
             Service <code>{plan.profile.service.name}</code>: <strong>{plan.service.state}</strong>.{' '}
             <span className="muted">{plan.service.detail}</span> It is stopped during the copy (you will be asked) and
@@ -109,7 +147,7 @@ export function BackupPlanScreen() {
             <button
               type="button"
               className="primary"
-              disabled={plan.problems.length > 0}
+              disabled={plan.problems.length > 0 || changed}
               onClick={() => go({ kind: 'backup-drive' })}
             >
               Choose the USB stick

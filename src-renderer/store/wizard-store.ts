@@ -46,7 +46,10 @@ interface SessionSlice {
   profileRef: string | null;
   /** Set while the technician rehearses on the practice sandbox. */
   practice: PracticeView | null;
+  /** Folders the technician chose instead of the profile's defaults (item id → path) for the backup. */
+  folders: Record<string, string>;
   setSession(info: AppInfo, profiles: ProfileSummary[]): void;
+  setFolders(folders: Record<string, string>): void;
   chooseProfile(ref: string): void;
   setPractice(p: PracticeView | null): void;
 }
@@ -72,6 +75,7 @@ const initial = {
   profiles: [],
   profileRef: null,
   practice: null,
+  folders: {},
   step: { kind: 'loading' } as WizardStep,
   events: {},
   answered: new Set<string>(),
@@ -85,8 +89,10 @@ export const useWizard = create<WizardState>()((set) => ({
       profiles,
       profileRef: s.profileRef ?? profiles.find((p) => p.id === info.detected?.profileId)?.ref ?? null,
     })),
-  chooseProfile: (ref) => set({ profileRef: ref }),
-  setPractice: (practice) => set({ practice }),
+  // Another profile or machine means other folders: chosen folders do not carry over.
+  chooseProfile: (ref) => set({ profileRef: ref, folders: {} }),
+  setPractice: (practice) => set({ practice, folders: {} }),
+  setFolders: (folders) => set({ folders }),
   go: (step) => set({ step }),
   addEvents: (envs) =>
     set((s) => {
@@ -114,6 +120,7 @@ export const selectInfo = (s: WizardState): AppInfo | null => s.info;
 export const selectPractice = (s: WizardState): PracticeView | null => s.practice;
 export const selectProfiles = (s: WizardState): ProfileSummary[] => s.profiles;
 export const selectProfileRef = (s: WizardState): string | null => s.profileRef;
+export const selectFolders = (s: WizardState): Record<string, string> => s.folders;
 export const selectJobEvents =
   (jobId: string) =>
   (s: WizardState): JobEventEnvelope[] | undefined =>

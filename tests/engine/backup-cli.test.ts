@@ -272,6 +272,42 @@ describe.skipIf(runit.skip)('edge-recovery backup on a practice appliance under 
     expect(groups[0].backups[0].createdAt >= groups[0].backups[1].createdAt).toBe(true);
   });
 
+  it('backs up a folder the technician chose instead of the profile default (--folder)', async () => {
+    const elsewhere = path.join(work, 'elsewhere-storage');
+    await fsp.mkdir(path.join(elsewhere, 'sub'), { recursive: true });
+    await fsp.writeFile(path.join(elsewhere, 'sub', 'moved.dat'), 'kept elsewhere\n');
+    const stick = path.join(work, 'stick-folder');
+    const r = await runCli([
+      'backup',
+      '--profile',
+      m.profilePath,
+      '--root',
+      m.root,
+      '--to',
+      stick,
+      '--folder',
+      `Storage=${elsewhere}`,
+      '--yes',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const [set] = await findSets(stick);
+    const listing = execFileSync('tar', ['-tzf', path.join(set!, 'data.tar.gz')], { encoding: 'utf8' });
+    expect(listing).toMatch(/^Storage\/sub\/moved\.dat$/m);
+    expect(listing).toMatch(/^Configuration\//m);
+    const bad = await runCli([
+      'backup',
+      '--profile',
+      m.profilePath,
+      '--to',
+      stick,
+      '--folder',
+      'Logs=/var/log',
+      '--yes',
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/no folder "Logs"/);
+  });
+
   it('warns before the service stops about a link that leaves its folder (a restore would refuse it)', async () => {
     const conf = resolveItems(m.profile, { root: m.root }).find((i) => i.id === 'Configuration')!.path;
     const link = path.join(conf, 'hosts-link');

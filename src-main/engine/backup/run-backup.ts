@@ -33,6 +33,8 @@ export interface BackupOptions {
   /** Folder on the medium (the stick's mount point); the set goes under <to>/EdgeRecovery/<device>/. */
   to: string;
   root?: string;
+  /** Folders chosen instead of the profile's defaults (item id → absolute path). */
+  folders?: Record<string, string>;
   deviceId?: string;
   passphrase?: string;
   splitSize?: number;
@@ -371,7 +373,10 @@ export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<Backup
   const local = o.deviceId === undefined ? await localDeviceId() : { id: o.deviceId, hostname: os.hostname() };
   const c: Ctx = {
     o,
-    items: resolveItems(o.profile, o.root === undefined ? {} : { root: o.root }),
+    items: resolveItems(o.profile, {
+      ...(o.root === undefined ? {} : { root: o.root }),
+      ...(o.folders === undefined ? {} : { folders: o.folders }),
+    }),
     sizes: new Map(),
     service: serviceFor(o.profile.service, {
       confirm: (message) =>

@@ -112,9 +112,34 @@ export interface ResolvedItem {
   description?: string;
 }
 
-export function resolveItems(profile: Profile, opts: { root?: string; env?: NodeJS.ProcessEnv } = {}): ResolvedItem[] {
+export interface ResolveOptions {
+  root?: string;
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Folders the technician chose instead of the profile's (item id → absolute path on this machine). They are
+   * taken as they are, not under `root`.
+   */
+  folders?: Record<string, string>;
+}
+
+export function resolveItems(profile: Profile, opts: ResolveOptions = {}): ResolvedItem[] {
+  for (const [id, p] of Object.entries(opts.folders ?? {})) {
+    if (!profile.items.some((i) => i.id === id)) {
+      throw new RecoveryError('BAD_INPUT', `The profile ${profile.id} has no folder "${id}".`, {
+        hint: `Its folders are: ${profile.items.map((i) => i.id).join(', ')}.`,
+      });
+    }
+    if (!path.isAbsolute(p) && !path.win32.isAbsolute(p)) {
+      throw new RecoveryError('BAD_INPUT', `The folder for ${id} must be an absolute path, not "${p}".`);
+    }
+  }
   return profile.items.map((i) => {
-    const r: ResolvedItem = { id: i.id, path: resolveItemPath(i.path, opts), required: i.required };
+    const chosen = opts.folders?.[i.id];
+    const r: ResolvedItem = {
+      id: i.id,
+      path: chosen !== undefined ? path.resolve(chosen) : resolveItemPath(i.path, opts),
+      required: i.required,
+    };
     if (i.description !== undefined) r.description = i.description;
     return r;
   });
