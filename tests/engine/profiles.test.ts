@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RecoveryError } from '../../src-main/engine/errors.js';
+import type { RecoveryError } from '../../src-main/engine/errors.js';
 import { builtinProfiles, loadProfile, parseProfile, resolveItems } from '../../src-main/engine/profiles/load.js';
 
 async function rejection(p: Promise<unknown>): Promise<RecoveryError> {
