@@ -126,6 +126,10 @@ describe.skipIf(blocked !== undefined)(
       // Secrets typed in never reach the journal, the report or any event.
       const journal = await fsp.readFile(path.join(stateDir, 'restore-journal.json'), 'utf8');
       const report = await fsp.readFile(res.reports.find((r) => r.endsWith('.json'))!, 'utf8');
+      // The report does not call its own step interrupted.
+      expect(
+        (JSON.parse(report) as { steps: { id: string; state: string }[] }).steps.find((x) => x.id === 'report')?.state,
+      ).toBe('done');
       for (const text of [journal, report, JSON.stringify(events)]) {
         expect(text).not.toContain(secretFor('typed-', 'ToAdh'));
         expect(text).not.toContain(secretFor('typed-', 'ToPiWebApi'));

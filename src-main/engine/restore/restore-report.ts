@@ -28,6 +28,11 @@ export async function restoreReportData(store: JournalStore, ok = true): Promise
       state: r?.state ?? 'todo',
     };
     if (r?.summary !== undefined) s.summary = r.summary;
+    // The report is written by its own step, which is still running at that moment: it is this document.
+    if (id === 'report' && s.state === 'running') {
+      s.state = 'done';
+      s.summary = 'This report.';
+    }
     if (r?.error !== undefined)
       s.error = { code: r.error.code, message: r.error.message, ...(r.error.hint ? { hint: r.error.hint } : {}) };
     if (r?.startedAt !== undefined) s.startedAt = r.startedAt;
