@@ -1,63 +1,45 @@
-import { finished } from 'node:stream/promises';
-import { createGzip, type Gzip, type ZlibOptions } from 'node:zlib';
+import os from 'node:os';
+import { promisify } from 'node:util';
+import { gzip as gzipCb, type ZlibOptions } from 'node:zlib';
 import type { AgeEncryptor } from './age-stream.js';
 import type { PartWriter } from './part-writer.js';
 
+const gzip = promisify<Buffer, ZlibOptions, Buffer>(gzipCb);
+
 /**
- * tar bytes → gzip (on the libuv pool, overlapping our reads) → [age] → parts. Errors raised while
- * writing compressed output (ENOSPC, EFBIG…) are kept and rethrown to the producer at its next await.
+ * tar bytes → gzip → [age] → parts. Each batch from the tar sink is compressed as its own gzip member
+ * (RFC 1952: a gzip file is a series of members; `gzip -d`, GNU tar and Node's gunzip read it as one stream,
+ * as pigz's output is read), so batches compress in parallel on the libuv pool while this thread reads the
+ * next files. Members are written in order. One stream compressed on one thread was the bottleneck: the
+ * reader idled half the time waiting for it.
  */
 export class GzipOut {
-  private readonly gzip: Gzip;
-  private failure: unknown = null;
+  /** Batches being compressed, oldest first. */
+  private readonly inflight: Promise<Buffer>[] = [];
+  private readonly parallel: number;
 
   constructor(
-    level: number,
+    private readonly level: number,
     private readonly enc: AgeEncryptor | null,
     private readonly writer: PartWriter,
+    parallel = Math.max(1, Math.min(4, os.availableParallelism())),
   ) {
-    // Let the producer run ~4 MiB ahead so reading and compressing overlap on two cores.
-    this.gzip = createGzip({ level, chunkSize: 256 * 1024, highWaterMark: 4 * 1024 * 1024 } as ZlibOptions);
+    this.parallel = parallel;
     if (enc) this.writer.write(enc.prefix);
-    this.gzip.on('data', (c: Buffer) => {
-      if (this.failure) return;
-      try {
-        this.emit(c);
-      } catch (e) {
-        this.failure = e;
-        this.gzip.destroy();
-      }
-    });
-    this.gzip.on('error', (e) => {
-      this.failure ??= e;
-    });
   }
 
+  /** Queues a batch (which the caller must not reuse); waits while `parallel` batches are already compressing. */
   async write(b: Buffer): Promise<void> {
-    this.check();
-    if (!this.gzip.write(b)) {
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          this.gzip.off('drain', done);
-          this.gzip.off('close', done);
-          resolve();
-        };
-        this.gzip.on('drain', done);
-        this.gzip.on('close', done);
-      });
-    }
-    this.check();
+    // Output in one chunk per batch: zlib's default 16 KiB chunks cost a callback each on this thread.
+    const p = gzip(b, { level: this.level, chunkSize: Math.max(64 * 1024, b.length + 1024) });
+    // A rejection is handled where the promise is awaited; this only keeps a destroyed pipeline quiet.
+    p.catch(() => undefined);
+    this.inflight.push(p);
+    while (this.inflight.length > this.parallel) await this.writeOldest();
   }
 
   async end(): Promise<void> {
-    this.check();
-    this.gzip.end();
-    try {
-      await finished(this.gzip);
-    } catch (e) {
-      this.failure ??= e;
-    }
-    this.check();
+    while (this.inflight.length > 0) await this.writeOldest();
     if (this.enc) {
       const out: Buffer[] = [];
       this.enc.final(out);
@@ -65,21 +47,19 @@ export class GzipOut {
     }
   }
 
+  /** Drops what is still compressing (on failure or abort). */
   destroy(): void {
-    this.gzip.destroy();
+    this.inflight.length = 0;
   }
 
-  private emit(c: Buffer): void {
+  private async writeOldest(): Promise<void> {
+    const member = await this.inflight.shift()!;
     if (!this.enc) {
-      this.writer.write(c);
+      this.writer.write(member);
       return;
     }
     const out: Buffer[] = [];
-    this.enc.push(c, out);
+    this.enc.push(member, out);
     for (const o of out) this.writer.write(o);
-  }
-
-  private check(): void {
-    if (this.failure) throw this.failure;
   }
 }
