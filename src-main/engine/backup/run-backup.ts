@@ -6,6 +6,7 @@ import { ApplianceClient } from '../appliance/client.js';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import { freeSpace, filesystemOf } from '../media/filesystem.js';
 import { localDeviceId } from '../media/device-id.js';
+import { dropPageCacheAll } from '../media/page-cache.js';
 import { formatBytes } from '../progress.js';
 import { resolveItems, type ResolvedItem } from '../profiles/load.js';
 import type { Profile } from '../profiles/schema.js';
@@ -275,6 +276,8 @@ const steps: RunbookDef<Ctx>['steps'] = [
     explain: () =>
       'Read the whole backup back from the medium: check every part’s checksum, decrypt, and compare every file with its recorded checksum. Then mark the backup complete.',
     async run(c, s) {
+      // Forget the cached copy first, so the check reads what is really on the stick.
+      const fromMedium = await dropPageCacheAll(c.archive!.parts.map((p) => path.join(c.setDir!, p.name)));
       const r = await verifyArchive(
         c.setDir!,
         { parts: c.archive!.parts, ...(c.o.passphrase !== undefined ? { passphrase: c.o.passphrase } : {}) },
@@ -282,7 +285,8 @@ const steps: RunbookDef<Ctx>['steps'] = [
       );
       // The manifest goes last: a set without it is never taken for a complete backup.
       await writeFileAtomic(path.join(c.setDir!, MANIFEST_NAME), JSON.stringify(c.manifest, null, 2) + '\n');
-      return `All ${r.files} files match their checksums. The backup is complete: ${c.setDir}`;
+      const how = fromMedium ? 'read back from the medium' : 'read back';
+      return `All ${r.files} files ${how} match their checksums. The backup is complete: ${c.setDir}`;
     },
   },
   {

@@ -2,6 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { verifyArchive } from '../archive/index.js';
 import { RecoveryError } from '../errors.js';
+import { dropPageCacheAll } from '../media/page-cache.js';
 import type { Progress } from '../progress.js';
 import { executeRunbook, type RunbookIO } from '../runbook/runner.js';
 import { readBackupSet, SUMS_NAME, type BackupSet } from './manifest.js';
@@ -42,6 +43,7 @@ export async function verifyBackup(
       hint: 'Use --passphrase-file, the EDGE_RECOVERY_PASSPHRASE variable, or type it when asked.',
     });
   }
+  await dropPageCacheAll(set.manifest.archive.parts.map((p) => path.join(setDir, p.name)));
   const r = await verifyArchive(
     setDir,
     {
