@@ -79,6 +79,10 @@ describe.skipIf(runit.skip)('edge-recovery backup on a practice appliance under 
     await fsp.symlink('Streams/big.bin', path.join(storage, 'latest'));
   });
 
+  /** `edge-recovery backup` of the practice machine to `stick`, with more flags. */
+  const backupTo = (stick: string, ...flags: string[]) =>
+    runCli(['backup', '--profile', m.profilePath, '--root', m.root, '--to', stick, ...flags]);
+
   afterAll(async () => {
     await m?.stop();
     if (work) await fsp.rm(work, { recursive: true, force: true });
@@ -89,19 +93,7 @@ describe.skipIf(runit.skip)('edge-recovery backup on a practice appliance under 
     expect(before).toMatch(/^run: /);
     const pidBefore = /\(pid (\d+)\)/.exec(before)![1];
     const stick = path.join(work, 'stick-running');
-    const r = await runCli([
-      'backup',
-      '--profile',
-      m.profilePath,
-      '--root',
-      m.root,
-      '--to',
-      stick,
-      '--device-id',
-      'old-box',
-      '--yes',
-      '--json',
-    ]);
+    const r = await backupTo(stick, '--device-id', 'old-box', '--yes', '--json');
     expect(r.code, r.stderr + r.stdout).toBe(0);
     const events = jsonEvents(r.stdout);
     const stepStates = events
@@ -134,19 +126,7 @@ describe.skipIf(runit.skip)('edge-recovery backup on a practice appliance under 
 
   it('writes an archive GNU tar extracts to identical files, with owner names, and sha256sum -c passes', async () => {
     const stick = path.join(work, 'stick-exact');
-    const r = await runCli([
-      'backup',
-      '--profile',
-      m.profilePath,
-      '--root',
-      m.root,
-      '--to',
-      stick,
-      '--device-id',
-      'old-box',
-      '--yes',
-      '--leave-stopped',
-    ]);
+    const r = await backupTo(stick, '--device-id', 'old-box', '--yes', '--leave-stopped');
     expect(r.code, r.stderr).toBe(0);
     expect(svStatus(m.serviceDir)).toMatch(/^down: /);
     try {
@@ -174,9 +154,7 @@ describe.skipIf(runit.skip)('edge-recovery backup on a practice appliance under 
 
   it('verify passes on a good backup and names the part when a byte is flipped or a part truncated', async () => {
     const stick = path.join(work, 'stick-verify');
-    expect((await runCli(['backup', '--profile', m.profilePath, '--root', m.root, '--to', stick, '--yes'])).code).toBe(
-      0,
-    );
+    expect((await backupTo(stick, '--yes')).code).toBe(0);
     const [set] = await findSets(stick);
     const ok = await runCli(['verify', set!]);
     expect(ok.code, ok.stderr).toBe(0);
@@ -201,19 +179,7 @@ describe.skipIf(runit.skip)('edge-recovery backup on a practice appliance under 
     const stick = path.join(work, 'stick-age');
     const pf = path.join(work, 'pass.txt');
     await fsp.writeFile(pf, 'correct horse battery staple\n');
-    const r = await runCli([
-      'backup',
-      '--profile',
-      m.profilePath,
-      '--root',
-      m.root,
-      '--to',
-      stick,
-      '--encrypt',
-      '--passphrase-file',
-      pf,
-      '--yes',
-    ]);
+    const r = await backupTo(stick, '--encrypt', '--passphrase-file', pf, '--yes');
     expect(r.code, r.stderr).toBe(0);
     const [set] = await findSets(stick);
     expect(await fsp.readdir(set!)).toContain('data.tar.gz.age');
@@ -236,22 +202,7 @@ describe.skipIf(runit.skip)('edge-recovery backup on a practice appliance under 
   it('splits into parts whose concatenation is the archive, and keeps only the newest N backups', async () => {
     const stick = path.join(work, 'stick-split');
     for (let i = 0; i < 3; i++) {
-      const r = await runCli([
-        'backup',
-        '--profile',
-        m.profilePath,
-        '--root',
-        m.root,
-        '--to',
-        stick,
-        '--split-size',
-        '1M',
-        '--keep',
-        '2',
-        '--device-id',
-        'old-box',
-        '--yes',
-      ]);
+      const r = await backupTo(stick, '--split-size', '1M', '--keep', '2', '--device-id', 'old-box', '--yes');
       expect(r.code, r.stderr).toBe(0);
     }
     const sets = await findSets(stick);
@@ -277,18 +228,7 @@ describe.skipIf(runit.skip)('edge-recovery backup on a practice appliance under 
     await fsp.mkdir(path.join(elsewhere, 'sub'), { recursive: true });
     await fsp.writeFile(path.join(elsewhere, 'sub', 'moved.dat'), 'kept elsewhere\n');
     const stick = path.join(work, 'stick-folder');
-    const r = await runCli([
-      'backup',
-      '--profile',
-      m.profilePath,
-      '--root',
-      m.root,
-      '--to',
-      stick,
-      '--folder',
-      `Storage=${elsewhere}`,
-      '--yes',
-    ]);
+    const r = await backupTo(stick, '--folder', `Storage=${elsewhere}`, '--yes');
     expect(r.code, r.stderr).toBe(0);
     const [set] = await findSets(stick);
     const listing = execFileSync('tar', ['-tzf', path.join(set!, 'data.tar.gz')], { encoding: 'utf8' });
@@ -313,17 +253,7 @@ describe.skipIf(runit.skip)('edge-recovery backup on a practice appliance under 
     const link = path.join(conf, 'hosts-link');
     await fsp.symlink('/etc/hosts', link);
     try {
-      const r = await runCli([
-        'backup',
-        '--profile',
-        m.profilePath,
-        '--root',
-        m.root,
-        '--to',
-        path.join(work, 'stick-links'),
-        '--yes',
-        '--json',
-      ]);
+      const r = await backupTo(path.join(work, 'stick-links'), '--yes', '--json');
       expect(r.code, r.stderr).toBe(0);
       const events = jsonEvents(r.stdout);
       const warnAt = events.findIndex(
@@ -348,16 +278,7 @@ describe.skipIf(runit.skip)('edge-recovery backup on a practice appliance under 
         const storage = resolveItems(m.profile, { root: m.root }).find((i) => i.id === 'Storage')!.path;
         await fsp.writeFile(path.join(storage, 'too-big.bin'), randomBytes(6 * 1024 * 1024));
         const pid = /\(pid (\d+)\)/.exec(svStatus(m.serviceDir))![1];
-        const r = await runCli([
-          'backup',
-          '--profile',
-          m.profilePath,
-          '--root',
-          m.root,
-          '--to',
-          stick.mountpoint,
-          '--yes',
-        ]);
+        const r = await backupTo(stick.mountpoint, '--yes');
         expect(r.code).not.toBe(0);
         expect(r.stderr).toMatch(/free|full|space/i);
         expect(r.stderr).toMatch(/What to do:/);
