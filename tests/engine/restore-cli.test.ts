@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -90,6 +91,45 @@ describe.skipIf(blocked !== undefined)(
       expect(r.stderr).toContain('old-box');
       expect(r.stderr).toMatch(/--allow-other-device/);
       expect(await snapshotTree(conf!.path)).toEqual(before);
+    });
+
+    it('when the product does not start on the restored data, says so and rolls back by itself with --yes (exit 6)', async () => {
+      const stateDir = path.join(work, 'state-autorollback');
+      const [conf] = resolveItems(newM.profile, { root: newM.root });
+      // This "product" only starts with a file its fresh install has and the backup lacks.
+      const marker = path.join(conf!.path, 'fresh-install.marker');
+      await fsp.writeFile(marker, 'x');
+      const run = path.join(newM.serviceDir, 'run');
+      const original = await fsp.readFile(run, 'utf8');
+      await fsp.writeFile(
+        run,
+        original.replace('#!/bin/sh\n', `#!/bin/sh\n[ -f '${marker}' ] || { sleep 1; exit 1; }\n`),
+        { mode: 0o755 },
+      );
+      execFileSync('sv', ['restart', newM.serviceDir]);
+      const impatient = path.join(work, 'impatient-profile.json');
+      const p = JSON.parse(await fsp.readFile(newM.profilePath, 'utf8'));
+      p.service.startTimeoutSeconds = 6;
+      await fsp.writeFile(impatient, JSON.stringify(p));
+      try {
+        await newM.api.productVersion(); // it runs now
+        const before = await snapshotTree(conf!.path);
+        const r = await runCli([
+          ...restoreArgs(stateDir).map((a) => (a === newM.profilePath ? impatient : a)),
+          '--yes',
+        ]);
+        expect(r.code, r.stderr).toBe(6);
+        expect(r.stderr).toMatch(/The restore stopped:/);
+        expect(r.stderr).toMatch(/State of the machine:/);
+        expect(r.stderr).toMatch(/Rolled back/);
+        expect(await snapshotTree(conf!.path)).toEqual(before);
+        expect((await serviceFor(newM.profile.service).waitFor('running', 15_000)).state).toBe('running');
+        expect((await runCli(['status', '--state-dir', stateDir])).stdout).toMatch(/No unfinished restore/);
+      } finally {
+        await fsp.writeFile(run, original, { mode: 0o755 });
+        await fsp.rm(marker, { force: true });
+        execFileSync('sv', ['restart', newM.serviceDir]);
+      }
     });
 
     it('after a kill mid-ownership-repair, status says where it stopped and rollback puts the machine back exactly', async () => {
