@@ -3,7 +3,8 @@
  * contract. Bundled to dist/preload.cjs (sandboxed preloads are CommonJS and cannot load node_modules).
  */
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
-import { CHANNELS, type Envelope, type JobEventEnvelope, type RecoveryApi } from '../shared/contract.js';
+import type { JobEventEnvelope } from '../shared/contract.js';
+import { CHANNELS, type Envelope, type RecoveryApi } from '../shared/transport.js';
 
 const api: RecoveryApi = {
   async invoke(name, input) {

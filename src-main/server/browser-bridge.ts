@@ -3,7 +3,8 @@
  * app's own script): installs `window.recovery` over the loopback WebSocket, the same RecoveryApi that
  * Electron's preload gives. The session cookie authenticates the socket; nothing secret is kept here.
  */
-import { RecoveryApiError, unwrap, type JobEventEnvelope, type RecoveryApi } from '../shared/contract.js';
+import type { JobEventEnvelope } from '../shared/contract.js';
+import { RecoveryApiError, unwrap, type RecoveryApi } from '../shared/transport.js';
 import { WS_PATH, type WsRequest, type WsServerMessage } from './ws-protocol.js';
 
 interface Pending {

@@ -264,8 +264,7 @@ export type RequestOutput<K extends RequestName> = (typeof REQUESTS)[K]['output'
 
 export const REQUEST_NAMES = Object.keys(REQUESTS) as RequestName[];
 
-/** What crosses a transport for every request: errors are data, never a thrown stack. */
-export type Envelope<T> = { ok: true; value: T } | { ok: false; error: SerializedError };
+export type { Envelope } from './transport.js';
 
 /** Validates a request coming from the untrusted side. Unknown names and bad inputs become BAD_INPUT. */
 export function parseRequest<K extends RequestName>(
@@ -287,48 +286,6 @@ export function parseRequest<K extends RequestName>(
   return { ok: true, name: name as K, input: r.data as ParsedInput<K> };
 }
 
-/** `window.recovery`: the whole API the renderer gets, on every transport. */
-export interface RecoveryApi {
-  invoke<K extends RequestName>(name: K, input: RequestInput<K>): Promise<RequestOutput<K>>;
-  /** Subscribes to job events; returns the unsubscribe function. */
-  onJobEvent(listener: (e: JobEventEnvelope) => void): () => void;
-}
-
-/** IPC channel names (Electron) and WebSocket message kinds (serve). */
-export const CHANNELS = { invoke: 'recovery:invoke', jobEvent: 'recovery:job-event' } as const;
-
-/** Thrown in the renderer when a request failed: carries the engine's code, message and hint. */
-export class RecoveryApiError extends Error {
-  readonly code: string;
-  readonly hint: string | undefined;
-  readonly details: Record<string, unknown> | undefined;
-  constructor(e: SerializedError) {
-    super(e.message);
-    this.name = 'RecoveryApiError';
-    this.code = e.code;
-    this.hint = e.hint;
-    this.details = e.details;
-  }
-}
-
-export function unwrap<T>(env: Envelope<T>): T {
-  if (env.ok) return env.value;
-  throw new RecoveryApiError(env.error);
-}
-
-/**
- * Rebuilds a RecoveryApiError from whatever a failed `invoke` rejected with. Electron's contextBridge copies
- * thrown Errors without their custom properties, so the preload rejects with a plain `{ code, message, … }`
- * object instead; this turns either form (or anything else) back into a RecoveryApiError.
- */
-export function toRecoveryApiError(e: unknown): RecoveryApiError {
-  if (e instanceof RecoveryApiError) return e;
-  if (typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string') {
-    const o = e as { code: SerializedError['code']; message?: unknown; hint?: unknown; details?: unknown };
-    const s: SerializedError = { code: o.code, message: typeof o.message === 'string' ? o.message : String(o.code) };
-    if (typeof o.hint === 'string') s.hint = o.hint;
-    if (typeof o.details === 'object' && o.details !== null) s.details = o.details as Record<string, unknown>;
-    return new RecoveryApiError(s);
-  }
-  return new RecoveryApiError({ code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) });
-}
+// The transport side (what crosses IPC or the WebSocket) lives in ./transport.ts without zod, so the preload,
+// the browser bridge and the renderer do not carry the schema library.
+export { CHANNELS, RecoveryApiError, toRecoveryApiError, unwrap, type RecoveryApi } from './transport.js';
