@@ -182,10 +182,9 @@ export class JobHost {
 
   private async drive(job: Job, run: JobRunner, io: JobIo): Promise<void> {
     let ok = true;
-    let result: unknown;
     let error: ReturnType<RecoveryError['toJSON']> | undefined;
     try {
-      result = await run(io);
+      await run(io);
     } catch (e) {
       ok = false;
       const aborted = job.controller.signal.aborted;
@@ -197,9 +196,8 @@ export class JobHost {
     }
     // Runbooks normally say `finished` themselves; the host only fills in when one threw before it could.
     if (!job.finishedEmitted) {
-      const fin: RunbookEvent = ok
-        ? { type: 'finished', ok: true, result: jsonSafe(result) }
-        : { type: 'finished', ok: false, error };
+      // Runbooks declare their own result (RunbookResult); the host never guesses one from a return value.
+      const fin: RunbookEvent = ok ? { type: 'finished', ok: true } : { type: 'finished', ok: false, error };
       this.record(job, fin);
     }
     job.done = true;
@@ -254,15 +252,5 @@ export class JobHost {
   private forgetOldJobs(): void {
     const finished = [...this.jobs.values()].filter((j) => j.done);
     for (const j of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED))) this.jobs.delete(j.id);
-  }
-}
-
-/** A result crosses IPC/WebSocket as JSON: drop what would not survive (functions, cycles). */
-function jsonSafe(v: unknown): unknown {
-  if (v === undefined) return undefined;
-  try {
-    return JSON.parse(JSON.stringify(v)) as unknown;
-  } catch {
-    return undefined;
   }
 }

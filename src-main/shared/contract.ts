@@ -11,10 +11,20 @@ import type {
   CredentialsRequest,
   CredentialValues,
   RunbookEvent,
+  RunbookResult,
   StepInfo,
 } from '../engine/runbook/types.js';
 
-export type { SerializedError, Progress, ConfirmRequest, CredentialsRequest, CredentialValues, RunbookEvent, StepInfo };
+export type {
+  SerializedError,
+  Progress,
+  ConfirmRequest,
+  CredentialsRequest,
+  CredentialValues,
+  RunbookEvent,
+  RunbookResult,
+  StepInfo,
+};
 
 /** Phantom marker for an output type: outputs come from the trusted side and are typed, not validated. */
 const out = <T>() => undefined as unknown as T;

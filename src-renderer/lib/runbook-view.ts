@@ -3,6 +3,7 @@ import type {
   JobPrompt,
   Progress,
   RunbookEvent,
+  RunbookResult,
   SerializedError,
   StepInfo,
 } from '../../src-main/shared/contract.js';
@@ -19,7 +20,7 @@ export interface RunbookView {
   progress: { stepId: string; progress: Progress } | null;
   prompt: { promptId: string; prompt: JobPrompt } | null;
   logs: { level: 'info' | 'warn'; message: string }[];
-  finished: { ok: boolean; result?: unknown; error?: SerializedError } | null;
+  finished: { ok: boolean; result?: RunbookResult; error?: SerializedError } | null;
 }
 
 export const EMPTY_VIEW: RunbookView = {
@@ -104,23 +105,14 @@ export function failureOf(view: RunbookView): SerializedError | null {
   );
 }
 
-/** Finds a string field in a job's loosely typed result (the contract types results as `unknown`). */
-export function resultString(result: unknown, keys: readonly string[]): string | null {
-  if (typeof result !== 'object' || result === null) return null;
-  const r = result as Record<string, unknown>;
-  for (const k of keys) {
-    const v = r[k];
-    if (typeof v === 'string' && v) return v;
-    if (Array.isArray(v)) {
-      const strings = v.filter((x): x is string => typeof x === 'string' && x.length > 0);
-      const html = strings.find((x) => x.endsWith('.html'));
-      if (html ?? strings[0]) return (html ?? strings[0])!;
-    }
-    if (typeof v === 'object' && v !== null && typeof (v as { path?: unknown }).path === 'string') {
-      return (v as { path: string }).path;
-    }
-  }
-  return null;
+/** Where a finished backup was written, from its declared result. */
+export function backupLocation(result: RunbookResult | undefined): string | null {
+  return result?.kind === 'backup' ? result.setDir : null;
+}
+
+/** The HTML report of a finished restore, from its declared result. */
+export function restoreReport(result: RunbookResult | undefined): string | null {
+  return result?.kind === 'restore' ? (result.reports.find((r) => r.endsWith('.html')) ?? null) : null;
 }
 
 export function assertNever(x: never): never {

@@ -3,7 +3,7 @@ import { useApi } from '../api.js';
 import { ErrorPanel } from '../components/error-panel.js';
 import { RunbookPanel } from '../components/runbook-panel.js';
 import { Screen } from '../components/screen.js';
-import { resultString } from '../lib/runbook-view.js';
+import { backupLocation } from '../lib/runbook-view.js';
 import { toUiError } from '../lib/ui-error.js';
 import { selectPractice, useWizard, type Target } from '../store/wizard-store.js';
 
@@ -16,9 +16,7 @@ export function BackupRunScreen({ jobId, target }: { jobId: string; target: Targ
     <Screen title={practice ? 'Practice backup' : 'Backing up'}>
       <RunbookPanel
         jobId={jobId}
-        done={(view) => (
-          <BackupDone target={target} location={resultString(view.finished?.result, ['setDir', 'path', 'backupDir'])} />
-        )}
+        done={(view) => <BackupDone target={target} location={backupLocation(view.finished?.result)} />}
         failed={(_view, error) => (
           <ErrorPanel error={error}>
             {STICK_PROBLEMS.has(error.code) ? (

@@ -4,11 +4,9 @@ import { useApi } from '../api.js';
 import { ErrorPanel } from '../components/error-panel.js';
 import { RunbookPanel } from '../components/runbook-panel.js';
 import { Screen } from '../components/screen.js';
-import { resultString } from '../lib/runbook-view.js';
+import { restoreReport } from '../lib/runbook-view.js';
 import { toUiError, type UiError } from '../lib/ui-error.js';
 import { selectPractice, useWizard, type RestoreChoice } from '../store/wizard-store.js';
-
-const REPORT_KEYS = ['reports', 'reportPath', 'report'] as const;
 
 export function RestoreRunScreen({ jobId, choice }: { jobId: string; choice: RestoreChoice | null }) {
   const practice = useWizard(selectPractice);
@@ -18,7 +16,7 @@ export function RestoreRunScreen({ jobId, choice }: { jobId: string; choice: Res
       <RunbookPanel
         jobId={jobId}
         done={(view) => {
-          const report = resultString(view.finished?.result, REPORT_KEYS);
+          const report = restoreReport(view.finished?.result);
           return (
             <section className="result ok" aria-labelledby="restore-done">
               <h2 id="restore-done">The restore is complete</h2>

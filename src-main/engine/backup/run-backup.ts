@@ -421,7 +421,7 @@ export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<Backup
   io.emit({
     type: 'finished',
     ok: true,
-    result: { setDir: result.setDir, removedOld: result.removedOld, warnings: c.warnings },
+    result: { kind: 'backup', setDir: result.setDir, removedOld: result.removedOld, warnings: c.warnings },
   });
   return result;
 }

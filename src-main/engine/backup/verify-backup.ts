@@ -94,6 +94,6 @@ export async function runVerify(setDir: string, opts: { passphrase?: string }, i
     io.emit({ type: 'finished', ok: false, error: err.toJSON() });
     throw err;
   }
-  io.emit({ type: 'finished', ok: true, result: { files: result!.files } });
+  io.emit({ type: 'finished', ok: true, result: { kind: 'verify', files: result!.files } });
   return result!;
 }

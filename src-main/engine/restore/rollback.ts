@@ -149,5 +149,7 @@ export async function rollbackRestore(
   j.rollback!.finishedAt = new Date().toISOString();
   j.status = 'rolled-back';
   await store.save('rolled-back');
-  return { id: j.id, state: describeMachineState(j) };
+  const state = describeMachineState(j);
+  io.emit({ type: 'finished', ok: true, result: { kind: 'rollback', id: j.id, state } });
+  return { id: j.id, state };
 }

@@ -107,7 +107,7 @@ async function execute(store: JournalStore, ctx: RestoreCtx, io: RunbookIO): Pro
   store.j.status = 'finished';
   await store.save('finished');
   const j = store.j;
-  return {
+  const result: RestoreResult = {
     id: j.id,
     steps,
     reports: j.reports,
@@ -116,6 +116,13 @@ async function execute(store: JournalStore, ctx: RestoreCtx, io: RunbookIO): Pro
     warnings: j.warnings,
     state: describeMachineState(j),
   };
+  const { reports, credentialsPending, warnings, state } = result;
+  io.emit({
+    type: 'finished',
+    ok: true,
+    result: { kind: 'restore', id: j.id, reports, credentialsPending, warnings, state },
+  });
+  return result;
 }
 
 /** Keeps an earlier, ended journal in its restore's folder so a new restore starts with a fresh one. */

@@ -29,7 +29,14 @@ export type RunbookEvent =
   | { type: 'step'; step: StepInfo }
   | { type: 'progress'; stepId: string; progress: Progress }
   | { type: 'log'; level: 'info' | 'warn'; message: string }
-  | { type: 'finished'; ok: boolean; result?: unknown; error?: SerializedError };
+  | { type: 'finished'; ok: boolean; result?: RunbookResult; error?: SerializedError };
+
+/** What a runbook that succeeded hands back to whoever presents it (no secrets). */
+export type RunbookResult =
+  | { kind: 'backup'; setDir: string; removedOld: string[]; warnings: string[] }
+  | { kind: 'verify'; files: number }
+  | { kind: 'restore'; id: string; reports: string[]; credentialsPending: string[]; warnings: string[]; state: string }
+  | { kind: 'rollback'; id: string; state: string };
 
 export interface ConfirmRequest {
   stepId: string;
