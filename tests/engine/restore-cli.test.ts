@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveItems } from '../../src-main/engine/profiles/load.js';
 import { serviceFor } from '../../src-main/engine/service/index.js';
 import { jsonEvents, runCli } from '../helpers/cli.js';
-import { startPracticeMachine, type PracticeMachine } from '../helpers/practice-machine.js';
+import { startPracticeMachine, waitForApi, type PracticeMachine } from '../helpers/practice-machine.js';
 import { ensureTestOwner, restoreTestsBlocked } from '../helpers/restore-driver.js';
 import { snapshotTree } from '../helpers/tree-snapshot.js';
 
@@ -129,6 +129,7 @@ describe.skipIf(blocked !== undefined)(
         await fsp.writeFile(run, original, { mode: 0o755 });
         await fsp.rm(marker, { force: true });
         execFileSync('sv', ['restart', newM.serviceDir]);
+        await waitForApi(newM.api, 30_000); // the next test reads the product version
       }
     });
 
