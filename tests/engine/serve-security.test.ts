@@ -162,3 +162,47 @@ describe('edge-recovery serve', () => {
     });
   });
 });
+
+describe('serve --practice shutdown', () => {
+  it('stops both practice appliances and removes the sandbox when it closes', async () => {
+    const base = await fsp.mkdtemp(path.join(os.tmpdir(), 'serve-practice-'));
+    const renderer = path.join(base, 'renderer');
+    await fsp.mkdir(renderer);
+    await fsp.writeFile(path.join(renderer, 'index.html'), '<!doctype html><title>t</title>');
+    await fsp.writeFile(path.join(renderer, 'bridge.js'), '');
+    try {
+      const s = await startServer({
+        practice: true,
+        rendererDir: renderer,
+        stateDir: path.join(base, 'state'),
+        practiceBaseDir: base,
+      });
+      const [sandbox] = (await fsp.readdir(base)).filter((n) => n.startsWith('edge-recovery-practice-'));
+      const pids = await Promise.all(
+        ['old', 'replacement'].map(async (m) =>
+          Number(await fsp.readFile(path.join(base, sandbox!, m, 'run', 'appliance.pid'), 'utf8')),
+        ),
+      );
+      for (const pid of pids) expect(() => process.kill(pid, 0)).not.toThrow();
+      await s.close();
+      for (const pid of pids) {
+        await expect
+          .poll(
+            () => {
+              try {
+                process.kill(pid, 0);
+                return 'alive';
+              } catch {
+                return 'gone';
+              }
+            },
+            { timeout: 5000 },
+          )
+          .toBe('gone');
+      }
+      expect(await fsp.readdir(base)).not.toContain(sandbox);
+    } finally {
+      await fsp.rm(base, { recursive: true, force: true });
+    }
+  });
+});

@@ -6,6 +6,23 @@ import { ServiceSchema } from '../../src-main/engine/profiles/schema.js';
 import { serviceFor } from '../../src-main/engine/service/index.js';
 import type { ServiceControl } from '../../src-main/engine/service/types.js';
 
+/** The process has ended and been reaped (a zombie still answers kill(pid, 0) until its parent, us, reaps it). */
+async function expectGone(pid: number): Promise<void> {
+  await expect
+    .poll(
+      () => {
+        try {
+          process.kill(pid, 0);
+          return 'alive';
+        } catch {
+          return 'gone';
+        }
+      },
+      { timeout: 3000 },
+    )
+    .toBe('gone');
+}
+
 describe.skipIf(process.platform !== 'linux')('process adapter (practice mode without a service manager)', () => {
   let dir: string;
   let svc: ServiceControl;
@@ -48,8 +65,33 @@ describe.skipIf(process.platform !== 'linux')('process adapter (practice mode wi
     await expect.poll(() => fsp.readFile(path.join(dir, 'run', 'eds.log'), 'utf8'), { timeout: 5000 }).toContain('up');
     await svc.stop();
     expect((await svc.status()).state).toBe('stopped');
-    expect(() => process.kill(pid!, 0)).toThrow();
+    await expectGone(pid!);
     expect(await fsp.readFile(path.join(dir, 'run', 'eds.log'), 'utf8')).toContain('bye');
+  });
+
+  it('kills a program that ignores SIGTERM once the stop timeout has passed, like systemd', async () => {
+    const stubborn = serviceFor(
+      ServiceSchema.parse({
+        manager: 'process',
+        name: 'stubborn',
+        command: [
+          process.execPath,
+          '-e',
+          "process.on('SIGTERM', () => console.log('ignored')); console.log('up'); setInterval(() => {}, 1000);",
+        ],
+        pidFile: path.join(dir, 'run', 'stubborn.pid'),
+        stopTimeoutSeconds: 1,
+      }),
+      { pollMs: 50 },
+    );
+    await stubborn.start();
+    const { pid } = await stubborn.waitFor('running', 5000);
+    await expect
+      .poll(() => fsp.readFile(path.join(dir, 'run', 'stubborn.log'), 'utf8'), { timeout: 5000 })
+      .toContain('up');
+    await stubborn.stop();
+    await expectGone(pid!);
+    expect(await fsp.readFile(path.join(dir, 'run', 'stubborn.log'), 'utf8')).toContain('ignored');
   });
 
   it('does not mistake a reused pid for the service', async () => {

@@ -106,7 +106,18 @@ export function processService(spec: ProcessSpec, deps: ServiceDeps = {}): Servi
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
     }
-    await pollUntil(label, status, 'stopped', spec.stopTimeoutSeconds * 1000, { pollMs });
+    try {
+      await pollUntil(label, status, 'stopped', spec.stopTimeoutSeconds * 1000, { pollMs });
+    } catch (e) {
+      // Like systemd after TimeoutStopSec: a program that ignores SIGTERM is killed, never left running.
+      if (!(e instanceof RecoveryError) || e.code !== 'SERVICE_TIMEOUT' || process.platform === 'win32') throw e;
+      try {
+        process.kill(s.pid, 'SIGKILL');
+      } catch (k) {
+        if ((k as NodeJS.ErrnoException).code !== 'ESRCH') throw k;
+      }
+      await pollUntil(label, status, 'stopped', 5000, { pollMs });
+    }
     await fsp.rm(spec.pidFile, { force: true });
   }
 
