@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState } from 'react';
 import type { ProfilePlan } from '../../src-main/shared/contract.js';
 import { useApi } from '../api.js';
 import { ErrorPanel } from '../components/error-panel.js';
+import { RightsProblems } from '../components/rights-problems.js';
 import { Screen } from '../components/screen.js';
 import { formatBytes, formatCount } from '../lib/format.js';
 import { toUiError, type UiError } from '../lib/ui-error.js';
@@ -127,22 +128,11 @@ export function BackupPlanScreen() {
             <span className="muted">{plan.service.detail}</span> It is stopped during the copy (you will be asked) and
             started again afterwards.
           </p>
-          {plan.problems.length > 0 ? (
-            <div className="problems" role="alert">
-              <h2>This machine cannot be backed up yet</h2>
-              <ul>
-                {plan.problems.map((p) => (
-                  <li key={p.code + p.message}>{p.message}</li>
-                ))}
-              </ul>
-              {plan.canElevate ? (
-                <p>
-                  <strong>Relaunch elevated:</strong> close the wizard and start it again as root (Linux:{' '}
-                  <code>sudo edge-recovery</code>) or as Administrator (Windows: right-click → Run as administrator).
-                </p>
-              ) : null}
-            </div>
-          ) : null}
+          <RightsProblems
+            problems={plan.problems}
+            canElevate={plan.canElevate}
+            title="This machine cannot be backed up yet"
+          />
           <div className="actions">
             <button
               type="button"

@@ -1,6 +1,7 @@
 import { useId, useState } from 'react';
 import { useApi } from '../api.js';
 import { ErrorPanel } from '../components/error-panel.js';
+import { RightsProblems, useRightsCheck } from '../components/rights-problems.js';
 import { Screen } from '../components/screen.js';
 import { formatBytes, formatDate } from '../lib/format.js';
 import { toUiError, type UiError } from '../lib/ui-error.js';
@@ -19,7 +20,10 @@ export function RestoreReadyScreen({ choice, notice }: { choice: RestoreChoice; 
   const [error, setError] = useState<UiError | null>(notice ?? null);
   const machine = machineFor('restore', practice, profileRef);
   const b = choice.backup;
-  const ready = machine !== null && (!b.encrypted || passphrase.length > 0);
+  // Checked before anything runs: a restore without the rights to chown or stop the service would fail half-way.
+  const rights = useRightsCheck(machine?.profileRef ?? null, machine?.root);
+  const blocked = rights === null || rights.problems.length > 0;
+  const ready = machine !== null && !blocked && (!b.encrypted || passphrase.length > 0);
 
   const start = async () => {
     if (!machine || !ready) return;
@@ -85,6 +89,13 @@ export function RestoreReadyScreen({ choice, notice }: { choice: RestoreChoice; 
             }}
           />
         </div>
+      ) : null}
+      {rights ? (
+        <RightsProblems
+          problems={rights.problems}
+          canElevate={rights.canElevate}
+          title="This machine cannot be restored yet"
+        />
       ) : null}
       {error ? <ErrorPanel error={error} /> : null}
       <div className="actions">

@@ -1,6 +1,7 @@
 import { useId, useState } from 'react';
 import { useApi } from '../api.js';
 import { ErrorPanel } from '../components/error-panel.js';
+import { RightsProblems, useRightsCheck } from '../components/rights-problems.js';
 import { Screen } from '../components/screen.js';
 import { toUiError, type UiError } from '../lib/ui-error.js';
 import { selectInfo, selectPractice, selectProfileRef, selectProfiles, useWizard } from '../store/wizard-store.js';
@@ -38,6 +39,8 @@ export function StartScreen() {
       setBusy(false);
     }
   };
+  // At start: can this machine do what the chosen profile needs? Said plainly, with a way to get the rights.
+  const rights = useRightsCheck(practiceMode ? null : (profileRef ?? null));
   const real = (kind: 'backup-plan' | 'restore-drive') => {
     setPractice(null);
     go({ kind });
@@ -145,6 +148,13 @@ export function StartScreen() {
           {info ? `${info.hostname} · device ${info.deviceId} · wizard ${info.version}` : null}
           {info && !info.elevated ? ' · not running as root/Administrator' : null}
         </p>
+        {rights ? (
+          <RightsProblems
+            problems={rights.problems}
+            canElevate={rights.canElevate}
+            title="Before you start: this machine is missing something"
+          />
+        ) : null}
       </section>
       {error ? <ErrorPanel error={error} /> : null}
       <div className="choices">
