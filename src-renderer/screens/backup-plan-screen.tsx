@@ -99,6 +99,7 @@ export function BackupPlanScreen() {
                       type="text"
                       spellCheck={false}
                       value={drafts[i.id] ?? i.path}
+                      title={drafts[i.id] ?? i.path}
                       onChange={(e) => setDrafts({ ...drafts, [i.id]: e.target.value })}
                     />
                   </th>
