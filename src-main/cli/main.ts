@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import path from 'node:path';
 import { listBackups } from '../engine/backup/list-backups.js';
+import { readBackupSet } from '../engine/backup/manifest.js';
 import { runBackup } from '../engine/backup/run-backup.js';
 import { runVerify } from '../engine/backup/verify-backup.js';
 import { EXIT_CODES, exitCodeFor, toRecoveryError } from '../engine/errors.js';
@@ -13,6 +14,13 @@ import type { RunbookIO } from '../engine/runbook/runner.js';
 import { TOOL_VERSION } from '../engine/version.js';
 import { collectFolder, getPassphrase, parseKeep, parseSize, readCredentialsFile } from './options.js';
 import { table, terminalInteraction, terminalSink } from './terminal.js';
+
+/** The passphrase a backup needs: asked (or read) only when its manifest says it is encrypted. */
+async function passphraseFor(backup: string, file: string | undefined): Promise<string | undefined> {
+  const { manifest } = await readBackupSet(path.resolve(backup));
+  if (manifest.archive.encryption === null) return undefined;
+  return getPassphrase({ ...(file ? { file } : {}), create: false, required: true });
+}
 
 /** --state-dir (or EDGE_RECOVERY_STATE_DIR) as an engine option. */
 function stateDirOpt(o: { stateDir?: string }): { stateDir?: string } {
@@ -199,16 +207,7 @@ export function buildProgram(): Command {
     .option('--passphrase-file <file>', 'passphrase of an encrypted backup')
     .option('--json', 'print progress and results as JSON lines')
     .action(async (backup: string, o: { passphraseFile?: string; json?: boolean }) => {
-      const { readBackupSet } = await import('../engine/backup/manifest.js');
-      const set = await readBackupSet(path.resolve(backup));
-      const passphrase =
-        set.manifest.archive.encryption !== null
-          ? await getPassphrase({
-              ...(o.passphraseFile ? { file: o.passphraseFile } : {}),
-              create: false,
-              required: true,
-            })
-          : undefined;
+      const passphrase = await passphraseFor(backup, o.passphraseFile);
       const r = await runVerify(path.resolve(backup), passphrase !== undefined ? { passphrase } : {}, io(o));
       if (!o.json) process.stdout.write(`\nOK: all ${r.files} files of ${backup} match their checksums.\n`);
     });
@@ -230,16 +229,7 @@ export function buildProgram(): Command {
     .option('--json', 'print progress and results as JSON lines')
     .action(async (backup: string, o: RestoreCliOptions) => {
       const profile = await loadProfile(o.profile);
-      const { readBackupSet } = await import('../engine/backup/manifest.js');
-      const set = await readBackupSet(path.resolve(backup));
-      const passphrase =
-        set.manifest.archive.encryption !== null
-          ? await getPassphrase({
-              ...(o.passphraseFile ? { file: o.passphraseFile } : {}),
-              create: false,
-              required: true,
-            })
-          : undefined;
+      const passphrase = await passphraseFor(backup, o.passphraseFile);
       const credentials = o.credentialsFile ? await readCredentialsFile(o.credentialsFile) : undefined;
       const runIo = io({ ...o, ...(credentials ? { credentials } : {}) });
       try {

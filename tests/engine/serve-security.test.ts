@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startServer, type RunningServer } from '../../src-main/server/serve.js';
+import { expectGone } from '../helpers/processes.js';
 
 /** Plain http.request: fetch() would not let us set Host or Origin freely. */
 function get(
@@ -185,21 +186,7 @@ describe('serve --practice shutdown', () => {
       );
       for (const pid of pids) expect(() => process.kill(pid, 0)).not.toThrow();
       await s.close();
-      for (const pid of pids) {
-        await expect
-          .poll(
-            () => {
-              try {
-                process.kill(pid, 0);
-                return 'alive';
-              } catch {
-                return 'gone';
-              }
-            },
-            { timeout: 5000 },
-          )
-          .toBe('gone');
-      }
+      for (const pid of pids) await expectGone(pid);
       expect(await fsp.readdir(base)).not.toContain(sandbox);
     } finally {
       await fsp.rm(base, { recursive: true, force: true });

@@ -2,26 +2,10 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { expectGone } from '../helpers/processes.js';
 import { ServiceSchema } from '../../src-main/engine/profiles/schema.js';
 import { serviceFor } from '../../src-main/engine/service/index.js';
 import type { ServiceControl } from '../../src-main/engine/service/types.js';
-
-/** The process has ended and been reaped (a zombie still answers kill(pid, 0) until its parent, us, reaps it). */
-async function expectGone(pid: number): Promise<void> {
-  await expect
-    .poll(
-      () => {
-        try {
-          process.kill(pid, 0);
-          return 'alive';
-        } catch {
-          return 'gone';
-        }
-      },
-      { timeout: 3000 },
-    )
-    .toBe('gone');
-}
 
 describe.skipIf(process.platform !== 'linux')('process adapter (practice mode without a service manager)', () => {
   let dir: string;
