@@ -9,7 +9,13 @@ import { localDeviceId } from '../engine/media/device-id.js';
 import { listDrives } from '../engine/media/drives.js';
 import { formatBytes } from '../engine/progress.js';
 import { builtinProfiles, loadProfile } from '../engine/profiles/load.js';
-import { restoreStatus, resumeRestore, rollbackRestore, runRestore } from '../engine/restore/run-restore.js';
+import {
+  isUnfinished,
+  restoreStatus,
+  resumeRestore,
+  rollbackRestore,
+  runRestore,
+} from '../engine/restore/run-restore.js';
 import type { RunbookIO } from '../engine/runbook/runner.js';
 import { TOOL_VERSION } from '../engine/version.js';
 import { collectFolder, getPassphrase, parseKeep, parseSize, readCredentialsFile } from './options.js';
@@ -259,8 +265,7 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .action(async (o: { stateDir?: string; json?: boolean }) => {
       const found = await restoreStatus(stateDirOpt(o));
-      // A journal that finished or was rolled back is history, not an unfinished restore.
-      const s = found !== null && (found.canResume || found.canRollback) ? found : null;
+      const s = isUnfinished(found) ? found : null;
       out(!!o.json, s, () =>
         s === null
           ? `No unfinished restore.${found ? ` The last one (${found.id}) ended: ${found.where}` : ''}\n`

@@ -223,8 +223,9 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
     },
 
     'restore.status': async () => {
-      const { restoreStatus } = await import('../engine/restore/run-restore.js');
-      return restoreStatus({ stateDir: stateDir() });
+      // Only a restore that can still be resumed or rolled back: an ended one must not greet the technician.
+      const { unfinishedRestore } = await import('../engine/restore/run-restore.js');
+      return unfinishedRestore({ stateDir: stateDir() });
     },
 
     'restore.resume': async ({ passphrase }) => {

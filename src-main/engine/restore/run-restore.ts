@@ -249,5 +249,5 @@ export async function resumeRestore(
 }
 
 // The CLI and the host import every restore entry point from here.
-export { restoreStatus } from './status.js';
+export { isUnfinished, restoreStatus, unfinishedRestore } from './status.js';
 export { rollbackRestore } from './rollback.js';

@@ -82,7 +82,19 @@ export function statusView(j: RestoreJournal): RestoreStatusView {
 }
 
 /** The journal as the wizard shows it, or null when no restore was ever started here. */
+/** The last restore's journal as a view, whatever its state (finished and rolled-back ones included). */
 export async function restoreStatus(opts: { stateDir?: string } = {}): Promise<RestoreStatusView | null> {
   const j = await readJournal(defaultStateDir(opts.stateDir));
   return j === null ? null : statusView(j);
+}
+
+/** A restore is unfinished while it can still be resumed or rolled back; an ended one is history. */
+export function isUnfinished(v: RestoreStatusView | null): v is RestoreStatusView {
+  return v !== null && (v.canResume || v.canRollback);
+}
+
+/** The restore a technician must finish or undo before anything else, or null. */
+export async function unfinishedRestore(opts: { stateDir?: string } = {}): Promise<RestoreStatusView | null> {
+  const v = await restoreStatus(opts);
+  return isUnfinished(v) ? v : null;
 }

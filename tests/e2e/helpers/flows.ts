@@ -99,3 +99,21 @@ export async function pickNewestBackup(page: Page, rec?: ScreenRecorder): Promis
 }
 
 export { LONG };
+
+/**
+ * From the start screen to the practice restore's stick screen. A reload forgets that practice was chosen;
+ * choosing it again reuses the same sandbox.
+ */
+export async function toPracticeRestore(page: Page): Promise<void> {
+  await heading(page, 'What do you want to do?');
+  if ((await page.getByRole('button', { name: 'Practice a restore' }).count()) === 0) {
+    await page.getByRole('button', { name: 'Practice', exact: true }).click();
+    await heading(page, 'Practice backup: what will be copied');
+    await page.getByRole('button', { name: 'Back' }).click();
+    await heading(page, 'What do you want to do?');
+  }
+  await page.getByRole('button', { name: 'Practice a restore' }).click();
+  await heading(page, 'Practice restore: choose the stick');
+  await page.getByRole('radio', { name: /Practice stick/ }).check();
+  await page.getByRole('button', { name: 'Look for backups on this stick' }).click();
+}
