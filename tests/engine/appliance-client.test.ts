@@ -2,24 +2,15 @@ import { cp } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApplianceClient } from '../../src-main/engine/appliance/client.js';
-import { RecoveryError } from '../../src-main/engine/errors.js';
+import type { RecoveryError } from '../../src-main/engine/errors.js';
 import { resolveItems } from '../../src-main/engine/profiles/load.js';
 import { ApiSchema, CredentialResourceSchema } from '../../src-main/engine/profiles/schema.js';
 import { serviceFor } from '../../src-main/engine/service/index.js';
 import { freePort, startPracticeMachine, type PracticeMachine } from '../helpers/practice-machine.js';
 import { requireRunit } from '../helpers/runit.js';
+import { rejection } from '../helpers/rejection.js';
 
 const runit = requireRunit();
-
-async function rejection(p: Promise<unknown>): Promise<RecoveryError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof RecoveryError) return e;
-    throw e;
-  }
-  throw new Error('expected a RecoveryError');
-}
 
 /** Everything an error could leak through: message, hint, details, stack, cause. */
 function everything(e: RecoveryError): string {

@@ -2,17 +2,8 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { RecoveryError } from '../../src-main/engine/errors.js';
 import { builtinProfiles, loadProfile, parseProfile, resolveItems } from '../../src-main/engine/profiles/load.js';
-
-async function rejection(p: Promise<unknown>): Promise<RecoveryError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as RecoveryError;
-  }
-  throw new Error('expected a rejection');
-}
+import { rejection } from '../helpers/rejection.js';
 
 describe('profiles', () => {
   it('ships eds-linux and eds-windows with the Edge Data Store facts', () => {

@@ -2,23 +2,13 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RecoveryError } from '../../src-main/engine/errors.js';
 import { ServiceSchema } from '../../src-main/engine/profiles/schema.js';
 import { serviceFor } from '../../src-main/engine/service/index.js';
 import { parseSvStatus } from '../../src-main/engine/service/runit.js';
 import { descendantsOf, isLive, requireRunit, startRunsvdir, type RunitTree } from '../helpers/runit.js';
+import { rejection } from '../helpers/rejection.js';
 
 const runit = requireRunit();
-
-async function rejection(p: Promise<unknown>): Promise<RecoveryError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof RecoveryError) return e;
-    throw e;
-  }
-  throw new Error('expected a RecoveryError');
-}
 
 describe('sv status parsing', () => {
   it('reads run, down, want down, fail and timeout lines as runit prints them', () => {
