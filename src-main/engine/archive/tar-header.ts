@@ -97,18 +97,10 @@ function clip(s: string, bytes: number): string {
  * Header block(s) for one entry: a pax 'x' header first when a field does not fit ustar (long or
  * non-ASCII names, big sizes/ids), then the ustar header. Directory paths end with '/'.
  */
-export function encodeHeader(e: {
-  path: string;
-  type: 'file' | 'dir' | 'symlink';
-  size: number;
-  mode: number;
-  mtime: number;
-  uid: number;
-  gid: number;
-  uname: string;
-  gname: string;
-  linkpath?: string;
-}): Buffer {
+/** What we write: a header as read back, for the three kinds of entry a backup holds. */
+export type WritableHeader = Omit<TarEntryHeader, 'type' | 'flag'> & { type: 'file' | 'dir' | 'symlink' };
+
+export function encodeHeader(e: WritableHeader): Buffer {
   const p = e.type === 'dir' && !e.path.endsWith('/') ? e.path + '/' : e.path;
   const size = e.type === 'file' ? e.size : 0;
   const mtime = Math.max(0, Math.floor(e.mtime));

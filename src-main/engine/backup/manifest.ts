@@ -54,7 +54,6 @@ export const BackupManifestSchema = z.object({
 });
 
 export type BackupManifest = z.infer<typeof BackupManifestSchema>;
-export type ArchivePart = BackupManifest['archive']['parts'][number];
 
 export interface BackupSet {
   dir: string;
