@@ -58,7 +58,8 @@ describe.skipIf(blocked !== undefined)(
       if (work) await fsp.rm(work, { recursive: true, force: true });
     });
 
-    const restoreArgs = (stateDir: string) => [
+    /** `edge-recovery restore` of the old machine's backup onto the new one, with its own journal folder. */
+    const baseArgs = (stateDir: string) => [
       'restore',
       setDir,
       '--profile',
@@ -67,6 +68,9 @@ describe.skipIf(blocked !== undefined)(
       newM.root,
       '--state-dir',
       stateDir,
+    ];
+    const restoreArgs = (stateDir: string) => [
+      ...baseArgs(stateDir),
       '--credentials-file',
       credFile,
       '--allow-other-device',
@@ -76,17 +80,7 @@ describe.skipIf(blocked !== undefined)(
       const [conf] = resolveItems(newM.profile, { root: newM.root });
       const before = await snapshotTree(conf!.path);
       const stateDir = path.join(work, 'state-refuse');
-      const r = await runCli([
-        'restore',
-        setDir,
-        '--profile',
-        newM.profilePath,
-        '--root',
-        newM.root,
-        '--state-dir',
-        stateDir,
-        '--yes',
-      ]);
+      const r = await runCli([...baseArgs(stateDir), '--yes']);
       expect(r.code).toBe(4);
       expect(r.stderr).toContain('old-box');
       expect(r.stderr).toMatch(/--allow-other-device/);

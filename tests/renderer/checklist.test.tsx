@@ -155,19 +155,22 @@ describe('Checklist', () => {
   });
 });
 
+/** A machine with no supported product, served to a browser. */
+const NOTHING_DETECTED = {
+  version: '0.1.0',
+  platform: 'linux',
+  elevated: true,
+  practice: false,
+  shell: 'browser' as const,
+  detected: null,
+  hostname: 'h',
+  deviceId: 'd1',
+};
+
 describe('App', () => {
   it('offers Practice first and explains why when no product was detected', async () => {
     const fake = fakeApi({
-      'app.info': () => ({
-        version: '0.1.0',
-        platform: 'linux',
-        elevated: true,
-        practice: false,
-        shell: 'browser',
-        detected: null,
-        hostname: 'h',
-        deviceId: 'd1',
-      }),
+      'app.info': () => NOTHING_DETECTED,
       'profiles.list': () => [],
       'restore.status': () => null,
     });
@@ -181,16 +184,7 @@ describe('App', () => {
 
   it('offers to resume or roll back an unfinished restore before anything else', async () => {
     const fake = fakeApi({
-      'app.info': () => ({
-        version: '0.1.0',
-        platform: 'linux',
-        elevated: true,
-        practice: false,
-        shell: 'browser',
-        detected: null,
-        hostname: 'h',
-        deviceId: 'd1',
-      }),
+      'app.info': () => NOTHING_DETECTED,
       'profiles.list': () => [],
       'restore.status': () => ({
         id: 'r1',
