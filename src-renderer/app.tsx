@@ -16,13 +16,26 @@ import { RestoreReadyScreen } from './screens/restore-ready-screen.js';
 import { RestoreRunScreen, RollbackRunScreen } from './screens/restore-run-screen.js';
 import { StartScreen } from './screens/start-screen.js';
 import { UnfinishedScreen } from './screens/unfinished-screen.js';
-import { selectPractice, selectStep, useWizard, type WizardStep } from './store/wizard-store.js';
+import { VerifyRunScreen } from './screens/verify-run-screen.js';
+import type { RunningJob } from '../src-main/shared/contract.js';
+import { selectJobRunning, selectPractice, selectStep, useWizard, type WizardStep } from './store/wizard-store.js';
 
 export function App({ api }: { api: RecoveryApi }) {
   const addEvents = useWizard((s) => s.addEvents);
   useEffect(() => api.onJobEvent((e) => addEvents([e])), [api, addEvents]);
   const practice = useWizard(selectPractice);
   const practiceServer = useWizard((s) => s.info?.practice === true);
+  const jobRunning = useWizard(selectJobRunning);
+  // Leaving (closing the tab, reloading) while a job runs asks first; the job itself goes on in the host.
+  useEffect(() => {
+    if (!jobRunning) return;
+    const warn = (e: BeforeUnloadEvent) => {
+      e.preventDefault();
+      e.returnValue = '';
+    };
+    window.addEventListener('beforeunload', warn);
+    return () => window.removeEventListener('beforeunload', warn);
+  }, [jobRunning]);
   return (
     <ApiContext.Provider value={api}>
       <div className={practice || practiceServer ? 'app practice' : 'app'}>
@@ -68,6 +81,8 @@ function renderStep(step: WizardStep) {
       return <RestoreReadyScreen choice={step.choice} notice={step.notice} />;
     case 'restore-run':
       return <RestoreRunScreen key={step.jobId} jobId={step.jobId} choice={step.choice} />;
+    case 'verify-run':
+      return <VerifyRunScreen key={step.jobId} jobId={step.jobId} />;
     case 'rollback-run':
       return <RollbackRunScreen key={step.jobId} jobId={step.jobId} />;
     case 'report':
@@ -80,6 +95,7 @@ function renderStep(step: WizardStep) {
 /** Asks who we are and whether a restore was left half-way; an unfinished restore is offered before anything else. */
 function LoadingScreen() {
   const setSession = useWizard((s) => s.setSession);
+  const setPractice = useWizard((s) => s.setPractice);
   const go = useWizard((s) => s.go);
   const api = useApi();
   const [error, setError] = useState<UiError | null>(null);
@@ -87,19 +103,28 @@ function LoadingScreen() {
   useEffect(() => {
     let live = true;
     (async () => {
-      const [info, profiles, status] = await Promise.all([
+      const [info, profiles, running, status] = await Promise.all([
         api.invoke('app.info', {}),
         api.invoke('profiles.list', {}),
+        api.invoke('job.running', {}),
         api.invoke('restore.status', {}),
       ]);
       if (!live) return;
       setSession(info, profiles);
+      // A job still running (the page was reloaded or reopened) comes first: re-attach to it, its events replay
+      // and the question it waits on is shown again.
+      const job = running.find((j) => j.changesMachine) ?? running[0];
+      if (job) {
+        if (info.practice) setPractice(await api.invoke('practice.setup', {}));
+        go(screenFor(job));
+        return;
+      }
       go(status ? { kind: 'unfinished', status } : { kind: 'start' });
     })().catch((e: unknown) => live && setError(toUiError(e)));
     return () => {
       live = false;
     };
-  }, [api, attempt, setSession, go]);
+  }, [api, attempt, setSession, setPractice, go]);
   return (
     <Screen title={error ? 'The wizard could not start' : 'Starting…'}>
       {error ? (
@@ -113,4 +138,23 @@ function LoadingScreen() {
       )}
     </Screen>
   );
+}
+
+/** The screen that presents a running job of this kind. */
+function screenFor(job: RunningJob): WizardStep {
+  switch (job.kind) {
+    case 'backup':
+      return { kind: 'backup-run', jobId: job.jobId, target: null };
+    case 'verify':
+      return { kind: 'verify-run', jobId: job.jobId };
+    case 'rollback':
+      return { kind: 'rollback-run', jobId: job.jobId };
+    case 'restore':
+    case 'resume':
+    case 'credentials':
+    case 'finish':
+      return { kind: 'restore-run', jobId: job.jobId, choice: null };
+    default:
+      return assertNever(job.kind);
+  }
 }

@@ -19,6 +19,7 @@ import {
 import type { RunbookIO } from '../engine/runbook/runner.js';
 import { TOOL_VERSION } from '../engine/version.js';
 import { collectFolder, getPassphrase, parseKeep, parseSize, readCredentialsFile } from './options.js';
+import { rememberedStateDir, rememberStateDir } from './state-dir.js';
 import { table, terminalInteraction, terminalSink } from './terminal.js';
 
 /** The passphrase a backup needs: asked (or read) only when its manifest says it is encrypted. */
@@ -238,6 +239,7 @@ export function buildProgram(): Command {
       const passphrase = await passphraseFor(backup, o.passphraseFile);
       const credentials = o.credentialsFile ? await readCredentialsFile(o.credentialsFile) : undefined;
       const runIo = io({ ...o, ...(credentials ? { credentials } : {}) });
+      if (o.stateDir) await rememberStateDir(o.stateDir);
       try {
         await runRestore(
           {
@@ -264,15 +266,23 @@ export function buildProgram(): Command {
     .addOption(new Option('--state-dir <dir>').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'machine-readable output')
     .action(async (o: { stateDir?: string; json?: boolean }) => {
-      const found = await restoreStatus(stateDirOpt(o));
+      const dirOpt = await rememberedStateDir(o);
+      const found = await restoreStatus(dirOpt);
       const s = isUnfinished(found) ? found : null;
+      // The commands to type next carry the state folder when it is not the default one.
+      const suffix = dirOpt.stateDir ? ` --state-dir ${dirOpt.stateDir}` : '';
+      const { leftToDo } = await import('../engine/restore/after-restore.js');
+      const { readJournal, defaultStateDir } = await import('../engine/restore/journal.js');
+      const last = s === null && found ? await readJournal(defaultStateDir(dirOpt.stateDir)).catch(() => null) : null;
+      const todo = last && last.status === 'finished' ? leftToDo(last) : [];
       out(!!o.json, s, () =>
         s === null
-          ? `No unfinished restore.${found ? ` The last one (${found.id}) ended: ${found.where}` : ''}\n`
+          ? `No unfinished restore.${found ? ` The last one (${found.id}) ended: ${found.where}` : ''}\n` +
+            (todo.length > 0 ? `Left to do:\n${todo.map((t) => `  - ${t}${suffix}`).join('\n')}\n` : '')
           : `Unfinished restore ${s.id} of ${s.backup} (profile ${s.profileId}), started ${s.startedAt}.\n` +
             `It stopped: ${s.where}\n` +
             s.steps.map((x) => `  [${x.state}] ${x.title}${x.summary ? `: ${x.summary}` : ''}`).join('\n') +
-            `\n\nNext: ${[s.canResume ? 'edge-recovery resume' : '', s.canRollback ? 'edge-recovery rollback' : ''].filter(Boolean).join('  or  ')}\n`,
+            `\n\nNext: ${[s.canResume ? `edge-recovery resume${suffix}` : '', s.canRollback ? `edge-recovery rollback${suffix}` : ''].filter(Boolean).join('  or  ')}\n`,
       );
       if (s !== null) process.exitCode = EXIT_CODES.REFUSED;
     });
@@ -294,7 +304,10 @@ export function buildProgram(): Command {
       });
       const runIo = io({ ...o, ...(credentials ? { credentials } : {}) });
       try {
-        await resumeRestore({ ...stateDirOpt(o), ...(passphrase !== undefined ? { passphrase } : {}) }, runIo);
+        await resumeRestore(
+          { ...(await rememberedStateDir(o)), ...(passphrase !== undefined ? { passphrase } : {}) },
+          runIo,
+        );
         if (!o.json) process.stdout.write('\nRestore complete.\n');
       } catch (e) {
         await offerRollback(e, o, runIo);
@@ -308,8 +321,45 @@ export function buildProgram(): Command {
     .addOption(new Option('--state-dir <dir>').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'print progress and results as JSON lines')
     .action(async (o: { yes?: boolean; json?: boolean; stateDir?: string }) => {
-      await rollbackRestore(stateDirOpt(o), io(o));
+      await rollbackRestore(await rememberedStateDir(o), io(o));
       if (!o.json) process.stdout.write('\nRolled back: the machine is as it was before the restore.\n');
+    });
+
+  program
+    .command('finish')
+    .description('Delete the old folders a finished restore kept (asks first unless --yes).')
+    .option('--yes', 'do not ask')
+    .addOption(new Option('--state-dir <dir>', 'where the restore journal lives').env('EDGE_RECOVERY_STATE_DIR'))
+    .option('--json', 'print progress and results as JSON lines')
+    .action(async (o: { yes?: boolean; json?: boolean; stateDir?: string }) => {
+      const { deleteKeptFolders } = await import('../engine/restore/after-restore.js');
+      const r = await deleteKeptFolders(await rememberedStateDir(o), io(o));
+      if (!o.json)
+        process.stdout.write(
+          r.removed.length > 0 ? `\nDeleted: ${r.removed.join(', ')}\n` : '\nNothing was deleted.\n',
+        );
+    });
+
+  program
+    .command('credentials')
+    .description('Enter the credentials a finished restore left open, through the running product, then restart it.')
+    .option('--credentials-file <file>', 'JSON with the secrets to enter (else asked, hidden)')
+    .addOption(new Option('--state-dir <dir>', 'where the restore journal lives').env('EDGE_RECOVERY_STATE_DIR'))
+    .option('--json', 'print progress and results as JSON lines')
+    .action(async (o: { credentialsFile?: string; json?: boolean; stateDir?: string }) => {
+      const { enterOpenCredentials } = await import('../engine/restore/after-restore.js');
+      const credentials = o.credentialsFile ? await readCredentialsFile(o.credentialsFile) : undefined;
+      const r = await enterOpenCredentials(
+        await rememberedStateDir(o),
+        io({ ...o, ...(credentials ? { credentials } : {}) }),
+      );
+      if (!o.json)
+        process.stdout.write(
+          r.pending.length === 0
+            ? '\nAll credentials are entered; the product was restarted.\n'
+            : `\nStill open: ${r.pending.join(', ')}\n`,
+        );
+      if (r.pending.length > 0) process.exitCode = EXIT_CODES.FAILED;
     });
 
   program
@@ -342,7 +392,8 @@ interface RestoreCliOptions {
 /** After a failed restore: say what state the machine is in and roll back (asked, or at once with --yes). */
 async function offerRollback(e: unknown, o: RestoreCliOptions, runIo: RunbookIO): Promise<never> {
   const err = toRecoveryError(e);
-  const status = await restoreStatus(stateDirOpt(o)).catch(() => null);
+  const dirOpt = await rememberedStateDir(o);
+  const status = await restoreStatus(dirOpt).catch(() => null);
   if (status === null || !status.canRollback) throw err;
   process.stderr.write(`\nThe restore stopped: ${err.message}\nState of the machine: ${status.where}\n`);
   const go =
@@ -358,7 +409,7 @@ async function offerRollback(e: unknown, o: RestoreCliOptions, runIo: RunbookIO)
     process.stderr.write('Not rolled back. Later: "edge-recovery resume" or "edge-recovery rollback".\n');
     throw err;
   }
-  await rollbackRestore(stateDirOpt(o), runIo);
+  await rollbackRestore(dirOpt, runIo);
   process.stderr.write('Rolled back: the machine is as it was before the restore.\n');
   process.exitCode = EXIT_CODES.ROLLED_BACK;
   throw Object.assign(err, { rolledBack: true });

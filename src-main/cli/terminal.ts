@@ -138,13 +138,23 @@ export function terminalInteraction(o: TerminalInteractionOptions): Interaction 
       if (o.yes) return true;
       if (o.json || !process.stdin.isTTY) {
         process.stderr.write(
-          `"${req.title}" needs confirmation: run again with --yes to go ahead without questions.\n`,
+          req.decline !== undefined
+            ? `"${req.title}": not asked without a terminal, so the answer is "${req.decline}" (--yes would say "${req.action}").\n`
+            : `"${req.title}" needs confirmation: run again with --yes to go ahead without questions.\n`,
         );
         return false;
       }
       process.stderr.write(`\n${req.title}: ${req.message}\n`);
       for (const d of req.details ?? []) process.stderr.write(`    ${d}\n`);
-      const a = (await ask(`${req.action}? Type "yes" to go ahead: `)).trim().toLowerCase();
+      const a = (
+        await ask(
+          req.decline !== undefined
+            ? `${req.action}? Type "yes" to do it, or press Enter to answer "${req.decline}": `
+            : `${req.action}? Type "yes" to go ahead: `,
+        )
+      )
+        .trim()
+        .toLowerCase();
       return a === 'yes' || a === 'y';
     },
     async credentials(req: CredentialsRequest): Promise<CredentialValues | null> {

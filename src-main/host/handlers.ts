@@ -244,7 +244,39 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
       };
     },
 
+    'restore.credentials': async () => {
+      const { enterOpenCredentials } = await import('../engine/restore/after-restore.js');
+      const dir = stateDir();
+      return {
+        jobId: jobs.start('credentials', (io) => enterOpenCredentials({ stateDir: dir }, io), { changesMachine: true }),
+      };
+    },
+
+    'restore.finish': async () => {
+      const { deleteKeptFolders } = await import('../engine/restore/after-restore.js');
+      const dir = stateDir();
+      return {
+        jobId: jobs.start('finish', (io) => deleteKeptFolders({ stateDir: dir }, io), { changesMachine: true }),
+      };
+    },
+
+    'restore.leftovers': async () => {
+      const { readJournal } = await import('../engine/restore/journal.js');
+      const j = await readJournal(stateDir());
+      if (j === null || j.status !== 'finished') return null;
+      const kept = j.oldFolders?.decision === 'kept' ? j.oldFolders : null;
+      if (j.credentials.pending.length === 0 && kept === null) return null;
+      return {
+        id: j.id,
+        backup: j.backup,
+        credentialsPending: j.credentials.pending,
+        keptFolders: kept ? { paths: kept.paths, files: kept.files, bytes: kept.bytes } : null,
+      };
+    },
+
     'job.respond': async ({ jobId, promptId, answer }) => ({ accepted: jobs.respond(jobId, promptId, answer) }),
+
+    'job.running': async () => jobs.running(),
 
     'job.cancel': async ({ jobId }) => ({ cancelled: jobs.cancel(jobId) }),
 

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { RecoveryError, toRecoveryError } from '../engine/errors.js';
 import type { EventSink, Interaction, RunbookEvent } from '../engine/runbook/types.js';
-import type { JobEvent, JobEventEnvelope, JobPrompt, ParsedInput } from '../shared/contract.js';
+import type { JobEvent, JobEventEnvelope, JobKind, JobPrompt, ParsedInput, RunningJob } from '../shared/contract.js';
 
 /**
  * Runs runbooks as jobs that any transport (Electron IPC, the loopback WebSocket) can watch, answer and
  * cancel. The host knows nothing about Electron or HTTP: it emits envelopes to subscribers and keeps a
  * replayable log so a renderer that reloaded can catch up with `job.events`.
  */
-export type JobKind = 'backup' | 'verify' | 'restore' | 'resume' | 'rollback';
+export type { JobKind };
 
 export interface JobIo {
   emit: EventSink;
@@ -30,6 +30,7 @@ interface PendingPrompt {
 interface Job {
   id: string;
   kind: JobKind;
+  startedAt: string;
   changesMachine: boolean;
   log: JobEventEnvelope[];
   seq: number;
@@ -50,6 +51,8 @@ const MACHINE_JOB_LABEL: Record<JobKind, string> = {
   restore: 'A restore',
   resume: 'A resumed restore',
   rollback: 'A rollback',
+  credentials: 'Entering credentials',
+  finish: 'Deleting the old folders',
 };
 
 export class JobHost {
@@ -88,7 +91,7 @@ export class JobHost {
     if (opts.changesMachine) {
       const other = this.runningMachineJob();
       if (other) {
-        const restoreLike = other.kind === 'restore' || other.kind === 'resume' || other.kind === 'rollback';
+        const restoreLike = other.kind !== 'backup' && other.kind !== 'verify';
         throw new RecoveryError(
           restoreLike ? 'RESTORE_IN_PROGRESS' : 'BAD_INPUT',
           `${MACHINE_JOB_LABEL[other.kind]} is still running (${other.id}); only one job that changes this machine can run at a time.`,
@@ -100,6 +103,7 @@ export class JobHost {
     const job: Job = {
       id: `job-${randomUUID()}`,
       kind,
+      startedAt: new Date().toISOString(),
       changesMachine: opts.changesMachine,
       log: [],
       seq: 0,
@@ -133,6 +137,26 @@ export class JobHost {
       void this.drive(job, run, { emit, interaction, signal: job.controller.signal });
     });
     return job.id;
+  }
+
+  /**
+   * The registry of jobs that are still running, oldest first, with the prompt each waits on: a renderer that
+   * reloaded (or a second window) re-attaches to them instead of taking the machine for idle.
+   */
+  running(): RunningJob[] {
+    const out: RunningJob[] = [];
+    for (const j of this.jobs.values()) {
+      if (j.done) continue;
+      const first = j.pending.values().next();
+      out.push({
+        jobId: j.id,
+        kind: j.kind,
+        startedAt: j.startedAt,
+        changesMachine: j.changesMachine,
+        pending: first.done ? null : { promptId: first.value.promptId, prompt: first.value.prompt },
+      });
+    }
+    return out;
   }
 
   /** Passes an answer to the runbook waiting on `promptId`. The answer (credentials!) is never recorded. */

@@ -149,6 +149,13 @@ export interface RestoreStatusView {
   canRollback: boolean;
 }
 
+export interface RestoreLeftovers {
+  id: string;
+  backup: string;
+  credentialsPending: string[];
+  keptFolders: { paths: string[]; files: number; bytes: number } | null;
+}
+
 export interface PracticeView {
   /** Folder that stands in for the USB stick. */
   stickDir: string;
@@ -162,6 +169,19 @@ export type JobPrompt =
   | { kind: 'credentials'; request: CredentialsRequest };
 
 export type JobEvent = RunbookEvent | { type: 'prompt'; promptId: string; prompt: JobPrompt };
+
+/** What a job does; a renderer that re-attaches picks its screen from it. */
+export type JobKind = 'backup' | 'verify' | 'restore' | 'resume' | 'rollback' | 'credentials' | 'finish';
+
+/** A job still running in the host (the registry a reloaded wizard re-attaches to). */
+export interface RunningJob {
+  jobId: string;
+  kind: JobKind;
+  startedAt: string;
+  changesMachine: boolean;
+  /** The prompt it waits on now, if any. */
+  pending: { promptId: string; prompt: JobPrompt } | null;
+}
 
 export interface JobEventEnvelope {
   jobId: string;
@@ -229,6 +249,12 @@ export const REQUESTS = {
     output: out<{ jobId: string }>(),
   },
   'restore.rollback': { input: z.object({}).strict(), output: out<{ jobId: string }>() },
+  /** A finished restore's open credentials: asked again and sent to the running product (a job). */
+  'restore.credentials': { input: z.object({}).strict(), output: out<{ jobId: string }>() },
+  /** A finished restore's kept old folders: deleted after one more confirmation (a job). */
+  'restore.finish': { input: z.object({}).strict(), output: out<{ jobId: string }>() },
+  /** What the last finished restore left to do (open credentials, kept folders), or null. */
+  'restore.leftovers': { input: z.object({}).strict(), output: out<RestoreLeftovers | null>() },
   'job.respond': {
     input: z
       .object({
@@ -247,6 +273,8 @@ export const REQUESTS = {
       .strict(),
     output: out<{ accepted: boolean }>(),
   },
+  /** The jobs still running (after a reload the wizard re-attaches to them). */
+  'job.running': { input: z.object({}).strict(), output: out<RunningJob[]>() },
   'job.cancel': { input: z.object({ jobId: JobId }).strict(), output: out<{ cancelled: boolean }>() },
   /** Events of a job so far (for a renderer that reloaded or reconnected). */
   'job.events': {

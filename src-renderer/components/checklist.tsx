@@ -1,5 +1,6 @@
 import type { StepInfo } from '../../src-main/shared/contract.js';
-import { assertNever } from '../lib/runbook-view.js';
+import { assertNever, isDeclined } from '../lib/runbook-view.js';
+import { PathText } from './path-text.js';
 
 type State = StepInfo['state'];
 
@@ -28,22 +29,30 @@ export function Checklist({ steps, currentId }: { steps: readonly StepInfo[]; cu
   if (steps.length === 0) return <p className="muted">Waiting for the plan…</p>;
   return (
     <ol className="checklist" aria-label="Steps of this job">
-      {steps.map((s) => (
-        <li
-          key={s.id}
-          className={`checklist-item state-${s.state}`}
-          data-step-id={s.id}
-          data-state={s.state}
-          aria-current={s.id === currentId ? 'step' : undefined}
-        >
-          <span className="mark" aria-hidden="true">
-            {MARK[s.state]}
-          </span>
-          <span className="title">{s.title}</span>
-          <span className="state">{stateLabel(s.state)}</span>
-          {s.summary && s.state !== 'running' ? <span className="summary">{s.summary}</span> : null}
-        </li>
-      ))}
+      {steps.map((s) => {
+        // Declining (or cancelling) a step is the technician's choice, not a failure: grey, not red.
+        const declined = isDeclined(s);
+        return (
+          <li
+            key={s.id}
+            className={`checklist-item state-${declined ? 'declined' : s.state}`}
+            data-step-id={s.id}
+            data-state={declined ? 'declined' : s.state}
+            aria-current={s.id === currentId ? 'step' : undefined}
+          >
+            <span className="mark" aria-hidden="true">
+              {declined ? '–' : MARK[s.state]}
+            </span>
+            <span className="title">{s.title}</span>
+            <span className="state">{declined ? 'Not done' : stateLabel(s.state)}</span>
+            {s.summary && s.state !== 'running' ? (
+              <span className="summary">
+                <PathText text={s.summary} />
+              </span>
+            ) : null}
+          </li>
+        );
+      })}
     </ol>
   );
 }

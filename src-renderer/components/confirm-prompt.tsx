@@ -1,33 +1,65 @@
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { ConfirmRequest } from '../../src-main/shared/contract.js';
+import { hasPaths } from '../lib/short-paths.js';
+import { PathText } from './path-text.js';
 
-/** A destructive step waits here: what will happen, what it affects, and one button to go ahead. */
+/**
+ * A step waits here: what will happen, what it affects, and the buttons. It stays in view (sticky at the bottom
+ * of the window) and scrolls itself into view when it appears, so the question is never below the fold.
+ */
 export function ConfirmPrompt({ request, onAnswer }: { request: ConfirmRequest; onAnswer(ok: boolean): void }) {
   const [sent, setSent] = useState(false);
+  const [full, setFull] = useState(false);
+  const box = useRef<HTMLElement>(null);
+  useEffect(() => {
+    box.current?.scrollIntoView?.({ block: 'nearest' });
+  }, []);
   const answer = (ok: boolean) => {
     setSent(true);
     onAnswer(ok);
   };
+  const details = request.details ?? [];
+  const choice = request.decline !== undefined;
   return (
-    <section className="prompt confirm" aria-labelledby="confirm-title">
+    <section ref={box} className="prompt confirm" aria-labelledby="confirm-title" data-testid="question">
       <h3 id="confirm-title">{request.title}</h3>
       <p>{request.message}</p>
-      {request.details && request.details.length > 0 ? (
+      {details.length > 0 ? (
         <ul className="details" aria-label="What this affects">
-          {request.details.map((d) => (
+          {details.map((d) => (
             <li key={d}>
-              <code>{d}</code>
+              <code>
+                <PathText text={d} full={full} />
+              </code>
             </li>
           ))}
         </ul>
       ) : null}
+      {details.some(hasPaths) ? (
+        <button type="button" className="link" onClick={() => setFull((f) => !f)}>
+          {full ? 'Show folder names only' : 'Show full paths'}
+        </button>
+      ) : null}
       <div className="actions">
-        <button type="button" className="primary" disabled={sent} onClick={() => answer(true)}>
-          {request.action}
-        </button>
-        <button type="button" className="secondary" disabled={sent} onClick={() => answer(false)}>
-          Don’t do this — stop here
-        </button>
+        {choice ? (
+          <>
+            <button type="button" className="primary" disabled={sent} onClick={() => answer(false)}>
+              {request.decline}
+            </button>
+            <button type="button" className="secondary danger" disabled={sent} onClick={() => answer(true)}>
+              {request.action}
+            </button>
+          </>
+        ) : (
+          <>
+            <button type="button" className="primary" disabled={sent} onClick={() => answer(true)}>
+              {request.action}
+            </button>
+            <button type="button" className="secondary" disabled={sent} onClick={() => answer(false)}>
+              Don’t do this — stop here
+            </button>
+          </>
+        )}
       </div>
     </section>
   );

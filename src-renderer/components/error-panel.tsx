@@ -9,15 +9,23 @@ const HEADLINES: Record<string, string> = {
   PASSPHRASE_REQUIRED: 'This backup is encrypted: a passphrase is needed.',
   BACKUP_CORRUPT: 'The backup is damaged.',
   PERMISSION_DENIED: 'The wizard lacks the rights to do this.',
-  DECLINED: 'You declined a step, so the job stopped.',
+  DECLINED: 'Stopped, as you chose.',
+  CANCELLED: 'Cancelled, as you asked.',
 };
+
+/** Codes that are the technician's own choice: shown calmly, not as an alarm. */
+const CHOSEN = new Set(['DECLINED', 'CANCELLED']);
 
 /** The engine's message and hint, with the ways out the screen offers; never a stack trace. */
 export function ErrorPanel({ error, title, children }: { error: UiError; title?: string; children?: ReactNode }) {
   const headline = title ?? HEADLINES[error.code] ?? 'This did not work.';
   const same = plain(headline) === plain(error.message);
   return (
-    <div className="error-panel" role="alert" data-error-code={error.code}>
+    <div
+      className={CHOSEN.has(error.code) ? 'error-panel chosen' : 'error-panel'}
+      role={CHOSEN.has(error.code) ? 'status' : 'alert'}
+      data-error-code={error.code}
+    >
       <h3>{same ? 'This did not work.' : headline}</h3>
       <p>{error.message}</p>
       {error.hint ? (
@@ -26,7 +34,7 @@ export function ErrorPanel({ error, title, children }: { error: UiError; title?:
           {error.hint}
         </p>
       ) : null}
-      <p className="muted small">Error code: {error.code}</p>
+      {CHOSEN.has(error.code) ? null : <p className="muted small">Reference for support: {error.code}</p>}
       {children ? <div className="actions">{children}</div> : null}
     </div>
   );

@@ -1,7 +1,8 @@
 import { useState, type ReactNode } from 'react';
 import type { SerializedError } from '../../src-main/shared/contract.js';
 import { useApi } from '../api.js';
-import { assertNever, failureOf, type RunbookView } from '../lib/runbook-view.js';
+import { assertNever, cancelConsequence, failureOf, type RunbookView } from '../lib/runbook-view.js';
+import { PathText } from './path-text.js';
 import { toUiError, type UiError } from '../lib/ui-error.js';
 import { useJobCatchUp, useJobView, type PromptAnswer } from '../store/use-job.js';
 import { useWizard } from '../store/wizard-store.js';
@@ -59,7 +60,9 @@ export function RunbookPanel({
               <strong>
                 {cur.state === 'todo' || cur.state === 'running' ? 'What happens now: ' : 'What this step did: '}
               </strong>
-              {cur.state === 'todo' || cur.state === 'running' || !cur.summary ? cur.explain : cur.summary}
+              <PathText
+                text={cur.state === 'todo' || cur.state === 'running' || !cur.summary ? cur.explain : cur.summary}
+              />
             </p>
             {view.progress && view.progress.stepId === cur.id && !view.prompt ? (
               <ProgressView progress={view.progress.progress} />
@@ -69,6 +72,7 @@ export function RunbookPanel({
           <p className="muted">Starting…</p>
         )}
         {view.prompt ? renderPrompt(view.prompt, respond) : null}
+        {!view.finished && view.kind !== null ? <CancelJob jobId={jobId} view={view} /> : null}
         {respondError ? <ErrorPanel error={respondError} /> : null}
         {view.logs.some((l) => l.level === 'warn') ? (
           <ul className="warnings" aria-label="Warnings">
@@ -111,4 +115,52 @@ function renderPrompt(
     default:
       return assertNever(prompt);
   }
+}
+
+/** Every running job can be cancelled; the button says first what cancelling will do. */
+function CancelJob({ jobId, view }: { jobId: string; view: RunbookView }) {
+  const api = useApi();
+  const [asking, setAsking] = useState(false);
+  const [sent, setSent] = useState(false);
+  const [error, setError] = useState<UiError | null>(null);
+  const what = view.kind === 'verify' ? 'check' : (view.kind ?? 'job');
+  const cancel = async () => {
+    setSent(true);
+    setError(null);
+    try {
+      await api.invoke('job.cancel', { jobId });
+    } catch (e) {
+      setError(toUiError(e));
+      setSent(false);
+    }
+  };
+  return (
+    <div className="cancel-job no-print">
+      {sent ? (
+        <p role="status">Cancelling… the {what} stops at the next safe point.</p>
+      ) : asking ? (
+        <div role="group" aria-labelledby="cancel-question" className="cancel-question">
+          <p id="cancel-question">
+            <strong>Cancel the {what}?</strong> {cancelConsequence(view)}
+          </p>
+          <div className="actions">
+            <button type="button" className="secondary danger" onClick={() => void cancel()}>
+              Yes, cancel the {what}
+            </button>
+            <button type="button" className="secondary" onClick={() => setAsking(false)}>
+              No, keep going
+            </button>
+          </div>
+        </div>
+      ) : (
+        <p>
+          <button type="button" className="secondary" onClick={() => setAsking(true)}>
+            Cancel the {what}…
+          </button>{' '}
+          <span className="muted small">{cancelConsequence(view)}</span>
+        </p>
+      )}
+      {error ? <ErrorPanel error={error} /> : null}
+    </div>
+  );
 }

@@ -118,3 +118,37 @@ export function restoreReport(result: RunbookResult | undefined): string | null 
 export function assertNever(x: never): never {
   throw new Error(`Unexpected value: ${JSON.stringify(x)}`);
 }
+
+/** What pressing Cancel will do now, in plain words (said before the technician confirms it). */
+export function cancelConsequence(view: RunbookView): string {
+  const started = (id: string) => view.steps.some((s) => s.id === id && s.state !== 'todo');
+  switch (view.kind) {
+    case 'backup':
+      return started('stop-service')
+        ? 'The backup stops, the unfinished backup is removed from the stick, and the service is started again. Earlier backups are not touched.'
+        : 'The backup stops before the service is stopped. Nothing on this machine or the stick changes.';
+    case 'verify':
+      return 'Checking stops. Nothing on the stick or on this machine changes.';
+    case 'restore':
+      // The after-restore jobs (open credentials, kept folders) have no service step of their own.
+      if (!view.steps.some((s) => s.id === 'stop-service')) {
+        return view.steps.some((s) => s.id === 'credentials')
+          ? 'Entries not sent yet stay open; you can enter them later. Nothing else changes.'
+          : 'Nothing is deleted; the old folders stay where they are.';
+      }
+      return started('stop-service')
+        ? 'The restore stops after what it is doing now. Nothing is lost: you then choose to roll back (everything as it was) or to resume later.'
+        : 'The restore stops before anything on this machine changed.';
+    case 'rollback':
+      return 'The rollback stops after what it is doing now; run it again later to finish putting the machine back.';
+    case null:
+      return 'The job stops before it begins.';
+    default:
+      return assertNever(view.kind);
+  }
+}
+
+/** A step the technician chose not to do (or cancelled) is not a failure of the machine. */
+export function isDeclined(step: StepInfo): boolean {
+  return step.state === 'failed' && (step.error?.code === 'DECLINED' || step.error?.code === 'CANCELLED');
+}

@@ -9,7 +9,7 @@ import { selectPractice, useWizard, type Target } from '../store/wizard-store.js
 
 const STICK_PROBLEMS = new Set(['MEDIUM_GONE', 'MEDIUM_FULL', 'FILE_TOO_LARGE', 'NOT_ENOUGH_SPACE']);
 
-export function BackupRunScreen({ jobId, target }: { jobId: string; target: Target }) {
+export function BackupRunScreen({ jobId, target }: { jobId: string; target: Target | null }) {
   const practice = useWizard(selectPractice);
   const go = useWizard((s) => s.go);
   return (
@@ -28,7 +28,11 @@ export function BackupRunScreen({ jobId, target }: { jobId: string; target: Targ
                 Try again on another stick
               </button>
             ) : (
-              <button type="button" className="primary" onClick={() => go({ kind: 'backup-options', target })}>
+              <button
+                type="button"
+                className="primary"
+                onClick={() => go(target ? { kind: 'backup-options', target } : { kind: 'backup-drive' })}
+              >
                 Try again
               </button>
             )}
@@ -42,13 +46,14 @@ export function BackupRunScreen({ jobId, target }: { jobId: string; target: Targ
   );
 }
 
-function BackupDone({ target, location }: { target: Target; location: string | null }) {
+function BackupDone({ target, location }: { target: Target | null; location: string | null }) {
   const api = useApi();
   const practice = useWizard(selectPractice);
   const go = useWizard((s) => s.go);
   const [eject, setEject] = useState<{ ok: boolean; message: string } | null>(null);
   const [busy, setBusy] = useState(false);
   const doEject = async () => {
+    if (!target) return;
     setBusy(true);
     try {
       setEject(await api.invoke('drives.eject', { target: target.path }));
@@ -63,7 +68,7 @@ function BackupDone({ target, location }: { target: Target; location: string | n
     <section className="result ok" aria-labelledby="backup-done">
       <h2 id="backup-done">The backup is on the stick and checked</h2>
       <p>
-        Location: <code data-testid="backup-location">{location ?? target.path}</code>
+        Location: <code data-testid="backup-location">{location ?? target?.path ?? ''}</code>
       </p>
       {eject ? (
         <p role="status" className={eject.ok ? 'ok' : 'warn'}>
@@ -76,14 +81,16 @@ function BackupDone({ target, location }: { target: Target; location: string | n
             Next: restore onto the replacement machine
           </button>
         ) : null}
-        <button
-          type="button"
-          className={practice ? 'secondary' : 'primary'}
-          disabled={busy || eject?.ok === true}
-          onClick={() => void doEject()}
-        >
-          Safely remove the stick
-        </button>
+        {target ? (
+          <button
+            type="button"
+            className={practice ? 'secondary' : 'primary'}
+            disabled={busy || eject?.ok === true}
+            onClick={() => void doEject()}
+          >
+            Safely remove the stick
+          </button>
+        ) : null}
         <button type="button" className="secondary" onClick={() => go({ kind: 'start' })}>
           Back to start
         </button>

@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
-import type { RestoreStatusView, SerializedError } from '../../src-main/shared/contract.js';
+import type { RestoreLeftovers, RestoreStatusView, SerializedError } from '../../src-main/shared/contract.js';
+import { formatBytes, formatCount } from '../lib/format.js';
 import { useApi } from '../api.js';
 import { ErrorPanel } from '../components/error-panel.js';
 import { RunbookPanel } from '../components/runbook-panel.js';
@@ -10,37 +11,100 @@ import { selectPractice, useWizard, type RestoreChoice } from '../store/wizard-s
 
 export function RestoreRunScreen({ jobId, choice }: { jobId: string; choice: RestoreChoice | null }) {
   const practice = useWizard(selectPractice);
-  const go = useWizard((s) => s.go);
   return (
     <Screen title={practice ? 'Practice restore' : 'Restoring'}>
       <RunbookPanel
         jobId={jobId}
-        done={(view) => {
-          const report = restoreReport(view.finished?.result);
-          return (
-            <section className="result ok" aria-labelledby="restore-done">
-              <h2 id="restore-done">The restore is complete</h2>
-              <p>The service runs with the restored settings and answered its health check.</p>
-              <div className="actions">
-                {report ? (
-                  <button type="button" className="primary" onClick={() => go({ kind: 'report', path: report })}>
-                    View the recovery report
-                  </button>
-                ) : null}
-                <button
-                  type="button"
-                  className={report ? 'secondary' : 'primary'}
-                  onClick={() => go({ kind: 'start' })}
-                >
-                  Back to start
-                </button>
-              </div>
-            </section>
-          );
-        }}
+        done={(view) => <RestoreDone jobId={jobId} report={restoreReport(view.finished?.result)} />}
         failed={(_view, error) => <RestoreFailed error={error} choice={choice} />}
       />
     </Screen>
+  );
+}
+
+/**
+ * The end of a restore: complete, or "done, with N open items" (credentials not entered) with a way to enter them
+ * now; and the old folders, kept until the technician deletes them.
+ */
+function RestoreDone({ jobId, report }: { jobId: string; report: string | null }) {
+  const api = useApi();
+  const go = useWizard((s) => s.go);
+  const [left, setLeft] = useState<RestoreLeftovers | null | undefined>(undefined);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<UiError | null>(null);
+  useEffect(() => {
+    let live = true;
+    api.invoke('restore.leftovers', {}).then(
+      (l) => live && setLeft(l),
+      () => live && setLeft(null),
+    );
+    return () => {
+      live = false;
+    };
+  }, [api, jobId]);
+  const start = async (what: 'restore.credentials' | 'restore.finish') => {
+    setBusy(true);
+    setError(null);
+    try {
+      const { jobId: next } = await api.invoke(what, {});
+      go({ kind: 'restore-run', jobId: next, choice: null });
+    } catch (e) {
+      setError(toUiError(e));
+      setBusy(false);
+    }
+  };
+  const open = left?.credentialsPending ?? [];
+  const kept = left?.keptFolders ?? null;
+  return (
+    <section className={open.length > 0 ? 'result open' : 'result ok'} aria-labelledby="restore-done">
+      <h2 id="restore-done">
+        {open.length > 0
+          ? `Done, with ${open.length} open item${open.length === 1 ? '' : 's'}`
+          : 'The restore is complete'}
+      </h2>
+      <p>The service runs with the restored settings and answered its health check.</p>
+      {open.length > 0 ? (
+        <>
+          <p>These credentials were not entered, so the product cannot use them yet:</p>
+          <ul aria-label="Open items">
+            {open.map((o) => (
+              <li key={o}>{o}</li>
+            ))}
+          </ul>
+        </>
+      ) : null}
+      {kept ? (
+        <p>
+          The old folders ({formatCount(kept.files, 'file', 'files')}, {formatBytes(kept.bytes)}) are kept beside the
+          restored ones. Delete them once you are sure everything works.
+        </p>
+      ) : null}
+      {error ? <ErrorPanel error={error} /> : null}
+      <div className="actions">
+        {open.length > 0 ? (
+          <button type="button" className="primary" disabled={busy} onClick={() => void start('restore.credentials')}>
+            Enter them now
+          </button>
+        ) : null}
+        {report ? (
+          <button
+            type="button"
+            className={open.length > 0 ? 'secondary' : 'primary'}
+            onClick={() => go({ kind: 'report', path: report })}
+          >
+            View the recovery report
+          </button>
+        ) : null}
+        {kept ? (
+          <button type="button" className="secondary" disabled={busy} onClick={() => void start('restore.finish')}>
+            Delete the old folders…
+          </button>
+        ) : null}
+        <button type="button" className="secondary" onClick={() => go({ kind: 'start' })}>
+          Back to start
+        </button>
+      </div>
+    </section>
   );
 }
 

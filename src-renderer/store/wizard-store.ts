@@ -31,7 +31,9 @@ export type WizardStep =
   | { kind: 'backup-plan' }
   | { kind: 'backup-drive'; notice?: UiError }
   | { kind: 'backup-options'; target: Target }
-  | { kind: 'backup-run'; jobId: string; target: Target }
+  /** `target` is null after a reload re-attached to a running backup. */
+  | { kind: 'backup-run'; jobId: string; target: Target | null }
+  | { kind: 'verify-run'; jobId: string }
   | { kind: 'restore-drive' }
   | { kind: 'restore-pick'; source: Target }
   | { kind: 'restore-ready'; choice: RestoreChoice; notice?: UiError }
@@ -69,6 +71,10 @@ interface JobsSlice {
 }
 
 export type WizardState = SessionSlice & NavSlice & JobsSlice;
+
+/** True while any job this page watches has not finished (leaving the page then asks first). */
+export const selectJobRunning = (s: WizardState): boolean =>
+  Object.values(s.events).some((list) => list.length > 0 && !list.some((e) => e.event.type === 'finished'));
 
 const initial = {
   info: null,

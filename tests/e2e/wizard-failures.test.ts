@@ -41,13 +41,15 @@ describe.skipIf(skip !== null)('wizard in a browser: failures and their ways out
     await session.page.getByRole('button', { name: /Don’t do this/ }).click();
     const rollback = session.page.getByRole('button', { name: /Roll back/ });
     await rollback.waitFor(LONG);
-    expect(await session.page.locator('.checklist-item[data-state="failed"]').count()).toBe(1);
+    // Declining is the technician's choice, shown as "Not done", not as a red failure.
+    expect(await session.page.locator('.checklist-item[data-state="declined"]').count()).toBe(1);
+    expect(await session.page.locator('.checklist-item[data-state="failed"]').count()).toBe(0);
     await r.capture('restore-failed');
     // A reload (or a crash of the window) loses all UI state: the engine's journal brings the choice back first.
     await session.page.reload();
     await heading(session.page, 'A restore did not finish');
     expect(await session.page.locator('.checklist-item[data-step-id="swap"]').getAttribute('data-state')).toBe(
-      'failed',
+      'declined',
     );
     await r.capture('unfinished-after-reload');
     await session.page.getByRole('button', { name: /Roll back/ }).click();
@@ -88,6 +90,8 @@ describe.skipIf(skip !== null)('wizard in a browser: failures and their ways out
     await secrets.first().waitFor(LONG);
     for (let i = 0; i < (await secrets.count()); i++) await secrets.nth(i).fill(`resumed-secret-${i}`);
     await session.page.getByRole('button', { name: 'Send to the appliance' }).click();
+    // The last question: the old folders stay unless the technician deletes them.
+    await session.page.getByRole('button', { name: 'Keep them for now' }).click(LONG);
     await session.page.getByRole('heading', { name: 'The restore is complete' }).waitFor(LONG);
     await r.capture('resumed-done');
     expect(await session.page.locator('.checklist-item[data-state="failed"]').count()).toBe(0);

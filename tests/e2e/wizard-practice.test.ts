@@ -57,6 +57,11 @@ describe.skipIf(skip !== null)('wizard in a browser: practice backup and restore
     await rec.capture('restore-credentials');
     await session.page.getByRole('button', { name: 'Send to the appliance' }).click();
 
+    // The old folders are deleted only on the technician's explicit, last decision (keeping them is the default).
+    const del = session.page.getByRole('button', { name: /^Delete the old folders \(\d+ files?, / });
+    await del.waitFor(LONG);
+    await rec.capture('restore-delete-old-folders');
+    await del.click();
     await session.page.getByRole('heading', { name: 'The restore is complete' }).waitFor(LONG);
     const states = await session.page
       .locator('.checklist-item')
@@ -67,7 +72,7 @@ describe.skipIf(skip !== null)('wizard in a browser: practice backup and restore
     await heading(session.page, 'Recovery report');
     await session.page.locator('.report-view').waitFor(LONG);
     expect(await session.page.locator('.report-view').evaluate((el) => el.shadowRoot?.textContent ?? '')).toMatch(
-      /SUCCEEDED/,
+      /SUCCEEDED[\s\S]*Deleted at the technician's explicit choice/,
     );
     await rec.capture('report');
 

@@ -119,8 +119,10 @@ describe.skipIf(blocked !== undefined)(
       expect(res.reports.some((r) => r.startsWith(path.dirname(setDir)) && r.endsWith('.html'))).toBe(true);
       expect(res.reports.some((r) => r.startsWith(path.join(stateDir, 'reports')) && r.endsWith('.json'))).toBe(true);
 
-      // The destructive steps asked first, listing exactly what moves where.
-      expect(confirms.map((c) => c.split(':')[0])).toEqual(['stop-service', 'swap']);
+      // The destructive steps asked first, listing exactly what moves where; the old folders went only after the
+      // last, explicit question.
+      expect(confirms.map((c) => c.split(':')[0])).toEqual(['stop-service', 'swap', 'finish']);
+      expect(confirms[2]).toContain(`${newConf!.path}.before-restore-`);
       expect(confirms[1]).toContain(`${newConf!.path} → ${newConf!.path}.before-restore-`);
 
       // Secrets typed in never reach the journal, the report or any event.

@@ -144,7 +144,8 @@ describe('Checklist', () => {
         },
       }),
     );
-    expect(screen.getByText('/data/Configuration')).toBeTruthy();
+    // The folder's name on screen, its full path as the tooltip (and one click away).
+    expect(screen.getByText('…/Configuration').getAttribute('title')).toBe('/data/Configuration');
     await userEvent.click(screen.getByRole('button', { name: 'Set them aside' }));
     await waitFor(() =>
       expect(fake.callsOf('job.respond')).toEqual([

@@ -17,7 +17,10 @@ export function fakeApi(handlers: Handlers) {
   const api: RecoveryApi = {
     async invoke(name, input) {
       calls.push({ name, input });
-      const h = handlers[name] as ((i: unknown) => unknown) | undefined;
+      // No job running unless a test says so (every start of the wizard asks).
+      const h = (handlers[name] ?? (name === 'job.running' ? () => [] : undefined)) as
+        | ((i: unknown) => unknown)
+        | undefined;
       if (!h) throw Object.assign(new Error(`fake API has no handler for ${name}`), { code: 'INTERNAL' });
       return (await h(input)) as never;
     },

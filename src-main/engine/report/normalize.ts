@@ -69,6 +69,26 @@ export function normalizeReport(d: ReportData): ReportData {
       // A field given as an object ({ name, value }) by mistake keeps only its name.
       fields: c.fields.map((f) => (typeof f === 'string' ? f : str((f as { name?: unknown }).name))),
     })),
+    ...(d.openItems && d.openItems.length > 0 ? { openItems: d.openItems.map(str) } : {}),
+    ...(d.oldFolders
+      ? {
+          oldFolders: {
+            decision: d.oldFolders.decision === 'deleted' ? ('deleted' as const) : ('kept' as const),
+            paths: d.oldFolders.paths.map(str),
+            files: Number(d.oldFolders.files) || 0,
+            bytes: Number(d.oldFolders.bytes) || 0,
+          },
+        }
+      : {}),
+    ...(d.ticket ? { ticket: ticketOf(d.ticket) } : {}),
     notes: d.notes.map(str),
   };
+}
+
+function ticketOf(t: NonNullable<ReportData['ticket']>): NonNullable<ReportData['ticket']> {
+  const out: NonNullable<ReportData['ticket']> = {};
+  optStr(out, 'number', t.number);
+  optStr(out, 'site', t.site);
+  optStr(out, 'technician', t.technician);
+  return out;
 }

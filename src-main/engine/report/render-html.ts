@@ -17,6 +17,7 @@ h2{font-size:1.1rem;margin:1.75rem 0 .5rem;border-bottom:1px solid #d0d7de;paddi
 .result{display:inline-block;font-weight:700;padding:.15rem .6rem;border-radius:.3rem;border:2px solid}
 .ok{color:#0a5c2b;border-color:#0a5c2b;background:#e6f4ea}
 .failed{color:#8a1116;border-color:#8a1116;background:#fdecea}
+.open{color:#6b4500;border-color:#8a5a00;background:#fff4e0}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;vertical-align:top;padding:.3rem .5rem;border-bottom:1px solid #e4e8ec}
 th{font-weight:600;background:#f4f6f8}
@@ -129,11 +130,41 @@ function credentialsSection(d: ReportData): string {
   return `<p class="muted">Only the names of the fields are recorded, never what was typed.</p><table><thead><tr><th>Resource</th><th>Entry</th><th>Fields re-entered</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
+function openItemsSection(d: ReportData): string {
+  const items = d.openItems ?? [];
+  if (items.length === 0) return '';
+  return `<section><h2>Open items (${items.length})</h2><p>These still need doing: the job is done, with open items.</p><ul>${items
+    .map((i) => `<li>${escapeHtml(i)}</li>`)
+    .join('')}</ul></section>`;
+}
+
+function oldFoldersSection(d: ReportData): string {
+  const o = d.oldFolders;
+  if (!o) return '';
+  const size = `${o.files.toLocaleString('en-US')} files, ${formatBytesIec(o.bytes)}`;
+  const what =
+    o.decision === 'deleted'
+      ? `Deleted at the technician's explicit choice (${escapeHtml(size)}).`
+      : `Kept (${escapeHtml(size)}): they can be deleted later with "edge-recovery finish" or from the wizard.`;
+  const paths = o.paths.length
+    ? `<ul>${o.paths.map((p) => `<li><code>${escapeHtml(p)}</code></li>`).join('')}</ul>`
+    : '';
+  return `<section><h2>Folders set aside by the restore</h2><p>${what}</p>${paths}</section>`;
+}
+
+/** "Succeeded", "Done, with 2 open items" or "Failed". */
+export function resultWords(d: Pick<ReportData, 'ok' | 'openItems'>): string {
+  const n = d.openItems?.length ?? 0;
+  if (!d.ok) return 'Failed';
+  return n > 0 ? `Done, with ${n} open item${n === 1 ? '' : 's'}` : 'Succeeded';
+}
+
 /** A self-contained page: inline CSS, no script, no external reference; every value escaped. */
 export function renderReportHtml(d: ReportData): string {
   const title = `${KIND_TITLE[d.kind]}: ${d.profile.productName} on ${d.hostname}`;
+  const open = (d.openItems?.length ?? 0) > 0;
   const facts = [
-    row('Result', d.ok ? 'Succeeded' : 'Failed'),
+    row('Result', resultWords(d)),
     row('Product', `${d.profile.productName} (profile ${d.profile.id})`),
     row('Machine', d.hostname),
     row('Device id', d.deviceId, 'mono'),
@@ -165,12 +196,14 @@ export function renderReportHtml(d: ReportData): string {
 <body>
 <header>
 <h1>${escapeHtml(title)}</h1>
-<p><span class="result ${d.ok ? 'ok' : 'failed'}">${d.ok ? 'SUCCEEDED' : 'FAILED'}</span></p>
+<p><span class="result ${d.ok ? (open ? 'open' : 'ok') : 'failed'}">${escapeHtml(resultWords(d).toUpperCase())}</span></p>
 </header>
 <section><h2>Summary</h2><table class="facts"><tbody>${facts}</tbody></table></section>
+${openItemsSection(d)}
 <section><h2>Steps</h2>${stepsTable(d.steps)}</section>
 <section><h2>Owners and permissions</h2>${ownershipSection(d)}</section>
 <section><h2>Credentials re-entered</h2>${credentialsSection(d)}</section>
+${oldFoldersSection(d)}
 <section><h2>Notes</h2>${notes}</section>
 </body>
 </html>

@@ -58,5 +58,11 @@ export interface ReportData {
   contentBytes: number;
   ownershipCheck: { checked: number; mismatches: OwnershipMismatch[] };
   credentialsReentered: CredentialReentered[];
+  /** What still needs doing by hand (credentials not entered): names only. A restore with open items is not "done". */
+  openItems?: string[];
+  /** The last decision about the folders the restore set aside. */
+  oldFolders?: { decision: 'kept' | 'deleted'; paths: string[]; files: number; bytes: number };
+  /** For the service ticket: asked once in the wizard (or given on the command line), remembered. */
+  ticket?: { number?: string; site?: string; technician?: string };
   notes: string[];
 }

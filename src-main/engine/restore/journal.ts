@@ -113,8 +113,21 @@ export interface RestoreJournal {
   };
   warnings: string[];
   reports: string[];
+  /**
+   * The technician's last decision about the folders the restore set aside: deleted (asked, or --yes), or kept
+   * (the default; `edge-recovery finish` deletes them later). Absent until the restore reaches its end.
+   */
+  oldFolders?: OldFolders;
   /** Set when a rollback runs: what it did, in plain words. */
   rollback?: { startedAt: string; finishedAt?: string; steps: string[]; error?: SerializedError };
+}
+
+export interface OldFolders {
+  decision: 'kept' | 'deleted';
+  at: string;
+  paths: string[];
+  files: number;
+  bytes: number;
 }
 
 export function journalPath(stateDir: string): string {

@@ -2,7 +2,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { toRecoveryError } from '../errors.js';
 import { localDeviceId } from '../media/device-id.js';
-import { writeReport } from '../report/index.js';
+import { buildReport, writeReport } from '../report/index.js';
+import { writeFileAtomic } from '../util/atomic-fs.js';
 import type { ReportData, ReportStep } from '../report/types.js';
 import { TOOL_VERSION } from '../version.js';
 import type { JournalStore } from './journal.js';
@@ -32,6 +33,14 @@ export async function restoreReportData(store: JournalStore, ok = true): Promise
     if (id === 'report' && s.state === 'running') {
       s.state = 'done';
       s.summary = 'This report.';
+    }
+    // Rewritten by the clean-up step once the technician decided about the old folders.
+    if (id === 'finish' && s.state === 'running' && j.oldFolders) {
+      s.state = 'done';
+      s.summary =
+        j.oldFolders.decision === 'deleted'
+          ? 'The old folders were deleted, as the technician decided.'
+          : 'The old folders were kept, as the technician decided.';
     }
     if (r?.error !== undefined)
       s.error = { code: r.error.code, message: r.error.message, ...(r.error.hint ? { hint: r.error.hint } : {}) };
@@ -65,6 +74,19 @@ export async function restoreReportData(store: JournalStore, ok = true): Promise
       entryName: u.entryName,
       fields: u.fields,
     })),
+    ...(j.credentials.pending.length > 0
+      ? { openItems: j.credentials.pending.map((p) => `Credential not entered: ${p}`) }
+      : {}),
+    ...(j.oldFolders
+      ? {
+          oldFolders: {
+            decision: j.oldFolders.decision,
+            paths: j.oldFolders.paths,
+            files: j.oldFolders.files,
+            bytes: j.oldFolders.bytes,
+          },
+        }
+      : {}),
     notes: [...j.warnings],
   };
 }
@@ -83,4 +105,26 @@ export async function writeRestoreReport(store: JournalStore): Promise<{ written
     }
   }
   return { written, warnings };
+}
+
+/**
+ * Writes the report again over the files the report step wrote (same names), after a later decision (old
+ * folders deleted or kept, credentials entered): a ticket gets one report, and it is the last word.
+ */
+export async function rewriteRestoreReport(store: JournalStore): Promise<string[]> {
+  const html = store.j.reports.filter((r) => r.endsWith('.html'));
+  if (html.length === 0) return [];
+  const { json, html: page } = buildReport(await restoreReportData(store));
+  const written: string[] = [];
+  for (const h of html) {
+    const base = h.slice(0, -'.html'.length);
+    try {
+      await writeFileAtomic(`${base}.json`, json);
+      await writeFileAtomic(h, page);
+      written.push(`${base}.json`, h);
+    } catch {
+      // A stick that is gone keeps the earlier report; the machine's copy is rewritten.
+    }
+  }
+  return written;
 }

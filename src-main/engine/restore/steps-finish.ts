@@ -4,7 +4,9 @@ import type { Step } from '../runbook/runner.js';
 import type { CredentialEntry } from '../runbook/types.js';
 import { waitHealthy, type RestoreCtx } from './context.js';
 import { crashPoint } from './crash-point.js';
-import { writeRestoreReport } from './restore-report.js';
+import { rewriteRestoreReport, writeRestoreReport } from './restore-report.js';
+import { formatBytes } from '../progress.js';
+import { treeSize } from '../util/tree-size.js';
 
 export const startStep: Step<RestoreCtx> = {
   id: 'start-service',
@@ -50,7 +52,7 @@ export const credentialsStep: Step<RestoreCtx> = {
     const values = await s.interaction.credentials({ stepId: 'credentials', entries: found.map((f) => f.entry) });
     if (values === null) {
       j.credentials.pending = found.map((f) => entryLabel(f.entry));
-      const msg = `These entries still need their secrets: ${j.credentials.pending.join(', ')}. Enter them in ${c.profile.productName}'s own tools, or resume here.`;
+      const msg = `These entries still need their secrets: ${j.credentials.pending.join(', ')}. Enter them later with this tool, or in ${c.profile.productName}'s own tools.`;
       j.warnings.push(msg);
       s.log(msg, 'warn');
       return `Not entered (no values were given). ${msg}`;
@@ -126,42 +128,96 @@ export const reportStep: Step<RestoreCtx> = {
   },
 };
 
+/** The folders the restore set aside that are still there, with their size (what deleting them frees). */
+export async function setAsideFolders(
+  c: Pick<RestoreCtx, 'store'>,
+): Promise<{ paths: string[]; files: number; bytes: number }> {
+  const out = { paths: [] as string[], files: 0, bytes: 0 };
+  for (const i of c.store.j.items) {
+    if (!i.hadOriginal) continue;
+    const t = await treeSize(i.setAside);
+    if (!t.exists) continue;
+    out.paths.push(i.setAside);
+    out.files += t.files;
+    out.bytes += t.bytes;
+  }
+  return out;
+}
+
+export function oldFoldersWords(f: { files: number; bytes: number }): string {
+  return `${f.files.toLocaleString('en-US')} file${f.files === 1 ? '' : 's'}, ${formatBytes(f.bytes)}`;
+}
+
+/** Deletes the set-aside folders; from the first deletion on, the restore can no longer be rolled back. */
+export async function deleteSetAside(c: Pick<RestoreCtx, 'store'>): Promise<string[]> {
+  const j = c.store.j;
+  if (j.status !== 'committing' && j.status !== 'finished') {
+    j.status = 'committing';
+    await c.store.save('committing');
+  }
+  const removed: string[] = [];
+  for (const i of j.items) {
+    if (i.hadOriginal) {
+      await fsp.rm(i.setAside, { recursive: true, force: true });
+      removed.push(i.setAside);
+      crashPoint(`finish:removed:${i.id}`);
+    }
+  }
+  return removed;
+}
+
 export const finishStep: Step<RestoreCtx> = {
   id: 'finish',
   title: 'Clean up',
   explain: (c) =>
     c.store.j.options.keepDefaults
-      ? 'Remove leftover staging folders; the set-aside folders are kept (--keep-defaults).'
-      : `Delete the set-aside folders (${
-          c.store.j.items
-            .filter((i) => i.hadOriginal)
-            .map((i) => i.setAside)
-            .join(', ') || 'none'
-        }) and any leftover staging folder. After this, the restore cannot be rolled back.`,
-  async run(c) {
+      ? 'Remove leftover staging folders; the set-aside folders are kept (keep-defaults was chosen).'
+      : 'Remove leftover staging folders, then ask you one last time: delete the folders the restore set aside, or keep them. Until you delete them, nothing of the old state is lost.',
+  async run(c, s) {
     const j = c.store.j;
-    if (j.status !== 'committing') {
-      j.status = 'committing';
-      await c.store.save('committing');
+    for (const i of j.items) await fsp.rm(i.staging, { recursive: true, force: true });
+    // A crash while deleting: the decision was made, finish the deletion without asking again.
+    const decided = j.status === 'committing';
+    const old = await setAsideFolders(c);
+    if (old.paths.length === 0 && !decided) return 'There were no earlier folders to delete.';
+    let remove = decided;
+    if (!decided && !j.options.keepDefaults) {
+      remove = await s.interaction.confirm({
+        stepId: 'finish',
+        title: 'Everything works? Delete the old folders',
+        message: `The restored ${c.profile.productName} runs. The folders it replaced are still here (${oldFoldersWords(old)}). Delete them now, or keep them: kept folders can be deleted later (the wizard's start screen, or "edge-recovery finish"). Once deleted, the restore cannot be rolled back.`,
+        details: old.paths,
+        action: `Delete the old folders (${oldFoldersWords(old)})`,
+        decline: 'Keep them for now',
+      });
     }
-    const removed: string[] = [];
-    for (const i of j.items) {
-      if (!j.options.keepDefaults && i.hadOriginal) {
-        await fsp.rm(i.setAside, { recursive: true, force: true });
-        removed.push(i.setAside);
-        crashPoint(`finish:removed:${i.id}`);
-      }
-      await fsp.rm(i.staging, { recursive: true, force: true });
+    if (!remove) {
+      j.oldFolders = { decision: 'kept', at: new Date().toISOString(), ...old };
+      await c.store.save('old-folders-kept');
+      await rewriteReport(c);
+      return `Kept the old folders (${oldFoldersWords(old)}): ${old.paths.join(', ')}.`;
     }
-    return j.options.keepDefaults
-      ? `Kept the earlier folders: ${
-          j.items
-            .filter((i) => i.hadOriginal)
-            .map((i) => i.setAside)
-            .join(', ') || 'none'
-        }.`
-      : removed.length > 0
-        ? `Deleted the set-aside folders ${removed.join(', ')}.`
-        : 'There were no earlier folders to delete.';
+    const removed = await deleteSetAside(c);
+    j.oldFolders = {
+      decision: 'deleted',
+      at: new Date().toISOString(),
+      paths: removed,
+      files: old.files,
+      bytes: old.bytes,
+    };
+    await c.store.save('old-folders-deleted');
+    await rewriteReport(c);
+    return removed.length > 0
+      ? `Deleted the old folders (${oldFoldersWords(old)}): ${removed.join(', ')}.`
+      : 'There were no earlier folders to delete.';
   },
 };
+
+/** The report written before the last decision is rewritten in place so it says what was decided. */
+async function rewriteReport(c: RestoreCtx): Promise<void> {
+  try {
+    await rewriteRestoreReport(c.store);
+  } catch {
+    // The decision is in the journal; a stick pulled after the report was written must not fail the restore.
+  }
+}

@@ -47,6 +47,11 @@ export interface ConfirmRequest {
   details?: string[];
   /** Label of the button that goes ahead ("Stop the service"). */
   action: string;
+  /**
+   * Set when saying no is a normal choice rather than stopping the job ("Keep them"): its label, and the wizard
+   * makes it the default button.
+   */
+  decline?: string;
 }
 
 export interface CredentialField {

@@ -15,13 +15,13 @@ export interface WizardSession {
  * For one describe block: `serve --practice` with the real engine, a Chromium page signed in with its one-time
  * URL, a picture of where a failing test stopped, and everything closed afterwards.
  */
-export function useWizardSession(): WizardSession {
+export function useWizardSession(opts: { width?: number; height?: number } = {}): WizardSession {
   const s = { errors: [] as string[] } as WizardSession;
   let browser: Browser | undefined;
   beforeAll(async () => {
     s.server = await startPracticeServer();
     browser = await launchBrowser();
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const context = await browser.newContext({ viewport: { width: opts.width ?? 1280, height: opts.height ?? 900 } });
     s.page = await context.newPage();
     s.page.on('pageerror', (e) => s.errors.push(e.message));
     await s.page.goto(s.server.url);

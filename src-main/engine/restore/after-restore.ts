@@ -1,0 +1,135 @@
+import { RecoveryError } from '../errors.js';
+import { executeRunbook, type RunbookIO, type Step } from '../runbook/runner.js';
+import { makeCtx, type RestoreCtx, type RestoreTuning } from './context.js';
+import { defaultStateDir, JournalStore, readJournal, type RestoreJournal } from './journal.js';
+import { rewriteRestoreReport } from './restore-report.js';
+import { credentialsStep, deleteSetAside, oldFoldersWords, restartStep, setAsideFolders } from './steps-finish.js';
+import { describeMachineState } from './status.js';
+
+/**
+ * What a finished restore may still need: the credentials that were skipped (`edge-recovery credentials`, the
+ * wizard's "Enter them now") and the deletion of the old folders the technician kept (`edge-recovery finish`).
+ * Both work on the last restore's journal and against the running product; both rewrite its report.
+ */
+
+async function finishedJournal(stateDir: string): Promise<JournalStore> {
+  const j = await readJournal(stateDir);
+  if (j === null) {
+    throw new RecoveryError('NO_UNFINISHED_RESTORE', `No restore was ever run with the state folder ${stateDir}.`, {
+      hint: 'If the restore was started with --state-dir, pass the same --state-dir here.',
+    });
+  }
+  if (j.status !== 'finished') {
+    throw new RecoveryError(
+      'RESTORE_IN_PROGRESS',
+      `The last restore (${j.id}) has not finished: ${describeMachineState(j)}`,
+      { hint: 'Resume it (edge-recovery resume) or roll it back (edge-recovery rollback) first.' },
+    );
+  }
+  return new JournalStore(stateDir, j);
+}
+
+function resultOf(j: RestoreJournal) {
+  return {
+    kind: 'restore' as const,
+    id: j.id,
+    reports: j.reports,
+    credentialsPending: j.credentials.pending,
+    warnings: j.warnings,
+    state: describeMachineState(j),
+  };
+}
+
+const rewriteStep: Step<RestoreCtx> = {
+  id: 'report',
+  title: 'Update the recovery report',
+  explain: () => 'Write the recovery report again, so it says what was done now.',
+  async run(c) {
+    const written = await rewriteRestoreReport(c.store);
+    return written.length > 0 ? `Report updated: ${written.join(', ')}.` : 'There was no report to update.';
+  },
+};
+
+/** Credentials skipped during a finished restore: asked again, sent through the product's API, then a restart. */
+export async function enterOpenCredentials(
+  opts: { stateDir?: string; tuning?: RestoreTuning },
+  io: RunbookIO,
+): Promise<{ pending: string[] }> {
+  const store = await finishedJournal(defaultStateDir(opts.stateDir));
+  const ctx = makeCtx(store, undefined, opts.tuning ?? {}, io.signal);
+  try {
+    await executeRunbook(
+      {
+        kind: 'restore',
+        title: 'Enter the open credentials',
+        steps: [credentialsStep, restartStep, rewriteStep],
+      },
+      ctx,
+      io,
+      {
+        // The journal's credentials step says what is true now (the report is built from it).
+        async afterStep(info) {
+          if (info.id !== 'credentials' || info.state !== 'done') return;
+          const prev = store.j.steps['credentials'];
+          store.j.steps['credentials'] = {
+            ...prev,
+            state: 'done',
+            ...(info.summary !== undefined ? { summary: info.summary } : {}),
+            finishedAt: new Date().toISOString(),
+          };
+          store.j.warnings = [...new Set(store.j.warnings)].filter(
+            (w) => store.j.credentials.pending.length > 0 || !w.startsWith('These entries still need their secrets'),
+          );
+          await store.save();
+        },
+      },
+    );
+  } catch (e) {
+    await store.save();
+    throw e;
+  }
+  await store.save('credentials-entered');
+  io.emit({ type: 'finished', ok: true, result: resultOf(store.j) });
+  return { pending: store.j.credentials.pending };
+}
+
+/** Deletes the old folders a finished restore kept, after asking (or with --yes). */
+export async function deleteKeptFolders(opts: { stateDir?: string }, io: RunbookIO): Promise<{ removed: string[] }> {
+  const store = await finishedJournal(defaultStateDir(opts.stateDir));
+  const ctx = makeCtx(store, undefined, {}, io.signal);
+  let removed: string[] = [];
+  const step: Step<RestoreCtx> = {
+    id: 'finish',
+    title: 'Delete the old folders',
+    explain: () => 'Delete the folders the restore set aside and kept. After this, they are gone for good.',
+    async run(c, s) {
+      const old = await setAsideFolders(c);
+      if (old.paths.length === 0) return 'There are no kept folders left to delete.';
+      const ok = await s.interaction.confirm({
+        stepId: 'finish',
+        title: 'Delete the old folders',
+        message: `The folders the restore ${c.store.j.id} set aside are still here (${oldFoldersWords(old)}). Delete them for good?`,
+        details: old.paths,
+        action: `Delete the old folders (${oldFoldersWords(old)})`,
+        decline: 'Keep them',
+      });
+      if (!ok) return `Kept the old folders (${oldFoldersWords(old)}).`;
+      removed = await deleteSetAside(c);
+      c.store.j.oldFolders = { decision: 'deleted', at: new Date().toISOString(), ...old, paths: removed };
+      await c.store.save('old-folders-deleted');
+      return `Deleted the old folders (${oldFoldersWords(old)}): ${removed.join(', ')}.`;
+    },
+  };
+  await executeRunbook({ kind: 'restore', title: 'Delete the old folders', steps: [step, rewriteStep] }, ctx, io);
+  io.emit({ type: 'finished', ok: true, result: resultOf(store.j) });
+  return { removed };
+}
+
+/** What a finished restore left to do, for the status view: kept folders and open credentials. */
+export function leftToDo(j: RestoreJournal): string[] {
+  const out: string[] = [];
+  for (const p of j.credentials.pending) out.push(`Credential not entered: ${p} (edge-recovery credentials)`);
+  if (j.oldFolders?.decision === 'kept')
+    out.push(`Old folders kept (${oldFoldersWords(j.oldFolders)}): delete them with edge-recovery finish`);
+  return out;
+}
