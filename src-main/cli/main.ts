@@ -4,7 +4,8 @@ import { listBackups } from '../engine/backup/list-backups.js';
 import { readBackupSet } from '../engine/backup/manifest.js';
 import { runBackup } from '../engine/backup/run-backup.js';
 import { runVerify } from '../engine/backup/verify-backup.js';
-import { EXIT_CODES, exitCodeFor, toRecoveryError } from '../engine/errors.js';
+import { checkPassphrase } from '../engine/backup/check-passphrase.js';
+import { EXIT_CODES, exitCodeFor, RecoveryError, toRecoveryError } from '../engine/errors.js';
 import { localDeviceId } from '../engine/media/device-id.js';
 import { listDrives } from '../engine/media/drives.js';
 import { formatBytes } from '../engine/progress.js';
@@ -22,11 +23,56 @@ import { collectFolder, getPassphrase, parseKeep, parseSize, readCredentialsFile
 import { rememberedStateDir, rememberStateDir } from './state-dir.js';
 import { table, terminalInteraction, terminalSink } from './terminal.js';
 
-/** The passphrase a backup needs: asked (or read) only when its manifest says it is encrypted. */
+/**
+ * The backup set at `dir`. A folder that is not one backup but holds some (the stick's mount point, its
+ * EdgeRecovery folder) is answered with the list of backups found there, to pick one from.
+ */
+async function backupSetAt(dir: string): Promise<Awaited<ReturnType<typeof readBackupSet>>> {
+  const abs = path.resolve(dir);
+  try {
+    return await readBackupSet(abs);
+  } catch (e) {
+    const err = toRecoveryError(e);
+    if (err.code !== 'BACKUP_INCOMPLETE' && err.code !== 'BACKUP_NOT_FOUND') throw err;
+    const groups = await listBackups(abs).catch(() => []);
+    const found = groups.flatMap((g) => g.backups).filter((b) => b.complete && b.path !== abs);
+    if (found.length === 0) throw err;
+    throw new RecoveryError(
+      'BAD_INPUT',
+      `${dir} is not one backup; it holds ${found.length} backup${found.length === 1 ? '' : 's'}:\n` +
+        found
+          .map(
+            (b) =>
+              `  ${b.path}  (${b.productName} ${b.productVersion ?? ''}, ${b.createdAt.replace('T', ' ').slice(0, 16)} UTC, device ${b.deviceId})`,
+          )
+          .join('\n'),
+      { hint: 'Run the command again with one of these folders.' },
+    );
+  }
+}
+
+/**
+ * The passphrase a backup needs: asked (or read) only when its manifest says it is encrypted, and checked
+ * against the backup's encryption header before anything starts. Typed at the prompt, a wrong one is asked
+ * again (three tries); from a file or the environment it fails at once.
+ */
 async function passphraseFor(backup: string, file: string | undefined): Promise<string | undefined> {
-  const { manifest } = await readBackupSet(path.resolve(backup));
-  if (manifest.archive.encryption === null) return undefined;
-  return getPassphrase({ ...(file ? { file } : {}), create: false, required: true });
+  const set = await backupSetAt(backup);
+  if (set.manifest.archive.encryption === null) return undefined;
+  const typed = file === undefined && !process.env['EDGE_RECOVERY_PASSPHRASE'];
+  for (let attempt = 1; ; attempt++) {
+    const p = (await getPassphrase({ ...(file ? { file } : {}), create: false, required: true }))!;
+    try {
+      await checkPassphrase(set.dir, set.manifest, p);
+      return p;
+    } catch (e) {
+      const err = toRecoveryError(e);
+      if (err.code !== 'WRONG_PASSPHRASE' || !typed || attempt >= 3) throw err;
+      process.stderr.write(
+        `That passphrase does not open this backup (it is case-sensitive). Try ${attempt + 1} of 3.\n`,
+      );
+    }
+  }
 }
 
 /** --state-dir (or EDGE_RECOVERY_STATE_DIR) as an engine option. */
@@ -56,7 +102,6 @@ export function buildProgram(): Command {
   const program = new Command('edge-recovery')
     .description('Back up and restore edge appliances (AVEVA Edge Data Store first) with a USB stick, offline.')
     .version(TOOL_VERSION)
-    .showHelpAfterError()
     .exitOverride();
 
   program
@@ -141,8 +186,9 @@ export function buildProgram(): Command {
   program
     .command('backup')
     .description('Back up the product folders to a stick: stop the service, archive, verify, start it again.')
-    .requiredOption('--profile <id|file>', 'built-in profile id or profile JSON file')
-    .requiredOption('--to <dir>', "the stick's mount point (or any folder)")
+    .usage('--profile <id|file> --to <dir> [options]')
+    .option('--profile <id|file>', 'built-in profile id or profile JSON file (required)')
+    .option('--to <dir>', "the stick's mount point (or any folder) (required)")
     .option('--root <dir>', "resolve the profile's folders under this folder")
     .option(
       '--folder <id=path>',
@@ -224,7 +270,8 @@ export function buildProgram(): Command {
     .description(
       'Restore a backup onto this machine: verify, check compatibility, swap folders reversibly, repair owners, re-enter credentials.',
     )
-    .requiredOption('--profile <id|file>', 'built-in profile id or profile JSON file')
+    .usage('<backup> --profile <id|file> [options]')
+    .option('--profile <id|file>', 'built-in profile id or profile JSON file (required)')
     .option('--root <dir>', "resolve the profile's folders under this folder")
     .option('--passphrase-file <file>', 'passphrase of an encrypted backup')
     .option('--credentials-file <file>', 'JSON with the secrets to re-enter (else asked, hidden)')
@@ -373,8 +420,31 @@ export function buildProgram(): Command {
       await serveCommand(o);
     });
 
+  // A mistake shows the one usage line of its command, not the whole help; required options are checked after
+  // commander has looked for unknown ones, so a typo says "unknown option".
+  program.showHelpAfterError(`Usage: edge-recovery <command> [options]  (edge-recovery --help lists the commands)`);
+  for (const c of program.commands) {
+    c.exitOverride();
+    c.showHelpAfterError(
+      `Usage: edge-recovery ${c.name()} ${c.usage()}\nAll options: edge-recovery ${c.name()} --help`,
+    );
+  }
+  program.hook('preAction', (_root, action) => {
+    for (const flag of REQUIRED[action.name()] ?? []) {
+      const key = flag.replace(/^--/, '').replace(/-([a-z])/g, (_m: string, ch: string) => ch.toUpperCase());
+      if (action.getOptionValue(key) === undefined) {
+        const o = action.options.find((x) => x.long === flag);
+        action.error(`error: required option '${o?.flags ?? flag}' not specified`, {
+          code: 'commander.missingMandatoryOptionValue',
+        });
+      }
+    }
+  });
   return program;
 }
+
+/** Options a command cannot run without. */
+const REQUIRED: Record<string, string[]> = { backup: ['--profile', '--to'], restore: ['--profile'] };
 
 interface RestoreCliOptions {
   profile: string;

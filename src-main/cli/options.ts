@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import { RecoveryError } from '../engine/errors.js';
-import { askHidden } from './terminal.js';
+import { askHidden, askSecret } from './terminal.js';
 
 /** "4G", "700M", "1.5GiB", "123456" → bytes. */
 export function parseSize(s: string): number {
@@ -46,7 +46,7 @@ export async function getPassphrase(o: {
       hint: 'Use --passphrase-file <file> or set EDGE_RECOVERY_PASSPHRASE.',
     });
   }
-  const p = await askHidden('Passphrase: ');
+  const p = await askSecret('Passphrase: ');
   if (o.create) {
     if (p.length < 8) throw new RecoveryError('BAD_INPUT', 'Use a passphrase of at least 8 characters.');
     const again = await askHidden('Passphrase again: ');

@@ -125,6 +125,18 @@ export async function askHidden(question: string): Promise<string> {
   }
 }
 
+/**
+ * A secret typed at a hidden prompt: an empty answer is asked again, never accepted (an empty password sent to
+ * the product would fail the step and leave the technician one keystroke from a rollback).
+ */
+export async function askSecret(question: string): Promise<string> {
+  for (;;) {
+    const v = await askHidden(question);
+    if (v.length > 0) return v;
+    process.stderr.write('  Nothing was typed. Type it again (Ctrl+C stops).\n');
+  }
+}
+
 export interface TerminalInteractionOptions {
   yes: boolean;
   json: boolean;
@@ -179,7 +191,7 @@ export function terminalInteraction(o: TerminalInteractionOptions): Interaction 
             const v = await ask(`  ${f.label}${f.value ? ` [${f.value}]` : ''}: `);
             vals[f.name] = v.trim() === '' && f.value !== undefined ? f.value : v.trim();
           } else {
-            vals[f.name] = await askHidden(`  ${f.label} (hidden): `);
+            vals[f.name] = await askSecret(`  ${f.label} (hidden): `);
           }
         }
         out[e.key] = vals;
