@@ -9,6 +9,8 @@ import { localDeviceId } from '../engine/media/device-id.js';
 import { listDrives } from '../engine/media/drives.js';
 import { formatBytes } from '../engine/progress.js';
 import { builtinProfiles, loadProfile } from '../engine/profiles/load.js';
+import type { Profile } from '../engine/profiles/schema.js';
+import { assertCommandsAllowed, profileTrust, untrustedWarning } from '../engine/profiles/trust.js';
 import {
   isUnfinished,
   restoreStatus,
@@ -32,6 +34,23 @@ async function passphraseFor(backup: string, file: string | undefined): Promise<
 function stateDirOpt(o: { stateDir?: string }): { stateDir?: string } {
   return o.stateDir ? { stateDir: path.resolve(o.stateDir) } : {};
 }
+
+/**
+ * --profile: a built-in id, or a file. A file that someone other than root could change is untrusted input: a
+ * warning says so, and a profile that would run commands (a `process` service) needs --allow-profile-commands.
+ */
+async function cliProfile(ref: string, o: { allowProfileCommands?: boolean }): Promise<Profile> {
+  const profile = await loadProfile(ref);
+  const trust = await profileTrust(ref);
+  if (trust.origin === 'untrusted') {
+    process.stderr.write(untrustedWarning(ref, trust.reason) + '\n');
+    assertCommandsAllowed(ref, profile, trust, o.allowProfileCommands === true);
+  }
+  return profile;
+}
+
+const ALLOW_COMMANDS_HELP =
+  'use an untrusted profile file (not root-only) even though it runs commands (a "process" service); read them first';
 
 function out(json: boolean, value: unknown, human: () => string): void {
   process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : human());
@@ -155,6 +174,7 @@ export function buildProgram(): Command {
     .option('--keep <n>', 'keep the newest n backups of this device and profile', parseKeep)
     .option('--split-size <size>', 'split the archive into parts (e.g. 4G); automatic on FAT32', parseSize)
     .option('--leave-stopped', 'leave the service stopped afterwards')
+    .option('--allow-profile-commands', ALLOW_COMMANDS_HELP)
     .option('--yes', 'do not ask before stopping the service')
     .option('--json', 'print progress and results as JSON lines')
     .action(
@@ -171,8 +191,9 @@ export function buildProgram(): Command {
         leaveStopped?: boolean;
         yes?: boolean;
         json?: boolean;
+        allowProfileCommands?: boolean;
       }) => {
-        const profile = await loadProfile(o.profile);
+        const profile = await cliProfile(o.profile, o);
         const wantsEncryption = o.encrypt === true || o.passphraseFile !== undefined;
         const passphrase = wantsEncryption
           ? await getPassphrase({
@@ -231,10 +252,11 @@ export function buildProgram(): Command {
     .option('--allow-version-mismatch', 'restore even if the installed version does not fit the version policy')
     .option('--allow-other-device', 'restore a backup made on another device (the normal case on replacement hardware)')
     .option('--keep-defaults', 'keep the set-aside default folders after a successful restore')
+    .option('--allow-profile-commands', ALLOW_COMMANDS_HELP)
     .addOption(new Option('--state-dir <dir>', 'where the restore journal lives').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'print progress and results as JSON lines')
     .action(async (backup: string, o: RestoreCliOptions) => {
-      const profile = await loadProfile(o.profile);
+      const profile = await cliProfile(o.profile, o);
       const passphrase = await passphraseFor(backup, o.passphraseFile);
       const credentials = o.credentialsFile ? await readCredentialsFile(o.credentialsFile) : undefined;
       const runIo = io({ ...o, ...(credentials ? { credentials } : {}) });
@@ -337,6 +359,7 @@ interface RestoreCliOptions {
   keepDefaults?: boolean;
   stateDir?: string;
   json?: boolean;
+  allowProfileCommands?: boolean;
 }
 
 /** After a failed restore: say what state the machine is in and roll back (asked, or at once with --yes). */
