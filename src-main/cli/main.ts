@@ -336,11 +336,15 @@ export function buildProgram(): Command {
 
   program
     .command('serve')
-    .description('Serve the wizard to a browser on this machine only (127.0.0.1), e.g. through an SSH tunnel.')
+    .description(
+      'Serve the wizard to a browser on this machine only (127.0.0.1 or a Unix socket), e.g. through an SSH tunnel.',
+    )
     .option('--practice', 'practice mode: two practice appliances in a sandbox, a folder as the stick')
-    .option('--port <n>', 'port (default: a free one)', (s) => Number(s))
+    .option('--port <n>', 'port on 127.0.0.1 (default: a free one)', (s) => Number(s))
+    .option('--socket <path>', 'listen on this Unix socket instead (0600 in a 0700 folder), for ssh -L 8080:<path>')
+    .option('--new-link', 'ask the running serve for a fresh one-time sign-in link (e.g. after closing the tab)')
     .addOption(new Option('--state-dir <dir>').env('EDGE_RECOVERY_STATE_DIR'))
-    .action(async (o: { practice?: boolean; port?: number; stateDir?: string }) => {
+    .action(async (o: { practice?: boolean; port?: number; socket?: string; newLink?: boolean; stateDir?: string }) => {
       const { serveCommand } = await import('./serve-command.js');
       await serveCommand(o);
     });

@@ -47,7 +47,9 @@ describe('profile rules: a profile is code and is checked like it', () => {
     for (const p of ['/', '/etc', '/usr', '/bin', '/var', '/var/lib', '/home', '/root', '/usr/share', '/tmp']) {
       const raw = linux();
       raw.items[1].path = p;
-      expect(refusal(raw)).toContain(`items.1.path: "${p}" is a system folder; name the product's own folder inside it`);
+      expect(refusal(raw)).toContain(
+        `items.1.path: "${p}" is a system folder; name the product's own folder inside it`,
+      );
     }
     const raw = linux();
     raw.items[1].path = '/proc/1/root';
@@ -214,7 +216,9 @@ describe('profile trust: files only root can change, or untrusted input', () => 
     expect(refused.stderr).toMatch(
       /would run commands with this tool's rights \(service\.command: \/bin\/sh -c touch .*\), and it is untrusted input/,
     );
-    expect(refused.stderr).toMatch(/pass --allow-profile-commands, or install the profile in \/etc\/edge-recovery\/profiles/);
+    expect(refused.stderr).toMatch(
+      /pass --allow-profile-commands, or install the profile in \/etc\/edge-recovery\/profiles/,
+    );
     expect(refused.code).toBe(4);
     await expect(fsp.access(marker)).rejects.toThrow();
     expect(await fsp.readdir(stick)).toEqual([]);

@@ -238,7 +238,10 @@ export function profileRuleIssues(p: Profile): RuleIssue[] {
   // The service: names that cannot be read as options; a `process` command given by absolute path.
   const s = p.service;
   if (s.manager === 'systemd' && !SYSTEMD_UNIT.test(s.name)) {
-    add(['service', 'name'], `"${s.name}" is not a systemd unit name (letters, digits, ":_.@-", not starting with "-")`);
+    add(
+      ['service', 'name'],
+      `"${s.name}" is not a systemd unit name (letters, digits, ":_.@-", not starting with "-")`,
+    );
   }
   if ((s.manager === 'windows' || s.manager === 'process' || s.manager === 'none') && !PLAIN_NAME.test(s.name)) {
     add(['service', 'name'], `"${s.name}" is not a plain service name (letters, digits, spaces, "_.@()-")`);
