@@ -16,7 +16,7 @@ import { findOpenFiles } from '../service/open-files.js';
 import type { ServiceControl, ServiceStatus } from '../service/types.js';
 import { crashPoint } from '../restore/crash-point.js';
 import { defaultStateDir } from '../restore/journal.js';
-import { fsyncDir, writeFileAtomic } from '../util/atomic-fs.js';
+import { fsyncDir, mkdirNoFollow, writeFileAtomic } from '../util/atomic-fs.js';
 import { withJobLock } from '../util/job-lock.js';
 import { treeSize, type TreeSize } from '../util/tree-size.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
@@ -264,8 +264,8 @@ const steps: RunbookDef<Ctx>['steps'] = [
       `on ${c.o.to}, filed under this device's id "${c.device.id}" (EdgeRecovery/${c.device.id}/)` +
       `${c.splitSize ? `, in parts of ${formatBytes(c.splitSize)}` : ''}. Files are written as .partial and renamed when complete.`,
     async run(c, s) {
-      const device = path.join(c.o.to, 'EdgeRecovery', safeDeviceId(c.device.id));
-      await fsp.mkdir(device, { recursive: true });
+      // Never through a link planted on the stick: EdgeRecovery/<device> are real folders or refused.
+      const device = await mkdirNoFollow(c.o.to, ['EdgeRecovery', safeDeviceId(c.device.id)]);
       const stamp = backupStamp(c.o.now ?? new Date());
       let name = `Backup_${c.o.profile.id}_${stamp}`;
       for (
@@ -307,7 +307,7 @@ const steps: RunbookDef<Ctx>['steps'] = [
       reportChangedFiles(c, c.archive);
       c.manifest = buildManifest(c, c.archive);
       // SHA256SUMS comes after the verification (it lists manifest.json): until then `sha256sum -c` cannot pass.
-      await writeFileAtomic(path.join(c.setDir, RESTORE_TXT_NAME), restoreText(c.manifest, c.o.profile));
+      await writeFileAtomic(path.join(c.setDir, RESTORE_TXT_NAME), restoreText(c.manifest, c.o.profile), 0o600);
       crashPoint('backup:archived');
       return `Wrote ${c.archive.parts.length} file(s), ${formatBytes(c.archive.archiveBytes)} (${c.archive.files} files, ${formatBytes(c.archive.contentBytes)} of data).`;
     },
@@ -340,9 +340,9 @@ const steps: RunbookDef<Ctx>['steps'] = [
       // SHA256SUMS (which lists manifest.json), then manifest.json last: a set without it is never a backup,
       // and `sha256sum -c` fails on it (manifest.json missing), so stock tools and this tool agree.
       const manifestText = JSON.stringify(c.manifest, null, 2) + '\n';
-      await writeFileAtomic(path.join(c.setDir!, SUMS_NAME), sha256SumsText(c.archive!.parts, manifestText));
+      await writeFileAtomic(path.join(c.setDir!, SUMS_NAME), sha256SumsText(c.archive!.parts, manifestText), 0o600);
       crashPoint('backup:sums-written');
-      await writeFileAtomic(path.join(c.setDir!, MANIFEST_NAME), manifestText);
+      await writeFileAtomic(path.join(c.setDir!, MANIFEST_NAME), manifestText, 0o600);
       c.journal.j.phase = 'verified';
       await c.journal.save('verified');
       const how = fromMedium ? 'read back from the medium' : 'read back';
