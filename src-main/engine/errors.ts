@@ -32,6 +32,8 @@ export const ERROR_CODES = {
   OWNERSHIP_MISMATCH: 'Some files do not match the ownership and permission policy.',
   RESTORE_IN_PROGRESS: 'An unfinished restore exists.',
   NO_UNFINISHED_RESTORE: 'There is no unfinished restore.',
+  STEP_FAILED: "A step of the product's own procedure failed.",
+  STEP_TIMEOUT: "A step of the product's own procedure did not finish in time.",
   CANCELLED: 'Cancelled.',
   DECLINED: 'The technician declined the step.',
   INTERNAL: 'An unexpected internal error occurred.',

@@ -11,6 +11,14 @@ import { formatBytes } from '../progress.js';
 import { resolveItems, type ResolvedItem } from '../profiles/load.js';
 import type { Profile } from '../profiles/schema.js';
 import { executeRunbook, type RunbookDef, type RunbookIO } from '../runbook/runner.js';
+import { verifyArtifacts, type ArtifactRecord } from '../runbook/product/artifacts.js';
+import {
+  emptyProductState,
+  productRunbookSteps,
+  removeWork,
+  undoProductSteps,
+  type ProductHost,
+} from '../runbook/product/product-steps.js';
 import { serviceFor } from '../service/index.js';
 import { findOpenFiles } from '../service/open-files.js';
 import type { ServiceControl, ServiceStatus } from '../service/types.js';
@@ -43,6 +51,8 @@ export interface BackupOptions {
   leaveStopped?: boolean;
   /** For tests: the creation time. */
   now?: Date;
+  /** The technician's name for this backup (a manual backup's name; product steps see it as {label}). */
+  label?: string;
 }
 
 export interface BackupResult {
@@ -71,6 +81,9 @@ interface Ctx {
   warnings: string[];
   /** Records a warning and shows it at once (the technician hears it before the service stops). */
   warn(message: string): void;
+  /** The product's own steps: what they remember, and the files they put into the set. */
+  product: ProductHost;
+  artifacts: ArtifactRecord[];
 }
 
 /** FAT32 holds at most 4 GiB − 1 per file; parts are cut at whole MiB below that. */
@@ -98,7 +111,7 @@ function estimateArchiveBytes(sizes: Iterable<TreeSize>): number {
   return bytes + entries * (1024 + 256) + 16 * 1024 * 1024;
 }
 
-const steps: RunbookDef<Ctx>['steps'] = [
+const builtinSteps: RunbookDef<Ctx>['steps'] = [
   {
     id: 'prechecks',
     title: 'Pre-checks',
@@ -193,6 +206,10 @@ const steps: RunbookDef<Ctx>['steps'] = [
       details: [`Service: ${c.service.label}`],
       action: 'Stop the service',
     }),
+    skip: (c) =>
+      c.o.profile.stopService.includes('backup')
+        ? null
+        : `${c.o.profile.productName} backs itself up while it runs: the service is not stopped.`,
     async run(c) {
       c.before = await c.service.status();
       if (c.before.state === 'not-found') {
@@ -211,6 +228,7 @@ const steps: RunbookDef<Ctx>['steps'] = [
     id: 'open-files',
     title: 'Check no program holds the files',
     explain: (c) => `Look for any program that still has files open under ${c.items.map((i) => i.path).join(', ')}.`,
+    skip: (c) => (c.items.length === 0 ? 'The profile archives no folders.' : null),
     async run(c) {
       const open = await findOpenFiles(c.items.map((i) => i.path));
       if (open.length > 0) {
@@ -283,10 +301,25 @@ const steps: RunbookDef<Ctx>['steps'] = [
         { parts: c.archive!.parts, ...(c.o.passphrase !== undefined ? { passphrase: c.o.passphrase } : {}) },
         { onProgress: s.progress, ...(s.signal ? { signal: s.signal } : {}) },
       );
+      if (c.artifacts.length > 0) {
+        // The product's own files: listed in the manifest and SHA256SUMS, and read back like the archive.
+        c.manifest!.artifacts = c.artifacts;
+        await writeFileAtomic(
+          path.join(c.setDir!, SUMS_NAME),
+          sha256SumsText([...c.archive!.parts, ...artifactSums(c)]),
+        );
+        await writeFileAtomic(path.join(c.setDir!, RESTORE_TXT_NAME), restoreText(c.manifest!, c.o.profile));
+        await dropPageCacheAll(c.artifacts.map((a) => path.join(c.setDir!, ...a.path.split('/'))));
+        await verifyArtifacts(c.setDir!, c.artifacts, {
+          onProgress: s.progress,
+          ...(s.signal ? { signal: s.signal } : {}),
+        });
+      }
       // The manifest goes last: a set without it is never taken for a complete backup.
       await writeFileAtomic(path.join(c.setDir!, MANIFEST_NAME), JSON.stringify(c.manifest, null, 2) + '\n');
       const how = fromMedium ? 'read back from the medium' : 'read back';
-      return `All ${r.files} files ${how} match their checksums. The backup is complete: ${c.setDir}`;
+      const extra = c.artifacts.length > 0 ? ` and ${c.artifacts.length} file(s) of the product's own` : '';
+      return `All ${r.files} files${extra} ${how} match their checksums. The backup is complete: ${c.setDir}`;
     },
   },
   {
@@ -325,6 +358,28 @@ const steps: RunbookDef<Ctx>['steps'] = [
   },
 ];
 
+/** The runbook's own steps with the profile's steps at their points. */
+export function backupSteps(profile: Profile): RunbookDef<Ctx>['steps'] {
+  const at = (point: Parameters<typeof productRunbookSteps>[1]) =>
+    productRunbookSteps<Ctx>(profile, point, (c) => c.product);
+  const own = (id: string) => builtinSteps.find((x) => x.id === id)!;
+  return [
+    own('prechecks'),
+    own('version'),
+    ...at('backup.before-stop'),
+    own('stop-service'),
+    own('open-files'),
+    ...at('backup.after-stop'),
+    own('archive'),
+    ...at('backup.archive'),
+    own('verify'),
+    ...at('backup.before-start'),
+    own('start-service'),
+    ...at('backup.after-start'),
+    own('retention'),
+  ];
+}
+
 async function waitHealthy(api: ApplianceClient, timeoutMs: number): Promise<{ ok: boolean; detail: string }> {
   const until = Date.now() + timeoutMs;
   let last = { ok: false, detail: 'no answer' };
@@ -334,6 +389,10 @@ async function waitHealthy(api: ApplianceClient, timeoutMs: number): Promise<{ o
     await new Promise((r) => setTimeout(r, 250));
   }
   return last;
+}
+
+function artifactSums(c: Ctx): { name: string; sha256: string }[] {
+  return c.artifacts.map((a) => ({ name: a.path, sha256: a.sha256 }));
 }
 
 function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
@@ -366,6 +425,7 @@ function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
       parts: a.parts,
     },
     skipped: a.skipped,
+    artifacts: c.artifacts,
   };
 }
 
@@ -402,8 +462,29 @@ export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<Backup
       this.warnings.push(message);
       io.emit({ type: 'log', level: 'warn', message });
     },
+    product: undefined as unknown as ProductHost,
+    artifacts: [],
   };
-  const def: RunbookDef<Ctx> = { kind: 'backup', title: `Back up ${o.profile.productName}`, steps };
+  c.product = {
+    profile: o.profile,
+    root: o.root === undefined ? null : path.resolve(o.root),
+    label: o.label ?? backupStamp(o.now ?? new Date()),
+    device: c.device.id,
+    passphrase: undefined,
+    signal: io.signal,
+    state: emptyProductState(),
+    save: () => Promise.resolve(),
+    setDir: () => {
+      if (c.setDir === null) throw new RecoveryError('INTERNAL', 'The backup folder does not exist yet.');
+      return c.setDir;
+    },
+    addArtifact: (r) => c.artifacts.push(r),
+  };
+  const def: RunbookDef<Ctx> = {
+    kind: 'backup',
+    title: `Back up ${o.profile.productName}`,
+    steps: backupSteps(o.profile),
+  };
   try {
     await executeRunbook(def, c, io);
   } catch (e) {
@@ -412,6 +493,7 @@ export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<Backup
     io.emit({ type: 'finished', ok: false, error: err.toJSON() });
     throw err;
   }
+  await removeWork(c.product).catch(() => undefined);
   const result: BackupResult = {
     setDir: c.setDir!,
     manifest: c.manifest!,
@@ -427,6 +509,9 @@ export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<Backup
 }
 
 async function cleanupAfterFailure(c: Ctx, io: RunbookIO): Promise<void> {
+  const log = (message: string, level: 'info' | 'warn' = 'info') => io.emit({ type: 'log', level, message });
+  for (const line of await undoProductSteps(c.product, log)) log(line);
+  await removeWork(c.product).catch(() => undefined);
   const manifestWritten =
     c.setDir !== null &&
     (await fsp.stat(path.join(c.setDir, MANIFEST_NAME)).then(
