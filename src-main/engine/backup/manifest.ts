@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { RecoveryError } from '../errors.js';
 import { ArtifactRecordSchema } from '../runbook/product/artifacts.js';
+import { cleanStrings } from '../util/clean-text.js';
 
 /**
  * manifest.json of a backup set: plain JSON, no secrets, written last (its presence means the set is
@@ -109,5 +110,6 @@ export async function readBackupSet(dir: string): Promise<BackupSet> {
       },
     );
   }
-  return { dir, manifest: r.data };
+  // Host names, ids and paths from a stick are shown on terminals and in reports: no control characters.
+  return { dir, manifest: cleanStrings(r.data) };
 }
