@@ -30,7 +30,9 @@ import { table, terminalInteraction, terminalSink } from './terminal.js';
 /** The passphrase a backup needs: asked (or read) only when its manifest says it is encrypted. */
 async function passphraseFor(backup: string, file: string | undefined): Promise<string | undefined> {
   const { manifest } = await readBackupSet(path.resolve(backup));
-  if (manifest.archive.encryption === null) return undefined;
+  // The product's own encrypted backups (OpenCRVS .tar.gz.enc) are opened with its passphrase too.
+  const productEncrypted = manifest.artifacts.some((a) => a.format === 'openssl-enc-tar-gz');
+  if (manifest.archive.encryption === null && !productEncrypted) return undefined;
   return getPassphrase({ ...(file ? { file } : {}), create: false, required: true });
 }
 

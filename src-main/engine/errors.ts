@@ -35,6 +35,8 @@ export const ERROR_CODES = {
   RESTORE_IN_PROGRESS: 'An unfinished restore exists.',
   JOB_RUNNING: 'Another job that changes this machine is running.',
   NO_UNFINISHED_RESTORE: 'There is no unfinished restore.',
+  STEP_FAILED: "A step of the product's own procedure failed.",
+  STEP_TIMEOUT: "A step of the product's own procedure did not finish in time.",
   CANCELLED: 'Cancelled.',
   DECLINED: 'The technician declined the step.',
   INTERNAL: 'An unexpected internal error occurred.',

@@ -65,6 +65,13 @@ export function profileCommands(profile: Profile): string[] {
   if (profile.service.manager === 'process' && profile.service.command) {
     out.push(`service.command: ${profile.service.command.join(' ')}`);
   }
+  (profile.steps ?? []).forEach((step, i) => {
+    if (step.kind === 'command' || step.kind === 'reset') out.push(`steps.${i} (${step.id}): ${step.argv.join(' ')}`);
+    if (step.kind === 'service' && step.service.manager === 'process' && step.service.command) {
+      out.push(`steps.${i} (${step.id}): ${step.service.command.join(' ')}`);
+    }
+    if (step.undo?.kind === 'command') out.push(`steps.${i}.undo (${step.id}): ${step.undo.argv.join(' ')}`);
+  });
   return out;
 }
 
