@@ -2,14 +2,18 @@ import { Command, CommanderError, Option } from 'commander';
 import path from 'node:path';
 import { listBackups } from '../engine/backup/list-backups.js';
 import { readBackupSet } from '../engine/backup/manifest.js';
+import { recoverInterruptedBackup } from '../engine/backup/backup-journal.js';
 import { runBackup } from '../engine/backup/run-backup.js';
 import { runVerify } from '../engine/backup/verify-backup.js';
 import { checkPassphrase } from '../engine/backup/check-passphrase.js';
 import { EXIT_CODES, exitCodeFor, RecoveryError, toRecoveryError } from '../engine/errors.js';
+import { cleanText } from '../engine/util/clean-text.js';
 import { localDeviceId } from '../engine/media/device-id.js';
 import { listDrives } from '../engine/media/drives.js';
 import { formatBytes } from '../engine/progress.js';
 import { builtinProfiles, loadProfile } from '../engine/profiles/load.js';
+import type { Profile } from '../engine/profiles/schema.js';
+import { assertCommandsAllowed, profileTrust, untrustedWarning } from '../engine/profiles/trust.js';
 import {
   isUnfinished,
   restoreStatus,
@@ -17,7 +21,9 @@ import {
   rollbackRestore,
   runRestore,
 } from '../engine/restore/run-restore.js';
+import { defaultStateDir } from '../engine/restore/journal.js';
 import type { RunbookIO } from '../engine/runbook/runner.js';
+import { describeHolder, jobLockHolder, withJobLock } from '../engine/util/job-lock.js';
 import { TOOL_VERSION } from '../engine/version.js';
 import { collectFolder, getPassphrase, parseKeep, parseSize, readCredentialsFile } from './options.js';
 import { rememberedStateDir, rememberStateDir } from './state-dir.js';
@@ -58,7 +64,9 @@ async function backupSetAt(dir: string): Promise<Awaited<ReturnType<typeof readB
  */
 async function passphraseFor(backup: string, file: string | undefined): Promise<string | undefined> {
   const set = await backupSetAt(backup);
-  if (set.manifest.archive.encryption === null) return undefined;
+  // The product's own encrypted backups (OpenCRVS .tar.gz.enc) are opened with its passphrase too.
+  const productEncrypted = set.manifest.artifacts.some((a) => a.format === 'openssl-enc-tar-gz');
+  if (set.manifest.archive.encryption === null && !productEncrypted) return undefined;
   const typed = file === undefined && !process.env['EDGE_RECOVERY_PASSPHRASE'];
   for (let attempt = 1; ; attempt++) {
     const p = (await getPassphrase({ ...(file ? { file } : {}), create: false, required: true }))!;
@@ -80,8 +88,26 @@ function stateDirOpt(o: { stateDir?: string }): { stateDir?: string } {
   return o.stateDir ? { stateDir: path.resolve(o.stateDir) } : {};
 }
 
+/**
+ * --profile: a built-in id, or a file. A file that someone other than root could change is untrusted input: a
+ * warning says so, and a profile that would run commands (a `process` service) needs --allow-profile-commands.
+ */
+async function cliProfile(ref: string, o: { allowProfileCommands?: boolean }): Promise<Profile> {
+  const profile = await loadProfile(ref);
+  const trust = await profileTrust(ref);
+  if (trust.origin === 'untrusted') {
+    process.stderr.write(untrustedWarning(ref, trust.reason) + '\n');
+    assertCommandsAllowed(ref, profile, trust, o.allowProfileCommands === true);
+  }
+  return profile;
+}
+
+const ALLOW_COMMANDS_HELP =
+  'use an untrusted profile file (not root-only) even though it runs commands (a "process" service); read them first';
+
 function out(json: boolean, value: unknown, human: () => string): void {
-  process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : human());
+  // Names and paths in the text may come from a stick: no control character reaches the terminal.
+  process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : cleanText(human()));
 }
 
 function io(o: { json?: boolean; yes?: boolean; credentials?: Record<string, Record<string, string>> }): RunbookIO {
@@ -202,7 +228,10 @@ export function buildProgram(): Command {
     .option('--keep <n>', 'keep the newest n backups of this device and profile', parseKeep)
     .option('--split-size <size>', 'split the archive into parts (e.g. 4G); automatic on FAT32', parseSize)
     .option('--leave-stopped', 'leave the service stopped afterwards')
-    .option('--yes', 'do not ask before stopping the service')
+    .option('--allow-profile-commands', ALLOW_COMMANDS_HELP)
+    .option('--strict', 'fail (instead of warn) when a file changes while it is backed up')
+    .option('--yes', 'do not ask before stopping the service (with service manager "none": it was stopped by hand)')
+    .addOption(new Option('--state-dir <dir>', 'where the job lock and journals live').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'print progress and results as JSON lines')
     .action(
       async (o: {
@@ -216,10 +245,13 @@ export function buildProgram(): Command {
         keep?: number;
         splitSize?: number;
         leaveStopped?: boolean;
+        strict?: boolean;
         yes?: boolean;
+        stateDir?: string;
         json?: boolean;
+        allowProfileCommands?: boolean;
       }) => {
-        const profile = await loadProfile(o.profile);
+        const profile = await cliProfile(o.profile, o);
         const wantsEncryption = o.encrypt === true || o.passphraseFile !== undefined;
         const passphrase = wantsEncryption
           ? await getPassphrase({
@@ -239,6 +271,8 @@ export function buildProgram(): Command {
             ...(o.keep !== undefined ? { keep: o.keep } : {}),
             ...(o.splitSize !== undefined ? { splitSize: o.splitSize } : {}),
             leaveStopped: o.leaveStopped === true,
+            strict: o.strict === true,
+            ...stateDirOpt(o),
           },
           io(o),
         );
@@ -279,32 +313,36 @@ export function buildProgram(): Command {
     .option('--allow-version-mismatch', 'restore even if the installed version does not fit the version policy')
     .option('--allow-other-device', 'restore a backup made on another device (the normal case on replacement hardware)')
     .option('--keep-defaults', 'keep the set-aside default folders after a successful restore')
+    .option('--allow-profile-commands', ALLOW_COMMANDS_HELP)
     .addOption(new Option('--state-dir <dir>', 'where the restore journal lives').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'print progress and results as JSON lines')
     .action(async (backup: string, o: RestoreCliOptions) => {
-      const profile = await loadProfile(o.profile);
+      const profile = await cliProfile(o.profile, o);
       const passphrase = await passphraseFor(backup, o.passphraseFile);
       const credentials = o.credentialsFile ? await readCredentialsFile(o.credentialsFile) : undefined;
       const runIo = io({ ...o, ...(credentials ? { credentials } : {}) });
       if (o.stateDir) await rememberStateDir(o.stateDir);
-      try {
-        await runRestore(
-          {
-            backup: path.resolve(backup),
-            profile,
-            ...(o.root ? { root: path.resolve(o.root) } : {}),
-            ...(passphrase !== undefined ? { passphrase } : {}),
-            allowOtherDevice: o.allowOtherDevice === true,
-            allowVersionMismatch: o.allowVersionMismatch === true,
-            keepDefaults: o.keepDefaults === true,
-            ...stateDirOpt(o),
-          },
-          runIo,
-        );
-        if (!o.json) process.stdout.write('\nRestore complete.\n');
-      } catch (e) {
-        await offerRollback(e, o, runIo);
-      }
+      // One lock for the restore and the rollback offered after it fails: no other job can slip in between.
+      await withJobLock(defaultStateDir(stateDirOpt(o).stateDir), { command: 'restore' }, async () => {
+        try {
+          await runRestore(
+            {
+              backup: path.resolve(backup),
+              profile,
+              ...(o.root ? { root: path.resolve(o.root) } : {}),
+              ...(passphrase !== undefined ? { passphrase } : {}),
+              allowOtherDevice: o.allowOtherDevice === true,
+              allowVersionMismatch: o.allowVersionMismatch === true,
+              keepDefaults: o.keepDefaults === true,
+              ...stateDirOpt(o),
+            },
+            runIo,
+          );
+          if (!o.json) process.stdout.write('\nRestore complete.\n');
+        } catch (e) {
+          await offerRollback(e, o, runIo);
+        }
+      });
     });
 
   program
@@ -319,9 +357,11 @@ export function buildProgram(): Command {
       // The commands to type next carry the state folder when it is not the default one.
       const suffix = dirOpt.stateDir ? ` --state-dir ${dirOpt.stateDir}` : '';
       const { leftToDo } = await import('../engine/restore/after-restore.js');
-      const { readJournal, defaultStateDir } = await import('../engine/restore/journal.js');
+      const { readJournal } = await import('../engine/restore/journal.js');
       const last = s === null && found ? await readJournal(defaultStateDir(dirOpt.stateDir)).catch(() => null) : null;
       const todo = last && last.status === 'finished' ? leftToDo(last) : [];
+      const running = jobLockHolder(defaultStateDir(dirOpt.stateDir));
+      if (running !== null && !o.json) process.stdout.write(`Running now: ${describeHolder(running)}.\n`);
       out(!!o.json, s, () =>
         s === null
           ? `No unfinished restore.${found ? ` The last one (${found.id}) ended: ${found.where}` : ''}\n` +
@@ -350,15 +390,15 @@ export function buildProgram(): Command {
         required: false,
       });
       const runIo = io({ ...o, ...(credentials ? { credentials } : {}) });
-      try {
-        await resumeRestore(
-          { ...(await rememberedStateDir(o)), ...(passphrase !== undefined ? { passphrase } : {}) },
-          runIo,
-        );
-        if (!o.json) process.stdout.write('\nRestore complete.\n');
-      } catch (e) {
-        await offerRollback(e, o, runIo);
-      }
+      const dirOpt = await rememberedStateDir(o);
+      await withJobLock(defaultStateDir(dirOpt.stateDir), { command: 'resume' }, async () => {
+        try {
+          await resumeRestore({ ...dirOpt, ...(passphrase !== undefined ? { passphrase } : {}) }, runIo);
+          if (!o.json) process.stdout.write('\nRestore complete.\n');
+        } catch (e) {
+          await offerRollback(e, o, runIo);
+        }
+      });
     });
 
   program
@@ -411,11 +451,15 @@ export function buildProgram(): Command {
 
   program
     .command('serve')
-    .description('Serve the wizard to a browser on this machine only (127.0.0.1), e.g. through an SSH tunnel.')
+    .description(
+      'Serve the wizard to a browser on this machine only (127.0.0.1 or a Unix socket), e.g. through an SSH tunnel.',
+    )
     .option('--practice', 'practice mode: two practice appliances in a sandbox, a folder as the stick')
-    .option('--port <n>', 'port (default: a free one)', (s) => Number(s))
+    .option('--port <n>', 'port on 127.0.0.1 (default: a free one)', (s) => Number(s))
+    .option('--socket <path>', 'listen on this Unix socket instead (0600 in a 0700 folder), for ssh -L 8080:<path>')
+    .option('--new-link', 'ask the running serve for a fresh one-time sign-in link (e.g. after closing the tab)')
     .addOption(new Option('--state-dir <dir>').env('EDGE_RECOVERY_STATE_DIR'))
-    .action(async (o: { practice?: boolean; port?: number; stateDir?: string }) => {
+    .action(async (o: { practice?: boolean; port?: number; socket?: string; newLink?: boolean; stateDir?: string }) => {
       const { serveCommand } = await import('./serve-command.js');
       await serveCommand(o);
     });
@@ -429,17 +473,24 @@ export function buildProgram(): Command {
       `Usage: edge-recovery ${c.name()} ${c.usage()}\nAll options: edge-recovery ${c.name()} --help`,
     );
   }
-  program.hook('preAction', (_root, action) => {
+  program.hook('preAction', async (_program, action) => {
     for (const flag of REQUIRED[action.name()] ?? []) {
       const key = flag.replace(/^--/, '').replace(/-([a-z])/g, (_m: string, ch: string) => ch.toUpperCase());
       if (action.getOptionValue(key) === undefined) {
-        const o = action.options.find((x) => x.long === flag);
-        action.error(`error: required option '${o?.flags ?? flag}' not specified`, {
+        const opt = action.options.find((x) => x.long === flag);
+        action.error(`error: required option '${opt?.flags ?? flag}' not specified`, {
           code: 'commander.missingMandatoryOptionValue',
         });
       }
     }
+    // Before any command: a backup that was killed may have left the product stopped; put it back and say so.
+    const o = action.opts<{ stateDir?: string; json?: boolean }>();
+    const emit = terminalSink({ json: o.json === true });
+    await recoverInterruptedBackup(stateDirOpt(o), {
+      emit: (e) => (e.type === 'log' && !o.json ? process.stderr.write(`Note: ${e.message}\n`) : emit(e)),
+    }).catch((e: unknown) => process.stderr.write(`Note: ${toRecoveryError(e).message}\n`));
   });
+
   return program;
 }
 
@@ -457,6 +508,7 @@ interface RestoreCliOptions {
   keepDefaults?: boolean;
   stateDir?: string;
   json?: boolean;
+  allowProfileCommands?: boolean;
 }
 
 /** After a failed restore: say what state the machine is in and roll back (asked, or at once with --yes). */

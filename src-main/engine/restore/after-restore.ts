@@ -1,4 +1,5 @@
 import { RecoveryError } from '../errors.js';
+import { withJobLock } from '../util/job-lock.js';
 import { executeRunbook, type RunbookIO, type Step } from '../runbook/runner.js';
 import { makeCtx, type RestoreCtx, type RestoreTuning } from './context.js';
 import { defaultStateDir, JournalStore, readJournal, type RestoreJournal } from './journal.js';
@@ -55,7 +56,17 @@ export async function enterOpenCredentials(
   opts: { stateDir?: string; tuning?: RestoreTuning },
   io: RunbookIO,
 ): Promise<{ pending: string[] }> {
-  const store = await finishedJournal(defaultStateDir(opts.stateDir));
+  const stateDir = defaultStateDir(opts.stateDir);
+  // One job at a time: the kernel-held job lock, as every restore command takes it.
+  return withJobLock(stateDir, { command: 'credentials' }, () => enterCredentialsLocked(stateDir, opts, io));
+}
+
+async function enterCredentialsLocked(
+  stateDir: string,
+  opts: { tuning?: RestoreTuning },
+  io: RunbookIO,
+): Promise<{ pending: string[] }> {
+  const store = await finishedJournal(stateDir);
   const ctx = makeCtx(store, undefined, opts.tuning ?? {}, io.signal);
   try {
     await executeRunbook(
@@ -95,7 +106,12 @@ export async function enterOpenCredentials(
 
 /** Deletes the old folders a finished restore kept, after asking (or with --yes). */
 export async function deleteKeptFolders(opts: { stateDir?: string }, io: RunbookIO): Promise<{ removed: string[] }> {
-  const store = await finishedJournal(defaultStateDir(opts.stateDir));
+  const stateDir = defaultStateDir(opts.stateDir);
+  return withJobLock(stateDir, { command: 'finish' }, () => deleteKeptLocked(stateDir, io));
+}
+
+async function deleteKeptLocked(stateDir: string, io: RunbookIO): Promise<{ removed: string[] }> {
+  const store = await finishedJournal(stateDir);
   const ctx = makeCtx(store, undefined, {}, io.signal);
   let removed: string[] = [];
   const step: Step<RestoreCtx> = {

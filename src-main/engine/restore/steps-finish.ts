@@ -6,6 +6,7 @@ import { waitHealthy, type RestoreCtx } from './context.js';
 import { crashPoint } from './crash-point.js';
 import { rewriteRestoreReport, writeRestoreReport } from './restore-report.js';
 import { formatBytes } from '../progress.js';
+import { removeWork } from '../runbook/product/product-steps.js';
 import { treeSize } from '../util/tree-size.js';
 
 export const startStep: Step<RestoreCtx> = {
@@ -176,6 +177,7 @@ export const finishStep: Step<RestoreCtx> = {
   async run(c, s) {
     const j = c.store.j;
     for (const i of j.items) await fsp.rm(i.staging, { recursive: true, force: true });
+    await removeWork(c.product);
     // A crash while deleting: the decision was made, finish the deletion without asking again.
     const decided = j.status === 'committing';
     const old = await setAsideFolders(c);
