@@ -3,6 +3,7 @@ import { existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
 import { browserSkipReason } from './helpers/browser.js';
 import { heading, LONG, pickNewestBackup, toPracticeRestore } from './helpers/flows.js';
 import { ScreenRecorder } from './helpers/screens.js';
@@ -200,4 +201,50 @@ describe.skipIf(skip !== null)('wizard in a browser at 1366×768: the field dead
     expect(session.errors).toEqual([]);
     expect(rec.findings).toEqual([]);
   }, 400_000);
+
+  it('gets back in after the tab was closed mid-backup: serve --new-link prints a fresh link, the wizard re-attaches', async () => {
+    const page = session.page;
+    const rec = new ScreenRecorder(page, 'field-new-link');
+    await page.getByRole('button', { name: 'Back to start' }).click();
+    await heading(page, 'What do you want to do?');
+    await page.getByRole('button', { name: 'Practice a backup' }).click();
+    await heading(page, 'Practice backup: what will be copied');
+    await page.getByRole('button', { name: 'Choose the USB stick' }).click();
+    await page.getByRole('radio', { name: /Practice stick/ }).check(LONG);
+    await page.getByRole('button', { name: 'Use this stick' }).click();
+    await page.getByRole('button', { name: /Yes, write the backup/ }).click(LONG);
+    await page.getByRole('button', { name: 'Start the backup' }).click(LONG);
+    await page.getByRole('button', { name: 'Stop the service' }).waitFor(LONG);
+
+    // The technician closes the tab (the whole browser context: its cookie is gone too).
+    const browser = page.context().browser()!;
+    await page.context().close({ reason: 'tab closed' });
+    // The first link was spent: opening it again is refused.
+    const spent = await fetch(session.server.url, { redirect: 'manual' });
+    expect(spent.status).toBe(401);
+    // On the box: the real CLI asks the running serve (root-only control socket) for a fresh one-time link.
+    const r = await runCli(['serve', '--new-link', '--state-dir', session.server.stateDir]);
+    expect(r.code, r.stderr).toBe(0);
+    const link = /http:\/\/127\.0\.0\.1:\d+\/\S+/.exec(r.stdout)?.[0];
+    expect(link, r.stdout).toBeDefined();
+
+    const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+    const again = await context.newPage();
+    again.on('pageerror', (e) => session.errors.push(e.message));
+    session.page = again;
+    await again.goto(link!);
+    // Back in, on the running backup, with its question asked again.
+    const stop = again.getByRole('button', { name: 'Stop the service' });
+    await expectInView(again, stop);
+    const rec2 = new ScreenRecorder(again, 'field-new-link-back');
+    await rec2.capture('back-in-same-question');
+    await stop.click();
+    await again.getByRole('heading', { name: 'The backup is on the stick and checked' }).waitFor(LONG);
+    await rec2.capture('backup-done');
+    // The fresh link works once only.
+    const twice = await fetch(link!, { redirect: 'manual' });
+    expect(twice.status).toBe(401);
+    expect(session.errors).toEqual([]);
+    expect([...rec.findings, ...rec2.findings]).toEqual([]);
+  }, 300_000);
 });

@@ -55,12 +55,12 @@ describe.skipIf(skip !== null)('edge-recovery prompts in a real terminal', () =>
     expect(r.code, r.stderr).toBe(0);
     const fin = jsonEvents(r.stdout).find((e) => e.type === 'finished') as { result: { setDir: string } };
     setDir = fin.result.setDir;
-  });
+  }, 300_000);
 
   afterAll(async () => {
     for (const t of open) t.close();
     if (work) await fsp.rm(work, { recursive: true, force: true });
-  });
+  }, 300_000);
 
   it('says "unknown option" for a typo, with the one usage line of its command', async () => {
     const r = await runCli(['restore', setDir, '--bogus']);
@@ -72,7 +72,7 @@ describe.skipIf(skip !== null)('edge-recovery prompts in a real terminal', () =>
     const missing = await runCli(['restore', setDir]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("required option '--profile <id|file>' not specified");
-  });
+  }, 300_000);
 
   it('verify and restore pointed at the stick list the backups found there', async () => {
     for (const args of [
@@ -85,7 +85,7 @@ describe.skipIf(skip !== null)('edge-recovery prompts in a real terminal', () =>
       expect(r.stderr).toContain(setDir);
       expect(r.stderr).not.toMatch(/never finished/);
     }
-  });
+  }, 300_000);
 
   it('asks the passphrase again after an empty answer and after a wrong one, then verifies', async () => {
     const t = terminal(['verify', setDir], { EDGE_RECOVERY_PASSPHRASE: '' });
@@ -103,7 +103,7 @@ describe.skipIf(skip !== null)('edge-recovery prompts in a real terminal', () =>
     // Hidden: nothing typed shows on the screen.
     expect(screen).not.toContain(PASS);
     expect(screen).not.toContain('not the passphrase');
-  });
+  }, 300_000);
 
   it('stops after three wrong passphrases with exit 3', async () => {
     const t = terminal(['verify', setDir], { EDGE_RECOVERY_PASSPHRASE: '' });
@@ -115,7 +115,7 @@ describe.skipIf(skip !== null)('edge-recovery prompts in a real terminal', () =>
     const screen = await t.waitFor(/Error: The passphrase does not open this backup/);
     expect(screen).toContain('Try 3 of 3');
     expect(await t.exitCode()).toBe(3);
-  });
+  }, 300_000);
 
   it('never accepts an empty secret at a hidden credentials prompt', async () => {
     const script = path.join(work, 'ask.mts');
@@ -143,7 +143,7 @@ console.log('LENGTH=' + v!['egress/A']!['ClientSecret']!.length + ' ID=' + v!['e
     expect(screen).toContain('LENGTH=7 ID=c1');
     expect(screen).not.toContain('s3cret!');
     expect(await t.exitCode()).toBe(0);
-  });
+  }, 300_000);
 
   it('status, resume and rollback find a restore started with --state-dir', async () => {
     const stateDir = path.join(work, 'elsewhere-state');
@@ -166,5 +166,5 @@ console.log('LENGTH=' + v!['egress/A']!['ClientSecret']!.length + ' ID=' + v!['e
       expect(r2.stderr).toContain(`Using the state folder ${stateDir}`);
       expect(r2.stderr).not.toContain('no restore to');
     }
-  });
+  }, 300_000);
 });

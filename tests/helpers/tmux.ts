@@ -41,7 +41,7 @@ export class Terminal {
   }
 
   /** Waits until the screen matches `re` `count` times (a prompt asked again shows twice). */
-  async waitFor(re: RegExp, count = 1, timeoutMs = 60_000): Promise<string> {
+  async waitFor(re: RegExp, count = 1, timeoutMs = 180_000): Promise<string> {
     const g = new RegExp(re.source, re.flags.includes('g') ? re.flags : `${re.flags}g`);
     const until = Date.now() + timeoutMs;
     for (;;) {
@@ -52,7 +52,7 @@ export class Terminal {
     }
   }
 
-  async exitCode(timeoutMs = 120_000): Promise<number> {
+  async exitCode(timeoutMs = 180_000): Promise<number> {
     const until = Date.now() + timeoutMs;
     while (!existsSync(this.exitFile)) {
       if (Date.now() > until) throw new Error(`the command did not end; screen:\n${this.screen()}`);

@@ -12,6 +12,8 @@ export interface WizardServer {
   token: string;
   /** Temp folder holding the built renderer, state and the practice sandbox. */
   dir: string;
+  /** The state folder serve runs with (what `serve --new-link --state-dir` needs). */
+  stateDir: string;
   close(): Promise<void>;
 }
 
@@ -57,11 +59,13 @@ export async function startPracticeServer(): Promise<WizardServer> {
   await fsp.mkdir(stateDir, { recursive: true });
   await fsp.mkdir(practiceBaseDir, { recursive: true });
   const { startServer } = (await import(path.join(ROOT, 'src-main/server/serve.ts'))) as typeof Serve;
-  const s = await startServer({ practice: true, stateDir, rendererDir, bridgeFile, practiceBaseDir });
+  // The control socket answers `edge-recovery serve --new-link --state-dir <stateDir>` (the way back in).
+  const s = await startServer({ practice: true, stateDir, rendererDir, bridgeFile, practiceBaseDir, control: true });
   return {
     url: s.url,
     token: s.token,
     dir,
+    stateDir,
     close: async () => {
       await s.close();
       await fsp.rm(dir, { recursive: true, force: true });
