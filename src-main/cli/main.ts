@@ -413,6 +413,19 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('practice [profile-id]')
+    .description(
+      'Rehearse a whole recovery: set up practice appliances, back up the "old" one, restore onto the "replacement", and say where everything is.',
+    )
+    .option('--yes', 'do not ask before the destructive steps')
+    .option('--keep', 'keep the practice sandbox for inspection')
+    .option('--json', 'print progress and results as JSON lines')
+    .action(async (profileId: string | undefined, o: { yes?: boolean; keep?: boolean; json?: boolean }) => {
+      const { practiceCommand } = await import('./practice-command.js');
+      await practiceCommand(profileId, o, () => io(o));
+    });
+
+  program
     .command('finish')
     .description('Delete the old folders a finished restore kept (asks first unless --yes).')
     .option('--yes', 'do not ask')

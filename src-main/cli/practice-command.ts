@@ -1,0 +1,89 @@
+import os from 'node:os';
+import { runBackup } from '../engine/backup/run-backup.js';
+import { RecoveryError } from '../engine/errors.js';
+import { runRestore } from '../engine/restore/run-restore.js';
+import type { RunbookIO } from '../engine/runbook/runner.js';
+import { createPracticeSandbox, type PracticeSandbox, type PracticeSandboxOptions } from '../practice/sandbox.js';
+
+/**
+ * The practice stand-ins by profile id: each makes a sandbox with an "old" and a "replacement" appliance and a
+ * folder standing in for the stick. More products add their stand-in here (data, not code paths).
+ */
+export const PRACTICE_STAND_INS: Record<string, (o: PracticeSandboxOptions) => Promise<PracticeSandbox>> = {
+  'eds-practice': createPracticeSandbox,
+  'eds-linux': createPracticeSandbox,
+};
+
+export const DEFAULT_PRACTICE = 'eds-practice';
+
+/**
+ * `edge-recovery practice [<profile-id>]`: sets up the practice appliances, runs the whole backup and restore
+ * with the usual prompts, and says where everything is. The sandbox is removed afterwards unless `keep`.
+ */
+export async function practiceCommand(
+  profileId: string | undefined,
+  o: { keep?: boolean },
+  makeIo: () => RunbookIO,
+): Promise<void> {
+  const id = profileId ?? DEFAULT_PRACTICE;
+  const make = PRACTICE_STAND_INS[id];
+  if (!make) {
+    throw new RecoveryError('BAD_INPUT', `There is no practice stand-in for "${id}".`, {
+      hint: `Practice profiles: ${Object.keys(PRACTICE_STAND_INS).join(', ')}.`,
+    });
+  }
+  const say = (s: string) => process.stdout.write(s);
+  say(`Setting up the practice appliances (${id})…\n`);
+  const sb = await make({});
+  let ok = false;
+  try {
+    say(
+      `Practice sandbox: ${sb.dir}\n` +
+        `  old appliance:         ${sb.old.root} (API on port ${sb.old.port})\n` +
+        `  replacement appliance: ${sb.replacement.root} (API on port ${sb.replacement.port})\n` +
+        `  the "USB stick":       ${sb.stickDir}\n\n` +
+        'Step 1: back up the old appliance to the stick.\n',
+    );
+    const host = os.hostname();
+    const backup = await runBackup(
+      { profile: sb.old.profile, to: sb.stickDir, root: sb.old.root, deviceId: `practice-old-${host}` },
+      makeIo(),
+    );
+    say(`\nBackup: ${backup.setDir}\n\nStep 2: restore it onto the replacement appliance.\n`);
+    const restore = await runRestore(
+      {
+        backup: backup.setDir,
+        profile: sb.replacement.profile,
+        root: sb.replacement.root,
+        allowOtherDevice: true,
+        stateDir: sb.stateDir,
+        tuning: { deviceId: `practice-replacement-${host}` },
+      },
+      makeIo(),
+    );
+    ok = true;
+    say(
+      `\nPractice complete${restore.credentialsPending.length > 0 ? `, with ${restore.credentialsPending.length} open item(s): ${restore.credentialsPending.join(', ')}` : ''}.\n` +
+        `  backup on the practice stick: ${backup.setDir}\n` +
+        `  restore journal:              ${sb.stateDir}\n` +
+        restore.reports.map((r) => `  report:                       ${r}\n`).join(''),
+    );
+  } finally {
+    if (o.keep) {
+      say(`\nKept for inspection: ${sb.dir}\n(the practice appliances were stopped; delete the folder when done)\n`);
+      await stopOnly(sb);
+    } else {
+      await sb.dispose();
+      say(ok ? `\nThe practice sandbox was removed (--keep keeps it).\n` : '');
+    }
+  }
+}
+
+/** Stops the appliances but leaves the folder. */
+async function stopOnly(sb: PracticeSandbox): Promise<void> {
+  const { serviceFor } = await import('../engine/service/index.js');
+  for (const m of [sb.old, sb.replacement])
+    await serviceFor(m.profile.service)
+      .stop()
+      .catch(() => undefined);
+}
