@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import path from 'node:path';
+import { isHandMadeArchive, runAdopt } from '../engine/backup/hand-made.js';
 import { listBackups } from '../engine/backup/list-backups.js';
 import { readBackupSet } from '../engine/backup/manifest.js';
 import { runBackup } from '../engine/backup/run-backup.js';
@@ -23,6 +24,7 @@ import { table, terminalInteraction, terminalSink } from './terminal.js';
 
 /** The passphrase a backup needs: asked (or read) only when its manifest says it is encrypted. */
 async function passphraseFor(backup: string, file: string | undefined): Promise<string | undefined> {
+  if (await isHandMadeArchive(path.resolve(backup))) return undefined;
   const { manifest } = await readBackupSet(path.resolve(backup));
   if (manifest.archive.encryption === null) return undefined;
   return getPassphrase({ ...(file ? { file } : {}), create: false, required: true });
@@ -209,19 +211,66 @@ export function buildProgram(): Command {
 
   program
     .command('verify <backup>')
-    .description('Read a backup completely and check every part and every file against its checksum.')
+    .description(
+      'Read a backup completely and check every part and every file against its checksum; a hand-made .tar, .tar.gz/.tgz or .zip is read through and judged (it has no checksums).',
+    )
     .option('--passphrase-file <file>', 'passphrase of an encrypted backup')
+    .option(
+      '--profile <id|file>',
+      "a hand-made archive's product profile (finds its folders by name; default eds-linux)",
+    )
     .option('--json', 'print progress and results as JSON lines')
-    .action(async (backup: string, o: { passphraseFile?: string; json?: boolean }) => {
+    .action(async (backup: string, o: { passphraseFile?: string; profile?: string; json?: boolean }) => {
       const passphrase = await passphraseFor(backup, o.passphraseFile);
-      const r = await runVerify(path.resolve(backup), passphrase !== undefined ? { passphrase } : {}, io(o));
-      if (!o.json) process.stdout.write(`\nOK: all ${r.files} files of ${backup} match their checksums.\n`);
+      const r = await runVerify(
+        path.resolve(backup),
+        {
+          ...(passphrase !== undefined ? { passphrase } : {}),
+          ...(o.profile ? { profile: await loadProfile(o.profile) } : {}),
+        },
+        io(o),
+      );
+      if (o.json) return;
+      if ('handMade' in r) {
+        process.stdout.write(
+          `\nRead through: ${r.files} files of ${backup}, every entry acceptable.\n  ${r.note}\n  ${r.mapping}\n` +
+            `  To make a backup set that is checked file by file from now on: edge-recovery adopt ${backup} --to <stick>\n`,
+        );
+      } else process.stdout.write(`\nOK: all ${r.files} files of ${backup} match their checksums.\n`);
+    });
+
+  program
+    .command('adopt <archive>')
+    .description(
+      'Make a proper backup set (manifest, checksums of every file, RESTORE.txt) of a hand-made .tar, .tar.gz/.tgz or .zip, then verify it.',
+    )
+    .requiredOption('--to <dir>', "the stick's mount point (or any folder)")
+    .option('--profile <id|file>', 'the product profile (finds the folders by name)', 'eds-linux')
+    .option('--device-id <id>', 'the device the archive comes from (default: hand-made)')
+    .option('--json', 'print progress and results as JSON lines')
+    .action(async (archive: string, o: { to: string; profile: string; deviceId?: string; json?: boolean }) => {
+      const profile = await loadProfile(o.profile);
+      const r = await runAdopt(
+        {
+          source: path.resolve(archive),
+          profile,
+          to: path.resolve(o.to),
+          ...(o.deviceId ? { deviceId: o.deviceId } : {}),
+        },
+        io(o),
+      );
+      if (!o.json) {
+        process.stdout.write(
+          `\nBackup set written and verified: ${r.setDir}\n  ${r.manifest.files} files, ${formatBytes(r.manifest.contentBytes)}\n  ${r.mapping}\n` +
+            `  How to restore by hand: ${path.join(r.setDir, 'RESTORE.txt')}\n`,
+        );
+      }
     });
 
   program
     .command('restore <backup>')
     .description(
-      'Restore a backup onto this machine: verify, check compatibility, swap folders reversibly, repair owners, re-enter credentials.',
+      'Restore a backup (a set made by this tool, or a hand-made .tar, .tar.gz/.tgz or .zip) onto this machine: verify, check compatibility, swap folders reversibly, repair owners, re-enter credentials.',
     )
     .requiredOption('--profile <id|file>', 'built-in profile id or profile JSON file')
     .option('--root <dir>', "resolve the profile's folders under this folder")

@@ -126,6 +126,11 @@ export interface BackupSummary {
   /** False when the set is incomplete (no manifest, missing parts): shown, never restorable. */
   complete: boolean;
   problem?: string;
+  /**
+   * An archive made by hand (.tar, .tar.gz/.tgz, .zip): no recorded checksums. It is read through completely
+   * and judged before a restore changes anything; the report records it as unverified.
+   */
+  handMade?: boolean;
 }
 
 export interface BackupGroup {

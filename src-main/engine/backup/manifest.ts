@@ -20,6 +20,21 @@ const Part = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
 
+export const HandMadeSourceSchema = z.object({
+  kind: z.literal('hand-made'),
+  /** The archive's file name (and where it was, when adopted). */
+  file: z.string(),
+  format: z.enum(['tar', 'tar.gz', 'zip']),
+  bytes: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** The folders above the items inside the archive ('' at the top). */
+  base: z.string(),
+  mapping: z.array(z.object({ id: z.string(), from: z.string() })),
+  ignored: z.number().int().nonnegative(),
+});
+
+export type HandMadeSource = z.infer<typeof HandMadeSourceSchema>;
+
 export const BackupManifestSchema = z.object({
   format: z.literal(FORMAT),
   formatVersion: z.literal(FORMAT_VERSION),
@@ -51,6 +66,10 @@ export const BackupManifestSchema = z.object({
     parts: z.array(Part).min(1),
   }),
   skipped: z.array(z.object({ path: z.string(), reason: z.string() })),
+  /** The product's API port on the old box, from its appsettings.json (outside the backed-up folders). */
+  apiPort: z.number().int().min(1).max(65535).optional(),
+  /** Set when the data came from an archive made by hand (`adopt`): where from and how it was mapped. */
+  source: HandMadeSourceSchema.optional(),
 });
 
 export type BackupManifest = z.infer<typeof BackupManifestSchema>;

@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { createArchive, verifyArchive, type ArchiveResult } from '../archive/index.js';
-import { ApplianceClient } from '../appliance/client.js';
+import { ApplianceClient, apiWithPort } from '../appliance/client.js';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import { freeSpace, filesystemOf } from '../media/filesystem.js';
 import { localDeviceId } from '../media/device-id.js';
@@ -338,7 +338,9 @@ async function waitHealthy(api: ApplianceClient, timeoutMs: number): Promise<{ o
 
 function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
   const own = c.o.profile.ownership;
+  const port = c.o.profile.api ? apiWithPort(c.o.profile.api, { root: c.o.root ?? null }).port : null;
   return {
+    ...(port !== null ? { apiPort: port } : {}),
     format: FORMAT,
     formatVersion: FORMAT_VERSION,
     tool: { name: TOOL_NAME, version: TOOL_VERSION },
@@ -386,7 +388,7 @@ export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<Backup
       confirm: (message) =>
         io.interaction.confirm({ stepId: 'stop-service', title: 'Service', message, action: 'Done' }),
     }),
-    api: o.profile.api ? new ApplianceClient(o.profile.api) : null,
+    api: o.profile.api ? new ApplianceClient(apiWithPort(o.profile.api, { root: o.root ?? null }).api) : null,
     before: null,
     stoppedByUs: false,
     startedAgain: false,

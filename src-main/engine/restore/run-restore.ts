@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { isHandMadeArchive } from '../backup/hand-made.js';
 import { readBackupSet } from '../backup/manifest.js';
 import { RecoveryError } from '../errors.js';
 import { resolveItems } from '../profiles/load.js';
@@ -26,7 +27,7 @@ import { credentialsStep, finishStep, reportStep, restartStep, startStep } from 
 import { extractStep, ownershipStep, setAsideName, stopStep, swapStep } from './steps-swap.js';
 
 export interface RestoreOptions {
-  /** The backup set folder (…/Backup_<profile>_<time>). */
+  /** The backup set folder (…/Backup_<profile>_<time>), or a hand-made .tar / .tar.gz / .tgz / .zip. */
   backup: string;
   profile: Profile;
   root?: string;
@@ -154,14 +155,16 @@ export async function runRestore(opts: RestoreOptions, io: RunbookIO): Promise<R
     await archiveEndedJournal(stateDir, existing);
   }
   const backup = path.resolve(opts.backup);
-  // A backup that is not there (or not a backup) is refused before any journal exists.
-  const set = await readBackupSet(backup);
+  // A backup that is not there (or not a backup) is refused before any journal exists. A hand-made archive
+  // is read through in the verify step (with progress), into a set of its own in this restore's folder.
+  const handMade = await isHandMadeArchive(backup);
+  const set = handMade ? null : await readBackupSet(backup);
   const id = `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(4).toString('hex')}`;
   const now = new Date().toISOString();
   const root = opts.root === undefined ? null : path.resolve(opts.root);
-  const inBackup = new Set(set.manifest.items.map((i) => i.id));
+  const inBackup = set === null ? null : new Set(set.manifest.items.map((i) => i.id));
   const items = resolveItems(opts.profile, root === null ? {} : { root })
-    .filter((i) => inBackup.has(i.id))
+    .filter((i) => inBackup === null || inBackup.has(i.id))
     .map((i) => ({
       id: i.id,
       target: i.path,
@@ -175,7 +178,8 @@ export async function runRestore(opts: RestoreOptions, io: RunbookIO): Promise<R
     status: 'running',
     startedAt: now,
     updatedAt: now,
-    backup,
+    backup: handMade ? path.join(restoreDir(stateDir, id), 'adopted') : backup,
+    ...(handMade ? { handMade: { file: backup } } : {}),
     profile: opts.profile,
     root,
     options: {
@@ -183,7 +187,7 @@ export async function runRestore(opts: RestoreOptions, io: RunbookIO): Promise<R
       allowVersionMismatch: opts.allowVersionMismatch ?? false,
       keepDefaults: opts.keepDefaults ?? false,
       reportDirs: opts.reportDirs ?? [],
-      encrypted: set.manifest.archive.encryption !== null,
+      encrypted: set !== null && set.manifest.archive.encryption !== null,
     },
     backupFacts: null,
     innerManifestFile: path.join(restoreDir(stateDir, id), 'files.jsonl'),
@@ -199,7 +203,7 @@ export async function runRestore(opts: RestoreOptions, io: RunbookIO): Promise<R
   const store = new JournalStore(stateDir, j);
   await store.save('created');
   const ctx = makeCtx(store, opts.passphrase, opts.tuning ?? {}, io.signal);
-  ctx.manifest = set.manifest;
+  ctx.manifest = set?.manifest ?? null;
   try {
     return await execute(store, ctx, io);
   } catch (e) {
