@@ -61,6 +61,16 @@ export const ApiSchema = z.object({
   versionEndpoint: ApiPath,
   /** JSON pointer to the version string in the version endpoint's answer ("/Edge Data Store"). */
   versionPointer: z.string().default(''),
+  /**
+   * Pointers tried in order, for products whose answer changed shape between versions (EDS 1.0
+   * "/Edge Data Store", EDS 1.1 "/Product Version"). When given, `versionPointer` is not used.
+   */
+  versionPointers: z.array(z.string()).min(1).optional(),
+  /**
+   * Where the product keeps its API port, outside the backed-up folders (EDS: appsettings.json beside the
+   * binaries). Read on this machine (under --root) and used instead of the port in `baseUrl`; recorded at backup.
+   */
+  portFile: z.object({ path: z.string().min(1), pointer: z.string().startsWith('/') }).optional(),
   /** Endpoint that answers 2xx when the product is healthy; defaults to the version endpoint. */
   healthEndpoint: ApiPath.optional(),
   timeoutMs: z.number().int().positive().default(5000),
@@ -91,6 +101,22 @@ export const CredentialResourceSchema = z.object({
   statusField: z.string().optional(),
   statusNeedsReentry: z.array(z.string()).default([]),
   method: z.enum(['PUT', 'PATCH']).default('PUT'),
+  /**
+   * Installed versions this resource exists in (EDS 1.0 PeriodicEgressEndpoints: below 1.1; 1.1 EgressEndpoints:
+   * from 1.1). Outside the range it is skipped; when the version is unknown, a 404 says the resource is absent.
+   */
+  versions: z.object({ min: z.string().optional(), below: z.string().optional() }).optional(),
+  /**
+   * One resource per component: `path` holds "{id}", filled from each element of `list` (e.g. every OPC UA
+   * adapter's /api/v1/configuration/{id}/DataSource from /api/v1/configuration/system/components).
+   */
+  forEach: z
+    .object({
+      list: ApiPath,
+      idField: z.string(),
+      where: z.object({ field: z.string(), equals: z.string() }).optional(),
+    })
+    .optional(),
 });
 
 export const PrecheckSchema = z.object({

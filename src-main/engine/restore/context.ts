@@ -1,4 +1,4 @@
-import { ApplianceClient } from '../appliance/client.js';
+import { ApplianceClient, apiWithPort } from '../appliance/client.js';
 import { readBackupSet, type BackupManifest } from '../backup/manifest.js';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import type { Profile } from '../profiles/schema.js';
@@ -40,7 +40,7 @@ export function makeCtx(
     passphrase,
     manifest: null,
     service: serviceFor(profile.service, tuning.pollMs === undefined ? {} : { pollMs: tuning.pollMs }),
-    api: profile.api ? new ApplianceClient(profile.api) : null,
+    api: profile.api ? new ApplianceClient(apiWithPort(profile.api, { root: store.j.root }).api) : null,
     tuning,
     signal,
   };
