@@ -6,6 +6,7 @@ import { readBackupSet } from '../engine/backup/manifest.js';
 import { runBackup } from '../engine/backup/run-backup.js';
 import { runVerify } from '../engine/backup/verify-backup.js';
 import { EXIT_CODES, exitCodeFor, toRecoveryError } from '../engine/errors.js';
+import { cleanText } from '../engine/util/clean-text.js';
 import { localDeviceId } from '../engine/media/device-id.js';
 import { listDrives } from '../engine/media/drives.js';
 import { formatBytes } from '../engine/progress.js';
@@ -36,7 +37,8 @@ function stateDirOpt(o: { stateDir?: string }): { stateDir?: string } {
 }
 
 function out(json: boolean, value: unknown, human: () => string): void {
-  process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : human());
+  // Names and paths in the text may come from a stick: no control character reaches the terminal.
+  process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : cleanText(human()));
 }
 
 function io(o: { json?: boolean; yes?: boolean; credentials?: Record<string, Record<string, string>> }): RunbookIO {

@@ -28,7 +28,7 @@ export type { AdoptArchiveOptions, AdoptArchiveResult, HandMadeFormat } from './
 export { parentsOf, type MapItem } from './hand-made-map.js';
 export { MANIFEST_PATH, MANIFEST_FORMAT, type ManifestLine } from './manifest.js';
 
-const OUR_PARTIALS = /^data\.tar\.gz(\.age)?(\.\d{3})?\.partial$/;
+const OUR_PARTIALS = /^\.data\.tar\.gz(\.age)?(\.\d{3})?\.[0-9a-f]{16}\.partial$/;
 
 function partialsIn(dir: string): Set<string> {
   try {
