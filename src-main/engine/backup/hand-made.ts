@@ -5,7 +5,7 @@ import { RecoveryError } from '../errors.js';
 import { formatBytes } from '../progress.js';
 import type { Profile } from '../profiles/schema.js';
 import { executeRunbook, type RunbookIO } from '../runbook/runner.js';
-import { fsyncDir, writeFileAtomic } from '../util/atomic-fs.js';
+import { fsyncDir, mkdirNoFollow, writeFileAtomic } from '../util/atomic-fs.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
 import {
   FORMAT,
@@ -136,12 +136,13 @@ export async function adoptIntoSet(
       skipped: r.ignored.examples.map((p) => ({ path: p, reason: "outside the profile's folders" })),
       source: sourceOf(source, r),
     };
-    await writeFileAtomic(path.join(setDir, SUMS_NAME), sha256SumsText(r.parts));
+    await writeFileAtomic(path.join(setDir, SUMS_NAME), sha256SumsText(r.parts), 0o600);
     await writeFileAtomic(
       path.join(setDir, RESTORE_TXT_NAME),
       restoreText(manifest, profile) + adoptedNote(manifest.source!),
+      0o600,
     );
-    await writeFileAtomic(path.join(setDir, MANIFEST_NAME), JSON.stringify(manifest, null, 2) + '\n');
+    await writeFileAtomic(path.join(setDir, MANIFEST_NAME), JSON.stringify(manifest, null, 2) + '\n', 0o600);
     await fsyncDir(setDir);
     return { manifest, result: r };
   } catch (e) {
@@ -185,8 +186,9 @@ export async function runAdopt(o: AdoptOptions, io: RunbookIO): Promise<AdoptRes
             explain: () =>
               `Read ${o.source} completely, judge every entry, find the folders ${o.profile.items.map((i) => i.id).join(', ')} by name and write them as a backup set under ${path.join(o.to, 'EdgeRecovery', device.id)}/ with a checksum for every file. ${UNVERIFIED_NOTE}`,
             async run(_c, s) {
-              const dir = path.join(o.to, 'EdgeRecovery', device.id);
-              await fsp.mkdir(dir, { recursive: true });
+              // Never through a link planted on the stick: EdgeRecovery/<device> are real folders or refused.
+              await fsp.mkdir(o.to, { recursive: true });
+              const dir = await mkdirNoFollow(o.to, ['EdgeRecovery', device.id]);
               const st = await fsp.stat(o.source).catch(() => null);
               const stamp = backupStamp(st?.mtime ?? new Date());
               let name = `Backup_${o.profile.id}_${stamp}`;
