@@ -3,6 +3,7 @@ import path from 'node:path';
 import os from 'node:os';
 import { createArchive, verifyArchive, type ArchiveResult } from '../archive/index.js';
 import { ApplianceClient, apiWithPort } from '../appliance/client.js';
+import { versionFromCommand } from '../appliance/installed-version.js';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import { freeSpace, filesystemOf } from '../media/filesystem.js';
 import { localDeviceId } from '../media/device-id.js';
@@ -177,6 +178,12 @@ const steps: RunbookDef<Ctx>['steps'] = [
         return `${c.o.profile.productName} ${c.productVersion}.`;
       } catch (e) {
         const err = toRecoveryError(e);
+        const vc = c.o.profile.version.command;
+        const fromDb = vc ? await versionFromCommand(vc) : null;
+        if (fromDb?.version) {
+          c.productVersion = fromDb.version;
+          return `${c.o.profile.productName} ${c.productVersion} (from ${fromDb.from}; the API did not answer: ${err.message}).`;
+        }
         c.warn(`The product version could not be read (${err.message}); the restore will not be able to check it.`);
         return `Version unknown: ${err.message}`;
       }

@@ -140,6 +140,17 @@ export const VersionSchema = z.object({
   significantParts: z.number().int().min(1).max(6).default(3),
   /** Where the installed version comes from when the API is down or absent. */
   file: z.object({ path: z.string(), pattern: z.string().optional() }).optional(),
+  /**
+   * Or the package database, asked before `file`: a program and its arguments (no shell), and a pattern whose
+   * first group is the version. `windows` replaces `argv` on Windows (e.g. a registry query).
+   */
+  command: z
+    .object({
+      argv: z.array(z.string()).min(1),
+      windows: z.array(z.string()).min(1).optional(),
+      pattern: z.string().min(1),
+    })
+    .optional(),
 });
 
 export const ProfileSchema = z.object({

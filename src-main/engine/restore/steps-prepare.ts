@@ -4,6 +4,7 @@ import { verifyArchive } from '../archive/index.js';
 import { adoptIntoSet, describeMapping, UNVERIFIED_NOTE } from '../backup/hand-made.js';
 import { MANIFEST_NAME } from '../backup/manifest.js';
 import { apiWithPort } from '../appliance/client.js';
+import { versionFromCommand } from '../appliance/installed-version.js';
 import { checkVersion } from '../appliance/version-compare.js';
 import { RecoveryError } from '../errors.js';
 import { freeSpace } from '../media/filesystem.js';
@@ -25,6 +26,11 @@ async function installedVersion(c: RestoreCtx): Promise<{ version: string | null
     } catch {
       // The product may be installed but stopped: the version file still tells.
     }
+  }
+  const vc = c.profile.version.command;
+  if (vc !== undefined) {
+    const r = await versionFromCommand(vc);
+    if (r.version !== null) return r;
   }
   const vf = c.profile.version.file;
   if (vf !== undefined) {
