@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   PERMISSION_DENIED: 'The tool lacks the rights to do this.',
   OWNERSHIP_MISMATCH: 'Some files do not match the ownership and permission policy.',
   RESTORE_IN_PROGRESS: 'An unfinished restore exists.',
+  JOB_RUNNING: 'Another job that changes this machine is running.',
   NO_UNFINISHED_RESTORE: 'There is no unfinished restore.',
   CANCELLED: 'Cancelled.',
   DECLINED: 'The technician declined the step.',
@@ -164,6 +165,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'USER_MISSING':
     case 'FILES_IN_USE':
     case 'RESTORE_IN_PROGRESS':
+    case 'JOB_RUNNING':
     case 'UNSAFE_PATH':
       return EXIT_CODES.REFUSED;
     case 'CANCELLED':

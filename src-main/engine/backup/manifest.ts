@@ -51,6 +51,8 @@ export const BackupManifestSchema = z.object({
       path: z.string(),
       files: z.number().int().nonnegative(),
       contentBytes: z.number().int().nonnegative(),
+      /** On the backed-up machine `path` was a symlink to this folder (a data disk): the data came from here. */
+      linkedTo: z.string().optional(),
     }),
   ),
   owner: z.object({ user: z.string(), group: z.string() }).nullable(),
