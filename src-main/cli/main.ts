@@ -156,6 +156,18 @@ export function buildProgram(): Command {
       collectFolder,
       {} as Record<string, string>,
     )
+    .option(
+      '--include <id>',
+      'also back up an optional folder that is off by default, e.g. Logs (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
+    .option(
+      '--exclude <id>',
+      'leave out an optional folder that is on by default, e.g. Certificates (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .option('--device-id <id>', 'device id to file the backup under (default: hostname + machine id)')
     .option('--encrypt', 'encrypt with a passphrase (age format)')
     .option('--passphrase-file <file>', 'read the passphrase from a file (else EDGE_RECOVERY_PASSPHRASE or a prompt)')
@@ -172,6 +184,8 @@ export function buildProgram(): Command {
         to: string;
         root?: string;
         folder: Record<string, string>;
+        include: string[];
+        exclude: string[];
         deviceId?: string;
         encrypt?: boolean;
         passphraseFile?: string;
@@ -198,6 +212,8 @@ export function buildProgram(): Command {
             to: path.resolve(o.to),
             ...(o.root ? { root: path.resolve(o.root) } : {}),
             ...(Object.keys(o.folder).length > 0 ? { folders: o.folder } : {}),
+            ...(o.include.length > 0 ? { include: o.include } : {}),
+            ...(o.exclude.length > 0 ? { exclude: o.exclude } : {}),
             ...(o.deviceId ? { deviceId: o.deviceId } : {}),
             ...(passphrase !== undefined ? { passphrase } : {}),
             ...(o.keep !== undefined ? { keep: o.keep } : {}),

@@ -56,7 +56,9 @@ describe('hand-made archives: mapping and the zip reader', () => {
   });
 
   it('maps folders at the top, under their parent or under the absolute path, and nothing else', () => {
-    const items = profile.items.map((i) => ({ id: i.id, parents: parentsOf(i.path) }));
+    // The folders on by default: Logs (off by default) and the certificates' `*` item are not searched for.
+    const items = mapItemsFor(profile);
+    expect(items.map((i) => i.id)).toEqual(['Configuration', 'Storage']);
     expect(mapPath(['Configuration', 'a.json'], items)).toEqual({ id: 'Configuration', rest: ['a.json'], base: '' });
     expect(mapPath(['EdgeDataStore', 'Storage', 'x'], items)).toMatchObject({ id: 'Storage', base: 'EdgeDataStore' });
     expect(mapPath(EDS.split('/').concat('Configuration'), items)).toMatchObject({ id: 'Configuration', base: EDS });

@@ -46,13 +46,25 @@ export class ApplianceClient {
   private readonly api: Api;
   private readonly fetchFn: typeof fetch;
 
-  constructor(api: Api, opts: { fetch?: typeof fetch } = {}) {
+  private readonly resolvePort: (() => Promise<number | null>) | undefined;
+  private base: Promise<string> | null = null;
+
+  /** `resolvePort`: asked once, before the first request (a Docker container's `portnum`); null keeps baseUrl's. */
+  constructor(api: Api, opts: { fetch?: typeof fetch; resolvePort?: () => Promise<number | null> } = {}) {
     this.api = api;
     this.fetchFn = opts.fetch ?? fetch;
+    this.resolvePort = opts.resolvePort;
   }
 
-  private url(p: string): string {
-    return this.api.baseUrl.replace(/\/+$/, '') + p;
+  private async url(p: string): Promise<string> {
+    this.base ??= (async () => {
+      const port = this.resolvePort ? await this.resolvePort().catch(() => null) : null;
+      if (port === null) return this.api.baseUrl.replace(/\/+$/, '');
+      const u = new URL(this.api.baseUrl);
+      u.port = String(port);
+      return u.toString().replace(/\/+$/, '');
+    })();
+    return (await this.base) + p;
   }
 
   /** One request. `secrets` are scrubbed from anything that ends up in an error. */
@@ -62,7 +74,7 @@ export class ApplianceClient {
     body?: Json,
     secrets: readonly string[] = [],
   ): Promise<{ status: number; json: Json }> {
-    const url = this.url(p);
+    const url = await this.url(p);
     let res: Response;
     try {
       res = await this.fetchFn(url, {
@@ -359,4 +371,23 @@ export function apiWithPort(
   const u = new URL(api.baseUrl);
   u.port = String(n);
   return { api: { ...api, baseUrl: u.toString().replace(/\/$/, '') }, port: n, from: file };
+}
+
+/**
+ * The client for a profile on this machine: the port from appsettings.json (portFile), or from the Docker
+ * container's environment (portEnv, asked of the service when the first request goes out), else baseUrl's.
+ */
+export function applianceClientFor(
+  profile: Profile,
+  opts: { root?: string | null; service?: object } = {},
+): ApplianceClient | null {
+  if (profile.api === undefined) return null;
+  const api = apiWithPort(profile.api, { root: opts.root ?? null }).api;
+  const portEnv = profile.api.portEnv;
+  const svc = opts.service as { envPort?: (name: string) => Promise<number | null> } | undefined;
+  if (portEnv !== undefined && typeof svc?.envPort === 'function') {
+    const envPort = svc.envPort.bind(svc);
+    return new ApplianceClient(api, { resolvePort: () => envPort(portEnv) });
+  }
+  return new ApplianceClient(api);
 }

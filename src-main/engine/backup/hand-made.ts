@@ -38,8 +38,11 @@ export async function isHandMadeArchive(p: string): Promise<boolean> {
   return st !== null && st.isFile();
 }
 
+/** The folders a hand-made archive is searched for: those backed up by default, not `*` ones (certificates). */
 export function mapItemsFor(profile: Profile): MapItem[] {
-  return profile.items.map((i) => ({ id: i.id, parents: parentsOf(i.path) }));
+  return profile.items
+    .filter((i) => i.selected && !i.path.split(/[\\/]/).includes('*'))
+    .map((i) => ({ id: i.id, parents: parentsOf(i.path) }));
 }
 
 /** "Configuration ← usr/share/OSIsoft/EdgeDataStore/Configuration (12 files, 3 KiB)" for each folder found. */

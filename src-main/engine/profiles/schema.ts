@@ -12,9 +12,10 @@ const Id = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case let
 const ApiPath = z.string().startsWith('/', 'must start with "/"');
 
 export const ServiceSchema = z.object({
-  manager: z.enum(['systemd', 'windows', 'runit', 'process', 'none']),
+  manager: z.enum(['systemd', 'windows', 'runit', 'process', 'none', 'docker']),
   /**
-   * systemd unit, Windows service name, runit service directory (absolute) or name under /etc/service;
+   * systemd unit, Windows service name, runit service directory (absolute) or name under /etc/service, Docker
+   * container name;
    * for `process` (practice appliances on machines without a service manager) a label.
    */
   name: z.string().min(1),
@@ -32,10 +33,17 @@ export const ItemSchema = z.object({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a plain folder name'),
   /**
    * Absolute path on the appliance. Windows profiles may use %VAR% (e.g. %ProgramData%),
-   * resolved from the environment when the profile is used.
+   * resolved from the environment when the profile is used. One component may be `*`: the item then stands for
+   * every folder that matches (e.g. each OPC UA adapter's `…/EdgeDataStore/*\/Certificates`), each backed up as
+   * its own item `<id>.<name>` and restored to the path with `*` replaced by that name.
    */
   path: z.string().min(1),
   required: z.boolean().default(true),
+  /**
+   * Whether an optional item is backed up unless the technician leaves it out (true), or only when asked
+   * (false: offered, off by default, e.g. EDS Logs).
+   */
+  selected: z.boolean().default(true),
   description: z.string().optional(),
 });
 
@@ -71,6 +79,11 @@ export const ApiSchema = z.object({
    * binaries). Read on this machine (under --root) and used instead of the port in `baseUrl`; recorded at backup.
    */
   portFile: z.object({ path: z.string().min(1), pointer: z.string().startsWith('/') }).optional(),
+  /** Docker: the container's environment variable that sets the port (EDS: `-e portnum=6000`). */
+  portEnv: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+    .optional(),
   /** Endpoint that answers 2xx when the product is healthy; defaults to the version endpoint. */
   healthEndpoint: ApiPath.optional(),
   timeoutMs: z.number().int().positive().default(5000),

@@ -170,7 +170,11 @@ async function startRestore(stateDir: string, opts: RestoreOptions, io: RunbookI
   const now = new Date().toISOString();
   const root = opts.root === undefined ? null : path.resolve(opts.root);
   const inBackup = set === null ? null : new Set(set.manifest.items.map((i) => i.id));
-  const items = resolveItems(opts.profile, root === null ? {} : { root })
+  // `*` items (each OPC UA adapter's certificates) resolve to what the backup holds, existing here or not.
+  const items = resolveItems(opts.profile, {
+    ...(root === null ? {} : { root }),
+    fromBackup: inBackup === null ? [] : [...inBackup],
+  })
     .filter((i) => inBackup === null || inBackup.has(i.id))
     .map((i) => ({
       id: i.id,
