@@ -137,6 +137,7 @@ export async function adoptIntoSet(
       contentBytes: r.contentBytes,
       archive: { compression: 'gzip', encryption: null, innerManifest: INNER_MANIFEST_PATH, parts: r.parts },
       skipped: r.ignored.examples.map((p) => ({ path: p, reason: "outside the profile's folders" })),
+      artifacts: [],
       source: sourceOf(source, r),
     };
     await writeFileAtomic(path.join(setDir, SUMS_NAME), sha256SumsText(r.parts), 0o600);

@@ -2,6 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { RecoveryError } from '../errors.js';
+import { ArtifactRecordSchema } from '../runbook/product/artifacts.js';
 import { cleanStrings } from '../util/clean-text.js';
 
 /**
@@ -73,6 +74,8 @@ export const BackupManifestSchema = z.object({
   apiPort: z.number().int().min(1).max(65535).optional(),
   /** Set when the data came from an archive made by hand (`adopt`): where from and how it was mapped. */
   source: HandMadeSourceSchema.optional(),
+  /** Files of the product's own (its exports and backups), beside the archive, with their checksums. */
+  artifacts: z.array(ArtifactRecordSchema).default([]),
 });
 
 export type BackupManifest = z.infer<typeof BackupManifestSchema>;

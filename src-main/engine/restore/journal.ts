@@ -3,6 +3,7 @@ import path from 'node:path';
 import { RecoveryError, type SerializedError } from '../errors.js';
 import type { HandMadeSource } from '../backup/manifest.js';
 import type { Profile } from '../profiles/schema.js';
+import type { ProductState } from '../runbook/product/product-steps.js';
 import type { StepState } from '../runbook/types.js';
 import type { ServiceState } from '../service/types.js';
 import { exists, writeFileAtomic } from '../util/atomic-fs.js';
@@ -119,6 +120,8 @@ export interface RestoreJournal {
   };
   warnings: string[];
   reports: string[];
+  /** What the product's own steps remember (work folder, a second service's earlier state, steps to undo). */
+  product?: ProductState;
   /** Set when a rollback runs: what it did, in plain words. */
   rollback?: { startedAt: string; finishedAt?: string; steps: string[]; error?: SerializedError };
 }

@@ -6,6 +6,7 @@ import type { CredentialEntry } from '../runbook/types.js';
 import { waitHealthy, type RestoreCtx } from './context.js';
 import { crashPoint } from './crash-point.js';
 import { writeRestoreReport } from './restore-report.js';
+import { removeWork } from '../runbook/product/product-steps.js';
 
 export const startStep: Step<RestoreCtx> = {
   id: 'start-service',
@@ -161,6 +162,7 @@ export const finishStep: Step<RestoreCtx> = {
       }
       await fsp.rm(i.staging, { recursive: true, force: true });
     }
+    await removeWork(c.product);
     // The copy made of a hand-made archive has served; the archive itself stays where it was.
     if (j.handMade) await fsp.rm(j.backup, { recursive: true, force: true });
     return j.options.keepDefaults

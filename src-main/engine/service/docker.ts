@@ -58,6 +58,10 @@ export function dockerService(
   timeouts: { stopSeconds: number },
   deps: ServiceDeps = {},
 ): ServiceControl & { envPort(name: string): Promise<number | null> } {
+  // Docker's own rule for container names; never an option (`-…`) on docker's command line.
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(container)) {
+    throw new RecoveryError('BAD_PROFILE', `service.name: "${container}" is not a Docker container name.`);
+  }
   const exec: ExecFn = deps.exec ?? execFileResult;
   const label = `Docker container ${container}`;
 
