@@ -19,6 +19,7 @@ import {
 import type { RunbookIO } from '../engine/runbook/runner.js';
 import { TOOL_VERSION } from '../engine/version.js';
 import { collectFolder, getPassphrase, parseKeep, parseSize, readCredentialsFile } from './options.js';
+import { registerScheduleCommands } from './schedule-commands.js';
 import { table, terminalInteraction, terminalSink } from './terminal.js';
 
 /** The passphrase a backup needs: asked (or read) only when its manifest says it is encrypted. */
@@ -311,6 +312,8 @@ export function buildProgram(): Command {
       await rollbackRestore(stateDirOpt(o), io(o));
       if (!o.json) process.stdout.write('\nRolled back: the machine is as it was before the restore.\n');
     });
+
+  registerScheduleCommands(program);
 
   program
     .command('serve')

@@ -24,9 +24,10 @@ import {
   MANIFEST_NAME,
   RESTORE_TXT_NAME,
   SUMS_NAME,
+  type BackupClass,
   type BackupManifest,
 } from './manifest.js';
-import { applyRetention } from './retention.js';
+import { applyRetention, hasRetention, type RetentionPolicy, type RetentionRemoval } from './retention.js';
 import { restoreText, sha256SumsText } from './restore-txt.js';
 
 export interface BackupOptions {
@@ -39,7 +40,12 @@ export interface BackupOptions {
   deviceId?: string;
   passphrase?: string;
   splitSize?: number;
+  /** Keep the newest N backups of this backup's own class (manual or automatic); see also `retention`. */
   keep?: number;
+  /** Retention by class, applied after the new backup verified. */
+  retention?: RetentionPolicy;
+  /** manual (a technician, the default) or automatic (a schedule): recorded in the manifest. */
+  backupClass?: BackupClass;
   leaveStopped?: boolean;
   /** For tests: the creation time. */
   now?: Date;
@@ -49,6 +55,8 @@ export interface BackupResult {
   setDir: string;
   manifest: BackupManifest;
   removedOld: string[];
+  /** What retention removed, with the reason for each. */
+  removed: RetentionRemoval[];
   warnings: string[];
 }
 
@@ -67,7 +75,7 @@ interface Ctx {
   setDir: string | null;
   archive: ArchiveResult | null;
   manifest: BackupManifest | null;
-  removedOld: string[];
+  removedOld: RetentionRemoval[];
   warnings: string[];
   /** Records a warning and shows it at once (the technician hears it before the service stops). */
   warn(message: string): void;
@@ -314,16 +322,37 @@ const steps: RunbookDef<Ctx>['steps'] = [
     id: 'retention',
     title: 'Remove old backups',
     explain: (c) =>
-      `Keep the newest ${c.o.keep} backups of this device and profile on the medium and delete older ones (only now that the new one is verified).`,
-    skip: (c) => (c.o.keep === undefined ? 'No --keep given: all backups are kept.' : null),
+      `Apply the retention rules to this device's ${c.o.profile.id} backups on the medium (${describePolicy(retentionPolicy(c.o))}), ` +
+      'only now that the new one is verified; manual and automatic backups are counted apart, and the newest backup is never removed.',
+    skip: (c) =>
+      hasRetention(retentionPolicy(c.o)) ? null : 'No retention rule given (--keep, --max-age): all backups are kept.',
     async run(c) {
-      c.removedOld = await applyRetention(path.dirname(c.setDir!), c.o.profile.id, c.o.keep!, c.setDir!);
+      c.removedOld = await applyRetention(path.dirname(c.setDir!), c.o.profile.id, retentionPolicy(c.o), c.setDir!);
       return c.removedOld.length === 0
         ? 'Nothing to remove.'
-        : `Removed ${c.removedOld.length}: ${c.removedOld.map((p) => path.basename(p)).join(', ')}.`;
+        : `Removed ${c.removedOld.length}: ${c.removedOld.map((r) => `${path.basename(r.dir)} (${r.reason})`).join(', ')}.`;
     },
   },
 ];
+
+/** --keep applies to the backup's own class; `retention` says more. */
+function retentionPolicy(o: BackupOptions): RetentionPolicy {
+  const p: RetentionPolicy = { ...o.retention };
+  if (o.keep !== undefined) {
+    if ((o.backupClass ?? 'manual') === 'manual') p.keepManual ??= o.keep;
+    else p.keepAutomatic ??= o.keep;
+  }
+  return p;
+}
+
+function describePolicy(p: RetentionPolicy): string {
+  const parts: string[] = [];
+  if (p.keepManual !== undefined) parts.push(`keep the ${p.keepManual} newest manual backups`);
+  if (p.keepAutomatic !== undefined) parts.push(`keep the ${p.keepAutomatic} newest automatic backups`);
+  if (p.maxAgeAutomaticMs !== undefined)
+    parts.push(`delete automatic backups older than ${Math.floor(p.maxAgeAutomaticMs / 86_400_000)} days`);
+  return parts.length > 0 ? parts.join('; ') : 'keep everything';
+}
 
 async function waitHealthy(api: ApplianceClient, timeoutMs: number): Promise<{ ok: boolean; detail: string }> {
   const until = Date.now() + timeoutMs;
@@ -347,6 +376,7 @@ function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
     deviceId: c.device.id,
     hostname: c.device.hostname,
     createdAt: (c.o.now ?? new Date()).toISOString(),
+    class: c.o.backupClass ?? 'manual',
     items: c.items.map((i) => {
       const s = c.sizes.get(i.id)!;
       // The profile's own path (not the --root one): it is where the data lives on an appliance.
@@ -415,7 +445,8 @@ export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<Backup
   const result: BackupResult = {
     setDir: c.setDir!,
     manifest: c.manifest!,
-    removedOld: c.removedOld,
+    removedOld: c.removedOld.map((r) => r.dir),
+    removed: c.removedOld,
     warnings: c.warnings,
   };
   io.emit({
