@@ -2,7 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import path from 'node:path';
 import { listBackups } from '../engine/backup/list-backups.js';
 import { readBackupSet } from '../engine/backup/manifest.js';
-import { runBackup } from '../engine/backup/run-backup.js';
+import { runBackup, type BackupResult } from '../engine/backup/run-backup.js';
 import { runVerify } from '../engine/backup/verify-backup.js';
 import { EXIT_CODES, exitCodeFor, toRecoveryError } from '../engine/errors.js';
 import { localDeviceId } from '../engine/media/device-id.js';
@@ -16,6 +16,7 @@ import {
   rollbackRestore,
   runRestore,
 } from '../engine/restore/run-restore.js';
+import { defaultStateDir } from '../engine/restore/journal.js';
 import type { RunbookIO } from '../engine/runbook/runner.js';
 import { TOOL_VERSION } from '../engine/version.js';
 import { collectFolder, getPassphrase, parseKeep, parseSize, readCredentialsFile } from './options.js';
@@ -27,6 +28,36 @@ async function passphraseFor(backup: string, file: string | undefined): Promise<
   const { manifest } = await readBackupSet(path.resolve(backup));
   if (manifest.archive.encryption === null) return undefined;
   return getPassphrase({ ...(file ? { file } : {}), create: false, required: true });
+}
+
+/** Remembers a verified manual backup for `status` and the start screen; a failure here never fails the backup. */
+async function recordManualBackup(stateDir: string | undefined, to: string, r: BackupResult): Promise<void> {
+  const { recordVerifiedBackup } = await import('../engine/schedule/backup-record.js');
+  await recordVerifiedBackup(defaultStateDir(stateDir ? path.resolve(stateDir) : undefined), {
+    profileId: r.manifest.profile.id,
+    deviceId: r.manifest.deviceId,
+    setDir: r.setDir,
+    to,
+    createdAt: r.manifest.createdAt,
+    class: r.manifest.class ?? 'manual',
+    encrypted: r.manifest.archive.encryption !== null,
+  }).catch((e: unknown) => {
+    process.stderr.write(`Warning: could not record the backup for "status": ${toRecoveryError(e).message}\n`);
+  });
+}
+
+/** "Last verified backup of this device: …" for `status` (warns past a week). */
+async function lastBackupLine(stateDir: string | undefined): Promise<string> {
+  const { lastBackup, describeAge } = await import('../engine/schedule/backup-record.js');
+  const last = await lastBackup(defaultStateDir(stateDir ? path.resolve(stateDir) : undefined)).catch(() => null);
+  if (last === null) return 'No verified backup of this device is recorded on this machine.\n';
+  return (
+    `Last verified backup of this device: ${last.createdAt.replace('T', ' ').slice(0, 16)} UTC (${describeAge(last.ageMs)}, ` +
+    `${last.class}, ${last.profileId}) at ${last.setDir}${last.present ? '' : ' (not reachable now)'}\n` +
+    (last.stale
+      ? `WARNING: it is older than ${Math.round(last.thresholdMs / 86_400_000)} days. Make a backup now, or check the schedule (edge-recovery schedule status).\n`
+      : '')
+  );
 }
 
 /** --state-dir (or EDGE_RECOVERY_STATE_DIR) as an engine option. */
@@ -130,6 +161,7 @@ export function buildProgram(): Command {
                   b.productVersion ?? '?',
                   formatBytes(b.sizeBytes),
                   b.encrypted ? 'encrypted' : 'plain',
+                  b.complete ? b.class : '',
                   b.complete ? path.basename(b.path) : `INCOMPLETE (${b.problem ?? ''}) ${path.basename(b.path)}`,
                 ]),
               ),
@@ -157,9 +189,15 @@ export function buildProgram(): Command {
     .option('--split-size <size>', 'split the archive into parts (e.g. 4G); automatic on FAT32', parseSize)
     .option('--leave-stopped', 'leave the service stopped afterwards')
     .option('--yes', 'do not ask before stopping the service')
+    .addOption(
+      new Option('--state-dir <dir>', 'where the record of the last verified backup lives').env(
+        'EDGE_RECOVERY_STATE_DIR',
+      ),
+    )
     .option('--json', 'print progress and results as JSON lines')
     .action(
       async (o: {
+        stateDir?: string;
         profile: string;
         to: string;
         root?: string;
@@ -196,6 +234,7 @@ export function buildProgram(): Command {
           },
           io(o),
         );
+        await recordManualBackup(o.stateDir, path.resolve(o.to), r);
         if (!o.json) {
           process.stdout.write(
             `\nBackup complete and verified: ${r.setDir}\n` +
@@ -275,6 +314,7 @@ export function buildProgram(): Command {
             s.steps.map((x) => `  [${x.state}] ${x.title}${x.summary ? `: ${x.summary}` : ''}`).join('\n') +
             `\n\nNext: ${[s.canResume ? 'edge-recovery resume' : '', s.canRollback ? 'edge-recovery rollback' : ''].filter(Boolean).join('  or  ')}\n`,
       );
+      if (!o.json) process.stdout.write(await lastBackupLine(o.stateDir));
       if (s !== null) process.exitCode = EXIT_CODES.REFUSED;
     });
 
