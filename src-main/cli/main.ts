@@ -2,9 +2,11 @@ import { Command, CommanderError, Option } from 'commander';
 import path from 'node:path';
 import { listBackups } from '../engine/backup/list-backups.js';
 import { readBackupSet } from '../engine/backup/manifest.js';
+import { recoverInterruptedBackup } from '../engine/backup/backup-journal.js';
 import { runBackup, type BackupResult } from '../engine/backup/run-backup.js';
 import { runVerify } from '../engine/backup/verify-backup.js';
 import { EXIT_CODES, exitCodeFor, toRecoveryError } from '../engine/errors.js';
+import { cleanText } from '../engine/util/clean-text.js';
 import { localDeviceId } from '../engine/media/device-id.js';
 import { listDrives } from '../engine/media/drives.js';
 import { formatBytes } from '../engine/progress.js';
@@ -18,6 +20,7 @@ import {
 } from '../engine/restore/run-restore.js';
 import { defaultStateDir } from '../engine/restore/journal.js';
 import type { RunbookIO } from '../engine/runbook/runner.js';
+import { describeHolder, jobLockHolder, withJobLock } from '../engine/util/job-lock.js';
 import { TOOL_VERSION } from '../engine/version.js';
 import { collectFolder, getPassphrase, parseKeep, parseSize, readCredentialsFile } from './options.js';
 import { registerScheduleCommands } from './schedule-commands.js';
@@ -66,7 +69,8 @@ function stateDirOpt(o: { stateDir?: string }): { stateDir?: string } {
 }
 
 function out(json: boolean, value: unknown, human: () => string): void {
-  process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : human());
+  // Names and paths in the text may come from a stick: no control character reaches the terminal.
+  process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : cleanText(human()));
 }
 
 function io(o: { json?: boolean; yes?: boolean; credentials?: Record<string, Record<string, string>> }): RunbookIO {
@@ -188,16 +192,12 @@ export function buildProgram(): Command {
     .option('--keep <n>', 'keep the newest n backups of this device and profile', parseKeep)
     .option('--split-size <size>', 'split the archive into parts (e.g. 4G); automatic on FAT32', parseSize)
     .option('--leave-stopped', 'leave the service stopped afterwards')
-    .option('--yes', 'do not ask before stopping the service')
-    .addOption(
-      new Option('--state-dir <dir>', 'where the record of the last verified backup lives').env(
-        'EDGE_RECOVERY_STATE_DIR',
-      ),
-    )
+    .option('--strict', 'fail (instead of warn) when a file changes while it is backed up')
+    .option('--yes', 'do not ask before stopping the service (with service manager "none": it was stopped by hand)')
+    .addOption(new Option('--state-dir <dir>', 'where the job lock and journals live').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'print progress and results as JSON lines')
     .action(
       async (o: {
-        stateDir?: string;
         profile: string;
         to: string;
         root?: string;
@@ -208,7 +208,9 @@ export function buildProgram(): Command {
         keep?: number;
         splitSize?: number;
         leaveStopped?: boolean;
+        strict?: boolean;
         yes?: boolean;
+        stateDir?: string;
         json?: boolean;
       }) => {
         const profile = await loadProfile(o.profile);
@@ -231,6 +233,8 @@ export function buildProgram(): Command {
             ...(o.keep !== undefined ? { keep: o.keep } : {}),
             ...(o.splitSize !== undefined ? { splitSize: o.splitSize } : {}),
             leaveStopped: o.leaveStopped === true,
+            strict: o.strict === true,
+            ...stateDirOpt(o),
           },
           io(o),
         );
@@ -278,24 +282,27 @@ export function buildProgram(): Command {
       const passphrase = await passphraseFor(backup, o.passphraseFile);
       const credentials = o.credentialsFile ? await readCredentialsFile(o.credentialsFile) : undefined;
       const runIo = io({ ...o, ...(credentials ? { credentials } : {}) });
-      try {
-        await runRestore(
-          {
-            backup: path.resolve(backup),
-            profile,
-            ...(o.root ? { root: path.resolve(o.root) } : {}),
-            ...(passphrase !== undefined ? { passphrase } : {}),
-            allowOtherDevice: o.allowOtherDevice === true,
-            allowVersionMismatch: o.allowVersionMismatch === true,
-            keepDefaults: o.keepDefaults === true,
-            ...stateDirOpt(o),
-          },
-          runIo,
-        );
-        if (!o.json) process.stdout.write('\nRestore complete.\n');
-      } catch (e) {
-        await offerRollback(e, o, runIo);
-      }
+      // One lock for the restore and the rollback offered after it fails: no other job can slip in between.
+      await withJobLock(defaultStateDir(stateDirOpt(o).stateDir), { command: 'restore' }, async () => {
+        try {
+          await runRestore(
+            {
+              backup: path.resolve(backup),
+              profile,
+              ...(o.root ? { root: path.resolve(o.root) } : {}),
+              ...(passphrase !== undefined ? { passphrase } : {}),
+              allowOtherDevice: o.allowOtherDevice === true,
+              allowVersionMismatch: o.allowVersionMismatch === true,
+              keepDefaults: o.keepDefaults === true,
+              ...stateDirOpt(o),
+            },
+            runIo,
+          );
+          if (!o.json) process.stdout.write('\nRestore complete.\n');
+        } catch (e) {
+          await offerRollback(e, o, runIo);
+        }
+      });
     });
 
   program
@@ -306,6 +313,8 @@ export function buildProgram(): Command {
     .action(async (o: { stateDir?: string; json?: boolean }) => {
       const found = await restoreStatus(stateDirOpt(o));
       const s = isUnfinished(found) ? found : null;
+      const running = jobLockHolder(defaultStateDir(stateDirOpt(o).stateDir));
+      if (running !== null && !o.json) process.stdout.write(`Running now: ${describeHolder(running)}.\n`);
       out(!!o.json, s, () =>
         s === null
           ? `No unfinished restore.${found ? ` The last one (${found.id}) ended: ${found.where}` : ''}\n`
@@ -334,12 +343,14 @@ export function buildProgram(): Command {
         required: false,
       });
       const runIo = io({ ...o, ...(credentials ? { credentials } : {}) });
-      try {
-        await resumeRestore({ ...stateDirOpt(o), ...(passphrase !== undefined ? { passphrase } : {}) }, runIo);
-        if (!o.json) process.stdout.write('\nRestore complete.\n');
-      } catch (e) {
-        await offerRollback(e, o, runIo);
-      }
+      await withJobLock(defaultStateDir(stateDirOpt(o).stateDir), { command: 'resume' }, async () => {
+        try {
+          await resumeRestore({ ...stateDirOpt(o), ...(passphrase !== undefined ? { passphrase } : {}) }, runIo);
+          if (!o.json) process.stdout.write('\nRestore complete.\n');
+        } catch (e) {
+          await offerRollback(e, o, runIo);
+        }
+      });
     });
 
   program
@@ -365,6 +376,15 @@ export function buildProgram(): Command {
       const { serveCommand } = await import('./serve-command.js');
       await serveCommand(o);
     });
+
+  // Before any command: a backup that was killed may have left the product stopped; put it back and say so.
+  program.hook('preAction', async (_program, action) => {
+    const o = action.opts<{ stateDir?: string; json?: boolean }>();
+    const emit = terminalSink({ json: o.json === true });
+    await recoverInterruptedBackup(stateDirOpt(o), {
+      emit: (e) => (e.type === 'log' && !o.json ? process.stderr.write(`Note: ${e.message}\n`) : emit(e)),
+    }).catch((e: unknown) => process.stderr.write(`Note: ${toRecoveryError(e).message}\n`));
+  });
 
   return program;
 }

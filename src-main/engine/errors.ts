@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   PASSPHRASE_REQUIRED: 'The backup is encrypted; a passphrase is needed.',
   WRONG_PASSPHRASE: 'The passphrase does not open this backup.',
   HOSTILE_ARCHIVE: 'The archive contains an entry that would write outside its folder.',
+  UNSAFE_PATH: 'A folder the tool writes into is a link, or holds links planted where the tool writes.',
   VERSION_MISMATCH: 'The installed product version does not fit the backup.',
   PROFILE_MISMATCH: 'The backup was made with another profile.',
   OTHER_DEVICE: 'The backup comes from another device.',
@@ -31,6 +32,7 @@ export const ERROR_CODES = {
   PERMISSION_DENIED: 'The tool lacks the rights to do this.',
   OWNERSHIP_MISMATCH: 'Some files do not match the ownership and permission policy.',
   RESTORE_IN_PROGRESS: 'An unfinished restore exists.',
+  JOB_RUNNING: 'Another job that changes this machine is running.',
   NO_UNFINISHED_RESTORE: 'There is no unfinished restore.',
   CANCELLED: 'Cancelled.',
   DECLINED: 'The technician declined the step.',
@@ -163,6 +165,8 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'USER_MISSING':
     case 'FILES_IN_USE':
     case 'RESTORE_IN_PROGRESS':
+    case 'JOB_RUNNING':
+    case 'UNSAFE_PATH':
       return EXIT_CODES.REFUSED;
     case 'CANCELLED':
     case 'DECLINED':

@@ -163,7 +163,9 @@ describe.skipIf(runit.skip)('edge-recovery schedule run (triggered directly, as 
       expect(manifest.class).toBe('automatic');
       // Retention ran after the new backup verified, by class, and said what it removed and why.
       const removed = summary.removed as Array<{ dir: string; reason: string }>;
-      expect(removed.map((r) => r.dir).sort()).toEqual([auto2, old].sort());
+      expect(removed.map((r) => r.dir).sort()).toEqual([auto2, old, unfinished].sort());
+      // Engineer "safety"'s rule: an interrupted set is debris once a newer backup verified.
+      expect(removed.find((r) => r.dir === unfinished)!.reason).toMatch(/unfinished/);
       expect(removed.find((r) => r.dir === old)!.reason).toMatch(/older than 180 days/);
       expect(removed.find((r) => r.dir === auto2)!.reason).toMatch(/2 newest automatic/);
       const left = await sets(stick, 'box');

@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { readBackupSet, type BackupClass } from './manifest.js';
+import { MANIFEST_NAME, readBackupSet, type BackupClass } from './manifest.js';
 
 /**
  * Which backups to keep, by class: manual ones (made by a technician) and automatic ones (made by a schedule)
@@ -21,7 +21,11 @@ export interface RetentionCandidate {
   class: BackupClass;
 }
 
-export interface RetentionRemoval extends RetentionCandidate {
+export interface RetentionRemoval {
+  dir: string;
+  /** null for the debris of an interrupted backup (no manifest: never a backup). */
+  createdAt: string | null;
+  class: BackupClass | null;
   /** Why it goes, in plain words. */
   reason: string;
 }
@@ -46,7 +50,7 @@ export function planRetention(
   const protectedDirs = new Set<string>();
   if (sorted[0]) protectedDirs.add(path.resolve(sorted[0].dir));
   if (opts.current !== undefined) protectedDirs.add(path.resolve(opts.current));
-  const out: RetentionRemoval[] = [];
+  const out: (RetentionCandidate & { reason: string })[] = [];
   const byClass = (c: BackupClass) => sorted.filter((s) => s.class === c);
   const manual = byClass('manual');
   if (policy.keepManual !== undefined) {
@@ -66,30 +70,49 @@ export function planRetention(
       out.push({ ...s, reason: `more than the ${policy.keepAutomatic} newest automatic backups` });
     }
   });
-  return out.filter((r) => !protectedDirs.has(path.resolve(r.dir))).sort(newestFirst) as RetentionRemoval[];
+  return out.filter((r) => !protectedDirs.has(path.resolve(r.dir))).sort(newestFirst);
 }
 
-/** Complete backups of `profileId` in a device folder, with their class (a manifest without one is manual). */
-export async function retentionCandidates(deviceDir: string, profileId: string): Promise<RetentionCandidate[]> {
+/**
+ * The backups of `profileId` in a device folder: complete ones with their class (a manifest without one is
+ * manual), and the debris of interrupted backups (set folders without manifest.json). Sets with a manifest
+ * this tool cannot read are foreign and left out; so is `current`'s debris check (it has its manifest).
+ */
+export async function retentionCandidates(
+  deviceDir: string,
+  profileId: string,
+): Promise<{ sets: RetentionCandidate[]; debris: string[] }> {
   const names = await fsp.readdir(deviceDir);
   const sets: RetentionCandidate[] = [];
+  const debris: string[] = [];
   for (const n of names) {
     if (!n.startsWith(`Backup_${profileId}_`)) continue;
     const dir = path.join(deviceDir, n);
+    const st = await fsp.lstat(dir).catch(() => null);
+    if (st === null || !st.isDirectory()) continue;
+    const hasManifest = await fsp.lstat(path.join(dir, MANIFEST_NAME)).then(
+      () => true,
+      () => false,
+    );
+    if (!hasManifest) {
+      debris.push(dir);
+      continue;
+    }
     try {
       const s = await readBackupSet(dir);
       if (s.manifest.profile.id === profileId) {
         sets.push({ dir, createdAt: s.manifest.createdAt, class: s.manifest.class ?? 'manual' });
       }
     } catch {
-      // Incomplete or foreign: not ours to delete here.
+      // A manifest this tool cannot read: not ours to delete.
     }
   }
-  return sets;
+  return { sets, debris };
 }
 
 /**
- * Applies the policy in a device folder after a new backup (`current`) verified. Returns what it removed and why.
+ * After a new backup (`current`) verified: deletes the debris of interrupted backups of the profile (never a
+ * backup, and now superseded) and applies the policy by class. Returns what it removed and why.
  */
 export async function applyRetention(
   deviceDir: string,
@@ -98,7 +121,16 @@ export async function applyRetention(
   current: string,
   now: Date = new Date(),
 ): Promise<RetentionRemoval[]> {
-  const plan = planRetention(await retentionCandidates(deviceDir, profileId), policy, { now, current });
-  for (const r of plan) await fsp.rm(r.dir, { recursive: true, force: true });
-  return plan;
+  const { sets, debris } = await retentionCandidates(deviceDir, profileId);
+  const removed: RetentionRemoval[] = [];
+  for (const dir of debris) {
+    if (path.resolve(dir) === path.resolve(current)) continue;
+    await fsp.rm(dir, { recursive: true, force: true });
+    removed.push({ dir, createdAt: null, class: null, reason: 'unfinished (interrupted) backup, superseded' });
+  }
+  for (const r of planRetention(sets, policy, { now, current })) {
+    await fsp.rm(r.dir, { recursive: true, force: true });
+    removed.push(r);
+  }
+  return removed;
 }

@@ -14,7 +14,10 @@ import { executeRunbook, type RunbookDef, type RunbookIO } from '../runbook/runn
 import { serviceFor } from '../service/index.js';
 import { findOpenFiles } from '../service/open-files.js';
 import type { ServiceControl, ServiceStatus } from '../service/types.js';
-import { fsyncDir, writeFileAtomic } from '../util/atomic-fs.js';
+import { crashPoint } from '../restore/crash-point.js';
+import { defaultStateDir } from '../restore/journal.js';
+import { fsyncDir, mkdirNoFollow, writeFileAtomic } from '../util/atomic-fs.js';
+import { withJobLock } from '../util/job-lock.js';
 import { treeSize, type TreeSize } from '../util/tree-size.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
 import {
@@ -27,7 +30,8 @@ import {
   type BackupClass,
   type BackupManifest,
 } from './manifest.js';
-import { applyRetention, hasRetention, type RetentionPolicy, type RetentionRemoval } from './retention.js';
+import { BackupJournalStore, recoverInterruptedBackup } from './backup-journal.js';
+import { applyRetention, type RetentionPolicy, type RetentionRemoval } from './retention.js';
 import { restoreText, sha256SumsText } from './restore-txt.js';
 
 export interface BackupOptions {
@@ -47,6 +51,10 @@ export interface BackupOptions {
   /** manual (a technician, the default) or automatic (a schedule): recorded in the manifest. */
   backupClass?: BackupClass;
   leaveStopped?: boolean;
+  /** Fail (instead of warn) when a file changed while it was archived. */
+  strict?: boolean;
+  /** Where the job lock and the backup journal live (default: --state-dir / EDGE_RECOVERY_STATE_DIR / platform). */
+  stateDir?: string;
   /** For tests: the creation time. */
   now?: Date;
 }
@@ -62,7 +70,10 @@ export interface BackupResult {
 
 interface Ctx {
   o: BackupOptions;
+  journal: BackupJournalStore;
   items: ResolvedItem[];
+  /** Items whose configured path is a symlink to a folder (item id → the link's own path); `items` holds the real folder. */
+  links: Map<string, string>;
   sizes: Map<string, TreeSize>;
   service: ServiceControl;
   api: ApplianceClient | null;
@@ -115,6 +126,13 @@ const steps: RunbookDef<Ctx>['steps'] = [
       `and run the product's own checks. Nothing is changed.`,
     async run(c, s) {
       for (const it of c.items) {
+        const real = await linkedFolder(it.path);
+        if (real !== null) {
+          // A data folder on another disk (Storage -> /data/eds/Storage): backed up through the link.
+          c.links.set(it.id, it.path);
+          s.log(`${it.path} is a link to ${real}: the data there is backed up, and the manifest records the link.`);
+          it.path = real;
+        }
         const size = await treeSize(it.path);
         if (!size.exists) {
           if (it.required) {
@@ -208,11 +226,20 @@ const steps: RunbookDef<Ctx>['steps'] = [
           hint: 'Check the profile (service name and manager).',
         });
       }
-      if (c.before.state === 'stopped') return 'The service was already stopped.';
+      c.journal.j.serviceBefore = c.before.state;
+      if (c.before.state === 'stopped') {
+        await c.journal.save('service-before');
+        return 'The service was already stopped.';
+      }
+      // Journaled before the manager is asked: a kill between the two still leads to a start by the next command.
       c.stoppedByUs = true;
+      c.journal.j.stoppedByUs = true;
+      c.journal.j.phase = 'stopping';
+      await c.journal.save('stopping');
       await c.service.stop();
       await c.service.waitFor('stopped', c.o.profile.service.stopTimeoutSeconds * 1000);
-      return 'The service has stopped.';
+      crashPoint('backup:stopped');
+      return byHand(c) ? 'Stopped by hand (confirmed by the technician).' : 'The service has stopped.';
     },
   },
   {
@@ -245,8 +272,8 @@ const steps: RunbookDef<Ctx>['steps'] = [
       `on ${c.o.to}, filed under this device's id "${c.device.id}" (EdgeRecovery/${c.device.id}/)` +
       `${c.splitSize ? `, in parts of ${formatBytes(c.splitSize)}` : ''}. Files are written as .partial and renamed when complete.`,
     async run(c, s) {
-      const device = path.join(c.o.to, 'EdgeRecovery', safeDeviceId(c.device.id));
-      await fsp.mkdir(device, { recursive: true });
+      // Never through a link planted on the stick: EdgeRecovery/<device> are real folders or refused.
+      const device = await mkdirNoFollow(c.o.to, ['EdgeRecovery', safeDeviceId(c.device.id)]);
       const stamp = backupStamp(c.o.now ?? new Date());
       let name = `Backup_${c.o.profile.id}_${stamp}`;
       for (
@@ -260,8 +287,12 @@ const steps: RunbookDef<Ctx>['steps'] = [
         name = `Backup_${c.o.profile.id}_${stamp}_${n}`;
       }
       c.setDir = path.join(device, name);
+      c.journal.j.setDir = c.setDir;
+      c.journal.j.phase = 'archiving';
+      await c.journal.save('set-dir');
       await fsp.mkdir(c.setDir);
       await fsyncDir(device);
+      let midCrash = false;
       c.archive = await createArchive(
         {
           items: c.items.map((i) => ({ id: i.id, path: i.path })),
@@ -269,12 +300,23 @@ const steps: RunbookDef<Ctx>['steps'] = [
           ...(c.o.passphrase !== undefined ? { passphrase: c.o.passphrase } : {}),
           ...(c.splitSize !== undefined ? { splitSize: c.splitSize } : {}),
         },
-        { onProgress: s.progress, ...(s.signal ? { signal: s.signal } : {}) },
+        {
+          onProgress: (p) => {
+            if (!midCrash && p.files > 0) {
+              midCrash = true;
+              crashPoint('backup:archive-mid');
+            }
+            s.progress(p);
+          },
+          ...(s.signal ? { signal: s.signal } : {}),
+        },
       );
       for (const sk of c.archive.skipped) c.warn(`Skipped ${sk.path}: ${sk.reason}`);
+      reportChangedFiles(c, c.archive);
       c.manifest = buildManifest(c, c.archive);
-      await writeFileAtomic(path.join(c.setDir, SUMS_NAME), sha256SumsText(c.archive.parts));
-      await writeFileAtomic(path.join(c.setDir, RESTORE_TXT_NAME), restoreText(c.manifest, c.o.profile));
+      // SHA256SUMS comes after the verification (it lists manifest.json): until then `sha256sum -c` cannot pass.
+      await writeFileAtomic(path.join(c.setDir, RESTORE_TXT_NAME), restoreText(c.manifest, c.o.profile), 0o600);
+      crashPoint('backup:archived');
       return `Wrote ${c.archive.parts.length} file(s), ${formatBytes(c.archive.archiveBytes)} (${c.archive.files} files, ${formatBytes(c.archive.contentBytes)} of data).`;
     },
   },
@@ -285,14 +327,32 @@ const steps: RunbookDef<Ctx>['steps'] = [
       'Read the whole backup back from the medium: check every part’s checksum, decrypt, and compare every file with its recorded checksum. Then mark the backup complete.',
     async run(c, s) {
       // Forget the cached copy first, so the check reads what is really on the stick.
+      c.journal.j.phase = 'verifying';
+      await c.journal.save('verifying');
       const fromMedium = await dropPageCacheAll(c.archive!.parts.map((p) => path.join(c.setDir!, p.name)));
+      let midCrash = false;
       const r = await verifyArchive(
         c.setDir!,
         { parts: c.archive!.parts, ...(c.o.passphrase !== undefined ? { passphrase: c.o.passphrase } : {}) },
-        { onProgress: s.progress, ...(s.signal ? { signal: s.signal } : {}) },
+        {
+          onProgress: (p) => {
+            if (!midCrash && p.files > 0) {
+              midCrash = true;
+              crashPoint('backup:verify-mid');
+            }
+            s.progress(p);
+          },
+          ...(s.signal ? { signal: s.signal } : {}),
+        },
       );
-      // The manifest goes last: a set without it is never taken for a complete backup.
-      await writeFileAtomic(path.join(c.setDir!, MANIFEST_NAME), JSON.stringify(c.manifest, null, 2) + '\n');
+      // SHA256SUMS (which lists manifest.json), then manifest.json last: a set without it is never a backup,
+      // and `sha256sum -c` fails on it (manifest.json missing), so stock tools and this tool agree.
+      const manifestText = JSON.stringify(c.manifest, null, 2) + '\n';
+      await writeFileAtomic(path.join(c.setDir!, SUMS_NAME), sha256SumsText(c.archive!.parts, manifestText), 0o600);
+      crashPoint('backup:sums-written');
+      await writeFileAtomic(path.join(c.setDir!, MANIFEST_NAME), manifestText, 0o600);
+      c.journal.j.phase = 'verified';
+      await c.journal.save('verified');
       const how = fromMedium ? 'read back from the medium' : 'read back';
       return `All ${r.files} files ${how} match their checksums. The backup is complete: ${c.setDir}`;
     },
@@ -311,6 +371,9 @@ const steps: RunbookDef<Ctx>['steps'] = [
       await c.service.start();
       await c.service.waitFor('running', c.o.profile.service.startTimeoutSeconds * 1000);
       c.startedAgain = true;
+      c.journal.j.phase = 'started';
+      await c.journal.save('started');
+      if (byHand(c)) return 'Started again by hand (confirmed by the technician).';
       if (c.api) {
         const h = await waitHealthy(c.api, c.o.profile.service.startTimeoutSeconds * 1000);
         if (!h.ok) c.warn(`The service runs but its API is not healthy yet: ${h.detail}`);
@@ -323,9 +386,8 @@ const steps: RunbookDef<Ctx>['steps'] = [
     title: 'Remove old backups',
     explain: (c) =>
       `Apply the retention rules to this device's ${c.o.profile.id} backups on the medium (${describePolicy(retentionPolicy(c.o))}), ` +
-      'only now that the new one is verified; manual and automatic backups are counted apart, and the newest backup is never removed.',
-    skip: (c) =>
-      hasRetention(retentionPolicy(c.o)) ? null : 'No retention rule given (--keep, --max-age): all backups are kept.',
+      'only now that the new one is verified; manual and automatic backups are counted apart, and the newest backup is never removed. ' +
+      'Unfinished backup folders (no manifest.json, left by an interrupted backup) are deleted, now that a newer backup has verified.',
     async run(c) {
       c.removedOld = await applyRetention(path.dirname(c.setDir!), c.o.profile.id, retentionPolicy(c.o), c.setDir!);
       return c.removedOld.length === 0
@@ -381,7 +443,14 @@ function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
       const s = c.sizes.get(i.id)!;
       // The profile's own path (not the --root one): it is where the data lives on an appliance.
       const declared = c.o.profile.items.find((p) => p.id === i.id)!.path;
-      return { id: i.id, path: declared, files: s.files, contentBytes: s.bytes };
+      const link = c.links.get(i.id);
+      return {
+        id: i.id,
+        path: declared,
+        files: s.files,
+        contentBytes: s.bytes,
+        ...(link !== undefined ? { linkedTo: i.path } : {}),
+      };
     }),
     owner: own ? { user: own.user, group: own.group } : null,
     ownersSeen: a.owners,
@@ -404,9 +473,20 @@ function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
  * retention. On failure the service is started again (if we stopped it) and the unfinished set is removed.
  */
 export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<BackupResult> {
+  const stateDir = defaultStateDir(o.stateDir);
+  return withJobLock(stateDir, { command: 'backup' }, async () => {
+    await recoverInterruptedBackup({ stateDir }, io);
+    const journal = await BackupJournalStore.create(stateDir, o.profile, o.leaveStopped === true);
+    return backupHoldingLock(o, io, journal);
+  });
+}
+
+async function backupHoldingLock(o: BackupOptions, io: RunbookIO, journal: BackupJournalStore): Promise<BackupResult> {
   const local = o.deviceId === undefined ? await localDeviceId() : { id: o.deviceId, hostname: os.hostname() };
   const c: Ctx = {
     o,
+    journal,
+    links: new Map(),
     items: resolveItems(o.profile, {
       ...(o.root === undefined ? {} : { root: o.root }),
       ...(o.folders === undefined ? {} : { folders: o.folders }),
@@ -438,10 +518,11 @@ export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<Backup
     await executeRunbook(def, c, io);
   } catch (e) {
     const err = toRecoveryError(e, c.setDir ?? o.to);
-    await cleanupAfterFailure(c, io);
+    if (await cleanupAfterFailure(c, io)) await journal.close();
     io.emit({ type: 'finished', ok: false, error: err.toJSON() });
     throw err;
   }
+  await journal.close();
   const result: BackupResult = {
     setDir: c.setDir!,
     manifest: c.manifest!,
@@ -457,7 +538,8 @@ export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<Backup
   return result;
 }
 
-async function cleanupAfterFailure(c: Ctx, io: RunbookIO): Promise<void> {
+/** Puts things back after a failed backup; false when the service could not be started again (the journal stays). */
+async function cleanupAfterFailure(c: Ctx, io: RunbookIO): Promise<boolean> {
   const manifestWritten =
     c.setDir !== null &&
     (await fsp.stat(path.join(c.setDir, MANIFEST_NAME)).then(
@@ -477,13 +559,56 @@ async function cleanupAfterFailure(c: Ctx, io: RunbookIO): Promise<void> {
     try {
       await c.service.start();
       await c.service.waitFor('running', c.o.profile.service.startTimeoutSeconds * 1000);
-      io.emit({ type: 'log', level: 'info', message: 'The service was started again after the failure.' });
+      io.emit({
+        type: 'log',
+        level: 'info',
+        message: byHand(c)
+          ? 'The service was started again by hand (confirmed by the technician).'
+          : 'The service was started again after the failure.',
+      });
     } catch (e) {
       io.emit({
         type: 'log',
         level: 'warn',
         message: `The service could not be started again: ${toRecoveryError(e).message}. Start it by hand.`,
       });
+      return false;
     }
   }
+  return true;
+}
+
+function byHand(c: Ctx): boolean {
+  return c.o.profile.service.manager === 'none';
+}
+
+/** The real folder behind a configured path that is a symlink to a folder, or null when it is not a link. */
+export async function linkedFolder(p: string): Promise<string | null> {
+  const st = await fsp.lstat(p).catch(() => null);
+  if (st === null || !st.isSymbolicLink()) return null;
+  const real = await fsp.realpath(p).catch(() => null);
+  if (real === null) return null; // a dangling link: reported as a missing folder by the caller
+  const rst = await fsp.stat(real).catch(() => null);
+  return rst !== null && rst.isDirectory() ? real : null;
+}
+
+/** Files that changed while they were read (size, mtime or ctime): a warning naming them, or a failure with --strict. */
+function reportChangedFiles(c: Ctx, a: ArchiveResult): void {
+  const changed = a.changed ?? [];
+  if (changed.length === 0) return;
+  const shown = changed
+    .slice(0, 10)
+    .map((x) => `${x.path} (${x.detail})`)
+    .join(', ');
+  const more = changed.length > 10 ? ` and ${changed.length - 10} more` : '';
+  const text = `${changed.length} file(s) changed while they were being backed up: ${shown}${more}. Their copy in the backup may be inconsistent.`;
+  if (c.o.strict === true) {
+    throw new RecoveryError('FILES_IN_USE', text, {
+      hint: `Stop ${c.o.profile.productName} (and anything else writing there) and back up again. The unfinished backup is removed.`,
+      details: { changed: changed.slice(0, 100) },
+    });
+  }
+  c.warn(
+    `${text} Stop ${c.o.profile.productName} completely and back up again, or use --strict to make this an error.`,
+  );
 }

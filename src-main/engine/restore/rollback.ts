@@ -3,6 +3,8 @@ import { RecoveryError } from '../errors.js';
 import { serviceFor } from '../service/index.js';
 import type { ServiceControl } from '../service/types.js';
 import { executeRunbook, type RunbookDef, type RunbookIO } from '../runbook/runner.js';
+import { recoverInterruptedBackup } from '../backup/backup-journal.js';
+import { withJobLock } from '../util/job-lock.js';
 import { crashPoint } from './crash-point.js';
 import { defaultStateDir, JournalStore, readJournal, reconcileRenames, renameDone, type ItemPlan } from './journal.js';
 import { journaledRename } from './renames.js';
@@ -104,6 +106,15 @@ export async function rollbackRestore(
   io: RunbookIO,
 ): Promise<{ id: string; state: string }> {
   const stateDir = defaultStateDir(opts.stateDir);
+  return withJobLock(stateDir, { command: 'rollback' }, () => undoRestore(stateDir, opts, io));
+}
+
+async function undoRestore(
+  stateDir: string,
+  opts: { pollMs?: number },
+  io: RunbookIO,
+): Promise<{ id: string; state: string }> {
+  await recoverInterruptedBackup({ stateDir }, io);
   const j = await readJournal(stateDir);
   if (j === null || j.status === 'finished' || j.status === 'rolled-back') {
     throw new RecoveryError(

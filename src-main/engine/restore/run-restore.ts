@@ -8,6 +8,8 @@ import type { Profile } from '../profiles/schema.js';
 import { executeRunbook, type RunbookDef, type RunbookIO, type RunHooks } from '../runbook/runner.js';
 import type { StepInfo } from '../runbook/types.js';
 import { makeCtx, type RestoreCtx, type RestoreTuning } from './context.js';
+import { recoverInterruptedBackup } from '../backup/backup-journal.js';
+import { withJobLock } from '../util/job-lock.js';
 import { crashPoint } from './crash-point.js';
 import {
   defaultStateDir,
@@ -140,6 +142,11 @@ async function archiveEndedJournal(stateDir: string, j: RestoreJournal): Promise
  */
 export async function runRestore(opts: RestoreOptions, io: RunbookIO): Promise<RestoreResult> {
   const stateDir = defaultStateDir(opts.stateDir);
+  return withJobLock(stateDir, { command: 'restore' }, () => startRestore(stateDir, opts, io));
+}
+
+async function startRestore(stateDir: string, opts: RestoreOptions, io: RunbookIO): Promise<RestoreResult> {
+  await recoverInterruptedBackup({ stateDir }, io);
   const existing = await readJournal(stateDir);
   if (existing !== null) {
     if (existing.status !== 'finished' && existing.status !== 'rolled-back') {
@@ -218,6 +225,15 @@ export async function resumeRestore(
   io: RunbookIO,
 ): Promise<RestoreResult> {
   const stateDir = defaultStateDir(opts.stateDir);
+  return withJobLock(stateDir, { command: 'resume' }, () => continueRestore(stateDir, opts, io));
+}
+
+async function continueRestore(
+  stateDir: string,
+  opts: { passphrase?: string; tuning?: RestoreTuning },
+  io: RunbookIO,
+): Promise<RestoreResult> {
+  await recoverInterruptedBackup({ stateDir }, io);
   const j = await readJournal(stateDir);
   if (j === null || j.status === 'finished' || j.status === 'rolled-back') {
     throw new RecoveryError(

@@ -5,6 +5,7 @@ import type { RetentionPolicy } from '../backup/retention.js';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import type { Profile } from '../profiles/schema.js';
 import type { RunbookIO } from '../runbook/runner.js';
+import { withJobLock } from '../util/job-lock.js';
 import { recordVerifiedBackup } from './backup-record.js';
 import { formatDuration } from './interval.js';
 import { logScheduledRun, runLogLine, type RunLogDeps, type RunLogEntry } from './run-log.js';
@@ -101,10 +102,15 @@ export async function runScheduledBackup(
   let backup: BackupResult | undefined;
   let error: RecoveryError | undefined;
   for (;;) {
-    let failed = await failingPrecheck(o.profile);
-    if (failed === null) {
-      try {
-        backup = await runBackup(
+    // Each attempt holds the machine's job lock (runBackup takes it again, re-entrantly); the waits between
+    // attempts do not, so a technician can restore while a scheduled run waits. A lock held by another job
+    // postpones the run like a failing pre-check.
+    let failed: RecoveryError | null = null;
+    try {
+      backup = await withJobLock(o.stateDir, { command: 'schedule run' }, async () => {
+        failed = await failingPrecheck(o.profile);
+        if (failed !== null) return undefined;
+        return runBackup(
           {
             profile: o.profile,
             to: o.to,
@@ -113,25 +119,30 @@ export async function runScheduledBackup(
             ...(o.passphrase !== undefined ? { passphrase: o.passphrase } : {}),
             backupClass: 'automatic',
             retention: o.retention,
+            stateDir: o.stateDir,
           },
           io,
         );
-        outcome = 'verified';
-        const removed = backup.removed.map((r) => `${path.basename(r.dir)} (${r.reason})`);
-        detail = `${backup.setDir}${removed.length > 0 ? `; removed ${removed.length}: ${removed.join(', ')}` : '; nothing removed'}`;
+      });
+    } catch (e) {
+      const err = toRecoveryError(e);
+      // A check that failed inside the runbook (it runs them again, before the service stops), or another
+      // job holding the lock: postpone. Anything else is a failed run.
+      if (err.code !== 'PRECHECK_FAILED' && err.code !== 'JOB_RUNNING') {
+        error = err;
+        outcome = 'failed';
+        detail = err.message;
         break;
-      } catch (e) {
-        const err = toRecoveryError(e);
-        // A check that failed inside the runbook (it runs them again, before the service stops): postpone too.
-        if (err.code !== 'PRECHECK_FAILED') {
-          error = err;
-          outcome = 'failed';
-          detail = err.message;
-          break;
-        }
-        failed = err;
       }
+      failed = err;
     }
+    if (backup) {
+      outcome = 'verified';
+      const removed = backup.removed.map((r) => `${path.basename(r.dir)} (${r.reason})`);
+      detail = `${backup.setDir}${removed.length > 0 ? `; removed ${removed.length}: ${removed.join(', ')}` : '; nothing removed'}`;
+      break;
+    }
+    if (failed === null) throw new RecoveryError('INTERNAL', 'The scheduled run neither backed up nor failed.');
     if (now() + o.retryEveryMs > deadline) {
       error = failed;
       outcome = 'missed';
