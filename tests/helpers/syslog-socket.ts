@@ -29,7 +29,7 @@ export async function startSyslogSink(): Promise<SyslogSink> {
     '    f.write(d.replace(b"\\n", b" ") + b"\\n")',
   ].join('\n');
   const child: ChildProcess = spawn('python3', ['-c', py, socket, out], { stdio: 'ignore' });
-  for (let i = 0; i < 100 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 600 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
   if (!existsSync(socket)) {
     child.kill('SIGKILL');
     throw new Error('the python3 syslog receiver did not start (is python3 installed?)');
