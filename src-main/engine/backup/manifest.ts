@@ -2,6 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { RecoveryError } from '../errors.js';
+import { ArtifactRecordSchema } from '../runbook/product/artifacts.js';
 import { cleanStrings } from '../util/clean-text.js';
 
 /**
@@ -60,6 +61,8 @@ export const BackupManifestSchema = z.object({
     parts: z.array(Part).min(1),
   }),
   skipped: z.array(z.object({ path: z.string(), reason: z.string() })),
+  /** Files of the product's own (its exports and backups), beside the archive, with their checksums. */
+  artifacts: z.array(ArtifactRecordSchema).default([]),
 });
 
 export type BackupManifest = z.infer<typeof BackupManifestSchema>;

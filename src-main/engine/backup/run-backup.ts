@@ -11,6 +11,14 @@ import { formatBytes } from '../progress.js';
 import { resolveItems, type ResolvedItem } from '../profiles/load.js';
 import type { Profile } from '../profiles/schema.js';
 import { executeRunbook, type RunbookDef, type RunbookIO } from '../runbook/runner.js';
+import { verifyArtifacts, type ArtifactRecord } from '../runbook/product/artifacts.js';
+import {
+  emptyProductState,
+  productRunbookSteps,
+  removeWork,
+  undoProductSteps,
+  type ProductHost,
+} from '../runbook/product/product-steps.js';
 import { serviceFor } from '../service/index.js';
 import { findOpenFiles } from '../service/open-files.js';
 import type { ServiceControl, ServiceStatus } from '../service/types.js';
@@ -57,6 +65,8 @@ export interface BackupOptions {
   stateDir?: string;
   /** For tests: the creation time. */
   now?: Date;
+  /** The technician's name for this backup (a manual backup's name; product steps see it as {label}). */
+  label?: string;
 }
 
 export interface BackupResult {
@@ -90,6 +100,9 @@ interface Ctx {
   warnings: string[];
   /** Records a warning and shows it at once (the technician hears it before the service stops). */
   warn(message: string): void;
+  /** The product's own steps: what they remember, and the files they put into the set. */
+  product: ProductHost;
+  artifacts: ArtifactRecord[];
 }
 
 /** FAT32 holds at most 4 GiB − 1 per file; parts are cut at whole MiB below that. */
@@ -117,7 +130,7 @@ function estimateArchiveBytes(sizes: Iterable<TreeSize>): number {
   return bytes + entries * (1024 + 256) + 16 * 1024 * 1024;
 }
 
-const steps: RunbookDef<Ctx>['steps'] = [
+const builtinSteps: RunbookDef<Ctx>['steps'] = [
   {
     id: 'prechecks',
     title: 'Pre-checks',
@@ -219,6 +232,10 @@ const steps: RunbookDef<Ctx>['steps'] = [
       details: [`Service: ${c.service.label}`],
       action: 'Stop the service',
     }),
+    skip: (c) =>
+      c.o.profile.stopService.includes('backup')
+        ? null
+        : `${c.o.profile.productName} backs itself up while it runs: the service is not stopped.`,
     async run(c) {
       c.before = await c.service.status();
       if (c.before.state === 'not-found') {
@@ -246,6 +263,7 @@ const steps: RunbookDef<Ctx>['steps'] = [
     id: 'open-files',
     title: 'Check no program holds the files',
     explain: (c) => `Look for any program that still has files open under ${c.items.map((i) => i.path).join(', ')}.`,
+    skip: (c) => (c.items.length === 0 ? 'The profile archives no folders.' : null),
     async run(c) {
       const open = await findOpenFiles(c.items.map((i) => i.path));
       if (open.length > 0) {
@@ -345,16 +363,31 @@ const steps: RunbookDef<Ctx>['steps'] = [
           ...(s.signal ? { signal: s.signal } : {}),
         },
       );
+      if (c.artifacts.length > 0) {
+        // The product's own files: listed in the manifest and SHA256SUMS, and read back like the archive.
+        c.manifest!.artifacts = c.artifacts;
+        await writeFileAtomic(path.join(c.setDir!, RESTORE_TXT_NAME), restoreText(c.manifest!, c.o.profile), 0o600);
+        await dropPageCacheAll(c.artifacts.map((a) => path.join(c.setDir!, ...a.path.split('/'))));
+        await verifyArtifacts(c.setDir!, c.artifacts, {
+          onProgress: s.progress,
+          ...(s.signal ? { signal: s.signal } : {}),
+        });
+      }
       // SHA256SUMS (which lists manifest.json), then manifest.json last: a set without it is never a backup,
       // and `sha256sum -c` fails on it (manifest.json missing), so stock tools and this tool agree.
       const manifestText = JSON.stringify(c.manifest, null, 2) + '\n';
-      await writeFileAtomic(path.join(c.setDir!, SUMS_NAME), sha256SumsText(c.archive!.parts, manifestText), 0o600);
+      await writeFileAtomic(
+        path.join(c.setDir!, SUMS_NAME),
+        sha256SumsText([...c.archive!.parts, ...artifactSums(c)], manifestText),
+        0o600,
+      );
       crashPoint('backup:sums-written');
       await writeFileAtomic(path.join(c.setDir!, MANIFEST_NAME), manifestText, 0o600);
       c.journal.j.phase = 'verified';
       await c.journal.save('verified');
       const how = fromMedium ? 'read back from the medium' : 'read back';
-      return `All ${r.files} files ${how} match their checksums. The backup is complete: ${c.setDir}`;
+      const extra = c.artifacts.length > 0 ? ` and ${c.artifacts.length} file(s) of the product's own` : '';
+      return `All ${r.files} files${extra} ${how} match their checksums. The backup is complete: ${c.setDir}`;
     },
   },
   {
@@ -416,6 +449,28 @@ function describePolicy(p: RetentionPolicy): string {
   return parts.length > 0 ? parts.join('; ') : 'keep everything';
 }
 
+/** The runbook's own steps with the profile's steps at their points. */
+export function backupSteps(profile: Profile): RunbookDef<Ctx>['steps'] {
+  const at = (point: Parameters<typeof productRunbookSteps>[1]) =>
+    productRunbookSteps<Ctx>(profile, point, (c) => c.product);
+  const own = (id: string) => builtinSteps.find((x) => x.id === id)!;
+  return [
+    own('prechecks'),
+    own('version'),
+    ...at('backup.before-stop'),
+    own('stop-service'),
+    own('open-files'),
+    ...at('backup.after-stop'),
+    own('archive'),
+    ...at('backup.archive'),
+    own('verify'),
+    ...at('backup.before-start'),
+    own('start-service'),
+    ...at('backup.after-start'),
+    own('retention'),
+  ];
+}
+
 async function waitHealthy(api: ApplianceClient, timeoutMs: number): Promise<{ ok: boolean; detail: string }> {
   const until = Date.now() + timeoutMs;
   let last = { ok: false, detail: 'no answer' };
@@ -425,6 +480,10 @@ async function waitHealthy(api: ApplianceClient, timeoutMs: number): Promise<{ o
     await new Promise((r) => setTimeout(r, 250));
   }
   return last;
+}
+
+function artifactSums(c: Ctx): { name: string; sha256: string }[] {
+  return c.artifacts.map((a) => ({ name: a.path, sha256: a.sha256 }));
 }
 
 function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
@@ -465,6 +524,7 @@ function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
       parts: a.parts,
     },
     skipped: a.skipped,
+    artifacts: c.artifacts,
   };
 }
 
@@ -512,8 +572,29 @@ async function backupHoldingLock(o: BackupOptions, io: RunbookIO, journal: Backu
       this.warnings.push(message);
       io.emit({ type: 'log', level: 'warn', message });
     },
+    product: undefined as unknown as ProductHost,
+    artifacts: [],
   };
-  const def: RunbookDef<Ctx> = { kind: 'backup', title: `Back up ${o.profile.productName}`, steps };
+  c.product = {
+    profile: o.profile,
+    root: o.root === undefined ? null : path.resolve(o.root),
+    label: o.label ?? backupStamp(o.now ?? new Date()),
+    device: c.device.id,
+    passphrase: undefined,
+    signal: io.signal,
+    state: emptyProductState(),
+    save: () => Promise.resolve(),
+    setDir: () => {
+      if (c.setDir === null) throw new RecoveryError('INTERNAL', 'The backup folder does not exist yet.');
+      return c.setDir;
+    },
+    addArtifact: (r) => c.artifacts.push(r),
+  };
+  const def: RunbookDef<Ctx> = {
+    kind: 'backup',
+    title: `Back up ${o.profile.productName}`,
+    steps: backupSteps(o.profile),
+  };
   try {
     await executeRunbook(def, c, io);
   } catch (e) {
@@ -522,6 +603,7 @@ async function backupHoldingLock(o: BackupOptions, io: RunbookIO, journal: Backu
     io.emit({ type: 'finished', ok: false, error: err.toJSON() });
     throw err;
   }
+  await removeWork(c.product).catch(() => undefined);
   await journal.close();
   const result: BackupResult = {
     setDir: c.setDir!,
@@ -540,6 +622,9 @@ async function backupHoldingLock(o: BackupOptions, io: RunbookIO, journal: Backu
 
 /** Puts things back after a failed backup; false when the service could not be started again (the journal stays). */
 async function cleanupAfterFailure(c: Ctx, io: RunbookIO): Promise<boolean> {
+  const log = (message: string, level: 'info' | 'warn' = 'info') => io.emit({ type: 'log', level, message });
+  for (const line of await undoProductSteps(c.product, log)) log(line);
+  await removeWork(c.product).catch(() => undefined);
   const manifestWritten =
     c.setDir !== null &&
     (await fsp.stat(path.join(c.setDir, MANIFEST_NAME)).then(
