@@ -356,7 +356,7 @@ describe('Windows Task Scheduler task (checked against recorded real exports)', 
 });
 
 describe('edge-recovery schedule install --dry-run', () => {
-  it('prints the files it would write and changes nothing', async () => {
+  it('prints the files it would write and changes nothing', { timeout: 400_000 }, async () => {
     const root = await fsp.mkdtemp(path.join(os.tmpdir(), 'sched-dry-'));
     try {
       const r = await runCli([
