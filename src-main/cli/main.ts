@@ -11,6 +11,8 @@ import { localDeviceId } from '../engine/media/device-id.js';
 import { listDrives } from '../engine/media/drives.js';
 import { formatBytes } from '../engine/progress.js';
 import { builtinProfiles, loadProfile } from '../engine/profiles/load.js';
+import type { Profile } from '../engine/profiles/schema.js';
+import { assertCommandsAllowed, profileTrust, untrustedWarning } from '../engine/profiles/trust.js';
 import {
   isUnfinished,
   restoreStatus,
@@ -38,6 +40,23 @@ async function passphraseFor(backup: string, file: string | undefined): Promise<
 function stateDirOpt(o: { stateDir?: string }): { stateDir?: string } {
   return o.stateDir ? { stateDir: path.resolve(o.stateDir) } : {};
 }
+
+/**
+ * --profile: a built-in id, or a file. A file that someone other than root could change is untrusted input: a
+ * warning says so, and a profile that would run commands (a `process` service) needs --allow-profile-commands.
+ */
+async function cliProfile(ref: string, o: { allowProfileCommands?: boolean }): Promise<Profile> {
+  const profile = await loadProfile(ref);
+  const trust = await profileTrust(ref);
+  if (trust.origin === 'untrusted') {
+    process.stderr.write(untrustedWarning(ref, trust.reason) + '\n');
+    assertCommandsAllowed(ref, profile, trust, o.allowProfileCommands === true);
+  }
+  return profile;
+}
+
+const ALLOW_COMMANDS_HELP =
+  'use an untrusted profile file (not root-only) even though it runs commands (a "process" service); read them first';
 
 function out(json: boolean, value: unknown, human: () => string): void {
   // Names and paths in the text may come from a stick: no control character reaches the terminal.
@@ -162,6 +181,7 @@ export function buildProgram(): Command {
     .option('--keep <n>', 'keep the newest n backups of this device and profile', parseKeep)
     .option('--split-size <size>', 'split the archive into parts (e.g. 4G); automatic on FAT32', parseSize)
     .option('--leave-stopped', 'leave the service stopped afterwards')
+    .option('--allow-profile-commands', ALLOW_COMMANDS_HELP)
     .option('--strict', 'fail (instead of warn) when a file changes while it is backed up')
     .option('--yes', 'do not ask before stopping the service (with service manager "none": it was stopped by hand)')
     .addOption(new Option('--state-dir <dir>', 'where the job lock and journals live').env('EDGE_RECOVERY_STATE_DIR'))
@@ -182,8 +202,9 @@ export function buildProgram(): Command {
         yes?: boolean;
         stateDir?: string;
         json?: boolean;
+        allowProfileCommands?: boolean;
       }) => {
-        const profile = await loadProfile(o.profile);
+        const profile = await cliProfile(o.profile, o);
         const wantsEncryption = o.encrypt === true || o.passphraseFile !== undefined;
         const passphrase = wantsEncryption
           ? await getPassphrase({
@@ -248,10 +269,11 @@ export function buildProgram(): Command {
     .option('--allow-version-mismatch', 'restore even if the installed version does not fit the version policy')
     .option('--allow-other-device', 'restore a backup made on another device (the normal case on replacement hardware)')
     .option('--keep-defaults', 'keep the set-aside default folders after a successful restore')
+    .option('--allow-profile-commands', ALLOW_COMMANDS_HELP)
     .addOption(new Option('--state-dir <dir>', 'where the restore journal lives').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'print progress and results as JSON lines')
     .action(async (backup: string, o: RestoreCliOptions) => {
-      const profile = await loadProfile(o.profile);
+      const profile = await cliProfile(o.profile, o);
       const passphrase = await passphraseFor(backup, o.passphraseFile);
       const credentials = o.credentialsFile ? await readCredentialsFile(o.credentialsFile) : undefined;
       const runIo = io({ ...o, ...(credentials ? { credentials } : {}) });
@@ -362,11 +384,15 @@ export function buildProgram(): Command {
 
   program
     .command('serve')
-    .description('Serve the wizard to a browser on this machine only (127.0.0.1), e.g. through an SSH tunnel.')
+    .description(
+      'Serve the wizard to a browser on this machine only (127.0.0.1 or a Unix socket), e.g. through an SSH tunnel.',
+    )
     .option('--practice', 'practice mode: two practice appliances in a sandbox, a folder as the stick')
-    .option('--port <n>', 'port (default: a free one)', (s) => Number(s))
+    .option('--port <n>', 'port on 127.0.0.1 (default: a free one)', (s) => Number(s))
+    .option('--socket <path>', 'listen on this Unix socket instead (0600 in a 0700 folder), for ssh -L 8080:<path>')
+    .option('--new-link', 'ask the running serve for a fresh one-time sign-in link (e.g. after closing the tab)')
     .addOption(new Option('--state-dir <dir>').env('EDGE_RECOVERY_STATE_DIR'))
-    .action(async (o: { practice?: boolean; port?: number; stateDir?: string }) => {
+    .action(async (o: { practice?: boolean; port?: number; socket?: string; newLink?: boolean; stateDir?: string }) => {
       const { serveCommand } = await import('./serve-command.js');
       await serveCommand(o);
     });
@@ -394,6 +420,7 @@ interface RestoreCliOptions {
   keepDefaults?: boolean;
   stateDir?: string;
   json?: boolean;
+  allowProfileCommands?: boolean;
 }
 
 /** After a failed restore: say what state the machine is in and roll back (asked, or at once with --yes). */
