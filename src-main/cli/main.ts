@@ -24,7 +24,7 @@ import { defaultStateDir } from '../engine/restore/journal.js';
 import type { RunbookIO } from '../engine/runbook/runner.js';
 import { describeHolder, jobLockHolder, withJobLock } from '../engine/util/job-lock.js';
 import { TOOL_VERSION } from '../engine/version.js';
-import { collectFolder, getPassphrase, parseKeep, parseSize, readCredentialsFile } from './options.js';
+import { collectFolder, getPassphrase, takeEnvSecrets, parseKeep, parseSize, readCredentialsFile } from './options.js';
 import { table, terminalInteraction, terminalSink } from './terminal.js';
 
 /** The passphrase a backup needs: asked (or read) only when its manifest says it is encrypted. */
@@ -449,6 +449,7 @@ async function offerRollback(e: unknown, o: RestoreCliOptions, runIo: RunbookIO)
 }
 
 export async function main(argv: string[]): Promise<number> {
+  takeEnvSecrets();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
