@@ -46,6 +46,8 @@ async function summarizeHandMade(file: string): Promise<BackupSummary> {
     files: 0,
     encrypted: false,
     complete: true,
+    // Made by a technician, by hand.
+    class: 'manual',
     handMade: true,
   };
 }
@@ -99,6 +101,7 @@ async function summarize(dir: string): Promise<BackupSummary> {
       sizeBytes: m.archive.parts.reduce((a, p) => a + p.size, 0),
       files: m.files,
       encrypted: m.archive.encryption !== null,
+      class: m.class ?? 'manual',
       complete: missing === undefined,
     };
     if (missing !== undefined) s.problem = missing;
@@ -120,6 +123,7 @@ async function summarize(dir: string): Promise<BackupSummary> {
       sizeBytes: 0,
       files: 0,
       encrypted: false,
+      class: 'manual',
       complete: false,
       problem: isRecoveryError(e) ? e.message : String(e),
     };

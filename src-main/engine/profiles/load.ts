@@ -6,11 +6,13 @@ import { CheckedProfileSchema, type Profile } from './schema.js';
 import edsLinux from './builtin/eds-linux.json' with { type: 'json' };
 import edsWindows from './builtin/eds-windows.json' with { type: 'json' };
 import edsDocker from './builtin/eds-docker.json' with { type: 'json' };
+import opencrvs from './builtin/opencrvs.json' with { type: 'json' };
 
 const BUILTIN_SOURCES: Record<string, unknown> = {
   'eds-linux': edsLinux,
   'eds-windows': edsWindows,
   'eds-docker': edsDocker,
+  opencrvs,
 };
 
 /** "items.1.path: must start with /" — names the field, says what is wrong. */
