@@ -137,6 +137,8 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
           path: it.path,
           exists: m.exists,
           required: it.required,
+          selected: it.selected,
+          ...(it.description !== undefined ? { description: it.description } : {}),
           sizeBytes: m.sizeBytes,
           files: m.files,
         });
@@ -171,6 +173,25 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
     },
 
     'drives.eject': async ({ target }) => {
+      if (practice && path.resolve(target) === path.resolve(practice.stickDir)) {
+        return { ok: true, message: 'The practice stick is a folder on this computer: there is nothing to remove.' };
+      }
+      // Only what the drive rules list as a removable drive (by device or mount point): the page must not be
+      // able to unmount any other filesystem of this machine.
+      const { listDrives } = await import('../engine/media/drives.js');
+      const same = (a: string, b: string): boolean =>
+        process.platform === 'win32'
+          ? a.replace(/[\\/]+$/, '').toLowerCase() === b.replace(/[\\/]+$/, '').toLowerCase()
+          : path.resolve(a) === path.resolve(b);
+      const listed = (await listDrives({ all: false })).some(
+        (d) => d.status !== 'hidden' && (same(d.device, target) || d.mountpoints.some((m) => same(m.path, target))),
+      );
+      if (!listed) {
+        return {
+          ok: false,
+          message: `${target} is not one of the removable drives the wizard lists, so it does not eject it. Use the system's own "eject" if it really is a stick.`,
+        };
+      }
       const { ejectDrive } = await import('../engine/media/eject.js');
       return ejectDrive(target);
     },
@@ -198,6 +219,8 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
               to: i.to,
               root: i.root,
               folders: i.folders,
+              ...(i.include !== undefined ? { include: i.include } : {}),
+              ...(i.exclude !== undefined ? { exclude: i.exclude } : {}),
               deviceId: practiceDeviceFor(i.profileRef, d.id) ?? (d.id || undefined),
               passphrase: i.passphrase,
               splitSize: i.splitSizeBytes,
