@@ -527,41 +527,35 @@ export function buildProgram(): Command {
   registerScheduleCommands(program);
 
   program
-    .command('practice <profile-id>')
+    .command('practice [profile-id]')
     .description(
-      "Rehearse a product's whole backup and restore on its practice stand-in (a sandbox folder, a folder as the stick): " +
-        'opencrvs. Edge Data Store practice runs in the wizard (serve --practice).',
+      'Rehearse a whole backup and restore on practice stand-ins (a sandbox folder, a folder as the stick) and say where everything is: eds-practice (default; an "old" and a "replacement" Edge Data Store), opencrvs.',
     )
     .option('--yes', 'do not ask before destructive steps')
     .option('--keep', 'keep the sandbox folder afterwards (to look at the stick and the report)')
     .option('--dir <folder>', 'make the sandbox in this folder (default: the system temp folder)')
     .option('--json', 'print progress and results as JSON lines')
-    .action(async (profileId: string, o: { yes?: boolean; keep?: boolean; dir?: string; json?: boolean }) => {
-      const { runProductPractice } = await import('../practice/product-practice.js');
-      const r = await runProductPractice(profileId, io(o), {
-        keep: o.keep === true,
-        ...(o.dir ? { baseDir: path.resolve(o.dir) } : {}),
-      });
-      if (!o.json) {
-        process.stdout.write(
-          `\nPractice of ${r.profileId} complete: backup ${r.setDir}\n  ${r.check}\n` +
-            `  Report: ${r.reports.join(', ')}\n${o.keep ? `  Sandbox kept: ${r.sandbox}\n` : ''}`,
-        );
-      }
-    });
-
-  program
-    .command('practice [profile-id]')
-    .description(
-      'Rehearse a whole recovery: set up practice appliances, back up the "old" one, restore onto the "replacement", and say where everything is.',
-    )
-    .option('--yes', 'do not ask before the destructive steps')
-    .option('--keep', 'keep the practice sandbox for inspection')
-    .option('--json', 'print progress and results as JSON lines')
-    .action(async (profileId: string | undefined, o: { yes?: boolean; keep?: boolean; json?: boolean }) => {
-      const { practiceCommand } = await import('./practice-command.js');
-      await practiceCommand(profileId, o, () => io(o));
-    });
+    .action(
+      async (profileId: string | undefined, o: { yes?: boolean; keep?: boolean; dir?: string; json?: boolean }) => {
+        const { practiceCommand, PRACTICE_STAND_INS } = await import('./practice-command.js');
+        // Edge Data Store's stand-in has two appliances (old and replacement); other products' stand-ins are theirs.
+        if (profileId === undefined || profileId in PRACTICE_STAND_INS) {
+          await practiceCommand(profileId, { ...o, ...(o.dir ? { baseDir: path.resolve(o.dir) } : {}) }, () => io(o));
+          return;
+        }
+        const { runProductPractice } = await import('../practice/product-practice.js');
+        const r = await runProductPractice(profileId, io(o), {
+          keep: o.keep === true,
+          ...(o.dir ? { baseDir: path.resolve(o.dir) } : {}),
+        });
+        if (!o.json) {
+          process.stdout.write(
+            `\nPractice of ${r.profileId} complete: backup ${r.setDir}\n  ${r.check}\n` +
+              `  Report: ${r.reports.join(', ')}\n${o.keep ? `  Sandbox kept: ${r.sandbox}\n` : ''}`,
+          );
+        }
+      },
+    );
 
   program
     .command('finish')

@@ -22,19 +22,19 @@ export const DEFAULT_PRACTICE = 'eds-practice';
  */
 export async function practiceCommand(
   profileId: string | undefined,
-  o: { keep?: boolean },
+  o: { keep?: boolean; baseDir?: string },
   makeIo: () => RunbookIO,
 ): Promise<void> {
   const id = profileId ?? DEFAULT_PRACTICE;
   const make = PRACTICE_STAND_INS[id];
   if (!make) {
     throw new RecoveryError('BAD_INPUT', `There is no practice stand-in for "${id}".`, {
-      hint: `Practice profiles: ${Object.keys(PRACTICE_STAND_INS).join(', ')}.`,
+      hint: `Practice profiles here: ${Object.keys(PRACTICE_STAND_INS).join(', ')}.`,
     });
   }
   const say = (s: string) => process.stdout.write(s);
   say(`Setting up the practice appliances (${id})…\n`);
-  const sb = await make({});
+  const sb = await make(o.baseDir ? { baseDir: o.baseDir } : {});
   let ok = false;
   try {
     say(
