@@ -1,28 +1,29 @@
 import { Command, CommanderError, Option } from 'commander';
 import path from 'node:path';
-import { listBackups } from '../engine/backup/list-backups.js';
-import { readBackupSet } from '../engine/backup/manifest.js';
-import { runBackup } from '../engine/backup/run-backup.js';
-import { runVerify } from '../engine/backup/verify-backup.js';
-import { EXIT_CODES, exitCodeFor, toRecoveryError } from '../engine/errors.js';
-import { localDeviceId } from '../engine/media/device-id.js';
-import { listDrives } from '../engine/media/drives.js';
-import { formatBytes } from '../engine/progress.js';
-import { builtinProfiles, loadProfile } from '../engine/profiles/load.js';
-import {
-  isUnfinished,
-  restoreStatus,
-  resumeRestore,
-  rollbackRestore,
-  runRestore,
-} from '../engine/restore/run-restore.js';
 import type { RunbookIO } from '../engine/runbook/runner.js';
+import { EXIT_CODES, exitCodeFor, toRecoveryError } from '../engine/errors.js';
+import { formatBytes } from '../engine/progress.js';
 import { TOOL_VERSION } from '../engine/version.js';
 import { collectFolder, getPassphrase, parseKeep, parseSize, readCredentialsFile } from './options.js';
 import { table, terminalInteraction, terminalSink } from './terminal.js';
 
+// Each command loads the engine parts it needs when it runs (dynamic import): `--help` and `profiles`
+// must not pay for the schema library, the WebSocket server, age or the drive listing
+// (tests/engine/cli-startup.test.ts checks which packages a command loads).
+const engine = {
+  backup: () => import('../engine/backup/run-backup.js'),
+  verify: () => import('../engine/backup/verify-backup.js'),
+  list: () => import('../engine/backup/list-backups.js'),
+  set: () => import('../engine/backup/manifest.js'),
+  device: () => import('../engine/media/device-id.js'),
+  drives: () => import('../engine/media/drives.js'),
+  profiles: () => import('../engine/profiles/load.js'),
+  restore: () => import('../engine/restore/run-restore.js'),
+};
+
 /** The passphrase a backup needs: asked (or read) only when its manifest says it is encrypted. */
 async function passphraseFor(backup: string, file: string | undefined): Promise<string | undefined> {
+  const { readBackupSet } = await engine.set();
   const { manifest } = await readBackupSet(path.resolve(backup));
   if (manifest.archive.encryption === null) return undefined;
   return getPassphrase({ ...(file ? { file } : {}), create: false, required: true });
@@ -62,8 +63,11 @@ export function buildProgram(): Command {
     .command('profiles')
     .description('List the built-in product profiles.')
     .option('--json', 'machine-readable output')
-    .action((o: { json?: boolean }) => {
-      const ps = builtinProfiles();
+    .action(async (o: { json?: boolean }) => {
+      // The table needs only what every shipped profile states; --json prints them parsed (defaults filled in).
+      const ps = o.json
+        ? (await engine.profiles()).builtinProfiles()
+        : Object.values((await import('../engine/profiles/builtin-sources.js')).BUILTIN_SOURCES);
       out(
         !!o.json,
         ps,
@@ -87,6 +91,7 @@ export function buildProgram(): Command {
     .option('--all', 'also show hidden drives, with the reason they are hidden')
     .option('--json', 'machine-readable output')
     .action(async (o: { all?: boolean; json?: boolean }) => {
+      const { listDrives } = await engine.drives();
       const drives = await listDrives({ all: !!o.all });
       out(!!o.json, drives, () => {
         if (drives.length === 0) return 'No removable drive found. Plug in a USB stick (and mount it), or use --all.\n';
@@ -114,6 +119,7 @@ export function buildProgram(): Command {
     .option('--device <id>', 'only this device')
     .option('--json', 'machine-readable output')
     .action(async (dir: string, o: { device?: string; json?: boolean }) => {
+      const [{ localDeviceId }, { listBackups }] = await Promise.all([engine.device(), engine.list()]);
       const me = await localDeviceId();
       const groups = await listBackups(dir, { ...(o.device ? { device: o.device } : {}), thisDeviceId: me.id });
       out(!!o.json, groups, () => {
@@ -172,6 +178,7 @@ export function buildProgram(): Command {
         yes?: boolean;
         json?: boolean;
       }) => {
+        const [{ loadProfile }, { runBackup }] = await Promise.all([engine.profiles(), engine.backup()]);
         const profile = await loadProfile(o.profile);
         const wantsEncryption = o.encrypt === true || o.passphraseFile !== undefined;
         const passphrase = wantsEncryption
@@ -214,6 +221,7 @@ export function buildProgram(): Command {
     .option('--json', 'print progress and results as JSON lines')
     .action(async (backup: string, o: { passphraseFile?: string; json?: boolean }) => {
       const passphrase = await passphraseFor(backup, o.passphraseFile);
+      const { runVerify } = await engine.verify();
       const r = await runVerify(path.resolve(backup), passphrase !== undefined ? { passphrase } : {}, io(o));
       if (!o.json) process.stdout.write(`\nOK: all ${r.files} files of ${backup} match their checksums.\n`);
     });
@@ -234,6 +242,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--state-dir <dir>', 'where the restore journal lives').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'print progress and results as JSON lines')
     .action(async (backup: string, o: RestoreCliOptions) => {
+      const [{ loadProfile }, { runRestore }] = await Promise.all([engine.profiles(), engine.restore()]);
       const profile = await loadProfile(o.profile);
       const passphrase = await passphraseFor(backup, o.passphraseFile);
       const credentials = o.credentialsFile ? await readCredentialsFile(o.credentialsFile) : undefined;
@@ -264,6 +273,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--state-dir <dir>').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'machine-readable output')
     .action(async (o: { stateDir?: string; json?: boolean }) => {
+      const { restoreStatus, isUnfinished } = await engine.restore();
       const found = await restoreStatus(stateDirOpt(o));
       const s = isUnfinished(found) ? found : null;
       out(!!o.json, s, () =>
@@ -293,6 +303,7 @@ export function buildProgram(): Command {
         required: false,
       });
       const runIo = io({ ...o, ...(credentials ? { credentials } : {}) });
+      const { resumeRestore } = await engine.restore();
       try {
         await resumeRestore({ ...stateDirOpt(o), ...(passphrase !== undefined ? { passphrase } : {}) }, runIo);
         if (!o.json) process.stdout.write('\nRestore complete.\n');
@@ -308,6 +319,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--state-dir <dir>').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'print progress and results as JSON lines')
     .action(async (o: { yes?: boolean; json?: boolean; stateDir?: string }) => {
+      const { rollbackRestore } = await engine.restore();
       await rollbackRestore(stateDirOpt(o), io(o));
       if (!o.json) process.stdout.write('\nRolled back: the machine is as it was before the restore.\n');
     });
@@ -342,6 +354,7 @@ interface RestoreCliOptions {
 /** After a failed restore: say what state the machine is in and roll back (asked, or at once with --yes). */
 async function offerRollback(e: unknown, o: RestoreCliOptions, runIo: RunbookIO): Promise<never> {
   const err = toRecoveryError(e);
+  const { restoreStatus, rollbackRestore } = await engine.restore();
   const status = await restoreStatus(stateDirOpt(o)).catch(() => null);
   if (status === null || !status.canRollback) throw err;
   process.stderr.write(`\nThe restore stopped: ${err.message}\nState of the machine: ${status.where}\n`);

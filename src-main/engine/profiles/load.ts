@@ -3,13 +3,9 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { RecoveryError } from '../errors.js';
 import { ProfileSchema, type Profile } from './schema.js';
-import edsLinux from './builtin/eds-linux.json' with { type: 'json' };
-import edsWindows from './builtin/eds-windows.json' with { type: 'json' };
+import { BUILTIN_SOURCES, builtinProfileIds } from './builtin-sources.js';
 
-const BUILTIN_SOURCES: Record<string, unknown> = {
-  'eds-linux': edsLinux,
-  'eds-windows': edsWindows,
-};
+export { builtinProfileIds };
 
 /** "items.1.path: must start with /" — names the field, says what is wrong. */
 export function describeIssues(error: z.ZodError): string[] {
@@ -39,10 +35,6 @@ export function parseProfile(raw: unknown, source: string): Profile {
     ids.add(item.id);
   }
   return r.data;
-}
-
-export function builtinProfileIds(): string[] {
-  return Object.keys(BUILTIN_SOURCES);
 }
 
 export function builtinProfiles(): Profile[] {
