@@ -1,4 +1,5 @@
 // Worker entry (bundled to dist/archive-worker.js): runs one archive job per worker thread.
+import { treeSizes } from '../util/tree-size.js';
 import { serveWorkerJob, type WorkerJobHandler } from '../util/worker.js';
 import { createArchiveJob } from './create.js';
 import { extractArchiveJob } from './extract.js';
@@ -11,6 +12,7 @@ const handlers: Record<string, WorkerJobHandler> = {
     verifyArchiveJob(i.dir, i.opts, ctx)) as WorkerJobHandler,
   'archive.extract': ((i: { dir: string; opts: ExtractArchiveOptions }, ctx) =>
     extractArchiveJob(i.dir, i.opts, ctx)) as WorkerJobHandler,
+  'tree.size': ((i: { roots: string[] }, ctx) => Promise.resolve(treeSizes(i.roots, ctx.progress))) as WorkerJobHandler,
 };
 
 serveWorkerJob(handlers);

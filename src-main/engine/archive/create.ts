@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  type Dirent,
   closeSync,
   constants as fsc,
   fstatSync,
@@ -39,9 +40,11 @@ export function archiveBaseName(encrypted: boolean): string {
 }
 
 const O_NOFOLLOW = fsc.O_NOFOLLOW ?? 0;
+const O_NONBLOCK = fsc.O_NONBLOCK ?? 0;
 
-function sortedNames(dir: string): string[] {
-  return readdirSync(dir).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+/** Entries by name (byte order of UTF-16, as before), with their types: regular files need no lstat. */
+function sortedEntries(dir: string): Dirent[] {
+  return readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** Counting pass so progress has totals (and an ETA); lstat only, nothing kept in memory. */
@@ -117,13 +120,15 @@ export async function createArchiveJob(
     return { ...it, st };
   });
 
-  const totals = roots.reduce(
-    (a, r) => {
-      const s = scan(r.path);
-      return { bytes: a.bytes + s.bytes, files: a.files + s.files };
-    },
-    { bytes: 0, files: 0 },
-  );
+  const totals =
+    opts.totals ??
+    roots.reduce(
+      (a, r) => {
+        const s = scan(r.path);
+        return { bytes: a.bytes + s.bytes, files: a.files + s.files };
+      },
+      { bytes: 0, files: 0 },
+    );
   const meter = new ProgressMeter('archiving', totals, ctx.progress);
 
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'edge-recovery-manifest-'));
@@ -171,21 +176,26 @@ export async function createArchiveJob(
         await emit(m);
         spool.add(manifestLine(m));
         result.dirs++;
-        let children: string[];
+        let children: Dirent[];
         try {
-          children = sortedNames(abs);
+          children = sortedEntries(abs);
         } catch (e) {
           throw unreadable(e, abs);
         }
-        for (const name of children) {
-          const childAbs = path.join(abs, name);
+        for (const d of children) {
+          const childAbs = path.join(abs, d.name);
+          // A regular file is opened (O_NOFOLLOW) and fstat'ed: no lstat first (one syscall less per file).
+          if (d.isFile()) {
+            await copyFile(childAbs, `${rel}/${d.name}`);
+            continue;
+          }
           let cst: Stats;
           try {
             cst = lstatSync(childAbs);
           } catch (e) {
             throw unreadable(e, childAbs);
           }
-          await visit(childAbs, `${rel}/${name}`, cst);
+          await visit(childAbs, `${rel}/${d.name}`, cst);
         }
       } else if (st.isSymbolicLink()) {
         let target: string;
@@ -199,14 +209,28 @@ export async function createArchiveJob(
         spool.add(manifestLine(m));
         result.symlinks++;
       } else if (st.isFile()) {
+        await copyFile(abs, rel);
+      } else {
+        const kind = st.isSocket() ? 'socket' : st.isFIFO() ? 'fifo' : 'device';
+        result.skipped.push({ path: abs, reason: `${kind}: not backed up (the service recreates it)` });
+      }
+    };
+
+    const copyFile = async (abs: string, rel: string): Promise<void> => {
+      {
         let fd: number;
         try {
-          fd = openSync(abs, fsc.O_RDONLY | O_NOFOLLOW);
+          // O_NONBLOCK: if the file was swapped for a FIFO since the folder was listed, do not hang on it.
+          fd = openSync(abs, fsc.O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
         } catch (e) {
           throw unreadable(e, abs);
         }
         try {
           const fst = fstatSync(fd);
+          if (!fst.isFile()) {
+            await visit(abs, rel, fst);
+            return;
+          }
           const m = base(rel, fst, 'file', fst.size);
           await emit(m);
           const hash = createHash('sha256');
@@ -231,9 +255,6 @@ export async function createArchiveJob(
         } finally {
           closeSync(fd);
         }
-      } else {
-        const kind = st.isSocket() ? 'socket' : st.isFIFO() ? 'fifo' : 'device';
-        result.skipped.push({ path: abs, reason: `${kind}: not backed up (the service recreates it)` });
       }
     };
 

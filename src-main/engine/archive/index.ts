@@ -1,6 +1,7 @@
 import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { RecoveryError } from '../errors.js';
+import type { TreeSize } from '../util/tree-size.js';
 import { runWorkerJob, type WorkerJobOptions } from '../util/worker.js';
 import { ITEM_ID } from './create.js';
 import type {
@@ -85,4 +86,12 @@ export function extractArchive(
   workerOpts?: WorkerJobOptions,
 ): Promise<ReadResult> {
   return runWorkerJob('archive.extract', { dir, opts }, io, workerOpts);
+}
+
+/**
+ * Sizes folders (bytes, files, folders, links that leave them) in one walk on a worker thread, with progress:
+ * the backup's pre-check sizes, and the archive's progress totals (passed back as `totals`).
+ */
+export function sizeTrees(roots: string[], io: ArchiveIo = {}, workerOpts?: WorkerJobOptions): Promise<TreeSize[]> {
+  return runWorkerJob('tree.size', { roots }, io, workerOpts);
 }

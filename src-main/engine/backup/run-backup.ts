@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
-import { createArchive, verifyArchive, type ArchiveResult } from '../archive/index.js';
+import { createArchive, sizeTrees, verifyArchive, type ArchiveResult } from '../archive/index.js';
 import { ApplianceClient } from '../appliance/client.js';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import { freeSpace, filesystemOf } from '../media/filesystem.js';
@@ -15,7 +15,7 @@ import { serviceFor } from '../service/index.js';
 import { findOpenFiles } from '../service/open-files.js';
 import type { ServiceControl, ServiceStatus } from '../service/types.js';
 import { fsyncDir, writeFileAtomic } from '../util/atomic-fs.js';
-import { treeSize, type TreeSize } from '../util/tree-size.js';
+import type { TreeSize } from '../util/tree-size.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
 import {
   FORMAT,
@@ -106,8 +106,13 @@ const steps: RunbookDef<Ctx>['steps'] = [
       `Check that ${c.items.map((i) => i.path).join(' and ')} exist, that ${c.o.to} has room for the backup, ` +
       `and run the product's own checks. Nothing is changed.`,
     async run(c, s) {
-      for (const it of c.items) {
-        const size = await treeSize(it.path);
+      // One walk of the folders, on the worker thread with progress: these sizes are also the archive's totals.
+      const sizes = await sizeTrees(
+        c.items.map((i) => i.path),
+        { onProgress: s.progress, ...(s.signal ? { signal: s.signal } : {}) },
+      );
+      for (const [i, it] of c.items.entries()) {
+        const size = sizes[i]!;
         if (!size.exists) {
           if (it.required) {
             throw new RecoveryError('SOURCE_MISSING', `The folder ${it.path} (${it.id}) does not exist.`, {
@@ -260,6 +265,13 @@ const steps: RunbookDef<Ctx>['steps'] = [
           outDir: c.setDir,
           ...(c.o.passphrase !== undefined ? { passphrase: c.o.passphrase } : {}),
           ...(c.splitSize !== undefined ? { splitSize: c.splitSize } : {}),
+          totals: [...c.sizes.values()].reduce(
+            (a, t) => ({ bytes: a.bytes + t.bytes, files: a.files + t.regularFiles }),
+            {
+              bytes: 0,
+              files: 0,
+            },
+          ),
         },
         { onProgress: s.progress, ...(s.signal ? { signal: s.signal } : {}) },
       );
