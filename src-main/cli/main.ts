@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import path from 'node:path';
+import { cleanText } from '../engine/util/clean-text.js';
 import type { RunbookIO } from '../engine/runbook/runner.js';
 import { EXIT_CODES, exitCodeFor, toRecoveryError } from '../engine/errors.js';
 import { formatBytes } from '../engine/progress.js';
@@ -35,7 +36,8 @@ function stateDirOpt(o: { stateDir?: string }): { stateDir?: string } {
 }
 
 function out(json: boolean, value: unknown, human: () => string): void {
-  process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : human());
+  // Names and paths in the text may come from a stick: no control character reaches the terminal.
+  process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : cleanText(human()));
 }
 
 function io(o: { json?: boolean; yes?: boolean; credentials?: Record<string, Record<string, string>> }): RunbookIO {

@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
 import { formatBytes, formatDuration, type Progress } from '../engine/progress.js';
+import { cleanLine, cleanText } from '../engine/util/clean-text.js';
 import type {
   ConfirmRequest,
   CredentialsRequest,
@@ -11,6 +12,11 @@ import type {
 } from '../engine/runbook/types.js';
 
 const isTTY = (): boolean => process.stderr.isTTY === true;
+
+/** Everything shown on the terminal passes here: text from a stick must not carry escape sequences. */
+function say(text: string): void {
+  process.stderr.write(cleanText(text));
+}
 
 const MARK: Record<StepInfo['state'], string> = {
   todo: '[ ]',
@@ -46,31 +52,32 @@ export function terminalSink(opts: { json: boolean }): EventSink {
     }
     switch (e.type) {
       case 'plan':
-        process.stderr.write(`\n${e.title}\n`);
-        for (const s of e.steps) process.stderr.write(`  ${MARK[s.state]} ${s.title}\n`);
+        say(`\n${e.title}\n`);
+        for (const s of e.steps) say(`  ${MARK[s.state]} ${s.title}\n`);
         process.stderr.write('\n');
         break;
       case 'step':
         clearProgress();
-        if (e.step.state === 'running')
-          process.stderr.write(`${MARK.running} ${e.step.title}\n    ${e.step.explain}\n`);
-        else process.stderr.write(`${MARK[e.step.state]} ${e.step.title}: ${e.step.summary ?? ''}\n`);
-        if (e.step.error?.hint) process.stderr.write(`    What to do: ${e.step.error.hint}\n`);
+        if (e.step.state === 'running') say(`${MARK.running} ${e.step.title}\n    ${e.step.explain}\n`);
+        else say(`${MARK[e.step.state]} ${e.step.title}: ${e.step.summary ?? ''}\n`);
+        if (e.step.error?.hint) say(`    What to do: ${e.step.error.hint}\n`);
         break;
       case 'progress': {
         const now = Date.now();
         if (isTTY()) {
-          process.stderr.write('\r\x1b[2K' + progressLine(e.progress).slice(0, (process.stderr.columns ?? 100) - 1));
+          process.stderr.write(
+            '\r\x1b[2K' + cleanLine(progressLine(e.progress)).slice(0, (process.stderr.columns ?? 100) - 1),
+          );
           progressShown = true;
         } else if (now - lastProgress > 5000) {
-          process.stderr.write(progressLine(e.progress) + '\n');
+          say(progressLine(e.progress) + '\n');
           lastProgress = now;
         }
         break;
       }
       case 'log':
         clearProgress();
-        process.stderr.write(`${e.level === 'warn' ? 'Warning: ' : ''}${e.message}\n`);
+        say(`${e.level === 'warn' ? 'Warning: ' : ''}${e.message}\n`);
         break;
       case 'finished':
         clearProgress();
@@ -82,7 +89,7 @@ export function terminalSink(opts: { json: boolean }): EventSink {
 async function ask(question: string): Promise<string> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    return await new Promise<string>((resolve) => rl.question(question, resolve));
+    return await new Promise<string>((resolve) => rl.question(cleanText(question), resolve));
   } finally {
     rl.close();
   }
@@ -92,7 +99,7 @@ async function ask(question: string): Promise<string> {
 export async function askHidden(question: string): Promise<string> {
   const stdin = process.stdin;
   if (!stdin.isTTY) throw new Error('no terminal to ask on');
-  process.stderr.write(question);
+  say(question);
   stdin.setRawMode(true);
   stdin.resume();
   stdin.setEncoding('utf8');
@@ -137,13 +144,11 @@ export function terminalInteraction(o: TerminalInteractionOptions): Interaction 
     async confirm(req: ConfirmRequest): Promise<boolean> {
       if (o.yes) return true;
       if (o.json || !process.stdin.isTTY) {
-        process.stderr.write(
-          `"${req.title}" needs confirmation: run again with --yes to go ahead without questions.\n`,
-        );
+        say(`"${req.title}" needs confirmation: run again with --yes to go ahead without questions.\n`);
         return false;
       }
-      process.stderr.write(`\n${req.title}: ${req.message}\n`);
-      for (const d of req.details ?? []) process.stderr.write(`    ${d}\n`);
+      say(`\n${req.title}: ${req.message}\n`);
+      for (const d of req.details ?? []) say(`    ${d}\n`);
       const a = (await ask(`${req.action}? Type "yes" to go ahead: `)).trim().toLowerCase();
       return a === 'yes' || a === 'y';
     },
@@ -157,12 +162,10 @@ export function terminalInteraction(o: TerminalInteractionOptions): Interaction 
         return out;
       }
       if (o.json || !process.stdin.isTTY) return null;
-      process.stderr.write(
-        `\n${req.entries.length} credential(s) must be entered again: they were encrypted for the old machine.\n`,
-      );
+      say(`\n${req.entries.length} credential(s) must be entered again: they were encrypted for the old machine.\n`);
       const out: CredentialValues = {};
       for (const e of req.entries) {
-        process.stderr.write(`\n${e.resourceTitle}: ${e.entryName}\n`);
+        say(`\n${e.resourceTitle}: ${e.entryName}\n`);
         const vals: Record<string, string> = {};
         for (const f of e.fields) {
           if (!f.secret) {
@@ -181,6 +184,7 @@ export function terminalInteraction(o: TerminalInteractionOptions): Interaction 
 
 /** Prints a table with aligned columns. */
 export function table(rows: string[][]): string {
+  rows = rows.map((r) => r.map(cleanLine));
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';

@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   PASSPHRASE_REQUIRED: 'The backup is encrypted; a passphrase is needed.',
   WRONG_PASSPHRASE: 'The passphrase does not open this backup.',
   HOSTILE_ARCHIVE: 'The archive contains an entry that would write outside its folder.',
+  UNSAFE_PATH: 'A folder the tool writes into is a link, or holds links planted where the tool writes.',
   VERSION_MISMATCH: 'The installed product version does not fit the backup.',
   PROFILE_MISMATCH: 'The backup was made with another profile.',
   OTHER_DEVICE: 'The backup comes from another device.',
@@ -163,6 +164,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'USER_MISSING':
     case 'FILES_IN_USE':
     case 'RESTORE_IN_PROGRESS':
+    case 'UNSAFE_PATH':
       return EXIT_CODES.REFUSED;
     case 'CANCELLED':
     case 'DECLINED':

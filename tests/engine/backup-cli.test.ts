@@ -117,6 +117,9 @@ describe.skipIf(runit.skip)('edge-recovery backup on a practice appliance under 
     expect(path.basename(path.dirname(set!))).toBe('old-box');
     expect(path.basename(set!)).toMatch(/^Backup_eds-practice_\d{8}_\d{4}Z$/);
     expect((await fsp.readdir(set!)).sort()).toEqual(['RESTORE.txt', 'SHA256SUMS', 'data.tar.gz', 'manifest.json']);
+    // The stick travels: every file of the set is readable by root only.
+    for (const n of await fsp.readdir(set!))
+      expect(((await fsp.stat(path.join(set!, n))).mode & 0o777).toString(8)).toBe('600');
     const manifest = JSON.parse(await fsp.readFile(path.join(set!, 'manifest.json'), 'utf8'));
     expect(manifest.productVersion).toBe('1.1.1.46');
     expect(manifest.deviceId).toBe('old-box');

@@ -26,7 +26,7 @@ export type {
 export { DEFAULT_GZIP_LEVEL, archiveBaseName } from './create.js';
 export { MANIFEST_PATH, MANIFEST_FORMAT, type ManifestLine } from './manifest.js';
 
-const OUR_PARTIALS = /^data\.tar\.gz(\.age)?(\.\d{3})?\.partial$/;
+const OUR_PARTIALS = /^\.data\.tar\.gz(\.age)?(\.\d{3})?\.[0-9a-f]{16}\.partial$/;
 
 function partialsIn(dir: string): Set<string> {
   try {

@@ -1,8 +1,8 @@
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { RecoveryError, toRecoveryError } from '../errors.js';
-import { PARTIAL_SUFFIX } from '../util/atomic-fs.js';
+import { CREATE_EXCL_FLAGS, DIR_OPEN_FLAGS, tempName } from '../util/atomic-fs.js';
 import type { ArchivePart } from './types.js';
 
 /** Names of the data file(s): `data.tar.gz[.age]`, or `.001`, `.002` … when split. */
@@ -20,6 +20,10 @@ export class PartWriter {
   private written = 0;
   private readonly done: ArchivePart[] = [];
   private readonly created: string[] = [];
+  /** Final name → the random temp name it is written under. */
+  private readonly temps = new Map<string, string>();
+  /** The output folder, held open: every create and rename happens in exactly this folder. */
+  private dirFd = -1;
   total = 0;
 
   constructor(
@@ -58,21 +62,49 @@ export class PartWriter {
     for (const p of this.done) {
       const final = path.join(this.dir, p.name);
       try {
-        renameSync(final + PARTIAL_SUFFIX, final);
+        renameSync(this.at(this.temps.get(p.name)!), this.at(p.name));
       } catch (e) {
         throw mediumError(e, final, this.dir);
       }
     }
     try {
-      const d = openSync(this.dir, 'r');
-      try {
-        fsyncSync(d);
-      } finally {
-        closeSync(d);
-      }
+      fsyncSync(this.folder());
     } catch (e) {
       throw mediumError(e, this.dir, this.dir);
     }
+    this.closeFolder();
+  }
+
+  /** The output folder, opened once and never through a link (a planted link on the stick is refused). */
+  private folder(): number {
+    if (this.dirFd === -1) {
+      try {
+        this.dirFd = openSync(this.dir, DIR_OPEN_FLAGS);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ELOOP' || code === 'ENOTDIR') {
+          throw new RecoveryError('UNSAFE_PATH', `${this.dir} is a link, not a folder: nothing was written there.`);
+        }
+        throw mediumError(e, this.dir, this.dir);
+      }
+    }
+    return this.dirFd;
+  }
+
+  private closeFolder(): void {
+    if (this.dirFd !== -1) {
+      try {
+        closeSync(this.dirFd);
+      } catch {
+        /* the medium may be gone */
+      }
+      this.dirFd = -1;
+    }
+  }
+
+  /** `name` inside the folder held open (Linux: through /proc/self/fd, like openat). */
+  private at(name: string): string {
+    return process.platform === 'linux' ? `/proc/self/fd/${this.folder()}/${name}` : path.join(this.dir, name);
   }
 
   /** Removes every `.partial` this writer created; never throws (the medium may be gone). */
@@ -86,6 +118,7 @@ export class PartWriter {
       this.fd = -1;
     }
     for (const f of this.created) rmSync(f, { force: true, maxRetries: 0 });
+    this.closeFolder();
   }
 
   private get currentName(): string {
@@ -93,13 +126,17 @@ export class PartWriter {
   }
 
   private open(): void {
-    const file = path.join(this.dir, this.currentName + PARTIAL_SUFFIX);
+    const tmp = tempName(this.currentName);
+    const file = path.join(this.dir, tmp);
     this.onCreate(file);
     try {
-      this.fd = openSync(file, 'wx', 0o644);
+      // 0600 on the descriptor (umask-proof): the stick travels, the backup holds the product's data.
+      this.fd = openSync(this.at(tmp), CREATE_EXCL_FLAGS, 0o600);
+      if (process.platform !== 'win32') fchmodSync(this.fd, 0o600);
     } catch (e) {
       throw mediumError(e, file, this.dir);
     }
+    this.temps.set(this.currentName, tmp);
     this.created.push(file);
     this.hash = createHash('sha256');
     this.written = 0;
@@ -110,13 +147,13 @@ export class PartWriter {
     try {
       while (off < b.length) off += writeSync(this.fd, b, off, b.length - off);
     } catch (e) {
-      throw toRecoveryError(e, path.join(this.dir, this.currentName + PARTIAL_SUFFIX));
+      throw toRecoveryError(e, path.join(this.dir, this.temps.get(this.currentName) ?? this.currentName));
     }
   }
 
   private closePart(): void {
     const name = this.currentName;
-    const file = path.join(this.dir, name + PARTIAL_SUFFIX);
+    const file = path.join(this.dir, this.temps.get(name) ?? name);
     try {
       fsyncSync(this.fd);
       closeSync(this.fd);

@@ -24,6 +24,9 @@ export interface TarEntryHeader {
   linkpath?: string;
   /** The raw type flag, for messages about odd entries. */
   flag: string;
+  /** Device numbers of a character or block device entry (listed, then refused by the entry screen). */
+  devmajor?: number;
+  devminor?: number;
 }
 
 const MAX_OCTAL_11 = 0o77777777777;
@@ -147,24 +150,41 @@ export function encodeHeader(e: WritableHeader): Buffer {
 }
 
 // ---- reading ----
+//
+// GNU tar 1.34 is the reference: RESTORE.txt tells technicians to extract with it, so what we judge must be
+// exactly what it would write. Where GNU tar's behaviour is lenient or unclear, we refuse (TarFormatError)
+// rather than guess: a refused archive is safe, a differently-read one is not.
+
+export class TarFormatError extends Error {}
 
 function readString(b: Buffer, off: number, len: number): string {
   const end = b.indexOf(0, off);
   return b.toString('utf8', off, end === -1 || end > off + len ? off + len : end);
 }
 
-function readNumber(b: Buffer, off: number, len: number): number {
-  if (b[off]! & 0x80) {
-    // GNU base-256: big-endian, first byte's top bit set. Negative values are refused by callers.
-    let n = b[off]! & 0x7f;
-    for (let i = 1; i < len; i++) n = n * 256 + b[off + i]!;
+/** A numeric field: octal (leading spaces, ending in NUL or space) or GNU base-256. Anything else is refused. */
+function readNumber(b: Buffer, off: number, len: number, what: string): number {
+  const first = b[off]!;
+  if (first & 0x80) {
+    // GNU base-256: big-endian two's complement; 0xff starts a negative number, which no field may hold.
+    if (first === 0xff) throw new TarFormatError(`a negative ${what} in a tar header`);
+    let n = first & 0x7f;
+    for (let i = 1; i < len; i++) {
+      n = n * 256 + b[off + i]!;
+      if (n > Number.MAX_SAFE_INTEGER) throw new TarFormatError(`a ${what} too large in a tar header`);
+    }
     return n;
   }
-  const s = b
-    .toString('ascii', off, off + len)
-    .replace(/[\0 ]+$/g, '')
-    .trim();
-  return s === '' ? 0 : parseInt(s, 8);
+  // As GNU tar's from_header: leading blanks, octal digits, then a NUL, a blank or the field's end.
+  const s = b.toString('latin1', off, off + len);
+  const m = /^ *([0-7]*)(?:[ \0]|$)/.exec(s);
+  if (!m || (m[1] === '' && s.startsWith(' ') && /^ *$/.test(s))) {
+    throw new TarFormatError(`a ${what} field that is not a number in a tar header`);
+  }
+  if (m[1] === '') return 0;
+  const n = parseInt(m[1]!, 8);
+  if (!Number.isSafeInteger(n)) throw new TarFormatError(`a ${what} too large in a tar header`);
+  return n;
 }
 
 export function isZeroBlock(b: Buffer): boolean {
@@ -173,12 +193,18 @@ export function isZeroBlock(b: Buffer): boolean {
 }
 
 export function checksumOk(b: Buffer): boolean {
-  const want = readNumber(b, 148, 8);
+  let want: number;
+  try {
+    want = readNumber(b, 148, 8, 'checksum');
+  } catch {
+    return false;
+  }
   let sum = 0;
   for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : b[i]!;
   return sum === want;
 }
 
+/** The type flags GNU tar lists as these types; every other flag (sparse, volume, multi-volume, dumpdir…) is refused. */
 function typeOf(flag: string): TarType {
   switch (flag) {
     case '0':
@@ -205,39 +231,57 @@ function typeOf(flag: string): TarType {
 /** Decodes one header block (no pax applied). The caller checks `checksumOk` first. */
 export function decodeHeader(b: Buffer): TarEntryHeader {
   const flag = String.fromCharCode(b[156]!);
-  const magic = b.toString('ascii', 257, 262);
+  // Only POSIX ustar ("ustar\0") has a prefix field; in GNU headers ("ustar  \0") those bytes are times.
+  const posix = b.toString('latin1', 257, 263) === 'ustar\0';
   let name = readString(b, 0, 100);
-  if (magic === 'ustar') {
+  if (posix) {
     const prefix = readString(b, 345, 155);
     if (prefix !== '') name = `${prefix}/${name}`;
   }
-  return {
+  const type = typeOf(flag);
+  const h: TarEntryHeader = {
     path: name,
-    type: typeOf(flag),
-    size: readNumber(b, 124, 12),
-    mode: readNumber(b, 100, 8),
-    mtime: readNumber(b, 136, 12),
-    uid: readNumber(b, 108, 8),
-    gid: readNumber(b, 116, 8),
+    type,
+    size: readNumber(b, 124, 12, 'size'),
+    mode: readNumber(b, 100, 8, 'mode'),
+    mtime: readNumber(b, 136, 12, 'mtime'),
+    uid: readNumber(b, 108, 8, 'uid'),
+    gid: readNumber(b, 116, 8, 'gid'),
     uname: readString(b, 265, 32),
     gname: readString(b, 297, 32),
     linkpath: readString(b, 157, 100),
     flag,
   };
+  if (type === 'char' || type === 'block') {
+    h.devmajor = readNumber(b, 329, 8, 'device major');
+    h.devminor = readNumber(b, 337, 8, 'device minor');
+  }
+  return h;
 }
 
-/** Parses a pax body into key/value pairs (records are "<len> key=value\n"). */
+/**
+ * Parses a pax body into key/value pairs (records are "<len> key=value\n"; a later record wins, as in
+ * GNU tar). A malformed record is refused, not skipped: GNU tar would stop there too.
+ */
 export function parsePax(body: Buffer): Map<string, string> {
   const out = new Map<string, string>();
   let off = 0;
   while (off < body.length) {
+    // GNU tar ignores NUL padding after the last record.
+    if (body[off] === 0 && body.subarray(off).every((c) => c === 0)) break;
     const sp = body.indexOf(0x20, off);
-    if (sp === -1) break;
-    const len = parseInt(body.toString('ascii', off, sp), 10);
-    if (!Number.isInteger(len) || len <= 0 || off + len > body.length) break;
-    const rec = body.toString('utf8', sp + 1, off + len - 1);
-    const eq = rec.indexOf('=');
-    if (eq > 0) out.set(rec.slice(0, eq), rec.slice(eq + 1));
+    const lenText = sp === -1 ? '' : body.toString('latin1', off, sp);
+    if (!/^[1-9][0-9]{0,8}$/.test(lenText)) throw new TarFormatError('a malformed pax header (length)');
+    const len = Number(lenText);
+    if (off + len > body.length || body[off + len - 1] !== 0x0a || sp + 1 >= off + len) {
+      throw new TarFormatError('a malformed pax header (record)');
+    }
+    const rec = body.subarray(sp + 1, off + len - 1);
+    const eq = rec.indexOf(0x3d);
+    if (eq <= 0) throw new TarFormatError('a malformed pax header (no key)');
+    const value = rec.toString('utf8', eq + 1);
+    if (value.includes('\0')) throw new TarFormatError('a pax value with a NUL byte');
+    out.set(rec.toString('utf8', 0, eq), value);
     off += len;
   }
   return out;

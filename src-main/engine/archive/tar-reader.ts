@@ -1,4 +1,14 @@
-import { BLOCK, checksumOk, decodeHeader, isZeroBlock, parsePax, type TarEntryHeader } from './tar-header.js';
+import {
+  BLOCK,
+  checksumOk,
+  decodeHeader,
+  isZeroBlock,
+  parsePax,
+  TarFormatError,
+  type TarEntryHeader,
+} from './tar-header.js';
+
+export { TarFormatError };
 
 /** Receives entries in archive order; all calls are synchronous so a handler can use sync fs. */
 export interface TarHandler {
@@ -7,17 +17,20 @@ export interface TarHandler {
   end(): void;
 }
 
-export class TarFormatError extends Error {}
-
 /** pax / GNU long-name bodies larger than this are not names, they are an attack on memory. */
 const MAX_META = 1024 * 1024;
 
 type Meta = { kind: string; parts: Buffer[]; size: number };
 
 /**
- * A push parser: feed it decompressed bytes in any chunking, it calls the handler. It applies pax 'x'
- * and GNU 'L'/'K' records to the next header, ignores pax globals, and requires the end-of-archive
- * blocks, so a truncated tar is an error rather than a silent success.
+ * A push parser: feed it decompressed bytes in any chunking, it calls the handler. It reads an archive as
+ * GNU tar 1.34 lists it (tests/engine/tar-differential.test.ts holds it to that), or refuses it:
+ * - precedence pax 'x' > GNU 'L'/'K' > ustar fields, for path, linkpath, size, uid, gid, uname, gname,
+ *   mtime; the body is framed by the size that wins (a pax size over the ustar one);
+ * - refused: pax globals that set anything, two 'x' (or 'L', 'K') headers for one entry, a header left
+ *   without its entry, sparse/volume/other types, any body on a non-file entry (GNU tar frames those
+ *   differently per type), a file whose name ends in '/', malformed numbers or pax records;
+ * - the end-of-archive blocks are required, so a truncated tar is an error rather than a silent success.
  */
 export class TarReader {
   private readonly hdr = Buffer.alloc(BLOCK);
@@ -74,6 +87,9 @@ export class TarReader {
   /** Call after the last byte: throws if the archive ended early. */
   finish(): void {
     if (this.mode !== 'done') throw new TarFormatError('the archive ends early (truncated?)');
+    if (this.pendingPax !== null || this.pendingName !== null || this.pendingLink !== null) {
+      throw new TarFormatError('an extended header without its entry at the end of the archive');
+    }
   }
 
   private onHeader(): void {
@@ -85,25 +101,35 @@ export class TarReader {
     if (this.zeros > 0) throw new TarFormatError('a zero block in the middle of the archive');
     if (!checksumOk(this.hdr)) throw new TarFormatError('a tar header has a bad checksum');
     const h = decodeHeader(this.hdr);
-    const bodySize = Math.ceil(h.size / BLOCK) * BLOCK;
     if (h.flag === 'x' || h.flag === 'g' || h.flag === 'L' || h.flag === 'K') {
       if (h.size > MAX_META) throw new TarFormatError(`a ${h.flag} header of ${h.size} bytes`);
+      const pending =
+        h.flag === 'x' ? this.pendingPax : h.flag === 'L' ? this.pendingName : h.flag === 'K' ? this.pendingLink : null;
+      if (pending !== null) throw new TarFormatError(`two '${h.flag}' headers for one entry`);
       this.meta = { kind: h.flag, parts: [], size: h.size };
-      this.startBody(h.size, bodySize - h.size);
+      this.startBody(h.size);
       return;
     }
+    if (h.type === 'other') throw new TarFormatError(`an entry of unsupported type '${printable(h.flag)}'`);
     this.applyPending(h);
+    if (h.type !== 'file' && h.size !== 0) {
+      throw new TarFormatError(`a ${h.type} entry with ${h.size} bytes of data (${JSON.stringify(h.path)})`);
+    }
+    if (h.type === 'file' && h.path.endsWith('/')) {
+      throw new TarFormatError(`a file entry named like a folder (${JSON.stringify(h.path)})`);
+    }
     this.handler.entry(h);
-    const hasBody = h.type === 'file' || h.type === 'other';
-    if (hasBody) this.startBody(h.size, bodySize - h.size);
+    if (h.type === 'file') this.startBody(h.size);
     else this.handler.end();
   }
 
-  private startBody(size: number, pad: number): void {
+  /** Frames a body of `size` bytes (the size that won), padded to whole blocks: never a negative count. */
+  private startBody(size: number): void {
+    if (!Number.isSafeInteger(size) || size < 0) throw new TarFormatError(`a body of ${size} bytes`);
     this.remaining = size;
-    this.pad = pad;
+    this.pad = (BLOCK - (size % BLOCK)) % BLOCK;
     this.mode = 'body';
-    if (size === 0 && pad === 0) this.finishBody();
+    if (size === 0) this.finishBody();
   }
 
   private finishBody(): void {
@@ -118,6 +144,11 @@ export class TarReader {
     if (meta.kind === 'x') this.pendingPax = parsePax(body);
     else if (meta.kind === 'L') this.pendingName = cString(body);
     else if (meta.kind === 'K') this.pendingLink = cString(body);
+    else {
+      // A pax global header changes every later entry in GNU tar; ours never write one. Comments only.
+      const g = parsePax(body);
+      for (const k of g.keys()) if (k !== 'comment') throw new TarFormatError(`a pax global header setting ${k}`);
+    }
   }
 
   private applyPending(h: TarEntryHeader): void {
@@ -125,27 +156,41 @@ export class TarReader {
     if (this.pendingLink !== null) h.linkpath = this.pendingLink;
     const pax = this.pendingPax;
     if (pax) {
-      const num = (k: string, cur: number): number => {
+      const int = (k: string, cur: number): number => {
         const v = pax.get(k);
         if (v === undefined) return cur;
-        const n = Number(v);
-        if (!Number.isFinite(n) || n < 0) throw new TarFormatError(`a pax header with a bad ${k}`);
-        return n;
+        if (!/^[0-9]{1,16}$/.test(v) || !Number.isSafeInteger(Number(v))) {
+          throw new TarFormatError(`a pax header with a bad ${k}`);
+        }
+        return Number(v);
       };
+      for (const k of pax.keys()) {
+        // Sparse files are framed by a map GNU tar reads and we do not: refused.
+        if (k.startsWith('GNU.sparse.')) throw new TarFormatError('a sparse file (GNU.sparse pax keys)');
+      }
       h.path = pax.get('path') ?? h.path;
       h.linkpath = pax.get('linkpath') ?? h.linkpath;
-      h.size = num('size', h.size);
-      h.mtime = Math.floor(num('mtime', h.mtime));
-      h.uid = num('uid', h.uid);
-      h.gid = num('gid', h.gid);
+      h.size = int('size', h.size);
+      const mt = pax.get('mtime');
+      if (mt !== undefined) {
+        if (!/^-?[0-9]{1,16}(\.[0-9]*)?$/.test(mt)) throw new TarFormatError('a pax header with a bad mtime');
+        h.mtime = Math.floor(Number(mt));
+      }
+      h.uid = int('uid', h.uid);
+      h.gid = int('gid', h.gid);
       h.uname = pax.get('uname') ?? h.uname;
       h.gname = pax.get('gname') ?? h.gname;
     }
+    if (h.path === '') throw new TarFormatError('an entry with an empty name');
     this.pendingName = null;
     this.pendingLink = null;
     this.pendingPax = null;
     if (h.type === 'dir' && h.path.endsWith('/')) h.path = h.path.replace(/\/+$/, '');
   }
+}
+
+function printable(flag: string): string {
+  return /^[\x21-\x7e]$/.test(flag) ? flag : `\\x${flag.charCodeAt(0).toString(16).padStart(2, '0')}`;
 }
 
 function cString(b: Buffer): string {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { RecoveryError } from '../errors.js';
 import { ProgressMeter, type ProgressSink } from '../progress.js';
-import { PARTIAL_SUFFIX } from '../util/atomic-fs.js';
+import { CREATE_EXCL_FLAGS, tempName } from '../util/atomic-fs.js';
 import {
   LineReader,
   LineSpool,
@@ -39,11 +39,13 @@ export async function verifyArchiveJob(
   const meter = new ProgressMeter('verifying', { bytes: totalBytes, files: null }, ctx.progress);
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'edge-recovery-verify-'));
   const seenFile = path.join(tmp, 'seen.jsonl');
-  const seenFd = openSync(seenFile, 'w', 0o600);
+  const seenFd = openSync(seenFile, CREATE_EXCL_FLAGS, 0o600);
   const seen = new LineSpool(seenFd);
-  const manifestFile = opts.manifestOut ? opts.manifestOut + PARTIAL_SUFFIX : path.join(tmp, 'files.jsonl');
+  const manifestFile = opts.manifestOut
+    ? path.join(path.dirname(opts.manifestOut), tempName(path.basename(opts.manifestOut)))
+    : path.join(tmp, 'files.jsonl');
   if (opts.manifestOut) ctx.willCreate(manifestFile);
-  const manifestFd = openSync(manifestFile, 'w', 0o600);
+  const manifestFd = openSync(manifestFile, CREATE_EXCL_FLAGS, 0o600);
   const result: ReadResult = { files: 0, contentBytes: 0 };
 
   let cur: TarEntryHeader | null = null;

@@ -2,6 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { RecoveryError } from '../errors.js';
+import { cleanStrings } from '../util/clean-text.js';
 
 /**
  * manifest.json of a backup set: plain JSON, no secrets, written last (its presence means the set is
@@ -106,5 +107,6 @@ export async function readBackupSet(dir: string): Promise<BackupSet> {
       },
     );
   }
-  return { dir, manifest: r.data };
+  // Host names, ids and paths from a stick are shown on terminals and in reports: no control characters.
+  return { dir, manifest: cleanStrings(r.data) };
 }

@@ -14,7 +14,7 @@ import { executeRunbook, type RunbookDef, type RunbookIO } from '../runbook/runn
 import { serviceFor } from '../service/index.js';
 import { findOpenFiles } from '../service/open-files.js';
 import type { ServiceControl, ServiceStatus } from '../service/types.js';
-import { fsyncDir, writeFileAtomic } from '../util/atomic-fs.js';
+import { fsyncDir, mkdirNoFollow, writeFileAtomic } from '../util/atomic-fs.js';
 import type { TreeSize } from '../util/tree-size.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
 import {
@@ -242,8 +242,8 @@ const steps: RunbookDef<Ctx>['steps'] = [
       `on ${c.o.to}, filed under this device's id "${c.device.id}" (EdgeRecovery/${c.device.id}/)` +
       `${c.splitSize ? `, in parts of ${formatBytes(c.splitSize)}` : ''}. Files are written as .partial and renamed when complete.`,
     async run(c, s) {
-      const device = path.join(c.o.to, 'EdgeRecovery', safeDeviceId(c.device.id));
-      await fsp.mkdir(device, { recursive: true });
+      // Never through a link planted on the stick: EdgeRecovery/<device> are real folders or refused.
+      const device = await mkdirNoFollow(c.o.to, ['EdgeRecovery', safeDeviceId(c.device.id)]);
       const stamp = backupStamp(c.o.now ?? new Date());
       let name = `Backup_${c.o.profile.id}_${stamp}`;
       for (
@@ -277,8 +277,8 @@ const steps: RunbookDef<Ctx>['steps'] = [
       );
       for (const sk of c.archive.skipped) c.warn(`Skipped ${sk.path}: ${sk.reason}`);
       c.manifest = buildManifest(c, c.archive);
-      await writeFileAtomic(path.join(c.setDir, SUMS_NAME), sha256SumsText(c.archive.parts));
-      await writeFileAtomic(path.join(c.setDir, RESTORE_TXT_NAME), restoreText(c.manifest, c.o.profile));
+      await writeFileAtomic(path.join(c.setDir, SUMS_NAME), sha256SumsText(c.archive.parts), 0o600);
+      await writeFileAtomic(path.join(c.setDir, RESTORE_TXT_NAME), restoreText(c.manifest, c.o.profile), 0o600);
       return `Wrote ${c.archive.parts.length} file(s), ${formatBytes(c.archive.archiveBytes)} (${c.archive.files} files, ${formatBytes(c.archive.contentBytes)} of data).`;
     },
   },
@@ -296,7 +296,7 @@ const steps: RunbookDef<Ctx>['steps'] = [
         { onProgress: s.progress, ...(s.signal ? { signal: s.signal } : {}) },
       );
       // The manifest goes last: a set without it is never taken for a complete backup.
-      await writeFileAtomic(path.join(c.setDir!, MANIFEST_NAME), JSON.stringify(c.manifest, null, 2) + '\n');
+      await writeFileAtomic(path.join(c.setDir!, MANIFEST_NAME), JSON.stringify(c.manifest, null, 2) + '\n', 0o600);
       const how = fromMedium ? 'read back from the medium' : 'read back';
       return `All ${r.files} files ${how} match their checksums. The backup is complete: ${c.setDir}`;
     },

@@ -1,11 +1,13 @@
+import { cleanLine } from '../util/clean-text.js';
 import type { ReportData, ReportStep, ReportStepError } from './types.js';
 
+/** Every text field of a report: one line, no control characters (the report is also read as a text file). */
 function str(v: unknown): string {
-  return typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v);
+  return cleanLine(typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v));
 }
 
 function optStr<T extends object>(into: T, key: keyof T & string, v: unknown): void {
-  if (typeof v === 'string' && v !== '') (into as Record<string, unknown>)[key] = v;
+  if (typeof v === 'string' && v !== '') (into as Record<string, unknown>)[key] = str(v);
 }
 
 function stepError(e: ReportStepError | undefined): ReportStepError | undefined {

@@ -1,7 +1,93 @@
-import { promises as fsp, constants as fsc } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { promises as fsp, constants as fsc, existsSync, fstatSync, lstatSync, type Stats } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { RecoveryError } from '../errors.js';
 
 export const PARTIAL_SUFFIX = '.partial';
+
+const O_NOFOLLOW = fsc.O_NOFOLLOW ?? 0;
+const O_DIRECTORY = fsc.O_DIRECTORY ?? 0;
+/** Opens a folder itself, never a link in its place. */
+export const DIR_OPEN_FLAGS = fsc.O_RDONLY | O_DIRECTORY | O_NOFOLLOW;
+/** Creates a new file, never one that exists and never through a link. */
+export const CREATE_EXCL_FLAGS = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | O_NOFOLLOW;
+
+/** Linux: a path that names the open folder itself (like openat's dirfd), so a swapped path cannot redirect us. */
+const PROC_FD = process.platform === 'linux' && existsSync('/proc/self/fd') ? '/proc/self/fd' : null;
+
+function unsafe(dir: string, why: string): RecoveryError {
+  return new RecoveryError('UNSAFE_PATH', `${dir} ${why}: nothing was written there.`, {
+    hint: 'Someone may have planted links on this medium or folder. Use another medium or folder, or remove them after checking where they point.',
+    details: { path: dir },
+  });
+}
+
+/**
+ * A folder held open by descriptor. `at(name)` is a path to `name` inside exactly that folder (through
+ * /proc/self/fd on Linux), whatever happens to the folder's own path afterwards.
+ */
+export class SafeDir {
+  private constructor(
+    readonly dir: string,
+    readonly fh: FileHandle,
+  ) {}
+
+  /** Opens `dir` refusing a link in its place (ELOOP/ENOTDIR on the last component). */
+  static async open(dir: string, shownAs = dir): Promise<SafeDir> {
+    let fh: FileHandle;
+    try {
+      fh = await fsp.open(dir, DIR_OPEN_FLAGS);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ELOOP' || (code === 'ENOTDIR' && lstatSync(dir, { throwIfNoEntry: false })?.isSymbolicLink())) {
+        throw unsafe(shownAs, 'is a link, not a folder');
+      }
+      throw e;
+    }
+    return new SafeDir(path.resolve(shownAs), fh);
+  }
+
+  at(name: string): string {
+    if (name === '' || name.includes('/') || name.includes('\\') || name === '.' || name === '..') {
+      throw new RecoveryError('BAD_INPUT', `Not a plain file name: ${JSON.stringify(name)}.`);
+    }
+    return PROC_FD ? `${PROC_FD}/${this.fh.fd}/${name}` : path.join(this.dir, name);
+  }
+
+  /** The folder itself, as a path that cannot be redirected. */
+  get self(): string {
+    return PROC_FD ? `${PROC_FD}/${this.fh.fd}` : this.dir;
+  }
+
+  readdir(): Promise<string[]> {
+    return fsp.readdir(this.self);
+  }
+
+  /** What is at `name` in this folder, without following a link; null when nothing. */
+  async lstat(name: string): Promise<Stats | null> {
+    try {
+      return await fsp.lstat(this.at(name));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+
+  async sync(): Promise<void> {
+    if (process.platform === 'win32') return;
+    await this.fh.sync();
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close().catch(() => undefined);
+  }
+}
+
+/** A random temp name beside `base`: nobody can plant a link for a name they cannot guess. */
+export function tempName(base: string): string {
+  return `.${base}.${randomBytes(8).toString('hex')}${PARTIAL_SUFFIX}`;
+}
 
 /** fsyncs a directory so a rename inside it survives a power cut. Not possible on Windows: ignored there. */
 export async function fsyncDir(dir: string): Promise<void> {
@@ -14,12 +100,30 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Writes `data` to `file.partial`, fsyncs it, renames it to `file` and fsyncs the folder. */
+/**
+ * Writes `data` to `file` durably and without following any link: a new file under a random name created
+ * with O_CREAT|O_EXCL|O_NOFOLLOW in the folder held open (checked not to be a link), mode set on the
+ * descriptor, fsynced, renamed over `file`, folder fsynced. A link planted at `file` itself is refused
+ * (a rename would replace it, but a folder with planted links is not one to trust).
+ */
 export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  const tmp = file + PARTIAL_SUFFIX;
-  const fh = await fsp.open(tmp, 'w', mode);
+  const d = await SafeDir.open(path.dirname(file));
+  try {
+    await writeInDir(d, path.basename(file), data, mode);
+  } finally {
+    await d.close();
+  }
+}
+
+/** writeFileAtomic inside a folder already held open. */
+export async function writeInDir(d: SafeDir, name: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  const there = await d.lstat(name);
+  if (there?.isSymbolicLink()) throw unsafe(path.join(d.dir, name), 'is a link planted where the tool writes');
+  const tmp = d.at(tempName(name));
+  const fh = await fsp.open(tmp, CREATE_EXCL_FLAGS, 0o600);
   try {
     await fh.writeFile(data);
+    if (process.platform !== 'win32') await fh.chmod(mode);
     await fh.sync();
   } catch (e) {
     await fh.close().catch(() => undefined);
@@ -27,8 +131,36 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
     throw e;
   }
   await fh.close();
-  await fsp.rename(tmp, file);
-  await fsyncDir(path.dirname(file));
+  try {
+    await fsp.rename(tmp, d.at(name));
+  } catch (e) {
+    await fsp.rm(tmp, { force: true }).catch(() => undefined);
+    throw e;
+  }
+  await d.sync();
+}
+
+/**
+ * Creates the folder `dir` (and missing parents) without following a link anywhere below `base`: each
+ * component is made (mode) or found as a real folder, never a link. `base` itself must be a real folder.
+ */
+export async function mkdirNoFollow(base: string, rel: string[], mode = 0o755): Promise<string> {
+  let cur = await SafeDir.open(base);
+  try {
+    for (const c of rel) {
+      try {
+        await fsp.mkdir(cur.at(c), { mode });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      const next = await SafeDir.open(cur.at(c), path.join(cur.dir, c));
+      await cur.close();
+      cur = next;
+    }
+    return cur.dir;
+  } finally {
+    await cur.close();
+  }
 }
 
 /** Renames `from` to `to` and fsyncs both parent folders. */
@@ -46,4 +178,11 @@ export async function exists(p: string): Promise<boolean> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw e;
   }
+}
+
+/** Sync variant for workers: true when `fd` and `p` name the same inode (p not followed). */
+export function sameFile(fd: number, p: string): boolean {
+  const a = fstatSync(fd);
+  const b = lstatSync(p, { throwIfNoEntry: false });
+  return b !== undefined && a.dev === b.dev && a.ino === b.ino;
 }
