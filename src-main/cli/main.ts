@@ -1,9 +1,11 @@
 import { Command, CommanderError, Option } from 'commander';
 import path from 'node:path';
-import { cleanText } from '../engine/util/clean-text.js';
-import type { RunbookIO } from '../engine/runbook/runner.js';
 import { EXIT_CODES, exitCodeFor, toRecoveryError } from '../engine/errors.js';
+import { cleanText } from '../engine/util/clean-text.js';
 import { formatBytes } from '../engine/progress.js';
+import { defaultStateDir } from '../engine/restore/journal.js';
+import type { RunbookIO } from '../engine/runbook/runner.js';
+import { describeHolder, jobLockHolder, withJobLock } from '../engine/util/job-lock.js';
 import { TOOL_VERSION } from '../engine/version.js';
 import { collectFolder, getPassphrase, parseKeep, parseSize, readCredentialsFile } from './options.js';
 import { table, terminalInteraction, terminalSink } from './terminal.js';
@@ -13,6 +15,7 @@ import { table, terminalInteraction, terminalSink } from './terminal.js';
 // (tests/engine/cli-startup.test.ts checks which packages a command loads).
 const engine = {
   backup: () => import('../engine/backup/run-backup.js'),
+  backupJournal: () => import('../engine/backup/backup-journal.js'),
   verify: () => import('../engine/backup/verify-backup.js'),
   list: () => import('../engine/backup/list-backups.js'),
   set: () => import('../engine/backup/manifest.js'),
@@ -26,7 +29,9 @@ const engine = {
 async function passphraseFor(backup: string, file: string | undefined): Promise<string | undefined> {
   const { readBackupSet } = await engine.set();
   const { manifest } = await readBackupSet(path.resolve(backup));
-  if (manifest.archive.encryption === null) return undefined;
+  // The product's own encrypted backups (OpenCRVS .tar.gz.enc) are opened with its passphrase too.
+  const productEncrypted = manifest.artifacts.some((a) => a.format === 'openssl-enc-tar-gz');
+  if (manifest.archive.encryption === null && !productEncrypted) return undefined;
   return getPassphrase({ ...(file ? { file } : {}), create: false, required: true });
 }
 
@@ -81,7 +86,7 @@ export function buildProgram(): Command {
               p.productName,
               p.platform,
               `${p.service.manager}:${p.service.name}`,
-              p.items.map((i) => i.path).join(', '),
+              (p.items ?? []).map((i) => i.path).join(', '),
             ]),
           ]) + 'A profile can also be a JSON file: --profile ./my-product.json (see the README).\n',
       );
@@ -163,7 +168,9 @@ export function buildProgram(): Command {
     .option('--keep <n>', 'keep the newest n backups of this device and profile', parseKeep)
     .option('--split-size <size>', 'split the archive into parts (e.g. 4G); automatic on FAT32', parseSize)
     .option('--leave-stopped', 'leave the service stopped afterwards')
-    .option('--yes', 'do not ask before stopping the service')
+    .option('--strict', 'fail (instead of warn) when a file changes while it is backed up')
+    .option('--yes', 'do not ask before stopping the service (with service manager "none": it was stopped by hand)')
+    .addOption(new Option('--state-dir <dir>', 'where the job lock and journals live').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'print progress and results as JSON lines')
     .action(
       async (o: {
@@ -177,7 +184,9 @@ export function buildProgram(): Command {
         keep?: number;
         splitSize?: number;
         leaveStopped?: boolean;
+        strict?: boolean;
         yes?: boolean;
+        stateDir?: string;
         json?: boolean;
       }) => {
         const [{ loadProfile }, { runBackup }] = await Promise.all([engine.profiles(), engine.backup()]);
@@ -201,6 +210,8 @@ export function buildProgram(): Command {
             ...(o.keep !== undefined ? { keep: o.keep } : {}),
             ...(o.splitSize !== undefined ? { splitSize: o.splitSize } : {}),
             leaveStopped: o.leaveStopped === true,
+            strict: o.strict === true,
+            ...stateDirOpt(o),
           },
           io(o),
         );
@@ -249,24 +260,27 @@ export function buildProgram(): Command {
       const passphrase = await passphraseFor(backup, o.passphraseFile);
       const credentials = o.credentialsFile ? await readCredentialsFile(o.credentialsFile) : undefined;
       const runIo = io({ ...o, ...(credentials ? { credentials } : {}) });
-      try {
-        await runRestore(
-          {
-            backup: path.resolve(backup),
-            profile,
-            ...(o.root ? { root: path.resolve(o.root) } : {}),
-            ...(passphrase !== undefined ? { passphrase } : {}),
-            allowOtherDevice: o.allowOtherDevice === true,
-            allowVersionMismatch: o.allowVersionMismatch === true,
-            keepDefaults: o.keepDefaults === true,
-            ...stateDirOpt(o),
-          },
-          runIo,
-        );
-        if (!o.json) process.stdout.write('\nRestore complete.\n');
-      } catch (e) {
-        await offerRollback(e, o, runIo);
-      }
+      // One lock for the restore and the rollback offered after it fails: no other job can slip in between.
+      await withJobLock(defaultStateDir(stateDirOpt(o).stateDir), { command: 'restore' }, async () => {
+        try {
+          await runRestore(
+            {
+              backup: path.resolve(backup),
+              profile,
+              ...(o.root ? { root: path.resolve(o.root) } : {}),
+              ...(passphrase !== undefined ? { passphrase } : {}),
+              allowOtherDevice: o.allowOtherDevice === true,
+              allowVersionMismatch: o.allowVersionMismatch === true,
+              keepDefaults: o.keepDefaults === true,
+              ...stateDirOpt(o),
+            },
+            runIo,
+          );
+          if (!o.json) process.stdout.write('\nRestore complete.\n');
+        } catch (e) {
+          await offerRollback(e, o, runIo);
+        }
+      });
     });
 
   program
@@ -278,6 +292,8 @@ export function buildProgram(): Command {
       const { restoreStatus, isUnfinished } = await engine.restore();
       const found = await restoreStatus(stateDirOpt(o));
       const s = isUnfinished(found) ? found : null;
+      const running = jobLockHolder(defaultStateDir(stateDirOpt(o).stateDir));
+      if (running !== null && !o.json) process.stdout.write(`Running now: ${describeHolder(running)}.\n`);
       out(!!o.json, s, () =>
         s === null
           ? `No unfinished restore.${found ? ` The last one (${found.id}) ended: ${found.where}` : ''}\n`
@@ -306,12 +322,14 @@ export function buildProgram(): Command {
       });
       const runIo = io({ ...o, ...(credentials ? { credentials } : {}) });
       const { resumeRestore } = await engine.restore();
-      try {
-        await resumeRestore({ ...stateDirOpt(o), ...(passphrase !== undefined ? { passphrase } : {}) }, runIo);
-        if (!o.json) process.stdout.write('\nRestore complete.\n');
-      } catch (e) {
-        await offerRollback(e, o, runIo);
-      }
+      await withJobLock(defaultStateDir(stateDirOpt(o).stateDir), { command: 'resume' }, async () => {
+        try {
+          await resumeRestore({ ...stateDirOpt(o), ...(passphrase !== undefined ? { passphrase } : {}) }, runIo);
+          if (!o.json) process.stdout.write('\nRestore complete.\n');
+        } catch (e) {
+          await offerRollback(e, o, runIo);
+        }
+      });
     });
 
   program
@@ -336,6 +354,16 @@ export function buildProgram(): Command {
       const { serveCommand } = await import('./serve-command.js');
       await serveCommand(o);
     });
+
+  // Before any command: a backup that was killed may have left the product stopped; put it back and say so.
+  program.hook('preAction', async (_program, action) => {
+    const o = action.opts<{ stateDir?: string; json?: boolean }>();
+    const emit = terminalSink({ json: o.json === true });
+    const { recoverInterruptedBackup } = await engine.backupJournal();
+    await recoverInterruptedBackup(stateDirOpt(o), {
+      emit: (e) => (e.type === 'log' && !o.json ? process.stderr.write(`Note: ${e.message}\n`) : emit(e)),
+    }).catch((e: unknown) => process.stderr.write(`Note: ${toRecoveryError(e).message}\n`));
+  });
 
   return program;
 }

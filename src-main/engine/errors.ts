@@ -32,7 +32,10 @@ export const ERROR_CODES = {
   PERMISSION_DENIED: 'The tool lacks the rights to do this.',
   OWNERSHIP_MISMATCH: 'Some files do not match the ownership and permission policy.',
   RESTORE_IN_PROGRESS: 'An unfinished restore exists.',
+  JOB_RUNNING: 'Another job that changes this machine is running.',
   NO_UNFINISHED_RESTORE: 'There is no unfinished restore.',
+  STEP_FAILED: "A step of the product's own procedure failed.",
+  STEP_TIMEOUT: "A step of the product's own procedure did not finish in time.",
   CANCELLED: 'Cancelled.',
   DECLINED: 'The technician declined the step.',
   INTERNAL: 'An unexpected internal error occurred.',
@@ -164,6 +167,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'USER_MISSING':
     case 'FILES_IN_USE':
     case 'RESTORE_IN_PROGRESS':
+    case 'JOB_RUNNING':
     case 'UNSAFE_PATH':
       return EXIT_CODES.REFUSED;
     case 'CANCELLED':

@@ -166,6 +166,7 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
       const profile = await loadProfile(i.profileRef);
       const { runBackup } = await import('../engine/backup/run-backup.js');
       const d = await deviceInfo();
+      const dir = stateDir();
       const jobId = jobs.start(
         'backup',
         (io) =>
@@ -180,6 +181,7 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
               splitSize: i.splitSizeBytes,
               keep: i.keep,
               leaveStopped: i.leaveStopped,
+              stateDir: dir,
             },
             io,
           ),

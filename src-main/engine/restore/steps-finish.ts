@@ -5,6 +5,7 @@ import type { CredentialEntry } from '../runbook/types.js';
 import { waitHealthy, type RestoreCtx } from './context.js';
 import { crashPoint } from './crash-point.js';
 import { writeRestoreReport } from './restore-report.js';
+import { removeWork } from '../runbook/product/product-steps.js';
 
 export const startStep: Step<RestoreCtx> = {
   id: 'start-service',
@@ -153,6 +154,7 @@ export const finishStep: Step<RestoreCtx> = {
       }
       await fsp.rm(i.staging, { recursive: true, force: true });
     }
+    await removeWork(c.product);
     return j.options.keepDefaults
       ? `Kept the earlier folders: ${
           j.items
