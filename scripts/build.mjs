@@ -39,9 +39,6 @@ const node = {
   logLevel: 'warning',
 };
 const entries = [
-  ['src-main/engine/archive/archive-worker.ts', 'dist/archive-worker.js'],
-  // The archive engine alone, for `npm run bench` (measures the production bundle, not tsx-compiled sources).
-  ['src-main/engine/archive/index.ts', 'dist/archive.js'],
   ['src-main/practice/appliance.ts', 'dist/practice-appliance.js'],
   ['src-main/main/main.ts', 'dist/main.js'],
 ];
@@ -58,6 +55,14 @@ await Promise.all([
     outdir: 'dist',
     splitting: true,
     chunkNames: 'cli-[name]-[hash]',
+  }),
+  // The archive worker, in chunks too: each job loads its own code (age only for encrypted jobs).
+  build({
+    ...node,
+    entryPoints: { 'archive-worker': 'src-main/engine/archive/archive-worker.ts' },
+    outdir: 'dist',
+    splitting: true,
+    chunkNames: 'worker-[name]-[hash]',
   }),
 ]);
 if (existsSync('src-main/preload/preload.ts')) {

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import { ProgressMeter, type ProgressSink } from '../progress.js';
 import { groupNameForGid, userNameForUid } from '../util/system-users.js';
-import { AgeEncryptor } from './age-stream.js';
+import { DEFAULT_GZIP_LEVEL, archiveBaseName } from './names.js';
 import { GzipOut } from './gzip-out.js';
 import { LineSpool, MANIFEST_FORMAT, MANIFEST_PATH, manifestLine, type ManifestLine } from './manifest.js';
 import { PartWriter } from './part-writer.js';
@@ -26,18 +26,7 @@ import { encodeHeader } from './tar-header.js';
 import { TarSink } from './tar-sink.js';
 import type { ArchiveResult, CreateArchiveOptions } from './types.js';
 
-/**
- * Level 1 by measurement (scripts/bench.ts, BENCH_SCALE=0.1, mixed data): level 3 gave the same size
- * ratio (0.454 / 0.462) but was up to 2× slower on 10 KiB files (27 vs 56 MB/s). Random and zero blocks
- * gain nothing from effort; the technician waits for throughput, not for the last percent.
- */
-export const DEFAULT_GZIP_LEVEL = 1;
-
-export const ITEM_ID = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$/;
-
-export function archiveBaseName(encrypted: boolean): string {
-  return encrypted ? 'data.tar.gz.age' : 'data.tar.gz';
-}
+export { DEFAULT_GZIP_LEVEL, ITEM_ID, archiveBaseName } from './names.js';
 
 const O_NOFOLLOW = fsc.O_NOFOLLOW ?? 0;
 const O_NONBLOCK = fsc.O_NONBLOCK ?? 0;
@@ -140,7 +129,8 @@ export async function createArchiveJob(
   const writer = new PartWriter(opts.outDir, archiveBaseName(encrypted), opts.splitSize, (f) => ctx.willCreate(f));
   let out: GzipOut | null = null;
   try {
-    const enc = encrypted ? await AgeEncryptor.create(opts.passphrase!) : null;
+    // age (and its curve library) loads only for an encrypted job.
+    const enc = encrypted ? await (await import('./age-stream.js')).AgeEncryptor.create(opts.passphrase!) : null;
     out = new GzipOut(level, enc, writer);
     const gz = out;
     const sink = new TarSink((b) => gz.write(b));

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { RecoveryError } from '../errors.js';
 import type { TreeSize } from '../util/tree-size.js';
 import { runWorkerJob, type WorkerJobOptions } from '../util/worker.js';
-import { ITEM_ID } from './create.js';
+import { ITEM_ID } from './names.js';
 import type {
   ArchiveIo,
   ArchiveResult,
@@ -23,7 +23,7 @@ export type {
   ReadResult,
   VerifyArchiveOptions,
 } from './types.js';
-export { DEFAULT_GZIP_LEVEL, archiveBaseName } from './create.js';
+export { DEFAULT_GZIP_LEVEL, archiveBaseName } from './names.js';
 export { MANIFEST_PATH, MANIFEST_FORMAT, type ManifestLine } from './manifest.js';
 
 const OUR_PARTIALS = /^\.data\.tar\.gz(\.age)?(\.\d{3})?\.[0-9a-f]{16}\.partial$/;

@@ -5,7 +5,10 @@ import { finished } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import type { ProgressMeter } from '../progress.js';
-import { AGE_MAGIC, AgeDecryptor, looksEncrypted } from './age-stream.js';
+import type { AgeDecryptor } from './age-stream.js';
+
+/** The age header's first line (age-stream.ts has the same): age itself loads only for an encrypted set. */
+const AGE_MAGIC = Buffer.from('age-encryption.org/v1\n');
 import { TarFormatError, TarReader, type TarHandler } from './tar-reader.js';
 import type { ArchivePart } from './types.js';
 
@@ -111,11 +114,11 @@ export async function readArchive(
       const head = Buffer.concat(firstBytes);
       if (head.length < AGE_MAGIC.length) return;
       firstBytes = [];
-      if (looksEncrypted(head)) {
+      if (head.subarray(0, AGE_MAGIC.length).equals(AGE_MAGIC)) {
         if (passphrase === undefined || passphrase === '') {
           throw new RecoveryError('PASSPHRASE_REQUIRED', 'This backup is encrypted: enter its passphrase.');
         }
-        dec = new AgeDecryptor(passphrase);
+        dec = new (await import('./age-stream.js')).AgeDecryptor(passphrase);
       } else dec = null;
       b = head;
     }
