@@ -133,7 +133,7 @@ export async function createArchiveJob(
     const enc = encrypted ? await (await import('./age-stream.js')).AgeEncryptor.create(opts.passphrase!) : null;
     out = new GzipOut(level, enc, writer);
     const gz = out;
-    const sink = new TarSink((b) => gz.write(b));
+    const sink = new TarSink((b, done) => gz.write(b, done));
 
     const names = (st: Stats): { uname: string; gname: string } => {
       const key = `${st.uid}:${st.gid}`;
