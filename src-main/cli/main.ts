@@ -3,11 +3,12 @@ import path from 'node:path';
 import { EXIT_CODES, exitCodeFor, toRecoveryError } from '../engine/errors.js';
 import { cleanText } from '../engine/util/clean-text.js';
 import { formatBytes } from '../engine/progress.js';
+import type { Profile } from '../engine/profiles/schema.js';
 import { defaultStateDir } from '../engine/restore/journal.js';
 import type { RunbookIO } from '../engine/runbook/runner.js';
 import { describeHolder, jobLockHolder, withJobLock } from '../engine/util/job-lock.js';
 import { TOOL_VERSION } from '../engine/version.js';
-import { collectFolder, getPassphrase, parseKeep, parseSize, readCredentialsFile } from './options.js';
+import { collectFolder, getPassphrase, takeEnvSecrets, parseKeep, parseSize, readCredentialsFile } from './options.js';
 import { table, terminalInteraction, terminalSink } from './terminal.js';
 
 // Each command loads the engine parts it needs when it runs (dynamic import): `--help` and `profiles`
@@ -39,6 +40,27 @@ async function passphraseFor(backup: string, file: string | undefined): Promise<
 function stateDirOpt(o: { stateDir?: string }): { stateDir?: string } {
   return o.stateDir ? { stateDir: path.resolve(o.stateDir) } : {};
 }
+
+/**
+ * --profile: a built-in id, or a file. A file that someone other than root could change is untrusted input: a
+ * warning says so, and a profile that would run commands (a `process` service) needs --allow-profile-commands.
+ */
+async function cliProfile(ref: string, o: { allowProfileCommands?: boolean }): Promise<Profile> {
+  const [{ loadProfile }, { assertCommandsAllowed, profileTrust, untrustedWarning }] = await Promise.all([
+    engine.profiles(),
+    import('../engine/profiles/trust.js'),
+  ]);
+  const profile = await loadProfile(ref);
+  const trust = await profileTrust(ref);
+  if (trust.origin === 'untrusted') {
+    process.stderr.write(untrustedWarning(ref, trust.reason) + '\n');
+    assertCommandsAllowed(ref, profile, trust, o.allowProfileCommands === true);
+  }
+  return profile;
+}
+
+const ALLOW_COMMANDS_HELP =
+  'use an untrusted profile file (not root-only) even though it runs commands (a "process" service); read them first';
 
 function out(json: boolean, value: unknown, human: () => string): void {
   // Names and paths in the text may come from a stick: no control character reaches the terminal.
@@ -168,6 +190,7 @@ export function buildProgram(): Command {
     .option('--keep <n>', 'keep the newest n backups of this device and profile', parseKeep)
     .option('--split-size <size>', 'split the archive into parts (e.g. 4G); automatic on FAT32', parseSize)
     .option('--leave-stopped', 'leave the service stopped afterwards')
+    .option('--allow-profile-commands', ALLOW_COMMANDS_HELP)
     .option('--strict', 'fail (instead of warn) when a file changes while it is backed up')
     .option('--yes', 'do not ask before stopping the service (with service manager "none": it was stopped by hand)')
     .addOption(new Option('--state-dir <dir>', 'where the job lock and journals live').env('EDGE_RECOVERY_STATE_DIR'))
@@ -188,9 +211,10 @@ export function buildProgram(): Command {
         yes?: boolean;
         stateDir?: string;
         json?: boolean;
+        allowProfileCommands?: boolean;
       }) => {
-        const [{ loadProfile }, { runBackup }] = await Promise.all([engine.profiles(), engine.backup()]);
-        const profile = await loadProfile(o.profile);
+        const { runBackup } = await engine.backup();
+        const profile = await cliProfile(o.profile, o);
         const wantsEncryption = o.encrypt === true || o.passphraseFile !== undefined;
         const passphrase = wantsEncryption
           ? await getPassphrase({
@@ -252,11 +276,12 @@ export function buildProgram(): Command {
     .option('--allow-version-mismatch', 'restore even if the installed version does not fit the version policy')
     .option('--allow-other-device', 'restore a backup made on another device (the normal case on replacement hardware)')
     .option('--keep-defaults', 'keep the set-aside default folders after a successful restore')
+    .option('--allow-profile-commands', ALLOW_COMMANDS_HELP)
     .addOption(new Option('--state-dir <dir>', 'where the restore journal lives').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'print progress and results as JSON lines')
     .action(async (backup: string, o: RestoreCliOptions) => {
-      const [{ loadProfile }, { runRestore }] = await Promise.all([engine.profiles(), engine.restore()]);
-      const profile = await loadProfile(o.profile);
+      const { runRestore } = await engine.restore();
+      const profile = await cliProfile(o.profile, o);
       const passphrase = await passphraseFor(backup, o.passphraseFile);
       const credentials = o.credentialsFile ? await readCredentialsFile(o.credentialsFile) : undefined;
       const runIo = io({ ...o, ...(credentials ? { credentials } : {}) });
@@ -346,11 +371,15 @@ export function buildProgram(): Command {
 
   program
     .command('serve')
-    .description('Serve the wizard to a browser on this machine only (127.0.0.1), e.g. through an SSH tunnel.')
+    .description(
+      'Serve the wizard to a browser on this machine only (127.0.0.1 or a Unix socket), e.g. through an SSH tunnel.',
+    )
     .option('--practice', 'practice mode: two practice appliances in a sandbox, a folder as the stick')
-    .option('--port <n>', 'port (default: a free one)', (s) => Number(s))
+    .option('--port <n>', 'port on 127.0.0.1 (default: a free one)', (s) => Number(s))
+    .option('--socket <path>', 'listen on this Unix socket instead (0600 in a 0700 folder), for ssh -L 8080:<path>')
+    .option('--new-link', 'ask the running serve for a fresh one-time sign-in link (e.g. after closing the tab)')
     .addOption(new Option('--state-dir <dir>').env('EDGE_RECOVERY_STATE_DIR'))
-    .action(async (o: { practice?: boolean; port?: number; stateDir?: string }) => {
+    .action(async (o: { practice?: boolean; port?: number; socket?: string; newLink?: boolean; stateDir?: string }) => {
       const { serveCommand } = await import('./serve-command.js');
       await serveCommand(o);
     });
@@ -379,6 +408,7 @@ interface RestoreCliOptions {
   keepDefaults?: boolean;
   stateDir?: string;
   json?: boolean;
+  allowProfileCommands?: boolean;
 }
 
 /** After a failed restore: say what state the machine is in and roll back (asked, or at once with --yes). */
@@ -408,6 +438,7 @@ async function offerRollback(e: unknown, o: RestoreCliOptions, runIo: RunbookIO)
 }
 
 export async function main(argv: string[]): Promise<number> {
+  takeEnvSecrets();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

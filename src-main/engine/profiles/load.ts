@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
 import { RecoveryError } from '../errors.js';
-import { ProfileSchema, type Profile } from './schema.js';
+import { CheckedProfileSchema, type Profile } from './schema.js';
 import { BUILTIN_SOURCES, builtinProfileIds } from './builtin-sources.js';
 
 export { builtinProfileIds };
@@ -16,23 +16,13 @@ export function describeIssues(error: z.ZodError): string[] {
 }
 
 export function parseProfile(raw: unknown, source: string): Profile {
-  const r = ProfileSchema.safeParse(raw);
+  const r = CheckedProfileSchema.safeParse(raw);
   if (!r.success) {
     const lines = describeIssues(r.error);
     throw new RecoveryError('BAD_PROFILE', `The profile ${source} is not valid: ${lines.join('; ')}`, {
       hint: 'Fix the named fields in the profile file (see "Profile format" in the README).',
       details: { source, issues: lines },
     });
-  }
-  const ids = new Set<string>();
-  for (const item of r.data.items) {
-    if (ids.has(item.id)) {
-      throw new RecoveryError(
-        'BAD_PROFILE',
-        `The profile ${source} is not valid: items: the id "${item.id}" is used twice`,
-      );
-    }
-    ids.add(item.id);
   }
   const problems = checkProductSteps(r.data);
   if (problems.length > 0) {

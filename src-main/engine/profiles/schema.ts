@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { refineProfile } from './rules.js';
 import { ProductStepSchema } from './steps-schema.js';
 
 /** Octal mode written as a string ("755", "0644") so JSON profiles read like chmod. */
@@ -146,3 +147,6 @@ export type Precheck = Profile['prechecks'][number];
 export type ProfileItem = Profile['items'][number];
 export type Ownership = NonNullable<Profile['ownership']>;
 export type { ProductStep } from './steps-schema.js';
+
+/** The schema plus the safety rules (rules.ts): what every profile, built-in or from a file, must pass. */
+export const CheckedProfileSchema = ProfileSchema.superRefine(refineProfile);

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { scrub } from '../../appliance/client.js';
 import { RecoveryError } from '../../errors.js';
+import { childEnv } from '../../util/child-env.js';
 
 /** A user account read from /etc/passwd: the command runs with its uid, primary gid and home. */
 export interface Account {
@@ -57,14 +58,8 @@ const TAIL = 40;
 
 /** The environment a product's program gets: nothing of ours (no tokens, no passphrase variables). */
 export function cleanEnv(extra: Record<string, string>, account: Account | null): Record<string, string> {
-  const env: Record<string, string> = {};
-  if (process.platform === 'win32') {
-    for (const k of ['SystemRoot', 'windir', 'ProgramData', 'ProgramFiles', 'TEMP', 'TMP', 'COMSPEC', 'PATHEXT']) {
-      const v = process.env[k];
-      if (v !== undefined) env[k] = v;
-    }
-    env.PATH = process.env.PATH ?? '';
-  } else {
+  const env: Record<string, string> = childEnv();
+  if (process.platform !== 'win32') {
     env.PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
     env.LANG = 'C.UTF-8';
   }
