@@ -237,7 +237,7 @@ async function main(): Promise<void> {
     await writeProfile(backupProfile, data, pidFile);
     const stick = path.join(out, 'stick');
     const ours = await timed(
-      `${node} backup --profile ${q(backupProfile)} --to ${q(stick)} --device-id bench --yes --json`,
+      `${node} backup --profile ${q(backupProfile)} --to ${q(stick)} --device-id bench --yes --allow-profile-commands --json`,
       work,
       true,
     );
@@ -292,7 +292,7 @@ async function main(): Promise<void> {
         'restore',
         'edge-recovery restore',
         await timed(
-          `${node} restore ${q(setDir)} --profile ${q(restoreProfile)} --yes --allow-other-device --state-dir ${q(state)} --json`,
+          `${node} restore ${q(setDir)} --profile ${q(restoreProfile)} --yes --allow-other-device --allow-profile-commands --state-dir ${q(state)} --json`,
           work,
           true,
         ),
@@ -320,7 +320,7 @@ async function main(): Promise<void> {
     const size = r.size !== undefined ? (r.size / r.content).toFixed(3) : '';
     const gap = r.maxGapMs !== undefined ? `${r.maxGapMs.toFixed(0)} ms (${r.maxGapStep})` : '';
     console.log(
-      `| ${r.dataset} | ${r.what}: ${r.tool} | ${r.wall.toFixed(2)} | ${r.cpu.toFixed(2)} | ${r.peakMiB.toFixed(0)} | ${size} | ` +
+      `| ${r.dataset} | ${r.what}: ${r.tool.replace(/\|/g, '\\|')} | ${r.wall.toFixed(2)} | ${r.cpu.toFixed(2)} | ${r.peakMiB.toFixed(0)} | ${size} | ` +
         `${r.ref ? ratio(r.ref.wall, r.wall) : '1.00×'} | ${r.ref ? ratio(r.ref.cpu, r.cpu) : '1.00×'} | ${gap} |`,
     );
   }
