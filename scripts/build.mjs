@@ -40,6 +40,7 @@ const node = {
 };
 const entries = [
   ['src-main/practice/appliance.ts', 'dist/practice-appliance.js'],
+  ['src-main/practice/standins/standin.ts', 'dist/practice-standin.js'],
   ['src-main/main/main.ts', 'dist/main.js'],
 ];
 await Promise.all([

@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import path from 'node:path';
+import type { BackupResult } from '../engine/backup/run-backup.js';
 import { EXIT_CODES, exitCodeFor, toRecoveryError } from '../engine/errors.js';
 import { cleanText } from '../engine/util/clean-text.js';
 import { formatBytes } from '../engine/progress.js';
@@ -9,6 +10,7 @@ import type { RunbookIO } from '../engine/runbook/runner.js';
 import { describeHolder, jobLockHolder, withJobLock } from '../engine/util/job-lock.js';
 import { TOOL_VERSION } from '../engine/version.js';
 import { collectFolder, getPassphrase, takeEnvSecrets, parseKeep, parseSize, readCredentialsFile } from './options.js';
+import { registerScheduleCommands } from './schedule-commands.js';
 import { table, terminalInteraction, terminalSink } from './terminal.js';
 
 // Each command loads the engine parts it needs when it runs (dynamic import): `--help` and `profiles`
@@ -34,6 +36,36 @@ async function passphraseFor(backup: string, file: string | undefined): Promise<
   const productEncrypted = manifest.artifacts.some((a) => a.format === 'openssl-enc-tar-gz');
   if (manifest.archive.encryption === null && !productEncrypted) return undefined;
   return getPassphrase({ ...(file ? { file } : {}), create: false, required: true });
+}
+
+/** Remembers a verified manual backup for `status` and the start screen; a failure here never fails the backup. */
+async function recordManualBackup(stateDir: string | undefined, to: string, r: BackupResult): Promise<void> {
+  const { recordVerifiedBackup } = await import('../engine/schedule/backup-record.js');
+  await recordVerifiedBackup(defaultStateDir(stateDir ? path.resolve(stateDir) : undefined), {
+    profileId: r.manifest.profile.id,
+    deviceId: r.manifest.deviceId,
+    setDir: r.setDir,
+    to,
+    createdAt: r.manifest.createdAt,
+    class: r.manifest.class ?? 'manual',
+    encrypted: r.manifest.archive.encryption !== null,
+  }).catch((e: unknown) => {
+    process.stderr.write(`Warning: could not record the backup for "status": ${toRecoveryError(e).message}\n`);
+  });
+}
+
+/** "Last verified backup of this device: …" for `status` (warns past a week). */
+async function lastBackupLine(stateDir: string | undefined): Promise<string> {
+  const { lastBackup, describeAge } = await import('../engine/schedule/backup-record.js');
+  const last = await lastBackup(defaultStateDir(stateDir ? path.resolve(stateDir) : undefined)).catch(() => null);
+  if (last === null) return 'No verified backup of this device is recorded on this machine.\n';
+  return (
+    `Last verified backup of this device: ${last.createdAt.replace('T', ' ').slice(0, 16)} UTC (${describeAge(last.ageMs)}, ` +
+    `${last.class}, ${last.profileId}) at ${last.setDir}${last.present ? '' : ' (not reachable now)'}\n` +
+    (last.stale
+      ? `WARNING: it is older than ${Math.round(last.thresholdMs / 86_400_000)} days. Make a backup now, or check the schedule (edge-recovery schedule status).\n`
+      : '')
+  );
 }
 
 /** --state-dir (or EDGE_RECOVERY_STATE_DIR) as an engine option. */
@@ -164,6 +196,7 @@ export function buildProgram(): Command {
                   b.productVersion ?? '?',
                   formatBytes(b.sizeBytes),
                   b.encrypted ? 'encrypted' : 'plain',
+                  b.complete ? b.class : '',
                   b.complete ? path.basename(b.path) : `INCOMPLETE (${b.problem ?? ''}) ${path.basename(b.path)}`,
                 ]),
               ),
@@ -239,6 +272,7 @@ export function buildProgram(): Command {
           },
           io(o),
         );
+        await recordManualBackup(o.stateDir, path.resolve(o.to), r);
         if (!o.json) {
           process.stdout.write(
             `\nBackup complete and verified: ${r.setDir}\n` +
@@ -260,7 +294,11 @@ export function buildProgram(): Command {
       const passphrase = await passphraseFor(backup, o.passphraseFile);
       const { runVerify } = await engine.verify();
       const r = await runVerify(path.resolve(backup), passphrase !== undefined ? { passphrase } : {}, io(o));
-      if (!o.json) process.stdout.write(`\nOK: all ${r.files} files of ${backup} match their checksums.\n`);
+      const own = r.set.manifest.artifacts.length;
+      if (!o.json)
+        process.stdout.write(
+          `\nOK: all ${r.files} files${own > 0 ? ` and the product's own ${own} file(s)` : ''} of ${backup} match their checksums.\n`,
+        );
     });
 
   program
@@ -327,6 +365,7 @@ export function buildProgram(): Command {
             s.steps.map((x) => `  [${x.state}] ${x.title}${x.summary ? `: ${x.summary}` : ''}`).join('\n') +
             `\n\nNext: ${[s.canResume ? 'edge-recovery resume' : '', s.canRollback ? 'edge-recovery rollback' : ''].filter(Boolean).join('  or  ')}\n`,
       );
+      if (!o.json) process.stdout.write(await lastBackupLine(o.stateDir));
       if (s !== null) process.exitCode = EXIT_CODES.REFUSED;
     });
 
@@ -367,6 +406,32 @@ export function buildProgram(): Command {
       const { rollbackRestore } = await engine.restore();
       await rollbackRestore(stateDirOpt(o), io(o));
       if (!o.json) process.stdout.write('\nRolled back: the machine is as it was before the restore.\n');
+    });
+
+  registerScheduleCommands(program);
+
+  program
+    .command('practice <profile-id>')
+    .description(
+      "Rehearse a product's whole backup and restore on its practice stand-in (a sandbox folder, a folder as the stick): " +
+        'opencrvs. Edge Data Store practice runs in the wizard (serve --practice).',
+    )
+    .option('--yes', 'do not ask before destructive steps')
+    .option('--keep', 'keep the sandbox folder afterwards (to look at the stick and the report)')
+    .option('--dir <folder>', 'make the sandbox in this folder (default: the system temp folder)')
+    .option('--json', 'print progress and results as JSON lines')
+    .action(async (profileId: string, o: { yes?: boolean; keep?: boolean; dir?: string; json?: boolean }) => {
+      const { runProductPractice } = await import('../practice/product-practice.js');
+      const r = await runProductPractice(profileId, io(o), {
+        keep: o.keep === true,
+        ...(o.dir ? { baseDir: path.resolve(o.dir) } : {}),
+      });
+      if (!o.json) {
+        process.stdout.write(
+          `\nPractice of ${r.profileId} complete: backup ${r.setDir}\n  ${r.check}\n` +
+            `  Report: ${r.reports.join(', ')}\n${o.keep ? `  Sandbox kept: ${r.sandbox}\n` : ''}`,
+        );
+      }
     });
 
   program

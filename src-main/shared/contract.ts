@@ -123,6 +123,8 @@ export interface BackupSummary {
   sizeBytes: number;
   files: number;
   encrypted: boolean;
+  /** Made by a technician (manual) or a schedule (automatic); older manifests without it are manual. */
+  class: 'manual' | 'automatic';
   /** False when the set is incomplete (no manifest, missing parts): shown, never restorable. */
   complete: boolean;
   problem?: string;

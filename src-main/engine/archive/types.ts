@@ -24,6 +24,8 @@ export interface CreateArchiveOptions {
    * then the archive does not walk them a second time to count.
    */
   totals?: { bytes: number; files: number };
+  /** An archive of no folders (only its inner manifest): the product's own files travel beside it. */
+  allowEmpty?: boolean;
 }
 
 export interface ArchiveResult {

@@ -59,6 +59,7 @@ async function summarize(dir: string): Promise<BackupSummary> {
       sizeBytes: m.archive.parts.reduce((a, p) => a + p.size, 0),
       files: m.files,
       encrypted: m.archive.encryption !== null,
+      class: m.class ?? 'manual',
       complete: missing === undefined,
     };
     if (missing !== undefined) s.problem = missing;
@@ -80,6 +81,7 @@ async function summarize(dir: string): Promise<BackupSummary> {
       sizeBytes: 0,
       files: 0,
       encrypted: false,
+      class: 'manual',
       complete: false,
       problem: isRecoveryError(e) ? e.message : String(e),
     };

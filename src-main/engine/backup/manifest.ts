@@ -22,6 +22,10 @@ const Part = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
 
+/** Who made a backup: a technician (manual) or a schedule (automatic). Retention counts them apart. */
+export const BACKUP_CLASSES = ['manual', 'automatic'] as const;
+export type BackupClass = (typeof BACKUP_CLASSES)[number];
+
 export const BackupManifestSchema = z.object({
   format: z.literal(FORMAT),
   formatVersion: z.literal(FORMAT_VERSION),
@@ -31,6 +35,8 @@ export const BackupManifestSchema = z.object({
   deviceId: z.string().min(1),
   hostname: z.string(),
   createdAt: z.string(),
+  /** Absent in older manifests: those were made by hand. */
+  class: z.enum(BACKUP_CLASSES).optional(),
   items: z.array(
     z.object({
       id: z.string(),

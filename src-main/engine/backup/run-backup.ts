@@ -35,10 +35,11 @@ import {
   MANIFEST_NAME,
   RESTORE_TXT_NAME,
   SUMS_NAME,
+  type BackupClass,
   type BackupManifest,
 } from './manifest.js';
 import { BackupJournalStore, recoverInterruptedBackup } from './backup-journal.js';
-import { applyRetention } from './retention.js';
+import { applyRetention, type RetentionPolicy, type RetentionRemoval } from './retention.js';
 import { restoreText, sha256SumsText } from './restore-txt.js';
 
 export interface BackupOptions {
@@ -51,7 +52,12 @@ export interface BackupOptions {
   deviceId?: string;
   passphrase?: string;
   splitSize?: number;
+  /** Keep the newest N backups of this backup's own class (manual or automatic); see also `retention`. */
   keep?: number;
+  /** Retention by class, applied after the new backup verified. */
+  retention?: RetentionPolicy;
+  /** manual (a technician, the default) or automatic (a schedule): recorded in the manifest. */
+  backupClass?: BackupClass;
   leaveStopped?: boolean;
   /** Fail (instead of warn) when a file changed while it was archived. */
   strict?: boolean;
@@ -67,6 +73,8 @@ export interface BackupResult {
   setDir: string;
   manifest: BackupManifest;
   removedOld: string[];
+  /** What retention removed, with the reason for each. */
+  removed: RetentionRemoval[];
   warnings: string[];
 }
 
@@ -88,7 +96,7 @@ interface Ctx {
   setDir: string | null;
   archive: ArchiveResult | null;
   manifest: BackupManifest | null;
-  removedOld: string[];
+  removedOld: RetentionRemoval[];
   warnings: string[];
   /** Records a warning and shows it at once (the technician hears it before the service stops). */
   warn(message: string): void;
@@ -313,6 +321,7 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       c.archive = await createArchive(
         {
           items: c.items.map((i) => ({ id: i.id, path: i.path })),
+          allowEmpty: c.o.profile.steps.some((x) => x.kind === 'artifact'),
           outDir: c.setDir,
           ...(c.o.passphrase !== undefined ? { passphrase: c.o.passphrase } : {}),
           ...(c.splitSize !== undefined ? { splitSize: c.splitSize } : {}),
@@ -424,18 +433,36 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
     id: 'retention',
     title: 'Remove old backups',
     explain: (c) =>
-      (c.o.keep === undefined
-        ? 'All complete backups are kept (no --keep). '
-        : `Keep the newest ${c.o.keep} backups of this device and profile on the medium and delete older ones. `) +
+      `Apply the retention rules to this device's ${c.o.profile.id} backups on the medium (${describePolicy(retentionPolicy(c.o))}), ` +
+      'only now that the new one is verified; manual and automatic backups are counted apart, and the newest backup is never removed. ' +
       'Unfinished backup folders (no manifest.json, left by an interrupted backup) are deleted, now that a newer backup has verified.',
     async run(c) {
-      c.removedOld = await applyRetention(path.dirname(c.setDir!), c.o.profile.id, c.o.keep ?? null, c.setDir!);
+      c.removedOld = await applyRetention(path.dirname(c.setDir!), c.o.profile.id, retentionPolicy(c.o), c.setDir!);
       return c.removedOld.length === 0
         ? 'Nothing to remove.'
-        : `Removed ${c.removedOld.length}: ${c.removedOld.map((p) => path.basename(p)).join(', ')}.`;
+        : `Removed ${c.removedOld.length}: ${c.removedOld.map((r) => `${path.basename(r.dir)} (${r.reason})`).join(', ')}.`;
     },
   },
 ];
+
+/** --keep applies to the backup's own class; `retention` says more. */
+function retentionPolicy(o: BackupOptions): RetentionPolicy {
+  const p: RetentionPolicy = { ...o.retention };
+  if (o.keep !== undefined) {
+    if ((o.backupClass ?? 'manual') === 'manual') p.keepManual ??= o.keep;
+    else p.keepAutomatic ??= o.keep;
+  }
+  return p;
+}
+
+function describePolicy(p: RetentionPolicy): string {
+  const parts: string[] = [];
+  if (p.keepManual !== undefined) parts.push(`keep the ${p.keepManual} newest manual backups`);
+  if (p.keepAutomatic !== undefined) parts.push(`keep the ${p.keepAutomatic} newest automatic backups`);
+  if (p.maxAgeAutomaticMs !== undefined)
+    parts.push(`delete automatic backups older than ${Math.floor(p.maxAgeAutomaticMs / 86_400_000)} days`);
+  return parts.length > 0 ? parts.join('; ') : 'keep everything';
+}
 
 /** The runbook's own steps with the profile's steps at their points. */
 export function backupSteps(profile: Profile): RunbookDef<Ctx>['steps'] {
@@ -485,6 +512,7 @@ function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
     deviceId: c.device.id,
     hostname: c.device.hostname,
     createdAt: (c.o.now ?? new Date()).toISOString(),
+    class: c.o.backupClass ?? 'manual',
     items: c.items.map((i) => {
       const s = c.sizes.get(i.id)!;
       // The profile's own path (not the --root one): it is where the data lives on an appliance.
@@ -595,7 +623,8 @@ async function backupHoldingLock(o: BackupOptions, io: RunbookIO, journal: Backu
   const result: BackupResult = {
     setDir: c.setDir!,
     manifest: c.manifest!,
-    removedOld: c.removedOld,
+    removedOld: c.removedOld.map((r) => r.dir),
+    removed: c.removedOld,
     warnings: c.warnings,
   };
   io.emit({

@@ -1,6 +1,7 @@
 import type { ProfileInput } from './schema.js';
 import edsLinux from './builtin/eds-linux.json' with { type: 'json' };
 import edsWindows from './builtin/eds-windows.json' with { type: 'json' };
+import opencrvs from './builtin/opencrvs.json' with { type: 'json' };
 
 /**
  * The built-in profiles as shipped (validated by parseProfile when used; tests check every one parses).
@@ -9,6 +10,7 @@ import edsWindows from './builtin/eds-windows.json' with { type: 'json' };
 export const BUILTIN_SOURCES: Record<string, ProfileInput> = {
   'eds-linux': edsLinux as ProfileInput,
   'eds-windows': edsWindows as ProfileInput,
+  opencrvs: opencrvs as ProfileInput,
 };
 
 export function builtinProfileIds(): string[] {
