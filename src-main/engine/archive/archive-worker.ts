@@ -1,6 +1,7 @@
 // Worker entry (bundled to dist/archive-worker.js, in chunks): runs one job per worker thread, and loads only
 // that job's code (a sizing walk does not compile the writer, the reader or age).
 import { serveWorkerJob, type WorkerJobHandler } from '../util/worker.js';
+import type { AdoptArchiveOptions } from './adopt.js';
 import type { CreateArchiveOptions, ExtractArchiveOptions, VerifyArchiveOptions } from './types.js';
 
 const handlers: Record<string, WorkerJobHandler> = {
@@ -12,6 +13,8 @@ const handlers: Record<string, WorkerJobHandler> = {
     (await import('./extract.js')).extractArchiveJob(i.dir, i.opts, ctx)) as WorkerJobHandler,
   'tree.size': (async (i: { roots: string[] }, ctx) =>
     (await import('../util/tree-size.js')).treeSizes(i.roots, ctx.progress)) as WorkerJobHandler,
+  'archive.adopt': (async (i: AdoptArchiveOptions, ctx) =>
+    (await import('./adopt.js')).adoptArchiveJob(i, ctx)) as WorkerJobHandler,
 };
 
 serveWorkerJob(handlers);

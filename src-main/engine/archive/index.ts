@@ -4,6 +4,7 @@ import { RecoveryError } from '../errors.js';
 import type { TreeSize } from '../util/tree-size.js';
 import { runWorkerJob, type WorkerJobOptions } from '../util/worker.js';
 import { ITEM_ID } from './names.js';
+import type { AdoptArchiveOptions, AdoptArchiveResult } from './adopt.js';
 import type {
   ArchiveIo,
   ArchiveResult,
@@ -24,6 +25,8 @@ export type {
   VerifyArchiveOptions,
 } from './types.js';
 export { DEFAULT_GZIP_LEVEL, archiveBaseName } from './names.js';
+export type { AdoptArchiveOptions, AdoptArchiveResult, HandMadeFormat } from './adopt.js';
+export { parentsOf, type MapItem } from './hand-made-map.js';
 export { MANIFEST_PATH, MANIFEST_FORMAT, type ManifestLine } from './manifest.js';
 
 const OUR_PARTIALS = /^\.data\.tar\.gz(\.age)?(\.\d{3})?\.[0-9a-f]{16}\.partial$/;
@@ -95,4 +98,16 @@ export function extractArchive(
  */
 export function sizeTrees(roots: string[], io: ArchiveIo = {}, workerOpts?: WorkerJobOptions): Promise<TreeSize[]> {
   return runWorkerJob('tree.size', { roots }, io, workerOpts);
+}
+
+/**
+ * Reads a hand-made tar / tar.gz / zip through completely and judges every entry; with `outDir`, writes it
+ * as our own data.tar.gz (inner manifest with every file's sha256). Removes what it wrote on failure.
+ */
+export function adoptArchive(
+  opts: AdoptArchiveOptions,
+  io: ArchiveIo = {},
+  workerOpts?: WorkerJobOptions,
+): Promise<AdoptArchiveResult> {
+  return runWorkerJob('archive.adopt', opts, io, workerOpts);
 }

@@ -1,6 +1,7 @@
 import type { ProfileInput } from './schema.js';
 import edsLinux from './builtin/eds-linux.json' with { type: 'json' };
 import edsWindows from './builtin/eds-windows.json' with { type: 'json' };
+import edsDocker from './builtin/eds-docker.json' with { type: 'json' };
 import opencrvs from './builtin/opencrvs.json' with { type: 'json' };
 
 /**
@@ -10,6 +11,7 @@ import opencrvs from './builtin/opencrvs.json' with { type: 'json' };
 export const BUILTIN_SOURCES: Record<string, ProfileInput> = {
   'eds-linux': edsLinux as ProfileInput,
   'eds-windows': edsWindows as ProfileInput,
+  'eds-docker': edsDocker as ProfileInput,
   opencrvs: opencrvs as ProfileInput,
 };
 
