@@ -249,7 +249,11 @@ export function buildProgram(): Command {
     .action(async (backup: string, o: { passphraseFile?: string; json?: boolean }) => {
       const passphrase = await passphraseFor(backup, o.passphraseFile);
       const r = await runVerify(path.resolve(backup), passphrase !== undefined ? { passphrase } : {}, io(o));
-      if (!o.json) process.stdout.write(`\nOK: all ${r.files} files of ${backup} match their checksums.\n`);
+      const own = r.set.manifest.artifacts.length;
+      if (!o.json)
+        process.stdout.write(
+          `\nOK: all ${r.files} files${own > 0 ? ` and the product's own ${own} file(s)` : ''} of ${backup} match their checksums.\n`,
+        );
     });
 
   program
@@ -352,6 +356,30 @@ export function buildProgram(): Command {
     .action(async (o: { yes?: boolean; json?: boolean; stateDir?: string }) => {
       await rollbackRestore(stateDirOpt(o), io(o));
       if (!o.json) process.stdout.write('\nRolled back: the machine is as it was before the restore.\n');
+    });
+
+  program
+    .command('practice <profile-id>')
+    .description(
+      "Rehearse a product's whole backup and restore on its practice stand-in (a sandbox folder, a folder as the stick): " +
+        'opencrvs. Edge Data Store practice runs in the wizard (serve --practice).',
+    )
+    .option('--yes', 'do not ask before destructive steps')
+    .option('--keep', 'keep the sandbox folder afterwards (to look at the stick and the report)')
+    .option('--dir <folder>', 'make the sandbox in this folder (default: the system temp folder)')
+    .option('--json', 'print progress and results as JSON lines')
+    .action(async (profileId: string, o: { yes?: boolean; keep?: boolean; dir?: string; json?: boolean }) => {
+      const { runProductPractice } = await import('../practice/product-practice.js');
+      const r = await runProductPractice(profileId, io(o), {
+        keep: o.keep === true,
+        ...(o.dir ? { baseDir: path.resolve(o.dir) } : {}),
+      });
+      if (!o.json) {
+        process.stdout.write(
+          `\nPractice of ${r.profileId} complete: backup ${r.setDir}\n  ${r.check}\n` +
+            `  Report: ${r.reports.join(', ')}\n${o.keep ? `  Sandbox kept: ${r.sandbox}\n` : ''}`,
+        );
+      }
     });
 
   program

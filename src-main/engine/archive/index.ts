@@ -51,7 +51,8 @@ export async function createArchive(
     }
     ids.add(it.id);
   }
-  if (opts.items.length === 0) throw new RecoveryError('BAD_INPUT', 'Nothing to back up: no folders given.');
+  if (opts.items.length === 0 && opts.allowEmpty !== true)
+    throw new RecoveryError('BAD_INPUT', 'Nothing to back up: no folders given.');
   if (opts.splitSize !== undefined && (!Number.isInteger(opts.splitSize) || opts.splitSize < 1024 * 1024)) {
     throw new RecoveryError('BAD_INPUT', 'The split size must be a whole number of at least 1 MiB.');
   }

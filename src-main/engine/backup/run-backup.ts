@@ -306,6 +306,7 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       c.archive = await createArchive(
         {
           items: c.items.map((i) => ({ id: i.id, path: i.path })),
+          allowEmpty: c.o.profile.steps.some((x) => x.kind === 'artifact'),
           outDir: c.setDir,
           ...(c.o.passphrase !== undefined ? { passphrase: c.o.passphrase } : {}),
           ...(c.splitSize !== undefined ? { splitSize: c.splitSize } : {}),

@@ -5,10 +5,12 @@ import { RecoveryError } from '../errors.js';
 import { CheckedProfileSchema, type Profile } from './schema.js';
 import edsLinux from './builtin/eds-linux.json' with { type: 'json' };
 import edsWindows from './builtin/eds-windows.json' with { type: 'json' };
+import opencrvs from './builtin/opencrvs.json' with { type: 'json' };
 
 const BUILTIN_SOURCES: Record<string, unknown> = {
   'eds-linux': edsLinux,
   'eds-windows': edsWindows,
+  opencrvs,
 };
 
 /** "items.1.path: must start with /" — names the field, says what is wrong. */

@@ -97,6 +97,10 @@ export const restartStep: Step<RestoreCtx> = {
   title: 'Restart and check health',
   explain: (c) =>
     `Restart ${c.service.label} so it reads the new credentials from a fresh start, and check its health again.`,
+  skip: (c) =>
+    c.profile.credentials.length === 0 && !c.profile.stopService.includes('restore')
+      ? `${c.profile.productName} restored itself while running and no credential was re-entered: no restart is needed.`
+      : null,
   async run(c) {
     await c.service.stop();
     await c.service.waitFor('stopped', c.profile.service.stopTimeoutSeconds * 1000, c.signal);
