@@ -1,27 +1,11 @@
 import { Command, CommanderError, Option } from 'commander';
 import path from 'node:path';
-import { isHandMadeArchive, runAdopt } from '../engine/backup/hand-made.js';
-import { listBackups } from '../engine/backup/list-backups.js';
-import { readBackupSet } from '../engine/backup/manifest.js';
-import { recoverInterruptedBackup } from '../engine/backup/backup-journal.js';
-import { runBackup, type BackupResult } from '../engine/backup/run-backup.js';
-import { runVerify } from '../engine/backup/verify-backup.js';
-import { checkPassphrase } from '../engine/backup/check-passphrase.js';
+import type { BackupSet } from '../engine/backup/manifest.js';
+import type { BackupResult } from '../engine/backup/run-backup.js';
 import { EXIT_CODES, exitCodeFor, RecoveryError, toRecoveryError } from '../engine/errors.js';
 import { cleanText } from '../engine/util/clean-text.js';
-import { localDeviceId } from '../engine/media/device-id.js';
-import { listDrives } from '../engine/media/drives.js';
 import { formatBytes } from '../engine/progress.js';
-import { builtinProfiles, loadProfile } from '../engine/profiles/load.js';
 import type { Profile } from '../engine/profiles/schema.js';
-import { assertCommandsAllowed, profileTrust, untrustedWarning } from '../engine/profiles/trust.js';
-import {
-  isUnfinished,
-  restoreStatus,
-  resumeRestore,
-  rollbackRestore,
-  runRestore,
-} from '../engine/restore/run-restore.js';
 import { defaultStateDir } from '../engine/restore/journal.js';
 import type { RunbookIO } from '../engine/runbook/runner.js';
 import { describeHolder, jobLockHolder, withJobLock } from '../engine/util/job-lock.js';
@@ -39,17 +23,35 @@ import { registerScheduleCommands } from './schedule-commands.js';
 import { rememberedStateDir, rememberStateDir } from './state-dir.js';
 import { table, terminalInteraction, terminalSink } from './terminal.js';
 
+// Each command loads the engine parts it needs when it runs (dynamic import): `--help` and `profiles`
+// must not pay for the schema library, the WebSocket server, age or the drive listing
+// (tests/engine/cli-startup.test.ts checks which packages a command loads).
+const engine = {
+  backup: () => import('../engine/backup/run-backup.js'),
+  handMade: () => import('../engine/backup/hand-made.js'),
+  backupJournal: () => import('../engine/backup/backup-journal.js'),
+  verify: () => import('../engine/backup/verify-backup.js'),
+  list: () => import('../engine/backup/list-backups.js'),
+  set: () => import('../engine/backup/manifest.js'),
+  device: () => import('../engine/media/device-id.js'),
+  drives: () => import('../engine/media/drives.js'),
+  profiles: () => import('../engine/profiles/load.js'),
+  restore: () => import('../engine/restore/run-restore.js'),
+};
+
 /**
  * The backup set at `dir`. A folder that is not one backup but holds some (the stick's mount point, its
  * EdgeRecovery folder) is answered with the list of backups found there, to pick one from.
  */
-async function backupSetAt(dir: string): Promise<Awaited<ReturnType<typeof readBackupSet>>> {
+async function backupSetAt(dir: string): Promise<BackupSet> {
   const abs = path.resolve(dir);
+  const { readBackupSet } = await engine.set();
   try {
     return await readBackupSet(abs);
   } catch (e) {
     const err = toRecoveryError(e);
     if (err.code !== 'BACKUP_INCOMPLETE' && err.code !== 'BACKUP_NOT_FOUND') throw err;
+    const { listBackups } = await engine.list();
     const groups = await listBackups(abs).catch(() => []);
     const found = groups.flatMap((g) => g.backups).filter((b) => b.complete && b.path !== abs);
     if (found.length === 0) throw err;
@@ -73,6 +75,7 @@ async function backupSetAt(dir: string): Promise<Awaited<ReturnType<typeof readB
  * again (three tries); from a file or the environment it fails at once.
  */
 async function passphraseFor(backup: string, file: string | undefined): Promise<string | undefined> {
+  const { isHandMadeArchive } = await engine.handMade();
   if (await isHandMadeArchive(path.resolve(backup))) return undefined;
   const set = await backupSetAt(backup);
   // The product's own encrypted backups (OpenCRVS .tar.gz.enc) are opened with its passphrase too.
@@ -82,6 +85,7 @@ async function passphraseFor(backup: string, file: string | undefined): Promise<
   for (let attempt = 1; ; attempt++) {
     const p = (await getPassphrase({ ...(file ? { file } : {}), create: false, required: true }))!;
     try {
+      const { checkPassphrase } = await import('../engine/backup/check-passphrase.js');
       await checkPassphrase(set.dir, set.manifest, p);
       return p;
     } catch (e) {
@@ -134,6 +138,10 @@ function stateDirOpt(o: { stateDir?: string }): { stateDir?: string } {
  * warning says so, and a profile that would run commands (a `process` service) needs --allow-profile-commands.
  */
 async function cliProfile(ref: string, o: { allowProfileCommands?: boolean }): Promise<Profile> {
+  const [{ loadProfile }, { assertCommandsAllowed, profileTrust, untrustedWarning }] = await Promise.all([
+    engine.profiles(),
+    import('../engine/profiles/trust.js'),
+  ]);
   const profile = await loadProfile(ref);
   const trust = await profileTrust(ref);
   if (trust.origin === 'untrusted') {
@@ -175,8 +183,11 @@ export function buildProgram(): Command {
     .command('profiles')
     .description('List the built-in product profiles.')
     .option('--json', 'machine-readable output')
-    .action((o: { json?: boolean }) => {
-      const ps = builtinProfiles();
+    .action(async (o: { json?: boolean }) => {
+      // The table needs only what every shipped profile states; --json prints them parsed (defaults filled in).
+      const ps = o.json
+        ? (await engine.profiles()).builtinProfiles()
+        : Object.values((await import('../engine/profiles/builtin-sources.js')).BUILTIN_SOURCES);
       out(
         !!o.json,
         ps,
@@ -188,7 +199,7 @@ export function buildProgram(): Command {
               p.productName,
               p.platform,
               `${p.service.manager}:${p.service.name}`,
-              p.items.map((i) => i.path).join(', '),
+              (p.items ?? []).map((i) => i.path).join(', '),
             ]),
           ]) + 'A profile can also be a JSON file: --profile ./my-product.json (see the README).\n',
       );
@@ -200,6 +211,7 @@ export function buildProgram(): Command {
     .option('--all', 'also show hidden drives, with the reason they are hidden')
     .option('--json', 'machine-readable output')
     .action(async (o: { all?: boolean; json?: boolean }) => {
+      const { listDrives } = await engine.drives();
       const drives = await listDrives({ all: !!o.all });
       out(!!o.json, drives, () => {
         if (drives.length === 0) return 'No removable drive found. Plug in a USB stick (and mount it), or use --all.\n';
@@ -227,6 +239,7 @@ export function buildProgram(): Command {
     .option('--device <id>', 'only this device')
     .option('--json', 'machine-readable output')
     .action(async (dir: string, o: { device?: string; json?: boolean }) => {
+      const [{ localDeviceId }, { listBackups }] = await Promise.all([engine.device(), engine.list()]);
       const me = await localDeviceId();
       const groups = await listBackups(dir, { ...(o.device ? { device: o.device } : {}), thisDeviceId: me.id });
       out(!!o.json, groups, () => {
@@ -307,6 +320,7 @@ export function buildProgram(): Command {
         json?: boolean;
         allowProfileCommands?: boolean;
       }) => {
+        const { runBackup } = await engine.backup();
         const profile = await cliProfile(o.profile, o);
         const wantsEncryption = o.encrypt === true || o.passphraseFile !== undefined;
         const passphrase = wantsEncryption
@@ -360,6 +374,7 @@ export function buildProgram(): Command {
     .option('--json', 'print progress and results as JSON lines')
     .action(async (backup: string, o: { passphraseFile?: string; profile?: string; json?: boolean }) => {
       const passphrase = await passphraseFor(backup, o.passphraseFile);
+      const [{ runVerify }, { loadProfile }] = await Promise.all([engine.verify(), engine.profiles()]);
       const r = await runVerify(
         path.resolve(backup),
         {
@@ -392,6 +407,7 @@ export function buildProgram(): Command {
     .option('--device-id <id>', 'the device the archive comes from (default: hand-made)')
     .option('--json', 'print progress and results as JSON lines')
     .action(async (archive: string, o: { to: string; profile: string; deviceId?: string; json?: boolean }) => {
+      const [{ loadProfile }, { runAdopt }] = await Promise.all([engine.profiles(), engine.handMade()]);
       const profile = await loadProfile(o.profile);
       const r = await runAdopt(
         {
@@ -428,6 +444,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--state-dir <dir>', 'where the restore journal lives').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'print progress and results as JSON lines')
     .action(async (backup: string, o: RestoreCliOptions) => {
+      const { runRestore } = await engine.restore();
       const profile = await cliProfile(o.profile, o);
       const passphrase = await passphraseFor(backup, o.passphraseFile);
       const credentials = o.credentialsFile ? await readCredentialsFile(o.credentialsFile) : undefined;
@@ -462,6 +479,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--state-dir <dir>').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'machine-readable output')
     .action(async (o: { stateDir?: string; json?: boolean }) => {
+      const { restoreStatus, isUnfinished } = await engine.restore();
       const dirOpt = await rememberedStateDir(o);
       const found = await restoreStatus(dirOpt);
       const s = isUnfinished(found) ? found : null;
@@ -502,6 +520,7 @@ export function buildProgram(): Command {
         required: false,
       });
       const runIo = io({ ...o, ...(credentials ? { credentials } : {}) });
+      const { resumeRestore } = await engine.restore();
       const dirOpt = await rememberedStateDir(o);
       await withJobLock(defaultStateDir(dirOpt.stateDir), { command: 'resume' }, async () => {
         try {
@@ -520,6 +539,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--state-dir <dir>').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'print progress and results as JSON lines')
     .action(async (o: { yes?: boolean; json?: boolean; stateDir?: string }) => {
+      const { rollbackRestore } = await engine.restore();
       await rollbackRestore(await rememberedStateDir(o), io(o));
       if (!o.json) process.stdout.write('\nRolled back: the machine is as it was before the restore.\n');
     });
@@ -631,6 +651,7 @@ export function buildProgram(): Command {
     // Before any command: a backup that was killed may have left the product stopped; put it back and say so.
     const o = action.opts<{ stateDir?: string; json?: boolean }>();
     const emit = terminalSink({ json: o.json === true });
+    const { recoverInterruptedBackup } = await engine.backupJournal();
     await recoverInterruptedBackup(stateDirOpt(o), {
       emit: (e) => (e.type === 'log' && !o.json ? process.stderr.write(`Note: ${e.message}\n`) : emit(e)),
     }).catch((e: unknown) => process.stderr.write(`Note: ${toRecoveryError(e).message}\n`));
@@ -659,6 +680,7 @@ interface RestoreCliOptions {
 /** After a failed restore: say what state the machine is in and roll back (asked, or at once with --yes). */
 async function offerRollback(e: unknown, o: RestoreCliOptions, runIo: RunbookIO): Promise<never> {
   const err = toRecoveryError(e);
+  const { restoreStatus, rollbackRestore } = await engine.restore();
   const dirOpt = await rememberedStateDir(o);
   const status = await restoreStatus(dirOpt).catch(() => null);
   if (status === null || !status.canRollback) throw err;

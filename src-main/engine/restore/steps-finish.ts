@@ -8,7 +8,7 @@ import { crashPoint } from './crash-point.js';
 import { rewriteRestoreReport, writeRestoreReport } from './restore-report.js';
 import { formatBytes } from '../progress.js';
 import { removeWork } from '../runbook/product/product-steps.js';
-import { treeSize } from '../util/tree-size.js';
+import { treeSizes } from '../util/tree-size.js';
 
 export const startStep: Step<RestoreCtx> = {
   id: 'start-service',
@@ -148,7 +148,7 @@ export async function setAsideFolders(
   const out = { paths: [] as string[], files: 0, bytes: 0 };
   for (const i of c.store.j.items) {
     if (!i.hadOriginal) continue;
-    const t = await treeSize(i.setAside);
+    const t = treeSizes([i.setAside])[0]!;
     if (!t.exists) continue;
     out.paths.push(i.setAside);
     out.files += t.files;
