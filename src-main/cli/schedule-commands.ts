@@ -316,4 +316,40 @@ export function registerScheduleCommands(program: Command): void {
       }
       if (r.error) throw r.error;
     });
+
+  program
+    .command('mirror')
+    .description('Copy the newest verified backups onto a stick, read each copy back from the stick, keep N there.')
+    .requiredOption(
+      '--from <dir>',
+      "where the backups are (the schedule's --to), or a product's backup folder with --glob",
+    )
+    .requiredOption('--to <dir>', "the stick's mount point")
+    .option('--keep <n>', 'how many of the newest to copy and keep on the stick (default 3)', parseKeep)
+    .option('--glob <pattern>', "a product's own backup files instead of ours, e.g. '*.tar.gz.enc' (OpenCRVS)")
+    .addOption(new Option('--state-dir <dir>', 'where the job lock lives').env('EDGE_RECOVERY_STATE_DIR'))
+    .option('--json', 'print progress and results as JSON lines')
+    .action(
+      async (o: { from: string; to: string; keep?: number; glob?: string; stateDir?: string; json?: boolean }) => {
+        const { runMirror } = await import('../engine/schedule/mirror.js');
+        const r = await runMirror(
+          {
+            from: path.resolve(o.from),
+            to: path.resolve(o.to),
+            keep: o.keep ?? 3,
+            ...(o.glob !== undefined ? { glob: o.glob } : {}),
+            stateDir: defaultStateDir(o.stateDir ? path.resolve(o.stateDir) : undefined),
+          },
+          runIo(o),
+        );
+        if (!o.json) {
+          const lines = [
+            ...r.copied.map((p) => `  copied and read back: ${p}`),
+            ...r.alreadyThere.map((p) => `  already on the stick, intact: ${p}`),
+            ...r.removed.map((p) => `  removed (older than the ${o.keep ?? 3} newest): ${p}`),
+          ];
+          process.stdout.write(`\nMirror complete.\n${lines.join('\n')}\n`);
+        }
+      },
+    );
 }
