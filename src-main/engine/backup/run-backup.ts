@@ -2,7 +2,8 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { createArchive, verifyArchive, type ArchiveResult } from '../archive/index.js';
-import { ApplianceClient } from '../appliance/client.js';
+import { apiWithPort, applianceClientFor, type ApplianceClient } from '../appliance/client.js';
+import { versionFromCommand } from '../appliance/installed-version.js';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import { freeSpace, filesystemOf } from '../media/filesystem.js';
 import { localDeviceId } from '../media/device-id.js';
@@ -49,6 +50,10 @@ export interface BackupOptions {
   root?: string;
   /** Folders chosen instead of the profile's defaults (item id → absolute path). */
   folders?: Record<string, string>;
+  /** Optional items to back up although they are off by default (e.g. Logs); an id names all its `*` expansions. */
+  include?: string[];
+  /** Optional items to leave out although they are on by default (e.g. Certificates). */
+  exclude?: string[];
   deviceId?: string;
   passphrase?: string;
   splitSize?: number;
@@ -107,6 +112,19 @@ interface Ctx {
 
 /** FAT32 holds at most 4 GiB − 1 per file; parts are cut at whole MiB below that. */
 const FAT_PART = 4095 * 1024 * 1024;
+
+/**
+ * Required items always; optional ones as the profile selects them by default, changed by `include`/`exclude`
+ * (an id also names every `*` expansion of it: `Certificates` → `Certificates.OpcUa1`, …).
+ */
+export function selectItems(items: ResolvedItem[], o: { include?: string[]; exclude?: string[] }): ResolvedItem[] {
+  const names = (id: string): string[] => [id, id.split('.')[0]!];
+  return items.filter((i) => {
+    if (i.required) return true;
+    if (names(i.id).some((n) => o.exclude?.includes(n))) return false;
+    return i.selected || names(i.id).some((n) => o.include?.includes(n));
+  });
+}
 
 export function backupStamp(d: Date): string {
   const p = (n: number) => String(n).padStart(2, '0');
@@ -216,6 +234,12 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
         return `${c.o.profile.productName} ${c.productVersion}.`;
       } catch (e) {
         const err = toRecoveryError(e);
+        const vc = c.o.profile.version.command;
+        const fromDb = vc ? await versionFromCommand(vc) : null;
+        if (fromDb?.version) {
+          c.productVersion = fromDb.version;
+          return `${c.o.profile.productName} ${c.productVersion} (from ${fromDb.from}; the API did not answer: ${err.message}).`;
+        }
         c.warn(`The product version could not be read (${err.message}); the restore will not be able to check it.`);
         return `Version unknown: ${err.message}`;
       }
@@ -489,7 +513,9 @@ function artifactSums(c: Ctx): { name: string; sha256: string }[] {
 
 function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
   const own = c.o.profile.ownership;
+  const port = c.o.profile.api ? apiWithPort(c.o.profile.api, { root: c.o.root ?? null }).port : null;
   return {
+    ...(port !== null ? { apiPort: port } : {}),
     format: FORMAT,
     formatVersion: FORMAT_VERSION,
     tool: { name: TOOL_NAME, version: TOOL_VERSION },
@@ -502,7 +528,7 @@ function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
     items: c.items.map((i) => {
       const s = c.sizes.get(i.id)!;
       // The profile's own path (not the --root one): it is where the data lives on an appliance.
-      const declared = c.o.profile.items.find((p) => p.id === i.id)!.path;
+      const declared = i.declaredPath;
       const link = c.links.get(i.id);
       return {
         id: i.id,
@@ -544,20 +570,23 @@ export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<Backup
 
 async function backupHoldingLock(o: BackupOptions, io: RunbookIO, journal: BackupJournalStore): Promise<BackupResult> {
   const local = o.deviceId === undefined ? await localDeviceId() : { id: o.deviceId, hostname: os.hostname() };
+  const service = serviceFor(o.profile.service, {
+    confirm: (message) => io.interaction.confirm({ stepId: 'stop-service', title: 'Service', message, action: 'Done' }),
+  });
   const c: Ctx = {
     o,
     journal,
     links: new Map(),
-    items: resolveItems(o.profile, {
-      ...(o.root === undefined ? {} : { root: o.root }),
-      ...(o.folders === undefined ? {} : { folders: o.folders }),
-    }),
+    items: selectItems(
+      resolveItems(o.profile, {
+        ...(o.root === undefined ? {} : { root: o.root }),
+        ...(o.folders === undefined ? {} : { folders: o.folders }),
+      }),
+      o,
+    ),
     sizes: new Map(),
-    service: serviceFor(o.profile.service, {
-      confirm: (message) =>
-        io.interaction.confirm({ stepId: 'stop-service', title: 'Service', message, action: 'Done' }),
-    }),
-    api: o.profile.api ? new ApplianceClient(o.profile.api) : null,
+    service,
+    api: applianceClientFor(o.profile, { root: o.root ?? null, service }),
     before: null,
     stoppedByUs: false,
     startedAgain: false,

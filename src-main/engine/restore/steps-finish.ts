@@ -1,5 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import { RecoveryError, toRecoveryError } from '../errors.js';
+import type { CredentialResource } from '../profiles/schema.js';
 import type { Step } from '../runbook/runner.js';
 import type { CredentialEntry } from '../runbook/types.js';
 import { waitHealthy, type RestoreCtx } from './context.js';
@@ -37,9 +38,16 @@ export const credentialsStep: Step<RestoreCtx> = {
   async run(c, s) {
     const j = c.store.j;
     const api = c.api!;
-    const found: Array<{ resourceIndex: number; entry: CredentialEntry }> = [];
-    for (const [resourceIndex, r] of c.profile.credentials.entries()) {
-      for (const entry of await api.credentialEntries(r)) found.push({ resourceIndex, entry });
+    const found: Array<{ resource: CredentialResource; entry: CredentialEntry }> = [];
+    // Resources by installed version (EDS 1.0 PeriodicEgressEndpoints, 1.1 EgressEndpoints, HealthEndpoints,
+    // each OPC UA adapter's DataSource); a version-bound resource the product does not have answers 404.
+    const installed = await api.productVersion().catch(() => j.facts.installedVersion);
+    for (const r of c.profile.credentials) {
+      for (const x of await api.expand(r, installed)) {
+        if (x.skipped !== undefined) continue;
+        for (const entry of await api.credentialEntries(x.resource, x.objectId))
+          found.push({ resource: x.resource, entry });
+      }
     }
     // Entries updated before a crash no longer report "undecryptable", so they are not asked again.
     if (found.length === 0) {
@@ -65,7 +73,7 @@ export const credentialsStep: Step<RestoreCtx> = {
         continue;
       }
       try {
-        await api.applyCredentials(c.profile.credentials[f.resourceIndex]!, f.entry, v);
+        await api.applyCredentials(f.resource, f.entry, v);
       } catch (e) {
         throw toRecoveryError(e, `${entryLabel(f.entry)}`);
       }
@@ -159,6 +167,8 @@ export const finishStep: Step<RestoreCtx> = {
       await fsp.rm(i.staging, { recursive: true, force: true });
     }
     await removeWork(c.product);
+    // The copy made of a hand-made archive has served; the archive itself stays where it was.
+    if (j.handMade) await fsp.rm(j.backup, { recursive: true, force: true });
     return j.options.keepDefaults
       ? `Kept the earlier folders: ${
           j.items
