@@ -229,18 +229,22 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
               stateDir: dir,
             },
             io,
-          ).then(async (r) => {
-            // Remembered for the start screen's "last verified backup"; never fails the backup itself.
-            const { recordVerifiedBackup } = await import('../engine/schedule/backup-record.js');
-            await recordVerifiedBackup(dir, {
-              profileId: r.manifest.profile.id,
-              deviceId: r.manifest.deviceId,
-              setDir: r.setDir,
-              to: i.to,
-              createdAt: r.manifest.createdAt,
-              class: r.manifest.class ?? 'manual',
-              encrypted: r.manifest.archive.encryption !== null,
-            }).catch(() => undefined);
+          ).then((r) => {
+            // Remembered for the start screen's "last verified backup" without holding the job open (its
+            // "finished" event is already out); never fails the backup itself.
+            void import('../engine/schedule/backup-record.js')
+              .then(({ recordVerifiedBackup }) =>
+                recordVerifiedBackup(dir, {
+                  profileId: r.manifest.profile.id,
+                  deviceId: r.manifest.deviceId,
+                  setDir: r.setDir,
+                  to: i.to,
+                  createdAt: r.manifest.createdAt,
+                  class: r.manifest.class ?? 'manual',
+                  encrypted: r.manifest.archive.encryption !== null,
+                }),
+              )
+              .catch(() => undefined);
             return r;
           }),
         { changesMachine: true },
