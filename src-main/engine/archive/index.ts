@@ -13,6 +13,8 @@ import type {
 } from './types.js';
 
 export type {
+  ArchiveLimits,
+  ExtractOwner,
   ArchiveIo,
   ArchiveItem,
   ArchivePart,

@@ -75,29 +75,6 @@ export interface RepairTarget {
   path: string;
 }
 
-/** Chowns (lchown for symlinks) and chmods every path of the restored folders to the policy. */
-export async function applyOwnership(targets: RepairTarget[], o: Ownership, onProgress: ProgressSink): Promise<number> {
-  const ids = ownerIds(o);
-  const policy = compilePolicy(o);
-  const meter = new ProgressMeter('repairing owners', { bytes: null, files: null }, onProgress);
-  let n = 0;
-  for (const t of targets) {
-    for await (const e of walk(t.path, t.id)) {
-      if (e.kind === 'symlink') {
-        await fsp.lchown(e.abs, ids.uid, ids.gid);
-      } else if (e.kind === 'dir' || e.kind === 'file') {
-        await fsp.chown(e.abs, ids.uid, ids.gid);
-        await fsp.chmod(e.abs, policy.modeFor(e.rel, e.kind));
-      }
-      n++;
-      meter.add(0, 1, e.rel);
-      if (n === 3) crashPoint('ownership:mid-chown');
-    }
-  }
-  meter.flush();
-  return n;
-}
-
 export interface Mismatch {
   path: string;
   problem: string;
@@ -107,7 +84,10 @@ function describeOwner(uid: number, gid: number): string {
   return `${userNameForUid(uid) ?? uid}:${groupNameForGid(gid) ?? gid}`;
 }
 
-/** lstats every path and lists those that do not match the policy (owner by name, mode by rule). */
+/**
+ * lstats every path and lists those that do not match the policy (owner by name, mode by rule). It only
+ * reads: owners and modes are set on each descriptor at extraction, in root-only staging (see extract.ts).
+ */
 export async function checkOwnership(
   targets: RepairTarget[],
   o: Ownership,
@@ -122,6 +102,7 @@ export async function checkOwnership(
     for await (const e of walk(t.path, t.id)) {
       const st = await fsp.lstat(e.abs);
       checked++;
+      if (checked === 3) crashPoint('ownership:mid-check');
       meter.add(0, 1, e.rel);
       if (st.uid !== ids.uid || st.gid !== ids.gid) {
         mismatches.push({

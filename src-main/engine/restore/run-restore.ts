@@ -23,7 +23,7 @@ import {
 import { describeMachineState, machineTouched } from './status.js';
 import { compatibilityStep, precheckStep, verifyStep } from './steps-prepare.js';
 import { credentialsStep, finishStep, reportStep, restartStep, startStep } from './steps-finish.js';
-import { extractStep, ownershipStep, setAsideName, stopStep, swapStep } from './steps-swap.js';
+import { extractStep, ownershipStep, setAsideName, stagingPath, stopStep, swapStep } from './steps-swap.js';
 
 export interface RestoreOptions {
   /** The backup set folder (…/Backup_<profile>_<time>). */
@@ -165,7 +165,7 @@ export async function runRestore(opts: RestoreOptions, io: RunbookIO): Promise<R
     .map((i) => ({
       id: i.id,
       target: i.path,
-      staging: `${i.path}.restore-staging-${id}`,
+      staging: stagingPath(i.path, i.id, id),
       setAside: setAsideName(i.path, id),
       hadOriginal: null,
     }));
