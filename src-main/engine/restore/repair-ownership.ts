@@ -100,7 +100,14 @@ export async function checkOwnership(
   let checked = 0;
   for (const t of targets) {
     for await (const e of walk(t.path, t.id)) {
-      const st = await fsp.lstat(e.abs);
+      // What is there now, not what the listing said: the service account may have replaced a file of its
+      // own by a link (its right); an entry it removed meanwhile is skipped.
+      const st = await fsp.lstat(e.abs).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return null;
+        throw err;
+      });
+      if (st === null) continue;
+      const kind = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : 'other';
       checked++;
       if (checked === 3) crashPoint('ownership:mid-check');
       meter.add(0, 1, e.rel);
@@ -110,12 +117,12 @@ export async function checkOwnership(
           problem: `owned by ${describeOwner(st.uid, st.gid)}, policy says ${o.user}:${o.group}`,
         });
       }
-      if (e.kind === 'dir' || e.kind === 'file') {
-        const want = policy.modeFor(e.rel, e.kind);
+      if (kind === 'dir' || kind === 'file') {
+        const want = policy.modeFor(e.rel, kind);
         const have = st.mode & 0o7777;
         if (have !== want)
           mismatches.push({ path: e.abs, problem: `mode ${have.toString(8)}, policy says ${want.toString(8)}` });
-      } else if (e.kind === 'other') {
+      } else if (kind === 'other') {
         mismatches.push({ path: e.abs, problem: 'not a file, folder or symlink' });
       }
     }

@@ -60,7 +60,17 @@ export function removeTreeNoFollow(dir: string): void {
 
 function emptyDirFd(fd: number, depth: number): void {
   if (depth > 4096) throw new RecoveryError('INTERNAL', 'A folder to delete is nested too deeply.');
-  for (const name of readdirSync(`/proc/self/fd/${fd}`)) {
+  // Another process holding a descriptor inside may still add entries: list again until empty (bounded).
+  for (let round = 0; ; round++) {
+    const names = readdirSync(`/proc/self/fd/${fd}`);
+    if (names.length === 0) return;
+    if (round === 1000) throw new RecoveryError('INTERNAL', 'Entries keep appearing in a folder being deleted.');
+    removeEntries(fd, names, depth);
+  }
+}
+
+function removeEntries(fd: number, names: string[], depth: number): void {
+  for (const name of names) {
     const p = fdPath(fd, name);
     const st = lstatSync(p, { throwIfNoEntry: false });
     if (st === undefined) continue;
@@ -88,7 +98,12 @@ function emptyDirFd(fd: number, depth: number): void {
     } finally {
       closeSync(sub);
     }
-    rmdirSync(p);
+    try {
+      rmdirSync(p);
+    } catch (e) {
+      // Refilled in between: the caller lists this folder again.
+      if ((e as NodeJS.ErrnoException).code !== 'ENOTEMPTY') throw e;
+    }
   }
 }
 
