@@ -13,7 +13,12 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'engine', include: ['tests/engine/**/*.test.ts'], environment: 'node' },
+        test: {
+          name: 'engine',
+          include: ['tests/engine/**/*.test.ts'],
+          environment: 'node',
+          setupFiles: ['tests/helpers/state-dir-setup.ts'],
+        },
       },
       {
         extends: true,
@@ -26,7 +31,13 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'e2e', include: ['tests/e2e/**/*.test.ts'], environment: 'node', fileParallelism: false },
+        test: {
+          name: 'e2e',
+          include: ['tests/e2e/**/*.test.ts'],
+          environment: 'node',
+          fileParallelism: false,
+          setupFiles: ['tests/helpers/state-dir-setup.ts'],
+        },
       },
     ],
   },

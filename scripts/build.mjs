@@ -10,6 +10,8 @@ const external = [
   'electron',
   'drivelist',
   'node-disk-info',
+  // The job lock's native module: require-addon finds its prebuilds beside its own index.js, not in a bundle.
+  'fs-native-extensions',
   'age-encryption',
   'tar',
   'ws',

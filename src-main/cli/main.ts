@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import path from 'node:path';
 import { listBackups } from '../engine/backup/list-backups.js';
 import { readBackupSet } from '../engine/backup/manifest.js';
+import { recoverInterruptedBackup } from '../engine/backup/backup-journal.js';
 import { runBackup } from '../engine/backup/run-backup.js';
 import { runVerify } from '../engine/backup/verify-backup.js';
 import { EXIT_CODES, exitCodeFor, toRecoveryError } from '../engine/errors.js';
@@ -10,6 +11,8 @@ import { localDeviceId } from '../engine/media/device-id.js';
 import { listDrives } from '../engine/media/drives.js';
 import { formatBytes } from '../engine/progress.js';
 import { builtinProfiles, loadProfile } from '../engine/profiles/load.js';
+import type { Profile } from '../engine/profiles/schema.js';
+import { assertCommandsAllowed, profileTrust, untrustedWarning } from '../engine/profiles/trust.js';
 import {
   isUnfinished,
   restoreStatus,
@@ -17,15 +20,19 @@ import {
   rollbackRestore,
   runRestore,
 } from '../engine/restore/run-restore.js';
+import { defaultStateDir } from '../engine/restore/journal.js';
 import type { RunbookIO } from '../engine/runbook/runner.js';
+import { describeHolder, jobLockHolder, withJobLock } from '../engine/util/job-lock.js';
 import { TOOL_VERSION } from '../engine/version.js';
-import { collectFolder, getPassphrase, parseKeep, parseSize, readCredentialsFile } from './options.js';
+import { collectFolder, getPassphrase, takeEnvSecrets, parseKeep, parseSize, readCredentialsFile } from './options.js';
 import { table, terminalInteraction, terminalSink } from './terminal.js';
 
 /** The passphrase a backup needs: asked (or read) only when its manifest says it is encrypted. */
 async function passphraseFor(backup: string, file: string | undefined): Promise<string | undefined> {
   const { manifest } = await readBackupSet(path.resolve(backup));
-  if (manifest.archive.encryption === null) return undefined;
+  // The product's own encrypted backups (OpenCRVS .tar.gz.enc) are opened with its passphrase too.
+  const productEncrypted = manifest.artifacts.some((a) => a.format === 'openssl-enc-tar-gz');
+  if (manifest.archive.encryption === null && !productEncrypted) return undefined;
   return getPassphrase({ ...(file ? { file } : {}), create: false, required: true });
 }
 
@@ -33,6 +40,23 @@ async function passphraseFor(backup: string, file: string | undefined): Promise<
 function stateDirOpt(o: { stateDir?: string }): { stateDir?: string } {
   return o.stateDir ? { stateDir: path.resolve(o.stateDir) } : {};
 }
+
+/**
+ * --profile: a built-in id, or a file. A file that someone other than root could change is untrusted input: a
+ * warning says so, and a profile that would run commands (a `process` service) needs --allow-profile-commands.
+ */
+async function cliProfile(ref: string, o: { allowProfileCommands?: boolean }): Promise<Profile> {
+  const profile = await loadProfile(ref);
+  const trust = await profileTrust(ref);
+  if (trust.origin === 'untrusted') {
+    process.stderr.write(untrustedWarning(ref, trust.reason) + '\n');
+    assertCommandsAllowed(ref, profile, trust, o.allowProfileCommands === true);
+  }
+  return profile;
+}
+
+const ALLOW_COMMANDS_HELP =
+  'use an untrusted profile file (not root-only) even though it runs commands (a "process" service); read them first';
 
 function out(json: boolean, value: unknown, human: () => string): void {
   // Names and paths in the text may come from a stick: no control character reaches the terminal.
@@ -157,7 +181,10 @@ export function buildProgram(): Command {
     .option('--keep <n>', 'keep the newest n backups of this device and profile', parseKeep)
     .option('--split-size <size>', 'split the archive into parts (e.g. 4G); automatic on FAT32', parseSize)
     .option('--leave-stopped', 'leave the service stopped afterwards')
-    .option('--yes', 'do not ask before stopping the service')
+    .option('--allow-profile-commands', ALLOW_COMMANDS_HELP)
+    .option('--strict', 'fail (instead of warn) when a file changes while it is backed up')
+    .option('--yes', 'do not ask before stopping the service (with service manager "none": it was stopped by hand)')
+    .addOption(new Option('--state-dir <dir>', 'where the job lock and journals live').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'print progress and results as JSON lines')
     .action(
       async (o: {
@@ -171,10 +198,13 @@ export function buildProgram(): Command {
         keep?: number;
         splitSize?: number;
         leaveStopped?: boolean;
+        strict?: boolean;
         yes?: boolean;
+        stateDir?: string;
         json?: boolean;
+        allowProfileCommands?: boolean;
       }) => {
-        const profile = await loadProfile(o.profile);
+        const profile = await cliProfile(o.profile, o);
         const wantsEncryption = o.encrypt === true || o.passphraseFile !== undefined;
         const passphrase = wantsEncryption
           ? await getPassphrase({
@@ -194,6 +224,8 @@ export function buildProgram(): Command {
             ...(o.keep !== undefined ? { keep: o.keep } : {}),
             ...(o.splitSize !== undefined ? { splitSize: o.splitSize } : {}),
             leaveStopped: o.leaveStopped === true,
+            strict: o.strict === true,
+            ...stateDirOpt(o),
           },
           io(o),
         );
@@ -233,31 +265,35 @@ export function buildProgram(): Command {
     .option('--allow-version-mismatch', 'restore even if the installed version does not fit the version policy')
     .option('--allow-other-device', 'restore a backup made on another device (the normal case on replacement hardware)')
     .option('--keep-defaults', 'keep the set-aside default folders after a successful restore')
+    .option('--allow-profile-commands', ALLOW_COMMANDS_HELP)
     .addOption(new Option('--state-dir <dir>', 'where the restore journal lives').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'print progress and results as JSON lines')
     .action(async (backup: string, o: RestoreCliOptions) => {
-      const profile = await loadProfile(o.profile);
+      const profile = await cliProfile(o.profile, o);
       const passphrase = await passphraseFor(backup, o.passphraseFile);
       const credentials = o.credentialsFile ? await readCredentialsFile(o.credentialsFile) : undefined;
       const runIo = io({ ...o, ...(credentials ? { credentials } : {}) });
-      try {
-        await runRestore(
-          {
-            backup: path.resolve(backup),
-            profile,
-            ...(o.root ? { root: path.resolve(o.root) } : {}),
-            ...(passphrase !== undefined ? { passphrase } : {}),
-            allowOtherDevice: o.allowOtherDevice === true,
-            allowVersionMismatch: o.allowVersionMismatch === true,
-            keepDefaults: o.keepDefaults === true,
-            ...stateDirOpt(o),
-          },
-          runIo,
-        );
-        if (!o.json) process.stdout.write('\nRestore complete.\n');
-      } catch (e) {
-        await offerRollback(e, o, runIo);
-      }
+      // One lock for the restore and the rollback offered after it fails: no other job can slip in between.
+      await withJobLock(defaultStateDir(stateDirOpt(o).stateDir), { command: 'restore' }, async () => {
+        try {
+          await runRestore(
+            {
+              backup: path.resolve(backup),
+              profile,
+              ...(o.root ? { root: path.resolve(o.root) } : {}),
+              ...(passphrase !== undefined ? { passphrase } : {}),
+              allowOtherDevice: o.allowOtherDevice === true,
+              allowVersionMismatch: o.allowVersionMismatch === true,
+              keepDefaults: o.keepDefaults === true,
+              ...stateDirOpt(o),
+            },
+            runIo,
+          );
+          if (!o.json) process.stdout.write('\nRestore complete.\n');
+        } catch (e) {
+          await offerRollback(e, o, runIo);
+        }
+      });
     });
 
   program
@@ -268,6 +304,8 @@ export function buildProgram(): Command {
     .action(async (o: { stateDir?: string; json?: boolean }) => {
       const found = await restoreStatus(stateDirOpt(o));
       const s = isUnfinished(found) ? found : null;
+      const running = jobLockHolder(defaultStateDir(stateDirOpt(o).stateDir));
+      if (running !== null && !o.json) process.stdout.write(`Running now: ${describeHolder(running)}.\n`);
       out(!!o.json, s, () =>
         s === null
           ? `No unfinished restore.${found ? ` The last one (${found.id}) ended: ${found.where}` : ''}\n`
@@ -295,12 +333,14 @@ export function buildProgram(): Command {
         required: false,
       });
       const runIo = io({ ...o, ...(credentials ? { credentials } : {}) });
-      try {
-        await resumeRestore({ ...stateDirOpt(o), ...(passphrase !== undefined ? { passphrase } : {}) }, runIo);
-        if (!o.json) process.stdout.write('\nRestore complete.\n');
-      } catch (e) {
-        await offerRollback(e, o, runIo);
-      }
+      await withJobLock(defaultStateDir(stateDirOpt(o).stateDir), { command: 'resume' }, async () => {
+        try {
+          await resumeRestore({ ...stateDirOpt(o), ...(passphrase !== undefined ? { passphrase } : {}) }, runIo);
+          if (!o.json) process.stdout.write('\nRestore complete.\n');
+        } catch (e) {
+          await offerRollback(e, o, runIo);
+        }
+      });
     });
 
   program
@@ -316,14 +356,27 @@ export function buildProgram(): Command {
 
   program
     .command('serve')
-    .description('Serve the wizard to a browser on this machine only (127.0.0.1), e.g. through an SSH tunnel.')
+    .description(
+      'Serve the wizard to a browser on this machine only (127.0.0.1 or a Unix socket), e.g. through an SSH tunnel.',
+    )
     .option('--practice', 'practice mode: two practice appliances in a sandbox, a folder as the stick')
-    .option('--port <n>', 'port (default: a free one)', (s) => Number(s))
+    .option('--port <n>', 'port on 127.0.0.1 (default: a free one)', (s) => Number(s))
+    .option('--socket <path>', 'listen on this Unix socket instead (0600 in a 0700 folder), for ssh -L 8080:<path>')
+    .option('--new-link', 'ask the running serve for a fresh one-time sign-in link (e.g. after closing the tab)')
     .addOption(new Option('--state-dir <dir>').env('EDGE_RECOVERY_STATE_DIR'))
-    .action(async (o: { practice?: boolean; port?: number; stateDir?: string }) => {
+    .action(async (o: { practice?: boolean; port?: number; socket?: string; newLink?: boolean; stateDir?: string }) => {
       const { serveCommand } = await import('./serve-command.js');
       await serveCommand(o);
     });
+
+  // Before any command: a backup that was killed may have left the product stopped; put it back and say so.
+  program.hook('preAction', async (_program, action) => {
+    const o = action.opts<{ stateDir?: string; json?: boolean }>();
+    const emit = terminalSink({ json: o.json === true });
+    await recoverInterruptedBackup(stateDirOpt(o), {
+      emit: (e) => (e.type === 'log' && !o.json ? process.stderr.write(`Note: ${e.message}\n`) : emit(e)),
+    }).catch((e: unknown) => process.stderr.write(`Note: ${toRecoveryError(e).message}\n`));
+  });
 
   return program;
 }
@@ -339,6 +392,7 @@ interface RestoreCliOptions {
   keepDefaults?: boolean;
   stateDir?: string;
   json?: boolean;
+  allowProfileCommands?: boolean;
 }
 
 /** After a failed restore: say what state the machine is in and roll back (asked, or at once with --yes). */
@@ -367,6 +421,7 @@ async function offerRollback(e: unknown, o: RestoreCliOptions, runIo: RunbookIO)
 }
 
 export async function main(argv: string[]): Promise<number> {
+  takeEnvSecrets();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

@@ -216,9 +216,10 @@ describe.skipIf(runit.skip)('edge-recovery backup on a practice appliance under 
     expect(parts[0]).toBe('data.tar.gz.001');
     const listing = execSync(`cat ${parts.join(' ')} | tar -tzf -`, { cwd: newest, encoding: 'utf8' });
     expect(listing).toMatch(/^Storage\/Streams\/big\.bin$/m);
-    expect(execSync('sha256sum -c SHA256SUMS', { cwd: newest, encoding: 'utf8' }).match(/: OK/g)).toHaveLength(
-      parts.length,
-    );
+    // Every part, and manifest.json (so an edited manifest fails the check too).
+    const sums = execSync('sha256sum -c SHA256SUMS', { cwd: newest, encoding: 'utf8' });
+    expect(sums.match(/: OK/g)).toHaveLength(parts.length + 1);
+    expect(sums).toMatch(/^manifest\.json: OK$/m);
     const list = await runCli(['list', stick, '--json']);
     const groups = JSON.parse(list.stdout);
     expect(groups[0].deviceId).toBe('old-box');

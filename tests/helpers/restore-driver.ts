@@ -121,10 +121,14 @@ export interface DriverOutcome {
 /** Runs the driver in a child process; `crashAt` sets EDGE_RECOVERY_CRASH_AT, `killAfterMs` SIGKILLs it from outside. */
 export function runDriver(
   args: DriverArgs,
-  opts: { crashAt?: string; killAfterMs?: number; passphrase?: string } = {},
+  opts: { crashAt?: string; killAfterMs?: number; passphrase?: string; pauseAt?: string; pauseFile?: string } = {},
 ): Promise<DriverOutcome> {
   const env: NodeJS.ProcessEnv = { ...process.env, EDGE_RECOVERY_DRIVER: '1' };
   delete env.EDGE_RECOVERY_CRASH_AT;
+  if (opts.pauseAt !== undefined && opts.pauseFile !== undefined) {
+    env.EDGE_RECOVERY_PAUSE_AT = opts.pauseAt;
+    env.EDGE_RECOVERY_PAUSE_FILE = opts.pauseFile;
+  }
   delete env.EDGE_RECOVERY_TEST_PASSPHRASE;
   if (opts.crashAt !== undefined) env.EDGE_RECOVERY_CRASH_AT = opts.crashAt;
   if (opts.passphrase !== undefined) env.EDGE_RECOVERY_TEST_PASSPHRASE = opts.passphrase;

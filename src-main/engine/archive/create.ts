@@ -224,6 +224,14 @@ export async function createArchiveJob(
             });
           }
           m.sha256 = hash.digest('hex');
+          // A file written while it was read (no service manager stopped its writer): say which.
+          const after = fstatSync(fd);
+          const what = [
+            after.size !== fst.size ? `size ${fst.size} → ${after.size}` : '',
+            after.mtimeMs !== fst.mtimeMs ? 'modified' : '',
+            after.ctimeMs !== fst.ctimeMs && after.mtimeMs === fst.mtimeMs ? 'attributes changed' : '',
+          ].filter(Boolean);
+          if (what.length > 0) (result.changed ??= []).push({ path: abs, detail: what.join(', ') });
           spool.add(manifestLine(m));
           result.files++;
           result.contentBytes += fst.size;

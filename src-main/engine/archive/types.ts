@@ -31,6 +31,8 @@ export interface ArchiveResult {
   archiveBytes: number;
   skipped: { path: string; reason: string }[];
   owners: { uname: string; gname: string }[];
+  /** Files whose size, mtime or ctime differed after they were read from before (written while archived). */
+  changed?: { path: string; detail: string }[];
 }
 
 /** What the backup's manifest declares: reading stops as soon as the archive holds more (decompression bombs). */

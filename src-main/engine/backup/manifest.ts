@@ -2,6 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { RecoveryError } from '../errors.js';
+import { ArtifactRecordSchema } from '../runbook/product/artifacts.js';
 import { cleanStrings } from '../util/clean-text.js';
 
 /**
@@ -36,6 +37,8 @@ export const BackupManifestSchema = z.object({
       path: z.string(),
       files: z.number().int().nonnegative(),
       contentBytes: z.number().int().nonnegative(),
+      /** On the backed-up machine `path` was a symlink to this folder (a data disk): the data came from here. */
+      linkedTo: z.string().optional(),
     }),
   ),
   owner: z.object({ user: z.string(), group: z.string() }).nullable(),
@@ -52,6 +55,8 @@ export const BackupManifestSchema = z.object({
     parts: z.array(Part).min(1),
   }),
   skipped: z.array(z.object({ path: z.string(), reason: z.string() })),
+  /** Files of the product's own (its exports and backups), beside the archive, with their checksums. */
+  artifacts: z.array(ArtifactRecordSchema).default([]),
 });
 
 export type BackupManifest = z.infer<typeof BackupManifestSchema>;

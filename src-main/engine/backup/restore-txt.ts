@@ -1,5 +1,6 @@
 import type { Profile } from '../profiles/schema.js';
-import type { BackupManifest } from './manifest.js';
+import { createHash } from 'node:crypto';
+import { MANIFEST_NAME, type BackupManifest } from './manifest.js';
 
 /** The text file beside every backup that says how to restore it by hand with stock tools. */
 export function restoreText(m: BackupManifest, profile: Profile): string {
@@ -106,9 +107,15 @@ export function restoreText(m: BackupManifest, profile: Profile): string {
   return lines.join('\n');
 }
 
-/** `sha256sum -c` format: "<hash>  <name>" (two spaces = binary-agnostic text mode). */
-export function sha256SumsText(parts: { name: string; sha256: string }[]): string {
-  return parts.map((p) => `${p.sha256}  ${p.name}\n`).join('');
+/**
+ * `sha256sum -c` format: "<hash>  <name>" (two spaces = binary-agnostic text mode). manifest.json is listed
+ * too (when given), so verify notices a manifest edited after the backup was written.
+ */
+export function sha256SumsText(parts: { name: string; sha256: string }[], manifestText?: string): string {
+  const lines = parts.map((p) => `${p.sha256}  ${p.name}\n`);
+  if (manifestText !== undefined)
+    lines.push(`${createHash('sha256').update(manifestText).digest('hex')}  ${MANIFEST_NAME}\n`);
+  return lines.join('');
 }
 
 /** Parses SHA256SUMS; tolerates the "*name" binary marker. */

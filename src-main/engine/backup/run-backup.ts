@@ -11,10 +11,21 @@ import { formatBytes } from '../progress.js';
 import { resolveItems, type ResolvedItem } from '../profiles/load.js';
 import type { Profile } from '../profiles/schema.js';
 import { executeRunbook, type RunbookDef, type RunbookIO } from '../runbook/runner.js';
+import { verifyArtifacts, type ArtifactRecord } from '../runbook/product/artifacts.js';
+import {
+  emptyProductState,
+  productRunbookSteps,
+  removeWork,
+  undoProductSteps,
+  type ProductHost,
+} from '../runbook/product/product-steps.js';
 import { serviceFor } from '../service/index.js';
 import { findOpenFiles } from '../service/open-files.js';
 import type { ServiceControl, ServiceStatus } from '../service/types.js';
+import { crashPoint } from '../restore/crash-point.js';
+import { defaultStateDir } from '../restore/journal.js';
 import { fsyncDir, mkdirNoFollow, writeFileAtomic } from '../util/atomic-fs.js';
+import { withJobLock } from '../util/job-lock.js';
 import { treeSize, type TreeSize } from '../util/tree-size.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
 import {
@@ -26,6 +37,7 @@ import {
   SUMS_NAME,
   type BackupManifest,
 } from './manifest.js';
+import { BackupJournalStore, recoverInterruptedBackup } from './backup-journal.js';
 import { applyRetention } from './retention.js';
 import { restoreText, sha256SumsText } from './restore-txt.js';
 
@@ -41,8 +53,14 @@ export interface BackupOptions {
   splitSize?: number;
   keep?: number;
   leaveStopped?: boolean;
+  /** Fail (instead of warn) when a file changed while it was archived. */
+  strict?: boolean;
+  /** Where the job lock and the backup journal live (default: --state-dir / EDGE_RECOVERY_STATE_DIR / platform). */
+  stateDir?: string;
   /** For tests: the creation time. */
   now?: Date;
+  /** The technician's name for this backup (a manual backup's name; product steps see it as {label}). */
+  label?: string;
 }
 
 export interface BackupResult {
@@ -54,7 +72,10 @@ export interface BackupResult {
 
 interface Ctx {
   o: BackupOptions;
+  journal: BackupJournalStore;
   items: ResolvedItem[];
+  /** Items whose configured path is a symlink to a folder (item id → the link's own path); `items` holds the real folder. */
+  links: Map<string, string>;
   sizes: Map<string, TreeSize>;
   service: ServiceControl;
   api: ApplianceClient | null;
@@ -71,6 +92,9 @@ interface Ctx {
   warnings: string[];
   /** Records a warning and shows it at once (the technician hears it before the service stops). */
   warn(message: string): void;
+  /** The product's own steps: what they remember, and the files they put into the set. */
+  product: ProductHost;
+  artifacts: ArtifactRecord[];
 }
 
 /** FAT32 holds at most 4 GiB − 1 per file; parts are cut at whole MiB below that. */
@@ -98,7 +122,7 @@ function estimateArchiveBytes(sizes: Iterable<TreeSize>): number {
   return bytes + entries * (1024 + 256) + 16 * 1024 * 1024;
 }
 
-const steps: RunbookDef<Ctx>['steps'] = [
+const builtinSteps: RunbookDef<Ctx>['steps'] = [
   {
     id: 'prechecks',
     title: 'Pre-checks',
@@ -107,6 +131,13 @@ const steps: RunbookDef<Ctx>['steps'] = [
       `and run the product's own checks. Nothing is changed.`,
     async run(c, s) {
       for (const it of c.items) {
+        const real = await linkedFolder(it.path);
+        if (real !== null) {
+          // A data folder on another disk (Storage -> /data/eds/Storage): backed up through the link.
+          c.links.set(it.id, it.path);
+          s.log(`${it.path} is a link to ${real}: the data there is backed up, and the manifest records the link.`);
+          it.path = real;
+        }
         const size = await treeSize(it.path);
         if (!size.exists) {
           if (it.required) {
@@ -193,6 +224,10 @@ const steps: RunbookDef<Ctx>['steps'] = [
       details: [`Service: ${c.service.label}`],
       action: 'Stop the service',
     }),
+    skip: (c) =>
+      c.o.profile.stopService.includes('backup')
+        ? null
+        : `${c.o.profile.productName} backs itself up while it runs: the service is not stopped.`,
     async run(c) {
       c.before = await c.service.status();
       if (c.before.state === 'not-found') {
@@ -200,17 +235,27 @@ const steps: RunbookDef<Ctx>['steps'] = [
           hint: 'Check the profile (service name and manager).',
         });
       }
-      if (c.before.state === 'stopped') return 'The service was already stopped.';
+      c.journal.j.serviceBefore = c.before.state;
+      if (c.before.state === 'stopped') {
+        await c.journal.save('service-before');
+        return 'The service was already stopped.';
+      }
+      // Journaled before the manager is asked: a kill between the two still leads to a start by the next command.
       c.stoppedByUs = true;
+      c.journal.j.stoppedByUs = true;
+      c.journal.j.phase = 'stopping';
+      await c.journal.save('stopping');
       await c.service.stop();
       await c.service.waitFor('stopped', c.o.profile.service.stopTimeoutSeconds * 1000);
-      return 'The service has stopped.';
+      crashPoint('backup:stopped');
+      return byHand(c) ? 'Stopped by hand (confirmed by the technician).' : 'The service has stopped.';
     },
   },
   {
     id: 'open-files',
     title: 'Check no program holds the files',
     explain: (c) => `Look for any program that still has files open under ${c.items.map((i) => i.path).join(', ')}.`,
+    skip: (c) => (c.items.length === 0 ? 'The profile archives no folders.' : null),
     async run(c) {
       const open = await findOpenFiles(c.items.map((i) => i.path));
       if (open.length > 0) {
@@ -252,8 +297,12 @@ const steps: RunbookDef<Ctx>['steps'] = [
         name = `Backup_${c.o.profile.id}_${stamp}_${n}`;
       }
       c.setDir = path.join(device, name);
+      c.journal.j.setDir = c.setDir;
+      c.journal.j.phase = 'archiving';
+      await c.journal.save('set-dir');
       await fsp.mkdir(c.setDir);
       await fsyncDir(device);
+      let midCrash = false;
       c.archive = await createArchive(
         {
           items: c.items.map((i) => ({ id: i.id, path: i.path })),
@@ -261,12 +310,23 @@ const steps: RunbookDef<Ctx>['steps'] = [
           ...(c.o.passphrase !== undefined ? { passphrase: c.o.passphrase } : {}),
           ...(c.splitSize !== undefined ? { splitSize: c.splitSize } : {}),
         },
-        { onProgress: s.progress, ...(s.signal ? { signal: s.signal } : {}) },
+        {
+          onProgress: (p) => {
+            if (!midCrash && p.files > 0) {
+              midCrash = true;
+              crashPoint('backup:archive-mid');
+            }
+            s.progress(p);
+          },
+          ...(s.signal ? { signal: s.signal } : {}),
+        },
       );
       for (const sk of c.archive.skipped) c.warn(`Skipped ${sk.path}: ${sk.reason}`);
+      reportChangedFiles(c, c.archive);
       c.manifest = buildManifest(c, c.archive);
-      await writeFileAtomic(path.join(c.setDir, SUMS_NAME), sha256SumsText(c.archive.parts), 0o600);
+      // SHA256SUMS comes after the verification (it lists manifest.json): until then `sha256sum -c` cannot pass.
       await writeFileAtomic(path.join(c.setDir, RESTORE_TXT_NAME), restoreText(c.manifest, c.o.profile), 0o600);
+      crashPoint('backup:archived');
       return `Wrote ${c.archive.parts.length} file(s), ${formatBytes(c.archive.archiveBytes)} (${c.archive.files} files, ${formatBytes(c.archive.contentBytes)} of data).`;
     },
   },
@@ -277,16 +337,49 @@ const steps: RunbookDef<Ctx>['steps'] = [
       'Read the whole backup back from the medium: check every part’s checksum, decrypt, and compare every file with its recorded checksum. Then mark the backup complete.',
     async run(c, s) {
       // Forget the cached copy first, so the check reads what is really on the stick.
+      c.journal.j.phase = 'verifying';
+      await c.journal.save('verifying');
       const fromMedium = await dropPageCacheAll(c.archive!.parts.map((p) => path.join(c.setDir!, p.name)));
+      let midCrash = false;
       const r = await verifyArchive(
         c.setDir!,
         { parts: c.archive!.parts, ...(c.o.passphrase !== undefined ? { passphrase: c.o.passphrase } : {}) },
-        { onProgress: s.progress, ...(s.signal ? { signal: s.signal } : {}) },
+        {
+          onProgress: (p) => {
+            if (!midCrash && p.files > 0) {
+              midCrash = true;
+              crashPoint('backup:verify-mid');
+            }
+            s.progress(p);
+          },
+          ...(s.signal ? { signal: s.signal } : {}),
+        },
       );
-      // The manifest goes last: a set without it is never taken for a complete backup.
-      await writeFileAtomic(path.join(c.setDir!, MANIFEST_NAME), JSON.stringify(c.manifest, null, 2) + '\n', 0o600);
+      if (c.artifacts.length > 0) {
+        // The product's own files: listed in the manifest and SHA256SUMS, and read back like the archive.
+        c.manifest!.artifacts = c.artifacts;
+        await writeFileAtomic(path.join(c.setDir!, RESTORE_TXT_NAME), restoreText(c.manifest!, c.o.profile), 0o600);
+        await dropPageCacheAll(c.artifacts.map((a) => path.join(c.setDir!, ...a.path.split('/'))));
+        await verifyArtifacts(c.setDir!, c.artifacts, {
+          onProgress: s.progress,
+          ...(s.signal ? { signal: s.signal } : {}),
+        });
+      }
+      // SHA256SUMS (which lists manifest.json), then manifest.json last: a set without it is never a backup,
+      // and `sha256sum -c` fails on it (manifest.json missing), so stock tools and this tool agree.
+      const manifestText = JSON.stringify(c.manifest, null, 2) + '\n';
+      await writeFileAtomic(
+        path.join(c.setDir!, SUMS_NAME),
+        sha256SumsText([...c.archive!.parts, ...artifactSums(c)], manifestText),
+        0o600,
+      );
+      crashPoint('backup:sums-written');
+      await writeFileAtomic(path.join(c.setDir!, MANIFEST_NAME), manifestText, 0o600);
+      c.journal.j.phase = 'verified';
+      await c.journal.save('verified');
       const how = fromMedium ? 'read back from the medium' : 'read back';
-      return `All ${r.files} files ${how} match their checksums. The backup is complete: ${c.setDir}`;
+      const extra = c.artifacts.length > 0 ? ` and ${c.artifacts.length} file(s) of the product's own` : '';
+      return `All ${r.files} files${extra} ${how} match their checksums. The backup is complete: ${c.setDir}`;
     },
   },
   {
@@ -303,6 +396,9 @@ const steps: RunbookDef<Ctx>['steps'] = [
       await c.service.start();
       await c.service.waitFor('running', c.o.profile.service.startTimeoutSeconds * 1000);
       c.startedAgain = true;
+      c.journal.j.phase = 'started';
+      await c.journal.save('started');
+      if (byHand(c)) return 'Started again by hand (confirmed by the technician).';
       if (c.api) {
         const h = await waitHealthy(c.api, c.o.profile.service.startTimeoutSeconds * 1000);
         if (!h.ok) c.warn(`The service runs but its API is not healthy yet: ${h.detail}`);
@@ -314,16 +410,40 @@ const steps: RunbookDef<Ctx>['steps'] = [
     id: 'retention',
     title: 'Remove old backups',
     explain: (c) =>
-      `Keep the newest ${c.o.keep} backups of this device and profile on the medium and delete older ones (only now that the new one is verified).`,
-    skip: (c) => (c.o.keep === undefined ? 'No --keep given: all backups are kept.' : null),
+      (c.o.keep === undefined
+        ? 'All complete backups are kept (no --keep). '
+        : `Keep the newest ${c.o.keep} backups of this device and profile on the medium and delete older ones. `) +
+      'Unfinished backup folders (no manifest.json, left by an interrupted backup) are deleted, now that a newer backup has verified.',
     async run(c) {
-      c.removedOld = await applyRetention(path.dirname(c.setDir!), c.o.profile.id, c.o.keep!, c.setDir!);
+      c.removedOld = await applyRetention(path.dirname(c.setDir!), c.o.profile.id, c.o.keep ?? null, c.setDir!);
       return c.removedOld.length === 0
         ? 'Nothing to remove.'
         : `Removed ${c.removedOld.length}: ${c.removedOld.map((p) => path.basename(p)).join(', ')}.`;
     },
   },
 ];
+
+/** The runbook's own steps with the profile's steps at their points. */
+export function backupSteps(profile: Profile): RunbookDef<Ctx>['steps'] {
+  const at = (point: Parameters<typeof productRunbookSteps>[1]) =>
+    productRunbookSteps<Ctx>(profile, point, (c) => c.product);
+  const own = (id: string) => builtinSteps.find((x) => x.id === id)!;
+  return [
+    own('prechecks'),
+    own('version'),
+    ...at('backup.before-stop'),
+    own('stop-service'),
+    own('open-files'),
+    ...at('backup.after-stop'),
+    own('archive'),
+    ...at('backup.archive'),
+    own('verify'),
+    ...at('backup.before-start'),
+    own('start-service'),
+    ...at('backup.after-start'),
+    own('retention'),
+  ];
+}
 
 async function waitHealthy(api: ApplianceClient, timeoutMs: number): Promise<{ ok: boolean; detail: string }> {
   const until = Date.now() + timeoutMs;
@@ -334,6 +454,10 @@ async function waitHealthy(api: ApplianceClient, timeoutMs: number): Promise<{ o
     await new Promise((r) => setTimeout(r, 250));
   }
   return last;
+}
+
+function artifactSums(c: Ctx): { name: string; sha256: string }[] {
+  return c.artifacts.map((a) => ({ name: a.path, sha256: a.sha256 }));
 }
 
 function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
@@ -351,7 +475,14 @@ function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
       const s = c.sizes.get(i.id)!;
       // The profile's own path (not the --root one): it is where the data lives on an appliance.
       const declared = c.o.profile.items.find((p) => p.id === i.id)!.path;
-      return { id: i.id, path: declared, files: s.files, contentBytes: s.bytes };
+      const link = c.links.get(i.id);
+      return {
+        id: i.id,
+        path: declared,
+        files: s.files,
+        contentBytes: s.bytes,
+        ...(link !== undefined ? { linkedTo: i.path } : {}),
+      };
     }),
     owner: own ? { user: own.user, group: own.group } : null,
     ownersSeen: a.owners,
@@ -366,6 +497,7 @@ function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
       parts: a.parts,
     },
     skipped: a.skipped,
+    artifacts: c.artifacts,
   };
 }
 
@@ -374,9 +506,20 @@ function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
  * retention. On failure the service is started again (if we stopped it) and the unfinished set is removed.
  */
 export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<BackupResult> {
+  const stateDir = defaultStateDir(o.stateDir);
+  return withJobLock(stateDir, { command: 'backup' }, async () => {
+    await recoverInterruptedBackup({ stateDir }, io);
+    const journal = await BackupJournalStore.create(stateDir, o.profile, o.leaveStopped === true);
+    return backupHoldingLock(o, io, journal);
+  });
+}
+
+async function backupHoldingLock(o: BackupOptions, io: RunbookIO, journal: BackupJournalStore): Promise<BackupResult> {
   const local = o.deviceId === undefined ? await localDeviceId() : { id: o.deviceId, hostname: os.hostname() };
   const c: Ctx = {
     o,
+    journal,
+    links: new Map(),
     items: resolveItems(o.profile, {
       ...(o.root === undefined ? {} : { root: o.root }),
       ...(o.folders === undefined ? {} : { folders: o.folders }),
@@ -402,16 +545,39 @@ export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<Backup
       this.warnings.push(message);
       io.emit({ type: 'log', level: 'warn', message });
     },
+    product: undefined as unknown as ProductHost,
+    artifacts: [],
   };
-  const def: RunbookDef<Ctx> = { kind: 'backup', title: `Back up ${o.profile.productName}`, steps };
+  c.product = {
+    profile: o.profile,
+    root: o.root === undefined ? null : path.resolve(o.root),
+    label: o.label ?? backupStamp(o.now ?? new Date()),
+    device: c.device.id,
+    passphrase: undefined,
+    signal: io.signal,
+    state: emptyProductState(),
+    save: () => Promise.resolve(),
+    setDir: () => {
+      if (c.setDir === null) throw new RecoveryError('INTERNAL', 'The backup folder does not exist yet.');
+      return c.setDir;
+    },
+    addArtifact: (r) => c.artifacts.push(r),
+  };
+  const def: RunbookDef<Ctx> = {
+    kind: 'backup',
+    title: `Back up ${o.profile.productName}`,
+    steps: backupSteps(o.profile),
+  };
   try {
     await executeRunbook(def, c, io);
   } catch (e) {
     const err = toRecoveryError(e, c.setDir ?? o.to);
-    await cleanupAfterFailure(c, io);
+    if (await cleanupAfterFailure(c, io)) await journal.close();
     io.emit({ type: 'finished', ok: false, error: err.toJSON() });
     throw err;
   }
+  await removeWork(c.product).catch(() => undefined);
+  await journal.close();
   const result: BackupResult = {
     setDir: c.setDir!,
     manifest: c.manifest!,
@@ -426,7 +592,11 @@ export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<Backup
   return result;
 }
 
-async function cleanupAfterFailure(c: Ctx, io: RunbookIO): Promise<void> {
+/** Puts things back after a failed backup; false when the service could not be started again (the journal stays). */
+async function cleanupAfterFailure(c: Ctx, io: RunbookIO): Promise<boolean> {
+  const log = (message: string, level: 'info' | 'warn' = 'info') => io.emit({ type: 'log', level, message });
+  for (const line of await undoProductSteps(c.product, log)) log(line);
+  await removeWork(c.product).catch(() => undefined);
   const manifestWritten =
     c.setDir !== null &&
     (await fsp.stat(path.join(c.setDir, MANIFEST_NAME)).then(
@@ -446,13 +616,56 @@ async function cleanupAfterFailure(c: Ctx, io: RunbookIO): Promise<void> {
     try {
       await c.service.start();
       await c.service.waitFor('running', c.o.profile.service.startTimeoutSeconds * 1000);
-      io.emit({ type: 'log', level: 'info', message: 'The service was started again after the failure.' });
+      io.emit({
+        type: 'log',
+        level: 'info',
+        message: byHand(c)
+          ? 'The service was started again by hand (confirmed by the technician).'
+          : 'The service was started again after the failure.',
+      });
     } catch (e) {
       io.emit({
         type: 'log',
         level: 'warn',
         message: `The service could not be started again: ${toRecoveryError(e).message}. Start it by hand.`,
       });
+      return false;
     }
   }
+  return true;
+}
+
+function byHand(c: Ctx): boolean {
+  return c.o.profile.service.manager === 'none';
+}
+
+/** The real folder behind a configured path that is a symlink to a folder, or null when it is not a link. */
+export async function linkedFolder(p: string): Promise<string | null> {
+  const st = await fsp.lstat(p).catch(() => null);
+  if (st === null || !st.isSymbolicLink()) return null;
+  const real = await fsp.realpath(p).catch(() => null);
+  if (real === null) return null; // a dangling link: reported as a missing folder by the caller
+  const rst = await fsp.stat(real).catch(() => null);
+  return rst !== null && rst.isDirectory() ? real : null;
+}
+
+/** Files that changed while they were read (size, mtime or ctime): a warning naming them, or a failure with --strict. */
+function reportChangedFiles(c: Ctx, a: ArchiveResult): void {
+  const changed = a.changed ?? [];
+  if (changed.length === 0) return;
+  const shown = changed
+    .slice(0, 10)
+    .map((x) => `${x.path} (${x.detail})`)
+    .join(', ');
+  const more = changed.length > 10 ? ` and ${changed.length - 10} more` : '';
+  const text = `${changed.length} file(s) changed while they were being backed up: ${shown}${more}. Their copy in the backup may be inconsistent.`;
+  if (c.o.strict === true) {
+    throw new RecoveryError('FILES_IN_USE', text, {
+      hint: `Stop ${c.o.profile.productName} (and anything else writing there) and back up again. The unfinished backup is removed.`,
+      details: { changed: changed.slice(0, 100) },
+    });
+  }
+  c.warn(
+    `${text} Stop ${c.o.profile.productName} completely and back up again, or use --strict to make this an error.`,
+  );
 }

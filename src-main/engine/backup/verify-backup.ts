@@ -7,6 +7,7 @@ import type { Progress } from '../progress.js';
 import { executeRunbook, type RunbookIO } from '../runbook/runner.js';
 import { readBackupSet, SUMS_NAME, type BackupSet } from './manifest.js';
 import { parseSha256Sums } from './restore-txt.js';
+import { verifyArtifacts } from '../runbook/product/artifacts.js';
 
 /** The totals manifest.json declares: reading stops as soon as the archive holds more. */
 export function manifestLimits(m: BackupSet['manifest']): ArchiveLimits {
@@ -36,14 +37,18 @@ export async function verifyBackup(
     });
   }
   const sums = parseSha256Sums(sumsText);
-  for (const p of set.manifest.archive.parts) {
+  for (const p of [
+    ...set.manifest.archive.parts,
+    ...set.manifest.artifacts.map((a) => ({ name: a.path, sha256: a.sha256 })),
+  ]) {
     if (sums.get(p.name) !== p.sha256) {
       throw new RecoveryError('BACKUP_CORRUPT', `${SUMS_NAME} and manifest.json disagree about ${p.name}.`, {
         hint: 'The backup was changed after it was written. Use another backup.',
       });
     }
   }
-  if (set.manifest.archive.encryption !== null && opts.passphrase === undefined) {
+  const encryptedArtifacts = set.manifest.artifacts.some((a) => a.format === 'openssl-enc-tar-gz');
+  if ((set.manifest.archive.encryption !== null || encryptedArtifacts) && opts.passphrase === undefined) {
     throw new RecoveryError('PASSPHRASE_REQUIRED', 'This backup is encrypted: enter its passphrase.', {
       hint: 'Use --passphrase-file, the EDGE_RECOVERY_PASSPHRASE variable, or type it when asked.',
     });
@@ -67,6 +72,15 @@ export async function verifyBackup(
       `The archive holds ${r.files} files (${r.contentBytes} bytes) but manifest.json says ${set.manifest.files} (${set.manifest.contentBytes} bytes).`,
     );
   }
+  if (set.manifest.artifacts.length > 0) {
+    // The product's own files: checksums, and its encrypted backups decrypted and read through.
+    await dropPageCacheAll(set.manifest.artifacts.map((a) => path.join(setDir, ...a.path.split('/'))));
+    await verifyArtifacts(setDir, set.manifest.artifacts, {
+      ...(opts.passphrase !== undefined ? { passphrase: opts.passphrase } : {}),
+      ...(io.onProgress ? { onProgress: io.onProgress } : {}),
+      ...(io.signal ? { signal: io.signal } : {}),
+    });
+  }
   return { set, files: r.files, contentBytes: r.contentBytes };
 }
 
@@ -89,7 +103,8 @@ export async function runVerify(setDir: string, opts: { passphrase?: string }, i
                 onProgress: s.progress,
                 ...(s.signal ? { signal: s.signal } : {}),
               });
-              return `All ${result.files} files match.`;
+              const own = result.set.manifest.artifacts.length;
+              return `All ${result.files} files${own > 0 ? ` and ${own} file(s) of the product's own` : ''} match.`;
             },
           },
         ],

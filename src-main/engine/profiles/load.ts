@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
 import { RecoveryError } from '../errors.js';
-import { ProfileSchema, type Profile } from './schema.js';
+import { CheckedProfileSchema, type Profile } from './schema.js';
 import edsLinux from './builtin/eds-linux.json' with { type: 'json' };
 import edsWindows from './builtin/eds-windows.json' with { type: 'json' };
 
@@ -20,7 +20,7 @@ export function describeIssues(error: z.ZodError): string[] {
 }
 
 export function parseProfile(raw: unknown, source: string): Profile {
-  const r = ProfileSchema.safeParse(raw);
+  const r = CheckedProfileSchema.safeParse(raw);
   if (!r.success) {
     const lines = describeIssues(r.error);
     throw new RecoveryError('BAD_PROFILE', `The profile ${source} is not valid: ${lines.join('; ')}`, {
@@ -28,17 +28,35 @@ export function parseProfile(raw: unknown, source: string): Profile {
       details: { source, issues: lines },
     });
   }
-  const ids = new Set<string>();
-  for (const item of r.data.items) {
-    if (ids.has(item.id)) {
-      throw new RecoveryError(
-        'BAD_PROFILE',
-        `The profile ${source} is not valid: items: the id "${item.id}" is used twice`,
-      );
-    }
-    ids.add(item.id);
+  const problems = checkProductSteps(r.data);
+  if (problems.length > 0) {
+    throw new RecoveryError('BAD_PROFILE', `The profile ${source} is not valid: ${problems.join('; ')}`, {
+      hint: 'Fix the named steps in the profile file (see "Product steps" in the README).',
+      details: { source, issues: problems },
+    });
   }
   return r.data;
+}
+
+/** Rules across steps: unique ids, artifacts referred to exist, something to back up, an API for http steps. */
+export function checkProductSteps(p: Profile): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const artifacts = new Set(p.steps.filter((s) => s.kind === 'artifact').map((s) => s.id));
+  for (const [i, s] of p.steps.entries()) {
+    if (seen.has(s.id)) out.push(`steps.${i}.id: the id "${s.id}" is used twice`);
+    seen.add(s.id);
+    if ((s.kind === 'http' || s.undo?.kind === 'http') && p.api === undefined) {
+      out.push(`steps.${i}: an http step needs the profile's "api"`);
+    }
+    for (const m of JSON.stringify(s).matchAll(/\{artifact:([a-z0-9-]+)\}/g)) {
+      if (!artifacts.has(m[1]!)) out.push(`steps.${i}: {artifact:${m[1]}} names no artifact step`);
+    }
+  }
+  if (p.items.length === 0 && artifacts.size === 0) {
+    out.push('items: a profile needs folders to archive or artifact steps that put files into the backup');
+  }
+  return out;
 }
 
 export function builtinProfileIds(): string[] {

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { refineProfile } from './rules.js';
+import { ProductStepSchema } from './steps-schema.js';
 
 /** Octal mode written as a string ("755", "0644") so JSON profiles read like chmod. */
 const Mode = z
@@ -123,12 +125,19 @@ export const ProfileSchema = z.object({
   platform: z.enum(['linux', 'windows']),
   description: z.string().optional(),
   service: ServiceSchema,
-  items: z.array(ItemSchema).min(1),
+  /** Folders archived by the tool; may be empty when the product's own steps produce the backup (artifacts). */
+  items: z.array(ItemSchema).default([]),
   ownership: OwnershipSchema.optional(),
   api: ApiSchema.optional(),
   credentials: z.array(CredentialResourceSchema).default([]),
   prechecks: z.array(PrecheckSchema).default([]),
   version: VersionSchema.default({ policy: 'same-or-newer', significantParts: 3 }),
+  /** Which runbooks stop the service: a product that backs itself up while running leaves it out. */
+  stopService: z.array(z.enum(['backup', 'restore'])).default(['backup', 'restore']),
+  /** The product's own procedure at named points of the runbooks (see steps-schema.ts). */
+  steps: z.array(ProductStepSchema).default([]),
+  /** Which documentation the profile follows (shown in the plan and the README). */
+  sources: z.array(z.string().url()).default([]),
 });
 
 export type Profile = z.output<typeof ProfileSchema>;
@@ -137,3 +146,7 @@ export type CredentialResource = Profile['credentials'][number];
 export type Precheck = Profile['prechecks'][number];
 export type ProfileItem = Profile['items'][number];
 export type Ownership = NonNullable<Profile['ownership']>;
+export type { ProductStep } from './steps-schema.js';
+
+/** The schema plus the safety rules (rules.ts): what every profile, built-in or from a file, must pass. */
+export const CheckedProfileSchema = ProfileSchema.superRefine(refineProfile);

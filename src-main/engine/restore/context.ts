@@ -4,6 +4,7 @@ import { RecoveryError, toRecoveryError } from '../errors.js';
 import type { Profile } from '../profiles/schema.js';
 import { serviceFor } from '../service/index.js';
 import type { ServiceControl } from '../service/types.js';
+import { emptyProductState, type ProductHost } from '../runbook/product/product-steps.js';
 import type { JournalStore } from './journal.js';
 
 /** Knobs tests turn (fast polls); real runs use the defaults. */
@@ -25,6 +26,30 @@ export interface RestoreCtx {
   api: ApplianceClient | null;
   tuning: RestoreTuning;
   signal: AbortSignal | undefined;
+  /** What the profile's own steps run with (their state lives in the journal). */
+  product: ProductHost;
+}
+
+/** The product steps' view of a restore (also used by the rollback, which has no manifest at hand). */
+export function restoreProductHost(
+  store: JournalStore,
+  opts: { passphrase?: string; signal?: AbortSignal; pollMs?: number; manifest?: () => BackupManifest | null },
+): ProductHost {
+  const j = store.j;
+  j.product ??= emptyProductState();
+  return {
+    profile: j.profile,
+    root: j.root,
+    label: j.id,
+    device: j.backupFacts?.deviceId ?? '',
+    passphrase: opts.passphrase,
+    signal: opts.signal,
+    ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
+    state: j.product,
+    save: () => store.save(),
+    backupDir: j.backup,
+    artifacts: () => opts.manifest?.()?.artifacts ?? [],
+  };
 }
 
 export function makeCtx(
@@ -34,7 +59,7 @@ export function makeCtx(
   signal: AbortSignal | undefined,
 ): RestoreCtx {
   const profile = store.j.profile;
-  return {
+  const c: RestoreCtx = {
     store,
     profile,
     passphrase,
@@ -43,7 +68,15 @@ export function makeCtx(
     api: profile.api ? new ApplianceClient(profile.api) : null,
     tuning,
     signal,
+    product: undefined as unknown as ProductHost,
   };
+  c.product = restoreProductHost(store, {
+    ...(passphrase !== undefined ? { passphrase } : {}),
+    ...(signal ? { signal } : {}),
+    ...(tuning.pollMs !== undefined ? { pollMs: tuning.pollMs } : {}),
+    manifest: () => c.manifest,
+  });
+  return c;
 }
 
 export async function needManifest(c: RestoreCtx): Promise<BackupManifest> {

@@ -2,6 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { RecoveryError, type SerializedError } from '../errors.js';
 import type { Profile } from '../profiles/schema.js';
+import type { ProductState } from '../runbook/product/product-steps.js';
 import type { StepState } from '../runbook/types.js';
 import type { ServiceState } from '../service/types.js';
 import { exists, writeFileAtomic } from '../util/atomic-fs.js';
@@ -118,6 +119,8 @@ export interface RestoreJournal {
   };
   warnings: string[];
   reports: string[];
+  /** What the product's own steps remember (work folder, a second service's earlier state, steps to undo). */
+  product?: ProductState;
   /** Set when a rollback runs: what it did, in plain words. */
   rollback?: { startedAt: string; finishedAt?: string; steps: string[]; error?: SerializedError };
 }

@@ -6,7 +6,7 @@ import { writeReport } from '../report/index.js';
 import type { ReportData, ReportStep } from '../report/types.js';
 import { TOOL_VERSION } from '../version.js';
 import type { JournalStore } from './journal.js';
-import { STEP_TITLES } from './step-titles.js';
+import { restoreStepTitles } from './step-titles.js';
 
 export function reportDirsFor(store: JournalStore): string[] {
   const j = store.j;
@@ -18,13 +18,13 @@ export function reportDirsFor(store: JournalStore): string[] {
 /** The report's data, from the journal only (so a resumed restore reports the whole run). */
 export async function restoreReportData(store: JournalStore, ok = true): Promise<ReportData> {
   const j = store.j;
-  const steps: ReportStep[] = STEP_TITLES.map(({ id, title, explain }) => {
+  const steps: ReportStep[] = restoreStepTitles(j.profile).map(({ id, title, explain, destructive }) => {
     const r = j.steps[id];
     const s: ReportStep = {
       id,
       title,
       explain,
-      destructive: id === 'stop-service' || id === 'swap',
+      destructive,
       state: r?.state ?? 'todo',
     };
     if (r?.summary !== undefined) s.summary = r.summary;

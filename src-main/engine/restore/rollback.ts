@@ -3,7 +3,11 @@ import { RecoveryError } from '../errors.js';
 import { serviceFor } from '../service/index.js';
 import type { ServiceControl } from '../service/types.js';
 import { executeRunbook, type RunbookDef, type RunbookIO } from '../runbook/runner.js';
+import { recoverInterruptedBackup } from '../backup/backup-journal.js';
+import { withJobLock } from '../util/job-lock.js';
 import { crashPoint } from './crash-point.js';
+import { removeWork, undoProductSteps, type ProductHost } from '../runbook/product/product-steps.js';
+import { restoreProductHost } from './context.js';
 import { defaultStateDir, JournalStore, readJournal, reconcileRenames, renameDone, type ItemPlan } from './journal.js';
 import { journaledRename } from './renames.js';
 import { describeMachineState } from './status.js';
@@ -13,6 +17,7 @@ import { removeWorkDirs, workDirOf } from './steps-swap.js';
 interface RollbackCtx {
   store: JournalStore;
   service: ServiceControl;
+  product: ProductHost;
 }
 
 /** Where rollback renames what the restore put in place: inside the root-only work folder, then deleted there. */
@@ -45,6 +50,21 @@ const ROLLBACK_RUNBOOK: RunbookDef<RollbackCtx> = {
           await c.service.waitFor('stopped', c.store.j.profile.service.stopTimeoutSeconds * 1000);
         }
         return `${c.service.label} is stopped.`;
+      },
+    },
+    {
+      id: 'rollback-product',
+      title: "Undo the product's own steps",
+      explain: (c) =>
+        `Undo, newest first, what the product's own steps did (${c.store.j.product?.done.join(', ') || 'nothing'}), and remove their work folder.`,
+      skip: (c) =>
+        (c.store.j.product?.done.length ?? 0) === 0 && c.store.j.product?.work === undefined
+          ? "No step of the product's own ran."
+          : null,
+      async run(c, s) {
+        const lines = await undoProductSteps(c.product, s.log);
+        await removeWork(c.product);
+        return lines.length > 0 ? lines.join(' ') : 'Nothing to undo.';
       },
     },
     {
@@ -111,6 +131,15 @@ export async function rollbackRestore(
   io: RunbookIO,
 ): Promise<{ id: string; state: string }> {
   const stateDir = defaultStateDir(opts.stateDir);
+  return withJobLock(stateDir, { command: 'rollback' }, () => undoRestore(stateDir, opts, io));
+}
+
+async function undoRestore(
+  stateDir: string,
+  opts: { pollMs?: number },
+  io: RunbookIO,
+): Promise<{ id: string; state: string }> {
+  await recoverInterruptedBackup({ stateDir }, io);
   const j = await readJournal(stateDir);
   if (j === null || j.status === 'finished' || j.status === 'rolled-back') {
     throw new RecoveryError(
@@ -144,6 +173,7 @@ export async function rollbackRestore(
   const ctx: RollbackCtx = {
     store,
     service: serviceFor(j.profile.service, opts.pollMs === undefined ? {} : { pollMs: opts.pollMs }),
+    product: restoreProductHost(store, opts.pollMs === undefined ? {} : { pollMs: opts.pollMs }),
   };
   try {
     const steps = await executeRunbook(ROLLBACK_RUNBOOK, ctx, io);

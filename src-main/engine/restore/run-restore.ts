@@ -7,7 +7,10 @@ import { resolveItems } from '../profiles/load.js';
 import type { Profile } from '../profiles/schema.js';
 import { executeRunbook, type RunbookDef, type RunbookIO, type RunHooks } from '../runbook/runner.js';
 import type { StepInfo } from '../runbook/types.js';
-import { makeCtx, type RestoreCtx, type RestoreTuning } from './context.js';
+import { productRunbookSteps } from '../runbook/product/product-steps.js';
+import { makeCtx, needManifest, type RestoreCtx, type RestoreTuning } from './context.js';
+import { recoverInterruptedBackup } from '../backup/backup-journal.js';
+import { withJobLock } from '../util/job-lock.js';
 import { crashPoint } from './crash-point.js';
 import {
   defaultStateDir,
@@ -71,6 +74,35 @@ export const RESTORE_RUNBOOK: RunbookDef<RestoreCtx> = {
   ],
 };
 
+/** The restore runbook for a profile: its own steps, with the product's steps at their points. */
+export function restoreRunbook(profile: Profile): RunbookDef<RestoreCtx> {
+  const at = (point: Parameters<typeof productRunbookSteps>[1]) =>
+    productRunbookSteps<RestoreCtx>(profile, point, (c) => c.product);
+  if ((profile.steps ?? []).length === 0) return RESTORE_RUNBOOK;
+  return {
+    ...RESTORE_RUNBOOK,
+    steps: [
+      verifyStep,
+      compatibilityStep,
+      precheckStep,
+      ...at('restore.before-stop'),
+      stopStep,
+      ...at('restore.after-stop'),
+      extractStep,
+      swapStep,
+      ownershipStep,
+      ...at('restore.import'),
+      ...at('restore.before-start'),
+      startStep,
+      ...at('restore.after-start'),
+      credentialsStep,
+      restartStep,
+      reportStep,
+      finishStep,
+    ],
+  };
+}
+
 function hooksFor(store: JournalStore, done?: Map<string, string>): RunHooks {
   const hooks: RunHooks = {
     async beforeStep(id) {
@@ -103,7 +135,9 @@ async function execute(store: JournalStore, ctx: RestoreCtx, io: RunbookIO): Pro
     store.j.status = 'running';
     await store.save();
   }
-  const steps = await executeRunbook(RESTORE_RUNBOOK, ctx, io, hooksFor(store, done));
+  // Product steps hand the backup's artifacts over: the manifest is read before any of them runs.
+  if ((store.j.profile.steps ?? []).length > 0) await needManifest(ctx);
+  const steps = await executeRunbook(restoreRunbook(store.j.profile), ctx, io, hooksFor(store, done));
   store.j.status = 'finished';
   await store.save('finished');
   const j = store.j;
@@ -140,6 +174,11 @@ async function archiveEndedJournal(stateDir: string, j: RestoreJournal): Promise
  */
 export async function runRestore(opts: RestoreOptions, io: RunbookIO): Promise<RestoreResult> {
   const stateDir = defaultStateDir(opts.stateDir);
+  return withJobLock(stateDir, { command: 'restore' }, () => startRestore(stateDir, opts, io));
+}
+
+async function startRestore(stateDir: string, opts: RestoreOptions, io: RunbookIO): Promise<RestoreResult> {
+  await recoverInterruptedBackup({ stateDir }, io);
   const existing = await readJournal(stateDir);
   if (existing !== null) {
     if (existing.status !== 'finished' && existing.status !== 'rolled-back') {
@@ -218,6 +257,15 @@ export async function resumeRestore(
   io: RunbookIO,
 ): Promise<RestoreResult> {
   const stateDir = defaultStateDir(opts.stateDir);
+  return withJobLock(stateDir, { command: 'resume' }, () => continueRestore(stateDir, opts, io));
+}
+
+async function continueRestore(
+  stateDir: string,
+  opts: { passphrase?: string; tuning?: RestoreTuning },
+  io: RunbookIO,
+): Promise<RestoreResult> {
+  await recoverInterruptedBackup({ stateDir }, io);
   const j = await readJournal(stateDir);
   if (j === null || j.status === 'finished' || j.status === 'rolled-back') {
     throw new RecoveryError(

@@ -1,14 +1,19 @@
 import type { RestoreStatusView } from '../../shared/contract.js';
 import type { StepInfo } from '../runbook/types.js';
 import { defaultStateDir, readJournal, renameDone, type RestoreJournal } from './journal.js';
-import { FIRST_CHANGING_STEP, STEP_TITLES, stepIndex } from './step-titles.js';
+import { changesMachine } from '../runbook/product/product-steps.js';
+import { FIRST_CHANGING_STEP, STEP_TITLES, restoreStepTitles, stepIndex } from './step-titles.js';
 
 /** True once a step that changes the machine has started: from then on, failure leaves a journal to resume or roll back. */
 export function machineTouched(j: RestoreJournal): boolean {
   const first = stepIndex(FIRST_CHANGING_STEP);
   return (
     STEP_TITLES.some((s, i) => i >= first && j.steps[s.id] !== undefined && j.steps[s.id]!.state !== 'todo') ||
-    j.serviceBefore !== null
+    j.serviceBefore !== null ||
+    // The product's own steps that change something (a reset, an import, a second service).
+    (j.profile.steps ?? []).some(
+      (s) => s.at.startsWith('restore.') && changesMachine(s) && (j.steps[s.id]?.state ?? 'todo') !== 'todo',
+    )
   );
 }
 
@@ -37,7 +42,7 @@ export function describeMachineState(j: RestoreJournal): string {
       return 'The restore was cleaning up (deleting the set-aside folders) when it stopped. The restored folders are in place; resume to finish. It can no longer be rolled back.';
     case 'running':
     case 'failed': {
-      const at = STEP_TITLES.find((s) => {
+      const at = restoreStepTitles(j.profile).find((s) => {
         const st = j.steps[s.id]?.state;
         return st === 'running' || st === 'failed';
       });
@@ -55,13 +60,13 @@ export function describeMachineState(j: RestoreJournal): string {
 }
 
 export function statusView(j: RestoreJournal): RestoreStatusView {
-  const steps: StepInfo[] = STEP_TITLES.map((s) => {
+  const steps: StepInfo[] = restoreStepTitles(j.profile).map((s) => {
     const r = j.steps[s.id];
     const info: StepInfo = {
       id: s.id,
       title: s.title,
       explain: s.explain,
-      destructive: s.id === 'stop-service' || s.id === 'swap',
+      destructive: s.destructive,
       state: r?.state ?? 'todo',
     };
     if (r?.summary !== undefined) info.summary = r.summary;

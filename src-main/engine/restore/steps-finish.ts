@@ -6,6 +6,7 @@ import { crashPoint } from './crash-point.js';
 import { writeRestoreReport } from './restore-report.js';
 import { discardInto, removeTreeNoFollow } from '../util/safe-delete.js';
 import { removeWorkDirs, workDirOf } from './steps-swap.js';
+import { removeWork } from '../runbook/product/product-steps.js';
 
 export const startStep: Step<RestoreCtx> = {
   id: 'start-service',
@@ -157,6 +158,7 @@ export const finishStep: Step<RestoreCtx> = {
       removeTreeNoFollow(i.staging);
     }
     removeWorkDirs(j.items);
+    await removeWork(c.product);
     return j.options.keepDefaults
       ? `Kept the earlier folders: ${
           j.items

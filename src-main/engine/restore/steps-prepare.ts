@@ -13,6 +13,7 @@ import { crashPoint } from './crash-point.js';
 import { screenEntries } from './entry-screen.js';
 import { manifestLimits } from '../backup/verify-backup.js';
 import { ownerIds } from './repair-ownership.js';
+import { verifyArtifacts } from '../runbook/product/artifacts.js';
 
 /** The installed version: the API first, then the profile's version file, else null. */
 async function installedVersion(c: RestoreCtx): Promise<{ version: string | null; from: string }> {
@@ -79,8 +80,17 @@ export const verifyStep: Step<RestoreCtx> = {
     c.store.j.facts.files = r.files;
     c.store.j.facts.contentBytes = r.contentBytes;
     c.store.j.facts.itemBytes = Object.fromEntries(itemIds.map((id) => [id, r.items?.[id]?.contentBytes ?? 0]));
+    let own = '';
+    if (m.artifacts.length > 0) {
+      const a = await verifyArtifacts(c.store.j.backup, m.artifacts, {
+        ...(c.passphrase ? { passphrase: c.passphrase } : {}),
+        onProgress: s.progress,
+        ...(c.signal ? { signal: c.signal } : {}),
+      });
+      own = ` The product's own ${a.files} file(s) match their checksums${a.decrypted > 0 ? ` (${a.decrypted} decrypted and read through)` : ''}.`;
+    }
     crashPoint('verify:done');
-    return `All ${r.files} files (${formatBytes(r.contentBytes)}) read back and match their hashes; all ${entries} entries stay inside their folders.`;
+    return `All ${r.files} files (${formatBytes(r.contentBytes)}) read back and match their hashes; all ${entries} entries stay inside their folders.${own}`;
   },
 };
 

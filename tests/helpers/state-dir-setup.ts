@@ -1,0 +1,12 @@
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * Every test file gets its own state dir (job lock, journals) unless a test names one: engine calls that
+ * take no `stateDir` would otherwise all share /var/lib/edge-recovery, and the machine-wide job lock would
+ * refuse one engineer's test because another's runs. Child processes (CLI tests) inherit it.
+ */
+if (!process.env.EDGE_RECOVERY_STATE_DIR) {
+  process.env.EDGE_RECOVERY_STATE_DIR = mkdtempSync(path.join(os.tmpdir(), 'edge-recovery-state-'));
+}
