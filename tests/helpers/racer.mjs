@@ -78,13 +78,16 @@ if (mode === 'exec-setuid') {
     }
   }
 } else if (mode === 'toggle-dir') {
-  // As the service account: hold the set-aside folder open and keep swapping its sub-folder for a link to
-  // a root-only folder and back, until the set-aside folder leaves its path (or time runs out).
+  // As the service account: hold the set-aside folder open and keep swapping its sub-folders (`<sub>0`…`<sub>7`)
+  // for links to a root-only folder and back, each at random, until the set-aside folder leaves its path (or
+  // time runs out). A delete that checked "folder" and then descends by path lands in the root-only folder.
   const [parent, prefix, sub, victimDir, stopFile, seconds] = args;
   const until = Date.now() + Number(seconds) * 1000;
   out.toggles = 0;
   let fd = -1;
   let aside = null;
+  const linked = new Set();
+  const nap = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
   while (Date.now() < until && !fs.existsSync(stopFile)) {
     if (fd === -1) {
       const n = fs.readdirSync(parent).find((x) => x.startsWith(prefix));
@@ -98,18 +101,23 @@ if (mode === 'exec-setuid') {
     }
     if (!fs.existsSync(aside)) break;
     const at = (x) => `/proc/self/fd/${fd}/${x}`;
-    const nap = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+    const k = Math.floor(Math.random() * 8);
+    const name = `${sub}${k}`;
     try {
-      fs.renameSync(at(sub), at(`${sub}.real`));
-      fs.symlinkSync(victimDir, at(sub));
-      nap(2);
-      fs.unlinkSync(at(sub));
-      fs.renameSync(at(`${sub}.real`), at(sub));
-      nap(1);
+      if (linked.has(k)) {
+        fs.unlinkSync(at(name));
+        fs.renameSync(at(`${name}.real`), at(name));
+        linked.delete(k);
+      } else {
+        fs.renameSync(at(name), at(`${name}.real`));
+        fs.symlinkSync(victimDir, at(name));
+        linked.add(k);
+      }
       out.toggles++;
     } catch {
       /* mid-delete: keep trying */
     }
+    nap(Math.random());
   }
 }
 process.stdout.write(JSON.stringify(out) + '\n');
