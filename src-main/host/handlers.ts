@@ -137,6 +137,8 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
           path: it.path,
           exists: m.exists,
           required: it.required,
+          selected: it.selected,
+          ...(it.description !== undefined ? { description: it.description } : {}),
           sizeBytes: m.sizeBytes,
           files: m.files,
         });
@@ -217,6 +219,8 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
               to: i.to,
               root: i.root,
               folders: i.folders,
+              ...(i.include !== undefined ? { include: i.include } : {}),
+              ...(i.exclude !== undefined ? { exclude: i.exclude } : {}),
               deviceId: practiceDeviceFor(i.profileRef, d.id) ?? (d.id || undefined),
               passphrase: i.passphrase,
               splitSize: i.splitSizeBytes,

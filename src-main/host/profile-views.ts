@@ -15,7 +15,12 @@ export function summarize(profile: Profile, ref: string): ProfileSummary {
     platform: profile.platform,
     service: { manager: profile.service.manager, name: profile.service.name },
     items: profile.items.map((i) => {
-      const v: ProfileSummary['items'][number] = { id: i.id, path: i.path, required: i.required };
+      const v: ProfileSummary['items'][number] = {
+        id: i.id,
+        path: i.path,
+        required: i.required,
+        selected: i.selected,
+      };
       if (i.description !== undefined) v.description = i.description;
       return v;
     }),

@@ -2,7 +2,8 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { createArchive, verifyArchive, type ArchiveResult } from '../archive/index.js';
-import { ApplianceClient } from '../appliance/client.js';
+import { apiWithPort, applianceClientFor, type ApplianceClient } from '../appliance/client.js';
+import { versionFromCommand } from '../appliance/installed-version.js';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import { freeSpace, filesystemOf } from '../media/filesystem.js';
 import { localDeviceId } from '../media/device-id.js';
@@ -35,10 +36,11 @@ import {
   MANIFEST_NAME,
   RESTORE_TXT_NAME,
   SUMS_NAME,
+  type BackupClass,
   type BackupManifest,
 } from './manifest.js';
 import { BackupJournalStore, recoverInterruptedBackup } from './backup-journal.js';
-import { applyRetention } from './retention.js';
+import { applyRetention, type RetentionPolicy, type RetentionRemoval } from './retention.js';
 import { restoreText, sha256SumsText } from './restore-txt.js';
 
 export interface BackupOptions {
@@ -48,10 +50,19 @@ export interface BackupOptions {
   root?: string;
   /** Folders chosen instead of the profile's defaults (item id → absolute path). */
   folders?: Record<string, string>;
+  /** Optional items to back up although they are off by default (e.g. Logs); an id names all its `*` expansions. */
+  include?: string[];
+  /** Optional items to leave out although they are on by default (e.g. Certificates). */
+  exclude?: string[];
   deviceId?: string;
   passphrase?: string;
   splitSize?: number;
+  /** Keep the newest N backups of this backup's own class (manual or automatic); see also `retention`. */
   keep?: number;
+  /** Retention by class, applied after the new backup verified. */
+  retention?: RetentionPolicy;
+  /** manual (a technician, the default) or automatic (a schedule): recorded in the manifest. */
+  backupClass?: BackupClass;
   leaveStopped?: boolean;
   /** Fail (instead of warn) when a file changed while it was archived. */
   strict?: boolean;
@@ -67,6 +78,8 @@ export interface BackupResult {
   setDir: string;
   manifest: BackupManifest;
   removedOld: string[];
+  /** What retention removed, with the reason for each. */
+  removed: RetentionRemoval[];
   warnings: string[];
 }
 
@@ -88,7 +101,7 @@ interface Ctx {
   setDir: string | null;
   archive: ArchiveResult | null;
   manifest: BackupManifest | null;
-  removedOld: string[];
+  removedOld: RetentionRemoval[];
   warnings: string[];
   /** Records a warning and shows it at once (the technician hears it before the service stops). */
   warn(message: string): void;
@@ -99,6 +112,19 @@ interface Ctx {
 
 /** FAT32 holds at most 4 GiB − 1 per file; parts are cut at whole MiB below that. */
 const FAT_PART = 4095 * 1024 * 1024;
+
+/**
+ * Required items always; optional ones as the profile selects them by default, changed by `include`/`exclude`
+ * (an id also names every `*` expansion of it: `Certificates` → `Certificates.OpcUa1`, …).
+ */
+export function selectItems(items: ResolvedItem[], o: { include?: string[]; exclude?: string[] }): ResolvedItem[] {
+  const names = (id: string): string[] => [id, id.split('.')[0]!];
+  return items.filter((i) => {
+    if (i.required) return true;
+    if (names(i.id).some((n) => o.exclude?.includes(n))) return false;
+    return i.selected || names(i.id).some((n) => o.include?.includes(n));
+  });
+}
 
 export function backupStamp(d: Date): string {
   const p = (n: number) => String(n).padStart(2, '0');
@@ -208,6 +234,12 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
         return `${c.o.profile.productName} ${c.productVersion}.`;
       } catch (e) {
         const err = toRecoveryError(e);
+        const vc = c.o.profile.version.command;
+        const fromDb = vc ? await versionFromCommand(vc) : null;
+        if (fromDb?.version) {
+          c.productVersion = fromDb.version;
+          return `${c.o.profile.productName} ${c.productVersion} (from ${fromDb.from}; the API did not answer: ${err.message}).`;
+        }
         c.warn(`The product version could not be read (${err.message}); the restore will not be able to check it.`);
         return `Version unknown: ${err.message}`;
       }
@@ -306,6 +338,7 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       c.archive = await createArchive(
         {
           items: c.items.map((i) => ({ id: i.id, path: i.path })),
+          allowEmpty: c.o.profile.steps.some((x) => x.kind === 'artifact'),
           outDir: c.setDir,
           ...(c.o.passphrase !== undefined ? { passphrase: c.o.passphrase } : {}),
           ...(c.splitSize !== undefined ? { splitSize: c.splitSize } : {}),
@@ -410,18 +443,36 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
     id: 'retention',
     title: 'Remove old backups',
     explain: (c) =>
-      (c.o.keep === undefined
-        ? 'All complete backups are kept (no --keep). '
-        : `Keep the newest ${c.o.keep} backups of this device and profile on the medium and delete older ones. `) +
+      `Apply the retention rules to this device's ${c.o.profile.id} backups on the medium (${describePolicy(retentionPolicy(c.o))}), ` +
+      'only now that the new one is verified; manual and automatic backups are counted apart, and the newest backup is never removed. ' +
       'Unfinished backup folders (no manifest.json, left by an interrupted backup) are deleted, now that a newer backup has verified.',
     async run(c) {
-      c.removedOld = await applyRetention(path.dirname(c.setDir!), c.o.profile.id, c.o.keep ?? null, c.setDir!);
+      c.removedOld = await applyRetention(path.dirname(c.setDir!), c.o.profile.id, retentionPolicy(c.o), c.setDir!);
       return c.removedOld.length === 0
         ? 'Nothing to remove.'
-        : `Removed ${c.removedOld.length}: ${c.removedOld.map((p) => path.basename(p)).join(', ')}.`;
+        : `Removed ${c.removedOld.length}: ${c.removedOld.map((r) => `${path.basename(r.dir)} (${r.reason})`).join(', ')}.`;
     },
   },
 ];
+
+/** --keep applies to the backup's own class; `retention` says more. */
+function retentionPolicy(o: BackupOptions): RetentionPolicy {
+  const p: RetentionPolicy = { ...o.retention };
+  if (o.keep !== undefined) {
+    if ((o.backupClass ?? 'manual') === 'manual') p.keepManual ??= o.keep;
+    else p.keepAutomatic ??= o.keep;
+  }
+  return p;
+}
+
+function describePolicy(p: RetentionPolicy): string {
+  const parts: string[] = [];
+  if (p.keepManual !== undefined) parts.push(`keep the ${p.keepManual} newest manual backups`);
+  if (p.keepAutomatic !== undefined) parts.push(`keep the ${p.keepAutomatic} newest automatic backups`);
+  if (p.maxAgeAutomaticMs !== undefined)
+    parts.push(`delete automatic backups older than ${Math.floor(p.maxAgeAutomaticMs / 86_400_000)} days`);
+  return parts.length > 0 ? parts.join('; ') : 'keep everything';
+}
 
 /** The runbook's own steps with the profile's steps at their points. */
 export function backupSteps(profile: Profile): RunbookDef<Ctx>['steps'] {
@@ -462,7 +513,9 @@ function artifactSums(c: Ctx): { name: string; sha256: string }[] {
 
 function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
   const own = c.o.profile.ownership;
+  const port = c.o.profile.api ? apiWithPort(c.o.profile.api, { root: c.o.root ?? null }).port : null;
   return {
+    ...(port !== null ? { apiPort: port } : {}),
     format: FORMAT,
     formatVersion: FORMAT_VERSION,
     tool: { name: TOOL_NAME, version: TOOL_VERSION },
@@ -471,10 +524,11 @@ function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
     deviceId: c.device.id,
     hostname: c.device.hostname,
     createdAt: (c.o.now ?? new Date()).toISOString(),
+    class: c.o.backupClass ?? 'manual',
     items: c.items.map((i) => {
       const s = c.sizes.get(i.id)!;
       // The profile's own path (not the --root one): it is where the data lives on an appliance.
-      const declared = c.o.profile.items.find((p) => p.id === i.id)!.path;
+      const declared = i.declaredPath;
       const link = c.links.get(i.id);
       return {
         id: i.id,
@@ -516,20 +570,23 @@ export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<Backup
 
 async function backupHoldingLock(o: BackupOptions, io: RunbookIO, journal: BackupJournalStore): Promise<BackupResult> {
   const local = o.deviceId === undefined ? await localDeviceId() : { id: o.deviceId, hostname: os.hostname() };
+  const service = serviceFor(o.profile.service, {
+    confirm: (message) => io.interaction.confirm({ stepId: 'stop-service', title: 'Service', message, action: 'Done' }),
+  });
   const c: Ctx = {
     o,
     journal,
     links: new Map(),
-    items: resolveItems(o.profile, {
-      ...(o.root === undefined ? {} : { root: o.root }),
-      ...(o.folders === undefined ? {} : { folders: o.folders }),
-    }),
+    items: selectItems(
+      resolveItems(o.profile, {
+        ...(o.root === undefined ? {} : { root: o.root }),
+        ...(o.folders === undefined ? {} : { folders: o.folders }),
+      }),
+      o,
+    ),
     sizes: new Map(),
-    service: serviceFor(o.profile.service, {
-      confirm: (message) =>
-        io.interaction.confirm({ stepId: 'stop-service', title: 'Service', message, action: 'Done' }),
-    }),
-    api: o.profile.api ? new ApplianceClient(o.profile.api) : null,
+    service,
+    api: applianceClientFor(o.profile, { root: o.root ?? null, service }),
     before: null,
     stoppedByUs: false,
     startedAgain: false,
@@ -581,7 +638,8 @@ async function backupHoldingLock(o: BackupOptions, io: RunbookIO, journal: Backu
   const result: BackupResult = {
     setDir: c.setDir!,
     manifest: c.manifest!,
-    removedOld: c.removedOld,
+    removedOld: c.removedOld.map((r) => r.dir),
+    removed: c.removedOld,
     warnings: c.warnings,
   };
   io.emit({

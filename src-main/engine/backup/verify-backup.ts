@@ -5,7 +5,17 @@ import { RecoveryError } from '../errors.js';
 import { dropPageCacheAll } from '../media/page-cache.js';
 import type { Progress } from '../progress.js';
 import { executeRunbook, type RunbookIO } from '../runbook/runner.js';
+import { loadProfile } from '../profiles/load.js';
+import type { Profile } from '../profiles/schema.js';
+import { isHandMadeArchive, runVerifyHandMade } from './hand-made.js';
 import { readBackupSet, SUMS_NAME, type BackupSet } from './manifest.js';
+
+export interface HandMadeVerifyResult {
+  handMade: true;
+  files: number;
+  mapping: string;
+  note: string;
+}
 import { parseSha256Sums } from './restore-txt.js';
 import { verifyArtifacts } from '../runbook/product/artifacts.js';
 
@@ -84,8 +94,20 @@ export async function verifyBackup(
   return { set, files: r.files, contentBytes: r.contentBytes };
 }
 
-/** verifyBackup as a one-step runbook, for the wizard and `edge-recovery verify --json`. */
-export async function runVerify(setDir: string, opts: { passphrase?: string }, io: RunbookIO): Promise<VerifyResult> {
+/**
+ * verifyBackup as a one-step runbook, for the wizard and `edge-recovery verify --json`. A hand-made archive
+ * (.tar, .tar.gz/.tgz, .zip) is read through instead, its folders found by the profile's (default: eds-linux)
+ * folder names; it has no recorded checksums, and the result says so.
+ */
+export async function runVerify(
+  setDir: string,
+  opts: { passphrase?: string; profile?: Profile },
+  io: RunbookIO,
+): Promise<VerifyResult | HandMadeVerifyResult> {
+  if (await isHandMadeArchive(setDir)) {
+    const profile = opts.profile ?? (await loadProfile('eds-linux'));
+    return { handMade: true, ...(await runVerifyHandMade(setDir, profile, io)) };
+  }
   let result: VerifyResult | null = null;
   try {
     await executeRunbook(

@@ -1,14 +1,18 @@
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
 import { RecoveryError } from '../errors.js';
 import { CheckedProfileSchema, type Profile } from './schema.js';
 import edsLinux from './builtin/eds-linux.json' with { type: 'json' };
 import edsWindows from './builtin/eds-windows.json' with { type: 'json' };
+import edsDocker from './builtin/eds-docker.json' with { type: 'json' };
+import opencrvs from './builtin/opencrvs.json' with { type: 'json' };
 
 const BUILTIN_SOURCES: Record<string, unknown> = {
   'eds-linux': edsLinux,
   'eds-windows': edsWindows,
+  'eds-docker': edsDocker,
+  opencrvs,
 };
 
 /** "items.1.path: must start with /" — names the field, says what is wrong. */
@@ -127,6 +131,10 @@ export interface ResolvedItem {
   id: string;
   path: string;
   required: boolean;
+  /** Backed up by default (optional items may be off by default). */
+  selected: boolean;
+  /** The profile's own path for this item (with a `*` filled in), as recorded in a backup's manifest. */
+  declaredPath: string;
   description?: string;
 }
 
@@ -138,6 +146,46 @@ export interface ResolveOptions {
    * taken as they are, not under `root`.
    */
   folders?: Record<string, string>;
+  /**
+   * Item ids a backup holds: a `*` item then resolves to those of its expansions (`<id>.<name>`), whether or not the
+   * folder exists yet on this machine. Without it, `*` matches the folders that exist here.
+   */
+  fromBackup?: readonly string[];
+}
+
+const WILDCARD_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** The names `*` stands for: folders here (`<parent>/<name>/<rest>` must be a folder), or ids in a backup. */
+function expandWildcard(
+  i: Profile['items'][number],
+  opts: ResolveOptions,
+): { name: string; path: string; declared: string }[] {
+  const sep = i.path.includes('\\') && !i.path.includes('/') ? '\\' : '/';
+  const parts = i.path.split(/[\\/]/);
+  const at = parts.indexOf('*');
+  const fill = (name: string): string => parts.map((p, k) => (k === at ? name : p)).join(sep);
+  let names: string[];
+  if (opts.fromBackup !== undefined) {
+    names = opts.fromBackup.filter((id) => id.startsWith(`${i.id}.`)).map((id) => id.slice(i.id.length + 1));
+  } else {
+    const parent = resolveItemPath(parts.slice(0, at).join(sep) || sep, opts);
+    let entries: string[] = [];
+    try {
+      entries = readdirSync(parent).sort();
+    } catch {
+      entries = [];
+    }
+    names = entries.filter((n) => {
+      try {
+        return statSync(resolveItemPath(fill(n), opts)).isDirectory();
+      } catch {
+        return false;
+      }
+    });
+  }
+  return names
+    .filter((n) => WILDCARD_NAME.test(n))
+    .map((n) => ({ name: n, path: resolveItemPath(fill(n), opts), declared: fill(n) }));
 }
 
 export function resolveItems(profile: Profile, opts: ResolveOptions = {}): ResolvedItem[] {
@@ -151,12 +199,27 @@ export function resolveItems(profile: Profile, opts: ResolveOptions = {}): Resol
       throw new RecoveryError('BAD_INPUT', `The folder for ${id} must be an absolute path, not "${p}".`);
     }
   }
-  return profile.items.map((i) => {
+  return profile.items.flatMap((i) => {
+    if (i.path.split(/[\\/]/).includes('*')) {
+      return expandWildcard(i, opts).map((x) => {
+        const r: ResolvedItem = {
+          id: `${i.id}.${x.name}`,
+          path: x.path,
+          required: false,
+          selected: i.selected,
+          declaredPath: x.declared,
+        };
+        if (i.description !== undefined) r.description = i.description;
+        return r;
+      });
+    }
     const chosen = opts.folders?.[i.id];
     const r: ResolvedItem = {
       id: i.id,
       path: chosen !== undefined ? path.resolve(chosen) : resolveItemPath(i.path, opts),
       required: i.required,
+      selected: i.selected,
+      declaredPath: i.path,
     };
     if (i.description !== undefined) r.description = i.description;
     return r;

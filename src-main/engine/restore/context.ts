@@ -1,4 +1,4 @@
-import { ApplianceClient } from '../appliance/client.js';
+import { applianceClientFor, type ApplianceClient } from '../appliance/client.js';
 import { readBackupSet, type BackupManifest } from '../backup/manifest.js';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import type { Profile } from '../profiles/schema.js';
@@ -59,13 +59,14 @@ export function makeCtx(
   signal: AbortSignal | undefined,
 ): RestoreCtx {
   const profile = store.j.profile;
+  const service = serviceFor(profile.service, tuning.pollMs === undefined ? {} : { pollMs: tuning.pollMs });
   const c: RestoreCtx = {
     store,
     profile,
     passphrase,
     manifest: null,
-    service: serviceFor(profile.service, tuning.pollMs === undefined ? {} : { pollMs: tuning.pollMs }),
-    api: profile.api ? new ApplianceClient(profile.api) : null,
+    service,
+    api: applianceClientFor(profile, { root: store.j.root, service }),
     tuning,
     signal,
     product: undefined as unknown as ProductHost,

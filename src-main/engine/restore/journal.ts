@@ -1,6 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { RecoveryError, type SerializedError } from '../errors.js';
+import type { HandMadeSource } from '../backup/manifest.js';
 import type { Profile } from '../profiles/schema.js';
 import type { ProductState } from '../runbook/product/product-steps.js';
 import type { StepState } from '../runbook/types.js';
@@ -98,6 +99,11 @@ export interface RestoreJournal {
     productVersion: string | null;
     createdAt: string;
   } | null;
+  /**
+   * Set when the backup is an archive made by hand: `backup` then names the set this restore makes of it
+   * in its own folder (read through and hashed in the verify step); the report records it as unverified.
+   */
+  handMade?: { file: string; source?: HandMadeSource; mapping?: string };
   /** The inner manifest saved while verifying, inside the journal's folder. */
   innerManifestFile: string;
   /** The service's state before the restore touched it; recorded once, before stopping it. */

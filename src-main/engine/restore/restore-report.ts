@@ -12,7 +12,7 @@ export function reportDirsFor(store: JournalStore): string[] {
   const j = store.j;
   return j.options.reportDirs.length > 0
     ? j.options.reportDirs
-    : [path.dirname(j.backup), path.join(store.stateDir, 'reports')];
+    : [path.dirname(j.handMade?.file ?? j.backup), path.join(store.stateDir, 'reports')];
 }
 
 /** The report's data, from the journal only (so a resumed restore reports the whole run). */
@@ -52,7 +52,18 @@ export async function restoreReportData(store: JournalStore, ok = true): Promise
     hostname: os.hostname(),
     deviceId: dev.id,
     sourceDeviceId: j.backupFacts?.deviceId ?? null,
-    backupPath: j.backup,
+    backupPath: j.handMade?.file ?? j.backup,
+    ...(j.handMade?.source
+      ? {
+          source: {
+            kind: 'hand-made' as const,
+            format: j.handMade.source.format,
+            sha256: j.handMade.source.sha256,
+            verified: false as const,
+            mapping: j.handMade.mapping ?? '',
+          },
+        }
+      : {}),
     startedAt: j.startedAt,
     finishedAt: new Date().toISOString(),
     versions,

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { isHandMadeArchive } from '../backup/hand-made.js';
 import { readBackupSet } from '../backup/manifest.js';
 import { RecoveryError } from '../errors.js';
 import { resolveItems } from '../profiles/load.js';
@@ -29,7 +30,7 @@ import { credentialsStep, finishStep, reportStep, restartStep, startStep } from 
 import { extractStep, ownershipStep, setAsideName, stagingPath, stopStep, swapStep } from './steps-swap.js';
 
 export interface RestoreOptions {
-  /** The backup set folder (…/Backup_<profile>_<time>). */
+  /** The backup set folder (…/Backup_<profile>_<time>), or a hand-made .tar / .tar.gz / .tgz / .zip. */
   backup: string;
   profile: Profile;
   root?: string;
@@ -193,14 +194,20 @@ async function startRestore(stateDir: string, opts: RestoreOptions, io: RunbookI
     await archiveEndedJournal(stateDir, existing);
   }
   const backup = path.resolve(opts.backup);
-  // A backup that is not there (or not a backup) is refused before any journal exists.
-  const set = await readBackupSet(backup);
+  // A backup that is not there (or not a backup) is refused before any journal exists. A hand-made archive
+  // is read through in the verify step (with progress), into a set of its own in this restore's folder.
+  const handMade = await isHandMadeArchive(backup);
+  const set = handMade ? null : await readBackupSet(backup);
   const id = `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(4).toString('hex')}`;
   const now = new Date().toISOString();
   const root = opts.root === undefined ? null : path.resolve(opts.root);
-  const inBackup = new Set(set.manifest.items.map((i) => i.id));
-  const items = resolveItems(opts.profile, root === null ? {} : { root })
-    .filter((i) => inBackup.has(i.id))
+  const inBackup = set === null ? null : new Set(set.manifest.items.map((i) => i.id));
+  // `*` items (each OPC UA adapter's certificates) resolve to what the backup holds, existing here or not.
+  const items = resolveItems(opts.profile, {
+    ...(root === null ? {} : { root }),
+    fromBackup: inBackup === null ? [] : [...inBackup],
+  })
+    .filter((i) => inBackup === null || inBackup.has(i.id))
     .map((i) => ({
       id: i.id,
       target: i.path,
@@ -214,7 +221,8 @@ async function startRestore(stateDir: string, opts: RestoreOptions, io: RunbookI
     status: 'running',
     startedAt: now,
     updatedAt: now,
-    backup,
+    backup: handMade ? path.join(restoreDir(stateDir, id), 'adopted') : backup,
+    ...(handMade ? { handMade: { file: backup } } : {}),
     profile: opts.profile,
     root,
     options: {
@@ -222,7 +230,7 @@ async function startRestore(stateDir: string, opts: RestoreOptions, io: RunbookI
       allowVersionMismatch: opts.allowVersionMismatch ?? false,
       keepDefaults: opts.keepDefaults ?? false,
       reportDirs: opts.reportDirs ?? [],
-      encrypted: set.manifest.archive.encryption !== null,
+      encrypted: set !== null && set.manifest.archive.encryption !== null,
     },
     backupFacts: null,
     innerManifestFile: path.join(restoreDir(stateDir, id), 'files.jsonl'),
@@ -238,7 +246,7 @@ async function startRestore(stateDir: string, opts: RestoreOptions, io: RunbookI
   const store = new JournalStore(stateDir, j);
   await store.save('created');
   const ctx = makeCtx(store, opts.passphrase, opts.tuning ?? {}, io.signal);
-  ctx.manifest = set.manifest;
+  ctx.manifest = set?.manifest ?? null;
   try {
     return await execute(store, ctx, io);
   } catch (e) {

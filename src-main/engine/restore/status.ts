@@ -75,7 +75,7 @@ export function statusView(j: RestoreJournal): RestoreStatusView {
   });
   return {
     id: j.id,
-    backup: j.backup,
+    backup: j.handMade?.file ?? j.backup,
     profileId: j.profile.id,
     startedAt: j.startedAt,
     updatedAt: j.updatedAt,

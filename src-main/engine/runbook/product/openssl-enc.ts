@@ -134,3 +134,28 @@ export async function readOpensslEncTar(
   }
   return { kdf: found.kdf, entries, bytes };
 }
+
+/** Decrypts an `openssl enc` file (either form) to a new file (O_EXCL, 0600); the plaintext is not checked. */
+export async function decryptOpensslEnc(file: string, passphrase: string, out: string): Promise<OpensslKdf> {
+  const found = await detectKdf(file, passphrase);
+  if (found === null) {
+    throw new RecoveryError('WRONG_PASSPHRASE', `The passphrase does not open ${file}.`, {
+      hint: "Use the product's backup passphrase.",
+    });
+  }
+  const { key, iv } = deriveKey(found.kdf, passphrase, found.salt);
+  await fsp.rm(out, { force: true });
+  const { createWriteStream } = await import('node:fs');
+  const { pipeline } = await import('node:stream/promises');
+  try {
+    await pipeline(
+      createReadStream(file, { start: 16 }),
+      createDecipheriv('aes-256-cbc', key, iv),
+      createWriteStream(out, { flags: 'wx', mode: 0o600 }),
+    );
+  } catch (e) {
+    await fsp.rm(out, { force: true });
+    throw new RecoveryError('BACKUP_CORRUPT', `${file} could not be decrypted: ${(e as Error).message}`);
+  }
+  return found.kdf;
+}

@@ -5,12 +5,12 @@ import { getPointer } from '../../appliance/json-pointer.js';
 import { scrub } from '../../appliance/client.js';
 import { RecoveryError, toRecoveryError } from '../../errors.js';
 import { ProgressMeter, formatBytes } from '../../progress.js';
-import { resolveItemPath } from '../../profiles/load.js';
 import type { Profile } from '../../profiles/schema.js';
 import type { CommandAction, HttpAction, ProductStep, StepPoint } from '../../profiles/steps-schema.js';
 import { serviceFor } from '../../service/index.js';
 import type { Step, StepContext } from '../runner.js';
 import { copyHashed, globFiles, type ArtifactRecord } from './artifacts.js';
+import { decryptOpensslEnc } from './openssl-enc.js';
 import { accountFor, runCommand } from './run-command.js';
 
 /** What product steps remember while a job runs; the restore keeps it in its journal (resume, rollback). */
@@ -110,15 +110,20 @@ async function artifactCopy(h: ProductHost, id: string): Promise<ArtifactRecord 
     expectSha256: rec.sha256,
     ...(h.signal ? { signal: h.signal } : {}),
   });
-  const owner = workOwner(h.profile);
-  if (owner !== undefined && process.platform !== 'win32' && process.getuid?.() === 0) {
-    const a = accountFor(owner);
-    await fsp.chown(local, a.uid, a.gid);
-  }
+  await chownToWorkOwner(h, local);
   return { ...rec, local };
 }
 
-const PLACEHOLDER = /\{(work|root|label|device|passphrase|artifact:[a-z0-9-]+|artifact-stem:[a-z0-9-]+)\}/g;
+async function chownToWorkOwner(h: ProductHost, file: string): Promise<void> {
+  const owner = workOwner(h.profile);
+  if (owner !== undefined && process.platform !== 'win32' && process.getuid?.() === 0) {
+    const a = accountFor(owner);
+    await fsp.chown(file, a.uid, a.gid);
+  }
+}
+
+const PLACEHOLDER =
+  /\{(work|root|label|device|passphrase|artifact:[a-z0-9-]+|artifact-stem:[a-z0-9-]+|artifact-decrypted:[a-z0-9-]+)\}/g;
 
 /** Fills placeholders; `secretOk` only where the value goes to a program's input. */
 async function fill(h: ProductHost, text: string, secretOk = false): Promise<string> {
@@ -139,7 +144,20 @@ async function fill(h: ProductHost, text: string, secretOk = false): Promise<str
       }
       vals.set(k, h.passphrase);
     } else if (k.startsWith('artifact:')) vals.set(k, (await artifactCopy(h, k.slice(9))).local);
-    else if (k.startsWith('artifact-stem:')) {
+    else if (k.startsWith('artifact-decrypted:')) {
+      // The product's encrypted backup, decrypted by the tool (both openssl forms) into the work folder.
+      const copy = await artifactCopy(h, k.slice(19));
+      if (h.passphrase === undefined || h.passphrase === '') {
+        throw new RecoveryError('PASSPHRASE_REQUIRED', "Decrypting the product's backup needs its passphrase.", {
+          hint: 'Give it with --passphrase-file (or type it when asked).',
+        });
+      }
+      const out = copy.local.replace(/\.enc$/, '');
+      await decryptOpensslEnc(copy.local, h.passphrase, out === copy.local ? `${out}.dec` : out);
+      await fsp.rm(copy.local, { force: true });
+      await chownToWorkOwner(h, out);
+      vals.set(k, out);
+    } else if (k.startsWith('artifact-stem:')) {
       const rec = h.artifacts?.().find((r) => r.step === k.slice(14));
       if (rec === undefined)
         throw new RecoveryError('BACKUP_INCOMPLETE', `The backup holds no artifact "${k.slice(14)}".`);
@@ -149,11 +167,9 @@ async function fill(h: ProductHost, text: string, secretOk = false): Promise<str
   return text.replace(PLACEHOLDER, (_m, k: string) => vals.get(k) ?? '');
 }
 
-/** A path from the profile: absolute ones are taken under --root (placeholders like {work} are not). */
+/** A path from the profile: taken as written, after placeholders ({root} puts it under --root). */
 async function place(h: ProductHost, template: string): Promise<string> {
-  const filled = await fill(h, template);
-  const rooted = template.startsWith('/') || /^[A-Za-z]:[\\/]/.test(template) || template.startsWith('%');
-  return rooted ? resolveItemPath(filled, h.root === null ? {} : { root: h.root }) : filled;
+  return fill(h, template);
 }
 
 function secrets(h: ProductHost): string[] {
