@@ -53,6 +53,7 @@ const MACHINE_JOB_LABEL: Record<JobKind, string> = {
   rollback: 'A rollback',
   credentials: 'Entering credentials',
   finish: 'Deleting the old folders',
+  mirror: 'A copy of backups to a stick',
 };
 
 export class JobHost {

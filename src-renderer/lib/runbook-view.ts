@@ -141,6 +141,8 @@ export function cancelConsequence(view: RunbookView): string {
         : 'The restore stops before anything on this machine changed.';
     case 'rollback':
       return 'The rollback stops after what it is doing now; run it again later to finish putting the machine back.';
+    case 'mirror':
+      return 'Copying stops; the unfinished copy is removed from the target stick. The backups themselves are not touched.';
     case null:
       return 'The job stops before it begins.';
     default:

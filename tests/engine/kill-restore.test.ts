@@ -47,7 +47,7 @@ const POINTS: Array<{ at: string; only?: 'resume' }> = [
   { at: 'renamed:move-in:Configuration' },
   { at: 'after-journal:rename-intent:set-aside:Storage' },
   { at: 'renamed:move-in:Storage' },
-  { at: 'ownership:mid-chown' },
+  { at: 'ownership:mid-check' },
   { at: 'ownership:before-check' },
   { at: 'start:started' },
   { at: 'after-journal:step-start:credentials' },

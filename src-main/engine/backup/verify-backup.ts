@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { verifyArchive } from '../archive/index.js';
+import { verifyArchive, type ArchiveLimits } from '../archive/index.js';
 import { RecoveryError } from '../errors.js';
 import { dropPageCacheAll } from '../media/page-cache.js';
 import type { Progress } from '../progress.js';
@@ -18,6 +18,11 @@ export interface HandMadeVerifyResult {
 }
 import { parseSha256Sums } from './restore-txt.js';
 import { verifyArtifacts } from '../runbook/product/artifacts.js';
+
+/** The totals manifest.json declares: reading stops as soon as the archive holds more. */
+export function manifestLimits(m: BackupSet['manifest']): ArchiveLimits {
+  return { files: m.files, contentBytes: m.contentBytes, entries: m.files + m.dirs + m.symlinks };
+}
 
 export interface VerifyResult {
   set: BackupSet;
@@ -65,13 +70,16 @@ export async function verifyBackup(
       parts: set.manifest.archive.parts,
       ...(opts.passphrase !== undefined ? { passphrase: opts.passphrase } : {}),
       ...(opts.manifestOut !== undefined ? { manifestOut: opts.manifestOut } : {}),
+      // The restore's own screen: what verify calls OK, the restore accepts.
+      screen: { itemIds: set.manifest.items.map((i) => i.id) },
+      limits: manifestLimits(set.manifest),
     },
     io,
   );
-  if (r.files !== set.manifest.files) {
+  if (r.files !== set.manifest.files || r.contentBytes !== set.manifest.contentBytes) {
     throw new RecoveryError(
       'BACKUP_CORRUPT',
-      `The archive holds ${r.files} files but manifest.json says ${set.manifest.files}.`,
+      `The archive holds ${r.files} files (${r.contentBytes} bytes) but manifest.json says ${set.manifest.files} (${set.manifest.contentBytes} bytes).`,
     );
   }
   if (set.manifest.artifacts.length > 0) {

@@ -24,7 +24,10 @@ export function defaultStateDir(opt?: string, env: NodeJS.ProcessEnv = process.e
 export interface ItemPlan {
   id: string;
   target: string;
-  /** `<target>.restore-staging-<id>`: beside the target, so moving it in is a rename on one filesystem. */
+  /**
+   * `<target's folder>/.edge-recovery-<restore id>/<item id>`: inside a root-only (0700) work folder beside the
+   * target, on its filesystem, so nothing staged is reachable by others and moving it in is one rename.
+   */
   staging: string;
   /** `<target>.before-restore-<stamp>`: where the folder found on the machine is set aside. */
   setAside: string;
@@ -114,6 +117,8 @@ export interface RestoreJournal {
   facts: {
     files: number;
     contentBytes: number;
+    /** Bytes per item as measured by reading the archive (the free-space check trusts these, not the manifest). */
+    itemBytes?: Record<string, number>;
     checked: number;
     installedVersion: string | null;
     installedAfter: string | null;

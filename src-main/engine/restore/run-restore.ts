@@ -27,7 +27,7 @@ import {
 import { describeMachineState, machineTouched } from './status.js';
 import { compatibilityStep, precheckStep, verifyStep } from './steps-prepare.js';
 import { credentialsStep, finishStep, reportStep, restartStep, startStep } from './steps-finish.js';
-import { extractStep, ownershipStep, setAsideName, stopStep, swapStep } from './steps-swap.js';
+import { extractStep, ownershipStep, setAsideName, stagingPath, stopStep, swapStep } from './steps-swap.js';
 
 export interface RestoreOptions {
   /** The backup set folder (…/Backup_<profile>_<time>), or a hand-made .tar / .tar.gz / .tgz / .zip. */
@@ -211,7 +211,7 @@ async function startRestore(stateDir: string, opts: RestoreOptions, io: RunbookI
     .map((i) => ({
       id: i.id,
       target: i.path,
-      staging: `${i.path}.restore-staging-${id}`,
+      staging: stagingPath(i.path, i.id, id),
       setAside: setAsideName(i.path, id),
       hadOriginal: null,
     }));

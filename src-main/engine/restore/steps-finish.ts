@@ -1,4 +1,3 @@
-import { promises as fsp } from 'node:fs';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import type { CredentialResource } from '../profiles/schema.js';
 import type { Step } from '../runbook/runner.js';
@@ -7,6 +6,8 @@ import { waitHealthy, type RestoreCtx } from './context.js';
 import { crashPoint } from './crash-point.js';
 import { rewriteRestoreReport, writeRestoreReport } from './restore-report.js';
 import { formatBytes } from '../progress.js';
+import { discardInto, removeTreeNoFollow } from '../util/safe-delete.js';
+import { removeWorkDirs, workDirOf } from './steps-swap.js';
 import { removeWork } from '../runbook/product/product-steps.js';
 import { treeSizes } from '../util/tree-size.js';
 
@@ -171,11 +172,14 @@ export async function deleteSetAside(c: Pick<RestoreCtx, 'store'>): Promise<stri
   const removed: string[] = [];
   for (const i of j.items) {
     if (i.hadOriginal) {
-      await fsp.rm(i.setAside, { recursive: true, force: true });
+      // The service (its own account) runs again: a recursive delete by path could be redirected through a
+      // folder swapped for a link. Renamed into the root-only work folder first, then deleted by descriptor.
+      discardInto(workDirOf(i), i.setAside, `trash-${i.id}`);
       removed.push(i.setAside);
       crashPoint(`finish:removed:${i.id}`);
     }
   }
+  removeWorkDirs(j.items);
   return removed;
 }
 
@@ -188,10 +192,10 @@ export const finishStep: Step<RestoreCtx> = {
       : 'Remove leftover staging folders, then ask you one last time: delete the folders the restore set aside, or keep them. Until you delete them, nothing of the old state is lost.',
   async run(c, s) {
     const j = c.store.j;
-    for (const i of j.items) await fsp.rm(i.staging, { recursive: true, force: true });
+    for (const i of j.items) removeTreeNoFollow(i.staging);
     await removeWork(c.product);
     // The copy made of a hand-made archive has served; the archive itself stays where it was.
-    if (j.handMade) await fsp.rm(j.backup, { recursive: true, force: true });
+    if (j.handMade) removeTreeNoFollow(j.backup);
     // A crash while deleting: the decision was made, finish the deletion without asking again.
     const decided = j.status === 'committing';
     const old = await setAsideFolders(c);
@@ -208,6 +212,7 @@ export const finishStep: Step<RestoreCtx> = {
       });
     }
     if (!remove) {
+      removeWorkDirs(j.items);
       j.oldFolders = { decision: 'kept', at: new Date().toISOString(), ...old };
       await c.store.save('old-folders-kept');
       await rewriteReport(c);
