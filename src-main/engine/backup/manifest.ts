@@ -86,8 +86,10 @@ export async function readBackupSet(dir: string): Promise<BackupSet> {
       }
       throw new RecoveryError(
         'BACKUP_INCOMPLETE',
-        `The backup at ${dir} has no manifest.json${partial ? ' and still holds .partial files' : ''}: it was never finished.`,
-        { hint: 'Use another (older) backup. An unfinished backup cannot be restored.' },
+        `The backup at ${dir} has no manifest.json${partial ? ' and still holds .partial files' : ''}: it was interrupted before it was verified (manifest.json is written last, after everything was read back), so it is not a backup.`,
+        {
+          hint: 'Use another (older) backup. The next backup of this device removes this folder once it has verified.',
+        },
       );
     }
     throw new RecoveryError('BACKUP_NOT_FOUND', `Cannot read ${dir}: ${(e as Error).message}`, { cause: e });
