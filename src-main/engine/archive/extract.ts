@@ -225,6 +225,7 @@ export async function extractArchiveJob(
         },
       },
       meter,
+      opts.ageKey,
     );
     if (!manifestEntryDone) {
       const left = manifest.next();

@@ -5,6 +5,7 @@ import { finished } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import type { ProgressMeter } from '../progress.js';
+import type { AgeKey } from './age-key.js';
 import { AGE_MAGIC, AgeDecryptor, looksEncrypted } from './age-stream.js';
 import { TarFormatError, TarReader, type TarHandler } from './tar-reader.js';
 import type { ArchivePart } from './types.js';
@@ -70,6 +71,8 @@ export async function readArchive(
   passphrase: string | undefined,
   handler: TarHandler,
   meter: ProgressMeter,
+  /** The job's scrypt key (derived once per job); without it the passphrase is run through scrypt here. */
+  ageKey?: AgeKey,
 ): Promise<void> {
   checkParts(dir, parts);
   const gunzip = createGunzip({ chunkSize: 256 * 1024 });
@@ -112,10 +115,10 @@ export async function readArchive(
       if (head.length < AGE_MAGIC.length) return;
       firstBytes = [];
       if (looksEncrypted(head)) {
-        if (passphrase === undefined || passphrase === '') {
+        if ((passphrase === undefined || passphrase === '') && ageKey === undefined) {
           throw new RecoveryError('PASSPHRASE_REQUIRED', 'This backup is encrypted: enter its passphrase.');
         }
-        dec = new AgeDecryptor(passphrase);
+        dec = new AgeDecryptor(passphrase, ageKey);
       } else dec = null;
       b = head;
     }

@@ -98,6 +98,7 @@ export async function verifyArchiveJob(
         },
       },
       meter,
+      opts.ageKey,
     );
     if (!manifestDone) throw corrupt('the inner manifest is missing');
     seen.flush();

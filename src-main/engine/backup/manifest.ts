@@ -54,6 +54,8 @@ export const BackupManifestSchema = z.object({
     parts: z.array(Part).min(1),
   }),
   skipped: z.array(z.object({ path: z.string(), reason: z.string() })),
+  /** Encrypted backups: HMAC-SHA256 of the rest, keyed from the passphrase (manifest-integrity.ts). Last field. */
+  integrity: z.object({ scheme: z.string(), mac: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
 });
 
 export type BackupManifest = z.infer<typeof BackupManifestSchema>;
@@ -61,6 +63,9 @@ export type BackupManifest = z.infer<typeof BackupManifestSchema>;
 export interface BackupSet {
   dir: string;
   manifest: BackupManifest;
+  /** manifest.json as written (its checksum and MAC cover these bytes / this object, not the parsed copy). */
+  text: string;
+  raw: Record<string, unknown>;
 }
 
 /** Reads and checks a backup set's manifest. Does not read the archive (see verifyBackup). */
@@ -112,5 +117,5 @@ export async function readBackupSet(dir: string): Promise<BackupSet> {
     );
   }
   // Host names, ids and paths from a stick are shown on terminals and in reports: no control characters.
-  return { dir, manifest: cleanStrings(r.data) };
+  return { dir, manifest: cleanStrings(r.data), text, raw: raw as Record<string, unknown> };
 }

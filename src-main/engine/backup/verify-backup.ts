@@ -6,7 +6,9 @@ import { dropPageCacheAll } from '../media/page-cache.js';
 import type { Progress } from '../progress.js';
 import { executeRunbook, type RunbookIO } from '../runbook/runner.js';
 import { readBackupSet, SUMS_NAME, type BackupSet } from './manifest.js';
+import { checkManifestIntegrity, jobKeyFor } from './manifest-integrity.js';
 import { parseSha256Sums } from './restore-txt.js';
+import { releaseAgeKey } from '../archive/age-key.js';
 
 export interface VerifyResult {
   set: BackupSet;
@@ -38,28 +40,34 @@ export async function verifyBackup(
       });
     }
   }
-  if (set.manifest.archive.encryption !== null && opts.passphrase === undefined) {
-    throw new RecoveryError('PASSPHRASE_REQUIRED', 'This backup is encrypted: enter its passphrase.', {
-      hint: 'Use --passphrase-file, the EDGE_RECOVERY_PASSPHRASE variable, or type it when asked.',
-    });
+  // scrypt once for the job (an encrypted backup): the manifest's MAC and the archive's header share the key.
+  const key = set.manifest.archive.encryption !== null ? await jobKeyFor(set, opts.passphrase) : null;
+  try {
+    await checkManifestIntegrity(set, key);
+    await dropPageCacheAll(set.manifest.archive.parts.map((p) => path.join(setDir, p.name)));
+    const r = await verifyArchive(
+      setDir,
+      {
+        parts: set.manifest.archive.parts,
+        ...(key !== null ? { ageKey: key } : {}),
+        ...(opts.manifestOut !== undefined ? { manifestOut: opts.manifestOut } : {}),
+      },
+      io,
+    );
+    checkCounts(set, r.files);
+    return { set, files: r.files, contentBytes: r.contentBytes };
+  } finally {
+    releaseAgeKey(key);
   }
-  await dropPageCacheAll(set.manifest.archive.parts.map((p) => path.join(setDir, p.name)));
-  const r = await verifyArchive(
-    setDir,
-    {
-      parts: set.manifest.archive.parts,
-      ...(opts.passphrase !== undefined ? { passphrase: opts.passphrase } : {}),
-      ...(opts.manifestOut !== undefined ? { manifestOut: opts.manifestOut } : {}),
-    },
-    io,
-  );
-  if (r.files !== set.manifest.files) {
+}
+
+function checkCounts(set: BackupSet, files: number): void {
+  if (files !== set.manifest.files) {
     throw new RecoveryError(
       'BACKUP_CORRUPT',
-      `The archive holds ${r.files} files but manifest.json says ${set.manifest.files}.`,
+      `The archive holds ${files} files but manifest.json says ${set.manifest.files}.`,
     );
   }
-  return { set, files: r.files, contentBytes: r.contentBytes };
 }
 
 /** verifyBackup as a one-step runbook, for the wizard and `edge-recovery verify --json`. */

@@ -28,6 +28,11 @@ export interface ItemPlan {
   setAside: string;
   /** Whether a folder was found at the target when the defaults were set aside (null: not looked yet). */
   hadOriginal: boolean | null;
+  /**
+   * The profile's path when it is a symlink to the target (a data disk): the restore works at the target
+   * (the real folder), and never touches the link.
+   */
+  link?: string;
 }
 
 /**
@@ -200,6 +205,11 @@ export async function reconcileRenames(store: JournalStore): Promise<string[]> {
     await store.save();
   }
   return odd;
+}
+
+/** Where a rollback moves the restored folder before deleting it. */
+export function discardName(i: ItemPlan, id: string): string {
+  return `${i.target}.restore-discard-${id}`;
 }
 
 export function renameDone(j: RestoreJournal, itemId: string, purpose: RenameRecord['purpose']): boolean {

@@ -5,8 +5,9 @@ import type { ServiceControl } from '../service/types.js';
 import { executeRunbook, type RunbookDef, type RunbookIO } from '../runbook/runner.js';
 import { recoverInterruptedBackup } from '../backup/backup-journal.js';
 import { withJobLock } from '../util/job-lock.js';
+import { byHand, serviceDeps } from './context.js';
 import { crashPoint } from './crash-point.js';
-import { defaultStateDir, JournalStore, readJournal, reconcileRenames, renameDone, type ItemPlan } from './journal.js';
+import { defaultStateDir, discardName, JournalStore, readJournal, reconcileRenames, renameDone } from './journal.js';
 import { journaledRename } from './renames.js';
 import { describeMachineState } from './status.js';
 
@@ -15,9 +16,7 @@ interface RollbackCtx {
   service: ServiceControl;
 }
 
-export function discardName(i: ItemPlan, id: string): string {
-  return `${i.target}.restore-discard-${id}`;
-}
+export { discardName };
 
 function rename(
   store: JournalStore,
@@ -43,7 +42,9 @@ const ROLLBACK_RUNBOOK: RunbookDef<RollbackCtx> = {
           await c.service.stop();
           await c.service.waitFor('stopped', c.store.j.profile.service.stopTimeoutSeconds * 1000);
         }
-        return `${c.service.label} is stopped.`;
+        return byHand(c.store.j.profile)
+          ? `${c.store.j.profile.productName} was stopped by hand (confirmed by the technician).`
+          : `${c.service.label} is stopped.`;
       },
     },
     {
@@ -89,10 +90,13 @@ const ROLLBACK_RUNBOOK: RunbookDef<RollbackCtx> = {
       skip: (c) => (c.store.j.serviceBefore === null ? 'The restore never touched the service.' : null),
       async run(c) {
         const before = c.store.j.serviceBefore;
-        if (before === 'running' || before === 'starting') {
+        // 'unknown': stopped by hand at the restore's request (no manager to ask), so it ran before.
+        if (before === 'running' || before === 'starting' || before === 'unknown') {
           await c.service.start();
           await c.service.waitFor('running', c.store.j.profile.service.startTimeoutSeconds * 1000);
-          return `${c.service.label} runs again, as before.`;
+          return byHand(c.store.j.profile)
+            ? `${c.store.j.profile.productName} was started again by hand (confirmed by the technician), as before.`
+            : `${c.service.label} runs again, as before.`;
         }
         return `${c.service.label} stays stopped, as it was before.`;
       },
@@ -147,7 +151,7 @@ async function undoRestore(
   }
   const ctx: RollbackCtx = {
     store,
-    service: serviceFor(j.profile.service, opts.pollMs === undefined ? {} : { pollMs: opts.pollMs }),
+    service: serviceFor(j.profile.service, serviceDeps(opts.pollMs, io.interaction, 'rollback-stop')),
   };
   try {
     const steps = await executeRunbook(ROLLBACK_RUNBOOK, ctx, io);

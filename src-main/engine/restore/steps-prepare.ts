@@ -8,7 +8,9 @@ import { localDeviceId } from '../media/device-id.js';
 import { formatBytes } from '../progress.js';
 import { resolveItemPath } from '../profiles/load.js';
 import type { Step } from '../runbook/runner.js';
-import { needManifest, type RestoreCtx } from './context.js';
+import { checkManifestIntegrity } from '../backup/manifest-integrity.js';
+import { readBackupSet } from '../backup/manifest.js';
+import { needAgeKey, needManifest, type RestoreCtx } from './context.js';
 import { crashPoint } from './crash-point.js';
 import { screenEntries } from './entry-screen.js';
 import { ownerIds } from './repair-ownership.js';
@@ -53,17 +55,26 @@ export const verifyStep: Step<RestoreCtx> = {
         },
       );
     }
+    // manifest.json decides the compatibility checks: it must be the one written with this backup.
+    const set = await readBackupSet(c.store.j.backup);
+    c.manifest = set.manifest;
+    const key = await needAgeKey(c);
+    const authentic = await checkManifestIntegrity(set, key);
     await fsp.mkdir(path.dirname(c.store.j.innerManifestFile), { recursive: true, mode: 0o700 });
     const r = await verifyArchive(
       c.store.j.backup,
-      { parts: m.archive.parts, passphrase: c.passphrase, manifestOut: c.store.j.innerManifestFile },
+      {
+        parts: set.manifest.archive.parts,
+        ...(key !== null ? { ageKey: key } : {}),
+        manifestOut: c.store.j.innerManifestFile,
+      },
       { onProgress: s.progress, signal: c.signal },
     );
     const entries = await screenEntries(c.store.j.innerManifestFile, new Set(c.store.j.items.map((i) => i.id)));
     c.store.j.facts.files = r.files;
     c.store.j.facts.contentBytes = r.contentBytes;
     crashPoint('verify:done');
-    return `All ${r.files} files (${formatBytes(r.contentBytes)}) read back and match their hashes; all ${entries} entries stay inside their folders.`;
+    return `All ${r.files} files (${formatBytes(r.contentBytes)}) read back and match their hashes; all ${entries} entries stay inside their folders; ${authentic}`;
   },
 };
 

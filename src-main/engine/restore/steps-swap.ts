@@ -1,12 +1,12 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { extractArchive } from '../archive/index.js';
-import { RecoveryError } from '../errors.js';
+import { onThisMachine, RecoveryError, toRecoveryError } from '../errors.js';
 import { formatBytes } from '../progress.js';
 import type { Step } from '../runbook/runner.js';
 import { findOpenFiles } from '../service/open-files.js';
 import { exists, fsyncDir } from '../util/atomic-fs.js';
-import { needManifest, type RestoreCtx } from './context.js';
+import { byHand, needAgeKey, needManifest, type RestoreCtx } from './context.js';
 import { crashPoint } from './crash-point.js';
 import { renameDone } from './journal.js';
 import { journaledRename } from './renames.js';
@@ -59,7 +59,9 @@ export const stopStep: Step<RestoreCtx> = {
         },
       );
     }
-    return `${c.service.label} is stopped (it was ${j.serviceBefore}); no program holds files in the folders.`;
+    return byHand(c.profile)
+      ? `${c.profile.productName} was stopped by hand (confirmed by the technician); no program holds files in the folders.`
+      : `${c.service.label} is stopped (it was ${j.serviceBefore}); no program holds files in the folders.`;
   },
 };
 
@@ -79,6 +81,7 @@ export const extractStep: Step<RestoreCtx> = {
         },
       );
     }
+    const key = await needAgeKey(c);
     const targets: Record<string, string> = {};
     for (const i of c.store.j.items) {
       // A staging folder left by an interrupted run is incomplete by definition: start it afresh.
@@ -89,7 +92,12 @@ export const extractStep: Step<RestoreCtx> = {
     let crashed = false;
     const r = await extractArchive(
       c.store.j.backup,
-      { parts: m.archive.parts, passphrase: c.passphrase, manifestFile: c.store.j.innerManifestFile, targets },
+      {
+        parts: m.archive.parts,
+        ...(key !== null ? { ageKey: key } : {}),
+        manifestFile: c.store.j.innerManifestFile,
+        targets,
+      },
       {
         onProgress: (p) => {
           if (!crashed && p.files > 0) {
@@ -100,7 +108,10 @@ export const extractStep: Step<RestoreCtx> = {
         },
         signal: c.signal,
       },
-    );
+    ).catch((e: unknown) => {
+      // Writing goes to this machine's disk (beside the folders): say so, not "the stick".
+      throw onThisMachine(toRecoveryError(e), c.store.j.items.map((i) => path.dirname(i.staging)).join(', '));
+    });
     for (const i of c.store.j.items) await fsyncDir(path.dirname(i.staging));
     crashPoint('extract:done');
     return `Unpacked ${r.files} files (${formatBytes(r.contentBytes)}) into the staging folders; every hash matched.`;
@@ -153,10 +164,11 @@ export const swapStep: Step<RestoreCtx> = {
         }
         await journaledRename(c.store, { from: i.staging, to: i.target, purpose: 'move-in', itemId: i.id });
       }
+      const via = i.link !== undefined ? ` (through the link ${i.link}, which is kept)` : '';
       lines.push(
         i.hadOriginal
-          ? `${path.basename(i.target)}: the old folder is at ${i.setAside}.`
-          : `${path.basename(i.target)}: there was no folder before.`,
+          ? `${path.basename(i.target)}${via}: the old folder is at ${i.setAside}.`
+          : `${path.basename(i.target)}${via}: there was no folder before.`,
       );
     }
     return `The restored folders are in place. ${lines.join(' ')}`;
