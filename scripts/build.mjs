@@ -44,6 +44,7 @@ const entries = [
   // The archive engine alone, for `npm run bench` (measures the production bundle, not tsx-compiled sources).
   ['src-main/engine/archive/index.ts', 'dist/archive.js'],
   ['src-main/practice/appliance.ts', 'dist/practice-appliance.js'],
+  ['src-main/practice/standins/standin.ts', 'dist/practice-standin.js'],
   ['src-main/main/main.ts', 'dist/main.js'],
 ];
 await Promise.all(

@@ -1,9 +1,10 @@
 import { Command, CommanderError, Option } from 'commander';
 import path from 'node:path';
+import { isHandMadeArchive, runAdopt } from '../engine/backup/hand-made.js';
 import { listBackups } from '../engine/backup/list-backups.js';
 import { readBackupSet } from '../engine/backup/manifest.js';
 import { recoverInterruptedBackup } from '../engine/backup/backup-journal.js';
-import { runBackup } from '../engine/backup/run-backup.js';
+import { runBackup, type BackupResult } from '../engine/backup/run-backup.js';
 import { runVerify } from '../engine/backup/verify-backup.js';
 import { EXIT_CODES, exitCodeFor, toRecoveryError } from '../engine/errors.js';
 import { cleanText } from '../engine/util/clean-text.js';
@@ -11,6 +12,8 @@ import { localDeviceId } from '../engine/media/device-id.js';
 import { listDrives } from '../engine/media/drives.js';
 import { formatBytes } from '../engine/progress.js';
 import { builtinProfiles, loadProfile } from '../engine/profiles/load.js';
+import type { Profile } from '../engine/profiles/schema.js';
+import { assertCommandsAllowed, profileTrust, untrustedWarning } from '../engine/profiles/trust.js';
 import {
   isUnfinished,
   restoreStatus,
@@ -22,20 +25,71 @@ import { defaultStateDir } from '../engine/restore/journal.js';
 import type { RunbookIO } from '../engine/runbook/runner.js';
 import { describeHolder, jobLockHolder, withJobLock } from '../engine/util/job-lock.js';
 import { TOOL_VERSION } from '../engine/version.js';
-import { collectFolder, getPassphrase, parseKeep, parseSize, readCredentialsFile } from './options.js';
+import { collectFolder, getPassphrase, takeEnvSecrets, parseKeep, parseSize, readCredentialsFile } from './options.js';
+import { registerScheduleCommands } from './schedule-commands.js';
 import { table, terminalInteraction, terminalSink } from './terminal.js';
 
 /** The passphrase a backup needs: asked (or read) only when its manifest says it is encrypted. */
 async function passphraseFor(backup: string, file: string | undefined): Promise<string | undefined> {
+  if (await isHandMadeArchive(path.resolve(backup))) return undefined;
   const { manifest } = await readBackupSet(path.resolve(backup));
-  if (manifest.archive.encryption === null) return undefined;
+  // The product's own encrypted backups (OpenCRVS .tar.gz.enc) are opened with its passphrase too.
+  const productEncrypted = manifest.artifacts.some((a) => a.format === 'openssl-enc-tar-gz');
+  if (manifest.archive.encryption === null && !productEncrypted) return undefined;
   return getPassphrase({ ...(file ? { file } : {}), create: false, required: true });
+}
+
+/** Remembers a verified manual backup for `status` and the start screen; a failure here never fails the backup. */
+async function recordManualBackup(stateDir: string | undefined, to: string, r: BackupResult): Promise<void> {
+  const { recordVerifiedBackup } = await import('../engine/schedule/backup-record.js');
+  await recordVerifiedBackup(defaultStateDir(stateDir ? path.resolve(stateDir) : undefined), {
+    profileId: r.manifest.profile.id,
+    deviceId: r.manifest.deviceId,
+    setDir: r.setDir,
+    to,
+    createdAt: r.manifest.createdAt,
+    class: r.manifest.class ?? 'manual',
+    encrypted: r.manifest.archive.encryption !== null,
+  }).catch((e: unknown) => {
+    process.stderr.write(`Warning: could not record the backup for "status": ${toRecoveryError(e).message}\n`);
+  });
+}
+
+/** "Last verified backup of this device: …" for `status` (warns past a week). */
+async function lastBackupLine(stateDir: string | undefined): Promise<string> {
+  const { lastBackup, describeAge } = await import('../engine/schedule/backup-record.js');
+  const last = await lastBackup(defaultStateDir(stateDir ? path.resolve(stateDir) : undefined)).catch(() => null);
+  if (last === null) return 'No verified backup of this device is recorded on this machine.\n';
+  return (
+    `Last verified backup of this device: ${last.createdAt.replace('T', ' ').slice(0, 16)} UTC (${describeAge(last.ageMs)}, ` +
+    `${last.class}, ${last.profileId}) at ${last.setDir}${last.present ? '' : ' (not reachable now)'}\n` +
+    (last.stale
+      ? `WARNING: it is older than ${Math.round(last.thresholdMs / 86_400_000)} days. Make a backup now, or check the schedule (edge-recovery schedule status).\n`
+      : '')
+  );
 }
 
 /** --state-dir (or EDGE_RECOVERY_STATE_DIR) as an engine option. */
 function stateDirOpt(o: { stateDir?: string }): { stateDir?: string } {
   return o.stateDir ? { stateDir: path.resolve(o.stateDir) } : {};
 }
+
+/**
+ * --profile: a built-in id, or a file. A file that someone other than root could change is untrusted input: a
+ * warning says so, and a profile that would run commands (a `process` service) needs --allow-profile-commands.
+ */
+async function cliProfile(ref: string, o: { allowProfileCommands?: boolean }): Promise<Profile> {
+  const profile = await loadProfile(ref);
+  const trust = await profileTrust(ref);
+  if (trust.origin === 'untrusted') {
+    process.stderr.write(untrustedWarning(ref, trust.reason) + '\n');
+    assertCommandsAllowed(ref, profile, trust, o.allowProfileCommands === true);
+  }
+  return profile;
+}
+
+const ALLOW_COMMANDS_HELP =
+  'use an untrusted profile file (not root-only) even though it runs commands (a "process" service); read them first';
 
 function out(json: boolean, value: unknown, human: () => string): void {
   // Names and paths in the text may come from a stick: no control character reaches the terminal.
@@ -134,6 +188,7 @@ export function buildProgram(): Command {
                   b.productVersion ?? '?',
                   formatBytes(b.sizeBytes),
                   b.encrypted ? 'encrypted' : 'plain',
+                  b.complete ? b.class : '',
                   b.complete ? path.basename(b.path) : `INCOMPLETE (${b.problem ?? ''}) ${path.basename(b.path)}`,
                 ]),
               ),
@@ -154,12 +209,25 @@ export function buildProgram(): Command {
       collectFolder,
       {} as Record<string, string>,
     )
+    .option(
+      '--include <id>',
+      'also back up an optional folder that is off by default, e.g. Logs (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
+    .option(
+      '--exclude <id>',
+      'leave out an optional folder that is on by default, e.g. Certificates (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .option('--device-id <id>', 'device id to file the backup under (default: hostname + machine id)')
     .option('--encrypt', 'encrypt with a passphrase (age format)')
     .option('--passphrase-file <file>', 'read the passphrase from a file (else EDGE_RECOVERY_PASSPHRASE or a prompt)')
     .option('--keep <n>', 'keep the newest n backups of this device and profile', parseKeep)
     .option('--split-size <size>', 'split the archive into parts (e.g. 4G); automatic on FAT32', parseSize)
     .option('--leave-stopped', 'leave the service stopped afterwards')
+    .option('--allow-profile-commands', ALLOW_COMMANDS_HELP)
     .option('--strict', 'fail (instead of warn) when a file changes while it is backed up')
     .option('--yes', 'do not ask before stopping the service (with service manager "none": it was stopped by hand)')
     .addOption(new Option('--state-dir <dir>', 'where the job lock and journals live').env('EDGE_RECOVERY_STATE_DIR'))
@@ -170,6 +238,8 @@ export function buildProgram(): Command {
         to: string;
         root?: string;
         folder: Record<string, string>;
+        include: string[];
+        exclude: string[];
         deviceId?: string;
         encrypt?: boolean;
         passphraseFile?: string;
@@ -180,8 +250,9 @@ export function buildProgram(): Command {
         yes?: boolean;
         stateDir?: string;
         json?: boolean;
+        allowProfileCommands?: boolean;
       }) => {
-        const profile = await loadProfile(o.profile);
+        const profile = await cliProfile(o.profile, o);
         const wantsEncryption = o.encrypt === true || o.passphraseFile !== undefined;
         const passphrase = wantsEncryption
           ? await getPassphrase({
@@ -196,6 +267,8 @@ export function buildProgram(): Command {
             to: path.resolve(o.to),
             ...(o.root ? { root: path.resolve(o.root) } : {}),
             ...(Object.keys(o.folder).length > 0 ? { folders: o.folder } : {}),
+            ...(o.include.length > 0 ? { include: o.include } : {}),
+            ...(o.exclude.length > 0 ? { exclude: o.exclude } : {}),
             ...(o.deviceId ? { deviceId: o.deviceId } : {}),
             ...(passphrase !== undefined ? { passphrase } : {}),
             ...(o.keep !== undefined ? { keep: o.keep } : {}),
@@ -206,6 +279,7 @@ export function buildProgram(): Command {
           },
           io(o),
         );
+        await recordManualBackup(o.stateDir, path.resolve(o.to), r);
         if (!o.json) {
           process.stdout.write(
             `\nBackup complete and verified: ${r.setDir}\n` +
@@ -220,19 +294,71 @@ export function buildProgram(): Command {
 
   program
     .command('verify <backup>')
-    .description('Read a backup completely and check every part and every file against its checksum.')
+    .description(
+      'Read a backup completely and check every part and every file against its checksum; a hand-made .tar, .tar.gz/.tgz or .zip is read through and judged (it has no checksums).',
+    )
     .option('--passphrase-file <file>', 'passphrase of an encrypted backup')
+    .option(
+      '--profile <id|file>',
+      "a hand-made archive's product profile (finds its folders by name; default eds-linux)",
+    )
     .option('--json', 'print progress and results as JSON lines')
-    .action(async (backup: string, o: { passphraseFile?: string; json?: boolean }) => {
+    .action(async (backup: string, o: { passphraseFile?: string; profile?: string; json?: boolean }) => {
       const passphrase = await passphraseFor(backup, o.passphraseFile);
-      const r = await runVerify(path.resolve(backup), passphrase !== undefined ? { passphrase } : {}, io(o));
-      if (!o.json) process.stdout.write(`\nOK: all ${r.files} files of ${backup} match their checksums.\n`);
+      const r = await runVerify(
+        path.resolve(backup),
+        {
+          ...(passphrase !== undefined ? { passphrase } : {}),
+          ...(o.profile ? { profile: await loadProfile(o.profile) } : {}),
+        },
+        io(o),
+      );
+      if (o.json) return;
+      if ('handMade' in r) {
+        process.stdout.write(
+          `\nRead through: ${r.files} files of ${backup}, every entry acceptable.\n  ${r.note}\n  ${r.mapping}\n` +
+            `  To make a backup set that is checked file by file from now on: edge-recovery adopt ${backup} --to <stick>\n`,
+        );
+      } else {
+        const own = r.set.manifest.artifacts.length;
+        process.stdout.write(
+          `\nOK: all ${r.files} files${own > 0 ? ` and the product's own ${own} file(s)` : ''} of ${backup} match their checksums.\n`,
+        );
+      }
+    });
+
+  program
+    .command('adopt <archive>')
+    .description(
+      'Make a proper backup set (manifest, checksums of every file, RESTORE.txt) of a hand-made .tar, .tar.gz/.tgz or .zip, then verify it.',
+    )
+    .requiredOption('--to <dir>', "the stick's mount point (or any folder)")
+    .option('--profile <id|file>', 'the product profile (finds the folders by name)', 'eds-linux')
+    .option('--device-id <id>', 'the device the archive comes from (default: hand-made)')
+    .option('--json', 'print progress and results as JSON lines')
+    .action(async (archive: string, o: { to: string; profile: string; deviceId?: string; json?: boolean }) => {
+      const profile = await loadProfile(o.profile);
+      const r = await runAdopt(
+        {
+          source: path.resolve(archive),
+          profile,
+          to: path.resolve(o.to),
+          ...(o.deviceId ? { deviceId: o.deviceId } : {}),
+        },
+        io(o),
+      );
+      if (!o.json) {
+        process.stdout.write(
+          `\nBackup set written and verified: ${r.setDir}\n  ${r.manifest.files} files, ${formatBytes(r.manifest.contentBytes)}\n  ${r.mapping}\n` +
+            `  How to restore by hand: ${path.join(r.setDir, 'RESTORE.txt')}\n`,
+        );
+      }
     });
 
   program
     .command('restore <backup>')
     .description(
-      'Restore a backup onto this machine: verify, check compatibility, swap folders reversibly, repair owners, re-enter credentials.',
+      'Restore a backup (a set made by this tool, or a hand-made .tar, .tar.gz/.tgz or .zip) onto this machine: verify, check compatibility, swap folders reversibly, repair owners, re-enter credentials.',
     )
     .requiredOption('--profile <id|file>', 'built-in profile id or profile JSON file')
     .option('--root <dir>', "resolve the profile's folders under this folder")
@@ -242,10 +368,11 @@ export function buildProgram(): Command {
     .option('--allow-version-mismatch', 'restore even if the installed version does not fit the version policy')
     .option('--allow-other-device', 'restore a backup made on another device (the normal case on replacement hardware)')
     .option('--keep-defaults', 'keep the set-aside default folders after a successful restore')
+    .option('--allow-profile-commands', ALLOW_COMMANDS_HELP)
     .addOption(new Option('--state-dir <dir>', 'where the restore journal lives').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'print progress and results as JSON lines')
     .action(async (backup: string, o: RestoreCliOptions) => {
-      const profile = await loadProfile(o.profile);
+      const profile = await cliProfile(o.profile, o);
       const passphrase = await passphraseFor(backup, o.passphraseFile);
       const credentials = o.credentialsFile ? await readCredentialsFile(o.credentialsFile) : undefined;
       const runIo = io({ ...o, ...(credentials ? { credentials } : {}) });
@@ -290,6 +417,7 @@ export function buildProgram(): Command {
             s.steps.map((x) => `  [${x.state}] ${x.title}${x.summary ? `: ${x.summary}` : ''}`).join('\n') +
             `\n\nNext: ${[s.canResume ? 'edge-recovery resume' : '', s.canRollback ? 'edge-recovery rollback' : ''].filter(Boolean).join('  or  ')}\n`,
       );
+      if (!o.json) process.stdout.write(await lastBackupLine(o.stateDir));
       if (s !== null) process.exitCode = EXIT_CODES.REFUSED;
     });
 
@@ -330,13 +458,43 @@ export function buildProgram(): Command {
       if (!o.json) process.stdout.write('\nRolled back: the machine is as it was before the restore.\n');
     });
 
+  registerScheduleCommands(program);
+
+  program
+    .command('practice <profile-id>')
+    .description(
+      "Rehearse a product's whole backup and restore on its practice stand-in (a sandbox folder, a folder as the stick): " +
+        'opencrvs. Edge Data Store practice runs in the wizard (serve --practice).',
+    )
+    .option('--yes', 'do not ask before destructive steps')
+    .option('--keep', 'keep the sandbox folder afterwards (to look at the stick and the report)')
+    .option('--dir <folder>', 'make the sandbox in this folder (default: the system temp folder)')
+    .option('--json', 'print progress and results as JSON lines')
+    .action(async (profileId: string, o: { yes?: boolean; keep?: boolean; dir?: string; json?: boolean }) => {
+      const { runProductPractice } = await import('../practice/product-practice.js');
+      const r = await runProductPractice(profileId, io(o), {
+        keep: o.keep === true,
+        ...(o.dir ? { baseDir: path.resolve(o.dir) } : {}),
+      });
+      if (!o.json) {
+        process.stdout.write(
+          `\nPractice of ${r.profileId} complete: backup ${r.setDir}\n  ${r.check}\n` +
+            `  Report: ${r.reports.join(', ')}\n${o.keep ? `  Sandbox kept: ${r.sandbox}\n` : ''}`,
+        );
+      }
+    });
+
   program
     .command('serve')
-    .description('Serve the wizard to a browser on this machine only (127.0.0.1), e.g. through an SSH tunnel.')
+    .description(
+      'Serve the wizard to a browser on this machine only (127.0.0.1 or a Unix socket), e.g. through an SSH tunnel.',
+    )
     .option('--practice', 'practice mode: two practice appliances in a sandbox, a folder as the stick')
-    .option('--port <n>', 'port (default: a free one)', (s) => Number(s))
+    .option('--port <n>', 'port on 127.0.0.1 (default: a free one)', (s) => Number(s))
+    .option('--socket <path>', 'listen on this Unix socket instead (0600 in a 0700 folder), for ssh -L 8080:<path>')
+    .option('--new-link', 'ask the running serve for a fresh one-time sign-in link (e.g. after closing the tab)')
     .addOption(new Option('--state-dir <dir>').env('EDGE_RECOVERY_STATE_DIR'))
-    .action(async (o: { practice?: boolean; port?: number; stateDir?: string }) => {
+    .action(async (o: { practice?: boolean; port?: number; socket?: string; newLink?: boolean; stateDir?: string }) => {
       const { serveCommand } = await import('./serve-command.js');
       await serveCommand(o);
     });
@@ -364,6 +522,7 @@ interface RestoreCliOptions {
   keepDefaults?: boolean;
   stateDir?: string;
   json?: boolean;
+  allowProfileCommands?: boolean;
 }
 
 /** After a failed restore: say what state the machine is in and roll back (asked, or at once with --yes). */
@@ -392,6 +551,7 @@ async function offerRollback(e: unknown, o: RestoreCliOptions, runIo: RunbookIO)
 }
 
 export async function main(argv: string[]): Promise<number> {
+  takeEnvSecrets();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

@@ -21,6 +21,20 @@ export function parseKeep(s: string): number {
   return n;
 }
 
+let envPassphrase: string | undefined;
+let envTaken = false;
+
+/**
+ * Takes EDGE_RECOVERY_PASSPHRASE out of this process's environment (once, at start): kept in memory for
+ * getPassphrase, it is never inherited by a program the tool starts (a service, an appliance, a product step).
+ */
+export function takeEnvSecrets(): void {
+  if (envTaken) return;
+  envTaken = true;
+  envPassphrase = process.env['EDGE_RECOVERY_PASSPHRASE'];
+  delete process.env['EDGE_RECOVERY_PASSPHRASE'];
+}
+
 /**
  * The passphrase, from (in order) a file, the EDGE_RECOVERY_PASSPHRASE variable, or a hidden prompt
  * (asked twice when creating). Never echoed, never logged.
@@ -38,7 +52,8 @@ export async function getPassphrase(o: {
     if (p.length === 0) throw new RecoveryError('BAD_INPUT', `The passphrase file ${o.file} is empty.`);
     return p;
   }
-  const env = process.env['EDGE_RECOVERY_PASSPHRASE'];
+  takeEnvSecrets();
+  const env = envPassphrase;
   if (env !== undefined && env.length > 0) return env;
   if (!o.required) return undefined;
   if (!process.stdin.isTTY) {

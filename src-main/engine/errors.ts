@@ -6,6 +6,7 @@ export const ERROR_CODES = {
   BAD_INPUT: 'The request was not valid.',
   BAD_PROFILE: 'The product profile is not valid.',
   PROFILE_NOT_FOUND: 'No such product profile.',
+  PROFILE_UNTRUSTED: 'The profile is untrusted input and may not be used for this.',
   SERVICE_FAILED: 'The service manager reported an error.',
   SERVICE_TIMEOUT: 'The service did not reach the expected state in time.',
   SERVICE_NOT_FOUND: 'The service is not installed on this machine.',
@@ -34,6 +35,8 @@ export const ERROR_CODES = {
   RESTORE_IN_PROGRESS: 'An unfinished restore exists.',
   JOB_RUNNING: 'Another job that changes this machine is running.',
   NO_UNFINISHED_RESTORE: 'There is no unfinished restore.',
+  STEP_FAILED: "A step of the product's own procedure failed.",
+  STEP_TIMEOUT: "A step of the product's own procedure did not finish in time.",
   CANCELLED: 'Cancelled.',
   DECLINED: 'The technician declined the step.',
   INTERNAL: 'An unexpected internal error occurred.',
@@ -200,6 +203,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'USER_MISSING':
     case 'FILES_IN_USE':
     case 'RESTORE_IN_PROGRESS':
+    case 'PROFILE_UNTRUSTED':
     case 'JOB_RUNNING':
     case 'UNSAFE_PATH':
       return EXIT_CODES.REFUSED;

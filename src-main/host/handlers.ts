@@ -1,7 +1,9 @@
 import os from 'node:os';
 import path from 'node:path';
 import { RecoveryError, toRecoveryError } from '../engine/errors.js';
-import { loadProfile, resolveItems } from '../engine/profiles/load.js';
+import { builtinProfileIds, loadProfile, resolveItems } from '../engine/profiles/load.js';
+import type { Profile } from '../engine/profiles/schema.js';
+import { systemProfilesDir } from '../engine/profiles/trust.js';
 import type { PracticeSandbox } from '../practice/sandbox.js';
 import {
   parseRequest,
@@ -15,7 +17,7 @@ import pkg from '../../package.json' with { type: 'json' };
 import { JobHost } from './jobs.js';
 import { measureFolder } from './measure.js';
 import { canElevateFor, isElevated, privilegeProblems } from './privileges.js';
-import { detectProfile, listProfiles, summarize } from './profile-views.js';
+import { detectProfile, listProfiles, summarize, trustedProfileFiles } from './profile-views.js';
 import { ReportAccess } from './report-access.js';
 
 export interface HandlerContext {
@@ -24,7 +26,10 @@ export interface HandlerContext {
   /** Where restore journals and reports live (Electron: userData; serve/CLI: a folder given on the command line). */
   stateDir: string;
   shell: 'electron' | 'browser';
-  /** Extra profile JSON files offered in the list. */
+  /**
+   * The folder of this machine's own profiles (default: /etc/edge-recovery/profiles). Its JSON files are offered
+   * only while they and every folder above them are root's and not writable by others (engine/profiles/trust.ts).
+   */
   profilesDir?: string;
   /** Parent folder for a sandbox created on demand (tests); the system temp folder otherwise. */
   practiceBaseDir?: string;
@@ -74,6 +79,23 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
   };
 
   const practiceRefs = (): string[] => (practice ? [practice.old.profileRef, practice.replacement.profileRef] : []);
+  const profilesDir = ctx.profilesDir ?? systemProfilesDir();
+  /**
+   * The page names a profile by `ref`; it may only name one this host offers (built in, practice, or a root-only
+   * file in the profiles folder), never an arbitrary path: a profile decides what root stops, replaces and runs.
+   */
+  const pageProfile = async (ref: string): Promise<Profile> => {
+    const offered =
+      builtinProfileIds().includes(ref) ||
+      practiceRefs().includes(ref) ||
+      (await trustedProfileFiles(profilesDir)).includes(ref);
+    if (!offered) {
+      throw new RecoveryError('PROFILE_UNTRUSTED', `The wizard does not use the profile "${ref.slice(0, 200)}".`, {
+        hint: `Choose a profile from the list. To add one, copy its file into ${profilesDir} (owned by root, mode 644, in folders only root can write) and reload.`,
+      });
+    }
+    return loadProfile(ref);
+  };
   /**
    * In practice mode both appliances live on this one host; each gets its own device id so the restore onto the
    * replacement rehearses the real case: a backup from another device, accepted consciously.
@@ -100,10 +122,10 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
       };
     },
 
-    'profiles.list': async () => listProfiles({ profilesDir: ctx.profilesDir, refs: practiceRefs() }),
+    'profiles.list': async () => listProfiles({ profilesDir, refs: practiceRefs() }),
 
     'profiles.plan': async ({ profileRef, root, folders }) => {
-      const profile = await loadProfile(profileRef);
+      const profile = await pageProfile(profileRef);
       const items: ItemPlan[] = [];
       for (const it of resolveItems(profile, {
         ...(root === undefined ? {} : { root }),
@@ -115,6 +137,8 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
           path: it.path,
           exists: m.exists,
           required: it.required,
+          selected: it.selected,
+          ...(it.description !== undefined ? { description: it.description } : {}),
           sizeBytes: m.sizeBytes,
           files: m.files,
         });
@@ -149,6 +173,25 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
     },
 
     'drives.eject': async ({ target }) => {
+      if (practice && path.resolve(target) === path.resolve(practice.stickDir)) {
+        return { ok: true, message: 'The practice stick is a folder on this computer: there is nothing to remove.' };
+      }
+      // Only what the drive rules list as a removable drive (by device or mount point): the page must not be
+      // able to unmount any other filesystem of this machine.
+      const { listDrives } = await import('../engine/media/drives.js');
+      const same = (a: string, b: string): boolean =>
+        process.platform === 'win32'
+          ? a.replace(/[\\/]+$/, '').toLowerCase() === b.replace(/[\\/]+$/, '').toLowerCase()
+          : path.resolve(a) === path.resolve(b);
+      const listed = (await listDrives({ all: false })).some(
+        (d) => d.status !== 'hidden' && (same(d.device, target) || d.mountpoints.some((m) => same(m.path, target))),
+      );
+      if (!listed) {
+        return {
+          ok: false,
+          message: `${target} is not one of the removable drives the wizard lists, so it does not eject it. Use the system's own "eject" if it really is a stick.`,
+        };
+      }
       const { ejectDrive } = await import('../engine/media/eject.js');
       return ejectDrive(target);
     },
@@ -163,7 +206,7 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
     },
 
     'backup.start': async (i) => {
-      const profile = await loadProfile(i.profileRef);
+      const profile = await pageProfile(i.profileRef);
       const { runBackup } = await import('../engine/backup/run-backup.js');
       const d = await deviceInfo();
       const dir = stateDir();
@@ -176,6 +219,8 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
               to: i.to,
               root: i.root,
               folders: i.folders,
+              ...(i.include !== undefined ? { include: i.include } : {}),
+              ...(i.exclude !== undefined ? { exclude: i.exclude } : {}),
               deviceId: practiceDeviceFor(i.profileRef, d.id) ?? (d.id || undefined),
               passphrase: i.passphrase,
               splitSize: i.splitSizeBytes,
@@ -197,7 +242,7 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
     },
 
     'restore.start': async (i) => {
-      const profile = await loadProfile(i.profileRef);
+      const profile = await pageProfile(i.profileRef);
       const { runRestore } = await import('../engine/restore/run-restore.js');
       const dir = stateDir();
       const practiceDevice = practiceDeviceFor(i.profileRef, (await deviceInfo()).id);

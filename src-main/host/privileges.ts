@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import os from 'node:os';
+import { childEnv } from '../engine/util/child-env.js';
 import type { Profile } from '../engine/profiles/schema.js';
 import { gidForGroup, uidForUser } from '../engine/util/system-users.js';
 
@@ -7,7 +8,9 @@ import { gidForGroup, uidForUser } from '../engine/util/system-users.js';
 export async function isElevated(): Promise<boolean> {
   if (process.platform === 'win32') {
     return new Promise((resolve) => {
-      execFile('net', ['session'], { windowsHide: true, timeout: 10_000 }, (err) => resolve(err === null));
+      execFile('net', ['session'], { windowsHide: true, timeout: 10_000, env: childEnv() }, (err) =>
+        resolve(err === null),
+      );
     });
   }
   return typeof process.getuid === 'function' && process.getuid() === 0;

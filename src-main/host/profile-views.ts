@@ -1,6 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { builtinProfiles, loadProfile, resolveItems } from '../engine/profiles/load.js';
+import { rootOnlyProblem } from '../engine/profiles/trust.js';
 import type { Profile } from '../engine/profiles/schema.js';
 import type { ProfileSummary } from '../shared/contract.js';
 
@@ -14,7 +15,12 @@ export function summarize(profile: Profile, ref: string): ProfileSummary {
     platform: profile.platform,
     service: { manager: profile.service.manager, name: profile.service.name },
     items: profile.items.map((i) => {
-      const v: ProfileSummary['items'][number] = { id: i.id, path: i.path, required: i.required };
+      const v: ProfileSummary['items'][number] = {
+        id: i.id,
+        path: i.path,
+        required: i.required,
+        selected: i.selected,
+      };
       if (i.description !== undefined) v.description = i.description;
       return v;
     }),
@@ -28,19 +34,27 @@ export function summarize(profile: Profile, ref: string): ProfileSummary {
   return s;
 }
 
-/** Built-in profiles (ref = id), then JSON files of an extra folder (ref = path); a broken file is skipped. */
+/** The JSON files of `dir` that only root can change (the others are untrusted input and not offered). */
+export async function trustedProfileFiles(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = (await fsp.readdir(dir)).filter((f) => f.endsWith('.json')).sort();
+  } catch {
+    return []; // no such folder: built-ins only
+  }
+  const out: string[] = [];
+  for (const f of names) {
+    const file = path.join(dir, f);
+    if ((await rootOnlyProblem(file)) === null) out.push(file);
+  }
+  return out;
+}
+
+/** Built-in profiles (ref = id), then trusted files of the profiles folder (ref = path); a broken file is skipped. */
 export async function listProfiles(extra: { profilesDir?: string; refs?: string[] }): Promise<ProfileSummary[]> {
   const out = builtinProfiles().map((p) => summarize(p, p.id));
   const refs = [...(extra.refs ?? [])];
-  if (extra.profilesDir) {
-    try {
-      for (const f of (await fsp.readdir(extra.profilesDir)).sort()) {
-        if (f.endsWith('.json')) refs.push(path.join(extra.profilesDir, f));
-      }
-    } catch {
-      // no extra folder: built-ins only
-    }
-  }
+  if (extra.profilesDir) refs.push(...(await trustedProfileFiles(extra.profilesDir)));
   for (const ref of refs) {
     try {
       out.push(summarize(await loadProfile(ref), ref));

@@ -37,7 +37,6 @@ function startWizard(): void {
       host = createHandlers({
         shell: 'electron',
         stateDir: path.join(app.getPath('userData'), 'state'),
-        profilesDir: path.join(app.getPath('userData'), 'profiles'),
         practiceApplianceCommand: applianceCommand(),
         relaunchElevated,
       });

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { promises as fsp } from 'node:fs';
+import { route11 } from './appliance-api-11.js';
 import { mergePut, publicView, readEgress, writeEgress, type ApplianceFolders } from './appliance-config.js';
 
 export interface ApplianceState {
@@ -7,6 +8,13 @@ export interface ApplianceState {
   key: Buffer;
   version: string;
   runningTransactions: number;
+  /** Which Edge Data Store API it speaks: 1.0 (PeriodicEgressEndpoints) or 1.1 (EgressEndpoints, HealthEndpoints, DataSource). */
+  api?: '1.0' | '1.1';
+  /**
+   * Method and path of every request (never a body), one JSON line each, in a file outside the product's
+   * folders that survives restarts: tests check what a restore sent.
+   */
+  requestLog?: string;
 }
 
 const EGRESS = '/api/v1/configuration/storage/periodicegressendpoints';
@@ -44,6 +52,28 @@ async function route(s: ApplianceState, req: IncomingMessage, res: ServerRespons
   const url = new URL(req.url ?? '/', 'http://localhost');
   const p = url.pathname.replace(/\/+$/, '');
   const m = req.method ?? 'GET';
+  if (s.requestLog !== undefined) {
+    if (p === '/api/v1/practice/requests' && m === 'GET') {
+      const text = await fsp.readFile(s.requestLog, 'utf8').catch(() => '');
+      send(
+        res,
+        200,
+        text
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as unknown),
+      );
+      return;
+    }
+    await fsp.appendFile(s.requestLog, `${JSON.stringify({ method: m, path: p })}\n`);
+  }
+  if (s.api === '1.1') {
+    if (await route11(s, req, res, m, p.toLowerCase(), send)) return;
+    if (p.toLowerCase().startsWith('/api/v1/configuration/storage/periodicegressendpoints')) {
+      send(res, 404, { Message: 'Not found (EDS 1.1 has egressendpoints)' });
+      return;
+    }
+  }
 
   if (m === 'GET' && p === '/api/v1/diagnostics/productinformation') {
     send(res, 200, { 'Edge Data Store': s.version, Storage: s.version });

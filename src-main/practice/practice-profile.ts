@@ -11,6 +11,80 @@ export interface PracticeProfileOptions {
   group?: string;
   version?: { policy?: 'same' | 'same-or-newer' | 'any'; significantParts?: number };
   id?: string;
+  /**
+   * Which Edge Data Store API the appliance speaks (`appliance --api`): 1.0 (PeriodicEgressEndpoints, PUT) or
+   * 1.1 (EgressEndpoints and HealthEndpoints by PATCH, each OPC UA adapter's DataSource by PUT). Default 1.0.
+   */
+  eds?: '1.0' | '1.1';
+  /** Read the API port from this appsettings.json (absolute, under the machine's --root) instead of `port`. */
+  portFile?: string;
+}
+
+type CredentialInput = NonNullable<ProfileInput['credentials']>[number];
+const SECRET_SETS = [
+  { identity: 'ClientId', secret: 'ClientSecret' },
+  { identity: 'Username', secret: 'Password' },
+];
+
+/** The stand-in's credential resources per API version (the stand-in also reports a SecretStatus per entry). */
+function practiceCredentials(eds: '1.0' | '1.1'): CredentialInput[] {
+  const status = { statusField: 'SecretStatus', statusNeedsReentry: ['undecryptable'] };
+  if (eds === '1.0') {
+    return [
+      {
+        id: 'egress',
+        title: 'Periodic egress endpoints',
+        path: '/api/v1/configuration/storage/periodicegressendpoints',
+        kind: 'collection',
+        idField: 'Id',
+        nameField: 'Id',
+        fieldSets: SECRET_SETS,
+        ...status,
+        method: 'PUT',
+      },
+    ];
+  }
+  return [
+    {
+      id: 'egress-endpoints',
+      title: 'Egress endpoints',
+      path: '/api/v1/configuration/storage/egressendpoints',
+      kind: 'collection',
+      idField: 'Id',
+      nameField: 'Id',
+      fieldSets: SECRET_SETS,
+      ...status,
+      method: 'PATCH',
+      versions: { min: '1.1' },
+    },
+    {
+      id: 'health-endpoints',
+      title: 'Health endpoints',
+      path: '/api/v1/configuration/System/HealthEndpoints',
+      kind: 'collection',
+      idField: 'Id',
+      nameField: 'Id',
+      fieldSets: SECRET_SETS,
+      ...status,
+      method: 'PATCH',
+      versions: { min: '1.1' },
+    },
+    {
+      id: 'opcua-data-source',
+      title: 'OPC UA data source',
+      path: '/api/v1/configuration/{id}/DataSource',
+      kind: 'object',
+      fieldSets: [{ identity: 'UserName', secret: 'Password' }],
+      ...status,
+      method: 'PUT',
+      versions: { min: '1.1' },
+      forEach: {
+        list: '/api/v1/configuration/system/components',
+        idField: 'ComponentId',
+        where: { field: 'ComponentType', equals: 'OpcUa' },
+      },
+    },
+  ];
 }
 
 /** The current user's primary group name from /etc/group (Node has no getgrgid); the gid as text if unnamed. */
@@ -70,26 +144,14 @@ export function practiceProfileInput(opts: PracticeProfileOptions): ProfileInput
       baseUrl: `http://127.0.0.1:${opts.port}`,
       versionEndpoint: '/api/v1/diagnostics/productinformation',
       versionPointer: '/Edge Data Store',
+      versionPointers: ['/Product Version', '/Edge Data Store'],
+      ...(opts.portFile !== undefined
+        ? { portFile: { path: opts.portFile, pointer: '/ApplicationSettings/Port' } }
+        : {}),
       healthEndpoint: '/api/v1/diagnostics/health',
       timeoutMs: 5000,
     },
-    credentials: [
-      {
-        id: 'egress',
-        title: 'Periodic egress endpoints',
-        path: '/api/v1/configuration/storage/periodicegressendpoints',
-        kind: 'collection',
-        idField: 'Id',
-        nameField: 'Id',
-        fieldSets: [
-          { identity: 'ClientId', secret: 'ClientSecret' },
-          { identity: 'Username', secret: 'Password' },
-        ],
-        statusField: 'SecretStatus',
-        statusNeedsReentry: ['undecryptable'],
-        method: 'PUT',
-      },
-    ],
+    credentials: practiceCredentials(opts.eds ?? '1.0'),
     prechecks: [
       {
         id: 'no-running-transactions',

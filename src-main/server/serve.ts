@@ -3,17 +3,30 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { RecoveryError } from '../engine/errors.js';
+import { RecoveryError, toRecoveryError } from '../engine/errors.js';
 import { contentSecurityPolicy, SECURITY_HEADERS } from '../host/csp.js';
 import { createHandlers } from '../host/handlers.js';
 import { createPracticeSandbox, type PracticeSandbox } from '../practice/sandbox.js';
 import type { JobEventEnvelope } from '../shared/contract.js';
+import { startControl, type NewLink } from './control.js';
 import { SessionGuard } from './guard.js';
-import { BRIDGE_PATH, WS_PATH, type WsRequest, type WsServerMessage } from './ws-protocol.js';
+import { listenPrivateSocket } from './unix-socket.js';
+import {
+  BRIDGE_PATH,
+  SECRET_FRAGMENT,
+  WS_PATH,
+  WS_PROTOCOL,
+  type WsRequest,
+  type WsServerMessage,
+} from './ws-protocol.js';
 
 export interface ServeOptions {
   /** 0 or absent: any free port. */
   port?: number;
+  /** Listen on this Unix socket (0600, in a 0700 folder) instead of a TCP port: what `ssh -L` forwards. */
+  socket?: string;
+  /** Answer `serve --new-link` on `<stateDir>/serve/control.sock` (the CLI turns it on). */
+  control?: boolean;
   /** Serve the practice sandbox (created now, removed on close). */
   practice?: boolean;
   stateDir: string;
@@ -27,8 +40,15 @@ export interface ServeOptions {
 }
 
 export interface RunningServer {
+  /** The one-time address; over a Unix socket, "http://localhost/?token=…" (open it on the tunnel's port). */
   url: string;
   token: string;
+  /** Where it listens: "http://127.0.0.1:<port>" or the socket path. */
+  listening: string;
+  /** A fresh one-time link (what `serve --new-link` gets through the control socket). */
+  newLink(): NewLink;
+  /** Why `serve --new-link` will not work, when the control socket could not be set up. */
+  controlProblem: string | null;
   close(): Promise<void>;
 }
 
@@ -98,14 +118,16 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       res.end('Internal error');
     });
   });
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  // Answer with the plain protocol name only: the secret the page offered beside it is never echoed.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, handleProtocols: () => WS_PROTOCOL });
   const sockets = new Set<WebSocket>();
 
-  function headers(contentType: string): Record<string, string> {
-    const wsOrigins = guard!.origins().map((o) => o.replace(/^http/, 'ws'));
+  function headers(req: http.IncomingMessage, contentType: string): Record<string, string> {
+    // Only our own WebSocket, at the origin the browser used (checked against loopback names before).
+    const ws = guard!.origin(req).replace(/^http/, 'ws');
     return {
       'Content-Type': contentType,
-      'Content-Security-Policy': contentSecurityPolicy(wsOrigins),
+      'Content-Security-Policy': contentSecurityPolicy([ws]),
       ...SECURITY_HEADERS,
     };
   }
@@ -130,27 +152,33 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     if (token !== null) {
       const session = g.redeem(token);
       if (session === null) return deny(res, 401, 'the sign-in link was already used or is wrong');
-      // Redirect drops the token from the address bar and history.
-      res.writeHead(303, { Location: '/', 'Set-Cookie': g.sessionCookie(session), ...SECURITY_HEADERS });
+      // The redirect drops the token from the address bar and history. The page's secret travels in the
+      // fragment: the browser never sends it to any server, and only our page (our origin) can read it.
+      res.writeHead(303, {
+        Location: `/#${SECRET_FRAGMENT}=${session.secret}`,
+        'Set-Cookie': g.sessionCookie(session.id),
+        ...SECURITY_HEADERS,
+      });
       res.end();
       return;
     }
     if (!g.hasSession(req)) return deny(res, 401, 'no session');
 
-    if (url.pathname === BRIDGE_PATH) return sendFile(res, bridgeFile, req.method === 'HEAD');
+    if (url.pathname === BRIDGE_PATH) return sendFile(req, res, bridgeFile);
     const rel = url.pathname === '/' ? 'index.html' : decodeURIComponent(url.pathname).replace(/^\/+/, '');
     const file = path.resolve(rendererDir, rel);
     if (file !== rendererDir && !file.startsWith(rendererDir + path.sep)) return deny(res, 403, 'outside the app');
     if (rel === 'index.html') {
       const html = injectBridge(await fsp.readFile(file, 'utf8'));
-      res.writeHead(200, headers(MIME['.html']!));
+      res.writeHead(200, headers(req, MIME['.html']!));
       res.end(req.method === 'HEAD' ? undefined : html);
       return;
     }
-    return sendFile(res, file, req.method === 'HEAD');
+    return sendFile(req, res, file);
   }
 
-  async function sendFile(res: http.ServerResponse, file: string, headOnly: boolean): Promise<void> {
+  async function sendFile(req: http.IncomingMessage, res: http.ServerResponse, file: string): Promise<void> {
+    const headOnly = req.method === 'HEAD';
     let body: Buffer;
     try {
       const st = await fsp.stat(file);
@@ -161,7 +189,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       res.end('Not found\n');
       return;
     }
-    res.writeHead(200, headers(MIME[path.extname(file).toLowerCase()] ?? 'application/octet-stream'));
+    res.writeHead(200, headers(req, MIME[path.extname(file).toLowerCase()] ?? 'application/octet-stream'));
     res.end(headOnly ? undefined : body);
   }
 
@@ -177,7 +205,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     const verdict = g.checkRequest(req, true);
     if (!verdict.ok) return rejectUpgrade(socket, verdict.status, verdict.reason);
     if (url.pathname !== WS_PATH) return rejectUpgrade(socket, 403, 'unknown path');
-    if (!g.hasSession(req)) return rejectUpgrade(socket, 401, 'no session');
+    const session = g.checkSocket(req);
+    if (!session.ok) return rejectUpgrade(socket, session.status, session.reason);
     wss.handleUpgrade(req, socket, head, (ws) => {
       sockets.add(ws);
       ws.on('close', () => sockets.delete(ws));
@@ -215,19 +244,54 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     for (const ws of sockets) send(ws, { jobEvent: e });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : 0;
-  guard = new SessionGuard(port);
-  const token = guard.pendingToken!;
+  let removeSocket: (() => Promise<void>) | undefined;
+  let listening: string;
+  try {
+    if (opts.socket !== undefined) {
+      removeSocket = await listenPrivateSocket(server, opts.socket);
+      guard = new SessionGuard({ kind: 'unix' });
+      listening = path.resolve(opts.socket);
+    } else {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+      });
+      const addr = server.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      guard = new SessionGuard({ kind: 'tcp', port });
+      listening = `http://127.0.0.1:${port}`;
+    }
+  } catch (e) {
+    unsubscribe();
+    await host.dispose();
+    await practice?.dispose();
+    throw e;
+  }
+  const g = guard;
+  const base = opts.socket !== undefined ? 'http://localhost' : listening;
+  const newLink = (): NewLink => {
+    const p = `/?token=${g.newToken()}`;
+    return { path: p, url: opts.socket !== undefined ? null : `${listening}${p}`, listening };
+  };
+  const token = g.pendingToken!;
+
+  let stopControl: (() => Promise<void>) | undefined;
+  let controlProblem: string | null = null;
+  if (opts.control) {
+    try {
+      stopControl = await startControl(opts.stateDir, newLink);
+    } catch (e) {
+      controlProblem = toRecoveryError(e).message;
+    }
+  }
 
   let closed = false;
   return {
-    url: `http://127.0.0.1:${port}/?token=${token}`,
+    url: `${base}/?token=${token}`,
     token,
+    listening,
+    newLink,
+    controlProblem,
     close: async () => {
       if (closed) return;
       closed = true;
@@ -236,6 +300,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       wss.close();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
+      await removeSocket?.();
+      await stopControl?.();
       await host.dispose();
       await practice?.dispose();
     },

@@ -14,3 +14,9 @@ export type WsServerMessage = { id: number | null; envelope: Envelope<unknown> }
 
 export const WS_PATH = '/ws';
 export const BRIDGE_PATH = '/bridge.js';
+/** The subprotocol the server answers with; the page offers it with its secret (WS_SECRET_PREFIX + secret). */
+export const WS_PROTOCOL = 'edge-recovery.v1';
+export const WS_SECRET_PREFIX = 'erw-secret.';
+/** The one-time link redirects to `/#<SECRET_FRAGMENT>=<secret>`; the bridge keeps it under this sessionStorage key. */
+export const SECRET_FRAGMENT = 's';
+export const SECRET_STORAGE_KEY = 'edge-recovery-session';

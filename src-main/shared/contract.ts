@@ -65,7 +65,7 @@ export interface ProfileSummary {
   platform: 'linux' | 'windows';
   description?: string;
   service: { manager: string; name: string };
-  items: { id: string; path: string; required: boolean; description?: string }[];
+  items: { id: string; path: string; required: boolean; selected?: boolean; description?: string }[];
   owner?: { user: string; group: string; dirMode: string; fileMode: string };
   credentialResources: string[];
 }
@@ -75,6 +75,13 @@ export interface ItemPlan {
   path: string;
   exists: boolean;
   required: boolean;
+  /**
+   * Optional items: whether the backup takes it unless told otherwise (EDS Logs: false; each OPC UA adapter's
+   * Certificates, `Certificates.<ComponentId>`: true). Change it with backup.start's include/exclude.
+   */
+  selected?: boolean;
+  /** What the folder holds and when to take it, in plain words (from the profile). */
+  description?: string;
   sizeBytes: number;
   files: number;
 }
@@ -123,9 +130,16 @@ export interface BackupSummary {
   sizeBytes: number;
   files: number;
   encrypted: boolean;
+  /** Made by a technician (manual) or a schedule (automatic); older manifests without it are manual. */
+  class: 'manual' | 'automatic';
   /** False when the set is incomplete (no manifest, missing parts): shown, never restorable. */
   complete: boolean;
   problem?: string;
+  /**
+   * An archive made by hand (.tar, .tar.gz/.tgz, .zip): no recorded checksums. It is read through completely
+   * and judged before a restore changes anything; the report records it as unverified.
+   */
+  handMade?: boolean;
 }
 
 export interface BackupGroup {
@@ -193,6 +207,15 @@ export const REQUESTS = {
         to: Path,
         root: Path.optional(),
         folders: Folders.optional(),
+        /** Optional item ids to take although off by default / to leave out although on by default. */
+        include: z
+          .array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/))
+          .max(50)
+          .optional(),
+        exclude: z
+          .array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/))
+          .max(50)
+          .optional(),
         passphrase: Passphrase.optional(),
         splitSizeBytes: z
           .number()

@@ -80,8 +80,9 @@ describe('handler table', () => {
       ok: false,
       error: { code: 'BAD_INPUT' },
     });
+    // The page may name only offered profiles: a path is refused before anything is read (exists or not).
     const r = await host.dispatch('profiles.plan', { profileRef: path.join(dir, 'missing.json') });
-    expect(r).toMatchObject({ ok: false, error: { code: 'PROFILE_NOT_FOUND' } });
+    expect(r).toMatchObject({ ok: false, error: { code: 'PROFILE_UNTRUSTED' } });
     expect(JSON.stringify(r)).not.toContain('    at ');
   });
 

@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ejectDrive } from '../../src-main/engine/media/eject.js';
+import { createHandlers } from '../../src-main/host/handlers.js';
+import { installFakeLsblk } from '../helpers/fake-lsblk.js';
 import { createLoopMount, loopMountUnavailable, skipLoopTests } from '../helpers/loop-device.js';
 
 async function isMountedAt(mountpoint: string): Promise<boolean> {
@@ -81,6 +83,47 @@ describe.skipIf(skipLoopTests)(
       } finally {
         holder.kill();
         await new Promise((r) => holder.once('exit', r));
+        await stick.cleanup();
+      }
+    });
+  },
+);
+
+describe.skipIf(skipLoopTests)(
+  `drives.eject from the page${loopMountUnavailable ? ` (${loopMountUnavailable})` : ''}`,
+  () => {
+    it('ejects only a drive the drive rules list as removable; any other mount stays mounted', async () => {
+      const stick = await createLoopMount(32, { name: 'EDGE BACKUP' });
+      const other = await fsp.mkdtemp(path.join(os.tmpdir(), 'erw-not-a-stick-'));
+      const base = await fsp.mkdtemp(path.join(os.tmpdir(), 'erw-eject-host-'));
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'erwother', other]);
+      const fake = await installFakeLsblk('usb-stick-ext4', { STICK: stick.mountpoint, ROOT: '/' });
+      const host = createHandlers({ shell: 'browser', stateDir: path.join(base, 'state'), practiceBaseDir: base });
+      try {
+        // A mounted filesystem that is not a listed stick (e.g. a data disk, a network share): refused.
+        const refused = await host.dispatch('drives.eject', { target: other });
+        expect(refused).toEqual({
+          ok: true,
+          value: {
+            ok: false,
+            message: expect.stringMatching(/is not one of the removable drives the wizard lists, so it does not eject/),
+          },
+        });
+        expect(await isMountedAt(other)).toBe(true);
+        for (const target of ['/', '/dev/vda', '/proc']) {
+          const r = await host.dispatch('drives.eject', { target });
+          expect(r).toMatchObject({ ok: true, value: { ok: false } });
+        }
+        // The listed stick, by its mount point: ejected.
+        const ok = await host.dispatch('drives.eject', { target: stick.mountpoint });
+        expect(ok).toMatchObject({ ok: true, value: { ok: true } });
+        expect(await isMountedAt(stick.mountpoint)).toBe(false);
+      } finally {
+        await fake.restore();
+        await host.dispose();
+        execFileSync('sh', ['-c', `umount '${other}' 2>/dev/null || true`]);
+        await fsp.rm(other, { recursive: true, force: true });
+        await fsp.rm(base, { recursive: true, force: true });
         await stick.cleanup();
       }
     });

@@ -14,9 +14,12 @@ describe('profiles', () => {
       ownership: { user: 'edgedatastore', group: 'edgedatastore', dirMode: 0o755, fileMode: 0o644 },
       api: { baseUrl: 'http://localhost:5590', versionEndpoint: '/api/v1/diagnostics/productinformation' },
     });
-    expect(linux!.items.map((i) => i.path)).toEqual([
-      '/usr/share/OSIsoft/EdgeDataStore/Configuration',
-      '/usr/share/OSIsoft/EdgeDataStore/Storage',
+    expect(linux!.items.map((i) => [i.path, i.required, i.selected])).toEqual([
+      ['/usr/share/OSIsoft/EdgeDataStore/Configuration', true, true],
+      ['/usr/share/OSIsoft/EdgeDataStore/Storage', true, true],
+      // Optional: the product's logs (off by default) and each OPC UA adapter's certificate store.
+      ['/usr/share/OSIsoft/EdgeDataStore/Logs', false, false],
+      ['/usr/share/OSIsoft/EdgeDataStore/*/Certificates', false, true],
     ]);
     expect(windows).toMatchObject({
       id: 'eds-windows',
@@ -30,6 +33,7 @@ describe('profiles', () => {
     expect(resolveItems(windows, { env }).map((i) => i.path)).toEqual([
       'D:\\Data\\OSIsoft\\EdgeDataStore\\Configuration',
       'D:\\Data\\OSIsoft\\EdgeDataStore\\Storage',
+      'D:\\Data\\OSIsoft\\EdgeDataStore\\Logs',
     ]);
     expect(resolveItems(windows, { env, root: '/mnt/old' })[0]!.path).toBe(
       '/mnt/old/Data/OSIsoft/EdgeDataStore/Configuration',
@@ -43,8 +47,9 @@ describe('profiles', () => {
     expect(items.map((i) => i.path)).toEqual([
       '/mnt/x/usr/share/OSIsoft/EdgeDataStore/Configuration',
       '/data/eds/Storage',
+      '/mnt/x/usr/share/OSIsoft/EdgeDataStore/Logs',
     ]);
-    expect(() => resolveItems(linux, { folders: { Logs: '/var/log' } })).toThrow(/no folder "Logs"/);
+    expect(() => resolveItems(linux, { folders: { Journal: '/var/log' } })).toThrow(/no folder "Journal"/);
     expect(() => resolveItems(linux, { folders: { Storage: 'data/Storage' } })).toThrow(/absolute path/);
   });
 
@@ -82,6 +87,7 @@ describe('profiles', () => {
     const raw = JSON.parse(JSON.stringify(builtinProfiles()[0]));
     raw.ownership.dirMode = '755';
     raw.ownership.fileMode = '644';
+    raw.ownership.exceptions = [];
     raw.items[1].id = raw.items[0].id;
     expect(() => parseProfile(raw, 'dup.json')).toThrow(/used twice/);
   });

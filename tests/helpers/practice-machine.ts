@@ -2,7 +2,7 @@ import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApplianceClient } from '../../src-main/engine/appliance/client.js';
+import { ApplianceClient, apiWithPort } from '../../src-main/engine/appliance/client.js';
 import type { Profile } from '../../src-main/engine/profiles/schema.js';
 import { freePort } from '../../src-main/practice/free-port.js';
 import { practiceProfile, practiceProfileInput } from '../../src-main/practice/practice-profile.js';
@@ -41,6 +41,7 @@ export function applianceRunScript(o: {
   keyFile: string;
   version: string;
   logFile: string;
+  eds?: '1.0' | '1.1';
 }): string {
   const argv = [
     process.execPath,
@@ -55,6 +56,7 @@ export function applianceRunScript(o: {
     o.keyFile,
     '--version',
     o.version,
+    ...(o.eds !== undefined ? ['--api', o.eds] : []),
   ];
   return `#!/bin/sh\nexec >>${shellQuote(o.logFile)} 2>&1\nexec ${argv.map(shellQuote).join(' ')}\n`;
 }
@@ -85,7 +87,18 @@ export async function waitForApi(api: ApplianceClient, timeoutMs: number, logFil
  * running from sources. Always call stop() (afterEach/afterAll); an exit hook kills leftovers regardless.
  */
 export async function startPracticeMachine(
-  opts: { version?: string; user?: string; group?: string } = {},
+  opts: {
+    version?: string;
+    user?: string;
+    group?: string;
+    /** The EDS API the stand-in speaks (default 1.0; 1.1 reports 1.1.1.46 unless `version` says otherwise). */
+    eds?: '1.0' | '1.1';
+    /**
+     * Write the real port into <root>/opt/OSIsoft/EdgeDataStore/appsettings.json and give the profile the
+     * default 5590 in its baseUrl: the client must read the port from the file.
+     */
+    portFromAppsettings?: boolean;
+  } = {},
 ): Promise<PracticeMachine> {
   if (!existsSync(TSX_LOADER)) throw new Error(`tsx's loader is missing at ${TSX_LOADER}`);
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'practice-machine-'));
@@ -105,23 +118,45 @@ export async function startPracticeMachine(
     await fsp.mkdir(root, { recursive: true });
     const port = await freePort();
     tree = await startRunsvdir(path.join(dir, 'service'), {
-      'eds-practice': applianceRunScript({ root, port, keyFile, version: opts.version ?? '1.1.1.46', logFile }),
+      'eds-practice': applianceRunScript({
+        root,
+        port,
+        keyFile,
+        version: opts.version ?? (opts.eds === '1.0' ? '1.0.0.52' : '1.1.1.46'),
+        logFile,
+        ...(opts.eds !== undefined ? { eds: opts.eds } : {}),
+      }),
     });
     const serviceDir = tree.services[0]!;
+    const appsettings = '/opt/OSIsoft/EdgeDataStore/appsettings.json';
+    if (opts.portFromAppsettings) {
+      const f = path.join(root, appsettings);
+      await fsp.mkdir(path.dirname(f), { recursive: true });
+      await fsp.writeFile(
+        f,
+        `${JSON.stringify({ ApplicationSettings: { Port: port, ApplicationDataDirectory: 'EdgeDataStore' } }, null, 2)}\n`,
+      );
+    }
+    const extra = {
+      ...(opts.eds !== undefined ? { eds: opts.eds } : {}),
+      ...(opts.portFromAppsettings ? { portFile: appsettings } : {}),
+    };
     const input = practiceProfileInput({
-      port,
+      ...extra,
+      port: opts.portFromAppsettings ? 5590 : port,
       service: { manager: 'runit', name: serviceDir, stopTimeoutSeconds: 15, startTimeoutSeconds: 30 },
       ...(opts.user !== undefined ? { user: opts.user } : {}),
       ...(opts.group !== undefined ? { group: opts.group } : {}),
     });
     await fsp.writeFile(profilePath, `${JSON.stringify(input, null, 2)}\n`);
     const profile: Profile = practiceProfile({
-      port,
+      ...extra,
+      port: opts.portFromAppsettings ? 5590 : port,
       service: input.service,
       ...(opts.user !== undefined ? { user: opts.user } : {}),
       ...(opts.group !== undefined ? { group: opts.group } : {}),
     });
-    const api = new ApplianceClient(profile.api!);
+    const api = new ApplianceClient(apiWithPort(profile.api!, { root }).api);
     await waitForApi(api, 30_000, logFile);
     return { dir, root, port, keyFile, serviceDir, profilePath, profile, api, logFile, stop };
   } catch (e) {

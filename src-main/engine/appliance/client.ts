@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { RecoveryError } from '../errors.js';
+import { resolveItemPath } from '../profiles/load.js';
 import type { CredentialResource, Precheck, Profile } from '../profiles/schema.js';
 import type { CredentialEntry, CredentialField } from '../runbook/types.js';
 import { getPointer } from './json-pointer.js';
@@ -20,6 +22,21 @@ function isUnreachable(e: unknown): boolean {
   return e instanceof TypeError;
 }
 
+function isNotFound(e: unknown): boolean {
+  return e instanceof RecoveryError && e.code === 'API_ERROR' && e.details?.status === 404;
+}
+
+/** Dotted numeric versions, missing parts as 0: -1, 0, 1. */
+export function compareVersions(a: string, b: string): number {
+  const pa = (/^\s*v?(\d+(?:\.\d+)*)/.exec(a)?.[1] ?? '0').split('.').map(Number);
+  const pb = (/^\s*v?(\d+(?:\.\d+)*)/.exec(b)?.[1] ?? '0').split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return 0;
+}
+
 function present(v: unknown): boolean {
   return v !== undefined && v !== null && v !== '';
 }
@@ -29,13 +46,25 @@ export class ApplianceClient {
   private readonly api: Api;
   private readonly fetchFn: typeof fetch;
 
-  constructor(api: Api, opts: { fetch?: typeof fetch } = {}) {
+  private readonly resolvePort: (() => Promise<number | null>) | undefined;
+  private base: Promise<string> | null = null;
+
+  /** `resolvePort`: asked once, before the first request (a Docker container's `portnum`); null keeps baseUrl's. */
+  constructor(api: Api, opts: { fetch?: typeof fetch; resolvePort?: () => Promise<number | null> } = {}) {
     this.api = api;
     this.fetchFn = opts.fetch ?? fetch;
+    this.resolvePort = opts.resolvePort;
   }
 
-  private url(p: string): string {
-    return this.api.baseUrl.replace(/\/+$/, '') + p;
+  private async url(p: string): Promise<string> {
+    this.base ??= (async () => {
+      const port = this.resolvePort ? await this.resolvePort().catch(() => null) : null;
+      if (port === null) return this.api.baseUrl.replace(/\/+$/, '');
+      const u = new URL(this.api.baseUrl);
+      u.port = String(port);
+      return u.toString().replace(/\/+$/, '');
+    })();
+    return (await this.base) + p;
   }
 
   /** One request. `secrets` are scrubbed from anything that ends up in an error. */
@@ -45,7 +74,7 @@ export class ApplianceClient {
     body?: Json,
     secrets: readonly string[] = [],
   ): Promise<{ status: number; json: Json }> {
-    const url = this.url(p);
+    const url = await this.url(p);
     let res: Response;
     try {
       res = await this.fetchFn(url, {
@@ -103,14 +132,61 @@ export class ApplianceClient {
 
   async productVersion(): Promise<string> {
     const { json } = await this.request('GET', this.api.versionEndpoint);
-    const v = getPointer(json, this.api.versionPointer);
-    if (typeof v === 'string' && v.trim() !== '') return v.trim();
-    if (typeof v === 'number') return String(v);
+    const pointers = this.api.versionPointers ?? [this.api.versionPointer];
+    for (const ptr of pointers) {
+      const v = getPointer(json, ptr);
+      if (typeof v === 'string' && v.trim() !== '') return v.trim();
+      if (typeof v === 'number') return String(v);
+    }
     throw new RecoveryError(
       'API_ERROR',
-      `The appliance's version answer (${this.api.versionEndpoint}) has no version at "${this.api.versionPointer}".`,
-      { hint: 'Check versionPointer in the profile.' },
+      `The appliance's version answer (${this.api.versionEndpoint}) has no version at ${pointers.map((p) => `"${p}"`).join(' or ')}.`,
+      { hint: 'Check versionPointers in the profile.' },
     );
+  }
+
+  /**
+   * The resources a profile entry stands for on this appliance: none when the installed version is outside its
+   * range, one per component for `forEach` (path "{id}" filled in), else itself. Each comes with the id its
+   * entries are keyed by when the resource is one object (a data source has no Id field of its own).
+   */
+  async expand(
+    r: CredentialResource,
+    installedVersion: string | null,
+  ): Promise<{ resource: CredentialResource; objectId?: string; skipped?: string }[]> {
+    if (r.versions !== undefined && installedVersion !== null) {
+      const v = installedVersion;
+      if (r.versions.min !== undefined && compareVersions(v, r.versions.min) < 0) {
+        return [{ resource: r, skipped: `${r.title}: not in version ${v} (from ${r.versions.min}).` }];
+      }
+      if (r.versions.below !== undefined && compareVersions(v, r.versions.below) >= 0) {
+        return [{ resource: r, skipped: `${r.title}: not in version ${v} (before ${r.versions.below}).` }];
+      }
+    }
+    if (r.forEach === undefined) return [{ resource: r }];
+    const fe = r.forEach;
+    let list: unknown;
+    try {
+      list = (await this.request('GET', fe.list)).json;
+    } catch (e) {
+      if (isNotFound(e)) return [{ resource: r, skipped: `${r.title}: ${fe.list} does not exist in this version.` }];
+      throw e;
+    }
+    if (!Array.isArray(list))
+      throw new RecoveryError('API_ERROR', `The appliance's answer for ${fe.list} is not a list.`);
+    const out: { resource: CredentialResource; objectId?: string }[] = [];
+    for (const el of list) {
+      if (typeof el !== 'object' || el === null) continue;
+      const o = el as Record<string, unknown>;
+      if (fe.where && String(o[fe.where.field]) !== fe.where.equals) continue;
+      const id = String(o[fe.idField] ?? '');
+      if (!/^[A-Za-z0-9._-]+$/.test(id)) continue; // a component id becomes a path segment: nothing else gets in
+      out.push({
+        resource: { ...r, path: r.path.split('{id}').join(encodeURIComponent(id)), title: `${r.title} ${id}` },
+        objectId: id,
+      });
+    }
+    return out;
   }
 
   /** Never throws: a dead API is an unhealthy appliance, said in `detail`. */
@@ -156,14 +232,14 @@ export class ApplianceClient {
     return r.fieldSets.some((fs) => present(e[fs.secret]));
   }
 
-  private toEntry(r: CredentialResource, e: Record<string, unknown>): CredentialEntry | undefined {
+  private toEntry(r: CredentialResource, e: Record<string, unknown>, objectId?: string): CredentialEntry | undefined {
     const set =
       r.fieldSets.find((fs) => present(e[fs.secret])) ??
       (r.statusField !== undefined
         ? r.fieldSets.find((fs) => fs.identity !== undefined && present(e[fs.identity]))
         : undefined);
     if (set === undefined) return undefined;
-    const entryId = r.kind === 'collection' ? String(e[r.idField] ?? '') : String(e[r.idField] ?? r.id);
+    const entryId = r.kind === 'collection' ? String(e[r.idField] ?? '') : (objectId ?? String(e[r.idField] ?? r.id));
     const name = r.nameField !== undefined && present(e[r.nameField]) ? String(e[r.nameField]) : entryId;
     const fields: CredentialField[] = [];
     if (set.identity !== undefined) {
@@ -190,12 +266,22 @@ export class ApplianceClient {
     return list.filter((x): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x));
   }
 
-  /** Entries whose secrets must be typed in again on this machine. */
-  async credentialEntries(r: CredentialResource): Promise<CredentialEntry[]> {
+  /**
+   * Entries whose secrets must be typed in again on this machine. A resource the appliance does not have
+   * (404: another product version) has none, when the profile marks it as version-bound.
+   */
+  async credentialEntries(r: CredentialResource, objectId?: string): Promise<CredentialEntry[]> {
     const out: CredentialEntry[] = [];
-    for (const e of await this.readEntries(r)) {
+    let entries: Record<string, unknown>[];
+    try {
+      entries = await this.readEntries(r);
+    } catch (e) {
+      if ((r.versions !== undefined || r.forEach !== undefined) && isNotFound(e)) return [];
+      throw e;
+    }
+    for (const e of entries) {
       if (!this.needsReentry(r, e)) continue;
-      const entry = this.toEntry(r, e);
+      const entry = this.toEntry(r, e, objectId);
       if (entry !== undefined) out.push(entry);
     }
     return out;
@@ -215,7 +301,13 @@ export class ApplianceClient {
     }
     const p = this.entryPath(r, entry.entryId);
     if (r.method === 'PATCH') {
-      await this.request('PATCH', p, values, secrets);
+      // PATCH updates only what is sent: the secrets, and an identity only when the technician changed it.
+      const patch: Record<string, string> = {};
+      for (const f of entry.fields) {
+        const v = values[f.name];
+        if (v !== undefined && (f.secret || v !== f.value)) patch[f.name] = v;
+      }
+      await this.request('PATCH', p, patch, secrets);
     } else {
       const { json } = await this.request('GET', p);
       if (typeof json !== 'object' || json === null || Array.isArray(json)) {
@@ -243,4 +335,59 @@ export class ApplianceClient {
       );
     }
   }
+}
+
+/**
+ * The profile's API with the port this machine's product really listens on: EDS keeps it in appsettings.json
+ * beside its binaries (/opt/OSIsoft/EdgeDataStore/, C:\Program Files\OSIsoft\EdgeDataStore\), outside the
+ * backed-up folders, so a new box may differ from the old one. Without the file, `baseUrl` as written.
+ */
+export function apiWithPort(
+  api: Api,
+  opts: { root?: string | null; readFile?: (p: string) => string | null } = {},
+): { api: Api; port: number | null; from: string | null } {
+  if (api.portFile === undefined) return { api, port: null, from: null };
+  const file = resolveItemPath(api.portFile.path, opts.root ? { root: opts.root } : {});
+  const read =
+    opts.readFile ??
+    ((p: string) => {
+      try {
+        return readFileSync(p, 'utf8');
+      } catch {
+        return null;
+      }
+    });
+  const text = read(file);
+  if (text === null) return { api, port: null, from: null };
+  let port: unknown;
+  try {
+    // appsettings.json may start with a byte-order mark (Windows editors).
+    port = getPointer(JSON.parse(text.replace(/^\uFEFF/, '')) as unknown, api.portFile.pointer);
+  } catch {
+    return { api, port: null, from: null };
+  }
+  const n = typeof port === 'string' ? Number(port) : port;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 65535) return { api, port: null, from: null };
+  const u = new URL(api.baseUrl);
+  u.port = String(n);
+  return { api: { ...api, baseUrl: u.toString().replace(/\/$/, '') }, port: n, from: file };
+}
+
+/**
+ * The client for a profile on this machine: the port from appsettings.json (portFile), or from the Docker
+ * container's environment (portEnv, asked of the service when the first request goes out), else baseUrl's.
+ */
+export function applianceClientFor(
+  profile: Profile,
+  opts: { root?: string | null; service?: object } = {},
+): ApplianceClient | null {
+  if (profile.api === undefined) return null;
+  const api = apiWithPort(profile.api, { root: opts.root ?? null }).api;
+  const portEnv = profile.api.portEnv;
+  const svc = opts.service as { envPort?: (name: string) => Promise<number | null> } | undefined;
+  if (portEnv !== undefined && typeof svc?.envPort === 'function') {
+    const envPort = svc.envPort.bind(svc);
+    return new ApplianceClient(api, { resolvePort: () => envPort(portEnv) });
+  }
+  return new ApplianceClient(api);
 }

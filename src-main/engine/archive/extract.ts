@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
+import { childEnv } from '../util/child-env.js';
 import {
   chmodSync,
   closeSync,
@@ -51,7 +52,7 @@ function sha256File(file: string): { sha256: string; size: number } {
 function syncTargets(dirs: string[]): void {
   if (process.platform === 'linux') {
     for (const d of dirs) {
-      const r = spawnSync('sync', ['-f', d], { stdio: 'ignore' });
+      const r = spawnSync('sync', ['-f', d], { stdio: 'ignore', env: childEnv() });
       if (r.status !== 0) throw new RecoveryError('INTERNAL', `Could not flush ${d} to disk (sync -f failed).`);
     }
   }

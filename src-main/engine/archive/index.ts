@@ -3,6 +3,7 @@ import path from 'node:path';
 import { RecoveryError } from '../errors.js';
 import { runWorkerJob, type WorkerJobOptions } from '../util/worker.js';
 import { ITEM_ID } from './create.js';
+import type { AdoptArchiveOptions, AdoptArchiveResult } from './adopt.js';
 import type {
   ArchiveIo,
   ArchiveResult,
@@ -23,6 +24,8 @@ export type {
   VerifyArchiveOptions,
 } from './types.js';
 export { DEFAULT_GZIP_LEVEL, archiveBaseName } from './create.js';
+export type { AdoptArchiveOptions, AdoptArchiveResult, HandMadeFormat } from './adopt.js';
+export { parentsOf, type MapItem } from './hand-made-map.js';
 export { MANIFEST_PATH, MANIFEST_FORMAT, type ManifestLine } from './manifest.js';
 
 const OUR_PARTIALS = /^\.data\.tar\.gz(\.age)?(\.\d{3})?\.[0-9a-f]{16}\.partial$/;
@@ -51,7 +54,8 @@ export async function createArchive(
     }
     ids.add(it.id);
   }
-  if (opts.items.length === 0) throw new RecoveryError('BAD_INPUT', 'Nothing to back up: no folders given.');
+  if (opts.items.length === 0 && opts.allowEmpty !== true)
+    throw new RecoveryError('BAD_INPUT', 'Nothing to back up: no folders given.');
   if (opts.splitSize !== undefined && (!Number.isInteger(opts.splitSize) || opts.splitSize < 1024 * 1024)) {
     throw new RecoveryError('BAD_INPUT', 'The split size must be a whole number of at least 1 MiB.');
   }
@@ -85,4 +89,16 @@ export function extractArchive(
   workerOpts?: WorkerJobOptions,
 ): Promise<ReadResult> {
   return runWorkerJob('archive.extract', { dir, opts }, io, workerOpts);
+}
+
+/**
+ * Reads a hand-made tar / tar.gz / zip through completely and judges every entry; with `outDir`, writes it
+ * as our own data.tar.gz (inner manifest with every file's sha256). Removes what it wrote on failure.
+ */
+export function adoptArchive(
+  opts: AdoptArchiveOptions,
+  io: ArchiveIo = {},
+  workerOpts?: WorkerJobOptions,
+): Promise<AdoptArchiveResult> {
+  return runWorkerJob('archive.adopt', opts, io, workerOpts);
 }

@@ -22,6 +22,8 @@ export interface CreateArchiveOptions {
   /** Bytes per part; parts are named `.001`, `.002` … and `cat` of them is the archive. */
   splitSize?: number;
   gzipLevel?: number;
+  /** An archive of no folders (only its inner manifest): the product's own files travel beside it. */
+  allowEmpty?: boolean;
 }
 
 export interface ArchiveResult {

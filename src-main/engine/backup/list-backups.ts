@@ -2,6 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { BackupGroup, BackupSummary } from '../../shared/contract.js';
 import { isRecoveryError } from '../errors.js';
+import { HAND_MADE_NAME } from './hand-made.js';
 import { MANIFEST_NAME, readBackupSet } from './manifest.js';
 
 async function isDir(p: string): Promise<boolean> {
@@ -11,8 +12,49 @@ async function isDir(p: string): Promise<boolean> {
   );
 }
 
+async function isFile(p: string): Promise<boolean> {
+  return fsp.stat(p).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+}
+
+/** Hand-made archives: the path itself, or beside the sets (the stick's top, EdgeRecovery/, a device folder). */
+async function findHandMade(dir: string): Promise<string[]> {
+  if (HAND_MADE_NAME.test(dir) && (await isFile(dir))) return [dir];
+  const out: string[] = [];
+  for (const d of [dir, path.join(dir, 'EdgeRecovery')]) {
+    for (const n of await fsp.readdir(d).catch(() => [] as string[])) {
+      if (HAND_MADE_NAME.test(n) && (await isFile(path.join(d, n)))) out.push(path.join(d, n));
+    }
+  }
+  return out;
+}
+
+async function summarizeHandMade(file: string): Promise<BackupSummary> {
+  const st = await fsp.stat(file);
+  const format = /\.zip$/i.test(file) ? 'zip' : /\.tar$/i.test(file) ? 'tar' : 'tar.gz';
+  return {
+    path: file,
+    deviceId: 'hand-made',
+    hostname: 'Archives made by hand',
+    profileId: '',
+    productName: `Archive made by hand (${format}): no recorded checksums, read through before restoring`,
+    productVersion: null,
+    createdAt: st.mtime.toISOString(),
+    sizeBytes: st.size,
+    files: 0,
+    encrypted: false,
+    complete: true,
+    // Made by a technician, by hand.
+    class: 'manual',
+    handMade: true,
+  };
+}
+
 /** Finds backup set folders from a stick's mount point, its EdgeRecovery folder, a device folder or a set. */
 async function findSetDirs(dir: string): Promise<string[]> {
+  if (await isFile(dir)) return [];
   if (
     await fsp.stat(path.join(dir, MANIFEST_NAME)).then(
       () => true,
@@ -59,6 +101,7 @@ async function summarize(dir: string): Promise<BackupSummary> {
       sizeBytes: m.archive.parts.reduce((a, p) => a + p.size, 0),
       files: m.files,
       encrypted: m.archive.encryption !== null,
+      class: m.class ?? 'manual',
       complete: missing === undefined,
     };
     if (missing !== undefined) s.problem = missing;
@@ -80,6 +123,7 @@ async function summarize(dir: string): Promise<BackupSummary> {
       sizeBytes: 0,
       files: 0,
       encrypted: false,
+      class: 'manual',
       complete: false,
       problem: isRecoveryError(e) ? e.message : String(e),
     };
@@ -91,7 +135,10 @@ export async function listBackups(
   dir: string,
   opts: { device?: string; thisDeviceId?: string } = {},
 ): Promise<BackupGroup[]> {
-  const sets = await Promise.all((await findSetDirs(dir)).map(summarize));
+  const sets = [
+    ...(await Promise.all((await findSetDirs(dir)).map(summarize))),
+    ...(await Promise.all((await findHandMade(dir)).map(summarizeHandMade))),
+  ];
   const groups = new Map<string, BackupGroup>();
   for (const s of sets) {
     if (opts.device !== undefined && s.deviceId !== opts.device) continue;

@@ -2,6 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { RecoveryError } from '../errors.js';
+import { ArtifactRecordSchema } from '../runbook/product/artifacts.js';
 import { cleanStrings } from '../util/clean-text.js';
 
 /**
@@ -21,6 +22,24 @@ const Part = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
 
+export const HandMadeSourceSchema = z.object({
+  kind: z.literal('hand-made'),
+  /** The archive's file name (and where it was, when adopted). */
+  file: z.string(),
+  format: z.enum(['tar', 'tar.gz', 'zip']),
+  bytes: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** The folders above the items inside the archive ('' at the top). */
+  base: z.string(),
+  mapping: z.array(z.object({ id: z.string(), from: z.string() })),
+  ignored: z.number().int().nonnegative(),
+});
+
+export type HandMadeSource = z.infer<typeof HandMadeSourceSchema>;
+/** Who made a backup: a technician (manual) or a schedule (automatic). Retention counts them apart. */
+export const BACKUP_CLASSES = ['manual', 'automatic'] as const;
+export type BackupClass = (typeof BACKUP_CLASSES)[number];
+
 export const BackupManifestSchema = z.object({
   format: z.literal(FORMAT),
   formatVersion: z.literal(FORMAT_VERSION),
@@ -30,6 +49,8 @@ export const BackupManifestSchema = z.object({
   deviceId: z.string().min(1),
   hostname: z.string(),
   createdAt: z.string(),
+  /** Absent in older manifests: those were made by hand. */
+  class: z.enum(BACKUP_CLASSES).optional(),
   items: z.array(
     z.object({
       id: z.string(),
@@ -54,6 +75,12 @@ export const BackupManifestSchema = z.object({
     parts: z.array(Part).min(1),
   }),
   skipped: z.array(z.object({ path: z.string(), reason: z.string() })),
+  /** The product's API port on the old box, from its appsettings.json (outside the backed-up folders). */
+  apiPort: z.number().int().min(1).max(65535).optional(),
+  /** Set when the data came from an archive made by hand (`adopt`): where from and how it was mapped. */
+  source: HandMadeSourceSchema.optional(),
+  /** Files of the product's own (its exports and backups), beside the archive, with their checksums. */
+  artifacts: z.array(ArtifactRecordSchema).default([]),
   /** Encrypted backups: HMAC-SHA256 of the rest, keyed from the passphrase (manifest-integrity.ts). Last field. */
   integrity: z.object({ scheme: z.string(), mac: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
 });

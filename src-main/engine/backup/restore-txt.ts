@@ -25,6 +25,18 @@ export function restoreText(m: BackupManifest, profile: Profile): string {
   );
   p('  SHA256SUMS     checksums of the data files and of manifest.json');
   p('  RESTORE.txt    this text');
+  if (m.artifacts.length > 0) {
+    p();
+    p(`The product's own files (in artifacts/, listed in SHA256SUMS, newest first):`);
+    for (const a of m.artifacts) p(`  ${a.path}  ${a.size} bytes, from ${a.source}`);
+    if (m.artifacts.some((a) => a.format === 'openssl-enc-tar-gz')) {
+      p('  They are encrypted with the product’s own backup passphrase (openssl enc). To check one by hand:');
+      p('    openssl enc -d -aes-256-cbc -pbkdf2 -in <file> | tar -tzf -');
+      p('  (backups of older versions: the same without -pbkdf2; made with OpenSSL before 1.1.0: add -md md5).');
+    }
+    p(`  The product's own restore procedure takes them back: ${m.profile.productName}'s documentation, or`);
+    p(`  edge-recovery restore <this folder> --profile ${m.profile.id}, which runs it step by step.`);
+  }
   p();
   p('What the checks protect against');
   p('  sha256sum -c SHA256SUMS catches damage: a bad sector, a copy cut short, manifest.json edited after');

@@ -1,27 +1,93 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { MANIFEST_NAME, readBackupSet } from './manifest.js';
+import { MANIFEST_NAME, readBackupSet, type BackupClass } from './manifest.js';
 
 /**
- * After a new backup verified: keeps the newest `keep` complete backups of `profileId` in a device folder
- * (all of them when `keep` is null) and deletes older ones, and deletes the debris of interrupted backups of
- * that profile (set folders without manifest.json: never a backup, and now superseded). Sets with a
- * manifest this tool cannot read are foreign and left alone; the set just written is never deleted.
- * Returns the removed folders.
+ * Which backups to keep, by class: manual ones (made by a technician) and automatic ones (made by a schedule)
+ * are counted apart, so a nightly schedule never pushes out the backup taken before a risky change.
  */
-export async function applyRetention(
+export interface RetentionPolicy {
+  /** Keep the newest N manual backups (absent: keep all). */
+  keepManual?: number;
+  /** Keep the newest N automatic backups (absent: no count limit). */
+  keepAutomatic?: number;
+  /** Delete automatic backups older than this (absent: no age limit). */
+  maxAgeAutomaticMs?: number;
+}
+
+export interface RetentionCandidate {
+  dir: string;
+  createdAt: string;
+  class: BackupClass;
+}
+
+export interface RetentionRemoval {
+  dir: string;
+  /** null for the debris of an interrupted backup (no manifest: never a backup). */
+  createdAt: string | null;
+  class: BackupClass | null;
+  /** Why it goes, in plain words. */
+  reason: string;
+}
+
+export function hasRetention(p: RetentionPolicy): boolean {
+  return p.keepManual !== undefined || p.keepAutomatic !== undefined || p.maxAgeAutomaticMs !== undefined;
+}
+
+const newestFirst = (a: RetentionCandidate, b: RetentionCandidate) =>
+  a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : b.dir.localeCompare(a.dir);
+
+/**
+ * The pure rule. `sets` are complete (verified) backups of one device and profile. Never removed: the set
+ * just written (`current`) and the newest of all, whatever the policy says.
+ */
+export function planRetention(
+  sets: RetentionCandidate[],
+  policy: RetentionPolicy,
+  opts: { now: Date; current?: string },
+): RetentionRemoval[] {
+  const sorted = [...sets].sort(newestFirst);
+  const protectedDirs = new Set<string>();
+  if (sorted[0]) protectedDirs.add(path.resolve(sorted[0].dir));
+  if (opts.current !== undefined) protectedDirs.add(path.resolve(opts.current));
+  const out: (RetentionCandidate & { reason: string })[] = [];
+  const byClass = (c: BackupClass) => sorted.filter((s) => s.class === c);
+  const manual = byClass('manual');
+  if (policy.keepManual !== undefined) {
+    for (const s of manual.slice(policy.keepManual)) {
+      out.push({ ...s, reason: `more than the ${policy.keepManual} newest manual backups` });
+    }
+  }
+  const automatic = byClass('automatic');
+  automatic.forEach((s, i) => {
+    const ageMs = opts.now.getTime() - Date.parse(s.createdAt);
+    if (policy.maxAgeAutomaticMs !== undefined && ageMs > policy.maxAgeAutomaticMs) {
+      out.push({
+        ...s,
+        reason: `automatic backup older than ${Math.floor(policy.maxAgeAutomaticMs / 86_400_000)} days`,
+      });
+    } else if (policy.keepAutomatic !== undefined && i >= policy.keepAutomatic) {
+      out.push({ ...s, reason: `more than the ${policy.keepAutomatic} newest automatic backups` });
+    }
+  });
+  return out.filter((r) => !protectedDirs.has(path.resolve(r.dir))).sort(newestFirst);
+}
+
+/**
+ * The backups of `profileId` in a device folder: complete ones with their class (a manifest without one is
+ * manual), and the debris of interrupted backups (set folders without manifest.json). Sets with a manifest
+ * this tool cannot read are foreign and left out; so is `current`'s debris check (it has its manifest).
+ */
+export async function retentionCandidates(
   deviceDir: string,
   profileId: string,
-  keep: number | null,
-  current: string,
-): Promise<string[]> {
+): Promise<{ sets: RetentionCandidate[]; debris: string[] }> {
   const names = await fsp.readdir(deviceDir);
-  const sets: { dir: string; createdAt: string }[] = [];
+  const sets: RetentionCandidate[] = [];
   const debris: string[] = [];
   for (const n of names) {
     if (!n.startsWith(`Backup_${profileId}_`)) continue;
     const dir = path.join(deviceDir, n);
-    if (path.resolve(dir) === path.resolve(current)) continue;
     const st = await fsp.lstat(dir).catch(() => null);
     if (st === null || !st.isDirectory()) continue;
     const hasManifest = await fsp.lstat(path.join(dir, MANIFEST_NAME)).then(
@@ -34,22 +100,37 @@ export async function applyRetention(
     }
     try {
       const s = await readBackupSet(dir);
-      if (s.manifest.profile.id === profileId) sets.push({ dir, createdAt: s.manifest.createdAt });
+      if (s.manifest.profile.id === profileId) {
+        sets.push({ dir, createdAt: s.manifest.createdAt, class: s.manifest.class ?? 'manual' });
+      }
     } catch {
       // A manifest this tool cannot read: not ours to delete.
     }
   }
-  sets.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : b.dir.localeCompare(a.dir)));
-  const removed: string[] = [];
+  return { sets, debris };
+}
+
+/**
+ * After a new backup (`current`) verified: deletes the debris of interrupted backups of the profile (never a
+ * backup, and now superseded) and applies the policy by class. Returns what it removed and why.
+ */
+export async function applyRetention(
+  deviceDir: string,
+  profileId: string,
+  policy: RetentionPolicy,
+  current: string,
+  now: Date = new Date(),
+): Promise<RetentionRemoval[]> {
+  const { sets, debris } = await retentionCandidates(deviceDir, profileId);
+  const removed: RetentionRemoval[] = [];
   for (const dir of debris) {
+    if (path.resolve(dir) === path.resolve(current)) continue;
     await fsp.rm(dir, { recursive: true, force: true });
-    removed.push(dir);
+    removed.push({ dir, createdAt: null, class: null, reason: 'unfinished (interrupted) backup, superseded' });
   }
-  if (keep === null) return removed;
-  // The current set counts as one of the kept.
-  for (const s of sets.slice(Math.max(0, keep - 1))) {
-    await fsp.rm(s.dir, { recursive: true, force: true });
-    removed.push(s.dir);
+  for (const r of planRetention(sets, policy, { now, current })) {
+    await fsp.rm(r.dir, { recursive: true, force: true });
+    removed.push(r);
   }
   return removed;
 }

@@ -3,7 +3,8 @@ import path from 'node:path';
 import os from 'node:os';
 import { newAgeKey, releaseAgeKey, type AgeKey } from '../archive/age-key.js';
 import { createArchive, verifyArchive, type ArchiveResult } from '../archive/index.js';
-import { ApplianceClient } from '../appliance/client.js';
+import { apiWithPort, applianceClientFor, type ApplianceClient } from '../appliance/client.js';
+import { versionFromCommand } from '../appliance/installed-version.js';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import { freeSpace, filesystemOf } from '../media/filesystem.js';
 import { localDeviceId } from '../media/device-id.js';
@@ -12,6 +13,14 @@ import { formatBytes } from '../progress.js';
 import { resolveItems, type ResolvedItem } from '../profiles/load.js';
 import type { Profile } from '../profiles/schema.js';
 import { executeRunbook, type RunbookDef, type RunbookIO } from '../runbook/runner.js';
+import { verifyArtifacts, type ArtifactRecord } from '../runbook/product/artifacts.js';
+import {
+  emptyProductState,
+  productRunbookSteps,
+  removeWork,
+  undoProductSteps,
+  type ProductHost,
+} from '../runbook/product/product-steps.js';
 import { serviceFor } from '../service/index.js';
 import { findOpenFiles } from '../service/open-files.js';
 import type { ServiceControl, ServiceStatus } from '../service/types.js';
@@ -29,11 +38,12 @@ import {
   MANIFEST_NAME,
   RESTORE_TXT_NAME,
   SUMS_NAME,
+  type BackupClass,
   type BackupManifest,
 } from './manifest.js';
 import { BackupJournalStore, recoverInterruptedBackup } from './backup-journal.js';
 import { signManifest } from './manifest-integrity.js';
-import { applyRetention } from './retention.js';
+import { applyRetention, type RetentionPolicy, type RetentionRemoval } from './retention.js';
 import { restoreText, sha256SumsText } from './restore-txt.js';
 
 export interface BackupOptions {
@@ -43,10 +53,19 @@ export interface BackupOptions {
   root?: string;
   /** Folders chosen instead of the profile's defaults (item id → absolute path). */
   folders?: Record<string, string>;
+  /** Optional items to back up although they are off by default (e.g. Logs); an id names all its `*` expansions. */
+  include?: string[];
+  /** Optional items to leave out although they are on by default (e.g. Certificates). */
+  exclude?: string[];
   deviceId?: string;
   passphrase?: string;
   splitSize?: number;
+  /** Keep the newest N backups of this backup's own class (manual or automatic); see also `retention`. */
   keep?: number;
+  /** Retention by class, applied after the new backup verified. */
+  retention?: RetentionPolicy;
+  /** manual (a technician, the default) or automatic (a schedule): recorded in the manifest. */
+  backupClass?: BackupClass;
   leaveStopped?: boolean;
   /** Fail (instead of warn) when a file changed while it was archived. */
   strict?: boolean;
@@ -54,12 +73,16 @@ export interface BackupOptions {
   stateDir?: string;
   /** For tests: the creation time. */
   now?: Date;
+  /** The technician's name for this backup (a manual backup's name; product steps see it as {label}). */
+  label?: string;
 }
 
 export interface BackupResult {
   setDir: string;
   manifest: BackupManifest;
   removedOld: string[];
+  /** What retention removed, with the reason for each. */
+  removed: RetentionRemoval[];
   warnings: string[];
 }
 
@@ -83,14 +106,30 @@ interface Ctx {
   setDir: string | null;
   archive: ArchiveResult | null;
   manifest: BackupManifest | null;
-  removedOld: string[];
+  removedOld: RetentionRemoval[];
   warnings: string[];
   /** Records a warning and shows it at once (the technician hears it before the service stops). */
   warn(message: string): void;
+  /** The product's own steps: what they remember, and the files they put into the set. */
+  product: ProductHost;
+  artifacts: ArtifactRecord[];
 }
 
 /** FAT32 holds at most 4 GiB − 1 per file; parts are cut at whole MiB below that. */
 const FAT_PART = 4095 * 1024 * 1024;
+
+/**
+ * Required items always; optional ones as the profile selects them by default, changed by `include`/`exclude`
+ * (an id also names every `*` expansion of it: `Certificates` → `Certificates.OpcUa1`, …).
+ */
+export function selectItems(items: ResolvedItem[], o: { include?: string[]; exclude?: string[] }): ResolvedItem[] {
+  const names = (id: string): string[] => [id, id.split('.')[0]!];
+  return items.filter((i) => {
+    if (i.required) return true;
+    if (names(i.id).some((n) => o.exclude?.includes(n))) return false;
+    return i.selected || names(i.id).some((n) => o.include?.includes(n));
+  });
+}
 
 export function backupStamp(d: Date): string {
   const p = (n: number) => String(n).padStart(2, '0');
@@ -114,7 +153,7 @@ function estimateArchiveBytes(sizes: Iterable<TreeSize>): number {
   return bytes + entries * (1024 + 256) + 16 * 1024 * 1024;
 }
 
-const steps: RunbookDef<Ctx>['steps'] = [
+const builtinSteps: RunbookDef<Ctx>['steps'] = [
   {
     id: 'prechecks',
     title: 'Pre-checks',
@@ -200,6 +239,12 @@ const steps: RunbookDef<Ctx>['steps'] = [
         return `${c.o.profile.productName} ${c.productVersion}.`;
       } catch (e) {
         const err = toRecoveryError(e);
+        const vc = c.o.profile.version.command;
+        const fromDb = vc ? await versionFromCommand(vc) : null;
+        if (fromDb?.version) {
+          c.productVersion = fromDb.version;
+          return `${c.o.profile.productName} ${c.productVersion} (from ${fromDb.from}; the API did not answer: ${err.message}).`;
+        }
         c.warn(`The product version could not be read (${err.message}); the restore will not be able to check it.`);
         return `Version unknown: ${err.message}`;
       }
@@ -216,6 +261,10 @@ const steps: RunbookDef<Ctx>['steps'] = [
       details: [`Service: ${c.service.label}`],
       action: 'Stop the service',
     }),
+    skip: (c) =>
+      c.o.profile.stopService.includes('backup')
+        ? null
+        : `${c.o.profile.productName} backs itself up while it runs: the service is not stopped.`,
     async run(c) {
       c.before = await c.service.status();
       if (c.before.state === 'not-found') {
@@ -243,6 +292,7 @@ const steps: RunbookDef<Ctx>['steps'] = [
     id: 'open-files',
     title: 'Check no program holds the files',
     explain: (c) => `Look for any program that still has files open under ${c.items.map((i) => i.path).join(', ')}.`,
+    skip: (c) => (c.items.length === 0 ? 'The profile archives no folders.' : null),
     async run(c) {
       const open = await findOpenFiles(c.items.map((i) => i.path));
       if (open.length > 0) {
@@ -295,6 +345,7 @@ const steps: RunbookDef<Ctx>['steps'] = [
       c.archive = await createArchive(
         {
           items: c.items.map((i) => ({ id: i.id, path: i.path })),
+          allowEmpty: c.o.profile.steps.some((x) => x.kind === 'artifact'),
           outDir: c.setDir,
           ...(c.ageKey !== null ? { ageKey: c.ageKey } : {}),
           ...(c.splitSize !== undefined ? { splitSize: c.splitSize } : {}),
@@ -345,16 +396,31 @@ const steps: RunbookDef<Ctx>['steps'] = [
           ...(s.signal ? { signal: s.signal } : {}),
         },
       );
+      if (c.artifacts.length > 0) {
+        // The product's own files: listed in the manifest and SHA256SUMS, and read back like the archive.
+        c.manifest!.artifacts = c.artifacts;
+        await writeFileAtomic(path.join(c.setDir!, RESTORE_TXT_NAME), restoreText(c.manifest!, c.o.profile), 0o600);
+        await dropPageCacheAll(c.artifacts.map((a) => path.join(c.setDir!, ...a.path.split('/'))));
+        await verifyArtifacts(c.setDir!, c.artifacts, {
+          onProgress: s.progress,
+          ...(s.signal ? { signal: s.signal } : {}),
+        });
+      }
       // SHA256SUMS (which lists manifest.json), then manifest.json last: a set without it is never a backup,
       // and `sha256sum -c` fails on it (manifest.json missing), so stock tools and this tool agree.
       const manifestText = JSON.stringify(c.manifest, null, 2) + '\n';
-      await writeFileAtomic(path.join(c.setDir!, SUMS_NAME), sha256SumsText(c.archive!.parts, manifestText), 0o600);
+      await writeFileAtomic(
+        path.join(c.setDir!, SUMS_NAME),
+        sha256SumsText([...c.archive!.parts, ...artifactSums(c)], manifestText),
+        0o600,
+      );
       crashPoint('backup:sums-written');
       await writeFileAtomic(path.join(c.setDir!, MANIFEST_NAME), manifestText, 0o600);
       c.journal.j.phase = 'verified';
       await c.journal.save('verified');
       const how = fromMedium ? 'read back from the medium' : 'read back';
-      return `All ${r.files} files ${how} match their checksums. The backup is complete: ${c.setDir}`;
+      const extra = c.artifacts.length > 0 ? ` and ${c.artifacts.length} file(s) of the product's own` : '';
+      return `All ${r.files} files${extra} ${how} match their checksums. The backup is complete: ${c.setDir}`;
     },
   },
   {
@@ -385,18 +451,58 @@ const steps: RunbookDef<Ctx>['steps'] = [
     id: 'retention',
     title: 'Remove old backups',
     explain: (c) =>
-      (c.o.keep === undefined
-        ? 'All complete backups are kept (no --keep). '
-        : `Keep the newest ${c.o.keep} backups of this device and profile on the medium and delete older ones. `) +
+      `Apply the retention rules to this device's ${c.o.profile.id} backups on the medium (${describePolicy(retentionPolicy(c.o))}), ` +
+      'only now that the new one is verified; manual and automatic backups are counted apart, and the newest backup is never removed. ' +
       'Unfinished backup folders (no manifest.json, left by an interrupted backup) are deleted, now that a newer backup has verified.',
     async run(c) {
-      c.removedOld = await applyRetention(path.dirname(c.setDir!), c.o.profile.id, c.o.keep ?? null, c.setDir!);
+      c.removedOld = await applyRetention(path.dirname(c.setDir!), c.o.profile.id, retentionPolicy(c.o), c.setDir!);
       return c.removedOld.length === 0
         ? 'Nothing to remove.'
-        : `Removed ${c.removedOld.length}: ${c.removedOld.map((p) => path.basename(p)).join(', ')}.`;
+        : `Removed ${c.removedOld.length}: ${c.removedOld.map((r) => `${path.basename(r.dir)} (${r.reason})`).join(', ')}.`;
     },
   },
 ];
+
+/** --keep applies to the backup's own class; `retention` says more. */
+function retentionPolicy(o: BackupOptions): RetentionPolicy {
+  const p: RetentionPolicy = { ...o.retention };
+  if (o.keep !== undefined) {
+    if ((o.backupClass ?? 'manual') === 'manual') p.keepManual ??= o.keep;
+    else p.keepAutomatic ??= o.keep;
+  }
+  return p;
+}
+
+function describePolicy(p: RetentionPolicy): string {
+  const parts: string[] = [];
+  if (p.keepManual !== undefined) parts.push(`keep the ${p.keepManual} newest manual backups`);
+  if (p.keepAutomatic !== undefined) parts.push(`keep the ${p.keepAutomatic} newest automatic backups`);
+  if (p.maxAgeAutomaticMs !== undefined)
+    parts.push(`delete automatic backups older than ${Math.floor(p.maxAgeAutomaticMs / 86_400_000)} days`);
+  return parts.length > 0 ? parts.join('; ') : 'keep everything';
+}
+
+/** The runbook's own steps with the profile's steps at their points. */
+export function backupSteps(profile: Profile): RunbookDef<Ctx>['steps'] {
+  const at = (point: Parameters<typeof productRunbookSteps>[1]) =>
+    productRunbookSteps<Ctx>(profile, point, (c) => c.product);
+  const own = (id: string) => builtinSteps.find((x) => x.id === id)!;
+  return [
+    own('prechecks'),
+    own('version'),
+    ...at('backup.before-stop'),
+    own('stop-service'),
+    own('open-files'),
+    ...at('backup.after-stop'),
+    own('archive'),
+    ...at('backup.archive'),
+    own('verify'),
+    ...at('backup.before-start'),
+    own('start-service'),
+    ...at('backup.after-start'),
+    own('retention'),
+  ];
+}
 
 async function waitHealthy(api: ApplianceClient, timeoutMs: number): Promise<{ ok: boolean; detail: string }> {
   const until = Date.now() + timeoutMs;
@@ -409,9 +515,15 @@ async function waitHealthy(api: ApplianceClient, timeoutMs: number): Promise<{ o
   return last;
 }
 
+function artifactSums(c: Ctx): { name: string; sha256: string }[] {
+  return c.artifacts.map((a) => ({ name: a.path, sha256: a.sha256 }));
+}
+
 function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
   const own = c.o.profile.ownership;
+  const port = c.o.profile.api ? apiWithPort(c.o.profile.api, { root: c.o.root ?? null }).port : null;
   return {
+    ...(port !== null ? { apiPort: port } : {}),
     format: FORMAT,
     formatVersion: FORMAT_VERSION,
     tool: { name: TOOL_NAME, version: TOOL_VERSION },
@@ -420,10 +532,11 @@ function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
     deviceId: c.device.id,
     hostname: c.device.hostname,
     createdAt: (c.o.now ?? new Date()).toISOString(),
+    class: c.o.backupClass ?? 'manual',
     items: c.items.map((i) => {
       const s = c.sizes.get(i.id)!;
       // The profile's own path (not the --root one): it is where the data lives on an appliance.
-      const declared = c.o.profile.items.find((p) => p.id === i.id)!.path;
+      const declared = i.declaredPath;
       const link = c.links.get(i.id);
       return {
         id: i.id,
@@ -446,6 +559,7 @@ function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
       parts: a.parts,
     },
     skipped: a.skipped,
+    artifacts: c.artifacts,
   };
 }
 
@@ -464,21 +578,24 @@ export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<Backup
 
 async function backupHoldingLock(o: BackupOptions, io: RunbookIO, journal: BackupJournalStore): Promise<BackupResult> {
   const local = o.deviceId === undefined ? await localDeviceId() : { id: o.deviceId, hostname: os.hostname() };
+  const service = serviceFor(o.profile.service, {
+    confirm: (message) => io.interaction.confirm({ stepId: 'stop-service', title: 'Service', message, action: 'Done' }),
+  });
   const c: Ctx = {
     o,
     journal,
     links: new Map(),
     ageKey: null,
-    items: resolveItems(o.profile, {
-      ...(o.root === undefined ? {} : { root: o.root }),
-      ...(o.folders === undefined ? {} : { folders: o.folders }),
-    }),
+    items: selectItems(
+      resolveItems(o.profile, {
+        ...(o.root === undefined ? {} : { root: o.root }),
+        ...(o.folders === undefined ? {} : { folders: o.folders }),
+      }),
+      o,
+    ),
     sizes: new Map(),
-    service: serviceFor(o.profile.service, {
-      confirm: (message) =>
-        io.interaction.confirm({ stepId: 'stop-service', title: 'Service', message, action: 'Done' }),
-    }),
-    api: o.profile.api ? new ApplianceClient(o.profile.api) : null,
+    service,
+    api: applianceClientFor(o.profile, { root: o.root ?? null, service }),
     before: null,
     stoppedByUs: false,
     startedAgain: false,
@@ -494,8 +611,29 @@ async function backupHoldingLock(o: BackupOptions, io: RunbookIO, journal: Backu
       this.warnings.push(message);
       io.emit({ type: 'log', level: 'warn', message });
     },
+    product: undefined as unknown as ProductHost,
+    artifacts: [],
   };
-  const def: RunbookDef<Ctx> = { kind: 'backup', title: `Back up ${o.profile.productName}`, steps };
+  c.product = {
+    profile: o.profile,
+    root: o.root === undefined ? null : path.resolve(o.root),
+    label: o.label ?? backupStamp(o.now ?? new Date()),
+    device: c.device.id,
+    passphrase: undefined,
+    signal: io.signal,
+    state: emptyProductState(),
+    save: () => Promise.resolve(),
+    setDir: () => {
+      if (c.setDir === null) throw new RecoveryError('INTERNAL', 'The backup folder does not exist yet.');
+      return c.setDir;
+    },
+    addArtifact: (r) => c.artifacts.push(r),
+  };
+  const def: RunbookDef<Ctx> = {
+    kind: 'backup',
+    title: `Back up ${o.profile.productName}`,
+    steps: backupSteps(o.profile),
+  };
   try {
     await executeRunbook(def, c, io);
   } catch (e) {
@@ -513,11 +651,13 @@ async function backupHoldingLock(o: BackupOptions, io: RunbookIO, journal: Backu
     throw err;
   }
   releaseAgeKey(c.ageKey);
+  await removeWork(c.product).catch(() => undefined);
   await journal.close();
   const result: BackupResult = {
     setDir: c.setDir!,
     manifest: c.manifest!,
-    removedOld: c.removedOld,
+    removedOld: c.removedOld.map((r) => r.dir),
+    removed: c.removedOld,
     warnings: c.warnings,
   };
   io.emit({
@@ -530,6 +670,9 @@ async function backupHoldingLock(o: BackupOptions, io: RunbookIO, journal: Backu
 
 /** Puts things back after a failed backup; false when the service could not be started again (the journal stays). */
 async function cleanupAfterFailure(c: Ctx, io: RunbookIO): Promise<boolean> {
+  const log = (message: string, level: 'info' | 'warn' = 'info') => io.emit({ type: 'log', level, message });
+  for (const line of await undoProductSteps(c.product, log)) log(line);
+  await removeWork(c.product).catch(() => undefined);
   const manifestWritten =
     c.setDir !== null &&
     (await fsp.stat(path.join(c.setDir, MANIFEST_NAME)).then(

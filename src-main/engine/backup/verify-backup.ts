@@ -5,10 +5,21 @@ import { RecoveryError } from '../errors.js';
 import { dropPageCacheAll } from '../media/page-cache.js';
 import type { Progress } from '../progress.js';
 import { executeRunbook, type RunbookIO } from '../runbook/runner.js';
+import { loadProfile } from '../profiles/load.js';
+import type { Profile } from '../profiles/schema.js';
+import { isHandMadeArchive, runVerifyHandMade } from './hand-made.js';
 import { readBackupSet, SUMS_NAME, type BackupSet } from './manifest.js';
 import { checkManifestIntegrity, jobKeyFor } from './manifest-integrity.js';
 import { parseSha256Sums } from './restore-txt.js';
 import { releaseAgeKey } from '../archive/age-key.js';
+import { verifyArtifacts } from '../runbook/product/artifacts.js';
+
+export interface HandMadeVerifyResult {
+  handMade: true;
+  files: number;
+  mapping: string;
+  note: string;
+}
 
 export interface VerifyResult {
   set: BackupSet;
@@ -33,12 +44,21 @@ export async function verifyBackup(
     });
   }
   const sums = parseSha256Sums(sumsText);
-  for (const p of set.manifest.archive.parts) {
+  for (const p of [
+    ...set.manifest.archive.parts,
+    ...set.manifest.artifacts.map((a) => ({ name: a.path, sha256: a.sha256 })),
+  ]) {
     if (sums.get(p.name) !== p.sha256) {
       throw new RecoveryError('BACKUP_CORRUPT', `${SUMS_NAME} and manifest.json disagree about ${p.name}.`, {
         hint: 'The backup was changed after it was written. Use another backup.',
       });
     }
+  }
+  const encryptedArtifacts = set.manifest.artifacts.some((a) => a.format === 'openssl-enc-tar-gz');
+  if (encryptedArtifacts && opts.passphrase === undefined) {
+    throw new RecoveryError('PASSPHRASE_REQUIRED', 'This backup is encrypted: enter its passphrase.', {
+      hint: 'Use --passphrase-file, the EDGE_RECOVERY_PASSPHRASE variable, or type it when asked.',
+    });
   }
   // scrypt once for the job (an encrypted backup): the manifest's MAC and the archive's header share the key.
   const key = set.manifest.archive.encryption !== null ? await jobKeyFor(set, opts.passphrase) : null;
@@ -55,6 +75,15 @@ export async function verifyBackup(
       io,
     );
     checkCounts(set, r.files);
+    if (set.manifest.artifacts.length > 0) {
+      // The product's own files: checksums, and its encrypted backups decrypted and read through.
+      await dropPageCacheAll(set.manifest.artifacts.map((a) => path.join(setDir, ...a.path.split('/'))));
+      await verifyArtifacts(setDir, set.manifest.artifacts, {
+        ...(opts.passphrase !== undefined ? { passphrase: opts.passphrase } : {}),
+        ...(io.onProgress ? { onProgress: io.onProgress } : {}),
+        ...(io.signal ? { signal: io.signal } : {}),
+      });
+    }
     return { set, files: r.files, contentBytes: r.contentBytes };
   } finally {
     releaseAgeKey(key);
@@ -70,8 +99,20 @@ function checkCounts(set: BackupSet, files: number): void {
   }
 }
 
-/** verifyBackup as a one-step runbook, for the wizard and `edge-recovery verify --json`. */
-export async function runVerify(setDir: string, opts: { passphrase?: string }, io: RunbookIO): Promise<VerifyResult> {
+/**
+ * verifyBackup as a one-step runbook, for the wizard and `edge-recovery verify --json`. A hand-made archive
+ * (.tar, .tar.gz/.tgz, .zip) is read through instead, its folders found by the profile's (default: eds-linux)
+ * folder names; it has no recorded checksums, and the result says so.
+ */
+export async function runVerify(
+  setDir: string,
+  opts: { passphrase?: string; profile?: Profile },
+  io: RunbookIO,
+): Promise<VerifyResult | HandMadeVerifyResult> {
+  if (await isHandMadeArchive(setDir)) {
+    const profile = opts.profile ?? (await loadProfile('eds-linux'));
+    return { handMade: true, ...(await runVerifyHandMade(setDir, profile, io)) };
+  }
   let result: VerifyResult | null = null;
   try {
     await executeRunbook(
@@ -89,7 +130,8 @@ export async function runVerify(setDir: string, opts: { passphrase?: string }, i
                 onProgress: s.progress,
                 ...(s.signal ? { signal: s.signal } : {}),
               });
-              return `All ${result.files} files match.`;
+              const own = result.set.manifest.artifacts.length;
+              return `All ${result.files} files${own > 0 ? ` and ${own} file(s) of the product's own` : ''} match.`;
             },
           },
         ],

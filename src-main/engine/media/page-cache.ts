@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { childEnv } from '../util/child-env.js';
 
 /**
  * Asks the kernel to forget its cached copy of `file`, so the next read comes from the medium itself and a
@@ -9,8 +10,11 @@ import { execFile } from 'node:child_process';
 export function dropPageCache(file: string): Promise<boolean> {
   if (process.platform !== 'linux') return Promise.resolve(false);
   return new Promise((resolve) => {
-    execFile('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none'], { timeout: 10_000 }, (err) =>
-      resolve(err === null),
+    execFile(
+      'dd',
+      [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none'],
+      { timeout: 10_000, env: childEnv() },
+      (err) => resolve(err === null),
     );
   });
 }

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { childEnv } from '../util/child-env.js';
 
 export interface ToolResult {
   /** Exit code; null when the tool could not be started or was killed. */
@@ -18,7 +19,7 @@ export function runTool(cmd: string, args: string[], timeoutMs = 30_000): Promis
     execFile(
       cmd,
       args,
-      { timeout: timeoutMs, windowsHide: true, maxBuffer: 4 * 1024 * 1024 },
+      { timeout: timeoutMs, windowsHide: true, maxBuffer: 4 * 1024 * 1024, env: childEnv() },
       (err, stdout, stderr) => {
         const e = err as (NodeJS.ErrnoException & { code?: unknown }) | null;
         const missing = e?.code === 'ENOENT';

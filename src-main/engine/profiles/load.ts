@@ -1,14 +1,18 @@
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
 import { RecoveryError } from '../errors.js';
-import { ProfileSchema, type Profile } from './schema.js';
+import { CheckedProfileSchema, type Profile } from './schema.js';
 import edsLinux from './builtin/eds-linux.json' with { type: 'json' };
 import edsWindows from './builtin/eds-windows.json' with { type: 'json' };
+import edsDocker from './builtin/eds-docker.json' with { type: 'json' };
+import opencrvs from './builtin/opencrvs.json' with { type: 'json' };
 
 const BUILTIN_SOURCES: Record<string, unknown> = {
   'eds-linux': edsLinux,
   'eds-windows': edsWindows,
+  'eds-docker': edsDocker,
+  opencrvs,
 };
 
 /** "items.1.path: must start with /" — names the field, says what is wrong. */
@@ -20,7 +24,7 @@ export function describeIssues(error: z.ZodError): string[] {
 }
 
 export function parseProfile(raw: unknown, source: string): Profile {
-  const r = ProfileSchema.safeParse(raw);
+  const r = CheckedProfileSchema.safeParse(raw);
   if (!r.success) {
     const lines = describeIssues(r.error);
     throw new RecoveryError('BAD_PROFILE', `The profile ${source} is not valid: ${lines.join('; ')}`, {
@@ -28,17 +32,35 @@ export function parseProfile(raw: unknown, source: string): Profile {
       details: { source, issues: lines },
     });
   }
-  const ids = new Set<string>();
-  for (const item of r.data.items) {
-    if (ids.has(item.id)) {
-      throw new RecoveryError(
-        'BAD_PROFILE',
-        `The profile ${source} is not valid: items: the id "${item.id}" is used twice`,
-      );
-    }
-    ids.add(item.id);
+  const problems = checkProductSteps(r.data);
+  if (problems.length > 0) {
+    throw new RecoveryError('BAD_PROFILE', `The profile ${source} is not valid: ${problems.join('; ')}`, {
+      hint: 'Fix the named steps in the profile file (see "Product steps" in the README).',
+      details: { source, issues: problems },
+    });
   }
   return r.data;
+}
+
+/** Rules across steps: unique ids, artifacts referred to exist, something to back up, an API for http steps. */
+export function checkProductSteps(p: Profile): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const artifacts = new Set(p.steps.filter((s) => s.kind === 'artifact').map((s) => s.id));
+  for (const [i, s] of p.steps.entries()) {
+    if (seen.has(s.id)) out.push(`steps.${i}.id: the id "${s.id}" is used twice`);
+    seen.add(s.id);
+    if ((s.kind === 'http' || s.undo?.kind === 'http') && p.api === undefined) {
+      out.push(`steps.${i}: an http step needs the profile's "api"`);
+    }
+    for (const m of JSON.stringify(s).matchAll(/\{artifact:([a-z0-9-]+)\}/g)) {
+      if (!artifacts.has(m[1]!)) out.push(`steps.${i}: {artifact:${m[1]}} names no artifact step`);
+    }
+  }
+  if (p.items.length === 0 && artifacts.size === 0) {
+    out.push('items: a profile needs folders to archive or artifact steps that put files into the backup');
+  }
+  return out;
 }
 
 export function builtinProfileIds(): string[] {
@@ -109,6 +131,10 @@ export interface ResolvedItem {
   id: string;
   path: string;
   required: boolean;
+  /** Backed up by default (optional items may be off by default). */
+  selected: boolean;
+  /** The profile's own path for this item (with a `*` filled in), as recorded in a backup's manifest. */
+  declaredPath: string;
   description?: string;
 }
 
@@ -120,6 +146,46 @@ export interface ResolveOptions {
    * taken as they are, not under `root`.
    */
   folders?: Record<string, string>;
+  /**
+   * Item ids a backup holds: a `*` item then resolves to those of its expansions (`<id>.<name>`), whether or not the
+   * folder exists yet on this machine. Without it, `*` matches the folders that exist here.
+   */
+  fromBackup?: readonly string[];
+}
+
+const WILDCARD_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** The names `*` stands for: folders here (`<parent>/<name>/<rest>` must be a folder), or ids in a backup. */
+function expandWildcard(
+  i: Profile['items'][number],
+  opts: ResolveOptions,
+): { name: string; path: string; declared: string }[] {
+  const sep = i.path.includes('\\') && !i.path.includes('/') ? '\\' : '/';
+  const parts = i.path.split(/[\\/]/);
+  const at = parts.indexOf('*');
+  const fill = (name: string): string => parts.map((p, k) => (k === at ? name : p)).join(sep);
+  let names: string[];
+  if (opts.fromBackup !== undefined) {
+    names = opts.fromBackup.filter((id) => id.startsWith(`${i.id}.`)).map((id) => id.slice(i.id.length + 1));
+  } else {
+    const parent = resolveItemPath(parts.slice(0, at).join(sep) || sep, opts);
+    let entries: string[] = [];
+    try {
+      entries = readdirSync(parent).sort();
+    } catch {
+      entries = [];
+    }
+    names = entries.filter((n) => {
+      try {
+        return statSync(resolveItemPath(fill(n), opts)).isDirectory();
+      } catch {
+        return false;
+      }
+    });
+  }
+  return names
+    .filter((n) => WILDCARD_NAME.test(n))
+    .map((n) => ({ name: n, path: resolveItemPath(fill(n), opts), declared: fill(n) }));
 }
 
 export function resolveItems(profile: Profile, opts: ResolveOptions = {}): ResolvedItem[] {
@@ -133,12 +199,27 @@ export function resolveItems(profile: Profile, opts: ResolveOptions = {}): Resol
       throw new RecoveryError('BAD_INPUT', `The folder for ${id} must be an absolute path, not "${p}".`);
     }
   }
-  return profile.items.map((i) => {
+  return profile.items.flatMap((i) => {
+    if (i.path.split(/[\\/]/).includes('*')) {
+      return expandWildcard(i, opts).map((x) => {
+        const r: ResolvedItem = {
+          id: `${i.id}.${x.name}`,
+          path: x.path,
+          required: false,
+          selected: i.selected,
+          declaredPath: x.declared,
+        };
+        if (i.description !== undefined) r.description = i.description;
+        return r;
+      });
+    }
     const chosen = opts.folders?.[i.id];
     const r: ResolvedItem = {
       id: i.id,
       path: chosen !== undefined ? path.resolve(chosen) : resolveItemPath(i.path, opts),
       required: i.required,
+      selected: i.selected,
+      declaredPath: i.path,
     };
     if (i.description !== undefined) r.description = i.description;
     return r;

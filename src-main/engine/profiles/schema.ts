@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { refineProfile } from './rules.js';
+import { ProductStepSchema } from './steps-schema.js';
 
 /** Octal mode written as a string ("755", "0644") so JSON profiles read like chmod. */
 const Mode = z
@@ -12,9 +14,10 @@ const Id = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case let
 const ApiPath = z.string().startsWith('/', 'must start with "/"');
 
 export const ServiceSchema = z.object({
-  manager: z.enum(['systemd', 'windows', 'runit', 'process', 'none']),
+  manager: z.enum(['systemd', 'windows', 'runit', 'process', 'none', 'docker']),
   /**
-   * systemd unit, Windows service name, runit service directory (absolute) or name under /etc/service;
+   * systemd unit, Windows service name, runit service directory (absolute) or name under /etc/service, Docker
+   * container name;
    * for `process` (practice appliances on machines without a service manager) a label.
    */
   name: z.string().min(1),
@@ -32,10 +35,17 @@ export const ItemSchema = z.object({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a plain folder name'),
   /**
    * Absolute path on the appliance. Windows profiles may use %VAR% (e.g. %ProgramData%),
-   * resolved from the environment when the profile is used.
+   * resolved from the environment when the profile is used. One component may be `*`: the item then stands for
+   * every folder that matches (e.g. each OPC UA adapter's `…/EdgeDataStore/*\/Certificates`), each backed up as
+   * its own item `<id>.<name>` and restored to the path with `*` replaced by that name.
    */
   path: z.string().min(1),
   required: z.boolean().default(true),
+  /**
+   * Whether an optional item is backed up unless the technician leaves it out (true), or only when asked
+   * (false: offered, off by default, e.g. EDS Logs).
+   */
+  selected: z.boolean().default(true),
   description: z.string().optional(),
 });
 
@@ -61,6 +71,21 @@ export const ApiSchema = z.object({
   versionEndpoint: ApiPath,
   /** JSON pointer to the version string in the version endpoint's answer ("/Edge Data Store"). */
   versionPointer: z.string().default(''),
+  /**
+   * Pointers tried in order, for products whose answer changed shape between versions (EDS 1.0
+   * "/Edge Data Store", EDS 1.1 "/Product Version"). When given, `versionPointer` is not used.
+   */
+  versionPointers: z.array(z.string()).min(1).optional(),
+  /**
+   * Where the product keeps its API port, outside the backed-up folders (EDS: appsettings.json beside the
+   * binaries). Read on this machine (under --root) and used instead of the port in `baseUrl`; recorded at backup.
+   */
+  portFile: z.object({ path: z.string().min(1), pointer: z.string().startsWith('/') }).optional(),
+  /** Docker: the container's environment variable that sets the port (EDS: `-e portnum=6000`). */
+  portEnv: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+    .optional(),
   /** Endpoint that answers 2xx when the product is healthy; defaults to the version endpoint. */
   healthEndpoint: ApiPath.optional(),
   timeoutMs: z.number().int().positive().default(5000),
@@ -91,6 +116,22 @@ export const CredentialResourceSchema = z.object({
   statusField: z.string().optional(),
   statusNeedsReentry: z.array(z.string()).default([]),
   method: z.enum(['PUT', 'PATCH']).default('PUT'),
+  /**
+   * Installed versions this resource exists in (EDS 1.0 PeriodicEgressEndpoints: below 1.1; 1.1 EgressEndpoints:
+   * from 1.1). Outside the range it is skipped; when the version is unknown, a 404 says the resource is absent.
+   */
+  versions: z.object({ min: z.string().optional(), below: z.string().optional() }).optional(),
+  /**
+   * One resource per component: `path` holds "{id}", filled from each element of `list` (e.g. every OPC UA
+   * adapter's /api/v1/configuration/{id}/DataSource from /api/v1/configuration/system/components).
+   */
+  forEach: z
+    .object({
+      list: ApiPath,
+      idField: z.string(),
+      where: z.object({ field: z.string(), equals: z.string() }).optional(),
+    })
+    .optional(),
 });
 
 export const PrecheckSchema = z.object({
@@ -114,6 +155,17 @@ export const VersionSchema = z.object({
   significantParts: z.number().int().min(1).max(6).default(3),
   /** Where the installed version comes from when the API is down or absent. */
   file: z.object({ path: z.string(), pattern: z.string().optional() }).optional(),
+  /**
+   * Or the package database, asked before `file`: a program and its arguments (no shell), and a pattern whose
+   * first group is the version. `windows` replaces `argv` on Windows (e.g. a registry query).
+   */
+  command: z
+    .object({
+      argv: z.array(z.string()).min(1),
+      windows: z.array(z.string()).min(1).optional(),
+      pattern: z.string().min(1),
+    })
+    .optional(),
 });
 
 export const ProfileSchema = z.object({
@@ -123,12 +175,19 @@ export const ProfileSchema = z.object({
   platform: z.enum(['linux', 'windows']),
   description: z.string().optional(),
   service: ServiceSchema,
-  items: z.array(ItemSchema).min(1),
+  /** Folders archived by the tool; may be empty when the product's own steps produce the backup (artifacts). */
+  items: z.array(ItemSchema).default([]),
   ownership: OwnershipSchema.optional(),
   api: ApiSchema.optional(),
   credentials: z.array(CredentialResourceSchema).default([]),
   prechecks: z.array(PrecheckSchema).default([]),
   version: VersionSchema.default({ policy: 'same-or-newer', significantParts: 3 }),
+  /** Which runbooks stop the service: a product that backs itself up while running leaves it out. */
+  stopService: z.array(z.enum(['backup', 'restore'])).default(['backup', 'restore']),
+  /** The product's own procedure at named points of the runbooks (see steps-schema.ts). */
+  steps: z.array(ProductStepSchema).default([]),
+  /** Which documentation the profile follows (shown in the plan and the README). */
+  sources: z.array(z.string().url()).default([]),
 });
 
 export type Profile = z.output<typeof ProfileSchema>;
@@ -137,3 +196,7 @@ export type CredentialResource = Profile['credentials'][number];
 export type Precheck = Profile['prechecks'][number];
 export type ProfileItem = Profile['items'][number];
 export type Ownership = NonNullable<Profile['ownership']>;
+export type { ProductStep } from './steps-schema.js';
+
+/** The schema plus the safety rules (rules.ts): what every profile, built-in or from a file, must pass. */
+export const CheckedProfileSchema = ProfileSchema.superRefine(refineProfile);

@@ -51,6 +51,17 @@ export function normalizeReport(d: ReportData): ReportData {
     deviceId: str(d.deviceId),
     sourceDeviceId: d.sourceDeviceId === null ? null : str(d.sourceDeviceId),
     backupPath: str(d.backupPath),
+    ...(d.source
+      ? {
+          source: {
+            kind: 'hand-made' as const,
+            format: str(d.source.format),
+            sha256: str(d.source.sha256),
+            verified: false as const,
+            mapping: str(d.source.mapping),
+          },
+        }
+      : {}),
     startedAt: str(d.startedAt),
     finishedAt: str(d.finishedAt),
     versions,

@@ -139,6 +139,12 @@ export function renderReportHtml(d: ReportData): string {
     row('Device id', d.deviceId, 'mono'),
     d.sourceDeviceId !== null ? row('Backup made on device', d.sourceDeviceId, 'mono') : '',
     row('Backup', d.backupPath, 'path'),
+    d.source
+      ? row(
+          'Source',
+          `Made by hand (${d.source.format}, sha256 ${d.source.sha256}): UNVERIFIED, no checksums were recorded when it was made. ${d.source.mapping}`,
+        )
+      : '',
     row('Started (UTC)', d.startedAt, 'mono'),
     row('Finished (UTC)', d.finishedAt, 'mono'),
     row('Duration', duration(d.startedAt, d.finishedAt)),

@@ -49,6 +49,11 @@ export interface ReportData {
   /** The device the backup came from (for a backup: this machine). */
   sourceDeviceId: string | null;
   backupPath: string;
+  /**
+   * A hand-made archive as the source: no checksums were recorded when it was made, so the report says the
+   * source is unverified (its own sha256 identifies it; how its folders were mapped).
+   */
+  source?: { kind: 'hand-made'; format: string; sha256: string; verified: false; mapping: string };
   /** ISO 8601 UTC. */
   startedAt: string;
   finishedAt: string;

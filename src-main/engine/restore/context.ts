@@ -1,4 +1,4 @@
-import { ApplianceClient } from '../appliance/client.js';
+import { applianceClientFor, type ApplianceClient } from '../appliance/client.js';
 import type { AgeKey } from '../archive/age-key.js';
 import { jobKeyFor } from '../backup/manifest-integrity.js';
 import { readBackupSet, type BackupManifest } from '../backup/manifest.js';
@@ -7,6 +7,7 @@ import type { Profile } from '../profiles/schema.js';
 import { serviceFor } from '../service/index.js';
 import type { ServiceControl, ServiceDeps } from '../service/types.js';
 import type { Interaction } from '../runbook/types.js';
+import { emptyProductState, type ProductHost } from '../runbook/product/product-steps.js';
 import type { JournalStore } from './journal.js';
 
 /** Knobs tests turn (fast polls); real runs use the defaults. */
@@ -30,6 +31,30 @@ export interface RestoreCtx {
   api: ApplianceClient | null;
   tuning: RestoreTuning;
   signal: AbortSignal | undefined;
+  /** What the profile's own steps run with (their state lives in the journal). */
+  product: ProductHost;
+}
+
+/** The product steps' view of a restore (also used by the rollback, which has no manifest at hand). */
+export function restoreProductHost(
+  store: JournalStore,
+  opts: { passphrase?: string; signal?: AbortSignal; pollMs?: number; manifest?: () => BackupManifest | null },
+): ProductHost {
+  const j = store.j;
+  j.product ??= emptyProductState();
+  return {
+    profile: j.profile,
+    root: j.root,
+    label: j.id,
+    device: j.backupFacts?.deviceId ?? '',
+    passphrase: opts.passphrase,
+    signal: opts.signal,
+    ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
+    state: j.product,
+    save: () => store.save(),
+    backupDir: j.backup,
+    artifacts: () => opts.manifest?.()?.artifacts ?? [],
+  };
 }
 
 export function makeCtx(
@@ -40,17 +65,26 @@ export function makeCtx(
   interaction?: Interaction,
 ): RestoreCtx {
   const profile = store.j.profile;
-  return {
+  const service = serviceFor(profile.service, serviceDeps(tuning.pollMs, interaction, 'stop-service'));
+  const c: RestoreCtx = {
     store,
     profile,
     passphrase,
     ageKey: null,
     manifest: null,
-    service: serviceFor(profile.service, serviceDeps(tuning.pollMs, interaction, 'stop-service')),
-    api: profile.api ? new ApplianceClient(profile.api) : null,
+    service,
+    api: applianceClientFor(profile, { root: store.j.root, service }),
     tuning,
     signal,
+    product: undefined as unknown as ProductHost,
   };
+  c.product = restoreProductHost(store, {
+    ...(passphrase !== undefined ? { passphrase } : {}),
+    ...(signal ? { signal } : {}),
+    ...(tuning.pollMs !== undefined ? { pollMs: tuning.pollMs } : {}),
+    manifest: () => c.manifest,
+  });
+  return c;
 }
 
 /**

@@ -1,7 +1,9 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { RecoveryError, type SerializedError } from '../errors.js';
+import type { HandMadeSource } from '../backup/manifest.js';
 import type { Profile } from '../profiles/schema.js';
+import type { ProductState } from '../runbook/product/product-steps.js';
 import type { StepState } from '../runbook/types.js';
 import type { ServiceState } from '../service/types.js';
 import { exists, writeFileAtomic } from '../util/atomic-fs.js';
@@ -99,6 +101,11 @@ export interface RestoreJournal {
     productVersion: string | null;
     createdAt: string;
   } | null;
+  /**
+   * Set when the backup is an archive made by hand: `backup` then names the set this restore makes of it
+   * in its own folder (read through and hashed in the verify step); the report records it as unverified.
+   */
+  handMade?: { file: string; source?: HandMadeSource; mapping?: string };
   /** The inner manifest saved while verifying, inside the journal's folder. */
   innerManifestFile: string;
   /** The service's state before the restore touched it; recorded once, before stopping it. */
@@ -118,6 +125,8 @@ export interface RestoreJournal {
   };
   warnings: string[];
   reports: string[];
+  /** What the product's own steps remember (work folder, a second service's earlier state, steps to undo). */
+  product?: ProductState;
   /** Set when a rollback runs: what it did, in plain words. */
   rollback?: { startedAt: string; finishedAt?: string; steps: string[]; error?: SerializedError };
 }

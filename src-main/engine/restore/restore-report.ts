@@ -6,25 +6,25 @@ import { writeReport } from '../report/index.js';
 import type { ReportData, ReportStep } from '../report/types.js';
 import { TOOL_VERSION } from '../version.js';
 import type { JournalStore } from './journal.js';
-import { STEP_TITLES } from './step-titles.js';
+import { restoreStepTitles } from './step-titles.js';
 
 export function reportDirsFor(store: JournalStore): string[] {
   const j = store.j;
   return j.options.reportDirs.length > 0
     ? j.options.reportDirs
-    : [path.dirname(j.backup), path.join(store.stateDir, 'reports')];
+    : [path.dirname(j.handMade?.file ?? j.backup), path.join(store.stateDir, 'reports')];
 }
 
 /** The report's data, from the journal only (so a resumed restore reports the whole run). */
 export async function restoreReportData(store: JournalStore, ok = true): Promise<ReportData> {
   const j = store.j;
-  const steps: ReportStep[] = STEP_TITLES.map(({ id, title, explain }) => {
+  const steps: ReportStep[] = restoreStepTitles(j.profile).map(({ id, title, explain, destructive }) => {
     const r = j.steps[id];
     const s: ReportStep = {
       id,
       title,
       explain,
-      destructive: id === 'stop-service' || id === 'swap',
+      destructive,
       state: r?.state ?? 'todo',
     };
     if (r?.summary !== undefined) s.summary = r.summary;
@@ -52,7 +52,18 @@ export async function restoreReportData(store: JournalStore, ok = true): Promise
     hostname: os.hostname(),
     deviceId: dev.id,
     sourceDeviceId: j.backupFacts?.deviceId ?? null,
-    backupPath: j.backup,
+    backupPath: j.handMade?.file ?? j.backup,
+    ...(j.handMade?.source
+      ? {
+          source: {
+            kind: 'hand-made' as const,
+            format: j.handMade.source.format,
+            sha256: j.handMade.source.sha256,
+            verified: false as const,
+            mapping: j.handMade.mapping ?? '',
+          },
+        }
+      : {}),
     startedAt: j.startedAt,
     finishedAt: new Date().toISOString(),
     versions,

@@ -7,6 +7,8 @@ import { recoverInterruptedBackup } from '../backup/backup-journal.js';
 import { withJobLock } from '../util/job-lock.js';
 import { byHand, serviceDeps } from './context.js';
 import { crashPoint } from './crash-point.js';
+import { removeWork, undoProductSteps, type ProductHost } from '../runbook/product/product-steps.js';
+import { restoreProductHost } from './context.js';
 import { defaultStateDir, discardName, JournalStore, readJournal, reconcileRenames, renameDone } from './journal.js';
 import { journaledRename } from './renames.js';
 import { describeMachineState } from './status.js';
@@ -14,6 +16,7 @@ import { describeMachineState } from './status.js';
 interface RollbackCtx {
   store: JournalStore;
   service: ServiceControl;
+  product: ProductHost;
 }
 
 export { discardName };
@@ -45,6 +48,21 @@ const ROLLBACK_RUNBOOK: RunbookDef<RollbackCtx> = {
         return byHand(c.store.j.profile)
           ? `${c.store.j.profile.productName} was stopped by hand (confirmed by the technician).`
           : `${c.service.label} is stopped.`;
+      },
+    },
+    {
+      id: 'rollback-product',
+      title: "Undo the product's own steps",
+      explain: (c) =>
+        `Undo, newest first, what the product's own steps did (${c.store.j.product?.done.join(', ') || 'nothing'}), and remove their work folder.`,
+      skip: (c) =>
+        (c.store.j.product?.done.length ?? 0) === 0 && c.store.j.product?.work === undefined
+          ? "No step of the product's own ran."
+          : null,
+      async run(c, s) {
+        const lines = await undoProductSteps(c.product, s.log);
+        await removeWork(c.product);
+        return lines.length > 0 ? lines.join(' ') : 'Nothing to undo.';
       },
     },
     {
@@ -152,6 +170,7 @@ async function undoRestore(
   const ctx: RollbackCtx = {
     store,
     service: serviceFor(j.profile.service, serviceDeps(opts.pollMs, io.interaction, 'rollback-stop')),
+    product: restoreProductHost(store, opts.pollMs === undefined ? {} : { pollMs: opts.pollMs }),
   };
   try {
     const steps = await executeRunbook(ROLLBACK_RUNBOOK, ctx, io);

@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { isHandMadeArchive } from '../backup/hand-made.js';
 import { readBackupSet } from '../backup/manifest.js';
 import { RecoveryError } from '../errors.js';
 import { resolveItems } from '../profiles/load.js';
 import type { Profile } from '../profiles/schema.js';
 import { executeRunbook, type RunbookDef, type RunbookIO, type RunHooks } from '../runbook/runner.js';
 import type { StepInfo } from '../runbook/types.js';
-import { makeCtx, type RestoreCtx, type RestoreTuning } from './context.js';
+import { productRunbookSteps } from '../runbook/product/product-steps.js';
+import { makeCtx, needManifest, type RestoreCtx, type RestoreTuning } from './context.js';
 import { recoverInterruptedBackup } from '../backup/backup-journal.js';
 import { releaseAgeKey } from '../archive/age-key.js';
 import { withJobLock } from '../util/job-lock.js';
@@ -31,7 +33,7 @@ import { credentialsStep, finishStep, reportStep, restartStep, startStep } from 
 import { extractStep, ownershipStep, setAsideName, stopStep, swapStep } from './steps-swap.js';
 
 export interface RestoreOptions {
-  /** The backup set folder (…/Backup_<profile>_<time>). */
+  /** The backup set folder (…/Backup_<profile>_<time>), or a hand-made .tar / .tar.gz / .tgz / .zip. */
   backup: string;
   profile: Profile;
   root?: string;
@@ -76,6 +78,35 @@ export const RESTORE_RUNBOOK: RunbookDef<RestoreCtx> = {
   ],
 };
 
+/** The restore runbook for a profile: its own steps, with the product's steps at their points. */
+export function restoreRunbook(profile: Profile): RunbookDef<RestoreCtx> {
+  const at = (point: Parameters<typeof productRunbookSteps>[1]) =>
+    productRunbookSteps<RestoreCtx>(profile, point, (c) => c.product);
+  if ((profile.steps ?? []).length === 0) return RESTORE_RUNBOOK;
+  return {
+    ...RESTORE_RUNBOOK,
+    steps: [
+      verifyStep,
+      compatibilityStep,
+      precheckStep,
+      ...at('restore.before-stop'),
+      stopStep,
+      ...at('restore.after-stop'),
+      extractStep,
+      swapStep,
+      ownershipStep,
+      ...at('restore.import'),
+      ...at('restore.before-start'),
+      startStep,
+      ...at('restore.after-start'),
+      credentialsStep,
+      restartStep,
+      reportStep,
+      finishStep,
+    ],
+  };
+}
+
 function hooksFor(store: JournalStore, done?: Map<string, string>): RunHooks {
   const hooks: RunHooks = {
     async beforeStep(id) {
@@ -110,9 +141,11 @@ async function execute(store: JournalStore, ctx: RestoreCtx, io: RunbookIO): Pro
     store.j.status = 'running';
     await store.save();
   }
+  // Product steps hand the backup's artifacts over: the manifest is read before any of them runs.
+  if ((store.j.profile.steps ?? []).length > 0) await needManifest(ctx);
   let steps: StepInfo[];
   try {
-    steps = await executeRunbook(RESTORE_RUNBOOK, ctx, io, hooksFor(store, done));
+    steps = await executeRunbook(restoreRunbook(store.j.profile), ctx, io, hooksFor(store, done));
   } finally {
     releaseAgeKey(ctx.ageKey);
     ctx.ageKey = null;
@@ -172,15 +205,21 @@ async function startRestore(stateDir: string, opts: RestoreOptions, io: RunbookI
     await archiveEndedJournal(stateDir, existing);
   }
   const backup = path.resolve(opts.backup);
-  // A backup that is not there (or not a backup) is refused before any journal exists.
-  const set = await readBackupSet(backup);
+  // A backup that is not there (or not a backup) is refused before any journal exists. A hand-made archive
+  // is read through in the verify step (with progress), into a set of its own in this restore's folder.
+  const handMade = await isHandMadeArchive(backup);
+  const set = handMade ? null : await readBackupSet(backup);
   const id = `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(4).toString('hex')}`;
   const now = new Date().toISOString();
   const root = opts.root === undefined ? null : path.resolve(opts.root);
-  const inBackup = new Set(set.manifest.items.map((i) => i.id));
+  const inBackup = set === null ? null : new Set(set.manifest.items.map((i) => i.id));
   const items: ItemPlan[] = [];
-  for (const i of resolveItems(opts.profile, root === null ? {} : { root })) {
-    if (!inBackup.has(i.id)) continue;
+  // `*` items (each OPC UA adapter's certificates) resolve to what the backup holds, existing here or not.
+  for (const i of resolveItems(opts.profile, {
+    ...(root === null ? {} : { root }),
+    fromBackup: inBackup === null ? [] : [...inBackup],
+  })) {
+    if (inBackup !== null && !inBackup.has(i.id)) continue;
     // A folder that is a link to another disk is restored into the link's target; the link stays as it is.
     const real = await linkedFolder(i.path);
     const target = real ?? i.path;
@@ -199,7 +238,8 @@ async function startRestore(stateDir: string, opts: RestoreOptions, io: RunbookI
     status: 'running',
     startedAt: now,
     updatedAt: now,
-    backup,
+    backup: handMade ? path.join(restoreDir(stateDir, id), 'adopted') : backup,
+    ...(handMade ? { handMade: { file: backup } } : {}),
     profile: opts.profile,
     root,
     options: {
@@ -207,7 +247,7 @@ async function startRestore(stateDir: string, opts: RestoreOptions, io: RunbookI
       allowVersionMismatch: opts.allowVersionMismatch ?? false,
       keepDefaults: opts.keepDefaults ?? false,
       reportDirs: opts.reportDirs ?? [],
-      encrypted: set.manifest.archive.encryption !== null,
+      encrypted: set !== null && set.manifest.archive.encryption !== null,
     },
     backupFacts: null,
     innerManifestFile: path.join(restoreDir(stateDir, id), 'files.jsonl'),
@@ -223,7 +263,7 @@ async function startRestore(stateDir: string, opts: RestoreOptions, io: RunbookI
   const store = new JournalStore(stateDir, j);
   await store.save('created');
   const ctx = makeCtx(store, opts.passphrase, opts.tuning ?? {}, io.signal, io.interaction);
-  ctx.manifest = set.manifest;
+  ctx.manifest = set?.manifest ?? null;
   try {
     return await execute(store, ctx, io);
   } catch (e) {

@@ -9,7 +9,8 @@ import {
   type RenameRecord,
   type RestoreJournal,
 } from './journal.js';
-import { FIRST_CHANGING_STEP, STEP_TITLES, stepIndex } from './step-titles.js';
+import { changesMachine } from '../runbook/product/product-steps.js';
+import { FIRST_CHANGING_STEP, STEP_TITLES, restoreStepTitles, stepIndex } from './step-titles.js';
 
 /** True once a step that changes the machine has started: from then on, failure leaves a journal to resume or roll back. */
 export function machineTouched(j: RestoreJournal): boolean {
@@ -18,7 +19,11 @@ export function machineTouched(j: RestoreJournal): boolean {
   const after = stepIndex(FIRST_CHANGING_STEP) + 1;
   return (
     j.serviceBefore !== null ||
-    STEP_TITLES.some((s, i) => i >= after && j.steps[s.id] !== undefined && j.steps[s.id]!.state !== 'todo')
+    STEP_TITLES.some((s, i) => i >= after && j.steps[s.id] !== undefined && j.steps[s.id]!.state !== 'todo') ||
+    // The product's own steps that change something (a reset, an import, a second service).
+    (j.profile.steps ?? []).some(
+      (s) => s.at.startsWith('restore.') && changesMachine(s) && (j.steps[s.id]?.state ?? 'todo') !== 'todo',
+    )
   );
 }
 
@@ -103,7 +108,7 @@ export function describeMachineState(j: RestoreJournal, disk?: DiskFacts): strin
     }
     case 'running':
     case 'failed': {
-      const at = STEP_TITLES.find((s) => {
+      const at = restoreStepTitles(j.profile).find((s) => {
         const st = j.steps[s.id]?.state;
         return st === 'running' || st === 'failed';
       });
@@ -121,13 +126,13 @@ export function describeMachineState(j: RestoreJournal, disk?: DiskFacts): strin
 }
 
 export function statusView(j: RestoreJournal, disk?: DiskFacts): RestoreStatusView {
-  const steps: StepInfo[] = STEP_TITLES.map((s) => {
+  const steps: StepInfo[] = restoreStepTitles(j.profile).map((s) => {
     const r = j.steps[s.id];
     const info: StepInfo = {
       id: s.id,
       title: s.title,
       explain: s.explain,
-      destructive: s.id === 'stop-service' || s.id === 'swap',
+      destructive: s.destructive,
       state: r?.state ?? 'todo',
     };
     if (r?.summary !== undefined) info.summary = r.summary;
@@ -136,7 +141,7 @@ export function statusView(j: RestoreJournal, disk?: DiskFacts): RestoreStatusVi
   });
   return {
     id: j.id,
-    backup: j.backup,
+    backup: j.handMade?.file ?? j.backup,
     profileId: j.profile.id,
     startedAt: j.startedAt,
     updatedAt: j.updatedAt,

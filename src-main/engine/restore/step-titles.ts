@@ -1,3 +1,6 @@
+import type { Profile } from '../profiles/schema.js';
+import type { StepPoint } from '../profiles/steps-schema.js';
+
 /**
  * The restore's steps in order, with words that need no live context: the status view and the report
  * are built from the journal alone, after the process that ran the steps is gone.
@@ -56,4 +59,42 @@ export const FIRST_CHANGING_STEP: RestoreStepId = 'stop-service';
 
 export function stepIndex(id: string): number {
   return STEP_TITLES.findIndex((s) => s.id === id);
+}
+
+export interface StepTitle {
+  id: string;
+  title: string;
+  explain: string;
+  destructive: boolean;
+}
+
+/** Where each restore point sits: its steps come right before this runbook step. */
+const POINT_BEFORE: Array<[StepPoint, string]> = [
+  ['restore.before-stop', 'stop-service'],
+  ['restore.after-stop', 'extract'],
+  ['restore.import', 'start-service'],
+  ['restore.before-start', 'start-service'],
+  ['restore.after-start', 'credentials'],
+];
+
+/** The restore's steps for a profile: the runbook's own, with the product's own steps at their points. */
+export function restoreStepTitles(profile: Profile | undefined): StepTitle[] {
+  const out: StepTitle[] = [];
+  for (const s of STEP_TITLES) {
+    for (const [point, before] of POINT_BEFORE) {
+      if (before !== s.id) continue;
+      for (const p of profile?.steps ?? []) {
+        if (p.at === point) {
+          out.push({
+            id: p.id,
+            title: p.title,
+            explain: p.explain,
+            destructive: p.kind === 'reset' || p.confirm !== undefined,
+          });
+        }
+      }
+    }
+    out.push({ id: s.id, title: s.title, explain: s.explain, destructive: s.id === 'stop-service' || s.id === 'swap' });
+  }
+  return out;
 }

@@ -1,10 +1,12 @@
 import { promises as fsp } from 'node:fs';
 import { RecoveryError, toRecoveryError } from '../errors.js';
+import type { CredentialResource } from '../profiles/schema.js';
 import type { Step } from '../runbook/runner.js';
 import type { CredentialEntry } from '../runbook/types.js';
 import { byHand, waitHealthy, type RestoreCtx } from './context.js';
 import { crashPoint } from './crash-point.js';
 import { writeRestoreReport } from './restore-report.js';
+import { removeWork } from '../runbook/product/product-steps.js';
 
 export const startStep: Step<RestoreCtx> = {
   id: 'start-service',
@@ -37,9 +39,16 @@ export const credentialsStep: Step<RestoreCtx> = {
   async run(c, s) {
     const j = c.store.j;
     const api = c.api!;
-    const found: Array<{ resourceIndex: number; entry: CredentialEntry }> = [];
-    for (const [resourceIndex, r] of c.profile.credentials.entries()) {
-      for (const entry of await api.credentialEntries(r)) found.push({ resourceIndex, entry });
+    const found: Array<{ resource: CredentialResource; entry: CredentialEntry }> = [];
+    // Resources by installed version (EDS 1.0 PeriodicEgressEndpoints, 1.1 EgressEndpoints, HealthEndpoints,
+    // each OPC UA adapter's DataSource); a version-bound resource the product does not have answers 404.
+    const installed = await api.productVersion().catch(() => j.facts.installedVersion);
+    for (const r of c.profile.credentials) {
+      for (const x of await api.expand(r, installed)) {
+        if (x.skipped !== undefined) continue;
+        for (const entry of await api.credentialEntries(x.resource, x.objectId))
+          found.push({ resource: x.resource, entry });
+      }
     }
     // Entries updated before a crash no longer report "undecryptable", so they are not asked again.
     if (found.length === 0) {
@@ -65,7 +74,7 @@ export const credentialsStep: Step<RestoreCtx> = {
         continue;
       }
       try {
-        await api.applyCredentials(c.profile.credentials[f.resourceIndex]!, f.entry, v);
+        await api.applyCredentials(f.resource, f.entry, v);
       } catch (e) {
         throw toRecoveryError(e, `${entryLabel(f.entry)}`);
       }
@@ -97,6 +106,10 @@ export const restartStep: Step<RestoreCtx> = {
   title: 'Restart and check health',
   explain: (c) =>
     `Restart ${c.service.label} so it reads the new credentials from a fresh start, and check its health again.`,
+  skip: (c) =>
+    c.profile.credentials.length === 0 && !c.profile.stopService.includes('restore')
+      ? `${c.profile.productName} restored itself while running and no credential was re-entered: no restart is needed.`
+      : null,
   async run(c) {
     await c.service.stop();
     await c.service.waitFor('stopped', c.profile.service.stopTimeoutSeconds * 1000, c.signal);
@@ -154,6 +167,9 @@ export const finishStep: Step<RestoreCtx> = {
       }
       await fsp.rm(i.staging, { recursive: true, force: true });
     }
+    await removeWork(c.product);
+    // The copy made of a hand-made archive has served; the archive itself stays where it was.
+    if (j.handMade) await fsp.rm(j.backup, { recursive: true, force: true });
     return j.options.keepDefaults
       ? `Kept the earlier folders: ${
           j.items

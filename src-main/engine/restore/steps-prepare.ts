@@ -1,12 +1,17 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { verifyArchive } from '../archive/index.js';
+import { adoptIntoSet, describeMapping, UNVERIFIED_NOTE } from '../backup/hand-made.js';
+import { MANIFEST_NAME } from '../backup/manifest.js';
+import { apiWithPort } from '../appliance/client.js';
+import { versionFromCommand } from '../appliance/installed-version.js';
 import { checkVersion } from '../appliance/version-compare.js';
 import { RecoveryError } from '../errors.js';
 import { freeSpace } from '../media/filesystem.js';
 import { localDeviceId } from '../media/device-id.js';
-import { formatBytes } from '../progress.js';
+import { formatBytes, type ProgressSink } from '../progress.js';
 import { resolveItemPath } from '../profiles/load.js';
+import { exists } from '../util/atomic-fs.js';
 import type { Step } from '../runbook/runner.js';
 import { checkManifestIntegrity } from '../backup/manifest-integrity.js';
 import { readBackupSet } from '../backup/manifest.js';
@@ -14,6 +19,7 @@ import { needAgeKey, needManifest, type RestoreCtx } from './context.js';
 import { crashPoint } from './crash-point.js';
 import { screenEntries } from './entry-screen.js';
 import { ownerIds } from './repair-ownership.js';
+import { verifyArtifacts } from '../runbook/product/artifacts.js';
 
 /** The installed version: the API first, then the profile's version file, else null. */
 async function installedVersion(c: RestoreCtx): Promise<{ version: string | null; from: string }> {
@@ -23,6 +29,11 @@ async function installedVersion(c: RestoreCtx): Promise<{ version: string | null
     } catch {
       // The product may be installed but stopped: the version file still tells.
     }
+  }
+  const vc = c.profile.version.command;
+  if (vc !== undefined) {
+    const r = await versionFromCommand(vc);
+    if (r.version !== null) return r;
   }
   const vf = c.profile.version.file;
   if (vf !== undefined) {
@@ -39,12 +50,51 @@ async function installedVersion(c: RestoreCtx): Promise<{ version: string | null
   return { version: null, from: 'nowhere' };
 }
 
+/**
+ * A hand-made archive: read it through into a set of this restore's own (journal folder, root-only), unless
+ * an earlier run finished that already (its manifest is written last). Only the folders found are restored.
+ */
+async function readHandMadeSource(
+  c: RestoreCtx,
+  hm: NonNullable<RestoreCtx['store']['j']['handMade']>,
+  progress: ProgressSink,
+): Promise<string> {
+  const j = c.store.j;
+  if (!(await exists(path.join(j.backup, MANIFEST_NAME))) || hm.source === undefined) {
+    await fsp.rm(j.backup, { recursive: true, force: true });
+    await fsp.mkdir(path.dirname(j.backup), { recursive: true, mode: 0o700 });
+    const r = await adoptIntoSet(
+      hm.file,
+      c.profile,
+      j.backup,
+      { onProgress: progress, signal: c.signal },
+      {
+        id: 'hand-made',
+        hostname: '',
+      },
+    );
+    c.manifest = r.manifest;
+    hm.source = r.manifest.source!;
+    hm.mapping = describeMapping(r.result, c.profile);
+    const found = new Set(r.manifest.items.map((i) => i.id));
+    j.items = j.items.filter((i) => found.has(i.id));
+    if (!j.warnings.includes(UNVERIFIED_NOTE)) j.warnings.push(UNVERIFIED_NOTE);
+    await c.store.save('hand-made-read');
+  }
+  return `${UNVERIFIED_NOTE} ${hm.mapping ?? ''} `;
+}
+
 export const verifyStep: Step<RestoreCtx> = {
   id: 'verify',
   title: 'Check the backup',
   explain: (c) =>
-    `Read the whole backup at ${c.store.j.backup} and check every part and every file against its recorded hash${c.store.j.options.encrypted ? ', decrypting it with the passphrase' : ''}. Nothing on this machine changes.`,
+    c.store.j.handMade
+      ? `${UNVERIFIED_NOTE} Read ${c.store.j.handMade.file} completely, judge every entry as for our own backups, find the profile's folders by name and copy them, with a checksum for every file, into ${c.store.j.backup}; then read that copy back. Nothing on this machine changes.`
+      : `Read the whole backup at ${c.store.j.backup} and check every part and every file against its recorded hash${c.store.j.options.encrypted ? ', decrypting it with the passphrase' : ''}. Nothing on this machine changes.`,
   async run(c, s) {
+    const hm = c.store.j.handMade;
+    let handMadeSummary = '';
+    if (hm) handMadeSummary = await readHandMadeSource(c, hm, s.progress);
     const m = await needManifest(c);
     if (m.archive.encryption !== null && (c.passphrase === undefined || c.passphrase === '')) {
       throw new RecoveryError(
@@ -73,8 +123,17 @@ export const verifyStep: Step<RestoreCtx> = {
     const entries = await screenEntries(c.store.j.innerManifestFile, new Set(c.store.j.items.map((i) => i.id)));
     c.store.j.facts.files = r.files;
     c.store.j.facts.contentBytes = r.contentBytes;
+    let own = '';
+    if (m.artifacts.length > 0) {
+      const a = await verifyArtifacts(c.store.j.backup, m.artifacts, {
+        ...(c.passphrase ? { passphrase: c.passphrase } : {}),
+        onProgress: s.progress,
+        ...(c.signal ? { signal: c.signal } : {}),
+      });
+      own = ` The product's own ${a.files} file(s) match their checksums${a.decrypted > 0 ? ` (${a.decrypted} decrypted and read through)` : ''}.`;
+    }
     crashPoint('verify:done');
-    return `All ${r.files} files (${formatBytes(r.contentBytes)}) read back and match their hashes; all ${entries} entries stay inside their folders; ${authentic}`;
+    return `${handMadeSummary}All ${r.files} files (${formatBytes(r.contentBytes)}) read back and match their hashes; all ${entries} entries stay inside their folders; ${authentic}${own}`;
   },
 };
 
@@ -148,8 +207,18 @@ export const compatibilityStep: Step<RestoreCtx> = {
       }
       lines.push(v.ok ? v.reason : `${v.reason} Accepted because --allow-version-mismatch was given.`);
     }
+    if (c.profile.api?.portFile) {
+      const p = apiWithPort(c.profile.api, { root: j.root });
+      lines.push(
+        p.port === null
+          ? `No API port in ${c.profile.api.portFile.path} here: using ${c.profile.api.baseUrl}.`
+          : `The API listens on port ${p.port} here (from ${p.from})${m.apiPort !== undefined && m.apiPort !== p.port ? `; the old box used ${m.apiPort}` : ''}.`,
+      );
+    }
     const here = c.tuning.deviceId ?? (await localDeviceId()).id;
-    if (m.deviceId !== here) {
+    if (m.source?.kind === 'hand-made') {
+      lines.push('A hand-made archive records no device or product version: the technician vouches for it.');
+    } else if (m.deviceId !== here) {
       if (!j.options.allowOtherDevice) {
         throw new RecoveryError(
           'OTHER_DEVICE',

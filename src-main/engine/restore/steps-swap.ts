@@ -22,6 +22,10 @@ export const stopStep: Step<RestoreCtx> = {
     details: [`Service: ${c.service.label}`],
     action: 'Stop the service',
   }),
+  skip: (c) =>
+    c.profile.stopService.includes('restore')
+      ? null
+      : `${c.profile.productName} restores itself while it runs: the service is not stopped.`,
   async run(c) {
     const j = c.store.j;
     // Recorded once: after a crash the service is already stopped, and rollback must put back what was there before us.
@@ -70,6 +74,7 @@ export const extractStep: Step<RestoreCtx> = {
   title: 'Unpack into staging folders',
   explain: (c) =>
     `Unpack the backup into ${c.store.j.items.map((i) => i.staging).join(', ')} (beside the current folders, on the same disk), checking every file's hash as it is written. The current folders are not touched.`,
+  skip: (c) => (c.store.j.items.length === 0 ? 'The backup holds no folders: the product restores itself.' : null),
   async run(c, s) {
     const m = await needManifest(c);
     if (m.archive.encryption !== null && (c.passphrase === undefined || c.passphrase === '')) {
@@ -140,6 +145,7 @@ export const swapStep: Step<RestoreCtx> = {
     details: c.store.j.items.flatMap((i) => [`${i.target} → ${i.setAside}`, `${i.staging} → ${i.target}`]),
     action: 'Replace the folders',
   }),
+  skip: (c) => (c.store.j.items.length === 0 ? 'The backup holds no folders to swap.' : null),
   async run(c) {
     const j = c.store.j;
     const lines: string[] = [];
@@ -188,7 +194,9 @@ export const ownershipStep: Step<RestoreCtx> = {
       ? 'Windows: the folders inherit their permissions from their parent; nothing to repair.'
       : c.profile.ownership === undefined
         ? 'The profile sets no ownership policy.'
-        : null,
+        : c.store.j.items.length === 0
+          ? 'The backup holds no folders.'
+          : null,
   async run(c, s) {
     const o = c.profile.ownership!;
     const targets = c.store.j.items.map((i) => ({ id: i.id, path: i.target }));

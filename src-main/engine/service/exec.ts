@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { childEnv } from '../util/child-env.js';
 import type { ExecFn } from './types.js';
 
 /** The real ExecFn: execFile without a shell, so service names are never interpreted. */
@@ -7,7 +8,13 @@ export const execFileResult: ExecFn = (file, args, opts = {}) =>
     execFile(
       file,
       args,
-      { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 4 * 1024 * 1024, windowsHide: true, encoding: 'utf8' },
+      {
+        timeout: opts.timeoutMs ?? 60_000,
+        maxBuffer: 4 * 1024 * 1024,
+        windowsHide: true,
+        encoding: 'utf8',
+        env: childEnv(),
+      },
       (err, stdout, stderr) => {
         if (err === null) {
           resolve({ code: 0, stdout, stderr });

@@ -1,5 +1,6 @@
 import { RecoveryError } from '../errors.js';
 import type { Profile } from '../profiles/schema.js';
+import { dockerService } from './docker.js';
 import { manualService } from './manual.js';
 import { processService } from './process-service.js';
 import { runitService } from './runit.js';
@@ -31,6 +32,8 @@ export function serviceFor(spec: Profile['service'], deps: ServiceDeps = {}): Se
         deps,
       );
     }
+    case 'docker':
+      return dockerService(spec.name, { stopSeconds: spec.stopTimeoutSeconds }, deps);
     case 'none':
       return manualService(spec.displayName ?? spec.name, deps);
   }

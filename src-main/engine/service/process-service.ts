@@ -3,6 +3,7 @@ import { promises as fsp, openSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { RecoveryError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-fs.js';
+import { childEnv } from '../util/child-env.js';
 import type { ServiceControl, ServiceDeps, ServiceStatus } from './types.js';
 import { pollUntil } from './wait-for.js';
 
@@ -80,7 +81,12 @@ export function processService(spec: ProcessSpec, deps: ServiceDeps = {}): Servi
     const log = openSync(logFileFor(spec.pidFile), 'a');
     try {
       const [file, ...args] = spec.command as [string, ...string[]];
-      const child = spawn(file, args, { detached: true, stdio: ['ignore', log, log], windowsHide: true });
+      const child = spawn(file, args, {
+        detached: true,
+        stdio: ['ignore', log, log],
+        windowsHide: true,
+        env: childEnv(),
+      });
       await new Promise<void>((resolve, reject) => {
         child.once('spawn', resolve);
         child.once('error', reject);

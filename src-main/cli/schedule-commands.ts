@@ -1,0 +1,319 @@
+import { Option, type Command } from 'commander';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RecoveryError } from '../engine/errors.js';
+import { builtinProfileIds, loadProfile } from '../engine/profiles/load.js';
+import { defaultStateDir } from '../engine/restore/journal.js';
+import type { RunbookIO } from '../engine/runbook/runner.js';
+import { parseKeep } from './options.js';
+import { terminalInteraction, terminalSink } from './terminal.js';
+
+function runIo(o: { json?: boolean }): RunbookIO {
+  const ac = new AbortController();
+  process.once('SIGINT', () => ac.abort());
+  process.once('SIGTERM', () => ac.abort());
+  return {
+    emit: terminalSink({ json: o.json === true }),
+    interaction: terminalInteraction({ yes: true, json: o.json === true }),
+    signal: ac.signal,
+  };
+}
+
+/** How a scheduler starts this same edge-recovery: node + script (+ the loader when run from sources). */
+function selfCommand(): string[] {
+  const script = process.argv[1] ? path.resolve(process.argv[1]) : '';
+  if (!script) return [process.execPath];
+  // `--import tsx` (from sources) must resolve from any folder: the scheduler starts us in /.
+  const args = process.execArgv.map((a, i, all) => {
+    if (all[i - 1] !== '--import' || path.isAbsolute(a) || a.startsWith('file:')) return a;
+    try {
+      return fileURLToPath(import.meta.resolve(a));
+    } catch {
+      return a;
+    }
+  });
+  return [process.execPath, ...args, script];
+}
+
+/** A profile ref the scheduler can use later from any folder: an id stays, a file becomes absolute. */
+function profileRefFor(ref: string): string {
+  if (builtinProfileIds().includes(ref)) return ref;
+  return existsSync(ref) ? path.resolve(ref) : ref;
+}
+
+interface ScheduleOpts {
+  profile: string;
+  to?: string;
+  every?: string;
+  at?: string;
+  keep?: number;
+  keepManual?: number;
+  maxAge?: string;
+  encrypt?: boolean;
+  passphraseFile?: string;
+  retryEvery: string;
+  giveUpAfter?: string;
+  randomDelay?: string;
+  scheduler: string;
+  installRoot?: string;
+  stateDir?: string;
+  root?: string;
+  deviceId?: string;
+  command?: string;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+const SCHEDULERS = ['auto', 'systemd', 'cron', 'windows'];
+
+async function schedulerFor(o: ScheduleOpts) {
+  const { detectScheduler } = await import('../engine/schedule/install.js');
+  if (!SCHEDULERS.includes(o.scheduler)) {
+    throw new RecoveryError('BAD_INPUT', `--scheduler takes ${SCHEDULERS.join(', ')}, not "${o.scheduler}".`);
+  }
+  return o.scheduler === 'auto' ? detectScheduler() : (o.scheduler as 'systemd' | 'cron' | 'windows');
+}
+
+async function buildSpec(o: ScheduleOpts, forRun: boolean) {
+  const iv = await import('../engine/schedule/interval.js');
+  const spec = await import('../engine/schedule/spec.js');
+  const profile = await loadProfile(o.profile);
+  if (!o.to)
+    throw new RecoveryError('BAD_INPUT', '--to <dir> is needed: the folder (disk, share or stick) the backups go to.');
+  if (!forRun && !o.every)
+    throw new RecoveryError('BAD_INPUT', '--every <interval> is needed, e.g. --every daily or --every 6h.');
+  if (o.encrypt && !o.passphraseFile) {
+    throw new RecoveryError('BAD_INPUT', 'Unattended encrypted backups need --passphrase-file <root-only file>.', {
+      hint: 'A scheduled run has nobody to ask. Create the file as root with mode 600 and keep a copy of the passphrase away from this machine.',
+    });
+  }
+  const every = iv.parseEvery(o.every ?? 'daily');
+  const at = iv.parseAt(o.at ?? '02:30');
+  const s = {
+    profileId: profile.id,
+    profileRef: profileRefFor(o.profile),
+    productName: profile.productName,
+    to: path.resolve(o.to),
+    time: { every, ...at },
+    ...(o.keep !== undefined ? { keep: o.keep } : {}),
+    ...(o.keepManual !== undefined ? { keepManual: o.keepManual } : {}),
+    ...(o.maxAge !== undefined ? { maxAgeMs: iv.parseDuration(o.maxAge, '--max-age') } : {}),
+    ...(o.passphraseFile !== undefined ? { passphraseFile: path.resolve(o.passphraseFile) } : {}),
+    retryEveryMs: iv.parseDuration(o.retryEvery, '--retry-every'),
+    giveUpAfterMs:
+      o.giveUpAfter !== undefined
+        ? iv.parseDuration(o.giveUpAfter, '--give-up-after')
+        : Math.min(spec.DEFAULT_GIVE_UP_AFTER_MS, iv.periodMs(every) / 2),
+    randomDelayMs:
+      o.randomDelay !== undefined ? iv.parseDuration(o.randomDelay, '--random-delay') : spec.DEFAULT_RANDOM_DELAY_MS,
+    ...(o.stateDir !== undefined ? { stateDir: path.resolve(o.stateDir) } : {}),
+    ...(o.root !== undefined ? { root: path.resolve(o.root) } : {}),
+    ...(o.deviceId !== undefined ? { deviceId: o.deviceId } : {}),
+    command: o.command ? [o.command] : selfCommand(),
+  };
+  if (!forRun && s.giveUpAfterMs >= iv.periodMs(every)) {
+    throw new RecoveryError(
+      'BAD_INPUT',
+      `--give-up-after ${o.giveUpAfter ?? ''} is not shorter than the interval (${o.every}): runs would overlap.`,
+    );
+  }
+  return { spec: s, profile };
+}
+
+function common(c: Command): Command {
+  return c
+    .requiredOption('--profile <id|file>', 'built-in profile id or profile JSON file')
+    .addOption(
+      new Option(
+        '--scheduler <kind>',
+        'auto (systemd if it is PID 1, else cron; Windows: Task Scheduler), systemd, cron, windows',
+      ).default('auto'),
+    )
+    .addOption(
+      new Option('--install-root <dir>', 'write unit/cron files under this folder instead of / (tests)').hideHelp(),
+    )
+    .addOption(
+      new Option('--state-dir <dir>', 'where the last-backup record and run log live').env('EDGE_RECOVERY_STATE_DIR'),
+    )
+    .option('--json', 'machine-readable output');
+}
+
+export function registerScheduleCommands(program: Command): void {
+  const schedule = program
+    .command('schedule')
+    .description(
+      'Scheduled (automatic) backups: a systemd timer, a cron entry or a Windows task that runs "schedule run".',
+    );
+
+  const specOptions = (c: Command) =>
+    common(c)
+      .option('--to <dir>', 'where the backups go (a disk, share or stick that stays connected)')
+      .option('--every <interval>', '1h, 2h, 3h, 4h, 6h, 8h, 12h, daily, weekly or monthly')
+      .option('--at <HH:MM>', 'local time of day (default 02:30; every-N-hours schedules start from it)')
+      .option('--keep <n>', 'keep the newest n automatic backups', parseKeep)
+      .option('--keep-manual <n>', 'keep the newest n manual backups (default: all)', parseKeep)
+      .option('--max-age <age>', 'delete automatic backups older than this, e.g. 180d or 6mo')
+      .option('--encrypt', 'encrypt (needs --passphrase-file)')
+      .option('--passphrase-file <file>', 'root-only file (mode 600, not a link) holding the passphrase')
+      .option('--retry-every <duration>', 'when a pre-check fails, try again after this long', '10m')
+      .option(
+        '--give-up-after <duration>',
+        'report the run as missed when pre-checks still fail after this long (default 6h, at most half the interval)',
+      )
+      .option('--random-delay <duration>', 'spread the start randomly over this long (default 15m)')
+      .option('--root <dir>', "resolve the profile's folders under this folder")
+      .option('--device-id <id>', 'device id to file the backups under')
+      .addOption(
+        new Option('--command <path>', 'the edge-recovery executable the scheduler starts (default: this one)'),
+      );
+
+  specOptions(schedule.command('install'))
+    .description('Install the timer (or cron entry, or task). --dry-run prints exactly what would be installed.')
+    .option('--dry-run', 'print the files and commands, change nothing')
+    .action(async (o: ScheduleOpts) => {
+      const { spec } = await buildSpec(o, false);
+      const inst = await import('../engine/schedule/install.js');
+      const kind = await schedulerFor(o);
+      if (spec.passphraseFile) {
+        const { readPassphraseFile } = await import('../engine/schedule/passphrase-file.js');
+        await readPassphraseFile(spec.passphraseFile); // refuse a file others can read, now rather than at 02:30
+      }
+      const deps = o.installRoot ? { root: path.resolve(o.installRoot) } : {};
+      const plan = o.dryRun ? inst.planInstall(spec, kind, deps) : await inst.installSchedule(spec, kind, deps);
+      if (o.json) {
+        process.stdout.write(JSON.stringify({ dryRun: o.dryRun === true, ...plan }, null, 2) + '\n');
+        return;
+      }
+      const head = o.dryRun ? 'Would install' : 'Installed';
+      const out: string[] = [`${head} a ${kind} schedule for ${spec.profileId}:`];
+      for (const f of plan.files)
+        out.push(
+          '',
+          `==> ${f.path} (mode ${f.mode.toString(8)}${f.encoding === 'utf16le' ? ', UTF-16LE' : ''})`,
+          f.content.replace(/\r\n/g, '\n').trimEnd(),
+        );
+      if (plan.commands.length > 0)
+        out.push('', `${o.dryRun ? 'Would run' : 'Ran'}:`, ...plan.commands.map((c) => `  ${c.join(' ')}`));
+      for (const n of plan.notes) out.push(`Note: ${n}`);
+      if (spec.passphraseFile) {
+        out.push(
+          '',
+          `The passphrase is read from ${spec.passphraseFile} at every run. Keep a copy of it away from this machine`,
+          '(sealed envelope, password manager): without it the encrypted backups cannot be restored by anybody.',
+          'Print the emergency kit: edge-recovery emergency-kit --profile ' + spec.profileRef + ' --out kit.html',
+        );
+      }
+      process.stdout.write(out.join('\n') + '\n');
+    });
+
+  common(schedule.command('remove'))
+    .description('Remove the schedule (the backups already made stay).')
+    .action(async (o: ScheduleOpts) => {
+      const profile = await loadProfile(o.profile);
+      const { removeSchedule } = await import('../engine/schedule/install.js');
+      const removed = await removeSchedule(
+        profile.id,
+        await schedulerFor(o),
+        o.installRoot ? { root: path.resolve(o.installRoot) } : {},
+      );
+      if (o.json) process.stdout.write(JSON.stringify({ removed }, null, 2) + '\n');
+      else
+        process.stdout.write(
+          removed.length === 0 ? `No schedule for ${profile.id} was installed.\n` : `Removed: ${removed.join(', ')}\n`,
+        );
+    });
+
+  common(schedule.command('status'))
+    .description('The installed schedule, the last verified backup of this device and its age, the last runs.')
+    .option('--warn-after <age>', 'call the last backup too old after this long (default 7d)')
+    .action(async (o: ScheduleOpts & { warnAfter?: string }) => {
+      const profile = await loadProfile(o.profile);
+      const { findInstalled } = await import('../engine/schedule/install.js');
+      const { lastBackup, describeAge } = await import('../engine/schedule/backup-record.js');
+      const { readRunLog } = await import('../engine/schedule/run-log.js');
+      const { parseDuration } = await import('../engine/schedule/interval.js');
+      const stateDir = defaultStateDir(o.stateDir ? path.resolve(o.stateDir) : undefined);
+      const kind = await schedulerFor(o);
+      const installed = await findInstalled(
+        profile.id,
+        kind,
+        o.installRoot ? { root: path.resolve(o.installRoot) } : {},
+      );
+      const last = await lastBackup(stateDir, {
+        profileId: profile.id,
+        ...(o.warnAfter ? { thresholdMs: parseDuration(o.warnAfter, '--warn-after') } : {}),
+      });
+      const runs = (await readRunLog(stateDir, profile.id)).slice(-5);
+      if (o.json) {
+        process.stdout.write(JSON.stringify({ installed, lastBackup: last, lastRuns: runs }, null, 2) + '\n');
+        return;
+      }
+      const lines = [
+        installed
+          ? `Schedule (${installed.kind}): ${installed.when}\n  ${installed.files.join('\n  ')}`
+          : `No schedule installed for ${profile.id} (${kind}).`,
+        last
+          ? `Last verified backup: ${last.createdAt} (${describeAge(last.ageMs)}, ${last.class}) at ${last.setDir}` +
+            (last.present ? '' : ' — not reachable now (stick unplugged or removed)') +
+            (last.stale
+              ? `\nWARNING: the last verified backup is older than ${Math.round(last.thresholdMs / 86_400_000)} days.`
+              : '')
+          : 'No verified backup of this device is recorded here.',
+        ...(runs.length > 0 ? ['Last scheduled runs:', ...runs.map((r) => `  ${r.at} ${r.outcome}: ${r.detail}`)] : []),
+      ];
+      process.stdout.write(lines.join('\n') + '\n');
+      if (last?.stale || !last) process.exitCode = 4;
+    });
+
+  specOptions(schedule.command('run'))
+    .description(
+      'What the scheduler starts: postpone while a pre-check fails, back up (automatic), verify, apply retention, log one line.',
+    )
+    .action(async (o: ScheduleOpts) => {
+      const { spec, profile } = await buildSpec(o, true);
+      const { runScheduledBackup } = await import('../engine/schedule/scheduled-run.js');
+      let passphrase: string | undefined;
+      if (spec.passphraseFile) {
+        const { readPassphraseFile } = await import('../engine/schedule/passphrase-file.js');
+        passphrase = await readPassphraseFile(spec.passphraseFile);
+      }
+      const stateDir = defaultStateDir(spec.stateDir);
+      const io = runIo(o);
+      const r = await runScheduledBackup(
+        {
+          profile,
+          to: spec.to,
+          ...(spec.root !== undefined ? { root: spec.root } : {}),
+          ...(spec.deviceId !== undefined ? { deviceId: spec.deviceId } : {}),
+          ...(passphrase !== undefined ? { passphrase } : {}),
+          retention: {
+            ...(spec.keep !== undefined ? { keepAutomatic: spec.keep } : {}),
+            ...(spec.keepManual !== undefined ? { keepManual: spec.keepManual } : {}),
+            ...(spec.maxAgeMs !== undefined ? { maxAgeAutomaticMs: spec.maxAgeMs } : {}),
+          },
+          retryEveryMs: spec.retryEveryMs,
+          giveUpAfterMs: spec.giveUpAfterMs,
+          ...(o.randomDelay !== undefined ? { randomDelayMs: spec.randomDelayMs } : {}),
+          stateDir,
+        },
+        io,
+      );
+      const summary = {
+        type: 'scheduled-run',
+        outcome: r.outcome,
+        postponed: r.postponed,
+        detail: r.detail,
+        setDir: r.backup?.setDir ?? null,
+        removed: r.backup?.removed ?? [],
+        logLine: r.logLine,
+        loggedTo: r.loggedTo,
+      };
+      if (o.json) process.stdout.write(JSON.stringify(summary) + '\n');
+      else {
+        process.stdout.write(`\n${r.logLine}\n(logged to ${r.loggedTo})\n`);
+        for (const x of summary.removed) process.stdout.write(`  removed ${x.dir}: ${x.reason}\n`);
+      }
+      if (r.error) throw r.error;
+    });
+}

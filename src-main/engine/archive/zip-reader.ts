@@ -1,0 +1,264 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { crc32, createInflateRaw } from 'node:zlib';
+
+/**
+ * A small, strict zip reader (PKWARE APPNOTE 6.3): the central directory (with zip64), stored and deflate
+ * entries streamed through zlib's raw inflate, every entry's CRC-32 and size checked. Only what a hand-made
+ * backup needs (Explorer's "Send to → Compressed folder", Info-ZIP `zip`, Python's zipfile, 7-Zip): no
+ * encryption, no multi-disk archives, no other compression methods — those are refused with their reason.
+ * Our own rather than yauzl: the restore must judge every name and every Unix mode before a byte is
+ * written, check CRC-32 on every entry, and stay within bounded memory in a worker; that is ~250 lines
+ * against a runtime dependency in a program that runs as root.
+ */
+export class ZipFormatError extends Error {}
+
+export interface ZipEntry {
+  /** The name as stored (separators not yet normalised). */
+  name: string;
+  method: number;
+  compressedSize: number;
+  size: number;
+  crc32: number;
+  localHeaderOffset: number;
+  /** Host system from "version made by": 0 = MS-DOS/Windows, 3 = Unix. */
+  host: number;
+  externalAttrs: number;
+  flags: number;
+  /** Seconds since the epoch (from the DOS time, taken as UTC). */
+  mtime: number;
+}
+
+const SIG_EOCD = 0x06054b50;
+const SIG_EOCD64_LOCATOR = 0x07064b50;
+const SIG_EOCD64 = 0x06064b50;
+const SIG_CENTRAL = 0x02014b50;
+const SIG_LOCAL = 0x04034b50;
+/** No central directory is this big for the folders we restore; beyond it is an attack on memory. */
+const MAX_CENTRAL_DIR = 256 * 1024 * 1024;
+const READ_CHUNK = 1024 * 1024;
+
+// IBM code page 437, upper half: names without the UTF-8 flag from MS-DOS/Windows hosts (Explorer before UTF-8).
+const CP437_HIGH =
+  'ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u00a0';
+
+function cp437(b: Buffer): string {
+  let s = '';
+  for (const c of b) s += c < 0x80 ? String.fromCharCode(c) : CP437_HIGH[c - 0x80]!;
+  return s;
+}
+
+/** Unix zips (Info-ZIP) store the file system's bytes without the UTF-8 flag; unzip takes them as they are. */
+function utf8OrNull(b: Buffer): string | null {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(b);
+  } catch {
+    return null;
+  }
+}
+
+function readAt(fd: number, pos: number, len: number): Buffer {
+  const b = Buffer.alloc(len);
+  let off = 0;
+  while (off < len) {
+    const n = readSync(fd, b, off, len - off, pos + off);
+    if (n === 0) throw new ZipFormatError('the file ends early (truncated?)');
+    off += n;
+  }
+  return b;
+}
+
+function dosTime(date: number, time: number): number {
+  const y = 1980 + (date >> 9);
+  const mo = ((date >> 5) & 0xf) - 1;
+  const d = date & 0x1f;
+  const t = Date.UTC(y, mo, d || 1, time >> 11, (time >> 5) & 0x3f, (time & 0x1f) * 2);
+  return Number.isFinite(t) ? Math.max(0, Math.floor(t / 1000)) : 0;
+}
+
+/** Extra fields as id → data. */
+function extras(b: Buffer): Map<number, Buffer> {
+  const m = new Map<number, Buffer>();
+  let off = 0;
+  while (off + 4 <= b.length) {
+    const id = b.readUInt16LE(off);
+    const len = b.readUInt16LE(off + 2);
+    if (off + 4 + len > b.length) throw new ZipFormatError('an extra field runs past its entry');
+    m.set(id, b.subarray(off + 4, off + 4 + len));
+    off += 4 + len;
+  }
+  return m;
+}
+
+export class ZipFile {
+  readonly size: number;
+  private constructor(
+    readonly fd: number,
+    size: number,
+  ) {
+    this.size = size;
+  }
+
+  static open(file: string): ZipFile {
+    const fd = openSync(file, 'r');
+    return new ZipFile(fd, fstatSync(fd).size);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+
+  /** The central directory, in stored order. Throws ZipFormatError for anything malformed or unsupported. */
+  entries(): ZipEntry[] {
+    const tailLen = Math.min(this.size, 22 + 0xffff);
+    if (tailLen < 22) throw new ZipFormatError('too short to be a zip file');
+    const tail = readAt(this.fd, this.size - tailLen, tailLen);
+    let eocd = -1;
+    for (let i = tailLen - 22; i >= 0; i--) {
+      if (tail.readUInt32LE(i) === SIG_EOCD && i + 22 + tail.readUInt16LE(i + 20) === tailLen) {
+        eocd = i;
+        break;
+      }
+    }
+    if (eocd < 0) throw new ZipFormatError('no end of central directory (not a zip, or truncated)');
+    const eocdPos = this.size - tailLen + eocd;
+    if (tail.readUInt16LE(eocd + 4) !== 0 || tail.readUInt16LE(eocd + 6) !== 0) {
+      throw new ZipFormatError('a multi-part (spanned) zip: join the parts first');
+    }
+    let count = tail.readUInt16LE(eocd + 10);
+    let cdSize = tail.readUInt32LE(eocd + 12);
+    let cdOffset = tail.readUInt32LE(eocd + 16);
+    if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
+      if (eocdPos < 20) throw new ZipFormatError('zip64 locator missing');
+      const loc = readAt(this.fd, eocdPos - 20, 20);
+      if (loc.readUInt32LE(0) !== SIG_EOCD64_LOCATOR) throw new ZipFormatError('zip64 locator missing');
+      const pos64 = Number(loc.readBigUInt64LE(8));
+      if (pos64 + 56 > this.size) throw new ZipFormatError('zip64 end record out of range');
+      const e64 = readAt(this.fd, pos64, 56);
+      if (e64.readUInt32LE(0) !== SIG_EOCD64) throw new ZipFormatError('zip64 end record missing');
+      count = Number(e64.readBigUInt64LE(32));
+      cdSize = Number(e64.readBigUInt64LE(40));
+      cdOffset = Number(e64.readBigUInt64LE(48));
+    }
+    if (cdSize > MAX_CENTRAL_DIR || cdOffset + cdSize > this.size) {
+      throw new ZipFormatError('the central directory is out of range');
+    }
+    const cd = readAt(this.fd, cdOffset, cdSize);
+    const out: ZipEntry[] = [];
+    let off = 0;
+    for (let i = 0; i < count; i++) {
+      if (off + 46 > cd.length || cd.readUInt32LE(off) !== SIG_CENTRAL) {
+        throw new ZipFormatError(`central directory entry ${i + 1} is damaged`);
+      }
+      const madeBy = cd.readUInt16LE(off + 4);
+      const flags = cd.readUInt16LE(off + 8);
+      const method = cd.readUInt16LE(off + 10);
+      const time = cd.readUInt16LE(off + 12);
+      const date = cd.readUInt16LE(off + 14);
+      const crc = cd.readUInt32LE(off + 16);
+      let csize = cd.readUInt32LE(off + 20);
+      let usize = cd.readUInt32LE(off + 24);
+      const nameLen = cd.readUInt16LE(off + 28);
+      const extraLen = cd.readUInt16LE(off + 30);
+      const commentLen = cd.readUInt16LE(off + 32);
+      const ext = cd.readUInt32LE(off + 38);
+      let local = cd.readUInt32LE(off + 42);
+      const end = off + 46 + nameLen + extraLen + commentLen;
+      if (end > cd.length) throw new ZipFormatError(`central directory entry ${i + 1} runs past the directory`);
+      const rawName = cd.subarray(off + 46, off + 46 + nameLen);
+      const ex = extras(cd.subarray(off + 46 + nameLen, off + 46 + nameLen + extraLen));
+      const z64 = ex.get(0x0001);
+      if (z64) {
+        let p = 0;
+        const next = (): number => {
+          if (p + 8 > z64.length) throw new ZipFormatError('a zip64 extra field is too short');
+          const v = Number(z64.readBigUInt64LE(p));
+          p += 8;
+          return v;
+        };
+        if (usize === 0xffffffff) usize = next();
+        if (csize === 0xffffffff) csize = next();
+        if (local === 0xffffffff) local = next();
+      }
+      let name: string;
+      const unicodePath = ex.get(0x7075);
+      if (flags & 0x800) name = rawName.toString('utf8');
+      else if (unicodePath && unicodePath.length > 5 && unicodePath[0] === 1) {
+        name = unicodePath.subarray(5).toString('utf8');
+      } else name = madeBy >> 8 === 0 ? cp437(rawName) : (utf8OrNull(rawName) ?? cp437(rawName));
+      if (flags & 0x1) throw new ZipFormatError(`${name} is encrypted (zip passwords are not supported)`);
+      if (!Number.isSafeInteger(csize) || !Number.isSafeInteger(usize) || local + 30 > this.size) {
+        throw new ZipFormatError(`${name}: sizes or offset out of range`);
+      }
+      out.push({
+        name,
+        method,
+        compressedSize: csize,
+        size: usize,
+        crc32: crc,
+        localHeaderOffset: local,
+        host: madeBy >> 8,
+        externalAttrs: ext,
+        flags,
+        mtime: dosTime(date, time),
+      });
+      off = end;
+    }
+    return out;
+  }
+
+  /** Where an entry's data starts (after its local header). */
+  private dataStart(e: ZipEntry): number {
+    const h = readAt(this.fd, e.localHeaderOffset, 30);
+    if (h.readUInt32LE(0) !== SIG_LOCAL) throw new ZipFormatError(`${e.name}: its local header is missing`);
+    const start = e.localHeaderOffset + 30 + h.readUInt16LE(26) + h.readUInt16LE(28);
+    if (start + e.compressedSize > this.size) throw new ZipFormatError(`${e.name}: its data runs past the file`);
+    return start;
+  }
+
+  /**
+   * The entry's uncompressed bytes, in chunks; `onRaw` gets the count of compressed bytes read (progress).
+   * Throws ZipFormatError when the data inflates to more or less than recorded or the CRC-32 differs.
+   */
+  async *read(e: ZipEntry, onRaw: (n: number) => void = () => undefined): AsyncGenerator<Buffer> {
+    if (e.method !== 0 && e.method !== 8) {
+      throw new ZipFormatError(`${e.name} uses compression method ${e.method}; only stored and deflate are read`);
+    }
+    const start = this.dataStart(e);
+    const fd = this.fd;
+    function* raw(): Generator<Buffer> {
+      let left = e.compressedSize;
+      let pos = start;
+      while (left > 0) {
+        const b = Buffer.allocUnsafe(Math.min(READ_CHUNK, left));
+        const n = readSync(fd, b, 0, b.length, pos);
+        if (n === 0) throw new ZipFormatError(`${e.name}: the file ends early`);
+        left -= n;
+        pos += n;
+        onRaw(n);
+        yield b.subarray(0, n);
+      }
+    }
+    const src = Readable.from(raw(), { objectMode: false });
+    const stream = e.method === 0 ? src : src.pipe(createInflateRaw({ chunkSize: 256 * 1024 }));
+    if (e.method !== 0) src.on('error', (err) => stream.destroy(err));
+    let crc = 0;
+    let n = 0;
+    try {
+      for await (const c of stream as AsyncIterable<Buffer>) {
+        n += c.length;
+        // A decompression bomb is stopped at the recorded size, not at the end of the disk.
+        if (n > e.size) throw new ZipFormatError(`${e.name} inflates to more than its recorded ${e.size} bytes`);
+        crc = crc32(c, crc);
+        yield c;
+      }
+    } catch (err) {
+      if (err instanceof ZipFormatError) throw err;
+      throw new ZipFormatError(`${e.name}: the compressed data is invalid (${(err as Error).message})`);
+    } finally {
+      stream.destroy();
+    }
+    if (n !== e.size) throw new ZipFormatError(`${e.name} holds ${n} bytes, its record says ${e.size}`);
+    if (crc >>> 0 !== e.crc32 >>> 0) throw new ZipFormatError(`${e.name} does not match its CRC-32`);
+  }
+}

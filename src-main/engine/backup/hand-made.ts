@@ -1,0 +1,296 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { adoptArchive, parentsOf, type AdoptArchiveResult, type ArchiveIo, type MapItem } from '../archive/index.js';
+import { RecoveryError } from '../errors.js';
+import { formatBytes } from '../progress.js';
+import type { Profile } from '../profiles/schema.js';
+import { executeRunbook, type RunbookIO } from '../runbook/runner.js';
+import { fsyncDir, mkdirNoFollow, writeFileAtomic } from '../util/atomic-fs.js';
+import { TOOL_NAME, TOOL_VERSION } from '../version.js';
+import {
+  FORMAT,
+  FORMAT_VERSION,
+  INNER_MANIFEST_PATH,
+  MANIFEST_NAME,
+  RESTORE_TXT_NAME,
+  SUMS_NAME,
+  type BackupManifest,
+  type HandMadeSource,
+} from './manifest.js';
+import { restoreText, sha256SumsText } from './restore-txt.js';
+import { backupStamp, safeDeviceId } from './run-backup.js';
+import { verifyBackup } from './verify-backup.js';
+
+/**
+ * Backups made by hand, as AVEVA's disaster-recovery guide tells technicians ("create a zip or tar file
+ * containing the storage and configuration directories"): read through, judged and mapped to the profile's
+ * folders by name, then either restored (through our own staged, journaled restore) or adopted into a
+ * proper backup set with our manifest, per-file hashes and RESTORE.txt.
+ */
+export const HAND_MADE_NAME = /\.(tar|tar\.gz|tgz|zip)$/i;
+
+export const UNVERIFIED_NOTE = 'Made by hand: it can be read through, but there are no recorded checksums to compare.';
+
+/** A regular file named like a tar, tar.gz/tgz or zip archive (not one of our own set folders). */
+export async function isHandMadeArchive(p: string): Promise<boolean> {
+  if (!HAND_MADE_NAME.test(p)) return false;
+  const st = await fsp.stat(p).catch(() => null);
+  return st !== null && st.isFile();
+}
+
+/** The folders a hand-made archive is searched for: those backed up by default, not `*` ones (certificates). */
+export function mapItemsFor(profile: Profile): MapItem[] {
+  return profile.items
+    .filter((i) => i.selected && !i.path.split(/[\\/]/).includes('*'))
+    .map((i) => ({ id: i.id, parents: parentsOf(i.path) }));
+}
+
+/** "Configuration ← usr/share/OSIsoft/EdgeDataStore/Configuration (12 files, 3 KiB)" for each folder found. */
+export function describeMapping(r: AdoptArchiveResult, profile: Profile): string {
+  const found = r.items.map((i) => `${i.id} ← ${i.from}/ (${i.files} files, ${formatBytes(i.contentBytes)})`);
+  const missing = profile.items.filter((p) => !r.items.some((i) => i.id === p.id)).map((p) => p.id);
+  const where = r.base === '' ? 'at the top of the archive' : `under ${r.base}/`;
+  return (
+    `Folders found by name ${where}: ${found.join('; ')}.` +
+    (missing.length ? ` Not in the archive: ${missing.join(', ')}.` : '') +
+    (r.impliedDirs ? ` ${r.impliedDirs} folder(s) the archive does not list were created for the files in them.` : '') +
+    (r.ignored.count
+      ? ` ${r.ignored.count} entr${r.ignored.count === 1 ? 'y' : 'ies'} outside the profile's folders left out (e.g. ${r.ignored.examples.join(', ')}).`
+      : '')
+  );
+}
+
+export function sourceOf(file: string, r: AdoptArchiveResult): HandMadeSource {
+  return {
+    kind: 'hand-made',
+    file: path.resolve(file),
+    format: r.format,
+    bytes: r.sourceBytes,
+    sha256: r.sourceSha256,
+    base: r.base,
+    mapping: r.items.map((i) => ({ id: i.id, from: i.from })),
+    ignored: r.ignored.count,
+  };
+}
+
+/** Reads the archive through completely and judges it; writes nothing. */
+export function readHandMade(file: string, profile: Profile, io: ArchiveIo = {}): Promise<AdoptArchiveResult> {
+  return adoptArchive({ source: path.resolve(file), items: mapItemsFor(profile) }, io);
+}
+
+function adoptedNote(src: HandMadeSource): string {
+  return [
+    '',
+    'WHERE THIS BACKUP CAME FROM',
+    '-'.repeat(60),
+    `Adopted by ${TOOL_NAME} from the hand-made archive ${src.file}`,
+    `(${src.format}, ${src.bytes} bytes, sha256 ${src.sha256}).`,
+    `Folders mapped by name: ${src.mapping.map((m) => `${m.id} <- ${m.from}`).join(', ')}.`,
+    'The per-file checksums in this set were recorded when it was adopted; the hand-made archive itself',
+    'carried none, so what it held before that cannot be proven. The owners and modes come from the',
+    "profile's policy when it is restored.",
+    '',
+  ].join('\n');
+}
+
+/**
+ * Writes the archive as a backup set into `setDir` (created here, must not exist): data.tar.gz, SHA256SUMS,
+ * RESTORE.txt and, last, manifest.json. On failure the folder is removed again.
+ */
+export async function adoptIntoSet(
+  file: string,
+  profile: Profile,
+  setDir: string,
+  io: ArchiveIo,
+  device: { id: string; hostname: string },
+): Promise<{ manifest: BackupManifest; result: AdoptArchiveResult }> {
+  const source = path.resolve(file);
+  const st = await fsp.stat(source).catch(() => null);
+  if (st === null || !st.isFile()) {
+    throw new RecoveryError('BACKUP_NOT_FOUND', `There is no archive at ${source}.`);
+  }
+  await fsp.mkdir(setDir, { mode: 0o700 });
+  try {
+    const r = await adoptArchive({ source, items: mapItemsFor(profile), outDir: setDir }, io);
+    const own = profile.ownership;
+    const manifest: BackupManifest = {
+      format: FORMAT,
+      formatVersion: FORMAT_VERSION,
+      tool: { name: TOOL_NAME, version: TOOL_VERSION },
+      profile: { id: profile.id, productName: profile.productName, platform: profile.platform },
+      productVersion: null,
+      deviceId: device.id,
+      hostname: device.hostname,
+      // When the archive was made, as far as its file tells.
+      createdAt: st.mtime.toISOString(),
+      items: r.items.map((i) => ({
+        id: i.id,
+        path: profile.items.find((p) => p.id === i.id)!.path,
+        files: i.files,
+        contentBytes: i.contentBytes,
+      })),
+      owner: own ? { user: own.user, group: own.group } : null,
+      ownersSeen: r.owners,
+      files: r.files,
+      dirs: r.dirs,
+      symlinks: r.symlinks,
+      contentBytes: r.contentBytes,
+      archive: { compression: 'gzip', encryption: null, innerManifest: INNER_MANIFEST_PATH, parts: r.parts },
+      skipped: r.ignored.examples.map((p) => ({ path: p, reason: "outside the profile's folders" })),
+      artifacts: [],
+      source: sourceOf(source, r),
+    };
+    // SHA256SUMS lists manifest.json too: verify checks it (manifest-integrity.ts).
+    const manifestText = JSON.stringify(manifest, null, 2) + '\n';
+    await writeFileAtomic(path.join(setDir, SUMS_NAME), sha256SumsText(r.parts, manifestText), 0o600);
+    await writeFileAtomic(
+      path.join(setDir, RESTORE_TXT_NAME),
+      restoreText(manifest, profile) + adoptedNote(manifest.source!),
+      0o600,
+    );
+    await writeFileAtomic(path.join(setDir, MANIFEST_NAME), manifestText, 0o600);
+    await fsyncDir(setDir);
+    return { manifest, result: r };
+  } catch (e) {
+    await fsp.rm(setDir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+export interface AdoptOptions {
+  source: string;
+  profile: Profile;
+  /** The stick's mount point (or any folder): the set goes under <to>/EdgeRecovery/<device>/. */
+  to: string;
+  /** The device the archive came from, if known; else "hand-made". */
+  deviceId?: string;
+}
+
+export interface AdoptResult {
+  setDir: string;
+  manifest: BackupManifest;
+  mapping: string;
+}
+
+/** `edge-recovery adopt`: read → write a proper set → verify it file by file. */
+export async function runAdopt(o: AdoptOptions, io: RunbookIO): Promise<AdoptResult> {
+  const c: { setDir: string | null; manifest: BackupManifest | null; mapping: string } = {
+    setDir: null,
+    manifest: null,
+    mapping: '',
+  };
+  const device = { id: safeDeviceId(o.deviceId ?? 'hand-made'), hostname: o.deviceId ?? '' };
+  try {
+    await executeRunbook(
+      {
+        kind: 'backup',
+        title: 'Make a backup set of a hand-made archive',
+        steps: [
+          {
+            id: 'adopt',
+            title: 'Read the archive and write a backup set',
+            explain: () =>
+              `Read ${o.source} completely, judge every entry, find the folders ${o.profile.items.map((i) => i.id).join(', ')} by name and write them as a backup set under ${path.join(o.to, 'EdgeRecovery', device.id)}/ with a checksum for every file. ${UNVERIFIED_NOTE}`,
+            async run(_c, s) {
+              // Never through a link planted on the stick: EdgeRecovery/<device> are real folders or refused.
+              await fsp.mkdir(o.to, { recursive: true });
+              const dir = await mkdirNoFollow(o.to, ['EdgeRecovery', device.id]);
+              const st = await fsp.stat(o.source).catch(() => null);
+              const stamp = backupStamp(st?.mtime ?? new Date());
+              let name = `Backup_${o.profile.id}_${stamp}`;
+              for (
+                let n = 2;
+                await fsp.stat(path.join(dir, name)).then(
+                  () => true,
+                  () => false,
+                );
+                n++
+              ) {
+                name = `Backup_${o.profile.id}_${stamp}_${n}`;
+              }
+              c.setDir = path.join(dir, name);
+              const r = await adoptIntoSet(
+                o.source,
+                o.profile,
+                c.setDir,
+                { onProgress: s.progress, ...(s.signal ? { signal: s.signal } : {}) },
+                device,
+              );
+              c.manifest = r.manifest;
+              c.mapping = describeMapping(r.result, o.profile);
+              s.log(c.mapping);
+              return `${UNVERIFIED_NOTE} Wrote ${c.setDir}: ${r.result.files} files, ${formatBytes(r.result.contentBytes)}. ${c.mapping}`;
+            },
+          },
+          {
+            id: 'verify',
+            title: 'Verify the new backup set',
+            explain: () => 'Read the new set back and check every file against the checksum just recorded.',
+            async run(_c, s) {
+              const v = await verifyBackup(
+                c.setDir!,
+                {},
+                {
+                  onProgress: s.progress,
+                  ...(s.signal ? { signal: s.signal } : {}),
+                },
+              );
+              return `All ${v.files} files of the new set match their checksums. From now on, verify checks this backup file by file.`;
+            },
+          },
+        ],
+      },
+      null,
+      io,
+    );
+  } catch (e) {
+    if (c.setDir !== null) await fsp.rm(c.setDir, { recursive: true, force: true });
+    const err = e instanceof RecoveryError ? e : new RecoveryError('INTERNAL', String(e));
+    io.emit({ type: 'finished', ok: false, error: err.toJSON() });
+    throw err;
+  }
+  io.emit({ type: 'finished', ok: true, result: { kind: 'backup', setDir: c.setDir!, removedOld: [], warnings: [] } });
+  return { setDir: c.setDir!, manifest: c.manifest!, mapping: c.mapping };
+}
+
+/** `verify <archive>` for a hand-made archive: a read-through with the screen, no hashes to compare. */
+export async function runVerifyHandMade(
+  file: string,
+  profile: Profile,
+  io: RunbookIO,
+): Promise<{ files: number; mapping: string; note: string }> {
+  let out: { files: number; mapping: string; note: string } | null = null;
+  try {
+    await executeRunbook(
+      {
+        kind: 'verify',
+        title: 'Verify a hand-made archive',
+        steps: [
+          {
+            id: 'verify',
+            title: 'Read the archive through',
+            explain: () =>
+              `${UNVERIFIED_NOTE} Read ${file} completely (decompressing every file${/\.zip$/i.test(file) ? ' and checking its CRC-32' : ''}), judge every entry as a restore would, and find the folders ${profile.items.map((i) => i.id).join(', ')} by name. Nothing is changed.`,
+            async run(_c, s) {
+              const r = await readHandMade(file, profile, {
+                onProgress: s.progress,
+                ...(s.signal ? { signal: s.signal } : {}),
+              });
+              out = { files: r.files, mapping: describeMapping(r, profile), note: UNVERIFIED_NOTE };
+              return `${UNVERIFIED_NOTE} Read through: ${r.files} files, ${formatBytes(r.contentBytes)}, every entry acceptable. ${out.mapping}`;
+            },
+          },
+        ],
+      },
+      null,
+      io,
+    );
+  } catch (e) {
+    const err = e instanceof RecoveryError ? e : new RecoveryError('INTERNAL', String(e));
+    io.emit({ type: 'finished', ok: false, error: err.toJSON() });
+    throw err;
+  }
+  const r = out as unknown as { files: number; mapping: string; note: string };
+  io.emit({ type: 'finished', ok: true, result: { kind: 'verify', files: r.files } });
+  return r;
+}

@@ -1,0 +1,290 @@
+import type { z } from 'zod';
+import type { Profile } from './schema.js';
+
+/**
+ * A profile is code: its folders are renamed, replaced and chowned as root, its service is stopped and started,
+ * its API receives the secrets the technician types. These rules refuse what no real product needs and what
+ * would turn a profile into a way to hurt the machine: relative or `..` paths, system folders, folders inside
+ * each other, special mode bits, option-like service names, an API that is not on this machine.
+ */
+export interface RuleIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+/** Folders of the system itself (and their parents): never a product's folder to replace. */
+const LINUX_SYSTEM_DIRS = new Set([
+  '/',
+  '/bin',
+  '/boot',
+  '/dev',
+  '/etc',
+  '/home',
+  '/lib',
+  '/lib32',
+  '/lib64',
+  '/libx32',
+  '/lost+found',
+  '/media',
+  '/mnt',
+  '/opt',
+  '/proc',
+  '/root',
+  '/run',
+  '/sbin',
+  '/snap',
+  '/srv',
+  '/sys',
+  '/tmp',
+  '/usr',
+  '/var',
+  '/usr/bin',
+  '/usr/include',
+  '/usr/lib',
+  '/usr/lib32',
+  '/usr/lib64',
+  '/usr/libexec',
+  '/usr/local',
+  '/usr/local/bin',
+  '/usr/local/etc',
+  '/usr/local/lib',
+  '/usr/local/sbin',
+  '/usr/local/share',
+  '/usr/sbin',
+  '/usr/share',
+  '/usr/src',
+  '/var/backups',
+  '/var/cache',
+  '/var/lib',
+  '/var/local',
+  '/var/log',
+  '/var/mail',
+  '/var/opt',
+  '/var/run',
+  '/var/spool',
+  '/var/tmp',
+  '/etc/systemd',
+  '/etc/ssh',
+  '/etc/pam.d',
+  '/etc/sudoers.d',
+  '/etc/cron.d',
+  '/etc/default',
+  '/etc/init.d',
+]);
+/** Kernel and device trees: nothing below them is a product folder either. */
+const LINUX_SYSTEM_TREES = ['/proc', '/sys', '/dev', '/boot'];
+
+const WINDOWS_VARS_ROOTS = new Set(
+  [
+    '%programdata%',
+    '%programfiles%',
+    '%programfiles(x86)%',
+    '%programw6432%',
+    '%commonprogramfiles%',
+    '%systemroot%',
+    '%windir%',
+    '%systemdrive%',
+    '%userprofile%',
+    '%appdata%',
+    '%localappdata%',
+    '%public%',
+    '%allusersprofile%',
+    '%homedrive%',
+    '%temp%',
+    '%tmp%',
+  ].map((s) => s.toLowerCase()),
+);
+const WINDOWS_SYSTEM_TREES = ['%systemroot%', '%windir%', 'c:/windows'];
+const WINDOWS_SYSTEM_DIRS = new Set([
+  'c:',
+  'c:/windows',
+  'c:/program files',
+  'c:/program files (x86)',
+  'c:/programdata',
+  'c:/users',
+  'c:/users/public',
+]);
+
+type Platform = Profile['platform'];
+
+/** Why `p` is not an acceptable absolute folder path on `platform`, or null. */
+export function absolutePathProblem(p: string, platform: Platform): string | null {
+  if (p.includes('\0')) return 'must not contain NUL characters';
+  if (platform === 'linux') {
+    if (!p.startsWith('/')) return `must be an absolute path starting with "/" (got "${p}")`;
+    const parts = p.split('/').slice(1);
+    if (parts.some((s) => s === '..' || s === '.')) return `must not contain "." or ".." (got "${p}")`;
+    if (p !== '/' && (p.endsWith('/') || parts.some((s) => s === ''))) {
+      return `must be written without doubled or trailing "/" (got "${p}")`;
+    }
+    return null;
+  }
+  const norm = p.replace(/\\/g, '/');
+  if (!/^([A-Za-z]:|%[A-Za-z_][A-Za-z0-9_()]*%)(\/|$)/.test(norm)) {
+    return `must be an absolute Windows path such as "C:\\Product\\Data" or "%ProgramData%\\Product" (got "${p}")`;
+  }
+  const parts = norm.split('/').slice(1);
+  if (parts.some((s) => s === '..' || s === '.')) return `must not contain "." or ".." (got "${p}")`;
+  if (parts.some((s) => s === '') && !(parts.length === 1 && parts[0] === '')) {
+    return `must be written without doubled or trailing "\\" (got "${p}")`;
+  }
+  return null;
+}
+
+/** Comparable form: "/" separators, no trailing one; Windows folded to lower case. */
+function comparable(p: string, platform: Platform): string {
+  if (platform === 'linux') return p.length > 1 ? p.replace(/\/+$/, '') : p;
+  return p.replace(/\\/g, '/').replace(/\/+$/, '').toLowerCase();
+}
+
+/** Why the folder `p` is one of the system's own, or null. */
+export function systemFolderProblem(p: string, platform: Platform): string | null {
+  const c = comparable(p, platform);
+  if (platform === 'linux') {
+    if (LINUX_SYSTEM_DIRS.has(c)) return `"${p}" is a system folder; name the product's own folder inside it`;
+    const tree = LINUX_SYSTEM_TREES.find((t) => c.startsWith(t + '/'));
+    if (tree) return `"${p}" lies in ${tree}, which belongs to the system`;
+    return null;
+  }
+  if (WINDOWS_SYSTEM_DIRS.has(c) || /^[a-z]:$/.test(c) || WINDOWS_VARS_ROOTS.has(c)) {
+    return `"${p}" is a system folder; name the product's own folder inside it`;
+  }
+  const tree = WINDOWS_SYSTEM_TREES.find((t) => c.startsWith(t + '/'));
+  if (tree) return `"${p}" lies in the Windows folder, which belongs to the system`;
+  return null;
+}
+
+function inside(parent: string, child: string): boolean {
+  return child === parent || child.startsWith(parent.endsWith('/') ? parent : parent + '/');
+}
+
+const SPECIAL_BITS = 0o7000;
+
+function modeProblem(mode: number | undefined): string | null {
+  if (mode === undefined) return null;
+  if (mode & SPECIAL_BITS) {
+    return `must not set setuid, setgid or sticky bits (${mode.toString(8).padStart(4, '0')}); use a plain mode such as "755" or "644"`;
+  }
+  if (mode & 0o002) {
+    return `must not be writable by everyone (${mode.toString(8).padStart(3, '0')}); use e.g. "755", "775" or "644"`;
+  }
+  return null;
+}
+
+/** Names the service managers take as an argument: never an option, never a path trick. */
+const SYSTEMD_UNIT = /^[A-Za-z0-9_][A-Za-z0-9:_.@\\-]*$/;
+const PLAIN_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.@ ()-]*$/;
+const ACCOUNT_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/;
+
+function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** Every rule broken by `p` (already shaped by the schema), with the field it is about. */
+export function profileRuleIssues(p: Profile): RuleIssue[] {
+  const issues: RuleIssue[] = [];
+  const add = (path: (string | number)[], message: string): void => void issues.push({ path, message });
+
+  // Folders: absolute, clean, not the system's, not inside each other, ids unique.
+  const seen = new Map<string, number>();
+  const ok: { i: number; c: string }[] = [];
+  p.items.forEach((item, i) => {
+    const first = seen.get(item.id);
+    if (first !== undefined) add(['items', i, 'id'], `the id "${item.id}" is used twice (also items.${first})`);
+    else seen.set(item.id, i);
+    const bad = absolutePathProblem(item.path, p.platform) ?? systemFolderProblem(item.path, p.platform);
+    if (bad) add(['items', i, 'path'], bad);
+    else ok.push({ i, c: comparable(item.path, p.platform) });
+  });
+  for (const a of ok) {
+    for (const b of ok) {
+      if (a.i >= b.i) continue;
+      if (a.c === b.c) add(['items', b.i, 'path'], `is the same folder as items.${a.i}; folders must not overlap`);
+      else if (inside(a.c, b.c) || inside(b.c, a.c)) {
+        const [outer, inner] = inside(a.c, b.c) ? [a, b] : [b, a];
+        add(
+          ['items', inner.i, 'path'],
+          `lies inside items.${outer.i} (${p.items[outer.i]!.path}); folders must not overlap`,
+        );
+      }
+    }
+  }
+
+  // Owners and modes: plain names, no special bits, nothing writable by everyone.
+  const o = p.ownership;
+  if (o) {
+    if (!ACCOUNT_NAME.test(o.user)) add(['ownership', 'user'], `"${o.user}" is not a user name`);
+    if (!ACCOUNT_NAME.test(o.group)) add(['ownership', 'group'], `"${o.group}" is not a group name`);
+    for (const k of ['dirMode', 'fileMode'] as const) {
+      const m = modeProblem(o[k]);
+      if (m) add(['ownership', k], m);
+    }
+    o.exceptions.forEach((e, i) => {
+      for (const k of ['dirMode', 'fileMode'] as const) {
+        const m = modeProblem(e[k]);
+        if (m) add(['ownership', 'exceptions', i, k], m);
+      }
+      const g = e.glob.replace(/\\/g, '/');
+      if (g.startsWith('/') || /^[A-Za-z]:/.test(g) || g.split('/').includes('..')) {
+        add(
+          ['ownership', 'exceptions', i, 'glob'],
+          `must be relative to the folders, starting with an item id (e.g. "${p.items[0]?.id ?? 'Configuration'}/**/*.key"), without ".."`,
+        );
+      }
+    });
+  }
+
+  // The service: names that cannot be read as options; a `process` command given by absolute path.
+  const s = p.service;
+  if (s.manager === 'systemd' && !SYSTEMD_UNIT.test(s.name)) {
+    add(
+      ['service', 'name'],
+      `"${s.name}" is not a systemd unit name (letters, digits, ":_.@-", not starting with "-")`,
+    );
+  }
+  if ((s.manager === 'windows' || s.manager === 'process' || s.manager === 'none') && !PLAIN_NAME.test(s.name)) {
+    add(['service', 'name'], `"${s.name}" is not a plain service name (letters, digits, spaces, "_.@()-")`);
+  }
+  if (s.manager === 'runit' && !PLAIN_NAME.test(s.name)) {
+    const bad = absolutePathProblem(s.name, 'linux') ?? systemFolderProblem(s.name, 'linux');
+    if (bad) add(['service', 'name'], `must be a runit service name or its absolute folder: ${bad}`);
+  }
+  if (s.manager === 'process') {
+    if (!s.command) add(['service', 'command'], 'is required for the "process" manager');
+    else if (absolutePathProblem(s.command[0]!, p.platform) !== null) {
+      add(['service', 'command', 0], `must be the program's absolute path (got "${s.command[0]}")`);
+    }
+    if (s.pidFile === undefined) add(['service', 'pidFile'], 'is required for the "process" manager');
+  }
+  if (s.pidFile !== undefined) {
+    const bad = absolutePathProblem(s.pidFile, p.platform) ?? systemFolderProblem(s.pidFile, p.platform);
+    if (bad) add(['service', 'pidFile'], bad);
+  }
+
+  // The API receives the secrets the technician types: it must be the product's API on this machine.
+  if (p.api) {
+    const u = new URL(p.api.baseUrl);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+      add(['api', 'baseUrl'], `must be an http:// or https:// address (got ${u.protocol})`);
+    } else if (!isLoopbackHost(u.hostname)) {
+      add(
+        ['api', 'baseUrl'],
+        `must be the product's API on this machine (localhost, 127.0.0.1 or [::1]), not ${u.hostname}: secrets are sent there`,
+      );
+    } else if (u.username !== '' || u.password !== '') {
+      add(['api', 'baseUrl'], 'must not carry a user name or password');
+    }
+  }
+
+  if (p.version.file) {
+    const bad = absolutePathProblem(p.version.file.path, p.platform);
+    if (bad) add(['version', 'file', 'path'], bad);
+  }
+  return issues;
+}
+
+/** The rules as a zod refinement, so one parse names every wrong field. */
+export function refineProfile(p: Profile, ctx: z.RefinementCtx): void {
+  for (const i of profileRuleIssues(p)) ctx.addIssue({ code: 'custom', path: i.path, message: i.message });
+}

@@ -1,0 +1,109 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { RecoveryError } from '../errors.js';
+import { builtinProfileIds } from './load.js';
+import type { Profile } from './schema.js';
+
+/**
+ * Where a profile comes from decides how far it is trusted. Built-in profiles and files only root can change
+ * (the file and every folder above it owned by root and not writable by group or others) are the machine's own
+ * configuration. Any other file is untrusted input: whoever can write it could make the root process stop,
+ * replace and chown the folders it names, or run the command it names.
+ */
+export type ProfileOrigin = 'builtin' | 'root-owned' | 'practice' | 'untrusted';
+
+export interface ProfileTrust {
+  origin: ProfileOrigin;
+  /** Why a file is untrusted, in plain words. */
+  reason?: string;
+}
+
+/** The folder for a machine's own profiles: /etc/edge-recovery/profiles, %ProgramData%\EdgeRecovery\profiles. */
+export function systemProfilesDir(platform: NodeJS.Platform = process.platform, env = process.env): string {
+  if (platform === 'win32') {
+    return path.win32.join(env.ProgramData ?? env.PROGRAMDATA ?? 'C:\\ProgramData', 'EdgeRecovery', 'profiles');
+  }
+  return '/etc/edge-recovery/profiles';
+}
+
+/**
+ * Why `file` could be changed by someone other than root, or null when only root can change it: the file is a
+ * regular file and it and every folder up to "/" (after resolving links) belong to root and are not writable by
+ * group or others. Windows ACLs are not checked: there only built-in profiles count as trusted.
+ */
+export async function rootOnlyProblem(file: string): Promise<string | null> {
+  if (process.platform === 'win32') return 'on Windows only the built-in profiles are trusted';
+  let real: string;
+  try {
+    real = await fsp.realpath(file);
+  } catch (e) {
+    return `it cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+  }
+  const st = await fsp.lstat(real);
+  if (!st.isFile()) return `${real} is not a regular file`;
+  for (let p = real; ; p = path.dirname(p)) {
+    const s = p === real ? st : await fsp.lstat(p);
+    if (s.uid !== 0) return `${p} belongs to uid ${s.uid}, not root`;
+    if (s.mode & 0o022) {
+      return `${p} is writable by ${s.mode & 0o002 ? 'everyone' : 'its group'} (mode ${(s.mode & 0o7777).toString(8)})`;
+    }
+    if (p === path.dirname(p)) return null;
+  }
+}
+
+/** Where `ref` comes from: a built-in id, one of `practiceRefs`, a root-only file, or untrusted input. */
+export async function profileTrust(ref: string, opts: { practiceRefs?: string[] } = {}): Promise<ProfileTrust> {
+  if (builtinProfileIds().includes(ref)) return { origin: 'builtin' };
+  if (opts.practiceRefs?.includes(ref)) return { origin: 'practice' };
+  const problem = await rootOnlyProblem(ref);
+  return problem === null ? { origin: 'root-owned' } : { origin: 'untrusted', reason: problem };
+}
+
+/** The commands a profile makes this tool run, as "field: command" lines (none for a service manager's name). */
+export function profileCommands(profile: Profile): string[] {
+  const out: string[] = [];
+  if (profile.service.manager === 'process' && profile.service.command) {
+    out.push(`service.command: ${profile.service.command.join(' ')}`);
+  }
+  (profile.steps ?? []).forEach((step, i) => {
+    if (step.kind === 'command' || step.kind === 'reset') out.push(`steps.${i} (${step.id}): ${step.argv.join(' ')}`);
+    if (step.kind === 'service' && step.service.manager === 'process' && step.service.command) {
+      out.push(`steps.${i} (${step.id}): ${step.service.command.join(' ')}`);
+    }
+    if (step.undo?.kind === 'command') out.push(`steps.${i}.undo (${step.id}): ${step.undo.argv.join(' ')}`);
+  });
+  return out;
+}
+
+/** The warning the CLI prints for a profile file that is not trusted. */
+export function untrustedWarning(ref: string, reason: string | undefined): string {
+  return (
+    `Warning: the profile ${ref} is untrusted input: it is not built in and ${reason ?? 'not only root can change it'}. ` +
+    `Check its folders, service and API address before going on. To trust it, copy it into ${systemProfilesDir()} ` +
+    `(owned by root, mode 644, in folders only root can write).`
+  );
+}
+
+/**
+ * Refuses an untrusted profile that would run commands, unless the technician said so explicitly: a process
+ * manager's command from such a file would otherwise run with this tool's rights.
+ */
+export function assertCommandsAllowed(
+  ref: string,
+  profile: Profile,
+  trust: ProfileTrust,
+  allowCommands: boolean,
+  flag = '--allow-profile-commands',
+): void {
+  if (trust.origin !== 'untrusted' || allowCommands) return;
+  const commands = profileCommands(profile);
+  if (commands.length === 0) return;
+  throw new RecoveryError(
+    'PROFILE_UNTRUSTED',
+    `The profile ${ref} would run commands with this tool's rights (${commands.join('; ')}), and it is untrusted input: ${trust.reason ?? 'not only root can change it'}.`,
+    {
+      hint: `Read the command first. If it is right, pass ${flag}, or install the profile in ${systemProfilesDir()} (owned by root, not writable by others).`,
+      details: { ref, commands },
+    },
+  );
+}

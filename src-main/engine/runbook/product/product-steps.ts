@@ -1,0 +1,570 @@
+import { constants, promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { getPointer } from '../../appliance/json-pointer.js';
+import { scrub } from '../../appliance/client.js';
+import { RecoveryError, toRecoveryError } from '../../errors.js';
+import { ProgressMeter, formatBytes } from '../../progress.js';
+import type { Profile } from '../../profiles/schema.js';
+import type { CommandAction, HttpAction, ProductStep, StepPoint } from '../../profiles/steps-schema.js';
+import { serviceFor } from '../../service/index.js';
+import type { Step, StepContext } from '../runner.js';
+import { copyHashed, globFiles, type ArtifactRecord } from './artifacts.js';
+import { decryptOpensslEnc } from './openssl-enc.js';
+import { accountFor, runCommand } from './run-command.js';
+
+/** What product steps remember while a job runs; the restore keeps it in its journal (resume, rollback). */
+export interface ProductState {
+  /** The job's work folder ({work}). */
+  work?: string;
+  /** A second service's state before a service step changed it (step id → state). */
+  before: Record<string, string>;
+  /** Where a followed log stood when its point began (step id → byte offset). */
+  offsets: Record<string, number>;
+  /** Product steps that completed, in order: their undo runs in reverse. */
+  done: string[];
+}
+
+export function emptyProductState(): ProductState {
+  return { before: {}, offsets: {}, done: [] };
+}
+
+/** What a runbook lends its product steps. */
+export interface ProductHost {
+  profile: Profile;
+  root: string | null;
+  /** The technician's name for the backup ({label}). */
+  label: string;
+  device: string;
+  /** The product's passphrase: only ever written to a program's input, never logged. */
+  passphrase: string | undefined;
+  signal: AbortSignal | undefined;
+  pollMs?: number;
+  state: ProductState;
+  save(): Promise<void>;
+  /** Backup: the set folder being written (created by the archive step). */
+  setDir?(): string;
+  addArtifact?(r: ArtifactRecord): void;
+  /** Restore: the set folder and the artifacts its manifest lists. */
+  backupDir?: string;
+  artifacts?(): ArtifactRecord[];
+}
+
+/** A product step's runbook id: its own, which the schema keeps apart from the runbooks' ids. */
+export function stepsAt(profile: Profile, point: StepPoint): ProductStep[] {
+  return profile.steps.filter((s) => s.at === point);
+}
+
+/** Product steps that change the machine (a failure after one leaves something to roll back). */
+export function changesMachine(s: ProductStep): boolean {
+  return (
+    s.kind === 'reset' ||
+    s.kind === 'command' ||
+    (s.kind === 'service' && s.service.manager !== 'none' && (s.action === 'stop' || s.action === 'start')) ||
+    (s.kind === 'http' && s.method !== 'GET')
+  );
+}
+
+/** The user who owns the work folder: the first step that runs as a named user. */
+function workOwner(profile: Profile): string | undefined {
+  for (const s of profile.steps) if ((s.kind === 'command' || s.kind === 'reset') && s.user) return s.user;
+  return undefined;
+}
+
+export async function ensureWork(h: ProductHost): Promise<string> {
+  if (h.state.work !== undefined) {
+    const st = await fsp.lstat(h.state.work).catch(() => null);
+    if (st !== null && st.isDirectory() && !st.isSymbolicLink()) return h.state.work;
+  }
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'edge-recovery-work-'));
+  await fsp.chmod(dir, 0o700);
+  const owner = workOwner(h.profile);
+  if (owner !== undefined && process.platform !== 'win32' && process.getuid?.() === 0) {
+    const a = accountFor(owner);
+    await fsp.chown(dir, a.uid, a.gid);
+  }
+  h.state.work = dir;
+  await h.save();
+  return dir;
+}
+
+export async function removeWork(h: ProductHost): Promise<void> {
+  if (h.state.work === undefined) return;
+  await fsp.rm(h.state.work, { recursive: true, force: true });
+  delete h.state.work;
+  await h.save();
+}
+
+/** {artifact:id} on a restore: a hash-checked copy of the newest file of that artifact, in the work folder. */
+async function artifactCopy(h: ProductHost, id: string): Promise<ArtifactRecord & { local: string }> {
+  const rec = h.artifacts?.().find((r) => r.step === id);
+  if (rec === undefined || h.backupDir === undefined) {
+    throw new RecoveryError('BACKUP_INCOMPLETE', `The backup holds no file of the artifact "${id}".`, {
+      hint: 'Was it made with this profile? Pick a backup made by the same procedure.',
+    });
+  }
+  const work = await ensureWork(h);
+  const local = path.join(work, path.posix.basename(rec.path));
+  await fsp.rm(local, { force: true });
+  await copyHashed(path.join(h.backupDir, ...rec.path.split('/')), local, {
+    expectSha256: rec.sha256,
+    ...(h.signal ? { signal: h.signal } : {}),
+  });
+  await chownToWorkOwner(h, local);
+  return { ...rec, local };
+}
+
+async function chownToWorkOwner(h: ProductHost, file: string): Promise<void> {
+  const owner = workOwner(h.profile);
+  if (owner !== undefined && process.platform !== 'win32' && process.getuid?.() === 0) {
+    const a = accountFor(owner);
+    await fsp.chown(file, a.uid, a.gid);
+  }
+}
+
+const PLACEHOLDER =
+  /\{(work|root|label|device|passphrase|artifact:[a-z0-9-]+|artifact-stem:[a-z0-9-]+|artifact-decrypted:[a-z0-9-]+)\}/g;
+
+/** Fills placeholders; `secretOk` only where the value goes to a program's input. */
+async function fill(h: ProductHost, text: string, secretOk = false): Promise<string> {
+  const found = [...text.matchAll(PLACEHOLDER)].map((m) => m[1]!);
+  const vals = new Map<string, string>();
+  for (const k of found) {
+    if (vals.has(k)) continue;
+    if (k === 'work') vals.set(k, await ensureWork(h));
+    else if (k === 'root') vals.set(k, h.root ?? '');
+    else if (k === 'label') vals.set(k, h.label);
+    else if (k === 'device') vals.set(k, h.device);
+    else if (k === 'passphrase') {
+      if (!secretOk) throw new RecoveryError('BAD_PROFILE', '{passphrase} may only be answered to a prompt.');
+      if (h.passphrase === undefined || h.passphrase === '') {
+        throw new RecoveryError('PASSPHRASE_REQUIRED', "This step needs the product's backup passphrase.", {
+          hint: 'Give it with --passphrase-file (or type it when asked).',
+        });
+      }
+      vals.set(k, h.passphrase);
+    } else if (k.startsWith('artifact:')) vals.set(k, (await artifactCopy(h, k.slice(9))).local);
+    else if (k.startsWith('artifact-decrypted:')) {
+      // The product's encrypted backup, decrypted by the tool (both openssl forms) into the work folder.
+      const copy = await artifactCopy(h, k.slice(19));
+      if (h.passphrase === undefined || h.passphrase === '') {
+        throw new RecoveryError('PASSPHRASE_REQUIRED', "Decrypting the product's backup needs its passphrase.", {
+          hint: 'Give it with --passphrase-file (or type it when asked).',
+        });
+      }
+      const out = copy.local.replace(/\.enc$/, '');
+      await decryptOpensslEnc(copy.local, h.passphrase, out === copy.local ? `${out}.dec` : out);
+      await fsp.rm(copy.local, { force: true });
+      await chownToWorkOwner(h, out);
+      vals.set(k, out);
+    } else if (k.startsWith('artifact-stem:')) {
+      const rec = h.artifacts?.().find((r) => r.step === k.slice(14));
+      if (rec === undefined)
+        throw new RecoveryError('BACKUP_INCOMPLETE', `The backup holds no artifact "${k.slice(14)}".`);
+      vals.set(k, path.posix.basename(rec.path).replace(/(\.tar)?(\.gz)?(\.enc)?$/, ''));
+    }
+  }
+  return text.replace(PLACEHOLDER, (_m, k: string) => vals.get(k) ?? '');
+}
+
+/** A path from the profile: taken as written, after placeholders ({root} puts it under --root). */
+async function place(h: ProductHost, template: string): Promise<string> {
+  return fill(h, template);
+}
+
+function secrets(h: ProductHost): string[] {
+  return h.passphrase ? [h.passphrase] : [];
+}
+
+async function runCommandAction(
+  h: ProductHost,
+  a: CommandAction,
+  timeoutSeconds: number,
+  s: Pick<StepContext, 'log'>,
+): Promise<string> {
+  const argv = [await place(h, a.argv[0]!)];
+  for (const x of a.argv.slice(1)) argv.push(await fill(h, x));
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(a.env)) env[k] = await fill(h, v);
+  const answers: Array<{ prompt: string; answer: string }> = [];
+  for (const x of a.answers) answers.push({ prompt: x.prompt, answer: await fill(h, x.answer, true) });
+  const cwd = a.cwd !== undefined ? await place(h, a.cwd) : await ensureWork(h);
+  const r = await runCommand({
+    argv,
+    cwd,
+    env,
+    ...(a.user !== undefined ? { user: a.user } : {}),
+    answers,
+    ...(a.stdin !== undefined ? { stdin: await fill(h, a.stdin, true) } : {}),
+    ...(a.successPattern !== undefined ? { successPattern: a.successPattern } : {}),
+    ...(a.failurePattern !== undefined ? { failurePattern: a.failurePattern } : {}),
+    exitCodes: a.exitCodes,
+    timeoutMs: timeoutSeconds * 1000,
+    secrets: secrets(h),
+    ...(h.signal ? { signal: h.signal } : {}),
+    onLine: (l) => s.log(`${path.basename(argv[0]!)}: ${l}`),
+  });
+  const last = r.tail.filter((l) => l.trim() !== '').slice(-3);
+  return `${path.basename(argv[0]!)} ended with exit code ${r.code}${r.sawSuccess ? ', reporting success' : ''}.${last.length ? ` Last output: ${last.join(' | ')}` : ''}`;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(t);
+        reject(new RecoveryError('CANCELLED'));
+      },
+      { once: true },
+    );
+  });
+}
+
+async function runHttpAction(
+  h: ProductHost,
+  a: HttpAction,
+  timeoutSeconds: number,
+  s: Pick<StepContext, 'log'>,
+): Promise<string> {
+  const api = h.profile.api!;
+  const url = api.baseUrl.replace(/\/+$/, '') + (await fill(h, a.path));
+  const body = a.body === undefined ? undefined : await fill(h, JSON.stringify(a.body));
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  let last = '';
+  for (let attempt = 0; attempt <= a.retries; attempt++) {
+    if (attempt > 0) {
+      s.log(`${a.method} ${a.path}: ${last}; trying again in ${a.retryDelaySeconds} s (${attempt}/${a.retries}).`);
+      await sleep(a.retryDelaySeconds * 1000, h.signal);
+    }
+    if (Date.now() > deadline) break;
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method: a.method,
+        headers: body === undefined ? { accept: '*/*' } : { accept: '*/*', 'content-type': 'application/json' },
+        ...(body !== undefined ? { body } : {}),
+        signal: AbortSignal.timeout(Math.max(1000, Math.min(api.timeoutMs, deadline - Date.now()))),
+      });
+    } catch (e) {
+      last = `no answer (${(e as Error).name === 'TimeoutError' ? 'timed out' : 'connection refused or failed'})`;
+      continue;
+    }
+    if (!a.expect.status.includes(res.status)) {
+      last = `HTTP ${res.status}`;
+      await res.arrayBuffer().catch(() => undefined);
+      continue;
+    }
+    if (a.saveTo !== undefined) {
+      const to = await place(h, a.saveTo);
+      const data = Buffer.from(await res.arrayBuffer());
+      await fsp.rm(to, { force: true });
+      const fh = await fsp.open(
+        to,
+        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+        0o600,
+      );
+      try {
+        await fh.writeFile(data);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      return `${a.method} ${a.path}: HTTP ${res.status}, saved ${formatBytes(data.length)} to ${to}.`;
+    }
+    const text = await res.text();
+    if (a.expect.pointer !== undefined) {
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        last = `HTTP ${res.status} but the answer is not JSON`;
+        continue;
+      }
+      const v = getPointer(json, a.expect.pointer);
+      if (a.expect.equals !== undefined && v !== a.expect.equals) {
+        last = `${a.expect.pointer} is ${JSON.stringify(v)}, not ${JSON.stringify(a.expect.equals)}`;
+        continue;
+      }
+      if (a.expect.equals === undefined && v === undefined) {
+        last = `${a.expect.pointer} is missing from the answer`;
+        continue;
+      }
+    }
+    return `${a.method} ${a.path}: HTTP ${res.status}${a.expect.pointer !== undefined ? `, ${a.expect.pointer} as expected` : ''}${attempt > 0 ? ` (after ${attempt} retr${attempt === 1 ? 'y' : 'ies'})` : ''}.`;
+  }
+  throw new RecoveryError(
+    Date.now() > deadline ? 'STEP_TIMEOUT' : 'STEP_FAILED',
+    `${a.method} ${a.path} did not answer as expected after ${a.retries + 1} tr${a.retries === 0 ? 'y' : 'ies'}: ${scrub(last, secrets(h))}.`,
+    { hint: a.failMessage ?? "Check the product's state and log, then retry." },
+  );
+}
+
+async function fileSize(f: string): Promise<number> {
+  return (await fsp.stat(f).catch(() => null))?.size ?? 0;
+}
+
+async function followLog(
+  h: ProductHost,
+  step: Extract<ProductStep, { kind: 'follow-log' }>,
+  s: Pick<StepContext, 'log'>,
+): Promise<string> {
+  const file = await place(h, step.file);
+  let offset = h.state.offsets[step.id] ?? (await fileSize(file));
+  const ok = new RegExp(step.successPattern);
+  const bad = step.failurePattern !== undefined ? new RegExp(step.failurePattern) : null;
+  const deadline = Date.now() + step.timeoutSeconds * 1000;
+  let partial = '';
+  let lastLine = '';
+  for (;;) {
+    if (h.signal?.aborted) throw new RecoveryError('CANCELLED');
+    const size = await fileSize(file);
+    if (size < offset) offset = 0; // rotated or truncated: read the new file from its start
+    if (size > offset) {
+      const fh = await fsp.open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+      try {
+        const len = Math.min(size - offset, 4 * 1024 * 1024);
+        const buf = Buffer.alloc(len);
+        const { bytesRead } = await fh.read(buf, 0, len, offset);
+        offset += bytesRead;
+        partial += buf.subarray(0, bytesRead).toString('utf8');
+      } finally {
+        await fh.close();
+      }
+      const lines = partial.split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines) {
+        s.log(`${path.basename(file)}: ${l}`);
+        lastLine = l;
+        if (bad?.test(l)) {
+          throw new RecoveryError('STEP_FAILED', `${file} reports a failure: ${l}`, {
+            hint: "Read the product's log; fix the cause, then retry or roll back.",
+          });
+        }
+        if (ok.test(l)) return `${path.basename(file)} says: ${l}`;
+      }
+    }
+    if (Date.now() >= deadline) {
+      throw new RecoveryError(
+        'STEP_TIMEOUT',
+        `${file} did not report /${step.successPattern}/ within ${step.timeoutSeconds} s.${lastLine ? ` Its last line: ${lastLine}` : ''}`,
+        { hint: 'The product may still be working: check its log, then retry or roll back.' },
+      );
+    }
+    await sleep(h.pollMs ?? 200, h.signal);
+  }
+}
+
+async function serviceAction(
+  h: ProductHost,
+  id: string,
+  action: 'stop' | 'start' | 'wait-running' | 'wait-stopped',
+  spec: Profile['service'],
+  timeoutSeconds: number,
+  record: boolean,
+): Promise<string> {
+  const svc = serviceFor(spec, h.pollMs === undefined ? {} : { pollMs: h.pollMs });
+  const st = await svc.status();
+  if (record && h.state.before[id] === undefined) {
+    h.state.before[id] = st.state;
+    await h.save();
+  }
+  const ms = timeoutSeconds * 1000;
+  switch (action) {
+    case 'stop':
+      if (st.state !== 'stopped') await svc.stop();
+      await svc.waitFor('stopped', ms, h.signal);
+      return `${svc.label} is stopped (it was ${st.state}).`;
+    case 'start':
+      if (st.state !== 'running') await svc.start();
+      await svc.waitFor('running', ms, h.signal);
+      return `${svc.label} runs (it was ${st.state}).`;
+    case 'wait-running':
+      await svc.waitFor('running', ms, h.signal).catch((e: unknown) => {
+        throw new RecoveryError('STEP_TIMEOUT', `${svc.label} is not running: ${toRecoveryError(e).message}`, {
+          hint: 'It must run for this step (the product needs it). Start it, then retry.',
+        });
+      });
+      return `${svc.label} runs.`;
+    case 'wait-stopped':
+      await svc.waitFor('stopped', ms, h.signal);
+      return `${svc.label} is stopped.`;
+  }
+}
+
+async function takeArtifact(
+  h: ProductHost,
+  step: Extract<ProductStep, { kind: 'artifact' }>,
+  s: Pick<StepContext, 'log' | 'progress'>,
+): Promise<string> {
+  if (h.setDir === undefined || h.addArtifact === undefined) {
+    throw new RecoveryError('INTERNAL', 'An artifact step ran outside a backup.');
+  }
+  const setDir = h.setDir();
+  let files: Array<{ file: string; rel: string; mtimeMs: number }>;
+  if (step.mode === 'produced') {
+    const file = await place(h, step.path!);
+    const st = await fsp.lstat(file).catch(() => null);
+    files = st === null ? [] : [{ file, rel: path.basename(file), mtimeMs: st.mtimeMs }];
+  } else {
+    const dir = await place(h, step.dir!);
+    const minTime = step.maxAgeDays !== undefined ? Date.now() - step.maxAgeDays * 86_400_000 : -Infinity;
+    files = (await globFiles(dir, await fill(h, step.glob!)))
+      .filter((f) => f.mtimeMs >= minTime)
+      .sort((a, b) => b.mtimeMs - a.mtimeMs || b.rel.localeCompare(a.rel))
+      .slice(0, step.newest);
+  }
+  if (files.length < step.minCount) {
+    const where = step.mode === 'produced' ? await place(h, step.path!) : `${await place(h, step.dir!)}/${step.glob}`;
+    throw new RecoveryError('STEP_FAILED', `No file to take: nothing at ${where}.`, {
+      hint:
+        step.mode === 'produced'
+          ? 'The step that should have written it did not: read its output above.'
+          : 'The product has written no backup there yet (or they are older than the profile accepts).',
+    });
+  }
+  let total = 0;
+  for (const f of files) total += (await fsp.stat(f.file)).size;
+  const meter = new ProgressMeter('copying', { bytes: total, files: files.length }, s.progress);
+  for (const f of files) {
+    const rel = `artifacts/${step.id}/${f.rel}`;
+    const r = await copyHashed(f.file, path.join(setDir, ...rel.split('/')), {
+      onBytes: (n) => meter.add(n, 0, f.rel),
+      ...(h.signal ? { signal: h.signal } : {}),
+    });
+    meter.add(0, 1);
+    h.addArtifact({
+      step: step.id,
+      path: rel,
+      size: r.size,
+      sha256: r.sha256,
+      source: f.file,
+      mtime: r.mtime.toISOString(),
+      format: step.format,
+    });
+    s.log(`Copied ${f.file} (${formatBytes(r.size)}, sha256 ${r.sha256.slice(0, 12)}…) into the backup.`);
+  }
+  meter.flush();
+  return `${files.length} file(s), ${formatBytes(total)}, copied into the backup with their checksums: ${files.map((f) => f.rel).join(', ')}.`;
+}
+
+/** Runs one product step (the runbook has already confirmed it when it asks for confirmation). */
+export async function runProductStep(
+  h: ProductHost,
+  step: ProductStep,
+  s: Pick<StepContext, 'log' | 'progress'>,
+): Promise<string> {
+  let summary: string;
+  switch (step.kind) {
+    case 'command':
+    case 'reset':
+      summary = await runCommandAction(h, step, step.timeoutSeconds, s);
+      break;
+    case 'http':
+      summary = await runHttpAction(h, step, step.timeoutSeconds, s);
+      break;
+    case 'follow-log':
+      summary = await followLog(h, step, s);
+      break;
+    case 'service':
+      summary = await serviceAction(h, step.id, step.action, step.service, step.timeoutSeconds, true);
+      break;
+    case 'artifact':
+      summary = await takeArtifact(h, step, s);
+      break;
+  }
+  if (!h.state.done.includes(step.id)) h.state.done.push(step.id);
+  await h.save();
+  return summary;
+}
+
+/** What undoing a step would do, in plain words, or null when it has no undo. */
+export function undoWords(step: ProductStep): string | null {
+  if (step.undo?.kind === 'command') return `run ${step.undo.argv.join(' ')}`;
+  if (step.undo?.kind === 'http') return `${step.undo.method} ${step.undo.path}`;
+  if (step.kind === 'service' && (step.action === 'stop' || step.action === 'start')) {
+    return `put ${step.service.name} back as it was`;
+  }
+  return null;
+}
+
+/**
+ * Undoes the product steps that completed, newest first: a declared undo, or a second service put back
+ * in the state it was in. Failures are reported and the others still run.
+ */
+export async function undoProductSteps(
+  h: ProductHost,
+  log: (message: string, level?: 'info' | 'warn') => void,
+): Promise<string[]> {
+  const lines: string[] = [];
+  for (const id of [...h.state.done].reverse()) {
+    const step = h.profile.steps.find((x) => x.id === id);
+    if (step === undefined) continue;
+    try {
+      if (step.undo?.kind === 'command') {
+        lines.push(`${step.title}: undone (${await runCommandAction(h, step.undo, step.timeoutSeconds, { log })})`);
+      } else if (step.undo?.kind === 'http') {
+        lines.push(`${step.title}: undone (${await runHttpAction(h, step.undo, step.timeoutSeconds, { log })})`);
+      } else if (step.kind === 'service' && (step.action === 'stop' || step.action === 'start')) {
+        const before = h.state.before[step.id];
+        if (before === 'running' || before === 'starting') {
+          lines.push(`${step.title}: ${await serviceAction(h, id, 'start', step.service, step.timeoutSeconds, false)}`);
+        } else if (before === 'stopped') {
+          lines.push(`${step.title}: ${await serviceAction(h, id, 'stop', step.service, step.timeoutSeconds, false)}`);
+        }
+      } else if (step.kind === 'reset') {
+        lines.push(`${step.title}: a reset to defaults cannot be undone; the restored data was never applied.`);
+      }
+    } catch (e) {
+      const msg = `Could not undo "${step.title}": ${toRecoveryError(e).message}`;
+      log(msg, 'warn');
+      lines.push(msg);
+    }
+    h.state.done = h.state.done.filter((x) => x !== id);
+    await h.save();
+  }
+  return lines;
+}
+
+/**
+ * The runbook steps for one point: each explains itself, asks when the profile (or its kind) says it is
+ * destructive, and runs through runProductStep. Follow-log steps note where their log stands when the
+ * point begins, so a line written by an earlier step of the point is not missed.
+ */
+export function productRunbookSteps<C>(profile: Profile, point: StepPoint, host: (c: C) => ProductHost): Step<C>[] {
+  const decls = stepsAt(profile, point);
+  return decls.map((d, i) => {
+    const step: Step<C> = {
+      id: d.id,
+      title: d.title,
+      explain: () => {
+        const undo = undoWords(d);
+        return `${d.explain}${undo ? ` (Undone on failure or rollback: ${undo}.)` : ''}`;
+      },
+      async run(c, s) {
+        const h = host(c);
+        if (i === 0) {
+          for (const f of decls) {
+            if (f.kind === 'follow-log' && h.state.offsets[f.id] === undefined) {
+              h.state.offsets[f.id] = await fileSize(await place(h, f.file));
+            }
+          }
+          await h.save();
+        }
+        return runProductStep(h, d, s);
+      },
+    };
+    if (d.kind === 'reset' || d.confirm !== undefined) {
+      step.confirm = () => ({
+        message:
+          d.kind === 'reset'
+            ? `${d.confirm ?? ''} This resets ${profile.productName} to its defaults and cannot be undone; the backup is then restored onto the clean product.`.trim()
+            : d.confirm!,
+        details: [d.explain],
+        action: d.title,
+      });
+    }
+    return step;
+  });
+}

@@ -1,0 +1,60 @@
+import { constants, promises as fsp } from 'node:fs';
+import { RecoveryError } from '../errors.js';
+
+/**
+ * The passphrase of unattended encrypted backups, from a root-only file. We chose a file over the OS keyring:
+ * a scheduled run starts as root (systemd, cron) or SYSTEM (Task Scheduler) with no login session, where
+ * Secret Service / the Windows Credential Manager of a technician is not reachable; a root-only file is what
+ * the products' own backup scripts use too. The file is refused when it is a link, not a regular file, not
+ * owned by root, or readable or writable by anybody else (any group/other bit), so a copy that leaked
+ * permissions is noticed. Windows: ACLs are not checked (keep it under %ProgramData%\EdgeRecovery).
+ */
+export async function readPassphraseFile(
+  file: string,
+  opts: { platform?: NodeJS.Platform; requireOwner?: number } = {},
+): Promise<string> {
+  const platform = opts.platform ?? process.platform;
+  const fix = `chown root:root '${file}' && chmod 600 '${file}'`;
+  let fh: fsp.FileHandle;
+  try {
+    // O_NOFOLLOW: a link is refused by the kernel (ELOOP), not checked and then raced.
+    fh = await fsp.open(file, constants.O_RDONLY | (platform === 'win32' ? 0 : constants.O_NOFOLLOW));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') {
+      throw new RecoveryError('BAD_INPUT', `The passphrase file ${file} is a symbolic link; it is not followed.`, {
+        hint: 'Point --passphrase-file at the real file (root-only, mode 600).',
+      });
+    }
+    throw new RecoveryError('BAD_INPUT', `Cannot read the passphrase file ${file}: ${(e as Error).message}`, {
+      hint: 'Create it as root: umask 077; printf %s "<passphrase>" > <file>.',
+    });
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new RecoveryError('BAD_INPUT', `The passphrase file ${file} is not a regular file.`);
+    if (platform !== 'win32') {
+      const owner = opts.requireOwner ?? 0;
+      if (st.uid !== owner) {
+        throw new RecoveryError('BAD_INPUT', `The passphrase file ${file} is not owned by root (uid ${st.uid}).`, {
+          hint: `Only root may own it: ${fix}`,
+        });
+      }
+      if ((st.mode & 0o077) !== 0) {
+        throw new RecoveryError(
+          'BAD_INPUT',
+          `The passphrase file ${file} can be read or changed by other users (mode ${(st.mode & 0o777).toString(8)}).`,
+          { hint: `Make it root-only: ${fix}. Consider the passphrase seen and change it if others could log in.` },
+        );
+      }
+    }
+    const text = (await fh.readFile('utf8')).replace(/\r?\n$/, '');
+    if (text.length === 0) throw new RecoveryError('BAD_INPUT', `The passphrase file ${file} is empty.`);
+    if (text.length < 8) {
+      throw new RecoveryError('BAD_INPUT', `The passphrase in ${file} is shorter than 8 characters.`);
+    }
+    return text;
+  } finally {
+    await fh.close();
+  }
+}

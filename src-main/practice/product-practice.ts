@@ -1,0 +1,255 @@
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runBackup } from '../engine/backup/run-backup.js';
+import { RecoveryError } from '../engine/errors.js';
+import { loadProfile, parseProfile } from '../engine/profiles/load.js';
+import type { Profile } from '../engine/profiles/schema.js';
+import { runRestore } from '../engine/restore/run-restore.js';
+import type { RunbookIO } from '../engine/runbook/runner.js';
+import { serviceFor } from '../engine/service/index.js';
+import type { ServiceControl } from '../engine/service/types.js';
+import { freePort } from './free-port.js';
+import { standinCommand } from './standins/common.js';
+import { countRecords, installOpenCrvs, opencrvsServerArgs, runNightlyBackup } from './standins/opencrvs.js';
+
+/**
+ * `edge-recovery practice <profile-id>`: a product's whole backup and restore, run by its built-in profile's
+ * own steps against its practice stand-in: an "old" machine (data, the product's own backups) and a
+ * "replacement" (a fresh install, the staging target), a folder standing in for the stick. Every program the
+ * steps run is a real process; the services run under the process manager (tests swap in runit).
+ */
+export interface PracticeService {
+  spec: Profile['service'];
+  dispose(): Promise<void>;
+}
+
+/** Makes a service that runs `argv` in the foreground (a long-running stand-in server). */
+export type ServiceMaker = (name: string, argv: string[], home: string) => Promise<PracticeService>;
+
+export const processServiceMaker: ServiceMaker = async (name, argv, home) => {
+  const spec: Profile['service'] = {
+    manager: 'process',
+    name,
+    command: argv,
+    pidFile: path.join(home, 'run', `${name}.pid`),
+    stopTimeoutSeconds: 15,
+    startTimeoutSeconds: 30,
+  };
+  await fsp.mkdir(path.join(home, 'run'), { recursive: true });
+  return {
+    spec,
+    dispose: async () => {
+      await serviceFor(spec)
+        .stop()
+        .catch(() => undefined);
+    },
+  };
+};
+
+export interface MachinePlan {
+  root: string;
+  port: number;
+  /** The main service that runs the product's stand-in. */
+  service: PracticeService;
+  /** Extra services (a database the product needs), by the name the profile gives them. */
+  extra: Record<string, PracticeService>;
+}
+
+interface Kit {
+  /** What the practice shows before it starts. */
+  describe: string;
+  /** Installs the stand-in on both machines, seeds the old one; returns what the restore needs. */
+  prepare(s: Sandbox, make: ServiceMaker): Promise<{ old: MachinePlan; fresh: MachinePlan; passphrase?: string }>;
+  /** After the restore: the replacement holds the old machine's data (plain words, or throws). */
+  check(s: Sandbox, old: MachinePlan, fresh: MachinePlan): Promise<string>;
+}
+
+interface Sandbox {
+  dir: string;
+  stick: string;
+  state: string;
+}
+
+async function startService(p: PracticeService): Promise<ServiceControl> {
+  const svc = serviceFor(p.spec, { pollMs: 100 });
+  await svc.start();
+  await svc.waitFor('running', 30_000);
+  return svc;
+}
+
+async function waitHttp(port: number, p: string, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < until) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}${p}`, { signal: AbortSignal.timeout(1000) });
+      if (r.ok) return;
+      last = `HTTP ${r.status}`;
+    } catch (e) {
+      last = (e as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new RecoveryError('APPLIANCE_UNREACHABLE', `The practice stand-in on port ${port} did not answer (${last}).`);
+}
+
+const OPENCRVS: Kit = {
+  describe:
+    'OpenCRVS: the old server holds records and three nightly backups made by the real openssl (one in the legacy form without -pbkdf2); the tool copies them onto the stick, decrypts the newest on the staging server and runs OpenCRVS’s extract-backup.sh and restore.sh there.',
+  async prepare(s, make) {
+    const passphrase = 'practice opencrvs backup passphrase';
+    const pf = path.join(s.dir, 'opencrvs-backup.passphrase');
+    await fsp.writeFile(pf, `${passphrase}\n`, { mode: 0o600 });
+    const machine = async (id: string, records: number): Promise<MachinePlan> => {
+      const root = path.join(s.dir, id, 'root');
+      await installOpenCrvs(root, { records });
+      const port = await freePort();
+      const service = await make(
+        `opencrvs-${id}`,
+        [...standinCommand(), ...opencrvsServerArgs(root, port)],
+        path.join(s.dir, id),
+      );
+      await startService(service);
+      await waitHttp(port, '/ping');
+      return { root, port, service, extra: {} };
+    };
+    const old = await machine('old', 42);
+    // Three nights: the oldest in the legacy form (older OpenCRVS, no -pbkdf2), the newest with the most records.
+    runNightlyBackup(old.root, '2026-01-01', pf, true);
+    await installOpenCrvs(old.root, { records: 45 });
+    runNightlyBackup(old.root, '2026-01-02', pf);
+    await installOpenCrvs(old.root, { records: 47 });
+    runNightlyBackup(old.root, '2026-01-03', pf);
+    const now = Date.now() / 1000;
+    for (const [i, d] of ['2026-01-01', '2026-01-02', '2026-01-03'].entries()) {
+      const f = path.join(old.root, 'home/backup/backups', d, `${d}.tar.gz.enc`);
+      await fsp.utimes(f, now - (3 - i) * 86400, now - (3 - i) * 86400);
+    }
+    const fresh = await machine('staging', 0);
+    return { old, fresh, passphrase };
+  },
+  async check(_s, old, fresh) {
+    const want = await countRecords(old.root);
+    const got = await countRecords(fresh.root);
+    if (got !== want) {
+      throw new RecoveryError(
+        'INTERNAL',
+        `The staging server holds ${got} records after the restore; the newest backup has ${want}.`,
+      );
+    }
+    return `The staging server now holds the ${got} records of the newest nightly backup and answers GET /ping.`;
+  },
+};
+
+const KITS: Record<string, Kit> = { opencrvs: OPENCRVS };
+
+export function practiceProfileIds(): string[] {
+  return Object.keys(KITS);
+}
+
+/** The built-in profile pointed at one practice machine: its port, its service, its own user where the product's is missing. */
+export function practiceProfileFor(base: Profile, m: MachinePlan): Profile {
+  const me = os.userInfo().username;
+  const raw = JSON.parse(JSON.stringify(base)) as Record<string, unknown> & {
+    api?: { baseUrl: string };
+    steps: Array<Record<string, unknown>>;
+    service: unknown;
+  };
+  raw.id = base.id;
+  raw.service = m.service.spec;
+  if (raw.api) raw.api.baseUrl = `http://127.0.0.1:${m.port}`;
+  for (const st of raw.steps) {
+    // A practice machine has no product user: the stand-in's scripts run as whoever runs the practice.
+    if (typeof st.user === 'string') st.user = me;
+    const undo = st.undo as Record<string, unknown> | undefined;
+    if (undo && typeof undo.user === 'string') undo.user = me;
+    if (st.kind === 'service') {
+      const name = (st.service as { name: string }).name;
+      const extra = m.extra[name];
+      if (extra === undefined)
+        throw new RecoveryError('INTERNAL', `The practice has no stand-in for the service ${name}.`);
+      st.service = extra.spec;
+    }
+  }
+  // Modes were parsed into numbers: put the ownership back as the schema reads it.
+  if (base.ownership) {
+    raw.ownership = {
+      ...base.ownership,
+      user: me,
+      dirMode: base.ownership.dirMode.toString(8),
+      fileMode: base.ownership.fileMode.toString(8),
+      exceptions: base.ownership.exceptions.map((e) => ({
+        glob: e.glob,
+        ...(e.dirMode !== undefined ? { dirMode: e.dirMode.toString(8) } : {}),
+        ...(e.fileMode !== undefined ? { fileMode: e.fileMode.toString(8) } : {}),
+      })),
+    };
+  }
+  return parseProfile(raw, `practice profile for ${base.id}`);
+}
+
+export interface ProductPracticeResult {
+  profileId: string;
+  setDir: string;
+  reports: string[];
+  check: string;
+  sandbox: string;
+}
+
+export async function runProductPractice(
+  profileId: string,
+  io: RunbookIO,
+  opts: { baseDir?: string; keep?: boolean; makeService?: ServiceMaker } = {},
+): Promise<ProductPracticeResult> {
+  const kit = KITS[profileId];
+  if (kit === undefined) {
+    throw new RecoveryError('PROFILE_NOT_FOUND', `There is no practice for "${profileId}".`, {
+      hint: `Practice exists for: ${practiceProfileIds().join(', ')} (and Edge Data Store in the wizard: edge-recovery serve --practice).`,
+    });
+  }
+  const base = await loadProfile(profileId);
+  const parent = opts.baseDir ?? os.tmpdir();
+  await fsp.mkdir(parent, { recursive: true });
+  const dir = await fsp.mkdtemp(path.join(parent, `edge-recovery-practice-${profileId}-`));
+  const s: Sandbox = { dir, stick: path.join(dir, 'stick'), state: path.join(dir, 'state') };
+  await fsp.mkdir(s.stick);
+  await fsp.mkdir(s.state, { mode: 0o700 });
+  const services: PracticeService[] = [];
+  const make: ServiceMaker = async (name, argv, home) => {
+    const svc = await (opts.makeService ?? processServiceMaker)(name, argv, home);
+    services.push(svc);
+    return svc;
+  };
+  try {
+    io.emit({ type: 'log', level: 'info', message: `Practice: ${kit.describe} Sandbox: ${dir}` });
+    const { old, fresh, passphrase } = await kit.prepare(s, make);
+    const backup = await runBackup(
+      {
+        profile: practiceProfileFor(base, old),
+        to: s.stick,
+        root: old.root,
+        deviceId: 'practice-old',
+        stateDir: s.state,
+      },
+      io,
+    );
+    const restored = await runRestore(
+      {
+        backup: backup.setDir,
+        profile: practiceProfileFor(base, fresh),
+        root: fresh.root,
+        ...(passphrase !== undefined ? { passphrase } : {}),
+        allowOtherDevice: true,
+        stateDir: s.state,
+      },
+      io,
+    );
+    const check = await kit.check(s, old, fresh);
+    io.emit({ type: 'log', level: 'info', message: check });
+    return { profileId, setDir: backup.setDir, reports: restored.reports, check, sandbox: dir };
+  } finally {
+    for (const svc of services.reverse()) await svc.dispose().catch(() => undefined);
+    if (!opts.keep) await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }
+}

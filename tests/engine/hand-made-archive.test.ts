@@ -1,0 +1,182 @@
+import { execFileSync } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mapPath, parentsOf, screenName } from '../../src-main/engine/archive/hand-made-map.js';
+import { ZipFile } from '../../src-main/engine/archive/zip-reader.js';
+import { adoptArchiveJob } from '../../src-main/engine/archive/adopt.js';
+import { mapItemsFor } from '../../src-main/engine/backup/hand-made.js';
+import { isRecoveryError } from '../../src-main/engine/errors.js';
+import { loadProfile } from '../../src-main/engine/profiles/load.js';
+import type { Profile } from '../../src-main/engine/profiles/schema.js';
+
+// Debian's python3 (CI installs it); a version manager's shim on PATH can take seconds per start.
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+const EDS = 'usr/share/OSIsoft/EdgeDataStore';
+
+async function refusal(p: Promise<unknown>): Promise<{ code: string; message: string }> {
+  const e = await p.then(
+    () => null,
+    (x: unknown) => x,
+  );
+  if (!isRecoveryError(e)) throw new Error(`expected a RecoveryError, got ${String(e)}`);
+  return { code: e.code, message: e.message };
+}
+
+/** The read-through in this thread (the worker around it is covered by hand-made-restore.test.ts). */
+function readHandMade(file: string, profile: Profile) {
+  return adoptArchiveJob(
+    { source: file, items: mapItemsFor(profile) },
+    { progress: () => undefined, willCreate: () => undefined },
+  );
+}
+
+function py(script: string, ...args: string[]): void {
+  execFileSync(PYTHON, ['-c', script, ...args]);
+}
+
+describe('hand-made archives: mapping and the zip reader', () => {
+  let dir: string;
+  let profile: Profile;
+
+  beforeAll(async () => {
+    profile = await loadProfile('eds-linux');
+    dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'hand-made-unit-'));
+    const eds = path.join(dir, 'root', EDS);
+    await fsp.mkdir(path.join(eds, 'Configuration/sub'), { recursive: true });
+    await fsp.mkdir(path.join(eds, 'Storage/streams'), { recursive: true });
+    await fsp.writeFile(path.join(eds, 'Configuration/System_Port.json'), '{"Port":5590}\n');
+    await fsp.writeFile(path.join(eds, 'Storage/streams/seg.dat'), Buffer.alloc(200_000, 7));
+  });
+
+  afterAll(async () => {
+    await fsp.rm(dir, { recursive: true, force: true });
+  });
+
+  it('maps folders at the top, under their parent or under the absolute path, and nothing else', () => {
+    // The folders on by default: Logs (off by default) and the certificates' `*` item are not searched for.
+    const items = mapItemsFor(profile);
+    expect(items.map((i) => i.id)).toEqual(['Configuration', 'Storage']);
+    expect(mapPath(['Configuration', 'a.json'], items)).toEqual({ id: 'Configuration', rest: ['a.json'], base: '' });
+    expect(mapPath(['EdgeDataStore', 'Storage', 'x'], items)).toMatchObject({ id: 'Storage', base: 'EdgeDataStore' });
+    expect(mapPath(EDS.split('/').concat('Configuration'), items)).toMatchObject({ id: 'Configuration', base: EDS });
+    // Windows folder names: any case.
+    expect(mapPath(['edgedatastore', 'configuration'], items)).toMatchObject({ id: 'Configuration' });
+    // Not a trailing part of the profile's path: not ours.
+    expect(mapPath(['backup', 'Configuration', 'a'], items)).toBeNull();
+    expect(mapPath(['Logs', 'x.log'], items)).toBeNull();
+    expect(parentsOf('%ProgramData%\\OSIsoft\\EdgeDataStore\\Storage')).toEqual([
+      'ProgramData',
+      'OSIsoft',
+      'EdgeDataStore',
+    ]);
+  });
+
+  it('refuses absolute, drive-letter and ".." names before anything else', () => {
+    expect(() => screenName('/etc/passwd', false)).toThrow(/absolute path/);
+    expect(() => screenName('C:\\Windows\\x', true)).toThrow(/drive letter/);
+    expect(() => screenName('a/../../b', false)).toThrow(/'\.\.'/);
+    expect(() => screenName('EdgeDataStore\\..\\..\\x', true)).toThrow(/'\.\.'/);
+    expect(() => screenName('Configuration\\a', false)).toThrow(/backslash/);
+    expect(screenName('EdgeDataStore\\Configuration\\a.json', true)).toEqual([
+      'EdgeDataStore',
+      'Configuration',
+      'a.json',
+    ]);
+    expect(screenName('./Configuration/', false)).toEqual(['Configuration']);
+  });
+
+  it('reads zip64 and data-descriptor zips and checks every CRC-32', async () => {
+    // Python's zipfile, forced to zip64; Info-ZIP writing to a pipe uses data descriptors.
+    const z64 = path.join(dir, 'z64.zip');
+    py(
+      `import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:
+    with z.open('Configuration/big.bin', 'w', force_zip64=True) as f:
+        f.write(b'x' * 300000)
+    z.writestr('Configuration/small.json', '{}')`,
+      z64,
+    );
+    const zf = ZipFile.open(z64);
+    const entries = zf.entries();
+    let n = 0;
+    for await (const c of zf.read(entries[0]!)) n += c.length;
+    zf.close();
+    expect(n).toBe(300000);
+    const dd = path.join(dir, 'dd.zip');
+    execFileSync('sh', ['-c', `cd "${path.join(dir, 'root', EDS)}" && zip -q -r - Configuration Storage > "${dd}"`]);
+    const r = await readHandMade(dd, profile);
+    expect(r.format).toBe('zip');
+    expect(r.files).toBe(2);
+    expect(r.items.map((i) => i.from)).toEqual(['Configuration', 'Storage']);
+
+    // One flipped byte inside stored data: the CRC-32 says so.
+    const stored = path.join(dir, 'stored.zip');
+    execFileSync('zip', ['-q', '-0', '-r', stored, 'Storage'], { cwd: path.join(dir, 'root', EDS) });
+    const buf = await fsp.readFile(stored);
+    const at = buf.indexOf(Buffer.alloc(64, 7));
+    buf[at + 10] = 8;
+    await fsp.writeFile(stored, buf);
+    const bad = await refusal(readHandMade(stored, profile));
+    expect(bad.code).toBe('BACKUP_CORRUPT');
+    expect(bad.message).toMatch(/CRC-32/);
+  });
+
+  it('refuses zip links, "..", absolute and drive-letter entries, and a tar link leaving its folder', async () => {
+    const link = path.join(dir, 'link.zip');
+    await fsp.symlink('../../../etc/passwd', path.join(dir, 'root', EDS, 'Configuration/evil'));
+    try {
+      execFileSync('zip', ['-q', '-y', '-r', link, 'Configuration'], { cwd: path.join(dir, 'root', EDS) });
+    } finally {
+      await fsp.rm(path.join(dir, 'root', EDS, 'Configuration/evil'));
+    }
+    expect(await refusal(readHandMade(link, profile))).toMatchObject({ code: 'HOSTILE_ARCHIVE' });
+    for (const [name, why] of [
+      ['Configuration\\..\\..\\etc\\cron.d\\x', /'\.\.'/],
+      ['/etc/passwd', /absolute/],
+      ['D:\\EdgeDataStore\\Configuration\\x', /drive letter/],
+    ] as const) {
+      const f = path.join(dir, `bad-${why.source.replace(/\W/g, '')}.zip`);
+      py(
+        `import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], 'w') as z:
+    z.writestr('Configuration/ok.json', '{}')
+    zi = zipfile.ZipInfo('placeholder')
+    zi.filename = sys.argv[2]
+    z.writestr(zi, 'x')`,
+        f,
+        name,
+      );
+      const r = await refusal(readHandMade(f, profile));
+      expect(r.code, name).toBe('HOSTILE_ARCHIVE');
+      expect(r.message, name).toMatch(why);
+    }
+    const tarLink = path.join(dir, 'link.tgz');
+    py(
+      `import io, sys, tarfile
+with tarfile.open(sys.argv[1], 'w:gz') as t:
+    d = tarfile.TarInfo('Configuration'); d.type = tarfile.DIRTYPE; d.mode = 0o755; t.addfile(d)
+    l = tarfile.TarInfo('Configuration/out'); l.type = tarfile.SYMTYPE; l.linkname = '../../etc'; t.addfile(l)`,
+      tarLink,
+    );
+    const r = await refusal(readHandMade(tarLink, profile));
+    expect(r).toMatchObject({ code: 'HOSTILE_ARCHIVE' });
+    expect(r.message).toMatch(/leaving its folder/);
+  });
+
+  it('says plainly when no folder of the profile is inside, and refuses something that is no archive', async () => {
+    const other = path.join(dir, 'other.tar.gz');
+    await fsp.mkdir(path.join(dir, 'misc'), { recursive: true });
+    await fsp.writeFile(path.join(dir, 'misc', 'notes.txt'), 'hello');
+    execFileSync('tar', ['-czf', other, '-C', dir, 'misc']);
+    const r = await refusal(readHandMade(other, profile));
+    expect(r.code).toBe('PROFILE_MISMATCH');
+    expect(r.message).toContain('No folder of the profile (Configuration, Storage)');
+    expect(r.message).toContain('misc/notes.txt');
+    const junk = path.join(dir, 'junk.zip');
+    await fsp.writeFile(junk, 'not an archive at all');
+    expect((await refusal(readHandMade(junk, profile))).code).toBe('BACKUP_CORRUPT');
+  });
+});

@@ -1,0 +1,234 @@
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import edsLinux from '../../src-main/engine/profiles/builtin/eds-linux.json' with { type: 'json' };
+import edsWindows from '../../src-main/engine/profiles/builtin/eds-windows.json' with { type: 'json' };
+import { builtinProfiles, parseProfile } from '../../src-main/engine/profiles/load.js';
+import { profileTrust, rootOnlyProblem } from '../../src-main/engine/profiles/trust.js';
+import { runCli } from '../helpers/cli.js';
+
+type Raw = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const linux = (): Raw => JSON.parse(JSON.stringify(edsLinux)) as Raw;
+const windows = (): Raw => JSON.parse(JSON.stringify(edsWindows)) as Raw;
+
+/** The message parseProfile throws for `raw` (fails the test when it parses). */
+function refusal(raw: Raw): string {
+  try {
+    parseProfile(raw, 'test.json');
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error('the profile was accepted');
+}
+
+describe('profile rules: a profile is code and is checked like it', () => {
+  it('accepts the built-in profiles', () => {
+    expect(builtinProfiles().map((p) => p.id)).toEqual(['eds-linux', 'eds-windows']);
+  });
+
+  it('refuses relative folders and folders with . or ..', () => {
+    const raw = linux();
+    raw.items[0].path = 'usr/share/OSIsoft/EdgeDataStore/Configuration';
+    raw.items[1].path = '/usr/share/OSIsoft/../../../etc';
+    const m = refusal(raw);
+    expect(m).toMatch(/items\.0\.path: must be an absolute path starting with "\/"/);
+    expect(m).toMatch(/items\.1\.path: must not contain "\." or "\.\."/);
+    const w = windows();
+    w.items[0].path = 'OSIsoft\\EdgeDataStore\\Configuration';
+    w.items[1].path = '%ProgramData%\\OSIsoft\\..\\..\\Windows';
+    const mw = refusal(w);
+    expect(mw).toMatch(/items\.0\.path: must be an absolute Windows path such as "C:\\Product\\Data"/);
+    expect(mw).toMatch(/items\.1\.path: must not contain/);
+  });
+
+  it('refuses the system folders themselves and anything in /proc, /sys, /dev, /boot', () => {
+    for (const p of ['/', '/etc', '/usr', '/bin', '/var', '/var/lib', '/home', '/root', '/usr/share', '/tmp']) {
+      const raw = linux();
+      raw.items[1].path = p;
+      expect(refusal(raw)).toContain(
+        `items.1.path: "${p}" is a system folder; name the product's own folder inside it`,
+      );
+    }
+    const raw = linux();
+    raw.items[1].path = '/proc/1/root';
+    expect(refusal(raw)).toMatch(/items\.1\.path: "\/proc\/1\/root" lies in \/proc, which belongs to the system/);
+    for (const p of ['C:\\', 'C:\\Windows', '%ProgramData%', '%SystemRoot%\\System32', 'c:\\program files']) {
+      const w = windows();
+      w.items[1].path = p;
+      expect(refusal(w)).toMatch(/items\.1\.path: .*(system folder|belongs to the system)/);
+    }
+    // A product's own folder under /etc or /var/lib is fine.
+    const ok = linux();
+    ok.items[0].path = '/etc/myproduct';
+    ok.items[1].path = '/var/lib/myproduct';
+    expect(parseProfile(ok, 'ok.json').items.map((i) => i.path)).toEqual(['/etc/myproduct', '/var/lib/myproduct']);
+  });
+
+  it('refuses folders that overlap (the same, or one inside the other), and duplicate ids', () => {
+    const raw = linux();
+    raw.items[1].path = '/usr/share/OSIsoft/EdgeDataStore/Configuration/Storage';
+    expect(refusal(raw)).toMatch(
+      /items\.1\.path: lies inside items\.0 \(\/usr\/share\/OSIsoft\/EdgeDataStore\/Configuration\); folders must not overlap/,
+    );
+    const same = linux();
+    same.items[1].path = same.items[0].path;
+    expect(refusal(same)).toMatch(/items\.1\.path: is the same folder as items\.0; folders must not overlap/);
+    const w = windows();
+    w.items[1].path = '%PROGRAMDATA%\\osisoft\\EdgeDataStore\\CONFIGURATION';
+    expect(refusal(w)).toMatch(/items\.1\.path: is the same folder as items\.0/);
+    const dup = linux();
+    dup.items[1].id = 'Configuration';
+    expect(refusal(dup)).toMatch(/items\.1\.id: the id "Configuration" is used twice \(also items\.0\)/);
+  });
+
+  it('refuses setuid, setgid and sticky bits and world-writable modes, in the policy and its exceptions', () => {
+    const raw = linux();
+    raw.ownership.dirMode = '1777';
+    raw.ownership.fileMode = '666';
+    raw.ownership.exceptions = [
+      { glob: 'Configuration/bin/*', fileMode: '4755' },
+      { glob: 'Storage/**', dirMode: '2775' },
+    ];
+    const m = refusal(raw);
+    expect(m).toMatch(/ownership\.dirMode: must not set setuid, setgid or sticky bits \(1777\)/);
+    expect(m).toMatch(/ownership\.fileMode: must not be writable by everyone \(666\)/);
+    expect(m).toMatch(/ownership\.exceptions\.0\.fileMode: must not set setuid, setgid or sticky bits \(4755\)/);
+    expect(m).toMatch(/ownership\.exceptions\.1\.dirMode: must not set setuid/);
+  });
+
+  it('refuses exception globs that leave the folders, and owner names that are not names', () => {
+    const raw = linux();
+    raw.ownership.exceptions = [
+      { glob: '/etc/shadow', fileMode: '600' },
+      { glob: 'Configuration/../../x', fileMode: '600' },
+    ];
+    raw.ownership.user = 'root:root';
+    raw.ownership.group = '../x';
+    const m = refusal(raw);
+    expect(m).toMatch(/ownership\.exceptions\.0\.glob: must be relative to the folders/);
+    expect(m).toMatch(/ownership\.exceptions\.1\.glob: must be relative/);
+    expect(m).toMatch(/ownership\.user: "root:root" is not a user name/);
+    expect(m).toMatch(/ownership\.group: "\.\.\/x" is not a group name/);
+  });
+
+  it('refuses service names that read as options, and process commands without an absolute program', () => {
+    const raw = linux();
+    raw.service.name = '--root=/tmp/x';
+    expect(refusal(raw)).toMatch(/service\.name: "--root=\/tmp\/x" is not a systemd unit name/);
+    const p = linux();
+    p.service = { manager: 'process', name: 'x', command: ['sh', '-c', 'id'] };
+    const m = refusal(p);
+    expect(m).toMatch(/service\.command\.0: must be the program's absolute path \(got "sh"\)/);
+    expect(m).toMatch(/service\.pidFile: is required for the "process" manager/);
+    const r = linux();
+    r.service = { manager: 'runit', name: '/etc' };
+    expect(refusal(r)).toMatch(/service\.name: must be a runit service name or its absolute folder/);
+  });
+
+  it('refuses an API that is not on this machine (the secrets go there)', () => {
+    const raw = linux();
+    raw.api.baseUrl = 'http://collector.example.com:5590';
+    expect(refusal(raw)).toMatch(
+      /api\.baseUrl: must be the product's API on this machine \(localhost, 127\.0\.0\.1 or \[::1\]\), not collector\.example\.com/,
+    );
+    const ftp = linux();
+    ftp.api.baseUrl = 'file:///etc/shadow';
+    expect(refusal(ftp)).toMatch(/api\.baseUrl: must be an http:\/\/ or https:\/\/ address/);
+    const v6 = linux();
+    v6.api.baseUrl = 'http://[::1]:5590';
+    expect(parseProfile(v6, 'v6.json').api!.baseUrl).toBe('http://[::1]:5590');
+  });
+
+  it('refuses a relative version file', () => {
+    const raw = linux();
+    raw.version = { policy: 'same', file: { path: '../VERSION' } };
+    expect(refusal(raw)).toMatch(/version\.file\.path: must be an absolute path/);
+  });
+});
+
+describe('profile trust: files only root can change, or untrusted input', () => {
+  const isRoot = process.getuid?.() === 0;
+  let trusted: string; // under /run (root, 755): root-only all the way up
+  let loose: string; // under the temp folder (1777): anyone can swap it
+
+  beforeAll(async () => {
+    trusted = await fsp.mkdtemp('/run/erw-profiles-');
+    await fsp.chmod(trusted, 0o755);
+    loose = await fsp.mkdtemp(path.join(os.tmpdir(), 'erw-profiles-'));
+  });
+  afterAll(async () => {
+    await fsp.rm(trusted, { recursive: true, force: true });
+    await fsp.rm(loose, { recursive: true, force: true });
+  });
+
+  it.skipIf(!isRoot)('trusts a root-owned file in root-only folders and nothing else', async () => {
+    const good = path.join(trusted, 'p.json');
+    await fsp.writeFile(good, JSON.stringify(linux()), { mode: 0o644 });
+    expect(await rootOnlyProblem(good)).toBeNull();
+    expect(await profileTrust(good)).toEqual({ origin: 'root-owned' });
+    expect(await profileTrust('eds-linux')).toEqual({ origin: 'builtin' });
+
+    await fsp.chmod(good, 0o664);
+    expect(await rootOnlyProblem(good)).toMatch(/p\.json is writable by its group \(mode 664\)/);
+    await fsp.chmod(good, 0o644);
+    await fsp.chown(good, 65534, 0);
+    expect(await rootOnlyProblem(good)).toMatch(/belongs to uid 65534, not root/);
+    await fsp.chown(good, 0, 0);
+    await fsp.chmod(trusted, 0o775);
+    expect(await rootOnlyProblem(good)).toMatch(/erw-profiles-\w+ is writable by its group/);
+    await fsp.chmod(trusted, 0o755);
+
+    const inTmp = path.join(loose, 'p.json');
+    await fsp.writeFile(inTmp, JSON.stringify(linux()));
+    expect(await profileTrust(inTmp)).toEqual({
+      origin: 'untrusted',
+      reason: expect.stringMatching(/is writable by everyone \(mode 1777\)/),
+    });
+    // A link from a trusted folder to a loose file is judged by where it leads.
+    const link = path.join(trusted, 'link.json');
+    await fsp.symlink(inTmp, link);
+    expect((await profileTrust(link)).origin).toBe('untrusted');
+  });
+
+  it('the CLI warns about an untrusted profile file and refuses its commands without --allow-profile-commands', async () => {
+    const root = path.join(loose, 'root');
+    const raw = linux();
+    for (const it of raw.items) await fsp.mkdir(path.join(root, it.path), { recursive: true });
+    const marker = path.join(loose, 'ran-as-root');
+    raw.service = {
+      manager: 'process',
+      name: 'evil',
+      command: ['/bin/sh', '-c', `touch ${marker}; sleep 60`],
+      pidFile: path.join(loose, 'evil.pid'),
+    };
+    delete raw.api;
+    delete raw.ownership;
+    const file = path.join(loose, 'evil.json');
+    await fsp.writeFile(file, JSON.stringify(raw));
+    const stick = path.join(loose, 'stick');
+    await fsp.mkdir(stick);
+    const args = ['backup', '--profile', file, '--root', root, '--to', stick, '--yes', '--leave-stopped'];
+
+    const refused = await runCli(args);
+    expect(refused.stderr).toMatch(/Warning: the profile .*evil\.json is untrusted input/);
+    expect(refused.stderr).toMatch(
+      /would run commands with this tool's rights \(service\.command: \/bin\/sh -c touch .*\), and it is untrusted input/,
+    );
+    expect(refused.stderr).toMatch(
+      /pass --allow-profile-commands, or install the profile in \/etc\/edge-recovery\/profiles/,
+    );
+    expect(refused.code).toBe(4);
+    await expect(fsp.access(marker)).rejects.toThrow();
+    expect(await fsp.readdir(stick)).toEqual([]);
+
+    // With the flag the profile passes the gate (the restore then stops at the missing backup, as it should).
+    const missing = path.join(stick, 'no-such-backup');
+    const allowed = await runCli(['restore', missing, '--profile', file, '--yes', '--allow-profile-commands']);
+    expect(allowed.stderr).toMatch(/Warning: the profile .* is untrusted input/);
+    expect(allowed.stderr).not.toMatch(/would run commands/);
+    expect(allowed.stderr).toMatch(/no-such-backup/);
+    expect(allowed.code).not.toBe(4);
+  });
+});
