@@ -464,7 +464,7 @@ export function buildProgram(): Command {
     .command('practice <profile-id>')
     .description(
       "Rehearse a product's whole backup and restore on its practice stand-in (a sandbox folder, a folder as the stick): " +
-        'opencrvs. Edge Data Store practice runs in the wizard (serve --practice).',
+        'opencrvs, stackstate-linux. Edge Data Store practice runs in the wizard (serve --practice).',
     )
     .option('--yes', 'do not ask before destructive steps')
     .option('--keep', 'keep the sandbox folder afterwards (to look at the stick and the report)')

@@ -5,6 +5,9 @@ import { rootOnlyProblem } from '../engine/profiles/trust.js';
 import type { Profile } from '../engine/profiles/schema.js';
 import type { ProfileSummary } from '../shared/contract.js';
 
+/** Profiles with a practice stand-in (src-main/practice/product-practice.ts). */
+const PRACTICE_IDS = ['opencrvs', 'stackstate-linux'];
+
 const octal = (n: number): string => n.toString(8).padStart(3, '0');
 
 export function summarize(profile: Profile, ref: string): ProfileSummary {
@@ -27,6 +30,17 @@ export function summarize(profile: Profile, ref: string): ProfileSummary {
     credentialResources: profile.credentials.map((c) => c.title),
   };
   if (profile.description !== undefined) s.description = profile.description;
+  if (profile.steps.length > 0) {
+    s.productSteps = profile.steps.map((p) => ({
+      id: p.id,
+      at: p.at,
+      kind: p.kind,
+      title: p.title,
+      explain: p.explain,
+      destructive: p.kind === 'reset' || p.confirm !== undefined,
+    }));
+  }
+  if (PRACTICE_IDS.includes(profile.id)) s.practice = true;
   if (profile.ownership) {
     const o = profile.ownership;
     s.owner = { user: o.user, group: o.group, dirMode: octal(o.dirMode), fileMode: octal(o.fileMode) };

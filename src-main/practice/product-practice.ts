@@ -12,6 +12,7 @@ import type { ServiceControl } from '../engine/service/types.js';
 import { freePort } from './free-port.js';
 import { standinCommand } from './standins/common.js';
 import { countRecords, installOpenCrvs, opencrvsServerArgs, runNightlyBackup } from './standins/opencrvs.js';
+import { countComponents, installStackState, stackgraphArgs, stackstateServerArgs } from './standins/stackstate.js';
 
 /**
  * `edge-recovery practice <profile-id>`: a product's whole backup and restore, run by its built-in profile's
@@ -142,7 +143,38 @@ const OPENCRVS: Kit = {
   },
 };
 
-const KITS: Record<string, Kit> = { opencrvs: OPENCRVS };
+const STACKSTATE: Kit = {
+  describe:
+    'StackState 4.6: the old server’s StackGraph holds a topology; the tool checks StackGraph runs, stops StackState, runs sts-standalone.sh export, puts the file on the stick, and on the new server imports it, follows stackstate.log until the import completes, and starts StackState. Telemetry is not part of it.',
+  async prepare(s, make) {
+    const machine = async (id: string, components: number): Promise<MachinePlan> => {
+      const home = path.join(s.dir, id);
+      const root = path.join(home, 'root');
+      await installStackState(root, components);
+      const port = await freePort();
+      const graph = await make(`stackgraph-${id}`, [...standinCommand(), ...stackgraphArgs(root)], home);
+      await startService(graph);
+      const service = await make(`stackstate-${id}`, [...standinCommand(), ...stackstateServerArgs(root, port)], home);
+      await startService(service);
+      await waitHttp(port, '/api/server/info');
+      return { root, port, service, extra: { 'stackgraph.service': graph } };
+    };
+    return { old: await machine('old', 120), fresh: await machine('new', 0) };
+  },
+  async check(_s, old, fresh) {
+    const want = await countComponents(old.root);
+    const got = await countComponents(fresh.root);
+    if (got !== want) {
+      throw new RecoveryError(
+        'INTERNAL',
+        `The new StackGraph holds ${got} components after the restore; the old one ${want}.`,
+      );
+    }
+    return `The new server's StackGraph holds the old topology (${got} components) and StackState runs on it.`;
+  },
+};
+
+const KITS: Record<string, Kit> = { opencrvs: OPENCRVS, 'stackstate-linux': STACKSTATE };
 
 export function practiceProfileIds(): string[] {
   return Object.keys(KITS);

@@ -68,6 +68,10 @@ export interface ProfileSummary {
   items: { id: string; path: string; required: boolean; selected?: boolean; description?: string }[];
   owner?: { user: string; group: string; dirMode: string; fileMode: string };
   credentialResources: string[];
+  /** The product's own steps (profile `steps`), where they run and what they do: the checklist shows them. */
+  productSteps?: { id: string; at: string; kind: string; title: string; explain: string; destructive: boolean }[];
+  /** `edge-recovery practice <id>` exists for this profile (a stand-in of the product). */
+  practice?: boolean;
 }
 
 export interface ItemPlan {

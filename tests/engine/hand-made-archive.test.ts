@@ -10,6 +10,7 @@ import { adoptArchiveJob } from '../../src-main/engine/archive/adopt.js';
 import { mapItemsFor } from '../../src-main/engine/backup/hand-made.js';
 import { isRecoveryError } from '../../src-main/engine/errors.js';
 import { loadProfile } from '../../src-main/engine/profiles/load.js';
+import { runCli } from '../helpers/cli.js';
 import type { Profile } from '../../src-main/engine/profiles/schema.js';
 
 // Debian's python3 (CI installs it); a version manager's shim on PATH can take seconds per start.
@@ -179,4 +180,21 @@ with tarfile.open(sys.argv[1], 'w:gz') as t:
     await fsp.writeFile(junk, 'not an archive at all');
     expect((await refusal(readHandMade(junk, profile))).code).toBe('BACKUP_CORRUPT');
   });
+
+  it('edge-recovery verify reads a hand-made archive through (exit 0, says it has no checksums) and refuses a damaged one (exit 3)', async () => {
+    const good = path.join(dir, 'cli.tar.gz');
+    execFileSync('tar', ['-czf', good, '-C', path.join(dir, 'root'), EDS]);
+    const ok = await runCli(['verify', good]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain(
+      'Made by hand: it can be read through, but there are no recorded checksums to compare.',
+    );
+    expect(ok.stdout).toContain(`Configuration ← ${EDS}/Configuration/`);
+    const whole = await fsp.readFile(good);
+    const cut = path.join(dir, 'cli-cut.tar.gz');
+    await fsp.writeFile(cut, whole.subarray(0, Math.floor(whole.length / 2)));
+    const bad = await runCli(['verify', cut]);
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toMatch(/damaged/);
+  }, 60_000);
 });

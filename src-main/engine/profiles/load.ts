@@ -7,12 +7,14 @@ import edsLinux from './builtin/eds-linux.json' with { type: 'json' };
 import edsWindows from './builtin/eds-windows.json' with { type: 'json' };
 import edsDocker from './builtin/eds-docker.json' with { type: 'json' };
 import opencrvs from './builtin/opencrvs.json' with { type: 'json' };
+import stackstateLinux from './builtin/stackstate-linux.json' with { type: 'json' };
 
 const BUILTIN_SOURCES: Record<string, unknown> = {
   'eds-linux': edsLinux,
   'eds-windows': edsWindows,
   'eds-docker': edsDocker,
   opencrvs,
+  'stackstate-linux': stackstateLinux,
 };
 
 /** "items.1.path: must start with /" — names the field, says what is wrong. */

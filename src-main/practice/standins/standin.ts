@@ -3,9 +3,11 @@
  * Installed into a sandbox as the products' own scripts (see common.ts), run by the profiles' steps.
  */
 import { opencrvsMain } from './opencrvs.js';
+import { stackstateMain } from './stackstate.js';
 
 const products: Record<string, (argv: string[]) => Promise<number>> = {
   opencrvs: opencrvsMain,
+  stackstate: stackstateMain,
 };
 
 const [product, ...rest] = process.argv.slice(2);
