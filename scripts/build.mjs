@@ -46,6 +46,8 @@ const entries = [
   ['src-main/practice/appliance.ts', 'dist/practice-appliance.js'],
   ['src-main/practice/standins/standin.ts', 'dist/practice-standin.js'],
   ['src-main/main/main.ts', 'dist/main.js'],
+  // The privileged helper for plain Node (tests; the Electron build runs it inside its own binary).
+  ['src-main/host/helper-main.ts', 'dist/helper.js'],
 ];
 await Promise.all(
   entries.filter(([src]) => existsSync(src)).map(([src, outfile]) => build({ ...node, entryPoints: [src], outfile })),

@@ -1,8 +1,8 @@
 import { dialog, type BrowserWindow } from 'electron';
-import type { JobHost } from '../host/jobs.js';
+import type { RequestRouter } from './privileged.js';
 
 /** Closing the window while a backup or restore runs asks first; quitting then cancels the job cleanly. */
-export function setupCloseGuard(win: BrowserWindow, jobs: JobHost): void {
+export function setupCloseGuard(win: BrowserWindow, jobs: Pick<RequestRouter, 'busy' | 'shutdown'>): void {
   let allowClose = false;
   win.on('close', (e) => {
     if (allowClose || !jobs.busy) return;

@@ -1,82 +1,105 @@
 import { spawn } from 'node:child_process';
-
-/** Argument the elevated copy receives: it ends this (unelevated) process once its window is up. */
-export const REPLACE_PID_ARG = '--replace-pid=';
-
-/** The program and arguments that start this app again, the way it was started now. */
-function selfCommand(): { exe: string; args: string[] } {
-  // An AppImage runs from a mount that disappears with this process: relaunch the image file itself.
-  const exe = process.env.APPIMAGE ?? process.execPath;
-  const args = process.argv.slice(1).filter((a) => !a.startsWith(REPLACE_PID_ARG));
-  return { exe, args: [...args, `${REPLACE_PID_ARG}${process.pid}`] };
-}
-
-/** PowerShell single-quoted literal. */
-const psQuote = (s: string): string => `'${s.replace(/'/g, "''")}'`;
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { childEnv } from '../engine/util/child-env.js';
+import { HelperClient } from '../host/helper-client.js';
+import { HELPER_FLAG, HELPER_PIPE_PREFIX } from '../host/helper-channel.js';
 
 /**
- * Starts this app again with root (pkexec) or Administrator (UAC) rights. Resolves when the elevated copy
- * could not start (prompt cancelled: `started: false`); on success the copy ends this process itself.
+ * Administrator rights without a root GUI: the window stays an ordinary user's process; privileged work runs in a
+ * helper started with pkexec (Linux) or UAC (Windows) with a FIXED argument list (nothing of this process's own
+ * command line, so no --inspect, --remote-debugging-port or other switch reaches a root process), speaking the
+ * same contract over its stdin/stdout (Linux) or a named pipe this process created first (Windows).
  */
-export function relaunchElevated(): Promise<{ started: boolean; message: string }> {
-  const { exe, args } = selfCommand();
-  let file: string;
-  let argv: string[];
-  if (process.platform === 'linux') {
-    // pkexec clears the environment; the display variables let the root copy open its window here.
-    const keep = ['DISPLAY', 'XAUTHORITY', 'WAYLAND_DISPLAY', 'XDG_RUNTIME_DIR']
-      .filter((k) => process.env[k])
-      .map((k) => `${k}=${process.env[k]}`);
-    // Chromium refuses to run as root with its sandbox on; the renderer stays context-isolated.
-    file = 'pkexec';
-    argv = ['env', ...keep, exe, ...(args.includes('--no-sandbox') ? [] : ['--no-sandbox']), ...args];
-  } else if (process.platform === 'win32') {
-    const list = args.map((a) => psQuote(a)).join(',');
-    file = 'powershell.exe';
-    argv = [
-      '-NoProfile',
-      '-NonInteractive',
-      '-Command',
-      `Start-Process -FilePath ${psQuote(exe)} ${list ? `-ArgumentList ${list} ` : ''}-Verb RunAs`,
-    ];
-  } else {
-    return Promise.resolve({
-      started: false,
-      message: 'Relaunching with administrator rights is supported on Linux and Windows only.',
-    });
-  }
-  return new Promise((resolve) => {
-    const child = spawn(file, argv, { detached: true, stdio: 'ignore', windowsHide: true });
-    child.once('error', (e) =>
-      resolve({ started: false, message: `Could not ask for administrator rights: ${e.message}` }),
-    );
-    child.once('exit', (code) => {
-      if (process.platform === 'win32' && code === 0) {
-        resolve({ started: true, message: 'The wizard is starting again as Administrator.' });
-        return;
-      }
-      // pkexec: 126 = the password prompt was dismissed, 127 = not authorised. Success never returns here:
-      // the root copy ends this process once its window is shown.
-      const why =
-        code === 126
-          ? 'the password prompt was cancelled'
-          : code === 127
-            ? 'this account may not become root'
-            : `exit code ${String(code)}`;
-      resolve({ started: false, message: `The wizard was not relaunched with administrator rights (${why}).` });
-    });
-    child.unref();
-  });
+export interface HelperLaunch {
+  platform: NodeJS.Platform;
+  /** The app's binary (Electron), or the AppImage file (its mount is this user's and vanishes with us). */
+  exe: string;
+  /** Unpackaged (development) Electron needs the app folder as its first argument. */
+  appPath?: string;
+  /** Windows: the pipe the helper connects back to. */
+  pipe?: string;
 }
 
-/** In the elevated copy: ends the unelevated one that launched it, once this window is up. */
-export function replaceParentIfAsked(): void {
-  const arg = process.argv.find((a) => a.startsWith(REPLACE_PID_ARG));
-  const pid = arg ? Number(arg.slice(REPLACE_PID_ARG.length)) : NaN;
-  if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) return;
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    // already gone
+const psQuote = (s: string): string => `'${s.replace(/'/g, "''")}'`;
+
+/** The exact command that starts the helper. Built from fixed parts only. */
+export function helperCommand(o: HelperLaunch): { file: string; args: string[] } {
+  const app = o.appPath !== undefined ? [o.appPath] : [];
+  if (o.platform === 'linux') {
+    // The helper opens no window; Chromium refuses to start as root with its sandbox on, so it is off here.
+    return { file: 'pkexec', args: [o.exe, ...app, '--no-sandbox', HELPER_FLAG] };
   }
+  if (o.platform === 'win32') {
+    if (o.pipe === undefined) throw new Error('a pipe name is needed on Windows');
+    const list = [...app, HELPER_FLAG, `${HELPER_PIPE_PREFIX}${o.pipe}`].map(psQuote).join(',');
+    return {
+      file: 'powershell.exe',
+      args: [
+        '-NoProfile',
+        '-NonInteractive',
+        '-Command',
+        `Start-Process -FilePath ${psQuote(o.exe)} -ArgumentList ${list} -Verb RunAs -WindowStyle Hidden`,
+      ],
+    };
+  }
+  throw new Error('Administrator rights are supported on Linux and Windows only.');
+}
+
+/**
+ * Starts the helper and resolves with its client once it answers, or with why not (prompt dismissed, not
+ * authorised). Linux: stdio pipes through pkexec. Windows: a named pipe with a random name, served here first.
+ */
+export async function startPrivilegedHelper(
+  launch: Omit<HelperLaunch, 'pipe'>,
+  onEnd: () => void,
+): Promise<{ client: HelperClient } | { client: null; message: string }> {
+  if (launch.platform === 'win32') return startOverPipe(launch, onEnd);
+  const { file, args } = helperCommand(launch);
+  // pkexec resets the environment anyway; nothing of ours (tokens, NODE_OPTIONS) is passed to begin with.
+  const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'inherit'], env: childEnv(), windowsHide: true });
+  const client = new HelperClient(child.stdout, child.stdin, onEnd);
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  child.once('error', () => undefined);
+  try {
+    await client.ready;
+    return { client };
+  } catch {
+    const code = await exited;
+    const why =
+      code === 126
+        ? 'the password prompt was cancelled'
+        : code === 127
+          ? 'this account may not become root'
+          : `exit code ${String(code)}`;
+    return { client: null, message: `Administrator rights were not granted (${why}).` };
+  }
+}
+
+async function startOverPipe(
+  launch: Omit<HelperLaunch, 'pipe'>,
+  onEnd: () => void,
+): Promise<{ client: HelperClient } | { client: null; message: string }> {
+  const pipe = `\\\\.\\pipe\\edge-recovery-helper-${randomBytes(16).toString('hex')}`;
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(pipe, () => resolve());
+  });
+  const connected = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+  const { file, args } = helperCommand({ ...launch, pipe });
+  const ps = spawn(file, args, { stdio: 'ignore', env: childEnv(), windowsHide: true });
+  const psExit = new Promise<number | null>((r) => ps.once('exit', (code) => r(code)));
+  ps.once('error', () => undefined);
+  // Start-Process returns at once when UAC says yes (exit 0) and fails when the prompt is declined.
+  const declined = psExit.then(async (code): Promise<net.Socket | null> => (code === 0 ? connected : null));
+  const first = await Promise.race([connected, declined]);
+  if (first === null) {
+    server.close();
+    return { client: null, message: 'Administrator rights were not granted (the UAC prompt was declined).' };
+  }
+  server.close(); // one connection only: nobody else may attach later
+  const client = new HelperClient(first, first, onEnd);
+  await client.ready;
+  return { client };
 }

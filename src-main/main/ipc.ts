@@ -1,13 +1,17 @@
 import { ipcMain, type BrowserWindow, type IpcMainInvokeEvent } from 'electron';
-import { refused, type RequestHost } from '../host/handlers.js';
+import { refused } from '../host/handlers.js';
 import { CHANNELS, type Envelope } from '../shared/contract.js';
 import { isAppUrl } from './paths.js';
+import type { RequestRouter } from './privileged.js';
 
 /**
  * One channel for every request: the contract's name and raw input go to the shared handler table, which
  * validates them. Senders other than our window's own top frame on our own page are ignored.
  */
-export function setupIpc(host: RequestHost, getWindow: () => BrowserWindow | null): () => void {
+export function setupIpc(
+  host: Pick<RequestRouter, 'dispatch' | 'subscribe'>,
+  getWindow: () => BrowserWindow | null,
+): () => void {
   const trusted = (e: IpcMainInvokeEvent): boolean => {
     const win = getWindow();
     const frame = e.senderFrame;
@@ -21,7 +25,7 @@ export function setupIpc(host: RequestHost, getWindow: () => BrowserWindow | nul
     return host.dispatch(typeof name === 'string' ? name : '', input);
   });
 
-  const unsubscribe = host.jobs.subscribe((env) => {
+  const unsubscribe = host.subscribe((env) => {
     const win = getWindow();
     if (win && !win.isDestroyed() && isAppUrl(win.webContents.getURL())) win.webContents.send(CHANNELS.jobEvent, env);
   });

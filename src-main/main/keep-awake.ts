@@ -1,8 +1,8 @@
 import { powerSaveBlocker } from 'electron';
-import type { JobHost } from '../host/jobs.js';
+import type { RequestRouter } from './privileged.js';
 
 /** A laptop that suspends halfway through writing a backup leaves a half-written stick: stay awake while jobs run. */
-export function setupKeepAwake(jobs: JobHost): () => void {
+export function setupKeepAwake(jobs: Pick<RequestRouter, 'onBusyChange'>): () => void {
   let blocker: number | null = null;
   return jobs.onBusyChange((busy) => {
     if (busy && blocker === null) blocker = powerSaveBlocker.start('prevent-app-suspension');

@@ -1,16 +1,20 @@
 /**
- * Electron main: a list of small setup modules around the shared handler table (src-main/host). The engine
- * runs in this process's Node side and in its workers; the renderer only sees `window.recovery`.
+ * Electron main: a list of small setup modules around the shared handler table (src-main/host). The window
+ * never runs as root: unprivileged work runs in this process's Node side and its workers; once the technician
+ * grants administrator rights, requests go to the privileged helper (elevate.ts, helper-mode.ts), started by
+ * pkexec/UAC with a fixed argument list. The renderer only sees `window.recovery`.
  */
 import type { BrowserWindow } from 'electron';
 import { app } from 'electron';
 import path from 'node:path';
 import { createHandlers, type RequestHost } from '../host/handlers.js';
 import { setupCloseGuard } from './close-guard.js';
-import { relaunchElevated, replaceParentIfAsked } from './elevate.js';
+import { startPrivilegedHelper } from './elevate.js';
+import { isHelperMode, runHelperMode } from './helper-mode.js';
 import { setupIpc } from './ipc.js';
 import { setupKeepAwake } from './keep-awake.js';
 import { applianceCommand, isApplianceMode, runApplianceMode } from './practice-appliance-mode.js';
+import { RequestRouter } from './privileged.js';
 import { setupSecurity } from './security.js';
 import { createMainWindow } from './windows.js';
 
@@ -24,6 +28,27 @@ function startWizard(): void {
 
   let win: BrowserWindow | null = null;
   let host: RequestHost | null = null;
+  let router: RequestRouter | null = null;
+
+  /** "Relaunch with administrator rights": starts the privileged helper; the window reloads to re-plan. */
+  const grantRights = async (): Promise<{ started: boolean; message: string }> => {
+    if (router?.elevated) return { started: true, message: 'Administrator rights are already granted.' };
+    if (process.platform !== 'linux' && process.platform !== 'win32') {
+      return { started: false, message: 'Administrator rights are supported on Linux and Windows only.' };
+    }
+    const r = await startPrivilegedHelper(
+      {
+        platform: process.platform,
+        exe: process.env.APPIMAGE ?? process.execPath,
+        ...(app.isPackaged ? {} : { appPath: app.getAppPath() }),
+      },
+      () => router?.detachHelper(),
+    );
+    if (r.client === null) return { started: false, message: r.message };
+    router?.attachHelper(r.client);
+    setTimeout(() => win?.webContents.reload(), 300);
+    return { started: true, message: 'Administrator rights granted: the privileged steps now run in a helper.' };
+  };
 
   app.on('second-instance', () => {
     if (win && !win.isDestroyed()) {
@@ -38,13 +63,13 @@ function startWizard(): void {
         shell: 'electron',
         stateDir: path.join(app.getPath('userData'), 'state'),
         practiceApplianceCommand: applianceCommand(),
-        relaunchElevated,
+        relaunchElevated: grantRights,
       });
-      setupIpc(host, () => win);
-      setupKeepAwake(host.jobs);
+      router = new RequestRouter(host);
+      setupIpc(router, () => win);
+      setupKeepAwake(router);
       win = createMainWindow({ devTools: !app.isPackaged });
-      setupCloseGuard(win, host.jobs);
-      win.once('ready-to-show', replaceParentIfAsked);
+      setupCloseGuard(win, router);
       win.on('closed', () => {
         win = null;
       });
@@ -63,11 +88,16 @@ function startWizard(): void {
     // Stop practice appliances and cancel jobs before the process goes.
     e.preventDefault();
     disposed = true;
-    void host.dispose().finally(() => app.quit());
+    void (router?.shutdown() ?? Promise.resolve()).finally(() => void host!.dispose().finally(() => app.quit()));
   });
 }
 
-if (isApplianceMode()) {
+if (isHelperMode()) {
+  runHelperMode().catch((e: unknown) => {
+    console.error(`privileged helper: ${(e as Error).message}`);
+    app.exit(1);
+  });
+} else if (isApplianceMode()) {
   runApplianceMode().catch((e: unknown) => {
     console.error(`practice appliance: ${(e as Error).message}`);
     app.exit(1);

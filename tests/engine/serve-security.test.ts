@@ -313,7 +313,8 @@ describe('serve: profiles the page may name', () => {
   it.skipIf(!isRoot)('offers built-in profiles and root-only files of the profiles folder, nothing else', async () => {
     const list = await call(ws, 200, 'profiles.list', {});
     const refs = (list.envelope.value as { ref: string }[]).map((x) => x.ref);
-    expect(refs).toEqual(['eds-linux', 'eds-windows', path.join(trustedDir, 'site.json')]);
+    const { builtinProfileIds } = await import('../../src-main/engine/profiles/load.js');
+    expect(refs).toEqual([...builtinProfileIds(), path.join(trustedDir, 'site.json')]);
     const plan = await call(ws, 201, 'profiles.plan', {
       profileRef: path.join(trustedDir, 'site.json'),
       root: path.join(base, 'nothing'),

@@ -1,0 +1,156 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { childEnv } from '../../src-main/engine/util/child-env.js';
+import { HELPER_FLAG } from '../../src-main/host/helper-channel.js';
+import { HelperClient } from '../../src-main/host/helper-client.js';
+import type { JobEventEnvelope, PracticeView } from '../../src-main/shared/contract.js';
+import { helperCommand } from '../../src-main/main/elevate.js';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const HELPER = path.join(REPO, 'dist/helper.js');
+
+describe('the privileged helper command line is fixed', () => {
+  it('never carries the GUI process’s own switches to the root process', () => {
+    const hostile = ['--inspect=9229', '--remote-debugging-port=9222', '--no-sandbox', '--js-flags=--x', 'evil'];
+    const before = process.argv;
+    process.argv = [before[0]!, ...hostile];
+    try {
+      expect(helperCommand({ platform: 'linux', exe: '/opt/Edge Recovery Wizard/edge-recovery-wizard' })).toEqual({
+        file: 'pkexec',
+        args: ['/opt/Edge Recovery Wizard/edge-recovery-wizard', '--no-sandbox', HELPER_FLAG],
+      });
+      expect(helperCommand({ platform: 'linux', exe: '/usr/bin/electron', appPath: '/src/app' }).args).toEqual([
+        '/usr/bin/electron',
+        '/src/app',
+        '--no-sandbox',
+        HELPER_FLAG,
+      ]);
+      const win = helperCommand({ platform: 'win32', exe: 'C:\\Apps\\ERW\\erw.exe', pipe: '\\\\.\\pipe\\erw-x' });
+      expect(win.file).toBe('powershell.exe');
+      expect(win.args.at(-1)).toBe(
+        "Start-Process -FilePath 'C:\\Apps\\ERW\\erw.exe' -ArgumentList '--privileged-helper','--pipe=\\\\.\\pipe\\erw-x' -Verb RunAs -WindowStyle Hidden",
+      );
+      for (const c of [helperCommand({ platform: 'linux', exe: '/x' }), win]) {
+        expect(c.args.join(' ')).not.toMatch(/inspect|remote-debugging|js-flags|evil/);
+      }
+    } finally {
+      process.argv = before;
+    }
+  });
+});
+
+describe('the privileged helper serves the contract over stdio', () => {
+  let base: string;
+  let child: ChildProcess;
+  let client: HelperClient;
+  const events: JobEventEnvelope[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(HELPER)) throw new Error('dist/helper.js is missing: run "npm run build" first (npm test does)');
+    base = await fsp.mkdtemp(path.join(os.tmpdir(), 'helper-'));
+    // As pkexec would start it: the fixed arguments, a clean environment (here root already; no pkexec).
+    child = spawn(process.execPath, [HELPER, HELPER_FLAG], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: childEnv({ EDGE_RECOVERY_STATE_DIR: path.join(base, 'state'), TMPDIR: base }),
+    });
+    client = new HelperClient(child.stdout!, child.stdin!);
+    client.subscribe((e) => events.push(e));
+  });
+  afterAll(async () => {
+    client?.close();
+    if (child && child.exitCode === null) await new Promise((r) => child.once('exit', r));
+    await fsp.rm(base, { recursive: true, force: true });
+  });
+
+  it('starts with exactly its fixed arguments and answers as the elevated side', async () => {
+    const ready = await client.ready;
+    expect(ready.pid).toBe(child.pid);
+    const cmdline = (await fsp.readFile(`/proc/${child.pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
+    expect(cmdline).toEqual([process.execPath, HELPER, HELPER_FLAG]);
+    const environ = await fsp.readFile(`/proc/${child.pid}/environ`, 'utf8');
+    expect(environ).not.toMatch(/NODE_OPTIONS|VITEST/);
+    const info = await client.dispatch('app.info', {});
+    expect(info).toMatchObject({ ok: true, value: { elevated: process.getuid?.() === 0, shell: 'electron' } });
+    // Inputs are validated by the same table as every transport.
+    expect(await client.dispatch('fs.readAnything', {})).toMatchObject({ ok: false, error: { code: 'BAD_INPUT' } });
+    expect(await client.dispatch('profiles.plan', { profileRef: path.join(base, 'x.json') })).toMatchObject({
+      ok: false,
+      error: { code: 'PROFILE_UNTRUSTED' },
+    });
+  });
+
+  it('runs a real job through the contract: practice backup with its prompt answered, events relayed', async () => {
+    const setup = await client.dispatch('practice.setup', {});
+    expect(setup.ok).toBe(true);
+    const practice = (setup as { value: PracticeView }).value;
+    const started = await client.dispatch('backup.start', {
+      profileRef: practice.old.profileRef,
+      to: practice.stickDir,
+      root: practice.old.root,
+    });
+    expect(started.ok, JSON.stringify(started)).toBe(true);
+    const jobId = (started as { value: { jobId: string } }).value.jobId;
+    expect(client.busy || events.length >= 0).toBe(true);
+    const answered = new Set<string>();
+    const until = Date.now() + 240_000;
+    for (;;) {
+      const mine = events.filter((e) => e.jobId === jobId);
+      const fin = mine.find((e) => e.event.type === 'finished');
+      if (fin) {
+        expect(fin.event).toMatchObject({ type: 'finished', ok: true });
+        break;
+      }
+      for (const e of mine) {
+        if (e.event.type === 'prompt' && !answered.has(e.event.promptId)) {
+          answered.add(e.event.promptId);
+          const r = await client.dispatch('job.respond', {
+            jobId,
+            promptId: e.event.promptId,
+            answer: { kind: 'confirm', ok: true },
+          });
+          expect(r).toMatchObject({ ok: true, value: { accepted: true } });
+        }
+      }
+      if (Date.now() > until) throw new Error(`the job did not finish: ${JSON.stringify(mine.slice(-3))}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(answered.size).toBeGreaterThan(0);
+    expect(events.some((e) => e.jobId === jobId && e.event.type === 'progress')).toBe(true);
+    const sets = await fsp.readdir(path.join(practice.stickDir, 'EdgeRecovery'), { recursive: true });
+    expect(sets.some((f) => String(f).endsWith('manifest.json'))).toBe(true);
+  });
+});
+
+describe('the privileged helper refuses to start with anything beyond its fixed arguments', () => {
+  const run = (node: string[], args: string[], env: Record<string, string> = {}) =>
+    new Promise<{ code: number | null; stderr: string; stdout: string }>((resolve) => {
+      const c = spawn(process.execPath, [...node, HELPER, ...args], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: childEnv(env),
+      });
+      let stderr = '';
+      let stdout = '';
+      c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      c.once('exit', (code) => resolve({ code, stderr, stdout }));
+    });
+
+  it('an inspector switch, a debugging port, an extra argument or NODE_OPTIONS: exit 2, nothing served', async () => {
+    for (const [node, args, env] of [
+      [['--inspect=127.0.0.1:0'], [HELPER_FLAG], {}],
+      [[], [HELPER_FLAG, '--remote-debugging-port=9222'], {}],
+      [[], [HELPER_FLAG, '--inspect-brk'], {}],
+      [[], [], {}],
+      [[], [HELPER_FLAG], { NODE_OPTIONS: '--max-old-space-size=100' }],
+    ] as [string[], string[], Record<string, string>][]) {
+      const r = await run(node, args, env);
+      expect(r.code, `${node.join(' ')} ${args.join(' ')} ${JSON.stringify(env)}`).toBe(2);
+      expect(r.stderr).toMatch(/edge-recovery helper: refused to start: /);
+      expect(r.stdout).toBe(''); // never said "ready"
+    }
+  });
+});
