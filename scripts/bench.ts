@@ -1,55 +1,121 @@
 /**
- * Archive benchmark: createArchive / verifyArchive against GNU `tar -czf` / `tar -tzf` on the same data,
- * same run. Each measurement runs in its own process so peak memory (maxRSS, worker included) is its own.
- *   npm run bench                 # A = 1 GiB of 1 MiB files, B = 100,000 × 10 KiB
- *   BENCH_SCALE=0.1 npm run bench # a tenth of that, for a quick look
+ * Whole-command benchmark: what the technician waits for, against what they would type by hand, same data,
+ * same run. Every measurement is its own process under /usr/bin/time (wall, CPU user+sys, peak RSS).
+ *
+ *   npm run bench                                  # full scale: A, B, S, H (~10 GiB of data, ~30 min)
+ *   BENCH_SCALE=0.05 npm run bench                 # a twentieth, for a quick look
+ *   BENCH_SETS=B,S BENCH_SCALE=0.1 npm run bench   # some datasets only
+ *   BENCH_DIR=/mnt/x npm run bench                 # where data and archives go (default: $TMPDIR/edge-recovery-bench)
+ *
+ * Datasets (~55 % compressible data, tests/helpers/datasets.ts): A 1 GiB of 1 MiB files, B 100,000 × 10 KiB,
+ * S 500,000 × 1 KiB, H one 4 GiB file. Commands compared:
+ *   backup   `edge-recovery backup` (pre-checks, archive, read-back verify)  vs `tar -czf`, `tar | pigz -1`, `tar --zstd`
+ *   verify   `edge-recovery verify`                                         vs `sha256sum -c SHA256SUMS` + `tar -tzf`
+ *   restore  `edge-recovery restore` (verify, stop, extract, swap, owners, start) vs RESTORE.txt's manual recipe:
+ *            `sha256sum -c` + `tar -xzpf` + mv aside + mv in + `chown -R` + chmod by `find`
+ * The page cache is warmed through a pipe before each dataset (GNU tar skips reading when it writes to /dev/null);
+ * archives are dropped from the cache before every verify/restore (ours does that itself: it reads the stick).
+ * The CLI's service is a real process (`sleep`) the commands stop and start. Not a test: nothing is asserted.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, promises as fsp, readdirSync, statSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { createWriteStream, existsSync, promises as fsp, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { makeFiles } from '../tests/helpers/datasets.js';
+import { makeFiles, mixedBlock } from '../tests/helpers/datasets.js';
 
-const self = fileURLToPath(import.meta.url);
-const root = path.resolve(path.dirname(self), '..');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = path.join(root, 'bin/edge-recovery.js');
+const GiB = 1024 ** 3;
 
-interface Row {
-  dataset: string;
-  tool: string;
-  seconds: number;
-  mbps: number;
-  ratio: string;
+interface Measured {
+  wall: number;
+  cpu: number;
   peakMiB: number;
-  /** Speed against GNU tar's matching row (-czf for create, -tzf for verify) of the same dataset. */
-  vsGnu: string;
+  /** Our commands: seconds per runbook step, and the longest silence between two events (ms). */
+  steps?: Record<string, number>;
+  maxGapMs?: number;
+  maxGapStep?: string;
 }
 
-function runOurs(
-  kind: 'create' | 'verify',
-  dataDir: string,
-  outDir: string,
-  level: number,
-): { seconds: number; bytes: number; archiveBytes: number; maxRssKiB: number } {
-  const r = spawnSync(
-    process.execPath,
-    [path.join(root, 'scripts/bench-measure.mjs'), kind, dataDir, outDir, String(level)],
-    {
-      cwd: root,
-      encoding: 'utf8',
-    },
-  );
-  if (r.status !== 0) throw new Error(`${kind} failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+interface Row extends Measured {
+  dataset: string;
+  what: 'backup' | 'verify' | 'restore';
+  tool: string;
+  size?: number;
+  content: number;
+  ref?: Measured;
 }
 
-function runTimed(cmd: string, cwd: string): { seconds: number; maxRssKiB: number } {
+function have(tool: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0;
+}
+
+function parseTime(file: string, text: string): Omit<Measured, 'wall'> & { wall: number } {
+  const m = /BENCH (\S+) (\S+) (\S+) (\d+)/.exec(text);
+  if (!m) throw new Error(`no /usr/bin/time output in ${file}: ${text}`);
+  return { wall: Number(m[1]), cpu: Number(m[2]) + Number(m[3]), peakMiB: Number(m[4]) / 1024 };
+}
+
+/** Runs a shell command under /usr/bin/time; our CLI's --json events are timestamped as they arrive. */
+async function timed(cmd: string, cwd: string, json = false): Promise<Measured> {
+  const tf = path.join(os.tmpdir(), `bench-time-${process.pid}.txt`);
+  const child = spawn('/usr/bin/time', ['-o', tf, '-f', 'BENCH %e %U %S %M', 'sh', '-c', cmd], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
   const t0 = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', 'MAXRSS %M', 'sh', '-c', cmd], { cwd, encoding: 'utf8' });
-  const seconds = (performance.now() - t0) / 1000;
-  if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
-  const m = /MAXRSS (\d+)/.exec(r.stderr);
-  return { seconds, maxRssKiB: m ? Number(m[1]) : 0 };
+  const steps: Record<string, number> = {};
+  let stepStart = t0;
+  let step = '(start)';
+  let lastEvent = t0;
+  let maxGapMs = 0;
+  let maxGapStep = '';
+  const lines = readline.createInterface({ input: child.stdout });
+  const done = new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
+  for await (const l of lines) {
+    if (!json || !l.startsWith('{')) continue;
+    const now = performance.now();
+    let e: { type: string; step?: { id: string; state: string } };
+    try {
+      e = JSON.parse(l);
+    } catch {
+      continue;
+    }
+    // Silence inside a step that works on data (not waiting for a service or an answer).
+    if (/prechecks|archive|verify|extract|ownership/.test(step) && now - lastEvent > maxGapMs) {
+      maxGapMs = now - lastEvent;
+      maxGapStep = step;
+    }
+    lastEvent = now;
+    if (e.type === 'step' && e.step) {
+      if (e.step.state === 'running') {
+        step = e.step.id;
+        stepStart = now;
+      } else if (e.step.id === step && e.step.state !== 'todo') {
+        steps[e.step.id] = (steps[e.step.id] ?? 0) + (now - stepStart) / 1000;
+        step = '(between steps)';
+      }
+    }
+  }
+  const code = await done;
+  const text = await fsp.readFile(tf, 'utf8').catch(() => '');
+  await fsp.rm(tf, { force: true });
+  if (code !== 0) throw new Error(`${cmd} failed (${code}): ${err}`);
+  const t = parseTime(tf, text);
+  return json ? { ...t, steps, maxGapMs, maxGapStep } : t;
+}
+
+function sh(cmd: string, cwd = root): void {
+  const r = spawnSync('sh', ['-c', cmd], { cwd, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
+}
+
+function q(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 function dirBytes(dir: string): number {
@@ -60,88 +126,213 @@ function dirBytes(dir: string): number {
   return n;
 }
 
-async function main(): Promise<void> {
-  const scale = Number(process.env.BENCH_SCALE ?? '1');
-  const levels = (process.env.BENCH_LEVELS ?? '1,3').split(',').map(Number);
-  const base = path.join(os.tmpdir(), 'edge-recovery-bench');
-  const sets = [
-    { name: 'A 1 MiB files', dir: path.join(base, `A-${scale}`), count: Math.round(1024 * scale), size: 1024 * 1024 },
-    { name: 'B 10 KiB files', dir: path.join(base, `B-${scale}`), count: Math.round(100_000 * scale), size: 10 * 1024 },
-  ];
-  for (const s of sets) {
-    if (!existsSync(path.join(s.dir, '.complete'))) {
-      console.error(`generating ${s.name} (${s.count} files) in ${s.dir} …`);
-      await fsp.rm(s.dir, { recursive: true, force: true });
-      await makeFiles(s.dir, s.count, s.size);
-      await fsp.writeFile(path.join(s.dir, '.complete'), '');
-    }
+async function makeBigFile(file: string, size: number): Promise<void> {
+  await fsp.mkdir(path.dirname(file), { recursive: true });
+  const out = createWriteStream(file);
+  const chunk = 64 * 1024 * 1024;
+  for (let off = 0, i = 0; off < size; off += chunk, i++) {
+    const b = mixedBlock(Math.min(chunk, size - off), i * 1031);
+    if (!out.write(b)) await new Promise<void>((r) => out.once('drain', () => r()));
   }
-  const rows: Row[] = [];
-  const mb = (b: number, s: number): number => b / 1e6 / s;
-  for (const s of sets) {
-    const content = dirBytes(s.dir);
-    // Warm the page cache so the first tool is not penalised.
-    execFileSync('sh', ['-c', `tar -cf - . > /dev/null`], { cwd: s.dir });
-    const out = path.join(base, 'out');
-    await fsp.rm(out, { recursive: true, force: true });
-    await fsp.mkdir(out);
-    const t = runTimed(`tar -czf ${out}/gnu.tar.gz .`, s.dir);
-    const gnuSize = statSync(path.join(out, 'gnu.tar.gz')).size;
-    rows.push({
-      dataset: s.name,
-      tool: 'GNU tar -czf',
-      seconds: t.seconds,
-      mbps: mb(content, t.seconds),
-      ratio: (gnuSize / content).toFixed(3),
-      peakMiB: t.maxRssKiB / 1024,
-      vsGnu: '1.00×',
-    });
-    const tv = runTimed(`tar -tzf ${out}/gnu.tar.gz > /dev/null`, s.dir);
-    rows.push({
-      dataset: s.name,
-      tool: 'GNU tar -tzf',
-      seconds: tv.seconds,
-      mbps: mb(content, tv.seconds),
-      ratio: '',
-      peakMiB: tv.maxRssKiB / 1024,
-      vsGnu: '1.00×',
-    });
-    for (const level of levels) {
-      const o = path.join(out, `ours-${level}`);
-      await fsp.mkdir(o);
-      const c = runOurs('create', s.dir, o, level);
-      rows.push({
-        dataset: s.name,
-        tool: `createArchive L${level}`,
-        seconds: c.seconds,
-        mbps: mb(c.bytes, c.seconds),
-        ratio: (c.archiveBytes / c.bytes).toFixed(3),
-        peakMiB: c.maxRssKiB / 1024,
-        vsGnu: `${(t.seconds / c.seconds).toFixed(2)}×`,
-      });
-      const v = runOurs('verify', s.dir, o, level);
-      rows.push({
-        dataset: s.name,
-        tool: `verifyArchive L${level}`,
-        seconds: v.seconds,
-        mbps: mb(v.bytes, v.seconds),
-        ratio: '',
-        peakMiB: v.maxRssKiB / 1024,
-        vsGnu: `${(tv.seconds / v.seconds).toFixed(2)}×`,
-      });
-    }
-    await fsp.rm(out, { recursive: true, force: true });
-  }
-  console.log(`\nscale ${scale}, ${os.cpus().length} cores, node ${process.version}\n`);
-  console.log(
-    '| dataset | tool | seconds | MB/s | speed vs GNU tar | size ratio | peak MiB |\n|---|---|---|---|---|---|---|',
-  );
-  for (const r of rows) {
-    console.log(
-      `| ${r.dataset} | ${r.tool} | ${r.seconds.toFixed(2)} | ${r.mbps.toFixed(1)} | ${r.vsGnu} | ${r.ratio} | ${r.peakMiB.toFixed(0)} |`,
-    );
+  await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
+}
+
+/** A profile whose only folder is `folder` and whose service is a real process the CLI stops and starts. */
+async function writeProfile(file: string, folder: string, pidFile: string): Promise<void> {
+  const p = {
+    schemaVersion: 1,
+    id: 'bench',
+    productName: 'Bench',
+    platform: 'linux',
+    service: {
+      manager: 'process',
+      name: 'bench',
+      command: ['/bin/sleep', '1000000'],
+      pidFile,
+      stopTimeoutSeconds: 10,
+      startTimeoutSeconds: 10,
+    },
+    items: [{ id: 'data', path: folder }],
+    ownership: { user: 'nobody', group: 'nogroup' },
+  };
+  await fsp.writeFile(file, JSON.stringify(p, null, 2));
+}
+
+function stopService(pidFile: string): void {
+  try {
+    const pid = Number(spawnSync('cat', [pidFile], { encoding: 'utf8' }).stdout.trim());
+    if (pid > 0) process.kill(pid);
+  } catch {
+    /* not running */
   }
 }
 
-if (!existsSync(path.join(root, 'dist/archive.js'))) throw new Error('run `npm run build` first (npm run bench does)');
+const dropCache = (files: string[]): string =>
+  files.map((f) => `dd if=${q(f)} iflag=nocache count=0 status=none`).join(' && ');
+
+async function main(): Promise<void> {
+  const scale = Number(process.env['BENCH_SCALE'] ?? '1');
+  const wanted = (process.env['BENCH_SETS'] ?? 'A,B,S,H').split(',');
+  const base = process.env['BENCH_DIR'] ?? path.join(os.tmpdir(), 'edge-recovery-bench');
+  for (const t of ['tar', 'sha256sum', '/usr/bin/time', 'dd', 'find']) {
+    if (!have(t)) throw new Error(`${t} is needed (apt-get install time coreutils tar findutils)`);
+  }
+  const sets = [
+    { id: 'A', name: 'A 1 MiB files', count: Math.max(1, Math.round(1024 * scale)), size: 1024 * 1024 },
+    { id: 'B', name: 'B 10 KiB files', count: Math.max(1, Math.round(100_000 * scale)), size: 10 * 1024 },
+    { id: 'S', name: 'S 1 KiB files', count: Math.max(1, Math.round(500_000 * scale)), size: 1024 },
+    { id: 'H', name: 'H one big file', count: 1, size: Math.max(1024 * 1024, Math.round(4 * GiB * scale)) },
+  ].filter((s) => wanted.includes(s.id));
+  const rows: Row[] = [];
+  const work = path.join(base, 'work');
+  await fsp.rm(work, { recursive: true, force: true });
+  await fsp.mkdir(work, { recursive: true });
+  const pidFile = path.join(work, 'svc', 'bench.pid');
+  await fsp.mkdir(path.dirname(pidFile));
+  const node = `${q(process.execPath)} ${q(CLI)}`;
+
+  for (const s of sets) {
+    const dataDir = path.join(base, `${s.id}-${s.count}x${s.size}`);
+    const data = path.join(dataDir, 'data');
+    if (!existsSync(path.join(dataDir, '.complete'))) {
+      console.error(`generating ${s.name} (${s.count} × ${s.size} bytes) in ${dataDir} …`);
+      await fsp.rm(dataDir, { recursive: true, force: true });
+      if (s.id === 'H') await makeBigFile(path.join(data, 'big.dat'), s.size);
+      else await makeFiles(data, s.count, s.size);
+      await fsp.writeFile(path.join(dataDir, '.complete'), '');
+    }
+    const content = dirBytes(data);
+    console.error(`${s.name}: ${s.count} files, ${(content / 1e6).toFixed(0)} MB`);
+    const out = path.join(work, 'out');
+    await fsp.rm(out, { recursive: true, force: true });
+    await fsp.mkdir(out);
+    // Warm the page cache through a pipe: GNU tar does not read file data when it writes to /dev/null.
+    sh(`tar -cf - . | cat > /dev/null`, data);
+    const row = (what: Row['what'], tool: string, m: Measured, extra: Partial<Row> = {}): Row => {
+      const r: Row = { dataset: s.name, what, tool, content, ...m, ...extra };
+      rows.push(r);
+      console.error(
+        `  ${what} ${tool}: ${m.wall.toFixed(2)} s, CPU ${m.cpu.toFixed(2)} s, ${m.peakMiB.toFixed(0)} MiB`,
+      );
+      return r;
+    };
+
+    // ---- backup ----
+    const gnu = row('backup', 'tar -czf', await timed(`tar -czf ${q(out)}/gnu.tar.gz data`, dataDir), {
+      size: statSync(path.join(out, 'gnu.tar.gz')).size,
+    });
+    if (have('pigz')) {
+      await timed(`tar -cf - data | pigz -1 > ${q(out)}/pigz.tar.gz`, dataDir).then((m) =>
+        row('backup', 'tar | pigz -1', m, { size: statSync(path.join(out, 'pigz.tar.gz')).size, ref: gnu }),
+      );
+      await fsp.rm(path.join(out, 'pigz.tar.gz'));
+    }
+    if (have('zstd')) {
+      await timed(`tar --zstd -cf ${q(out)}/gnu.tar.zst data`, dataDir).then((m) =>
+        row('backup', 'tar --zstd', m, { size: statSync(path.join(out, 'gnu.tar.zst')).size, ref: gnu }),
+      );
+      await fsp.rm(path.join(out, 'gnu.tar.zst'));
+    }
+    const backupProfile = path.join(work, 'backup-profile.json');
+    await writeProfile(backupProfile, data, pidFile);
+    const stick = path.join(out, 'stick');
+    const ours = await timed(
+      `${node} backup --profile ${q(backupProfile)} --to ${q(stick)} --device-id bench --yes --allow-profile-commands --json`,
+      work,
+      true,
+    );
+    const devDir = path.join(stick, 'EdgeRecovery', 'bench');
+    const setDir = path.join(devDir, readdirSync(devDir).find((n) => n.startsWith('Backup_'))!);
+    const parts = readdirSync(setDir).filter((n) => n.startsWith('data.tar.gz'));
+    const setBytes = parts.reduce((a, n) => a + statSync(path.join(setDir, n)).size, 0);
+    row('backup', 'edge-recovery backup (incl. verify)', ours, { size: setBytes, ref: gnu });
+
+    // ---- verify ----
+    sh(`sha256sum gnu.tar.gz > SHA256SUMS.gnu`, out);
+    sh(dropCache([path.join(out, 'gnu.tar.gz')]));
+    const gv = row(
+      'verify',
+      'sha256sum -c + tar -tzf',
+      await timed(`sha256sum -c --quiet SHA256SUMS.gnu && tar -tzf gnu.tar.gz > /dev/null`, out),
+    );
+    sh(dropCache(parts.map((n) => path.join(setDir, n))));
+    row('verify', 'edge-recovery verify', await timed(`${node} verify ${q(setDir)} --json`, work, true), { ref: gv });
+
+    // ---- restore ----
+    // Manual recipe (RESTORE.txt, steps 1, 5, 6, 7) with our backup, into a folder holding "defaults".
+    const target = path.join(work, 'target');
+    const resetTarget = async (): Promise<void> => {
+      await fsp.rm(target, { recursive: true, force: true });
+      await fsp.mkdir(path.join(target, 'data'), { recursive: true });
+      await fsp.writeFile(path.join(target, 'data', 'default.conf'), 'defaults\n');
+    };
+    await resetTarget();
+    sh(dropCache(parts.map((n) => path.join(setDir, n))));
+    const tq = q(target);
+    const join = parts.length > 1 ? `cat data.tar.gz.[0-9][0-9][0-9]` : 'cat data.tar.gz';
+    const manual = row(
+      'restore',
+      'sha256sum -c + tar -xzpf + chown -R + find chmod',
+      await timed(
+        `sha256sum -c --quiet SHA256SUMS && mkdir ${tq}/restore-tmp && ${join} | tar -xzpf - -C ${tq}/restore-tmp data` +
+          ` && mv ${tq}/data ${tq}/data.before-restore && mv ${tq}/restore-tmp/data ${tq}/data` +
+          ` && chown -R nobody:nogroup ${tq}/data && find ${tq}/data -type d -exec chmod 755 {} +` +
+          ` && find ${tq}/data -type f -exec chmod 644 {} +`,
+        setDir,
+      ),
+    );
+    await resetTarget();
+    const restoreProfile = path.join(work, 'restore-profile.json');
+    await writeProfile(restoreProfile, path.join(target, 'data'), pidFile);
+    sh(dropCache(parts.map((n) => path.join(setDir, n))));
+    const state = path.join(work, 'state');
+    await fsp.rm(state, { recursive: true, force: true });
+    try {
+      row(
+        'restore',
+        'edge-recovery restore',
+        await timed(
+          `${node} restore ${q(setDir)} --profile ${q(restoreProfile)} --yes --allow-other-device --allow-profile-commands --state-dir ${q(state)} --json`,
+          work,
+          true,
+        ),
+        { ref: manual },
+      );
+    } finally {
+      stopService(pidFile);
+    }
+    await fsp.rm(target, { recursive: true, force: true });
+    await fsp.rm(out, { recursive: true, force: true });
+  }
+  await fsp.rm(work, { recursive: true, force: true });
+
+  const load = os.loadavg().map((l) => l.toFixed(1));
+  console.log(
+    `\nscale ${scale}; ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${Math.round(os.totalmem() / GiB)} GiB RAM, ` +
+      `node ${process.version}, ${os.type()} ${os.release()}; load average at the end ${load.join(' ')}\n`,
+  );
+  console.log(
+    '| dataset | command | wall s | CPU s | peak MiB | size ratio | speed vs stock | CPU vs stock | longest silence |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}×`;
+    const size = r.size !== undefined ? (r.size / r.content).toFixed(3) : '';
+    const gap = r.maxGapMs !== undefined ? `${r.maxGapMs.toFixed(0)} ms (${r.maxGapStep})` : '';
+    console.log(
+      `| ${r.dataset} | ${r.what}: ${r.tool.replace(/\|/g, '\\|')} | ${r.wall.toFixed(2)} | ${r.cpu.toFixed(2)} | ${r.peakMiB.toFixed(0)} | ${size} | ` +
+        `${r.ref ? ratio(r.ref.wall, r.wall) : '1.00×'} | ${r.ref ? ratio(r.ref.cpu, r.cpu) : '1.00×'} | ${gap} |`,
+    );
+  }
+  console.log('\nSeconds per step of our commands:');
+  for (const r of rows.filter((x) => x.steps)) {
+    const st = Object.entries(r.steps!)
+      .filter(([, v]) => v >= 0.01)
+      .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+      .join(', ');
+    console.log(`  ${r.dataset}, ${r.tool}: ${st}`);
+  }
+}
+
+if (!existsSync(path.join(root, 'dist/cli.js'))) throw new Error('run `npm run build` first (npm run bench does)');
 await main();

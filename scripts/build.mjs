@@ -39,19 +39,35 @@ const node = {
   logLevel: 'warning',
 };
 const entries = [
-  ['src-main/cli/main.ts', 'dist/cli.js'],
-  ['src-main/engine/archive/archive-worker.ts', 'dist/archive-worker.js'],
-  // The archive engine alone, for `npm run bench` (measures the production bundle, not tsx-compiled sources).
-  ['src-main/engine/archive/index.ts', 'dist/archive.js'],
   ['src-main/practice/appliance.ts', 'dist/practice-appliance.js'],
   ['src-main/practice/standins/standin.ts', 'dist/practice-standin.js'],
   ['src-main/main/main.ts', 'dist/main.js'],
   // The privileged helper for plain Node (tests; the Electron build runs it inside its own binary).
   ['src-main/host/helper-main.ts', 'dist/helper.js'],
 ];
-await Promise.all(
-  entries.filter(([src]) => existsSync(src)).map(([src, outfile]) => build({ ...node, entryPoints: [src], outfile })),
-);
+await Promise.all([
+  ...entries
+    .filter(([src]) => existsSync(src))
+    .map(([src, outfile]) => build({ ...node, entryPoints: [src], outfile })),
+  // The CLI in chunks: each command's engine parts (and their packages: zod, ws, age) load when the command
+  // runs, not at start-up. Chunks sit beside cli.js so `import.meta.url`-relative paths (the archive worker,
+  // the renderer) are the same as from one file.
+  build({
+    ...node,
+    entryPoints: { cli: 'src-main/cli/main.ts' },
+    outdir: 'dist',
+    splitting: true,
+    chunkNames: 'cli-[name]-[hash]',
+  }),
+  // The archive worker, in chunks too: each job loads its own code (age only for encrypted jobs).
+  build({
+    ...node,
+    entryPoints: { 'archive-worker': 'src-main/engine/archive/archive-worker.ts' },
+    outdir: 'dist',
+    splitting: true,
+    chunkNames: 'worker-[name]-[hash]',
+  }),
+]);
 if (existsSync('src-main/preload/preload.ts')) {
   // Sandboxed preloads cannot load ESM or node_modules: one CommonJS file, only `electron` external.
   await build({

@@ -1,26 +1,10 @@
 import { Command, CommanderError, Option } from 'commander';
 import path from 'node:path';
-import { isHandMadeArchive, runAdopt } from '../engine/backup/hand-made.js';
-import { listBackups } from '../engine/backup/list-backups.js';
-import { readBackupSet } from '../engine/backup/manifest.js';
-import { recoverInterruptedBackup } from '../engine/backup/backup-journal.js';
-import { runBackup, type BackupResult } from '../engine/backup/run-backup.js';
-import { runVerify } from '../engine/backup/verify-backup.js';
+import type { BackupResult } from '../engine/backup/run-backup.js';
 import { EXIT_CODES, exitCodeFor, toRecoveryError } from '../engine/errors.js';
 import { cleanText } from '../engine/util/clean-text.js';
-import { localDeviceId } from '../engine/media/device-id.js';
-import { listDrives } from '../engine/media/drives.js';
 import { formatBytes } from '../engine/progress.js';
-import { builtinProfiles, loadProfile } from '../engine/profiles/load.js';
 import type { Profile } from '../engine/profiles/schema.js';
-import { assertCommandsAllowed, profileTrust, untrustedWarning } from '../engine/profiles/trust.js';
-import {
-  isUnfinished,
-  restoreStatus,
-  resumeRestore,
-  rollbackRestore,
-  runRestore,
-} from '../engine/restore/run-restore.js';
 import { defaultStateDir } from '../engine/restore/journal.js';
 import type { RunbookIO } from '../engine/runbook/runner.js';
 import { describeHolder, jobLockHolder, withJobLock } from '../engine/util/job-lock.js';
@@ -29,9 +13,27 @@ import { collectFolder, getPassphrase, takeEnvSecrets, parseKeep, parseSize, rea
 import { registerScheduleCommands } from './schedule-commands.js';
 import { table, terminalInteraction, terminalSink } from './terminal.js';
 
+// Each command loads the engine parts it needs when it runs (dynamic import): `--help` and `profiles`
+// must not pay for the schema library, the WebSocket server, age or the drive listing
+// (tests/engine/cli-startup.test.ts checks which packages a command loads).
+const engine = {
+  backup: () => import('../engine/backup/run-backup.js'),
+  handMade: () => import('../engine/backup/hand-made.js'),
+  backupJournal: () => import('../engine/backup/backup-journal.js'),
+  verify: () => import('../engine/backup/verify-backup.js'),
+  list: () => import('../engine/backup/list-backups.js'),
+  set: () => import('../engine/backup/manifest.js'),
+  device: () => import('../engine/media/device-id.js'),
+  drives: () => import('../engine/media/drives.js'),
+  profiles: () => import('../engine/profiles/load.js'),
+  restore: () => import('../engine/restore/run-restore.js'),
+};
+
 /** The passphrase a backup needs: asked (or read) only when its manifest says it is encrypted. */
 async function passphraseFor(backup: string, file: string | undefined): Promise<string | undefined> {
+  const { isHandMadeArchive } = await engine.handMade();
   if (await isHandMadeArchive(path.resolve(backup))) return undefined;
+  const { readBackupSet } = await engine.set();
   const { manifest } = await readBackupSet(path.resolve(backup));
   // The product's own encrypted backups (OpenCRVS .tar.gz.enc) are opened with its passphrase too.
   const productEncrypted = manifest.artifacts.some((a) => a.format === 'openssl-enc-tar-gz');
@@ -79,6 +81,10 @@ function stateDirOpt(o: { stateDir?: string }): { stateDir?: string } {
  * warning says so, and a profile that would run commands (a `process` service) needs --allow-profile-commands.
  */
 async function cliProfile(ref: string, o: { allowProfileCommands?: boolean }): Promise<Profile> {
+  const [{ loadProfile }, { assertCommandsAllowed, profileTrust, untrustedWarning }] = await Promise.all([
+    engine.profiles(),
+    import('../engine/profiles/trust.js'),
+  ]);
   const profile = await loadProfile(ref);
   const trust = await profileTrust(ref);
   if (trust.origin === 'untrusted') {
@@ -121,8 +127,11 @@ export function buildProgram(): Command {
     .command('profiles')
     .description('List the built-in product profiles.')
     .option('--json', 'machine-readable output')
-    .action((o: { json?: boolean }) => {
-      const ps = builtinProfiles();
+    .action(async (o: { json?: boolean }) => {
+      // The table needs only what every shipped profile states; --json prints them parsed (defaults filled in).
+      const ps = o.json
+        ? (await engine.profiles()).builtinProfiles()
+        : Object.values((await import('../engine/profiles/builtin-sources.js')).BUILTIN_SOURCES);
       out(
         !!o.json,
         ps,
@@ -134,7 +143,7 @@ export function buildProgram(): Command {
               p.productName,
               p.platform,
               `${p.service.manager}:${p.service.name}`,
-              p.items.map((i) => i.path).join(', '),
+              (p.items ?? []).map((i) => i.path).join(', '),
             ]),
           ]) + 'A profile can also be a JSON file: --profile ./my-product.json (see the README).\n',
       );
@@ -146,6 +155,7 @@ export function buildProgram(): Command {
     .option('--all', 'also show hidden drives, with the reason they are hidden')
     .option('--json', 'machine-readable output')
     .action(async (o: { all?: boolean; json?: boolean }) => {
+      const { listDrives } = await engine.drives();
       const drives = await listDrives({ all: !!o.all });
       out(!!o.json, drives, () => {
         if (drives.length === 0) return 'No removable drive found. Plug in a USB stick (and mount it), or use --all.\n';
@@ -173,6 +183,7 @@ export function buildProgram(): Command {
     .option('--device <id>', 'only this device')
     .option('--json', 'machine-readable output')
     .action(async (dir: string, o: { device?: string; json?: boolean }) => {
+      const [{ localDeviceId }, { listBackups }] = await Promise.all([engine.device(), engine.list()]);
       const me = await localDeviceId();
       const groups = await listBackups(dir, { ...(o.device ? { device: o.device } : {}), thisDeviceId: me.id });
       out(!!o.json, groups, () => {
@@ -252,6 +263,7 @@ export function buildProgram(): Command {
         json?: boolean;
         allowProfileCommands?: boolean;
       }) => {
+        const { runBackup } = await engine.backup();
         const profile = await cliProfile(o.profile, o);
         const wantsEncryption = o.encrypt === true || o.passphraseFile !== undefined;
         const passphrase = wantsEncryption
@@ -305,6 +317,7 @@ export function buildProgram(): Command {
     .option('--json', 'print progress and results as JSON lines')
     .action(async (backup: string, o: { passphraseFile?: string; profile?: string; json?: boolean }) => {
       const passphrase = await passphraseFor(backup, o.passphraseFile);
+      const [{ runVerify }, { loadProfile }] = await Promise.all([engine.verify(), engine.profiles()]);
       const r = await runVerify(
         path.resolve(backup),
         {
@@ -337,6 +350,7 @@ export function buildProgram(): Command {
     .option('--device-id <id>', 'the device the archive comes from (default: hand-made)')
     .option('--json', 'print progress and results as JSON lines')
     .action(async (archive: string, o: { to: string; profile: string; deviceId?: string; json?: boolean }) => {
+      const [{ loadProfile }, { runAdopt }] = await Promise.all([engine.profiles(), engine.handMade()]);
       const profile = await loadProfile(o.profile);
       const r = await runAdopt(
         {
@@ -372,6 +386,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--state-dir <dir>', 'where the restore journal lives').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'print progress and results as JSON lines')
     .action(async (backup: string, o: RestoreCliOptions) => {
+      const { runRestore } = await engine.restore();
       const profile = await cliProfile(o.profile, o);
       const passphrase = await passphraseFor(backup, o.passphraseFile);
       const credentials = o.credentialsFile ? await readCredentialsFile(o.credentialsFile) : undefined;
@@ -405,6 +420,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--state-dir <dir>').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'machine-readable output')
     .action(async (o: { stateDir?: string; json?: boolean }) => {
+      const { restoreStatus, isUnfinished } = await engine.restore();
       const found = await restoreStatus(stateDirOpt(o));
       const s = isUnfinished(found) ? found : null;
       const running = jobLockHolder(defaultStateDir(stateDirOpt(o).stateDir));
@@ -437,6 +453,7 @@ export function buildProgram(): Command {
         required: false,
       });
       const runIo = io({ ...o, ...(credentials ? { credentials } : {}) });
+      const { resumeRestore } = await engine.restore();
       await withJobLock(defaultStateDir(stateDirOpt(o).stateDir), { command: 'resume' }, async () => {
         try {
           await resumeRestore({ ...stateDirOpt(o), ...(passphrase !== undefined ? { passphrase } : {}) }, runIo);
@@ -454,6 +471,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--state-dir <dir>').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'print progress and results as JSON lines')
     .action(async (o: { yes?: boolean; json?: boolean; stateDir?: string }) => {
+      const { rollbackRestore } = await engine.restore();
       await rollbackRestore(stateDirOpt(o), io(o));
       if (!o.json) process.stdout.write('\nRolled back: the machine is as it was before the restore.\n');
     });
@@ -503,6 +521,7 @@ export function buildProgram(): Command {
   program.hook('preAction', async (_program, action) => {
     const o = action.opts<{ stateDir?: string; json?: boolean }>();
     const emit = terminalSink({ json: o.json === true });
+    const { recoverInterruptedBackup } = await engine.backupJournal();
     await recoverInterruptedBackup(stateDirOpt(o), {
       emit: (e) => (e.type === 'log' && !o.json ? process.stderr.write(`Note: ${e.message}\n`) : emit(e)),
     }).catch((e: unknown) => process.stderr.write(`Note: ${toRecoveryError(e).message}\n`));
@@ -528,6 +547,7 @@ interface RestoreCliOptions {
 /** After a failed restore: say what state the machine is in and roll back (asked, or at once with --yes). */
 async function offerRollback(e: unknown, o: RestoreCliOptions, runIo: RunbookIO): Promise<never> {
   const err = toRecoveryError(e);
+  const { restoreStatus, rollbackRestore } = await engine.restore();
   const status = await restoreStatus(stateDirOpt(o)).catch(() => null);
   if (status === null || !status.canRollback) throw err;
   process.stderr.write(`\nThe restore stopped: ${err.message}\nState of the machine: ${status.where}\n`);

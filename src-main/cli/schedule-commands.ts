@@ -3,7 +3,9 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RecoveryError } from '../engine/errors.js';
-import { builtinProfileIds, loadProfile } from '../engine/profiles/load.js';
+// Profiles load (with the schema library) only when a schedule command runs: see cli/main.ts.
+import { builtinProfileIds } from '../engine/profiles/builtin-sources.js';
+const loadProfile = async (ref: string) => (await import('../engine/profiles/load.js')).loadProfile(ref);
 import { defaultStateDir } from '../engine/restore/journal.js';
 import type { RunbookIO } from '../engine/runbook/runner.js';
 import { parseKeep } from './options.js';

@@ -17,10 +17,18 @@ export interface CliResult {
 /** Runs `edge-recovery …` from sources, as a real child process with no terminal. */
 export function runCli(
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; cwd?: string; prefix?: string[] } = {},
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; prefix?: string[]; nodeArgs?: string[] } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const argv = [...(opts.prefix ?? []), process.execPath, '--import', TSX_IMPORT, CLI_ENTRY, ...args];
+    const argv = [
+      ...(opts.prefix ?? []),
+      process.execPath,
+      ...(opts.nodeArgs ?? []),
+      '--import',
+      TSX_IMPORT,
+      CLI_ENTRY,
+      ...args,
+    ];
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: opts.cwd ?? REPO,
       env: { ...process.env, ...opts.env },

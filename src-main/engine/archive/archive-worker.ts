@@ -1,18 +1,20 @@
-// Worker entry (bundled to dist/archive-worker.js): runs one archive job per worker thread.
+// Worker entry (bundled to dist/archive-worker.js, in chunks): runs one job per worker thread, and loads only
+// that job's code (a sizing walk does not compile the writer, the reader or age).
 import { serveWorkerJob, type WorkerJobHandler } from '../util/worker.js';
-import { adoptArchiveJob, type AdoptArchiveOptions } from './adopt.js';
-import { createArchiveJob } from './create.js';
-import { extractArchiveJob } from './extract.js';
+import type { AdoptArchiveOptions } from './adopt.js';
 import type { CreateArchiveOptions, ExtractArchiveOptions, VerifyArchiveOptions } from './types.js';
-import { verifyArchiveJob } from './verify.js';
 
 const handlers: Record<string, WorkerJobHandler> = {
-  'archive.create': ((i: CreateArchiveOptions, ctx) => createArchiveJob(i, ctx)) as WorkerJobHandler,
-  'archive.verify': ((i: { dir: string; opts: VerifyArchiveOptions }, ctx) =>
-    verifyArchiveJob(i.dir, i.opts, ctx)) as WorkerJobHandler,
-  'archive.adopt': ((i: AdoptArchiveOptions, ctx) => adoptArchiveJob(i, ctx)) as WorkerJobHandler,
-  'archive.extract': ((i: { dir: string; opts: ExtractArchiveOptions }, ctx) =>
-    extractArchiveJob(i.dir, i.opts, ctx)) as WorkerJobHandler,
+  'archive.create': (async (i: CreateArchiveOptions, ctx) =>
+    (await import('./create.js')).createArchiveJob(i, ctx)) as WorkerJobHandler,
+  'archive.verify': (async (i: { dir: string; opts: VerifyArchiveOptions }, ctx) =>
+    (await import('./verify.js')).verifyArchiveJob(i.dir, i.opts, ctx)) as WorkerJobHandler,
+  'archive.extract': (async (i: { dir: string; opts: ExtractArchiveOptions }, ctx) =>
+    (await import('./extract.js')).extractArchiveJob(i.dir, i.opts, ctx)) as WorkerJobHandler,
+  'tree.size': (async (i: { roots: string[] }, ctx) =>
+    (await import('../util/tree-size.js')).treeSizes(i.roots, ctx.progress)) as WorkerJobHandler,
+  'archive.adopt': (async (i: AdoptArchiveOptions, ctx) =>
+    (await import('./adopt.js')).adoptArchiveJob(i, ctx)) as WorkerJobHandler,
 };
 
 serveWorkerJob(handlers);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  type Dirent,
   closeSync,
   constants as fsc,
   fstatSync,
@@ -17,7 +18,7 @@ import path from 'node:path';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import { ProgressMeter, type ProgressSink } from '../progress.js';
 import { groupNameForGid, userNameForUid } from '../util/system-users.js';
-import { AgeEncryptor } from './age-stream.js';
+import { DEFAULT_GZIP_LEVEL, archiveBaseName } from './names.js';
 import { GzipOut } from './gzip-out.js';
 import { LineSpool, MANIFEST_FORMAT, MANIFEST_PATH, manifestLine, type ManifestLine } from './manifest.js';
 import { PartWriter } from './part-writer.js';
@@ -25,23 +26,14 @@ import { encodeHeader } from './tar-header.js';
 import { TarSink } from './tar-sink.js';
 import type { ArchiveResult, CreateArchiveOptions } from './types.js';
 
-/**
- * Level 1 by measurement (scripts/bench.ts, BENCH_SCALE=0.1, mixed data): level 3 gave the same size
- * ratio (0.454 / 0.462) but was up to 2× slower on 10 KiB files (27 vs 56 MB/s). Random and zero blocks
- * gain nothing from effort; the technician waits for throughput, not for the last percent.
- */
-export const DEFAULT_GZIP_LEVEL = 1;
-
-export const ITEM_ID = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$/;
-
-export function archiveBaseName(encrypted: boolean): string {
-  return encrypted ? 'data.tar.gz.age' : 'data.tar.gz';
-}
+export { DEFAULT_GZIP_LEVEL, ITEM_ID, archiveBaseName } from './names.js';
 
 const O_NOFOLLOW = fsc.O_NOFOLLOW ?? 0;
+const O_NONBLOCK = fsc.O_NONBLOCK ?? 0;
 
-function sortedNames(dir: string): string[] {
-  return readdirSync(dir).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+/** Entries by name (byte order of UTF-16, as before), with their types: regular files need no lstat. */
+function sortedEntries(dir: string): Dirent[] {
+  return readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** Counting pass so progress has totals (and an ETA); lstat only, nothing kept in memory. */
@@ -117,13 +109,15 @@ export async function createArchiveJob(
     return { ...it, st };
   });
 
-  const totals = roots.reduce(
-    (a, r) => {
-      const s = scan(r.path);
-      return { bytes: a.bytes + s.bytes, files: a.files + s.files };
-    },
-    { bytes: 0, files: 0 },
-  );
+  const totals =
+    opts.totals ??
+    roots.reduce(
+      (a, r) => {
+        const s = scan(r.path);
+        return { bytes: a.bytes + s.bytes, files: a.files + s.files };
+      },
+      { bytes: 0, files: 0 },
+    );
   const meter = new ProgressMeter('archiving', totals, ctx.progress);
 
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'edge-recovery-manifest-'));
@@ -135,10 +129,13 @@ export async function createArchiveJob(
   const writer = new PartWriter(opts.outDir, archiveBaseName(encrypted), opts.splitSize, (f) => ctx.willCreate(f));
   let out: GzipOut | null = null;
   try {
-    const enc = encrypted ? await AgeEncryptor.create(opts.passphrase, opts.ageKey) : null;
+    // age loads only for an encrypted job.
+    const enc = encrypted
+      ? await (await import('./age-stream.js')).AgeEncryptor.create(opts.passphrase, opts.ageKey)
+      : null;
     out = new GzipOut(level, enc, writer);
     const gz = out;
-    const sink = new TarSink((b) => gz.write(b));
+    const sink = new TarSink((b, done) => gz.write(b, done));
 
     const names = (st: Stats): { uname: string; gname: string } => {
       const key = `${st.uid}:${st.gid}`;
@@ -171,21 +168,26 @@ export async function createArchiveJob(
         await emit(m);
         spool.add(manifestLine(m));
         result.dirs++;
-        let children: string[];
+        let children: Dirent[];
         try {
-          children = sortedNames(abs);
+          children = sortedEntries(abs);
         } catch (e) {
           throw unreadable(e, abs);
         }
-        for (const name of children) {
-          const childAbs = path.join(abs, name);
+        for (const d of children) {
+          const childAbs = path.join(abs, d.name);
+          // A regular file is opened (O_NOFOLLOW) and fstat'ed: no lstat first (one syscall less per file).
+          if (d.isFile()) {
+            await copyFile(childAbs, `${rel}/${d.name}`);
+            continue;
+          }
           let cst: Stats;
           try {
             cst = lstatSync(childAbs);
           } catch (e) {
             throw unreadable(e, childAbs);
           }
-          await visit(childAbs, `${rel}/${name}`, cst);
+          await visit(childAbs, `${rel}/${d.name}`, cst);
         }
       } else if (st.isSymbolicLink()) {
         let target: string;
@@ -199,14 +201,28 @@ export async function createArchiveJob(
         spool.add(manifestLine(m));
         result.symlinks++;
       } else if (st.isFile()) {
+        await copyFile(abs, rel);
+      } else {
+        const kind = st.isSocket() ? 'socket' : st.isFIFO() ? 'fifo' : 'device';
+        result.skipped.push({ path: abs, reason: `${kind}: not backed up (the service recreates it)` });
+      }
+    };
+
+    const copyFile = async (abs: string, rel: string): Promise<void> => {
+      {
         let fd: number;
         try {
-          fd = openSync(abs, fsc.O_RDONLY | O_NOFOLLOW);
+          // O_NONBLOCK: if the file was swapped for a FIFO since the folder was listed, do not hang on it.
+          fd = openSync(abs, fsc.O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
         } catch (e) {
           throw unreadable(e, abs);
         }
         try {
           const fst = fstatSync(fd);
+          if (!fst.isFile()) {
+            await visit(abs, rel, fst);
+            return;
+          }
           const m = base(rel, fst, 'file', fst.size);
           await emit(m);
           const hash = createHash('sha256');
@@ -239,9 +255,6 @@ export async function createArchiveJob(
         } finally {
           closeSync(fd);
         }
-      } else {
-        const kind = st.isSocket() ? 'socket' : st.isFIFO() ? 'fifo' : 'device';
-        result.skipped.push({ path: abs, reason: `${kind}: not backed up (the service recreates it)` });
       }
     };
 

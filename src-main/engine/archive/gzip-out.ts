@@ -28,10 +28,14 @@ export class GzipOut {
     if (enc) this.writer.write(enc.prefix);
   }
 
-  /** Queues a batch (which the caller must not reuse); waits while `parallel` batches are already compressing. */
-  async write(b: Buffer): Promise<void> {
+  /**
+   * Queues a batch (which the caller must not touch until `consumed` is called: when zlib is done with it);
+   * waits while `parallel` batches are already compressing.
+   */
+  async write(b: Buffer, consumed?: () => void): Promise<void> {
     // Output in one chunk per batch: zlib's default 16 KiB chunks cost a callback each on this thread.
     const p = gzip(b, { level: this.level, chunkSize: Math.max(64 * 1024, b.length + 1024) });
+    if (consumed) void p.then(consumed, () => undefined);
     // A rejection is handled where the promise is awaited; this only keeps a destroyed pipeline quiet.
     p.catch(() => undefined);
     this.inflight.push(p);

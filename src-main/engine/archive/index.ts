@@ -1,8 +1,9 @@
 import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { RecoveryError } from '../errors.js';
+import type { TreeSize } from '../util/tree-size.js';
 import { runWorkerJob, type WorkerJobOptions } from '../util/worker.js';
-import { ITEM_ID } from './create.js';
+import { ITEM_ID } from './names.js';
 import type { AdoptArchiveOptions, AdoptArchiveResult } from './adopt.js';
 import type {
   ArchiveIo,
@@ -23,7 +24,7 @@ export type {
   ReadResult,
   VerifyArchiveOptions,
 } from './types.js';
-export { DEFAULT_GZIP_LEVEL, archiveBaseName } from './create.js';
+export { DEFAULT_GZIP_LEVEL, archiveBaseName } from './names.js';
 export type { AdoptArchiveOptions, AdoptArchiveResult, HandMadeFormat } from './adopt.js';
 export { parentsOf, type MapItem } from './hand-made-map.js';
 export { MANIFEST_PATH, MANIFEST_FORMAT, type ManifestLine } from './manifest.js';
@@ -89,6 +90,14 @@ export function extractArchive(
   workerOpts?: WorkerJobOptions,
 ): Promise<ReadResult> {
   return runWorkerJob('archive.extract', { dir, opts }, io, workerOpts);
+}
+
+/**
+ * Sizes folders (bytes, files, folders, links that leave them) in one walk on a worker thread, with progress:
+ * the backup's pre-check sizes, and the archive's progress totals (passed back as `totals`).
+ */
+export function sizeTrees(roots: string[], io: ArchiveIo = {}, workerOpts?: WorkerJobOptions): Promise<TreeSize[]> {
+  return runWorkerJob('tree.size', { roots }, io, workerOpts);
 }
 
 /**

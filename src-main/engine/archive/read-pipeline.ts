@@ -6,7 +6,10 @@ import { createGunzip } from 'node:zlib';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import type { ProgressMeter } from '../progress.js';
 import type { AgeKey } from './age-key.js';
-import { AGE_MAGIC, AgeDecryptor, looksEncrypted } from './age-stream.js';
+import type { AgeDecryptor } from './age-stream.js';
+
+/** The age header's first line (age-stream.ts has the same): age itself loads only for an encrypted set. */
+const AGE_MAGIC = Buffer.from('age-encryption.org/v1\n');
 import { TarFormatError, TarReader, type TarHandler } from './tar-reader.js';
 import type { ArchivePart } from './types.js';
 
@@ -90,9 +93,10 @@ export async function readArchive(
   gunzip.on('error', (e) => {
     failure ??= e;
   });
-  const toGunzip = async (b: Buffer): Promise<void> => {
+  const toGunzip = async (b: Buffer, consumed?: () => void): Promise<void> => {
     if (failure) throw failure;
-    if (!gunzip.write(b)) {
+    // The write callback runs once zlib has used up the chunk: then its buffer can be read into again.
+    if (!gunzip.write(b, consumed ? () => consumed() : undefined)) {
       await new Promise<void>((resolve) => {
         const done = (): void => {
           gunzip.off('drain', done);
@@ -108,30 +112,33 @@ export async function readArchive(
 
   let dec: AgeDecryptor | null | undefined; // undefined until the first bytes tell
   let firstBytes: Buffer[] = [];
-  const feed = async (b: Buffer): Promise<void> => {
+  const feed = async (b: Buffer, consumed: () => void): Promise<void> => {
     if (dec === undefined) {
       firstBytes.push(b);
       const head = Buffer.concat(firstBytes);
       if (head.length < AGE_MAGIC.length) return;
       firstBytes = [];
-      if (looksEncrypted(head)) {
+      if (head.subarray(0, AGE_MAGIC.length).equals(AGE_MAGIC)) {
         if ((passphrase === undefined || passphrase === '') && ageKey === undefined) {
           throw new RecoveryError('PASSPHRASE_REQUIRED', 'This backup is encrypted: enter its passphrase.');
         }
-        dec = new AgeDecryptor(passphrase, ageKey);
+        dec = new (await import('./age-stream.js')).AgeDecryptor(passphrase, ageKey);
       } else dec = null;
+      consumed();
       b = head;
+      if (dec === null) return toGunzip(b);
+    } else if (dec === null) {
+      return toGunzip(b, consumed);
     }
-    if (dec === null) {
-      await toGunzip(b);
-      return;
-    }
+    // The decryptor may keep slices of `b`: not handed back for reuse (it becomes garbage).
     const out: Buffer[] = [];
-    await dec.push(b, out);
+    await dec!.push(b, out);
     for (const o of out) await toGunzip(o);
   };
 
   const buf = Buffer.allocUnsafe(READ_CHUNK);
+  /** Read buffers zlib has finished with: reused instead of a fresh 1 MiB (and its page faults) per read. */
+  const pool: Buffer[] = [];
   let partIndex = 0;
   const hashPart = async (p: ArchivePart, consume: boolean): Promise<boolean> => {
     const file = partPath(dir, p.name);
@@ -146,17 +153,17 @@ export async function readArchive(
       let left = p.size;
       while (left > 0) {
         let n: number;
+        const into = consume ? (pool.pop() ?? Buffer.allocUnsafe(READ_CHUNK)) : buf;
         try {
-          n = readSync(fd, buf, 0, Math.min(READ_CHUNK, left), null);
+          n = readSync(fd, into, 0, Math.min(READ_CHUNK, left), null);
         } catch (e) {
           throw toRecoveryError(e, file);
         }
         if (n === 0) throw new RecoveryError('BACKUP_INCOMPLETE', `The backup is incomplete: ${p.name} is short.`);
-        hash.update(buf.subarray(0, n));
+        hash.update(into.subarray(0, n));
         left -= n;
         meter.add(n);
-        // Copy: the downstream stages may keep the chunk after we reuse `buf`.
-        if (consume) await feed(Buffer.from(buf.subarray(0, n)));
+        if (consume) await feed(into.subarray(0, n), () => pool.push(into));
       }
     } finally {
       closeSync(fd);

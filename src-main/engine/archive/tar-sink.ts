@@ -10,10 +10,13 @@ import { BLOCK, RECORD } from './tar-header.js';
 export class TarSink {
   private buf: Buffer;
   private used = 0;
+  /** Batches the compressor has finished with, ready to be filled again (no fresh 1 MiB per batch). */
+  private readonly free: Buffer[] = [];
   total = 0;
 
+  /** `flushBatch` gets the batch and a `done` to call once nothing reads the batch any more. */
   constructor(
-    private readonly flushBatch: (b: Buffer) => Promise<void>,
+    private readonly flushBatch: (b: Buffer, done: () => void) => Promise<void>,
     private readonly batchSize = 1024 * 1024,
   ) {
     this.buf = Buffer.allocUnsafe(batchSize);
@@ -60,11 +63,12 @@ export class TarSink {
 
   private async flush(): Promise<void> {
     if (this.used === 0) return;
-    const out = this.buf.subarray(0, this.used);
+    const full = this.buf;
+    const out = full.subarray(0, this.used);
     this.total += this.used;
-    // zlib keeps a reference until it has compressed the batch: start a new buffer, don't reuse.
-    this.buf = Buffer.allocUnsafe(this.batchSize);
+    // zlib keeps a reference until it has compressed the batch: fill another one meanwhile, reuse this later.
+    this.buf = this.free.pop() ?? Buffer.allocUnsafe(this.batchSize);
     this.used = 0;
-    await this.flushBatch(out);
+    await this.flushBatch(out, () => this.free.push(full));
   }
 }

@@ -22,6 +22,11 @@ export interface CreateArchiveOptions {
   /** Bytes per part; parts are named `.001`, `.002` … and `cat` of them is the archive. */
   splitSize?: number;
   gzipLevel?: number;
+  /**
+   * Totals for progress (and its ETA), when the caller has just walked the folders (the backup's pre-checks):
+   * then the archive does not walk them a second time to count.
+   */
+  totals?: { bytes: number; files: number };
   /** An archive of no folders (only its inner manifest): the product's own files travel beside it. */
   allowEmpty?: boolean;
 }

@@ -9,7 +9,6 @@ import { serviceFor } from '../service/index.js';
 import type { ServiceState } from '../service/types.js';
 import { writeFileAtomic } from '../util/atomic-fs.js';
 import { holdsJobLock, withJobLock } from '../util/job-lock.js';
-import { MANIFEST_NAME } from './manifest.js';
 
 /**
  * The backup's own journal (`<state dir>/backup-journal.json`): what a killed backup leaves behind, so the
@@ -99,6 +98,8 @@ export interface BackupRecovery {
 }
 
 async function hasManifest(setDir: string): Promise<boolean> {
+  // Loaded here, not at the top: every CLI command checks for a killed backup, and manifest.ts loads zod.
+  const { MANIFEST_NAME } = await import('./manifest.js');
   return fsp.stat(path.join(setDir, MANIFEST_NAME)).then(
     () => true,
     () => false,

@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { newAgeKey, releaseAgeKey, type AgeKey } from '../archive/age-key.js';
-import { createArchive, verifyArchive, type ArchiveResult } from '../archive/index.js';
+import { createArchive, sizeTrees, verifyArchive, type ArchiveResult } from '../archive/index.js';
 import { apiWithPort, applianceClientFor, type ApplianceClient } from '../appliance/client.js';
 import { versionFromCommand } from '../appliance/installed-version.js';
 import { RecoveryError, toRecoveryError } from '../errors.js';
@@ -29,7 +29,7 @@ import { defaultStateDir } from '../restore/journal.js';
 import { fsyncDir, mkdirNoFollow, writeFileAtomic } from '../util/atomic-fs.js';
 import { withJobLock } from '../util/job-lock.js';
 import { linkedFolder } from '../util/linked-folder.js';
-import { treeSize, type TreeSize } from '../util/tree-size.js';
+import type { TreeSize } from '../util/tree-size.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
 import {
   FORMAT,
@@ -169,7 +169,14 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
           s.log(`${it.path} is a link to ${real}: the data there is backed up, and the manifest records the link.`);
           it.path = real;
         }
-        const size = await treeSize(it.path);
+      }
+      // One walk of the folders, on the worker thread with progress: these sizes are also the archive's totals.
+      const sizes = await sizeTrees(
+        c.items.map((i) => i.path),
+        { onProgress: s.progress, ...(s.signal ? { signal: s.signal } : {}) },
+      );
+      for (const [i, it] of c.items.entries()) {
+        const size = sizes[i]!;
         if (!size.exists) {
           if (it.required) {
             throw new RecoveryError('SOURCE_MISSING', `The folder ${it.path} (${it.id}) does not exist.`, {
@@ -349,6 +356,13 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
           outDir: c.setDir,
           ...(c.ageKey !== null ? { ageKey: c.ageKey } : {}),
           ...(c.splitSize !== undefined ? { splitSize: c.splitSize } : {}),
+          totals: [...c.sizes.values()].reduce(
+            (a, t) => ({ bytes: a.bytes + t.bytes, files: a.files + t.regularFiles }),
+            {
+              bytes: 0,
+              files: 0,
+            },
+          ),
         },
         {
           onProgress: (p) => {

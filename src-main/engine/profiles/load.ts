@@ -3,19 +3,9 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { RecoveryError } from '../errors.js';
 import { CheckedProfileSchema, type Profile } from './schema.js';
-import edsLinux from './builtin/eds-linux.json' with { type: 'json' };
-import edsWindows from './builtin/eds-windows.json' with { type: 'json' };
-import edsDocker from './builtin/eds-docker.json' with { type: 'json' };
-import opencrvs from './builtin/opencrvs.json' with { type: 'json' };
-import stackstateLinux from './builtin/stackstate-linux.json' with { type: 'json' };
+import { BUILTIN_SOURCES, builtinProfileIds } from './builtin-sources.js';
 
-const BUILTIN_SOURCES: Record<string, unknown> = {
-  'eds-linux': edsLinux,
-  'eds-windows': edsWindows,
-  'eds-docker': edsDocker,
-  opencrvs,
-  'stackstate-linux': stackstateLinux,
-};
+export { builtinProfileIds };
 
 /** "items.1.path: must start with /" — names the field, says what is wrong. */
 export function describeIssues(error: z.ZodError): string[] {
@@ -63,10 +53,6 @@ export function checkProductSteps(p: Profile): string[] {
     out.push('items: a profile needs folders to archive or artifact steps that put files into the backup');
   }
   return out;
-}
-
-export function builtinProfileIds(): string[] {
-  return Object.keys(BUILTIN_SOURCES);
 }
 
 export function builtinProfiles(): Profile[] {

@@ -1,47 +1,74 @@
-import { promises as fsp } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { symlinkEscapes } from '../archive/entry-check.js';
+import { ProgressMeter, type ProgressSink } from '../progress.js';
 
 export interface TreeSize {
   exists: boolean;
   bytes: number;
+  /** Everything that is not a folder: regular files, links and others. */
   files: number;
+  /** Regular files only (what the archive copies and counts in its progress). */
+  regularFiles: number;
   dirs: number;
   /** Symlinks whose target leaves the folder (absolute, or escaping with ..): relative path and target. */
   outsideLinks: { path: string; target: string }[];
 }
 
-/** Sizes a folder without following links; iterative, so deep trees cannot overflow the stack. */
-export async function treeSize(root: string): Promise<TreeSize> {
-  const out: TreeSize = { exists: false, bytes: 0, files: 0, dirs: 0, outsideLinks: [] };
-  try {
-    const st = await fsp.lstat(root);
-    if (!st.isDirectory()) return out;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return out;
-    throw e;
-  }
-  out.exists = true;
-  const stack = [root];
-  while (stack.length > 0) {
-    const dir = stack.pop()!;
-    out.dirs++;
-    const entries = await fsp.readdir(dir, { withFileTypes: true });
-    for (const e of entries) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) stack.push(p);
-      else if (e.isFile()) {
-        out.files++;
-        out.bytes += (await fsp.lstat(p)).size;
-      } else {
-        out.files++;
-        if (e.isSymbolicLink()) {
-          const target = await fsp.readlink(p);
+/**
+ * Sizes folders without following links, in one walk: readdir with types, an lstat for regular files only.
+ * Synchronous on purpose: it runs on a worker thread (archive worker job `tree.size`), reporting progress
+ * as it goes; its totals are the backup's pre-check sizes and the archive's progress totals, so the source
+ * is walked once before the real pass, not twice. Iterative, so deep trees cannot overflow the stack.
+ */
+export function treeSizes(roots: string[], progress?: ProgressSink): TreeSize[] {
+  const meter = progress ? new ProgressMeter('scanning', { bytes: null, files: null }, progress) : null;
+  const out = roots.map((root) => {
+    const r: TreeSize = { exists: false, bytes: 0, files: 0, regularFiles: 0, dirs: 0, outsideLinks: [] };
+    try {
+      if (!lstatSync(root).isDirectory()) return r;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return r;
+      throw e;
+    }
+    r.exists = true;
+    const stack = [root];
+    while (stack.length > 0) {
+      const dir = stack.pop()!;
+      r.dirs++;
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) stack.push(p);
+        else if (e.isFile()) {
+          const size = lstatSync(p).size;
+          r.files++;
+          r.regularFiles++;
+          r.bytes += size;
+          meter?.add(size, 1, p);
+        } else if (e.isSymbolicLink()) {
+          r.files++;
+          const target = readlinkSync(p);
           const rel = path.relative(root, dir).split(path.sep).filter(Boolean);
-          if (symlinkEscapes(rel, target) !== null) out.outsideLinks.push({ path: path.relative(root, p), target });
+          if (symlinkEscapes(rel, target) !== null) r.outsideLinks.push({ path: path.relative(root, p), target });
+        } else if (e.isBlockDevice() || e.isCharacterDevice() || e.isFIFO() || e.isSocket()) {
+          r.files++;
+        } else {
+          // DT_UNKNOWN (some filesystems): ask lstat.
+          const st = lstatSync(p);
+          if (st.isDirectory()) stack.push(p);
+          else {
+            r.files++;
+            if (st.isFile()) {
+              r.regularFiles++;
+              r.bytes += st.size;
+              meter?.add(st.size, 1, p);
+            }
+          }
         }
       }
     }
-  }
+    return r;
+  });
+  meter?.flush();
   return out;
 }
