@@ -50,7 +50,7 @@ const POINTS: Array<{ at: string; only?: 'resume' }> = [
   { at: 'after-journal:rename-intent:set-aside:Storage' },
   { at: 'renamed:set-aside:Storage' },
   { at: 'renamed:move-in:Storage' },
-  { at: 'ownership:mid-chown' },
+  { at: 'ownership:mid-check' },
   { at: 'ownership:before-check' },
   { at: 'start:started' },
   { at: 'after-journal:step-start:credentials' },

@@ -55,10 +55,11 @@ export async function snapshotFolders(dirs: string[]): Promise<Record<string, Tr
   return out;
 }
 
-/** Names of the entries in `parent` that start with `prefix` (leftovers like "X.restore-staging-…"). */
+/** Names of the entries in `parent` that are leftovers of a restore ("X.before-restore-…", ".edge-recovery-<id>"). */
 export async function siblingsLike(target: string): Promise<string[]> {
   const parent = path.dirname(target);
   const base = path.basename(target);
   const names = await fsp.readdir(parent).catch(() => [] as string[]);
-  return names.filter((n) => n !== base && n.startsWith(`${base}.`)).sort();
+  // Also the restore's root-only work folders (.edge-recovery-<id>: staging, trash) beside the target.
+  return names.filter((n) => (n !== base && n.startsWith(`${base}.`)) || n.startsWith('.edge-recovery-')).sort();
 }

@@ -61,6 +61,84 @@ export function checkEntryShape(h: TarEntryHeader, itemIds: ReadonlySet<string>)
   return parts;
 }
 
+/** How many links one resolution may pass through (Linux gives ELOOP after 40). */
+const MAX_LINK_HOPS = 40;
+
+/**
+ * The one screen for every reader of a backup (`verify`, the restore's check, the extraction): the shape
+ * rules of checkEntryShape, plus links resolved against the tree as seen so far. A link's target is walked
+ * component by component; a component that is a link seen earlier is replaced by that link's target, as the
+ * kernel would. So `s1 -> ..`, `s2 -> s1/..`, … `etc -> s12/etc`, each harmless alone, are refused together.
+ * `finish()` resolves every link once more against the whole tree (a later link can change where an earlier
+ * one leads). Memory: one entry per link, none per file.
+ */
+export class EntryScreen {
+  private readonly links = new Map<string, string>();
+  private count = 0;
+
+  /** itemIds null: any item name the writer could have made (verify without a profile). */
+  constructor(private readonly itemIds: ReadonlySet<string> | null) {}
+
+  get entries(): number {
+    return this.count;
+  }
+
+  check(h: TarEntryHeader): string[] {
+    const ids = this.itemIds ?? new Set([h.path.split('/')[0]!].filter((c) => /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(c)));
+    const parts = checkEntryShape(h, ids);
+    this.count++;
+    if (h.type === 'symlink') {
+      this.links.set(h.path, h.linkpath ?? '');
+      const why = this.escapes(parts);
+      if (why !== null) throw hostile(h.path, why);
+    } else if (this.links.has(h.path)) {
+      throw hostile(h.path, 'duplicate entry (a link of that name came earlier)');
+    }
+    return parts;
+  }
+
+  finish(): void {
+    for (const p of this.links.keys()) {
+      const why = this.escapes(p.split('/'));
+      if (why !== null) throw hostile(p, why);
+    }
+  }
+
+  /** Why the link at `parts` (item id first) leads outside its item once links are followed, or null. */
+  private escapes(parts: string[]): string | null {
+    const item = parts[0]!;
+    // The real folders from the item root down to the link's folder.
+    const stack = parts.slice(1, -1);
+    const todo: string[] = splitTarget(this.links.get(parts.join('/'))!);
+    let hops = 0;
+    while (todo.length > 0) {
+      const c = todo.shift()!;
+      if (c === '' || c === '.') continue;
+      if (c === '..') {
+        if (stack.length === 0) return `link leaving its folder once the links it passes through are followed`;
+        stack.pop();
+        continue;
+      }
+      const here = [item, ...stack, c].join('/');
+      const target = this.links.get(here);
+      if (target === undefined) {
+        stack.push(c);
+        continue;
+      }
+      if (++hops > MAX_LINK_HOPS) return 'a loop of links';
+      if (target.startsWith('/') || /^[A-Za-z]:/.test(target) || target.includes('\\')) {
+        return `link through ${here}, which points to an absolute path`;
+      }
+      todo.unshift(...splitTarget(target));
+    }
+    return null;
+  }
+}
+
+function splitTarget(t: string): string[] {
+  return t.split('/');
+}
+
 export function matchesManifest(h: TarEntryHeader, m: ManifestLine | null): string | null {
   if (!m) return 'not listed in the inner manifest';
   if (m.path !== h.path) return `the inner manifest expects ${JSON.stringify(m.path)} here`;

@@ -2,33 +2,103 @@ import { createHash, type Hash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { childEnv } from '../util/child-env.js';
 import {
-  chmodSync,
   closeSync,
   constants as fsc,
   fchmodSync,
+  fchownSync,
+  fstatSync,
   fsyncSync,
   futimesSync,
-  lstatSync,
+  lchownSync,
   lutimesSync,
   mkdirSync,
   openSync,
   readSync,
-  rmSync,
   symlinkSync,
-  utimesSync,
   writeSync,
 } from 'node:fs';
 import path from 'node:path';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import { ProgressMeter, type ProgressSink } from '../progress.js';
-import { checkEntryShape, hostile, matchesManifest } from './entry-check.js';
+import { compilePolicy } from '../restore/ownership-policy.js';
+import { DIR_OPEN_FLAGS } from '../util/atomic-fs.js';
+import { removeTreeNoFollow } from '../util/safe-delete.js';
+import { EntryScreen, hostile, matchesManifest } from './entry-check.js';
 import { LineReader, MANIFEST_PATH, parseHead, parseLine, type ManifestLine } from './manifest.js';
 import { readArchive } from './read-pipeline.js';
 import type { TarEntryHeader } from './tar-header.js';
-import type { ExtractArchiveOptions, ReadResult } from './types.js';
+import type { ArchiveLimits, ExtractArchiveOptions, ReadResult } from './types.js';
 
 const O_NOFOLLOW = fsc.O_NOFOLLOW ?? 0;
 const CREATE_FLAGS = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | O_NOFOLLOW;
+/** What an archive mode may keep without a policy: no setuid/setgid/sticky, no group/other write. */
+const SAFE_MODE_MASK = 0o0755;
+
+/** Stops reading as soon as the archive holds more than its manifest declared (a decompression bomb). */
+export class LimitMeter {
+  files = 0;
+  bytes = 0;
+  entries = 0;
+  constructor(private readonly limits: ArchiveLimits | undefined) {}
+
+  entry(h: TarEntryHeader): void {
+    this.entries++;
+    if (h.type === 'file') {
+      this.files++;
+      this.bytes += h.size;
+    }
+    const l = this.limits;
+    if (!l) return;
+    const over =
+      this.bytes > l.contentBytes
+        ? `more than the ${l.contentBytes} bytes of data`
+        : this.files > l.files
+          ? `more than the ${l.files} files`
+          : this.entries > l.entries
+            ? `more than the ${l.entries} entries`
+            : null;
+    if (over !== null) {
+      throw new RecoveryError(
+        'HOSTILE_ARCHIVE',
+        `The archive holds ${over} its manifest declares (at ${JSON.stringify(h.path)}): reading stopped.`,
+        {
+          hint: 'This backup was tampered with (a decompression bomb?). Use another copy. Nothing outside the staging folder was written.',
+          details: { entry: h.path },
+        },
+      );
+    }
+  }
+}
+
+/**
+ * Checks that `dir` (a staging folder's parent) is a real folder only this account can enter, and returns a
+ * path that names exactly that folder (through /proc/self/fd on Linux) for as long as `fd` stays open.
+ */
+function openPrivateParent(dir: string): { fd: number; at: string } {
+  let fd: number;
+  try {
+    fd = openSync(dir, DIR_OPEN_FLAGS);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' || code === 'ENOTDIR') {
+      throw new RecoveryError('UNSAFE_PATH', `${dir} is a link, not a folder: nothing was unpacked there.`);
+    }
+    throw toRecoveryError(e, dir);
+  }
+  if (process.platform !== 'win32') {
+    const st = fstatSync(fd);
+    const me = process.geteuid?.() ?? st.uid;
+    if (st.uid !== me || (st.mode & 0o077) !== 0) {
+      closeSync(fd);
+      throw new RecoveryError(
+        'UNSAFE_PATH',
+        `The staging folders must be inside a folder only this account can enter; ${dir} is mode ${(st.mode & 0o777).toString(8)}, owner uid ${st.uid}.`,
+        { hint: 'The restore makes such a folder itself (.edge-recovery-<id>); pass staging folders inside one.' },
+      );
+    }
+  }
+  return { fd, at: process.platform === 'linux' ? `/proc/self/fd/${fd}` : dir };
+}
 
 function sha256File(file: string): { sha256: string; size: number } {
   const fd = openSync(file, 'r');
@@ -59,10 +129,14 @@ function syncTargets(dirs: string[]): void {
 }
 
 /**
- * Safe extraction into fresh staging folders. Every entry is judged before anything is written for it
- * (shape, item, manifest line); files are created with O_EXCL|O_NOFOLLOW under folders this extraction
- * created itself, so nothing can be written through a link or outside staging. Folder modes and mtimes
- * are applied last (deepest first) so read-only folders and children's writes don't interfere.
+ * Safe extraction into fresh staging folders inside a folder only this account can enter. Every entry is
+ * judged before anything is written for it (EntryScreen: shape, item, links resolved against the tree so
+ * far; the manifest line; the declared totals); files are created with O_EXCL|O_NOFOLLOW under folders this
+ * extraction created itself, so nothing can be written through a link or outside staging. Each file gets its
+ * owner and mode on its own descriptor right after its data (fchown, fchmod: one open, write, fchown,
+ * fchmod, close); links get lchown inside the private staging. Modes never keep setuid/setgid/sticky or
+ * group/other write unless the policy says so. Folders get owner, mode and mtime last (deepest first), each
+ * opened O_DIRECTORY|O_NOFOLLOW, so read-only folders and children's writes don't interfere.
  */
 export async function extractArchiveJob(
   dir: string,
@@ -86,36 +160,53 @@ export async function extractArchiveJob(
 
   const created: string[] = [];
   const roots = new Map<string, string>();
+  const parents = new Map<string, { fd: number; at: string }>();
+  const closeParents = (): void => {
+    for (const p of parents.values()) closeSync(p.fd);
+    parents.clear();
+  };
   try {
     for (const [id, target] of Object.entries(opts.targets)) {
-      const abs = path.resolve(target);
+      const real = path.resolve(target);
+      const dir = path.dirname(real);
+      if (!parents.has(dir)) parents.set(dir, openPrivateParent(dir));
+      // From here on, only paths through the parent's descriptor: a swapped path cannot redirect us.
+      const abs = `${parents.get(dir)!.at}/${path.basename(real)}`;
       try {
         mkdirSync(abs, { mode: 0o700 });
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
-          throw new RecoveryError('BAD_INPUT', `The staging folder ${abs} already exists.`, {
+          throw new RecoveryError('BAD_INPUT', `The staging folder ${real} already exists.`, {
             hint: 'Remove it (after checking it holds nothing you need) and try again.',
           });
         }
-        throw toRecoveryError(e, abs);
+        throw toRecoveryError(e, real);
       }
       // Only after mkdir succeeded: a folder that existed before is never ours to remove.
-      ctx.willCreate(abs, true);
+      ctx.willCreate(real, true);
       created.push(abs);
       roots.set(id, abs);
     }
   } catch (e) {
     manifest.close();
-    for (const c of created) rmSync(c, { recursive: true, force: true });
+    for (const c of created) removeTreeNoFollow(c);
+    closeParents();
     throw e;
   }
+  const realRoots = Object.values(opts.targets).map((t) => path.resolve(t));
+  const owner = process.platform === 'win32' ? undefined : opts.owner;
+  const policy = owner ? compilePolicy({ user: '', group: '', ...owner }) : null;
+  const modeFor = (h: TarEntryHeader, kind: 'dir' | 'file'): number =>
+    policy ? policy.modeFor(h.path, kind) : h.mode & SAFE_MODE_MASK;
+  const screen = new EntryScreen(itemIds);
+  const limits = new LimitMeter(opts.limits);
 
   const totalBytes = opts.parts.reduce((a, p) => a + p.size, 0);
   const meter = new ProgressMeter('extracting', { bytes: totalBytes, files: null }, ctx.progress);
   const result: ReadResult = { files: 0, contentBytes: 0 };
   // Folders this extraction created: the only places it writes into. Bounded by the folder count.
   const madeDirs = new Set<string>(itemIds);
-  const dirMeta: { abs: string; mode: number; mtime: number }[] = [];
+  const dirMeta: { abs: string; mode: number; mtime: number; path: string }[] = [];
 
   let cur: { h: TarEntryHeader; m: ManifestLine | null; abs: string; fd: number; hash: Hash | null } | null = null;
   let manifestHash: Hash | null = null;
@@ -138,13 +229,14 @@ export async function extractArchiveJob(
             return;
           }
           const m = nextLine === null ? null : parseLine(nextLine);
-          const parts = checkEntryShape(h, itemIds);
+          limits.entry(h);
+          const parts = screen.check(h);
           const mismatch = matchesManifest(h, m);
           if (mismatch) throw hostile(h.path, mismatch);
           const abs = absOf(parts);
           if (parts.length === 1) {
             if (h.type !== 'dir') throw hostile(h.path, 'the item root is not a folder');
-            dirMeta.push({ abs, mode: h.mode & 0o7777, mtime: h.mtime });
+            dirMeta.push({ abs, mode: modeFor(h, 'dir'), mtime: h.mtime, path: h.path });
             cur = { h, m, abs, fd: -1, hash: null };
             return;
           }
@@ -155,9 +247,11 @@ export async function extractArchiveJob(
             if (h.type === 'dir') {
               mkdirSync(abs, { mode: 0o700 });
               madeDirs.add(h.path);
-              dirMeta.push({ abs, mode: h.mode & 0o7777, mtime: h.mtime });
+              dirMeta.push({ abs, mode: modeFor(h, 'dir'), mtime: h.mtime, path: h.path });
             } else if (h.type === 'symlink') {
               symlinkSync(h.linkpath!, abs);
+              // Inside the private staging nobody can swap it: lchown by path is safe here.
+              if (owner) lchownSync(abs, owner.uid, owner.gid);
             } else {
               fd = openSync(abs, CREATE_FLAGS, 0o600);
             }
@@ -210,8 +304,10 @@ export async function extractArchiveJob(
                   },
                 );
               }
-              // Explicit modes: the process umask must not change what was backed up.
-              fchmodSync(c.fd, h.mode & 0o7777);
+              // On the descriptor of the file just created: owner first (chown clears setuid), then the mode
+              // (explicit: the umask must not change it), then the time.
+              if (owner) fchownSync(c.fd, owner.uid, owner.gid);
+              fchmodSync(c.fd, modeFor(h, 'file'));
               futimesSync(c.fd, h.mtime, h.mtime);
               if (process.platform !== 'linux') fsyncSync(c.fd);
             } finally {
@@ -239,13 +335,24 @@ export async function extractArchiveJob(
         { hint: 'Use another copy of the backup.', details: l ? { file: l.path } : undefined },
       );
     }
+    screen.finish();
     for (let i = dirMeta.length - 1; i >= 0; i--) {
       const d = dirMeta[i]!;
-      if (!lstatSync(d.abs).isDirectory()) throw hostile(d.abs, 'a folder was replaced during extraction');
-      chmodSync(d.abs, d.mode);
-      utimesSync(d.abs, d.mtime, d.mtime);
+      let fd: number;
+      try {
+        fd = openSync(d.abs, DIR_OPEN_FLAGS);
+      } catch {
+        throw hostile(d.path, 'a folder was replaced during extraction');
+      }
+      try {
+        if (owner) fchownSync(fd, owner.uid, owner.gid);
+        fchmodSync(fd, d.mode);
+        futimesSync(fd, d.mtime, d.mtime);
+      } finally {
+        closeSync(fd);
+      }
     }
-    syncTargets(created);
+    syncTargets(realRoots);
     meter.flush();
     return result;
   } catch (e) {
@@ -257,9 +364,10 @@ export async function extractArchiveJob(
         /* already closed */
       }
     }
-    for (const d of created) rmSync(d, { recursive: true, force: true });
+    for (const d of created) removeTreeNoFollow(d);
     throw e;
   } finally {
     manifest.close();
+    closeParents();
   }
 }

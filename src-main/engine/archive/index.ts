@@ -15,6 +15,8 @@ import type {
 } from './types.js';
 
 export type {
+  ArchiveLimits,
+  ExtractOwner,
   ArchiveIo,
   ArchiveItem,
   ArchivePart,

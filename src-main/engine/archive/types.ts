@@ -45,6 +45,14 @@ export interface ArchiveResult {
   changed?: { path: string; detail: string }[];
 }
 
+/** What the backup's manifest declares: reading stops as soon as the archive holds more (decompression bombs). */
+export interface ArchiveLimits {
+  files: number;
+  contentBytes: number;
+  /** Folders + links + files (the inner manifest excluded). */
+  entries: number;
+}
+
 export interface VerifyArchiveOptions {
   parts: ArchivePart[];
   passphrase?: string;
@@ -52,6 +60,21 @@ export interface VerifyArchiveOptions {
   ageKey?: AgeKey;
   /** Where to save the inner manifest (the restore checks entries against it). */
   manifestOut?: string;
+  /**
+   * Screen every entry with the restore's own screen (EntryScreen): item ids to accept, or null for any
+   * item name. Left out by the backup's own read-back (it warned about odd links before writing).
+   */
+  screen?: { itemIds: string[] | null };
+  limits?: ArchiveLimits;
+}
+
+/** The policy's owner and modes, applied on each entry's descriptor as it is created. */
+export interface ExtractOwner {
+  uid: number;
+  gid: number;
+  dirMode: number;
+  fileMode: number;
+  exceptions: Array<{ glob: string; dirMode?: number; fileMode?: number }>;
 }
 
 export interface ExtractArchiveOptions {
@@ -61,13 +84,21 @@ export interface ExtractArchiveOptions {
   ageKey?: AgeKey;
   /** The inner manifest saved by `verifyArchive`. */
   manifestFile: string;
-  /** itemId → staging folder; created by the extraction, must not exist before. */
+  /**
+   * itemId → staging folder; created by the extraction, must not exist before. Its parent must be a folder
+   * only this account can enter (the restore's 0700 work folder): nothing staged is reachable by others.
+   */
   targets: Record<string, string>;
+  /** Owner and modes by policy; without it, modes from the archive minus setuid/setgid/sticky and group/other write. */
+  owner?: ExtractOwner;
+  limits?: ArchiveLimits;
 }
 
 export interface ReadResult {
   files: number;
   contentBytes: number;
+  /** Measured per item (first path component): what the free-space check trusts, not the manifest. */
+  items?: Record<string, { files: number; contentBytes: number }>;
 }
 
 export interface ArchiveIo {

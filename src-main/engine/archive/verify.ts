@@ -14,6 +14,8 @@ import {
   parseLine,
   type ManifestLine,
 } from './manifest.js';
+import { EntryScreen } from './entry-check.js';
+import { LimitMeter } from './extract.js';
 import { readArchive } from './read-pipeline.js';
 import type { TarEntryHeader } from './tar-header.js';
 import type { ReadResult, VerifyArchiveOptions } from './types.js';
@@ -47,6 +49,14 @@ export async function verifyArchiveJob(
   if (opts.manifestOut) ctx.willCreate(manifestFile);
   const manifestFd = openSync(manifestFile, CREATE_EXCL_FLAGS, 0o600);
   const result: ReadResult = { files: 0, contentBytes: 0 };
+  // Per-item figures for the restore's free-space check (measured, not declared).
+  const items: NonNullable<ReadResult['items']> = {};
+  if (opts.limits || opts.screen) result.items = items;
+  // The restore's own screen, when asked (verify and the restore's check; not the backup's read-back).
+  const screen = opts.screen ? new EntryScreen(opts.screen.itemIds ? new Set(opts.screen.itemIds) : null) : null;
+  const limits = new LimitMeter(opts.limits);
+  // The inner manifest lists every entry in a line of bounded size: a bigger one is not a list.
+  const manifestMax = opts.limits ? (opts.limits.entries + 1) * 16 * 1024 : Infinity;
 
   let cur: TarEntryHeader | null = null;
   let hash: Hash | null = null;
@@ -62,6 +72,11 @@ export async function verifyArchiveJob(
           if (manifestDone) throw corrupt(`${h.path} follows the inner manifest`, h.path);
           cur = h;
           inManifest = h.path === MANIFEST_PATH && h.type === 'file';
+          if (inManifest && h.size > manifestMax) throw corrupt('the inner manifest is far larger than its entries');
+          if (!inManifest) {
+            limits.entry(h);
+            screen?.check(h);
+          }
           hash = h.type === 'file' && !inManifest ? createHash('sha256') : null;
         },
         data(chunk) {
@@ -93,6 +108,9 @@ export async function verifyArchiveJob(
           if (h.type === 'file') {
             result.files++;
             result.contentBytes += h.size;
+            const item = (items[h.path.split('/')[0]!] ??= { files: 0, contentBytes: 0 });
+            item.files++;
+            item.contentBytes += h.size;
             meter.add(0, 1, h.path);
           }
         },
@@ -101,6 +119,7 @@ export async function verifyArchiveJob(
       opts.ageKey,
     );
     if (!manifestDone) throw corrupt('the inner manifest is missing');
+    screen?.finish();
     seen.flush();
     fsyncSync(manifestFd);
     closeSync(manifestFd);

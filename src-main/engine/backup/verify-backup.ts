@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { verifyArchive } from '../archive/index.js';
+import { verifyArchive, type ArchiveLimits } from '../archive/index.js';
 import { RecoveryError } from '../errors.js';
 import { dropPageCacheAll } from '../media/page-cache.js';
 import type { Progress } from '../progress.js';
@@ -19,6 +19,11 @@ export interface HandMadeVerifyResult {
   files: number;
   mapping: string;
   note: string;
+}
+
+/** The totals manifest.json declares: reading stops as soon as the archive holds more. */
+export function manifestLimits(m: BackupSet['manifest']): ArchiveLimits {
+  return { files: m.files, contentBytes: m.contentBytes, entries: m.files + m.dirs + m.symlinks };
 }
 
 export interface VerifyResult {
@@ -71,10 +76,13 @@ export async function verifyBackup(
         parts: set.manifest.archive.parts,
         ...(key !== null ? { ageKey: key } : {}),
         ...(opts.manifestOut !== undefined ? { manifestOut: opts.manifestOut } : {}),
+        // The restore's own screen: what verify calls OK, the restore accepts.
+        screen: { itemIds: set.manifest.items.map((i) => i.id) },
+        limits: manifestLimits(set.manifest),
       },
       io,
     );
-    checkCounts(set, r.files);
+    checkCounts(set, r.files, r.contentBytes);
     if (set.manifest.artifacts.length > 0) {
       // The product's own files: checksums, and its encrypted backups decrypted and read through.
       await dropPageCacheAll(set.manifest.artifacts.map((a) => path.join(setDir, ...a.path.split('/'))));
@@ -90,11 +98,11 @@ export async function verifyBackup(
   }
 }
 
-function checkCounts(set: BackupSet, files: number): void {
-  if (files !== set.manifest.files) {
+function checkCounts(set: BackupSet, files: number, contentBytes: number): void {
+  if (files !== set.manifest.files || contentBytes !== set.manifest.contentBytes) {
     throw new RecoveryError(
       'BACKUP_CORRUPT',
-      `The archive holds ${files} files but manifest.json says ${set.manifest.files}.`,
+      `The archive holds ${files} files (${contentBytes} bytes) but manifest.json says ${set.manifest.files} (${set.manifest.contentBytes} bytes).`,
     );
   }
 }

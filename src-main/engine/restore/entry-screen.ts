@@ -1,12 +1,12 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { checkEntryShape } from '../archive/entry-check.js';
+import { EntryScreen } from '../archive/entry-check.js';
 import { parseLine } from '../archive/manifest.js';
 import type { TarEntryHeader, TarType } from '../archive/tar-header.js';
 import { RecoveryError } from '../errors.js';
 
 /**
- * Judges every entry of a verified backup by the extractor's own rules, from the inner manifest that
+ * Judges every entry of a verified backup by the extractor's own screen (EntryScreen, links resolved too), from the inner manifest that
  * verification just proved equal to the archive's entries. A self-consistent but hostile archive (a symlink
  * leaving its folder, a hard link, a device) is thus refused in step 1, before the service is touched,
  * instead of half-way through extraction with the product already stopped.
@@ -15,6 +15,7 @@ export async function screenEntries(innerManifestFile: string, itemIds: Readonly
   const rl = createInterface({ input: createReadStream(innerManifestFile, 'utf8'), crlfDelay: Infinity });
   let n = 0;
   let first = true;
+  const screen = new EntryScreen(itemIds);
   for await (const text of rl) {
     if (first) {
       first = false; // the head line: format and items
@@ -37,8 +38,9 @@ export async function screenEntries(innerManifestFile: string, itemIds: Readonly
       flag: l.type,
       ...(l.target !== undefined ? { linkpath: l.target } : {}),
     };
-    checkEntryShape(h, itemIds);
+    screen.check(h);
     n++;
   }
+  screen.finish();
   return n;
 }

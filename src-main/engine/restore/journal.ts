@@ -24,7 +24,10 @@ export function defaultStateDir(opt?: string, env: NodeJS.ProcessEnv = process.e
 export interface ItemPlan {
   id: string;
   target: string;
-  /** `<target>.restore-staging-<id>`: beside the target, so moving it in is a rename on one filesystem. */
+  /**
+   * `<target's folder>/.edge-recovery-<restore id>/<item id>`: inside a root-only (0700) work folder beside the
+   * target, on its filesystem, so nothing staged is reachable by others and moving it in is one rename.
+   */
   staging: string;
   /** `<target>.before-restore-<stamp>`: where the folder found on the machine is set aside. */
   setAside: string;
@@ -119,6 +122,8 @@ export interface RestoreJournal {
   facts: {
     files: number;
     contentBytes: number;
+    /** Bytes per item as measured by reading the archive (the free-space check trusts these, not the manifest). */
+    itemBytes?: Record<string, number>;
     checked: number;
     installedVersion: string | null;
     installedAfter: string | null;
@@ -217,8 +222,9 @@ export async function reconcileRenames(store: JournalStore): Promise<string[]> {
 }
 
 /** Where a rollback moves the restored folder before deleting it. */
-export function discardName(i: ItemPlan, id: string): string {
-  return `${i.target}.restore-discard-${id}`;
+/** Where rollback renames what the restore put in place: inside the root-only work folder, then deleted there. */
+export function discardName(i: ItemPlan): string {
+  return path.join(path.dirname(i.staging), `discard-${i.id}`);
 }
 
 export function renameDone(j: RestoreJournal, itemId: string, purpose: RenameRecord['purpose']): boolean {

@@ -75,29 +75,6 @@ export interface RepairTarget {
   path: string;
 }
 
-/** Chowns (lchown for symlinks) and chmods every path of the restored folders to the policy. */
-export async function applyOwnership(targets: RepairTarget[], o: Ownership, onProgress: ProgressSink): Promise<number> {
-  const ids = ownerIds(o);
-  const policy = compilePolicy(o);
-  const meter = new ProgressMeter('repairing owners', { bytes: null, files: null }, onProgress);
-  let n = 0;
-  for (const t of targets) {
-    for await (const e of walk(t.path, t.id)) {
-      if (e.kind === 'symlink') {
-        await fsp.lchown(e.abs, ids.uid, ids.gid);
-      } else if (e.kind === 'dir' || e.kind === 'file') {
-        await fsp.chown(e.abs, ids.uid, ids.gid);
-        await fsp.chmod(e.abs, policy.modeFor(e.rel, e.kind));
-      }
-      n++;
-      meter.add(0, 1, e.rel);
-      if (n === 3) crashPoint('ownership:mid-chown');
-    }
-  }
-  meter.flush();
-  return n;
-}
-
 export interface Mismatch {
   path: string;
   problem: string;
@@ -107,7 +84,10 @@ function describeOwner(uid: number, gid: number): string {
   return `${userNameForUid(uid) ?? uid}:${groupNameForGid(gid) ?? gid}`;
 }
 
-/** lstats every path and lists those that do not match the policy (owner by name, mode by rule). */
+/**
+ * lstats every path and lists those that do not match the policy (owner by name, mode by rule). It only
+ * reads: owners and modes are set on each descriptor at extraction, in root-only staging (see extract.ts).
+ */
 export async function checkOwnership(
   targets: RepairTarget[],
   o: Ownership,
@@ -120,8 +100,16 @@ export async function checkOwnership(
   let checked = 0;
   for (const t of targets) {
     for await (const e of walk(t.path, t.id)) {
-      const st = await fsp.lstat(e.abs);
+      // What is there now, not what the listing said: the service account may have replaced a file of its
+      // own by a link (its right); an entry it removed meanwhile is skipped.
+      const st = await fsp.lstat(e.abs).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return null;
+        throw err;
+      });
+      if (st === null) continue;
+      const kind = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : 'other';
       checked++;
+      if (checked === 3) crashPoint('ownership:mid-check');
       meter.add(0, 1, e.rel);
       if (st.uid !== ids.uid || st.gid !== ids.gid) {
         mismatches.push({
@@ -129,12 +117,12 @@ export async function checkOwnership(
           problem: `owned by ${describeOwner(st.uid, st.gid)}, policy says ${o.user}:${o.group}`,
         });
       }
-      if (e.kind === 'dir' || e.kind === 'file') {
-        const want = policy.modeFor(e.rel, e.kind);
+      if (kind === 'dir' || kind === 'file') {
+        const want = policy.modeFor(e.rel, kind);
         const have = st.mode & 0o7777;
         if (have !== want)
           mismatches.push({ path: e.abs, problem: `mode ${have.toString(8)}, policy says ${want.toString(8)}` });
-      } else if (e.kind === 'other') {
+      } else if (kind === 'other') {
         mismatches.push({ path: e.abs, problem: 'not a file, folder or symlink' });
       }
     }

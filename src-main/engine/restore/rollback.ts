@@ -1,4 +1,3 @@
-import { promises as fsp } from 'node:fs';
 import { RecoveryError } from '../errors.js';
 import { serviceFor } from '../service/index.js';
 import type { ServiceControl } from '../service/types.js';
@@ -12,6 +11,8 @@ import { restoreProductHost } from './context.js';
 import { defaultStateDir, discardName, JournalStore, readJournal, reconcileRenames, renameDone } from './journal.js';
 import { journaledRename } from './renames.js';
 import { describeMachineState } from './status.js';
+import { ensurePrivateDir, removeTreeNoFollow } from '../util/safe-delete.js';
+import { removeWorkDirs, workDirOf } from './steps-swap.js';
 
 interface RollbackCtx {
   store: JournalStore;
@@ -84,8 +85,9 @@ const ROLLBACK_RUNBOOK: RunbookDef<RollbackCtx> = {
         const j = c.store.j;
         const lines: string[] = [];
         for (const i of [...j.items].reverse()) {
-          const discard = discardName(i, j.id);
+          const discard = discardName(i);
           if (renameDone(j, i.id, 'move-in') && !renameDone(j, i.id, 'discard')) {
+            ensurePrivateDir(workDirOf(i));
             await rename(c.store, i.target, discard, 'discard', i.id);
           }
           if (renameDone(j, i.id, 'set-aside') && !renameDone(j, i.id, 'put-back')) {
@@ -93,10 +95,13 @@ const ROLLBACK_RUNBOOK: RunbookDef<RollbackCtx> = {
             lines.push(`${i.target} is back.`);
           } else lines.push(`${i.target} was never moved.`);
           crashPoint(`rollback:before-delete:${i.id}`);
-          // Renames first, deletes last: if this is interrupted, only restored copies are left to delete.
-          await fsp.rm(discard, { recursive: true, force: true });
-          await fsp.rm(i.staging, { recursive: true, force: true });
+          // Renames first, deletes last: if this is interrupted, only restored copies are left to delete. Both
+          // are inside the root-only work folder, deleted by descriptor without following links.
+          const recorded = j.renames.find((r) => r.itemId === i.id && r.purpose === 'discard')?.to;
+          removeTreeNoFollow(recorded ?? discard);
+          removeTreeNoFollow(i.staging);
         }
+        removeWorkDirs(j.items);
         return lines.join(' ');
       },
     },

@@ -30,7 +30,7 @@ import {
 import { describeMachineState, machineTouched } from './status.js';
 import { compatibilityStep, precheckStep, verifyStep } from './steps-prepare.js';
 import { credentialsStep, finishStep, reportStep, restartStep, startStep } from './steps-finish.js';
-import { extractStep, ownershipStep, setAsideName, stopStep, swapStep } from './steps-swap.js';
+import { extractStep, ownershipStep, setAsideName, stagingPath, stopStep, swapStep } from './steps-swap.js';
 
 export interface RestoreOptions {
   /** The backup set folder (…/Backup_<profile>_<time>), or a hand-made .tar / .tar.gz / .tgz / .zip. */
@@ -226,7 +226,7 @@ async function startRestore(stateDir: string, opts: RestoreOptions, io: RunbookI
     items.push({
       id: i.id,
       target,
-      staging: `${target}.restore-staging-${id}`,
+      staging: stagingPath(target, i.id, id),
       setAside: setAsideName(target, id),
       hadOriginal: null,
       ...(real !== null ? { link: i.path } : {}),

@@ -34,7 +34,7 @@ export function machineTouched(j: RestoreJournal): boolean {
 export type DiskFacts = ReadonlyMap<string, boolean>;
 
 export async function diskFacts(j: RestoreJournal): Promise<DiskFacts> {
-  const paths = j.items.flatMap((i) => [i.target, i.setAside, i.staging, discardName(i, j.id)]);
+  const paths = j.items.flatMap((i) => [i.target, i.setAside, i.staging, discardName(i)]);
   const out = new Map<string, boolean>();
   await Promise.all(paths.map(async (p) => out.set(p, await exists(p).catch(() => false))));
   return out;
@@ -67,7 +67,7 @@ function itemWords(j: RestoreJournal, disk: DiskFacts | undefined): string[] {
     const movedIn = happened(j, disk, i.id, 'move-in');
     const discarded = happened(j, disk, i.id, 'discard');
     const putBack = happened(j, disk, i.id, 'put-back');
-    const discard = discardName(i, j.id);
+    const discard = discardName(i);
     const leftovers = [
       ...(disk !== undefined && there(i.staging) ? [`the staging copy ${i.staging}`] : []),
       ...(disk !== undefined && there(discard) ? [`the restored copy ${discard}`] : []),

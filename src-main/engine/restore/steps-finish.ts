@@ -1,4 +1,3 @@
-import { promises as fsp } from 'node:fs';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import type { CredentialResource } from '../profiles/schema.js';
 import type { Step } from '../runbook/runner.js';
@@ -6,6 +5,8 @@ import type { CredentialEntry } from '../runbook/types.js';
 import { byHand, waitHealthy, type RestoreCtx } from './context.js';
 import { crashPoint } from './crash-point.js';
 import { writeRestoreReport } from './restore-report.js';
+import { discardInto, removeTreeNoFollow } from '../util/safe-delete.js';
+import { removeWorkDirs, workDirOf } from './steps-swap.js';
 import { removeWork } from '../runbook/product/product-steps.js';
 
 export const startStep: Step<RestoreCtx> = {
@@ -161,15 +162,18 @@ export const finishStep: Step<RestoreCtx> = {
     const removed: string[] = [];
     for (const i of j.items) {
       if (!j.options.keepDefaults && i.hadOriginal) {
-        await fsp.rm(i.setAside, { recursive: true, force: true });
+        // The service (its own account) runs again: a recursive delete by path could be redirected through a
+        // folder swapped for a link. Renamed into the root-only work folder first, then deleted by descriptor.
+        discardInto(workDirOf(i), i.setAside, `trash-${i.id}`);
         removed.push(i.setAside);
         crashPoint(`finish:removed:${i.id}`);
       }
-      await fsp.rm(i.staging, { recursive: true, force: true });
+      removeTreeNoFollow(i.staging);
     }
+    removeWorkDirs(j.items);
     await removeWork(c.product);
     // The copy made of a hand-made archive has served; the archive itself stays where it was.
-    if (j.handMade) await fsp.rm(j.backup, { recursive: true, force: true });
+    if (j.handMade) removeTreeNoFollow(j.backup);
     return j.options.keepDefaults
       ? `Kept the earlier folders: ${
           j.items

@@ -18,6 +18,7 @@ import { readBackupSet } from '../backup/manifest.js';
 import { needAgeKey, needManifest, type RestoreCtx } from './context.js';
 import { crashPoint } from './crash-point.js';
 import { screenEntries } from './entry-screen.js';
+import { manifestLimits } from '../backup/verify-backup.js';
 import { ownerIds } from './repair-ownership.js';
 import { verifyArtifacts } from '../runbook/product/artifacts.js';
 
@@ -111,18 +112,30 @@ export const verifyStep: Step<RestoreCtx> = {
     const key = await needAgeKey(c);
     const authentic = await checkManifestIntegrity(set, key);
     await fsp.mkdir(path.dirname(c.store.j.innerManifestFile), { recursive: true, mode: 0o700 });
+    const itemIds = c.store.j.items.map((i) => i.id);
     const r = await verifyArchive(
       c.store.j.backup,
       {
         parts: set.manifest.archive.parts,
         ...(key !== null ? { ageKey: key } : {}),
         manifestOut: c.store.j.innerManifestFile,
+        // The same screen as `verify` and the extraction; reading stops once the archive exceeds its manifest.
+        screen: { itemIds },
+        limits: manifestLimits(m),
       },
       { onProgress: s.progress, signal: c.signal },
     );
-    const entries = await screenEntries(c.store.j.innerManifestFile, new Set(c.store.j.items.map((i) => i.id)));
+    if (r.files !== m.files || r.contentBytes !== m.contentBytes) {
+      throw new RecoveryError(
+        'BACKUP_CORRUPT',
+        `The archive holds ${r.files} files (${formatBytes(r.contentBytes)}) but manifest.json says ${m.files} (${formatBytes(m.contentBytes)}).`,
+        { hint: 'The backup was changed after it was written. Use another copy.' },
+      );
+    }
+    const entries = await screenEntries(c.store.j.innerManifestFile, new Set(itemIds));
     c.store.j.facts.files = r.files;
     c.store.j.facts.contentBytes = r.contentBytes;
+    c.store.j.facts.itemBytes = Object.fromEntries(itemIds.map((id) => [id, r.items?.[id]?.contentBytes ?? 0]));
     let own = '';
     if (m.artifacts.length > 0) {
       const a = await verifyArtifacts(c.store.j.backup, m.artifacts, {
@@ -269,7 +282,10 @@ export const precheckStep: Step<RestoreCtx> = {
     }
     const m = await needManifest(c);
     for (const item of c.store.j.items) {
-      const need = (m.items.find((i) => i.id === item.id)?.contentBytes ?? 0) * 1.05 + 16 * 1024 * 1024;
+      // Measured while verifying (a manifest can declare 12 bytes for 200 MiB of zeros); the larger of the two.
+      const declared = m.items.find((i) => i.id === item.id)?.contentBytes ?? 0;
+      const measured = c.store.j.facts.itemBytes?.[item.id] ?? c.store.j.facts.contentBytes;
+      const need = Math.max(declared, measured) * 1.05 + 16 * 1024 * 1024;
       const { freeBytes } = await freeSpace(path.dirname(item.target));
       if (freeBytes < need) {
         throw new RecoveryError(

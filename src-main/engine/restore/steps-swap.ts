@@ -5,12 +5,33 @@ import { onThisMachine, RecoveryError, toRecoveryError } from '../errors.js';
 import { formatBytes } from '../progress.js';
 import type { Step } from '../runbook/runner.js';
 import { findOpenFiles } from '../service/open-files.js';
+import { manifestLimits } from '../backup/verify-backup.js';
 import { exists, fsyncDir } from '../util/atomic-fs.js';
+import { ensurePrivateDir, removeTreeNoFollow } from '../util/safe-delete.js';
 import { byHand, needAgeKey, needManifest, type RestoreCtx } from './context.js';
 import { crashPoint } from './crash-point.js';
-import { renameDone } from './journal.js';
+import { renameDone, type ItemPlan } from './journal.js';
 import { journaledRename } from './renames.js';
-import { applyOwnership, checkOwnership } from './repair-ownership.js';
+import { checkOwnership, ownerIds } from './repair-ownership.js';
+
+/** The root-only work folder of restore `restoreId` beside `target` (same filesystem, so the swap is a rename). */
+export function workDirFor(target: string, restoreId: string): string {
+  return path.join(path.dirname(target), `.edge-recovery-${restoreId}`);
+}
+
+export function stagingPath(target: string, itemId: string, restoreId: string): string {
+  return path.join(workDirFor(target, restoreId), itemId);
+}
+
+/** The work folder an item's staging lives in (derived from the plan, whatever the target resolved to). */
+export function workDirOf(i: ItemPlan): string {
+  return path.dirname(i.staging);
+}
+
+/** Removes the restore's work folders (what is left in them is the restore's own: staging, trash). */
+export function removeWorkDirs(items: ItemPlan[]): void {
+  for (const d of new Set(items.map(workDirOf))) removeTreeNoFollow(d);
+}
 
 export const stopStep: Step<RestoreCtx> = {
   id: 'stop-service',
@@ -89,11 +110,18 @@ export const extractStep: Step<RestoreCtx> = {
     const key = await needAgeKey(c);
     const targets: Record<string, string> = {};
     for (const i of c.store.j.items) {
+      await fsp.mkdir(path.dirname(i.target), { recursive: true });
+      // Root-only (0700): nothing staged is reachable by another account until the swap.
+      ensurePrivateDir(workDirOf(i));
       // A staging folder left by an interrupted run is incomplete by definition: start it afresh.
-      await fsp.rm(i.staging, { recursive: true, force: true });
-      await fsp.mkdir(path.dirname(i.staging), { recursive: true });
+      removeTreeNoFollow(i.staging);
       targets[i.id] = i.staging;
     }
+    const o = c.profile.ownership;
+    const owner =
+      o && process.platform !== 'win32'
+        ? { ...ownerIds(o), dirMode: o.dirMode, fileMode: o.fileMode, exceptions: o.exceptions }
+        : undefined;
     let crashed = false;
     const r = await extractArchive(
       c.store.j.backup,
@@ -102,6 +130,8 @@ export const extractStep: Step<RestoreCtx> = {
         ...(key !== null ? { ageKey: key } : {}),
         manifestFile: c.store.j.innerManifestFile,
         targets,
+        ...(owner ? { owner } : {}),
+        limits: manifestLimits(m),
       },
       {
         onProgress: (p) => {
@@ -119,7 +149,8 @@ export const extractStep: Step<RestoreCtx> = {
     });
     for (const i of c.store.j.items) await fsyncDir(path.dirname(i.staging));
     crashPoint('extract:done');
-    return `Unpacked ${r.files} files (${formatBytes(r.contentBytes)}) into the staging folders; every hash matched.`;
+    const own = o ? ` Owners ${o.user}:${o.group} and the policy's modes were set on each file as it was written.` : '';
+    return `Unpacked ${r.files} files (${formatBytes(r.contentBytes)}) into the root-only staging folders; every hash matched.${own}`;
   },
 };
 
@@ -187,7 +218,7 @@ export const ownershipStep: Step<RestoreCtx> = {
   explain: (c) => {
     const o = c.profile.ownership;
     if (!o) return 'The profile sets no ownership policy.';
-    return `Give every restored file to ${o.user}:${o.group} (looked up by name on this machine), folders mode ${o.dirMode.toString(8)}, files ${o.fileMode.toString(8)}${o.exceptions.length ? ` (with ${o.exceptions.length} exception(s))` : ''}; then check every file against that policy.`;
+    return `Every restored file was given to ${o.user}:${o.group} (looked up by name on this machine), folders mode ${o.dirMode.toString(8)}, files ${o.fileMode.toString(8)}${o.exceptions.length ? ` (with ${o.exceptions.length} exception(s))` : ''}, as it was unpacked; check every file in place against that policy.`;
   },
   skip: (c) =>
     process.platform === 'win32'
@@ -200,7 +231,8 @@ export const ownershipStep: Step<RestoreCtx> = {
   async run(c, s) {
     const o = c.profile.ownership!;
     const targets = c.store.j.items.map((i) => ({ id: i.id, path: i.target }));
-    const n = await applyOwnership(targets, o, s.progress);
+    // Owners and modes were applied on each descriptor at extraction, in root-only staging, before the
+    // swap; nothing is changed by path here (a path can be swapped for a link by the service account).
     crashPoint('ownership:before-check');
     const r = await checkOwnership(targets, o, s.progress);
     c.store.j.facts.checked = r.checked;
@@ -215,6 +247,6 @@ export const ownershipStep: Step<RestoreCtx> = {
         },
       );
     }
-    return `${n} paths set to ${o.user}:${o.group}; all ${r.checked} checked against the policy.`;
+    return `All ${r.checked} paths are owned by ${o.user}:${o.group} with the policy's modes (set as they were unpacked).`;
   },
 };

@@ -1,0 +1,166 @@
+import {
+  closeSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  unlinkSync,
+} from 'node:fs';
+import path from 'node:path';
+import { RecoveryError } from '../errors.js';
+import { DIR_OPEN_FLAGS } from './atomic-fs.js';
+
+const LINUX_FD = process.platform === 'linux';
+
+function fdPath(fd: number, name: string): string {
+  return `/proc/self/fd/${fd}/${name}`;
+}
+
+/**
+ * Deletes the folder `dir` and everything in it without ever following a link: each folder is opened by
+ * descriptor (O_DIRECTORY|O_NOFOLLOW) and its entries are removed through that descriptor (like unlinkat),
+ * so a folder swapped for a link half-way makes the open fail instead of redirecting the delete. Links are
+ * removed, never followed. Missing `dir` is fine.
+ */
+export function removeTreeNoFollow(dir: string): void {
+  if (!LINUX_FD) {
+    rmSync(dir, { recursive: true, force: true });
+    return;
+  }
+  const st = lstatSync(dir, { throwIfNoEntry: false });
+  if (st === undefined) return;
+  if (!st.isDirectory()) {
+    unlinkSync(dir);
+    return;
+  }
+  let fd: number;
+  try {
+    fd = openSync(dir, DIR_OPEN_FLAGS);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // Swapped for a link between the lstat and the open: remove the link itself.
+    if (code === 'ELOOP' || code === 'ENOTDIR') {
+      unlinkSync(dir);
+      return;
+    }
+    if (code === 'ENOENT') return;
+    throw e;
+  }
+  try {
+    emptyDirFd(fd, 0);
+  } finally {
+    closeSync(fd);
+  }
+  rmdirSync(dir);
+}
+
+function emptyDirFd(fd: number, depth: number): void {
+  if (depth > 4096) throw new RecoveryError('INTERNAL', 'A folder to delete is nested too deeply.');
+  // Another process holding a descriptor inside may still add entries: list again until empty (bounded).
+  for (let round = 0; ; round++) {
+    const names = readdirSync(`/proc/self/fd/${fd}`);
+    if (names.length === 0) return;
+    if (round === 1000) throw new RecoveryError('INTERNAL', 'Entries keep appearing in a folder being deleted.');
+    removeEntries(fd, names, depth);
+  }
+}
+
+function removeEntries(fd: number, names: string[], depth: number): void {
+  for (const name of names) {
+    const p = fdPath(fd, name);
+    const st = lstatSync(p, { throwIfNoEntry: false });
+    if (st === undefined) continue;
+    if (!st.isDirectory()) {
+      unlinkSync(p);
+      continue;
+    }
+    let sub: number;
+    try {
+      sub = openSync(p, DIR_OPEN_FLAGS);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ELOOP' || code === 'ENOTDIR') {
+        unlinkSync(p);
+        continue;
+      }
+      if (code === 'ENOENT') continue;
+      throw e;
+    }
+    try {
+      // The same folder we lstat'ed (not something renamed in between), or we leave it alone.
+      const a = fstatSync(sub);
+      if (a.ino !== st.ino || a.dev !== st.dev) throw new RecoveryError('INTERNAL', `${name} changed while deleting.`);
+      emptyDirFd(sub, depth + 1);
+    } finally {
+      closeSync(sub);
+    }
+    try {
+      rmdirSync(p);
+    } catch (e) {
+      // Refilled in between: the caller lists this folder again.
+      if ((e as NodeJS.ErrnoException).code !== 'ENOTEMPTY') throw e;
+    }
+  }
+}
+
+/**
+ * A root-only (0700, owned by this process's user) work folder, made or found: refused when it is a link,
+ * owned by someone else, or open to others. Returns its path.
+ */
+export function ensurePrivateDir(dir: string): string {
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+  let fd: number;
+  try {
+    fd = openSync(dir, DIR_OPEN_FLAGS);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' || code === 'ENOTDIR') {
+      throw new RecoveryError('UNSAFE_PATH', `${dir} is a link, not the tool's own work folder.`, {
+        hint: 'Someone put a link where the restore keeps its work folder. Remove it after checking, then resume.',
+      });
+    }
+    throw e;
+  }
+  try {
+    const st = fstatSync(fd);
+    const me = process.geteuid?.() ?? 0;
+    if (st.uid !== me) {
+      throw new RecoveryError('UNSAFE_PATH', `${dir} belongs to another account (uid ${st.uid}).`, {
+        hint: 'Someone created the restore work folder before the restore did. Remove it after checking, then resume.',
+      });
+    }
+    if ((st.mode & 0o077) !== 0) {
+      throw new RecoveryError(
+        'UNSAFE_PATH',
+        `${dir} is open to other accounts (mode ${(st.mode & 0o777).toString(8)}).`,
+      );
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return dir;
+}
+
+/**
+ * Deletes `victim` (a folder or anything else) so that no other account can redirect it: first an atomic
+ * rename into the root-only folder `trashDir` (same filesystem), then removeTreeNoFollow inside it.
+ * Missing `victim` is fine (a resumed clean-up). Returns the path it was moved to (already deleted).
+ */
+export function discardInto(trashDir: string, victim: string, name: string): string {
+  ensurePrivateDir(trashDir);
+  const into = path.join(trashDir, name);
+  if (lstatSync(victim, { throwIfNoEntry: false }) !== undefined) {
+    if (lstatSync(into, { throwIfNoEntry: false }) !== undefined) removeTreeNoFollow(into);
+    renameSync(victim, into);
+  }
+  removeTreeNoFollow(into);
+  return into;
+}

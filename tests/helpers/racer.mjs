@@ -1,0 +1,123 @@
+/**
+ * The unprivileged side of the race tests (tests/engine/restore-races.test.ts): run as a real non-root user
+ * (setpriv), it does what a service account or a local user could do while a root restore runs. Plain
+ * JavaScript so it runs with bare `node`, without the repository's loaders. Prints one JSON line.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const [mode, ...args] = process.argv.slice(2);
+const out = {};
+
+function walk(dir, visit) {
+  let names;
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const p = path.join(dir, n);
+    let st;
+    try {
+      st = fs.lstatSync(p);
+    } catch {
+      continue;
+    }
+    visit(p, st);
+    if (st.isDirectory()) walk(p, visit);
+  }
+}
+
+if (mode === 'exec-setuid') {
+  // Anything setuid we can reach: run it. Any folder open to all: plant a file in it.
+  const [dir] = args;
+  out.ran = [];
+  out.planted = [];
+  walk(dir, (p, st) => {
+    if (st.isFile() && st.mode & 0o4000) {
+      try {
+        out.ran.push(`${p}: ${execFileSync(p, [], { encoding: 'utf8', timeout: 5000 }).trim()}`);
+      } catch (e) {
+        out.ran.push(`${p}: failed ${e.code || e.message}`);
+      }
+    }
+    if (st.isDirectory() && st.mode & 0o002) {
+      try {
+        fs.writeFileSync(path.join(p, 'planted-by-racer'), 'x');
+        out.planted.push(p);
+      } catch {
+        /* not writable after all */
+      }
+    }
+  });
+} else if (mode === 'swap-links') {
+  // As the service account: swap every file of a folder for a link to a root-only file, again and again.
+  const [dir, victim, stopFile, seconds] = args;
+  const until = Date.now() + Number(seconds) * 1000;
+  out.swapped = 0;
+  while (Date.now() < until && !fs.existsSync(stopFile)) {
+    let names;
+    try {
+      names = fs.readdirSync(dir).sort().reverse();
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      const p = path.join(dir, n);
+      try {
+        if (fs.lstatSync(p).isSymbolicLink() || n.endsWith('.tmp')) continue;
+        // Atomically: the link replaces the file by rename, the name is never missing.
+        fs.symlinkSync(victim, `${p}.tmp`);
+        fs.renameSync(`${p}.tmp`, p);
+        out.swapped++;
+      } catch {
+        /* not ours (yet) */
+      }
+    }
+  }
+} else if (mode === 'toggle-dir') {
+  // As the service account: hold the set-aside folder open and keep swapping its sub-folders (`<sub>0`…`<sub>7`)
+  // for links to a root-only folder and back, each at random, until the set-aside folder leaves its path (or
+  // time runs out). A delete that checked "folder" and then descends by path lands in the root-only folder.
+  const [parent, prefix, sub, victimDir, stopFile, seconds] = args;
+  const until = Date.now() + Number(seconds) * 1000;
+  out.toggles = 0;
+  let fd = -1;
+  let aside = null;
+  const linked = new Set();
+  const nap = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  while (Date.now() < until && !fs.existsSync(stopFile)) {
+    if (fd === -1) {
+      const n = fs.readdirSync(parent).find((x) => x.startsWith(prefix));
+      if (!n) continue;
+      aside = path.join(parent, n);
+      try {
+        fd = fs.openSync(aside, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+      } catch {
+        continue;
+      }
+    }
+    if (!fs.existsSync(aside)) break;
+    const at = (x) => `/proc/self/fd/${fd}/${x}`;
+    const k = Math.floor(Math.random() * 8);
+    const name = `${sub}${k}`;
+    try {
+      if (linked.has(k)) {
+        fs.unlinkSync(at(name));
+        fs.renameSync(at(`${name}.real`), at(name));
+        linked.delete(k);
+      } else {
+        fs.renameSync(at(name), at(`${name}.real`));
+        fs.symlinkSync(victimDir, at(name));
+        linked.add(k);
+      }
+      out.toggles++;
+    } catch {
+      /* mid-delete: keep trying */
+    }
+    nap(Math.random());
+  }
+}
+process.stdout.write(JSON.stringify(out) + '\n');
