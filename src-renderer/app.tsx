@@ -10,6 +10,7 @@ import { BackupOptionsScreen } from './screens/backup-options-screen.js';
 import { BackupPlanScreen } from './screens/backup-plan-screen.js';
 import { BackupRunScreen } from './screens/backup-run-screen.js';
 import { BackupDriveScreen, RestoreDriveScreen } from './screens/drive-screens.js';
+import { MirrorDriveScreen, MirrorRunScreen } from './screens/mirror-screens.js';
 import { ReportScreen } from './screens/report-screen.js';
 import { RestorePickScreen } from './screens/restore-pick-screen.js';
 import { RestoreReadyScreen } from './screens/restore-ready-screen.js';
@@ -72,6 +73,10 @@ function renderStep(step: WizardStep) {
       return <RollbackRunScreen key={step.jobId} jobId={step.jobId} />;
     case 'report':
       return <ReportScreen path={step.path} />;
+    case 'mirror-drive':
+      return <MirrorDriveScreen from={step.from} />;
+    case 'mirror-run':
+      return <MirrorRunScreen key={step.jobId} jobId={step.jobId} />;
     default:
       return assertNever(step);
   }

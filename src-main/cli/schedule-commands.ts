@@ -318,4 +318,91 @@ export function registerScheduleCommands(program: Command): void {
       }
       if (r.error) throw r.error;
     });
+
+  program
+    .command('mirror')
+    .description('Copy the newest verified backups onto a stick, read each copy back from the stick, keep N there.')
+    .requiredOption(
+      '--from <dir>',
+      "where the backups are (the schedule's --to), or a product's backup folder with --glob",
+    )
+    .requiredOption('--to <dir>', "the stick's mount point")
+    .option('--keep <n>', 'how many of the newest to copy and keep on the stick (default 3)', parseKeep)
+    .option('--glob <pattern>', "a product's own backup files instead of ours, e.g. '*.tar.gz.enc' (OpenCRVS)")
+    .addOption(new Option('--state-dir <dir>', 'where the job lock lives').env('EDGE_RECOVERY_STATE_DIR'))
+    .option('--json', 'print progress and results as JSON lines')
+    .action(
+      async (o: { from: string; to: string; keep?: number; glob?: string; stateDir?: string; json?: boolean }) => {
+        const { runMirror } = await import('../engine/schedule/mirror.js');
+        const r = await runMirror(
+          {
+            from: path.resolve(o.from),
+            to: path.resolve(o.to),
+            keep: o.keep ?? 3,
+            ...(o.glob !== undefined ? { glob: o.glob } : {}),
+            stateDir: defaultStateDir(o.stateDir ? path.resolve(o.stateDir) : undefined),
+          },
+          runIo(o),
+        );
+        if (!o.json) {
+          const lines = [
+            ...r.copied.map((p) => `  copied and read back: ${p}`),
+            ...r.alreadyThere.map((p) => `  already on the stick, intact: ${p}`),
+            ...r.removed.map((p) => `  removed (older than the ${o.keep ?? 3} newest): ${p}`),
+          ];
+          process.stdout.write(`\nMirror complete.\n${lines.join('\n')}\n`);
+        }
+      },
+    );
+
+  program
+    .command('emergency-kit')
+    .description(
+      'Write the emergency kit: one page to print and keep away from the machine (where the backups are, how to restore, a box for the passphrase).',
+    )
+    .requiredOption('--profile <id|file>', 'built-in profile id or profile JSON file')
+    .option('--out <file>', 'write the HTML here (default: standard output)')
+    .option('--passphrase-file <file>', 'where scheduled runs read the passphrase (named on the page, never read)')
+    .addOption(new Option('--scheduler <kind>').default('auto').hideHelp())
+    .addOption(new Option('--install-root <dir>').hideHelp())
+    .addOption(new Option('--state-dir <dir>', 'where the last-backup record lives').env('EDGE_RECOVERY_STATE_DIR'))
+    .action(async (o: ScheduleOpts & { out?: string }) => {
+      const profile = await loadProfile(o.profile);
+      const { emergencyKitHtml } = await import('../engine/schedule/emergency-kit.js');
+      const { lastBackup } = await import('../engine/schedule/backup-record.js');
+      const { findInstalled } = await import('../engine/schedule/install.js');
+      const { localDeviceId } = await import('../engine/media/device-id.js');
+      const stateDir = defaultStateDir(o.stateDir ? path.resolve(o.stateDir) : undefined);
+      const installed = await findInstalled(
+        profile.id,
+        await schedulerFor(o),
+        o.installRoot ? { root: path.resolve(o.installRoot) } : {},
+      ).catch(() => null);
+      const last = await lastBackup(stateDir, { profileId: profile.id });
+      const me = await localDeviceId();
+      const passFromSchedule = installed
+        ? /--passphrase-file\s+("[^"]+"|'[^']+'|\S+)/.exec(installed.command)?.[1]?.replace(/^["']|["']$/g, '')
+        : undefined;
+      const html = emergencyKitHtml({
+        profile,
+        deviceId: last?.deviceId ?? me.id,
+        hostname: me.hostname,
+        backupsAt:
+          (installed
+            ? /--to\s+("[^"]+"|'[^']+'|\S+)/.exec(installed.command)?.[1]?.replace(/^["']|["']$/g, '')
+            : undefined) ??
+          last?.to ??
+          null,
+        schedule: installed ? `${installed.kind}: ${installed.when}` : null,
+        passphraseFile: o.passphraseFile ? path.resolve(o.passphraseFile) : (passFromSchedule ?? null),
+        lastBackup: last,
+      });
+      if (o.out) {
+        const { writeFileAtomic } = await import('../engine/util/atomic-fs.js');
+        await writeFileAtomic(path.resolve(o.out), html, 0o644);
+        process.stdout.write(
+          `Emergency kit written to ${path.resolve(o.out)}: print it and keep it away from the machine.\n`,
+        );
+      } else process.stdout.write(html);
+    });
 }

@@ -229,10 +229,63 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
               stateDir: dir,
             },
             io,
-          ),
+          ).then((r) => {
+            // Remembered for the start screen's "last verified backup" without holding the job open (its
+            // "finished" event is already out); never fails the backup itself.
+            void import('../engine/schedule/backup-record.js')
+              .then(({ recordVerifiedBackup }) =>
+                recordVerifiedBackup(dir, {
+                  profileId: r.manifest.profile.id,
+                  deviceId: r.manifest.deviceId,
+                  setDir: r.setDir,
+                  to: i.to,
+                  createdAt: r.manifest.createdAt,
+                  class: r.manifest.class ?? 'manual',
+                  encrypted: r.manifest.archive.encryption !== null,
+                }),
+              )
+              .catch(() => undefined);
+            return r;
+          }),
         { changesMachine: true },
       );
       return { jobId };
+    },
+
+    'backups.last': async ({ profileRef }) => {
+      const { lastBackup } = await import('../engine/schedule/backup-record.js');
+      const profileId = profileRef === undefined ? undefined : (await pageProfile(profileRef)).id;
+      return lastBackup(stateDir(), profileId === undefined ? {} : { profileId });
+    },
+
+    'mirror.start': async ({ from, to, keep, glob }) => {
+      const { runMirror } = await import('../engine/schedule/mirror.js');
+      const dir = stateDir();
+      const jobId = jobs.start(
+        'mirror',
+        (io) => runMirror({ from, to, keep, ...(glob !== undefined ? { glob } : {}), stateDir: dir }, io),
+        { changesMachine: false },
+      );
+      return { jobId };
+    },
+
+    'emergencyKit.html': async ({ profileRef }) => {
+      const profile = await pageProfile(profileRef);
+      const { emergencyKitHtml } = await import('../engine/schedule/emergency-kit.js');
+      const { lastBackup } = await import('../engine/schedule/backup-record.js');
+      const d = await deviceInfo();
+      const last = await lastBackup(stateDir(), { profileId: profile.id });
+      return {
+        html: emergencyKitHtml({
+          profile,
+          deviceId: practiceDeviceFor(profileRef, d.id) ?? d.id,
+          hostname: d.hostname,
+          backupsAt: last?.to ?? null,
+          schedule: null,
+          passphraseFile: null,
+          lastBackup: last,
+        }),
+      };
     },
 
     'verify.start': async ({ backup, passphrase }) => {

@@ -8,7 +8,7 @@ import type { JobEvent, JobEventEnvelope, JobPrompt, ParsedInput } from '../shar
  * cancel. The host knows nothing about Electron or HTTP: it emits envelopes to subscribers and keeps a
  * replayable log so a renderer that reloaded can catch up with `job.events`.
  */
-export type JobKind = 'backup' | 'verify' | 'restore' | 'resume' | 'rollback';
+export type JobKind = 'backup' | 'verify' | 'restore' | 'resume' | 'rollback' | 'mirror';
 
 export interface JobIo {
   emit: EventSink;
@@ -50,6 +50,7 @@ const MACHINE_JOB_LABEL: Record<JobKind, string> = {
   restore: 'A restore',
   resume: 'A resumed restore',
   rollback: 'A rollback',
+  mirror: 'A copy of backups to a stick',
 };
 
 export class JobHost {

@@ -146,6 +146,23 @@ export interface BackupSummary {
   handMade?: boolean;
 }
 
+/** The last verified backup of this device (per profile), from the state folder: age and place. */
+export interface LastBackupView {
+  profileId: string;
+  deviceId: string;
+  setDir: string;
+  to: string;
+  createdAt: string;
+  class: 'manual' | 'automatic';
+  encrypted: boolean;
+  ageMs: number;
+  /** False when the set is not reachable now (stick unplugged, removed). */
+  present: boolean;
+  /** Older than `thresholdMs`: the start screen warns. */
+  stale: boolean;
+  thresholdMs: number;
+}
+
 export interface BackupGroup {
   deviceId: string;
   hostname: string;
@@ -204,6 +221,30 @@ export const REQUESTS = {
   },
   'drives.eject': { input: z.object({ target: Path }).strict(), output: out<{ ok: boolean; message: string }>() },
   'backups.list': { input: z.object({ dir: Path }).strict(), output: out<BackupGroup[]>() },
+  /** When and where the last verified backup of this device was made (for the start screen). */
+  'backups.last': {
+    input: z.object({ profileRef: ProfileRef.optional() }).strict(),
+    output: out<LastBackupView | null>(),
+  },
+  /** Copies the newest verified backups from `from` onto a stick, reads each copy back, keeps `keep` there. */
+  'mirror.start': {
+    input: z
+      .object({
+        from: Path,
+        to: Path,
+        keep: z.number().int().min(1).max(100).default(3),
+        glob: z
+          .string()
+          .min(1)
+          .max(200)
+          .regex(/^[^/\\\0]+$/, 'must be a file-name pattern')
+          .optional(),
+      })
+      .strict(),
+    output: out<{ jobId: string }>(),
+  },
+  /** The printable emergency kit (self-contained HTML, no secrets) for a profile on this machine. */
+  'emergencyKit.html': { input: z.object({ profileRef: ProfileRef }).strict(), output: out<{ html: string }>() },
   'backup.start': {
     input: z
       .object({

@@ -1,6 +1,7 @@
 import { useId, useState } from 'react';
 import { useApi } from '../api.js';
 import { ErrorPanel } from '../components/error-panel.js';
+import { LastBackupNote } from '../components/last-backup.js';
 import { RightsProblems, useRightsCheck } from '../components/rights-problems.js';
 import { Screen } from '../components/screen.js';
 import { toUiError, type UiError } from '../lib/ui-error.js';
@@ -69,6 +70,7 @@ export function StartScreen() {
         title="What do you want to do?"
         lead="Practice mode: a simulated appliance on this computer. Nothing real is touched."
       >
+        <LastBackupNote profileRef={practice.old.profileRef} label="the “old” practice machine" />
         {error ? <ErrorPanel error={error} /> : null}
         <div className="choices">
           <div className="choice">
@@ -148,6 +150,7 @@ export function StartScreen() {
           {info ? `${info.hostname} · device ${info.deviceId} · wizard ${info.version}` : null}
           {info && !info.elevated ? ' · not running as root/Administrator' : null}
         </p>
+        {detected || chosen ? <LastBackupNote profileRef={profileRef ?? null} label="this device" /> : null}
         {rights ? (
           <RightsProblems
             problems={rights.problems}

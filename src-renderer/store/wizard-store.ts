@@ -37,7 +37,9 @@ export type WizardStep =
   | { kind: 'restore-ready'; choice: RestoreChoice; notice?: UiError }
   | { kind: 'restore-run'; jobId: string; choice: RestoreChoice | null }
   | { kind: 'rollback-run'; jobId: string }
-  | { kind: 'report'; path: string };
+  | { kind: 'report'; path: string }
+  | { kind: 'mirror-drive'; from: string }
+  | { kind: 'mirror-run'; jobId: string };
 
 interface SessionSlice {
   info: AppInfo | null;

@@ -37,6 +37,17 @@ export function restoreText(m: BackupManifest, profile: Profile): string {
     p(`  The product's own restore procedure takes them back: ${m.profile.productName}'s documentation, or`);
     p(`  edge-recovery restore <this folder> --profile ${m.profile.id}, which runs it step by step.`);
   }
+  if (enc) {
+    p();
+    p('THE PASSPHRASE: this backup is encrypted. Without its passphrase NOBODY can restore it, not even the');
+    p('  vendor: the backup is lost. Keep the passphrase away from this machine, where a technician finds it');
+    p('  when the machine is dead: on the printed emergency kit (edge-recovery emergency-kit) in a sealed');
+    p("  envelope with the site's papers, or in the organization's password manager.");
+    if (m.class === 'automatic') {
+      p('  This backup was made by a schedule, which reads the passphrase from a root-only file on the machine');
+      p('  (schedule install --passphrase-file): that file dies with the machine, so keep the copy elsewhere.');
+    }
+  }
   p();
   p('What the checks protect against');
   p('  sha256sum -c SHA256SUMS catches damage: a bad sector, a copy cut short, manifest.json edited after');

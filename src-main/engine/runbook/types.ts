@@ -22,7 +22,7 @@ export interface StepInfo {
   error?: SerializedError;
 }
 
-export type RunbookKind = 'backup' | 'restore' | 'rollback' | 'verify';
+export type RunbookKind = 'backup' | 'restore' | 'rollback' | 'verify' | 'mirror';
 
 export type RunbookEvent =
   | { type: 'plan'; runbook: RunbookKind; title: string; steps: StepInfo[] }
@@ -36,7 +36,8 @@ export type RunbookResult =
   | { kind: 'backup'; setDir: string; removedOld: string[]; warnings: string[] }
   | { kind: 'verify'; files: number }
   | { kind: 'restore'; id: string; reports: string[]; credentialsPending: string[]; warnings: string[]; state: string }
-  | { kind: 'rollback'; id: string; state: string };
+  | { kind: 'rollback'; id: string; state: string }
+  | { kind: 'mirror'; copied: string[]; alreadyThere: string[]; removed: string[] };
 
 export interface ConfirmRequest {
   stepId: string;

@@ -1,0 +1,393 @@
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { listBackups } from '../backup/list-backups.js';
+import { MANIFEST_NAME, readBackupSet } from '../backup/manifest.js';
+import { RecoveryError, toRecoveryError } from '../errors.js';
+import { dropPageCache } from '../media/page-cache.js';
+import { formatBytes, ProgressMeter } from '../progress.js';
+import { executeRunbook, type RunbookDef, type RunbookIO } from '../runbook/runner.js';
+import { CREATE_EXCL_FLAGS, fsyncDir } from '../util/atomic-fs.js';
+import { withJobLock } from '../util/job-lock.js';
+
+export interface MirrorOptions {
+  /** Where the backups are: a backup disk's mount point, its EdgeRecovery folder, or a product's backup folder. */
+  from: string;
+  /** The stick's mount point. */
+  to: string;
+  /** How many of the newest backups to copy, and to keep on the stick (per device and profile). */
+  keep: number;
+  /**
+   * A product's own backup files instead of ours, by file-name pattern (`*` and `?`), e.g. OpenCRVS's
+   * `*.tar.gz.enc`. Copied to <to>/EdgeRecovery/files/ with a `.sha256` beside each (sha256sum -c format).
+   */
+  glob?: string;
+  stateDir: string;
+}
+
+export interface MirrorResult {
+  copied: string[];
+  alreadyThere: string[];
+  removed: string[];
+}
+
+/** One thing to copy: a backup set (folder) or a single product file. */
+interface Item {
+  kind: 'set' | 'file';
+  src: string;
+  /** Final path on the stick. */
+  dst: string;
+  /** Grouping for "keep N" on the stick: the device folder (sets) or the files folder. */
+  group: string;
+  bytes: number;
+  createdAt: string;
+  /** Expected sha256 per file name, when the source says (a set's manifest parts). */
+  expected: Map<string, string>;
+}
+
+interface Ctx {
+  o: MirrorOptions;
+  items: Item[];
+  result: MirrorResult;
+}
+
+/** `*.tar.gz.enc` → a RegExp on the whole file name. */
+export function globToRegExp(glob: string): RegExp {
+  if (/[/\\]/.test(glob))
+    throw new RecoveryError('BAD_INPUT', `--glob "${glob}" must be a file-name pattern, not a path.`);
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '[^/]*')
+    .replace(/\?/g, '[^/]');
+  return new RegExp(`^${body}$`);
+}
+
+async function filesOf(dir: string): Promise<{ name: string; size: number }[]> {
+  const out: { name: string; size: number }[] = [];
+  for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
+    if (!e.isFile()) continue; // never a link, never a folder inside a set
+    out.push({ name: e.name, size: (await fsp.lstat(path.join(dir, e.name))).size });
+  }
+  return out;
+}
+
+async function hashFile(file: string): Promise<string> {
+  const h = createHash('sha256');
+  const fh = await fsp.open(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      h.update(buf.subarray(0, bytesRead));
+    }
+  } finally {
+    await fh.close();
+  }
+  return h.digest('hex');
+}
+
+/** Copies `src` to a new file `dst` (O_EXCL, never through a link), fsynced; returns the source's sha256. */
+async function copyHashed(src: string, dst: string, meter: ProgressMeter, signal?: AbortSignal): Promise<string> {
+  const h = createHash('sha256');
+  const input = await fsp.open(src, 'r');
+  const output = await fsp.open(dst, CREATE_EXCL_FLAGS, 0o600);
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      if (signal?.aborted) throw new RecoveryError('CANCELLED', 'The copy was cancelled.');
+      const { bytesRead } = await input.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      h.update(buf.subarray(0, bytesRead));
+      let off = 0;
+      while (off < bytesRead) off += (await output.write(buf, off, bytesRead - off)).bytesWritten;
+      meter.add(bytesRead, 0, path.basename(src));
+    }
+    await output.sync();
+  } finally {
+    await input.close();
+    await output.close();
+  }
+  return h.digest('hex');
+}
+
+async function exists(p: string): Promise<boolean> {
+  return fsp.lstat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** The newest complete backup sets under `from`, `keep` per device and profile. */
+async function setItems(o: MirrorOptions): Promise<Item[]> {
+  const groups = await listBackups(o.from);
+  const items: Item[] = [];
+  for (const g of groups) {
+    const byProfile = new Map<string, typeof g.backups>();
+    for (const b of g.backups.filter((x) => x.complete)) {
+      byProfile.set(b.profileId, [...(byProfile.get(b.profileId) ?? []), b]);
+    }
+    for (const list of byProfile.values()) {
+      for (const b of list.slice(0, o.keep)) {
+        const { manifest } = await readBackupSet(b.path);
+        const files = await filesOf(b.path);
+        const device = path.basename(path.dirname(b.path));
+        items.push({
+          kind: 'set',
+          src: b.path,
+          dst: path.join(o.to, 'EdgeRecovery', device, path.basename(b.path)),
+          group: path.join(o.to, 'EdgeRecovery', device),
+          bytes: files.reduce((a, f) => a + f.size, 0),
+          createdAt: b.createdAt,
+          expected: new Map(manifest.archive.parts.map((p) => [p.name, p.sha256])),
+        });
+      }
+    }
+  }
+  return items;
+}
+
+/** The newest `keep` files matching the glob directly in `from` (by modification time). */
+async function fileItems(o: MirrorOptions, re: RegExp): Promise<Item[]> {
+  const found: { name: string; size: number; mtime: Date }[] = [];
+  for (const e of await fsp.readdir(o.from, { withFileTypes: true })) {
+    if (!e.isFile() || !re.test(e.name)) continue;
+    const st = await fsp.lstat(path.join(o.from, e.name));
+    found.push({ name: e.name, size: st.size, mtime: st.mtime });
+  }
+  found.sort((a, b) => b.mtime.getTime() - a.mtime.getTime() || b.name.localeCompare(a.name));
+  const dir = path.join(o.to, 'EdgeRecovery', 'files');
+  return found.slice(0, o.keep).map((f) => ({
+    kind: 'file' as const,
+    src: path.join(o.from, f.name),
+    dst: path.join(dir, f.name),
+    group: dir,
+    bytes: f.size,
+    createdAt: f.mtime.toISOString(),
+    expected: new Map<string, string>(),
+  }));
+}
+
+/**
+ * Reads a copy back from the medium (its cached pages dropped first, as verify does) and compares each file
+ * with the hash taken while reading the source, and with the manifest's hash for archive parts.
+ */
+async function verifyCopy(dir: string, hashes: Map<string, string>): Promise<void> {
+  for (const [name, want] of hashes) {
+    const f = path.join(dir, name);
+    await dropPageCache(f);
+    const got = await hashFile(f);
+    if (got !== want) {
+      throw new RecoveryError(
+        'BACKUP_CORRUPT',
+        `The copy of ${name} on the stick does not match the original (read back ${got.slice(0, 12)}…, expected ${want.slice(0, 12)}…).`,
+        {
+          hint: 'The stick may be failing. Use another stick; the copy was removed.',
+        },
+      );
+    }
+  }
+}
+
+async function copySet(it: Item, meter: ProgressMeter, signal?: AbortSignal): Promise<void> {
+  await fsp.mkdir(it.group, { recursive: true, mode: 0o700 });
+  const tmp = path.join(it.group, `.${path.basename(it.dst)}.mirror-${process.pid}`);
+  await fsp.mkdir(tmp, { mode: 0o700 }); // fails if it exists: never reuse a folder we did not just create
+  try {
+    const hashes = new Map<string, string>();
+    // manifest.json last, as a backup writes it: a copy interrupted halfway is never taken for a backup.
+    const files = (await filesOf(it.src)).sort(
+      (a, b) => Number(a.name === MANIFEST_NAME) - Number(b.name === MANIFEST_NAME),
+    );
+    for (const f of files) {
+      const sum = await copyHashed(path.join(it.src, f.name), path.join(tmp, f.name), meter, signal);
+      const want = it.expected.get(f.name);
+      if (want !== undefined && want !== sum) {
+        throw new RecoveryError(
+          'BACKUP_CORRUPT',
+          `${path.join(it.src, f.name)} does not match its manifest: the source backup is damaged, so it was not copied.`,
+          {
+            hint: 'Run "edge-recovery verify" on it; mirror an older backup instead.',
+          },
+        );
+      }
+      hashes.set(f.name, sum);
+      meter.add(0, 1);
+    }
+    await fsyncDir(tmp);
+    await verifyCopy(tmp, hashes);
+    await fsp.rename(tmp, it.dst);
+    await fsyncDir(it.group);
+  } catch (e) {
+    await fsp.rm(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function copyFile(it: Item, meter: ProgressMeter, signal?: AbortSignal): Promise<void> {
+  await fsp.mkdir(it.group, { recursive: true, mode: 0o700 });
+  const name = path.basename(it.dst);
+  const tmp = path.join(it.group, `.${name}.mirror-${process.pid}`);
+  try {
+    const sum = await copyHashed(it.src, tmp, meter, signal);
+    await verifyCopy(it.group, new Map([[path.basename(tmp), sum]]));
+    const st = await fsp.stat(it.src);
+    await fsp.utimes(tmp, st.atime, st.mtime); // "newest" on the stick means the same as at the source
+    await fsp.rename(tmp, it.dst);
+    const sums = path.join(it.group, `${name}.sha256`);
+    await fsp.rm(sums, { force: true });
+    await fsp.writeFile(sums, `${sum}  ${name}\n`, { flag: 'wx', mode: 0o600 });
+    meter.add(0, 1);
+    await fsyncDir(it.group);
+  } catch (e) {
+    await fsp.rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+/** Already on the stick: a complete copy whose files hash as the source's manifest says. */
+async function alreadyThere(it: Item): Promise<boolean> {
+  if (!(await exists(it.dst))) return false;
+  if (it.kind === 'file') {
+    const sums = await fsp.readFile(`${it.dst}.sha256`, 'utf8').catch(() => '');
+    return sums.startsWith((await hashFile(it.src)).slice(0, 64)) && (await hashFile(it.dst)) === sums.slice(0, 64);
+  }
+  if (!(await exists(path.join(it.dst, MANIFEST_NAME)))) return false;
+  for (const [name, want] of it.expected) {
+    if ((await hashFile(path.join(it.dst, name)).catch(() => '')) !== want) return false;
+  }
+  return true;
+}
+
+const steps: RunbookDef<Ctx>['steps'] = [
+  {
+    id: 'find',
+    title: 'Find the newest verified backups',
+    explain: (c) =>
+      c.o.glob
+        ? `Pick the ${c.o.keep} newest files matching ${c.o.glob} in ${c.o.from}.`
+        : `Pick the ${c.o.keep} newest complete (verified) backups of each device and profile under ${c.o.from}; unfinished ones are never copied.`,
+    async run(c) {
+      const st = await fsp.stat(c.o.from).catch(() => null);
+      if (!st?.isDirectory()) {
+        throw new RecoveryError('BACKUP_NOT_FOUND', `There is no folder ${c.o.from} to copy backups from.`, {
+          hint: 'Give the folder the backups are written to (the schedule’s --to), or a product’s backup folder with --glob.',
+        });
+      }
+      c.items = c.o.glob ? await fileItems(c.o, globToRegExp(c.o.glob)) : await setItems(c.o);
+      if (c.items.length === 0) {
+        throw new RecoveryError(
+          'BACKUP_NOT_FOUND',
+          `No ${c.o.glob ? `files matching ${c.o.glob}` : 'complete backups'} in ${c.o.from}.`,
+          {
+            hint: c.o.glob
+              ? 'Check the pattern and the folder.'
+              : 'Make a backup first, or point --from at the folder holding them.',
+          },
+        );
+      }
+      const total = c.items.reduce((a, i) => a + i.bytes, 0);
+      return `${c.items.length} to mirror (${formatBytes(total)}): ${c.items.map((i) => path.basename(i.src)).join(', ')}.`;
+    },
+  },
+  {
+    id: 'copy',
+    title: 'Copy to the stick and read each copy back',
+    explain: (c) =>
+      `Copy each backup onto ${c.o.to} (into a hidden folder, renamed when complete), then drop it from the page cache and read it back from the stick, comparing every file’s SHA-256 with the original’s.`,
+    async run(c, s) {
+      const todo: Item[] = [];
+      for (const it of c.items) {
+        if (await alreadyThere(it)) c.result.alreadyThere.push(it.dst);
+        else todo.push(it);
+      }
+      const meter = new ProgressMeter(
+        'mirroring',
+        { bytes: todo.reduce((a, i) => a + i.bytes, 0), files: null },
+        s.progress,
+      );
+      for (const it of todo) {
+        if (await exists(it.dst)) {
+          // A stale or damaged copy by the same name: set it aside, never overwrite in place.
+          await fsp.rename(it.dst, `${it.dst}.replaced-${Date.now()}`);
+        }
+        if (it.kind === 'set') await copySet(it, meter, s.signal);
+        else await copyFile(it, meter, s.signal);
+        c.result.copied.push(it.dst);
+      }
+      meter.flush();
+      return `Copied and read back ${c.result.copied.length}${c.result.alreadyThere.length ? `; ${c.result.alreadyThere.length} already on the stick and intact` : ''}.`;
+    },
+  },
+  {
+    id: 'prune',
+    title: 'Keep the newest on the stick',
+    explain: (c) =>
+      `Keep the ${c.o.keep} newest backups of each kind on ${c.o.to} and delete older ones (never one just copied).`,
+    async run(c) {
+      const groups = new Set(c.items.map((i) => i.group));
+      const keepNow = new Set([...c.result.copied, ...c.result.alreadyThere].map((p) => path.resolve(p)));
+      for (const g of groups) {
+        let entries: { p: string; createdAt: string }[] = [];
+        if (c.o.glob) {
+          const re = globToRegExp(c.o.glob);
+          for (const e of await fsp.readdir(g, { withFileTypes: true })) {
+            if (!e.isFile() || !re.test(e.name)) continue;
+            entries.push({
+              p: path.join(g, e.name),
+              createdAt: (await fsp.lstat(path.join(g, e.name))).mtime.toISOString(),
+            });
+          }
+        } else {
+          for (const n of await fsp.readdir(g)) {
+            if (!n.startsWith('Backup_')) continue;
+            const set = await readBackupSet(path.join(g, n)).catch(() => null);
+            if (set) entries.push({ p: path.join(g, n), createdAt: set.manifest.createdAt });
+          }
+          // Per profile, like the source side.
+          const mine = new Set(
+            c.items.filter((i) => i.group === g).map((i) => path.basename(i.src).replace(/_\d{8}_\d{4}Z.*$/, '')),
+          );
+          entries = entries.filter((e) => mine.has(path.basename(e.p).replace(/_\d{8}_\d{4}Z.*$/, '')));
+        }
+        const byPrefix = new Map<string, typeof entries>();
+        for (const e of entries) {
+          const k = c.o.glob ? '' : path.basename(e.p).replace(/_\d{8}_\d{4}Z.*$/, '');
+          byPrefix.set(k, [...(byPrefix.get(k) ?? []), e]);
+        }
+        for (const list of byPrefix.values()) {
+          list.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
+          for (const e of list.slice(c.o.keep)) {
+            if (keepNow.has(path.resolve(e.p))) continue;
+            await fsp.rm(e.p, { recursive: true, force: true });
+            if (c.o.glob) await fsp.rm(`${e.p}.sha256`, { force: true });
+            c.result.removed.push(e.p);
+          }
+        }
+      }
+      return c.result.removed.length === 0
+        ? 'Nothing older to remove.'
+        : `Removed ${c.result.removed.length}: ${c.result.removed.map((p) => path.basename(p)).join(', ')}.`;
+    },
+  },
+];
+
+/**
+ * `mirror`: copies the newest verified backups (ours, or a product's own files by pattern) onto removable
+ * media, verifies every copy by reading it back from the medium, and keeps N there. Holds the job lock.
+ */
+export async function runMirror(o: MirrorOptions, io: RunbookIO): Promise<MirrorResult> {
+  return withJobLock(o.stateDir, { command: 'mirror' }, async () => {
+    const c: Ctx = { o, items: [], result: { copied: [], alreadyThere: [], removed: [] } };
+    const def: RunbookDef<Ctx> = { kind: 'mirror', title: `Copy backups to ${o.to}`, steps };
+    try {
+      await executeRunbook(def, c, io);
+    } catch (e) {
+      const err = toRecoveryError(e, o.to);
+      io.emit({ type: 'finished', ok: false, error: err.toJSON() });
+      throw err;
+    }
+    io.emit({ type: 'finished', ok: true, result: { kind: 'mirror', ...c.result } });
+    return c.result;
+  });
+}

@@ -1,0 +1,169 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBackup } from '../../src-main/engine/backup/run-backup.js';
+import type { RunbookEvent } from '../../src-main/engine/runbook/types.js';
+import { jsonEvents, runCli } from '../helpers/cli.js';
+import { createLoopMount, loopMountUnavailable, skipLoopTests, type LoopMount } from '../helpers/loop-device.js';
+import { startPracticeMachine, type PracticeMachine } from '../helpers/practice-machine.js';
+import { requireRunit } from '../helpers/runit.js';
+
+const runit = requireRunit();
+
+async function tree(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const walk = async (d: string, rel: string) => {
+    for (const e of await fsp.readdir(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) await walk(p, r);
+      else out.set(r, execFileSync('sha256sum', [p], { encoding: 'utf8' }).slice(0, 64));
+    }
+  };
+  await walk(dir, '');
+  return out;
+}
+
+describe.skipIf(runit.skip || skipLoopTests)('edge-recovery mirror onto a loop-mounted ext4 stick', () => {
+  let m: PracticeMachine;
+  let work: string;
+  let stick: LoopMount;
+  let src: string;
+  let dev: string;
+  const sets: string[] = [];
+
+  /** A copy of a verified set with another creation time in its manifest and name. */
+  async function setAt(from: string, createdAt: Date): Promise<string> {
+    const stamp = createdAt.toISOString().replace(/[-:]/g, '').replace('T', '_').slice(0, 13) + 'Z';
+    const dst = path.join(dev, `Backup_eds-practice_${stamp}`);
+    await fsp.cp(from, dst, { recursive: true });
+    const mf = path.join(dst, 'manifest.json');
+    const man = JSON.parse(await fsp.readFile(mf, 'utf8'));
+    man.createdAt = createdAt.toISOString();
+    await fsp.writeFile(mf, JSON.stringify(man, null, 2));
+    // SHA256SUMS lists manifest.json too: keep the copy checkable by hand.
+    const sums = path.join(dst, 'SHA256SUMS');
+    const sum = execFileSync('sha256sum', ['manifest.json'], { cwd: dst, encoding: 'utf8' });
+    const text = await fsp.readFile(sums, 'utf8');
+    await fsp.writeFile(sums, text.replace(/^[0-9a-f]{64} [ *]manifest\.json\n/m, sum));
+    return dst;
+  }
+
+  beforeAll(async () => {
+    if (loopMountUnavailable !== null && process.env.CI) throw new Error(loopMountUnavailable);
+    m = await startPracticeMachine();
+    work = await fsp.mkdtemp(path.join(os.tmpdir(), 'mirror-'));
+    src = path.join(work, 'backups');
+    const events: RunbookEvent[] = [];
+    const r = await runBackup(
+      { profile: m.profile, root: m.root, to: src, deviceId: 'box', stateDir: path.join(work, 'state') },
+      { emit: (e) => events.push(e), interaction: { confirm: async () => true, credentials: async () => null } },
+    );
+    dev = path.dirname(r.setDir);
+    const day = 86_400_000;
+    for (const d of [3, 2, 1]) sets.push(await setAt(r.setDir, new Date(Date.now() - d * day)));
+    await fsp.rm(r.setDir, { recursive: true });
+    // An interrupted backup (no manifest) is never mirrored.
+    await fsp.mkdir(path.join(dev, 'Backup_eds-practice_20991231_2359Z'));
+    await fsp.writeFile(path.join(dev, 'Backup_eds-practice_20991231_2359Z', 'data.tar.gz.partial'), 'x');
+    stick = await createLoopMount(64, { name: 'STICK 1' });
+  });
+  afterAll(async () => {
+    await stick?.cleanup();
+    await m?.stop();
+    if (work) await fsp.rm(work, { recursive: true, force: true });
+  });
+
+  const mirror = (...args: string[]) =>
+    runCli(['mirror', '--from', src, '--to', stick.mountpoint, '--state-dir', path.join(work, 'state'), ...args]);
+
+  it('copies the N newest verified backups, reads each back from the stick, and prunes older ones there', async () => {
+    const r = await mirror('--keep', '2', '--json');
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const ev = jsonEvents(r.stdout);
+    const fin = ev.find((e) => e.type === 'finished')!;
+    expect(fin.ok).toBe(true);
+    const onStick = path.join(stick.mountpoint, 'EdgeRecovery', 'box');
+    expect((await fsp.readdir(onStick)).sort()).toEqual([path.basename(sets[1]!), path.basename(sets[2]!)]);
+    for (const s of sets.slice(1)) expect(await tree(path.join(onStick, path.basename(s)))).toEqual(await tree(s));
+    expect(ev.some((e) => e.type === 'progress')).toBe(true);
+    // The copy verifies by hand too.
+    expect(
+      execFileSync('sha256sum', ['-c', 'SHA256SUMS'], {
+        cwd: path.join(onStick, path.basename(sets[2]!)),
+        encoding: 'utf8',
+      }),
+    ).toMatch(/: OK/);
+
+    // A newer backup appears: it is copied, the newest already there is kept as is, the older is removed.
+    sets.push(await setAt(sets[2]!, new Date()));
+    const r2 = await mirror('--keep', '2', '--json');
+    expect(r2.code, r2.stderr + r2.stdout).toBe(0);
+    const res = jsonEvents(r2.stdout).find((e) => e.type === 'finished')!.result as {
+      copied: string[];
+      alreadyThere: string[];
+      removed: string[];
+    };
+    expect(res.copied.map((p) => path.basename(p))).toEqual([path.basename(sets[3]!)]);
+    expect(res.alreadyThere.map((p) => path.basename(p))).toEqual([path.basename(sets[2]!)]);
+    expect(res.removed.map((p) => path.basename(p))).toEqual([path.basename(sets[1]!)]);
+    expect((await fsp.readdir(onStick)).sort()).toEqual([path.basename(sets[2]!), path.basename(sets[3]!)]);
+  });
+
+  it('refuses a source whose part does not match its manifest, leaving nothing half-copied on the stick', async () => {
+    const newest = sets[3]!;
+    const part = path.join(newest, (await fsp.readdir(newest)).find((n) => n.startsWith('data.tar.gz'))!);
+    const good = await fsp.readFile(part);
+    const bad = Buffer.from(good);
+    bad[bad.length >> 1]! ^= 0xff;
+    const onStick = path.join(stick.mountpoint, 'EdgeRecovery', 'box');
+    await fsp.rm(path.join(onStick, path.basename(newest)), { recursive: true });
+    await fsp.writeFile(part, bad);
+    try {
+      const r = await mirror('--keep', '2');
+      expect(r.code).toBe(3);
+      expect(r.stderr).toMatch(/does not match its manifest/);
+      expect((await fsp.readdir(onStick)).filter((n) => n.startsWith('.'))).toEqual([]);
+      expect(await fsp.readdir(onStick)).not.toContain(path.basename(newest));
+    } finally {
+      await fsp.writeFile(part, good);
+    }
+  });
+
+  it("copies a product's own backup files by pattern (OpenCRVS .tar.gz.enc) with a .sha256 beside each", async () => {
+    const own = path.join(work, 'opencrvs-backups');
+    await fsp.mkdir(own);
+    const names = [
+      'opencrvs-2026-11-27.tar.gz.enc',
+      'opencrvs-2026-11-28.tar.gz.enc',
+      'opencrvs-2026-11-29.tar.gz.enc',
+    ];
+    for (const [i, n] of names.entries()) {
+      await fsp.writeFile(path.join(own, n), randomBytes(200_000 + i));
+      const t = new Date(Date.now() - (3 - i) * 86_400_000);
+      await fsp.utimes(path.join(own, n), t, t);
+    }
+    await fsp.writeFile(path.join(own, 'notes.txt'), 'not a backup');
+    const r = await runCli([
+      'mirror',
+      '--from',
+      own,
+      '--to',
+      stick.mountpoint,
+      '--glob',
+      '*.tar.gz.enc',
+      '--keep',
+      '2',
+      '--state-dir',
+      path.join(work, 'state'),
+    ]);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const dir = path.join(stick.mountpoint, 'EdgeRecovery', 'files');
+    expect((await fsp.readdir(dir)).sort()).toEqual([names[1], `${names[1]}.sha256`, names[2], `${names[2]}.sha256`]);
+    expect(execFileSync('sha256sum', ['-c', `${names[2]}.sha256`], { cwd: dir, encoding: 'utf8' })).toMatch(/: OK/);
+    expect(await fsp.readFile(path.join(dir, names[2]!))).toEqual(await fsp.readFile(path.join(own, names[2]!)));
+  });
+});

@@ -1,0 +1,111 @@
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planRetention, type RetentionCandidate } from '../../src-main/engine/backup/retention.js';
+import { loadProfile } from '../../src-main/engine/profiles/load.js';
+import { emergencyKitHtml } from '../../src-main/engine/schedule/emergency-kit.js';
+import { readPassphraseFile } from '../../src-main/engine/schedule/passphrase-file.js';
+
+const day = 86_400_000;
+const now = new Date('2026-11-29T12:00:00Z');
+const set = (name: string, daysAgo: number, cls: 'manual' | 'automatic'): RetentionCandidate => ({
+  dir: `/stick/EdgeRecovery/box/${name}`,
+  createdAt: new Date(now.getTime() - daysAgo * day).toISOString(),
+  class: cls,
+});
+
+describe('retention by class', () => {
+  const sets = [
+    set('m1', 1, 'manual'),
+    set('m2', 40, 'manual'),
+    set('m3', 400, 'manual'),
+    set('a1', 0, 'automatic'),
+    set('a2', 2, 'automatic'),
+    set('a3', 3, 'automatic'),
+    set('a4', 200, 'automatic'),
+  ];
+  const names = (r: { dir: string }[]) => r.map((x) => path.basename(x.dir)).sort();
+
+  it('counts manual and automatic backups apart: keep N manual, automatic by age and count', () => {
+    const r = planRetention(
+      sets,
+      { keepManual: 2, keepAutomatic: 2, maxAgeAutomaticMs: 180 * day },
+      { now, current: sets[3]!.dir },
+    );
+    expect(names(r)).toEqual(['a3', 'a4', 'm3']);
+    expect(r.find((x) => x.dir.endsWith('a4'))!.reason).toMatch(/older than 180 days/);
+    expect(r.find((x) => x.dir.endsWith('a3'))!.reason).toMatch(/2 newest automatic/);
+    expect(r.find((x) => x.dir.endsWith('m3'))!.reason).toMatch(/2 newest manual/);
+  });
+
+  it('an automatic schedule never pushes out a manual backup, whatever its age', () => {
+    expect(names(planRetention(sets, { keepAutomatic: 1, maxAgeAutomaticMs: day }, { now }))).toEqual([
+      'a2',
+      'a3',
+      'a4',
+    ]);
+  });
+
+  it('never removes the newest backup or the one just written, even when every rule says so', () => {
+    const only = [set('a-old', 500, 'automatic'), set('m-old', 600, 'manual')];
+    expect(planRetention(only, { maxAgeAutomaticMs: day, keepManual: 0 as number }, { now })).toEqual([
+      expect.objectContaining({ dir: '/stick/EdgeRecovery/box/m-old' }),
+    ]);
+    expect(names(planRetention(sets, { keepManual: 1, keepAutomatic: 1 }, { now, current: sets[1]!.dir }))).toEqual([
+      'a2',
+      'a3',
+      'a4',
+      'm3',
+    ]);
+  });
+});
+
+describe.skipIf(process.getuid?.() !== 0)('the unattended passphrase file', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'passfile-'));
+  });
+  afterAll(async () => {
+    await fsp.rm(dir, { recursive: true, force: true });
+  });
+
+  it('reads a root-only file (mode 600) and refuses one others can read, a link, or one not owned by root', async () => {
+    const f = path.join(dir, 'pass');
+    await fsp.writeFile(f, 'correct horse battery staple\n', { mode: 0o600 });
+    expect(await readPassphraseFile(f)).toBe('correct horse battery staple');
+    await fsp.chmod(f, 0o640);
+    await expect(readPassphraseFile(f)).rejects.toThrow(/read or changed by other users \(mode 640\).*|mode 640/);
+    await fsp.chmod(f, 0o600);
+    const link = path.join(dir, 'link');
+    await fsp.symlink(f, link);
+    await expect(readPassphraseFile(link)).rejects.toThrow(/symbolic link/);
+    await fsp.chown(f, 65534, 65534);
+    await expect(readPassphraseFile(f)).rejects.toThrow(/not owned by root/);
+    await fsp.chown(f, 0, 0);
+    await fsp.writeFile(path.join(dir, 'short'), 'abc', { mode: 0o600 });
+    await expect(readPassphraseFile(path.join(dir, 'short'))).rejects.toThrow(/shorter than 8/);
+  });
+});
+
+describe('emergency kit', () => {
+  it('says where the backups are and how to restore, warns that the passphrase is needed, never prints it', async () => {
+    const profile = await loadProfile('eds-linux');
+    const html = emergencyKitHtml({
+      profile,
+      deviceId: 'box-1',
+      hostname: 'edge<01>',
+      backupsAt: '/media/backup',
+      schedule: 'systemd: *-*-* 02:30:00',
+      passphraseFile: '/root/edge-recovery.pass',
+      lastBackup: null,
+      now,
+    });
+    expect(html).toContain('EdgeRecovery/box-1/');
+    expect(html).toContain('/media/backup');
+    expect(html).toContain('edge&lt;01&gt;');
+    expect(html).toMatch(/Without the passphrase nobody can restore them/);
+    expect(html).toContain('/root/edge-recovery.pass');
+    expect(html).not.toMatch(/<script/i);
+  });
+});
