@@ -139,6 +139,41 @@ export function toRecoveryError(e: unknown, where?: string): RecoveryError {
   }
 }
 
+/**
+ * The same failure, worded for this machine's own disk rather than a stick (a restore writes its staging
+ * copy beside the product's folders): "the medium is full … use a larger stick" would send the technician
+ * the wrong way.
+ */
+export function onThisMachine(err: RecoveryError, where: string): RecoveryError {
+  switch (err.code) {
+    case 'MEDIUM_FULL':
+      return new RecoveryError('MEDIUM_FULL', `The disk of this machine is full (${where}).`, {
+        hint: `Free some space on the disk that holds ${where} (df -h), then resume, or roll back.`,
+        cause: err,
+      });
+    case 'FILE_TOO_LARGE':
+      return new RecoveryError('FILE_TOO_LARGE', `The disk of this machine refused a file this large (${where}).`, {
+        hint: "That filesystem cannot hold the product's files: check how it is formatted, then resume, or roll back.",
+        cause: err,
+      });
+    case 'MEDIUM_GONE':
+      return new RecoveryError('MEDIUM_GONE', err.message, {
+        hint: 'Plug the same stick back in, then resume (edge-recovery resume), or roll back (edge-recovery rollback).',
+        cause: err,
+      });
+    case 'PERMISSION_DENIED':
+      if (/read-only/.test(err.message)) {
+        return new RecoveryError('PERMISSION_DENIED', `The disk of this machine is read-only (${where}).`, {
+          hint: 'Remount it read-write (or fix the disk), then resume, or roll back.',
+          cause: err,
+        });
+      }
+      return err;
+    default:
+      return err;
+  }
+}
+
 /** Exit codes of the CLI, documented in the README. */
 export const EXIT_CODES = {
   OK: 0,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
@@ -220,8 +221,11 @@ describe.skipIf(blocked !== undefined)(
         archive: { parts: { name: string; size: number; sha256: string }[] };
       };
       m.archive.parts = [{ name: 'data.tar.gz', size, sha256: sum }];
-      await fsp.writeFile(path.join(tampered, 'manifest.json'), JSON.stringify(m));
-      await fsp.writeFile(path.join(tampered, 'SHA256SUMS'), `${sum}  data.tar.gz\n`);
+      const mText = JSON.stringify(m);
+      await fsp.writeFile(path.join(tampered, 'manifest.json'), mText);
+      // Checksums rewritten to match (manifest.json is listed too): only the file-by-file check can tell.
+      const mSum = createHash('sha256').update(mText).digest('hex');
+      await fsp.writeFile(path.join(tampered, 'SHA256SUMS'), `${sum}  data.tar.gz\n${mSum}  manifest.json\n`);
       const err = await verifyBackup(tampered, {}).catch((e: unknown) => e);
       expect(isRecoveryError(err) && err.code).toBe('BACKUP_CORRUPT');
       expect((err as Error).message).toContain('Configuration/Custom/deep/marker.json');

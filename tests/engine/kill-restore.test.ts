@@ -1,12 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup } from '../../src-main/engine/backup/run-backup.js';
 import { resolveItems } from '../../src-main/engine/profiles/load.js';
 import { resumeRestore, rollbackRestore } from '../../src-main/engine/restore/run-restore.js';
+import { readJournal } from '../../src-main/engine/restore/journal.js';
 import { restoreStatus } from '../../src-main/engine/restore/status.js';
+import { runCli } from '../helpers/cli.js';
 import { autoConfirm } from '../../src-main/engine/runbook/runner.js';
 import { serviceFor } from '../../src-main/engine/service/index.js';
 import type { ServiceControl } from '../../src-main/engine/service/types.js';
@@ -46,6 +48,7 @@ const POINTS: Array<{ at: string; only?: 'resume' }> = [
   { at: 'after-journal:set-aside-decided:Configuration' },
   { at: 'renamed:move-in:Configuration' },
   { at: 'after-journal:rename-intent:set-aside:Storage' },
+  { at: 'renamed:set-aside:Storage' },
   { at: 'renamed:move-in:Storage' },
   { at: 'ownership:mid-check' },
   { at: 'ownership:before-check' },
@@ -60,6 +63,7 @@ const POINTS: Array<{ at: string; only?: 'resume' }> = [
   { at: 'after-journal:step-end:finish', only: 'resume' },
 ];
 const RANDOM_KILLS = 3;
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 describe.skipIf(blocked !== undefined)(`a killed restore${blocked ? ` (skipped: ${blocked})` : ''}`, () => {
   let oldM: PracticeMachine;
@@ -168,6 +172,35 @@ describe.skipIf(blocked !== undefined)(`a killed restore${blocked ? ` (skipped: 
     expect(st).toMatchObject({ canResume: false, canRollback: false });
   }
 
+  /** Every path the status text names is there, and what it calls unchanged or restored is so on disk. */
+  async function expectTruthful(where: string, at: string): Promise<void> {
+    for (const m of where.matchAll(/(\/[^\s()]+?)[.,)]*(?=\s|$)/g)) {
+      const p = m[1]!;
+      if (where.includes(`${p} does not exist`) || where.includes(`${p} is not there right now`)) {
+        expect(existsSync(p), `${at}: status says ${p} is not there: ${where}`).toBe(false);
+        continue;
+      }
+      expect(
+        existsSync(p) ||
+          (await fsp.lstat(p).then(
+            () => true,
+            () => false,
+          )),
+        `${at}: status names ${p}: ${where}`,
+      ).toBe(true);
+    }
+    for (const t of targets) {
+      if (where.includes(`${t} is unchanged`)) {
+        expect(existsSync(t), `${at}: ${where}`).toBe(true);
+        expect(
+          (await siblingsLike(t)).filter((n) => n.includes('.before-restore-')),
+          `${at}: ${where}`,
+        ).toEqual([]);
+      }
+      if (where.includes(`${t} holds the restored data`)) expect(existsSync(t), `${at}: ${where}`).toBe(true);
+    }
+  }
+
   function args(): DriverArgs {
     return {
       action: 'restore',
@@ -205,6 +238,22 @@ describe.skipIf(blocked !== undefined)(`a killed restore${blocked ? ` (skipped: 
       const st = await restoreStatus({ stateDir });
       expect(st, at).not.toBeNull();
       expect(st!.where.length).toBeGreaterThan(20);
+      await expectTruthful(st!.where, at);
+      if (at === 'renamed:set-aside:Storage' || at === 'after-journal:committing') {
+        // The CLI prints the same words (a real process; not at every point, to keep the test's time sane).
+        const cli = await runCli(['status', '--state-dir', stateDir]);
+        expect(cli.stdout, at).toContain(st!.where);
+        expect(cli.stdout, at).toContain('Next: edge-recovery resume');
+      }
+      if (at === 'renamed:set-aside:Storage') {
+        // The rename happened, its journal entry still says "intended": the disk tells.
+        expect(st!.where).toMatch(
+          new RegExp(
+            `${esc(targets[1]!)} is not there right now: its earlier folder is at \\S+ and the restored copy waits at `,
+          ),
+        );
+        expect(st!.where).not.toContain(`${targets[1]!} is unchanged`);
+      }
       expect(st!.canResume).toBe(true);
       // Once the set-aside folders are being deleted, only resume remains.
       expect(st!.canRollback).toBe(POINTS.find((p) => p.at === at)?.only !== 'resume');
@@ -212,6 +261,49 @@ describe.skipIf(blocked !== undefined)(`a killed restore${blocked ? ` (skipped: 
       await reset();
     },
   );
+
+  it('a killed rollback: status names only folders that exist, and rolling back again ends exactly as before', async () => {
+    stateDir = path.join(work, `state-${n++}`);
+    expect((await runDriver(args(), { crashAt: 'renamed:move-in:Storage' })).signal).toBe('SIGKILL');
+    const rb = await runDriver({ action: 'rollback', stateDir, pollMs: 50 }, { crashAt: 'renamed:put-back:Storage' });
+    expect(rb.signal, rb.stderr).toBe('SIGKILL');
+    const st = await restoreStatus({ stateDir });
+    expect(st).toMatchObject({ canRollback: true });
+    await expectTruthful(st!.where, 'rollback killed after putting Storage back');
+    expect(st!.where).toContain(`${targets[1]!} holds its earlier folder again`);
+    await recover('rollback');
+    await reset();
+  });
+
+  it('a failure while cleaning up keeps the restore past its point of no return: no rollback, resume finishes', async () => {
+    stateDir = path.join(work, `state-${n++}`);
+    const pauseFile = path.join(work, 'pause-commit');
+    const running = runDriver(args(), { pauseAt: 'after-journal:committing', pauseFile });
+    await expect.poll(() => existsSync(pauseFile), { timeout: 120_000, interval: 100 }).toBe(true);
+    const j = await readJournal(stateDir);
+    const aside = j!.items[0]!.setAside;
+    // A file the clean-up cannot delete (immutable), as a disk error would.
+    const stuck = path.join(aside, 'local-only.txt');
+    execFileSync('chattr', ['+i', stuck]);
+    try {
+      await fsp.rm(pauseFile);
+      const out = await running;
+      expect(out.out?.ok).toBe(false);
+      expect((await readJournal(stateDir))?.status).toBe('committing');
+      const st = await restoreStatus({ stateDir });
+      expect(st).toMatchObject({ canResume: true, canRollback: false });
+      expect(st!.where).toContain('The clean-up failed');
+      expect(st!.where).toContain('can no longer be rolled back');
+      const rb = await runCli(['rollback', '--yes', '--state-dir', stateDir]);
+      expect(rb.code, rb.stderr).toBe(4);
+      expect(rb.stderr).toMatch(/can no longer be rolled back/);
+      expect(rb.stderr).toContain('edge-recovery resume');
+    } finally {
+      execFileSync('chattr', ['-i', stuck]);
+    }
+    await recover('resume');
+    await reset();
+  });
 
   it.each(
     Array.from({ length: RANDOM_KILLS }, (_, i) => ({

@@ -8,6 +8,8 @@ export const TSX_IMPORT = path.join(REPO, 'node_modules/tsx/dist/loader.mjs');
 
 export interface CliResult {
   code: number;
+  /** The signal that ended it ("SIGKILL" at a crash point), or null. */
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
 }
@@ -37,7 +39,7 @@ export function runCli(
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.on('close', (code, signal) => resolve({ code: code ?? -1, signal, stdout, stderr }));
   });
 }
 

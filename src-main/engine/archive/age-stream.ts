@@ -1,20 +1,32 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import { Decrypter, Encrypter } from 'age-encryption';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { RecoveryError } from '../errors.js';
+import { deriveAgeKey, newAgeKey, releaseAgeKey, scryptStanza, type AgeKey } from './age-key.js';
 
 /**
- * age v1 with a passphrase (scrypt recipient). The header (scrypt stanza, MAC) comes from the
- * `age-encryption` package; the payload STREAM (ChaCha20-Poly1305 in 64 KiB chunks) is done here with
- * Node's native cipher, because the package's pure-JS cipher runs at ~35 MB/s, slower than gzip, while
- * native runs at ~770 MB/s (MACHINE-FACTS.md). Debian's `age -d` reads the result (tested).
+ * age v1 with a passphrase (scrypt recipient), all with Node's native crypto: the header (one scrypt
+ * stanza wrapping the file key, then the header MAC) and the payload STREAM (ChaCha20-Poly1305 in 64 KiB
+ * chunks). The scrypt key is derived once per job (age-key.ts) and handed in, so a backup or a restore
+ * runs scrypt once, not once per read. Debian's `age -d` and the `age-encryption` package read the result,
+ * and it reads theirs (tests/engine/age-interop.test.ts, backup-cli.test.ts).
  */
 export const AGE_MAGIC = Buffer.from('age-encryption.org/v1\n');
 const CHUNK = 64 * 1024;
 const TAG = 16;
 const MAX_HEADER = 64 * 1024;
+const ZERO_NONCE = Buffer.alloc(12);
 
 function payloadKey(fileKey: Uint8Array, nonce: Uint8Array): Buffer {
   return Buffer.from(hkdfSync('sha256', fileKey, nonce, 'payload', 32));
+}
+
+function headerMac(fileKey: Uint8Array, upToDashes: string): Buffer {
+  const k = Buffer.from(hkdfSync('sha256', fileKey, Buffer.alloc(0), 'header', 32));
+  return createHmac('sha256', k).update(upToDashes, 'latin1').digest();
+}
+
+/** age's base64: standard alphabet, no padding. */
+function b64(b: Uint8Array): string {
+  return Buffer.from(b).toString('base64').replace(/=+$/, '');
 }
 
 function nonceFor(counter: number, last: boolean): Buffer {
@@ -33,6 +45,29 @@ function headerEnd(buf: Buffer): number {
   return nl === -1 ? -1 : nl + 1;
 }
 
+/** The key to use for this header: the job's own key when its salt matches, else derived now (once). */
+async function keyFor(header: Buffer, passphrase: string | undefined, given: AgeKey | undefined): Promise<AgeKey> {
+  const st = scryptStanza(header);
+  if (st === null) {
+    throw new RecoveryError(
+      'BACKUP_CORRUPT',
+      'The backup is damaged: its encryption header has no passphrase stanza.',
+      {
+        hint: 'This file was not encrypted with a passphrase, or it is damaged. Use another copy of the backup.',
+      },
+    );
+  }
+  if (given !== undefined && given.logN === st.logN && Buffer.from(given.salt).equals(st.salt)) return given;
+  if (passphrase === undefined || passphrase === '') {
+    throw new RecoveryError('PASSPHRASE_REQUIRED', 'This backup is encrypted: enter its passphrase.');
+  }
+  try {
+    return await deriveAgeKey(passphrase, st.salt, st.logN);
+  } catch {
+    throw corrupt('the encryption header asks for an unusable work factor');
+  }
+}
+
 export class AgeEncryptor {
   private readonly buf = Buffer.allocUnsafe(CHUNK);
   private used = 0;
@@ -43,22 +78,20 @@ export class AgeEncryptor {
     readonly prefix: Buffer,
   ) {}
 
-  /**
-   * Runs scrypt twice (~2 × 1.7 s): once to make the header, once to read the file key back from it,
-   * since the package keeps the key private. Costs a few seconds per backup, not per byte.
-   */
-  static async create(passphrase: string): Promise<AgeEncryptor> {
-    const enc = new Encrypter();
-    enc.setPassphrase(passphrase);
-    const probe = Buffer.from(await enc.encrypt(new Uint8Array(0)));
-    const end = headerEnd(probe);
-    if (end === -1) throw new Error('age-encryption produced no header');
-    const header = probe.subarray(0, end);
-    const dec = new Decrypter();
-    dec.addPassphrase(passphrase);
-    const fileKey = await dec.decryptHeader(header);
-    const nonce = randomBytes(16);
-    return new AgeEncryptor(payloadKey(fileKey, nonce), Buffer.concat([header, nonce]));
+  /** Builds the header with the job's scrypt key (or derives one now, once, from the passphrase). */
+  static async create(passphrase: string | undefined, jobKey?: AgeKey): Promise<AgeEncryptor> {
+    const k = jobKey ?? (await newAgeKey(passphrase ?? ''));
+    try {
+      const fileKey = randomBytes(16);
+      const c = createCipheriv('chacha20-poly1305', k.key, ZERO_NONCE, { authTagLength: TAG });
+      const wrapped = Buffer.concat([c.update(fileKey), c.final(), c.getAuthTag()]);
+      const upToDashes = `age-encryption.org/v1\n-> scrypt ${b64(k.salt)} ${k.logN}\n${b64(wrapped)}\n---`;
+      const header = Buffer.from(`${upToDashes} ${b64(headerMac(fileKey, upToDashes))}\n`, 'latin1');
+      const nonce = randomBytes(16);
+      return new AgeEncryptor(payloadKey(fileKey, nonce), Buffer.concat([header, nonce]));
+    } finally {
+      if (jobKey === undefined) releaseAgeKey(k);
+    }
   }
 
   /** Encrypts; a chunk is sealed as non-final only once more plaintext is known to follow. */
@@ -96,7 +129,10 @@ export class AgeDecryptor {
   private used = 0;
   private counter = 0;
 
-  constructor(private readonly passphrase: string) {}
+  constructor(
+    private readonly passphrase: string | undefined,
+    private readonly jobKey?: AgeKey,
+  ) {}
 
   /** Feeds ciphertext; returns plaintext. The first call(s) parse the header and check the passphrase. */
   async push(data: Buffer, out: Buffer[]): Promise<void> {
@@ -134,20 +170,30 @@ export class AgeDecryptor {
   }
 
   private async openHeader(header: Buffer, nonce: Buffer): Promise<Buffer> {
-    const dec = new Decrypter();
-    dec.addPassphrase(this.passphrase);
-    let fileKey: Uint8Array;
-    try {
-      fileKey = await dec.decryptHeader(header);
-    } catch (e) {
-      const msg = e instanceof Error ? e.message : String(e);
-      if (/no identity matched|invalid header HMAC/.test(msg)) {
-        throw new RecoveryError('WRONG_PASSPHRASE', 'The passphrase does not open this backup.', {
-          hint: 'Check the passphrase (it is case-sensitive) and try again. Nothing was changed.',
-        });
-      }
-      throw corrupt(`the encryption header is not valid (${msg})`);
+    const text = header.toString('latin1');
+    const dashes = text.lastIndexOf('\n--- ') + 1;
+    const lines = text.slice(0, dashes).split('\n');
+    // "age-encryption.org/v1", "-> scrypt <salt> <logN>", its one body line, "" (then "--- <mac>").
+    if (lines.length !== 4 || lines[0] !== 'age-encryption.org/v1' || !/^[A-Za-z0-9+/]{43}$/.test(lines[2]!)) {
+      throw corrupt('the encryption header is not a passphrase header this tool reads');
     }
+    const k = await keyFor(header, this.passphrase, this.jobKey);
+    let fileKey: Buffer;
+    try {
+      const wrapped = Buffer.from(lines[2]!, 'base64');
+      const d = createDecipheriv('chacha20-poly1305', k.key, ZERO_NONCE, { authTagLength: TAG });
+      d.setAuthTag(wrapped.subarray(16));
+      fileKey = Buffer.concat([d.update(wrapped.subarray(0, 16)), d.final()]);
+    } catch {
+      throw new RecoveryError('WRONG_PASSPHRASE', 'The passphrase does not open this backup.', {
+        hint: 'Check the passphrase (it is case-sensitive) and try again. Nothing was changed.',
+      });
+    } finally {
+      if (k !== this.jobKey) releaseAgeKey(k);
+    }
+    const mac = Buffer.from(text.slice(dashes + 4, text.length - 1), 'base64');
+    const want = headerMac(fileKey, text.slice(0, dashes + 3));
+    if (mac.length !== want.length || !timingSafeEqual(mac, want)) throw corrupt('the encryption header was altered');
     return payloadKey(fileKey, nonce);
   }
 

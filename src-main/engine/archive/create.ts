@@ -84,7 +84,7 @@ export async function createArchiveJob(
   ctx: { progress: ProgressSink; willCreate: (p: string, recursive?: boolean) => void },
 ): Promise<ArchiveResult> {
   const level = opts.gzipLevel ?? DEFAULT_GZIP_LEVEL;
-  const encrypted = opts.passphrase !== undefined && opts.passphrase !== '';
+  const encrypted = (opts.passphrase !== undefined && opts.passphrase !== '') || opts.ageKey !== undefined;
   const owners = new Map<string, { uname: string; gname: string }>();
   const result: ArchiveResult = {
     parts: [],
@@ -129,8 +129,10 @@ export async function createArchiveJob(
   const writer = new PartWriter(opts.outDir, archiveBaseName(encrypted), opts.splitSize, (f) => ctx.willCreate(f));
   let out: GzipOut | null = null;
   try {
-    // age (and its curve library) loads only for an encrypted job.
-    const enc = encrypted ? await (await import('./age-stream.js')).AgeEncryptor.create(opts.passphrase!) : null;
+    // age loads only for an encrypted job.
+    const enc = encrypted
+      ? await (await import('./age-stream.js')).AgeEncryptor.create(opts.passphrase, opts.ageKey)
+      : null;
     out = new GzipOut(level, enc, writer);
     const gz = out;
     const sink = new TarSink((b, done) => gz.write(b, done));

@@ -322,6 +322,7 @@ export async function extractArchiveJob(
         },
       },
       meter,
+      opts.ageKey,
     );
     if (!manifestEntryDone) {
       const left = manifest.next();

@@ -5,6 +5,7 @@ import { finished } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import type { ProgressMeter } from '../progress.js';
+import type { AgeKey } from './age-key.js';
 import type { AgeDecryptor } from './age-stream.js';
 
 /** The age header's first line (age-stream.ts has the same): age itself loads only for an encrypted set. */
@@ -73,6 +74,8 @@ export async function readArchive(
   passphrase: string | undefined,
   handler: TarHandler,
   meter: ProgressMeter,
+  /** The job's scrypt key (derived once per job); without it the passphrase is run through scrypt here. */
+  ageKey?: AgeKey,
 ): Promise<void> {
   checkParts(dir, parts);
   const gunzip = createGunzip({ chunkSize: 256 * 1024 });
@@ -116,10 +119,10 @@ export async function readArchive(
       if (head.length < AGE_MAGIC.length) return;
       firstBytes = [];
       if (head.subarray(0, AGE_MAGIC.length).equals(AGE_MAGIC)) {
-        if (passphrase === undefined || passphrase === '') {
+        if ((passphrase === undefined || passphrase === '') && ageKey === undefined) {
           throw new RecoveryError('PASSPHRASE_REQUIRED', 'This backup is encrypted: enter its passphrase.');
         }
-        dec = new (await import('./age-stream.js')).AgeDecryptor(passphrase);
+        dec = new (await import('./age-stream.js')).AgeDecryptor(passphrase, ageKey);
       } else dec = null;
       consumed();
       b = head;

@@ -1,4 +1,5 @@
 import type { ProgressSink } from '../progress.js';
+import type { AgeKey } from './age-key.js';
 
 export interface ArchivePart {
   name: string;
@@ -16,6 +17,8 @@ export interface CreateArchiveOptions {
   items: ArchiveItem[];
   outDir: string;
   passphrase?: string;
+  /** The job's scrypt key (age-key.ts): encrypts without running scrypt again. */
+  ageKey?: AgeKey;
   /** Bytes per part; parts are named `.001`, `.002` … and `cat` of them is the archive. */
   splitSize?: number;
   gzipLevel?: number;
@@ -53,6 +56,8 @@ export interface ArchiveLimits {
 export interface VerifyArchiveOptions {
   parts: ArchivePart[];
   passphrase?: string;
+  /** The job's scrypt key: decrypts without running scrypt again. */
+  ageKey?: AgeKey;
   /** Where to save the inner manifest (the restore checks entries against it). */
   manifestOut?: string;
   /**
@@ -75,6 +80,8 @@ export interface ExtractOwner {
 export interface ExtractArchiveOptions {
   parts: ArchivePart[];
   passphrase?: string;
+  /** The job's scrypt key: decrypts without running scrypt again. */
+  ageKey?: AgeKey;
   /** The inner manifest saved by `verifyArchive`. */
   manifestFile: string;
   /**

@@ -116,6 +116,7 @@ export async function verifyArchiveJob(
         },
       },
       meter,
+      opts.ageKey,
     );
     if (!manifestDone) throw corrupt('the inner manifest is missing');
     screen?.finish();

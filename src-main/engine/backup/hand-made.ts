@@ -140,13 +140,15 @@ export async function adoptIntoSet(
       artifacts: [],
       source: sourceOf(source, r),
     };
-    await writeFileAtomic(path.join(setDir, SUMS_NAME), sha256SumsText(r.parts), 0o600);
+    // SHA256SUMS lists manifest.json too: verify checks it (manifest-integrity.ts).
+    const manifestText = JSON.stringify(manifest, null, 2) + '\n';
+    await writeFileAtomic(path.join(setDir, SUMS_NAME), sha256SumsText(r.parts, manifestText), 0o600);
     await writeFileAtomic(
       path.join(setDir, RESTORE_TXT_NAME),
       restoreText(manifest, profile) + adoptedNote(manifest.source!),
       0o600,
     );
-    await writeFileAtomic(path.join(setDir, MANIFEST_NAME), JSON.stringify(manifest, null, 2) + '\n', 0o600);
+    await writeFileAtomic(path.join(setDir, MANIFEST_NAME), manifestText, 0o600);
     await fsyncDir(setDir);
     return { manifest, result: r };
   } catch (e) {

@@ -81,6 +81,8 @@ export const BackupManifestSchema = z.object({
   source: HandMadeSourceSchema.optional(),
   /** Files of the product's own (its exports and backups), beside the archive, with their checksums. */
   artifacts: z.array(ArtifactRecordSchema).default([]),
+  /** Encrypted backups: HMAC-SHA256 of the rest, keyed from the passphrase (manifest-integrity.ts). Last field. */
+  integrity: z.object({ scheme: z.string(), mac: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
 });
 
 export type BackupManifest = z.infer<typeof BackupManifestSchema>;
@@ -88,6 +90,9 @@ export type BackupManifest = z.infer<typeof BackupManifestSchema>;
 export interface BackupSet {
   dir: string;
   manifest: BackupManifest;
+  /** manifest.json as written (its checksum and MAC cover these bytes / this object, not the parsed copy). */
+  text: string;
+  raw: Record<string, unknown>;
 }
 
 /** Reads and checks a backup set's manifest. Does not read the archive (see verifyBackup). */
@@ -113,8 +118,10 @@ export async function readBackupSet(dir: string): Promise<BackupSet> {
       }
       throw new RecoveryError(
         'BACKUP_INCOMPLETE',
-        `The backup at ${dir} has no manifest.json${partial ? ' and still holds .partial files' : ''}: it was never finished.`,
-        { hint: 'Use another (older) backup. An unfinished backup cannot be restored.' },
+        `The backup at ${dir} has no manifest.json${partial ? ' and still holds .partial files' : ''}: it was interrupted before it was verified (manifest.json is written last, after everything was read back), so it is not a backup.`,
+        {
+          hint: 'Use another (older) backup. The next backup of this device removes this folder once it has verified.',
+        },
       );
     }
     throw new RecoveryError('BACKUP_NOT_FOUND', `Cannot read ${dir}: ${(e as Error).message}`, { cause: e });
@@ -137,5 +144,5 @@ export async function readBackupSet(dir: string): Promise<BackupSet> {
     );
   }
   // Host names, ids and paths from a stick are shown on terminals and in reports: no control characters.
-  return { dir, manifest: cleanStrings(r.data) };
+  return { dir, manifest: cleanStrings(r.data), text, raw: raw as Record<string, unknown> };
 }

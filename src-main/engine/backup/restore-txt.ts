@@ -23,7 +23,7 @@ export function restoreText(m: BackupManifest, profile: Profile): string {
   p(
     `  ${split ? parts.join(', ') : archiveName}  the data: a gzip-compressed tar${enc ? ', encrypted with age (passphrase)' : ''}${split ? ', split into parts' : ''}`,
   );
-  p('  SHA256SUMS     checksums of the data files');
+  p('  SHA256SUMS     checksums of the data files and of manifest.json');
   p('  RESTORE.txt    this text');
   if (m.artifacts.length > 0) {
     p();
@@ -47,6 +47,19 @@ export function restoreText(m: BackupManifest, profile: Profile): string {
       p('  This backup was made by a schedule, which reads the passphrase from a root-only file on the machine');
       p('  (schedule install --passphrase-file): that file dies with the machine, so keep the copy elsewhere.');
     }
+  }
+  p();
+  p('What the checks protect against');
+  p('  sha256sum -c SHA256SUMS catches damage: a bad sector, a copy cut short, manifest.json edited after');
+  p('  the backup was written. It does not protect against someone who rewrites SHA256SUMS as well.');
+  if (enc) {
+    p('  The data is encrypted and authenticated (age): without the passphrase it can be neither read nor');
+    p('  changed unnoticed (age -d fails). manifest.json also carries a code keyed from the passphrase');
+    p('  ("integrity"); edge-recovery verify checks it, so a changed product version or device is caught.');
+    p('  By hand, trust the file list inside the decrypted archive (.edge-recovery/files.jsonl).');
+  } else {
+    p('  This backup is not encrypted: anyone holding the stick can read it, and could rewrite it together');
+    p('  with its checksums. Keep the stick safe, or make encrypted backups (--encrypt).');
   }
   p();
   p('The easy way: the Edge Recovery Wizard ("Restore onto this device"), or');

@@ -1,6 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
+import { newAgeKey, releaseAgeKey, type AgeKey } from '../archive/age-key.js';
 import { createArchive, sizeTrees, verifyArchive, type ArchiveResult } from '../archive/index.js';
 import { apiWithPort, applianceClientFor, type ApplianceClient } from '../appliance/client.js';
 import { versionFromCommand } from '../appliance/installed-version.js';
@@ -27,6 +28,7 @@ import { crashPoint } from '../restore/crash-point.js';
 import { defaultStateDir } from '../restore/journal.js';
 import { fsyncDir, mkdirNoFollow, writeFileAtomic } from '../util/atomic-fs.js';
 import { withJobLock } from '../util/job-lock.js';
+import { linkedFolder } from '../util/linked-folder.js';
 import type { TreeSize } from '../util/tree-size.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
 import {
@@ -40,6 +42,7 @@ import {
   type BackupManifest,
 } from './manifest.js';
 import { BackupJournalStore, recoverInterruptedBackup } from './backup-journal.js';
+import { signManifest } from './manifest-integrity.js';
 import { applyRetention, type RetentionPolicy, type RetentionRemoval } from './retention.js';
 import { restoreText, sha256SumsText } from './restore-txt.js';
 
@@ -89,6 +92,8 @@ interface Ctx {
   items: ResolvedItem[];
   /** Items whose configured path is a symlink to a folder (item id → the link's own path); `items` holds the real folder. */
   links: Map<string, string>;
+  /** The passphrase's scrypt key, derived once for the job and zeroed at its end. */
+  ageKey: AgeKey | null;
   sizes: Map<string, TreeSize>;
   service: ServiceControl;
   api: ApplianceClient | null;
@@ -158,7 +163,7 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
     async run(c, s) {
       for (const it of c.items) {
         const real = await linkedFolder(it.path);
-        if (real !== null) {
+        if (real !== null && (await fsp.stat(real).catch(() => null)) !== null) {
           // A data folder on another disk (Storage -> /data/eds/Storage): backed up through the link.
           c.links.set(it.id, it.path);
           s.log(`${it.path} is a link to ${real}: the data there is backed up, and the manifest records the link.`);
@@ -335,6 +340,8 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       ) {
         name = `Backup_${c.o.profile.id}_${stamp}_${n}`;
       }
+      // scrypt once for the whole job: the archive's age header, its verification and the manifest's MAC.
+      if (c.o.passphrase !== undefined && c.o.passphrase !== '') c.ageKey ??= await newAgeKey(c.o.passphrase);
       c.setDir = path.join(device, name);
       c.journal.j.setDir = c.setDir;
       c.journal.j.phase = 'archiving';
@@ -347,7 +354,7 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
           items: c.items.map((i) => ({ id: i.id, path: i.path })),
           allowEmpty: c.o.profile.steps.some((x) => x.kind === 'artifact'),
           outDir: c.setDir,
-          ...(c.o.passphrase !== undefined ? { passphrase: c.o.passphrase } : {}),
+          ...(c.ageKey !== null ? { ageKey: c.ageKey } : {}),
           ...(c.splitSize !== undefined ? { splitSize: c.splitSize } : {}),
           totals: [...c.sizes.values()].reduce(
             (a, t) => ({ bytes: a.bytes + t.bytes, files: a.files + t.regularFiles }),
@@ -371,6 +378,7 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       for (const sk of c.archive.skipped) c.warn(`Skipped ${sk.path}: ${sk.reason}`);
       reportChangedFiles(c, c.archive);
       c.manifest = buildManifest(c, c.archive);
+      if (c.ageKey !== null) c.manifest = signManifest(c.manifest, c.ageKey);
       // SHA256SUMS comes after the verification (it lists manifest.json): until then `sha256sum -c` cannot pass.
       await writeFileAtomic(path.join(c.setDir, RESTORE_TXT_NAME), restoreText(c.manifest, c.o.profile), 0o600);
       crashPoint('backup:archived');
@@ -390,7 +398,7 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       let midCrash = false;
       const r = await verifyArchive(
         c.setDir!,
-        { parts: c.archive!.parts, ...(c.o.passphrase !== undefined ? { passphrase: c.o.passphrase } : {}) },
+        { parts: c.archive!.parts, ...(c.ageKey !== null ? { ageKey: c.ageKey } : {}) },
         {
           onProgress: (p) => {
             if (!midCrash && p.files > 0) {
@@ -591,6 +599,7 @@ async function backupHoldingLock(o: BackupOptions, io: RunbookIO, journal: Backu
     o,
     journal,
     links: new Map(),
+    ageKey: null,
     items: selectItems(
       resolveItems(o.profile, {
         ...(o.root === undefined ? {} : { root: o.root }),
@@ -642,11 +651,20 @@ async function backupHoldingLock(o: BackupOptions, io: RunbookIO, journal: Backu
   try {
     await executeRunbook(def, c, io);
   } catch (e) {
-    const err = toRecoveryError(e, c.setDir ?? o.to);
+    releaseAgeKey(c.ageKey);
+    let err = toRecoveryError(e, c.setDir ?? o.to);
+    if (err.code === 'FILE_TOO_LARGE' && c.splitSize !== undefined) {
+      // The parts were already split: "use --split-size" would be no help.
+      err = new RecoveryError('FILE_TOO_LARGE', err.message, {
+        hint: `The medium refused a part of ${formatBytes(c.splitSize)}: run again with a smaller --split-size (e.g. 1G), or use an exFAT/ext4 stick.`,
+        cause: err,
+      });
+    }
     if (await cleanupAfterFailure(c, io)) await journal.close();
     io.emit({ type: 'finished', ok: false, error: err.toJSON() });
     throw err;
   }
+  releaseAgeKey(c.ageKey);
   await removeWork(c.product).catch(() => undefined);
   await journal.close();
   const result: BackupResult = {
@@ -709,16 +727,6 @@ async function cleanupAfterFailure(c: Ctx, io: RunbookIO): Promise<boolean> {
 
 function byHand(c: Ctx): boolean {
   return c.o.profile.service.manager === 'none';
-}
-
-/** The real folder behind a configured path that is a symlink to a folder, or null when it is not a link. */
-export async function linkedFolder(p: string): Promise<string | null> {
-  const st = await fsp.lstat(p).catch(() => null);
-  if (st === null || !st.isSymbolicLink()) return null;
-  const real = await fsp.realpath(p).catch(() => null);
-  if (real === null) return null; // a dangling link: reported as a missing folder by the caller
-  const rst = await fsp.stat(real).catch(() => null);
-  return rst !== null && rst.isDirectory() ? real : null;
 }
 
 /** Files that changed while they were read (size, mtime or ctime): a warning naming them, or a failure with --strict. */

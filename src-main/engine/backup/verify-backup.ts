@@ -9,6 +9,10 @@ import { loadProfile } from '../profiles/load.js';
 import type { Profile } from '../profiles/schema.js';
 import { isHandMadeArchive, runVerifyHandMade } from './hand-made.js';
 import { readBackupSet, SUMS_NAME, type BackupSet } from './manifest.js';
+import { checkManifestIntegrity, jobKeyFor } from './manifest-integrity.js';
+import { parseSha256Sums } from './restore-txt.js';
+import { releaseAgeKey } from '../archive/age-key.js';
+import { verifyArtifacts } from '../runbook/product/artifacts.js';
 
 export interface HandMadeVerifyResult {
   handMade: true;
@@ -16,8 +20,6 @@ export interface HandMadeVerifyResult {
   mapping: string;
   note: string;
 }
-import { parseSha256Sums } from './restore-txt.js';
-import { verifyArtifacts } from '../runbook/product/artifacts.js';
 
 /** The totals manifest.json declares: reading stops as soon as the archive holds more. */
 export function manifestLimits(m: BackupSet['manifest']): ArchiveLimits {
@@ -58,40 +60,51 @@ export async function verifyBackup(
     }
   }
   const encryptedArtifacts = set.manifest.artifacts.some((a) => a.format === 'openssl-enc-tar-gz');
-  if ((set.manifest.archive.encryption !== null || encryptedArtifacts) && opts.passphrase === undefined) {
+  if (encryptedArtifacts && opts.passphrase === undefined) {
     throw new RecoveryError('PASSPHRASE_REQUIRED', 'This backup is encrypted: enter its passphrase.', {
       hint: 'Use --passphrase-file, the EDGE_RECOVERY_PASSPHRASE variable, or type it when asked.',
     });
   }
-  await dropPageCacheAll(set.manifest.archive.parts.map((p) => path.join(setDir, p.name)));
-  const r = await verifyArchive(
-    setDir,
-    {
-      parts: set.manifest.archive.parts,
-      ...(opts.passphrase !== undefined ? { passphrase: opts.passphrase } : {}),
-      ...(opts.manifestOut !== undefined ? { manifestOut: opts.manifestOut } : {}),
-      // The restore's own screen: what verify calls OK, the restore accepts.
-      screen: { itemIds: set.manifest.items.map((i) => i.id) },
-      limits: manifestLimits(set.manifest),
-    },
-    io,
-  );
-  if (r.files !== set.manifest.files || r.contentBytes !== set.manifest.contentBytes) {
+  // scrypt once for the job (an encrypted backup): the manifest's MAC and the archive's header share the key.
+  const key = set.manifest.archive.encryption !== null ? await jobKeyFor(set, opts.passphrase) : null;
+  try {
+    await checkManifestIntegrity(set, key);
+    await dropPageCacheAll(set.manifest.archive.parts.map((p) => path.join(setDir, p.name)));
+    const r = await verifyArchive(
+      setDir,
+      {
+        parts: set.manifest.archive.parts,
+        ...(key !== null ? { ageKey: key } : {}),
+        ...(opts.manifestOut !== undefined ? { manifestOut: opts.manifestOut } : {}),
+        // The restore's own screen: what verify calls OK, the restore accepts.
+        screen: { itemIds: set.manifest.items.map((i) => i.id) },
+        limits: manifestLimits(set.manifest),
+      },
+      io,
+    );
+    checkCounts(set, r.files, r.contentBytes);
+    if (set.manifest.artifacts.length > 0) {
+      // The product's own files: checksums, and its encrypted backups decrypted and read through.
+      await dropPageCacheAll(set.manifest.artifacts.map((a) => path.join(setDir, ...a.path.split('/'))));
+      await verifyArtifacts(setDir, set.manifest.artifacts, {
+        ...(opts.passphrase !== undefined ? { passphrase: opts.passphrase } : {}),
+        ...(io.onProgress ? { onProgress: io.onProgress } : {}),
+        ...(io.signal ? { signal: io.signal } : {}),
+      });
+    }
+    return { set, files: r.files, contentBytes: r.contentBytes };
+  } finally {
+    releaseAgeKey(key);
+  }
+}
+
+function checkCounts(set: BackupSet, files: number, contentBytes: number): void {
+  if (files !== set.manifest.files || contentBytes !== set.manifest.contentBytes) {
     throw new RecoveryError(
       'BACKUP_CORRUPT',
-      `The archive holds ${r.files} files (${r.contentBytes} bytes) but manifest.json says ${set.manifest.files} (${set.manifest.contentBytes} bytes).`,
+      `The archive holds ${files} files (${contentBytes} bytes) but manifest.json says ${set.manifest.files} (${set.manifest.contentBytes} bytes).`,
     );
   }
-  if (set.manifest.artifacts.length > 0) {
-    // The product's own files: checksums, and its encrypted backups decrypted and read through.
-    await dropPageCacheAll(set.manifest.artifacts.map((a) => path.join(setDir, ...a.path.split('/'))));
-    await verifyArtifacts(setDir, set.manifest.artifacts, {
-      ...(opts.passphrase !== undefined ? { passphrase: opts.passphrase } : {}),
-      ...(io.onProgress ? { onProgress: io.onProgress } : {}),
-      ...(io.signal ? { signal: io.signal } : {}),
-    });
-  }
-  return { set, files: r.files, contentBytes: r.contentBytes };
 }
 
 /**

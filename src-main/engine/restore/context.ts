@@ -1,9 +1,12 @@
 import { applianceClientFor, type ApplianceClient } from '../appliance/client.js';
+import type { AgeKey } from '../archive/age-key.js';
+import { jobKeyFor } from '../backup/manifest-integrity.js';
 import { readBackupSet, type BackupManifest } from '../backup/manifest.js';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import type { Profile } from '../profiles/schema.js';
 import { serviceFor } from '../service/index.js';
-import type { ServiceControl } from '../service/types.js';
+import type { ServiceControl, ServiceDeps } from '../service/types.js';
+import type { Interaction } from '../runbook/types.js';
 import { emptyProductState, type ProductHost } from '../runbook/product/product-steps.js';
 import type { JournalStore } from './journal.js';
 
@@ -20,6 +23,8 @@ export interface RestoreCtx {
   profile: Profile;
   /** Only in memory, never in the journal. */
   passphrase: string | undefined;
+  /** The passphrase's scrypt key: derived once per job (verify, extract), zeroed when the job ends. */
+  ageKey: AgeKey | null;
   /** Read from the medium when a step needs it (verify, compatibility, extract). */
   manifest: BackupManifest | null;
   service: ServiceControl;
@@ -57,13 +62,15 @@ export function makeCtx(
   passphrase: string | undefined,
   tuning: RestoreTuning,
   signal: AbortSignal | undefined,
+  interaction?: Interaction,
 ): RestoreCtx {
   const profile = store.j.profile;
-  const service = serviceFor(profile.service, tuning.pollMs === undefined ? {} : { pollMs: tuning.pollMs });
+  const service = serviceFor(profile.service, serviceDeps(tuning.pollMs, interaction, 'stop-service'));
   const c: RestoreCtx = {
     store,
     profile,
     passphrase,
+    ageKey: null,
     manifest: null,
     service,
     api: applianceClientFor(profile, { root: store.j.root, service }),
@@ -78,6 +85,38 @@ export function makeCtx(
     manifest: () => c.manifest,
   });
   return c;
+}
+
+/**
+ * The service manager's dependencies: with `service.manager: none` the technician stops and starts the
+ * product by hand, asked through the job's own interaction (a terminal prompt, the wizard, or --yes).
+ */
+export function serviceDeps(
+  pollMs: number | undefined,
+  interaction: Interaction | undefined,
+  stepId: string,
+): ServiceDeps {
+  return {
+    ...(pollMs === undefined ? {} : { pollMs }),
+    ...(interaction === undefined
+      ? {}
+      : {
+          confirm: (message: string) => interaction.confirm({ stepId, title: 'By hand', message, action: 'Done' }),
+        }),
+  };
+}
+
+/** "Stopped by hand (confirmed)" rather than a claim the tool cannot check. */
+export function byHand(profile: Profile): boolean {
+  return profile.service.manager === 'none';
+}
+
+/** The job's scrypt key for an encrypted backup (derived on first use, once per job); null for a plain one. */
+export async function needAgeKey(c: RestoreCtx): Promise<AgeKey | null> {
+  const m = await needManifest(c);
+  if (m.archive.encryption === null) return null;
+  c.ageKey ??= await jobKeyFor(await readBackupSet(c.store.j.backup), c.passphrase);
+  return c.ageKey;
 }
 
 export async function needManifest(c: RestoreCtx): Promise<BackupManifest> {

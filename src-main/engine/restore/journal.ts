@@ -33,6 +33,11 @@ export interface ItemPlan {
   setAside: string;
   /** Whether a folder was found at the target when the defaults were set aside (null: not looked yet). */
   hadOriginal: boolean | null;
+  /**
+   * The profile's path when it is a symlink to the target (a data disk): the restore works at the target
+   * (the real folder), and never touches the link.
+   */
+  link?: string;
 }
 
 /**
@@ -227,6 +232,12 @@ export async function reconcileRenames(store: JournalStore): Promise<string[]> {
     await store.save();
   }
   return odd;
+}
+
+/** Where a rollback moves the restored folder before deleting it. */
+/** Where rollback renames what the restore put in place: inside the root-only work folder, then deleted there. */
+export function discardName(i: ItemPlan): string {
+  return path.join(path.dirname(i.staging), `discard-${i.id}`);
 }
 
 export function renameDone(j: RestoreJournal, itemId: string, purpose: RenameRecord['purpose']): boolean {

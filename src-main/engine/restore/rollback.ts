@@ -1,14 +1,14 @@
-import path from 'node:path';
 import { RecoveryError } from '../errors.js';
 import { serviceFor } from '../service/index.js';
 import type { ServiceControl } from '../service/types.js';
 import { executeRunbook, type RunbookDef, type RunbookIO } from '../runbook/runner.js';
 import { recoverInterruptedBackup } from '../backup/backup-journal.js';
 import { withJobLock } from '../util/job-lock.js';
+import { byHand, serviceDeps } from './context.js';
 import { crashPoint } from './crash-point.js';
 import { removeWork, undoProductSteps, type ProductHost } from '../runbook/product/product-steps.js';
 import { restoreProductHost } from './context.js';
-import { defaultStateDir, JournalStore, readJournal, reconcileRenames, renameDone, type ItemPlan } from './journal.js';
+import { defaultStateDir, discardName, JournalStore, readJournal, reconcileRenames, renameDone } from './journal.js';
 import { journaledRename } from './renames.js';
 import { describeMachineState } from './status.js';
 import { ensurePrivateDir, removeTreeNoFollow } from '../util/safe-delete.js';
@@ -20,10 +20,7 @@ interface RollbackCtx {
   product: ProductHost;
 }
 
-/** Where rollback renames what the restore put in place: inside the root-only work folder, then deleted there. */
-export function discardName(i: ItemPlan): string {
-  return path.join(workDirOf(i), `discard-${i.id}`);
-}
+export { discardName };
 
 function rename(
   store: JournalStore,
@@ -49,7 +46,9 @@ const ROLLBACK_RUNBOOK: RunbookDef<RollbackCtx> = {
           await c.service.stop();
           await c.service.waitFor('stopped', c.store.j.profile.service.stopTimeoutSeconds * 1000);
         }
-        return `${c.service.label} is stopped.`;
+        return byHand(c.store.j.profile)
+          ? `${c.store.j.profile.productName} was stopped by hand (confirmed by the technician).`
+          : `${c.service.label} is stopped.`;
       },
     },
     {
@@ -114,10 +113,13 @@ const ROLLBACK_RUNBOOK: RunbookDef<RollbackCtx> = {
       skip: (c) => (c.store.j.serviceBefore === null ? 'The restore never touched the service.' : null),
       async run(c) {
         const before = c.store.j.serviceBefore;
-        if (before === 'running' || before === 'starting') {
+        // 'unknown': stopped by hand at the restore's request (no manager to ask), so it ran before.
+        if (before === 'running' || before === 'starting' || before === 'unknown') {
           await c.service.start();
           await c.service.waitFor('running', c.store.j.profile.service.startTimeoutSeconds * 1000);
-          return `${c.service.label} runs again, as before.`;
+          return byHand(c.store.j.profile)
+            ? `${c.store.j.profile.productName} was started again by hand (confirmed by the technician), as before.`
+            : `${c.service.label} runs again, as before.`;
         }
         return `${c.service.label} stays stopped, as it was before.`;
       },
@@ -172,7 +174,7 @@ async function undoRestore(
   }
   const ctx: RollbackCtx = {
     store,
-    service: serviceFor(j.profile.service, opts.pollMs === undefined ? {} : { pollMs: opts.pollMs }),
+    service: serviceFor(j.profile.service, serviceDeps(opts.pollMs, io.interaction, 'rollback-stop')),
     product: restoreProductHost(store, opts.pollMs === undefined ? {} : { pollMs: opts.pollMs }),
   };
   try {

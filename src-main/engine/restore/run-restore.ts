@@ -11,7 +11,9 @@ import type { StepInfo } from '../runbook/types.js';
 import { productRunbookSteps } from '../runbook/product/product-steps.js';
 import { makeCtx, needManifest, type RestoreCtx, type RestoreTuning } from './context.js';
 import { recoverInterruptedBackup } from '../backup/backup-journal.js';
+import { releaseAgeKey } from '../archive/age-key.js';
 import { withJobLock } from '../util/job-lock.js';
+import { linkedFolder } from '../util/linked-folder.js';
 import { crashPoint } from './crash-point.js';
 import {
   defaultStateDir,
@@ -22,6 +24,7 @@ import {
   reconcileRenames,
   restoreDir,
   type CredentialUpdate,
+  type ItemPlan,
   type RestoreJournal,
 } from './journal.js';
 import { describeMachineState, machineTouched } from './status.js';
@@ -119,7 +122,9 @@ function hooksFor(store: JournalStore, done?: Map<string, string>): RunHooks {
         ...(prev?.startedAt !== undefined ? { startedAt: prev.startedAt } : {}),
         finishedAt: new Date().toISOString(),
       };
-      if (info.state === 'failed') store.j.status = 'failed';
+      // Past the point of no return (the set-aside folders are being deleted) a failure keeps the journal
+      // 'committing': only resume may follow, never a rollback to a half-deleted original.
+      if (info.state === 'failed' && store.j.status !== 'committing') store.j.status = 'failed';
       await store.save(`step-end:${info.id}`);
     },
   };
@@ -138,7 +143,13 @@ async function execute(store: JournalStore, ctx: RestoreCtx, io: RunbookIO): Pro
   }
   // Product steps hand the backup's artifacts over: the manifest is read before any of them runs.
   if ((store.j.profile.steps ?? []).length > 0) await needManifest(ctx);
-  const steps = await executeRunbook(restoreRunbook(store.j.profile), ctx, io, hooksFor(store, done));
+  let steps: StepInfo[];
+  try {
+    steps = await executeRunbook(restoreRunbook(store.j.profile), ctx, io, hooksFor(store, done));
+  } finally {
+    releaseAgeKey(ctx.ageKey);
+    ctx.ageKey = null;
+  }
   store.j.status = 'finished';
   await store.save('finished');
   const j = store.j;
@@ -187,7 +198,7 @@ async function startRestore(stateDir: string, opts: RestoreOptions, io: RunbookI
         'RESTORE_IN_PROGRESS',
         `An unfinished restore (${existing.id}, from ${existing.backup}) exists: ${describeMachineState(existing)}`,
         {
-          hint: 'Resume it or roll it back first (edge-recovery restore --resume / --rollback).',
+          hint: 'Finish it first: "edge-recovery resume" or "edge-recovery rollback" (see "edge-recovery status").',
         },
       );
     }
@@ -202,19 +213,25 @@ async function startRestore(stateDir: string, opts: RestoreOptions, io: RunbookI
   const now = new Date().toISOString();
   const root = opts.root === undefined ? null : path.resolve(opts.root);
   const inBackup = set === null ? null : new Set(set.manifest.items.map((i) => i.id));
+  const items: ItemPlan[] = [];
   // `*` items (each OPC UA adapter's certificates) resolve to what the backup holds, existing here or not.
-  const items = resolveItems(opts.profile, {
+  for (const i of resolveItems(opts.profile, {
     ...(root === null ? {} : { root }),
     fromBackup: inBackup === null ? [] : [...inBackup],
-  })
-    .filter((i) => inBackup === null || inBackup.has(i.id))
-    .map((i) => ({
+  })) {
+    if (inBackup !== null && !inBackup.has(i.id)) continue;
+    // A folder that is a link to another disk is restored into the link's target; the link stays as it is.
+    const real = await linkedFolder(i.path);
+    const target = real ?? i.path;
+    items.push({
       id: i.id,
-      target: i.path,
-      staging: stagingPath(i.path, i.id, id),
-      setAside: setAsideName(i.path, id),
+      target,
+      staging: stagingPath(target, i.id, id),
+      setAside: setAsideName(target, id),
       hadOriginal: null,
-    }));
+      ...(real !== null ? { link: i.path } : {}),
+    });
+  }
   const j: RestoreJournal = {
     version: JOURNAL_VERSION,
     id,
@@ -245,7 +262,7 @@ async function startRestore(stateDir: string, opts: RestoreOptions, io: RunbookI
   };
   const store = new JournalStore(stateDir, j);
   await store.save('created');
-  const ctx = makeCtx(store, opts.passphrase, opts.tuning ?? {}, io.signal);
+  const ctx = makeCtx(store, opts.passphrase, opts.tuning ?? {}, io.signal, io.interaction);
   ctx.manifest = set?.manifest ?? null;
   try {
     return await execute(store, ctx, io);
@@ -300,7 +317,7 @@ async function continueRestore(
     });
   }
   crashPoint('resume:reconciled');
-  const ctx = makeCtx(store, opts.passphrase, opts.tuning ?? {}, io.signal);
+  const ctx = makeCtx(store, opts.passphrase, opts.tuning ?? {}, io.signal, io.interaction);
   return execute(store, ctx, io);
 }
 

@@ -1,15 +1,25 @@
 import type { RestoreStatusView } from '../../shared/contract.js';
 import type { StepInfo } from '../runbook/types.js';
-import { defaultStateDir, readJournal, renameDone, type RestoreJournal } from './journal.js';
+import { exists } from '../util/atomic-fs.js';
+import {
+  defaultStateDir,
+  discardName,
+  readJournal,
+  renameDone,
+  type RenameRecord,
+  type RestoreJournal,
+} from './journal.js';
 import { changesMachine } from '../runbook/product/product-steps.js';
 import { FIRST_CHANGING_STEP, STEP_TITLES, restoreStepTitles, stepIndex } from './step-titles.js';
 
 /** True once a step that changes the machine has started: from then on, failure leaves a journal to resume or roll back. */
 export function machineTouched(j: RestoreJournal): boolean {
-  const first = stepIndex(FIRST_CHANGING_STEP);
+  // The stop step records the service's state before it touches the service: until then (a declined or
+  // refused stop, a kill before it) nothing has changed.
+  const after = stepIndex(FIRST_CHANGING_STEP) + 1;
   return (
-    STEP_TITLES.some((s, i) => i >= first && j.steps[s.id] !== undefined && j.steps[s.id]!.state !== 'todo') ||
     j.serviceBefore !== null ||
+    STEP_TITLES.some((s, i) => i >= after && j.steps[s.id] !== undefined && j.steps[s.id]!.state !== 'todo') ||
     // The product's own steps that change something (a reset, an import, a second service).
     (j.profile.steps ?? []).some(
       (s) => s.at.startsWith('restore.') && changesMachine(s) && (j.steps[s.id]?.state ?? 'todo') !== 'todo',
@@ -17,29 +27,85 @@ export function machineTouched(j: RestoreJournal): boolean {
   );
 }
 
-function itemWords(j: RestoreJournal): string[] {
+/**
+ * What is on disk at each path the journal names (target, set-aside, staging, discard). Rename records the
+ * process wrote as 'intended' before it was killed are judged by these facts, as reconcileRenames would.
+ */
+export type DiskFacts = ReadonlyMap<string, boolean>;
+
+export async function diskFacts(j: RestoreJournal): Promise<DiskFacts> {
+  const paths = j.items.flatMap((i) => [i.target, i.setAside, i.staging, discardName(i)]);
+  const out = new Map<string, boolean>();
+  await Promise.all(paths.map(async (p) => out.set(p, await exists(p).catch(() => false))));
+  return out;
+}
+
+function happened(
+  j: RestoreJournal,
+  disk: DiskFacts | undefined,
+  itemId: string,
+  purpose: RenameRecord['purpose'],
+): boolean {
+  if (renameDone(j, itemId, purpose)) return true;
+  if (disk === undefined) return false;
+  return j.renames.some(
+    (r) =>
+      r.itemId === itemId &&
+      r.purpose === purpose &&
+      r.state === 'intended' &&
+      disk.get(r.from) === false &&
+      disk.get(r.to) === true,
+  );
+}
+
+function itemWords(j: RestoreJournal, disk: DiskFacts | undefined): string[] {
+  // Without disk facts (the finished result), the journal alone speaks; with them, no path is named that is not there.
+  const there = (p: string) => disk === undefined || disk.get(p) === true;
   return j.items.map((i) => {
-    const asideDone = renameDone(j, i.id, 'set-aside');
-    const inDone = renameDone(j, i.id, 'move-in');
-    if (inDone)
-      return `${i.target} holds the restored data${asideDone ? ` (the earlier folder is at ${i.setAside})` : ''}.`;
-    if (asideDone)
-      return `${i.target} is empty: its earlier folder is at ${i.setAside} and the restored copy waits at ${i.staging}.`;
-    return `${i.target} is unchanged.`;
+    const name = i.link !== undefined ? `${i.target} (reached through the link ${i.link})` : i.target;
+    const aside = happened(j, disk, i.id, 'set-aside');
+    const movedIn = happened(j, disk, i.id, 'move-in');
+    const discarded = happened(j, disk, i.id, 'discard');
+    const putBack = happened(j, disk, i.id, 'put-back');
+    const discard = discardName(i);
+    const leftovers = [
+      ...(disk !== undefined && there(i.staging) ? [`the staging copy ${i.staging}`] : []),
+      ...(disk !== undefined && there(discard) ? [`the restored copy ${discard}`] : []),
+    ];
+    const toDelete = leftovers.length > 0 ? ` (${leftovers.join(' and ')} is still to be deleted)` : '';
+    if (putBack) return `${name} holds its earlier folder again${toDelete}.`;
+    if (movedIn && !discarded) {
+      return `${name} holds the restored data${aside && there(i.setAside) ? ` (the earlier folder is at ${i.setAside})` : ''}.`;
+    }
+    if (discarded) {
+      return `${name} is not there right now: the restored copy was moved to ${discard} to be deleted${aside && there(i.setAside) ? `, and the earlier folder waits at ${i.setAside}` : ''}.`;
+    }
+    if (aside) {
+      const staged = there(i.staging) ? ` and the restored copy waits at ${i.staging}` : '';
+      return `${name} is not there right now: its earlier folder is at ${i.setAside}${staged}.`;
+    }
+    if (disk !== undefined && !there(i.target)) return `${name} does not exist (there was none before)${toDelete}.`;
+    return `${name} is unchanged${toDelete}.`;
   });
 }
 
 /** Where a restore stands, in plain words a technician can act on. */
-export function describeMachineState(j: RestoreJournal): string {
+export function describeMachineState(j: RestoreJournal, disk?: DiskFacts): string {
   switch (j.status) {
     case 'finished':
       return `The restore finished at ${j.updatedAt}: the restored folders are in place and the service runs.`;
     case 'rolled-back':
       return 'The restore was rolled back: the folders and the service are as they were before it.';
     case 'rolling-back':
-      return `A rollback was interrupted. ${itemWords(j).join(' ')} Run the rollback again to finish putting things back.`;
-    case 'committing':
-      return 'The restore was cleaning up (deleting the set-aside folders) when it stopped. The restored folders are in place; resume to finish. It can no longer be rolled back.';
+      return `A rollback was interrupted. ${itemWords(j, disk).join(' ')} Run the rollback again to finish putting things back.`;
+    case 'committing': {
+      const fin = j.steps['finish'];
+      const why =
+        fin?.state === 'failed' && fin.error !== undefined
+          ? `The clean-up failed: ${fin.error.message}`
+          : 'The restore was cleaning up (deleting the set-aside folders) when it stopped.';
+      return `${why} The restored folders are in place; resume to finish the clean-up. It can no longer be rolled back: the earlier folders are partly deleted.`;
+    }
     case 'running':
     case 'failed': {
       const at = restoreStepTitles(j.profile).find((s) => {
@@ -54,12 +120,12 @@ export function describeMachineState(j: RestoreJournal): string {
         : 'The restore was interrupted between two steps.';
       if (!machineTouched(j)) return `${where} Nothing on this machine was changed yet.`;
       const svc = j.serviceBefore === null ? '' : ` The service was ${j.serviceBefore} before the restore.`;
-      return `${where}${svc} ${itemWords(j).join(' ')} Resume to finish the restore, or roll back to put everything back as it was.`;
+      return `${where}${svc} ${itemWords(j, disk).join(' ')} Resume to finish the restore, or roll back to put everything back as it was.`;
     }
   }
 }
 
-export function statusView(j: RestoreJournal): RestoreStatusView {
+export function statusView(j: RestoreJournal, disk?: DiskFacts): RestoreStatusView {
   const steps: StepInfo[] = restoreStepTitles(j.profile).map((s) => {
     const r = j.steps[s.id];
     const info: StepInfo = {
@@ -79,7 +145,7 @@ export function statusView(j: RestoreJournal): RestoreStatusView {
     profileId: j.profile.id,
     startedAt: j.startedAt,
     updatedAt: j.updatedAt,
-    where: describeMachineState(j),
+    where: describeMachineState(j, disk),
     steps,
     canResume: j.status === 'running' || j.status === 'failed' || j.status === 'committing',
     canRollback: j.status === 'running' || j.status === 'failed' || j.status === 'rolling-back',
@@ -90,7 +156,7 @@ export function statusView(j: RestoreJournal): RestoreStatusView {
 /** The last restore's journal as a view, whatever its state (finished and rolled-back ones included). */
 export async function restoreStatus(opts: { stateDir?: string } = {}): Promise<RestoreStatusView | null> {
   const j = await readJournal(defaultStateDir(opts.stateDir));
-  return j === null ? null : statusView(j);
+  return j === null ? null : statusView(j, await diskFacts(j));
 }
 
 /** A restore is unfinished while it can still be resumed or rolled back; an ended one is history. */

@@ -2,7 +2,7 @@ import { RecoveryError, toRecoveryError } from '../errors.js';
 import type { CredentialResource } from '../profiles/schema.js';
 import type { Step } from '../runbook/runner.js';
 import type { CredentialEntry } from '../runbook/types.js';
-import { waitHealthy, type RestoreCtx } from './context.js';
+import { byHand, waitHealthy, type RestoreCtx } from './context.js';
 import { crashPoint } from './crash-point.js';
 import { rewriteRestoreReport, writeRestoreReport } from './restore-report.js';
 import { formatBytes } from '../progress.js';
@@ -19,7 +19,8 @@ export const startStep: Step<RestoreCtx> = {
   async run(c) {
     if ((await c.service.status()).state !== 'running') await c.service.start();
     crashPoint('start:started');
-    return waitHealthy(c);
+    const health = await waitHealthy(c);
+    return byHand(c.profile) ? `Started by hand (confirmed by the technician). ${health}` : health;
   },
 };
 

@@ -13,7 +13,9 @@ import { formatBytes, type ProgressSink } from '../progress.js';
 import { resolveItemPath } from '../profiles/load.js';
 import { exists } from '../util/atomic-fs.js';
 import type { Step } from '../runbook/runner.js';
-import { needManifest, type RestoreCtx } from './context.js';
+import { checkManifestIntegrity } from '../backup/manifest-integrity.js';
+import { readBackupSet } from '../backup/manifest.js';
+import { needAgeKey, needManifest, type RestoreCtx } from './context.js';
 import { crashPoint } from './crash-point.js';
 import { screenEntries } from './entry-screen.js';
 import { manifestLimits } from '../backup/verify-backup.js';
@@ -104,13 +106,18 @@ export const verifyStep: Step<RestoreCtx> = {
         },
       );
     }
+    // manifest.json decides the compatibility checks: it must be the one written with this backup.
+    const set = await readBackupSet(c.store.j.backup);
+    c.manifest = set.manifest;
+    const key = await needAgeKey(c);
+    const authentic = await checkManifestIntegrity(set, key);
     await fsp.mkdir(path.dirname(c.store.j.innerManifestFile), { recursive: true, mode: 0o700 });
     const itemIds = c.store.j.items.map((i) => i.id);
     const r = await verifyArchive(
       c.store.j.backup,
       {
-        parts: m.archive.parts,
-        passphrase: c.passphrase,
+        parts: set.manifest.archive.parts,
+        ...(key !== null ? { ageKey: key } : {}),
         manifestOut: c.store.j.innerManifestFile,
         // The same screen as `verify` and the extraction; reading stops once the archive exceeds its manifest.
         screen: { itemIds },
@@ -139,7 +146,7 @@ export const verifyStep: Step<RestoreCtx> = {
       own = ` The product's own ${a.files} file(s) match their checksums${a.decrypted > 0 ? ` (${a.decrypted} decrypted and read through)` : ''}.`;
     }
     crashPoint('verify:done');
-    return `${handMadeSummary}All ${r.files} files (${formatBytes(r.contentBytes)}) read back and match their hashes; all ${entries} entries stay inside their folders.${own}`;
+    return `${handMadeSummary}All ${r.files} files (${formatBytes(r.contentBytes)}) read back and match their hashes; all ${entries} entries stay inside their folders; ${authentic}${own}`;
   },
 };
 

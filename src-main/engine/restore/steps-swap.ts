@@ -1,14 +1,14 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { extractArchive } from '../archive/index.js';
-import { RecoveryError } from '../errors.js';
+import { onThisMachine, RecoveryError, toRecoveryError } from '../errors.js';
 import { formatBytes } from '../progress.js';
 import type { Step } from '../runbook/runner.js';
 import { findOpenFiles } from '../service/open-files.js';
 import { manifestLimits } from '../backup/verify-backup.js';
 import { exists, fsyncDir } from '../util/atomic-fs.js';
 import { ensurePrivateDir, removeTreeNoFollow } from '../util/safe-delete.js';
-import { needManifest, type RestoreCtx } from './context.js';
+import { byHand, needAgeKey, needManifest, type RestoreCtx } from './context.js';
 import { crashPoint } from './crash-point.js';
 import { renameDone, type ItemPlan } from './journal.js';
 import { journaledRename } from './renames.js';
@@ -84,7 +84,9 @@ export const stopStep: Step<RestoreCtx> = {
         },
       );
     }
-    return `${c.service.label} is stopped (it was ${j.serviceBefore}); no program holds files in the folders.`;
+    return byHand(c.profile)
+      ? `${c.profile.productName} was stopped by hand (confirmed by the technician); no program holds files in the folders.`
+      : `${c.service.label} is stopped (it was ${j.serviceBefore}); no program holds files in the folders.`;
   },
 };
 
@@ -105,6 +107,7 @@ export const extractStep: Step<RestoreCtx> = {
         },
       );
     }
+    const key = await needAgeKey(c);
     const targets: Record<string, string> = {};
     for (const i of c.store.j.items) {
       await fsp.mkdir(path.dirname(i.target), { recursive: true });
@@ -124,7 +127,7 @@ export const extractStep: Step<RestoreCtx> = {
       c.store.j.backup,
       {
         parts: m.archive.parts,
-        passphrase: c.passphrase,
+        ...(key !== null ? { ageKey: key } : {}),
         manifestFile: c.store.j.innerManifestFile,
         targets,
         ...(owner ? { owner } : {}),
@@ -140,7 +143,10 @@ export const extractStep: Step<RestoreCtx> = {
         },
         signal: c.signal,
       },
-    );
+    ).catch((e: unknown) => {
+      // Writing goes to this machine's disk (beside the folders): say so, not "the stick".
+      throw onThisMachine(toRecoveryError(e), c.store.j.items.map((i) => path.dirname(i.staging)).join(', '));
+    });
     for (const i of c.store.j.items) await fsyncDir(path.dirname(i.staging));
     crashPoint('extract:done');
     const own = o ? ` Owners ${o.user}:${o.group} and the policy's modes were set on each file as it was written.` : '';
@@ -195,10 +201,11 @@ export const swapStep: Step<RestoreCtx> = {
         }
         await journaledRename(c.store, { from: i.staging, to: i.target, purpose: 'move-in', itemId: i.id });
       }
+      const via = i.link !== undefined ? ` (through the link ${i.link}, which is kept)` : '';
       lines.push(
         i.hadOriginal
-          ? `${path.basename(i.target)}: the old folder is at ${i.setAside}.`
-          : `${path.basename(i.target)}: there was no folder before.`,
+          ? `${path.basename(i.target)}${via}: the old folder is at ${i.setAside}.`
+          : `${path.basename(i.target)}${via}: there was no folder before.`,
       );
     }
     return `The restored folders are in place. ${lines.join(' ')}`;
