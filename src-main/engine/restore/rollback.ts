@@ -1,4 +1,5 @@
-import { RecoveryError } from '../errors.js';
+import { applianceClientFor, type ApplianceClient } from '../appliance/client.js';
+import { RecoveryError, toRecoveryError } from '../errors.js';
 import { serviceFor } from '../service/index.js';
 import type { ServiceControl } from '../service/types.js';
 import { executeRunbook, type RunbookDef, type RunbookIO } from '../runbook/runner.js';
@@ -18,6 +19,26 @@ interface RollbackCtx {
   store: JournalStore;
   service: ServiceControl;
   product: ProductHost;
+  api: ApplianceClient | null;
+  pollMs: number;
+}
+
+/**
+ * After starting the product again, waits until its API answers, as the restore's own start does; a product
+ * that did not answer before the restore may not answer now either, so this reports instead of failing.
+ */
+async function apiAnswers(c: RollbackCtx, timeoutMs: number): Promise<string> {
+  if (c.api === null) return '';
+  const until = Date.now() + timeoutMs;
+  let last = 'no answer yet';
+  for (;;) {
+    const h = await c.api.health().catch((e: unknown) => ({ ok: false, detail: toRecoveryError(e).message }));
+    if (h.ok) return ' Its API answers healthy.';
+    last = h.detail;
+    if (Date.now() >= until)
+      return ` Its API did not answer healthy within ${Math.round(timeoutMs / 1000)} s (${last}).`;
+    await new Promise((r) => setTimeout(r, c.pollMs));
+  }
 }
 
 export { discardName };
@@ -116,10 +137,12 @@ const ROLLBACK_RUNBOOK: RunbookDef<RollbackCtx> = {
         // 'unknown': stopped by hand at the restore's request (no manager to ask), so it ran before.
         if (before === 'running' || before === 'starting' || before === 'unknown') {
           await c.service.start();
-          await c.service.waitFor('running', c.store.j.profile.service.startTimeoutSeconds * 1000);
+          const timeoutMs = c.store.j.profile.service.startTimeoutSeconds * 1000;
+          await c.service.waitFor('running', timeoutMs);
+          const api = await apiAnswers(c, timeoutMs);
           return byHand(c.store.j.profile)
-            ? `${c.store.j.profile.productName} was started again by hand (confirmed by the technician), as before.`
-            : `${c.service.label} runs again, as before.`;
+            ? `${c.store.j.profile.productName} was started again by hand (confirmed by the technician), as before.${api}`
+            : `${c.service.label} runs again, as before.${api}`;
         }
         return `${c.service.label} stays stopped, as it was before.`;
       },
@@ -172,10 +195,13 @@ async function undoRestore(
       hint: 'Someone moved folders by hand. Compare them with the journal before going on.',
     });
   }
+  const service = serviceFor(j.profile.service, serviceDeps(opts.pollMs, io.interaction, 'rollback-stop'));
   const ctx: RollbackCtx = {
     store,
-    service: serviceFor(j.profile.service, serviceDeps(opts.pollMs, io.interaction, 'rollback-stop')),
+    service,
     product: restoreProductHost(store, opts.pollMs === undefined ? {} : { pollMs: opts.pollMs }),
+    api: applianceClientFor(j.profile, { root: j.root, service }),
+    pollMs: opts.pollMs ?? 250,
   };
   try {
     const steps = await executeRunbook(ROLLBACK_RUNBOOK, ctx, io);
