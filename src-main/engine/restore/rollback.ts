@@ -179,7 +179,7 @@ async function undoRestore(
       'RESTORE_IN_PROGRESS',
       'The restore was already deleting the set-aside folders when it stopped, so it can no longer be rolled back.',
       {
-        hint: 'Resume it to finish (the restored folders are in place).',
+        hint: 'Run "edge-recovery resume" to finish the clean-up (the restored folders are in place).',
       },
     );
   }
