@@ -63,7 +63,11 @@ describe('profile rules: a profile is code and is checked like it', () => {
     const ok = linux();
     ok.items[0].path = '/etc/myproduct';
     ok.items[1].path = '/var/lib/myproduct';
-    expect(parseProfile(ok, 'ok.json').items.map((i) => i.path)).toEqual(['/etc/myproduct', '/var/lib/myproduct']);
+    expect(
+      parseProfile(ok, 'ok.json')
+        .items.map((i) => i.path)
+        .slice(0, 2),
+    ).toEqual(['/etc/myproduct', '/var/lib/myproduct']);
   });
 
   it('refuses folders that overlap (the same, or one inside the other), and duplicate ids', () => {
