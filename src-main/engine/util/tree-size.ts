@@ -35,40 +35,58 @@ export function treeSizes(roots: string[], progress?: ProgressSink): TreeSize[] 
     const stack = [root];
     while (stack.length > 0) {
       const dir = stack.pop()!;
+      const entries = raced(() => readdirSync(dir, { withFileTypes: true }));
+      if (entries === null) continue;
       r.dirs++;
-      for (const e of readdirSync(dir, { withFileTypes: true })) {
+      for (const e of entries) {
         const p = path.join(dir, e.name);
-        if (e.isDirectory()) stack.push(p);
-        else if (e.isFile()) {
-          const size = lstatSync(p).size;
-          r.files++;
-          r.regularFiles++;
-          r.bytes += size;
-          meter?.add(size, 1, p);
-        } else if (e.isSymbolicLink()) {
-          r.files++;
-          const target = readlinkSync(p);
-          const rel = path.relative(root, dir).split(path.sep).filter(Boolean);
-          if (symlinkEscapes(rel, target) !== null) r.outsideLinks.push({ path: path.relative(root, p), target });
-        } else if (e.isBlockDevice() || e.isCharacterDevice() || e.isFIFO() || e.isSocket()) {
-          r.files++;
-        } else {
-          // DT_UNKNOWN (some filesystems): ask lstat.
-          const st = lstatSync(p);
-          if (st.isDirectory()) stack.push(p);
-          else {
+        // A folder someone else can write to may change under the walk: an entry gone or of another kind
+        // by the time we look is skipped (this only measures; it never acts on what it finds).
+        raced(() => {
+          if (e.isDirectory()) stack.push(p);
+          else if (e.isFile()) {
+            const size = lstatSync(p).size;
             r.files++;
-            if (st.isFile()) {
-              r.regularFiles++;
-              r.bytes += st.size;
-              meter?.add(st.size, 1, p);
+            r.regularFiles++;
+            r.bytes += size;
+            meter?.add(size, 1, p);
+          } else if (e.isSymbolicLink()) {
+            r.files++;
+            const target = readlinkSync(p);
+            const rel = path.relative(root, dir).split(path.sep).filter(Boolean);
+            if (symlinkEscapes(rel, target) !== null) r.outsideLinks.push({ path: path.relative(root, p), target });
+          } else if (e.isBlockDevice() || e.isCharacterDevice() || e.isFIFO() || e.isSocket()) {
+            r.files++;
+          } else {
+            // DT_UNKNOWN (some filesystems): ask lstat.
+            const st = lstatSync(p);
+            if (st.isDirectory()) stack.push(p);
+            else {
+              r.files++;
+              if (st.isFile()) {
+                r.regularFiles++;
+                r.bytes += st.size;
+                meter?.add(st.size, 1, p);
+              }
             }
           }
-        }
+          return true;
+        });
       }
     }
     return r;
   });
   meter?.flush();
   return out;
+}
+
+/** Runs `fn`; null when what it looked at vanished or changed kind meanwhile (ENOENT, ENOTDIR, EINVAL). */
+function raced<T>(fn: () => T): T | null {
+  try {
+    return fn();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EINVAL') return null;
+    throw e;
+  }
 }
