@@ -106,7 +106,7 @@ describe.skipIf(blocked !== undefined)(
       p.service.startTimeoutSeconds = 6;
       await fsp.writeFile(impatient, JSON.stringify(p));
       try {
-        await newM.api.productVersion(); // it runs now
+        await waitForApi(newM.api, 30_000); // it runs now (sv restart returns before it listens)
         const before = await snapshotTree(conf!.path);
         const r = await runCli([
           ...restoreArgs(stateDir).map((a) => (a === newM.profilePath ? impatient : a)),
@@ -135,7 +135,7 @@ describe.skipIf(blocked !== undefined)(
       const before = await snapshotTree(conf!.path);
 
       const killed = await runCli([...restoreArgs(stateDir), '--yes'], {
-        env: { EDGE_RECOVERY_CRASH_AT: 'ownership:mid-chown' },
+        env: { EDGE_RECOVERY_CRASH_AT: 'ownership:mid-check' },
       });
       expect(killed.code).toBe(-1); // SIGKILL: no exit code
       const st = await runCli(['status', '--state-dir', stateDir]);
