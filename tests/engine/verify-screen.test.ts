@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,8 +49,14 @@ async function makeSet(
     archive: { compression: 'gzip', encryption: null, innerManifest: '.edge-recovery/files.jsonl', parts: a.parts },
     skipped: [],
   };
-  await fsp.writeFile(path.join(set, 'manifest.json'), JSON.stringify(manifest));
-  await fsp.writeFile(path.join(set, 'SHA256SUMS'), a.parts.map((p) => `${p.sha256}  ${p.name}\n`).join(''));
+  const manifestText = JSON.stringify(manifest);
+  await fsp.writeFile(path.join(set, 'manifest.json'), manifestText);
+  // As our writer does: the parts, then manifest.json (verify checks that it is listed).
+  const manifestSum = createHash('sha256').update(manifestText).digest('hex');
+  await fsp.writeFile(
+    path.join(set, 'SHA256SUMS'),
+    [...a.parts.map((p) => `${p.sha256}  ${p.name}\n`), `${manifestSum}  manifest.json\n`].join(''),
+  );
   return set;
 }
 
