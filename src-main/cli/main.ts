@@ -1,3 +1,4 @@
+import { promises as fsp } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import path from 'node:path';
 import type { BackupSet } from '../engine/backup/manifest.js';
@@ -51,6 +52,9 @@ async function backupSetAt(dir: string): Promise<BackupSet> {
   } catch (e) {
     const err = toRecoveryError(e);
     if (err.code !== 'BACKUP_INCOMPLETE' && err.code !== 'BACKUP_NOT_FOUND') throw err;
+    // A set folder itself (its archive parts are there) keeps its own answer: interrupted, exit 3.
+    const names = await fsp.readdir(abs).catch(() => [] as string[]);
+    if (names.some((n) => n.startsWith('data.tar'))) throw err;
     const { listBackups } = await engine.list();
     const groups = await listBackups(abs).catch(() => []);
     const found = groups.flatMap((g) => g.backups).filter((b) => b.complete && b.path !== abs);
