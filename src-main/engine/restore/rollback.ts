@@ -63,8 +63,14 @@ const ROLLBACK_RUNBOOK: RunbookDef<RollbackCtx> = {
       explain: (c) => `Stop ${c.service.label} so its folders can be put back.`,
       skip: (c) => (c.store.j.serviceBefore === null ? 'The restore never touched the service.' : null),
       async run(c) {
-        if ((await c.service.status()).state !== 'stopped') {
-          await c.service.stop();
+        // A killed restore may have asked the manager to start the service a moment before it died, so a
+        // 'stopped' now can still turn into 'running': with a manager, say stop anyway (it cancels a pending
+        // start); by hand, ask only when it is not stopped.
+        if (!byHand(c.store.j.profile) || (await c.service.status()).state !== 'stopped') {
+          await c.service.stop().catch(async (e: unknown) => {
+            // Some managers refuse to stop a stopped service (Windows SCM 1062): that is fine here.
+            if ((await c.service.status()).state !== 'stopped') throw e;
+          });
           await c.service.waitFor('stopped', c.store.j.profile.service.stopTimeoutSeconds * 1000);
         }
         return byHand(c.store.j.profile)
