@@ -556,7 +556,7 @@ export function buildProgram(): Command {
   program
     .command('practice [profile-id]')
     .description(
-      'Rehearse a whole backup and restore on practice stand-ins (a sandbox folder, a folder as the stick) and say where everything is: eds-practice (default; an "old" and a "replacement" Edge Data Store), opencrvs, stackstate-linux, evc-edge.',
+      'Rehearse a whole backup and restore on practice stand-ins (a sandbox folder, a folder as the stick) and say where everything is: eds-practice (default; an "old" and a "replacement" Edge Data Store), opencrvs, stackstate-linux, evc-edge, deviceon-linux.',
     )
     .option('--yes', 'do not ask before destructive steps')
     .option('--keep', 'keep the sandbox folder afterwards (to look at the stick and the report)')

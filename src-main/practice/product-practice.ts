@@ -13,6 +13,7 @@ import { freePort } from './free-port.js';
 import { standinCommand } from './standins/common.js';
 import { countRecords, installOpenCrvs, opencrvsServerArgs, runNightlyBackup } from './standins/opencrvs.js';
 import { countComponents, installStackState, stackgraphArgs, stackstateServerArgs } from './standins/stackstate.js';
+import { countDevices, deviceonServerArgs, installDeviceOn, scheduledBackup } from './standins/deviceon.js';
 import { edgeConfig, installEvcEdge, listBackups, makeBackup, evcEdgeServerArgs } from './standins/evc-edge.js';
 
 /**
@@ -226,7 +227,44 @@ const EVC_EDGE: Kit = {
   },
 };
 
-const KITS: Record<string, Kit> = { opencrvs: OPENCRVS, 'stackstate-linux': STACKSTATE, 'evc-edge': EVC_EDGE };
+const DEVICEON: Kit = {
+  describe:
+    'WISE-DeviceOn: the old server manages 25 devices and has written nine nightly scheduled backups (TPM-encrypted), of which its retention count keeps 7. The tool copies those 7 zip files onto the stick; the new server (the same version, reinstalled on the same hardware, so the same TPM) is reset to default and restored by its System Recovery tool with the newest backup.',
+  async prepare(s, make) {
+    const machine = async (id: string, devices: number): Promise<MachinePlan> => {
+      const home = path.join(s.dir, id);
+      const root = path.join(home, 'root');
+      await installDeviceOn(root, { devices, tpmEncryption: true, tpmId: 'TPM-2B7E151628AED2A6' });
+      const port = await freePort();
+      const service = await make(`deviceon-${id}`, [...standinCommand(), ...deviceonServerArgs(root, port)], home);
+      await startService(service);
+      await waitHttp(port, '/rmm/v1/about');
+      return { root, port, service, extra: {} };
+    };
+    const old = await machine('old', 25);
+    const now = Date.now();
+    for (let d = 9; d >= 1; d--) await scheduledBackup(old.root, new Date(now - d * 86_400_000 + 3_600_000));
+    return { old, fresh: await machine('new', 2) };
+  },
+  async check(_s, old, fresh) {
+    const want = await countDevices(old.root);
+    const got = await countDevices(fresh.root);
+    if (got !== want) {
+      throw new RecoveryError(
+        'INTERNAL',
+        `The new DeviceOn server manages ${got} devices after the restore; the old one ${want}.`,
+      );
+    }
+    return `The new DeviceOn server manages the old server's ${got} devices, restored by its System Recovery from the newest scheduled backup.`;
+  },
+};
+
+const KITS: Record<string, Kit> = {
+  'deviceon-linux': DEVICEON,
+  opencrvs: OPENCRVS,
+  'stackstate-linux': STACKSTATE,
+  'evc-edge': EVC_EDGE,
+};
 
 export function practiceProfileIds(): string[] {
   return Object.keys(KITS);

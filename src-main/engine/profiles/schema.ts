@@ -188,6 +188,8 @@ export const FactSchema = z.object({
   title: z.string().min(1),
   endpoint: ApiPath,
   pointer: z.string(),
+  /** Where the restore reads this machine's value when it is asked elsewhere (DeviceOn: the TPM's own id). */
+  here: z.object({ endpoint: ApiPath, pointer: z.string() }).optional(),
   rule: z.enum(['same', 'same-when-set']).default('same'),
   /** Plain words shown when the restore refuses (what it means and what to do). */
   refuse: z.string().min(1),

@@ -290,7 +290,8 @@ async function compareFacts(c: RestoreCtx, m: BackupManifest): Promise<string[]>
       lines.push(`${f.title}: not set in the backup, so any is accepted.`);
       continue;
     }
-    const now = c.api ? await c.api.value(f.endpoint, f.pointer).catch(() => null) : null;
+    const ask = f.here ?? f;
+    const now = c.api ? await c.api.value(ask.endpoint, ask.pointer).catch(() => null) : null;
     if (now !== then) {
       throw new RecoveryError(
         'PROFILE_MISMATCH',
