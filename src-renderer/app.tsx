@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import type { RecoveryApi } from '../src-main/shared/contract.js';
 import { ApiContext, useApi } from './api.js';
 import { ErrorPanel } from './components/error-panel.js';
+import { ProductPracticeRunScreen, ProductPracticeScreen } from './screens/product-practice-screen.js';
 import { PracticeBanner } from './components/practice-banner.js';
 import { Screen } from './components/screen.js';
 import { assertNever } from './lib/runbook-view.js';
@@ -97,6 +98,10 @@ function renderStep(step: WizardStep) {
       return <MirrorDriveScreen from={step.from} />;
     case 'mirror-run':
       return <MirrorRunScreen key={step.jobId} jobId={step.jobId} />;
+    case 'product-practice':
+      return <ProductPracticeScreen profileId={step.profileId} />;
+    case 'product-practice-run':
+      return <ProductPracticeRunScreen key={step.jobId} jobId={step.jobId} />;
     default:
       return assertNever(step);
   }
@@ -171,6 +176,8 @@ function screenFor(job: RunningJob): WizardStep {
     case 'credentials':
     case 'finish':
       return { kind: 'restore-run', jobId: job.jobId, choice: null };
+    case 'practice':
+      return { kind: 'product-practice-run', jobId: job.jobId };
     default:
       return assertNever(job.kind);
   }

@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { RecoveryError, toRecoveryError } from '../engine/errors.js';
 import { builtinProfileIds, loadProfile, resolveItems } from '../engine/profiles/load.js';
@@ -62,9 +63,13 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
   let practiceCreating: Promise<PracticeSandbox> | undefined;
   const ownsPractice = ctx.practice === undefined;
   const stateDir = (): string => practice?.stateDir ?? ctx.stateDir;
+  /** Sandboxes of product practices run from the wizard (kept for their reports, removed on dispose). */
+  const productSandboxes: string[] = [];
   const reports = new ReportAccess(() => [
     path.join(ctx.stateDir, 'reports'),
     ...(practice ? [path.join(practice.stateDir, 'reports')] : []),
+    // A product practice writes its report beside the backup on its practice stick and in its state folder.
+    ...productSandboxes,
   ]);
 
   let device: Promise<{ id: string; hostname: string }> | undefined;
@@ -425,6 +430,41 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
       return practice.view();
     },
 
+    'practice.product': async (i) => {
+      const { practiceProfileIds, runProductPractice } = await import('../practice/product-practice.js');
+      if (!practiceProfileIds().includes(i.profileId)) {
+        throw new RecoveryError('PROFILE_NOT_FOUND', `There is no practice for "${i.profileId}".`, {
+          hint: `Practice exists for: ${practiceProfileIds().join(', ')}.`,
+        });
+      }
+      return {
+        jobId: jobs.start(
+          'practice',
+          (io) =>
+            runProductPractice(
+              i.profileId,
+              {
+                ...io,
+                // One job, two runbooks: the backup's own "finished" would end the job's view before the restore.
+                emit: (e) => {
+                  if (e.type === 'finished' && e.ok && e.result?.kind === 'backup') {
+                    io.emit({ type: 'log', level: 'info', message: `Backup made: ${e.result.setDir}` });
+                    return;
+                  }
+                  io.emit(e);
+                },
+              },
+              {
+                keep: true,
+                ...(ctx.practiceBaseDir === undefined ? {} : { baseDir: ctx.practiceBaseDir }),
+                onSandbox: (dir) => productSandboxes.push(dir),
+              },
+            ),
+          { changesMachine: false },
+        ),
+      };
+    },
+
     'app.relaunchElevated': async () => {
       if (!ctx.relaunchElevated) {
         return {
@@ -455,6 +495,8 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
 
   async function dispose(): Promise<void> {
     await jobs.shutdown();
+    for (const d of productSandboxes.splice(0))
+      await fsp.rm(d, { recursive: true, force: true }).catch(() => undefined);
     if (practice && ownsPractice) {
       const p = practice;
       practice = undefined;

@@ -216,7 +216,17 @@ export type JobPrompt =
 export type JobEvent = RunbookEvent | { type: 'prompt'; promptId: string; prompt: JobPrompt };
 
 /** What a job does; a renderer that re-attaches picks its screen from it. */
-export type JobKind = 'backup' | 'verify' | 'restore' | 'resume' | 'rollback' | 'credentials' | 'finish' | 'mirror';
+export type JobKind =
+  | 'backup'
+  | 'verify'
+  | 'restore'
+  | 'resume'
+  | 'rollback'
+  | 'credentials'
+  | 'finish'
+  | 'mirror'
+  /** A product's whole practice (its stand-in's backup, then restore): `edge-recovery practice <id>`. */
+  | 'practice';
 
 /** A job still running in the host (the registry a reloaded wizard re-attaches to). */
 export interface RunningJob {
@@ -374,6 +384,11 @@ export const REQUESTS = {
   },
   'report.read': { input: z.object({ path: Path }).strict(), output: out<{ html: string }>() },
   'practice.setup': { input: z.object({}).strict(), output: out<PracticeView>() },
+  /** A product's practice on its stand-in (profiles with `practice: true`), as `edge-recovery practice <id>`. */
+  'practice.product': {
+    input: z.object({ profileId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a profile id') }).strict(),
+    output: out<{ jobId: string }>(),
+  },
   /**
    * Relaunches the app with root/Administrator rights (after `profiles.plan` said `canElevate`). Electron only;
    * `started: false` with a message when it cannot (browser shell, password prompt cancelled).

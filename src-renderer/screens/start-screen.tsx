@@ -1,3 +1,4 @@
+import { PracticeProductChoice } from './product-practice-screen.js';
 import { useId, useState } from 'react';
 import { useApi } from '../api.js';
 import { ErrorPanel } from '../components/error-panel.js';
@@ -64,6 +65,7 @@ export function StartScreen() {
         Rehearse a whole recovery on a simulated appliance on this computer: back up an “old” machine to a practice
         stick, then restore it onto a “replacement”. Nothing real is touched.
       </p>
+      <PracticeProductChoice disabled={busy} />
     </div>
   );
 
@@ -119,6 +121,7 @@ export function StartScreen() {
             <p>Back to backing up or restoring this device for real.</p>
           </div>
         </div>
+        <PracticeProductChoice disabled={busy} />
       </Screen>
     );
   }

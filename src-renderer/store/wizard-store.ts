@@ -43,7 +43,9 @@ export type WizardStep =
   | { kind: 'rollback-run'; jobId: string }
   | { kind: 'report'; path: string }
   | { kind: 'mirror-drive'; from: string }
-  | { kind: 'mirror-run'; jobId: string };
+  | { kind: 'mirror-run'; jobId: string }
+  | { kind: 'product-practice'; profileId: string }
+  | { kind: 'product-practice-run'; jobId: string };
 
 interface SessionSlice {
   info: AppInfo | null;
