@@ -229,6 +229,7 @@ export const compatibilityStep: Step<RestoreCtx> = {
       );
     }
     const here = c.tuning.deviceId ?? (await localDeviceId()).id;
+    j.thisDeviceId = here;
     if (m.source?.kind === 'hand-made') {
       lines.push('A hand-made archive records no device or product version: the technician vouches for it.');
     } else if (m.deviceId !== here) {
