@@ -3,6 +3,8 @@ import { useApi } from '../api.js';
 import { ErrorPanel } from '../components/error-panel.js';
 import { PassphraseFields } from '../components/passphrase-fields.js';
 import { Screen } from '../components/screen.js';
+import { TicketFields } from '../components/ticket-fields.js';
+import { ticketForStart } from '../store/ticket-store.js';
 import { formatBytes } from '../lib/format.js';
 import { toUiError, type UiError } from '../lib/ui-error.js';
 import { machineFor } from '../store/machine.js';
@@ -35,6 +37,7 @@ export function BackupOptionsScreen({ target }: { target: Target }) {
         ...(machine.root ? { root: machine.root } : {}),
         ...(Object.keys(folders).length > 0 ? { folders } : {}),
         ...(encrypt ? { passphrase: p1 } : {}),
+        ticket: ticketForStart(),
       });
       setP1('');
       setP2('');
@@ -51,6 +54,7 @@ export function BackupOptionsScreen({ target }: { target: Target }) {
         The backup goes to <strong>{target.label}</strong>
         {target.sizeBytes !== null ? ` (${formatBytes(target.sizeBytes)})` : ''}, folder <code>{target.path}</code>.
       </p>
+      <TicketFields />
       <div className="field checkbox">
         <input id={`${uid}-enc`} type="checkbox" checked={encrypt} onChange={(e) => setEncrypt(e.target.checked)} />
         <label htmlFor={`${uid}-enc`}>

@@ -3,6 +3,8 @@ import { useApi } from '../api.js';
 import { ErrorPanel } from '../components/error-panel.js';
 import { RightsProblems, useRightsCheck } from '../components/rights-problems.js';
 import { Screen } from '../components/screen.js';
+import { TicketFields } from '../components/ticket-fields.js';
+import { ticketForStart } from '../store/ticket-store.js';
 import { formatBytes, formatDate } from '../lib/format.js';
 import { toUiError, type UiError } from '../lib/ui-error.js';
 import { machineFor } from '../store/machine.js';
@@ -36,6 +38,7 @@ export function RestoreReadyScreen({ choice, notice }: { choice: RestoreChoice; 
         ...(machine.root ? { root: machine.root } : {}),
         ...(b.encrypted ? { passphrase } : {}),
         allowOtherDevice: choice.allowOtherDevice,
+        ticket: ticketForStart(),
       });
       setPassphrase('');
       go({ kind: 'restore-run', jobId, choice });
@@ -75,6 +78,7 @@ export function RestoreReadyScreen({ choice, notice }: { choice: RestoreChoice; 
         The wizard first checks the backup, then asks you before it stops the service and before it sets this machine’s
         current settings aside. Until the end, everything can be rolled back.
       </p>
+      <TicketFields />
       {b.encrypted ? (
         <div className="field">
           <label htmlFor={`${uid}-pass`}>Passphrase of this backup</label>

@@ -20,7 +20,7 @@ export interface PdfRequest {
 /** Renders a report page to PDF bytes. Each host brings its own (Electron: a hidden window; CLI/serve: Chromium). */
 export type PdfPrinter = (req: PdfRequest) => Promise<Uint8Array>;
 
-export const PDF_MARGINS = { top: 0.55, bottom: 0.5, left: 0.45, right: 0.45 } as const;
+export const PDF_MARGINS = { top: 0.5, bottom: 0.45, left: 0.45, right: 0.45 } as const;
 
 const KIND: Record<ReportData['kind'], string> = {
   backup: 'Backup report',

@@ -39,9 +39,9 @@ td.path,td.mono,dd.path,dd.mono,code{font-family:ui-monospace,SFMono-Regular,Men
 .muted{color:#57606a}
 ul{padding-left:1.25rem}
 @media print{
- body{margin:0;max-width:none;padding:0;font-size:8.5pt;line-height:1.3;color:#000}
- h1{font-size:13pt}
- h2{font-size:10pt;margin:.7rem 0 .25rem;padding-bottom:.1rem;break-after:avoid}
+ body{margin:0;max-width:none;padding:0;font-size:8pt;line-height:1.25;color:#000}
+ h1{font-size:12pt}
+ h2{font-size:9.5pt;margin:.5rem 0 .2rem;padding-bottom:.1rem;break-after:avoid}
  th,td{padding:.08rem .3rem}
  .fact{grid-template-columns:8.5rem 1fr;padding:.05rem 0}
  .facts{column-gap:1rem}
@@ -101,12 +101,20 @@ function fact(label: string, valueHtml: string, cls = '', wide = false): string 
   return `<div class="fact${wide ? ' wide' : ''}"><dt>${escapeHtml(label)}</dt><dd${cls ? ` class="${cls}"` : ''}>${valueHtml}</dd></div>`;
 }
 
+/**
+ * A step's summary with its long absolute paths shortened to `…/<folder>/<name>`: the page stays one page for a
+ * normal restore. The full paths are in the JSON and, for the folders set aside, in their own section.
+ */
+export function shortenSummaryPaths(text: string): string {
+  return text.replace(/(?:\/[^\s/,;:()]+){4,}/g, (p) => `…/${p.split('/').slice(-2).join('/')}`);
+}
+
 function stepsTable(steps: ReportStep[]): string {
   if (steps.length === 0) return '<p class="muted">No steps were recorded.</p>';
   const rows = steps.map((s, i) => {
     const what = [
       `<strong>${escapeHtml(s.title)}</strong>`,
-      s.summary ? ` <span class="step-summary">${escapeHtml(s.summary)}</span>` : '',
+      s.summary ? ` <span class="step-summary">${escapeHtml(shortenSummaryPaths(s.summary))}</span>` : '',
       s.error
         ? `<div class="err">${escapeHtml(s.error.message)} <code>${escapeHtml(s.error.code)}</code></div>` +
           (s.error.hint ? `<div>${escapeHtml(s.error.hint)}</div>` : '')
@@ -225,10 +233,11 @@ export function renderReportHtml(d: ReportData): string {
     fact('Tool version', escapeHtml(d.toolVersion)),
     versions.length > 0 ? fact('Product version', escapeHtml(versions.join(' · ')), '', true) : '',
   ].join('');
+  // No notes, no section: the page stays one page for a normal restore.
   const notes =
     d.notes.length === 0
-      ? '<p class="muted">None.</p>'
-      : `<ul>${d.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>`;
+      ? ''
+      : `<section><h2>Notes</h2><ul>${d.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul></section>`;
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -250,7 +259,7 @@ ${openItemsSection(d)}
 ${d.kind === 'backup' ? '' : `<section><h2>Owners and permissions</h2>${ownershipSection(d)}</section>`}
 ${d.kind === 'backup' ? '' : `<section><h2>Credentials re-entered</h2>${credentialsSection(d)}</section>`}
 ${oldFoldersSection(d)}
-<section><h2>Notes</h2>${notes}</section>
+${notes}
 </body>
 </html>
 `;

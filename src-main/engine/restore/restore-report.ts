@@ -30,10 +30,11 @@ export async function restoreReportData(store: JournalStore, ok = true): Promise
       state: r?.state ?? 'todo',
     };
     if (r?.summary !== undefined) s.summary = r.summary;
-    // The report is written by its own step, which is still running at that moment: it is this document.
-    if (id === 'report' && s.state === 'running') {
+    // The report is written by its own step, which is still running at that moment: it is this document. Once
+    // done, its summary lists every file written; the report says where it is in its own words instead.
+    if (id === 'report' && (s.state === 'running' || s.state === 'done')) {
       s.state = 'done';
-      s.summary = 'This report.';
+      s.summary = 'This report (JSON, HTML and PDF where made), beside the backup and on this machine.';
     }
     // Rewritten by the clean-up step once the technician decided about the old folders.
     if (id === 'finish' && s.state === 'running' && j.oldFolders) {
@@ -103,9 +104,13 @@ export async function restoreReportData(store: JournalStore, ok = true): Promise
         }
       : {}),
     ...(j.options.ticket && hasTicket(j.options.ticket) ? { ticket: cleanTicket(j.options.ticket) } : {}),
-    notes: [...j.warnings],
+    // The open credentials are listed as open items already; the same warning again would only take room.
+    notes:
+      j.credentials.pending.length > 0 ? j.warnings.filter((w) => !OPEN_CREDENTIALS_WARNING.test(w)) : [...j.warnings],
   };
 }
+
+const OPEN_CREDENTIALS_WARNING = /^These entries still need their secrets/;
 
 /** Writes the report to each folder on its own: a read-only stick is a warning, not a failed restore. */
 export async function writeRestoreReport(store: JournalStore): Promise<{ written: string[]; warnings: string[] }> {
