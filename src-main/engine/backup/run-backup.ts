@@ -642,16 +642,6 @@ export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<Backup
   });
 }
 
-<<<<<<< HEAD
-async function backupHoldingLock(
-  o: BackupOptions,
-  io: RunbookIO,
-  journal: BackupJournalStore,
-  stateDir: string,
-): Promise<BackupResult> {
-  const startedAt = new Date().toISOString();
-  const times = new Map<string, { startedAt?: string; finishedAt?: string }>();
-=======
 /** The technician's name for the backup, against the product's rules for it (before anything runs). */
 export function checkLabel(o: Pick<BackupOptions, 'profile' | 'label'>): void {
   const rule = o.profile.label;
@@ -664,8 +654,14 @@ export function checkLabel(o: Pick<BackupOptions, 'profile' | 'label'>): void {
   }
 }
 
-async function backupHoldingLock(o: BackupOptions, io: RunbookIO, journal: BackupJournalStore): Promise<BackupResult> {
->>>>>>> main
+async function backupHoldingLock(
+  o: BackupOptions,
+  io: RunbookIO,
+  journal: BackupJournalStore,
+  stateDir: string,
+): Promise<BackupResult> {
+  const startedAt = new Date().toISOString();
+  const times = new Map<string, { startedAt?: string; finishedAt?: string }>();
   const local = o.deviceId === undefined ? await localDeviceId() : { id: o.deviceId, hostname: os.hostname() };
   const service = serviceFor(o.profile.service, {
     confirm: (message) => io.interaction.confirm({ stepId: 'stop-service', title: 'Service', message, action: 'Done' }),

@@ -99,8 +99,6 @@ export interface RestoreJournal {
     /** The service ticket this restore is for (asked before it started): on its report. */
     ticket?: TicketFields;
   };
-  /** This machine's device id as the compatibility check used it (the report shows the same one). */
-  thisDeviceId?: string;
   /** Facts from the backup's manifest, for the status view and the report. */
   backupFacts: {
     profileId: string;

@@ -54,9 +54,10 @@ export async function restoreReportData(store: JournalStore, ok = true): Promise
   if (j.backupFacts?.productVersion) versions.backup = j.backupFacts.productVersion;
   if (j.facts.installedVersion) versions.installedBefore = j.facts.installedVersion;
   if (j.facts.installedAfter) versions.installedAfter = j.facts.installedAfter;
-  // The id the compatibility check compared with the backup's (practice mode: the replacement's own id).
-  const dev = j.thisDeviceId
-    ? { id: j.thisDeviceId }
+  // The id the compatibility check compared with the backup's (j.facts.thisDeviceId: in practice mode the
+  // replacement's own id, for a product that names its own device the product's); this machine's otherwise.
+  const dev = j.facts.thisDeviceId
+    ? { id: j.facts.thisDeviceId }
     : await localDeviceId().catch(() => ({ id: 'unknown', hostname: os.hostname() }));
   return {
     kind: 'restore',
@@ -64,7 +65,7 @@ export async function restoreReportData(store: JournalStore, ok = true): Promise
     toolVersion: TOOL_VERSION,
     profile: { id: j.profile.id, productName: j.profile.productName },
     hostname: os.hostname(),
-    deviceId: j.facts.thisDeviceId ?? dev.id,
+    deviceId: dev.id,
     sourceDeviceId: j.backupFacts?.deviceId ?? null,
     backupPath: j.handMade?.file ?? j.backup,
     ...(j.handMade?.source

@@ -228,10 +228,6 @@ export const compatibilityStep: Step<RestoreCtx> = {
           : `The API listens on port ${p.port} here (from ${p.from})${m.apiPort !== undefined && m.apiPort !== p.port ? `; the old box used ${m.apiPort}` : ''}.`,
       );
     }
-<<<<<<< HEAD
-    const here = c.tuning.deviceId ?? (await localDeviceId()).id;
-    j.thisDeviceId = here;
-=======
     const min = c.profile.version.minimum;
     if (min !== undefined && inst.version !== null && compareVersions(inst.version, min) < 0) {
       throw new RecoveryError(
@@ -254,7 +250,6 @@ export const compatibilityStep: Step<RestoreCtx> = {
     }
     const here = productId ?? c.tuning.deviceId ?? (await localDeviceId()).id;
     j.facts.thisDeviceId = here;
->>>>>>> main
     if (m.source?.kind === 'hand-made') {
       lines.push('A hand-made archive records no device or product version: the technician vouches for it.');
     } else if (m.deviceId !== here) {
