@@ -30,6 +30,8 @@ export const electronPdfPrinter: PdfPrinter = async (req: PdfRequest) => {
       webSecurity: true,
       spellcheck: false,
       devTools: false,
+      // No middle-click navigation either (there is no link in a report, but nothing may open a window).
+      disableBlinkFeatures: 'Auxclick',
       session: pdfSession(),
     },
   });
