@@ -168,7 +168,13 @@ describe.skipIf(skip !== null)('the report in a browser: ticket fields, one-page
     await page.emulateMedia({ media: 'print' });
     await rec.capture('report-print-media');
     const printed = path.join(SCREENSHOT_DIR, 'report-browser-print.pdf');
-    await page.pdf({ path: printed, format: 'A4', displayHeaderFooter: true, ...pdfTemplates(json) });
+    await page.pdf({
+      path: printed,
+      format: 'A4',
+      displayHeaderFooter: true,
+      ...pdfTemplates(json),
+      margin: { top: '0.5in', bottom: '0.45in', left: '0.45in', right: '0.45in' },
+    });
     await page.emulateMedia({ media: 'screen' });
     expect(pages(printed)).toBe(1);
     expect(inkShare(printed)).toBeGreaterThan(0.01);

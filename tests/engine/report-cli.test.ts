@@ -97,6 +97,7 @@ describe('edge-recovery backup: ticket fields on the report, remembered; where t
       expect((await fsp.readFile(pdf)).subarray(0, 5).toString()).toBe('%PDF-');
       expect(r.stdout).toContain(`    ${path.basename(pdf)}\n`);
     },
+    300_000,
   );
 
   it.skipIf(tmuxSkipReason() !== null)(
@@ -123,10 +124,10 @@ describe('edge-recovery backup: ticket fields on the report, remembered; where t
         { EDGE_RECOVERY_PDF: 'off' },
       );
       open.push(t);
-      await t.waitFor(/Ticket number \[INC-\d+\]: /);
+      await t.waitFor(/Ticket number \[INC-\d+\]:/);
       t.type('INC-11');
       // --site was given: not asked.
-      await t.waitFor(/Technician \[Ana Lima\]: /);
+      await t.waitFor(/Technician \[Ana Lima\]:/);
       t.type('-');
       // Then the backup's own questions (no service manager: the stop and the start are confirmed by hand).
       let screen = '';
@@ -146,5 +147,6 @@ describe('edge-recovery backup: ticket fields on the report, remembered; where t
       const rep = JSON.parse(await fsp.readFile(jsons.at(-1)!, 'utf8'));
       expect(rep.ticket).toEqual({ number: 'INC-11', site: 'Plant 5' });
     },
+    300_000,
   );
 });

@@ -138,7 +138,12 @@ export function chromiumPdfPrinter(opts: ChromiumPdfOptions): PdfPrinter {
       child.stderr?.on('data', (d: Buffer) => {
         if (stderr.length < 4000) stderr += d.toString();
       });
-      const session = new PipeSession(child.stdio[3] as Writable, child.stdio[4] as Readable);
+      const toChromium = child.stdio[3] as Writable;
+      const fromChromium = child.stdio[4] as Readable;
+      // A Chromium that dies mid-write must not take this process down with an EPIPE: the exit handler reports it.
+      toChromium.on('error', () => undefined);
+      fromChromium.on('error', () => undefined);
+      const session = new PipeSession(toChromium, fromChromium);
       const died = new Promise<never>((_, reject) => {
         child!.once('error', (e) => reject(e));
         child!.once('exit', (code, signal) => {
