@@ -5,6 +5,8 @@ import { PassphraseFields } from '../components/passphrase-fields.js';
 import { Screen } from '../components/screen.js';
 import { TicketFields } from '../components/ticket-fields.js';
 import { ticketForStart } from '../store/ticket-store.js';
+import { GuardedButton } from '../components/guarded-button.js';
+import { StepIndicator } from '../components/step-indicator.js';
 import { formatBytes } from '../lib/format.js';
 import { toUiError, type UiError } from '../lib/ui-error.js';
 import { machineFor } from '../store/machine.js';
@@ -50,11 +52,11 @@ export function BackupOptionsScreen({ target }: { target: Target }) {
 
   return (
     <Screen title={practice ? 'Practice backup: ready to start' : 'Back up: ready to start'}>
+      <StepIndicator flow="backup" at="options" />
       <p>
         The backup goes to <strong>{target.label}</strong>
         {target.sizeBytes !== null ? ` (${formatBytes(target.sizeBytes)})` : ''}, folder <code>{target.path}</code>.
       </p>
-      <TicketFields />
       <div className="field checkbox">
         <input id={`${uid}-enc`} type="checkbox" checked={encrypt} onChange={(e) => setEncrypt(e.target.checked)} />
         <label htmlFor={`${uid}-enc`}>
@@ -77,11 +79,24 @@ export function BackupOptionsScreen({ target }: { target: Target }) {
           />
         </>
       ) : null}
+      <TicketFields />
       {error ? <ErrorPanel error={error} /> : null}
       <div className="actions">
-        <button type="button" className="primary" disabled={!ready || busy} onClick={() => void start()}>
+        <GuardedButton
+          why={
+            !machine
+              ? 'No product profile is chosen: go back to the start and choose one.'
+              : !encrypt || ready
+                ? null
+                : p1.length === 0
+                  ? 'Type a passphrase (twice), or untick “Encrypt the backup”.'
+                  : 'The two passphrases are not the same yet.'
+          }
+          busy={busy}
+          onClick={() => void start()}
+        >
           Start the backup
-        </button>
+        </GuardedButton>
         <button type="button" className="secondary" onClick={() => go({ kind: 'backup-drive' })}>
           Choose another stick
         </button>

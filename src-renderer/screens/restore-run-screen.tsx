@@ -11,6 +11,7 @@ import { ErrorPanel } from '../components/error-panel.js';
 import { RunbookPanel } from '../components/runbook-panel.js';
 import { Screen } from '../components/screen.js';
 import { ReportSaved } from '../components/report-saved.js';
+import { StepIndicator } from '../components/step-indicator.js';
 import { reportSaved, reportToShow, restoreReport } from '../lib/runbook-view.js';
 import { toUiError, type UiError } from '../lib/ui-error.js';
 import { selectPractice, useWizard, type RestoreChoice } from '../store/wizard-store.js';
@@ -19,8 +20,12 @@ export function RestoreRunScreen({ jobId, choice }: { jobId: string; choice: Res
   const practice = useWizard(selectPractice);
   return (
     <Screen title={practice ? 'Practice restore' : 'Restoring'}>
+      {choice ? <StepIndicator flow="restore" at="run" /> : null}
       <RunbookPanel
         jobId={jobId}
+        work={
+          choice ? { bytes: choice.backup.contentBytes ?? choice.backup.sizeBytes, files: choice.backup.files } : null
+        }
         done={(view) => (
           <RestoreDone
             jobId={jobId}
