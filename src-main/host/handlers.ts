@@ -11,6 +11,7 @@ import {
   type Envelope,
   type ItemPlan,
   type ParsedInput,
+  type ProfilePlan,
   type RequestName,
   type RequestOutput,
 } from '../shared/contract.js';
@@ -163,12 +164,35 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
           problems.push({ code: 'SOURCE_MISSING', message: `The folder ${it.path} (${it.id}) does not exist here.` });
         }
       }
+      const { archiveSpaceNeeded } = await import('../engine/backup/space-needed.js');
+      const taken = items.filter((i) => i.exists && (i.required || i.selected !== false));
       return {
         profile: summarize(profile, profileRef),
         items,
         service,
         problems,
         canElevate: canElevateFor(problems, elevated),
+        backupNeedBytes: archiveSpaceNeeded(
+          taken.reduce((a, i) => a + i.sizeBytes, 0),
+          taken.reduce((a, i) => a + i.files, 0),
+        ),
+        space: await spaceBeside(items),
+      };
+    },
+
+    'backups.recoverInterrupted': async () => {
+      const { recoverInterruptedBackup } = await import('../engine/backup/backup-journal.js');
+      const dirs = [...new Set([ctx.stateDir, stateDir()])];
+      const found: { message: string; serviceStarted: boolean; unfinishedSet: string | null }[] = [];
+      for (const dir of dirs) {
+        const r = await recoverInterruptedBackup({ stateDir: dir });
+        if (r !== null) found.push(r);
+      }
+      if (found.length === 0) return null;
+      return {
+        message: found.map((r) => r.message).join(' '),
+        serviceStarted: found.some((r) => r.serviceStarted),
+        unfinishedSet: found.find((r) => r.unfinishedSet !== null)?.unfinishedSet ?? null,
       };
     },
 
@@ -486,4 +510,27 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
 /** Used by transports to refuse a request before it reaches the table (e.g. a stale window). */
 export function refused(message: string): Envelope<never> {
   return { ok: false, error: new RecoveryError('BAD_INPUT', message).toJSON() };
+}
+
+type ProfilePlanSpace = ProfilePlan['space'];
+
+/** Free space where each folder lives, one line per filesystem (by its mount point). */
+async function spaceBeside(items: readonly ItemPlan[]): Promise<ProfilePlanSpace> {
+  const { filesystemOf, freeSpace } = await import('../engine/media/filesystem.js');
+  const out: ProfilePlanSpace = [];
+  for (const it of items) {
+    const parent = path.dirname(it.path);
+    const mount = await filesystemOf(parent).then(
+      (f) => f.mountpoint,
+      () => parent,
+    );
+    const line = out.find((l) => l.path === mount);
+    if (line) {
+      line.itemIds.push(it.id);
+      continue;
+    }
+    const s = await freeSpace(parent).catch(() => null);
+    out.push({ path: mount, itemIds: [it.id], freeBytes: s?.freeBytes ?? null, totalBytes: s?.totalBytes ?? null });
+  }
+  return out;
 }

@@ -98,6 +98,13 @@ export interface ProfilePlan {
   problems: { code: string; message: string }[];
   /** Whether relaunching elevated would help. */
   canElevate: boolean;
+  /** The most a backup of the selected folders can take on a stick (the backup's own free-space rule). */
+  backupNeedBytes: number;
+  /**
+   * Free space where each folder lives on this machine (a restore writes its staging copy beside the folder):
+   * one line per filesystem, with the folders on it.
+   */
+  space: { path: string; itemIds: string[]; freeBytes: number | null; totalBytes: number | null }[];
 }
 
 export interface DriveReason {
@@ -131,7 +138,10 @@ export interface BackupSummary {
   productName: string;
   productVersion: string | null;
   createdAt: string;
+  /** The archive's size on the stick. */
   sizeBytes: number;
+  /** The data it holds once unpacked (from the manifest), when known. */
+  contentBytes?: number;
   files: number;
   encrypted: boolean;
   /** Made by a technician (manual) or a schedule (automatic); older manifests without it are manual. */
@@ -251,6 +261,14 @@ export const REQUESTS = {
   },
   'drives.eject': { input: z.object({ target: Path }).strict(), output: out<{ ok: boolean; message: string }>() },
   'backups.list': { input: z.object({ dir: Path }).strict(), output: out<BackupGroup[]>() },
+  /**
+   * A backup that was killed (its journal is still there) is put right, as the CLI does before every command:
+   * the service it stopped is started again. What was found, in plain words, or null when nothing was.
+   */
+  'backups.recoverInterrupted': {
+    input: z.object({}).strict(),
+    output: out<{ message: string; serviceStarted: boolean; unfinishedSet: string | null } | null>(),
+  },
   /** When and where the last verified backup of this device was made (for the start screen). */
   'backups.last': {
     input: z.object({ profileRef: ProfileRef.optional() }).strict(),
