@@ -326,6 +326,7 @@ export function buildProgram(): Command {
       [] as string[],
     )
     .option('--device-id <id>', 'device id to file the backup under (default: hostname + machine id)')
+    .option('--label <name>', "the backup's name, where the product names its backups (EVC-net Edge's manual backups)")
     .option('--encrypt', 'encrypt with a passphrase (age format)')
     .option('--passphrase-file <file>', 'read the passphrase from a file (else EDGE_RECOVERY_PASSPHRASE or a prompt)')
     .option('--keep <n>', 'keep the newest n backups of this device and profile', parseKeep)
@@ -345,6 +346,7 @@ export function buildProgram(): Command {
         include: string[];
         exclude: string[];
         deviceId?: string;
+        label?: string;
         encrypt?: boolean;
         passphraseFile?: string;
         keep?: number;
@@ -375,6 +377,7 @@ export function buildProgram(): Command {
             ...(o.include.length > 0 ? { include: o.include } : {}),
             ...(o.exclude.length > 0 ? { exclude: o.exclude } : {}),
             ...(o.deviceId ? { deviceId: o.deviceId } : {}),
+            ...(o.label !== undefined ? { label: o.label } : {}),
             ...(passphrase !== undefined ? { passphrase } : {}),
             ...(o.keep !== undefined ? { keep: o.keep } : {}),
             ...(o.splitSize !== undefined ? { splitSize: o.splitSize } : {}),
@@ -585,7 +588,7 @@ export function buildProgram(): Command {
   program
     .command('practice [profile-id]')
     .description(
-      'Rehearse a whole backup and restore on practice stand-ins (a sandbox folder, a folder as the stick) and say where everything is: eds-practice (default; an "old" and a "replacement" Edge Data Store), opencrvs, stackstate-linux.',
+      'Rehearse a whole backup and restore on practice stand-ins (a sandbox folder, a folder as the stick) and say where everything is: eds-practice (default; an "old" and a "replacement" Edge Data Store), opencrvs, stackstate-linux, evc-edge, deviceon-linux.',
     )
     .option('--yes', 'do not ask before destructive steps')
     .option('--keep', 'keep the sandbox folder afterwards (to look at the stick and the report)')

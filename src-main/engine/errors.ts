@@ -206,6 +206,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'PROFILE_UNTRUSTED':
     case 'JOB_RUNNING':
     case 'UNSAFE_PATH':
+    case 'NOT_ENOUGH_SPACE':
       return EXIT_CODES.REFUSED;
     case 'CANCELLED':
     case 'DECLINED':

@@ -6,7 +6,7 @@ import type { Profile } from '../engine/profiles/schema.js';
 import type { ProfileSummary } from '../shared/contract.js';
 
 /** Profiles with a practice stand-in (src-main/practice/product-practice.ts). */
-const PRACTICE_IDS = ['opencrvs', 'stackstate-linux'];
+const PRACTICE_IDS = ['opencrvs', 'stackstate-linux', 'evc-edge', 'deviceon-linux'];
 
 const octal = (n: number): string => n.toString(8).padStart(3, '0');
 

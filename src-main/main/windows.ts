@@ -22,6 +22,9 @@ export function createMainWindow(opts: { devTools: boolean }): BrowserWindow {
       allowRunningInsecureContent: false,
       webviewTag: false,
       spellcheck: false,
+      // A middle click on a link would otherwise try to open it in a new window (denied anyway by the window-open
+      // handler in security.ts); switching the Blink feature off removes the path altogether.
+      disableBlinkFeatures: 'Auxclick',
       devTools: opts.devTools,
     },
   });

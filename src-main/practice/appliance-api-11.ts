@@ -3,7 +3,13 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../engine/util/atomic-fs.js';
 import { encryptSecret } from './appliance-crypto.js';
-import { mergePut, publicView, type ApplianceFolders, type EgressEntry } from './appliance-config.js';
+import {
+  mergePut,
+  practiceEgressEndpoints,
+  publicView,
+  type ApplianceFolders,
+  type EgressEntry,
+} from './appliance-config.js';
 
 /**
  * The stand-in's EDS 1.1 API (AVEVA Edge-Data-Store-Docs, see the README's "Edge Data Store facts"):
@@ -57,26 +63,7 @@ export async function ensureDefaults11(f: ApplianceFolders, key: Buffer): Promis
   await fsp.mkdir(f.configuration, { recursive: true });
   await fsp.mkdir(f.storage, { recursive: true });
   const c = (n: string) => path.join(f.configuration, n);
-  await writeIfMissing(c(FILES_11.egress), [
-    {
-      Id: 'ToAdh',
-      Endpoint: 'https://uswe.datahub.connect.aveva.com/api/v1/Tenants/practice/Namespaces/plant/',
-      ClientId: 'practice-client-7f3a',
-      ClientSecret: encryptSecret(key, 'adh-practice-secret'),
-      Username: null,
-      Password: null,
-      ValidateEndpointCertificate: true,
-    },
-    {
-      Id: 'ToPiWebApi',
-      Endpoint: 'https://pi-server.plant.local/piwebapi/omf/',
-      ClientId: null,
-      ClientSecret: null,
-      Username: 'plant\\edge-egress',
-      Password: encryptSecret(key, 'pi-practice-password'),
-      ValidateEndpointCertificate: false,
-    },
-  ]);
+  await writeIfMissing(c(FILES_11.egress), practiceEgressEndpoints(key));
   await writeIfMissing(c(FILES_11.health), [
     {
       Id: 'HealthToPi',

@@ -50,7 +50,13 @@ export async function ensureDefaultConfiguration(f: ApplianceFolders, key: Buffe
     TransactionLogLimitMB: 250,
     EnableTransactionLog: true,
   });
-  const egress: EgressEntry[] = [
+  const egress = practiceEgressEndpoints(key);
+  await writeJsonIfMissing(path.join(f.configuration, EGRESS_FILE), egress);
+}
+
+/** The practice appliance's two egress endpoints, one with a client secret and one with a password (EDS 1.0 and 1.1). */
+export function practiceEgressEndpoints(key: Buffer): EgressEntry[] {
+  return [
     {
       Id: 'ToAdh',
       Endpoint: 'https://uswe.datahub.connect.aveva.com/api/v1/Tenants/practice/Namespaces/plant/',
@@ -70,7 +76,6 @@ export async function ensureDefaultConfiguration(f: ApplianceFolders, key: Buffe
       ValidateEndpointCertificate: false,
     },
   ];
-  await writeJsonIfMissing(path.join(f.configuration, EGRESS_FILE), egress);
 }
 
 export async function readEgress(f: ApplianceFolders): Promise<EgressEntry[]> {

@@ -13,6 +13,8 @@ import { freePort } from './free-port.js';
 import { standinCommand } from './standins/common.js';
 import { countRecords, installOpenCrvs, opencrvsServerArgs, runNightlyBackup } from './standins/opencrvs.js';
 import { countComponents, installStackState, stackgraphArgs, stackstateServerArgs } from './standins/stackstate.js';
+import { countDevices, deviceonServerArgs, installDeviceOn, scheduledBackup } from './standins/deviceon.js';
+import { edgeConfig, installEvcEdge, listBackups, makeBackup, evcEdgeServerArgs } from './standins/evc-edge.js';
 
 /**
  * `edge-recovery practice <profile-id>`: a product's whole backup and restore, run by its built-in profile's
@@ -60,6 +62,8 @@ export interface MachinePlan {
 interface Kit {
   /** What the practice shows before it starts. */
   describe: string;
+  /** The technician's name for the backup, where the product names its backups. */
+  label?: string;
   /** Installs the stand-in on both machines, seeds the old one; returns what the restore needs. */
   prepare(s: Sandbox, make: ServiceMaker): Promise<{ old: MachinePlan; fresh: MachinePlan; passphrase?: string }>;
   /** After the restore: the replacement holds the old machine's data (plain words, or throws). */
@@ -174,7 +178,93 @@ const STACKSTATE: Kit = {
   },
 };
 
-const KITS: Record<string, Kit> = { opencrvs: OPENCRVS, 'stackstate-linux': STACKSTATE };
+const EVC_OLD = 'EDGE-7F3A21';
+const EVC_NEW = 'EDGE-9C0D44';
+
+const EVC_EDGE: Kit = {
+  describe:
+    'EVC-net Edge: the old Edge (device EDGE-7F3A21) holds 8 chargepoints and its own backups (11 manual, automatic ones going back 230 days). The tool waits until no chargepoint transaction runs, asks the Edge for a named manual backup (the Edge then keeps its 10 newest manual backups), downloads it onto the stick, and on the replacement Edge (new device id EDGE-9C0D44) restores it through switch device: the backup is listed under the old id and restored from there.',
+  label: 'practice before replacement',
+  async prepare(s, make) {
+    const machine = async (id: string, deviceId: string, chargepoints: number): Promise<MachinePlan> => {
+      const home = path.join(s.dir, id);
+      const root = path.join(home, 'root');
+      await installEvcEdge(root, { deviceId, chargepoints });
+      const port = await freePort();
+      const service = await make(`evc-edge-${id}`, [...standinCommand(), ...evcEdgeServerArgs(root, port)], home);
+      await startService(service);
+      await waitHttp(port, '/api/v1/system');
+      return { root, port, service, extra: {} };
+    };
+    const old = await machine('old', EVC_OLD, 8);
+    // The old Edge's own history: automatic backups every month back to 8 months, 11 manual ones (one over 10).
+    const now = Date.now();
+    for (const days of [230, 200, 170, 140, 110, 80, 50, 20]) {
+      await makeBackup(
+        old.root,
+        `Automatic, ${days} days ago`,
+        'automatic',
+        new Date(now - days * 86_400_000).toISOString(),
+        false,
+      );
+    }
+    for (let i = 1; i <= 11; i++) {
+      await makeBackup(old.root, `manual ${i}`, 'manual', new Date(now - (12 - i) * 86_400_000).toISOString(), false);
+    }
+    return { old, fresh: await machine('new', EVC_NEW, 0) };
+  },
+  async check(_s, old, fresh) {
+    const want = (await edgeConfig(old.root)).chargepoints.length;
+    const cfg = await edgeConfig(fresh.root);
+    if (cfg.chargepoints.length !== want || cfg.restoredFrom?.deviceId !== EVC_OLD) {
+      throw new RecoveryError(
+        'INTERNAL',
+        `The replacement Edge holds ${cfg.chargepoints.length} chargepoints (restored from ${cfg.restoredFrom?.deviceId ?? 'nothing'}); the old one ${want}.`,
+      );
+    }
+    const kept = await listBackups(old.root, EVC_OLD);
+    return `The replacement Edge ${EVC_NEW} runs the configuration of ${EVC_OLD} (${want} chargepoints), restored from its backup "${cfg.restoredFrom.name}" through switch device. The old Edge keeps ${kept.filter((b) => b.type === 'manual').length} manual and ${kept.filter((b) => b.type === 'automatic').length} automatic backups (10 newest manual; automatic ones of the last 6 months).`;
+  },
+};
+
+const DEVICEON: Kit = {
+  describe:
+    'WISE-DeviceOn: the old server manages 25 devices and has written nine nightly scheduled backups (TPM-encrypted), of which its retention count keeps 7. The tool copies those 7 zip files onto the stick; the new server (the same version, reinstalled on the same hardware, so the same TPM) is reset to default and restored by its System Recovery tool with the newest backup.',
+  async prepare(s, make) {
+    const machine = async (id: string, devices: number): Promise<MachinePlan> => {
+      const home = path.join(s.dir, id);
+      const root = path.join(home, 'root');
+      await installDeviceOn(root, { devices, tpmEncryption: true, tpmId: 'TPM-2B7E151628AED2A6' });
+      const port = await freePort();
+      const service = await make(`deviceon-${id}`, [...standinCommand(), ...deviceonServerArgs(root, port)], home);
+      await startService(service);
+      await waitHttp(port, '/rmm/v1/about');
+      return { root, port, service, extra: {} };
+    };
+    const old = await machine('old', 25);
+    const now = Date.now();
+    for (let d = 9; d >= 1; d--) await scheduledBackup(old.root, new Date(now - d * 86_400_000 + 3_600_000));
+    return { old, fresh: await machine('new', 2) };
+  },
+  async check(_s, old, fresh) {
+    const want = await countDevices(old.root);
+    const got = await countDevices(fresh.root);
+    if (got !== want) {
+      throw new RecoveryError(
+        'INTERNAL',
+        `The new DeviceOn server manages ${got} devices after the restore; the old one ${want}.`,
+      );
+    }
+    return `The new DeviceOn server manages the old server's ${got} devices, restored by its System Recovery from the newest scheduled backup.`;
+  },
+};
+
+const KITS: Record<string, Kit> = {
+  'deviceon-linux': DEVICEON,
+  opencrvs: OPENCRVS,
+  'stackstate-linux': STACKSTATE,
+  'evc-edge': EVC_EDGE,
+};
 
 export function practiceProfileIds(): string[] {
   return Object.keys(KITS);
@@ -192,6 +282,11 @@ export function practiceProfileFor(base: Profile, m: MachinePlan): Profile {
   raw.service = m.service.spec;
   if (raw.api) raw.api.baseUrl = `http://127.0.0.1:${m.port}`;
   for (const st of raw.steps) {
+    // A rehearsal waits in 1-second steps (at most 5) where the product's procedure waits minutes.
+    if (st.kind === 'http' && typeof st.retries === 'number' && Number(st.retryDelaySeconds ?? 5) >= 10) {
+      st.retries = Math.min(st.retries, 5);
+      st.retryDelaySeconds = Math.min(Number(st.retryDelaySeconds ?? 5), 1);
+    }
     // A practice machine has no product user: the stand-in's scripts run as whoever runs the practice.
     if (typeof st.user === 'string') st.user = me;
     const undo = st.undo as Record<string, unknown> | undefined;
@@ -232,7 +327,13 @@ export interface ProductPracticeResult {
 export async function runProductPractice(
   profileId: string,
   io: RunbookIO,
-  opts: { baseDir?: string; keep?: boolean; makeService?: ServiceMaker } = {},
+  opts: {
+    baseDir?: string;
+    keep?: boolean;
+    makeService?: ServiceMaker;
+    /** Called before the backup (old machine) and before the restore (replacement): tests set the scene. */
+    before?: (phase: 'backup' | 'restore', m: MachinePlan) => Promise<void>;
+  } = {},
 ): Promise<ProductPracticeResult> {
   const kit = KITS[profileId];
   if (kit === undefined) {
@@ -256,16 +357,20 @@ export async function runProductPractice(
   try {
     io.emit({ type: 'log', level: 'info', message: `Practice: ${kit.describe} Sandbox: ${dir}` });
     const { old, fresh, passphrase } = await kit.prepare(s, make);
+    await opts.before?.('backup', old);
     const backup = await runBackup(
       {
         profile: practiceProfileFor(base, old),
         to: s.stick,
         root: old.root,
-        deviceId: 'practice-old',
+        // A product with its own device id files the backup under it (EVC-net Edge); the others under a name.
+        ...(base.api?.deviceId ? {} : { deviceId: 'practice-old' }),
+        ...(kit.label !== undefined ? { label: kit.label } : {}),
         stateDir: s.state,
       },
       io,
     );
+    await opts.before?.('restore', fresh);
     const restored = await runRestore(
       {
         backup: backup.setDir,

@@ -165,6 +165,23 @@ with tarfile.open(sys.argv[1], 'w:gz') as t:
     const r = await refusal(readHandMade(tarLink, profile));
     expect(r).toMatchObject({ code: 'HOSTILE_ARCHIVE' });
     expect(r.message).toMatch(/leaving its folder/);
+
+    // A chain of links, each harmless alone (s1 -> .., s2 -> s1/.., s3 -> s2/.. stay inside when read as words),
+    // that together leave the folder: the same screen as our own sets resolves them against the tree, so the
+    // hand-made reader refuses it too.
+    const chain = path.join(dir, 'chain.tgz');
+    py(
+      `import sys, tarfile
+with tarfile.open(sys.argv[1], 'w:gz') as t:
+    for name in ['Configuration', 'Configuration/a', 'Configuration/a/b']:
+        d = tarfile.TarInfo(name); d.type = tarfile.DIRTYPE; d.mode = 0o755; t.addfile(d)
+    for name, target in [('s1', '..'), ('s2', 's1/..'), ('s3', 's2/..'), ('etc', 's3/etc')]:
+        l = tarfile.TarInfo('Configuration/a/b/' + name); l.type = tarfile.SYMTYPE; l.linkname = target; t.addfile(l)`,
+      chain,
+    );
+    const c = await refusal(readHandMade(chain, profile));
+    expect(c).toMatchObject({ code: 'HOSTILE_ARCHIVE' });
+    expect(c.message).toMatch(/links it passes through/);
   });
 
   it('says plainly when no folder of the profile is inside, and refuses something that is no archive', async () => {

@@ -11,6 +11,7 @@ import type { Profile } from '../../src-main/engine/profiles/schema.js';
 import {
   runProductStep,
   emptyProductState,
+  removeWork,
   type ProductHost,
 } from '../../src-main/engine/runbook/product/product-steps.js';
 import { autoConfirm } from '../../src-main/engine/runbook/runner.js';
@@ -51,7 +52,11 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await fsp.rm(dir, { recursive: true, force: true });
+  // Steps run in a work folder of their own (/tmp/edge-recovery-work-*): the runbooks remove it, so do we.
+  for (const h of hosts) await removeWork(h);
 });
+
+const hosts: ProductHost[] = [];
 
 async function script(name: string, body: string): Promise<string> {
   const f = path.join(dir, name);
@@ -60,7 +65,7 @@ async function script(name: string, body: string): Promise<string> {
 }
 
 function host(profile: Profile, over: Partial<ProductHost> = {}): ProductHost {
-  return {
+  const h: ProductHost = {
     profile,
     root: null,
     label: 'test',
@@ -72,6 +77,8 @@ function host(profile: Profile, over: Partial<ProductHost> = {}): ProductHost {
     save: () => Promise.resolve(),
     ...over,
   };
+  hosts.push(h);
+  return h;
 }
 
 function sink(): { log: (m: string) => void; progress: () => void; lines: string[] } {

@@ -130,6 +130,15 @@ export class ApplianceClient {
     }
   }
 
+  /** One value of the product's (a device id, a fact): a string or number at `pointer`, else null. */
+  async value(endpoint: string, pointer: string): Promise<string | null> {
+    const { json } = await this.request('GET', endpoint);
+    const v = getPointer(json, pointer);
+    if (typeof v === 'string' && v.trim() !== '') return v.trim();
+    if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+    return null;
+  }
+
   async productVersion(): Promise<string> {
     const { json } = await this.request('GET', this.api.versionEndpoint);
     const pointers = this.api.versionPointers ?? [this.api.versionPointer];

@@ -6,7 +6,7 @@ import { createGunzip } from 'node:zlib';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import { ProgressMeter, type ProgressSink } from '../progress.js';
 import { DEFAULT_GZIP_LEVEL, archiveBaseName } from './create.js';
-import { checkEntryShape, hostile } from './entry-check.js';
+import { EntryScreen, hostile } from './entry-check.js';
 import { GzipOut } from './gzip-out.js';
 import { isAncestor, mapPath, screenName, type MapItem } from './hand-made-map.js';
 import { LineSpool, MANIFEST_FORMAT, MANIFEST_PATH, manifestLine, type ManifestLine } from './manifest.js';
@@ -115,6 +115,8 @@ export async function adoptArchiveJob(
   const format = detectFormat(opts.source);
   const meter = new ProgressMeter('reading', { bytes: st.size, files: null }, ctx.progress);
   const itemIds = new Set(opts.items.map((i) => i.id));
+  // The one screen every reader of a backup shares: entry shapes, plus link chains resolved against the tree.
+  const screen = new EntryScreen(itemIds);
   const result: AdoptArchiveResult = {
     format,
     sourceBytes: st.size,
@@ -208,8 +210,9 @@ export async function adoptArchiveJob(
       gname: e.gname,
       ...(e.linkpath !== undefined ? { linkpath: e.linkpath } : {}),
     };
-    // The same screen as our own sets: links leaving their folder, hard links, devices, odd types.
-    checkEntryShape(h, itemIds);
+    // The same screen as our own sets: links leaving their folder (alone or chained through other links), hard
+    // links, devices, odd types.
+    screen.check(h);
     if (m.rest.length === 0 && e.type !== 'dir') throw hostile(e.name, 'the folder itself is not a folder');
     const seen = written.get(rel);
     if (seen !== undefined) {
@@ -266,6 +269,7 @@ export async function adoptArchiveJob(
   try {
     if (format === 'zip') result.sourceSha256 = await readZip(opts.source, meter, begin, finish, sink);
     else result.sourceSha256 = await readTar(opts.source, format === 'tar.gz', meter, begin, finish, sink);
+    screen.finish();
     if (perItem.size === 0) {
       throw new RecoveryError(
         'PROFILE_MISMATCH',

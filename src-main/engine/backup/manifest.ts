@@ -81,6 +81,8 @@ export const BackupManifestSchema = z.object({
   source: HandMadeSourceSchema.optional(),
   /** Files of the product's own (its exports and backups), beside the archive, with their checksums. */
   artifacts: z.array(ArtifactRecordSchema).default([]),
+  /** The profile's facts as the product answered them at backup (a restore must find the same). */
+  facts: z.record(z.string(), z.string().nullable()).optional(),
   /** Encrypted backups: HMAC-SHA256 of the rest, keyed from the passphrase (manifest-integrity.ts). Last field. */
   integrity: z.object({ scheme: z.string(), mac: z.string().regex(/^[0-9a-f]{64}$/) }).optional(),
 });

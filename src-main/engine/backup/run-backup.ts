@@ -3,7 +3,7 @@ import path from 'node:path';
 import os from 'node:os';
 import { newAgeKey, releaseAgeKey, type AgeKey } from '../archive/age-key.js';
 import { createArchive, sizeTrees, verifyArchive, type ArchiveResult } from '../archive/index.js';
-import { apiWithPort, applianceClientFor, type ApplianceClient } from '../appliance/client.js';
+import { apiWithPort, applianceClientFor, compareVersions, type ApplianceClient } from '../appliance/client.js';
 import { versionFromCommand } from '../appliance/installed-version.js';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import { freeSpace, filesystemOf } from '../media/filesystem.js';
@@ -113,6 +113,8 @@ interface Ctx {
   /** The product's own steps: what they remember, and the files they put into the set. */
   product: ProductHost;
   artifacts: ArtifactRecord[];
+  /** The profile's facts as this product answered them (null: not set), recorded in the manifest. */
+  facts: Record<string, string | null>;
 }
 
 /** FAT32 holds at most 4 GiB − 1 per file; parts are cut at whole MiB below that. */
@@ -241,20 +243,23 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
         : 'This profile has no API: the version is not recorded.',
     skip: (c) => (c.api === null ? 'The profile has no REST API.' : null),
     async run(c) {
+      let said: string;
       try {
         c.productVersion = await c.api!.productVersion();
-        return `${c.o.profile.productName} ${c.productVersion}.`;
+        said = `${c.o.profile.productName} ${c.productVersion}.`;
       } catch (e) {
         const err = toRecoveryError(e);
         const vc = c.o.profile.version.command;
         const fromDb = vc ? await versionFromCommand(vc) : null;
         if (fromDb?.version) {
           c.productVersion = fromDb.version;
-          return `${c.o.profile.productName} ${c.productVersion} (from ${fromDb.from}; the API did not answer: ${err.message}).`;
+          said = `${c.o.profile.productName} ${c.productVersion} (from ${fromDb.from}; the API did not answer: ${err.message}).`;
+        } else {
+          c.warn(`The product version could not be read (${err.message}); the restore will not be able to check it.`);
+          said = `Version unknown: ${err.message}`;
         }
-        c.warn(`The product version could not be read (${err.message}); the restore will not be able to check it.`);
-        return `Version unknown: ${err.message}`;
       }
+      return said + (await productFacts(c));
     },
   },
   {
@@ -529,6 +534,42 @@ async function waitHealthy(api: ApplianceClient, timeoutMs: number): Promise<{ o
   return last;
 }
 
+/**
+ * What the profile asks the product besides its version: the minimum version it backs itself up from, its own
+ * device id (the backup is filed under it), and its facts (recorded for the restore to compare).
+ */
+async function productFacts(c: Ctx): Promise<string> {
+  const p = c.o.profile;
+  const words: string[] = [];
+  const min = p.version.minimum;
+  if (min !== undefined && c.productVersion !== null && compareVersions(c.productVersion, min) < 0) {
+    throw new RecoveryError(
+      'VERSION_MISMATCH',
+      `${p.productName} ${c.productVersion} cannot back itself up: its backups exist from version ${min} on.`,
+      { hint: `Update ${p.productName} to ${min} or later, then back up again. Nothing was changed.` },
+    );
+  }
+  if (p.api?.deviceId && c.o.deviceId === undefined) {
+    const id = await c.api!.value(p.api.deviceId.endpoint, p.api.deviceId.pointer);
+    if (id === null) {
+      throw new RecoveryError(
+        'PRECHECK_FAILED',
+        `${p.productName} did not say its device id (${p.api.deviceId.endpoint} ${p.api.deviceId.pointer}).`,
+        { hint: 'The backup is kept per device id: check the product answers, then back up again.' },
+      );
+    }
+    c.device.id = safeDeviceId(id);
+    c.product.device = c.device.id;
+    words.push(`Its device id is ${c.device.id}: the backup is filed under it.`);
+  }
+  for (const f of p.facts) {
+    const v = await c.api!.value(f.endpoint, f.pointer);
+    c.facts[f.id] = v;
+    words.push(`${f.title}: ${v ?? 'not set'}.`);
+  }
+  return words.length > 0 ? ` ${words.join(' ')}` : '';
+}
+
 function artifactSums(c: Ctx): { name: string; sha256: string }[] {
   return c.artifacts.map((a) => ({ name: a.path, sha256: a.sha256 }));
 }
@@ -574,6 +615,7 @@ function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
     },
     skipped: a.skipped,
     artifacts: c.artifacts,
+    ...(Object.keys(c.facts).length > 0 ? { facts: c.facts } : {}),
   };
 }
 
@@ -582,12 +624,25 @@ function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
  * retention. On failure the service is started again (if we stopped it) and the unfinished set is removed.
  */
 export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<BackupResult> {
+  checkLabel(o);
   const stateDir = defaultStateDir(o.stateDir);
   return withJobLock(stateDir, { command: 'backup' }, async () => {
     await recoverInterruptedBackup({ stateDir }, io);
     const journal = await BackupJournalStore.create(stateDir, o.profile, o.leaveStopped === true);
     return backupHoldingLock(o, io, journal);
   });
+}
+
+/** The technician's name for the backup, against the product's rules for it (before anything runs). */
+export function checkLabel(o: Pick<BackupOptions, 'profile' | 'label'>): void {
+  const rule = o.profile.label;
+  if (o.label === undefined) return;
+  const ok = rule !== undefined ? new RegExp(rule.pattern).test(o.label) : /^[^\0\n\r]{1,200}$/.test(o.label);
+  if (!ok) {
+    throw new RecoveryError('BAD_INPUT', `"${o.label}" is not a valid name for a ${o.profile.productName} backup.`, {
+      hint: `${rule?.message ?? 'Give a name of one line (at most 200 characters).'} Nothing was changed.`,
+    });
+  }
 }
 
 async function backupHoldingLock(o: BackupOptions, io: RunbookIO, journal: BackupJournalStore): Promise<BackupResult> {
@@ -627,6 +682,7 @@ async function backupHoldingLock(o: BackupOptions, io: RunbookIO, journal: Backu
     },
     product: undefined as unknown as ProductHost,
     artifacts: [],
+    facts: {},
   };
   c.product = {
     profile: o.profile,

@@ -88,6 +88,12 @@ export const ApiSchema = z.object({
     .optional(),
   /** Endpoint that answers 2xx when the product is healthy; defaults to the version endpoint. */
   healthEndpoint: ApiPath.optional(),
+  /**
+   * The product's own device id (EVC-net Edge: each Edge has one, and its backups are kept per id). When set, a
+   * backup is filed under it, and a restore compares the backup's id with this machine's own: a different one is
+   * the product's "switch device" case (a replacement box restoring another device's backup).
+   */
+  deviceId: z.object({ endpoint: ApiPath, pointer: z.string() }).optional(),
   timeoutMs: z.number().int().positive().default(5000),
 });
 
@@ -151,6 +157,11 @@ export const PrecheckSchema = z.object({
 
 export const VersionSchema = z.object({
   policy: z.enum(['same', 'same-or-newer', 'any']).default('same-or-newer'),
+  /** The product backs itself up only from this version on (EVC-net Edge: 1.24.5): older ones are refused. */
+  minimum: z
+    .string()
+    .regex(/^\d+(\.\d+)*$/, 'must be a dotted version such as "1.24.5"')
+    .optional(),
   /** Compare only the first N dot-separated parts ("1.1.1.46" with 3 → "1.1.1"). */
   significantParts: z.number().int().min(1).max(6).default(3),
   /** Where the installed version comes from when the API is down or absent. */
@@ -166,6 +177,36 @@ export const VersionSchema = z.object({
       pattern: z.string().min(1),
     })
     .optional(),
+});
+
+/**
+ * A fact about the product that a backup records and a restore must find the same (DeviceOn: the TPM that
+ * encrypted its backups). `same-when-set`: only when the backup recorded a value (an unencrypted backup has none).
+ */
+export const FactSchema = z.object({
+  id: Id,
+  title: z.string().min(1),
+  endpoint: ApiPath,
+  pointer: z.string(),
+  /** Where the restore reads this machine's value when it is asked elsewhere (DeviceOn: the TPM's own id). */
+  here: z.object({ endpoint: ApiPath, pointer: z.string() }).optional(),
+  rule: z.enum(['same', 'same-when-set']).default('same'),
+  /** Plain words shown when the restore refuses (what it means and what to do). */
+  refuse: z.string().min(1),
+});
+
+/** The product's own name for a backup (EVC-net Edge: a manual backup's name), checked before anything runs. */
+export const LabelSchema = z.object({
+  pattern: z.string().refine((s) => {
+    try {
+      new RegExp(s);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'must be a valid regular expression'),
+  /** What a valid name looks like, in plain words. */
+  message: z.string().min(1),
 });
 
 export const ProfileSchema = z.object({
@@ -186,6 +227,10 @@ export const ProfileSchema = z.object({
   stopService: z.array(z.enum(['backup', 'restore'])).default(['backup', 'restore']),
   /** The product's own procedure at named points of the runbooks (see steps-schema.ts). */
   steps: z.array(ProductStepSchema).default([]),
+  /** Facts recorded at backup and compared at restore (see FactSchema). */
+  facts: z.array(FactSchema).default([]),
+  /** Rules for the backup's name (--label), when the product names its backups. */
+  label: LabelSchema.optional(),
   /** Which documentation the profile follows (shown in the plan and the README). */
   sources: z.array(z.string().url()).default([]),
 });
@@ -194,6 +239,7 @@ export type Profile = z.output<typeof ProfileSchema>;
 export type ProfileInput = z.input<typeof ProfileSchema>;
 export type CredentialResource = Profile['credentials'][number];
 export type Precheck = Profile['prechecks'][number];
+export type Fact = Profile['facts'][number];
 export type ProfileItem = Profile['items'][number];
 export type Ownership = NonNullable<Profile['ownership']>;
 export type { ProductStep } from './steps-schema.js';

@@ -11,6 +11,7 @@ import { ServiceSchema } from './schema.js';
  *   {label}           the technician's name for this backup (defaults to its time stamp)
  *   {device}          this device's id
  *   {passphrase}      only in `answers` and `stdin` (never argv or env): the product's passphrase
+ *   {var:<name>}      a value an earlier http step captured from its answer (`capture`)
  */
 export const STEP_POINTS = [
   'backup.before-stop',
@@ -125,6 +126,12 @@ export const HttpActionSchema = z.object({
   retryDelaySeconds: z.number().min(0).max(3600).default(5),
   /** Writes the answer's body to this file (a download); usually {artifact:<id>} or {work}/… */
   saveTo: z.string().min(1).optional(),
+  /** Sends this file as the body (an upload, application/octet-stream); usually {artifact:<id>}. */
+  upload: z.string().min(1).optional(),
+  /** Values taken from the JSON answer (name → JSON pointer), used by later steps as {var:<name>}. */
+  capture: z
+    .record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be lower-case letters, digits and dashes'), z.string())
+    .default({}),
   /** What to tell the technician when the expectation is never met. */
   failMessage: z.string().min(1).optional(),
 });
@@ -193,6 +200,9 @@ export const ProductStepSchema = z
         ctx.addIssue({ code: 'custom', path: ['dir'], message: 'a collected artifact needs "dir" and "glob"' });
       if (s.at !== 'backup.archive')
         ctx.addIssue({ code: 'custom', path: ['at'], message: 'artifacts go into the set at "backup.archive"' });
+    }
+    if (s.kind === 'http' && s.body !== undefined && s.upload !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['upload'], message: 'an http step sends either "body" or "upload"' });
     }
     if (s.kind === 'reset' && !s.at.startsWith('restore.')) {
       ctx.addIssue({ code: 'custom', path: ['at'], message: 'a reset runs before a restore (a restore point)' });

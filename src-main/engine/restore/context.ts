@@ -46,7 +46,10 @@ export function restoreProductHost(
     profile: j.profile,
     root: j.root,
     label: j.id,
-    device: j.backupFacts?.deviceId ?? '',
+    // The backup's device (known once the compatibility step read the manifest): {device} in a restore.
+    get device() {
+      return j.backupFacts?.deviceId ?? '';
+    },
     passphrase: opts.passphrase,
     signal: opts.signal,
     ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),

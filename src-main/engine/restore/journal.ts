@@ -127,6 +127,8 @@ export interface RestoreJournal {
     checked: number;
     installedVersion: string | null;
     installedAfter: string | null;
+    /** This machine's device id as the compatibility check found it (the product's own, when it has one). */
+    thisDeviceId?: string;
   };
   warnings: string[];
   reports: string[];

@@ -59,7 +59,7 @@ export async function restoreReportData(store: JournalStore, ok = true): Promise
     toolVersion: TOOL_VERSION,
     profile: { id: j.profile.id, productName: j.profile.productName },
     hostname: os.hostname(),
-    deviceId: dev.id,
+    deviceId: j.facts.thisDeviceId ?? dev.id,
     sourceDeviceId: j.backupFacts?.deviceId ?? null,
     backupPath: j.handMade?.file ?? j.backup,
     ...(j.handMade?.source

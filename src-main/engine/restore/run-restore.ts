@@ -8,7 +8,7 @@ import { resolveItems } from '../profiles/load.js';
 import type { Profile } from '../profiles/schema.js';
 import { executeRunbook, type RunbookDef, type RunbookIO, type RunHooks } from '../runbook/runner.js';
 import type { StepInfo } from '../runbook/types.js';
-import { productRunbookSteps } from '../runbook/product/product-steps.js';
+import { productRunbookSteps, removeWork } from '../runbook/product/product-steps.js';
 import { makeCtx, needManifest, type RestoreCtx, type RestoreTuning } from './context.js';
 import { recoverInterruptedBackup } from '../backup/backup-journal.js';
 import { releaseAgeKey } from '../archive/age-key.js';
@@ -268,7 +268,8 @@ async function startRestore(stateDir: string, opts: RestoreOptions, io: RunbookI
     return await execute(store, ctx, io);
   } catch (e) {
     if (!machineTouched(store.j)) {
-      // Nothing changed: leave no journal that would make the next restore ask about this one.
+      // Nothing changed: leave no journal that would make the next restore ask about this one, nor a work folder.
+      await removeWork(ctx.product).catch(() => undefined);
       await fsp.rm(journalPath(stateDir), { force: true });
       await fsp.rm(restoreDir(stateDir, id), { recursive: true, force: true });
     }

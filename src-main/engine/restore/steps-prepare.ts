@@ -2,8 +2,8 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { verifyArchive } from '../archive/index.js';
 import { adoptIntoSet, describeMapping, UNVERIFIED_NOTE } from '../backup/hand-made.js';
-import { MANIFEST_NAME } from '../backup/manifest.js';
-import { apiWithPort } from '../appliance/client.js';
+import { MANIFEST_NAME, type BackupManifest } from '../backup/manifest.js';
+import { apiWithPort, compareVersions } from '../appliance/client.js';
 import { versionFromCommand } from '../appliance/installed-version.js';
 import { checkVersion } from '../appliance/version-compare.js';
 import { RecoveryError } from '../errors.js';
@@ -228,7 +228,28 @@ export const compatibilityStep: Step<RestoreCtx> = {
           : `The API listens on port ${p.port} here (from ${p.from})${m.apiPort !== undefined && m.apiPort !== p.port ? `; the old box used ${m.apiPort}` : ''}.`,
       );
     }
-    const here = c.tuning.deviceId ?? (await localDeviceId()).id;
+    const min = c.profile.version.minimum;
+    if (min !== undefined && inst.version !== null && compareVersions(inst.version, min) < 0) {
+      throw new RecoveryError(
+        'VERSION_MISMATCH',
+        `${c.profile.productName} ${inst.version} is installed here; its backups restore from version ${min} on.`,
+        { hint: `Update ${c.profile.productName} to ${min} or later first. Nothing was changed.` },
+      );
+    }
+    lines.push(...(await compareFacts(c, m)));
+    const own = c.profile.api?.deviceId;
+    const productId = own && c.api ? await c.api.value(own.endpoint, own.pointer).catch(() => null) : null;
+    if (own && productId === null) {
+      throw new RecoveryError(
+        'PRECHECK_FAILED',
+        `${c.profile.productName} did not say its device id (${own.endpoint}).`,
+        {
+          hint: 'The restore compares device ids (switch device): start the product so its API answers. Nothing was changed.',
+        },
+      );
+    }
+    const here = productId ?? c.tuning.deviceId ?? (await localDeviceId()).id;
+    j.facts.thisDeviceId = here;
     if (m.source?.kind === 'hand-made') {
       lines.push('A hand-made archive records no device or product version: the technician vouches for it.');
     } else if (m.deviceId !== here) {
@@ -243,7 +264,9 @@ export const compatibilityStep: Step<RestoreCtx> = {
         );
       }
       lines.push(
-        `The backup comes from ${m.deviceId} (${m.hostname}), this machine is ${here}: accepted as its replacement.`,
+        own
+          ? `Switch device: this ${c.profile.productName} has the device id ${here}; the technician chose the backup of the device ${m.deviceId} (${m.hostname}), which this one replaces.`
+          : `The backup comes from ${m.deviceId} (${m.hostname}), this machine is ${here}: accepted as its replacement.`,
       );
     } else {
       lines.push('The backup was made on this device.');
@@ -251,6 +274,32 @@ export const compatibilityStep: Step<RestoreCtx> = {
     return lines.join(' ');
   },
 };
+
+/** The profile's facts: what the backup recorded against what this product answers now. */
+async function compareFacts(c: RestoreCtx, m: BackupManifest): Promise<string[]> {
+  const lines: string[] = [];
+  for (const f of c.profile.facts) {
+    const then = m.facts?.[f.id] ?? null;
+    if (f.rule === 'same-when-set' && then === null) {
+      lines.push(`${f.title}: not set in the backup, so any is accepted.`);
+      continue;
+    }
+    const ask = f.here ?? f;
+    const now = c.api ? await c.api.value(ask.endpoint, ask.pointer).catch(() => null) : null;
+    if (now !== then) {
+      throw new RecoveryError(
+        'PROFILE_MISMATCH',
+        `${f.title}: the backup has ${then ?? 'none'}, this machine ${now ?? 'none'}.`,
+        {
+          hint: `${f.refuse} Nothing was changed.`,
+          details: { fact: f.id, backup: then, here: now },
+        },
+      );
+    }
+    lines.push(`${f.title}: ${now ?? 'none'}, as in the backup.`);
+  }
+  return lines;
+}
 
 export const precheckStep: Step<RestoreCtx> = {
   id: 'prechecks',

@@ -1,9 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { closeSync, constants as fsc, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { RecoveryError } from '../errors.js';
+import { CREATE_EXCL_FLAGS, tempName } from './atomic-fs.js';
 
 /**
  * One job at a time on this machine: every job that touches the product (backup, restore, resume,
@@ -120,19 +121,20 @@ export function acquireJobLock(stateDir: string, opts: { command: string }): Job
     startedAt: new Date().toISOString(),
     hostname: os.hostname(),
   };
+  // The note is written whole under a random name (O_EXCL|O_NOFOLLOW) and renamed over the old one: a reader
+  // never sees half a note, and a link planted at the note's name is replaced, not followed.
+  const tmp = path.join(dir, tempName(HOLDER_NAME));
   try {
-    const note = openSync(
-      path.join(dir, HOLDER_NAME),
-      fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | (fsc.O_NOFOLLOW ?? 0),
-      0o600,
-    );
+    const note = openSync(tmp, CREATE_EXCL_FLAGS, 0o600);
     try {
       writeSync(note, JSON.stringify(holder) + '\n');
     } finally {
       closeSync(note);
     }
+    renameSync(tmp, path.join(dir, HOLDER_NAME));
   } catch {
     // The lock is what counts; without the note a refused job says "another job" without details.
+    rmSync(tmp, { force: true });
   }
   held.set(dir, { fd, holder });
   let released = false;

@@ -31,31 +31,46 @@ export function removeTreeNoFollow(dir: string): void {
     rmSync(dir, { recursive: true, force: true });
     return;
   }
-  const st = lstatSync(dir, { throwIfNoEntry: false });
-  if (st === undefined) return;
-  if (!st.isDirectory()) {
-    unlinkSync(dir);
-    return;
-  }
-  let fd: number;
-  try {
-    fd = openSync(dir, DIR_OPEN_FLAGS);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    // Swapped for a link between the lstat and the open: remove the link itself.
-    if (code === 'ELOOP' || code === 'ENOTDIR') {
-      unlinkSync(dir);
-      return;
-    }
-    if (code === 'ENOENT') return;
-    throw e;
-  }
+  const fd = openForDelete(dir);
+  if (fd === null) return;
   try {
     emptyDirFd(fd, 0);
   } finally {
     closeSync(fd);
   }
   rmdirSync(dir);
+}
+
+/**
+ * Opens the folder at `p` by descriptor, never through a link: a link or a file in its place (found by the lstat,
+ * or swapped in between the lstat and the open) is removed itself, and null is returned, as for an entry already
+ * gone. The descriptor is checked to be the folder the lstat saw (not something renamed in between).
+ */
+function openForDelete(p: string): number | null {
+  const st = lstatSync(p, { throwIfNoEntry: false });
+  if (st === undefined) return null;
+  if (!st.isDirectory()) {
+    unlinkSync(p);
+    return null;
+  }
+  let fd: number;
+  try {
+    fd = openSync(p, DIR_OPEN_FLAGS);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' || code === 'ENOTDIR') {
+      unlinkSync(p);
+      return null;
+    }
+    if (code === 'ENOENT') return null;
+    throw e;
+  }
+  const a = fstatSync(fd);
+  if (a.ino !== st.ino || a.dev !== st.dev) {
+    closeSync(fd);
+    throw new RecoveryError('INTERNAL', `${path.basename(p)} changed while deleting.`);
+  }
+  return fd;
 }
 
 function emptyDirFd(fd: number, depth: number): void {
@@ -72,28 +87,9 @@ function emptyDirFd(fd: number, depth: number): void {
 function removeEntries(fd: number, names: string[], depth: number): void {
   for (const name of names) {
     const p = fdPath(fd, name);
-    const st = lstatSync(p, { throwIfNoEntry: false });
-    if (st === undefined) continue;
-    if (!st.isDirectory()) {
-      unlinkSync(p);
-      continue;
-    }
-    let sub: number;
+    const sub = openForDelete(p);
+    if (sub === null) continue;
     try {
-      sub = openSync(p, DIR_OPEN_FLAGS);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ELOOP' || code === 'ENOTDIR') {
-        unlinkSync(p);
-        continue;
-      }
-      if (code === 'ENOENT') continue;
-      throw e;
-    }
-    try {
-      // The same folder we lstat'ed (not something renamed in between), or we leave it alone.
-      const a = fstatSync(sub);
-      if (a.ino !== st.ino || a.dev !== st.dev) throw new RecoveryError('INTERNAL', `${name} changed while deleting.`);
       emptyDirFd(sub, depth + 1);
     } finally {
       closeSync(sub);

@@ -2,10 +2,14 @@
  * Practice stand-ins of the products that back themselves up: `standin <product> <command> [args…]`.
  * Installed into a sandbox as the products' own scripts (see common.ts), run by the profiles' steps.
  */
+import { deviceonMain } from './deviceon.js';
+import { evcEdgeMain } from './evc-edge.js';
 import { opencrvsMain } from './opencrvs.js';
 import { stackstateMain } from './stackstate.js';
 
 const products: Record<string, (argv: string[]) => Promise<number>> = {
+  deviceon: deviceonMain,
+  'evc-edge': evcEdgeMain,
   opencrvs: opencrvsMain,
   stackstate: stackstateMain,
 };

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { RecoveryError } from '../../errors.js';
 import { ProgressMeter, type Progress } from '../../progress.js';
-import { fsyncDir } from '../../util/atomic-fs.js';
+import { fsyncDir, tempName } from '../../util/atomic-fs.js';
 import { readOpensslEncTar } from './openssl-enc.js';
 
 /** One file of the product's own in a backup set: listed in manifest.json and SHA256SUMS. */
@@ -29,7 +29,8 @@ const COPY_CHUNK = 1024 * 1024;
 
 /**
  * Copies one regular file (never through a link) to a new file created O_EXCL, hashing as it goes.
- * The copy is written as .partial, fsynced and renamed.
+ * The copy is written under a random temp name beside `to` (nobody can plant a link for a name they cannot guess),
+ * fsynced and renamed.
  */
 export async function copyHashed(
   from: string,
@@ -43,12 +44,11 @@ export async function copyHashed(
       { hint: 'Check the path the profile names; the product may not have written the file.' },
     );
   });
-  const partial = `${to}.partial`;
+  const partial = path.join(path.dirname(to), tempName(path.basename(to)));
   try {
     const st = await src.stat();
     if (!st.isFile()) throw new RecoveryError('STEP_FAILED', `${from} is not a regular file.`);
     await fsp.mkdir(path.dirname(to), { recursive: true });
-    await fsp.rm(partial, { force: true });
     const dst = await fsp.open(
       partial,
       constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,

@@ -23,6 +23,8 @@ export interface ProductState {
   offsets: Record<string, number>;
   /** Product steps that completed, in order: their undo runs in reverse. */
   done: string[];
+  /** Values http steps captured from their answers ({var:<name>}). */
+  vars?: Record<string, string>;
 }
 
 export function emptyProductState(): ProductState {
@@ -123,7 +125,7 @@ async function chownToWorkOwner(h: ProductHost, file: string): Promise<void> {
 }
 
 const PLACEHOLDER =
-  /\{(work|root|label|device|passphrase|artifact:[a-z0-9-]+|artifact-stem:[a-z0-9-]+|artifact-decrypted:[a-z0-9-]+)\}/g;
+  /\{(work|root|label|device|passphrase|var:[a-z][a-z0-9-]*|artifact:[a-z0-9-]+|artifact-stem:[a-z0-9-]+|artifact-decrypted:[a-z0-9-]+)\}/g;
 
 /** Fills placeholders; `secretOk` only where the value goes to a program's input. */
 async function fill(h: ProductHost, text: string, secretOk = false): Promise<string> {
@@ -135,7 +137,15 @@ async function fill(h: ProductHost, text: string, secretOk = false): Promise<str
     else if (k === 'root') vals.set(k, h.root ?? '');
     else if (k === 'label') vals.set(k, h.label);
     else if (k === 'device') vals.set(k, h.device);
-    else if (k === 'passphrase') {
+    else if (k.startsWith('var:')) {
+      const v = h.state.vars?.[k.slice(4)];
+      if (v === undefined) {
+        throw new RecoveryError('BAD_PROFILE', `No earlier step captured the value "${k.slice(4)}" this step needs.`, {
+          hint: 'The profile must capture it in an http step that runs before this one.',
+        });
+      }
+      vals.set(k, v);
+    } else if (k === 'passphrase') {
       if (!secretOk) throw new RecoveryError('BAD_PROFILE', '{passphrase} may only be answered to a prompt.');
       if (h.passphrase === undefined || h.passphrase === '') {
         throw new RecoveryError('PASSPHRASE_REQUIRED', "This step needs the product's backup passphrase.", {
@@ -229,13 +239,20 @@ async function runHttpAction(
   s: Pick<StepContext, 'log'>,
 ): Promise<string> {
   const api = h.profile.api!;
-  const url = api.baseUrl.replace(/\/+$/, '') + (await fill(h, a.path));
-  const body = a.body === undefined ? undefined : await fill(h, JSON.stringify(a.body));
+  const shownPath = await fill(h, a.path);
+  const url = api.baseUrl.replace(/\/+$/, '') + shownPath;
+  const body: string | Blob | undefined =
+    a.upload !== undefined
+      ? new Blob([await fsp.readFile(await place(h, a.upload))])
+      : a.body === undefined
+        ? undefined
+        : await fill(h, JSON.stringify(a.body));
+  const contentType = a.upload !== undefined ? 'application/octet-stream' : 'application/json';
   const deadline = Date.now() + timeoutSeconds * 1000;
   let last = '';
   for (let attempt = 0; attempt <= a.retries; attempt++) {
     if (attempt > 0) {
-      s.log(`${a.method} ${a.path}: ${last}; trying again in ${a.retryDelaySeconds} s (${attempt}/${a.retries}).`);
+      s.log(`${a.method} ${shownPath}: ${last}; trying again in ${a.retryDelaySeconds} s (${attempt}/${a.retries}).`);
       await sleep(a.retryDelaySeconds * 1000, h.signal);
     }
     if (Date.now() > deadline) break;
@@ -243,7 +260,7 @@ async function runHttpAction(
     try {
       res = await fetch(url, {
         method: a.method,
-        headers: body === undefined ? { accept: '*/*' } : { accept: '*/*', 'content-type': 'application/json' },
+        headers: body === undefined ? { accept: '*/*' } : { accept: '*/*', 'content-type': contentType },
         ...(body !== undefined ? { body } : {}),
         signal: AbortSignal.timeout(Math.max(1000, Math.min(api.timeoutMs, deadline - Date.now()))),
       });
@@ -271,9 +288,31 @@ async function runHttpAction(
       } finally {
         await fh.close();
       }
-      return `${a.method} ${a.path}: HTTP ${res.status}, saved ${formatBytes(data.length)} to ${to}.`;
+      return `${a.method} ${shownPath}: HTTP ${res.status}, saved ${formatBytes(data.length)} to ${to}.`;
     }
     const text = await res.text();
+    const captures = Object.entries(a.capture);
+    if (captures.length > 0) {
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        last = `HTTP ${res.status} but the answer is not JSON`;
+        continue;
+      }
+      const got: Record<string, string> = {};
+      for (const [name, ptr] of captures) {
+        const v = getPointer(json, ptr);
+        if (typeof v !== 'string' && typeof v !== 'number') break;
+        got[name] = String(v);
+      }
+      if (Object.keys(got).length < captures.length) {
+        last = `the answer lacks ${captures.map(([, p]) => p).join(', ')}`;
+        continue;
+      }
+      h.state.vars = { ...h.state.vars, ...got };
+      await h.save();
+    }
     if (a.expect.pointer !== undefined) {
       let json: unknown;
       try {
@@ -292,11 +331,11 @@ async function runHttpAction(
         continue;
       }
     }
-    return `${a.method} ${a.path}: HTTP ${res.status}${a.expect.pointer !== undefined ? `, ${a.expect.pointer} as expected` : ''}${attempt > 0 ? ` (after ${attempt} retr${attempt === 1 ? 'y' : 'ies'})` : ''}.`;
+    return `${a.method} ${shownPath}: HTTP ${res.status}${a.expect.pointer !== undefined ? `, ${a.expect.pointer} as expected` : ''}${attempt > 0 ? ` (after ${attempt} retr${attempt === 1 ? 'y' : 'ies'})` : ''}.`;
   }
   throw new RecoveryError(
     Date.now() > deadline ? 'STEP_TIMEOUT' : 'STEP_FAILED',
-    `${a.method} ${a.path} did not answer as expected after ${a.retries + 1} tr${a.retries === 0 ? 'y' : 'ies'}: ${scrub(last, secrets(h))}.`,
+    `${a.method} ${shownPath} did not answer as expected after ${a.retries + 1} tr${a.retries === 0 ? 'y' : 'ies'}: ${scrub(last, secrets(h))}.`,
     { hint: a.failMessage ?? "Check the product's state and log, then retry." },
   );
 }
