@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import type { RecoveryApi } from '../src-main/shared/contract.js';
 import { ApiContext, useApi } from './api.js';
 import { ErrorPanel } from './components/error-panel.js';
+import { ProductPracticeRunScreen, ProductPracticeScreen } from './screens/product-practice-screen.js';
 import { PracticeBanner } from './components/practice-banner.js';
 import { Screen } from './components/screen.js';
 import { assertNever } from './lib/runbook-view.js';
@@ -18,6 +19,7 @@ import { RestoreRunScreen, RollbackRunScreen } from './screens/restore-run-scree
 import { StartScreen } from './screens/start-screen.js';
 import { UnfinishedScreen } from './screens/unfinished-screen.js';
 import { VerifyRunScreen } from './screens/verify-run-screen.js';
+import { VerifyDriveScreen, VerifyPickScreen } from './screens/verify-screens.js';
 import type { RunningJob } from '../src-main/shared/contract.js';
 import { selectJobRunning, selectPractice, selectStep, useWizard, type WizardStep } from './store/wizard-store.js';
 
@@ -82,8 +84,12 @@ function renderStep(step: WizardStep) {
       return <RestoreReadyScreen choice={step.choice} notice={step.notice} />;
     case 'restore-run':
       return <RestoreRunScreen key={step.jobId} jobId={step.jobId} choice={step.choice} />;
+    case 'verify-drive':
+      return <VerifyDriveScreen />;
+    case 'verify-pick':
+      return <VerifyPickScreen source={step.source} />;
     case 'verify-run':
-      return <VerifyRunScreen key={step.jobId} jobId={step.jobId} />;
+      return <VerifyRunScreen key={step.jobId} jobId={step.jobId} backup={step.backup} />;
     case 'rollback-run':
       return <RollbackRunScreen key={step.jobId} jobId={step.jobId} />;
     case 'report':
@@ -92,6 +98,10 @@ function renderStep(step: WizardStep) {
       return <MirrorDriveScreen from={step.from} />;
     case 'mirror-run':
       return <MirrorRunScreen key={step.jobId} jobId={step.jobId} />;
+    case 'product-practice':
+      return <ProductPracticeScreen profileId={step.profileId} />;
+    case 'product-practice-run':
+      return <ProductPracticeRunScreen key={step.jobId} jobId={step.jobId} />;
     default:
       return assertNever(step);
   }
@@ -101,6 +111,7 @@ function renderStep(step: WizardStep) {
 function LoadingScreen() {
   const setSession = useWizard((s) => s.setSession);
   const setPractice = useWizard((s) => s.setPractice);
+  const setNotices = useWizard((s) => s.setNotices);
   const go = useWizard((s) => s.go);
   const api = useApi();
   const [error, setError] = useState<UiError | null>(null);
@@ -124,12 +135,16 @@ function LoadingScreen() {
         go(screenFor(job));
         return;
       }
+      // A backup killed earlier may have left the product stopped: put it back first, as the CLI does, and say so.
+      const recovered = await api.invoke('backups.recoverInterrupted', {}).catch(() => null);
+      if (!live) return;
+      if (recovered) setNotices([recovered.message]);
       go(status ? { kind: 'unfinished', status } : { kind: 'start' });
     })().catch((e: unknown) => live && setError(toUiError(e)));
     return () => {
       live = false;
     };
-  }, [api, attempt, setSession, setPractice, go]);
+  }, [api, attempt, setSession, setPractice, setNotices, go]);
   return (
     <Screen title={error ? 'The wizard could not start' : 'Starting…'}>
       {error ? (
@@ -151,8 +166,9 @@ function screenFor(job: RunningJob): WizardStep {
     case 'backup':
       return { kind: 'backup-run', jobId: job.jobId, target: null };
     case 'verify':
-    case 'mirror':
       return { kind: 'verify-run', jobId: job.jobId };
+    case 'mirror':
+      return { kind: 'mirror-run', jobId: job.jobId };
     case 'rollback':
       return { kind: 'rollback-run', jobId: job.jobId };
     case 'restore':
@@ -160,6 +176,8 @@ function screenFor(job: RunningJob): WizardStep {
     case 'credentials':
     case 'finish':
       return { kind: 'restore-run', jobId: job.jobId, choice: null };
+    case 'practice':
+      return { kind: 'product-practice-run', jobId: job.jobId };
     default:
       return assertNever(job.kind);
   }

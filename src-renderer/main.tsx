@@ -3,6 +3,7 @@ import { createRoot } from 'react-dom/client';
 import { MISSING_BRIDGE_MESSAGE, readRecoveryApi } from './api.js';
 import { App } from './app.js';
 import './styles.css';
+import './guidance.css';
 
 const root = document.getElementById('root');
 if (root) {

@@ -51,34 +51,47 @@ export interface SerializedError {
   hint?: string;
   /** Extra facts (file names, ids); never secrets. */
   details?: Record<string, unknown>;
+  /**
+   * The wizard's wording where message or hint name a command or flag ("edge-recovery resume", "--state-dir"):
+   * the wizard shows these instead, the CLI the plain message and hint.
+   */
+  ui?: { message?: string; hint?: string };
 }
 
 export class RecoveryError extends Error {
   readonly code: ErrorCode;
   readonly hint: string | undefined;
   readonly details: Record<string, unknown> | undefined;
+  readonly ui: SerializedError['ui'];
 
   constructor(
     code: ErrorCode,
     message?: string,
-    opts: { hint?: string; details?: Record<string, unknown>; cause?: unknown } = {},
+    opts: {
+      hint?: string;
+      details?: Record<string, unknown>;
+      cause?: unknown;
+      ui?: SerializedError['ui'];
+    } = {},
   ) {
     super(message ?? ERROR_CODES[code], opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'RecoveryError';
     this.code = code;
     this.hint = opts.hint;
     this.details = opts.details;
+    this.ui = opts.ui;
   }
 
   toJSON(): SerializedError {
     const out: SerializedError = { code: this.code, message: this.message };
     if (this.hint !== undefined) out.hint = this.hint;
     if (this.details !== undefined) out.details = this.details;
+    if (this.ui !== undefined) out.ui = this.ui;
     return out;
   }
 
   static fromJSON(s: SerializedError): RecoveryError {
-    return new RecoveryError(s.code, s.message, { hint: s.hint, details: s.details });
+    return new RecoveryError(s.code, s.message, { hint: s.hint, details: s.details, ui: s.ui });
   }
 }
 
@@ -111,6 +124,7 @@ export function toRecoveryError(e: unknown, where?: string): RecoveryError {
     case 'EFBIG':
       return new RecoveryError('FILE_TOO_LARGE', `The medium refused a file this large${at}.`, {
         hint: 'The stick is probably FAT32 (4 GiB per file). Use --split-size, or an exFAT/ext4 stick.',
+        ui: { hint: 'The stick is probably FAT32 (4 GiB per file). Use an exFAT or ext4 stick.' },
         cause,
       });
     case 'EIO':
@@ -159,6 +173,7 @@ export function onThisMachine(err: RecoveryError, where: string): RecoveryError 
     case 'MEDIUM_GONE':
       return new RecoveryError('MEDIUM_GONE', err.message, {
         hint: 'Plug the same stick back in, then resume (edge-recovery resume), or roll back (edge-recovery rollback).',
+        ui: { hint: 'Plug the same stick back in, then resume the restore, or roll it back.' },
         cause: err,
       });
     case 'PERMISSION_DENIED':

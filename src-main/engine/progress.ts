@@ -1,6 +1,6 @@
 /** Progress of a long job, emitted at least 4 times a second while it runs. */
 export interface Progress {
-  /** What is being done now, in a few words ("archiving", "verifying", "extracting"). */
+  /** What is being done now, in a few words ("archiving", "verifying", "unpacking"). */
   phase: string;
   bytes: number;
   totalBytes: number | null;

@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { RecoveryError, toRecoveryError } from '../engine/errors.js';
 import { builtinProfileIds, loadProfile, resolveItems } from '../engine/profiles/load.js';
@@ -10,6 +11,7 @@ import {
   type Envelope,
   type ItemPlan,
   type ParsedInput,
+  type ProfilePlan,
   type RequestName,
   type RequestOutput,
 } from '../shared/contract.js';
@@ -61,9 +63,13 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
   let practiceCreating: Promise<PracticeSandbox> | undefined;
   const ownsPractice = ctx.practice === undefined;
   const stateDir = (): string => practice?.stateDir ?? ctx.stateDir;
+  /** Sandboxes of product practices run from the wizard (kept for their reports, removed on dispose). */
+  const productSandboxes: string[] = [];
   const reports = new ReportAccess(() => [
     path.join(ctx.stateDir, 'reports'),
     ...(practice ? [path.join(practice.stateDir, 'reports')] : []),
+    // A product practice writes its report beside the backup on its practice stick and in its state folder.
+    ...productSandboxes,
   ]);
 
   let device: Promise<{ id: string; hostname: string }> | undefined;
@@ -158,12 +164,35 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
           problems.push({ code: 'SOURCE_MISSING', message: `The folder ${it.path} (${it.id}) does not exist here.` });
         }
       }
+      const { archiveSpaceNeeded } = await import('../engine/backup/space-needed.js');
+      const taken = items.filter((i) => i.exists && (i.required || i.selected !== false));
       return {
         profile: summarize(profile, profileRef),
         items,
         service,
         problems,
         canElevate: canElevateFor(problems, elevated),
+        backupNeedBytes: archiveSpaceNeeded(
+          taken.reduce((a, i) => a + i.sizeBytes, 0),
+          taken.reduce((a, i) => a + i.files, 0),
+        ),
+        space: await spaceBeside(items),
+      };
+    },
+
+    'backups.recoverInterrupted': async () => {
+      const { recoverInterruptedBackup } = await import('../engine/backup/backup-journal.js');
+      const dirs = [...new Set([ctx.stateDir, stateDir()])];
+      const found: { message: string; serviceStarted: boolean; unfinishedSet: string | null }[] = [];
+      for (const dir of dirs) {
+        const r = await recoverInterruptedBackup({ stateDir: dir });
+        if (r !== null) found.push(r);
+      }
+      if (found.length === 0) return null;
+      return {
+        message: found.map((r) => r.message).join(' '),
+        serviceStarted: found.some((r) => r.serviceStarted),
+        unfinishedSet: found.find((r) => r.unfinishedSet !== null)?.unfinishedSet ?? null,
       };
     },
 
@@ -401,6 +430,41 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
       return practice.view();
     },
 
+    'practice.product': async (i) => {
+      const { practiceProfileIds, runProductPractice } = await import('../practice/product-practice.js');
+      if (!practiceProfileIds().includes(i.profileId)) {
+        throw new RecoveryError('PROFILE_NOT_FOUND', `There is no practice for "${i.profileId}".`, {
+          hint: `Practice exists for: ${practiceProfileIds().join(', ')}.`,
+        });
+      }
+      return {
+        jobId: jobs.start(
+          'practice',
+          (io) =>
+            runProductPractice(
+              i.profileId,
+              {
+                ...io,
+                // One job, two runbooks: the backup's own "finished" would end the job's view before the restore.
+                emit: (e) => {
+                  if (e.type === 'finished' && e.ok && e.result?.kind === 'backup') {
+                    io.emit({ type: 'log', level: 'info', message: `Backup made: ${e.result.setDir}` });
+                    return;
+                  }
+                  io.emit(e);
+                },
+              },
+              {
+                keep: true,
+                ...(ctx.practiceBaseDir === undefined ? {} : { baseDir: ctx.practiceBaseDir }),
+                onSandbox: (dir) => productSandboxes.push(dir),
+              },
+            ),
+          { changesMachine: false },
+        ),
+      };
+    },
+
     'app.relaunchElevated': async () => {
       if (!ctx.relaunchElevated) {
         return {
@@ -431,6 +495,8 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
 
   async function dispose(): Promise<void> {
     await jobs.shutdown();
+    for (const d of productSandboxes.splice(0))
+      await fsp.rm(d, { recursive: true, force: true }).catch(() => undefined);
     if (practice && ownsPractice) {
       const p = practice;
       practice = undefined;
@@ -444,4 +510,27 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
 /** Used by transports to refuse a request before it reaches the table (e.g. a stale window). */
 export function refused(message: string): Envelope<never> {
   return { ok: false, error: new RecoveryError('BAD_INPUT', message).toJSON() };
+}
+
+type ProfilePlanSpace = ProfilePlan['space'];
+
+/** Free space where each folder lives, one line per filesystem (by its mount point). */
+async function spaceBeside(items: readonly ItemPlan[]): Promise<ProfilePlanSpace> {
+  const { filesystemOf, freeSpace } = await import('../engine/media/filesystem.js');
+  const out: ProfilePlanSpace = [];
+  for (const it of items) {
+    const parent = path.dirname(it.path);
+    const mount = await filesystemOf(parent).then(
+      (f) => f.mountpoint,
+      () => parent,
+    );
+    const line = out.find((l) => l.path === mount);
+    if (line) {
+      line.itemIds.push(it.id);
+      continue;
+    }
+    const s = await freeSpace(parent).catch(() => null);
+    out.push({ path: mount, itemIds: [it.id], freeBytes: s?.freeBytes ?? null, totalBytes: s?.totalBytes ?? null });
+  }
+  return out;
 }

@@ -54,6 +54,7 @@ const MACHINE_JOB_LABEL: Record<JobKind, string> = {
   credentials: 'Entering credentials',
   finish: 'Deleting the old folders',
   mirror: 'A copy of backups to a stick',
+  practice: 'A practice run',
 };
 
 export class JobHost {

@@ -331,6 +331,8 @@ export async function runProductPractice(
     baseDir?: string;
     keep?: boolean;
     makeService?: ServiceMaker;
+    /** Told the sandbox folder as soon as it exists (the wizard keeps it for the report, removes it later). */
+    onSandbox?: (dir: string) => void;
     /** Called before the backup (old machine) and before the restore (replacement): tests set the scene. */
     before?: (phase: 'backup' | 'restore', m: MachinePlan) => Promise<void>;
   } = {},
@@ -345,6 +347,7 @@ export async function runProductPractice(
   const parent = opts.baseDir ?? os.tmpdir();
   await fsp.mkdir(parent, { recursive: true });
   const dir = await fsp.mkdtemp(path.join(parent, `edge-recovery-practice-${profileId}-`));
+  opts.onSandbox?.(dir);
   const s: Sandbox = { dir, stick: path.join(dir, 'stick'), state: path.join(dir, 'state') };
   await fsp.mkdir(s.stick);
   await fsp.mkdir(s.state, { mode: 0o700 });

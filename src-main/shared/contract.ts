@@ -98,6 +98,13 @@ export interface ProfilePlan {
   problems: { code: string; message: string }[];
   /** Whether relaunching elevated would help. */
   canElevate: boolean;
+  /** The most a backup of the selected folders can take on a stick (the backup's own free-space rule). */
+  backupNeedBytes: number;
+  /**
+   * Free space where each folder lives on this machine (a restore writes its staging copy beside the folder):
+   * one line per filesystem, with the folders on it.
+   */
+  space: { path: string; itemIds: string[]; freeBytes: number | null; totalBytes: number | null }[];
 }
 
 export interface DriveReason {
@@ -131,7 +138,10 @@ export interface BackupSummary {
   productName: string;
   productVersion: string | null;
   createdAt: string;
+  /** The archive's size on the stick. */
   sizeBytes: number;
+  /** The data it holds once unpacked (from the manifest), when known. */
+  contentBytes?: number;
   files: number;
   encrypted: boolean;
   /** Made by a technician (manual) or a schedule (automatic); older manifests without it are manual. */
@@ -206,7 +216,17 @@ export type JobPrompt =
 export type JobEvent = RunbookEvent | { type: 'prompt'; promptId: string; prompt: JobPrompt };
 
 /** What a job does; a renderer that re-attaches picks its screen from it. */
-export type JobKind = 'backup' | 'verify' | 'restore' | 'resume' | 'rollback' | 'credentials' | 'finish' | 'mirror';
+export type JobKind =
+  | 'backup'
+  | 'verify'
+  | 'restore'
+  | 'resume'
+  | 'rollback'
+  | 'credentials'
+  | 'finish'
+  | 'mirror'
+  /** A product's whole practice (its stand-in's backup, then restore): `edge-recovery practice <id>`. */
+  | 'practice';
 
 /** A job still running in the host (the registry a reloaded wizard re-attaches to). */
 export interface RunningJob {
@@ -241,6 +261,14 @@ export const REQUESTS = {
   },
   'drives.eject': { input: z.object({ target: Path }).strict(), output: out<{ ok: boolean; message: string }>() },
   'backups.list': { input: z.object({ dir: Path }).strict(), output: out<BackupGroup[]>() },
+  /**
+   * A backup that was killed (its journal is still there) is put right, as the CLI does before every command:
+   * the service it stopped is started again. What was found, in plain words, or null when nothing was.
+   */
+  'backups.recoverInterrupted': {
+    input: z.object({}).strict(),
+    output: out<{ message: string; serviceStarted: boolean; unfinishedSet: string | null } | null>(),
+  },
   /** When and where the last verified backup of this device was made (for the start screen). */
   'backups.last': {
     input: z.object({ profileRef: ProfileRef.optional() }).strict(),
@@ -356,6 +384,11 @@ export const REQUESTS = {
   },
   'report.read': { input: z.object({ path: Path }).strict(), output: out<{ html: string }>() },
   'practice.setup': { input: z.object({}).strict(), output: out<PracticeView>() },
+  /** A product's practice on its stand-in (profiles with `practice: true`), as `edge-recovery practice <id>`. */
+  'practice.product': {
+    input: z.object({ profileId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a profile id') }).strict(),
+    output: out<{ jobId: string }>(),
+  },
   /**
    * Relaunches the app with root/Administrator rights (after `profiles.plan` said `canElevate`). Electron only;
    * `started: false` with a message when it cannot (browser shell, password prompt cancelled).

@@ -1,6 +1,7 @@
 import { useId, useState } from 'react';
 import type { BackupGroup, BackupSummary } from '../../src-main/shared/contract.js';
 import { formatBytes, formatCount, formatDate } from '../lib/format.js';
+import { GuardedButton } from './guarded-button.js';
 
 function newestFirst(bs: readonly BackupSummary[]): BackupSummary[] {
   return [...bs].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
@@ -14,9 +15,12 @@ function newestFirst(bs: readonly BackupSummary[]): BackupSummary[] {
 export function BackupPicker({
   groups,
   onChosen,
+  purpose = 'restore',
 }: {
   groups: readonly BackupGroup[];
   onChosen(b: BackupSummary, allowOtherDevice: boolean): void;
+  /** `verify`: every device's backups are offered (checking one changes nothing), the button says "Check". */
+  purpose?: 'restore' | 'verify';
 }) {
   const uid = useId();
   const [selected, setSelected] = useState<string | null>(null);
@@ -31,7 +35,7 @@ export function BackupPicker({
   return (
     <div className="backup-picker">
       {ordered.map((g) => {
-        const unlocked = g.thisDevice || replaces === g.deviceId;
+        const unlocked = g.thisDevice || replaces === g.deviceId || purpose === 'verify';
         const gid = `${uid}-${g.deviceId}`;
         return (
           <fieldset key={g.deviceId} className="backup-group" data-device-id={g.deviceId}>
@@ -39,7 +43,7 @@ export function BackupPicker({
               {g.thisDevice ? 'Backups of this device' : 'Backups of another device'}: <strong>{g.hostname}</strong>{' '}
               <span className="muted small">({g.deviceId})</span>
             </legend>
-            {!g.thisDevice ? (
+            {!g.thisDevice && purpose === 'restore' ? (
               <div className="field checkbox switch">
                 <input
                   id={`${gid}-replace`}
@@ -95,14 +99,18 @@ export function BackupPicker({
         );
       })}
       <div className="actions">
-        <button
-          type="button"
-          className="primary"
-          disabled={!chosen}
+        <GuardedButton
+          why={
+            chosen
+              ? null
+              : all.some((x) => x.b.complete)
+                ? `Choose a backup in the list first${ordered.some((g) => !g.thisDevice) && purpose === 'restore' ? ' (another device’s backups show once you switch on “This machine replaces…”)' : ''}.`
+                : 'None of these backups is complete, so none can be chosen.'
+          }
           onClick={() => chosen && onChosen(chosen.b, !chosen.g.thisDevice)}
         >
-          Restore this backup
-        </button>
+          {purpose === 'verify' ? 'Check this backup' : 'Restore this backup'}
+        </GuardedButton>
       </div>
     </div>
   );

@@ -32,22 +32,32 @@ export function Checklist({ steps, currentId }: { steps: readonly StepInfo[]; cu
       {steps.map((s) => {
         // Declining (or cancelling) a step is the technician's choice, not a failure: grey, not red.
         const declined = isDeclined(s);
+        // Done, but with items left (credentials not entered): never a plain "Done".
+        const open = s.state === 'done' && (s.open?.length ?? 0) > 0 ? s.open! : null;
+        const look = declined ? 'declined' : open ? 'open' : s.state;
+        const summary = s.error?.ui?.message ?? s.summary;
         return (
           <li
             key={s.id}
-            className={`checklist-item state-${declined ? 'declined' : s.state}`}
+            className={`checklist-item state-${look}`}
             data-step-id={s.id}
-            data-state={declined ? 'declined' : s.state}
+            data-state={look}
             aria-current={s.id === currentId ? 'step' : undefined}
           >
             <span className="mark" aria-hidden="true">
-              {declined ? '–' : MARK[s.state]}
+              {declined ? '–' : open ? '!' : MARK[s.state]}
             </span>
             <span className="title">{s.title}</span>
-            <span className="state">{declined ? 'Not done' : stateLabel(s.state)}</span>
-            {s.summary && s.state !== 'running' ? (
+            <span className="state">
+              {declined
+                ? 'Not done'
+                : open
+                  ? `${open.length} open item${open.length === 1 ? '' : 's'}`
+                  : stateLabel(s.state)}
+            </span>
+            {summary && s.state !== 'running' ? (
               <span className="summary">
-                <PathText text={s.summary} />
+                <PathText text={summary} />
               </span>
             ) : null}
           </li>

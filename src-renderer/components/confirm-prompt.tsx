@@ -23,7 +23,7 @@ export function ConfirmPrompt({ request, onAnswer }: { request: ConfirmRequest; 
   return (
     <section ref={box} className="prompt confirm" aria-labelledby="confirm-title" data-testid="question">
       <h3 id="confirm-title">{request.title}</h3>
-      <p>{request.message}</p>
+      <p>{request.ui?.message ?? request.message}</p>
       {details.length > 0 ? (
         <ul className="details" aria-label="What this affects">
           {details.map((d) => (

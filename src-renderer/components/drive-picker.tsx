@@ -5,6 +5,7 @@ import { formatBytes } from '../lib/format.js';
 import { toUiError, type UiError } from '../lib/ui-error.js';
 import type { Target } from '../store/wizard-store.js';
 import { ErrorPanel } from './error-panel.js';
+import { GuardedButton } from './guarded-button.js';
 
 export function driveName(d: DriveView): string {
   return d.label ?? d.mountpoints.find((m) => m.label)?.label ?? d.description ?? d.device;
@@ -224,10 +225,14 @@ export function DrivePicker({
         ) : null}
       </div>
       <div className="actions">
-        <button
-          type="button"
-          className="primary"
-          disabled={chosen === null}
+        <GuardedButton
+          why={
+            chosen !== null
+              ? null
+              : options.length === 0
+                ? 'No stick to choose yet: plug one in, then press “Look again”.'
+                : 'Choose a stick in the list first.'
+          }
           onClick={() => {
             if (!chosen) return;
             if (purpose === 'write') setConfirming(chosen);
@@ -235,7 +240,7 @@ export function DrivePicker({
           }}
         >
           {purpose === 'write' ? 'Use this stick' : 'Look for backups on this stick'}
-        </button>
+        </GuardedButton>
       </div>
     </section>
   );

@@ -1,5 +1,5 @@
 import type { ReactNode } from 'react';
-import type { UiError } from '../lib/ui-error.js';
+import { wizardWords, type UiError } from '../lib/ui-error.js';
 
 /** Plain words for the codes a technician meets most; the engine's own message always follows. */
 const HEADLINES: Record<string, string> = {
@@ -19,7 +19,8 @@ const CHOSEN = new Set(['DECLINED', 'CANCELLED']);
 /** The engine's message and hint, with the ways out the screen offers; never a stack trace. */
 export function ErrorPanel({ error, title, children }: { error: UiError; title?: string; children?: ReactNode }) {
   const headline = title ?? HEADLINES[error.code] ?? 'This did not work.';
-  const same = plain(headline) === plain(error.message);
+  const words = wizardWords(error);
+  const same = plain(headline) === plain(words.message);
   return (
     <div
       className={CHOSEN.has(error.code) ? 'error-panel chosen' : 'error-panel'}
@@ -27,11 +28,11 @@ export function ErrorPanel({ error, title, children }: { error: UiError; title?:
       data-error-code={error.code}
     >
       <h3>{same ? 'This did not work.' : headline}</h3>
-      <p>{error.message}</p>
-      {error.hint ? (
+      <p>{words.message}</p>
+      {words.hint ? (
         <p className="hint">
           <strong>What to do: </strong>
-          {error.hint}
+          {words.hint}
         </p>
       ) : null}
       {CHOSEN.has(error.code) ? null : <p className="muted small">Reference for support: {error.code}</p>}

@@ -55,7 +55,7 @@ export function LastBackupNote({ profileRef, label }: { profileRef: string | nul
       {last === null ? (
         <p className="warn" data-testid="last-backup">
           No verified backup of {label} is recorded on this computer. If the machine fails, there is nothing to restore:
-          make one now, and schedule them (<code>edge-recovery schedule install</code>).
+          make one now, and have them made on a schedule (the README’s “Scheduled backups” says how to set it up).
         </p>
       ) : (
         <p className={last.stale ? 'warn' : undefined} data-testid="last-backup">

@@ -1,36 +1,43 @@
 import type { Progress } from '../../src-main/shared/contract.js';
-import { formatBytes, formatCount, formatDuration, formatRate } from '../lib/format.js';
+import type { JobEstimate } from '../../src-main/shared/estimate.js';
+import { formatBytes, formatDuration, formatRate } from '../lib/format.js';
+import { phaseWords } from '../lib/phase-words.js';
 
-/** Bytes, files, rate and time left. The live region only speaks every 10 %, so screen readers are not flooded. */
-export function ProgressView({ progress }: { progress: Progress }) {
+/**
+ * What the running step is doing, in words; bytes and files with their totals ("1,234 of 30,007"), rate and
+ * the step's time left; and, when known, the whole job's time left and how long the service has been down.
+ * The live region only speaks every 10 %, so screen readers are not flooded.
+ */
+export function ProgressView({ progress, overall }: { progress: Progress; overall?: JobEstimate | undefined }) {
+  const words = phaseWords(progress.phase);
   const pct =
     progress.totalBytes && progress.totalBytes > 0
       ? Math.min(100, Math.floor((progress.bytes / progress.totalBytes) * 100))
       : null;
   const spoken =
     pct === null
-      ? `${progress.phase}: ${formatBytes(progress.bytes)} so far`
-      : `${progress.phase}: ${Math.floor(pct / 10) * 10} percent`;
+      ? `${words.doing}: ${progress.files.toLocaleString('en-US')} files so far`
+      : `${words.doing}: ${Math.floor(pct / 10) * 10} percent`;
   return (
-    <div className="progress">
+    <div className="progress" data-phase={progress.phase}>
       <label className="progress-label" htmlFor="job-progress">
-        {capitalise(progress.phase)}
+        {words.doing}
         {pct !== null ? ` — ${pct} %` : ''}
       </label>
       {pct === null ? <progress id="job-progress" /> : <progress id="job-progress" max={100} value={pct} />}
       <dl className="progress-facts">
         <div>
-          <dt>Copied</dt>
-          <dd>
-            {formatBytes(progress.bytes)}
-            {progress.totalBytes !== null ? ` of ${formatBytes(progress.totalBytes)}` : ''}
+          <dt>{words.filesLabel}</dt>
+          <dd data-testid="progress-files">
+            {progress.files.toLocaleString('en-US')}
+            {progress.totalFiles !== null ? ` of ${progress.totalFiles.toLocaleString('en-US')}` : ''}
           </dd>
         </div>
         <div>
-          <dt>Files</dt>
+          <dt>{words.bytesLabel}</dt>
           <dd>
-            {formatCount(progress.files, 'file', 'files')}
-            {progress.totalFiles !== null ? ` of ${progress.totalFiles.toLocaleString('en-US')}` : ''}
+            {formatBytes(progress.bytes)}
+            {progress.totalBytes !== null ? ` of ${formatBytes(progress.totalBytes)}` : ''}
           </dd>
         </div>
         <div>
@@ -38,10 +45,11 @@ export function ProgressView({ progress }: { progress: Progress }) {
           <dd>{formatRate(progress.rate)}</dd>
         </div>
         <div>
-          <dt>Time left</dt>
+          <dt>This step: time left</dt>
           <dd>{formatDuration(progress.etaSeconds)}</dd>
         </div>
       </dl>
+      {overall ? <OverallLine overall={overall} /> : null}
       <p className="visually-hidden" role="status" aria-live="polite">
         {spoken}
       </p>
@@ -49,6 +57,21 @@ export function ProgressView({ progress }: { progress: Progress }) {
   );
 }
 
-function capitalise(s: string): string {
-  return s ? s[0]!.toUpperCase() + s.slice(1) : s;
+/** The whole job's time left and the service's downtime so far: both estimates, and said to be. */
+export function OverallLine({ overall }: { overall: JobEstimate }) {
+  return (
+    <p className="overall" data-testid="overall-eta">
+      <strong>Whole job: </strong>
+      {overall.remainingSeconds === null
+        ? 'estimating the time left…'
+        : `about ${formatDuration(overall.remainingSeconds)} left (an estimate${overall.measured ? ' from the speed so far' : ''}).`}
+      {overall.serviceBackSeconds !== null ? (
+        <>
+          {' '}
+          <strong>The service is stopped</strong> and starts again in about {formatDuration(overall.serviceBackSeconds)}{' '}
+          (an estimate).
+        </>
+      ) : null}
+    </p>
+  );
 }

@@ -62,16 +62,22 @@ export function RightsProblems({
 export function useRightsCheck(
   profileRef: string | null,
   root?: string,
-): { problems: Problem[]; canElevate: boolean } | null {
+): { problems: Problem[]; canElevate: boolean; space: ProfilePlan['space'] } | null {
   const api = useApi();
-  const [result, setResult] = useState<{ problems: Problem[]; canElevate: boolean } | null>(null);
+  const [result, setResult] = useState<{
+    problems: Problem[];
+    canElevate: boolean;
+    space: ProfilePlan['space'];
+  } | null>(null);
   useEffect(() => {
     let live = true;
     setResult(null);
     if (!profileRef) return;
     api.invoke('profiles.plan', { profileRef, ...(root ? { root } : {}) }).then(
-      (plan) => live && setResult({ problems: rightsProblems(plan.problems), canElevate: plan.canElevate }),
-      () => live && setResult({ problems: [], canElevate: false }),
+      (plan) =>
+        live &&
+        setResult({ problems: rightsProblems(plan.problems), canElevate: plan.canElevate, space: plan.space ?? [] }),
+      () => live && setResult({ problems: [], canElevate: false, space: [] }),
     );
     return () => {
       live = false;

@@ -10,7 +10,8 @@ import { Checklist, stateLabel } from './checklist.js';
 import { ConfirmPrompt } from './confirm-prompt.js';
 import { CredentialForm } from './credential-form.js';
 import { ErrorPanel } from './error-panel.js';
-import { ProgressView } from './progress-view.js';
+import { OverallLine, ProgressView } from './progress-view.js';
+import { jobEstimate, type WorkSize } from '../../src-main/shared/estimate.js';
 
 /**
  * A running job, presented: the checklist of the whole runbook beside the current step, which says what will
@@ -20,8 +21,11 @@ export function RunbookPanel({
   jobId,
   done,
   failed,
+  work = null,
 }: {
   jobId: string;
+  /** The job's size when the screen knows it (from the plan): the whole job's time left from the first second. */
+  work?: WorkSize | null;
   done(view: RunbookView): ReactNode;
   failed(view: RunbookView, error: SerializedError): ReactNode;
 }) {
@@ -43,6 +47,7 @@ export function RunbookPanel({
 
   const cur = view.current;
   const failure = failureOf(view);
+  const estimate = jobEstimate(view.kind, view.steps, view.progress, work);
   return (
     <div className="runbook" data-job-id={jobId}>
       <aside className="runbook-steps" aria-label="Checklist">
@@ -65,7 +70,9 @@ export function RunbookPanel({
               />
             </p>
             {view.progress && view.progress.stepId === cur.id && !view.prompt ? (
-              <ProgressView progress={view.progress.progress} />
+              <ProgressView progress={view.progress.progress} overall={estimate} />
+            ) : !view.finished && !view.prompt && estimate.remainingSeconds !== null ? (
+              <OverallLine overall={estimate} />
             ) : null}
           </section>
         ) : (

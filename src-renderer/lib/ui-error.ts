@@ -4,6 +4,15 @@ export interface UiError {
   message: string;
   hint?: string;
   details?: Record<string, unknown>;
+  /** The engine's wizard wording (no command names or flags), shown instead of message and hint. */
+  ui?: { message?: string; hint?: string };
+}
+
+/** What the wizard shows: the engine's wizard wording where it gave one, its plain message and hint otherwise. */
+export function wizardWords(e: UiError): { message: string; hint?: string } {
+  const message = e.ui?.message ?? e.message;
+  const hint = e.ui?.hint ?? e.hint;
+  return hint === undefined ? { message } : { message, hint };
 }
 
 /**
@@ -13,12 +22,20 @@ export interface UiError {
  */
 export function toUiError(e: unknown): UiError {
   if (typeof e === 'object' && e !== null) {
-    const o = e as { code?: unknown; message?: unknown; hint?: unknown; details?: unknown };
+    const o = e as { code?: unknown; message?: unknown; hint?: unknown; details?: unknown; ui?: unknown };
     const message = typeof o.message === 'string' && o.message ? firstLine(o.message) : 'Something went wrong.';
     const code = typeof o.code === 'string' && /^[A-Z_]+$/.test(o.code) ? o.code : 'INTERNAL';
     const details =
       typeof o.details === 'object' && o.details !== null ? (o.details as Record<string, unknown>) : undefined;
-    return withOptional({ code, message }, typeof o.hint === 'string' ? o.hint : undefined, details);
+    const out = withOptional({ code, message }, typeof o.hint === 'string' ? o.hint : undefined, details);
+    if (typeof o.ui === 'object' && o.ui !== null) {
+      const u = o.ui as { message?: unknown; hint?: unknown };
+      const ui: NonNullable<UiError['ui']> = {};
+      if (typeof u.message === 'string') ui.message = firstLine(u.message);
+      if (typeof u.hint === 'string') ui.hint = u.hint;
+      out.ui = ui;
+    }
+    return out;
   }
   return { code: 'INTERNAL', message: typeof e === 'string' ? firstLine(e) : 'Something went wrong.' };
 }

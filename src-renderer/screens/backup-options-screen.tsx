@@ -3,6 +3,8 @@ import { useApi } from '../api.js';
 import { ErrorPanel } from '../components/error-panel.js';
 import { PassphraseFields } from '../components/passphrase-fields.js';
 import { Screen } from '../components/screen.js';
+import { GuardedButton } from '../components/guarded-button.js';
+import { StepIndicator } from '../components/step-indicator.js';
 import { formatBytes } from '../lib/format.js';
 import { toUiError, type UiError } from '../lib/ui-error.js';
 import { machineFor } from '../store/machine.js';
@@ -47,6 +49,7 @@ export function BackupOptionsScreen({ target }: { target: Target }) {
 
   return (
     <Screen title={practice ? 'Practice backup: ready to start' : 'Back up: ready to start'}>
+      <StepIndicator flow="backup" at="options" />
       <p>
         The backup goes to <strong>{target.label}</strong>
         {target.sizeBytes !== null ? ` (${formatBytes(target.sizeBytes)})` : ''}, folder <code>{target.path}</code>.
@@ -75,9 +78,21 @@ export function BackupOptionsScreen({ target }: { target: Target }) {
       ) : null}
       {error ? <ErrorPanel error={error} /> : null}
       <div className="actions">
-        <button type="button" className="primary" disabled={!ready || busy} onClick={() => void start()}>
+        <GuardedButton
+          why={
+            !machine
+              ? 'No product profile is chosen: go back to the start and choose one.'
+              : !encrypt || ready
+                ? null
+                : p1.length === 0
+                  ? 'Type a passphrase (twice), or untick “Encrypt the backup”.'
+                  : 'The two passphrases are not the same yet.'
+          }
+          busy={busy}
+          onClick={() => void start()}
+        >
           Start the backup
-        </button>
+        </GuardedButton>
         <button type="button" className="secondary" onClick={() => go({ kind: 'backup-drive' })}>
           Choose another stick
         </button>

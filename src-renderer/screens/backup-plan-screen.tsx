@@ -4,6 +4,9 @@ import { useApi } from '../api.js';
 import { ErrorPanel } from '../components/error-panel.js';
 import { RightsProblems } from '../components/rights-problems.js';
 import { Screen } from '../components/screen.js';
+import { GuardedButton } from '../components/guarded-button.js';
+import { StickSpace, TimeEstimate } from '../components/estimates.js';
+import { StepIndicator } from '../components/step-indicator.js';
 import { formatBytes, formatCount } from '../lib/format.js';
 import { toUiError, type UiError } from '../lib/ui-error.js';
 import { machineFor } from '../store/machine.js';
@@ -55,11 +58,24 @@ export function BackupPlanScreen() {
 
   const total = plan?.items.reduce((a, i) => a + i.sizeBytes, 0) ?? 0;
   const files = plan?.items.reduce((a, i) => a + i.files, 0) ?? 0;
+  const setBackupSize = useWizard((s) => s.setBackupSize);
+  useEffect(() => {
+    setBackupSize(plan ? { bytes: total, files, needBytes: plan.backupNeedBytes } : null);
+  }, [plan, total, files, setBackupSize]);
+  const why =
+    plan === null
+      ? 'The folders are still being measured.'
+      : plan.problems.length > 0
+        ? 'First solve what is listed under “This machine cannot be backed up yet”, then press “Check again”.'
+        : changed
+          ? 'You changed a folder: press “Use these folders” (or “Undo my changes”) first.'
+          : null;
   return (
     <Screen
       title={practice ? 'Practice backup: what will be copied' : 'Back up: what will be copied'}
       lead={practice ? `Practice machine: ${practice.old.label}.` : undefined}
     >
+      <StepIndicator flow="backup" at="plan" />
       {error ? (
         <ErrorPanel error={error}>
           <button type="button" className="secondary" onClick={() => void load()}>
@@ -129,20 +145,17 @@ export function BackupPlanScreen() {
             <span className="muted">{plan.service.detail}</span> It is stopped during the copy (you will be asked) and
             started again afterwards.
           </p>
+          <TimeEstimate kind="backup" work={{ bytes: total, files }} />
+          <StickSpace needBytes={plan.backupNeedBytes} practiceStick={practice?.stickDir ?? null} />
           <RightsProblems
             problems={plan.problems}
             canElevate={plan.canElevate}
             title="This machine cannot be backed up yet"
           />
           <div className="actions">
-            <button
-              type="button"
-              className="primary"
-              disabled={plan.problems.length > 0 || changed}
-              onClick={() => go({ kind: 'backup-drive' })}
-            >
+            <GuardedButton why={why} onClick={() => go({ kind: 'backup-drive' })}>
               Choose the USB stick
-            </button>
+            </GuardedButton>
             {plan.problems.length > 0 ? (
               <button type="button" className="secondary" onClick={() => void load()}>
                 Check again

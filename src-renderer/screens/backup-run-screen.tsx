@@ -5,17 +5,21 @@ import { RunbookPanel } from '../components/runbook-panel.js';
 import { Screen } from '../components/screen.js';
 import { backupLocation } from '../lib/runbook-view.js';
 import { toUiError } from '../lib/ui-error.js';
-import { selectPractice, useWizard, type Target } from '../store/wizard-store.js';
+import { StepIndicator } from '../components/step-indicator.js';
+import { selectBackupSize, selectPractice, useWizard, type Target } from '../store/wizard-store.js';
 
 const STICK_PROBLEMS = new Set(['MEDIUM_GONE', 'MEDIUM_FULL', 'FILE_TOO_LARGE', 'NOT_ENOUGH_SPACE']);
 
 export function BackupRunScreen({ jobId, target }: { jobId: string; target: Target | null }) {
   const practice = useWizard(selectPractice);
   const go = useWizard((s) => s.go);
+  const size = useWizard(selectBackupSize);
   return (
     <Screen title={practice ? 'Practice backup' : 'Backing up'}>
+      {target ? <StepIndicator flow="backup" at="run" /> : null}
       <RunbookPanel
         jobId={jobId}
+        work={target && size ? { bytes: size.bytes, files: size.files } : null}
         done={(view) => <BackupDone target={target} location={backupLocation(view.finished?.result)} />}
         failed={(_view, error) => (
           <ErrorPanel error={error}>

@@ -2,7 +2,8 @@ import { DrivePicker } from '../components/drive-picker.js';
 import { ErrorPanel } from '../components/error-panel.js';
 import { Screen } from '../components/screen.js';
 import type { UiError } from '../lib/ui-error.js';
-import { selectPractice, useWizard, type Target } from '../store/wizard-store.js';
+import { StepIndicator } from '../components/step-indicator.js';
+import { selectBackupSize, selectPractice, useWizard, type Target } from '../store/wizard-store.js';
 
 function usePracticeStick(): Target | undefined {
   const practice = useWizard(selectPractice);
@@ -15,8 +16,10 @@ export function BackupDriveScreen({ notice }: { notice?: UiError | undefined }) 
   const go = useWizard((s) => s.go);
   const practice = useWizard(selectPractice);
   const extra = usePracticeStick();
+  const size = useWizard(selectBackupSize);
   return (
     <Screen title={practice ? 'Practice backup: choose the stick' : 'Back up: choose the USB stick'}>
+      <StepIndicator flow="backup" at="stick" />
       {notice ? (
         <ErrorPanel error={notice} title="The stick was unplugged (or stopped answering)">
           <span className="muted">
@@ -24,7 +27,12 @@ export function BackupDriveScreen({ notice }: { notice?: UiError | undefined }) 
           </span>
         </ErrorPanel>
       ) : null}
-      <DrivePicker purpose="write" extra={extra} onChosen={(target) => go({ kind: 'backup-options', target })} />
+      <DrivePicker
+        purpose="write"
+        extra={extra}
+        {...(size ? { minFreeBytes: size.needBytes } : {})}
+        onChosen={(target) => go({ kind: 'backup-options', target })}
+      />
       <div className="actions">
         <button type="button" className="secondary" onClick={() => go({ kind: 'backup-plan' })}>
           Back
@@ -43,6 +51,7 @@ export function RestoreDriveScreen() {
       title={practice ? 'Practice restore: choose the stick' : 'Restore: choose the USB stick with the backup'}
       lead={practice ? `Restoring onto the practice machine: ${practice.replacement.label}.` : undefined}
     >
+      <StepIndicator flow="restore" at="stick" />
       <DrivePicker purpose="read" extra={extra} onChosen={(source) => go({ kind: 'restore-pick', source })} />
       <div className="actions">
         <button type="button" className="secondary" onClick={() => go({ kind: 'start' })}>

@@ -4,6 +4,7 @@ import { useApi } from '../api.js';
 import { BackupPicker } from '../components/backup-picker.js';
 import { ErrorPanel } from '../components/error-panel.js';
 import { Screen } from '../components/screen.js';
+import { StepIndicator } from '../components/step-indicator.js';
 import { toUiError, type UiError } from '../lib/ui-error.js';
 import { selectPractice, useWizard, type Target } from '../store/wizard-store.js';
 
@@ -26,6 +27,7 @@ export function RestorePickScreen({ source }: { source: Target }) {
   }, [load]);
   return (
     <Screen title={practice ? 'Practice restore: choose the backup' : 'Restore: choose the backup'}>
+      <StepIndicator flow="restore" at="plan" />
       <p>
         Backups on <strong>{source.label}</strong> (<code>{source.path}</code>):
       </p>

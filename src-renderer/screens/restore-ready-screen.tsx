@@ -3,6 +3,9 @@ import { useApi } from '../api.js';
 import { ErrorPanel } from '../components/error-panel.js';
 import { RightsProblems, useRightsCheck } from '../components/rights-problems.js';
 import { Screen } from '../components/screen.js';
+import { MachineSpace, TimeEstimate } from '../components/estimates.js';
+import { GuardedButton } from '../components/guarded-button.js';
+import { StepIndicator } from '../components/step-indicator.js';
 import { formatBytes, formatDate } from '../lib/format.js';
 import { toUiError, type UiError } from '../lib/ui-error.js';
 import { machineFor } from '../store/machine.js';
@@ -24,6 +27,9 @@ export function RestoreReadyScreen({ choice, notice }: { choice: RestoreChoice; 
   const rights = useRightsCheck(machine?.profileRef ?? null, machine?.root);
   const blocked = rights === null || rights.problems.length > 0;
   const ready = machine !== null && !blocked && (!b.encrypted || passphrase.length > 0);
+  const work = { bytes: b.contentBytes ?? b.sizeBytes, files: b.files };
+  // The engine's own rule (restore pre-check): the data plus 5 % and 16 MiB, beside the folders.
+  const needBytes = Math.ceil(work.bytes * 1.05 + 16 * 1024 * 1024);
 
   const start = async () => {
     if (!machine || !ready) return;
@@ -47,6 +53,7 @@ export function RestoreReadyScreen({ choice, notice }: { choice: RestoreChoice; 
 
   return (
     <Screen title={practice ? 'Practice restore: ready to start' : 'Restore: ready to start'}>
+      <StepIndicator flow="restore" at="options" />
       <dl className="facts">
         <div>
           <dt>Backup</dt>
@@ -90,6 +97,8 @@ export function RestoreReadyScreen({ choice, notice }: { choice: RestoreChoice; 
           />
         </div>
       ) : null}
+      <TimeEstimate kind="restore" work={work} />
+      {rights ? <MachineSpace space={rights.space} needBytes={needBytes} /> : null}
       {rights ? (
         <RightsProblems
           problems={rights.problems}
@@ -99,9 +108,23 @@ export function RestoreReadyScreen({ choice, notice }: { choice: RestoreChoice; 
       ) : null}
       {error ? <ErrorPanel error={error} /> : null}
       <div className="actions">
-        <button type="button" className="primary" disabled={!ready || busy} onClick={() => void start()}>
+        <GuardedButton
+          why={
+            machine === null
+              ? 'No product profile is chosen: go back to the start and choose one.'
+              : rights === null
+                ? 'Checking what this machine needs for the restore…'
+                : rights.problems.length > 0
+                  ? 'First solve what is listed under “This machine cannot be restored yet”.'
+                  : b.encrypted && passphrase.length === 0
+                    ? 'Type the passphrase of this backup first.'
+                    : null
+          }
+          busy={busy}
+          onClick={() => void start()}
+        >
           Start the restore
-        </button>
+        </GuardedButton>
         <button type="button" className="secondary" onClick={() => go({ kind: 'restore-pick', source: choice.source })}>
           Choose another backup
         </button>

@@ -5,6 +5,7 @@ import { useApi } from '../api.js';
 import { ErrorPanel } from '../components/error-panel.js';
 import { RunbookPanel } from '../components/runbook-panel.js';
 import { Screen } from '../components/screen.js';
+import { StepIndicator } from '../components/step-indicator.js';
 import { restoreReport } from '../lib/runbook-view.js';
 import { toUiError, type UiError } from '../lib/ui-error.js';
 import { selectPractice, useWizard, type RestoreChoice } from '../store/wizard-store.js';
@@ -13,8 +14,12 @@ export function RestoreRunScreen({ jobId, choice }: { jobId: string; choice: Res
   const practice = useWizard(selectPractice);
   return (
     <Screen title={practice ? 'Practice restore' : 'Restoring'}>
+      {choice ? <StepIndicator flow="restore" at="run" /> : null}
       <RunbookPanel
         jobId={jobId}
+        work={
+          choice ? { bytes: choice.backup.contentBytes ?? choice.backup.sizeBytes, files: choice.backup.files } : null
+        }
         done={(view) => <RestoreDone jobId={jobId} report={restoreReport(view.finished?.result)} />}
         failed={(_view, error) => <RestoreFailed error={error} choice={choice} />}
       />

@@ -1,9 +1,12 @@
+import { PracticeProductChoice } from './product-practice-screen.js';
 import { useId, useState } from 'react';
 import { useApi } from '../api.js';
 import { ErrorPanel } from '../components/error-panel.js';
 import { LastBackupNote } from '../components/last-backup.js';
 import { RightsProblems, useRightsCheck } from '../components/rights-problems.js';
 import { Screen } from '../components/screen.js';
+import { GuardedButton } from '../components/guarded-button.js';
+import { StartNotices } from '../components/start-notices.js';
 import { toUiError, type UiError } from '../lib/ui-error.js';
 import { selectInfo, selectPractice, selectProfileRef, selectProfiles, useWizard } from '../store/wizard-store.js';
 
@@ -42,6 +45,7 @@ export function StartScreen() {
   };
   // At start: can this machine do what the chosen profile needs? Said plainly, with a way to get the rights.
   const rights = useRightsCheck(practiceMode ? null : (profileRef ?? null));
+  const noProfile = profileRef ? null : 'First choose the product on this machine in “Product profile” above.';
   const real = (kind: 'backup-plan' | 'restore-drive') => {
     setPractice(null);
     go({ kind });
@@ -61,6 +65,19 @@ export function StartScreen() {
         Rehearse a whole recovery on a simulated appliance on this computer: back up an “old” machine to a practice
         stick, then restore it onto a “replacement”. Nothing real is touched.
       </p>
+      <PracticeProductChoice disabled={busy} />
+    </div>
+  );
+
+  const verifyCard = (
+    <div className="choice">
+      <button type="button" className="secondary big" onClick={() => go({ kind: 'verify-drive' })}>
+        Verify a backup
+      </button>
+      <p>
+        Check that a backup on a stick is complete and readable: every file is read back and compared with its checksum.
+        Nothing is changed.
+      </p>
     </div>
   );
 
@@ -70,6 +87,7 @@ export function StartScreen() {
         title="What do you want to do?"
         lead="Practice mode: a simulated appliance on this computer. Nothing real is touched."
       >
+        <StartNotices />
         <LastBackupNote profileRef={practice.old.profileRef} label="the “old” practice machine" />
         {error ? <ErrorPanel error={error} /> : null}
         <div className="choices">
@@ -95,6 +113,7 @@ export function StartScreen() {
             </button>
             <p>Step 2: restore a backup from the practice stick onto the “replacement” practice machine.</p>
           </div>
+          {verifyCard}
           <div className="choice">
             <button type="button" className="secondary big" onClick={() => setPractice(null)}>
               Leave practice
@@ -102,12 +121,14 @@ export function StartScreen() {
             <p>Back to backing up or restoring this device for real.</p>
           </div>
         </div>
+        <PracticeProductChoice disabled={busy} />
       </Screen>
     );
   }
 
   return (
     <Screen title="What do you want to do?">
+      <StartNotices />
       <section className="found" aria-labelledby={`${uid}-found`}>
         <h2 id={`${uid}-found`}>On this machine</h2>
         {detected ? (
@@ -163,22 +184,26 @@ export function StartScreen() {
       <div className="choices">
         {practiceFirst ? practiceCard : null}
         <div className="choice">
-          <button
-            type="button"
-            className={practiceFirst ? 'secondary big' : 'primary big'}
-            disabled={!profileRef}
-            onClick={() => real('backup-plan')}
-          >
-            Back up this device
-          </button>
+          <div>
+            <GuardedButton
+              className={practiceFirst ? 'secondary big' : 'primary big'}
+              why={noProfile}
+              onClick={() => real('backup-plan')}
+            >
+              Back up this device
+            </GuardedButton>
+          </div>
           <p>Copy the product’s settings and data to a USB stick, checked and optionally encrypted.</p>
         </div>
         <div className="choice">
-          <button type="button" className="secondary big" disabled={!profileRef} onClick={() => real('restore-drive')}>
-            Restore onto this device
-          </button>
+          <div>
+            <GuardedButton className="secondary big" why={noProfile} onClick={() => real('restore-drive')}>
+              Restore onto this device
+            </GuardedButton>
+          </div>
           <p>Put a backup from a USB stick onto this machine, step by step, with a way back at every step.</p>
         </div>
+        {verifyCard}
         {practiceFirst ? null : practiceCard}
       </div>
     </Screen>

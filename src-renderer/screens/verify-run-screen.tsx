@@ -1,39 +1,61 @@
+import type { BackupSummary } from '../../src-main/shared/contract.js';
 import { RunbookPanel } from '../components/runbook-panel.js';
 import { ErrorPanel } from '../components/error-panel.js';
 import { Screen } from '../components/screen.js';
-import { formatCount } from '../lib/format.js';
+import { StepIndicator } from '../components/step-indicator.js';
+import { formatCount, formatDate } from '../lib/format.js';
 import { useWizard } from '../store/wizard-store.js';
 
 /** Reads a backup completely and checks every part and file against its checksum; nothing is changed. */
-export function VerifyRunScreen({ jobId }: { jobId: string }) {
+export function VerifyRunScreen({ jobId, backup }: { jobId: string; backup?: BackupSummary | undefined }) {
   const go = useWizard((s) => s.go);
+  const back = (
+    <>
+      <button type="button" className="primary" onClick={() => go({ kind: 'start' })}>
+        Back to start
+      </button>
+      <button type="button" className="secondary" onClick={() => go({ kind: 'verify-drive' })}>
+        Verify another backup
+      </button>
+    </>
+  );
   return (
-    <Screen title="Checking a backup">
+    <Screen
+      title="Verifying a backup"
+      lead={
+        backup ? `${backup.productName} backup of ${backup.hostname}, made ${formatDate(backup.createdAt)}.` : undefined
+      }
+    >
+      {backup ? <StepIndicator flow="verify" at="run" /> : null}
       <RunbookPanel
         jobId={jobId}
+        work={backup ? { bytes: backup.contentBytes ?? backup.sizeBytes, files: backup.files } : null}
         done={(view) => {
           const r = view.finished?.result;
           const files = r?.kind === 'verify' ? r.files : null;
           return (
             <section className="result ok" aria-labelledby="verify-done">
               <h2 id="verify-done">The backup is good</h2>
-              <p>
-                {files !== null ? `All ${formatCount(files, 'file', 'files')}` : 'Every file'} and every part match
-                their checksums. Nothing was changed.
+              <p data-testid="verify-result">
+                {files !== null ? `All ${formatCount(files, 'file', 'files')}` : 'Every file'} and every part were read
+                back and match their checksums: this backup can be restored. Nothing was changed.
               </p>
-              <div className="actions">
-                <button type="button" className="primary" onClick={() => go({ kind: 'start' })}>
-                  Back to start
-                </button>
-              </div>
+              <div className="actions">{back}</div>
             </section>
           );
         }}
         failed={(_v, error) => (
-          <ErrorPanel error={error}>
-            <button type="button" className="primary" onClick={() => go({ kind: 'start' })}>
-              Back to start
-            </button>
+          <ErrorPanel
+            error={error}
+            title={
+              error.code === 'CANCELLED' || error.code === 'DECLINED'
+                ? undefined
+                : error.code === 'WRONG_PASSPHRASE' || error.code === 'PASSPHRASE_REQUIRED'
+                  ? 'The backup could not be opened with that passphrase'
+                  : 'This backup is not good: do not rely on it'
+            }
+          >
+            {back}
           </ErrorPanel>
         )}
       />

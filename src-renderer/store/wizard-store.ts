@@ -33,7 +33,9 @@ export type WizardStep =
   | { kind: 'backup-options'; target: Target }
   /** `target` is null after a reload re-attached to a running backup. */
   | { kind: 'backup-run'; jobId: string; target: Target | null }
-  | { kind: 'verify-run'; jobId: string }
+  | { kind: 'verify-drive' }
+  | { kind: 'verify-pick'; source: Target }
+  | { kind: 'verify-run'; jobId: string; backup?: BackupSummary }
   | { kind: 'restore-drive' }
   | { kind: 'restore-pick'; source: Target }
   | { kind: 'restore-ready'; choice: RestoreChoice; notice?: UiError }
@@ -41,7 +43,9 @@ export type WizardStep =
   | { kind: 'rollback-run'; jobId: string }
   | { kind: 'report'; path: string }
   | { kind: 'mirror-drive'; from: string }
-  | { kind: 'mirror-run'; jobId: string };
+  | { kind: 'mirror-run'; jobId: string }
+  | { kind: 'product-practice'; profileId: string }
+  | { kind: 'product-practice-run'; jobId: string };
 
 interface SessionSlice {
   info: AppInfo | null;
@@ -52,6 +56,12 @@ interface SessionSlice {
   practice: PracticeView | null;
   /** Folders the technician chose instead of the profile's defaults (item id → path) for the backup. */
   folders: Record<string, string>;
+  /** What the backup plan measured: the data and the most it can take on a stick (for the stick and run screens). */
+  backupSize: { bytes: number; files: number; needBytes: number } | null;
+  setBackupSize(size: { bytes: number; files: number; needBytes: number } | null): void;
+  /** Said once on the start screen (a killed backup put right at start); dismissed by the technician. */
+  notices: string[];
+  setNotices(notices: string[]): void;
   setSession(info: AppInfo, profiles: ProfileSummary[]): void;
   setFolders(folders: Record<string, string>): void;
   chooseProfile(ref: string): void;
@@ -84,6 +94,8 @@ const initial = {
   profileRef: null,
   practice: null,
   folders: {},
+  backupSize: null,
+  notices: [] as string[],
   step: { kind: 'loading' } as WizardStep,
   events: {},
   answered: new Set<string>(),
@@ -101,6 +113,8 @@ export const useWizard = create<WizardState>()((set) => ({
   chooseProfile: (ref) => set({ profileRef: ref, folders: {} }),
   setPractice: (practice) => set({ practice, folders: {} }),
   setFolders: (folders) => set({ folders }),
+  setBackupSize: (backupSize) => set({ backupSize }),
+  setNotices: (notices) => set({ notices }),
   go: (step) => set({ step }),
   addEvents: (envs) =>
     set((s) => {
@@ -129,6 +143,7 @@ export const selectPractice = (s: WizardState): PracticeView | null => s.practic
 export const selectProfiles = (s: WizardState): ProfileSummary[] => s.profiles;
 export const selectProfileRef = (s: WizardState): string | null => s.profileRef;
 export const selectFolders = (s: WizardState): Record<string, string> => s.folders;
+export const selectBackupSize = (s: WizardState): WizardState['backupSize'] => s.backupSize;
 export const selectJobEvents =
   (jobId: string) =>
   (s: WizardState): JobEventEnvelope[] | undefined =>

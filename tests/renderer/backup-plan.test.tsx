@@ -28,6 +28,10 @@ function plan(input: RequestInput<'profiles.plan'>): ProfilePlan {
       sizeBytes: input.folders?.[id] ? 5_000_000 : 1000,
       files: 3,
     })),
+    backupNeedBytes: 20_000_000,
+    space: [
+      { path: '/', itemIds: ['Configuration', 'Storage'], freeBytes: 10_000_000_000, totalBytes: 20_000_000_000 },
+    ],
     service: { state: 'running', detail: '' },
     problems: [],
     canElevate: false,

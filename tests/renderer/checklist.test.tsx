@@ -95,7 +95,12 @@ describe('Checklist', () => {
     );
     expect(states()).toEqual(['verify:done', 'stop:skipped', 'copy:running', 'start:todo']);
     expect(screen.getByText('12 files checked.')).toBeTruthy();
-    expect(screen.getAllByRole('status').map((s) => s.textContent)).toContain('archiving: 50 percent');
+    expect(screen.getAllByRole('status').map((s) => s.textContent)).toContain(
+      'Packing the folders and writing to the stick: 50 percent',
+    );
+    // Says what it does, counts files against their total, and gives the whole job's time left.
+    expect(screen.getByText('3 of 6')).toBeTruthy();
+    expect(screen.getByTestId('overall-eta').textContent).toMatch(/Whole job: about .* left \(an estimate/);
     expect(screen.getByText('4.8 MiB of 9.5 MiB')).toBeTruthy();
     expect(screen.getByText('1.9 MiB/s')).toBeTruthy();
     expect(screen.getByText('3 s')).toBeTruthy();
@@ -179,7 +184,17 @@ describe('App', () => {
     await screen.findByRole('heading', { name: 'What do you want to do?' });
     expect(screen.getByText(/No supported product was found on this machine/)).toBeTruthy();
     const buttons = screen.getAllByRole('button').filter((b) => b.classList.contains('big'));
-    expect(buttons.map((b) => b.textContent)).toEqual(['Practice', 'Back up this device', 'Restore onto this device']);
+    expect(buttons.map((b) => b.textContent)).toEqual([
+      'Practice',
+      'Back up this device',
+      'Restore onto this device',
+      'Verify a backup',
+    ]);
+    // Without a profile the two real actions are disabled, and say why beside them.
+    const backUp = screen.getByRole('button', { name: 'Back up this device' }) as HTMLButtonElement;
+    expect(backUp.disabled).toBe(true);
+    const why = document.getElementById(backUp.getAttribute('aria-describedby')!)!;
+    expect(why.textContent).toMatch(/First choose the product/);
     expect(buttons[0]!.classList.contains('primary')).toBe(true);
   });
 

@@ -27,6 +27,8 @@ const info: AppInfo = {
 };
 const plan = (problems: ProfilePlan['problems']): ProfilePlan => ({
   profile,
+  backupNeedBytes: 16_777_216,
+  space: [],
   items: [],
   service: { state: 'running', detail: '' },
   problems,

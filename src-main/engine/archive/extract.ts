@@ -202,7 +202,11 @@ export async function extractArchiveJob(
   const limits = new LimitMeter(opts.limits);
 
   const totalBytes = opts.parts.reduce((a, p) => a + p.size, 0);
-  const meter = new ProgressMeter('extracting', { bytes: totalBytes, files: null }, ctx.progress);
+  const meter = new ProgressMeter(
+    'unpacking',
+    { bytes: totalBytes, files: opts.totalFiles ?? opts.limits?.files ?? null },
+    ctx.progress,
+  );
   const result: ReadResult = { files: 0, contentBytes: 0 };
   // Folders this extraction created: the only places it writes into. Bounded by the folder count.
   const madeDirs = new Set<string>(itemIds);

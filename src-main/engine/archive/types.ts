@@ -66,6 +66,8 @@ export interface VerifyArchiveOptions {
    */
   screen?: { itemIds: string[] | null };
   limits?: ArchiveLimits;
+  /** Files the archive holds, for progress ("1,234 of 30,007"); else `limits.files`. */
+  totalFiles?: number;
 }
 
 /** The policy's owner and modes, applied on each entry's descriptor as it is created. */
@@ -92,6 +94,8 @@ export interface ExtractArchiveOptions {
   /** Owner and modes by policy; without it, modes from the archive minus setuid/setgid/sticky and group/other write. */
   owner?: ExtractOwner;
   limits?: ArchiveLimits;
+  /** Files the archive holds, for progress; else `limits.files`. */
+  totalFiles?: number;
 }
 
 export interface ReadResult {

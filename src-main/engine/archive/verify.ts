@@ -38,7 +38,12 @@ export async function verifyArchiveJob(
   ctx: { progress: ProgressSink; willCreate: (p: string, recursive?: boolean) => void },
 ): Promise<ReadResult> {
   const totalBytes = opts.parts.reduce((a, p) => a + p.size, 0);
-  const meter = new ProgressMeter('verifying', { bytes: totalBytes, files: null }, ctx.progress);
+  const meter = new ProgressMeter(
+    'verifying',
+    // Files to check, from the manifest (a restore, verify) or the archive just written (the backup's read-back).
+    { bytes: totalBytes, files: opts.totalFiles ?? opts.limits?.files ?? null },
+    ctx.progress,
+  );
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'edge-recovery-verify-'));
   const seenFile = path.join(tmp, 'seen.jsonl');
   const seenFd = openSync(seenFile, CREATE_EXCL_FLAGS, 0o600);

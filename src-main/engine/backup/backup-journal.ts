@@ -142,7 +142,7 @@ async function recoverHoldingLock(stateDir: string, io: Pick<RunbookIO, 'emit'>)
   } else if (j.serviceBefore !== null) {
     lines.push(
       j.leaveStopped && j.stoppedByUs
-        ? `${svc.label} was to stay stopped (--leave-stopped), as asked.`
+        ? `${svc.label} was to stay stopped after the backup, as asked.`
         : `It had not stopped the service.`,
     );
   }

@@ -99,6 +99,7 @@ async function summarize(dir: string): Promise<BackupSummary> {
       productVersion: m.productVersion,
       createdAt: m.createdAt,
       sizeBytes: m.archive.parts.reduce((a, p) => a + p.size, 0),
+      contentBytes: m.contentBytes,
       files: m.files,
       encrypted: m.archive.encryption !== null,
       class: m.class ?? 'manual',

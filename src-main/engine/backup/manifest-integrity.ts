@@ -50,6 +50,7 @@ export async function jobKeyFor(set: BackupSet, passphrase: string | undefined):
   if (passphrase === undefined || passphrase === '') {
     throw new RecoveryError('PASSPHRASE_REQUIRED', 'This backup is encrypted: enter its passphrase.', {
       hint: 'Use --passphrase-file, the EDGE_RECOVERY_PASSPHRASE variable, or type it when asked.',
+      ui: { hint: 'Type the passphrase of this backup.' },
     });
   }
   const fh = await fsp.open(firstPart(set), 'r').catch((e: unknown) => {

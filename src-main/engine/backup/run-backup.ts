@@ -42,6 +42,7 @@ import {
   type BackupManifest,
 } from './manifest.js';
 import { BackupJournalStore, recoverInterruptedBackup } from './backup-journal.js';
+import { archiveSpaceNeeded } from './space-needed.js';
 import { signManifest } from './manifest-integrity.js';
 import { applyRetention, type RetentionPolicy, type RetentionRemoval } from './retention.js';
 import { restoreText, sha256SumsText } from './restore-txt.js';
@@ -151,8 +152,7 @@ function estimateArchiveBytes(sizes: Iterable<TreeSize>): number {
     bytes += s.bytes;
     entries += s.files + s.dirs;
   }
-  // Worst case: data that does not compress, a 512-byte header and padding per entry, plus the inner manifest.
-  return bytes + entries * (1024 + 256) + 16 * 1024 * 1024;
+  return archiveSpaceNeeded(bytes, entries);
 }
 
 const builtinSteps: RunbookDef<Ctx>['steps'] = [
@@ -403,7 +403,11 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       let midCrash = false;
       const r = await verifyArchive(
         c.setDir!,
-        { parts: c.archive!.parts, ...(c.ageKey !== null ? { ageKey: c.ageKey } : {}) },
+        {
+          parts: c.archive!.parts,
+          totalFiles: c.archive!.files,
+          ...(c.ageKey !== null ? { ageKey: c.ageKey } : {}),
+        },
         {
           onProgress: (p) => {
             if (!midCrash && p.files > 0) {

@@ -63,6 +63,7 @@ export async function verifyBackup(
   if (encryptedArtifacts && opts.passphrase === undefined) {
     throw new RecoveryError('PASSPHRASE_REQUIRED', 'This backup is encrypted: enter its passphrase.', {
       hint: 'Use --passphrase-file, the EDGE_RECOVERY_PASSPHRASE variable, or type it when asked.',
+      ui: { hint: 'Type the passphrase of this backup.' },
     });
   }
   // scrypt once for the job (an encrypted backup): the manifest's MAC and the archive's header share the key.

@@ -186,6 +186,7 @@ async function undoRestore(
       'The restore was already deleting the set-aside folders when it stopped, so it can no longer be rolled back.',
       {
         hint: 'Run "edge-recovery resume" to finish the clean-up (the restored folders are in place).',
+        ui: { hint: 'Resume the restore to finish the clean-up (the restored folders are in place).' },
       },
     );
   }

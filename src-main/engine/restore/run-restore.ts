@@ -199,6 +199,7 @@ async function startRestore(stateDir: string, opts: RestoreOptions, io: RunbookI
         `An unfinished restore (${existing.id}, from ${existing.backup}) exists: ${describeMachineState(existing)}`,
         {
           hint: 'Finish it first: "edge-recovery resume" or "edge-recovery rollback" (see "edge-recovery status").',
+          ui: { hint: 'Finish it first: go back to the start, then resume it or roll it back.' },
         },
       );
     }

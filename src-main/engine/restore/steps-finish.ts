@@ -9,7 +9,7 @@ import { formatBytes } from '../progress.js';
 import { discardInto, removeTreeNoFollow } from '../util/safe-delete.js';
 import { removeWorkDirs, workDirOf } from './steps-swap.js';
 import { removeWork } from '../runbook/product/product-steps.js';
-import { treeSizes } from '../util/tree-size.js';
+import { sizeTrees } from '../archive/index.js';
 
 export const startStep: Step<RestoreCtx> = {
   id: 'start-service',
@@ -66,7 +66,7 @@ export const credentialsStep: Step<RestoreCtx> = {
       const msg = `These entries still need their secrets: ${j.credentials.pending.join(', ')}. Enter them later with this tool, or in ${c.profile.productName}'s own tools.`;
       j.warnings.push(msg);
       s.log(msg, 'warn');
-      return `Not entered (no values were given). ${msg}`;
+      return { summary: `Not entered (no values were given). ${msg}`, open: j.credentials.pending };
     }
     const pending: string[] = [];
     let n = 0;
@@ -97,10 +97,13 @@ export const credentialsStep: Step<RestoreCtx> = {
       j.warnings.push(msg);
       s.log(msg, 'warn');
     }
-    return `Updated ${n} entr${n === 1 ? 'y' : 'ies'}: ${found
-      .filter((f) => values[f.entry.key] !== undefined)
-      .map((f) => entryLabel(f.entry))
-      .join(', ')}.${pending.length ? ` Still waiting: ${pending.join(', ')}.` : ''}`;
+    return {
+      summary: `Updated ${n} entr${n === 1 ? 'y' : 'ies'}: ${found
+        .filter((f) => values[f.entry.key] !== undefined)
+        .map((f) => entryLabel(f.entry))
+        .join(', ')}.${pending.length ? ` Still waiting: ${pending.join(', ')}.` : ''}`,
+      open: pending,
+    };
   },
 };
 
@@ -150,7 +153,9 @@ export async function setAsideFolders(
   const out = { paths: [] as string[], files: 0, bytes: 0 };
   for (const i of c.store.j.items) {
     if (!i.hadOriginal) continue;
-    const t = treeSizes([i.setAside])[0]!;
+    // Sized on a worker thread: a set-aside Storage folder can hold many thousands of files, and this runs
+    // inside the wizard's host (serve, Electron main), whose event loop must keep answering the page.
+    const t = (await sizeTrees([i.setAside]))[0]!;
     if (!t.exists) continue;
     out.paths.push(i.setAside);
     out.files += t.files;
@@ -206,7 +211,10 @@ export const finishStep: Step<RestoreCtx> = {
       remove = await s.interaction.confirm({
         stepId: 'finish',
         title: 'Everything works? Delete the old folders',
-        message: `The restored ${c.profile.productName} runs. The folders it replaced are still here (${oldFoldersWords(old)}). Delete them now, or keep them: kept folders can be deleted later (the wizard's start screen, or "edge-recovery finish"). Once deleted, the restore cannot be rolled back.`,
+        message: `The restored ${c.profile.productName} runs. The folders it replaced are still here (${oldFoldersWords(old)}). Delete them now, or keep them: kept folders can be deleted later with "edge-recovery finish". Once deleted, the restore cannot be rolled back.`,
+        ui: {
+          message: `The restored ${c.profile.productName} runs. The folders it replaced are still here (${oldFoldersWords(old)}). Delete them now, or keep them: kept folders can be deleted later from the wizard's start screen. Once deleted, the restore cannot be rolled back.`,
+        },
         details: old.paths,
         action: `Delete the old folders (${oldFoldersWords(old)})`,
         decline: 'Keep them for now',

@@ -103,6 +103,7 @@ export const verifyStep: Step<RestoreCtx> = {
         'This backup is encrypted: the passphrase is needed to check and restore it.',
         {
           hint: 'Give the passphrase that was used for the backup (--passphrase-file, or type it when asked).',
+          ui: { hint: 'Type the passphrase that was used for the backup.' },
         },
       );
     }
@@ -199,6 +200,7 @@ export const compatibilityStep: Step<RestoreCtx> = {
           `Cannot tell which version of ${c.profile.productName} is installed (asked ${inst.from}); the backup was made on ${m.productVersion}.`,
           {
             hint: 'Start the product so its API answers, or, if you are sure the versions fit, run again with --allow-version-mismatch.',
+            ui: { hint: 'Start the product so its API answers, then start the restore again.' },
           },
         );
       }
@@ -215,6 +217,7 @@ export const compatibilityStep: Step<RestoreCtx> = {
       if (!v.ok && !j.options.allowVersionMismatch) {
         throw new RecoveryError('VERSION_MISMATCH', v.reason, {
           hint: 'Install the matching version first, or, if you are sure, run again with --allow-version-mismatch.',
+          ui: { hint: 'Install the version the backup was made with first, then start the restore again.' },
           details: { backupVersion: m.productVersion, installedVersion: inst.version },
         });
       }
@@ -259,6 +262,9 @@ export const compatibilityStep: Step<RestoreCtx> = {
           `The backup comes from the device ${m.deviceId} (${m.hostname}); this machine is ${here}.`,
           {
             hint: 'If this machine replaces that one, run again with --allow-other-device (in the wizard: "This machine replaces the old one").',
+            ui: {
+              hint: 'If this machine replaces that one, choose the backup again and switch on "This machine replaces the old one".',
+            },
             details: { backupDevice: m.deviceId, thisDevice: here },
           },
         );

@@ -26,8 +26,17 @@ export interface Step<C> {
   confirm?(ctx: C): Omit<ConfirmRequest, 'stepId' | 'title'>;
   /** A reason to skip this step, or null to run it. */
   skip?(ctx: C): string | null;
-  /** Does the work; returns what happened, in plain words. */
-  run(ctx: C, step: StepContext): Promise<string>;
+  /**
+   * Does the work; returns what happened, in plain words, or that and the items it left open (the step is
+   * done, the technician has more to do).
+   */
+  run(ctx: C, step: StepContext): Promise<string | StepOutcome>;
+}
+
+/** A step's result with the items it left open (e.g. credentials the technician did not enter). */
+export interface StepOutcome {
+  summary: string;
+  open: string[];
 }
 
 export interface RunbookDef<C> {
@@ -116,8 +125,11 @@ export async function executeRunbook<C>(
       signal: io.signal,
     };
     try {
-      const summary = await s.run(ctx, stepCtx).finally(() => beat.stop());
-      const done = info(s, ctx, 'done', { summary });
+      const out = await s.run(ctx, stepCtx).finally(() => beat.stop());
+      const done =
+        typeof out === 'string'
+          ? info(s, ctx, 'done', { summary: out })
+          : info(s, ctx, 'done', { summary: out.summary, ...(out.open.length > 0 ? { open: out.open } : {}) });
       states.set(s.id, done);
       io.emit({ type: 'step', step: done });
       await hooks.afterStep?.(done);

@@ -19,6 +19,11 @@ export interface StepInfo {
   state: StepState;
   /** Plain words: what happened (set once done, failed or skipped). */
   summary?: string;
+  /**
+   * Done, but with things left to do that the technician chose to leave (credentials not entered): the
+   * checklist says "open items", never a plain "Done".
+   */
+  open?: string[];
   error?: SerializedError;
 }
 
@@ -53,6 +58,8 @@ export interface ConfirmRequest {
    * makes it the default button.
    */
   decline?: string;
+  /** The wizard's wording where `message` names a command ("edge-recovery finish"): shown instead of it. */
+  ui?: { message: string };
 }
 
 export interface CredentialField {

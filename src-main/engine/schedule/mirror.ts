@@ -208,6 +208,7 @@ async function copySet(it: Item, meter: ProgressMeter, signal?: AbortSignal): Pr
           `${path.join(it.src, f.name)} does not match its manifest: the source backup is damaged, so it was not copied.`,
           {
             hint: 'Run "edge-recovery verify" on it; mirror an older backup instead.',
+            ui: { hint: 'Check it with “Verify a backup”; copy an older backup instead.' },
           },
         );
       }

@@ -75,6 +75,10 @@ function refusal(stateDir: string, wanted: string, h: JobHolder | null): Recover
         'Wait until that job has finished (or cancel it where it runs), then start again. ' +
         '"edge-recovery status" shows what is running. If that process no longer exists, the lock is already free: just start again.',
       details: { holder: h, lockFile: path.join(stateDir, LOCK_NAME) },
+      ui: {
+        message: `Another job (${h === null ? 'just starting' : `${h.command}, running since ${h.startedAt}`}) is running on this machine, so this one did not start. Nothing was changed.`,
+        hint: 'Wait until that job has finished (or cancel it where it runs), then start again.',
+      },
     },
   );
 }

@@ -150,6 +150,7 @@ async function fill(h: ProductHost, text: string, secretOk = false): Promise<str
       if (h.passphrase === undefined || h.passphrase === '') {
         throw new RecoveryError('PASSPHRASE_REQUIRED', "This step needs the product's backup passphrase.", {
           hint: 'Give it with --passphrase-file (or type it when asked).',
+          ui: { hint: 'Type the passphrase of this backup.' },
         });
       }
       vals.set(k, h.passphrase);
@@ -160,6 +161,7 @@ async function fill(h: ProductHost, text: string, secretOk = false): Promise<str
       if (h.passphrase === undefined || h.passphrase === '') {
         throw new RecoveryError('PASSPHRASE_REQUIRED', "Decrypting the product's backup needs its passphrase.", {
           hint: 'Give it with --passphrase-file (or type it when asked).',
+          ui: { hint: 'Type the passphrase of this backup.' },
         });
       }
       const out = copy.local.replace(/\.enc$/, '');
