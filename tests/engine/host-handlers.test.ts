@@ -190,4 +190,29 @@ describe('handler table', () => {
   it('has no elevated relaunch in the browser shell', async () => {
     expect(await ok('app.relaunchElevated', {})).toMatchObject({ started: false });
   });
+
+  it('puts a killed backup right when the wizard starts: the service it had stopped runs again, and it is said', async () => {
+    expect(await ok('backups.recoverInterrupted', {})).toBeNull();
+    const { loadProfile } = await import('../../src-main/engine/profiles/load.js');
+    const { serviceFor } = await import('../../src-main/engine/service/index.js');
+    const { BackupJournalStore } = await import('../../src-main/engine/backup/backup-journal.js');
+    const profile = await loadProfile(practice.old.profileRef);
+    const svc = serviceFor(profile.service);
+    // What a backup killed mid-archive leaves: its journal says it stopped the service, which is stopped.
+    const store = await BackupJournalStore.create(path.join(dir, 'state'), profile, false);
+    store.j.serviceBefore = 'running';
+    store.j.stoppedByUs = true;
+    store.j.phase = 'archiving';
+    store.j.pid = 2 ** 22 + 1;
+    await store.save('archiving');
+    await svc.stop();
+    await svc.waitFor('stopped', 30_000);
+    const r = await ok<{ message: string; serviceStarted: boolean } | null>('backups.recoverInterrupted', {});
+    expect(r?.serviceStarted).toBe(true);
+    expect(r?.message).toMatch(/was interrupted[\s\S]*started again/);
+    expect(r?.message).not.toMatch(/--[a-z]|edge-recovery [a-z]/);
+    expect((await svc.status()).state).toBe('running');
+    // Said once: the journal is gone.
+    expect(await ok('backups.recoverInterrupted', {})).toBeNull();
+  });
 });

@@ -1,0 +1,66 @@
+import { existsSync, promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+
+/**
+ * `edge-recovery practice` (Edge Data Store, the default stand-in) from the CLI, as a newcomer runs it: the whole
+ * backup and restore on the practice appliances, exit 0, the report written and named; `--keep` keeps the
+ * sandbox (appliances stopped) for inspection, without it the sandbox is gone.
+ */
+describe('edge-recovery practice (Edge Data Store) from the CLI', () => {
+  let base: string;
+  beforeAll(async () => {
+    base = await fsp.mkdtemp(path.join(os.tmpdir(), 'erw-practice-cli-'));
+  });
+  afterAll(async () => {
+    await fsp.rm(base, { recursive: true, force: true });
+  });
+
+  it('--yes --keep exits 0, writes the report it names, keeps the sandbox with the backup on its stick and stops the appliances', async () => {
+    const dir = path.join(base, 'keep');
+    await fsp.mkdir(dir);
+    const r = await runCli(['practice', '--yes', '--keep', '--dir', dir]);
+    expect(r.code, r.stderr.slice(-2000)).toBe(0);
+    expect(r.stdout).toMatch(/^Practice complete/m);
+
+    const reports = [...r.stdout.matchAll(/^\s+report:\s+(\S+)$/gm)].map((m) => m[1]!);
+    expect(reports.some((p) => p.endsWith('.html'))).toBe(true);
+    expect(reports.some((p) => p.endsWith('.json'))).toBe(true);
+    for (const p of reports) expect(existsSync(p), p).toBe(true);
+    const json = JSON.parse(await fsp.readFile(reports.find((p) => p.endsWith('.json'))!, 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    expect(JSON.stringify(json)).toMatch(/Edge Data Store/);
+
+    const kept = /^Kept for inspection: (\S+)$/m.exec(r.stdout)?.[1];
+    expect(kept).toBeDefined();
+    expect(kept!.startsWith(dir)).toBe(true);
+    const setDir = /^Backup: (\S+)$/m.exec(r.stdout)?.[1];
+    expect(setDir).toBeDefined();
+    expect(setDir!.startsWith(path.join(kept!, 'stick'))).toBe(true);
+    expect(existsSync(path.join(setDir!, 'manifest.json'))).toBe(true);
+    expect(existsSync(path.join(setDir!, 'SHA256SUMS'))).toBe(true);
+
+    // Both practice appliances were stopped: their APIs no longer answer.
+    const ports = [...r.stdout.matchAll(/API on port (\d+)/g)].map((m) => Number(m[1]));
+    expect(ports).toHaveLength(2);
+    for (const port of ports) {
+      await expect(
+        fetch(`http://127.0.0.1:${port}/api/v1/diagnostics/productinformation`, { signal: AbortSignal.timeout(3000) }),
+      ).rejects.toThrow();
+    }
+  }, 240_000);
+
+  it('without --keep exits 0 and removes the sandbox', async () => {
+    const dir = path.join(base, 'gone');
+    await fsp.mkdir(dir);
+    const r = await runCli(['practice', '--yes', '--dir', dir]);
+    expect(r.code, r.stderr.slice(-2000)).toBe(0);
+    expect(r.stdout).toMatch(/^Practice complete/m);
+    expect(r.stdout).toMatch(/The practice sandbox was removed/);
+    expect(await fsp.readdir(dir)).toEqual([]);
+  }, 240_000);
+});
