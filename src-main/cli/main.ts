@@ -178,6 +178,51 @@ function io(o: { json?: boolean; yes?: boolean; credentials?: Record<string, Rec
   };
 }
 
+/** `profiles` without --json: the table of what every shipped profile states (no schema library needed). */
+async function profilesTable(): Promise<() => string> {
+  const ps = Object.values((await import('../engine/profiles/builtin-sources.js')).BUILTIN_SOURCES);
+  return () =>
+    table([
+      ['ID', 'PRODUCT', 'PLATFORM', 'SERVICE', 'FOLDERS'],
+      ...ps.map((p) => [
+        p.id,
+        p.productName,
+        p.platform,
+        `${p.service.manager}:${p.service.name}`,
+        (p.items ?? []).map((i) => i.path).join(', '),
+      ]),
+    ]) + 'A profile can also be a JSON file: --profile ./my-product.json (see the README).\n';
+}
+
+/**
+ * What `--help`, `--version` and `profiles` print, exactly as the program prints them without a terminal (80
+ * columns, no colours): written to dist/cli-quick.json at build time, so bin/edge-recovery.js answers these
+ * without loading the program (start-up CPU, issue 9). tests/engine/cli-help.test.ts compares the two.
+ */
+export async function quickAnswers(): Promise<Record<string, string>> {
+  const answers: Record<string, string> = {};
+  for (const [key, args] of [
+    ['--help', ['--help']],
+    ['--version', ['--version']],
+  ] as const) {
+    let text = '';
+    const program = buildProgram().configureOutput({
+      writeOut: (str) => (text += str),
+      writeErr: (str) => (text += str),
+      getOutHelpWidth: () => 80,
+      getErrHelpWidth: () => 80,
+      getOutHasColors: () => false,
+      getErrHasColors: () => false,
+    });
+    await program.parseAsync(['node', 'edge-recovery', ...args]).catch((e: unknown) => {
+      if (!(e instanceof CommanderError) || e.exitCode !== 0) throw e;
+    });
+    answers[key] = text;
+  }
+  answers['profiles'] = cleanText((await profilesTable())());
+  return answers;
+}
+
 export function buildProgram(): Command {
   const program = new Command('edge-recovery')
     .description('Back up and restore edge appliances (AVEVA Edge Data Store first) with a USB stick, offline.')
@@ -190,24 +235,11 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .action(async (o: { json?: boolean }) => {
       // The table needs only what every shipped profile states; --json prints them parsed (defaults filled in).
-      const ps = o.json
-        ? (await engine.profiles()).builtinProfiles()
-        : Object.values((await import('../engine/profiles/builtin-sources.js')).BUILTIN_SOURCES);
-      out(
-        !!o.json,
-        ps,
-        () =>
-          table([
-            ['ID', 'PRODUCT', 'PLATFORM', 'SERVICE', 'FOLDERS'],
-            ...ps.map((p) => [
-              p.id,
-              p.productName,
-              p.platform,
-              `${p.service.manager}:${p.service.name}`,
-              (p.items ?? []).map((i) => i.path).join(', '),
-            ]),
-          ]) + 'A profile can also be a JSON file: --profile ./my-product.json (see the README).\n',
-      );
+      if (!o.json) {
+        out(false, null, await profilesTable());
+        return;
+      }
+      out(true, (await engine.profiles()).builtinProfiles(), () => '');
     });
 
   program
