@@ -6,6 +6,7 @@
  *   BENCH_SCALE=0.05 npm run bench                 # a twentieth, for a quick look
  *   BENCH_SETS=B,S BENCH_SCALE=0.1 npm run bench   # some datasets only
  *   BENCH_DIR=/mnt/x npm run bench                 # where data and archives go (default: $TMPDIR/edge-recovery-bench)
+ *   BENCH_OUT=x.md npm run bench                   # where the Markdown results go (default: bench-results.md)
  *
  * Datasets (~55 % compressible data, tests/helpers/datasets.ts): A 1 GiB of 1 MiB files, B 100,000 × 10 KiB,
  * S 500,000 × 1 KiB, H one 4 GiB file. Commands compared:
@@ -16,6 +17,8 @@
  * The page cache is warmed through a pipe before each dataset (GNU tar skips reading when it writes to /dev/null);
  * archives are dropped from the cache before every verify/restore (ours does that itself: it reads the stick).
  * The CLI's service is a real process (`sleep`) the commands stop and start. Not a test: nothing is asserted.
+ * Progress (elapsed time, what runs now) goes to stderr; the results table, as Markdown for the README, to stdout
+ * and to BENCH_OUT. Generated data is kept in BENCH_DIR (a second run skips generating it).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, promises as fsp, readdirSync, statSync } from 'node:fs';
@@ -48,6 +51,14 @@ interface Row extends Measured {
   ref?: Measured;
 }
 
+const benchStart = performance.now();
+
+/** A progress line: elapsed time of the whole run, then what starts now. */
+function note(what: string): void {
+  const s = Math.round((performance.now() - benchStart) / 1000);
+  console.error(`[${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}] ${what}`);
+}
+
 function have(tool: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status === 0;
 }
@@ -60,6 +71,7 @@ function parseTime(file: string, text: string): Omit<Measured, 'wall'> & { wall:
 
 /** Runs a shell command under /usr/bin/time; our CLI's --json events are timestamped as they arrive. */
 async function timed(cmd: string, cwd: string, json = false): Promise<Measured> {
+  note(`  running: ${cmd.length > 110 ? cmd.slice(0, 107) + '…' : cmd}`);
   const tf = path.join(os.tmpdir(), `bench-time-${process.pid}.txt`);
   const child = spawn('/usr/bin/time', ['-o', tf, '-f', 'BENCH %e %U %S %M', 'sh', '-c', cmd], {
     cwd,
@@ -195,14 +207,14 @@ async function main(): Promise<void> {
     const dataDir = path.join(base, `${s.id}-${s.count}x${s.size}`);
     const data = path.join(dataDir, 'data');
     if (!existsSync(path.join(dataDir, '.complete'))) {
-      console.error(`generating ${s.name} (${s.count} × ${s.size} bytes) in ${dataDir} …`);
+      note(`generating ${s.name} (${s.count} × ${s.size} bytes) in ${dataDir} …`);
       await fsp.rm(dataDir, { recursive: true, force: true });
       if (s.id === 'H') await makeBigFile(path.join(data, 'big.dat'), s.size);
       else await makeFiles(data, s.count, s.size);
       await fsp.writeFile(path.join(dataDir, '.complete'), '');
     }
     const content = dirBytes(data);
-    console.error(`${s.name}: ${s.count} files, ${(content / 1e6).toFixed(0)} MB`);
+    note(`${s.name}: ${s.count} files, ${(content / 1e6).toFixed(0)} MB (${sets.indexOf(s) + 1} of ${sets.length})`);
     const out = path.join(work, 'out');
     await fsp.rm(out, { recursive: true, force: true });
     await fsp.mkdir(out);
@@ -307,31 +319,38 @@ async function main(): Promise<void> {
   await fsp.rm(work, { recursive: true, force: true });
 
   const load = os.loadavg().map((l) => l.toFixed(1));
-  console.log(
-    `\nscale ${scale}; ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ${Math.round(os.totalmem() / GiB)} GiB RAM, ` +
-      `node ${process.version}, ${os.type()} ${os.release()}; load average at the end ${load.join(' ')}\n`,
-  );
-  console.log(
+  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).stdout.trim();
+  const md: string[] = [];
+  md.push(
+    `\`BENCH_SCALE=${scale}\`${commit ? `, commit ${commit}` : ''}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), ` +
+      `${Math.round(os.totalmem() / GiB)} GiB RAM, node ${process.version}, ${os.type()} ${os.release()}; ` +
+      `load average at the end ${load.join(' ')}; the whole run took ${((performance.now() - benchStart) / 60000).toFixed(1)} min:`,
+    '',
     '| dataset | command | wall s | CPU s | peak MiB | size ratio | speed vs stock | CPU vs stock | longest silence |',
+    '|---|---|---|---|---|---|---|---|---|',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}×`;
     const size = r.size !== undefined ? (r.size / r.content).toFixed(3) : '';
     const gap = r.maxGapMs !== undefined ? `${r.maxGapMs.toFixed(0)} ms (${r.maxGapStep})` : '';
-    console.log(
+    md.push(
       `| ${r.dataset} | ${r.what}: ${r.tool.replace(/\|/g, '\\|')} | ${r.wall.toFixed(2)} | ${r.cpu.toFixed(2)} | ${r.peakMiB.toFixed(0)} | ${size} | ` +
         `${r.ref ? ratio(r.ref.wall, r.wall) : '1.00×'} | ${r.ref ? ratio(r.ref.cpu, r.cpu) : '1.00×'} | ${gap} |`,
     );
   }
-  console.log('\nSeconds per step of our commands:');
+  md.push('', 'Seconds per step of our commands:', '');
   for (const r of rows.filter((x) => x.steps)) {
     const st = Object.entries(r.steps!)
       .filter(([, v]) => v >= 0.01)
       .map(([k, v]) => `${k} ${v.toFixed(2)}`)
       .join(', ');
-    console.log(`  ${r.dataset}, ${r.tool}: ${st}`);
+    md.push(`- ${r.dataset}, ${r.tool}: ${st}`);
   }
+  const text = md.join('\n') + '\n';
+  const outFile = path.resolve(process.env['BENCH_OUT'] ?? path.join(root, 'bench-results.md'));
+  await fsp.writeFile(outFile, text);
+  console.log('\n' + text);
+  note(`done; the table is in ${outFile}`);
 }
 
 if (!existsSync(path.join(root, 'dist/cli.js'))) throw new Error('run `npm run build` first (npm run bench does)');

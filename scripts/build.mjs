@@ -1,7 +1,7 @@
 // Builds everything the app and the CLI run from: Node bundles with esbuild, the renderer with Vite.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const define = { __TOOL_VERSION__: JSON.stringify(pkg.version) };
@@ -98,5 +98,11 @@ if (existsSync('src-main/server/browser-bridge.ts')) {
     minify: true,
     logLevel: 'warning',
   });
+}
+// `--help`, `--version` and `profiles` answered by bin/edge-recovery.js without loading the program (issue 9:
+// start-up CPU); made from the program itself, so they cannot drift from it (tests/engine/cli-help.test.ts).
+{
+  const { quickAnswers } = await import(new URL('../dist/cli.js', import.meta.url).href);
+  writeFileSync('dist/cli-quick.json', JSON.stringify(await quickAnswers()) + '\n');
 }
 console.log('built dist/');

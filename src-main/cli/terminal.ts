@@ -67,6 +67,8 @@ export function terminalSink(opts: { json: boolean }): EventSink {
         if (e.step.error?.hint) say(`    What to do: ${e.step.error.hint}\n`);
         break;
       case 'progress': {
+        // A question is on the terminal: a progress line would overwrite it.
+        if (asking > 0) break;
         const now = Date.now();
         if (isTTY()) {
           process.stderr.write(
@@ -90,11 +92,16 @@ export function terminalSink(opts: { json: boolean }): EventSink {
   };
 }
 
+/** Questions open on the terminal (progress lines wait until they are answered). */
+let asking = 0;
+
 async function ask(question: string): Promise<string> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
+  asking++;
   try {
     return await new Promise<string>((resolve) => rl.question(cleanText(question), resolve));
   } finally {
+    asking--;
     rl.close();
   }
 }
@@ -103,6 +110,15 @@ async function ask(question: string): Promise<string> {
 export async function askHidden(question: string): Promise<string> {
   const stdin = process.stdin;
   if (!stdin.isTTY) throw new Error('no terminal to ask on');
+  asking++;
+  try {
+    return await readHidden(question, stdin);
+  } finally {
+    asking--;
+  }
+}
+
+async function readHidden(question: string, stdin: NodeJS.ReadStream): Promise<string> {
   say(question);
   stdin.setRawMode(true);
   stdin.resume();

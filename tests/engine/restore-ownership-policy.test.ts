@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
 import { compilePolicy, globToRegExp } from '../../src-main/engine/restore/ownership-policy.js';
+import { checkOwnership } from '../../src-main/engine/restore/repair-ownership.js';
+import { gidOf, isRoot, tempDir, uidOf } from '../helpers/datasets.js';
 
 describe('ownership policy rules', () => {
   it('matches ** across folders (including none) and * within one name', () => {
@@ -30,5 +34,46 @@ describe('ownership policy rules', () => {
     expect(p.modeFor('Configuration/secret', 'file')).toBe(0o644);
     expect(p.modeFor('Configuration/secret/public.key', 'file')).toBe(0o640);
     expect(p.modeFor('Storage', 'dir')).toBe(0o755);
+  });
+});
+
+describe('the ownership check after the swap (worker walk)', () => {
+  it.skipIf(!isRoot)('counts every path and names each one whose owner or mode differs from the policy', async () => {
+    const root = await tempDir('owners');
+    const item = path.join(root, 'Configuration');
+    await fsp.mkdir(path.join(item, 'certs'), { recursive: true });
+    await fsp.writeFile(path.join(item, 'a.json'), '{}');
+    await fsp.writeFile(path.join(item, 'certs', 'b.key'), 'k');
+    await fsp.writeFile(path.join(item, 'certs', 'c.key'), 'k');
+    await fsp.symlink('a.json', path.join(item, 'link'));
+    const nobody = uidOf('nobody');
+    const nogroup = gidOf('nogroup');
+    for (const p of ['', 'a.json', 'certs', 'certs/b.key', 'certs/c.key']) {
+      await fsp.chown(path.join(item, p), nobody, nogroup);
+    }
+    await fsp.lchown(path.join(item, 'link'), nobody, nogroup);
+    await fsp.chmod(item, 0o755);
+    await fsp.chmod(path.join(item, 'certs'), 0o755);
+    await fsp.chmod(path.join(item, 'a.json'), 0o644);
+    await fsp.chmod(path.join(item, 'certs', 'b.key'), 0o600);
+    // Two faults: a key readable by all (the exception says 600), and a file root still owns.
+    await fsp.chmod(path.join(item, 'certs', 'c.key'), 0o644);
+    await fsp.chown(path.join(item, 'a.json'), 0, 0);
+    const o = {
+      user: 'nobody',
+      group: 'nogroup',
+      dirMode: 0o755,
+      fileMode: 0o644,
+      exceptions: [{ glob: 'Configuration/**/*.key', fileMode: 0o600 }],
+    };
+    const events: number[] = [];
+    const r = await checkOwnership([{ id: 'Configuration', path: item }], o, (p) => events.push(p.files));
+    expect(r.checked).toBe(6);
+    expect(r.mismatches).toEqual([
+      { path: path.join(item, 'a.json'), problem: 'owned by root:root, policy says nobody:nogroup' },
+      { path: path.join(item, 'certs', 'c.key'), problem: 'mode 644, policy says 600' },
+    ]);
+    expect(events.at(-1)).toBe(6);
+    await fsp.rm(root, { recursive: true, force: true });
   });
 });

@@ -2,6 +2,8 @@
 // that job's code (a sizing walk does not compile the writer, the reader or age).
 import { serveWorkerJob, type WorkerJobHandler } from '../util/worker.js';
 import type { AdoptArchiveOptions } from './adopt.js';
+import type { Ownership } from '../profiles/schema.js';
+import type { RepairTarget } from '../restore/repair-ownership.js';
 import type { CreateArchiveOptions, ExtractArchiveOptions, VerifyArchiveOptions } from './types.js';
 
 const handlers: Record<string, WorkerJobHandler> = {
@@ -13,6 +15,12 @@ const handlers: Record<string, WorkerJobHandler> = {
     (await import('./extract.js')).extractArchiveJob(i.dir, i.opts, ctx)) as WorkerJobHandler,
   'tree.size': (async (i: { roots: string[] }, ctx) =>
     (await import('../util/tree-size.js')).treeSizes(i.roots, ctx.progress)) as WorkerJobHandler,
+  'owners.check': (async (i: { targets: RepairTarget[]; o: Ownership }, ctx) =>
+    (await import('../restore/repair-ownership.js')).checkOwnershipJob(
+      i.targets,
+      i.o,
+      ctx.progress,
+    )) as WorkerJobHandler,
   'archive.adopt': (async (i: AdoptArchiveOptions, ctx) =>
     (await import('./adopt.js')).adoptArchiveJob(i, ctx)) as WorkerJobHandler,
 };

@@ -234,7 +234,7 @@ export const ownershipStep: Step<RestoreCtx> = {
     // Owners and modes were applied on each descriptor at extraction, in root-only staging, before the
     // swap; nothing is changed by path here (a path can be swapped for a link by the service account).
     crashPoint('ownership:before-check');
-    const r = await checkOwnership(targets, o, s.progress);
+    const r = await checkOwnership(targets, o, s.progress, c.signal);
     c.store.j.facts.checked = r.checked;
     if (r.mismatches.length > 0) {
       const shown = r.mismatches.slice(0, 10).map((m) => `${m.path}: ${m.problem}`);

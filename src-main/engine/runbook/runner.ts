@@ -1,5 +1,5 @@
 import { RecoveryError, toRecoveryError } from '../errors.js';
-import type { Progress } from '../progress.js';
+import { PROGRESS_INTERVAL_MS, type Progress } from '../progress.js';
 import type { ConfirmRequest, EventSink, Interaction, RunbookKind, StepInfo, StepState } from './types.js';
 
 /** What a runbook gets from its host (CLI, wizard job, test). */
@@ -114,14 +114,18 @@ export async function executeRunbook<C>(
     const running = info(s, ctx, 'running');
     states.set(s.id, running);
     io.emit({ type: 'step', step: running });
+    const beat = stepHeartbeat(s.id, io);
     const stepCtx: StepContext = {
-      progress: (p) => io.emit({ type: 'progress', stepId: s.id, progress: p }),
+      progress: (p) => {
+        beat.saw(p);
+        io.emit({ type: 'progress', stepId: s.id, progress: p });
+      },
       log: (message, level = 'info') => io.emit({ type: 'log', level, message }),
       interaction: io.interaction,
       signal: io.signal,
     };
     try {
-      const out = await s.run(ctx, stepCtx);
+      const out = await s.run(ctx, stepCtx).finally(() => beat.stop());
       const done =
         typeof out === 'string'
           ? info(s, ctx, 'done', { summary: out })
@@ -140,6 +144,47 @@ export async function executeRunbook<C>(
     }
   }
   return [...states.values()];
+}
+
+/** How often the heartbeat looks: a silence never lasts longer than PROGRESS_INTERVAL_MS + this. */
+export const HEARTBEAT_CHECK_MS = 50;
+
+/**
+ * Progress at least every PROGRESS_INTERVAL_MS from the start of every step, whatever the step does (a walk on
+ * the main thread, a service stop, a worker inside one long call): when the step itself said nothing for that
+ * long, its last progress is repeated with a fresh elapsed time, or, before its first, a "working" one.
+ */
+function stepHeartbeat(stepId: string, io: RunbookIO): { saw(p: Progress): void; stop(): void } {
+  const started = Date.now();
+  let last: Progress | null = null;
+  let lastReal = started;
+  let lastEmit = started;
+  const timer = setInterval(() => {
+    const now = Date.now();
+    if (now - lastEmit < PROGRESS_INTERVAL_MS) return;
+    lastEmit = now;
+    const progress: Progress = last
+      ? { ...last, elapsedMs: last.elapsedMs + (now - lastReal) }
+      : {
+          phase: 'working',
+          bytes: 0,
+          totalBytes: null,
+          files: 0,
+          totalFiles: null,
+          rate: 0,
+          etaSeconds: null,
+          elapsedMs: now - started,
+        };
+    io.emit({ type: 'progress', stepId, progress });
+  }, HEARTBEAT_CHECK_MS);
+  timer.unref?.();
+  return {
+    saw(p) {
+      last = p;
+      lastReal = lastEmit = Date.now();
+    },
+    stop: () => clearInterval(timer),
+  };
 }
 
 /** An Interaction that says yes to every confirmation and has no credentials (for --yes and tests). */

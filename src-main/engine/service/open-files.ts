@@ -1,4 +1,4 @@
-import { promises as fsp } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 
 export interface OpenFile {
@@ -9,9 +9,9 @@ export interface OpenFile {
   file: string;
 }
 
-async function realOrResolved(p: string): Promise<string> {
+function realOrResolved(p: string): string {
   try {
-    return await fsp.realpath(p);
+    return realpathSync(p);
   } catch {
     return path.resolve(p);
   }
@@ -21,9 +21,9 @@ function under(target: string, folders: string[]): boolean {
   return folders.some((f) => target === f || target.startsWith(f.endsWith('/') ? f : `${f}/`));
 }
 
-async function commandOf(pid: string): Promise<string> {
+function commandOf(pid: string): string {
   try {
-    const raw = await fsp.readFile(`/proc/${pid}/cmdline`, 'utf8');
+    const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     const cmd = raw
       .split('\0')
       .filter((s) => s.length > 0)
@@ -33,7 +33,7 @@ async function commandOf(pid: string): Promise<string> {
     // gone or not readable: fall through to comm
   }
   try {
-    return (await fsp.readFile(`/proc/${pid}/comm`, 'utf8')).trim();
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
   } catch {
     return '?';
   }
@@ -45,36 +45,43 @@ async function commandOf(pid: string): Promise<string> {
  * real paths. Processes we may not inspect (another user's, without root) are skipped.
  * On Windows there is no /proc and no cheap equivalent without handle.exe: it returns [] there, and
  * the service's stopped state is the only guard.
+ * Synchronous calls (an awaited readlink per descriptor cost 3-10 times the CPU, 0.1-1 s on a busy machine),
+ * handing the event loop back every few milliseconds so progress and cancellation keep flowing.
  */
 export async function findOpenFiles(paths: string[]): Promise<OpenFile[]> {
   if (process.platform !== 'linux' || paths.length === 0) return [];
-  const folders = await Promise.all(paths.map(realOrResolved));
+  const folders = paths.map(realOrResolved);
   const found: OpenFile[] = [];
-  const pids = (await fsp.readdir('/proc')).filter((n) => /^\d+$/.test(n));
+  const pids = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+  let since = performance.now();
   for (const pid of pids) {
+    if (performance.now() - since > 10) {
+      await new Promise((r) => setImmediate(r));
+      since = performance.now();
+    }
     const hits: string[] = [];
     try {
-      const cwd = await fsp.readlink(`/proc/${pid}/cwd`);
+      const cwd = readlinkSync(`/proc/${pid}/cwd`);
       if (under(cwd, folders)) hits.push(cwd);
     } catch {
       // exited or not ours to inspect
     }
     let fds: string[] = [];
     try {
-      fds = await fsp.readdir(`/proc/${pid}/fd`);
+      fds = readdirSync(`/proc/${pid}/fd`);
     } catch {
       fds = [];
     }
     for (const fd of fds) {
       try {
-        const target = (await fsp.readlink(`/proc/${pid}/fd/${fd}`)).replace(/ \(deleted\)$/, '');
+        const target = readlinkSync(`/proc/${pid}/fd/${fd}`).replace(/ \(deleted\)$/, '');
         if (under(target, folders) && !hits.includes(target)) hits.push(target);
       } catch {
         // the fd closed while we looked
       }
     }
     if (hits.length > 0) {
-      const command = await commandOf(pid);
+      const command = commandOf(pid);
       for (const file of hits) found.push({ pid: Number(pid), command, file });
     }
   }
