@@ -36,8 +36,9 @@ export const EMPTY_VIEW: RunbookView = {
 };
 
 /**
- * Folds a job's events (in seq order) into what the wizard shows. A prompt counts as open until anything other
- * than a log line follows it, or the wizard has answered it (`answered` holds prompt ids).
+ * Folds a job's events (in seq order) into what the wizard shows. A prompt counts as open until a step changes or
+ * the job ends after it (log lines and progress do not close it), or the wizard has answered it (`answered`
+ * holds prompt ids).
  */
 export function deriveRunbook(
   envelopes: readonly JobEventEnvelope[],
@@ -54,7 +55,9 @@ export function deriveRunbook(
   let finished: RunbookView['finished'] = null;
 
   for (const { event } of sorted) {
-    if (event.type !== 'log' && event.type !== 'prompt') prompt = null;
+    // A step waiting for the technician still beats (the runner repeats progress while a step runs): only a
+    // step change or the end closes a question.
+    if (event.type === 'step' || event.type === 'plan' || event.type === 'finished') prompt = null;
     switch (event.type) {
       case 'plan':
         kind = event.runbook;

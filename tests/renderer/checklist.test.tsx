@@ -129,6 +129,36 @@ describe('Checklist', () => {
     expect(useWizard.getState().events[JOB]!.map((e) => e.seq)).toEqual([0, 1, 2]);
   });
 
+  it('keeps a question asked inside a running step open while that step still reports progress', () => {
+    const env = (seq: number, event: Parameters<ReturnType<typeof fakeApi>['emit']>[1]) => ({ jobId: JOB, seq, event });
+    const beat = {
+      phase: 'working',
+      bytes: 0,
+      totalBytes: null,
+      files: 0,
+      totalFiles: null,
+      rate: 0,
+      etaSeconds: null,
+      elapsedMs: 400,
+    };
+    const events = [
+      env(0, { type: 'plan', runbook: 'restore', title: 'Restore', steps: plan }),
+      env(1, { type: 'step', step: step('stop', 'Stop the service', 'running') }),
+      env(2, {
+        type: 'prompt',
+        promptId: 'p9',
+        prompt: { kind: 'credentials', request: { stepId: 'stop', entries: [] } },
+      }),
+      env(3, { type: 'progress', stepId: 'stop', progress: beat }),
+    ];
+    expect(deriveRunbook(events).prompt?.promptId).toBe('p9');
+    // Answered, or the step moved on: closed.
+    expect(deriveRunbook(events, new Set(['p9'])).prompt).toBeNull();
+    expect(
+      deriveRunbook([...events, env(4, { type: 'step', step: step('stop', 'Stop the service', 'done') })]).prompt,
+    ).toBeNull();
+  });
+
   it('shows a confirmation prompt with what it affects, and answers it through job.respond', async () => {
     const fake = renderPanel();
     act(() => fake.emit(JOB, { type: 'plan', runbook: 'restore', title: 'Restore', steps: plan }));
