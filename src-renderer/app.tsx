@@ -93,7 +93,7 @@ function renderStep(step: WizardStep) {
     case 'rollback-run':
       return <RollbackRunScreen key={step.jobId} jobId={step.jobId} />;
     case 'report':
-      return <ReportScreen path={step.path} />;
+      return <ReportScreen path={step.path} saved={step.saved ?? []} />;
     case 'mirror-drive':
       return <MirrorDriveScreen from={step.from} />;
     case 'mirror-run':

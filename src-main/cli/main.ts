@@ -20,6 +20,7 @@ import {
   parseSize,
   readCredentialsFile,
 } from './options.js';
+import { configurePdf, REPORT_COMMANDS, savedLines, ticketFor } from './report-options.js';
 import { registerScheduleCommands } from './schedule-commands.js';
 import { rememberedStateDir, rememberStateDir } from './state-dir.js';
 import { table, terminalInteraction, terminalSink } from './terminal.js';
@@ -335,6 +336,9 @@ export function buildProgram(): Command {
     .option('--allow-profile-commands', ALLOW_COMMANDS_HELP)
     .option('--strict', 'fail (instead of warn) when a file changes while it is backed up')
     .option('--yes', 'do not ask before stopping the service (with service manager "none": it was stopped by hand)')
+    .option('--ticket <number>', 'service ticket number for the report (remembered for the next job)')
+    .option('--site <name>', 'site for the report (remembered)')
+    .option('--technician <name>', 'technician for the report (remembered)')
     .addOption(new Option('--state-dir <dir>', 'where the job lock and journals live').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'print progress and results as JSON lines')
     .action(
@@ -357,9 +361,13 @@ export function buildProgram(): Command {
         stateDir?: string;
         json?: boolean;
         allowProfileCommands?: boolean;
+        ticket?: string;
+        site?: string;
+        technician?: string;
       }) => {
         const { runBackup } = await engine.backup();
         const profile = await cliProfile(o.profile, o);
+        const ticket = await ticketFor(o, defaultStateDir(stateDirOpt(o).stateDir));
         const wantsEncryption = o.encrypt === true || o.passphraseFile !== undefined;
         const passphrase = wantsEncryption
           ? await getPassphrase({
@@ -383,6 +391,7 @@ export function buildProgram(): Command {
             ...(o.splitSize !== undefined ? { splitSize: o.splitSize } : {}),
             leaveStopped: o.leaveStopped === true,
             strict: o.strict === true,
+            ticket,
             ...stateDirOpt(o),
           },
           io(o),
@@ -396,6 +405,7 @@ export function buildProgram(): Command {
               `  How to restore by hand: ${path.join(r.setDir, 'RESTORE.txt')}\n`,
           );
           for (const w of r.warnings) process.stdout.write(`  Warning: ${w}\n`);
+          process.stdout.write(cleanText(await savedLines(r.reports, defaultStateDir(stateDirOpt(o).stateDir))));
         }
       },
     );
@@ -480,6 +490,9 @@ export function buildProgram(): Command {
     .option('--allow-other-device', 'restore a backup made on another device (the normal case on replacement hardware)')
     .option('--keep-defaults', 'keep the set-aside default folders after a successful restore')
     .option('--allow-profile-commands', ALLOW_COMMANDS_HELP)
+    .option('--ticket <number>', 'service ticket number for the report (remembered for the next job)')
+    .option('--site <name>', 'site for the report (remembered)')
+    .option('--technician <name>', 'technician for the report (remembered)')
     .addOption(new Option('--state-dir <dir>', 'where the restore journal lives').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'print progress and results as JSON lines')
     .action(async (backup: string, o: RestoreCliOptions) => {
@@ -487,12 +500,13 @@ export function buildProgram(): Command {
       const profile = await cliProfile(o.profile, o);
       const passphrase = await passphraseFor(backup, o.passphraseFile);
       const credentials = o.credentialsFile ? await readCredentialsFile(o.credentialsFile) : undefined;
+      const ticket = await ticketFor(o, defaultStateDir(stateDirOpt(o).stateDir));
       const runIo = io({ ...o, ...(credentials ? { credentials } : {}) });
       if (o.stateDir) await rememberStateDir(o.stateDir);
       // One lock for the restore and the rollback offered after it fails: no other job can slip in between.
       await withJobLock(defaultStateDir(stateDirOpt(o).stateDir), { command: 'restore' }, async () => {
         try {
-          await runRestore(
+          const r = await runRestore(
             {
               backup: path.resolve(backup),
               profile,
@@ -501,11 +515,17 @@ export function buildProgram(): Command {
               allowOtherDevice: o.allowOtherDevice === true,
               allowVersionMismatch: o.allowVersionMismatch === true,
               keepDefaults: o.keepDefaults === true,
+              ticket,
               ...stateDirOpt(o),
             },
             runIo,
           );
-          if (!o.json) process.stdout.write('\nRestore complete.\n');
+          if (!o.json) {
+            process.stdout.write(
+              '\nRestore complete.\n' +
+                cleanText(await savedLines(r.reports, defaultStateDir(stateDirOpt(o).stateDir))),
+            );
+          }
         } catch (e) {
           await offerRollback(e, o, runIo);
         }
@@ -563,8 +583,12 @@ export function buildProgram(): Command {
       const dirOpt = await rememberedStateDir(o);
       await withJobLock(defaultStateDir(dirOpt.stateDir), { command: 'resume' }, async () => {
         try {
-          await resumeRestore({ ...dirOpt, ...(passphrase !== undefined ? { passphrase } : {}) }, runIo);
-          if (!o.json) process.stdout.write('\nRestore complete.\n');
+          const r = await resumeRestore({ ...dirOpt, ...(passphrase !== undefined ? { passphrase } : {}) }, runIo);
+          if (!o.json) {
+            process.stdout.write(
+              '\nRestore complete.\n' + cleanText(await savedLines(r.reports, defaultStateDir(dirOpt.stateDir))),
+            );
+          }
         } catch (e) {
           await offerRollback(e, o, runIo);
         }
@@ -687,6 +711,7 @@ export function buildProgram(): Command {
         });
       }
     }
+    if (REPORT_COMMANDS.has(action.name())) await configurePdf();
     // Before any command: a backup that was killed may have left the product stopped; put it back and say so.
     const o = action.opts<{ stateDir?: string; json?: boolean }>();
     const emit = terminalSink({ json: o.json === true });
@@ -704,6 +729,9 @@ const REQUIRED: Record<string, string[]> = { backup: ['--profile', '--to'], rest
 
 interface RestoreCliOptions {
   profile: string;
+  ticket?: string;
+  site?: string;
+  technician?: string;
   root?: string;
   passphraseFile?: string;
   credentialsFile?: string;

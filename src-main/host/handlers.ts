@@ -113,6 +113,18 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
     return undefined;
   };
 
+  /**
+   * The ticket fields typed before a job: validated (one line, length-limited), remembered in the host's own state
+   * folder for the next job (also in practice mode: the technician is the same), and handed to the job's report.
+   */
+  const takeTicket = async (t: { number?: string; site?: string; technician?: string } | undefined) => {
+    if (t === undefined) return undefined;
+    const { parseTicket, rememberTicket, hasTicket } = await import('../engine/report/ticket.js');
+    const clean = parseTicket(t);
+    await rememberTicket(ctx.stateDir, clean).catch(() => undefined);
+    return hasTicket(clean) ? clean : undefined;
+  };
+
   const handlers: Handlers = {
     'app.info': async () => {
       const d = await deviceInfo();
@@ -236,6 +248,7 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
 
     'backup.start': async (i) => {
       const profile = await pageProfile(i.profileRef);
+      const ticket = await takeTicket(i.ticket);
       const { runBackup } = await import('../engine/backup/run-backup.js');
       const d = await deviceInfo();
       const dir = stateDir();
@@ -256,6 +269,7 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
               keep: i.keep,
               leaveStopped: i.leaveStopped,
               stateDir: dir,
+              ...(ticket ? { ticket } : {}),
             },
             io,
           ).then((r) => {
@@ -325,6 +339,7 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
 
     'restore.start': async (i) => {
       const profile = await pageProfile(i.profileRef);
+      const ticket = await takeTicket(i.ticket);
       const { runRestore } = await import('../engine/restore/run-restore.js');
       const dir = stateDir();
       const practiceDevice = practiceDeviceFor(i.profileRef, (await deviceInfo()).id);
@@ -342,6 +357,7 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
               allowVersionMismatch: i.allowVersionMismatch,
               keepDefaults: i.keepDefaults,
               stateDir: dir,
+              ...(ticket ? { ticket } : {}),
               ...(practiceDevice !== undefined ? { tuning: { deviceId: practiceDevice } } : {}),
             },
             io,
@@ -412,6 +428,11 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
     'job.events': async ({ jobId, afterSeq }) => jobs.events(jobId, afterSeq),
 
     'report.read': async ({ path: p }) => ({ html: await reports.read(p) }),
+
+    'ticket.get': async () => {
+      const { readRememberedTicket } = await import('../engine/report/ticket.js');
+      return readRememberedTicket(ctx.stateDir);
+    },
 
     'practice.setup': async () => {
       if (!practice) {

@@ -2,6 +2,7 @@ import { app } from 'electron';
 import net from 'node:net';
 import { defaultStateDir } from '../engine/restore/journal.js';
 import { HELPER_FLAG, HELPER_PIPE_PREFIX, helperStartProblem, serveHelper } from '../host/helper-channel.js';
+import { setupReportPdf } from './pdf-window.js';
 import { applianceCommand } from './practice-appliance-mode.js';
 
 /** This binary started as the privileged helper (by pkexec/UAC, see elevate.ts)? */
@@ -22,6 +23,9 @@ export async function runHelperMode(): Promise<void> {
     app.exit(2);
     return;
   }
+  // The helper writes the reports of the jobs it runs: their PDF comes from a hidden window of this same binary.
+  await app.whenReady();
+  setupReportPdf();
   const ctx = { shell: 'electron' as const, stateDir: defaultStateDir(), practiceApplianceCommand: applianceCommand() };
   const pipeArg = process.argv.find((a) => a.startsWith(HELPER_PIPE_PREFIX));
   if (pipeArg !== undefined) {

@@ -13,6 +13,7 @@ import { startPrivilegedHelper } from './elevate.js';
 import { isHelperMode, runHelperMode } from './helper-mode.js';
 import { setupIpc } from './ipc.js';
 import { setupKeepAwake } from './keep-awake.js';
+import { setupReportPdf } from './pdf-window.js';
 import { applianceCommand, isApplianceMode, runApplianceMode } from './practice-appliance-mode.js';
 import { RequestRouter } from './privileged.js';
 import { setupSecurity } from './security.js';
@@ -59,6 +60,7 @@ function startWizard(): void {
 
   app.whenReady().then(
     () => {
+      setupReportPdf();
       host = createHandlers({
         shell: 'electron',
         stateDir: path.join(app.getPath('userData'), 'state'),

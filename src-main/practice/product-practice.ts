@@ -5,6 +5,7 @@ import { runBackup } from '../engine/backup/run-backup.js';
 import { RecoveryError } from '../engine/errors.js';
 import { loadProfile, parseProfile } from '../engine/profiles/load.js';
 import type { Profile } from '../engine/profiles/schema.js';
+import { readJournal } from '../engine/restore/journal.js';
 import { runRestore } from '../engine/restore/run-restore.js';
 import type { RunbookIO } from '../engine/runbook/runner.js';
 import { serviceFor } from '../engine/service/index.js';
@@ -390,6 +391,12 @@ export async function runProductPractice(
     return { profileId, setDir: backup.setDir, reports: restored.reports, check, sandbox: dir };
   } finally {
     for (const svc of services.reverse()) await svc.dispose().catch(() => undefined);
-    if (!opts.keep) await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    if (!opts.keep) {
+      // A restore that failed half-way keeps its work folder (in the system temp folder) for its rollback; the
+      // practice's journal goes with the sandbox, so its work folder goes too.
+      const j = await readJournal(s.state).catch(() => null);
+      if (j?.product?.work !== undefined) await fsp.rm(j.product.work, { recursive: true, force: true });
+      await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    }
   }
 }

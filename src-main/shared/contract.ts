@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import type { SerializedError } from '../engine/errors.js';
 import type { Progress } from '../engine/progress.js';
+import type { SavedReport } from '../engine/report/saved-at.js';
 import type {
   ConfirmRequest,
   CredentialsRequest,
@@ -39,6 +40,18 @@ const Passphrase = z.string().min(1).max(1024);
 /** Folders chosen instead of the profile's defaults: item id → absolute path. */
 const Folders = z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/), Path);
 const JobId = z.string().regex(/^job-[0-9a-f-]{8,64}$/);
+// eslint-disable-next-line no-control-regex
+const NO_CONTROL = /^[^\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]*$/;
+const TicketText = (max: number) =>
+  z.string().max(max).regex(NO_CONTROL, 'must be one line without control characters');
+/** Ticket number, site and technician for the report (limits as engine/report/ticket.ts TICKET_MAX). */
+const Ticket = z
+  .object({
+    number: TicketText(64).optional(),
+    site: TicketText(120).optional(),
+    technician: TicketText(80).optional(),
+  })
+  .strict();
 
 // ---------- Views the main side returns (plain data, no secrets) ----------
 
@@ -201,6 +214,16 @@ export interface RestoreLeftovers {
   keptFolders: { paths: string[]; files: number; bytes: number } | null;
 }
 
+/** The service ticket's fields as remembered from the last job (prefilled before the next one). */
+export interface TicketView {
+  number?: string;
+  site?: string;
+  technician?: string;
+}
+
+/** One saved copy of a report: on the stick (label, mount point) or on this machine. */
+export type SavedReportView = SavedReport;
+
 export interface PracticeView {
   /** Folder that stands in for the USB stick. */
   stickDir: string;
@@ -317,6 +340,8 @@ export const REQUESTS = {
           .optional(),
         keep: z.number().int().min(1).max(100).optional(),
         leaveStopped: z.boolean().default(false),
+        /** For the backup report; remembered for the next job. */
+        ticket: Ticket.optional(),
       })
       .strict(),
     output: out<{ jobId: string }>(),
@@ -335,6 +360,8 @@ export const REQUESTS = {
         allowOtherDevice: z.boolean().default(false),
         allowVersionMismatch: z.boolean().default(false),
         keepDefaults: z.boolean().default(false),
+        /** For the restore report; remembered for the next job. */
+        ticket: Ticket.optional(),
       })
       .strict(),
     output: out<{ jobId: string }>(),
@@ -383,6 +410,8 @@ export const REQUESTS = {
     }>(),
   },
   'report.read': { input: z.object({ path: Path }).strict(), output: out<{ html: string }>() },
+  /** The ticket number, site and technician of the last job (asked once, remembered in the state folder). */
+  'ticket.get': { input: z.object({}).strict(), output: out<TicketView>() },
   'practice.setup': { input: z.object({}).strict(), output: out<PracticeView>() },
   /** A product's practice on its stand-in (profiles with `practice: true`), as `edge-recovery practice <id>`. */
   'practice.product': {

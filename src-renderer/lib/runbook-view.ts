@@ -4,6 +4,7 @@ import type {
   Progress,
   RunbookEvent,
   RunbookResult,
+  SavedReportView,
   SerializedError,
   StepInfo,
 } from '../../src-main/shared/contract.js';
@@ -108,6 +109,16 @@ export function failureOf(view: RunbookView): SerializedError | null {
 /** Where a finished backup was written, from its declared result. */
 export function backupLocation(result: RunbookResult | undefined): string | null {
   return result?.kind === 'backup' ? result.setDir : null;
+}
+
+/** Where each copy of a finished backup's or restore's report went (the stick, this machine). */
+export function reportSaved(result: RunbookResult | undefined): SavedReportView[] {
+  return result?.kind === 'restore' || result?.kind === 'backup' ? (result.saved ?? []) : [];
+}
+
+/** The HTML report to show in the wizard: this machine's copy first (the stick may be pulled). */
+export function reportToShow(saved: SavedReportView[]): string | null {
+  return (saved.find((s) => s.where === 'machine' && s.html) ?? saved.find((s) => s.html))?.html ?? null;
 }
 
 /** The HTML report of a finished restore, from its declared result. */

@@ -3,6 +3,8 @@ import { useApi } from '../api.js';
 import { ErrorPanel } from '../components/error-panel.js';
 import { PassphraseFields } from '../components/passphrase-fields.js';
 import { Screen } from '../components/screen.js';
+import { TicketFields } from '../components/ticket-fields.js';
+import { ticketForStart } from '../store/ticket-store.js';
 import { GuardedButton } from '../components/guarded-button.js';
 import { StepIndicator } from '../components/step-indicator.js';
 import { formatBytes } from '../lib/format.js';
@@ -37,6 +39,7 @@ export function BackupOptionsScreen({ target }: { target: Target }) {
         ...(machine.root ? { root: machine.root } : {}),
         ...(Object.keys(folders).length > 0 ? { folders } : {}),
         ...(encrypt ? { passphrase: p1 } : {}),
+        ticket: ticketForStart(),
       });
       setP1('');
       setP2('');
@@ -76,6 +79,7 @@ export function BackupOptionsScreen({ target }: { target: Target }) {
           />
         </>
       ) : null}
+      <TicketFields />
       {error ? <ErrorPanel error={error} /> : null}
       <div className="actions">
         <GuardedButton

@@ -3,7 +3,9 @@ import { useApi } from '../api.js';
 import { ErrorPanel } from '../components/error-panel.js';
 import { RunbookPanel } from '../components/runbook-panel.js';
 import { Screen } from '../components/screen.js';
-import { backupLocation } from '../lib/runbook-view.js';
+import { ReportSaved } from '../components/report-saved.js';
+import { backupLocation, reportSaved, reportToShow } from '../lib/runbook-view.js';
+import type { SavedReportView } from '../../src-main/shared/contract.js';
 import { toUiError } from '../lib/ui-error.js';
 import { StepIndicator } from '../components/step-indicator.js';
 import { selectBackupSize, selectPractice, useWizard, type Target } from '../store/wizard-store.js';
@@ -20,7 +22,13 @@ export function BackupRunScreen({ jobId, target }: { jobId: string; target: Targ
       <RunbookPanel
         jobId={jobId}
         work={target && size ? { bytes: size.bytes, files: size.files } : null}
-        done={(view) => <BackupDone target={target} location={backupLocation(view.finished?.result)} />}
+        done={(view) => (
+          <BackupDone
+            target={target}
+            location={backupLocation(view.finished?.result)}
+            saved={reportSaved(view.finished?.result)}
+          />
+        )}
         failed={(_view, error) => (
           <ErrorPanel error={error}>
             {STICK_PROBLEMS.has(error.code) ? (
@@ -50,7 +58,15 @@ export function BackupRunScreen({ jobId, target }: { jobId: string; target: Targ
   );
 }
 
-function BackupDone({ target, location }: { target: Target | null; location: string | null }) {
+function BackupDone({
+  target,
+  location,
+  saved,
+}: {
+  target: Target | null;
+  location: string | null;
+  saved: SavedReportView[];
+}) {
   const api = useApi();
   const practice = useWizard(selectPractice);
   const go = useWizard((s) => s.go);
@@ -74,6 +90,7 @@ function BackupDone({ target, location }: { target: Target | null; location: str
       <p>
         Location: <code data-testid="backup-location">{location ?? target?.path ?? ''}</code>
       </p>
+      <ReportSaved saved={saved} />
       {eject ? (
         <p role="status" className={eject.ok ? 'ok' : 'warn'}>
           {eject.message}
@@ -93,6 +110,15 @@ function BackupDone({ target, location }: { target: Target | null; location: str
             onClick={() => void doEject()}
           >
             Safely remove the stick
+          </button>
+        ) : null}
+        {reportToShow(saved) ? (
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => go({ kind: 'report', path: reportToShow(saved)!, saved })}
+          >
+            View the backup report
           </button>
         ) : null}
         <button type="button" className="secondary" onClick={() => go({ kind: 'start' })}>

@@ -1,13 +1,18 @@
 import { useEffect, useRef, useState } from 'react';
 import { useApi } from '../api.js';
+import type { SavedReportView } from '../../src-main/shared/contract.js';
 import { ErrorPanel } from '../components/error-panel.js';
+import { ReportSaved } from '../components/report-saved.js';
 import { Screen } from '../components/screen.js';
 import { renderReport } from '../lib/render-report.js';
 import { toUiError, type UiError } from '../lib/ui-error.js';
 import { useWizard } from '../store/wizard-store.js';
 
-/** The recovery report: shown in the page, saved as a file, or printed (the print CSS hides everything else). */
-export function ReportScreen({ path }: { path: string }) {
+/**
+ * The recovery report: shown in the page, where its copies were saved (the stick, this machine; with the PDF made
+ * beside the HTML), and "Print / Save as PDF" through the browser's own print (the print CSS shows the report only).
+ */
+export function ReportScreen({ path, saved = [] }: { path: string; saved?: SavedReportView[] }) {
   const api = useApi();
   const go = useWizard((s) => s.go);
   const [html, setHtml] = useState<string | null>(null);
@@ -41,14 +46,20 @@ export function ReportScreen({ path }: { path: string }) {
 
   return (
     <Screen title="Recovery report">
-      <p className="no-print">
-        Saved on this machine at <code>{path}</code>.
-      </p>
+      <div className="no-print">
+        {saved.length > 0 ? (
+          <ReportSaved saved={saved} />
+        ) : (
+          <p>
+            Saved at <code>{path}</code>.
+          </p>
+        )}
+      </div>
       {error ? <ErrorPanel error={error} /> : null}
       <div ref={host} className="report-view" role="document" aria-label="Recovery report" hidden={html === null} />
       <div className="actions no-print">
         <button type="button" className="primary" disabled={html === null} onClick={() => window.print()}>
-          Print
+          Print / Save as PDF
         </button>
         <button type="button" className="secondary" disabled={html === null} onClick={save}>
           Save a copy…

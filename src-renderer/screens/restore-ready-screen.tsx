@@ -3,6 +3,8 @@ import { useApi } from '../api.js';
 import { ErrorPanel } from '../components/error-panel.js';
 import { RightsProblems, useRightsCheck } from '../components/rights-problems.js';
 import { Screen } from '../components/screen.js';
+import { TicketFields } from '../components/ticket-fields.js';
+import { ticketForStart } from '../store/ticket-store.js';
 import { MachineSpace, TimeEstimate } from '../components/estimates.js';
 import { GuardedButton } from '../components/guarded-button.js';
 import { StepIndicator } from '../components/step-indicator.js';
@@ -42,6 +44,7 @@ export function RestoreReadyScreen({ choice, notice }: { choice: RestoreChoice; 
         ...(machine.root ? { root: machine.root } : {}),
         ...(b.encrypted ? { passphrase } : {}),
         allowOtherDevice: choice.allowOtherDevice,
+        ticket: ticketForStart(),
       });
       setPassphrase('');
       go({ kind: 'restore-run', jobId, choice });
@@ -97,6 +100,7 @@ export function RestoreReadyScreen({ choice, notice }: { choice: RestoreChoice; 
           />
         </div>
       ) : null}
+      <TicketFields />
       <TimeEstimate kind="restore" work={work} />
       {rights ? <MachineSpace space={rights.space} needBytes={needBytes} /> : null}
       {rights ? (

@@ -1,12 +1,18 @@
 import { useEffect, useState } from 'react';
-import type { RestoreLeftovers, RestoreStatusView, SerializedError } from '../../src-main/shared/contract.js';
+import type {
+  RestoreLeftovers,
+  RestoreStatusView,
+  SavedReportView,
+  SerializedError,
+} from '../../src-main/shared/contract.js';
 import { formatBytes, formatCount } from '../lib/format.js';
 import { useApi } from '../api.js';
 import { ErrorPanel } from '../components/error-panel.js';
 import { RunbookPanel } from '../components/runbook-panel.js';
 import { Screen } from '../components/screen.js';
+import { ReportSaved } from '../components/report-saved.js';
 import { StepIndicator } from '../components/step-indicator.js';
-import { restoreReport } from '../lib/runbook-view.js';
+import { reportSaved, reportToShow, restoreReport } from '../lib/runbook-view.js';
 import { toUiError, type UiError } from '../lib/ui-error.js';
 import { selectPractice, useWizard, type RestoreChoice } from '../store/wizard-store.js';
 
@@ -20,7 +26,13 @@ export function RestoreRunScreen({ jobId, choice }: { jobId: string; choice: Res
         work={
           choice ? { bytes: choice.backup.contentBytes ?? choice.backup.sizeBytes, files: choice.backup.files } : null
         }
-        done={(view) => <RestoreDone jobId={jobId} report={restoreReport(view.finished?.result)} />}
+        done={(view) => (
+          <RestoreDone
+            jobId={jobId}
+            report={reportToShow(reportSaved(view.finished?.result)) ?? restoreReport(view.finished?.result)}
+            saved={reportSaved(view.finished?.result)}
+          />
+        )}
         failed={(_view, error) => <RestoreFailed error={error} choice={choice} />}
       />
     </Screen>
@@ -31,7 +43,7 @@ export function RestoreRunScreen({ jobId, choice }: { jobId: string; choice: Res
  * The end of a restore: complete, or "done, with N open items" (credentials not entered) with a way to enter them
  * now; and the old folders, kept until the technician deletes them.
  */
-function RestoreDone({ jobId, report }: { jobId: string; report: string | null }) {
+function RestoreDone({ jobId, report, saved }: { jobId: string; report: string | null; saved: SavedReportView[] }) {
   const api = useApi();
   const go = useWizard((s) => s.go);
   const [left, setLeft] = useState<RestoreLeftovers | null | undefined>(undefined);
@@ -84,6 +96,7 @@ function RestoreDone({ jobId, report }: { jobId: string; report: string | null }
           restored ones. Delete them once you are sure everything works.
         </p>
       ) : null}
+      <ReportSaved saved={saved} />
       {error ? <ErrorPanel error={error} /> : null}
       <div className="actions">
         {open.length > 0 ? (
@@ -95,7 +108,7 @@ function RestoreDone({ jobId, report }: { jobId: string; report: string | null }
           <button
             type="button"
             className={open.length > 0 ? 'secondary' : 'primary'}
-            onClick={() => go({ kind: 'report', path: report })}
+            onClick={() => go({ kind: 'report', path: report, saved })}
           >
             View the recovery report
           </button>

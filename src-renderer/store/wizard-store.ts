@@ -6,6 +6,7 @@ import type {
   PracticeView,
   ProfileSummary,
   RestoreStatusView,
+  SavedReportView,
 } from '../../src-main/shared/contract.js';
 import type { UiError } from '../lib/ui-error.js';
 
@@ -41,7 +42,8 @@ export type WizardStep =
   | { kind: 'restore-ready'; choice: RestoreChoice; notice?: UiError }
   | { kind: 'restore-run'; jobId: string; choice: RestoreChoice | null }
   | { kind: 'rollback-run'; jobId: string }
-  | { kind: 'report'; path: string }
+  /** `saved`: where each copy of the report went (the stick, this machine), from the job's result. */
+  | { kind: 'report'; path: string; saved?: SavedReportView[] }
   | { kind: 'mirror-drive'; from: string }
   | { kind: 'mirror-run'; jobId: string }
   | { kind: 'product-practice'; profileId: string }

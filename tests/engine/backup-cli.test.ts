@@ -41,7 +41,9 @@ async function findSets(stick: string): Promise<string[]> {
   const base = path.join(stick, 'EdgeRecovery');
   const out: string[] = [];
   for (const dev of await fsp.readdir(base).catch(() => [])) {
-    for (const s of await fsp.readdir(path.join(base, dev))) out.push(path.join(base, dev, s));
+    // Backup sets only: the backup reports (report-backup-*.json/.html) sit beside them.
+    for (const s of await fsp.readdir(path.join(base, dev)))
+      if (s.startsWith('Backup_')) out.push(path.join(base, dev, s));
   }
   return out.sort();
 }

@@ -73,7 +73,9 @@ describe.skipIf(runit.skip)(`a killed backup${runit.skip ? ` (skipped: ${runit.r
     );
 
   const deviceDir = () => path.join(stick, 'EdgeRecovery', 'kill-box');
-  const sets = async () => (await fsp.readdir(deviceDir()).catch(() => [] as string[])).sort();
+  // Backup sets only: a finished backup's report (report-backup-*) sits beside them.
+  const sets = async () =>
+    (await fsp.readdir(deviceDir()).catch(() => [] as string[])).filter((n) => n.startsWith('Backup_')).sort();
 
   it.each(POINTS)('killed at %s, then "%s" starts the service again', async (at, then) => {
     const before = new Set(await sets());

@@ -50,7 +50,10 @@ async function until(cond: () => boolean | Promise<boolean>, ms: number, what: s
 }
 
 async function sets(stick: string, device: string): Promise<string[]> {
-  return (await fsp.readdir(path.join(stick, 'EdgeRecovery', device)).catch(() => [] as string[])).sort();
+  // Backup sets only: each backup's report (report-backup-*) sits beside them.
+  return (await fsp.readdir(path.join(stick, 'EdgeRecovery', device)).catch(() => [] as string[]))
+    .filter((n) => n.startsWith('Backup_'))
+    .sort();
 }
 
 /** A copy of a verified set with another class and creation time (retention reads both from the manifest). */

@@ -10,3 +10,9 @@ import path from 'node:path';
 if (!process.env.EDGE_RECOVERY_STATE_DIR) {
   process.env.EDGE_RECOVERY_STATE_DIR = mkdtempSync(path.join(os.tmpdir(), 'edge-recovery-state-'));
 }
+
+/**
+ * Reports get their PDF from Chromium in the CLI and `serve` (several seconds of CPU each on this machine). Tests
+ * that do not look at the PDF leave it out; the report tests turn it on for themselves.
+ */
+process.env.EDGE_RECOVERY_PDF ??= 'off';

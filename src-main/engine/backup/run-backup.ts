@@ -13,6 +13,10 @@ import { formatBytes } from '../progress.js';
 import { resolveItems, type ResolvedItem } from '../profiles/load.js';
 import type { Profile } from '../profiles/schema.js';
 import { executeRunbook, type RunbookDef, type RunbookIO } from '../runbook/runner.js';
+import type { StepInfo } from '../runbook/types.js';
+import type { SavedReport } from '../report/saved-at.js';
+import type { TicketFields } from '../report/ticket.js';
+import { writeBackupReport } from './backup-report.js';
 import { verifyArtifacts, type ArtifactRecord } from '../runbook/product/artifacts.js';
 import {
   emptyProductState,
@@ -76,6 +80,8 @@ export interface BackupOptions {
   now?: Date;
   /** The technician's name for this backup (a manual backup's name; product steps see it as {label}). */
   label?: string;
+  /** Ticket number, site and technician for the backup report (validated by the caller: parseTicket). */
+  ticket?: TicketFields;
 }
 
 export interface BackupResult {
@@ -85,6 +91,9 @@ export interface BackupResult {
   /** What retention removed, with the reason for each. */
   removed: RetentionRemoval[];
   warnings: string[];
+  /** The backup report's files, on the stick and on this machine (JSON, HTML, PDF when a printer is set). */
+  reports: string[];
+  saved: SavedReport[];
 }
 
 interface Ctx {
@@ -633,7 +642,7 @@ export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<Backup
   return withJobLock(stateDir, { command: 'backup' }, async () => {
     await recoverInterruptedBackup({ stateDir }, io);
     const journal = await BackupJournalStore.create(stateDir, o.profile, o.leaveStopped === true);
-    return backupHoldingLock(o, io, journal);
+    return backupHoldingLock(o, io, journal, stateDir);
   });
 }
 
@@ -649,7 +658,14 @@ export function checkLabel(o: Pick<BackupOptions, 'profile' | 'label'>): void {
   }
 }
 
-async function backupHoldingLock(o: BackupOptions, io: RunbookIO, journal: BackupJournalStore): Promise<BackupResult> {
+async function backupHoldingLock(
+  o: BackupOptions,
+  io: RunbookIO,
+  journal: BackupJournalStore,
+  stateDir: string,
+): Promise<BackupResult> {
+  const startedAt = new Date().toISOString();
+  const times = new Map<string, { startedAt?: string; finishedAt?: string }>();
   const local = o.deviceId === undefined ? await localDeviceId() : { id: o.deviceId, hostname: os.hostname() };
   const service = serviceFor(o.profile.service, {
     confirm: (message) => io.interaction.confirm({ stepId: 'stop-service', title: 'Service', message, action: 'Done' }),
@@ -708,8 +724,16 @@ async function backupHoldingLock(o: BackupOptions, io: RunbookIO, journal: Backu
     title: `Back up ${o.profile.productName}`,
     steps: backupSteps(o.profile),
   };
+  let steps: StepInfo[];
   try {
-    await executeRunbook(def, c, io);
+    steps = await executeRunbook(def, c, io, {
+      async beforeStep(id) {
+        times.set(id, { startedAt: new Date().toISOString() });
+      },
+      async afterStep(info) {
+        times.set(info.id, { ...times.get(info.id), finishedAt: new Date().toISOString() });
+      },
+    });
   } catch (e) {
     releaseAgeKey(c.ageKey);
     let err = toRecoveryError(e, c.setDir ?? o.to);
@@ -727,17 +751,41 @@ async function backupHoldingLock(o: BackupOptions, io: RunbookIO, journal: Backu
   releaseAgeKey(c.ageKey);
   await removeWork(c.product).catch(() => undefined);
   await journal.close();
+  // The backup is verified and the service runs again: the report comes last, and never fails the backup.
+  const report = await writeBackupReport(
+    {
+      manifest: c.manifest!,
+      setDir: c.setDir!,
+      stateDir,
+      steps,
+      times,
+      startedAt,
+      warnings: [...c.warnings],
+      removedOld: c.removedOld.map((r) => r.dir),
+      ...(o.ticket ? { ticket: o.ticket } : {}),
+    },
+    (w) => c.warn(w),
+  );
   const result: BackupResult = {
     setDir: c.setDir!,
     manifest: c.manifest!,
     removedOld: c.removedOld.map((r) => r.dir),
     removed: c.removedOld,
     warnings: c.warnings,
+    reports: report.written,
+    saved: report.saved,
   };
   io.emit({
     type: 'finished',
     ok: true,
-    result: { kind: 'backup', setDir: result.setDir, removedOld: result.removedOld, warnings: c.warnings },
+    result: {
+      kind: 'backup',
+      setDir: result.setDir,
+      removedOld: result.removedOld,
+      warnings: c.warnings,
+      reports: report.written,
+      saved: report.saved,
+    },
   });
   return result;
 }

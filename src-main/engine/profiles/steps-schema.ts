@@ -134,6 +134,8 @@ export const HttpActionSchema = z.object({
     .default({}),
   /** What to tell the technician when the expectation is never met. */
   failMessage: z.string().min(1).optional(),
+  /** A check before anything changes ("no running transactions"): never met, it refuses (PRECHECK_FAILED, exit 4). */
+  precheck: z.boolean().default(false),
 });
 
 export const ServiceActionSchema = z.object({

@@ -1,8 +1,9 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { RecoveryError, toRecoveryError } from '../errors.js';
-import { SafeDir, writeInDir } from '../util/atomic-fs.js';
+import { SafeDir, writeFileAtomic, writeInDir } from '../util/atomic-fs.js';
 import { normalizeReport } from './normalize.js';
+import { pdfRequest, reportPdfPrinter, type PaperSize, type PdfPrinter } from './pdf.js';
 import { renderReportHtml } from './render-html.js';
 import type { ReportData } from './types.js';
 
@@ -28,7 +29,8 @@ async function freeBase(d: SafeDir, base: string): Promise<string> {
   // Two runs finishing in the same second must not overwrite each other's report.
   for (let n = 1; ; n += 1) {
     const b = n === 1 ? base : `${base}-${n}`;
-    if ((await d.lstat(`${b}.json`)) === null && (await d.lstat(`${b}.html`)) === null) return b;
+    const taken = await Promise.all(['json', 'html', 'pdf'].map((x) => d.lstat(`${b}.${x}`)));
+    if (taken.every((t) => t === null)) return b;
   }
 }
 
@@ -54,17 +56,46 @@ async function refusePlantedLinks(d: SafeDir): Promise<void> {
   }
 }
 
+export interface WriteReportOptions {
+  /** Makes the PDF beside each HTML; default: the printer the host configured (setReportPdfPrinter), if any. */
+  pdf?: PdfPrinter | null;
+  paper?: PaperSize;
+  /** Told when the PDF could not be made or written (the HTML and JSON are there; it never fails the job). */
+  onWarning?: (message: string) => void;
+}
+
 /**
- * Writes the report as `report-<kind>-<UTC stamp>.json` and `.html` into every folder (usually the
- * stick's backup folder and the machine's own log folder), each durably (partial, fsync, rename).
- * Every folder is attempted; if any failed, throws after the others were written, with the
- * written paths in `details.written`.
+ * The PDF of a report page, or null with a warning: a missing or failing Chromium never fails a restore.
  */
-export async function writeReport(data: ReportData, dirs: string[]): Promise<string[]> {
+export async function renderReportPdf(
+  data: ReportData,
+  html: string,
+  opts: WriteReportOptions = {},
+): Promise<Uint8Array | null> {
+  const printer = opts.pdf === undefined ? reportPdfPrinter() : opts.pdf;
+  if (printer === null) return null;
+  try {
+    return await printer(pdfRequest(normalizeReport(data), html, opts.paper ?? 'A4'));
+  } catch (e) {
+    opts.onWarning?.(
+      `The PDF of the report could not be made (${toRecoveryError(e).message}); open the HTML report and print it to PDF.`,
+    );
+    return null;
+  }
+}
+
+/**
+ * Writes the report as `report-<kind>-<UTC stamp>.json`, `.html` and (with a PDF printer) `.pdf` into every folder
+ * (usually the stick's backup folder and the machine's own log folder), each durably (partial, fsync, rename),
+ * 0600. Every folder is attempted; if any failed, throws after the others were written, with the written paths
+ * in `details.written`. The PDF is made once, after the HTML and JSON are safe everywhere.
+ */
+export async function writeReport(data: ReportData, dirs: string[], opts: WriteReportOptions = {}): Promise<string[]> {
   if (dirs.length === 0) throw new RecoveryError('BAD_INPUT', 'No folder was given for the recovery report.');
   const { json, html } = buildReport(data);
   const base = `report-${data.kind}-${utcStamp(data.finishedAt)}`;
   const written: string[] = [];
+  const bases: string[] = [];
   const failed: { dir: string; error: RecoveryError }[] = [];
   for (const dir of dirs) {
     try {
@@ -78,12 +109,17 @@ export async function writeReport(data: ReportData, dirs: string[]): Promise<str
         written.push(path.join(dir, `${b}.json`));
         await writeInDir(d, `${b}.html`, html, 0o600);
         written.push(path.join(dir, `${b}.html`));
+        bases.push(path.join(dir, b));
       } finally {
         await d.close();
       }
     } catch (e) {
       failed.push({ dir, error: toRecoveryError(e, dir) });
     }
+  }
+  if (bases.length > 0) {
+    const pdf = await renderReportPdf(data, html, opts);
+    if (pdf !== null) written.push(...(await writePdfs(bases, pdf, opts)));
   }
   const first = failed[0];
   if (first !== undefined) {
@@ -98,4 +134,18 @@ export async function writeReport(data: ReportData, dirs: string[]): Promise<str
     );
   }
   return written;
+}
+
+/** `<base>.pdf` beside each `<base>.html` (replacing an earlier PDF of the same report); the paths written. */
+export async function writePdfs(bases: string[], pdf: Uint8Array, opts: WriteReportOptions = {}): Promise<string[]> {
+  const out: string[] = [];
+  for (const b of bases) {
+    try {
+      await writeFileAtomic(`${b}.pdf`, pdf, 0o600);
+      out.push(`${b}.pdf`);
+    } catch (e) {
+      opts.onWarning?.(`The PDF could not be written beside ${b}.html: ${toRecoveryError(e, b).message}`);
+    }
+  }
+  return out;
 }

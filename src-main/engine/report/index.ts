@@ -1,5 +1,21 @@
-export { buildReport, writeReport, utcStamp, REPORT_FORMAT } from './build-report.js';
+export {
+  buildReport,
+  writeReport,
+  writePdfs,
+  renderReportPdf,
+  utcStamp,
+  REPORT_FORMAT,
+  type WriteReportOptions,
+} from './build-report.js';
 export { escapeHtml, renderReportHtml } from './render-html.js';
+export {
+  pdfRequest,
+  pdfTemplates,
+  setReportPdfPrinter,
+  reportPdfPrinter,
+  type PdfPrinter,
+  type PdfRequest,
+} from './pdf.js';
 export type {
   ReportData,
   ReportKind,

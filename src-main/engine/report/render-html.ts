@@ -21,19 +21,37 @@ h2{font-size:1.1rem;margin:1.75rem 0 .5rem;border-bottom:1px solid #d0d7de;paddi
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;vertical-align:top;padding:.3rem .5rem;border-bottom:1px solid #e4e8ec}
 th{font-weight:600;background:#f4f6f8}
-table.facts th{width:14rem;background:none}
-td.path,td.mono,code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.92em;word-break:break-all}
+dl{margin:0}
+dd{margin:0}
+.facts{display:grid;grid-template-columns:1fr 1fr;column-gap:1.5rem}
+.fact{display:grid;grid-template-columns:10rem 1fr;column-gap:.5rem;padding:.25rem 0;border-bottom:1px solid #e4e8ec;break-inside:avoid}
+.fact.wide{grid-column:1/-1}
+.fact dt{font-weight:600}
+dl.ticket{display:grid;grid-template-columns:repeat(3,auto);justify-content:start;column-gap:2rem;margin:.5rem 0 0}
+dl.ticket .fact{grid-template-columns:auto auto;border:0;padding:0}
+dl.ticket dd{font-weight:600}
+.step-summary::before{content:"— ";color:#57606a}
+td.path,td.mono,dd.path,dd.mono,code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.92em;word-break:break-all}
+.ts,td.when{white-space:nowrap;word-break:normal;font-variant-numeric:tabular-nums}
 .state{font-weight:600;white-space:nowrap}
 .state-done{color:#0a5c2b}.state-failed{color:#8a1116}.state-skipped,.state-todo{color:#57606a}
 .err{color:#8a1116}
 .muted{color:#57606a}
 ul{padding-left:1.25rem}
 @media print{
- body{margin:0;max-width:none;font-size:11pt;color:#000}
- h2{break-after:avoid}
+ body{margin:0;max-width:none;padding:0;font-size:8pt;line-height:1.25;color:#000}
+ h1{font-size:12pt}
+ h2{font-size:9.5pt;margin:.5rem 0 .2rem;padding-bottom:.1rem;break-after:avoid}
+ th,td{padding:.08rem .3rem}
+ .fact{grid-template-columns:8.5rem 1fr;padding:.05rem 0}
+ .facts{column-gap:1rem}
+ h1+p{margin:.1rem 0}
+ p{margin:.25rem 0}
+ ul{margin:.2rem 0}
  tr,li{break-inside:avoid}
- .ok,.failed{background:none}
+ .ok,.failed,.open{background:none}
  th{background:none}
+ .step-summary{color:#333}
 }
 `;
 
@@ -71,8 +89,24 @@ function duration(from: string, to: string): string {
   return h > 0 ? `${h} h ${m} min` : m > 0 ? `${m} min ${s % 60} s` : `${s} s`;
 }
 
-function row(label: string, value: string, cls = ''): string {
-  return `<tr><th scope="row">${escapeHtml(label)}</th><td${cls ? ` class="${cls}"` : ''}>${escapeHtml(value)}</td></tr>`;
+/** `2026-11-21 22:15:30 UTC`, never broken across lines (a `.ts` span is `white-space: nowrap`). */
+export function timestamp(iso: string): string {
+  const t = Date.parse(iso);
+  const text = Number.isFinite(t) ? new Date(t).toISOString().slice(0, 19).replace('T', ' ') + ' UTC' : iso;
+  return `<span class="ts">${escapeHtml(text)}</span>`;
+}
+
+/** One fact of the summary (label and value, the value already escaped); `wide` spans both columns. */
+function fact(label: string, valueHtml: string, cls = '', wide = false): string {
+  return `<div class="fact${wide ? ' wide' : ''}"><dt>${escapeHtml(label)}</dt><dd${cls ? ` class="${cls}"` : ''}>${valueHtml}</dd></div>`;
+}
+
+/**
+ * A step's summary with its long absolute paths shortened to `…/<folder>/<name>`: the page stays one page for a
+ * normal restore. The full paths are in the JSON and, for the folders set aside, in their own section.
+ */
+export function shortenSummaryPaths(text: string): string {
+  return text.replace(/(?:\/[^\s/,;:()]+){4,}/g, (p) => `…/${p.split('/').slice(-2).join('/')}`);
 }
 
 function stepsTable(steps: ReportStep[]): string {
@@ -80,7 +114,7 @@ function stepsTable(steps: ReportStep[]): string {
   const rows = steps.map((s, i) => {
     const what = [
       `<strong>${escapeHtml(s.title)}</strong>`,
-      s.summary ? `<div>${escapeHtml(s.summary)}</div>` : '',
+      s.summary ? ` <span class="step-summary">${escapeHtml(shortenSummaryPaths(s.summary))}</span>` : '',
       s.error
         ? `<div class="err">${escapeHtml(s.error.message)} <code>${escapeHtml(s.error.code)}</code></div>` +
           (s.error.hint ? `<div>${escapeHtml(s.error.hint)}</div>` : '')
@@ -90,7 +124,7 @@ function stepsTable(steps: ReportStep[]): string {
     const clock = (iso: string | undefined) => (iso && /T(\d\d:\d\d:\d\d)/.exec(iso)?.[1]) || '';
     const took = s.startedAt && s.finishedAt ? duration(s.startedAt, s.finishedAt) : '';
     const when = escapeHtml([clock(s.startedAt), took && `(${took})`].filter(Boolean).join(' '));
-    return `<tr><td>${i + 1}</td><td class="state state-${escapeHtml(s.state)}">${escapeHtml(STATE_TEXT[s.state] ?? s.state)}</td><td>${what}</td><td class="mono">${when}</td></tr>`;
+    return `<tr><td>${i + 1}</td><td class="state state-${escapeHtml(s.state)}">${escapeHtml(STATE_TEXT[s.state] ?? s.state)}</td><td>${what}</td><td class="mono when">${when}</td></tr>`;
   });
   return `<table><thead><tr><th>#</th><th>Result</th><th>Step</th><th>Time (UTC)</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
@@ -152,6 +186,13 @@ function oldFoldersSection(d: ReportData): string {
   return `<section><h2>Folders set aside by the restore</h2><p>${what}</p>${paths}</section>`;
 }
 
+/** Ticket number, site and technician at the top, "not given" where the technician left one empty. */
+function ticketTable(d: ReportData): string {
+  const t = d.ticket ?? {};
+  const cell = (v: string | undefined) => (v ? escapeHtml(v) : '<span class="muted">not given</span>');
+  return `<dl class="ticket" aria-label="Service ticket">${fact('Ticket number', cell(t.number))}${fact('Site', cell(t.site))}${fact('Technician', cell(t.technician))}</dl>`;
+}
+
 /** "Succeeded", "Done, with 2 open items" or "Failed". */
 export function resultWords(d: Pick<ReportData, 'ok' | 'openItems'>): string {
   const n = d.openItems?.length ?? 0;
@@ -163,33 +204,40 @@ export function resultWords(d: Pick<ReportData, 'ok' | 'openItems'>): string {
 export function renderReportHtml(d: ReportData): string {
   const title = `${KIND_TITLE[d.kind]}: ${d.profile.productName} on ${d.hostname}`;
   const open = (d.openItems?.length ?? 0) > 0;
+  const versions = [
+    d.versions.backup ? `in the backup ${d.versions.backup}` : '',
+    d.versions.installedBefore ? `installed before ${d.versions.installedBefore}` : '',
+    d.versions.installedAfter ? `installed after ${d.versions.installedAfter}` : '',
+  ].filter(Boolean);
   const facts = [
-    row('Result', resultWords(d)),
-    row('Product', `${d.profile.productName} (profile ${d.profile.id})`),
-    row('Machine', d.hostname),
-    row('Device id', d.deviceId, 'mono'),
-    d.sourceDeviceId !== null ? row('Backup made on device', d.sourceDeviceId, 'mono') : '',
-    row('Backup', d.backupPath, 'path'),
+    fact('Product', escapeHtml(`${d.profile.productName} (profile ${d.profile.id})`)),
+    fact('Machine', escapeHtml(d.hostname)),
+    fact('Device id', escapeHtml(d.deviceId), 'mono'),
+    d.sourceDeviceId !== null ? fact('Backup made on device', escapeHtml(d.sourceDeviceId), 'mono') : '',
+    fact(d.kind === 'backup' ? 'Backup written to' : 'Backup', escapeHtml(d.backupPath), 'path', true),
     d.source
-      ? row(
+      ? fact(
           'Source',
-          `Made by hand (${d.source.format}, sha256 ${d.source.sha256}): UNVERIFIED, no checksums were recorded when it was made. ${d.source.mapping}`,
+          escapeHtml(
+            `Made by hand (${d.source.format}, sha256 ${d.source.sha256}): UNVERIFIED, no checksums were recorded when it was made. ${d.source.mapping}`,
+          ),
+          '',
+          true,
         )
       : '',
-    row('Started (UTC)', d.startedAt, 'mono'),
-    row('Finished (UTC)', d.finishedAt, 'mono'),
-    row('Duration', duration(d.startedAt, d.finishedAt)),
-    d.versions.backup ? row('Product version in the backup', d.versions.backup) : '',
-    d.versions.installedBefore ? row('Installed version before', d.versions.installedBefore) : '',
-    d.versions.installedAfter ? row('Installed version after', d.versions.installedAfter) : '',
-    row('Files', d.files.toLocaleString('en-US')),
-    row('Content size', formatBytesIec(d.contentBytes)),
-    row('Tool version', d.toolVersion),
+    fact('Started', timestamp(d.startedAt), 'mono'),
+    fact('Finished', timestamp(d.finishedAt), 'mono'),
+    fact('Duration', escapeHtml(duration(d.startedAt, d.finishedAt))),
+    fact('Files', escapeHtml(d.files.toLocaleString('en-US'))),
+    fact('Content size', escapeHtml(formatBytesIec(d.contentBytes))),
+    fact('Tool version', escapeHtml(d.toolVersion)),
+    versions.length > 0 ? fact('Product version', escapeHtml(versions.join(' · ')), '', true) : '',
   ].join('');
+  // No notes, no section: the page stays one page for a normal restore.
   const notes =
     d.notes.length === 0
-      ? '<p class="muted">None.</p>'
-      : `<ul>${d.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>`;
+      ? ''
+      : `<section><h2>Notes</h2><ul>${d.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul></section>`;
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -203,14 +251,15 @@ export function renderReportHtml(d: ReportData): string {
 <header>
 <h1>${escapeHtml(title)}</h1>
 <p><span class="result ${d.ok ? (open ? 'open' : 'ok') : 'failed'}">${escapeHtml(resultWords(d).toUpperCase())}</span></p>
+${ticketTable(d)}
 </header>
-<section><h2>Summary</h2><table class="facts"><tbody>${facts}</tbody></table></section>
+<section><h2>Summary</h2><dl class="facts">${facts}</dl></section>
 ${openItemsSection(d)}
 <section><h2>Steps</h2>${stepsTable(d.steps)}</section>
-<section><h2>Owners and permissions</h2>${ownershipSection(d)}</section>
-<section><h2>Credentials re-entered</h2>${credentialsSection(d)}</section>
+${d.kind === 'backup' ? '' : `<section><h2>Owners and permissions</h2>${ownershipSection(d)}</section>`}
+${d.kind === 'backup' ? '' : `<section><h2>Credentials re-entered</h2>${credentialsSection(d)}</section>`}
 ${oldFoldersSection(d)}
-<section><h2>Notes</h2>${notes}</section>
+${notes}
 </body>
 </html>
 `;

@@ -1,4 +1,6 @@
+import path from 'node:path';
 import { RecoveryError } from '../errors.js';
+import { savedPlaces } from '../report/saved-at.js';
 import { withJobLock } from '../util/job-lock.js';
 import { executeRunbook, type RunbookIO, type Step } from '../runbook/runner.js';
 import { makeCtx, type RestoreCtx, type RestoreTuning } from './context.js';
@@ -30,11 +32,13 @@ async function finishedJournal(stateDir: string): Promise<JournalStore> {
   return new JournalStore(stateDir, j);
 }
 
-function resultOf(j: RestoreJournal) {
+async function resultOf(store: JournalStore) {
+  const j: RestoreJournal = store.j;
   return {
     kind: 'restore' as const,
     id: j.id,
     reports: j.reports,
+    saved: await savedPlaces(j.reports, path.join(store.stateDir, 'reports')).catch(() => []),
     credentialsPending: j.credentials.pending,
     warnings: j.warnings,
     state: describeMachineState(j),
@@ -100,7 +104,7 @@ async function enterCredentialsLocked(
     throw e;
   }
   await store.save('credentials-entered');
-  io.emit({ type: 'finished', ok: true, result: resultOf(store.j) });
+  io.emit({ type: 'finished', ok: true, result: await resultOf(store) });
   return { pending: store.j.credentials.pending };
 }
 
@@ -137,7 +141,7 @@ async function deleteKeptLocked(stateDir: string, io: RunbookIO): Promise<{ remo
     },
   };
   await executeRunbook({ kind: 'restore', title: 'Delete the old folders', steps: [step, rewriteStep] }, ctx, io);
-  io.emit({ type: 'finished', ok: true, result: resultOf(store.j) });
+  io.emit({ type: 'finished', ok: true, result: await resultOf(store) });
   return { removed };
 }
 

@@ -1,3 +1,4 @@
+import type { TicketFields } from '../report/ticket.js';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { RecoveryError, type SerializedError } from '../errors.js';
@@ -95,6 +96,8 @@ export interface RestoreJournal {
     keepDefaults: boolean;
     reportDirs: string[];
     encrypted: boolean;
+    /** The service ticket this restore is for (asked before it started): on its report. */
+    ticket?: TicketFields;
   };
   /** Facts from the backup's manifest, for the status view and the report. */
   backupFacts: {

@@ -2,7 +2,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { toRecoveryError } from '../errors.js';
 import { localDeviceId } from '../media/device-id.js';
-import { buildReport, writeReport } from '../report/index.js';
+import { buildReport, renderReportPdf, writePdfs, writeReport } from '../report/index.js';
+import { cleanTicket, hasTicket } from '../report/ticket.js';
 import { writeFileAtomic } from '../util/atomic-fs.js';
 import type { ReportData, ReportStep } from '../report/types.js';
 import { TOOL_VERSION } from '../version.js';
@@ -29,10 +30,11 @@ export async function restoreReportData(store: JournalStore, ok = true): Promise
       state: r?.state ?? 'todo',
     };
     if (r?.summary !== undefined) s.summary = r.summary;
-    // The report is written by its own step, which is still running at that moment: it is this document.
-    if (id === 'report' && s.state === 'running') {
+    // The report is written by its own step, which is still running at that moment: it is this document. Once
+    // done, its summary lists every file written; the report says where it is in its own words instead.
+    if (id === 'report' && (s.state === 'running' || s.state === 'done')) {
       s.state = 'done';
-      s.summary = 'This report.';
+      s.summary = 'This report (JSON, HTML and PDF where made), beside the backup and on this machine.';
     }
     // Rewritten by the clean-up step once the technician decided about the old folders.
     if (id === 'finish' && s.state === 'running' && j.oldFolders) {
@@ -52,14 +54,18 @@ export async function restoreReportData(store: JournalStore, ok = true): Promise
   if (j.backupFacts?.productVersion) versions.backup = j.backupFacts.productVersion;
   if (j.facts.installedVersion) versions.installedBefore = j.facts.installedVersion;
   if (j.facts.installedAfter) versions.installedAfter = j.facts.installedAfter;
-  const dev = await localDeviceId().catch(() => ({ id: 'unknown', hostname: os.hostname() }));
+  // The id the compatibility check compared with the backup's (j.facts.thisDeviceId: in practice mode the
+  // replacement's own id, for a product that names its own device the product's); this machine's otherwise.
+  const dev = j.facts.thisDeviceId
+    ? { id: j.facts.thisDeviceId }
+    : await localDeviceId().catch(() => ({ id: 'unknown', hostname: os.hostname() }));
   return {
     kind: 'restore',
     ok,
     toolVersion: TOOL_VERSION,
     profile: { id: j.profile.id, productName: j.profile.productName },
     hostname: os.hostname(),
-    deviceId: j.facts.thisDeviceId ?? dev.id,
+    deviceId: dev.id,
     sourceDeviceId: j.backupFacts?.deviceId ?? null,
     backupPath: j.handMade?.file ?? j.backup,
     ...(j.handMade?.source
@@ -98,21 +104,42 @@ export async function restoreReportData(store: JournalStore, ok = true): Promise
           },
         }
       : {}),
-    notes: [...j.warnings],
+    ...(j.options.ticket && hasTicket(j.options.ticket) ? { ticket: cleanTicket(j.options.ticket) } : {}),
+    // The open credentials are listed as open items already; the same warning again would only take room.
+    notes:
+      j.credentials.pending.length > 0 ? j.warnings.filter((w) => !OPEN_CREDENTIALS_WARNING.test(w)) : [...j.warnings],
   };
 }
+
+const OPEN_CREDENTIALS_WARNING = /^These entries still need their secrets/;
 
 /** Writes the report to each folder on its own: a read-only stick is a warning, not a failed restore. */
 export async function writeRestoreReport(store: JournalStore): Promise<{ written: string[]; warnings: string[] }> {
   const data = await restoreReportData(store);
   const written: string[] = [];
   const warnings: string[] = [];
+  const htmlFiles: string[] = [];
   for (const dir of reportDirsFor(store)) {
     try {
-      const files = await writeReport(data, [dir]);
+      // The PDF is made once below, for every folder that took the HTML.
+      const files = await writeReport(data, [dir], { pdf: null });
       written.push(...files);
+      htmlFiles.push(...files.filter((f) => f.endsWith('.html')));
     } catch (e) {
       warnings.push(`The report could not be written to ${dir}: ${toRecoveryError(e, dir).message}`);
+    }
+  }
+  if (htmlFiles.length > 0) {
+    const { html } = buildReport(data);
+    const pdf = await renderReportPdf(data, html, { onWarning: (w) => warnings.push(w) });
+    if (pdf !== null) {
+      written.push(
+        ...(await writePdfs(
+          htmlFiles.map((h) => h.slice(0, -'.html'.length)),
+          pdf,
+          { onWarning: (w) => warnings.push(w) },
+        )),
+      );
     }
   }
   return { written, warnings };
@@ -125,17 +152,27 @@ export async function writeRestoreReport(store: JournalStore): Promise<{ written
 export async function rewriteRestoreReport(store: JournalStore): Promise<string[]> {
   const html = store.j.reports.filter((r) => r.endsWith('.html'));
   if (html.length === 0) return [];
-  const { json, html: page } = buildReport(await restoreReportData(store));
+  const data = await restoreReportData(store);
+  const { json, html: page } = buildReport(data);
   const written: string[] = [];
+  const bases: string[] = [];
   for (const h of html) {
     const base = h.slice(0, -'.html'.length);
     try {
-      await writeFileAtomic(`${base}.json`, json);
-      await writeFileAtomic(h, page);
+      // 0600 like the first writing: the report names machines, folders and accounts.
+      await writeFileAtomic(`${base}.json`, json, 0o600);
+      await writeFileAtomic(h, page, 0o600);
       written.push(`${base}.json`, h);
+      bases.push(base);
     } catch {
       // A stick that is gone keeps the earlier report; the machine's copy is rewritten.
     }
   }
+  if (bases.length > 0) {
+    const pdf = await renderReportPdf(data, page);
+    if (pdf !== null) written.push(...(await writePdfs(bases, pdf)));
+  }
+  // The journal lists every file of the report (a PDF made only now included).
+  for (const f of written) if (!store.j.reports.includes(f)) store.j.reports.push(f);
   return written;
 }

@@ -12,6 +12,8 @@ import { productRunbookSteps, removeWork } from '../runbook/product/product-step
 import { makeCtx, needManifest, type RestoreCtx, type RestoreTuning } from './context.js';
 import { recoverInterruptedBackup } from '../backup/backup-journal.js';
 import { releaseAgeKey } from '../archive/age-key.js';
+import { cleanTicket, hasTicket, type TicketFields } from '../report/ticket.js';
+import { savedPlaces } from '../report/saved-at.js';
 import { withJobLock } from '../util/job-lock.js';
 import { linkedFolder } from '../util/linked-folder.js';
 import { crashPoint } from './crash-point.js';
@@ -44,6 +46,8 @@ export interface RestoreOptions {
   keepDefaults?: boolean;
   stateDir?: string;
   reportDirs?: string[];
+  /** Ticket number, site and technician for the report (validated by the caller: parseTicket). */
+  ticket?: TicketFields;
   tuning?: RestoreTuning;
 }
 
@@ -163,10 +167,11 @@ async function execute(store: JournalStore, ctx: RestoreCtx, io: RunbookIO): Pro
     state: describeMachineState(j),
   };
   const { reports, credentialsPending, warnings, state } = result;
+  const saved = await savedPlaces(reports, path.join(store.stateDir, 'reports')).catch(() => []);
   io.emit({
     type: 'finished',
     ok: true,
-    result: { kind: 'restore', id: j.id, reports, credentialsPending, warnings, state },
+    result: { kind: 'restore', id: j.id, reports, saved, credentialsPending, warnings, state },
   });
   return result;
 }
@@ -248,6 +253,7 @@ async function startRestore(stateDir: string, opts: RestoreOptions, io: RunbookI
       allowVersionMismatch: opts.allowVersionMismatch ?? false,
       keepDefaults: opts.keepDefaults ?? false,
       reportDirs: opts.reportDirs ?? [],
+      ...(opts.ticket && hasTicket(cleanTicket(opts.ticket)) ? { ticket: cleanTicket(opts.ticket) } : {}),
       encrypted: set !== null && set.manifest.archive.encryption !== null,
     },
     backupFacts: null,

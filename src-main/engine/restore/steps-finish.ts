@@ -131,7 +131,7 @@ export const reportStep: Step<RestoreCtx> = {
   id: 'report',
   title: 'Write the recovery report',
   explain: () =>
-    'Write the recovery report (JSON and HTML, no secrets) beside the backup on the medium and on this machine.',
+    'Write the recovery report (JSON, HTML and a PDF where this machine can make one; no secrets) beside the backup on the medium and on this machine.',
   async run(c, s) {
     crashPoint('report:before');
     const r = await writeRestoreReport(c.store);

@@ -1,3 +1,4 @@
+import type { SavedReport } from '../report/saved-at.js';
 import type { SerializedError } from '../errors.js';
 import type { Progress } from '../progress.js';
 
@@ -38,9 +39,26 @@ export type RunbookEvent =
 
 /** What a runbook that succeeded hands back to whoever presents it (no secrets). */
 export type RunbookResult =
-  | { kind: 'backup'; setDir: string; removedOld: string[]; warnings: string[] }
+  | {
+      kind: 'backup';
+      setDir: string;
+      removedOld: string[];
+      warnings: string[];
+      /** The backup report's files (JSON, HTML, PDF), on the stick and on this machine. */
+      reports?: string[];
+      saved?: SavedReport[];
+    }
   | { kind: 'verify'; files: number }
-  | { kind: 'restore'; id: string; reports: string[]; credentialsPending: string[]; warnings: string[]; state: string }
+  | {
+      kind: 'restore';
+      id: string;
+      reports: string[];
+      /** The same files, grouped: which copy is on the stick, which on this machine. */
+      saved?: SavedReport[];
+      credentialsPending: string[];
+      warnings: string[];
+      state: string;
+    }
   | { kind: 'rollback'; id: string; state: string }
   | { kind: 'mirror'; copied: string[]; alreadyThere: string[]; removed: string[] };
 

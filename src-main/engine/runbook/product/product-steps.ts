@@ -336,7 +336,7 @@ async function runHttpAction(
     return `${a.method} ${shownPath}: HTTP ${res.status}${a.expect.pointer !== undefined ? `, ${a.expect.pointer} as expected` : ''}${attempt > 0 ? ` (after ${attempt} retr${attempt === 1 ? 'y' : 'ies'})` : ''}.`;
   }
   throw new RecoveryError(
-    Date.now() > deadline ? 'STEP_TIMEOUT' : 'STEP_FAILED',
+    a.precheck ? 'PRECHECK_FAILED' : Date.now() > deadline ? 'STEP_TIMEOUT' : 'STEP_FAILED',
     `${a.method} ${shownPath} did not answer as expected after ${a.retries + 1} tr${a.retries === 0 ? 'y' : 'ies'}: ${scrub(last, secrets(h))}.`,
     { hint: a.failMessage ?? "Check the product's state and log, then retry." },
   );
