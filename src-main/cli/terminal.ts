@@ -59,7 +59,11 @@ export function terminalSink(opts: { json: boolean }): EventSink {
       case 'step':
         clearProgress();
         if (e.step.state === 'running') say(`${MARK.running} ${e.step.title}\n    ${e.step.explain}\n`);
-        else say(`${MARK[e.step.state]} ${e.step.title}: ${e.step.summary ?? ''}\n`);
+        else if (e.step.state === 'done' && (e.step.open?.length ?? 0) > 0) {
+          // Done, with things left to do: not a plain [x].
+          const n = e.step.open!.length;
+          say(`[~] ${e.step.title} (${n} open item${n === 1 ? '' : 's'}): ${e.step.summary ?? ''}\n`);
+        } else say(`${MARK[e.step.state]} ${e.step.title}: ${e.step.summary ?? ''}\n`);
         if (e.step.error?.hint) say(`    What to do: ${e.step.error.hint}\n`);
         break;
       case 'progress': {

@@ -40,6 +40,8 @@ const HEAVY: Record<string, Record<string, keyof typeof ASSUMED_RATES>> = {
   backup: { archive: 'archive', verify: 'verify' },
   restore: { verify: 'verify', extract: 'extract' },
   verify: { verify: 'verify' },
+  // Copying sets to a stick reads and writes every byte: about as slow as packing.
+  mirror: { copy: 'archive' },
 };
 const SERVICE_STEPS = new Set(['stop-service', 'start-service', 'restart', 'rollback-stop', 'rollback-service']);
 
@@ -114,6 +116,9 @@ export function jobEstimate(
     } else if (kind) {
       if (!size) return { remainingSeconds: null, serviceBackSeconds: null, measured: false };
       now = secondsFor(size, kind);
+    } else if (p && p.etaSeconds !== null) {
+      // A step that is not one of the long ones but measures itself (a product's own copy step).
+      now = p.etaSeconds;
     } else {
       now = SERVICE_STEPS.has(running.id) ? SERVICE_SECONDS : QUICK_SECONDS;
     }

@@ -18,6 +18,18 @@ export function ProgressView({ progress, overall }: { progress: Progress; overal
     pct === null
       ? `${words.doing}: ${progress.files.toLocaleString('en-US')} files so far`
       : `${words.doing}: ${Math.floor(pct / 10) * 10} percent`;
+  // A step that measures nothing yet (a service stopping, a worker starting): only that it works, and for how long.
+  if (progress.bytes === 0 && progress.files === 0 && progress.totalBytes === null && progress.totalFiles === null) {
+    return (
+      <div className="progress" data-phase={progress.phase}>
+        <label className="progress-label" htmlFor="job-progress">
+          {words.doing}… <span className="muted small">({formatDuration(progress.elapsedMs / 1000)} so far)</span>
+        </label>
+        <progress id="job-progress" />
+        {overall ? <OverallLine overall={overall} /> : null}
+      </div>
+    );
+  }
   return (
     <div className="progress" data-phase={progress.phase}>
       <label className="progress-label" htmlFor="job-progress">

@@ -34,6 +34,7 @@ const WORDS: Record<string, PhaseWords> = {
   mirroring: { doing: 'Copying the backups to the stick', bytesLabel: 'Copied', filesLabel: 'Files copied' },
   reading: { doing: 'Reading the archive', bytesLabel: 'Read', filesLabel: 'Files read' },
   starting: { doing: 'Starting', bytesLabel: 'Done', filesLabel: 'Files' },
+  working: { doing: 'Working', bytesLabel: 'Done', filesLabel: 'Files' },
 };
 
 export function phaseWords(phase: string): PhaseWords {

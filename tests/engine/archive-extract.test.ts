@@ -150,8 +150,20 @@ describe('extractArchive', () => {
     const stage = path.join(work, 'ok-stage');
     const old = process.umask(0o077);
     try {
-      const x = await extractArchive(out, { parts: r.parts, manifestFile, targets: { eds: stage } }, {});
+      const seen: { phase: string; files: number; totalFiles: number | null }[] = [];
+      const x = await extractArchive(
+        out,
+        { parts: r.parts, manifestFile, targets: { eds: stage }, totalFiles: r.files },
+        { onProgress: (p) => seen.push({ phase: p.phase, files: p.files, totalFiles: p.totalFiles }) },
+      );
       expect(x).toEqual({ files: r.files, contentBytes: r.contentBytes });
+      // "Unpacking", counting files against their total.
+      expect(seen.filter((p) => p.phase !== 'starting').length).toBeGreaterThan(0);
+      // (The worker says "starting" until its first own report.)
+      expect(
+        seen.filter((p) => p.phase !== 'starting').every((p) => p.phase === 'unpacking' && p.totalFiles === r.files),
+      ).toBe(true);
+      expect(seen.at(-1)!.files).toBe(r.files);
     } finally {
       process.umask(old);
     }

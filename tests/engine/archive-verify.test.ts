@@ -61,8 +61,22 @@ afterAll(async () => {
 describe('verifyArchive', () => {
   it('accepts an intact split set and saves the inner manifest', async () => {
     const manifestOut = path.join(work, 'files.jsonl');
-    const v = await verifyArchive(split.dir, { parts: split.r.parts, manifestOut }, {});
+    const seen: { phase: string; files: number; totalFiles: number | null }[] = [];
+    const v = await verifyArchive(
+      split.dir,
+      { parts: split.r.parts, manifestOut, totalFiles: split.r.files },
+      { onProgress: (p) => seen.push({ phase: p.phase, files: p.files, totalFiles: p.totalFiles }) },
+    );
     expect(v).toEqual({ files: split.r.files, contentBytes: split.r.contentBytes });
+    // Progress counts the files checked against their total ("1,234 of 30,007"), in the engine's own words.
+    expect(seen.filter((p) => p.phase !== 'starting').length).toBeGreaterThan(0);
+    // (The worker says "starting" until its first own report.)
+    expect(
+      seen
+        .filter((p) => p.phase !== 'starting')
+        .every((p) => p.phase === 'verifying' && p.totalFiles === split.r.files),
+    ).toBe(true);
+    expect(seen.at(-1)!.files).toBe(split.r.files);
     const lines = readFileSync(manifestOut, 'utf8').trim().split('\n');
     expect(JSON.parse(lines[0]!)).toMatchObject({ format: 'edge-recovery-files' });
     expect(lines.length).toBe(1 + split.r.files + split.r.dirs + split.r.symlinks);
