@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import {
   type Dirent,
   closeSync,
@@ -158,8 +158,10 @@ export async function createArchiveJob(
       gid: st.gid,
     });
 
-    const emit = async (m: ManifestLine): Promise<void> => {
-      await sink.write(encodeHeader({ ...m, linkpath: m.target }));
+    /** The entry's header into the archive: a promise only when a batch is due for the compressor. */
+    const emit = (m: ManifestLine): Promise<void> | undefined => {
+      const h = encodeHeader({ ...m, linkpath: m.target });
+      return sink.tryWrite(h) ? undefined : sink.write(h);
     };
 
     const visit = async (abs: string, rel: string, st: Stats): Promise<void> => {
@@ -178,7 +180,9 @@ export async function createArchiveJob(
           const childAbs = path.join(abs, d.name);
           // A regular file is opened (O_NOFOLLOW) and fstat'ed: no lstat first (one syscall less per file).
           if (d.isFile()) {
-            await copyFile(childAbs, `${rel}/${d.name}`);
+            // No await for a small file that fits in the current batch: no promise, no microtask per file.
+            const pending = copyFile(childAbs, `${rel}/${d.name}`);
+            if (pending) await pending;
             continue;
           }
           let cst: Stats;
@@ -208,54 +212,104 @@ export async function createArchiveJob(
       }
     };
 
-    const copyFile = async (abs: string, rel: string): Promise<void> => {
-      {
-        let fd: number;
-        try {
-          // O_NONBLOCK: if the file was swapped for a FIFO since the folder was listed, do not hang on it.
-          fd = openSync(abs, fsc.O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
-        } catch (e) {
-          throw unreadable(e, abs);
-        }
-        try {
-          const fst = fstatSync(fd);
-          if (!fst.isFile()) {
-            await visit(abs, rel, fst);
-            return;
-          }
-          const m = base(rel, fst, 'file', fst.size);
-          await emit(m);
-          const hash = createHash('sha256');
-          let complete: boolean;
-          try {
-            complete = await sink.copyFile(fd, fst.size, hash, (n) => meter.add(n, 0, rel));
-          } catch (e) {
-            if (e instanceof RecoveryError) throw e;
-            if ((e as NodeJS.ErrnoException).syscall === 'read') throw unreadable(e, abs);
-            throw e;
-          }
-          if (!complete) {
-            throw new RecoveryError('SOURCE_MISSING', `${abs} shrank while it was being backed up.`, {
-              hint: 'Make sure the product service is stopped, then start the backup again.',
-            });
-          }
-          m.sha256 = hash.digest('hex');
-          // A file written while it was read (no service manager stopped its writer): say which.
-          const after = fstatSync(fd);
-          const what = [
-            after.size !== fst.size ? `size ${fst.size} → ${after.size}` : '',
-            after.mtimeMs !== fst.mtimeMs ? 'modified' : '',
-            after.ctimeMs !== fst.ctimeMs && after.mtimeMs === fst.mtimeMs ? 'attributes changed' : '',
-          ].filter(Boolean);
-          if (what.length > 0) (result.changed ??= []).push({ path: abs, detail: what.join(', ') });
-          spool.add(manifestLine(m));
-          result.files++;
-          result.contentBytes += fst.size;
-          meter.add(0, 1);
-        } finally {
-          closeSync(fd);
-        }
+    const readError = (e: unknown, abs: string): unknown => {
+      if (e instanceof RecoveryError) return e;
+      if ((e as NodeJS.ErrnoException).syscall === 'read') return unreadable(e, abs);
+      return e;
+    };
+
+    /** After the file's data: its checksum, whether it changed while read, its manifest line. */
+    const fileDone = (abs: string, fd: number, fst: Stats, m: ManifestLine, hash: Hash, complete: boolean): void => {
+      if (!complete) {
+        throw new RecoveryError('SOURCE_MISSING', `${abs} shrank while it was being backed up.`, {
+          hint: 'Make sure the product service is stopped, then start the backup again.',
+        });
       }
+      m.sha256 = hash.digest('hex');
+      // A file written while it was read (no service manager stopped its writer): say which.
+      const after = fstatSync(fd);
+      const what = [
+        after.size !== fst.size ? `size ${fst.size} → ${after.size}` : '',
+        after.mtimeMs !== fst.mtimeMs ? 'modified' : '',
+        after.ctimeMs !== fst.ctimeMs && after.mtimeMs === fst.mtimeMs ? 'attributes changed' : '',
+      ].filter(Boolean);
+      if (what.length > 0) (result.changed ??= []).push({ path: abs, detail: what.join(', ') });
+      spool.add(manifestLine(m));
+      result.files++;
+      result.contentBytes += fst.size;
+      meter.add(0, 1);
+    };
+
+    /**
+     * One file: open (O_NOFOLLOW), fstat, header, data, fstat, close. Synchronous (undefined) when header and
+     * data fit in the current batch; a promise when a batch must go to the compressor first.
+     */
+    const copyFile = (abs: string, rel: string): Promise<void> | undefined => {
+      let fd: number;
+      try {
+        // O_NONBLOCK: if the file was swapped for a FIFO since the folder was listed, do not hang on it.
+        fd = openSync(abs, fsc.O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+      } catch (e) {
+        throw unreadable(e, abs);
+      }
+      let handedOver = false;
+      try {
+        const fst = fstatSync(fd);
+        const slow = async (work: () => Promise<void>): Promise<void> => {
+          try {
+            await work();
+          } finally {
+            closeSync(fd);
+          }
+        };
+        if (!fst.isFile()) {
+          handedOver = true;
+          return slow(() => visit(abs, rel, fst));
+        }
+        const m = base(rel, fst, 'file', fst.size);
+        const hash = createHash('sha256');
+        const onBytes = (n: number): void => meter.add(n, 0, rel);
+        const header = encodeHeader({ ...m, linkpath: m.target });
+        if (sink.tryWrite(header)) {
+          let complete: boolean | null;
+          try {
+            complete = sink.copySmallFile(fd, fst.size, hash, onBytes);
+          } catch (e) {
+            throw readError(e, abs);
+          }
+          if (complete !== null) {
+            fileDone(abs, fd, fst, m, hash, complete);
+            return undefined;
+          }
+        } else {
+          handedOver = true;
+          return slow(async () => {
+            await sink.write(header);
+            await copyRest(abs, fd, fst, m, hash, onBytes);
+          });
+        }
+        handedOver = true;
+        return slow(() => copyRest(abs, fd, fst, m, hash, onBytes));
+      } finally {
+        if (!handedOver) closeSync(fd);
+      }
+    };
+
+    const copyRest = async (
+      abs: string,
+      fd: number,
+      fst: Stats,
+      m: ManifestLine,
+      hash: Hash,
+      onBytes: (n: number) => void,
+    ): Promise<void> => {
+      let complete: boolean;
+      try {
+        complete = await sink.copyFile(fd, fst.size, hash, onBytes);
+      } catch (e) {
+        throw readError(e, abs);
+      }
+      fileDone(abs, fd, fst, m, hash, complete);
     };
 
     for (const r of roots) {

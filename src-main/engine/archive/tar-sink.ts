@@ -53,6 +53,40 @@ export class TarSink {
     return true;
   }
 
+  /**
+   * Copies `b` into the batch without waiting when it fits with room to spare (no batch is then due for the
+   * compressor); false when it does not, and then nothing was written (use `write`).
+   */
+  tryWrite(b: Buffer): boolean {
+    if (b.length >= this.batchSize - this.used) return false;
+    b.copy(this.buf, this.used);
+    this.used += b.length;
+    return true;
+  }
+
+  /**
+   * `copyFile` without a promise for a file that fits, padded, in what is left of the batch (most small files):
+   * null when it does not fit, and then nothing was read; else as `copyFile`.
+   */
+  copySmallFile(fd: number, size: number, hash: Hash, onBytes: (n: number) => void): boolean | null {
+    const pad = (BLOCK - (size % BLOCK)) % BLOCK;
+    if (size + pad >= this.batchSize - this.used) return null;
+    let left = size;
+    while (left > 0) {
+      const n = readSync(fd, this.buf, this.used, left, null);
+      if (n === 0) return false;
+      hash.update(this.buf.subarray(this.used, this.used + n));
+      this.used += n;
+      left -= n;
+      onBytes(n);
+    }
+    if (pad) {
+      this.buf.fill(0, this.used, this.used + pad);
+      this.used += pad;
+    }
+    return true;
+  }
+
   /** End-of-archive: two zero blocks, then zeros up to a whole record, like GNU tar. */
   async end(): Promise<void> {
     const soFar = this.total + this.used + 2 * BLOCK;
