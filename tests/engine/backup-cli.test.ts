@@ -212,6 +212,16 @@ describe.skipIf(runit.skip)('edge-recovery backup on a practice appliance under 
     }
     const sets = await findSets(stick);
     expect(sets).toHaveLength(2);
+    // The backup reports beside the sets: one per kept set; the removed set's report went with it.
+    const deviceDir = path.dirname(sets[0]!);
+    const reports = (await fsp.readdir(deviceDir)).filter((n) => /^report-backup-.*\.json$/.test(n));
+    const named = await Promise.all(
+      reports.map(async (n) =>
+        path.basename(JSON.parse(await fsp.readFile(path.join(deviceDir, n), 'utf8')).backupPath),
+      ),
+    );
+    expect(named.sort()).toEqual(sets.map((x) => path.basename(x)).sort());
+    expect((await fsp.readdir(deviceDir)).filter((n) => /^report-backup-.*\.html$/.test(n))).toHaveLength(2);
     const newest = sets[sets.length - 1]!;
     const parts = (await fsp.readdir(newest)).filter((n) => /^data\.tar\.gz\.\d{3}$/.test(n)).sort();
     expect(parts.length).toBeGreaterThan(2);

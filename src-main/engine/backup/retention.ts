@@ -1,5 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { removeTreeNoFollow } from '../util/safe-delete.js';
 import { MANIFEST_NAME, readBackupSet, type BackupClass } from './manifest.js';
 
 /**
@@ -125,12 +126,41 @@ export async function applyRetention(
   const removed: RetentionRemoval[] = [];
   for (const dir of debris) {
     if (path.resolve(dir) === path.resolve(current)) continue;
-    await fsp.rm(dir, { recursive: true, force: true });
+    removeTreeNoFollow(dir);
     removed.push({ dir, createdAt: null, class: null, reason: 'unfinished (interrupted) backup, superseded' });
   }
   for (const r of planRetention(sets, policy, { now, current })) {
-    await fsp.rm(r.dir, { recursive: true, force: true });
+    removeTreeNoFollow(r.dir);
     removed.push(r);
   }
+  await removeReportsOf(
+    deviceDir,
+    removed.map((r) => path.basename(r.dir)),
+  );
   return removed;
+}
+
+/**
+ * Removes the backup reports (report-backup-<stamp>.json/.html/.pdf beside the sets) of the sets just removed, so
+ * the stick never shows a report for a backup that is gone. A report is matched by the set folder it names; one
+ * that cannot be read, or that names another set, is left alone.
+ */
+async function removeReportsOf(deviceDir: string, removedSets: string[]): Promise<void> {
+  if (removedSets.length === 0) return;
+  const gone = new Set(removedSets);
+  for (const n of await fsp.readdir(deviceDir).catch(() => [] as string[])) {
+    const m = /^(report-backup-[\w.-]+)\.json$/.exec(n);
+    if (m === null) continue;
+    try {
+      const file = path.join(deviceDir, n);
+      const st = await fsp.lstat(file);
+      if (!st.isFile() || st.size > 4 * 1024 * 1024) continue;
+      const j = JSON.parse(await fsp.readFile(file, 'utf8')) as { kind?: unknown; backupPath?: unknown };
+      if (j.kind !== 'backup' || typeof j.backupPath !== 'string') continue;
+      if (!gone.has(path.basename(j.backupPath.replace(/[\\/]+$/, '')))) continue;
+      for (const ext of ['.json', '.html', '.pdf']) await fsp.rm(path.join(deviceDir, m[1] + ext), { force: true });
+    } catch {
+      // Not a report this tool can read: not ours to delete.
+    }
+  }
 }
