@@ -36,6 +36,9 @@ export default defineConfig({
           include: ['tests/e2e/**/*.test.ts'],
           environment: 'node',
           fileParallelism: false,
+          // A browser test walks a whole backup and restore through the real engine (~90 s on a quiet 2-core
+          // machine): room for a loaded CI machine without hiding a hang (each wait inside has its own bound).
+          testTimeout: 300_000,
           setupFiles: ['tests/helpers/state-dir-setup.ts'],
         },
       },
