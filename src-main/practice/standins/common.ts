@@ -1,4 +1,5 @@
 import { existsSync, promises as fsp } from 'node:fs';
+import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -55,4 +56,15 @@ export function flags(argv: string[]): Map<string, string> {
 
 export function say(line: string): void {
   process.stdout.write(`${line}\n`);
+}
+
+/** Keeps a stand-in's server up until runit (SIGTERM) or a terminal (SIGINT) stops it; never resolves. */
+export function serveUntilSignalled(srv: Server): Promise<number> {
+  const stop = (): void => {
+    srv.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  return new Promise<number>(() => undefined);
 }

@@ -5,7 +5,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { flags, say } from './common.js';
+import { flags, say, serveUntilSignalled } from './common.js';
 
 /**
  * Advantech WISE-DeviceOn server as far as its backups go: scheduled backups written as
@@ -204,13 +204,7 @@ async function server(root: string, f: Map<string, string>): Promise<number> {
   });
   await new Promise<void>((r) => srv.listen(port, '127.0.0.1', r));
   await log(root, `DeviceOn server started, API on port ${port}`);
-  const stop = (): void => {
-    srv.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  return new Promise<number>(() => undefined);
+  return serveUntilSignalled(srv);
 }
 
 export async function deviceonMain(argv: string[]): Promise<number> {

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { flags } from './common.js';
+import { flags, serveUntilSignalled } from './common.js';
 
 /**
  * EVC-net Edge (Last Mile Solutions) as far as its backups go, after edgedocs.evc-net.com/docs/backups: backups
@@ -297,13 +297,7 @@ async function server(root: string, f: Map<string, string>): Promise<number> {
     setTimeout(() => void auto(), autoMs);
   };
   setTimeout(() => void auto(), autoMs);
-  const stop = (): void => {
-    srv.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  return new Promise<number>(() => undefined);
+  return serveUntilSignalled(srv);
 }
 
 export async function evcEdgeMain(argv: string[]): Promise<number> {

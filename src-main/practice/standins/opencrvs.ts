@@ -4,7 +4,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { flags, installWrapper, say } from './common.js';
+import { flags, installWrapper, say, serveUntilSignalled } from './common.js';
 
 /**
  * OpenCRVS as far as its backups go: the nightly backup job (a tar of the database dumps, encrypted with the
@@ -121,13 +121,7 @@ async function server(root: string, f: Map<string, string>): Promise<number> {
   });
   await new Promise<void>((r) => srv.listen(port, '127.0.0.1', r));
   process.stderr.write(`opencrvs gateway listening on 127.0.0.1:${port}\n`);
-  const stop = (): void => {
-    srv.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  return new Promise<number>(() => undefined);
+  return serveUntilSignalled(srv);
 }
 
 export async function opencrvsMain(argv: string[]): Promise<number> {
