@@ -1,5 +1,5 @@
-import { useCallback, useEffect, useId, useState } from 'react';
-import type { BackupGroup, BackupSummary } from '../../src-main/shared/contract.js';
+import { useId, useState } from 'react';
+import type { BackupSummary } from '../../src-main/shared/contract.js';
 import { useApi } from '../api.js';
 import { BackupPicker } from '../components/backup-picker.js';
 import { DrivePicker } from '../components/drive-picker.js';
@@ -9,6 +9,7 @@ import { Screen } from '../components/screen.js';
 import { StepIndicator } from '../components/step-indicator.js';
 import { formatBytes, formatDate } from '../lib/format.js';
 import { toUiError, type UiError } from '../lib/ui-error.js';
+import { useBackupGroups } from '../lib/use-backup-groups.js';
 import { selectPractice, useWizard, type Target } from '../store/wizard-store.js';
 
 /** "Verify a backup", first step: the stick that holds it (nothing is written to it). */
@@ -39,22 +40,11 @@ export function VerifyPickScreen({ source }: { source: Target }) {
   const api = useApi();
   const uid = useId();
   const go = useWizard((s) => s.go);
-  const [groups, setGroups] = useState<BackupGroup[] | null>(null);
+  const { groups, error: listError } = useBackupGroups(source.path);
   const [chosen, setChosen] = useState<BackupSummary | null>(null);
   const [passphrase, setPassphrase] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<UiError | null>(null);
-  const load = useCallback(async () => {
-    setError(null);
-    try {
-      setGroups(await api.invoke('backups.list', { dir: source.path }));
-    } catch (e) {
-      setError(toUiError(e));
-    }
-  }, [api, source.path]);
-  useEffect(() => {
-    void load();
-  }, [load]);
 
   const start = async (b: BackupSummary) => {
     setBusy(true);
@@ -78,8 +68,8 @@ export function VerifyPickScreen({ source }: { source: Target }) {
       <p>
         Backups on <strong>{source.label}</strong> (<code>{source.path}</code>):
       </p>
-      {error ? <ErrorPanel error={error} /> : null}
-      {groups === null && !error ? <p className="muted">Reading the stick…</p> : null}
+      {(error ?? listError) ? <ErrorPanel error={(error ?? listError)!} /> : null}
+      {groups === null && !(error ?? listError) ? <p className="muted">Reading the stick…</p> : null}
       {groups && !chosen ? (
         <BackupPicker groups={groups} purpose="verify" onChosen={(b) => (b.encrypted ? setChosen(b) : void start(b))} />
       ) : null}
