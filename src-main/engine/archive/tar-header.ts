@@ -69,8 +69,9 @@ function paxRecord(key: string, value: string): string {
 function ustarBlock(
   e: { path: string; flag: string; size: number; mode: number; mtime: number; uid: number; gid: number },
   names: { prefix: string; name: string; linkname: string; uname: string; gname: string },
+  into?: Buffer,
 ): Buffer {
-  const b = Buffer.alloc(BLOCK);
+  const b = into ? into.fill(0, 0, BLOCK) : Buffer.alloc(BLOCK);
   writeString(b, names.name, 0, 100);
   writeOctal(b, e.mode & 0o7777, 100, 8);
   writeOctal(b, e.uid, 108, 8);
@@ -96,14 +97,16 @@ function clip(s: string, bytes: number): string {
   return out;
 }
 
-/**
- * Header block(s) for one entry: a pax 'x' header first when a field does not fit ustar (long or
- * non-ASCII names, big sizes/ids), then the ustar header. Directory paths end with '/'.
- */
 /** What we write: a header as read back, for the three kinds of entry a backup holds. */
 export type WritableHeader = Omit<TarEntryHeader, 'type' | 'flag'> & { type: 'file' | 'dir' | 'symlink' };
 
-export function encodeHeader(e: WritableHeader): Buffer {
+/**
+ * Header block(s) for one entry: a pax 'x' header first when a field does not fit ustar (long or
+ * non-ASCII names, big sizes/ids), then the ustar header. Directory paths end with '/'. With `scratch`
+ * (512 bytes), a header without pax is written into it and it is returned (valid until the next call).
+ */
+
+export function encodeHeader(e: WritableHeader, scratch?: Buffer): Buffer {
   const p = e.type === 'dir' && !e.path.endsWith('/') ? e.path + '/' : e.path;
   const size = e.type === 'file' ? e.size : 0;
   const mtime = Math.max(0, Math.floor(e.mtime));
@@ -137,6 +140,8 @@ export function encodeHeader(e: WritableHeader): Buffer {
       gid: Math.min(e.gid, MAX_OCTAL_7),
     },
     names,
+    // A plain header (no pax) into the caller's reused block: no fresh buffer per entry.
+    pax.length === 0 ? scratch : undefined,
   );
   if (pax.length === 0) return main;
   const body = Buffer.from(pax.join(''), 'utf8');
