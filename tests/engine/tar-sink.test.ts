@@ -30,16 +30,15 @@ describe('tar sink batching', () => {
       expected.push(header, data, pad);
       const fd = openSync(file, 'r');
       const hash = createHash('sha256');
-      let complete: boolean | null = null;
-      if (sink.tryWrite(header)) complete = sink.copySmallFile(fd, size, hash, () => undefined);
+      let digest: string | false | null = null;
+      if (sink.tryWrite(header)) digest = sink.copySmallFile(fd, size);
       else await sink.write(header);
-      if (complete === null) {
+      if (digest === null) {
         slow++;
-        complete = await sink.copyFile(fd, size, hash, () => undefined);
+        digest = (await sink.copyFile(fd, size, hash, () => undefined)) && hash.digest('hex');
       } else fast++;
       closeSync(fd);
-      expect(complete).toBe(true);
-      expect(hash.digest('hex')).toBe(createHash('sha256').update(data).digest('hex'));
+      expect(digest).toBe(createHash('sha256').update(data).digest('hex'));
     }
     await sink.end();
     expect(fast).toBeGreaterThan(5);
@@ -60,7 +59,7 @@ describe('tar sink batching', () => {
     await fsp.writeFile(file, Buffer.alloc(100, 1));
     const sink = new TarSink(async (_b, done) => done(), 4096);
     const fd = openSync(file, 'r');
-    expect(sink.copySmallFile(fd, 200, createHash('sha256'), () => undefined)).toBe(false);
+    expect(sink.copySmallFile(fd, 200)).toBe(false);
     closeSync(fd);
     await fsp.rm(dir, { recursive: true, force: true });
   });

@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   type Dirent,
   closeSync,
@@ -22,7 +22,7 @@ import { DEFAULT_GZIP_LEVEL, archiveBaseName } from './names.js';
 import { GzipOut } from './gzip-out.js';
 import { LineSpool, MANIFEST_FORMAT, MANIFEST_PATH, manifestLine, type ManifestLine } from './manifest.js';
 import { PartWriter } from './part-writer.js';
-import { encodeHeader } from './tar-header.js';
+import { BLOCK, encodeHeader } from './tar-header.js';
 import { TarSink } from './tar-sink.js';
 import type { ArchiveResult, CreateArchiveOptions } from './types.js';
 
@@ -30,6 +30,7 @@ export { DEFAULT_GZIP_LEVEL, ITEM_ID, archiveBaseName } from './names.js';
 
 const O_NOFOLLOW = fsc.O_NOFOLLOW ?? 0;
 const O_NONBLOCK = fsc.O_NONBLOCK ?? 0;
+const OPEN_FLAGS = fsc.O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
 
 /** Entries by name (byte order of UTF-16, as before), with their types: regular files need no lstat. */
 function sortedEntries(dir: string): Dirent[] {
@@ -106,7 +107,8 @@ export async function createArchiveJob(
       throw new RecoveryError('SOURCE_MISSING', `The folder ${it.path} (${it.id}) does not exist.`, { cause: e });
     }
     if (!st.isDirectory()) throw new RecoveryError('SOURCE_MISSING', `${it.path} (${it.id}) is not a folder.`);
-    return { ...it, st };
+    // Normalized once, so a child's path is the folder's path, a separator and its name.
+    return { ...it, path: path.resolve(it.path), st };
   });
 
   const totals =
@@ -137,32 +139,47 @@ export async function createArchiveJob(
     const gz = out;
     const sink = new TarSink((b, done) => gz.write(b, done));
 
-    const names = (st: Stats): { uname: string; gname: string } => {
-      const key = `${st.uid}:${st.gid}`;
+    // Owner names by id, the last pair remembered (a tree is mostly one owner): no lookup or key string per file.
+    let lastUid = -1;
+    let lastGid = -1;
+    let lastNames = { uname: '', gname: '' };
+    const names = (uid: number, gid: number): { uname: string; gname: string } => {
+      if (uid === lastUid && gid === lastGid) return lastNames;
+      const key = `${uid}:${gid}`;
       let o = owners.get(key);
       if (!o) {
-        o = { uname: userNameForUid(st.uid) ?? '', gname: groupNameForGid(st.gid) ?? '' };
+        o = { uname: userNameForUid(uid) ?? '', gname: groupNameForGid(gid) ?? '' };
         owners.set(key, o);
       }
+      lastUid = uid;
+      lastGid = gid;
+      lastNames = o;
       return o;
     };
 
-    const base = (rel: string, st: Stats, type: ManifestLine['type'], size: number): ManifestLine => ({
-      path: rel,
-      type,
-      size,
-      mode: st.mode & 0o7777,
-      mtime: Math.floor(st.mtimeMs / 1000),
-      ...names(st),
-      uid: st.uid,
-      gid: st.gid,
-    });
+    const base = (rel: string, st: Stats, type: ManifestLine['type'], size: number): ManifestLine => {
+      const o = names(st.uid, st.gid);
+      return {
+        path: rel,
+        type,
+        size,
+        mode: st.mode & 0o7777,
+        mtime: Math.floor(st.mtimeMs / 1000),
+        uname: o.uname,
+        gname: o.gname,
+        uid: st.uid,
+        gid: st.gid,
+      };
+    };
 
     /** The entry's header into the archive: a promise only when a batch is due for the compressor. */
     const emit = (m: ManifestLine): Promise<void> | undefined => {
       const h = encodeHeader({ ...m, linkpath: m.target });
       return sink.tryWrite(h) ? undefined : sink.write(h);
     };
+
+    /** A file's header block, reused for every file (a header with pax records gets its own buffer). */
+    const scratch = Buffer.alloc(BLOCK);
 
     const visit = async (abs: string, rel: string, st: Stats): Promise<void> => {
       if (st.isDirectory()) {
@@ -176,12 +193,15 @@ export async function createArchiveJob(
         } catch (e) {
           throw unreadable(e, abs);
         }
+        // abs is normalized (the root went through path.resolve): a child's path is a concatenation.
+        const prefix = abs.endsWith(path.sep) ? abs : abs + path.sep;
+        const relPrefix = `${rel}/`;
         for (const d of children) {
-          const childAbs = path.join(abs, d.name);
+          const childAbs = prefix + d.name;
           // A regular file is opened (O_NOFOLLOW) and fstat'ed: no lstat first (one syscall less per file).
           if (d.isFile()) {
             // No await for a small file that fits in the current batch: no promise, no microtask per file.
-            const pending = copyFile(childAbs, `${rel}/${d.name}`);
+            const pending = copyFile(childAbs, relPrefix + d.name);
             if (pending) await pending;
             continue;
           }
@@ -191,7 +211,7 @@ export async function createArchiveJob(
           } catch (e) {
             throw unreadable(e, childAbs);
           }
-          await visit(childAbs, `${rel}/${d.name}`, cst);
+          await visit(childAbs, relPrefix + d.name, cst);
         }
       } else if (st.isSymbolicLink()) {
         let target: string;
@@ -218,26 +238,46 @@ export async function createArchiveJob(
       return e;
     };
 
-    /** After the file's data: its checksum, whether it changed while read, its manifest line. */
-    const fileDone = (abs: string, fd: number, fst: Stats, m: ManifestLine, hash: Hash, complete: boolean): void => {
-      if (!complete) {
+    /**
+     * After the file's data: its checksum (false: it came up short), whether it changed while read, its
+     * manifest line; `uncounted` bytes of it go to the progress now.
+     */
+    const fileDone = (
+      abs: string,
+      fd: number,
+      fst: Stats,
+      m: ManifestLine,
+      digest: string | false,
+      uncounted: number,
+    ): void => {
+      if (digest === false) {
         throw new RecoveryError('SOURCE_MISSING', `${abs} shrank while it was being backed up.`, {
           hint: 'Make sure the product service is stopped, then start the backup again.',
         });
       }
-      m.sha256 = hash.digest('hex');
+      m.sha256 = digest;
       // A file written while it was read (no service manager stopped its writer): say which.
       const after = fstatSync(fd);
-      const what = [
-        after.size !== fst.size ? `size ${fst.size} → ${after.size}` : '',
-        after.mtimeMs !== fst.mtimeMs ? 'modified' : '',
-        after.ctimeMs !== fst.ctimeMs && after.mtimeMs === fst.mtimeMs ? 'attributes changed' : '',
-      ].filter(Boolean);
-      if (what.length > 0) (result.changed ??= []).push({ path: abs, detail: what.join(', ') });
+      if (after.size !== fst.size || after.mtimeMs !== fst.mtimeMs || after.ctimeMs !== fst.ctimeMs) {
+        const what = [
+          after.size !== fst.size ? `size ${fst.size} → ${after.size}` : '',
+          after.mtimeMs !== fst.mtimeMs ? 'modified' : '',
+          after.ctimeMs !== fst.ctimeMs && after.mtimeMs === fst.mtimeMs ? 'attributes changed' : '',
+        ].filter(Boolean);
+        (result.changed ??= []).push({ path: abs, detail: what.join(', ') });
+      }
       spool.add(manifestLine(m));
       result.files++;
       result.contentBytes += fst.size;
-      meter.add(0, 1);
+      meter.add(uncounted, 1, m.path);
+    };
+
+    const closeAfter = async (fd: number, work: Promise<void>): Promise<void> => {
+      try {
+        await work;
+      } finally {
+        closeSync(fd);
+      }
     };
 
     /**
@@ -248,68 +288,54 @@ export async function createArchiveJob(
       let fd: number;
       try {
         // O_NONBLOCK: if the file was swapped for a FIFO since the folder was listed, do not hang on it.
-        fd = openSync(abs, fsc.O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+        fd = openSync(abs, OPEN_FLAGS);
       } catch (e) {
         throw unreadable(e, abs);
       }
       let handedOver = false;
       try {
         const fst = fstatSync(fd);
-        const slow = async (work: () => Promise<void>): Promise<void> => {
-          try {
-            await work();
-          } finally {
-            closeSync(fd);
-          }
-        };
         if (!fst.isFile()) {
           handedOver = true;
-          return slow(() => visit(abs, rel, fst));
+          return closeAfter(fd, visit(abs, rel, fst));
         }
         const m = base(rel, fst, 'file', fst.size);
-        const hash = createHash('sha256');
-        const onBytes = (n: number): void => meter.add(n, 0, rel);
-        const header = encodeHeader({ ...m, linkpath: m.target });
+        const header = encodeHeader(m, scratch);
         if (sink.tryWrite(header)) {
-          let complete: boolean | null;
+          let digest: string | false | null;
           try {
-            complete = sink.copySmallFile(fd, fst.size, hash, onBytes);
+            digest = sink.copySmallFile(fd, fst.size);
           } catch (e) {
             throw readError(e, abs);
           }
-          if (complete !== null) {
-            fileDone(abs, fd, fst, m, hash, complete);
+          if (digest !== null) {
+            fileDone(abs, fd, fst, m, digest, fst.size);
             return undefined;
           }
-        } else {
           handedOver = true;
-          return slow(async () => {
-            await sink.write(header);
-            await copyRest(abs, fd, fst, m, hash, onBytes);
-          });
+          return closeAfter(fd, copyRest(abs, fd, fst, m));
         }
+        // The batch is due for the compressor: the header is copied out of the reused block first.
+        const own = Buffer.from(header);
         handedOver = true;
-        return slow(() => copyRest(abs, fd, fst, m, hash, onBytes));
+        return closeAfter(
+          fd,
+          sink.write(own).then(() => copyRest(abs, fd, fst, m)),
+        );
       } finally {
         if (!handedOver) closeSync(fd);
       }
     };
 
-    const copyRest = async (
-      abs: string,
-      fd: number,
-      fst: Stats,
-      m: ManifestLine,
-      hash: Hash,
-      onBytes: (n: number) => void,
-    ): Promise<void> => {
+    const copyRest = async (abs: string, fd: number, fst: Stats, m: ManifestLine): Promise<void> => {
+      const hash = createHash('sha256');
       let complete: boolean;
       try {
-        complete = await sink.copyFile(fd, fst.size, hash, onBytes);
+        complete = await sink.copyFile(fd, fst.size, hash, (n) => meter.add(n, 0, m.path));
       } catch (e) {
         throw readError(e, abs);
       }
-      fileDone(abs, fd, fst, m, hash, complete);
+      fileDone(abs, fd, fst, m, complete && hash.digest('hex'), 0);
     };
 
     for (const r of roots) {

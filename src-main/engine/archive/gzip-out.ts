@@ -1,67 +1,138 @@
 import os from 'node:os';
-import { promisify } from 'node:util';
-import { gzip as gzipCb, type ZlibOptions } from 'node:zlib';
+import { constants as zc, createGzip, type Gzip, type ZlibReset } from 'node:zlib';
 import type { AgeEncryptor } from './age-stream.js';
 import type { PartWriter } from './part-writer.js';
 
-const gzip = promisify<Buffer, ZlibOptions, Buffer>(gzipCb);
+/** zlib's output chunk: a few thread-pool round trips per 1 MiB batch, and garbage that dies young. */
+const OUT_CHUNK = 256 * 1024;
+
+/**
+ * One compressor kept for the whole archive: each member is written, finished (Z_FINISH) and the stream reset
+ * (deflateReset: the next member starts with its own gzip header). Its output is copied at once into `out`,
+ * a buffer reused from member to member, so no batch leaves a 1 MiB buffer behind for the garbage collector
+ * (one-shot `zlib.gzip` did: those buffers lived long enough to reach the old generation and piled up to
+ * ~60 MiB of RSS before a full collection).
+ */
+class Lane {
+  /** Node's Gzip has zlib's reset (deflateReset, gzip header included); its typings list it only for Deflate. */
+  private readonly gz: Gzip & ZlibReset;
+  out: Buffer = Buffer.allocUnsafe(OUT_CHUNK);
+  len = 0;
+  /** The member being compressed (resolves when all its output is in `out`). */
+  pending: Promise<void> | null = null;
+  private failure: Error | null = null;
+  private reject: ((e: Error) => void) | null = null;
+
+  constructor(level: number) {
+    this.gz = createGzip({ level, chunkSize: OUT_CHUNK }) as Gzip & ZlibReset;
+    this.gz.on('data', (c: Buffer) => {
+      if (this.len + c.length > this.out.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.len + c.length));
+        this.out.copy(bigger, 0, 0, this.len);
+        this.out = bigger;
+      }
+      c.copy(this.out, this.len);
+      this.len += c.length;
+    });
+    this.gz.on('error', (e: Error) => {
+      this.failure ??= e;
+      this.reject?.(e);
+    });
+  }
+
+  /** Compresses `b` as one whole gzip member; `consumed` once zlib no longer reads `b`. */
+  start(b: Buffer, consumed?: () => void): void {
+    this.len = 0;
+    this.pending = new Promise<void>((resolve, reject) => {
+      if (this.failure) {
+        reject(this.failure);
+        return;
+      }
+      this.reject = reject;
+      this.gz.write(b);
+      this.gz.flush(zc.Z_FINISH, () => {
+        this.reject = null;
+        if (this.failure) {
+          reject(this.failure);
+          return;
+        }
+        this.gz.reset();
+        consumed?.();
+        resolve();
+      });
+    });
+    // A rejection is handled where the promise is awaited; this only keeps a destroyed pipeline quiet.
+    this.pending.catch(() => undefined);
+  }
+
+  destroy(): void {
+    this.gz.destroy();
+  }
+}
 
 /**
  * tar bytes → gzip → [age] → parts. Each batch from the tar sink is compressed as its own gzip member
  * (RFC 1952: a gzip file is a series of members; `gzip -d`, GNU tar and Node's gunzip read it as one stream,
  * as pigz's output is read), so batches compress in parallel on the libuv pool while this thread reads the
- * next files. Members are written in order. One stream compressed on one thread was the bottleneck: the
- * reader idled half the time waiting for it.
+ * next files. Members are written in order: batch k goes to lane k mod n, so the lane about to be reused
+ * always holds the oldest member. One stream compressed on one thread was the bottleneck: the reader idled
+ * half the time waiting for it.
  */
 export class GzipOut {
-  /** Batches being compressed, oldest first. */
-  private readonly inflight: Promise<Buffer>[] = [];
-  private readonly parallel: number;
+  private readonly lanes: Lane[];
+  private next = 0;
 
   constructor(
-    private readonly level: number,
+    level: number,
     private readonly enc: AgeEncryptor | null,
     private readonly writer: PartWriter,
     parallel = Math.max(1, Math.min(4, os.availableParallelism())),
   ) {
-    this.parallel = parallel;
+    this.lanes = Array.from({ length: parallel }, () => new Lane(level));
     if (enc) this.writer.write(enc.prefix);
   }
 
   /**
    * Queues a batch (which the caller must not touch until `consumed` is called: when zlib is done with it);
-   * waits while `parallel` batches are already compressing.
+   * waits while every lane is still compressing.
    */
   async write(b: Buffer, consumed?: () => void): Promise<void> {
-    // Output in one chunk per batch: zlib's default 16 KiB chunks cost a callback each on this thread.
-    const p = gzip(b, { level: this.level, chunkSize: Math.max(64 * 1024, b.length + 1024) });
-    if (consumed) void p.then(consumed, () => undefined);
-    // A rejection is handled where the promise is awaited; this only keeps a destroyed pipeline quiet.
-    p.catch(() => undefined);
-    this.inflight.push(p);
-    while (this.inflight.length > this.parallel) await this.writeOldest();
+    const lane = this.lanes[this.next]!;
+    this.next = (this.next + 1) % this.lanes.length;
+    if (lane.pending) await this.writeOut(lane);
+    lane.start(b, consumed);
   }
 
   async end(): Promise<void> {
-    while (this.inflight.length > 0) await this.writeOldest();
+    for (let i = 0; i < this.lanes.length; i++) {
+      const lane = this.lanes[(this.next + i) % this.lanes.length]!;
+      if (lane.pending) await this.writeOut(lane);
+    }
     if (this.enc) {
       const out: Buffer[] = [];
       this.enc.final(out);
       for (const o of out) this.writer.write(o);
     }
+    this.destroy();
   }
 
   /** Drops what is still compressing (on failure or abort). */
   destroy(): void {
-    this.inflight.length = 0;
+    for (const l of this.lanes) {
+      l.pending = null;
+      l.destroy();
+    }
   }
 
-  private async writeOldest(): Promise<void> {
-    const member = await this.inflight.shift()!;
+  private async writeOut(lane: Lane): Promise<void> {
+    await lane.pending;
+    lane.pending = null;
+    const member = lane.out.subarray(0, lane.len);
     if (!this.enc) {
       this.writer.write(member);
       return;
     }
+    // The encryptor copies what it is given into its own chunk buffer: the lane's buffer can be reused.
     const out: Buffer[] = [];
     this.enc.push(member, out);
     for (const o of out) this.writer.write(o);

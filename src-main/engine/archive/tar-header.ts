@@ -69,8 +69,9 @@ function paxRecord(key: string, value: string): string {
 function ustarBlock(
   e: { path: string; flag: string; size: number; mode: number; mtime: number; uid: number; gid: number },
   names: { prefix: string; name: string; linkname: string; uname: string; gname: string },
+  into?: Buffer,
 ): Buffer {
-  const b = Buffer.alloc(BLOCK);
+  const b = into ? into.fill(0, 0, BLOCK) : Buffer.alloc(BLOCK);
   writeString(b, names.name, 0, 100);
   writeOctal(b, e.mode & 0o7777, 100, 8);
   writeOctal(b, e.uid, 108, 8);
@@ -96,14 +97,16 @@ function clip(s: string, bytes: number): string {
   return out;
 }
 
-/**
- * Header block(s) for one entry: a pax 'x' header first when a field does not fit ustar (long or
- * non-ASCII names, big sizes/ids), then the ustar header. Directory paths end with '/'.
- */
 /** What we write: a header as read back, for the three kinds of entry a backup holds. */
 export type WritableHeader = Omit<TarEntryHeader, 'type' | 'flag'> & { type: 'file' | 'dir' | 'symlink' };
 
-export function encodeHeader(e: WritableHeader): Buffer {
+/**
+ * Header block(s) for one entry: a pax 'x' header first when a field does not fit ustar (long or
+ * non-ASCII names, big sizes/ids), then the ustar header. Directory paths end with '/'. With `scratch`
+ * (512 bytes), a header without pax is written into it and it is returned (valid until the next call).
+ */
+
+export function encodeHeader(e: WritableHeader, scratch?: Buffer): Buffer {
   const p = e.type === 'dir' && !e.path.endsWith('/') ? e.path + '/' : e.path;
   const size = e.type === 'file' ? e.size : 0;
   const mtime = Math.max(0, Math.floor(e.mtime));
@@ -137,6 +140,8 @@ export function encodeHeader(e: WritableHeader): Buffer {
       gid: Math.min(e.gid, MAX_OCTAL_7),
     },
     names,
+    // A plain header (no pax) into the caller's reused block: no fresh buffer per entry.
+    pax.length === 0 ? scratch : undefined,
   );
   if (pax.length === 0) return main;
   const body = Buffer.from(pax.join(''), 'utf8');
@@ -175,6 +180,22 @@ function readNumber(b: Buffer, off: number, len: number, what: string): number {
     }
     return n;
   }
+  // The common case, as we and GNU tar write it: octal digits from the field's first byte, then a NUL, a blank
+  // or the field's end. Read without a string or a regex; the same number the general rule below gives.
+  if (first >= 0x30 && first <= 0x37) {
+    const end = off + len;
+    let n = 0;
+    let i = off;
+    for (; i < end; i++) {
+      const c = b[i]!;
+      if (c < 0x30 || c > 0x37) break;
+      n = n * 8 + (c - 0x30);
+    }
+    if (i === end || b[i] === 0 || b[i] === 0x20) {
+      if (!Number.isSafeInteger(n)) throw new TarFormatError(`a ${what} too large in a tar header`);
+      return n;
+    }
+  }
   // As GNU tar's from_header: leading blanks, octal digits, then a NUL, a blank or the field's end.
   const s = b.toString('latin1', off, off + len);
   const m = /^ *([0-7]*)(?:[ \0]|$)/.exec(s);
@@ -199,8 +220,10 @@ export function checksumOk(b: Buffer): boolean {
   } catch {
     return false;
   }
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : b[i]!;
+  // The checksum field itself counts as eight blanks.
+  let sum = 8 * 0x20;
+  for (let i = 0; i < 148; i++) sum += b[i]!;
+  for (let i = 156; i < BLOCK; i++) sum += b[i]!;
   return sum === want;
 }
 

@@ -1,4 +1,4 @@
-import type { Hash } from 'node:crypto';
+import { hash as hashOnce, type Hash } from 'node:crypto';
 import { readSync } from 'node:fs';
 import { BLOCK, RECORD } from './tar-header.js';
 
@@ -66,25 +66,29 @@ export class TarSink {
 
   /**
    * `copyFile` without a promise for a file that fits, padded, in what is left of the batch (most small files):
-   * null when it does not fit, and then nothing was read; else as `copyFile`.
+   * null when it does not fit, and then nothing was read; false when the file came up short; else the sha256
+   * (hex) of its bytes, hashed in one call over the batch (no hash object per file).
    */
-  copySmallFile(fd: number, size: number, hash: Hash, onBytes: (n: number) => void): boolean | null {
+  copySmallFile(fd: number, size: number): string | false | null {
     const pad = (BLOCK - (size % BLOCK)) % BLOCK;
     if (size + pad >= this.batchSize - this.used) return null;
+    const start = this.used;
     let left = size;
     while (left > 0) {
       const n = readSync(fd, this.buf, this.used, left, null);
-      if (n === 0) return false;
-      hash.update(this.buf.subarray(this.used, this.used + n));
+      if (n === 0) {
+        this.used = start;
+        return false;
+      }
       this.used += n;
       left -= n;
-      onBytes(n);
     }
+    const digest = hashOnce('sha256', this.buf.subarray(start, this.used), 'hex');
     if (pad) {
       this.buf.fill(0, this.used, this.used + pad);
       this.used += pad;
     }
-    return true;
+    return digest;
   }
 
   /** End-of-archive: two zero blocks, then zeros up to a whole record, like GNU tar. */

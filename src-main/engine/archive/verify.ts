@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, hash as hashOnce, type Hash } from 'node:crypto';
 import { closeSync, fsyncSync, mkdtempSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -63,7 +63,10 @@ export async function verifyArchiveJob(
   const manifestMax = manifestMaxBytes(opts.limits);
 
   let cur: TarEntryHeader | null = null;
+  let wantHash = false;
   let hash: Hash | null = null;
+  /** A file whose data came in one piece is hashed in one call (no hash object per small file). */
+  let sum: string | null = null;
   let inManifest = false;
   let manifestDone = false;
   try {
@@ -81,13 +84,18 @@ export async function verifyArchiveJob(
             limits.entry(h);
             screen?.check(h);
           }
-          hash = h.type === 'file' && !inManifest ? createHash('sha256') : null;
+          wantHash = h.type === 'file' && !inManifest;
+          hash = null;
+          sum = null;
         },
         data(chunk) {
           if (inManifest) {
             let off = 0;
             while (off < chunk.length) off += writeSync(manifestFd, chunk, off, chunk.length - off);
-          } else hash?.update(chunk);
+          } else if (wantHash) {
+            if (hash === null && sum === null && chunk.length === cur!.size) sum = hashOnce('sha256', chunk, 'hex');
+            else (hash ??= createHash('sha256')).update(chunk);
+          }
         },
         end() {
           const h = cur!;
@@ -95,7 +103,7 @@ export async function verifyArchiveJob(
             manifestDone = true;
             return;
           }
-          seen.add(seenLine(h, hash ? hash.digest('hex') : undefined));
+          seen.add(seenLine(h, wantHash ? (sum ?? (hash ?? createHash('sha256')).digest('hex')) : undefined));
           if (h.type === 'file') {
             result.files++;
             result.contentBytes += h.size;
