@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, hash as hashOnce, type Hash } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
 import { childEnv } from '../util/child-env.js';
 import {
@@ -305,7 +305,15 @@ export async function extractArchiveJob(
   const madeDirs = new Set<string>(itemIds);
   const dirMeta: { abs: string; mode: number; mtime: number; path: string }[] = [];
 
-  let cur: { h: TarEntryHeader; m: ManifestLine | null; abs: string; fd: number; hash: Hash | null } | null = null;
+  /** A file's hash: one call for data that arrives in one piece (most small files), else a hash object. */
+  let cur: {
+    h: TarEntryHeader;
+    m: ManifestLine | null;
+    abs: string;
+    fd: number;
+    hash: Hash | null;
+    sum?: string;
+  } | null = null;
   let manifestHash: Hash | null = null;
   let inManifest = false;
   let manifestEntryDone = false;
@@ -382,7 +390,7 @@ export async function extractArchiveJob(
             if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw hostile(h.path, 'duplicate entry');
             throw toRecoveryError(e, abs);
           }
-          cur = { h, m, abs, fd, hash: h.type === 'file' ? createHash('sha256') : null };
+          cur = { h, m, abs, fd, hash: null };
         },
         data(chunk) {
           const c = cur!;
@@ -394,7 +402,9 @@ export async function extractArchiveJob(
             }
             return;
           }
-          c.hash!.update(chunk);
+          if (c.hash === null && c.sum === undefined && chunk.length === c.h.size)
+            c.sum = hashOnce('sha256', chunk, 'hex');
+          else (c.hash ??= createHash('sha256')).update(chunk);
           if (c.fd === POOLED) {
             writers!.data(chunk);
             return;
@@ -426,7 +436,7 @@ export async function extractArchiveJob(
             return;
           }
           const { h, m, abs } = c;
-          const sha = c.hash?.digest('hex');
+          const sha = h.type === 'file' ? (c.sum ?? (c.hash ?? createHash('sha256')).digest('hex')) : undefined;
           seen?.add(seenLine(h, sha));
           if (h.type === 'file' && c.fd === POOLED) {
             if (m !== null && sha !== m.sha256) throw damaged(h.path);
