@@ -131,9 +131,12 @@ export async function verifyArchiveJob(
           if (h.type === 'file') {
             result.files++;
             result.contentBytes += h.size;
-            const item = (items[h.path.split('/')[0]!] ??= { files: 0, contentBytes: 0 });
-            item.files++;
-            item.contentBytes += h.size;
+            if (result.items) {
+              const slash = h.path.indexOf('/');
+              const item = (items[slash === -1 ? h.path : h.path.slice(0, slash)] ??= { files: 0, contentBytes: 0 });
+              item.files++;
+              item.contentBytes += h.size;
+            }
             meter.add(0, 1, h.path);
           }
         },
