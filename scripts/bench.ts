@@ -48,6 +48,8 @@ interface Measured {
   steps?: Record<string, number>;
   maxGapMs?: number;
   maxGapStep?: string;
+  /** Our commands: seconds from the service's stop (its step starting) to its start (its step done). */
+  downSeconds?: number;
 }
 
 interface Row extends Measured {
@@ -94,6 +96,8 @@ async function timed(cmd: string, cwd: string, json = false): Promise<Measured> 
   let lastEvent = t0;
   let maxGapMs = 0;
   let maxGapStep = '';
+  let downFrom: number | null = null;
+  let downSeconds = 0;
   const lines = readline.createInterface({ input: child.stdout });
   const done = new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
   for await (const l of lines) {
@@ -112,6 +116,11 @@ async function timed(cmd: string, cwd: string, json = false): Promise<Measured> 
     }
     lastEvent = now;
     if (e.type === 'step' && e.step) {
+      if (e.step.id === 'stop-service' && e.step.state === 'running') downFrom = now;
+      if (e.step.id === 'start-service' && e.step.state === 'done' && downFrom !== null) {
+        downSeconds += (now - downFrom) / 1000;
+        downFrom = null;
+      }
       if (e.step.state === 'running') {
         step = e.step.id;
         stepStart = now;
@@ -126,7 +135,7 @@ async function timed(cmd: string, cwd: string, json = false): Promise<Measured> 
   await fsp.rm(tf, { force: true });
   if (code !== 0) throw new Error(`${cmd} failed (${code}): ${err}`);
   const t = parseTime(tf, text);
-  return json ? { ...t, steps, maxGapMs, maxGapStep } : t;
+  return json ? { ...t, steps, maxGapMs, maxGapStep, downSeconds } : t;
 }
 
 function sh(cmd: string, cwd = root): void {
@@ -392,7 +401,8 @@ async function main(): Promise<void> {
       .filter(([, v]) => v >= 0.01)
       .map(([k, v]) => `${k} ${v.toFixed(2)}`)
       .join(', ');
-    md.push(`- ${r.dataset}, ${r.tool}: ${st}`);
+    const down = r.downSeconds ? `; **service down ${r.downSeconds.toFixed(2)} s**` : '';
+    md.push(`- ${r.dataset}, ${r.tool}: ${st}${down}`);
   }
   const text = md.join('\n') + '\n';
   const outFile = path.resolve(process.env['BENCH_OUT'] ?? path.join(root, 'bench-results.md'));

@@ -7,6 +7,7 @@ import { CREATE_FLAGS, type Batch, type WriterFailure, type WriterInit } from '.
 
 const init = (workerData as { init: WriterInit }).init;
 const inFlight = new Int32Array(init.counter);
+const buffers = init.buffers.map((b) => Buffer.from(b));
 let failure: WriterFailure | null = null;
 
 function writeAll(fd: number, b: Buffer): void {
@@ -15,7 +16,7 @@ function writeAll(fd: number, b: Buffer): void {
 }
 
 function run(batch: Batch): void {
-  const data = Buffer.from(batch.data);
+  const data = buffers[batch.buffer]!.subarray(0, batch.bytes);
   let off = 0;
   for (let i = 0; i < batch.abs.length; i++) {
     const len = batch.lens[i]!;

@@ -11,7 +11,10 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from '
  *
  * Flow control without the event loop (the tar handler is synchronous): each writer has at most MAX_IN_FLIGHT
  * batches; the extracting thread blocks on an Atomics counter when it is ahead, and reads the writers'
- * answers (errors) synchronously with receiveMessageOnPort. Memory: writers × MAX_IN_FLIGHT × BATCH_BYTES.
+ * answers (errors) synchronously with receiveMessageOnPort. Batch data goes through shared buffers, two per
+ * writer, reused (a fresh transferred buffer per batch is freed only when the writer's GC runs, and that grew the
+ * process by tens of MiB): a batch is filled only once its writer has at most one batch left, which uses the
+ * other buffer. Memory: writers × MAX_IN_FLIGHT × BATCH_BYTES of shared buffers.
  */
 
 export const O_NOFOLLOW = fsc.O_NOFOLLOW ?? 0;
@@ -21,11 +24,13 @@ export const CREATE_FLAGS = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | O_NOFOLLOW
 export const SMALL_FILE = 256 * 1024;
 const BATCH_BYTES = 1024 * 1024;
 const BATCH_FILES = 512;
-const MAX_IN_FLIGHT = 2;
+export const MAX_IN_FLIGHT = 2;
 
 export interface WriterInit {
   port: MessagePort;
   counter: SharedArrayBuffer;
+  /** This writer's batch buffers (MAX_IN_FLIGHT of BATCH_BYTES), filled by the extracting thread. */
+  buffers: SharedArrayBuffer[];
   slot: number;
   uid: number;
   gid: number;
@@ -36,7 +41,9 @@ export interface WriterInit {
 }
 
 export interface Batch {
-  data: ArrayBuffer;
+  /** Which of the writer's buffers holds the data, and how many bytes of it. */
+  buffer: number;
+  bytes: number;
   /** Absolute paths (through the private parent's descriptor on Linux). */
   abs: string[];
   /** Entry names, for the error message. */
@@ -73,9 +80,13 @@ export class FileWriters {
   private readonly workers: Worker[] = [];
   private readonly ports: MessagePort[] = [];
   private readonly inFlight: Int32Array;
+  private readonly buffers: Buffer[][] = [];
+  private readonly filled: number[] = [];
   private next = 0;
   private batch: Batch;
-  private buf: Buffer;
+  /** The writer and buffer the batch being filled goes to; null between batches. */
+  private cur: { w: number; buffer: number } | null = null;
+  private buf: Buffer = Buffer.alloc(0);
   private fill = 0;
   private failure: WriterFailure | null = null;
   private stopped = false;
@@ -92,9 +103,13 @@ export class FileWriters {
     const fromSource = entry.pathname.endsWith('.ts');
     for (let slot = 0; slot < n; slot++) {
       const { port1, port2 } = new MessageChannel();
+      const shared = Array.from({ length: MAX_IN_FLIGHT }, () => new SharedArrayBuffer(BATCH_BYTES));
+      this.buffers.push(shared.map((b) => Buffer.from(b)));
+      this.filled.push(0);
       const init: WriterInit = {
         port: port2,
         counter,
+        buffers: shared,
         slot,
         uid: opts.uid,
         gid: opts.gid,
@@ -121,12 +136,12 @@ export class FileWriters {
       this.ports.push(port1);
     }
     this.batch = emptyBatch();
-    this.buf = Buffer.allocUnsafe(BATCH_BYTES);
   }
 
   /** Room for a file of `size` bytes in the current batch (sends the batch first if it is full). */
   begin(size: number): void {
-    if (this.fill + size > BATCH_BYTES || this.batch.abs.length >= BATCH_FILES) this.send();
+    if (this.cur !== null && (this.fill + size > BATCH_BYTES || this.batch.abs.length >= BATCH_FILES)) this.send();
+    if (this.cur === null) this.open();
   }
 
   /** Appends file data to the current batch (begin() made room). */
@@ -154,7 +169,7 @@ export class FileWriters {
 
   /** Sends what is batched and waits until every writer has finished its batches. */
   finish(): void {
-    if (this.batch.abs.length > 0) this.send();
+    this.send();
     for (let w = 0; w < this.workers.length; w++) this.waitBelow(w, 1);
     this.check();
   }
@@ -167,16 +182,31 @@ export class FileWriters {
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 
-  private send(): void {
-    if (this.batch.abs.length === 0) return;
+  /** A new batch for the next writer, in the buffer its earlier batches no longer use. */
+  private open(): void {
     const w = this.next;
     this.next = (this.next + 1) % this.workers.length;
+    // At most one batch left with this writer: the one in its other buffer.
     this.waitBelow(w, MAX_IN_FLIGHT);
     this.check();
-    const data = this.buf.buffer.slice(this.buf.byteOffset, this.buf.byteOffset + this.fill) as ArrayBuffer;
-    const b = { ...this.batch, data };
-    Atomics.add(this.inFlight, w, 1);
-    this.ports[w]!.postMessage(b, [data]);
+    const buffer = this.filled[w]! % MAX_IN_FLIGHT;
+    this.filled[w]!++;
+    this.cur = { w, buffer };
+    this.buf = this.buffers[w]![buffer]!;
+    this.fill = 0;
+  }
+
+  private send(): void {
+    const cur = this.cur;
+    if (cur === null) return;
+    this.cur = null;
+    if (this.batch.abs.length === 0) {
+      this.filled[cur.w]!--; // nothing sent: the buffer is free again
+      return;
+    }
+    const b: Batch = { ...this.batch, buffer: cur.buffer, bytes: this.fill };
+    Atomics.add(this.inFlight, cur.w, 1);
+    this.ports[cur.w]!.postMessage(b);
     this.batch = emptyBatch();
     this.fill = 0;
   }
@@ -212,5 +242,5 @@ export class FileWriters {
 }
 
 function emptyBatch(): Batch {
-  return { data: new ArrayBuffer(0), abs: [], names: [], lens: [], modes: [], chmod: [], mtimes: [] };
+  return { buffer: 0, bytes: 0, abs: [], names: [], lens: [], modes: [], chmod: [], mtimes: [] };
 }
