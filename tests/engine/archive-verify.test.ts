@@ -12,7 +12,13 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createArchive, verifyArchive, type ArchiveResult } from '../../src-main/engine/archive/index.js';
+import {
+  createArchive,
+  MANIFEST_PATH,
+  verifyArchive,
+  type ArchiveResult,
+} from '../../src-main/engine/archive/index.js';
+import { encodeHeader } from '../../src-main/engine/archive/tar-header.js';
 import { makeRichTree, tempDir } from '../helpers/datasets.js';
 
 let work: string;
@@ -112,6 +118,60 @@ describe('verifyArchive', () => {
     const err = await verifyArchive(d, { parts }, {}).catch((e) => e);
     expect(err).toMatchObject({ code: 'BACKUP_CORRUPT', details: { file: 'eds/conf/app.json' } });
     expect(err.message).toContain('eds/conf/app.json');
+  });
+
+  it('names the first difference between the archive and its inner manifest, whatever it is', async () => {
+    // The lists are compared as bytes first: every kind of difference must still be found and explained.
+    const d = path.join(work, 'lists');
+    await fsp.mkdir(d);
+    await createArchive({ items: [{ id: 'eds', path: src }], outDir: d }, {});
+    const file = path.join(d, 'data.tar.gz');
+    const tar = gunzipSync(readFileSync(file));
+    const name = Buffer.from(`${MANIFEST_PATH}\0`);
+    let at = tar.indexOf(name);
+    while (at % 512 !== 0) at = tar.indexOf(name, at + 1);
+    const size = parseInt(tar.toString('latin1', at + 124, at + 135), 8);
+    const lines = tar
+      .toString('utf8', at + 512, at + 512 + size)
+      .trimEnd()
+      .split('\n');
+    const withManifest = async (body: string[]): Promise<unknown> => {
+      const text = Buffer.from(body.join('\n') + '\n');
+      const head = encodeHeader({
+        path: MANIFEST_PATH,
+        type: 'file',
+        size: text.length,
+        mode: 0o644,
+        mtime: 1,
+        uid: 0,
+        gid: 0,
+        uname: 'root',
+        gname: 'root',
+      });
+      const padded = Buffer.alloc(Math.ceil(text.length / 512) * 512 + 1024);
+      text.copy(padded);
+      const gz = gzipSync(Buffer.concat([tar.subarray(0, at), head, padded]));
+      await fsp.writeFile(file, gz);
+      const parts = [{ name: 'data.tar.gz', size: gz.length, sha256: createHash('sha256').update(gz).digest('hex') }];
+      return verifyArchive(d, { parts }, {}).then(
+        () => 'accepted',
+        (e: { message: string }) => e.message,
+      );
+    };
+    expect(await withManifest(lines)).toBe('accepted');
+    const last = JSON.parse(lines.at(-1)!) as { path: string; mtime: number };
+    expect(await withManifest(lines.slice(0, -1))).toContain(
+      `${last.path} is in the archive but not in the inner manifest`,
+    );
+    const extra = JSON.stringify({ ...last, path: 'eds/zzz-not-there' });
+    expect(await withManifest([...lines, extra])).toContain(
+      'eds/zzz-not-there is listed in the inner manifest but missing',
+    );
+    const changed = JSON.stringify({ ...last, mtime: last.mtime + 1 });
+    expect(await withManifest([...lines.slice(0, -1), changed])).toContain(
+      `${last.path} differs from the inner manifest (mtime)`,
+    );
+    expect(await withManifest(['{"format":"other"}', ...lines.slice(1)])).toContain('no valid header line');
   });
 
   it('reports a truncated part as incomplete, naming it', async () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Progress } from '../../src-main/engine/progress.js';
+import { PROGRESS_INTERVAL_MS, type Progress } from '../../src-main/engine/progress.js';
 import { autoConfirm, executeRunbook, type StepContext } from '../../src-main/engine/runbook/runner.js';
 import type { RunbookEvent } from '../../src-main/engine/runbook/types.js';
 
@@ -59,13 +59,13 @@ describe('progress from the first second of every step', () => {
     };
     step.progress(own);
     const n = progressOf(events, 'prechecks').length;
-    await vi.advanceTimersByTimeAsync(150);
+    await vi.advanceTimersByTimeAsync(PROGRESS_INTERVAL_MS - 50);
     expect(progressOf(events, 'prechecks').length).toBe(n);
     await vi.advanceTimersByTimeAsync(100);
     const repeated = progressOf(events, 'prechecks').slice(n);
     expect(repeated.length).toBe(1);
     expect(repeated[0]).toMatchObject({ phase: 'scanning', bytes: 10, files: 3 });
-    expect(repeated[0]!.elapsedMs).toBeGreaterThanOrEqual(1200);
+    expect(repeated[0]!.elapsedMs).toBeGreaterThanOrEqual(1000 + PROGRESS_INTERVAL_MS);
 
     release();
     await run;

@@ -38,11 +38,13 @@ export function treeSizes(roots: string[], progress?: ProgressSink): TreeSize[] 
       const entries = raced(() => readdirSync(dir, { withFileTypes: true }));
       if (entries === null) continue;
       r.dirs++;
+      // dir came from path.join or from here: a child's path is a concatenation (no normalizing per entry).
+      const prefix = dir.endsWith(path.sep) ? dir : dir + path.sep;
       for (const e of entries) {
-        const p = path.join(dir, e.name);
+        const p = prefix + e.name;
         // A folder someone else can write to may change under the walk: an entry gone or of another kind
         // by the time we look is skipped (this only measures; it never acts on what it finds).
-        raced(() => {
+        try {
           if (e.isDirectory()) stack.push(p);
           else if (e.isFile()) {
             const size = lstatSync(p).size;
@@ -70,8 +72,9 @@ export function treeSizes(roots: string[], progress?: ProgressSink): TreeSize[] 
               }
             }
           }
-          return true;
-        });
+        } catch (err) {
+          if (!isRace(err)) throw err;
+        }
       }
     }
     return r;
@@ -80,13 +83,18 @@ export function treeSizes(roots: string[], progress?: ProgressSink): TreeSize[] 
   return out;
 }
 
-/** Runs `fn`; null when what it looked at vanished or changed kind meanwhile (ENOENT, ENOTDIR, EINVAL). */
+/** What vanished or changed kind meanwhile (ENOENT, ENOTDIR, EINVAL). */
+function isRace(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EINVAL';
+}
+
+/** Runs `fn`; null when what it looked at vanished or changed kind meanwhile. */
 function raced<T>(fn: () => T): T | null {
   try {
     return fn();
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EINVAL') return null;
+    if (isRace(e)) return null;
     throw e;
   }
 }
