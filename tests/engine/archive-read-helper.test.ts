@@ -99,6 +99,18 @@ describe('archive reading helper', () => {
     expect(v.files).toBe(b.files);
   });
 
+  it('is stopped with the archive when the job is cancelled, leaving nothing behind', async () => {
+    const out = path.join(work, 'cancelled');
+    await fsp.mkdir(out);
+    const ac = new AbortController();
+    const job = createArchive(
+      { items: [{ id: 'data', path: src }], outDir: out, readHelper: true, gzipLevel: 9 },
+      { signal: ac.signal, onProgress: (p) => p.files > 0 && ac.abort() },
+    );
+    await expect(job).rejects.toMatchObject({ code: 'CANCELLED' });
+    expect(readdirSync(out)).toEqual([]);
+  });
+
   it('reads a folder, and reports a file that reads shorter than its size says (sysfs) instead of writing it', async (ctx) => {
     const dir = '/sys/kernel/mm/transparent_hugepage';
     if (!existsSync(dir)) ctx.skip();
