@@ -62,7 +62,11 @@ await Promise.all([
   // The archive worker, in chunks too: each job loads its own code (age only for encrypted jobs).
   build({
     ...node,
-    entryPoints: { 'archive-worker': 'src-main/engine/archive/archive-worker.ts' },
+    entryPoints: {
+      'archive-worker': 'src-main/engine/archive/archive-worker.ts',
+      // The extraction's small-file writer threads (started by the archive worker).
+      'file-writer': 'src-main/engine/archive/file-writer-worker.ts',
+    },
     outdir: 'dist',
     splitting: true,
     chunkNames: 'worker-[name]-[hash]',

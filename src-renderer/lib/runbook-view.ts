@@ -152,7 +152,9 @@ export function cancelConsequence(view: RunbookView): string {
       }
       return started('stop-service')
         ? 'The restore stops after what it is doing now. Nothing is lost: you then choose to roll back (everything as it was) or to resume later.'
-        : 'The restore stops before anything on this machine changed.';
+        : started('extract')
+          ? 'The unpacking stops and its partly unpacked copy is deleted; the service was never stopped. Nothing on this machine changes.'
+          : 'The restore stops before anything on this machine changed.';
     case 'rollback':
       return 'The rollback stops after what it is doing now; run it again later to finish putting the machine back.';
     case 'mirror':

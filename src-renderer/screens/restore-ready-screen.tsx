@@ -82,8 +82,9 @@ export function RestoreReadyScreen({ choice, notice }: { choice: RestoreChoice; 
         ) : null}
       </dl>
       <p>
-        The wizard first checks the backup, then asks you before it stops the service and before it sets this machine’s
-        current settings aside. Until the end, everything can be rolled back.
+        The wizard first checks the backup and unpacks it beside the current folders while the service keeps running,
+        checking every file. Then it asks you before it stops the service and before it sets this machine’s current
+        settings aside. Until the end, everything can be rolled back.
       </p>
       {b.encrypted ? (
         <div className="field">

@@ -122,22 +122,33 @@ async function gnuArchive(
   return { dir, parts: [partOf(dir, 'data.tar.gz')], manifestFile };
 }
 
+/**
+ * Refused, with nothing left behind, both ways the extraction holds an archive to its inner manifest: entry by
+ * entry against a verified copy (manifestFile), and in one pass (the restore's way: the manifest is compared at
+ * the end, so what only the manifest tells is BACKUP_CORRUPT there; `onePass` says when it differs).
+ */
 async function expectRefused(
   a: { dir: string; parts: ArchivePart[]; manifestFile: string },
   entry: RegExp,
   code = 'HOSTILE_ARCHIVE',
+  onePass: { entry: RegExp; code: string } = { entry, code },
 ): Promise<void> {
-  const stage = path.join(work, `stage-${path.basename(a.dir)}`);
-  const before = readdirSync(work).sort();
-  const err = await extractArchive(
-    a.dir,
-    { parts: a.parts, manifestFile: a.manifestFile, targets: { app: stage } },
-    {},
-  ).catch((e) => e);
-  expect(err).toMatchObject({ code });
-  expect(err.message).toMatch(entry);
-  expect(existsSync(stage)).toBe(false);
-  expect(readdirSync(work).sort()).toEqual(before);
+  for (const mode of ['verified manifest', 'one pass'] as const) {
+    const stage = path.join(work, `stage-${path.basename(a.dir)}`);
+    const before = readdirSync(work).sort();
+    const err = await extractArchive(
+      a.dir,
+      mode === 'one pass'
+        ? { parts: a.parts, targets: { app: stage }, manifestOut: path.join(work, 'kept-files.jsonl') }
+        : { parts: a.parts, manifestFile: a.manifestFile, targets: { app: stage } },
+      {},
+    ).catch((e) => e);
+    const want = mode === 'one pass' ? onePass : { entry, code };
+    expect(err, mode).toMatchObject({ code: want.code });
+    expect(err.message, mode).toMatch(want.entry);
+    expect(existsSync(stage), mode).toBe(false);
+    expect(readdirSync(work).sort(), mode).toEqual(before);
+  }
 }
 
 describe('extractArchive', () => {
@@ -156,7 +167,7 @@ describe('extractArchive', () => {
         { parts: r.parts, manifestFile, targets: { eds: stage }, totalFiles: r.files },
         { onProgress: (p) => seen.push({ phase: p.phase, files: p.files, totalFiles: p.totalFiles }) },
       );
-      expect(x).toEqual({ files: r.files, contentBytes: r.contentBytes });
+      expect(x).toMatchObject({ files: r.files, contentBytes: r.contentBytes });
       // "Unpacking", counting files against their total.
       expect(seen.filter((p) => p.phase !== 'starting').length).toBeGreaterThan(0);
       // (The worker says "starting" until its first own report.)
@@ -264,8 +275,24 @@ describe('extractArchive', () => {
       { path: 'app/a.txt', type: 'file', data: 'a' },
       { path: 'app/sneaky.txt', type: 'file', data: 'sneaky' },
     ];
-    await expectRefused(await handArchive('not-listed', entries, [entries[0]!, entries[2]!]), /app\/a\.txt/);
-    await expectRefused(await handArchive('extra', entries, entries.slice(0, 2)), /app\/sneaky\.txt.*not listed/);
+    await expectRefused(
+      await handArchive('not-listed', entries, [entries[0]!, entries[2]!]),
+      /app\/a\.txt/,
+      undefined,
+      {
+        entry: /the archive has app\/a\.txt where the inner manifest lists app\/sneaky\.txt/,
+        code: 'BACKUP_CORRUPT',
+      },
+    );
+    await expectRefused(
+      await handArchive('extra', entries, entries.slice(0, 2)),
+      /app\/sneaky\.txt.*not listed/,
+      undefined,
+      {
+        entry: /app\/sneaky\.txt is in the archive but not in the inner manifest/,
+        code: 'BACKUP_CORRUPT',
+      },
+    );
   });
 
   it('refuses an entry for a folder that is not being restored', async () => {

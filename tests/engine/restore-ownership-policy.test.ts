@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { compilePolicy, globToRegExp } from '../../src-main/engine/restore/ownership-policy.js';
-import { checkOwnership } from '../../src-main/engine/restore/repair-ownership.js';
+import { checkOwnership, checkOwnershipJob } from '../../src-main/engine/restore/repair-ownership.js';
 import { gidOf, isRoot, tempDir, uidOf } from '../helpers/datasets.js';
 
 describe('ownership policy rules', () => {
@@ -74,6 +74,49 @@ describe('the ownership check after the swap (worker walk)', () => {
       { path: path.join(item, 'certs', 'c.key'), problem: 'mode 644, policy says 600' },
     ]);
     expect(events.at(-1)).toBe(6);
+    await fsp.rm(root, { recursive: true, force: true });
+  });
+
+  it.skipIf(!isRoot)('splits the lstats between two walkers and still finds every mismatch exactly once', async () => {
+    const root = await tempDir('owners-split');
+    const item = path.join(root, 'Storage');
+    const bad: string[] = [];
+    for (let d = 0; d < 7; d++) {
+      await fsp.mkdir(path.join(item, `d${d}`, 'deep'), { recursive: true });
+      for (let i = 0; i < 150; i++) {
+        const f = path.join(item, `d${d}`, i % 2 ? 'deep' : '', `f${i}`);
+        await fsp.writeFile(f, '');
+        await fsp.chmod(f, 0o644);
+        if ((d * 150 + i) % 97 === 0) {
+          await fsp.chmod(f, 0o666);
+          bad.push(f);
+        }
+      }
+    }
+    const o = { user: 'root', group: 'root', dirMode: 0o755, fileMode: 0o644, exceptions: [] };
+    for (const d of [
+      '',
+      ...Array.from({ length: 7 }, (_, d) => `d${d}`),
+      ...Array.from({ length: 7 }, (_, d) => `d${d}/deep`),
+    ]) {
+      await fsp.chmod(path.join(item, d), 0o755);
+    }
+    const targets = [{ id: 'Storage', path: item }];
+    const entries = 1 + 7 * 2 + 7 * 150;
+    const one = checkOwnershipJob(targets, o, () => undefined, 0, 1);
+    const a = checkOwnershipJob(targets, o, () => undefined, 0, 2);
+    const b = checkOwnershipJob(targets, o, () => undefined, 1, 2);
+    expect(one.checked).toBe(entries);
+    // Each entry judged by exactly one of the two parts, and both parts do real work.
+    expect(a.checked + b.checked).toBe(entries);
+    expect(Math.min(a.checked, b.checked)).toBeGreaterThan(entries / 3);
+    const paths = (r: { mismatches: { path: string }[] }) => r.mismatches.map((m) => m.path).sort();
+    expect(paths(one)).toEqual([...bad].sort());
+    expect([...paths(a), ...paths(b)].sort()).toEqual([...bad].sort());
+    // The worker-thread version gives the same answer.
+    const r = await checkOwnership(targets, o, () => undefined);
+    expect(r.checked).toBe(entries);
+    expect(r.mismatches.map((m) => m.path)).toEqual([...bad].sort());
     await fsp.rm(root, { recursive: true, force: true });
   });
 });

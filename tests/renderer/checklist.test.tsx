@@ -6,7 +6,7 @@ import type { StepInfo } from '../../src-main/shared/contract.js';
 import { ApiContext } from '../../src-renderer/api.js';
 import { RunbookPanel } from '../../src-renderer/components/runbook-panel.js';
 import { App } from '../../src-renderer/app.js';
-import { deriveRunbook } from '../../src-renderer/lib/runbook-view.js';
+import { cancelConsequence, deriveRunbook } from '../../src-renderer/lib/runbook-view.js';
 import { useWizard } from '../../src-renderer/store/wizard-store.js';
 import { fakeApi } from './fake-api.js';
 
@@ -202,6 +202,22 @@ const NOTHING_DETECTED = {
   hostname: 'h',
   deviceId: 'd1',
 };
+
+describe('Cancel says what it will do', () => {
+  const restore = (states: Record<string, StepInfo['state']>) =>
+    cancelConsequence({
+      ...deriveRunbook([]),
+      kind: 'restore',
+      steps: ['verify', 'extract', 'stop-service', 'swap'].map((id) => step(id, id, states[id] ?? 'todo')),
+    });
+  it('tells a restore still unpacking (before the stop) from one past the stop', () => {
+    expect(restore({ verify: 'done' })).toBe('The restore stops before anything on this machine changed.');
+    expect(restore({ verify: 'done', extract: 'running' })).toMatch(
+      /partly unpacked copy is deleted; the service was never stopped\. Nothing on this machine changes/,
+    );
+    expect(restore({ verify: 'done', extract: 'done', 'stop-service': 'running' })).toMatch(/roll back/);
+  });
+});
 
 describe('App', () => {
   it('offers Practice first and explains why when no product was detected', async () => {

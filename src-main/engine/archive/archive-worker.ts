@@ -17,11 +17,13 @@ const handlers: Record<string, WorkerJobHandler> = {
     (await import('./extract.js')).extractArchiveJob(i.dir, i.opts, ctx)) as WorkerJobHandler,
   'tree.size': (async (i: { roots: string[] }, ctx) =>
     (await import('../util/tree-size.js')).treeSizes(i.roots, ctx.progress)) as WorkerJobHandler,
-  'owners.check': (async (i: { targets: RepairTarget[]; o: Ownership }, ctx) =>
+  'owners.check': (async (i: { targets: RepairTarget[]; o: Ownership; part?: number; parts?: number }, ctx) =>
     (await import('../restore/repair-ownership.js')).checkOwnershipJob(
       i.targets,
       i.o,
       ctx.progress,
+      i.part ?? 0,
+      i.parts ?? 1,
     )) as WorkerJobHandler,
   'archive.adopt': (async (i: AdoptArchiveOptions, ctx) =>
     (await import('./adopt.js')).adoptArchiveJob(i, ctx)) as WorkerJobHandler,

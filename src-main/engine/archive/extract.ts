@@ -1,9 +1,11 @@
-import { createHash, type Hash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { createHash, hash as hashOnce, type Hash } from 'node:crypto';
+import { spawn, spawnSync } from 'node:child_process';
 import { childEnv } from '../util/child-env.js';
 import {
   closeSync,
-  constants as fsc,
+  mkdtempSync,
+  renameSync,
+  rmSync,
   fchmodSync,
   fchownSync,
   fstatSync,
@@ -17,20 +19,34 @@ import {
   symlinkSync,
   writeSync,
 } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import { ProgressMeter, type ProgressSink } from '../progress.js';
 import { compilePolicy } from '../restore/ownership-policy.js';
-import { DIR_OPEN_FLAGS } from '../util/atomic-fs.js';
+import { CREATE_EXCL_FLAGS, DIR_OPEN_FLAGS, tempName } from '../util/atomic-fs.js';
 import { removeTreeNoFollow } from '../util/safe-delete.js';
 import { EntryScreen, hostile, matchesManifest } from './entry-check.js';
-import { LineReader, MANIFEST_PATH, parseHead, parseLine, type ManifestLine } from './manifest.js';
+import { LineReader, LineSpool, MANIFEST_PATH, parseHead, parseLine, type ManifestLine } from './manifest.js';
 import { readArchive } from './read-pipeline.js';
 import type { TarEntryHeader } from './tar-header.js';
 import type { ArchiveLimits, ExtractArchiveOptions, ReadResult } from './types.js';
+import { compareLists, manifestMaxBytes, seenLine } from './verify.js';
+import { CREATE_FLAGS, FileWriters, SMALL_FILE, type WriterFailure } from './file-writers.js';
 
-const O_NOFOLLOW = fsc.O_NOFOLLOW ?? 0;
-const CREATE_FLAGS = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | O_NOFOLLOW;
+/** Below this many files the writer threads cost more to start than they save. */
+const WRITERS_FROM_FILES = 2000;
+
+/** A small file's descriptor while a writer thread creates it. */
+const POOLED = -2;
+
+function damaged(file: string): RecoveryError {
+  return new RecoveryError('BACKUP_CORRUPT', `The backup is damaged: ${file} does not match its checksum.`, {
+    hint: 'Use another copy of the backup.',
+    details: { file },
+  });
+}
+
 /** What an archive mode may keep without a policy: no setuid/setgid/sticky, no group/other write. */
 const SAFE_MODE_MASK = 0o0755;
 
@@ -118,6 +134,29 @@ function sha256File(file: string): { sha256: string; size: number } {
   return { sha256: h.digest('hex'), size };
 }
 
+/**
+ * Writes staged data out while the extraction goes on, so the final sync waits for seconds of data, not for all
+ * of it: every EARLY_SYNC_MS, one `sync -f` per staging filesystem runs beside the extraction (not awaited; the
+ * next starts only when it ended). What it flushes is only what the final syncTargets would flush anyway.
+ */
+const EARLY_SYNC_MS = 2000;
+
+function earlySync(dirs: string[]): () => void {
+  if (process.platform !== 'linux') return () => undefined;
+  let running = 0;
+  const timer = setInterval(() => {
+    if (running > 0) return;
+    for (const d of dirs) {
+      running++;
+      const child = spawn('sync', ['-f', d], { stdio: 'ignore', env: childEnv() });
+      child.on('error', () => running--);
+      child.on('exit', () => running--);
+    }
+  }, EARLY_SYNC_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 /** Files on disk before we report success: one syncfs per staging filesystem (see syncTargets). */
 function syncTargets(dirs: string[]): void {
   if (process.platform === 'linux') {
@@ -131,12 +170,18 @@ function syncTargets(dirs: string[]): void {
 /**
  * Safe extraction into fresh staging folders inside a folder only this account can enter. Every entry is
  * judged before anything is written for it (EntryScreen: shape, item, links resolved against the tree so
- * far; the manifest line; the declared totals); files are created with O_EXCL|O_NOFOLLOW under folders this
- * extraction created itself, so nothing can be written through a link or outside staging. Each file gets its
- * owner and mode on its own descriptor right after its data (fchown, fchmod: one open, write, fchown,
- * fchmod, close); links get lchown inside the private staging. Modes never keep setuid/setgid/sticky or
- * group/other write unless the policy says so. Folders get owner, mode and mtime last (deepest first), each
- * opened O_DIRECTORY|O_NOFOLLOW, so read-only folders and children's writes don't interfere.
+ * far; the declared totals); files are created with O_EXCL|O_NOFOLLOW under folders this extraction created
+ * itself, so nothing can be written through a link or outside staging. Each file gets its owner and mode on
+ * its own descriptor right after its data (open, write, fchown, [fchmod,] futimes, close); links get lchown
+ * inside the private staging. Modes never keep setuid/setgid/sticky or group/other write unless the policy
+ * says so. Folders get owner, mode and mtime last (deepest first), each opened O_DIRECTORY|O_NOFOLLOW, so
+ * read-only folders and children's writes don't interfere.
+ *
+ * Two ways to hold the archive to its inner manifest:
+ * - `manifestFile` (saved by an earlier verify): each entry is compared with its line before it is written;
+ * - otherwise one pass: what is unpacked is spooled as manifest lines (with each file's sha256) and compared
+ *   line by line with the inner manifest, the archive's last entry, when it arrives; `manifestOut` keeps it.
+ *   Nothing is trusted before that comparison: the staging folders are removed unless everything matched.
  */
 export async function extractArchiveJob(
   dir: string,
@@ -144,19 +189,23 @@ export async function extractArchiveJob(
   ctx: { progress: ProgressSink; willCreate: (p: string, recursive?: boolean) => void },
 ): Promise<ReadResult> {
   const itemIds = new Set(Object.keys(opts.targets));
-  const manifest = new LineReader(opts.manifestFile);
-  const head = parseHead(manifest.next());
-  if (!head) {
-    manifest.close();
-    throw new RecoveryError('BAD_INPUT', `${opts.manifestFile} is not an inner manifest of this tool.`);
-  }
-  for (const it of head.items) {
-    if (!itemIds.has(it.id)) {
+  const onePass = opts.manifestFile === undefined;
+  const manifest = opts.manifestFile === undefined ? null : new LineReader(opts.manifestFile);
+  let manifestSum: { sha256: string; size: number } | null = null;
+  if (manifest) {
+    const head = parseHead(manifest.next());
+    if (!head) {
       manifest.close();
-      throw new RecoveryError('BAD_INPUT', `No staging folder was given for item ${it.id}.`);
+      throw new RecoveryError('BAD_INPUT', `${opts.manifestFile} is not an inner manifest of this tool.`);
     }
+    for (const it of head.items) {
+      if (!itemIds.has(it.id)) {
+        manifest.close();
+        throw new RecoveryError('BAD_INPUT', `No staging folder was given for item ${it.id}.`);
+      }
+    }
+    manifestSum = sha256File(opts.manifestFile!);
   }
-  const manifestSum = sha256File(opts.manifestFile);
 
   const created: string[] = [];
   const roots = new Map<string, string>();
@@ -188,18 +237,42 @@ export async function extractArchiveJob(
       roots.set(id, abs);
     }
   } catch (e) {
-    manifest.close();
+    manifest?.close();
     for (const c of created) removeTreeNoFollow(c);
     closeParents();
     throw e;
   }
   const realRoots = Object.values(opts.targets).map((t) => path.resolve(t));
+  let stopEarlySync = (): void => undefined;
   const owner = process.platform === 'win32' ? undefined : opts.owner;
   const policy = owner ? compilePolicy({ user: '', group: '', ...owner }) : null;
   const modeFor = (h: TarEntryHeader, kind: 'dir' | 'file'): number =>
     policy ? policy.modeFor(h.path, kind) : h.mode & SAFE_MODE_MASK;
+  // A file is created with its final mode when the umask leaves that mode alone (no fchmod then); the folder
+  // it is created in is private to this account, so nobody can open it before its owner is set.
+  const umask = process.platform === 'win32' ? 0o777 : process.umask();
   const screen = new EntryScreen(itemIds);
   const limits = new LimitMeter(opts.limits);
+
+  // One pass: what the archive held, spooled in order (bounded memory), and where its inner manifest goes.
+  let tmp: string | null = null;
+  let seenFile = '';
+  let seenFd = -1;
+  let seen: LineSpool | null = null;
+  let innerFile = '';
+  let innerFd = -1;
+  if (onePass) {
+    tmp = mkdtempSync(path.join(os.tmpdir(), 'edge-recovery-extract-'));
+    seenFile = path.join(tmp, 'seen.jsonl');
+    seenFd = openSync(seenFile, CREATE_EXCL_FLAGS, 0o600);
+    seen = new LineSpool(seenFd);
+    innerFile = opts.manifestOut
+      ? path.join(path.dirname(opts.manifestOut), tempName(path.basename(opts.manifestOut)))
+      : path.join(tmp, 'files.jsonl');
+    if (opts.manifestOut) ctx.willCreate(innerFile);
+    innerFd = openSync(innerFile, CREATE_EXCL_FLAGS, 0o600);
+  }
+  const manifestMax = manifestMaxBytes(opts.limits);
 
   const totalBytes = opts.parts.reduce((a, p) => a + p.size, 0);
   const meter = new ProgressMeter(
@@ -208,17 +281,56 @@ export async function extractArchiveJob(
     ctx.progress,
   );
   const result: ReadResult = { files: 0, contentBytes: 0 };
+  const items: NonNullable<ReadResult['items']> = {};
+  result.items = items;
+  const expectedFiles = opts.totalFiles ?? opts.limits?.files ?? 0;
+  const writerError = (f: WriterFailure): Error =>
+    f.code === 'EEXIST'
+      ? hostile(f.name, 'duplicate entry')
+      : toRecoveryError(Object.assign(new Error(f.message), { code: f.code }), f.abs);
+  const writers =
+    expectedFiles >= WRITERS_FROM_FILES && opts.writers !== 0
+      ? new FileWriters(
+          {
+            uid: owner?.uid ?? 0,
+            gid: owner?.gid ?? 0,
+            chown: owner !== undefined,
+            fsync: process.platform !== 'linux',
+            ...(opts.writers !== undefined ? { count: opts.writers } : {}),
+          },
+          writerError,
+        )
+      : null;
   // Folders this extraction created: the only places it writes into. Bounded by the folder count.
   const madeDirs = new Set<string>(itemIds);
   const dirMeta: { abs: string; mode: number; mtime: number; path: string }[] = [];
 
-  let cur: { h: TarEntryHeader; m: ManifestLine | null; abs: string; fd: number; hash: Hash | null } | null = null;
+  /** A file's hash: one call for data that arrives in one piece (most small files), else a hash object. */
+  let cur: {
+    h: TarEntryHeader;
+    m: ManifestLine | null;
+    abs: string;
+    fd: number;
+    hash: Hash | null;
+    sum?: string;
+  } | null = null;
   let manifestHash: Hash | null = null;
+  let inManifest = false;
   let manifestEntryDone = false;
+
+  const countFile = (h: TarEntryHeader): void => {
+    result.files++;
+    result.contentBytes += h.size;
+    const item = (items[h.path.slice(0, h.path.indexOf('/'))] ??= { files: 0, contentBytes: 0 });
+    item.files++;
+    item.contentBytes += h.size;
+    meter.add(0, 1, h.path);
+  };
 
   const absOf = (parts: string[]): string => path.join(roots.get(parts[0]!)!, ...parts.slice(1));
 
   try {
+    stopEarlySync = earlySync(realRoots);
     await readArchive(
       dir,
       opts.parts,
@@ -226,17 +338,28 @@ export async function extractArchiveJob(
       {
         entry(h) {
           if (manifestEntryDone) throw hostile(h.path, 'entry after the inner manifest');
-          const nextLine = manifest.next();
-          if (nextLine === null && h.path === MANIFEST_PATH && h.type === 'file') {
-            manifestHash = createHash('sha256');
+          let m: ManifestLine | null = null;
+          if (manifest) {
+            const nextLine = manifest.next();
+            if (nextLine === null && h.path === MANIFEST_PATH && h.type === 'file') {
+              manifestHash = createHash('sha256');
+              inManifest = true;
+              cur = { h, m: null, abs: '', fd: -1, hash: null };
+              return;
+            }
+            m = nextLine === null ? null : parseLine(nextLine);
+          } else if (h.path === MANIFEST_PATH && h.type === 'file') {
+            if (h.size > manifestMax) throw hostile(h.path, 'the inner manifest is far larger than its entries');
+            inManifest = true;
             cur = { h, m: null, abs: '', fd: -1, hash: null };
             return;
           }
-          const m = nextLine === null ? null : parseLine(nextLine);
           limits.entry(h);
           const parts = screen.check(h);
-          const mismatch = matchesManifest(h, m);
-          if (mismatch) throw hostile(h.path, mismatch);
+          if (manifest) {
+            const mismatch = matchesManifest(h, m);
+            if (mismatch) throw hostile(h.path, mismatch);
+          }
           const abs = absOf(parts);
           if (parts.length === 1) {
             if (h.type !== 'dir') throw hostile(h.path, 'the item root is not a folder');
@@ -256,22 +379,36 @@ export async function extractArchiveJob(
               symlinkSync(h.linkpath!, abs);
               // Inside the private staging nobody can swap it: lchown by path is safe here.
               if (owner) lchownSync(abs, owner.uid, owner.gid);
+            } else if (writers !== null && h.size <= SMALL_FILE) {
+              // Created by a writer thread once its data is here (see file-writers.ts).
+              writers.begin(h.size);
+              fd = POOLED;
             } else {
-              fd = openSync(abs, CREATE_FLAGS, 0o600);
+              fd = openSync(abs, CREATE_FLAGS, modeFor(h, 'file'));
             }
           } catch (e) {
             if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw hostile(h.path, 'duplicate entry');
             throw toRecoveryError(e, abs);
           }
-          cur = { h, m, abs, fd, hash: h.type === 'file' ? createHash('sha256') : null };
+          cur = { h, m, abs, fd, hash: null };
         },
         data(chunk) {
           const c = cur!;
-          if (manifestHash && c.m === null && c.fd === -1) {
-            manifestHash.update(chunk);
+          if (inManifest) {
+            if (manifestHash) manifestHash.update(chunk);
+            else {
+              let off = 0;
+              while (off < chunk.length) off += writeSync(innerFd, chunk, off, chunk.length - off);
+            }
             return;
           }
-          c.hash!.update(chunk);
+          if (c.hash === null && c.sum === undefined && chunk.length === c.h.size)
+            c.sum = hashOnce('sha256', chunk, 'hex');
+          else (c.hash ??= createHash('sha256')).update(chunk);
+          if (c.fd === POOLED) {
+            writers!.data(chunk);
+            return;
+          }
           try {
             let off = 0;
             while (off < chunk.length) off += writeSync(c.fd, chunk, off, chunk.length - off);
@@ -282,23 +419,33 @@ export async function extractArchiveJob(
         end() {
           const c = cur!;
           cur = null;
-          if (c.m === null && manifestHash) {
-            if (manifestHash.digest('hex') !== manifestSum.sha256 || c.h.size !== manifestSum.size) {
-              throw new RecoveryError(
-                'BACKUP_CORRUPT',
-                'The inner manifest in the archive differs from the checked one.',
-                {
-                  hint: 'Verify the backup again, then restore.',
-                },
-              );
+          if (inManifest) {
+            inManifest = false;
+            if (manifestHash && manifestSum) {
+              if (manifestHash.digest('hex') !== manifestSum.sha256 || c.h.size !== manifestSum.size) {
+                throw new RecoveryError(
+                  'BACKUP_CORRUPT',
+                  'The inner manifest in the archive differs from the checked one.',
+                  {
+                    hint: 'Verify the backup again, then restore.',
+                  },
+                );
+              }
             }
             manifestEntryDone = true;
             return;
           }
           const { h, m, abs } = c;
-          if (h.type === 'file') {
+          const sha = h.type === 'file' ? (c.sum ?? (c.hash ?? createHash('sha256')).digest('hex')) : undefined;
+          seen?.add(seenLine(h, sha));
+          if (h.type === 'file' && c.fd === POOLED) {
+            if (m !== null && sha !== m.sha256) throw damaged(h.path);
+            const mode = modeFor(h, 'file');
+            writers!.end(abs, h.path, h.size, mode, (mode & umask) !== 0, h.mtime);
+            countFile(h);
+          } else if (h.type === 'file') {
             try {
-              if (c.hash!.digest('hex') !== m!.sha256) {
+              if (m !== null && sha !== m.sha256) {
                 throw new RecoveryError(
                   'BACKUP_CORRUPT',
                   `The backup is damaged: ${h.path} does not match its checksum.`,
@@ -309,17 +456,16 @@ export async function extractArchiveJob(
                 );
               }
               // On the descriptor of the file just created: owner first (chown clears setuid), then the mode
-              // (explicit: the umask must not change it), then the time.
+              // if the umask changed it at creation, then the time.
               if (owner) fchownSync(c.fd, owner.uid, owner.gid);
-              fchmodSync(c.fd, modeFor(h, 'file'));
+              const mode = modeFor(h, 'file');
+              if ((mode & umask) !== 0) fchmodSync(c.fd, mode);
               futimesSync(c.fd, h.mtime, h.mtime);
               if (process.platform !== 'linux') fsyncSync(c.fd);
             } finally {
               closeSync(c.fd);
             }
-            result.files++;
-            result.contentBytes += h.size;
-            meter.add(0, 1, h.path);
+            countFile(h);
           } else if (h.type === 'symlink') {
             lutimesSync(abs, h.mtime, h.mtime);
           }
@@ -328,8 +474,10 @@ export async function extractArchiveJob(
       meter,
       opts.ageKey,
     );
+    // Every small file created (or the first failure, as this extraction's error).
+    writers?.finish();
     if (!manifestEntryDone) {
-      const left = manifest.next();
+      const left = manifest?.next() ?? null;
       const l = left === null ? null : parseLine(left);
       throw new RecoveryError(
         'BACKUP_CORRUPT',
@@ -340,6 +488,14 @@ export async function extractArchiveJob(
       );
     }
     screen.finish();
+    if (seen) {
+      seen.flush();
+      fsyncSync(innerFd);
+      closeSync(innerFd);
+      innerFd = -1;
+      compareLists(seenFile, innerFile);
+      if (opts.manifestOut) renameSync(innerFile, opts.manifestOut);
+    }
     for (let i = dirMeta.length - 1; i >= 0; i--) {
       const d = dirMeta[i]!;
       let fd: number;
@@ -356,12 +512,15 @@ export async function extractArchiveJob(
         closeSync(fd);
       }
     }
+    stopEarlySync();
     syncTargets(realRoots);
     meter.flush();
     return result;
   } catch (e) {
+    // No writer thread may create anything once the staging folders are being removed.
+    await writers?.stop();
     const c = cur as { fd: number } | null;
-    if (c && c.fd !== -1) {
+    if (c && c.fd >= 0) {
       try {
         closeSync(c.fd);
       } catch {
@@ -369,9 +528,22 @@ export async function extractArchiveJob(
       }
     }
     for (const d of created) removeTreeNoFollow(d);
+    if (innerFd !== -1) {
+      try {
+        closeSync(innerFd);
+      } catch {
+        /* already closed */
+      }
+      innerFd = -1;
+    }
+    if (onePass && opts.manifestOut) rmSync(innerFile, { force: true });
     throw e;
   } finally {
-    manifest.close();
+    stopEarlySync();
+    await writers?.stop();
+    manifest?.close();
     closeParents();
+    if (seenFd !== -1) closeSync(seenFd);
+    if (tmp !== null) rmSync(tmp, { recursive: true, force: true });
   }
 }

@@ -86,8 +86,16 @@ export interface ExtractArchiveOptions {
   passphrase?: string;
   /** The job's scrypt key: decrypts without running scrypt again. */
   ageKey?: AgeKey;
-  /** The inner manifest saved by `verifyArchive`. */
-  manifestFile: string;
+  /**
+   * The inner manifest saved by `verifyArchive`: every entry is compared with its line before it is written.
+   * Without it the archive is read once: unpacked, then held to its inner manifest (its last entry) line by line
+   * before the extraction succeeds; `manifestOut` keeps that manifest.
+   */
+  manifestFile?: string;
+  /** One pass only: where to save the inner manifest (written atomically once it matched). */
+  manifestOut?: string;
+  /** Threads creating small files (default: by core count; 0: none, the extracting thread writes all). */
+  writers?: number;
   /**
    * itemId → staging folder; created by the extraction, must not exist before. Its parent must be a folder
    * only this account can enter (the restore's 0700 work folder): nothing staged is reachable by others.

@@ -70,8 +70,7 @@ export async function verifyArchiveJob(
   // The restore's own screen, when asked (verify and the restore's check; not the backup's read-back).
   const screen = opts.screen ? new EntryScreen(opts.screen.itemIds ? new Set(opts.screen.itemIds) : null) : null;
   const limits = new LimitMeter(opts.limits);
-  // The inner manifest lists every entry in a line of bounded size: a bigger one is not a list.
-  const manifestMax = opts.limits ? (opts.limits.entries + 1) * 16 * 1024 : Infinity;
+  const manifestMax = manifestMaxBytes(opts.limits);
 
   let cur: TarEntryHeader | null = null;
   let wantHash = false;
@@ -114,20 +113,7 @@ export async function verifyArchiveJob(
             manifestDone = true;
             return;
           }
-          const line: ManifestLine = {
-            path: h.path,
-            type: h.type === 'file' || h.type === 'dir' || h.type === 'symlink' ? h.type : (h.type as 'file'),
-            size: h.type === 'file' ? h.size : 0,
-            mode: h.mode & 0o7777,
-            mtime: h.mtime,
-            uname: h.uname,
-            gname: h.gname,
-            uid: h.uid,
-            gid: h.gid,
-          };
-          if (wantHash) line.sha256 = sum ?? (hash ?? createHash('sha256')).digest('hex');
-          if (h.type === 'symlink') line.target = h.linkpath ?? '';
-          seen.add(manifestLine(line));
+          seen.add(seenLine(h, wantHash ? (sum ?? (hash ?? createHash('sha256')).digest('hex')) : undefined));
           if (h.type === 'file') {
             result.files++;
             result.contentBytes += h.size;
@@ -167,7 +153,31 @@ export async function verifyArchiveJob(
   }
 }
 
-function compareLists(seenFile: string, manifestFile: string): void {
+/** The inner-manifest line an entry read from the archive deserves (compared as text with the written one). */
+export function seenLine(h: TarEntryHeader, sha256: string | undefined): string {
+  const line: ManifestLine = {
+    path: h.path,
+    type: h.type === 'file' || h.type === 'dir' || h.type === 'symlink' ? h.type : (h.type as 'file'),
+    size: h.type === 'file' ? h.size : 0,
+    mode: h.mode & 0o7777,
+    mtime: h.mtime,
+    uname: h.uname,
+    gname: h.gname,
+    uid: h.uid,
+    gid: h.gid,
+  };
+  if (sha256 !== undefined) line.sha256 = sha256;
+  if (h.type === 'symlink') line.target = h.linkpath ?? '';
+  return manifestLine(line);
+}
+
+/** The inner manifest lists every entry in a line of bounded size: a bigger one is not a list. */
+export function manifestMaxBytes(limits: VerifyArchiveOptions['limits']): number {
+  return limits ? (limits.entries + 1) * 16 * 1024 : Infinity;
+}
+
+/** What the archive held (spooled, in order) against its inner manifest, line by line: throws BACKUP_CORRUPT. */
+export function compareLists(seenFile: string, manifestFile: string): void {
   const want = new LineReader(manifestFile);
   const got = new LineReader(seenFile);
   try {

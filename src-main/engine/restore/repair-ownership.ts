@@ -1,7 +1,8 @@
-import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, type Dirent, type Stats } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { RecoveryError } from '../errors.js';
-import { ProgressMeter, type ProgressSink } from '../progress.js';
+import { ProgressMeter, type Progress, type ProgressSink } from '../progress.js';
 import type { Ownership } from '../profiles/schema.js';
 import {
   clearSystemUsersCache,
@@ -58,30 +59,72 @@ function describeOwner(uid: number, gid: number): string {
 /**
  * lstats every path and lists those that do not match the policy (owner by name, mode by rule). It only
  * reads: owners and modes are set on each descriptor at extraction, in root-only staging (see extract.ts).
- * The walk runs on a worker thread with synchronous calls (`checkOwnershipJob`): one readdir per folder and
- * one lstat per entry, no promise per entry (500,000 awaited lstats on the main thread took 10 s and more).
+ * The walk runs on worker threads with synchronous calls (`checkOwnershipJob`), no promise per entry (500,000
+ * awaited lstats on the main thread took 10 s and more). With more than one core, two workers share it: each
+ * lists every folder (one readdir per folder) and lstats every other entry, so they split the lstats whatever
+ * the shape of the tree.
  */
-export function checkOwnership(
+export async function checkOwnership(
   targets: RepairTarget[],
   o: Ownership,
   onProgress: ProgressSink,
   signal?: AbortSignal,
 ): Promise<{ checked: number; mismatches: Mismatch[] }> {
-  return runWorkerJob('owners.check', { targets, o }, { onProgress, ...(signal ? { signal } : {}) });
+  const parts = Math.min(2, os.availableParallelism());
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort();
+  signal?.addEventListener('abort', onAbort);
+  const latest: Progress[] = [];
+  const report = (k: number, p: Progress): void => {
+    latest[k] = p;
+    const all = latest.filter((x): x is Progress => x !== undefined);
+    onProgress({
+      ...p,
+      files: all.reduce((a, x) => a + x.files, 0),
+      elapsedMs: Math.max(...all.map((x) => x.elapsedMs)),
+    });
+  };
+  try {
+    const results = await Promise.all(
+      Array.from({ length: parts }, (_, part) =>
+        runWorkerJob<unknown, { checked: number; mismatches: Mismatch[] }>(
+          'owners.check',
+          { targets, o, part, parts },
+          { onProgress: (p) => report(part, p), signal: stop.signal },
+        ).catch((e: unknown) => {
+          stop.abort(); // the other part stops too
+          throw e;
+        }),
+      ),
+    );
+    const mismatches = results
+      .flatMap((r) => r.mismatches)
+      .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return { checked: results.reduce((a, r) => a + r.checked, 0), mismatches };
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
 }
 
-/** The walk itself (worker side; synchronous, iterative, depth first, never following a link). */
+/**
+ * The walk itself (worker side; synchronous, iterative, depth first, never following a link). Part `part` of
+ * `parts` lstats and judges the entries whose position in the walk (the same in every part: names sorted)
+ * modulo `parts` is `part`; every part descends into every folder.
+ */
 export function checkOwnershipJob(
   targets: RepairTarget[],
   o: Ownership,
   onProgress: ProgressSink,
+  part = 0,
+  parts = 1,
 ): { checked: number; mismatches: Mismatch[] } {
   const ids = ownerIds(o);
   const policy: CompiledPolicy = compilePolicy(o);
   const meter = new ProgressMeter('checking owners', { bytes: null, files: null }, onProgress);
   const mismatches: Mismatch[] = [];
   let checked = 0;
-  /** What is there now, not what the listing said; null when the service account removed it meanwhile. */
+  let position = 0;
+  /** What is there now, not what the listing said; null when it is gone meanwhile. */
   const look = (abs: string): Stats | null => {
     try {
       return lstatSync(abs);
@@ -112,28 +155,30 @@ export function checkOwnershipJob(
   };
   for (const t of targets) {
     const st = lstatSync(t.path);
-    judge(t.path, t.id, st);
+    if (part === 0) judge(t.path, t.id, st);
     if (!st.isDirectory()) continue;
     const stack: Array<{ abs: string; rel: string }> = [{ abs: t.path, rel: t.id }];
     while (stack.length > 0) {
       const d = stack.pop()!;
-      let names: string[];
+      let entries: Dirent[];
       try {
-        names = readdirSync(d.abs);
+        entries = readdirSync(d.abs, { withFileTypes: true });
       } catch (e) {
-        // A folder the service account removed or replaced by a link meanwhile (its right): nothing to check in it.
+        // A folder removed or replaced by a link meanwhile: nothing to check in it.
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'ENOENT' || code === 'ENOTDIR') continue;
         throw e;
       }
-      names.sort();
-      for (const n of names) {
-        const abs = path.join(d.abs, n);
-        const rel = `${d.rel}/${n}`;
-        const cst = look(abs);
-        if (cst === null) continue;
-        judge(abs, rel, cst);
-        if (cst.isDirectory()) stack.push({ abs, rel });
+      entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      for (const e of entries) {
+        const abs = path.join(d.abs, e.name);
+        const rel = `${d.rel}/${e.name}`;
+        if (position++ % parts === part) {
+          const cst = look(abs);
+          if (cst === null) continue;
+          judge(abs, rel, cst);
+          if (cst.isDirectory()) stack.push({ abs, rel });
+        } else if (e.isDirectory()) stack.push({ abs, rel });
       }
     }
   }

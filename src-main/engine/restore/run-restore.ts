@@ -32,7 +32,15 @@ import {
 import { describeMachineState, machineTouched } from './status.js';
 import { compatibilityStep, precheckStep, verifyStep } from './steps-prepare.js';
 import { credentialsStep, finishStep, reportStep, restartStep, startStep } from './steps-finish.js';
-import { extractStep, ownershipStep, setAsideName, stagingPath, stopStep, swapStep } from './steps-swap.js';
+import {
+  extractStep,
+  ownershipStep,
+  removeWorkDirs,
+  setAsideName,
+  stagingPath,
+  stopStep,
+  swapStep,
+} from './steps-swap.js';
 
 export interface RestoreOptions {
   /** The backup set folder (…/Backup_<profile>_<time>), or a hand-made .tar / .tar.gz / .tgz / .zip. */
@@ -70,8 +78,8 @@ export const RESTORE_RUNBOOK: RunbookDef<RestoreCtx> = {
     verifyStep,
     compatibilityStep,
     precheckStep,
-    stopStep,
     extractStep,
+    stopStep,
     swapStep,
     ownershipStep,
     startStep,
@@ -93,10 +101,10 @@ export function restoreRunbook(profile: Profile): RunbookDef<RestoreCtx> {
       verifyStep,
       compatibilityStep,
       precheckStep,
+      extractStep,
       ...at('restore.before-stop'),
       stopStep,
       ...at('restore.after-stop'),
-      extractStep,
       swapStep,
       ownershipStep,
       ...at('restore.import'),
@@ -275,8 +283,14 @@ async function startRestore(stateDir: string, opts: RestoreOptions, io: RunbookI
     return await execute(store, ctx, io);
   } catch (e) {
     if (!machineTouched(store.j)) {
-      // Nothing changed: leave no journal that would make the next restore ask about this one, nor a work folder.
+      // Nothing changed: leave no journal that would make the next restore ask about this one, nor a work folder
+      // (the product's, and ours beside each folder: a refused or cancelled unpacking runs before the stop).
       await removeWork(ctx.product).catch(() => undefined);
+      try {
+        removeWorkDirs(store.j.items);
+      } catch {
+        /* reported by status as a leftover */
+      }
       await fsp.rm(journalPath(stateDir), { force: true });
       await fsp.rm(restoreDir(stateDir, id), { recursive: true, force: true });
     }

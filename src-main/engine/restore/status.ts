@@ -118,7 +118,15 @@ export function describeMachineState(j: RestoreJournal, disk?: DiskFacts): strin
           ? `The restore stopped at "${at.title}": ${rec.error?.message ?? rec.summary ?? 'it failed'}.`
           : `The restore was interrupted during "${at.title}".`
         : 'The restore was interrupted between two steps.';
-      if (!machineTouched(j)) return `${where} Nothing on this machine was changed yet.`;
+      if (!machineTouched(j)) {
+        // The extraction runs before the service is stopped: its staging copy is the only trace, root-only.
+        const staged = disk === undefined ? [] : j.items.filter((i) => disk.get(i.staging) === true);
+        const left =
+          staged.length === 0
+            ? ''
+            : ` Only a partly unpacked copy is left (${staged.map((i) => i.staging).join(', ')}, root-only, beside the folders in use): resume unpacks it again from the start, roll back deletes it.`;
+        return `${where} Nothing on this machine was changed yet: the service and its folders are as they were.${left}`;
+      }
       const svc = j.serviceBefore === null ? '' : ` The service was ${j.serviceBefore} before the restore.`;
       return `${where}${svc} ${itemWords(j, disk).join(' ')} Resume to finish the restore, or roll back to put everything back as it was.`;
     }

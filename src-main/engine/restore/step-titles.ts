@@ -6,7 +6,12 @@ import type { StepPoint } from '../profiles/steps-schema.js';
  * are built from the journal alone, after the process that ran the steps is gone.
  */
 export const STEP_TITLES = [
-  { id: 'verify', title: 'Check the backup', explain: 'Read the whole backup and check every file against its hash.' },
+  {
+    id: 'verify',
+    title: 'Check the backup',
+    explain:
+      'Check manifest.json, the passphrase and that every data part is there (the hashes are checked while unpacking).',
+  },
   {
     id: 'compatibility',
     title: 'Check the backup fits this machine',
@@ -18,14 +23,14 @@ export const STEP_TITLES = [
     explain: "Run the product's checks; check the owner exists and there is room.",
   },
   {
+    id: 'extract',
+    title: 'Unpack into staging folders',
+    explain: 'Unpack the backup beside the current folders while the service runs, checking every hash.',
+  },
+  {
     id: 'stop-service',
     title: 'Stop the service',
     explain: 'Stop the service and check no program holds files in the folders.',
-  },
-  {
-    id: 'extract',
-    title: 'Unpack into staging folders',
-    explain: 'Unpack the backup beside the current folders, checking every hash.',
   },
   {
     id: 'swap',
@@ -71,7 +76,7 @@ export interface StepTitle {
 /** Where each restore point sits: its steps come right before this runbook step. */
 const POINT_BEFORE: Array<[StepPoint, string]> = [
   ['restore.before-stop', 'stop-service'],
-  ['restore.after-stop', 'extract'],
+  ['restore.after-stop', 'swap'],
   ['restore.import', 'start-service'],
   ['restore.before-start', 'start-service'],
   ['restore.after-start', 'credentials'],

@@ -1,6 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { verifyArchive } from '../archive/index.js';
+import { checkParts } from '../archive/read-pipeline.js';
 import { adoptIntoSet, describeMapping, UNVERIFIED_NOTE } from '../backup/hand-made.js';
 import { MANIFEST_NAME, type BackupManifest } from '../backup/manifest.js';
 import { apiWithPort, compareVersions } from '../appliance/client.js';
@@ -91,7 +92,7 @@ export const verifyStep: Step<RestoreCtx> = {
   explain: (c) =>
     c.store.j.handMade
       ? `${UNVERIFIED_NOTE} Read ${c.store.j.handMade.file} completely, judge every entry as for our own backups, find the profile's folders by name and copy them, with a checksum for every file, into ${c.store.j.backup}; then read that copy back. Nothing on this machine changes.`
-      : `Read the whole backup at ${c.store.j.backup} and check every part and every file against its recorded hash${c.store.j.options.encrypted ? ', decrypting it with the passphrase' : ''}. Nothing on this machine changes.`,
+      : `Check the backup at ${c.store.j.backup}: manifest.json against SHA256SUMS${c.store.j.options.encrypted ? ' and its passphrase-keyed code (the passphrase is tried now)' : ''}, and every data part present with its recorded size. Every part's and every file's hash is checked while unpacking (next steps, with the service still running), before anything in use is touched. Nothing on this machine changes.`,
   async run(c, s) {
     const hm = c.store.j.handMade;
     let handMadeSummary = '';
@@ -112,31 +113,38 @@ export const verifyStep: Step<RestoreCtx> = {
     c.manifest = set.manifest;
     const key = await needAgeKey(c);
     const authentic = await checkManifestIntegrity(set, key);
-    await fsp.mkdir(path.dirname(c.store.j.innerManifestFile), { recursive: true, mode: 0o700 });
     const itemIds = c.store.j.items.map((i) => i.id);
-    const r = await verifyArchive(
-      c.store.j.backup,
-      {
-        parts: set.manifest.archive.parts,
-        ...(key !== null ? { ageKey: key } : {}),
-        manifestOut: c.store.j.innerManifestFile,
-        // The same screen as `verify` and the extraction; reading stops once the archive exceeds its manifest.
-        screen: { itemIds },
-        limits: manifestLimits(m),
-      },
-      { onProgress: s.progress, signal: c.signal },
-    );
-    if (r.files !== m.files || r.contentBytes !== m.contentBytes) {
-      throw new RecoveryError(
-        'BACKUP_CORRUPT',
-        `The archive holds ${r.files} files (${formatBytes(r.contentBytes)}) but manifest.json says ${m.files} (${formatBytes(m.contentBytes)}).`,
-        { hint: 'The backup was changed after it was written. Use another copy.' },
+    let read: string;
+    if (hm) {
+      // A hand-made archive was copied into a set of our own just now: read that copy back as `verify` does.
+      await fsp.mkdir(path.dirname(c.store.j.innerManifestFile), { recursive: true, mode: 0o700 });
+      const r = await verifyArchive(
+        c.store.j.backup,
+        {
+          parts: set.manifest.archive.parts,
+          ...(key !== null ? { ageKey: key } : {}),
+          manifestOut: c.store.j.innerManifestFile,
+          screen: { itemIds },
+          limits: manifestLimits(m),
+        },
+        { onProgress: s.progress, signal: c.signal },
       );
+      countsMatch(r, m);
+      const entries = await screenEntries(c.store.j.innerManifestFile, new Set(itemIds));
+      read = `All ${r.files} files (${formatBytes(r.contentBytes)}) read back and match their hashes; all ${entries} entries stay inside their folders;`;
+    } else {
+      // Every byte is read once, by the extraction (with the service still running): here only what tells a
+      // wrong or incomplete set before anything starts. A stick is read once instead of twice.
+      checkParts(c.store.j.backup, m.archive.parts);
+      const bytes = m.archive.parts.reduce((a, p) => a + p.size, 0);
+      read = `All ${m.archive.parts.length} data part(s) are there with their recorded sizes (${formatBytes(bytes)}); ${m.files} files (${formatBytes(m.contentBytes)}) to unpack and check;`;
     }
-    const entries = await screenEntries(c.store.j.innerManifestFile, new Set(itemIds));
-    c.store.j.facts.files = r.files;
-    c.store.j.facts.contentBytes = r.contentBytes;
-    c.store.j.facts.itemBytes = Object.fromEntries(itemIds.map((id) => [id, r.items?.[id]?.contentBytes ?? 0]));
+    // What the manifest declares; the extraction stops at these totals and reports what it measured.
+    c.store.j.facts.files = m.files;
+    c.store.j.facts.contentBytes = m.contentBytes;
+    c.store.j.facts.itemBytes = Object.fromEntries(
+      itemIds.map((id) => [id, m.items.find((i) => i.id === id)?.contentBytes ?? 0]),
+    );
     let own = '';
     if (m.artifacts.length > 0) {
       const a = await verifyArtifacts(c.store.j.backup, m.artifacts, {
@@ -147,9 +155,20 @@ export const verifyStep: Step<RestoreCtx> = {
       own = ` The product's own ${a.files} file(s) match their checksums${a.decrypted > 0 ? ` (${a.decrypted} decrypted and read through)` : ''}.`;
     }
     crashPoint('verify:done');
-    return `${handMadeSummary}All ${r.files} files (${formatBytes(r.contentBytes)}) read back and match their hashes; all ${entries} entries stay inside their folders; ${authentic}${own}`;
+    return `${handMadeSummary}${read} ${authentic}${own}`;
   },
 };
+
+/** The archive holds what manifest.json says it holds (files and bytes), or BACKUP_CORRUPT. */
+export function countsMatch(r: { files: number; contentBytes: number }, m: BackupManifest): void {
+  if (r.files !== m.files || r.contentBytes !== m.contentBytes) {
+    throw new RecoveryError(
+      'BACKUP_CORRUPT',
+      `The archive holds ${r.files} files (${formatBytes(r.contentBytes)}) but manifest.json says ${m.files} (${formatBytes(m.contentBytes)}).`,
+      { hint: 'The backup was changed after it was written. Use another copy.' },
+    );
+  }
+}
 
 export const compatibilityStep: Step<RestoreCtx> = {
   id: 'compatibility',
@@ -337,7 +356,8 @@ export const precheckStep: Step<RestoreCtx> = {
     }
     const m = await needManifest(c);
     for (const item of c.store.j.items) {
-      // Measured while verifying (a manifest can declare 12 bytes for 200 MiB of zeros); the larger of the two.
+      // Declared (the extraction stops where the archive holds more than manifest.json declares), or measured
+      // by a hand-made archive's read-back; the larger of the two.
       const declared = m.items.find((i) => i.id === item.id)?.contentBytes ?? 0;
       const measured = c.store.j.facts.itemBytes?.[item.id] ?? c.store.j.facts.contentBytes;
       const need = Math.max(declared, measured) * 1.05 + 16 * 1024 * 1024;

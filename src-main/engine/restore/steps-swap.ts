@@ -10,6 +10,7 @@ import { exists, fsyncDir } from '../util/atomic-fs.js';
 import { ensurePrivateDir, removeTreeNoFollow } from '../util/safe-delete.js';
 import { byHand, needAgeKey, needManifest, type RestoreCtx } from './context.js';
 import { crashPoint } from './crash-point.js';
+import { countsMatch } from './steps-prepare.js';
 import { renameDone, type ItemPlan } from './journal.js';
 import { journaledRename } from './renames.js';
 import { checkOwnership, ownerIds } from './repair-ownership.js';
@@ -94,7 +95,7 @@ export const extractStep: Step<RestoreCtx> = {
   id: 'extract',
   title: 'Unpack into staging folders',
   explain: (c) =>
-    `Unpack the backup into ${c.store.j.items.map((i) => i.staging).join(', ')} (beside the current folders, on the same disk), checking every file's hash as it is written. The current folders are not touched.`,
+    `Unpack the backup into ${c.store.j.items.map((i) => i.staging).join(', ')} (root-only, beside the current folders, on the same disk) while ${c.profile.productName} keeps running: every part's and every file's hash, and every entry against the backup's list of files, are checked as it is read. The current folders are not touched; if anything does not match, the staging folders are removed and nothing has changed.`,
   skip: (c) => (c.store.j.items.length === 0 ? 'The backup holds no folders: the product restores itself.' : null),
   async run(c, s) {
     const m = await needManifest(c);
@@ -109,6 +110,7 @@ export const extractStep: Step<RestoreCtx> = {
     }
     const key = await needAgeKey(c);
     const targets: Record<string, string> = {};
+    await fsp.mkdir(path.dirname(c.store.j.innerManifestFile), { recursive: true, mode: 0o700 });
     for (const i of c.store.j.items) {
       await fsp.mkdir(path.dirname(i.target), { recursive: true });
       // Root-only (0700): nothing staged is reachable by another account until the swap.
@@ -128,7 +130,8 @@ export const extractStep: Step<RestoreCtx> = {
       {
         parts: m.archive.parts,
         ...(key !== null ? { ageKey: key } : {}),
-        manifestFile: c.store.j.innerManifestFile,
+        // One pass: unpacked and held to the inner manifest, which is kept for the report and the checks.
+        manifestOut: c.store.j.innerManifestFile,
         targets,
         ...(owner ? { owner } : {}),
         limits: manifestLimits(m),
@@ -147,10 +150,16 @@ export const extractStep: Step<RestoreCtx> = {
       // Writing goes to this machine's disk (beside the folders): say so, not "the stick".
       throw onThisMachine(toRecoveryError(e), c.store.j.items.map((i) => path.dirname(i.staging)).join(', '));
     });
+    countsMatch(r, m);
+    c.store.j.facts.files = r.files;
+    c.store.j.facts.contentBytes = r.contentBytes;
+    c.store.j.facts.itemBytes = Object.fromEntries(
+      c.store.j.items.map((i) => [i.id, r.items?.[i.id]?.contentBytes ?? 0]),
+    );
     for (const i of c.store.j.items) await fsyncDir(path.dirname(i.staging));
     crashPoint('extract:done');
     const own = o ? ` Owners ${o.user}:${o.group} and the policy's modes were set on each file as it was written.` : '';
-    return `Unpacked ${r.files} files (${formatBytes(r.contentBytes)}) into the root-only staging folders; every hash matched.${own}`;
+    return `Unpacked ${r.files} files (${formatBytes(r.contentBytes)}) into the root-only staging folders while the service kept running; every part and every file matched its hash, and every entry the backup's list of files.${own}`;
   },
 };
 
