@@ -9,6 +9,8 @@ import type { CreateArchiveOptions, ExtractArchiveOptions, VerifyArchiveOptions 
 const handlers: Record<string, WorkerJobHandler> = {
   'archive.create': (async (i: CreateArchiveOptions, ctx) =>
     (await import('./create.js')).createArchiveJob(i, ctx)) as WorkerJobHandler,
+  'archive.read-helper': (async (i: { shared: SharedArrayBuffer }) =>
+    (await import('./read-helper.js')).serveReadHelper(i)) as WorkerJobHandler,
   'archive.verify': (async (i: { dir: string; opts: VerifyArchiveOptions }, ctx) =>
     (await import('./verify.js')).verifyArchiveJob(i.dir, i.opts, ctx)) as WorkerJobHandler,
   'archive.extract': (async (i: { dir: string; opts: ExtractArchiveOptions }, ctx) =>

@@ -22,6 +22,7 @@ import { DEFAULT_GZIP_LEVEL, archiveBaseName } from './names.js';
 import { GzipOut } from './gzip-out.js';
 import { LineSpool, MANIFEST_FORMAT, MANIFEST_PATH, manifestLine, type ManifestLine } from './manifest.js';
 import { PartWriter } from './part-writer.js';
+import { ReadHelper, changedDetail, fileLine, sortedEntries, type Prefetched } from './read-helper.js';
 import { BLOCK, encodeHeader } from './tar-header.js';
 import { TarSink } from './tar-sink.js';
 import type { ArchiveResult, CreateArchiveOptions } from './types.js';
@@ -31,11 +32,14 @@ export { DEFAULT_GZIP_LEVEL, ITEM_ID, archiveBaseName } from './names.js';
 const O_NOFOLLOW = fsc.O_NOFOLLOW ?? 0;
 const O_NONBLOCK = fsc.O_NONBLOCK ?? 0;
 const OPEN_FLAGS = fsc.O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
-
-/** Entries by name (byte order of UTF-16, as before), with their types: regular files need no lstat. */
-function sortedEntries(dir: string): Dirent[] {
-  return readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
+/** The reading helper starts for this many files or more (a thread costs ~10 MiB and ~40 ms to start). */
+const HELPER_MIN_FILES = 2000;
+/**
+ * ... and files of this size or less on average: there the archive thread's per-file system calls are the limit
+ * (measured, whole backup of 150,000 × 1 KiB: archive step 4.9–6.6 → 4.1–5.1 s). On 10 KiB files compression is
+ * the limit and the helper only took CPU from it (30,000 × 10 KiB: 4.6–4.8 → 5.0–5.3 s, +18 MiB).
+ */
+const HELPER_MAX_AVERAGE = 4 * 1024;
 
 /** Counting pass so progress has totals (and an ETA); lstat only, nothing kept in memory. */
 function scan(root: string): { bytes: number; files: number } {
@@ -65,6 +69,12 @@ function scan(root: string): { bytes: number; files: number } {
     }
   }
   return { bytes, files };
+}
+
+function shrank(p: string): RecoveryError {
+  return new RecoveryError('SOURCE_MISSING', `${p} shrank while it was being backed up.`, {
+    hint: 'Make sure the product service is stopped, then start the backup again.',
+  });
 }
 
 function unreadable(e: unknown, p: string): RecoveryError {
@@ -130,6 +140,14 @@ export async function createArchiveJob(
 
   const writer = new PartWriter(opts.outDir, archiveBaseName(encrypted), opts.splitSize, (f) => ctx.willCreate(f));
   let out: GzipOut | null = null;
+  // Two cores or more and enough files: a second thread reads runs of small files.
+  const helper =
+    (opts.readHelper ??
+    (totals.files >= HELPER_MIN_FILES &&
+      totals.bytes <= totals.files * HELPER_MAX_AVERAGE &&
+      os.availableParallelism() > 1))
+      ? new ReadHelper()
+      : null;
   try {
     // age loads only for an encrypted job.
     const enc = encrypted
@@ -196,8 +214,22 @@ export async function createArchiveJob(
         // abs is normalized (the root went through path.resolve): a child's path is a concatenation.
         const prefix = abs.endsWith(path.sep) ? abs : abs + path.sep;
         const relPrefix = `${rel}/`;
-        for (const d of children) {
+        const pre = helper?.take(prefix);
+        let i = pre ? await fromHelper(await pre, children, prefix) : 0;
+        /** The child folder handed to the helper (this thread goes into every other one). */
+        let handed = -1;
+        for (; i < children.length; i++) {
+          const d = children[i]!;
           const childAbs = prefix + d.name;
+          if (helper !== null && d.isDirectory() && i !== handed) {
+            // This thread goes into this folder: the helper reads the next one meanwhile.
+            let j = i + 1;
+            while (j < children.length && !children[j]!.isDirectory()) j++;
+            if (j < children.length) {
+              handed = j;
+              helper.ask(prefix + children[j]!.name + path.sep, `${relPrefix}${children[j]!.name}/`);
+            }
+          }
           // A regular file is opened (O_NOFOLLOW) and fstat'ed: no lstat first (one syscall less per file).
           if (d.isFile()) {
             // No await for a small file that fits in the current batch: no promise, no microtask per file.
@@ -213,6 +245,8 @@ export async function createArchiveJob(
           }
           await visit(childAbs, relPrefix + d.name, cst);
         }
+        // A folder handed over but not gone into (it was no folder any more when this thread got there).
+        if (handed !== -1) helper!.discard(prefix + children[handed]!.name + path.sep);
       } else if (st.isSymbolicLink()) {
         let target: string;
         try {
@@ -229,6 +263,36 @@ export async function createArchiveJob(
       } else {
         const kind = st.isSocket() ? 'socket' : st.isFIFO() ? 'fifo' : 'device';
         result.skipped.push({ path: abs, reason: `${kind}: not backed up (the service recreates it)` });
+      }
+    };
+
+    /**
+     * The first entries of a folder as the helper wrote them, if they are exactly this thread's first entries
+     * (the folder may have changed between the two listings): copied in; returns how many.
+     */
+    const fromHelper = async (got: Prefetched, children: Dirent[], prefix: string): Promise<number> => {
+      try {
+        const r = got.reply;
+        if (r === null) return 0;
+        for (let k = 0; k < r.done; k++) {
+          const c = children[k];
+          if (c === undefined || c.name !== r.names[k] || !c.isFile()) return 0;
+        }
+        if (r.shrank !== undefined && children[r.done]?.name === r.shrank) throw shrank(prefix + r.shrank);
+        if (r.done === 0) return 0;
+        await sink.write(got.data.subarray(0, r.len));
+        spool.addText(r.lines);
+        for (const o of r.owners) {
+          const key = `${o.uid}:${o.gid}`;
+          if (!owners.has(key)) owners.set(key, { uname: o.uname, gname: o.gname });
+        }
+        for (const ch of r.changed) (result.changed ??= []).push(ch);
+        result.files += r.done;
+        result.contentBytes += r.contentBytes;
+        meter.add(r.contentBytes, r.done);
+        return r.done;
+      } finally {
+        got.release();
       }
     };
 
@@ -250,22 +314,11 @@ export async function createArchiveJob(
       digest: string | false,
       uncounted: number,
     ): void => {
-      if (digest === false) {
-        throw new RecoveryError('SOURCE_MISSING', `${abs} shrank while it was being backed up.`, {
-          hint: 'Make sure the product service is stopped, then start the backup again.',
-        });
-      }
+      if (digest === false) throw shrank(abs);
       m.sha256 = digest;
       // A file written while it was read (no service manager stopped its writer): say which.
-      const after = fstatSync(fd);
-      if (after.size !== fst.size || after.mtimeMs !== fst.mtimeMs || after.ctimeMs !== fst.ctimeMs) {
-        const what = [
-          after.size !== fst.size ? `size ${fst.size} → ${after.size}` : '',
-          after.mtimeMs !== fst.mtimeMs ? 'modified' : '',
-          after.ctimeMs !== fst.ctimeMs && after.mtimeMs === fst.mtimeMs ? 'attributes changed' : '',
-        ].filter(Boolean);
-        (result.changed ??= []).push({ path: abs, detail: what.join(', ') });
-      }
+      const detail = changedDetail(fst, fstatSync(fd));
+      if (detail !== null) (result.changed ??= []).push({ path: abs, detail });
       spool.add(manifestLine(m));
       result.files++;
       result.contentBytes += fst.size;
@@ -299,7 +352,7 @@ export async function createArchiveJob(
           handedOver = true;
           return closeAfter(fd, visit(abs, rel, fst));
         }
-        const m = base(rel, fst, 'file', fst.size);
+        const m = fileLine(rel, fst, names(fst.uid, fst.gid));
         const header = encodeHeader(m, scratch);
         if (sink.tryWrite(header)) {
           let digest: string | false | null;
@@ -376,6 +429,7 @@ export async function createArchiveJob(
     writer.abort();
     throw toRecoveryError(e, opts.outDir);
   } finally {
+    await helper?.close();
     closeSync(spoolFd);
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -77,6 +77,13 @@ export class LineSpool {
     if (this.pending > 64 * 1024) this.flush();
   }
 
+  /** Lines already joined, each ending in a newline. */
+  addText(text: string): void {
+    this.buf.push(text);
+    this.pending += text.length;
+    if (this.pending > 64 * 1024) this.flush();
+  }
+
   flush(): void {
     if (this.buf.length === 0) return;
     const b = Buffer.from(this.buf.join(''), 'utf8');

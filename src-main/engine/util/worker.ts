@@ -36,25 +36,33 @@ export function defaultWorkerEntry(): URL {
     : new URL('./archive-worker.js', import.meta.url);
 }
 
+/**
+ * A worker thread running `job` (from the bundle, or from sources through the tsx bootstrap). `runWorkerJob`
+ * wraps it for one job with progress and clean-up; the archive job also starts a reading helper with it.
+ */
+export function startWorker(job: string, input: unknown, opts: WorkerJobOptions = {}): Worker {
+  const entry = opts.entry ?? defaultWorkerEntry();
+  const fromSource = entry.pathname.endsWith('.ts');
+  // A small young generation: the jobs make short-lived garbage per file and per batch, and V8's default
+  // (up to 48 MiB) only grows the peak memory. Measured on 10,000 × 10 KiB: peak 135 → 121 MiB and ~15 % less
+  // CPU (fewer fresh pages to fault in) for the whole backup.
+  const resourceLimits: ResourceLimits = { maxYoungGenerationSizeMb: 12, ...opts.resourceLimits };
+  return fromSource
+    ? new Worker(new URL('./worker-bootstrap.mjs', import.meta.url), {
+        workerData: { entry: entry.href, job, input },
+        resourceLimits,
+      })
+    : new Worker(entry, { workerData: { job, input }, resourceLimits });
+}
+
 export function runWorkerJob<I, O>(
   job: string,
   input: I,
   io: WorkerJobIo = {},
   opts: WorkerJobOptions = {},
 ): Promise<O> {
-  const entry = opts.entry ?? defaultWorkerEntry();
   if (io.signal?.aborted) return Promise.reject(new RecoveryError('CANCELLED'));
-  const fromSource = entry.pathname.endsWith('.ts');
-  // A small young generation: the jobs make short-lived garbage per file and per batch, and V8's default
-  // (up to 48 MiB) only grows the peak memory. Measured on 10,000 × 10 KiB: peak 135 → 121 MiB and ~15 % less
-  // CPU (fewer fresh pages to fault in) for the whole backup.
-  const resourceLimits: ResourceLimits = { maxYoungGenerationSizeMb: 12, ...opts.resourceLimits };
-  const worker = fromSource
-    ? new Worker(new URL('./worker-bootstrap.mjs', import.meta.url), {
-        workerData: { entry: entry.href, job, input },
-        resourceLimits,
-      })
-    : new Worker(entry, { workerData: { job, input }, resourceLimits });
+  const worker = startWorker(job, input, opts);
   const cleanups: { path: string; recursive: boolean }[] = [];
 
   return new Promise<O>((resolve, reject) => {
