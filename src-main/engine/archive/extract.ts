@@ -1,5 +1,5 @@
 import { createHash, hash as hashOnce, type Hash } from 'node:crypto';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { childEnv } from '../util/child-env.js';
 import {
   closeSync,
@@ -134,29 +134,6 @@ function sha256File(file: string): { sha256: string; size: number } {
   return { sha256: h.digest('hex'), size };
 }
 
-/**
- * Writes staged data out while the extraction goes on, so the final sync waits for seconds of data, not for all
- * of it: every EARLY_SYNC_MS, one `sync -f` per staging filesystem runs beside the extraction (not awaited; the
- * next starts only when it ended). What it flushes is only what the final syncTargets would flush anyway.
- */
-const EARLY_SYNC_MS = 2000;
-
-function earlySync(dirs: string[]): () => void {
-  if (process.platform !== 'linux') return () => undefined;
-  let running = 0;
-  const timer = setInterval(() => {
-    if (running > 0) return;
-    for (const d of dirs) {
-      running++;
-      const child = spawn('sync', ['-f', d], { stdio: 'ignore', env: childEnv() });
-      child.on('error', () => running--);
-      child.on('exit', () => running--);
-    }
-  }, EARLY_SYNC_MS);
-  timer.unref();
-  return () => clearInterval(timer);
-}
-
 /** Files on disk before we report success: one syncfs per staging filesystem (see syncTargets). */
 function syncTargets(dirs: string[]): void {
   if (process.platform === 'linux') {
@@ -243,7 +220,6 @@ export async function extractArchiveJob(
     throw e;
   }
   const realRoots = Object.values(opts.targets).map((t) => path.resolve(t));
-  let stopEarlySync = (): void => undefined;
   const owner = process.platform === 'win32' ? undefined : opts.owner;
   const policy = owner ? compilePolicy({ user: '', group: '', ...owner }) : null;
   const modeFor = (h: TarEntryHeader, kind: 'dir' | 'file'): number =>
@@ -330,7 +306,6 @@ export async function extractArchiveJob(
   const absOf = (parts: string[]): string => path.join(roots.get(parts[0]!)!, ...parts.slice(1));
 
   try {
-    stopEarlySync = earlySync(realRoots);
     await readArchive(
       dir,
       opts.parts,
@@ -512,7 +487,6 @@ export async function extractArchiveJob(
         closeSync(fd);
       }
     }
-    stopEarlySync();
     syncTargets(realRoots);
     meter.flush();
     return result;
@@ -539,7 +513,6 @@ export async function extractArchiveJob(
     if (onePass && opts.manifestOut) rmSync(innerFile, { force: true });
     throw e;
   } finally {
-    stopEarlySync();
     await writers?.stop();
     manifest?.close();
     closeParents();
