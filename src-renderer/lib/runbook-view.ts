@@ -152,9 +152,11 @@ export function cancelConsequence(view: RunbookView): string {
       }
       return started('stop-service')
         ? 'The restore stops after what it is doing now. Nothing is lost: you then choose to roll back (everything as it was) or to resume later.'
-        : started('extract')
+        : view.steps.some((s) => s.id === 'extract' && s.state === 'running')
           ? 'The unpacking stops and its partly unpacked copy is deleted; the service was never stopped. Nothing on this machine changes.'
-          : 'The restore stops before anything on this machine changed.';
+          : started('extract')
+            ? 'The restore stops before the service is stopped: the unpacked copy is deleted. Nothing on this machine changes.'
+            : 'The restore stops before anything on this machine changed.';
     case 'rollback':
       return 'The rollback stops after what it is doing now; run it again later to finish putting the machine back.';
     case 'mirror':

@@ -215,6 +215,10 @@ describe('Cancel says what it will do', () => {
     expect(restore({ verify: 'done', extract: 'running' })).toMatch(
       /partly unpacked copy is deleted; the service was never stopped\. Nothing on this machine changes/,
     );
+    // Unpacked, the stop not confirmed yet (its question is open, the step still to do).
+    expect(restore({ verify: 'done', extract: 'done' })).toBe(
+      'The restore stops before the service is stopped: the unpacked copy is deleted. Nothing on this machine changes.',
+    );
     expect(restore({ verify: 'done', extract: 'done', 'stop-service': 'running' })).toMatch(/roll back/);
   });
 });

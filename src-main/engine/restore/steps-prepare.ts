@@ -137,7 +137,8 @@ export const verifyStep: Step<RestoreCtx> = {
       // wrong or incomplete set before anything starts. A stick is read once instead of twice.
       checkParts(c.store.j.backup, m.archive.parts);
       const bytes = m.archive.parts.reduce((a, p) => a + p.size, 0);
-      read = `All ${m.archive.parts.length} data part(s) are there with their recorded sizes (${formatBytes(bytes)}); ${m.files} files (${formatBytes(m.contentBytes)}) to unpack and check;`;
+      const n = m.archive.parts.length;
+      read = `${n === 1 ? 'The data part is' : `All ${n} data parts are`} there with ${n === 1 ? 'its' : 'their'} recorded size${n === 1 ? '' : 's'} (${formatBytes(bytes)}); ${m.files} files (${formatBytes(m.contentBytes)}) to unpack and check;`;
     }
     // What the manifest declares; the extraction stops at these totals and reports what it measured.
     c.store.j.facts.files = m.files;
