@@ -22,7 +22,7 @@ import { DEFAULT_GZIP_LEVEL, archiveBaseName } from './names.js';
 import { GzipOut } from './gzip-out.js';
 import { LineSpool, MANIFEST_FORMAT, MANIFEST_PATH, manifestLine, type ManifestLine } from './manifest.js';
 import { PartWriter } from './part-writer.js';
-import { ReadHelper, changedDetail, fileLine, sortedEntries, type Prefetched } from './read-helper.js';
+import { ReadHelper, changedDetail, entryLine, fileLine, sortedEntries, type Prefetched } from './read-helper.js';
 import { BLOCK, encodeHeader } from './tar-header.js';
 import { TarSink } from './tar-sink.js';
 import type { ArchiveResult, CreateArchiveOptions } from './types.js';
@@ -175,20 +175,8 @@ export async function createArchiveJob(
       return o;
     };
 
-    const base = (rel: string, st: Stats, type: ManifestLine['type'], size: number): ManifestLine => {
-      const o = names(st.uid, st.gid);
-      return {
-        path: rel,
-        type,
-        size,
-        mode: st.mode & 0o7777,
-        mtime: Math.floor(st.mtimeMs / 1000),
-        uname: o.uname,
-        gname: o.gname,
-        uid: st.uid,
-        gid: st.gid,
-      };
-    };
+    const base = (rel: string, st: Stats, type: ManifestLine['type'], size: number): ManifestLine =>
+      entryLine(rel, st, type, size, names(st.uid, st.gid));
 
     /** The entry's header into the archive: a promise only when a batch is due for the compressor. */
     const emit = (m: ManifestLine): Promise<void> | undefined => {

@@ -66,12 +66,18 @@ export interface ReadReply {
   owners: { uid: number; gid: number; uname: string; gname: string }[];
 }
 
-/** What the archive and the helper both write for a file whose stat is `st` (one place for the entry's fields). */
-export function fileLine(rel: string, st: Stats, names: { uname: string; gname: string }): ManifestLine {
+/** What the archive and the helper both write for an entry whose stat is `st` (one place for the entry's fields). */
+export function entryLine(
+  rel: string,
+  st: Stats,
+  type: ManifestLine['type'],
+  size: number,
+  names: { uname: string; gname: string },
+): ManifestLine {
   return {
     path: rel,
-    type: 'file',
-    size: st.size,
+    type,
+    size,
     mode: st.mode & 0o7777,
     mtime: Math.floor(st.mtimeMs / 1000),
     uname: names.uname,
@@ -79,6 +85,11 @@ export function fileLine(rel: string, st: Stats, names: { uname: string; gname: 
     uid: st.uid,
     gid: st.gid,
   };
+}
+
+/** A regular file's line (its size from the same stat). */
+export function fileLine(rel: string, st: Stats, names: { uname: string; gname: string }): ManifestLine {
+  return entryLine(rel, st, 'file', st.size, names);
 }
 
 /** Why a file read twice differs, or null when size, mtime and ctime are the same. */
