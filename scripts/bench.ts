@@ -12,7 +12,7 @@
  * S 500,000 × 1 KiB, H one 4 GiB file. Commands compared:
  *   backup   `edge-recovery backup` (pre-checks, archive, read-back verify)  vs `tar -czf`, `tar | pigz -1`, `tar --zstd`
  *   verify   `edge-recovery verify`                                         vs `sha256sum -c SHA256SUMS` + `tar -tzf`
- *   restore  `edge-recovery restore` (verify, stop, extract, swap, owners, start) vs RESTORE.txt's manual recipe:
+ *   restore  `edge-recovery restore` (check, one-read unpack + verify, stop, swap, owners, start) vs RESTORE.txt's manual recipe:
  *            `sha256sum -c` + `tar -xzpf` + mv aside + mv in + `chown -R` + chmod by `find`
  * The page cache is warmed through a pipe before each dataset (GNU tar skips reading when it writes to /dev/null);
  * archives are dropped from the cache before every verify/restore (ours does that itself: it reads the stick).
