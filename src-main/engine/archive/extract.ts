@@ -237,17 +237,6 @@ export async function extractArchiveJob(
   let seen: LineSpool | null = null;
   let innerFile = '';
   let innerFd = -1;
-  if (onePass) {
-    tmp = mkdtempSync(path.join(os.tmpdir(), 'edge-recovery-extract-'));
-    seenFile = path.join(tmp, 'seen.jsonl');
-    seenFd = openSync(seenFile, CREATE_EXCL_FLAGS, 0o600);
-    seen = new LineSpool(seenFd);
-    innerFile = opts.manifestOut
-      ? path.join(path.dirname(opts.manifestOut), tempName(path.basename(opts.manifestOut)))
-      : path.join(tmp, 'files.jsonl');
-    if (opts.manifestOut) ctx.willCreate(innerFile);
-    innerFd = openSync(innerFile, CREATE_EXCL_FLAGS, 0o600);
-  }
   const manifestMax = manifestMaxBytes(opts.limits);
 
   const totalBytes = opts.parts.reduce((a, p) => a + p.size, 0);
@@ -264,19 +253,7 @@ export async function extractArchiveJob(
     f.code === 'EEXIST'
       ? hostile(f.name, 'duplicate entry')
       : toRecoveryError(Object.assign(new Error(f.message), { code: f.code }), f.abs);
-  const writers =
-    expectedFiles >= WRITERS_FROM_FILES && opts.writers !== 0
-      ? new FileWriters(
-          {
-            uid: owner?.uid ?? 0,
-            gid: owner?.gid ?? 0,
-            chown: owner !== undefined,
-            fsync: process.platform !== 'linux',
-            ...(opts.writers !== undefined ? { count: opts.writers } : {}),
-          },
-          writerError,
-        )
-      : null;
+  let writers: FileWriters | null = null;
   // Folders this extraction created: the only places it writes into. Bounded by the folder count.
   const madeDirs = new Set<string>(itemIds);
   const dirMeta: { abs: string; mode: number; mtime: number; path: string }[] = [];
@@ -306,6 +283,31 @@ export async function extractArchiveJob(
   const absOf = (parts: string[]): string => path.join(roots.get(parts[0]!)!, ...parts.slice(1));
 
   try {
+    // Inside the try: whatever of these was made is undone by the catch and the finally below.
+    if (onePass) {
+      tmp = mkdtempSync(path.join(os.tmpdir(), 'edge-recovery-extract-'));
+      seenFile = path.join(tmp, 'seen.jsonl');
+      seenFd = openSync(seenFile, CREATE_EXCL_FLAGS, 0o600);
+      seen = new LineSpool(seenFd);
+      innerFile = opts.manifestOut
+        ? path.join(path.dirname(opts.manifestOut), tempName(path.basename(opts.manifestOut)))
+        : path.join(tmp, 'files.jsonl');
+      if (opts.manifestOut) ctx.willCreate(innerFile);
+      innerFd = openSync(innerFile, CREATE_EXCL_FLAGS, 0o600);
+    }
+    writers =
+      expectedFiles >= WRITERS_FROM_FILES && opts.writers !== 0
+        ? new FileWriters(
+            {
+              uid: owner?.uid ?? 0,
+              gid: owner?.gid ?? 0,
+              chown: owner !== undefined,
+              fsync: process.platform !== 'linux',
+              ...(opts.writers !== undefined ? { count: opts.writers } : {}),
+            },
+            writerError,
+          )
+        : null;
     await readArchive(
       dir,
       opts.parts,
@@ -510,7 +512,7 @@ export async function extractArchiveJob(
       }
       innerFd = -1;
     }
-    if (onePass && opts.manifestOut) rmSync(innerFile, { force: true });
+    if (onePass && opts.manifestOut && innerFile !== '') rmSync(innerFile, { force: true });
     throw e;
   } finally {
     await writers?.stop();
