@@ -27,6 +27,11 @@ export const PROGRESS_INTERVAL_MS = 150;
  * Counts bytes and files and calls `sink` at most every `intervalMs`, checked on every `add`
  * (so it works inside a worker whose loop does synchronous I/O and never yields to timers).
  */
+/** Progress before any figure is known (a step or worker that has not reported yet): only the phase and the clock. */
+export function progressWithoutFigures(phase: string, elapsedMs: number): Progress {
+  return { phase, bytes: 0, totalBytes: null, files: 0, totalFiles: null, rate: 0, etaSeconds: null, elapsedMs };
+}
+
 export class ProgressMeter {
   private bytes = 0;
   private files = 0;

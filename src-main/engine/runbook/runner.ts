@@ -1,5 +1,5 @@
 import { RecoveryError, toRecoveryError } from '../errors.js';
-import { PROGRESS_INTERVAL_MS, type Progress } from '../progress.js';
+import { PROGRESS_INTERVAL_MS, progressWithoutFigures, type Progress } from '../progress.js';
 import type { ConfirmRequest, EventSink, Interaction, RunbookKind, StepInfo, StepState } from './types.js';
 
 /** What a runbook gets from its host (CLI, wizard job, test). */
@@ -165,16 +165,7 @@ function stepHeartbeat(stepId: string, io: RunbookIO): { saw(p: Progress): void;
     lastEmit = now;
     const progress: Progress = last
       ? { ...last, elapsedMs: last.elapsedMs + (now - lastReal) }
-      : {
-          phase: 'working',
-          bytes: 0,
-          totalBytes: null,
-          files: 0,
-          totalFiles: null,
-          rate: 0,
-          etaSeconds: null,
-          elapsedMs: now - started,
-        };
+      : progressWithoutFigures('working', now - started);
     io.emit({ type: 'progress', stepId, progress });
   }, HEARTBEAT_CHECK_MS);
   timer.unref?.();

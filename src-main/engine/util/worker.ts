@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { Worker, parentPort, workerData, type ResourceLimits } from 'node:worker_threads';
 import { RecoveryError, toRecoveryError, type SerializedError } from '../errors.js';
-import { PROGRESS_INTERVAL_MS, type Progress } from '../progress.js';
+import { PROGRESS_INTERVAL_MS, progressWithoutFigures, type Progress } from '../progress.js';
 
 /**
  * Runs long archive/hash/extract jobs in a worker thread so the main loop (IPC, UI, CLI spinner) stays
@@ -70,16 +70,7 @@ export function runWorkerJob<I, O>(
     // A worker inside one long synchronous call (scrypt takes seconds) cannot report: repeat the last
     // progress with a fresh clock so the UI still sees ≥4 updates a second and an honest elapsed time.
     const started = Date.now();
-    let last: Progress = {
-      phase: 'starting',
-      bytes: 0,
-      totalBytes: null,
-      files: 0,
-      totalFiles: null,
-      rate: 0,
-      etaSeconds: null,
-      elapsedMs: 0,
-    };
+    let last: Progress = progressWithoutFigures('starting', 0);
     let lastAt = 0;
     const heartbeat = setInterval(() => {
       if (Date.now() - lastAt < PROGRESS_INTERVAL_MS) return;
