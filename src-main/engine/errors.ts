@@ -153,39 +153,53 @@ export function toRecoveryError(e: unknown, where?: string): RecoveryError {
   }
 }
 
+const UNCHANGED =
+  'Nothing on this machine was changed: the service kept running and the partly unpacked copy was deleted.';
+
 /**
- * The same failure, worded for this machine's own disk rather than a stick (a restore writes its staging
- * copy beside the product's folders): "the medium is full … use a larger stick" would send the technician
- * the wrong way.
+ * A failure of the restore's unpacking, which runs before the service is stopped: worded for this machine's
+ * own disk rather than a stick (a restore writes its staging copy beside the product's folders: "the medium is
+ * full … use a larger stick" would send the technician the wrong way), and saying that nothing changed and
+ * that the way on is to start the restore again (there is nothing to resume or roll back).
  */
-export function onThisMachine(err: RecoveryError, where: string): RecoveryError {
+export function unpackFailed(err: RecoveryError, where: string): RecoveryError {
+  const again = (hint: string, uiHint: string = hint): RecoveryError =>
+    new RecoveryError(err.code, message(), {
+      hint: `${hint} ${UNCHANGED}`,
+      ...(err.details !== undefined ? { details: err.details } : {}),
+      ui: { ...err.ui, hint: `${uiHint} ${UNCHANGED}` },
+      cause: err,
+    });
+  const message = (): string => {
+    switch (err.code) {
+      case 'MEDIUM_FULL':
+        return `The disk of this machine is full (${where}).`;
+      case 'FILE_TOO_LARGE':
+        return `The disk of this machine refused a file this large (${where}).`;
+      case 'PERMISSION_DENIED':
+        return /read-only/.test(err.message) ? `The disk of this machine is read-only (${where}).` : err.message;
+      default:
+        return err.message;
+    }
+  };
   switch (err.code) {
+    case 'CANCELLED':
+    case 'DECLINED':
+      return err;
     case 'MEDIUM_FULL':
-      return new RecoveryError('MEDIUM_FULL', `The disk of this machine is full (${where}).`, {
-        hint: `Free some space on the disk that holds ${where} (df -h), then resume, or roll back.`,
-        cause: err,
-      });
+      return again(`Free some space on the disk that holds ${where} (df -h), then start the restore again.`);
     case 'FILE_TOO_LARGE':
-      return new RecoveryError('FILE_TOO_LARGE', `The disk of this machine refused a file this large (${where}).`, {
-        hint: "That filesystem cannot hold the product's files: check how it is formatted, then resume, or roll back.",
-        cause: err,
-      });
+      return again(
+        "That filesystem cannot hold the product's files: check how it is formatted, then start the restore again.",
+      );
     case 'MEDIUM_GONE':
-      return new RecoveryError('MEDIUM_GONE', err.message, {
-        hint: 'Plug the same stick back in, then resume (edge-recovery resume), or roll back (edge-recovery rollback).',
-        ui: { hint: 'Plug the same stick back in, then resume the restore, or roll it back.' },
-        cause: err,
-      });
+      return again('Plug the same stick back in, then start the restore again.');
     case 'PERMISSION_DENIED':
-      if (/read-only/.test(err.message)) {
-        return new RecoveryError('PERMISSION_DENIED', `The disk of this machine is read-only (${where}).`, {
-          hint: 'Remount it read-write (or fix the disk), then resume, or roll back.',
-          cause: err,
-        });
-      }
-      return err;
+      return /read-only/.test(err.message)
+        ? again('Remount it read-write (or fix the disk), then start the restore again.')
+        : again(err.hint ?? 'Check the permissions, then start the restore again.');
     default:
-      return err;
+      return again(err.hint ?? 'Start the restore again.', err.ui?.hint ?? err.hint ?? 'Start the restore again.');
   }
 }
 

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { extractArchive } from '../archive/index.js';
-import { onThisMachine, RecoveryError, toRecoveryError } from '../errors.js';
+import { RecoveryError, toRecoveryError, unpackFailed } from '../errors.js';
 import { formatBytes } from '../progress.js';
 import type { Step } from '../runbook/runner.js';
 import { findOpenFiles } from '../service/open-files.js';
@@ -147,8 +147,8 @@ export const extractStep: Step<RestoreCtx> = {
         signal: c.signal,
       },
     ).catch((e: unknown) => {
-      // Writing goes to this machine's disk (beside the folders): say so, not "the stick".
-      throw onThisMachine(toRecoveryError(e), c.store.j.items.map((i) => path.dirname(i.staging)).join(', '));
+      // Writing goes to this machine's disk (beside the folders): say so, not "the stick"; and that nothing changed.
+      throw unpackFailed(toRecoveryError(e), c.store.j.items.map((i) => path.dirname(i.staging)).join(', '));
     });
     countsMatch(r, m);
     c.store.j.facts.files = r.files;
