@@ -6,7 +6,7 @@ import { GzipOut } from '../../src-main/engine/archive/gzip-out.js';
 import type { PartWriter } from '../../src-main/engine/archive/part-writer.js';
 
 /**
- * Batches are compressed as gzip members on reused compressors (flush Z_FINISH, then reset) and written in
+ * Batches are compressed as gzip members on reused compressors (each written with Z_FINISH, then reset) and written in
  * order whichever lane finishes first: stock gzip and Node's gunzip must read back exactly the batches.
  */
 describe('gzip members on reused compressors', () => {
@@ -17,8 +17,9 @@ describe('gzip members on reused compressors', () => {
     const batches: Buffer[] = [];
     let consumed = 0;
     for (let i = 0; i < 25; i++) {
-      // Compressible and incompressible, small and over the 256 KiB output chunk (the lane's buffer grows).
-      const size = [1, 700, 64 * 1024, 300 * 1024, 1024 * 1024][i % 5]!;
+      // Compressible and incompressible, small, a whole batch, and one whose member is over zlib's output chunk
+      // (a member is one write with Z_FINISH: then it takes a second pass, and the lane's buffer grows).
+      const size = [1, 700, 64 * 1024, 1024 * 1024, 2560 * 1024][i % 5]!;
       const b = i % 2 === 0 ? randomBytes(size) : Buffer.alloc(size, i);
       batches.push(Buffer.from(b));
       await out.write(b, () => consumed++);

@@ -3,8 +3,11 @@ import { constants as zc, createGzip, type Gzip, type ZlibReset } from 'node:zli
 import type { AgeEncryptor } from './age-stream.js';
 import type { PartWriter } from './part-writer.js';
 
-/** zlib's output chunk: a few thread-pool round trips per 1 MiB batch, and garbage that dies young. */
-const OUT_CHUNK = 256 * 1024;
+/**
+ * zlib's output chunk: more than a whole 1 MiB batch's member can take (deflateBound: the input plus 5 bytes per
+ * 16 KiB block, plus the gzip header and trailer), so a member is compressed in one thread-pool task.
+ */
+const OUT_CHUNK = 1024 * 1024 + 64 * 1024;
 
 /**
  * One compressor kept for the whole archive: each member is written, finished (Z_FINISH) and the stream reset
@@ -24,7 +27,8 @@ class Lane {
   private reject: ((e: Error) => void) | null = null;
 
   constructor(level: number) {
-    this.gz = createGzip({ level, chunkSize: OUT_CHUNK }) as Gzip & ZlibReset;
+    // Every write is a whole member (Z_FINISH): one pass on the pool, no second task for a separate flush.
+    this.gz = createGzip({ level, chunkSize: OUT_CHUNK, flush: zc.Z_FINISH }) as Gzip & ZlibReset;
     this.gz.on('data', (c: Buffer) => {
       if (this.len + c.length > this.out.length) {
         const bigger = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.len + c.length));
@@ -49,11 +53,11 @@ class Lane {
         return;
       }
       this.reject = reject;
-      this.gz.write(b);
-      this.gz.flush(zc.Z_FINISH, () => {
+      this.gz.write(b, (err) => {
         this.reject = null;
-        if (this.failure) {
-          reject(this.failure);
+        const failed = this.failure ?? err;
+        if (failed) {
+          reject(failed);
           return;
         }
         this.gz.reset();
