@@ -61,7 +61,8 @@ export interface PlanEstimate {
 /**
  * Before a backup: the service is stopped through the archive and its read-back, then started again.
  * Before a restore: the backup is unpacked into staging (and every hash checked) while the service still runs;
- * it is down only from the stop through the swap, the owners' check and the start.
+ * it is down only from the stop through the swap, a look at the folders in place and the start (the owners'
+ * check of every path runs on the staging folders before the stop).
  */
 export function planEstimate(kind: 'backup' | 'restore', work: WorkSize): PlanEstimate {
   if (kind === 'backup') {

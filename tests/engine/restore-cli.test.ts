@@ -127,7 +127,7 @@ describe.skipIf(blocked !== undefined)(
       }
     });
 
-    it('after a kill mid-ownership-repair, status says where it stopped and rollback puts the machine back exactly', async () => {
+    it("after a kill during the owners' check (in staging, before the stop), status says where it stopped and rollback puts the machine back exactly", async () => {
       const stateDir = path.join(work, 'state-rollback');
       const [conf] = resolveItems(newM.profile, { root: newM.root });
       const svc = serviceFor(newM.profile.service);

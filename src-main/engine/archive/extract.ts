@@ -490,7 +490,7 @@ export async function extractArchiveJob(
         closeSync(fd);
       }
     }
-    syncTargets(realRoots);
+    if (opts.flush !== false) syncTargets(realRoots);
     meter.flush();
     return result;
   } catch (e) {

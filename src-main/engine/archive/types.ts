@@ -107,6 +107,11 @@ export interface ExtractArchiveOptions {
   /** Threads creating small files (default: by core count; 0: none, the extracting thread writes all). */
   writers?: number;
   /**
+   * false: the caller flushes the staging folders to disk itself (`flushToDisk`), e.g. while it checks them;
+   * by default the extraction does before it returns.
+   */
+  flush?: boolean;
+  /**
    * itemId → staging folder; created by the extraction, must not exist before. Its parent must be a folder
    * only this account can enter (the restore's 0700 work folder): nothing staged is reachable by others.
    */

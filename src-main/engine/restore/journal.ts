@@ -128,6 +128,11 @@ export interface RestoreJournal {
     /** Bytes per item as measured by reading the archive (the free-space check trusts these, not the manifest). */
     itemBytes?: Record<string, number>;
     checked: number;
+    /**
+     * The owners' check ran on the staging folders before the stop (see the extract step): after the swap only
+     * the folders in place are looked at. Absent in journals of older versions: then the whole tree is walked.
+     */
+    checkedInStaging?: boolean;
     installedVersion: string | null;
     installedAfter: string | null;
     /** This machine's device id as the compatibility check found it (the product's own, when it has one). */

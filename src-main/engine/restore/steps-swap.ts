@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { extractArchive } from '../archive/index.js';
 import { RecoveryError, toRecoveryError, unpackFailed } from '../errors.js';
-import { formatBytes } from '../progress.js';
+import { formatBytes, type Progress } from '../progress.js';
 import type { Step } from '../runbook/runner.js';
 import { findOpenFiles } from '../service/open-files.js';
 import { manifestLimits } from '../backup/verify-backup.js';
@@ -13,7 +13,10 @@ import { crashPoint } from './crash-point.js';
 import { countsMatch } from './steps-prepare.js';
 import { renameDone, type ItemPlan } from './journal.js';
 import { journaledRename } from './renames.js';
-import { checkOwnership, ownerIds } from './repair-ownership.js';
+import { checkOwnership, ownerIds, type Mismatch } from './repair-ownership.js';
+import { compilePolicy } from './ownership-policy.js';
+import { flushToDisk } from '../util/flush-to-disk.js';
+import type { Ownership } from '../profiles/schema.js';
 
 /** The root-only work folder of restore `restoreId` beside `target` (same filesystem, so the swap is a rename). */
 export function workDirFor(target: string, restoreId: string): string {
@@ -95,9 +98,10 @@ export const extractStep: Step<RestoreCtx> = {
   id: 'extract',
   title: 'Unpack into staging folders',
   explain: (c) =>
-    `Unpack the backup into ${c.store.j.items.map((i) => i.staging).join(', ')} (root-only, beside the current folders, on the same disk) while ${c.profile.productName} keeps running: every part's and every file's hash, and every entry against the backup's list of files, are checked as it is read. The current folders are not touched; if anything does not match, the staging folders are removed and nothing has changed.`,
+    `Unpack the backup into ${c.store.j.items.map((i) => i.staging).join(', ')} (root-only, beside the current folders, on the same disk) while ${c.profile.productName} keeps running: every part's and every file's hash, and every entry against the backup's list of files, are checked as it is read; then every path is checked against the ownership policy while the data is written to disk. The current folders are not touched; if anything does not match, the staging folders are removed and nothing has changed.`,
   skip: (c) => (c.store.j.items.length === 0 ? 'The backup holds no folders: the product restores itself.' : null),
   async run(c, s) {
+    const stepStart = Date.now();
     const m = await needManifest(c);
     if (m.archive.encryption !== null && (c.passphrase === undefined || c.passphrase === '')) {
       throw new RecoveryError(
@@ -133,6 +137,8 @@ export const extractStep: Step<RestoreCtx> = {
         ...(key !== null ? { ageKey: key } : {}),
         // One pass: unpacked and held to the inner manifest, which is kept for the report and the checks.
         manifestOut: c.store.j.innerManifestFile,
+        // Flushed below, while the owners are checked.
+        flush: false,
         targets,
         ...(owner ? { owner } : {}),
         limits: manifestLimits(m),
@@ -152,6 +158,41 @@ export const extractStep: Step<RestoreCtx> = {
       throw unpackFailed(toRecoveryError(e), c.store.j.items.map((i) => path.dirname(i.staging)).join(', '));
     });
     countsMatch(r, m);
+    // While the unpacked data is written to disk (the disk works, the CPU waits), every path is checked against
+    // the ownership policy in the staging folders, which only root can enter: nothing can change them before the
+    // swap renames them into place. A disk that does not keep owners or modes is found before the stop.
+    const paths = m.files + m.dirs + m.symlinks;
+    const checkStart = Date.now();
+    // The step's figures go on (its bytes done, the paths checked of all), so its time left stays true.
+    const checking = (p: Progress): void => {
+      const spent = Date.now() - checkStart;
+      s.progress({
+        ...p,
+        bytes: r.contentBytes,
+        totalBytes: r.contentBytes,
+        totalFiles: Math.max(paths, p.files),
+        etaSeconds: p.files > 0 ? ((spent / p.files) * Math.max(0, paths - p.files)) / 1000 : null,
+        elapsedMs: Date.now() - stepStart,
+      });
+    };
+    const [, check] = await Promise.all([
+      flushToDisk(c.store.j.items.map((i) => i.staging)),
+      owner
+        ? checkOwnership(
+            c.store.j.items.map((i) => ({ id: i.id, path: i.staging })),
+            o!,
+            checking,
+            c.signal,
+          )
+        : Promise.resolve(null),
+    ]).catch((e: unknown) => {
+      throw unpackFailed(toRecoveryError(e), c.store.j.items.map((i) => path.dirname(i.staging)).join(', '));
+    });
+    if (check && check.mismatches.length > 0) throw ownersNotKept(check.mismatches, o!, true);
+    if (check) {
+      c.store.j.facts.checked = check.checked;
+      c.store.j.facts.checkedInStaging = true;
+    }
     c.store.j.facts.files = r.files;
     c.store.j.facts.contentBytes = r.contentBytes;
     c.store.j.facts.itemBytes = Object.fromEntries(
@@ -159,7 +200,9 @@ export const extractStep: Step<RestoreCtx> = {
     );
     for (const i of c.store.j.items) await fsyncDir(path.dirname(i.staging));
     crashPoint('extract:done');
-    const own = o ? ` Owners ${o.user}:${o.group} and the policy's modes were set on each file as it was written.` : '';
+    const own = check
+      ? ` Owners ${o!.user}:${o!.group} and the policy's modes were set on each file as it was written, and all ${check.checked} paths checked against the policy.`
+      : '';
     return `Unpacked ${r.files} files (${formatBytes(r.contentBytes)}) into the root-only staging folders while the service kept running; every part and every file matched its hash, and every entry the backup's list of files.${own}`;
   },
 };
@@ -222,13 +265,32 @@ export const swapStep: Step<RestoreCtx> = {
   },
 };
 
+/** Paths that do not hold the policy's owner or modes after they were set: the disk does not keep them. */
+function ownersNotKept(mismatches: Mismatch[], o: Ownership, beforeStop: boolean): RecoveryError {
+  const shown = mismatches.slice(0, 10).map((m) => `${m.path}: ${m.problem}`);
+  return new RecoveryError(
+    'OWNERSHIP_MISMATCH',
+    `${mismatches.length} path(s) do not match the ownership policy (${o.user}:${o.group}) after it was applied: ${shown.join('; ')}${
+      beforeStop
+        ? '. Nothing on this machine was changed: the service kept running and the unpacked copy was deleted.'
+        : ''
+    }`,
+    {
+      hint: beforeStop
+        ? 'Is the disk mounted without owner support (FAT, exFAT, a network share)? Fix that, then start the restore again.'
+        : 'Is the disk mounted without owner support (FAT, exFAT, a network share)? Fix that, then resume.',
+      details: { mismatches: mismatches.slice(0, 100) },
+    },
+  );
+}
+
 export const ownershipStep: Step<RestoreCtx> = {
   id: 'ownership',
   title: 'Repair owners and permissions',
   explain: (c) => {
     const o = c.profile.ownership;
     if (!o) return 'The profile sets no ownership policy.';
-    return `Every restored file was given to ${o.user}:${o.group} (looked up by name on this machine), folders mode ${o.dirMode.toString(8)}, files ${o.fileMode.toString(8)}${o.exceptions.length ? ` (with ${o.exceptions.length} exception(s))` : ''}, as it was unpacked; check every file in place against that policy.`;
+    return `Every restored file was given to ${o.user}:${o.group} (looked up by name on this machine), folders mode ${o.dirMode.toString(8)}, files ${o.fileMode.toString(8)}${o.exceptions.length ? ` (with ${o.exceptions.length} exception(s))` : ''}, as it was unpacked, and checked every path against that policy in the staging folders before the stop; now check the restored folders in place.`;
   },
   skip: (c) =>
     process.platform === 'win32'
@@ -244,19 +306,30 @@ export const ownershipStep: Step<RestoreCtx> = {
     // Owners and modes were applied on each descriptor at extraction, in root-only staging, before the
     // swap; nothing is changed by path here (a path can be swapped for a link by the service account).
     crashPoint('ownership:before-check');
+    if (c.store.j.facts.checkedInStaging === true) {
+      // Every path was checked in staging, where only root could reach it, and the swap only renamed the folders:
+      // here the folders in place are looked at (what the renames produced), not the whole tree again.
+      const ids = ownerIds(o);
+      const policy = compilePolicy(o);
+      const wrong: Mismatch[] = [];
+      for (const t of targets) {
+        const st = await fsp.lstat(t.path);
+        const want = policy.modeFor(t.id, 'dir');
+        if (!st.isDirectory()) wrong.push({ path: t.path, problem: 'not a folder' });
+        else if (st.uid !== ids.uid || st.gid !== ids.gid)
+          wrong.push({ path: t.path, problem: `owned by uid ${st.uid}:${st.gid}, policy says ${o.user}:${o.group}` });
+        else if ((st.mode & 0o7777) !== want)
+          wrong.push({
+            path: t.path,
+            problem: `mode ${(st.mode & 0o7777).toString(8)}, policy says ${want.toString(8)}`,
+          });
+      }
+      if (wrong.length > 0) throw ownersNotKept(wrong, o, false);
+      return `All ${c.store.j.facts.checked} paths were checked against the policy (${o.user}:${o.group}, its modes) in the staging folders before the stop; the ${targets.length} restored folder(s) in place match it.`;
+    }
     const r = await checkOwnership(targets, o, s.progress, c.signal);
     c.store.j.facts.checked = r.checked;
-    if (r.mismatches.length > 0) {
-      const shown = r.mismatches.slice(0, 10).map((m) => `${m.path}: ${m.problem}`);
-      throw new RecoveryError(
-        'OWNERSHIP_MISMATCH',
-        `${r.mismatches.length} path(s) do not match the policy after repair: ${shown.join('; ')}`,
-        {
-          hint: 'Is the disk mounted without owner support (FAT, exFAT, a network share)? Fix that, then resume.',
-          details: { mismatches: r.mismatches.slice(0, 100) },
-        },
-      );
-    }
+    if (r.mismatches.length > 0) throw ownersNotKept(r.mismatches, o, false);
     return `All ${r.checked} paths are owned by ${o.user}:${o.group} with the policy's modes (set as they were unpacked).`;
   },
 };
