@@ -28,7 +28,10 @@ class Lane {
 
   constructor(level: number) {
     // Every write is a whole member (Z_FINISH): one pass on the pool, no second task for a separate flush.
-    this.gz = createGzip({ level, chunkSize: OUT_CHUNK, flush: zc.Z_FINISH }) as Gzip & ZlibReset;
+    // memLevel 9 (zlib's default is 8): a hash table twice as large and blocks of twice as many symbols, 128 KiB
+    // more per compressor; at level 1 8-20 % less CPU per MiB on the bench data, GNU tar streams of 1 and 10 KiB
+    // files and binaries (about the same on source text), sizes within 0.2 %. The output is plain deflate.
+    this.gz = createGzip({ level, memLevel: 9, chunkSize: OUT_CHUNK, flush: zc.Z_FINISH }) as Gzip & ZlibReset;
     this.gz.on('data', (c: Buffer) => {
       if (this.len + c.length > this.out.length) {
         const bigger = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.len + c.length));
