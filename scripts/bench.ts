@@ -16,7 +16,8 @@
  *            `sha256sum -c` + `tar -xzpf` + mv aside + mv in + `chown -R` + chmod by `find`
  * The page cache is warmed through a pipe before each dataset (GNU tar skips reading when it writes to /dev/null);
  * archives are dropped from the cache before every verify/restore (ours does that itself: it reads the stick).
- * Each restore (manual and ours) writes into a freshly made, loop-mounted ext4 filesystem with a journal (Debian's
+ * Each restore (manual and ours) writes into a freshly made ext4 filesystem with a journal on a loop device with
+ * direct I/O (a buffered loop device wrote back at an eighth of the disk's speed), with Debian's
  * mkfs defaults, enough inodes), as on an appliance: on a journal-less ext4 (this build machine's root), creating files
  * shortly after deleting many costs 5–25× more per file (the kernel's inode allocator skips recently deleted inodes one
  * by one), which would charge whichever side ran after a big `rm -rf`. Without root (no loop mount) the target is a
@@ -209,7 +210,10 @@ function freshTargetFs(img: string, mnt: string, content: number, files: number)
     'sh',
     [
       '-c',
-      `truncate -s ${bytes} ${q(img)} && mkfs.ext4 -q -F -N ${inodes} ${q(img)} && mkdir -p ${q(mnt)} && mount -o loop ${q(img)} ${q(mnt)}`,
+      // Direct I/O on the loop device: the image's writes go straight to the disk below. A buffered loop device
+      // (`mount -o loop`) caches every page twice and wrote back at 145 MB/s here, against 1.1 GB/s for the disk
+      // itself (dd … conv=fdatasync): it made both restores of big files wait on the loop device, not the disk.
+      `truncate -s ${bytes} ${q(img)} && mkfs.ext4 -q -F -N ${inodes} ${q(img)} && mkdir -p ${q(mnt)} && dev=$(losetup --direct-io=on -f --show ${q(img)}) && { mount "$dev" ${q(mnt)} || { losetup -d "$dev"; false; }; }`,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' },
   );
@@ -223,6 +227,10 @@ function freshTargetFs(img: string, mnt: string, content: number, files: number)
 
 function unmountTarget(mnt: string): void {
   if (spawnSync('mountpoint', ['-q', mnt]).status === 0) spawnSync('umount', [mnt]);
+  // losetup (unlike `mount -o loop`) leaves the loop device attached after the umount.
+  const img = `${mnt}.img`;
+  const devs = spawnSync('losetup', ['-j', img, '-n', '-O', 'NAME'], { encoding: 'utf8' }).stdout ?? '';
+  for (const d of devs.split('\n').filter((x) => x.trim() !== '')) spawnSync('losetup', ['-d', d.trim()]);
 }
 
 const dropCache = (files: string[]): string =>
@@ -325,7 +333,8 @@ async function main(): Promise<void> {
     const img = path.join(work, 'target-fs.img');
     const target = path.join(mnt, 'target');
     const resetTarget = async (): Promise<void> => {
-      if (freshTargetFs(img, mnt, content, s.count)) targetFs = 'a fresh ext4 with journal (loop-mounted)';
+      if (freshTargetFs(img, mnt, content, s.count))
+        targetFs = 'a fresh ext4 with journal (loop device with direct I/O)';
       else {
         targetFs = 'a folder on the bench folder’s filesystem';
         await fsp.rm(target, { recursive: true, force: true });

@@ -107,6 +107,7 @@ export async function createArchiveJob(
     archiveBytes: 0,
     skipped: [],
     owners: [],
+    gzipMembers: [],
   };
 
   const roots = opts.items.map((it) => {
@@ -409,6 +410,7 @@ export async function createArchiveJob(
     }
     await sink.end();
     await out.end();
+    result.gzipMembers = out.members;
     result.parts = writer.finish();
     writer.commit();
     meter.flush();

@@ -450,6 +450,7 @@ export async function extractArchiveJob(
       },
       meter,
       opts.ageKey,
+      opts.gzipMembers,
     );
     // Every small file created (or the first failure, as this extraction's error).
     writers?.finish();

@@ -88,6 +88,8 @@ class Lane {
 export class GzipOut {
   private readonly lanes: Lane[];
   private next = 0;
+  /** The compressed size of each member written, in order (before encryption): the archive's member index. */
+  readonly members: number[] = [];
 
   constructor(
     level: number,
@@ -135,6 +137,7 @@ export class GzipOut {
     await lane.pending;
     lane.pending = null;
     const member = lane.out.subarray(0, lane.len);
+    this.members.push(member.length);
     if (!this.enc) {
       this.writer.write(member);
       return;

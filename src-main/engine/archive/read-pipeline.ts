@@ -10,6 +10,7 @@ import type { AgeDecryptor } from './age-stream.js';
 
 /** The age header's first line (age-stream.ts has the same): age itself loads only for an encrypted set. */
 const AGE_MAGIC = Buffer.from('age-encryption.org/v1\n');
+import { MemberInflater } from './member-inflate.js';
 import { TarFormatError, TarReader, type TarHandler } from './tar-reader.js';
 import type { ArchivePart } from './types.js';
 
@@ -76,39 +77,13 @@ export async function readArchive(
   meter: ProgressMeter,
   /** The job's scrypt key (derived once per job); without it the passphrase is run through scrypt here. */
   ageKey?: AgeKey,
+  /** The compressed size of each gzip member (manifest.json's `archive.gzipMembers`): inflated in parallel. */
+  members?: readonly number[],
 ): Promise<void> {
   checkParts(dir, parts);
-  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
-  let failure: unknown = null;
   const tar = new TarReader(handler);
-  gunzip.on('data', (c: Buffer) => {
-    if (failure) return;
-    try {
-      tar.push(c);
-    } catch (e) {
-      failure = e;
-      gunzip.destroy();
-    }
-  });
-  gunzip.on('error', (e) => {
-    failure ??= e;
-  });
-  const toGunzip = async (b: Buffer, consumed?: () => void): Promise<void> => {
-    if (failure) throw failure;
-    // The write callback runs once zlib has used up the chunk: then its buffer can be read into again.
-    if (!gunzip.write(b, consumed ? () => consumed() : undefined)) {
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          gunzip.off('drain', done);
-          gunzip.off('close', done);
-          resolve();
-        };
-        gunzip.on('drain', done);
-        gunzip.on('close', done);
-      });
-    }
-    if (failure) throw failure;
-  };
+  const inflate = members !== undefined ? memberInflate(members, tar) : streamInflate(tar);
+  const toGunzip = (b: Buffer, consumed?: () => void): Promise<void> => inflate.write(b, consumed);
 
   let dec: AgeDecryptor | null | undefined; // undefined until the first bytes tell
   let firstBytes: Buffer[] = [];
@@ -182,16 +157,10 @@ export async function readArchive(
       dec.final(out);
       for (const o of out) await toGunzip(o);
     }
-    gunzip.end();
-    try {
-      await finished(gunzip);
-    } catch (e) {
-      failure ??= e;
-    }
-    if (failure) throw failure;
+    await inflate.end();
     tar.finish();
   } catch (e) {
-    gunzip.destroy();
+    inflate.destroy();
     const err = explain(e);
     if (err.code === 'BACKUP_CORRUPT' && !err.details?.part) {
       // Is a part's checksum the real cause? Hash what was not read yet (the current part included).
@@ -204,6 +173,72 @@ export async function readArchive(
     }
     throw err;
   }
+}
+
+interface Inflate {
+  /** Compressed bytes in order; `consumed` once the buffer may be read into again. */
+  write(b: Buffer, consumed?: () => void): Promise<void>;
+  end(): Promise<void>;
+  destroy(): void;
+}
+
+/** Known member sizes: members inflate in parallel (member-inflate.ts); each buffer is copied, so handed back at once. */
+function memberInflate(members: readonly number[], tar: TarReader): Inflate {
+  const m = new MemberInflater(members, (c) => tar.push(c));
+  return {
+    async write(b, consumed) {
+      await m.write(b);
+      consumed?.();
+    },
+    end: () => m.end(),
+    destroy: () => m.destroy(),
+  };
+}
+
+/** One gunzip stream (hand-made archives and backups without a member index). */
+function streamInflate(tar: TarReader): Inflate {
+  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+  let failure: unknown = null;
+  gunzip.on('data', (c: Buffer) => {
+    if (failure) return;
+    try {
+      tar.push(c);
+    } catch (e) {
+      failure = e;
+      gunzip.destroy();
+    }
+  });
+  gunzip.on('error', (e) => {
+    failure ??= e;
+  });
+  return {
+    async write(b, consumed) {
+      if (failure) throw failure;
+      // The write callback runs once zlib has used up the chunk: then its buffer can be read into again.
+      if (!gunzip.write(b, consumed ? () => consumed() : undefined)) {
+        await new Promise<void>((resolve) => {
+          const done = (): void => {
+            gunzip.off('drain', done);
+            gunzip.off('close', done);
+            resolve();
+          };
+          gunzip.on('drain', done);
+          gunzip.on('close', done);
+        });
+      }
+      if (failure) throw failure;
+    },
+    async end() {
+      gunzip.end();
+      try {
+        await finished(gunzip);
+      } catch (e) {
+        failure ??= e;
+      }
+      if (failure) throw failure;
+    },
+    destroy: () => gunzip.destroy(),
+  };
 }
 
 function isPartError(e: unknown): boolean {

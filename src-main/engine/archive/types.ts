@@ -45,6 +45,11 @@ export interface ArchiveResult {
   owners: { uname: string; gname: string }[];
   /** Files whose size, mtime or ctime differed after they were read from before (written while archived). */
   changed?: { path: string; detail: string }[];
+  /**
+   * The compressed size of each gzip member, in order (before encryption): they add up to the gzip stream.
+   * Kept in manifest.json, so the verify and the restore can inflate several members at once.
+   */
+  gzipMembers: number[];
 }
 
 /** What the backup's manifest declares: reading stops as soon as the archive holds more (decompression bombs). */
@@ -70,6 +75,11 @@ export interface VerifyArchiveOptions {
   limits?: ArchiveLimits;
   /** Files the archive holds, for progress ("1,234 of 30,007"); else `limits.files`. */
   totalFiles?: number;
+  /**
+   * The compressed size of each gzip member, in order (the backup's `ArchiveResult.gzipMembers`, kept in
+   * manifest.json): the members are inflated in parallel. Without it the stream is inflated as one.
+   */
+  gzipMembers?: number[];
 }
 
 /** The policy's owner and modes, applied on each entry's descriptor as it is created. */
@@ -106,6 +116,11 @@ export interface ExtractArchiveOptions {
   limits?: ArchiveLimits;
   /** Files the archive holds, for progress; else `limits.files`. */
   totalFiles?: number;
+  /**
+   * The compressed size of each gzip member, in order (the backup's `ArchiveResult.gzipMembers`, kept in
+   * manifest.json): the members are inflated in parallel. Without it the stream is inflated as one.
+   */
+  gzipMembers?: number[];
 }
 
 export interface ReadResult {

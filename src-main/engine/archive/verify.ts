@@ -129,6 +129,7 @@ export async function verifyArchiveJob(
       },
       meter,
       opts.ageKey,
+      opts.gzipMembers,
     );
     if (!manifestDone) throw corrupt('the inner manifest is missing');
     screen?.finish();

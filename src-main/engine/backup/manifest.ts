@@ -1,6 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { MEMBER_MAX } from '../archive/member-inflate.js';
 import { RecoveryError } from '../errors.js';
 import { ArtifactRecordSchema } from '../runbook/product/artifacts.js';
 import { cleanStrings } from '../util/clean-text.js';
@@ -73,6 +74,11 @@ export const BackupManifestSchema = z.object({
     encryption: z.enum(['age-scrypt']).nullable(),
     innerManifest: z.string(),
     parts: z.array(Part).min(1),
+    /**
+     * The compressed size of each gzip member of the archive, in order (before encryption): readers inflate
+     * several at once. Absent in backups made before it and in hand-made ones (then one stream is inflated).
+     */
+    gzipMembers: z.array(z.number().int().min(20).max(MEMBER_MAX)).optional(),
   }),
   skipped: z.array(z.object({ path: z.string(), reason: z.string() })),
   /** The product's API port on the old box, from its appsettings.json (outside the backed-up folders). */

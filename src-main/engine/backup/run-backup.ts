@@ -415,6 +415,7 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
         {
           parts: c.archive!.parts,
           totalFiles: c.archive!.files,
+          gzipMembers: c.archive!.gzipMembers,
           ...(c.ageKey !== null ? { ageKey: c.ageKey } : {}),
         },
         {
@@ -625,6 +626,7 @@ function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
       encryption: a.encrypted ? 'age-scrypt' : null,
       innerManifest: INNER_MANIFEST_PATH,
       parts: a.parts,
+      ...(a.gzipMembers.length > 0 ? { gzipMembers: a.gzipMembers } : {}),
     },
     skipped: a.skipped,
     artifacts: c.artifacts,

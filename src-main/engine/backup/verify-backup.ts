@@ -75,6 +75,7 @@ export async function verifyBackup(
       setDir,
       {
         parts: set.manifest.archive.parts,
+        ...(set.manifest.archive.gzipMembers ? { gzipMembers: set.manifest.archive.gzipMembers } : {}),
         ...(key !== null ? { ageKey: key } : {}),
         ...(opts.manifestOut !== undefined ? { manifestOut: opts.manifestOut } : {}),
         // The restore's own screen: what verify calls OK, the restore accepts.

@@ -129,6 +129,7 @@ export const extractStep: Step<RestoreCtx> = {
       c.store.j.backup,
       {
         parts: m.archive.parts,
+        ...(m.archive.gzipMembers ? { gzipMembers: m.archive.gzipMembers } : {}),
         ...(key !== null ? { ageKey: key } : {}),
         // One pass: unpacked and held to the inner manifest, which is kept for the report and the checks.
         manifestOut: c.store.j.innerManifestFile,
