@@ -110,7 +110,10 @@ export class GzipOut {
     level: number,
     private readonly enc: AgeEncryptor | null,
     private readonly writer: PartWriter,
-    parallel = Math.max(1, Math.min(4, os.availableParallelism())),
+    // One lane more than cores (at most 4, the libuv pool's size): while the archive thread fills a batch, a
+    // member is still queued for the core a finished lane leaves free (2 cores: archive step of 300 x 1 MiB
+    // 1.87-1.90 -> 1.73-1.83 s, of 30,000 x 10 KiB 2.08-2.10 -> 2.01-2.06 s; one 1 MiB batch more in memory).
+    parallel = Math.max(1, Math.min(4, os.availableParallelism() + 1)),
   ) {
     this.lanes = Array.from({ length: parallel }, () => new Lane(level));
     if (enc) this.writer.write(enc.prefix);
