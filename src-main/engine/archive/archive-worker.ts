@@ -15,8 +15,12 @@ const handlers: Record<string, WorkerJobHandler> = {
     (await import('./verify.js')).verifyArchiveJob(i.dir, i.opts, ctx)) as WorkerJobHandler,
   'archive.extract': (async (i: { dir: string; opts: ExtractArchiveOptions }, ctx) =>
     (await import('./extract.js')).extractArchiveJob(i.dir, i.opts, ctx)) as WorkerJobHandler,
-  'tree.size': (async (i: { roots: string[] }, ctx) =>
-    (await import('../util/tree-size.js')).treeSizes(i.roots, ctx.progress)) as WorkerJobHandler,
+  'tree.size': (async (i: { roots: string[]; share?: { claims: SharedArrayBuffer; part: number } }, ctx) =>
+    (await import('../util/tree-size.js')).treeSizes(
+      i.roots,
+      ctx.progress,
+      i.share ? { claims: new Int32Array(i.share.claims), part: i.share.part } : undefined,
+    )) as WorkerJobHandler,
   'owners.check': (async (i: { targets: RepairTarget[]; o: Ownership; part?: number; parts?: number }, ctx) =>
     (await import('../restore/repair-ownership.js')).checkOwnershipJob(
       i.targets,

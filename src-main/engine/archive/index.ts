@@ -1,7 +1,9 @@
 import { readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { RecoveryError } from '../errors.js';
-import type { TreeSize } from '../util/tree-size.js';
+import type { Progress } from '../progress.js';
+import { mergeTreeSizes, type TreeSize } from '../util/tree-size.js';
 import { runWorkerJob, type WorkerJobOptions } from '../util/worker.js';
 import { ITEM_ID } from './names.js';
 import type { AdoptArchiveOptions, AdoptArchiveResult } from './adopt.js';
@@ -95,11 +97,57 @@ export function extractArchive(
 }
 
 /**
- * Sizes folders (bytes, files, folders, links that leave them) in one walk on a worker thread, with progress:
- * the backup's pre-check sizes, and the archive's progress totals (passed back as `totals`).
+ * Sizes folders (bytes, files, folders, links that leave them) in one walk, with progress: the backup's
+ * pre-check sizes, and the archive's progress totals (passed back as `totals`). With two cores or more, two
+ * worker threads share the walk, claiming the roots' sub-folders one at a time (`WalkShare` in tree-size.ts):
+ * the walk is one `lstat` per file and a `readdir` per folder, and one thread did 500,000 files in ~3 s.
  */
-export function sizeTrees(roots: string[], io: ArchiveIo = {}, workerOpts?: WorkerJobOptions): Promise<TreeSize[]> {
-  return runWorkerJob('tree.size', { roots }, io, workerOpts);
+export async function sizeTrees(
+  roots: string[],
+  io: ArchiveIo = {},
+  workerOpts?: WorkerJobOptions,
+): Promise<TreeSize[]> {
+  if (os.availableParallelism() < 2) return runWorkerJob('tree.size', { roots }, io, workerOpts);
+  const claims = new SharedArrayBuffer(4 * Math.max(1, roots.length));
+  // Either walker failing (or the technician cancelling) stops the other.
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort();
+  io.signal?.addEventListener('abort', onAbort, { once: true });
+  if (io.signal?.aborted) stop.abort();
+  const last: (Progress | null)[] = [null, null];
+  const report = (part: number) => (p: Progress) => {
+    last[part] = p;
+    const other = last[1 - part] ?? null;
+    io.onProgress?.(
+      other === null
+        ? p
+        : {
+            ...p,
+            bytes: p.bytes + other.bytes,
+            files: p.files + other.files,
+            rate: p.rate + other.rate,
+            elapsedMs: Math.max(p.elapsedMs, other.elapsedMs),
+          },
+    );
+  };
+  try {
+    const [a, b] = await Promise.all(
+      [0, 1].map((part) =>
+        runWorkerJob<unknown, TreeSize[]>(
+          'tree.size',
+          { roots, share: { claims, part } },
+          { onProgress: report(part), signal: stop.signal },
+          workerOpts,
+        ).catch((e: unknown) => {
+          stop.abort();
+          throw e;
+        }),
+      ),
+    );
+    return mergeTreeSizes(a!, b!);
+  } finally {
+    io.signal?.removeEventListener('abort', onAbort);
+  }
 }
 
 /**
