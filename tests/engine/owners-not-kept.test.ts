@@ -106,7 +106,9 @@ describe.skipIf(blocked !== undefined)(
       const restoreProfile = path.join(base, 'restore.json');
       await profile(restoreProfile, target, pidFile);
       // The service runs (the process manager finds it by its pid file).
-      expect(spawnSync('sh', ['-c', `/bin/sleep 1000000 </dev/null >/dev/null 2>&1 & echo $! > ${pidFile}`]).status).toBe(0);
+      expect(
+        spawnSync('sh', ['-c', `/bin/sleep 1000000 </dev/null >/dev/null 2>&1 & echo $! > ${pidFile}`]).status,
+      ).toBe(0);
       const pid = pidOf(pidFile);
       const state = path.join(base, 'state');
       const r = cli([
