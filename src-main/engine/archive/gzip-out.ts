@@ -2,6 +2,7 @@ import os from 'node:os';
 import { constants as zc, createGzip, type Gzip, type ZlibReset } from 'node:zlib';
 import type { AgeEncryptor } from './age-stream.js';
 import type { PartWriter } from './part-writer.js';
+import { reuseOutputChunk } from './zlib-chunk.js';
 
 /**
  * zlib's output chunk: larger than a 1 MiB batch's member can be (deflateBound: the input plus 5 bytes per 16 KiB
@@ -10,18 +11,6 @@ import type { PartWriter } from './part-writer.js';
  * 256 KiB chunks took 3.8 passes per member).
  */
 const OUT_CHUNK = 1024 * 1024 + 64 * 1024;
-
-/**
- * Node's zlib stream fills its output chunk from `_outOffset` on and allocates a fresh chunk once one is full: with
- * chunks larger than a member those piled up in the archive worker to a peak of 154 MiB for a whole backup of
- * 100,000 x 1 KiB (122 MiB with 256 KiB chunks). Once a member's output has been copied out (nothing is left in
- * the stream's readable buffer), the next member may start at the beginning of the same chunk: one chunk per
- * compressor, for the whole archive. Where a Node version has no such field, this does nothing.
- */
-function reuseOutputChunk(gz: Gzip): void {
-  const z = gz as unknown as { _outOffset?: number };
-  if (typeof z._outOffset === 'number' && gz.readableLength === 0) z._outOffset = 0;
-}
 
 /**
  * One compressor kept for the whole archive: each member is written, finished (Z_FINISH) and the stream reset

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { constants as zc, createGunzip, type Gunzip, type ZlibReset } from 'node:zlib';
 import { RecoveryError } from '../errors.js';
+import { reuseOutputChunk } from './zlib-chunk.js';
 
 /**
  * The largest gzip member this tool writes: a 1 MiB batch (tar-sink.ts) that did not compress at all is 1 MiB
@@ -11,9 +12,9 @@ import { RecoveryError } from '../errors.js';
 export const MEMBER_MAX = 2 * 1024 * 1024;
 export const MEMBER_OUT_MAX = 2 * 1024 * 1024;
 /**
- * zlib's output chunk: one 1 MiB member's output and some (it continues into a fresh chunk when full). Bigger
- * chunks saved a pass now and then but cost resident memory: an in-process read of dataset H peaked at 128 MiB with
- * this, 130 MiB with 2 MiB, 143 MiB with 4 MiB chunks (119 MiB with 256 KiB, at ~5 passes per member).
+ * zlib's output chunk: one 1 MiB member's output and some, reused from member to member (zlib-chunk.ts). Without
+ * that reuse Node allocates a fresh chunk whenever one fills: an in-process read of dataset H then peaked at
+ * 128 MiB with this size, 143 MiB with 4 MiB chunks (119 MiB with 256 KiB, at ~5 passes per member).
  */
 const OUT_CHUNK = 1024 * 1024 + 64 * 1024;
 
@@ -61,7 +62,10 @@ class Lane {
     return this.input.subarray(0, size);
   }
 
+  /** Starts the next member; the previous member's output was taken (drained) first. */
   start(member: Buffer): void {
+    // Its output chunk is free again: the tar reader copied or hashed every slice of it synchronously.
+    reuseOutputChunk(this.gz);
     this.chunks = [];
     this.outBytes = 0;
     this.pending = new Promise<void>((resolve, reject) => {
