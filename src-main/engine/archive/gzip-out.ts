@@ -2,7 +2,7 @@ import os from 'node:os';
 import { constants as zc, createGzip, type Gzip, type ZlibReset } from 'node:zlib';
 import type { AgeEncryptor } from './age-stream.js';
 import type { PartWriter } from './part-writer.js';
-import { reuseOutputChunk } from './zlib-chunk.js';
+import { ZlibLane } from './zlib-lane.js';
 
 /**
  * zlib's output chunk: larger than a 1 MiB batch's member can be (deflateBound: the input plus 5 bytes per 16 KiB
@@ -19,22 +19,15 @@ const OUT_CHUNK = 1024 * 1024 + 64 * 1024;
  * (one-shot `zlib.gzip` did: those buffers lived long enough to reach the old generation and piled up to
  * ~60 MiB of RSS before a full collection).
  */
-class Lane {
-  /** Node's Gzip has zlib's reset (deflateReset, gzip header included); its typings list it only for Deflate. */
-  private readonly gz: Gzip & ZlibReset;
+class Lane extends ZlibLane {
   out: Buffer = Buffer.allocUnsafe(OUT_CHUNK);
   len = 0;
-  /** The member being compressed (resolves when all its output is in `out`). */
-  pending: Promise<void> | null = null;
-  private failure: Error | null = null;
-  private reject: ((e: Error) => void) | null = null;
 
   constructor(level: number) {
-    // Every write is a whole member (Z_FINISH): no second task on the pool for a separate flush.
     // memLevel 9 (zlib's default is 8): a hash table twice as large and blocks of twice as many symbols, 128 KiB
     // more per compressor; at level 1 8-20 % less CPU per MiB on the bench data, GNU tar streams of 1 and 10 KiB
     // files and binaries (about the same on source text), sizes within 0.2 %. The output is plain deflate.
-    this.gz = createGzip({ level, memLevel: 9, chunkSize: OUT_CHUNK, flush: zc.Z_FINISH }) as Gzip & ZlibReset;
+    super(createGzip({ level, memLevel: 9, chunkSize: OUT_CHUNK, flush: zc.Z_FINISH }) as Gzip & ZlibReset);
     this.gz.on('data', (c: Buffer) => {
       if (this.len + c.length > this.out.length) {
         const bigger = Buffer.allocUnsafe(Math.max(this.out.length * 2, this.len + c.length));
@@ -44,40 +37,13 @@ class Lane {
       c.copy(this.out, this.len);
       this.len += c.length;
     });
-    this.gz.on('error', (e: Error) => {
-      this.failure ??= e;
-      this.reject?.(e);
-    });
   }
 
-  /** Compresses `b` as one whole gzip member; `consumed` once zlib no longer reads `b`. */
+  /** Compresses `b` as one whole gzip member (into `out`); `consumed` once zlib no longer reads `b`. */
   start(b: Buffer, consumed?: () => void): void {
     this.len = 0;
-    this.pending = new Promise<void>((resolve, reject) => {
-      if (this.failure) {
-        reject(this.failure);
-        return;
-      }
-      this.reject = reject;
-      this.gz.write(b, (err) => {
-        this.reject = null;
-        const failed = this.failure ?? err;
-        if (failed) {
-          reject(failed);
-          return;
-        }
-        this.gz.reset();
-        reuseOutputChunk(this.gz);
-        consumed?.();
-        resolve();
-      });
-    });
-    // A rejection is handled where the promise is awaited; this only keeps a destroyed pipeline quiet.
-    this.pending.catch(() => undefined);
-  }
-
-  destroy(): void {
-    this.gz.destroy();
+    // The previous member's output was copied into `out` as it came: its chunk is free.
+    this.run(b, true, consumed);
   }
 }
 

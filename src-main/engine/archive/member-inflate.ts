@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { constants as zc, createGunzip, type Gunzip, type ZlibReset } from 'node:zlib';
 import { RecoveryError } from '../errors.js';
-import { reuseOutputChunk } from './zlib-chunk.js';
+import { ZlibLane } from './zlib-lane.js';
 
 /**
  * The largest gzip member this tool writes: a 1 MiB batch (tar-sink.ts) that did not compress at all is 1 MiB
@@ -12,7 +12,7 @@ import { reuseOutputChunk } from './zlib-chunk.js';
 export const MEMBER_MAX = 2 * 1024 * 1024;
 export const MEMBER_OUT_MAX = 2 * 1024 * 1024;
 /**
- * zlib's output chunk: one 1 MiB member's output and some, reused from member to member (zlib-chunk.ts). Without
+ * zlib's output chunk: one 1 MiB member's output and some, reused from member to member (zlib-lane.ts). Without
  * that reuse Node allocates a fresh chunk whenever one fills: an in-process read of dataset H then peaked at
  * 128 MiB with this size, 143 MiB with 4 MiB chunks (119 MiB with 256 KiB, at ~5 passes per member).
  */
@@ -29,20 +29,15 @@ function corrupt(why: string): RecoveryError {
  * finished with Z_FINISH (so a member cut short is an error, not a silent short output) and the stream reset
  * for the next one. Its output chunks are kept in order until the reader takes them.
  */
-class Lane {
-  private readonly gz: Gunzip & ZlibReset;
+class Lane extends ZlibLane {
   input: Buffer = Buffer.allocUnsafe(0);
   chunks: Buffer[] = [];
   private outBytes = 0;
-  pending: Promise<void> | null = null;
-  private failure: Error | null = null;
-  private reject: ((e: Error) => void) | null = null;
 
   constructor() {
-    // Every write is a whole member (Z_FINISH: a member cut short is an error) into an output chunk that holds
-    // several members' output: one pass on the pool per member, no round trip to this thread in between (with
-    // 256 KiB chunks a member took ~5 passes, each waiting until the reading thread was free to start the next).
-    this.gz = createGunzip({ chunkSize: OUT_CHUNK, flush: zc.Z_FINISH }) as Gunzip & ZlibReset;
+    // One pass on the pool per member, no round trip to this thread in between (with 256 KiB chunks and a separate
+    // flush a member took ~5 passes, each waiting until the reading thread was free to start the next).
+    super(createGunzip({ chunkSize: OUT_CHUNK, flush: zc.Z_FINISH }) as Gunzip & ZlibReset);
     this.gz.on('data', (c: Buffer) => {
       this.outBytes += c.length;
       if (this.outBytes > MEMBER_OUT_MAX) {
@@ -51,8 +46,7 @@ class Lane {
       }
       this.chunks.push(c);
     });
-    this.gz.on('error', (e: Error) => this.fail(e));
-    // Destroyed without an error (by `destroy`): a member still compressing never finishes.
+    // Destroyed without an error (by `destroy`): a member still inflating never finishes.
     this.gz.on('close', () => this.fail(new Error('inflate stopped')));
   }
 
@@ -64,40 +58,14 @@ class Lane {
 
   /** Starts the next member; the previous member's output was taken (drained) first. */
   start(member: Buffer): void {
-    // Its output chunk is free again: the tar reader copied or hashed every slice of it synchronously.
-    reuseOutputChunk(this.gz);
     this.chunks = [];
     this.outBytes = 0;
-    this.pending = new Promise<void>((resolve, reject) => {
-      if (this.failure) {
-        reject(this.failure);
-        return;
-      }
-      this.reject = reject;
-      this.gz.write(member, (err) => {
-        this.reject = null;
-        const failed = this.failure ?? err;
-        if (failed) {
-          reject(failed);
-          return;
-        }
-        this.gz.reset();
-        resolve();
-      });
-    });
-    this.pending.catch(() => undefined);
+    // The reader copied or hashed every slice of the previous member's output synchronously: its chunk is free.
+    this.run(member, true);
   }
 
-  private fail(e: Error): void {
-    this.failure ??= e;
-    const r = this.reject;
-    this.reject = null;
-    r?.(this.failure);
-    if (!this.gz.destroyed) this.gz.destroy();
-  }
-
-  destroy(): void {
-    this.pending = null;
+  protected override fail(e: Error): void {
+    super.fail(e);
     if (!this.gz.destroyed) this.gz.destroy();
   }
 }
