@@ -35,7 +35,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { makeFiles, mixedBlock } from '../tests/helpers/datasets.js';
+import { makeFiles, mixedBlock, processProfile } from '../tests/helpers/datasets.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(root, 'bin/edge-recovery.js');
@@ -169,23 +169,7 @@ async function makeBigFile(file: string, size: number): Promise<void> {
 
 /** A profile whose only folder is `folder` and whose service is a real process the CLI stops and starts. */
 async function writeProfile(file: string, folder: string, pidFile: string): Promise<void> {
-  const p = {
-    schemaVersion: 1,
-    id: 'bench',
-    productName: 'Bench',
-    platform: 'linux',
-    service: {
-      manager: 'process',
-      name: 'bench',
-      command: ['/bin/sleep', '1000000'],
-      pidFile,
-      stopTimeoutSeconds: 10,
-      startTimeoutSeconds: 10,
-    },
-    items: [{ id: 'data', path: folder }],
-    ownership: { user: 'nobody', group: 'nogroup' },
-  };
-  await fsp.writeFile(file, JSON.stringify(p, null, 2));
+  await fsp.writeFile(file, processProfile('bench', folder, pidFile));
 }
 
 function stopService(pidFile: string): void {

@@ -3,7 +3,7 @@ import { existsSync, promises as fsp, readFileSync, readdirSync } from 'node:fs'
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isRoot } from '../helpers/datasets.js';
+import { isRoot, processProfile } from '../helpers/datasets.js';
 
 /**
  * The owners' check of every path runs on the staging folders, before the service is stopped (while the unpacked
@@ -25,25 +25,7 @@ let base = '';
 let mnt = '';
 
 function profile(file: string, folder: string, pidFile: string): Promise<void> {
-  return fsp.writeFile(
-    file,
-    JSON.stringify({
-      schemaVersion: 1,
-      id: 'fat-target',
-      productName: 'Fat target',
-      platform: 'linux',
-      service: {
-        manager: 'process',
-        name: 'fat-target',
-        command: ['/bin/sleep', '1000000'],
-        pidFile,
-        stopTimeoutSeconds: 10,
-        startTimeoutSeconds: 10,
-      },
-      items: [{ id: 'data', path: folder }],
-      ownership: { user: 'nobody', group: 'nogroup' },
-    }),
-  );
+  return fsp.writeFile(file, processProfile('fat-target', folder, pidFile));
 }
 
 function cli(args: string[]): { code: number | null; stdout: string; stderr: string } {

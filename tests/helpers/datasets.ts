@@ -123,3 +123,30 @@ export async function makeFiles(dir: string, count: number, size: number): Promi
     await fsp.writeFile(path.join(sub, `f${String(i).padStart(6, '0')}.dat`), mixedBlock(size, i * 7));
   }
 }
+
+/**
+ * A profile (JSON) whose only folder is `folder`, owned by policy by nobody:nogroup, and whose service is a real
+ * process (`sleep`) found by its pid file: what the bench and the CLI tests stop and start.
+ */
+export function processProfile(id: string, folder: string, pidFile: string): string {
+  return JSON.stringify(
+    {
+      schemaVersion: 1,
+      id,
+      productName: id,
+      platform: 'linux',
+      service: {
+        manager: 'process',
+        name: id,
+        command: ['/bin/sleep', '1000000'],
+        pidFile,
+        stopTimeoutSeconds: 10,
+        startTimeoutSeconds: 10,
+      },
+      items: [{ id: 'data', path: folder }],
+      ownership: { user: 'nobody', group: 'nogroup' },
+    },
+    null,
+    2,
+  );
+}
