@@ -1,6 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import path from 'node:path';
+import type { AgeKey } from '../engine/archive/age-key.js';
 import type { BackupSet } from '../engine/backup/manifest.js';
 import type { BackupResult } from '../engine/backup/run-backup.js';
 import { EXIT_CODES, exitCodeFor, RecoveryError, toRecoveryError } from '../engine/errors.js';
@@ -77,22 +78,30 @@ async function backupSetAt(dir: string): Promise<BackupSet> {
 /**
  * The passphrase a backup needs: asked (or read) only when its manifest says it is encrypted, and checked
  * against the backup's encryption header before anything starts. Typed at the prompt, a wrong one is asked
- * again (three tries); from a file or the environment it fails at once.
+ * again (three tries); from a file or the environment it fails at once. For an encrypted archive the key derived
+ * for that check is the job's key (one scrypt per command, not one here and one in the job).
  */
-async function passphraseFor(backup: string, file: string | undefined): Promise<string | undefined> {
+async function passphraseFor(
+  backup: string,
+  file: string | undefined,
+): Promise<{ passphrase?: string; ageKey?: AgeKey }> {
   const { isHandMadeArchive } = await engine.handMade();
-  if (await isHandMadeArchive(path.resolve(backup))) return undefined;
+  if (await isHandMadeArchive(path.resolve(backup))) return {};
   const set = await backupSetAt(backup);
   // The product's own encrypted backups (OpenCRVS .tar.gz.enc) are opened with its passphrase too.
   const productEncrypted = set.manifest.artifacts.some((a) => a.format === 'openssl-enc-tar-gz');
-  if (set.manifest.archive.encryption === null && !productEncrypted) return undefined;
+  if (set.manifest.archive.encryption === null && !productEncrypted) return {};
   const typed = file === undefined && !envPassphraseGiven();
   for (let attempt = 1; ; attempt++) {
     const p = (await getPassphrase({ ...(file ? { file } : {}), create: false, required: true }))!;
     try {
+      if (set.manifest.archive.encryption !== null) {
+        const { jobKeyFor } = await import('../engine/backup/manifest-integrity.js');
+        return { passphrase: p, ageKey: await jobKeyFor(set, p) };
+      }
       const { checkPassphrase } = await import('../engine/backup/check-passphrase.js');
       await checkPassphrase(set.dir, set.manifest, p);
-      return p;
+      return { passphrase: p };
     } catch (e) {
       const err = toRecoveryError(e);
       if (err.code !== 'WRONG_PASSPHRASE' || !typed || attempt >= 3) throw err;
@@ -422,12 +431,13 @@ export function buildProgram(): Command {
     )
     .option('--json', 'print progress and results as JSON lines')
     .action(async (backup: string, o: { passphraseFile?: string; profile?: string; json?: boolean }) => {
-      const passphrase = await passphraseFor(backup, o.passphraseFile);
+      const { passphrase, ageKey } = await passphraseFor(backup, o.passphraseFile);
       const [{ runVerify }, { loadProfile }] = await Promise.all([engine.verify(), engine.profiles()]);
       const r = await runVerify(
         path.resolve(backup),
         {
           ...(passphrase !== undefined ? { passphrase } : {}),
+          ...(ageKey ? { ageKey } : {}),
           ...(o.profile ? { profile: await loadProfile(o.profile) } : {}),
         },
         io(o),
@@ -498,7 +508,7 @@ export function buildProgram(): Command {
     .action(async (backup: string, o: RestoreCliOptions) => {
       const { runRestore } = await engine.restore();
       const profile = await cliProfile(o.profile, o);
-      const passphrase = await passphraseFor(backup, o.passphraseFile);
+      const { passphrase, ageKey } = await passphraseFor(backup, o.passphraseFile);
       const credentials = o.credentialsFile ? await readCredentialsFile(o.credentialsFile) : undefined;
       const ticket = await ticketFor(o, defaultStateDir(stateDirOpt(o).stateDir));
       const runIo = io({ ...o, ...(credentials ? { credentials } : {}) });
@@ -512,6 +522,7 @@ export function buildProgram(): Command {
               profile,
               ...(o.root ? { root: path.resolve(o.root) } : {}),
               ...(passphrase !== undefined ? { passphrase } : {}),
+              ...(ageKey ? { ageKey } : {}),
               allowOtherDevice: o.allowOtherDevice === true,
               allowVersionMismatch: o.allowVersionMismatch === true,
               keepDefaults: o.keepDefaults === true,

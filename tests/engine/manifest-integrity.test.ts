@@ -6,7 +6,10 @@ import path from 'node:path';
 import { Decrypter, Encrypter } from 'age-encryption';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgeDecryptor } from '../../src-main/engine/archive/age-stream.js';
+import { jobKeyFor } from '../../src-main/engine/backup/manifest-integrity.js';
+import { readBackupSet } from '../../src-main/engine/backup/manifest.js';
 import { runBackup } from '../../src-main/engine/backup/run-backup.js';
+import { verifyBackup } from '../../src-main/engine/backup/verify-backup.js';
 import { parseProfile } from '../../src-main/engine/profiles/load.js';
 import { autoConfirm } from '../../src-main/engine/runbook/runner.js';
 import { runCli } from '../helpers/cli.js';
@@ -117,6 +120,14 @@ describe('manifest.json integrity and the manual recipe', () => {
     const w = await runCli(['verify', encSet, '--passphrase-file', wrong]);
     expect(w.code).toBe(3);
     expect(w.stderr).toMatch(/passphrase does not open/);
+  });
+
+  it('verify takes the key the caller derived already (the CLI checks the passphrase first): no second scrypt', async () => {
+    const key = await jobKeyFor(await readBackupSet(encSet), PASS);
+    // No passphrase: deriving again would throw PASSPHRASE_REQUIRED.
+    const r = await verifyBackup(encSet, { ageKey: key });
+    expect(r.files).toBe(2);
+    await expect(verifyBackup(encSet, {})).rejects.toMatchObject({ code: 'PASSPHRASE_REQUIRED' });
   });
 
   it('the manual recipe works on an encrypted backup: sha256sum -c, age -d (Debian age), tar -xzf', async () => {

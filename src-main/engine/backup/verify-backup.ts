@@ -11,7 +11,7 @@ import { isHandMadeArchive, runVerifyHandMade } from './hand-made.js';
 import { readBackupSet, SUMS_NAME, type BackupSet } from './manifest.js';
 import { checkManifestIntegrity, jobKeyFor } from './manifest-integrity.js';
 import { parseSha256Sums } from './restore-txt.js';
-import { releaseAgeKey } from '../archive/age-key.js';
+import { releaseAgeKey, type AgeKey } from '../archive/age-key.js';
 import { verifyArtifacts } from '../runbook/product/artifacts.js';
 
 export interface HandMadeVerifyResult {
@@ -38,7 +38,12 @@ export interface VerifyResult {
  */
 export async function verifyBackup(
   setDir: string,
-  opts: { passphrase?: string; manifestOut?: string },
+  opts: {
+    passphrase?: string;
+    manifestOut?: string;
+    /** The key the caller derived for this backup already (jobKeyFor): no second scrypt. Released at the end. */
+    ageKey?: AgeKey;
+  },
   io: { onProgress?: (p: Progress) => void; signal?: AbortSignal } = {},
 ): Promise<VerifyResult> {
   const set = await readBackupSet(setDir);
@@ -67,7 +72,8 @@ export async function verifyBackup(
     });
   }
   // scrypt once for the job (an encrypted backup): the manifest's MAC and the archive's header share the key.
-  const key = set.manifest.archive.encryption !== null ? await jobKeyFor(set, opts.passphrase) : null;
+  const key =
+    set.manifest.archive.encryption !== null ? (opts.ageKey ?? (await jobKeyFor(set, opts.passphrase))) : null;
   try {
     await checkManifestIntegrity(set, key);
     await dropPageCacheAll(set.manifest.archive.parts.map((p) => path.join(setDir, p.name)));
@@ -116,7 +122,7 @@ function checkCounts(set: BackupSet, files: number, contentBytes: number): void 
  */
 export async function runVerify(
   setDir: string,
-  opts: { passphrase?: string; profile?: Profile },
+  opts: { passphrase?: string; ageKey?: AgeKey; profile?: Profile },
   io: RunbookIO,
 ): Promise<VerifyResult | HandMadeVerifyResult> {
   if (await isHandMadeArchive(setDir)) {

@@ -11,7 +11,7 @@ import type { StepInfo } from '../runbook/types.js';
 import { productRunbookSteps, removeWork } from '../runbook/product/product-steps.js';
 import { makeCtx, needManifest, type RestoreCtx, type RestoreTuning } from './context.js';
 import { recoverInterruptedBackup } from '../backup/backup-journal.js';
-import { releaseAgeKey } from '../archive/age-key.js';
+import { releaseAgeKey, type AgeKey } from '../archive/age-key.js';
 import { cleanTicket, hasTicket, type TicketFields } from '../report/ticket.js';
 import { savedPlaces } from '../report/saved-at.js';
 import { withJobLock } from '../util/job-lock.js';
@@ -48,6 +48,8 @@ export interface RestoreOptions {
   profile: Profile;
   root?: string;
   passphrase?: string;
+  /** The key the caller derived for this backup already (jobKeyFor, the CLI's passphrase check): no second scrypt. */
+  ageKey?: AgeKey;
   allowOtherDevice?: boolean;
   allowVersionMismatch?: boolean;
   /** Keep the set-aside folders after a successful restore. */
@@ -279,6 +281,7 @@ async function startRestore(stateDir: string, opts: RestoreOptions, io: RunbookI
   await store.save('created');
   const ctx = makeCtx(store, opts.passphrase, opts.tuning ?? {}, io.signal, io.interaction);
   ctx.manifest = set?.manifest ?? null;
+  if (opts.ageKey) ctx.ageKey = opts.ageKey;
   try {
     return await execute(store, ctx, io);
   } catch (e) {
