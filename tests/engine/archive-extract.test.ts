@@ -6,8 +6,9 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createArchive, extractArchive, verifyArchive, type ArchivePart } from '../../src-main/engine/archive/index.js';
 import { manifestLine, type ManifestLine } from '../../src-main/engine/archive/manifest.js';
-import { BLOCK, encodeHeader } from '../../src-main/engine/archive/tar-header.js';
+import { BLOCK } from '../../src-main/engine/archive/tar-header.js';
 import { isRoot, makeRichTree, snapshotTree, tempDir } from '../helpers/datasets.js';
+import { tarEntry } from '../helpers/tar-corpus.js';
 
 let work: string;
 let src: string;
@@ -59,43 +60,21 @@ async function handArchive(
   await fsp.mkdir(dir);
   const blocks: Buffer[] = [];
   for (const e of entries) {
-    const data = Buffer.from(e.data ?? '');
-    blocks.push(
-      encodeHeader({
-        path: e.path,
-        type: e.type,
-        size: data.length,
-        mode: e.type === 'dir' ? 0o755 : 0o644,
-        mtime: 1_600_000_000,
-        uid: 0,
-        gid: 0,
-        uname: 'root',
-        gname: 'root',
-        linkpath: e.target,
-      }),
-    );
-    if (data.length) blocks.push(data, Buffer.alloc((BLOCK - (data.length % BLOCK)) % BLOCK));
+    tarEntry(blocks, {
+      path: e.path,
+      type: e.type,
+      data: Buffer.from(e.data ?? ''),
+      mode: e.type === 'dir' ? 0o755 : 0o644,
+      ...(e.target !== undefined ? { linkpath: e.target } : {}),
+    });
   }
   const manifest =
     [
       JSON.stringify({ format: 'edge-recovery-files', version: 1, items: [{ id: 'app' }] }),
       ...manifestEntries.map(line),
     ].join('\n') + '\n';
-  const mbuf = Buffer.from(manifest);
-  blocks.push(
-    encodeHeader({
-      path: '.edge-recovery/files.jsonl',
-      type: 'file',
-      size: mbuf.length,
-      mode: 0o644,
-      mtime: 1_600_000_000,
-      uid: 0,
-      gid: 0,
-      uname: 'root',
-      gname: 'root',
-    }),
-  );
-  blocks.push(mbuf, Buffer.alloc((BLOCK - (mbuf.length % BLOCK)) % BLOCK), Buffer.alloc(2 * BLOCK));
+  tarEntry(blocks, { path: '.edge-recovery/files.jsonl', type: 'file', data: Buffer.from(manifest) });
+  blocks.push(Buffer.alloc(2 * BLOCK));
   await fsp.writeFile(path.join(dir, 'data.tar.gz'), gzipSync(Buffer.concat(blocks)));
   const manifestFile = path.join(dir, 'files.jsonl');
   await fsp.writeFile(manifestFile, manifest);

@@ -6,8 +6,9 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createArchive, extractArchive, type ArchivePart } from '../../src-main/engine/archive/index.js';
 import { manifestLine, type ManifestLine } from '../../src-main/engine/archive/manifest.js';
-import { BLOCK, encodeHeader } from '../../src-main/engine/archive/tar-header.js';
+import { BLOCK } from '../../src-main/engine/archive/tar-header.js';
 import { isRoot, snapshotTree, tempDir } from '../helpers/datasets.js';
+import { tarEntry } from '../helpers/tar-corpus.js';
 
 /**
  * The restore reads a backup once: it unpacks into staging and holds what it unpacked to the inner manifest
@@ -131,24 +132,6 @@ describe('one-pass extraction with writer threads', () => {
   });
 });
 
-/** Appends one tar entry (root-owned, 0644, a fixed mtime) with its data and padding; returns its header fields. */
-function tarEntry(blocks: Buffer[], p: string, type: 'file' | 'dir', data: Buffer) {
-  const h = {
-    path: p,
-    type,
-    size: data.length,
-    mode: 0o644,
-    mtime: 1_600_000_000,
-    uid: 0,
-    gid: 0,
-    uname: 'root',
-    gname: 'root',
-  };
-  blocks.push(encodeHeader(h));
-  if (data.length) blocks.push(data, Buffer.alloc((BLOCK - (data.length % BLOCK)) % BLOCK));
-  return h;
-}
-
 /** A hand-made archive of `n` small files in folders of 100, with an inner manifest edited by `edit`. */
 async function handArchive(
   name: string,
@@ -162,7 +145,7 @@ async function handArchive(
   const blocks: Buffer[] = [];
   const lines: string[] = [JSON.stringify({ format: 'edge-recovery-files', version: 1, items: [{ id: 'app' }] })];
   const add = (p: string, type: 'file' | 'dir', data: Buffer, i: number): void => {
-    const h = tarEntry(blocks, p, type, data);
+    const h = tarEntry(blocks, { path: p, type, data });
     const m: ManifestLine = { ...h, path: p };
     if (type === 'file') m.sha256 = createHash('sha256').update(data).digest('hex');
     lines.push(manifestLine(edit(i, m)));
@@ -179,7 +162,8 @@ async function handArchive(
       files++;
     }
   }
-  if (withInner) tarEntry(blocks, '.edge-recovery/files.jsonl', 'file', Buffer.from(lines.join('\n') + '\n'));
+  if (withInner)
+    tarEntry(blocks, { path: '.edge-recovery/files.jsonl', type: 'file', data: Buffer.from(lines.join('\n') + '\n') });
   blocks.push(Buffer.alloc(2 * BLOCK));
   const gz = gzipSync(Buffer.concat(blocks));
   await fsp.writeFile(path.join(dir, 'data.tar.gz'), gz);

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { promises as fsp, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { encodeHeader } from '../../src-main/engine/archive/tar-header.js';
 
 /**
  * A corpus of tar archives for the differential test against GNU tar: real archives made by GNU tar 1.34
@@ -67,6 +68,32 @@ export function hdr(f: HdrFields): Buffer {
   if (f.devminor !== undefined) oct(b, f.devminor, 337, 8);
   if (f.prefix) b.write(f.prefix, 345, 155, 'utf8');
   return fixChecksum(b);
+}
+
+/**
+ * Appends one entry as this tool's own writer frames it (root-owned, a fixed mtime, mode 0644 unless told) with its
+ * data and padding to `blocks`; returns its header fields.
+ */
+export function tarEntry(
+  blocks: Buffer[],
+  e: { path: string; type: 'file' | 'dir' | 'symlink'; data?: Buffer; mode?: number; linkpath?: string },
+) {
+  const data = e.data ?? Buffer.alloc(0);
+  const h = {
+    path: e.path,
+    type: e.type,
+    size: data.length,
+    mode: e.mode ?? 0o644,
+    mtime: 1_600_000_000,
+    uid: 0,
+    gid: 0,
+    uname: 'root',
+    gname: 'root',
+    ...(e.linkpath !== undefined ? { linkpath: e.linkpath } : {}),
+  };
+  blocks.push(encodeHeader(h));
+  if (data.length) blocks.push(padded(data));
+  return h;
 }
 
 export function padded(data: Buffer): Buffer {
