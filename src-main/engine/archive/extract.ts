@@ -1,6 +1,5 @@
 import { createHash, hash as hashOnce, type Hash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
-import { childEnv } from '../util/child-env.js';
+import { flushToDisk } from '../util/flush-to-disk.js';
 import {
   closeSync,
   mkdtempSync,
@@ -132,16 +131,6 @@ function sha256File(file: string): { sha256: string; size: number } {
     closeSync(fd);
   }
   return { sha256: h.digest('hex'), size };
-}
-
-/** Files on disk before we report success: one syncfs per staging filesystem (see syncTargets). */
-function syncTargets(dirs: string[]): void {
-  if (process.platform === 'linux') {
-    for (const d of dirs) {
-      const r = spawnSync('sync', ['-f', d], { stdio: 'ignore', env: childEnv() });
-      if (r.status !== 0) throw new RecoveryError('INTERNAL', `Could not flush ${d} to disk (sync -f failed).`);
-    }
-  }
 }
 
 /**
@@ -490,7 +479,8 @@ export async function extractArchiveJob(
         closeSync(fd);
       }
     }
-    if (opts.flush !== false) syncTargets(realRoots);
+    // Files on disk before we report success: one syncfs per staging filesystem.
+    if (opts.flush !== false) await flushToDisk(realRoots);
     meter.flush();
     return result;
   } catch (e) {

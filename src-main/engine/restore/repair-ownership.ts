@@ -107,6 +107,32 @@ export async function checkOwnership(
 }
 
 /**
+ * What is wrong with one path against the policy (owner by id, mode by rule for files and folders, no other
+ * kinds), appended to `out`. `rel` is the path from the item (`<item id>/…`), as the policy's globs see it.
+ */
+export function judgeOwnership(
+  abs: string,
+  rel: string,
+  st: Stats,
+  ids: OwnerIds,
+  policy: CompiledPolicy,
+  o: Ownership,
+  out: Mismatch[],
+): void {
+  const kind = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : 'other';
+  if (st.uid !== ids.uid || st.gid !== ids.gid) {
+    out.push({ path: abs, problem: `owned by ${describeOwner(st.uid, st.gid)}, policy says ${o.user}:${o.group}` });
+  }
+  if (kind === 'dir' || kind === 'file') {
+    const want = policy.modeFor(rel, kind);
+    const have = st.mode & 0o7777;
+    if (have !== want) out.push({ path: abs, problem: `mode ${have.toString(8)}, policy says ${want.toString(8)}` });
+  } else if (kind === 'other') {
+    out.push({ path: abs, problem: 'not a file, folder or symlink' });
+  }
+}
+
+/**
  * The walk itself (worker side; synchronous, iterative, depth first, never following a link). Part `part` of
  * `parts` lstats and judges the entries whose position in the walk (the same in every part: names sorted)
  * modulo `parts` is `part`; every part descends into every folder.
@@ -134,24 +160,10 @@ export function checkOwnershipJob(
     }
   };
   const judge = (abs: string, rel: string, st: Stats): void => {
-    const kind = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : 'other';
     checked++;
     if (checked === 3) crashPoint('ownership:mid-check');
     meter.add(0, 1, rel);
-    if (st.uid !== ids.uid || st.gid !== ids.gid) {
-      mismatches.push({
-        path: abs,
-        problem: `owned by ${describeOwner(st.uid, st.gid)}, policy says ${o.user}:${o.group}`,
-      });
-    }
-    if (kind === 'dir' || kind === 'file') {
-      const want = policy.modeFor(rel, kind);
-      const have = st.mode & 0o7777;
-      if (have !== want)
-        mismatches.push({ path: abs, problem: `mode ${have.toString(8)}, policy says ${want.toString(8)}` });
-    } else if (kind === 'other') {
-      mismatches.push({ path: abs, problem: 'not a file, folder or symlink' });
-    }
+    judgeOwnership(abs, rel, st, ids, policy, o, mismatches);
   };
   for (const t of targets) {
     const st = lstatSync(t.path);

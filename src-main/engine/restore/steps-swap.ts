@@ -13,7 +13,7 @@ import { crashPoint } from './crash-point.js';
 import { countsMatch } from './steps-prepare.js';
 import { renameDone, type ItemPlan } from './journal.js';
 import { journaledRename } from './renames.js';
-import { checkOwnership, ownerIds, type Mismatch } from './repair-ownership.js';
+import { checkOwnership, judgeOwnership, ownerIds, type Mismatch } from './repair-ownership.js';
 import { compilePolicy } from './ownership-policy.js';
 import { flushToDisk } from '../util/flush-to-disk.js';
 import type { Ownership } from '../profiles/schema.js';
@@ -314,15 +314,8 @@ export const ownershipStep: Step<RestoreCtx> = {
       const wrong: Mismatch[] = [];
       for (const t of targets) {
         const st = await fsp.lstat(t.path);
-        const want = policy.modeFor(t.id, 'dir');
         if (!st.isDirectory()) wrong.push({ path: t.path, problem: 'not a folder' });
-        else if (st.uid !== ids.uid || st.gid !== ids.gid)
-          wrong.push({ path: t.path, problem: `owned by uid ${st.uid}:${st.gid}, policy says ${o.user}:${o.group}` });
-        else if ((st.mode & 0o7777) !== want)
-          wrong.push({
-            path: t.path,
-            problem: `mode ${(st.mode & 0o7777).toString(8)}, policy says ${want.toString(8)}`,
-          });
+        else judgeOwnership(t.path, t.id, st, ids, policy, o, wrong);
       }
       if (wrong.length > 0) throw ownersNotKept(wrong, o, false);
       return `All ${c.store.j.facts.checked} paths were checked against the policy (${o.user}:${o.group}, its modes) in the staging folders before the stop; the ${targets.length} restored folder(s) in place match it.`;

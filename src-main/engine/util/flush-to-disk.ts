@@ -3,8 +3,8 @@ import { RecoveryError } from '../errors.js';
 import { childEnv } from './child-env.js';
 
 /**
- * Flushes the filesystems holding `dirs` to disk (`sync -f`, one child process per folder, as the extraction
- * does before it returns) without blocking this thread: the caller can do CPU work while the disk writes.
+ * Flushes the filesystems holding `dirs` to disk (`sync -f`, one child process per folder) without blocking this
+ * thread: the extraction before it returns, or the restore's extract step while it checks the owners meanwhile.
  * Nothing to do off Linux (there the extraction fsyncs each file).
  */
 export async function flushToDisk(dirs: string[]): Promise<void> {
