@@ -1,5 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import react from '@vitejs/plugin-react';
+import SlowFirstSequencer from './tests/helpers/slow-first-sequencer.js';
 
 export default defineConfig({
   plugins: [react()],
@@ -10,6 +11,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     reporters: ['default', './tests/helpers/summary-reporter.ts'],
+    // Longest files first (a fresh CI machine has no vitest cache to order by): both workers end together.
+    sequence: { sequencer: SlowFirstSequencer },
     projects: [
       {
         extends: true,
@@ -35,7 +38,9 @@ export default defineConfig({
           name: 'e2e',
           include: ['tests/e2e/**/*.test.ts'],
           environment: 'node',
-          fileParallelism: false,
+          // Runs beside the engine files (one browser at a time is not needed: each file has its own server,
+          // state dir, temp folders and free ports). fileParallelism: false would hold all of them back into a
+          // last, single-worker stretch of ~380 s with the other core idle.
           // A browser test walks a whole backup and restore through the real engine (~90 s on a quiet 2-core
           // machine): room for a loaded CI machine without hiding a hang (each wait inside has its own bound).
           testTimeout: 300_000,

@@ -11,6 +11,7 @@ import {
   type ArchiveResult,
 } from '../../src-main/engine/archive/index.js';
 import { MEMBER_OUT_MAX, MemberInflater } from '../../src-main/engine/archive/member-inflate.js';
+import { newAgeKey, type AgeKey } from '../../src-main/engine/archive/age-key.js';
 import { RecoveryError } from '../../src-main/engine/errors.js';
 import { mixedBlock, snapshotTree, tempDir } from '../helpers/datasets.js';
 
@@ -25,6 +26,8 @@ let src: string;
 let plain: { dir: string; r: ArchiveResult };
 let enc: { dir: string; r: ArchiveResult };
 const PASS = 'member pass phrase';
+/** The encrypted archive's scrypt key, derived once (~1 s and 256 MiB each time), as a backup or restore job does. */
+let key: AgeKey;
 
 beforeAll(async () => {
   work = await tempDir('member-inflate');
@@ -33,7 +36,7 @@ beforeAll(async () => {
   // ~3.5 MiB: files that cross member boundaries, and many small ones inside members.
   for (let i = 0; i < 3; i++) await fsp.writeFile(path.join(src, `big${i}.bin`), mixedBlock(1_100_000 + i * 977, i));
   for (let i = 0; i < 400; i++) await fsp.writeFile(path.join(src, 'small', `f${i}`), mixedBlock(i * 17, 100 + i));
-  const make = async (name: string, extra: { passphrase?: string }): Promise<{ dir: string; r: ArchiveResult }> => {
+  const make = async (name: string, extra: { ageKey?: AgeKey }): Promise<{ dir: string; r: ArchiveResult }> => {
     const dir = path.join(work, name);
     await fsp.mkdir(dir);
     // Parts of 1 MiB: members straddle the parts.
@@ -41,7 +44,8 @@ beforeAll(async () => {
     return { dir, r };
   };
   plain = await make('plain', {});
-  enc = await make('enc', { passphrase: PASS });
+  key = await newAgeKey(PASS);
+  enc = await make('enc', { ageKey: key });
 });
 
 afterAll(async () => {
@@ -79,17 +83,18 @@ describe('the member index', () => {
   for (const which of ['plain', 'encrypted'] as const) {
     it(`verifies and unpacks the same with and without it (${which})`, async () => {
       const set = which === 'plain' ? plain : enc;
-      const extra = which === 'plain' ? {} : { passphrase: PASS };
-      const base = { parts: set.r.parts, limits: limitsOf(set.r), ...extra };
-      const without = await verifyArchive(set.dir, base, {});
-      const withIdx = await verifyArchive(set.dir, { ...base, gzipMembers: set.r.gzipMembers }, {});
+      const base = { parts: set.r.parts, limits: limitsOf(set.r) };
+      // Encrypted: read once with the passphrase (scrypt from the archive's own header), then with the job's key.
+      const without = await verifyArchive(set.dir, { ...base, ...(which === 'plain' ? {} : { passphrase: PASS }) }, {});
+      const keyed = { ...base, ...(which === 'plain' ? {} : { ageKey: key }) };
+      const withIdx = await verifyArchive(set.dir, { ...keyed, gzipMembers: set.r.gzipMembers }, {});
       expect(withIdx).toEqual(without);
       expect(withIdx.files).toBe(403);
       const stage = path.join(work, `stage-${which}`);
       const inner = path.join(work, `inner-${which}.jsonl`);
       const x = await extractArchive(
         set.dir,
-        { ...base, gzipMembers: set.r.gzipMembers, targets: { app: stage }, manifestOut: inner },
+        { ...keyed, gzipMembers: set.r.gzipMembers, targets: { app: stage }, manifestOut: inner },
         {},
       );
       expect(x.files).toBe(403);

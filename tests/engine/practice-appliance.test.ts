@@ -54,7 +54,9 @@ describe.skipIf(runit.skip)(`practice appliance under runit ${runit.reason}`, ()
     const folders = resolveItems(m.profile, { root: m.root }).map((i) => i.path);
     const running = await findOpenFiles(folders);
     expect(
-      running.some((f) => f.file.includes('/Storage/streams/segment-') && f.command.includes('appliance.ts')),
+      running.some(
+        (f) => f.file.includes('/Storage/streams/segment-') && f.command.includes(path.basename(m.applianceEntry)),
+      ),
     ).toBe(true);
 
     const svc = serviceFor(m.profile.service);
