@@ -1,18 +1,20 @@
 import { useEffect, useRef, useState } from 'react';
 import type { ConfirmRequest } from '../../src-main/shared/contract.js';
+import { revealPrompt } from '../lib/reveal-prompt.js';
 import { hasPaths } from '../lib/short-paths.js';
 import { PathText } from './path-text.js';
 
 /**
  * A step waits here: what will happen, what it affects, and the buttons. It stays in view (sticky at the bottom
- * of the window) and scrolls itself into view when it appears, so the question is never below the fold.
+ * of the window) and scrolls itself into view when it appears, so the question is never below the fold, without
+ * covering the step's explanation above it (revealPrompt).
  */
 export function ConfirmPrompt({ request, onAnswer }: { request: ConfirmRequest; onAnswer(ok: boolean): void }) {
   const [sent, setSent] = useState(false);
   const [full, setFull] = useState(false);
   const box = useRef<HTMLElement>(null);
   useEffect(() => {
-    box.current?.scrollIntoView?.({ block: 'nearest' });
+    revealPrompt(box.current);
   }, []);
   const answer = (ok: boolean) => {
     setSent(true);

@@ -1,5 +1,6 @@
-import { useId, useState, type FormEvent } from 'react';
+import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import type { CredentialsRequest, CredentialValues } from '../../src-main/shared/contract.js';
+import { revealPrompt } from '../lib/reveal-prompt.js';
 
 type Values = Record<string, Record<string, string>>;
 
@@ -29,6 +30,10 @@ export function CredentialForm({
   const [shown, setShown] = useState<Record<string, boolean>>({});
   const [missing, setMissing] = useState<string | null>(null);
   const [sent, setSent] = useState(false);
+  const box = useRef<HTMLFormElement>(null);
+  useEffect(() => {
+    revealPrompt(box.current);
+  }, []);
   const fieldId = (key: string, name: string) => `${uid}-${request.entries.findIndex((e) => e.key === key)}-${name}`;
 
   const submit = (ev: FormEvent) => {
@@ -51,7 +56,7 @@ export function CredentialForm({
   };
 
   return (
-    <form className="prompt credentials" onSubmit={submit} noValidate aria-labelledby={`${uid}-title`}>
+    <form ref={box} className="prompt credentials" onSubmit={submit} noValidate aria-labelledby={`${uid}-title`}>
       <h3 id={`${uid}-title`}>Enter the passwords again</h3>
       <p>
         The restored settings name these accounts, but their secrets were encrypted with a key that stays on the old

@@ -22,6 +22,8 @@ export interface RunbookView {
   prompt: { promptId: string; prompt: JobPrompt } | null;
   logs: { level: 'info' | 'warn'; message: string }[];
   finished: { ok: boolean; result?: RunbookResult; error?: SerializedError } | null;
+  /** What cancelling the job means now, in the runbook's own words (the engine's; see cancelConsequence). */
+  cancel: string | null;
 }
 
 export const EMPTY_VIEW: RunbookView = {
@@ -33,6 +35,7 @@ export const EMPTY_VIEW: RunbookView = {
   prompt: null,
   logs: [],
   finished: null,
+  cancel: null,
 };
 
 /**
@@ -53,6 +56,7 @@ export function deriveRunbook(
   let prompt: RunbookView['prompt'] = null;
   const logs: RunbookView['logs'] = [];
   let finished: RunbookView['finished'] = null;
+  let cancel: string | null = null;
 
   for (const { event } of sorted) {
     // A step waiting for the technician still beats (the runner repeats progress while a step runs): only a
@@ -63,12 +67,14 @@ export function deriveRunbook(
         kind = event.runbook;
         title = event.title;
         steps = event.steps.map((s) => ({ ...s }));
+        cancel = event.cancel ?? null;
         break;
       case 'step': {
         const i = steps.findIndex((s) => s.id === event.step.id);
         if (i >= 0) steps[i] = { ...event.step };
         else steps.push({ ...event.step });
         lastChanged = event.step.id;
+        if (event.cancel !== undefined) cancel = event.cancel;
         if (event.step.state !== 'running' && progress?.stepId === event.step.id) progress = null;
         break;
       }
@@ -97,7 +103,7 @@ export function deriveRunbook(
   if (prompt && answered.has(prompt.promptId)) prompt = null;
   const running = steps.find((s) => s.state === 'running');
   const current = running ?? steps.find((s) => s.id === lastChanged) ?? null;
-  return { kind, title, steps, current, progress, prompt, logs, finished };
+  return { kind, title, steps, current, progress, prompt, logs, finished, cancel };
 }
 
 /** The error a failed job shows: the failing step's own error first, then the job's. */
@@ -133,39 +139,13 @@ export function assertNever(x: never): never {
   throw new Error(`Unexpected value: ${JSON.stringify(x)}`);
 }
 
-/** What pressing Cancel will do now, in plain words (said before the technician confirms it). */
+/**
+ * What cancelling will do, said before the technician cancels: the runbook's own words for where the job is now
+ * (the engine declares them per step, runner.ts Step.cancel); the screen knows no step.
+ */
 export function cancelConsequence(view: RunbookView): string {
-  const started = (id: string) => view.steps.some((s) => s.id === id && s.state !== 'todo');
-  switch (view.kind) {
-    case 'backup':
-      return started('stop-service')
-        ? 'The backup stops, the unfinished backup is removed from the stick, and the service is started again. Earlier backups are not touched.'
-        : 'The backup stops before the service is stopped. Nothing on this machine or the stick changes.';
-    case 'verify':
-      return 'Checking stops. Nothing on the stick or on this machine changes.';
-    case 'restore':
-      // The after-restore jobs (open credentials, kept folders) have no service step of their own.
-      if (!view.steps.some((s) => s.id === 'stop-service')) {
-        return view.steps.some((s) => s.id === 'credentials')
-          ? 'Entries not sent yet stay open; you can enter them later. Nothing else changes.'
-          : 'Nothing is deleted; the old folders stay where they are.';
-      }
-      return started('stop-service')
-        ? 'The restore stops after what it is doing now. Nothing is lost: you then choose to roll back (everything as it was) or to resume later.'
-        : view.steps.some((s) => s.id === 'extract' && s.state === 'running')
-          ? 'The unpacking stops and its partly unpacked copy is deleted; the service was never stopped. Nothing on this machine changes.'
-          : started('extract')
-            ? 'The restore stops before the service is stopped: the unpacked copy is deleted. Nothing on this machine changes.'
-            : 'The restore stops before anything on this machine changed.';
-    case 'rollback':
-      return 'The rollback stops after what it is doing now; run it again later to finish putting the machine back.';
-    case 'mirror':
-      return 'Copying stops; the unfinished copy is removed from the target stick. The backups themselves are not touched.';
-    case null:
-      return 'The job stops before it begins.';
-    default:
-      return assertNever(view.kind);
-  }
+  if (view.cancel !== null) return view.cancel;
+  return view.kind === null ? 'The job stops before it begins.' : 'The job stops at the next safe point.';
 }
 
 /** A step the technician chose not to do (or cancelled) is not a failure of the machine. */

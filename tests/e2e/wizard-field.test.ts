@@ -46,6 +46,23 @@ async function expectInView(page: Page, target: Locator): Promise<void> {
   expect(box!.x + box!.width).toBeLessThanOrEqual(vp.width);
 }
 
+/**
+ * The question box does not cover the step's "What happens now" above it (it is sticky at the window's bottom:
+ * at 1366×768 it once hid that text's last line). Pixels of the step's text under the box; 0 when none.
+ */
+async function coveredByQuestion(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const box = document.querySelector('.runbook-main .prompt');
+    const step = document.querySelector('.runbook-main .current-step .explain');
+    if (!box || !step) return -1;
+    return Math.max(0, step.getBoundingClientRect().bottom - box.getBoundingClientRect().top);
+  });
+}
+
+async function expectExplanationUncovered(page: Page): Promise<void> {
+  await expect.poll(() => coveredByQuestion(page), { timeout: 5000 }).toBe(0);
+}
+
 async function setAsideFolders(root: string): Promise<string[]> {
   const out: string[] = [];
   for (const e of await fsp.readdir(root, { withFileTypes: true, recursive: true })) {
@@ -137,10 +154,12 @@ describe.skipIf(skip !== null)('wizard in a browser at 1366×768: the field dead
 
     const stop = page.getByRole('button', { name: 'Stop the service' });
     await expectInView(page, stop);
+    await expectExplanationUncovered(page);
     await rec.capture('confirm-stop');
     await stop.click();
     const replace = page.getByRole('button', { name: 'Replace the folders' });
     await expectInView(page, replace);
+    await expectExplanationUncovered(page);
     // Short folder names on screen; the full paths one click away.
     const details = page.getByRole('list', { name: 'What this affects' });
     expect(await details.textContent()).toMatch(/…\/Configuration\.before-restore-/);

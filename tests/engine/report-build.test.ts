@@ -157,6 +157,8 @@ describe('buildReport', () => {
     expect(html).not.toContain('/var/lib/eds/f200<');
     expect(html).toContain('… and 50 more, listed in the JSON report.');
     expect(html).toContain('250 do not match');
+    // The count is of paths (folders and links are checked too), and says so.
+    expect(html).toContain('5,000 paths (files, folders and links) checked against the owner and permission policy');
     expect(JSON.parse(json).ownershipCheck.mismatches).toHaveLength(250);
   });
 });

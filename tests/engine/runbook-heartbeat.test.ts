@@ -21,6 +21,7 @@ describe('progress from the first second of every step', () => {
       {
         kind: 'backup',
         title: 't',
+        cancel: 'The test job stops.',
         steps: [
           {
             id: 'prechecks',

@@ -2,7 +2,8 @@ import { act, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { useEffect } from 'react';
 import { describe, expect, it } from 'vitest';
-import type { StepInfo } from '../../src-main/shared/contract.js';
+import type { JobEventEnvelope, RunbookEvent, StepInfo } from '../../src-main/shared/contract.js';
+import { progressWithoutFigures } from '../../src-main/engine/progress.js';
 import { ApiContext } from '../../src-renderer/api.js';
 import { RunbookPanel } from '../../src-renderer/components/runbook-panel.js';
 import { App } from '../../src-renderer/app.js';
@@ -204,22 +205,16 @@ const NOTHING_DETECTED = {
 };
 
 describe('Cancel says what it will do', () => {
-  const restore = (states: Record<string, StepInfo['state']>) =>
-    cancelConsequence({
-      ...deriveRunbook([]),
-      kind: 'restore',
-      steps: ['verify', 'extract', 'stop-service', 'swap'].map((id) => step(id, id, states[id] ?? 'todo')),
-    });
-  it('tells a restore still unpacking (before the stop) from one past the stop', () => {
-    expect(restore({ verify: 'done' })).toBe('The restore stops before anything on this machine changed.');
-    expect(restore({ verify: 'done', extract: 'running' })).toMatch(
-      /partly unpacked copy is deleted; the service was never stopped\. Nothing on this machine changes/,
-    );
-    // Unpacked, the stop not confirmed yet (its question is open, the step still to do).
-    expect(restore({ verify: 'done', extract: 'done' })).toBe(
-      'The restore stops before the service is stopped: the unpacked copy is deleted. Nothing on this machine changes.',
-    );
-    expect(restore({ verify: 'done', extract: 'done', 'stop-service': 'running' })).toMatch(/roll back/);
+  it("shows the runbook's own words, the latest sent, and knows no step", () => {
+    const ev = (seq: number, event: RunbookEvent): JobEventEnvelope => ({ seq, jobId: 'j', event });
+    const steps = [step('extract', 'Unpack', 'todo'), step('stop-service', 'Stop', 'todo')];
+    const view = deriveRunbook([
+      ev(1, { type: 'plan', runbook: 'restore', title: 'R', steps, cancel: 'Nothing changed yet.' }),
+      ev(2, { type: 'step', step: { ...steps[0]!, state: 'running' }, cancel: 'The unpacked copy is deleted.' }),
+      ev(3, { type: 'progress', stepId: 'extract', progress: progressWithoutFigures('working', 10) }),
+    ]);
+    expect(cancelConsequence(view)).toBe('The unpacked copy is deleted.');
+    expect(cancelConsequence({ ...deriveRunbook([]) })).toBe('The job stops before it begins.');
   });
 });
 

@@ -19,7 +19,7 @@ import {
 } from './manifest.js';
 import { restoreText, sha256SumsText } from './restore-txt.js';
 import { backupStamp, safeDeviceId } from './run-backup.js';
-import { verifyBackup } from './verify-backup.js';
+import { VERIFY_CANCEL, verifyBackup } from './verify-backup.js';
 
 /**
  * Backups made by hand, as AVEVA's disaster-recovery guide tells technicians ("create a zip or tar file
@@ -185,6 +185,7 @@ export async function runAdopt(o: AdoptOptions, io: RunbookIO): Promise<AdoptRes
       {
         kind: 'backup',
         title: 'Make a backup set of a hand-made archive',
+        cancel: 'Making the backup set stops and its unfinished copy is removed. The hand-made archive is not touched.',
         steps: [
           {
             id: 'adopt',
@@ -265,6 +266,7 @@ export async function runVerifyHandMade(
       {
         kind: 'verify',
         title: 'Verify a hand-made archive',
+        cancel: VERIFY_CANCEL,
         steps: [
           {
             id: 'verify',

@@ -274,6 +274,10 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
   {
     id: 'stop-service',
     title: 'Stop the service',
+    cancel: {
+      during:
+        'The backup stops, the unfinished backup is removed from the stick, and the service is started again. Earlier backups are not touched.',
+    },
     explain: (c) =>
       `Stop ${c.service.label} and wait until it has stopped, so no file changes while it is copied. ` +
       (c.o.leaveStopped ? 'It stays stopped afterwards (--leave-stopped).' : 'It is started again after the backup.'),
@@ -725,6 +729,7 @@ async function backupHoldingLock(
     kind: 'backup',
     title: `Back up ${o.profile.productName}`,
     steps: backupSteps(o.profile),
+    cancel: 'The backup stops before the service is stopped. Nothing on this machine or the stick changes.',
   };
   let steps: StepInfo[];
   try {

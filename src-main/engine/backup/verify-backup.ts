@@ -14,6 +14,9 @@ import { parseSha256Sums } from './restore-txt.js';
 import { releaseAgeKey, type AgeKey } from '../archive/age-key.js';
 import { verifyArtifacts } from '../runbook/product/artifacts.js';
 
+/** What cancelling a verify means (it only reads). */
+export const VERIFY_CANCEL = 'Checking stops. Nothing on the stick or on this machine changes.';
+
 export interface HandMadeVerifyResult {
   handMade: true;
   files: number;
@@ -135,6 +138,7 @@ export async function runVerify(
       {
         kind: 'verify',
         title: 'Verify a backup',
+        cancel: VERIFY_CANCEL,
         steps: [
           {
             id: 'verify',

@@ -133,7 +133,8 @@ function ownershipSection(d: ReportData): string {
   const { checked, mismatches } = d.ownershipCheck;
   if (checked === 0 && mismatches.length === 0)
     return '<p class="muted">Owners and permissions were not checked in this run.</p>';
-  const head = `<p>${escapeHtml(checked.toLocaleString('en-US'))} files checked against the owner and permission policy; ${
+  // The count is of paths: files, folders and links alike.
+  const head = `<p>${escapeHtml(checked.toLocaleString('en-US'))} ${checked === 1 ? 'path' : 'paths'} (files, folders and links) checked against the owner and permission policy; ${
     mismatches.length === 0
       ? 'all match.'
       : `<strong class="err">${escapeHtml(mismatches.length.toLocaleString('en-US'))} ${mismatches.length === 1 ? 'does' : 'do'} not match</strong>.`

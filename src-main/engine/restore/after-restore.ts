@@ -77,6 +77,7 @@ async function enterCredentialsLocked(
       {
         kind: 'restore',
         title: 'Enter the open credentials',
+        cancel: 'Entries not sent yet stay open; you can enter them later. Nothing else changes.',
         steps: [credentialsStep, restartStep, rewriteStep],
       },
       ctx,
@@ -140,7 +141,16 @@ async function deleteKeptLocked(stateDir: string, io: RunbookIO): Promise<{ remo
       return `Deleted the old folders (${oldFoldersWords(old)}): ${removed.join(', ')}.`;
     },
   };
-  await executeRunbook({ kind: 'restore', title: 'Delete the old folders', steps: [step, rewriteStep] }, ctx, io);
+  await executeRunbook(
+    {
+      kind: 'restore',
+      title: 'Delete the old folders',
+      steps: [step, rewriteStep],
+      cancel: 'Nothing is deleted; the old folders stay where they are.',
+    },
+    ctx,
+    io,
+  );
   io.emit({ type: 'finished', ok: true, result: await resultOf(store) });
   return { removed };
 }

@@ -56,6 +56,7 @@ function rename(
 const ROLLBACK_RUNBOOK: RunbookDef<RollbackCtx> = {
   kind: 'rollback',
   title: 'Roll back the restore',
+  cancel: 'The rollback stops after what it is doing now; run it again later to finish putting the machine back.',
   steps: [
     {
       id: 'rollback-stop',

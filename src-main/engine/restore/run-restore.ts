@@ -76,6 +76,7 @@ export interface RestoreResult {
 export const RESTORE_RUNBOOK: RunbookDef<RestoreCtx> = {
   kind: 'restore',
   title: 'Restore from backup',
+  cancel: 'The restore stops before anything on this machine changed.',
   steps: [
     verifyStep,
     compatibilityStep,

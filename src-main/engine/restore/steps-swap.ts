@@ -40,6 +40,10 @@ export function removeWorkDirs(items: ItemPlan[]): void {
 export const stopStep: Step<RestoreCtx> = {
   id: 'stop-service',
   title: 'Stop the service',
+  cancel: {
+    during:
+      'The restore stops after what it is doing now. Nothing is lost: you then choose to roll back (everything as it was) or to resume later.',
+  },
   explain: (c) =>
     `Stop ${c.service.label} and wait until it has stopped, then check that no program still has files open in ${c.store.j.items.map((i) => i.target).join(', ')}.`,
   confirm: (c) => ({
@@ -97,6 +101,12 @@ export const stopStep: Step<RestoreCtx> = {
 export const extractStep: Step<RestoreCtx> = {
   id: 'extract',
   title: 'Unpack into staging folders',
+  cancel: {
+    during:
+      'The unpacking stops and its partly unpacked copy is deleted; the service was never stopped. Nothing on this machine changes.',
+    after:
+      'The restore stops before the service is stopped: the unpacked copy is deleted. Nothing on this machine changes.',
+  },
   explain: (c) =>
     `Unpack the backup into ${c.store.j.items.map((i) => i.staging).join(', ')} (root-only, beside the current folders, on the same disk) while ${c.profile.productName} keeps running: every part's and every file's hash, and every entry against the backup's list of files, are checked as it is read; then every path is checked against the ownership policy while the data is written to disk. The current folders are not touched; if anything does not match, the staging folders are removed and nothing has changed.`,
   skip: (c) => (c.store.j.items.length === 0 ? 'The backup holds no folders: the product restores itself.' : null),

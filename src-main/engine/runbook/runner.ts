@@ -31,6 +31,12 @@ export interface Step<C> {
    * done, the technician has more to do).
    */
   run(ctx: C, step: StepContext): Promise<string | StepOutcome>;
+  /**
+   * What cancelling the job means once this step runs (`during`), and once it is done or skipped (`after`, else
+   * `during`); until a step says otherwise, the runbook's `cancel`. Sent with the plan and every step change
+   * (cancelNow), so a screen says it beside its Cancel button without knowing the steps.
+   */
+  cancel?: { during?: string; after?: string };
 }
 
 /** A step's result with the items it left open (e.g. credentials the technician did not enter). */
@@ -43,6 +49,19 @@ export interface RunbookDef<C> {
   kind: RunbookKind;
   title: string;
   steps: Step<C>[];
+  /** What cancelling means before any step that says otherwise has run. */
+  cancel: string;
+}
+
+/** What cancelling the job means now, from the steps' states (see Step.cancel). */
+export function cancelNow<C>(def: RunbookDef<C>, states: ReadonlyMap<string, Pick<StepInfo, 'state'>>): string {
+  let text = def.cancel;
+  for (const s of def.steps) {
+    const state = states.get(s.id)?.state;
+    if (state === 'running') text = s.cancel?.during ?? text;
+    else if (state === 'done' || state === 'skipped') text = s.cancel?.after ?? s.cancel?.during ?? text;
+  }
+  return text;
 }
 
 export interface RunHooks {
@@ -83,7 +102,14 @@ export async function executeRunbook<C>(
     const prior = hooks.done?.get(s.id);
     states.set(s.id, prior !== undefined ? info(s, ctx, 'done', { summary: prior }) : info(s, ctx, 'todo'));
   }
-  io.emit({ type: 'plan', runbook: def.kind, title: def.title, steps: [...states.values()] });
+  io.emit({
+    type: 'plan',
+    runbook: def.kind,
+    title: def.title,
+    steps: [...states.values()],
+    cancel: cancelNow(def, states),
+  });
+  const emitStep = (step: StepInfo): void => io.emit({ type: 'step', step, cancel: cancelNow(def, states) });
 
   for (const s of def.steps) {
     if (hooks.done?.has(s.id)) continue;
@@ -92,7 +118,7 @@ export async function executeRunbook<C>(
     if (skipReason !== null) {
       const i = info(s, ctx, 'skipped', { summary: skipReason });
       states.set(s.id, i);
-      io.emit({ type: 'step', step: i });
+      emitStep(i);
       await hooks.afterStep?.(i);
       continue;
     }
@@ -105,7 +131,7 @@ export async function executeRunbook<C>(
         });
         const i = info(s, ctx, 'failed', { summary: 'Not confirmed.', error: err.toJSON() });
         states.set(s.id, i);
-        io.emit({ type: 'step', step: i });
+        emitStep(i);
         await hooks.afterStep?.(i);
         throw err;
       }
@@ -113,7 +139,7 @@ export async function executeRunbook<C>(
     await hooks.beforeStep?.(s.id);
     const running = info(s, ctx, 'running');
     states.set(s.id, running);
-    io.emit({ type: 'step', step: running });
+    emitStep(running);
     const beat = stepHeartbeat(s.id, io);
     const stepCtx: StepContext = {
       progress: (p) => {
@@ -131,14 +157,14 @@ export async function executeRunbook<C>(
           ? info(s, ctx, 'done', { summary: out })
           : info(s, ctx, 'done', { summary: out.summary, ...(out.open.length > 0 ? { open: out.open } : {}) });
       states.set(s.id, done);
-      io.emit({ type: 'step', step: done });
+      emitStep(done);
       await hooks.afterStep?.(done);
     } catch (e) {
       const err =
         io.signal?.aborted && !(e instanceof RecoveryError) ? new RecoveryError('CANCELLED') : toRecoveryError(e);
       const failed = info(s, ctx, 'failed', { summary: err.message, error: err.toJSON() });
       states.set(s.id, failed);
-      io.emit({ type: 'step', step: failed });
+      emitStep(failed);
       await hooks.afterStep?.(failed);
       throw err;
     }

@@ -31,8 +31,9 @@ export interface StepInfo {
 export type RunbookKind = 'backup' | 'restore' | 'rollback' | 'verify' | 'mirror';
 
 export type RunbookEvent =
-  | { type: 'plan'; runbook: RunbookKind; title: string; steps: StepInfo[] }
-  | { type: 'step'; step: StepInfo }
+  /** `cancel`: what cancelling the job means now (the runbook's words; see runner.ts Step.cancel). */
+  | { type: 'plan'; runbook: RunbookKind; title: string; steps: StepInfo[]; cancel?: string }
+  | { type: 'step'; step: StepInfo; cancel?: string }
   | { type: 'progress'; stepId: string; progress: Progress }
   | { type: 'log'; level: 'info' | 'warn'; message: string }
   | { type: 'finished'; ok: boolean; result?: RunbookResult; error?: SerializedError };

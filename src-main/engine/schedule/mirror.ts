@@ -380,7 +380,13 @@ const steps: RunbookDef<Ctx>['steps'] = [
 export async function runMirror(o: MirrorOptions, io: RunbookIO): Promise<MirrorResult> {
   return withJobLock(o.stateDir, { command: 'mirror' }, async () => {
     const c: Ctx = { o, items: [], result: { copied: [], alreadyThere: [], removed: [] } };
-    const def: RunbookDef<Ctx> = { kind: 'mirror', title: `Copy backups to ${o.to}`, steps };
+    const def: RunbookDef<Ctx> = {
+      kind: 'mirror',
+      title: `Copy backups to ${o.to}`,
+      steps,
+      cancel:
+        'Copying stops; the unfinished copy is removed from the target stick. The backups themselves are not touched.',
+    };
     try {
       await executeRunbook(def, c, io);
     } catch (e) {

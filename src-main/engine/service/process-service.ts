@@ -60,7 +60,8 @@ async function procCmdline(pid: number): Promise<string[] | undefined> {
 }
 
 export function processService(spec: ProcessSpec, deps: ServiceDeps = {}): ServiceControl {
-  const label = `practice process ${spec.name}`;
+  // Like "runit service …": a profile may run any program this way, not only the practice stand-ins.
+  const label = `process ${spec.name}`;
   const pollMs = deps.pollMs;
 
   async function status(): Promise<ServiceStatus> {
