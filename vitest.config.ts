@@ -11,6 +11,9 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     reporters: ['default', './tests/helpers/summary-reporter.ts'],
+    // Builds the app once (its sources' hash names the folder) for the CLI and restore-driver processes the tests
+    // start: plain JavaScript instead of tsx's loader in each process and worker thread (see the file).
+    globalSetup: ['./tests/helpers/test-build.ts'],
     // Longest files first (a fresh CI machine has no vitest cache to order by): both workers end together.
     sequence: { sequencer: SlowFirstSequencer },
     projects: [

@@ -2,6 +2,8 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const define = { __TOOL_VERSION__: JSON.stringify(pkg.version) };
@@ -25,7 +27,11 @@ const banner = {
   js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
 };
 
-rmSync('dist', { recursive: true, force: true });
+// Where the build goes: dist/ (what the app, the CLI and the package use). The test suite builds the same into a
+// folder of its own (tests/helpers/test-build.ts), named by its sources' hash, so the CLI and restore drivers it
+// starts run plain JavaScript instead of paying tsx's loader in every process and worker thread.
+const OUT = process.env.EDGE_RECOVERY_BUILD_DIR ?? 'dist';
+rmSync(OUT, { recursive: true, force: true });
 
 const node = {
   bundle: true,
@@ -39,11 +45,11 @@ const node = {
   logLevel: 'warning',
 };
 const entries = [
-  ['src-main/practice/appliance.ts', 'dist/practice-appliance.js'],
-  ['src-main/practice/standins/standin.ts', 'dist/practice-standin.js'],
-  ['src-main/main/main.ts', 'dist/main.js'],
+  ['src-main/practice/appliance.ts', `${OUT}/practice-appliance.js`],
+  ['src-main/practice/standins/standin.ts', `${OUT}/practice-standin.js`],
+  ['src-main/main/main.ts', `${OUT}/main.js`],
   // The privileged helper for plain Node (tests; the Electron build runs it inside its own binary).
-  ['src-main/host/helper-main.ts', 'dist/helper.js'],
+  ['src-main/host/helper-main.ts', `${OUT}/helper.js`],
 ];
 await Promise.all([
   ...entries
@@ -55,7 +61,7 @@ await Promise.all([
   build({
     ...node,
     entryPoints: { cli: 'src-main/cli/main.ts' },
-    outdir: 'dist',
+    outdir: OUT,
     splitting: true,
     chunkNames: 'cli-[name]-[hash]',
   }),
@@ -67,7 +73,7 @@ await Promise.all([
       // The extraction's small-file writer threads (started by the archive worker).
       'file-writer': 'src-main/engine/archive/file-writer-worker.ts',
     },
-    outdir: 'dist',
+    outdir: OUT,
     splitting: true,
     chunkNames: 'worker-[name]-[hash]',
   }),
@@ -76,7 +82,7 @@ if (existsSync('src-main/preload/preload.ts')) {
   // Sandboxed preloads cannot load ESM or node_modules: one CommonJS file, only `electron` external.
   await build({
     entryPoints: ['src-main/preload/preload.ts'],
-    outfile: 'dist/preload.cjs',
+    outfile: `${OUT}/preload.cjs`,
     bundle: true,
     platform: 'node',
     target: 'node20',
@@ -87,14 +93,16 @@ if (existsSync('src-main/preload/preload.ts')) {
   });
 }
 if (existsSync('vite.config.ts')) {
-  execFileSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn'], {
-    stdio: 'inherit',
-  });
+  execFileSync(
+    process.execPath,
+    ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'warn', '--outDir', path.resolve(OUT, 'renderer')],
+    { stdio: 'inherit' },
+  );
 }
 if (existsSync('src-main/server/browser-bridge.ts')) {
   await build({
     entryPoints: ['src-main/server/browser-bridge.ts'],
-    outfile: 'dist/renderer/bridge.js',
+    outfile: `${OUT}/renderer/bridge.js`,
     bundle: true,
     platform: 'browser',
     target: 'es2022',
@@ -106,7 +114,7 @@ if (existsSync('src-main/server/browser-bridge.ts')) {
 // `--help`, `--version` and `profiles` answered by bin/edge-recovery.js without loading the program (issue 9:
 // start-up CPU); made from the program itself, so they cannot drift from it (tests/engine/cli-help.test.ts).
 {
-  const { quickAnswers } = await import(new URL('../dist/cli.js', import.meta.url).href);
-  writeFileSync('dist/cli-quick.json', JSON.stringify(await quickAnswers()) + '\n');
+  const { quickAnswers } = await import(pathToFileURL(path.resolve(OUT, 'cli.js')).href);
+  writeFileSync(`${OUT}/cli-quick.json`, JSON.stringify(await quickAnswers()) + '\n');
 }
-console.log('built dist/');
+console.log(`built ${OUT}/`);

@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_ENTRY, jsonEvents, runCli, TSX_IMPORT } from '../helpers/cli.js';
+import { cliCommand, jsonEvents, runCli, TSX_IMPORT } from '../helpers/cli.js';
 import { Terminal, tmuxSkipReason } from '../helpers/tmux.js';
 
 const skip = tmuxSkipReason();
@@ -12,7 +12,7 @@ const PASS = 'correct horse battery staple';
 
 /** `edge-recovery …` in a real terminal (tmux). */
 function terminal(args: string[], env: Record<string, string> = {}): Terminal {
-  return new Terminal([process.execPath, '--import', TSX_IMPORT, CLI_ENTRY, ...args], env);
+  return new Terminal([process.execPath, ...cliCommand(), ...args], env);
 }
 
 describe.skipIf(skip !== null)('edge-recovery prompts in a real terminal', () => {

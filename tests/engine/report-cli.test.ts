@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findChromium } from '../../src-main/engine/report/chromium-pdf.js';
-import { CLI_ENTRY, runCli, TSX_IMPORT } from '../helpers/cli.js';
+import { cliCommand, runCli } from '../helpers/cli.js';
 import { Terminal, tmuxSkipReason } from '../helpers/tmux.js';
 
 /** The backup reports on the stick (device folder), newest last. */
@@ -106,9 +106,7 @@ describe('edge-recovery backup: ticket fields on the report, remembered; where t
       const t = new Terminal(
         [
           process.execPath,
-          '--import',
-          TSX_IMPORT,
-          CLI_ENTRY,
+          ...cliCommand(),
           'backup',
           '--profile',
           profile,

@@ -3,7 +3,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_ENTRY, jsonEvents, runCli, TSX_IMPORT } from '../helpers/cli.js';
+import { cliCommand, jsonEvents, runCli } from '../helpers/cli.js';
 import { startPracticeMachine, type PracticeMachine } from '../helpers/practice-machine.js';
 import { requireRunit } from '../helpers/runit.js';
 import { startSyslogSink, type SyslogSink } from '../helpers/syslog-socket.js';
@@ -28,7 +28,7 @@ async function setTransactions(m: PracticeMachine, running: number): Promise<voi
 
 /** `edge-recovery schedule run …` as the timer starts it, with its output readable while it runs. */
 function startScheduledRun(args: string[], env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, ['--import', TSX_IMPORT, CLI_ENTRY, 'schedule', 'run', ...args], {
+  const child = spawn(process.execPath, [...cliCommand(), 'schedule', 'run', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

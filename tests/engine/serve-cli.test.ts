@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_ENTRY, runCli, TSX_IMPORT } from '../helpers/cli.js';
+import { cliCommand, runCli } from '../helpers/cli.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -29,7 +29,7 @@ function request(
 
 /** Starts `edge-recovery serve …` as a real process and waits for the address it prints. */
 async function startServe(args: string[]): Promise<{ child: ChildProcess; out: () => string }> {
-  const child = spawn(process.execPath, ['--import', TSX_IMPORT, CLI_ENTRY, 'serve', ...args], {
+  const child = spawn(process.execPath, [...cliCommand(), 'serve', ...args], {
     cwd: REPO,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -14,21 +14,23 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `edge-recovery …` from sources, as a real child process with no terminal. */
+/**
+ * What runs `edge-recovery` after `node [nodeArgs]`: the program bundled from this run's sources by the suite's
+ * globalSetup (tests/helpers/test-build.ts; no tsx loader in the process or its worker threads), or the sources
+ * through tsx when the tests run without that setup.
+ */
+export function cliCommand(): string[] {
+  const built = process.env.EDGE_RECOVERY_TEST_BUILD;
+  return built ? [path.join(built, 'test-cli.mjs')] : ['--import', TSX_IMPORT, CLI_ENTRY];
+}
+
+/** Runs `edge-recovery …` (see cliCommand), as a real child process with no terminal. */
 export function runCli(
   args: string[],
   opts: { env?: NodeJS.ProcessEnv; cwd?: string; prefix?: string[]; nodeArgs?: string[] } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const argv = [
-      ...(opts.prefix ?? []),
-      process.execPath,
-      ...(opts.nodeArgs ?? []),
-      '--import',
-      TSX_IMPORT,
-      CLI_ENTRY,
-      ...args,
-    ];
+    const argv = [...(opts.prefix ?? []), process.execPath, ...(opts.nodeArgs ?? []), ...cliCommand(), ...args];
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: opts.cwd ?? REPO,
       env: { ...process.env, ...opts.env },

@@ -6,6 +6,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseProfile } from '../../src-main/engine/profiles/load.js';
 import { resumeRestore, rollbackRestore, runRestore } from '../../src-main/engine/restore/run-restore.js';
@@ -133,7 +134,10 @@ export function runDriver(
   if (opts.crashAt !== undefined) env.EDGE_RECOVERY_CRASH_AT = opts.crashAt;
   if (opts.passphrase !== undefined) env.EDGE_RECOVERY_TEST_PASSPHRASE = opts.passphrase;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', DRIVER_PATH, JSON.stringify(args)], {
+    // The driver bundled by the suite's globalSetup (tests/helpers/test-build.ts), else these sources through tsx.
+    const built = process.env.EDGE_RECOVERY_TEST_BUILD;
+    const entry = built ? [path.join(built, 'restore-driver.js')] : ['--import', 'tsx', DRIVER_PATH];
+    const child = spawn(process.execPath, [...entry, JSON.stringify(args)], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
