@@ -2,7 +2,7 @@ import { act, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { useEffect } from 'react';
 import { describe, expect, it } from 'vitest';
-import type { JobEventEnvelope, RunbookEvent, StepInfo } from '../../src-main/shared/contract.js';
+import type { JobEvent, JobEventEnvelope, StepInfo } from '../../src-main/shared/contract.js';
 import { progressWithoutFigures } from '../../src-main/engine/progress.js';
 import { ApiContext } from '../../src-renderer/api.js';
 import { RunbookPanel } from '../../src-renderer/components/runbook-panel.js';
@@ -12,6 +12,8 @@ import { useWizard } from '../../src-renderer/store/wizard-store.js';
 import { fakeApi } from './fake-api.js';
 
 const JOB = 'job-0123456789ab';
+/** A job event as the host sends it (its sequence number, this job). */
+const env = (seq: number, event: JobEvent): JobEventEnvelope => ({ jobId: JOB, seq, event });
 const step = (
   id: string,
   title: string,
@@ -117,7 +119,6 @@ describe('Checklist', () => {
   });
 
   it('orders events by sequence number and ignores repeats, so a catch-up after a reconnect changes nothing', () => {
-    const env = (seq: number, event: Parameters<ReturnType<typeof fakeApi>['emit']>[1]) => ({ jobId: JOB, seq, event });
     const events = [
       env(2, { type: 'step', step: step('verify', 'Check the backup', 'done') }),
       env(0, { type: 'plan', runbook: 'restore', title: 'Restore', steps: plan }),
@@ -131,7 +132,6 @@ describe('Checklist', () => {
   });
 
   it('keeps a question asked inside a running step open while that step still reports progress', () => {
-    const env = (seq: number, event: Parameters<ReturnType<typeof fakeApi>['emit']>[1]) => ({ jobId: JOB, seq, event });
     const beat = {
       phase: 'working',
       bytes: 0,
@@ -206,12 +206,11 @@ const NOTHING_DETECTED = {
 
 describe('Cancel says what it will do', () => {
   it("shows the runbook's own words, the latest sent, and knows no step", () => {
-    const ev = (seq: number, event: RunbookEvent): JobEventEnvelope => ({ seq, jobId: 'j', event });
     const steps = [step('extract', 'Unpack', 'todo'), step('stop-service', 'Stop', 'todo')];
     const view = deriveRunbook([
-      ev(1, { type: 'plan', runbook: 'restore', title: 'R', steps, cancel: 'Nothing changed yet.' }),
-      ev(2, { type: 'step', step: { ...steps[0]!, state: 'running' }, cancel: 'The unpacked copy is deleted.' }),
-      ev(3, { type: 'progress', stepId: 'extract', progress: progressWithoutFigures('working', 10) }),
+      env(1, { type: 'plan', runbook: 'restore', title: 'R', steps, cancel: 'Nothing changed yet.' }),
+      env(2, { type: 'step', step: { ...steps[0]!, state: 'running' }, cancel: 'The unpacked copy is deleted.' }),
+      env(3, { type: 'progress', stepId: 'extract', progress: progressWithoutFigures('working', 10) }),
     ]);
     expect(cancelConsequence(view)).toBe('The unpacked copy is deleted.');
     expect(cancelConsequence({ ...deriveRunbook([]) })).toBe('The job stops before it begins.');
