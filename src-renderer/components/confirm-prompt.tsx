@@ -1,6 +1,6 @@
-import { useEffect, useRef, useState } from 'react';
+import { useState } from 'react';
 import type { ConfirmRequest } from '../../src-main/shared/contract.js';
-import { revealPrompt } from '../lib/reveal-prompt.js';
+import { useRevealedPrompt } from '../lib/reveal-prompt.js';
 import { hasPaths } from '../lib/short-paths.js';
 import { PathText } from './path-text.js';
 
@@ -12,10 +12,7 @@ import { PathText } from './path-text.js';
 export function ConfirmPrompt({ request, onAnswer }: { request: ConfirmRequest; onAnswer(ok: boolean): void }) {
   const [sent, setSent] = useState(false);
   const [full, setFull] = useState(false);
-  const box = useRef<HTMLElement>(null);
-  useEffect(() => {
-    revealPrompt(box.current);
-  }, []);
+  const box = useRevealedPrompt<HTMLElement>();
   const answer = (ok: boolean) => {
     setSent(true);
     onAnswer(ok);

@@ -1,6 +1,6 @@
-import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import { useId, useState, type FormEvent } from 'react';
 import type { CredentialsRequest, CredentialValues } from '../../src-main/shared/contract.js';
-import { revealPrompt } from '../lib/reveal-prompt.js';
+import { useRevealedPrompt } from '../lib/reveal-prompt.js';
 
 type Values = Record<string, Record<string, string>>;
 
@@ -30,10 +30,7 @@ export function CredentialForm({
   const [shown, setShown] = useState<Record<string, boolean>>({});
   const [missing, setMissing] = useState<string | null>(null);
   const [sent, setSent] = useState(false);
-  const box = useRef<HTMLFormElement>(null);
-  useEffect(() => {
-    revealPrompt(box.current);
-  }, []);
+  const box = useRevealedPrompt<HTMLFormElement>();
   const fieldId = (key: string, name: string) => `${uid}-${request.entries.findIndex((e) => e.key === key)}-${name}`;
 
   const submit = (ev: FormEvent) => {

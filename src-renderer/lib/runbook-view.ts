@@ -144,8 +144,8 @@ export function assertNever(x: never): never {
  * (the engine declares them per step, runner.ts Step.cancel); the screen knows no step.
  */
 export function cancelConsequence(view: RunbookView): string {
-  if (view.cancel !== null) return view.cancel;
-  return view.kind === null ? 'The job stops before it begins.' : 'The job stops at the next safe point.';
+  // Every runbook sends its words with its plan: none yet means the job has not begun.
+  return view.cancel ?? 'The job stops before it begins.';
 }
 
 /** A step the technician chose not to do (or cancelled) is not a failure of the machine. */
