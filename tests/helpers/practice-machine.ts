@@ -60,7 +60,10 @@ export function applianceBundle(): Promise<string> {
     });
     const code = r.outputFiles[0]!.contents;
     const hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
-    const file = path.join(os.tmpdir(), `erw-practice-appliance-${hash}.mjs`);
+    // Not in /tmp: a name anyone can predict there could be planted by another account and then run by root.
+    const dir = path.join(REPO, 'node_modules/.cache/edge-recovery-tests');
+    await fsp.mkdir(dir, { recursive: true });
+    const file = path.join(dir, `practice-appliance-${hash}.mjs`);
     if (!existsSync(file)) {
       // Written beside and renamed: another test process may be writing the same file right now.
       const tmp = `${file}.${process.pid}.tmp`;
