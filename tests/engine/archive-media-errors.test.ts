@@ -72,9 +72,13 @@ console.log(JSON.stringify({ worker, job, uncaught }));
     );
     // 4096 blocks of 512 bytes = 2 MiB per file for this process (and its worker threads): the limit lands
     // partway through the archive, while the members after it are still compressing.
+    // Without the suite's build: the worker threads start from sources through worker-bootstrap.mjs, as they do in
+    // `node --import tsx src-main/cli/bin.ts` (every other in-process test runs them from the bundle).
+    const { EDGE_RECOVERY_TEST_BUILD: _built, ...env } = process.env;
     const r = spawnSync('bash', ['-c', `ulimit -f 4096; exec node --import tsx ${script}`], {
       cwd: root,
       encoding: 'utf8',
+      env,
     });
     const last = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
     const tooLarge = {
