@@ -1,7 +1,19 @@
-import { describe, expect, it } from 'vitest';
-import { RESTORE_RUNBOOK } from '../../src-main/engine/restore/run-restore.js';
+import { execFileSync } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runBackup, type BackupOptions } from '../../src-main/engine/backup/run-backup.js';
+import { toRecoveryError } from '../../src-main/engine/errors.js';
+import type { RestoreCtx } from '../../src-main/engine/restore/context.js';
+import { loadProfile } from '../../src-main/engine/profiles/load.js';
+import { RESTORE_RUNBOOK, restoreRunbook } from '../../src-main/engine/restore/run-restore.js';
 import { autoConfirm, cancelNow, executeRunbook } from '../../src-main/engine/runbook/runner.js';
 import type { RunbookEvent, StepState } from '../../src-main/engine/runbook/types.js';
+import { startPracticeMachine, type PracticeMachine } from '../helpers/practice-machine.js';
+import { requireRunit } from '../helpers/runit.js';
+
+const runit = requireRunit();
 
 /**
  * What Cancel will do is the runbook's to say (each step declares what cancelling means while it runs and after
@@ -9,7 +21,11 @@ import type { RunbookEvent, StepState } from '../../src-main/engine/runbook/type
  */
 describe('cancelling: the runbook says what it will do', () => {
   const restoreNow = (states: Record<string, StepState>): string =>
-    cancelNow(RESTORE_RUNBOOK, new Map(Object.entries(states).map(([id, state]) => [id, { state }])));
+    cancelNow(
+      RESTORE_RUNBOOK,
+      new Map(Object.entries(states).map(([id, state]) => [id, { state }])),
+      {} as RestoreCtx, // the restore's own words depend on no job option
+    );
 
   it('tells a restore still unpacking (before the stop) from one past the stop', () => {
     expect(restoreNow({})).toBe('The restore stops before anything on this machine changed.');
@@ -28,6 +44,19 @@ describe('cancelling: the runbook says what it will do', () => {
     expect(restoreNow({ extract: 'done', 'stop-service': 'done', swap: 'done', ownership: 'running' })).toMatch(
       /roll back .* or to resume later/,
     );
+  });
+
+  it("says a rollback cannot undo a product's own step that has no undo (DeviceOn's reset to default)", async () => {
+    const def = restoreRunbook(await loadProfile('deviceon-linux'));
+    const at = (states: Record<string, StepState>): string =>
+      cancelNow(def, new Map(Object.entries(states).map(([id, state]) => [id, { state }])), {} as RestoreCtx);
+    const swapped = { extract: 'done', 'stop-service': 'skipped', swap: 'done' } as const;
+    expect(at(swapped)).toMatch(/roll back \(everything as it was\)/);
+    for (const state of ['running', 'done'] as const) {
+      const said = at({ ...swapped, 'reset-to-default': state, 'system-recovery': 'todo' });
+      expect(said).toMatch(/cannot undo "Reset the DeviceOn server to default"/);
+      expect(said).not.toMatch(/everything as it was/);
+    }
   });
 
   it('sends the answer with the plan and with every step change', async () => {
@@ -68,5 +97,114 @@ describe('cancelling: the runbook says what it will do', () => {
       'c running: b is kept',
       'c done: b is kept',
     ]);
+  });
+});
+
+/**
+ * A backup cancelled at a chosen event: the words the screen showed at that moment, then what really happened.
+ * Each case's words are checked against the machine afterwards, so words and behaviour cannot drift apart.
+ */
+describe.skipIf(runit.skip)('cancelling a backup: the words say what this job really does', () => {
+  let m: PracticeMachine;
+  let work: string;
+  beforeAll(async () => {
+    m = await startPracticeMachine();
+    work = await fsp.mkdtemp(path.join(os.tmpdir(), 'cancel-words-'));
+  }, 60_000);
+  afterAll(async () => {
+    await m?.stop();
+    if (work) await fsp.rm(work, { recursive: true, force: true });
+  });
+  const sv = (...args: string[]): string => execFileSync('sv', [...args, m.serviceDir], { encoding: 'utf8' });
+  beforeEach(() => {
+    sv('-w', '30', 'start');
+  });
+
+  /** Runs a backup and cancels it on the first event `at` matches; the words shown then, and the error. */
+  async function cancelAt(
+    o: Partial<BackupOptions>,
+    at: (e: RunbookEvent) => boolean,
+  ): Promise<{ said: string; code: string; sets: string[] }> {
+    const ac = new AbortController();
+    let shown = '';
+    let said: string | null = null;
+    const stick = await fsp.mkdtemp(path.join(work, 'stick-'));
+    const code = await runBackup(
+      { profile: m.profile, to: stick, root: m.root, deviceId: 'box', stateDir: path.join(work, 'state'), ...o },
+      {
+        emit: (e) => {
+          if ((e.type === 'plan' || e.type === 'step') && e.cancel !== undefined) shown = e.cancel;
+          if (said === null && at(e)) {
+            said = shown;
+            ac.abort();
+          }
+        },
+        interaction: autoConfirm,
+        signal: ac.signal,
+      },
+    ).then(
+      () => 'OK',
+      (e: unknown) => toRecoveryError(e).code,
+    );
+    const dev = path.join(stick, 'EdgeRecovery', 'box');
+    const sets = (await fsp.readdir(dev).catch(() => [])).filter((n) => n.startsWith('Backup_'));
+    const withManifest: string[] = [];
+    for (const s of sets) {
+      if (await fsp.stat(path.join(dev, s, 'manifest.json')).catch(() => null)) withManifest.push(s);
+    }
+    expect(said, 'the cancel point was reached').not.toBeNull();
+    return { said: said!, code, sets: sets.map((s) => (withManifest.includes(s) ? `${s} complete` : s)) };
+  }
+  const archiving = (e: RunbookEvent) => e.type === 'step' && e.step.id === 'archive' && e.step.state === 'running';
+
+  it('--leave-stopped: says the service stays stopped, and it does', async () => {
+    const r = await cancelAt({ leaveStopped: true }, archiving);
+    expect(r.code).toBe('CANCELLED');
+    expect(r.said).toBe(
+      'The backup stops, the unfinished backup is removed from the stick, and the service stays stopped, as asked (--leave-stopped). Earlier backups are not touched.',
+    );
+    expect(sv('status')).toMatch(/^down: /);
+    expect(r.sets).toEqual([]);
+  });
+
+  it('a service that was already stopped: says it stays stopped, and it is not started', async () => {
+    sv('-w', '30', 'stop');
+    const r = await cancelAt({}, archiving);
+    expect(r.code).toBe('CANCELLED');
+    expect(r.said).toMatch(/and the service was already stopped before the backup and stays stopped\./);
+    expect(r.said).not.toMatch(/started again/);
+    expect(sv('status')).toMatch(/^down: /);
+  });
+
+  it('a service this backup stopped: says it is started again, and it is', async () => {
+    const r = await cancelAt({}, archiving);
+    expect(r.code).toBe('CANCELLED');
+    expect(r.said).toBe(
+      'The backup stops, the unfinished backup is removed from the stick, and the service is started again. Earlier backups are not touched.',
+    );
+    expect(sv('status')).toMatch(/^run: /);
+    expect(r.sets).toEqual([]);
+  });
+
+  it('a product that backs itself up while it runs: says the service was not stopped, and it never was', async () => {
+    const pidBefore = sv('status').match(/\(pid (\d+)\)/)?.[1];
+    // Cancelled as soon as the stop is skipped (the practice product keeps its files open while it runs).
+    const skipped = (e: RunbookEvent) =>
+      e.type === 'step' && e.step.id === 'stop-service' && e.step.state === 'skipped';
+    const r = await cancelAt({ profile: { ...m.profile, stopService: [] } }, skipped);
+    expect(r.code).toBe('CANCELLED');
+    expect(r.said).toMatch(/and the service was not stopped\./);
+    expect(sv('status').match(/\(pid (\d+)\)/)?.[1]).toBe(pidBefore);
+  });
+
+  it('once verified: says the backup stays and the service is started again, and both are true', async () => {
+    const verified = (e: RunbookEvent) => e.type === 'step' && e.step.id === 'verify' && e.step.state === 'done';
+    const r = await cancelAt({}, verified);
+    expect(r.code).toBe('CANCELLED');
+    expect(r.said).toBe(
+      'The backup is complete and stays on the stick, and the service is started again. Old backups are not removed.',
+    );
+    expect(r.sets).toEqual([expect.stringMatching(/ complete$/)]);
+    expect(sv('status')).toMatch(/^run: /);
   });
 });

@@ -9,13 +9,15 @@ import { build } from 'esbuild';
  * vitest globalSetup: builds the app once per test run, with scripts/build.mjs itself (the same bundles as dist/),
  * into node_modules/.cache/edge-recovery-tests/<hash of the sources>/dist, plus the restore driver of
  * tests/helpers/restore-driver.ts bundled beside it. The CLI and the drivers the tests start run from there
- * (EDGE_RECOVERY_TEST_BUILD, read by tests/helpers/cli.ts and restore-driver.ts).
+ * (EDGE_RECOVERY_TEST_BUILD, read by tests/helpers/cli.ts and restore-driver.ts), and the worker threads that
+ * in-process engine calls start run its archive-worker.js (src-main/engine/util/worker.ts defaultWorkerEntry).
  *
  * Why: from sources every child process pays tsx's loader (~0.6 s of CPU before any of our code runs) and so does
  * every worker thread it starts (hashing, sizing, unpacking). A CLI backup of the practice appliance took
  * 8.3 s (5.1 s CPU) through tsx and 3.9 s (1.8 s CPU) from the bundle; the suite starts a few hundred of them.
  * The bundle is what users run, built from the sources of this very run (never a stale dist/); in-process engine
- * calls still run from sources. A second run with unchanged sources reuses the folder.
+ * calls still run from sources, their worker threads from the bundle (three heavy engine files: 81-93 s of CPU
+ * through tsx, 48-54 s bundled). A second run with unchanged sources reuses the folder.
  */
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const BASE = path.join(REPO, 'node_modules/.cache/edge-recovery-tests');

@@ -45,6 +45,13 @@ export class ZlibLane {
       this.reject = reject;
       this.gz.write(b, (err) => {
         this.reject = null;
+        // Destroyed while this member was on the pool (another write failed: EFBIG, ENOSPC, a pulled stick; or a
+        // cancel): zlib calls back without an error and its handle is gone, so reset() would throw "zlib binding
+        // closed" as an uncaught exception, and the worker's host could report that instead of the real error.
+        if (this.gz.destroyed) {
+          reject(this.failure ?? new Error('The compressor was stopped.'));
+          return;
+        }
         const failed = this.failure ?? err;
         if (failed) {
           reject(failed);

@@ -274,10 +274,8 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
   {
     id: 'stop-service',
     title: 'Stop the service',
-    cancel: {
-      during:
-        'The backup stops, the unfinished backup is removed from the stick, and the service is started again. Earlier backups are not touched.',
-    },
+    // Read again at every step change from here on: what cleanupAfterFailure will really do for this job.
+    cancel: { during: (c) => cancelWords(c) },
     explain: (c) =>
       `Stop ${c.service.label} and wait until it has stopped, so no file changes while it is copied. ` +
       (c.o.leaveStopped ? 'It stays stopped afterwards (--leave-stopped).' : 'It is started again after the backup.'),
@@ -487,6 +485,10 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
   {
     id: 'retention',
     title: 'Remove old backups',
+    cancel: {
+      during:
+        'The new backup is complete and stays on the stick. The old backups already chosen are still removed, then the job ends.',
+    },
     explain: (c) =>
       `Apply the retention rules to this device's ${c.o.profile.id} backups on the medium (${describePolicy(retentionPolicy(c.o))}), ` +
       'only now that the new one is verified; manual and automatic backups are counted apart, and the newest backup is never removed. ' +
@@ -499,6 +501,33 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
     },
   },
 ];
+
+/**
+ * What cancelling does now, in the same terms as cleanupAfterFailure: the set is removed unless its manifest is
+ * written, and the service is started again only if this job stopped it, did not start it yet, and was not told
+ * to leave it stopped.
+ */
+function cancelWords(c: Ctx): string {
+  const complete = c.journal.j.phase === 'verified' || c.journal.j.phase === 'started';
+  let service: string;
+  if (c.startedAgain) service = 'the service runs again';
+  else if (c.stoppedByUs) {
+    service = c.o.leaveStopped
+      ? 'the service stays stopped, as asked (--leave-stopped)'
+      : byHand(c)
+        ? 'you are asked to start the service again'
+        : 'the service is started again';
+  } else if (!c.o.profile.stopService.includes('backup')) service = 'the service was not stopped';
+  else if (c.before === null) {
+    // The stop step is about to look: it stops (and later starts) the service only if it runs.
+    service = c.o.leaveStopped
+      ? 'the service stays stopped (--leave-stopped)'
+      : 'the service is started again if it was running';
+  } else service = 'the service was already stopped before the backup and stays stopped';
+  return complete
+    ? `The backup is complete and stays on the stick, and ${service}. Old backups are not removed.`
+    : `The backup stops, the unfinished backup is removed from the stick, and ${service}. Earlier backups are not touched.`;
+}
 
 /** --keep applies to the backup's own class; `retention` says more. */
 function retentionPolicy(o: BackupOptions): RetentionPolicy {
@@ -729,7 +758,9 @@ async function backupHoldingLock(
     kind: 'backup',
     title: `Back up ${o.profile.productName}`,
     steps: backupSteps(o.profile),
-    cancel: 'The backup stops before the service is stopped. Nothing on this machine or the stick changes.',
+    cancel: o.profile.stopService.includes('backup')
+      ? 'The backup stops before the service is stopped. Nothing on this machine or the stick changes.'
+      : 'The backup stops. Nothing on this machine or the stick changes.',
   };
   let steps: StepInfo[];
   try {

@@ -34,10 +34,14 @@ export interface Step<C> {
   /**
    * What cancelling the job means once this step runs (`during`), and once it is done or skipped (`after`, else
    * `during`); until a step says otherwise, the runbook's `cancel`. Sent with the plan and every step change
-   * (cancelNow), so a screen says it beside its Cancel button without knowing the steps.
+   * (cancelNow), so a screen says it beside its Cancel button without knowing the steps. Words that depend on the
+   * job (its options, what an earlier step found) are a function of the context, read at each of those moments.
    */
-  cancel?: { during?: string; after?: string };
+  cancel?: { during?: CancelWords<C>; after?: CancelWords<C> };
 }
+
+/** What cancelling means: fixed words, or words from the job's context (e.g. whether this job stopped the service). */
+export type CancelWords<C> = string | ((ctx: C) => string);
 
 /** A step's result with the items it left open (e.g. credentials the technician did not enter). */
 export interface StepOutcome {
@@ -53,15 +57,15 @@ export interface RunbookDef<C> {
   cancel: string;
 }
 
-/** What cancelling the job means now, from the steps' states (see Step.cancel). */
-export function cancelNow<C>(def: RunbookDef<C>, states: ReadonlyMap<string, Pick<StepInfo, 'state'>>): string {
-  let text = def.cancel;
+/** What cancelling the job means now, from the steps' states and the job's context (see Step.cancel). */
+export function cancelNow<C>(def: RunbookDef<C>, states: ReadonlyMap<string, Pick<StepInfo, 'state'>>, ctx: C): string {
+  let words: CancelWords<C> = def.cancel;
   for (const s of def.steps) {
     const state = states.get(s.id)?.state;
-    if (state === 'running') text = s.cancel?.during ?? text;
-    else if (state === 'done' || state === 'skipped') text = s.cancel?.after ?? s.cancel?.during ?? text;
+    if (state === 'running') words = s.cancel?.during ?? words;
+    else if (state === 'done' || state === 'skipped') words = s.cancel?.after ?? s.cancel?.during ?? words;
   }
-  return text;
+  return typeof words === 'string' ? words : words(ctx);
 }
 
 export interface RunHooks {
@@ -107,9 +111,9 @@ export async function executeRunbook<C>(
     runbook: def.kind,
     title: def.title,
     steps: [...states.values()],
-    cancel: cancelNow(def, states),
+    cancel: cancelNow(def, states, ctx),
   });
-  const emitStep = (step: StepInfo): void => io.emit({ type: 'step', step, cancel: cancelNow(def, states) });
+  const emitStep = (step: StepInfo): void => io.emit({ type: 'step', step, cancel: cancelNow(def, states, ctx) });
 
   for (const s of def.steps) {
     if (hooks.done?.has(s.id)) continue;

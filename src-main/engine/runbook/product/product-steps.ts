@@ -573,6 +573,14 @@ export async function undoProductSteps(
  * destructive, and runs through runProductStep. Follow-log steps note where their log stands when the
  * point begins, so a line written by an earlier step of the point is not missed.
  */
+/** What cancelling a restore means once a product step that changes the machine has run. */
+export function restoreCancelWords(d: ProductStep): string {
+  const undo = undoWords(d);
+  return undo !== null
+    ? `The restore stops after what it is doing now. Nothing is lost: you then choose to roll back (everything as it was; "${d.title}" is undone: ${undo}) or to resume later.`
+    : `The restore stops after what it is doing now. You then choose to roll back or to resume later; a rollback puts the folders and the service back as they were, but cannot undo "${d.title}".`;
+}
+
 export function productRunbookSteps<C>(profile: Profile, point: StepPoint, host: (c: C) => ProductHost): Step<C>[] {
   const decls = stepsAt(profile, point);
   return decls.map((d, i) => {
@@ -596,6 +604,8 @@ export function productRunbookSteps<C>(profile: Profile, point: StepPoint, host:
         return runProductStep(h, d, s);
       },
     };
+    // A restore cancelled after this step keeps its journal (status.ts machineTouched): say what a rollback can undo.
+    if (point.startsWith('restore.') && changesMachine(d)) step.cancel = { during: restoreCancelWords(d) };
     if (d.kind === 'reset' || d.confirm !== undefined) {
       step.confirm = () => ({
         message:
