@@ -17,11 +17,12 @@ export interface Progress {
 export type ProgressSink = (p: Progress) => void;
 
 /**
- * Emit interval: ~6.7 per second. The UI needs 4/s, i.e. no silence over 250 ms; at 200 ms the full-scale bench
- * saw silences of 203–256 ms (a step's own meter fires on its next file after 200 ms, the runner's heartbeat
- * checks every 50 ms), so the margin is taken here: silences are now ~150–200 ms, ~250 ms under heavy load.
+ * Emit interval: 10 per second. The UI needs 4/s, i.e. no silence over 250 ms, as the technician sees it: after
+ * the hops from a worker to the main thread to the output. At 200 ms the full-scale bench saw silences of
+ * 203–256 ms on a quiet machine; at 150 ms 151–242 ms quiet, and 208–278 ms with the machine's two cores shared
+ * with a test run (load 4): each hop waits its turn for a core. At 100 ms that leaves 150 ms for those waits.
  */
-export const PROGRESS_INTERVAL_MS = 150;
+export const PROGRESS_INTERVAL_MS = 100;
 
 /**
  * Counts bytes and files and calls `sink` at most every `intervalMs`, checked on every `add`

@@ -1,6 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { PROGRESS_INTERVAL_MS, type Progress } from '../../src-main/engine/progress.js';
-import { autoConfirm, executeRunbook, type StepContext } from '../../src-main/engine/runbook/runner.js';
+import {
+  autoConfirm,
+  executeRunbook,
+  HEARTBEAT_CHECK_MS,
+  type StepContext,
+} from '../../src-main/engine/runbook/runner.js';
 import type { RunbookEvent } from '../../src-main/engine/runbook/types.js';
 
 afterEach(() => {
@@ -38,10 +43,11 @@ describe('progress from the first second of every step', () => {
       {},
       { emit: (e) => events.push(e), interaction: autoConfirm },
     );
-    // One second of a step that says nothing: at least 4 progress events, from the first 250 ms on.
-    await vi.advanceTimersByTimeAsync(250);
+    // One second of a step that says nothing: at least 4 progress events, the first within 250 ms.
+    expect(PROGRESS_INTERVAL_MS + HEARTBEAT_CHECK_MS).toBeLessThan(250);
+    await vi.advanceTimersByTimeAsync(PROGRESS_INTERVAL_MS + HEARTBEAT_CHECK_MS);
     expect(progressOf(events, 'prechecks').length).toBe(1);
-    await vi.advanceTimersByTimeAsync(750);
+    await vi.advanceTimersByTimeAsync(1000 - PROGRESS_INTERVAL_MS - HEARTBEAT_CHECK_MS);
     const first = progressOf(events, 'prechecks');
     expect(first.length).toBeGreaterThanOrEqual(4);
     expect(first[0]).toMatchObject({ phase: 'working', bytes: 0, files: 0 });
