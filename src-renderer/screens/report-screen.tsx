@@ -55,8 +55,8 @@ export function ReportScreen({ path, saved = [] }: { path: string; saved?: Saved
           </p>
         )}
       </div>
-      {error ? <ErrorPanel error={error} /> : null}
-      <div ref={host} className="report-view" role="document" aria-label="Recovery report" hidden={html === null} />
+      {/* Above the report, not the screen's usual bar stuck to the window's bottom: over a report longer than the
+          window that bar hid the lines under it at every scroll position but the last (1366×768). */}
       <div className="actions no-print">
         <button type="button" className="primary" disabled={html === null} onClick={() => window.print()}>
           Print / Save as PDF
@@ -68,6 +68,8 @@ export function ReportScreen({ path, saved = [] }: { path: string; saved?: Saved
           Back to start
         </button>
       </div>
+      {error ? <ErrorPanel error={error} /> : null}
+      <div ref={host} className="report-view" role="document" aria-label="Recovery report" hidden={html === null} />
     </Screen>
   );
 }

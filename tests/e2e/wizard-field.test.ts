@@ -63,6 +63,33 @@ async function expectExplanationUncovered(page: Page): Promise<void> {
   await expect.poll(() => coveredByQuestion(page), { timeout: 5000 }).toBe(0);
 }
 
+/**
+ * The report's lines (text in its shadow root) that the screen's button bar lies over, with the page scrolled to
+ * `where`. The bar was sticky at the window's bottom: at 1366×768 it hid the report's lines there at every scroll
+ * position but the last.
+ */
+async function reportLinesUnderBar(page: Page, where: 'top' | 'bottom'): Promise<string[]> {
+  return page.evaluate((where) => {
+    const sc = document.scrollingElement!;
+    sc.scrollTop = where === 'top' ? 0 : sc.scrollHeight;
+    const bar = document.querySelector('.screen > .actions')!.getBoundingClientRect();
+    const root = document.querySelector('.report-view')!.shadowRoot!;
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    const range = document.createRange();
+    const out: string[] = [];
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const text = n.textContent?.trim() ?? '';
+      if (text === '') continue;
+      range.selectNodeContents(n);
+      const under = [...range.getClientRects()].some(
+        (r) => r.width > 0 && r.bottom > bar.top && r.top < bar.bottom && r.right > bar.left && r.left < bar.right,
+      );
+      if (under) out.push(text.slice(0, 60));
+    }
+    return out;
+  }, where);
+}
+
 async function setAsideFolders(root: string): Promise<string[]> {
   const out: string[] = [];
   for (const e of await fsp.readdir(root, { withFileTypes: true, recursive: true })) {
@@ -217,6 +244,10 @@ describe.skipIf(skip !== null)('wizard in a browser at 1366×768: the field dead
     expect(text).toMatch(/SUCCEEDED/);
     expect(text).toMatch(/Deleted at the technician's explicit choice/);
     await rec.capture('report');
+    // Every line of the report readable in the window: the buttons lie over none of it, at the top or the bottom.
+    await expectInView(page, page.getByRole('button', { name: 'Print / Save as PDF' }));
+    expect(await reportLinesUnderBar(page, 'top')).toEqual([]);
+    expect(await reportLinesUnderBar(page, 'bottom')).toEqual([]);
     expect(session.errors).toEqual([]);
     expect(rec.findings).toEqual([]);
   }, 400_000);
