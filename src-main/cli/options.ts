@@ -78,14 +78,17 @@ export async function getPassphrase(o: {
 
 /** --credentials-file: {"<resource>/<entry>" | "<entry name>": {"Field": "value"}}. */
 export async function readCredentialsFile(file: string): Promise<Record<string, Record<string, string>>> {
+  const text = await fsp.readFile(file, 'utf8').catch((e: unknown) => {
+    throw new RecoveryError('BAD_INPUT', `Cannot read the credentials file ${file}: ${(e as Error).message}`);
+  });
   let raw: unknown;
   try {
-    raw = JSON.parse(await fsp.readFile(file, 'utf8'));
+    raw = JSON.parse(text);
   } catch (e) {
-    throw new RecoveryError(
-      'BAD_INPUT',
-      `Cannot read the credentials file ${file}: ${(e as Error).message.split('\n')[0]}`,
-    );
+    // Never the parser's message: V8 quotes the text around the fault, which here is a password.
+    throw new RecoveryError('BAD_INPUT', `The credentials file ${file} is not valid JSON${jsonWhere(text, e)}.`, {
+      hint: 'Every name and value in double quotes, entries separated by commas, e.g. {"ToAdh": {"Password": "…"}}. Its contents are not shown: they hold secrets.',
+    });
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new RecoveryError('BAD_INPUT', `The credentials file ${file} must hold a JSON object of entries.`);
@@ -98,6 +101,15 @@ export async function readCredentialsFile(file: string): Promise<Record<string, 
     out[k] = v as Record<string, string>;
   }
   return out;
+}
+
+/** " (line L, column C)" of a JSON.parse failure when the parser names a position, else "" (nothing of the text). */
+function jsonWhere(text: string, e: unknown): string {
+  const m = /at position (\d+)/.exec(e instanceof Error ? e.message : '');
+  if (!m) return '';
+  const before = text.slice(0, Number(m[1]));
+  const line = before.split('\n').length;
+  return ` (line ${line}, column ${before.length - before.lastIndexOf('\n')})`;
 }
 
 /** --folder Storage=/data/eds/Storage, repeatable. */

@@ -11,8 +11,41 @@ type Json = unknown;
 /** Replaces every secret value in a text; messages may quote an answer, never a secret. */
 export function scrub(text: string, secrets: readonly string[]): string {
   let out = text;
-  for (const s of secrets) if (s.length > 0) out = out.split(s).join('[secret]');
+  // Longest first: a secret that contains another is replaced whole.
+  for (const s of [...secrets].filter((x) => x.length > 0).sort((a, b) => b.length - a.length)) {
+    out = out.replace(secretPattern(s), '[secret]');
+  }
   return out;
+}
+
+const reEscape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+
+/**
+ * The secret as a product may echo it: as sent, or JSON-escaped once or more (a request body quoted in a message:
+ * \" and \\ doubled), with any character as \uXXXX (.NET's System.Text.Json writes & + < > ' " and all non-ASCII so),
+ * or percent-encoded. Matched case-insensitively (hex digits); replacing a little more than the secret is harmless.
+ */
+function secretPattern(secret: string): RegExp {
+  const units = (c: string): string[] => {
+    const out: string[] = [];
+    for (let i = 0; i < c.length; i++) out.push(c.charCodeAt(i).toString(16).padStart(4, '0'));
+    return out;
+  };
+  const named: Record<string, string> = { '\n': 'n', '\r': 'r', '\t': 't', '\b': 'b', '\f': 'f' };
+  const parts = [...secret].map((c) => {
+    const alts = [
+      reEscape(c),
+      `\\\\+${reEscape(c)}`,
+      units(c)
+        .map((u) => `\\\\+u${u}`)
+        .join(''),
+    ];
+    if (named[c] !== undefined) alts.push(`\\\\+${named[c]}`);
+    const pct = encodeURIComponent(c);
+    if (pct !== c) alts.push(reEscape(pct));
+    return `(?:${alts.join('|')})`;
+  });
+  return new RegExp(parts.join(''), 'gi');
 }
 
 function isUnreachable(e: unknown): boolean {
@@ -109,7 +142,8 @@ export class ApplianceClient {
     }
     const text = await res.text().catch(() => '');
     if (!res.ok) {
-      const snippet = scrub(text.slice(0, 300), secrets).replace(/\s+/g, ' ').trim();
+      // Scrubbed whole, then cut: cut first, a secret across the cut would keep its first characters.
+      const snippet = scrub(text, secrets).slice(0, 300).replace(/\s+/g, ' ').trim();
       throw new RecoveryError(
         'API_ERROR',
         `The appliance API answered ${res.status} ${res.statusText} to ${method} ${p}${snippet ? `: ${snippet}` : ''}`,

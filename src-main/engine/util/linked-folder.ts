@@ -1,5 +1,7 @@
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, type Stats } from 'node:fs';
 import path from 'node:path';
+import { RecoveryError } from '../errors.js';
+import { systemFolderProblem } from '../profiles/rules.js';
 
 /**
  * Appliances with a data partition often have `Storage -> /data/eds/Storage`. The data lives at the link's
@@ -10,17 +12,96 @@ import path from 'node:path';
  * also in the target's parents), or null when the path is not a symlink (a plain folder, or nothing).
  * A dangling link yields where it points (its parent resolved), so a restore fills that place instead of
  * replacing the link with a folder on the system disk. A link to something that is not a folder yields null.
+ *
+ * The link is not ours, so where it leads is trusted only if nobody but root (this account) can change it:
+ * every folder the way passes through must be root's and not writable by group or others (a sticky folder
+ * such as /tmp only where the entry in it is root's), and every link on the way root's. Otherwise another
+ * account (the service account owning /data/eds) could point the restore at /etc, which would be set aside
+ * and replaced by a folder that account owns; or make the backup carry /etc onto the stick. A system folder
+ * (/etc, /usr, …) as the target is refused too. Both are UNSAFE_PATH (exit 4), before anything changes.
  */
 export async function linkedFolder(p: string): Promise<string | null> {
   const st = await fsp.lstat(p).catch(() => null);
   if (st === null || !st.isSymbolicLink()) return null;
-  const real = await fsp.realpath(p).catch(() => null);
-  if (real !== null) {
-    const rst = await fsp.stat(real).catch(() => null);
-    return rst !== null && rst.isDirectory() ? real : null;
+  const resolved = await resolveTrusted(p);
+  if (resolved.st !== null && !resolved.st.isDirectory()) return null;
+  if (process.platform !== 'win32') {
+    const sys = systemFolderProblem(resolved.place, 'linux');
+    if (sys !== null) throw unsafe(p, resolved.place, `it leads to a system folder (${sys})`);
   }
-  // Dangling: where it points, with the parent's own links resolved.
-  const to = path.resolve(path.dirname(p), await fsp.readlink(p));
-  const parent = await fsp.realpath(path.dirname(to)).catch(() => path.dirname(to));
-  return path.join(parent, path.basename(to));
+  return resolved.place; // a folder, or (dangling) the place it points to
+}
+
+const MAX_LINK_HOPS = 40;
+
+function unsafe(link: string, place: string, why: string): RecoveryError {
+  return new RecoveryError(
+    'UNSAFE_PATH',
+    `${link} is a link, and where it leads (${place}) is not safe to follow: ${why}. Nothing was changed.`,
+    {
+      hint: 'Make the link and every folder on the way to its target belong to root and not writable by others (chown root:root, chmod 755), or name the real folder in the profile, then start again.',
+      details: { link, target: place },
+    },
+  );
+}
+
+/**
+ * Resolves `p` component by component as the kernel would, checking that every folder a name is looked up in
+ * is root's (or this account's) and not writable by group/others (sticky folders: the entry must be root's), and
+ * that every link followed is root's. `st` is null when the last component does not exist (a dangling link).
+ */
+async function resolveTrusted(p: string): Promise<{ place: string; st: Stats | null }> {
+  const win = process.platform === 'win32';
+  const me = process.geteuid?.() ?? 0;
+  const trusted = (uid: number): boolean => win || uid === 0 || uid === me;
+  const todo = path
+    .resolve(p)
+    .split(path.sep)
+    .filter((c) => c !== '');
+  let cur = path.parse(path.resolve(p)).root;
+  let curSt = await fsp.lstat(cur);
+  let hops = 0;
+  for (;;) {
+    const c = todo.shift();
+    if (c === undefined) return { place: cur, st: curSt };
+    if (c === '.') continue;
+    if (c === '..') {
+      cur = path.dirname(cur);
+      curSt = await fsp.lstat(cur);
+      continue;
+    }
+    if (!win) {
+      if (!trusted(curSt.uid)) throw unsafe(p, cur, `the folder ${cur} belongs to uid ${curSt.uid}`);
+      const sticky = (curSt.mode & 0o1000) !== 0;
+      if ((curSt.mode & 0o022) !== 0 && !sticky) {
+        throw unsafe(p, cur, `the folder ${cur} is writable by others (mode ${(curSt.mode & 0o7777).toString(8)})`);
+      }
+    }
+    const next = path.join(cur, c);
+    const st = await fsp.lstat(next).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return null;
+      throw e;
+    });
+    if (st === null) {
+      // Nothing there (a dangling link): the place it names, as far as it exists resolved.
+      return { place: path.join(next, ...todo.filter((x) => x !== '.')), st: null };
+    }
+    if (!win && (curSt.mode & 0o1000) !== 0 && (curSt.mode & 0o022) !== 0 && !trusted(st.uid)) {
+      throw unsafe(p, next, `${next} belongs to uid ${st.uid} in the shared folder ${cur}`);
+    }
+    if (st.isSymbolicLink()) {
+      if (!trusted(st.uid)) throw unsafe(p, next, `the link ${next} belongs to uid ${st.uid}`);
+      if (++hops > MAX_LINK_HOPS) throw unsafe(p, next, 'a loop of links');
+      const target = await fsp.readlink(next);
+      if (path.isAbsolute(target)) {
+        cur = path.parse(target).root;
+        curSt = await fsp.lstat(cur);
+      }
+      todo.unshift(...target.split(/[\\/]/).filter((x) => x !== ''));
+      continue;
+    }
+    cur = next;
+    curSt = st;
+    if (todo.length > 0 && !st.isDirectory()) throw unsafe(p, next, `${next} is not a folder`);
+  }
 }
