@@ -70,8 +70,8 @@ await new Promise((r) => setTimeout(r, 500));
 console.log(JSON.stringify({ worker, job, uncaught }));
 `,
     );
-    // 4096 blocks of 512 bytes = 2 MiB per file for this process (and its worker threads): the limit lands
-    // partway through the archive, while the members after it are still compressing.
+    // bash counts ulimit -f in KiB: 4 MiB per file for this process (and its worker threads), a third of the
+    // archive: the limit lands partway through it, while the members after it are still compressing.
     // Without the suite's build: the worker threads start from sources through worker-bootstrap.mjs, as they do in
     // `node --import tsx src-main/cli/bin.ts` (every other in-process test runs them from the bundle).
     const { EDGE_RECOVERY_TEST_BUILD: _built, ...env } = process.env;

@@ -1,4 +1,5 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,10 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mapPath, parentsOf, screenName } from '../../src-main/engine/archive/hand-made-map.js';
 import { ZipFile } from '../../src-main/engine/archive/zip-reader.js';
 import { adoptArchiveJob } from '../../src-main/engine/archive/adopt.js';
-import { mapItemsFor } from '../../src-main/engine/backup/hand-made.js';
+import { mapItemsFor, runAdopt } from '../../src-main/engine/backup/hand-made.js';
+import { autoConfirm } from '../../src-main/engine/runbook/runner.js';
 import { isRecoveryError } from '../../src-main/engine/errors.js';
 import { loadProfile } from '../../src-main/engine/profiles/load.js';
 import { runCli } from '../helpers/cli.js';
+import { createLoopMount, loopMountUnavailable, skipLoopTests } from '../helpers/loop-device.js';
 import type { Profile } from '../../src-main/engine/profiles/schema.js';
 
 // Debian's python3 (CI installs it); a version manager's shim on PATH can take seconds per start.
@@ -214,4 +217,70 @@ with tarfile.open(sys.argv[1], 'w:gz') as t:
     expect(bad.code).toBe(3);
     expect(bad.stderr).toMatch(/damaged/);
   }, 60_000);
+});
+
+/** `adopt` writes a backup set onto the stick: a stick that refuses says why, as a backup's would, never INTERNAL. */
+describe('edge-recovery adopt onto a stick that refuses', () => {
+  let dir: string;
+  let archive: string;
+  beforeAll(async () => {
+    dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'hand-made-refuse-'));
+    const eds = path.join(dir, 'root', EDS);
+    await fsp.mkdir(path.join(eds, 'Configuration'), { recursive: true });
+    await fsp.mkdir(path.join(eds, 'Storage'), { recursive: true });
+    await fsp.writeFile(path.join(eds, 'Configuration/System_Port.json'), '{"Port":5590}\n');
+    // Incompressible: the set's data.tar.gz is as large (6 MiB) as this.
+    await fsp.writeFile(path.join(eds, 'Storage/seg.dat'), randomBytes(6 * 1024 * 1024));
+    archive = path.join(dir, 'by-hand.tar.gz');
+    execFileSync('tar', ['-czf', archive, '-C', path.join(dir, 'root'), EDS]);
+  });
+  afterAll(async () => {
+    await fsp.rm(dir, { recursive: true, force: true });
+  });
+
+  it.skipIf(skipLoopTests)(`says a read-only stick is read-only (${loopMountUnavailable ?? 'loop ext4'})`, async () => {
+    const stick = await createLoopMount(8);
+    try {
+      execFileSync('mount', ['-o', 'remount,ro', stick.mountpoint]);
+      const io = { emit: () => undefined, interaction: autoConfirm };
+      const e = await runAdopt(
+        { source: archive, profile: await loadProfile('eds-linux'), to: stick.mountpoint },
+        io,
+      ).catch((x: unknown) => x);
+      expect(e).toMatchObject({
+        code: 'PERMISSION_DENIED',
+        message: expect.stringMatching(/^The medium is read-only \(/),
+        hint: expect.stringMatching(/write-protect/),
+      });
+    } finally {
+      await stick.cleanup();
+    }
+  });
+
+  it('says a file too large for the stick (ulimit -f, as FAT32 at 4 GiB) without offering --split-size, which adopt has not', async () => {
+    const out = path.join(dir, 'stick');
+    await fsp.mkdir(out);
+    const script = path.join(dir, 'adopt.mts');
+    await fsp.writeFile(
+      script,
+      `import { runAdopt } from ${JSON.stringify(path.resolve('src-main/engine/backup/hand-made.ts'))};
+import { loadProfile } from ${JSON.stringify(path.resolve('src-main/engine/profiles/load.ts'))};
+import { autoConfirm } from ${JSON.stringify(path.resolve('src-main/engine/runbook/runner.ts'))};
+const profile = await loadProfile('eds-linux');
+const io = { emit: () => undefined, interaction: autoConfirm };
+await runAdopt({ source: ${JSON.stringify(archive)}, profile, to: ${JSON.stringify(out)} }, io).then(
+  () => console.log(JSON.stringify({ ok: true })),
+  (e) => console.log(JSON.stringify({ code: e.code, message: e.message, hint: e.hint })),
+);
+`,
+    );
+    // bash counts ulimit -f in KiB: 4 MiB per file for this process; the set's 6 MiB data.tar.gz does not fit.
+    const r = spawnSync('bash', ['-c', `ulimit -f 4096; exec node --import tsx ${script}`], { encoding: 'utf8' });
+    const last = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    expect(last).toMatchObject({ code: 'FILE_TOO_LARGE', hint: expect.stringMatching(/exFAT or ext4/) });
+    expect(last.hint).not.toMatch(/split-size/);
+    // Nothing half-made stays on the stick.
+    const sets = await fsp.readdir(path.join(out, 'EdgeRecovery', 'hand-made')).catch(() => []);
+    expect(sets).toEqual([]);
+  });
 });

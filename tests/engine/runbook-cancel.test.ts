@@ -8,9 +8,13 @@ import { toRecoveryError } from '../../src-main/engine/errors.js';
 import type { RestoreCtx } from '../../src-main/engine/restore/context.js';
 import { loadProfile } from '../../src-main/engine/profiles/load.js';
 import { RESTORE_RUNBOOK, restoreRunbook } from '../../src-main/engine/restore/run-restore.js';
-import { autoConfirm, cancelNow, executeRunbook } from '../../src-main/engine/runbook/runner.js';
+import { autoConfirm, cancelNow, executeRunbook, type RunbookIO } from '../../src-main/engine/runbook/runner.js';
 import type { RunbookEvent, StepState } from '../../src-main/engine/runbook/types.js';
+import { runProductPractice, type MachinePlan } from '../../src-main/practice/product-practice.js';
+import { listBackups } from '../../src-main/practice/standins/evc-edge.js';
 import { startPracticeMachine, type PracticeMachine } from '../helpers/practice-machine.js';
+import { runitServiceMaker } from '../helpers/practice-runit.js';
+import { restoreTestsBlocked } from '../helpers/restore-driver.js';
 import { requireRunit } from '../helpers/runit.js';
 
 const runit = requireRunit();
@@ -208,3 +212,52 @@ describe.skipIf(runit.skip)('cancelling a backup: the words say what this job re
     expect(sv('status')).toMatch(/^run: /);
   });
 });
+
+describe.skipIf(restoreTestsBlocked() !== undefined)(
+  "cancelling a backup after a product's step nothing undoes",
+  () => {
+    it('EVC-net Edge: says the manual backup the Edge made of itself stays, and it does', async () => {
+      const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'cancel-evc-'));
+      try {
+        const ac = new AbortController();
+        let shown = '';
+        let said: string | null = null;
+        let old: MachinePlan | undefined;
+        let before: string[] = [];
+        const io: RunbookIO = {
+          emit: (e) => {
+            if ((e.type === 'plan' || e.type === 'step') && e.cancel !== undefined) shown = e.cancel;
+            if (said === null && e.type === 'step' && e.step.id === 'create-backup' && e.step.state === 'done') {
+              said = shown;
+              ac.abort();
+            }
+          },
+          interaction: autoConfirm,
+          signal: ac.signal,
+        };
+        const err = await runProductPractice('evc-edge', io, {
+          baseDir: dir,
+          keep: true,
+          makeService: runitServiceMaker,
+          before: async (phase, m) => {
+            if (phase !== 'backup') return;
+            old = m;
+            before = (await listBackups(m.root, 'EDGE-7F3A21')).map((b) => b.name);
+          },
+        }).then(
+          () => null,
+          (e: unknown) => toRecoveryError(e),
+        );
+        expect(err?.code).toBe('CANCELLED');
+        expect(said).toBe(
+          'The backup stops. Nothing else on this machine or the stick changes: what "Make a manual backup on the Edge" did stays (nothing undoes it).',
+        );
+        const after = (await listBackups(old!.root, 'EDGE-7F3A21')).map((b) => b.name);
+        expect(after).not.toEqual(before);
+        expect(after[0]).toBe('practice before replacement');
+      } finally {
+        await fsp.rm(dir, { recursive: true, force: true });
+      }
+    }, 120_000);
+  },
+);

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { adoptArchive, parentsOf, type AdoptArchiveResult, type ArchiveIo, type MapItem } from '../archive/index.js';
-import { RecoveryError } from '../errors.js';
+import { RecoveryError, toRecoveryError } from '../errors.js';
 import { formatBytes } from '../progress.js';
 import type { Profile } from '../profiles/schema.js';
 import { executeRunbook, type RunbookIO } from '../runbook/runner.js';
@@ -193,9 +193,14 @@ export async function runAdopt(o: AdoptOptions, io: RunbookIO): Promise<AdoptRes
             explain: () =>
               `Read ${o.source} completely, judge every entry, find the folders ${o.profile.items.map((i) => i.id).join(', ')} by name and write them as a backup set under ${path.join(o.to, 'EdgeRecovery', device.id)}/ with a checksum for every file. ${UNVERIFIED_NOTE}`,
             async run(_c, s) {
-              // Never through a link planted on the stick: EdgeRecovery/<device> are real folders or refused.
-              await fsp.mkdir(o.to, { recursive: true });
-              const dir = await mkdirNoFollow(o.to, ['EdgeRecovery', device.id]);
+              // Never through a link planted on the stick: EdgeRecovery/<device> are real folders or refused. A
+              // stick that refuses is named (the runbook's own mapping does not know where it was writing).
+              const dir = await fsp
+                .mkdir(o.to, { recursive: true })
+                .then(() => mkdirNoFollow(o.to, ['EdgeRecovery', device.id]))
+                .catch((e: unknown) => {
+                  throw toRecoveryError(e, o.to);
+                });
               const st = await fsp.stat(o.source).catch(() => null);
               const stamp = backupStamp(st?.mtime ?? new Date());
               let name = `Backup_${o.profile.id}_${stamp}`;
@@ -246,7 +251,14 @@ export async function runAdopt(o: AdoptOptions, io: RunbookIO): Promise<AdoptRes
     );
   } catch (e) {
     if (c.setDir !== null) await fsp.rm(c.setDir, { recursive: true, force: true });
-    const err = e instanceof RecoveryError ? e : new RecoveryError('INTERNAL', String(e));
+    let err = toRecoveryError(e, c.setDir ?? o.to);
+    if (err.code === 'FILE_TOO_LARGE') {
+      // The generic hint offers --split-size, which adopt does not have: its set is one data.tar.gz.
+      err = new RecoveryError('FILE_TOO_LARGE', err.message, {
+        hint: 'The stick is probably FAT32 (4 GiB per file), and a set made of a hand-made archive is one file: use an exFAT or ext4 stick.',
+        cause: err,
+      });
+    }
     io.emit({ type: 'finished', ok: false, error: err.toJSON() });
     throw err;
   }

@@ -19,6 +19,7 @@ import type { TicketFields } from '../report/ticket.js';
 import { writeBackupReport } from './backup-report.js';
 import { verifyArtifacts, type ArtifactRecord } from '../runbook/product/artifacts.js';
 import {
+  doneForGood,
   emptyProductState,
   productRunbookSteps,
   removeWork,
@@ -524,9 +525,21 @@ function cancelWords(c: Ctx): string {
       ? 'the service stays stopped (--leave-stopped)'
       : 'the service is started again if it was running';
   } else service = 'the service was already stopped before the backup and stays stopped';
-  return complete
-    ? `The backup is complete and stays on the stick, and ${service}. Old backups are not removed.`
-    : `The backup stops, the unfinished backup is removed from the stick, and ${service}. Earlier backups are not touched.`;
+  const kept = keptForGood(c);
+  return (
+    (complete
+      ? `The backup is complete and stays on the stick, and ${service}. Old backups are not removed.`
+      : `The backup stops, the unfinished backup is removed from the stick, and ${service}. Earlier backups are not touched.`) +
+    (kept === '' ? '' : ` ${kept[0]!.toUpperCase()}${kept.slice(1)}`)
+  );
+}
+
+/** The product's own steps that a cancel cannot undo (e.g. a backup the product made of itself), in words; or ''. */
+function keptForGood(c: Ctx): string {
+  const kept = doneForGood(c.product);
+  return kept.length === 0
+    ? ''
+    : `what ${kept.map((s) => `"${s.title}"`).join(' and ')} did stays (nothing undoes it).`;
 }
 
 /** --keep applies to the backup's own class; `retention` says more. */
@@ -758,9 +771,15 @@ async function backupHoldingLock(
     kind: 'backup',
     title: `Back up ${o.profile.productName}`,
     steps: backupSteps(o.profile),
-    cancel: o.profile.stopService.includes('backup')
-      ? 'The backup stops before the service is stopped. Nothing on this machine or the stick changes.'
-      : 'The backup stops. Nothing on this machine or the stick changes.',
+    cancel: (x) => {
+      const first = o.profile.stopService.includes('backup')
+        ? 'The backup stops before the service is stopped.'
+        : 'The backup stops.';
+      const kept = keptForGood(x);
+      return kept === ''
+        ? `${first} Nothing on this machine or the stick changes.`
+        : `${first} Nothing else on this machine or the stick changes: ${kept}`;
+    },
   };
   let steps: StepInfo[];
   try {

@@ -54,7 +54,7 @@ export interface RunbookDef<C> {
   title: string;
   steps: Step<C>[];
   /** What cancelling means before any step that says otherwise has run. */
-  cancel: string;
+  cancel: CancelWords<C>;
 }
 
 /** What cancelling the job means now, from the steps' states and the job's context (see Step.cancel). */

@@ -573,6 +573,13 @@ export async function undoProductSteps(
  * destructive, and runs through runProductStep. Follow-log steps note where their log stands when the
  * point begins, so a line written by an earlier step of the point is not missed.
  */
+/** The product steps done so far that changed the machine and that nothing undoes (a cancel or a rollback keeps them). */
+export function doneForGood(h: ProductHost): ProductStep[] {
+  return h.state.done
+    .map((id) => h.profile.steps.find((s) => s.id === id))
+    .filter((s): s is ProductStep => s !== undefined && changesMachine(s) && undoWords(s) === null);
+}
+
 /** What cancelling a restore means once a product step that changes the machine has run. */
 export function restoreCancelWords(d: ProductStep): string {
   const undo = undoWords(d);
