@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { RecoveryError } from '../errors.js';
 import { CREATE_EXCL_FLAGS, tempName } from './atomic-fs.js';
+import { resolveTrusted } from './linked-folder.js';
 
 /**
  * One job at a time on this machine: every job that touches the product (backup, restore, resume,
@@ -91,6 +92,8 @@ export function acquireJobLock(stateDir: string, opts: { command: string }): Job
   const dir = keyOf(stateDir);
   const mine = held.get(dir);
   if (mine !== undefined) throw refusal(dir, opts.command, mine.holder);
+  // Before anything is made there: a folder on the way that another account controls could redirect even the mkdir.
+  checkStateDir(dir);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (e) {
@@ -157,6 +160,31 @@ export function acquireJobLock(stateDir: string, opts: { command: string }): Job
       }
     },
   };
+}
+
+/**
+ * The state folder holds what a later resume, rollback or finish acts on as root (the journal names the folders to
+ * rename and to delete): nobody but root (this account) may be able to change it. Refused (UNSAFE_PATH, exit 4)
+ * when the folder, or any folder or link on the way to it, belongs to another account or is writable by group or
+ * others (e.g. `--state-dir /tmp/x` made by someone else), before anything is read from it or written to it.
+ */
+export function checkStateDir(dir: string): void {
+  if (process.platform === 'win32') return;
+  const fail = (place: string, why: string): RecoveryError =>
+    new RecoveryError(
+      'UNSAFE_PATH',
+      `The state folder ${dir} is not safe: ${why}. Another account could change the restore journal kept there, which decides what a rollback renames and "finish" deletes as root. Nothing was changed.`,
+      {
+        hint: 'Use a folder only root can change (the default /var/lib/edge-recovery, or one made with mkdir -m 700 by root), or fix its owner and mode (chown root:root, chmod go-w).',
+        details: { stateDir: dir, place },
+      },
+    );
+  const { st } = resolveTrusted(dir, fail);
+  if (st === null) return; // not there yet: made by us, 0700
+  const me = process.geteuid?.() ?? 0;
+  if (!st.isDirectory()) throw fail(dir, 'it is not a folder');
+  if (st.uid !== me && st.uid !== 0) throw fail(dir, `it belongs to uid ${st.uid}`);
+  if ((st.mode & 0o022) !== 0) throw fail(dir, `it is writable by others (mode ${(st.mode & 0o7777).toString(8)})`);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { promises as fsp, type Stats } from 'node:fs';
+import { lstatSync, promises as fsp, readlinkSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { RecoveryError } from '../errors.js';
 import { systemFolderProblem } from '../profiles/rules.js';
@@ -23,7 +23,7 @@ import { systemFolderProblem } from '../profiles/rules.js';
 export async function linkedFolder(p: string): Promise<string | null> {
   const st = await fsp.lstat(p).catch(() => null);
   if (st === null || !st.isSymbolicLink()) return null;
-  const resolved = await resolveTrusted(p);
+  const resolved = resolveTrusted(p, (place, why) => unsafe(p, place, why));
   if (resolved.st !== null && !resolved.st.isDirectory()) return null;
   if (process.platform !== 'win32') {
     const sys = systemFolderProblem(resolved.place, 'linux');
@@ -49,8 +49,13 @@ function unsafe(link: string, place: string, why: string): RecoveryError {
  * Resolves `p` component by component as the kernel would, checking that every folder a name is looked up in
  * is root's (or this account's) and not writable by group/others (sticky folders: the entry must be root's), and
  * that every link followed is root's. `st` is null when the last component does not exist (a dangling link).
+ * `fail(place, why)` makes the error thrown when a check fails. Synchronous (a few lstat calls): the job lock
+ * uses it on the state folder before it takes the lock.
  */
-async function resolveTrusted(p: string): Promise<{ place: string; st: Stats | null }> {
+export function resolveTrusted(
+  p: string,
+  fail: (place: string, why: string) => Error,
+): { place: string; st: Stats | null } {
   const win = process.platform === 'win32';
   const me = process.geteuid?.() ?? 0;
   const trusted = (uid: number): boolean => win || uid === 0 || uid === me;
@@ -59,7 +64,7 @@ async function resolveTrusted(p: string): Promise<{ place: string; st: Stats | n
     .split(path.sep)
     .filter((c) => c !== '');
   let cur = path.parse(path.resolve(p)).root;
-  let curSt = await fsp.lstat(cur);
+  let curSt = lstatSync(cur);
   let hops = 0;
   for (;;) {
     const c = todo.shift();
@@ -67,41 +72,44 @@ async function resolveTrusted(p: string): Promise<{ place: string; st: Stats | n
     if (c === '.') continue;
     if (c === '..') {
       cur = path.dirname(cur);
-      curSt = await fsp.lstat(cur);
+      curSt = lstatSync(cur);
       continue;
     }
     if (!win) {
-      if (!trusted(curSt.uid)) throw unsafe(p, cur, `the folder ${cur} belongs to uid ${curSt.uid}`);
+      if (!trusted(curSt.uid)) throw fail(cur, `the folder ${cur} belongs to uid ${curSt.uid}`);
       const sticky = (curSt.mode & 0o1000) !== 0;
       if ((curSt.mode & 0o022) !== 0 && !sticky) {
-        throw unsafe(p, cur, `the folder ${cur} is writable by others (mode ${(curSt.mode & 0o7777).toString(8)})`);
+        throw fail(cur, `the folder ${cur} is writable by others (mode ${(curSt.mode & 0o7777).toString(8)})`);
       }
     }
     const next = path.join(cur, c);
-    const st = await fsp.lstat(next).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') return null;
-      throw e;
-    });
+    let st: Stats | null;
+    try {
+      st = lstatSync(next);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      st = null;
+    }
     if (st === null) {
       // Nothing there (a dangling link): the place it names, as far as it exists resolved.
       return { place: path.join(next, ...todo.filter((x) => x !== '.')), st: null };
     }
     if (!win && (curSt.mode & 0o1000) !== 0 && (curSt.mode & 0o022) !== 0 && !trusted(st.uid)) {
-      throw unsafe(p, next, `${next} belongs to uid ${st.uid} in the shared folder ${cur}`);
+      throw fail(next, `${next} belongs to uid ${st.uid} in the shared folder ${cur}`);
     }
     if (st.isSymbolicLink()) {
-      if (!trusted(st.uid)) throw unsafe(p, next, `the link ${next} belongs to uid ${st.uid}`);
-      if (++hops > MAX_LINK_HOPS) throw unsafe(p, next, 'a loop of links');
-      const target = await fsp.readlink(next);
+      if (!trusted(st.uid)) throw fail(next, `the link ${next} belongs to uid ${st.uid}`);
+      if (++hops > MAX_LINK_HOPS) throw fail(next, 'a loop of links');
+      const target = readlinkSync(next);
       if (path.isAbsolute(target)) {
         cur = path.parse(target).root;
-        curSt = await fsp.lstat(cur);
+        curSt = lstatSync(cur);
       }
       todo.unshift(...target.split(/[\\/]/).filter((x) => x !== ''));
       continue;
     }
     cur = next;
     curSt = st;
-    if (todo.length > 0 && !st.isDirectory()) throw unsafe(p, next, `${next} is not a folder`);
+    if (todo.length > 0 && !st.isDirectory()) throw fail(next, `${next} is not a folder`);
   }
 }

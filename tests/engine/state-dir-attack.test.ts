@@ -1,0 +1,153 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
+import { runCli } from '../helpers/cli.js';
+import { ensureTestOwner, restoreTestsBlocked } from '../helpers/restore-driver.js';
+
+/**
+ * The state folder holds the restore journal, and later commands act on it as root: `finish` deletes the folders
+ * it names, `rollback` renames them. A state folder another account can write (`--state-dir /tmp/er` made by
+ * someone else, or EDGE_RECOVERY_STATE_DIR pointing there) let that account put its own journal in place between
+ * a restore and `finish`: root then deleted a folder of that account's choice. Every job now refuses such a folder
+ * before it reads or writes anything there.
+ */
+const blocked = restoreTestsBlocked() ?? (process.getuid?.() === 0 ? undefined : 'needs root');
+const OWNER = 'edge-rt';
+
+describe.skipIf(blocked !== undefined)(
+  `a state folder another account can write${blocked ? ` (skipped: ${blocked})` : ''}`,
+  () => {
+    let work: string;
+    let root: string;
+    let profileFile: string;
+    let setDir: string;
+
+    beforeAll(async () => {
+      ensureTestOwner(OWNER);
+      work = await fsp.mkdtemp(path.join(os.tmpdir(), 'state-dir-attack-'));
+      await fsp.chmod(work, 0o755);
+      root = path.join(work, 'root');
+      for (const item of ['Configuration', 'Storage']) {
+        await fsp.mkdir(path.join(root, 'opt/hand', item), { recursive: true });
+        await fsp.writeFile(path.join(root, 'opt/hand', item, 'a.json'), `{"item":"${item}"}\n`);
+      }
+      profileFile = path.join(work, 'hand.json');
+      await fsp.writeFile(
+        profileFile,
+        JSON.stringify({
+          schemaVersion: 1,
+          id: 'hand',
+          productName: 'Hand-run product',
+          platform: 'linux',
+          service: { manager: 'none', name: 'hand' },
+          items: [
+            { id: 'Configuration', path: '/opt/hand/Configuration', required: true },
+            { id: 'Storage', path: '/opt/hand/Storage', required: true },
+          ],
+          ownership: { user: OWNER, group: OWNER, dirMode: '755', fileMode: '644', exceptions: [] },
+          version: { policy: 'any' },
+        }),
+      );
+      const stick = path.join(work, 'stick');
+      const b = await runCli([
+        'backup',
+        '--profile',
+        profileFile,
+        '--root',
+        root,
+        '--state-dir',
+        path.join(work, 'state-root'),
+        '--yes',
+        '--to',
+        stick,
+        '--device-id',
+        'hand-box',
+      ]);
+      expect(b.code, b.stderr).toBe(0);
+      const dev = path.join(stick, 'EdgeRecovery', 'hand-box');
+      setDir = path.join(dev, (await fsp.readdir(dev)).find((n) => n.startsWith('Backup_'))!);
+    }, 120_000);
+
+    afterAll(async () => {
+      if (work) await fsp.rm(work, { recursive: true, force: true });
+    });
+
+    it('restore refuses it (exit 4), so no journal there can make a later finish delete a folder of its choice', async () => {
+      const uid = uidForUser(OWNER)!;
+      const gid = gidForGroup(OWNER)!;
+      // The other account made the folder the technician is told to use (e.g. in /tmp).
+      const shared = path.join(work, 'shared-state');
+      await fsp.mkdir(shared, { mode: 0o755 });
+      await fsp.chown(shared, uid, gid);
+      // Something of root's that account wants gone.
+      const victim = path.join(work, 'victim', 'important');
+      await fsp.mkdir(victim, { recursive: true });
+      await fsp.writeFile(path.join(victim, 'keep.txt'), 'root data\n');
+
+      const common = ['--state-dir', shared, '--yes'];
+      const r = await runCli([
+        'restore',
+        setDir,
+        '--profile',
+        profileFile,
+        '--root',
+        root,
+        '--keep-defaults',
+        '--allow-other-device',
+        ...common,
+      ]);
+      const journal = path.join(shared, 'restore-journal.json');
+      if (existsSync(journal)) {
+        // The journal's shape is public and the restore id shows in the set-aside folders' names: that account
+        // writes a journal of its own whose set-aside folder is the victim (a new file renamed over root's).
+        const j = JSON.parse(await fsp.readFile(journal, 'utf8')) as {
+          items: Array<{ id: string; setAside: string; staging: string; hadOriginal: boolean | null }>;
+        };
+        for (const i of j.items) {
+          i.setAside = victim;
+          i.staging = path.join(path.dirname(victim), '.edge-recovery-x', i.id);
+        }
+        const forged = path.join(work, 'forged.json');
+        await fsp.writeFile(forged, JSON.stringify(j), { mode: 0o644 });
+        execFileSync('setpriv', [
+          `--reuid=${uid}`,
+          `--regid=${gid}`,
+          '--clear-groups',
+          process.execPath,
+          '-e',
+          `const fs = require('fs'); fs.copyFileSync(${JSON.stringify(forged)}, ${JSON.stringify(journal + '.new')}); fs.renameSync(${JSON.stringify(journal + '.new')}, ${JSON.stringify(journal)});`,
+        ]);
+      }
+      const f = await runCli(['finish', ...common]);
+      expect(await fsp.readFile(path.join(victim, 'keep.txt'), 'utf8').catch(() => 'gone')).toBe('root data\n');
+      expect(r.code, r.stderr).toBe(4);
+      expect(r.stderr).toContain(`The state folder ${shared} is not safe`);
+      expect(f.code, f.stderr).toBe(4);
+      // Nothing was restored: the folders are as they were.
+      expect(await fsp.readFile(path.join(root, 'opt/hand/Configuration/a.json'), 'utf8')).toBe(
+        '{"item":"Configuration"}\n',
+      );
+    });
+
+    it('also refuses a state folder open to others, and a link to one; a root-only one works as before', async () => {
+      const open = path.join(work, 'open-state');
+      await fsp.mkdir(open);
+      await fsp.chmod(open, 0o1777);
+      const linked = path.join(work, 'linked-state');
+      await fsp.symlink(open, linked);
+      for (const dir of [open, linked]) {
+        const r = await runCli(['finish', '--state-dir', dir, '--yes']);
+        expect(r.code, r.stderr).toBe(4);
+        expect(r.stderr).toContain('is not safe');
+      }
+      // A root-only folder: no complaint about it (there is simply nothing to finish).
+      const mine = path.join(work, 'mine-state');
+      await fsp.mkdir(mine, { mode: 0o700 });
+      const ok = await runCli(['finish', '--state-dir', mine, '--yes']);
+      expect(ok.stderr).not.toContain('is not safe');
+    });
+  },
+);
