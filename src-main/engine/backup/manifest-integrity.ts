@@ -3,7 +3,8 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { deriveAgeKey, manifestMacKey, scryptStanza, type AgeKey } from '../archive/age-key.js';
 import { AgeDecryptor, looksEncrypted } from '../archive/age-stream.js';
-import { RecoveryError } from '../errors.js';
+import { isRecoveryError, RecoveryError } from '../errors.js';
+import { readStickText } from '../util/stick-file.js';
 import { MANIFEST_NAME, SUMS_NAME, type BackupManifest, type BackupSet } from './manifest.js';
 import { parseSha256Sums } from './restore-txt.js';
 
@@ -83,7 +84,10 @@ export async function jobKeyFor(set: BackupSet, passphrase: string | undefined):
  * BACKUP_CORRUPT (exit 3) names what does not match.
  */
 export async function checkManifestIntegrity(set: BackupSet, key: AgeKey | null): Promise<string> {
-  const sumsText = await fsp.readFile(path.join(set.dir, SUMS_NAME), 'utf8').catch(() => null);
+  const sumsText = await readStickText(path.join(set.dir, SUMS_NAME)).catch((e: unknown) => {
+    if (isRecoveryError(e)) throw e;
+    return null;
+  });
   if (sumsText === null) {
     throw new RecoveryError('BACKUP_INCOMPLETE', `${SUMS_NAME} is missing from ${set.dir}.`, {
       hint: 'Use another backup.',

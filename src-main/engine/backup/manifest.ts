@@ -2,7 +2,8 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { MEMBER_MAX } from '../archive/member-inflate.js';
-import { RecoveryError } from '../errors.js';
+import { isRecoveryError, RecoveryError } from '../errors.js';
+import { readStickText } from '../util/stick-file.js';
 import { ArtifactRecordSchema } from '../runbook/product/artifacts.js';
 import { cleanStrings } from '../util/clean-text.js';
 
@@ -107,8 +108,9 @@ export interface BackupSet {
 export async function readBackupSet(dir: string): Promise<BackupSet> {
   let text: string;
   try {
-    text = await fsp.readFile(path.join(dir, MANIFEST_NAME), 'utf8');
+    text = await readStickText(path.join(dir, MANIFEST_NAME));
   } catch (e) {
+    if (isRecoveryError(e)) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
       const partial = await fsp.readdir(dir).then(

@@ -1,7 +1,7 @@
-import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { verifyArchive, type ArchiveLimits } from '../archive/index.js';
-import { RecoveryError } from '../errors.js';
+import { isRecoveryError, RecoveryError } from '../errors.js';
+import { readStickText } from '../util/stick-file.js';
 import { dropPageCacheAll } from '../media/page-cache.js';
 import type { Progress } from '../progress.js';
 import { executeRunbook, type RunbookIO } from '../runbook/runner.js';
@@ -50,7 +50,10 @@ export async function verifyBackup(
   io: { onProgress?: (p: Progress) => void; signal?: AbortSignal } = {},
 ): Promise<VerifyResult> {
   const set = await readBackupSet(setDir);
-  const sumsText = await fsp.readFile(path.join(setDir, SUMS_NAME), 'utf8').catch(() => null);
+  const sumsText = await readStickText(path.join(setDir, SUMS_NAME)).catch((e: unknown) => {
+    if (isRecoveryError(e)) throw e;
+    return null;
+  });
   if (sumsText === null) {
     throw new RecoveryError('BACKUP_INCOMPLETE', `${SUMS_NAME} is missing from ${setDir}.`, {
       hint: 'Use another backup.',
