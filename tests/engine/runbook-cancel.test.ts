@@ -48,6 +48,10 @@ describe('cancelling: the runbook says what it will do', () => {
     expect(restoreNow({ extract: 'done', 'stop-service': 'done', swap: 'done', ownership: 'running' })).toMatch(
       /roll back .* or to resume later/,
     );
+    // But the last one: a deletion of the old folders, once chosen, is finished, not rolled back.
+    const atTheEnd = restoreNow({ extract: 'done', 'stop-service': 'done', report: 'done', finish: 'running' });
+    expect(atTheEnd).toMatch(/before you choose, the old folders stay and you can still roll back/);
+    expect(atTheEnd).toMatch(/once you chose to delete them, their deletion finishes/);
   });
 
   it("says a rollback cannot undo a product's own step that has no undo (DeviceOn's reset to default)", async () => {

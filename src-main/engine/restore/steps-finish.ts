@@ -192,6 +192,11 @@ export async function deleteSetAside(c: Pick<RestoreCtx, 'store'>): Promise<stri
 export const finishStep: Step<RestoreCtx> = {
   id: 'finish',
   title: 'Clean up',
+  // A deletion once chosen is not stopped (status 'committing': only resume may follow, never a rollback).
+  cancel: {
+    during:
+      'The restore itself is done. Cancelled before you choose, the old folders stay and you can still roll back or resume later; once you chose to delete them, their deletion finishes.',
+  },
   explain: (c) =>
     c.store.j.options.keepDefaults
       ? 'Remove leftover staging folders; the set-aside folders are kept (keep-defaults was chosen).'
