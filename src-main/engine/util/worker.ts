@@ -126,9 +126,17 @@ export function runWorkerJob<I, O>(
           break;
       }
     });
-    worker.on('error', (e) => finish(toRecoveryError(e, `worker job ${job}`)));
+    // An uncaught exception in the worker (its 'error' event) decides only if the job never answered: the job's
+    // own error comes on the port, another channel, and may arrive after it (a failed write to the stick, then
+    // zlib's late callbacks throwing). Node delivers what the worker posted before its 'exit'.
+    let crashed: RecoveryError | null = null;
+    worker.on('error', (e) => {
+      crashed ??= toRecoveryError(e, `worker job ${job}`);
+    });
     worker.on('exit', (code) => {
-      finish(new RecoveryError('INTERNAL', `The worker for ${job} stopped unexpectedly (exit code ${code}).`));
+      finish(
+        crashed ?? new RecoveryError('INTERNAL', `The worker for ${job} stopped unexpectedly (exit code ${code}).`),
+      );
     });
   });
 }
