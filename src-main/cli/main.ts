@@ -176,6 +176,14 @@ function out(json: boolean, value: unknown, human: () => string): void {
 function io(o: { json?: boolean; yes?: boolean; credentials?: Record<string, Record<string, string>> }): RunbookIO {
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
+  // The terminal going away (an SSH session dropped: SIGHUP) or a plain `kill` (SIGTERM) cancels like Ctrl-C, so a
+  // backup starts the service it stopped before the process ends, instead of dying with the product down.
+  process.once('SIGTERM', () => ac.abort());
+  process.once('SIGHUP', () => {
+    // Nobody reads the terminal any more: writing to it fails (EIO), which must not end the job mid-way.
+    for (const s of [process.stdout, process.stderr]) s.on('error', () => undefined);
+    ac.abort();
+  });
   return {
     emit: terminalSink({ json: o.json === true }),
     interaction: terminalInteraction({

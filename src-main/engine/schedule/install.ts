@@ -51,8 +51,42 @@ function programDataDir(deps: SchedulerDeps): string {
   return path.join(deps.programData ?? process.env['ProgramData'] ?? 'C:\\ProgramData', 'EdgeRecovery');
 }
 
+// C0 controls, DEL, C1 controls, line/paragraph separators.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+/**
+ * Every text that goes into a cron line, a unit file or a task is one line: a line break in a folder (a stick's
+ * folder comes from its volume label) or in a profile's product name would end the line and start another that
+ * root runs (`* * * * * root …`, `ExecStartPre=…`). Refused (exit 2) before anything is written.
+ */
+function refuseControlCharacters(spec: ScheduleSpec): void {
+  const fields: Array<[string, string | undefined]> = [
+    ['--to', spec.to],
+    ['--profile', spec.profileRef],
+    ["the profile's productName", spec.productName],
+    ['--root', spec.root],
+    ['--device-id', spec.deviceId],
+    ['--passphrase-file', spec.passphraseFile],
+    ['--state-dir', spec.stateDir],
+    ...spec.command.map((c): [string, string] => ['the command', c]),
+  ];
+  for (const [what, v] of fields) {
+    if (v !== undefined && CONTROL.test(v)) {
+      throw new RecoveryError(
+        'BAD_INPUT',
+        `${what} (${JSON.stringify(v)}) holds a line break or another control character: it cannot go into a scheduler's file, where it would start a line of its own. Nothing was installed.`,
+        {
+          hint: 'Use a folder (or profile) whose name has no line breaks or control characters, e.g. rename the stick.',
+        },
+      );
+    }
+  }
+}
+
 /** What `schedule install` writes and runs, without doing it (`--dry-run` prints this). */
 export function planInstall(spec: ScheduleSpec, kind: SchedulerKind, deps: SchedulerDeps = {}): SchedulePlan {
+  refuseControlCharacters(spec);
   const root = deps.root ?? '/';
   const realRoot = path.resolve(root) === '/';
   const name = scheduleName(spec.profileId);

@@ -1,0 +1,91 @@
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+
+/**
+ * `schedule install` writes a cron line or systemd units that root runs. A line break in anything written into
+ * them (the stick's folder, which comes from a volume label; a profile's product name, from a profile file
+ * someone else may have written) ended the line and started one of the attacker's: `* * * * * root …` in
+ * /etc/cron.d, `ExecStartPre=…` in the unit. Such input is refused (exit 2) before anything is written.
+ */
+const INJECTED_CRON = '* * * * * root touch /tmp/edge-recovery-injected';
+const INJECTED_UNIT = 'ExecStartPre=/bin/touch /tmp/edge-recovery-injected';
+
+describe('schedule install with a line break in what it writes', () => {
+  let work: string;
+
+  beforeAll(async () => {
+    work = await fsp.mkdtemp(path.join(os.tmpdir(), 'schedule-injection-'));
+  });
+
+  afterAll(async () => {
+    if (work) await fsp.rm(work, { recursive: true, force: true });
+  });
+
+  /** No line of what would be installed is the injected one (whatever the exit code). */
+  function expectNoInjectedLine(out: string): void {
+    for (const l of out.split('\n')) {
+      expect(l.startsWith(INJECTED_CRON)).toBe(false);
+      expect(l.startsWith(INJECTED_UNIT)).toBe(false);
+    }
+  }
+
+  for (const scheduler of ['cron', 'systemd'] as const) {
+    it(`refuses a --to folder holding a line break (${scheduler}), exit 2`, async () => {
+      const injected = scheduler === 'cron' ? INJECTED_CRON : INJECTED_UNIT;
+      const to = path.join(work, `stick\n${injected} #`);
+      await fsp.mkdir(to, { recursive: true });
+      const r = await runCli([
+        'schedule',
+        'install',
+        '--profile',
+        'eds-linux',
+        '--to',
+        to,
+        '--every',
+        'daily',
+        '--scheduler',
+        scheduler,
+        '--dry-run',
+      ]);
+      expectNoInjectedLine(r.stdout);
+      expect(r.code, r.stdout + r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/line break or another control character/);
+    });
+  }
+
+  it("refuses a profile whose product name holds a line break (it goes into the unit's Description and the cron comment)", async () => {
+    const profile = {
+      schemaVersion: 1,
+      id: 'hand',
+      productName: `Hand product\n${INJECTED_CRON}\n${INJECTED_UNIT}`,
+      platform: 'linux',
+      service: { manager: 'none', name: 'hand' },
+      items: [{ id: 'Configuration', path: '/opt/hand/Configuration', required: true }],
+      version: { policy: 'any' },
+    };
+    const file = path.join(work, 'hand.json');
+    await fsp.writeFile(file, JSON.stringify(profile));
+    const to = path.join(work, 'plain-stick');
+    await fsp.mkdir(to, { recursive: true });
+    for (const scheduler of ['cron', 'systemd']) {
+      const r = await runCli([
+        'schedule',
+        'install',
+        '--profile',
+        file,
+        '--to',
+        to,
+        '--every',
+        'daily',
+        '--scheduler',
+        scheduler,
+        '--dry-run',
+      ]);
+      expectNoInjectedLine(r.stdout);
+      expect(r.code, r.stdout + r.stderr).toBe(2);
+    }
+  });
+});
