@@ -472,8 +472,9 @@ export function buildProgram(): Command {
     .requiredOption('--to <dir>', "the stick's mount point (or any folder)")
     .option('--profile <id|file>', 'the product profile (finds the folders by name)', 'eds-linux')
     .option('--device-id <id>', 'the device the archive comes from (default: hand-made)')
+    .option('--split-size <size>', 'split the archive into parts (e.g. 4G); automatic on FAT32', parseSize)
     .option('--json', 'print progress and results as JSON lines')
-    .action(async (archive: string, o: { to: string; profile: string; deviceId?: string; json?: boolean }) => {
+    .action(async (archive: string, o: AdoptCliOptions) => {
       const [{ loadProfile }, { runAdopt }] = await Promise.all([engine.profiles(), engine.handMade()]);
       const profile = await loadProfile(o.profile);
       const r = await runAdopt(
@@ -482,6 +483,7 @@ export function buildProgram(): Command {
           profile,
           to: path.resolve(o.to),
           ...(o.deviceId ? { deviceId: o.deviceId } : {}),
+          ...(o.splitSize !== undefined ? { splitSize: o.splitSize } : {}),
         },
         io(o),
       );
@@ -745,6 +747,14 @@ export function buildProgram(): Command {
 
 /** Options a command cannot run without. */
 const REQUIRED: Record<string, string[]> = { backup: ['--profile', '--to'], restore: ['--profile'] };
+
+interface AdoptCliOptions {
+  to: string;
+  profile: string;
+  deviceId?: string;
+  splitSize?: number;
+  json?: boolean;
+}
 
 interface RestoreCliOptions {
   profile: string;

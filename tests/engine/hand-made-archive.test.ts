@@ -257,7 +257,7 @@ describe('edge-recovery adopt onto a stick that refuses', () => {
     }
   });
 
-  it('says a file too large for the stick (ulimit -f, as FAT32 at 4 GiB) without offering --split-size, which adopt has not', async () => {
+  it('says a file too large for the stick (ulimit -f, as FAT32 at 4 GiB) and offers --split-size, which then fits', async () => {
     const out = path.join(dir, 'stick');
     await fsp.mkdir(out);
     const script = path.join(dir, 'adopt.mts');
@@ -268,19 +268,32 @@ import { loadProfile } from ${JSON.stringify(path.resolve('src-main/engine/profi
 import { autoConfirm } from ${JSON.stringify(path.resolve('src-main/engine/runbook/runner.ts'))};
 const profile = await loadProfile('eds-linux');
 const io = { emit: () => undefined, interaction: autoConfirm };
-await runAdopt({ source: ${JSON.stringify(archive)}, profile, to: ${JSON.stringify(out)} }, io).then(
-  () => console.log(JSON.stringify({ ok: true })),
+const splitSize = process.argv[2] ? Number(process.argv[2]) : undefined;
+await runAdopt({ source: ${JSON.stringify(archive)}, profile, to: ${JSON.stringify(out)}, splitSize }, io).then(
+  (r) => console.log(JSON.stringify({ ok: true, parts: r.manifest.archive.parts.map((p) => p.size) })),
   (e) => console.log(JSON.stringify({ code: e.code, message: e.message, hint: e.hint })),
 );
 `,
     );
     // bash counts ulimit -f in KiB: 4 MiB per file for this process; the set's 6 MiB data.tar.gz does not fit.
-    const r = spawnSync('bash', ['-c', `ulimit -f 4096; exec node --import tsx ${script}`], { encoding: 'utf8' });
-    const last = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
-    expect(last).toMatchObject({ code: 'FILE_TOO_LARGE', hint: expect.stringMatching(/exFAT or ext4/) });
-    expect(last.hint).not.toMatch(/split-size/);
+    const adopt = (...args: string[]) => {
+      const r = spawnSync('bash', ['-c', `ulimit -f 4096; exec node --import tsx ${script} "$@"`, 'adopt', ...args], {
+        encoding: 'utf8',
+      });
+      return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    };
+    const last = adopt();
+    expect(last).toMatchObject({
+      code: 'FILE_TOO_LARGE',
+      hint: expect.stringMatching(/Use --split-size, or an exFAT\/ext4 stick/),
+    });
     // Nothing half-made stays on the stick.
     const sets = await fsp.readdir(path.join(out, 'EdgeRecovery', 'hand-made')).catch(() => []);
     expect(sets).toEqual([]);
+    // Parts of 2 MiB fit under the 4 MiB limit.
+    const split = adopt(String(2 * 1024 * 1024));
+    expect(split.ok).toBe(true);
+    expect(split.parts.length).toBeGreaterThan(1);
+    expect(Math.max(...split.parts)).toBe(2 * 1024 * 1024);
   });
 });

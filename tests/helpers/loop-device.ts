@@ -34,6 +34,22 @@ export const loopMountUnavailable: string | null = (() => {
 /** Skip outside CI, run (and fail loudly) in CI. */
 export const skipLoopTests = loopMountUnavailable !== null && !process.env.CI;
 
+/**
+ * Why a FAT32 stick cannot be made here, or null. The kernel here has no vfat: FAT32 is fusefat (FUSE), as on any
+ * machine without the module. CI installs fusefat and dosfstools.
+ */
+export const fatStickUnavailable: string | null = (() => {
+  if (loopMountUnavailable !== null) return loopMountUnavailable;
+  for (const t of ['mkfs.vfat', 'fusefat']) {
+    if (!which(t)) return `${t} is not installed (apt-get install dosfstools fusefat)`;
+  }
+  if (!existsSync('/dev/fuse')) return 'there is no /dev/fuse';
+  return null;
+})();
+
+/** Skip outside CI, run (and fail loudly) in CI. */
+export const skipFatTests = fatStickUnavailable !== null && !process.env.CI;
+
 function run(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 }
@@ -47,9 +63,17 @@ function isMounted(mountpoint: string): boolean {
   }
 }
 
-/** A real ext4 filesystem on a loop device, mounted under a temp folder: our "USB stick" for tests. */
-export async function createLoopMount(sizeMiB: number, opts: { name?: string } = {}): Promise<LoopMount> {
-  if (loopMountUnavailable !== null) throw new Error(`Cannot create a loop mount: ${loopMountUnavailable}`);
+/**
+ * A real ext4 filesystem on a loop device, mounted under a temp folder: our "USB stick" for tests. With
+ * `fs: 'fat32'`, a FAT32 one (mkfs.vfat -F 32, at least 33 MiB) mounted read-write with fusefat.
+ */
+export async function createLoopMount(
+  sizeMiB: number,
+  opts: { name?: string; fs?: 'ext4' | 'fat32' } = {},
+): Promise<LoopMount> {
+  const fat = opts.fs === 'fat32';
+  const unavailable = fat ? fatStickUnavailable : loopMountUnavailable;
+  if (unavailable !== null) throw new Error(`Cannot create a loop mount: ${unavailable}`);
   const base = await fsp.mkdtemp(path.join(os.tmpdir(), 'erw-loop-'));
   const image = path.join(base, 'stick.img');
   const mountpoint = path.join(base, opts.name ?? 'STICK');
@@ -76,10 +100,13 @@ export async function createLoopMount(sizeMiB: number, opts: { name?: string } =
   };
   try {
     run('truncate', ['-s', `${sizeMiB}M`, image]);
-    run('mkfs.ext4', ['-q', '-F', '-m', '0', image]);
+    if (fat) run('mkfs.vfat', ['-F', '32', image]);
+    else run('mkfs.ext4', ['-q', '-F', '-m', '0', image]);
     device = run('losetup', ['-f', '--show', image]);
     attached = true;
-    run('mount', [device, mountpoint]);
+    // fusefat writes only when told it is experimental ("rw+"); its daemon would hold pipes open.
+    if (fat) execFileSync('fusefat', ['-o', 'rw+', device, mountpoint], { stdio: 'ignore' });
+    else run('mount', [device, mountpoint]);
   } catch (e) {
     await cleanup();
     throw e;
@@ -90,7 +117,7 @@ export async function createLoopMount(sizeMiB: number, opts: { name?: string } =
 export async function withLoopMount<T>(
   sizeMiB: number,
   fn: (m: LoopMount) => Promise<T>,
-  opts: { name?: string } = {},
+  opts: { name?: string; fs?: 'ext4' | 'fat32' } = {},
 ): Promise<T> {
   const m = await createLoopMount(sizeMiB, opts);
   try {

@@ -13,7 +13,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { RecoveryError, toRecoveryError } from '../errors.js';
-import { CREATE_EXCL_FLAGS, DIR_OPEN_FLAGS, tempName } from '../util/atomic-fs.js';
+import { CREATE_EXCL_FLAGS, DIR_OPEN_FLAGS, chmodUnlessModeless, tempName } from '../util/atomic-fs.js';
 import type { ArchivePart } from './types.js';
 
 /** Names of the data file(s): `data.tar.gz[.age]`, or `.001`, `.002` … when split. */
@@ -185,7 +185,7 @@ export class PartWriter {
     try {
       // 0600 on the descriptor (umask-proof): the stick travels, the backup holds the product's data.
       this.fd = openSync(this.at(tmp), CREATE_EXCL_FLAGS, 0o600);
-      if (process.platform !== 'win32') fchmodSync(this.fd, 0o600);
+      if (process.platform !== 'win32') chmodUnlessModeless(() => fchmodSync(this.fd, 0o600));
     } catch (e) {
       throw mediumError(e, file, this.dir);
     }

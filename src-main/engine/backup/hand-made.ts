@@ -2,6 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { adoptArchive, parentsOf, type AdoptArchiveResult, type ArchiveIo, type MapItem } from '../archive/index.js';
 import { RecoveryError, toRecoveryError } from '../errors.js';
+import { splitPartTooLarge, splitSizeFor } from '../media/split-size.js';
 import { formatBytes } from '../progress.js';
 import type { Profile } from '../profiles/schema.js';
 import { executeRunbook, type RunbookIO } from '../runbook/runner.js';
@@ -94,8 +95,9 @@ function adoptedNote(src: HandMadeSource): string {
 }
 
 /**
- * Writes the archive as a backup set into `setDir` (created here, must not exist): data.tar.gz, SHA256SUMS,
- * RESTORE.txt and, last, manifest.json. On failure the folder is removed again.
+ * Writes the archive as a backup set into `setDir` (created here, must not exist): data.tar.gz (or its parts
+ * data.tar.gz.001, … of `splitSize` bytes), SHA256SUMS, RESTORE.txt and, last, manifest.json. On failure the
+ * folder is removed again.
  */
 export async function adoptIntoSet(
   file: string,
@@ -103,6 +105,7 @@ export async function adoptIntoSet(
   setDir: string,
   io: ArchiveIo,
   device: { id: string; hostname: string },
+  splitSize?: number,
 ): Promise<{ manifest: BackupManifest; result: AdoptArchiveResult }> {
   const source = path.resolve(file);
   const st = await fsp.stat(source).catch(() => null);
@@ -111,7 +114,10 @@ export async function adoptIntoSet(
   }
   await fsp.mkdir(setDir, { mode: 0o700 });
   try {
-    const r = await adoptArchive({ source, items: mapItemsFor(profile), outDir: setDir }, io);
+    const r = await adoptArchive(
+      { source, items: mapItemsFor(profile), outDir: setDir, ...(splitSize !== undefined ? { splitSize } : {}) },
+      io,
+    );
     const own = profile.ownership;
     const manifest: BackupManifest = {
       format: FORMAT,
@@ -164,6 +170,8 @@ export interface AdoptOptions {
   to: string;
   /** The device the archive came from, if known; else "hand-made". */
   deviceId?: string;
+  /** Parts of at most this many bytes (`--split-size`); capped, or chosen, by the stick's filesystem as for a backup. */
+  splitSize?: number;
 }
 
 export interface AdoptResult {
@@ -174,11 +182,13 @@ export interface AdoptResult {
 
 /** `edge-recovery adopt`: read → write a proper set → verify it file by file. */
 export async function runAdopt(o: AdoptOptions, io: RunbookIO): Promise<AdoptResult> {
-  const c: { setDir: string | null; manifest: BackupManifest | null; mapping: string } = {
-    setDir: null,
-    manifest: null,
-    mapping: '',
-  };
+  const c: { setDir: string | null; manifest: BackupManifest | null; mapping: string; splitSize: number | undefined } =
+    {
+      setDir: null,
+      manifest: null,
+      mapping: '',
+      splitSize: undefined,
+    };
   const device = { id: safeDeviceId(o.deviceId ?? 'hand-made'), hostname: o.deviceId ?? '' };
   try {
     await executeRunbook(
@@ -214,6 +224,9 @@ export async function runAdopt(o: AdoptOptions, io: RunbookIO): Promise<AdoptRes
               ) {
                 name = `Backup_${o.profile.id}_${stamp}_${n}`;
               }
+              const split = await splitSizeFor(dir, o.splitSize);
+              c.splitSize = split.splitSize;
+              if (split.note !== null) s.log(split.note);
               c.setDir = path.join(dir, name);
               const r = await adoptIntoSet(
                 o.source,
@@ -221,6 +234,7 @@ export async function runAdopt(o: AdoptOptions, io: RunbookIO): Promise<AdoptRes
                 c.setDir,
                 { onProgress: s.progress, ...(s.signal ? { signal: s.signal } : {}) },
                 device,
+                c.splitSize,
               );
               c.manifest = r.manifest;
               c.mapping = describeMapping(r.result, o.profile);
@@ -251,14 +265,7 @@ export async function runAdopt(o: AdoptOptions, io: RunbookIO): Promise<AdoptRes
     );
   } catch (e) {
     if (c.setDir !== null) await fsp.rm(c.setDir, { recursive: true, force: true });
-    let err = toRecoveryError(e, c.setDir ?? o.to);
-    if (err.code === 'FILE_TOO_LARGE') {
-      // The generic hint offers --split-size, which adopt does not have: its set is one data.tar.gz.
-      err = new RecoveryError('FILE_TOO_LARGE', err.message, {
-        hint: 'The stick is probably FAT32 (4 GiB per file), and a set made of a hand-made archive is one file: use an exFAT or ext4 stick.',
-        cause: err,
-      });
-    }
+    const err = splitPartTooLarge(toRecoveryError(e, c.setDir ?? o.to), c.splitSize);
     io.emit({ type: 'finished', ok: false, error: err.toJSON() });
     throw err;
   }

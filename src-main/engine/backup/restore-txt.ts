@@ -5,9 +5,10 @@ import { MANIFEST_NAME, type BackupManifest } from './manifest.js';
 /** The text file beside every backup that says how to restore it by hand with stock tools. */
 export function restoreText(m: BackupManifest, profile: Profile): string {
   const parts = m.archive.parts.map((p) => p.name);
-  const split = parts.length > 1;
   const enc = m.archive.encryption !== null;
   const archiveName = enc ? 'data.tar.gz.age' : 'data.tar.gz';
+  // A split archive small enough for one part is still named data.tar.gz.001: joined (copied) like the others.
+  const split = parts.length > 1 || (parts.length === 1 && parts[0] !== archiveName);
   const linux = profile.platform === 'linux';
   const own = profile.ownership;
   const lines: string[] = [];

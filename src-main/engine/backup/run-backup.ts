@@ -6,7 +6,8 @@ import { createArchive, sizeTrees, verifyArchive, type ArchiveResult } from '../
 import { apiWithPort, applianceClientFor, compareVersions, type ApplianceClient } from '../appliance/client.js';
 import { versionFromCommand } from '../appliance/installed-version.js';
 import { RecoveryError, toRecoveryError } from '../errors.js';
-import { freeSpace, filesystemOf } from '../media/filesystem.js';
+import { freeSpace } from '../media/filesystem.js';
+import { splitPartTooLarge, splitSizeFor } from '../media/split-size.js';
 import { localDeviceId } from '../media/device-id.js';
 import { dropPageCacheAll } from '../media/page-cache.js';
 import { formatBytes } from '../progress.js';
@@ -128,9 +129,6 @@ interface Ctx {
   facts: Record<string, string | null>;
 }
 
-/** FAT32 holds at most 4 GiB − 1 per file; parts are cut at whole MiB below that. */
-const FAT_PART = 4095 * 1024 * 1024;
-
 /**
  * Required items always; optional ones as the profile selects them by default, changed by `include`/`exclude`
  * (an id also names every `*` expansion of it: `Certificates` → `Certificates.OpcUa1`, …).
@@ -219,15 +217,9 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
           { hint: 'Use a larger stick or free some space. Nothing was changed.' },
         );
       }
-      const fs = await filesystemOf(c.o.to);
-      c.splitSize = c.o.splitSize;
-      if (fs.maxFileSize !== null) {
-        const cap = Math.min(FAT_PART, fs.maxFileSize);
-        c.splitSize = c.splitSize === undefined ? cap : Math.min(c.splitSize, cap);
-        s.log(
-          `${c.o.to} is ${fs.fsType}: files are limited to ${formatBytes(fs.maxFileSize)}, so the archive is split.`,
-        );
-      }
+      const split = await splitSizeFor(c.o.to, c.o.splitSize);
+      c.splitSize = split.splitSize;
+      if (split.note !== null) s.log(split.note);
       for (const pc of c.o.profile.prechecks.filter((p) => p.when.includes('backup'))) {
         if (c.api === null) break;
         try {
@@ -793,14 +785,7 @@ async function backupHoldingLock(
     });
   } catch (e) {
     releaseAgeKey(c.ageKey);
-    let err = toRecoveryError(e, c.setDir ?? o.to);
-    if (err.code === 'FILE_TOO_LARGE' && c.splitSize !== undefined) {
-      // The parts were already split: "use --split-size" would be no help.
-      err = new RecoveryError('FILE_TOO_LARGE', err.message, {
-        hint: `The medium refused a part of ${formatBytes(c.splitSize)}: run again with a smaller --split-size (e.g. 1G), or use an exFAT/ext4 stick.`,
-        cause: err,
-      });
-    }
+    const err = splitPartTooLarge(toRecoveryError(e, c.setDir ?? o.to), c.splitSize);
     if (await cleanupAfterFailure(c, io)) await journal.close();
     io.emit({ type: 'finished', ok: false, error: err.toJSON() });
     throw err;

@@ -85,6 +85,23 @@ export class SafeDir {
 }
 
 /** A random temp name beside `base`: nobody can plant a link for a name they cannot guess. */
+/**
+ * A chmod that fails with ENOSYS: the filesystem has no modes at all (fusefat, the FAT32 of kernels without
+ * vfat, does not implement chmod). The file keeps the mode it was created with, as far as there is one.
+ */
+export function ignoreModeless(e: unknown): void {
+  if ((e as NodeJS.ErrnoException).code !== 'ENOSYS') throw e;
+}
+
+/** A synchronous chmod, with ENOSYS (a filesystem without modes) ignored. */
+export function chmodUnlessModeless(chmod: () => void): void {
+  try {
+    chmod();
+  } catch (e) {
+    ignoreModeless(e);
+  }
+}
+
 export function tempName(base: string): string {
   return `.${base}.${randomBytes(8).toString('hex')}${PARTIAL_SUFFIX}`;
 }
@@ -123,7 +140,7 @@ export async function writeInDir(d: SafeDir, name: string, data: string | Uint8A
   const fh = await fsp.open(tmp, CREATE_EXCL_FLAGS, 0o600);
   try {
     await fh.writeFile(data);
-    if (process.platform !== 'win32') await fh.chmod(mode);
+    if (process.platform !== 'win32') await fh.chmod(mode).catch(ignoreModeless);
     await fh.sync();
   } catch (e) {
     await fh.close().catch(() => undefined);
