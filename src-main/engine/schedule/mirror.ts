@@ -7,7 +7,7 @@ import { RecoveryError, toRecoveryError } from '../errors.js';
 import { dropPageCache } from '../media/page-cache.js';
 import { formatBytes, ProgressMeter } from '../progress.js';
 import { executeRunbook, type RunbookDef, type RunbookIO } from '../runbook/runner.js';
-import { CREATE_EXCL_FLAGS, fsyncDir } from '../util/atomic-fs.js';
+import { CREATE_EXCL_FLAGS, fsyncDir, mkdirNoFollow } from '../util/atomic-fs.js';
 import { withJobLock } from '../util/job-lock.js';
 
 export interface MirrorOptions {
@@ -297,6 +297,11 @@ const steps: RunbookDef<Ctx>['steps'] = [
     explain: (c) =>
       `Copy each backup onto ${c.o.to} (into a hidden folder, renamed when complete), then drop it from the page cache and read it back from the stick, comparing every file’s SHA-256 with the original’s.`,
     async run(c, s) {
+      // The stick is someone else's filesystem: EdgeRecovery/<device> is made or found as real folders, never
+      // followed through a link planted there (it could lead anywhere on this machine: we write and prune as root).
+      for (const g of new Set(c.items.map((i) => i.group))) {
+        await mkdirNoFollow(c.o.to, path.relative(c.o.to, g).split(path.sep), 0o700);
+      }
       const todo: Item[] = [];
       for (const it of c.items) {
         if (await alreadyThere(it)) c.result.alreadyThere.push(it.dst);
