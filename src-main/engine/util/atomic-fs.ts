@@ -84,7 +84,6 @@ export class SafeDir {
   }
 }
 
-/** A random temp name beside `base`: nobody can plant a link for a name they cannot guess. */
 /**
  * A chmod that fails with ENOSYS: the filesystem has no modes at all (fusefat, the FAT32 of kernels without
  * vfat, does not implement chmod). The file keeps the mode it was created with, as far as there is one.
@@ -102,6 +101,7 @@ export function chmodUnlessModeless(chmod: () => void): void {
   }
 }
 
+/** A random temp name beside `base`: nobody can plant a link for a name they cannot guess. */
 export function tempName(base: string): string {
   return `.${base}.${randomBytes(8).toString('hex')}${PARTIAL_SUFFIX}`;
 }
