@@ -238,6 +238,15 @@ describe('edge-recovery adopt onto a stick that refuses', () => {
     await fsp.rm(dir, { recursive: true, force: true });
   });
 
+  it('refuses a split size under 1 MiB before writing anything', async () => {
+    const out = path.join(dir, 'stick-small-parts');
+    const io = { emit: () => undefined, interaction: autoConfirm };
+    const profile = await loadProfile('eds-linux');
+    const e = await runAdopt({ source: archive, profile, to: out, splitSize: 64 * 1024 }, io).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/at least 1 MiB/) });
+    expect(await fsp.readdir(path.join(out, 'EdgeRecovery', 'hand-made'))).toEqual([]);
+  });
+
   it.skipIf(skipLoopTests)(`says a read-only stick is read-only (${loopMountUnavailable ?? 'loop ext4'})`, async () => {
     const stick = await createLoopMount(8);
     try {

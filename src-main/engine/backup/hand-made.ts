@@ -107,6 +107,9 @@ export async function adoptIntoSet(
   device: { id: string; hostname: string },
   splitSize?: number,
 ): Promise<{ manifest: BackupManifest; result: AdoptArchiveResult }> {
+  if (splitSize !== undefined && (!Number.isInteger(splitSize) || splitSize < 1024 * 1024)) {
+    throw new RecoveryError('BAD_INPUT', 'The split size must be a whole number of at least 1 MiB.');
+  }
   const source = path.resolve(file);
   const st = await fsp.stat(source).catch(() => null);
   if (st === null || !st.isFile()) {
