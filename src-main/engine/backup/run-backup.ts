@@ -198,6 +198,17 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
         c.items.map((i) => i.path),
         { onProgress: s.progress, ...(s.signal ? { signal: s.signal } : {}) },
       );
+      const undecodable = c.items.flatMap((it, i) => (sizes[i]!.undecodable ?? []).map((n) => `${it.id}/${n}`));
+      if (undecodable.length > 0) {
+        throw new RecoveryError(
+          'PRECHECK_FAILED',
+          `${undecodable.length === 1 ? 'A name' : `${undecodable.length} names`} in the folders ${undecodable.length === 1 ? 'is' : 'are'} not UTF-8, so the backup cannot record ${undecodable.length === 1 ? 'it' : 'them'}: ${undecodable.slice(0, 5).join(', ')}${undecodable.length > 5 ? ', …' : ''}.`,
+          {
+            hint: 'Rename them to UTF-8 (e.g. convmv -f latin1 -t utf8 --notest <file>), then start the backup again. Nothing was changed.',
+            details: { names: undecodable.slice(0, 100) },
+          },
+        );
+      }
       for (const [i, it] of c.items.entries()) {
         const size = sizes[i]!;
         if (!size.exists) {
