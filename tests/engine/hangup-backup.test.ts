@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +8,7 @@ import type { ServiceControl } from '../../src-main/engine/service/types.js';
 import { cliCommand } from '../helpers/cli.js';
 import { startPracticeMachine, type PracticeMachine } from '../helpers/practice-machine.js';
 import { requireRunit } from '../helpers/runit.js';
+import { Terminal, tmuxSkipReason } from '../helpers/tmux.js';
 
 /**
  * A technician runs `edge-recovery backup` over SSH and the connection drops (the shell gets SIGHUP and passes it
@@ -86,5 +87,61 @@ describe.skipIf(runit.skip)(
         expect(end.code, stderr).toBe(5);
       });
     }
+
+    it.skipIf(tmuxSkipReason() !== null)(
+      'the terminal closed while a question waits (before the stop): the process ends, the service runs',
+      async () => {
+        if ((await svc.status()).state !== 'running') {
+          await svc.start();
+          await svc.waitFor('running', 15_000);
+        }
+        const t = new Terminal([
+          process.execPath,
+          ...cliCommand(),
+          'backup',
+          '--profile',
+          m.profilePath,
+          '--root',
+          m.root,
+          '--to',
+          path.join(work, 'stick-prompt'),
+          '--device-id',
+          'hangup-box',
+          '--state-dir',
+          path.join(work, 'state-prompt'),
+          '--ticket',
+          '1',
+          '--site',
+          's',
+          '--technician',
+          't',
+        ]);
+        try {
+          await t.waitFor(/Type "yes"/, 1, 60_000);
+          const pane = execFileSync('tmux', ['list-panes', '-t', t['name'] as string, '-F', '#{pane_pid}'], {
+            encoding: 'utf8',
+          }).trim();
+          const pid = Number(execFileSync('pgrep', ['-P', pane], { encoding: 'utf8' }).trim().split('\n')[0]);
+          expect(pid).toBeGreaterThan(0);
+          // The SSH session goes away: the terminal closes and the job gets SIGHUP while it waits for an answer.
+          t.close();
+          const alive = (): boolean => {
+            try {
+              process.kill(pid, 0);
+              return true;
+            } catch {
+              return false;
+            }
+          };
+          const until = Date.now() + 20_000;
+          while (alive() && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+          // A question nobody can answer any more must not keep the process (and the job lock) for ever.
+          expect(alive(), 'the backup still runs with nobody to answer it').toBe(false);
+          expect((await svc.status()).state).toBe('running');
+        } finally {
+          t.close();
+        }
+      },
+    );
   },
 );

@@ -180,11 +180,35 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
           it.path = real;
         }
       }
+      // The profile's folders never overlap as written (profile rules); through a link they can (Storage ->
+      // …/Configuration/Storage): the data would be archived twice and no restore could put both back.
+      for (const a of c.items) {
+        for (const b of c.items) {
+          if (a !== b && (b.path + path.sep).startsWith(a.path + path.sep)) {
+            throw new RecoveryError(
+              'UNSAFE_PATH',
+              `The folders ${a.id} (${a.path}) and ${b.id} (${b.path}) overlap${c.links.size > 0 ? ' once links are followed' : ''}: ${b.id} lies inside ${a.id}.`,
+              { hint: 'Make each folder of the profile a separate folder (check its links). Nothing was changed.' },
+            );
+          }
+        }
+      }
       // One walk of the folders, on the worker thread with progress: these sizes are also the archive's totals.
       const sizes = await sizeTrees(
         c.items.map((i) => i.path),
         { onProgress: s.progress, ...(s.signal ? { signal: s.signal } : {}) },
       );
+      const undecodable = c.items.flatMap((it, i) => (sizes[i]!.undecodable ?? []).map((n) => `${it.id}/${n}`));
+      if (undecodable.length > 0) {
+        throw new RecoveryError(
+          'PRECHECK_FAILED',
+          `${undecodable.length === 1 ? 'A name' : `${undecodable.length} names`} in the folders ${undecodable.length === 1 ? 'is' : 'are'} not UTF-8, so the backup cannot record ${undecodable.length === 1 ? 'it' : 'them'}: ${undecodable.slice(0, 5).join(', ')}${undecodable.length > 5 ? ', …' : ''}.`,
+          {
+            hint: 'Rename them to UTF-8 (e.g. convmv -f latin1 -t utf8 --notest <file>), then start the backup again. Nothing was changed.',
+            details: { names: undecodable.slice(0, 100) },
+          },
+        );
+      }
       for (const [i, it] of c.items.entries()) {
         const size = sizes[i]!;
         if (!size.exists) {

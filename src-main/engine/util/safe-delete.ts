@@ -16,8 +16,12 @@ import { DIR_OPEN_FLAGS } from './atomic-fs.js';
 
 const LINUX_FD = process.platform === 'linux';
 
-function fdPath(fd: number, name: string): string {
-  return `/proc/self/fd/${fd}/${name}`;
+/**
+ * An entry of the folder open as `fd`, as bytes: Linux names need not be UTF-8 (an ISO-8859-1 name read as a string
+ * comes back with U+FFFD and cannot be found by it, so the folder never emptied).
+ */
+function fdPath(fd: number, name: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`/proc/self/fd/${fd}/`), name]);
 }
 
 /**
@@ -46,7 +50,7 @@ export function removeTreeNoFollow(dir: string): void {
  * or swapped in between the lstat and the open) is removed itself, and null is returned, as for an entry already
  * gone. The descriptor is checked to be the folder the lstat saw (not something renamed in between).
  */
-function openForDelete(p: string): number | null {
+function openForDelete(p: string | Buffer): number | null {
   const st = lstatSync(p, { throwIfNoEntry: false });
   if (st === undefined) return null;
   if (!st.isDirectory()) {
@@ -68,7 +72,7 @@ function openForDelete(p: string): number | null {
   const a = fstatSync(fd);
   if (a.ino !== st.ino || a.dev !== st.dev) {
     closeSync(fd);
-    throw new RecoveryError('INTERNAL', `${path.basename(p)} changed while deleting.`);
+    throw new RecoveryError('INTERNAL', `${path.basename(p.toString())} changed while deleting.`);
   }
   return fd;
 }
@@ -77,14 +81,14 @@ function emptyDirFd(fd: number, depth: number): void {
   if (depth > 4096) throw new RecoveryError('INTERNAL', 'A folder to delete is nested too deeply.');
   // Another process holding a descriptor inside may still add entries: list again until empty (bounded).
   for (let round = 0; ; round++) {
-    const names = readdirSync(`/proc/self/fd/${fd}`);
+    const names = readdirSync(`/proc/self/fd/${fd}`, { encoding: 'buffer' });
     if (names.length === 0) return;
     if (round === 1000) throw new RecoveryError('INTERNAL', 'Entries keep appearing in a folder being deleted.');
     removeEntries(fd, names, depth);
   }
 }
 
-function removeEntries(fd: number, names: string[], depth: number): void {
+function removeEntries(fd: number, names: Buffer[], depth: number): void {
   for (const name of names) {
     const p = fdPath(fd, name);
     const sub = openForDelete(p);

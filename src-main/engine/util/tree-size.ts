@@ -13,6 +13,12 @@ export interface TreeSize {
   dirs: number;
   /** Symlinks whose target leaves the folder (absolute, or escaping with ..): relative path and target. */
   outsideLinks: { path: string; target: string }[];
+  /**
+   * Entries whose name is not UTF-8 (an ISO-8859-1 name from an old tool, a zip unpacked without its code page):
+   * Node reads such a name with U+FFFD in place of the bad bytes and cannot open it by that name, so the backup
+   * cannot archive it. Relative paths with the bad bytes as \xHH. Absent when there are none.
+   */
+  undecodable?: string[];
 }
 
 /**
@@ -102,6 +108,10 @@ function countEntries(
   const prefix = dir.endsWith(path.sep) ? dir : dir + path.sep;
   for (const e of entries) {
     const p = prefix + e.name;
+    if (e.name.includes('\ufffd') && lstatSync(p, { throwIfNoEntry: false }) === undefined) {
+      (r.undecodable ??= []).push(...rawNames(root, dir, e.name));
+      continue;
+    }
     // A folder someone else can write to may change under the walk: an entry gone or of another kind
     // by the time we look is skipped (this only measures; it never acts on what it finds).
     try {
@@ -151,6 +161,7 @@ export function mergeTreeSizes(a: TreeSize[], b: TreeSize[]): TreeSize[] {
       outsideLinks: [...x.outsideLinks, ...y.outsideLinks].sort((l, m) =>
         l.path < m.path ? -1 : l.path > m.path ? 1 : 0,
       ),
+      ...(x.undecodable || y.undecodable ? { undecodable: [...(x.undecodable ?? []), ...(y.undecodable ?? [])] } : {}),
     };
   });
 }
@@ -169,4 +180,31 @@ function raced<T>(fn: () => T): T | null {
     if (isRace(e)) return null;
     throw e;
   }
+}
+
+/** The names in `dir` that read as `decoded` but are not UTF-8, relative to `root`, bad bytes as \xHH. */
+function rawNames(root: string, dir: string, decoded: string): string[] {
+  const strict = new TextDecoder('utf-8', { fatal: true });
+  const rel = path.relative(root, dir);
+  const out: string[] = [];
+  for (const b of readdirSync(dir, { encoding: 'buffer' })) {
+    if (b.toString('utf8') !== decoded) continue;
+    try {
+      strict.decode(b);
+    } catch {
+      let shown = '';
+      for (let i = 0; i < b.length; ) {
+        const c = b[i]!;
+        if (c >= 0x20 && c < 0x7f) {
+          shown += String.fromCharCode(c);
+          i++;
+        } else {
+          shown += `\\x${c.toString(16).toUpperCase().padStart(2, '0')}`;
+          i++;
+        }
+      }
+      out.push(rel === '' ? shown : `${rel}/${shown}`);
+    }
+  }
+  return out;
 }
