@@ -249,6 +249,22 @@ async function startRestore(stateDir: string, opts: RestoreOptions, io: RunbookI
       ...(real !== null ? { link: i.path } : {}),
     });
   }
+  // The profile's folders never overlap as written (profile rules); through a link they can (Storage ->
+  // …/Configuration/Storage): setting one aside would carry the other's target with it, and the swap could not
+  // work. Refused here, before anything is unpacked or stopped.
+  for (const a of items) {
+    for (const b of items) {
+      if (a !== b && (path.resolve(b.target) + path.sep).startsWith(path.resolve(a.target) + path.sep)) {
+        throw new RecoveryError(
+          'UNSAFE_PATH',
+          `The folders ${a.id} (${a.target}) and ${b.id} (${b.target}) overlap${a.link || b.link ? ' once links are followed' : ''}: ${b.id} lies inside ${a.id}, so one cannot be set aside without the other.`,
+          {
+            hint: 'Make each folder of the profile a separate folder on this machine (check its links). Nothing was changed.',
+          },
+        );
+      }
+    }
+  }
   const j: RestoreJournal = {
     version: JOURNAL_VERSION,
     id,
