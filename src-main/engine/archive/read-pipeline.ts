@@ -280,7 +280,7 @@ function explain(e: unknown): RecoveryError {
   if (e instanceof RecoveryError) return e;
   if (e instanceof TarFormatError) {
     return new RecoveryError('BACKUP_CORRUPT', `The backup is damaged: ${e.message}.`, {
-      hint: 'Use another copy of the backup.',
+      hint: e.hint ?? 'Use another copy of the backup.',
     });
   }
   const code = (e as NodeJS.ErrnoException).code;

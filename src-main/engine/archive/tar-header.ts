@@ -4,6 +4,8 @@
  * GNU tar reads what we write; the reader also understands GNU long names ('L'/'K') and base-256 numbers,
  * so archives made by GNU tar (e.g. hostile test archives) are parsed, then judged.
  */
+import { isUtf8 } from 'node:buffer';
+
 export const BLOCK = 512;
 /** GNU tar's default record: the archive ends padded to a multiple of it. */
 export const RECORD = 10240;
@@ -160,11 +162,43 @@ export function encodeHeader(e: WritableHeader, scratch?: Buffer): Buffer {
 // exactly what it would write. Where GNU tar's behaviour is lenient or unclear, we refuse (TarFormatError)
 // rather than guess: a refused archive is safe, a differently-read one is not.
 
-export class TarFormatError extends Error {}
+export class TarFormatError extends Error {
+  constructor(
+    message: string,
+    /** What the technician can do, where "use another copy" is not it. */
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
+}
 
 function readString(b: Buffer, off: number, len: number): string {
   const end = b.indexOf(0, off);
   return b.toString('utf8', off, end === -1 || end > off + len ? off + len : end);
+}
+
+/**
+ * A name (path or link target) as UTF-8, refused when its bytes are not: decoded with replacement it would be
+ * restored under another name than the product had (`caf\uFFFD.json` for ISO-8859-1 `caf\xE9.json`), silently,
+ * and two names differing only in their bad bytes would become one. GNU tar writes names as the bytes they are.
+ */
+export function utf8Name(b: Buffer, start = 0, end = b.length): string {
+  const bytes = b.subarray(start, end);
+  if (!isUtf8(bytes)) {
+    let shown = '';
+    for (const c of bytes)
+      shown += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : `\\x${c.toString(16).toUpperCase().padStart(2, '0')}`;
+    throw new TarFormatError(
+      `the name "${shown}" is not UTF-8, so it cannot be restored under its own name`,
+      'The archive was made on a system with another character set (e.g. ISO-8859-1). Rename that file to a UTF-8 name on the old system, or convert the names (convmv), and make the archive again. Nothing was changed.',
+    );
+  }
+  return bytes.toString('utf8');
+}
+
+function readName(b: Buffer, off: number, len: number): string {
+  const end = b.indexOf(0, off);
+  return utf8Name(b, off, end === -1 || end > off + len ? off + len : end);
 }
 
 /** A numeric field: octal (leading spaces, ending in NUL or space) or GNU base-256. Anything else is refused. */
@@ -256,9 +290,9 @@ export function decodeHeader(b: Buffer): TarEntryHeader {
   const flag = String.fromCharCode(b[156]!);
   // Only POSIX ustar ("ustar\0") has a prefix field; in GNU headers ("ustar  \0") those bytes are times.
   const posix = b.toString('latin1', 257, 263) === 'ustar\0';
-  let name = readString(b, 0, 100);
+  let name = readName(b, 0, 100);
   if (posix) {
-    const prefix = readString(b, 345, 155);
+    const prefix = readName(b, 345, 155);
     if (prefix !== '') name = `${prefix}/${name}`;
   }
   const type = typeOf(flag);
@@ -272,7 +306,7 @@ export function decodeHeader(b: Buffer): TarEntryHeader {
     gid: readNumber(b, 116, 8, 'gid'),
     uname: readString(b, 265, 32),
     gname: readString(b, 297, 32),
-    linkpath: readString(b, 157, 100),
+    linkpath: readName(b, 157, 100),
     flag,
   };
   if (type === 'char' || type === 'block') {
@@ -302,9 +336,11 @@ export function parsePax(body: Buffer): Map<string, string> {
     const rec = body.subarray(sp + 1, off + len - 1);
     const eq = rec.indexOf(0x3d);
     if (eq <= 0) throw new TarFormatError('a malformed pax header (no key)');
-    const value = rec.toString('utf8', eq + 1);
+    const key = rec.toString('utf8', 0, eq);
+    // Names are checked as names (pax values are UTF-8 by the standard; a name that is not must not be renamed).
+    const value = key === 'path' || key === 'linkpath' ? utf8Name(rec, eq + 1) : rec.toString('utf8', eq + 1);
     if (value.includes('\0')) throw new TarFormatError('a pax value with a NUL byte');
-    out.set(rec.toString('utf8', 0, eq), value);
+    out.set(key, value);
     off += len;
   }
   return out;

@@ -4,6 +4,7 @@ import {
   decodeHeader,
   isZeroBlock,
   parsePax,
+  utf8Name,
   TarFormatError,
   type TarEntryHeader,
 } from './tar-header.js';
@@ -193,7 +194,8 @@ function printable(flag: string): string {
   return /^[\x21-\x7e]$/.test(flag) ? flag : `\\x${flag.charCodeAt(0).toString(16).padStart(2, '0')}`;
 }
 
+/** A GNU long name or link target (its own record): a name, so refused if it is not UTF-8 (see utf8Name). */
 function cString(b: Buffer): string {
   const z = b.indexOf(0);
-  return b.toString('utf8', 0, z === -1 ? b.length : z);
+  return utf8Name(b, 0, z === -1 ? b.length : z);
 }

@@ -182,9 +182,21 @@ export class ZipFile {
       }
       let name: string;
       const unicodePath = ex.get(0x7075);
-      if (flags & 0x800) name = rawName.toString('utf8');
-      else if (unicodePath && unicodePath.length > 5 && unicodePath[0] === 1) {
-        name = unicodePath.subarray(5).toString('utf8');
+      // A name marked UTF-8 (flag or Info-ZIP's Unicode path field) whose bytes are not is refused, never read with
+      // replacement characters: that would restore the file under another name (see tar-header.ts utf8Name).
+      const marked =
+        flags & 0x800
+          ? rawName
+          : unicodePath && unicodePath.length > 5 && unicodePath[0] === 1
+            ? unicodePath.subarray(5)
+            : null;
+      if (marked !== null) {
+        name = utf8OrNull(marked) ?? '';
+        if (name === '' && marked.length > 0) {
+          throw new ZipFormatError(
+            `the name ${JSON.stringify(cp437(rawName))} is marked UTF-8 but is not, so it cannot be restored under its own name`,
+          );
+        }
       } else name = madeBy >> 8 === 0 ? cp437(rawName) : (utf8OrNull(rawName) ?? cp437(rawName));
       if (flags & 0x1) throw new ZipFormatError(`${name} is encrypted (zip passwords are not supported)`);
       if (!Number.isSafeInteger(csize) || !Number.isSafeInteger(usize) || local + 30 > this.size) {
