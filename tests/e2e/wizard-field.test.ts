@@ -243,6 +243,10 @@ describe.skipIf(skip !== null)('wizard in a browser at 1366×768: the field dead
     const text = await page.locator('.report-view').evaluate((el) => el.shadowRoot?.textContent ?? '');
     expect(text).toMatch(/SUCCEEDED/);
     expect(text).toMatch(/Deleted at the technician's explicit choice/);
+    // The clean-up step kept them; the same report must not say only that: its row tells what came after.
+    expect(text).toMatch(
+      /Kept the old folders[^]*Deleted afterwards at the technician's explicit choice \(\d\d:\d\d:\d\d UTC\)/,
+    );
     await rec.capture('report');
     // Every line of the report readable in the window: the buttons lie over none of it, at the top or the bottom.
     await expectInView(page, page.getByRole('button', { name: 'Print / Save as PDF' }));

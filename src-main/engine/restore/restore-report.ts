@@ -44,6 +44,18 @@ export async function restoreReportData(store: JournalStore, ok = true): Promise
           ? 'The old folders were deleted, as the technician decided.'
           : 'The old folders were kept, as the technician decided.';
     }
+    // Kept at the clean-up step, deleted later at the technician's choice (`finish`, the wizard's question): the
+    // step's own words stay true for their moment, and the row says what came after, as the set-aside section does.
+    if (
+      id === 'finish' &&
+      s.state === 'done' &&
+      j.oldFolders?.decision === 'deleted' &&
+      r?.finishedAt !== undefined &&
+      j.oldFolders.at > r.finishedAt
+    ) {
+      s.summary =
+        `${s.summary ?? ''} Deleted afterwards at the technician's explicit choice (${j.oldFolders.at.slice(11, 19)} UTC).`.trim();
+    }
     if (r?.error !== undefined)
       s.error = { code: r.error.code, message: r.error.message, ...(r.error.hint ? { hint: r.error.hint } : {}) };
     if (r?.startedAt !== undefined) s.startedAt = r.startedAt;
