@@ -9,6 +9,7 @@ import { jsonEvents, runCli } from '../helpers/cli.js';
 import { createLoopMount, skipLoopTests, type LoopMount } from '../helpers/loop-device.js';
 import { ensureTestOwner, restoreTestsBlocked } from '../helpers/restore-driver.js';
 import { siblingsLike, snapshotTree } from '../helpers/tree-snapshot.js';
+import { handProfile } from '../helpers/hand-product.js';
 
 /**
  * Real install layouts: a product with no service manager (stopped and started by hand, confirmed with
@@ -44,22 +45,7 @@ describe.skipIf(blocked !== undefined)(`field layouts${blocked ? ` (skipped: ${b
     link = path.join(root, 'opt/hand/Storage');
     await fsp.symlink(dataDir, link);
     profileFile = path.join(work, 'hand.json');
-    await fsp.writeFile(
-      profileFile,
-      JSON.stringify({
-        schemaVersion: 1,
-        id: 'hand',
-        productName: 'Hand-run product',
-        platform: 'linux',
-        service: { manager: 'none', name: 'hand' },
-        items: [
-          { id: 'Configuration', path: '/opt/hand/Configuration', required: true },
-          { id: 'Storage', path: '/opt/hand/Storage', required: true },
-        ],
-        ownership: { user: OWNER, group: OWNER, dirMode: '755', fileMode: '644', exceptions: [] },
-        version: { policy: 'any' },
-      }),
-    );
+    await fsp.writeFile(profileFile, JSON.stringify(handProfile({ owner: OWNER })));
   });
 
   afterAll(async () => {

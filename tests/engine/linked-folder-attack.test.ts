@@ -9,6 +9,7 @@ import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users
 import { runCli } from '../helpers/cli.js';
 import { ensureTestOwner, restoreTestsBlocked } from '../helpers/restore-driver.js';
 import { siblingsLike, snapshotTree } from '../helpers/tree-snapshot.js';
+import { handProfile } from '../helpers/hand-product.js';
 
 /**
  * A product folder that is a link to a data disk (Storage -> /data/eds/Storage) is backed up and restored
@@ -59,22 +60,7 @@ describe.skipIf(blocked !== undefined)(`a linked product folder${blocked ? ` (sk
     }
     await fsp.symlink(dataDir, path.join(root, 'opt/hand/Storage'));
     profileFile = path.join(work, 'hand.json');
-    await fsp.writeFile(
-      profileFile,
-      JSON.stringify({
-        schemaVersion: 1,
-        id: 'hand',
-        productName: 'Hand-run product',
-        platform: 'linux',
-        service: { manager: 'none', name: 'hand' },
-        items: [
-          { id: 'Configuration', path: '/opt/hand/Configuration', required: true },
-          { id: 'Storage', path: '/opt/hand/Storage', required: true },
-        ],
-        ownership: { user: OWNER, group: OWNER, dirMode: '755', fileMode: '644', exceptions: [] },
-        version: { policy: 'any' },
-      }),
-    );
+    await fsp.writeFile(profileFile, JSON.stringify(handProfile({ owner: OWNER })));
     // The backup is made before anything is redirected (and by root, from root's own folders).
     await fsp.chown(dataParent, 0, 0);
     const stick = path.join(work, 'stick');

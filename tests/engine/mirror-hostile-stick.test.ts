@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
+import { handProfile } from '../helpers/hand-product.js';
 
 /**
  * `mirror` copies backups onto a stick. A stick is someone else's filesystem: `EdgeRecovery/<device>` on it may be
@@ -20,18 +21,7 @@ describe('mirror onto a stick with planted links', () => {
     await fsp.mkdir(path.join(root, 'opt/hand/Configuration'), { recursive: true });
     await fsp.writeFile(path.join(root, 'opt/hand/Configuration/a.json'), '{"a":1}\n');
     const profile = path.join(work, 'hand.json');
-    await fsp.writeFile(
-      profile,
-      JSON.stringify({
-        schemaVersion: 1,
-        id: 'hand',
-        productName: 'Hand-run product',
-        platform: 'linux',
-        service: { manager: 'none', name: 'hand' },
-        items: [{ id: 'Configuration', path: '/opt/hand/Configuration', required: true }],
-        version: { policy: 'any' },
-      }),
-    );
+    await fsp.writeFile(profile, JSON.stringify(handProfile({ items: ['Configuration'] })));
     from = path.join(work, 'from');
     const b = await runCli([
       'backup',

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonEvents, runCli } from '../helpers/cli.js';
+import { handProfile } from '../helpers/hand-product.js';
 
 /**
  * Linux names are bytes: a product folder may hold a file named in ISO-8859-1 (`caf\xE9.json`, from an old tool or
@@ -24,18 +25,7 @@ describe('a product folder holding a name that is not UTF-8', () => {
     await fsp.mkdir(path.join(conf, 'sub'), { recursive: true });
     await fsp.writeFile(path.join(conf, 'ok.json'), '{}\n');
     profile = path.join(work, 'hand.json');
-    await fsp.writeFile(
-      profile,
-      JSON.stringify({
-        schemaVersion: 1,
-        id: 'hand',
-        productName: 'Hand-run product',
-        platform: 'linux',
-        service: { manager: 'none', name: 'hand' },
-        items: [{ id: 'Configuration', path: '/opt/hand/Configuration', required: true }],
-        version: { policy: 'any' },
-      }),
-    );
+    await fsp.writeFile(profile, JSON.stringify(handProfile({ items: ['Configuration'] })));
   });
 
   afterAll(async () => {

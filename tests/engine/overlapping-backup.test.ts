@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonEvents, runCli } from '../helpers/cli.js';
+import { handProfile } from '../helpers/hand-product.js';
 
 /**
  * Profile folders never overlap as written (the profile rules refuse it), but a folder that is a link can lead
@@ -28,21 +29,7 @@ describe('a backup whose folders overlap through a link', () => {
     await fsp.writeFile(path.join(conf, 'Storage', 's.dat'), 'data\n');
     await fsp.symlink(path.join(conf, 'Storage'), path.join(root, 'opt/hand/Storage'));
     const profile = path.join(work, 'hand.json');
-    await fsp.writeFile(
-      profile,
-      JSON.stringify({
-        schemaVersion: 1,
-        id: 'hand',
-        productName: 'Hand-run product',
-        platform: 'linux',
-        service: { manager: 'none', name: 'hand' },
-        items: [
-          { id: 'Configuration', path: '/opt/hand/Configuration', required: true },
-          { id: 'Storage', path: '/opt/hand/Storage', required: true },
-        ],
-        version: { policy: 'any' },
-      }),
-    );
+    await fsp.writeFile(profile, JSON.stringify(handProfile()));
     const stick = path.join(work, 'stick');
     const r = await runCli([
       'backup',

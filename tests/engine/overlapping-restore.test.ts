@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonEvents, runCli } from '../helpers/cli.js';
 import { snapshotTree } from '../helpers/tree-snapshot.js';
+import { handProfile } from '../helpers/hand-product.js';
 
 /**
  * The machine being restored has Storage as a link leading inside Configuration (Storage -> …/Configuration/Storage),
@@ -30,21 +31,7 @@ describe('a restore onto folders that overlap through a link', () => {
     await fsp.writeFile(path.join(data, 's.dat'), 'backup data\n');
     await fsp.symlink(data, path.join(root, 'opt/hand/Storage'));
     profile = path.join(work, 'hand.json');
-    await fsp.writeFile(
-      profile,
-      JSON.stringify({
-        schemaVersion: 1,
-        id: 'hand',
-        productName: 'Hand-run product',
-        platform: 'linux',
-        service: { manager: 'none', name: 'hand' },
-        items: [
-          { id: 'Configuration', path: '/opt/hand/Configuration', required: true },
-          { id: 'Storage', path: '/opt/hand/Storage', required: true },
-        ],
-        version: { policy: 'any' },
-      }),
-    );
+    await fsp.writeFile(profile, JSON.stringify(handProfile()));
     const stick = path.join(work, 'stick');
     const b = await runCli([
       'backup',

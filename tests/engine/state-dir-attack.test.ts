@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
 import { runCli } from '../helpers/cli.js';
 import { ensureTestOwner, restoreTestsBlocked } from '../helpers/restore-driver.js';
+import { handProfile } from '../helpers/hand-product.js';
 
 /**
  * The state folder holds the restore journal, and later commands act on it as root: `finish` deletes the folders
@@ -35,22 +36,7 @@ describe.skipIf(blocked !== undefined)(
         await fsp.writeFile(path.join(root, 'opt/hand', item, 'a.json'), `{"item":"${item}"}\n`);
       }
       profileFile = path.join(work, 'hand.json');
-      await fsp.writeFile(
-        profileFile,
-        JSON.stringify({
-          schemaVersion: 1,
-          id: 'hand',
-          productName: 'Hand-run product',
-          platform: 'linux',
-          service: { manager: 'none', name: 'hand' },
-          items: [
-            { id: 'Configuration', path: '/opt/hand/Configuration', required: true },
-            { id: 'Storage', path: '/opt/hand/Storage', required: true },
-          ],
-          ownership: { user: OWNER, group: OWNER, dirMode: '755', fileMode: '644', exceptions: [] },
-          version: { policy: 'any' },
-        }),
-      );
+      await fsp.writeFile(profileFile, JSON.stringify(handProfile({ owner: OWNER })));
       const stick = path.join(work, 'stick');
       const b = await runCli([
         'backup',
