@@ -34,7 +34,7 @@ import { crashPoint } from '../restore/crash-point.js';
 import { defaultStateDir } from '../restore/journal.js';
 import { fsyncDir, mkdirNoFollow, writeFileAtomic } from '../util/atomic-fs.js';
 import { withJobLock } from '../util/job-lock.js';
-import { linkedFolder } from '../util/linked-folder.js';
+import { linkedFolder, refuseOverlap } from '../util/linked-folder.js';
 import type { TreeSize } from '../util/tree-size.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
 import {
@@ -180,19 +180,7 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
           it.path = real;
         }
       }
-      // The profile's folders never overlap as written (profile rules); through a link they can (Storage ->
-      // …/Configuration/Storage): the data would be archived twice and no restore could put both back.
-      for (const a of c.items) {
-        for (const b of c.items) {
-          if (a !== b && (b.path + path.sep).startsWith(a.path + path.sep)) {
-            throw new RecoveryError(
-              'UNSAFE_PATH',
-              `The folders ${a.id} (${a.path}) and ${b.id} (${b.path}) overlap${c.links.size > 0 ? ' once links are followed' : ''}: ${b.id} lies inside ${a.id}.`,
-              { hint: 'Make each folder of the profile a separate folder (check its links). Nothing was changed.' },
-            );
-          }
-        }
-      }
+      refuseOverlap(c.items, c.links.size > 0, '');
       // One walk of the folders, on the worker thread with progress: these sizes are also the archive's totals.
       const sizes = await sizeTrees(
         c.items.map((i) => i.path),

@@ -15,7 +15,7 @@ import { releaseAgeKey, type AgeKey } from '../archive/age-key.js';
 import { cleanTicket, hasTicket, type TicketFields } from '../report/ticket.js';
 import { savedPlaces } from '../report/saved-at.js';
 import { withJobLock } from '../util/job-lock.js';
-import { linkedFolder } from '../util/linked-folder.js';
+import { linkedFolder, refuseOverlap } from '../util/linked-folder.js';
 import { crashPoint } from './crash-point.js';
 import {
   defaultStateDir,
@@ -249,22 +249,12 @@ async function startRestore(stateDir: string, opts: RestoreOptions, io: RunbookI
       ...(real !== null ? { link: i.path } : {}),
     });
   }
-  // The profile's folders never overlap as written (profile rules); through a link they can (Storage ->
-  // …/Configuration/Storage): setting one aside would carry the other's target with it, and the swap could not
-  // work. Refused here, before anything is unpacked or stopped.
-  for (const a of items) {
-    for (const b of items) {
-      if (a !== b && (path.resolve(b.target) + path.sep).startsWith(path.resolve(a.target) + path.sep)) {
-        throw new RecoveryError(
-          'UNSAFE_PATH',
-          `The folders ${a.id} (${a.target}) and ${b.id} (${b.target}) overlap${a.link || b.link ? ' once links are followed' : ''}: ${b.id} lies inside ${a.id}, so one cannot be set aside without the other.`,
-          {
-            hint: 'Make each folder of the profile a separate folder on this machine (check its links). Nothing was changed.',
-          },
-        );
-      }
-    }
-  }
+  // Refused here, before anything is unpacked or stopped (the swap would fail after the stop).
+  refuseOverlap(
+    items.map((i) => ({ id: i.id, path: i.target })),
+    items.some((i) => i.link !== undefined),
+    ', so one cannot be set aside without the other',
+  );
   const j: RestoreJournal = {
     version: JOURNAL_VERSION,
     id,

@@ -113,3 +113,25 @@ export function resolveTrusted(
     if (todo.length > 0 && !st.isDirectory()) throw fail(next, `${next} is not a folder`);
   }
 }
+
+/**
+ * Refuses folders of which one lies inside another (UNSAFE_PATH, exit 4). A profile's folders never overlap as
+ * written (profile rules); once links are followed they can (Storage -> …/Configuration/Storage): a backup would
+ * archive the data twice, a restore could not set one aside without the other. `why` ends the message.
+ */
+export function refuseOverlap(folders: { id: string; path: string }[], throughLinks: boolean, why: string): void {
+  for (const a of folders) {
+    for (const b of folders) {
+      const inner = path.resolve(b.path) + path.sep;
+      if (a !== b && inner.startsWith(path.resolve(a.path) + path.sep)) {
+        throw new RecoveryError(
+          'UNSAFE_PATH',
+          `The folders ${a.id} (${a.path}) and ${b.id} (${b.path}) overlap${throughLinks ? ' once links are followed' : ''}: ${b.id} lies inside ${a.id}${why}.`,
+          {
+            hint: 'Make each folder of the profile a separate folder on this machine (check its links). Nothing was changed.',
+          },
+        );
+      }
+    }
+  }
+}
