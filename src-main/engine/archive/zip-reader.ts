@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { crc32, createInflateRaw } from 'node:zlib';
@@ -50,11 +51,7 @@ function cp437(b: Buffer): string {
 
 /** Unix zips (Info-ZIP) store the file system's bytes without the UTF-8 flag; unzip takes them as they are. */
 function utf8OrNull(b: Buffer): string | null {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(b);
-  } catch {
-    return null;
-  }
+  return isUtf8(b) ? b.toString('utf8') : null;
 }
 
 function readAt(fd: number, pos: number, len: number): Buffer {
