@@ -46,7 +46,13 @@ export async function practiceCommand(
     );
     const host = os.hostname();
     const backup = await runBackup(
-      { profile: sb.old.profile, to: sb.stickDir, root: sb.old.root, deviceId: `practice-old-${host}` },
+      {
+        profile: sb.old.profile,
+        to: sb.stickDir,
+        root: sb.old.root,
+        deviceId: `practice-old-${host}`,
+        stateDir: sb.stateDir,
+      },
       makeIo(),
     );
     say(`\nBackup: ${backup.setDir}\n\nStep 2: restore it onto the replacement appliance.\n`);

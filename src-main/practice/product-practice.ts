@@ -10,6 +10,7 @@ import { runRestore } from '../engine/restore/run-restore.js';
 import type { RunbookIO } from '../engine/runbook/runner.js';
 import { serviceFor } from '../engine/service/index.js';
 import type { ServiceControl } from '../engine/service/types.js';
+import { practiceLockScope } from '../engine/util/job-lock.js';
 import { freePort } from './free-port.js';
 import { standinCommand } from './standins/common.js';
 import { countRecords, installOpenCrvs, opencrvsServerArgs, runNightlyBackup } from './standins/opencrvs.js';
@@ -352,6 +353,8 @@ export async function runProductPractice(
   const s: Sandbox = { dir, stick: path.join(dir, 'stick'), state: path.join(dir, 'state') };
   await fsp.mkdir(s.stick);
   await fsp.mkdir(s.state, { mode: 0o700 });
+  // Its jobs touch only this sandbox: they lock here, not the machine's lock (see engine/util/job-lock.ts).
+  const forgetLockScope = practiceLockScope(s.state);
   const services: PracticeService[] = [];
   const make: ServiceMaker = async (name, argv, home) => {
     const svc = await (opts.makeService ?? processServiceMaker)(name, argv, home);
@@ -390,6 +393,7 @@ export async function runProductPractice(
     io.emit({ type: 'log', level: 'info', message: check });
     return { profileId, setDir: backup.setDir, reports: restored.reports, check, sandbox: dir };
   } finally {
+    forgetLockScope();
     for (const svc of services.reverse()) await svc.dispose().catch(() => undefined);
     if (!opts.keep) {
       // A restore that failed half-way keeps its work folder (in the system temp folder) for its rollback; the

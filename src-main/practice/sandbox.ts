@@ -7,6 +7,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { RecoveryError } from '../engine/errors.js';
 import type { Profile } from '../engine/profiles/schema.js';
 import { serviceFor } from '../engine/service/index.js';
+import { practiceLockScope } from '../engine/util/job-lock.js';
 import type { PracticeView } from '../shared/contract.js';
 import { EDS_DIR } from './appliance-config.js';
 import { practiceProfile, practiceProfileInput } from './practice-profile.js';
@@ -154,13 +155,15 @@ export async function createPracticeSandbox(opts: PracticeSandboxOptions = {}): 
   const stateDir = path.join(dir, 'state');
   await fsp.mkdir(stickDir);
   await fsp.mkdir(stateDir);
-
   const old = await makeMachine(dir, 'old', 'Old appliance (the one that is being replaced)', command);
   const replacement = await makeMachine(dir, 'replacement', 'Replacement appliance (fresh install)', command);
+  // Its jobs touch only this sandbox: they lock here, not the machine's lock (see engine/util/job-lock.ts).
+  const forgetLockScope = practiceLockScope(stateDir);
   let disposed = false;
   const dispose = async (): Promise<void> => {
     if (disposed) return;
     disposed = true;
+    forgetLockScope();
     await Promise.all([stopMachine(old), stopMachine(replacement)]);
     await fsp.rm(dir, { recursive: true, force: true });
   };

@@ -79,7 +79,7 @@ export function RunbookPanel({
           <p className="muted">Starting…</p>
         )}
         {view.prompt ? renderPrompt(view.prompt, respond) : null}
-        {!view.finished && view.kind !== null ? <CancelJob jobId={jobId} view={view} /> : null}
+        {!view.finished && view.kind !== null ? <CancelJob jobId={jobId} view={view} pinned={!view.prompt} /> : null}
         {respondError ? <ErrorPanel error={respondError} /> : null}
         {view.logs.some((l) => l.level === 'warn') ? (
           <ul className="warnings" aria-label="Warnings">
@@ -124,8 +124,11 @@ function renderPrompt(
   }
 }
 
-/** Every running job can be cancelled; the button says first what cancelling will do. */
-function CancelJob({ jobId, view }: { jobId: string; view: RunbookView }) {
+/**
+ * Every running job can be cancelled; the button says first what cancelling will do. Pinned (no question on screen,
+ * which has its own buttons and is pinned itself), it stays in view at 1366×768 however tall the progress above it.
+ */
+function CancelJob({ jobId, view, pinned }: { jobId: string; view: RunbookView; pinned: boolean }) {
   const api = useApi();
   const [asking, setAsking] = useState(false);
   const [sent, setSent] = useState(false);
@@ -142,7 +145,7 @@ function CancelJob({ jobId, view }: { jobId: string; view: RunbookView }) {
     }
   };
   return (
-    <div className="cancel-job no-print">
+    <div className={pinned ? 'cancel-job pinned no-print' : 'cancel-job no-print'}>
       {sent ? (
         <p role="status">Cancelling… the {what} stops at the next safe point.</p>
       ) : asking ? (

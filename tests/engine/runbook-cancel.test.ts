@@ -132,11 +132,12 @@ describe.skipIf(runit.skip)('cancelling a backup: the words say what this job re
   async function cancelAt(
     o: Partial<BackupOptions>,
     at: (e: RunbookEvent) => boolean,
-  ): Promise<{ said: string; code: string; sets: string[] }> {
+  ): Promise<{ said: string; code: string; message: string; sets: string[] }> {
     const ac = new AbortController();
     let shown = '';
     let said: string | null = null;
     const stick = await fsp.mkdtemp(path.join(work, 'stick-'));
+    let message = '';
     const code = await runBackup(
       { profile: m.profile, to: stick, root: m.root, deviceId: 'box', stateDir: path.join(work, 'state'), ...o },
       {
@@ -152,7 +153,10 @@ describe.skipIf(runit.skip)('cancelling a backup: the words say what this job re
       },
     ).then(
       () => 'OK',
-      (e: unknown) => toRecoveryError(e).code,
+      (e: unknown) => {
+        message = toRecoveryError(e).message;
+        return toRecoveryError(e).code;
+      },
     );
     const dev = path.join(stick, 'EdgeRecovery', 'box');
     const sets = (await fsp.readdir(dev).catch(() => [])).filter((n) => n.startsWith('Backup_'));
@@ -161,7 +165,7 @@ describe.skipIf(runit.skip)('cancelling a backup: the words say what this job re
       if (await fsp.stat(path.join(dev, s, 'manifest.json')).catch(() => null)) withManifest.push(s);
     }
     expect(said, 'the cancel point was reached').not.toBeNull();
-    return { said: said!, code, sets: sets.map((s) => (withManifest.includes(s) ? `${s} complete` : s)) };
+    return { said: said!, code, message, sets: sets.map((s) => (withManifest.includes(s) ? `${s} complete` : s)) };
   }
   const archiving = (e: RunbookEvent) => e.type === 'step' && e.step.id === 'archive' && e.step.state === 'running';
 
@@ -213,6 +217,10 @@ describe.skipIf(runit.skip)('cancelling a backup: the words say what this job re
       'The backup is complete and stays on the stick, and the service is started again. Old backups are not removed.',
     );
     expect(r.sets).toEqual([expect.stringMatching(/ complete$/)]);
+    // The outcome says the same: not only "cancelled", but what stays and what runs.
+    expect(r.message).toBe(
+      `Cancelled after the backup was complete: ${r.sets[0]!.replace(/ complete$/, '')} is on the stick, checked, and stays. The service was started again. Old backups were not removed.`,
+    );
     expect(sv('status')).toMatch(/^run: /);
   });
 });

@@ -12,6 +12,15 @@ if (!process.env.EDGE_RECOVERY_STATE_DIR) {
 }
 
 /**
+ * The machine's job lock lives in a fixed root-only folder (/run/edge-recovery): every test file gets its own, or
+ * two engineers' unrelated test jobs on this machine would refuse each other. Tests of the machine-wide lock
+ * itself give several state folders this one lock folder (child processes inherit it).
+ */
+if (!process.env.EDGE_RECOVERY_LOCK_DIR) {
+  process.env.EDGE_RECOVERY_LOCK_DIR = mkdtempSync(path.join(os.tmpdir(), 'edge-recovery-lock-'));
+}
+
+/**
  * Reports get their PDF from Chromium in the CLI and `serve` (several seconds of CPU each on this machine). Tests
  * that do not look at the PDF leave it out; the report tests turn it on for themselves.
  */

@@ -25,6 +25,11 @@ export class Terminal {
   private readonly exitFile = path.join(os.tmpdir(), `${this.name}.exit`);
 
   constructor(argv: string[], env: Record<string, string> = {}) {
+    // The tmux server's environment is whichever process started it (maybe another test run's): this test file's
+    // own machine-lock folder is passed on explicitly (see state-dir-setup.ts).
+    const lockDir = process.env.EDGE_RECOVERY_LOCK_DIR;
+    if (lockDir !== undefined && env.EDGE_RECOVERY_LOCK_DIR === undefined)
+      env = { ...env, EDGE_RECOVERY_LOCK_DIR: lockDir };
     const envs = Object.entries(env).map(([k, v]) => `${k}=${shellQuote(v)}`);
     const cmd = `env ${envs.join(' ')} ${argv.map(shellQuote).join(' ')}; echo $? > ${shellQuote(this.exitFile)}; sleep 600`;
     execFileSync('tmux', ['new-session', '-d', '-s', this.name, '-x', '200', '-y', '60', cmd]);

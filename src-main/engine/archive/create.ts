@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import { ProgressMeter, type ProgressSink } from '../progress.js';
+import { crashPoint } from '../restore/crash-point.js';
 import { groupNameForGid, userNameForUid } from '../util/system-users.js';
 import { DEFAULT_GZIP_LEVEL, archiveBaseName } from './names.js';
 import { GzipOut } from './gzip-out.js';
@@ -312,6 +313,9 @@ export async function createArchiveJob(
       result.files++;
       result.contentBytes += fst.size;
       meter.add(uncounted, 1, m.path);
+      // Kill tests, and tests that must act while a backup is surely mid-archive: a pause here holds only this
+      // worker thread, so the job's main thread (its progress, its cancel) keeps running.
+      if (result.files === 1) crashPoint('archive:first-file');
     };
 
     const closeAfter = async (fd: number, work: Promise<void>): Promise<void> => {

@@ -797,8 +797,11 @@ async function backupHoldingLock(
     });
   } catch (e) {
     releaseAgeKey(c.ageKey);
-    const err = splitPartTooLarge(toRecoveryError(e, c.setDir ?? o.to), c.splitSize);
-    if (await cleanupAfterFailure(c, io)) await journal.close();
+    let err = splitPartTooLarge(toRecoveryError(e, c.setDir ?? o.to), c.splitSize);
+    const after = await cleanupAfterFailure(c, io);
+    if (after.serviceBack) await journal.close();
+    // A cancel that lands once manifest.json is written ends a complete, checked backup: say so, not only "cancelled".
+    if (err.code === 'CANCELLED' && after.setKept) err = cancelledWhenComplete(c, after.serviceBack);
     io.emit({ type: 'finished', ok: false, error: err.toJSON() });
     throw err;
   }
@@ -844,8 +847,11 @@ async function backupHoldingLock(
   return result;
 }
 
-/** Puts things back after a failed backup; false when the service could not be started again (the journal stays). */
-async function cleanupAfterFailure(c: Ctx, io: RunbookIO): Promise<boolean> {
+/**
+ * Puts things back after a failed backup. serviceBack is false when the service could not be started again (the
+ * journal stays); setKept is true when the set was complete (manifest.json written), so it stays on the medium.
+ */
+async function cleanupAfterFailure(c: Ctx, io: RunbookIO): Promise<{ serviceBack: boolean; setKept: boolean }> {
   const log = (message: string, level: 'info' | 'warn' = 'info') => io.emit({ type: 'log', level, message });
   for (const line of await undoProductSteps(c.product, log)) log(line);
   await removeWork(c.product).catch(() => undefined);
@@ -881,10 +887,30 @@ async function cleanupAfterFailure(c: Ctx, io: RunbookIO): Promise<boolean> {
         level: 'warn',
         message: `The service could not be started again: ${toRecoveryError(e).message}. Start it by hand.`,
       });
-      return false;
+      return { serviceBack: false, setKept: c.setDir !== null && manifestWritten };
     }
   }
-  return true;
+  return { serviceBack: true, setKept: c.setDir !== null && manifestWritten };
+}
+
+/** The CANCELLED a technician gets when the cancel came after the set was complete: what stays and what runs. */
+function cancelledWhenComplete(c: Ctx, serviceBack: boolean): RecoveryError {
+  const service = !c.stoppedByUs
+    ? ''
+    : c.startedAgain
+      ? ' The service runs again.'
+      : c.o.leaveStopped
+        ? ' The service stays stopped, as asked (--leave-stopped).'
+        : !serviceBack
+          ? ' The service could not be started again: start it by hand.'
+          : byHand(c)
+            ? ' The service was started again by hand.'
+            : ' The service was started again.';
+  return new RecoveryError(
+    'CANCELLED',
+    `Cancelled after the backup was complete: ${path.basename(c.setDir!)} is on the stick, checked, and stays.${service} Old backups were not removed.`,
+    { details: { setDir: c.setDir } },
+  );
 }
 
 function byHand(c: Ctx): boolean {

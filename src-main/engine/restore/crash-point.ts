@@ -9,7 +9,9 @@ import { existsSync, writeFileSync } from 'node:fs';
  * Backups use the same hook with "backup:" labels (tests/engine/kill-backup.test.ts).
  *
  * EDGE_RECOVERY_PAUSE_AT (with EDGE_RECOVERY_PAUSE_FILE) instead holds the job at that label: it writes its pid
- * into the file and waits until the test deletes it, so a test can try a second job while this one runs.
+ * into the file and waits until the test deletes it, so a test can try a second job while this one runs. Called
+ * in a worker thread ("archive:first-file", in the backup's archive worker), the pause holds only that thread: the
+ * job's main thread keeps emitting progress and can be cancelled, even when the job runs in the test's own process.
  */
 export function crashPoint(label: string): void {
   if (process.env.EDGE_RECOVERY_CRASH_AT === label) process.kill(process.pid, 'SIGKILL');
