@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { RecoveryError } from '../errors.js';
+import { isRecoveryError, RecoveryError } from '../errors.js';
+import { cleanLine } from '../util/clean-text.js';
 import { resolveItemPath } from '../profiles/load.js';
 import type { CredentialResource, Precheck, Profile } from '../profiles/schema.js';
 import type { CredentialEntry, CredentialField } from '../runbook/types.js';
@@ -46,6 +47,31 @@ function secretPattern(secret: string): RegExp {
     return `(?:${alts.join('|')})`;
   });
   return new RegExp(parts.join(''), 'gi');
+}
+
+/** No answer of a product's local API comes near this; more is not read (memory stays bounded). */
+export const API_ANSWER_MAX = 16 * 1024 * 1024;
+
+/** The whole body of an answer, at most API_ANSWER_MAX bytes; rejects when it does not arrive whole. */
+async function readAnswer(res: Response): Promise<string> {
+  if (res.body === null) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > API_ANSWER_MAX) {
+      await reader.cancel().catch(() => undefined);
+      throw new RecoveryError(
+        'API_ERROR',
+        `The appliance API's answer is more than ${API_ANSWER_MAX / 1024 / 1024} MiB, far more than any answer of its: reading stopped`,
+      );
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function isUnreachable(e: unknown): boolean {
@@ -118,6 +144,9 @@ export class ApplianceClient {
             : { accept: 'application/json', 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.api.timeoutMs),
+        // The profile rules allow only a loopback baseUrl because secrets are sent there: an answer must not
+        // send them (307/308 keep the method and the body) anywhere else.
+        redirect: 'manual',
       });
     } catch (e) {
       if (isUnreachable(e)) {
@@ -140,7 +169,38 @@ export class ApplianceClient {
         },
       );
     }
-    const text = await res.text().catch(() => '');
+    if (res.status >= 300 && res.status < 400) {
+      await res.body?.cancel().catch(() => undefined);
+      const to = res.headers.get('location');
+      throw new RecoveryError(
+        'API_ERROR',
+        `The appliance API answered ${method} ${p} with a redirect (${res.status}${to ? ` to ${cleanLine(to).slice(0, 200)}` : ''}): it is not followed, nothing was sent there.`,
+        {
+          hint: "Check the profile's api.baseUrl (http or https, the product's port on this machine).",
+          details: { url, method, status: res.status },
+        },
+      );
+    }
+    let text: string;
+    try {
+      text = await readAnswer(res);
+    } catch (e) {
+      // An error answer stays an error answer whatever its body; a good one must arrive whole to count.
+      if (!res.ok) text = '';
+      else if (isRecoveryError(e))
+        throw new RecoveryError(e.code, `${e.message} (${method} ${p})`, {
+          hint: e.hint,
+          details: { url, method, status: res.status },
+        });
+      else {
+        const timedOut = (e as { name?: unknown }).name === 'TimeoutError';
+        throw new RecoveryError(
+          'APPLIANCE_UNREACHABLE',
+          `The appliance API at ${url} did not finish its answer to ${method} ${p}${timedOut ? ` within ${this.api.timeoutMs} ms` : ''}.`,
+          { hint: 'Is the service running? Check its status and log, then retry.', details: { url, method } },
+        );
+      }
+    }
     if (!res.ok) {
       // Scrubbed whole, then cut: cut first, a secret across the cut would keep its first characters.
       const snippet = scrub(text, secrets).slice(0, 300).replace(/\s+/g, ' ').trim();

@@ -2,6 +2,15 @@ import type { Profile } from '../profiles/schema.js';
 import { createHash } from 'node:crypto';
 import { MANIFEST_NAME, type BackupManifest } from './manifest.js';
 
+/**
+ * A path as one word of a pasted command: POSIX shells get single quotes (nothing inside is expanded: `$`,
+ * backquotes and `!` stay as they are; a quote is written '\''), cmd.exe double quotes (its paths cannot hold ").
+ */
+export function shellWord(p: string, linux: boolean): string {
+  if (!linux) return `"${p}"`;
+  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`;
+}
+
 /** The text file beside every backup that says how to restore it by hand with stock tools. */
 export function restoreText(m: BackupManifest, profile: Profile): string {
   const parts = m.archive.parts.map((p) => p.name);
@@ -107,10 +116,13 @@ export function restoreText(m: BackupManifest, profile: Profile): string {
   const start = stop.replace(/stop/g, 'start');
   p(`4. Stop the service:   ${stop}`);
   p('5. Extract into a new folder beside the product folders (same disk, so moves are instant):');
+  // Every path is quoted as one word (shellWord): folder names may hold spaces, `$`, quotes.
+  const q = (x: string) => shellWord(x, linux);
   for (const it of m.items) {
     const parent = linux ? it.path.replace(/\/[^/]+\/?$/, '') : it.path.replace(/\\[^\\]+\\?$/, '');
-    p(`     mkdir ${linux ? '-p ' : ''}${parent}${linux ? '/' : '\\'}restore-tmp`);
-    p(`     tar -xzpf ${archive} -C ${parent}${linux ? '/' : '\\'}restore-tmp ${it.id}`);
+    const tmp = `${parent}${linux ? '/' : '\\'}restore-tmp`;
+    p(`     mkdir ${linux ? '-p ' : ''}${q(tmp)}`);
+    p(`     tar -xzpf ${archive} -C ${q(tmp)} ${it.id}`);
   }
   p('   (As root, GNU tar gives files their owners by NAME from the archive. The archive also holds');
   p('    .edge-recovery/files.jsonl: every file with its size, mode, owner and sha256, for checking.)');
@@ -118,16 +130,18 @@ export function restoreText(m: BackupManifest, profile: Profile): string {
   for (const it of m.items) {
     const parent = linux ? it.path.replace(/\/[^/]+\/?$/, '') : it.path.replace(/\\[^\\]+\\?$/, '');
     const sep = linux ? '/' : '\\';
-    p(`     ${linux ? 'mv' : 'move'} "${it.path}" "${it.path}.before-restore"`);
-    p(`     ${linux ? 'mv' : 'move'} "${parent}${sep}restore-tmp${sep}${it.id}" "${it.path}"`);
+    p(`     ${linux ? 'mv' : 'move'} ${q(it.path)} ${q(`${it.path}.before-restore`)}`);
+    p(`     ${linux ? 'mv' : 'move'} ${q(`${parent}${sep}restore-tmp${sep}${it.id}`)} ${q(it.path)}`);
   }
   if (linux && own) {
     p('7. Owners and permissions (by user NAME, never by number):');
     for (const it of m.items) {
-      p(`     chown -R ${own.user}:${own.group} "${it.path}"`);
-      p(`     find "${it.path}" -type d -exec chmod ${own.dirMode.toString(8)} {} +`);
-      p(`     find "${it.path}" -type f -exec chmod ${own.fileMode.toString(8)} {} +`);
+      p(`     chown -R ${own.user}:${own.group} ${q(it.path)}`);
+      p(`     find ${q(it.path)} -type d -exec chmod ${own.dirMode.toString(8)} {} +`);
+      p(`     find ${q(it.path)} -type f -exec chmod ${own.fileMode.toString(8)} {} +`);
     }
+  } else if (linux) {
+    p("7. (The profile sets no owners or permissions: GNU tar kept the archive's, by name.)");
   } else {
     p('7. (Windows keeps the folder permissions of the ProgramData folder: nothing to do.)');
   }
