@@ -119,8 +119,10 @@ export async function askHidden(question: string): Promise<string> {
 }
 
 async function readHidden(question: string, stdin: NodeJS.ReadStream): Promise<string> {
-  say(question);
+  // Echo off before the question shows: keys typed as soon as it appears (or typed ahead) must never be echoed,
+  // however long the switch takes on a loaded machine (tests/engine/cli-prompts.test.ts types on seeing it).
   stdin.setRawMode(true);
+  say(question);
   stdin.resume();
   stdin.setEncoding('utf8');
   try {

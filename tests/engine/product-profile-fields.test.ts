@@ -78,16 +78,18 @@ describe('EVC-net Edge below 1.24.5 (no backups yet): refused, nothing changed',
     const port = await freePort();
     const [cmd, ...args] = [...standinCommand(), ...evcEdgeServerArgs(root, port)];
     child = spawn(cmd!, args, { stdio: 'ignore' });
-    for (let i = 0; i < 100; i++) {
-      if (
-        await fetch(`http://127.0.0.1:${port}/api/v1/system`).then(
-          (r) => r.ok,
-          () => false,
-        )
+    // Up before the backup asks it anything: the refusal below must be the version's, not a stand-in still
+    // starting (10 s was not always enough on a loaded machine, and the test went on regardless).
+    await expect
+      .poll(
+        () =>
+          fetch(`http://127.0.0.1:${port}/api/v1/system`).then(
+            (r) => r.ok,
+            () => false,
+          ),
+        { timeout: 60_000, interval: 100 },
       )
-        break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+      .toBe(true);
     const svc = await processServiceMaker('evc', ['/bin/true'], dir);
     const profile = practiceProfileFor(await loadProfile('evc-edge'), { root, port, service: svc, extra: {} });
     const stick = path.join(dir, 'stick');
