@@ -10,7 +10,7 @@ import { formatBytes } from '../engine/progress.js';
 import type { Profile } from '../engine/profiles/schema.js';
 import { defaultStateDir } from '../engine/restore/journal.js';
 import type { RunbookIO } from '../engine/runbook/runner.js';
-import { describeHolder, jobLockHolder, withJobLock } from '../engine/util/job-lock.js';
+import { checkStateDir, describeHolder, jobLockHolder, withJobLock } from '../engine/util/job-lock.js';
 import { TOOL_VERSION } from '../engine/version.js';
 import {
   collectFolder,
@@ -384,6 +384,8 @@ export function buildProgram(): Command {
       }) => {
         const { runBackup } = await engine.backup();
         const profile = await cliProfile(o.profile, o);
+        // The ticket is remembered in the state folder: only in one that passed the check (UNSAFE_PATH, exit 4).
+        checkStateDir(defaultStateDir(stateDirOpt(o).stateDir));
         const ticket = await ticketFor(o, defaultStateDir(stateDirOpt(o).stateDir));
         const wantsEncryption = o.encrypt === true || o.passphraseFile !== undefined;
         const passphrase = wantsEncryption
@@ -520,11 +522,14 @@ export function buildProgram(): Command {
       const profile = await cliProfile(o.profile, o);
       const { passphrase, ageKey } = await passphraseFor(backup, o.passphraseFile);
       const credentials = o.credentialsFile ? await readCredentialsFile(o.credentialsFile) : undefined;
+      checkStateDir(defaultStateDir(stateDirOpt(o).stateDir));
       const ticket = await ticketFor(o, defaultStateDir(stateDirOpt(o).stateDir));
       const runIo = io({ ...o, ...(credentials ? { credentials } : {}) });
-      if (o.stateDir) await rememberStateDir(o.stateDir);
       // One lock for the restore and the rollback offered after it fails: no other job can slip in between.
       await withJobLock(defaultStateDir(stateDirOpt(o).stateDir), { command: 'restore' }, async () => {
+        // Only now, with the folder checked and the job locked: a refused folder is never one that `status`,
+        // `finish` or `rollback` follow later.
+        if (o.stateDir) await rememberStateDir(o.stateDir);
         try {
           const r = await runRestore(
             {

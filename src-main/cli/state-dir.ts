@@ -1,6 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { defaultStateDir, journalPath } from '../engine/restore/journal.js';
+import { checkStateDir } from '../engine/util/job-lock.js';
 
 /**
  * A restore started with `--state-dir X` keeps its journal in X; `status`, `resume`, `rollback`, `finish` and
@@ -45,6 +46,15 @@ export async function rememberedStateDir(o: { stateDir?: string }): Promise<{ st
     return {};
   }
   if (noted === '' || !(await exists(journalPath(noted)))) return {};
+  try {
+    // A folder that is not (or no longer) root's alone is not followed: its journal could be anyone's.
+    checkStateDir(noted);
+  } catch (e) {
+    process.stderr.write(
+      `Not using the state folder ${noted} named by the last restore: ${(e as Error).message.split('. Another account')[0]}.\n`,
+    );
+    return {};
+  }
   process.stderr.write(`Using the state folder ${noted} (the last restore was started with --state-dir ${noted}).\n`);
   return { stateDir: noted };
 }

@@ -118,6 +118,61 @@ describe.skipIf(blocked !== undefined)(
       );
     });
 
+    it('a refused state folder is never remembered for status, finish and rollback, nor followed if it was', async () => {
+      const uid = uidForUser(OWNER)!;
+      const gid = gidForGroup(OWNER)!;
+      // The note of the last restore's --state-dir lives in its own folder here; `status` without --state-dir looks
+      // in the machine's default state folder first (no restore journal there on a test machine), then follows it.
+      const noteDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'state-dir-note-'));
+      const env = { EDGE_RECOVERY_NOTE_DIR: noteDir, EDGE_RECOVERY_STATE_DIR: '' };
+      // The other account's folder holds a journal of its making, waiting to be shown and acted on.
+      const shared = path.join(work, 'shared-noted');
+      await fsp.mkdir(shared, { mode: 0o755 });
+      const forged = {
+        version: 1,
+        id: 'forged',
+        status: 'running',
+        backup: '/attacker/backup',
+        profile: { id: 'hand' },
+        items: [],
+        steps: [],
+      };
+      await fsp.writeFile(path.join(shared, 'restore-journal.json'), JSON.stringify(forged));
+      await fsp.chown(path.join(shared, 'restore-journal.json'), uid, gid);
+      await fsp.chown(shared, uid, gid);
+
+      const r = await runCli(
+        [
+          'restore',
+          setDir,
+          '--profile',
+          profileFile,
+          '--root',
+          root,
+          '--allow-other-device',
+          '--yes',
+          '--state-dir',
+          shared,
+        ],
+        { env },
+      );
+      expect(r.code, r.stderr).toBe(4);
+      expect(r.stderr).toContain(`The state folder ${shared} is not safe`);
+      expect(existsSync(path.join(noteDir, 'last-state-dir'))).toBe(false);
+      const st = await runCli(['status'], { env });
+      expect(st.stderr).not.toContain(`Using the state folder ${shared}`);
+      expect(st.stdout).not.toContain('/attacker/backup');
+
+      // A note written before (an older version, or the folder changed hands since): not followed either.
+      await fsp.writeFile(path.join(noteDir, 'last-state-dir'), `${shared}\n`, { mode: 0o600 });
+      const again = await runCli(['status'], { env });
+      expect(again.stderr).toContain(`Not using the state folder ${shared}`);
+      expect(again.stdout).not.toContain('/attacker/backup');
+      const fin = await runCli(['finish', '--yes'], { env });
+      expect(fin.stderr).not.toContain(`Using the state folder ${shared}`);
+      await fsp.rm(noteDir, { recursive: true, force: true });
+    });
+
     it('also refuses a state folder open to others, and a link to one; a root-only one works as before', async () => {
       const open = path.join(work, 'open-state');
       await fsp.mkdir(open);

@@ -21,6 +21,14 @@ if (!process.env.EDGE_RECOVERY_LOCK_DIR) {
 }
 
 /**
+ * A restore with --state-dir leaves a note naming it in the default state folder (src-main/cli/state-dir.ts): tests
+ * keep theirs in their own folder instead of the machine's /var/lib/edge-recovery.
+ */
+if (!process.env.EDGE_RECOVERY_NOTE_DIR) {
+  process.env.EDGE_RECOVERY_NOTE_DIR = process.env.EDGE_RECOVERY_STATE_DIR;
+}
+
+/**
  * Reports get their PDF from Chromium in the CLI and `serve` (several seconds of CPU each on this machine). Tests
  * that do not look at the PDF leave it out; the report tests turn it on for themselves.
  */
