@@ -64,20 +64,44 @@ export function checkEntryShape(h: TarEntryHeader, itemIds: ReadonlySet<string>)
 /** How many links one resolution may pass through (Linux gives ELOOP after 40). */
 const MAX_LINK_HOPS = 40;
 
+/** The longest link target Linux stores: symlink(2) refuses PATH_MAX (4096 bytes, with its NUL) and more. */
+export const MAX_LINK_TARGET_BYTES = 4095;
+
+/**
+ * Path components one archive's link resolutions may walk in all. A real tree needs a few per link (a million
+ * links: some tens of millions); a tangle made to stall the check (40 hops of 4095-byte targets per link, every
+ * link) reaches it in seconds and is refused, instead of keeping `verify` busy for hours.
+ */
+export const MAX_LINK_STEPS = 100_000_000;
+
 /**
  * The one screen for every reader of a backup (`verify`, the restore's check, the extraction): the shape
  * rules of checkEntryShape, plus links resolved against the tree as seen so far. A link's target is walked
  * component by component; a component that is a link seen earlier is replaced by that link's target, as the
  * kernel would. So `s1 -> ..`, `s2 -> s1/..`, … `etc -> s12/etc`, each harmless alone, are refused together.
  * `finish()` resolves every link once more against the whole tree (a later link can change where an earlier
- * one leads). Memory: one entry per link, none per file.
+ * one leads). Memory: one entry per link and per folder on a link's path, none per file.
+ *
+ * Each step of a resolution costs the same however deep it is: the folders on the way to a link are nodes
+ * (numbered, keyed by parent number and name), so looking up where a component leads never joins the path
+ * walked so far, and the components still to walk are a stack, never shifted. Targets longer than Linux allows
+ * are refused as they come.
  */
 export class EntryScreen {
   private readonly links = new Map<string, string>();
+  /** `${parent node}/${name}` → node, for every folder on the way to a link and the link itself; 0 is the top. */
+  private readonly nodes = new Map<string, number>();
+  /** Link node → its target. */
+  private readonly linkAt = new Map<number, string>();
+  private nextNode = 1;
+  private steps = 0;
   private count = 0;
 
-  /** itemIds null: any item name the writer could have made (verify without a profile). */
-  constructor(private readonly itemIds: ReadonlySet<string> | null) {}
+  /** itemIds null: any item name the writer could have made (verify without a profile). maxSteps: for tests. */
+  constructor(
+    private readonly itemIds: ReadonlySet<string> | null,
+    private readonly maxSteps = MAX_LINK_STEPS,
+  ) {}
 
   get entries(): number {
     return this.count;
@@ -85,11 +109,21 @@ export class EntryScreen {
 
   check(h: TarEntryHeader): string[] {
     const ids = this.itemIds ?? new Set([h.path.split('/')[0]!].filter((c) => /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(c)));
+    if (h.type === 'symlink' && Buffer.byteLength(h.linkpath ?? '') > MAX_LINK_TARGET_BYTES) {
+      throw hostile(
+        h.path,
+        `symlink target of ${Buffer.byteLength(h.linkpath ?? '')} bytes (Linux stores ${MAX_LINK_TARGET_BYTES} at most, so no disk ever held it)`,
+      );
+    }
     const parts = checkEntryShape(h, ids);
     this.count++;
     if (h.type === 'symlink') {
-      this.links.set(h.path, h.linkpath ?? '');
-      const why = this.escapes(parts);
+      const target = h.linkpath ?? '';
+      this.links.set(h.path, target);
+      let node = 0;
+      for (const c of parts) node = this.child(node, c, true);
+      this.linkAt.set(node, target);
+      const why = this.escapes(parts, target);
       if (why !== null) throw hostile(h.path, why);
     } else if (this.links.has(h.path)) {
       throw hostile(h.path, 'duplicate entry (a link of that name came earlier)');
@@ -98,38 +132,63 @@ export class EntryScreen {
   }
 
   finish(): void {
-    for (const p of this.links.keys()) {
-      const why = this.escapes(p.split('/'));
+    for (const [p, target] of this.links) {
+      const why = this.escapes(p.split('/'), target);
       if (why !== null) throw hostile(p, why);
     }
   }
 
-  /** Why the link at `parts` (item id first) leads outside its item once links are followed, or null. */
-  private escapes(parts: string[]): string | null {
+  /** The node of `name` in folder node `parent`; -1 when no link lies at or below it (and `make` is false). */
+  private child(parent: number, name: string, make = false): number {
+    if (parent === -1) return -1;
+    const key = `${parent}/${name}`;
+    let n = this.nodes.get(key);
+    if (n === undefined) {
+      if (!make) return -1;
+      n = this.nextNode++;
+      this.nodes.set(key, n);
+    }
+    return n;
+  }
+
+  /** Why the link at `parts` (item id first) pointing to `target` leads outside its item once links are followed. */
+  private escapes(parts: string[], target: string): string | null {
     const item = parts[0]!;
-    // The real folders from the item root down to the link's folder.
+    const itemNode = this.child(0, item);
+    // The real folders from the item root down to the link's folder, with their nodes (-1: no link below).
     const stack = parts.slice(1, -1);
-    const todo: string[] = splitTarget(this.links.get(parts.join('/'))!);
+    const nodes: number[] = [];
+    let at = itemNode;
+    for (const c of stack) nodes.push((at = this.child(at, c)));
+    // Still to walk, next component last.
+    const todo = splitTarget(target).reverse();
     let hops = 0;
     while (todo.length > 0) {
-      const c = todo.shift()!;
+      if (++this.steps > this.maxSteps) {
+        return `links that take more than ${this.maxSteps.toLocaleString('en-US')} steps to follow (a tangle, not a tree a disk held)`;
+      }
+      const c = todo.pop()!;
       if (c === '' || c === '.') continue;
       if (c === '..') {
         if (stack.length === 0) return `link leaving its folder once the links it passes through are followed`;
         stack.pop();
+        nodes.pop();
+        continue;
+      }
+      const node = this.child(nodes.length === 0 ? itemNode : nodes[nodes.length - 1]!, c);
+      const next = node === -1 ? undefined : this.linkAt.get(node);
+      if (next === undefined) {
+        stack.push(c);
+        nodes.push(node);
         continue;
       }
       const here = [item, ...stack, c].join('/');
-      const target = this.links.get(here);
-      if (target === undefined) {
-        stack.push(c);
-        continue;
-      }
       if (++hops > MAX_LINK_HOPS) return 'a loop of links';
-      if (target.startsWith('/') || /^[A-Za-z]:/.test(target) || target.includes('\\')) {
+      if (next.startsWith('/') || /^[A-Za-z]:/.test(next) || next.includes('\\')) {
         return `link through ${here}, which points to an absolute path`;
       }
-      todo.unshift(...splitTarget(target));
+      const more = splitTarget(next);
+      for (let k = more.length - 1; k >= 0; k--) todo.push(more[k]!);
     }
     return null;
   }

@@ -73,7 +73,15 @@ export async function jobKeyFor(set: BackupSet, passphrase: string | undefined):
       hint: 'Use another copy of the backup.',
     });
   }
-  const key = await deriveAgeKey(passphrase, st.salt, st.logN);
+  // The work factor comes from the stick: one beyond age's own limit is a damaged or hostile header, not a bug.
+  const key = await deriveAgeKey(passphrase, st.salt, st.logN).catch((e: unknown) => {
+    if (!(e instanceof RangeError)) throw e;
+    throw new RecoveryError(
+      'BACKUP_CORRUPT',
+      `The backup is damaged: the encryption header of ${firstPart(set)} asks for a scrypt work factor of 2^${st.logN}, beyond what age accepts.`,
+      { hint: 'Use another copy of the backup.' },
+    );
+  });
   // Opens the header with this key: a wrong passphrase is told now, not as a MAC mismatch.
   await new AgeDecryptor(undefined, key).push(head, []);
   return key;

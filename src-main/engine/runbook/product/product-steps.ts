@@ -265,10 +265,21 @@ async function runHttpAction(
         headers: body === undefined ? { accept: '*/*' } : { accept: '*/*', 'content-type': contentType },
         ...(body !== undefined ? { body } : {}),
         signal: AbortSignal.timeout(Math.max(1000, Math.min(api.timeoutMs, deadline - Date.now()))),
+        // The API is held to this machine (profile rules) because what goes there is private (an upload of the
+        // product's backup): a redirect is not followed anywhere else.
+        redirect: 'manual',
       });
     } catch (e) {
       last = `no answer (${(e as Error).name === 'TimeoutError' ? 'timed out' : 'connection refused or failed'})`;
       continue;
+    }
+    if (res.status >= 300 && res.status < 400 && !a.expect.status.includes(res.status)) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new RecoveryError(
+        'STEP_FAILED',
+        `${a.method} ${shownPath} was answered with a redirect (HTTP ${res.status}): it is not followed, nothing was sent there.`,
+        { hint: "Check the profile's api.baseUrl (http or https, the product's port on this machine)." },
+      );
     }
     if (!a.expect.status.includes(res.status)) {
       last = `HTTP ${res.status}`;
