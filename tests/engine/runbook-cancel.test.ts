@@ -10,9 +10,10 @@ import { loadProfile } from '../../src-main/engine/profiles/load.js';
 import { RESTORE_RUNBOOK, restoreRunbook } from '../../src-main/engine/restore/run-restore.js';
 import { autoConfirm, cancelNow, executeRunbook, type RunbookIO } from '../../src-main/engine/runbook/runner.js';
 import type { RunbookEvent, StepState } from '../../src-main/engine/runbook/types.js';
-import { runProductPractice, type MachinePlan } from '../../src-main/practice/product-practice.js';
+import { runProductPractice, type MachinePlan, type ServiceMaker } from '../../src-main/practice/product-practice.js';
 import { listBackups } from '../../src-main/practice/standins/evc-edge.js';
 import { startPracticeMachine, type PracticeMachine } from '../helpers/practice-machine.js';
+import { snapshotTree } from '../helpers/tree-snapshot.js';
 import { runitServiceMaker } from '../helpers/practice-runit.js';
 import { restoreTestsBlocked } from '../helpers/restore-driver.js';
 import { requireRunit } from '../helpers/runit.js';
@@ -24,12 +25,11 @@ const runit = requireRunit();
  * it), sent with the plan and every step change: the wizard shows it and knows no step ids.
  */
 describe('cancelling: the runbook says what it will do', () => {
-  const restoreNow = (states: Record<string, StepState>): string =>
-    cancelNow(
-      RESTORE_RUNBOOK,
-      new Map(Object.entries(states).map(([id, state]) => [id, { state }])),
-      {} as RestoreCtx, // the restore's own words depend on no job option
-    );
+  /** A restore job's context as far as its cancel words read it: the folders it restores. */
+  const restoreJob = (items: string[] = ['Configuration']): RestoreCtx =>
+    ({ store: { j: { items: items.map((id) => ({ id })) } } }) as unknown as RestoreCtx;
+  const restoreNow = (states: Record<string, StepState>, ctx: RestoreCtx = restoreJob()): string =>
+    cancelNow(RESTORE_RUNBOOK, new Map(Object.entries(states).map(([id, state]) => [id, { state }])), ctx);
 
   it('tells a restore still unpacking (before the stop) from one past the stop', () => {
     expect(restoreNow({})).toBe('The restore stops before anything on this machine changed.');
@@ -43,6 +43,12 @@ describe('cancelling: the runbook says what it will do', () => {
     expect(restoreNow({ verify: 'done', extract: 'done' })).toBe(
       'The restore stops before the service is stopped: the unpacked copy is deleted. Nothing on this machine changes.',
     );
+    // A backup without folders (the product restores itself): the unpacking is skipped, nothing was unpacked.
+    const skipped = restoreNow({ verify: 'done', extract: 'skipped' }, restoreJob([]));
+    expect(skipped).toBe(
+      'The restore stops before the service is stopped; nothing was unpacked (the backup holds no folders). Nothing on this machine changes.',
+    );
+    expect(skipped).not.toMatch(/unpacked copy/);
     expect(restoreNow({ verify: 'done', extract: 'done', 'stop-service': 'running' })).toMatch(/roll back/);
     // Past the stop, every later step keeps that answer.
     expect(restoreNow({ extract: 'done', 'stop-service': 'done', swap: 'done', ownership: 'running' })).toMatch(
@@ -57,7 +63,7 @@ describe('cancelling: the runbook says what it will do', () => {
   it("says a rollback cannot undo a product's own step that has no undo (DeviceOn's reset to default)", async () => {
     const def = restoreRunbook(await loadProfile('deviceon-linux'));
     const at = (states: Record<string, StepState>): string =>
-      cancelNow(def, new Map(Object.entries(states).map(([id, state]) => [id, { state }])), {} as RestoreCtx);
+      cancelNow(def, new Map(Object.entries(states).map(([id, state]) => [id, { state }])), restoreJob([]));
     const swapped = { extract: 'done', 'stop-service': 'skipped', swap: 'done' } as const;
     expect(at(swapped)).toMatch(/roll back \(everything as it was\)/);
     for (const state of ['running', 'done'] as const) {
@@ -273,3 +279,67 @@ describe.skipIf(restoreTestsBlocked() !== undefined)(
     }, 120_000);
   },
 );
+
+describe.skipIf(restoreTestsBlocked() !== undefined)('cancelling a restore whose unpacking was skipped', () => {
+  it('WISE-DeviceOn (the backup holds no folders): says nothing was unpacked, and nothing on the new server changed', async () => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'cancel-skipped-'));
+    // The stand-ins are stopped by this test, after it looked at them (the practice would stop them on its way out).
+    const stops: Array<() => Promise<void>> = [];
+    try {
+      const ac = new AbortController();
+      let shown = '';
+      let said: string | null = null;
+      let fresh: MachinePlan | undefined;
+      let pidBefore: string | undefined;
+      const makeService: ServiceMaker = async (name, argv, home) => {
+        const svc = await runitServiceMaker(name, argv, home);
+        stops.push(svc.dispose);
+        return { spec: svc.spec, dispose: async () => undefined };
+      };
+      let before: Awaited<ReturnType<typeof snapshotTree>> = {};
+      const settled = async (root: string) =>
+        Object.fromEntries(Object.entries(await snapshotTree(root)).filter(([rel]) => !/\.log$/.test(rel)));
+      const io: RunbookIO = {
+        emit: (e) => {
+          if ((e.type === 'plan' || e.type === 'step') && e.cancel !== undefined) shown = e.cancel;
+          if (said === null && e.type === 'step' && e.step.id === 'extract' && e.step.state === 'skipped') {
+            said = shown;
+            ac.abort();
+          }
+        },
+        interaction: autoConfirm,
+        signal: ac.signal,
+      };
+      const err = await runProductPractice('deviceon-linux', io, {
+        baseDir: dir,
+        keep: true,
+        makeService,
+        before: async (phase, m) => {
+          if (phase !== 'restore') return;
+          fresh = m;
+          pidBefore = execFileSync('sv', ['status', m.service.spec.name], { encoding: 'utf8' }).match(
+            /\(pid (\d+)\)/,
+          )?.[1];
+          before = await settled(m.root);
+        },
+      }).then(
+        () => null,
+        (e: unknown) => toRecoveryError(e),
+      );
+      expect(said, 'the unpacking was skipped').not.toBeNull();
+      expect(err?.code).toBe('CANCELLED');
+      expect(said).toBe(
+        'The restore stops before the service is stopped; nothing was unpacked (the backup holds no folders). Nothing on this machine changes.',
+      );
+      // What it said is what happened: the service never stopped (same process), the new server's files as they were.
+      expect(pidBefore).toBeDefined();
+      expect(execFileSync('sv', ['status', fresh!.service.spec.name], { encoding: 'utf8' })).toMatch(
+        new RegExp(`^run: .*\\(pid ${pidBefore}\\)`),
+      );
+      expect(await settled(fresh!.root)).toEqual(before);
+    } finally {
+      for (const stop of stops) await stop().catch(() => undefined);
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
+});

@@ -731,6 +731,7 @@ async function backupHoldingLock(
       resolveItems(o.profile, {
         ...(o.root === undefined ? {} : { root: o.root }),
         ...(o.folders === undefined ? {} : { folders: o.folders }),
+        here: process.platform,
       }),
       o,
     ),

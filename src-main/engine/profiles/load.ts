@@ -139,6 +139,35 @@ export interface ResolveOptions {
    * folder exists yet on this machine. Without it, `*` matches the folders that exist here.
    */
   fromBackup?: readonly string[];
+  /**
+   * The system the folders are used on (a job on this machine: process.platform). Without `root`, every folder
+   * must then be an absolute path there: a Windows profile's `C:\\…` on Linux is a relative name, and a restore
+   * wrote folders named `C:\\EdgeData\\Storage` into its working directory and called it done.
+   */
+  here?: NodeJS.Platform;
+}
+
+function absoluteOn(p: string, platform: NodeJS.Platform): boolean {
+  return platform === 'win32' ? /^(?:[A-Za-z]:[\\/]|\\\\)/.test(p) : p.startsWith('/');
+}
+
+function checkFolderHere(profile: Profile, id: string, p: string, opts: ResolveOptions, chosen: boolean): void {
+  const here = opts.here;
+  if (here === undefined || absoluteOn(p, here)) return;
+  const system = here === 'win32' ? 'Windows' : here === 'darwin' ? 'macOS' : 'Linux';
+  if (chosen) {
+    throw new RecoveryError(
+      'BAD_INPUT',
+      `The folder for ${id} must be an absolute path on this ${system} machine, not "${p}".`,
+    );
+  }
+  throw new RecoveryError(
+    'BAD_PROFILE',
+    `The profile ${profile.id} is for ${profile.platform === 'windows' ? 'Windows' : 'Linux'}: its folder ${id} (${p}) is not a path on this ${system} machine.`,
+    {
+      hint: 'Choose the profile made for this system (edge-recovery profiles), or give --root <dir> for the disk of such a machine mounted here. Nothing was changed.',
+    },
+  );
 }
 
 const WILDCARD_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -185,6 +214,13 @@ export function resolveItems(profile: Profile, opts: ResolveOptions = {}): Resol
     }
     if (!path.isAbsolute(p) && !path.win32.isAbsolute(p)) {
       throw new RecoveryError('BAD_INPUT', `The folder for ${id} must be an absolute path, not "${p}".`);
+    }
+    checkFolderHere(profile, id, p, opts, true);
+  }
+  if (opts.root === undefined) {
+    for (const i of profile.items) {
+      if (opts.folders?.[i.id] === undefined)
+        checkFolderHere(profile, i.id, resolveItemPath(i.path, opts), opts, false);
     }
   }
   return profile.items.flatMap((i) => {

@@ -234,6 +234,7 @@ async function startRestore(stateDir: string, opts: RestoreOptions, io: RunbookI
   // `*` items (each OPC UA adapter's certificates) resolve to what the backup holds, existing here or not.
   for (const i of resolveItems(opts.profile, {
     ...(root === null ? {} : { root }),
+    here: process.platform,
     fromBackup: inBackup === null ? [] : [...inBackup],
   })) {
     if (inBackup !== null && !inBackup.has(i.id)) continue;

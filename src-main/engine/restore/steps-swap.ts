@@ -98,18 +98,24 @@ export const stopStep: Step<RestoreCtx> = {
   },
 };
 
+/** When the unpacking is skipped: the product restores itself from a backup that holds no folders. */
+const noFoldersToUnpack = (c: RestoreCtx): boolean => c.store.j.items.length === 0;
+
 export const extractStep: Step<RestoreCtx> = {
   id: 'extract',
   title: 'Unpack into staging folders',
   cancel: {
     during:
       'The unpacking stops and its partly unpacked copy is deleted; the service was never stopped. Nothing on this machine changes.',
-    after:
-      'The restore stops before the service is stopped: the unpacked copy is deleted. Nothing on this machine changes.',
+    // Skipped (a backup without folders) there is no unpacked copy to speak of.
+    after: (c) =>
+      noFoldersToUnpack(c)
+        ? 'The restore stops before the service is stopped; nothing was unpacked (the backup holds no folders). Nothing on this machine changes.'
+        : 'The restore stops before the service is stopped: the unpacked copy is deleted. Nothing on this machine changes.',
   },
   explain: (c) =>
     `Unpack the backup into ${c.store.j.items.map((i) => i.staging).join(', ')} (root-only, beside the current folders, on the same disk) while ${c.profile.productName} keeps running: every part's and every file's hash, and every entry against the backup's list of files, are checked as it is read; then every path is checked against the ownership policy while the data is written to disk. The current folders are not touched; if anything does not match, the staging folders are removed and nothing has changed.`,
-  skip: (c) => (c.store.j.items.length === 0 ? 'The backup holds no folders: the product restores itself.' : null),
+  skip: (c) => (noFoldersToUnpack(c) ? 'The backup holds no folders: the product restores itself.' : null),
   async run(c, s) {
     const stepStart = Date.now();
     const m = await needManifest(c);
