@@ -87,6 +87,30 @@ function extras(b: Buffer): Map<number, Buffer> {
   return m;
 }
 
+/**
+ * Every entry owns its own bytes: its local header (30 bytes at least) and its compressed data, before the central
+ * directory and before the next entry's header. A zip whose directory points several entries at one stream, or
+ * whose data holds the next entry's header (David Fifield's overlapping zip bombs: 6 MB that read as 256 TiB), is
+ * refused before a byte is inflated, as Info-ZIP's `unzip -t` refuses it ("overlapped components").
+ */
+function refuseOverlaps(entries: ZipEntry[], cdOffset: number): void {
+  const byOffset = [...entries].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
+  for (let i = 0; i < byOffset.length; i++) {
+    const e = byOffset[i]!;
+    // At least: the fixed part of its local header, then its data (the names and extras only add to it).
+    const end = e.localHeaderOffset + 30 + e.compressedSize;
+    const next = byOffset[i + 1];
+    if (next !== undefined && next.localHeaderOffset < end) {
+      throw new ZipFormatError(
+        `${next.name} lies inside the bytes of ${e.name} (entries that overlap: one stream read as several files, a zip bomb)`,
+      );
+    }
+    if (end > cdOffset) {
+      throw new ZipFormatError(`${e.name}: its data runs into the central directory`);
+    }
+  }
+}
+
 export class ZipFile {
   readonly size: number;
   private constructor(
@@ -213,6 +237,7 @@ export class ZipFile {
       });
       off = end;
     }
+    refuseOverlaps(out, cdOffset);
     return out;
   }
 
