@@ -510,7 +510,11 @@ export function buildProgram(): Command {
     .option('--yes', 'do not ask before destructive steps; roll back by itself on failure')
     .option('--allow-version-mismatch', 'restore even if the installed version does not fit the version policy')
     .option('--allow-other-device', 'restore a backup made on another device (the normal case on replacement hardware)')
-    .option('--keep-defaults', 'keep the set-aside default folders after a successful restore')
+    .option('--keep-defaults', 'keep the set-aside default folders after a successful restore (also what --yes does)')
+    .option(
+      '--delete-old',
+      'delete the set-aside default folders after a successful restore, without asking (--yes alone keeps them)',
+    )
     .option('--allow-profile-commands', ALLOW_COMMANDS_HELP)
     .option('--ticket <number>', 'service ticket number for the report (remembered for the next job)')
     .option('--site <name>', 'site for the report (remembered)')
@@ -518,6 +522,11 @@ export function buildProgram(): Command {
     .addOption(new Option('--state-dir <dir>', 'where the restore journal lives').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'print progress and results as JSON lines')
     .action(async (backup: string, o: RestoreCliOptions) => {
+      if (o.keepDefaults === true && o.deleteOld === true) {
+        throw new RecoveryError('BAD_INPUT', '--keep-defaults and --delete-old say opposite things.', {
+          hint: 'Give one of them: --keep-defaults keeps the old folders, --delete-old deletes them at the end.',
+        });
+      }
       const { runRestore } = await engine.restore();
       const profile = await cliProfile(o.profile, o);
       const { passphrase, ageKey } = await passphraseFor(backup, o.passphraseFile);
@@ -541,6 +550,7 @@ export function buildProgram(): Command {
               allowOtherDevice: o.allowOtherDevice === true,
               allowVersionMismatch: o.allowVersionMismatch === true,
               keepDefaults: o.keepDefaults === true,
+              deleteOld: o.deleteOld === true,
               ticket,
               ...stateDirOpt(o),
             },
@@ -773,6 +783,7 @@ interface RestoreCliOptions {
   allowVersionMismatch?: boolean;
   allowOtherDevice?: boolean;
   keepDefaults?: boolean;
+  deleteOld?: boolean;
   stateDir?: string;
   json?: boolean;
   allowProfileCommands?: boolean;

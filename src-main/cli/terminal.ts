@@ -176,7 +176,13 @@ export interface TerminalInteractionOptions {
 export function terminalInteraction(o: TerminalInteractionOptions): Interaction {
   return {
     async confirm(req: ConfirmRequest): Promise<boolean> {
-      if (o.yes) return true;
+      if (o.yes) {
+        if (req.explicitOnly === undefined || req.decline === undefined) return true;
+        say(
+          `"${req.title}": --yes answers "${req.decline}" here (a blanket yes is not that choice; ${req.explicitOnly.how}).\n`,
+        );
+        return false;
+      }
       if (o.json || !process.stdin.isTTY) {
         say(
           req.decline !== undefined

@@ -8,7 +8,7 @@ import { serviceFor } from '../../src-main/engine/service/index.js';
 import { jsonEvents, runCli } from '../helpers/cli.js';
 import { startPracticeMachine, waitForApi, type PracticeMachine } from '../helpers/practice-machine.js';
 import { ensureTestOwner, restoreTestsBlocked } from '../helpers/restore-driver.js';
-import { snapshotTree } from '../helpers/tree-snapshot.js';
+import { siblingsLike, snapshotTree } from '../helpers/tree-snapshot.js';
 
 const blocked = restoreTestsBlocked();
 const OWNER = 'edge-rt';
@@ -171,6 +171,48 @@ describe.skipIf(blocked !== undefined)(
       expect(await fsp.readFile(path.join(conf!.path, 'from-old.json'), 'utf8')).toBe('{"old":true}\n');
       expect(await newM.api.credentialEntries(newM.profile.credentials[0]!)).toEqual([]);
       expect((await runCli(['status', '--state-dir', stateDir])).stdout).toMatch(/No unfinished restore/);
+    });
+
+    it('--yes keeps the set-aside folders (a blanket yes is not the choice to delete them); --delete-old deletes them', async () => {
+      const targets = resolveItems(newM.profile, { root: newM.root }).map((i) => i.path);
+      const setAside = async () =>
+        (await Promise.all(targets.map((t) => siblingsLike(t)))).flat().filter((n) => n.includes('.before-restore-'));
+      const before = await setAside();
+      // --yes: the restore goes through without a question, and ends keeping the old folders.
+      const kept = path.join(work, 'state-yes-keeps');
+      const r = await runCli([...restoreArgs(kept), '--yes']);
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      const keptNow = await setAside();
+      expect(keptNow.length).toBe(before.length + targets.length);
+      expect(r.stderr + r.stdout).toContain('--yes answers "Keep them for now" here');
+      expect(JSON.parse(await fsp.readFile(path.join(kept, 'restore-journal.json'), 'utf8')).oldFolders).toMatchObject({
+        decision: 'kept',
+      });
+      expect((await runCli(['status', '--state-dir', kept])).stdout).toMatch(/Left to do:[\s\S]*finish/);
+
+      // Both at once: refused before anything starts.
+      const both = await runCli([
+        ...restoreArgs(path.join(work, 'state-both')),
+        '--yes',
+        '--keep-defaults',
+        '--delete-old',
+      ]);
+      expect(both.code, both.stderr).toBe(2);
+      expect(await setAside()).toEqual(keptNow);
+
+      // --delete-old: the technician's explicit choice, made at the start: deleted at the end without asking.
+      const deleted = path.join(work, 'state-delete-old');
+      const d = await runCli([...restoreArgs(deleted), '--yes', '--delete-old']);
+      expect(d.code, d.stderr + d.stdout).toBe(0);
+      expect(await setAside()).toEqual(keptNow);
+      expect(
+        JSON.parse(await fsp.readFile(path.join(deleted, 'restore-journal.json'), 'utf8')).oldFolders,
+      ).toMatchObject({ decision: 'deleted' });
+
+      // `finish --yes` is itself the choice: it deletes what the first restore kept.
+      const f = await runCli(['finish', '--state-dir', kept, '--yes']);
+      expect(f.code, f.stderr + f.stdout).toBe(0);
+      expect(await setAside()).toEqual(before);
     });
   },
 );

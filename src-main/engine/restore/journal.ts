@@ -94,6 +94,8 @@ export interface RestoreJournal {
     allowOtherDevice: boolean;
     allowVersionMismatch: boolean;
     keepDefaults: boolean;
+    /** The set-aside folders are deleted at the end without asking (chosen explicitly at the start: --delete-old). */
+    deleteOld?: boolean;
     reportDirs: string[];
     encrypted: boolean;
     /** The service ticket this restore is for (asked before it started): on its report. */

@@ -54,6 +54,11 @@ export interface RestoreOptions {
   allowVersionMismatch?: boolean;
   /** Keep the set-aside folders after a successful restore. */
   keepDefaults?: boolean;
+  /**
+   * Delete the set-aside folders after a successful restore without asking at the end: the technician's explicit
+   * choice, made when the restore is started (CLI --delete-old). Otherwise the end asks (a blanket --yes keeps them).
+   */
+  deleteOld?: boolean;
   stateDir?: string;
   reportDirs?: string[];
   /** Ticket number, site and technician for the report (validated by the caller: parseTicket). */
@@ -270,6 +275,7 @@ async function startRestore(stateDir: string, opts: RestoreOptions, io: RunbookI
       allowOtherDevice: opts.allowOtherDevice ?? false,
       allowVersionMismatch: opts.allowVersionMismatch ?? false,
       keepDefaults: opts.keepDefaults ?? false,
+      ...(opts.deleteOld === true && opts.keepDefaults !== true ? { deleteOld: true } : {}),
       reportDirs: opts.reportDirs ?? [],
       ...(opts.ticket && hasTicket(cleanTicket(opts.ticket)) ? { ticket: cleanTicket(opts.ticket) } : {}),
       encrypted: set !== null && set.manifest.archive.encryption !== null,

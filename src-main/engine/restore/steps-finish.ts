@@ -200,7 +200,9 @@ export const finishStep: Step<RestoreCtx> = {
   explain: (c) =>
     c.store.j.options.keepDefaults
       ? 'Remove leftover staging folders; the set-aside folders are kept (keep-defaults was chosen).'
-      : 'Remove leftover staging folders, then ask you one last time: delete the folders the restore set aside, or keep them. Until you delete them, nothing of the old state is lost.',
+      : c.store.j.options.deleteOld === true
+        ? 'Remove leftover staging folders, then delete the folders the restore set aside (you chose that when the restore started: --delete-old). After that the restore cannot be rolled back.'
+        : 'Remove leftover staging folders, then ask you one last time: delete the folders the restore set aside, or keep them. Until you delete them, nothing of the old state is lost.',
   async run(c, s) {
     const j = c.store.j;
     for (const i of j.items) removeTreeNoFollow(i.staging);
@@ -212,7 +214,8 @@ export const finishStep: Step<RestoreCtx> = {
     const old = await setAsideFolders(c);
     if (old.paths.length === 0 && !decided) return 'There were no earlier folders to delete.';
     let remove = decided;
-    if (!decided && !j.options.keepDefaults) {
+    if (!decided && !j.options.keepDefaults && j.options.deleteOld === true) remove = true;
+    else if (!decided && !j.options.keepDefaults) {
       remove = await s.interaction.confirm({
         stepId: 'finish',
         title: 'Everything works? Delete the old folders',
@@ -223,6 +226,10 @@ export const finishStep: Step<RestoreCtx> = {
         details: old.paths,
         action: `Delete the old folders (${oldFoldersWords(old)})`,
         decline: 'Keep them for now',
+        // Set-aside folders go only by the technician's own choice: never by a script's blanket --yes.
+        explicitOnly: {
+          how: 'restore --delete-old deletes them at the end without asking; "edge-recovery finish" deletes them later',
+        },
       });
     }
     if (!remove) {

@@ -77,6 +77,12 @@ export interface ConfirmRequest {
    * makes it the default button.
    */
   decline?: string;
+  /**
+   * Only a person's answer (or an explicit option) says yes here: an interaction that answers every question
+   * without asking (the CLI's `--yes`) answers `decline` instead, and says `how` the yes is given explicitly.
+   * For choices a blanket "yes" to a script must not make, e.g. deleting the folders a restore set aside.
+   */
+  explicitOnly?: { how: string };
   /** The wizard's wording where `message` names a command ("edge-recovery finish"): shown instead of it. */
   ui?: { message: string };
 }
