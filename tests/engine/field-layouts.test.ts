@@ -91,7 +91,12 @@ describe.skipIf(blocked !== undefined)(`field layouts${blocked ? ` (skipped: ${b
     expect(await fsp.readFile(path.join(dataDir, 'streams', 'one.dat'), 'utf8')).toBe('data on the data disk\n');
     expect(await fsp.readFile(path.join(conf, 'app.json'), 'utf8')).toBe('{"from":"old"}\n');
     expect((await snapshotTree(dataDir))['streams/one.dat']?.owner).toBe(`${OWNER}:${OWNER}`);
-    // Nothing was left beside the link on the system disk, nor beside the target on the data disk.
+    // Nothing was left beside the link on the system disk; the old folder (kept: --yes does not delete it) is beside
+    // the target on the data disk, and "finish" deletes it from there.
+    expect(await siblingsLike(link)).toEqual([]);
+    expect(await siblingsLike(dataDir)).toEqual([expect.stringMatching(/^Storage\.before-restore-/)]);
+    const f = await runCli(['finish', '--state-dir', stateDir, '--yes']);
+    expect(f.code, f.stderr).toBe(0);
     expect(await siblingsLike(link)).toEqual([]);
     expect(await siblingsLike(dataDir)).toEqual([]);
   });
