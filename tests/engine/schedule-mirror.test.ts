@@ -36,9 +36,9 @@ describe.skipIf(runit.skip || skipLoopTests)('edge-recovery mirror onto a loop-m
   const sets: string[] = [];
 
   /** A copy of a verified set with another creation time in its manifest and name. */
-  async function setAt(from: string, createdAt: Date): Promise<string> {
+  async function setAt(from: string, createdAt: Date, into = dev): Promise<string> {
     const stamp = createdAt.toISOString().replace(/[-:]/g, '').replace('T', '_').slice(0, 13) + 'Z';
-    const dst = path.join(dev, `Backup_eds-practice_${stamp}`);
+    const dst = path.join(into, `Backup_eds-practice_${stamp}`);
     await fsp.cp(from, dst, { recursive: true });
     const mf = path.join(dst, 'manifest.json');
     const man = JSON.parse(await fsp.readFile(mf, 'utf8'));
@@ -165,5 +165,47 @@ describe.skipIf(runit.skip || skipLoopTests)('edge-recovery mirror onto a loop-m
     expect((await fsp.readdir(dir)).sort()).toEqual([names[1], `${names[1]}.sha256`, names[2], `${names[2]}.sha256`]);
     expect(execFileSync('sha256sum', ['-c', `${names[2]}.sha256`], { cwd: dir, encoding: 'utf8' })).toMatch(/: OK/);
     expect(await fsp.readFile(path.join(dir, names[2]!))).toEqual(await fsp.readFile(path.join(own, names[2]!)));
+  });
+
+  it("prunes by what this machine copied, not by a stick's own dates: planted 'newer' sets push no real copy out", async () => {
+    // A backup disk that keeps two sets, mirrored with --keep 3 onto a fresh device folder of the stick.
+    const from2 = path.join(work, 'backups2');
+    const dev2 = path.join(from2, 'EdgeRecovery', 'box2');
+    await fsp.mkdir(dev2, { recursive: true });
+    const day = 86_400_000;
+    const a = await setAt(sets[0]!, new Date(Date.now() - 5 * day), dev2);
+    const b = await setAt(sets[0]!, new Date(Date.now() - 4 * day), dev2);
+    const mirror2 = (...args: string[]) =>
+      runCli(['mirror', '--from', from2, '--to', stick.mountpoint, '--state-dir', path.join(work, 'state'), ...args]);
+    expect((await mirror2('--keep', '3')).code).toBe(0);
+    const onStick = path.join(stick.mountpoint, 'EdgeRecovery', 'box2');
+    // The disk's own retention removes A (the stick's copy is now the only one), a new backup C is made.
+    await fsp.rm(a, { recursive: true });
+    const c = await setAt(sets[0]!, new Date(Date.now() - 3 * day), dev2);
+    // Planted on the stick: a well-formed set (it passes sha256sum -c) claiming 2099, and a byte copy of C under a
+    // 2099 name. Before, both ranked "newest" and pushed A, the only copy, out of "keep 3".
+    await setAt(sets[0]!, new Date('2099-01-01T00:00:00Z'), onStick);
+    await fsp.cp(c, path.join(onStick, 'Backup_eds-practice_20990102_0000Z'), { recursive: true });
+    const r = await mirror2('--keep', '3', '--json');
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const res = jsonEvents(r.stdout).find((e) => e.type === 'finished')!.result as { removed: string[] };
+    expect(res.removed).toEqual([]);
+    const names = (await fsp.readdir(onStick)).sort();
+    for (const s of [a, b, c]) expect(names).toContain(path.basename(s));
+    expect(names).toContain('Backup_eds-practice_20990101_0000Z');
+    expect(r.stdout).toMatch(/Left alone 1 not copied by this machine's mirror[^"]*Backup_eds-practice_20990101_0000Z/);
+    // --keep 2: the oldest real copy (A) goes; the planted set stays (never ours to delete); C and its copy stay.
+    const r2 = await mirror2('--keep', '2', '--json');
+    expect(r2.code, r2.stderr + r2.stdout).toBe(0);
+    const res2 = jsonEvents(r2.stdout).find((e) => e.type === 'finished')!.result as { removed: string[] };
+    expect(res2.removed.map((p) => path.basename(p))).toEqual([path.basename(a)]);
+    expect((await fsp.readdir(onStick)).sort()).toEqual(
+      [
+        path.basename(b),
+        path.basename(c),
+        'Backup_eds-practice_20990101_0000Z',
+        'Backup_eds-practice_20990102_0000Z',
+      ].sort(),
+    );
   });
 });

@@ -65,6 +65,21 @@ async function readHandMadeSource(
   if (!(await exists(path.join(j.backup, MANIFEST_NAME))) || hm.source === undefined) {
     await fsp.rm(j.backup, { recursive: true, force: true });
     await fsp.mkdir(path.dirname(j.backup), { recursive: true, mode: 0o700 });
+    // The copy goes to the state folder (usually the system disk, often the product's too) while the product
+    // runs: room for it is checked first, as for the staging copies. Recompressed, it may come out somewhat
+    // larger than the archive (a faster gzip level than the archive's): a quarter more, plus a margin.
+    const size = (await fsp.stat(hm.file)).size;
+    const need = Math.ceil(size * 1.25) + 16 * 1024 * 1024;
+    const { freeBytes } = await freeSpace(path.dirname(j.backup));
+    if (freeBytes < need) {
+      throw new RecoveryError(
+        'NOT_ENOUGH_SPACE',
+        `There is ${formatBytes(freeBytes)} free in ${path.dirname(j.backup)}; the checked copy of the hand-made archive needs about ${formatBytes(need)}.`,
+        {
+          hint: 'Free some space there, or run the restore with --state-dir on a disk with room (not the stick). Nothing was changed.',
+        },
+      );
+    }
     const r = await adoptIntoSet(
       hm.file,
       c.profile,

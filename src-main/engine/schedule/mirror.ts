@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { constants as fsc, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { listBackups } from '../backup/list-backups.js';
 import { MANIFEST_NAME, readBackupSet } from '../backup/manifest.js';
@@ -9,6 +9,7 @@ import { formatBytes, ProgressMeter } from '../progress.js';
 import { executeRunbook, type RunbookDef, type RunbookIO } from '../runbook/runner.js';
 import { CREATE_EXCL_FLAGS, fsyncDir, mkdirNoFollow } from '../util/atomic-fs.js';
 import { withJobLock } from '../util/job-lock.js';
+import { recordMirrored, type MirrorRecord } from './mirror-record.js';
 
 export interface MirrorOptions {
   /** Where the backups are: a backup disk's mount point, its EdgeRecovery folder, or a product's backup folder. */
@@ -41,14 +42,18 @@ interface Item {
   group: string;
   bytes: number;
   createdAt: string;
-  /** Expected sha256 per file name, when the source says (a set's manifest parts). */
+  /** Expected sha256 per file name, when the source says (a set's manifest parts, and its manifest.json). */
   expected: Map<string, string>;
+  /** What the mirror record knows the copy by (mirror-record.ts): a set's manifest.json hash, a file's own hash. */
+  sha256?: string;
 }
 
 interface Ctx {
   o: MirrorOptions;
   items: Item[];
   result: MirrorResult;
+  /** The copies this machine's mirror made (all runs, this one included): the only ones pruning may delete. */
+  record: MirrorRecord;
 }
 
 /** `*.tar.gz.enc` → a RegExp on the whole file name. */
@@ -111,6 +116,24 @@ async function copyHashed(src: string, dst: string, meter: ProgressMeter, signal
   return h.digest('hex');
 }
 
+/** A regular file (not a link, not a device): what may be read as a manifest or a .sha256 on a stick. */
+async function isPlainFile(p: string): Promise<boolean> {
+  return (await fsp.lstat(p).catch(() => null))?.isFile() === true;
+}
+
+/** The first KiB of a plain file, or null. */
+async function readSmallFile(p: string): Promise<string | null> {
+  if (!(await isPlainFile(p))) return null;
+  const fh = await fsp.open(p, fsc.O_RDONLY | (fsc.O_NOFOLLOW ?? 0));
+  try {
+    const buf = Buffer.alloc(1024);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    return buf.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await fh.close();
+  }
+}
+
 async function exists(p: string): Promise<boolean> {
   return fsp.lstat(p).then(
     () => true,
@@ -132,6 +155,8 @@ async function setItems(o: MirrorOptions): Promise<Item[]> {
         const { manifest } = await readBackupSet(b.path);
         const files = await filesOf(b.path);
         const device = path.basename(path.dirname(b.path));
+        // The copy is known by its manifest's hash (the mirror record), and checked against it like the parts.
+        const manifestSum = await hashFile(path.join(b.path, MANIFEST_NAME));
         items.push({
           kind: 'set',
           src: b.path,
@@ -139,7 +164,11 @@ async function setItems(o: MirrorOptions): Promise<Item[]> {
           group: path.join(o.to, 'EdgeRecovery', device),
           bytes: files.reduce((a, f) => a + f.size, 0),
           createdAt: b.createdAt,
-          expected: new Map(manifest.archive.parts.map((p) => [p.name, p.sha256])),
+          expected: new Map([
+            ...manifest.archive.parts.map((p): [string, string] => [p.name, p.sha256]),
+            [MANIFEST_NAME, manifestSum],
+          ]),
+          sha256: manifestSum,
         });
       }
     }
@@ -225,7 +254,7 @@ async function copySet(it: Item, meter: ProgressMeter, signal?: AbortSignal): Pr
   }
 }
 
-async function copyFile(it: Item, meter: ProgressMeter, signal?: AbortSignal): Promise<void> {
+async function copyFile(it: Item, meter: ProgressMeter, signal?: AbortSignal): Promise<string> {
   await fsp.mkdir(it.group, { recursive: true, mode: 0o700 });
   const name = path.basename(it.dst);
   const tmp = path.join(it.group, `.${name}.mirror-${process.pid}`);
@@ -240,6 +269,7 @@ async function copyFile(it: Item, meter: ProgressMeter, signal?: AbortSignal): P
     await fsp.writeFile(sums, `${sum}  ${name}\n`, { flag: 'wx', mode: 0o600 });
     meter.add(0, 1);
     await fsyncDir(it.group);
+    return sum;
   } catch (e) {
     await fsp.rm(tmp, { force: true });
     throw e;
@@ -251,7 +281,10 @@ async function alreadyThere(it: Item): Promise<boolean> {
   if (!(await exists(it.dst))) return false;
   if (it.kind === 'file') {
     const sums = await fsp.readFile(`${it.dst}.sha256`, 'utf8').catch(() => '');
-    return sums.startsWith((await hashFile(it.src)).slice(0, 64)) && (await hashFile(it.dst)) === sums.slice(0, 64);
+    const src = await hashFile(it.src);
+    if (!(sums.startsWith(src) && (await hashFile(it.dst)) === sums.slice(0, 64))) return false;
+    it.sha256 = src;
+    return true;
   }
   if (!(await exists(path.join(it.dst, MANIFEST_NAME)))) return false;
   for (const [name, want] of it.expected) {
@@ -318,10 +351,19 @@ const steps: RunbookDef<Ctx>['steps'] = [
           await fsp.rename(it.dst, `${it.dst}.replaced-${Date.now()}`);
         }
         if (it.kind === 'set') await copySet(it, meter, s.signal);
-        else await copyFile(it, meter, s.signal);
+        else it.sha256 = await copyFile(it, meter, s.signal);
         c.result.copied.push(it.dst);
       }
       meter.flush();
+      // Recorded once read back (or found intact): from now on the stick's pruning may count and delete these.
+      c.record = await recordMirrored(
+        c.o.stateDir,
+        Object.fromEntries(
+          c.items
+            .filter((i) => i.sha256 !== undefined)
+            .map((i) => [i.sha256!, { createdAt: i.createdAt, name: path.basename(i.src) }]),
+        ),
+      );
       return `Copied and read back ${c.result.copied.length}${c.result.alreadyThere.length ? `; ${c.result.alreadyThere.length} already on the stick and intact` : ''}.`;
     },
   },
@@ -329,51 +371,66 @@ const steps: RunbookDef<Ctx>['steps'] = [
     id: 'prune',
     title: 'Keep the newest on the stick',
     explain: (c) =>
-      `Keep the ${c.o.keep} newest backups of each kind on ${c.o.to} and delete older ones (never one just copied).`,
+      `Keep the ${c.o.keep} newest backups of each kind on ${c.o.to} and delete older ones (never one just copied). Only copies this machine's mirror made and recorded are counted and deleted, newest by the time their source said: anything else on the stick (whatever date its own manifest claims) is left alone.`,
     async run(c) {
       const groups = new Set(c.items.map((i) => i.group));
       const keepNow = new Set([...c.result.copied, ...c.result.alreadyThere].map((p) => path.resolve(p)));
+      const prefix = (name: string): string => name.replace(/_\d{8}_\d{4}Z.*$/, '');
+      const unknown: string[] = [];
       for (const g of groups) {
-        let entries: { p: string; createdAt: string }[] = [];
-        if (c.o.glob) {
-          const re = globToRegExp(c.o.glob);
-          for (const e of await fsp.readdir(g, { withFileTypes: true })) {
-            if (!e.isFile() || !re.test(e.name)) continue;
-            entries.push({
-              p: path.join(g, e.name),
-              createdAt: (await fsp.lstat(path.join(g, e.name))).mtime.toISOString(),
-            });
+        const entries: { p: string; hash: string; createdAt: string; kind: string }[] = [];
+        const mine = new Set(c.items.filter((i) => i.group === g).map((i) => prefix(path.basename(i.src))));
+        for (const e of await fsp.readdir(g, { withFileTypes: true })) {
+          const p = path.join(g, e.name);
+          let hash: string | null;
+          if (c.o.glob) {
+            if (!e.isFile() || !globToRegExp(c.o.glob).test(e.name)) continue;
+            // Its .sha256 names the content; a copy we made has one whose hash we recorded.
+            hash = await readSmallFile(`${p}.sha256`).then((t) => t?.slice(0, 64) ?? null);
+          } else {
+            if (!e.isDirectory() || !e.name.startsWith('Backup_')) continue;
+            hash = (await isPlainFile(path.join(p, MANIFEST_NAME)))
+              ? await hashFile(path.join(p, MANIFEST_NAME))
+              : null;
           }
-        } else {
-          for (const n of await fsp.readdir(g)) {
-            if (!n.startsWith('Backup_')) continue;
-            const set = await readBackupSet(path.join(g, n)).catch(() => null);
-            if (set) entries.push({ p: path.join(g, n), createdAt: set.manifest.createdAt });
+          const known = hash === null ? undefined : c.record[hash];
+          if (known === undefined || hash === null) {
+            if (!keepNow.has(path.resolve(p))) unknown.push(p);
+            continue;
           }
-          // Per profile, like the source side.
-          const mine = new Set(
-            c.items.filter((i) => i.group === g).map((i) => path.basename(i.src).replace(/_\d{8}_\d{4}Z.*$/, '')),
-          );
-          entries = entries.filter((e) => mine.has(path.basename(e.p).replace(/_\d{8}_\d{4}Z.*$/, '')));
+          // Per profile (the source's name, not the stick's folder name), like the source side.
+          const kind = c.o.glob ? '' : prefix(known.name);
+          if (!c.o.glob && !mine.has(kind)) continue;
+          entries.push({ p, hash, createdAt: known.createdAt, kind });
         }
-        const byPrefix = new Map<string, typeof entries>();
-        for (const e of entries) {
-          const k = c.o.glob ? '' : path.basename(e.p).replace(/_\d{8}_\d{4}Z.*$/, '');
-          byPrefix.set(k, [...(byPrefix.get(k) ?? []), e]);
-        }
-        for (const list of byPrefix.values()) {
-          list.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
-          for (const e of list.slice(c.o.keep)) {
-            if (keepNow.has(path.resolve(e.p))) continue;
+        const byKind = new Map<string, typeof entries>();
+        for (const e of entries) byKind.set(e.kind, [...(byKind.get(e.kind) ?? []), e]);
+        for (const list of byKind.values()) {
+          // The N newest distinct copies are kept (a duplicate of one, under any name, counts once), and whatever
+          // this run just copied or found intact.
+          const times = new Map(list.map((e) => [e.hash, e.createdAt]));
+          const newest = [...times.entries()]
+            .sort(([, a], [, b]) => (a < b ? 1 : a > b ? -1 : 0))
+            .slice(0, c.o.keep)
+            .map(([h]) => h);
+          const kept = new Set([...newest, ...list.filter((e) => keepNow.has(path.resolve(e.p))).map((e) => e.hash)]);
+          for (const e of list) {
+            if (kept.has(e.hash) || keepNow.has(path.resolve(e.p))) continue;
             await fsp.rm(e.p, { recursive: true, force: true });
             if (c.o.glob) await fsp.rm(`${e.p}.sha256`, { force: true });
             c.result.removed.push(e.p);
           }
         }
       }
-      return c.result.removed.length === 0
-        ? 'Nothing older to remove.'
-        : `Removed ${c.result.removed.length}: ${c.result.removed.map((p) => path.basename(p)).join(', ')}.`;
+      const left =
+        unknown.length === 0
+          ? ''
+          : ` Left alone ${unknown.length} not copied by this machine's mirror (never counted, never deleted): ${unknown.map((p) => path.basename(p)).join(', ')}.`;
+      return (
+        (c.result.removed.length === 0
+          ? 'Nothing older to remove.'
+          : `Removed ${c.result.removed.length}: ${c.result.removed.map((p) => path.basename(p)).join(', ')}.`) + left
+      );
     },
   },
 ];
@@ -384,7 +441,7 @@ const steps: RunbookDef<Ctx>['steps'] = [
  */
 export async function runMirror(o: MirrorOptions, io: RunbookIO): Promise<MirrorResult> {
   return withJobLock(o.stateDir, { command: 'mirror' }, async () => {
-    const c: Ctx = { o, items: [], result: { copied: [], alreadyThere: [], removed: [] } };
+    const c: Ctx = { o, items: [], result: { copied: [], alreadyThere: [], removed: [] }, record: {} };
     const def: RunbookDef<Ctx> = {
       kind: 'mirror',
       title: `Copy backups to ${o.to}`,
