@@ -146,4 +146,16 @@ describe('ApplianceClient against a hostile or broken product API', () => {
     expect(h.ok).toBe(false);
     expect(h.detail).toMatch(/more than 16 MiB/);
   });
+
+  it("a profile's API timeout longer than a timer holds is refused (Node set it to 1 ms: every call 'did not answer')", async () => {
+    const long = ApiSchema.safeParse({
+      baseUrl: 'http://127.0.0.1:1',
+      versionEndpoint: '/v',
+      timeoutMs: 3_000_000_000,
+    });
+    expect(long.success).toBe(false);
+    expect(
+      ApiSchema.safeParse({ baseUrl: 'http://127.0.0.1:1', versionEndpoint: '/v', timeoutMs: 600_000 }).success,
+    ).toBe(true);
+  });
 });

@@ -11,6 +11,7 @@ import { GzipOut } from './gzip-out.js';
 import { isAncestor, mapPath, screenName, type MapItem } from './hand-made-map.js';
 import { LineSpool, MANIFEST_FORMAT, MANIFEST_PATH, manifestLine, type ManifestLine } from './manifest.js';
 import { PartWriter } from './part-writer.js';
+import { PathSet } from './path-set.js';
 import { BLOCK, encodeHeader, type TarEntryHeader } from './tar-header.js';
 import { TarFormatError, TarReader } from './tar-reader.js';
 import { TarSink } from './tar-sink.js';
@@ -136,8 +137,8 @@ export async function adoptArchiveJob(
   const perItem = new Map<string, { id: string; from: string; files: number; contentBytes: number }>();
   const owners = new Map<string, { uname: string; gname: string }>();
   let base: string | null = null;
-  /** Paths written so far and their type: parents before children, no duplicates. Bounded by the entry count. */
-  const written = new Map<string, 'dir' | 'file' | 'symlink'>();
+  /** Paths written so far and their type: parents before children, no duplicates (13–26 bytes per path). */
+  const written = new PathSet();
 
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'edge-recovery-adopt-'));
   const spoolFile = path.join(tmp, 'files.jsonl');

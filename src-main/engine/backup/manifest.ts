@@ -70,17 +70,35 @@ export const BackupManifestSchema = z.object({
   dirs: z.number().int().nonnegative(),
   symlinks: z.number().int().nonnegative(),
   contentBytes: z.number().int().nonnegative(),
-  archive: z.object({
-    compression: z.literal('gzip'),
-    encryption: z.enum(['age-scrypt']).nullable(),
-    innerManifest: z.string(),
-    parts: z.array(Part).min(1),
-    /**
-     * The compressed size of each gzip member of the archive, in order (before encryption): readers inflate
-     * several at once. Absent in backups made before it and in hand-made ones (then one stream is inflated).
-     */
-    gzipMembers: z.array(z.number().int().min(20).max(MEMBER_MAX)).optional(),
-  }),
+  archive: z
+    .object({
+      compression: z.literal('gzip'),
+      encryption: z.enum(['age-scrypt']).nullable(),
+      innerManifest: z.string(),
+      parts: z.array(Part).min(1),
+      /**
+       * The compressed size of each gzip member of the archive, in order (before encryption): readers inflate
+       * several at once. Absent in backups made before it and in hand-made ones (then one stream is inflated).
+       */
+      gzipMembers: z.array(z.number().int().min(20).max(MEMBER_MAX)).optional(),
+    })
+    // The parts are read in the listed order and joined by hand with `cat data.tar.gz.*`: they must be the
+    // writer's own sequence. A list naming one file again and again (each copy matches its checksum) made every
+    // reader read it that many times: a 100 KB file listed 500,000 times kept verify busy for hours.
+    .superRefine((a, ctx) => {
+      const base = a.encryption === null ? 'data.tar.gz' : 'data.tar.gz.age';
+      const split = a.parts.length > 1 || a.parts[0]?.name !== base;
+      // One issue is enough (a list of 500,000 wrong names would fill the error too).
+      const i = a.parts.findIndex((p, k) => p.name !== (split ? `${base}.${String(k + 1).padStart(3, '0')}` : base));
+      if (i >= 0) {
+        const want = split ? `${base}.${String(i + 1).padStart(3, '0')}` : base;
+        ctx.addIssue({
+          code: 'custom',
+          path: ['parts', i, 'name'],
+          message: `must be ${want} (parts in order, each once)`,
+        });
+      }
+    }),
   skipped: z.array(z.object({ path: z.string(), reason: z.string() })),
   /** The product's API port on the old box, from its appsettings.json (outside the backed-up folders). */
   apiPort: z.number().int().min(1).max(65535).optional(),

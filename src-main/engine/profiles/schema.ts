@@ -94,7 +94,8 @@ export const ApiSchema = z.object({
    * the product's "switch device" case (a replacement box restoring another device's backup).
    */
   deviceId: z.object({ endpoint: ApiPath, pointer: z.string() }).optional(),
-  timeoutMs: z.number().int().positive().default(5000),
+  /** Per request. At most 10 minutes: a timer holds no more than 2^31 - 1 ms, and Node sets a longer one to 1 ms. */
+  timeoutMs: z.number().int().positive().max(600_000).default(5000),
 });
 
 export const CredentialResourceSchema = z.object({
