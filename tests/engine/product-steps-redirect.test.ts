@@ -104,3 +104,65 @@ describe("a product step's http action answered with a redirect", () => {
     expect(received).toEqual([]);
   });
 });
+
+describe("a product step's http action whose answer never finishes", () => {
+  it('counts it as a failed try and tries again (it ended the step with a bare abort error, no retry)', async () => {
+    let calls = 0;
+    const stalling = createServer((_req, res) => {
+      calls++;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (calls === 1)
+        res.write('{"ok":'); // … and nothing more, ever
+      else res.end('{"ok":true}');
+    });
+    const port = await listen(stalling);
+    try {
+      const profile = parseProfile(
+        {
+          schemaVersion: 1,
+          id: 'steps-test',
+          productName: 'Step test product',
+          platform: 'linux',
+          service: { manager: 'none', name: 'none' },
+          items: [{ id: 'Data', path: '/data' }],
+          stopService: [],
+          api: { baseUrl: `http://127.0.0.1:${port}`, versionEndpoint: '/v', timeoutMs: 1000 },
+          steps: [
+            {
+              id: 'ready',
+              title: 'Wait until ready',
+              explain: 'Asks the product whether it is ready.',
+              at: 'restore.after-start',
+              kind: 'http',
+              path: '/ready',
+              expect: { pointer: '/ok', equals: true },
+              retries: 1,
+              retryDelaySeconds: 0,
+            },
+          ],
+        },
+        'test profile',
+      );
+      const h: ProductHost = {
+        profile,
+        root: null,
+        label: 'test',
+        device: 'dev-1',
+        passphrase: undefined,
+        signal: undefined,
+        pollMs: 50,
+        state: emptyProductState(),
+        save: () => Promise.resolve(),
+      };
+      hosts.push(h);
+      const lines: string[] = [];
+      const done = await runProductStep(h, profile.steps[0]!, { log: (m) => lines.push(m), progress: () => undefined });
+      expect(calls).toBe(2);
+      expect(done).toContain('after 1 retr');
+      expect(lines.join('\n')).toMatch(/did not finish/);
+    } finally {
+      stalling.closeAllConnections();
+      await new Promise<void>((r) => stalling.close(() => r()));
+    }
+  });
+});

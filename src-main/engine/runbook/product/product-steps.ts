@@ -234,6 +234,11 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** A try whose answer stopped after its headers (the timeout, or the connection dropped): tried again. */
+function answerCut(e: unknown): string {
+  return `the answer did not finish (${(e as Error).name === 'TimeoutError' ? 'timed out' : 'connection dropped'})`;
+}
+
 async function runHttpAction(
   h: ProductHost,
   a: HttpAction,
@@ -288,7 +293,13 @@ async function runHttpAction(
     }
     if (a.saveTo !== undefined) {
       const to = await place(h, a.saveTo);
-      const data = Buffer.from(await res.arrayBuffer());
+      let data: Buffer;
+      try {
+        data = Buffer.from(await res.arrayBuffer());
+      } catch (e) {
+        last = answerCut(e);
+        continue;
+      }
       await fsp.rm(to, { force: true });
       const fh = await fsp.open(
         to,
@@ -303,7 +314,13 @@ async function runHttpAction(
       }
       return `${a.method} ${shownPath}: HTTP ${res.status}, saved ${formatBytes(data.length)} to ${to}.`;
     }
-    const text = await res.text();
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (e) {
+      last = answerCut(e);
+      continue;
+    }
     const captures = Object.entries(a.capture);
     if (captures.length > 0) {
       let json: unknown;
