@@ -208,4 +208,59 @@ describe.skipIf(runit.skip || skipLoopTests)('edge-recovery mirror onto a loop-m
       ].sort(),
     );
   });
+
+  it("prunes a product's files by what this machine copied too: a planted 'newer' file with its own .sha256 pushes none out", async () => {
+    const own = path.join(work, 'own-files');
+    await fsp.mkdir(own);
+    const day = 86_400_000;
+    const put = async (name: string, daysAgo: number) => {
+      await fsp.writeFile(path.join(own, name), randomBytes(100_000 + daysAgo));
+      const t = new Date(Date.now() - daysAgo * day);
+      await fsp.utimes(path.join(own, name), t, t);
+    };
+    await put('app-1.tar.gz.enc', 5);
+    await put('app-2.tar.gz.enc', 4);
+    const mirror3 = (...args: string[]) =>
+      runCli([
+        'mirror',
+        '--from',
+        own,
+        '--to',
+        stick.mountpoint,
+        '--glob',
+        'app-*.tar.gz.enc',
+        '--state-dir',
+        path.join(work, 'state'),
+        ...args,
+      ]);
+    expect((await mirror3('--keep', '3')).code).toBe(0);
+    // The source's retention drops app-1 (the stick's copy is now the only one); app-3 is made.
+    await fsp.rm(path.join(own, 'app-1.tar.gz.enc'));
+    await put('app-3.tar.gz.enc', 3);
+    // Planted: a file dated 2099 with a .sha256 that checks out (sha256sum -c says OK).
+    const dir = path.join(stick.mountpoint, 'EdgeRecovery', 'files');
+    const fake = path.join(dir, 'app-9.tar.gz.enc');
+    await fsp.writeFile(fake, randomBytes(1000));
+    await fsp.writeFile(
+      `${fake}.sha256`,
+      execFileSync('sha256sum', ['app-9.tar.gz.enc'], { cwd: dir, encoding: 'utf8' }),
+    );
+    const future = new Date('2099-01-01T00:00:00Z');
+    await fsp.utimes(fake, future, future);
+    const r = await mirror3('--keep', '3', '--json');
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const res = jsonEvents(r.stdout).find((e) => e.type === 'finished')!.result as { removed: string[] };
+    expect(res.removed).toEqual([]);
+    const names = await fsp.readdir(dir);
+    for (const n of ['app-1.tar.gz.enc', 'app-2.tar.gz.enc', 'app-3.tar.gz.enc', 'app-9.tar.gz.enc']) {
+      expect(names).toContain(n);
+    }
+    // --keep 2: the oldest copy goes (with its .sha256); the planted file is never ours to delete.
+    const r2 = await mirror3('--keep', '2', '--json');
+    const res2 = jsonEvents(r2.stdout).find((e) => e.type === 'finished')!.result as { removed: string[] };
+    expect(res2.removed.map((p) => path.basename(p))).toEqual(['app-1.tar.gz.enc']);
+    expect((await fsp.readdir(dir)).filter((n) => n.startsWith('app-')).sort()).toEqual(
+      ['app-2', 'app-3', 'app-9'].flatMap((b) => [`${b}.tar.gz.enc`, `${b}.tar.gz.enc.sha256`]),
+    );
+  });
 });
