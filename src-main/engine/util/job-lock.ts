@@ -308,6 +308,14 @@ export function checkStateDir(dir: string): void {
         details: { stateDir: dir, place },
       },
     );
+  checkRootOnlyDir(dir, fail);
+}
+
+/**
+ * What both checks ask of a folder: every folder and link on the way is trusted (resolveTrusted), and the folder,
+ * if it is there yet, is a folder of root's (or this account's) that group and others cannot write.
+ */
+function checkRootOnlyDir(dir: string, fail: (place: string, why: string) => RecoveryError): void {
   const { st } = resolveTrusted(dir, fail);
   if (st === null) return; // not there yet: made by us, 0700
   const me = process.geteuid?.() ?? 0;
@@ -332,12 +340,7 @@ function checkLockDir(dir: string): void {
         details: { lockDir: dir, place },
       },
     );
-  const { st } = resolveTrusted(dir, fail);
-  if (st === null) return; // not there yet: made by us, 0700
-  const me = process.geteuid?.() ?? 0;
-  if (!st.isDirectory()) throw fail(dir, 'it is not a folder');
-  if (st.uid !== me && st.uid !== 0) throw fail(dir, `it belongs to uid ${st.uid}`);
-  if ((st.mode & 0o022) !== 0) throw fail(dir, `it is writable by others (mode ${(st.mode & 0o7777).toString(8)})`);
+  checkRootOnlyDir(dir, fail);
 }
 
 /**
