@@ -150,6 +150,10 @@ describe.skipIf(skip !== null)('wizard in a browser at 1366×768: the field dead
       await rec.capture('cancelled');
       // Not an alarm: the technician's own choice.
       expect(await done.getAttribute('role')).toBe('status');
+      // What was done, not only "cancelled": the checklist still shows "Start the service again" as not done.
+      expect(await done.textContent()).toMatch(
+        /The unfinished backup was removed from the stick\. The service was started again\. Earlier backups were not touched\./,
+      );
       expect(await page.locator('.checklist-item[data-state="failed"]').count()).toBe(0);
       const r = await fetch(`http://127.0.0.1:${sb.oldPort}/api/v1/diagnostics/productinformation`);
       expect(r.ok).toBe(true);

@@ -183,6 +183,10 @@ describe.skipIf(runit.skip)('cancelling a backup: the words say what this job re
     );
     expect(sv('status')).toMatch(/^down: /);
     expect(r.sets).toEqual([]);
+    // The outcome says what was done, as the words said before.
+    expect(r.message).toBe(
+      'Cancelled by the technician. The unfinished backup was removed from the stick. The service stays stopped, as asked (--leave-stopped). Earlier backups were not touched.',
+    );
   });
 
   it('a service that was already stopped: says it stays stopped, and it is not started', async () => {
@@ -202,6 +206,9 @@ describe.skipIf(runit.skip)('cancelling a backup: the words say what this job re
     );
     expect(sv('status')).toMatch(/^run: /);
     expect(r.sets).toEqual([]);
+    expect(r.message).toBe(
+      'Cancelled by the technician. The unfinished backup was removed from the stick. The service was started again. Earlier backups were not touched.',
+    );
   });
 
   it('a product that backs itself up while it runs: says the service was not stopped, and it never was', async () => {

@@ -802,7 +802,10 @@ async function backupHoldingLock(
     const after = await cleanupAfterFailure(c, io);
     if (after.serviceBack) await journal.close();
     // A cancel that lands once manifest.json is written ends a complete, checked backup: say so, not only "cancelled".
-    if (err.code === 'CANCELLED' && after.setKept) err = cancelledWhenComplete(c, after.serviceBack);
+    if (err.code === 'CANCELLED')
+      err = after.setKept
+        ? cancelledWhenComplete(c, after.serviceBack)
+        : cancelledBefore(c, after.serviceBack, after.setLeft);
     io.emit({ type: 'finished', ok: false, error: err.toJSON() });
     throw err;
   }
@@ -850,9 +853,13 @@ async function backupHoldingLock(
 
 /**
  * Puts things back after a failed backup. serviceBack is false when the service could not be started again (the
- * journal stays); setKept is true when the set was complete (manifest.json written), so it stays on the medium.
+ * journal stays); setKept is true when the set was complete (manifest.json written), so it stays on the medium;
+ * setLeft when an unfinished set could not be removed.
  */
-async function cleanupAfterFailure(c: Ctx, io: RunbookIO): Promise<{ serviceBack: boolean; setKept: boolean }> {
+async function cleanupAfterFailure(
+  c: Ctx,
+  io: RunbookIO,
+): Promise<{ serviceBack: boolean; setKept: boolean; setLeft: boolean }> {
   const log = (message: string, level: 'info' | 'warn' = 'info') => io.emit({ type: 'log', level, message });
   for (const line of await undoProductSteps(c.product, log)) log(line);
   await removeWork(c.product).catch(() => undefined);
@@ -862,8 +869,10 @@ async function cleanupAfterFailure(c: Ctx, io: RunbookIO): Promise<{ serviceBack
       () => true,
       () => false,
     ));
+  let setLeft = false;
   if (c.setDir !== null && !manifestWritten) {
     await fsp.rm(c.setDir, { recursive: true, force: true }).catch(() => {
+      setLeft = true;
       io.emit({
         type: 'log',
         level: 'warn',
@@ -888,15 +897,21 @@ async function cleanupAfterFailure(c: Ctx, io: RunbookIO): Promise<{ serviceBack
         level: 'warn',
         message: `The service could not be started again: ${toRecoveryError(e).message}. Start it by hand.`,
       });
-      return { serviceBack: false, setKept: c.setDir !== null && manifestWritten };
+      return { serviceBack: false, setKept: c.setDir !== null && manifestWritten, setLeft };
     }
   }
-  return { serviceBack: true, setKept: c.setDir !== null && manifestWritten };
+  return { serviceBack: true, setKept: c.setDir !== null && manifestWritten, setLeft };
 }
 
-/** The CANCELLED a technician gets when the cancel came after the set was complete: what stays and what runs. */
-function cancelledWhenComplete(c: Ctx, serviceBack: boolean): RecoveryError {
-  const service = !c.stoppedByUs
+/** The product's own steps a cancel does not undo, as a sentence with a leading space, or ''. */
+function stays(c: Ctx): string {
+  const kept = keptForGood(c);
+  return kept === '' ? '' : ` ${kept[0]!.toUpperCase()}${kept.slice(1)}`;
+}
+
+/** What became of the service after a cancel, as a sentence with a leading space ('' when it was never stopped). */
+function serviceAfterCancel(c: Ctx, serviceBack: boolean): string {
+  return !c.stoppedByUs
     ? ''
     : c.startedAgain
       ? ' The service runs again.'
@@ -907,10 +922,32 @@ function cancelledWhenComplete(c: Ctx, serviceBack: boolean): RecoveryError {
           : byHand(c)
             ? ' The service was started again by hand.'
             : ' The service was started again.';
+}
+
+/** The CANCELLED a technician gets when the cancel came after the set was complete: what stays and what runs. */
+function cancelledWhenComplete(c: Ctx, serviceBack: boolean): RecoveryError {
   return new RecoveryError(
     'CANCELLED',
-    `Cancelled after the backup was complete: ${path.basename(c.setDir!)} is on the stick, checked, and stays.${service} Old backups were not removed.`,
+    `Cancelled after the backup was complete: ${path.basename(c.setDir!)} is on the stick, checked, and stays.${serviceAfterCancel(c, serviceBack)} Old backups were not removed.${stays(c)}`,
     { details: { setDir: c.setDir } },
+  );
+}
+
+/**
+ * The CANCELLED of a backup cancelled before its set was complete: what cleanupAfterFailure did (the screen's
+ * checklist still shows "Start the service again" as not done, so the message says what became of the service).
+ */
+function cancelledBefore(c: Ctx, serviceBack: boolean, setLeft: boolean): RecoveryError {
+  const set =
+    c.setDir === null
+      ? 'Nothing was written to the stick.'
+      : setLeft
+        ? `The unfinished backup ${c.setDir} could not be removed: delete it by hand.`
+        : 'The unfinished backup was removed from the stick.';
+  return new RecoveryError(
+    'CANCELLED',
+    `Cancelled by the technician. ${set}${serviceAfterCancel(c, serviceBack)} Earlier backups were not touched.${stays(c)}`,
+    { details: c.setDir === null ? {} : { setDir: c.setDir } },
   );
 }
 
