@@ -529,12 +529,11 @@ function cancelWords(c: Ctx): string {
       ? 'the service stays stopped (--leave-stopped)'
       : 'the service is started again if it was running';
   } else service = 'the service was already stopped before the backup and stays stopped';
-  const kept = keptForGood(c);
   return (
     (complete
       ? `The backup is complete and stays on the stick, and ${service}. Old backups are not removed.`
       : `The backup stops, the unfinished backup is removed from the stick, and ${service}. Earlier backups are not touched.`) +
-    (kept === '' ? '' : ` ${kept[0]!.toUpperCase()}${kept.slice(1)}`)
+    stays(c)
   );
 }
 
