@@ -3,6 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { RecoveryError } from '../engine/errors.js';
+import { resolveTrusted } from '../engine/util/linked-folder.js';
 
 /**
  * Unix sockets that only this account can use: the socket is 0600 inside a folder of ours that nobody else may
@@ -29,15 +30,6 @@ export function socketAnswers(p: string, timeoutMs = 1000): Promise<boolean> {
   });
 }
 
-/** The folders above `p` (absolute), nearest first, up to and with the root. */
-function ancestors(p: string): string[] {
-  const out: string[] = [];
-  for (let d = path.dirname(p); ; d = path.dirname(d)) {
-    out.push(d);
-    if (path.dirname(d) === d) return out;
-  }
-}
-
 /** Creates (mode 0700) or checks the folder a private socket lives in. */
 export async function privateSocketFolder(dir: string): Promise<void> {
   const hint = `Use a folder only ${os.userInfo().username} can enter, e.g. /run/edge-recovery/serve.sock (the folder is created with mode 700).`;
@@ -50,21 +42,16 @@ export async function privateSocketFolder(dir: string): Promise<void> {
   }
   const st = await fsp.lstat(dir);
   if (!st.isDirectory()) throw refuse(`${dir} is not a folder (it may be a link).`, hint);
-  // The folders above it too (as written and once links are followed): another account that can rename entries
-  // in one of them could move ours away and put a folder and socket of its own in its place, and the SSH tunnel
-  // would then lead the technician's browser (and its sign-in link) to that socket. A sticky folder (/tmp) lets
-  // nobody but us rename our folder.
-  for (const p of new Set([...ancestors(path.resolve(dir)), ...ancestors(await fsp.realpath(dir))])) {
-    const a = await fsp.lstat(p);
-    const mine = a.uid === 0 || a.uid === euid();
-    const othersWrite = !a.isSymbolicLink() && (a.mode & 0o022) !== 0 && (a.mode & 0o1000) === 0;
-    if (!mine || othersWrite) {
-      throw refuse(
-        `The folder ${p}, above ${dir}, can be changed by ${mine ? 'other accounts' : `uid ${a.uid}`} (mode ${(a.mode & 0o7777).toString(8)}): they could put a socket of their own in the place of this one.`,
-        hint,
-      );
-    }
-  }
+  // The folders above it too, as the kernel resolves the path (resolveTrusted, the check of the state folder and
+  // of linked product folders): another account that can rename entries in one of them could move ours away and
+  // put a folder and socket of its own in its place, and the SSH tunnel would then lead the technician's browser
+  // (and its sign-in link) to that socket. A sticky folder (/tmp) lets nobody but us rename our folder.
+  resolveTrusted(dir, (place, why) =>
+    refuse(
+      `A folder on the way to ${dir} can be changed by uid other than root or this account (${why}): they could put a socket of their own in the place of this one.`,
+      hint,
+    ),
+  );
   if (st.uid !== euid()) throw refuse(`The folder ${dir} belongs to uid ${st.uid}, not to this account.`, hint);
   if ((st.mode & 0o077) !== 0) {
     throw refuse(`The folder ${dir} can be entered by others (mode ${(st.mode & 0o777).toString(8)}).`, hint);
