@@ -34,6 +34,7 @@ import { crashPoint } from '../restore/crash-point.js';
 import { defaultStateDir } from '../restore/journal.js';
 import { fsyncDir, mkdirNoFollow, writeFileAtomic } from '../util/atomic-fs.js';
 import { withJobLock } from '../util/job-lock.js';
+import { refuseRealProductInPractice } from '../util/practice-only.js';
 import { linkedFolder, refuseOverlap } from '../util/linked-folder.js';
 import type { TreeSize } from '../util/tree-size.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
@@ -690,6 +691,13 @@ function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
 export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<BackupResult> {
   checkLabel(o);
   const stateDir = defaultStateDir(o.stateDir);
+  refuseRealProductInPractice(stateDir, o.profile, () =>
+    resolveItems(o.profile, {
+      ...(o.root === undefined ? {} : { root: o.root }),
+      ...(o.folders === undefined ? {} : { folders: o.folders }),
+      here: process.platform,
+    }).map((i) => i.path),
+  );
   return withJobLock(stateDir, { command: 'backup' }, async () => {
     await recoverInterruptedBackup({ stateDir }, io);
     const journal = await BackupJournalStore.create(stateDir, o.profile, o.leaveStopped === true);
