@@ -382,8 +382,9 @@ export function buildProgram(): Command {
         site?: string;
         technician?: string;
       }) => {
-        const { runBackup } = await engine.backup();
+        const { runBackup, checkBackupTarget } = await engine.backup();
         const profile = await cliProfile(o.profile, o);
+        await checkBackupTarget(path.resolve(o.to)); // before the ticket is remembered: bad input changes nothing
         // The ticket is remembered in the state folder: only in one that passed the check (UNSAFE_PATH, exit 4).
         checkStateDir(defaultStateDir(stateDirOpt(o).stateDir));
         const ticket = await ticketFor(o, defaultStateDir(stateDirOpt(o).stateDir));

@@ -33,6 +33,7 @@ import type { ServiceControl, ServiceStatus } from '../service/types.js';
 import { crashPoint } from '../restore/crash-point.js';
 import { defaultStateDir } from '../restore/journal.js';
 import { fsyncDir, mkdirNoFollow, writeFileAtomic } from '../util/atomic-fs.js';
+import { refuseSpecialPath, STICK_HINT } from '../util/given-path.js';
 import { withJobLock } from '../util/job-lock.js';
 import { refuseRealProductInPractice } from '../util/practice-only.js';
 import { linkedFolder, refuseOverlap } from '../util/linked-folder.js';
@@ -690,6 +691,7 @@ function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
  */
 export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<BackupResult> {
   checkLabel(o);
+  await checkBackupTarget(o.to);
   const stateDir = defaultStateDir(o.stateDir);
   refuseRealProductInPractice(stateDir, o.profile, () =>
     resolveItems(o.profile, {
@@ -703,6 +705,11 @@ export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<Backup
     const journal = await BackupJournalStore.create(stateDir, o.profile, o.leaveStopped === true);
     return backupHoldingLock(o, io, journal, stateDir);
   });
+}
+
+/** Where the backup goes must be a folder (or not exist yet): not a pipe, a device or a file (exit 2). */
+export async function checkBackupTarget(to: string): Promise<void> {
+  await refuseSpecialPath(to, 'a stick or folder to write the backup to', STICK_HINT, { folderOnly: true });
 }
 
 /** The technician's name for the backup, against the product's rules for it (before anything runs). */
