@@ -48,6 +48,8 @@ export interface GivenFileOptions {
   max: number;
   /** Refuse a link (files only root should have written, e.g. a key file). Default: links are followed. */
   noFollow?: boolean;
+  /** The error for a file that cannot be opened (default: BAD_INPUT "Cannot read …"). */
+  openError?: (e: NodeJS.ErrnoException) => Error;
 }
 
 /**
@@ -61,6 +63,7 @@ export async function readGivenFile(file: string, o: GivenFileOptions): Promise<
   try {
     fh = await fsp.open(file, flags);
   } catch (e) {
+    if (o.openError) throw o.openError(e as NodeJS.ErrnoException);
     const code = (e as NodeJS.ErrnoException).code;
     const why =
       code === 'ELOOP' && o.noFollow
