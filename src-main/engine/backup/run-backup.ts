@@ -54,6 +54,7 @@ import { archiveSpaceNeeded } from './space-needed.js';
 import { signManifest } from './manifest-integrity.js';
 import { applyRetention, type RetentionPolicy, type RetentionRemoval } from './retention.js';
 import { restoreText, sha256SumsText } from './restore-txt.js';
+import { MATCH_TEXT_MAX } from '../profiles/safe-pattern.js';
 
 export interface BackupOptions {
   profile: Profile;
@@ -716,7 +717,10 @@ export async function checkBackupTarget(to: string): Promise<void> {
 export function checkLabel(o: Pick<BackupOptions, 'profile' | 'label'>): void {
   const rule = o.profile.label;
   if (o.label === undefined) return;
-  const ok = rule !== undefined ? new RegExp(rule.pattern).test(o.label) : /^[^\0\n\r]{1,200}$/.test(o.label);
+  const ok =
+    rule !== undefined
+      ? o.label.length <= MATCH_TEXT_MAX && new RegExp(rule.pattern).test(o.label)
+      : /^[^\0\n\r]{1,200}$/.test(o.label);
   if (!ok) {
     throw new RecoveryError('BAD_INPUT', `"${o.label}" is not a valid name for a ${o.profile.productName} backup.`, {
       hint: `${rule?.message ?? 'Give a name of one line (at most 200 characters).'} Nothing was changed.`,
