@@ -382,19 +382,18 @@ export function buildProgram(): Command {
         site?: string;
         technician?: string;
       }) => {
-        const { runBackup } = await engine.backup();
+        const { runBackup, checkBackupTarget } = await engine.backup();
         const profile = await cliProfile(o.profile, o);
+        await checkBackupTarget(path.resolve(o.to)); // before the ticket is remembered: bad input changes nothing
         // The ticket is remembered in the state folder: only in one that passed the check (UNSAFE_PATH, exit 4).
         checkStateDir(defaultStateDir(stateDirOpt(o).stateDir));
-        const ticket = await ticketFor(o, defaultStateDir(stateDirOpt(o).stateDir));
         const wantsEncryption = o.encrypt === true || o.passphraseFile !== undefined;
-        const passphrase = wantsEncryption
-          ? await getPassphrase({
-              ...(o.passphraseFile ? { file: o.passphraseFile } : {}),
-              create: true,
-              required: true,
-            })
-          : undefined;
+        const askPassphrase = () =>
+          getPassphrase({ ...(o.passphraseFile ? { file: o.passphraseFile } : {}), create: true, required: true });
+        // A passphrase file is read before the ticket is remembered (a bad one changes nothing); a prompt comes after.
+        const fromFile = o.passphraseFile !== undefined ? await askPassphrase() : undefined;
+        const ticket = await ticketFor(o, defaultStateDir(stateDirOpt(o).stateDir));
+        const passphrase = fromFile ?? (wantsEncryption ? await askPassphrase() : undefined);
         const r = await runBackup(
           {
             profile,

@@ -1,5 +1,5 @@
-import { promises as fsp } from 'node:fs';
 import { RecoveryError } from '../engine/errors.js';
+import { readGivenFile } from '../engine/util/given-path.js';
 import { askHidden, askSecret } from './terminal.js';
 
 /** "4G", "700M", "1.5GiB", "123456" → bytes. */
@@ -20,6 +20,10 @@ export function parseKeep(s: string): number {
     throw new RecoveryError('BAD_INPUT', `--keep takes a whole number from 1 to 100, not "${s}".`);
   return n;
 }
+
+/** The most read of a passphrase file and of a credentials file (a passphrase is a line; secrets a few entries). */
+const PASSPHRASE_FILE_MAX = 64 * 1024;
+const CREDENTIALS_FILE_MAX = 1024 * 1024;
 
 let envPassphrase: string | undefined;
 let envTaken = false;
@@ -51,9 +55,9 @@ export async function getPassphrase(o: {
   required: boolean;
 }): Promise<string | undefined> {
   if (o.file !== undefined) {
-    const text = await fsp.readFile(o.file, 'utf8').catch((e: unknown) => {
-      throw new RecoveryError('BAD_INPUT', `Cannot read the passphrase file ${o.file}: ${(e as Error).message}`);
-    });
+    const text = (await readGivenFile(o.file, { what: 'the passphrase file', max: PASSPHRASE_FILE_MAX })).toString(
+      'utf8',
+    );
     const p = text.replace(/\r?\n$/, '');
     if (p.length === 0) throw new RecoveryError('BAD_INPUT', `The passphrase file ${o.file} is empty.`);
     return p;
@@ -78,9 +82,9 @@ export async function getPassphrase(o: {
 
 /** --credentials-file: {"<resource>/<entry>" | "<entry name>": {"Field": "value"}}. */
 export async function readCredentialsFile(file: string): Promise<Record<string, Record<string, string>>> {
-  const text = await fsp.readFile(file, 'utf8').catch((e: unknown) => {
-    throw new RecoveryError('BAD_INPUT', `Cannot read the credentials file ${file}: ${(e as Error).message}`);
-  });
+  const text = (await readGivenFile(file, { what: 'the credentials file', max: CREDENTIALS_FILE_MAX })).toString(
+    'utf8',
+  );
   let raw: unknown;
   try {
     raw = JSON.parse(text);

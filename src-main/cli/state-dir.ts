@@ -10,9 +10,9 @@ import { checkStateDir } from '../engine/util/job-lock.js';
  */
 const NOTE = 'last-state-dir';
 
+/** The machine's default state folder, whatever EDGE_RECOVERY_STATE_DIR says (tests move it: EDGE_RECOVERY_NOTE_DIR). */
 function noteDir(): string {
-  // Tests point this elsewhere so parallel runs do not read each other's notes.
-  return process.env['EDGE_RECOVERY_NOTE_DIR'] || defaultStateDir(undefined, {});
+  return defaultStateDir(undefined, { EDGE_RECOVERY_NOTE_DIR: process.env['EDGE_RECOVERY_NOTE_DIR'] });
 }
 
 async function exists(p: string): Promise<boolean> {
@@ -37,7 +37,8 @@ export async function rememberStateDir(stateDir: string): Promise<void> {
 /** --state-dir (or EDGE_RECOVERY_STATE_DIR), else the remembered folder of the last restore, as an engine option. */
 export async function rememberedStateDir(o: { stateDir?: string }): Promise<{ stateDir?: string }> {
   if (o.stateDir) return { stateDir: path.resolve(o.stateDir) };
-  const fallback = defaultStateDir();
+  // Without --state-dir (nor EDGE_RECOVERY_STATE_DIR, which commander hands over as the option): the default folder.
+  const fallback = noteDir();
   if (await exists(journalPath(fallback))) return {};
   let noted: string;
   try {

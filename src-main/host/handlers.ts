@@ -90,7 +90,21 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
    * The page names a profile by `ref`; it may only name one this host offers (built in, practice, or a root-only
    * file in the profiles folder), never an arbitrary path: a profile decides what root stops, replaces and runs.
    */
-  const pageProfile = async (ref: string): Promise<Profile> => {
+  const pageProfile = async (ref: string, use: 'job' | 'read' = 'read'): Promise<Profile> => {
+    if (practice && use === 'job') {
+      // A practice session's jobs keep their journal in the sandbox (removed when practice ends) and take its lock,
+      // not the machine's: only its practice appliances may be named (the engine checks the job's folders too).
+      if (practiceRefs().includes(ref)) return loadProfile(ref);
+      throw new RecoveryError(
+        'PROFILE_UNTRUSTED',
+        `Practice works only on the practice appliances; "${ref.slice(0, 200)}" is not one of them, so nothing was started. Nothing was changed.`,
+        {
+          hint: ownsPractice
+            ? 'To back up or restore this device for real, press "Leave practice" on the start screen first.'
+            : 'This wizard was started for practice ("edge-recovery serve --practice"). To back up or restore this device for real, stop it and start "edge-recovery serve" without --practice.',
+        },
+      );
+    }
     const offered =
       builtinProfileIds().includes(ref) ||
       practiceRefs().includes(ref) ||
@@ -140,7 +154,11 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
       };
     },
 
-    'profiles.list': async () => listProfiles({ profilesDir, refs: practiceRefs() }),
+    'profiles.list': async () =>
+      practice
+        ? // In practice only the practice appliances, and the products that have a stand-in (practice.product).
+          (await listProfiles({ refs: practiceRefs() })).filter((p) => practiceRefs().includes(p.ref) || p.practice)
+        : listProfiles({ profilesDir }),
 
     'profiles.plan': async ({ profileRef, root, folders }) => {
       const profile = await pageProfile(profileRef);
@@ -247,7 +265,7 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
     },
 
     'backup.start': async (i) => {
-      const profile = await pageProfile(i.profileRef);
+      const profile = await pageProfile(i.profileRef, 'job');
       const ticket = await takeTicket(i.ticket);
       const { runBackup } = await import('../engine/backup/run-backup.js');
       const d = await deviceInfo();
@@ -338,7 +356,7 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
     },
 
     'restore.start': async (i) => {
-      const profile = await pageProfile(i.profileRef);
+      const profile = await pageProfile(i.profileRef, 'job');
       const ticket = await takeTicket(i.ticket);
       const { runRestore } = await import('../engine/restore/run-restore.js');
       const dir = stateDir();
@@ -449,6 +467,26 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
         }
       }
       return practice.view();
+    },
+
+    'practice.leave': async () => {
+      if (!practice) return { left: true, message: 'Not in practice.' };
+      if (!ownsPractice) {
+        return {
+          left: false,
+          message:
+            'This wizard was started for practice ("edge-recovery serve --practice") and works only on the practice appliances. To back up or restore this device for real, stop it and start "edge-recovery serve" without --practice.',
+        };
+      }
+      if (jobs.busy) {
+        throw new RecoveryError('BAD_INPUT', 'A practice job is still running.', {
+          hint: 'Wait for it to finish (or cancel it), then leave practice.',
+        });
+      }
+      const p = practice;
+      practice = undefined;
+      await p.dispose();
+      return { left: true, message: 'Practice ended: its appliances were stopped and its sandbox removed.' };
     },
 
     'practice.product': async (i) => {

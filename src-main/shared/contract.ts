@@ -413,6 +413,11 @@ export const REQUESTS = {
   /** The ticket number, site and technician of the last job (asked once, remembered in the state folder). */
   'ticket.get': { input: z.object({}).strict(), output: out<TicketView>() },
   'practice.setup': { input: z.object({}).strict(), output: out<PracticeView>() },
+  /**
+   * Ends the practice the wizard started (its appliances stopped, its sandbox removed), so real profiles can be
+   * used again; `left: false` with the reason on a practice-only server (`serve --practice`).
+   */
+  'practice.leave': { input: z.object({}).strict(), output: out<{ left: boolean; message: string }>() },
   /** A product's practice on its stand-in (profiles with `practice: true`), as `edge-recovery practice <id>`. */
   'practice.product': {
     input: z.object({ profileId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a profile id') }).strict(),

@@ -46,6 +46,20 @@ export function StartScreen() {
   // At start: can this machine do what the chosen profile needs? Said plainly, with a way to get the rights.
   const rights = useRightsCheck(practiceMode ? null : (profileRef ?? null));
   const noProfile = profileRef ? null : 'First choose the product on this machine in “Product profile” above.';
+  // The host ends its practice too: while it lasts, it runs jobs only on the practice appliances.
+  const leavePractice = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const r = await api.invoke('practice.leave', {});
+      if (r.left) setPractice(null);
+      else setError({ code: 'PROFILE_UNTRUSTED', message: r.message });
+    } catch (e) {
+      setError(toUiError(e));
+    } finally {
+      setBusy(false);
+    }
+  };
   const real = (kind: 'backup-plan' | 'restore-drive') => {
     setPractice(null);
     go({ kind });
@@ -115,7 +129,7 @@ export function StartScreen() {
           </div>
           {verifyCard}
           <div className="choice">
-            <button type="button" className="secondary big" onClick={() => setPractice(null)}>
+            <button type="button" className="secondary big" disabled={busy} onClick={() => void leavePractice()}>
               Leave practice
             </button>
             <p>Back to backing up or restoring this device for real.</p>

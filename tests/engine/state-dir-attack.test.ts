@@ -121,8 +121,8 @@ describe.skipIf(blocked !== undefined)(
     it('a refused state folder is never remembered for status, finish and rollback, nor followed if it was', async () => {
       const uid = uidForUser(OWNER)!;
       const gid = gidForGroup(OWNER)!;
-      // The note of the last restore's --state-dir lives in its own folder here; `status` without --state-dir looks
-      // in the machine's default state folder first (no restore journal there on a test machine), then follows it.
+      // The note of the last restore's --state-dir lives in its own folder here, which stands for the machine's default
+      // state folder (EDGE_RECOVERY_NOTE_DIR): `status` without --state-dir looks there first, then follows the note.
       const noteDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'state-dir-note-'));
       const env = { EDGE_RECOVERY_NOTE_DIR: noteDir, EDGE_RECOVERY_STATE_DIR: '' };
       // The other account's folder holds a journal of its making, waiting to be shown and acted on.

@@ -21,8 +21,9 @@ if (!process.env.EDGE_RECOVERY_LOCK_DIR) {
 }
 
 /**
- * A restore with --state-dir leaves a note naming it in the default state folder (src-main/cli/state-dir.ts): tests
- * keep theirs in their own folder instead of the machine's /var/lib/edge-recovery.
+ * The machine's default state folder, where a restore with --state-dir leaves a note naming it
+ * (src-main/cli/state-dir.ts) and where commands run with EDGE_RECOVERY_STATE_DIR='' (no --state-dir) look: tests
+ * keep it in their own folder, never the machine's /var/lib/edge-recovery (whose journal would change their answers).
  */
 if (!process.env.EDGE_RECOVERY_NOTE_DIR) {
   process.env.EDGE_RECOVERY_NOTE_DIR = process.env.EDGE_RECOVERY_STATE_DIR;

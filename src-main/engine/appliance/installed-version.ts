@@ -1,5 +1,6 @@
 import { runTool } from '../media/run-tool.js';
 import type { Profile } from '../profiles/schema.js';
+import { boundText } from '../profiles/safe-pattern.js';
 
 type VersionCommand = NonNullable<Profile['version']['command']>;
 
@@ -18,7 +19,7 @@ export async function versionFromCommand(
   if (argv.length === 0) return { version: null, from };
   const r = await runTool(argv[0]!, argv.slice(1), 10_000);
   if (r.code !== 0) return { version: null, from };
-  const m = new RegExp(c.pattern, 'm').exec(r.stdout);
+  const m = new RegExp(c.pattern, 'm').exec(boundText(r.stdout));
   const v = m?.[1] ?? m?.[0] ?? null;
   return { version: v === null || v.trim() === '' ? null : v.trim(), from };
 }

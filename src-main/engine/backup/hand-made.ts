@@ -7,6 +7,7 @@ import { formatBytes } from '../progress.js';
 import type { Profile } from '../profiles/schema.js';
 import { executeRunbook, type RunbookIO } from '../runbook/runner.js';
 import { fsyncDir, mkdirNoFollow, writeFileAtomic } from '../util/atomic-fs.js';
+import { refuseSpecialPath, STICK_HINT } from '../util/given-path.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
 import {
   FORMAT,
@@ -193,6 +194,9 @@ export async function runAdopt(o: AdoptOptions, io: RunbookIO): Promise<AdoptRes
       splitSize: undefined,
     };
   const device = { id: safeDeviceId(o.deviceId ?? 'hand-made'), hostname: o.deviceId ?? '' };
+  // Before the runbook: nothing is created on the stick for a source or a stick that is a pipe or a device.
+  await refuseSpecialPath(o.source, 'a hand-made archive', 'Give the .tar, .tar.gz/.tgz or .zip file itself.');
+  await refuseSpecialPath(o.to, 'a stick or folder to write the backup set to', STICK_HINT, { folderOnly: true });
   try {
     await executeRunbook(
       {

@@ -4,6 +4,8 @@ import type { BackupGroup, BackupSummary } from '../../shared/contract.js';
 import { isRecoveryError } from '../errors.js';
 import { HAND_MADE_NAME } from './hand-made.js';
 import { MANIFEST_NAME, readBackupSet } from './manifest.js';
+import { refuseSpecialPath } from '../util/given-path.js';
+import { SET_HINT } from './manifest.js';
 
 async function isDir(p: string): Promise<boolean> {
   return fsp.stat(p).then(
@@ -136,6 +138,7 @@ export async function listBackups(
   dir: string,
   opts: { device?: string; thisDeviceId?: string } = {},
 ): Promise<BackupGroup[]> {
+  await refuseSpecialPath(dir, 'a stick or a folder of backups', SET_HINT);
   const sets = [
     ...(await Promise.all((await findSetDirs(dir)).map(summarize))),
     ...(await Promise.all((await findHandMade(dir)).map(summarizeHandMade))),

@@ -6,6 +6,11 @@ import { isRecoveryError, RecoveryError } from '../errors.js';
 import { readStickText } from '../util/stick-file.js';
 import { ArtifactRecordSchema } from '../runbook/product/artifacts.js';
 import { cleanStrings } from '../util/clean-text.js';
+import { refuseSpecialPath } from '../util/given-path.js';
+
+/** What the technician can give instead of a path that is not a backup folder. */
+export const SET_HINT =
+  'Give a backup folder on the stick (EdgeRecovery/<device>/Backup_<profile>_<time>), the stick itself (its mount point), or a hand-made .tar, .tar.gz/.tgz or .zip file.';
 
 /**
  * manifest.json of a backup set: plain JSON, no secrets, written last (its presence means the set is
@@ -124,6 +129,7 @@ export interface BackupSet {
 
 /** Reads and checks a backup set's manifest. Does not read the archive (see verifyBackup). */
 export async function readBackupSet(dir: string): Promise<BackupSet> {
+  await refuseSpecialPath(dir, 'a backup folder', SET_HINT, { folderOnly: true });
   let text: string;
   try {
     text = await readStickText(path.join(dir, MANIFEST_NAME));

@@ -33,7 +33,9 @@ import type { ServiceControl, ServiceStatus } from '../service/types.js';
 import { crashPoint } from '../restore/crash-point.js';
 import { defaultStateDir } from '../restore/journal.js';
 import { fsyncDir, mkdirNoFollow, writeFileAtomic } from '../util/atomic-fs.js';
+import { refuseSpecialPath, STICK_HINT } from '../util/given-path.js';
 import { withJobLock } from '../util/job-lock.js';
+import { refuseRealProductInPractice } from '../util/practice-only.js';
 import { linkedFolder, refuseOverlap } from '../util/linked-folder.js';
 import type { TreeSize } from '../util/tree-size.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
@@ -52,6 +54,7 @@ import { archiveSpaceNeeded } from './space-needed.js';
 import { signManifest } from './manifest-integrity.js';
 import { applyRetention, type RetentionPolicy, type RetentionRemoval } from './retention.js';
 import { restoreText, sha256SumsText } from './restore-txt.js';
+import { MATCH_TEXT_MAX } from '../profiles/safe-pattern.js';
 
 export interface BackupOptions {
   profile: Profile;
@@ -514,21 +517,7 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
  */
 function cancelWords(c: Ctx): string {
   const complete = c.journal.j.phase === 'verified' || c.journal.j.phase === 'started';
-  let service: string;
-  if (c.startedAgain) service = 'the service runs again';
-  else if (c.stoppedByUs) {
-    service = c.o.leaveStopped
-      ? 'the service stays stopped, as asked (--leave-stopped)'
-      : byHand(c)
-        ? 'you are asked to start the service again'
-        : 'the service is started again';
-  } else if (!c.o.profile.stopService.includes('backup')) service = 'the service was not stopped';
-  else if (c.before === null) {
-    // The stop step is about to look: it stops (and later starts) the service only if it runs.
-    service = c.o.leaveStopped
-      ? 'the service stays stopped (--leave-stopped)'
-      : 'the service is started again if it was running';
-  } else service = 'the service was already stopped before the backup and stays stopped';
+  const service = WILL_BECOME[serviceFate(c)];
   return (
     (complete
       ? `The backup is complete and stays on the stick, and ${service}. Old backups are not removed.`
@@ -689,7 +678,15 @@ function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
  */
 export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<BackupResult> {
   checkLabel(o);
+  await checkBackupTarget(o.to);
   const stateDir = defaultStateDir(o.stateDir);
+  refuseRealProductInPractice(stateDir, o.profile, () =>
+    resolveItems(o.profile, {
+      ...(o.root === undefined ? {} : { root: o.root }),
+      ...(o.folders === undefined ? {} : { folders: o.folders }),
+      here: process.platform,
+    }).map((i) => i.path),
+  );
   return withJobLock(stateDir, { command: 'backup' }, async () => {
     await recoverInterruptedBackup({ stateDir }, io);
     const journal = await BackupJournalStore.create(stateDir, o.profile, o.leaveStopped === true);
@@ -697,11 +694,19 @@ export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<Backup
   });
 }
 
+/** Where the backup goes must be a folder (or not exist yet): not a pipe, a device or a file (exit 2). */
+export async function checkBackupTarget(to: string): Promise<void> {
+  await refuseSpecialPath(to, 'a stick or folder to write the backup to', STICK_HINT, { folderOnly: true });
+}
+
 /** The technician's name for the backup, against the product's rules for it (before anything runs). */
 export function checkLabel(o: Pick<BackupOptions, 'profile' | 'label'>): void {
   const rule = o.profile.label;
   if (o.label === undefined) return;
-  const ok = rule !== undefined ? new RegExp(rule.pattern).test(o.label) : /^[^\0\n\r]{1,200}$/.test(o.label);
+  const ok =
+    rule !== undefined
+      ? o.label.length <= MATCH_TEXT_MAX && new RegExp(rule.pattern).test(o.label)
+      : /^[^\0\n\r]{1,200}$/.test(o.label);
   if (!ok) {
     throw new RecoveryError('BAD_INPUT', `"${o.label}" is not a valid name for a ${o.profile.productName} backup.`, {
       hint: `${rule?.message ?? 'Give a name of one line (at most 200 characters).'} Nothing was changed.`,
@@ -908,19 +913,63 @@ function stays(c: Ctx): string {
   return kept === '' ? '' : ` ${kept[0]!.toUpperCase()}${kept.slice(1)}`;
 }
 
-/** What became of the service after a cancel, as a sentence with a leading space ('' when it was never stopped). */
+/**
+ * What becomes of the service when a backup is cancelled: one decision, said before the clean-up (cancelWords,
+ * WILL_BECOME) and after it (the cancelled messages, BECAME). Only this job's own stop is undone, unless it was
+ * told to leave the service stopped; `serviceBack` is false when the clean-up could not start it again.
+ */
+type ServiceFate =
+  | 'runs-again'
+  | 'left-stopped'
+  | 'by-hand'
+  | 'started'
+  | 'not-started'
+  | 'not-stopped'
+  | 'checking'
+  | 'checking-left-stopped'
+  | 'was-stopped';
+
+function serviceFate(c: Ctx, serviceBack = true): ServiceFate {
+  if (c.stoppedByUs) {
+    if (c.startedAgain) return 'runs-again';
+    if (c.o.leaveStopped) return 'left-stopped';
+    if (!serviceBack) return 'not-started';
+    return byHand(c) ? 'by-hand' : 'started';
+  }
+  if (!c.o.profile.stopService.includes('backup')) return 'not-stopped';
+  // The stop step is about to look: it stops (and later starts) the service only if it runs.
+  if (c.before === null) return c.o.leaveStopped ? 'checking-left-stopped' : 'checking';
+  return 'was-stopped';
+}
+
+/** Before the clean-up, a clause: "…, and <what happens to the service>." */
+const WILL_BECOME: Record<ServiceFate, string> = {
+  'runs-again': 'the service runs again',
+  'left-stopped': 'the service stays stopped, as asked (--leave-stopped)',
+  'by-hand': 'you are asked to start the service again',
+  started: 'the service is started again',
+  'not-started': 'the service cannot be started again: start it by hand',
+  'not-stopped': 'the service was not stopped',
+  checking: 'the service is started again if it was running',
+  'checking-left-stopped': 'the service stays stopped (--leave-stopped)',
+  'was-stopped': 'the service was already stopped before the backup and stays stopped',
+};
+
+/** After it, a sentence with a leading space ('' when this job never stopped the service). */
+const BECAME: Record<ServiceFate, string> = {
+  'runs-again': ' The service runs again.',
+  'left-stopped': ' The service stays stopped, as asked (--leave-stopped).',
+  'by-hand': ' The service was started again by hand.',
+  started: ' The service was started again.',
+  'not-started': ' The service could not be started again: start it by hand.',
+  'not-stopped': '',
+  checking: '',
+  'checking-left-stopped': '',
+  'was-stopped': '',
+};
+
 function serviceAfterCancel(c: Ctx, serviceBack: boolean): string {
-  return !c.stoppedByUs
-    ? ''
-    : c.startedAgain
-      ? ' The service runs again.'
-      : c.o.leaveStopped
-        ? ' The service stays stopped, as asked (--leave-stopped).'
-        : !serviceBack
-          ? ' The service could not be started again: start it by hand.'
-          : byHand(c)
-            ? ' The service was started again by hand.'
-            : ' The service was started again.';
+  return BECAME[serviceFate(c, serviceBack)];
 }
 
 /** The CANCELLED a technician gets when the cancel came after the set was complete: what stays and what runs. */

@@ -1,7 +1,8 @@
-import { promises as fsp, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { z } from 'zod';
 import { RecoveryError } from '../errors.js';
+import { readGivenFile } from '../util/given-path.js';
 import { CheckedProfileSchema, type Profile } from './schema.js';
 import { BUILTIN_SOURCES, builtinProfileIds } from './builtin-sources.js';
 
@@ -59,6 +60,9 @@ export function builtinProfiles(): Profile[] {
   return Object.entries(BUILTIN_SOURCES).map(([id, raw]) => parseProfile(raw, `built-in "${id}"`));
 }
 
+/** The most read of a profile file (the built-in ones are a few KiB). */
+const PROFILE_FILE_MAX = 1024 * 1024;
+
 /** Loads a built-in profile by id, or a JSON profile file by path. */
 export async function loadProfile(ref: string): Promise<Profile> {
   const builtin = BUILTIN_SOURCES[ref];
@@ -69,14 +73,15 @@ export async function loadProfile(ref: string): Promise<Profile> {
       hint: `Use one of: ${builtinProfileIds().join(', ')}, or the path of a profile JSON file.`,
     });
   }
-  let text: string;
-  try {
-    text = await fsp.readFile(ref, 'utf8');
-  } catch (e) {
-    throw new RecoveryError('PROFILE_NOT_FOUND', `Cannot read the profile file ${ref}: ${(e as Error).message}`, {
-      cause: e,
-    });
-  }
+  // A pipe, a device or a file too large is bad input as such (exit 2); one that cannot be opened is not found.
+  const text = (
+    await readGivenFile(ref, {
+      what: 'the profile file',
+      max: PROFILE_FILE_MAX,
+      openError: (e) =>
+        new RecoveryError('PROFILE_NOT_FOUND', `Cannot read the profile file ${ref}: ${e.message}`, { cause: e }),
+    })
+  ).toString('utf8');
   let raw: unknown;
   try {
     raw = JSON.parse(text);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { refineProfile } from './rules.js';
+import { SafePattern } from './safe-pattern.js';
 import { ProductStepSchema } from './steps-schema.js';
 
 /** Octal mode written as a string ("755", "0644") so JSON profiles read like chmod. */
@@ -166,7 +167,7 @@ export const VersionSchema = z.object({
   /** Compare only the first N dot-separated parts ("1.1.1.46" with 3 → "1.1.1"). */
   significantParts: z.number().int().min(1).max(6).default(3),
   /** Where the installed version comes from when the API is down or absent. */
-  file: z.object({ path: z.string(), pattern: z.string().optional() }).optional(),
+  file: z.object({ path: z.string(), pattern: SafePattern.optional() }).optional(),
   /**
    * Or the package database, asked before `file`: a program and its arguments (no shell), and a pattern whose
    * first group is the version. `windows` replaces `argv` on Windows (e.g. a registry query).
@@ -175,7 +176,7 @@ export const VersionSchema = z.object({
     .object({
       argv: z.array(z.string()).min(1),
       windows: z.array(z.string()).min(1).optional(),
-      pattern: z.string().min(1),
+      pattern: SafePattern.pipe(z.string().min(1)),
     })
     .optional(),
 });
@@ -198,14 +199,7 @@ export const FactSchema = z.object({
 
 /** The product's own name for a backup (EVC-net Edge: a manual backup's name), checked before anything runs. */
 export const LabelSchema = z.object({
-  pattern: z.string().refine((s) => {
-    try {
-      new RegExp(s);
-      return true;
-    } catch {
-      return false;
-    }
-  }, 'must be a valid regular expression'),
+  pattern: SafePattern,
   /** What a valid name looks like, in plain words. */
   message: z.string().min(1),
 });

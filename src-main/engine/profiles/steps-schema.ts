@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SafePattern } from './safe-pattern.js';
 import { ServiceSchema } from './schema.js';
 
 /**
@@ -63,14 +64,7 @@ const Argv = z
     return !(SHELLS.test(prog) && a.some((x) => /^(-c|\/c|-command)$/i.test(x)));
   }, 'must name the program itself, not a shell with -c (no shell is used)');
 
-const Pattern = z.string().refine((s) => {
-  try {
-    new RegExp(s);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'must be a valid regular expression');
+const Pattern = SafePattern;
 
 const StepId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes');
 const UserName = z.string().regex(/^[a-z_][a-z0-9_.-]*\$?$/i, 'must be a user name');

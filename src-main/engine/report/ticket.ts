@@ -101,7 +101,7 @@ export async function readRememberedTicket(stateDir: string): Promise<TicketFiel
   let fh: FileHandle | undefined;
   try {
     // Never through a link someone put in place of the file.
-    fh = await fsp.open(path.join(stateDir, TICKET_FILE), fsc.O_RDONLY | (fsc.O_NOFOLLOW ?? 0));
+    fh = await fsp.open(path.join(stateDir, TICKET_FILE), fsc.O_RDONLY | (fsc.O_NOFOLLOW ?? 0) | (fsc.O_NONBLOCK ?? 0));
     const st = await fh.stat();
     if (!st.isFile() || st.size > 16 * 1024) return {};
     return cleanTicket(JSON.parse(await fh.readFile('utf8')));

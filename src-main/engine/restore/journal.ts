@@ -13,11 +13,18 @@ import { crashPoint } from './crash-point.js';
 export const JOURNAL_NAME = 'restore-journal.json';
 export const JOURNAL_VERSION = 1;
 
-/** Where the journal lives: option, then EDGE_RECOVERY_STATE_DIR, then the platform's machine-wide folder. */
+/**
+ * Where the journal lives: option, then EDGE_RECOVERY_STATE_DIR, then the platform's machine-wide folder.
+ * `EDGE_RECOVERY_NOTE_DIR` moves that machine-wide folder (and the note of the last `--state-dir` kept in it) for
+ * tests only, as EDGE_RECOVERY_LOCK_DIR moves the machine's lock: a test of "a command without --state-dir" then
+ * never reads or changes a real /var/lib/edge-recovery.
+ */
 export function defaultStateDir(opt?: string, env: NodeJS.ProcessEnv = process.env): string {
   if (opt !== undefined && opt !== '') return opt;
   const fromEnv = env.EDGE_RECOVERY_STATE_DIR;
   if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  const moved = env.EDGE_RECOVERY_NOTE_DIR;
+  if (moved !== undefined && moved !== '') return moved;
   if (process.platform === 'win32') return path.join(env.ProgramData ?? 'C:\\ProgramData', 'EdgeRecovery');
   return '/var/lib/edge-recovery';
 }

@@ -15,6 +15,7 @@ import { releaseAgeKey, type AgeKey } from '../archive/age-key.js';
 import { cleanTicket, hasTicket, type TicketFields } from '../report/ticket.js';
 import { savedPlaces } from '../report/saved-at.js';
 import { withJobLock } from '../util/job-lock.js';
+import { refuseRealProductInPractice } from '../util/practice-only.js';
 import { linkedFolder, refuseOverlap } from '../util/linked-folder.js';
 import { crashPoint } from './crash-point.js';
 import {
@@ -207,6 +208,12 @@ async function archiveEndedJournal(stateDir: string, j: RestoreJournal): Promise
  */
 export async function runRestore(opts: RestoreOptions, io: RunbookIO): Promise<RestoreResult> {
   const stateDir = defaultStateDir(opts.stateDir);
+  refuseRealProductInPractice(stateDir, opts.profile, () =>
+    resolveItems(opts.profile, {
+      ...(opts.root === undefined ? {} : { root: path.resolve(opts.root) }),
+      here: process.platform,
+    }).map((i) => i.path),
+  );
   return withJobLock(stateDir, { command: 'restore' }, () => startRestore(stateDir, opts, io));
 }
 

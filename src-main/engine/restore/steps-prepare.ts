@@ -22,6 +22,7 @@ import { screenEntries } from './entry-screen.js';
 import { manifestLimits } from '../backup/verify-backup.js';
 import { ownerIds } from './repair-ownership.js';
 import { verifyArtifacts } from '../runbook/product/artifacts.js';
+import { boundText } from '../profiles/safe-pattern.js';
 
 /** The installed version: the API first, then the profile's version file, else null. */
 async function installedVersion(c: RestoreCtx): Promise<{ version: string | null; from: string }> {
@@ -42,7 +43,7 @@ async function installedVersion(c: RestoreCtx): Promise<{ version: string | null
     const file = resolveItemPath(vf.path, c.store.j.root === null ? {} : { root: c.store.j.root });
     try {
       const text = await fsp.readFile(file, 'utf8');
-      const m = vf.pattern ? new RegExp(vf.pattern, 'm').exec(text) : null;
+      const m = vf.pattern ? new RegExp(vf.pattern, 'm').exec(boundText(text)) : null;
       const v = vf.pattern ? (m?.[1] ?? m?.[0] ?? null) : text.trim();
       return { version: v, from: file };
     } catch {

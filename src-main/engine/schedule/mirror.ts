@@ -8,6 +8,7 @@ import { dropPageCache } from '../media/page-cache.js';
 import { formatBytes, ProgressMeter } from '../progress.js';
 import { executeRunbook, type RunbookDef, type RunbookIO } from '../runbook/runner.js';
 import { CREATE_EXCL_FLAGS, fsyncDir, mkdirNoFollow } from '../util/atomic-fs.js';
+import { refuseSpecialPath, STICK_HINT } from '../util/given-path.js';
 import { withJobLock } from '../util/job-lock.js';
 import { recordMirrored, type MirrorRecord } from './mirror-record.js';
 
@@ -440,6 +441,13 @@ const steps: RunbookDef<Ctx>['steps'] = [
  * media, verifies every copy by reading it back from the medium, and keeps N there. Holds the job lock.
  */
 export async function runMirror(o: MirrorOptions, io: RunbookIO): Promise<MirrorResult> {
+  await refuseSpecialPath(
+    o.from,
+    'a folder of backups',
+    'Give the folder the backups are written to (the schedule’s --to), or a product’s backup folder with --glob.',
+    { folderOnly: true },
+  );
+  await refuseSpecialPath(o.to, 'a stick or folder to copy backups to', STICK_HINT, { folderOnly: true });
   return withJobLock(o.stateDir, { command: 'mirror' }, async () => {
     const c: Ctx = { o, items: [], result: { copied: [], alreadyThere: [], removed: [] }, record: {} };
     const def: RunbookDef<Ctx> = {

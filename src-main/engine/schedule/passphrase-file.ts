@@ -1,5 +1,8 @@
 import { constants, promises as fsp } from 'node:fs';
 import { RecoveryError } from '../errors.js';
+import { fileKind } from '../util/given-path.js';
+
+const PASSPHRASE_FILE_MAX = 64 * 1024;
 
 /**
  * The passphrase of unattended encrypted backups, from a root-only file. We chose a file over the OS keyring:
@@ -18,7 +21,11 @@ export async function readPassphraseFile(
   let fh: fsp.FileHandle;
   try {
     // O_NOFOLLOW: a link is refused by the kernel (ELOOP), not checked and then raced.
-    fh = await fsp.open(file, constants.O_RDONLY | (platform === 'win32' ? 0 : constants.O_NOFOLLOW));
+    // O_NONBLOCK: a FIFO in its place does not hold the open (the fstat below refuses it).
+    fh = await fsp.open(
+      file,
+      constants.O_RDONLY | (platform === 'win32' ? 0 : constants.O_NOFOLLOW | constants.O_NONBLOCK),
+    );
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ELOOP') {
@@ -32,7 +39,20 @@ export async function readPassphraseFile(
   }
   try {
     const st = await fh.stat();
-    if (!st.isFile()) throw new RecoveryError('BAD_INPUT', `The passphrase file ${file} is not a regular file.`);
+    if (!st.isFile()) {
+      throw new RecoveryError(
+        'BAD_INPUT',
+        `The passphrase file ${file} is not a regular file: it is ${fileKind(st)}.`,
+        {
+          hint: 'Point --passphrase-file at an ordinary root-only file (mode 600), not a pipe or a device.',
+        },
+      );
+    }
+    if (st.size > PASSPHRASE_FILE_MAX) {
+      throw new RecoveryError('BAD_INPUT', `The passphrase file ${file} is ${st.size} bytes: not a passphrase.`, {
+        hint: 'The file holds the passphrase only, on one line.',
+      });
+    }
     if (platform !== 'win32') {
       const owner = opts.requireOwner ?? 0;
       if (st.uid !== owner) {
@@ -48,7 +68,12 @@ export async function readPassphraseFile(
         );
       }
     }
-    const text = (await fh.readFile('utf8')).replace(/\r?\n$/, '');
+    // At most its size and one byte: a file that grows while it is read is refused, never read without end.
+    const buf = Buffer.alloc(st.size + 1);
+    let n = 0;
+    for (let r = 1; r > 0 && n < buf.length; n += r) r = (await fh.read(buf, n, buf.length - n, n)).bytesRead;
+    if (n > st.size) throw new RecoveryError('BAD_INPUT', `The passphrase file ${file} changed while it was read.`);
+    const text = buf.toString('utf8', 0, n).replace(/\r?\n$/, '');
     if (text.length === 0) throw new RecoveryError('BAD_INPUT', `The passphrase file ${file} is empty.`);
     if (text.length < 8) {
       throw new RecoveryError('BAD_INPUT', `The passphrase in ${file} is shorter than 8 characters.`);

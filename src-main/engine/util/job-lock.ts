@@ -83,7 +83,7 @@ const held = new Map<string, { fd: number; holder: JobHolder }>();
 const heldMachine = new Map<string, { fd: number; holder: JobHolder }>();
 /** The lock keys the current async context already holds (a rollback offered after a failed restore). */
 const context = new AsyncLocalStorage<ReadonlySet<string>>();
-/** Practice sandboxes' state folders (resolved) → where their jobs take the machine's lock. */
+/** Practice sandboxes' state folders (resolved) → the sandbox folder: their jobs lock and work only in there. */
 const practiceScopes = new Map<string, string>();
 
 function keyOf(stateDir: string): string {
@@ -97,10 +97,7 @@ const machineKey = (dir: string): string => `machine:${dir}`;
  * `%ProgramData%\EdgeRecovery`).
  */
 export function machineLockDir(stateDir?: string, env: NodeJS.ProcessEnv = process.env): string {
-  if (stateDir !== undefined) {
-    const practice = practiceScopes.get(keyOf(stateDir));
-    if (practice !== undefined) return practice;
-  }
+  if (stateDir !== undefined && practiceScopes.has(keyOf(stateDir))) return keyOf(stateDir);
   const override = env.EDGE_RECOVERY_LOCK_DIR;
   if (override !== undefined && override !== '') return path.resolve(override);
   if (process.platform === 'win32') return path.join(env.ProgramData ?? 'C:\\ProgramData', 'EdgeRecovery');
@@ -109,15 +106,25 @@ export function machineLockDir(stateDir?: string, env: NodeJS.ProcessEnv = proce
 
 /**
  * Practice only (src-main/practice): jobs whose state folder is `stateDir` (a sandbox's own) take the machine's
- * lock inside that folder instead of the machine's: they touch only the sandbox's folders and stand-ins.
- * In-process on purpose (no option or variable a real job could be started with). Returns "forget it".
+ * lock inside that folder instead of the machine's: they may touch only the sandbox's folders and stand-ins
+ * (`sandbox`, by default the folder holding `stateDir`), which the backup and the restore check before they start
+ * (engine/util/practice-only.ts). In-process on purpose (no option or variable a real job could be started with).
+ * Returns "forget it".
  */
-export function practiceLockScope(stateDir: string): () => void {
+export function practiceLockScope(
+  stateDir: string,
+  sandbox: string = path.dirname(path.resolve(stateDir)),
+): () => void {
   const key = keyOf(stateDir);
-  practiceScopes.set(key, key);
+  practiceScopes.set(key, path.resolve(sandbox));
   return () => {
     practiceScopes.delete(key);
   };
+}
+
+/** The practice sandbox whose jobs use `stateDir`, or undefined for a real job. */
+export function practiceSandboxOf(stateDir: string): string | undefined {
+  return practiceScopes.get(keyOf(stateDir));
 }
 
 export function readHolder(stateDir: string, note: string = HOLDER_NAME): JobHolder | null {

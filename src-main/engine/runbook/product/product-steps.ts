@@ -12,6 +12,7 @@ import type { Step, StepContext } from '../runner.js';
 import { copyHashed, globFiles, type ArtifactRecord } from './artifacts.js';
 import { decryptOpensslEnc } from './openssl-enc.js';
 import { accountFor, runCommand } from './run-command.js';
+import { boundText } from '../../profiles/safe-pattern.js';
 
 /** What product steps remember while a job runs; the restore keeps it in its journal (resume, rollback). */
 export interface ProductState {
@@ -406,12 +407,12 @@ async function followLog(
       for (const l of lines) {
         s.log(`${path.basename(file)}: ${l}`);
         lastLine = l;
-        if (bad?.test(l)) {
+        if (bad?.test(boundText(l))) {
           throw new RecoveryError('STEP_FAILED', `${file} reports a failure: ${l}`, {
             hint: "Read the product's log; fix the cause, then retry or roll back.",
           });
         }
-        if (ok.test(l)) return `${path.basename(file)} says: ${l}`;
+        if (ok.test(boundText(l))) return `${path.basename(file)} says: ${l}`;
       }
     }
     if (Date.now() >= deadline) {

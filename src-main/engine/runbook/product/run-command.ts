@@ -4,6 +4,7 @@ import os from 'node:os';
 import { scrub } from '../../appliance/client.js';
 import { RecoveryError } from '../../errors.js';
 import { childEnv } from '../../util/child-env.js';
+import { boundText } from '../../profiles/safe-pattern.js';
 
 /** A user account read from /etc/passwd: the command runs with its uid, primary gid and home. */
 export interface Account {
@@ -140,15 +141,17 @@ export function runCommand(spec: CommandSpec): Promise<CommandResult> {
       tail.push(l);
       if (tail.length > TAIL) tail.shift();
       spec.onLine(l);
-      if (success?.test(l)) sawSuccess = true;
-      if (failure?.test(l) && failedLine === null) {
+      // The profile's patterns run on a bounded piece of each line (and were checked for explosive shapes).
+      const head = boundText(l);
+      if (success?.test(head)) sawSuccess = true;
+      if (failure?.test(head) && failedLine === null) {
         failedLine = l;
         stop();
       }
     };
     const answerPrompts = (): void => {
       const a = spec.answers[nextAnswer];
-      if (a === undefined || !new RegExp(a.prompt).test(sinceAnswer)) return;
+      if (a === undefined || !new RegExp(a.prompt).test(boundText(sinceAnswer, 'end'))) return;
       nextAnswer++;
       sinceAnswer = '';
       child.stdin.write(`${a.answer}\n`);

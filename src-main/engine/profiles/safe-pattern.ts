@@ -1,0 +1,285 @@
+/**
+ * Regular expressions come from profiles, and a profile file may be untrusted input. V8's engine backtracks: a
+ * pattern such as `(a+)+$`, `(a|a)*$` or `(.*a){20}` takes seconds to centuries on a line of a few dozen characters
+ * (ReDoS). Such shapes are refused when the profile is loaded, naming the field; what is left is matched against a
+ * bounded piece of text (`boundText`), so the work of one match stays small.
+ *
+ * The check is a small parser of the JavaScript pattern syntax (no `u` flag, as the profiles' patterns are
+ * compiled) and three rules, each about ambiguity under repetition, where backtracking explodes:
+ *   1. nested repetition: a repeated group (`+`, `*`, `{n,}`, `{2,}`…) that holds an unbounded repeat, or an
+ *      unbounded repeat of a group holding any repeat: `(a+)+`, `(\d+\.){3}`, `(.*a){20}`, `(a{2,3})*`;
+ *   2. alternatives that can start with the same character (or match nothing), repeated: `(a|a)*`, `(a|ab)+`;
+ *   3. two unbounded repeats in a row that can take the same characters, with nothing between them that the first
+ *      could not take too: `.*.*`, `\d+\d*`, `.*x.*y` (polynomial: seconds on a 4 KiB line).
+ * Character sets are compared on a sample alphabet (ASCII and a few others), with V8 itself deciding membership.
+ */
+
+import { z } from 'zod';
+
+const SAMPLE: string[] = [
+  ...Array.from({ length: 128 }, (_, i) => String.fromCharCode(i)),
+  '\u00a0',
+  '\u00e9',
+  '\u2028',
+  '\u4e2d',
+  '\ud83d',
+];
+const N = SAMPLE.length;
+type CharSet = boolean[];
+
+const none = (): CharSet => new Array<boolean>(N).fill(false);
+const all = (): CharSet => new Array<boolean>(N).fill(true);
+const union = (a: CharSet, b: CharSet): CharSet => a.map((x, i) => x || b[i]!);
+const overlaps = (a: CharSet, b: CharSet): boolean => a.some((x, i) => x && b[i]!);
+const within = (a: CharSet, b: CharSet): boolean => a.every((x, i) => !x || b[i]!);
+
+const known = new Map<string, CharSet>();
+function setOf(atomSource: string): CharSet {
+  const hit = known.get(atomSource);
+  if (hit !== undefined) return hit;
+  const set = compileSet(atomSource);
+  if (known.size < 1000) known.set(atomSource, set);
+  return set;
+}
+function compileSet(atomSource: string): CharSet {
+  if (atomSource.length === 1) return SAMPLE.map((c) => c === atomSource); // a plain character
+  let re: RegExp;
+  try {
+    re = new RegExp(`^(?:${atomSource})$`);
+  } catch {
+    return all();
+  }
+  return SAMPLE.map((c) => re.test(c));
+}
+
+interface Item {
+  /** The characters it can take (any of its repeats); for a group, all its atoms' together. */
+  set: CharSet;
+  /** The characters it can start with. */
+  first: CharSet;
+  min: number;
+  max: number; // Infinity when unbounded
+  /** Matches the empty string (a zero-width assertion, or a group that can). */
+  empty: boolean;
+  /** For groups: the alternation inside (lookarounds are kept out of the sets). */
+  body?: Alt;
+  lookaround?: boolean;
+}
+interface Seq {
+  items: Item[];
+}
+interface Alt {
+  branches: Seq[];
+}
+
+class Parser {
+  i = 0;
+  constructor(readonly s: string) {}
+
+  alt(): Alt {
+    const branches: Seq[] = [this.seq()];
+    while (this.s[this.i] === '|') {
+      this.i++;
+      branches.push(this.seq());
+    }
+    return { branches };
+  }
+
+  seq(): Seq {
+    const items: Item[] = [];
+    while (this.i < this.s.length && this.s[this.i] !== '|' && this.s[this.i] !== ')') {
+      const atom = this.atom();
+      const q = this.quantifier();
+      items.push(q === null ? atom : this.repeat(atom, q.min, q.max));
+    }
+    return { items };
+  }
+
+  repeat(a: Item, min: number, max: number): Item {
+    return { ...a, min: a.min * min, max: a.max * max, empty: a.empty || min === 0 };
+  }
+
+  quantifier(): { min: number; max: number } | null {
+    const c = this.s[this.i];
+    let q: { min: number; max: number } | null = null;
+    if (c === '*') q = { min: 0, max: Infinity };
+    else if (c === '+') q = { min: 1, max: Infinity };
+    else if (c === '?') q = { min: 0, max: 1 };
+    if (q !== null) this.i++;
+    else if (c === '{') {
+      const m = /^\{(\d+)(,(\d*))?\}/.exec(this.s.slice(this.i));
+      if (m === null) return null; // a literal "{" (no u flag)
+      this.i += m[0].length;
+      const min = Number(m[1]);
+      q = { min, max: m[2] === undefined ? min : m[3] === '' ? Infinity : Number(m[3]) };
+    }
+    if (q !== null && this.s[this.i] === '?') this.i++; // lazy: the same ambiguity
+    return q;
+  }
+
+  char(source: string): Item {
+    const set = setOf(source);
+    return { set, first: set, min: 1, max: 1, empty: false };
+  }
+
+  zeroWidth(): Item {
+    return { set: none(), first: none(), min: 1, max: 1, empty: true };
+  }
+
+  atom(): Item {
+    const s = this.s;
+    const c = s[this.i]!;
+    if (c === '^' || c === '$') {
+      this.i++;
+      return this.zeroWidth();
+    }
+    if (c === '.') {
+      this.i++;
+      return this.char('(?:.)'); // not the one-character fast path: "." is any character but line ends
+    }
+    if (c === '[') {
+      let j = this.i + 1;
+      if (s[j] === '^') j++;
+      for (; j < s.length && s[j] !== ']'; j++) if (s[j] === '\\') j++;
+      const src = s.slice(this.i, j + 1);
+      this.i = j + 1;
+      return this.char(src);
+    }
+    if (c === '\\') {
+      const n = s[this.i + 1] ?? '';
+      if (n === 'b' || n === 'B') {
+        this.i += 2;
+        return this.zeroWidth();
+      }
+      if (/[1-9]/.test(n) || n === 'k') {
+        // A back-reference takes what its group took: any characters, any length.
+        this.i += 2;
+        if (n === 'k' && s[this.i] === '<') this.i = s.indexOf('>', this.i) + 1 || s.length;
+        else while (/[0-9]/.test(s[this.i] ?? '')) this.i++;
+        return { set: all(), first: all(), min: 0, max: Infinity, empty: true };
+      }
+      const m = /^\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|c[A-Za-z]|[\s\S])/.exec(s.slice(this.i));
+      const src = m?.[0] ?? '\\';
+      this.i += src.length;
+      return this.char(src);
+    }
+    if (c === '(') {
+      let lookaround = false;
+      this.i++;
+      if (s[this.i] === '?') {
+        const m = /^\?(:|=|!|<=|<!|<[A-Za-z_$][\w$]*>)/.exec(s.slice(this.i));
+        const kind = m?.[1] ?? ':';
+        lookaround = kind === '=' || kind === '!' || kind === '<=' || kind === '<!';
+        this.i += (m?.[0] ?? '?').length;
+      }
+      const body = this.alt();
+      this.i++; // ")"
+      if (lookaround) return { ...this.zeroWidth(), body, lookaround };
+      const set = body.branches.reduce((a, b) => union(a, seqSet(b)), none());
+      const first = body.branches.reduce((a, b) => union(a, seqFirst(b)), none());
+      return { set, first, min: 1, max: 1, empty: body.branches.some(seqEmpty), body };
+    }
+    this.i++;
+    return this.char(/[.*+?^${}()|[\]\\/]/.test(c) ? `\\${c}` : c);
+  }
+}
+
+const seqSet = (q: Seq): CharSet => q.items.reduce((a, it) => union(a, it.set), none());
+const seqEmpty = (q: Seq): boolean => q.items.every((it) => it.empty);
+function seqFirst(q: Seq): CharSet {
+  let f = none();
+  for (const it of q.items) {
+    f = union(f, it.first);
+    if (!it.empty) break;
+  }
+  return f;
+}
+
+/** The repeats inside a group body, any depth (lookarounds included: they backtrack too). */
+function* inner(a: Alt): Generator<Item> {
+  for (const b of a.branches) {
+    for (const it of b.items) {
+      yield it;
+      if (it.body) yield* inner(it.body);
+    }
+  }
+}
+
+/** Bounded counts this large repeat like `*` (a{1,50}a{1,50} is as slow as a*a*). */
+const LARGE = 16;
+const unbounded = (it: Item): boolean => it.max === Infinity || it.max > LARGE;
+/** Takes any number of characters: repeated itself, or a plain group around something that is. */
+const growing = (it: Item): boolean =>
+  unbounded(it) || (it.body !== undefined && !it.lookaround && [...inner(it.body)].some(unbounded));
+
+function problemIn(a: Alt, repeated: boolean): string | null {
+  // Rule 2: alternatives under repetition that can start alike.
+  if (repeated && a.branches.length > 1) {
+    for (let x = 0; x < a.branches.length; x++) {
+      const bx = a.branches[x]!;
+      if (seqEmpty(bx)) return 'an alternative that can match nothing, repeated (as in (a|)*)';
+      for (let y = x + 1; y < a.branches.length; y++) {
+        if (overlaps(seqFirst(bx), seqFirst(a.branches[y]!))) {
+          return 'alternatives that can match the same text, repeated (as in (a|a)* or (a|ab)+)';
+        }
+      }
+    }
+  }
+  for (const b of a.branches) {
+    for (let k = 0; k < b.items.length; k++) {
+      const it = b.items[k]!;
+      if (it.body) {
+        const reps = [...inner(it.body)];
+        // Rule 1: nested repetition.
+        if ((unbounded(it) && reps.some((r) => r.max > 1)) || (it.max > 1 && reps.some(unbounded))) {
+          return 'a repeated group that holds a repeat itself (nested quantifiers, as in (a+)+ or (.*a){20})';
+        }
+        const p = problemIn(it.body, repeated || it.max > 1);
+        if (p !== null) return p;
+      }
+      // Rule 3: the next growing item that can take what this one takes, with only what this one takes between.
+      if (!growing(it)) continue;
+      for (let j = k + 1; j < b.items.length; j++) {
+        const next = b.items[j]!;
+        if (growing(next) && overlaps(it.set, next.first)) {
+          return 'two unbounded repeats one after the other that can match the same characters (as in .*.* or .*x.*y)';
+        }
+        if (!next.empty && !within(next.set, it.set)) break;
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * Why `source` is refused as a profile's pattern, or null: not a valid regular expression, or a shape whose
+ * matching time can explode. Takes well under a millisecond for a pattern of a profile's size.
+ */
+export function patternProblem(source: string): string | null {
+  try {
+    new RegExp(source);
+  } catch (e) {
+    return `is not a valid regular expression (${(e as Error).message})`;
+  }
+  if (source.length > 1000) return 'is longer than 1000 characters';
+  const p = new Parser(source);
+  const why = problemIn(p.alt(), false);
+  return why === null
+    ? null
+    : `can take exponential or very long time to match (ReDoS): ${why}. Write it without that shape, e.g. [^x]* instead of .* before an x, or a bounded count such as {1,10}`;
+}
+
+/** The most text one pattern is run against: lines, a prompt's last output, a version file. */
+export const MATCH_TEXT_MAX = 4096;
+
+/** The first MATCH_TEXT_MAX characters of a line or file (or the last ones, where the end matters: a prompt). */
+export function boundText(text: string, keep: 'start' | 'end' = 'start'): string {
+  if (text.length <= MATCH_TEXT_MAX) return text;
+  return keep === 'start' ? text.slice(0, MATCH_TEXT_MAX) : text.slice(-MATCH_TEXT_MAX);
+}
+
+/** A profile field holding a regular expression: valid, and of no shape that can explode (the issue says why). */
+export const SafePattern = z.string().superRefine((s, ctx) => {
+  const problem = patternProblem(s);
+  if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+});

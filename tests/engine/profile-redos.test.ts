@@ -1,0 +1,111 @@
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkLabel } from '../../src-main/engine/backup/run-backup.js';
+import { RecoveryError } from '../../src-main/engine/errors.js';
+import { BUILTIN_SOURCES } from '../../src-main/engine/profiles/builtin-sources.js';
+import { builtinProfileIds, loadProfile, parseProfile } from '../../src-main/engine/profiles/load.js';
+import { boundText, MATCH_TEXT_MAX, patternProblem } from '../../src-main/engine/profiles/safe-pattern.js';
+import { runCli } from '../helpers/cli.js';
+
+/**
+ * A profile (possibly untrusted input) whose patterns backtrack explosively is refused when it is loaded, naming the
+ * field, instead of freezing the job on a line of the product's output or on the technician's backup name.
+ */
+const evc = (): Record<string, unknown> => JSON.parse(JSON.stringify(BUILTIN_SOURCES['evc-edge'])) as never;
+
+let dir: string;
+beforeAll(async () => {
+  dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'profile-redos-'));
+});
+afterAll(async () => {
+  await fsp.rm(dir, { recursive: true, force: true });
+});
+
+describe('regular expressions in profiles', () => {
+  it('refuses a catastrophic label pattern at load, naming the field, before any name is matched against it', () => {
+    const raw = evc();
+    (raw.label as { pattern: string }).pattern = '^([A-Za-z0-9]+)+$';
+    let err: unknown;
+    try {
+      // Without the check this loads, and the name below (30 letters and a "!") keeps V8 busy for seconds to minutes.
+      checkLabel({ profile: parseProfile(raw, 'hostile.json'), label: `${'a'.repeat(30)}!` });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(RecoveryError);
+    expect((err as RecoveryError).code).toBe('BAD_PROFILE');
+    expect((err as RecoveryError).message).toMatch(/label\.pattern: can take exponential or very long time to match/);
+    expect((err as RecoveryError).message).toMatch(/nested quantifiers/);
+  }, 120_000);
+
+  it('refuses the catastrophic shapes in a step’s success, failure and prompt patterns too', () => {
+    const shapes: Array<[string, RegExp]> = [
+      ['(a+)+$', /nested quantifiers/],
+      ['(a|a)*$', /alternatives that can match the same text/],
+      ['(.*a){20}', /nested quantifiers/],
+      ['.*.*=x', /two unbounded repeats/],
+      ['.*x.*y', /two unbounded repeats/],
+    ];
+    for (const [pattern, why] of shapes) {
+      const raw = evc();
+      const steps = raw.steps as Array<Record<string, unknown>>;
+      steps.push({
+        id: 'hostile',
+        title: 'Hostile',
+        explain: 'A command whose patterns explode.',
+        at: 'backup.after-start',
+        kind: 'command',
+        argv: ['/bin/true'],
+        successPattern: pattern,
+        failurePattern: pattern,
+        answers: [{ prompt: pattern, answer: 'y' }],
+      });
+      expect(() => parseProfile(raw, 'hostile.json'), pattern).toThrow(why);
+      const issues = (() => {
+        try {
+          parseProfile(raw, 'hostile.json');
+          return [];
+        } catch (e) {
+          return (e as RecoveryError).details?.issues as string[];
+        }
+      })();
+      const at = steps.length - 1;
+      for (const f of ['successPattern', 'failurePattern', 'answers.0.prompt']) {
+        expect(
+          issues.some((l) => l.startsWith(`steps.${at}.${f}:`)),
+          `${pattern} ${f}: ${issues.join(' | ')}`,
+        ).toBe(true);
+      }
+    }
+  });
+
+  it('refuses a hostile profile file through the CLI with exit 2 and the field', async () => {
+    const raw = evc();
+    (raw.version as Record<string, unknown>).file = { path: '/opt/x/VERSION', pattern: '(\\d+\\.?)+$' };
+    const file = path.join(dir, 'hostile.json');
+    await fsp.writeFile(file, JSON.stringify(raw));
+    const r = await runCli(['backup', '--profile', file, '--to', path.join(dir, 'stick'), '--yes']);
+    expect(r.stderr).toMatch(/version\.file\.pattern: can take exponential or very long time to match/);
+    expect(r.code).toBe(2);
+  });
+
+  it('still loads every built-in profile, and usual patterns pass', async () => {
+    for (const id of builtinProfileIds()) await expect(loadProfile(id)).resolves.toMatchObject({ id });
+    for (const ok of [
+      '^Error:',
+      '(ERROR|Import failed)',
+      '(\\d+\\.\\d+\\.\\d+(?:\\.\\d+)?)\\s*$',
+      '^(\\d+)\\.(\\d+)$',
+      '[^x]*x.*y',
+    ]) {
+      expect(patternProblem(ok), ok).toBeNull();
+    }
+  });
+
+  it('matches a bounded piece of a long line', () => {
+    expect(boundText('x'.repeat(MATCH_TEXT_MAX + 10))).toHaveLength(MATCH_TEXT_MAX);
+    expect(boundText(`${'x'.repeat(MATCH_TEXT_MAX)}(y/n)`, 'end').endsWith('(y/n)')).toBe(true);
+  });
+});
