@@ -73,7 +73,7 @@ describe('verifyArchive', () => {
       { parts: split.r.parts, manifestOut, totalFiles: split.r.files },
       { onProgress: (p) => seen.push({ phase: p.phase, files: p.files, totalFiles: p.totalFiles }) },
     );
-    expect(v).toEqual({ files: split.r.files, contentBytes: split.r.contentBytes });
+    expect(v).toEqual({ files: split.r.files, contentBytes: split.r.contentBytes, direct: true });
     // Progress counts the files checked against their total ("1,234 of 30,007"), in the engine's own words.
     expect(seen.filter((p) => p.phase !== 'starting').length).toBeGreaterThan(0);
     // (The worker says "starting" until its first own report.)
@@ -196,6 +196,7 @@ describe('verifyArchive', () => {
     await expect(verifyArchive(enc.dir, { parts: enc.r.parts, passphrase: 'pass phrase' }, {})).resolves.toEqual({
       files: enc.r.files,
       contentBytes: enc.r.contentBytes,
+      direct: true,
     });
   });
 

@@ -133,6 +133,8 @@ export interface ReadResult {
   contentBytes: number;
   /** Measured per item (first path component): what the free-space check trusts, not the manifest. */
   items?: Record<string, { files: number; contentBytes: number }>;
+  /** Every part was read with O_DIRECT: from the medium itself, not from a cached copy. */
+  direct?: boolean;
 }
 
 export interface ArchiveIo {

@@ -80,7 +80,7 @@ export async function verifyArchiveJob(
   let inManifest = false;
   let manifestDone = false;
   try {
-    await readArchive(
+    const read = await readArchive(
       dir,
       opts.parts,
       opts.passphrase,
@@ -132,6 +132,7 @@ export async function verifyArchiveJob(
       opts.gzipMembers,
     );
     if (!manifestDone) throw corrupt('the inner manifest is missing');
+    result.direct = read.direct;
     screen?.finish();
     seen.flush();
     fsyncSync(manifestFd);

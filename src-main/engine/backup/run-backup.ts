@@ -461,7 +461,7 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       await writeFileAtomic(path.join(c.setDir!, MANIFEST_NAME), manifestText, 0o600);
       c.journal.j.phase = 'verified';
       await c.journal.save('verified');
-      const how = fromMedium ? 'read back from the medium' : 'read back';
+      const how = fromMedium || r.direct === true ? 'read back from the medium' : 'read back';
       const extra = c.artifacts.length > 0 ? ` and ${c.artifacts.length} file(s) of the product's own` : '';
       return `All ${r.files} files${extra} ${how} match their checksums. The backup is complete: ${c.setDir}`;
     },
