@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, constants as fsc, openSync, read, statSync } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, read, type Stats } from 'node:fs';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -51,6 +51,40 @@ function partPath(dir: string, name: string): string {
   return path.join(dir, name);
 }
 
+/**
+ * A part is a regular file of the set's folder, never followed: a link or a FIFO planted on a stick as a part
+ * (recorded with size 0) made the read wait forever on the FIFO's open, or read whatever the link named (a file
+ * of this machine, a device such as /dev/null or a watchdog, which an open alone can start).
+ */
+function notRegular(name: string, st: Stats): RecoveryError | null {
+  if (st.isFile()) return null;
+  const kind = st.isSymbolicLink()
+    ? 'a symbolic link'
+    : st.isFIFO()
+      ? 'a FIFO (named pipe)'
+      : st.isDirectory()
+        ? 'a folder'
+        : st.isCharacterDevice() || st.isBlockDevice()
+          ? 'a device'
+          : 'a special file';
+  return new RecoveryError('BACKUP_CORRUPT', `The backup is damaged: ${name} is not a regular file (it is ${kind}).`, {
+    hint: 'Use another copy of the backup.',
+    details: { part: name },
+  });
+}
+
+/** Opens a part without following a link or waiting on a FIFO, and checks what was opened (it may have changed). */
+function openPart(file: string, p: ArchivePart, flags: number): number {
+  const fd = openSync(file, flags | fsc.O_RDONLY | (fsc.O_NOFOLLOW ?? 0) | (fsc.O_NONBLOCK ?? 0));
+  const st = fstatSync(fd);
+  const bad = notRegular(p.name, st) ?? (st.size === p.size ? null : partCorrupt(p.name));
+  if (bad !== null) {
+    closeSync(fd);
+    throw bad;
+  }
+  return fd;
+}
+
 /** Every part present with exactly its recorded size, before reading a byte. */
 export function checkParts(dir: string, parts: ArchivePart[]): void {
   if (parts.length === 0) throw new RecoveryError('BACKUP_INCOMPLETE', 'The backup lists no data files.');
@@ -58,8 +92,12 @@ export function checkParts(dir: string, parts: ArchivePart[]): void {
     const file = partPath(dir, p.name);
     let size: number;
     try {
-      size = statSync(file).size;
+      const st = lstatSync(file);
+      const bad = notRegular(p.name, st);
+      if (bad !== null) throw bad;
+      size = st.size;
     } catch (e) {
+      if (e instanceof RecoveryError) throw e;
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
         throw new RecoveryError('BACKUP_INCOMPLETE', `The backup is incomplete: ${p.name} is missing.`, {
           hint: 'Copy the whole backup folder again, or use another copy.',
@@ -165,18 +203,19 @@ export async function readArchive(
     try {
       if (direct) {
         try {
-          f.fd = openSync(file, fsc.O_RDONLY | O_DIRECT);
+          f.fd = openPart(file, p, O_DIRECT);
           f.direct = true;
         } catch (e) {
-          if (errCode(e) !== 'EINVAL' && errCode(e) !== 'EOPNOTSUPP') throw e;
+          if (e instanceof RecoveryError || (errCode(e) !== 'EINVAL' && errCode(e) !== 'EOPNOTSUPP')) throw e;
           direct = false;
         }
       }
       if (f.fd === -1) {
         allDirect = false;
-        f.fd = openSync(file, 'r');
+        f.fd = openPart(file, p, 0);
       }
     } catch (e) {
+      if (errCode(e) === 'ELOOP') throw notRegular(p.name, lstatSync(file)) ?? toRecoveryError(e, file);
       throw toRecoveryError(e, file);
     }
     let turn = 0;
@@ -204,7 +243,7 @@ export async function readArchive(
           const fd = f.fd;
           f.fd = -1;
           closeSync(fd);
-          f.fd = openSync(file, 'r');
+          f.fd = openPart(file, p, 0);
         }
       }
       return readAt(into, want, pos);
