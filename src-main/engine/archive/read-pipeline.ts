@@ -27,12 +27,21 @@ const READ_CHUNK = 1024 * 1024;
 const O_DIRECT = process.platform === 'linux' ? (fsc.O_DIRECT ?? 0) : 0;
 
 /**
+ * Read buffers a finished read left, for the next one in this thread (each WebAssembly memory reserves address
+ * space beyond its size; a job reads the stick more than once).
+ */
+const spare: Buffer[] = [];
+const SPARE_MAX = 4;
+
+/**
  * A READ_CHUNK buffer at a page-aligned address, as O_DIRECT needs (buffer, offset and length aligned to the
  * device's block size): a WebAssembly memory starts on a page boundary, a Buffer's memory need not (malloc's
  * header). Where one cannot be made, an ordinary buffer (a direct read into it is refused, and the part is then
  * read through the cache).
  */
 function readBuffer(): Buffer {
+  const b = spare.pop();
+  if (b !== undefined) return b;
   try {
     return Buffer.from(new WebAssembly.Memory({ initial: READ_CHUNK / 65536, maximum: READ_CHUNK / 65536 }).buffer);
   } catch {
@@ -259,6 +268,10 @@ export async function readArchive(
     }
     await inflate.end();
     tar.finish();
+    // Every read is done and zlib has let go of every buffer: they serve the next read.
+    for (const b of [...pool, ...pair]) if (spare.length < SPARE_MAX) spare.push(b);
+    pool.length = 0;
+    pair.length = 0;
     return { direct: allDirect };
   } catch (e) {
     inflate.destroy();
