@@ -1,4 +1,5 @@
-import { promises as fsp } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, constants as fsc, openSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -81,6 +82,32 @@ describe('Edge Data Store facts in the built-in profiles', () => {
     await fsp.writeFile(wf, '{ "ApplicationSettings": { "Port": 5591 } }');
     expect(apiWithPort(windows.api!, { root }).port).toBe(5591);
   });
+
+  it('does not wait on a FIFO in place of appsettings.json (a synchronous read would stop the whole process)', async () => {
+    const root = path.join(dir, 'fifo-box');
+    const f = path.join(root, 'opt/OSIsoft/EdgeDataStore/appsettings.json');
+    await fsp.mkdir(path.dirname(f), { recursive: true });
+    execFileSync('mkfifo', [f]);
+    // Something writes a port into the pipe a while later: read from the pipe, it would be taken (after the wait).
+    const writer = spawn(
+      'timeout',
+      ['20', 'sh', '-c', `sleep 2; printf '%s' '{"ApplicationSettings":{"Port":6001}}' > '${f}'`],
+      {
+        stdio: 'ignore',
+      },
+    );
+    try {
+      expect(apiWithPort(linux.api!, { root })).toMatchObject({
+        port: null,
+        api: { baseUrl: 'http://localhost:5590' },
+      });
+    } finally {
+      // Let the writer go (it waits for a reader) rather than leave it behind.
+      const fd = openSync(f, fsc.O_RDONLY | fsc.O_NONBLOCK);
+      await new Promise((r) => writer.once('exit', r));
+      closeSync(fd);
+    }
+  }, 30_000);
 
   it('chooses credential resources by installed version, and one data source per OPC UA adapter', async () => {
     expect(compareVersions('1.1.1.46', '1.1')).toBe(1);

@@ -104,6 +104,32 @@ describe('regular expressions in profiles', () => {
     }
   });
 
+  it('refuses globs with more wildcards than a path can safely be matched against, naming the field', () => {
+    const raw = JSON.parse(JSON.stringify(BUILTIN_SOURCES['eds-linux'])) as {
+      ownership: { exceptions: Array<Record<string, unknown>> };
+    };
+    // As a regular expression on a restored name of 200 "a"s this one takes tens of seconds (0.4 s at 80): per path.
+    raw.ownership.exceptions.push({ glob: 'Configuration/*a*a*a*a*a*b', fileMode: '600' });
+    expect(() => parseProfile(raw, 'hostile.json')).toThrow(
+      /ownership\.exceptions\.\d+\.glob: has 6 "\*" in one name \("\*a\*a\*a\*a\*a\*b"\); at most 2 are allowed/,
+    );
+    raw.ownership.exceptions.pop();
+    raw.ownership.exceptions.push({ glob: '**/x/**/y/**', fileMode: '600' });
+    expect(() => parseProfile(raw, 'hostile.json')).toThrow(/glob: has 3 "\*\*"; at most 2 are allowed/);
+    const dev = evc();
+    (dev.steps as Array<Record<string, unknown>>).push({
+      id: 'collect',
+      title: 'Collect',
+      explain: 'The product’s own backups.',
+      at: 'backup.archive',
+      kind: 'artifact',
+      mode: 'collect',
+      dir: '/var/backups',
+      glob: '*_*_*_*.zip',
+    });
+    expect(() => parseProfile(dev, 'hostile.json')).toThrow(/steps\.\d+\.glob: has 4 "\*" in one name/);
+  });
+
   it('matches a bounded piece of a long line', () => {
     expect(boundText('x'.repeat(MATCH_TEXT_MAX + 10))).toHaveLength(MATCH_TEXT_MAX);
     expect(boundText(`${'x'.repeat(MATCH_TEXT_MAX)}(y/n)`, 'end').endsWith('(y/n)')).toBe(true);

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { closeSync, constants as fsc, openSync, promises as fsp, writeSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 
@@ -63,4 +63,42 @@ describe('a FIFO or a device given as a backup folder or stick', () => {
     expect((await fsp.readdir(dir)).sort()).toEqual(['fifo', 'state']);
     expect(await fsp.readdir(path.join(dir, 'state'))).toEqual([]);
   });
+});
+
+describe('a FIFO on the target stick where mirror looks for its earlier copy', () => {
+  it('is not waited on: the copy is made again beside it and checked', async () => {
+    const base = await fsp.mkdtemp(path.join(os.tmpdir(), 'special-mirror-'));
+    const from = path.join(base, 'own');
+    const files = path.join(base, 'mirror-stick', 'EdgeRecovery', 'files');
+    await fsp.mkdir(from, { recursive: true });
+    await fsp.mkdir(files, { recursive: true });
+    await fsp.writeFile(path.join(from, 'a.tar.gz.enc'), 'product backup\n');
+    await fsp.copyFile(path.join(from, 'a.tar.gz.enc'), path.join(files, 'a.tar.gz.enc'));
+    const sums = path.join(files, 'a.tar.gz.enc.sha256');
+    execFileSync('mkfifo', [sums]);
+    try {
+      const state = path.join(base, 'state');
+      await fsp.mkdir(state, { mode: 0o700 });
+      const r = await runCli(
+        ['mirror', '--from', from, '--to', path.join(base, 'mirror-stick'), '--glob', '*.enc', '--state-dir', state],
+        {},
+      );
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/copied and read back: .*a\.tar\.gz\.enc/);
+      expect((await fsp.lstat(sums)).isFile()).toBe(true);
+      expect(execFileSync('sha256sum', ['-c', 'a.tar.gz.enc.sha256'], { cwd: files, encoding: 'utf8' })).toMatch(
+        /: OK/,
+      );
+    } finally {
+      // Had the mirror waited on the FIFO (the defect), a writer end lets it go before the folder goes.
+      try {
+        const fd = openSync(sums, fsc.O_RDWR | fsc.O_NONBLOCK);
+        writeSync(fd, 'x\n');
+        closeSync(fd);
+      } catch {
+        // a regular file by now
+      }
+      await fsp.rm(base, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

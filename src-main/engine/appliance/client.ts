@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { isRecoveryError, RecoveryError } from '../errors.js';
 import { cleanLine } from '../util/clean-text.js';
+import { readSmallFileSync } from '../util/given-path.js';
 import { resolveItemPath } from '../profiles/load.js';
 import type { CredentialResource, Precheck, Profile } from '../profiles/schema.js';
 import type { CredentialEntry, CredentialField } from '../runbook/types.js';
@@ -451,15 +451,8 @@ export function apiWithPort(
 ): { api: Api; port: number | null; from: string | null } {
   if (api.portFile === undefined) return { api, port: null, from: null };
   const file = resolveItemPath(api.portFile.path, opts.root ? { root: opts.root } : {});
-  const read =
-    opts.readFile ??
-    ((p: string) => {
-      try {
-        return readFileSync(p, 'utf8');
-      } catch {
-        return null;
-      }
-    });
+  // appsettings.json is a few KiB; a FIFO or a device in its place is not waited on (this read is synchronous).
+  const read = opts.readFile ?? ((p: string) => readSmallFileSync(p, 1024 * 1024));
   const text = read(file);
   if (text === null) return { api, port: null, from: null };
   let port: unknown;

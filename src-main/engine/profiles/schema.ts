@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { refineProfile } from './rules.js';
-import { SafePattern } from './safe-pattern.js';
+import { SafeGlob, SafePattern } from './safe-pattern.js';
 import { ProductStepSchema } from './steps-schema.js';
 
 /** Octal mode written as a string ("755", "0644") so JSON profiles read like chmod. */
@@ -53,7 +53,7 @@ export const ItemSchema = z.object({
 export const ModeExceptionSchema = z
   .object({
     /** Glob relative to the item folder, with the item id first: "Configuration/**\/*.key". */
-    glob: z.string().min(1),
+    glob: SafeGlob.pipe(z.string().min(1)),
     dirMode: Mode.optional(),
     fileMode: Mode.optional(),
   })

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SafePattern } from './safe-pattern.js';
+import { SafeGlob, SafePattern } from './safe-pattern.js';
 import { ServiceSchema } from './schema.js';
 
 /**
@@ -162,7 +162,7 @@ const ArtifactStep = z.object({
   path: z.string().min(1).optional(),
   dir: z.string().min(1).optional(),
   /** Relative to dir; `*` matches within one folder level: "*\/*.tar.gz.enc". */
-  glob: z.string().min(1).optional(),
+  glob: SafeGlob.pipe(z.string().min(1)).optional(),
   newest: z.number().int().positive().max(1000).default(1),
   /** Files older than this are left out (collect). */
   maxAgeDays: z.number().positive().optional(),

@@ -13,6 +13,7 @@ import { localDeviceId } from '../media/device-id.js';
 import { formatBytes, type ProgressSink } from '../progress.js';
 import { resolveItemPath } from '../profiles/load.js';
 import { exists } from '../util/atomic-fs.js';
+import { readGivenFile } from '../util/given-path.js';
 import type { Step } from '../runbook/runner.js';
 import { checkManifestIntegrity } from '../backup/manifest-integrity.js';
 import { readBackupSet } from '../backup/manifest.js';
@@ -42,7 +43,8 @@ async function installedVersion(c: RestoreCtx): Promise<{ version: string | null
   if (vf !== undefined) {
     const file = resolveItemPath(vf.path, c.store.j.root === null ? {} : { root: c.store.j.root });
     try {
-      const text = await fsp.readFile(file, 'utf8');
+      // Never waits on a FIFO nor reads a device in its place; a version file is small.
+      const text = (await readGivenFile(file, { what: 'the version file', max: 1024 * 1024 })).toString('utf8');
       const m = vf.pattern ? new RegExp(vf.pattern, 'm').exec(boundText(text)) : null;
       const v = vf.pattern ? (m?.[1] ?? m?.[0] ?? null) : text.trim();
       return { version: v, from: file };

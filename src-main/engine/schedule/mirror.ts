@@ -8,7 +8,7 @@ import { dropPageCache } from '../media/page-cache.js';
 import { formatBytes, ProgressMeter } from '../progress.js';
 import { executeRunbook, type RunbookDef, type RunbookIO } from '../runbook/runner.js';
 import { CREATE_EXCL_FLAGS, fsyncDir, mkdirNoFollow } from '../util/atomic-fs.js';
-import { refuseSpecialPath, STICK_HINT } from '../util/given-path.js';
+import { fileKind, readGivenFile, refuseSpecialPath, STICK_HINT } from '../util/given-path.js';
 import { withJobLock } from '../util/job-lock.js';
 import { recordMirrored, type MirrorRecord } from './mirror-record.js';
 
@@ -79,8 +79,12 @@ async function filesOf(dir: string): Promise<{ name: string; size: number }[]> {
 
 async function hashFile(file: string): Promise<string> {
   const h = createHash('sha256');
-  const fh = await fsp.open(file, 'r');
+  // A copy on the stick may be anything: never through a link, never waiting on a FIFO, never reading a device.
+  const fh = await fsp.open(file, fsc.O_RDONLY | (fsc.O_NOFOLLOW ?? 0) | (fsc.O_NONBLOCK ?? 0));
   try {
+    const st = await fh.stat();
+    if (!st.isFile())
+      throw new RecoveryError('BACKUP_CORRUPT', `${file} is not a regular file: it is ${fileKind(st)}.`);
     const buf = Buffer.allocUnsafe(1 << 20);
     for (;;) {
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
@@ -281,9 +285,12 @@ async function copyFile(it: Item, meter: ProgressMeter, signal?: AbortSignal): P
 async function alreadyThere(it: Item): Promise<boolean> {
   if (!(await exists(it.dst))) return false;
   if (it.kind === 'file') {
-    const sums = await fsp.readFile(`${it.dst}.sha256`, 'utf8').catch(() => '');
+    const sums = await readGivenFile(`${it.dst}.sha256`, { what: 'the checksum file', max: 4096, noFollow: true }).then(
+      (b) => b.toString('utf8'),
+      () => '',
+    );
     const src = await hashFile(it.src);
-    if (!(sums.startsWith(src) && (await hashFile(it.dst)) === sums.slice(0, 64))) return false;
+    if (!(sums.startsWith(src) && (await hashFile(it.dst).catch(() => '')) === sums.slice(0, 64))) return false;
     it.sha256 = src;
     return true;
   }

@@ -1,4 +1,4 @@
-import { constants as fsc, promises as fsp, type Stats } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, openSync, promises as fsp, readSync, type Stats } from 'node:fs';
 import { RecoveryError } from '../errors.js';
 
 /**
@@ -105,5 +105,31 @@ export async function readGivenFile(file: string, o: GivenFileOptions): Promise<
     return buf.subarray(0, n);
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * A small regular file read synchronously (where the caller cannot wait: building a client), or null: opened
+ * O_NONBLOCK (a FIFO does not hold the open, which here would stop the whole process), fstat on the descriptor,
+ * at most `max` bytes, anything else (missing, a FIFO, a device, larger) null.
+ */
+export function readSmallFileSync(file: string, max: number): string | null {
+  let fd: number;
+  try {
+    fd = openSync(file, fsc.O_RDONLY | (fsc.O_NONBLOCK ?? 0));
+  } catch {
+    return null;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size > max) return null;
+    const buf = Buffer.alloc(st.size + 1);
+    let n = 0;
+    for (let r = 1; r > 0 && n < buf.length; n += r) r = readSync(fd, buf, n, buf.length - n, n);
+    return n > st.size ? null : buf.toString('utf8', 0, n);
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
   }
 }
