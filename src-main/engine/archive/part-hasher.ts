@@ -1,4 +1,5 @@
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
+import { startEntryWorker } from '../util/worker.js';
 
 /**
  * The sha256 of the parts a read of a backup set reads (read-pipeline.ts), on a thread of its own. The reading
@@ -42,17 +43,7 @@ export class PartHasher {
     const { port1, port2 } = new MessageChannel();
     const entry = hasherEntry();
     const init: HasherInit = { port: port2 };
-    this.worker = entry.pathname.endsWith('.ts')
-      ? new Worker(new URL('../util/worker-bootstrap.mjs', import.meta.url), {
-          workerData: { entry: entry.href, init },
-          transferList: [port2],
-          resourceLimits: { maxYoungGenerationSizeMb: 4 },
-        })
-      : new Worker(entry, {
-          workerData: { init },
-          transferList: [port2],
-          resourceLimits: { maxYoungGenerationSizeMb: 4 },
-        });
+    this.worker = startEntryWorker(entry, init, [port2], { maxYoungGenerationSizeMb: 4 });
     this.port = port1;
     this.port.on('message', (r: HasherReply) => {
       if (r.kind === 'failed') return this.fail(new Error(`the checksum thread failed: ${r.message}`));
