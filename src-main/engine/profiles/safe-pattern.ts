@@ -6,25 +6,55 @@
  *
  * The check is a small parser of the JavaScript pattern syntax (no `u` flag, as the profiles' patterns are
  * compiled) and three rules, each about ambiguity under repetition, where backtracking explodes:
- *   1. nested repetition: a repeated group (`+`, `*`, `{n,}`, `{2,}`…) that holds an unbounded repeat, or an
- *      unbounded repeat of a group holding any repeat: `(a+)+`, `(\d+\.){3}`, `(.*a){20}`, `(a{2,3})*`;
+ *   1. nested repetition: a repeated group (`+`, `*`, `{n,}`, `{2,}`…) that holds a count that varies, or an
+ *      unbounded repeat of a group holding any repeat: `(a+)+`, `(\d+\.){3}`, `(.*a){20}`, `(a{2,3})*`, `(a?){40}`,
+ *      `(a{1,16}){1,16}`;
  *   2. alternatives that can start with the same character (or match nothing), repeated: `(a|a)*`, `(a|ab)+`;
- *   3. two unbounded repeats in a row that can take the same characters, with nothing between them that the first
- *      could not take too: `.*.*`, `\d+\d*`, `.*x.*y` (polynomial: seconds on a 4 KiB line).
- * Character sets are compared on a sample alphabet (ASCII and a few others), with V8 itself deciding membership.
+ *   3. repeats in a row that can take the same characters, with nothing between them that the first could not take
+ *      too, whose numbers of lengths multiply past MATCH_TEXT_MAX: `.*.*`, `\d+\d*`, `.*x.*y`,
+ *      `a{0,16}a{0,16}a{0,16}` (polynomial: seconds on a 4 KiB line).
+ * Character sets are compared on a sample alphabet (ASCII, the spaces, and every character the pattern names), with
+ * V8 itself deciding membership.
  */
 
 import { z } from 'zod';
 
-const SAMPLE: string[] = [
+/** Every character JavaScript's \s takes (without the u flag \d and \w are ASCII): always in the sample. */
+const SPACES =
+  '\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff';
+const BASE: string[] = [
   ...Array.from({ length: 128 }, (_, i) => String.fromCharCode(i)),
-  '\u00a0',
+  ...SPACES,
   '\u00e9',
-  '\u2028',
   '\u4e2d',
   '\ud83d',
 ];
-const N = SAMPLE.length;
+
+/**
+ * The characters sets are compared on: the base sample plus every character the pattern names (literally, as an
+ * escape, or as a range's end). Two ranges overlap only if one's end lies in the other, so a set such as
+ * [\u0100-\u01ff] is never judged empty, or apart from \u0150, for want of a sample character in it.
+ */
+function sampleFor(source: string): string[] {
+  const chars = new Set<string>(BASE);
+  for (const c of source) for (let i = 0; i < c.length; i++) chars.add(c[i]!);
+  for (const m of source.matchAll(/\\(?:u([0-9a-fA-F]{4})|x([0-9a-fA-F]{2})|c([A-Za-z])|([0-7]{1,3}))/g)) {
+    const code =
+      m[1] !== undefined
+        ? parseInt(m[1], 16)
+        : m[2] !== undefined
+          ? parseInt(m[2], 16)
+          : m[3] !== undefined
+            ? m[3].charCodeAt(0) % 32
+            : parseInt(m[4]!, 8);
+    if (code <= 0xffff) chars.add(String.fromCharCode(code));
+  }
+  return [...chars];
+}
+
+/** The sample of the pattern being checked (patternProblem sets it; the check is synchronous). */
+let SAMPLE: string[] = BASE;
+let N = SAMPLE.length;
 type CharSet = boolean[];
 
 const none = (): CharSet => new Array<boolean>(N).fill(false);
@@ -33,12 +63,13 @@ const union = (a: CharSet, b: CharSet): CharSet => a.map((x, i) => x || b[i]!);
 const overlaps = (a: CharSet, b: CharSet): boolean => a.some((x, i) => x && b[i]!);
 const within = (a: CharSet, b: CharSet): boolean => a.every((x, i) => !x || b[i]!);
 
-const known = new Map<string, CharSet>();
+/** Sets of the pattern being checked, by atom (its sample is the pattern's own). */
+let known = new Map<string, CharSet>();
 function setOf(atomSource: string): CharSet {
   const hit = known.get(atomSource);
   if (hit !== undefined) return hit;
   const set = compileSet(atomSource);
-  if (known.size < 1000) known.set(atomSource, set);
+  known.set(atomSource, set);
   return set;
 }
 function compileSet(atomSource: string): CharSet {
@@ -212,6 +243,14 @@ const unbounded = (it: Item): boolean => it.max === Infinity || it.max > LARGE;
 const growing = (it: Item): boolean =>
   unbounded(it) || (it.body !== undefined && !it.lookaround && [...inner(it.body)].some(unbounded));
 
+/** How many lengths an item can take (MATCH_TEXT_MAX for any number): its count's, times what its group holds. */
+function ways(it: Item): number {
+  if (growing(it)) return MATCH_TEXT_MAX;
+  let n = it.max - it.min + 1;
+  if (it.body !== undefined && !it.lookaround) for (const r of inner(it.body)) n *= r.max - r.min + 1;
+  return Math.min(n, MATCH_TEXT_MAX);
+}
+
 function problemIn(a: Alt, repeated: boolean): string | null {
   // Rule 2: alternatives under repetition that can start alike.
   if (repeated && a.branches.length > 1) {
@@ -230,19 +269,25 @@ function problemIn(a: Alt, repeated: boolean): string | null {
       const it = b.items[k]!;
       if (it.body) {
         const reps = [...inner(it.body)];
-        // Rule 1: nested repetition.
-        if ((unbounded(it) && reps.some((r) => r.max > 1)) || (it.max > 1 && reps.some(unbounded))) {
+        // Rule 1: nested repetition. A group taken more than once must take the same length each time: one
+        // variable count inside ((a?){40}, (a{1,16}){1,16}: no count is unbounded) multiplies the ways to split.
+        if ((unbounded(it) && reps.some((r) => r.max > 1)) || (it.max > 1 && reps.some((r) => r.max > r.min))) {
           return 'a repeated group that holds a repeat itself (nested quantifiers, as in (a+)+ or (.*a){20})';
         }
         const p = problemIn(it.body, repeated || it.max > 1);
         if (p !== null) return p;
       }
-      // Rule 3: the next growing item that can take what this one takes, with only what this one takes between.
-      if (!growing(it)) continue;
+      // Rule 3: the next items of varying length that can take what this one takes, with only what this one takes
+      // between: each multiplies the ways to split the text (a{0,16}a{0,16}a{0,16}a{0,16}b: 17^4 per start).
+      if (ways(it) === 1) continue;
+      let cost = ways(it);
       for (let j = k + 1; j < b.items.length; j++) {
         const next = b.items[j]!;
-        if (growing(next) && overlaps(it.set, next.first)) {
-          return 'two unbounded repeats one after the other that can match the same characters (as in .*.* or .*x.*y)';
+        if (ways(next) > 1 && overlaps(it.set, next.first)) {
+          cost *= ways(next);
+          if (cost > MATCH_TEXT_MAX) {
+            return 'repeats one after the other that can match the same characters (as in .*.*, .*x.*y or a{0,16}a{0,16}a{0,16})';
+          }
         }
         if (!next.empty && !within(next.set, it.set)) break;
       }
@@ -262,6 +307,9 @@ export function patternProblem(source: string): string | null {
     return `is not a valid regular expression (${(e as Error).message})`;
   }
   if (source.length > 1000) return 'is longer than 1000 characters';
+  SAMPLE = sampleFor(source);
+  N = SAMPLE.length;
+  known = new Map();
   const p = new Parser(source);
   const why = problemIn(p.alt(), false);
   return why === null
