@@ -1,6 +1,7 @@
 import { constants as fsc } from 'node:fs';
 import os from 'node:os';
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
+import { startEntryWorker } from '../util/worker.js';
 
 /**
  * Small files of an extraction, created on other threads: the extracting thread parses, judges and hashes
@@ -100,7 +101,6 @@ export class FileWriters {
     const counter = new SharedArrayBuffer(4 * n);
     this.inFlight = new Int32Array(counter);
     const entry = writerEntry();
-    const fromSource = entry.pathname.endsWith('.ts');
     for (let slot = 0; slot < n; slot++) {
       const { port1, port2 } = new MessageChannel();
       const shared = Array.from({ length: MAX_IN_FLIGHT }, () => new SharedArrayBuffer(BATCH_BYTES));
@@ -116,17 +116,7 @@ export class FileWriters {
         chown: opts.chown,
         fsync: opts.fsync,
       };
-      const w = fromSource
-        ? new Worker(new URL('../util/worker-bootstrap.mjs', import.meta.url), {
-            workerData: { entry: entry.href, init },
-            transferList: [port2],
-            resourceLimits: { maxYoungGenerationSizeMb: 4 },
-          })
-        : new Worker(entry, {
-            workerData: { init },
-            transferList: [port2],
-            resourceLimits: { maxYoungGenerationSizeMb: 4 },
-          });
+      const w = startEntryWorker(entry, init, [port2], { maxYoungGenerationSizeMb: 4 });
       // A writer that dies says so through its exit code; its port then stays silent (see wait()).
       w.on('error', (e) => {
         this.failure ??= { name: '', abs: '', code: undefined, message: `a file writer failed: ${e.message}` };

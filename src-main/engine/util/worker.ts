@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Worker, parentPort, workerData, type ResourceLimits } from 'node:worker_threads';
+import { Worker, parentPort, workerData, type ResourceLimits, type TransferListItem } from 'node:worker_threads';
 import { RecoveryError, toRecoveryError, type SerializedError } from '../errors.js';
 import { PROGRESS_INTERVAL_MS, progressWithoutFigures, type Progress } from '../progress.js';
 
@@ -59,6 +59,25 @@ export function startWorker(job: string, input: unknown, opts: WorkerJobOptions 
         resourceLimits,
       })
     : new Worker(entry, { workerData: { job, input }, resourceLimits });
+}
+
+/**
+ * A worker thread running the module `entry` with `workerData: { init }`: the bundled entry in dist/, or the
+ * TypeScript source through the tsx bootstrap. `transfer`: what `init` hands over (message ports).
+ */
+export function startEntryWorker(
+  entry: URL,
+  init: unknown,
+  transfer: TransferListItem[],
+  resourceLimits: ResourceLimits,
+): Worker {
+  return entry.pathname.endsWith('.ts')
+    ? new Worker(new URL('./worker-bootstrap.mjs', import.meta.url), {
+        workerData: { entry: entry.href, init },
+        transferList: transfer,
+        resourceLimits,
+      })
+    : new Worker(entry, { workerData: { init }, transferList: transfer, resourceLimits });
 }
 
 export function runWorkerJob<I, O>(
