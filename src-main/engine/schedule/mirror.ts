@@ -79,7 +79,11 @@ async function filesOf(dir: string): Promise<{ name: string; size: number }[]> {
 
 async function hashFile(file: string): Promise<string> {
   const h = createHash('sha256');
-  // A copy on the stick may be anything: never through a link, never waiting on a FIFO, never reading a device.
+  // A copy on the stick may be anything: never through a link, never waiting on a FIFO, never opening a device
+  // (lstat first: an open alone can act, e.g. start a watchdog).
+  const pre = await fsp.lstat(file).catch(() => null);
+  if (pre !== null && !pre.isFile() && !pre.isSymbolicLink())
+    throw new RecoveryError('BACKUP_CORRUPT', `${file} is not a regular file: it is ${fileKind(pre)}.`);
   const fh = await fsp.open(file, fsc.O_RDONLY | (fsc.O_NOFOLLOW ?? 0) | (fsc.O_NONBLOCK ?? 0));
   try {
     const st = await fh.stat();

@@ -1,4 +1,13 @@
-import { closeSync, constants as fsc, fstatSync, openSync, promises as fsp, readSync, type Stats } from 'node:fs';
+import {
+  closeSync,
+  constants as fsc,
+  fstatSync,
+  openSync,
+  promises as fsp,
+  readSync,
+  statSync,
+  type Stats,
+} from 'node:fs';
 import { RecoveryError } from '../errors.js';
 
 /**
@@ -59,6 +68,16 @@ export interface GivenFileOptions {
  */
 export async function readGivenFile(file: string, o: GivenFileOptions): Promise<Buffer> {
   const flags = fsc.O_RDONLY | (fsc.O_NONBLOCK ?? 0) | (o.noFollow ? (fsc.O_NOFOLLOW ?? 0) : 0);
+  const notRegular = (st: Stats): RecoveryError =>
+    new RecoveryError(
+      'BAD_INPUT',
+      `${o.what[0]!.toUpperCase()}${o.what.slice(1)} ${file} is not a regular file: it is ${fileKind(st)}. Nothing was read.`,
+      { hint: `Give ${o.what} as an ordinary file (not a pipe, device or folder).`, details: { file } },
+    );
+  // Judged by stat before it is opened (stat opens nothing): opening a device node can act (a watchdog starts on
+  // open). The fstat on the descriptor below still checks what was opened.
+  const pre = await (o.noFollow ? fsp.lstat(file) : fsp.stat(file)).catch(() => null);
+  if (pre !== null && !pre.isFile() && !pre.isSymbolicLink()) throw notRegular(pre);
   let fh: fsp.FileHandle;
   try {
     fh = await fsp.open(file, flags);
@@ -75,13 +94,7 @@ export async function readGivenFile(file: string, o: GivenFileOptions): Promise<
   }
   try {
     const st = await fh.stat();
-    if (!st.isFile()) {
-      throw new RecoveryError(
-        'BAD_INPUT',
-        `${o.what[0]!.toUpperCase()}${o.what.slice(1)} ${file} is not a regular file: it is ${fileKind(st)}. Nothing was read.`,
-        { hint: `Give ${o.what} as an ordinary file (not a pipe, device or folder).`, details: { file } },
-      );
-    }
+    if (!st.isFile()) throw notRegular(st);
     if (st.size > o.max) {
       throw new RecoveryError(
         'BAD_INPUT',
@@ -116,6 +129,8 @@ export async function readGivenFile(file: string, o: GivenFileOptions): Promise<
 export function readSmallFileSync(file: string, max: number): string | null {
   let fd: number;
   try {
+    if (!statSync(file).isFile()) return null; // not opened: opening a device node can act
+
     fd = openSync(file, fsc.O_RDONLY | (fsc.O_NONBLOCK ?? 0));
   } catch {
     return null;

@@ -7,8 +7,8 @@ export const STICK_TEXT_MAX = 64 * 1024 * 1024;
 
 /**
  * A small text file of a backup set on a stick (manifest.json, SHA256SUMS), read without trusting the stick: a
- * link is not followed (O_NOFOLLOW), a FIFO or device is not waited on (O_NONBLOCK, then it must be a regular
- * file), and nothing past `max` bytes is read. Those are BACKUP_CORRUPT (exit 3); a missing file is the fs
+ * link is not followed (O_NOFOLLOW), a FIFO or device is not opened (lstat first) nor waited on (O_NONBLOCK, then
+ * it must be a regular file), and nothing past `max` bytes is read. Those are BACKUP_CORRUPT (exit 3); a missing file is the fs
  * error (ENOENT) as before, for the caller to explain.
  */
 export async function readStickText(file: string, max = STICK_TEXT_MAX): Promise<string> {
@@ -21,6 +21,11 @@ export async function readStickText(file: string, max = STICK_TEXT_MAX): Promise
         details: { file },
       },
     );
+  // Judged before it is opened: opening a device node can act (a watchdog starts on open). The fstat below still
+  // checks what was opened.
+  const pre = await fsp.lstat(file).catch(() => null);
+  if (pre?.isSymbolicLink()) throw bad('is a link');
+  if (pre !== null && !pre.isFile()) throw bad('is not a regular file');
   let fh: fsp.FileHandle;
   try {
     fh = await fsp.open(file, fsc.O_RDONLY | (fsc.O_NOFOLLOW ?? 0) | (fsc.O_NONBLOCK ?? 0));
