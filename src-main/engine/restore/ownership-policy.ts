@@ -41,44 +41,51 @@ export function globMatcher(glob: string): { test(relPath: string): boolean } {
   const head = lits(toks);
   const tail = [...lits([...toks].reverse())].reverse().join('');
   const end = toks.length;
-  let cur: number[] = [];
-  let next: number[] = [];
+  // Per place: what it is (LIT, ANY, STAR, SPAN, OPT) and, for a literal, its character code.
+  const kind = Int8Array.from(toks, (t) => (typeof t === 'object' ? LIT : KIND[t]));
+  const code = Int32Array.from(toks, (t) => (typeof t === 'object' ? t.lit.charCodeAt(0) : -1));
+  let cur = new Int32Array(end + 1);
+  let next = new Int32Array(end + 1);
   const seen = new Uint32Array(end + 1);
   let round = 0;
-  /** `at` and the places reachable from it without taking a character. */
-  const add = (list: number[], at: number): void => {
-    if (seen[at] === round) return;
+  /** Adds `at` and the places reachable from it without taking a character; returns the list's new length. */
+  const add = (list: Int32Array, n: number, at: number): number => {
+    if (seen[at] === round) return n;
     seen[at] = round;
-    list.push(at);
-    const t = toks[at];
-    if (t === 'star' || t === 'span') add(list, at + 1);
-    else if (t === 'opt') {
-      add(list, at + 1);
-      add(list, at + 3);
-    }
+    list[n++] = at;
+    const k = kind[at];
+    if (k === STAR || k === SPAN) return add(list, n, at + 1);
+    if (k === OPT) return add(list, add(list, n, at + 1), at + 3);
+    return n;
   };
+  const SLASH = 47;
   return {
     test(s) {
       if (!s.startsWith(head) || !s.endsWith(tail)) return false;
+      // The literal start is matched: the walk begins after it.
       round++;
-      cur.length = 0;
-      add(cur, 0);
-      for (let i = 0; i < s.length && cur.length > 0; i++) {
-        const ch = s[i]!;
+      let n = add(cur, 0, head.length);
+      for (let i = head.length; i < s.length && n > 0; i++) {
+        const ch = s.charCodeAt(i);
         round++;
-        next.length = 0;
-        for (const at of cur) {
-          const t = toks[at];
-          if (t === undefined || t === 'opt') continue;
-          if (t === 'span' || (t === 'star' && ch !== '/')) add(next, at);
-          else if ((t === 'any' && ch !== '/') || (typeof t === 'object' && t.lit === ch)) add(next, at + 1);
+        let m = 0;
+        for (let j = 0; j < n; j++) {
+          const at = cur[j]!;
+          const k = kind[at];
+          if (k === SPAN || (k === STAR && ch !== SLASH)) m = add(next, m, at);
+          else if ((k === ANY && ch !== SLASH) || (k === LIT && code[at] === ch)) m = add(next, m, at + 1);
         }
         [cur, next] = [next, cur];
+        n = m;
       }
-      return cur.includes(end);
+      for (let j = 0; j < n; j++) if (cur[j] === end) return true;
+      return false;
     },
   };
 }
+
+const [LIT, ANY, STAR, SPAN, OPT] = [0, 1, 2, 3, 4];
+const KIND = { any: ANY, star: STAR, span: SPAN, opt: OPT } as const;
 
 export interface CompiledPolicy {
   user: string;
