@@ -72,8 +72,6 @@ await Promise.all([
       'archive-worker': 'src-main/engine/archive/archive-worker.ts',
       // The extraction's small-file writer threads (started by the archive worker).
       'file-writer': 'src-main/engine/archive/file-writer-worker.ts',
-      // The sha256 of the parts a read of a backup set reads (started by the archive worker).
-      'part-hasher': 'src-main/engine/archive/part-hasher-worker.ts',
     },
     outdir: OUT,
     splitting: true,

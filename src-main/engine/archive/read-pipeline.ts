@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import os from 'node:os';
 import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, read, type Stats } from 'node:fs';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
@@ -12,15 +11,10 @@ import type { AgeDecryptor } from './age-stream.js';
 /** The age header's first line (age-stream.ts has the same): age itself loads only for an encrypted set. */
 const AGE_MAGIC = Buffer.from('age-encryption.org/v1\n');
 import { MemberInflater } from './member-inflate.js';
-import { PartHasher } from './part-hasher.js';
 import { TarFormatError, TarReader, type TarHandler } from './tar-reader.js';
 import type { ArchivePart } from './types.js';
 
 const READ_CHUNK = 1024 * 1024;
-/** Sets this large get a thread for their parts' sha256 (a thread costs ~30 ms to start and ~10 MiB). */
-const HASHER_MIN_BYTES = 64 * 1024 * 1024;
-/** Chunks handed to the hasher and not hashed yet, at most (the rest of the read waits). */
-const HASH_AHEAD = 4;
 
 /**
  * Parts are read with O_DIRECT where the filesystem takes it (Linux: ext4, vfat, exfat, xfs, btrfs …; not tmpfs):
@@ -41,18 +35,18 @@ const SPARE_MAX = 4;
 
 /**
  * A READ_CHUNK buffer at a page-aligned address, as O_DIRECT needs (buffer, offset and length aligned to the
- * device's block size), in shared memory (the part hasher reads it in place): a WebAssembly memory starts on a page
- * boundary, a Buffer's memory need not (malloc's header). Where one cannot be made, a plain shared buffer (a direct
- * read into it is refused, and the part is then read through the cache).
+ * device's block size): a WebAssembly memory starts on a page boundary, a Buffer's memory need not (malloc's
+ * header). Where one cannot be made, an ordinary buffer (a direct read into it is refused, and the part is then
+ * read through the cache).
  */
 function readBuffer(): Buffer {
   const b = spare.pop();
   if (b !== undefined) return b;
   try {
     const pages = READ_CHUNK / 65536;
-    return Buffer.from(new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }).buffer);
+    return Buffer.from(new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer);
   } catch {
-    return Buffer.from(new SharedArrayBuffer(READ_CHUNK));
+    return Buffer.allocUnsafe(READ_CHUNK);
   }
 }
 
@@ -205,10 +199,6 @@ export async function readArchive(
   /** Every part so far was read with O_DIRECT from its first byte to its last. */
   let allDirect = direct;
   let partIndex = 0;
-  const hasher =
-    os.availableParallelism() > 1 && parts.reduce((a, p) => a + p.size, 0) >= HASHER_MIN_BYTES
-      ? new PartHasher()
-      : null;
   /**
    * One part, hashed (and fed on, when `consume`) chunk by chunk. The next chunk is read on the thread pool while
    * this thread hashes and feeds the current one: read synchronously, each 1 MiB waited ~1.2 ms here for the
@@ -218,10 +208,6 @@ export async function readArchive(
   const hashPart = async (p: ArchivePart, consume: boolean): Promise<boolean> => {
     const file = partPath(dir, p.name);
     const hash = createHash('sha256');
-    // The hash-only pass after a failure hashes here: the hasher may hold half of a part.
-    const byHasher = consume ? hasher : null;
-    /** Chunks sent to the hasher, not hashed yet. */
-    const ahead: Promise<void>[] = [];
     /** The open part: `direct` while it is open with O_DIRECT. */
     const f = { fd: -1, direct: false };
     try {
@@ -298,26 +284,9 @@ export async function readArchive(
           into = take();
           readNext(into, pos);
         }
+        hash.update(got.subarray(0, n));
         meter.add(n);
-        if (byHasher) {
-          // Back in the pool once both the hasher and the decompressor are done with it.
-          let holders = 2;
-          const release = (): void => {
-            if (--holders === 0) pool.push(got);
-          };
-          const hashed = byHasher.update(got, n);
-          hashed.then(release, () => undefined);
-          ahead.push(hashed);
-          await feed(got.subarray(0, n), release);
-          while (ahead.length > HASH_AHEAD) await ahead.shift();
-        } else {
-          hash.update(got.subarray(0, n));
-          if (consume) await feed(got.subarray(0, n), () => pool.push(got));
-        }
-      }
-      if (byHasher) {
-        for (const h of ahead.splice(0)) await h;
-        return (await byHasher.digest()) === p.sha256;
+        if (consume) await feed(got.subarray(0, n), () => pool.push(got));
       }
     } finally {
       if (next !== null) await (next as Promise<number>).catch(() => undefined);
@@ -327,40 +296,36 @@ export async function readArchive(
   };
 
   try {
-    try {
-      for (; partIndex < parts.length; partIndex++) {
-        const p = parts[partIndex]!;
-        if (!(await hashPart(p, true))) throw partCorrupt(p.name);
-      }
-      if (dec === undefined) throw new RecoveryError('BACKUP_CORRUPT', 'The backup is damaged: it is too short.');
-      if (dec) {
-        const out: Buffer[] = [];
-        dec.final(out);
-        for (const o of out) await toGunzip(o);
-      }
-      await inflate.end();
-      tar.finish();
-      // Every read is done and zlib has let go of every buffer: they serve the next read.
-      for (const b of [...pool, ...pair]) if (spare.length < SPARE_MAX) spare.push(b);
-      pool.length = 0;
-      pair.length = 0;
-      return { direct: allDirect };
-    } catch (e) {
-      inflate.destroy();
-      const err = explain(e);
-      if (err.code === 'BACKUP_CORRUPT' && !err.details?.part) {
-        // Is a part's checksum the real cause? Hash what was not read yet (the current part included).
-        for (let i = partIndex; i < parts.length; i++) {
-          if (i > partIndex || !isPartError(e)) {
-            const ok = await hashPart(parts[i]!, false).catch(() => false);
-            if (!ok) throw partCorrupt(parts[i]!.name, err);
-          }
+    for (; partIndex < parts.length; partIndex++) {
+      const p = parts[partIndex]!;
+      if (!(await hashPart(p, true))) throw partCorrupt(p.name);
+    }
+    if (dec === undefined) throw new RecoveryError('BACKUP_CORRUPT', 'The backup is damaged: it is too short.');
+    if (dec) {
+      const out: Buffer[] = [];
+      dec.final(out);
+      for (const o of out) await toGunzip(o);
+    }
+    await inflate.end();
+    tar.finish();
+    // Every read is done and zlib has let go of every buffer: they serve the next read.
+    for (const b of [...pool, ...pair]) if (spare.length < SPARE_MAX) spare.push(b);
+    pool.length = 0;
+    pair.length = 0;
+    return { direct: allDirect };
+  } catch (e) {
+    inflate.destroy();
+    const err = explain(e);
+    if (err.code === 'BACKUP_CORRUPT' && !err.details?.part) {
+      // Is a part's checksum the real cause? Hash what was not read yet (the current part included).
+      for (let i = partIndex; i < parts.length; i++) {
+        if (i > partIndex || !isPartError(e)) {
+          const ok = await hashPart(parts[i]!, false).catch(() => false);
+          if (!ok) throw partCorrupt(parts[i]!.name, err);
         }
       }
-      throw err;
     }
-  } finally {
-    await hasher?.stop();
+    throw err;
   }
 }
 
