@@ -17,7 +17,7 @@ import type { ArchivePart } from './types.js';
 const READ_CHUNK = 1024 * 1024;
 
 /**
- * Parts are read with O_DIRECT where the filesystem takes it (Linux: ext4, vfat, exfat, xfs, btrfs …; not tmpfs):
+ * Parts are read with O_DIRECT where the filesystem takes it (Linux: ext4, vfat, exfat, FUSE, tmpfs since 6.6 …; not ramfs):
  * the bytes come from the medium itself, whatever the page cache holds, which is what a read-back must prove,
  * and they go from the device straight into this thread's reused buffers instead of through freshly allocated
  * cache pages copied once more. On this build machine the copy out of those new pages was most of a read-back's
