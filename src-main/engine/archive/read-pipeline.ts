@@ -17,12 +17,12 @@ import type { ArchivePart } from './types.js';
 const READ_CHUNK = 1024 * 1024;
 
 /**
- * Parts are read with O_DIRECT where the filesystem takes it (Linux: ext4, vfat, exfat, FUSE, tmpfs since 6.6 …; not ramfs):
- * the bytes come from the medium itself, whatever the page cache holds, which is what a read-back must prove,
- * and they go from the device straight into this thread's reused buffers instead of through freshly allocated
- * cache pages copied once more. On this build machine the copy out of those new pages was most of a read-back's
- * system time (B's 470 MB: ~1.3 s of CPU buffered, ~0.5 s direct, for the whole `verify`). Where the open or a
- * read is refused (EINVAL), the part is read through the cache, as before (the callers drop the cached copy first).
+ * Parts are read with O_DIRECT where the filesystem takes it (Linux: ext4, vfat, exfat, FUSE, tmpfs since 6.6 …;
+ * not ramfs): the bytes come from the medium itself, whatever the page cache holds, which is what a read-back must
+ * prove, and they go from the device straight into this thread's reused buffers instead of through the page cache
+ * and a second copy out of it. On this build machine that copy was most of a read-back's system time (B's 470 MB:
+ * ~1.3 s of CPU buffered, ~0.5 s direct, for the whole `verify`). Where the open or a read is refused (EINVAL), the
+ * part is read through the cache, as before (the callers drop the cached copy first).
  */
 const O_DIRECT = process.platform === 'linux' ? (fsc.O_DIRECT ?? 0) : 0;
 
