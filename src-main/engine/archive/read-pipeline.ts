@@ -4,6 +4,7 @@ import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { RecoveryError, toRecoveryError } from '../errors.js';
+import { fileKind } from '../util/given-path.js';
 import type { ProgressMeter } from '../progress.js';
 import type { AgeKey } from './age-key.js';
 import type { AgeDecryptor } from './age-stream.js';
@@ -68,19 +69,14 @@ function partPath(dir: string, name: string): string {
  */
 function notRegular(name: string, st: Stats): RecoveryError | null {
   if (st.isFile()) return null;
-  const kind = st.isSymbolicLink()
-    ? 'a symbolic link'
-    : st.isFIFO()
-      ? 'a FIFO (named pipe)'
-      : st.isDirectory()
-        ? 'a folder'
-        : st.isCharacterDevice() || st.isBlockDevice()
-          ? 'a device'
-          : 'a special file';
-  return new RecoveryError('BACKUP_CORRUPT', `The backup is damaged: ${name} is not a regular file (it is ${kind}).`, {
-    hint: 'Use another copy of the backup.',
-    details: { part: name },
-  });
+  return new RecoveryError(
+    'BACKUP_CORRUPT',
+    `The backup is damaged: ${name} is not a regular file (it is ${fileKind(st)}).`,
+    {
+      hint: 'Use another copy of the backup.',
+      details: { part: name },
+    },
+  );
 }
 
 /** Opens a part without following a link or waiting on a FIFO, and checks what was opened (it may have changed). */

@@ -17,6 +17,7 @@ import { RecoveryError } from '../errors.js';
  * `fstat` on the descriptor, and anything that is not what was asked for is bad input (exit 2) that changes nothing.
  */
 export function fileKind(st: Stats): string {
+  if (st.isSymbolicLink()) return 'a symbolic link'; // from lstat
   if (st.isFIFO()) return 'a FIFO (named pipe)';
   if (st.isCharacterDevice()) return 'a character device';
   if (st.isBlockDevice()) return 'a block device';
