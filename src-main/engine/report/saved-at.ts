@@ -1,6 +1,7 @@
 import { promises as fsp, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { findMount, parseMounts } from '../media/mount-table.js';
+import { isInside as inside } from '../util/path-inside.js';
 
 /**
  * Where one copy of a report was saved, told apart for the technician: on the stick (which one: its label and
@@ -17,11 +18,6 @@ export interface SavedReport {
   label: string | null;
   /** The stick's mount point, when the folder is on a mounted filesystem other than the machine's own. */
   mount: string | null;
-}
-
-function inside(parent: string, child: string): boolean {
-  const rel = path.relative(parent, child);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
 /** The label of a block device from /dev/disk/by-label (names there are escaped like `\x20`). */

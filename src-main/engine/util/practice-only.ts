@@ -2,13 +2,9 @@ import path from 'node:path';
 import { RecoveryError } from '../errors.js';
 import type { Profile } from '../profiles/schema.js';
 import { practiceSandboxOf } from './job-lock.js';
+import { isInside as inside } from './path-inside.js';
 
 type ServiceSpec = Profile['service'];
-
-const inside = (dir: string, p: string): boolean => {
-  const rel = path.relative(dir, path.resolve(p));
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-};
 
 /** Why a service is not one of the sandbox's stand-ins, or null when it is. */
 function realService(s: ServiceSpec, sandbox: string): string | null {
