@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readPassphraseFile } from '../../src-main/engine/schedule/passphrase-file.js';
 import { readGivenFile } from '../../src-main/engine/util/given-path.js';
 import { readStickText } from '../../src-main/engine/util/stick-file.js';
 import { isRoot, tempDir } from '../helpers/datasets.js';
@@ -51,6 +52,17 @@ describe.skipIf(!isRoot)('device nodes are judged without being opened', () => {
     expect(r.result).toMatchObject({
       code: 'BAD_INPUT',
       message: expect.stringMatching(/is not a regular file: it is a character device/),
+    });
+    expect(r.opened).toBe(false);
+  });
+
+  it("a scheduled run's passphrase file that is a device node is refused, and the device is never opened", async () => {
+    const node = path.join(work, 'edge-recovery.pass');
+    execFileSync('mknod', ['-m', '600', node, 'c', '1', '3']);
+    const r = await opened(node, () => readPassphraseFile(node));
+    expect(r.result).toMatchObject({
+      code: 'BAD_INPUT',
+      message: `The passphrase file ${node} is not a regular file: it is a character device.`,
     });
     expect(r.opened).toBe(false);
   });

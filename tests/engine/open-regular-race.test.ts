@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readPassphraseFile } from '../../src-main/engine/schedule/passphrase-file.js';
 import { readGivenFile, readSmallFileSync } from '../../src-main/engine/util/given-path.js';
 import { readStickText } from '../../src-main/engine/util/stick-file.js';
 import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
@@ -127,6 +128,14 @@ describe.skipIf(!isRoot)('a file swapped for a device by a local user while root
       settled(
         readGivenFile(p, { what: 'the checksum file', max: 4096, noFollow: true }),
         /is not a regular file: it is a character device/,
+      ),
+    ));
+
+  it("a scheduled run's passphrase file (root-only, links refused) never opens the device", () =>
+    race('schedule', 'edge-recovery.pass', (p) =>
+      settled(
+        readPassphraseFile(p).then((t) => `${t}\n`),
+        /^The passphrase file \S+ is not a regular file: it is a character device\.$/,
       ),
     ));
 

@@ -175,6 +175,11 @@ export interface GivenFileOptions {
   noFollow?: boolean;
   /** The error for a file that cannot be opened (default: BAD_INPUT "Cannot read …"). */
   openError?: (e: NodeJS.ErrnoException) => Error;
+  /**
+   * Judges what was opened (or found instead: a FIFO, a device, a folder) by its fstat, before anything is read
+   * and before the checks of its own: an error to refuse it with, or undefined to go on (e.g. owner and mode).
+   */
+  check?: (st: Stats) => Error | undefined;
 }
 
 /**
@@ -204,6 +209,11 @@ export async function readGivenFile(file: string, o: GivenFileOptions): Promise<
           : (e as Error).message;
     throw new RecoveryError('BAD_INPUT', `Cannot read ${o.what} ${file}: ${why}.`, { details: { file }, cause: e });
   }
+  const refused = o.check?.(opened.st);
+  if (refused !== undefined) {
+    await opened.fh?.close();
+    throw refused;
+  }
   if (opened.fh === null) throw notRegular(opened.st);
   const { fh, st } = opened;
   try {
@@ -214,18 +224,16 @@ export async function readGivenFile(file: string, o: GivenFileOptions): Promise<
         { hint: `Check that ${file} is the right file.`, details: { file } },
       );
     }
-    // Read to the cap + 1 whatever fstat said: a file that grows while it is read is refused too.
-    const buf = Buffer.alloc(o.max + 1);
+    // At most its size and one byte: a file that grows while it is read is refused, never read without end.
+    const buf = Buffer.alloc(st.size + 1);
     let n = 0;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
-      if (bytesRead === 0) break;
-      n += bytesRead;
-      if (n > o.max) {
-        throw new RecoveryError('BAD_INPUT', `${o.what} ${file} is larger than ${o.max} bytes.`, {
-          details: { file },
-        });
-      }
+    for (let r = 1; r > 0 && n < buf.length; n += r) r = (await fh.read(buf, n, buf.length - n, n)).bytesRead;
+    if (n > st.size) {
+      throw new RecoveryError(
+        'BAD_INPUT',
+        `${o.what[0]!.toUpperCase()}${o.what.slice(1)} ${file} changed while it was read.`,
+        { details: { file } },
+      );
     }
     return buf.subarray(0, n);
   } finally {
