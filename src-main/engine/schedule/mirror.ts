@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { constants as fsc, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { listBackups } from '../backup/list-backups.js';
 import { MANIFEST_NAME, readBackupSet } from '../backup/manifest.js';
@@ -8,7 +8,7 @@ import { dropPageCache } from '../media/page-cache.js';
 import { formatBytes, ProgressMeter } from '../progress.js';
 import { executeRunbook, type RunbookDef, type RunbookIO } from '../runbook/runner.js';
 import { CREATE_EXCL_FLAGS, fsyncDir, mkdirNoFollow } from '../util/atomic-fs.js';
-import { fileKind, readGivenFile, refuseSpecialPath, STICK_HINT } from '../util/given-path.js';
+import { fileKind, openRegularFile, readGivenFile, refuseSpecialPath, STICK_HINT } from '../util/given-path.js';
 import { withJobLock } from '../util/job-lock.js';
 import { recordMirrored, type MirrorRecord } from './mirror-record.js';
 
@@ -80,15 +80,12 @@ async function filesOf(dir: string): Promise<{ name: string; size: number }[]> {
 async function hashFile(file: string): Promise<string> {
   const h = createHash('sha256');
   // A copy on the stick may be anything: never through a link, never waiting on a FIFO, never opening a device
-  // (lstat first: an open alone can act, e.g. start a watchdog).
-  const pre = await fsp.lstat(file).catch(() => null);
-  if (pre !== null && !pre.isFile() && !pre.isSymbolicLink())
-    throw new RecoveryError('BACKUP_CORRUPT', `${file} is not a regular file: it is ${fileKind(pre)}.`);
-  const fh = await fsp.open(file, fsc.O_RDONLY | (fsc.O_NOFOLLOW ?? 0) | (fsc.O_NONBLOCK ?? 0));
+  // (an open alone can act, e.g. start a watchdog), even one swapped in while it is opened.
+  const opened = await openRegularFile(file, { noFollow: true });
+  if (opened.fh === null)
+    throw new RecoveryError('BACKUP_CORRUPT', `${file} is not a regular file: it is ${fileKind(opened.st)}.`);
+  const fh = opened.fh;
   try {
-    const st = await fh.stat();
-    if (!st.isFile())
-      throw new RecoveryError('BACKUP_CORRUPT', `${file} is not a regular file: it is ${fileKind(st)}.`);
     const buf = Buffer.allocUnsafe(1 << 20);
     for (;;) {
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
@@ -104,7 +101,11 @@ async function hashFile(file: string): Promise<string> {
 /** Copies `src` to a new file `dst` (O_EXCL, never through a link), fsynced; returns the source's sha256. */
 async function copyHashed(src: string, dst: string, meter: ProgressMeter, signal?: AbortSignal): Promise<string> {
   const h = createHash('sha256');
-  const input = await fsp.open(src, 'r');
+  // The source may be a stick too: only a regular file is opened (never a link, a FIFO or a device).
+  const opened = await openRegularFile(src, { noFollow: true });
+  if (opened.fh === null)
+    throw new RecoveryError('BACKUP_CORRUPT', `${src} is not a regular file: it is ${fileKind(opened.st)}.`);
+  const input = opened.fh;
   const output = await fsp.open(dst, CREATE_EXCL_FLAGS, 0o600);
   try {
     const buf = Buffer.allocUnsafe(1 << 20);
@@ -132,8 +133,8 @@ async function isPlainFile(p: string): Promise<boolean> {
 
 /** The first KiB of a plain file, or null. */
 async function readSmallFile(p: string): Promise<string | null> {
-  if (!(await isPlainFile(p))) return null;
-  const fh = await fsp.open(p, fsc.O_RDONLY | (fsc.O_NOFOLLOW ?? 0));
+  const { fh } = await openRegularFile(p, { noFollow: true }).catch(() => ({ fh: null }));
+  if (fh === null) return null;
   try {
     const buf = Buffer.alloc(1024);
     const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
