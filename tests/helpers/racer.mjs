@@ -130,5 +130,17 @@ if (mode === 'exec-setuid') {
     fs.renameSync(`${link}.tmp`, link);
     out.flips++;
   }
+} else if (mode === 'flip-file') {
+  // As a local user, in a folder of its own: make `file` a regular file (a hard link to `${file}.real`, which must
+  // exist), then a link to `target`, then the file again … (renames: the name never goes missing).
+  const [file, target, stopFile, seconds] = args;
+  const until = Date.now() + Number(seconds) * 1000;
+  out.flips = 0;
+  for (let i = 0; Date.now() < until && (i % 256 !== 0 || !fs.existsSync(stopFile)); i++) {
+    if (i % 2 === 0) fs.linkSync(`${file}.real`, `${file}.tmp`);
+    else fs.symlinkSync(target, `${file}.tmp`);
+    fs.renameSync(`${file}.tmp`, file);
+    out.flips++;
+  }
 }
 process.stdout.write(JSON.stringify(out) + '\n');
