@@ -6,6 +6,7 @@ import { MANIFEST_NAME, readBackupSet } from '../backup/manifest.js';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import { dropPageCache } from '../media/page-cache.js';
 import { formatBytes, ProgressMeter } from '../progress.js';
+import { globMatcher } from '../restore/ownership-policy.js';
 import { executeRunbook, type RunbookDef, type RunbookIO } from '../runbook/runner.js';
 import { CREATE_EXCL_FLAGS, fsyncDir, mkdirNoFollow } from '../util/atomic-fs.js';
 import { fileKind, openRegularFile, readGivenFile, refuseSpecialPath, STICK_HINT } from '../util/given-path.js';
@@ -57,15 +58,16 @@ interface Ctx {
   record: MirrorRecord;
 }
 
-/** `*.tar.gz.enc` → a RegExp on the whole file name. */
-export function globToRegExp(glob: string): RegExp {
+/**
+ * `*.tar.gz.enc` → a test on a whole file name: `*` any run of characters, `?` one, everything else literal. The
+ * pattern is typed by the technician and the names come from a folder, so it is matched by the ownership globs'
+ * walk (time: the pattern's length times the name's), not a backtracking regular expression, where a pattern like
+ * `*a*a*a*a*a*a*a*a*b` on a long name of a's never ended.
+ */
+export function fileNameGlob(glob: string): { test(name: string): boolean } {
   if (/[/\\]/.test(glob))
     throw new RecoveryError('BAD_INPUT', `--glob "${glob}" must be a file-name pattern, not a path.`);
-  const body = glob
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '[^/]*')
-    .replace(/\?/g, '[^/]');
-  return new RegExp(`^${body}$`);
+  return globMatcher(glob);
 }
 
 async function filesOf(dir: string): Promise<{ name: string; size: number }[]> {
@@ -187,7 +189,7 @@ async function setItems(o: MirrorOptions): Promise<Item[]> {
 }
 
 /** The newest `keep` files matching the glob directly in `from` (by modification time). */
-async function fileItems(o: MirrorOptions, re: RegExp): Promise<Item[]> {
+async function fileItems(o: MirrorOptions, re: { test(name: string): boolean }): Promise<Item[]> {
   const found: { name: string; size: number; mtime: Date }[] = [];
   for (const e of await fsp.readdir(o.from, { withFileTypes: true })) {
     if (!e.isFile() || !re.test(e.name)) continue;
@@ -321,7 +323,7 @@ const steps: RunbookDef<Ctx>['steps'] = [
           hint: 'Give the folder the backups are written to (the schedule’s --to), or a product’s backup folder with --glob.',
         });
       }
-      c.items = c.o.glob ? await fileItems(c.o, globToRegExp(c.o.glob)) : await setItems(c.o);
+      c.items = c.o.glob ? await fileItems(c.o, fileNameGlob(c.o.glob)) : await setItems(c.o);
       if (c.items.length === 0) {
         throw new RecoveryError(
           'BACKUP_NOT_FOUND',
@@ -393,11 +395,12 @@ const steps: RunbookDef<Ctx>['steps'] = [
       for (const g of groups) {
         const entries: { p: string; hash: string; createdAt: string; kind: string }[] = [];
         const mine = new Set(c.items.filter((i) => i.group === g).map((i) => prefix(path.basename(i.src))));
+        const named = c.o.glob ? fileNameGlob(c.o.glob) : null;
         for (const e of await fsp.readdir(g, { withFileTypes: true })) {
           const p = path.join(g, e.name);
           let hash: string | null;
-          if (c.o.glob) {
-            if (!e.isFile() || !globToRegExp(c.o.glob).test(e.name)) continue;
+          if (named) {
+            if (!e.isFile() || !named.test(e.name)) continue;
             // Its .sha256 names the content; a copy we made has one whose hash we recorded.
             hash = await readSmallFile(`${p}.sha256`).then((t) => t?.slice(0, 64) ?? null);
           } else {
