@@ -12,6 +12,7 @@ import { CREATE_EXCL_FLAGS, fsyncDir, mkdirNoFollow } from '../util/atomic-fs.js
 import { fileKind, openRegularFile, readGivenFile, refuseSpecialPath, STICK_HINT } from '../util/given-path.js';
 import { withJobLock } from '../util/job-lock.js';
 import { recordMirrored, type MirrorRecord } from './mirror-record.js';
+import { removeTreeNoFollow } from '../util/safe-delete.js';
 
 export interface MirrorOptions {
   /** Where the backups are: a backup disk's mount point, its EdgeRecovery folder, or a product's backup folder. */
@@ -261,7 +262,11 @@ async function copySet(it: Item, meter: ProgressMeter, signal?: AbortSignal): Pr
     await fsp.rename(tmp, it.dst);
     await fsyncDir(it.group);
   } catch (e) {
-    await fsp.rm(tmp, { recursive: true, force: true });
+    try {
+      removeTreeNoFollow(tmp);
+    } catch {
+      // the error that matters is e
+    }
     throw e;
   }
 }
@@ -432,7 +437,8 @@ const steps: RunbookDef<Ctx>['steps'] = [
           const kept = new Set([...newest, ...list.filter((e) => keepNow.has(path.resolve(e.p))).map((e) => e.hash)]);
           for (const e of list) {
             if (kept.has(e.hash) || keepNow.has(path.resolve(e.p))) continue;
-            await fsp.rm(e.p, { recursive: true, force: true });
+            // On the stick, which other accounts may write to: by descriptor, never following a link.
+            removeTreeNoFollow(e.p);
             if (c.o.glob) await fsp.rm(`${e.p}.sha256`, { force: true });
             c.result.removed.push(e.p);
           }
