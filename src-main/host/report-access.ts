@@ -1,12 +1,14 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { RecoveryError } from '../engine/errors.js';
+import { openRegularFile } from '../engine/util/given-path.js';
+import { isInside } from '../engine/util/path-inside.js';
 
 const MAX_REPORT_BYTES = 8 * 1024 * 1024;
 
+/** Strictly under `parent` (a report is a file in the folder, never the folder itself). */
 function inside(parent: string, child: string): boolean {
-  const rel = path.relative(parent, child);
-  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+  return path.resolve(parent) !== path.resolve(child) && isInside(parent, child);
 }
 
 async function realOrNull(p: string): Promise<string | null> {
@@ -20,7 +22,8 @@ async function realOrNull(p: string): Promise<string | null> {
 /**
  * The renderer may show recovery reports, and nothing else from the disk: an HTML file under a known report
  * folder, or a `report-*.html` in (or beside) a backup set the app itself listed. Paths are compared after
- * resolving symlinks, so a link in a report folder cannot point elsewhere.
+ * resolving symlinks, so a link in a report folder cannot point elsewhere, and the file is read from the
+ * descriptor of what was checked (a folder a stick or a local user controls can change under the path).
  */
 export class ReportAccess {
   private readonly listedBackups = new Set<string>();
@@ -43,9 +46,31 @@ export class ReportAccess {
       throw new RecoveryError('BACKUP_NOT_FOUND', `The report ${requested} does not exist (any more).`);
     }
     if (!(await this.allowed(real))) throw denied;
-    const st = await fsp.stat(real);
-    if (!st.isFile() || st.size > MAX_REPORT_BYTES) throw denied;
-    return fsp.readFile(real, 'utf8');
+    // By descriptor from here: the name is opened once, only as a regular file, never through a link (a name that
+    // became a link, a FIFO or a device after the checks above is refused, not followed, waited on or opened), and
+    // what was opened is checked again where the kernel says it is.
+    const opened = await openRegularFile(real, { noFollow: true }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT')
+        throw new RecoveryError('BACKUP_NOT_FOUND', `The report ${requested} does not exist (any more).`);
+      throw denied;
+    });
+    if (opened.fh === null) throw denied;
+    const { fh, st } = opened;
+    try {
+      if (st.size > MAX_REPORT_BYTES) throw denied;
+      if (process.platform === 'linux') {
+        const at = await fsp.readlink(`/proc/self/fd/${fh.fd}`).catch(() => null);
+        if (at === null || !(await this.allowed(at))) throw denied;
+      }
+      // At most its size and one byte: a report that grows while it is read is refused, never read without end.
+      const buf = Buffer.alloc(st.size + 1);
+      let n = 0;
+      for (let r = 1; r > 0 && n < buf.length; n += r) r = (await fh.read(buf, n, buf.length - n, n)).bytesRead;
+      if (n > st.size) throw new RecoveryError('BAD_INPUT', `The report ${requested} changed while it was read.`);
+      return buf.toString('utf8', 0, n);
+    } finally {
+      await fh.close();
+    }
   }
 
   private async allowed(real: string): Promise<boolean> {

@@ -17,6 +17,7 @@ import { countRecords, installOpenCrvs, opencrvsServerArgs, runNightlyBackup } f
 import { countComponents, installStackState, stackgraphArgs, stackstateServerArgs } from './standins/stackstate.js';
 import { countDevices, deviceonServerArgs, installDeviceOn, scheduledBackup } from './standins/deviceon.js';
 import { edgeConfig, installEvcEdge, listBackups, makeBackup, evcEdgeServerArgs } from './standins/evc-edge.js';
+import { removeTreeNoFollow } from '../engine/util/safe-delete.js';
 
 /**
  * `edge-recovery practice <profile-id>`: a product's whole backup and restore, run by its built-in profile's
@@ -399,7 +400,8 @@ export async function runProductPractice(
       // A restore that failed half-way keeps its work folder (in the system temp folder) for its rollback; the
       // practice's journal goes with the sandbox, so its work folder goes too.
       const j = await readJournal(s.state).catch(() => null);
-      if (j?.product?.work !== undefined) await fsp.rm(j.product.work, { recursive: true, force: true });
+      // The work folder may be the product account's: by descriptor, never following its links.
+      if (j?.product?.work !== undefined) removeTreeNoFollow(j.product.work);
       await fsp.rm(dir, { recursive: true, force: true }).catch(() => undefined);
     }
   }

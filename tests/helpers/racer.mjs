@@ -1,5 +1,5 @@
 /**
- * The unprivileged side of the race tests (tests/engine/restore-races.test.ts): run as a real non-root user
+ * The unprivileged side of the race tests (tests/engine/restore-races.test.ts, open-regular-race.test.ts): run as a real non-root user
  * (setpriv), it does what a service account or a local user could do while a root restore runs. Plain
  * JavaScript so it runs with bare `node`, without the repository's loaders. Prints one JSON line.
  */
@@ -118,6 +118,29 @@ if (mode === 'exec-setuid') {
       /* mid-delete: keep trying */
     }
     nap(Math.random());
+  }
+} else if (mode === 'flip-link') {
+  // As a local user, in a folder of its own: point the link `link` at folder A, then B, then A … as fast as it can
+  // (a new link renamed over the old one: the name never goes missing), until `stopFile` exists or time runs out.
+  const [link, a, b, stopFile, seconds] = args;
+  const until = Date.now() + Number(seconds) * 1000;
+  out.flips = 0;
+  for (let i = 0; Date.now() < until && (i % 256 !== 0 || !fs.existsSync(stopFile)); i++) {
+    fs.symlinkSync(i % 2 === 0 ? a : b, `${link}.tmp`);
+    fs.renameSync(`${link}.tmp`, link);
+    out.flips++;
+  }
+} else if (mode === 'flip-file') {
+  // As a local user, in a folder of its own: make `file` a regular file (a hard link to `${file}.real`, which must
+  // exist), then a link to `target`, then the file again … (renames: the name never goes missing).
+  const [file, target, stopFile, seconds] = args;
+  const until = Date.now() + Number(seconds) * 1000;
+  out.flips = 0;
+  for (let i = 0; Date.now() < until && (i % 256 !== 0 || !fs.existsSync(stopFile)); i++) {
+    if (i % 2 === 0) fs.linkSync(`${file}.real`, `${file}.tmp`);
+    else fs.symlinkSync(target, `${file}.tmp`);
+    fs.renameSync(`${file}.tmp`, file);
+    out.flips++;
   }
 }
 process.stdout.write(JSON.stringify(out) + '\n');

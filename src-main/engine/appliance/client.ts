@@ -4,7 +4,9 @@ import { readSmallFileSync } from '../util/given-path.js';
 import { resolveItemPath } from '../profiles/load.js';
 import type { CredentialResource, Precheck, Profile } from '../profiles/schema.js';
 import type { CredentialEntry, CredentialField } from '../runbook/types.js';
+import { uidForUser, userNameForUid } from '../util/system-users.js';
 import { getPointer } from './json-pointer.js';
+import { untrustedListener } from './listener-owner.js';
 
 type Api = NonNullable<Profile['api']>;
 type Json = unknown;
@@ -107,12 +109,41 @@ export class ApplianceClient {
 
   private readonly resolvePort: (() => Promise<number | null>) | undefined;
   private base: Promise<string> | null = null;
+  private readonly trusted: ReadonlySet<number>;
 
-  /** `resolvePort`: asked once, before the first request (a Docker container's `portnum`); null keeps baseUrl's. */
-  constructor(api: Api, opts: { fetch?: typeof fetch; resolvePort?: () => Promise<number | null> } = {}) {
+  /**
+   * `resolvePort`: asked once, before the first request (a Docker container's `portnum`); null keeps baseUrl's.
+   * `trustedUids`: the accounts besides root and this one whose listener on the API port may be sent a secret
+   * (the product's own account).
+   */
+  constructor(
+    api: Api,
+    opts: { fetch?: typeof fetch; resolvePort?: () => Promise<number | null>; trustedUids?: readonly number[] } = {},
+  ) {
     this.api = api;
     this.fetchFn = opts.fetch ?? fetch;
     this.resolvePort = opts.resolvePort;
+    this.trusted = new Set([0, process.geteuid?.() ?? 0, ...(opts.trustedUids ?? [])]);
+  }
+
+  /**
+   * Before a secret goes out: every listener a loopback connection to the API's port can reach must be root's, ours
+   * or the product account's. Another account's program there (listening while the restore has the product stopped,
+   * or on the address family the product does not hold) would be sent the credentials the technician types.
+   */
+  private refuseForeignListener(url: string): void {
+    if (!/^https?:\/\/(localhost|127\.[0-9.]+|\[::1\])(:|\/|$)/i.test(url)) return;
+    const l = untrustedListener(url, this.trusted);
+    if (l === null) return;
+    const who = userNameForUid(l.uid);
+    throw new RecoveryError(
+      'API_ERROR',
+      `Another program answers on the appliance's API port ${l.port}: it listens on ${l.address} as uid ${l.uid}${who ? ` ("${who}")` : ''}, not as the product's account or root. The credentials were not sent.`,
+      {
+        hint: `Find it with "ss -ltnp 'sport = :${l.port}'" and stop it, make sure the product runs and holds its port, then enter the credentials again.`,
+        details: { port: l.port, address: l.address, uid: l.uid },
+      },
+    );
   }
 
   private async url(p: string): Promise<string> {
@@ -134,6 +165,7 @@ export class ApplianceClient {
     secrets: readonly string[] = [],
   ): Promise<{ status: number; json: Json }> {
     const url = await this.url(p);
+    if (secrets.length > 0) this.refuseForeignListener(url);
     let res: Response;
     try {
       res = await this.fetchFn(url, {
@@ -481,9 +513,23 @@ export function applianceClientFor(
   const api = apiWithPort(profile.api, { root: opts.root ?? null }).api;
   const portEnv = profile.api.portEnv;
   const svc = opts.service as { envPort?: (name: string) => Promise<number | null> } | undefined;
+  const trustedUids = productAccounts(profile);
   if (portEnv !== undefined && typeof svc?.envPort === 'function') {
     const envPort = svc.envPort.bind(svc);
-    return new ApplianceClient(api, { resolvePort: () => envPort(portEnv) });
+    return new ApplianceClient(api, { resolvePort: () => envPort(portEnv), trustedUids });
   }
-  return new ApplianceClient(api);
+  return new ApplianceClient(api, { trustedUids });
+}
+
+/** The accounts the profile says the product (or its own steps) run as, present on this machine. */
+function productAccounts(profile: Profile): number[] {
+  const names = new Set<string>();
+  if (profile.ownership?.user) names.add(profile.ownership.user);
+  for (const s of profile.steps) if ((s.kind === 'command' || s.kind === 'reset') && s.user) names.add(s.user);
+  const out: number[] = [];
+  for (const n of names) {
+    const uid = uidForUser(n);
+    if (uid !== undefined) out.push(uid);
+  }
+  return out;
 }

@@ -22,6 +22,7 @@ import {
 import { restoreText, sha256SumsText } from './restore-txt.js';
 import { backupStamp, safeDeviceId } from './run-backup.js';
 import { VERIFY_CANCEL, verifyBackup } from './verify-backup.js';
+import { removeTreeNoFollow } from '../util/safe-delete.js';
 
 /**
  * Backups made by hand, as AVEVA's disaster-recovery guide tells technicians ("create a zip or tar file
@@ -162,7 +163,11 @@ export async function adoptIntoSet(
     await fsyncDir(setDir);
     return { manifest, result: r };
   } catch (e) {
-    await fsp.rm(setDir, { recursive: true, force: true });
+    try {
+      removeTreeNoFollow(setDir);
+    } catch {
+      // the error that matters is e
+    }
     throw e;
   }
 }
@@ -271,7 +276,13 @@ export async function runAdopt(o: AdoptOptions, io: RunbookIO): Promise<AdoptRes
       io,
     );
   } catch (e) {
-    if (c.setDir !== null) await fsp.rm(c.setDir, { recursive: true, force: true });
+    if (c.setDir !== null) {
+      try {
+        removeTreeNoFollow(c.setDir);
+      } catch {
+        // the error that matters is e
+      }
+    }
     const err = splitPartTooLarge(toRecoveryError(e, c.setDir ?? o.to), c.splitSize);
     io.emit({ type: 'finished', ok: false, error: err.toJSON() });
     throw err;

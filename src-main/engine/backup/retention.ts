@@ -76,7 +76,8 @@ export function planRetention(
 
 /**
  * The backups of `profileId` in a device folder: complete ones with their class (a manifest without one is
- * manual), and the debris of interrupted backups (set folders without manifest.json). Sets with a manifest
+ * manual), and the debris of interrupted backups (set folders of this tool without manifest.json, see
+ * isOurUnfinishedSet). Sets with a manifest
  * this tool cannot read are foreign and left out; so is `current`'s debris check (it has its manifest).
  */
 export async function retentionCandidates(
@@ -96,7 +97,9 @@ export async function retentionCandidates(
       () => false,
     );
     if (!hasManifest) {
-      debris.push(dir);
+      // Only a folder this tool wrote: a hand-placed one (a copy, notes, a set whose manifest.json was lost) is
+      // not debris, whatever it is called.
+      if (await isOurUnfinishedSet(dir, n, profileId)) debris.push(dir);
       continue;
     }
     try {
@@ -109,6 +112,28 @@ export async function retentionCandidates(
     }
   }
   return { sets, debris };
+}
+
+/** What a backup writes at the top of its set folder (manifest.json last), and the temp names it writes them under. */
+const SET_ENTRY =
+  /^(?:data\.tar\.gz(?:\.age)?(?:\.\d{3})?|SHA256SUMS|RESTORE\.txt|\.?(?:data\.tar\.gz(?:\.age)?(?:\.\d{3})?|SHA256SUMS|RESTORE\.txt|manifest\.json)(?:\.[0-9a-f]{16})?\.partial)$/;
+
+/**
+ * The debris of an interrupted backup of this tool: named as run-backup names its sets
+ * (`Backup_<profile>_<YYYYMMDD_HHMM>Z`, `_2`, `_3` … for a second one in the same minute), and holding nothing but
+ * what a backup writes there: its data parts, SHA256SUMS, RESTORE.txt, the product's artifacts folder, and their
+ * `.partial` temp names. Anything else in it (or a link in its place) means a person put it there.
+ */
+async function isOurUnfinishedSet(dir: string, name: string, profileId: string): Promise<boolean> {
+  const stamp = name.slice(`Backup_${profileId}_`.length);
+  if (!/^\d{8}_\d{4}Z(?:_\d{1,4})?$/.test(stamp)) return false;
+  let entries;
+  try {
+    entries = await fsp.readdir(dir, { withFileTypes: true });
+  } catch {
+    return false;
+  }
+  return entries.every((e) => (e.name === 'artifacts' ? e.isDirectory() : e.isFile() && SET_ENTRY.test(e.name)));
 }
 
 /**

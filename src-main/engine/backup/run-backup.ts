@@ -55,6 +55,7 @@ import { signManifest } from './manifest-integrity.js';
 import { applyRetention, type RetentionPolicy, type RetentionRemoval } from './retention.js';
 import { restoreText, sha256SumsText } from './restore-txt.js';
 import { MATCH_TEXT_MAX } from '../profiles/safe-pattern.js';
+import { removeTreeNoFollow } from '../util/safe-delete.js';
 
 export interface BackupOptions {
   profile: Profile;
@@ -875,14 +876,17 @@ async function cleanupAfterFailure(
     ));
   let setLeft = false;
   if (c.setDir !== null && !manifestWritten) {
-    await fsp.rm(c.setDir, { recursive: true, force: true }).catch(() => {
+    // On a stick other accounts may write to: by descriptor, never following a link swapped in meanwhile.
+    try {
+      removeTreeNoFollow(c.setDir);
+    } catch {
       setLeft = true;
       io.emit({
         type: 'log',
         level: 'warn',
         message: `Could not remove the unfinished backup ${c.setDir}; delete it by hand.`,
       });
-    });
+    }
   }
   if (c.stoppedByUs && !c.startedAgain && !c.o.leaveStopped) {
     try {

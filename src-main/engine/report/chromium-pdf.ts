@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { RecoveryError } from '../errors.js';
 import { childEnv } from '../util/child-env.js';
+import { removeTreeNoFollow } from '../util/safe-delete.js';
 import { gidForGroup, uidForUser } from '../util/system-users.js';
 import { PAPER_INCHES, type PdfPrinter, type PdfRequest } from './pdf.js';
 
@@ -204,7 +205,13 @@ export function chromiumPdfPrinter(opts: ChromiumPdfOptions): PdfPrinter {
         child.kill('SIGKILL');
         await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
       }
-      await fsp.rm(home, { recursive: true, force: true }).catch(() => undefined);
+      // The folder is nobody's, and so is anything else running as nobody: it may swap what is in it for links
+      // while root deletes it. Deleted by descriptor, never following a link.
+      try {
+        removeTreeNoFollow(home);
+      } catch {
+        // what is left is nobody's in the temp folder, and deleting it is not worth failing the report
+      }
     }
   };
 }

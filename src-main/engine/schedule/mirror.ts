@@ -1,16 +1,18 @@
 import { createHash } from 'node:crypto';
-import { constants as fsc, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { listBackups } from '../backup/list-backups.js';
 import { MANIFEST_NAME, readBackupSet } from '../backup/manifest.js';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import { dropPageCache } from '../media/page-cache.js';
 import { formatBytes, ProgressMeter } from '../progress.js';
+import { globMatcher } from '../restore/ownership-policy.js';
 import { executeRunbook, type RunbookDef, type RunbookIO } from '../runbook/runner.js';
 import { CREATE_EXCL_FLAGS, fsyncDir, mkdirNoFollow } from '../util/atomic-fs.js';
-import { fileKind, readGivenFile, refuseSpecialPath, STICK_HINT } from '../util/given-path.js';
+import { fileKind, openRegularFile, readGivenFile, refuseSpecialPath, STICK_HINT } from '../util/given-path.js';
 import { withJobLock } from '../util/job-lock.js';
 import { recordMirrored, type MirrorRecord } from './mirror-record.js';
+import { removeTreeNoFollow } from '../util/safe-delete.js';
 
 export interface MirrorOptions {
   /** Where the backups are: a backup disk's mount point, its EdgeRecovery folder, or a product's backup folder. */
@@ -57,15 +59,16 @@ interface Ctx {
   record: MirrorRecord;
 }
 
-/** `*.tar.gz.enc` → a RegExp on the whole file name. */
-export function globToRegExp(glob: string): RegExp {
+/**
+ * `*.tar.gz.enc` → a test on a whole file name: `*` any run of characters, `?` one, everything else literal. The
+ * pattern is typed by the technician and the names come from a folder, so it is matched by the ownership globs'
+ * walk (time: the pattern's length times the name's), not a backtracking regular expression, where a pattern like
+ * `*a*a*a*a*a*a*a*a*b` on a long name of a's never ended.
+ */
+export function fileNameGlob(glob: string): { test(name: string): boolean } {
   if (/[/\\]/.test(glob))
     throw new RecoveryError('BAD_INPUT', `--glob "${glob}" must be a file-name pattern, not a path.`);
-  const body = glob
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '[^/]*')
-    .replace(/\?/g, '[^/]');
-  return new RegExp(`^${body}$`);
+  return globMatcher(glob);
 }
 
 async function filesOf(dir: string): Promise<{ name: string; size: number }[]> {
@@ -80,15 +83,12 @@ async function filesOf(dir: string): Promise<{ name: string; size: number }[]> {
 async function hashFile(file: string): Promise<string> {
   const h = createHash('sha256');
   // A copy on the stick may be anything: never through a link, never waiting on a FIFO, never opening a device
-  // (lstat first: an open alone can act, e.g. start a watchdog).
-  const pre = await fsp.lstat(file).catch(() => null);
-  if (pre !== null && !pre.isFile() && !pre.isSymbolicLink())
-    throw new RecoveryError('BACKUP_CORRUPT', `${file} is not a regular file: it is ${fileKind(pre)}.`);
-  const fh = await fsp.open(file, fsc.O_RDONLY | (fsc.O_NOFOLLOW ?? 0) | (fsc.O_NONBLOCK ?? 0));
+  // (an open alone can act, e.g. start a watchdog), even one swapped in while it is opened.
+  const opened = await openRegularFile(file, { noFollow: true });
+  if (opened.fh === null)
+    throw new RecoveryError('BACKUP_CORRUPT', `${file} is not a regular file: it is ${fileKind(opened.st)}.`);
+  const fh = opened.fh;
   try {
-    const st = await fh.stat();
-    if (!st.isFile())
-      throw new RecoveryError('BACKUP_CORRUPT', `${file} is not a regular file: it is ${fileKind(st)}.`);
     const buf = Buffer.allocUnsafe(1 << 20);
     for (;;) {
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
@@ -104,7 +104,11 @@ async function hashFile(file: string): Promise<string> {
 /** Copies `src` to a new file `dst` (O_EXCL, never through a link), fsynced; returns the source's sha256. */
 async function copyHashed(src: string, dst: string, meter: ProgressMeter, signal?: AbortSignal): Promise<string> {
   const h = createHash('sha256');
-  const input = await fsp.open(src, 'r');
+  // The source may be a stick too: only a regular file is opened (never a link, a FIFO or a device).
+  const opened = await openRegularFile(src, { noFollow: true });
+  if (opened.fh === null)
+    throw new RecoveryError('BACKUP_CORRUPT', `${src} is not a regular file: it is ${fileKind(opened.st)}.`);
+  const input = opened.fh;
   const output = await fsp.open(dst, CREATE_EXCL_FLAGS, 0o600);
   try {
     const buf = Buffer.allocUnsafe(1 << 20);
@@ -132,8 +136,8 @@ async function isPlainFile(p: string): Promise<boolean> {
 
 /** The first KiB of a plain file, or null. */
 async function readSmallFile(p: string): Promise<string | null> {
-  if (!(await isPlainFile(p))) return null;
-  const fh = await fsp.open(p, fsc.O_RDONLY | (fsc.O_NOFOLLOW ?? 0));
+  const { fh } = await openRegularFile(p, { noFollow: true }).catch(() => ({ fh: null }));
+  if (fh === null) return null;
   try {
     const buf = Buffer.alloc(1024);
     const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
@@ -186,7 +190,7 @@ async function setItems(o: MirrorOptions): Promise<Item[]> {
 }
 
 /** The newest `keep` files matching the glob directly in `from` (by modification time). */
-async function fileItems(o: MirrorOptions, re: RegExp): Promise<Item[]> {
+async function fileItems(o: MirrorOptions, re: { test(name: string): boolean }): Promise<Item[]> {
   const found: { name: string; size: number; mtime: Date }[] = [];
   for (const e of await fsp.readdir(o.from, { withFileTypes: true })) {
     if (!e.isFile() || !re.test(e.name)) continue;
@@ -258,7 +262,11 @@ async function copySet(it: Item, meter: ProgressMeter, signal?: AbortSignal): Pr
     await fsp.rename(tmp, it.dst);
     await fsyncDir(it.group);
   } catch (e) {
-    await fsp.rm(tmp, { recursive: true, force: true });
+    try {
+      removeTreeNoFollow(tmp);
+    } catch {
+      // the error that matters is e
+    }
     throw e;
   }
 }
@@ -320,7 +328,7 @@ const steps: RunbookDef<Ctx>['steps'] = [
           hint: 'Give the folder the backups are written to (the schedule’s --to), or a product’s backup folder with --glob.',
         });
       }
-      c.items = c.o.glob ? await fileItems(c.o, globToRegExp(c.o.glob)) : await setItems(c.o);
+      c.items = c.o.glob ? await fileItems(c.o, fileNameGlob(c.o.glob)) : await setItems(c.o);
       if (c.items.length === 0) {
         throw new RecoveryError(
           'BACKUP_NOT_FOUND',
@@ -392,11 +400,12 @@ const steps: RunbookDef<Ctx>['steps'] = [
       for (const g of groups) {
         const entries: { p: string; hash: string; createdAt: string; kind: string }[] = [];
         const mine = new Set(c.items.filter((i) => i.group === g).map((i) => prefix(path.basename(i.src))));
+        const named = c.o.glob ? fileNameGlob(c.o.glob) : null;
         for (const e of await fsp.readdir(g, { withFileTypes: true })) {
           const p = path.join(g, e.name);
           let hash: string | null;
-          if (c.o.glob) {
-            if (!e.isFile() || !globToRegExp(c.o.glob).test(e.name)) continue;
+          if (named) {
+            if (!e.isFile() || !named.test(e.name)) continue;
             // Its .sha256 names the content; a copy we made has one whose hash we recorded.
             hash = await readSmallFile(`${p}.sha256`).then((t) => t?.slice(0, 64) ?? null);
           } else {
@@ -428,7 +437,8 @@ const steps: RunbookDef<Ctx>['steps'] = [
           const kept = new Set([...newest, ...list.filter((e) => keepNow.has(path.resolve(e.p))).map((e) => e.hash)]);
           for (const e of list) {
             if (kept.has(e.hash) || keepNow.has(path.resolve(e.p))) continue;
-            await fsp.rm(e.p, { recursive: true, force: true });
+            // On the stick, which other accounts may write to: by descriptor, never following a link.
+            removeTreeNoFollow(e.p);
             if (c.o.glob) await fsp.rm(`${e.p}.sha256`, { force: true });
             c.result.removed.push(e.p);
           }

@@ -1,6 +1,5 @@
-import { constants, promises as fsp } from 'node:fs';
 import { RecoveryError } from '../errors.js';
-import { fileKind } from '../util/given-path.js';
+import { fileKind, readGivenFile } from '../util/given-path.js';
 
 const PASSPHRASE_FILE_MAX = 64 * 1024;
 
@@ -18,68 +17,54 @@ export async function readPassphraseFile(
 ): Promise<string> {
   const platform = opts.platform ?? process.platform;
   const fix = `chown root:root '${file}' && chmod 600 '${file}'`;
-  let fh: fsp.FileHandle;
-  try {
-    // O_NOFOLLOW: a link is refused by the kernel (ELOOP), not checked and then raced.
-    // O_NONBLOCK: a FIFO in its place does not hold the open (the fstat below refuses it).
-    fh = await fsp.open(
-      file,
-      constants.O_RDONLY | (platform === 'win32' ? 0 : constants.O_NOFOLLOW | constants.O_NONBLOCK),
-    );
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ELOOP') {
-      throw new RecoveryError('BAD_INPUT', `The passphrase file ${file} is a symbolic link; it is not followed.`, {
-        hint: 'Point --passphrase-file at the real file (root-only, mode 600).',
-      });
-    }
-    throw new RecoveryError('BAD_INPUT', `Cannot read the passphrase file ${file}: ${(e as Error).message}`, {
-      hint: 'Create it as root: umask 077; printf %s "<passphrase>" > <file>.',
-    });
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) {
-      throw new RecoveryError(
-        'BAD_INPUT',
-        `The passphrase file ${file} is not a regular file: it is ${fileKind(st)}.`,
-        {
-          hint: 'Point --passphrase-file at an ordinary root-only file (mode 600), not a pipe or a device.',
-        },
-      );
-    }
-    if (st.size > PASSPHRASE_FILE_MAX) {
-      throw new RecoveryError('BAD_INPUT', `The passphrase file ${file} is ${st.size} bytes: not a passphrase.`, {
-        hint: 'The file holds the passphrase only, on one line.',
-      });
-    }
-    if (platform !== 'win32') {
+  // readGivenFile: only a regular file is opened (never a FIFO or a device, even one swapped in meanwhile); a link
+  // is refused by the kernel (ELOOP), not checked and then raced; owner and mode are judged on what was opened.
+  const buf = await readGivenFile(file, {
+    what: 'the passphrase file',
+    max: PASSPHRASE_FILE_MAX,
+    noFollow: platform !== 'win32',
+    openError: (e) =>
+      e.code === 'ELOOP'
+        ? new RecoveryError('BAD_INPUT', `The passphrase file ${file} is a symbolic link; it is not followed.`, {
+            hint: 'Point --passphrase-file at the real file (root-only, mode 600).',
+          })
+        : new RecoveryError('BAD_INPUT', `Cannot read the passphrase file ${file}: ${e.message}`, {
+            hint: 'Create it as root: umask 077; printf %s "<passphrase>" > <file>.',
+          }),
+    check: (st) => {
+      if (!st.isFile()) {
+        return new RecoveryError(
+          'BAD_INPUT',
+          `The passphrase file ${file} is not a regular file: it is ${fileKind(st)}.`,
+          { hint: 'Point --passphrase-file at an ordinary root-only file (mode 600), not a pipe or a device.' },
+        );
+      }
+      if (st.size > PASSPHRASE_FILE_MAX) {
+        return new RecoveryError('BAD_INPUT', `The passphrase file ${file} is ${st.size} bytes: not a passphrase.`, {
+          hint: 'The file holds the passphrase only, on one line.',
+        });
+      }
+      if (platform === 'win32') return undefined;
       const owner = opts.requireOwner ?? 0;
       if (st.uid !== owner) {
-        throw new RecoveryError('BAD_INPUT', `The passphrase file ${file} is not owned by root (uid ${st.uid}).`, {
+        return new RecoveryError('BAD_INPUT', `The passphrase file ${file} is not owned by root (uid ${st.uid}).`, {
           hint: `Only root may own it: ${fix}`,
         });
       }
       if ((st.mode & 0o077) !== 0) {
-        throw new RecoveryError(
+        return new RecoveryError(
           'BAD_INPUT',
           `The passphrase file ${file} can be read or changed by other users (mode ${(st.mode & 0o777).toString(8)}).`,
           { hint: `Make it root-only: ${fix}. Consider the passphrase seen and change it if others could log in.` },
         );
       }
-    }
-    // At most its size and one byte: a file that grows while it is read is refused, never read without end.
-    const buf = Buffer.alloc(st.size + 1);
-    let n = 0;
-    for (let r = 1; r > 0 && n < buf.length; n += r) r = (await fh.read(buf, n, buf.length - n, n)).bytesRead;
-    if (n > st.size) throw new RecoveryError('BAD_INPUT', `The passphrase file ${file} changed while it was read.`);
-    const text = buf.toString('utf8', 0, n).replace(/\r?\n$/, '');
-    if (text.length === 0) throw new RecoveryError('BAD_INPUT', `The passphrase file ${file} is empty.`);
-    if (text.length < 8) {
-      throw new RecoveryError('BAD_INPUT', `The passphrase in ${file} is shorter than 8 characters.`);
-    }
-    return text;
-  } finally {
-    await fh.close();
+      return undefined;
+    },
+  });
+  const text = buf.toString('utf8').replace(/\r?\n$/, '');
+  if (text.length === 0) throw new RecoveryError('BAD_INPUT', `The passphrase file ${file} is empty.`);
+  if (text.length < 8) {
+    throw new RecoveryError('BAD_INPUT', `The passphrase in ${file} is shorter than 8 characters.`);
   }
+  return text;
 }

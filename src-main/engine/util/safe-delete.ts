@@ -101,8 +101,10 @@ function removeEntries(fd: number, names: Buffer[], depth: number): void {
     try {
       rmdirSync(p);
     } catch (e) {
-      // Refilled in between: the caller lists this folder again.
-      if ((e as NodeJS.ErrnoException).code !== 'ENOTEMPTY') throw e;
+      // Refilled in between, or swapped for a link (ENOTDIR, the folder itself was emptied by descriptor): the
+      // caller lists this folder again, and a link found then is removed, not followed.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'ENOTDIR') throw e;
     }
   }
 }

@@ -1,14 +1,14 @@
-import { constants as fsc, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { RecoveryError } from '../errors.js';
+import { openRegularFile, type OpenedRegular } from './given-path.js';
 
 /** No manifest.json or SHA256SUMS of ours comes near this (one line per 1 MiB gzip member at most). */
 export const STICK_TEXT_MAX = 64 * 1024 * 1024;
 
 /**
  * A small text file of a backup set on a stick (manifest.json, SHA256SUMS), read without trusting the stick: a
- * link is not followed (O_NOFOLLOW), a FIFO or device is not opened (lstat first) nor waited on (O_NONBLOCK, then
- * it must be a regular file), and nothing past `max` bytes is read. Those are BACKUP_CORRUPT (exit 3); a missing file is the fs
+ * link is not followed, a FIFO or a device is neither opened nor waited on (openRegularFile: only a regular file is
+ * opened, even if the name is swapped meanwhile), and nothing past `max` bytes is read. Those are BACKUP_CORRUPT (exit 3); a missing file is the fs
  * error (ENOENT) as before, for the caller to explain.
  */
 export async function readStickText(file: string, max = STICK_TEXT_MAX): Promise<string> {
@@ -21,21 +21,17 @@ export async function readStickText(file: string, max = STICK_TEXT_MAX): Promise
         details: { file },
       },
     );
-  // Judged before it is opened: opening a device node can act (a watchdog starts on open). The fstat below still
-  // checks what was opened.
-  const pre = await fsp.lstat(file).catch(() => null);
-  if (pre?.isSymbolicLink()) throw bad('is a link');
-  if (pre !== null && !pre.isFile()) throw bad('is not a regular file');
-  let fh: fsp.FileHandle;
+  // Never opened unless it is a regular file: opening a device node can act (a watchdog starts on open).
+  let opened: OpenedRegular;
   try {
-    fh = await fsp.open(file, fsc.O_RDONLY | (fsc.O_NOFOLLOW ?? 0) | (fsc.O_NONBLOCK ?? 0));
+    opened = await openRegularFile(file, { noFollow: true });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw bad('is a link');
     throw e;
   }
+  if (opened.fh === null) throw bad('is not a regular file');
+  const { fh, st } = opened;
   try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw bad('is not a regular file');
     if (st.size > max) throw bad(`is ${st.size} bytes, far more than a backup's`);
     const buf = Buffer.alloc(Math.min(st.size, max) + 1);
     let n = 0;

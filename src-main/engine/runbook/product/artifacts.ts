@@ -37,13 +37,17 @@ export async function copyHashed(
   to: string,
   opts: { mode?: number; expectSha256?: string; onBytes?: (n: number) => void; signal?: AbortSignal } = {},
 ): Promise<{ size: number; sha256: string; mtime: Date }> {
-  const src = await fsp.open(from, constants.O_RDONLY | constants.O_NOFOLLOW).catch((e: NodeJS.ErrnoException) => {
-    throw new RecoveryError(
-      'STEP_FAILED',
-      e.code === 'ELOOP' ? `${from} is a link: it is not followed.` : `Cannot read ${from}: ${e.message}`,
-      { hint: 'Check the path the profile names; the product may not have written the file.' },
-    );
-  });
+  // O_NONBLOCK: a FIFO put where the product's file should be (by its account, in the work folder) is refused below
+  // as not a regular file instead of blocking the open until someone writes to it, with the service stopped.
+  const src = await fsp
+    .open(from, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+    .catch((e: NodeJS.ErrnoException) => {
+      throw new RecoveryError(
+        'STEP_FAILED',
+        e.code === 'ELOOP' ? `${from} is a link: it is not followed.` : `Cannot read ${from}: ${e.message}`,
+        { hint: 'Check the path the profile names; the product may not have written the file.' },
+      );
+    });
   const partial = path.join(path.dirname(to), tempName(path.basename(to)));
   try {
     const st = await src.stat();

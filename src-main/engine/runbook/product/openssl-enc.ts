@@ -1,8 +1,14 @@
 import { createDecipheriv, createHash, pbkdf2Sync, type Decipher } from 'node:crypto';
-import { createReadStream, promises as fsp } from 'node:fs';
+import { constants, createReadStream, promises as fsp } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { TarReader } from '../../archive/tar-reader.js';
 import { RecoveryError } from '../../errors.js';
+
+/**
+ * The product's file is decrypted from the work folder, which the product's account may own: a link it swapped in
+ * (to /etc/shadow) is not followed, nor a FIFO waited on.
+ */
+const READ_NO_LINK = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 /**
  * Reads files made by `openssl enc -aes-256-cbc -salt [-pbkdf2] -pass pass:…` (OpenCRVS's nightly backups):
@@ -41,7 +47,7 @@ export function deriveKey(kdf: OpensslKdf, passphrase: string, salt: Buffer): { 
 
 /** Which key derivation opens this file with this passphrase (by the gzip header), or null: wrong passphrase. */
 export async function detectKdf(file: string, passphrase: string): Promise<{ kdf: OpensslKdf; salt: Buffer } | null> {
-  const fh = await fsp.open(file, 'r');
+  const fh = await fsp.open(file, READ_NO_LINK);
   const head = Buffer.alloc(16 + 32);
   let n: number;
   try {
@@ -148,8 +154,9 @@ export async function decryptOpensslEnc(file: string, passphrase: string, out: s
   const { createWriteStream } = await import('node:fs');
   const { pipeline } = await import('node:stream/promises');
   try {
+    const input = await fsp.open(file, READ_NO_LINK);
     await pipeline(
-      createReadStream(file, { start: 16 }),
+      input.createReadStream({ start: 16 }),
       createDecipheriv('aes-256-cbc', key, iv),
       createWriteStream(out, { flags: 'wx', mode: 0o600 }),
     );

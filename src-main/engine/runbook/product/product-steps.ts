@@ -13,6 +13,7 @@ import { copyHashed, globFiles, type ArtifactRecord } from './artifacts.js';
 import { decryptOpensslEnc } from './openssl-enc.js';
 import { accountFor, runCommand } from './run-command.js';
 import { boundText } from '../../profiles/safe-pattern.js';
+import { removeTreeNoFollow } from '../../util/safe-delete.js';
 
 /** What product steps remember while a job runs; the restore keeps it in its journal (resume, rollback). */
 export interface ProductState {
@@ -93,7 +94,9 @@ export async function ensureWork(h: ProductHost): Promise<string> {
 
 export async function removeWork(h: ProductHost): Promise<void> {
   if (h.state.work === undefined) return;
-  await fsp.rm(h.state.work, { recursive: true, force: true });
+  // The folder may belong to the product's account, which can swap anything in it for a link at any moment: deleted
+  // by descriptor, never following a link (a path-based recursive delete went down such links as root).
+  removeTreeNoFollow(h.state.work);
   delete h.state.work;
   await h.save();
 }
@@ -117,11 +120,35 @@ async function artifactCopy(h: ProductHost, id: string): Promise<ArtifactRecord 
   return { ...rec, local };
 }
 
+/**
+ * Hands a file root just wrote in the work folder to the account the product's program runs as. That account owns
+ * the folder and may have swapped the name for a link (to /etc/shadow) or a file of its own since: the file is opened
+ * without following a link and given away only if it is still root's own, single-linked regular file, by descriptor.
+ */
 async function chownToWorkOwner(h: ProductHost, file: string): Promise<void> {
   const owner = workOwner(h.profile);
   if (owner !== undefined && process.platform !== 'win32' && process.getuid?.() === 0) {
     const a = accountFor(owner);
-    await fsp.chown(file, a.uid, a.gid);
+    const swapped = (): RecoveryError =>
+      new RecoveryError(
+        'UNSAFE_PATH',
+        `${file} was replaced while the tool worked on it (a link or a file of another account): it was not handed to the user "${owner}". Nothing else was changed.`,
+        {
+          hint: `Something running as "${owner}" changes the tool's work folder: check that account, then start again.`,
+        },
+      );
+    const fh = await fsp
+      .open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+      .catch((e: NodeJS.ErrnoException) => {
+        throw e.code === 'ELOOP' ? swapped() : e;
+      });
+    try {
+      const st = await fh.stat();
+      if (!st.isFile() || st.uid !== process.geteuid?.() || st.nlink !== 1) throw swapped();
+      await fh.chown(a.uid, a.gid);
+    } finally {
+      await fh.close();
+    }
   }
 }
 

@@ -1,0 +1,155 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readPassphraseFile } from '../../src-main/engine/schedule/passphrase-file.js';
+import { readGivenFile, readSmallFileSync } from '../../src-main/engine/util/given-path.js';
+import { readStickText } from '../../src-main/engine/util/stick-file.js';
+import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
+import { isRoot } from '../helpers/datasets.js';
+import { watchOpens } from '../helpers/open-watch.js';
+import { ensureTestOwner } from '../helpers/restore-driver.js';
+
+/**
+ * A file the technician names (--passphrase-file, --credentials-file, --profile, a profile's version or port file)
+ * or a file on a stick may sit in a folder a less-privileged account controls. That account flips a link in the
+ * path between a folder holding a regular file and a folder holding a device node of the same name (a copy of
+ * /dev/null; opening a watchdog would start it), as fast as it can, while root reads the file again and again.
+ * Judging the name by lstat and then opening it by name opened the device whenever the flip fell between the two
+ * (within a few hundred reads here); the readers now open only the inode they judged (O_PATH, then
+ * /proc/self/fd/<n>). inotify (IN_OPEN) on the device node says whether it was ever opened.
+ * Each reader runs until it has both read the real file and refused the device at least ROUNDS times (so the race
+ * was live), or the device was opened; no timing of this machine decides the outcome.
+ */
+const OWNER = 'edge-rt';
+const RACER = fileURLToPath(new URL('../helpers/racer.mjs', import.meta.url));
+const ROUNDS = 200;
+const GIVE_UP_MS = 90_000;
+const REAL = 'the real file\n';
+
+let work: string;
+beforeAll(async () => {
+  if (!isRoot) return;
+  ensureTestOwner(OWNER);
+  work = await fsp.mkdtemp(path.join(os.tmpdir(), 'open-regular-race-'));
+  await fsp.chmod(work, 0o755);
+});
+afterAll(async () => {
+  if (work) await fsp.rm(work, { recursive: true, force: true });
+});
+
+/** What one read came to: the real file's text, or a refusal of the device (anything else fails the test). */
+type Outcome = 'read' | 'refused';
+
+async function race(
+  name: string,
+  file: string,
+  readOnce: (p: string) => Promise<Outcome>,
+  rounds = ROUNDS,
+): Promise<void> {
+  const dir = path.join(work, name);
+  const real = path.join(dir, 'real');
+  const devs = path.join(dir, 'devs');
+  const mine = path.join(dir, 'user');
+  for (const d of [dir, real, devs, mine]) await fsp.mkdir(d, { mode: 0o755 });
+  await fsp.writeFile(path.join(real, file), REAL, { mode: 0o600 });
+  const node = path.join(devs, file);
+  execFileSync('mknod', ['-m', '600', node, 'c', '1', '3']);
+  await fsp.chown(mine, uidForUser(OWNER)!, gidForGroup(OWNER)!);
+  const link = path.join(mine, 'set');
+  await fsp.symlink(real, link);
+  const stop = path.join(dir, 'stop');
+  const watch = await watchOpens([node], path.join(dir, 'sentinel'));
+  const racer = spawn(
+    'setpriv',
+    [
+      `--reuid=${uidForUser(OWNER)!}`,
+      `--regid=${gidForGroup(OWNER)!}`,
+      '--clear-groups',
+      process.execPath,
+      RACER,
+      'flip-link',
+      link,
+      real,
+      devs,
+      stop,
+      String(GIVE_UP_MS / 1000 + 30),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let said = '';
+  racer.stdout.on('data', (d: Buffer) => (said += d.toString()));
+  const racerDone = new Promise<void>((resolve) => racer.on('close', () => resolve()));
+  const seen = { read: 0, refused: 0 };
+  try {
+    const until = Date.now() + GIVE_UP_MS;
+    for (let i = 1; (seen.read < rounds || seen.refused < rounds) && !watch.saw(node) && Date.now() < until; i++) {
+      seen[await readOnce(path.join(link, file))]++;
+      if (i % 64 === 0) await new Promise((resolve) => setImmediate(resolve)); // lets the watcher's news in
+    }
+  } finally {
+    await fsp.writeFile(stop, '');
+    await racerDone;
+    await watch.settle();
+    watch.stop();
+  }
+  expect({ deviceOpened: watch.saw(node), racer: said.trim() }).toMatchObject({ deviceOpened: false });
+  expect(seen.read, 'the real file was read while the link flipped').toBeGreaterThanOrEqual(rounds);
+  expect(seen.refused, 'the device was refused while the link flipped').toBeGreaterThanOrEqual(rounds);
+}
+
+/** Classifies a reader's result: its text is the real file's, or its error says it is not a regular file. */
+function outcome(text: string | null, err: unknown, refusal: RegExp): Outcome {
+  if (err === undefined && text === REAL) return 'read';
+  if (err !== undefined && refusal.test((err as Error).message)) return 'refused';
+  throw new Error(`unexpected: ${err === undefined ? JSON.stringify(text) : String(err)}`);
+}
+
+async function settled(p: Promise<Buffer | string>, refusal: RegExp): Promise<Outcome> {
+  return p.then(
+    (b) => outcome(b.toString(), undefined, refusal),
+    (e: unknown) => outcome(null, e, refusal),
+  );
+}
+
+describe.skipIf(!isRoot)('a file swapped for a device by a local user while root opens it', () => {
+  it('a file option (--passphrase-file, --credentials-file, --profile, version file) never opens the device', () =>
+    race('given', 'passphrase.txt', (p) =>
+      settled(
+        readGivenFile(p, { what: 'the passphrase file', max: 4096 }),
+        /is not a regular file: it is a character device/,
+      ),
+    ));
+
+  it("a file read without following links (a mirrored copy's checksum) never opens the device", () =>
+    race('nofollow', 'data.tar.gz.sha256', (p) =>
+      settled(
+        readGivenFile(p, { what: 'the checksum file', max: 4096, noFollow: true }),
+        /is not a regular file: it is a character device/,
+      ),
+    ));
+
+  it("a scheduled run's passphrase file (root-only, links refused) never opens the device", () =>
+    race('schedule', 'edge-recovery.pass', (p) =>
+      settled(
+        readPassphraseFile(p).then((t) => `${t}\n`),
+        /^The passphrase file \S+ is not a regular file: it is a character device\.$/,
+      ),
+    ));
+
+  it("a stick's manifest.json never opens the device", () =>
+    race('stick', 'manifest.json', (p) => settled(readStickText(p), /manifest\.json in .* is not a regular file/)));
+
+  it("the product's API port file (read synchronously) never opens the device", () =>
+    race(
+      'port',
+      'appsettings.json',
+      async (p) => {
+        const text = readSmallFileSync(p, 4096);
+        return text === null ? 'refused' : outcome(text, undefined, /$^/);
+      },
+      20 * ROUNDS,
+    )); // stat and open back to back, synchronously: a narrower window than the others'
+});

@@ -1,0 +1,237 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, promises as fsp, readdirSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseProfile } from '../../src-main/engine/profiles/load.js';
+import type { Profile } from '../../src-main/engine/profiles/schema.js';
+import {
+  emptyProductState,
+  ensureWork,
+  removeWork,
+  runProductStep,
+  type ProductHost,
+} from '../../src-main/engine/runbook/product/product-steps.js';
+import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
+import { ensureTestOwner } from '../helpers/restore-driver.js';
+
+/**
+ * A profile whose command steps run as the product's account (StackState: `user: stackstate`) gets a work folder
+ * ({work}) owned by that account, so its program can write the export there. Root works in that folder too: it
+ * copies the product's file from the stick into it, hands it to the account, and deletes the folder at the end.
+ * The account (a real unprivileged user here, the racer under setpriv) owns the folder and may change anything in
+ * it at any moment; nothing root does there may follow what it puts there.
+ */
+const blocked = process.getuid?.() !== 0 ? 'needs root (chown to a test user)' : undefined;
+const USER = 'er-workrace';
+const RACER = fileURLToPath(new URL('../helpers/racer.mjs', import.meta.url));
+
+function asUser(args: string[]): string[] {
+  return [
+    'setpriv',
+    `--reuid=${uidForUser(USER)!}`,
+    `--regid=${gidForGroup(USER)!}`,
+    '--clear-groups',
+    process.execPath,
+    RACER,
+    ...args,
+  ];
+}
+
+function racer(args: string[]): { done: Promise<Record<string, unknown>> } {
+  const argv = asUser(args);
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  let text = '';
+  child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+  return {
+    done: new Promise((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', () => {
+        try {
+          resolve(JSON.parse(text) as Record<string, unknown>);
+        } catch (e) {
+          reject(e instanceof Error ? e : new Error(String(e)));
+        }
+      });
+    }),
+  };
+}
+
+function profile(): Profile {
+  return parseProfile(
+    {
+      schemaVersion: 1,
+      id: 'work-race',
+      productName: 'Work folder race product',
+      platform: 'linux',
+      service: { manager: 'none', name: 'none' },
+      items: [{ id: 'Data', path: '/data' }],
+      stopService: [],
+      steps: [
+        {
+          id: 'graph',
+          title: 'Take the export',
+          explain: 'Copies the export onto the stick.',
+          at: 'backup.archive',
+          kind: 'artifact',
+          mode: 'produced',
+          path: '{work}/export.graph',
+        },
+        {
+          id: 'import',
+          title: 'Import the export',
+          explain: 'Imports it as the product account.',
+          at: 'restore.after-stop',
+          kind: 'command',
+          argv: ['/bin/true', '{artifact:graph}'],
+          user: USER,
+        },
+      ],
+    },
+    'test profile',
+  );
+}
+
+describe.skipIf(blocked !== undefined)(
+  `the work folder of a product account${blocked ? ` (skipped: ${blocked})` : ''}`,
+  () => {
+    let dir = '';
+    const hosts: ProductHost[] = [];
+    const host = (over: Partial<ProductHost> = {}): ProductHost => {
+      const h: ProductHost = {
+        profile: profile(),
+        root: null,
+        label: 'test',
+        device: 'dev-1',
+        passphrase: undefined,
+        signal: undefined,
+        pollMs: 50,
+        state: emptyProductState(),
+        save: () => Promise.resolve(),
+        ...over,
+      };
+      hosts.push(h);
+      return h;
+    };
+
+    beforeAll(async () => {
+      ensureTestOwner(USER);
+      dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'work-race-'));
+      await fsp.chmod(dir, 0o755);
+    });
+    afterAll(async () => {
+      for (const h of hosts) {
+        if (h.state.work) execFileSync('rm', ['-rf', '--one-file-system', h.state.work]);
+      }
+      await fsp.rm(dir, { recursive: true, force: true });
+    });
+
+    it('never hands a root-only file to the account through a link it swaps in for the copy from the stick', async () => {
+      // The root-only file the account wants: if root chowns through its link, the account owns it.
+      const victim = path.join(dir, 'victim-secret');
+      await fsp.writeFile(victim, 'root only\n', { mode: 0o600 });
+      const set = path.join(dir, 'set');
+      const data = Buffer.alloc(8 * 1024 * 1024, 7);
+      await fsp.mkdir(path.join(set, 'artifacts', 'graph'), { recursive: true });
+      await fsp.writeFile(path.join(set, 'artifacts', 'graph', 'export.graph'), data);
+      const record = {
+        step: 'graph',
+        path: 'artifacts/graph/export.graph',
+        size: data.length,
+        sha256: createHash('sha256').update(data).digest('hex'),
+        source: '/tmp/x/export.graph',
+        mtime: new Date().toISOString(),
+        format: 'file' as const,
+      };
+      const h = host({ backupDir: set, artifacts: () => [record] });
+      const work = await ensureWork(h);
+      expect(statSync(work).uid).toBe(uidForUser(USER));
+
+      const stop = path.join(dir, 'stop-swap');
+      const swapping = racer(['swap-links', work, victim, stop, '60']);
+      const outcomes: string[] = [];
+      try {
+        for (let i = 0; i < 25 && statSync(victim).uid === 0; i++) {
+          const step = h.profile.steps.find((s) => s.id === 'import')!;
+          await runProductStep(h, step, { log: () => undefined, progress: () => undefined }).then(
+            () => outcomes.push('ran'),
+            (e: Error) => outcomes.push(e.message),
+          );
+        }
+      } finally {
+        await fsp.writeFile(stop, '');
+      }
+      const r = await swapping.done;
+      expect(Number(r.swapped)).toBeGreaterThan(0);
+      const st = statSync(victim);
+      expect({ uid: st.uid, gid: st.gid }, outcomes.join(' | ')).toEqual({ uid: 0, gid: 0 });
+    }, 120_000);
+
+    it('refuses a FIFO the account put where the export should be, at once, instead of waiting with the service stopped', async () => {
+      const h = host({ setDir: () => setDir, addArtifact: () => undefined });
+      const setDir = path.join(dir, 'new-set');
+      await fsp.mkdir(setDir);
+      const work = await ensureWork(h);
+      const fifo = path.join(work, 'export.graph');
+      execFileSync('setpriv', [
+        `--reuid=${uidForUser(USER)!}`,
+        `--regid=${gidForGroup(USER)!}`,
+        '--clear-groups',
+        'mkfifo',
+        fifo,
+      ]);
+      const step = h.profile.steps.find((s) => s.id === 'graph')!;
+      const run = runProductStep(h, step, { log: () => undefined, progress: () => undefined }).then(
+        () => 'taken',
+        (e: Error) => e.message,
+      );
+      const outcome = await Promise.race([run, new Promise<string>((r) => setTimeout(() => r('still waiting'), 5000))]);
+      if (outcome === 'still waiting') {
+        // Free the thread blocked in open() (a writer ends its wait), so the rest of the file can run.
+        const w = await fsp.open(fifo, 'w');
+        await w.close();
+        await run;
+      }
+      expect(outcome).toMatch(/not a regular file/);
+      expect(existsSync(path.join(setDir, 'artifacts', 'graph', 'export.graph'))).toBe(false);
+    }, 60_000);
+
+    it('deletes the work folder without following the links the account swaps in while it is deleted', async () => {
+      // A root-only folder of files the account names in its own work folder too.
+      const victimDir = path.join(dir, 'victim-dir');
+      await fsp.mkdir(victimDir, { mode: 0o700 });
+      const names = Array.from({ length: 400 }, (_, i) => `f${i}`);
+      for (const n of names) await fsp.writeFile(path.join(victimDir, n), 'root only');
+      const h = host();
+      const work = await ensureWork(h);
+      // As the account: sub-folders full of files with the same names, swapped for links to the root-only folder
+      // and back at random while root deletes the work folder.
+      execFileSync('setpriv', [
+        `--reuid=${uidForUser(USER)!}`,
+        `--regid=${gidForGroup(USER)!}`,
+        '--clear-groups',
+        '/bin/sh',
+        '-c',
+        `for d in 0 1 2 3 4 5 6 7; do mkdir "$1/sub$d"; for i in $(seq 0 399); do : > "$1/sub$d/f$i"; done; done`,
+        'sh',
+        work,
+      ]);
+      const stop = path.join(dir, 'stop-toggle');
+      const toggling = racer(['toggle-dir', path.dirname(work), path.basename(work), 'sub', victimDir, stop, '60']);
+      // Let it hold the folder open and start toggling before the delete begins.
+      await new Promise((r) => setTimeout(r, 300));
+      let error = '';
+      try {
+        await removeWork(h).catch((e: Error) => (error = e.message));
+      } finally {
+        await fsp.writeFile(stop, '');
+      }
+      await toggling.done;
+      const left = readdirSync(victimDir);
+      expect(left.length, `removeWork: ${error || 'no error'}`).toBe(names.length);
+      expect(existsSync(victimDir)).toBe(true);
+    }, 120_000);
+  },
+);
