@@ -251,6 +251,19 @@ function ways(it: Item): number {
   return Math.min(n, MATCH_TEXT_MAX);
 }
 
+/**
+ * The items of a sequence with every group taken exactly once and holding one alternative replaced by its own items
+ * (any depth): `(?:\S+\s+)\S+x` is `\S+\s+\S+x` to the engine, and rule 3 must see that `\s+` (not the whole
+ * group, which can take any character) is what lies before the last `\S+`.
+ */
+function inline(items: Item[]): Item[] {
+  return items.flatMap((it) =>
+    it.body !== undefined && !it.lookaround && it.min === 1 && it.max === 1 && it.body.branches.length === 1
+      ? inline(it.body.branches[0]!.items)
+      : [it],
+  );
+}
+
 function problemIn(a: Alt, repeated: boolean): string | null {
   // Rule 2: alternatives under repetition that can start alike.
   if (repeated && a.branches.length > 1) {
@@ -277,12 +290,16 @@ function problemIn(a: Alt, repeated: boolean): string | null {
         const p = problemIn(it.body, repeated || it.max > 1);
         if (p !== null) return p;
       }
+    }
+    const items = inline(b.items);
+    for (let k = 0; k < items.length; k++) {
+      const it = items[k]!;
       // Rule 3: the next items of varying length that can take what this one takes, with only what this one takes
       // between: each multiplies the ways to split the text (a{0,16}a{0,16}a{0,16}a{0,16}b: 17^4 per start).
       if (ways(it) === 1) continue;
       let cost = ways(it);
-      for (let j = k + 1; j < b.items.length; j++) {
-        const next = b.items[j]!;
+      for (let j = k + 1; j < items.length; j++) {
+        const next = items[j]!;
         if (ways(next) > 1 && overlaps(it.set, next.first)) {
           cost *= ways(next);
           if (cost > MATCH_TEXT_MAX) {
