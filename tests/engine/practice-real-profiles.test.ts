@@ -17,8 +17,10 @@ interface Reply {
   error?: { code: string; message: string; hint?: string };
 }
 
+type Call = (name: string, input: unknown) => Promise<Reply>;
+
 /** Signs in with the one-time link and opens the page's WebSocket, as the browser bridge does. */
-async function connect(s: RunningServer): Promise<(name: string, input: unknown) => Promise<Reply>> {
+async function connect(s: RunningServer): Promise<Call> {
   const port = Number(new URL(s.url).port);
   const origin = `http://127.0.0.1:${port}`;
   const r = await fetch(`${origin}/?token=${s.token}`, { redirect: 'manual' });
@@ -64,8 +66,32 @@ afterAll(async () => {
   await fsp.rm(base, { recursive: true, force: true });
 });
 
+/**
+ * Starts the loopback server with its own folder (`base/<name>`: state and practice sandbox), signs in, sets up
+ * practice from the page, runs `use`, and stops the server.
+ */
+async function withPractice(
+  name: string,
+  opts: { practice?: boolean },
+  use: (call: Call, p: PracticeView, dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = path.join(base, name);
+  const s = await startServer({
+    ...opts,
+    rendererDir: path.join(base, 'renderer'),
+    stateDir: path.join(dir, 'state'),
+    practiceBaseDir: dir,
+  });
+  try {
+    const call = await connect(s);
+    await use(call, (await call('practice.setup', {})).value as PracticeView, dir);
+  } finally {
+    await s.close();
+  }
+}
+
 /** Starts a backup and a restore of the real Edge Data Store profile aimed at the practice machines' folders. */
-async function startRealJobs(call: (n: string, i: unknown) => Promise<Reply>, p: PracticeView): Promise<Reply[]> {
+async function startRealJobs(call: Call, p: PracticeView): Promise<Reply[]> {
   return [
     await call('backup.start', { profileRef: 'eds-linux', root: p.old.root, to: p.stickDir }),
     await call('restore.start', { profileRef: 'eds-linux', root: p.replacement.root, backup: p.stickDir }),
@@ -74,17 +100,8 @@ async function startRealJobs(call: (n: string, i: unknown) => Promise<Reply>, p:
 }
 
 describe('practice through the loopback server', () => {
-  it('serve --practice lists only practice products and refuses a job on a real product, changing nothing', async () => {
-    const dir = path.join(base, 'served');
-    const s = await startServer({
-      practice: true,
-      rendererDir: path.join(base, 'renderer'),
-      stateDir: path.join(dir, 'state'),
-      practiceBaseDir: dir,
-    });
-    try {
-      const call = await connect(s);
-      const p = (await call('practice.setup', {})).value as PracticeView;
+  it('serve --practice lists only practice products and refuses a job on a real product, changing nothing', () =>
+    withPractice('served', { practice: true }, async (call, p, dir) => {
       const listed = (await call('profiles.list', {})).value as ProfileSummary[];
       expect(listed.map((x) => x.ref)).toEqual(expect.arrayContaining([p.old.profileRef, p.replacement.profileRef]));
       expect(listed.map((x) => x.ref)).not.toContain('eds-linux');
@@ -106,21 +123,10 @@ describe('practice through the loopback server', () => {
       // The practice appliance itself still backs up.
       const ok = await call('profiles.plan', { profileRef: p.old.profileRef, root: p.old.root });
       expect(ok.ok).toBe(true);
-    } finally {
-      await s.close();
-    }
-  });
+    }));
 
-  it('a wizard that started practice runs real products again only after leaving it', async () => {
-    const dir = path.join(base, 'on-demand');
-    const s = await startServer({
-      rendererDir: path.join(base, 'renderer'),
-      stateDir: path.join(dir, 'state'),
-      practiceBaseDir: dir,
-    });
-    try {
-      const call = await connect(s);
-      const p = (await call('practice.setup', {})).value as PracticeView;
+  it('a wizard that started practice runs real products again only after leaving it', () =>
+    withPractice('on-demand', {}, async (call, p, dir) => {
       for (const r of await startRealJobs(call, p)) {
         expect(r).toMatchObject({ ok: false, error: { code: 'PROFILE_UNTRUSTED' } });
         expect(r.error!.hint).toMatch(/Leave practice/);
@@ -131,8 +137,5 @@ describe('practice through the loopback server', () => {
       // and a real job starts (here it fails at once on its missing folders, in the real state folder).
       const real = await call('backup.start', { profileRef: 'eds-linux', root: path.join(dir, 'none'), to: dir });
       expect(real.ok).toBe(true);
-    } finally {
-      await s.close();
-    }
-  });
+    }));
 });
