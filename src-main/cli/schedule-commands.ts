@@ -6,6 +6,34 @@ import { RecoveryError } from '../engine/errors.js';
 // Profiles load (with the schema library) only when a schedule command runs: see cli/main.ts.
 import { builtinProfileIds } from '../engine/profiles/builtin-sources.js';
 const loadProfile = async (ref: string) => (await import('../engine/profiles/load.js')).loadProfile(ref);
+
+/**
+ * The profile a schedule runs as root, unattended, every time: a file someone other than root can change (in /tmp,
+ * a home folder) is untrusted input, as for `backup --profile`. One that runs commands is refused outright (no
+ * one is there at 02:30 to read a warning, and the file can change after the install); one that does not gets the
+ * warning.
+ */
+async function scheduleProfile(ref: string) {
+  const profile = await loadProfile(ref);
+  const { profileCommands, profileTrust, systemProfilesDir, untrustedWarning } = await import(
+    '../engine/profiles/trust.js'
+  );
+  const trust = await profileTrust(ref);
+  if (trust.origin !== 'untrusted') return profile;
+  const commands = profileCommands(profile);
+  if (commands.length > 0) {
+    throw new RecoveryError(
+      'PROFILE_UNTRUSTED',
+      `The profile ${ref} would run commands as root each time the schedule runs (${commands.join('; ')}), and it is untrusted input: ${trust.reason ?? 'not only root can change it'}. Nothing was run or installed.`,
+      {
+        hint: `Install the profile in ${systemProfilesDir()} (owned by root, mode 644, in folders only root can write), read its commands, and name that file.`,
+        details: { ref, commands },
+      },
+    );
+  }
+  process.stderr.write(untrustedWarning(ref, trust.reason) + '\n');
+  return profile;
+}
 import { defaultStateDir } from '../engine/restore/journal.js';
 import type { RunbookIO } from '../engine/runbook/runner.js';
 import { parseKeep } from './options.js';
@@ -80,7 +108,7 @@ async function schedulerFor(o: ScheduleOpts) {
 async function buildSpec(o: ScheduleOpts, forRun: boolean) {
   const iv = await import('../engine/schedule/interval.js');
   const spec = await import('../engine/schedule/spec.js');
-  const profile = await loadProfile(o.profile);
+  const profile = await scheduleProfile(o.profile);
   if (!o.to)
     throw new RecoveryError('BAD_INPUT', '--to <dir> is needed: the folder (disk, share or stick) the backups go to.');
   if (!forRun && !o.every)

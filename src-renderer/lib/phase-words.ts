@@ -30,6 +30,11 @@ const WORDS: Record<string, PhaseWords> = {
     bytesLabel: 'Checked',
     filesLabel: 'Files checked',
   },
+  'writing to disk': {
+    doing: "Writing the unpacked files to this machine's disk",
+    bytesLabel: 'Unpacked',
+    filesLabel: 'Files unpacked',
+  },
   copying: { doing: 'Copying to the stick', bytesLabel: 'Copied', filesLabel: 'Files copied' },
   mirroring: { doing: 'Copying the backups to the stick', bytesLabel: 'Copied', filesLabel: 'Files copied' },
   reading: { doing: 'Reading the archive', bytesLabel: 'Read', filesLabel: 'Files read' },

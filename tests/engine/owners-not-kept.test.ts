@@ -58,67 +58,80 @@ describe.skipIf(blocked !== undefined)(
       if (base) await fsp.rm(base, { recursive: true, force: true });
     });
 
-    it('is found before the stop: refused with OWNERSHIP_MISMATCH, the service kept running, nothing changed', async () => {
-      const src = path.join(base, 'src');
-      await fsp.mkdir(path.join(src, 'conf'), { recursive: true });
-      for (let i = 0; i < 40; i++) await fsp.writeFile(path.join(src, 'conf', `f${i}.json`), `{"n": ${i}}\n`);
-      const pidFile = path.join(base, 'svc.pid');
-      const backupProfile = path.join(base, 'backup.json');
-      await profile(backupProfile, src, pidFile);
-      const stick = path.join(base, 'stick');
-      const b = cli([
-        'backup',
-        '--profile',
-        backupProfile,
-        '--to',
-        stick,
-        '--device-id',
-        'old',
-        '--yes',
-        '--allow-profile-commands',
-      ]);
-      expect(b.code, b.stderr).toBe(0);
-      const dev = path.join(stick, 'EdgeRecovery', 'old');
-      const set = path.join(dev, readdirSync(dev).find((n) => n.startsWith('Backup_'))!);
+    // 40 files are created by the extracting thread itself; 2,500 by the writer threads (file-writers.ts): each
+    // reads the owner and mode back on the file's descriptor, and both must find what the disk did not keep.
+    it.each([40, 2500])(
+      'is found before the stop (%i files): refused with OWNERSHIP_MISMATCH, the service kept running, nothing changed',
+      async (files) => {
+        const src = path.join(base, `src${files}`);
+        await fsp.mkdir(path.join(src, 'conf'), { recursive: true });
+        for (let i = 0; i < files; i++) await fsp.writeFile(path.join(src, 'conf', `f${i}.json`), `{"n": ${i}}\n`);
+        const pidFile = path.join(base, `svc${files}.pid`);
+        const backupProfile = path.join(base, `backup${files}.json`);
+        await profile(backupProfile, src, pidFile);
+        const stick = path.join(base, `stick${files}`);
+        const b = cli([
+          'backup',
+          '--profile',
+          backupProfile,
+          '--to',
+          stick,
+          '--device-id',
+          'old',
+          '--yes',
+          '--allow-profile-commands',
+        ]);
+        expect(b.code, b.stderr).toBe(0);
+        const dev = path.join(stick, 'EdgeRecovery', 'old');
+        const set = path.join(dev, readdirSync(dev).find((n) => n.startsWith('Backup_'))!);
 
-      // The folder in place on the FAT disk, with the service running.
-      const target = path.join(mnt, 'data');
-      await fsp.mkdir(target);
-      await fsp.writeFile(path.join(target, 'default.conf'), 'defaults\n');
-      const restoreProfile = path.join(base, 'restore.json');
-      await profile(restoreProfile, target, pidFile);
-      // The service runs (the process manager finds it by its pid file).
-      expect(
-        spawnSync('sh', ['-c', `/bin/sleep 1000000 </dev/null >/dev/null 2>&1 & echo $! > ${pidFile}`]).status,
-      ).toBe(0);
-      const pid = pidOf(pidFile);
-      const state = path.join(base, 'state');
-      const r = cli([
-        'restore',
-        set,
-        '--profile',
-        restoreProfile,
-        '--yes',
-        '--allow-other-device',
-        '--allow-profile-commands',
-        '--state-dir',
-        state,
-        '--json',
-      ]);
-      expect(r.code).not.toBe(0);
-      const out = r.stdout + r.stderr;
-      expect(out).toMatch(/OWNERSHIP_MISMATCH/);
-      expect(out).toMatch(/do not match the ownership policy \(nobody:nogroup\)/);
-      expect(out).toMatch(/Nothing on this machine was changed/);
-      expect(out).toMatch(/FAT, exFAT, a network share/);
-      // The service was never stopped: the same process still runs.
-      expect(() => process.kill(pid, 0)).not.toThrow();
-      expect(pidOf(pidFile)).toBe(pid);
-      // The folder in place is untouched and nothing is left beside it.
-      expect(readdirSync(target)).toEqual(['default.conf']);
-      expect(readdirSync(mnt).sort()).toEqual(['data']);
-      expect(cli(['status', '--state-dir', state]).stdout).toMatch(/No unfinished restore/);
-      process.kill(pid);
-    });
+        // The folder in place on the FAT disk, with the service running.
+        const target = path.join(mnt, `data${files}`);
+        await fsp.mkdir(target);
+        await fsp.writeFile(path.join(target, 'default.conf'), 'defaults\n');
+        const restoreProfile = path.join(base, `restore${files}.json`);
+        await profile(restoreProfile, target, pidFile);
+        // The service runs (the process manager finds it by its pid file).
+        expect(
+          spawnSync('sh', ['-c', `/bin/sleep 1000000 </dev/null >/dev/null 2>&1 & echo $! > ${pidFile}`]).status,
+        ).toBe(0);
+        const pid = pidOf(pidFile);
+        const state = path.join(base, `state${files}`);
+        const r = cli([
+          'restore',
+          set,
+          '--profile',
+          restoreProfile,
+          '--yes',
+          '--allow-other-device',
+          '--allow-profile-commands',
+          '--state-dir',
+          state,
+          '--json',
+        ]);
+        expect(r.code).not.toBe(0);
+        const out = r.stdout + r.stderr;
+        expect(out).toMatch(/OWNERSHIP_MISMATCH/);
+        // Every file, every folder and the item root: each one named by its staging path, in the technician's words.
+        expect(out).toMatch(
+          new RegExp(`${files + 2} path\\(s\\) do not match the ownership policy \\(nobody:nogroup\\)`),
+        );
+        expect(out).toMatch(
+          /\.edge-recovery-[^/]+\/data\/conf\/f\d+\.json: owned by root:\w+, policy says nobody:nogroup/,
+        );
+        expect(out).toMatch(/Nothing on this machine was changed/);
+        expect(out).toMatch(/FAT, exFAT, a network share/);
+        // The service was never stopped: the same process still runs.
+        expect(() => process.kill(pid, 0)).not.toThrow();
+        expect(pidOf(pidFile)).toBe(pid);
+        // The folder in place is untouched and nothing is left beside it.
+        expect(readdirSync(target)).toEqual(['default.conf']);
+        expect(readdirSync(mnt).filter((n) => n.startsWith(`data${files}`))).toEqual([`data${files}`]);
+        expect(readdirSync(mnt).filter((n) => n.includes('edge-recovery'))).toEqual([]);
+        expect(cli(['status', '--state-dir', state]).stdout).toMatch(/No unfinished restore/);
+        process.kill(pid);
+      },
+      180_000,
+    );
   },
 );

@@ -11,17 +11,20 @@ import {
   fsyncSync,
   futimesSync,
   lchownSync,
+  lstatSync,
   lutimesSync,
   mkdirSync,
   openSync,
   readSync,
   symlinkSync,
   writeSync,
+  type Stats,
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import { ProgressMeter, type ProgressSink } from '../progress.js';
+import { crashPoint } from '../restore/crash-point.js';
 import { compilePolicy } from '../restore/ownership-policy.js';
 import { CREATE_EXCL_FLAGS, DIR_OPEN_FLAGS, tempName } from '../util/atomic-fs.js';
 import { removeTreeNoFollow } from '../util/safe-delete.js';
@@ -29,7 +32,14 @@ import { EntryScreen, hostile, matchesManifest } from './entry-check.js';
 import { LineReader, LineSpool, MANIFEST_PATH, parseHead, parseLine, type ManifestLine } from './manifest.js';
 import { readArchive } from './read-pipeline.js';
 import type { TarEntryHeader } from './tar-header.js';
-import type { ArchiveLimits, ExtractArchiveOptions, ReadResult } from './types.js';
+import {
+  OWNERS_SEEN_KEPT,
+  type ArchiveLimits,
+  type ExtractArchiveOptions,
+  type OwnersSeen,
+  type ReadResult,
+  type StagedOwner,
+} from './types.js';
 import { compareLists, manifestMaxBytes, seenLine } from './verify.js';
 import { CREATE_FLAGS, FileWriters, SMALL_FILE, type WriterFailure } from './file-writers.js';
 
@@ -138,8 +148,10 @@ function sha256File(file: string): { sha256: string; size: number } {
  * judged before anything is written for it (EntryScreen: shape, item, links resolved against the tree so
  * far; the declared totals); files are created with O_EXCL|O_NOFOLLOW under folders this extraction created
  * itself, so nothing can be written through a link or outside staging. Each file gets its owner and mode on
- * its own descriptor right after its data (open, write, fchown, [fchmod,] futimes, close); links get lchown
- * inside the private staging. Modes never keep setuid/setgid/sticky or group/other write unless the policy
+ * its own descriptor right after its data (open, write, fchown, [fchmod,] futimes, [fstat,] close); links get lchown
+ * inside the private staging. With an owner, that `fstat` (an `lstat` for a link, a folder's own `fstat`) reads
+ * back what the disk kept, so a disk that ignores owners or modes is found (`ReadResult.owners`) without a second
+ * walk of the tree. Modes never keep setuid/setgid/sticky or group/other write unless the policy
  * says so. Folders get owner, mode and mtime last (deepest first), each opened O_DIRECTORY|O_NOFOLLOW, so
  * read-only folders and children's writes don't interfere.
  *
@@ -270,6 +282,23 @@ export async function extractArchiveJob(
   };
 
   const absOf = (parts: string[]): string => path.join(roots.get(parts[0]!)!, ...parts.slice(1));
+
+  // With an owner, every entry is looked at on its descriptor once its owner, mode and time are set.
+  const owners: OwnersSeen | undefined = owner ? { checked: 0, wrong: 0, first: [] } : undefined;
+  const realOf = (name: string): string => {
+    const parts = name.split('/');
+    return path.join(path.resolve(opts.targets[parts[0]!]!), ...parts.slice(1));
+  };
+  const seenOwner = (name: string, kind: StagedOwner['kind'], st: Stats, want: number | null): void => {
+    if (!owners) return;
+    if (++owners.checked === 3) crashPoint('ownership:mid-check');
+    const mode = st.mode & 0o7777;
+    if (st.uid === owner!.uid && st.gid === owner!.gid && (want === null || mode === want)) return;
+    owners.wrong++;
+    if (owners.first.length < OWNERS_SEEN_KEPT) {
+      owners.first.push({ path: realOf(name), kind, uid: st.uid, gid: st.gid, mode, want });
+    }
+  };
 
   try {
     // Inside the try: whatever of these was made is undone by the catch and the finally below.
@@ -427,6 +456,7 @@ export async function extractArchiveJob(
               const mode = modeFor(h, 'file');
               if ((mode & umask) !== 0) fchmodSync(c.fd, mode);
               futimesSync(c.fd, h.mtime, h.mtime);
+              if (owners) seenOwner(h.path, 'file', fstatSync(c.fd), mode);
               if (process.platform !== 'linux') fsyncSync(c.fd);
             } finally {
               closeSync(c.fd);
@@ -434,6 +464,7 @@ export async function extractArchiveJob(
             countFile(h);
           } else if (h.type === 'symlink') {
             lutimesSync(abs, h.mtime, h.mtime);
+            if (owners) seenOwner(h.path, 'symlink', lstatSync(abs), null);
           }
         },
       },
@@ -443,6 +474,15 @@ export async function extractArchiveJob(
     );
     // Every small file created (or the first failure, as this extraction's error).
     writers?.finish();
+    if (owners && writers) {
+      // The writers' files: each checked on its descriptor (file-writer-worker.ts); the wrong ones named here.
+      owners.checked += writers.pooled;
+      owners.wrong += writers.wrong;
+      for (const w of writers.wrongFirst) {
+        if (owners.first.length >= OWNERS_SEEN_KEPT) break;
+        owners.first.push({ path: realOf(w.name), kind: 'file', uid: w.uid, gid: w.gid, mode: w.mode, want: w.want });
+      }
+    }
     if (!manifestEntryDone) {
       const left = manifest?.next() ?? null;
       const l = left === null ? null : parseLine(left);
@@ -475,6 +515,7 @@ export async function extractArchiveJob(
         if (owner) fchownSync(fd, owner.uid, owner.gid);
         fchmodSync(fd, d.mode);
         futimesSync(fd, d.mtime, d.mtime);
+        if (owners) seenOwner(d.path, 'dir', fstatSync(fd), d.mode);
       } finally {
         closeSync(fd);
       }
@@ -482,6 +523,7 @@ export async function extractArchiveJob(
     // Files on disk before we report success: one syncfs per staging filesystem.
     if (opts.flush !== false) await flushToDisk(realRoots);
     meter.flush();
+    if (owners) result.owners = owners;
     return result;
   } catch (e) {
     // No writer thread may create anything once the staging folders are being removed.

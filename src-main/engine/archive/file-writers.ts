@@ -2,11 +2,12 @@ import { constants as fsc } from 'node:fs';
 import os from 'node:os';
 import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
 import { startEntryWorker } from '../util/worker.js';
+import { OWNERS_SEEN_KEPT } from './types.js';
 
 /**
  * Small files of an extraction, created on other threads: the extracting thread parses, judges and hashes
  * every entry and creates every folder and link itself; only the creation of checked small files (open
- * O_CREAT|O_EXCL|O_NOFOLLOW with the final mode, write, fchown, [fchmod,] futimes, close) is handed to writers,
+ * O_CREAT|O_EXCL|O_NOFOLLOW with the final mode, write, fchown, [fchmod,] futimes, [fstat,] close) is handed to writers,
  * in batches, under folders the extraction made. The syscalls per file are most of a small-file restore's
  * time, so two threads create files while the first reads on.
  *
@@ -56,6 +57,16 @@ export interface Batch {
   mtimes: number[];
 }
 
+/** A file whose owner or mode on disk differs from what its writer set (by entry name). */
+export interface WrongOwner {
+  name: string;
+  uid: number;
+  gid: number;
+  mode: number;
+  /** The mode that was set. */
+  want: number;
+}
+
 export interface WriterFailure {
   name: string;
   abs: string;
@@ -91,6 +102,11 @@ export class FileWriters {
   private fill = 0;
   private failure: WriterFailure | null = null;
   private stopped = false;
+  /** Files whose owner or mode on disk is not what was set (writers check each on its descriptor when chown). */
+  wrong = 0;
+  readonly wrongFirst: WrongOwner[] = [];
+  /** Files handed to the writers (all created once finish() returns). */
+  pooled = 0;
 
   constructor(
     opts: { uid: number; gid: number; chown: boolean; fsync: boolean; count?: number },
@@ -143,6 +159,7 @@ export class FileWriters {
   /** The file whose data was just appended: created by a writer with these attributes. */
   end(abs: string, name: string, len: number, mode: number, chmod: boolean, mtime: number): void {
     const b = this.batch;
+    this.pooled++;
     b.abs.push(abs);
     b.names.push(name);
     b.lens.push(len);
@@ -223,9 +240,16 @@ export class FileWriters {
   private drain(): void {
     for (const p of this.ports) {
       for (;;) {
-        const m = receiveMessageOnPort(p) as { message: { failure?: WriterFailure } } | undefined;
+        const m = receiveMessageOnPort(p) as
+          | { message: { failure?: WriterFailure; wrong?: number; wrongFirst?: WrongOwner[] } }
+          | undefined;
         if (!m) break;
         if (m.message.failure) this.failure ??= m.message.failure;
+        if (m.message.wrong) {
+          this.wrong += m.message.wrong;
+          for (const w of m.message.wrongFirst ?? [])
+            if (this.wrongFirst.length < OWNERS_SEEN_KEPT) this.wrongFirst.push(w);
+        }
       }
     }
   }

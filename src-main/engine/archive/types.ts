@@ -135,7 +135,37 @@ export interface ReadResult {
   items?: Record<string, { files: number; contentBytes: number }>;
   /** Every part was read with O_DIRECT: from the medium itself, not from a cached copy. */
   direct?: boolean;
+  /**
+   * With an owner: every entry created (files, folders, links, the item roots) looked at on its own descriptor
+   * right after its owner, mode and time were set (`fstat`; `lstat` for a link, inside the private staging), as
+   * the disk keeps them. A disk that ignores owners or modes shows here.
+   */
+  owners?: OwnersSeen;
 }
+
+/** What the extraction saw of the owners and modes it set. */
+export interface OwnersSeen {
+  checked: number;
+  /** Entries whose owner or mode on disk is not what was set. */
+  wrong: number;
+  /** The first of them (at most OWNERS_SEEN_KEPT). */
+  first: StagedOwner[];
+}
+
+/** One entry whose owner or mode on disk differs from what the extraction set. */
+export interface StagedOwner {
+  /** The staging path (the real one, not through /proc/self/fd). */
+  path: string;
+  kind: 'file' | 'dir' | 'symlink';
+  uid: number;
+  gid: number;
+  /** Permission bits on disk (mode & 0o7777). */
+  mode: number;
+  /** The mode that was set (the policy's); null for a link (its mode means nothing). */
+  want: number | null;
+}
+
+export const OWNERS_SEEN_KEPT = 100;
 
 export interface ArchiveIo {
   onProgress?: ProgressSink;

@@ -12,6 +12,7 @@ import {
   userNameForUid,
 } from '../util/system-users.js';
 import { runWorkerJob } from '../util/worker.js';
+import type { StagedOwner } from '../archive/types.js';
 import { crashPoint } from './crash-point.js';
 import { compilePolicy, type CompiledPolicy } from './ownership-policy.js';
 
@@ -120,15 +121,34 @@ export function judgeOwnership(
   out: Mismatch[],
 ): void {
   const kind = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : 'other';
-  if (st.uid !== ids.uid || st.gid !== ids.gid) {
-    out.push({ path: abs, problem: `owned by ${describeOwner(st.uid, st.gid)}, policy says ${o.user}:${o.group}` });
+  const want = kind === 'dir' || kind === 'file' ? policy.modeFor(rel, kind) : null;
+  judgeIds(abs, kind, st.uid, st.gid, st.mode & 0o7777, want, ids, o, out);
+}
+
+/** The owner and mode the extraction read back on the descriptors and found wrong, in the same words. */
+export function stagedMismatches(seen: StagedOwner[], ids: OwnerIds, o: Ownership): Mismatch[] {
+  const out: Mismatch[] = [];
+  for (const m of seen) judgeIds(m.path, m.kind, m.uid, m.gid, m.mode, m.want, ids, o, out);
+  return out;
+}
+
+function judgeIds(
+  abs: string,
+  kind: 'dir' | 'file' | 'symlink' | 'other',
+  uid: number,
+  gid: number,
+  have: number,
+  want: number | null,
+  ids: OwnerIds,
+  o: Ownership,
+  out: Mismatch[],
+): void {
+  if (uid !== ids.uid || gid !== ids.gid) {
+    out.push({ path: abs, problem: `owned by ${describeOwner(uid, gid)}, policy says ${o.user}:${o.group}` });
   }
-  if (kind === 'dir' || kind === 'file') {
-    const want = policy.modeFor(rel, kind);
-    const have = st.mode & 0o7777;
-    if (have !== want) out.push({ path: abs, problem: `mode ${have.toString(8)}, policy says ${want.toString(8)}` });
-  } else if (kind === 'other') {
-    out.push({ path: abs, problem: 'not a file, folder or symlink' });
+  if (kind === 'other') out.push({ path: abs, problem: 'not a file, folder or symlink' });
+  else if (want !== null && have !== want) {
+    out.push({ path: abs, problem: `mode ${have.toString(8)}, policy says ${want.toString(8)}` });
   }
 }
 

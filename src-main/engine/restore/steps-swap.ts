@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { extractArchive } from '../archive/index.js';
 import { RecoveryError, toRecoveryError, unpackFailed } from '../errors.js';
-import { formatBytes, type Progress } from '../progress.js';
+import { formatBytes } from '../progress.js';
 import type { Step } from '../runbook/runner.js';
 import { findOpenFiles } from '../service/open-files.js';
 import { manifestLimits } from '../backup/verify-backup.js';
@@ -13,7 +13,7 @@ import { crashPoint } from './crash-point.js';
 import { countsMatch } from './steps-prepare.js';
 import { renameDone, type ItemPlan } from './journal.js';
 import { journaledRename } from './renames.js';
-import { checkOwnership, judgeOwnership, ownerIds, type Mismatch } from './repair-ownership.js';
+import { checkOwnership, judgeOwnership, ownerIds, stagedMismatches, type Mismatch } from './repair-ownership.js';
 import { compilePolicy } from './ownership-policy.js';
 import { flushToDisk } from '../util/flush-to-disk.js';
 import type { Ownership } from '../profiles/schema.js';
@@ -114,7 +114,7 @@ export const extractStep: Step<RestoreCtx> = {
         : 'The restore stops before the service is stopped: the unpacked copy is deleted. Nothing on this machine changes.',
   },
   explain: (c) =>
-    `Unpack the backup into ${c.store.j.items.map((i) => i.staging).join(', ')} (root-only, beside the current folders, on the same disk) while ${c.profile.productName} keeps running: every part's and every file's hash, and every entry against the backup's list of files, are checked as it is read; then every path is checked against the ownership policy while the data is written to disk. The current folders are not touched; if anything does not match, the staging folders are removed and nothing has changed.`,
+    `Unpack the backup into ${c.store.j.items.map((i) => i.staging).join(', ')} (root-only, beside the current folders, on the same disk) while ${c.profile.productName} keeps running: every part's and every file's hash, and every entry against the backup's list of files, are checked as it is read; every file and folder gets the policy's owner and mode on its own descriptor as it is made, read back to check the disk kept them; then the data is written to disk. The current folders are not touched; if anything does not match, the staging folders are removed and nothing has changed.`,
   skip: (c) => (noFoldersToUnpack(c) ? 'The backup holds no folders: the product restores itself.' : null),
   async run(c, s) {
     const stepStart = Date.now();
@@ -174,37 +174,25 @@ export const extractStep: Step<RestoreCtx> = {
       throw unpackFailed(toRecoveryError(e), c.store.j.items.map((i) => path.dirname(i.staging)).join(', '));
     });
     countsMatch(r, m);
-    // While the unpacked data is written to disk (the disk works, the CPU waits), every path is checked against
-    // the ownership policy in the staging folders, which only root can enter: nothing can change them before the
-    // swap renames them into place. A disk that does not keep owners or modes is found before the stop.
-    const paths = m.files + m.dirs + m.symlinks;
-    const checkStart = Date.now();
-    // The step's figures go on (its bytes done, the paths checked of all), so its time left stays true.
-    const checking = (p: Progress): void => {
-      const spent = Date.now() - checkStart;
-      s.progress({
-        ...p,
-        bytes: r.contentBytes,
-        totalBytes: r.contentBytes,
-        totalFiles: Math.max(paths, p.files),
-        etaSeconds: p.files > 0 ? ((spent / p.files) * Math.max(0, paths - p.files)) / 1000 : null,
-        elapsedMs: Date.now() - stepStart,
-      });
-    };
-    const [, check] = await Promise.all([
-      flushToDisk(c.store.j.items.map((i) => i.staging)),
-      owner
-        ? checkOwnership(
-            c.store.j.items.map((i) => ({ id: i.id, path: i.staging })),
-            o!,
-            checking,
-            c.signal,
-          )
-        : Promise.resolve(null),
-    ]).catch((e: unknown) => {
+    // Owners and modes were set, and read back as the disk keeps them, on each entry's descriptor as it was made,
+    // in staging folders only root can enter: nothing can change them before the swap renames them into place. A
+    // disk that does not keep owners or modes is found here, before the stop. What is left is to get the data onto
+    // the disk; most of it is there already (the extraction flushed as it went).
+    s.progress({
+      phase: 'writing to disk',
+      bytes: r.contentBytes,
+      totalBytes: r.contentBytes,
+      files: r.files,
+      totalFiles: r.files,
+      rate: 0,
+      etaSeconds: null,
+      elapsedMs: Date.now() - stepStart,
+    });
+    await flushToDisk(c.store.j.items.map((i) => i.staging)).catch((e: unknown) => {
       throw unpackFailed(toRecoveryError(e), c.store.j.items.map((i) => path.dirname(i.staging)).join(', '));
     });
-    if (check && check.mismatches.length > 0) throw ownersNotKept(check.mismatches, o!, true);
+    const check = owner ? r.owners : undefined;
+    if (check && check.wrong > 0) throw ownersNotKept(stagedMismatches(check.first, owner!, o!), o!, true, check.wrong);
     if (check) {
       c.store.j.facts.checked = check.checked;
       c.store.j.facts.checkedInStaging = true;
@@ -282,11 +270,16 @@ export const swapStep: Step<RestoreCtx> = {
 };
 
 /** Paths that do not hold the policy's owner or modes after they were set: the disk does not keep them. */
-function ownersNotKept(mismatches: Mismatch[], o: Ownership, beforeStop: boolean): RecoveryError {
+function ownersNotKept(
+  mismatches: Mismatch[],
+  o: Ownership,
+  beforeStop: boolean,
+  count = mismatches.length,
+): RecoveryError {
   const shown = mismatches.slice(0, 10).map((m) => `${m.path}: ${m.problem}`);
   return new RecoveryError(
     'OWNERSHIP_MISMATCH',
-    `${mismatches.length} path(s) do not match the ownership policy (${o.user}:${o.group}) after it was applied: ${shown.join('; ')}${
+    `${count} path(s) do not match the ownership policy (${o.user}:${o.group}) after it was applied: ${shown.join('; ')}${
       beforeStop
         ? '. Nothing on this machine was changed: the service kept running and the unpacked copy was deleted.'
         : ''

@@ -1,0 +1,96 @@
+import { existsSync, promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+
+/**
+ * `backup --profile ./file.json` refuses a profile file someone other than root can change when it runs commands
+ * (exit 4, unless --allow-profile-commands). A schedule runs the same file as root every night, unattended: the
+ * scheduler's `schedule run` loaded it with no such check, so whoever could change the file (it sat in /tmp or in a
+ * home folder) had root run their command at 02:30, and `schedule install` set that up without a word.
+ */
+const blocked = process.getuid?.() !== 0 ? 'needs root (root-only folders, a root schedule)' : undefined;
+
+describe.skipIf(blocked !== undefined)(
+  `a schedule and a profile file others can change${blocked ? ` (skipped: ${blocked})` : ''}`,
+  () => {
+    let dir = '';
+    let marker = '';
+    let profile = '';
+    let root = '';
+    let installRoot = '';
+    beforeAll(async () => {
+      dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'schedule-untrusted-'));
+      marker = path.join(dir, 'ran-as-root');
+      root = path.join(dir, 'machine');
+      await fsp.mkdir(path.join(root, 'data'), { recursive: true });
+      await fsp.writeFile(path.join(root, 'data', 'f.txt'), 'data');
+      installRoot = path.join(dir, 'install-root');
+      // Anyone can change this file: its folder is writable by all (as /tmp is).
+      const open = path.join(dir, 'shared');
+      await fsp.mkdir(open);
+      await fsp.chmod(open, 0o777);
+      profile = path.join(open, 'product.json');
+      await fsp.writeFile(
+        profile,
+        JSON.stringify({
+          schemaVersion: 1,
+          id: 'untrusted-sched',
+          productName: 'Product from a shared folder',
+          platform: 'linux',
+          service: { manager: 'none', name: 'none' },
+          items: [{ id: 'Data', path: '/data' }],
+          stopService: [],
+          steps: [
+            {
+              id: 'planted',
+              title: 'A step someone added',
+              explain: 'Runs a program.',
+              at: 'backup.before-stop',
+              kind: 'command',
+              argv: ['/usr/bin/touch', marker],
+            },
+          ],
+        }),
+      );
+    });
+    afterAll(async () => {
+      await fsp.rm(dir, { recursive: true, force: true });
+    });
+
+    const common = (): string[] => [
+      '--profile',
+      profile,
+      '--to',
+      path.join(dir, 'stick'),
+      '--root',
+      root,
+      '--device-id',
+      'box',
+      '--state-dir',
+      path.join(dir, 'state'),
+    ];
+
+    it('schedule run refuses it (exit 4) and never runs its command', async () => {
+      await fsp.mkdir(path.join(dir, 'stick'), { recursive: true });
+      const r = await runCli(['schedule', 'run', ...common(), '--retry-every', '1s', '--give-up-after', '1m'], {
+        env: { EDGE_RECOVERY_PDF: 'off', EDGE_RECOVERY_LOCK_DIR: path.join(dir, 'lock') },
+      });
+      expect(existsSync(marker), `the profile's command ran as root: ${r.stdout}${r.stderr}`).toBe(false);
+      expect(r.code, r.stderr).toBe(4);
+      expect(r.stderr).toMatch(/untrusted/);
+      expect(r.stderr).toContain('/usr/bin/touch');
+    });
+
+    it('schedule install refuses to set it up (exit 4) and writes no unit', async () => {
+      const r = await runCli(
+        ['schedule', 'install', ...common(), '--every', 'daily', '--scheduler', 'cron', '--install-root', installRoot],
+        { env: { EDGE_RECOVERY_PDF: 'off' } },
+      );
+      expect(r.code, r.stderr).toBe(4);
+      expect(r.stderr).toMatch(/untrusted/);
+      expect(existsSync(path.join(installRoot, 'etc', 'cron.d', 'edge-recovery-backup-untrusted-sched'))).toBe(false);
+    });
+  },
+);
