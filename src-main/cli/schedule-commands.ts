@@ -234,7 +234,13 @@ export function registerScheduleCommands(program: Command): void {
       const { spec } = await buildSpec(o, false);
       const inst = await import('../engine/schedule/install.js');
       const kind = await schedulerFor(o);
-      if (kind !== 'windows') await refuseCommandOthersCanChange(spec.command);
+      if (kind !== 'windows') {
+        // --dry-run only says so: it installs nothing, and shows what would be refused.
+        await refuseCommandOthersCanChange(spec.command).catch((e: unknown) => {
+          if (!o.dryRun) throw e;
+          process.stderr.write(`Warning: ${(e as Error).message.replace(/ Nothing was installed\.$/, '')}\n`);
+        });
+      }
       if (spec.passphraseFile) {
         const { readPassphraseFile } = await import('../engine/schedule/passphrase-file.js');
         await readPassphraseFile(spec.passphraseFile); // refuse a file others can read, now rather than at 02:30

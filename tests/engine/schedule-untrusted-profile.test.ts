@@ -104,8 +104,14 @@ describe.skipIf(blocked !== undefined)(
       expect(r.code, r.stderr).toBe(4);
       expect(r.stderr).toMatch(/would run .*edge-recovery as root, and another account can change it/);
       expect(existsSync(cron)).toBe(false);
-      // The tool itself, from this checkout (root's): installed.
-      const ok = await runCli([...args, ...where]);
+      // --dry-run installs nothing and says what install would refuse.
+      const dry = await runCli([...args, ...where, '--command', program, '--dry-run']);
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(dry.stderr).toMatch(/^Warning: The scheduler would run .*edge-recovery as root/m);
+      expect(existsSync(cron)).toBe(false);
+      // A program only root can change (in /usr/bin): installed. (Not this checkout: where the suite runs from
+      // decides whether it is root's.)
+      const ok = await runCli([...args, ...where, '--command', '/usr/bin/true']);
       expect(ok.code, ok.stderr).toBe(0);
       expect(existsSync(cron)).toBe(true);
     });
