@@ -66,6 +66,35 @@ function selfCommand(): string[] {
   return [process.execPath, ...args, script];
 }
 
+/**
+ * The program the scheduler starts as root every night (node, its loader, edge-recovery's script, or --command):
+ * each file it names, and every folder on the way to it, must be root's and not writable by others (a sticky
+ * folder only for root's entries), as the state folder must. A checkout in a home folder (`npm link` there, or
+ * `node bin/edge-recovery.js`) would otherwise have its owner's code run as root by the timer.
+ */
+async function refuseCommandOthersCanChange(command: readonly string[]): Promise<void> {
+  if (process.platform === 'win32') return;
+  const { resolveTrusted } = await import('../engine/util/linked-folder.js');
+  for (const part of command) {
+    const file = part.startsWith('file:') ? fileURLToPath(part) : part;
+    if (!path.isAbsolute(file) || !existsSync(file)) continue;
+    const fail = (place: string, why: string) =>
+      new RecoveryError(
+        'UNSAFE_PATH',
+        `The scheduler would run ${file} as root, and another account can change it (${why}). Nothing was installed.`,
+        {
+          hint: 'Install edge-recovery where only root can write (e.g. sudo npm install -g, or a checkout owned by root in /opt), then install the schedule from there (or name it with --command).',
+          details: { file, place },
+        },
+      );
+    const { st } = resolveTrusted(file, fail);
+    const me = process.geteuid?.() ?? 0;
+    if (st !== null && ((st.uid !== 0 && st.uid !== me) || (st.mode & 0o022) !== 0)) {
+      throw fail(file, `${file} belongs to uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}`);
+    }
+  }
+}
+
 /** A profile ref the scheduler can use later from any folder: an id stays, a file becomes absolute. */
 function profileRefFor(ref: string): string {
   if (builtinProfileIds().includes(ref)) return ref;
@@ -205,6 +234,13 @@ export function registerScheduleCommands(program: Command): void {
       const { spec } = await buildSpec(o, false);
       const inst = await import('../engine/schedule/install.js');
       const kind = await schedulerFor(o);
+      if (kind !== 'windows') {
+        // --dry-run only says so: it installs nothing, and shows what would be refused.
+        await refuseCommandOthersCanChange(spec.command).catch((e: unknown) => {
+          if (!o.dryRun) throw e;
+          process.stderr.write(`Warning: ${(e as Error).message.replace(/ Nothing was installed\.$/, '')}\n`);
+        });
+      }
       if (spec.passphraseFile) {
         const { readPassphraseFile } = await import('../engine/schedule/passphrase-file.js');
         await readPassphraseFile(spec.passphraseFile); // refuse a file others can read, now rather than at 02:30

@@ -52,7 +52,7 @@ export function PracticeProductChoice({ disabled }: { disabled: boolean }) {
   return (
     <div className="practice-products" role="group" aria-label="Practise another product">
       <p>Or rehearse another product’s own procedure on its stand-in:</p>
-      <ul className="plain">
+      <ul>
         {profiles.map((p) => (
           <li key={p.id}>
             <button

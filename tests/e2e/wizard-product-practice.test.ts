@@ -1,21 +1,39 @@
 import { describe, expect, it } from 'vitest';
 import { browserSkipReason } from './helpers/browser.js';
 import { heading, LONG } from './helpers/flows.js';
+import { ScreenRecorder } from './helpers/screens.js';
 import { useWizardSession } from './helpers/session.js';
 
 const skip = browserSkipReason();
 if (skip) console.warn(`wizard e2e skipped: ${skip}`);
 
-describe.skipIf(skip !== null)('wizard in a browser: the Practice offers a choice of product', () => {
-  const session = useWizardSession();
+describe.skipIf(skip !== null)('wizard in a browser at 1366×768: the Practice offers a choice of product', () => {
+  const session = useWizardSession({ width: 1366, height: 768 });
 
   it("shows EVC-net Edge's own steps in the plan and the checklist, and runs its practice to the report", async () => {
     const page = session.page;
+    const rec = new ScreenRecorder(page, 'product-practice-1366x768');
     await heading(page, 'What do you want to do?');
     const choice = page.getByRole('group', { name: 'Practise another product' });
     // Every product with a stand-in is offered.
     for (const name of ['EVC-net Edge', 'WISE-DeviceOn', 'StackState', 'OpenCRVS'])
       expect(await choice.getByRole('button', { name: new RegExp(`^Practice: .*${name}`) }).count()).toBe(1);
+    // Buttons, not a bulleted list: no list marker beside them (a stray bullet once showed beside each).
+    const markers = await choice.locator('li').evaluateAll((els) => els.map((e) => getComputedStyle(e).listStyleType));
+    expect(markers).toEqual(['none', 'none', 'none', 'none']);
+    await rec.capture('start');
+    // The same choice on the start screen of practice mode.
+    await page.getByRole('button', { name: 'Practice', exact: true }).click();
+    await heading(page, 'Practice backup: what will be copied');
+    await page.getByRole('button', { name: 'Back' }).click();
+    await page.getByRole('button', { name: 'Practice a backup' }).waitFor(LONG);
+    expect(await choice.locator('li').evaluateAll((els) => els.map((e) => getComputedStyle(e).listStyleType))).toEqual([
+      'none',
+      'none',
+      'none',
+      'none',
+    ]);
+    await rec.capture('practice-start');
     await choice.getByRole('button', { name: /^Practice: EVC-net Edge/ }).click();
     await heading(page, 'Practice: EVC-net Edge (Last Mile Solutions)');
 
@@ -50,5 +68,6 @@ describe.skipIf(skip !== null)('wizard in a browser: the Practice offers a choic
       /Switch device/,
     );
     expect(session.errors).toEqual([]);
+    expect(rec.findings).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ApplianceClient } from '../../src-main/engine/appliance/client.js';
+import { ApplianceClient, applianceClientFor } from '../../src-main/engine/appliance/client.js';
 import { loopbackListeners } from '../../src-main/engine/appliance/listener-owner.js';
 import { loadProfile } from '../../src-main/engine/profiles/load.js';
 import type { CredentialEntry } from '../../src-main/engine/runbook/types.js';
@@ -106,6 +106,37 @@ describe.skipIf(blocked !== undefined)(
       const seen = existsSync(log) ? readFileSync(log, 'utf8') : '';
       expect(seen).not.toContain(SECRET);
       expect(error).toMatch(new RegExp(`uid ${uidForUser(USER)!}.*${USER}.*not sent`));
+    });
+
+    it("takes no health answer from it for the product's, when the profile names the product's account", async () => {
+      const log = path.join(dir, 'squatter-health.log');
+      await fsp.writeFile(log, '');
+      await fsp.chown(log, uidForUser(USER)!, gidForGroup(USER)!);
+      squatter = spawn(
+        'setpriv',
+        [
+          `--reuid=${uidForUser(USER)!}`,
+          `--regid=${gidForGroup(USER)!}`,
+          '--clear-groups',
+          process.execPath,
+          '-e',
+          SQUATTER,
+          log,
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      const port = await new Promise<number>((resolve, reject) => {
+        squatter!.stdout!.once('data', (d: Buffer) => resolve(Number(String(d).trim())));
+        squatter!.once('exit', (c) => reject(new Error(`the squatter ended (${c})`)));
+      });
+      const profile = await loadProfile('eds-linux');
+      expect(profile.ownership?.user).toBe('edgedatastore');
+      const { api } = await entryAndResource();
+      const client = applianceClientFor({ ...profile, api: { ...api, baseUrl: `http://localhost:${port}` } })!;
+      const h = await client.health();
+      expect(h.ok).toBe(false);
+      expect(h.detail).toMatch(new RegExp(`uid ${uidForUser(USER)!}`));
+      expect(readFileSync(log, 'utf8')).toBe('');
     });
 
     it("sends it to the product's own listener (root here)", async () => {

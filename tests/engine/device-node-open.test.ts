@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkPassphrase } from '../../src-main/engine/backup/check-passphrase.js';
 import { readPassphraseFile } from '../../src-main/engine/schedule/passphrase-file.js';
 import { readGivenFile } from '../../src-main/engine/util/given-path.js';
 import { readStickText } from '../../src-main/engine/util/stick-file.js';
@@ -63,6 +64,20 @@ describe.skipIf(!isRoot)('device nodes are judged without being opened', () => {
     expect(r.result).toMatchObject({
       code: 'BAD_INPUT',
       message: `The passphrase file ${node} is not a regular file: it is a character device.`,
+    });
+    expect(r.opened).toBe(false);
+  });
+
+  it("an encrypted backup's first part that is a device node is damaged, and the device is never opened", async () => {
+    const set = path.join(work, 'encrypted-set');
+    await fsp.mkdir(set);
+    const node = path.join(set, 'data.tar.gz.age');
+    execFileSync('mknod', [node, 'c', '1', '3']);
+    const manifest = { archive: { encryption: 'age-scrypt', parts: [{ name: 'data.tar.gz.age' }] } };
+    const r = await opened(node, () => checkPassphrase(set, manifest as never, 'correct horse battery staple'));
+    expect(r.result).toMatchObject({
+      code: 'BACKUP_CORRUPT',
+      message: expect.stringMatching(/data\.tar\.gz\.age is not a regular file/),
     });
     expect(r.opened).toBe(false);
   });

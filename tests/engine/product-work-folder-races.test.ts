@@ -1,6 +1,8 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fsp, readdirSync, statSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,9 +61,10 @@ function racer(args: string[]): { done: Promise<Record<string, unknown>> } {
   };
 }
 
-function profile(): Profile {
+function profile(extraSteps: unknown[] = [], api?: string): Profile {
   return parseProfile(
     {
+      ...(api ? { api: { baseUrl: api, versionEndpoint: '/v' } } : {}),
       schemaVersion: 1,
       id: 'work-race',
       productName: 'Work folder race product',
@@ -88,6 +91,7 @@ function profile(): Profile {
           argv: ['/bin/true', '{artifact:graph}'],
           user: USER,
         },
+        ...extraSteps,
       ],
     },
     'test profile',
@@ -197,6 +201,55 @@ describe.skipIf(blocked !== undefined)(
       expect(outcome).toMatch(/not a regular file/);
       expect(existsSync(path.join(setDir, 'artifacts', 'graph', 'export.graph'))).toBe(false);
     }, 60_000);
+
+    it('uploads to the product only the file root put in the work folder, not a link the account put there', async () => {
+      const victim = path.join(dir, 'victim-upload');
+      await fsp.writeFile(victim, 'root-only secret\n', { mode: 0o600 });
+      const received: string[] = [];
+      const srv = http.createServer((req, res) => {
+        let body = '';
+        req.on('data', (d: Buffer) => (body += d.toString()));
+        req.on('end', () => {
+          received.push(body);
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end('{}');
+        });
+      });
+      await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+      try {
+        const port = (srv.address() as AddressInfo).port;
+        const upload = {
+          id: 'send-backup',
+          title: 'Hand the backup to the product',
+          explain: 'Uploads it.',
+          at: 'restore.after-stop',
+          kind: 'http',
+          method: 'POST',
+          path: '/upload',
+          upload: '{work}/upload.bin',
+        };
+        const h = host({ profile: profile([upload], `http://127.0.0.1:${port}`) });
+        const work = await ensureWork(h);
+        execFileSync('setpriv', [
+          `--reuid=${uidForUser(USER)!}`,
+          `--regid=${gidForGroup(USER)!}`,
+          '--clear-groups',
+          'ln',
+          '-s',
+          victim,
+          path.join(work, 'upload.bin'),
+        ]);
+        const step = h.profile.steps.find((s) => s.id === 'send-backup')!;
+        const outcome = await runProductStep(h, step, { log: () => undefined, progress: () => undefined }).then(
+          () => 'sent',
+          (e: Error) => e.message,
+        );
+        expect(received.join('')).not.toContain('root-only secret');
+        expect(outcome).toMatch(/link/);
+      } finally {
+        await new Promise<void>((r) => srv.close(() => r()));
+      }
+    });
 
     it('deletes the work folder without following the links the account swaps in while it is deleted', async () => {
       // A root-only folder of files the account names in its own work folder too.

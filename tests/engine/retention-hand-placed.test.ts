@@ -27,6 +27,7 @@ describe('retention and folders the tool did not write', () => {
     // What an interrupted backup of this tool leaves: parts, temp names, the sums; no manifest.json.
     const interrupted = join(dev, 'Backup_eds-linux_20261129_0230Z');
     file(join(interrupted, 'data.tar.gz.001'));
+    file(join(interrupted, 'data.tar.gz.1000'));
     file(join(interrupted, '.data.tar.gz.002.0123456789abcdef.partial'));
     file(join(interrupted, 'SHA256SUMS'));
     file(join(interrupted, '.manifest.json.fedcba9876543210.partial'));

@@ -83,6 +83,39 @@ describe.skipIf(blocked !== undefined)(
       expect(r.stderr).toContain('/usr/bin/touch');
     });
 
+    it('schedule install refuses a program to start that others can change, and installs this root-owned one', async () => {
+      // The program the timer starts as root: a copy of edge-recovery in a folder anyone can write to.
+      const shared = path.join(dir, 'shared');
+      const program = path.join(shared, 'edge-recovery');
+      await fsp.writeFile(program, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+      const cron = path.join(installRoot, 'etc', 'cron.d', 'edge-recovery-backup-eds-linux');
+      const args = [
+        'schedule',
+        'install',
+        '--profile',
+        'eds-linux',
+        '--to',
+        path.join(dir, 'stick'),
+        '--every',
+        'daily',
+      ];
+      const where = ['--scheduler', 'cron', '--install-root', installRoot];
+      const r = await runCli([...args, ...where, '--command', program]);
+      expect(r.code, r.stderr).toBe(4);
+      expect(r.stderr).toMatch(/would run .*edge-recovery as root, and another account can change it/);
+      expect(existsSync(cron)).toBe(false);
+      // --dry-run installs nothing and says what install would refuse.
+      const dry = await runCli([...args, ...where, '--command', program, '--dry-run']);
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(dry.stderr).toMatch(/^Warning: The scheduler would run .*edge-recovery as root/m);
+      expect(existsSync(cron)).toBe(false);
+      // A program only root can change (in /usr/bin): installed. (Not this checkout: where the suite runs from
+      // decides whether it is root's.)
+      const ok = await runCli([...args, ...where, '--command', '/usr/bin/true']);
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(existsSync(cron)).toBe(true);
+    });
+
     it('schedule install refuses to set it up (exit 4) and writes no unit', async () => {
       const r = await runCli(
         ['schedule', 'install', ...common(), '--every', 'daily', '--scheduler', 'cron', '--install-root', installRoot],

@@ -110,20 +110,28 @@ export class ApplianceClient {
   private readonly resolvePort: (() => Promise<number | null>) | undefined;
   private base: Promise<string> | null = null;
   private readonly trusted: ReadonlySet<number>;
+  private readonly everyRequest: boolean;
 
   /**
    * `resolvePort`: asked once, before the first request (a Docker container's `portnum`); null keeps baseUrl's.
    * `trustedUids`: the accounts besides root and this one whose listener on the API port may be sent a secret
-   * (the product's own account).
+   * (the product's own account). `checkEveryRequest`: hold every request to that rule, not only those carrying a
+   * secret (when the profile names the product's account, so a health or version answer is the product's own).
    */
   constructor(
     api: Api,
-    opts: { fetch?: typeof fetch; resolvePort?: () => Promise<number | null>; trustedUids?: readonly number[] } = {},
+    opts: {
+      fetch?: typeof fetch;
+      resolvePort?: () => Promise<number | null>;
+      trustedUids?: readonly number[];
+      checkEveryRequest?: boolean;
+    } = {},
   ) {
     this.api = api;
     this.fetchFn = opts.fetch ?? fetch;
     this.resolvePort = opts.resolvePort;
     this.trusted = new Set([0, process.geteuid?.() ?? 0, ...(opts.trustedUids ?? [])]);
+    this.everyRequest = opts.checkEveryRequest === true;
   }
 
   /**
@@ -131,14 +139,14 @@ export class ApplianceClient {
    * or the product account's. Another account's program there (listening while the restore has the product stopped,
    * or on the address family the product does not hold) would be sent the credentials the technician types.
    */
-  private refuseForeignListener(url: string): void {
+  private refuseForeignListener(url: string, secret: boolean): void {
     if (!/^https?:\/\/(localhost|127\.[0-9.]+|\[::1\])(:|\/|$)/i.test(url)) return;
     const l = untrustedListener(url, this.trusted);
     if (l === null) return;
     const who = userNameForUid(l.uid);
     throw new RecoveryError(
       'API_ERROR',
-      `Another program answers on the appliance's API port ${l.port}: it listens on ${l.address} as uid ${l.uid}${who ? ` ("${who}")` : ''}, not as the product's account or root. The credentials were not sent.`,
+      `Another program answers on the appliance's API port ${l.port}: it listens on ${l.address} as uid ${l.uid}${who ? ` ("${who}")` : ''}, not as the product's account or root. ${secret ? 'The credentials were not sent.' : 'Nothing was sent, and no answer from it is taken for the product’s.'}`,
       {
         hint: `Find it with "ss -ltnp 'sport = :${l.port}'" and stop it, make sure the product runs and holds its port, then enter the credentials again.`,
         details: { port: l.port, address: l.address, uid: l.uid },
@@ -165,7 +173,7 @@ export class ApplianceClient {
     secrets: readonly string[] = [],
   ): Promise<{ status: number; json: Json }> {
     const url = await this.url(p);
-    if (secrets.length > 0) this.refuseForeignListener(url);
+    if (secrets.length > 0 || this.everyRequest) this.refuseForeignListener(url, secrets.length > 0);
     let res: Response;
     try {
       res = await this.fetchFn(url, {
@@ -514,11 +522,13 @@ export function applianceClientFor(
   const portEnv = profile.api.portEnv;
   const svc = opts.service as { envPort?: (name: string) => Promise<number | null> } | undefined;
   const trustedUids = productAccounts(profile);
+  // The profile names the product's account: every answer must come from it (or root), health and version too.
+  const checkEveryRequest = profile.ownership?.user !== undefined;
   if (portEnv !== undefined && typeof svc?.envPort === 'function') {
     const envPort = svc.envPort.bind(svc);
-    return new ApplianceClient(api, { resolvePort: () => envPort(portEnv), trustedUids });
+    return new ApplianceClient(api, { resolvePort: () => envPort(portEnv), trustedUids, checkEveryRequest });
   }
-  return new ApplianceClient(api, { trustedUids });
+  return new ApplianceClient(api, { trustedUids, checkEveryRequest });
 }
 
 /** The accounts the profile says the product (or its own steps) run as, present on this machine. */

@@ -1,7 +1,7 @@
-import { constants as fsc, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { AgeDecryptor } from '../archive/age-stream.js';
 import { RecoveryError } from '../errors.js';
+import { openRegularFile } from '../util/given-path.js';
 import type { BackupManifest } from './manifest.js';
 
 /**
@@ -13,15 +13,16 @@ export async function checkPassphrase(dir: string, manifest: BackupManifest, pas
   if (manifest.archive.encryption === null) return;
   const first = manifest.archive.parts[0];
   if (!first) return;
-  // Not followed, not waited on: a link or a FIFO planted as the first part (read-pipeline.ts refuses them too).
-  const fh = await fsp.open(path.join(dir, first.name), fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  // Not followed, not waited on, not opened unless a regular file: a link, a FIFO or a device node planted as the
+  // first part (read-pipeline.ts refuses them too).
+  const { fh } = await openRegularFile(path.join(dir, first.name), { noFollow: true });
+  if (fh === null) {
+    throw new RecoveryError('BACKUP_CORRUPT', `The backup is damaged: ${first.name} is not a regular file.`, {
+      hint: 'Use another copy of the backup.',
+      details: { part: first.name },
+    });
+  }
   try {
-    if (!(await fh.stat()).isFile()) {
-      throw new RecoveryError('BACKUP_CORRUPT', `The backup is damaged: ${first.name} is not a regular file.`, {
-        hint: 'Use another copy of the backup.',
-        details: { part: first.name },
-      });
-    }
     const dec = new AgeDecryptor(passphrase);
     const buf = Buffer.alloc(64 * 1024);
     let pos = 0;

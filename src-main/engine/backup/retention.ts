@@ -116,7 +116,7 @@ export async function retentionCandidates(
 
 /** What a backup writes at the top of its set folder (manifest.json last), and the temp names it writes them under. */
 const SET_ENTRY =
-  /^(?:data\.tar\.gz(?:\.age)?(?:\.\d{3})?|SHA256SUMS|RESTORE\.txt|\.?(?:data\.tar\.gz(?:\.age)?(?:\.\d{3})?|SHA256SUMS|RESTORE\.txt|manifest\.json)(?:\.[0-9a-f]{16})?\.partial)$/;
+  /^(?:data\.tar\.gz(?:\.age)?(?:\.\d{3,})?|SHA256SUMS|RESTORE\.txt|\.?(?:data\.tar\.gz(?:\.age)?(?:\.\d{3,})?|SHA256SUMS|RESTORE\.txt|manifest\.json)(?:\.[0-9a-f]{16})?\.partial)$/;
 
 /**
  * The debris of an interrupted backup of this tool: named as run-backup names its sets

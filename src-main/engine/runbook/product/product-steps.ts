@@ -1,3 +1,4 @@
+import type { NonSharedBuffer } from 'node:buffer';
 import { constants, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -267,6 +268,31 @@ function answerCut(e: unknown): string {
   return `the answer did not finish (${(e as Error).name === 'TimeoutError' ? 'timed out' : 'connection dropped'})`;
 }
 
+/**
+ * The file an http step uploads, usually in the work folder, which the product's account may own: a link it put
+ * there (to /etc/shadow) is not followed, a FIFO not waited on; only a regular file is sent.
+ */
+async function readUpload(file: string): Promise<NonSharedBuffer> {
+  const fh = await fsp
+    .open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+    .catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ELOOP') {
+        throw new RecoveryError('UNSAFE_PATH', `${file} is a link: it is not followed, nothing was uploaded.`, {
+          hint: "Something replaced the file the tool put in its work folder: check the product's account, then start again.",
+        });
+      }
+      throw e;
+    });
+  try {
+    if (!(await fh.stat()).isFile()) {
+      throw new RecoveryError('UNSAFE_PATH', `${file} is not a regular file: nothing was uploaded.`);
+    }
+    return await fh.readFile();
+  } finally {
+    await fh.close();
+  }
+}
+
 async function runHttpAction(
   h: ProductHost,
   a: HttpAction,
@@ -278,7 +304,7 @@ async function runHttpAction(
   const url = api.baseUrl.replace(/\/+$/, '') + shownPath;
   const body: string | Blob | undefined =
     a.upload !== undefined
-      ? new Blob([await fsp.readFile(await place(h, a.upload))])
+      ? new Blob([await readUpload(await place(h, a.upload))])
       : a.body === undefined
         ? undefined
         : await fill(h, JSON.stringify(a.body));
