@@ -109,8 +109,10 @@ async function copyHashed(src: string, dst: string, meter: ProgressMeter, signal
   if (opened.fh === null)
     throw new RecoveryError('BACKUP_CORRUPT', `${src} is not a regular file: it is ${fileKind(opened.st)}.`);
   const input = opened.fh;
-  const output = await fsp.open(dst, CREATE_EXCL_FLAGS, 0o600);
+  let output: fsp.FileHandle | null = null;
   try {
+    // Inside the try: when the copy cannot be created (a name already there, a full stick) the source is closed too.
+    output = await fsp.open(dst, CREATE_EXCL_FLAGS, 0o600);
     const buf = Buffer.allocUnsafe(1 << 20);
     for (;;) {
       if (signal?.aborted) throw new RecoveryError('CANCELLED', 'The copy was cancelled.');
@@ -124,7 +126,7 @@ async function copyHashed(src: string, dst: string, meter: ProgressMeter, signal
     await output.sync();
   } finally {
     await input.close();
-    await output.close();
+    await output?.close();
   }
   return h.digest('hex');
 }
