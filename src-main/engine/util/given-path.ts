@@ -126,6 +126,22 @@ export async function openRegularFile(file: string, o: { noFollow?: boolean } = 
   }
 }
 
+/** Why openRegularOrRefuse did not open a file: a link, something other than a regular file, or open(2)'s error. */
+export type NotOpened = { link: true } | { special: Stats } | { error: NodeJS.ErrnoException };
+
+/**
+ * openRegularFile never following a link, for a name in a folder another account may change (a product's work
+ * folder): the file as a descriptor, or `refuse`'s error, worded by the caller, for a link, a FIFO or device, or an
+ * error of open(2).
+ */
+export async function openRegularOrRefuse(file: string, refuse: (why: NotOpened) => Error): Promise<fsp.FileHandle> {
+  const o = await openRegularFile(file, { noFollow: true }).catch((e: NodeJS.ErrnoException) => {
+    throw refuse(e.code === 'ELOOP' ? { link: true } : { error: e });
+  });
+  if (o.fh === null) throw refuse({ special: o.st });
+  return o.fh;
+}
+
 /** openRegularFile, synchronously: a descriptor (the caller closes it) or null and what the name was instead. */
 export function openRegularFileSync(
   file: string,

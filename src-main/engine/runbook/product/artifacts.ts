@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { RecoveryError } from '../../errors.js';
 import { ProgressMeter, type Progress } from '../../progress.js';
 import { fsyncDir, tempName } from '../../util/atomic-fs.js';
+import { openRegularOrRefuse } from '../../util/given-path.js';
 import { readOpensslEncTar } from './openssl-enc.js';
 
 /** One file of the product's own in a backup set: listed in manifest.json and SHA256SUMS. */
@@ -37,21 +38,20 @@ export async function copyHashed(
   to: string,
   opts: { mode?: number; expectSha256?: string; onBytes?: (n: number) => void; signal?: AbortSignal } = {},
 ): Promise<{ size: number; sha256: string; mtime: Date }> {
-  // O_NONBLOCK: a FIFO put where the product's file should be (by its account, in the work folder) is refused below
-  // as not a regular file instead of blocking the open until someone writes to it, with the service stopped.
-  const src = await fsp
-    .open(from, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
-    .catch((e: NodeJS.ErrnoException) => {
-      throw new RecoveryError(
-        'STEP_FAILED',
-        e.code === 'ELOOP' ? `${from} is a link: it is not followed.` : `Cannot read ${from}: ${e.message}`,
-        { hint: 'Check the path the profile names; the product may not have written the file.' },
-      );
-    });
+  // Only the regular file the name holds (a FIFO put there by the product's account is not waited on, with the
+  // service stopped; a device is not opened).
+  const src = await openRegularOrRefuse(from, (why) =>
+    'special' in why
+      ? new RecoveryError('STEP_FAILED', `${from} is not a regular file.`)
+      : new RecoveryError(
+          'STEP_FAILED',
+          'link' in why ? `${from} is a link: it is not followed.` : `Cannot read ${from}: ${why.error.message}`,
+          { hint: 'Check the path the profile names; the product may not have written the file.' },
+        ),
+  );
   const partial = path.join(path.dirname(to), tempName(path.basename(to)));
   try {
     const st = await src.stat();
-    if (!st.isFile()) throw new RecoveryError('STEP_FAILED', `${from} is not a regular file.`);
     await fsp.mkdir(path.dirname(to), { recursive: true });
     const dst = await fsp.open(
       partial,

@@ -1,14 +1,24 @@
 import { createDecipheriv, createHash, pbkdf2Sync, type Decipher } from 'node:crypto';
-import { constants, createReadStream, promises as fsp } from 'node:fs';
+import { createReadStream, promises as fsp } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { TarReader } from '../../archive/tar-reader.js';
 import { RecoveryError } from '../../errors.js';
+import { openRegularOrRefuse } from '../../util/given-path.js';
 
 /**
  * The product's file is decrypted from the work folder, which the product's account may own: a link it swapped in
- * (to /etc/shadow) is not followed, nor a FIFO waited on.
+ * (to /etc/shadow) is not followed, a FIFO not waited on, a device not opened.
  */
-const READ_NO_LINK = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+function openEncrypted(file: string): Promise<fsp.FileHandle> {
+  return openRegularOrRefuse(file, (why) =>
+    'error' in why
+      ? why.error
+      : new RecoveryError(
+          'UNSAFE_PATH',
+          `${file} ${'link' in why ? 'is a link: it is not followed' : 'is not a regular file'}; nothing was decrypted.`,
+        ),
+  );
+}
 
 /**
  * Reads files made by `openssl enc -aes-256-cbc -salt [-pbkdf2] -pass pass:…` (OpenCRVS's nightly backups):
@@ -47,7 +57,7 @@ export function deriveKey(kdf: OpensslKdf, passphrase: string, salt: Buffer): { 
 
 /** Which key derivation opens this file with this passphrase (by the gzip header), or null: wrong passphrase. */
 export async function detectKdf(file: string, passphrase: string): Promise<{ kdf: OpensslKdf; salt: Buffer } | null> {
-  const fh = await fsp.open(file, READ_NO_LINK);
+  const fh = await openEncrypted(file);
   const head = Buffer.alloc(16 + 32);
   let n: number;
   try {
@@ -154,7 +164,7 @@ export async function decryptOpensslEnc(file: string, passphrase: string, out: s
   const { createWriteStream } = await import('node:fs');
   const { pipeline } = await import('node:stream/promises');
   try {
-    const input = await fsp.open(file, READ_NO_LINK);
+    const input = await openEncrypted(file);
     await pipeline(
       input.createReadStream({ start: 16 }),
       createDecipheriv('aes-256-cbc', key, iv),

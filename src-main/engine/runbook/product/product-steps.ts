@@ -15,6 +15,7 @@ import { decryptOpensslEnc } from './openssl-enc.js';
 import { accountFor, runCommand } from './run-command.js';
 import { boundText } from '../../profiles/safe-pattern.js';
 import { removeTreeNoFollow } from '../../util/safe-delete.js';
+import { openRegularOrRefuse } from '../../util/given-path.js';
 
 /** What product steps remember while a job runs; the restore keeps it in its journal (resume, rollback). */
 export interface ProductState {
@@ -138,14 +139,10 @@ async function chownToWorkOwner(h: ProductHost, file: string): Promise<void> {
           hint: `Something running as "${owner}" changes the tool's work folder: check that account, then start again.`,
         },
       );
-    const fh = await fsp
-      .open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
-      .catch((e: NodeJS.ErrnoException) => {
-        throw e.code === 'ELOOP' ? swapped() : e;
-      });
+    const fh = await openRegularOrRefuse(file, (why) => ('error' in why ? why.error : swapped()));
     try {
       const st = await fh.stat();
-      if (!st.isFile() || st.uid !== process.geteuid?.() || st.nlink !== 1) throw swapped();
+      if (st.uid !== process.geteuid?.() || st.nlink !== 1) throw swapped();
       await fh.chown(a.uid, a.gid);
     } finally {
       await fh.close();
@@ -273,20 +270,16 @@ function answerCut(e: unknown): string {
  * there (to /etc/shadow) is not followed, a FIFO not waited on; only a regular file is sent.
  */
 async function readUpload(file: string): Promise<NonSharedBuffer> {
-  const fh = await fsp
-    .open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
-    .catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ELOOP') {
-        throw new RecoveryError('UNSAFE_PATH', `${file} is a link: it is not followed, nothing was uploaded.`, {
-          hint: "Something replaced the file the tool put in its work folder: check the product's account, then start again.",
-        });
-      }
-      throw e;
-    });
+  const fh = await openRegularOrRefuse(file, (why) =>
+    'error' in why
+      ? why.error
+      : 'link' in why
+        ? new RecoveryError('UNSAFE_PATH', `${file} is a link: it is not followed, nothing was uploaded.`, {
+            hint: "Something replaced the file the tool put in its work folder: check the product's account, then start again.",
+          })
+        : new RecoveryError('UNSAFE_PATH', `${file} is not a regular file: nothing was uploaded.`),
+  );
   try {
-    if (!(await fh.stat()).isFile()) {
-      throw new RecoveryError('UNSAFE_PATH', `${file} is not a regular file: nothing was uploaded.`);
-    }
     return await fh.readFile();
   } finally {
     await fh.close();
