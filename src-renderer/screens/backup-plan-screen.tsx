@@ -105,8 +105,8 @@ export function BackupPlanScreen() {
           <p className="muted">
             These are the profile&apos;s folders, and the wizard backs up exactly these. If the product keeps its data
             elsewhere on this machine, a profile naming those folders is needed (installed by root in{' '}
-            <code>/etc/edge-recovery/profiles</code>), or back up from the command line as root (
-            <code>edge-recovery backup --folder</code>).
+            <code>/etc/edge-recovery/profiles</code>); the command-line tool, run as root, can also back up other
+            folders.
           </p>
           <p>
             Service <code>{plan.profile.service.name}</code>: <strong>{plan.service.state}</strong>.{' '}
