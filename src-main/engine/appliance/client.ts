@@ -55,7 +55,7 @@ function secretPattern(secret: string): RegExp {
 export const API_ANSWER_MAX = 16 * 1024 * 1024;
 
 /** The whole body of an answer, at most API_ANSWER_MAX bytes; rejects when it does not arrive whole. */
-async function readAnswer(res: Response): Promise<string> {
+export async function readAnswer(res: Response): Promise<string> {
   if (res.body === null) return '';
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
