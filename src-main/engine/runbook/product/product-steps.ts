@@ -3,7 +3,13 @@ import { constants, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { getPointer } from '../../appliance/json-pointer.js';
-import { API_ANSWER_MAX, readAnswer, scrub } from '../../appliance/client.js';
+import {
+  API_ANSWER_MAX,
+  readAnswer,
+  refuseForeignListener,
+  scrub,
+  trustedListenerUids,
+} from '../../appliance/client.js';
 import { RecoveryError, toRecoveryError } from '../../errors.js';
 import { ProgressMeter, formatBytes } from '../../progress.js';
 import type { Profile } from '../../profiles/schema.js';
@@ -302,6 +308,11 @@ async function runHttpAction(
         ? undefined
         : await fill(h, JSON.stringify(a.body));
   const contentType = a.upload !== undefined ? 'application/octet-stream' : 'application/json';
+  // What goes out is the product's backup or values taken from its answers (a token): never to a listener of
+  // another account on the API port (listener-owner.ts), held to the credentials' rule. When the profile names the
+  // product's account, no answer is taken from such a listener either (it may set what later steps use).
+  const sends = body !== undefined || a.path.includes('{var:');
+  const trusted = sends || h.profile.ownership?.user !== undefined ? trustedListenerUids(h.profile) : null;
   const deadline = Date.now() + timeoutSeconds * 1000;
   let last = '';
   for (let attempt = 0; attempt <= a.retries; attempt++) {
@@ -310,6 +321,13 @@ async function runHttpAction(
       await sleep(a.retryDelaySeconds * 1000, h.signal);
     }
     if (Date.now() > deadline) break;
+    // Before every try: the port can change hands between two (a restart).
+    if (trusted !== null) {
+      refuseForeignListener(url, trusted, {
+        notSent: `Nothing was sent${a.upload !== undefined ? " (the product's backup was not uploaded)" : ''}, and no answer from it is taken for the product's.`,
+        then: 'retry',
+      });
+    }
     let res: Response;
     try {
       res = await fetch(url, {
