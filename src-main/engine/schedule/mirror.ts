@@ -20,6 +20,8 @@ export interface MirrorOptions {
   from: string;
   /** The stick's mount point. */
   to: string;
+  /** The device number of `to`'s filesystem when the page chose it: as BackupOptions.toDevice. */
+  toDevice?: number;
   /** How many of the newest backups to copy, and to keep on the stick (per device and profile). */
   keep: number;
   /**
@@ -360,7 +362,12 @@ const steps: RunbookDef<Ctx>['steps'] = [
       // The stick is someone else's filesystem: EdgeRecovery/<device> is made or found as real folders, never
       // followed through a link planted there (it could lead anywhere on this machine: we write and prune as root).
       for (const g of new Set(c.items.map((i) => i.group))) {
-        await mkdirNoFollow(c.o.to, path.relative(c.o.to, g).split(path.sep), 0o700);
+        await mkdirNoFollow(
+          c.o.to,
+          path.relative(c.o.to, g).split(path.sep),
+          0o700,
+          c.o.toDevice === undefined ? undefined : { dev: c.o.toDevice, shownAs: c.o.to },
+        );
       }
       const todo: Item[] = [];
       for (const it of c.items) {
