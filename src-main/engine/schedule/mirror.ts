@@ -4,6 +4,7 @@ import path from 'node:path';
 import { listBackups } from '../backup/list-backups.js';
 import { MANIFEST_NAME, readBackupSet, type BackupManifest } from '../backup/manifest.js';
 import { RecoveryError, toRecoveryError } from '../errors.js';
+import { refuseUnmountedMedium } from '../media/filesystem.js';
 import { dropPageCache } from '../media/page-cache.js';
 import { formatBytes, ProgressMeter } from '../progress.js';
 import { globMatcher } from '../restore/ownership-policy.js';
@@ -19,6 +20,8 @@ export interface MirrorOptions {
   from: string;
   /** The stick's mount point. */
   to: string;
+  /** The device number of `to`'s filesystem when the page chose it: as BackupOptions.toDevice. */
+  toDevice?: number;
   /** How many of the newest backups to copy, and to keep on the stick (per device and profile). */
   keep: number;
   /**
@@ -359,7 +362,12 @@ const steps: RunbookDef<Ctx>['steps'] = [
       // The stick is someone else's filesystem: EdgeRecovery/<device> is made or found as real folders, never
       // followed through a link planted there (it could lead anywhere on this machine: we write and prune as root).
       for (const g of new Set(c.items.map((i) => i.group))) {
-        await mkdirNoFollow(c.o.to, path.relative(c.o.to, g).split(path.sep), 0o700);
+        await mkdirNoFollow(
+          c.o.to,
+          path.relative(c.o.to, g).split(path.sep),
+          0o700,
+          c.o.toDevice === undefined ? undefined : { dev: c.o.toDevice, shownAs: c.o.to },
+        );
       }
       const todo: Item[] = [];
       for (const it of c.items) {
@@ -474,6 +482,8 @@ export async function runMirror(o: MirrorOptions, io: RunbookIO): Promise<Mirror
     { folderOnly: true },
   );
   await refuseSpecialPath(o.to, 'a stick or folder to copy backups to', STICK_HINT, { folderOnly: true });
+  // A stick's empty mount folder is the system disk's: copies "read back from the stick" would be read from there.
+  await refuseUnmountedMedium(o.to, 'mirror');
   return withJobLock(o.stateDir, { command: 'mirror' }, async () => {
     const c: Ctx = { o, items: [], result: { copied: [], alreadyThere: [], removed: [] }, record: {} };
     const def: RunbookDef<Ctx> = {
