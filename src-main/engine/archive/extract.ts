@@ -345,6 +345,7 @@ export async function extractArchiveJob(
               chown: owner !== undefined,
               fsync: process.platform !== 'linux',
               ...(opts.writers !== undefined ? { count: opts.writers } : {}),
+              ...(opts.writersFinishHere !== undefined ? { finishHere: opts.writersFinishHere } : {}),
             },
             writerError,
           )
@@ -499,7 +500,7 @@ export async function extractArchiveJob(
     writers?.finish();
     if (early !== null) await early;
     if (owners && writers) {
-      // The writers' files: each checked on its descriptor (file-writer-worker.ts); the wrong ones named here.
+      // The writers' files: each checked by the extracting thread once its writer was done (file-writers.ts).
       owners.checked += writers.pooled;
       owners.wrong += writers.wrong;
       for (const w of writers.wrongFirst) {
