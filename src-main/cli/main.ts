@@ -152,12 +152,9 @@ function stateDirOpt(o: { stateDir?: string }): { stateDir?: string } {
  * warning says so, and a profile that would run commands (a `process` service) needs --allow-profile-commands.
  */
 async function cliProfile(ref: string, o: { allowProfileCommands?: boolean }): Promise<Profile> {
-  const [{ loadProfile }, { assertCommandsAllowed, profileTrust, untrustedWarning }] = await Promise.all([
-    engine.profiles(),
-    import('../engine/profiles/trust.js'),
-  ]);
-  const profile = await loadProfile(ref);
-  const trust = await profileTrust(ref);
+  const { assertCommandsAllowed, loadJudgedProfile, untrustedWarning } = await import('../engine/profiles/trust.js');
+  // Read and judged as one file: a link someone else can flip cannot be judged as one file and read as another.
+  const { profile, trust } = await loadJudgedProfile(ref);
   if (trust.origin === 'untrusted') {
     process.stderr.write(untrustedWarning(ref, trust.reason) + '\n');
     assertCommandsAllowed(ref, profile, trust, o.allowProfileCommands === true);

@@ -14,11 +14,11 @@ const loadProfile = async (ref: string) => (await import('../engine/profiles/loa
  * warning.
  */
 async function scheduleProfile(ref: string) {
-  const profile = await loadProfile(ref);
-  const { profileCommands, profileTrust, systemProfilesDir, untrustedWarning } = await import(
+  const { loadJudgedProfile, profileCommands, systemProfilesDir, untrustedWarning } = await import(
     '../engine/profiles/trust.js'
   );
-  const trust = await profileTrust(ref);
+  // Read and judged as one file (a link flipped in between cannot lend a root-only file's trust).
+  const { profile, trust } = await loadJudgedProfile(ref);
   if (trust.origin !== 'untrusted') return profile;
   const commands = profileCommands(profile);
   if (commands.length > 0) {

@@ -23,6 +23,8 @@ export const ERROR_CODES = {
   WRONG_PASSPHRASE: 'The passphrase does not open this backup.',
   HOSTILE_ARCHIVE: 'The archive contains an entry that would write outside its folder.',
   UNSAFE_PATH: 'A folder the tool writes into is a link, or holds links planted where the tool writes.',
+  PATH_REFUSED:
+    'The wizard does not read or write that folder (only the profile’s folders, a listed stick, the practice sandbox).',
   VERSION_MISMATCH: 'The installed product version does not fit the backup.',
   PROFILE_MISMATCH: 'The backup was made with another profile.',
   OTHER_DEVICE: 'The backup comes from another device.',
@@ -235,6 +237,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case 'PROFILE_UNTRUSTED':
     case 'JOB_RUNNING':
     case 'UNSAFE_PATH':
+    case 'PATH_REFUSED':
     case 'NOT_ENOUGH_SPACE':
       return EXIT_CODES.REFUSED;
     case 'CANCELLED':

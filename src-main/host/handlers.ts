@@ -18,6 +18,7 @@ import {
 import pkg from '../../package.json' with { type: 'json' };
 import { JobHost } from './jobs.js';
 import { measureFolder } from './measure.js';
+import { judgeMedium, judgeSourceFolders, type PagePlaces } from './page-paths.js';
 import { canElevateFor, isElevated, privilegeProblems } from './privileges.js';
 import { detectProfile, listProfiles, summarize, trustedProfileFiles } from './profile-views.js';
 import { ReportAccess } from './report-access.js';
@@ -117,6 +118,27 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
     return loadProfile(ref);
   };
   /**
+   * What the page may name as a folder (page-paths.ts): the profile's own folders, this host's practice sandbox,
+   * a stick the drive rules offer, the places this machine's own backups went. Every handler table answers a page
+   * that may have fewer rights than the table (the helper is root for the desktop user, serve root for a browser),
+   * so the rule holds in all of them; the CLI, the technician typing as root, does not use this table.
+   */
+  const places: PagePlaces = {
+    sandboxes: () => (practice ? [practice.dir] : []),
+    practiceSticks: () => (practice ? [practice.stickDir] : []),
+    ownLocations: async () => {
+      const { backupLocations } = await import('../engine/schedule/backup-record.js');
+      return backupLocations(ctx.stateDir);
+    },
+    removableMounts: async () => {
+      const { listDrives } = await import('../engine/media/drives.js');
+      return (await listDrives({ all: false }))
+        .filter((d) => d.status !== 'hidden')
+        .flatMap((d) => d.mountpoints.map((m) => m.path));
+    },
+  };
+
+  /**
    * In practice mode both appliances live on this one host; each gets its own device id so the restore onto the
    * replacement rehearses the real case: a backup from another device, accepted consciously.
    */
@@ -160,8 +182,10 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
           (await listProfiles({ refs: practiceRefs() })).filter((p) => practiceRefs().includes(p.ref) || p.practice)
         : listProfiles({ profilesDir }),
 
-    'profiles.plan': async ({ profileRef, root, folders }) => {
+    'profiles.plan': async (i) => {
+      const profileRef = i.profileRef;
       const profile = await pageProfile(profileRef);
+      const { root, folders } = await judgeSourceFolders(i, places);
       const items: ItemPlan[] = [];
       for (const it of resolveItems(profile, {
         ...(root === undefined ? {} : { root }),
@@ -256,16 +280,20 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
     },
 
     'backups.list': async ({ dir }) => {
+      const from = await judgeMedium(dir, 'read', 'the place to list backups from', places);
       const { listBackups } = await import('../engine/backup/list-backups.js');
       const d = await deviceInfo();
       // `thisDeviceId` marks this machine's group; `device` would filter the others out.
-      const groups = await listBackups(dir, d.id ? { thisDeviceId: d.id } : {});
+      const groups = await listBackups(from.path, d.id ? { thisDeviceId: d.id } : {});
       reports.rememberBackups(groups.flatMap((g) => g.backups.map((b) => b.path)));
       return groups;
     },
 
     'backup.start': async (i) => {
       const profile = await pageProfile(i.profileRef, 'job');
+      // Judged before anything is remembered or started: a refused path changes nothing.
+      const { root, folders } = await judgeSourceFolders(i, places);
+      const to = await judgeMedium(i.to, 'write', 'the stick to write the backup to', places);
       const ticket = await takeTicket(i.ticket);
       const { runBackup } = await import('../engine/backup/run-backup.js');
       const d = await deviceInfo();
@@ -276,9 +304,10 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
           runBackup(
             {
               profile,
-              to: i.to,
-              root: i.root,
-              folders: i.folders,
+              to: to.path,
+              toDevice: to.dev,
+              root,
+              folders,
               ...(i.include !== undefined ? { include: i.include } : {}),
               ...(i.exclude !== undefined ? { exclude: i.exclude } : {}),
               deviceId: practiceDeviceFor(i.profileRef, d.id) ?? (d.id || undefined),
@@ -299,7 +328,7 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
                   profileId: r.manifest.profile.id,
                   deviceId: r.manifest.deviceId,
                   setDir: r.setDir,
-                  to: i.to,
+                  to: to.path,
                   createdAt: r.manifest.createdAt,
                   class: r.manifest.class ?? 'manual',
                   encrypted: r.manifest.archive.encryption !== null,
@@ -319,12 +348,26 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
       return lastBackup(stateDir(), profileId === undefined ? {} : { profileId });
     },
 
-    'mirror.start': async ({ from, to, keep, glob }) => {
+    'mirror.start': async (i) => {
+      const from = await judgeMedium(i.from, 'read', 'the place to copy backups from', places);
+      const to = await judgeMedium(i.to, 'write', 'the stick to copy backups to', places);
+      const { keep, glob } = i;
       const { runMirror } = await import('../engine/schedule/mirror.js');
       const dir = stateDir();
       const jobId = jobs.start(
         'mirror',
-        (io) => runMirror({ from, to, keep, ...(glob !== undefined ? { glob } : {}), stateDir: dir }, io),
+        (io) =>
+          runMirror(
+            {
+              from: from.path,
+              to: to.path,
+              toDevice: to.dev,
+              keep,
+              ...(glob !== undefined ? { glob } : {}),
+              stateDir: dir,
+            },
+            io,
+          ),
         { changesMachine: false },
       );
       return { jobId };
@@ -350,26 +393,31 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
     },
 
     'verify.start': async ({ backup, passphrase }) => {
+      const set = await judgeMedium(backup, 'read', 'the backup to verify', places);
       // runVerify is verifyBackup as a runbook: it emits the plan, progress and finished events the wizard shows.
       const { runVerify } = await import('../engine/backup/verify-backup.js');
-      return { jobId: jobs.start('verify', (io) => runVerify(backup, { passphrase }, io), { changesMachine: false }) };
+      return {
+        jobId: jobs.start('verify', (io) => runVerify(set.path, { passphrase }, io), { changesMachine: false }),
+      };
     },
 
     'restore.start': async (i) => {
       const profile = await pageProfile(i.profileRef, 'job');
+      const { root } = await judgeSourceFolders({ root: i.root }, places);
+      const set = await judgeMedium(i.backup, 'read', 'the backup to restore', places);
       const ticket = await takeTicket(i.ticket);
       const { runRestore } = await import('../engine/restore/run-restore.js');
       const dir = stateDir();
       const practiceDevice = practiceDeviceFor(i.profileRef, (await deviceInfo()).id);
-      reports.rememberBackups([i.backup]); // its report is written beside the set
+      reports.rememberBackups([set.path]); // its report is written beside the set
       const jobId = jobs.start(
         'restore',
         (io) =>
           runRestore(
             {
-              backup: i.backup,
+              backup: set.path,
               profile,
-              root: i.root,
+              root,
               passphrase: i.passphrase,
               allowOtherDevice: i.allowOtherDevice,
               allowVersionMismatch: i.allowVersionMismatch,

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { RecoveryError } from '../engine/errors.js';
-import { openRegularFile } from '../engine/util/given-path.js';
+import { openRegularFile, readOpenedCapped } from '../engine/util/given-path.js';
 import { isInside } from '../engine/util/path-inside.js';
 
 const MAX_REPORT_BYTES = 8 * 1024 * 1024;
@@ -63,11 +63,9 @@ export class ReportAccess {
         if (at === null || !(await this.allowed(at))) throw denied;
       }
       // At most its size and one byte: a report that grows while it is read is refused, never read without end.
-      const buf = Buffer.alloc(st.size + 1);
-      let n = 0;
-      for (let r = 1; r > 0 && n < buf.length; n += r) r = (await fh.read(buf, n, buf.length - n, n)).bytesRead;
-      if (n > st.size) throw new RecoveryError('BAD_INPUT', `The report ${requested} changed while it was read.`);
-      return buf.toString('utf8', 0, n);
+      const bytes = await readOpenedCapped(fh, st.size);
+      if (bytes === null) throw new RecoveryError('BAD_INPUT', `The report ${requested} changed while it was read.`);
+      return bytes.toString('utf8');
     } finally {
       await fh.close();
     }

@@ -10,18 +10,17 @@ import { StepIndicator } from '../components/step-indicator.js';
 import { formatBytes, formatCount } from '../lib/format.js';
 import { toUiError, type UiError } from '../lib/ui-error.js';
 import { machineFor } from '../store/machine.js';
-import { selectFolders, selectPractice, selectProfileRef, useWizard } from '../store/wizard-store.js';
+import { selectPractice, selectProfileRef, useWizard } from '../store/wizard-store.js';
 
-/** Before anything runs: what will be copied, how big it is, the service's state, and what stands in the way. */
+/**
+ * Before anything runs: what will be copied, how big it is, the service's state, and what stands in the way. The
+ * folders are the profile's own: the host takes no other folder from the page (src-main/host/page-paths.ts).
+ */
 export function BackupPlanScreen() {
   const api = useApi();
   const practice = useWizard(selectPractice);
   const profileRef = useWizard(selectProfileRef);
   const go = useWizard((s) => s.go);
-  const folders = useWizard(selectFolders);
-  const setFolders = useWizard((s) => s.setFolders);
-  /** Paths being typed, by item id; applied (and measured) with "Use these folders". */
-  const [drafts, setDrafts] = useState<Record<string, string>>({});
   const machine = machineFor('backup', practice, profileRef);
   const profile = machine?.profileRef;
   const root = machine?.root;
@@ -33,24 +32,11 @@ export function BackupPlanScreen() {
     setError(null);
     setPlan(null);
     try {
-      const chosen = Object.keys(folders).length > 0 ? { folders } : {};
-      setPlan(await api.invoke('profiles.plan', { profileRef: profile, ...(root ? { root } : {}), ...chosen }));
+      setPlan(await api.invoke('profiles.plan', { profileRef: profile, ...(root ? { root } : {}) }));
     } catch (e) {
       setError(toUiError(e));
     }
-  }, [api, profile, root, folders]);
-
-  const changed = plan !== null && plan.items.some((i) => drafts[i.id] !== undefined && drafts[i.id] !== i.path);
-  const applyDrafts = () => {
-    if (!plan) return;
-    const next = { ...folders };
-    for (const i of plan.items) {
-      const d = drafts[i.id]?.trim();
-      if (d !== undefined && d !== '' && d !== i.path) next[i.id] = d;
-    }
-    setDrafts({});
-    setFolders(next);
-  };
+  }, [api, profile, root]);
 
   useEffect(() => {
     void load();
@@ -67,9 +53,7 @@ export function BackupPlanScreen() {
       ? 'The folders are still being measured.'
       : plan.problems.length > 0
         ? 'First solve what is listed under “This machine cannot be backed up yet”, then press “Check again”.'
-        : changed
-          ? 'You changed a folder: press “Use these folders” (or “Undo my changes”) first.'
-          : null;
+        : null;
   return (
     <Screen
       title={practice ? 'Practice backup: what will be copied' : 'Back up: what will be copied'}
@@ -107,17 +91,9 @@ export function BackupPlanScreen() {
               {plan.items.map((i) => (
                 <tr key={i.id}>
                   <th scope="row">
-                    <label htmlFor={`folder-${i.id}`}>{i.id}</label>
+                    {i.id}
                     <br />
-                    <input
-                      id={`folder-${i.id}`}
-                      className="path-input"
-                      type="text"
-                      spellCheck={false}
-                      value={drafts[i.id] ?? i.path}
-                      title={drafts[i.id] ?? i.path}
-                      onChange={(e) => setDrafts({ ...drafts, [i.id]: e.target.value })}
-                    />
+                    <code className="path-text">{i.path}</code>
                   </th>
                   <td>{formatBytes(i.sizeBytes)}</td>
                   <td>{i.files.toLocaleString('en-US')}</td>
@@ -127,19 +103,11 @@ export function BackupPlanScreen() {
             </tbody>
           </table>
           <p className="muted">
-            These are the profile&apos;s folders{Object.keys(folders).length > 0 ? ', with your changes' : ''}. If the
-            product keeps its data elsewhere on this machine, type the folder and use it: sizes are measured again.
+            These are the profile&apos;s folders, and the wizard backs up exactly these. If the product keeps its data
+            elsewhere on this machine, a profile naming those folders is needed (installed by root in{' '}
+            <code>/etc/edge-recovery/profiles</code>); the command-line tool, run as root, can also back up other
+            folders.
           </p>
-          {changed ? (
-            <div className="actions">
-              <button type="button" className="secondary" onClick={applyDrafts}>
-                Use these folders
-              </button>
-              <button type="button" className="secondary" onClick={() => setDrafts({})}>
-                Undo my changes
-              </button>
-            </div>
-          ) : null}
           <p>
             Service <code>{plan.profile.service.name}</code>: <strong>{plan.service.state}</strong>.{' '}
             <span className="muted">{plan.service.detail}</span> It is stopped during the copy (you will be asked) and

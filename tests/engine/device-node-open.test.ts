@@ -3,6 +3,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkPassphrase } from '../../src-main/engine/backup/check-passphrase.js';
+import { readRememberedTicket, TICKET_FILE } from '../../src-main/engine/report/ticket.js';
 import { readPassphraseFile } from '../../src-main/engine/schedule/passphrase-file.js';
 import { readGivenFile } from '../../src-main/engine/util/given-path.js';
 import { readStickText } from '../../src-main/engine/util/stick-file.js';
@@ -79,6 +80,16 @@ describe.skipIf(!isRoot)('device nodes are judged without being opened', () => {
       code: 'BACKUP_CORRUPT',
       message: expect.stringMatching(/data\.tar\.gz\.age is not a regular file/),
     });
+    expect(r.opened).toBe(false);
+  });
+
+  it('a remembered ticket that is a device node is forgotten, and the device is never opened', async () => {
+    const state = path.join(work, 'state');
+    await fsp.mkdir(state, { mode: 0o700 });
+    const node = path.join(state, TICKET_FILE);
+    execFileSync('mknod', ['-m', '600', node, 'c', '1', '3']);
+    const r = await opened(node, () => readRememberedTicket(state));
+    expect(r.result).toEqual({});
     expect(r.opened).toBe(false);
   });
 

@@ -106,7 +106,9 @@ describe('handler table', () => {
   });
 
   it('says which rights and users a real profile needs when they are missing', async () => {
-    const plan = await ok<ProfilePlan>('profiles.plan', { profileRef: 'eds-linux', root: path.join(dir, 'nothing') });
+    // Under a folder of the practice sandbox (the only place the page may move a profile's folders to).
+    const nothing = path.join(path.dirname(practice.stickDir), 'nothing');
+    const plan = await ok<ProfilePlan>('profiles.plan', { profileRef: 'eds-linux', root: nothing });
     // This machine has no edgedatastore user; a missing folder is named too.
     expect(plan.problems.map((p) => p.code)).toEqual(expect.arrayContaining(['USER_MISSING', 'SOURCE_MISSING']));
   });

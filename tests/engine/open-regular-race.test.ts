@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readOpensslEncTar } from '../../src-main/engine/runbook/product/openssl-enc.js';
 import { readPassphraseFile } from '../../src-main/engine/schedule/passphrase-file.js';
 import { readGivenFile, readSmallFileSync } from '../../src-main/engine/util/given-path.js';
 import { readStickText } from '../../src-main/engine/util/stick-file.js';
@@ -48,13 +49,14 @@ async function race(
   file: string,
   readOnce: (p: string) => Promise<Outcome>,
   rounds = ROUNDS,
+  content: string | Buffer = REAL,
 ): Promise<void> {
   const dir = path.join(work, name);
   const real = path.join(dir, 'real');
   const devs = path.join(dir, 'devs');
   const mine = path.join(dir, 'user');
   for (const d of [dir, real, devs, mine]) await fsp.mkdir(d, { mode: 0o755 });
-  await fsp.writeFile(path.join(real, file), REAL, { mode: 0o600 });
+  await fsp.writeFile(path.join(real, file), content, { mode: 0o600 });
   const node = path.join(devs, file);
   execFileSync('mknod', ['-m', '600', node, 'c', '1', '3']);
   await fsp.chown(mine, uidForUser(OWNER)!, gidForGroup(OWNER)!);
@@ -141,6 +143,27 @@ describe.skipIf(!isRoot)('a file swapped for a device by a local user while root
 
   it("a stick's manifest.json never opens the device", () =>
     race('stick', 'manifest.json', (p) => settled(readStickText(p), /manifest\.json in .* is not a regular file/)));
+
+  it("a product's openssl-enc backup is read through the descriptor its header was judged on, never reopened", async () => {
+    const src = path.join(work, 'enc-src');
+    await fsp.mkdir(src);
+    await fsp.writeFile(path.join(src, 'db.gz'), 'x'.repeat(3000));
+    const tgz = path.join(work, 'enc.tar.gz');
+    execFileSync('tar', ['-czf', tgz, '-C', src, 'db.gz']);
+    const enc = path.join(work, 'enc.tar.gz.enc');
+    execFileSync('openssl', ['enc', '-aes-256-cbc', '-salt', '-pbkdf2', '-pass', 'pass:pw', '-in', tgz, '-out', enc]);
+    await race(
+      'enc',
+      'nightly.tar.gz.enc',
+      (p) =>
+        readOpensslEncTar(p, 'pw').then(
+          (r) => outcome(r.entries === 1 && r.bytes === 3000 ? REAL : JSON.stringify(r), undefined, /$^/),
+          (e: unknown) => outcome(null, e, /nightly\.tar\.gz\.enc is not a regular file; nothing was decrypted/),
+        ),
+      ROUNDS / 4, // a key derivation per read: slower than the others, and the old code opened the device at once
+      await fsp.readFile(enc),
+    );
+  });
 
   it("the product's API port file (read synchronously) never opens the device", () =>
     race(

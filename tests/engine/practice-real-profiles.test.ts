@@ -134,8 +134,14 @@ describe('practice through the loopback server', () => {
       expect((await call('practice.leave', {})).value).toMatchObject({ left: true });
       expect(existsSync(path.dirname(p.stickDir))).toBe(false);
       expect(((await call('profiles.list', {})).value as ProfileSummary[]).map((x) => x.ref)).toContain('eds-linux');
-      // and a real job starts (here it fails at once on its missing folders, in the real state folder).
-      const real = await call('backup.start', { profileRef: 'eds-linux', root: path.join(dir, 'none'), to: dir });
-      expect(real.ok).toBe(true);
+      // and a real profile is taken again: its plan, and a job that now meets only the page-path rule (a folder
+      // that is no stick, folders outside the profile's own: refused as paths, not as a practice-only profile).
+      expect((await call('profiles.plan', { profileRef: 'eds-linux' })).ok).toBe(true);
+      for (const input of [
+        { profileRef: 'eds-linux', to: dir },
+        { profileRef: 'eds-linux', root: path.join(dir, 'none'), to: dir },
+      ]) {
+        expect(await call('backup.start', input)).toMatchObject({ ok: false, error: { code: 'PATH_REFUSED' } });
+      }
     }));
 });

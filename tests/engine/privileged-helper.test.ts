@@ -125,6 +125,108 @@ describe('the privileged helper serves the contract over stdio', () => {
   });
 });
 
+describe('the privileged helper takes no folder from the page beyond the profile’s, the sticks and practice', () => {
+  let base: string;
+  let child: ChildProcess;
+  let client: HelperClient;
+
+  beforeAll(async () => {
+    if (!existsSync(HELPER)) throw new Error('dist/helper.js is missing: run "npm run build" first (npm test does)');
+    base = await fsp.mkdtemp(path.join(os.tmpdir(), 'helper-paths-'));
+    child = spawn(process.execPath, [HELPER, HELPER_FLAG], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: childEnv({ EDGE_RECOVERY_STATE_DIR: path.join(base, 'state'), TMPDIR: base }),
+    });
+    client = new HelperClient(child.stdout!, child.stdin!);
+    await client.ready;
+  });
+  afterAll(async () => {
+    client?.close();
+    if (child && child.exitCode === null) await new Promise((r) => child.once('exit', r));
+    await fsp.rm(base, { recursive: true, force: true });
+  });
+
+  const refusedWith = async (name: string, input: unknown, what: RegExp): Promise<void> => {
+    const r = await client.dispatch(name, input);
+    expect(r, `${name} ${JSON.stringify(input)}`).toMatchObject({ ok: false, error: { code: 'PATH_REFUSED' } });
+    expect((r as { error: { message: string } }).error.message).toMatch(what);
+  };
+
+  it('a hostile page: root never copies, lists, reads or restores a folder of its choosing, and nothing is written', async () => {
+    // What a desktop user could ask root for: /root onto a folder it can read, /etc listed, a set of its own
+    // restored into a folder of its choosing.
+    const out = path.join(base, 'readable-by-me');
+    const planted = path.join(base, 'planted', 'EdgeRecovery', 'dev', 'Backup_eds-linux_20260101_0000Z');
+    await fsp.mkdir(out, { recursive: true });
+    await fsp.mkdir(planted, { recursive: true });
+    await fsp.symlink('/root', path.join(base, 'link-to-root'));
+    const ticket = { number: 'INC-1', site: 'S', technician: 'T' };
+    await refusedWith(
+      'backup.start',
+      { profileRef: 'eds-linux', to: out, folders: { Configuration: '/root' }, ticket },
+      /the profile's own folders only: "\/root"/,
+    );
+    await refusedWith(
+      'backup.start',
+      { profileRef: 'eds-linux', to: out, ticket },
+      /writes backups only to a USB stick/,
+    );
+    await refusedWith('backup.start', { profileRef: 'eds-linux', to: '/etc', root: '/' }, /profile's own folders/);
+    await refusedWith(
+      'profiles.plan',
+      { profileRef: 'eds-linux', folders: { Storage: path.join(base, 'link-to-root') } },
+      /\(it leads to \/root\)/,
+    );
+    await refusedWith('profiles.plan', { profileRef: 'eds-linux', root: '/etc' }, /profile's own folders/);
+    await refusedWith('backups.list', { dir: '/etc' }, /reads backups only from a USB stick/);
+    await refusedWith('backups.list', { dir: path.join(base, 'link-to-root') }, /it leads to \/root/);
+    await refusedWith('verify.start', { backup: planted }, /the backup to verify/);
+    await refusedWith(
+      'restore.start',
+      { profileRef: 'eds-linux', backup: planted, root: path.join(base, 'target'), allowOtherDevice: true, ticket },
+      /profile's own folders/,
+    );
+    await refusedWith('restore.start', { profileRef: 'eds-linux', backup: planted }, /the backup to restore/);
+    await refusedWith('mirror.start', { from: '/root', to: out }, /the place to copy backups from/);
+    await refusedWith(
+      'mirror.start',
+      { from: path.dirname(path.dirname(planted)), to: out },
+      /the place to copy backups from/,
+    );
+    // Nothing started, nothing written: no job, the folders as they were, no ticket remembered, no journal.
+    expect(await client.dispatch('job.running', {})).toEqual({ ok: true, value: [] });
+    expect(await fsp.readdir(out)).toEqual([]);
+    expect(existsSync(path.join(base, 'target'))).toBe(false);
+    expect(await fsp.readdir(path.join(base, 'planted', 'EdgeRecovery', 'dev'))).toEqual([path.basename(planted)]);
+    expect(await fsp.readdir(path.join(base, 'state')).catch(() => [])).toEqual([]);
+  });
+
+  it('in practice: only the sandbox’s folders and its stick', async () => {
+    const setup = await client.dispatch('practice.setup', {});
+    expect(setup.ok).toBe(true);
+    const practice = (setup as { value: PracticeView }).value;
+    // The practice machine from outside its sandbox, or a "stick" beside it: refused before any job starts.
+    await refusedWith(
+      'backup.start',
+      { profileRef: practice.old.profileRef, to: practice.stickDir, root: base },
+      /is not in the practice sandbox/,
+    );
+    await refusedWith(
+      'backup.start',
+      { profileRef: practice.old.profileRef, to: path.dirname(practice.stickDir), root: practice.old.root },
+      /writes backups only to a USB stick it lists \(or the practice stick\)/,
+    );
+    expect(await client.dispatch('backups.list', { dir: practice.stickDir })).toEqual({ ok: true, value: [] });
+    const plan = await client.dispatch('profiles.plan', {
+      profileRef: practice.old.profileRef,
+      root: practice.old.root,
+    });
+    expect(plan.ok).toBe(true);
+    expect(await client.dispatch('job.running', {})).toEqual({ ok: true, value: [] });
+    expect(await fsp.readdir(practice.stickDir)).toEqual([]);
+  });
+});
+
 describe('the privileged helper refuses to start with anything beyond its fixed arguments', () => {
   const run = (node: string[], args: string[], env: Record<string, string> = {}) =>
     new Promise<{ code: number | null; stderr: string; stdout: string }>((resolve) => {

@@ -224,5 +224,38 @@ describe.skipIf(blocked !== undefined)(
       );
       expect(left).toEqual([]);
     }, 600_000);
+
+    // Last: the restore refused leaves the product stopped (a rollback would start it again).
+    it('never moves in a work folder an account that can write beside the targets put in place of its own', async () => {
+      // The folder the restored folders go into belongs to the service account (as an install folder may).
+      const parent = path.dirname(conf);
+      execFileSync('chown', [`${OWNER}:${OWNER}`, parent]);
+      const probe = await fsp.readdir(conf);
+      let seen: Record<string, unknown> = {};
+      const base = driverInteraction('typed-');
+      const outcome = await restore(newM.profile, {
+        ...base,
+        async confirm(req: ConfirmRequest) {
+          // At "Replace the folders?" everything is staged, in root-only folders the account cannot enter; it
+          // renames the work folder away and puts its own by that name, with staging folders of its own.
+          if (req.stepId === 'swap') {
+            const stagings = (req.details ?? [])
+              .map((d) => d.split(' → ')[0]!)
+              .filter((from) => path.basename(path.dirname(from)).startsWith('.edge-recovery-'));
+            seen = racerSync(['replace-work-dir', ...stagings]);
+          }
+          return true;
+        },
+      })
+        .then(() => null)
+        .catch((e: unknown) => e);
+      // The race was live: the work folder was moved and the account's own put in its place.
+      expect((seen.planted as string[] | undefined)?.length, JSON.stringify(seen)).toBeGreaterThan(0);
+      expect(JSON.stringify(seen.moved)).not.toMatch(/: E/);
+      // What the account planted never became the product's folder; the product's folder is as it was.
+      expect(existsSync(path.join(conf, 'planted-by-racer'))).toBe(false);
+      expect((await fsp.readdir(conf)).sort()).toEqual(probe.sort());
+      expect(outcome).toMatchObject({ code: 'UNSAFE_PATH' });
+    }, 600_000);
   },
 );

@@ -315,10 +315,7 @@ describe('serve: profiles the page may name', () => {
     const refs = (list.envelope.value as { ref: string }[]).map((x) => x.ref);
     const { builtinProfileIds } = await import('../../src-main/engine/profiles/load.js');
     expect(refs).toEqual([...builtinProfileIds(), path.join(trustedDir, 'site.json')]);
-    const plan = await call(ws, 201, 'profiles.plan', {
-      profileRef: path.join(trustedDir, 'site.json'),
-      root: path.join(base, 'nothing'),
-    });
+    const plan = await call(ws, 201, 'profiles.plan', { profileRef: path.join(trustedDir, 'site.json') });
     expect(plan.envelope.ok).toBe(true);
     const loose = await call(ws, 202, 'profiles.plan', { profileRef: path.join(trustedDir, 'loose.json') });
     expect(loose.envelope).toMatchObject({ ok: false, error: { code: 'PROFILE_UNTRUSTED' } });

@@ -142,5 +142,25 @@ if (mode === 'exec-setuid') {
     fs.renameSync(`${file}.tmp`, file);
     out.flips++;
   }
+} else if (mode === 'replace-work-dir') {
+  // As an account that can write the folder beside the restore's targets: move the restore's root-only work folder
+  // aside (a rename in a folder it may write; the folder itself it cannot enter) and put a folder of its own by
+  // that name, holding each staging folder with a file of its own.
+  const stagings = args;
+  out.moved = [];
+  for (const work of new Set(stagings.map((s) => path.dirname(s)))) {
+    try {
+      fs.renameSync(work, `${work}.moved-by-racer`);
+      out.moved.push(work);
+    } catch (e) {
+      out.moved.push(`${work}: ${e.code}`);
+    }
+  }
+  out.planted = [];
+  for (const s of stagings) {
+    fs.mkdirSync(s, { recursive: true });
+    fs.writeFileSync(path.join(s, 'planted-by-racer'), 'x');
+    out.planted.push(s);
+  }
 }
 process.stdout.write(JSON.stringify(out) + '\n');

@@ -1,5 +1,4 @@
-import { render, screen, waitFor } from '@testing-library/react';
-import userEvent from '@testing-library/user-event';
+import { render, screen } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import { App } from '../../src-renderer/app.js';
 import { useWizard } from '../../src-renderer/store/wizard-store.js';
@@ -39,29 +38,18 @@ function plan(input: RequestInput<'profiles.plan'>): ProfilePlan {
 }
 
 describe('Backup plan: source folders', () => {
-  it('shows the profile’s folders with sizes, lets the technician type another one, measures it again and uses it', async () => {
+  it('shows the profile’s folders with sizes and offers no field to type another (the host takes none from the page)', async () => {
     const fake = fakeApi({ 'profiles.plan': (i) => plan(i) });
-    useWizard.setState({ profileRef: 'eds-linux', folders: {}, step: { kind: 'backup-plan' } });
+    useWizard.setState({ profileRef: 'eds-linux', step: { kind: 'backup-plan' } });
     render(<App api={fake.api} />);
 
-    const storage = (await screen.findByLabelText('Storage')) as HTMLInputElement;
-    expect(storage.value).toBe('/usr/share/OSIsoft/EdgeDataStore/Storage');
-    const next = screen.getByRole('button', { name: 'Choose the USB stick' }) as HTMLButtonElement;
-    expect(next.disabled).toBe(false);
-
-    await userEvent.clear(storage);
-    await userEvent.type(storage, '/data/eds/Storage');
-    // While a change is not applied, the sizes on screen are not the ones of the typed folder: no going on.
-    expect(next.disabled).toBe(true);
-    await userEvent.click(screen.getByRole('button', { name: 'Use these folders' }));
-
-    await waitFor(() => expect(screen.getByText('4.8 MiB')).toBeTruthy());
-    expect((screen.getByLabelText('Storage') as HTMLInputElement).value).toBe('/data/eds/Storage');
-    expect(fake.callsOf('profiles.plan').at(-1)).toEqual({
-      profileRef: 'eds-linux',
-      folders: { Storage: '/data/eds/Storage' },
-    });
+    const storage = await screen.findByRole('rowheader', { name: /^Storage/ });
+    expect(storage.textContent).toBe('Storage/usr/share/OSIsoft/EdgeDataStore/Storage');
+    expect(screen.queryAllByRole('textbox')).toEqual([]);
+    expect(screen.queryByRole('button', { name: 'Use these folders' })).toBeNull();
+    expect(screen.getByText(/the wizard backs up exactly these/)).toBeTruthy();
     expect((screen.getByRole('button', { name: 'Choose the USB stick' }) as HTMLButtonElement).disabled).toBe(false);
-    expect(useWizard.getState().folders).toEqual({ Storage: '/data/eds/Storage' });
+    // The plan is asked for the profile's own folders: no `folders`, no `root` outside practice.
+    expect(fake.callsOf('profiles.plan')).toEqual([{ profileRef: 'eds-linux' }]);
   });
 });

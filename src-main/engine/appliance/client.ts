@@ -55,7 +55,7 @@ function secretPattern(secret: string): RegExp {
 export const API_ANSWER_MAX = 16 * 1024 * 1024;
 
 /** The whole body of an answer, at most API_ANSWER_MAX bytes; rejects when it does not arrive whole. */
-async function readAnswer(res: Response): Promise<string> {
+export async function readAnswer(res: Response): Promise<string> {
   if (res.body === null) return '';
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -102,6 +102,35 @@ function present(v: unknown): boolean {
   return v !== undefined && v !== null && v !== '';
 }
 
+/**
+ * Refuses (API_ERROR) a loopback `url` whose port another account than `trusted` (root, this process's, the
+ * product's) listens on, where a connection to it could land: what would be sent there is not. `notSent` says what
+ * was kept back, `then` what to do once the port is the product's again.
+ */
+export function refuseForeignListener(
+  url: string,
+  trusted: ReadonlySet<number>,
+  say: { notSent: string; then: string },
+): void {
+  if (!/^https?:\/\/(localhost|127\.[0-9.]+|\[::1\])(:|\/|$)/i.test(url)) return;
+  const l = untrustedListener(url, trusted);
+  if (l === null) return;
+  const who = userNameForUid(l.uid);
+  throw new RecoveryError(
+    'API_ERROR',
+    `Another program answers on the appliance's API port ${l.port}: it listens on ${l.address} as uid ${l.uid}${who ? ` ("${who}")` : ''}, not as the product's account or root. ${say.notSent}`,
+    {
+      hint: `Find it with "ss -ltnp 'sport = :${l.port}'" and stop it, make sure the product runs and holds its port, then ${say.then}.`,
+      details: { port: l.port, address: l.address, uid: l.uid },
+    },
+  );
+}
+
+/** Root, this process's account and the product's (productAccounts): whose listener on the API port is trusted. */
+export function trustedListenerUids(profile: Profile): ReadonlySet<number> {
+  return new Set([0, process.geteuid?.() ?? 0, ...productAccounts(profile)]);
+}
+
 /** The product's local REST API, as the profile describes it. */
 export class ApplianceClient {
   private readonly api: Api;
@@ -140,18 +169,12 @@ export class ApplianceClient {
    * or on the address family the product does not hold) would be sent the credentials the technician types.
    */
   private refuseForeignListener(url: string, secret: boolean): void {
-    if (!/^https?:\/\/(localhost|127\.[0-9.]+|\[::1\])(:|\/|$)/i.test(url)) return;
-    const l = untrustedListener(url, this.trusted);
-    if (l === null) return;
-    const who = userNameForUid(l.uid);
-    throw new RecoveryError(
-      'API_ERROR',
-      `Another program answers on the appliance's API port ${l.port}: it listens on ${l.address} as uid ${l.uid}${who ? ` ("${who}")` : ''}, not as the product's account or root. ${secret ? 'The credentials were not sent.' : 'Nothing was sent, and no answer from it is taken for the product’s.'}`,
-      {
-        hint: `Find it with "ss -ltnp 'sport = :${l.port}'" and stop it, make sure the product runs and holds its port, then enter the credentials again.`,
-        details: { port: l.port, address: l.address, uid: l.uid },
-      },
-    );
+    refuseForeignListener(url, this.trusted, {
+      notSent: secret
+        ? 'The credentials were not sent.'
+        : 'Nothing was sent, and no answer from it is taken for the product’s.',
+      then: 'enter the credentials again',
+    });
   }
 
   private async url(p: string): Promise<string> {

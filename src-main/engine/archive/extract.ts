@@ -283,14 +283,20 @@ export async function extractArchiveJob(
 
   // The disk writes while we unpack: a flush every EARLY_FLUSH_FILES files (one at a time, not awaited), so the one
   // that ends the step finds little left to write (S's 500,000 files: 8.2 s → 0.1–1 s).
+  // A disk's write error is reported once, to the first syncfs(2) after it (a later `sync -f` opens its own
+  // descriptor after the error and is told nothing): an early flush's failure is the extraction's.
   let early: Promise<void> | null = null;
+  let earlyFailed: unknown = null;
   let unflushed = 0;
   const countFile = (h: TarEntryHeader): void => {
+    if (earlyFailed !== null) throw earlyFailed;
     if (earlyFlush) {
       if (++unflushed >= EARLY_FLUSH_FILES && early === null) {
         unflushed = 0;
         early = flushToDisk(realRoots)
-          .catch(() => undefined) // the last flush, awaited, says whether the disk took it all
+          .catch((e: unknown) => {
+            earlyFailed ??= e;
+          })
           .finally(() => {
             early = null;
           });
@@ -499,6 +505,7 @@ export async function extractArchiveJob(
     // Every small file created (or the first failure, as this extraction's error).
     writers?.finish();
     if (early !== null) await early;
+    if (earlyFailed !== null) throw earlyFailed;
     if (owners && writers) {
       // The writers' files: each checked by the extracting thread once its writer was done (file-writers.ts).
       owners.checked += writers.pooled;

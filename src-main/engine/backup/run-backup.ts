@@ -6,7 +6,7 @@ import { createArchive, sizeTrees, verifyArchive, type ArchiveResult } from '../
 import { apiWithPort, applianceClientFor, compareVersions, type ApplianceClient } from '../appliance/client.js';
 import { versionFromCommand } from '../appliance/installed-version.js';
 import { RecoveryError, toRecoveryError } from '../errors.js';
-import { freeSpace } from '../media/filesystem.js';
+import { freeSpace, unmountedMedium } from '../media/filesystem.js';
 import { splitPartTooLarge, splitSizeFor } from '../media/split-size.js';
 import { localDeviceId } from '../media/device-id.js';
 import { dropPageCacheAll } from '../media/page-cache.js';
@@ -61,6 +61,11 @@ export interface BackupOptions {
   profile: Profile;
   /** Folder on the medium (the stick's mount point); the set goes under <to>/EdgeRecovery/<device>/. */
   to: string;
+  /**
+   * The device number of `to`'s filesystem when the page chose it (host/page-paths.ts): the set's folders are
+   * created only while `to` is still on that filesystem (a stick swapped for a folder meanwhile: MEDIUM_GONE).
+   */
+  toDevice?: number;
   root?: string;
   /** Folders chosen instead of the profile's defaults (item id → absolute path). */
   folders?: Record<string, string>;
@@ -221,6 +226,14 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
         }
       }
       c.items = c.items.filter((i) => c.sizes.has(i.id));
+      // Before anything is made there: an unmounted stick's folder is the system disk's (see unmountedMedium).
+      const unmounted = await unmountedMedium(c.o.to);
+      if (unmounted !== null) {
+        throw new RecoveryError('MEDIUM_GONE', `The backup disk is not mounted: ${unmounted}.`, {
+          hint: 'Plug in the stick or disk and mount it (or give the folder it is mounted at), then start again. Nothing was changed.',
+          details: { to: c.o.to },
+        });
+      }
       await fsp.mkdir(c.o.to, { recursive: true }).catch((e: unknown) => {
         throw toRecoveryError(e, c.o.to);
       });
@@ -352,7 +365,12 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       `${c.splitSize ? `, in parts of ${formatBytes(c.splitSize)}` : ''}. Files are written as .partial and renamed when complete.`,
     async run(c, s) {
       // Never through a link planted on the stick: EdgeRecovery/<device> are real folders or refused.
-      const device = await mkdirNoFollow(c.o.to, ['EdgeRecovery', safeDeviceId(c.device.id)]);
+      const device = await mkdirNoFollow(
+        c.o.to,
+        ['EdgeRecovery', safeDeviceId(c.device.id)],
+        0o755,
+        c.o.toDevice === undefined ? undefined : { dev: c.o.toDevice, shownAs: c.o.to },
+      );
       const stamp = backupStamp(c.o.now ?? new Date());
       let name = `Backup_${c.o.profile.id}_${stamp}`;
       for (

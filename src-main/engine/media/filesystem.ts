@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { RecoveryError, toRecoveryError } from '../errors.js';
-import { findMount, fuseSubtype, isFuseType, parseMounts } from './mount-table.js';
+import { findMount, fuseSubtype, isFuseType, parseMounts, type MountEntry } from './mount-table.js';
 import { runTool } from './run-tool.js';
 
 export interface FilesystemInfo {
@@ -130,6 +130,56 @@ export async function freeSpace(p: string): Promise<{ freeBytes: number; totalBy
   } catch (e) {
     throw toRecoveryError(e, real);
   }
+}
+
+/** Where automounters put sticks and disks (udisks: /media/<user>/<label>, /run/media/<user>/<label>). */
+const AUTOMOUNT_ROOTS = ['/media', '/run/media'];
+
+/**
+ * Why `to` (a folder a backup is about to write into, which need not exist yet) is not on the disk it names, or
+ * null. When the stick or backup disk is not mounted, its mount folder is an ordinary folder of the system disk (an
+ * /etc/fstab mount point stays there empty; udisks' /media/<user>/<label> is gone and `mkdir -p` would make it
+ * again): a backup "to the stick" then went to the system disk, verified, recorded as the last backup, and hidden
+ * under the disk once it is mounted again. Linux only.
+ * - `to` lies under a mount point /etc/fstab lists that is not mounted now;
+ * - `to` lies under /media or /run/media, but on the filesystem that holds that folder itself (no stick there).
+ */
+export async function unmountedMedium(
+  to: string,
+  opts: { fstabFile?: string; mountsFile?: string } = {},
+): Promise<string | null> {
+  if (process.platform !== 'linux') return null;
+  const abs = path.resolve(to);
+  let mounts: MountEntry[];
+  try {
+    mounts = parseMounts(await fsp.readFile(opts.mountsFile ?? '/proc/self/mounts', 'utf8'));
+  } catch {
+    return null; // no mount table to judge by: as before
+  }
+  const real = await nearestExisting(abs);
+  const holder = findMount(mounts, real);
+  const fstabText = await fsp.readFile(opts.fstabFile ?? '/etc/fstab', 'utf8').catch(() => '');
+  const fstab = parseMounts(
+    fstabText
+      .split('\n')
+      .filter((l) => !l.trim().startsWith('#'))
+      .join('\n'),
+  ).filter((e) => e.mountpoint.startsWith('/') && e.mountpoint !== '/');
+  const listed = findMount(fstab, abs);
+  if (listed !== undefined) {
+    const where = await fsp.realpath(listed.mountpoint).catch(() => listed.mountpoint);
+    if (!mounts.some((m) => m.mountpoint === where || m.mountpoint === listed.mountpoint)) {
+      return `${listed.mountpoint} is a mount point in /etc/fstab (${listed.device}), but nothing is mounted there: ${abs} would be on the disk that holds ${path.dirname(listed.mountpoint)}`;
+    }
+  }
+  for (const root of AUTOMOUNT_ROOTS) {
+    if (abs !== root && !abs.startsWith(root + '/')) continue;
+    const inside = holder !== undefined && (holder.mountpoint === root || holder.mountpoint.startsWith(root + '/'));
+    if (!inside || holder.mountpoint === root) {
+      return `no stick or disk is mounted at ${abs} or above it under ${root}: it would be on ${holder?.mountpoint === '/' || holder === undefined ? 'the system disk' : `the filesystem mounted at ${holder.mountpoint}`}`;
+    }
+  }
+  return null;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { RecoveryError } from '../errors.js';
-import { builtinProfileIds } from './load.js';
+import { builtinProfileIds, loadProfile } from './load.js';
 import type { Profile } from './schema.js';
 
 /**
@@ -57,6 +57,25 @@ export async function profileTrust(ref: string, opts: { practiceRefs?: string[] 
   if (opts.practiceRefs?.includes(ref)) return { origin: 'practice' };
   const problem = await rootOnlyProblem(ref);
   return problem === null ? { origin: 'root-owned' } : { origin: 'untrusted', reason: problem };
+}
+
+/**
+ * A profile by id or file, and how far it is trusted: the file read is the file judged. A trusted file is read by
+ * its resolved path, whose every folder only root can change, so nobody else can point it elsewhere in between; read
+ * and judged by `ref` twice, a link in a user's folder could name the user's profile for the read and a root-only
+ * file (any, e.g. /etc/passwd) for the judgement, and the user's commands ran as a trusted profile's.
+ */
+export async function loadJudgedProfile(
+  ref: string,
+  opts: { practiceRefs?: string[] } = {},
+): Promise<{ profile: Profile; trust: ProfileTrust }> {
+  if (builtinProfileIds().includes(ref)) return { profile: await loadProfile(ref), trust: { origin: 'builtin' } };
+  if (opts.practiceRefs?.includes(ref)) return { profile: await loadProfile(ref), trust: { origin: 'practice' } };
+  const real = await fsp.realpath(ref).catch(() => null);
+  const problem = await rootOnlyProblem(real ?? ref);
+  if (real !== null && problem === null) return { profile: await loadProfile(real), trust: { origin: 'root-owned' } };
+  // Judged once: untrusted, whatever the name leads to by the time it is read.
+  return { profile: await loadProfile(ref), trust: { origin: 'untrusted', reason: problem ?? undefined } };
 }
 
 /** The commands a profile makes this tool run, as "field: command" lines (none for a service manager's name). */

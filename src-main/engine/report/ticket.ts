@@ -1,8 +1,8 @@
-import { constants as fsc, promises as fsp } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { RecoveryError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-fs.js';
+import { readGivenFile } from '../util/given-path.js';
 
 /** The service ticket a report belongs to: asked once before a job (wizard or CLI), remembered in the state folder. */
 export interface TicketFields {
@@ -96,19 +96,19 @@ export function hasTicket(t: TicketFields | undefined): t is TicketFields {
   return t !== undefined && TICKET_FIELDS.some((f) => t[f] !== undefined);
 }
 
-/** The values remembered from the last job, or `{}` (no file, unreadable, a link, too large or not JSON). */
+/** The values remembered from the last job, or `{}` (none, a link, not a regular file, too large, not JSON). */
 export async function readRememberedTicket(stateDir: string): Promise<TicketFields> {
-  let fh: FileHandle | undefined;
   try {
-    // Never through a link someone put in place of the file.
-    fh = await fsp.open(path.join(stateDir, TICKET_FILE), fsc.O_RDONLY | (fsc.O_NOFOLLOW ?? 0) | (fsc.O_NONBLOCK ?? 0));
-    const st = await fh.stat();
-    if (!st.isFile() || st.size > 16 * 1024) return {};
-    return cleanTicket(JSON.parse(await fh.readFile('utf8')));
+    // Like any file whose name may have been changed: only a regular file is opened (a device node or a FIFO put in
+    // its place is not), never through a link, at most 16 KiB.
+    const bytes = await readGivenFile(path.join(stateDir, TICKET_FILE), {
+      what: 'the remembered ticket',
+      max: 16 * 1024,
+      noFollow: true,
+    });
+    return cleanTicket(JSON.parse(bytes.toString('utf8')));
   } catch {
     return {};
-  } finally {
-    await fh?.close().catch(() => undefined);
   }
 }
 

@@ -6,11 +6,16 @@ import type { JournalStore, RenameRecord } from './journal.js';
  * A folder rename the journal knows about before and after it happens, so a crash between the two
  * journal writes is recovered by looking at the filesystem (reconcileRenames).
  */
-export async function journaledRename(store: JournalStore, rec: Omit<RenameRecord, 'state'>): Promise<void> {
+export async function journaledRename(
+  store: JournalStore,
+  rec: Omit<RenameRecord, 'state'>,
+  /** The path actually renamed, when not `rec.from` by name: the same file through a held folder's descriptor. */
+  via = rec.from,
+): Promise<void> {
   const entry: RenameRecord = { ...rec, state: 'intended' };
   store.j.renames.push(entry);
   await store.save(`rename-intent:${rec.purpose}:${rec.itemId}`);
-  await renameDurable(rec.from, rec.to);
+  await renameDurable(via, rec.to);
   crashPoint(`renamed:${rec.purpose}:${rec.itemId}`);
   entry.state = 'done';
   await store.save(`rename-done:${rec.purpose}:${rec.itemId}`);

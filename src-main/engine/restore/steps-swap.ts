@@ -1,4 +1,4 @@
-import { promises as fsp } from 'node:fs';
+import { closeSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { extractArchive } from '../archive/index.js';
 import { RecoveryError, toRecoveryError, unpackFailed } from '../errors.js';
@@ -7,7 +7,7 @@ import type { Step } from '../runbook/runner.js';
 import { findOpenFiles } from '../service/open-files.js';
 import { manifestLimits } from '../backup/verify-backup.js';
 import { exists, fsyncDir } from '../util/atomic-fs.js';
-import { ensurePrivateDir, removeTreeNoFollow } from '../util/safe-delete.js';
+import { ensurePrivateDir, openPrivateDir, removeTreeNoFollow } from '../util/safe-delete.js';
 import { byHand, needAgeKey, needManifest, type RestoreCtx } from './context.js';
 import { crashPoint } from './crash-point.js';
 import { countsMatch } from './steps-prepare.js';
@@ -236,38 +236,62 @@ export const swapStep: Step<RestoreCtx> = {
   skip: (c) => (c.store.j.items.length === 0 ? 'The backup holds no folders to swap.' : null),
   async run(c) {
     const j = c.store.j;
-    const lines: string[] = [];
-    for (const i of j.items) {
-      if (i.hadOriginal === null) {
-        if (renameDone(j, i.id, 'set-aside')) i.hadOriginal = true;
-        else if (await exists(i.target)) {
-          await journaledRename(c.store, { from: i.target, to: i.setAside, purpose: 'set-aside', itemId: i.id });
-          i.hadOriginal = true;
-        } else i.hadOriginal = false;
-        await c.store.save(`set-aside-decided:${i.id}`);
-      }
-      if (!renameDone(j, i.id, 'move-in')) {
-        if (!(await exists(i.staging))) {
-          throw new RecoveryError(
-            'INTERNAL',
-            `The staging folder ${i.staging} is missing, so ${i.target} cannot be filled.`,
-            {
-              hint: 'Roll back, then start the restore again.',
-            },
-          );
+    // Before anything is renamed, each work folder still to move from is opened and judged root's own (0700) on
+    // its descriptor, and its staging folders are moved in through that descriptor: an account that may write
+    // beside the targets can rename the work folder away and put its own by that name (the restore waits at the
+    // confirmation for as long as the technician takes), but what is moved in is what the restore staged.
+    const held = new Map<string, number>();
+    try {
+      for (const i of j.items) {
+        const d = workDirOf(i);
+        if (renameDone(j, i.id, 'move-in') || held.has(d)) continue;
+        try {
+          held.set(d, openPrivateDir(d));
+        } catch (e) {
+          throw (e as NodeJS.ErrnoException).code === 'ENOENT' ? stagingMissing(i) : e;
         }
-        await journaledRename(c.store, { from: i.staging, to: i.target, purpose: 'move-in', itemId: i.id });
       }
-      const via = i.link !== undefined ? ` (through the link ${i.link}, which is kept)` : '';
-      lines.push(
-        i.hadOriginal
-          ? `${path.basename(i.target)}${via}: the old folder is at ${i.setAside}.`
-          : `${path.basename(i.target)}${via}: there was no folder before.`,
-      );
+      return await swapItems(c, held);
+    } finally {
+      for (const fd of held.values()) closeSync(fd);
     }
-    return `The restored folders are in place. ${lines.join(' ')}`;
   },
 };
+
+function stagingMissing(i: ItemPlan): RecoveryError {
+  return new RecoveryError('INTERNAL', `The staging folder ${i.staging} is missing, so ${i.target} cannot be filled.`, {
+    hint: 'Roll back, then start the restore again.',
+  });
+}
+
+/** The swap's renames, each staging folder moved in through its work folder's descriptor in `held`. */
+async function swapItems(c: RestoreCtx, held: Map<string, number>): Promise<string> {
+  const j = c.store.j;
+  const lines: string[] = [];
+  for (const i of j.items) {
+    if (i.hadOriginal === null) {
+      if (renameDone(j, i.id, 'set-aside')) i.hadOriginal = true;
+      else if (await exists(i.target)) {
+        await journaledRename(c.store, { from: i.target, to: i.setAside, purpose: 'set-aside', itemId: i.id });
+        i.hadOriginal = true;
+      } else i.hadOriginal = false;
+      await c.store.save(`set-aside-decided:${i.id}`);
+    }
+    if (!renameDone(j, i.id, 'move-in')) {
+      const fd = held.get(workDirOf(i))!;
+      const from = process.platform === 'linux' ? `/proc/self/fd/${fd}/${path.basename(i.staging)}` : i.staging;
+      if (!(await exists(from))) throw stagingMissing(i);
+      await journaledRename(c.store, { from: i.staging, to: i.target, purpose: 'move-in', itemId: i.id }, from);
+    }
+    const via = i.link !== undefined ? ` (through the link ${i.link}, which is kept)` : '';
+    lines.push(
+      i.hadOriginal
+        ? `${path.basename(i.target)}${via}: the old folder is at ${i.setAside}.`
+        : `${path.basename(i.target)}${via}: there was no folder before.`,
+    );
+  }
+  return `The restored folders are in place. ${lines.join(' ')}`;
+}
 
 /** Paths that do not hold the policy's owner or modes after they were set: the disk does not keep them. */
 function ownersNotKept(

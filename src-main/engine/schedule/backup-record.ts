@@ -51,6 +51,12 @@ export async function recordVerifiedBackup(stateDir: string, r: BackupRecord): P
   await writeFileAtomic(path.join(stateDir, RECORD_FILE), JSON.stringify(all, null, 2) + '\n', 0o644);
 }
 
+/** Every place this machine's recorded verified backups were written to (`to`), once each. */
+export async function backupLocations(stateDir: string): Promise<string[]> {
+  const to = Object.values(await readAll(stateDir)).map((r) => r?.to);
+  return [...new Set(to.filter((t): t is string => typeof t === 'string' && t !== ''))];
+}
+
 /** The newest recorded verified backup (of one profile, or of any), with its age. */
 export async function lastBackup(
   stateDir: string,

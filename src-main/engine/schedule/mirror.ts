@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { listBackups } from '../backup/list-backups.js';
-import { MANIFEST_NAME, readBackupSet } from '../backup/manifest.js';
+import { MANIFEST_NAME, readBackupSet, type BackupManifest } from '../backup/manifest.js';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import { dropPageCache } from '../media/page-cache.js';
 import { formatBytes, ProgressMeter } from '../progress.js';
@@ -19,6 +19,8 @@ export interface MirrorOptions {
   from: string;
   /** The stick's mount point. */
   to: string;
+  /** The device number of `to`'s filesystem when the page chose it: as BackupOptions.toDevice. */
+  toDevice?: number;
   /** How many of the newest backups to copy, and to keep on the stick (per device and profile). */
   keep: number;
   /**
@@ -131,11 +133,6 @@ async function copyHashed(src: string, dst: string, meter: ProgressMeter, signal
   return h.digest('hex');
 }
 
-/** A regular file (not a link, not a device): what may be read as a manifest or a .sha256 on a stick. */
-async function isPlainFile(p: string): Promise<boolean> {
-  return (await fsp.lstat(p).catch(() => null))?.isFile() === true;
-}
-
 /** The first KiB of a plain file, or null. */
 async function readSmallFile(p: string): Promise<string | null> {
   const { fh } = await openRegularFile(p, { noFollow: true }).catch(() => ({ fh: null }));
@@ -156,6 +153,17 @@ async function exists(p: string): Promise<boolean> {
   );
 }
 
+/**
+ * A set's manifest and its hash, both of one and the same manifest.json: the copy's parts are checked against the
+ * hashes it gives, and the copy is known by its hash (the mirror record) and its manifest checked against that. Read
+ * once, by descriptor (readBackupSet: a regular file only, never through a link), and hashed from the text parsed
+ * (our manifests are UTF-8, so these are the file's bytes): opening the name again could find another manifest.
+ */
+export async function readSetForMirror(dir: string): Promise<{ manifest: BackupManifest; manifestSum: string }> {
+  const { manifest, text } = await readBackupSet(dir);
+  return { manifest, manifestSum: createHash('sha256').update(text, 'utf8').digest('hex') };
+}
+
 /** The newest complete backup sets under `from`, `keep` per device and profile. */
 async function setItems(o: MirrorOptions): Promise<Item[]> {
   const groups = await listBackups(o.from);
@@ -167,11 +175,9 @@ async function setItems(o: MirrorOptions): Promise<Item[]> {
     }
     for (const list of byProfile.values()) {
       for (const b of list.slice(0, o.keep)) {
-        const { manifest } = await readBackupSet(b.path);
+        const { manifest, manifestSum } = await readSetForMirror(b.path);
         const files = await filesOf(b.path);
         const device = path.basename(path.dirname(b.path));
-        // The copy is known by its manifest's hash (the mirror record), and checked against it like the parts.
-        const manifestSum = await hashFile(path.join(b.path, MANIFEST_NAME));
         items.push({
           kind: 'set',
           src: b.path,
@@ -355,7 +361,12 @@ const steps: RunbookDef<Ctx>['steps'] = [
       // The stick is someone else's filesystem: EdgeRecovery/<device> is made or found as real folders, never
       // followed through a link planted there (it could lead anywhere on this machine: we write and prune as root).
       for (const g of new Set(c.items.map((i) => i.group))) {
-        await mkdirNoFollow(c.o.to, path.relative(c.o.to, g).split(path.sep), 0o700);
+        await mkdirNoFollow(
+          c.o.to,
+          path.relative(c.o.to, g).split(path.sep),
+          0o700,
+          c.o.toDevice === undefined ? undefined : { dev: c.o.toDevice, shownAs: c.o.to },
+        );
       }
       const todo: Item[] = [];
       for (const it of c.items) {
@@ -412,9 +423,8 @@ const steps: RunbookDef<Ctx>['steps'] = [
             hash = await readSmallFile(`${p}.sha256`).then((t) => t?.slice(0, 64) ?? null);
           } else {
             if (!e.isDirectory() || !e.name.startsWith('Backup_')) continue;
-            hash = (await isPlainFile(path.join(p, MANIFEST_NAME)))
-              ? await hashFile(path.join(p, MANIFEST_NAME))
-              : null;
+            // Judged where it is read (hashFile: a regular file only, by descriptor); anything else is not ours.
+            hash = await hashFile(path.join(p, MANIFEST_NAME)).catch(() => null);
           }
           const known = hash === null ? undefined : c.record[hash];
           if (known === undefined || hash === null) {

@@ -161,9 +161,15 @@ export async function writeInDir(d: SafeDir, name: string, data: string | Uint8A
  * Creates the folder `dir` (and missing parents) without following a link anywhere below `base`: each
  * component is made (mode) or found as a real folder, never a link. `base` itself must be a real folder.
  */
-export async function mkdirNoFollow(base: string, rel: string[], mode = 0o755): Promise<string> {
+export async function mkdirNoFollow(
+  base: string,
+  rel: string[],
+  mode = 0o755,
+  expect?: MediumExpectation,
+): Promise<string> {
   let cur = await SafeDir.open(base);
   try {
+    if (expect !== undefined) await checkSameMedium(cur, expect);
     for (const c of rel) {
       try {
         await fsp.mkdir(cur.at(c), { mode });
@@ -178,6 +184,26 @@ export async function mkdirNoFollow(base: string, rel: string[], mode = 0o755): 
   } finally {
     await cur.close();
   }
+}
+
+/**
+ * The filesystem a folder was judged on (host/page-paths.ts: a stick the page chose). Checked on the open folder
+ * before the first write: a stick unmounted and replaced by a folder, or a link, since the check is refused.
+ */
+export interface MediumExpectation {
+  dev: number;
+  /** How to name the place in the message. */
+  shownAs: string;
+}
+
+async function checkSameMedium(dir: SafeDir, expect: MediumExpectation): Promise<void> {
+  const st = await dir.fh.stat();
+  if (st.dev === expect.dev) return;
+  throw new RecoveryError(
+    'MEDIUM_GONE',
+    `${expect.shownAs} is no longer the stick that was chosen (another filesystem is there now), so nothing was written to it.`,
+    { hint: 'Plug the stick in again (or choose it again) and start once more.', details: { at: expect.shownAs } },
+  );
 }
 
 /** Renames `from` to `to` and fsyncs both parent folders. */

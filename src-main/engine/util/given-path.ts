@@ -182,6 +182,26 @@ export function openRegularFileSync(
   }
 }
 
+/**
+ * The whole of an opened regular file whose fstat said `size` bytes, read through its descriptor: at most `size`
+ * and one byte are read, so a file that grows while it is read (a FIFO or device never gets here) is never read
+ * without end. The bytes, or null when there were more than `size` (the caller refuses it in its own words).
+ */
+export async function readOpenedCapped(fh: fsp.FileHandle, size: number): Promise<Buffer | null> {
+  const buf = Buffer.alloc(size + 1);
+  let n = 0;
+  for (let r = 1; r > 0 && n < buf.length; n += r) r = (await fh.read(buf, n, buf.length - n, n)).bytesRead;
+  return n > size ? null : buf.subarray(0, n);
+}
+
+/** readOpenedCapped, synchronously, on a descriptor. */
+export function readOpenedCappedSync(fd: number, size: number): Buffer | null {
+  const buf = Buffer.alloc(size + 1);
+  let n = 0;
+  for (let r = 1; r > 0 && n < buf.length; n += r) r = readSync(fd, buf, n, buf.length - n, n);
+  return n > size ? null : buf.subarray(0, n);
+}
+
 /** What a given file is for, in a message: "the passphrase file". */
 export interface GivenFileOptions {
   what: string;
@@ -240,18 +260,15 @@ export async function readGivenFile(file: string, o: GivenFileOptions): Promise<
         { hint: `Check that ${file} is the right file.`, details: { file } },
       );
     }
-    // At most its size and one byte: a file that grows while it is read is refused, never read without end.
-    const buf = Buffer.alloc(st.size + 1);
-    let n = 0;
-    for (let r = 1; r > 0 && n < buf.length; n += r) r = (await fh.read(buf, n, buf.length - n, n)).bytesRead;
-    if (n > st.size) {
+    const bytes = await readOpenedCapped(fh, st.size);
+    if (bytes === null) {
       throw new RecoveryError(
         'BAD_INPUT',
         `${o.what[0]!.toUpperCase()}${o.what.slice(1)} ${file} changed while it was read.`,
         { details: { file } },
       );
     }
-    return buf.subarray(0, n);
+    return bytes;
   } finally {
     await fh.close();
   }
@@ -274,10 +291,7 @@ export function readSmallFileSync(file: string, max: number): string | null {
   }
   try {
     if (st.size > max) return null;
-    const buf = Buffer.alloc(st.size + 1);
-    let n = 0;
-    for (let r = 1; r > 0 && n < buf.length; n += r) r = readSync(fd, buf, n, buf.length - n, n);
-    return n > st.size ? null : buf.toString('utf8', 0, n);
+    return readOpenedCappedSync(fd, st.size)?.toString('utf8') ?? null;
   } catch {
     return null;
   } finally {

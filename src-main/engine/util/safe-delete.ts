@@ -119,6 +119,16 @@ export function ensurePrivateDir(dir: string): string {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   }
+  closeSync(openPrivateDir(dir));
+  return dir;
+}
+
+/**
+ * The work folder `dir` opened (a descriptor; the caller closes it) and judged on it: refused when it is a link,
+ * owned by someone else, or open to others. An account that may write the folder `dir` is in can rename the
+ * work folder away and put its own by that name at any moment, but never change what this descriptor is.
+ */
+export function openPrivateDir(dir: string): number {
   let fd: number;
   try {
     fd = openSync(dir, DIR_OPEN_FLAGS);
@@ -136,7 +146,7 @@ export function ensurePrivateDir(dir: string): string {
     const me = process.geteuid?.() ?? 0;
     if (st.uid !== me) {
       throw new RecoveryError('UNSAFE_PATH', `${dir} belongs to another account (uid ${st.uid}).`, {
-        hint: 'Someone created the restore work folder before the restore did. Remove it after checking, then resume.',
+        hint: 'Someone created or replaced the restore work folder: it is not the one the restore made. Remove it after checking, then resume (or roll back).',
       });
     }
     if ((st.mode & 0o077) !== 0) {
@@ -145,10 +155,11 @@ export function ensurePrivateDir(dir: string): string {
         `${dir} is open to other accounts (mode ${(st.mode & 0o777).toString(8)}).`,
       );
     }
-  } finally {
+  } catch (e) {
     closeSync(fd);
+    throw e;
   }
-  return dir;
+  return fd;
 }
 
 /**

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { RecoveryError } from '../errors.js';
-import { openRegularFile, type OpenedRegular } from './given-path.js';
+import { openRegularFile, readOpenedCapped, type OpenedRegular } from './given-path.js';
 
 /** No manifest.json or SHA256SUMS of ours comes near this (one line per 1 MiB gzip member at most). */
 export const STICK_TEXT_MAX = 64 * 1024 * 1024;
@@ -33,15 +33,9 @@ export async function readStickText(file: string, max = STICK_TEXT_MAX): Promise
   const { fh, st } = opened;
   try {
     if (st.size > max) throw bad(`is ${st.size} bytes, far more than a backup's`);
-    const buf = Buffer.alloc(Math.min(st.size, max) + 1);
-    let n = 0;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
-      if (bytesRead === 0) break;
-      n += bytesRead;
-      if (n === buf.length) throw bad('grew while it was read');
-    }
-    return buf.toString('utf8', 0, n);
+    const bytes = await readOpenedCapped(fh, st.size);
+    if (bytes === null) throw bad('grew while it was read');
+    return bytes.toString('utf8');
   } finally {
     await fh.close();
   }

@@ -1,5 +1,5 @@
 import { createDecipheriv, createHash, pbkdf2Sync, type Decipher } from 'node:crypto';
-import { createReadStream, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { TarReader } from '../../archive/tar-reader.js';
 import { RecoveryError } from '../../errors.js';
@@ -55,16 +55,17 @@ export function deriveKey(kdf: OpensslKdf, passphrase: string, salt: Buffer): { 
   return bytesToKey(pass, salt, kdf === 'bytestokey-md5' ? 'md5' : 'sha256');
 }
 
-/** Which key derivation opens this file with this passphrase (by the gzip header), or null: wrong passphrase. */
-export async function detectKdf(file: string, passphrase: string): Promise<{ kdf: OpensslKdf; salt: Buffer } | null> {
-  const fh = await openEncrypted(file);
+/**
+ * Which key derivation opens this file with this passphrase (by the gzip header), or null: wrong passphrase. The
+ * header is read from `fh`, the descriptor the caller goes on reading the data from.
+ */
+export async function detectKdf(
+  fh: fsp.FileHandle,
+  file: string,
+  passphrase: string,
+): Promise<{ kdf: OpensslKdf; salt: Buffer } | null> {
   const head = Buffer.alloc(16 + 32);
-  let n: number;
-  try {
-    ({ bytesRead: n } = await fh.read(head, 0, head.length, 0));
-  } finally {
-    await fh.close();
-  }
+  const { bytesRead: n } = await fh.read(head, 0, head.length, 0);
   if (n < 32 || !head.subarray(0, 8).equals(MAGIC)) {
     throw new RecoveryError('BACKUP_CORRUPT', `${file} is not an "openssl enc -salt" file (no "Salted__" header).`, {
       hint: 'Pick the .tar.gz.enc files the product wrote.',
@@ -96,7 +97,22 @@ export async function readOpensslEncTar(
   passphrase: string,
   opts: { signal?: AbortSignal; onBytes?: (n: number) => void } = {},
 ): Promise<EncReadResult> {
-  const found = await detectKdf(file, passphrase);
+  // Opened once: the data decrypted is read from the descriptor whose header was judged, never by the name again.
+  const fh = await openEncrypted(file);
+  try {
+    return await readEncTar(fh, file, passphrase, opts);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function readEncTar(
+  fh: fsp.FileHandle,
+  file: string,
+  passphrase: string,
+  opts: { signal?: AbortSignal; onBytes?: (n: number) => void },
+): Promise<EncReadResult> {
+  const found = await detectKdf(fh, file, passphrase);
   if (found === null) {
     throw new RecoveryError('WRONG_PASSPHRASE', `The passphrase does not open ${file}.`, {
       hint: "Use the product's backup passphrase (OpenCRVS: the one its backup job encrypts with).",
@@ -116,7 +132,7 @@ export async function readOpensslEncTar(
     },
     end: () => undefined,
   });
-  const input = createReadStream(file, { start: 16, ...(opts.signal ? { signal: opts.signal } : {}) });
+  const input = fh.createReadStream({ start: 16, autoClose: false, ...(opts.signal ? { signal: opts.signal } : {}) });
   try {
     await new Promise<void>((resolve, reject) => {
       const fail = (e: unknown): void => {
@@ -153,7 +169,17 @@ export async function readOpensslEncTar(
 
 /** Decrypts an `openssl enc` file (either form) to a new file (O_EXCL, 0600); the plaintext is not checked. */
 export async function decryptOpensslEnc(file: string, passphrase: string, out: string): Promise<OpensslKdf> {
-  const found = await detectKdf(file, passphrase);
+  // Opened once, like readOpensslEncTar: what is decrypted is the file whose header was judged.
+  const input = await openEncrypted(file);
+  try {
+    return await decryptEnc(input, file, passphrase, out);
+  } finally {
+    await input.close();
+  }
+}
+
+async function decryptEnc(input: fsp.FileHandle, file: string, passphrase: string, out: string): Promise<OpensslKdf> {
+  const found = await detectKdf(input, file, passphrase);
   if (found === null) {
     throw new RecoveryError('WRONG_PASSPHRASE', `The passphrase does not open ${file}.`, {
       hint: "Use the product's backup passphrase.",
@@ -164,9 +190,8 @@ export async function decryptOpensslEnc(file: string, passphrase: string, out: s
   const { createWriteStream } = await import('node:fs');
   const { pipeline } = await import('node:stream/promises');
   try {
-    const input = await openEncrypted(file);
     await pipeline(
-      input.createReadStream({ start: 16 }),
+      input.createReadStream({ start: 16, autoClose: false }),
       createDecipheriv('aes-256-cbc', key, iv),
       createWriteStream(out, { flags: 'wx', mode: 0o600 }),
     );

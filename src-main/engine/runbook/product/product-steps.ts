@@ -3,7 +3,13 @@ import { constants, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { getPointer } from '../../appliance/json-pointer.js';
-import { scrub } from '../../appliance/client.js';
+import {
+  API_ANSWER_MAX,
+  readAnswer,
+  refuseForeignListener,
+  scrub,
+  trustedListenerUids,
+} from '../../appliance/client.js';
 import { RecoveryError, toRecoveryError } from '../../errors.js';
 import { ProgressMeter, formatBytes } from '../../progress.js';
 import type { Profile } from '../../profiles/schema.js';
@@ -302,6 +308,11 @@ async function runHttpAction(
         ? undefined
         : await fill(h, JSON.stringify(a.body));
   const contentType = a.upload !== undefined ? 'application/octet-stream' : 'application/json';
+  // What goes out is the product's backup or values taken from its answers (a token): never to a listener of
+  // another account on the API port (listener-owner.ts), held to the credentials' rule. When the profile names the
+  // product's account, no answer is taken from such a listener either (it may set what later steps use).
+  const sends = body !== undefined || a.path.includes('{var:');
+  const trusted = sends || h.profile.ownership?.user !== undefined ? trustedListenerUids(h.profile) : null;
   const deadline = Date.now() + timeoutSeconds * 1000;
   let last = '';
   for (let attempt = 0; attempt <= a.retries; attempt++) {
@@ -310,6 +321,13 @@ async function runHttpAction(
       await sleep(a.retryDelaySeconds * 1000, h.signal);
     }
     if (Date.now() > deadline) break;
+    // Before every try: the port can change hands between two (a restart).
+    if (trusted !== null) {
+      refuseForeignListener(url, trusted, {
+        notSent: `Nothing was sent${a.upload !== undefined ? " (the product's backup was not uploaded)" : ''}, and no answer from it is taken for the product's.`,
+        then: 'retry',
+      });
+    }
     let res: Response;
     try {
       res = await fetch(url, {
@@ -335,36 +353,57 @@ async function runHttpAction(
     }
     if (!a.expect.status.includes(res.status)) {
       last = `HTTP ${res.status}`;
-      await res.arrayBuffer().catch(() => undefined);
+      await res.body?.cancel().catch(() => undefined); // not read: its size is the sender's choice
       continue;
     }
     if (a.saveTo !== undefined) {
+      // Written to its file as it arrives (a product's backup export can be large): memory holds one chunk of it.
       const to = await place(h, a.saveTo);
-      let data: Buffer;
-      try {
-        data = Buffer.from(await res.arrayBuffer());
-      } catch (e) {
-        last = answerCut(e);
-        continue;
-      }
       await fsp.rm(to, { force: true });
       const fh = await fsp.open(
         to,
         constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
         0o600,
       );
+      let size = 0;
+      let cut: string | null = null;
       try {
-        await fh.writeFile(data);
-        await fh.sync();
+        const reader = res.body?.getReader();
+        for (;;) {
+          let chunk: ReadableStreamReadResult<Uint8Array>;
+          try {
+            if (reader === undefined) break;
+            chunk = await reader.read();
+          } catch (e) {
+            cut = answerCut(e);
+            break;
+          }
+          if (chunk.done) break;
+          await fh.write(chunk.value);
+          size += chunk.value.byteLength;
+        }
+        if (cut === null) await fh.sync();
       } finally {
         await fh.close();
       }
-      return `${a.method} ${shownPath}: HTTP ${res.status}, saved ${formatBytes(data.length)} to ${to}.`;
+      if (cut !== null) {
+        last = cut;
+        continue;
+      }
+      return `${a.method} ${shownPath}: HTTP ${res.status}, saved ${formatBytes(size)} to ${to}.`;
     }
     let text: string;
     try {
-      text = await res.text();
+      // At most API_ANSWER_MAX: no answer a step reads comes near it; more is not read (memory stays bounded).
+      text = await readAnswer(res);
     } catch (e) {
+      if (e instanceof RecoveryError) {
+        throw new RecoveryError(
+          'STEP_FAILED',
+          `${a.method} ${shownPath} was answered with more than ${API_ANSWER_MAX / 1024 / 1024} MiB: reading stopped.`,
+          { hint: "Check that the profile's api.baseUrl reaches the product, and the product's state and log." },
+        );
+      }
       last = answerCut(e);
       continue;
     }

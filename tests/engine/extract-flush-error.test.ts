@@ -1,0 +1,171 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, promises as fsp, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createArchive, type ArchiveResult } from '../../src-main/engine/archive/index.js';
+import { extractArchiveJob } from '../../src-main/engine/archive/extract.js';
+import { sha256Of, tempDir } from '../helpers/datasets.js';
+import { skipLoopTests } from '../helpers/loop-device.js';
+
+/**
+ * The unpacking flushes the staging filesystem in the background every 25,000 files (`sync -f`). A disk that fails
+ * a write while it writes back (a failing sector, a full thin-provisioned volume) reports it once: syncfs(2) says
+ * EIO to the first caller after the error and marks it seen, and a later `sync -f` (its own descriptor, opened after
+ * the error) says nothing. The early flush's failure was dropped ("the last flush, awaited, says whether the disk
+ * took it all"): the last flush succeeded, the unpacking reported success, and files whose data the disk never took
+ * would have been swapped in as the restored product.
+ *
+ * Real parts: an ext4 filesystem (no journal, errors=continue, as a data-only write error leaves it) on a loop
+ * device whose backing file lives on a tmpfs that is full, with holes punched where the free blocks are; once the
+ * early flush has run (its `sync` child seen exited), the tmpfs gets room again, so the last flush succeeds.
+ */
+const BEFORE = 25_000; // the files before the first early flush (EARLY_FLUSH_FILES)
+const AFTER = 3_000;
+
+let work: string;
+let src: string;
+let set: string;
+let arch: ArchiveResult;
+let tmpfs = '';
+let mnt = '';
+let device = '';
+
+function run(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+}
+
+/** This process's children (all threads) named `sync` that have exited (zombies: our loop has not reaped them). */
+function exitedSyncChildren(): number {
+  let n = 0;
+  for (const tid of readdirSync('/proc/self/task')) {
+    let kids = '';
+    try {
+      kids = readFileSync(`/proc/self/task/${tid}/children`, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const pid of kids.split(' ').filter(Boolean)) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        if (/^\d+ \(sync\) Z /.test(stat)) n++;
+      } catch {
+        /* gone */
+      }
+    }
+  }
+  return n;
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+beforeAll(async () => {
+  if (skipLoopTests) return;
+  work = await tempDir('extract-flush-error');
+  src = path.join(work, 'src');
+  // Sorted first: its data is dirty when the early flush runs.
+  await fsp.mkdir(path.join(src, 'a'), { recursive: true });
+  await fsp.writeFile(path.join(src, 'a', 'big.bin'), Buffer.alloc(8 * 1024 * 1024, 0x5a));
+  for (let d = 0; d < 28; d++) {
+    const dir = path.join(src, `d${String(d).padStart(2, '0')}`);
+    await fsp.mkdir(dir);
+    for (let i = 0; i < (BEFORE + AFTER) / 28; i++) await fsp.writeFile(path.join(dir, `f${i}`), '');
+  }
+  set = path.join(work, 'set');
+  await fsp.mkdir(set);
+  arch = await createArchive({ items: [{ id: 'app', path: src }], outDir: set }, {});
+
+  // A disk that fails writes into its free blocks until told otherwise.
+  tmpfs = path.join(work, 'backing');
+  mnt = path.join(work, 'disk');
+  mkdirSync(tmpfs);
+  mkdirSync(mnt);
+  run('mount', ['-t', 'tmpfs', '-o', 'size=40m', 'tmpfs', tmpfs]);
+  const img = path.join(tmpfs, 'disk.img');
+  run('dd', ['if=/dev/zero', `of=${img}`, 'bs=1M', 'count=32', 'status=none']);
+  run('mkfs.ext4', [
+    '-q',
+    '-F',
+    '-b',
+    '4096',
+    '-N',
+    '40000',
+    '-O',
+    '^has_journal',
+    '-E',
+    'nodiscard',
+    '-e',
+    'continue',
+    img,
+  ]);
+  for (const line of run('dumpe2fs', [img]).split('\n')) {
+    const m = /^\s+Free blocks: (.+)$/.exec(line);
+    if (!m) continue;
+    for (const r of m[1]!.split(', ')) {
+      const [a, b = a] = r.split('-').map(Number);
+      run('fallocate', ['-p', '-o', String(a! * 4096), '-l', String((b! - a! + 1) * 4096), img]);
+    }
+  }
+  device = run('losetup', ['-f', '--show', img]);
+  run('mount', [device, mnt]);
+  mkdirSync(path.join(mnt, 'work'), { mode: 0o700 });
+  chmodSync(path.join(mnt, 'work'), 0o700);
+  // Full: every write into a punched block fails (the loop device says EIO to ext4).
+  const avail = Number(run('df', ['--output=avail', '-B1', tmpfs]).split('\n')[1]);
+  run('fallocate', ['-l', String(avail), path.join(tmpfs, 'filler')]);
+}, 300_000);
+
+afterAll(() => {
+  if (skipLoopTests) return;
+  if (mnt) execFileSync('umount', ['-l', mnt], { stdio: 'ignore' });
+  if (device) execFileSync('losetup', ['-d', device], { stdio: 'ignore' });
+  if (tmpfs) execFileSync('umount', ['-l', tmpfs], { stdio: 'ignore' });
+  if (work) execFileSync('rm', ['-rf', work]);
+});
+
+describe.skipIf(skipLoopTests)('a write the disk failed during an early flush', () => {
+  it('fails the unpacking even when the last flush succeeds', async () => {
+    let freed = false;
+    const stage = path.join(mnt, 'work', 'app');
+    const job = extractArchiveJob(
+      set,
+      {
+        parts: arch.parts,
+        targets: { app: stage },
+        totalFiles: arch.files,
+        limits: { files: arch.files, contentBytes: arch.contentBytes, entries: arch.files + 100 },
+        ...(arch.gzipMembers ? { gzipMembers: arch.gzipMembers } : {}),
+      },
+      {
+        progress: (p) => {
+          if (freed || p.files < BEFORE) return;
+          // The early flush was started at file 25,000: wait (this thread, so nothing more is unpacked) until it
+          // has run, then give the disk room again.
+          for (let t = 0; t < 600 && exitedSyncChildren() === 0; t++) sleepSync(100);
+          expect(exitedSyncChildren()).toBeGreaterThan(0);
+          unlinkSync(path.join(tmpfs, 'filler'));
+          freed = true;
+        },
+        willCreate: () => undefined,
+      },
+    );
+    const outcome = await job.then(
+      () => 'unpacked',
+      (e: Error) => e.message,
+    );
+    expect(freed).toBe(true);
+    if (outcome === 'unpacked') {
+      // What the disk kept, read back from the medium (not the page cache).
+      run('umount', [mnt]);
+      run('mount', [device, mnt]);
+      const kept = existsSync(path.join(stage, 'a', 'big.bin'))
+        ? sha256Of(path.join(stage, 'a', 'big.bin'))
+        : 'missing';
+      expect({ outcome, kept }).toEqual({ outcome: 'refused', kept: sha256Of(path.join(src, 'a', 'big.bin')) });
+    }
+    expect(outcome).toMatch(/flush .* to disk/);
+    // Nothing half-written is left to be swapped in.
+    expect(existsSync(stage)).toBe(false);
+  }, 300_000);
+});

@@ -1,0 +1,130 @@
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, promises as fsp, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseProfile } from '../../src-main/engine/profiles/load.js';
+import {
+  emptyProductState,
+  removeWork,
+  runProductStep,
+  type ProductHost,
+} from '../../src-main/engine/runbook/product/product-steps.js';
+import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
+import { startSquatter } from '../helpers/port-squatter.js';
+import { rejection } from '../helpers/rejection.js';
+import { ensureTestOwner } from '../helpers/restore-driver.js';
+
+/**
+ * A product step's http action sends the product its own backup (EVC-net Edge: `upload: {artifact:…}`) or values an
+ * earlier step captured from the product's answers (a token) to the product's loopback API. While the product does
+ * not hold its port (the restore stopped it) any local account can listen there. The credentials' path refused
+ * such a listener (listener-owner.ts); the http steps sent it the upload. Now held to the same rule: a listener of
+ * another account than root, this one or the product's is sent nothing.
+ */
+const blocked = process.getuid?.() !== 0 ? 'needs root (a second, unprivileged account)' : undefined;
+const USER = 'er-squat';
+const PRIVATE = 'PRIVATE-PRODUCT-BACKUP-BYTES';
+
+function profileFor(port: number, step: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return parseProfile(
+    {
+      schemaVersion: 1,
+      id: 'steps-test',
+      productName: 'Step test product',
+      platform: 'linux',
+      service: { manager: 'none', name: 'none' },
+      items: [{ id: 'Data', path: '/data' }],
+      stopService: [],
+      api: { baseUrl: `http://127.0.0.1:${port}`, versionEndpoint: '/v', timeoutMs: 2000 },
+      steps: [{ id: 'send', title: 'Send', explain: 'Sends the product something.', at: 'restore.import', ...step }],
+      ...extra,
+    },
+    'test profile',
+  );
+}
+
+describe.skipIf(blocked !== undefined)(
+  `a product step's http action and a squatter on the API port${blocked ? ` (skipped: ${blocked})` : ''}`,
+  () => {
+    let dir = '';
+    let log = '';
+    let squatter: ChildProcess | undefined;
+    const hosts: ProductHost[] = [];
+    beforeAll(async () => {
+      ensureTestOwner(USER);
+      dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'steps-squat-'));
+      await fsp.chmod(dir, 0o755);
+    });
+    afterEach(() => {
+      squatter?.kill('SIGKILL');
+      squatter = undefined;
+    });
+    afterAll(async () => {
+      for (const h of hosts) await removeWork(h);
+      await fsp.rm(dir, { recursive: true, force: true });
+    });
+
+    async function squat(name: string): Promise<number> {
+      log = path.join(dir, `${name}.log`);
+      await fsp.writeFile(log, '');
+      await fsp.chown(log, uidForUser(USER)!, gidForGroup(USER)!);
+      const s = await startSquatter(USER, log);
+      squatter = s.child;
+      return s.port;
+    }
+
+    async function run(profile: ReturnType<typeof profileFor>, vars?: Record<string, string>) {
+      const h: ProductHost = {
+        profile,
+        root: null,
+        label: 'test',
+        device: 'dev-1',
+        passphrase: undefined,
+        signal: undefined,
+        pollMs: 50,
+        state: { ...emptyProductState(), ...(vars ? { vars } : {}) },
+        save: () => Promise.resolve(),
+      };
+      hosts.push(h);
+      return rejection(runProductStep(h, profile.steps[0]!, { log: () => undefined, progress: () => undefined }));
+    }
+
+    const said = (): string => (existsSync(log) ? readFileSync(log, 'utf8') : '');
+
+    it("does not upload the product's backup to it", async () => {
+      const upload = path.join(dir, 'product-backup.bin');
+      await fsp.writeFile(upload, PRIVATE);
+      const port = await squat('upload');
+      const e = await run(profileFor(port, { kind: 'http', method: 'POST', path: '/api/v1/backups', upload }));
+      expect(said()).not.toContain(PRIVATE);
+      expect(said()).toBe('');
+      expect(e.message).toMatch(new RegExp(`uid ${uidForUser(USER)!}.*${USER}.*Nothing was sent`));
+    });
+
+    it('does not send it a value captured from the product (a token), in the body or the path', async () => {
+      const port = await squat('token');
+      const vars = { token: 'product-token-from-its-answer' };
+      const body = await run(
+        profileFor(port, { kind: 'http', method: 'POST', path: '/api/login', body: { t: '{var:token}' } }),
+        vars,
+      );
+      const inPath = await run(profileFor(port, { kind: 'http', path: '/api/jobs?t={var:token}' }), vars);
+      expect(said()).toBe('');
+      for (const e of [body, inPath]) expect(e.message).toMatch(/Nothing was sent/);
+    });
+
+    it("takes no answer from it when the profile names the product's account", async () => {
+      const port = await squat('every');
+      const e = await run(
+        profileFor(
+          port,
+          { kind: 'http', path: '/ready', expect: { pointer: '/Id', equals: 'e1' } },
+          { ownership: { user: 'root', group: 'root', dirMode: '0755', fileMode: '0644' } },
+        ),
+      );
+      expect(said()).toBe('');
+      expect(e.message).toMatch(/Nothing was sent/);
+    });
+  },
+);
