@@ -79,56 +79,48 @@ describe('one-pass extraction with writer threads', () => {
     });
   }
 
-  // Owner and time of a writer's files are set by the writer, or by the extracting thread once the writer made
-  // them (by default for the batches it had waited for): all three ways give the same tree and the same check.
-  for (const finishHere of [undefined, true, false]) {
-    const way =
-      finishHere === undefined ? 'whichever thread is idle' : finishHere ? 'the extracting thread' : 'the writers';
-    it.skipIf(!isRoot)(
-      `gives every file the policy owner, mode and its time, also those the writers create (owner and time set by ${way})`,
-      async () => {
-        const out = path.join(work, `set-owner-${way}`);
-        await fsp.mkdir(out);
-        const r = await createArchive({ items: [{ id: 'app', path: src }], outDir: out }, {});
-        const stage = path.join(work, `stage-owner-${way}`);
-        const x = await extractArchive(
-          out,
-          {
-            parts: r.parts,
-            targets: { app: stage },
-            totalFiles: r.files,
-            ...(finishHere !== undefined ? { writersFinishHere: finishHere } : {}),
-            owner: {
-              uid: 65534,
-              gid: 65534,
-              dirMode: 0o750,
-              fileMode: 0o640,
-              exceptions: [{ glob: 'app/d3/**', fileMode: 0o664 }],
-            },
+  it.skipIf(!isRoot)(
+    'gives every file the policy owner, mode and its time, also those the writers create',
+    async () => {
+      const out = path.join(work, 'set-owner');
+      await fsp.mkdir(out);
+      const r = await createArchive({ items: [{ id: 'app', path: src }], outDir: out }, {});
+      const stage = path.join(work, 'stage-owner');
+      const x = await extractArchive(
+        out,
+        {
+          parts: r.parts,
+          targets: { app: stage },
+          totalFiles: r.files,
+          owner: {
+            uid: 65534,
+            gid: 65534,
+            dirMode: 0o750,
+            fileMode: 0o640,
+            exceptions: [{ glob: 'app/d3/**', fileMode: 0o664 }],
           },
-          {},
-        );
-        let n = 0;
-        for (const d of readdirSync(stage)) {
-          const dir = path.join(stage, d);
-          const ds = statSync(dir);
-          expect([ds.uid, ds.gid]).toEqual([65534, 65534]);
-          if (!ds.isDirectory()) continue;
-          expect(ds.mode & 0o7777).toBe(0o750);
-          for (const f of readdirSync(dir)) {
-            const st = statSync(path.join(dir, f));
-            expect([st.uid, st.gid, st.mode & 0o7777]).toEqual([65534, 65534, d === 'd3' ? 0o664 : 0o640]);
-            expect(st.mtimeMs).toBe(statSync(path.join(src, d, f)).mtimeMs);
-            n++;
-          }
+        },
+        {},
+      );
+      let n = 0;
+      for (const d of readdirSync(stage)) {
+        const dir = path.join(stage, d);
+        const ds = statSync(dir);
+        expect([ds.uid, ds.gid]).toEqual([65534, 65534]);
+        if (!ds.isDirectory()) continue;
+        expect(ds.mode & 0o7777).toBe(0o750);
+        for (const f of readdirSync(dir)) {
+          const st = statSync(path.join(dir, f));
+          expect([st.uid, st.gid, st.mode & 0o7777]).toEqual([65534, 65534, d === 'd3' ? 0o664 : 0o640]);
+          expect(st.mtimeMs).toBe(statSync(path.join(src, d, f)).mtimeMs);
+          n++;
         }
-        expect(n).toBe(FILES);
-        // Every path looked at as the disk keeps it: 2600 small files, the big one, the 26 folders and the item.
-        expect(x.owners).toEqual({ checked: FILES + 1 + 26 + 1, wrong: 0, first: [] });
-        await fsp.rm(stage, { recursive: true });
-      },
-    );
-  }
+      }
+      expect(n).toBe(FILES);
+      // Every path looked at as the disk keeps it: 2600 small files, the big one, the 26 folders and the item.
+      expect(x.owners).toEqual({ checked: FILES + 1 + 26 + 1, wrong: 0, first: [] });
+    },
+  );
 
   it('refuses a file whose data differs from the inner manifest, at the end, and leaves nothing behind', async () => {
     const a = await handArchive('bad-sum', 2100, (i, m) => (i === 1500 ? { ...m, sha256: '0'.repeat(64) } : m));

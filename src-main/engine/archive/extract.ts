@@ -351,7 +351,6 @@ export async function extractArchiveJob(
               chown: owner !== undefined,
               fsync: process.platform !== 'linux',
               ...(opts.writers !== undefined ? { count: opts.writers } : {}),
-              ...(opts.writersFinishHere !== undefined ? { finishHere: opts.writersFinishHere } : {}),
             },
             writerError,
           )
@@ -507,7 +506,7 @@ export async function extractArchiveJob(
     if (early !== null) await early;
     if (earlyFailed !== null) throw earlyFailed;
     if (owners && writers) {
-      // The writers' files: each checked by the extracting thread once its writer was done (file-writers.ts).
+      // The writers' files: each checked on its descriptor (file-writer-worker.ts); the wrong ones named here.
       owners.checked += writers.pooled;
       owners.wrong += writers.wrong;
       for (const w of writers.wrongFirst) {

@@ -107,11 +107,6 @@ export interface ExtractArchiveOptions {
   /** Threads creating small files (default: by core count; 0: none, the extracting thread writes all). */
   writers?: number;
   /**
-   * Who sets a writer's files' owner and time when there is an owner: by default the extracting thread for the
-   * batches it had to wait for (see file-writers.ts); true / false: always / never (tests).
-   */
-  writersFinishHere?: boolean;
-  /**
    * false: the caller flushes the staging folders to disk itself (`flushToDisk`), e.g. while it checks them;
    * by default the extraction does before it returns.
    */
