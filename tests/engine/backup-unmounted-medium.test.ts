@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup } from '../../src-main/engine/backup/run-backup.js';
 import { unmountedMedium } from '../../src-main/engine/media/filesystem.js';
+import { runMirror } from '../../src-main/engine/schedule/mirror.js';
 import { parseProfile } from '../../src-main/engine/profiles/load.js';
 import { autoConfirm } from '../../src-main/engine/runbook/runner.js';
 import { handProfile } from '../helpers/hand-product.js';
@@ -78,6 +79,20 @@ describe.skipIf(skipLoopTests)('a backup to a stick that is not mounted', () => 
     } finally {
       execFileSync('umount', [media]);
     }
+    expect(readdirSync(media)).toEqual([]);
+  }, 120_000);
+
+  it('mirror refuses an empty mount folder under /media: the copies would be "read back" from the system disk', async () => {
+    const local = path.join(work, 'local');
+    await backupTo(local);
+    await fsp.mkdir(media, { recursive: true });
+    const e = await rejection(
+      runMirror(
+        { from: local, to: media, keep: 2, stateDir: path.join(work, 'state') },
+        { emit: () => undefined, interaction: autoConfirm },
+      ),
+    );
+    expect(e.code).toBe('MEDIUM_GONE');
     expect(readdirSync(media)).toEqual([]);
   }, 120_000);
 

@@ -6,12 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseProfile } from '../../src-main/engine/profiles/load.js';
-import {
-  emptyProductState,
-  removeWork,
-  runProductStep,
-  type ProductHost,
-} from '../../src-main/engine/runbook/product/product-steps.js';
+import { removeWork, runProductStep, type ProductHost } from '../../src-main/engine/runbook/product/product-steps.js';
+import { productHost } from '../helpers/product-host.js';
 import { rejection } from '../helpers/rejection.js';
 
 /**
@@ -74,17 +70,7 @@ function stepHost(step: Record<string, unknown>): { h: ProductHost; run: () => P
     },
     'test profile',
   );
-  const h: ProductHost = {
-    profile: p,
-    root: null,
-    label: 'test',
-    device: 'dev-1',
-    passphrase: undefined,
-    signal: undefined,
-    pollMs: 50,
-    state: emptyProductState(),
-    save: () => Promise.resolve(),
-  };
+  const h = productHost(p);
   hosts.push(h);
   const s = { log: () => undefined, progress: () => undefined };
   return { h, run: () => runProductStep(h, p.steps[0]!, s) };

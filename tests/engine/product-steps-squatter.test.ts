@@ -3,7 +3,7 @@ import { existsSync, promises as fsp, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parseProfile } from '../../src-main/engine/profiles/load.js';
+import type { Profile } from '../../src-main/engine/profiles/schema.js';
 import {
   emptyProductState,
   removeWork,
@@ -12,6 +12,7 @@ import {
 } from '../../src-main/engine/runbook/product/product-steps.js';
 import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
 import { startSquatter } from '../helpers/port-squatter.js';
+import { productHost, stepsProfile } from '../helpers/product-host.js';
 import { rejection } from '../helpers/rejection.js';
 import { ensureTestOwner } from '../helpers/restore-driver.js';
 
@@ -26,21 +27,13 @@ const blocked = process.getuid?.() !== 0 ? 'needs root (a second, unprivileged a
 const USER = 'er-squat';
 const PRIVATE = 'PRIVATE-PRODUCT-BACKUP-BYTES';
 
-function profileFor(port: number, step: Record<string, unknown>, extra: Record<string, unknown> = {}) {
-  return parseProfile(
+function profileFor(port: number, step: Record<string, unknown>, extra: Record<string, unknown> = {}): Profile {
+  return stepsProfile(
+    [{ id: 'send', title: 'Send', explain: 'Sends the product something.', at: 'restore.import', ...step }],
     {
-      schemaVersion: 1,
-      id: 'steps-test',
-      productName: 'Step test product',
-      platform: 'linux',
-      service: { manager: 'none', name: 'none' },
-      items: [{ id: 'Data', path: '/data' }],
-      stopService: [],
       api: { baseUrl: `http://127.0.0.1:${port}`, versionEndpoint: '/v', timeoutMs: 2000 },
-      steps: [{ id: 'send', title: 'Send', explain: 'Sends the product something.', at: 'restore.import', ...step }],
       ...extra,
     },
-    'test profile',
   );
 }
 
@@ -74,18 +67,8 @@ describe.skipIf(blocked !== undefined)(
       return s.port;
     }
 
-    async function run(profile: ReturnType<typeof profileFor>, vars?: Record<string, string>) {
-      const h: ProductHost = {
-        profile,
-        root: null,
-        label: 'test',
-        device: 'dev-1',
-        passphrase: undefined,
-        signal: undefined,
-        pollMs: 50,
-        state: { ...emptyProductState(), ...(vars ? { vars } : {}) },
-        save: () => Promise.resolve(),
-      };
+    async function run(profile: Profile, vars?: Record<string, string>) {
+      const h = productHost(profile, vars ? { state: { ...emptyProductState(), vars } } : {});
       hosts.push(h);
       return rejection(runProductStep(h, profile.steps[0]!, { log: () => undefined, progress: () => undefined }));
     }

@@ -6,7 +6,7 @@ import { createArchive, sizeTrees, verifyArchive, type ArchiveResult } from '../
 import { apiWithPort, applianceClientFor, compareVersions, type ApplianceClient } from '../appliance/client.js';
 import { versionFromCommand } from '../appliance/installed-version.js';
 import { RecoveryError, toRecoveryError } from '../errors.js';
-import { freeSpace, unmountedMedium } from '../media/filesystem.js';
+import { freeSpace, refuseUnmountedMedium } from '../media/filesystem.js';
 import { splitPartTooLarge, splitSizeFor } from '../media/split-size.js';
 import { localDeviceId } from '../media/device-id.js';
 import { dropPageCacheAll } from '../media/page-cache.js';
@@ -227,13 +227,7 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       }
       c.items = c.items.filter((i) => c.sizes.has(i.id));
       // Before anything is made there: an unmounted stick's folder is the system disk's (see unmountedMedium).
-      const unmounted = await unmountedMedium(c.o.to);
-      if (unmounted !== null) {
-        throw new RecoveryError('MEDIUM_GONE', `The backup disk is not mounted: ${unmounted}.`, {
-          hint: 'Plug in the stick or disk and mount it (or give the folder it is mounted at), then start again. Nothing was changed.',
-          details: { to: c.o.to },
-        });
-      }
+      await refuseUnmountedMedium(c.o.to, 'backup');
       await fsp.mkdir(c.o.to, { recursive: true }).catch((e: unknown) => {
         throw toRecoveryError(e, c.o.to);
       });

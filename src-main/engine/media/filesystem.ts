@@ -182,6 +182,16 @@ export async function unmountedMedium(
   return null;
 }
 
+/** unmountedMedium as a refusal (MEDIUM_GONE, before anything is written): `what` is "backup" or "mirror". */
+export async function refuseUnmountedMedium(to: string, what: string): Promise<void> {
+  const why = await unmountedMedium(to);
+  if (why === null) return;
+  throw new RecoveryError('MEDIUM_GONE', `The stick or backup disk is not mounted: ${why}.`, {
+    hint: `Plug in the stick or disk and mount it (or give the folder it is mounted at), then start the ${what} again. Nothing was changed.`,
+    details: { to },
+  });
+}
+
 /**
  * Whether the medium at `p` is still there: the path is readable (a real directory read, since
  * stat alone can answer from cache after an unplug) and still sits on its own mount, not on the

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { listBackups } from '../backup/list-backups.js';
 import { MANIFEST_NAME, readBackupSet, type BackupManifest } from '../backup/manifest.js';
 import { RecoveryError, toRecoveryError } from '../errors.js';
+import { refuseUnmountedMedium } from '../media/filesystem.js';
 import { dropPageCache } from '../media/page-cache.js';
 import { formatBytes, ProgressMeter } from '../progress.js';
 import { globMatcher } from '../restore/ownership-policy.js';
@@ -481,6 +482,8 @@ export async function runMirror(o: MirrorOptions, io: RunbookIO): Promise<Mirror
     { folderOnly: true },
   );
   await refuseSpecialPath(o.to, 'a stick or folder to copy backups to', STICK_HINT, { folderOnly: true });
+  // A stick's empty mount folder is the system disk's: copies "read back from the stick" would be read from there.
+  await refuseUnmountedMedium(o.to, 'mirror');
   return withJobLock(o.stateDir, { command: 'mirror' }, async () => {
     const c: Ctx = { o, items: [], result: { copied: [], alreadyThere: [], removed: [] }, record: {} };
     const def: RunbookDef<Ctx> = {
