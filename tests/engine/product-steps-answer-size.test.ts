@@ -5,9 +5,8 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseProfile } from '../../src-main/engine/profiles/load.js';
 import { removeWork, runProductStep, type ProductHost } from '../../src-main/engine/runbook/product/product-steps.js';
-import { productHost } from '../helpers/product-host.js';
+import { productHost, stepsProfile } from '../helpers/product-host.js';
 import { rejection } from '../helpers/rejection.js';
 
 /**
@@ -56,19 +55,11 @@ afterAll(async () => {
 });
 
 function stepHost(step: Record<string, unknown>): { h: ProductHost; run: () => Promise<string> } {
-  const p = parseProfile(
+  const p = stepsProfile(
+    [{ title: 'A step', explain: 'It asks the API.', at: 'backup.after-stop', id: 's', ...step }],
     {
-      schemaVersion: 1,
-      id: 'answer-size',
-      productName: 'Answer size product',
-      platform: 'linux',
-      service: { manager: 'none', name: 'none' },
-      items: [{ id: 'Data', path: '/data' }],
-      stopService: [],
       api: { baseUrl: `http://127.0.0.1:${port}`, versionEndpoint: '/v', timeoutMs: 60_000 },
-      steps: [{ title: 'A step', explain: 'It asks the API.', at: 'backup.after-stop', id: 's', ...step }],
     },
-    'test profile',
   );
   const h = productHost(p);
   hosts.push(h);
