@@ -4,12 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readOpensslEncTar } from '../../src-main/engine/runbook/product/openssl-enc.js';
+import { emptyProductState, runProductStep } from '../../src-main/engine/runbook/product/product-steps.js';
 import { readPassphraseFile } from '../../src-main/engine/schedule/passphrase-file.js';
 import { readGivenFile, readSmallFileSync } from '../../src-main/engine/util/given-path.js';
 import { readStickText } from '../../src-main/engine/util/stick-file.js';
 import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
 import { isRoot } from '../helpers/datasets.js';
 import { watchOpens } from '../helpers/open-watch.js';
+import { productHost, stepsProfile } from '../helpers/product-host.js';
 import { racerAsync } from '../helpers/racer-run.js';
 import { ensureTestOwner } from '../helpers/restore-driver.js';
 
@@ -144,6 +146,28 @@ describe.skipIf(!isRoot)('a file swapped for a device by a local user while root
       ROUNDS / 4, // a key derivation per read: slower than the others, and the old code opened the device at once
       await fsp.readFile(enc),
     );
+  });
+
+  it("a product's log followed by a step (the product's account may swap it) never opens the device", () => {
+    const step = {
+      id: 'log',
+      title: 'Follow the log',
+      explain: 'Waits for the product to say it is done.',
+      at: 'restore.after-start',
+      kind: 'follow-log',
+      file: '{root}/product.log',
+      successPattern: 'the real file',
+      timeoutSeconds: 30,
+    };
+    return race('follow', 'product.log', async (p) => {
+      const profile = stepsProfile([{ ...step, file: p }]);
+      // From the start of the file (a fresh step reads only what is written after it began).
+      const h = productHost(profile, { pollMs: 1, state: { ...emptyProductState(), offsets: { log: 0 } } });
+      return runProductStep(h, profile.steps[0]!, { log: () => undefined, progress: () => undefined }).then(
+        (said) => outcome(/says: the real file$/.test(said) ? REAL : said, undefined, /$^/),
+        (e: unknown) => outcome(null, e, /product\.log is not a regular file/),
+      );
+    });
   });
 
   it("the product's API port file (read synchronously) never opens the device", () =>

@@ -21,7 +21,7 @@ import { decryptOpensslEnc } from './openssl-enc.js';
 import { accountFor, runCommand } from './run-command.js';
 import { boundText } from '../../profiles/safe-pattern.js';
 import { removeTreeNoFollow } from '../../util/safe-delete.js';
-import { openRegularOrRefuse } from '../../util/given-path.js';
+import { fileKind, openRegularFile, openRegularOrRefuse } from '../../util/given-path.js';
 
 /** What product steps remember while a job runs; the restore keeps it in its journal (resume, rollback). */
 export interface ProductState {
@@ -477,7 +477,17 @@ async function followLog(
     const size = await fileSize(file);
     if (size < offset) offset = 0; // rotated or truncated: read the new file from its start
     if (size > offset) {
-      const fh = await fsp.open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+      // The product's account may swap its log between the stat above and this open: only a regular file is
+      // opened (never a link, a device, or a FIFO whose open would wait for a writer for ever, past the timeout).
+      const opened = await openRegularFile(file, { noFollow: true });
+      if (opened.fh === null) {
+        throw new RecoveryError(
+          'UNSAFE_PATH',
+          `${file} is not a regular file: it is ${fileKind(opened.st)}. It was not read.`,
+          { hint: "Something replaced the product's log: check the product's account, then retry or roll back." },
+        );
+      }
+      const fh = opened.fh;
       try {
         const len = Math.min(size - offset, 4 * 1024 * 1024);
         const buf = Buffer.alloc(len);
