@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, promises as fsp, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,6 +10,7 @@ import { loopbackListeners } from '../../src-main/engine/appliance/listener-owne
 import { loadProfile } from '../../src-main/engine/profiles/load.js';
 import type { CredentialEntry } from '../../src-main/engine/runbook/types.js';
 import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
+import { startSquatter } from '../helpers/port-squatter.js';
 import { ensureTestOwner } from '../helpers/restore-driver.js';
 
 /**
@@ -21,22 +22,6 @@ import { ensureTestOwner } from '../helpers/restore-driver.js';
 const blocked = process.getuid?.() !== 0 ? 'needs root (a second, unprivileged account)' : undefined;
 const USER = 'er-squat';
 const SECRET = 'client-secret-typed-by-the-technician';
-
-const SQUATTER = `
-const http = require('node:http');
-const fs = require('node:fs');
-const [log] = process.argv.slice(1);
-const srv = http.createServer((req, res) => {
-  let body = '';
-  req.on('data', (d) => (body += d));
-  req.on('end', () => {
-    fs.appendFileSync(log, req.method + ' ' + req.url + ' ' + body + '\\n');
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ Id: 'e1', ClientId: 'client', ClientSecret: null }));
-  });
-});
-srv.listen(0, '127.0.0.1', () => process.stdout.write(String(srv.address().port) + '\\n'));
-`;
 
 async function entryAndResource() {
   const profile = await loadProfile('eds-linux');
@@ -80,23 +65,9 @@ describe.skipIf(blocked !== undefined)(
       await fsp.mkdir(logDir);
       await fsp.chown(logDir, uidForUser(USER)!, gidForGroup(USER)!);
       const log = path.join(logDir, 'requests.log');
-      squatter = spawn(
-        'setpriv',
-        [
-          `--reuid=${uidForUser(USER)!}`,
-          `--regid=${gidForGroup(USER)!}`,
-          '--clear-groups',
-          process.execPath,
-          '-e',
-          SQUATTER,
-          log,
-        ],
-        { stdio: ['ignore', 'pipe', 'inherit'] },
-      );
-      const port = await new Promise<number>((resolve, reject) => {
-        squatter!.stdout!.once('data', (d: Buffer) => resolve(Number(String(d).trim())));
-        squatter!.once('exit', (c) => reject(new Error(`the squatter ended (${c})`)));
-      });
+      const s = await startSquatter(USER, log);
+      squatter = s.child;
+      const port = s.port;
       const { api, resource, entry } = await entryAndResource();
       const client = new ApplianceClient({ ...api, baseUrl: `http://localhost:${port}` });
       const error = await client.applyCredentials(resource, entry, { ClientSecret: SECRET }).then(
@@ -112,23 +83,9 @@ describe.skipIf(blocked !== undefined)(
       const log = path.join(dir, 'squatter-health.log');
       await fsp.writeFile(log, '');
       await fsp.chown(log, uidForUser(USER)!, gidForGroup(USER)!);
-      squatter = spawn(
-        'setpriv',
-        [
-          `--reuid=${uidForUser(USER)!}`,
-          `--regid=${gidForGroup(USER)!}`,
-          '--clear-groups',
-          process.execPath,
-          '-e',
-          SQUATTER,
-          log,
-        ],
-        { stdio: ['ignore', 'pipe', 'inherit'] },
-      );
-      const port = await new Promise<number>((resolve, reject) => {
-        squatter!.stdout!.once('data', (d: Buffer) => resolve(Number(String(d).trim())));
-        squatter!.once('exit', (c) => reject(new Error(`the squatter ended (${c})`)));
-      });
+      const s = await startSquatter(USER, log);
+      squatter = s.child;
+      const port = s.port;
       const profile = await loadProfile('eds-linux');
       expect(profile.ownership?.user).toBe('edgedatastore');
       const { api } = await entryAndResource();

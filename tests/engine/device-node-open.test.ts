@@ -3,6 +3,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkPassphrase } from '../../src-main/engine/backup/check-passphrase.js';
+import { verifyArtifacts } from '../../src-main/engine/runbook/product/artifacts.js';
 import { readRememberedTicket, TICKET_FILE } from '../../src-main/engine/report/ticket.js';
 import { readPassphraseFile } from '../../src-main/engine/schedule/passphrase-file.js';
 import { readGivenFile } from '../../src-main/engine/util/given-path.js';
@@ -90,6 +91,28 @@ describe.skipIf(!isRoot)('device nodes are judged without being opened', () => {
     execFileSync('mknod', ['-m', '600', node, 'c', '1', '3']);
     const r = await opened(node, () => readRememberedTicket(state));
     expect(r.result).toEqual({});
+    expect(r.opened).toBe(false);
+  });
+
+  it("a product's artifact on a stick that is a device node is damaged, and the device is never opened", async () => {
+    const set = path.join(work, 'artifact-set');
+    await fsp.mkdir(path.join(set, 'artifacts', 'export'), { recursive: true });
+    const node = path.join(set, 'artifacts', 'export', 'export.graph');
+    execFileSync('mknod', [node, 'c', '1', '3']);
+    const record = {
+      step: 'export',
+      path: 'artifacts/export/export.graph',
+      size: 0,
+      sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', // of nothing: /dev/null's
+      source: '/opt/product/export.graph',
+      mtime: new Date(0).toISOString(),
+      format: 'file' as const,
+    };
+    const r = await opened(node, () => verifyArtifacts(set, [record]));
+    expect(r.result).toMatchObject({
+      code: 'BACKUP_CORRUPT',
+      message: expect.stringMatching(/export\.graph is not a regular file/),
+    });
     expect(r.opened).toBe(false);
   });
 

@@ -79,42 +79,48 @@ describe('one-pass extraction with writer threads', () => {
     });
   }
 
-  it.skipIf(!isRoot)('gives every file the policy owner and mode, also those the writers create', async () => {
-    const out = path.join(work, 'set-owner');
-    await fsp.mkdir(out);
-    const r = await createArchive({ items: [{ id: 'app', path: src }], outDir: out }, {});
-    const stage = path.join(work, 'stage-owner');
-    await extractArchive(
-      out,
-      {
-        parts: r.parts,
-        targets: { app: stage },
-        totalFiles: r.files,
-        owner: {
-          uid: 65534,
-          gid: 65534,
-          dirMode: 0o750,
-          fileMode: 0o640,
-          exceptions: [{ glob: 'app/d3/**', fileMode: 0o664 }],
+  it.skipIf(!isRoot)(
+    'gives every file the policy owner, mode and its time, also those the writers create',
+    async () => {
+      const out = path.join(work, 'set-owner');
+      await fsp.mkdir(out);
+      const r = await createArchive({ items: [{ id: 'app', path: src }], outDir: out }, {});
+      const stage = path.join(work, 'stage-owner');
+      const x = await extractArchive(
+        out,
+        {
+          parts: r.parts,
+          targets: { app: stage },
+          totalFiles: r.files,
+          owner: {
+            uid: 65534,
+            gid: 65534,
+            dirMode: 0o750,
+            fileMode: 0o640,
+            exceptions: [{ glob: 'app/d3/**', fileMode: 0o664 }],
+          },
         },
-      },
-      {},
-    );
-    let n = 0;
-    for (const d of readdirSync(stage)) {
-      const dir = path.join(stage, d);
-      const ds = statSync(dir);
-      expect([ds.uid, ds.gid]).toEqual([65534, 65534]);
-      if (!ds.isDirectory()) continue;
-      expect(ds.mode & 0o7777).toBe(0o750);
-      for (const f of readdirSync(dir)) {
-        const st = statSync(path.join(dir, f));
-        expect([st.uid, st.gid, st.mode & 0o7777]).toEqual([65534, 65534, d === 'd3' ? 0o664 : 0o640]);
-        n++;
+        {},
+      );
+      let n = 0;
+      for (const d of readdirSync(stage)) {
+        const dir = path.join(stage, d);
+        const ds = statSync(dir);
+        expect([ds.uid, ds.gid]).toEqual([65534, 65534]);
+        if (!ds.isDirectory()) continue;
+        expect(ds.mode & 0o7777).toBe(0o750);
+        for (const f of readdirSync(dir)) {
+          const st = statSync(path.join(dir, f));
+          expect([st.uid, st.gid, st.mode & 0o7777]).toEqual([65534, 65534, d === 'd3' ? 0o664 : 0o640]);
+          expect(st.mtimeMs).toBe(statSync(path.join(src, d, f)).mtimeMs);
+          n++;
+        }
       }
-    }
-    expect(n).toBe(FILES);
-  });
+      expect(n).toBe(FILES);
+      // Every path looked at as the disk keeps it: 2600 small files, the big one, the 26 folders and the item.
+      expect(x.owners).toEqual({ checked: FILES + 1 + 26 + 1, wrong: 0, first: [] });
+    },
+  );
 
   it('refuses a file whose data differs from the inner manifest, at the end, and leaves nothing behind', async () => {
     const a = await handArchive('bad-sum', 2100, (i, m) => (i === 1500 ? { ...m, sha256: '0'.repeat(64) } : m));

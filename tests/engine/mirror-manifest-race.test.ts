@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MANIFEST_NAME } from '../../src-main/engine/backup/manifest.js';
 import { readSetForMirror } from '../../src-main/engine/schedule/mirror.js';
@@ -11,6 +9,7 @@ import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users
 import { runCli } from '../helpers/cli.js';
 import { isRoot } from '../helpers/datasets.js';
 import { handProfile } from '../helpers/hand-product.js';
+import { racerAsync } from '../helpers/racer-run.js';
 import { ensureTestOwner } from '../helpers/restore-driver.js';
 
 /**
@@ -23,7 +22,6 @@ import { ensureTestOwner } from '../helpers/restore-driver.js';
  * reads the set again and again; every read must hash the manifest it parsed.
  */
 const OWNER = 'edge-rt';
-const RACER = fileURLToPath(new URL('../helpers/racer.mjs', import.meta.url));
 const ROUNDS = 150;
 const GIVE_UP_MS = 60_000;
 
@@ -79,26 +77,8 @@ describe.skipIf(!isRoot)("a set's manifest swapped by a local user while the mir
     const link = path.join(mine, 'set');
     await fsp.symlink(a, link);
     const stop = path.join(work, 'stop');
-    const racer = spawn(
-      'setpriv',
-      [
-        `--reuid=${uidForUser(OWNER)!}`,
-        `--regid=${gidForGroup(OWNER)!}`,
-        '--clear-groups',
-        process.execPath,
-        RACER,
-        'flip-link',
-        link,
-        a,
-        bb,
-        stop,
-        String(GIVE_UP_MS / 1000 + 30),
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let said = '';
-    racer.stdout.on('data', (d: Buffer) => (said += d.toString()));
-    const racerDone = new Promise<void>((resolve) => racer.on('close', () => resolve()));
+    const racer = racerAsync(OWNER, ['flip-link', link, a, bb, stop, String(GIVE_UP_MS / 1000 + 30)]);
+    let said: Record<string, unknown> = {};
     const seen = { a: 0, b: 0, mismatched: 0 };
     try {
       const until = Date.now() + GIVE_UP_MS;
@@ -111,9 +91,9 @@ describe.skipIf(!isRoot)("a set's manifest swapped by a local user while the mir
       }
     } finally {
       await fsp.writeFile(stop, '');
-      await racerDone;
+      said = await racer;
     }
-    expect({ ...seen, racer: said.trim() }).toMatchObject({ mismatched: 0 });
+    expect({ ...seen, racer: said }).toMatchObject({ mismatched: 0 });
     expect(seen.a, 'set A was read while the link flipped').toBeGreaterThanOrEqual(ROUNDS);
     expect(seen.b, 'set B was read while the link flipped').toBeGreaterThanOrEqual(ROUNDS);
   }, 120_000);

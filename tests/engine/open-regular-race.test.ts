@@ -1,16 +1,18 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readOpensslEncTar } from '../../src-main/engine/runbook/product/openssl-enc.js';
+import { emptyProductState, runProductStep } from '../../src-main/engine/runbook/product/product-steps.js';
 import { readPassphraseFile } from '../../src-main/engine/schedule/passphrase-file.js';
 import { readGivenFile, readSmallFileSync } from '../../src-main/engine/util/given-path.js';
 import { readStickText } from '../../src-main/engine/util/stick-file.js';
 import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
 import { isRoot } from '../helpers/datasets.js';
 import { watchOpens } from '../helpers/open-watch.js';
+import { productHost, stepsProfile } from '../helpers/product-host.js';
+import { racerAsync } from '../helpers/racer-run.js';
 import { ensureTestOwner } from '../helpers/restore-driver.js';
 
 /**
@@ -25,7 +27,6 @@ import { ensureTestOwner } from '../helpers/restore-driver.js';
  * was live), or the device was opened; no timing of this machine decides the outcome.
  */
 const OWNER = 'edge-rt';
-const RACER = fileURLToPath(new URL('../helpers/racer.mjs', import.meta.url));
 const ROUNDS = 200;
 const GIVE_UP_MS = 90_000;
 const REAL = 'the real file\n';
@@ -64,26 +65,8 @@ async function race(
   await fsp.symlink(real, link);
   const stop = path.join(dir, 'stop');
   const watch = await watchOpens([node], path.join(dir, 'sentinel'));
-  const racer = spawn(
-    'setpriv',
-    [
-      `--reuid=${uidForUser(OWNER)!}`,
-      `--regid=${gidForGroup(OWNER)!}`,
-      '--clear-groups',
-      process.execPath,
-      RACER,
-      'flip-link',
-      link,
-      real,
-      devs,
-      stop,
-      String(GIVE_UP_MS / 1000 + 30),
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let said = '';
-  racer.stdout.on('data', (d: Buffer) => (said += d.toString()));
-  const racerDone = new Promise<void>((resolve) => racer.on('close', () => resolve()));
+  const racer = racerAsync(OWNER, ['flip-link', link, real, devs, stop, String(GIVE_UP_MS / 1000 + 30)]);
+  let said: Record<string, unknown> = {};
   const seen = { read: 0, refused: 0 };
   try {
     const until = Date.now() + GIVE_UP_MS;
@@ -93,11 +76,11 @@ async function race(
     }
   } finally {
     await fsp.writeFile(stop, '');
-    await racerDone;
+    said = await racer;
     await watch.settle();
     watch.stop();
   }
-  expect({ deviceOpened: watch.saw(node), racer: said.trim() }).toMatchObject({ deviceOpened: false });
+  expect({ deviceOpened: watch.saw(node), racer: said }).toMatchObject({ deviceOpened: false });
   expect(seen.read, 'the real file was read while the link flipped').toBeGreaterThanOrEqual(rounds);
   expect(seen.refused, 'the device was refused while the link flipped').toBeGreaterThanOrEqual(rounds);
 }
@@ -163,6 +146,28 @@ describe.skipIf(!isRoot)('a file swapped for a device by a local user while root
       ROUNDS / 4, // a key derivation per read: slower than the others, and the old code opened the device at once
       await fsp.readFile(enc),
     );
+  });
+
+  it("a product's log followed by a step (the product's account may swap it) never opens the device", () => {
+    const step = {
+      id: 'log',
+      title: 'Follow the log',
+      explain: 'Waits for the product to say it is done.',
+      at: 'restore.after-start',
+      kind: 'follow-log',
+      file: '{root}/product.log',
+      successPattern: 'the real file',
+      timeoutSeconds: 30,
+    };
+    return race('follow', 'product.log', async (p) => {
+      const profile = stepsProfile([{ ...step, file: p }]);
+      // From the start of the file (a fresh step reads only what is written after it began).
+      const h = productHost(profile, { pollMs: 1, state: { ...emptyProductState(), offsets: { log: 0 } } });
+      return runProductStep(h, profile.steps[0]!, { log: () => undefined, progress: () => undefined }).then(
+        (said) => outcome(/says: the real file$/.test(said) ? REAL : said, undefined, /$^/),
+        (e: unknown) => outcome(null, e, /product\.log is not a regular file/),
+      );
+    });
   });
 
   it("the product's API port file (read synchronously) never opens the device", () =>

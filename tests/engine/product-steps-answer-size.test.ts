@@ -5,13 +5,8 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseProfile } from '../../src-main/engine/profiles/load.js';
-import {
-  emptyProductState,
-  removeWork,
-  runProductStep,
-  type ProductHost,
-} from '../../src-main/engine/runbook/product/product-steps.js';
+import { removeWork, runProductStep, type ProductHost } from '../../src-main/engine/runbook/product/product-steps.js';
+import { productHost, stepsProfile } from '../helpers/product-host.js';
 import { rejection } from '../helpers/rejection.js';
 
 /**
@@ -60,31 +55,13 @@ afterAll(async () => {
 });
 
 function stepHost(step: Record<string, unknown>): { h: ProductHost; run: () => Promise<string> } {
-  const p = parseProfile(
+  const p = stepsProfile(
+    [{ title: 'A step', explain: 'It asks the API.', at: 'backup.after-stop', id: 's', ...step }],
     {
-      schemaVersion: 1,
-      id: 'answer-size',
-      productName: 'Answer size product',
-      platform: 'linux',
-      service: { manager: 'none', name: 'none' },
-      items: [{ id: 'Data', path: '/data' }],
-      stopService: [],
       api: { baseUrl: `http://127.0.0.1:${port}`, versionEndpoint: '/v', timeoutMs: 60_000 },
-      steps: [{ title: 'A step', explain: 'It asks the API.', at: 'backup.after-stop', id: 's', ...step }],
     },
-    'test profile',
   );
-  const h: ProductHost = {
-    profile: p,
-    root: null,
-    label: 'test',
-    device: 'dev-1',
-    passphrase: undefined,
-    signal: undefined,
-    pollMs: 50,
-    state: emptyProductState(),
-    save: () => Promise.resolve(),
-  };
+  const h = productHost(p);
   hosts.push(h);
   const s = { log: () => undefined, progress: () => undefined };
   return { h, run: () => runProductStep(h, p.steps[0]!, s) };

@@ -4,13 +4,8 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseProfile } from '../../src-main/engine/profiles/load.js';
-import {
-  emptyProductState,
-  removeWork,
-  runProductStep,
-  type ProductHost,
-} from '../../src-main/engine/runbook/product/product-steps.js';
+import { removeWork, runProductStep, type ProductHost } from '../../src-main/engine/runbook/product/product-steps.js';
+import { productHost, stepsProfile } from '../helpers/product-host.js';
 import { rejection } from '../helpers/rejection.js';
 
 /**
@@ -59,42 +54,22 @@ describe("a product step's http action answered with a redirect", () => {
   it('does not send the upload to the address a redirect names, and says why the step failed', async () => {
     const upload = path.join(dir, 'product-backup.bin');
     await fsp.writeFile(upload, 'PRIVATE-PRODUCT-BACKUP-BYTES');
-    const profile = parseProfile(
-      {
-        schemaVersion: 1,
-        id: 'steps-test',
-        productName: 'Step test product',
-        platform: 'linux',
-        service: { manager: 'none', name: 'none' },
-        items: [{ id: 'Data', path: '/data' }],
-        stopService: [],
-        api: { baseUrl: `http://127.0.0.1:${productPort}`, versionEndpoint: '/v' },
-        steps: [
-          {
-            id: 'upload',
-            title: 'Upload the backup',
-            explain: 'Sends the product its backup.',
-            at: 'restore.import',
-            kind: 'http',
-            method: 'POST',
-            path: '/api/v1/backups',
-            upload,
-          },
-        ],
-      },
-      'test profile',
+    const profile = stepsProfile(
+      [
+        {
+          id: 'upload',
+          title: 'Upload the backup',
+          explain: 'Sends the product its backup.',
+          at: 'restore.import',
+          kind: 'http',
+          method: 'POST',
+          path: '/api/v1/backups',
+          upload,
+        },
+      ],
+      { api: { baseUrl: `http://127.0.0.1:${productPort}`, versionEndpoint: '/v' } },
     );
-    const h: ProductHost = {
-      profile,
-      root: null,
-      label: 'test',
-      device: 'dev-1',
-      passphrase: undefined,
-      signal: undefined,
-      pollMs: 50,
-      state: emptyProductState(),
-      save: () => Promise.resolve(),
-    };
+    const h = productHost(profile);
     hosts.push(h);
     const e = await rejection(
       runProductStep(h, profile.steps[0]!, { log: () => undefined, progress: () => undefined }),
@@ -117,43 +92,23 @@ describe("a product step's http action whose answer never finishes", () => {
     });
     const port = await listen(stalling);
     try {
-      const profile = parseProfile(
-        {
-          schemaVersion: 1,
-          id: 'steps-test',
-          productName: 'Step test product',
-          platform: 'linux',
-          service: { manager: 'none', name: 'none' },
-          items: [{ id: 'Data', path: '/data' }],
-          stopService: [],
-          api: { baseUrl: `http://127.0.0.1:${port}`, versionEndpoint: '/v', timeoutMs: 1000 },
-          steps: [
-            {
-              id: 'ready',
-              title: 'Wait until ready',
-              explain: 'Asks the product whether it is ready.',
-              at: 'restore.after-start',
-              kind: 'http',
-              path: '/ready',
-              expect: { pointer: '/ok', equals: true },
-              retries: 1,
-              retryDelaySeconds: 0,
-            },
-          ],
-        },
-        'test profile',
+      const profile = stepsProfile(
+        [
+          {
+            id: 'ready',
+            title: 'Wait until ready',
+            explain: 'Asks the product whether it is ready.',
+            at: 'restore.after-start',
+            kind: 'http',
+            path: '/ready',
+            expect: { pointer: '/ok', equals: true },
+            retries: 1,
+            retryDelaySeconds: 0,
+          },
+        ],
+        { api: { baseUrl: `http://127.0.0.1:${port}`, versionEndpoint: '/v', timeoutMs: 1000 } },
       );
-      const h: ProductHost = {
-        profile,
-        root: null,
-        label: 'test',
-        device: 'dev-1',
-        passphrase: undefined,
-        signal: undefined,
-        pollMs: 50,
-        state: emptyProductState(),
-        save: () => Promise.resolve(),
-      };
+      const h = productHost(profile);
       hosts.push(h);
       const lines: string[] = [];
       const done = await runProductStep(h, profile.steps[0]!, { log: (m) => lines.push(m), progress: () => undefined });

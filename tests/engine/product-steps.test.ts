@@ -6,42 +6,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup } from '../../src-main/engine/backup/run-backup.js';
-import { parseProfile } from '../../src-main/engine/profiles/load.js';
 import type { Profile } from '../../src-main/engine/profiles/schema.js';
-import {
-  runProductStep,
-  emptyProductState,
-  removeWork,
-  type ProductHost,
-} from '../../src-main/engine/runbook/product/product-steps.js';
+import { runProductStep, removeWork, type ProductHost } from '../../src-main/engine/runbook/product/product-steps.js';
 import { autoConfirm } from '../../src-main/engine/runbook/runner.js';
 import type { RunbookEvent } from '../../src-main/engine/runbook/types.js';
 import { serviceFor } from '../../src-main/engine/service/index.js';
 import { accountFor } from '../../src-main/engine/runbook/product/run-command.js';
+import { productHost, stepsProfile } from '../helpers/product-host.js';
 import { rejection } from '../helpers/rejection.js';
 import { ensureTestOwner, restoreTestsBlocked } from '../helpers/restore-driver.js';
 import { startRunsvdir, type RunitTree } from '../helpers/runit.js';
 
 const why = restoreTestsBlocked();
 const USER = 'er-steps';
-
-/** A base profile: one small folder, the main service and (optionally) a second one under runit. */
-function profileWith(steps: unknown[], extra: Record<string, unknown> = {}): Profile {
-  return parseProfile(
-    {
-      schemaVersion: 1,
-      id: 'steps-test',
-      productName: 'Step test product',
-      platform: 'linux',
-      service: { manager: 'none', name: 'none' },
-      items: [{ id: 'Data', path: '/data' }],
-      stopService: [],
-      steps,
-      ...extra,
-    },
-    'test profile',
-  );
-}
 
 const base = { title: 'A step', explain: 'It does a thing.', at: 'backup.after-stop' };
 
@@ -65,18 +42,7 @@ async function script(name: string, body: string): Promise<string> {
 }
 
 function host(profile: Profile, over: Partial<ProductHost> = {}): ProductHost {
-  const h: ProductHost = {
-    profile,
-    root: null,
-    label: 'test',
-    device: 'dev-1',
-    passphrase: undefined,
-    signal: undefined,
-    pollMs: 50,
-    state: emptyProductState(),
-    save: () => Promise.resolve(),
-    ...over,
-  };
+  const h = productHost(profile, over);
   hosts.push(h);
   return h;
 }
@@ -87,7 +53,7 @@ function sink(): { log: (m: string) => void; progress: () => void; lines: string
 }
 
 async function runOne(step: Record<string, unknown>, over: Partial<ProductHost> = {}) {
-  const p = profileWith([{ ...base, ...step }]);
+  const p = stepsProfile([{ ...base, ...step }]);
   const s = sink();
   const h = host(p, over);
   const run = runProductStep(h, p.steps[0]!, s);
@@ -97,7 +63,7 @@ async function runOne(step: Record<string, unknown>, over: Partial<ProductHost> 
 describe('product steps: validation', () => {
   const bad = (step: Record<string, unknown>): string => {
     try {
-      profileWith([{ ...base, ...step }]);
+      stepsProfile([{ ...base, ...step }]);
     } catch (e) {
       return (e as Error).message;
     }
@@ -250,10 +216,10 @@ describe.skipIf(why !== undefined)('product steps on real processes', () => {
         path: '/transactions',
         expect: { pointer: '/running', equals: 0 },
       };
-      const p = profileWith([{ ...step, retries: 5, retryDelaySeconds: 0.05 }], api());
+      const p = stepsProfile([{ ...step, retries: 5, retryDelaySeconds: 0.05 }], api());
       const s = sink();
       expect(await runProductStep(host(p), p.steps[0]!, s)).toContain('after 2 retries');
-      const p2 = profileWith(
+      const p2 = stepsProfile(
         [{ ...step, path: '/stuck', retries: 2, retryDelaySeconds: 0.05, failMessage: 'Wait until charging ends.' }],
         api(),
       );
@@ -261,7 +227,7 @@ describe.skipIf(why !== undefined)('product steps on real processes', () => {
       expect(e.code).toBe('STEP_FAILED');
       expect(e.message).toContain('after 3 tries: /running is 1, not 0');
       expect(e.hint).toBe('Wait until charging ends.');
-      const p3 = profileWith([{ ...step, path: '/down' }], api());
+      const p3 = stepsProfile([{ ...step, path: '/down' }], api());
       expect((await rejection(runProductStep(host(p3), p3.steps[0]!, sink()))).message).toContain('HTTP 503');
     });
 
@@ -269,7 +235,7 @@ describe.skipIf(why !== undefined)('product steps on real processes', () => {
       const log = path.join(dir, 'product.log');
       await fsp.writeFile(log, 'Import complete (an old line, before the step)\n');
       const follow = (more: Record<string, unknown> = {}) =>
-        profileWith([
+        stepsProfile([
           {
             ...base,
             id: 'log',
@@ -319,7 +285,7 @@ describe.skipIf(why !== undefined)('product steps on real processes', () => {
       const root = path.join(dir, 'root');
       await fsp.mkdir(path.join(root, 'data'), { recursive: true });
       await fsp.writeFile(path.join(root, 'data', 'a.txt'), 'a');
-      const profile = profileWith(
+      const profile = stepsProfile(
         [
           {
             id: 'stop-graph',

@@ -1,22 +1,22 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fsp, readdirSync, statSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseProfile } from '../../src-main/engine/profiles/load.js';
 import type { Profile } from '../../src-main/engine/profiles/schema.js';
 import {
-  emptyProductState,
   ensureWork,
   removeWork,
   runProductStep,
   type ProductHost,
 } from '../../src-main/engine/runbook/product/product-steps.js';
 import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
+import { productHost } from '../helpers/product-host.js';
+import { racerAsync } from '../helpers/racer-run.js';
 import { ensureTestOwner } from '../helpers/restore-driver.js';
 
 /**
@@ -28,38 +28,6 @@ import { ensureTestOwner } from '../helpers/restore-driver.js';
  */
 const blocked = process.getuid?.() !== 0 ? 'needs root (chown to a test user)' : undefined;
 const USER = 'er-workrace';
-const RACER = fileURLToPath(new URL('../helpers/racer.mjs', import.meta.url));
-
-function asUser(args: string[]): string[] {
-  return [
-    'setpriv',
-    `--reuid=${uidForUser(USER)!}`,
-    `--regid=${gidForGroup(USER)!}`,
-    '--clear-groups',
-    process.execPath,
-    RACER,
-    ...args,
-  ];
-}
-
-function racer(args: string[]): { done: Promise<Record<string, unknown>> } {
-  const argv = asUser(args);
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
-  let text = '';
-  child.stdout.on('data', (d: Buffer) => (text += d.toString()));
-  return {
-    done: new Promise((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', () => {
-        try {
-          resolve(JSON.parse(text) as Record<string, unknown>);
-        } catch (e) {
-          reject(e instanceof Error ? e : new Error(String(e)));
-        }
-      });
-    }),
-  };
-}
 
 function profile(extraSteps: unknown[] = [], api?: string): Profile {
   return parseProfile(
@@ -104,18 +72,7 @@ describe.skipIf(blocked !== undefined)(
     let dir = '';
     const hosts: ProductHost[] = [];
     const host = (over: Partial<ProductHost> = {}): ProductHost => {
-      const h: ProductHost = {
-        profile: profile(),
-        root: null,
-        label: 'test',
-        device: 'dev-1',
-        passphrase: undefined,
-        signal: undefined,
-        pollMs: 50,
-        state: emptyProductState(),
-        save: () => Promise.resolve(),
-        ...over,
-      };
+      const h = productHost(profile(), over);
       hosts.push(h);
       return h;
     };
@@ -154,7 +111,7 @@ describe.skipIf(blocked !== undefined)(
       expect(statSync(work).uid).toBe(uidForUser(USER));
 
       const stop = path.join(dir, 'stop-swap');
-      const swapping = racer(['swap-links', work, victim, stop, '60']);
+      const swapping = racerAsync(USER, ['swap-links', work, victim, stop, '60']);
       const outcomes: string[] = [];
       try {
         for (let i = 0; i < 25 && statSync(victim).uid === 0; i++) {
@@ -167,7 +124,7 @@ describe.skipIf(blocked !== undefined)(
       } finally {
         await fsp.writeFile(stop, '');
       }
-      const r = await swapping.done;
+      const r = await swapping;
       expect(Number(r.swapped)).toBeGreaterThan(0);
       const st = statSync(victim);
       expect({ uid: st.uid, gid: st.gid }, outcomes.join(' | ')).toEqual({ uid: 0, gid: 0 });
@@ -272,7 +229,15 @@ describe.skipIf(blocked !== undefined)(
         work,
       ]);
       const stop = path.join(dir, 'stop-toggle');
-      const toggling = racer(['toggle-dir', path.dirname(work), path.basename(work), 'sub', victimDir, stop, '60']);
+      const toggling = racerAsync(USER, [
+        'toggle-dir',
+        path.dirname(work),
+        path.basename(work),
+        'sub',
+        victimDir,
+        stop,
+        '60',
+      ]);
       // Let it hold the folder open and start toggling before the delete begins.
       await new Promise((r) => setTimeout(r, 300));
       let error = '';
@@ -281,7 +246,7 @@ describe.skipIf(blocked !== undefined)(
       } finally {
         await fsp.writeFile(stop, '');
       }
-      await toggling.done;
+      await toggling;
       const left = readdirSync(victimDir);
       expect(left.length, `removeWork: ${error || 'no error'}`).toBe(names.length);
       expect(existsSync(victimDir)).toBe(true);

@@ -1,12 +1,12 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { closeSync, constants as fsc, openSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
 import { ReportAccess } from '../../src-main/host/report-access.js';
 import { isRoot } from '../helpers/datasets.js';
+import { racerAsync } from '../helpers/racer-run.js';
 import { ensureTestOwner } from '../helpers/restore-driver.js';
 
 /**
@@ -15,7 +15,6 @@ import { ensureTestOwner } from '../helpers/restore-driver.js';
  * waited on, and a name swapped for a link after the checks does not lead the read elsewhere.
  */
 const OWNER = 'edge-rt';
-const RACER = fileURLToPath(new URL('../helpers/racer.mjs', import.meta.url));
 const REPORT = '<html><body>the report</body></html>\n';
 
 let work: string;
@@ -80,23 +79,7 @@ describe('the reports the window may read', () => {
       access.rememberBackups([path.join(mine, 'Backup_x')]);
 
       const stop = path.join(work, 'stop');
-      const racer = spawn(
-        'setpriv',
-        [
-          `--reuid=${uid}`,
-          `--regid=${gid}`,
-          '--clear-groups',
-          process.execPath,
-          RACER,
-          'flip-file',
-          report,
-          secret,
-          stop,
-          '150',
-        ],
-        { stdio: ['ignore', 'pipe', 'inherit'] },
-      );
-      const racerDone = new Promise<void>((resolve) => racer.on('close', () => resolve()));
+      const racer = racerAsync(OWNER, ['flip-file', report, secret, stop, '150']);
       const seen = { read: 0, refused: 0, leaked: 0 };
       const ROUNDS = 300;
       try {
@@ -110,7 +93,7 @@ describe('the reports the window may read', () => {
         }
       } finally {
         await fsp.writeFile(stop, '');
-        await racerDone;
+        await racer;
       }
       expect(seen.leaked, 'the root-only file was read through the swapped link').toBe(0);
       expect(seen.read, 'the report was read while the name flipped').toBeGreaterThanOrEqual(ROUNDS);

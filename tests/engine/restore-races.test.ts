@@ -1,8 +1,7 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup } from '../../src-main/engine/backup/run-backup.js';
 import { resolveItems } from '../../src-main/engine/profiles/load.js';
@@ -10,8 +9,8 @@ import type { Profile } from '../../src-main/engine/profiles/schema.js';
 import { runRestore } from '../../src-main/engine/restore/run-restore.js';
 import { autoConfirm } from '../../src-main/engine/runbook/runner.js';
 import type { ConfirmRequest, Interaction } from '../../src-main/engine/runbook/types.js';
-import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
 import { startPracticeMachine, type PracticeMachine } from '../helpers/practice-machine.js';
+import { racerAsync, racerSync } from '../helpers/racer-run.js';
 import { driverInteraction, ensureTestOwner, restoreTestsBlocked } from '../helpers/restore-driver.js';
 
 /**
@@ -20,43 +19,13 @@ import { driverInteraction, ensureTestOwner, restoreTestsBlocked } from '../help
  *   folders?", and plants files in a folder the archive made 0777;
  * - the service account swaps restored files for links to a root-only file while owners are set;
  * - the service account, holding its old folder open, swaps a sub-folder for a link to a root-only folder
- *   while the clean-up deletes the set-aside folders.
+ *   while the clean-up deletes the set-aside folders;
+ * - an account that may write beside the targets moves the root-only work folder away and puts its own by that
+ *   name while the wizard waits at "replace the folders?" (moved in by the swap before it was judged by descriptor).
  * Each attack worked against the path-based code before issue 8 (checked by running this file on it).
  */
 const blocked = restoreTestsBlocked() ?? (process.getuid?.() === 0 ? undefined : 'needs root');
 const OWNER = 'edge-rt';
-const RACER = fileURLToPath(new URL('../helpers/racer.mjs', import.meta.url));
-
-function asOwner(args: string[]): string[] {
-  const uid = uidForUser(OWNER)!;
-  const gid = gidForGroup(OWNER)!;
-  return ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', process.execPath, RACER, ...args];
-}
-
-function racerSync(args: string[]): Record<string, unknown> {
-  const argv = asOwner(args);
-  return JSON.parse(execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 120_000 })) as Record<
-    string,
-    unknown
-  >;
-}
-
-function racerAsync(args: string[]): Promise<Record<string, unknown>> {
-  const argv = asOwner(args);
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
-  let text = '';
-  child.stdout.on('data', (d: Buffer) => (text += d.toString()));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', () => {
-      try {
-        resolve(JSON.parse(text) as Record<string, unknown>);
-      } catch (e) {
-        reject(e instanceof Error ? e : new Error(String(e)));
-      }
-    });
-  });
-}
 
 /** Lets other accounts walk down to `dir` (mkdtemp makes 0700 folders), as on an appliance's /usr/share. */
 async function openPath(dir: string): Promise<void> {
@@ -133,7 +102,7 @@ describe.skipIf(blocked !== undefined)(
         ...base,
         async confirm(req: ConfirmRequest) {
           // The wizard waits at "Replace the folders?": everything is staged, nothing swapped yet.
-          if (req.stepId === 'swap') seen = racerSync(['exec-setuid', path.dirname(conf)]);
+          if (req.stepId === 'swap') seen = racerSync(OWNER, ['exec-setuid', path.dirname(conf)]);
           return true;
         },
       });
@@ -143,7 +112,7 @@ describe.skipIf(blocked !== undefined)(
       expect((live.mode & 0o7777).toString(8)).toBe('755');
       expect(((await fsp.stat(path.join(conf, 'open'))).mode & 0o7777).toString(8)).toBe('755');
       // And after the swap the live folder gives the racer nothing either.
-      const after = racerSync(['exec-setuid', path.dirname(conf)]);
+      const after = racerSync(OWNER, ['exec-setuid', path.dirname(conf)]);
       expect(after).toEqual({ ran: [], planted: [] });
     }, 600_000);
 
@@ -156,7 +125,8 @@ describe.skipIf(blocked !== undefined)(
       const outcome = await restore(newM.profile, {
         ...base,
         async confirm(req: ConfirmRequest) {
-          if (req.stepId === 'swap') racer = racerAsync(['swap-links', path.join(conf, 'Custom'), victim, stop, '300']);
+          if (req.stepId === 'swap')
+            racer = racerAsync(OWNER, ['swap-links', path.join(conf, 'Custom'), victim, stop, '300']);
           return true;
         },
       })
@@ -196,7 +166,7 @@ describe.skipIf(blocked !== undefined)(
         ...base,
         async confirm(req: ConfirmRequest) {
           if (req.stepId === 'swap') {
-            racer = racerAsync([
+            racer = racerAsync(OWNER, [
               'toggle-dir',
               path.dirname(conf),
               `${path.basename(conf)}.before-restore-`,
@@ -242,7 +212,7 @@ describe.skipIf(blocked !== undefined)(
             const stagings = (req.details ?? [])
               .map((d) => d.split(' → ')[0]!)
               .filter((from) => path.basename(path.dirname(from)).startsWith('.edge-recovery-'));
-            seen = racerSync(['replace-work-dir', ...stagings]);
+            seen = racerSync(OWNER, ['replace-work-dir', ...stagings]);
           }
           return true;
         },

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, createReadStream, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createGunzip } from 'node:zlib';
@@ -17,6 +17,7 @@ import { TarFormatError, TarReader } from './tar-reader.js';
 import { TarSink } from './tar-sink.js';
 import type { ArchivePart } from './types.js';
 import { ZipFile, ZipFormatError, type ZipEntry } from './zip-reader.js';
+import { fileKind, openRegularFileSync } from '../util/given-path.js';
 
 export type HandMadeFormat = 'tar' | 'tar.gz' | 'zip';
 
@@ -72,14 +73,14 @@ function damaged(what: string, cause?: unknown): RecoveryError {
   });
 }
 
-export function detectFormat(file: string): HandMadeFormat {
-  const fd = openSync(file, 'r');
+export function detectFormat(file: string, opened?: number): HandMadeFormat {
+  const fd = opened ?? openSync(file, 'r');
   const head = Buffer.alloc(512);
   let n: number;
   try {
     n = readSync(fd, head, 0, 512, 0);
   } finally {
-    closeSync(fd);
+    if (opened === undefined) closeSync(fd);
   }
   if (n >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'tar.gz';
   if (n >= 4 && head.readUInt32LE(0) === 0x04034b50) return 'zip';
@@ -106,14 +107,36 @@ export async function adoptArchiveJob(
   opts: AdoptArchiveOptions,
   ctx: { progress: ProgressSink; willCreate: (p: string, recursive?: boolean) => void },
 ): Promise<AdoptArchiveResult> {
-  let st;
+  // Opened once, only as the regular file it was judged to be (openRegularFileSync: a FIFO or a device swapped in
+  // by whoever can write its folder, e.g. the desktop user owning a stick's mount, is never opened), and every
+  // read (format, data, the file's own hash) is of that descriptor, never of the name again.
+  let opened: ReturnType<typeof openRegularFileSync>;
   try {
-    st = statSync(opts.source);
+    opened = openRegularFileSync(opts.source);
   } catch (e) {
-    throw new RecoveryError('BACKUP_NOT_FOUND', `There is no archive at ${opts.source}.`, { cause: e });
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new RecoveryError('BACKUP_NOT_FOUND', `There is no archive at ${opts.source}.`, { cause: e });
+    throw toRecoveryError(e, opts.source);
   }
-  if (!st.isFile()) throw new RecoveryError('BAD_INPUT', `${opts.source} is not a file.`);
-  const format = detectFormat(opts.source);
+  if (opened.fd === null) {
+    throw new RecoveryError('BAD_INPUT', `${opts.source} is not a file (it is ${fileKind(opened.st)}).`);
+  }
+  const { fd: sourceFd, st } = opened;
+  try {
+    return await adoptOpened(opts, ctx, sourceFd, st.size);
+  } finally {
+    closeSync(sourceFd);
+  }
+}
+
+async function adoptOpened(
+  opts: AdoptArchiveOptions,
+  ctx: { progress: ProgressSink; willCreate: (p: string, recursive?: boolean) => void },
+  sourceFd: number,
+  sourceSize: number,
+): Promise<AdoptArchiveResult> {
+  const st = { size: sourceSize };
+  const format = detectFormat(opts.source, sourceFd);
   const meter = new ProgressMeter('reading', { bytes: st.size, files: null }, ctx.progress);
   const itemIds = new Set(opts.items.map((i) => i.id));
   // The one screen every reader of a backup shares: entry shapes, plus link chains resolved against the tree.
@@ -268,8 +291,8 @@ export async function adoptArchiveJob(
   };
 
   try {
-    if (format === 'zip') result.sourceSha256 = await readZip(opts.source, meter, begin, finish, sink);
-    else result.sourceSha256 = await readTar(opts.source, format === 'tar.gz', meter, begin, finish, sink);
+    if (format === 'zip') result.sourceSha256 = await readZip(sourceFd, meter, begin, finish, sink);
+    else result.sourceSha256 = await readTar(sourceFd, format === 'tar.gz', meter, begin, finish, sink);
     screen.finish();
     if (perItem.size === 0) {
       throw new RecoveryError(
@@ -345,7 +368,7 @@ type Begin = (e: SourceEntry, zip: boolean) => Promise<{ line: ManifestLine; has
 type Finish = (cur: { line: ManifestLine; hash: Hash | null }, got: number) => Promise<void>;
 
 async function readTar(
-  file: string,
+  fd: number,
   gzipped: boolean,
   meter: ProgressMeter,
   begin: Begin,
@@ -353,7 +376,7 @@ async function readTar(
   sink: TarSink,
 ): Promise<string> {
   const sha = createHash('sha256');
-  const raw = createReadStream(file, { highWaterMark: 1024 * 1024 });
+  const raw = createReadStream('', { fd, start: 0, autoClose: false, highWaterMark: 1024 * 1024 });
   raw.on('data', (c) => {
     sha.update(c as Buffer);
     meter.add((c as Buffer).length);
@@ -431,17 +454,12 @@ function zipEntryType(e: ZipEntry): { type: SourceEntry['type']; flag: string } 
   return { type: 'file', flag: '0' };
 }
 
-async function readZip(
-  file: string,
-  meter: ProgressMeter,
-  begin: Begin,
-  finish: Finish,
-  sink: TarSink,
-): Promise<string> {
+async function readZip(fd: number, meter: ProgressMeter, begin: Begin, finish: Finish, sink: TarSink): Promise<string> {
   // A zip is read by its directory (random access); the file's own hash is one sequential pass more.
   const sha = createHash('sha256');
-  for await (const c of createReadStream(file, { highWaterMark: 1024 * 1024 })) sha.update(c as Buffer);
-  const zf = ZipFile.open(file);
+  for await (const c of createReadStream('', { fd, start: 0, autoClose: false, highWaterMark: 1024 * 1024 }))
+    sha.update(c as Buffer);
+  const zf = ZipFile.onDescriptor(fd);
   try {
     const entries = zf.entries();
     const names = new Set<string>();

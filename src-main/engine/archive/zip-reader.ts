@@ -125,8 +125,17 @@ export class ZipFile {
     return new ZipFile(fd, fstatSync(fd).size);
   }
 
+  /** A zip on a descriptor the caller opened (and closes: `close` leaves it open). */
+  static onDescriptor(fd: number): ZipFile {
+    const z = new ZipFile(fd, fstatSync(fd).size);
+    z.owned = false;
+    return z;
+  }
+
+  private owned = true;
+
   close(): void {
-    closeSync(this.fd);
+    if (this.owned) closeSync(this.fd);
   }
 
   /** The central directory, in stored order. Throws ZipFormatError for anything malformed or unsupported. */

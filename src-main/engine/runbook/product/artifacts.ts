@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { RecoveryError } from '../../errors.js';
 import { ProgressMeter, type Progress } from '../../progress.js';
 import { fsyncDir, tempName } from '../../util/atomic-fs.js';
-import { openRegularOrRefuse } from '../../util/given-path.js';
+import { fileKind, openRegularFile, openRegularOrRefuse } from '../../util/given-path.js';
 import { readOpensslEncTar } from './openssl-enc.js';
 
 /** One file of the product's own in a backup set: listed in manifest.json and SHA256SUMS. */
@@ -153,11 +153,19 @@ export async function verifyArtifacts(
     const file = path.join(setDir, ...r.path.split('/'));
     const h = createHash('sha256');
     let size = 0;
-    const fh = await fsp.open(file, constants.O_RDONLY | constants.O_NOFOLLOW).catch(() => {
+    // A set on a stick may hold anything by that name: only a regular file is opened (openRegularFile), never a
+    // link, a FIFO (its open would wait for a writer for ever) or a device (an open alone can act).
+    const opened = await openRegularFile(file, { noFollow: true }).catch(() => {
       throw new RecoveryError('BACKUP_INCOMPLETE', `${r.path} is missing from the backup.`, {
         hint: 'Use another backup.',
       });
     });
+    if (opened.fh === null) {
+      throw new RecoveryError('BACKUP_CORRUPT', `${r.path} is not a regular file: it is ${fileKind(opened.st)}.`, {
+        hint: 'This stick was changed by something other than this tool. Use another copy of the backup.',
+      });
+    }
+    const fh = opened.fh;
     try {
       const buf = Buffer.allocUnsafe(COPY_CHUNK);
       for (;;) {
