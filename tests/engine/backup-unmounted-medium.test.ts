@@ -68,7 +68,7 @@ describe.skipIf(skipLoopTests)('a backup to a stick that is not mounted', () => 
     expect(e.message).toMatch(/not mounted.*system disk/);
     expect(existsSync(media)).toBe(false);
     // An empty mount folder left on the system disk: refused too, nothing written in it.
-    await fsp.mkdir(media);
+    await fsp.mkdir(media, { recursive: true });
     expect((await rejection(backupTo(media))).code).toBe('MEDIUM_GONE');
     expect(readdirSync(media)).toEqual([]);
     // With the stick mounted there, the same backup is made on the stick.
