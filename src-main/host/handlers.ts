@@ -4,7 +4,7 @@ import path from 'node:path';
 import { RecoveryError, toRecoveryError } from '../engine/errors.js';
 import { builtinProfileIds, loadProfile, resolveItems } from '../engine/profiles/load.js';
 import type { Profile } from '../engine/profiles/schema.js';
-import { systemProfilesDir } from '../engine/profiles/trust.js';
+import { loadJudgedProfile, systemProfilesDir } from '../engine/profiles/trust.js';
 import type { PracticeSandbox } from '../practice/sandbox.js';
 import {
   parseRequest,
@@ -106,16 +106,16 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
         },
       );
     }
-    const offered =
-      builtinProfileIds().includes(ref) ||
-      practiceRefs().includes(ref) ||
-      (await trustedProfileFiles(profilesDir)).includes(ref);
-    if (!offered) {
-      throw new RecoveryError('PROFILE_UNTRUSTED', `The wizard does not use the profile "${ref.slice(0, 200)}".`, {
-        hint: `Choose a profile from the list. To add one, copy its file into ${profilesDir} (owned by root, mode 644, in folders only root can write) and reload.`,
-      });
+    if (builtinProfileIds().includes(ref) || practiceRefs().includes(ref)) return loadProfile(ref);
+    if ((await trustedProfileFiles(profilesDir)).includes(ref)) {
+      // Read as the file judged: a link of the folder through a folder someone else controls can be judged while it
+      // names a root-only file and read while it names theirs (loadJudgedProfile reads the resolved, root-only path).
+      const { profile, trust } = await loadJudgedProfile(ref);
+      if (trust.origin === 'root-owned') return profile;
     }
-    return loadProfile(ref);
+    throw new RecoveryError('PROFILE_UNTRUSTED', `The wizard does not use the profile "${ref.slice(0, 200)}".`, {
+      hint: `Choose a profile from the list. To add one, copy its file into ${profilesDir} (owned by root, mode 644, in folders only root can write) and reload.`,
+    });
   };
   /**
    * What the page may name as a folder (page-paths.ts): the profile's own folders, this host's practice sandbox,
@@ -350,6 +350,18 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
 
     'mirror.start': async (i) => {
       const from = await judgeMedium(i.from, 'read', 'the place to copy backups from', places);
+      if (i.glob !== undefined && from.kind === 'own') {
+        // A glob copies any file of that name: the place our backups went may hold any root-only file.
+        throw new RecoveryError(
+          'PATH_REFUSED',
+          `The wizard copies only backup sets from ${JSON.stringify(i.from)} (where this machine's backups go), not other files by pattern. Nothing was copied.`,
+          {
+            hint: "To copy a product's own backup files, put them on a stick, or use the command line as root (edge-recovery mirror --glob).",
+            ui: { hint: 'Copy the backups without a file pattern.' },
+            details: { given: i.from, real: from.path },
+          },
+        );
+      }
       const to = await judgeMedium(i.to, 'write', 'the stick to copy backups to', places);
       const { keep, glob } = i;
       const { runMirror } = await import('../engine/schedule/mirror.js');

@@ -23,7 +23,8 @@ import { clearSystemUsersCache, uidForUser, userNameForUid } from '../engine/uti
  *   through folders no other account can change), or the practice stick.
  * - **Where sets are read from** (backups.list `dir`, verify.start/restore.start `backup`, mirror.start `from`):
  *   inside such a stick's mount (on that filesystem, not one mounted beneath it), inside the practice stick, or
- *   inside a place this machine's own verified backups went (`<state>/last-backups.json`; never `/` itself).
+ *   a place this machine's own verified backups went (`<state>/last-backups.json`; never `/` itself): the place
+ *   itself or inside its EdgeRecovery folder, never another file there (mirror's glob is refused there).
  *
  * Judged on the real path (links and `..` resolved first): a link on a stick that leads off it is refused. The
  * real path is what the engine is then given, with the filesystem's device number for a destination, so a stick
@@ -269,8 +270,12 @@ export async function judgeMedium(
       return { path: real, dev: st.dev, kind: 'stick' };
     }
     if (!writing) {
+      // Our sets there, not the rest of that folder: it is whatever the technician gave `backup --to` (/var/backups,
+      // a backup disk) and may hold any root-only file. The place itself is read only by the set walkers (listing,
+      // a mirror without a glob); anything named inside it must be in its EdgeRecovery folder.
       for (const o of await reals(await places.ownLocations())) {
-        if (path.parse(o).root !== o && inside(o, real)) return { path: real, dev: st.dev, kind: 'own' };
+        if (path.parse(o).root !== o && (same(o, real) || inside(path.join(o, 'EdgeRecovery'), real)))
+          return { path: real, dev: st.dev, kind: 'own' };
       }
     }
     const led = same(real, path.resolve(given)) ? '' : `it leads to ${real}, and `;

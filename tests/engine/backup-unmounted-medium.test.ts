@@ -68,7 +68,7 @@ describe.skipIf(skipLoopTests)('a backup to a stick that is not mounted', () => 
     expect(e.message).toMatch(/not mounted.*system disk/);
     expect(existsSync(media)).toBe(false);
     // An empty mount folder left on the system disk: refused too, nothing written in it.
-    await fsp.mkdir(media);
+    await fsp.mkdir(media, { recursive: true });
     expect((await rejection(backupTo(media))).code).toBe('MEDIUM_GONE');
     expect(readdirSync(media)).toEqual([]);
     // With the stick mounted there, the same backup is made on the stick.
@@ -104,6 +104,10 @@ describe.skipIf(skipLoopTests)('a backup to a stick that is not mounted', () => 
       `# a comment with four words\nUUID=1234 / ext4 defaults 0 1\nLABEL=BACKUP ${at.replace(/ /g, '\\040')} ext4 defaults,nofail 0 2\n`,
     );
     expect(await unmountedMedium(path.join(at, 'EdgeRecovery'), { fstabFile: fstab })).toBeNull();
+    // A disk mounted inside an fstab mount point that is not mounted itself holds the folder: not refused.
+    const outer = path.join(work, 'fstab-outer');
+    await fsp.writeFile(outer, `LABEL=OUTER ${path.dirname(at).replace(/ /g, '\\040')} ext4 noauto 0 2\n`);
+    expect(await unmountedMedium(path.join(at, 'EdgeRecovery'), { fstabFile: outer })).toBeNull();
     execFileSync('umount', [at]);
     try {
       expect(await unmountedMedium(path.join(at, 'EdgeRecovery'), { fstabFile: fstab })).toMatch(

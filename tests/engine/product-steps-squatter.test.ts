@@ -1,4 +1,4 @@
-import type { ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, promises as fsp, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,10 +10,14 @@ import {
   runProductStep,
   type ProductHost,
 } from '../../src-main/engine/runbook/product/product-steps.js';
+import { loopbackListeners } from '../../src-main/engine/appliance/listener-owner.js';
+import { serviceFor } from '../../src-main/engine/service/index.js';
 import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
-import { startSquatter } from '../helpers/port-squatter.js';
+import { freePort } from '../../src-main/practice/free-port.js';
+import { squatterRunScript, startSquatter } from '../helpers/port-squatter.js';
 import { productHost, stepsProfile } from '../helpers/product-host.js';
 import { rejection } from '../helpers/rejection.js';
+import { requireRunit, startRunsvdir } from '../helpers/runit.js';
 import { ensureTestOwner } from '../helpers/restore-driver.js';
 
 /**
@@ -67,11 +71,12 @@ describe.skipIf(blocked !== undefined)(
       return s.port;
     }
 
-    async function run(profile: Profile, vars?: Record<string, string>) {
+    function step(profile: Profile, vars?: Record<string, string>): Promise<string> {
       const h = productHost(profile, vars ? { state: { ...emptyProductState(), vars } } : {});
       hosts.push(h);
-      return rejection(runProductStep(h, profile.steps[0]!, { log: () => undefined, progress: () => undefined }));
+      return runProductStep(h, profile.steps[0]!, { log: () => undefined, progress: () => undefined });
     }
+    const run = (profile: Profile, vars?: Record<string, string>) => rejection(step(profile, vars));
 
     const said = (): string => (existsSync(log) ? readFileSync(log, 'utf8') : '');
 
@@ -95,6 +100,38 @@ describe.skipIf(blocked !== undefined)(
       const inPath = await run(profileFor(port, { kind: 'http', path: '/api/jobs?t={var:token}' }), vars);
       expect(said()).toBe('');
       for (const e of [body, inPath]) expect(e.message).toMatch(/Nothing was sent/);
+    });
+
+    it("uploads to the product's own listener: its service runs as an account the profile does not name", async () => {
+      const runit = requireRunit();
+      if (runit.skip) return;
+      log = path.join(dir, 'product.log');
+      await fsp.writeFile(log, '');
+      await fsp.chown(log, uidForUser(USER)!, gidForGroup(USER)!);
+      const port = await freePort();
+      const tree = await startRunsvdir(path.join(dir, 'sv'), { product: squatterRunScript(USER, log, port) });
+      try {
+        const service = { manager: 'runit', name: tree.services[0]!, stopTimeoutSeconds: 10 };
+        const svc = serviceFor(service as Profile['service']);
+        await svc.waitFor('running', 10_000);
+        for (let i = 0; i < 200 && loopbackListeners(port).length === 0; i++)
+          await new Promise((r) => setTimeout(r, 50));
+        const file = path.join(dir, 'own-backup.bin');
+        await fsp.writeFile(file, PRIVATE);
+        const upload = { kind: 'http', method: 'POST', path: '/api/v1/backups', upload: file };
+        expect(await step(profileFor(port, upload, { service }))).toMatch(/HTTP 200/);
+        expect(said()).toContain(PRIVATE);
+        // Stopped, the same account's program on the port is a stranger again: nothing is sent.
+        execFileSync('sv', ['-w', '10', 'down', tree.services[0]!]);
+        const squat = await startSquatter(USER, log, port);
+        squatter = squat.child;
+        await fsp.writeFile(log, '');
+        const e = await run(profileFor(port, upload, { service }));
+        expect(e.message).toMatch(/Nothing was sent/);
+        expect(said()).toBe('');
+      } finally {
+        await tree.stop();
+      }
     });
 
     it("takes no answer from it when the profile names the product's account", async () => {

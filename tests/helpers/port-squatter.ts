@@ -9,7 +9,7 @@ import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users
 const SQUATTER = `
 const http = require('node:http');
 const fs = require('node:fs');
-const [log] = process.argv.slice(1);
+const [log, port] = process.argv.slice(1);
 const srv = http.createServer((req, res) => {
   let body = '';
   req.on('data', (d) => (body += d));
@@ -19,11 +19,24 @@ const srv = http.createServer((req, res) => {
     res.end(JSON.stringify({ Id: 'e1', ClientId: 'client', ClientSecret: null }));
   });
 });
-srv.listen(0, '127.0.0.1', () => process.stdout.write(String(srv.address().port) + '\\n'));
+srv.listen(Number(port ?? 0), '127.0.0.1', () => process.stdout.write(String(srv.address().port) + '\\n'));
 `;
 
-/** Starts the squatter as `user` (setpriv, no groups); resolves once it listens. The caller kills `child`. */
-export async function startSquatter(user: string, log: string): Promise<{ child: ChildProcess; port: number }> {
+/**
+ * The squatter as a runit service's run script (`exec`, so the service's pid is the listener's), as `user`, on `port`:
+ * a product's own listener, run by its service as the product's account.
+ */
+export function squatterRunScript(user: string, log: string, port: number): string {
+  const q = (x: string): string => `'${x.replace(/'/g, `'\\''`)}'`;
+  return `#!/bin/sh\nexec setpriv --reuid=${uidForUser(user)!} --regid=${gidForGroup(user)!} --clear-groups ${q(process.execPath)} -e ${q(SQUATTER)} ${q(log)} ${port}\n`;
+}
+
+/** Starts the squatter as `user` (setpriv, no groups) on `port` (any free one by default); resolves once it listens. The caller kills `child`. */
+export async function startSquatter(
+  user: string,
+  log: string,
+  port = 0,
+): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(
     'setpriv',
     [
@@ -34,12 +47,13 @@ export async function startSquatter(user: string, log: string): Promise<{ child:
       '-e',
       SQUATTER,
       log,
+      String(port),
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
-  const port = await new Promise<number>((resolve, reject) => {
+  const listening = await new Promise<number>((resolve, reject) => {
     child.stdout!.once('data', (d: Buffer) => resolve(Number(String(d).trim())));
     child.once('exit', (c) => reject(new Error(`the squatter ended (${c})`)));
   });
-  return { child, port };
+  return { child, port: listening };
 }

@@ -162,5 +162,34 @@ if (mode === 'exec-setuid') {
     fs.writeFileSync(path.join(s, 'planted-by-racer'), 'x');
     out.planted.push(s);
   }
+} else if (mode === 'swap-mirror-tmp') {
+  // As an account that may write a folder on the stick (its own EdgeRecovery/<device>): whenever root's mirror makes
+  // its hidden copy folder there (.<set>.mirror-<pid>), move it aside and put a link by that name to `victim`, so a
+  // copy written by path lands wherever the link leads.
+  // (With a pattern: any new folder whose name matches it, e.g. a backup's set folder Backup_….)
+  const [group, victim, stopFile, seconds, pattern] = args;
+  const re = new RegExp(pattern ?? '^\\..*\\.mirror-\\d+$');
+  const until = Date.now() + Number(seconds) * 1000;
+  out.swapped = 0;
+  for (let i = 0; Date.now() < until && (i % 256 !== 0 || !fs.existsSync(stopFile)); i++) {
+    let names;
+    try {
+      names = fs.readdirSync(group);
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      if (!re.test(n) || n.includes('.aside-')) continue;
+      const p = path.join(group, n);
+      try {
+        if (!fs.lstatSync(p).isDirectory()) continue;
+        fs.renameSync(p, `${p}.aside-${out.swapped}`);
+        fs.symlinkSync(victim, p);
+        out.swapped++;
+      } catch {
+        /* lost this one */
+      }
+    }
+  }
 }
 process.stdout.write(JSON.stringify(out) + '\n');

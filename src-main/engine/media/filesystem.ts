@@ -168,7 +168,9 @@ export async function unmountedMedium(
   const listed = findMount(fstab, abs);
   if (listed !== undefined) {
     const where = await fsp.realpath(listed.mountpoint).catch(() => listed.mountpoint);
-    if (!mounts.some((m) => m.mountpoint === where || m.mountpoint === listed.mountpoint)) {
+    // What holds the folder must be that mount or one below it (a disk mounted inside it), not the disk above it.
+    const at = holder?.mountpoint ?? '/';
+    if (at !== where && !at.startsWith(where + '/')) {
       return `${listed.mountpoint} is a mount point in /etc/fstab (${listed.device}), but nothing is mounted there: ${abs} would be on the disk that holds ${path.dirname(listed.mountpoint)}`;
     }
   }

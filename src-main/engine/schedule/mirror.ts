@@ -9,7 +9,7 @@ import { dropPageCache } from '../media/page-cache.js';
 import { formatBytes, ProgressMeter } from '../progress.js';
 import { globMatcher } from '../restore/ownership-policy.js';
 import { executeRunbook, type RunbookDef, type RunbookIO } from '../runbook/runner.js';
-import { CREATE_EXCL_FLAGS, fsyncDir, mkdirNoFollow } from '../util/atomic-fs.js';
+import { CREATE_EXCL_FLAGS, openDirNoFollow, SafeDir } from '../util/atomic-fs.js';
 import { fileKind, openRegularFile, readGivenFile, refuseSpecialPath, STICK_HINT } from '../util/given-path.js';
 import { withJobLock } from '../util/job-lock.js';
 import { recordMirrored, type MirrorRecord } from './mirror-record.js';
@@ -60,6 +60,41 @@ interface Ctx {
   result: MirrorResult;
   /** The copies this machine's mirror made (all runs, this one included): the only ones pruning may delete. */
   record: MirrorRecord;
+  /** With a glob: `from` held open, so the files listed are the files copied (see copyFile). */
+  fromDir?: SafeDir;
+}
+
+/**
+ * The stick (and a stick as the source) is a filesystem other accounts may write: any folder on the way to a copy
+ * may be renamed and a link put in its place between two steps, so after its first no-follow open every folder is
+ * used through its descriptor (SafeDir.at), never by its path again.
+ */
+function stickFolder(c: Ctx, group: string): Promise<SafeDir> {
+  return openDirNoFollow(
+    c.o.to,
+    path.relative(c.o.to, group).split(path.sep),
+    0o700,
+    c.o.toDevice === undefined ? undefined : { dev: c.o.toDevice, shownAs: c.o.to },
+  );
+}
+
+/** A copy's source file: through `from` held open (glob), or its set folder opened without following a link. */
+function sourceOf(c: Ctx, it: Item, set: SafeDir | null, name: string): string {
+  if (it.kind === 'file') return c.fromDir ? c.fromDir.at(path.basename(it.src)) : it.src;
+  return set!.at(name);
+}
+
+/** Renames our hidden copy folder or file into place, if the name still holds what we made (not a swapped-in one). */
+async function renameOurs(g: SafeDir, tmpName: string, ours: { dev: number; ino: number }, to: string): Promise<void> {
+  const now = await g.lstat(tmpName);
+  if (now === null || now.isSymbolicLink() || now.dev !== ours.dev || now.ino !== ours.ino) {
+    throw new RecoveryError(
+      'UNSAFE_PATH',
+      `The copy ${path.join(g.dir, tmpName)} was replaced on the stick while it was written (by another account that may write there), so it was not put in place.`,
+      { hint: STICK_HINT, details: { path: path.join(g.dir, tmpName) } },
+    );
+  }
+  await fsp.rename(g.at(tmpName), g.at(to));
 }
 
 /**
@@ -147,13 +182,6 @@ async function readSmallFile(p: string): Promise<string | null> {
   }
 }
 
-async function exists(p: string): Promise<boolean> {
-  return fsp.lstat(p).then(
-    () => true,
-    () => false,
-  );
-}
-
 /**
  * A set's manifest and its hash, both of one and the same manifest.json: the copy's parts are checked against the
  * hashes it gives, and the copy is known by its hash (the mirror record) and its manifest checked against that. Read
@@ -199,11 +227,11 @@ async function setItems(o: MirrorOptions): Promise<Item[]> {
 }
 
 /** The newest `keep` files matching the glob directly in `from` (by modification time). */
-async function fileItems(o: MirrorOptions, re: { test(name: string): boolean }): Promise<Item[]> {
+async function fileItems(o: MirrorOptions, re: { test(name: string): boolean }, from: SafeDir): Promise<Item[]> {
   const found: { name: string; size: number; mtime: Date }[] = [];
-  for (const e of await fsp.readdir(o.from, { withFileTypes: true })) {
+  for (const e of await fsp.readdir(from.self, { withFileTypes: true })) {
     if (!e.isFile() || !re.test(e.name)) continue;
-    const st = await fsp.lstat(path.join(o.from, e.name));
+    const st = await fsp.lstat(from.at(e.name));
     found.push({ name: e.name, size: st.size, mtime: st.mtime });
   }
   found.sort((a, b) => b.mtime.getTime() - a.mtime.getTime() || b.name.localeCompare(a.name));
@@ -240,18 +268,22 @@ async function verifyCopy(dir: string, hashes: Map<string, string>): Promise<voi
   }
 }
 
-async function copySet(it: Item, meter: ProgressMeter, signal?: AbortSignal): Promise<void> {
-  await fsp.mkdir(it.group, { recursive: true, mode: 0o700 });
-  const tmp = path.join(it.group, `.${path.basename(it.dst)}.mirror-${process.pid}`);
-  await fsp.mkdir(tmp, { mode: 0o700 }); // fails if it exists: never reuse a folder we did not just create
+async function copySet(it: Item, g: SafeDir, meter: ProgressMeter, signal?: AbortSignal): Promise<void> {
+  const tmpName = `.${path.basename(it.dst)}.mirror-${process.pid}`;
+  await fsp.mkdir(g.at(tmpName), { mode: 0o700 }); // fails if it exists: never reuse a folder we did not just create
+  let tmp: SafeDir | null = null;
+  let src: SafeDir | null = null;
   try {
+    // Held open from here: a link or a folder swapped in for either by name later is never written or read.
+    tmp = await SafeDir.open(g.at(tmpName), path.join(g.dir, tmpName));
+    src = await SafeDir.open(it.src);
     const hashes = new Map<string, string>();
     // manifest.json last, as a backup writes it: a copy interrupted halfway is never taken for a backup.
-    const files = (await filesOf(it.src)).sort(
+    const files = (await filesOf(src.self)).sort(
       (a, b) => Number(a.name === MANIFEST_NAME) - Number(b.name === MANIFEST_NAME),
     );
     for (const f of files) {
-      const sum = await copyHashed(path.join(it.src, f.name), path.join(tmp, f.name), meter, signal);
+      const sum = await copyHashed(src.at(f.name), tmp.at(f.name), meter, signal);
       const want = it.expected.get(f.name);
       if (want !== undefined && want !== sum) {
         throw new RecoveryError(
@@ -266,60 +298,74 @@ async function copySet(it: Item, meter: ProgressMeter, signal?: AbortSignal): Pr
       hashes.set(f.name, sum);
       meter.add(0, 1);
     }
-    await fsyncDir(tmp);
-    await verifyCopy(tmp, hashes);
-    await fsp.rename(tmp, it.dst);
-    await fsyncDir(it.group);
+    await tmp.sync();
+    await verifyCopy(tmp.self, hashes);
+    await renameOurs(g, tmpName, await tmp.fh.stat(), path.basename(it.dst));
+    await g.sync();
   } catch (e) {
     try {
-      removeTreeNoFollow(tmp);
+      removeTreeNoFollow(g.at(tmpName));
     } catch {
       // the error that matters is e
     }
     throw e;
+  } finally {
+    await tmp?.close();
+    await src?.close();
   }
 }
 
-async function copyFile(it: Item, meter: ProgressMeter, signal?: AbortSignal): Promise<string> {
-  await fsp.mkdir(it.group, { recursive: true, mode: 0o700 });
+async function copyFile(c: Ctx, it: Item, g: SafeDir, meter: ProgressMeter, signal?: AbortSignal): Promise<string> {
   const name = path.basename(it.dst);
-  const tmp = path.join(it.group, `.${name}.mirror-${process.pid}`);
+  const tmpName = `.${name}.mirror-${process.pid}`;
+  const src = sourceOf(c, it, null, name);
   try {
-    const sum = await copyHashed(it.src, tmp, meter, signal);
-    await verifyCopy(it.group, new Map([[path.basename(tmp), sum]]));
-    const st = await fsp.stat(it.src);
-    await fsp.utimes(tmp, st.atime, st.mtime); // "newest" on the stick means the same as at the source
-    await fsp.rename(tmp, it.dst);
-    const sums = path.join(it.group, `${name}.sha256`);
-    await fsp.rm(sums, { force: true });
-    await fsp.writeFile(sums, `${sum}  ${name}\n`, { flag: 'wx', mode: 0o600 });
+    const sum = await copyHashed(src, g.at(tmpName), meter, signal);
+    await verifyCopy(g.self, new Map([[tmpName, sum]]));
+    const st = await fsp.lstat(src);
+    await fsp.lutimes(g.at(tmpName), st.atime, st.mtime); // "newest" on the stick means the same as at the source
+    await fsp.rename(g.at(tmpName), g.at(name));
+    const sums = `${name}.sha256`;
+    await fsp.rm(g.at(sums), { force: true });
+    await fsp.writeFile(g.at(sums), `${sum}  ${name}\n`, { flag: 'wx', mode: 0o600 });
     meter.add(0, 1);
-    await fsyncDir(it.group);
+    await g.sync();
     return sum;
   } catch (e) {
-    await fsp.rm(tmp, { force: true });
+    await fsp.rm(g.at(tmpName), { force: true });
     throw e;
   }
 }
 
 /** Already on the stick: a complete copy whose files hash as the source's manifest says. */
-async function alreadyThere(it: Item): Promise<boolean> {
-  if (!(await exists(it.dst))) return false;
+async function alreadyThere(c: Ctx, it: Item, g: SafeDir): Promise<boolean> {
+  const name = path.basename(it.dst);
+  if ((await g.lstat(name)) === null) return false;
   if (it.kind === 'file') {
-    const sums = await readGivenFile(`${it.dst}.sha256`, { what: 'the checksum file', max: 4096, noFollow: true }).then(
+    const sums = await readGivenFile(g.at(`${name}.sha256`), {
+      what: 'the checksum file',
+      max: 4096,
+      noFollow: true,
+    }).then(
       (b) => b.toString('utf8'),
       () => '',
     );
-    const src = await hashFile(it.src);
-    if (!(sums.startsWith(src) && (await hashFile(it.dst).catch(() => '')) === sums.slice(0, 64))) return false;
+    const src = await hashFile(sourceOf(c, it, null, name));
+    if (!(sums.startsWith(src) && (await hashFile(g.at(name)).catch(() => '')) === sums.slice(0, 64))) return false;
     it.sha256 = src;
     return true;
   }
-  if (!(await exists(path.join(it.dst, MANIFEST_NAME)))) return false;
-  for (const [name, want] of it.expected) {
-    if ((await hashFile(path.join(it.dst, name)).catch(() => '')) !== want) return false;
+  const copy = await SafeDir.open(g.at(name), it.dst).catch(() => null);
+  if (copy === null) return false;
+  try {
+    if ((await copy.lstat(MANIFEST_NAME)) === null) return false;
+    for (const [file, want] of it.expected) {
+      if ((await hashFile(copy.at(file)).catch(() => '')) !== want) return false;
+    }
+    return true;
+  } finally {
+    await copy.close();
   }
-  return true;
 }
 
 const steps: RunbookDef<Ctx>['steps'] = [
@@ -337,7 +383,8 @@ const steps: RunbookDef<Ctx>['steps'] = [
           hint: 'Give the folder the backups are written to (the schedule’s --to), or a product’s backup folder with --glob.',
         });
       }
-      c.items = c.o.glob ? await fileItems(c.o, fileNameGlob(c.o.glob)) : await setItems(c.o);
+      if (c.o.glob) c.fromDir = await SafeDir.open(await fsp.realpath(c.o.from), c.o.from);
+      c.items = c.o.glob ? await fileItems(c.o, fileNameGlob(c.o.glob), c.fromDir!) : await setItems(c.o);
       if (c.items.length === 0) {
         throw new RecoveryError(
           'BACKUP_NOT_FOUND',
@@ -361,34 +408,34 @@ const steps: RunbookDef<Ctx>['steps'] = [
     async run(c, s) {
       // The stick is someone else's filesystem: EdgeRecovery/<device> is made or found as real folders, never
       // followed through a link planted there (it could lead anywhere on this machine: we write and prune as root).
-      for (const g of new Set(c.items.map((i) => i.group))) {
-        await mkdirNoFollow(
-          c.o.to,
-          path.relative(c.o.to, g).split(path.sep),
-          0o700,
-          c.o.toDevice === undefined ? undefined : { dev: c.o.toDevice, shownAs: c.o.to },
-        );
-      }
-      const todo: Item[] = [];
-      for (const it of c.items) {
-        if (await alreadyThere(it)) c.result.alreadyThere.push(it.dst);
-        else todo.push(it);
-      }
-      const meter = new ProgressMeter(
-        'mirroring',
-        { bytes: todo.reduce((a, i) => a + i.bytes, 0), files: null },
-        s.progress,
-      );
-      for (const it of todo) {
-        if (await exists(it.dst)) {
-          // A stale or damaged copy by the same name: set it aside, never overwrite in place.
-          await fsp.rename(it.dst, `${it.dst}.replaced-${Date.now()}`);
+      const dirs = new Map<string, SafeDir>();
+      try {
+        for (const g of new Set(c.items.map((i) => i.group))) dirs.set(g, await stickFolder(c, g));
+        const todo: Item[] = [];
+        for (const it of c.items) {
+          if (await alreadyThere(c, it, dirs.get(it.group)!)) c.result.alreadyThere.push(it.dst);
+          else todo.push(it);
         }
-        if (it.kind === 'set') await copySet(it, meter, s.signal);
-        else it.sha256 = await copyFile(it, meter, s.signal);
-        c.result.copied.push(it.dst);
+        const meter = new ProgressMeter(
+          'mirroring',
+          { bytes: todo.reduce((a, i) => a + i.bytes, 0), files: null },
+          s.progress,
+        );
+        for (const it of todo) {
+          const g = dirs.get(it.group)!;
+          const name = path.basename(it.dst);
+          if ((await g.lstat(name)) !== null) {
+            // A stale or damaged copy by the same name: set it aside, never overwrite in place.
+            await fsp.rename(g.at(name), g.at(`${name}.replaced-${Date.now()}`));
+          }
+          if (it.kind === 'set') await copySet(it, g, meter, s.signal);
+          else it.sha256 = await copyFile(c, it, g, meter, s.signal);
+          c.result.copied.push(it.dst);
+        }
+        meter.flush();
+      } finally {
+        for (const d of dirs.values()) await d.close();
       }
-      meter.flush();
       // Recorded once read back (or found intact): from now on the stick's pruning may count and delete these.
       c.record = await recordMirrored(
         c.o.stateDir,
@@ -412,49 +459,55 @@ const steps: RunbookDef<Ctx>['steps'] = [
       const prefix = (name: string): string => name.replace(/_\d{8}_\d{4}Z.*$/, '');
       const unknown: string[] = [];
       for (const g of groups) {
-        const entries: { p: string; hash: string; createdAt: string; kind: string }[] = [];
-        const mine = new Set(c.items.filter((i) => i.group === g).map((i) => prefix(path.basename(i.src))));
-        const named = c.o.glob ? fileNameGlob(c.o.glob) : null;
-        for (const e of await fsp.readdir(g, { withFileTypes: true })) {
-          const p = path.join(g, e.name);
-          let hash: string | null;
-          if (named) {
-            if (!e.isFile() || !named.test(e.name)) continue;
-            // Its .sha256 names the content; a copy we made has one whose hash we recorded.
-            hash = await readSmallFile(`${p}.sha256`).then((t) => t?.slice(0, 64) ?? null);
-          } else {
-            if (!e.isDirectory() || !e.name.startsWith('Backup_')) continue;
-            // Judged where it is read (hashFile: a regular file only, by descriptor); anything else is not ours.
-            hash = await hashFile(path.join(p, MANIFEST_NAME)).catch(() => null);
+        const gd = await stickFolder(c, g);
+        try {
+          const entries: { p: string; at: string; hash: string; createdAt: string; kind: string }[] = [];
+          const mine = new Set(c.items.filter((i) => i.group === g).map((i) => prefix(path.basename(i.src))));
+          const named = c.o.glob ? fileNameGlob(c.o.glob) : null;
+          for (const e of await fsp.readdir(gd.self, { withFileTypes: true })) {
+            const p = path.join(g, e.name);
+            const at = gd.at(e.name);
+            let hash: string | null;
+            if (named) {
+              if (!e.isFile() || !named.test(e.name)) continue;
+              // Its .sha256 names the content; a copy we made has one whose hash we recorded.
+              hash = await readSmallFile(gd.at(`${e.name}.sha256`)).then((t) => t?.slice(0, 64) ?? null);
+            } else {
+              if (!e.isDirectory() || !e.name.startsWith('Backup_')) continue;
+              // Judged where it is read (hashFile: a regular file only, by descriptor); anything else is not ours.
+              hash = await hashFile(path.join(at, MANIFEST_NAME)).catch(() => null);
+            }
+            const known = hash === null ? undefined : c.record[hash];
+            if (known === undefined || hash === null) {
+              if (!keepNow.has(path.resolve(p))) unknown.push(p);
+              continue;
+            }
+            // Per profile (the source's name, not the stick's folder name), like the source side.
+            const kind = c.o.glob ? '' : prefix(known.name);
+            if (!c.o.glob && !mine.has(kind)) continue;
+            entries.push({ p, at, hash, createdAt: known.createdAt, kind });
           }
-          const known = hash === null ? undefined : c.record[hash];
-          if (known === undefined || hash === null) {
-            if (!keepNow.has(path.resolve(p))) unknown.push(p);
-            continue;
+          const byKind = new Map<string, typeof entries>();
+          for (const e of entries) byKind.set(e.kind, [...(byKind.get(e.kind) ?? []), e]);
+          for (const list of byKind.values()) {
+            // The N newest distinct copies are kept (a duplicate of one, under any name, counts once), and whatever
+            // this run just copied or found intact.
+            const times = new Map(list.map((e) => [e.hash, e.createdAt]));
+            const newest = [...times.entries()]
+              .sort(([, a], [, b]) => (a < b ? 1 : a > b ? -1 : 0))
+              .slice(0, c.o.keep)
+              .map(([h]) => h);
+            const kept = new Set([...newest, ...list.filter((e) => keepNow.has(path.resolve(e.p))).map((e) => e.hash)]);
+            for (const e of list) {
+              if (kept.has(e.hash) || keepNow.has(path.resolve(e.p))) continue;
+              // On the stick, which other accounts may write to: by descriptor, never following a link.
+              removeTreeNoFollow(e.at);
+              if (c.o.glob) await fsp.rm(gd.at(`${path.basename(e.p)}.sha256`), { force: true });
+              c.result.removed.push(e.p);
+            }
           }
-          // Per profile (the source's name, not the stick's folder name), like the source side.
-          const kind = c.o.glob ? '' : prefix(known.name);
-          if (!c.o.glob && !mine.has(kind)) continue;
-          entries.push({ p, hash, createdAt: known.createdAt, kind });
-        }
-        const byKind = new Map<string, typeof entries>();
-        for (const e of entries) byKind.set(e.kind, [...(byKind.get(e.kind) ?? []), e]);
-        for (const list of byKind.values()) {
-          // The N newest distinct copies are kept (a duplicate of one, under any name, counts once), and whatever
-          // this run just copied or found intact.
-          const times = new Map(list.map((e) => [e.hash, e.createdAt]));
-          const newest = [...times.entries()]
-            .sort(([, a], [, b]) => (a < b ? 1 : a > b ? -1 : 0))
-            .slice(0, c.o.keep)
-            .map(([h]) => h);
-          const kept = new Set([...newest, ...list.filter((e) => keepNow.has(path.resolve(e.p))).map((e) => e.hash)]);
-          for (const e of list) {
-            if (kept.has(e.hash) || keepNow.has(path.resolve(e.p))) continue;
-            // On the stick, which other accounts may write to: by descriptor, never following a link.
-            removeTreeNoFollow(e.p);
-            if (c.o.glob) await fsp.rm(`${e.p}.sha256`, { force: true });
-            c.result.removed.push(e.p);
-          }
+        } finally {
+          await gd.close();
         }
       }
       const left =
@@ -499,6 +552,8 @@ export async function runMirror(o: MirrorOptions, io: RunbookIO): Promise<Mirror
       const err = toRecoveryError(e, o.to);
       io.emit({ type: 'finished', ok: false, error: err.toJSON() });
       throw err;
+    } finally {
+      await c.fromDir?.close();
     }
     io.emit({ type: 'finished', ok: true, result: { kind: 'mirror', ...c.result } });
     return c.result;

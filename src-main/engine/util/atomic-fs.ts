@@ -167,6 +167,21 @@ export async function mkdirNoFollow(
   mode = 0o755,
   expect?: MediumExpectation,
 ): Promise<string> {
+  const d = await openDirNoFollow(base, rel, mode, expect);
+  await d.close();
+  return d.dir;
+}
+
+/**
+ * mkdirNoFollow, returning the last folder held open: whoever may write on the medium can rename or swap the
+ * folders on its path afterwards, so what is written there goes through the descriptor (SafeDir.at), not the path.
+ */
+export async function openDirNoFollow(
+  base: string,
+  rel: string[],
+  mode = 0o755,
+  expect?: MediumExpectation,
+): Promise<SafeDir> {
   let cur = await SafeDir.open(base);
   try {
     if (expect !== undefined) await checkSameMedium(cur, expect);
@@ -180,9 +195,10 @@ export async function mkdirNoFollow(
       await cur.close();
       cur = next;
     }
-    return cur.dir;
-  } finally {
+    return cur;
+  } catch (e) {
     await cur.close();
+    throw e;
   }
 }
 

@@ -292,6 +292,22 @@ async function readUpload(file: string): Promise<NonSharedBuffer> {
   }
 }
 
+/**
+ * Whose listener on the API port an http step trusts: root's, ours, the accounts the profile names
+ * (trustedListenerUids), and the account the product's service runs as while it runs (the owner of its main
+ * process), which a profile need not name (EVC-net Edge's is not documented). A stopped product trusts no one else.
+ */
+async function trustedNow(h: ProductHost): Promise<ReadonlySet<number>> {
+  const named = trustedListenerUids(h.profile);
+  if (process.platform !== 'linux') return named;
+  const st = await serviceFor(h.profile.service, h.pollMs === undefined ? {} : { pollMs: h.pollMs })
+    .status()
+    .catch(() => null);
+  if (st?.state !== 'running' || st.pid === undefined) return named;
+  const uid = (await fsp.stat(`/proc/${st.pid}`).catch(() => null))?.uid;
+  return uid === undefined ? named : new Set([...named, uid]);
+}
+
 async function runHttpAction(
   h: ProductHost,
   a: HttpAction,
@@ -312,7 +328,7 @@ async function runHttpAction(
   // another account on the API port (listener-owner.ts), held to the credentials' rule. When the profile names the
   // product's account, no answer is taken from such a listener either (it may set what later steps use).
   const sends = body !== undefined || a.path.includes('{var:');
-  const trusted = sends || h.profile.ownership?.user !== undefined ? trustedListenerUids(h.profile) : null;
+  const checked = sends || h.profile.ownership?.user !== undefined;
   const deadline = Date.now() + timeoutSeconds * 1000;
   let last = '';
   for (let attempt = 0; attempt <= a.retries; attempt++) {
@@ -322,8 +338,8 @@ async function runHttpAction(
     }
     if (Date.now() > deadline) break;
     // Before every try: the port can change hands between two (a restart).
-    if (trusted !== null) {
-      refuseForeignListener(url, trusted, {
+    if (checked) {
+      refuseForeignListener(url, await trustedNow(h), {
         notSent: `Nothing was sent${a.upload !== undefined ? " (the product's backup was not uploaded)" : ''}, and no answer from it is taken for the product's.`,
         then: 'retry',
       });

@@ -1,0 +1,164 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBackup } from '../../src-main/engine/backup/run-backup.js';
+import { parseProfile } from '../../src-main/engine/profiles/load.js';
+import { autoConfirm } from '../../src-main/engine/runbook/runner.js';
+import { runMirror } from '../../src-main/engine/schedule/mirror.js';
+import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
+import { runCli } from '../helpers/cli.js';
+import { isRoot } from '../helpers/datasets.js';
+import { handProfile } from '../helpers/hand-product.js';
+import { createLoopMount, skipLoopTests, type LoopMount } from '../helpers/loop-device.js';
+import { ensureTestOwner } from '../helpers/restore-driver.js';
+
+/**
+ * `mirror` copies backups onto a stick as root, and the stick is a filesystem other accounts may write: an ext4
+ * stick whose EdgeRecovery/<device> folder is another account's (it made it, or the stick came that way), a FAT
+ * stick the desktop mounts for the desktop user. The mirror judged EdgeRecovery/<device> without following links
+ * (mkdirNoFollow), then made its hidden copy folder there and wrote every file into it by path. A real unprivileged
+ * account (racer.mjs swap-mirror-tmp) moves that copy folder aside as soon as it appears and puts a link to a
+ * root-only folder by its name: root's copies (names and contents from the set, which may be the same account's own
+ * set on a stick) were created in the root-only folder (e.g. /etc/cron.d), and the mirror reported success.
+ */
+const OWNER = 'edge-rt';
+const RACER = fileURLToPath(new URL('../helpers/racer.mjs', import.meta.url));
+const ROUNDS = 12;
+
+describe.skipIf(!isRoot || skipLoopTests)('mirror onto a stick another account may write, racing it', () => {
+  let work: string;
+  let from: string;
+  let stick: LoopMount;
+  let group: string;
+
+  beforeAll(async () => {
+    ensureTestOwner(OWNER);
+    work = await fsp.mkdtemp(path.join(os.tmpdir(), 'mirror-stick-race-'));
+    await fsp.chmod(work, 0o755); // the racer sees the stop file; the victim folder stays root's alone
+    const root = path.join(work, 'root');
+    await fsp.mkdir(path.join(root, 'opt/hand/Configuration'), { recursive: true });
+    // Incompressible, so each copy takes a little while: several files are written one after another.
+    await fsp.writeFile(path.join(root, 'opt/hand/Configuration/blob.bin'), randomBytes(4 << 20));
+    const profile = path.join(work, 'hand.json');
+    await fsp.writeFile(profile, JSON.stringify(handProfile({ items: ['Configuration'] })));
+    from = path.join(work, 'from');
+    const b = await runCli([
+      'backup',
+      '--profile',
+      profile,
+      '--root',
+      root,
+      '--to',
+      from,
+      '--device-id',
+      'hand-box',
+      '--state-dir',
+      path.join(work, 'state-backup'),
+      '--yes',
+    ]);
+    expect(b.code, b.stderr).toBe(0);
+    stick = await createLoopMount(64);
+    await fsp.chmod(path.dirname(stick.mountpoint), 0o755);
+    await fsp.chmod(stick.mountpoint, 0o755);
+    // The other account's folders on the stick (as a stick handed over, or made by that account, comes).
+    group = path.join(stick.mountpoint, 'EdgeRecovery', 'hand-box');
+    await fsp.mkdir(group, { recursive: true, mode: 0o755 });
+    for (const d of [path.dirname(group), group]) await fsp.chown(d, uidForUser(OWNER)!, gidForGroup(OWNER)!);
+  }, 180_000);
+
+  afterAll(async () => {
+    await stick?.cleanup();
+    if (work) await fsp.rm(work, { recursive: true, force: true });
+  });
+
+  /**
+   * Runs `round` up to ROUNDS times while the racer swaps every new folder in the device folder matching `pattern`
+   * for a link to a root-only folder; returns what landed there and how each round ended.
+   */
+  async function race(
+    name: string,
+    pattern: string | undefined,
+    round: (r: number) => Promise<unknown>,
+  ): Promise<{ written: string[]; outcomes: string[]; swapped: number }> {
+    const victim = path.join(work, `root-only-${name}`);
+    await fsp.mkdir(victim, { mode: 0o700 });
+    const stop = path.join(work, `stop-${name}`);
+    const racer = spawn(
+      'setpriv',
+      [
+        `--reuid=${uidForUser(OWNER)!}`,
+        `--regid=${gidForGroup(OWNER)!}`,
+        '--clear-groups',
+        process.execPath,
+        RACER,
+        'swap-mirror-tmp',
+        group,
+        victim,
+        stop,
+        '300',
+        ...(pattern === undefined ? [] : [pattern]),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let said = '';
+    racer.stdout.on('data', (d: Buffer) => (said += d.toString()));
+    const racerDone = new Promise<void>((resolve) => racer.on('close', () => resolve()));
+    const outcomes: string[] = [];
+    try {
+      for (let r = 0; r < ROUNDS && (await fsp.readdir(victim)).length === 0; r++) {
+        outcomes.push(
+          await round(r).then(
+            () => 'ok',
+            (e: unknown) => String((e as { code?: string }).code ?? e),
+          ),
+        );
+        // Root clears what the round left in the other account's folder (its copies, the folders moved aside).
+        for (const n of await fsp.readdir(group)) await fsp.rm(path.join(group, n), { recursive: true, force: true });
+      }
+    } finally {
+      await fsp.writeFile(stop, '');
+      await racerDone;
+    }
+    const swapped = (JSON.parse(said.trim() || '{}') as { swapped?: number }).swapped ?? 0;
+    return { written: await fsp.readdir(victim), outcomes, swapped };
+  }
+
+  it('root never writes a copy through a link swapped in for its copy folder', async () => {
+    const r = await race('mirror', undefined, async (n) =>
+      runMirror(
+        {
+          from,
+          to: stick.mountpoint,
+          toDevice: (await fsp.stat(stick.mountpoint)).dev,
+          keep: 1,
+          stateDir: path.join(work, `state-${n}`),
+        },
+        { emit: () => undefined, interaction: autoConfirm },
+      ),
+    );
+    expect(r).toMatchObject({ written: [] });
+    expect(r.swapped, `the racer swapped the copy folder (outcomes ${r.outcomes.join(', ')})`).toBeGreaterThan(0);
+  }, 240_000);
+
+  it('a backup never writes its set through a link swapped in for its set folder', async () => {
+    const r = await race('backup', '^Backup_', async (n) =>
+      runBackup(
+        {
+          profile: parseProfile(handProfile({ items: ['Configuration'] }), 'test'),
+          to: stick.mountpoint,
+          toDevice: (await fsp.stat(stick.mountpoint)).dev,
+          root: path.join(work, 'root'),
+          deviceId: 'hand-box',
+          stateDir: path.join(work, `state-backup-${n}`),
+        },
+        { emit: () => undefined, interaction: autoConfirm },
+      ),
+    );
+    expect(r).toMatchObject({ written: [] });
+    expect(r.swapped, `the racer swapped the set folder (outcomes ${r.outcomes.join(', ')})`).toBeGreaterThan(0);
+  }, 240_000);
+});
