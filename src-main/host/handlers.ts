@@ -185,7 +185,7 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
     'profiles.plan': async (i) => {
       const profileRef = i.profileRef;
       const profile = await pageProfile(profileRef);
-      const { root, folders } = await judgeSourceFolders(i, places);
+      const { root, folders } = await judgeSourceFolders(i, places, profile);
       const items: ItemPlan[] = [];
       for (const it of resolveItems(profile, {
         ...(root === undefined ? {} : { root }),
@@ -299,7 +299,7 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
     'backup.start': async (i) => {
       const profile = await pageProfile(i.profileRef, 'job');
       // Judged before anything is remembered or started: a refused path changes nothing.
-      const { root, folders } = await judgeSourceFolders(i, places);
+      const { root, folders } = await judgeSourceFolders(i, places, profile);
       const to = await judgeMedium(i.to, 'write', 'the stick to write the backup to', places);
       const ticket = await takeTicket(i.ticket);
       const { runBackup } = await import('../engine/backup/run-backup.js');
