@@ -185,7 +185,7 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
     'profiles.plan': async (i) => {
       const profileRef = i.profileRef;
       const profile = await pageProfile(profileRef);
-      const { root, folders } = await judgeSourceFolders(i, places);
+      const { root, folders } = await judgeSourceFolders(i, places, profile);
       const items: ItemPlan[] = [];
       for (const it of resolveItems(profile, {
         ...(root === undefined ? {} : { root }),
@@ -292,7 +292,7 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
     'backup.start': async (i) => {
       const profile = await pageProfile(i.profileRef, 'job');
       // Judged before anything is remembered or started: a refused path changes nothing.
-      const { root, folders } = await judgeSourceFolders(i, places);
+      const { root, folders } = await judgeSourceFolders(i, places, profile);
       const to = await judgeMedium(i.to, 'write', 'the stick to write the backup to', places);
       const ticket = await takeTicket(i.ticket);
       const { runBackup } = await import('../engine/backup/run-backup.js');
@@ -350,6 +350,18 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
 
     'mirror.start': async (i) => {
       const from = await judgeMedium(i.from, 'read', 'the place to copy backups from', places);
+      if (i.glob !== undefined && from.kind === 'own') {
+        // A glob copies any file of that name: the place our backups went may hold any root-only file.
+        throw new RecoveryError(
+          'PATH_REFUSED',
+          `The wizard copies only backup sets from ${JSON.stringify(i.from)} (where this machine's backups go), not other files by pattern. Nothing was copied.`,
+          {
+            hint: "To copy a product's own backup files, put them on a stick, or use the command line as root (edge-recovery mirror --glob).",
+            ui: { hint: 'Copy the backups without a file pattern.' },
+            details: { given: i.from, real: from.path },
+          },
+        );
+      }
       const to = await judgeMedium(i.to, 'write', 'the stick to copy backups to', places);
       const { keep, glob } = i;
       const { runMirror } = await import('../engine/schedule/mirror.js');

@@ -2,22 +2,29 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { RecoveryError } from '../engine/errors.js';
 import { filesystemOf } from '../engine/media/filesystem.js';
+import { absolutePathProblem, systemFolderProblem } from '../engine/profiles/rules.js';
+import type { Profile } from '../engine/profiles/schema.js';
 import { resolveTrusted } from '../engine/util/linked-folder.js';
+import { clearSystemUsersCache, uidForUser, userNameForUid } from '../engine/util/system-users.js';
 
 /**
  * Which folders the page may name. The handler table answers a page (Electron's window, the privileged helper's
  * unprivileged main, serve's browser) and often runs with more rights than whoever drives that page: the helper is
  * root for the desktop user, serve is root for a browser. A path from the page is therefore never taken as it is:
  *
- * - **Source folders** (`root`, `folders` of profiles.plan, backup.start, restore.start): none, except inside this
- *   host's own practice sandbox. The folders a backup reads and a restore writes are the trusted profile's own;
- *   other folders need a profile in the root-only profiles folder, or the CLI (the technician as root).
+ * - **Source folders**: `root` (profiles.plan, backup.start, restore.start) only inside this host's own practice
+ *   sandbox; a restore writes the trusted profile's own folders. A backup's `folders` (profiles.plan, backup.start:
+ *   the technician correcting where the product keeps its data) inside the sandbox, or an existing folder owned by
+ *   the profile's product account (`ownership.user`, not root) that passes the profile schema's folder rules
+ *   (absolute, not a system folder such as /etc): root copies onto a stick only what that account could read
+ *   anyway, never /root or /etc. Other folders need a profile in the root-only profiles folder, or the CLI.
  * - **Where a backup is written** (backup.start `to`, mirror.start `to`): the mount point of a drive the drive
  *   rules offer as removable (as `drives.list` shows it, confirmed by the kernel's mount table, reached only
  *   through folders no other account can change), or the practice stick.
  * - **Where sets are read from** (backups.list `dir`, verify.start/restore.start `backup`, mirror.start `from`):
  *   inside such a stick's mount (on that filesystem, not one mounted beneath it), inside the practice stick, or
- *   inside a place this machine's own verified backups went (`<state>/last-backups.json`; never `/` itself).
+ *   a place this machine's own verified backups went (`<state>/last-backups.json`; never `/` itself): the place
+ *   itself or inside its EdgeRecovery folder, never another file there (mirror's glob is refused there).
  *
  * Judged on the real path (links and `..` resolved first): a link on a stick that leads off it is refused. The
  * real path is what the engine is then given, with the filesystem's device number for a destination, so a stick
@@ -90,25 +97,117 @@ async function mountpointOf(real: string, places: PagePlaces): Promise<string | 
 }
 
 /**
- * A source folder from the page (`root`, a `folders` entry): only inside this host's practice sandbox. Returns its
- * real path (where it does not exist yet: its nearest existing folder's, with the rest appended).
+ * A source folder from the page (`root`, a `folders` entry) inside this host's practice sandbox: its real path
+ * (where it does not exist yet: its nearest existing folder's, with the rest appended), or null.
  */
-export async function judgeSourceFolder(given: string, what: string, places: PagePlaces): Promise<string> {
+async function inSandbox(given: string, places: PagePlaces): Promise<string | null> {
   const real = await realNearest(given);
   for (const s of await reals(places.sandboxes())) if (inside(s, real)) return real;
+  return null;
+}
+
+function notProfiles(given: string, real: string, what: string, why: string, places: PagePlaces): RecoveryError {
   const led = same(real, given) ? '' : ` (it leads to ${real})`;
-  throw refused(
-    `The wizard works on the profile's own folders only: ${shown(given)}${led}, given as ${what}, is not one of them${places.sandboxes().length > 0 ? ' and is not in the practice sandbox' : ''}. Nothing was read or changed.`,
+  return refused(
+    `The wizard works on the profile's own folders only: ${shown(given)}${led}, given as ${what}, is not one of them${places.sandboxes().length > 0 ? ' and is not in the practice sandbox' : ''}${why}. Nothing was read or changed.`,
     'To back up or restore other folders on this machine, install a profile that names them in the root-only profiles folder, or use the command line as root (edge-recovery backup --folder ID=PATH, --root DIR).',
     "To back up or restore other folders, install a profile naming them (ask whoever maintains this machine's profiles), or use the command line as root.",
     { given, real, what },
   );
 }
 
-/** `root` and `folders` of a request, judged; the real paths to hand to the engine. */
+/** A source folder from the page that only the practice sandbox may hold (`root`, a restore's folders). */
+export async function judgeSourceFolder(given: string, what: string, places: PagePlaces): Promise<string> {
+  const real = await inSandbox(given, places);
+  if (real !== null) return real;
+  throw notProfiles(given, await realNearest(given), what, '', places);
+}
+
+/** What judgeBackupFolder reads of the profile. */
+export type BackupProfile = Pick<Profile, 'id' | 'ownership'> & { items?: readonly { id: string; path: string }[] };
+
+/** Whose the uid is, in words. */
+function ownerWords(uid: number): string {
+  const name = userNameForUid(uid);
+  return name === undefined ? `the account with number ${uid}` : `the account "${name}"`;
+}
+
+/**
+ * A backup's source folder from the page (the technician correcting where the product keeps its data): inside the
+ * practice sandbox, or an existing folder, owned by the profile's product account (not root), that the profile
+ * schema would take as a product folder. Returns its real path; throws PATH_REFUSED (nothing read) otherwise.
+ */
+export async function judgeBackupFolder(
+  given: string,
+  id: string,
+  profile: BackupProfile,
+  places: PagePlaces,
+): Promise<string> {
+  const what = `the folder for ${id}`;
+  const sandboxed = await inSandbox(given, places);
+  if (sandboxed !== null) return sandboxed;
+  // The profile's own folder for this item, typed back: what the engine would take without it.
+  const own = profile.items?.find((i) => i.id === id);
+  if (!win && places.sandboxes().length === 0 && own !== undefined && own.path === given) return given;
+  const user = profile.ownership?.user;
+  // Practice works on the sandbox only; a profile without its product's account cannot tell whose a folder is.
+  if (win || user === undefined || places.sandboxes().length > 0) {
+    const why =
+      win || user !== undefined
+        ? ''
+        : ` (the profile ${profile.id} names no account the product runs as, so the wizard cannot tell the product's folders from others)`;
+    throw notProfiles(given, await realNearest(given), what, why, places);
+  }
+  const fail = (why: string, real: string | null, extra: Record<string, unknown> = {}): RecoveryError => {
+    const led = real === null || same(real, given) ? '' : ` (it leads to ${real})`;
+    return refused(
+      `The wizard does not back up ${shown(given)}${led} as ${id}: ${why}. Nothing was read or changed.`,
+      `Type the folder where the product keeps its ${id} data on this machine (owned by its account "${user}"), or use the profile's folder. For any other folder, use the command line as root (edge-recovery backup --folder ${id}=PATH).`,
+      `Type the folder where the product keeps its ${id} data on this machine: it must belong to the product's account "${user}". Or keep the profile's folder.`,
+      { given, ...(real !== null ? { real } : {}), what, id, ...extra },
+    );
+  };
+  const real = await realOrNull(given);
+  if (real === null)
+    throw fail('it does not exist on this machine (check the spelling: upper and lower case differ)', null);
+  const st = await fsp.lstat(real).catch(() => null);
+  if (st === null) throw fail('it does not exist on this machine', real);
+  if (!st.isDirectory()) throw fail('it is not a folder', real);
+  const bad = absolutePathProblem(real, 'linux') ?? systemFolderProblem(real, 'linux');
+  if (bad !== null) throw fail(`the folder ${bad}; a profile may not name it either`, real);
+  clearSystemUsersCache(); // an account added since the last look (the product installed meanwhile)
+  const uid = uidForUser(user);
+  if (uid === undefined) {
+    throw fail(
+      `the product's account "${user}" (the profile ${profile.id} says the product runs as it) does not exist on this machine, so the wizard cannot tell whether the folder is the product's`,
+      real,
+    );
+  }
+  if (uid === 0) {
+    throw fail(
+      `the profile ${profile.id} says the product runs as root, and the wizard takes a folder typed here only when it belongs to the product's own account, not root`,
+      real,
+    );
+  }
+  if (st.uid !== uid) {
+    throw fail(
+      `it belongs to ${ownerWords(st.uid)}, and the wizard backs up a folder typed here only when it belongs to the product's account "${user}"`,
+      real,
+      { owner: userNameForUid(st.uid) ?? st.uid, need: user },
+    );
+  }
+  return real;
+}
+
+/**
+ * `root` and `folders` of a request, judged; the real paths to hand to the engine. With `backupOf` (profiles.plan
+ * and backup.start: folders to read), `folders` may also be the product account's folders (judgeBackupFolder);
+ * without it (restore.start), only the practice sandbox's.
+ */
 export async function judgeSourceFolders(
   input: { root?: string | undefined; folders?: Record<string, string> | undefined },
   places: PagePlaces,
+  backupOf?: BackupProfile,
 ): Promise<{ root?: string; folders?: Record<string, string> }> {
   const out: { root?: string; folders?: Record<string, string> } = {};
   if (input.root !== undefined)
@@ -116,7 +215,10 @@ export async function judgeSourceFolders(
   if (input.folders !== undefined) {
     const f: Record<string, string> = {};
     for (const [id, p] of Object.entries(input.folders))
-      f[id] = await judgeSourceFolder(p, `the folder for ${id}`, places);
+      f[id] =
+        backupOf === undefined
+          ? await judgeSourceFolder(p, `the folder for ${id}`, places)
+          : await judgeBackupFolder(p, id, backupOf, places);
     out.folders = f;
   }
   return out;
@@ -168,8 +270,12 @@ export async function judgeMedium(
       return { path: real, dev: st.dev, kind: 'stick' };
     }
     if (!writing) {
+      // Our sets there, not the rest of that folder: it is whatever the technician gave `backup --to` (/var/backups,
+      // a backup disk) and may hold any root-only file. The place itself is read only by the set walkers (listing,
+      // a mirror without a glob); anything named inside it must be in its EdgeRecovery folder.
       for (const o of await reals(await places.ownLocations())) {
-        if (path.parse(o).root !== o && inside(o, real)) return { path: real, dev: st.dev, kind: 'own' };
+        if (path.parse(o).root !== o && (same(o, real) || inside(path.join(o, 'EdgeRecovery'), real)))
+          return { path: real, dev: st.dev, kind: 'own' };
       }
     }
     const led = same(real, path.resolve(given)) ? '' : `it leads to ${real}, and `;

@@ -10,7 +10,7 @@ import { StepIndicator } from '../components/step-indicator.js';
 import { formatBytes } from '../lib/format.js';
 import { toUiError, type UiError } from '../lib/ui-error.js';
 import { machineFor } from '../store/machine.js';
-import { selectPractice, selectProfileRef, useWizard, type Target } from '../store/wizard-store.js';
+import { selectFolders, selectPractice, selectProfileRef, useWizard, type Target } from '../store/wizard-store.js';
 
 /** Last screen before the backup starts: optional encryption. The passphrase lives only in this screen's state. */
 export function BackupOptionsScreen({ target }: { target: Target }) {
@@ -19,6 +19,7 @@ export function BackupOptionsScreen({ target }: { target: Target }) {
   const practice = useWizard(selectPractice);
   const profileRef = useWizard(selectProfileRef);
   const go = useWizard((s) => s.go);
+  const folders = useWizard(selectFolders);
   const [encrypt, setEncrypt] = useState(false);
   const [p1, setP1] = useState('');
   const [p2, setP2] = useState('');
@@ -36,6 +37,7 @@ export function BackupOptionsScreen({ target }: { target: Target }) {
         profileRef: machine.profileRef,
         to: target.path,
         ...(machine.root ? { root: machine.root } : {}),
+        ...(Object.keys(folders).length > 0 ? { folders } : {}),
         ...(encrypt ? { passphrase: p1 } : {}),
         ticket: ticketForStart(),
       });

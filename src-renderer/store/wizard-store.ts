@@ -56,6 +56,8 @@ interface SessionSlice {
   profileRef: string | null;
   /** Set while the technician rehearses on the practice sandbox. */
   practice: PracticeView | null;
+  /** Folders the technician chose instead of the profile's defaults (item id → path) for the backup. */
+  folders: Record<string, string>;
   /** What the backup plan measured: the data and the most it can take on a stick (for the stick and run screens). */
   backupSize: { bytes: number; files: number; needBytes: number } | null;
   setBackupSize(size: { bytes: number; files: number; needBytes: number } | null): void;
@@ -63,6 +65,7 @@ interface SessionSlice {
   notices: string[];
   setNotices(notices: string[]): void;
   setSession(info: AppInfo, profiles: ProfileSummary[]): void;
+  setFolders(folders: Record<string, string>): void;
   chooseProfile(ref: string): void;
   setPractice(p: PracticeView | null): void;
 }
@@ -92,6 +95,7 @@ const initial = {
   profiles: [],
   profileRef: null,
   practice: null,
+  folders: {},
   backupSize: null,
   notices: [] as string[],
   step: { kind: 'loading' } as WizardStep,
@@ -107,8 +111,10 @@ export const useWizard = create<WizardState>()((set) => ({
       profiles,
       profileRef: s.profileRef ?? profiles.find((p) => p.id === info.detected?.profileId)?.ref ?? null,
     })),
-  chooseProfile: (ref) => set({ profileRef: ref }),
-  setPractice: (practice) => set({ practice }),
+  // Another profile or machine means other folders: chosen folders do not carry over.
+  chooseProfile: (ref) => set({ profileRef: ref, folders: {} }),
+  setPractice: (practice) => set({ practice, folders: {} }),
+  setFolders: (folders) => set({ folders }),
   setBackupSize: (backupSize) => set({ backupSize }),
   setNotices: (notices) => set({ notices }),
   go: (step) => set({ step }),
@@ -138,6 +144,7 @@ export const selectInfo = (s: WizardState): AppInfo | null => s.info;
 export const selectPractice = (s: WizardState): PracticeView | null => s.practice;
 export const selectProfiles = (s: WizardState): ProfileSummary[] => s.profiles;
 export const selectProfileRef = (s: WizardState): string | null => s.profileRef;
+export const selectFolders = (s: WizardState): Record<string, string> => s.folders;
 export const selectBackupSize = (s: WizardState): WizardState['backupSize'] => s.backupSize;
 export const selectJobEvents =
   (jobId: string) =>

@@ -5,6 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBackup } from '../../src-main/engine/backup/run-backup.js';
+import { parseProfile } from '../../src-main/engine/profiles/load.js';
 import { autoConfirm } from '../../src-main/engine/runbook/runner.js';
 import { runMirror } from '../../src-main/engine/schedule/mirror.js';
 import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
@@ -73,10 +75,18 @@ describe.skipIf(!isRoot || skipLoopTests)('mirror onto a stick another account m
     if (work) await fsp.rm(work, { recursive: true, force: true });
   });
 
-  it('root never writes a copy through a link swapped in for its copy folder', async () => {
-    const victim = path.join(work, 'root-only');
+  /**
+   * Runs `round` up to ROUNDS times while the racer swaps every new folder in the device folder matching `pattern`
+   * for a link to a root-only folder; returns what landed there and how each round ended.
+   */
+  async function race(
+    name: string,
+    pattern: string | undefined,
+    round: (r: number) => Promise<unknown>,
+  ): Promise<{ written: string[]; outcomes: string[]; swapped: number }> {
+    const victim = path.join(work, `root-only-${name}`);
     await fsp.mkdir(victim, { mode: 0o700 });
-    const stop = path.join(work, 'stop');
+    const stop = path.join(work, `stop-${name}`);
     const racer = spawn(
       'setpriv',
       [
@@ -90,6 +100,7 @@ describe.skipIf(!isRoot || skipLoopTests)('mirror onto a stick another account m
         victim,
         stop,
         '300',
+        ...(pattern === undefined ? [] : [pattern]),
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
@@ -99,12 +110,8 @@ describe.skipIf(!isRoot || skipLoopTests)('mirror onto a stick another account m
     const outcomes: string[] = [];
     try {
       for (let r = 0; r < ROUNDS && (await fsp.readdir(victim)).length === 0; r++) {
-        const toDevice = (await fsp.stat(stick.mountpoint)).dev;
         outcomes.push(
-          await runMirror(
-            { from, to: stick.mountpoint, toDevice, keep: 1, stateDir: path.join(work, `state-${r}`) },
-            { emit: () => undefined, interaction: autoConfirm },
-          ).then(
+          await round(r).then(
             () => 'ok',
             (e: unknown) => String((e as { code?: string }).code ?? e),
           ),
@@ -117,7 +124,41 @@ describe.skipIf(!isRoot || skipLoopTests)('mirror onto a stick another account m
       await racerDone;
     }
     const swapped = (JSON.parse(said.trim() || '{}') as { swapped?: number }).swapped ?? 0;
-    expect({ written: await fsp.readdir(victim), outcomes }).toMatchObject({ written: [] });
-    expect(swapped, `the racer swapped the copy folder (outcomes ${outcomes.join(', ')})`).toBeGreaterThan(0);
+    return { written: await fsp.readdir(victim), outcomes, swapped };
+  }
+
+  it('root never writes a copy through a link swapped in for its copy folder', async () => {
+    const r = await race('mirror', undefined, async (n) =>
+      runMirror(
+        {
+          from,
+          to: stick.mountpoint,
+          toDevice: (await fsp.stat(stick.mountpoint)).dev,
+          keep: 1,
+          stateDir: path.join(work, `state-${n}`),
+        },
+        { emit: () => undefined, interaction: autoConfirm },
+      ),
+    );
+    expect(r).toMatchObject({ written: [] });
+    expect(r.swapped, `the racer swapped the copy folder (outcomes ${r.outcomes.join(', ')})`).toBeGreaterThan(0);
+  }, 240_000);
+
+  it('a backup never writes its set through a link swapped in for its set folder', async () => {
+    const r = await race('backup', '^Backup_', async (n) =>
+      runBackup(
+        {
+          profile: parseProfile(handProfile({ items: ['Configuration'] }), 'test'),
+          to: stick.mountpoint,
+          toDevice: (await fsp.stat(stick.mountpoint)).dev,
+          root: path.join(work, 'root'),
+          deviceId: 'hand-box',
+          stateDir: path.join(work, `state-backup-${n}`),
+        },
+        { emit: () => undefined, interaction: autoConfirm },
+      ),
+    );
+    expect(r).toMatchObject({ written: [] });
+    expect(r.swapped, `the racer swapped the set folder (outcomes ${r.outcomes.join(', ')})`).toBeGreaterThan(0);
   }, 240_000);
 });

@@ -7,6 +7,8 @@ import { RecoveryError } from '../../src-main/engine/errors.js';
 import { mkdirNoFollow } from '../../src-main/engine/util/atomic-fs.js';
 import { createHandlers } from '../../src-main/host/handlers.js';
 import { judgeMedium, judgeSourceFolders, type PagePlaces } from '../../src-main/host/page-paths.js';
+import { uidForUser } from '../../src-main/engine/util/system-users.js';
+import { ensureTestOwner } from '../helpers/restore-driver.js';
 import { installFakeLsblk } from '../helpers/fake-lsblk.js';
 import { createLoopMount, loopMountUnavailable, skipLoopTests, type LoopMount } from '../helpers/loop-device.js';
 
@@ -38,6 +40,140 @@ async function refusal(p: Promise<unknown>): Promise<RecoveryError> {
   expect((e as RecoveryError).message).toMatch(/Nothing was (read or )?changed\.$/);
   return e as RecoveryError;
 }
+
+/** A profile whose product runs as `user` (only what judgeSourceFolders reads of it). */
+const productProfile = (user?: string) =>
+  user === undefined
+    ? { id: 'test-product' }
+    : { id: 'test-product', ownership: { user, group: user, exceptions: [] } as never };
+
+describe("a backup's folders from the page (profiles.plan, backup.start): the product account's own", () => {
+  const account = 'edge-pp';
+  let uid: number;
+  beforeAll(() => {
+    ensureTestOwner(account);
+    uid = uidForUser(account)!;
+  });
+
+  async function folderOf(name: string, owner: number): Promise<string> {
+    const d = path.join(base, 'product', name);
+    await fsp.mkdir(d, { recursive: true });
+    await fsp.chown(d, owner, owner);
+    return d;
+  }
+
+  it("takes an existing folder the product's account owns, as its real path (links and `..` resolved)", async () => {
+    const mine = await folderOf('Storage', uid);
+    await fsp.symlink(mine, path.join(base, 'product', 'to-storage'));
+    expect(await judgeSourceFolders({ folders: { Storage: mine } }, places({}), productProfile(account))).toEqual({
+      folders: { Storage: mine },
+    });
+    const via = path.join(base, 'product', 'to-storage', '..', 'Storage');
+    expect(
+      await judgeSourceFolders(
+        { folders: { Storage: path.join(base, 'product', 'to-storage') } },
+        places({}),
+        productProfile(account),
+      ),
+    ).toEqual({ folders: { Storage: mine } });
+    expect(await judgeSourceFolders({ folders: { Storage: via } }, places({}), productProfile(account))).toEqual({
+      folders: { Storage: mine },
+    });
+  });
+
+  it('refuses a root-owned folder, naming whose it is and whose it must be', async () => {
+    const roots = await folderOf('roots', 0);
+    const e = await refusal(judgeSourceFolders({ folders: { Storage: roots } }, places({}), productProfile(account)));
+    expect(e.message).toContain(JSON.stringify(roots));
+    expect(e.message).toContain('it belongs to the account "root"');
+    expect(e.message).toContain(`the product's account "${account}"`);
+    expect(e.message).toContain('Nothing was read or changed.');
+    expect(e.details).toMatchObject({ id: 'Storage', owner: 'root', need: account });
+    expect(e.ui?.hint).not.toMatch(/--|edge-recovery /);
+    // /root itself: a system folder, and root's.
+    await refusal(judgeSourceFolders({ folders: { Storage: '/root' } }, places({}), productProfile(account)));
+  });
+
+  it('refuses /etc and the other folders a profile may not name, whoever owns them', async () => {
+    for (const sys of ['/etc', '/', '/tmp', '/var', '/home']) {
+      const e = await refusal(judgeSourceFolders({ folders: { Storage: sys } }, places({}), productProfile(account)));
+      expect(e.message).toContain('is a system folder');
+    }
+    // A link (and `..`) that lands on one is judged where it lands.
+    await fsp.symlink('/etc', path.join(base, 'product', 'etc-link'));
+    const e = await refusal(
+      judgeSourceFolders(
+        { folders: { Storage: path.join(base, 'product', 'etc-link') } },
+        places({}),
+        productProfile(account),
+      ),
+    );
+    expect(e.message).toContain('(it leads to /etc)');
+  });
+
+  it("refuses a link owned by the product's account that leads to a root-owned folder", async () => {
+    const target = await folderOf('root-data', 0);
+    const link = path.join(base, 'product', 'Storage-link');
+    await fsp.symlink(target, link);
+    await fsp.lchown(link, uid, uid);
+    expect((await fsp.lstat(link)).uid).toBe(uid);
+    const e = await refusal(judgeSourceFolders({ folders: { Storage: link } }, places({}), productProfile(account)));
+    expect(e.message).toContain(`(it leads to ${target})`);
+    expect(e.message).toContain('it belongs to the account "root"');
+  });
+
+  it('refuses a folder that does not exist, and a file, saying so', async () => {
+    const missing = path.join(base, 'product', 'no-such', 'Storage');
+    const e = await refusal(judgeSourceFolders({ folders: { Storage: missing } }, places({}), productProfile(account)));
+    expect(e.message).toContain(`${JSON.stringify(missing)} as Storage: it does not exist on this machine`);
+    const file = path.join(base, 'product', 'a-file');
+    await fsp.writeFile(file, 'x');
+    await fsp.chown(file, uid, uid);
+    const f = await refusal(judgeSourceFolders({ folders: { Storage: file } }, places({}), productProfile(account)));
+    expect(f.message).toContain('it is not a folder');
+  });
+
+  it('refuses every folder for a profile without a product account, or whose product runs as root', async () => {
+    const mine = await folderOf('Storage2', uid);
+    const e = await refusal(judgeSourceFolders({ folders: { Storage: mine } }, places({}), productProfile()));
+    expect(e.message).toContain('names no account the product runs as');
+    const r = await refusal(
+      judgeSourceFolders({ folders: { Storage: await folderOf('r', 0) } }, places({}), productProfile('root')),
+    );
+    expect(r.message).toContain('the product runs as root');
+    const gone = await refusal(
+      judgeSourceFolders({ folders: { Storage: mine } }, places({}), productProfile('edge-no-such-account')),
+    );
+    expect(gone.message).toContain('does not exist on this machine');
+  });
+
+  it("takes the profile's own folder typed back as it is, whoever owns it", async () => {
+    const own = await folderOf('own-default', 0);
+    const profile = { ...productProfile(account), items: [{ id: 'Storage', path: own }] };
+    expect(await judgeSourceFolders({ folders: { Storage: own } }, places({}), profile)).toEqual({
+      folders: { Storage: own },
+    });
+    // Only for its own item: as another item it is judged like any folder.
+    await refusal(judgeSourceFolders({ folders: { Configuration: own } }, places({}), profile));
+  });
+
+  it('takes the practice sandbox as before, and nothing else in practice; `root` stays practice-only', async () => {
+    const sandbox = path.join(base, 'sandbox-b');
+    await fsp.mkdir(path.join(sandbox, 'old'), { recursive: true });
+    expect(
+      await judgeSourceFolders(
+        { folders: { Storage: path.join(sandbox, 'old', 'not-yet') } },
+        places({ sandboxes: [sandbox] }),
+        productProfile(account),
+      ),
+    ).toEqual({ folders: { Storage: path.join(sandbox, 'old', 'not-yet') } });
+    const mine = await folderOf('Storage3', uid);
+    await refusal(
+      judgeSourceFolders({ folders: { Storage: mine } }, places({ sandboxes: [sandbox] }), productProfile(account)),
+    );
+    await refusal(judgeSourceFolders({ root: mine }, places({}), productProfile(account)));
+  });
+});
 
 describe('source folders from the page (root, folders)', () => {
   it('are refused outside practice, whatever they are', async () => {

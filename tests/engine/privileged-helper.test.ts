@@ -164,7 +164,20 @@ describe('the privileged helper takes no folder from the page beyond the profile
     await refusedWith(
       'backup.start',
       { profileRef: 'eds-linux', to: out, folders: { Configuration: '/root' }, ticket },
-      /the profile's own folders only: "\/root"/,
+      /does not back up "\/root" as Configuration: the folder "\/root" is a system folder/,
+    );
+    // A backup's folder from the page must be the product account's own (eds-linux: edgedatastore, which this
+    // machine does not have): a folder of root's outside the system folders is refused too, through this channel.
+    await fsp.mkdir(path.join(base, 'roots-data'));
+    await refusedWith(
+      'backup.start',
+      { profileRef: 'eds-linux', to: out, folders: { Storage: path.join(base, 'roots-data') }, ticket },
+      /the product's account "edgedatastore" .* does not exist on this machine.*Nothing was read or changed\.$/,
+    );
+    await refusedWith(
+      'profiles.plan',
+      { profileRef: 'eds-linux', folders: { Storage: path.join(base, 'roots-data') } },
+      /does not back up .*roots-data" as Storage/,
     );
     await refusedWith(
       'backup.start',

@@ -166,7 +166,9 @@ if (mode === 'exec-setuid') {
   // As an account that may write a folder on the stick (its own EdgeRecovery/<device>): whenever root's mirror makes
   // its hidden copy folder there (.<set>.mirror-<pid>), move it aside and put a link by that name to `victim`, so a
   // copy written by path lands wherever the link leads.
-  const [group, victim, stopFile, seconds] = args;
+  // (With a pattern: any new folder whose name matches it, e.g. a backup's set folder Backup_….)
+  const [group, victim, stopFile, seconds, pattern] = args;
+  const re = new RegExp(pattern ?? '^\\..*\\.mirror-\\d+$');
   const until = Date.now() + Number(seconds) * 1000;
   out.swapped = 0;
   for (let i = 0; Date.now() < until && (i % 256 !== 0 || !fs.existsSync(stopFile)); i++) {
@@ -177,7 +179,7 @@ if (mode === 'exec-setuid') {
       continue;
     }
     for (const n of names) {
-      if (!/^\..*\.mirror-\d+$/.test(n)) continue;
+      if (!re.test(n) || n.includes('.aside-')) continue;
       const p = path.join(group, n);
       try {
         if (!fs.lstatSync(p).isDirectory()) continue;

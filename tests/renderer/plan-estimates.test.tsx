@@ -66,7 +66,7 @@ describe('Backup plan: time and space before anything runs', () => {
       'profiles.plan': () => plan,
       'drives.list': () => [stick('/dev/sdb', 'BIG', 8000 * MiB), stick('/dev/sdc', 'SMALL', 300 * MiB)],
     });
-    useWizard.setState({ profileRef: 'eds-linux', step: { kind: 'backup-plan' } });
+    useWizard.setState({ profileRef: 'eds-linux', folders: {}, step: { kind: 'backup-plan' } });
     render(<App api={fake.api} />);
 
     const table = await screen.findByRole('table', { name: 'Free space on each stick' });
@@ -93,7 +93,7 @@ describe('Backup plan: time and space before anything runs', () => {
       'profiles.plan': () => ({ ...plan, problems: [{ code: 'PERMISSION_DENIED', message: 'Run as root.' }] }),
       'drives.list': () => [],
     });
-    useWizard.setState({ profileRef: 'eds-linux', step: { kind: 'backup-plan' } });
+    useWizard.setState({ profileRef: 'eds-linux', folders: {}, step: { kind: 'backup-plan' } });
     render(<App api={fake.api} />);
     const next = (await screen.findByRole('button', { name: 'Choose the USB stick' })) as HTMLButtonElement;
     expect(next.disabled).toBe(true);
