@@ -157,6 +157,53 @@ describe("a backup's folders from the page (profiles.plan, backup.start): the pr
     await refusal(judgeSourceFolders({ folders: { Configuration: own } }, places({}), profile));
   });
 
+  it("through the handler table: profiles.plan measures the product account's folder at its real path, refuses root's", async () => {
+    // A root-only profiles folder (/run is root's, 755) holding a profile whose product runs as the test account.
+    const trusted = await fsp.mkdtemp('/run/erw-page-paths-');
+    await fsp.chmod(trusted, 0o755);
+    const ref = path.join(trusted, 'site.json');
+    await fsp.writeFile(
+      ref,
+      JSON.stringify({
+        schemaVersion: 1,
+        id: 'site-product',
+        productName: 'A product installed elsewhere',
+        platform: 'linux',
+        service: { manager: 'none', name: 'none' },
+        items: [{ id: 'Storage', path: '/opt/site-product/Storage' }],
+        ownership: { user: account, group: account },
+      }),
+      { mode: 0o644 },
+    );
+    const mine = await folderOf('Storage-plan', uid);
+    await fsp.writeFile(path.join(mine, 'data.bin'), Buffer.alloc(12345));
+    await fsp.symlink(mine, path.join(base, 'product', 'plan-link'));
+    const host = createHandlers({ shell: 'browser', stateDir: path.join(base, 'state-plan'), profilesDir: trusted });
+    try {
+      const r = await host.dispatch('profiles.plan', {
+        profileRef: ref,
+        folders: { Storage: path.join(base, 'product', 'plan-link') },
+      });
+      expect(r).toMatchObject({
+        ok: true,
+        value: { items: [{ id: 'Storage', path: mine, exists: true, sizeBytes: 12345 }] },
+      });
+      const roots = await folderOf('roots-plan', 0);
+      const no = await host.dispatch('profiles.plan', { profileRef: ref, folders: { Storage: roots } });
+      expect(no).toMatchObject({
+        ok: false,
+        error: { code: 'PATH_REFUSED', details: { id: 'Storage', owner: 'root' } },
+      });
+      expect(await host.dispatch('profiles.plan', { profileRef: ref, folders: { Storage: '/etc' } })).toMatchObject({
+        ok: false,
+        error: { code: 'PATH_REFUSED' },
+      });
+    } finally {
+      await host.dispose();
+      await fsp.rm(trusted, { recursive: true, force: true });
+    }
+  });
+
   it('takes the practice sandbox as before, and nothing else in practice; `root` stays practice-only', async () => {
     const sandbox = path.join(base, 'sandbox-b');
     await fsp.mkdir(path.join(sandbox, 'old'), { recursive: true });
