@@ -18,7 +18,7 @@ import {
 import pkg from '../../package.json' with { type: 'json' };
 import { JobHost } from './jobs.js';
 import { measureFolder } from './measure.js';
-import { judgeMedium, judgeSourceFolders, type PagePlaces } from './page-paths.js';
+import { foundInside, judgeMedium, judgeSourceFolders, type PagePlaces } from './page-paths.js';
 import { canElevateFor, isElevated, privilegeProblems } from './privileges.js';
 import { detectProfile, listProfiles, summarize, trustedProfileFiles } from './profile-views.js';
 import { ReportAccess } from './report-access.js';
@@ -284,7 +284,14 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
       const { listBackups } = await import('../engine/backup/list-backups.js');
       const d = await deviceInfo();
       // `thisDeviceId` marks this machine's group; `device` would filter the others out.
-      const groups = await listBackups(from.path, d.id ? { thisDeviceId: d.id } : {});
+      const found = await listBackups(from.path, d.id ? { thisDeviceId: d.id } : {});
+      // Only what really is in the place judged: the walk follows a link planted on a stick (EdgeRecovery → /root).
+      const groups: typeof found = [];
+      for (const g of found) {
+        const backups = [];
+        for (const b of g.backups) if (await foundInside(from, b.path)) backups.push(b);
+        if (backups.length > 0) groups.push({ ...g, backups });
+      }
       reports.rememberBackups(groups.flatMap((g) => g.backups.map((b) => b.path)));
       return groups;
     },

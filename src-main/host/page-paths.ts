@@ -326,3 +326,16 @@ export async function judgeMedium(
     { given, ...(real !== null ? { real } : {}), use },
   );
 }
+
+/**
+ * Whether `p`, found under a judged place by walking it (a set or archive backups.list found), really is there: its
+ * real path inside the place and, for a stick, on the stick's filesystem. A link on a stick below the folder the page
+ * named (EdgeRecovery → /root) is followed by the walk; what it leads to is not the page's to see.
+ */
+export async function foundInside(place: JudgedPlace, p: string): Promise<boolean> {
+  const real = await realOrNull(p);
+  if (real === null || !inside(place.path, real)) return false;
+  if (place.kind !== 'stick') return true;
+  const st = await fsp.stat(real).catch(() => null);
+  return st !== null && st.dev === place.dev;
+}

@@ -90,4 +90,31 @@ describe.skipIf(!isRoot || skipLoopTests)('the places our own backups went, name
       await host.dispose();
     }
   }, 120_000);
+
+  it('backups.list shows nothing a link on the stick leads to (names, sizes, dates of a root-only folder)', async () => {
+    const hidden = path.join(base, 'root-only-archives');
+    await fsp.mkdir(path.join(hidden, 'Backup_x'), { recursive: true, mode: 0o700 });
+    await fsp.writeFile(path.join(hidden, 'customers-2026.tar.gz'), 'secret\n', { mode: 0o600 });
+    await fsp.writeFile(path.join(hidden, 'report-secret.html'), '<p>secret</p>\n', { mode: 0o600 });
+    await fsp.rm(path.join(stick.mountpoint, 'EdgeRecovery'), { recursive: true, force: true });
+    await fsp.symlink(hidden, path.join(stick.mountpoint, 'EdgeRecovery'));
+    const fake = await installFakeLsblk('usb-stick-ext4', { STICK: stick.mountpoint, ROOT: '/' });
+    const host = createHandlers({ shell: 'browser', stateDir: path.join(base, 'state'), practiceBaseDir: base });
+    try {
+      const listed = await host.dispatch('backups.list', { dir: stick.mountpoint });
+      expect(listed).toMatchObject({ ok: true });
+      const paths = (listed as { value: { backups: { path: string }[] }[] }).value.flatMap((g) =>
+        g.backups.map((b) => b.path),
+      );
+      expect(paths).toEqual([]);
+      // Nor is a report beside what was found there the page's to read.
+      expect(
+        await host.dispatch('report.read', { path: path.join(stick.mountpoint, 'EdgeRecovery', 'report-secret.html') }),
+      ).toMatchObject({ ok: false });
+    } finally {
+      await fsp.rm(path.join(stick.mountpoint, 'EdgeRecovery'), { force: true });
+      await fake.restore();
+      await host.dispose();
+    }
+  });
 });
