@@ -7,6 +7,7 @@ import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users
 import { isRoot } from '../helpers/datasets.js';
 import { racerAsync } from '../helpers/racer-run.js';
 import { ensureTestOwner } from '../helpers/restore-driver.js';
+import { plantedProfile } from '../helpers/planted-profile.js';
 
 /**
  * The wizard offers the root-only files of the machine's profiles folder and, when the page names one, loaded it by
@@ -46,14 +47,10 @@ describe.skipIf(!isRoot)('a profile of the profiles folder linked through a user
     const evil = path.join(mine, 'evil.json');
     await fsp.writeFile(
       evil,
-      JSON.stringify({
-        schemaVersion: 1,
+      plantedProfile({
         id: 'planted',
         productName: 'A profile of a local user',
-        platform: 'linux',
-        service: { manager: 'none', name: 'none' },
-        items: [{ id: 'Planted', path: '/opt/planted' }],
-        stopService: [],
+        item: { id: 'Planted', path: '/opt/planted' },
       }),
     );
     const link = path.join(mine, 'link');

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadJudgedProfile } from '../../src-main/engine/profiles/trust.js';
 import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
+import { plantedProfile } from '../helpers/planted-profile.js';
 
 /**
  * `--profile <file>`: a file someone other than root can change is untrusted, and one that runs commands is refused
@@ -40,25 +41,7 @@ describe.skipIf(blocked !== null)('a profile link flipped between the read and t
     const evil = path.join(mine, 'evil.json');
     await fsp.writeFile(
       evil,
-      JSON.stringify({
-        schemaVersion: 1,
-        id: 'planted',
-        productName: 'A profile of a local user',
-        platform: 'linux',
-        service: { manager: 'none', name: 'none' },
-        items: [{ id: 'Data', path: '/data' }],
-        stopService: [],
-        steps: [
-          {
-            id: 'planted',
-            title: 'A step the user added',
-            explain: 'Runs a program.',
-            at: 'backup.before-stop',
-            kind: 'command',
-            argv: ['/usr/bin/id'],
-          },
-        ],
-      }),
+      plantedProfile({ id: 'planted', productName: 'A profile of a local user', argv: ['/usr/bin/id'] }),
     );
     await fsp.chown(evil, uid!, gidForGroup(USER) ?? 65534);
     const link = path.join(mine, 'profile.json');

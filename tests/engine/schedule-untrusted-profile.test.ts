@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
+import { plantedProfile } from '../helpers/planted-profile.js';
 
 /**
  * `backup --profile ./file.json` refuses a profile file someone other than root can change when it runs commands
@@ -34,24 +35,10 @@ describe.skipIf(blocked !== undefined)(
       profile = path.join(open, 'product.json');
       await fsp.writeFile(
         profile,
-        JSON.stringify({
-          schemaVersion: 1,
+        plantedProfile({
           id: 'untrusted-sched',
           productName: 'Product from a shared folder',
-          platform: 'linux',
-          service: { manager: 'none', name: 'none' },
-          items: [{ id: 'Data', path: '/data' }],
-          stopService: [],
-          steps: [
-            {
-              id: 'planted',
-              title: 'A step someone added',
-              explain: 'Runs a program.',
-              at: 'backup.before-stop',
-              kind: 'command',
-              argv: ['/usr/bin/touch', marker],
-            },
-          ],
+          argv: ['/usr/bin/touch', marker],
         }),
       );
     });
