@@ -126,6 +126,27 @@ export async function judgeSourceFolder(given: string, what: string, places: Pag
 /** What judgeBackupFolder reads of the profile. */
 export type BackupProfile = Pick<Profile, 'id' | 'ownership'> & { items?: readonly { id: string; path: string }[] };
 
+/**
+ * Why another account than root and `uid` could swap `real` (a folder, no links in its path) for another between
+ * the judgement and the backup's read, or null: a folder on the way belongs to someone else, or others may write it
+ * (a sticky one like /tmp only when the entry below it is root's or `uid`'s).
+ */
+async function swappableBy(real: string, uid: number): Promise<string | null> {
+  for (let cur = real; ; ) {
+    const dir = path.dirname(cur);
+    if (dir === cur) return null;
+    const st = await fsp.lstat(dir).catch(() => null);
+    if (st === null || !st.isDirectory()) return `the folder ${dir} on the way to it cannot be read`;
+    if (st.uid !== 0 && st.uid !== uid) return `the folder ${dir} on the way to it belongs to ${ownerWords(st.uid)}`;
+    if ((st.mode & 0o022) !== 0) {
+      const entry = (st.mode & 0o1000) !== 0 ? await fsp.lstat(cur).catch(() => null) : null;
+      if (entry === null || (entry.uid !== 0 && entry.uid !== uid))
+        return `the folder ${dir} on the way to it may be changed by other accounts`;
+    }
+    cur = dir;
+  }
+}
+
 /** Whose the uid is, in words. */
 function ownerWords(uid: number): string {
   const name = userNameForUid(uid);
@@ -194,6 +215,13 @@ export async function judgeBackupFolder(
       `it belongs to ${ownerWords(st.uid)}, and the wizard backs up a folder typed here only when it belongs to the product's account "${user}"`,
       real,
       { owner: userNameForUid(st.uid) ?? st.uid, need: user },
+    );
+  }
+  const loose = await swappableBy(real, uid);
+  if (loose !== null) {
+    throw fail(
+      `${loose}, so another account could put another folder in its place before the backup reads it (only root and the product's account "${user}" may own and change the folders on the way)`,
+      real,
     );
   }
   return real;

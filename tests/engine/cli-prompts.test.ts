@@ -87,6 +87,36 @@ describe.skipIf(skip !== null)('edge-recovery prompts in a real terminal', () =>
     }
   }, 300_000);
 
+  it('a folder that is no backup is called that, not an interrupted backup; one that is keeps its answer', async () => {
+    // An empty folder, and one holding only other things: neither was a backup, so none "was interrupted" and no
+    // backup will remove it.
+    const plain = path.join(work, 'not-a-backup');
+    await fsp.mkdir(path.join(plain, 'sub'), { recursive: true });
+    await fsp.writeFile(path.join(plain, 'notes.txt'), 'mine\n');
+    for (const dir of [plain, path.join(plain, 'sub')]) {
+      const r = await runCli(['verify', dir]);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toContain(
+        `${dir} is not a backup: it holds no manifest.json and none of the files a backup writes`,
+      );
+      expect(r.stderr).not.toMatch(/interrupted|removes this folder/);
+    }
+    // What an interrupted backup leaves (parts, no manifest.json): interrupted, exit 3; named as this tool names
+    // its sets, the next backup removes it, and says so; under another name it does not.
+    for (const [name, removed] of [
+      ['Backup_eds-linux_20261130_1200Z', true],
+      ['copied-by-hand', false],
+    ] as const) {
+      const set = path.join(work, name);
+      await fsp.mkdir(set);
+      await fsp.writeFile(path.join(set, 'data.tar.gz.001'), 'x');
+      const r = await runCli(['verify', set]);
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr).toContain('it was interrupted before it was verified');
+      expect(r.stderr.includes('The next backup of this device removes this folder')).toBe(removed);
+    }
+  }, 300_000);
+
   it('asks the passphrase again after an empty answer and after a wrong one, then verifies', async () => {
     const t = terminal(['verify', setDir], { EDGE_RECOVERY_PASSPHRASE: '' });
     open.push(t);

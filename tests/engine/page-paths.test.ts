@@ -147,6 +147,36 @@ describe("a backup's folders from the page (profiles.plan, backup.start): the pr
     expect(gone.message).toContain('does not exist on this machine');
   });
 
+  it("refuses the product account's folder inside a folder another account could change (it could be swapped before the backup)", async () => {
+    const other = path.join(base, 'product', 'desktop-users');
+    await fsp.mkdir(other);
+    await fsp.chown(other, 12345, 12345);
+    const inOther = path.join(other, 'Storage');
+    await fsp.mkdir(inOther);
+    await fsp.chown(inOther, uid, uid);
+    const e = await refusal(judgeSourceFolders({ folders: { Storage: inOther } }, places({}), productProfile(account)));
+    expect(e.message).toContain(`the folder ${other} on the way to it belongs to the account with number 12345`);
+    const open = path.join(base, 'product', 'open-to-all');
+    await fsp.mkdir(path.join(open, 'Storage'), { recursive: true });
+    await fsp.chmod(open, 0o777);
+    await fsp.chown(path.join(open, 'Storage'), uid, uid);
+    const o = await refusal(
+      judgeSourceFolders({ folders: { Storage: path.join(open, 'Storage') } }, places({}), productProfile(account)),
+    );
+    expect(o.message).toContain(`the folder ${open} on the way to it may be changed by other accounts`);
+    // Sticky and the entry the product's: taken (as under /tmp); and the product's own folders on the way are fine.
+    await fsp.chmod(open, 0o1777);
+    await fsp.mkdir(path.join(open, 'Storage', 'deeper'));
+    await fsp.chown(path.join(open, 'Storage', 'deeper'), uid, uid);
+    expect(
+      await judgeSourceFolders(
+        { folders: { Storage: path.join(open, 'Storage', 'deeper') } },
+        places({}),
+        productProfile(account),
+      ),
+    ).toEqual({ folders: { Storage: path.join(open, 'Storage', 'deeper') } });
+  });
+
   it("takes the profile's own folder typed back as it is, whoever owns it", async () => {
     const own = await folderOf('own-default', 0);
     const profile = { ...productProfile(account), items: [{ id: 'Storage', path: own }] };

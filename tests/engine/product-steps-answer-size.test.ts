@@ -22,12 +22,28 @@ const CHUNK = Buffer.alloc(1024 * 1024, 0x61);
 let server: Server;
 let port = 0;
 let sent = 0;
+let received = { bytes: 0, sha256: '' };
 let dir = '';
 const hosts: ProductHost[] = [];
 
 beforeAll(async () => {
   dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'product-answer-size-'));
   server = createServer((req, res) => {
+    if (req.method === 'POST') {
+      // An import: what arrived, counted and hashed as it comes.
+      const h = createHash('sha256');
+      let n = 0;
+      req.on('data', (c: Buffer) => {
+        h.update(c);
+        n += c.length;
+      });
+      req.on('end', () => {
+        received = { bytes: n, sha256: h.digest('hex') };
+        res.setHeader('content-type', 'application/json');
+        res.end('{"ok":true}');
+      });
+      return;
+    }
     sent = 0;
     res.setHeader('content-type', req.url === '/export' ? 'application/octet-stream' : 'application/json');
     // 256 MiB as fast as the reader takes it (with backpressure), then the end.
@@ -94,6 +110,31 @@ describe('an http step and a very large answer', () => {
     for (let i = 0; i < BIG / CHUNK.length; i++) want.update(CHUNK);
     expect(createHash('sha256').update(readFileSync(saved)).digest('hex')).toBe(want.digest('hex'));
     expect(growth).toBeLessThan(128 * 1024 * 1024);
+    // The same export uploaded back (the restore's import step): sent from its file as it goes, not through memory.
+    const up = stepsProfile(
+      [
+        {
+          title: 'Import',
+          explain: 'It sends the export.',
+          at: 'backup.after-stop',
+          id: 'u',
+          kind: 'http',
+          method: 'POST',
+          path: '/import',
+          upload: '{work}/export.bin',
+          expect: { pointer: '/ok', equals: true },
+        },
+      ],
+      { api: { baseUrl: `http://127.0.0.1:${port}`, versionEndpoint: '/v', timeoutMs: 60_000 } },
+    );
+    const hu = productHost(up, { state: h.state });
+    hosts.push(hu);
+    const sent2 = await peakGrowth(() =>
+      runProductStep(hu, up.steps[0]!, { log: () => undefined, progress: () => undefined }),
+    );
+    if (sent2.result instanceof Error) throw sent2.result;
+    expect(received).toEqual({ bytes: BIG, sha256: createHash('sha256').update(readFileSync(saved)).digest('hex') });
+    expect(sent2.growth).toBeLessThan(128 * 1024 * 1024);
   }, 120_000);
 
   it('stops reading a JSON answer past the bound and fails the step', async () => {

@@ -137,10 +137,8 @@ export async function readBackupSet(dir: string): Promise<BackupSet> {
     if (isRecoveryError(e)) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      const partial = await fsp.readdir(dir).then(
-        (names) => names.some((n) => n.endsWith('.partial')),
-        () => false,
-      );
+      const names = await fsp.readdir(dir).catch(() => [] as string[]);
+      const partial = names.some((n) => n.endsWith('.partial'));
       const dirExists = await fsp.stat(dir).then(
         (s) => s.isDirectory(),
         () => false,
@@ -150,11 +148,26 @@ export async function readBackupSet(dir: string): Promise<BackupSet> {
           hint: 'Check the stick is plugged in and pick the backup folder (Backup_<profile>_<time>).',
         });
       }
+      // Only a folder holding what a backup writes is an interrupted one; any other folder is simply not a backup.
+      const ours = partial || names.some((n) => n.startsWith('data.tar') || n === SUMS_NAME || n === 'RESTORE.txt');
+      if (!ours) {
+        throw new RecoveryError(
+          'BACKUP_NOT_FOUND',
+          `${dir} is not a backup: it holds no manifest.json and none of the files a backup writes.`,
+          {
+            hint: 'Pick the backup folder itself (Backup_<profile>_<time>, on the stick under EdgeRecovery/<device>), or the stick itself to see the backups on it.',
+          },
+        );
+      }
+      // Retention removes it only when it is named as this tool names its sets (backup/retention.ts).
+      const named = /^Backup_.+_\d{8}_\d{4}Z(?:_\d{1,4})?$/.test(path.basename(path.resolve(dir)));
       throw new RecoveryError(
         'BACKUP_INCOMPLETE',
         `The backup at ${dir} has no manifest.json${partial ? ' and still holds .partial files' : ''}: it was interrupted before it was verified (manifest.json is written last, after everything was read back), so it is not a backup.`,
         {
-          hint: 'Use another (older) backup. The next backup of this device removes this folder once it has verified.',
+          hint: named
+            ? 'Use another (older) backup. The next backup of this device removes this folder once it has verified.'
+            : 'Use another (older) backup.',
         },
       );
     }

@@ -1,5 +1,4 @@
-import type { NonSharedBuffer } from 'node:buffer';
-import { constants, promises as fsp } from 'node:fs';
+import { constants, openAsBlob, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { getPointer } from '../../appliance/json-pointer.js';
@@ -275,7 +274,7 @@ function answerCut(e: unknown): string {
  * The file an http step uploads, usually in the work folder, which the product's account may own: a link it put
  * there (to /etc/shadow) is not followed, a FIFO not waited on; only a regular file is sent.
  */
-async function readUpload(file: string): Promise<NonSharedBuffer> {
+async function openUpload(file: string): Promise<{ body: Blob; close: () => Promise<void> }> {
   const fh = await openRegularOrRefuse(file, (why) =>
     'error' in why
       ? why.error
@@ -286,9 +285,17 @@ async function readUpload(file: string): Promise<NonSharedBuffer> {
         : new RecoveryError('UNSAFE_PATH', `${file} is not a regular file: nothing was uploaded.`),
   );
   try {
-    return await fh.readFile();
-  } finally {
+    // Linux: the body is the file itself, read as it is sent (a product's backup can be large: memory holds a chunk
+    // of it, not all of it, twice). /proc/self/fd/<n> is the inode opened above for as long as `fh` stays open.
+    if (process.platform === 'linux') {
+      return { body: await openAsBlob(`/proc/self/fd/${fh.fd}`), close: () => fh.close() };
+    }
+    const data = await fh.readFile();
     await fh.close();
+    return { body: new Blob([data]), close: () => Promise.resolve() };
+  } catch (e) {
+    await fh.close();
+    throw e;
   }
 }
 
@@ -314,15 +321,27 @@ async function runHttpAction(
   timeoutSeconds: number,
   s: Pick<StepContext, 'log'>,
 ): Promise<string> {
+  // The upload is opened once, for every try, and closed when the step ends.
+  const upload = a.upload !== undefined ? await openUpload(await place(h, a.upload)) : null;
+  try {
+    return await httpTries(h, a, timeoutSeconds, s, upload?.body);
+  } finally {
+    await upload?.close();
+  }
+}
+
+async function httpTries(
+  h: ProductHost,
+  a: HttpAction,
+  timeoutSeconds: number,
+  s: Pick<StepContext, 'log'>,
+  upload: Blob | undefined,
+): Promise<string> {
   const api = h.profile.api!;
   const shownPath = await fill(h, a.path);
   const url = api.baseUrl.replace(/\/+$/, '') + shownPath;
   const body: string | Blob | undefined =
-    a.upload !== undefined
-      ? new Blob([await readUpload(await place(h, a.upload))])
-      : a.body === undefined
-        ? undefined
-        : await fill(h, JSON.stringify(a.body));
+    upload !== undefined ? upload : a.body === undefined ? undefined : await fill(h, JSON.stringify(a.body));
   const contentType = a.upload !== undefined ? 'application/octet-stream' : 'application/json';
   // What goes out is the product's backup or values taken from its answers (a token): never to a listener of
   // another account on the API port (listener-owner.ts), held to the credentials' rule. When the profile names the
