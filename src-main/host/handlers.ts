@@ -379,6 +379,7 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
           runMirror(
             {
               from: from.path,
+              fromDevice: from.dev,
               to: to.path,
               toDevice: to.dev,
               keep,

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
@@ -161,4 +161,46 @@ describe.skipIf(!isRoot || skipLoopTests)('mirror onto a stick another account m
     expect(r).toMatchObject({ written: [] });
     expect(r.swapped, `the racer swapped the set folder (outcomes ${r.outcomes.join(', ')})`).toBeGreaterThan(0);
   }, 240_000);
+
+  it("a glob's source folder judged on the stick and then swapped for a link to a root-only folder: nothing copied", async () => {
+    // What the page's judge saw: a folder of the stick (its filesystem's device number goes to the job).
+    const mine = path.join(stick.mountpoint, 'mine');
+    await fsp.mkdir(path.join(mine, 'src'), { recursive: true });
+    await fsp.writeFile(path.join(mine, 'src', 'shadow.bak'), "the stick's own file\n");
+    for (const d of [mine, path.join(mine, 'src')]) await fsp.chown(d, uidForUser(OWNER)!, gidForGroup(OWNER)!);
+    const fromDevice = (await fsp.stat(path.join(mine, 'src'))).dev;
+    const secretDir = path.join(work, 'var-backups');
+    await fsp.mkdir(secretDir, { mode: 0o700 });
+    await fsp.writeFile(path.join(secretDir, 'shadow.bak'), 'root:$y$secret\n', { mode: 0o600 });
+    // Then the account whose folder it is swaps it for a link to a root-only folder of this machine.
+    execFileSync('setpriv', [
+      `--reuid=${uidForUser(OWNER)!}`,
+      `--regid=${gidForGroup(OWNER)!}`,
+      '--clear-groups',
+      'sh',
+      '-c',
+      'mv "$1/src" "$1/src.old" && ln -s "$2" "$1/src"',
+      'sh',
+      mine,
+      secretDir,
+    ]);
+    const outcome = await runMirror(
+      {
+        from: path.join(mine, 'src'),
+        fromDevice,
+        to: stick.mountpoint,
+        toDevice: (await fsp.stat(stick.mountpoint)).dev,
+        keep: 1,
+        glob: 'shadow.bak',
+        stateDir: path.join(work, 'state-glob'),
+      },
+      { emit: () => undefined, interaction: autoConfirm },
+    ).then(
+      () => 'ok',
+      (e: unknown) => String((e as { code?: string }).code ?? e),
+    );
+    const copied = path.join(stick.mountpoint, 'EdgeRecovery', 'files', 'shadow.bak');
+    const text = await fsp.readFile(copied, 'utf8').catch(() => null);
+    expect({ outcome, text }).toEqual({ outcome: 'UNSAFE_PATH', text: null });
+  });
 });

@@ -22,6 +22,12 @@ export interface MirrorOptions {
   to: string;
   /** The device number of `to`'s filesystem when the page chose it: as BackupOptions.toDevice. */
   toDevice?: number;
+  /**
+   * `from` as the page's judge saw it (host/page-paths.ts): its real path then, and its filesystem's device number.
+   * `from` is then opened as it is (never resolved again) and every set or file is read only from that filesystem:
+   * a folder of a stick swapped for a link to another filesystem (/var/backups) meanwhile is refused.
+   */
+  fromDevice?: number;
   /** How many of the newest backups to copy, and to keep on the stick (per device and profile). */
   keep: number;
   /**
@@ -75,6 +81,16 @@ function stickFolder(c: Ctx, group: string): Promise<SafeDir> {
     path.relative(c.o.to, group).split(path.sep),
     0o700,
     c.o.toDevice === undefined ? undefined : { dev: c.o.toDevice, shownAs: c.o.to },
+  );
+}
+
+/** A source folder on the filesystem the page's judge saw `from` on (when it did: fromDevice), or refused. */
+async function sameSourceMedium(c: Ctx, d: SafeDir): Promise<void> {
+  if (c.o.fromDevice === undefined || (await d.fh.stat()).dev === c.o.fromDevice) return;
+  throw new RecoveryError(
+    'UNSAFE_PATH',
+    `${d.dir} is no longer on the filesystem ${c.o.from} was chosen on (a folder on the way was replaced, e.g. by a link), so nothing was copied from it.`,
+    { hint: STICK_HINT, details: { path: d.dir } },
   );
 }
 
@@ -268,7 +284,7 @@ async function verifyCopy(dir: string, hashes: Map<string, string>): Promise<voi
   }
 }
 
-async function copySet(it: Item, g: SafeDir, meter: ProgressMeter, signal?: AbortSignal): Promise<void> {
+async function copySet(c: Ctx, it: Item, g: SafeDir, meter: ProgressMeter, signal?: AbortSignal): Promise<void> {
   const tmpName = `.${path.basename(it.dst)}.mirror-${process.pid}`;
   await fsp.mkdir(g.at(tmpName), { mode: 0o700 }); // fails if it exists: never reuse a folder we did not just create
   let tmp: SafeDir | null = null;
@@ -277,6 +293,7 @@ async function copySet(it: Item, g: SafeDir, meter: ProgressMeter, signal?: Abor
     // Held open from here: a link or a folder swapped in for either by name later is never written or read.
     tmp = await SafeDir.open(g.at(tmpName), path.join(g.dir, tmpName));
     src = await SafeDir.open(it.src);
+    await sameSourceMedium(c, src);
     const hashes = new Map<string, string>();
     // manifest.json last, as a backup writes it: a copy interrupted halfway is never taken for a backup.
     const files = (await filesOf(src.self)).sort(
@@ -383,7 +400,13 @@ const steps: RunbookDef<Ctx>['steps'] = [
           hint: 'Give the folder the backups are written to (the schedule’s --to), or a product’s backup folder with --glob.',
         });
       }
-      if (c.o.glob) c.fromDir = await SafeDir.open(await fsp.realpath(c.o.from), c.o.from);
+      if (c.o.glob) {
+        c.fromDir = await SafeDir.open(
+          c.o.fromDevice === undefined ? await fsp.realpath(c.o.from) : c.o.from,
+          c.o.from,
+        );
+        await sameSourceMedium(c, c.fromDir);
+      }
       c.items = c.o.glob ? await fileItems(c.o, fileNameGlob(c.o.glob), c.fromDir!) : await setItems(c.o);
       if (c.items.length === 0) {
         throw new RecoveryError(
@@ -428,7 +451,7 @@ const steps: RunbookDef<Ctx>['steps'] = [
             // A stale or damaged copy by the same name: set it aside, never overwrite in place.
             await fsp.rename(g.at(name), g.at(`${name}.replaced-${Date.now()}`));
           }
-          if (it.kind === 'set') await copySet(it, g, meter, s.signal);
+          if (it.kind === 'set') await copySet(c, it, g, meter, s.signal);
           else it.sha256 = await copyFile(c, it, g, meter, s.signal);
           c.result.copied.push(it.dst);
         }
