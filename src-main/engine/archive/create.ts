@@ -9,6 +9,7 @@ import {
   openSync,
   readdirSync,
   readlinkSync,
+  realpathSync,
   rmSync,
   statSync,
   type Stats,
@@ -33,6 +34,16 @@ export { DEFAULT_GZIP_LEVEL, ITEM_ID, archiveBaseName } from './names.js';
 const O_NOFOLLOW = fsc.O_NOFOLLOW ?? 0;
 const O_NONBLOCK = fsc.O_NONBLOCK ?? 0;
 const OPEN_FLAGS = fsc.O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
+const O_DIRECTORY = fsc.O_DIRECTORY ?? 0;
+const DIR_FLAGS = fsc.O_RDONLY | O_DIRECTORY | O_NOFOLLOW;
+/**
+ * Linux: every folder of the tree is opened (never through a link) and held while it is read, and what is in it
+ * is named through that descriptor (/proc/self/fd/N/name, as openat would): an account that may change the
+ * product's folders (the product's own) cannot redirect root's reading elsewhere (e.g. to /root) by swapping a
+ * folder for a link once it was judged. Elsewhere, by path.
+ */
+const ANCHORED = process.platform === 'linux';
+const fdPath = (fd: number): string => `/proc/self/fd/${fd}`;
 /** The reading helper starts for this many files or more (a thread costs ~10 MiB and ~40 ms to start). */
 const HELPER_MIN_FILES = 2000;
 /**
@@ -72,6 +83,65 @@ function scan(root: string): { bytes: number; files: number } {
   return { bytes, files };
 }
 
+/**
+ * An item's folder, opened and checked to be the folder its path names: every link on the way is root's (a link
+ * only root could have made; one the product's account put in place of its folder is that account's), and what
+ * was opened is where the path leads, looked at again after the open, so a swap before it is seen too.
+ */
+function openRootFolder(p: string): { fd: number; st: Stats } {
+  let real: string;
+  let fd: number;
+  try {
+    real = realpathSync(p);
+    fd = openSync(real, DIR_FLAGS);
+  } catch (e) {
+    throw unreadable(e, p);
+  }
+  try {
+    if (readlinkSync(fdPath(fd)) !== real || !linksAreRoots(p) || realpathSync(p) !== real) throw swapped(p);
+    return { fd, st: fstatSync(fd) };
+  } catch (e) {
+    closeSync(fd);
+    throw e instanceof RecoveryError ? e : unreadable(e, p);
+  }
+}
+
+/** Whether every link met resolving `p` belongs to root (or this account). */
+function linksAreRoots(p: string): boolean {
+  const me = process.geteuid?.() ?? 0;
+  const todo = path
+    .resolve(p)
+    .split(path.sep)
+    .filter((c) => c !== '');
+  let cur: string = path.sep;
+  let hops = 0;
+  while (todo.length > 0) {
+    const next = path.join(cur, todo.shift()!);
+    const st = lstatSync(next);
+    if (!st.isSymbolicLink()) {
+      cur = next;
+      continue;
+    }
+    if ((st.uid !== 0 && st.uid !== me) || ++hops > 40) return false;
+    const target = readlinkSync(next);
+    if (path.isAbsolute(target)) cur = path.sep;
+    todo.unshift(...target.split(path.sep).filter((c) => c !== ''));
+  }
+  return true;
+}
+
+/** A folder of the tree that became a link or another folder while it was backed up. */
+function swapped(p: string, cause?: unknown): RecoveryError {
+  return new RecoveryError(
+    'UNSAFE_PATH',
+    `${p} was replaced (by a link or another folder) while it was being backed up, so the backup stopped: it reads only the folders it checked.`,
+    {
+      hint: 'Find out who changes the product folders while the service is stopped, then start the backup again.',
+      ...(cause !== undefined ? { cause } : {}),
+    },
+  );
+}
+
 function shrank(p: string): RecoveryError {
   return new RecoveryError('SOURCE_MISSING', `${p} shrank while it was being backed up.`, {
     hint: 'Make sure the product service is stopped, then start the backup again.',
@@ -80,6 +150,7 @@ function shrank(p: string): RecoveryError {
 
 function unreadable(e: unknown, p: string): RecoveryError {
   const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ELOOP' || code === 'ENOTDIR') return swapped(p, e);
   if (code === 'ENOENT') {
     return new RecoveryError('SOURCE_MISSING', `${p} disappeared while it was being backed up.`, {
       hint: 'Make sure the product service is stopped, then start the backup again.',
@@ -189,58 +260,89 @@ export async function createArchiveJob(
     /** A file's header block, reused for every file (a header with pax records gets its own buffer). */
     const scratch = Buffer.alloc(BLOCK);
 
-    const visit = async (abs: string, rel: string, st: Stats): Promise<void> => {
+    /**
+     * An entry of the tree: `abs` is its path (for messages), `at` the path it is opened by (on Linux through its
+     * folder's descriptor, see ANCHORED). A folder is opened without following a link, checked to be the one
+     * judged (`st`), and held while its entries are read.
+     */
+    const visit = async (abs: string, rel: string, st: Stats, at: string = abs): Promise<void> => {
       if (st.isDirectory()) {
-        const m = base(rel, st, 'dir', 0);
-        await emit(m);
-        spool.add(manifestLine(m));
-        result.dirs++;
-        let children: Dirent[];
-        try {
-          children = sortedEntries(abs);
-        } catch (e) {
-          throw unreadable(e, abs);
-        }
-        // abs is normalized (the root went through path.resolve): a child's path is a concatenation.
-        const prefix = abs.endsWith(path.sep) ? abs : abs + path.sep;
-        const relPrefix = `${rel}/`;
-        const pre = helper?.take(prefix);
-        let i = pre ? await fromHelper(await pre, children, prefix) : 0;
-        /** The child folder handed to the helper (this thread goes into every other one). */
-        let handed = -1;
-        for (; i < children.length; i++) {
-          const d = children[i]!;
-          const childAbs = prefix + d.name;
-          if (helper !== null && d.isDirectory() && i !== handed) {
-            // This thread goes into this folder: the helper reads the next one meanwhile.
-            let j = i + 1;
-            while (j < children.length && !children[j]!.isDirectory()) j++;
-            if (j < children.length) {
-              handed = j;
-              helper.ask(prefix + children[j]!.name + path.sep, `${relPrefix}${children[j]!.name}/`);
-            }
-          }
-          // A regular file is opened (O_NOFOLLOW) and fstat'ed: no lstat first (one syscall less per file).
-          if (d.isFile()) {
-            // No await for a small file that fits in the current batch: no promise, no microtask per file.
-            const pending = copyFile(childAbs, relPrefix + d.name);
-            if (pending) await pending;
-            continue;
-          }
-          let cst: Stats;
+        let dfd = -1;
+        if (ANCHORED) {
           try {
-            cst = lstatSync(childAbs);
+            dfd = openSync(at, DIR_FLAGS);
           } catch (e) {
-            throw unreadable(e, childAbs);
+            throw unreadable(e, abs);
           }
-          await visit(childAbs, relPrefix + d.name, cst);
         }
-        // A folder handed over but not gone into (it was no folder any more when this thread got there).
-        if (handed !== -1) helper!.discard(prefix + children[handed]!.name + path.sep);
+        try {
+          if (dfd !== -1) {
+            const dst = fstatSync(dfd);
+            if (dst.dev !== st.dev || dst.ino !== st.ino) throw swapped(abs);
+          }
+          const m = base(rel, st, 'dir', 0);
+          await emit(m);
+          spool.add(manifestLine(m));
+          result.dirs++;
+          let children: Dirent[];
+          try {
+            children = sortedEntries(dfd !== -1 ? fdPath(dfd) : abs);
+          } catch (e) {
+            throw unreadable(e, abs);
+          }
+          // abs is normalized (the root went through path.resolve): a child's path is a concatenation.
+          const prefix = abs.endsWith(path.sep) ? abs : abs + path.sep;
+          const here = dfd !== -1 ? `${fdPath(dfd)}/` : prefix;
+          const relPrefix = `${rel}/`;
+          const pre = helper?.take(prefix);
+          let i = pre ? await fromHelper(await pre, children, prefix, st) : 0;
+          /** The child folder handed to the helper (this thread goes into every other one). */
+          let handed = -1;
+          for (; i < children.length; i++) {
+            const d = children[i]!;
+            const childAbs = prefix + d.name;
+            const childAt = here + d.name;
+            if (helper !== null && d.isDirectory() && i !== handed) {
+              // This thread goes into this folder: the helper reads the next one meanwhile.
+              let j = i + 1;
+              while (j < children.length && !children[j]!.isDirectory()) j++;
+              if (j < children.length) {
+                handed = j;
+                helper.ask(
+                  prefix + children[j]!.name + path.sep,
+                  `${relPrefix}${children[j]!.name}/`,
+                  dfd !== -1 ? here + children[j]!.name : undefined,
+                );
+              }
+            }
+            // A regular file is opened (O_NOFOLLOW) and fstat'ed: no lstat first (one syscall less per file).
+            if (d.isFile()) {
+              // No await for a small file that fits in the current batch: no promise, no microtask per file.
+              const pending = copyFile(childAbs, relPrefix + d.name, childAt);
+              if (pending) await pending;
+              continue;
+            }
+            let cst: Stats;
+            try {
+              cst = lstatSync(childAt);
+            } catch (e) {
+              throw unreadable(e, childAbs);
+            }
+            await visit(childAbs, relPrefix + d.name, cst, childAt);
+          }
+          // A folder handed over but not gone into (it was no folder any more when this thread got there): its
+          // answer is awaited before this folder's descriptor, which the helper named it through, is closed.
+          if (handed !== -1) {
+            const p = helper!.take(prefix + children[handed]!.name + path.sep);
+            if (p) (await p).release();
+          }
+        } finally {
+          if (dfd !== -1) closeSync(dfd);
+        }
       } else if (st.isSymbolicLink()) {
         let target: string;
         try {
-          target = readlinkSync(abs);
+          target = readlinkSync(at);
         } catch (e) {
           throw unreadable(e, abs);
         }
@@ -249,7 +351,7 @@ export async function createArchiveJob(
         spool.add(manifestLine(m));
         result.symlinks++;
       } else if (st.isFile()) {
-        await copyFile(abs, rel);
+        await copyFile(abs, rel, at);
       } else {
         const kind = st.isSocket() ? 'socket' : st.isFIFO() ? 'fifo' : 'device';
         result.skipped.push({ path: abs, reason: `${kind}: not backed up (the service recreates it)` });
@@ -260,10 +362,12 @@ export async function createArchiveJob(
      * The first entries of a folder as the helper wrote them, if they are exactly this thread's first entries
      * (the folder may have changed between the two listings): copied in; returns how many.
      */
-    const fromHelper = async (got: Prefetched, children: Dirent[], prefix: string): Promise<number> => {
+    const fromHelper = async (got: Prefetched, children: Dirent[], prefix: string, st: Stats): Promise<number> => {
       try {
         const r = got.reply;
         if (r === null) return 0;
+        // The helper opened the folder itself (by the same name, never through a link): only the same folder counts.
+        if (r.dev !== undefined && (r.dev !== st.dev || r.ino !== st.ino)) return 0;
         for (let k = 0; k < r.done; k++) {
           const c = children[k];
           if (c === undefined || c.name !== r.names[k] || !c.isFile()) return 0;
@@ -330,11 +434,11 @@ export async function createArchiveJob(
      * One file: open (O_NOFOLLOW), fstat, header, data, fstat, close. Synchronous (undefined) when header and
      * data fit in the current batch; a promise when a batch must go to the compressor first.
      */
-    const copyFile = (abs: string, rel: string): Promise<void> | undefined => {
+    const copyFile = (abs: string, rel: string, at: string = abs): Promise<void> | undefined => {
       let fd: number;
       try {
         // O_NONBLOCK: if the file was swapped for a FIFO since the folder was listed, do not hang on it.
-        fd = openSync(abs, OPEN_FLAGS);
+        fd = openSync(at, OPEN_FLAGS);
       } catch (e) {
         throw unreadable(e, abs);
       }
@@ -343,7 +447,7 @@ export async function createArchiveJob(
         const fst = fstatSync(fd);
         if (!fst.isFile()) {
           handedOver = true;
-          return closeAfter(fd, visit(abs, rel, fst));
+          return closeAfter(fd, visit(abs, rel, fst, at));
         }
         const m = fileLine(rel, fst, names(fst.uid, fst.gid));
         const header = encodeHeader(m, scratch);
@@ -385,7 +489,17 @@ export async function createArchiveJob(
     };
 
     for (const r of roots) {
-      await visit(r.path, r.id, r.st);
+      if (!ANCHORED) {
+        await visit(r.path, r.id, r.st);
+        continue;
+      }
+      const root = openRootFolder(r.path);
+      try {
+        // `/.`: the held folder itself (O_NOFOLLOW on the /proc link would refuse it).
+        await visit(r.path, r.id, root.st, `${fdPath(root.fd)}/.`);
+      } finally {
+        closeSync(root.fd);
+      }
     }
 
     spool.flush();

@@ -40,17 +40,23 @@ const SLOTS = 2;
 const O_NOFOLLOW = fsc.O_NOFOLLOW ?? 0;
 const O_NONBLOCK = fsc.O_NONBLOCK ?? 0;
 const OPEN_FLAGS = fsc.O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
+const DIR_FLAGS = fsc.O_RDONLY | (fsc.O_DIRECTORY ?? 0) | O_NOFOLLOW;
 
 interface ReadRequest {
   seq: number;
   slot: number;
-  /** The folder's path with its separator, and its path in the archive with its slash. */
+  /** The folder's path with its separator (for messages), and its path in the archive with its slash. */
   prefix: string;
   relPrefix: string;
+  /** Linux: the folder's name through its parent's descriptor, opened here without following a link. */
+  at?: string;
 }
 
 export interface ReadReply {
   seq: number;
+  /** The folder read (when opened by `at`): the archive thread takes the files only from the folder it reads. */
+  dev?: number;
+  ino?: number;
   /** The files written into the slot: the folder's first entries, in order. */
   names: string[];
   /** names.length */
@@ -132,9 +138,34 @@ function readRun(
     changed: [],
     owners: [],
   };
+  let dfd = -1;
+  try {
+    if (r.at !== undefined) {
+      dfd = openSync(r.at, DIR_FLAGS);
+      const st = fstatSync(dfd);
+      reply.dev = st.dev;
+      reply.ino = st.ino;
+    }
+    return readFolder(r, dfd, reply, slot, scratch, owners);
+  } catch {
+    return reply; // the archive thread reads the folder itself and says why it cannot
+  } finally {
+    if (dfd !== -1) closeSync(dfd);
+  }
+}
+
+function readFolder(
+  r: ReadRequest,
+  dfd: number,
+  reply: ReadReply,
+  slot: Buffer,
+  scratch: Buffer,
+  owners: Map<string, { uname: string; gname: string }>,
+): ReadReply {
+  const here = dfd !== -1 ? `/proc/self/fd/${dfd}/` : r.prefix;
   let entries: Dirent[];
   try {
-    entries = sortedEntries(r.prefix);
+    entries = sortedEntries(dfd !== -1 ? `/proc/self/fd/${dfd}` : r.prefix);
   } catch {
     return reply;
   }
@@ -146,7 +177,7 @@ function readRun(
     const abs = r.prefix + name;
     let fd: number;
     try {
-      fd = openSync(abs, OPEN_FLAGS);
+      fd = openSync(here + name, OPEN_FLAGS);
     } catch {
       break; // the archive thread opens it again and says why it cannot
     }
@@ -243,8 +274,11 @@ export class ReadHelper {
     this.worker.on('exit', gone);
   }
 
-  /** Asks for the folder `prefix` (its path and its path in the archive, each with its separator). */
-  ask(prefix: string, relPrefix: string): void {
+  /**
+   * Asks for the folder `prefix` (its path and its path in the archive, each with its separator); `at`: the name
+   * to open it by (through its parent's descriptor, which stays open until the answer was taken).
+   */
+  ask(prefix: string, relPrefix: string, at?: string): void {
     if (this.dead || this.asked.has(prefix) || this.free.length === 0) return;
     const slot = this.free.pop()!;
     const seq = this.seq++;
@@ -257,7 +291,13 @@ export class ReadHelper {
       prefix,
       new Promise<Prefetched>((resolve) => {
         this.waiting.set(seq, (reply) => resolve({ reply, data: this.slots[slot]!, release }));
-        this.worker.postMessage({ seq, slot, prefix, relPrefix } satisfies ReadRequest);
+        this.worker.postMessage({
+          seq,
+          slot,
+          prefix,
+          relPrefix,
+          ...(at !== undefined ? { at } : {}),
+        } satisfies ReadRequest);
       }),
     );
   }
