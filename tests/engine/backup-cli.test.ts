@@ -243,6 +243,41 @@ describe.skipIf(runit.skip)('edge-recovery backup on a practice appliance under 
     expect(groups[0].backups[0].createdAt >= groups[0].backups[1].createdAt).toBe(true);
   });
 
+  it('never removes a real backup because of a set planted on the stick with a date in the future', async () => {
+    const stick = path.join(work, 'stick-planted');
+    for (let i = 0; i < 2; i++) {
+      const r = await backupTo(stick, '--keep', '2', '--device-id', 'old-box', '--yes');
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const [first, previous] = await findSets(stick);
+    // Anyone holding the stick: a copy of a real set, its manifest dated 2099, SHA256SUMS rewritten to match.
+    const planted = path.join(path.dirname(previous!), `${path.basename(previous!)}_x`);
+    await fsp.cp(previous!, planted, { recursive: true });
+    const mf = path.join(planted, 'manifest.json');
+    const manifest = JSON.parse(await fsp.readFile(mf, 'utf8'));
+    manifest.createdAt = '2099-01-01T00:00:00.000Z';
+    const text = JSON.stringify(manifest, null, 2) + '\n';
+    await fsp.writeFile(mf, text);
+    const sums = path.join(planted, 'SHA256SUMS');
+    const hash = createHash('sha256').update(text).digest('hex');
+    await fsp.writeFile(
+      sums,
+      (await fsp.readFile(sums, 'utf8')).replace(/^[0-9a-f]{64}(?= {2}manifest\.json$)/m, hash),
+    );
+    expect(execSync('sha256sum -c SHA256SUMS', { cwd: planted, encoding: 'utf8' })).toMatch(/^manifest\.json: OK$/m);
+
+    const r = await backupTo(stick, '--keep', '2', '--device-id', 'old-box', '--yes');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/_x \(not counted: dated in the future\)/);
+    const after = await findSets(stick);
+    // The real previous backup stays; the oldest real one goes (keep 2: the new one and the previous one).
+    expect(await fsp.stat(path.join(previous!, 'manifest.json')).then(() => true)).toBe(true);
+    expect(after).toContain(previous);
+    expect(after).not.toContain(first);
+    expect(after).toContain(planted);
+    expect(after).toHaveLength(3);
+  });
+
   it('backs up a folder the technician chose instead of the profile default (--folder)', async () => {
     const elsewhere = path.join(work, 'elsewhere-storage');
     await fsp.mkdir(path.join(elsewhere, 'sub'), { recursive: true });

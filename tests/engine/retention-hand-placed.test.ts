@@ -45,7 +45,7 @@ describe('retention and folders the tool did not write', () => {
     const notes = join(dev, 'Backup_eds-linux_20240202_0000Z');
     file(join(notes, 'notes.txt'), 'what the site engineer changed');
 
-    const removed = await applyRetention(dev, 'eds-linux', {}, current);
+    const { removed } = await applyRetention(dev, 'eds-linux', {}, current);
 
     expect(removed.map((r) => r.dir).sort()).toEqual([interrupted, interrupted2].sort());
     expect(existsSync(interrupted)).toBe(false);

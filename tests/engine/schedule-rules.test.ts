@@ -2,7 +2,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planRetention, type RetentionCandidate } from '../../src-main/engine/backup/retention.js';
+import { planRetention, vouchedSets, type RetentionCandidate } from '../../src-main/engine/backup/retention.js';
 import { loadProfile } from '../../src-main/engine/profiles/load.js';
 import { emergencyKitHtml } from '../../src-main/engine/schedule/emergency-kit.js';
 import { readPassphraseFile } from '../../src-main/engine/schedule/passphrase-file.js';
@@ -52,12 +52,42 @@ describe('retention by class', () => {
     expect(planRetention(only, { maxAgeAutomaticMs: day, keepManual: 0 as number }, { now })).toEqual([
       expect.objectContaining({ dir: '/stick/EdgeRecovery/box/m-old' }),
     ]);
+    // The one just written (m2) is not the newest: the sets dated after it are not counted (see below), so only
+    // m3 goes, and m2 stays.
     expect(names(planRetention(sets, { keepManual: 1, keepAutomatic: 1 }, { now, current: sets[1]!.dir }))).toEqual([
-      'a2',
-      'a3',
-      'a4',
       'm3',
     ]);
+  });
+});
+
+describe('retention and dates it cannot vouch for', () => {
+  const sets = [
+    set('m-real-1', 2, 'manual'),
+    set('m-real-2', 1, 'manual'),
+    set('m-new', 0, 'manual'),
+    { ...set('m-planted', 0, 'manual'), createdAt: '2099-01-01T00:00:00.000Z' },
+    { ...set('m-garbage', 0, 'manual'), createdAt: 'zzzz' },
+    { ...set('m-after-new', 0, 'manual'), createdAt: new Date(now.getTime() + 60_000).toISOString() },
+  ];
+  const current = sets[2]!.dir;
+
+  it('does not count a set dated in the future, after the one just written, or not dated at all', () => {
+    const { counted, notCounted } = vouchedSets(sets, { now, current });
+    expect(counted.map((s) => path.basename(s.dir)).sort()).toEqual(['m-new', 'm-real-1', 'm-real-2']);
+    expect(Object.fromEntries(notCounted.map((s) => [path.basename(s.dir), s.reason]))).toEqual({
+      'm-planted': 'not counted: dated in the future',
+      'm-garbage': 'not counted: its date is not a date',
+      'm-after-new': 'not counted: dated after the backup just written',
+    });
+  });
+
+  it('keeps the real previous backup: planted sets never push it out, and are never removed', () => {
+    expect(planRetention(sets, { keepManual: 2 }, { now, current }).map((r) => path.basename(r.dir))).toEqual([
+      'm-real-1',
+    ]);
+    expect(planRetention(sets, { keepManual: 0 as number }, { now, current }).map((r) => path.basename(r.dir))).toEqual(
+      ['m-real-2', 'm-real-1'],
+    );
   });
 });
 

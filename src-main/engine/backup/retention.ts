@@ -38,16 +38,63 @@ export function hasRetention(p: RetentionPolicy): boolean {
 const newestFirst = (a: RetentionCandidate, b: RetentionCandidate) =>
   a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : b.dir.localeCompare(a.dir);
 
+/** How far ahead of this machine's clock a set's date may be before it is not believed (clock skew between machines). */
+export const CLOCK_SKEW_MS = 5 * 60_000;
+
+/** A set retention cannot vouch for: kept, never counted, never the reason another set goes. */
+export interface RetentionNotCounted {
+  dir: string;
+  createdAt: string;
+  class: BackupClass;
+  /** Why it is not counted, in plain words. */
+  reason: string;
+}
+
 /**
- * The pure rule. `sets` are complete (verified) backups of one device and profile. Never removed: the set
- * just written (`current`) and the newest of all, whatever the policy says.
+ * Which sets retention may count. A set's `createdAt` is only what its manifest says, and anyone holding the stick can
+ * write a manifest (and its SHA256SUMS): a set dated after the one just written (`current`), after this machine's
+ * clock (beyond CLOCK_SKEW_MS), or with a date that is not a date would otherwise count as "newer" and push a real
+ * backup out of the newest N. Such sets are not counted: they are kept, and never cause a removal.
+ */
+export function vouchedSets(
+  sets: RetentionCandidate[],
+  opts: { now: Date; current?: string },
+): { counted: RetentionCandidate[]; notCounted: RetentionNotCounted[] } {
+  const cur =
+    opts.current === undefined ? undefined : sets.find((s) => path.resolve(s.dir) === path.resolve(opts.current!));
+  const curMs = cur === undefined ? NaN : Date.parse(cur.createdAt);
+  const limitMs = opts.now.getTime() + CLOCK_SKEW_MS;
+  const counted: RetentionCandidate[] = [];
+  const notCounted: RetentionNotCounted[] = [];
+  for (const s of sets) {
+    const ms = Date.parse(s.createdAt);
+    const isCurrent = s === cur;
+    const reason = isCurrent
+      ? null
+      : !Number.isFinite(ms)
+        ? 'not counted: its date is not a date'
+        : ms > limitMs
+          ? 'not counted: dated in the future'
+          : Number.isFinite(curMs) && ms > curMs
+            ? 'not counted: dated after the backup just written'
+            : null;
+    if (reason === null) counted.push(s);
+    else notCounted.push({ ...s, reason });
+  }
+  return { counted, notCounted };
+}
+
+/**
+ * The pure rule. `sets` are complete (verified) backups of one device and profile. Only the sets vouchedSets
+ * counts take part; the others are kept. Never removed: the set just written (`current`) and the newest counted
+ * one, whatever the policy says.
  */
 export function planRetention(
   sets: RetentionCandidate[],
   policy: RetentionPolicy,
   opts: { now: Date; current?: string },
 ): RetentionRemoval[] {
-  const sorted = [...sets].sort(newestFirst);
+  const sorted = vouchedSets(sets, opts).counted.sort(newestFirst);
   const protectedDirs = new Set<string>();
   if (sorted[0]) protectedDirs.add(path.resolve(sorted[0].dir));
   if (opts.current !== undefined) protectedDirs.add(path.resolve(opts.current));
@@ -138,7 +185,8 @@ async function isOurUnfinishedSet(dir: string, name: string, profileId: string):
 
 /**
  * After a new backup (`current`) verified: deletes the debris of interrupted backups of the profile (never a
- * backup, and now superseded) and applies the policy by class. Returns what it removed and why.
+ * backup, and now superseded) and applies the policy by class. Returns what it removed and why, and the sets it
+ * kept without counting them (see vouchedSets) and why.
  */
 export async function applyRetention(
   deviceDir: string,
@@ -146,8 +194,9 @@ export async function applyRetention(
   policy: RetentionPolicy,
   current: string,
   now: Date = new Date(),
-): Promise<RetentionRemoval[]> {
+): Promise<{ removed: RetentionRemoval[]; notCounted: RetentionNotCounted[] }> {
   const { sets, debris } = await retentionCandidates(deviceDir, profileId);
+  const { notCounted } = vouchedSets(sets, { now, current });
   const removed: RetentionRemoval[] = [];
   for (const dir of debris) {
     if (path.resolve(dir) === path.resolve(current)) continue;
@@ -162,7 +211,7 @@ export async function applyRetention(
     deviceDir,
     removed.map((r) => path.basename(r.dir)),
   );
-  return removed;
+  return { removed, notCounted };
 }
 
 /**

@@ -513,12 +513,27 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
     explain: (c) =>
       `Apply the retention rules to this device's ${c.o.profile.id} backups on the medium (${describePolicy(retentionPolicy(c.o))}), ` +
       'only now that the new one is verified; manual and automatic backups are counted apart, and the newest backup is never removed. ' +
+      'A set dated after the new one or in the future is not counted and is kept. ' +
       'Unfinished backup folders (no manifest.json, left by an interrupted backup) are deleted, now that a newer backup has verified.',
     async run(c) {
-      c.removedOld = await applyRetention(path.dirname(c.setDir!), c.o.profile.id, retentionPolicy(c.o), c.setDir!);
-      return c.removedOld.length === 0
-        ? 'Nothing to remove.'
-        : `Removed ${c.removedOld.length}: ${c.removedOld.map((r) => `${path.basename(r.dir)} (${r.reason})`).join(', ')}.`;
+      const { removed, notCounted } = await applyRetention(
+        path.dirname(c.setDir!),
+        c.o.profile.id,
+        retentionPolicy(c.o),
+        c.setDir!,
+      );
+      c.removedOld = removed;
+      const kept =
+        notCounted.length === 0
+          ? ''
+          : ` Kept: ${notCounted.map((r) => `${path.basename(r.dir)} (${r.reason})`).join(', ')}; a set's date is only what its manifest says, so these never push out another backup.`;
+      if (notCounted.length > 0) c.warn(`Retention${kept.replace(' Kept:', ' kept without counting them:')}`);
+      return (
+        (removed.length === 0
+          ? 'Nothing to remove.'
+          : `Removed ${removed.length}: ${removed.map((r) => `${path.basename(r.dir)} (${r.reason})`).join(', ')}.`) +
+        kept
+      );
     },
   },
 ];
