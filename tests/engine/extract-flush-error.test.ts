@@ -156,9 +156,11 @@ describe.skipIf(skipLoopTests)('a write the disk failed during an early flush', 
       () => 'unpacked',
       (e: Error) => e.message,
     );
-    // Room came back while files were still being unpacked (not at the end, when it would prove nothing).
-    expect(freed).toBe(true);
-    expect(freedAt).toBeLessThan(arch.files);
+    // Room came back while files were still being unpacked (not at the end, when it would prove nothing); or the
+    // early flush's failure stopped the unpacking before the progress got there (on a busy machine the failed
+    // sync may end before the next progress event: then the unpacking stops at its next file, as it should).
+    if (freed) expect(freedAt).toBeLessThan(arch.files);
+    else expect(outcome).toMatch(/flush .* to disk/);
     if (outcome === 'unpacked') {
       // What the disk kept, read back from the medium (not the page cache).
       run('umount', [mnt]);
