@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { handProfile } from '../helpers/hand-product.js';
+import { handBackupInto } from '../helpers/hand-product.js';
 
 /**
  * `mirror` copies backups onto a stick. A stick is someone else's filesystem: `EdgeRecovery/<device>` on it may be
@@ -17,26 +17,8 @@ describe('mirror onto a stick with planted links', () => {
 
   beforeAll(async () => {
     work = await fsp.mkdtemp(path.join(os.tmpdir(), 'mirror-hostile-'));
-    const root = path.join(work, 'root');
-    await fsp.mkdir(path.join(root, 'opt/hand/Configuration'), { recursive: true });
-    await fsp.writeFile(path.join(root, 'opt/hand/Configuration/a.json'), '{"a":1}\n');
-    const profile = path.join(work, 'hand.json');
-    await fsp.writeFile(profile, JSON.stringify(handProfile({ items: ['Configuration'] })));
     from = path.join(work, 'from');
-    const b = await runCli([
-      'backup',
-      '--profile',
-      profile,
-      '--root',
-      root,
-      '--to',
-      from,
-      '--device-id',
-      'hand-box',
-      '--state-dir',
-      path.join(work, 'state-backup'),
-      '--yes',
-    ]);
+    const b = await handBackupInto(work, from, { name: 'a.json', data: '{"a":1}\n' });
     expect(b.code, b.stderr).toBe(0);
   }, 120_000);
 

@@ -10,9 +10,8 @@ import { parseProfile } from '../../src-main/engine/profiles/load.js';
 import { autoConfirm } from '../../src-main/engine/runbook/runner.js';
 import { runMirror } from '../../src-main/engine/schedule/mirror.js';
 import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
-import { runCli } from '../helpers/cli.js';
 import { isRoot } from '../helpers/datasets.js';
-import { handProfile } from '../helpers/hand-product.js';
+import { handBackupInto, handProfile } from '../helpers/hand-product.js';
 import { createLoopMount, skipLoopTests, type LoopMount } from '../helpers/loop-device.js';
 import { ensureTestOwner } from '../helpers/restore-driver.js';
 
@@ -39,27 +38,9 @@ describe.skipIf(!isRoot || skipLoopTests)('mirror onto a stick another account m
     ensureTestOwner(OWNER);
     work = await fsp.mkdtemp(path.join(os.tmpdir(), 'mirror-stick-race-'));
     await fsp.chmod(work, 0o755); // the racer sees the stop file; the victim folder stays root's alone
-    const root = path.join(work, 'root');
-    await fsp.mkdir(path.join(root, 'opt/hand/Configuration'), { recursive: true });
-    // Incompressible, so each copy takes a little while: several files are written one after another.
-    await fsp.writeFile(path.join(root, 'opt/hand/Configuration/blob.bin'), randomBytes(4 << 20));
-    const profile = path.join(work, 'hand.json');
-    await fsp.writeFile(profile, JSON.stringify(handProfile({ items: ['Configuration'] })));
     from = path.join(work, 'from');
-    const b = await runCli([
-      'backup',
-      '--profile',
-      profile,
-      '--root',
-      root,
-      '--to',
-      from,
-      '--device-id',
-      'hand-box',
-      '--state-dir',
-      path.join(work, 'state-backup'),
-      '--yes',
-    ]);
+    // Incompressible, so each copy takes a little while: several files are written one after another.
+    const b = await handBackupInto(work, from, { name: 'blob.bin', data: randomBytes(4 << 20) });
     expect(b.code, b.stderr).toBe(0);
     stick = await createLoopMount(64);
     await fsp.chmod(path.dirname(stick.mountpoint), 0o755);

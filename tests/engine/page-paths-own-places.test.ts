@@ -3,10 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandlers } from '../../src-main/host/handlers.js';
-import { runCli } from '../helpers/cli.js';
 import { isRoot } from '../helpers/datasets.js';
 import { installFakeLsblk } from '../helpers/fake-lsblk.js';
-import { handProfile } from '../helpers/hand-product.js';
+import { handBackupInto } from '../helpers/hand-product.js';
 import { createLoopMount, skipLoopTests, type LoopMount } from '../helpers/loop-device.js';
 
 /**
@@ -25,30 +24,12 @@ describe.skipIf(!isRoot || skipLoopTests)('the places our own backups went, name
 
   beforeAll(async () => {
     base = await fsp.mkdtemp(path.join(os.tmpdir(), 'own-places-'));
-    const root = path.join(base, 'root');
-    await fsp.mkdir(path.join(root, 'opt/hand/Configuration'), { recursive: true });
-    await fsp.writeFile(path.join(root, 'opt/hand/Configuration/a.json'), '{"a":1}\n');
-    const profile = path.join(base, 'hand.json');
-    await fsp.writeFile(profile, JSON.stringify(handProfile({ items: ['Configuration'] })));
     // The technician, as root, once backed up into a shared root-only backups folder (as /var/backups).
     place = path.join(base, 'var-backups');
     await fsp.mkdir(place, { mode: 0o700 });
     await fsp.writeFile(path.join(place, 'shadow.bak'), secret, { mode: 0o600 });
     await fsp.writeFile(path.join(place, 'etc.tar.gz'), 'not ours\n', { mode: 0o600 });
-    const b = await runCli([
-      'backup',
-      '--profile',
-      profile,
-      '--root',
-      root,
-      '--to',
-      place,
-      '--device-id',
-      'hand-box',
-      '--state-dir',
-      path.join(base, 'state'),
-      '--yes',
-    ]);
+    const b = await handBackupInto(base, place, { name: 'a.json', data: '{"a":1}\n' }, path.join(base, 'state'));
     expect(b.code, b.stderr).toBe(0);
     stick = await createLoopMount(32);
   }, 180_000);
