@@ -344,7 +344,8 @@ export async function createArchiveJob(
         try {
           target = readlinkSync(at);
         } catch (e) {
-          throw unreadable(e, abs);
+          // EINVAL: it is no link any more (it changed after it was listed).
+          throw (e as NodeJS.ErrnoException).code === 'EINVAL' ? swapped(abs, e) : unreadable(e, abs);
         }
         const m = { ...base(rel, st, 'symlink', 0), target };
         await emit(m);
