@@ -24,7 +24,15 @@ import { DEFAULT_GZIP_LEVEL, archiveBaseName } from './names.js';
 import { GzipOut } from './gzip-out.js';
 import { LineSpool, MANIFEST_FORMAT, MANIFEST_PATH, manifestLine, type ManifestLine } from './manifest.js';
 import { PartWriter } from './part-writer.js';
-import { ReadHelper, changedDetail, entryLine, fileLine, sortedEntries, type Prefetched } from './read-helper.js';
+import {
+  DIR_FLAGS,
+  ReadHelper,
+  changedDetail,
+  entryLine,
+  fileLine,
+  sortedEntries,
+  type Prefetched,
+} from './read-helper.js';
 import { BLOCK, encodeHeader } from './tar-header.js';
 import { TarSink } from './tar-sink.js';
 import type { ArchiveResult, CreateArchiveOptions } from './types.js';
@@ -34,8 +42,6 @@ export { DEFAULT_GZIP_LEVEL, ITEM_ID, archiveBaseName } from './names.js';
 const O_NOFOLLOW = fsc.O_NOFOLLOW ?? 0;
 const O_NONBLOCK = fsc.O_NONBLOCK ?? 0;
 const OPEN_FLAGS = fsc.O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
-const O_DIRECTORY = fsc.O_DIRECTORY ?? 0;
-const DIR_FLAGS = fsc.O_RDONLY | O_DIRECTORY | O_NOFOLLOW;
 /**
  * Linux: every folder of the tree is opened (never through a link) and held while it is read, and what is in it
  * is named through that descriptor (/proc/self/fd/N/name, as openat would): an account that may change the

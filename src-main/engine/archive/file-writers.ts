@@ -22,8 +22,8 @@ import { OWNERS_SEEN_KEPT } from './types.js';
  * Four batches (up to 2,048 files, ~40 ms of a writer's work on 1 KiB files) rather than two: the extracting
  * thread stops now and then for the next MiB of the backup or a member's inflation, and with two batches queued
  * the writer ran dry meanwhile (sampled on S's 500,000 files: the writer idle, waiting for a batch, in ~1/4 of
- * the samples). S's restore, pairs taken in turn on a loaded machine: 18.9 s median with four against 21.6 s with
- * two (five pairs, four won); eight measured no better; B's unchanged; 2 MiB more shared memory per writer.
+ * the samples). S's restore, pairs taken in turn on a loaded machine: 20.3 s median with four against 22.0 s with
+ * two (eight pairs, six won); eight batches measured no better; B's unchanged; 2 MiB more shared memory per writer.
  */
 
 export const O_NOFOLLOW = fsc.O_NOFOLLOW ?? 0;

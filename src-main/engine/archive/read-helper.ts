@@ -40,7 +40,8 @@ const SLOTS = 2;
 const O_NOFOLLOW = fsc.O_NOFOLLOW ?? 0;
 const O_NONBLOCK = fsc.O_NONBLOCK ?? 0;
 const OPEN_FLAGS = fsc.O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
-const DIR_FLAGS = fsc.O_RDONLY | (fsc.O_DIRECTORY ?? 0) | O_NOFOLLOW;
+/** A folder, never through a link (both reading threads open folders so). */
+export const DIR_FLAGS = fsc.O_RDONLY | (fsc.O_DIRECTORY ?? 0) | O_NOFOLLOW;
 
 interface ReadRequest {
   seq: number;
@@ -307,11 +308,6 @@ export class ReadHelper {
     const p = this.asked.get(prefix);
     this.asked.delete(prefix);
     return p;
-  }
-
-  /** Not going into `prefix` after all: its slot comes back once the helper is done with it. */
-  discard(prefix: string): void {
-    void this.take(prefix)?.then((p) => p.release());
   }
 
   async close(): Promise<void> {
