@@ -6,6 +6,7 @@ import { absolutePathProblem, systemFolderProblem } from '../engine/profiles/rul
 import type { Profile } from '../engine/profiles/schema.js';
 import { resolveTrusted } from '../engine/util/linked-folder.js';
 import { clearSystemUsersCache, uidForUser, userNameForUid } from '../engine/util/system-users.js';
+import { isInside } from '../engine/util/path-inside.js';
 
 /**
  * Which folders the page may name. The handler table answers a page (Electron's window, the privileged helper's
@@ -54,10 +55,8 @@ export interface JudgedPlace {
 const win = process.platform === 'win32';
 const norm = (p: string): string => (win ? path.resolve(p).toLowerCase() : path.resolve(p));
 const same = (a: string, b: string): boolean => norm(a) === norm(b);
-function inside(parent: string, child: string): boolean {
-  const rel = path.relative(norm(parent), norm(child));
-  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
-}
+/** isInside, without regard to case on Windows. */
+const inside = (parent: string, child: string): boolean => isInside(norm(parent), norm(child));
 
 async function realOrNull(p: string): Promise<string | null> {
   return fsp.realpath(p).catch(() => null);
