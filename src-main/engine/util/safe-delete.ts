@@ -46,6 +46,24 @@ export function removeTreeNoFollow(dir: string): void {
 }
 
 /**
+ * Deletes the folder this process holds open as `fd` (the one it made at `dir`): its entries are removed through
+ * the descriptor, never following a link, and the name `dir` is removed only while it still names that folder.
+ * Another account that may write the folder above can have renamed it away and put a link or a folder of its own
+ * at `dir`: that is left alone (what this job made there is gone, emptied by descriptor).
+ */
+export function removeHeldTree(dir: string, fd: number): void {
+  if (!LINUX_FD) {
+    removeTreeNoFollow(dir);
+    return;
+  }
+  emptyDirFd(fd, 0);
+  const held = fstatSync(fd);
+  const there = lstatSync(dir, { throwIfNoEntry: false });
+  if (there === undefined || !there.isDirectory() || there.dev !== held.dev || there.ino !== held.ino) return;
+  rmdirSync(dir);
+}
+
+/**
  * Opens the folder at `p` by descriptor, never through a link: a link or a file in its place (found by the lstat,
  * or swapped in between the lstat and the open) is removed itself, and null is returned, as for an entry already
  * gone. The descriptor is checked to be the folder the lstat saw (not something renamed in between).
