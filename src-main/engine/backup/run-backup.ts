@@ -397,6 +397,8 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
           items: c.items.map((i) => ({ id: i.id, path: i.path })),
           allowEmpty: c.o.profile.steps.some((x) => x.kind === 'artifact'),
           outDir: c.setDir,
+          // The parts go into the set folder held open above, not wherever its path leads by the first write.
+          ...(process.platform === 'linux' ? { outDirAt: `${c.set.self}/.` } : {}),
           ...(c.ageKey !== null ? { ageKey: c.ageKey } : {}),
           ...(c.splitSize !== undefined ? { splitSize: c.splitSize } : {}),
           totals: [...c.sizes.values()].reduce(
