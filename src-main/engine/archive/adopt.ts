@@ -492,14 +492,18 @@ async function readZip(fd: number, meter: ProgressMeter, begin: Begin, finish: F
     sha.update(c as Buffer);
   const zf = ZipFile.onDescriptor(fd);
   try {
-    const entries = zf.entries();
-    const names = new Set<string>();
-    for (const e of entries) {
+    // Two passes over the central directory, one entry at a time: its layout and duplicate names first (a path
+    // fingerprint per name, 13–26 bytes), then the entries themselves. Never the whole directory as objects: a
+    // directory may list millions of entries (~100 bytes of memory each, gigabytes in all).
+    let names: PathSet | null = new PathSet();
+    const judged = zf.checkLayout((e) => {
       const key = e.name.replace(/\\/g, '/').replace(/\/+$/, '');
-      if (names.has(key)) throw hostile(e.name, 'it appears twice in the archive');
-      names.add(key);
-    }
-    for (const e of entries) {
+      if (names!.get(key) !== undefined) throw hostile(e.name, 'it appears twice in the archive');
+      names!.set(key, 'file');
+    });
+    names = null;
+    let read = '';
+    for (const e of zf.scan((d) => (read = d))) {
       const { type, flag } = zipEntryType(e);
       if (type === 'dir' && e.size > 0) throw damaged(`the folder entry ${e.name} carries data`);
       const cur = await begin(
@@ -526,6 +530,9 @@ async function readZip(fd: number, meter: ProgressMeter, begin: Begin, finish: F
       }
       if (cur !== null) await finish(cur, got);
     }
+    // The descriptor is the file's, but whoever may write it (the desktop user owning a stick) could have changed
+    // the directory between the passes: what was judged must be what was read.
+    if (read !== judged) throw new ZipFormatError('the central directory changed while the archive was read');
   } finally {
     zf.close();
   }
