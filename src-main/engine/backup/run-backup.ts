@@ -53,6 +53,7 @@ import { BackupJournalStore, recoverInterruptedBackup } from './backup-journal.j
 import { archiveSpaceNeeded } from './space-needed.js';
 import { signManifest } from './manifest-integrity.js';
 import { applyRetention, type RetentionPolicy, type RetentionRemoval } from './retention.js';
+import { forgetSets, recordSetStarted, recordSetVerified } from './written-sets.js';
 import { restoreText, sha256SumsText } from './restore-txt.js';
 import { MATCH_TEXT_MAX } from '../profiles/safe-pattern.js';
 import { removeHeldTree, removeTreeNoFollow } from '../util/safe-delete.js';
@@ -385,6 +386,8 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       c.journal.j.setDir = c.setDir;
       c.journal.j.phase = 'archiving';
       await c.journal.save('set-dir');
+      // Recorded before the folder exists: only a folder this machine recorded starting is ever removed as debris.
+      await recordSetStarted(c.journal.stateDir, c.setDir, c.o.profile.id);
       await fsp.mkdir(device.at(name));
       c.set = await SafeDir.open(device.at(name), c.setDir);
       await device.sync();
@@ -394,6 +397,8 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
           items: c.items.map((i) => ({ id: i.id, path: i.path })),
           allowEmpty: c.o.profile.steps.some((x) => x.kind === 'artifact'),
           outDir: c.setDir,
+          // The parts go into the set folder held open above, not wherever its path leads by the first write.
+          ...(process.platform === 'linux' ? { outDirAt: `${c.set.self}/.` } : {}),
           ...(c.ageKey !== null ? { ageKey: c.ageKey } : {}),
           ...(c.splitSize !== undefined ? { splitSize: c.splitSize } : {}),
           totals: [...c.sizes.values()].reduce(
@@ -480,6 +485,15 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       await writeInDir(set, MANIFEST_NAME, manifestText, 0o600);
       c.journal.j.phase = 'verified';
       await c.journal.save('verified');
+      // Only now, verified: retention counts (and may one day delete) only the sets this machine recorded here.
+      await recordSetVerified(c.journal.stateDir, c.setDir!, c.o.profile.id, manifestText, {
+        createdAt: c.manifest!.createdAt,
+        class: c.manifest!.class ?? 'manual',
+      }).catch((e: unknown) =>
+        c.warn(
+          `Could not record this backup in the state folder (${toRecoveryError(e).message}): retention will keep it without counting it.`,
+        ),
+      );
       const how = fromMedium || r.direct === true ? 'read back from the medium' : 'read back';
       const extra = c.artifacts.length > 0 ? ` and ${c.artifacts.length} file(s) of the product's own` : '';
       return `All ${r.files} files${extra} ${how} match their checksums. The backup is complete: ${c.setDir}`;
@@ -519,20 +533,22 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
     explain: (c) =>
       `Apply the retention rules to this device's ${c.o.profile.id} backups on the medium (${describePolicy(retentionPolicy(c.o))}), ` +
       'only now that the new one is verified; manual and automatic backups are counted apart, and the newest backup is never removed. ' +
+      'Only the backups this machine recorded writing, unchanged since, are counted and may be removed; any other set is kept. ' +
       'A set dated after the new one or in the future is not counted and is kept. ' +
-      'Unfinished backup folders (no manifest.json, left by an interrupted backup) are deleted, now that a newer backup has verified.',
+      'Unfinished backup folders this machine recorded starting (no manifest.json, left by an interrupted backup) are deleted, now that a newer backup has verified.',
     async run(c) {
       const { removed, notCounted } = await applyRetention(
         path.dirname(c.setDir!),
         c.o.profile.id,
         retentionPolicy(c.o),
         c.setDir!,
+        { stateDir: c.journal.stateDir },
       );
       c.removedOld = removed;
       const kept =
         notCounted.length === 0
           ? ''
-          : ` Kept: ${notCounted.map((r) => `${path.basename(r.dir)} (${r.reason})`).join(', ')}; a set's date is only what its manifest says, so these never push out another backup.`;
+          : ` Kept: ${notCounted.map((r) => `${path.basename(r.dir)} (${r.reason})`).join(', ')}; retention counts and removes only the backups this machine recorded writing (a set's date is only what its manifest says), so these never push out another backup and are never removed by it.`;
       if (notCounted.length > 0) c.warn(`Retention${kept.replace(' Kept:', ' kept without counting them:')}`);
       return (
         (removed.length === 0
@@ -931,6 +947,7 @@ async function cleanupAfterFailure(
     try {
       if (c.set !== null) removeHeldTree(c.setDir, c.set.fh.fd);
       else removeTreeNoFollow(c.setDir);
+      await forgetSets(c.journal.stateDir, [c.setDir], c.o.profile.id).catch(() => undefined);
     } catch {
       setLeft = true;
       io.emit({

@@ -6,7 +6,7 @@ import { RecoveryError } from '../../errors.js';
 import { ProgressMeter, type Progress } from '../../progress.js';
 import { CREATE_EXCL_FLAGS, tempName, type SafeDir } from '../../util/atomic-fs.js';
 import { fileKind, openRegularFile, openRegularOrRefuse } from '../../util/given-path.js';
-import { readOpensslEncTar } from './openssl-enc.js';
+import { readOpensslEncTarFrom } from './openssl-enc.js';
 
 /** One file of the product's own in a backup set: listed in manifest.json and SHA256SUMS. */
 export const ArtifactRecordSchema = z.object({
@@ -174,17 +174,19 @@ export async function verifyArtifacts(
         done += bytesRead;
         meter.add(bytesRead, 0, r.path);
       }
+      if (size !== r.size || h.digest('hex') !== r.sha256) {
+        throw new RecoveryError('BACKUP_CORRUPT', `${r.path} does not match its recorded checksum.`, {
+          hint: 'The backup was damaged or changed after it was written. Use another backup.',
+        });
+      }
+      if (r.format === 'openssl-enc-tar-gz' && opts.passphrase !== undefined) {
+        // The very file just hashed, through the same descriptor: a stick another account may write can have
+        // something else under the name by now.
+        await readOpensslEncTarFrom(fh, file, opts.passphrase, opts.signal ? { signal: opts.signal } : {});
+        decrypted++;
+      }
     } finally {
       await fh.close();
-    }
-    if (size !== r.size || h.digest('hex') !== r.sha256) {
-      throw new RecoveryError('BACKUP_CORRUPT', `${r.path} does not match its recorded checksum.`, {
-        hint: 'The backup was damaged or changed after it was written. Use another backup.',
-      });
-    }
-    if (r.format === 'openssl-enc-tar-gz' && opts.passphrase !== undefined) {
-      await readOpensslEncTar(file, opts.passphrase, opts.signal ? { signal: opts.signal } : {});
-      decrypted++;
     }
     meter.add(0, 1);
   }
