@@ -246,5 +246,37 @@ if (mode === 'exec-setuid') {
       }
     }
   }
+} else if (mode === 'rename-when-emptying') {
+  // As an account that may write the stick's device folder: wait until root starts emptying the folder `watch`
+  // (it held `count` entries; fewer now), then do the renames `from`→`to`, in order, at once (each a rename in a
+  // folder this account may write: what is renamed may be root's own folder, whose content it cannot delete).
+  const [watch, count, stopFile, seconds, ...pairs] = args;
+  const until = Date.now() + Number(seconds) * 1000;
+  const nap = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  out.renamed = [];
+  out.seen = false;
+  while (Date.now() < until && !fs.existsSync(stopFile)) {
+    let n;
+    try {
+      n = fs.readdirSync(watch).length;
+    } catch {
+      n = -1;
+    }
+    if (n >= 0 && n < Number(count)) {
+      out.seen = true;
+      break;
+    }
+    nap(2);
+  }
+  if (out.seen) {
+    for (let i = 0; i + 1 < pairs.length; i += 2) {
+      try {
+        fs.renameSync(pairs[i], pairs[i + 1]);
+        out.renamed.push(pairs[i + 1]);
+      } catch (e) {
+        out.renamed.push(`${pairs[i + 1]}: ${e.code}`);
+      }
+    }
+  }
 }
 process.stdout.write(JSON.stringify(out) + '\n');
