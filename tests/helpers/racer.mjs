@@ -192,6 +192,31 @@ if (mode === 'exec-setuid') {
   } finally {
     fs.rmSync(pauseFile, { force: true });
   }
+} else if (mode === 'flip-dir-link') {
+  // As the account that owns the folder `dir` (in a sticky folder such as /tmp, where it may rename its own
+  // entries): move it aside and put a link to `target` by its name, then put it back, as fast as it can, until
+  // `stopFile` exists or time runs out. It ends with the folder back in place.
+  const [dir, target, stopFile, seconds] = args;
+  const until = Date.now() + Number(seconds) * 1000;
+  out.flips = 0;
+  out.errors = [];
+  // Each state held a little while, the moments without the name (between two renames) as short as can be.
+  const nap = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  for (let i = 0; Date.now() < until && (i % 64 !== 0 || !fs.existsSync(stopFile)); i++) {
+    try {
+      fs.renameSync(dir, `${dir}.aside`);
+      fs.symlinkSync(target, dir);
+      out.flips++;
+      nap(0.2);
+      fs.unlinkSync(dir);
+      fs.renameSync(`${dir}.aside`, dir);
+      nap(0.2);
+    } catch (e) {
+      // Something else took the name meanwhile (root made a folder there): the flipping ends.
+      out.errors.push(e.code);
+      break;
+    }
+  }
 } else if (mode === 'swap-mirror-tmp') {
   // As an account that may write a folder on the stick (its own EdgeRecovery/<device>): whenever root's mirror makes
   // its hidden copy folder there (.<set>.mirror-<pid>), move it aside and put a link by that name to `victim`, so a

@@ -232,11 +232,12 @@ export async function applyRetention(
     removeTreeNoFollow(r.dir);
     removed.push(r);
   }
+  // A record left behind (the state folder not writable now) only stays until the file's cap: never fatal here.
   await forgetSets(
     opts.stateDir,
     removed.map((r) => r.dir),
     profileId,
-  );
+  ).catch(() => undefined);
   await removeReportsOf(
     deviceDir,
     removed.map((r) => path.basename(r.dir)),

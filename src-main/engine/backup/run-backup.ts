@@ -53,7 +53,7 @@ import { BackupJournalStore, recoverInterruptedBackup } from './backup-journal.j
 import { archiveSpaceNeeded } from './space-needed.js';
 import { signManifest } from './manifest-integrity.js';
 import { applyRetention, type RetentionPolicy, type RetentionRemoval } from './retention.js';
-import { forgetSets, recordSetStarted, recordSetVerified } from './written-sets.js';
+import { forgetSets, manifestSha256, recordSetStarted, recordSetVerified } from './written-sets.js';
 import { restoreText, sha256SumsText } from './restore-txt.js';
 import { MATCH_TEXT_MAX } from '../profiles/safe-pattern.js';
 import { removeHeldTree, removeTreeNoFollow } from '../util/safe-delete.js';
@@ -484,6 +484,7 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       crashPoint('backup:sums-written');
       await writeInDir(set, MANIFEST_NAME, manifestText, 0o600);
       c.journal.j.phase = 'verified';
+      c.journal.j.manifestSha256 = manifestSha256(manifestText);
       await c.journal.save('verified');
       // Only now, verified: retention counts (and may one day delete) only the sets this machine recorded here.
       await recordSetVerified(c.journal.stateDir, c.setDir!, c.o.profile.id, manifestText, {
