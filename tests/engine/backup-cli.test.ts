@@ -278,6 +278,110 @@ describe.skipIf(runit.skip)('edge-recovery backup on a practice appliance under 
     expect(after).toHaveLength(3);
   });
 
+  /** Anyone holding the stick: `dir`'s manifest says `createdAt`, and its SHA256SUMS is rewritten to match. */
+  async function redate(dir: string, createdAt: string): Promise<void> {
+    const mf = path.join(dir, 'manifest.json');
+    const manifest = JSON.parse(await fsp.readFile(mf, 'utf8'));
+    manifest.createdAt = createdAt;
+    const text = JSON.stringify(manifest, null, 2) + '\n';
+    await fsp.writeFile(mf, text);
+    const sums = path.join(dir, 'SHA256SUMS');
+    const hash = createHash('sha256').update(text).digest('hex');
+    await fsp.writeFile(
+      sums,
+      (await fsp.readFile(sums, 'utf8')).replace(/^[0-9a-f]{64}(?= {2}manifest\.json$)/m, hash),
+    );
+    expect(execSync('sha256sum -c SHA256SUMS', { cwd: dir, encoding: 'utf8' })).toMatch(/^manifest\.json: OK$/m);
+  }
+  const createdAtOf = async (dir: string): Promise<string> =>
+    JSON.parse(await fsp.readFile(path.join(dir, 'manifest.json'), 'utf8')).createdAt;
+
+  it('never removes a real backup because of a set planted on the stick with a believable date between two', async () => {
+    const stick = path.join(work, 'stick-planted-between');
+    for (let i = 0; i < 2; i++) {
+      const r = await backupTo(stick, '--keep', '2', '--device-id', 'between-box', '--yes');
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const [first, previous] = await findSets(stick);
+    // Named as this tool names a second set of the same minute, dated a second after the real previous backup: after
+    // it, before the next one, on no clock's future. Only this machine's record tells it from a real one.
+    const planted = previous!.replace(/(_\d+)?$/, '_7');
+    await fsp.cp(previous!, planted, { recursive: true });
+    await redate(planted, new Date(Date.parse(await createdAtOf(previous!)) + 1000).toISOString());
+
+    const r = await backupTo(stick, '--keep', '2', '--device-id', 'between-box', '--yes');
+    expect(r.code, r.stderr).toBe(0);
+    const after = await findSets(stick);
+    expect(after).toContain(previous);
+    expect(await fsp.stat(path.join(previous!, 'manifest.json')).then(() => true)).toBe(true);
+    expect(after).toContain(planted);
+    expect(after).not.toContain(first);
+    expect(after).toHaveLength(3);
+    expect(r.stdout + r.stderr).toMatch(/_7 \(not counted: this machine has no record of writing it/);
+  });
+
+  it('no longer counts a backup of its own whose manifest was rewritten after it was recorded, and keeps it', async () => {
+    const stick = path.join(work, 'stick-rewritten');
+    for (let i = 0; i < 2; i++) {
+      const r = await backupTo(stick, '--keep', '2', '--device-id', 'rewritten-box', '--yes');
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const [first, previous] = await findSets(stick);
+    // The oldest real set, its manifest re-dated to just after the previous one (sums rewritten to match).
+    await redate(first!, new Date(Date.parse(await createdAtOf(previous!)) + 1000).toISOString());
+
+    const r = await backupTo(stick, '--keep', '2', '--device-id', 'rewritten-box', '--yes');
+    expect(r.code, r.stderr).toBe(0);
+    // Counted: the previous one and the new one (keep 2): nothing goes. The rewritten one is kept, never counted.
+    const after = await findSets(stick);
+    expect(after).toContain(previous);
+    expect(after).toContain(first);
+    expect(after).toHaveLength(3);
+    const name = path.basename(first!);
+    expect(r.stdout + r.stderr).toContain(
+      `${name} (not counted: its manifest.json changed after this machine wrote it)`,
+    );
+  });
+
+  it('keeps and names the sets it has no record of writing (older than the record), and prunes the ones it has', async () => {
+    const stick = path.join(work, 'stick-before-record');
+    for (let i = 0; i < 2; i++) {
+      const r = await backupTo(stick, '--keep', '5', '--device-id', 'before-box', '--yes');
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const old = await findSets(stick);
+    // As on a machine that wrote these before it kept a record: their records are not in the state folder.
+    const state = process.env.EDGE_RECOVERY_STATE_DIR!;
+    const file = path.join(state, 'written-sets.json');
+    const rec = await fsp.readFile(file, 'utf8').then(JSON.parse, () => ({ sets: [] }));
+    rec.sets = rec.sets.filter((e: { device: string }) => e.device !== 'before-box');
+    await fsp.writeFile(file, JSON.stringify(rec));
+
+    const r1 = await backupTo(stick, '--keep', '1', '--device-id', 'before-box', '--yes');
+    expect(r1.code, r1.stderr).toBe(0);
+    const mid = await findSets(stick);
+    expect(mid).toHaveLength(3);
+    for (const o of old) {
+      expect(r1.stdout + r1.stderr).toContain(`${path.basename(o)} (not counted: this machine has no record`);
+    }
+    const recorded = mid.find((x) => !old.includes(x))!;
+
+    const r2 = await backupTo(stick, '--keep', '1', '--device-id', 'before-box', '--yes');
+    expect(r2.code, r2.stderr).toBe(0);
+    const after = await findSets(stick);
+    // The recorded one is counted and goes (keep 1: the new one); the two without a record stay.
+    expect(after).not.toContain(recorded);
+    for (const o of old) expect(after).toContain(o);
+    expect(after).toHaveLength(3);
+    // Its record went with it: the state file does not grow with sets that are gone.
+    const left = JSON.parse(await fsp.readFile(file, 'utf8'))
+      .sets.filter((e: { device: string }) => e.device === 'before-box')
+      .map((e: { name: string }) => e.name);
+    expect(left).toEqual([path.basename(after.find((x) => !old.includes(x))!)]);
+    // Root's only, like the rest of the state folder.
+    expect((await fsp.stat(file)).mode & 0o077).toBe(0);
+  });
+
   it('backs up a folder the technician chose instead of the profile default (--folder)', async () => {
     const elsewhere = path.join(work, 'elsewhere-storage');
     await fsp.mkdir(path.join(elsewhere, 'sub'), { recursive: true });

@@ -1,8 +1,10 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyArtifacts } from '../../src-main/engine/runbook/product/artifacts.js';
 import { readOpensslEncTar } from '../../src-main/engine/runbook/product/openssl-enc.js';
 import { emptyProductState, runProductStep } from '../../src-main/engine/runbook/product/product-steps.js';
 import { readPassphraseFile } from '../../src-main/engine/schedule/passphrase-file.js';
@@ -146,6 +148,74 @@ describe.skipIf(!isRoot)('a file swapped for a device by a local user while root
       ROUNDS / 4, // a key derivation per read: slower than the others, and the old code opened the device at once
       await fsp.readFile(enc),
     );
+  });
+
+  it("a product's openssl-enc file in a set is decrypted from the descriptor it was hashed on, not by its name again", async () => {
+    // Two sets, both root's: the real one (its file matches the record) and another whose file of the same name
+    // the passphrase does not open. A local user's link names the set and flips between the two while root
+    // verifies. Hashing one file and then decrypting the other (the name opened twice) is the old code's outcome.
+    const dir = path.join(work, 'enc-verify');
+    const src = path.join(dir, 'src');
+    await fsp.mkdir(src, { recursive: true });
+    await fsp.writeFile(path.join(src, 'db.gz'), 'x'.repeat(3000));
+    const tgz = path.join(dir, 'db.tar.gz');
+    execFileSync('tar', ['-czf', tgz, '-C', src, 'db.gz']);
+    const rel = 'artifacts/nightly/nightly.tar.gz.enc';
+    const sets = { real: path.join(dir, 'real'), other: path.join(dir, 'other') };
+    for (const [which, set] of Object.entries(sets)) {
+      await fsp.mkdir(path.dirname(path.join(set, rel)), { recursive: true });
+      const pass = `pass:${which === 'real' ? 'pw' : 'not-the-passphrase'}`;
+      execFileSync('openssl', [
+        'enc',
+        '-aes-256-cbc',
+        '-salt',
+        '-pbkdf2',
+        '-pass',
+        pass,
+        '-in',
+        tgz,
+        '-out',
+        path.join(set, rel),
+      ]);
+    }
+    const data = await fsp.readFile(path.join(sets.real, rel));
+    const record = {
+      step: 'nightly',
+      path: rel,
+      size: data.length,
+      sha256: createHash('sha256').update(data).digest('hex'),
+      source: '/var/backups/nightly.tar.gz.enc',
+      mtime: new Date().toISOString(),
+      format: 'openssl-enc-tar-gz' as const,
+    };
+    const mine = path.join(dir, 'user');
+    await fsp.mkdir(mine, { mode: 0o755 });
+    await fsp.chown(mine, uidForUser(OWNER)!, gidForGroup(OWNER)!);
+    const link = path.join(mine, 'set');
+    await fsp.symlink(sets.real, link);
+    const stop = path.join(dir, 'stop');
+    const racer = racerAsync(OWNER, ['flip-link', link, sets.real, sets.other, stop, String(GIVE_UP_MS / 1000 + 30)]);
+    const seen: Record<string, number> = { verified: 0, 'checksum refused': 0 };
+    try {
+      const until = Date.now() + GIVE_UP_MS;
+      while ((seen.verified! < 50 || seen['checksum refused']! < 50) && Date.now() < until) {
+        const said = await verifyArtifacts(link, [record], { passphrase: 'pw' }).then(
+          (r) => (r.decrypted === 1 ? 'verified' : JSON.stringify(r)),
+          (e: unknown) =>
+            /does not match its recorded checksum/.test((e as Error).message)
+              ? 'checksum refused'
+              : `${(e as { code?: string }).code}: ${(e as Error).message}`,
+        );
+        seen[said] = (seen[said] ?? 0) + 1;
+      }
+    } finally {
+      await fsp.writeFile(stop, '');
+      await racer;
+    }
+    // Only the two honest outcomes: the real file hashed and decrypted, or the other file refused by its hash.
+    expect(Object.keys(seen).sort(), JSON.stringify(seen)).toEqual(['checksum refused', 'verified']);
+    expect(seen.verified).toBeGreaterThanOrEqual(50);
+    expect(seen['checksum refused']).toBeGreaterThanOrEqual(50);
   });
 
   it("a product's log followed by a step (the product's account may swap it) never opens the device", () => {

@@ -14,6 +14,7 @@ import {
   runProductStep,
   type ProductHost,
 } from '../../src-main/engine/runbook/product/product-steps.js';
+import { SafeDir } from '../../src-main/engine/util/atomic-fs.js';
 import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
 import { productHost } from '../helpers/product-host.js';
 import { racerAsync } from '../helpers/racer-run.js';
@@ -131,9 +132,10 @@ describe.skipIf(blocked !== undefined)(
     }, 120_000);
 
     it('refuses a FIFO the account put where the export should be, at once, instead of waiting with the service stopped', async () => {
-      const h = host({ setDir: () => setDir, addArtifact: () => undefined });
       const setDir = path.join(dir, 'new-set');
       await fsp.mkdir(setDir);
+      const set = await SafeDir.open(setDir);
+      const h = host({ setFolder: () => set, addArtifact: () => undefined });
       const work = await ensureWork(h);
       const fifo = path.join(work, 'export.graph');
       execFileSync('setpriv', [
@@ -155,6 +157,7 @@ describe.skipIf(blocked !== undefined)(
         await w.close();
         await run;
       }
+      await set.close();
       expect(outcome).toMatch(/not a regular file/);
       expect(existsSync(path.join(setDir, 'artifacts', 'graph', 'export.graph'))).toBe(false);
     }, 60_000);

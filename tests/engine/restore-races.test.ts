@@ -4,11 +4,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup } from '../../src-main/engine/backup/run-backup.js';
+import { RecoveryError } from '../../src-main/engine/errors.js';
 import { resolveItems } from '../../src-main/engine/profiles/load.js';
 import type { Profile } from '../../src-main/engine/profiles/schema.js';
+import { rollbackRestore } from '../../src-main/engine/restore/rollback.js';
 import { runRestore } from '../../src-main/engine/restore/run-restore.js';
 import { autoConfirm } from '../../src-main/engine/runbook/runner.js';
 import type { ConfirmRequest, Interaction } from '../../src-main/engine/runbook/types.js';
+import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
 import { startPracticeMachine, type PracticeMachine } from '../helpers/practice-machine.js';
 import { racerAsync, racerSync } from '../helpers/racer-run.js';
 import { driverInteraction, ensureTestOwner, restoreTestsBlocked } from '../helpers/restore-driver.js';
@@ -226,6 +229,84 @@ describe.skipIf(blocked !== undefined)(
       expect(existsSync(path.join(conf, 'planted-by-racer'))).toBe(false);
       expect((await fsp.readdir(conf)).sort()).toEqual(probe.sort());
       expect(outcome).toMatchObject({ code: 'UNSAFE_PATH' });
+    }, 600_000);
+
+    /**
+     * Runs `job` held at the journal label `at` (crash-point.ts' pause) while the account (racer.mjs
+     * replace-work-dir-at-pause) puts folders of its own in place of the work folders beside the targets; returns the
+     * job's error (null: it succeeded), what the racer did, and the folders it put there.
+     */
+    async function withWorkDirReplacedAt(
+      at: string,
+      job: () => Promise<unknown>,
+    ): Promise<{ outcome: unknown; moved: string[] }> {
+      const parent = path.dirname(conf);
+      execFileSync('chown', [`${OWNER}:${OWNER}`, parent]);
+      const pauseDir = await fsp.mkdtemp(path.join(work, 'pause-'));
+      await fsp.chmod(pauseDir, 0o755);
+      await fsp.chown(pauseDir, uidForUser(OWNER)!, gidForGroup(OWNER)!);
+      const pauseFile = path.join(pauseDir, 'paused');
+      const racing = racerAsync(OWNER, ['replace-work-dir-at-pause', pauseFile, parent, '300']);
+      process.env.EDGE_RECOVERY_PAUSE_AT = at;
+      process.env.EDGE_RECOVERY_PAUSE_FILE = pauseFile;
+      let outcome: unknown;
+      try {
+        outcome = await job().then(
+          () => null,
+          (e: unknown) => e,
+        );
+      } finally {
+        delete process.env.EDGE_RECOVERY_PAUSE_AT;
+        delete process.env.EDGE_RECOVERY_PAUSE_FILE;
+        await fsp.writeFile(pauseFile, ''); // a racer still waiting ends at once (and removes it)
+      }
+      const said = await racing;
+      expect(said.paused, JSON.stringify(said)).toBe(true);
+      const moved = said.moved as string[];
+      expect(moved.length, JSON.stringify(said)).toBeGreaterThan(0);
+      expect(JSON.stringify(moved)).not.toMatch(/: E/);
+      return { outcome, moved };
+    }
+
+    /** The account's folders are as it left them (only its file), and root's own moved-aside work folders empty. */
+    async function accountFoldersUntouched(moved: string[]): Promise<void> {
+      for (const p of moved) {
+        expect(await fsp.readdir(p).catch((e: NodeJS.ErrnoException) => e.code)).toEqual(['planted-by-racer']);
+        expect(await fsp.readdir(`${p}.moved-by-racer`)).toEqual([]);
+        await fsp.rm(p, { recursive: true, force: true });
+        await fsp.rm(`${p}.moved-by-racer`, { recursive: true, force: true });
+      }
+    }
+
+    it('rolls back through the work folder it judged, never into or deleting a folder an account put by its name', async () => {
+      const probe = (await fsp.readdir(conf)).sort();
+      const stateDir = path.join(work, `state-${n}`);
+      // A restore that fails after the swap (the credentials form closed): the rollback has folders to put back.
+      const first = await restore(newM.profile, {
+        ...driverInteraction('typed-'),
+        credentials: () => Promise.reject(new RecoveryError('CANCELLED', 'The technician closed the form.')),
+      }).catch((e: unknown) => e);
+      expect(first).toMatchObject({ code: 'CANCELLED' });
+      const item = resolveItems(newM.profile, { root: newM.root })[0]!.id;
+      // Held just before the restored folder is renamed into the work folder to be deleted.
+      const { outcome, moved } = await withWorkDirReplacedAt(`after-journal:rename-intent:discard:${item}`, () =>
+        rollbackRestore({ stateDir, pollMs: 50 }, { emit: () => undefined, interaction: autoConfirm }),
+      );
+      expect(outcome).toBeNull();
+      expect((await fsp.readdir(conf)).sort()).toEqual(probe);
+      await accountFoldersUntouched(moved);
+    }, 600_000);
+
+    it('deletes the set-aside folders through the work folder it judged, whatever an account put by its name', async () => {
+      const before = (await fsp.readdir(path.dirname(conf))).filter((x) => x.includes('before-restore'));
+      // Held once the deletion is decided (status committing), before the first set-aside folder is moved.
+      const { outcome, moved } = await withWorkDirReplacedAt('after-journal:committing', () =>
+        restore(newM.profile, driverInteraction('typed-')),
+      );
+      expect(outcome).toBeNull();
+      // The old folder was deleted (not left behind, nor moved into the account's folder).
+      expect((await fsp.readdir(path.dirname(conf))).filter((x) => x.includes('before-restore'))).toEqual(before);
+      await accountFoldersUntouched(moved);
     }, 600_000);
   },
 );

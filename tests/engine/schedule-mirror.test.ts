@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup } from '../../src-main/engine/backup/run-backup.js';
+import { recordSetVerified } from '../../src-main/engine/backup/written-sets.js';
 import type { RunbookEvent } from '../../src-main/engine/runbook/types.js';
 import { jsonEvents, runCli } from '../helpers/cli.js';
 import { createLoopMount, loopMountUnavailable, skipLoopTests, type LoopMount } from '../helpers/loop-device.js';
@@ -35,8 +36,11 @@ describe.skipIf(runit.skip || skipLoopTests)('edge-recovery mirror onto a loop-m
   let dev: string;
   const sets: string[] = [];
 
-  /** A copy of a verified set with another creation time in its manifest and name. */
-  async function setAt(from: string, createdAt: Date, into = dev): Promise<string> {
+  /**
+   * A copy of a verified set with another creation time in its manifest and name; `recorded`: as a backup this
+   * machine wrote (backup/written-sets.ts, in the mirror's state folder), else as one planted or written elsewhere.
+   */
+  async function setAt(from: string, createdAt: Date, into = dev, recorded = true): Promise<string> {
     const stamp = createdAt.toISOString().replace(/[-:]/g, '').replace('T', '_').slice(0, 13) + 'Z';
     const dst = path.join(into, `Backup_eds-practice_${stamp}`);
     await fsp.cp(from, dst, { recursive: true });
@@ -44,6 +48,12 @@ describe.skipIf(runit.skip || skipLoopTests)('edge-recovery mirror onto a loop-m
     const man = JSON.parse(await fsp.readFile(mf, 'utf8'));
     man.createdAt = createdAt.toISOString();
     await fsp.writeFile(mf, JSON.stringify(man, null, 2));
+    if (recorded) {
+      await recordSetVerified(path.join(work, 'state'), dst, man.profile.id, JSON.stringify(man, null, 2), {
+        createdAt: man.createdAt,
+        class: man.class ?? 'manual',
+      });
+    }
     // SHA256SUMS lists manifest.json too: keep the copy checkable by hand.
     const sums = path.join(dst, 'SHA256SUMS');
     const sum = execFileSync('sha256sum', ['manifest.json'], { cwd: dst, encoding: 'utf8' });
@@ -184,7 +194,7 @@ describe.skipIf(runit.skip || skipLoopTests)('edge-recovery mirror onto a loop-m
     const c = await setAt(sets[0]!, new Date(Date.now() - 3 * day), dev2);
     // Planted on the stick: a well-formed set (it passes sha256sum -c) claiming 2099, and a byte copy of C under a
     // 2099 name. Before, both ranked "newest" and pushed A, the only copy, out of "keep 3".
-    await setAt(sets[0]!, new Date('2099-01-01T00:00:00Z'), onStick);
+    await setAt(sets[0]!, new Date('2099-01-01T00:00:00Z'), onStick, false);
     await fsp.cp(c, path.join(onStick, 'Backup_eds-practice_20990102_0000Z'), { recursive: true });
     const r = await mirror2('--keep', '3', '--json');
     expect(r.code, r.stderr + r.stdout).toBe(0);
@@ -206,6 +216,36 @@ describe.skipIf(runit.skip || skipLoopTests)('edge-recovery mirror onto a loop-m
         'Backup_eds-practice_20990101_0000Z',
         'Backup_eds-practice_20990102_0000Z',
       ].sort(),
+    );
+  });
+
+  it('never lets a set planted at the source, dated between two real ones, push a real copy off the stick', async () => {
+    const from3 = path.join(work, 'backups3');
+    const dev3 = path.join(from3, 'EdgeRecovery', 'box3');
+    await fsp.mkdir(dev3, { recursive: true });
+    const day = 86_400_000;
+    const a = await setAt(sets[0]!, new Date(Date.now() - 5 * day), dev3);
+    const b = await setAt(sets[0]!, new Date(Date.now() - 4 * day), dev3);
+    const mirror4 = (...args: string[]) =>
+      runCli(['mirror', '--from', from3, '--to', stick.mountpoint, '--state-dir', path.join(work, 'state'), ...args]);
+    expect((await mirror4('--keep', '2')).code).toBe(0);
+    const onStick = path.join(stick.mountpoint, 'EdgeRecovery', 'box3');
+    // The disk's own retention removes A and B (the stick's copies are now the only ones); C is made. Planted on the
+    // disk (anyone who can write it): a well-formed set named and dated between B and C, not a date in the future.
+    await fsp.rm(a, { recursive: true });
+    await fsp.rm(b, { recursive: true });
+    const c = await setAt(sets[0]!, new Date(Date.now() - 1 * day), dev3);
+    const planted = await setAt(sets[0]!, new Date(Date.now() - 2 * day), dev3, false);
+    const r = await mirror4('--keep', '2', '--json');
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const res = jsonEvents(r.stdout).find((e) => e.type === 'finished')!.result as { removed: string[] };
+    // Keep 2 of what this machine wrote: C and B; A goes. The planted copy is on the stick, but never counted.
+    expect(res.removed.map((p) => path.basename(p))).toEqual([path.basename(a)]);
+    expect((await fsp.readdir(onStick)).sort()).toEqual(
+      [path.basename(b), path.basename(c), path.basename(planted)].sort(),
+    );
+    expect(r.stdout).toMatch(
+      new RegExp(`Copied but not counted on the stick[^"]*${path.basename(planted)} \\(this machine has no record`),
     );
   });
 

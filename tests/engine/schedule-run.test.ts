@@ -3,6 +3,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordSetStarted, recordSetVerified } from '../../src-main/engine/backup/written-sets.js';
 import { ageWordsBetween } from '../helpers/age-words.js';
 import { cliCommand, jsonEvents, runCli } from '../helpers/cli.js';
 import { startPracticeMachine, type PracticeMachine } from '../helpers/practice-machine.js';
@@ -57,15 +58,26 @@ async function sets(stick: string, device: string): Promise<string[]> {
     .sort();
 }
 
-/** A copy of a verified set with another class and creation time (retention reads both from the manifest). */
-async function fakeSet(src: string, name: string, cls: 'manual' | 'automatic', createdAt: Date): Promise<string> {
+/**
+ * A copy of a verified set with another class and creation time (retention reads both from the manifest), recorded
+ * in `state` as a set this machine wrote (retention counts and deletes only those, backup/written-sets.ts).
+ */
+async function fakeSet(
+  src: string,
+  name: string,
+  cls: 'manual' | 'automatic',
+  createdAt: Date,
+  state: string,
+): Promise<string> {
   const dst = path.join(path.dirname(src), name);
   await fsp.cp(src, dst, { recursive: true });
   const mf = path.join(dst, 'manifest.json');
   const m = JSON.parse(await fsp.readFile(mf, 'utf8'));
   m.class = cls;
   m.createdAt = createdAt.toISOString();
-  await fsp.writeFile(mf, JSON.stringify(m, null, 2));
+  const text = JSON.stringify(m, null, 2);
+  await fsp.writeFile(mf, text);
+  await recordSetVerified(state, dst, m.profile.id, text, { createdAt: m.createdAt, class: cls });
   return dst;
 }
 
@@ -117,28 +129,33 @@ describe.skipIf(runit.skip)('edge-recovery schedule run (triggered directly, as 
         'Backup_eds-practice_20240101_0230Z',
         'automatic',
         new Date(Date.now() - 400 * day),
+        state,
       );
       const oldManual = await fakeSet(
         path.join(dev, manual[1]!),
         'Backup_eds-practice_20240102_0230Z',
         'manual',
         new Date(Date.now() - 500 * day),
+        state,
       );
       const auto1 = await fakeSet(
         path.join(dev, manual[1]!),
         'Backup_eds-practice_20990101_0001Z_a1',
         'automatic',
         new Date(Date.now() - 1 * day),
+        state,
       );
       const auto2 = await fakeSet(
         path.join(dev, manual[1]!),
         'Backup_eds-practice_20990101_0001Z_a2',
         'automatic',
         new Date(Date.now() - 2 * day),
+        state,
       );
       const unfinished = path.join(dev, 'Backup_eds-practice_20250101_0000Z');
       await fsp.mkdir(unfinished);
       await fsp.writeFile(path.join(unfinished, 'data.tar.gz.partial'), 'x');
+      await recordSetStarted(state, unfinished, 'eds-practice');
 
       await setTransactions(m, 3);
       const pidBefore = svPid(m.serviceDir);

@@ -162,6 +162,36 @@ if (mode === 'exec-setuid') {
     fs.writeFileSync(path.join(s, 'planted-by-racer'), 'x');
     out.planted.push(s);
   }
+} else if (mode === 'replace-work-dir-at-pause') {
+  // As an account that can write the folder beside the restore's targets: wait until root's job holds at a pause
+  // point (it writes `pauseFile`, in a folder of this account's, and waits until it is gone), then move every
+  // root-only work folder there (.edge-recovery-*) aside and put a folder of its own, holding one file, by its name;
+  // then let the job go on. The pause file is removed whatever happens, so the job never waits for ever.
+  const [pauseFile, parent, seconds] = args;
+  const until = Date.now() + Number(seconds) * 1000;
+  const nap = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  out.moved = [];
+  while (Date.now() < until && !fs.existsSync(pauseFile)) nap(5);
+  out.paused = fs.existsSync(pauseFile);
+  try {
+    if (out.paused) {
+      for (const n of fs.readdirSync(parent)) {
+        if (!n.startsWith('.edge-recovery-') || n.includes('moved-by-racer')) continue;
+        const p = path.join(parent, n);
+        try {
+          if (fs.lstatSync(p).uid !== 0) continue; // one of its own, left by an earlier round
+          fs.renameSync(p, `${p}.moved-by-racer`);
+          fs.mkdirSync(p);
+          fs.writeFileSync(path.join(p, 'planted-by-racer'), 'x');
+          out.moved.push(p);
+        } catch (e) {
+          out.moved.push(`${p}: ${e.code}`);
+        }
+      }
+    }
+  } finally {
+    fs.rmSync(pauseFile, { force: true });
+  }
 } else if (mode === 'swap-mirror-tmp') {
   // As an account that may write a folder on the stick (its own EdgeRecovery/<device>): whenever root's mirror makes
   // its hidden copy folder there (.<set>.mirror-<pid>), move it aside and put a link by that name to `victim`, so a

@@ -40,12 +40,15 @@ function isAscii(s: string): boolean {
   return /^[\x20-\x7e]*$/.test(s);
 }
 
-function writeString(buf: Buffer, s: string, off: number, len: number): void {
-  buf.write(s, off, len, 'utf8');
-}
-
-function writeOctal(buf: Buffer, n: number, off: number, len: number): void {
-  buf.write(n.toString(8).padStart(len - 1, '0') + '\0', off, len, 'ascii');
+/** At most `max` characters, each printable ASCII (so as many bytes). */
+function plainAscii(s: string, max: number): boolean {
+  const n = s.length;
+  if (n > max) return false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
 }
 
 /** Splits a long path into ustar prefix/name at a slash, if it fits. */
@@ -68,28 +71,88 @@ function paxRecord(key: string, value: string): string {
   return `${len}${body}`;
 }
 
+/** The magic and version of a ustar header ("ustar\0" "00"), and the sum of their bytes. */
+const MAGIC = Buffer.from('ustar\u000000', 'latin1');
+const MAGIC_SUM = MAGIC.reduce((a, c) => a + c, 0);
+
+/**
+ * `n` as `len - 1` octal digits and a NUL at `off`, returning the sum of the bytes written (for the checksum).
+ * Digits are written as bytes, not through a padded string: a header per file, 500,000 on a small-file backup.
+ * A number that does not fit (never from encodeHeader, which caps them) is written as the string form writes it.
+ */
+function putOctal(b: Buffer, n: number, off: number, len: number): number {
+  if (!(n >= 0 && n < 8 ** (len - 1) && Number.isInteger(n))) {
+    b.write(n.toString(8).padStart(len - 1, '0') + '\0', off, len, 'ascii');
+    return sumOf(b, off, off + len);
+  }
+  let sum = 0;
+  let v = n;
+  let i = off + len - 2;
+  for (; v > 0x7fffffff; i--) {
+    const d = 0x30 + (v % 8);
+    b[i] = d;
+    sum += d;
+    v = Math.floor(v / 8);
+  }
+  // Small integers in 32-bit arithmetic.
+  let w = v | 0;
+  for (; i >= off; i--) {
+    const d = 0x30 + (w & 7);
+    b[i] = d;
+    sum += d;
+    w >>>= 3;
+  }
+  b[off + len - 1] = 0;
+  return sum;
+}
+
+/** `s` as UTF-8 into at most `len` bytes at `off` (no partial character), returning the sum of the bytes written. */
+function putString(b: Buffer, s: string, off: number, len: number): number {
+  const n = s.length;
+  if (n <= len) {
+    let sum = 0;
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      b[off + i] = c;
+      sum += c;
+    }
+    if (i === n) return sum;
+  }
+  const w = b.write(s, off, len, 'utf8');
+  return sumOf(b, off, off + w);
+}
+
+function sumOf(b: Buffer, from: number, to: number): number {
+  let sum = 0;
+  for (let i = from; i < to; i++) sum += b[i]!;
+  return sum;
+}
+
 function ustarBlock(
   e: { path: string; flag: string; size: number; mode: number; mtime: number; uid: number; gid: number },
   names: { prefix: string; name: string; linkname: string; uname: string; gname: string },
   into?: Buffer,
 ): Buffer {
   const b = into ? into.fill(0, 0, BLOCK) : Buffer.alloc(BLOCK);
-  writeString(b, names.name, 0, 100);
-  writeOctal(b, e.mode & 0o7777, 100, 8);
-  writeOctal(b, e.uid, 108, 8);
-  writeOctal(b, e.gid, 116, 8);
-  writeOctal(b, e.size, 124, 12);
-  writeOctal(b, e.mtime, 136, 12);
-  b.fill(0x20, 148, 156);
-  b.write(e.flag, 156, 1, 'ascii');
-  writeString(b, names.linkname, 157, 100);
-  b.write('ustar\u000000', 257, 8, 'ascii');
-  writeString(b, names.uname, 265, 32);
-  writeString(b, names.gname, 297, 32);
-  writeString(b, names.prefix, 345, 155);
-  let sum = 0;
-  for (let i = 0; i < BLOCK; i++) sum += b[i]!;
-  b.write(sum.toString(8).padStart(6, '0') + '\u0000 ', 148, 8, 'ascii');
+  // The checksum counts its own field as eight blanks; every byte not written is zero.
+  let sum = 8 * 0x20;
+  sum += putString(b, names.name, 0, 100);
+  sum += putOctal(b, e.mode & 0o7777, 100, 8);
+  sum += putOctal(b, e.uid, 108, 8);
+  sum += putOctal(b, e.gid, 116, 8);
+  sum += putOctal(b, e.size, 124, 12);
+  sum += putOctal(b, e.mtime, 136, 12);
+  sum += putString(b, e.flag, 156, 1);
+  sum += putString(b, names.linkname, 157, 100);
+  MAGIC.copy(b, 257);
+  sum += MAGIC_SUM;
+  sum += putString(b, names.uname, 265, 32);
+  sum += putString(b, names.gname, 297, 32);
+  sum += putString(b, names.prefix, 345, 155);
+  putOctal(b, sum, 148, 7);
+  b[155] = 0x20;
   return b;
 }
 
@@ -112,10 +175,28 @@ export function encodeHeader(e: WritableHeader, scratch?: Buffer): Buffer {
   const p = e.type === 'dir' && !e.path.endsWith('/') ? e.path + '/' : e.path;
   const size = e.type === 'file' ? e.size : 0;
   const mtime = Math.max(0, Math.floor(e.mtime));
+  const link = e.linkpath ?? '';
+  // Nearly every entry: short printable ASCII names and numbers that fit, so one ustar block as they are (what the
+  // general way below gives for them, without its tests and copies).
+  if (
+    size <= MAX_OCTAL_11 &&
+    mtime <= MAX_OCTAL_11 &&
+    e.uid <= MAX_OCTAL_7 &&
+    e.gid <= MAX_OCTAL_7 &&
+    plainAscii(p, 100) &&
+    plainAscii(link, 100) &&
+    plainAscii(e.uname, 31) &&
+    plainAscii(e.gname, 31)
+  ) {
+    return ustarBlock(
+      { path: p, flag: FLAG_OF[e.type], size, mode: e.mode, mtime, uid: e.uid, gid: e.gid },
+      { prefix: '', name: p, linkname: link, uname: e.uname, gname: e.gname },
+      scratch,
+    );
+  }
   const pax: string[] = [];
   const split = isAscii(p) ? splitUstar(p) : null;
   if (!split) pax.push(paxRecord('path', p));
-  const link = e.linkpath ?? '';
   if (!isAscii(link) || Buffer.byteLength(link) > 100) pax.push(paxRecord('linkpath', link));
   if (size > MAX_OCTAL_11) pax.push(paxRecord('size', String(size)));
   if (mtime > MAX_OCTAL_11) pax.push(paxRecord('mtime', String(mtime)));
@@ -173,8 +254,25 @@ export class TarFormatError extends Error {
 }
 
 function readString(b: Buffer, off: number, len: number): string {
+  const ascii = asciiField(b, off, len);
+  if (ascii !== null) return ascii;
   const end = b.indexOf(0, off);
   return b.toString('utf8', off, end === -1 || end > off + len ? off + len : end);
+}
+
+/**
+ * A field up to its first NUL when every byte before it is ASCII (nearly every name): decoded as latin1, the
+ * same string UTF-8 gives for ASCII, without the UTF-8 check and decoder. null: a byte ≥ 0x80, the general way.
+ */
+function asciiField(b: Buffer, off: number, len: number): string | null {
+  const stop = off + len;
+  let i = off;
+  for (; i < stop; i++) {
+    const c = b[i]!;
+    if (c === 0) break;
+    if (c >= 0x80) return null;
+  }
+  return i === off ? '' : b.toString('latin1', off, i);
 }
 
 /**
@@ -197,6 +295,8 @@ export function utf8Name(b: Buffer, start = 0, end = b.length): string {
 }
 
 function readName(b: Buffer, off: number, len: number): string {
+  const ascii = asciiField(b, off, len);
+  if (ascii !== null) return ascii;
   const end = b.indexOf(0, off);
   return utf8Name(b, off, end === -1 || end > off + len ? off + len : end);
 }

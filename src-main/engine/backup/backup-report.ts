@@ -7,6 +7,7 @@ import {
   renderReportPdf,
   writePdfs,
   writeReport,
+  type PdfPlace,
   type ReportData,
   type ReportStep,
 } from '../report/index.js';
@@ -15,10 +16,13 @@ import { cleanTicket, hasTicket, type TicketFields } from '../report/ticket.js';
 import type { StepInfo } from '../runbook/types.js';
 import { TOOL_VERSION } from '../version.js';
 import type { BackupManifest } from './manifest.js';
+import type { SafeDir } from '../util/atomic-fs.js';
 
 export interface BackupReportInput {
   manifest: BackupManifest;
   setDir: string;
+  /** The set's device folder on the stick, held open by the backup: the report goes in through it. */
+  deviceFolder?: SafeDir;
   stateDir: string;
   steps: StepInfo[];
   times: Map<string, { startedAt?: string; finishedAt?: string }>;
@@ -82,25 +86,23 @@ export async function writeBackupReport(
   const data = backupReportData(b);
   const machineDir = path.join(b.stateDir, 'reports');
   const written: string[] = [];
-  for (const dir of [path.dirname(b.setDir), machineDir]) {
+  const bases: PdfPlace[] = [];
+  // On the stick, through the device folder the backup holds (another account may swap its path for a link).
+  for (const place of [b.deviceFolder ?? path.dirname(b.setDir), machineDir]) {
+    const dir = typeof place === 'string' ? place : place.dir;
     try {
-      written.push(...(await writeReport(data, [dir], { pdf: null })));
+      const files = await writeReport(data, [place], { pdf: null });
+      written.push(...files);
+      for (const f of files.filter((x) => x.endsWith('.html'))) {
+        bases.push({ base: f.slice(0, -'.html'.length), ...(typeof place === 'string' ? {} : { dir: place }) });
+      }
     } catch (e) {
       warn(`The backup report could not be written to ${dir}: ${toRecoveryError(e, dir).message}`);
     }
   }
-  const html = written.filter((f) => f.endsWith('.html'));
-  if (html.length > 0) {
+  if (bases.length > 0) {
     const pdf = await renderReportPdf(data, buildReport(data).html, { onWarning: warn });
-    if (pdf !== null) {
-      written.push(
-        ...(await writePdfs(
-          html.map((h) => h.slice(0, -'.html'.length)),
-          pdf,
-          { onWarning: warn },
-        )),
-      );
-    }
+    if (pdf !== null) written.push(...(await writePdfs(bases, pdf, { onWarning: warn })));
   }
   return { written, saved: await savedPlaces(written, machineDir).catch(() => []) };
 }

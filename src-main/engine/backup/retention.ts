@@ -2,6 +2,14 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { removeTreeNoFollow } from '../util/safe-delete.js';
 import { MANIFEST_NAME, readBackupSet, type BackupClass } from './manifest.js';
+import {
+  forgetSets,
+  manifestSha256,
+  readWrittenSets,
+  recordedStarted,
+  unvouchedReason,
+  type WrittenSet,
+} from './written-sets.js';
 
 /**
  * Which backups to keep, by class: manual ones (made by a technician) and automatic ones (made by a schedule)
@@ -20,6 +28,8 @@ export interface RetentionCandidate {
   dir: string;
   createdAt: string;
   class: BackupClass;
+  /** Why this machine's record of the sets it wrote (written-sets.ts) does not vouch for it; absent: it does. */
+  unvouched?: string;
 }
 
 export interface RetentionRemoval {
@@ -52,9 +62,10 @@ export interface RetentionNotCounted {
 
 /**
  * Which sets retention may count. A set's `createdAt` is only what its manifest says, and anyone holding the stick can
- * write a manifest (and its SHA256SUMS): a set dated after the one just written (`current`), after this machine's
- * clock (beyond CLOCK_SKEW_MS), or with a date that is not a date would otherwise count as "newer" and push a real
- * backup out of the newest N. Such sets are not counted: they are kept, and never cause a removal.
+ * write a manifest (and its SHA256SUMS), with any date, and a set that counted would push a real backup out of the
+ * newest N. So only the sets this machine recorded writing count (`unvouched` absent: see retentionCandidates); and
+ * even then, a set dated after the one just written (`current`), after this machine's clock (beyond CLOCK_SKEW_MS),
+ * or with a date that is not a date does not. Sets not counted are kept, and never cause a removal.
  */
 export function vouchedSets(
   sets: RetentionCandidate[],
@@ -75,9 +86,11 @@ export function vouchedSets(
         ? 'not counted: its date is not a date'
         : ms > limitMs
           ? 'not counted: dated in the future'
-          : Number.isFinite(curMs) && ms > curMs
-            ? 'not counted: dated after the backup just written'
-            : null;
+          : s.unvouched !== undefined
+            ? s.unvouched
+            : Number.isFinite(curMs) && ms > curMs
+              ? 'not counted: dated after the backup just written'
+              : null;
     if (reason === null) counted.push(s);
     else notCounted.push({ ...s, reason });
   }
@@ -123,13 +136,15 @@ export function planRetention(
 
 /**
  * The backups of `profileId` in a device folder: complete ones with their class (a manifest without one is
- * manual), and the debris of interrupted backups (set folders of this tool without manifest.json, see
- * isOurUnfinishedSet). Sets with a manifest
+ * manual), each marked `unvouched` unless `records` (this machine's, written-sets.ts) holds it as verified with the
+ * hash its manifest.json has now; and the debris of interrupted backups (set folders without manifest.json that
+ * `records` holds as started, and that hold only what a backup writes, see isOurUnfinishedSet). Sets with a manifest
  * this tool cannot read are foreign and left out; so is `current`'s debris check (it has its manifest).
  */
 export async function retentionCandidates(
   deviceDir: string,
   profileId: string,
+  records: WrittenSet[],
 ): Promise<{ sets: RetentionCandidate[]; debris: string[] }> {
   const names = await fsp.readdir(deviceDir);
   const sets: RetentionCandidate[] = [];
@@ -146,13 +161,21 @@ export async function retentionCandidates(
     if (!hasManifest) {
       // Only a folder this tool wrote: a hand-placed one (a copy, notes, a set whose manifest.json was lost) is
       // not debris, whatever it is called.
-      if (await isOurUnfinishedSet(dir, n, profileId)) debris.push(dir);
+      // And only one this machine recorded starting: a folder named like ours holding a backup's files (a set
+      // whose manifest.json was lost, a copy) may be someone's only copy of their data.
+      if (recordedStarted(records, dir, profileId) && (await isOurUnfinishedSet(dir, n, profileId))) debris.push(dir);
       continue;
     }
     try {
       const s = await readBackupSet(dir);
       if (s.manifest.profile.id === profileId) {
-        sets.push({ dir, createdAt: s.manifest.createdAt, class: s.manifest.class ?? 'manual' });
+        const unvouched = unvouchedReason(records, dir, profileId, manifestSha256(s.text));
+        sets.push({
+          dir,
+          createdAt: s.manifest.createdAt,
+          class: s.manifest.class ?? 'manual',
+          ...(unvouched === null ? {} : { unvouched }),
+        });
       }
     } catch {
       // A manifest this tool cannot read: not ours to delete.
@@ -184,18 +207,20 @@ async function isOurUnfinishedSet(dir: string, name: string, profileId: string):
 }
 
 /**
- * After a new backup (`current`) verified: deletes the debris of interrupted backups of the profile (never a
- * backup, and now superseded) and applies the policy by class. Returns what it removed and why, and the sets it
- * kept without counting them (see vouchedSets) and why.
+ * After a new backup (`current`) verified: deletes the debris of interrupted backups of the profile that this
+ * machine recorded starting (never a backup, and now superseded) and applies the policy by class to the sets this
+ * machine recorded writing (its state folder `stateDir`, written-sets.ts). Returns what it removed and why, and
+ * the sets it kept without counting them (see vouchedSets) and why. The records of what it removed are dropped.
  */
 export async function applyRetention(
   deviceDir: string,
   profileId: string,
   policy: RetentionPolicy,
   current: string,
-  now: Date = new Date(),
+  opts: { stateDir: string; now?: Date },
 ): Promise<{ removed: RetentionRemoval[]; notCounted: RetentionNotCounted[] }> {
-  const { sets, debris } = await retentionCandidates(deviceDir, profileId);
+  const now = opts.now ?? new Date();
+  const { sets, debris } = await retentionCandidates(deviceDir, profileId, await readWrittenSets(opts.stateDir));
   const { notCounted } = vouchedSets(sets, { now, current });
   const removed: RetentionRemoval[] = [];
   for (const dir of debris) {
@@ -207,6 +232,11 @@ export async function applyRetention(
     removeTreeNoFollow(r.dir);
     removed.push(r);
   }
+  await forgetSets(
+    opts.stateDir,
+    removed.map((r) => r.dir),
+    profileId,
+  );
   await removeReportsOf(
     deviceDir,
     removed.map((r) => path.basename(r.dir)),

@@ -32,7 +32,7 @@ import { findOpenFiles } from '../service/open-files.js';
 import type { ServiceControl, ServiceStatus } from '../service/types.js';
 import { crashPoint } from '../restore/crash-point.js';
 import { defaultStateDir } from '../restore/journal.js';
-import { fsyncDir, mkdirNoFollow, writeFileAtomic } from '../util/atomic-fs.js';
+import { SafeDir, openDirNoFollow, writeInDir } from '../util/atomic-fs.js';
 import { refuseSpecialPath, STICK_HINT } from '../util/given-path.js';
 import { withJobLock } from '../util/job-lock.js';
 import { refuseRealProductInPractice } from '../util/practice-only.js';
@@ -53,9 +53,10 @@ import { BackupJournalStore, recoverInterruptedBackup } from './backup-journal.j
 import { archiveSpaceNeeded } from './space-needed.js';
 import { signManifest } from './manifest-integrity.js';
 import { applyRetention, type RetentionPolicy, type RetentionRemoval } from './retention.js';
+import { forgetSets, recordSetStarted, recordSetVerified } from './written-sets.js';
 import { restoreText, sha256SumsText } from './restore-txt.js';
 import { MATCH_TEXT_MAX } from '../profiles/safe-pattern.js';
-import { removeTreeNoFollow } from '../util/safe-delete.js';
+import { removeHeldTree, removeTreeNoFollow } from '../util/safe-delete.js';
 
 export interface BackupOptions {
   profile: Profile;
@@ -125,6 +126,14 @@ interface Ctx {
   device: { id: string; hostname: string };
   splitSize: number | undefined;
   setDir: string | null;
+  /**
+   * The device folder (EdgeRecovery/<device>) and the set folder in it, held open from the set's creation to the
+   * job's end: every file this job writes there after the archive (the product's own files, RESTORE.txt,
+   * SHA256SUMS, manifest.json, the reports) goes through these descriptors, never by the path on the stick, which
+   * another account that may write the stick's device folder can swap for a link at any moment.
+   */
+  deviceFolder: SafeDir | null;
+  set: SafeDir | null;
   archive: ArchiveResult | null;
   manifest: BackupManifest | null;
   removedOld: RetentionRemoval[];
@@ -358,33 +367,30 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       `on ${c.o.to}, filed under this device's id "${c.device.id}" (EdgeRecovery/${c.device.id}/)` +
       `${c.splitSize ? `, in parts of ${formatBytes(c.splitSize)}` : ''}. Files are written as .partial and renamed when complete.`,
     async run(c, s) {
-      // Never through a link planted on the stick: EdgeRecovery/<device> are real folders or refused.
-      const device = await mkdirNoFollow(
+      // Never through a link planted on the stick: EdgeRecovery/<device> are real folders or refused, and held.
+      const device = await openDirNoFollow(
         c.o.to,
         ['EdgeRecovery', safeDeviceId(c.device.id)],
         0o755,
         c.o.toDevice === undefined ? undefined : { dev: c.o.toDevice, shownAs: c.o.to },
       );
+      c.deviceFolder = device;
       const stamp = backupStamp(c.o.now ?? new Date());
       let name = `Backup_${c.o.profile.id}_${stamp}`;
-      for (
-        let n = 2;
-        await fsp.stat(path.join(device, name)).then(
-          () => true,
-          () => false,
-        );
-        n++
-      ) {
+      for (let n = 2; (await device.lstat(name)) !== null; n++) {
         name = `Backup_${c.o.profile.id}_${stamp}_${n}`;
       }
       // scrypt once for the whole job: the archive's age header, its verification and the manifest's MAC.
       if (c.o.passphrase !== undefined && c.o.passphrase !== '') c.ageKey ??= await newAgeKey(c.o.passphrase);
-      c.setDir = path.join(device, name);
+      c.setDir = path.join(device.dir, name);
       c.journal.j.setDir = c.setDir;
       c.journal.j.phase = 'archiving';
       await c.journal.save('set-dir');
-      await fsp.mkdir(c.setDir);
-      await fsyncDir(device);
+      // Recorded before the folder exists: only a folder this machine recorded starting is ever removed as debris.
+      await recordSetStarted(c.journal.stateDir, c.setDir, c.o.profile.id);
+      await fsp.mkdir(device.at(name));
+      c.set = await SafeDir.open(device.at(name), c.setDir);
+      await device.sync();
       let midCrash = false;
       c.archive = await createArchive(
         {
@@ -413,11 +419,13 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
         },
       );
       for (const sk of c.archive.skipped) c.warn(`Skipped ${sk.path}: ${sk.reason}`);
+      // The archive's writer opened the set folder by its path: its parts must be in the folder held here.
+      await refuseMovedSet(c);
       reportChangedFiles(c, c.archive);
       c.manifest = buildManifest(c, c.archive);
       if (c.ageKey !== null) c.manifest = signManifest(c.manifest, c.ageKey);
       // SHA256SUMS comes after the verification (it lists manifest.json): until then `sha256sum -c` cannot pass.
-      await writeFileAtomic(path.join(c.setDir, RESTORE_TXT_NAME), restoreText(c.manifest, c.o.profile), 0o600);
+      await writeInDir(c.set, RESTORE_TXT_NAME, restoreText(c.manifest, c.o.profile), 0o600);
       crashPoint('backup:archived');
       return `Wrote ${c.archive.parts.length} file(s), ${formatBytes(c.archive.archiveBytes)} (${c.archive.files} files, ${formatBytes(c.archive.contentBytes)} of data).`;
     },
@@ -431,7 +439,9 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       // Forget the cached copy first, so the check reads what is really on the stick.
       c.journal.j.phase = 'verifying';
       await c.journal.save('verifying');
-      const fromMedium = await dropPageCacheAll(c.archive!.parts.map((p) => path.join(c.setDir!, p.name)));
+      const set = c.set!;
+      await refuseMovedSet(c);
+      const fromMedium = await dropPageCacheAll(c.archive!.parts.map((p) => set.at(p.name)));
       let midCrash = false;
       const r = await verifyArchive(
         c.setDir!,
@@ -455,9 +465,10 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       if (c.artifacts.length > 0) {
         // The product's own files: listed in the manifest and SHA256SUMS, and read back like the archive.
         c.manifest!.artifacts = c.artifacts;
-        await writeFileAtomic(path.join(c.setDir!, RESTORE_TXT_NAME), restoreText(c.manifest!, c.o.profile), 0o600);
-        await dropPageCacheAll(c.artifacts.map((a) => path.join(c.setDir!, ...a.path.split('/'))));
-        await verifyArtifacts(c.setDir!, c.artifacts, {
+        await writeInDir(set, RESTORE_TXT_NAME, restoreText(c.manifest!, c.o.profile), 0o600);
+        await dropPageCacheAll(c.artifacts.map((a) => path.join(set.self, ...a.path.split('/'))));
+        // Read back from the held set folder (the names are the records', inside it).
+        await verifyArtifacts(set.self, c.artifacts, {
           onProgress: s.progress,
           ...(s.signal ? { signal: s.signal } : {}),
         });
@@ -465,15 +476,22 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       // SHA256SUMS (which lists manifest.json), then manifest.json last: a set without it is never a backup,
       // and `sha256sum -c` fails on it (manifest.json missing), so stock tools and this tool agree.
       const manifestText = JSON.stringify(c.manifest, null, 2) + '\n';
-      await writeFileAtomic(
-        path.join(c.setDir!, SUMS_NAME),
-        sha256SumsText([...c.archive!.parts, ...artifactSums(c)], manifestText),
-        0o600,
-      );
+      // What was read back is what the set's path names: only then is the set declared complete.
+      await refuseMovedSet(c);
+      await writeInDir(set, SUMS_NAME, sha256SumsText([...c.archive!.parts, ...artifactSums(c)], manifestText), 0o600);
       crashPoint('backup:sums-written');
-      await writeFileAtomic(path.join(c.setDir!, MANIFEST_NAME), manifestText, 0o600);
+      await writeInDir(set, MANIFEST_NAME, manifestText, 0o600);
       c.journal.j.phase = 'verified';
       await c.journal.save('verified');
+      // Only now, verified: retention counts (and may one day delete) only the sets this machine recorded here.
+      await recordSetVerified(c.journal.stateDir, c.setDir!, c.o.profile.id, manifestText, {
+        createdAt: c.manifest!.createdAt,
+        class: c.manifest!.class ?? 'manual',
+      }).catch((e: unknown) =>
+        c.warn(
+          `Could not record this backup in the state folder (${toRecoveryError(e).message}): retention will keep it without counting it.`,
+        ),
+      );
       const how = fromMedium || r.direct === true ? 'read back from the medium' : 'read back';
       const extra = c.artifacts.length > 0 ? ` and ${c.artifacts.length} file(s) of the product's own` : '';
       return `All ${r.files} files${extra} ${how} match their checksums. The backup is complete: ${c.setDir}`;
@@ -513,20 +531,22 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
     explain: (c) =>
       `Apply the retention rules to this device's ${c.o.profile.id} backups on the medium (${describePolicy(retentionPolicy(c.o))}), ` +
       'only now that the new one is verified; manual and automatic backups are counted apart, and the newest backup is never removed. ' +
+      'Only the backups this machine recorded writing, unchanged since, are counted and may be removed; any other set is kept. ' +
       'A set dated after the new one or in the future is not counted and is kept. ' +
-      'Unfinished backup folders (no manifest.json, left by an interrupted backup) are deleted, now that a newer backup has verified.',
+      'Unfinished backup folders this machine recorded starting (no manifest.json, left by an interrupted backup) are deleted, now that a newer backup has verified.',
     async run(c) {
       const { removed, notCounted } = await applyRetention(
         path.dirname(c.setDir!),
         c.o.profile.id,
         retentionPolicy(c.o),
         c.setDir!,
+        { stateDir: c.journal.stateDir },
       );
       c.removedOld = removed;
       const kept =
         notCounted.length === 0
           ? ''
-          : ` Kept: ${notCounted.map((r) => `${path.basename(r.dir)} (${r.reason})`).join(', ')}; a set's date is only what its manifest says, so these never push out another backup.`;
+          : ` Kept: ${notCounted.map((r) => `${path.basename(r.dir)} (${r.reason})`).join(', ')}; retention counts and removes only the backups this machine recorded writing (a set's date is only what its manifest says), so these never push out another backup and are never removed by it.`;
       if (notCounted.length > 0) c.warn(`Retention${kept.replace(' Kept:', ' kept without counting them:')}`);
       return (
         (removed.length === 0
@@ -777,6 +797,8 @@ async function backupHoldingLock(
     device: { id: safeDeviceId(local.id), hostname: local.hostname },
     splitSize: undefined,
     setDir: null,
+    deviceFolder: null,
+    set: null,
     archive: null,
     manifest: null,
     removedOld: [],
@@ -798,9 +820,9 @@ async function backupHoldingLock(
     signal: io.signal,
     state: emptyProductState(),
     save: () => Promise.resolve(),
-    setDir: () => {
-      if (c.setDir === null) throw new RecoveryError('INTERNAL', 'The backup folder does not exist yet.');
-      return c.setDir;
+    setFolder: () => {
+      if (c.set === null) throw new RecoveryError('INTERNAL', 'The backup folder does not exist yet.');
+      return c.set;
     },
     addArtifact: (r) => c.artifacts.push(r),
   };
@@ -818,6 +840,24 @@ async function backupHoldingLock(
         : `${first} Nothing else on this machine or the stick changes: ${kept}`;
     },
   };
+  try {
+    return await runHeld(def, c, o, io, journal, stateDir, startedAt, times);
+  } finally {
+    await c.set?.close();
+    await c.deviceFolder?.close();
+  }
+}
+
+async function runHeld(
+  def: RunbookDef<Ctx>,
+  c: Ctx,
+  o: BackupOptions,
+  io: RunbookIO,
+  journal: BackupJournalStore,
+  stateDir: string,
+  startedAt: string,
+  times: Map<string, { startedAt?: string; finishedAt?: string }>,
+): Promise<BackupResult> {
   let steps: StepInfo[];
   try {
     steps = await executeRunbook(def, c, io, {
@@ -849,6 +889,7 @@ async function backupHoldingLock(
     {
       manifest: c.manifest!,
       setDir: c.setDir!,
+      ...(c.deviceFolder !== null ? { deviceFolder: c.deviceFolder } : {}),
       stateDir,
       steps,
       times,
@@ -895,17 +936,16 @@ async function cleanupAfterFailure(
   const log = (message: string, level: 'info' | 'warn' = 'info') => io.emit({ type: 'log', level, message });
   for (const line of await undoProductSteps(c.product, log)) log(line);
   await removeWork(c.product).catch(() => undefined);
-  const manifestWritten =
-    c.setDir !== null &&
-    (await fsp.stat(path.join(c.setDir, MANIFEST_NAME)).then(
-      () => true,
-      () => false,
-    ));
+  // The set this job made is the folder it holds, wherever another account may have moved it by now.
+  const manifestWritten = c.set !== null && (await c.set.lstat(MANIFEST_NAME).catch(() => null)) !== null;
   let setLeft = false;
   if (c.setDir !== null && !manifestWritten) {
-    // On a stick other accounts may write to: by descriptor, never following a link swapped in meanwhile.
+    // On a stick other accounts may write to: by descriptor, never following a link swapped in meanwhile. What
+    // is emptied is the held folder; its name is removed only while it still names that folder.
     try {
-      removeTreeNoFollow(c.setDir);
+      if (c.set !== null) removeHeldTree(c.setDir, c.set.fh.fd);
+      else removeTreeNoFollow(c.setDir);
+      await forgetSets(c.journal.stateDir, [c.setDir], c.o.profile.id).catch(() => undefined);
     } catch {
       setLeft = true;
       io.emit({
@@ -1032,6 +1072,32 @@ function cancelledBefore(c: Ctx, serviceBack: boolean, setLeft: boolean): Recove
 
 function byHand(c: Ctx): boolean {
   return c.o.profile.service.manager === 'none';
+}
+
+/**
+ * The set folder's path on the stick must still name the folder this job holds (and the archive's parts must be
+ * in it): an account that may write the device folder can rename the set away and put a link or a folder of its
+ * own by its name. Then nothing more is written for it, and the clean-up empties the held folder.
+ */
+async function refuseMovedSet(c: Ctx): Promise<void> {
+  const set = c.set!;
+  // Windows keeps the paths (SafeDir.at is the path there): only the parts are looked for.
+  let inPlace = process.platform === 'win32' || (await set.isAt(c.setDir!));
+  for (const p of c.archive?.parts ?? []) {
+    if (!inPlace) break;
+    const st = await set.lstat(p.name);
+    inPlace = st !== null && st.isFile() && st.size === p.size;
+  }
+  if (!inPlace) {
+    throw new RecoveryError(
+      'UNSAFE_PATH',
+      `The backup folder ${c.setDir} was replaced (by a link or another folder) while it was being written: the backup is not complete.`,
+      {
+        hint: 'Another account can write to the folders on this stick. Use a stick only you can write to (or format it), then back up again.',
+        details: { path: c.setDir },
+      },
+    );
+  }
 }
 
 /** Files that changed while they were read (size, mtime or ctime): a warning naming them, or a failure with --strict. */

@@ -90,17 +90,24 @@ export async function renderReportPdf(
  * 0600. Every folder is attempted; if any failed, throws after the others were written, with the written paths
  * in `details.written`. The PDF is made once, after the HTML and JSON are safe everywhere.
  */
-export async function writeReport(data: ReportData, dirs: string[], opts: WriteReportOptions = {}): Promise<string[]> {
+export async function writeReport(
+  data: ReportData,
+  dirs: Array<string | SafeDir>,
+  opts: WriteReportOptions = {},
+): Promise<string[]> {
   if (dirs.length === 0) throw new RecoveryError('BAD_INPUT', 'No folder was given for the recovery report.');
   const { json, html } = buildReport(data);
   const base = `report-${data.kind}-${utcStamp(data.finishedAt)}`;
   const written: string[] = [];
-  const bases: string[] = [];
+  const bases: PdfPlace[] = [];
   const failed: { dir: string; error: RecoveryError }[] = [];
-  for (const dir of dirs) {
+  for (const place of dirs) {
+    // A folder the caller holds open (a stick's device folder) is written through its descriptor, never its path.
+    const held = typeof place === 'string' ? null : place;
+    const dir = held === null ? (place as string) : held.dir;
     try {
-      await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
-      const d = await SafeDir.open(dir);
+      if (held === null) await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+      const d = held ?? (await SafeDir.open(dir));
       try {
         await refusePlantedLinks(d);
         const b = await freeBase(d, base);
@@ -109,9 +116,9 @@ export async function writeReport(data: ReportData, dirs: string[], opts: WriteR
         written.push(path.join(dir, `${b}.json`));
         await writeInDir(d, `${b}.html`, html, 0o600);
         written.push(path.join(dir, `${b}.html`));
-        bases.push(path.join(dir, b));
+        bases.push({ base: path.join(dir, b), ...(held !== null ? { dir: held } : {}) });
       } finally {
-        await d.close();
+        if (held === null) await d.close();
       }
     } catch (e) {
       failed.push({ dir, error: toRecoveryError(e, dir) });
@@ -136,12 +143,24 @@ export async function writeReport(data: ReportData, dirs: string[], opts: WriteR
   return written;
 }
 
+/** Where a PDF goes: `<base>.pdf`, through `dir` when the caller holds that folder open. */
+export interface PdfPlace {
+  base: string;
+  dir?: SafeDir;
+}
+
 /** `<base>.pdf` beside each `<base>.html` (replacing an earlier PDF of the same report); the paths written. */
-export async function writePdfs(bases: string[], pdf: Uint8Array, opts: WriteReportOptions = {}): Promise<string[]> {
+export async function writePdfs(
+  bases: Array<string | PdfPlace>,
+  pdf: Uint8Array,
+  opts: WriteReportOptions = {},
+): Promise<string[]> {
   const out: string[] = [];
-  for (const b of bases) {
+  for (const place of bases) {
+    const { base: b, dir } = typeof place === 'string' ? { base: place, dir: undefined } : place;
     try {
-      await writeFileAtomic(`${b}.pdf`, pdf, 0o600);
+      if (dir !== undefined) await writeInDir(dir, `${path.basename(b)}.pdf`, pdf, 0o600);
+      else await writeFileAtomic(`${b}.pdf`, pdf, 0o600);
       out.push(`${b}.pdf`);
     } catch (e) {
       opts.onWarning?.(`The PDF could not be written beside ${b}.html: ${toRecoveryError(e, b).message}`);

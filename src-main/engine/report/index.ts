@@ -5,6 +5,7 @@ export {
   renderReportPdf,
   utcStamp,
   REPORT_FORMAT,
+  type PdfPlace,
   type WriteReportOptions,
 } from './build-report.js';
 export { escapeHtml, renderReportHtml } from './render-html.js';

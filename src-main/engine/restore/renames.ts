@@ -11,11 +11,13 @@ export async function journaledRename(
   rec: Omit<RenameRecord, 'state'>,
   /** The path actually renamed, when not `rec.from` by name: the same file through a held folder's descriptor. */
   via = rec.from,
+  /** Where it is actually renamed to, when not `rec.to` by name: the same place through a held folder's descriptor. */
+  viaTo = rec.to,
 ): Promise<void> {
   const entry: RenameRecord = { ...rec, state: 'intended' };
   store.j.renames.push(entry);
   await store.save(`rename-intent:${rec.purpose}:${rec.itemId}`);
-  await renameDurable(via, rec.to);
+  await renameDurable(via, viaTo);
   crashPoint(`renamed:${rec.purpose}:${rec.itemId}`);
   entry.state = 'done';
   await store.save(`rename-done:${rec.purpose}:${rec.itemId}`);

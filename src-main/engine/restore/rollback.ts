@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { applianceClientFor, type ApplianceClient } from '../appliance/client.js';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import { serviceFor } from '../service/index.js';
@@ -12,8 +13,8 @@ import { restoreProductHost } from './context.js';
 import { defaultStateDir, discardName, JournalStore, readJournal, reconcileRenames, renameDone } from './journal.js';
 import { journaledRename } from './renames.js';
 import { describeMachineState } from './status.js';
-import { ensurePrivateDir, removeTreeNoFollow } from '../util/safe-delete.js';
-import { removeWorkDirs, workDirOf } from './steps-swap.js';
+import { removeTreeNoFollow } from '../util/safe-delete.js';
+import { holdWorkDirs, inWorkDir, releaseWorkDirs, removeWorkDirs } from './steps-swap.js';
 
 interface RollbackCtx {
   store: JournalStore;
@@ -42,6 +43,35 @@ async function apiAnswers(c: RollbackCtx, timeoutMs: number): Promise<string> {
 }
 
 export { discardName };
+
+/** The rollback's renames and deletes, inside the work folders held open in `held`. */
+async function putBack(c: RollbackCtx, held: Map<string, number>): Promise<string> {
+  const j = c.store.j;
+  const lines: string[] = [];
+  for (const i of [...j.items].reverse()) {
+    const discard = discardName(i);
+    if (renameDone(j, i.id, 'move-in') && !renameDone(j, i.id, 'discard')) {
+      await journaledRename(
+        c.store,
+        { from: i.target, to: discard, purpose: 'discard', itemId: i.id },
+        i.target,
+        inWorkDir(held, discard),
+      );
+    }
+    if (renameDone(j, i.id, 'set-aside') && !renameDone(j, i.id, 'put-back')) {
+      await rename(c.store, i.setAside, i.target, 'put-back', i.id);
+      lines.push(`${i.target} is back.`);
+    } else lines.push(`${i.target} was never moved.`);
+    crashPoint(`rollback:before-delete:${i.id}`);
+    // Renames first, deletes last: if this is interrupted, only restored copies are left to delete. Both are
+    // inside the root-only work folder, deleted through its descriptor without following links.
+    const recorded = j.renames.find((r) => r.itemId === i.id && r.purpose === 'discard')?.to ?? discard;
+    removeTreeNoFollow(held.has(path.dirname(recorded)) ? inWorkDir(held, recorded) : recorded);
+    removeTreeNoFollow(inWorkDir(held, i.staging));
+  }
+  removeWorkDirs(j.items, held);
+  return lines.join(' ');
+}
 
 function rename(
   store: JournalStore,
@@ -111,26 +141,15 @@ const ROLLBACK_RUNBOOK: RunbookDef<RollbackCtx> = {
       }),
       async run(c) {
         const j = c.store.j;
-        const lines: string[] = [];
-        for (const i of [...j.items].reverse()) {
-          const discard = discardName(i);
-          if (renameDone(j, i.id, 'move-in') && !renameDone(j, i.id, 'discard')) {
-            ensurePrivateDir(workDirOf(i));
-            await rename(c.store, i.target, discard, 'discard', i.id);
-          }
-          if (renameDone(j, i.id, 'set-aside') && !renameDone(j, i.id, 'put-back')) {
-            await rename(c.store, i.setAside, i.target, 'put-back', i.id);
-            lines.push(`${i.target} is back.`);
-          } else lines.push(`${i.target} was never moved.`);
-          crashPoint(`rollback:before-delete:${i.id}`);
-          // Renames first, deletes last: if this is interrupted, only restored copies are left to delete. Both
-          // are inside the root-only work folder, deleted by descriptor without following links.
-          const recorded = j.renames.find((r) => r.itemId === i.id && r.purpose === 'discard')?.to;
-          removeTreeNoFollow(recorded ?? discard);
-          removeTreeNoFollow(i.staging);
+        // Each work folder is opened and judged root's own (0700) on its descriptor once, before anything is
+        // renamed, and used only through it: an account that may write beside the targets can rename it away and
+        // put its own by that name, but the restored folders never go into its folder, nor is its folder deleted.
+        const held = holdWorkDirs(j.items);
+        try {
+          return await putBack(c, held);
+        } finally {
+          releaseWorkDirs(held);
         }
-        removeWorkDirs(j.items);
-        return lines.join(' ');
       },
     },
     {

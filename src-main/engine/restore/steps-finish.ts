@@ -7,7 +7,7 @@ import { crashPoint } from './crash-point.js';
 import { rewriteRestoreReport, writeRestoreReport } from './restore-report.js';
 import { formatBytes } from '../progress.js';
 import { discardInto, removeTreeNoFollow } from '../util/safe-delete.js';
-import { removeWorkDirs, workDirOf } from './steps-swap.js';
+import { holdWorkDirs, releaseWorkDirs, removeWorkDirs, workDirOf } from './steps-swap.js';
 import { removeWork } from '../runbook/product/product-steps.js';
 import { sizeTrees } from '../archive/index.js';
 
@@ -171,22 +171,30 @@ export function oldFoldersWords(f: { files: number; bytes: number }): string {
 /** Deletes the set-aside folders; from the first deletion on, the restore can no longer be rolled back. */
 export async function deleteSetAside(c: Pick<RestoreCtx, 'store'>): Promise<string[]> {
   const j = c.store.j;
-  if (j.status !== 'committing' && j.status !== 'finished') {
-    j.status = 'committing';
-    await c.store.save('committing');
-  }
-  const removed: string[] = [];
-  for (const i of j.items) {
-    if (i.hadOriginal) {
-      // The service (its own account) runs again: a recursive delete by path could be redirected through a
-      // folder swapped for a link. Renamed into the root-only work folder first, then deleted by descriptor.
-      discardInto(workDirOf(i), i.setAside, `trash-${i.id}`);
-      removed.push(i.setAside);
-      crashPoint(`finish:removed:${i.id}`);
+  // The work folders, judged root's own on their descriptors before the deletion is decided and used only through
+  // them: an account that may write beside the targets can put its own folder by a work folder's name, but it
+  // neither receives a set-aside folder nor stops the deletion.
+  const held = holdWorkDirs(j.items);
+  try {
+    if (j.status !== 'committing' && j.status !== 'finished') {
+      j.status = 'committing';
+      await c.store.save('committing');
     }
+    const removed: string[] = [];
+    for (const i of j.items) {
+      if (i.hadOriginal) {
+        // The service (its own account) runs again: a recursive delete by path could be redirected through a
+        // folder swapped for a link. Renamed into the root-only work folder first, then deleted by descriptor.
+        discardInto(workDirOf(i), i.setAside, `trash-${i.id}`, held.get(workDirOf(i)));
+        removed.push(i.setAside);
+        crashPoint(`finish:removed:${i.id}`);
+      }
+    }
+    removeWorkDirs(j.items, held);
+    return removed;
+  } finally {
+    releaseWorkDirs(held);
   }
-  removeWorkDirs(j.items);
-  return removed;
 }
 
 export const finishStep: Step<RestoreCtx> = {

@@ -7,7 +7,13 @@ import type { Step } from '../runbook/runner.js';
 import { findOpenFiles } from '../service/open-files.js';
 import { manifestLimits } from '../backup/verify-backup.js';
 import { exists, fsyncDir } from '../util/atomic-fs.js';
-import { ensurePrivateDir, openPrivateDir, removeTreeNoFollow } from '../util/safe-delete.js';
+import {
+  ensureFolder,
+  ensurePrivateDir,
+  openPrivateDir,
+  removeHeldTree,
+  removeTreeNoFollow,
+} from '../util/safe-delete.js';
 import { byHand, needAgeKey, needManifest, type RestoreCtx } from './context.js';
 import { crashPoint } from './crash-point.js';
 import { countsMatch } from './steps-prepare.js';
@@ -32,9 +38,62 @@ export function workDirOf(i: ItemPlan): string {
   return path.dirname(i.staging);
 }
 
-/** Removes the restore's work folders (what is left in them is the restore's own: staging, trash). */
-export function removeWorkDirs(items: ItemPlan[]): void {
-  for (const d of new Set(items.map(workDirOf))) removeTreeNoFollow(d);
+/**
+ * Removes the restore's work folders (what is left in them is the restore's own: staging, trash): those in `held`
+ * (opened and judged by holdWorkDirs) through their descriptors, the others once judged root's own (0700) on a
+ * descriptor. Each is emptied by descriptor, and its name removed only while it still names that folder: a folder
+ * another account put by that name (it may write beside the targets) is not the restore's and is left alone.
+ */
+export function removeWorkDirs(items: ItemPlan[], held?: Map<string, number>): void {
+  for (const d of new Set(items.map(workDirOf))) {
+    const fd = held?.get(d);
+    if (fd !== undefined) {
+      removeHeldTree(d, fd);
+      continue;
+    }
+    let own: number;
+    try {
+      own = openPrivateDir(d);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === 'ENOENT' || code === 'UNSAFE_PATH') continue;
+      throw e;
+    }
+    try {
+      removeHeldTree(d, own);
+    } finally {
+      closeSync(own);
+    }
+  }
+}
+
+/**
+ * The work folders of `items`, each made (0700) when missing, opened and judged root's own on its descriptor, for
+ * a rollback or a clean-up to rename into and delete in through (inWorkDir): an account that may write beside the
+ * targets can rename a work folder away and put its own by that name at any moment after this. Close with
+ * releaseWorkDirs.
+ */
+export function holdWorkDirs(items: ItemPlan[]): Map<string, number> {
+  const held = new Map<string, number>();
+  try {
+    for (const d of new Set(items.map(workDirOf))) held.set(d, openPrivateDir(ensureFolder(d)));
+  } catch (e) {
+    releaseWorkDirs(held);
+    throw e;
+  }
+  return held;
+}
+
+export function releaseWorkDirs(held: Map<string, number>): void {
+  for (const fd of held.values()) closeSync(fd);
+  held.clear();
+}
+
+/** `p`, a path directly inside a held work folder, through that folder's descriptor (Linux; the path elsewhere). */
+export function inWorkDir(held: Map<string, number>, p: string): string {
+  const fd = held.get(path.dirname(p));
+  if (fd === undefined) throw new RecoveryError('INTERNAL', `${p} is not in a work folder of this restore.`);
+  return process.platform === 'linux' ? `/proc/self/fd/${fd}/${path.basename(p)}` : p;
 }
 
 export const stopStep: Step<RestoreCtx> = {

@@ -3,6 +3,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { listBackups } from '../backup/list-backups.js';
 import { MANIFEST_NAME, readBackupSet, type BackupManifest } from '../backup/manifest.js';
+import { readWrittenSets, unvouchedReason } from '../backup/written-sets.js';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import { refuseUnmountedMedium } from '../media/filesystem.js';
 import { dropPageCache } from '../media/page-cache.js';
@@ -58,6 +59,11 @@ interface Item {
   expected: Map<string, string>;
   /** What the mirror record knows the copy by (mirror-record.ts): a set's manifest.json hash, a file's own hash. */
   sha256?: string;
+  /**
+   * A set this machine has no record of writing (backup/written-sets.ts), or one rewritten since, and why: copied,
+   * but not recorded, so on the stick it is never counted towards "keep N" and never pruned.
+   */
+  unvouched?: string;
 }
 
 interface Ctx {
@@ -209,9 +215,14 @@ export async function readSetForMirror(dir: string): Promise<{ manifest: BackupM
   return { manifest, manifestSum: createHash('sha256').update(text, 'utf8').digest('hex') };
 }
 
-/** The newest complete backup sets under `from`, `keep` per device and profile. */
+/**
+ * The newest complete backup sets under `from`, `keep` per device and profile. The source may be a stick or a disk
+ * other hands wrote: a set this machine did not record writing (or whose manifest changed since) is marked
+ * `unvouched`, and its date (only what its manifest says) never ranks a copy on the stick.
+ */
 async function setItems(o: MirrorOptions): Promise<Item[]> {
   const groups = await listBackups(o.from);
+  const records = await readWrittenSets(o.stateDir);
   const items: Item[] = [];
   for (const g of groups) {
     const byProfile = new Map<string, typeof g.backups>();
@@ -223,6 +234,7 @@ async function setItems(o: MirrorOptions): Promise<Item[]> {
         const { manifest, manifestSum } = await readSetForMirror(b.path);
         const files = await filesOf(b.path);
         const device = path.basename(path.dirname(b.path));
+        const unvouched = unvouchedReason(records, b.path, b.profileId, manifestSum);
         items.push({
           kind: 'set',
           src: b.path,
@@ -235,6 +247,7 @@ async function setItems(o: MirrorOptions): Promise<Item[]> {
             [MANIFEST_NAME, manifestSum],
           ]),
           sha256: manifestSum,
+          ...(unvouched === null ? {} : { unvouched: unvouched.replace(/^not counted: /, '') }),
         });
       }
     }
@@ -459,23 +472,31 @@ const steps: RunbookDef<Ctx>['steps'] = [
       } finally {
         for (const d of dirs.values()) await d.close();
       }
-      // Recorded once read back (or found intact): from now on the stick's pruning may count and delete these.
+      // Recorded once read back (or found intact): from now on the stick's pruning may count and delete these. Not a
+      // set this machine has no record of writing: its date is only what its manifest says, and a planted one dated
+      // "newer" would otherwise push a real copy out of the stick's newest N.
       c.record = await recordMirrored(
         c.o.stateDir,
         Object.fromEntries(
           c.items
-            .filter((i) => i.sha256 !== undefined)
+            .filter((i) => i.sha256 !== undefined && i.unvouched === undefined)
             .map((i) => [i.sha256!, { createdAt: i.createdAt, name: path.basename(i.src) }]),
         ),
       );
-      return `Copied and read back ${c.result.copied.length}${c.result.alreadyThere.length ? `; ${c.result.alreadyThere.length} already on the stick and intact` : ''}.`;
+      const unvouched = c.items.filter((i) => i.unvouched !== undefined);
+      const notCounted =
+        unvouched.length === 0
+          ? ''
+          : ` Copied but not counted on the stick (never pushes another copy out, never removed by the mirror): ${unvouched.map((i) => `${path.basename(i.src)} (${i.unvouched})`).join(', ')}.`;
+      if (unvouched.length > 0) s.log(`Mirror${notCounted.replace(' Copied but', ': copied but')}`, 'warn');
+      return `Copied and read back ${c.result.copied.length}${c.result.alreadyThere.length ? `; ${c.result.alreadyThere.length} already on the stick and intact` : ''}.${notCounted}`;
     },
   },
   {
     id: 'prune',
     title: 'Keep the newest on the stick',
     explain: (c) =>
-      `Keep the ${c.o.keep} newest backups of each kind on ${c.o.to} and delete older ones (never one just copied). Only copies this machine's mirror made and recorded are counted and deleted, newest by the time their source said: anything else on the stick (whatever date its own manifest claims) is left alone.`,
+      `Keep the ${c.o.keep} newest backups of each kind on ${c.o.to} and delete older ones (never one just copied). Only copies this machine's mirror made and recorded are counted and deleted, newest by the time their source said, and a copy is recorded only when its source is a backup this machine recorded writing: anything else on the stick (whatever date its own manifest claims) is left alone.`,
     async run(c) {
       const groups = new Set(c.items.map((i) => i.group));
       const keepNow = new Set([...c.result.copied, ...c.result.alreadyThere].map((p) => path.resolve(p)));
@@ -536,7 +557,7 @@ const steps: RunbookDef<Ctx>['steps'] = [
       const left =
         unknown.length === 0
           ? ''
-          : ` Left alone ${unknown.length} not copied by this machine's mirror (never counted, never deleted): ${unknown.map((p) => path.basename(p)).join(', ')}.`;
+          : ` Left alone ${unknown.length} not copied by this machine's mirror from a backup this machine recorded writing (never counted, never deleted): ${unknown.map((p) => path.basename(p)).join(', ')}.`;
       return (
         (c.result.removed.length === 0
           ? 'Nothing older to remove.'

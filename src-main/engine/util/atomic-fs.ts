@@ -79,6 +79,15 @@ export class SafeDir {
     await this.fh.sync();
   }
 
+  /**
+   * True when the path `p` (its last component not followed) still names this very folder (device and inode): an
+   * account that may write the folder above can rename it away and put a link or a folder of its own by its name.
+   */
+  async isAt(p: string): Promise<boolean> {
+    const [a, b] = await Promise.all([this.fh.stat(), fsp.lstat(p).catch(() => null)]);
+    return b !== null && b.isDirectory() && a.dev === b.dev && a.ino === b.ino;
+  }
+
   async close(): Promise<void> {
     await this.fh.close().catch(() => undefined);
   }
@@ -182,9 +191,28 @@ export async function openDirNoFollow(
   mode = 0o755,
   expect?: MediumExpectation,
 ): Promise<SafeDir> {
-  let cur = await SafeDir.open(base);
+  const top = await SafeDir.open(base);
+  let held = false;
   try {
-    if (expect !== undefined) await checkSameMedium(cur, expect);
+    if (expect !== undefined) await checkSameMedium(top, expect);
+    if (rel.length === 0) {
+      held = true;
+      return top;
+    }
+    return await openDirBelow(top, rel, mode);
+  } finally {
+    if (!held) await top.close();
+  }
+}
+
+/**
+ * The folder `rel` below the folder held open as `base`, made (mode) or found as a real folder, each component
+ * opened through the one above it (never a link, never by the path from the top): returned held open. `base` stays
+ * open (the caller's).
+ */
+export async function openDirBelow(base: SafeDir, rel: string[], mode = 0o755): Promise<SafeDir> {
+  let cur = base;
+  try {
     for (const c of rel) {
       try {
         await fsp.mkdir(cur.at(c), { mode });
@@ -192,12 +220,13 @@ export async function openDirNoFollow(
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
       const next = await SafeDir.open(cur.at(c), path.join(cur.dir, c));
-      await cur.close();
+      if (cur !== base) await cur.close();
       cur = next;
     }
+    if (cur === base) throw new RecoveryError('INTERNAL', 'openDirBelow needs at least one folder name.');
     return cur;
   } catch (e) {
-    await cur.close();
+    if (cur !== base) await cur.close();
     throw e;
   }
 }

@@ -46,6 +46,24 @@ export function removeTreeNoFollow(dir: string): void {
 }
 
 /**
+ * Deletes the folder this process holds open as `fd` (the one it made at `dir`): its entries are removed through
+ * the descriptor, never following a link, and the name `dir` is removed only while it still names that folder.
+ * Another account that may write the folder above can have renamed it away and put a link or a folder of its own
+ * at `dir`: that is left alone (what this job made there is gone, emptied by descriptor).
+ */
+export function removeHeldTree(dir: string, fd: number): void {
+  if (!LINUX_FD) {
+    removeTreeNoFollow(dir);
+    return;
+  }
+  emptyDirFd(fd, 0);
+  const held = fstatSync(fd);
+  const there = lstatSync(dir, { throwIfNoEntry: false });
+  if (there === undefined || !there.isDirectory() || there.dev !== held.dev || there.ino !== held.ino) return;
+  rmdirSync(dir);
+}
+
+/**
  * Opens the folder at `p` by descriptor, never through a link: a link or a file in its place (found by the lstat,
  * or swapped in between the lstat and the open) is removed itself, and null is returned, as for an entry already
  * gone. The descriptor is checked to be the folder the lstat saw (not something renamed in between).
@@ -114,12 +132,7 @@ function removeEntries(fd: number, names: Buffer[], depth: number): void {
  * owned by someone else, or open to others. Returns its path.
  */
 export function ensurePrivateDir(dir: string): string {
-  try {
-    mkdirSync(dir, { mode: 0o700 });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-  }
-  closeSync(openPrivateDir(dir));
+  closeSync(openPrivateDir(ensureFolder(dir)));
   return dir;
 }
 
@@ -164,16 +177,33 @@ export function openPrivateDir(dir: string): number {
 
 /**
  * Deletes `victim` (a folder or anything else) so that no other account can redirect it: first an atomic
- * rename into the root-only folder `trashDir` (same filesystem), then removeTreeNoFollow inside it.
- * Missing `victim` is fine (a resumed clean-up). Returns the path it was moved to (already deleted).
+ * rename into the root-only folder `trashDir` (same filesystem), then removeTreeNoFollow inside it. `trashDir` is
+ * judged root's own (0700) on a descriptor (`held`, when the caller already opened and judged it, else opened here)
+ * and both the rename and the delete go through that descriptor: an account that may write beside it can rename it
+ * away and put a folder of its own by its name, but never receive the victim. Missing `victim` is fine (a resumed
+ * clean-up). Returns the path it was moved to (already deleted).
  */
-export function discardInto(trashDir: string, victim: string, name: string): string {
-  ensurePrivateDir(trashDir);
-  const into = path.join(trashDir, name);
-  if (lstatSync(victim, { throwIfNoEntry: false }) !== undefined) {
-    if (lstatSync(into, { throwIfNoEntry: false }) !== undefined) removeTreeNoFollow(into);
-    renameSync(victim, into);
+export function discardInto(trashDir: string, victim: string, name: string, held?: number): string {
+  const fd = held ?? openPrivateDir(ensureFolder(trashDir));
+  try {
+    const into = LINUX_FD ? `/proc/self/fd/${fd}/${name}` : path.join(trashDir, name);
+    if (lstatSync(victim, { throwIfNoEntry: false }) !== undefined) {
+      if (lstatSync(into, { throwIfNoEntry: false }) !== undefined) removeTreeNoFollow(into);
+      renameSync(victim, into);
+    }
+    removeTreeNoFollow(into);
+  } finally {
+    if (held === undefined) closeSync(fd);
   }
-  removeTreeNoFollow(into);
-  return into;
+  return path.join(trashDir, name);
+}
+
+/** `dir` made (0700) when missing; an existing one is left for openPrivateDir to judge. */
+export function ensureFolder(dir: string): string {
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+  return dir;
 }

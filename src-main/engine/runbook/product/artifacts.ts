@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { constants, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { RecoveryError } from '../../errors.js';
 import { ProgressMeter, type Progress } from '../../progress.js';
-import { fsyncDir, tempName } from '../../util/atomic-fs.js';
+import { CREATE_EXCL_FLAGS, tempName, type SafeDir } from '../../util/atomic-fs.js';
 import { fileKind, openRegularFile, openRegularOrRefuse } from '../../util/given-path.js';
-import { readOpensslEncTar } from './openssl-enc.js';
+import { readOpensslEncTarFrom } from './openssl-enc.js';
 
 /** One file of the product's own in a backup set: listed in manifest.json and SHA256SUMS. */
 export const ArtifactRecordSchema = z.object({
@@ -29,13 +29,15 @@ export type ArtifactRecord = z.infer<typeof ArtifactRecordSchema>;
 const COPY_CHUNK = 1024 * 1024;
 
 /**
- * Copies one regular file (never through a link) to a new file created O_EXCL, hashing as it goes.
- * The copy is written under a random temp name beside `to` (nobody can plant a link for a name they cannot guess),
- * fsynced and renamed.
+ * Copies one regular file (never through a link) to a new file created O_EXCL|O_NOFOLLOW, hashing as it goes, in
+ * the folder `to.dir` held open: nothing is looked up by the folder's path, so an account that may write the folder
+ * above it (a stick's device folder, /tmp) can rename it away and put a link by its name without redirecting the
+ * copy. The copy is written under a random temp name (nobody can plant a link for a name they cannot guess),
+ * fsynced, and renamed to `to.name` inside that same folder.
  */
 export async function copyHashed(
   from: string,
-  to: string,
+  to: { dir: SafeDir; name: string },
   opts: { mode?: number; expectSha256?: string; onBytes?: (n: number) => void; signal?: AbortSignal } = {},
 ): Promise<{ size: number; sha256: string; mtime: Date }> {
   // Only the regular file the name holds (a FIFO put there by the product's account is not waited on, with the
@@ -49,15 +51,10 @@ export async function copyHashed(
           { hint: 'Check the path the profile names; the product may not have written the file.' },
         ),
   );
-  const partial = path.join(path.dirname(to), tempName(path.basename(to)));
+  const partial = to.dir.at(tempName(to.name));
   try {
     const st = await src.stat();
-    await fsp.mkdir(path.dirname(to), { recursive: true });
-    const dst = await fsp.open(
-      partial,
-      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-      opts.mode ?? 0o600,
-    );
+    const dst = await fsp.open(partial, CREATE_EXCL_FLAGS, opts.mode ?? 0o600);
     const hash = createHash('sha256');
     let size = 0;
     try {
@@ -82,8 +79,8 @@ export async function copyHashed(
         hint: 'The copy on the stick is damaged. Use another backup.',
       });
     }
-    await fsp.rename(partial, to);
-    await fsyncDir(path.dirname(to));
+    await fsp.rename(partial, to.dir.at(to.name));
+    await to.dir.sync();
     return { size, sha256, mtime: st.mtime };
   } catch (e) {
     await fsp.rm(partial, { force: true }).catch(() => undefined);
@@ -177,17 +174,19 @@ export async function verifyArtifacts(
         done += bytesRead;
         meter.add(bytesRead, 0, r.path);
       }
+      if (size !== r.size || h.digest('hex') !== r.sha256) {
+        throw new RecoveryError('BACKUP_CORRUPT', `${r.path} does not match its recorded checksum.`, {
+          hint: 'The backup was damaged or changed after it was written. Use another backup.',
+        });
+      }
+      if (r.format === 'openssl-enc-tar-gz' && opts.passphrase !== undefined) {
+        // The very file just hashed, through the same descriptor: a stick another account may write can have
+        // something else under the name by now.
+        await readOpensslEncTarFrom(fh, file, opts.passphrase, opts.signal ? { signal: opts.signal } : {});
+        decrypted++;
+      }
     } finally {
       await fh.close();
-    }
-    if (size !== r.size || h.digest('hex') !== r.sha256) {
-      throw new RecoveryError('BACKUP_CORRUPT', `${r.path} does not match its recorded checksum.`, {
-        hint: 'The backup was damaged or changed after it was written. Use another backup.',
-      });
-    }
-    if (r.format === 'openssl-enc-tar-gz' && opts.passphrase !== undefined) {
-      await readOpensslEncTar(file, opts.passphrase, opts.signal ? { signal: opts.signal } : {});
-      decrypted++;
     }
     meter.add(0, 1);
   }

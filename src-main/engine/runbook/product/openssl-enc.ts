@@ -106,6 +106,19 @@ export async function readOpensslEncTar(
   }
 }
 
+/**
+ * readOpensslEncTar on a file the caller already opened and judged (e.g. hashed against its record): what is
+ * decrypted is exactly that file, never whatever its name holds by now.
+ */
+export async function readOpensslEncTarFrom(
+  fh: fsp.FileHandle,
+  file: string,
+  passphrase: string,
+  opts: { signal?: AbortSignal; onBytes?: (n: number) => void } = {},
+): Promise<EncReadResult> {
+  return readEncTar(fh, file, passphrase, opts);
+}
+
 async function readEncTar(
   fh: fsp.FileHandle,
   file: string,

@@ -20,6 +20,7 @@ import { decryptOpensslEnc } from './openssl-enc.js';
 import { accountFor, runCommand } from './run-command.js';
 import { boundText } from '../../profiles/safe-pattern.js';
 import { removeTreeNoFollow } from '../../util/safe-delete.js';
+import { SafeDir, openDirBelow } from '../../util/atomic-fs.js';
 import { fileKind, openRegularFile, openRegularOrRefuse } from '../../util/given-path.js';
 
 /** What product steps remember while a job runs; the restore keeps it in its journal (resume, rollback). */
@@ -53,8 +54,11 @@ export interface ProductHost {
   pollMs?: number;
   state: ProductState;
   save(): Promise<void>;
-  /** Backup: the set folder being written (created by the archive step). */
-  setDir?(): string;
+  /**
+   * Backup: the set folder being written (created by the archive step), held open: the product's files go into it
+   * through this descriptor, never by its path on the stick.
+   */
+  setFolder?(): SafeDir;
   addArtifact?(r: ArtifactRecord): void;
   /** Restore: the set folder and the artifacts its manifest lists. */
   backupDir?: string;
@@ -117,12 +121,24 @@ async function artifactCopy(h: ProductHost, id: string): Promise<ArtifactRecord 
     });
   }
   const work = await ensureWork(h);
-  const local = path.join(work, path.posix.basename(rec.path));
-  await fsp.rm(local, { force: true });
-  await copyHashed(path.join(h.backupDir, ...rec.path.split('/')), local, {
-    expectSha256: rec.sha256,
-    ...(h.signal ? { signal: h.signal } : {}),
-  });
+  const name = path.posix.basename(rec.path);
+  const local = path.join(work, name);
+  // The work folder may be the product's account's, in /tmp: that account can rename it away and put a link by its
+  // name at any moment. The copy goes into the folder opened here (never a link), not to wherever the path leads.
+  const into = await SafeDir.open(work);
+  try {
+    await fsp.rm(into.at(name), { force: true });
+    await copyHashed(
+      path.join(h.backupDir, ...rec.path.split('/')),
+      { dir: into, name },
+      {
+        expectSha256: rec.sha256,
+        ...(h.signal ? { signal: h.signal } : {}),
+      },
+    );
+  } finally {
+    await into.close();
+  }
   await chownToWorkOwner(h, local);
   return { ...rec, local };
 }
@@ -598,10 +614,10 @@ async function takeArtifact(
   step: Extract<ProductStep, { kind: 'artifact' }>,
   s: Pick<StepContext, 'log' | 'progress'>,
 ): Promise<string> {
-  if (h.setDir === undefined || h.addArtifact === undefined) {
+  if (h.setFolder === undefined || h.addArtifact === undefined) {
     throw new RecoveryError('INTERNAL', 'An artifact step ran outside a backup.');
   }
-  const setDir = h.setDir();
+  const set = h.setFolder();
   let files: Array<{ file: string; rel: string; mtimeMs: number }>;
   if (step.mode === 'produced') {
     const file = await place(h, step.path!);
@@ -629,10 +645,23 @@ async function takeArtifact(
   const meter = new ProgressMeter('copying', { bytes: total, files: files.length }, s.progress);
   for (const f of files) {
     const rel = `artifacts/${step.id}/${f.rel}`;
-    const r = await copyHashed(f.file, path.join(setDir, ...rel.split('/')), {
-      onBytes: (n) => meter.add(n, 0, f.rel),
-      ...(h.signal ? { signal: h.signal } : {}),
-    });
+    const names = rel.split('/');
+    // Made and opened below the held set folder, one level at a time, never through a link (an account that may
+    // write the stick's device folder can swap the set's own path for a link while this runs).
+    const into = await openDirBelow(set, names.slice(0, -1));
+    let r: Awaited<ReturnType<typeof copyHashed>>;
+    try {
+      r = await copyHashed(
+        f.file,
+        { dir: into, name: names[names.length - 1]! },
+        {
+          onBytes: (n) => meter.add(n, 0, f.rel),
+          ...(h.signal ? { signal: h.signal } : {}),
+        },
+      );
+    } finally {
+      await into.close();
+    }
     meter.add(0, 1);
     h.addArtifact({
       step: step.id,

@@ -1,0 +1,158 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBackup } from '../../src-main/engine/backup/run-backup.js';
+import { parseProfile } from '../../src-main/engine/profiles/load.js';
+import { autoConfirm, type RunbookIO } from '../../src-main/engine/runbook/runner.js';
+import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
+import { isRoot } from '../helpers/datasets.js';
+import { handProfile } from '../helpers/hand-product.js';
+import { createLoopMount, skipLoopTests, type LoopMount } from '../helpers/loop-device.js';
+import { ensureTestOwner } from '../helpers/restore-driver.js';
+
+/**
+ * A backup writes on a stick another account may write: its own ext4 stick (the stick's top folder is that
+ * account's), or a FAT stick the desktop mounts for the desktop user. After the archive, the backup still wrote by
+ * path: the product's own file (an artifact step, `mkdir -p` of artifacts/<step> in the set folder), RESTORE.txt,
+ * SHA256SUMS, manifest.json, and the reports in the device folder. That account (a real unprivileged user here,
+ * through setpriv) renames the set folder (or EdgeRecovery) away at the right moment and puts a link by its name to
+ * a root-only folder: root then made folders and wrote the product's file (or the report) where the link led.
+ * The swap is done from the backup's own step events, so it lands in that window every time.
+ */
+const OWNER = 'edge-bsr';
+
+/** Runs `script` (sh -c, with `args` as $1 …) as the other account. */
+function asOwner(script: string, ...args: string[]): void {
+  execFileSync('setpriv', [
+    `--reuid=${uidForUser(OWNER)!}`,
+    `--regid=${gidForGroup(OWNER)!}`,
+    '--clear-groups',
+    'sh',
+    '-c',
+    script,
+    'sh',
+    ...args,
+  ]);
+}
+
+describe.skipIf(!isRoot || skipLoopTests)('a backup onto a stick another account may write, swapped under it', () => {
+  let work: string;
+  let root: string;
+  let stick: LoopMount;
+  let device: string;
+
+  beforeAll(async () => {
+    ensureTestOwner(OWNER);
+    work = await fsp.mkdtemp(path.join(os.tmpdir(), 'backup-set-race-'));
+    await fsp.chmod(work, 0o755);
+    root = path.join(work, 'root');
+    await fsp.mkdir(path.join(root, 'opt/hand/Configuration'), { recursive: true });
+    await fsp.writeFile(path.join(root, 'opt/hand/Configuration', 'app.conf'), 'setting=1\n');
+    // The product's own backup file, which the artifact step copies into the set after the archive.
+    await fsp.writeFile(path.join(root, 'opt/hand/export.bin'), randomBytes(256 << 10));
+    stick = await createLoopMount(64);
+    await fsp.chmod(path.dirname(stick.mountpoint), 0o755);
+    // The other account's own stick: its top folder and the folders the tool files its sets in are that account's.
+    device = path.join(stick.mountpoint, 'EdgeRecovery', 'hand-box');
+    await fsp.mkdir(device, { recursive: true, mode: 0o755 });
+    for (const d of [stick.mountpoint, path.dirname(device), device]) {
+      await fsp.chown(d, uidForUser(OWNER)!, gidForGroup(OWNER)!);
+    }
+  }, 180_000);
+
+  afterAll(async () => {
+    await stick?.cleanup();
+    if (work) await fsp.rm(work, { recursive: true, force: true });
+  });
+
+  /** A root-only folder of this machine holding one file of its own. */
+  async function rootOnly(name: string): Promise<string> {
+    const victim = path.join(work, name);
+    await fsp.mkdir(victim, { mode: 0o700 });
+    await fsp.writeFile(path.join(victim, 'keep'), 'root only\n', { mode: 0o600 });
+    return victim;
+  }
+
+  /** Backs up the hand product with an artifact step, calling `onStep` on every step change. */
+  async function backup(n: string, onStep: (id: string, state: string) => void): Promise<string> {
+    const profile = parseProfile(
+      {
+        ...handProfile({ items: ['Configuration'] }),
+        steps: [
+          {
+            id: 'export',
+            title: 'Take the export',
+            explain: "Copies the product's own backup file into the set.",
+            at: 'backup.archive',
+            kind: 'artifact',
+            mode: 'produced',
+            path: '{root}/opt/hand/export.bin',
+          },
+        ],
+      },
+      'test',
+    );
+    const io: RunbookIO = {
+      emit: (e) => {
+        if (e.type === 'step') onStep(e.step.id, e.step.state);
+      },
+      interaction: autoConfirm,
+    };
+    return runBackup(
+      {
+        profile,
+        to: stick.mountpoint,
+        toDevice: (await fsp.stat(stick.mountpoint)).dev,
+        root,
+        deviceId: 'hand-box',
+        stateDir: path.join(work, `state-${n}`),
+      },
+      io,
+    ).then(
+      () => 'ok',
+      (e: unknown) => String((e as { code?: string }).code ?? e),
+    );
+  }
+
+  it("writes the product's file only into the set folder it made, never through a link swapped in for it", async () => {
+    const victim = await rootOnly('root-only-set');
+    let swapped = 0;
+    const outcome = await backup('set', (id, state) => {
+      if (id !== 'export' || state !== 'running') return;
+      // Between the archive and the artifact's copy: the set folder moved aside, a link to root's folder by its name.
+      asOwner('for d in "$1"/Backup_*; do mv "$d" "$d.aside" && ln -s "$2" "$d"; done', device, victim);
+      swapped++;
+    });
+    expect(swapped).toBe(1);
+    const names = await fsp.readdir(device);
+    const aside = names.find((x) => x.endsWith('.aside'))!;
+    expect({ outcome, inVictim: await fsp.readdir(victim) }).toEqual({ outcome: 'UNSAFE_PATH', inVictim: ['keep'] });
+    // The link is left as it is (never followed, never deleted through), and the set the backup made is emptied
+    // where the account moved it: nothing of the product's data stays behind in its folder.
+    const link = path.join(device, aside.slice(0, -'.aside'.length));
+    expect(await fsp.readlink(link)).toBe(victim);
+    expect(await fsp.readdir(path.join(device, aside))).toEqual([]);
+    for (const x of names) await fsp.rm(path.join(device, x), { recursive: true, force: true });
+  }, 120_000);
+
+  it('writes the reports only into the device folder it holds, never through a link swapped in for EdgeRecovery', async () => {
+    const victim = await rootOnly('root-only-reports');
+    const edge = path.dirname(device);
+    let swapped = 0;
+    const outcome = await backup('reports', (id, state) => {
+      if (id !== 'retention' || state !== 'done') return;
+      // The backup is complete; the reports are written next, into EdgeRecovery/hand-box.
+      asOwner('mv "$1" "$1.aside" && ln -s "$2" "$1"', edge, victim);
+      swapped++;
+    });
+    expect(swapped).toBe(1);
+    expect({ outcome, inVictim: await fsp.readdir(victim) }).toEqual({ outcome: 'ok', inVictim: ['keep'] });
+    // They are where the backup is: in the device folder it made, wherever the account moved it.
+    const there = await fsp.readdir(path.join(`${edge}.aside`, 'hand-box'));
+    expect(there.filter((x) => /^report-backup-.*\.(json|html)$/.test(x))).toHaveLength(2);
+    expect(there.filter((x) => x.startsWith('Backup_hand_'))).toHaveLength(1);
+  }, 120_000);
+});
