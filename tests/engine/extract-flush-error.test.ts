@@ -1,5 +1,14 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, promises as fsp, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  promises as fsp,
+  readdirSync,
+  readFileSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createArchive, type ArchiveResult } from '../../src-main/engine/archive/index.js';
@@ -16,21 +25,22 @@ import { skipLoopTests } from '../helpers/loop-device.js';
  * would have been swapped in as the restored product.
  *
  * Real parts: an ext4 filesystem (no journal, errors=continue, as a data-only write error leaves it) on a loop
- * device whose backing file lives on a tmpfs that is full, with holes punched where the free blocks are; once the
- * early flush has run (its `sync` child seen exited), the tmpfs gets room again, so the last flush succeeds.
+ * device whose backing file lives on a tmpfs, with holes punched where the free blocks are; the tmpfs is filled when
+ * the early flush starts (makeFailingDisk), and once that flush has run (its `sync` child seen exited), it gets
+ * room again, so the last flush succeeds.
  */
 const BEFORE = 25_000; // the files before the first early flush (EARLY_FLUSH_FILES)
 const AFTER = 15_000; // enough to outlast the progress interval (100 ms) after the early flush on a fast machine
 
 /**
- * What a refusal may say. Who meets the disk's write error first depends on the machine's load:
+ * What a refusal may say:
  * - the early flush's `sync -f` ("Could not flush … to disk"): what this test is about;
- * - a file or folder created after the kernel wrote some of the new folders' blocks back on its own (another
- *   process's `sync`, the dirty-memory limits of a busy machine), which ext4 answers with EIO ("The medium stopped
- *   answering …") or, after room came back, ENOSPC ("The medium is full …").
- * Every refusal must leave nothing to swap in. Only the first kind proves the early flush's failure is kept: the
- * code before 002b446 is refused the second way too (a mkdir's EIO before the early flush, seen here on a quiet
- * machine), so such an attempt is repeated on a fresh disk, and one attempt must be decided by the flush.
+ * - a file or folder created after the disk failed a write of ext4's own blocks (the new folders' blocks, written by
+ *   the flush or by the kernel on its own while the flush runs), which ext4 then answers with EIO ("The medium
+ *   stopped answering …") or, after room came back, ENOSPC ("The medium is full …").
+ * Every refusal must leave nothing to swap in. Only the first kind proves the early flush's failure is kept (the code
+ * before 002b446 is refused the second way too, from ext4), so such an attempt is repeated on a fresh disk, and one
+ * attempt must be decided by the flush.
  */
 const BY_FLUSH = /^Could not flush .* to disk/;
 const BY_EXT4 = /^(The medium stopped answering|The medium is full) /;
@@ -75,15 +85,28 @@ interface FailingDisk {
   tmpfs: string;
   mnt: string;
   device: string;
+  /** A folder holding this disk's `sync`, to put first in PATH while it is unpacked onto (see makeFailingDisk). */
+  shim: string;
   cleanup: () => void;
 }
 
-/** A disk that fails writes into its free blocks until its backing's fillers are removed. */
+/** Where the real `sync` is (before any shim is put first in PATH). */
+const REAL_SYNC = execFileSync('sh', ['-c', 'command -v sync'], { encoding: 'utf8' }).trim();
+
+/**
+ * An ext4 disk whose free blocks are holes in its backing (a tmpfs), healthy until the unpacking's first `sync`
+ * (the early flush): the shim `sync` first fills the backing, so every write into a free block fails, then dirties
+ * a file of its own (so the flush has something to fail on, however much the kernel wrote back by itself before),
+ * then runs the real `sync`. A disk that fails from the start would be met first by the kernel's own writeback on a
+ * busy machine, and ext4 would then refuse a file's creation itself (EIO) before the early flush ran.
+ */
 function makeFailingDisk(dir: string): FailingDisk {
   const tmpfs = path.join(dir, 'backing');
   const mnt = path.join(dir, 'disk');
+  const shim = path.join(dir, 'shim');
   mkdirSync(tmpfs, { recursive: true });
   mkdirSync(mnt);
+  mkdirSync(shim);
   let device = '';
   const cleanup = (): void => {
     for (const [cmd, ...args] of [
@@ -104,7 +127,9 @@ function makeFailingDisk(dir: string): FailingDisk {
       '-b',
       '4096',
       '-N',
-      '40000',
+      // Room for every entry (40,012 files, the folders, the shim's file): with 40,000 the last files found no inode
+      // left (ENOSPC), and a run that got that far was refused for that.
+      '41000',
       '-O',
       '^has_journal',
       '-E',
@@ -126,20 +151,33 @@ function makeFailingDisk(dir: string): FailingDisk {
     run('mount', [device, mnt]);
     mkdirSync(path.join(mnt, 'work'), { mode: 0o700 });
     chmodSync(path.join(mnt, 'work'), 0o700);
-    // Full: every write into a punched block fails (the loop device says EIO to ext4). What the mount itself
-    // writes is flushed first; room taken meanwhile (a busy machine's writeback) is filled by the next filler.
-    for (let i = 0; i < 10; i++) {
-      run('sync', ['-f', mnt]);
-      const avail = Number(run('df', ['--output=avail', '-B1', tmpfs]).split('\n')[1]);
-      if (avail === 0) break;
-      spawnSync('fallocate', ['-l', String(avail), path.join(tmpfs, `filler${i}`)], { stdio: 'ignore' });
-    }
-    expect(Number(run('df', ['--output=avail', '-B1', tmpfs]).split('\n')[1])).toBe(0);
+    const q = (p: string): string => `'${p}'`;
+    writeFileSync(
+      path.join(shim, 'sync'),
+      [
+        '#!/bin/sh',
+        `if [ ! -e ${q(path.join(dir, 'failing'))} ]; then`,
+        `  : > ${q(path.join(dir, 'failing'))}`,
+        // Full (room taken meanwhile by the kernel's writeback is taken by the next filler).
+        '  i=0',
+        `  while [ $i -lt 10 ] && [ "$(df --output=avail -B1 ${q(tmpfs)} | tail -n 1)" -gt 0 ]; do`,
+        `    fallocate -l "$(df --output=avail -B1 ${q(tmpfs)} | tail -n 1)" ${q(tmpfs)}/filler$i`,
+        '    i=$((i + 1))',
+        '  done',
+        // Then dirty data (ext4 takes it into the page cache; whoever writes it back, the disk fails it, and the
+        // first syncfs after that failure is told).
+        `  dd if=/dev/urandom of=${q(path.join(mnt, 'dirty'))} bs=1M count=1 status=none`,
+        'fi',
+        `exec ${q(REAL_SYNC)} "$@"`,
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
   } catch (e) {
     cleanup();
     throw e;
   }
-  return { tmpfs, mnt, device, cleanup };
+  return { tmpfs, mnt, device, shim, cleanup };
 }
 
 beforeAll(async () => {
@@ -167,6 +205,8 @@ afterAll(() => {
 /** One unpacking onto a fresh failing disk; the room comes back once the early flush has run. */
 async function attempt(n: number): Promise<string> {
   const disk = makeFailingDisk(path.join(work, `attempt${n}`));
+  const pathBefore = process.env.PATH;
+  process.env.PATH = `${disk.shim}:${pathBefore ?? ''}`;
   try {
     let freed = false;
     let freedAt = 0;
@@ -187,6 +227,7 @@ async function attempt(n: number): Promise<string> {
           // has run, then give the disk room again.
           for (let t = 0; t < 600 && exitedSyncChildren() === 0; t++) sleepSync(100);
           expect(exitedSyncChildren()).toBeGreaterThan(0);
+          expect(existsSync(path.join(disk.tmpfs, 'filler0'))).toBe(true);
           for (const f of readdirSync(disk.tmpfs)) if (f.startsWith('filler')) unlinkSync(path.join(disk.tmpfs, f));
           freed = true;
           freedAt = p.files;
@@ -216,6 +257,7 @@ async function attempt(n: number): Promise<string> {
     expect(existsSync(stage)).toBe(false);
     return outcome;
   } finally {
+    process.env.PATH = pathBefore;
     disk.cleanup();
   }
 }
