@@ -23,7 +23,8 @@ import { isInside } from '../engine/util/path-inside.js';
  *   rules offer as removable (as `drives.list` shows it, confirmed by the kernel's mount table, reached only
  *   through folders no other account can change), or the practice stick.
  * - **Where sets are read from** (backups.list `dir`, verify.start/restore.start `backup`, mirror.start `from`):
- *   inside such a stick's mount (on that filesystem, not one mounted beneath it), inside the practice stick, or
+ *   inside such a stick's mount (on that filesystem, not one mounted beneath it; its mount point reached only
+ *   through folders no other account can change, as for a write), inside the practice stick, or
  *   a place this machine's own verified backups went (`<state>/last-backups.json`; never `/` itself): the place
  *   itself or inside its EdgeRecovery folder, never another file there (mirror's glob is refused there).
  *
@@ -277,17 +278,21 @@ export async function judgeMedium(
     const sticks = await reals(await places.removableMounts());
     const stick = sticks.find((m) => (writing ? same(m, real) : inside(m, real)));
     if (stick !== undefined && mount !== null && same(mount, stick)) {
-      if (writing && !win) {
-        // Nobody but root (this account) can swap the mount folder for a link or another folder meanwhile.
+      if (!win) {
+        // Nobody but root (this account) can swap the mount folder for a link or another folder meanwhile: for a
+        // write (the stick's own folder) as for a read (a folder on it: the way to its mount point; on the stick
+        // itself, the folders may be another account's, as a FAT stick's all are the desktop user's).
         let unsafe: string | null = null;
         try {
-          resolveTrusted(real, (_place, w) => new Error(w));
+          resolveTrusted(stick, (_place, w) => new Error(w));
         } catch (e) {
           unsafe = (e as Error).message;
         }
         if (unsafe !== null) {
           throw refused(
-            `The wizard does not write to ${shown(given)}: ${unsafe}, so another account could swap the stick's folder for another before the backup is written. Nothing was changed.`,
+            writing
+              ? `The wizard does not write to ${shown(given)}: ${unsafe}, so another account could swap the stick's folder for another before the backup is written. Nothing was changed.`
+              : `The wizard does not read backups from ${shown(given)}: ${unsafe}, so another account could swap the stick's folder for another before they are read. Nothing was read or changed.`,
             'Mount the stick under a folder only root can change (e.g. /media, as the desktop does), then choose it again.',
             'Let the desktop mount the stick (it mounts under /media), then choose it again.',
             { given, real },

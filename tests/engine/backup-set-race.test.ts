@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
@@ -136,6 +136,46 @@ describe.skipIf(!isRoot || skipLoopTests)('a backup onto a stick another account
     expect(await fsp.readlink(link)).toBe(victim);
     expect(await fsp.readdir(path.join(device, aside))).toEqual([]);
     for (const x of names) await fsp.rm(path.join(device, x), { recursive: true, force: true });
+  }, 120_000);
+
+  it("writes the archive's parts only into the set folder it made, never through a link swapped in above it", async () => {
+    const edge = path.dirname(device);
+    // The account's own folder, shaped like the stick's: a copy of every set folder the backup makes appears in it.
+    const evil = path.join(work, 'evil-parts');
+    await fsp.mkdir(path.join(evil, 'hand-box'), { recursive: true });
+    await fsp.chown(evil, uidForUser(OWNER)!, gidForGroup(OWNER)!);
+    await fsp.chown(path.join(evil, 'hand-box'), uidForUser(OWNER)!, gidForGroup(OWNER)!);
+    let mirror: ReturnType<typeof spawn> | null = null;
+    const outcome = await backup('parts', (id, state) => {
+      if (id !== 'archive' || state !== 'running' || mirror) return;
+      // As soon as the set folder appears (the backup holds its device folder by then): a folder of the same name in
+      // the account's folder, EdgeRecovery moved aside, and a link to the account's folder by its name; all before
+      // the archive's first part is written.
+      mirror = spawn('setpriv', [
+        `--reuid=${uidForUser(OWNER)!}`,
+        `--regid=${gidForGroup(OWNER)!}`,
+        '--clear-groups',
+        'timeout',
+        '30',
+        'sh',
+        '-c',
+        'while :; do for d in "$1"/hand-box/Backup_*; do if [ -d "$d" ]; then ' +
+          'mkdir -p "$2/hand-box/${d##*/}" && mv "$1" "$1.aside" && ln -s "$2" "$1"; exit 0; fi; done; done',
+        'sh',
+        edge,
+        evil,
+      ]);
+    });
+    const m = mirror as ReturnType<typeof spawn> | null;
+    m?.kill();
+    expect(m).not.toBeNull();
+    const copies = (await fsp.readdir(path.join(evil, 'hand-box'))).filter((x) => x.startsWith('Backup_'));
+    const inCopies = (await Promise.all(copies.map((x) => fsp.readdir(path.join(evil, 'hand-box', x))))).flat();
+    // The account's copy of the set folder was there in time (else this test proves nothing) and got nothing.
+    expect({ outcome, copies: copies.length, inCopies }).toEqual({ outcome: 'UNSAFE_PATH', copies: 1, inCopies: [] });
+    await fsp.rm(edge, { force: true });
+    await fsp.rename(`${edge}.aside`, edge);
+    for (const x of await fsp.readdir(device)) await fsp.rm(path.join(device, x), { recursive: true, force: true });
   }, 120_000);
 
   it('writes the reports only into the device folder it holds, never through a link swapped in for EdgeRecovery', async () => {

@@ -129,4 +129,17 @@ describe.skipIf(runit.skip)(`a killed backup${runit.skip ? ` (skipped: ${runit.r
     for (const n of after) execFileSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: path.join(deviceDir(), n) });
     expect((await svc.status()).state).toBe('running');
   });
+
+  it('counts the backup that verified before its kill as its own: retention may remove it like any other', async () => {
+    // Killed after manifest.json and the journal's "verified", before the set was recorded: the recovery (the
+    // command run after the kill) recorded it, its manifest being the one the journal says was written.
+    const before = await sets();
+    expect(before.length).toBe(2);
+    const r = await backup(['--keep', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    const after = await sets();
+    expect(after.length).toBe(1);
+    for (const n of before) expect(after).not.toContain(n);
+    expect(r.stdout + r.stderr, r.stdout + r.stderr).not.toMatch(/\(not counted:/);
+  });
 });

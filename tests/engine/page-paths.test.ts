@@ -399,16 +399,30 @@ describe.skipIf(skipLoopTests)(
       }
     });
 
-    it('a stick mounted where another account could swap its folder is not written to', async () => {
+    it('a stick mounted where another account could swap its folder is not written to, nor read from', async () => {
       const open = path.join(base, 'open');
       await fsp.mkdir(path.join(open, 'mnt'), { recursive: true });
       await fsp.chmod(open, 0o777);
       execFileSync('mount', [stick.device, path.join(open, 'mnt')]);
       try {
-        const e = await refusal(
-          judgeMedium(path.join(open, 'mnt'), 'write', 'the stick', places({ mounts: [path.join(open, 'mnt')] })),
-        );
+        const pl = places({ mounts: [path.join(open, 'mnt')] });
+        const e = await refusal(judgeMedium(path.join(open, 'mnt'), 'write', 'the stick', pl));
         expect(e.message).toMatch(/is writable by others/);
+        // The same for a read of a set on it (the stick's own folders may be anyone's; the way to it may not).
+        const set = path.join(open, 'mnt', 'EdgeRecovery', 'dev', 'Backup_a');
+        const r = await refusal(judgeMedium(set, 'read', 'the backup', pl));
+        expect(r.message).toMatch(/does not read backups from .* is writable by others/);
+        const owned = path.join(base, 'owned');
+        await fsp.mkdir(path.join(owned, 'mnt'), { recursive: true });
+        await fsp.chown(owned, 65534, 65534); // another account's folder on the way
+        execFileSync('mount', [stick.device, path.join(owned, 'mnt')]);
+        try {
+          const pl2 = places({ mounts: [path.join(owned, 'mnt')] });
+          const r2 = await refusal(judgeMedium(path.join(owned, 'mnt', 'EdgeRecovery'), 'read', 'the place', pl2));
+          expect(r2.message).toMatch(/belongs to uid 65534/);
+        } finally {
+          execFileSync('umount', [path.join(owned, 'mnt')]);
+        }
       } finally {
         execFileSync('umount', [path.join(open, 'mnt')]);
       }

@@ -131,6 +131,52 @@ describe.skipIf(blocked !== undefined)(
       expect({ uid: st.uid, gid: st.gid }, outcomes.join(' | ')).toEqual({ uid: 0, gid: 0 });
     }, 120_000);
 
+    it("copies the backup's file into the work folder it opened, never through a link the account puts by its name", async () => {
+      // The account owns the work folder in /tmp: it may rename it and put a link by its name at any moment.
+      // (A kernel with fs.protected_symlinks=1 refuses root such a link in /tmp; other temp folders, and this
+      // machine, do not.)
+      const victim = path.join(dir, 'root-only-folder');
+      await fsp.mkdir(victim, { mode: 0o700 });
+      const set = path.join(dir, 'set-flip');
+      const data = Buffer.alloc(64 * 1024, 3);
+      await fsp.mkdir(path.join(set, 'artifacts', 'graph'), { recursive: true });
+      await fsp.writeFile(path.join(set, 'artifacts', 'graph', 'export.graph'), data);
+      const record = {
+        step: 'graph',
+        path: 'artifacts/graph/export.graph',
+        size: data.length,
+        sha256: createHash('sha256').update(data).digest('hex'),
+        source: '/tmp/x/export.graph',
+        mtime: new Date().toISOString(),
+        format: 'file' as const,
+      };
+      const h = host({ backupDir: set, artifacts: () => [record] });
+      const work = await ensureWork(h);
+      const stop = path.join(dir, 'stop-flip');
+      const flipping = racerAsync(USER, ['flip-dir-link', work, victim, stop, '90']);
+      const outcomes = new Map<string, number>();
+      try {
+        const step = h.profile.steps.find((s) => s.id === 'import')!;
+        for (let i = 0; i < 400 && readdirSync(victim).length === 0; i++) {
+          // Each round from the work folder the racer flips (ensureWork makes a new one when it finds the link).
+          h.state.work = work;
+          const said = await runProductStep(h, step, { log: () => undefined, progress: () => undefined }).then(
+            () => 'ran',
+            (e: Error) => (e as { code?: string }).code ?? e.message,
+          );
+          outcomes.set(said, (outcomes.get(said) ?? 0) + 1);
+          if (h.state.work !== work) execFileSync('rm', ['-rf', '--one-file-system', h.state.work]);
+        }
+      } finally {
+        await fsp.writeFile(stop, '');
+      }
+      const r = await flipping;
+      h.state.work = work;
+      expect(Number(r.flips)).toBeGreaterThan(0);
+      expect(readdirSync(victim), JSON.stringify([...outcomes])).toEqual([]);
+      expect(outcomes.get('ran') ?? 0, JSON.stringify([...outcomes])).toBeGreaterThan(0);
+    }, 180_000);
+
     it('refuses a FIFO the account put where the export should be, at once, instead of waiting with the service stopped', async () => {
       const setDir = path.join(dir, 'new-set');
       await fsp.mkdir(setDir);

@@ -192,6 +192,31 @@ if (mode === 'exec-setuid') {
   } finally {
     fs.rmSync(pauseFile, { force: true });
   }
+} else if (mode === 'flip-dir-link') {
+  // As the account that owns the folder `dir` (in a sticky folder such as /tmp, where it may rename its own
+  // entries): move it aside and put a link to `target` by its name, then put it back, as fast as it can, until
+  // `stopFile` exists or time runs out. It ends with the folder back in place.
+  const [dir, target, stopFile, seconds] = args;
+  const until = Date.now() + Number(seconds) * 1000;
+  out.flips = 0;
+  out.errors = [];
+  // Each state held a little while, the moments without the name (between two renames) as short as can be.
+  const nap = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  for (let i = 0; Date.now() < until && (i % 64 !== 0 || !fs.existsSync(stopFile)); i++) {
+    try {
+      fs.renameSync(dir, `${dir}.aside`);
+      fs.symlinkSync(target, dir);
+      out.flips++;
+      nap(0.2);
+      fs.unlinkSync(dir);
+      fs.renameSync(`${dir}.aside`, dir);
+      nap(0.2);
+    } catch (e) {
+      // Something else took the name meanwhile (root made a folder there): the flipping ends.
+      out.errors.push(e.code);
+      break;
+    }
+  }
 } else if (mode === 'swap-mirror-tmp') {
   // As an account that may write a folder on the stick (its own EdgeRecovery/<device>): whenever root's mirror makes
   // its hidden copy folder there (.<set>.mirror-<pid>), move it aside and put a link by that name to `victim`, so a
@@ -218,6 +243,38 @@ if (mode === 'exec-setuid') {
         out.swapped++;
       } catch {
         /* lost this one */
+      }
+    }
+  }
+} else if (mode === 'rename-when-emptying') {
+  // As an account that may write the stick's device folder: wait until root starts emptying the folder `watch`
+  // (it held `count` entries; fewer now), then do the renames `from`→`to`, in order, at once (each a rename in a
+  // folder this account may write: what is renamed may be root's own folder, whose content it cannot delete).
+  const [watch, count, stopFile, seconds, ...pairs] = args;
+  const until = Date.now() + Number(seconds) * 1000;
+  const nap = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  out.renamed = [];
+  out.seen = false;
+  while (Date.now() < until && !fs.existsSync(stopFile)) {
+    let n;
+    try {
+      n = fs.readdirSync(watch).length;
+    } catch {
+      n = -1;
+    }
+    if (n >= 0 && n < Number(count)) {
+      out.seen = true;
+      break;
+    }
+    nap(2);
+  }
+  if (out.seen) {
+    for (let i = 0; i + 1 < pairs.length; i += 2) {
+      try {
+        fs.renameSync(pairs[i], pairs[i + 1]);
+        out.renamed.push(pairs[i + 1]);
+      } catch (e) {
+        out.renamed.push(`${pairs[i + 1]}: ${e.code}`);
       }
     }
   }

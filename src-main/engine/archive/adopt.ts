@@ -1,10 +1,10 @@
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, createReadStream, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
+import { closeSync, createReadStream, mkdtempSync, openSync, readSync, rmSync, statfsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { RecoveryError, toRecoveryError } from '../errors.js';
-import { ProgressMeter, type ProgressSink } from '../progress.js';
+import { formatBytes, ProgressMeter, type ProgressSink } from '../progress.js';
 import { DEFAULT_GZIP_LEVEL, archiveBaseName } from './create.js';
 import { EntryScreen, hostile } from './entry-check.js';
 import { GzipOut } from './gzip-out.js';
@@ -29,6 +29,13 @@ export interface AdoptArchiveOptions {
   outDir?: string;
   splitSize?: number;
   gzipLevel?: number;
+  /**
+   * With `outDir`: stop (NOT_ENOUGH_SPACE) before `outDir`'s filesystem has less than this free for other accounts.
+   * Room for the copy is checked from the archive's size before it starts, but the copy is recompressed (level 1) and
+   * may come out several times larger than an archive packed harder (zip -9 of zero-filled files: 4.5 times), while
+   * the product keeps writing to the same disk.
+   */
+  keepFreeBytes?: number;
 }
 
 export interface AdoptArchiveResult {
@@ -71,6 +78,24 @@ function damaged(what: string, cause?: unknown): RecoveryError {
     hint: 'Use another copy of the archive. Nothing was changed.',
     cause,
   });
+}
+
+/** How often (bytes of the copy written) the free space of its disk is looked at again. */
+const ROOM_CHECK_EVERY = 1024 * 1024;
+
+/** Stops the copy before its disk is full: the product on the same disk still runs and writes. */
+function keepRoom(dir: string, keep: number, written: number): void {
+  const s = statfsSync(dir);
+  const free = s.bavail * s.bsize;
+  if (free >= keep) return;
+  throw new RecoveryError(
+    'NOT_ENOUGH_SPACE',
+    `The checked copy of the hand-made archive outgrew the free space in ${dir}: it compresses less well than the archive (${formatBytes(written)} written so far), so it was stopped with ${formatBytes(free)} still free, before the disk was full, and removed. Nothing was changed.`,
+    {
+      hint: 'Run the restore with --state-dir on a disk with more room (not the stick).',
+      details: { dir, written, free },
+    },
+  );
 }
 
 export function detectFormat(file: string, opened?: number): HandMadeFormat {
@@ -172,8 +197,14 @@ async function adoptOpened(
       ? null
       : new PartWriter(opts.outDir, archiveBaseName(false), opts.splitSize, (f) => ctx.willCreate(f));
   const gz = writer === null ? null : new GzipOut(opts.gzipLevel ?? DEFAULT_GZIP_LEVEL, null, writer);
+  let nextRoomCheck = 0;
   const sink = new TarSink(async (b) => {
-    if (gz !== null) await gz.write(b);
+    if (gz === null) return;
+    await gz.write(b);
+    if (opts.keepFreeBytes !== undefined && writer!.total >= nextRoomCheck) {
+      nextRoomCheck = writer!.total + ROOM_CHECK_EVERY;
+      keepRoom(opts.outDir!, opts.keepFreeBytes, writer!.total);
+    }
   });
 
   const ignore = (name: string): void => {
@@ -461,14 +492,18 @@ async function readZip(fd: number, meter: ProgressMeter, begin: Begin, finish: F
     sha.update(c as Buffer);
   const zf = ZipFile.onDescriptor(fd);
   try {
-    const entries = zf.entries();
-    const names = new Set<string>();
-    for (const e of entries) {
+    // Two passes over the central directory, one entry at a time: its layout and duplicate names first (a path
+    // fingerprint per name, 13–26 bytes), then the entries themselves. Never the whole directory as objects: a
+    // directory may list millions of entries (~100 bytes of memory each, gigabytes in all).
+    let names: PathSet | null = new PathSet();
+    const judged = zf.checkLayout((e) => {
       const key = e.name.replace(/\\/g, '/').replace(/\/+$/, '');
-      if (names.has(key)) throw hostile(e.name, 'it appears twice in the archive');
-      names.add(key);
-    }
-    for (const e of entries) {
+      if (names!.get(key) !== undefined) throw hostile(e.name, 'it appears twice in the archive');
+      names!.set(key, 'file');
+    });
+    names = null;
+    let read = '';
+    for (const e of zf.scan((d) => (read = d))) {
       const { type, flag } = zipEntryType(e);
       if (type === 'dir' && e.size > 0) throw damaged(`the folder entry ${e.name} carries data`);
       const cur = await begin(
@@ -495,6 +530,9 @@ async function readZip(fd: number, meter: ProgressMeter, begin: Begin, finish: F
       }
       if (cur !== null) await finish(cur, got);
     }
+    // The descriptor is the file's, but whoever may write it (the desktop user owning a stick) could have changed
+    // the directory between the passes: what was judged must be what was read.
+    if (read !== judged) throw new ZipFormatError('the central directory changed while the archive was read');
   } finally {
     zf.close();
   }

@@ -193,7 +193,13 @@ export async function createArchiveJob(
   const spool = new LineSpool(spoolFd);
   spool.add(JSON.stringify({ format: MANIFEST_FORMAT, version: 1, items: opts.items.map((i) => ({ id: i.id })) }));
 
-  const writer = new PartWriter(opts.outDir, archiveBaseName(encrypted), opts.splitSize, (f) => ctx.willCreate(f));
+  const writer = new PartWriter(
+    opts.outDir,
+    archiveBaseName(encrypted),
+    opts.splitSize,
+    (f) => ctx.willCreate(f),
+    opts.outDirAt,
+  );
   let out: GzipOut | null = null;
   // Two cores or more and enough files: a second thread reads runs of small files.
   const helper =

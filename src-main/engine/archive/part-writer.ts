@@ -55,6 +55,8 @@ export class PartWriter {
     private readonly base: string,
     private readonly splitSize: number | undefined,
     private readonly onCreate: (file: string) => void,
+    /** The path the folder is opened by (a held descriptor's, see CreateArchiveOptions.outDirAt); default `dir`. */
+    private readonly openAt: string = dir,
   ) {}
 
   write(data: Buffer): void {
@@ -105,7 +107,7 @@ export class PartWriter {
   private folder(): number {
     if (this.dirFd === -1) {
       try {
-        this.dirFd = openSync(this.dir, DIR_OPEN_FLAGS);
+        this.dirFd = openSync(this.openAt, DIR_OPEN_FLAGS);
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'ELOOP' || code === 'ENOTDIR') {

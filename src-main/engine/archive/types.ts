@@ -16,6 +16,12 @@ export interface ArchiveItem {
 export interface CreateArchiveOptions {
   items: ArchiveItem[];
   outDir: string;
+  /**
+   * Where the output folder is opened, when the caller holds it open: `/proc/self/fd/N/.` of its descriptor, so the
+   * parts go into exactly that folder whatever `outDir`'s path names by then (an account that may write the stick
+   * can swap a folder above it for a link). Messages name `outDir`.
+   */
+  outDirAt?: string;
   passphrase?: string;
   /** The job's scrypt key (age-key.ts): encrypts without running scrypt again. */
   ageKey?: AgeKey;

@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { crc32, createInflateRaw } from 'node:zlib';
 
@@ -9,7 +10,7 @@ import { crc32, createInflateRaw } from 'node:zlib';
  * backup needs (Explorer's "Send to → Compressed folder", Info-ZIP `zip`, Python's zipfile, 7-Zip): no
  * encryption, no multi-disk archives, no other compression methods — those are refused with their reason.
  * Our own rather than yauzl: the restore must judge every name and every Unix mode before a byte is
- * written, check CRC-32 on every entry, and stay within bounded memory in a worker; that is ~250 lines
+ * written, check CRC-32 on every entry, and stay within bounded memory in a worker; that is ~400 lines
  * against a runtime dependency in a program that runs as root.
  */
 export class ZipFormatError extends Error {}
@@ -87,28 +88,18 @@ function extras(b: Buffer): Map<number, Buffer> {
   return m;
 }
 
-/**
- * Every entry owns its own bytes: its local header (30 bytes at least) and its compressed data, before the central
- * directory and before the next entry's header. A zip whose directory points several entries at one stream, or
- * whose data holds the next entry's header (David Fifield's overlapping zip bombs: 6 MB that read as 256 TiB), is
- * refused before a byte is inflated, as Info-ZIP's `unzip -t` refuses it ("overlapped components").
- */
-function refuseOverlaps(entries: ZipEntry[], cdOffset: number): void {
-  const byOffset = [...entries].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
-  for (let i = 0; i < byOffset.length; i++) {
-    const e = byOffset[i]!;
-    // At least: the fixed part of its local header, then its data (the names and extras only add to it).
-    const end = e.localHeaderOffset + 30 + e.compressedSize;
-    const next = byOffset[i + 1];
-    if (next !== undefined && next.localHeaderOffset < end) {
-      throw new ZipFormatError(
-        `${next.name} lies inside the bytes of ${e.name} (entries that overlap: one stream read as several files, a zip bomb)`,
-      );
-    }
-    if (end > cdOffset) {
-      throw new ZipFormatError(`${e.name}: its data runs into the central directory`);
-    }
-  }
+/** Grows a Float64Array by doubling (a table of offsets: 8 bytes per entry, never an object per entry). */
+function grown(a: Float64Array, n: number): Float64Array {
+  if (n < a.length) return a;
+  const b = new Float64Array(a.length * 2);
+  b.set(a);
+  return b;
+}
+
+function overlapping(next: ZipEntry | undefined, holder: ZipEntry | undefined): ZipFormatError {
+  return new ZipFormatError(
+    `${next?.name ?? 'an entry'} lies inside the bytes of ${holder?.name ?? 'another entry'} (entries that overlap: one stream read as several files, a zip bomb)`,
+  );
 }
 
 export class ZipFile {
@@ -138,8 +129,8 @@ export class ZipFile {
     if (this.owned) closeSync(this.fd);
   }
 
-  /** The central directory, in stored order. Throws ZipFormatError for anything malformed or unsupported. */
-  entries(): ZipEntry[] {
+  /** Where the central directory is, from the end records (zip64 when they say so). */
+  private directory(): { count: number; size: number; offset: number } {
     const tailLen = Math.min(this.size, 22 + 0xffff);
     if (tailLen < 22) throw new ZipFormatError('too short to be a zip file');
     const tail = readAt(this.fd, this.size - tailLen, tailLen);
@@ -173,81 +164,190 @@ export class ZipFile {
     if (cdSize > MAX_CENTRAL_DIR || cdOffset + cdSize > this.size) {
       throw new ZipFormatError('the central directory is out of range');
     }
-    const cd = readAt(this.fd, cdOffset, cdSize);
-    const out: ZipEntry[] = [];
-    let off = 0;
+    return { count, size: cdSize, offset: cdOffset };
+  }
+
+  /**
+   * The central directory's entries one at a time, in stored order, read a window (1 MiB) at a time: nothing per
+   * entry is kept here, so a directory of millions of entries (up to 256 MiB) costs the caller only what it keeps.
+   * `digest` gets the sha256 of the directory's bytes once they were all read (to tell whether a second pass read
+   * the same directory).
+   */
+  *scan(digest?: (hex: string) => void): Generator<ZipEntry> {
+    const { count, size, offset } = this.directory();
+    const hash = createHash('sha256');
+    const end = offset + size;
+    let win: Buffer = Buffer.alloc(0);
+    let winPos = offset;
+    let pos = offset;
+    /** `n` bytes of the directory from `pos` (a view of the window, re-read from `pos` when it runs out). */
+    const bytes = (at: number, n: number): Buffer => {
+      if (at + n > end) return Buffer.alloc(0);
+      if (at < winPos || at + n > winPos + win.length) {
+        win = readAt(this.fd, at, Math.min(end - at, Math.max(n, READ_CHUNK)));
+        winPos = at;
+      }
+      return win.subarray(at - winPos, at - winPos + n);
+    };
     for (let i = 0; i < count; i++) {
-      if (off + 46 > cd.length || cd.readUInt32LE(off) !== SIG_CENTRAL) {
+      const head = bytes(pos, 46);
+      if (head.length < 46 || head.readUInt32LE(0) !== SIG_CENTRAL) {
         throw new ZipFormatError(`central directory entry ${i + 1} is damaged`);
       }
-      const madeBy = cd.readUInt16LE(off + 4);
-      const flags = cd.readUInt16LE(off + 8);
-      const method = cd.readUInt16LE(off + 10);
-      const time = cd.readUInt16LE(off + 12);
-      const date = cd.readUInt16LE(off + 14);
-      const crc = cd.readUInt32LE(off + 16);
-      let csize = cd.readUInt32LE(off + 20);
-      let usize = cd.readUInt32LE(off + 24);
-      const nameLen = cd.readUInt16LE(off + 28);
-      const extraLen = cd.readUInt16LE(off + 30);
-      const commentLen = cd.readUInt16LE(off + 32);
-      const ext = cd.readUInt32LE(off + 38);
-      let local = cd.readUInt32LE(off + 42);
-      const end = off + 46 + nameLen + extraLen + commentLen;
-      if (end > cd.length) throw new ZipFormatError(`central directory entry ${i + 1} runs past the directory`);
-      const rawName = cd.subarray(off + 46, off + 46 + nameLen);
-      const ex = extras(cd.subarray(off + 46 + nameLen, off + 46 + nameLen + extraLen));
-      const z64 = ex.get(0x0001);
-      if (z64) {
-        let p = 0;
-        const next = (): number => {
-          if (p + 8 > z64.length) throw new ZipFormatError('a zip64 extra field is too short');
-          const v = Number(z64.readBigUInt64LE(p));
-          p += 8;
-          return v;
-        };
-        if (usize === 0xffffffff) usize = next();
-        if (csize === 0xffffffff) csize = next();
-        if (local === 0xffffffff) local = next();
-      }
-      let name: string;
-      const unicodePath = ex.get(0x7075);
-      // A name marked UTF-8 (flag or Info-ZIP's Unicode path field) whose bytes are not is refused, never read with
-      // replacement characters: that would restore the file under another name (see tar-header.ts utf8Name).
-      const marked =
-        flags & 0x800
-          ? rawName
-          : unicodePath && unicodePath.length > 5 && unicodePath[0] === 1
-            ? unicodePath.subarray(5)
-            : null;
-      if (marked !== null) {
-        name = utf8OrNull(marked) ?? '';
-        if (name === '' && marked.length > 0) {
-          throw new ZipFormatError(
-            `the name ${JSON.stringify(cp437(rawName))} is marked UTF-8 but is not, so it cannot be restored under its own name`,
-          );
-        }
-      } else name = madeBy >> 8 === 0 ? cp437(rawName) : (utf8OrNull(rawName) ?? cp437(rawName));
-      if (flags & 0x1) throw new ZipFormatError(`${name} is encrypted (zip passwords are not supported)`);
-      if (!Number.isSafeInteger(csize) || !Number.isSafeInteger(usize) || local + 30 > this.size) {
-        throw new ZipFormatError(`${name}: sizes or offset out of range`);
-      }
-      out.push({
-        name,
-        method,
-        compressedSize: csize,
-        size: usize,
-        crc32: crc,
-        localHeaderOffset: local,
-        host: madeBy >> 8,
-        externalAttrs: ext,
-        flags,
-        mtime: dosTime(date, time),
-      });
-      off = end;
+      const len = 46 + head.readUInt16LE(28) + head.readUInt16LE(30) + head.readUInt16LE(32);
+      const rec = bytes(pos, len);
+      if (rec.length < len) throw new ZipFormatError(`central directory entry ${i + 1} runs past the directory`);
+      hash.update(rec);
+      pos += len;
+      yield this.parseCentral(rec);
     }
-    refuseOverlaps(out, cdOffset);
-    return out;
+    digest?.(hash.digest('hex'));
+  }
+
+  /** One central directory record (`rec` holds exactly its bytes). */
+  private parseCentral(rec: Buffer): ZipEntry {
+    const madeBy = rec.readUInt16LE(4);
+    const flags = rec.readUInt16LE(8);
+    const method = rec.readUInt16LE(10);
+    const time = rec.readUInt16LE(12);
+    const date = rec.readUInt16LE(14);
+    const crc = rec.readUInt32LE(16);
+    let csize = rec.readUInt32LE(20);
+    let usize = rec.readUInt32LE(24);
+    const nameLen = rec.readUInt16LE(28);
+    const extraLen = rec.readUInt16LE(30);
+    const ext = rec.readUInt32LE(38);
+    let local = rec.readUInt32LE(42);
+    const rawName = rec.subarray(46, 46 + nameLen);
+    const ex = extras(rec.subarray(46 + nameLen, 46 + nameLen + extraLen));
+    const z64 = ex.get(0x0001);
+    if (z64) {
+      let p = 0;
+      const next = (): number => {
+        if (p + 8 > z64.length) throw new ZipFormatError('a zip64 extra field is too short');
+        const v = Number(z64.readBigUInt64LE(p));
+        p += 8;
+        return v;
+      };
+      if (usize === 0xffffffff) usize = next();
+      if (csize === 0xffffffff) csize = next();
+      if (local === 0xffffffff) local = next();
+    }
+    let name: string;
+    const unicodePath = ex.get(0x7075);
+    // A name marked UTF-8 (flag or Info-ZIP's Unicode path field) whose bytes are not is refused, never read with
+    // replacement characters: that would restore the file under another name (see tar-header.ts utf8Name).
+    const marked =
+      flags & 0x800
+        ? rawName
+        : unicodePath && unicodePath.length > 5 && unicodePath[0] === 1
+          ? unicodePath.subarray(5)
+          : null;
+    if (marked !== null) {
+      name = utf8OrNull(marked) ?? '';
+      if (name === '' && marked.length > 0) {
+        throw new ZipFormatError(
+          `the name ${JSON.stringify(cp437(rawName))} is marked UTF-8 but is not, so it cannot be restored under its own name`,
+        );
+      }
+    } else name = madeBy >> 8 === 0 ? cp437(rawName) : (utf8OrNull(rawName) ?? cp437(rawName));
+    if (flags & 0x1) throw new ZipFormatError(`${name} is encrypted (zip passwords are not supported)`);
+    if (!Number.isSafeInteger(csize) || !Number.isSafeInteger(usize) || local + 30 > this.size) {
+      throw new ZipFormatError(`${name}: sizes or offset out of range`);
+    }
+    return {
+      name,
+      method,
+      compressedSize: csize,
+      size: usize,
+      crc32: crc,
+      localHeaderOffset: local,
+      host: madeBy >> 8,
+      externalAttrs: ext,
+      flags,
+      mtime: dosTime(date, time),
+    };
+  }
+
+  /**
+   * Reads the whole central directory once and judges its layout (see below), calling `each` for every entry;
+   * returns the sha256 of the directory's bytes. Keeps nothing per entry for a directory in the order of the data
+   * (16 bytes per entry while it runs otherwise, nothing after).
+   *
+   * Every entry owns its own bytes: its local header (30 bytes at least) and its compressed data, before the
+   * central directory and before the next entry's header. A zip whose directory points several entries at one
+   * stream, or whose data holds the next entry's header (David Fifield's overlapping zip bombs: 6 MB that read as
+   * 256 TiB), is refused before a byte is inflated, as Info-ZIP's `unzip -t` refuses it ("overlapped components").
+   * In another order: intervals [start, end) overlap exactly when, with starts and ends each sorted, some i-th end
+   * lies past the (i+1)-th start: two sorted tables of numbers do, without an object per entry.
+   */
+  checkLayout(each: (e: ZipEntry) => void = () => undefined): string {
+    const cdOffset = this.directory().offset;
+    let digest = '';
+    // The usual zip lists its entries in the order of their data (every tool we know writes it so): then each entry
+    // need only start at or after the end of the one before, and nothing is kept per entry at all.
+    let inOrder = true;
+    let lastStart = -1;
+    let lastEnd = 0;
+    let last: ZipEntry | undefined;
+    for (const e of this.scan((d) => (digest = d))) {
+      each(e);
+      // At least: the fixed part of its local header, then its data (the names and extras only add to it).
+      const end = e.localHeaderOffset + 30 + e.compressedSize;
+      if (end > cdOffset) throw new ZipFormatError(`${e.name}: its data runs into the central directory`);
+      if (!inOrder || e.localHeaderOffset <= lastStart) {
+        inOrder = false;
+        continue;
+      }
+      if (e.localHeaderOffset < lastEnd) throw overlapping(e, last!);
+      lastStart = e.localHeaderOffset;
+      lastEnd = end;
+      last = e;
+    }
+    if (!inOrder) this.checkUnordered(digest);
+    return digest;
+  }
+
+  /** The layout check of a directory listed in another order than its data: two sorted tables of numbers. */
+  private checkUnordered(judged: string): void {
+    let starts: Float64Array = new Float64Array(1024);
+    let ends: Float64Array = new Float64Array(1024);
+    let n = 0;
+    let digest = '';
+    for (const e of this.scan((d) => (digest = d))) {
+      starts = grown(starts, n);
+      ends = grown(ends, n);
+      starts[n] = e.localHeaderOffset;
+      ends[n] = e.localHeaderOffset + 30 + e.compressedSize;
+      n++;
+    }
+    if (digest !== judged) throw new ZipFormatError('the central directory changed while the archive was read');
+    const s = starts.subarray(0, n).sort();
+    const t = ends.subarray(0, n).sort();
+    for (let i = 0; i + 1 < n; i++) {
+      if (t[i]! <= s[i + 1]!) continue;
+      // Named as before (one more pass, only for a zip that is refused): the entry that starts inside another's bytes.
+      const inside = s[i + 1]!;
+      let next: ZipEntry | undefined;
+      let holder: ZipEntry | undefined;
+      for (const e of this.scan()) {
+        if (next === undefined && e.localHeaderOffset === inside) next = e;
+        else if (
+          holder === undefined &&
+          e.localHeaderOffset <= inside &&
+          inside < e.localHeaderOffset + 30 + e.compressedSize
+        )
+          holder = e;
+        if (next !== undefined && holder !== undefined) break;
+      }
+      throw overlapping(next, holder);
+    }
+  }
+
+  /** The central directory as a list, in stored order, its layout checked (small archives and tests). */
+  entries(): ZipEntry[] {
+    this.checkLayout();
+    return [...this.scan()];
   }
 
   /** Where an entry's data starts (after its local header). */

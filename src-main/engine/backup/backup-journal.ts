@@ -32,6 +32,11 @@ export interface BackupJournal {
   leaveStopped: boolean;
   /** The set folder being written (null: not created yet). */
   setDir: string | null;
+  /**
+   * SHA-256 of the manifest.json written (from phase verified): a backup killed before it recorded its set
+   * (backup/written-sets.ts) is recorded by the recovery, if the manifest on the medium is still that one.
+   */
+  manifestSha256?: string;
   phase: 'prechecks' | 'stopping' | 'archiving' | 'verifying' | 'verified' | 'starting' | 'started';
 }
 
@@ -106,6 +111,25 @@ async function hasManifest(setDir: string): Promise<boolean> {
   );
 }
 
+/**
+ * A set that verified before the kill: recorded as this machine's (retention may count it) when its manifest.json
+ * is still the one the journal says was written; otherwise it is left unrecorded (kept for good, never counted) and
+ * its "started" record dropped, so that it is never taken for the debris of an interrupted backup either.
+ */
+async function recordCompleteSet(stateDir: string, j: BackupJournal, setDir: string): Promise<void> {
+  const { readBackupSet } = await import('./manifest.js');
+  const { forgetStarted, manifestSha256, recordSetVerified } = await import('./written-sets.js');
+  const set = await readBackupSet(setDir).catch(() => null);
+  if (set !== null && j.manifestSha256 !== undefined && manifestSha256(set.text) === j.manifestSha256) {
+    await recordSetVerified(stateDir, setDir, j.profile.id, set.text, {
+      createdAt: set.manifest.createdAt,
+      class: set.manifest.class ?? 'manual',
+    });
+  } else {
+    await forgetStarted(stateDir, setDir, j.profile.id);
+  }
+}
+
 async function recoverHoldingLock(stateDir: string, io: Pick<RunbookIO, 'emit'>): Promise<BackupRecovery | null> {
   const j = await readBackupJournal(stateDir);
   if (j === null) return null;
@@ -154,6 +178,7 @@ async function recoverHoldingLock(stateDir: string, io: Pick<RunbookIO, 'emit'>)
     );
     if (exists && (await hasManifest(j.setDir))) {
       lines.push(`Its backup ${j.setDir} had verified before the interruption and is complete.`);
+      await recordCompleteSet(stateDir, j, j.setDir).catch(() => undefined);
     } else if (exists) {
       unfinishedSet = j.setDir;
       lines.push(

@@ -108,6 +108,7 @@ export async function adoptIntoSet(
   io: ArchiveIo,
   device: { id: string; hostname: string },
   splitSize?: number,
+  keepFreeBytes?: number,
 ): Promise<{ manifest: BackupManifest; result: AdoptArchiveResult }> {
   if (splitSize !== undefined && (!Number.isInteger(splitSize) || splitSize < 1024 * 1024)) {
     throw new RecoveryError('BAD_INPUT', 'The split size must be a whole number of at least 1 MiB.');
@@ -120,7 +121,13 @@ export async function adoptIntoSet(
   await fsp.mkdir(setDir, { mode: 0o700 });
   try {
     const r = await adoptArchive(
-      { source, items: mapItemsFor(profile), outDir: setDir, ...(splitSize !== undefined ? { splitSize } : {}) },
+      {
+        source,
+        items: mapItemsFor(profile),
+        outDir: setDir,
+        ...(splitSize !== undefined ? { splitSize } : {}),
+        ...(keepFreeBytes !== undefined ? { keepFreeBytes } : {}),
+      },
       io,
     );
     const own = profile.ownership;

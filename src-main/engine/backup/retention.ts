@@ -1,6 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
-import { removeTreeNoFollow } from '../util/safe-delete.js';
+import { SafeDir } from '../util/atomic-fs.js';
+import { removeHeldTree } from '../util/safe-delete.js';
 import { MANIFEST_NAME, readBackupSet, type BackupClass } from './manifest.js';
 import {
   forgetSets,
@@ -30,6 +31,8 @@ export interface RetentionCandidate {
   class: BackupClass;
   /** Why this machine's record of the sets it wrote (written-sets.ts) does not vouch for it; absent: it does. */
   unvouched?: string;
+  /** SHA-256 of its manifest.json as judged: it is removed only while the folder by its name still has that one. */
+  manifestSha256?: string;
 }
 
 export interface RetentionRemoval {
@@ -145,16 +148,19 @@ export async function retentionCandidates(
   deviceDir: string,
   profileId: string,
   records: WrittenSet[],
+  held?: SafeDir,
 ): Promise<{ sets: RetentionCandidate[]; debris: string[] }> {
-  const names = await fsp.readdir(deviceDir);
+  // Read through the device folder held open when given (an account that may write the stick can swap its path).
+  const at = (n: string): string => (held === undefined ? path.join(deviceDir, n) : held.at(n));
+  const names = await fsp.readdir(held === undefined ? deviceDir : held.self);
   const sets: RetentionCandidate[] = [];
   const debris: string[] = [];
   for (const n of names) {
     if (!n.startsWith(`Backup_${profileId}_`)) continue;
     const dir = path.join(deviceDir, n);
-    const st = await fsp.lstat(dir).catch(() => null);
+    const st = await fsp.lstat(at(n)).catch(() => null);
     if (st === null || !st.isDirectory()) continue;
-    const hasManifest = await fsp.lstat(path.join(dir, MANIFEST_NAME)).then(
+    const hasManifest = await fsp.lstat(path.join(at(n), MANIFEST_NAME)).then(
       () => true,
       () => false,
     );
@@ -163,17 +169,19 @@ export async function retentionCandidates(
       // not debris, whatever it is called.
       // And only one this machine recorded starting: a folder named like ours holding a backup's files (a set
       // whose manifest.json was lost, a copy) may be someone's only copy of their data.
-      if (recordedStarted(records, dir, profileId) && (await isOurUnfinishedSet(dir, n, profileId))) debris.push(dir);
+      if (recordedStarted(records, dir, profileId) && (await isOurUnfinishedSet(at(n), n, profileId))) debris.push(dir);
       continue;
     }
     try {
-      const s = await readBackupSet(dir);
+      const s = await readBackupSet(at(n));
       if (s.manifest.profile.id === profileId) {
-        const unvouched = unvouchedReason(records, dir, profileId, manifestSha256(s.text));
+        const sha256 = manifestSha256(s.text);
+        const unvouched = unvouchedReason(records, dir, profileId, sha256);
         sets.push({
           dir,
           createdAt: s.manifest.createdAt,
           class: s.manifest.class ?? 'manual',
+          manifestSha256: sha256,
           ...(unvouched === null ? {} : { unvouched }),
         });
       }
@@ -217,31 +225,83 @@ export async function applyRetention(
   profileId: string,
   policy: RetentionPolicy,
   current: string,
-  opts: { stateDir: string; now?: Date },
+  opts: { stateDir: string; now?: Date; deviceFolder?: SafeDir },
 ): Promise<{ removed: RetentionRemoval[]; notCounted: RetentionNotCounted[] }> {
   const now = opts.now ?? new Date();
-  const { sets, debris } = await retentionCandidates(deviceDir, profileId, await readWrittenSets(opts.stateDir));
+  const held = opts.deviceFolder ?? (await SafeDir.open(deviceDir));
+  try {
+    return await applyHeld(deviceDir, held, profileId, policy, current, now, opts.stateDir);
+  } finally {
+    if (opts.deviceFolder === undefined) await held.close();
+  }
+}
+
+async function applyHeld(
+  deviceDir: string,
+  held: SafeDir,
+  profileId: string,
+  policy: RetentionPolicy,
+  current: string,
+  now: Date,
+  stateDir: string,
+): Promise<{ removed: RetentionRemoval[]; notCounted: RetentionNotCounted[] }> {
+  const { sets, debris } = await retentionCandidates(deviceDir, profileId, await readWrittenSets(stateDir), held);
   const { notCounted } = vouchedSets(sets, { now, current });
   const removed: RetentionRemoval[] = [];
   for (const dir of debris) {
     if (path.resolve(dir) === path.resolve(current)) continue;
-    removeTreeNoFollow(dir);
+    const n = path.basename(dir);
+    if (!(await removeIfStill(held, n, dir, (self) => isOurUnfinishedSet(self, n, profileId)))) continue;
     removed.push({ dir, createdAt: null, class: null, reason: 'unfinished (interrupted) backup, superseded' });
   }
   for (const r of planRetention(sets, policy, { now, current })) {
-    removeTreeNoFollow(r.dir);
-    removed.push(r);
+    const judged = sets.find((x) => x.dir === r.dir)?.manifestSha256;
+    const sameManifest = async (self: string): Promise<boolean> => {
+      const s = await readBackupSet(`${self}/.`).catch(() => null);
+      return s !== null && judged !== undefined && manifestSha256(s.text) === judged;
+    };
+    if (!(await removeIfStill(held, path.basename(r.dir), r.dir, sameManifest))) continue;
+    removed.push({ dir: r.dir, createdAt: r.createdAt, class: r.class, reason: r.reason });
   }
+  // A record left behind (the state folder not writable now) only stays until the file's cap: never fatal here.
   await forgetSets(
-    opts.stateDir,
+    stateDir,
     removed.map((r) => r.dir),
     profileId,
-  );
+  ).catch(() => undefined);
   await removeReportsOf(
-    deviceDir,
+    held,
     removed.map((r) => path.basename(r.dir)),
   );
   return { removed, notCounted };
+}
+
+/**
+ * Removes the set folder `name` of the device folder held as `dev` only if, opened by descriptor (never through a
+ * link), it still is what was judged (`still`, given a path to the folder held): judging and deleting by the name
+ * would delete whatever an account that may write the device folder renamed to it in between (root's newest set,
+ * whose files that account cannot delete itself). What is deleted is the folder held; its name goes only while it
+ * still names that folder. False when it was not removed (gone, replaced, or no longer what was judged: kept).
+ */
+async function removeIfStill(
+  dev: SafeDir,
+  name: string,
+  shown: string,
+  still: (self: string) => Promise<boolean>,
+): Promise<boolean> {
+  let f: SafeDir;
+  try {
+    f = await SafeDir.open(dev.at(name), shown);
+  } catch {
+    return false;
+  }
+  try {
+    if (!(await still(f.self))) return false;
+    removeHeldTree(dev.at(name), f.fh.fd);
+    return true;
+  } finally {
+    await f.close();
+  }
 }
 
 /**
@@ -249,20 +309,20 @@ export async function applyRetention(
  * the stick never shows a report for a backup that is gone. A report is matched by the set folder it names; one
  * that cannot be read, or that names another set, is left alone.
  */
-async function removeReportsOf(deviceDir: string, removedSets: string[]): Promise<void> {
+async function removeReportsOf(deviceDir: SafeDir, removedSets: string[]): Promise<void> {
   if (removedSets.length === 0) return;
   const gone = new Set(removedSets);
-  for (const n of await fsp.readdir(deviceDir).catch(() => [] as string[])) {
+  for (const n of await deviceDir.readdir().catch(() => [] as string[])) {
     const m = /^(report-backup-[\w.-]+)\.json$/.exec(n);
     if (m === null) continue;
     try {
-      const file = path.join(deviceDir, n);
+      const file = deviceDir.at(n);
       const st = await fsp.lstat(file);
       if (!st.isFile() || st.size > 4 * 1024 * 1024) continue;
       const j = JSON.parse(await fsp.readFile(file, 'utf8')) as { kind?: unknown; backupPath?: unknown };
       if (j.kind !== 'backup' || typeof j.backupPath !== 'string') continue;
       if (!gone.has(path.basename(j.backupPath.replace(/[\\/]+$/, '')))) continue;
-      for (const ext of ['.json', '.html', '.pdf']) await fsp.rm(path.join(deviceDir, m[1] + ext), { force: true });
+      for (const ext of ['.json', '.html', '.pdf']) await fsp.rm(deviceDir.at(m[1] + ext), { force: true });
     } catch {
       // Not a report this tool can read: not ours to delete.
     }

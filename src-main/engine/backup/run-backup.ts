@@ -53,10 +53,10 @@ import { BackupJournalStore, recoverInterruptedBackup } from './backup-journal.j
 import { archiveSpaceNeeded } from './space-needed.js';
 import { signManifest } from './manifest-integrity.js';
 import { applyRetention, type RetentionPolicy, type RetentionRemoval } from './retention.js';
-import { forgetSets, recordSetStarted, recordSetVerified } from './written-sets.js';
+import { forgetSets, manifestSha256, recordSetStarted, recordSetVerified } from './written-sets.js';
 import { restoreText, sha256SumsText } from './restore-txt.js';
 import { MATCH_TEXT_MAX } from '../profiles/safe-pattern.js';
-import { removeHeldTree, removeTreeNoFollow } from '../util/safe-delete.js';
+import { removeHeldTree } from '../util/safe-delete.js';
 
 export interface BackupOptions {
   profile: Profile;
@@ -397,6 +397,8 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
           items: c.items.map((i) => ({ id: i.id, path: i.path })),
           allowEmpty: c.o.profile.steps.some((x) => x.kind === 'artifact'),
           outDir: c.setDir,
+          // The parts go into the set folder held open above, not wherever its path leads by the first write.
+          ...(process.platform === 'linux' ? { outDirAt: `${c.set.self}/.` } : {}),
           ...(c.ageKey !== null ? { ageKey: c.ageKey } : {}),
           ...(c.splitSize !== undefined ? { splitSize: c.splitSize } : {}),
           totals: [...c.sizes.values()].reduce(
@@ -482,6 +484,7 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       crashPoint('backup:sums-written');
       await writeInDir(set, MANIFEST_NAME, manifestText, 0o600);
       c.journal.j.phase = 'verified';
+      c.journal.j.manifestSha256 = manifestSha256(manifestText);
       await c.journal.save('verified');
       // Only now, verified: retention counts (and may one day delete) only the sets this machine recorded here.
       await recordSetVerified(c.journal.stateDir, c.setDir!, c.o.profile.id, manifestText, {
@@ -540,7 +543,8 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
         c.o.profile.id,
         retentionPolicy(c.o),
         c.setDir!,
-        { stateDir: c.journal.stateDir },
+        // Through the device folder this job holds: what is judged and deleted is in it, whatever its path names now.
+        { stateDir: c.journal.stateDir, ...(c.deviceFolder !== null ? { deviceFolder: c.deviceFolder } : {}) },
       );
       c.removedOld = removed;
       const kept =
@@ -943,8 +947,14 @@ async function cleanupAfterFailure(
     // On a stick other accounts may write to: by descriptor, never following a link swapped in meanwhile. What
     // is emptied is the held folder; its name is removed only while it still names that folder.
     try {
-      if (c.set !== null) removeHeldTree(c.setDir, c.set.fh.fd);
-      else removeTreeNoFollow(c.setDir);
+      // Only a folder this job made and holds: when it has none (its mkdir failed, or the folder it made was swapped
+      // before it was opened), whatever bears the set's name is not its to delete. An account that may write the
+      // device folder can give that name to another set (root's previous backup) between the choice of the name and
+      // the mkdir, which then fails. Nothing is removed; the record of the start is dropped.
+      if (c.set !== null) {
+        const name = path.basename(c.setDir);
+        removeHeldTree(c.deviceFolder !== null ? c.deviceFolder.at(name) : c.setDir, c.set.fh.fd);
+      }
       await forgetSets(c.journal.stateDir, [c.setDir], c.o.profile.id).catch(() => undefined);
     } catch {
       setLeft = true;

@@ -131,6 +131,12 @@ export async function forgetSets(stateDir: string, setDirs: string[], profileId:
   await update(stateDir, (all) => all.filter((e) => !gone.some((g) => sameSet(e, g))));
 }
 
+/** Drops the "started" record of a set (never a verified one): its folder is then never removed as debris. */
+export async function forgetStarted(stateDir: string, setDir: string, profileId: string): Promise<void> {
+  const id = idOf(setDir, profileId);
+  await update(stateDir, (all) => all.filter((e) => !(e.state === 'started' && sameSet(e, id))));
+}
+
 /**
  * Whether the records vouch for the set in `setDir` whose manifest.json hashes to `sha256`: null when they do (a
  * verified record of the same profile, device folder and set name, with that hash), else why not, in plain words.

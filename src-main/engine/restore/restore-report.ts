@@ -1,10 +1,12 @@
+import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { toRecoveryError } from '../errors.js';
 import { localDeviceId } from '../media/device-id.js';
-import { buildReport, renderReportPdf, writePdfs, writeReport } from '../report/index.js';
+import { buildReport, renderReportPdf, writePdfs, writeReport, type PdfPlace } from '../report/index.js';
 import { cleanTicket, hasTicket } from '../report/ticket.js';
-import { writeFileAtomic } from '../util/atomic-fs.js';
+import { writeInDir, type SafeDir } from '../util/atomic-fs.js';
+import { openFolderNoForeignLinks } from '../util/no-foreign-links.js';
 import type { ReportData, ReportStep } from '../report/types.js';
 import { TOOL_VERSION } from '../version.js';
 import type { JournalStore } from './journal.js';
@@ -125,41 +127,55 @@ export async function restoreReportData(store: JournalStore, ok = true): Promise
 
 const OPEN_CREDENTIALS_WARNING = /^These entries still need their secrets/;
 
+/**
+ * A report folder held open: the stick's (beside the backup) is whoever may write the stick's, who could put a link
+ * in place of one of its folders between our checks and the writes (root would then write the report where the link
+ * leads), so it is opened without following such a link (UNSAFE_PATH: a warning, the machine's copy is written).
+ * The machine's own report folder (in the root-only state folder) is made when missing.
+ */
+async function openReportDir(store: JournalStore, dir: string): Promise<SafeDir> {
+  if (path.resolve(dir) === path.resolve(store.stateDir, 'reports')) {
+    await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+  }
+  return openFolderNoForeignLinks(dir);
+}
+
 /** Writes the report to each folder on its own: a read-only stick is a warning, not a failed restore. */
 export async function writeRestoreReport(store: JournalStore): Promise<{ written: string[]; warnings: string[] }> {
   const data = await restoreReportData(store);
   const written: string[] = [];
   const warnings: string[] = [];
-  const htmlFiles: string[] = [];
-  for (const dir of reportDirsFor(store)) {
-    try {
-      // The PDF is made once below, for every folder that took the HTML.
-      const files = await writeReport(data, [dir], { pdf: null });
-      written.push(...files);
-      htmlFiles.push(...files.filter((f) => f.endsWith('.html')));
-    } catch (e) {
-      warnings.push(`The report could not be written to ${dir}: ${toRecoveryError(e, dir).message}`);
+  const places: PdfPlace[] = [];
+  const held: SafeDir[] = [];
+  try {
+    for (const dir of reportDirsFor(store)) {
+      try {
+        const d = await openReportDir(store, dir);
+        held.push(d);
+        // The PDF is made once below, for every folder that took the HTML.
+        const files = await writeReport(data, [d], { pdf: null });
+        written.push(...files);
+        for (const f of files.filter((x) => x.endsWith('.html')))
+          places.push({ base: f.slice(0, -'.html'.length), dir: d });
+      } catch (e) {
+        warnings.push(`The report could not be written to ${dir}: ${toRecoveryError(e, dir).message}`);
+      }
     }
-  }
-  if (htmlFiles.length > 0) {
-    const { html } = buildReport(data);
-    const pdf = await renderReportPdf(data, html, { onWarning: (w) => warnings.push(w) });
-    if (pdf !== null) {
-      written.push(
-        ...(await writePdfs(
-          htmlFiles.map((h) => h.slice(0, -'.html'.length)),
-          pdf,
-          { onWarning: (w) => warnings.push(w) },
-        )),
-      );
+    if (places.length > 0) {
+      const { html } = buildReport(data);
+      const pdf = await renderReportPdf(data, html, { onWarning: (w) => warnings.push(w) });
+      if (pdf !== null) written.push(...(await writePdfs(places, pdf, { onWarning: (w) => warnings.push(w) })));
     }
+  } finally {
+    for (const d of held) await d.close();
   }
   return { written, warnings };
 }
 
 /**
  * Writes the report again over the files the report step wrote (same names), after a later decision (old
- * folders deleted or kept, credentials entered): a ticket gets one report, and it is the last word.
+ * folders deleted or kept, credentials entered): a ticket gets one report, and it is the last word. Through each
+ * folder opened as in writeRestoreReport, never by the stick's path.
  */
 export async function rewriteRestoreReport(store: JournalStore): Promise<string[]> {
   const html = store.j.reports.filter((r) => r.endsWith('.html'));
@@ -167,22 +183,29 @@ export async function rewriteRestoreReport(store: JournalStore): Promise<string[
   const data = await restoreReportData(store);
   const { json, html: page } = buildReport(data);
   const written: string[] = [];
-  const bases: string[] = [];
-  for (const h of html) {
-    const base = h.slice(0, -'.html'.length);
-    try {
-      // 0600 like the first writing: the report names machines, folders and accounts.
-      await writeFileAtomic(`${base}.json`, json, 0o600);
-      await writeFileAtomic(h, page, 0o600);
-      written.push(`${base}.json`, h);
-      bases.push(base);
-    } catch {
-      // A stick that is gone keeps the earlier report; the machine's copy is rewritten.
+  const places: PdfPlace[] = [];
+  const held: SafeDir[] = [];
+  try {
+    for (const h of html) {
+      const base = h.slice(0, -'.html'.length);
+      try {
+        const d = await openReportDir(store, path.dirname(h));
+        held.push(d);
+        // 0600 like the first writing: the report names machines, folders and accounts.
+        await writeInDir(d, `${path.basename(base)}.json`, json, 0o600);
+        await writeInDir(d, path.basename(h), page, 0o600);
+        written.push(`${base}.json`, h);
+        places.push({ base, dir: d });
+      } catch {
+        // A stick that is gone keeps the earlier report; the machine's copy is rewritten.
+      }
     }
-  }
-  if (bases.length > 0) {
-    const pdf = await renderReportPdf(data, page);
-    if (pdf !== null) written.push(...(await writePdfs(bases, pdf)));
+    if (places.length > 0) {
+      const pdf = await renderReportPdf(data, page);
+      if (pdf !== null) written.push(...(await writePdfs(places, pdf)));
+    }
+  } finally {
+    for (const d of held) await d.close();
   }
   // The journal lists every file of the report (a PDF made only now included).
   for (const f of written) if (!store.j.reports.includes(f)) store.j.reports.push(f);

@@ -7,7 +7,7 @@ import { crashPoint } from './crash-point.js';
 import { rewriteRestoreReport, writeRestoreReport } from './restore-report.js';
 import { formatBytes } from '../progress.js';
 import { discardInto, removeTreeNoFollow } from '../util/safe-delete.js';
-import { holdWorkDirs, releaseWorkDirs, removeWorkDirs, workDirOf } from './steps-swap.js';
+import { holdWorkDirs, releaseWorkDirs, removeWorkDirs, workDirFd, workDirOf } from './steps-swap.js';
 import { removeWork } from '../runbook/product/product-steps.js';
 import { sizeTrees } from '../archive/index.js';
 
@@ -185,7 +185,7 @@ export async function deleteSetAside(c: Pick<RestoreCtx, 'store'>): Promise<stri
       if (i.hadOriginal) {
         // The service (its own account) runs again: a recursive delete by path could be redirected through a
         // folder swapped for a link. Renamed into the root-only work folder first, then deleted by descriptor.
-        discardInto(workDirOf(i), i.setAside, `trash-${i.id}`, held.get(workDirOf(i)));
+        discardInto(workDirOf(i), i.setAside, `trash-${i.id}`, workDirFd(held, workDirOf(i)));
         removed.push(i.setAside);
         crashPoint(`finish:removed:${i.id}`);
       }

@@ -55,6 +55,9 @@ async function installedVersion(c: RestoreCtx): Promise<{ version: string | null
   return { version: null, from: 'nowhere' };
 }
 
+/** What the copy of a hand-made archive leaves free on the state folder's disk, at least. */
+const KEEP_FREE = 16 * 1024 * 1024;
+
 /**
  * A hand-made archive: read it through into a set of this restore's own (journal folder, root-only), unless
  * an earlier run finished that already (its manifest is written last). Only the folders found are restored.
@@ -72,7 +75,7 @@ async function readHandMadeSource(
     // runs: room for it is checked first, as for the staging copies. Recompressed, it may come out somewhat
     // larger than the archive (a faster gzip level than the archive's): a quarter more, plus a margin.
     const size = (await fsp.stat(hm.file)).size;
-    const need = Math.ceil(size * 1.25) + 16 * 1024 * 1024;
+    const need = Math.ceil(size * 1.25) + KEEP_FREE;
     const { freeBytes } = await freeSpace(path.dirname(j.backup));
     if (freeBytes < need) {
       throw new RecoveryError(
@@ -92,6 +95,11 @@ async function readHandMadeSource(
         id: 'hand-made',
         hostname: '',
       },
+      undefined,
+      // The quarter is a guess: an archive packed harder than our level 1 (zip -9 of zero-filled files comes out 4.5
+      // times larger, a hostile one likewise) would otherwise fill the disk under the running product. The copy
+      // stops while this much is still free.
+      KEEP_FREE,
     );
     c.manifest = r.manifest;
     hm.source = r.manifest.source!;

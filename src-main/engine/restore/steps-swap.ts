@@ -1,4 +1,4 @@
-import { closeSync, promises as fsp } from 'node:fs';
+import { closeSync, existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { extractArchive } from '../archive/index.js';
 import { RecoveryError, toRecoveryError, unpackFailed } from '../errors.js';
@@ -38,6 +38,9 @@ export function workDirOf(i: ItemPlan): string {
   return path.dirname(i.staging);
 }
 
+/** holdWorkDirs' mark for a work folder whose parent does not exist (nothing is in it, nothing to hold). */
+const NOWHERE = -1;
+
 /**
  * Removes the restore's work folders (what is left in them is the restore's own: staging, trash): those in `held`
  * (opened and judged by holdWorkDirs) through their descriptors, the others once judged root's own (0700) on a
@@ -47,6 +50,7 @@ export function workDirOf(i: ItemPlan): string {
 export function removeWorkDirs(items: ItemPlan[], held?: Map<string, number>): void {
   for (const d of new Set(items.map(workDirOf))) {
     const fd = held?.get(d);
+    if (fd === NOWHERE) continue;
     if (fd !== undefined) {
       removeHeldTree(d, fd);
       continue;
@@ -76,7 +80,11 @@ export function removeWorkDirs(items: ItemPlan[], held?: Map<string, number>): v
 export function holdWorkDirs(items: ItemPlan[]): Map<string, number> {
   const held = new Map<string, number>();
   try {
-    for (const d of new Set(items.map(workDirOf))) held.set(d, openPrivateDir(ensureFolder(d)));
+    for (const d of new Set(items.map(workDirOf))) {
+      // A target whose parent folder was never made (a restore stopped before it unpacked): nothing of it exists.
+      if (!existsSync(path.dirname(d))) held.set(d, NOWHERE);
+      else held.set(d, openPrivateDir(ensureFolder(d)));
+    }
   } catch (e) {
     releaseWorkDirs(held);
     throw e;
@@ -85,15 +93,24 @@ export function holdWorkDirs(items: ItemPlan[]): Map<string, number> {
 }
 
 export function releaseWorkDirs(held: Map<string, number>): void {
-  for (const fd of held.values()) closeSync(fd);
+  for (const fd of held.values()) if (fd !== NOWHERE) closeSync(fd);
   held.clear();
 }
 
-/** `p`, a path directly inside a held work folder, through that folder's descriptor (Linux; the path elsewhere). */
+/** The descriptor of the held work folder `dir`, or undefined (not held, or its parent does not exist). */
+export function workDirFd(held: Map<string, number>, dir: string): number | undefined {
+  const fd = held.get(dir);
+  return fd === NOWHERE ? undefined : fd;
+}
+
+/**
+ * `p`, a path directly inside a held work folder, through that folder's descriptor (Linux; the path elsewhere, and
+ * where the work folder's parent does not exist: nothing can be there).
+ */
 export function inWorkDir(held: Map<string, number>, p: string): string {
   const fd = held.get(path.dirname(p));
   if (fd === undefined) throw new RecoveryError('INTERNAL', `${p} is not in a work folder of this restore.`);
-  return process.platform === 'linux' ? `/proc/self/fd/${fd}/${path.basename(p)}` : p;
+  return process.platform === 'linux' && fd !== NOWHERE ? `/proc/self/fd/${fd}/${path.basename(p)}` : p;
 }
 
 export const stopStep: Step<RestoreCtx> = {
