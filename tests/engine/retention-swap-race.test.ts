@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup, type BackupOptions } from '../../src-main/engine/backup/run-backup.js';
 import { recordSetStarted } from '../../src-main/engine/backup/written-sets.js';
 import { parseProfile } from '../../src-main/engine/profiles/load.js';
+import { runMirror } from '../../src-main/engine/schedule/mirror.js';
 import { autoConfirm, type RunbookIO } from '../../src-main/engine/runbook/runner.js';
 import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
 import { isRoot } from '../helpers/datasets.js';
@@ -15,6 +16,7 @@ import { racerAsync } from '../helpers/racer-run.js';
 import { ensureTestOwner } from '../helpers/restore-driver.js';
 
 /**
+ * (The mirror's prune likewise: it judged the copies on the stick by their manifest's hash, then deleted by name.)
  * A backup onto a stick whose device folder (EdgeRecovery/<device>) another account may write: that account cannot
  * delete root's sets (root's folders, root's 0600 files), but it may rename them, each within that folder. Retention
  * and the clean-up after a failure deleted by the set's name: judged one folder, then deleted whatever bore its name
@@ -169,5 +171,55 @@ describe.skipIf(!isRoot || skipLoopTests)('retention and clean-up on a stick ano
       'data.tar.gz',
       'manifest.json',
     ]);
+  }, 300_000);
+
+  it('mirror: never deletes the copy just made by giving it the name of a copy its prune judged superseded', async () => {
+    // The sets, on this machine's backup disk (root's), recorded as written by this machine.
+    const from = path.join(work, 'from');
+    await fsp.mkdir(from, { mode: 0o755 });
+    const mirrorState = path.join(work, 'state-mbox');
+    const back = (at: string) => backup('mbox', at, { to: from, stateDir: mirrorState });
+    const mirror = () =>
+      runMirror(
+        { from, to: stick.mountpoint, keep: 2, stateDir: mirrorState },
+        { emit: () => undefined, interaction: autoConfirm },
+      ).then(
+        () => 'ok',
+        (e: unknown) => String((e as { code?: string }).code ?? e),
+      );
+    const group = await deviceFolder('mbox');
+    expect(await back('2026-11-01T10:00:00Z')).toBe('ok');
+    expect(await back('2026-11-02T10:00:00Z')).toBe('ok');
+    expect(await mirror()).toBe('ok');
+    expect(await back('2026-11-03T10:00:00Z')).toBe('ok');
+    expect(await back('2026-11-04T10:00:00Z')).toBe('ok');
+    const c1 = path.join(group, 'Backup_hand_20261101_1000Z');
+    const c2 = path.join(group, 'Backup_hand_20261102_1000Z');
+    const c4 = path.join(group, 'Backup_hand_20261104_1000Z');
+    // The account's bait: a folder named like a set whose manifest.json (a sparse GiB) takes root a while to hash,
+    // listed after the copies (Node lists a folder sorted by name).
+    const last = 'Backup_zz_bait';
+    await fsp.mkdir(path.join(group, last));
+    const bait = path.join(group, last, 'manifest.json');
+    execFileSync('truncate', ['-s', '2G', bait]);
+    for (const x of [path.dirname(bait), bait]) await fsp.chown(x, uidForUser(OWNER)!, gidForGroup(OWNER)!);
+    const stop = path.join(work, 'stop-mirror');
+    // While root hashes the bait in its prune (every copy judged; the new copy is there by then): the copy it will delete (c2) renamed aside, and the copy
+    // this run just made (c4) renamed to c2's name.
+    const racer = racerAsync(OWNER, ['rename-when-read', bait, c4, stop, '120', c2, `${c2}.judged`, c4, c2]);
+    let outcome: string;
+    try {
+      outcome = await mirror();
+    } finally {
+      await fsp.writeFile(stop, '');
+    }
+    const said = await racer;
+    expect({ outcome, said }).toEqual({ outcome: 'ok', said: { seen: true, renamed: [`${c2}.judged`, c2] } });
+    expect(existsSync(c1)).toBe(false);
+    // The copy just made is on the stick, under the name the account gave it, whole.
+    const m = JSON.parse(await fsp.readFile(path.join(c2, 'manifest.json'), 'utf8').catch(() => '{}')) as {
+      createdAt?: string;
+    };
+    expect(m.createdAt).toBe('2026-11-04T10:00:00.000Z');
   }, 300_000);
 });

@@ -278,5 +278,34 @@ if (mode === 'exec-setuid') {
       }
     }
   }
+} else if (mode === 'rename-when-read') {
+  // As an account that may write the stick's device folder: once `after` exists, wait until root reads the file
+  // `bait` (a file of its own, its times set back so that a read moves its access time, relatime), then do the
+  // renames `from`→`to`, in order, at once.
+  const [bait, after, stopFile, seconds, ...pairs] = args;
+  const until = Date.now() + Number(seconds) * 1000;
+  const nap = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+  while (Date.now() < until && !fs.existsSync(stopFile) && !fs.existsSync(after)) nap(2);
+  fs.utimesSync(bait, 1000, 1000);
+  const first = fs.statSync(bait).atimeMs;
+  out.renamed = [];
+  out.seen = false;
+  while (Date.now() < until && !fs.existsSync(stopFile)) {
+    if (fs.statSync(bait).atimeMs !== first) {
+      out.seen = true;
+      break;
+    }
+    nap(2);
+  }
+  if (out.seen) {
+    for (let i = 0; i + 1 < pairs.length; i += 2) {
+      try {
+        fs.renameSync(pairs[i], pairs[i + 1]);
+        out.renamed.push(pairs[i + 1]);
+      } catch (e) {
+        out.renamed.push(`${pairs[i + 1]}: ${e.code}`);
+      }
+    }
+  }
 }
 process.stdout.write(JSON.stringify(out) + '\n');

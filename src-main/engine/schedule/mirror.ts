@@ -14,7 +14,7 @@ import { CREATE_EXCL_FLAGS, openDirNoFollow, SafeDir } from '../util/atomic-fs.j
 import { fileKind, openRegularFile, readGivenFile, refuseSpecialPath, STICK_HINT } from '../util/given-path.js';
 import { withJobLock } from '../util/job-lock.js';
 import { recordMirrored, type MirrorRecord } from './mirror-record.js';
-import { removeTreeNoFollow } from '../util/safe-delete.js';
+import { removeHeldTree, removeTreeNoFollow } from '../util/safe-delete.js';
 
 export interface MirrorOptions {
   /** Where the backups are: a backup disk's mount point, its EdgeRecovery folder, or a product's backup folder. */
@@ -138,6 +138,30 @@ async function filesOf(dir: string): Promise<{ name: string; size: number }[]> {
     out.push({ name: e.name, size: (await fsp.lstat(path.join(dir, e.name))).size });
   }
   return out;
+}
+
+/**
+ * Removes the copy folder `at` (in the device folder held open) only if, opened by descriptor (never a link), its
+ * manifest.json still hashes to `hash`, the value judged: an account that may write the device folder can rename
+ * root's copies in it (not delete them), and give the copy this run just made the name of one judged superseded in
+ * between; deleting by the name then deleted that copy. What is deleted is the folder held; its name goes only while
+ * it still names that folder. False: gone, replaced, or another copy by now (kept).
+ */
+async function removeCopyIfStill(at: string, shown: string, hash: string): Promise<boolean> {
+  let f: SafeDir;
+  try {
+    f = await SafeDir.open(at, shown);
+  } catch {
+    return false;
+  }
+  try {
+    const now = await hashFile(path.join(f.self, MANIFEST_NAME)).catch(() => null);
+    if (now !== hash) return false;
+    removeHeldTree(at, f.fh.fd);
+    return true;
+  } finally {
+    await f.close();
+  }
 }
 
 async function hashFile(file: string): Promise<string> {
@@ -545,7 +569,8 @@ const steps: RunbookDef<Ctx>['steps'] = [
             for (const e of list) {
               if (kept.has(e.hash) || keepNow.has(path.resolve(e.p))) continue;
               // On the stick, which other accounts may write to: by descriptor, never following a link.
-              removeTreeNoFollow(e.at);
+              if (c.o.glob) removeTreeNoFollow(e.at);
+              else if (!(await removeCopyIfStill(e.at, e.p, e.hash))) continue;
               if (c.o.glob) await fsp.rm(gd.at(`${path.basename(e.p)}.sha256`), { force: true });
               c.result.removed.push(e.p);
             }
