@@ -2,11 +2,13 @@ import { existsSync, promises as fsp } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from './free-port.js';
+import { freePorts } from './free-port.js';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { loopbackListeners } from '../engine/appliance/listener-owner.js';
 import { RecoveryError } from '../engine/errors.js';
 import type { Profile } from '../engine/profiles/schema.js';
 import { serviceFor } from '../engine/service/index.js';
+import { logFileFor } from '../engine/service/process-service.js';
 import { practiceLockScope } from '../engine/util/job-lock.js';
 import type { PracticeView } from '../shared/contract.js';
 import { EDS_DIR } from './appliance-config.js';
@@ -23,6 +25,8 @@ export interface PracticeMachine {
   root: string;
   keyFile: string;
   port: number;
+  /** Where the appliance's process is recorded (its log beside it). */
+  pidFile: string;
   profileRef: string;
   profile: Profile;
 }
@@ -87,35 +91,66 @@ async function seedOldMachine(root: string): Promise<void> {
   }
 }
 
-async function waitForApi(port: number, timeoutMs: number): Promise<void> {
+/** The inodes of the sockets `pid` holds (Linux). */
+async function socketsOf(pid: number): Promise<Set<number>> {
+  const out = new Set<number>();
+  const fds = await fsp.readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+  for (const fd of fds) {
+    const m = /^socket:\[(\d+)\]$/.exec(await fsp.readlink(`/proc/${pid}/fd/${fd}`).catch(() => ''));
+    if (m) out.add(Number(m[1]));
+  }
+  return out;
+}
+
+/**
+ * Waits until the appliance this sandbox started answers on its port. An answer counts only from that process: the
+ * port was free when chosen, but another program (another sandbox's appliance) may bind it first; ours then ends
+ * at once (EADDRINUSE) and the other one answered in its place, its pid file naming a process already gone.
+ */
+async function waitForApi(m: PracticeMachine, timeoutMs: number): Promise<void> {
+  const svc = serviceFor(m.profile.service);
+  const refused = (why: string): RecoveryError =>
+    new RecoveryError('APPLIANCE_UNREACHABLE', `The practice appliance on port ${m.port} ${why}.`, {
+      hint: `Its log: ${logFileFor(m.pidFile)}. Start the practice again.`,
+    });
   const until = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < until) {
+    const s = await svc.status();
+    if (s.state !== 'running' || s.pid === undefined) throw refused(`ended before it answered (${s.detail})`);
     try {
-      const r = await fetch(`http://127.0.0.1:${port}/api/v1/diagnostics/productinformation`, {
+      const r = await fetch(`http://127.0.0.1:${m.port}/api/v1/diagnostics/productinformation`, {
         signal: AbortSignal.timeout(1000),
       });
-      if (r.ok) return;
+      if (r.ok) {
+        if (process.platform !== 'linux') return;
+        const ours = await socketsOf(s.pid);
+        const other = loopbackListeners(m.port).find((l) => !ours.has(l.inode));
+        if (other === undefined) return;
+        throw refused(`is held by another program (listening on ${other.address}, not pid ${s.pid})`);
+      }
       last = `HTTP ${r.status}`;
     } catch (e) {
+      if (e instanceof RecoveryError) throw e;
       last = (e as Error).message;
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new RecoveryError('APPLIANCE_UNREACHABLE', `The practice appliance on port ${port} did not answer (${last}).`);
+  throw refused(`did not answer (${last})`);
 }
 
-async function makeMachine(
+/** One machine's folders and profile, its appliance to run on `port` (exported for tests). */
+export async function makeMachine(
   dir: string,
   id: 'old' | 'replacement',
   label: string,
   command: string[],
+  port: number,
 ): Promise<PracticeMachine> {
   const home = path.join(dir, id);
   const root = path.join(home, 'root');
   const keyFile = path.join(home, 'machine.key');
   await fsp.mkdir(root, { recursive: true });
-  const port = await freePort();
   const service = {
     manager: 'process' as const,
     name: `practice-${id}`,
@@ -128,17 +163,27 @@ async function makeMachine(
   // Both machines run the same product: one profile id (a restore checks it), their own port and service.
   const input = practiceProfileInput({ port, service });
   await fsp.writeFile(profileRef, `${JSON.stringify(input, null, 2)}\n`);
-  return { label, root, keyFile, port, profileRef, profile: practiceProfile({ port, service }) };
+  return {
+    label,
+    root,
+    keyFile,
+    port,
+    pidFile: service.pidFile,
+    profileRef,
+    profile: practiceProfile({ port, service }),
+  };
 }
 
-async function startMachine(m: PracticeMachine): Promise<void> {
+/** Starts the machine's appliance and waits for its own answer (exported for tests). */
+export async function startMachine(m: PracticeMachine): Promise<void> {
   const svc = serviceFor(m.profile.service);
   await svc.start();
   await svc.waitFor('running', 15_000);
-  await waitForApi(m.port, 20_000);
+  await waitForApi(m, 20_000);
 }
 
-async function stopMachine(m: PracticeMachine): Promise<void> {
+/** Stops the machine's appliance; never throws (exported for tests). */
+export async function stopMachine(m: PracticeMachine): Promise<void> {
   try {
     await serviceFor(m.profile.service).stop();
   } catch {
@@ -155,8 +200,15 @@ export async function createPracticeSandbox(opts: PracticeSandboxOptions = {}): 
   const stateDir = path.join(dir, 'state');
   await fsp.mkdir(stickDir);
   await fsp.mkdir(stateDir);
-  const old = await makeMachine(dir, 'old', 'Old appliance (the one that is being replaced)', command);
-  const replacement = await makeMachine(dir, 'replacement', 'Replacement appliance (fresh install)', command);
+  const [oldPort, replacementPort] = await freePorts(2);
+  const old = await makeMachine(dir, 'old', 'Old appliance (the one that is being replaced)', command, oldPort!);
+  const replacement = await makeMachine(
+    dir,
+    'replacement',
+    'Replacement appliance (fresh install)',
+    command,
+    replacementPort!,
+  );
   // Its jobs touch only this sandbox: they lock here, not the machine's lock (see engine/util/job-lock.ts).
   const forgetLockScope = practiceLockScope(stateDir);
   let disposed = false;

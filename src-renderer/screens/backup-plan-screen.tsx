@@ -174,11 +174,21 @@ export function BackupPlanScreen() {
               ))}
             </tbody>
           </table>
-          <p className="muted">
-            These are the profile&apos;s folders{Object.keys(folders).length > 0 ? ', with your changes' : ''}. If the
-            product keeps its data elsewhere on this machine, type the folder and use it: sizes are measured again. A
-            folder typed here must belong to the account the product runs as.
-          </p>
+          {practice ? (
+            <p className="muted">
+              This is practice: these are the practice machine&apos;s folders
+              {Object.keys(folders).length > 0 ? ', with your changes' : ''}, in the practice folder on this computer
+              (beside the practice stick named above). The backup reads only them and writes only to the practice stick:
+              nothing else on this computer is read or changed. A folder you type is taken only inside the practice
+              folder.
+            </p>
+          ) : (
+            <p className="muted">
+              These are the profile&apos;s folders{Object.keys(folders).length > 0 ? ', with your changes' : ''}. If the
+              product keeps its data elsewhere on this machine, type the folder and use it: sizes are measured again. A
+              folder typed here must belong to the account the product runs as.
+            </p>
+          )}
           {changed ? (
             <div className="actions">
               <button type="button" className="secondary" disabled={applying} onClick={() => void applyDrafts()}>

@@ -139,15 +139,15 @@ describe('who listens on a loopback port (/proc/net/tcp, tcp6)', () => {
   ].join('\n');
   const read = (p: string): string => (p.endsWith('tcp6') ? tcp6 : tcp);
 
-  it('lists the listeners a connection to localhost can reach, with their accounts, and nothing else', () => {
+  it('lists the listeners a connection to localhost can reach, with their accounts and sockets, and nothing else', () => {
     expect(loopbackListeners(5590, read)).toEqual([
-      { address: '0.0.0.0', port: 5590, uid: 998 },
-      { address: '::1', port: 5590, uid: 1000 },
-      { address: '::ffff:127.0.0.1', port: 5590, uid: 1001 },
+      { address: '0.0.0.0', port: 5590, uid: 998, inode: 11111 },
+      { address: '::1', port: 5590, uid: 1000, inode: 55555 },
+      { address: '::ffff:127.0.0.1', port: 5590, uid: 1001, inode: 66666 },
     ]);
     expect(loopbackListeners(8080, read)).toEqual([
-      { address: '127.0.0.1', port: 8080, uid: 1004 },
-      { address: '::', port: 8080, uid: 0 },
+      { address: '127.0.0.1', port: 8080, uid: 1004, inode: 44444 },
+      { address: '::', port: 8080, uid: 0, inode: 77777 },
     ]);
     expect(loopbackListeners(5590, (p) => (p.endsWith('tcp6') ? '' : tcp)).map((l) => l.uid)).toEqual([998]);
   });

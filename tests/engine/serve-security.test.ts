@@ -212,8 +212,9 @@ describe('serve --practice shutdown', () => {
     await fsp.mkdir(renderer);
     await fsp.writeFile(path.join(renderer, 'index.html'), '<!doctype html><title>t</title>');
     await fsp.writeFile(path.join(renderer, 'bridge.js'), '');
+    let s: RunningServer | undefined;
     try {
-      const s = await startServer({
+      s = await startServer({
         practice: true,
         rendererDir: renderer,
         stateDir: path.join(base, 'state'),
@@ -230,6 +231,7 @@ describe('serve --practice shutdown', () => {
       for (const pid of pids) await expectGone(pid);
       expect(await fsp.readdir(base)).not.toContain(sandbox);
     } finally {
+      await s?.close(); // a failed check above leaves no appliance running
       await fsp.rm(base, { recursive: true, force: true });
     }
   });

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createArchive, extractArchive, verifyArchive } from '../../src-main/engine/archive/index.js';
-import { verifyBackup } from '../../src-main/engine/backup/verify-backup.js';
+import { manifestLimits, verifyBackup } from '../../src-main/engine/backup/verify-backup.js';
 
 /**
  * Backups made by our own writer from hostile source trees, with a manifest.json that says what the attacker
@@ -21,7 +21,12 @@ afterAll(async () => {
 async function makeSet(
   name: string,
   fill: (src: string) => Promise<void>,
-  declare: (real: { files: number; contentBytes: number }) => { files: number; contentBytes: number },
+  declare: (real: { files: number; contentBytes: number }) => {
+    files: number;
+    contentBytes: number;
+    dirs?: number;
+    symlinks?: number;
+  },
 ): Promise<string> {
   const src = path.join(work, `${name}-src`);
   await fsp.mkdir(src);
@@ -43,8 +48,8 @@ async function makeSet(
     owner: null,
     ownersSeen: a.owners,
     files: d.files,
-    dirs: a.dirs,
-    symlinks: a.symlinks,
+    dirs: d.dirs ?? a.dirs,
+    symlinks: d.symlinks ?? a.symlinks,
     contentBytes: d.contentBytes,
     archive: { compression: 'gzip', encryption: null, innerManifest: '.edge-recovery/files.jsonl', parts: a.parts },
     skipped: [],
@@ -108,6 +113,42 @@ describe('verify screens entries like the restore', () => {
     const err = await verifyBackup(set, {}).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'HOSTILE_ARCHIVE' });
     expect((err as Error).message).toMatch(/more than the 12 bytes.*Configuration\/zeros\.bin/);
+  });
+
+  // attack5: every folder's and link's name is held while an archive is read, so a manifest declaring billions of
+  // them (and files to match) let the reader run out of memory before any declared limit stopped it.
+  it('refuses a manifest declaring more folders and links than a reader can hold, before reading the archive', async () => {
+    const set = await makeSet(
+      'huge-declared',
+      async (src) => {
+        await fsp.writeFile(path.join(src, 'a.json'), '{}');
+      },
+      (r) => ({ ...r, dirs: 4_000_000_000, symlinks: 1 }),
+    );
+    const err = await verifyBackup(set, {}).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'HOSTILE_ARCHIVE' });
+    expect((err as Error).message).toMatch(
+      /declares 4,000,000,001 folders and links; .* at most 1,000,000: nothing was read/,
+    );
+    expect(() => manifestLimits(JSON.parse(readFileSync(path.join(set, 'manifest.json'), 'utf8')))).toThrow(
+      /4,000,000,001 folders and links/,
+    );
+  });
+
+  it('stops reading at the folder past the count its manifest declares, whatever the files and entries allow', async () => {
+    const set = await makeSet(
+      'many-folders',
+      async (src) => {
+        for (let i = 0; i < 50; i++) await fsp.mkdir(path.join(src, `d${String(i).padStart(2, '0')}`));
+      },
+      // The total (files + folders + links) allows every folder: only the folders' own count stops them.
+      (r) => ({ files: r.files + 100, contentBytes: r.contentBytes, dirs: 3 }),
+    );
+    const err = await verifyBackup(set, {}).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'HOSTILE_ARCHIVE' });
+    expect((err as Error).message).toMatch(
+      /more than the 3 folders its manifest declares \(at "Configuration\/d0\d"\)/,
+    );
   });
 
   it('still accepts an honest backup', async () => {

@@ -132,4 +132,34 @@ describe('Backup plan: source folders', () => {
       folders: { Storage: '/data/eds/Storage' },
     });
   });
+
+  it('says in practice what practice does: the practice folder, the practice stick, nothing else touched', async () => {
+    const sandbox = '/tmp/edge-recovery-practice-Ab12';
+    const fake = fakeApi({ 'profiles.plan': (i) => plan(i) });
+    useWizard.setState({
+      profileRef: `${sandbox}/old/profile.json`,
+      folders: {},
+      step: { kind: 'backup-plan' },
+      practice: {
+        stickDir: `${sandbox}/stick`,
+        old: { profileRef: `${sandbox}/old/profile.json`, root: `${sandbox}/old/root`, label: 'Old appliance' },
+        replacement: {
+          profileRef: `${sandbox}/replacement/profile.json`,
+          root: `${sandbox}/replacement/root`,
+          label: 'Replacement appliance',
+        },
+      },
+    });
+    render(<App api={fake.api} />);
+    await screen.findByLabelText('Storage');
+    const note = screen.getByText(/This is practice/);
+    expect(note.textContent).toMatch(/practice machine's folders, in the practice folder on this computer/);
+    expect(note.textContent).toMatch(
+      /writes only to the practice stick: nothing else on this computer is read or changed/,
+    );
+    expect(note.textContent).toMatch(/taken only inside the practice folder/);
+    // Not the real machine's rule (the product's account), which the host does not apply in practice.
+    expect(screen.queryByText(/must belong to the account/)).toBeNull();
+    useWizard.setState({ practice: null });
+  });
 });

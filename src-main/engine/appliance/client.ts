@@ -178,13 +178,8 @@ export class ApplianceClient {
   }
 
   private async url(p: string): Promise<string> {
-    this.base ??= (async () => {
-      const port = this.resolvePort ? await this.resolvePort().catch(() => null) : null;
-      if (port === null) return this.api.baseUrl.replace(/\/+$/, '');
-      const u = new URL(this.api.baseUrl);
-      u.port = String(port);
-      return u.toString().replace(/\/+$/, '');
-    })();
+    this.base ??= (async () =>
+      baseWithPort(this.api.baseUrl, this.resolvePort ? await this.resolvePort().catch(() => null) : null))();
     return (await this.base) + p;
   }
 
@@ -532,6 +527,19 @@ export function apiWithPort(
   return { api: { ...api, baseUrl: u.toString().replace(/\/$/, '') }, port: n, from: file };
 }
 
+/** How the port of the product's API is found on this machine, for the client and the http product steps alike. */
+function apiOnThisMachine(
+  api: Api,
+  opts: { root?: string | null; service?: object },
+): { api: Api; resolvePort?: () => Promise<number | null> } {
+  const withPort = apiWithPort(api, { root: opts.root ?? null }).api;
+  const svc = opts.service as { envPort?: (name: string) => Promise<number | null> } | undefined;
+  const portEnv = api.portEnv;
+  if (portEnv === undefined || typeof svc?.envPort !== 'function') return { api: withPort };
+  const envPort = svc.envPort.bind(svc);
+  return { api: withPort, resolvePort: () => envPort(portEnv) };
+}
+
 /**
  * The client for a profile on this machine: the port from appsettings.json (portFile), or from the Docker
  * container's environment (portEnv, asked of the service when the first request goes out), else baseUrl's.
@@ -541,17 +549,32 @@ export function applianceClientFor(
   opts: { root?: string | null; service?: object } = {},
 ): ApplianceClient | null {
   if (profile.api === undefined) return null;
-  const api = apiWithPort(profile.api, { root: opts.root ?? null }).api;
-  const portEnv = profile.api.portEnv;
-  const svc = opts.service as { envPort?: (name: string) => Promise<number | null> } | undefined;
+  const { api, resolvePort } = apiOnThisMachine(profile.api, opts);
   const trustedUids = productAccounts(profile);
   // The profile names the product's account: every answer must come from it (or root), health and version too.
   const checkEveryRequest = profile.ownership?.user !== undefined;
-  if (portEnv !== undefined && typeof svc?.envPort === 'function') {
-    const envPort = svc.envPort.bind(svc);
-    return new ApplianceClient(api, { resolvePort: () => envPort(portEnv), trustedUids, checkEveryRequest });
-  }
-  return new ApplianceClient(api, { trustedUids, checkEveryRequest });
+  return new ApplianceClient(api, { ...(resolvePort ? { resolvePort } : {}), trustedUids, checkEveryRequest });
+}
+
+/**
+ * The address of the product's API on this machine, as the client reaches it (applianceClientFor): the http
+ * product steps go to the same port as the credentials, not to `baseUrl`'s when appsettings.json or the
+ * container names another.
+ */
+export async function productApiBase(
+  profile: Profile & { api: Api },
+  opts: { root?: string | null; service?: object } = {},
+): Promise<string> {
+  const { api, resolvePort } = apiOnThisMachine(profile.api, opts);
+  return baseWithPort(api.baseUrl, resolvePort ? await resolvePort().catch(() => null) : null);
+}
+
+/** `baseUrl` without its trailing slashes, on `port` when one is given. */
+function baseWithPort(baseUrl: string, port: number | null): string {
+  if (port === null) return baseUrl.replace(/\/+$/, '');
+  const u = new URL(baseUrl);
+  u.port = String(port);
+  return u.toString().replace(/\/+$/, '');
 }
 
 /** The accounts the profile says the product (or its own steps) run as, present on this machine. */

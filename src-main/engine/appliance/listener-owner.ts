@@ -10,6 +10,8 @@ export interface Listener {
   address: string;
   port: number;
   uid: number;
+  /** The socket's inode: a process holds it when one of its /proc/<pid>/fd links reads `socket:[inode]`. */
+  inode: number;
 }
 
 const LISTEN = '0A';
@@ -69,7 +71,7 @@ export function loopbackListeners(
       if (addrHex === undefined || portHex === undefined || Number.parseInt(portHex, 16) !== port) continue;
       const address = reachableFromLoopback(family, addrHex);
       if (address === null) continue;
-      out.push({ address, port, uid: Number(f[7]) });
+      out.push({ address, port, uid: Number(f[7]), inode: Number(f[9]) });
     }
   }
   return out;

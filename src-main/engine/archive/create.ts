@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import {
   type Dirent,
   closeSync,
-  constants as fsc,
   fstatSync,
   lstatSync,
   mkdtempSync,
@@ -19,6 +18,7 @@ import path from 'node:path';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import { ProgressMeter, type ProgressSink } from '../progress.js';
 import { crashPoint } from '../restore/crash-point.js';
+import { resolveTrusted } from '../util/linked-folder.js';
 import { groupNameForGid, userNameForUid } from '../util/system-users.js';
 import { DEFAULT_GZIP_LEVEL, archiveBaseName } from './names.js';
 import { GzipOut } from './gzip-out.js';
@@ -26,6 +26,7 @@ import { LineSpool, MANIFEST_FORMAT, MANIFEST_PATH, manifestLine, type ManifestL
 import { PartWriter } from './part-writer.js';
 import {
   DIR_FLAGS,
+  OPEN_FLAGS,
   ReadHelper,
   changedDetail,
   entryLine,
@@ -39,9 +40,6 @@ import type { ArchiveResult, CreateArchiveOptions } from './types.js';
 
 export { DEFAULT_GZIP_LEVEL, ITEM_ID, archiveBaseName } from './names.js';
 
-const O_NOFOLLOW = fsc.O_NOFOLLOW ?? 0;
-const O_NONBLOCK = fsc.O_NONBLOCK ?? 0;
-const OPEN_FLAGS = fsc.O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
 /**
  * Linux: every folder of the tree is opened (never through a link) and held while it is read, and what is in it
  * is named through that descriptor (/proc/self/fd/N/name, as openat would): an account that may change the
@@ -104,36 +102,14 @@ function openRootFolder(p: string): { fd: number; st: Stats } {
     throw unreadable(e, p);
   }
   try {
-    if (readlinkSync(fdPath(fd)) !== real || !linksAreRoots(p) || realpathSync(p) !== real) throw swapped(p);
+    if (readlinkSync(fdPath(fd)) !== real) throw swapped(p);
+    resolveTrusted(p, () => swapped(p), { linksOnly: true }); // every link on the way root's
+    if (realpathSync(p) !== real) throw swapped(p);
     return { fd, st: fstatSync(fd) };
   } catch (e) {
     closeSync(fd);
     throw e instanceof RecoveryError ? e : unreadable(e, p);
   }
-}
-
-/** Whether every link met resolving `p` belongs to root (or this account). */
-function linksAreRoots(p: string): boolean {
-  const me = process.geteuid?.() ?? 0;
-  const todo = path
-    .resolve(p)
-    .split(path.sep)
-    .filter((c) => c !== '');
-  let cur: string = path.sep;
-  let hops = 0;
-  while (todo.length > 0) {
-    const next = path.join(cur, todo.shift()!);
-    const st = lstatSync(next);
-    if (!st.isSymbolicLink()) {
-      cur = next;
-      continue;
-    }
-    if ((st.uid !== 0 && st.uid !== me) || ++hops > 40) return false;
-    const target = readlinkSync(next);
-    if (path.isAbsolute(target)) cur = path.sep;
-    todo.unshift(...target.split(path.sep).filter((c) => c !== ''));
-  }
-  return true;
 }
 
 /** A folder of the tree that became a link or another folder while it was backed up. */

@@ -3,6 +3,18 @@ import { RecoveryError } from '../errors.js';
 import type { ManifestLine } from './manifest.js';
 import type { TarEntryHeader } from './tar-header.js';
 
+/** An entry whose name cannot exist on Windows, met by a restore there: refused before anything is written. */
+function notOnWindows(entry: string, component: string, why: string): RecoveryError {
+  return new RecoveryError(
+    'HOSTILE_ARCHIVE',
+    `Refused archive entry ${JSON.stringify(entry)}: ${JSON.stringify(component)} is ${why}, so it cannot be restored on Windows under its own name.`,
+    {
+      hint: 'The backup was made on another system, or was tampered with. Restore it on a Linux machine, or rename that file on the old system and make the backup again. Nothing was changed.',
+      details: { entry },
+    },
+  );
+}
+
 export function hostile(entry: string, why: string): RecoveryError {
   return new RecoveryError('HOSTILE_ARCHIVE', `Refused archive entry ${JSON.stringify(entry)}: ${why}.`, {
     hint: 'This archive was not made by this tool or was tampered with. Nothing outside the staging folder was written.',
@@ -28,7 +40,29 @@ export function symlinkEscapes(dirParts: string[], target: string): string | nul
   return null;
 }
 
-export function checkEntryShape(h: TarEntryHeader, itemIds: ReadonlySet<string>): string[] {
+/** Names Windows keeps for devices, with or without an extension ("NUL.txt" is the NUL device too). */
+const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9\u00b9\u00b2\u00b3]|lpt[0-9\u00b9\u00b2\u00b3]|conin\$|conout\$)$/i;
+
+/**
+ * Why a path component cannot be a file or folder name on Windows, or null. Created there as it is, `a:b` writes the
+ * alternate data stream `b` of the file `a`, `NUL` or `COM1.txt` a device, and `name.` or `name ` the file `name`
+ * (Windows drops a trailing dot or blank): never what the archive holds, and possibly another entry's file.
+ */
+export function windowsNameProblem(c: string): string | null {
+  // eslint-disable-next-line no-control-regex -- control characters are what is looked for
+  if (/[<>:"|?*\u0000-\u001f]/.test(c))
+    return 'a character Windows does not allow in a name (< > : " | ? * or a control character)';
+  if (/[. ]$/.test(c)) return 'a name ending in a dot or a blank, which Windows drops';
+  const dot = c.indexOf('.');
+  if (WINDOWS_DEVICE.test((dot === -1 ? c : c.slice(0, dot)).trimEnd())) return 'a name Windows keeps for a device';
+  return null;
+}
+
+export function checkEntryShape(
+  h: TarEntryHeader,
+  itemIds: ReadonlySet<string>,
+  platform: NodeJS.Platform = process.platform,
+): string[] {
   const p = h.path;
   if (p === '') throw hostile(p, 'empty path');
   if (p.startsWith('/') || /^[A-Za-z]:/.test(p) || p.includes('\\')) throw hostile(p, 'absolute path');
@@ -37,6 +71,10 @@ export function checkEntryShape(h: TarEntryHeader, itemIds: ReadonlySet<string>)
   for (const c of parts) {
     if (c === '..') throw hostile(p, "'..' in the path");
     if (c === '' || c === '.') throw hostile(p, 'empty or "." path component');
+    if (platform === 'win32') {
+      const why = windowsNameProblem(c);
+      if (why !== null) throw notOnWindows(p, c, why);
+    }
   }
   if (!itemIds.has(parts[0]!)) throw hostile(p, `'${parts[0]}' is not one of the folders being restored`);
   switch (h.type) {
@@ -101,6 +139,8 @@ export class EntryScreen {
   constructor(
     private readonly itemIds: ReadonlySet<string> | null,
     private readonly maxSteps = MAX_LINK_STEPS,
+    /** Whose naming rules hold (a restore on Windows refuses names Windows cannot hold); for tests. */
+    private readonly platform: NodeJS.Platform = process.platform,
   ) {}
 
   get entries(): number {
@@ -115,7 +155,7 @@ export class EntryScreen {
         `symlink target of ${Buffer.byteLength(h.linkpath ?? '')} bytes (Linux stores ${MAX_LINK_TARGET_BYTES} at most, so no disk ever held it)`,
       );
     }
-    const parts = checkEntryShape(h, ids);
+    const parts = checkEntryShape(h, ids, this.platform);
     this.count++;
     if (h.type === 'symlink') {
       const target = h.linkpath ?? '';

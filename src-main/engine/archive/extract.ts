@@ -72,6 +72,8 @@ export class LimitMeter {
   files = 0;
   bytes = 0;
   entries = 0;
+  dirs = 0;
+  symlinks = 0;
   constructor(private readonly limits: ArchiveLimits | undefined) {}
 
   entry(h: TarEntryHeader): void {
@@ -79,7 +81,8 @@ export class LimitMeter {
     if (h.type === 'file') {
       this.files++;
       this.bytes += h.size;
-    }
+    } else if (h.type === 'dir') this.dirs++;
+    else if (h.type === 'symlink') this.symlinks++;
     const l = this.limits;
     if (!l) return;
     const over =
@@ -89,7 +92,11 @@ export class LimitMeter {
           ? `more than the ${l.files} files`
           : this.entries > l.entries
             ? `more than the ${l.entries} entries`
-            : null;
+            : l.dirs !== undefined && this.dirs > l.dirs
+              ? `more than the ${l.dirs} folders`
+              : l.symlinks !== undefined && this.symlinks > l.symlinks
+                ? `more than the ${l.symlinks} links`
+                : null;
     if (over !== null) {
       throw new RecoveryError(
         'HOSTILE_ARCHIVE',

@@ -39,7 +39,8 @@ const SLOTS = 2;
 
 const O_NOFOLLOW = fsc.O_NOFOLLOW ?? 0;
 const O_NONBLOCK = fsc.O_NONBLOCK ?? 0;
-const OPEN_FLAGS = fsc.O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
+/** A file of the tree: never through a link, never waiting on a FIFO swapped in (both reading threads open files so). */
+export const OPEN_FLAGS = fsc.O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
 /** A folder, never through a link (both reading threads open folders so). */
 export const DIR_FLAGS = fsc.O_RDONLY | (fsc.O_DIRECTORY ?? 0) | O_NOFOLLOW;
 

@@ -64,6 +64,9 @@ export interface ArchiveLimits {
   contentBytes: number;
   /** Folders + links + files (the inner manifest excluded). */
   entries: number;
+  /** Folders and links, each counted against its own declaration: their names are held while reading. */
+  dirs?: number;
+  symlinks?: number;
 }
 
 export interface VerifyArchiveOptions {

@@ -25,8 +25,34 @@ export interface HandMadeVerifyResult {
 }
 
 /** The totals manifest.json declares: reading stops as soon as the archive holds more. */
+/**
+ * The folders and links one backup may declare. Reading an archive holds every folder's and link's name until the
+ * end (the extraction sets the folders' times and modes last, the screen resolves links against the tree): about
+ * 260 bytes each for typical names, so this is some hundreds of MB. A set declaring more (a hostile manifest, with
+ * every hash matching) would have the reader run out of memory before any declared limit stopped it.
+ */
+export const MAX_DIRS_AND_LINKS = 1_000_000;
+
+/** What the set's manifest declares, to stop reading as soon as the archive holds more; refused if no reader could. */
 export function manifestLimits(m: BackupSet['manifest']): ArchiveLimits {
-  return { files: m.files, contentBytes: m.contentBytes, entries: m.files + m.dirs + m.symlinks };
+  const held = m.dirs + m.symlinks;
+  if (held > MAX_DIRS_AND_LINKS) {
+    throw new RecoveryError(
+      'HOSTILE_ARCHIVE',
+      `The backup's manifest declares ${held.toLocaleString('en-US')} folders and links; reading a backup holds each one's name in memory, and this tool reads at most ${MAX_DIRS_AND_LINKS.toLocaleString('en-US')}: nothing was read.`,
+      {
+        hint: 'A backup of a product this tool knows stays far below that: this manifest was probably tampered with. Use another copy.',
+        details: { dirs: m.dirs, symlinks: m.symlinks },
+      },
+    );
+  }
+  return {
+    files: m.files,
+    contentBytes: m.contentBytes,
+    entries: m.files + m.dirs + m.symlinks,
+    dirs: m.dirs,
+    symlinks: m.symlinks,
+  };
 }
 
 export interface VerifyResult {

@@ -162,6 +162,7 @@ export const verifyStep: Step<RestoreCtx> = {
       // Every byte is read once, by the extraction (with the service still running): here only what tells a
       // wrong or incomplete set before anything starts. A stick is read once instead of twice.
       checkParts(c.store.j.backup, m.archive.parts);
+      manifestLimits(m); // refuses a manifest declaring more folders and links than the extraction can hold
       const bytes = m.archive.parts.reduce((a, p) => a + p.size, 0);
       const n = m.archive.parts.length;
       read = `${n === 1 ? 'The data part is' : `All ${n} data parts are`} there with ${n === 1 ? 'its' : 'their'} recorded size${n === 1 ? '' : 's'} (${formatBytes(bytes)}); ${m.files} files (${formatBytes(m.contentBytes)}) to unpack and check;`;

@@ -51,10 +51,14 @@ function unsafe(link: string, place: string, why: string): RecoveryError {
  * that every link followed is root's. `st` is null when the last component does not exist (a dangling link).
  * `fail(place, why)` makes the error thrown when a check fails. Synchronous (a few lstat calls): the job lock
  * uses it on the state folder before it takes the lock.
+ *
+ * `linksOnly`: only the links are judged (root's, at most 40), not the folders: for a folder another account owns
+ * by design (a product's folder, which the backup reads), where only a link that account made must not lead on.
  */
 export function resolveTrusted(
   p: string,
   fail: (place: string, why: string) => Error,
+  opts: { linksOnly?: boolean } = {},
 ): { place: string; st: Stats | null } {
   const win = process.platform === 'win32';
   const me = process.geteuid?.() ?? 0;
@@ -75,7 +79,8 @@ export function resolveTrusted(
       curSt = lstatSync(cur);
       continue;
     }
-    if (!win) {
+    const folders = !win && opts.linksOnly !== true;
+    if (folders) {
       if (!trusted(curSt.uid)) throw fail(cur, `the folder ${cur} belongs to uid ${curSt.uid}`);
       const sticky = (curSt.mode & 0o1000) !== 0;
       if ((curSt.mode & 0o022) !== 0 && !sticky) {
@@ -94,7 +99,7 @@ export function resolveTrusted(
       // Nothing there (a dangling link): the place it names, as far as it exists resolved.
       return { place: path.join(next, ...todo.filter((x) => x !== '.')), st: null };
     }
-    if (!win && (curSt.mode & 0o1000) !== 0 && (curSt.mode & 0o022) !== 0 && !trusted(st.uid)) {
+    if (folders && (curSt.mode & 0o1000) !== 0 && (curSt.mode & 0o022) !== 0 && !trusted(st.uid)) {
       throw fail(next, `${next} belongs to uid ${st.uid} in the shared folder ${cur}`);
     }
     if (st.isSymbolicLink()) {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { getPointer } from '../../appliance/json-pointer.js';
 import {
   API_ANSWER_MAX,
+  productApiBase,
   readAnswer,
   refuseForeignListener,
   scrub,
@@ -355,7 +356,9 @@ async function httpTries(
 ): Promise<string> {
   const api = h.profile.api!;
   const shownPath = await fill(h, a.path);
-  const url = api.baseUrl.replace(/\/+$/, '') + shownPath;
+  // The port the credentials go to as well (appsettings.json's, the container's), not only `baseUrl`'s.
+  const service = serviceFor(h.profile.service, h.pollMs === undefined ? {} : { pollMs: h.pollMs });
+  const url = (await productApiBase({ ...h.profile, api }, { root: h.root, service })) + shownPath;
   const body: string | Blob | undefined =
     upload !== undefined ? upload : a.body === undefined ? undefined : await fill(h, JSON.stringify(a.body));
   const contentType = a.upload !== undefined ? 'application/octet-stream' : 'application/json';
