@@ -1,4 +1,6 @@
+import { promises as fsp } from 'node:fs';
 import net from 'node:net';
+import { loopbackListeners } from '../engine/appliance/listener-owner.js';
 
 /** A free port on 127.0.0.1 (closed again at once; the appliance binds it a moment later). */
 export async function freePort(): Promise<number> {
@@ -33,4 +35,27 @@ export async function freePorts(n: number): Promise<number[]> {
       held.map((s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve()))),
     );
   }
+}
+
+/** The inodes of the sockets `pid` holds (Linux). */
+async function socketsOf(pid: number): Promise<Set<number>> {
+  const out = new Set<number>();
+  const fds = await fsp.readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+  for (const fd of fds) {
+    const m = /^socket:\[(\d+)\]$/.exec(await fsp.readlink(`/proc/${pid}/fd/${fd}`).catch(() => ''));
+    if (m) out.add(Number(m[1]));
+  }
+  return out;
+}
+
+/**
+ * Who else listens on the loopback `port` than the process `pid` (Linux; null elsewhere, or when only `pid` does).
+ * A port chosen free may be bound by another program before the one started for it: that one then ends at once
+ * (EADDRINUSE), and the other's answer must not be taken for its own.
+ */
+export async function portHeldByOther(port: number, pid: number): Promise<string | null> {
+  if (process.platform !== 'linux') return null;
+  const ours = await socketsOf(pid);
+  const other = loopbackListeners(port).find((l) => !ours.has(l.inode));
+  return other === undefined ? null : `listening on ${other.address}:${port}, not pid ${pid}`;
 }

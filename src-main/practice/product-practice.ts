@@ -11,7 +11,7 @@ import type { RunbookIO } from '../engine/runbook/runner.js';
 import { serviceFor } from '../engine/service/index.js';
 import type { ServiceControl } from '../engine/service/types.js';
 import { practiceLockScope } from '../engine/util/job-lock.js';
-import { freePort } from './free-port.js';
+import { freePort, portHeldByOther } from './free-port.js';
 import { standinCommand } from './standins/common.js';
 import { countRecords, installOpenCrvs, opencrvsServerArgs, runNightlyBackup } from './standins/opencrvs.js';
 import { countComponents, installStackState, stackgraphArgs, stackstateServerArgs } from './standins/stackstate.js';
@@ -86,20 +86,30 @@ async function startService(p: PracticeService): Promise<ServiceControl> {
   return svc;
 }
 
-async function waitHttp(port: number, p: string, timeoutMs = 30_000): Promise<void> {
+/** Waits for the stand-in `svc` started to answer on `port`: its own answer, not another program's there. */
+async function waitHttp(svc: ServiceControl, port: number, p: string, timeoutMs = 30_000): Promise<void> {
+  const refused = (why: string): RecoveryError =>
+    new RecoveryError('APPLIANCE_UNREACHABLE', `The practice stand-in on port ${port} ${why}.`);
   const until = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < until) {
+    const s = await svc.status();
+    if (s.state !== 'running' || s.pid === undefined) throw refused(`ended before it answered (${s.detail})`);
     try {
       const r = await fetch(`http://127.0.0.1:${port}${p}`, { signal: AbortSignal.timeout(1000) });
-      if (r.ok) return;
+      if (r.ok) {
+        const other = await portHeldByOther(port, s.pid);
+        if (other === null) return;
+        throw refused(`is held by another program (${other})`);
+      }
       last = `HTTP ${r.status}`;
     } catch (e) {
+      if (e instanceof RecoveryError) throw e;
       last = (e as Error).message;
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new RecoveryError('APPLIANCE_UNREACHABLE', `The practice stand-in on port ${port} did not answer (${last}).`);
+  throw refused(`did not answer (${last})`);
 }
 
 const OPENCRVS: Kit = {
@@ -118,8 +128,7 @@ const OPENCRVS: Kit = {
         [...standinCommand(), ...opencrvsServerArgs(root, port)],
         path.join(s.dir, id),
       );
-      await startService(service);
-      await waitHttp(port, '/ping');
+      await waitHttp(await startService(service), port, '/ping');
       return { root, port, service, extra: {} };
     };
     const old = await machine('old', 42);
@@ -162,8 +171,7 @@ const STACKSTATE: Kit = {
       const graph = await make(`stackgraph-${id}`, [...standinCommand(), ...stackgraphArgs(root)], home);
       await startService(graph);
       const service = await make(`stackstate-${id}`, [...standinCommand(), ...stackstateServerArgs(root, port)], home);
-      await startService(service);
-      await waitHttp(port, '/api/server/info');
+      await waitHttp(await startService(service), port, '/api/server/info');
       return { root, port, service, extra: { 'stackgraph.service': graph } };
     };
     return { old: await machine('old', 120), fresh: await machine('new', 0) };
@@ -195,8 +203,7 @@ const EVC_EDGE: Kit = {
       await installEvcEdge(root, { deviceId, chargepoints });
       const port = await freePort();
       const service = await make(`evc-edge-${id}`, [...standinCommand(), ...evcEdgeServerArgs(root, port)], home);
-      await startService(service);
-      await waitHttp(port, '/api/v1/system');
+      await waitHttp(await startService(service), port, '/api/v1/system');
       return { root, port, service, extra: {} };
     };
     const old = await machine('old', EVC_OLD, 8);
@@ -240,8 +247,7 @@ const DEVICEON: Kit = {
       await installDeviceOn(root, { devices, tpmEncryption: true, tpmId: 'TPM-2B7E151628AED2A6' });
       const port = await freePort();
       const service = await make(`deviceon-${id}`, [...standinCommand(), ...deviceonServerArgs(root, port)], home);
-      await startService(service);
-      await waitHttp(port, '/rmm/v1/about');
+      await waitHttp(await startService(service), port, '/rmm/v1/about');
       return { root, port, service, extra: {} };
     };
     const old = await machine('old', 25);

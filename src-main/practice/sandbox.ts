@@ -2,9 +2,8 @@ import { existsSync, promises as fsp } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { freePorts } from './free-port.js';
+import { freePorts, portHeldByOther } from './free-port.js';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { loopbackListeners } from '../engine/appliance/listener-owner.js';
 import { RecoveryError } from '../engine/errors.js';
 import type { Profile } from '../engine/profiles/schema.js';
 import { serviceFor } from '../engine/service/index.js';
@@ -91,17 +90,6 @@ async function seedOldMachine(root: string): Promise<void> {
   }
 }
 
-/** The inodes of the sockets `pid` holds (Linux). */
-async function socketsOf(pid: number): Promise<Set<number>> {
-  const out = new Set<number>();
-  const fds = await fsp.readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
-  for (const fd of fds) {
-    const m = /^socket:\[(\d+)\]$/.exec(await fsp.readlink(`/proc/${pid}/fd/${fd}`).catch(() => ''));
-    if (m) out.add(Number(m[1]));
-  }
-  return out;
-}
-
 /**
  * Waits until the appliance this sandbox started answers on its port. An answer counts only from that process: the
  * port was free when chosen, but another program (another sandbox's appliance) may bind it first; ours then ends
@@ -123,11 +111,9 @@ async function waitForApi(m: PracticeMachine, timeoutMs: number): Promise<void> 
         signal: AbortSignal.timeout(1000),
       });
       if (r.ok) {
-        if (process.platform !== 'linux') return;
-        const ours = await socketsOf(s.pid);
-        const other = loopbackListeners(m.port).find((l) => !ours.has(l.inode));
-        if (other === undefined) return;
-        throw refused(`is held by another program (listening on ${other.address}, not pid ${s.pid})`);
+        const other = await portHeldByOther(m.port, s.pid);
+        if (other === null) return;
+        throw refused(`is held by another program (${other})`);
       }
       last = `HTTP ${r.status}`;
     } catch (e) {
