@@ -196,12 +196,12 @@ describe.skipIf(!isRoot || skipLoopTests)('retention and clean-up on a stick ano
     const c1 = path.join(group, 'Backup_hand_20261101_1000Z');
     const c2 = path.join(group, 'Backup_hand_20261102_1000Z');
     const c4 = path.join(group, 'Backup_hand_20261104_1000Z');
-    // The account's bait: a folder named like a set whose manifest.json (a sparse GiB) takes root a while to hash,
-    // listed after the copies (Node lists a folder sorted by name).
+    // The account's bait: a folder named like a set whose manifest.json (sparse, 64 MiB: the most a manifest.json
+    // may be) takes root a moment to hash, listed after the copies (Node lists a folder sorted by name).
     const last = 'Backup_zz_bait';
     await fsp.mkdir(path.join(group, last));
     const bait = path.join(group, last, 'manifest.json');
-    execFileSync('truncate', ['-s', '2G', bait]);
+    execFileSync('truncate', ['-s', `${64 << 20}`, bait]);
     for (const x of [path.dirname(bait), bait]) await fsp.chown(x, uidForUser(OWNER)!, gidForGroup(OWNER)!);
     const stop = path.join(work, 'stop-mirror');
     // While root hashes the bait in its prune (every copy judged; the new copy is there by then): the copy it will delete (c2) renamed aside, and the copy
@@ -221,5 +221,29 @@ describe.skipIf(!isRoot || skipLoopTests)('retention and clean-up on a stick ano
       createdAt?: string;
     };
     expect(m.createdAt).toBe('2026-11-04T10:00:00.000Z');
+  }, 300_000);
+
+  it("mirror: never reads through a stick's manifest.json larger than any of ours (a sparse one of terabytes)", async () => {
+    const from = path.join(work, 'from-h');
+    await fsp.mkdir(from, { mode: 0o755 });
+    const state = path.join(work, 'state-hbox');
+    expect(await backup('hbox', '2026-11-01T10:00:00Z', { to: from, stateDir: state })).toBe('ok');
+    const group = await deviceFolder('hbox');
+    // The account's bait: a folder named like a set, its manifest.json sparse and larger than STICK_TEXT_MAX
+    // (64 MiB). Terabytes cost the account nothing on a 256 MiB stick; the prune read them all, holding the job lock.
+    const bait = path.join(group, 'Backup_hand_20990101_0000Z', 'manifest.json');
+    await fsp.mkdir(path.dirname(bait));
+    execFileSync('truncate', ['-s', `${65 << 20}`, bait]);
+    await fsp.utimes(bait, 1000, 1000);
+    const outcome = await runMirror(
+      { from, to: stick.mountpoint, keep: 1, stateDir: state },
+      { emit: () => undefined, interaction: autoConfirm },
+    ).then(
+      () => 'ok',
+      (e: unknown) => String((e as { code?: string }).code ?? e),
+    );
+    // Left alone (never ours), and never read: its access time (relatime: a read moves it) did not move.
+    expect({ outcome, atime: (await fsp.stat(bait)).atimeMs }).toEqual({ outcome: 'ok', atime: 1_000_000 });
+    expect(existsSync(path.join(group, 'Backup_hand_20261101_1000Z', 'manifest.json'))).toBe(true);
   }, 300_000);
 });

@@ -13,6 +13,7 @@ import { executeRunbook, type RunbookDef, type RunbookIO } from '../runbook/runn
 import { CREATE_EXCL_FLAGS, openDirNoFollow, SafeDir } from '../util/atomic-fs.js';
 import { fileKind, openRegularFile, readGivenFile, refuseSpecialPath, STICK_HINT } from '../util/given-path.js';
 import { withJobLock } from '../util/job-lock.js';
+import { STICK_TEXT_MAX } from '../util/stick-file.js';
 import { recordMirrored, type MirrorRecord } from './mirror-record.js';
 import { removeHeldTree, removeTreeNoFollow } from '../util/safe-delete.js';
 
@@ -155,7 +156,7 @@ async function removeCopyIfStill(at: string, shown: string, hash: string): Promi
     return false;
   }
   try {
-    const now = await hashFile(path.join(f.self, MANIFEST_NAME)).catch(() => null);
+    const now = await hashFile(path.join(f.self, MANIFEST_NAME), STICK_TEXT_MAX).catch(() => null);
     if (now !== hash) return false;
     removeHeldTree(at, f.fh.fd);
     return true;
@@ -164,7 +165,13 @@ async function removeCopyIfStill(at: string, shown: string, hash: string): Promi
   }
 }
 
-async function hashFile(file: string): Promise<string> {
+/**
+ * The SHA-256 of a regular file, read by descriptor. `max`: a file larger than this (a manifest.json on the stick,
+ * which no set of ours comes near: STICK_TEXT_MAX) is refused unread. An account that may write the stick can put a
+ * sparse manifest.json of terabytes (on a 64 MiB stick) in a folder named like a set: the prune read it through,
+ * hours, holding the one-job lock (every backup, scheduled or not, waited or was missed meanwhile).
+ */
+async function hashFile(file: string, max = Infinity): Promise<string> {
   const h = createHash('sha256');
   // A copy on the stick may be anything: never through a link, never waiting on a FIFO, never opening a device
   // (an open alone can act, e.g. start a watchdog), even one swapped in while it is opened.
@@ -172,11 +179,18 @@ async function hashFile(file: string): Promise<string> {
   if (opened.fh === null)
     throw new RecoveryError('BACKUP_CORRUPT', `${file} is not a regular file: it is ${fileKind(opened.st)}.`);
   const fh = opened.fh;
+  const tooLarge = () =>
+    new RecoveryError('BACKUP_CORRUPT', `${file} is larger than any file of ours there: it is not a backup file.`);
   try {
+    if ((await fh.stat()).size > max) throw tooLarge();
     const buf = Buffer.allocUnsafe(1 << 20);
+    let read = 0;
     for (;;) {
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
       if (bytesRead === 0) break;
+      read += bytesRead;
+      // Grown while read (another account appends): the same limit.
+      if (read > max) throw tooLarge();
       h.update(buf.subarray(0, bytesRead));
     }
   } finally {
@@ -405,7 +419,9 @@ async function alreadyThere(c: Ctx, it: Item, g: SafeDir): Promise<boolean> {
       () => '',
     );
     const src = await hashFile(sourceOf(c, it, null, name));
-    if (!(sums.startsWith(src) && (await hashFile(g.at(name)).catch(() => '')) === sums.slice(0, 64))) return false;
+    // The stick's file is read only up to the source's size: a sparse one of terabytes is not read through.
+    if (!(sums.startsWith(src) && (await hashFile(g.at(name), it.bytes).catch(() => '')) === sums.slice(0, 64)))
+      return false;
     it.sha256 = src;
     return true;
   }
@@ -414,7 +430,8 @@ async function alreadyThere(c: Ctx, it: Item, g: SafeDir): Promise<boolean> {
   try {
     if ((await copy.lstat(MANIFEST_NAME)) === null) return false;
     for (const [file, want] of it.expected) {
-      if ((await hashFile(copy.at(file)).catch(() => '')) !== want) return false;
+      // No file of the set is larger than the whole source set: a larger one on the stick is not read through.
+      if ((await hashFile(copy.at(file), it.bytes).catch(() => '')) !== want) return false;
     }
     return true;
   } finally {
@@ -543,7 +560,7 @@ const steps: RunbookDef<Ctx>['steps'] = [
             } else {
               if (!e.isDirectory() || !e.name.startsWith('Backup_')) continue;
               // Judged where it is read (hashFile: a regular file only, by descriptor); anything else is not ours.
-              hash = await hashFile(path.join(at, MANIFEST_NAME)).catch(() => null);
+              hash = await hashFile(path.join(at, MANIFEST_NAME), STICK_TEXT_MAX).catch(() => null);
             }
             const known = hash === null ? undefined : c.record[hash];
             if (known === undefined || hash === null) {
