@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
@@ -12,6 +12,7 @@ import { isRoot } from '../helpers/datasets.js';
 import { handProfile } from '../helpers/hand-product.js';
 import { createLoopMount, skipLoopTests, type LoopMount } from '../helpers/loop-device.js';
 import { ensureTestOwner } from '../helpers/restore-driver.js';
+import { asAccountArgs, shAs } from '../helpers/as-account.js';
 
 /**
  * A backup writes on a stick another account may write: its own ext4 stick (the stick's top folder is that
@@ -25,18 +26,7 @@ import { ensureTestOwner } from '../helpers/restore-driver.js';
 const OWNER = 'edge-bsr';
 
 /** Runs `script` (sh -c, with `args` as $1 …) as the other account. */
-function asOwner(script: string, ...args: string[]): void {
-  execFileSync('setpriv', [
-    `--reuid=${uidForUser(OWNER)!}`,
-    `--regid=${gidForGroup(OWNER)!}`,
-    '--clear-groups',
-    'sh',
-    '-c',
-    script,
-    'sh',
-    ...args,
-  ]);
-}
+const asOwner = (script: string, ...args: string[]): void => shAs(OWNER, script, ...args);
 
 describe.skipIf(!isRoot || skipLoopTests)('a backup onto a stick another account may write, swapped under it', () => {
   let work: string;
@@ -152,9 +142,7 @@ describe.skipIf(!isRoot || skipLoopTests)('a backup onto a stick another account
       // the account's folder, EdgeRecovery moved aside, and a link to the account's folder by its name; all before
       // the archive's first part is written.
       mirror = spawn('setpriv', [
-        `--reuid=${uidForUser(OWNER)!}`,
-        `--regid=${gidForGroup(OWNER)!}`,
-        '--clear-groups',
+        ...asAccountArgs(OWNER),
         'timeout',
         '30',
         'sh',

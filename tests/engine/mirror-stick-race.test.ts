@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
@@ -14,6 +14,7 @@ import { isRoot } from '../helpers/datasets.js';
 import { handBackupInto, handProfile } from '../helpers/hand-product.js';
 import { createLoopMount, skipLoopTests, type LoopMount } from '../helpers/loop-device.js';
 import { ensureTestOwner } from '../helpers/restore-driver.js';
+import { shAs } from '../helpers/as-account.js';
 
 /**
  * `mirror` copies backups onto a stick as root, and the stick is a filesystem other accounts may write: an ext4
@@ -154,17 +155,7 @@ describe.skipIf(!isRoot || skipLoopTests)('mirror onto a stick another account m
     await fsp.mkdir(secretDir, { mode: 0o700 });
     await fsp.writeFile(path.join(secretDir, 'shadow.bak'), 'root:$y$secret\n', { mode: 0o600 });
     // Then the account whose folder it is swaps it for a link to a root-only folder of this machine.
-    execFileSync('setpriv', [
-      `--reuid=${uidForUser(OWNER)!}`,
-      `--regid=${gidForGroup(OWNER)!}`,
-      '--clear-groups',
-      'sh',
-      '-c',
-      'mv "$1/src" "$1/src.old" && ln -s "$2" "$1/src"',
-      'sh',
-      mine,
-      secretDir,
-    ]);
+    shAs(OWNER, 'mv "$1/src" "$1/src.old" && ln -s "$2" "$1/src"', mine, secretDir);
     const outcome = await runMirror(
       {
         from: path.join(mine, 'src'),

@@ -15,10 +15,11 @@ import {
   type ProductHost,
 } from '../../src-main/engine/runbook/product/product-steps.js';
 import { SafeDir } from '../../src-main/engine/util/atomic-fs.js';
-import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
+import { uidForUser } from '../../src-main/engine/util/system-users.js';
 import { productHost } from '../helpers/product-host.js';
 import { racerAsync } from '../helpers/racer-run.js';
 import { ensureTestOwner } from '../helpers/restore-driver.js';
+import { runAs, shAs } from '../helpers/as-account.js';
 
 /**
  * A profile whose command steps run as the product's account (StackState: `user: stackstate`) gets a work folder
@@ -184,13 +185,7 @@ describe.skipIf(blocked !== undefined)(
       const h = host({ setFolder: () => set, addArtifact: () => undefined });
       const work = await ensureWork(h);
       const fifo = path.join(work, 'export.graph');
-      execFileSync('setpriv', [
-        `--reuid=${uidForUser(USER)!}`,
-        `--regid=${gidForGroup(USER)!}`,
-        '--clear-groups',
-        'mkfifo',
-        fifo,
-      ]);
+      runAs(USER, 'mkfifo', fifo);
       const step = h.profile.steps.find((s) => s.id === 'graph')!;
       const run = runProductStep(h, step, { log: () => undefined, progress: () => undefined }).then(
         () => 'taken',
@@ -236,15 +231,7 @@ describe.skipIf(blocked !== undefined)(
         };
         const h = host({ profile: profile([upload], `http://127.0.0.1:${port}`) });
         const work = await ensureWork(h);
-        execFileSync('setpriv', [
-          `--reuid=${uidForUser(USER)!}`,
-          `--regid=${gidForGroup(USER)!}`,
-          '--clear-groups',
-          'ln',
-          '-s',
-          victim,
-          path.join(work, 'upload.bin'),
-        ]);
+        runAs(USER, 'ln', '-s', victim, path.join(work, 'upload.bin'));
         const step = h.profile.steps.find((s) => s.id === 'send-backup')!;
         const outcome = await runProductStep(h, step, { log: () => undefined, progress: () => undefined }).then(
           () => 'sent',
@@ -267,16 +254,11 @@ describe.skipIf(blocked !== undefined)(
       const work = await ensureWork(h);
       // As the account: sub-folders full of files with the same names, swapped for links to the root-only folder
       // and back at random while root deletes the work folder.
-      execFileSync('setpriv', [
-        `--reuid=${uidForUser(USER)!}`,
-        `--regid=${gidForGroup(USER)!}`,
-        '--clear-groups',
-        '/bin/sh',
-        '-c',
+      shAs(
+        USER,
         `for d in 0 1 2 3 4 5 6 7; do mkdir "$1/sub$d"; for i in $(seq 0 399); do : > "$1/sub$d/f$i"; done; done`,
-        'sh',
         work,
-      ]);
+      );
       const stop = path.join(dir, 'stop-toggle');
       const toggling = racerAsync(USER, [
         'toggle-dir',

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +13,7 @@ import { isRoot } from '../helpers/datasets.js';
 import { handProfile } from '../helpers/hand-product.js';
 import { createLoopMount, skipLoopTests, type LoopMount } from '../helpers/loop-device.js';
 import { ensureTestOwner } from '../helpers/restore-driver.js';
+import { shAs } from '../helpers/as-account.js';
 
 /**
  * attack7, LOW-MEDIUM (local account → files root writes where it chooses): a restore writes its report beside the
@@ -27,18 +27,7 @@ import { ensureTestOwner } from '../helpers/restore-driver.js';
  */
 const OWNER = 'edge-rrr';
 
-function asOwner(script: string, ...args: string[]): void {
-  execFileSync('setpriv', [
-    `--reuid=${uidForUser(OWNER)!}`,
-    `--regid=${gidForGroup(OWNER)!}`,
-    '--clear-groups',
-    'sh',
-    '-c',
-    script,
-    'sh',
-    ...args,
-  ]);
-}
+const asOwner = (script: string, ...args: string[]): void => shAs(OWNER, script, ...args);
 
 describe.skipIf(!isRoot || skipLoopTests)(
   'a restore report beside a backup on a stick another account may write',
