@@ -83,6 +83,28 @@ function damaged(what: string, cause?: unknown): RecoveryError {
 /** How often (bytes of the copy written) the free space of its disk is looked at again. */
 const ROOM_CHECK_EVERY = 1024 * 1024;
 
+/**
+ * What the file list (a manifest line per entry, ~190 bytes, in the system's temporary folder) leaves free there at
+ * least, with or without a copy: a zip of empty files costs ~120 bytes an entry, so a large or hostile one grew the
+ * list until that disk (/tmp: the system disk, the product's too) was full, while the product runs.
+ */
+const SPOOL_KEEP_FREE = 16 * 1024 * 1024;
+
+/** Stops the file list before the temporary folder's disk is full. */
+function keepSpoolRoom(dir: string, keep: number, written: number): void {
+  const s = statfsSync(dir);
+  const free = s.bavail * s.bsize;
+  if (free >= keep) return;
+  throw new RecoveryError(
+    'NOT_ENOUGH_SPACE',
+    `The list of the hand-made archive's files outgrew the free space in the temporary folder ${path.dirname(dir)} (${formatBytes(written)} written so far): it was stopped with ${formatBytes(free)} still free, before the disk was full, and removed. Nothing was changed.`,
+    {
+      hint: 'Free some space there, or set TMPDIR to a folder on a disk with more room (not the stick), then start again.',
+      details: { dir: path.dirname(dir), written, free },
+    },
+  );
+}
+
 /** Stops the copy before its disk is full: the product on the same disk still runs and writes. */
 function keepRoom(dir: string, keep: number, written: number): void {
   const s = statfsSync(dir);
@@ -192,6 +214,14 @@ async function adoptOpened(
   const spoolFile = path.join(tmp, 'files.jsonl');
   const spoolFd = openSync(spoolFile, 'w', 0o600);
   const spool = new LineSpool(spoolFd);
+  let nextSpoolCheck = 0;
+  /** Every MiB of the list written: the temporary folder's disk keeps its margin (or the copy's, if larger). */
+  const listed = (line: string): void => {
+    spool.add(line);
+    if (spool.bytes < nextSpoolCheck) return;
+    nextSpoolCheck = spool.bytes + ROOM_CHECK_EVERY;
+    keepSpoolRoom(tmp, Math.max(SPOOL_KEEP_FREE, opts.keepFreeBytes ?? 0), spool.bytes);
+  };
   const writer =
     opts.outDir === undefined
       ? null
@@ -225,7 +255,7 @@ async function adoptOpened(
       gid: like.gid,
     };
     await sink.write(encodeHeader(m));
-    spool.add(manifestLine(m));
+    listed(manifestLine(m));
     written.set(p, 'dir');
     result.dirs++;
     result.impliedDirs++;
@@ -318,7 +348,7 @@ async function adoptOpened(
     } else if (l.type === 'dir') {
       result.dirs++;
     } else result.symlinks++;
-    spool.add(manifestLine(l));
+    listed(manifestLine(l));
   };
 
   try {
