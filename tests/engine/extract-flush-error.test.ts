@@ -38,9 +38,10 @@ const AFTER = 15_000; // enough to outlast the progress interval (100 ms) after 
  * - a file or folder created after the disk failed a write of ext4's own blocks (the new folders' blocks, written by
  *   the flush or by the kernel on its own while the flush runs), which ext4 then answers with EIO ("The medium
  *   stopped answering …") or, after room came back, ENOSPC ("The medium is full …").
- * Every refusal must leave nothing to swap in. Only the first kind proves the early flush's failure is kept (the code
- * before 002b446 is refused the second way too, from ext4), so such an attempt is repeated on a fresh disk, and one
- * attempt must be decided by the flush.
+ * Every refusal must leave nothing to swap in. Only the first kind proves the early flush's failure is kept (ext4
+ * refuses the code before 002b446 too when it meets the error first), so such an attempt is repeated on a fresh
+ * disk, and one attempt must be decided by the flush. The code before 002b446 unpacks everything here (the disk
+ * fails only from the early flush on): the test then fails on what the disk kept.
  */
 const BY_FLUSH = /^Could not flush .* to disk/;
 const BY_EXT4 = /^(The medium stopped answering|The medium is full) /;

@@ -112,10 +112,14 @@ export const restartStep: Step<RestoreCtx> = {
   title: 'Restart and check health',
   explain: (c) =>
     `Restart ${c.service.label} so it reads the new credentials from a fresh start, and check its health again.`,
+  // Only credentials re-entered make a restart worth its time: the start above already ran the product on the
+  // restored folders and checked its health (a product such as StackState may take minutes to stop and start).
   skip: (c) =>
-    c.profile.credentials.length === 0 && !c.profile.stopService.includes('restore')
-      ? `${c.profile.productName} restored itself while running and no credential was re-entered: no restart is needed.`
-      : null,
+    c.profile.credentials.length > 0
+      ? null
+      : !c.profile.stopService.includes('restore')
+        ? `${c.profile.productName} restored itself while running and no credential was re-entered: no restart is needed.`
+        : `No credential is re-entered for ${c.profile.productName}: it was started on the restored folders and found healthy above, so it is not restarted.`,
   async run(c) {
     await c.service.stop();
     await c.service.waitFor('stopped', c.profile.service.stopTimeoutSeconds * 1000, c.signal);
