@@ -165,7 +165,7 @@ describe.skipIf(!isRoot || skipLoopTests)('retention and clean-up on a stick ano
       },
     );
     // In the window (else this test proves nothing): the set folder could not be made.
-    expect({ failed: outcome !== 'ok', moved }).toEqual({ failed: true, moved: b3 });
+    expect({ outcome, moved }).toEqual({ outcome: 'UNSAFE_PATH', moved: b3 });
     const left = await fsp.readdir(b3).catch((e: NodeJS.ErrnoException) => [e.code!]);
     expect(left.filter((n) => n === 'manifest.json' || n === 'data.tar.gz').sort()).toEqual([
       'data.tar.gz',

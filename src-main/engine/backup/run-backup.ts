@@ -388,7 +388,18 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       await c.journal.save('set-dir');
       // Recorded before the folder exists: only a folder this machine recorded starting is ever removed as debris.
       await recordSetStarted(c.journal.stateDir, c.setDir, c.o.profile.id);
-      await fsp.mkdir(device.at(name));
+      await fsp.mkdir(device.at(name)).catch((e: unknown) => {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        // Free when it was chosen a moment ago: another account that may write the device folder put something there.
+        throw new RecoveryError(
+          'UNSAFE_PATH',
+          `${c.setDir} appeared while the backup was about to make it: another account can write to ${device.dir}. Nothing was written there, and what is there was left alone.`,
+          {
+            hint: 'Use a stick only you can write to (or format it), then back up again.',
+            details: { path: c.setDir },
+          },
+        );
+      });
       c.set = await SafeDir.open(device.at(name), c.setDir);
       await device.sync();
       let midCrash = false;
