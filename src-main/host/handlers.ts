@@ -417,7 +417,11 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
       // runVerify is verifyBackup as a runbook: it emits the plan, progress and finished events the wizard shows.
       const { runVerify } = await import('../engine/backup/verify-backup.js');
       return {
-        jobId: jobs.start('verify', (io) => runVerify(set.path, { passphrase }, io), { changesMachine: false }),
+        jobId: jobs.start(
+          'verify',
+          (io) => runVerify(set.path, { passphrase, identity: { dev: set.dev, ino: set.ino } }, io),
+          { changesMachine: false },
+        ),
       };
     },
 
@@ -436,6 +440,7 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
           runRestore(
             {
               backup: set.path,
+              backupIdentity: { dev: set.dev, ino: set.ino },
               profile,
               root,
               passphrase: i.passphrase,

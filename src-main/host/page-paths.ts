@@ -50,6 +50,8 @@ export interface JudgedPlace {
   path: string;
   /** Device number of the filesystem it is on, as judged. */
   dev: number;
+  /** Its inode, as judged: a job it starts refuses it if the path leads elsewhere by then (refuseOtherPlace). */
+  ino: number;
   kind: 'stick' | 'practice' | 'own';
 }
 
@@ -272,7 +274,7 @@ export async function judgeMedium(
     why = 'it is not a folder';
   } else {
     for (const s of await reals(places.practiceSticks())) {
-      if (inside(s, real)) return { path: real, dev: st.dev, kind: 'practice' };
+      if (inside(s, real)) return { path: real, dev: st.dev, ino: st.ino, kind: 'practice' };
     }
     const mount = await mountpointOf(real, places);
     const sticks = await reals(await places.removableMounts());
@@ -299,7 +301,7 @@ export async function judgeMedium(
           );
         }
       }
-      return { path: real, dev: st.dev, kind: 'stick' };
+      return { path: real, dev: st.dev, ino: st.ino, kind: 'stick' };
     }
     if (!writing) {
       // Our sets there, not the rest of that folder: it is whatever the technician gave `backup --to` (/var/backups,
@@ -307,7 +309,7 @@ export async function judgeMedium(
       // a mirror without a glob); anything named inside it must be in its EdgeRecovery folder.
       for (const o of await reals(await places.ownLocations())) {
         if (path.parse(o).root !== o && (same(o, real) || inside(path.join(o, 'EdgeRecovery'), real)))
-          return { path: real, dev: st.dev, kind: 'own' };
+          return { path: real, dev: st.dev, ino: st.ino, kind: 'own' };
       }
     }
     const led = same(real, path.resolve(given)) ? '' : `it leads to ${real}, and `;

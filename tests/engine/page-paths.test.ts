@@ -356,6 +356,7 @@ describe.skipIf(skipLoopTests)(
       expect(await judgeMedium(stick.mountpoint, 'write', 'the stick', pl)).toEqual({
         path: stick.mountpoint,
         dev: st.dev,
+        ino: st.ino,
         kind: 'stick',
       });
       // `..` and a link resolve to it: the real path is what is judged and handed on.

@@ -13,6 +13,7 @@ import { checkManifestIntegrity, jobKeyFor } from './manifest-integrity.js';
 import { parseSha256Sums } from './restore-txt.js';
 import { releaseAgeKey, type AgeKey } from '../archive/age-key.js';
 import { verifyArtifacts } from '../runbook/product/artifacts.js';
+import { refuseOtherPlace, type PlaceIdentity } from '../util/same-place.js';
 
 /** What cancelling a verify means (it only reads). */
 export const VERIFY_CANCEL = 'Checking stops. Nothing on the stick or on this machine changes.';
@@ -154,9 +155,11 @@ function checkCounts(set: BackupSet, files: number, contentBytes: number): void 
  */
 export async function runVerify(
   setDir: string,
-  opts: { passphrase?: string; ageKey?: AgeKey; profile?: Profile },
+  opts: { passphrase?: string; ageKey?: AgeKey; profile?: Profile; identity?: PlaceIdentity },
   io: RunbookIO,
 ): Promise<VerifyResult | HandMadeVerifyResult> {
+  // The wizard's host judged the backup the page named: the same one, or nothing is read.
+  await refuseOtherPlace(setDir, opts.identity, 'The backup');
   if (await isHandMadeArchive(setDir)) {
     const profile = opts.profile ?? (await loadProfile('eds-linux'));
     return { handMade: true, ...(await runVerifyHandMade(setDir, profile, io)) };

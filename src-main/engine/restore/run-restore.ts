@@ -42,10 +42,13 @@ import {
   stopStep,
   swapStep,
 } from './steps-swap.js';
+import { refuseOtherPlace, type PlaceIdentity } from '../util/same-place.js';
 
 export interface RestoreOptions {
   /** The backup set folder (…/Backup_<profile>_<time>), or a hand-made .tar / .tar.gz / .tgz / .zip. */
   backup: string;
+  /** The backup as the wizard's host judged it: refused if `backup` leads elsewhere when the job starts. */
+  backupIdentity?: PlaceIdentity;
   profile: Profile;
   root?: string;
   passphrase?: string;
@@ -234,6 +237,7 @@ async function startRestore(stateDir: string, opts: RestoreOptions, io: RunbookI
     await archiveEndedJournal(stateDir, existing);
   }
   const backup = path.resolve(opts.backup);
+  await refuseOtherPlace(backup, opts.backupIdentity, 'The backup');
   // A backup that is not there (or not a backup) is refused before any journal exists. A hand-made archive
   // is read through in the verify step (with progress), into a set of its own in this restore's folder.
   const handMade = await isHandMadeArchive(backup);
