@@ -32,6 +32,16 @@ export async function openFolderNoForeignLinks(dir: string): Promise<SafeDir> {
   let curSt: Stats = await cur.fh.stat();
   let hops = 0;
   let done = false;
+  /** Walks again from the top, to `p` (a resolved path) and then the components still to walk. */
+  const fromTop = async (p: string): Promise<void> => {
+    todo = path
+      .resolve(p, ...todo)
+      .split('/')
+      .filter((x) => x !== '' && x !== '.');
+    await cur.close();
+    cur = await SafeDir.open('/');
+    curSt = await cur.fh.stat();
+  };
   try {
     for (;;) {
       const c = todo.shift();
@@ -42,13 +52,7 @@ export async function openFolderNoForeignLinks(dir: string): Promise<SafeDir> {
       const shown = path.join(cur.dir, c);
       if (c === '..') {
         // Only from a link's target (abs was resolved): taken by name, from the top again.
-        todo = path
-          .resolve(cur.dir, '..', ...todo)
-          .split('/')
-          .filter((x) => x !== '' && x !== '.');
-        await cur.close();
-        cur = await SafeDir.open('/');
-        curSt = await cur.fh.stat();
+        await fromTop(path.resolve(cur.dir, '..'));
         continue;
       }
       const st = await fsp.lstat(cur.at(c));
@@ -62,14 +66,7 @@ export async function openFolderNoForeignLinks(dir: string): Promise<SafeDir> {
           );
         }
         if (++hops > MAX_LINK_HOPS) throw foreignLink(abs, shown, 'is one of a loop of links');
-        const target = await fsp.readlink(cur.at(c));
-        todo = path
-          .resolve(cur.dir, target, ...todo)
-          .split('/')
-          .filter((x) => x !== '' && x !== '.');
-        await cur.close();
-        cur = await SafeDir.open('/');
-        curSt = await cur.fh.stat();
+        await fromTop(path.resolve(cur.dir, await fsp.readlink(cur.at(c))));
         continue;
       }
       // Opened without following a link: one swapped in since the lstat is refused by the kernel (ELOOP).
