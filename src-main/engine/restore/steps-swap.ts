@@ -329,7 +329,7 @@ export const swapStep: Step<RestoreCtx> = {
       }
       return await swapItems(c, held);
     } finally {
-      for (const fd of held.values()) closeSync(fd);
+      releaseWorkDirs(held);
     }
   },
 };
@@ -354,8 +354,7 @@ async function swapItems(c: RestoreCtx, held: Map<string, number>): Promise<stri
       await c.store.save(`set-aside-decided:${i.id}`);
     }
     if (!renameDone(j, i.id, 'move-in')) {
-      const fd = held.get(workDirOf(i))!;
-      const from = process.platform === 'linux' ? `/proc/self/fd/${fd}/${path.basename(i.staging)}` : i.staging;
+      const from = inWorkDir(held, i.staging);
       if (!(await exists(from))) throw stagingMissing(i);
       await journaledRename(c.store, { from: i.staging, to: i.target, purpose: 'move-in', itemId: i.id }, from);
     }
