@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { SafeDir } from '../util/atomic-fs.js';
-import { removeHeldTree } from '../util/safe-delete.js';
+import { removeFolderIfStill } from '../util/safe-delete.js';
 import { MANIFEST_NAME, readBackupSet, type BackupClass } from './manifest.js';
 import {
   forgetSets,
@@ -251,7 +251,7 @@ async function applyHeld(
   for (const dir of debris) {
     if (path.resolve(dir) === path.resolve(current)) continue;
     const n = path.basename(dir);
-    if (!(await removeIfStill(held, n, dir, (self) => isOurUnfinishedSet(self, n, profileId)))) continue;
+    if (!(await removeFolderIfStill(held.at(n), dir, (self) => isOurUnfinishedSet(self, n, profileId)))) continue;
     removed.push({ dir, createdAt: null, class: null, reason: 'unfinished (interrupted) backup, superseded' });
   }
   for (const r of planRetention(sets, policy, { now, current })) {
@@ -260,7 +260,7 @@ async function applyHeld(
       const s = await readBackupSet(`${self}/.`).catch(() => null);
       return s !== null && judged !== undefined && manifestSha256(s.text) === judged;
     };
-    if (!(await removeIfStill(held, path.basename(r.dir), r.dir, sameManifest))) continue;
+    if (!(await removeFolderIfStill(held.at(path.basename(r.dir)), r.dir, sameManifest))) continue;
     removed.push({ dir: r.dir, createdAt: r.createdAt, class: r.class, reason: r.reason });
   }
   // A record left behind (the state folder not writable now) only stays until the file's cap: never fatal here.
@@ -274,34 +274,6 @@ async function applyHeld(
     removed.map((r) => path.basename(r.dir)),
   );
   return { removed, notCounted };
-}
-
-/**
- * Removes the set folder `name` of the device folder held as `dev` only if, opened by descriptor (never through a
- * link), it still is what was judged (`still`, given a path to the folder held): judging and deleting by the name
- * would delete whatever an account that may write the device folder renamed to it in between (root's newest set,
- * whose files that account cannot delete itself). What is deleted is the folder held; its name goes only while it
- * still names that folder. False when it was not removed (gone, replaced, or no longer what was judged: kept).
- */
-async function removeIfStill(
-  dev: SafeDir,
-  name: string,
-  shown: string,
-  still: (self: string) => Promise<boolean>,
-): Promise<boolean> {
-  let f: SafeDir;
-  try {
-    f = await SafeDir.open(dev.at(name), shown);
-  } catch {
-    return false;
-  }
-  try {
-    if (!(await still(f.self))) return false;
-    removeHeldTree(dev.at(name), f.fh.fd);
-    return true;
-  } finally {
-    await f.close();
-  }
 }
 
 /**

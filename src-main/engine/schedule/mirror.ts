@@ -15,7 +15,7 @@ import { fileKind, openRegularFile, readGivenFile, refuseSpecialPath, STICK_HINT
 import { withJobLock } from '../util/job-lock.js';
 import { STICK_TEXT_MAX } from '../util/stick-file.js';
 import { recordMirrored, type MirrorRecord } from './mirror-record.js';
-import { removeHeldTree, removeTreeNoFollow } from '../util/safe-delete.js';
+import { removeFolderIfStill, removeTreeNoFollow } from '../util/safe-delete.js';
 
 export interface MirrorOptions {
   /** Where the backups are: a backup disk's mount point, its EdgeRecovery folder, or a product's backup folder. */
@@ -142,28 +142,14 @@ async function filesOf(dir: string): Promise<{ name: string; size: number }[]> {
 }
 
 /**
- * Removes the copy folder `at` (in the device folder held open) only if, opened by descriptor (never a link), its
- * manifest.json still hashes to `hash`, the value judged: an account that may write the device folder can rename
- * root's copies in it (not delete them), and give the copy this run just made the name of one judged superseded in
- * between; deleting by the name then deleted that copy. What is deleted is the folder held; its name goes only while
- * it still names that folder. False: gone, replaced, or another copy by now (kept).
+ * A copy on the stick is still the one judged superseded while its manifest.json hashes to `hash`: an account that may
+ * write the device folder can rename root's copies in it (not delete them), and give the copy this run just made the
+ * name of one judged superseded.
  */
-async function removeCopyIfStill(at: string, shown: string, hash: string): Promise<boolean> {
-  let f: SafeDir;
-  try {
-    f = await SafeDir.open(at, shown);
-  } catch {
-    return false;
-  }
-  try {
-    const now = await hashFile(path.join(f.self, MANIFEST_NAME), STICK_TEXT_MAX).catch(() => null);
-    if (now !== hash) return false;
-    removeHeldTree(at, f.fh.fd);
-    return true;
-  } finally {
-    await f.close();
-  }
-}
+const sameCopy =
+  (hash: string) =>
+  async (self: string): Promise<boolean> =>
+    (await hashFile(path.join(self, MANIFEST_NAME), STICK_TEXT_MAX).catch(() => null)) === hash;
 
 /**
  * The SHA-256 of a regular file, read by descriptor. `max`: a file larger than this (a manifest.json on the stick,
@@ -587,7 +573,7 @@ const steps: RunbookDef<Ctx>['steps'] = [
               if (kept.has(e.hash) || keepNow.has(path.resolve(e.p))) continue;
               // On the stick, which other accounts may write to: by descriptor, never following a link.
               if (c.o.glob) removeTreeNoFollow(e.at);
-              else if (!(await removeCopyIfStill(e.at, e.p, e.hash))) continue;
+              else if (!(await removeFolderIfStill(e.at, e.p, sameCopy(e.hash)))) continue;
               if (c.o.glob) await fsp.rm(gd.at(`${path.basename(e.p)}.sha256`), { force: true });
               c.result.removed.push(e.p);
             }

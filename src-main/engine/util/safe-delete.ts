@@ -12,7 +12,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { RecoveryError } from '../errors.js';
-import { DIR_OPEN_FLAGS } from './atomic-fs.js';
+import { DIR_OPEN_FLAGS, SafeDir } from './atomic-fs.js';
 
 const LINUX_FD = process.platform === 'linux';
 
@@ -43,6 +43,33 @@ export function removeTreeNoFollow(dir: string): void {
     closeSync(fd);
   }
   rmdirSync(dir);
+}
+
+/**
+ * Removes the folder at `at` only if, opened by descriptor (never through a link), it still is what was judged
+ * (`still`, given a path to the folder held): judging and deleting by the name would delete whatever an account that
+ * may write the folder above renamed to it in between (root's newest set, whose files that account cannot delete
+ * itself). What is deleted is the folder held; its name goes only while it still names that folder. False when it was
+ * not removed (gone, replaced, or no longer what was judged: kept). Retention and the mirror's prune use it.
+ */
+export async function removeFolderIfStill(
+  at: string,
+  shown: string,
+  still: (self: string) => Promise<boolean>,
+): Promise<boolean> {
+  let f: SafeDir;
+  try {
+    f = await SafeDir.open(at, shown);
+  } catch {
+    return false;
+  }
+  try {
+    if (!(await still(f.self))) return false;
+    removeHeldTree(at, f.fh.fd);
+    return true;
+  } finally {
+    await f.close();
+  }
 }
 
 /**
