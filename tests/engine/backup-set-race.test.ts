@@ -10,9 +10,9 @@ import { autoConfirm, type RunbookIO } from '../../src-main/engine/runbook/runne
 import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
 import { isRoot } from '../helpers/datasets.js';
 import { handProfile } from '../helpers/hand-product.js';
-import { createLoopMount, skipLoopTests, type LoopMount } from '../helpers/loop-device.js';
+import { skipLoopTests, type LoopMount } from '../helpers/loop-device.js';
 import { ensureTestOwner } from '../helpers/restore-driver.js';
-import { asAccountArgs, shAs } from '../helpers/as-account.js';
+import { accountStick, asAccountArgs, shAs } from '../helpers/as-account.js';
 
 /**
  * A backup writes on a stick another account may write: its own ext4 stick (the stick's top folder is that
@@ -43,14 +43,9 @@ describe.skipIf(!isRoot || skipLoopTests)('a backup onto a stick another account
     await fsp.writeFile(path.join(root, 'opt/hand/Configuration', 'app.conf'), 'setting=1\n');
     // The product's own backup file, which the artifact step copies into the set after the archive.
     await fsp.writeFile(path.join(root, 'opt/hand/export.bin'), randomBytes(256 << 10));
-    stick = await createLoopMount(64);
-    await fsp.chmod(path.dirname(stick.mountpoint), 0o755);
     // The other account's own stick: its top folder and the folders the tool files its sets in are that account's.
+    stick = await accountStick(OWNER, 64, ['hand-box']);
     device = path.join(stick.mountpoint, 'EdgeRecovery', 'hand-box');
-    await fsp.mkdir(device, { recursive: true, mode: 0o755 });
-    for (const d of [stick.mountpoint, path.dirname(device), device]) {
-      await fsp.chown(d, uidForUser(OWNER)!, gidForGroup(OWNER)!);
-    }
   }, 180_000);
 
   afterAll(async () => {

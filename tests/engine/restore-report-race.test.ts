@@ -8,12 +8,11 @@ import { JournalStore, readJournal } from '../../src-main/engine/restore/journal
 import { rewriteRestoreReport } from '../../src-main/engine/restore/restore-report.js';
 import { runRestore } from '../../src-main/engine/restore/run-restore.js';
 import { autoConfirm, type RunbookIO } from '../../src-main/engine/runbook/runner.js';
-import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
 import { isRoot } from '../helpers/datasets.js';
 import { handProfile } from '../helpers/hand-product.js';
-import { createLoopMount, skipLoopTests, type LoopMount } from '../helpers/loop-device.js';
+import { skipLoopTests, type LoopMount } from '../helpers/loop-device.js';
 import { ensureTestOwner } from '../helpers/restore-driver.js';
-import { shAs } from '../helpers/as-account.js';
+import { accountStick, shAs } from '../helpers/as-account.js';
 
 /**
  * attack7, LOW-MEDIUM (local account → files root writes where it chooses): a restore writes its report beside the
@@ -46,13 +45,8 @@ describe.skipIf(!isRoot || skipLoopTests)(
       root = path.join(work, 'root');
       await fsp.mkdir(path.join(root, 'opt/hand/Configuration'), { recursive: true });
       await fsp.writeFile(path.join(root, 'opt/hand/Configuration', 'app.conf'), 'setting=1\n');
-      stick = await createLoopMount(64);
-      await fsp.chmod(path.dirname(stick.mountpoint), 0o755);
+      stick = await accountStick(OWNER, 64, ['hand-box']);
       device = path.join(stick.mountpoint, 'EdgeRecovery', 'hand-box');
-      await fsp.mkdir(device, { recursive: true, mode: 0o755 });
-      for (const d of [stick.mountpoint, path.dirname(device), device]) {
-        await fsp.chown(d, uidForUser(OWNER)!, gidForGroup(OWNER)!);
-      }
       const quiet: RunbookIO = { emit: () => undefined, interaction: autoConfirm };
       await runBackup(
         {

@@ -11,9 +11,10 @@ import { autoConfirm, type RunbookIO } from '../../src-main/engine/runbook/runne
 import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
 import { isRoot } from '../helpers/datasets.js';
 import { handProfile } from '../helpers/hand-product.js';
-import { createLoopMount, skipLoopTests, type LoopMount } from '../helpers/loop-device.js';
+import { skipLoopTests, type LoopMount } from '../helpers/loop-device.js';
 import { racerAsync } from '../helpers/racer-run.js';
 import { ensureTestOwner } from '../helpers/restore-driver.js';
+import { accountStick, giveTo } from '../helpers/as-account.js';
 
 /**
  * (The mirror's prune likewise: it judged the copies on the stick by their manifest's hash, then deleted by name.)
@@ -38,12 +39,7 @@ describe.skipIf(!isRoot || skipLoopTests)('retention and clean-up on a stick ano
     root = path.join(work, 'root');
     await fsp.mkdir(path.join(root, 'opt/hand/Configuration'), { recursive: true });
     await fsp.writeFile(path.join(root, 'opt/hand/Configuration', 'app.conf'), 'setting=1\n');
-    stick = await createLoopMount(256);
-    await fsp.chmod(path.dirname(stick.mountpoint), 0o755);
-    await fsp.mkdir(path.join(stick.mountpoint, 'EdgeRecovery'), { mode: 0o755 });
-    for (const d of [stick.mountpoint, path.join(stick.mountpoint, 'EdgeRecovery')]) {
-      await fsp.chown(d, uidForUser(OWNER)!, gidForGroup(OWNER)!);
-    }
+    stick = await accountStick(OWNER, 256);
   }, 180_000);
 
   afterAll(async () => {
@@ -55,7 +51,7 @@ describe.skipIf(!isRoot || skipLoopTests)('retention and clean-up on a stick ano
   async function deviceFolder(id: string): Promise<string> {
     const dev = path.join(stick.mountpoint, 'EdgeRecovery', id);
     await fsp.mkdir(dev, { mode: 0o755 });
-    await fsp.chown(dev, uidForUser(OWNER)!, gidForGroup(OWNER)!);
+    await giveTo(OWNER, dev);
     return dev;
   }
 
