@@ -14,7 +14,9 @@
  *   verify   `edge-recovery verify`                                         vs `sha256sum -c SHA256SUMS` + `tar -tzf`
  *   restore  `edge-recovery restore` (check, one-read unpack + verify, stop, swap, owners, start) vs RESTORE.txt's manual recipe:
  *            `sha256sum -c` + `tar -xzpf` + mv aside + mv in + `chown -R` + chmod by `find`; then, outside its time,
- *            a `sync -f` of the target (ours puts its data on disk before the swap, inside its time): printed apart
+ *            a `sync -f` of the target (ours puts its data on disk before the swap, inside its time): printed apart;
+ *            and a floor: one thread making only the calls a restore must make per file, then `sync -f`
+ *            (scripts/create-floor.mjs), against the same recipe
  * The page cache is warmed through a pipe before each dataset (GNU tar skips reading when it writes to /dev/null);
  * archives are dropped from the cache before every verify/restore (ours does that itself: it reads the stick).
  * Each restore (manual and ours) writes into a freshly made ext4 filesystem with a journal on a loop device with
@@ -369,6 +371,29 @@ async function main(): Promise<void> {
     } finally {
       stopService(pidFile);
     }
+    // Not a command either: the floor under any restore's time here (scripts/create-floor.mjs): one thread making
+    // the calls a restore must make per file (open O_EXCL, write, fchown, futimes, fstat, close) and the flush, into
+    // a fresh target as the restores had, nothing else. Against the recipe, it says how far one writer can go.
+    await resetTarget();
+    note(`  running: the floor (scripts/create-floor.mjs)`);
+    const floor = spawnSync(
+      process.execPath,
+      [path.join(root, 'scripts/create-floor.mjs'), 'data', path.join(target, 'floor')],
+      { cwd: dataDir, encoding: 'utf8' },
+    );
+    if (floor.status !== 0) throw new Error(`the floor failed: ${floor.stderr}`);
+    // Its own clock: from its first folder to the end of its flush (the tree is listed before).
+    const f = JSON.parse(floor.stdout.trim().split('\n').pop()!) as {
+      seconds: number;
+      cpuSeconds: number;
+      peakMiB: number;
+    };
+    row(
+      'restore',
+      "floor: one thread, the restore's calls per file, sync -f",
+      { wall: f.seconds, cpu: f.cpuSeconds, peakMiB: f.peakMiB },
+      { ref: manual },
+    );
     unmountTarget(mnt);
     await fsp.rm(img, { force: true });
     await fsp.rm(target, { recursive: true, force: true });
