@@ -456,8 +456,10 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       await refuseMovedSet(c);
       const fromMedium = await dropPageCacheAll(c.archive!.parts.map((p) => set.at(p.name)));
       let midCrash = false;
+      // Read through the held set folder (/proc/self/fd/N on Linux), not by the set's path: what is read is what
+      // was written, even if the path is swapped between the checks around the read-back.
       const r = await verifyArchive(
-        c.setDir!,
+        set.self,
         {
           parts: c.archive!.parts,
           totalFiles: c.archive!.files,
@@ -474,7 +476,9 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
           },
           ...(s.signal ? { signal: s.signal } : {}),
         },
-      );
+      ).catch((e: unknown) => {
+        throw namedBySetPath(e, set.self, c.setDir!);
+      });
       if (c.artifacts.length > 0) {
         // The product's own files: listed in the manifest and SHA256SUMS, and read back like the archive.
         c.manifest!.artifacts = c.artifacts;
@@ -1093,6 +1097,20 @@ function cancelledBefore(c: Ctx, serviceBack: boolean, setLeft: boolean): Recove
 
 function byHand(c: Ctx): boolean {
   return c.o.profile.service.manager === 'none';
+}
+
+/** An error of the read-back that names a part by the held folder's /proc path names it by the set's path again. */
+function namedBySetPath(e: unknown, held: string, setDir: string): unknown {
+  if (held === setDir || !(e instanceof RecoveryError)) return e;
+  const swap = (v: unknown): unknown =>
+    typeof v === 'string'
+      ? v.split(`${held}/`).join(`${setDir}/`)
+      : Array.isArray(v)
+        ? v.map(swap)
+        : v !== null && typeof v === 'object'
+          ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, swap(x)]))
+          : v;
+  return RecoveryError.fromJSON(swap(e.toJSON()) as ReturnType<RecoveryError['toJSON']>);
 }
 
 /**
