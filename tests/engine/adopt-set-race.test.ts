@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAdopt } from '../../src-main/engine/backup/hand-made.js';
 import { parseProfile } from '../../src-main/engine/profiles/load.js';
 import { autoConfirm, type RunbookIO } from '../../src-main/engine/runbook/runner.js';
-import { accountStick, asAccountArgs, giveTo } from '../helpers/as-account.js';
+import { accountStick, asAccountArgs, giveTo, swapOnFirstOpen } from '../helpers/as-account.js';
 import { isRoot } from '../helpers/datasets.js';
 import { handProfile } from '../helpers/hand-product.js';
 import { skipLoopTests, type LoopMount } from '../helpers/loop-device.js';
@@ -89,6 +89,38 @@ describe.skipIf(!isRoot || skipLoopTests)('adopt onto a stick another account ma
       inCopies: [],
     });
     // The set root made (where the account moved it) is removed, and nothing else there.
+    expect(await fsp.readdir(path.join(`${edge}.aside`, 'hand-made'))).toEqual([]);
+    await fsp.rm(edge, { force: true });
+    await fsp.rename(`${edge}.aside`, edge);
+  }, 180_000);
+
+  it('reads the set back from the folder it holds, never through a link swapped in after its check', async () => {
+    const edge = path.join(stick.mountpoint, 'EdgeRecovery');
+    const device = path.join(edge, 'hand-made');
+    const evil = path.join(work, 'evil-read');
+    await fsp.mkdir(path.join(evil, 'hand-made'), { recursive: true });
+    await giveTo(OWNER, evil, path.join(evil, 'hand-made'));
+    // The first open of data.tar.gz after the set is written is dd's (dropping it from the page cache, after the check
+    // that the set's path names the held folder, before the read-back): held until the account has swapped
+    // EdgeRecovery for a link to its folder, which holds a file of the same size named like the part.
+    const watcher = await swapOnFirstOpen(OWNER, device, evil, 'data.tar.gz');
+    const profile = parseProfile(handProfile({ items: ['Configuration'] }), 'test');
+    const io: RunbookIO = { emit: () => undefined, interaction: autoConfirm };
+    const outcome = await runAdopt({ source: archive, profile, to: stick.mountpoint }, io).then(
+      (r) => `ok: ${r.setDir}`,
+      (e: unknown) => String((e as { code?: string }).code ?? e),
+    );
+    const events = await watcher.stop();
+    const swappedAt = events.indexOf('swapped');
+    // The swap landed before the read-back, which then read the part root holds, never the account's file; the path
+    // moved, so the set is not reported as made. Before: the read-back opened the account's file (BACKUP_CORRUPT).
+    expect({ outcome, events: events.slice(0, swappedAt + 1) }).toMatchObject({
+      outcome: 'UNSAFE_PATH',
+      events: ['open set data.tar.gz', 'swapped'],
+    });
+    expect(events.slice(swappedAt + 1)).toContain('open set data.tar.gz');
+    expect(events.filter((e) => e.startsWith('open evil'))).toEqual([]);
+    // The set root made is removed where the account moved it.
     expect(await fsp.readdir(path.join(`${edge}.aside`, 'hand-made'))).toEqual([]);
   }, 180_000);
 });

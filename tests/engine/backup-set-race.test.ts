@@ -12,7 +12,7 @@ import { isRoot } from '../helpers/datasets.js';
 import { handProfile } from '../helpers/hand-product.js';
 import { skipLoopTests, type LoopMount } from '../helpers/loop-device.js';
 import { ensureTestOwner } from '../helpers/restore-driver.js';
-import { accountStick, asAccountArgs, shAs } from '../helpers/as-account.js';
+import { accountStick, asAccountArgs, shAs, swapOnFirstOpen } from '../helpers/as-account.js';
 
 /**
  * A backup writes on a stick another account may write: its own ext4 stick (the stick's top folder is that
@@ -24,67 +24,6 @@ import { accountStick, asAccountArgs, shAs } from '../helpers/as-account.js';
  * The swap is done from the backup's own step events, so it lands in that window every time.
  */
 const OWNER = 'edge-bsr';
-
-/**
- * Root's watcher for the read-back case: argv = device folder, the account's folder, then setpriv's arguments for the
- * account. inotify finds the set folder and data.tar.gz renamed into it; from then on every open of the part waits
- * for this watcher (fanotify's FAN_OPEN_PERM) and is reported in order. At the first one (dd dropping it from the page
- * cache, after the check that the set's path names the held folder, before the read-back), the account puts a file
- * of that size in a folder of its own named like the set, moves EdgeRecovery aside and links its folder by that
- * name, and only then is the open let through: no timing of this machine decides whether the swap comes in time.
- */
-const SWAP_ON_OPEN = `
-import ctypes, os, select, struct, subprocess, sys
-device, evil, account = sys.argv[1], sys.argv[2], sys.argv[3:]
-edge = os.path.dirname(device)
-libc = ctypes.CDLL(None, use_errno=True)
-libc.fanotify_mark.argtypes = [ctypes.c_int, ctypes.c_uint, ctypes.c_uint64, ctypes.c_int, ctypes.c_char_p]
-IN_MOVED_TO, IN_CREATE, IN_ISDIR, FAN_OPEN_PERM = 0x80, 0x100, 0x40000000, 0x10000
-ino = libc.inotify_init()
-fan = libc.fanotify_init(0x04, os.O_RDONLY)
-if fan < 0:
-    sys.exit('fanotify: errno %d' % ctypes.get_errno())
-def permit(p):
-    if libc.fanotify_mark(fan, 0x1, FAN_OPEN_PERM, -100, p.encode()) != 0:
-        sys.exit('fanotify_mark: errno %d' % ctypes.get_errno())
-    return os.stat(p).st_ino
-watched = {libc.inotify_add_watch(ino, device.encode(), IN_CREATE): None}
-which = {}
-swapped = False
-print('ready', flush=True)
-while True:
-    ready, _, _ = select.select([ino, fan], [], [])
-    if ino in ready:
-        buf = os.read(ino, 65536)
-        i = 0
-        while i < len(buf):
-            wd, mask, cookie, ln = struct.unpack_from('iIII', buf, i)
-            name = buf[i + 16:i + 16 + ln].rstrip(b'\\0').decode()
-            i += 16 + ln
-            if watched.get(wd) is None and mask & IN_CREATE and mask & IN_ISDIR and name.startswith('Backup_'):
-                setname = name
-                watched[libc.inotify_add_watch(ino, os.path.join(device, name).encode(), IN_MOVED_TO)] = name
-            elif watched.get(wd) is not None and mask & IN_MOVED_TO and name == 'data.tar.gz':
-                which[permit(os.path.join(device, setname, name))] = 'set'
-    if fan in ready:
-        buf = os.read(fan, 4096)
-        i = 0
-        while i < len(buf):
-            ln, vers, _, mlen, mask, efd, pid = struct.unpack_from('IBBHQii', buf, i)
-            i += ln
-            where = which.get(os.fstat(efd).st_ino, '?')
-            print('open ' + where + ' data.tar.gz', flush=True)
-            if where == 'set' and not swapped:
-                swapped = True
-                size = os.fstat(efd).st_size
-                copy = os.path.join(evil, 'hand-box', setname)
-                subprocess.run(['setpriv', *account, 'sh', '-c', 'mkdir -p "$1" && truncate -s "$2" "$1/data.tar.gz"', 'sh', copy, str(size)], check=True)
-                which[permit(os.path.join(copy, 'data.tar.gz'))] = 'evil'
-                subprocess.run(['setpriv', *account, 'sh', '-c', 'mv "$1" "$1.aside" && ln -s "$2" "$1"', 'sh', edge, evil], check=True)
-                print('swapped', flush=True)
-            os.write(fan, struct.pack('iI', efd, 1))
-            os.close(efd)
-`;
 
 /** Runs `script` (sh -c, with `args` as $1 …) as the other account. */
 const asOwner = (script: string, ...args: string[]): void => shAs(OWNER, script, ...args);
@@ -228,24 +167,12 @@ describe.skipIf(!isRoot || skipLoopTests)('a backup onto a stick another account
     await fsp.mkdir(path.join(evil, 'hand-box'), { recursive: true });
     await fsp.chown(evil, uidForUser(OWNER)!, gidForGroup(OWNER)!);
     await fsp.chown(path.join(evil, 'hand-box'), uidForUser(OWNER)!, gidForGroup(OWNER)!);
-    // Root's watcher (the timing only: the set folder is root's alone) holds the first open of data.tar.gz after the
-    // archive step (dd dropping it from the page cache, right after the check that the set's path names the held
-    // folder, before the read-back opens it) until the account has made a file of the same size in a folder of its
-    // own named like the set, moved EdgeRecovery aside and linked its folder by that name. Every open of the part,
-    // and of the account's file, is reported in order.
-    const watcher = spawn('python3', ['-c', SWAP_ON_OPEN, device, evil, ...asAccountArgs(OWNER)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let said = '';
-    watcher.stdout.on('data', (d: Buffer) => (said += d.toString()));
-    await new Promise<void>((resolve, reject) => {
-      watcher.stdout.on('data', () => said.includes('ready\n') && resolve());
-      watcher.on('exit', (code) => reject(new Error(`the watcher ended (${code}) before it was ready`)));
-    });
+    // The first open of data.tar.gz after the archive step is dd's (dropping it from the page cache, right after the
+    // check that the set's path names the held folder, before the read-back opens it): held until the account has
+    // swapped EdgeRecovery for a link to its folder, which holds a file of the same size named like the part.
+    const watcher = await swapOnFirstOpen(OWNER, device, evil, 'data.tar.gz');
     const outcome = await backup('read', () => undefined);
-    await new Promise((r) => setTimeout(r, 300));
-    watcher.kill('SIGKILL');
-    const events = said.split('\n').filter((l) => l !== '' && l !== 'ready');
+    const events = await watcher.stop();
     const swappedAt = events.indexOf('swapped');
     // The swap landed between the drop from the cache and the read-back (else this test proves nothing): the part
     // root holds was opened after it. The account's file never was; the path moved, so the set is not declared

@@ -6,7 +6,7 @@ import { splitPartTooLarge, splitSizeFor } from '../media/split-size.js';
 import { formatBytes } from '../progress.js';
 import type { Profile } from '../profiles/schema.js';
 import { executeRunbook, type RunbookIO } from '../runbook/runner.js';
-import { openDirNoFollow, SafeDir, writeInDir } from '../util/atomic-fs.js';
+import { namedByPath, openDirNoFollow, SafeDir, writeInDir } from '../util/atomic-fs.js';
 import { refuseSpecialPath, STICK_HINT } from '../util/given-path.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
 import {
@@ -312,17 +312,21 @@ export async function runAdopt(o: AdoptOptions, io: RunbookIO): Promise<AdoptRes
             title: 'Verify the new backup set',
             explain: () => 'Read the new set back and check every file against the checksum just recorded.',
             async run(_c, s) {
-              // Read back by its path, which must name the set folder held before and after (as a backup's).
-              await refuseMovedSet(held.set!, c.setDir!);
+              // Read back through the set folder held (what is read is what was written); its path must name that
+              // folder before and after, or the set named in the result is not the one read (as a backup's).
+              const set = held.set!;
+              await refuseMovedSet(set, c.setDir!);
               const v = await verifyBackup(
-                c.setDir!,
+                set.self,
                 {},
                 {
                   onProgress: s.progress,
                   ...(s.signal ? { signal: s.signal } : {}),
                 },
-              );
-              await refuseMovedSet(held.set!, c.setDir!);
+              ).catch((e: unknown) => {
+                throw namedByPath(e, set);
+              });
+              await refuseMovedSet(set, c.setDir!);
               return `All ${v.files} files of the new set match their checksums. From now on, verify checks this backup file by file.`;
             },
           },

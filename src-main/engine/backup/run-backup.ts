@@ -32,7 +32,7 @@ import { findOpenFiles } from '../service/open-files.js';
 import type { ServiceControl, ServiceStatus } from '../service/types.js';
 import { crashPoint } from '../restore/crash-point.js';
 import { defaultStateDir } from '../restore/journal.js';
-import { SafeDir, openDirNoFollow, writeInDir } from '../util/atomic-fs.js';
+import { SafeDir, namedByPath, openDirNoFollow, writeInDir } from '../util/atomic-fs.js';
 import { refuseSpecialPath, STICK_HINT } from '../util/given-path.js';
 import { withJobLock } from '../util/job-lock.js';
 import { refuseRealProductInPractice } from '../util/practice-only.js';
@@ -477,7 +477,7 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
           ...(s.signal ? { signal: s.signal } : {}),
         },
       ).catch((e: unknown) => {
-        throw namedBySetPath(e, set.self, c.setDir!);
+        throw namedByPath(e, set);
       });
       if (c.artifacts.length > 0) {
         // The product's own files: listed in the manifest and SHA256SUMS, and read back like the archive.
@@ -1097,20 +1097,6 @@ function cancelledBefore(c: Ctx, serviceBack: boolean, setLeft: boolean): Recove
 
 function byHand(c: Ctx): boolean {
   return c.o.profile.service.manager === 'none';
-}
-
-/** An error of the read-back that names a part by the held folder's /proc path names it by the set's path again. */
-function namedBySetPath(e: unknown, held: string, setDir: string): unknown {
-  if (held === setDir || !(e instanceof RecoveryError)) return e;
-  const swap = (v: unknown): unknown =>
-    typeof v === 'string'
-      ? v.split(`${held}/`).join(`${setDir}/`)
-      : Array.isArray(v)
-        ? v.map(swap)
-        : v !== null && typeof v === 'object'
-          ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, swap(x)]))
-          : v;
-  return RecoveryError.fromJSON(swap(e.toJSON()) as ReturnType<RecoveryError['toJSON']>);
 }
 
 /**

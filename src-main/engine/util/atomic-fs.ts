@@ -94,6 +94,27 @@ export class SafeDir {
 }
 
 /**
+ * An error (of a job that read or wrote through `d.self`, e.g. in a worker) that names the held folder by its /proc
+ * path, named by the folder's own path again: a technician can act on `/media/usb/…/data.tar.gz`, not on
+ * `/proc/self/fd/23/data.tar.gz`. Anything else is returned as it is.
+ */
+export function namedByPath(e: unknown, d: SafeDir): unknown {
+  const held = d.self;
+  if (held === d.dir || !(e instanceof RecoveryError)) return e;
+  // The folder's number, not a longer one that starts with it (fd 2 in /proc/self/fd/23).
+  const at = new RegExp(`${held.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?!\\d)`, 'g');
+  const swap = (v: unknown): unknown =>
+    typeof v === 'string'
+      ? v.replace(at, () => d.dir)
+      : Array.isArray(v)
+        ? v.map(swap)
+        : v !== null && typeof v === 'object'
+          ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, swap(x)]))
+          : v;
+  return RecoveryError.fromJSON(swap(e.toJSON()) as ReturnType<RecoveryError['toJSON']>);
+}
+
+/**
  * A chmod that fails with ENOSYS: the filesystem has no modes at all (fusefat, the FAT32 of kernels without
  * vfat, does not implement chmod). The file keeps the mode it was created with, as far as there is one.
  */
