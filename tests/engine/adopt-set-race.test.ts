@@ -63,13 +63,15 @@ describe.skipIf(!isRoot || skipLoopTests)('adopt onto a stick another account ma
       '60',
       'sh',
       '-c',
-      'while :; do for d in "$1"/hand-made/Backup_*; do if [ -d "$d" ]; then ' +
+      'echo watching; while :; do for d in "$1"/hand-made/Backup_*; do if [ -d "$d" ]; then ' +
         'mkdir -p "$2/hand-made/${d##*/}" && mv "$1" "$1.aside" && ln -s "$2" "$1"; exit 0; fi; done; done',
       'sh',
       edge,
       evil,
     ]);
     const raced = new Promise<number | null>((resolve) => mirror.on('exit', (code) => resolve(code)));
+    // The account watches before the adoption starts (a loaded machine may start it late).
+    await new Promise<void>((resolve) => mirror.stdout!.once('data', () => resolve()));
     const profile = parseProfile(handProfile({ items: ['Configuration'] }), 'test');
     const io: RunbookIO = { emit: () => undefined, interaction: autoConfirm };
     const outcome = await runAdopt({ source: archive, profile, to: stick.mountpoint }, io).then(
