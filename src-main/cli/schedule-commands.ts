@@ -214,7 +214,10 @@ export function registerScheduleCommands(program: Command): void {
       .option('--keep-manual <n>', 'keep the newest n manual backups (default: all)', parseKeep)
       .option('--max-age <age>', 'delete automatic backups older than this, e.g. 180d or 6mo')
       .option('--encrypt', 'encrypt (needs --passphrase-file)')
-      .option('--passphrase-file <file>', 'root-only file (mode 600, not a link) holding the passphrase')
+      .option(
+        '--passphrase-file <file>',
+        'root-only file (mode 600, not a link, in root-only folders) holding the passphrase',
+      )
       .option('--retry-every <duration>', 'when a pre-check fails, try again after this long', '10m')
       .option(
         '--give-up-after <duration>',

@@ -1,6 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { RecoveryError } from '../engine/errors.js';
+import { procFdPath } from '../engine/util/atomic-fs.js';
 import { openRegularFile, readOpenedCapped } from '../engine/util/given-path.js';
 import { isInside } from '../engine/util/path-inside.js';
 
@@ -59,7 +60,7 @@ export class ReportAccess {
     try {
       if (st.size > MAX_REPORT_BYTES) throw denied;
       if (process.platform === 'linux') {
-        const at = await fsp.readlink(`/proc/self/fd/${fh.fd}`).catch(() => null);
+        const at = await fsp.readlink(procFdPath(fh.fd)).catch(() => null);
         if (at === null || !(await this.allowed(at))) throw denied;
       }
       // At most its size and one byte: a report that grows while it is read is refused, never read without end.

@@ -12,7 +12,7 @@ import { isRoot } from '../helpers/datasets.js';
 import { handProfile } from '../helpers/hand-product.js';
 import { skipLoopTests, type LoopMount } from '../helpers/loop-device.js';
 import { ensureTestOwner } from '../helpers/restore-driver.js';
-import { accountStick, asAccountArgs, shAs } from '../helpers/as-account.js';
+import { accountStick, asAccountArgs, shAs, swapOnFirstOpen } from '../helpers/as-account.js';
 
 /**
  * A backup writes on a stick another account may write: its own ext4 stick (the stick's top folder is that
@@ -156,6 +156,33 @@ describe.skipIf(!isRoot || skipLoopTests)('a backup onto a stick another account
     const inCopies = (await Promise.all(copies.map((x) => fsp.readdir(path.join(evil, 'hand-box', x))))).flat();
     // The account's copy of the set folder was there in time (else this test proves nothing) and got nothing.
     expect({ outcome, copies: copies.length, inCopies }).toEqual({ outcome: 'UNSAFE_PATH', copies: 1, inCopies: [] });
+    await fsp.rm(edge, { force: true });
+    await fsp.rename(`${edge}.aside`, edge);
+    for (const x of await fsp.readdir(device)) await fsp.rm(path.join(device, x), { recursive: true, force: true });
+  }, 120_000);
+
+  it('reads back the parts from the set folder it holds, never through a link swapped in after its check', async () => {
+    const edge = path.dirname(device);
+    const evil = path.join(work, 'evil-read');
+    await fsp.mkdir(path.join(evil, 'hand-box'), { recursive: true });
+    await fsp.chown(evil, uidForUser(OWNER)!, gidForGroup(OWNER)!);
+    await fsp.chown(path.join(evil, 'hand-box'), uidForUser(OWNER)!, gidForGroup(OWNER)!);
+    // The first open of data.tar.gz after the archive step is dd's (dropping it from the page cache, right after the
+    // check that the set's path names the held folder, before the read-back opens it): held until the account has
+    // swapped EdgeRecovery for a link to its folder, which holds a file of the same size named like the part.
+    const watcher = await swapOnFirstOpen(OWNER, device, evil, 'data.tar.gz');
+    const outcome = await backup('read', () => undefined);
+    const events = await watcher.stop();
+    const swappedAt = events.indexOf('swapped');
+    // The swap landed between the drop from the cache and the read-back (else this test proves nothing): the part
+    // root holds was opened after it. The account's file never was; the path moved, so the set is not declared
+    // complete. Before: the read-back opened the account's file and called the backup damaged (BACKUP_CORRUPT).
+    expect({ outcome, events: events.slice(0, swappedAt + 1) }).toMatchObject({
+      outcome: 'UNSAFE_PATH',
+      events: ['open set data.tar.gz', 'swapped'],
+    });
+    expect(events.slice(swappedAt + 1)).toContain('open set data.tar.gz');
+    expect(events.filter((e) => e.startsWith('open evil'))).toEqual([]);
     await fsp.rm(edge, { force: true });
     await fsp.rename(`${edge}.aside`, edge);
     for (const x of await fsp.readdir(device)) await fsp.rm(path.join(device, x), { recursive: true, force: true });

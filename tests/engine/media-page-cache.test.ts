@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dropPageCache } from '../../src-main/engine/media/page-cache.js';
+import { SafeDir } from '../../src-main/engine/util/atomic-fs.js';
 
 /** Bytes of `file` held in the page cache, from util-linux's fincore. */
 function residentBytes(file: string): number {
@@ -30,6 +31,17 @@ describe.skipIf(!fincore || process.platform !== 'linux')('dropping the page cac
       expect(await dropPageCache(file)).toBe(true);
       expect(residentBytes(file)).toBe(0);
       expect(await dropPageCache(path.join(dir, 'missing'))).toBe(false);
+      // Named through the folder held open (SafeDir.at, /proc/self/fd/N/…: how a backup names its own parts), which
+      // dd, a child process, does not share: dropped all the same. Before: false, the cached copy stayed.
+      await fsp.readFile(file);
+      expect(residentBytes(file)).toBeGreaterThan(4 * 1024 * 1024);
+      const held = await SafeDir.open(dir);
+      try {
+        expect(await dropPageCache(held.at('data.tar.gz'))).toBe(true);
+      } finally {
+        await held.close();
+      }
+      expect(residentBytes(file)).toBe(0);
     } finally {
       await fsp.rm(dir, { recursive: true, force: true });
     }

@@ -53,6 +53,7 @@ async function race(
   readOnce: (p: string) => Promise<Outcome>,
   rounds = ROUNDS,
   content: string | Buffer = REAL,
+  refusedOnly = false,
 ): Promise<void> {
   const dir = path.join(work, name);
   const real = path.join(dir, 'real');
@@ -72,7 +73,8 @@ async function race(
   const seen = { read: 0, refused: 0 };
   try {
     const until = Date.now() + GIVE_UP_MS;
-    for (let i = 1; (seen.read < rounds || seen.refused < rounds) && !watch.saw(node) && Date.now() < until; i++) {
+    const more = (): boolean => (seen.read < rounds && !refusedOnly) || seen.refused < rounds;
+    for (let i = 1; more() && !watch.saw(node) && Date.now() < until; i++) {
       seen[await readOnce(path.join(link, file))]++;
       if (i % 64 === 0) await new Promise((resolve) => setImmediate(resolve)); // lets the watcher's news in
     }
@@ -83,7 +85,8 @@ async function race(
     watch.stop();
   }
   expect({ deviceOpened: watch.saw(node), racer: said }).toMatchObject({ deviceOpened: false });
-  expect(seen.read, 'the real file was read while the link flipped').toBeGreaterThanOrEqual(rounds);
+  if (refusedOnly) expect(seen.read, 'nothing was read through the flipping link').toBe(0);
+  else expect(seen.read, 'the real file was read while the link flipped').toBeGreaterThanOrEqual(rounds);
   expect(seen.refused, 'the device was refused while the link flipped').toBeGreaterThanOrEqual(rounds);
 }
 
@@ -118,12 +121,20 @@ describe.skipIf(!isRoot)('a file swapped for a device by a local user while root
       ),
     ));
 
-  it("a scheduled run's passphrase file (root-only, links refused) never opens the device", () =>
-    race('schedule', 'edge-recovery.pass', (p) =>
-      settled(
-        readPassphraseFile(p).then((t) => `${t}\n`),
-        /^The passphrase file \S+ is not a regular file: it is a character device\.$/,
-      ),
+  it("a scheduled run's passphrase file is refused in a folder another account changes, and the device never opened", () =>
+    // The account's folder on the way is refused before anything is opened (schedule-passphrase-folders), whichever
+    // way its link points: read neither the file nor the device.
+    race(
+      'schedule',
+      'edge-recovery.pass',
+      (p) =>
+        settled(
+          readPassphraseFile(p).then((t) => `${t}\n`),
+          /^The passphrase file \S+ is not safe to read: the folder \S+ belongs to uid \d+\./,
+        ),
+      ROUNDS,
+      REAL,
+      true,
     ));
 
   it("a stick's manifest.json never opens the device", () =>

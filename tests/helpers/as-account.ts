@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
@@ -44,4 +44,95 @@ export async function accountStick(user: string, mb: number, devices: string[] =
     await giveTo(user, path.join(edge, d));
   }
   return stick;
+}
+
+/**
+ * Root's watcher (swapOnFirstOpen): argv = device folder, the account's folder, the file's name, then setpriv's
+ * arguments for the account.
+ */
+const SWAP_ON_OPEN = `
+import ctypes, os, select, struct, subprocess, sys
+device, evil, part, account = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+edge = os.path.dirname(device)
+libc = ctypes.CDLL(None, use_errno=True)
+libc.fanotify_mark.argtypes = [ctypes.c_int, ctypes.c_uint, ctypes.c_uint64, ctypes.c_int, ctypes.c_char_p]
+IN_MOVED_TO, IN_CREATE, IN_ISDIR, FAN_OPEN_PERM = 0x80, 0x100, 0x40000000, 0x10000
+ino = libc.inotify_init()
+fan = libc.fanotify_init(0x04, os.O_RDONLY)
+if fan < 0:
+    sys.exit('fanotify: errno %d' % ctypes.get_errno())
+def permit(p):
+    if libc.fanotify_mark(fan, 0x1, FAN_OPEN_PERM, -100, p.encode()) != 0:
+        sys.exit('fanotify_mark: errno %d' % ctypes.get_errno())
+    return os.stat(p).st_ino
+watched = {libc.inotify_add_watch(ino, device.encode(), IN_CREATE): None}
+which = {}
+swapped = False
+print('ready', flush=True)
+while True:
+    ready, _, _ = select.select([ino, fan], [], [])
+    if ino in ready:
+        buf = os.read(ino, 65536)
+        i = 0
+        while i < len(buf):
+            wd, mask, cookie, ln = struct.unpack_from('iIII', buf, i)
+            name = buf[i + 16:i + 16 + ln].rstrip(b'\\0').decode()
+            i += 16 + ln
+            if watched.get(wd) is None and mask & IN_CREATE and mask & IN_ISDIR and name.startswith('Backup_'):
+                setname = name
+                watched[libc.inotify_add_watch(ino, os.path.join(device, name).encode(), IN_MOVED_TO)] = name
+            elif watched.get(wd) is not None and mask & IN_MOVED_TO and name == part:
+                which[permit(os.path.join(device, setname, name))] = 'set'
+    if fan in ready:
+        buf = os.read(fan, 4096)
+        i = 0
+        while i < len(buf):
+            ln, vers, _, mlen, mask, efd, pid = struct.unpack_from('IBBHQii', buf, i)
+            i += ln
+            where = which.get(os.fstat(efd).st_ino, '?')
+            print('open ' + where + ' ' + part, flush=True)
+            if where == 'set' and not swapped:
+                swapped = True
+                size = os.fstat(efd).st_size
+                copy = os.path.join(evil, os.path.basename(device), setname)
+                subprocess.run(['setpriv', *account, 'sh', '-c', 'mkdir -p "$1" && truncate -s "$2" "$1/$3"', 'sh', copy, str(size), part], check=True)
+                which[permit(os.path.join(copy, part))] = 'evil'
+                subprocess.run(['setpriv', *account, 'sh', '-c', 'mv "$1" "$1.aside" && ln -s "$2" "$1"', 'sh', edge, evil], check=True)
+                print('swapped', flush=True)
+            os.write(fan, struct.pack('iI', efd, 1))
+            os.close(efd)
+`;
+
+/**
+ * The swap at the first open of `file` in the set folder the job makes in `device` (a folder `user` may write, as on
+ * its stick): root's watcher (the timing only: the set folder is root's alone) finds the set folder and `file` renamed
+ * into it (inotify); every open of `file` from then on waits for the watcher (fanotify's FAN_OPEN_PERM) and is
+ * reported in order ("open set <file>"). At the first one, `user` puts a file of that size named like it in a folder
+ * of its own under `evil` named like the set, moves the folder above `device` aside and links `evil` by its name;
+ * only then is the open let through ("swapped"), so no timing of this machine decides whether the swap comes in
+ * time. Opens of the account's file are reported as "open evil <file>". `stop` ends the watcher and returns the lines.
+ */
+export async function swapOnFirstOpen(
+  user: string,
+  device: string,
+  evil: string,
+  file: string,
+): Promise<{ stop(): Promise<string[]> }> {
+  const watcher = spawn('python3', ['-c', SWAP_ON_OPEN, device, evil, file, ...asAccountArgs(user)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let said = '';
+  watcher.stdout.on('data', (d: Buffer) => (said += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    watcher.stdout.on('data', () => said.includes('ready\n') && resolve());
+    watcher.on('exit', (code) => reject(new Error(`the watcher ended (${code}) before it was ready`)));
+  });
+  return {
+    async stop() {
+      // Every line is printed before the open it reports is let through: a moment for the pipe, then the end.
+      await new Promise((r) => setTimeout(r, 300));
+      watcher.kill('SIGKILL');
+      return said.split('\n').filter((l) => l !== '' && l !== 'ready');
+    },
+  };
 }

@@ -27,6 +27,11 @@ export interface AdoptArchiveOptions {
   items: MapItem[];
   /** Where our `data.tar.gz` goes; absent: read it through and judge it, write nothing. */
   outDir?: string;
+  /**
+   * Where `outDir` is opened, when the caller holds it open: `/proc/self/fd/N/.` of its descriptor (as
+   * CreateArchiveOptions.outDirAt), so the parts go into exactly that folder whatever `outDir`'s path names by then.
+   */
+  outDirAt?: string;
   splitSize?: number;
   gzipLevel?: number;
   /**
@@ -106,8 +111,8 @@ function keepSpoolRoom(dir: string, keep: number, written: number): void {
 }
 
 /** Stops the copy before its disk is full: the product on the same disk still runs and writes. */
-function keepRoom(dir: string, keep: number, written: number): void {
-  const s = statfsSync(dir);
+function keepRoom(dir: string, keep: number, written: number, at = dir): void {
+  const s = statfsSync(at);
   const free = s.bavail * s.bsize;
   if (free >= keep) return;
   throw new RecoveryError(
@@ -225,7 +230,7 @@ async function adoptOpened(
   const writer =
     opts.outDir === undefined
       ? null
-      : new PartWriter(opts.outDir, archiveBaseName(false), opts.splitSize, (f) => ctx.willCreate(f));
+      : new PartWriter(opts.outDir, archiveBaseName(false), opts.splitSize, (f) => ctx.willCreate(f), opts.outDirAt);
   const gz = writer === null ? null : new GzipOut(opts.gzipLevel ?? DEFAULT_GZIP_LEVEL, null, writer);
   let nextRoomCheck = 0;
   const sink = new TarSink(async (b) => {
@@ -233,7 +238,7 @@ async function adoptOpened(
     await gz.write(b);
     if (opts.keepFreeBytes !== undefined && writer!.total >= nextRoomCheck) {
       nextRoomCheck = writer!.total + ROOM_CHECK_EVERY;
-      keepRoom(opts.outDir!, opts.keepFreeBytes, writer!.total);
+      keepRoom(opts.outDir!, opts.keepFreeBytes, writer!.total, opts.outDirAt);
     }
   });
 

@@ -18,6 +18,7 @@ import path from 'node:path';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import { ProgressMeter, type ProgressSink } from '../progress.js';
 import { crashPoint } from '../restore/crash-point.js';
+import { procFdPath } from '../util/atomic-fs.js';
 import { resolveTrusted } from '../util/linked-folder.js';
 import { groupNameForGid, userNameForUid } from '../util/system-users.js';
 import { DEFAULT_GZIP_LEVEL, archiveBaseName } from './names.js';
@@ -47,7 +48,7 @@ export { DEFAULT_GZIP_LEVEL, ITEM_ID, archiveBaseName } from './names.js';
  * folder for a link once it was judged. Elsewhere, by path.
  */
 const ANCHORED = process.platform === 'linux';
-const fdPath = (fd: number): string => `/proc/self/fd/${fd}`;
+const fdPath = procFdPath;
 /** The reading helper starts for this many files or more (a thread costs ~10 MiB and ~40 ms to start). */
 const HELPER_MIN_FILES = 2000;
 /**

@@ -26,7 +26,7 @@ import { RecoveryError, toRecoveryError } from '../errors.js';
 import { ProgressMeter, type ProgressSink } from '../progress.js';
 import { crashPoint } from '../restore/crash-point.js';
 import { compilePolicy } from '../restore/ownership-policy.js';
-import { CREATE_EXCL_FLAGS, DIR_OPEN_FLAGS, tempName } from '../util/atomic-fs.js';
+import { CREATE_EXCL_FLAGS, DIR_OPEN_FLAGS, procFdPath, tempName } from '../util/atomic-fs.js';
 import { removeTreeNoFollow } from '../util/safe-delete.js';
 import { EntryScreen, hostile, matchesManifest } from './entry-check.js';
 import { LineReader, LineSpool, MANIFEST_PATH, parseHead, parseLine, type ManifestLine } from './manifest.js';
@@ -137,7 +137,7 @@ function openPrivateParent(dir: string): { fd: number; at: string } {
       );
     }
   }
-  return { fd, at: process.platform === 'linux' ? `/proc/self/fd/${fd}` : dir };
+  return { fd, at: process.platform === 'linux' ? procFdPath(fd) : dir };
 }
 
 function sha256File(file: string): { sha256: string; size: number } {

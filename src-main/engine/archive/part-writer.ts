@@ -13,7 +13,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { RecoveryError, toRecoveryError } from '../errors.js';
-import { CREATE_EXCL_FLAGS, DIR_OPEN_FLAGS, chmodUnlessModeless, tempName } from '../util/atomic-fs.js';
+import { CREATE_EXCL_FLAGS, DIR_OPEN_FLAGS, chmodUnlessModeless, procFdPath, tempName } from '../util/atomic-fs.js';
 import type { ArchivePart } from './types.js';
 
 /** Names of the data file(s): `data.tar.gz[.age]`, or `.001`, `.002` … when split. */
@@ -132,7 +132,7 @@ export class PartWriter {
 
   /** `name` inside the folder held open (Linux: through /proc/self/fd, like openat). */
   private at(name: string): string {
-    return process.platform === 'linux' ? `/proc/self/fd/${this.folder()}/${name}` : path.join(this.dir, name);
+    return process.platform === 'linux' ? procFdPath(this.folder(), name) : path.join(this.dir, name);
   }
 
   /** Starts an fdatasync of what was written so far, unless one is still running (then the next write tries). */
@@ -199,7 +199,7 @@ export class PartWriter {
     if (process.platform === 'linux') {
       try {
         // The same open file description's inode through our own descriptor: nothing is looked up by name.
-        this.syncFd = openSync(`/proc/self/fd/${this.fd}`, fsc.O_RDONLY);
+        this.syncFd = openSync(procFdPath(this.fd), fsc.O_RDONLY);
       } catch {
         this.syncFd = -1; // no background flushes: the closing fsync does it all
       }

@@ -10,6 +10,7 @@ import {
   type Stats,
 } from 'node:fs';
 import { parentPort, type Worker } from 'node:worker_threads';
+import { procFdPath } from '../util/atomic-fs.js';
 import { groupNameForGid, userNameForUid } from '../util/system-users.js';
 import { startWorker } from '../util/worker.js';
 import { manifestLine, type ManifestLine } from './manifest.js';
@@ -164,10 +165,10 @@ function readFolder(
   scratch: Buffer,
   owners: Map<string, { uname: string; gname: string }>,
 ): ReadReply {
-  const here = dfd !== -1 ? `/proc/self/fd/${dfd}/` : r.prefix;
+  const here = dfd !== -1 ? `${procFdPath(dfd)}/` : r.prefix;
   let entries: Dirent[];
   try {
-    entries = sortedEntries(dfd !== -1 ? `/proc/self/fd/${dfd}` : r.prefix);
+    entries = sortedEntries(dfd !== -1 ? procFdPath(dfd) : r.prefix);
   } catch {
     return reply;
   }

@@ -6,7 +6,7 @@ import { splitPartTooLarge, splitSizeFor } from '../media/split-size.js';
 import { formatBytes } from '../progress.js';
 import type { Profile } from '../profiles/schema.js';
 import { executeRunbook, type RunbookIO } from '../runbook/runner.js';
-import { fsyncDir, mkdirNoFollow, writeFileAtomic } from '../util/atomic-fs.js';
+import { namedByPath, openDirNoFollow, SafeDir, writeInDir } from '../util/atomic-fs.js';
 import { refuseSpecialPath, STICK_HINT } from '../util/given-path.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
 import {
@@ -22,7 +22,7 @@ import {
 import { restoreText, sha256SumsText } from './restore-txt.js';
 import { backupStamp, safeDeviceId } from './run-backup.js';
 import { VERIFY_CANCEL, verifyBackup } from './verify-backup.js';
-import { removeTreeNoFollow } from '../util/safe-delete.js';
+import { removeHeldTree } from '../util/safe-delete.js';
 
 /**
  * Backups made by hand, as AVEVA's disaster-recovery guide tells technicians ("create a zip or tar file
@@ -98,8 +98,12 @@ function adoptedNote(src: HandMadeSource): string {
 
 /**
  * Writes the archive as a backup set into `setDir` (created here, must not exist): data.tar.gz (or its parts
- * data.tar.gz.001, … of `splitSize` bytes), SHA256SUMS, RESTORE.txt and, last, manifest.json. On failure the
- * folder is removed again.
+ * data.tar.gz.001, … of `splitSize` bytes), SHA256SUMS, RESTORE.txt and, last, manifest.json. The set folder is made
+ * in `parent` (the folder of `setDir` held open by the caller; else opened here) and held open: every file goes in
+ * through its descriptor, not its path, which whoever may write the stick can lead elsewhere (a folder above swapped
+ * for a link); before manifest.json the path must still name the held folder (else UNSAFE_PATH). On failure the
+ * held folder is emptied and its name removed while it names it. Returns the set folder held open (the caller
+ * closes it).
  */
 export async function adoptIntoSet(
   file: string,
@@ -109,7 +113,8 @@ export async function adoptIntoSet(
   device: { id: string; hostname: string },
   splitSize?: number,
   keepFreeBytes?: number,
-): Promise<{ manifest: BackupManifest; result: AdoptArchiveResult }> {
+  parent?: SafeDir,
+): Promise<{ manifest: BackupManifest; result: AdoptArchiveResult; set: SafeDir }> {
   if (splitSize !== undefined && (!Number.isInteger(splitSize) || splitSize < 1024 * 1024)) {
     throw new RecoveryError('BAD_INPUT', 'The split size must be a whole number of at least 1 MiB.');
   }
@@ -118,65 +123,108 @@ export async function adoptIntoSet(
   if (st === null || !st.isFile()) {
     throw new RecoveryError('BACKUP_NOT_FOUND', `There is no archive at ${source}.`);
   }
-  await fsp.mkdir(setDir, { mode: 0o700 });
+  const above = parent ?? (await SafeDir.open(path.dirname(setDir)));
   try {
-    const r = await adoptArchive(
-      {
-        source,
-        items: mapItemsFor(profile),
-        outDir: setDir,
-        ...(splitSize !== undefined ? { splitSize } : {}),
-        ...(keepFreeBytes !== undefined ? { keepFreeBytes } : {}),
-      },
-      io,
-    );
-    const own = profile.ownership;
-    const manifest: BackupManifest = {
-      format: FORMAT,
-      formatVersion: FORMAT_VERSION,
-      tool: { name: TOOL_NAME, version: TOOL_VERSION },
-      profile: { id: profile.id, productName: profile.productName, platform: profile.platform },
-      productVersion: null,
-      deviceId: device.id,
-      hostname: device.hostname,
-      // When the archive was made, as far as its file tells.
-      createdAt: st.mtime.toISOString(),
-      items: r.items.map((i) => ({
-        id: i.id,
-        path: profile.items.find((p) => p.id === i.id)!.path,
-        files: i.files,
-        contentBytes: i.contentBytes,
-      })),
-      owner: own ? { user: own.user, group: own.group } : null,
-      ownersSeen: r.owners,
-      files: r.files,
-      dirs: r.dirs,
-      symlinks: r.symlinks,
-      contentBytes: r.contentBytes,
-      archive: { compression: 'gzip', encryption: null, innerManifest: INNER_MANIFEST_PATH, parts: r.parts },
-      skipped: r.ignored.examples.map((p) => ({ path: p, reason: "outside the profile's folders" })),
-      artifacts: [],
-      source: sourceOf(source, r),
-    };
-    // SHA256SUMS lists manifest.json too: verify checks it (manifest-integrity.ts).
-    const manifestText = JSON.stringify(manifest, null, 2) + '\n';
-    await writeFileAtomic(path.join(setDir, SUMS_NAME), sha256SumsText(r.parts, manifestText), 0o600);
-    await writeFileAtomic(
-      path.join(setDir, RESTORE_TXT_NAME),
-      restoreText(manifest, profile) + adoptedNote(manifest.source!),
-      0o600,
-    );
-    await writeFileAtomic(path.join(setDir, MANIFEST_NAME), manifestText, 0o600);
-    await fsyncDir(setDir);
-    return { manifest, result: r };
-  } catch (e) {
+    const name = path.basename(setDir);
+    await fsp.mkdir(above.at(name), { mode: 0o700 }).catch((e: unknown) => {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      // Free when it was chosen a moment ago: another account that may write the folder put something there.
+      throw new RecoveryError(
+        'UNSAFE_PATH',
+        `${setDir} appeared while the backup set was about to be made: another account can write to ${above.dir}. Nothing was written there, and what is there was left alone.`,
+        { hint: 'Use a stick only you can write to (or format it), then start again.', details: { path: setDir } },
+      );
+    });
+    const set = await SafeDir.open(above.at(name), setDir);
     try {
-      removeTreeNoFollow(setDir);
-    } catch {
-      // the error that matters is e
+      await above.sync();
+      return { ...(await writeSet(source, st.mtime, profile, setDir, set, io, device, splitSize, keepFreeBytes)), set };
+    } catch (e) {
+      try {
+        removeHeldTree(above.at(name), set.fh.fd);
+      } catch {
+        // the error that matters is e
+      }
+      await set.close();
+      throw e;
     }
-    throw e;
+  } finally {
+    if (parent === undefined) await above.close();
   }
+}
+
+async function writeSet(
+  source: string,
+  made: Date,
+  profile: Profile,
+  setDir: string,
+  set: SafeDir,
+  io: ArchiveIo,
+  device: { id: string; hostname: string },
+  splitSize: number | undefined,
+  keepFreeBytes: number | undefined,
+): Promise<{ manifest: BackupManifest; result: AdoptArchiveResult }> {
+  const r = await adoptArchive(
+    {
+      source,
+      items: mapItemsFor(profile),
+      outDir: setDir,
+      // The parts go into the set folder held open here, not wherever its path leads by the first write.
+      ...(process.platform === 'linux' ? { outDirAt: `${set.self}/.` } : {}),
+      ...(splitSize !== undefined ? { splitSize } : {}),
+      ...(keepFreeBytes !== undefined ? { keepFreeBytes } : {}),
+    },
+    io,
+  );
+  const own = profile.ownership;
+  const manifest: BackupManifest = {
+    format: FORMAT,
+    formatVersion: FORMAT_VERSION,
+    tool: { name: TOOL_NAME, version: TOOL_VERSION },
+    profile: { id: profile.id, productName: profile.productName, platform: profile.platform },
+    productVersion: null,
+    deviceId: device.id,
+    hostname: device.hostname,
+    // When the archive was made, as far as its file tells.
+    createdAt: made.toISOString(),
+    items: r.items.map((i) => ({
+      id: i.id,
+      path: profile.items.find((p) => p.id === i.id)!.path,
+      files: i.files,
+      contentBytes: i.contentBytes,
+    })),
+    owner: own ? { user: own.user, group: own.group } : null,
+    ownersSeen: r.owners,
+    files: r.files,
+    dirs: r.dirs,
+    symlinks: r.symlinks,
+    contentBytes: r.contentBytes,
+    archive: { compression: 'gzip', encryption: null, innerManifest: INNER_MANIFEST_PATH, parts: r.parts },
+    skipped: r.ignored.examples.map((p) => ({ path: p, reason: "outside the profile's folders" })),
+    artifacts: [],
+    source: sourceOf(source, r),
+  };
+  // SHA256SUMS lists manifest.json too: verify checks it (manifest-integrity.ts).
+  const manifestText = JSON.stringify(manifest, null, 2) + '\n';
+  await writeInDir(set, SUMS_NAME, sha256SumsText(r.parts, manifestText), 0o600);
+  await writeInDir(set, RESTORE_TXT_NAME, restoreText(manifest, profile) + adoptedNote(manifest.source!), 0o600);
+  // What is read back and reported is found by the set's path: only while it names the held folder is it complete.
+  await refuseMovedSet(set, setDir);
+  await writeInDir(set, MANIFEST_NAME, manifestText, 0o600);
+  return { manifest, result: r };
+}
+
+/** UNSAFE_PATH when `setDir` no longer names the folder held as `set` (Windows: paths only, nothing to compare). */
+export async function refuseMovedSet(set: SafeDir, setDir: string): Promise<void> {
+  if (process.platform === 'win32' || (await set.isAt(setDir))) return;
+  throw new RecoveryError(
+    'UNSAFE_PATH',
+    `The backup folder ${setDir} was replaced (by a link or another folder) while it was being written: the backup set is not complete.`,
+    {
+      hint: 'Another account can write to the folders on this stick. Use a stick only you can write to (or format it), then start again.',
+      details: { path: setDir },
+    },
+  );
 }
 
 export interface AdoptOptions {
@@ -206,6 +254,8 @@ export async function runAdopt(o: AdoptOptions, io: RunbookIO): Promise<AdoptRes
       splitSize: undefined,
     };
   const device = { id: safeDeviceId(o.deviceId ?? 'hand-made'), hostname: o.deviceId ?? '' };
+  /** The device folder and the set folder, held open from their making to the end. */
+  const held: { device: SafeDir | null; set: SafeDir | null } = { device: null, set: null };
   // Before the runbook: nothing is created on the stick for a source or a stick that is a pipe or a device.
   await refuseSpecialPath(o.source, 'a hand-made archive', 'Give the .tar, .tar.gz/.tgz or .zip file itself.');
   await refuseSpecialPath(o.to, 'a stick or folder to write the backup set to', STICK_HINT, { folderOnly: true });
@@ -222,31 +272,24 @@ export async function runAdopt(o: AdoptOptions, io: RunbookIO): Promise<AdoptRes
             explain: () =>
               `Read ${o.source} completely, judge every entry, find the folders ${o.profile.items.map((i) => i.id).join(', ')} by name and write them as a backup set under ${path.join(o.to, 'EdgeRecovery', device.id)}/ with a checksum for every file. ${UNVERIFIED_NOTE}`,
             async run(_c, s) {
-              // Never through a link planted on the stick: EdgeRecovery/<device> are real folders or refused. A
-              // stick that refuses is named (the runbook's own mapping does not know where it was writing).
+              // Never through a link planted on the stick: EdgeRecovery/<device> are real folders or refused, and
+              // held: the set is made in the folder held, whatever its path names by then. A stick that refuses is
+              // named (the runbook's own mapping does not know where it was writing).
               const dir = await fsp
                 .mkdir(o.to, { recursive: true })
-                .then(() => mkdirNoFollow(o.to, ['EdgeRecovery', device.id]))
+                .then(() => openDirNoFollow(o.to, ['EdgeRecovery', device.id]))
                 .catch((e: unknown) => {
                   throw toRecoveryError(e, o.to);
                 });
+              held.device = dir;
               const st = await fsp.stat(o.source).catch(() => null);
               const stamp = backupStamp(st?.mtime ?? new Date());
               let name = `Backup_${o.profile.id}_${stamp}`;
-              for (
-                let n = 2;
-                await fsp.stat(path.join(dir, name)).then(
-                  () => true,
-                  () => false,
-                );
-                n++
-              ) {
-                name = `Backup_${o.profile.id}_${stamp}_${n}`;
-              }
-              const split = await splitSizeFor(dir, o.splitSize);
+              for (let n = 2; (await dir.lstat(name)) !== null; n++) name = `Backup_${o.profile.id}_${stamp}_${n}`;
+              const split = await splitSizeFor(dir.dir, o.splitSize);
               c.splitSize = split.splitSize;
               if (split.note !== null) s.log(split.note);
-              c.setDir = path.join(dir, name);
+              c.setDir = path.join(dir.dir, name);
               const r = await adoptIntoSet(
                 o.source,
                 o.profile,
@@ -254,7 +297,10 @@ export async function runAdopt(o: AdoptOptions, io: RunbookIO): Promise<AdoptRes
                 { onProgress: s.progress, ...(s.signal ? { signal: s.signal } : {}) },
                 device,
                 c.splitSize,
+                undefined,
+                dir,
               );
+              held.set = r.set;
               c.manifest = r.manifest;
               c.mapping = describeMapping(r.result, o.profile);
               s.log(c.mapping);
@@ -266,14 +312,21 @@ export async function runAdopt(o: AdoptOptions, io: RunbookIO): Promise<AdoptRes
             title: 'Verify the new backup set',
             explain: () => 'Read the new set back and check every file against the checksum just recorded.',
             async run(_c, s) {
+              // Read back through the set folder held (what is read is what was written); its path must name that
+              // folder before and after, or the set named in the result is not the one read (as a backup's).
+              const set = held.set!;
+              await refuseMovedSet(set, c.setDir!);
               const v = await verifyBackup(
-                c.setDir!,
+                set.self,
                 {},
                 {
                   onProgress: s.progress,
                   ...(s.signal ? { signal: s.signal } : {}),
                 },
-              );
+              ).catch((e: unknown) => {
+                throw namedByPath(e, set);
+              });
+              await refuseMovedSet(set, c.setDir!);
               return `All ${v.files} files of the new set match their checksums. From now on, verify checks this backup file by file.`;
             },
           },
@@ -283,9 +336,11 @@ export async function runAdopt(o: AdoptOptions, io: RunbookIO): Promise<AdoptRes
       io,
     );
   } catch (e) {
-    if (c.setDir !== null) {
+    // Only the set folder this job made and holds is removed (emptied by descriptor, its name only while it names
+    // it): another set given its name on the stick meanwhile is not this job's to delete.
+    if (c.setDir !== null && held.set !== null && held.device !== null) {
       try {
-        removeTreeNoFollow(c.setDir);
+        removeHeldTree(held.device.at(path.basename(c.setDir)), held.set.fh.fd);
       } catch {
         // the error that matters is e
       }
@@ -293,6 +348,9 @@ export async function runAdopt(o: AdoptOptions, io: RunbookIO): Promise<AdoptRes
     const err = splitPartTooLarge(toRecoveryError(e, c.setDir ?? o.to), c.splitSize);
     io.emit({ type: 'finished', ok: false, error: err.toJSON() });
     throw err;
+  } finally {
+    await held.set?.close();
+    await held.device?.close();
   }
   io.emit({ type: 'finished', ok: true, result: { kind: 'backup', setDir: c.setDir!, removedOld: [], warnings: [] } });
   return { setDir: c.setDir!, manifest: c.manifest!, mapping: c.mapping };

@@ -32,7 +32,7 @@ import { findOpenFiles } from '../service/open-files.js';
 import type { ServiceControl, ServiceStatus } from '../service/types.js';
 import { crashPoint } from '../restore/crash-point.js';
 import { defaultStateDir } from '../restore/journal.js';
-import { SafeDir, openDirNoFollow, writeInDir } from '../util/atomic-fs.js';
+import { SafeDir, namedByPath, openDirNoFollow, writeInDir } from '../util/atomic-fs.js';
 import { refuseSpecialPath, STICK_HINT } from '../util/given-path.js';
 import { withJobLock } from '../util/job-lock.js';
 import { refuseRealProductInPractice } from '../util/practice-only.js';
@@ -456,8 +456,10 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       await refuseMovedSet(c);
       const fromMedium = await dropPageCacheAll(c.archive!.parts.map((p) => set.at(p.name)));
       let midCrash = false;
+      // Read through the held set folder (/proc/self/fd/N on Linux), not by the set's path: what is read is what
+      // was written, even if the path is swapped between the checks around the read-back.
       const r = await verifyArchive(
-        c.setDir!,
+        set.self,
         {
           parts: c.archive!.parts,
           totalFiles: c.archive!.files,
@@ -474,7 +476,9 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
           },
           ...(s.signal ? { signal: s.signal } : {}),
         },
-      );
+      ).catch((e: unknown) => {
+        throw namedByPath(e, set);
+      });
       if (c.artifacts.length > 0) {
         // The product's own files: listed in the manifest and SHA256SUMS, and read back like the archive.
         c.manifest!.artifacts = c.artifacts;

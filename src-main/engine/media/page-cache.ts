@@ -12,11 +12,20 @@ export function dropPageCache(file: string): Promise<boolean> {
   return new Promise((resolve) => {
     execFile(
       'dd',
-      [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none'],
+      [`if=${forChild(file)}`, 'iflag=nocache', 'count=0', 'status=none'],
       { timeout: 10_000, env: childEnv() },
       (err) => resolve(err === null),
     );
   });
+}
+
+/**
+ * A file named through a folder this process holds open (`/proc/self/fd/N/name`, SafeDir.at) means nothing to dd,
+ * a child that has none of this process's descriptors (ENOENT: nothing was dropped, and a read-back meant to come
+ * from the stick came from memory): the same path through this process's pid, which root's dd may open.
+ */
+function forChild(file: string): string {
+  return file.startsWith('/proc/self/') ? `/proc/${process.pid}/${file.slice('/proc/self/'.length)}` : file;
 }
 
 /** dropPageCache for every file; true when all were dropped. */

@@ -101,6 +101,7 @@ async function readHandMadeSource(
       // stops while this much is still free.
       KEEP_FREE,
     );
+    await r.set.close();
     c.manifest = r.manifest;
     hm.source = r.manifest.source!;
     hm.mapping = describeMapping(r.result, c.profile);

@@ -6,7 +6,7 @@ import { formatBytes } from '../progress.js';
 import type { Step } from '../runbook/runner.js';
 import { findOpenFiles } from '../service/open-files.js';
 import { manifestLimits } from '../backup/verify-backup.js';
-import { exists, fsyncDir } from '../util/atomic-fs.js';
+import { exists, fsyncDir, procFdPath } from '../util/atomic-fs.js';
 import {
   ensureFolder,
   ensurePrivateDir,
@@ -110,7 +110,7 @@ export function workDirFd(held: Map<string, number>, dir: string): number | unde
 export function inWorkDir(held: Map<string, number>, p: string): string {
   const fd = held.get(path.dirname(p));
   if (fd === undefined) throw new RecoveryError('INTERNAL', `${p} is not in a work folder of this restore.`);
-  return process.platform === 'linux' && fd !== NOWHERE ? `/proc/self/fd/${fd}/${path.basename(p)}` : p;
+  return process.platform === 'linux' && fd !== NOWHERE ? procFdPath(fd, path.basename(p)) : p;
 }
 
 export const stopStep: Step<RestoreCtx> = {

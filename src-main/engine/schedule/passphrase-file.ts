@@ -1,5 +1,8 @@
+import path from 'node:path';
 import { RecoveryError } from '../errors.js';
+import { SafeDir } from '../util/atomic-fs.js';
 import { fileKind, readGivenFile } from '../util/given-path.js';
+import { resolveTrusted } from '../util/linked-folder.js';
 
 const PASSPHRASE_FILE_MAX = 64 * 1024;
 
@@ -9,7 +12,13 @@ const PASSPHRASE_FILE_MAX = 64 * 1024;
  * Secret Service / the Windows Credential Manager of a technician is not reachable; a root-only file is what
  * the products' own backup scripts use too. The file is refused when it is a link, not a regular file, not
  * owned by root, or readable or writable by anybody else (any group/other bit), so a copy that leaked
- * permissions is noticed. Windows: ACLs are not checked (keep it under %ProgramData%\EdgeRecovery).
+ * permissions is noticed. The folders on the way count as much as the file: an account that may change any of
+ * them (one of its own, one writable by group or others, a link it made) could put its own folder or file by that
+ * name, and root would encrypt with a passphrase that account chose, or read a file it was never meant to. So the
+ * whole way is judged first (resolveTrusted: every folder root's and not writable by group/others, every link
+ * root's), the file's folder is held open and judged again on its descriptor, and the file is opened and read
+ * through that descriptor (UNSAFE_PATH, exit 4, naming the folder to fix; nothing read or changed).
+ * Windows: ACLs are not checked (keep it under %ProgramData%\EdgeRecovery).
  */
 export async function readPassphraseFile(
   file: string,
@@ -17,9 +26,24 @@ export async function readPassphraseFile(
 ): Promise<string> {
   const platform = opts.platform ?? process.platform;
   const fix = `chown root:root '${file}' && chmod 600 '${file}'`;
+  const folder = platform === 'win32' ? null : await holdFolderOf(file, opts.requireOwner ?? 0);
+  try {
+    return await readHeld(file, folder === null ? file : folder.at(path.basename(file)), platform, fix, opts);
+  } finally {
+    await folder?.close();
+  }
+}
+
+async function readHeld(
+  file: string,
+  opened: string,
+  platform: NodeJS.Platform,
+  fix: string,
+  opts: { requireOwner?: number },
+): Promise<string> {
   // readGivenFile: only a regular file is opened (never a FIFO or a device, even one swapped in meanwhile); a link
   // is refused by the kernel (ELOOP), not checked and then raced; owner and mode are judged on what was opened.
-  const buf = await readGivenFile(file, {
+  const buf = await readGivenFile(opened, {
     what: 'the passphrase file',
     max: PASSPHRASE_FILE_MAX,
     noFollow: platform !== 'win32',
@@ -28,7 +52,7 @@ export async function readPassphraseFile(
         ? new RecoveryError('BAD_INPUT', `The passphrase file ${file} is a symbolic link; it is not followed.`, {
             hint: 'Point --passphrase-file at the real file (root-only, mode 600).',
           })
-        : new RecoveryError('BAD_INPUT', `Cannot read the passphrase file ${file}: ${e.message}`, {
+        : new RecoveryError('BAD_INPUT', `Cannot read the passphrase file ${file}: ${whyNot(e)}.`, {
             hint: 'Create it as root: umask 077; printf %s "<passphrase>" > <file>.',
           }),
     check: (st) => {
@@ -67,4 +91,48 @@ export async function readPassphraseFile(
     throw new RecoveryError('BAD_INPUT', `The passphrase in ${file} is shorter than 8 characters.`);
   }
   return text;
+}
+
+const whyNot = (e: NodeJS.ErrnoException): string =>
+  e.code === 'ENOENT' ? 'there is no such file' : e.code === 'EACCES' ? 'permission denied' : (e.code ?? e.message);
+
+/**
+ * The folder of `file`, held open, once it and every folder and link on the way to it were found to be root's
+ * (`owner`'s) and not writable by group or others; the descriptor is judged again (the same folder, still root-only).
+ */
+async function holdFolderOf(file: string, owner: number): Promise<SafeDir> {
+  const fail = (place: string, why: string): RecoveryError =>
+    new RecoveryError(
+      'UNSAFE_PATH',
+      `The passphrase file ${file} is not safe to read: ${why}. Another account could put a file of its own in its place, and the backups would be encrypted with a passphrase it chose. Nothing was read or changed.`,
+      {
+        hint: `Keep the file in a folder only root can change, with every folder above it root's and not writable by group or others (e.g. mkdir -m 700 /etc/edge-recovery): fix ${place} (chown root:root, chmod go-w) or move the file, then give its new place.`,
+        details: { file, place },
+      },
+    );
+  const dir = path.dirname(path.resolve(file));
+  const { place, st } = resolveTrusted(dir, fail);
+  if (st === null) {
+    throw new RecoveryError('BAD_INPUT', `Cannot read the passphrase file ${file}: there is no folder ${place}.`, {
+      hint: 'Create it as root: umask 077; printf %s "<passphrase>" > <file>.',
+    });
+  }
+  const judge = (s: typeof st, where: string): void => {
+    if (!s.isDirectory()) throw fail(where, `${where} is not a folder`);
+    if (s.uid !== owner) throw fail(where, `the folder ${where} belongs to uid ${s.uid}`);
+    if ((s.mode & 0o022) !== 0) {
+      throw fail(where, `the folder ${where} is writable by others (mode ${(s.mode & 0o7777).toString(8)})`);
+    }
+  };
+  judge(st, place);
+  const d = await SafeDir.open(place);
+  try {
+    const now = await d.fh.stat();
+    if (now.dev !== st.dev || now.ino !== st.ino) throw fail(place, `${place} changed while it was checked`);
+    judge(now, place);
+    return d;
+  } catch (e) {
+    await d.close();
+    throw e;
+  }
 }

@@ -14,7 +14,17 @@ export const DIR_OPEN_FLAGS = fsc.O_RDONLY | O_DIRECTORY | O_NOFOLLOW;
 export const CREATE_EXCL_FLAGS = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | O_NOFOLLOW;
 
 /** Linux: a path that names the open folder itself (like openat's dirfd), so a swapped path cannot redirect us. */
-const PROC_FD = process.platform === 'linux' && existsSync('/proc/self/fd') ? '/proc/self/fd' : null;
+const PROC_FD = process.platform === 'linux' && existsSync('/proc/self/fd');
+
+/**
+ * What the descriptor `fd` of this process holds, as a path (Linux): `/proc/self/fd/N`, or with `name` the entry
+ * `name` inside the folder it holds, `/proc/self/fd/N/name` (as openat(fd, name) would find it, whatever the folder's
+ * own path names by then). The one spelling of such paths. Only this process has these descriptors: a child it
+ * starts does not (dropPageCache names them through its pid).
+ */
+export function procFdPath(fd: number, name?: string): string {
+  return name === undefined ? `/proc/self/fd/${fd}` : `/proc/self/fd/${fd}/${name}`;
+}
 
 function unsafe(dir: string, why: string): RecoveryError {
   return new RecoveryError('UNSAFE_PATH', `${dir} ${why}: nothing was written there.`, {
@@ -52,12 +62,12 @@ export class SafeDir {
     if (name === '' || name.includes('/') || name.includes('\\') || name === '.' || name === '..') {
       throw new RecoveryError('BAD_INPUT', `Not a plain file name: ${JSON.stringify(name)}.`);
     }
-    return PROC_FD ? `${PROC_FD}/${this.fh.fd}/${name}` : path.join(this.dir, name);
+    return PROC_FD ? procFdPath(this.fh.fd, name) : path.join(this.dir, name);
   }
 
   /** The folder itself, as a path that cannot be redirected. */
   get self(): string {
-    return PROC_FD ? `${PROC_FD}/${this.fh.fd}` : this.dir;
+    return PROC_FD ? procFdPath(this.fh.fd) : this.dir;
   }
 
   readdir(): Promise<string[]> {
@@ -91,6 +101,27 @@ export class SafeDir {
   async close(): Promise<void> {
     await this.fh.close().catch(() => undefined);
   }
+}
+
+/**
+ * An error (of a job that read or wrote through `d.self`, e.g. in a worker) that names the held folder by its /proc
+ * path, named by the folder's own path again: a technician can act on `/media/usb/…/data.tar.gz`, not on
+ * `/proc/self/fd/23/data.tar.gz`. Anything else is returned as it is.
+ */
+export function namedByPath(e: unknown, d: SafeDir): unknown {
+  const held = d.self;
+  if (held === d.dir || !(e instanceof RecoveryError)) return e;
+  // The folder's number, not a longer one that starts with it (fd 2 in /proc/self/fd/23).
+  const at = new RegExp(`${held.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?!\\d)`, 'g');
+  const swap = (v: unknown): unknown =>
+    typeof v === 'string'
+      ? v.replace(at, () => d.dir)
+      : Array.isArray(v)
+        ? v.map(swap)
+        : v !== null && typeof v === 'object'
+          ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, swap(x)]))
+          : v;
+  return RecoveryError.fromJSON(swap(e.toJSON()) as ReturnType<RecoveryError['toJSON']>);
 }
 
 /**

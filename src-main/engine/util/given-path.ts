@@ -12,6 +12,7 @@ import {
 } from 'node:fs';
 import { constants as osc } from 'node:os';
 import { RecoveryError } from '../errors.js';
+import { procFdPath } from './atomic-fs.js';
 
 /**
  * Paths the technician names on the command line or in the wizard (a backup folder, a stick, a passphrase file)
@@ -112,7 +113,7 @@ export async function openRegularFile(file: string, o: { noFollow?: boolean } = 
     if (st.isSymbolicLink()) throw linkRefused(file);
     if (!st.isFile()) return { fh: null, st };
     // The magic link is the point: it leads to the inode judged above, not to whatever the name means now.
-    const fh = await fsp.open(`/proc/self/fd/${ref.fd}`, fsc.O_RDONLY | fsc.O_NONBLOCK);
+    const fh = await fsp.open(procFdPath(ref.fd), fsc.O_RDONLY | fsc.O_NONBLOCK);
     try {
       const now = await fh.stat();
       if (now.dev !== st.dev || now.ino !== st.ino) throw notSameFile(file);
@@ -168,7 +169,7 @@ export function openRegularFileSync(
     const st = fstatSync(ref);
     if (st.isSymbolicLink()) throw linkRefused(file);
     if (!st.isFile()) return { fd: null, st };
-    const fd = openSync(`/proc/self/fd/${ref}`, fsc.O_RDONLY | fsc.O_NONBLOCK);
+    const fd = openSync(procFdPath(ref), fsc.O_RDONLY | fsc.O_NONBLOCK);
     try {
       const now = fstatSync(fd);
       if (now.dev !== st.dev || now.ino !== st.ino) throw notSameFile(file);

@@ -12,7 +12,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { RecoveryError } from '../errors.js';
-import { DIR_OPEN_FLAGS, SafeDir } from './atomic-fs.js';
+import { DIR_OPEN_FLAGS, SafeDir, procFdPath } from './atomic-fs.js';
 
 const LINUX_FD = process.platform === 'linux';
 
@@ -21,7 +21,7 @@ const LINUX_FD = process.platform === 'linux';
  * comes back with U+FFFD and cannot be found by it, so the folder never emptied).
  */
 function fdPath(fd: number, name: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(`/proc/self/fd/${fd}/`), name]);
+  return Buffer.concat([Buffer.from(`${procFdPath(fd)}/`), name]);
 }
 
 /**
@@ -126,7 +126,7 @@ function emptyDirFd(fd: number, depth: number): void {
   if (depth > 4096) throw new RecoveryError('INTERNAL', 'A folder to delete is nested too deeply.');
   // Another process holding a descriptor inside may still add entries: list again until empty (bounded).
   for (let round = 0; ; round++) {
-    const names = readdirSync(`/proc/self/fd/${fd}`, { encoding: 'buffer' });
+    const names = readdirSync(procFdPath(fd), { encoding: 'buffer' });
     if (names.length === 0) return;
     if (round === 1000) throw new RecoveryError('INTERNAL', 'Entries keep appearing in a folder being deleted.');
     removeEntries(fd, names, depth);
@@ -213,7 +213,7 @@ export function openPrivateDir(dir: string): number {
 export function discardInto(trashDir: string, victim: string, name: string, held?: number): string {
   const fd = held ?? openPrivateDir(ensureFolder(trashDir));
   try {
-    const into = LINUX_FD ? `/proc/self/fd/${fd}/${name}` : path.join(trashDir, name);
+    const into = LINUX_FD ? procFdPath(fd, name) : path.join(trashDir, name);
     if (lstatSync(victim, { throwIfNoEntry: false }) !== undefined) {
       if (lstatSync(into, { throwIfNoEntry: false }) !== undefined) removeTreeNoFollow(into);
       renameSync(victim, into);

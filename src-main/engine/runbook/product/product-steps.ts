@@ -21,7 +21,7 @@ import { decryptOpensslEnc } from './openssl-enc.js';
 import { accountFor, runCommand } from './run-command.js';
 import { boundText } from '../../profiles/safe-pattern.js';
 import { removeTreeNoFollow } from '../../util/safe-delete.js';
-import { SafeDir, openDirBelow } from '../../util/atomic-fs.js';
+import { SafeDir, openDirBelow, procFdPath } from '../../util/atomic-fs.js';
 import { fileKind, openRegularFile, openRegularOrRefuse } from '../../util/given-path.js';
 
 /** What product steps remember while a job runs; the restore keeps it in its journal (resume, rollback). */
@@ -305,7 +305,7 @@ async function openUpload(file: string): Promise<{ body: Blob; close: () => Prom
     // Linux: the body is the file itself, read as it is sent (a product's backup can be large: memory holds a chunk
     // of it, not all of it, twice). /proc/self/fd/<n> is the inode opened above for as long as `fh` stays open.
     if (process.platform === 'linux') {
-      return { body: await openAsBlob(`/proc/self/fd/${fh.fd}`), close: () => fh.close() };
+      return { body: await openAsBlob(procFdPath(fh.fd)), close: () => fh.close() };
     }
     const data = await fh.readFile();
     await fh.close();
