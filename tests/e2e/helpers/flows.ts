@@ -40,7 +40,7 @@ export async function practiceBackup(
   await rec.capture('start');
   await act(page, page.getByRole('button', { name: 'Practice', exact: true }), kb);
   await heading(page, 'Practice backup: what will be copied');
-  await page.getByRole('table').waitFor(LONG);
+  await page.getByRole('table', { name: 'Folders to back up' }).waitFor(LONG);
   await rec.capture('backup-plan');
   await act(page, page.getByRole('button', { name: 'Choose the USB stick' }), kb);
   await heading(page, 'Practice backup: choose the stick');
