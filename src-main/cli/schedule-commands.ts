@@ -342,11 +342,12 @@ export function registerScheduleCommands(program: Command): void {
     .action(async (o: ScheduleOpts) => {
       const { spec, profile } = await buildSpec(o, true);
       const { runScheduledBackup } = await import('../engine/schedule/scheduled-run.js');
-      let passphrase: string | undefined;
-      if (spec.passphraseFile) {
-        const { readPassphraseFile } = await import('../engine/schedule/passphrase-file.js');
-        passphrase = await readPassphraseFile(spec.passphraseFile);
-      }
+      // Read inside the run, so that a file that cannot be read safely is a failed run in the logs too.
+      const passphraseFile = spec.passphraseFile;
+      const readPassphrase = passphraseFile
+        ? async (): Promise<string> =>
+            (await import('../engine/schedule/passphrase-file.js')).readPassphraseFile(passphraseFile)
+        : undefined;
       const stateDir = defaultStateDir(spec.stateDir);
       const io = runIo(o);
       const r = await runScheduledBackup(
@@ -355,7 +356,7 @@ export function registerScheduleCommands(program: Command): void {
           to: spec.to,
           ...(spec.root !== undefined ? { root: spec.root } : {}),
           ...(spec.deviceId !== undefined ? { deviceId: spec.deviceId } : {}),
-          ...(passphrase !== undefined ? { passphrase } : {}),
+          ...(readPassphrase !== undefined ? { readPassphrase } : {}),
           retention: {
             ...(spec.keep !== undefined ? { keepAutomatic: spec.keep } : {}),
             ...(spec.keepManual !== undefined ? { keepManual: spec.keepManual } : {}),

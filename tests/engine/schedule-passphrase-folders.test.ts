@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RecoveryError } from '../../src-main/engine/errors.js';
 import { readPassphraseFile } from '../../src-main/engine/schedule/passphrase-file.js';
+import { readRunLog } from '../../src-main/engine/schedule/run-log.js';
 import { giveTo, shAs } from '../helpers/as-account.js';
 import { runCli } from '../helpers/cli.js';
 import { isRoot } from '../helpers/datasets.js';
@@ -145,6 +146,17 @@ describe.skipIf(!isRoot)("a scheduled run's passphrase file in a folder another 
     expect(run.code, run.stderr).toBe(4);
     expect(run.stderr).toContain(`The passphrase file ${file} is not safe to read`);
     expect(await fsp.readdir(stick)).toEqual([]);
-    expect(existsSync(path.join(work, 'state'))).toBe(false);
+    // A failed run, logged as such, so `schedule status` says why the backups stopped (before: nothing there).
+    const runs = await readRunLog(path.join(work, 'state'), 'eds-linux');
+    expect(runs.map((r) => [r.outcome, r.detail.slice(0, 60)])).toEqual([
+      ['failed', `The passphrase file ${file} is not safe to read`.slice(0, 60)],
+    ]);
+    const status = await runCli(
+      ['schedule', 'status', '--profile', 'eds-linux', '--state-dir', path.join(work, 'state')],
+      {
+        env: { EDGE_RECOVERY_PDF: 'off', EDGE_RECOVERY_LOCK_DIR: path.join(work, 'lock') },
+      },
+    );
+    expect(status.stdout).toContain(`failed: The passphrase file ${file} is not safe to read`);
   });
 });

@@ -1,7 +1,8 @@
-import { promises as fsp } from 'node:fs';
+import { constants as fsc, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { execFileResult } from '../service/exec.js';
 import type { ExecFn } from '../service/types.js';
+import { checkStateDir } from '../util/job-lock.js';
 
 /** One scheduled run, as the journal / event log and the state folder keep it. */
 export interface RunLogEntry {
@@ -41,10 +42,43 @@ export async function logScheduledRun(
 ): Promise<{ sentTo: string; problem?: string }> {
   const exec = deps.exec ?? execFileResult;
   const line = runLogLine(e);
-  await fsp.mkdir(stateDir, { recursive: true, mode: 0o700 }).catch(() => undefined);
-  await fsp
-    .appendFile(path.join(stateDir, RUN_LOG_FILE), JSON.stringify(e) + '\n', { mode: 0o644 })
-    .catch(() => undefined);
+  const kept = await keepInStateDir(stateDir, e);
+  const sent = await sendToSystemLog(line, e, exec, deps);
+  const problem = [sent.problem, kept].filter((x) => x !== undefined).join('; ');
+  return problem === '' ? { sentTo: sent.sentTo } : { sentTo: sent.sentTo, problem };
+}
+
+/**
+ * Appends the run to <state>/scheduled-runs.jsonl, for `schedule status`; what went wrong, if anything. A run can fail
+ * because its state folder is unsafe (the job lock refuses it), and the line is written as root: only into a state
+ * folder judged root-only (checkStateDir), and never through a link at the file's name.
+ */
+async function keepInStateDir(stateDir: string, e: RunLogEntry): Promise<string | undefined> {
+  try {
+    checkStateDir(stateDir);
+    await fsp.mkdir(stateDir, { recursive: true, mode: 0o700 });
+    const fh = await fsp.open(
+      path.join(stateDir, RUN_LOG_FILE),
+      fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | (fsc.O_NOFOLLOW ?? 0),
+      0o644,
+    );
+    try {
+      await fh.appendFile(JSON.stringify(e) + '\n');
+    } finally {
+      await fh.close();
+    }
+    return undefined;
+  } catch (err) {
+    return `not kept in ${path.join(stateDir, RUN_LOG_FILE)}: ${(err as Error).message}`;
+  }
+}
+
+async function sendToSystemLog(
+  line: string,
+  e: RunLogEntry,
+  exec: ExecFn,
+  deps: RunLogDeps,
+): Promise<{ sentTo: string; problem?: string }> {
   if ((deps.platform ?? process.platform) === 'win32') {
     const type = e.outcome === 'verified' ? 'INFORMATION' : e.outcome === 'missed' ? 'WARNING' : 'ERROR';
     const id = e.outcome === 'verified' ? '1' : e.outcome === 'missed' ? '2' : '3';

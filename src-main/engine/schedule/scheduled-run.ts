@@ -16,6 +16,11 @@ export interface ScheduledRunOptions {
   root?: string;
   deviceId?: string;
   passphrase?: string;
+  /**
+   * Reads the passphrase (the schedule's root-only file), first thing in the run: a file that cannot be read safely
+   * is a failed run, logged like any other (the journal and `schedule status`), not only an exit code nobody sees.
+   */
+  readPassphrase?: () => Promise<string>;
   retention: RetentionPolicy;
   /** Wait this long after a failing pre-check before trying again. */
   retryEveryMs: number;
@@ -101,7 +106,16 @@ export async function runScheduledBackup(
   let detail = '';
   let backup: BackupResult | undefined;
   let error: RecoveryError | undefined;
-  for (;;) {
+  let passphrase = o.passphrase;
+  if (o.readPassphrase) {
+    try {
+      passphrase = await o.readPassphrase();
+    } catch (e) {
+      error = toRecoveryError(e);
+      detail = error.message;
+    }
+  }
+  while (error === undefined) {
     // Each attempt holds the machine's job lock (runBackup takes it again, re-entrantly); the waits between
     // attempts do not, so a technician can restore while a scheduled run waits. A lock held by another job
     // postpones the run like a failing pre-check.
@@ -116,7 +130,7 @@ export async function runScheduledBackup(
             to: o.to,
             ...(o.root !== undefined ? { root: o.root } : {}),
             ...(o.deviceId !== undefined ? { deviceId: o.deviceId } : {}),
-            ...(o.passphrase !== undefined ? { passphrase: o.passphrase } : {}),
+            ...(passphrase !== undefined ? { passphrase } : {}),
             backupClass: 'automatic',
             retention: o.retention,
             stateDir: o.stateDir,
@@ -169,7 +183,7 @@ export async function runScheduledBackup(
   }
   const entry: RunLogEntry = { at: new Date(now()).toISOString(), profileId: o.profile.id, outcome, detail, postponed };
   const logged = await logScheduledRun(o.stateDir, entry, deps);
-  if (logged.problem) log(`The run could not be written to the system log: ${logged.problem}`, 'warn');
+  if (logged.problem) log(`The run's log line was not written everywhere: ${logged.problem}`, 'warn');
   return {
     outcome,
     postponed,
