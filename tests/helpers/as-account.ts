@@ -1,6 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { expect } from 'vitest';
 import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
 import { createLoopMount, type LoopMount } from './loop-device.js';
 
@@ -135,4 +136,19 @@ export async function swapOnFirstOpen(
       return said.split('\n').filter((l) => l !== '' && l !== 'ready');
     },
   };
+}
+
+/**
+ * What swapOnFirstOpen's lines must show when the job stopped (UNSAFE_PATH) after reading `file` through the set
+ * folder it holds: the swap landed at the first open (else the case proves nothing), root opened its own `file` after
+ * it, and never the account's.
+ */
+export function expectHeldReadAfterSwap(outcome: string, events: string[], file: string): void {
+  const swappedAt = events.indexOf('swapped');
+  expect({ outcome, events: events.slice(0, swappedAt + 1) }).toMatchObject({
+    outcome: 'UNSAFE_PATH',
+    events: [`open set ${file}`, 'swapped'],
+  });
+  expect(events.slice(swappedAt + 1)).toContain(`open set ${file}`);
+  expect(events.filter((e) => e.startsWith('open evil'))).toEqual([]);
 }
