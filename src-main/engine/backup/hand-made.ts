@@ -20,7 +20,7 @@ import {
   type HandMadeSource,
 } from './manifest.js';
 import { restoreText, sha256SumsText } from './restore-txt.js';
-import { backupStamp, safeDeviceId } from './run-backup.js';
+import { backupStamp, refuseMovedSet, safeDeviceId } from './run-backup.js';
 import { VERIFY_CANCEL, verifyBackup } from './verify-backup.js';
 import { removeHeldTree } from '../util/safe-delete.js';
 
@@ -209,22 +209,9 @@ async function writeSet(
   await writeInDir(set, SUMS_NAME, sha256SumsText(r.parts, manifestText), 0o600);
   await writeInDir(set, RESTORE_TXT_NAME, restoreText(manifest, profile) + adoptedNote(manifest.source!), 0o600);
   // What is read back and reported is found by the set's path: only while it names the held folder is it complete.
-  await refuseMovedSet(set, setDir);
+  await refuseMovedSet(set, setDir, r.parts);
   await writeInDir(set, MANIFEST_NAME, manifestText, 0o600);
   return { manifest, result: r };
-}
-
-/** UNSAFE_PATH when `setDir` no longer names the folder held as `set` (Windows: paths only, nothing to compare). */
-export async function refuseMovedSet(set: SafeDir, setDir: string): Promise<void> {
-  if (process.platform === 'win32' || (await set.isAt(setDir))) return;
-  throw new RecoveryError(
-    'UNSAFE_PATH',
-    `The backup folder ${setDir} was replaced (by a link or another folder) while it was being written: the backup set is not complete.`,
-    {
-      hint: 'Another account can write to the folders on this stick. Use a stick only you can write to (or format it), then start again.',
-      details: { path: setDir },
-    },
-  );
 }
 
 export interface AdoptOptions {
@@ -315,7 +302,7 @@ export async function runAdopt(o: AdoptOptions, io: RunbookIO): Promise<AdoptRes
               // Read back through the set folder held (what is read is what was written); its path must name that
               // folder before and after, or the set named in the result is not the one read (as a backup's).
               const set = held.set!;
-              await refuseMovedSet(set, c.setDir!);
+              await refuseMovedSet(set, c.setDir!, c.manifest?.archive.parts ?? []);
               const v = await verifyBackup(
                 set.self,
                 {},
@@ -326,7 +313,7 @@ export async function runAdopt(o: AdoptOptions, io: RunbookIO): Promise<AdoptRes
               ).catch((e: unknown) => {
                 throw namedByPath(e, set);
               });
-              await refuseMovedSet(set, c.setDir!);
+              await refuseMovedSet(set, c.setDir!, c.manifest?.archive.parts ?? []);
               return `All ${v.files} files of the new set match their checksums. From now on, verify checks this backup file by file.`;
             },
           },

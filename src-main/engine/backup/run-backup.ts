@@ -433,7 +433,7 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       );
       for (const sk of c.archive.skipped) c.warn(`Skipped ${sk.path}: ${sk.reason}`);
       // The archive's writer opened the set folder by its path: its parts must be in the folder held here.
-      await refuseMovedSet(c);
+      await refuseMovedSet(c.set!, c.setDir!, c.archive?.parts ?? []);
       reportChangedFiles(c, c.archive);
       c.manifest = buildManifest(c, c.archive);
       if (c.ageKey !== null) c.manifest = signManifest(c.manifest, c.ageKey);
@@ -453,7 +453,7 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       c.journal.j.phase = 'verifying';
       await c.journal.save('verifying');
       const set = c.set!;
-      await refuseMovedSet(c);
+      await refuseMovedSet(c.set!, c.setDir!, c.archive?.parts ?? []);
       const fromMedium = await dropPageCacheAll(c.archive!.parts.map((p) => set.at(p.name)));
       let midCrash = false;
       // Read through the held set folder (/proc/self/fd/N on Linux), not by the set's path: what is read is what
@@ -494,7 +494,7 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       // and `sha256sum -c` fails on it (manifest.json missing), so stock tools and this tool agree.
       const manifestText = JSON.stringify(c.manifest, null, 2) + '\n';
       // What was read back is what the set's path names: only then is the set declared complete.
-      await refuseMovedSet(c);
+      await refuseMovedSet(c.set!, c.setDir!, c.archive?.parts ?? []);
       await writeInDir(set, SUMS_NAME, sha256SumsText([...c.archive!.parts, ...artifactSums(c)], manifestText), 0o600);
       crashPoint('backup:sums-written');
       await writeInDir(set, MANIFEST_NAME, manifestText, 0o600);
@@ -1102,13 +1102,17 @@ function byHand(c: Ctx): boolean {
 /**
  * The set folder's path on the stick must still name the folder this job holds (and the archive's parts must be
  * in it): an account that may write the device folder can rename the set away and put a link or a folder of its
- * own by its name. Then nothing more is written for it, and the clean-up empties the held folder.
+ * own by its name. Then nothing more is written for it, and the clean-up empties the held folder. A backup and an
+ * adoption (hand-made.ts) ask the same.
  */
-async function refuseMovedSet(c: Ctx): Promise<void> {
-  const set = c.set!;
+export async function refuseMovedSet(
+  set: SafeDir,
+  setDir: string,
+  parts: readonly { name: string; size: number }[],
+): Promise<void> {
   // Windows keeps the paths (SafeDir.at is the path there): only the parts are looked for.
-  let inPlace = process.platform === 'win32' || (await set.isAt(c.setDir!));
-  for (const p of c.archive?.parts ?? []) {
+  let inPlace = process.platform === 'win32' || (await set.isAt(setDir));
+  for (const p of parts) {
     if (!inPlace) break;
     const st = await set.lstat(p.name);
     inPlace = st !== null && st.isFile() && st.size === p.size;
@@ -1116,10 +1120,10 @@ async function refuseMovedSet(c: Ctx): Promise<void> {
   if (!inPlace) {
     throw new RecoveryError(
       'UNSAFE_PATH',
-      `The backup folder ${c.setDir} was replaced (by a link or another folder) while it was being written: the backup is not complete.`,
+      `The backup folder ${setDir} was replaced (by a link or another folder) while it was being written: the backup is not complete.`,
       {
-        hint: 'Another account can write to the folders on this stick. Use a stick only you can write to (or format it), then back up again.',
-        details: { path: c.setDir },
+        hint: 'Another account can write to the folders on this stick. Use a stick only you can write to (or format it), then start again.',
+        details: { path: setDir },
       },
     );
   }
