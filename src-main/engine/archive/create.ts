@@ -48,7 +48,6 @@ export { DEFAULT_GZIP_LEVEL, ITEM_ID, archiveBaseName } from './names.js';
  * folder for a link once it was judged. Elsewhere, by path.
  */
 const ANCHORED = process.platform === 'linux';
-const fdPath = procFdPath;
 /** The reading helper starts for this many files or more (a thread costs ~10 MiB and ~40 ms to start). */
 const HELPER_MIN_FILES = 2000;
 /**
@@ -103,7 +102,7 @@ function openRootFolder(p: string): { fd: number; st: Stats } {
     throw unreadable(e, p);
   }
   try {
-    if (readlinkSync(fdPath(fd)) !== real) throw swapped(p);
+    if (readlinkSync(procFdPath(fd)) !== real) throw swapped(p);
     resolveTrusted(p, () => swapped(p), { linksOnly: true }); // every link on the way root's
     if (realpathSync(p) !== real) throw swapped(p);
     return { fd, st: fstatSync(fd) };
@@ -275,13 +274,13 @@ export async function createArchiveJob(
           result.dirs++;
           let children: Dirent[];
           try {
-            children = sortedEntries(dfd !== -1 ? fdPath(dfd) : abs);
+            children = sortedEntries(dfd !== -1 ? procFdPath(dfd) : abs);
           } catch (e) {
             throw unreadable(e, abs);
           }
           // abs is normalized (the root went through path.resolve): a child's path is a concatenation.
           const prefix = abs.endsWith(path.sep) ? abs : abs + path.sep;
-          const here = dfd !== -1 ? `${fdPath(dfd)}/` : prefix;
+          const here = dfd !== -1 ? `${procFdPath(dfd)}/` : prefix;
           const relPrefix = `${rel}/`;
           const pre = helper?.take(prefix);
           let i = pre ? await fromHelper(await pre, children, prefix, st) : 0;
@@ -486,7 +485,7 @@ export async function createArchiveJob(
       const root = openRootFolder(r.path);
       try {
         // `/.`: the held folder itself (O_NOFOLLOW on the /proc link would refuse it).
-        await visit(r.path, r.id, root.st, `${fdPath(root.fd)}/.`);
+        await visit(r.path, r.id, root.st, `${procFdPath(root.fd)}/.`);
       } finally {
         closeSync(root.fd);
       }
