@@ -20,7 +20,7 @@ import {
   type HandMadeSource,
 } from './manifest.js';
 import { restoreText, sha256SumsText } from './restore-txt.js';
-import { backupStamp, refuseMovedSet, safeDeviceId } from './run-backup.js';
+import { backupStamp, makeSetFolder, refuseMovedSet, safeDeviceId } from './run-backup.js';
 import { VERIFY_CANCEL, verifyBackup } from './verify-backup.js';
 import { removeHeldTree } from '../util/safe-delete.js';
 
@@ -126,16 +126,7 @@ export async function adoptIntoSet(
   const above = parent ?? (await SafeDir.open(path.dirname(setDir)));
   try {
     const name = path.basename(setDir);
-    await fsp.mkdir(above.at(name), { mode: 0o700 }).catch((e: unknown) => {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      // Free when it was chosen a moment ago: another account that may write the folder put something there.
-      throw new RecoveryError(
-        'UNSAFE_PATH',
-        `${setDir} appeared while the backup set was about to be made: another account can write to ${above.dir}. Nothing was written there, and what is there was left alone.`,
-        { hint: 'Use a stick only you can write to (or format it), then start again.', details: { path: setDir } },
-      );
-    });
-    const set = await SafeDir.open(above.at(name), setDir);
+    const set = await makeSetFolder(above, name, setDir, 0o700);
     try {
       await above.sync();
       return { ...(await writeSet(source, st.mtime, profile, setDir, set, io, device, splitSize, keepFreeBytes)), set };

@@ -388,19 +388,7 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       await c.journal.save('set-dir');
       // Recorded before the folder exists: only a folder this machine recorded starting is ever removed as debris.
       await recordSetStarted(c.journal.stateDir, c.setDir, c.o.profile.id);
-      await fsp.mkdir(device.at(name)).catch((e: unknown) => {
-        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-        // Free when it was chosen a moment ago: another account that may write the device folder put something there.
-        throw new RecoveryError(
-          'UNSAFE_PATH',
-          `${c.setDir} appeared while the backup was about to make it: another account can write to ${device.dir}. Nothing was written there, and what is there was left alone.`,
-          {
-            hint: 'Use a stick only you can write to (or format it), then back up again.',
-            details: { path: c.setDir },
-          },
-        );
-      });
-      c.set = await SafeDir.open(device.at(name), c.setDir);
+      c.set = await makeSetFolder(device, name, c.setDir);
       await device.sync();
       let midCrash = false;
       c.archive = await createArchive(
@@ -1097,6 +1085,27 @@ function cancelledBefore(c: Ctx, serviceBack: boolean, setLeft: boolean): Recove
 
 function byHand(c: Ctx): boolean {
   return c.o.profile.service.manager === 'none';
+}
+
+/**
+ * Makes the set folder `name` (just found free) in the held `parent` and returns it held open (the caller syncs
+ * `parent` once it holds the set, so that its clean-up can empty it if that fails).
+ * EEXIST is UNSAFE_PATH: another account that may write `parent` put something there meanwhile, which is left alone.
+ * A backup and an adoption (hand-made.ts) make their sets so.
+ */
+export async function makeSetFolder(parent: SafeDir, name: string, setDir: string, mode?: number): Promise<SafeDir> {
+  await fsp.mkdir(parent.at(name), mode === undefined ? {} : { mode }).catch((e: unknown) => {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    throw new RecoveryError(
+      'UNSAFE_PATH',
+      `${setDir} appeared while the backup was about to make it: another account can write to ${parent.dir}. Nothing was written there, and what is there was left alone.`,
+      {
+        hint: 'Use a stick only you can write to (or format it), then start again.',
+        details: { path: setDir },
+      },
+    );
+  });
+  return SafeDir.open(parent.at(name), setDir);
 }
 
 /**
