@@ -127,7 +127,13 @@ describe('handler table', () => {
     expect(second).toMatchObject({ ok: false, error: { code: 'BAD_INPUT', message: expect.stringContaining(jobId) } });
     const fin = await runJob(jobId);
     expect(fin).toMatchObject({ type: 'finished', ok: true });
-    const replay = await ok<{ events: JobEventEnvelope[]; done: boolean }>('job.events', { jobId });
+    // `finished` is recorded by the runbook before its runner has returned; the job is done once it has (the host
+    // then releases what it held): asked at once, on a loaded machine, it was sometimes not yet.
+    let replay = await ok<{ events: JobEventEnvelope[]; done: boolean }>('job.events', { jobId });
+    for (const until = Date.now() + 10_000; !replay.done && Date.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 50));
+      replay = await ok<{ events: JobEventEnvelope[]; done: boolean }>('job.events', { jobId });
+    }
     expect(replay.done).toBe(true);
     expect(replay.events.some((e) => e.event.type === 'plan')).toBe(true);
 
