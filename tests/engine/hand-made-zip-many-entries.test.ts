@@ -2,12 +2,11 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, promises as fsp, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { crc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adoptArchiveJob } from '../../src-main/engine/archive/adopt.js';
 import { ZipFile } from '../../src-main/engine/archive/zip-reader.js';
+import { keptBytes } from '../helpers/kept-memory.js';
 
 /**
  * attack7, MEDIUM: a hand-made zip's central directory was read whole into memory and kept as one JavaScript object
@@ -87,9 +86,6 @@ function writeZipOfEmptyFiles(file: string, n: number): void {
   }
 }
 
-v8.setFlagsFromString('--expose_gc');
-const gc = vm.runInNewContext('gc') as () => void;
-
 beforeAll(async () => {
   work = await fsp.mkdtemp(path.join(os.tmpdir(), 'erw-zip-many-'));
   writeZipOfEmptyFiles(path.join(work, 'many.zip'), ENTRIES);
@@ -106,9 +102,7 @@ describe('a hand-made zip with very many entries', () => {
 
   // Failed before (the whole central directory as objects and a Set of names): ~75 MB kept for 300,000 entries.
   it(`is read through keeping little per entry: under 24 MB for ${ENTRIES.toLocaleString('en-US')} entries`, async () => {
-    gc();
-    const before = process.memoryUsage();
-    const base = before.heapUsed + before.arrayBuffers;
+    const base = keptBytes();
     let peak = 0;
     let reports = 0;
     const r = await adoptArchiveJob(
@@ -116,9 +110,7 @@ describe('a hand-made zip with very many entries', () => {
       {
         progress: () => {
           if (++reports % 4 !== 1) return;
-          gc();
-          const m = process.memoryUsage();
-          peak = Math.max(peak, m.heapUsed + m.arrayBuffers - base);
+          peak = Math.max(peak, keptBytes() - base);
         },
         willCreate: () => undefined,
       },
