@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PartWriter } from '../../src-main/engine/archive/part-writer.js';
@@ -59,5 +59,24 @@ describe.runIf(process.platform === 'linux')('part writer with background flushe
     w.abort();
     expect(readdirSync(dir)).toEqual([]);
     expect(await descriptorsBackTo(before)).toBe(before);
+  });
+
+  // Failed before: abort removed its `.partial` files by path (the folder's name joined to the file's), so a
+  // folder renamed and replaced under it had root remove a file of that name in whatever now stood at the path,
+  // and leave its own partial file behind.
+  it('aborts in the folder it holds: a folder put in its place keeps its file of the same name', async () => {
+    const root = await tempDir('part-writer-');
+    const dir = path.join(root, 'set');
+    mkdirSync(dir);
+    const w = new PartWriter(dir, 'data.tar.gz', undefined, () => undefined);
+    w.write(randomBytes(MiB));
+    const [partial] = readdirSync(dir);
+    expect(partial).toMatch(/\.partial$/);
+    renameSync(dir, path.join(root, 'moved'));
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, partial!), "not the writer's");
+    w.abort();
+    expect(readFileSync(path.join(dir, partial!), 'utf8')).toBe("not the writer's");
+    expect(readdirSync(path.join(root, 'moved'))).toEqual([]);
   });
 });

@@ -8,7 +8,7 @@ import {
   fsyncSync,
   openSync,
   renameSync,
-  rmSync,
+  unlinkSync,
   writeSync,
 } from 'node:fs';
 import path from 'node:path';
@@ -43,6 +43,7 @@ export class PartWriter {
   private hash: Hash | null = null;
   private written = 0;
   private readonly done: ArchivePart[] = [];
+  /** The temp names of the parts this writer created, in the held folder. */
   private readonly created: string[] = [];
   /** Final name → the random temp name it is written under. */
   private readonly temps = new Map<string, string>();
@@ -161,7 +162,10 @@ export class PartWriter {
     }
   }
 
-  /** Removes every `.partial` this writer created; never throws (the medium may be gone). */
+  /**
+   * Removes every `.partial` this writer created, in the folder it holds (not whatever now stands at its path);
+   * never throws (the medium may be gone).
+   */
   abort(): void {
     this.releaseSyncFd();
     if (this.fd !== -1) {
@@ -172,7 +176,15 @@ export class PartWriter {
       }
       this.fd = -1;
     }
-    for (const f of this.created) rmSync(f, { force: true, maxRetries: 0 });
+    // On Linux only through the held folder: once it is let go (after `commit`), nothing is left to remove.
+    const held = process.platform !== 'linux' || this.dirFd !== -1;
+    for (const tmp of held ? this.created : []) {
+      try {
+        unlinkSync(process.platform === 'linux' ? procFdPath(this.dirFd, tmp) : path.join(this.dir, tmp));
+      } catch {
+        /* already gone, or the medium is */
+      }
+    }
     this.closeFolder();
   }
 
@@ -192,7 +204,7 @@ export class PartWriter {
       throw mediumError(e, file, this.dir);
     }
     this.temps.set(this.currentName, tmp);
-    this.created.push(file);
+    this.created.push(tmp);
     this.hash = createHash('sha256');
     this.written = 0;
     this.unflushed = 0;
