@@ -76,3 +76,23 @@ export function savedPlaceWords(s: SavedReport): string {
   const which = [s.label ? `"${s.label}"` : '', s.mount ? `mounted at ${s.mount}` : ''].filter(Boolean).join(', ');
   return `on the stick${which ? ` (${which})` : ''}: ${s.dir}`;
 }
+
+/**
+ * The report files as a step's summary says them: one folder at a time, its file names after it, the stick's copy
+ * told from this machine's ("beside the backup in /m/stick/EdgeRecovery/box: report-….json, report-….html; on
+ * this machine in /var/lib/edge-recovery/reports: …"). A list of full paths read, once the screen shortens each
+ * path to its last name, as the same two files twice.
+ */
+export function reportFilesText(files: string[], machineDir: string): string {
+  const byDir = new Map<string, string[]>();
+  for (const f of files) {
+    const dir = path.dirname(f);
+    byDir.set(dir, [...(byDir.get(dir) ?? []), path.basename(f)]);
+  }
+  return [...byDir]
+    .map(([dir, names]) => {
+      const where = inside(path.resolve(machineDir), path.resolve(dir)) ? 'on this machine in' : 'beside the backup in';
+      return `${where} ${dir}: ${names.join(', ')}`;
+    })
+    .join('; ');
+}

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { RecoveryError } from '../errors.js';
-import { savedPlaces } from '../report/saved-at.js';
+import { reportFilesText, savedPlaces } from '../report/saved-at.js';
 import { withJobLock } from '../util/job-lock.js';
 import { executeRunbook, type RunbookIO, type Step } from '../runbook/runner.js';
 import { makeCtx, type RestoreCtx, type RestoreTuning } from './context.js';
@@ -51,7 +51,9 @@ const rewriteStep: Step<RestoreCtx> = {
   explain: () => 'Write the recovery report again, so it says what was done now.',
   async run(c) {
     const written = await rewriteRestoreReport(c.store);
-    return written.length > 0 ? `Report updated: ${written.join(', ')}.` : 'There was no report to update.';
+    return written.length > 0
+      ? `Report updated ${reportFilesText(written, path.join(c.store.stateDir, 'reports'))}.`
+      : 'There was no report to update.';
   },
 };
 

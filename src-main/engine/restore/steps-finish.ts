@@ -1,9 +1,11 @@
+import path from 'node:path';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import type { CredentialResource } from '../profiles/schema.js';
 import type { Step } from '../runbook/runner.js';
 import type { CredentialEntry } from '../runbook/types.js';
 import { byHand, waitHealthy, type RestoreCtx } from './context.js';
 import { crashPoint } from './crash-point.js';
+import { reportFilesText } from '../report/saved-at.js';
 import { rewriteRestoreReport, writeRestoreReport } from './restore-report.js';
 import { formatBytes } from '../progress.js';
 import { discardInto, removeTreeNoFollow } from '../util/safe-delete.js';
@@ -146,7 +148,7 @@ export const reportStep: Step<RestoreCtx> = {
     c.store.j.reports = r.written;
     if (r.written.length === 0)
       throw new RecoveryError('INTERNAL', `The report could not be written anywhere: ${r.warnings.join(' ')}`);
-    return `Report written: ${r.written.join(', ')}.`;
+    return `Report written ${reportFilesText(r.written, path.join(c.store.stateDir, 'reports'))}.`;
   },
 };
 
