@@ -6,7 +6,7 @@ import type { BackupSet } from '../engine/backup/manifest.js';
 import type { BackupResult } from '../engine/backup/run-backup.js';
 import { EXIT_CODES, exitCodeFor, RecoveryError, toRecoveryError } from '../engine/errors.js';
 import { cleanText } from '../engine/util/clean-text.js';
-import { formatBytes } from '../engine/progress.js';
+import { countOf, formatBytes } from '../engine/progress.js';
 import type { Profile } from '../engine/profiles/schema.js';
 import { defaultStateDir } from '../engine/restore/journal.js';
 import type { RunbookIO } from '../engine/runbook/runner.js';
@@ -457,7 +457,7 @@ export function buildProgram(): Command {
       } else {
         const own = r.set.manifest.artifacts.length;
         process.stdout.write(
-          `\nOK: all ${r.files} files${own > 0 ? ` and the product's own ${own} file(s)` : ''} of ${backup} match their checksums.\n`,
+          `\nOK: all ${r.files} files${own > 0 ? ` and the product's own ${countOf(own, 'file')}` : ''} of ${backup} match their checksums.\n`,
         );
       }
     });

@@ -90,6 +90,11 @@ export class ProgressMeter {
   }
 }
 
+/** `1 file`, `3 files`: a count with its noun, for messages a technician reads (never "file(s)"). */
+export function countOf(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
+}
+
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = n;

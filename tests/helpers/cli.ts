@@ -24,6 +24,15 @@ export function cliCommand(): string[] {
   return built ? [path.join(built, 'test-cli.mjs')] : ['--import', TSX_IMPORT, CLI_ENTRY];
 }
 
+/**
+ * A file of the built program (`helper.js`, `renderer/index.html`): from this run's build (see cliCommand), else
+ * from dist/, which only `npm run build` refreshes (a test reading it after a change to the sources without a
+ * build tests the old code).
+ */
+export function builtFile(rel: string): string {
+  return path.join(process.env.EDGE_RECOVERY_TEST_BUILD ?? path.join(REPO, 'dist'), rel);
+}
+
 /** Runs `edge-recovery …` (see cliCommand), as a real child process with no terminal. */
 export function runCli(
   args: string[],

@@ -10,7 +10,7 @@ import { freeSpace, refuseUnmountedMedium } from '../media/filesystem.js';
 import { splitPartTooLarge, splitSizeFor } from '../media/split-size.js';
 import { localDeviceId } from '../media/device-id.js';
 import { dropPageCacheAll } from '../media/page-cache.js';
-import { formatBytes } from '../progress.js';
+import { countOf, formatBytes } from '../progress.js';
 import { resolveItems, type ResolvedItem } from '../profiles/load.js';
 import type { Profile } from '../profiles/schema.js';
 import { executeRunbook, type RunbookDef, type RunbookIO } from '../runbook/runner.js';
@@ -428,7 +428,7 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       // SHA256SUMS comes after the verification (it lists manifest.json): until then `sha256sum -c` cannot pass.
       await writeInDir(c.set, RESTORE_TXT_NAME, restoreText(c.manifest, c.o.profile), 0o600);
       crashPoint('backup:archived');
-      return `Wrote ${c.archive.parts.length} file(s), ${formatBytes(c.archive.archiveBytes)} (${c.archive.files} files, ${formatBytes(c.archive.contentBytes)} of data).`;
+      return `Wrote ${countOf(c.archive.parts.length, 'file')}, ${formatBytes(c.archive.archiveBytes)} (${c.archive.files} files, ${formatBytes(c.archive.contentBytes)} of data).`;
     },
   },
   {
@@ -499,7 +499,7 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
         ),
       );
       const how = fromMedium || r.direct === true ? 'read back from the medium' : 'read back';
-      const extra = c.artifacts.length > 0 ? ` and ${c.artifacts.length} file(s) of the product's own` : '';
+      const extra = c.artifacts.length > 0 ? ` and ${countOf(c.artifacts.length, 'file')} of the product's own` : '';
       return `All ${r.files} files${extra} ${how} match their checksums. The backup is complete: ${c.setDir}`;
     },
   },
@@ -1147,7 +1147,7 @@ function reportChangedFiles(c: Ctx, a: ArchiveResult): void {
     .map((x) => `${x.path} (${x.detail})`)
     .join(', ');
   const more = changed.length > 10 ? ` and ${changed.length - 10} more` : '';
-  const text = `${changed.length} file(s) changed while they were being backed up: ${shown}${more}. Their copy in the backup may be inconsistent.`;
+  const text = `${countOf(changed.length, 'file')} changed while they were being backed up: ${shown}${more}. Their copy in the backup may be inconsistent.`;
   if (c.o.strict === true) {
     throw new RecoveryError('FILES_IN_USE', text, {
       hint: `Stop ${c.o.profile.productName} (and anything else writing there) and back up again. The unfinished backup is removed.`,

@@ -3,7 +3,7 @@ import { verifyArchive, type ArchiveLimits } from '../archive/index.js';
 import { isRecoveryError, RecoveryError } from '../errors.js';
 import { readStickText } from '../util/stick-file.js';
 import { dropPageCacheAll } from '../media/page-cache.js';
-import type { Progress } from '../progress.js';
+import { countOf, type Progress } from '../progress.js';
 import { executeRunbook, type RunbookIO } from '../runbook/runner.js';
 import { loadProfile } from '../profiles/load.js';
 import type { Profile } from '../profiles/schema.js';
@@ -183,7 +183,7 @@ export async function runVerify(
                 ...(s.signal ? { signal: s.signal } : {}),
               });
               const own = result.set.manifest.artifacts.length;
-              return `All ${result.files} files${own > 0 ? ` and ${own} file(s) of the product's own` : ''} match.`;
+              return `All ${result.files} files${own > 0 ? ` and ${countOf(own, 'file')} of the product's own` : ''} match.`;
             },
           },
         ],

@@ -6,6 +6,7 @@ import { normalizeReport } from './normalize.js';
 import { pdfRequest, reportPdfPrinter, type PaperSize, type PdfPrinter } from './pdf.js';
 import { renderReportHtml } from './render-html.js';
 import type { ReportData } from './types.js';
+import { countOf } from '../progress.js';
 
 /** Bumped when the JSON layout changes incompatibly. */
 export const REPORT_FORMAT = 1;
@@ -47,7 +48,7 @@ async function refusePlantedLinks(d: SafeDir): Promise<void> {
   if (planted.length > 0) {
     throw new RecoveryError(
       'UNSAFE_PATH',
-      `${d.dir} holds ${planted.length} link(s) named like reports (e.g. ${planted[0]}): nothing was written there.`,
+      `${d.dir} holds ${countOf(planted.length, 'link')} named like reports (e.g. ${planted[0]}): nothing was written there.`,
       {
         hint: 'Someone planted links on this medium. Check where they point, remove them, and keep the report from the other folder.',
         details: { path: d.dir, links: planted.slice(0, 20) },

@@ -10,7 +10,7 @@ import { checkVersion } from '../appliance/version-compare.js';
 import { RecoveryError } from '../errors.js';
 import { freeSpace } from '../media/filesystem.js';
 import { localDeviceId } from '../media/device-id.js';
-import { formatBytes, type ProgressSink } from '../progress.js';
+import { countOf, formatBytes, type ProgressSink } from '../progress.js';
 import { resolveItemPath } from '../profiles/load.js';
 import { exists } from '../util/atomic-fs.js';
 import { readGivenFile } from '../util/given-path.js';
@@ -181,7 +181,7 @@ export const verifyStep: Step<RestoreCtx> = {
         onProgress: s.progress,
         ...(c.signal ? { signal: c.signal } : {}),
       });
-      own = ` The product's own ${a.files} file(s) match their checksums${a.decrypted > 0 ? ` (${a.decrypted} decrypted and read through)` : ''}.`;
+      own = ` The product's own ${countOf(a.files, 'file')} match their checksums${a.decrypted > 0 ? ` (${a.decrypted} decrypted and read through)` : ''}.`;
     }
     crashPoint('verify:done');
     return `${handMadeSummary}${read} ${authentic}${own}`;
@@ -228,7 +228,7 @@ export const compatibilityStep: Step<RestoreCtx> = {
     if (missing.length > 0) {
       throw new RecoveryError(
         'PROFILE_MISMATCH',
-        `The backup lacks the folder(s) ${missing.join(', ')} that the profile "${c.profile.id}" requires.`,
+        `The backup lacks the ${missing.length === 1 ? 'folder' : 'folders'} ${missing.join(', ')} that the profile "${c.profile.id}" requires.`,
         {
           hint: 'Pick a complete backup of this product.',
         },

@@ -2,7 +2,7 @@ import { closeSync, existsSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { extractArchive } from '../archive/index.js';
 import { RecoveryError, toRecoveryError, unpackFailed } from '../errors.js';
-import { formatBytes } from '../progress.js';
+import { countOf, formatBytes } from '../progress.js';
 import type { Step } from '../runbook/runner.js';
 import { findOpenFiles } from '../service/open-files.js';
 import { manifestLimits } from '../backup/verify-backup.js';
@@ -378,7 +378,7 @@ function ownersNotKept(
   const shown = mismatches.slice(0, 10).map((m) => `${m.path}: ${m.problem}`);
   return new RecoveryError(
     'OWNERSHIP_MISMATCH',
-    `${count} path(s) do not match the ownership policy (${o.user}:${o.group}) after it was applied: ${shown.join('; ')}${
+    `${countOf(count, 'path')} ${count === 1 ? 'does' : 'do'} not match the ownership policy (${o.user}:${o.group}) after it was applied: ${shown.join('; ')}${
       beforeStop
         ? '. Nothing on this machine was changed: the service kept running and the unpacked copy was deleted.'
         : ''
@@ -398,7 +398,7 @@ export const ownershipStep: Step<RestoreCtx> = {
   explain: (c) => {
     const o = c.profile.ownership;
     if (!o) return 'The profile sets no ownership policy.';
-    return `Every restored file was given to ${o.user}:${o.group} (looked up by name on this machine), folders mode ${o.dirMode.toString(8)}, files ${o.fileMode.toString(8)}${o.exceptions.length ? ` (with ${o.exceptions.length} exception(s))` : ''}, as it was unpacked, and checked every path against that policy in the staging folders before the stop; now check the restored folders in place.`;
+    return `Every restored file was given to ${o.user}:${o.group} (looked up by name on this machine), folders mode ${o.dirMode.toString(8)}, files ${o.fileMode.toString(8)}${o.exceptions.length ? ` (with ${countOf(o.exceptions.length, 'exception')})` : ''}, as it was unpacked, and checked every path against that policy in the staging folders before the stop; now check the restored folders in place.`;
   },
   skip: (c) =>
     process.platform === 'win32'
@@ -426,7 +426,7 @@ export const ownershipStep: Step<RestoreCtx> = {
         else judgeOwnership(t.path, t.id, st, ids, policy, o, wrong);
       }
       if (wrong.length > 0) throw ownersNotKept(wrong, o, false);
-      return `All ${c.store.j.facts.checked} paths were checked against the policy (${o.user}:${o.group}, its modes) in the staging folders before the stop; the ${targets.length} restored folder(s) in place match it.`;
+      return `All ${c.store.j.facts.checked} paths were checked against the policy (${o.user}:${o.group}, its modes) in the staging folders before the stop; the ${countOf(targets.length, 'restored folder')} in place ${targets.length === 1 ? 'matches' : 'match'} it.`;
     }
     const r = await checkOwnership(targets, o, s.progress, c.signal);
     c.store.j.facts.checked = r.checked;

@@ -11,7 +11,7 @@ import {
   trustedListenerUids,
 } from '../../appliance/client.js';
 import { RecoveryError, toRecoveryError } from '../../errors.js';
-import { ProgressMeter, formatBytes } from '../../progress.js';
+import { ProgressMeter, countOf, formatBytes } from '../../progress.js';
 import type { Profile } from '../../profiles/schema.js';
 import type { CommandAction, HttpAction, ProductStep, StepPoint } from '../../profiles/steps-schema.js';
 import { serviceFor } from '../../service/index.js';
@@ -678,7 +678,7 @@ async function takeArtifact(
     s.log(`Copied ${f.file} (${formatBytes(r.size)}, sha256 ${r.sha256.slice(0, 12)}…) into the backup.`);
   }
   meter.flush();
-  return `${files.length} file(s), ${formatBytes(total)}, copied into the backup with their checksums: ${files.map((f) => f.rel).join(', ')}.`;
+  return `${countOf(files.length, 'file')}, ${formatBytes(total)}, copied into the backup with their checksums: ${files.map((f) => f.rel).join(', ')}.`;
 }
 
 /** Runs one product step (the runbook has already confirmed it when it asks for confirmation). */
