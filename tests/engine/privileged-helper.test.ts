@@ -2,16 +2,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { childEnv } from '../../src-main/engine/util/child-env.js';
 import { HELPER_FLAG } from '../../src-main/host/helper-channel.js';
 import { HelperClient } from '../../src-main/host/helper-client.js';
 import type { JobEventEnvelope, PracticeView } from '../../src-main/shared/contract.js';
 import { helperCommand } from '../../src-main/main/elevate.js';
+import { builtFile } from '../helpers/cli.js';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const HELPER = path.join(REPO, 'dist/helper.js');
+const HELPER = builtFile('helper.js');
 
 describe('the privileged helper command line is fixed', () => {
   it('never carries the GUI process’s own switches to the root process', () => {
@@ -50,7 +49,7 @@ describe('the privileged helper serves the contract over stdio', () => {
   const events: JobEventEnvelope[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(HELPER)) throw new Error('dist/helper.js is missing: run "npm run build" first (npm test does)');
+    if (!existsSync(HELPER)) throw new Error(`${HELPER} is missing: run "npm run build" first (npm test does)`);
     base = await fsp.mkdtemp(path.join(os.tmpdir(), 'helper-'));
     // As pkexec would start it: the fixed arguments, a clean environment (here root already; no pkexec).
     child = spawn(process.execPath, [HELPER, HELPER_FLAG], {
@@ -131,7 +130,7 @@ describe('the privileged helper takes no folder from the page beyond the profile
   let client: HelperClient;
 
   beforeAll(async () => {
-    if (!existsSync(HELPER)) throw new Error('dist/helper.js is missing: run "npm run build" first (npm test does)');
+    if (!existsSync(HELPER)) throw new Error(`${HELPER} is missing: run "npm run build" first (npm test does)`);
     base = await fsp.mkdtemp(path.join(os.tmpdir(), 'helper-paths-'));
     child = spawn(process.execPath, [HELPER, HELPER_FLAG], {
       stdio: ['pipe', 'pipe', 'inherit'],

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliCommand, runCli } from '../helpers/cli.js';
+import { builtFile, cliCommand, runCli } from '../helpers/cli.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -56,8 +56,8 @@ describe('edge-recovery serve from the command line', () => {
   let serve: ChildProcess | undefined;
 
   beforeAll(async () => {
-    if (!existsSync(path.join(REPO, 'dist/renderer/index.html'))) {
-      throw new Error('dist/renderer is missing: run "npm run build" first (npm test does)');
+    if (!existsSync(builtFile('renderer/index.html'))) {
+      throw new Error(`${builtFile('renderer')} is missing: run "npm run build" first (npm test does)`);
     }
     base = await fsp.mkdtemp(path.join(os.tmpdir(), 'serve-cli-'));
   });
