@@ -2,6 +2,7 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { SafeDir } from '../util/atomic-fs.js';
 import { removeFolderIfStill } from '../util/safe-delete.js';
+import { readStickText } from '../util/stick-file.js';
 import { MANIFEST_NAME, readBackupSet, type BackupClass } from './manifest.js';
 import {
   forgetSets,
@@ -288,10 +289,10 @@ async function removeReportsOf(deviceDir: SafeDir, removedSets: string[]): Promi
     const m = /^(report-backup-[\w.-]+)\.json$/.exec(n);
     if (m === null) continue;
     try {
-      const file = deviceDir.at(n);
-      const st = await fsp.lstat(file);
-      if (!st.isFile() || st.size > 4 * 1024 * 1024) continue;
-      const j = JSON.parse(await fsp.readFile(file, 'utf8')) as { kind?: unknown; backupPath?: unknown };
+      // Opened only as the regular file it is, never through a link at its name (readStickText): an account that may
+      // write the device folder can swap the report for a link to a device node or a FIFO at any moment.
+      const text = await readStickText(deviceDir.at(n), 4 * 1024 * 1024);
+      const j = JSON.parse(text) as { kind?: unknown; backupPath?: unknown };
       if (j.kind !== 'backup' || typeof j.backupPath !== 'string') continue;
       if (!gone.has(path.basename(j.backupPath.replace(/[\\/]+$/, '')))) continue;
       for (const ext of ['.json', '.html', '.pdf']) await fsp.rm(deviceDir.at(m[1] + ext), { force: true });
