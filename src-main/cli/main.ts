@@ -416,7 +416,7 @@ export function buildProgram(): Command {
           process.stdout.write(
             `\nBackup complete and verified: ${r.setDir}\n` +
               `  device ${r.manifest.deviceId}, ${r.manifest.files} files, ${formatBytes(r.manifest.contentBytes)}, ` +
-              `${r.manifest.archive.parts.length} part(s)${r.manifest.archive.encryption ? ', encrypted' : ''}\n` +
+              `${countOf(r.manifest.archive.parts.length, 'part')}${r.manifest.archive.encryption ? ', encrypted' : ''}\n` +
               `  How to restore by hand: ${path.join(r.setDir, 'RESTORE.txt')}\n`,
           );
           for (const w of r.warnings) process.stdout.write(`  Warning: ${w}\n`);
