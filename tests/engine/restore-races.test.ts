@@ -13,6 +13,7 @@ import { autoConfirm } from '../../src-main/engine/runbook/runner.js';
 import type { ConfirmRequest, Interaction } from '../../src-main/engine/runbook/types.js';
 import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
 import { startPracticeMachine, type PracticeMachine } from '../helpers/practice-machine.js';
+import { shAs } from '../helpers/as-account.js';
 import { racerAsync, racerSync } from '../helpers/racer-run.js';
 import { driverInteraction, ensureTestOwner, restoreTestsBlocked } from '../helpers/restore-driver.js';
 
@@ -196,6 +197,43 @@ describe.skipIf(blocked !== undefined)(
         (x) => x.includes('before-restore') || x.startsWith('.edge-recovery-'),
       );
       expect(left).toEqual([]);
+    }, 600_000);
+
+    it('removes leftover staging folders only in the work folder it judged, never through a link put by its name', async () => {
+      // The folder the restored folders go into belongs to the service account (as an install folder may).
+      const parent = path.dirname(conf);
+      execFileSync('chown', [`${OWNER}:${OWNER}`, parent]);
+      const item = resolveItems(newM.profile, { root: newM.root })[0]!.id;
+      // Root's folder the account wants gone: it holds a folder named like the staging folder (the item's id).
+      const victimRoot = path.join(work, 'root-only-staging-victim');
+      await fsp.mkdir(path.join(victimRoot, item), { recursive: true, mode: 0o755 });
+      await fsp.writeFile(path.join(victimRoot, item, 'precious'), 'root data\n', { mode: 0o600 });
+      let linked: string[] = [];
+      const base = driverInteraction('typed-');
+      const outcome = await restore(newM.profile, {
+        ...base,
+        async credentials(req) {
+          // After the swap, before the clean-up: the account moves the root-only work folder aside and links root's
+          // folder by its name (the clean-up removes leftover staging folders first thing).
+          linked = (await fsp.readdir(parent)).filter((x) => x.startsWith('.edge-recovery-'));
+          for (const w of linked)
+            shAs(OWNER, 'mv "$1" "$1.moved" && ln -s "$2" "$1"', path.join(parent, w), victimRoot);
+          return base.credentials(req);
+        },
+      })
+        .then(() => null)
+        .catch((e: unknown) => e);
+      expect(linked.length).toBeGreaterThan(0);
+      expect((await fsp.lstat(path.join(parent, linked[0]!))).isSymbolicLink()).toBe(true);
+      // Root's folder behind the link is untouched (the restore stops at the link: the work folder is not its own).
+      expect(await fsp.readdir(path.join(victimRoot, item)).catch((e: NodeJS.ErrnoException) => e.code)).toEqual([
+        'precious',
+      ]);
+      expect(outcome).toMatchObject({ code: 'UNSAFE_PATH' });
+      for (const w of linked) {
+        await fsp.rm(path.join(parent, w), { force: true });
+        await fsp.rm(path.join(parent, `${w}.moved`), { recursive: true, force: true });
+      }
     }, 600_000);
 
     // Last: the restore refused leaves the product stopped (a rollback would start it again).

@@ -152,3 +152,65 @@ export function expectHeldReadAfterSwap(outcome: string, events: string[], file:
   expect(events.slice(swappedAt + 1)).toContain(`open set ${file}`);
   expect(events.filter((e) => e.startsWith('open evil'))).toEqual([]);
 }
+
+/** Root's watcher (runAsAtFirstOpen): argv = the file, then setpriv's arguments and the account's command. */
+const RUN_AT_OPEN = `
+import ctypes, os, struct, subprocess, sys
+target, account = sys.argv[1], sys.argv[2:]
+libc = ctypes.CDLL(None, use_errno=True)
+libc.fanotify_mark.argtypes = [ctypes.c_int, ctypes.c_uint, ctypes.c_uint64, ctypes.c_int, ctypes.c_char_p]
+fan = libc.fanotify_init(0x04, os.O_RDONLY)
+if fan < 0:
+    sys.exit('fanotify: errno %d' % ctypes.get_errno())
+if libc.fanotify_mark(fan, 0x1, 0x10000, -100, target.encode()) != 0:
+    sys.exit('fanotify_mark: errno %d' % ctypes.get_errno())
+done = False
+print('ready', flush=True)
+while True:
+    buf = os.read(fan, 4096)
+    i = 0
+    while i < len(buf):
+        ln, vers, _, mlen, mask, efd, pid = struct.unpack_from('IBBHQii', buf, i)
+        i += ln
+        print('open', flush=True)
+        if not done:
+            done = True
+            r = subprocess.run(['setpriv', *account])
+            print('swapped' if r.returncode == 0 else 'swap failed %d' % r.returncode, flush=True)
+        os.write(fan, struct.pack('iI', efd, 1))
+        os.close(efd)
+`;
+
+/**
+ * Runs the shell `script` (with `args` as $1 …) as `user` at the first open of `file` by anyone, and lets that open
+ * through only once the script has ended (root's fanotify watcher: FAN_OPEN_PERM holds the open), so no timing of this
+ * machine decides whether what the account does lands before it. `stop` ends the watcher and returns its lines
+ * ("open", then "swapped" once the script succeeded).
+ */
+export async function runAsAtFirstOpen(
+  user: string,
+  file: string,
+  script: string,
+  ...args: string[]
+): Promise<{ stop(): Promise<string[]> }> {
+  const watcher = spawn(
+    'python3',
+    ['-c', RUN_AT_OPEN, file, ...asAccountArgs(user, 'sh', '-c', script, 'sh', ...args)],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let said = '';
+  watcher.stdout.on('data', (d: Buffer) => (said += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    watcher.stdout.on('data', () => said.includes('ready\n') && resolve());
+    watcher.on('exit', (code) => reject(new Error(`the watcher ended (${code}) before it was ready`)));
+  });
+  return {
+    async stop() {
+      await new Promise((r) => setTimeout(r, 300));
+      watcher.kill('SIGKILL');
+      return said.split('\n').filter((l) => l !== '' && l !== 'ready');
+    },
+  };
+}

@@ -18,6 +18,7 @@ import { TarSink } from './tar-sink.js';
 import type { ArchivePart } from './types.js';
 import { ZipFile, ZipFormatError, type ZipEntry } from './zip-reader.js';
 import { fileKind, openRegularFileSync } from '../util/given-path.js';
+import type { FolderId } from '../util/safe-delete.js';
 
 export type HandMadeFormat = 'tar' | 'tar.gz' | 'zip';
 
@@ -157,7 +158,7 @@ function safeMode(mode: number, type: SourceEntry['type']): number {
  */
 export async function adoptArchiveJob(
   opts: AdoptArchiveOptions,
-  ctx: { progress: ProgressSink; willCreate: (p: string, recursive?: boolean) => void },
+  ctx: { progress: ProgressSink; willCreate: (p: string, recursive?: boolean, heldIn?: FolderId) => void },
 ): Promise<AdoptArchiveResult> {
   // Opened once, only as the regular file it was judged to be (openRegularFileSync: a FIFO or a device swapped in
   // by whoever can write its folder, e.g. the desktop user owning a stick's mount, is never opened), and every
@@ -183,7 +184,7 @@ export async function adoptArchiveJob(
 
 async function adoptOpened(
   opts: AdoptArchiveOptions,
-  ctx: { progress: ProgressSink; willCreate: (p: string, recursive?: boolean) => void },
+  ctx: { progress: ProgressSink; willCreate: (p: string, recursive?: boolean, heldIn?: FolderId) => void },
   sourceFd: number,
   sourceSize: number,
 ): Promise<AdoptArchiveResult> {
@@ -230,7 +231,13 @@ async function adoptOpened(
   const writer =
     opts.outDir === undefined
       ? null
-      : new PartWriter(opts.outDir, archiveBaseName(false), opts.splitSize, (f) => ctx.willCreate(f), opts.outDirAt);
+      : new PartWriter(
+          opts.outDir,
+          archiveBaseName(false),
+          opts.splitSize,
+          (f, heldIn) => ctx.willCreate(f, false, heldIn),
+          opts.outDirAt,
+        );
   const gz = writer === null ? null : new GzipOut(opts.gzipLevel ?? DEFAULT_GZIP_LEVEL, null, writer);
   let nextRoomCheck = 0;
   const sink = new TarSink(async (b) => {

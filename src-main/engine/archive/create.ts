@@ -21,6 +21,7 @@ import { crashPoint } from '../restore/crash-point.js';
 import { procFdPath } from '../util/atomic-fs.js';
 import { resolveTrusted } from '../util/linked-folder.js';
 import { groupNameForGid, userNameForUid } from '../util/system-users.js';
+import type { FolderId } from '../util/safe-delete.js';
 import { DEFAULT_GZIP_LEVEL, archiveBaseName } from './names.js';
 import { GzipOut } from './gzip-out.js';
 import { LineSpool, MANIFEST_FORMAT, MANIFEST_PATH, manifestLine, type ManifestLine } from './manifest.js';
@@ -146,7 +147,7 @@ function unreadable(e: unknown, p: string): RecoveryError {
 
 export async function createArchiveJob(
   opts: CreateArchiveOptions,
-  ctx: { progress: ProgressSink; willCreate: (p: string, recursive?: boolean) => void },
+  ctx: { progress: ProgressSink; willCreate: (p: string, recursive?: boolean, heldIn?: FolderId) => void },
 ): Promise<ArchiveResult> {
   const level = opts.gzipLevel ?? DEFAULT_GZIP_LEVEL;
   const encrypted = (opts.passphrase !== undefined && opts.passphrase !== '') || opts.ageKey !== undefined;
@@ -197,7 +198,7 @@ export async function createArchiveJob(
     opts.outDir,
     archiveBaseName(encrypted),
     opts.splitSize,
-    (f) => ctx.willCreate(f),
+    (f, heldIn) => ctx.willCreate(f, false, heldIn),
     opts.outDirAt,
   );
   let out: GzipOut | null = null;

@@ -27,7 +27,7 @@ import { ProgressMeter, type ProgressSink } from '../progress.js';
 import { crashPoint } from '../restore/crash-point.js';
 import { compilePolicy } from '../restore/ownership-policy.js';
 import { CREATE_EXCL_FLAGS, DIR_OPEN_FLAGS, procFdPath, tempName } from '../util/atomic-fs.js';
-import { removeTreeNoFollow } from '../util/safe-delete.js';
+import { removeTreeNoFollow, type FolderId } from '../util/safe-delete.js';
 import { EntryScreen, hostile, matchesManifest } from './entry-check.js';
 import { LineReader, LineSpool, MANIFEST_PATH, parseHead, parseLine, type ManifestLine } from './manifest.js';
 import { readArchive } from './read-pipeline.js';
@@ -179,7 +179,7 @@ function sha256File(file: string): { sha256: string; size: number } {
 export async function extractArchiveJob(
   dir: string,
   opts: ExtractArchiveOptions,
-  ctx: { progress: ProgressSink; willCreate: (p: string, recursive?: boolean) => void },
+  ctx: { progress: ProgressSink; willCreate: (p: string, recursive?: boolean, heldIn?: FolderId) => void },
 ): Promise<ReadResult> {
   const itemIds = new Set(Object.keys(opts.targets));
   const onePass = opts.manifestFile === undefined;
@@ -225,7 +225,7 @@ export async function extractArchiveJob(
         throw toRecoveryError(e, real);
       }
       // Only after mkdir succeeded: a folder that existed before is never ours to remove.
-      ctx.willCreate(real, true);
+      ctx.willCreate(real, true, fstatSync(parents.get(dir)!.fd));
       created.push(abs);
       roots.set(id, abs);
     }

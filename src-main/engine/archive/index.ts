@@ -64,13 +64,15 @@ export async function createArchive(
   if (opts.splitSize !== undefined && (!Number.isInteger(opts.splitSize) || opts.splitSize < 1024 * 1024)) {
     throw new RecoveryError('BAD_INPUT', 'The split size must be a whole number of at least 1 MiB.');
   }
-  const before = partialsIn(opts.outDir);
+  // The folder the parts go into: the one the caller holds (outDirAt), not whatever its path names by the clean-up.
+  const out = opts.outDirAt ?? opts.outDir;
+  const before = partialsIn(out);
   try {
     return await runWorkerJob<CreateArchiveOptions, ArchiveResult>('archive.create', opts, io, workerOpts);
   } catch (e) {
     // Belt and braces: if the worker was terminated before its "will create" message arrived.
-    for (const n of partialsIn(opts.outDir)) {
-      if (!before.has(n)) rmSync(path.join(opts.outDir, n), { force: true });
+    for (const n of partialsIn(out)) {
+      if (!before.has(n)) rmSync(path.join(out, n), { force: true });
     }
     throw e;
   }

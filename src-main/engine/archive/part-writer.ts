@@ -5,6 +5,7 @@ import {
   constants as fsc,
   fchmodSync,
   fdatasync,
+  fstatSync,
   fsyncSync,
   openSync,
   renameSync,
@@ -14,6 +15,7 @@ import {
 import path from 'node:path';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import { CREATE_EXCL_FLAGS, DIR_OPEN_FLAGS, chmodUnlessModeless, procFdPath, tempName } from '../util/atomic-fs.js';
+import type { FolderId } from '../util/safe-delete.js';
 import type { ArchivePart } from './types.js';
 
 /** Names of the data file(s): `data.tar.gz[.age]`, or `.001`, `.002` … when split. */
@@ -55,7 +57,8 @@ export class PartWriter {
     private readonly dir: string,
     private readonly base: string,
     private readonly splitSize: number | undefined,
-    private readonly onCreate: (file: string) => void,
+    /** Told each part's temp name before it is created (and, on Linux, the identity of the folder held for it). */
+    private readonly onCreate: (file: string, heldIn?: FolderId) => void,
     /** The path the folder is opened by (a held descriptor's, see CreateArchiveOptions.outDirAt); default `dir`. */
     private readonly openAt: string = dir,
   ) {}
@@ -195,7 +198,8 @@ export class PartWriter {
   private open(): void {
     const tmp = tempName(this.currentName);
     const file = path.join(this.dir, tmp);
-    this.onCreate(file);
+    // On Linux it is made in the folder held: whoever cleans up after a failure removes it from that folder only.
+    this.onCreate(file, process.platform === 'linux' ? fstatSync(this.folder()) : undefined);
     try {
       // 0600 on the descriptor (umask-proof): the stick travels, the backup holds the product's data.
       this.fd = openSync(this.at(tmp), CREATE_EXCL_FLAGS, 0o600);

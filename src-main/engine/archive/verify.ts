@@ -15,6 +15,7 @@ import path from 'node:path';
 import { RecoveryError } from '../errors.js';
 import { ProgressMeter, type ProgressSink } from '../progress.js';
 import { CREATE_EXCL_FLAGS, tempName } from '../util/atomic-fs.js';
+import type { FolderId } from '../util/safe-delete.js';
 import {
   LineReader,
   LineSpool,
@@ -45,7 +46,7 @@ function corrupt(msg: string, file?: string): RecoveryError {
 export async function verifyArchiveJob(
   dir: string,
   opts: VerifyArchiveOptions,
-  ctx: { progress: ProgressSink; willCreate: (p: string, recursive?: boolean) => void },
+  ctx: { progress: ProgressSink; willCreate: (p: string, recursive?: boolean, heldIn?: FolderId) => void },
 ): Promise<ReadResult> {
   const totalBytes = opts.parts.reduce((a, p) => a + p.size, 0);
   const meter = new ProgressMeter(

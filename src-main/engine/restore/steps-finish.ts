@@ -9,7 +9,7 @@ import { reportFilesText } from '../report/saved-at.js';
 import { rewriteRestoreReport, writeRestoreReport } from './restore-report.js';
 import { formatBytes } from '../progress.js';
 import { discardInto, removeTreeNoFollow } from '../util/safe-delete.js';
-import { holdWorkDirs, releaseWorkDirs, removeWorkDirs, workDirFd, workDirOf } from './steps-swap.js';
+import { holdWorkDirs, releaseWorkDirs, removeStaging, removeWorkDirs, workDirFd, workDirOf } from './steps-swap.js';
 import { removeWork } from '../runbook/product/product-steps.js';
 import { sizeTrees } from '../archive/index.js';
 
@@ -219,7 +219,7 @@ export const finishStep: Step<RestoreCtx> = {
         : 'Remove leftover staging folders, then ask you one last time: delete the folders the restore set aside, or keep them. Until you delete them, nothing of the old state is lost.',
   async run(c, s) {
     const j = c.store.j;
-    for (const i of j.items) removeTreeNoFollow(i.staging);
+    for (const i of j.items) removeStaging(i, false);
     await removeWork(c.product);
     // The copy made of a hand-made archive has served; the archive itself stays where it was.
     if (j.handMade) removeTreeNoFollow(j.backup);

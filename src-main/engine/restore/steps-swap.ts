@@ -7,13 +7,7 @@ import type { Step } from '../runbook/runner.js';
 import { findOpenFiles } from '../service/open-files.js';
 import { manifestLimits } from '../backup/verify-backup.js';
 import { exists, fsyncDir, procFdPath } from '../util/atomic-fs.js';
-import {
-  ensureFolder,
-  ensurePrivateDir,
-  openPrivateDir,
-  removeHeldTree,
-  removeTreeNoFollow,
-} from '../util/safe-delete.js';
+import { ensureFolder, openPrivateDir, removeHeldTree, removeTreeNoFollow } from '../util/safe-delete.js';
 import { byHand, needAgeKey, needManifest, type RestoreCtx } from './context.js';
 import { crashPoint } from './crash-point.js';
 import { countsMatch } from './steps-prepare.js';
@@ -68,6 +62,30 @@ export function removeWorkDirs(items: ItemPlan[], held?: Map<string, number>): v
     } finally {
       closeSync(own);
     }
+  }
+}
+
+/**
+ * Removes the staging folder of `i` left by an earlier run, inside its work folder opened and judged root's own on a
+ * descriptor (openPrivateDir), never by the staging folder's path: an account that may write beside the targets can
+ * move the work folder aside and put a link by its name, and root would delete whatever bears the staging folder's
+ * name where that link leads. `make`: the work folder is made (0700) when missing, and one that is not root's own is
+ * refused (UNSAFE_PATH), as before unpacking; else a work folder that is missing or not root's own (a link, another
+ * account's folder) holds nothing of this restore's and is left alone, as in the clean-up.
+ */
+export function removeStaging(i: ItemPlan, make: boolean): void {
+  let fd: number;
+  try {
+    fd = openPrivateDir(make ? ensureFolder(workDirOf(i)) : workDirOf(i));
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (!make && (code === 'ENOENT' || code === 'UNSAFE_PATH')) return;
+    throw e;
+  }
+  try {
+    removeTreeNoFollow(process.platform === 'linux' ? procFdPath(fd, path.basename(i.staging)) : i.staging);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -209,10 +227,9 @@ export const extractStep: Step<RestoreCtx> = {
     await fsp.mkdir(path.dirname(c.store.j.innerManifestFile), { recursive: true, mode: 0o700 });
     for (const i of c.store.j.items) {
       await fsp.mkdir(path.dirname(i.target), { recursive: true });
-      // Root-only (0700): nothing staged is reachable by another account until the swap.
-      ensurePrivateDir(workDirOf(i));
-      // A staging folder left by an interrupted run is incomplete by definition: start it afresh.
-      removeTreeNoFollow(i.staging);
+      // Root-only (0700): nothing staged is reachable by another account until the swap. A staging folder left by
+      // an interrupted run is incomplete by definition: start it afresh (removed inside the work folder judged).
+      removeStaging(i, true);
       targets[i.id] = i.staging;
     }
     const o = c.profile.ownership;

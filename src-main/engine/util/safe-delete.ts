@@ -90,6 +90,46 @@ export function removeHeldTree(dir: string, fd: number): void {
   rmdirSync(dir);
 }
 
+/** A folder's identity (device and inode), as a job that holds it open sees it. */
+export interface FolderId {
+  dev: number;
+  ino: number;
+}
+
+/**
+ * Removes `name` (with `recursive`, the folder and everything in it, never following a link) from the folder at `dir`,
+ * only while that path names the folder `held`: a worker job tells its host what it creates in a folder it holds, and
+ * the host removes it when the job fails or is cancelled. By the path alone, an account that may write a folder above
+ * (beside a restore's targets, on a stick) could swap one for a link, and root would delete whatever bears that name
+ * where the link leads. A folder at `dir` that is not the one held (moved away, replaced, a link) is left alone: what
+ * the job made in the one it held is its caller's to remove, through the folder it holds.
+ */
+export function removeFromHeldFolder(dir: string, name: string, held: FolderId, recursive: boolean): void {
+  if (!LINUX_FD) {
+    rmSync(path.join(dir, name), { force: true, recursive });
+    return;
+  }
+  let fd: number;
+  try {
+    fd = openSync(dir, DIR_OPEN_FLAGS);
+  } catch {
+    return; // gone, or a link in its place: not the folder held
+  }
+  try {
+    const st = fstatSync(fd);
+    if (st.dev !== held.dev || st.ino !== held.ino) return;
+    const at = procFdPath(fd, name);
+    if (recursive) {
+      removeTreeNoFollow(at);
+      return;
+    }
+    const there = lstatSync(at, { throwIfNoEntry: false });
+    if (there !== undefined && !there.isDirectory()) unlinkSync(at);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Opens the folder at `p` by descriptor, never through a link: a link or a file in its place (found by the lstat,
  * or swapped in between the lstat and the open) is removed itself, and null is returned, as for an entry already

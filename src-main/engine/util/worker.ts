@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker, parentPort, workerData, type ResourceLimits, type TransferListItem } from 'node:worker_threads';
 import { RecoveryError, toRecoveryError, type SerializedError } from '../errors.js';
 import { PROGRESS_INTERVAL_MS, progressWithoutFigures, type Progress } from '../progress.js';
+import { removeFromHeldFolder, type FolderId } from './safe-delete.js';
 
 /**
  * Runs long archive/hash/extract jobs in a worker thread so the main loop (IPC, UI, CLI spinner) stays
@@ -23,7 +24,7 @@ export interface WorkerJobOptions {
 
 type ToHost =
   | { t: 'progress'; p: Progress }
-  | { t: 'cleanup'; path: string; recursive: boolean }
+  | { t: 'cleanup'; path: string; recursive: boolean; heldIn?: FolderId }
   | { t: 'done'; result: unknown }
   | { t: 'error'; error: SerializedError };
 
@@ -88,7 +89,7 @@ export function runWorkerJob<I, O>(
 ): Promise<O> {
   if (io.signal?.aborted) return Promise.reject(new RecoveryError('CANCELLED'));
   const worker = startWorker(job, input, opts);
-  const cleanups: { path: string; recursive: boolean }[] = [];
+  const cleanups: { path: string; recursive: boolean; heldIn?: FolderId }[] = [];
 
   return new Promise<O>((resolve, reject) => {
     let settled = false;
@@ -112,7 +113,10 @@ export function runWorkerJob<I, O>(
           // Newest first: files inside a folder go before the folder.
           for (const c of cleanups.reverse()) {
             try {
-              rmSync(c.path, { force: true, recursive: c.recursive });
+              // In the folder the job held, never by a path another account may have led elsewhere meanwhile.
+              if (c.heldIn !== undefined) {
+                removeFromHeldFolder(path.dirname(c.path), path.basename(c.path), c.heldIn, c.recursive);
+              } else rmSync(c.path, { force: true, recursive: c.recursive });
             } catch {
               /* the medium may be gone; nothing more we can do */
             }
@@ -135,7 +139,7 @@ export function runWorkerJob<I, O>(
           }
           break;
         case 'cleanup':
-          cleanups.push({ path: m.path, recursive: m.recursive });
+          cleanups.push({ path: m.path, recursive: m.recursive, ...(m.heldIn ? { heldIn: m.heldIn } : {}) });
           break;
         case 'done':
           finish(null, m.result as O);
@@ -164,8 +168,12 @@ export function runWorkerJob<I, O>(
 
 export interface WorkerJobContext {
   progress(p: Progress): void;
-  /** Tell the host about a file or folder before creating it, so it can be removed if the job dies. */
-  willCreate(path: string, recursive?: boolean): void;
+  /**
+   * Tell the host about a file or folder before creating it, so it can be removed if the job dies. `heldIn`: the
+   * identity of the folder the job creates it in, held open (then the host removes it only from that very folder,
+   * never through a link another account put on the way); without it, by the path (a root-only folder's).
+   */
+  willCreate(path: string, recursive?: boolean, heldIn?: FolderId): void;
 }
 
 export type WorkerJobHandler = (input: never, ctx: WorkerJobContext) => Promise<unknown>;
@@ -178,7 +186,8 @@ export function serveWorkerJob(handlers: Record<string, WorkerJobHandler>): void
   const post = (m: ToHost): void => port.postMessage(m);
   const ctx: WorkerJobContext = {
     progress: (p) => post({ t: 'progress', p }),
-    willCreate: (path, recursive = false) => post({ t: 'cleanup', path, recursive }),
+    willCreate: (path, recursive = false, heldIn) =>
+      post({ t: 'cleanup', path, recursive, ...(heldIn ? { heldIn: { dev: heldIn.dev, ino: heldIn.ino } } : {}) }),
   };
   const handler = handlers[job];
   if (!handler) {

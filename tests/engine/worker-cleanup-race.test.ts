@@ -1,0 +1,87 @@
+import { createHash } from 'node:crypto';
+import { existsSync, promises as fsp, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { extractArchive } from '../../src-main/engine/archive/index.js';
+import { BLOCK } from '../../src-main/engine/archive/tar-header.js';
+import { giveTo, runAsAtFirstOpen } from '../helpers/as-account.js';
+import { isRoot } from '../helpers/datasets.js';
+import { ensureTestOwner } from '../helpers/restore-driver.js';
+import { tarEntry } from '../helpers/tar-corpus.js';
+
+/**
+ * A job in a worker thread tells the host what it is about to create, so that the host removes it if the job fails or
+ * is cancelled (the worker terminated). The host removed those paths by name, following every link on the way: an
+ * account that may write the folder above (a service account owning the folder beside a restore's targets, where the
+ * restore's root-only work folder and its staging folders are made) moved the work folder aside and put a link by its
+ * name to a folder of its choosing, and when the unpacking failed root deleted, recursively, whatever bore the staging
+ * folder's name there (here a root-only folder of the account's choosing). Now what the host removes is looked up in
+ * the folder the job held (same device and inode), never through a link.
+ */
+const OWNER = 'edge-wcr';
+
+describe.skipIf(!isRoot)('the clean-up of a failed worker job, raced by an account that may write above', () => {
+  let work = '';
+
+  beforeAll(async () => {
+    ensureTestOwner(OWNER);
+    work = await fsp.mkdtemp(path.join(os.tmpdir(), 'worker-cleanup-race-'));
+    await fsp.chmod(work, 0o755);
+  });
+
+  afterAll(async () => {
+    if (work) await fsp.rm(work, { recursive: true, force: true });
+  });
+
+  it('never deletes, through a link the account put in place of the work folder, a folder of its choosing', async () => {
+    // The set: an archive the unpacking refuses half-way ('..'), so the job fails after making its staging folder.
+    const set = path.join(work, 'set');
+    await fsp.mkdir(set, { mode: 0o700 });
+    const blocks: Buffer[] = [];
+    tarEntry(blocks, { path: 'app/', type: 'dir', mode: 0o755 });
+    tarEntry(blocks, { path: 'app/ok.txt', type: 'file', data: Buffer.from('fine\n') });
+    tarEntry(blocks, { path: 'app/../escaped.txt', type: 'file', data: Buffer.from('pwned\n') });
+    blocks.push(Buffer.alloc(2 * BLOCK));
+    const data = gzipSync(Buffer.concat(blocks));
+    const part = path.join(set, 'data.tar.gz');
+    await fsp.writeFile(part, data);
+    const parts = [{ name: 'data.tar.gz', size: data.length, sha256: createHash('sha256').update(data).digest('hex') }];
+    // Beside the targets: the account's folder, with the restore's root-only work folder in it.
+    const beside = path.join(work, 'product');
+    await fsp.mkdir(beside, { mode: 0o755 });
+    await giveTo(OWNER, beside);
+    const workDir = path.join(beside, '.edge-recovery-r1');
+    await fsp.mkdir(workDir, { mode: 0o700 });
+    // Root's folder the account wants gone: it holds a folder named like the staging folder.
+    const victim = path.join(work, 'root-only');
+    await fsp.mkdir(path.join(victim, 'app'), { recursive: true, mode: 0o755 });
+    await fsp.writeFile(path.join(victim, 'app', 'precious.txt'), 'root data\n', { mode: 0o600 });
+    const kept = path.join(work, 'state');
+    await fsp.mkdir(kept, { mode: 0o700 });
+    // At the job's first open of the part (its staging folder made by then), the account swaps the work folder.
+    const watcher = await runAsAtFirstOpen(OWNER, part, 'mv "$1" "$1.aside" && ln -s "$2" "$1"', workDir, victim);
+    let events: string[] = [];
+    const outcome = await extractArchive(
+      set,
+      { parts, targets: { app: path.join(workDir, 'app') }, manifestOut: path.join(kept, 'files.jsonl') },
+      {},
+    )
+      .then(() => 'ok')
+      .catch((e: unknown) => (e as { code?: string }).code ?? String(e))
+      .finally(async () => {
+        events = await watcher.stop();
+      });
+    // The race was live (swapped at the first open, the staging folder made before it), and the job failed.
+    expect({ outcome, events: events.slice(0, 2) }).toEqual({
+      outcome: 'HOSTILE_ARCHIVE',
+      events: ['open', 'swapped'],
+    });
+    expect((await fsp.lstat(workDir)).isSymbolicLink()).toBe(true);
+    // Root's folder behind the account's link is untouched; the staging folder the job made is gone from where it is.
+    expect(existsSync(path.join(victim, 'app', 'precious.txt'))).toBe(true);
+    expect(readFileSync(path.join(victim, 'app', 'precious.txt'), 'utf8')).toBe('root data\n');
+    expect(await fsp.readdir(`${workDir}.aside`)).toEqual([]);
+  }, 120_000);
+});
