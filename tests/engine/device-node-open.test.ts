@@ -3,12 +3,17 @@ import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkPassphrase } from '../../src-main/engine/backup/check-passphrase.js';
+import { runAdopt } from '../../src-main/engine/backup/hand-made.js';
+import { verifyBackup } from '../../src-main/engine/backup/verify-backup.js';
+import { parseProfile } from '../../src-main/engine/profiles/load.js';
+import { autoConfirm } from '../../src-main/engine/runbook/runner.js';
 import { verifyArtifacts } from '../../src-main/engine/runbook/product/artifacts.js';
 import { readRememberedTicket, TICKET_FILE } from '../../src-main/engine/report/ticket.js';
 import { readPassphraseFile } from '../../src-main/engine/schedule/passphrase-file.js';
 import { readGivenFile } from '../../src-main/engine/util/given-path.js';
 import { readStickText } from '../../src-main/engine/util/stick-file.js';
 import { isRoot, tempDir } from '../helpers/datasets.js';
+import { handProfile } from '../helpers/hand-product.js';
 import { watchOpens } from '../helpers/open-watch.js';
 
 /**
@@ -114,6 +119,27 @@ describe.skipIf(!isRoot)('device nodes are judged without being opened', () => {
       message: expect.stringMatching(/export\.graph is not a regular file/),
     });
     expect(r.opened).toBe(false);
+  });
+
+  it("a set's part that is a device node, or a link to one, is damaged at verify, and the device is never opened (not even by dd, to drop it from the page cache)", async () => {
+    const src = path.join(work, 'hand', 'Configuration');
+    await fsp.mkdir(src, { recursive: true });
+    await fsp.writeFile(path.join(src, 'app.json'), '{"a":1}\n');
+    const archive = path.join(work, 'hand.tar.gz');
+    execFileSync('tar', ['-czf', archive, '-C', path.dirname(src), 'Configuration']);
+    const profile = parseProfile(handProfile({ items: ['Configuration'] }), 'test');
+    const io = { emit: () => undefined, interaction: autoConfirm };
+    for (const how of ['node', 'link'] as const) {
+      const { setDir } = await runAdopt({ source: archive, profile, to: path.join(work, `stick-${how}`) }, io);
+      const part = path.join(setDir, 'data.tar.gz');
+      await fsp.rm(part);
+      const node = how === 'node' ? part : path.join(work, 'watchdog-like');
+      execFileSync('mknod', [node, 'c', '1', '3']);
+      if (how === 'link') await fsp.symlink(node, part);
+      const r = await opened(node, () => verifyBackup(setDir, {}));
+      expect({ how, result: r.result }).toMatchObject({ how, result: { code: 'BACKUP_CORRUPT' } });
+      expect({ how, opened: r.opened }).toEqual({ how, opened: false });
+    }
   });
 
   it('the watcher sees an open (the test can fail)', async () => {

@@ -20,7 +20,7 @@ const PROC_FD = process.platform === 'linux' && existsSync('/proc/self/fd');
  * What the descriptor `fd` of this process holds, as a path (Linux): `/proc/self/fd/N`, or with `name` the entry
  * `name` inside the folder it holds, `/proc/self/fd/N/name` (as openat(fd, name) would find it, whatever the folder's
  * own path names by then). The one spelling of such paths. Only this process has these descriptors: a child it
- * starts does not (dropPageCache names them through its pid).
+ * starts does not (dropPageCache opens the file here and hands dd the descriptor).
  */
 export function procFdPath(fd: number, name?: string): string {
   return name === undefined ? `/proc/self/fd/${fd}` : `/proc/self/fd/${fd}/${name}`;
