@@ -664,9 +664,14 @@ export function buildProgram(): Command {
           ...(o.dir ? { baseDir: path.resolve(o.dir) } : {}),
         });
         if (!o.json) {
+          // Without --keep the sandbox (its stick, the backup, the report) is gone by now: no paths to dead files.
+          const { reportFilesText } = await import('../engine/report/saved-at.js');
           process.stdout.write(
-            `\nPractice of ${r.profileId} complete: backup ${r.setDir}\n  ${r.check}\n` +
-              `  Report: ${r.reports.join(', ')}\n${o.keep ? `  Sandbox kept: ${r.sandbox}\n` : ''}`,
+            `\nPractice of ${r.profileId} complete.\n  ${r.check}\n` +
+              (o.keep
+                ? `  Backup: ${r.setDir}\n  Report written ${reportFilesText(r.reports, path.join(r.sandbox, 'state', 'reports'))}.\n` +
+                  `  Sandbox kept: ${r.sandbox}\n`
+                : '  The practice sandbox (its stick, the backup and the report) was removed; --keep keeps it to look at.\n'),
           );
         }
       },
