@@ -416,7 +416,7 @@ export function buildProgram(): Command {
           process.stdout.write(
             `\nBackup complete and verified: ${r.setDir}\n` +
               `  device ${r.manifest.deviceId}, ${r.manifest.files} files, ${formatBytes(r.manifest.contentBytes)}, ` +
-              `${r.manifest.archive.parts.length} part(s)${r.manifest.archive.encryption ? ', encrypted' : ''}\n` +
+              `${countOf(r.manifest.archive.parts.length, 'part')}${r.manifest.archive.encryption ? ', encrypted' : ''}\n` +
               `  How to restore by hand: ${path.join(r.setDir, 'RESTORE.txt')}\n`,
           );
           for (const w of r.warnings) process.stdout.write(`  Warning: ${w}\n`);
@@ -664,9 +664,14 @@ export function buildProgram(): Command {
           ...(o.dir ? { baseDir: path.resolve(o.dir) } : {}),
         });
         if (!o.json) {
+          // Without --keep the sandbox (its stick, the backup, the report) is gone by now: no paths to dead files.
+          const { reportFilesText } = await import('../engine/report/saved-at.js');
           process.stdout.write(
-            `\nPractice of ${r.profileId} complete: backup ${r.setDir}\n  ${r.check}\n` +
-              `  Report: ${r.reports.join(', ')}\n${o.keep ? `  Sandbox kept: ${r.sandbox}\n` : ''}`,
+            `\nPractice of ${r.profileId} complete.\n  ${r.check}\n` +
+              (o.keep
+                ? `  Backup: ${r.setDir}\n  Report written ${reportFilesText(r.reports, path.join(r.sandbox, 'state', 'reports'))}.\n` +
+                  `  Sandbox kept: ${r.sandbox}\n`
+                : '  The practice sandbox (its stick, the backup and the report) was removed; --keep keeps it to look at.\n'),
           );
         }
       },

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { runBackup } from '../engine/backup/run-backup.js';
 import { RecoveryError } from '../engine/errors.js';
+import { countOf } from '../engine/progress.js';
 import { runRestore } from '../engine/restore/run-restore.js';
 import type { RunbookIO } from '../engine/runbook/runner.js';
 import { createPracticeSandbox, type PracticeSandbox, type PracticeSandboxOptions } from '../practice/sandbox.js';
@@ -69,7 +70,7 @@ export async function practiceCommand(
     );
     ok = true;
     say(
-      `\nPractice complete${restore.credentialsPending.length > 0 ? `, with ${restore.credentialsPending.length} open item(s): ${restore.credentialsPending.join(', ')}` : ''}.\n` +
+      `\nPractice complete${restore.credentialsPending.length > 0 ? `, with ${countOf(restore.credentialsPending.length, 'open item')}: ${restore.credentialsPending.join(', ')}` : ''}.\n` +
         `  backup on the practice stick: ${backup.setDir}\n` +
         `  restore journal:              ${sb.stateDir}\n` +
         restore.reports.map((r) => `  report:                       ${r}\n`).join(''),

@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import { formatBytes, formatDuration, type Progress } from '../engine/progress.js';
+import { countOf, formatBytes, formatDuration, type Progress } from '../engine/progress.js';
 import { cleanLine, cleanText } from '../engine/util/clean-text.js';
 import type {
   ConfirmRequest,
@@ -214,7 +214,9 @@ export function terminalInteraction(o: TerminalInteractionOptions): Interaction 
         return out;
       }
       if (o.json || !process.stdin.isTTY) return null;
-      say(`\n${req.entries.length} credential(s) must be entered again: they were encrypted for the old machine.\n`);
+      say(
+        `\n${countOf(req.entries.length, 'credential')} must be entered again: they were encrypted for the old machine.\n`,
+      );
       const out: CredentialValues = {};
       for (const e of req.entries) {
         say(`\n${e.resourceTitle}: ${e.entryName}\n`);

@@ -23,7 +23,9 @@ describe('edge-recovery practice (Edge Data Store) from the CLI', () => {
     await fsp.mkdir(dir);
     const r = await runCli(['practice', '--yes', '--keep', '--dir', dir]);
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
-    expect(r.stdout).toMatch(/^Practice complete/m);
+    // Counts in words: "2 open item(s)" before.
+    expect(r.stdout).toMatch(/^Practice complete, with 2 open items: /m);
+    expect(r.stdout).not.toMatch(/[a-z]\(s\)/);
 
     const reports = [...r.stdout.matchAll(/^\s+report:\s+(\S+)$/gm)].map((m) => m[1]!);
     expect(reports.some((p) => p.endsWith('.html'))).toBe(true);

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -103,6 +103,28 @@ describe.skipIf(why !== undefined)('OpenCRVS end to end on its stand-in', () => 
     expect(finished.map((e) => (e.result as { kind: string }).kind)).toEqual(['backup', 'restore']);
     const reports = (finished[1]!.result as { reports: string[] }).reports;
     expect(reports.some((p) => p.endsWith('.html'))).toBe(true);
+  });
+
+  // Failed before: without --keep it printed "backup <folder>" and "Report: <six paths>" of a sandbox it had just
+  // removed, and never said so.
+  it('CLI without --keep says the sandbox was removed and names none of its files; with --keep, where they are', async () => {
+    const gone = await runCli(['practice', 'opencrvs', '--yes', '--dir', dir]);
+    expect(gone.code, gone.stderr + gone.stdout.slice(-2000)).toBe(0);
+    const closing = gone.stdout.slice(gone.stdout.lastIndexOf('Practice of opencrvs complete.'));
+    expect(closing).toMatch(/The practice sandbox \(its stick, the backup and the report\) was removed/);
+    expect(closing).not.toContain(dir);
+    const kept = await runCli(['practice', 'opencrvs', '--yes', '--keep', '--dir', dir]);
+    expect(kept.code, kept.stderr + kept.stdout.slice(-2000)).toBe(0);
+    const sandbox = /^ {2}Sandbox kept: (\S+)$/m.exec(kept.stdout)?.[1];
+    expect(sandbox).toBeDefined();
+    const written =
+      /^ {2}Report written beside the backup in (\S+): (\S+), (\S+)(?:, \S+)?; on this machine in (\S+): /m.exec(
+        kept.stdout,
+      );
+    expect(written, kept.stdout.slice(-1500)).not.toBeNull();
+    expect(existsSync(path.join(written![1]!, written![2]!))).toBe(true);
+    expect(written![4]).toBe(path.join(sandbox!, 'state', 'reports'));
+    await fsp.rm(sandbox!, { recursive: true, force: true });
   });
 
   it('the profiles list shows OpenCRVS', async () => {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { adoptArchive, parentsOf, type AdoptArchiveResult, type ArchiveIo, type MapItem } from '../archive/index.js';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import { splitPartTooLarge, splitSizeFor } from '../media/split-size.js';
-import { formatBytes } from '../progress.js';
+import { countOf, formatBytes } from '../progress.js';
 import type { Profile } from '../profiles/schema.js';
 import { executeRunbook, type RunbookIO } from '../runbook/runner.js';
 import { namedByPath, openDirNoFollow, SafeDir, writeInDir } from '../util/atomic-fs.js';
@@ -56,7 +56,9 @@ export function describeMapping(r: AdoptArchiveResult, profile: Profile): string
   return (
     `Folders found by name ${where}: ${found.join('; ')}.` +
     (missing.length ? ` Not in the archive: ${missing.join(', ')}.` : '') +
-    (r.impliedDirs ? ` ${r.impliedDirs} folder(s) the archive does not list were created for the files in them.` : '') +
+    (r.impliedDirs
+      ? ` ${countOf(r.impliedDirs, 'folder')} the archive does not list ${r.impliedDirs === 1 ? 'was' : 'were'} created for the files in them.`
+      : '') +
     (r.ignored.count
       ? ` ${r.ignored.count} entr${r.ignored.count === 1 ? 'y' : 'ies'} outside the profile's folders left out (e.g. ${r.ignored.examples.join(', ')}).`
       : '')

@@ -118,11 +118,17 @@ export function restoreText(m: BackupManifest, profile: Profile): string {
   p('5. Extract into a new folder beside the product folders (same disk, so moves are instant):');
   // Every path is quoted as one word (shellWord): folder names may hold spaces, `$`, quotes.
   const q = (x: string) => shellWord(x, linux);
+  // One folder and one pass over the archive per parent folder (EDS: Configuration and Storage side by side), not
+  // one per item: each tar reads the whole archive, and a second `mkdir -p` of the same folder only puzzles.
+  const byParent = new Map<string, string[]>();
   for (const it of m.items) {
     const parent = linux ? it.path.replace(/\/[^/]+\/?$/, '') : it.path.replace(/\\[^\\]+\\?$/, '');
+    byParent.set(parent, [...(byParent.get(parent) ?? []), it.id]);
+  }
+  for (const [parent, ids] of byParent) {
     const tmp = `${parent}${linux ? '/' : '\\'}restore-tmp`;
     p(`     mkdir ${linux ? '-p ' : ''}${q(tmp)}`);
-    p(`     tar -xzpf ${archive} -C ${q(tmp)} ${it.id}`);
+    p(`     tar -xzpf ${archive} -C ${q(tmp)} ${ids.join(' ')}`);
   }
   p('   (As root, GNU tar gives files their owners by NAME from the archive. The archive also holds');
   p('    .edge-recovery/files.jsonl: every file with its size, mode, owner and sha256, for checking.)');
