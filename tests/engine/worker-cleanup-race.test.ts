@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { existsSync, promises as fsp, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { extractArchive } from '../../src-main/engine/archive/index.js';
+import { createArchive, extractArchive } from '../../src-main/engine/archive/index.js';
 import { BLOCK } from '../../src-main/engine/archive/tar-header.js';
 import { giveTo, runAsAtFirstOpen } from '../helpers/as-account.js';
 import { isRoot } from '../helpers/datasets.js';
+import { watchOpens } from '../helpers/open-watch.js';
 import { ensureTestOwner } from '../helpers/restore-driver.js';
 import { tarEntry } from '../helpers/tar-corpus.js';
 
@@ -83,5 +85,54 @@ describe.skipIf(!isRoot)('the clean-up of a failed worker job, raced by an accou
     expect(existsSync(path.join(victim, 'app', 'precious.txt'))).toBe(true);
     expect(readFileSync(path.join(victim, 'app', 'precious.txt'), 'utf8')).toBe('root data\n');
     expect(await fsp.readdir(`${workDir}.aside`)).toEqual([]);
+  }, 120_000);
+
+  it('flushes the staging folders it holds, never what a link put in place of the work folder leads to', async () => {
+    // A good archive this time (made by this tool): the unpacking succeeds, then flushes its staging folders to disk.
+    const src = path.join(work, 'src');
+    await fsp.mkdir(src);
+    await fsp.writeFile(path.join(src, 'ok.txt'), 'fine\n');
+    const set = path.join(work, 'good-set');
+    await fsp.mkdir(set, { mode: 0o700 });
+    const { parts } = await createArchive({ items: [{ id: 'app', path: src }], outDir: set }, {});
+    const part = path.join(set, parts[0]!.name);
+    const beside = path.join(work, 'product2');
+    await fsp.mkdir(beside, { mode: 0o755 });
+    await giveTo(OWNER, beside);
+    const workDir = path.join(beside, '.edge-recovery-r2');
+    await fsp.mkdir(workDir, { mode: 0o700 });
+    // A device node (a copy of /dev/null standing for /dev/watchdog, which starts when opened).
+    const node = path.join(work, 'watchdog-like');
+    execFileSync('mknod', ['-m', '666', node, 'c', '1', '3']);
+    // The account's folder, where the staging folder's name is a link to the device.
+    const theirs = path.join(beside, 'theirs');
+    const watcher = await runAsAtFirstOpen(
+      OWNER,
+      part,
+      'mkdir "$3" && ln -s "$2" "$3/app" && mv "$1" "$1.aside" && ln -s "$3" "$1"',
+      workDir,
+      node,
+      theirs,
+    );
+    const watch = await watchOpens([node], path.join(work, 'sentinel'));
+    let events: string[] = [];
+    let outcome = '';
+    try {
+      outcome = await extractArchive(
+        set,
+        { parts, targets: { app: path.join(workDir, 'app') }, manifestOut: path.join(work, 'state', 'files2.jsonl') },
+        {},
+      )
+        .then((r) => `ok: ${r.files}`)
+        .catch((e: unknown) => (e as { code?: string }).code ?? String(e));
+      await watch.settle();
+    } finally {
+      events = await watcher.stop();
+      watch.stop();
+    }
+    expect({ outcome, events: events.slice(0, 2) }).toEqual({ outcome: 'ok: 1', events: ['open', 'swapped'] });
+    expect(watch.saw(node)).toBe(false);
+    // The staging folder was made, and filled, in the work folder the job held (moved aside by the account).
+    expect(readFileSync(path.join(`${workDir}.aside`, 'app', 'ok.txt'), 'utf8')).toBe('fine\n');
   }, 120_000);
 });

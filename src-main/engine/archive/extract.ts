@@ -235,7 +235,6 @@ export async function extractArchiveJob(
     closeParents();
     throw e;
   }
-  const realRoots = Object.values(opts.targets).map((t) => path.resolve(t));
   const earlyFlush = process.platform === 'linux';
   const owner = process.platform === 'win32' ? undefined : opts.owner;
   const policy = owner ? compilePolicy({ user: '', group: '', ...owner }) : null;
@@ -300,7 +299,7 @@ export async function extractArchiveJob(
     if (earlyFlush) {
       if (++unflushed >= EARLY_FLUSH_FILES && early === null) {
         unflushed = 0;
-        early = flushToDisk(realRoots)
+        early = flushToDisk(created)
           .catch((e: unknown) => {
             earlyFailed ??= e;
           })
@@ -559,7 +558,7 @@ export async function extractArchiveJob(
       }
     }
     // Files on disk before we report success: one syncfs per staging filesystem.
-    if (opts.flush !== false) await flushToDisk(realRoots);
+    if (opts.flush !== false) await flushToDisk(created);
     meter.flush();
     if (owners) result.owners = owners;
     return result;

@@ -281,9 +281,15 @@ export const extractStep: Step<RestoreCtx> = {
       etaSeconds: null,
       elapsedMs: Date.now() - stepStart,
     });
-    await flushToDisk(c.store.j.items.map((i) => i.staging)).catch((e: unknown) => {
-      throw unpackFailed(toRecoveryError(e), c.store.j.items.map((i) => path.dirname(i.staging)).join(', '));
-    });
+    // Through the work folders judged root's own on their descriptors, never the staging folders' paths.
+    const held = holdWorkDirs(c.store.j.items);
+    try {
+      await flushToDisk(c.store.j.items.map((i) => inWorkDir(held, i.staging))).catch((e: unknown) => {
+        throw unpackFailed(toRecoveryError(e), c.store.j.items.map((i) => path.dirname(i.staging)).join(', '));
+      });
+    } finally {
+      releaseWorkDirs(held);
+    }
     const check = owner ? r.owners : undefined;
     if (check && check.wrong > 0) throw ownersNotKept(stagedMismatches(check.first, owner!, o!), o!, true, check.wrong);
     if (check) {
