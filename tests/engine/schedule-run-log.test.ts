@@ -1,10 +1,13 @@
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { logScheduledRun, readRunLog, RUN_LOG_FILE, type RunLogEntry } from '../../src-main/engine/schedule/run-log.js';
 import type { ExecFn } from '../../src-main/engine/service/types.js';
+import { uidForUser } from '../../src-main/engine/util/system-users.js';
+import { shAs } from '../helpers/as-account.js';
 import { isRoot } from '../helpers/datasets.js';
+import { ensureTestOwner } from '../helpers/restore-driver.js';
 
 /**
  * A scheduled run appends its line to <state>/scheduled-runs.jsonl as root, also when the run failed because its
@@ -13,6 +16,7 @@ import { isRoot } from '../helpers/datasets.js';
  * file. Now only a root-only state folder gets the line, never through a link; the journal still gets it, and what
  * was not kept is said.
  */
+const OWNER = 'edge-rlr';
 const entry: RunLogEntry = {
   at: '2026-12-01T02:30:00.000Z',
   profileId: 'eds-linux',
@@ -68,5 +72,32 @@ describe.skipIf(!isRoot)('the scheduled run log in the state folder', () => {
     const r = await logScheduledRun(state, entry, { exec, platform: 'linux' });
     expect(await fsp.readFile(precious, 'utf8')).toBe(PRECIOUS);
     expect(r.problem).toMatch(/^not kept in .*scheduled-runs\.jsonl: ELOOP/);
+  });
+
+  it('is not written into a state folder another account made just before root did', async () => {
+    // A state folder not made yet, in a folder everyone may write (sticky, like /tmp): checked, then made. The
+    // account makes it its own in between (the moment is the test's: right before root's mkdir), with a file of its
+    // own by the log's name.
+    ensureTestOwner(OWNER);
+    await fsp.chmod(work, 0o755);
+    const shared = path.join(work, 'shared');
+    await fsp.mkdir(shared);
+    await fsp.chmod(shared, 0o1777);
+    const state = path.join(shared, 'state');
+    const realMkdir = fsp.mkdir.bind(fsp);
+    vi.spyOn(fsp, 'mkdir').mockImplementation((async (p: string, o?: unknown) => {
+      if (p === state) shAs(OWNER, 'mkdir "$1" && printf "mine\\n" > "$1/$2"', state, RUN_LOG_FILE);
+      return realMkdir(p, o as never);
+    }) as typeof fsp.mkdir);
+    let r: Awaited<ReturnType<typeof logScheduledRun>>;
+    try {
+      r = await logScheduledRun(state, entry, { exec, platform: 'linux' });
+    } finally {
+      vi.restoreAllMocks();
+    }
+    // The account's folder was there (the race was live), and root wrote nothing into it.
+    expect((await fsp.stat(state)).uid).toBe(uidForUser(OWNER));
+    expect(await fsp.readFile(path.join(state, RUN_LOG_FILE), 'utf8')).toBe('mine\n');
+    expect(r.problem).toContain(`not kept in ${path.join(state, RUN_LOG_FILE)}: The state folder ${state} is not safe`);
   });
 });

@@ -51,12 +51,15 @@ export async function logScheduledRun(
 /**
  * Appends the run to <state>/scheduled-runs.jsonl, for `schedule status`; what went wrong, if anything. A run can fail
  * because its state folder is unsafe (the job lock refuses it), and the line is written as root: only into a state
- * folder judged root-only (checkStateDir), and never through a link at the file's name.
+ * folder judged root-only (checkStateDir, before and after it is made), and never through a link at the file's name.
  */
 async function keepInStateDir(stateDir: string, e: RunLogEntry): Promise<string | undefined> {
   try {
     checkStateDir(stateDir);
     await fsp.mkdir(stateDir, { recursive: true, mode: 0o700 });
+    // Judged again once it is there: one not made yet in a folder everyone may write (sticky, like /tmp) could have
+    // been made by another account between the check and the mkdir, which then finds it and says nothing.
+    checkStateDir(stateDir);
     const fh = await fsp.open(
       path.join(stateDir, RUN_LOG_FILE),
       fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | (fsc.O_NOFOLLOW ?? 0),
