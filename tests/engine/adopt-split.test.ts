@@ -44,7 +44,8 @@ function contents(s: TreeSnapshot): Record<string, string> {
 function followRecipe(setDir: string, restoreTxt: string, joined: string, out: string): string[] {
   const join = /^ {5}cat ((?:data\.tar\.gz\.\d{3} ?)+) > \/var\/tmp\/data\.tar\.gz$/m.exec(restoreTxt);
   expect(join, 'RESTORE.txt says how to join the parts').not.toBeNull();
-  expect(restoreTxt).toMatch(/^ {5}tar -xzpf \/var\/tmp\/data\.tar\.gz -C \S+ Configuration$/m);
+  // One tar for the folders that share a parent, naming each (93c3d6d): Configuration and Storage here.
+  expect(restoreTxt).toMatch(/^ {5}tar -xzpf \/var\/tmp\/data\.tar\.gz -C \S+ Configuration Storage$/m);
   const parts = join![1]!.trim().split(' ');
   execFileSync('bash', ['-c', `cat ${parts.join(' ')} > "$1"`, 'join', joined], { cwd: setDir });
   execFileSync('tar', ['-xzf', joined, '-C', out]);
