@@ -37,6 +37,16 @@ describe.skipIf(!isRoot)('the clean-up of a failed worker job, raced by an accou
     if (work) await fsp.rm(work, { recursive: true, force: true });
   });
 
+  /** The account's folder `name` beside the targets, with the restore's root-only work folder in it. */
+  async function besideTargets(name: string, id: string): Promise<{ beside: string; workDir: string }> {
+    const beside = path.join(work, name);
+    await fsp.mkdir(beside, { mode: 0o755 });
+    await giveTo(OWNER, beside);
+    const workDir = path.join(beside, `.edge-recovery-${id}`);
+    await fsp.mkdir(workDir, { mode: 0o700 });
+    return { beside, workDir };
+  }
+
   it('never deletes, through a link the account put in place of the work folder, a folder of its choosing', async () => {
     // The set: an archive the unpacking refuses half-way ('..'), so the job fails after making its staging folder.
     const set = path.join(work, 'set');
@@ -50,12 +60,7 @@ describe.skipIf(!isRoot)('the clean-up of a failed worker job, raced by an accou
     const part = path.join(set, 'data.tar.gz');
     await fsp.writeFile(part, data);
     const parts = [{ name: 'data.tar.gz', size: data.length, sha256: createHash('sha256').update(data).digest('hex') }];
-    // Beside the targets: the account's folder, with the restore's root-only work folder in it.
-    const beside = path.join(work, 'product');
-    await fsp.mkdir(beside, { mode: 0o755 });
-    await giveTo(OWNER, beside);
-    const workDir = path.join(beside, '.edge-recovery-r1');
-    await fsp.mkdir(workDir, { mode: 0o700 });
+    const { workDir } = await besideTargets('product', 'r1');
     // Root's folder the account wants gone: it holds a folder named like the staging folder.
     const victim = path.join(work, 'root-only');
     await fsp.mkdir(path.join(victim, 'app'), { recursive: true, mode: 0o755 });
@@ -96,11 +101,7 @@ describe.skipIf(!isRoot)('the clean-up of a failed worker job, raced by an accou
     await fsp.mkdir(set, { mode: 0o700 });
     const { parts } = await createArchive({ items: [{ id: 'app', path: src }], outDir: set }, {});
     const part = path.join(set, parts[0]!.name);
-    const beside = path.join(work, 'product2');
-    await fsp.mkdir(beside, { mode: 0o755 });
-    await giveTo(OWNER, beside);
-    const workDir = path.join(beside, '.edge-recovery-r2');
-    await fsp.mkdir(workDir, { mode: 0o700 });
+    const { beside, workDir } = await besideTargets('product2', 'r2');
     // A device node (a copy of /dev/null standing for /dev/watchdog, which starts when opened).
     const node = path.join(work, 'watchdog-like');
     execFileSync('mknod', ['-m', '666', node, 'c', '1', '3']);

@@ -119,9 +119,15 @@ export async function swapOnFirstOpen(
   evil: string,
   file: string,
 ): Promise<{ stop(): Promise<string[]> }> {
-  const watcher = spawn('python3', ['-c', SWAP_ON_OPEN, device, evil, file, ...asAccountArgs(user)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  return startWatcher([SWAP_ON_OPEN, device, evil, file, ...asAccountArgs(user)]);
+}
+
+/**
+ * Starts one of root's python watchers (`python3 -c <script> <args>`) and waits for its "ready"; `stop` ends it and
+ * returns the lines it printed after that.
+ */
+async function startWatcher(scriptAndArgs: string[]): Promise<{ stop(): Promise<string[]> }> {
+  const watcher = spawn('python3', ['-c', ...scriptAndArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
   let said = '';
   watcher.stdout.on('data', (d: Buffer) => (said += d.toString()));
   await new Promise<void>((resolve, reject) => {
@@ -193,24 +199,5 @@ export async function runAsAtFirstOpen(
   script: string,
   ...args: string[]
 ): Promise<{ stop(): Promise<string[]> }> {
-  const watcher = spawn(
-    'python3',
-    ['-c', RUN_AT_OPEN, file, ...asAccountArgs(user, 'sh', '-c', script, 'sh', ...args)],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  let said = '';
-  watcher.stdout.on('data', (d: Buffer) => (said += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    watcher.stdout.on('data', () => said.includes('ready\n') && resolve());
-    watcher.on('exit', (code) => reject(new Error(`the watcher ended (${code}) before it was ready`)));
-  });
-  return {
-    async stop() {
-      await new Promise((r) => setTimeout(r, 300));
-      watcher.kill('SIGKILL');
-      return said.split('\n').filter((l) => l !== '' && l !== 'ready');
-    },
-  };
+  return startWatcher([RUN_AT_OPEN, file, ...asAccountArgs(user, 'sh', '-c', script, 'sh', ...args)]);
 }
