@@ -28,4 +28,22 @@ describe('command-line words on bad input', () => {
     expect(e.stdout).toContain(`No backups under ${empty}.`);
     expect(e.code).toBe(0);
   });
+
+  it('status names the whole command for what a finished restore left open, the state folder inside it', async () => {
+    const dir = path.join(work, 'practice');
+    await fsp.mkdir(dir);
+    const p = await runCli(['practice', '--yes', '--keep', '--dir', dir]);
+    expect(p.code, p.stderr).toBe(0);
+    const [sandbox] = await fsp.readdir(dir);
+    const state = path.join(dir, sandbox!, 'state');
+    const r = await runCli(['status', '--state-dir', state]);
+    expect(r.code, r.stderr).toBe(0);
+    const todo = r.stdout.slice(r.stdout.indexOf('Left to do:'));
+    // Both open credentials on one line, then the command to enter them with its --state-dir, not after a ")".
+    expect(todo).toContain(
+      `Credentials not entered: Periodic egress endpoints: ToAdh; Periodic egress endpoints: ToPiWebApi: enter them with edge-recovery credentials --state-dir ${state}\n`,
+    );
+    expect(todo).not.toContain(') --state-dir');
+    expect(todo).toContain(`delete them with edge-recovery finish --state-dir ${state}\n`);
+  });
 });

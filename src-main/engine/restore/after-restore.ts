@@ -157,11 +157,19 @@ async function deleteKeptLocked(stateDir: string, io: RunbookIO): Promise<{ remo
   return { removed };
 }
 
-/** What a finished restore left to do, for the status view: kept folders and open credentials. */
-export function leftToDo(j: RestoreJournal): string[] {
+/**
+ * What a finished restore left to do, for the status view: open credentials and kept folders, each with the whole
+ * command to type (`args`, e.g. ` --state-dir X`, inside it: appended after the line it read
+ * "(edge-recovery credentials) --state-dir X", once per credential).
+ */
+export function leftToDo(j: RestoreJournal, args = ''): string[] {
   const out: string[] = [];
-  for (const p of j.credentials.pending) out.push(`Credential not entered: ${p} (edge-recovery credentials)`);
+  const pending = j.credentials.pending;
+  if (pending.length > 0)
+    out.push(
+      `${pending.length === 1 ? 'Credential' : 'Credentials'} not entered: ${pending.join('; ')}: enter ${pending.length === 1 ? 'it' : 'them'} with edge-recovery credentials${args}`,
+    );
   if (j.oldFolders?.decision === 'kept')
-    out.push(`Old folders kept (${oldFoldersWords(j.oldFolders)}): delete them with edge-recovery finish`);
+    out.push(`Old folders kept (${oldFoldersWords(j.oldFolders)}): delete them with edge-recovery finish${args}`);
   return out;
 }
