@@ -46,4 +46,15 @@ describe('command-line words on bad input', () => {
     expect(todo).not.toContain(') --state-dir');
     expect(todo).toContain(`delete them with edge-recovery finish --state-dir ${state}\n`);
   });
+
+  it('practice of an unknown product names every practice there is, the default Edge Data Store one too', async () => {
+    const r = await runCli(['practice', 'eds-linxu', '--yes']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('There is no practice for "eds-linxu".');
+    // It said Edge Data Store's practice was in the wizard only, while `edge-recovery practice` runs it here.
+    expect(r.stderr).toMatch(
+      /What to do: Practice exists for: eds-practice \(Edge Data Store, the default: edge-recovery practice\), /,
+    );
+    expect(r.stderr).not.toContain('in the wizard');
+  });
 });
