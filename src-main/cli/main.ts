@@ -613,6 +613,9 @@ export function buildProgram(): Command {
       const runIo = io({ ...o, ...(credentials ? { credentials } : {}) });
       const { resumeRestore } = await engine.restore();
       const dirOpt = await rememberedStateDir(o);
+      // Said before the lock, which would make a mistyped state folder.
+      const { refuseMissingStateDir } = await import('../engine/restore/journal.js');
+      await refuseMissingStateDir(defaultStateDir(dirOpt.stateDir));
       await withJobLock(defaultStateDir(dirOpt.stateDir), { command: 'resume' }, async () => {
         try {
           const r = await resumeRestore({ ...dirOpt, ...(passphrase !== undefined ? { passphrase } : {}) }, runIo);

@@ -1,4 +1,4 @@
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,5 +56,17 @@ describe('command-line words on bad input', () => {
       /What to do: Practice exists for: eds-practice \(Edge Data Store, the default: edge-recovery practice\), /,
     );
     expect(r.stderr).not.toContain('in the wizard');
+  });
+
+  it('rollback, resume, finish and credentials with a --state-dir that does not exist say so and make no folder', async () => {
+    for (const cmd of ['rollback', 'resume', 'finish', 'credentials']) {
+      const typo = path.join(work, `state-typo-${cmd}`);
+      const r = await runCli([cmd, ...(cmd === 'credentials' ? [] : ['--yes']), '--state-dir', typo]);
+      expect(r.code, cmd).toBe(1);
+      expect(r.stderr, cmd).toContain(`No restore was ever run with the state folder ${typo}: it does not exist.`);
+      expect(r.stderr, cmd).toContain('What to do: If the restore was started with --state-dir, pass the same');
+      // The job lock made the folder and its job.lock before the refusal.
+      expect(existsSync(typo), cmd).toBe(false);
+    }
   });
 });

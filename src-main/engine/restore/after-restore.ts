@@ -4,7 +4,7 @@ import { reportFilesText, savedPlaces } from '../report/saved-at.js';
 import { withJobLock } from '../util/job-lock.js';
 import { executeRunbook, type RunbookIO, type Step } from '../runbook/runner.js';
 import { makeCtx, type RestoreCtx, type RestoreTuning } from './context.js';
-import { defaultStateDir, JournalStore, readJournal, type RestoreJournal } from './journal.js';
+import { defaultStateDir, JournalStore, readJournal, refuseMissingStateDir, type RestoreJournal } from './journal.js';
 import { rewriteRestoreReport } from './restore-report.js';
 import { credentialsStep, deleteSetAside, oldFoldersWords, restartStep, setAsideFolders } from './steps-finish.js';
 import { describeMachineState } from './status.js';
@@ -64,6 +64,7 @@ export async function enterOpenCredentials(
 ): Promise<{ pending: string[] }> {
   const stateDir = defaultStateDir(opts.stateDir);
   // One job at a time: the kernel-held job lock, as every restore command takes it.
+  await refuseMissingStateDir(stateDir);
   return withJobLock(stateDir, { command: 'credentials' }, () => enterCredentialsLocked(stateDir, opts, io));
 }
 
@@ -114,6 +115,7 @@ async function enterCredentialsLocked(
 /** Deletes the old folders a finished restore kept, after asking (or with --yes). */
 export async function deleteKeptFolders(opts: { stateDir?: string }, io: RunbookIO): Promise<{ removed: string[] }> {
   const stateDir = defaultStateDir(opts.stateDir);
+  await refuseMissingStateDir(stateDir);
   return withJobLock(stateDir, { command: 'finish' }, () => deleteKeptLocked(stateDir, io));
 }
 

@@ -18,6 +18,7 @@ import {
   reconcileRenames,
   renameDone,
   type RestoreJournal,
+  refuseMissingStateDir,
 } from './journal.js';
 import { journaledRename } from './renames.js';
 import { describeMachineState } from './status.js';
@@ -207,6 +208,7 @@ export async function rollbackRestore(
   io: RunbookIO,
 ): Promise<{ id: string; state: string }> {
   const stateDir = defaultStateDir(opts.stateDir);
+  await refuseMissingStateDir(stateDir);
   return withJobLock(stateDir, { command: 'rollback' }, () => undoRestore(stateDir, opts, io));
 }
 
