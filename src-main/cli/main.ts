@@ -579,13 +579,13 @@ export function buildProgram(): Command {
       const { leftToDo } = await import('../engine/restore/after-restore.js');
       const { readJournal } = await import('../engine/restore/journal.js');
       const last = s === null && found ? await readJournal(defaultStateDir(dirOpt.stateDir)).catch(() => null) : null;
-      const todo = last && last.status === 'finished' ? leftToDo(last) : [];
+      const todo = last && last.status === 'finished' ? leftToDo(last, suffix) : [];
       const running = jobLockHolder(defaultStateDir(dirOpt.stateDir));
       if (running !== null && !o.json) process.stdout.write(`Running now: ${describeHolder(running)}.\n`);
       out(!!o.json, s, () =>
         s === null
           ? `No unfinished restore.${found ? ` The last one (${found.id}) ended: ${found.where}` : ''}\n` +
-            (todo.length > 0 ? `Left to do:\n${todo.map((t) => `  - ${t}${suffix}`).join('\n')}\n` : '')
+            (todo.length > 0 ? `Left to do:\n${todo.map((t) => `  - ${t}`).join('\n')}\n` : '')
           : `Unfinished restore ${s.id} of ${s.backup} (profile ${s.profileId}), started ${s.startedAt}.\n` +
             `It stopped: ${s.where}\n` +
             s.steps.map((x) => `  [${x.state}] ${x.title}${x.summary ? `: ${x.summary}` : ''}`).join('\n') +
@@ -613,6 +613,9 @@ export function buildProgram(): Command {
       const runIo = io({ ...o, ...(credentials ? { credentials } : {}) });
       const { resumeRestore } = await engine.restore();
       const dirOpt = await rememberedStateDir(o);
+      // Said before the lock, which would make a mistyped state folder.
+      const { refuseMissingStateDir } = await import('../engine/restore/journal.js');
+      await refuseMissingStateDir(defaultStateDir(dirOpt.stateDir));
       await withJobLock(defaultStateDir(dirOpt.stateDir), { command: 'resume' }, async () => {
         try {
           const r = await resumeRestore({ ...dirOpt, ...(passphrase !== undefined ? { passphrase } : {}) }, runIo);

@@ -1,7 +1,9 @@
 import os from 'node:os';
+import path from 'node:path';
 import { runBackup } from '../engine/backup/run-backup.js';
 import { RecoveryError } from '../engine/errors.js';
 import { countOf } from '../engine/progress.js';
+import { reportFilesText } from '../engine/report/saved-at.js';
 import { runRestore } from '../engine/restore/run-restore.js';
 import type { RunbookIO } from '../engine/runbook/runner.js';
 import { createPracticeSandbox, type PracticeSandbox, type PracticeSandboxOptions } from '../practice/sandbox.js';
@@ -69,11 +71,15 @@ export async function practiceCommand(
       makeIo(),
     );
     ok = true;
+    // Where everything is only when it stays (--keep): without it the sandbox is removed right below, and a list of
+    // its paths sent the technician looking for files that were gone. The reports by folder, as the report step.
     say(
       `\nPractice complete${restore.credentialsPending.length > 0 ? `, with ${countOf(restore.credentialsPending.length, 'open item')}: ${restore.credentialsPending.join(', ')}` : ''}.\n` +
-        `  backup on the practice stick: ${backup.setDir}\n` +
-        `  restore journal:              ${sb.stateDir}\n` +
-        restore.reports.map((r) => `  report:                       ${r}\n`).join(''),
+        (o.keep
+          ? `  backup on the practice stick: ${backup.setDir}\n` +
+            `  restore journal:              ${sb.stateDir}\n` +
+            `  report written ${reportFilesText(restore.reports, path.join(sb.stateDir, 'reports'))}\n`
+          : ''),
     );
   } finally {
     if (o.keep) {
@@ -81,7 +87,11 @@ export async function practiceCommand(
       await stopOnly(sb);
     } else {
       await sb.dispose();
-      say(ok ? `\nThe practice sandbox was removed (--keep keeps it).\n` : '');
+      say(
+        ok
+          ? `  The practice sandbox (its stick, the backup and the reports) was removed; --keep keeps it to look at.\n`
+          : '',
+      );
     }
   }
 }

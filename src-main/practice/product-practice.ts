@@ -349,7 +349,7 @@ export async function runProductPractice(
   const kit = KITS[profileId];
   if (kit === undefined) {
     throw new RecoveryError('PROFILE_NOT_FOUND', `There is no practice for "${profileId}".`, {
-      hint: `Practice exists for: ${practiceProfileIds().join(', ')} (and Edge Data Store in the wizard: edge-recovery serve --practice).`,
+      hint: `Practice exists for: eds-practice (Edge Data Store, the default: edge-recovery practice), ${practiceProfileIds().join(', ')}.`,
     });
   }
   const base = await loadProfile(profileId);

@@ -27,7 +27,12 @@ describe('edge-recovery practice (Edge Data Store) from the CLI', () => {
     expect(r.stdout).toMatch(/^Practice complete, with 2 open items: /m);
     expect(r.stdout).not.toMatch(/[a-z]\(s\)/);
 
-    const reports = [...r.stdout.matchAll(/^\s+report:\s+(\S+)$/gm)].map((m) => m[1]!);
+    // One line, folder by folder (the stick's copy, then this machine's), the file names after each folder.
+    const line = /^\s+report written (.+)$/m.exec(r.stdout)?.[1] ?? '';
+    const reports = [...line.matchAll(/(?:beside the backup|on this machine) in (\S+): ([^;]+)/g)].flatMap((m) =>
+      m[2]!.split(', ').map((n) => path.join(m[1]!, n)),
+    );
+    expect(reports.length).toBeGreaterThanOrEqual(4);
     expect(reports.some((p) => p.endsWith('.html'))).toBe(true);
     expect(reports.some((p) => p.endsWith('.json'))).toBe(true);
     for (const p of reports) expect(existsSync(p), p).toBe(true);
@@ -62,7 +67,10 @@ describe('edge-recovery practice (Edge Data Store) from the CLI', () => {
     const r = await runCli(['practice', '--yes', '--dir', dir]);
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
     expect(r.stdout).toMatch(/^Practice complete/m);
-    expect(r.stdout).toMatch(/The practice sandbox was removed/);
+    expect(r.stdout).toMatch(/The practice sandbox \(its stick, the backup and the reports\) was removed/);
     expect(await fsp.readdir(dir)).toEqual([]);
+    // The closing summary names no file of the removed sandbox (it listed the backup, the journal and six reports).
+    const summary = r.stdout.slice(r.stdout.indexOf('Practice complete'));
+    expect(summary).not.toContain(dir);
   }, 240_000);
 });

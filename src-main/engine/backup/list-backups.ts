@@ -1,7 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import type { BackupGroup, BackupSummary } from '../../shared/contract.js';
-import { isRecoveryError } from '../errors.js';
+import { isRecoveryError, RecoveryError } from '../errors.js';
 import { HAND_MADE_NAME } from './hand-made.js';
 import { MANIFEST_NAME, readBackupSet } from './manifest.js';
 import { refuseSpecialPath } from '../util/given-path.js';
@@ -139,6 +139,13 @@ export async function listBackups(
   opts: { device?: string; thisDeviceId?: string } = {},
 ): Promise<BackupGroup[]> {
   await refuseSpecialPath(dir, 'a stick or a folder of backups', SET_HINT);
+  // A mistyped path or a stick that is not mounted said "No backups under …" (exit 0), as if the stick were empty.
+  if ((await fsp.stat(dir).catch(() => null)) === null) {
+    throw new RecoveryError('BACKUP_NOT_FOUND', `There is no folder ${dir}. Nothing was read or changed.`, {
+      hint: 'Check the stick is plugged in and mounted, and give its mount point or a folder of backups.',
+      details: { path: dir },
+    });
+  }
   const sets = [
     ...(await Promise.all((await findSetDirs(dir)).map(summarize))),
     ...(await Promise.all((await findHandMade(dir)).map(summarizeHandMade))),

@@ -4,7 +4,7 @@ import { reportFilesText, savedPlaces } from '../report/saved-at.js';
 import { withJobLock } from '../util/job-lock.js';
 import { executeRunbook, type RunbookIO, type Step } from '../runbook/runner.js';
 import { makeCtx, type RestoreCtx, type RestoreTuning } from './context.js';
-import { defaultStateDir, JournalStore, readJournal, type RestoreJournal } from './journal.js';
+import { defaultStateDir, JournalStore, readJournal, refuseMissingStateDir, type RestoreJournal } from './journal.js';
 import { rewriteRestoreReport } from './restore-report.js';
 import { credentialsStep, deleteSetAside, oldFoldersWords, restartStep, setAsideFolders } from './steps-finish.js';
 import { describeMachineState } from './status.js';
@@ -64,6 +64,7 @@ export async function enterOpenCredentials(
 ): Promise<{ pending: string[] }> {
   const stateDir = defaultStateDir(opts.stateDir);
   // One job at a time: the kernel-held job lock, as every restore command takes it.
+  await refuseMissingStateDir(stateDir);
   return withJobLock(stateDir, { command: 'credentials' }, () => enterCredentialsLocked(stateDir, opts, io));
 }
 
@@ -114,6 +115,7 @@ async function enterCredentialsLocked(
 /** Deletes the old folders a finished restore kept, after asking (or with --yes). */
 export async function deleteKeptFolders(opts: { stateDir?: string }, io: RunbookIO): Promise<{ removed: string[] }> {
   const stateDir = defaultStateDir(opts.stateDir);
+  await refuseMissingStateDir(stateDir);
   return withJobLock(stateDir, { command: 'finish' }, () => deleteKeptLocked(stateDir, io));
 }
 
@@ -157,11 +159,19 @@ async function deleteKeptLocked(stateDir: string, io: RunbookIO): Promise<{ remo
   return { removed };
 }
 
-/** What a finished restore left to do, for the status view: kept folders and open credentials. */
-export function leftToDo(j: RestoreJournal): string[] {
+/**
+ * What a finished restore left to do, for the status view: open credentials and kept folders, each with the whole
+ * command to type (`args`, e.g. ` --state-dir X`, inside it: appended after the line it read
+ * "(edge-recovery credentials) --state-dir X", once per credential).
+ */
+export function leftToDo(j: RestoreJournal, args = ''): string[] {
   const out: string[] = [];
-  for (const p of j.credentials.pending) out.push(`Credential not entered: ${p} (edge-recovery credentials)`);
+  const pending = j.credentials.pending;
+  if (pending.length > 0)
+    out.push(
+      `${pending.length === 1 ? 'Credential' : 'Credentials'} not entered: ${pending.join('; ')}: enter ${pending.length === 1 ? 'it' : 'them'} with edge-recovery credentials${args}`,
+    );
   if (j.oldFolders?.decision === 'kept')
-    out.push(`Old folders kept (${oldFoldersWords(j.oldFolders)}): delete them with edge-recovery finish`);
+    out.push(`Old folders kept (${oldFoldersWords(j.oldFolders)}): delete them with edge-recovery finish${args}`);
   return out;
 }

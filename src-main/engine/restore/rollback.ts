@@ -2,7 +2,7 @@ import path from 'node:path';
 import { applianceClientFor, type ApplianceClient } from '../appliance/client.js';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import { serviceFor } from '../service/index.js';
-import type { ServiceControl } from '../service/types.js';
+import type { ServiceControl, ServiceState } from '../service/types.js';
 import { executeRunbook, type RunbookDef, type RunbookIO } from '../runbook/runner.js';
 import { recoverInterruptedBackup } from '../backup/backup-journal.js';
 import { withJobLock } from '../util/job-lock.js';
@@ -10,7 +10,16 @@ import { byHand, serviceDeps } from './context.js';
 import { crashPoint } from './crash-point.js';
 import { removeWork, undoProductSteps, type ProductHost } from '../runbook/product/product-steps.js';
 import { restoreProductHost } from './context.js';
-import { defaultStateDir, discardName, JournalStore, readJournal, reconcileRenames, renameDone } from './journal.js';
+import {
+  defaultStateDir,
+  discardName,
+  JournalStore,
+  readJournal,
+  reconcileRenames,
+  renameDone,
+  type RestoreJournal,
+  refuseMissingStateDir,
+} from './journal.js';
 import { journaledRename } from './renames.js';
 import { describeMachineState } from './status.js';
 import { removeTreeNoFollow } from '../util/safe-delete.js';
@@ -73,6 +82,16 @@ async function putBack(c: RollbackCtx, held: Map<string, number>): Promise<strin
   return lines.join(' ');
 }
 
+/** No folder was ever set aside or moved in (not even a rename begun): the restore stopped before its swap. */
+function neverSwapped(j: RestoreJournal): boolean {
+  return !j.renames.some((r) => r.purpose === 'set-aside' || r.purpose === 'move-in');
+}
+
+/** The service ran before the restore ('unknown': stopped by hand at the restore's request, so it ran). */
+function ranBefore(before: ServiceState | null): boolean {
+  return before === 'running' || before === 'starting' || before === 'unknown';
+}
+
 function rename(
   store: JournalStore,
   from: string,
@@ -127,11 +146,16 @@ const ROLLBACK_RUNBOOK: RunbookDef<RollbackCtx> = {
     {
       id: 'rollback-folders',
       title: 'Put the earlier folders back',
+      // A restore stopped before its swap set nothing aside: saying "rename the set-aside folders back" (and
+      // listing only "<staging> → deleted") read as if the folders in use were to go.
       explain: (c) =>
-        `Remove what the restore put in place and rename the set-aside folders back: ${c.store.j.items.map((i) => i.target).join(', ')}.`,
+        neverSwapped(c.store.j)
+          ? `The restore never set a folder aside: ${c.store.j.items.map((i) => i.target).join(', ')} stay as they are; only the staging copies it unpacked are deleted.`
+          : `Remove what the restore put in place and rename the set-aside folders back: ${c.store.j.items.map((i) => i.target).join(', ')}.`,
       confirm: (c) => ({
-        message:
-          'The restored folders are removed and the folders found before the restore are renamed back into place.',
+        message: neverSwapped(c.store.j)
+          ? 'The restore never set a folder aside: the folders in use stay as they are. Only the staging copies it unpacked are deleted.'
+          : 'The restored folders are removed and the folders found before the restore are renamed back into place.',
         details: c.store.j.items.flatMap((i) => [
           ...(renameDone(c.store.j, i.id, 'move-in') ? [`${i.target} (restored) → deleted`] : []),
           ...(renameDone(c.store.j, i.id, 'set-aside') ? [`${i.setAside} → ${i.target}`] : []),
@@ -155,13 +179,15 @@ const ROLLBACK_RUNBOOK: RunbookDef<RollbackCtx> = {
     {
       id: 'rollback-service',
       title: 'Put the service back as it was',
+      // The same test as run's below: 'unknown' (stopped by hand at the restore's request) ran before and is started
+      // again; the explanation said "Leave it stopped" and then the step asked for it to be started.
       explain: (c) =>
-        `Leave ${c.service.label} ${c.store.j.serviceBefore === 'running' ? 'running' : 'stopped'}, as it was before the restore.`,
+        ranBefore(c.store.j.serviceBefore)
+          ? `Start ${c.service.label} again, as it ran before the restore.`
+          : `Leave ${c.service.label} stopped, as it was before the restore.`,
       skip: (c) => (c.store.j.serviceBefore === null ? 'The restore never touched the service.' : null),
       async run(c) {
-        const before = c.store.j.serviceBefore;
-        // 'unknown': stopped by hand at the restore's request (no manager to ask), so it ran before.
-        if (before === 'running' || before === 'starting' || before === 'unknown') {
+        if (ranBefore(c.store.j.serviceBefore)) {
           await c.service.start();
           const timeoutMs = c.store.j.profile.service.startTimeoutSeconds * 1000;
           await c.service.waitFor('running', timeoutMs);
@@ -182,6 +208,7 @@ export async function rollbackRestore(
   io: RunbookIO,
 ): Promise<{ id: string; state: string }> {
   const stateDir = defaultStateDir(opts.stateDir);
+  await refuseMissingStateDir(stateDir);
   return withJobLock(stateDir, { command: 'rollback' }, () => undoRestore(stateDir, opts, io));
 }
 

@@ -29,6 +29,7 @@ import {
   type CredentialUpdate,
   type ItemPlan,
   type RestoreJournal,
+  refuseMissingStateDir,
 } from './journal.js';
 import { describeMachineState, machineTouched } from './status.js';
 import { compatibilityStep, precheckStep, verifyStep } from './steps-prepare.js';
@@ -332,6 +333,7 @@ export async function resumeRestore(
   io: RunbookIO,
 ): Promise<RestoreResult> {
   const stateDir = defaultStateDir(opts.stateDir);
+  await refuseMissingStateDir(stateDir);
   return withJobLock(stateDir, { command: 'resume' }, () => continueRestore(stateDir, opts, io));
 }
 

@@ -1,0 +1,72 @@
+import { existsSync, promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+
+/** What the command line says to a technician who mistyped something: what is wrong, what to do, the exit code. */
+describe('command-line words on bad input', () => {
+  let work: string;
+  beforeAll(async () => {
+    work = await fsp.mkdtemp(path.join(os.tmpdir(), 'erw-cli-words-'));
+  });
+  afterAll(async () => {
+    if (work) await fsp.rm(work, { recursive: true, force: true });
+  });
+
+  it('list of a path that does not exist says so and fails, instead of "No backups under" with exit 0', async () => {
+    const missing = path.join(work, 'media', 'STICK');
+    const r = await runCli(['list', missing]);
+    expect(r.stdout).not.toContain('No backups under');
+    expect(r.stderr).toContain(`There is no folder ${missing}`);
+    expect(r.stderr).toMatch(/What to do: Check the stick is plugged in and mounted/);
+    expect(r.code).toBe(1);
+    // An empty folder that exists still just has no backups.
+    const empty = path.join(work, 'empty');
+    await fsp.mkdir(empty);
+    const e = await runCli(['list', empty]);
+    expect(e.stdout).toContain(`No backups under ${empty}.`);
+    expect(e.code).toBe(0);
+  });
+
+  it('status names the whole command for what a finished restore left open, the state folder inside it', async () => {
+    const dir = path.join(work, 'practice');
+    await fsp.mkdir(dir);
+    const p = await runCli(['practice', '--yes', '--keep', '--dir', dir]);
+    expect(p.code, p.stderr).toBe(0);
+    const [sandbox] = await fsp.readdir(dir);
+    const state = path.join(dir, sandbox!, 'state');
+    const r = await runCli(['status', '--state-dir', state]);
+    expect(r.code, r.stderr).toBe(0);
+    const todo = r.stdout.slice(r.stdout.indexOf('Left to do:'));
+    // Both open credentials on one line, then the command to enter them with its --state-dir, not after a ")".
+    expect(todo).toContain(
+      `Credentials not entered: Periodic egress endpoints: ToAdh; Periodic egress endpoints: ToPiWebApi: enter them with edge-recovery credentials --state-dir ${state}\n`,
+    );
+    expect(todo).not.toContain(') --state-dir');
+    expect(todo).toContain(`delete them with edge-recovery finish --state-dir ${state}\n`);
+  });
+
+  it('practice of an unknown product names every practice there is, the default Edge Data Store one too', async () => {
+    const r = await runCli(['practice', 'eds-linxu', '--yes']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('There is no practice for "eds-linxu".');
+    // It said Edge Data Store's practice was in the wizard only, while `edge-recovery practice` runs it here.
+    expect(r.stderr).toMatch(
+      /What to do: Practice exists for: eds-practice \(Edge Data Store, the default: edge-recovery practice\), /,
+    );
+    expect(r.stderr).not.toContain('in the wizard');
+  });
+
+  it('rollback, resume, finish and credentials with a --state-dir that does not exist say so and make no folder', async () => {
+    for (const cmd of ['rollback', 'resume', 'finish', 'credentials']) {
+      const typo = path.join(work, `state-typo-${cmd}`);
+      const r = await runCli([cmd, ...(cmd === 'credentials' ? [] : ['--yes']), '--state-dir', typo]);
+      expect(r.code, cmd).toBe(1);
+      expect(r.stderr, cmd).toContain(`No restore was ever run with the state folder ${typo}: it does not exist.`);
+      expect(r.stderr, cmd).toContain('What to do: If the restore was started with --state-dir, pass the same');
+      // The job lock made the folder and its job.lock before the refusal.
+      expect(existsSync(typo), cmd).toBe(false);
+    }
+  });
+});

@@ -1,0 +1,81 @@
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jsonEvents, runCli } from '../helpers/cli.js';
+
+/**
+ * A rollback says what it will do before it does it. A restore killed after it stopped the service but before its
+ * swap set no folder aside, yet the rollback's folder step said "rename the set-aside folders back" (and the wizard's
+ * question listed only "<staging copy> → deleted (if present)"); and for a product stopped by hand (serviceBefore
+ * "unknown": it ran) the service step said "Leave it stopped" and then had it started again.
+ */
+describe('rollback of a restore stopped before its swap', () => {
+  let work: string;
+  let events: Array<Record<string, unknown>>;
+  let code: number;
+
+  beforeAll(async () => {
+    work = await fsp.mkdtemp(path.join(os.tmpdir(), 'erw-rollback-words-'));
+    const data = path.join(work, 'machine', 'Data');
+    await fsp.mkdir(data, { recursive: true });
+    await fsp.writeFile(path.join(data, 'settings.json'), '{"a":1}\n');
+    const stick = path.join(work, 'stick');
+    await fsp.mkdir(stick);
+    const profile = path.join(work, 'profile.json');
+    await fsp.writeFile(
+      profile,
+      JSON.stringify({
+        schemaVersion: 1,
+        id: 'rollback-words',
+        productName: 'Rollback words product',
+        platform: 'linux',
+        service: { manager: 'none', name: 'rollback-words', stopTimeoutSeconds: 5, startTimeoutSeconds: 5 },
+        items: [{ id: 'Data', path: data, required: true }],
+        ownership: { user: 'root', group: 'root', dirMode: '755', fileMode: '644' },
+        credentials: [],
+        prechecks: [],
+        version: { policy: 'any', significantParts: 3 },
+      }),
+    );
+    const env = { EDGE_RECOVERY_STATE_DIR: path.join(work, 'state'), EDGE_RECOVERY_NOTE_DIR: path.join(work, 'note') };
+    const b = await runCli(['backup', '--profile', profile, '--to', stick, '--yes', '--json'], { env });
+    expect(b.code, b.stderr).toBe(0);
+    const fin = jsonEvents(b.stdout).find((e) => e.type === 'finished') as { result: { setDir: string } };
+    const r = await runCli(['restore', fin.result.setDir, '--profile', profile, '--yes'], {
+      env: { ...env, EDGE_RECOVERY_CRASH_AT: 'stop:stopped' },
+    });
+    expect(r.signal).toBe('SIGKILL');
+    const rb = await runCli(['rollback', '--yes', '--json'], { env });
+    code = rb.code;
+    events = jsonEvents(rb.stdout);
+  }, 300_000);
+
+  afterAll(async () => {
+    if (work) await fsp.rm(work, { recursive: true, force: true });
+  });
+
+  const explained = (id: string): string => {
+    const plan = events.find((e) => e.type === 'plan') as { steps: Array<{ id: string; explain: string }> };
+    return plan.steps.find((s) => s.id === id)!.explain;
+  };
+
+  it('says the folders in use stay, not that set-aside folders are renamed back', () => {
+    expect(code).toBe(0);
+    const text = explained('rollback-folders');
+    expect(text).not.toMatch(/rename the set-aside folders back/);
+    expect(text).toMatch(/never set a folder aside: .*Data stay as they are; only the staging copies/);
+  });
+
+  it('says the service stopped by hand is started again, as the step then does', () => {
+    const text = explained('rollback-service');
+    expect(text).toMatch(/^Start .* again, as it ran before the restore\.$/);
+    const done = events.find(
+      (e) =>
+        e.type === 'step' &&
+        (e.step as { id: string; state: string }).id === 'rollback-service' &&
+        (e.step as { state: string }).state === 'done',
+    ) as { step: { summary: string } };
+    expect(done.step.summary).toMatch(/started again by hand/);
+  });
+});
