@@ -19,7 +19,7 @@ import { uidForUser } from '../../src-main/engine/util/system-users.js';
 import { productHost } from '../helpers/product-host.js';
 import { racerAsync } from '../helpers/racer-run.js';
 import { ensureTestOwner } from '../helpers/restore-driver.js';
-import { runAs, shAs } from '../helpers/as-account.js';
+import { runAs, runAsAtFirstOpen, runAsAtNthOpenIn, shAs } from '../helpers/as-account.js';
 
 /**
  * A profile whose command steps run as the product's account (StackState: `user: stackstate`) gets a work folder
@@ -73,6 +73,8 @@ describe.skipIf(blocked !== undefined)(
   () => {
     let dir = '';
     const hosts: ProductHost[] = [];
+    /** Work folders a case moved back by hand after the account's swap (the host made a new one meanwhile). */
+    const movedBack: string[] = [];
     const host = (over: Partial<ProductHost> = {}): ProductHost => {
       const h = productHost(profile(), over);
       hosts.push(h);
@@ -88,6 +90,7 @@ describe.skipIf(blocked !== undefined)(
       for (const h of hosts) {
         if (h.state.work) execFileSync('rm', ['-rf', '--one-file-system', h.state.work]);
       }
+      for (const w of movedBack) execFileSync('rm', ['-rf', '--one-file-system', w]);
       await fsp.rm(dir, { recursive: true, force: true });
     });
 
@@ -282,5 +285,153 @@ describe.skipIf(blocked !== undefined)(
       expect(left.length, `removeWork: ${error || 'no error'}`).toBe(names.length);
       expect(existsSync(victimDir)).toBe(true);
     }, 120_000);
+
+    // The account moves its work folder aside and links a root-only folder by its name: through the link, root would
+    // hand it (or delete, or write) a file of that folder named like the copy.
+    const SWAP_WORK = 'mv "$1" "$1.aside" && ln -s "$2" "$1"';
+
+    it("hands the account the copy in the work folder it opened, never a root file by that name through a link put in the folder's place", async () => {
+      const victimDir = path.join(dir, 'victim-chown');
+      await fsp.mkdir(victimDir, { mode: 0o700 });
+      const victim = path.join(victimDir, 'export.graph');
+      await fsp.writeFile(victim, 'root only\n', { mode: 0o600 });
+      const set = path.join(dir, 'set-chown');
+      const data = Buffer.alloc(64 * 1024, 5);
+      const source = path.join(set, 'artifacts', 'graph', 'export.graph');
+      await fsp.mkdir(path.dirname(source), { recursive: true });
+      await fsp.writeFile(source, data);
+      const record = {
+        step: 'graph',
+        path: 'artifacts/graph/export.graph',
+        size: data.length,
+        sha256: createHash('sha256').update(data).digest('hex'),
+        source: '/tmp/x/export.graph',
+        mtime: new Date().toISOString(),
+        format: 'file' as const,
+      };
+      const h = host({ backupDir: set, artifacts: () => [record] });
+      const work = await ensureWork(h);
+      // The swap while root reads the backup's file (the work folder already opened), held until it is done.
+      const watch = await runAsAtFirstOpen(USER, source, SWAP_WORK, work, victimDir);
+      let outcome = '';
+      try {
+        const step = h.profile.steps.find((s) => s.id === 'import')!;
+        outcome = await runProductStep(h, step, { log: () => undefined, progress: () => undefined }).then(
+          () => 'ran',
+          (e: Error) => e.message,
+        );
+      } finally {
+        const lines = await watch.stop();
+        await fsp.rm(work, { force: true });
+        await fsp.rename(`${work}.aside`, work).catch(() => undefined);
+        movedBack.push(work);
+        expect(lines).toContain('swapped');
+      }
+      const st = statSync(victim);
+      expect({ uid: st.uid, gid: st.gid, text: await fsp.readFile(victim, 'utf8') }, outcome).toEqual({
+        uid: 0,
+        gid: 0,
+        text: 'root only\n',
+      });
+      // The account got the copy, in the folder root opened.
+      expect(statSync(path.join(work, 'export.graph')).uid).toBe(uidForUser(USER));
+    }, 60_000);
+
+    it('decrypts a product backup in the work folder it opened: no root file by its name is deleted, written or handed over through a link', async () => {
+      const victimDir = path.join(dir, 'victim-decrypt');
+      await fsp.mkdir(victimDir, { mode: 0o700 });
+      for (const n of ['export.tar.gz', 'export.tar.gz.enc']) {
+        await fsp.writeFile(path.join(victimDir, n), `root only ${n}\n`, { mode: 0o600 });
+      }
+      const set = path.join(dir, 'set-decrypt');
+      const source = path.join(set, 'artifacts', 'nightly', 'export.tar.gz.enc');
+      await fsp.mkdir(path.dirname(source), { recursive: true });
+      // The product's backup: a .tar.gz (its gzip header tells a right passphrase), encrypted by openssl.
+      const plainDir = path.join(dir, 'plain');
+      await fsp.mkdir(plainDir);
+      await fsp.writeFile(path.join(plainDir, 'db.txt'), 'the product backup\n');
+      const plain = path.join(dir, 'plain.tar.gz');
+      execFileSync('tar', ['-czf', plain, '-C', plainDir, 'db.txt']);
+      execFileSync('openssl', [
+        'enc',
+        '-aes-256-cbc',
+        '-salt',
+        '-pbkdf2',
+        '-pass',
+        'pass:pw',
+        '-in',
+        plain,
+        '-out',
+        source,
+      ]);
+      const data = await fsp.readFile(source);
+      const record = {
+        step: 'nightly',
+        path: 'artifacts/nightly/export.tar.gz.enc',
+        size: data.length,
+        sha256: createHash('sha256').update(data).digest('hex'),
+        source: '/tmp/x/export.tar.gz.enc',
+        mtime: new Date().toISOString(),
+        format: 'file' as const,
+      };
+      const decrypting = {
+        id: 'load',
+        title: 'Load the backup',
+        explain: 'Hands the decrypted backup to the product account.',
+        at: 'restore.after-stop',
+        kind: 'command',
+        argv: ['/bin/true', '{artifact-decrypted:nightly}'],
+        user: USER,
+      };
+      const nightly = {
+        id: 'nightly',
+        title: 'Take the nightly backup',
+        explain: 'Copies it onto the stick.',
+        at: 'backup.archive',
+        kind: 'artifact',
+        mode: 'produced',
+        path: '{work}/export.tar.gz.enc',
+      };
+      const h = host({
+        profile: profile([nightly, decrypting]),
+        backupDir: set,
+        artifacts: () => [record],
+        passphrase: 'pw',
+      });
+      const work = await ensureWork(h);
+      // The swap as root creates the decrypted file (its first open), held until it is done: the deletion of the
+      // encrypted copy and the hand-over of the decrypted file come after it.
+      const watch = await runAsAtNthOpenIn(USER, work, 'export.tar.gz', 1, SWAP_WORK, work, victimDir);
+      let outcome = '';
+      let lines: string[] = [];
+      try {
+        const step = h.profile.steps.find((s) => s.id === 'load')!;
+        outcome = await runProductStep(h, step, { log: () => undefined, progress: () => undefined }).then(
+          () => 'ran',
+          (e: Error) => e.message,
+        );
+      } finally {
+        lines = await watch.stop();
+        await fsp.rm(work, { force: true });
+        await fsp.rename(`${work}.aside`, work).catch(() => undefined);
+        movedBack.push(work);
+      }
+      expect(lines).toContain('swapped');
+      const left: Record<string, unknown> = {};
+      for (const n of readdirSync(victimDir).sort()) {
+        const st = statSync(path.join(victimDir, n));
+        left[n] = { uid: st.uid, text: await fsp.readFile(path.join(victimDir, n), 'utf8') };
+      }
+      expect(left, `${outcome} | ${lines.join(' | ')}`).toEqual({
+        'export.tar.gz': { uid: 0, text: 'root only export.tar.gz\n' },
+        'export.tar.gz.enc': { uid: 0, text: 'root only export.tar.gz.enc\n' },
+      });
+      expect(outcome, lines.join(' | ')).toBe('ran');
+      const out = path.join(work, 'export.tar.gz');
+      expect({ uid: statSync(out).uid, same: (await fsp.readFile(out)).equals(await fsp.readFile(plain)) }).toEqual({
+        uid: uidForUser(USER),
+        same: true,
+      });
+    }, 60_000);
   },
 );

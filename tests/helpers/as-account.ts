@@ -201,3 +201,56 @@ export async function runAsAtFirstOpen(
 ): Promise<{ stop(): Promise<string[]> }> {
   return startWatcher([RUN_AT_OPEN, file, ...asAccountArgs(user, 'sh', '-c', script, 'sh', ...args)]);
 }
+
+/** Root's watcher (runAsAtNthOpenIn): argv = the folder, the name, n, then setpriv's arguments and the command. */
+const RUN_AT_NTH_OPEN_IN = `
+import ctypes, os, struct, subprocess, sys
+folder, name, nth, account = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+libc = ctypes.CDLL(None, use_errno=True)
+libc.fanotify_mark.argtypes = [ctypes.c_int, ctypes.c_uint, ctypes.c_uint64, ctypes.c_int, ctypes.c_char_p]
+fan = libc.fanotify_init(0x04, os.O_RDONLY)
+if fan < 0:
+    sys.exit('fanotify: errno %d' % ctypes.get_errno())
+# FAN_OPEN_PERM | FAN_EVENT_ON_CHILD: every open of a file directly in the folder (the folder's inode, not its path).
+if libc.fanotify_mark(fan, 0x1, 0x10000 | 0x08000000, -100, folder.encode()) != 0:
+    sys.exit('fanotify_mark: errno %d' % ctypes.get_errno())
+seen = 0
+print('ready', flush=True)
+while True:
+    buf = os.read(fan, 4096)
+    i = 0
+    while i < len(buf):
+        ln, vers, _, mlen, mask, efd, pid = struct.unpack_from('IBBHQii', buf, i)
+        i += ln
+        opened = os.path.basename(os.readlink('/proc/self/fd/%d' % efd))
+        print('open ' + opened, flush=True)
+        if opened == name:
+            seen += 1
+            if seen == nth:
+                r = subprocess.run(['setpriv', *account])
+                print('swapped' if r.returncode == 0 else 'swap failed %d' % r.returncode, flush=True)
+        os.write(fan, struct.pack('iI', efd, 1))
+        os.close(efd)
+`;
+
+/**
+ * Runs the shell `script` (with `args` as $1 …) as `user` at the `nth` open of the file `name` directly in `folder`
+ * (the folder held by its inode: whatever its path names later), and lets that open through only once the script has
+ * ended. `stop` ends the watcher and returns its lines ("open <name>" for every open there, "swapped").
+ */
+export async function runAsAtNthOpenIn(
+  user: string,
+  folder: string,
+  name: string,
+  nth: number,
+  script: string,
+  ...args: string[]
+): Promise<{ stop(): Promise<string[]> }> {
+  return startWatcher([
+    RUN_AT_NTH_OPEN_IN,
+    folder,
+    name,
+    String(nth),
+    ...asAccountArgs(user, 'sh', '-c', script, 'sh', ...args),
+  ]);
+}

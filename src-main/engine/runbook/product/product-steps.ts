@@ -21,7 +21,7 @@ import { decryptOpensslEnc } from './openssl-enc.js';
 import { accountFor, runCommand } from './run-command.js';
 import { boundText } from '../../profiles/safe-pattern.js';
 import { removeTreeNoFollow } from '../../util/safe-delete.js';
-import { SafeDir, openDirBelow, procFdPath } from '../../util/atomic-fs.js';
+import { SafeDir, namedByPath, openDirBelow, procFdPath } from '../../util/atomic-fs.js';
 import { fileKind, openRegularFile, openRegularOrRefuse } from '../../util/given-path.js';
 
 /** What product steps remember while a job runs; the restore keeps it in its journal (resume, rollback). */
@@ -113,8 +113,11 @@ export async function removeWork(h: ProductHost): Promise<void> {
   await h.save();
 }
 
-/** {artifact:id} on a restore: a hash-checked copy of the newest file of that artifact, in the work folder. */
-async function artifactCopy(h: ProductHost, id: string): Promise<ArtifactRecord & { local: string }> {
+/**
+ * {artifact:id} on a restore: a hash-checked copy of the newest file of that artifact, in the work folder; with
+ * `decrypt` ({artifact-decrypted:id}), that copy decrypted (both openssl forms) in its place.
+ */
+async function artifactCopy(h: ProductHost, id: string, decrypt = false): Promise<string> {
   const rec = h.artifacts?.().find((r) => r.step === id);
   if (rec === undefined || h.backupDir === undefined) {
     throw new RecoveryError('BACKUP_INCOMPLETE', `The backup holds no file of the artifact "${id}".`, {
@@ -123,9 +126,10 @@ async function artifactCopy(h: ProductHost, id: string): Promise<ArtifactRecord 
   }
   const work = await ensureWork(h);
   const name = path.posix.basename(rec.path);
-  const local = path.join(work, name);
   // The work folder may be the product's account's, in /tmp: that account can rename it away and put a link by its
-  // name at any moment. The copy goes into the folder opened here (never a link), not to wherever the path leads.
+  // name at any moment. Everything root does there (the copy, its hand-over, the decryption and the deletion of the
+  // encrypted copy) goes through the folder opened here (never a link), not to wherever the path leads by then: else
+  // root would hand over, delete or write a file by that name in a folder the account linked there.
   const into = await SafeDir.open(work);
   try {
     await fsp.rm(into.at(name), { force: true });
@@ -137,22 +141,41 @@ async function artifactCopy(h: ProductHost, id: string): Promise<ArtifactRecord 
         ...(h.signal ? { signal: h.signal } : {}),
       },
     );
+    if (!decrypt) {
+      await chownToWorkOwner(h, into, name);
+      return path.join(work, name);
+    }
+    if (h.passphrase === undefined || h.passphrase === '') {
+      throw new RecoveryError('PASSPHRASE_REQUIRED', "Decrypting the product's backup needs its passphrase.", {
+        hint: 'Give it with --passphrase-file (or type it when asked).',
+        ui: { hint: 'Type the passphrase of this backup.' },
+      });
+    }
+    const plain = name.endsWith('.enc') && name !== '.enc' ? name.slice(0, -4) : `${name}.dec`;
+    try {
+      await decryptOpensslEnc(into.at(name), h.passphrase, into.at(plain));
+    } catch (e) {
+      throw namedByPath(e, into);
+    }
+    await fsp.rm(into.at(name), { force: true });
+    await chownToWorkOwner(h, into, plain);
+    return path.join(work, plain);
   } finally {
     await into.close();
   }
-  await chownToWorkOwner(h, local);
-  return { ...rec, local };
 }
 
 /**
- * Hands a file root just wrote in the work folder to the account the product's program runs as. That account owns
- * the folder and may have swapped the name for a link (to /etc/shadow) or a file of its own since: the file is opened
- * without following a link and given away only if it is still root's own, single-linked regular file, by descriptor.
+ * Hands a file root just wrote in the work folder (held open: `dir`) to the account the product's program runs as.
+ * That account owns the folder and may have swapped the name for a link (to /etc/shadow) or a file of its own since:
+ * the file is opened without following a link and given away only if it is still root's own, single-linked regular
+ * file, by descriptor.
  */
-async function chownToWorkOwner(h: ProductHost, file: string): Promise<void> {
+async function chownToWorkOwner(h: ProductHost, dir: SafeDir, name: string): Promise<void> {
   const owner = workOwner(h.profile);
   if (owner !== undefined && process.platform !== 'win32' && process.getuid?.() === 0) {
     const a = accountFor(owner);
+    const file = path.join(dir.dir, name);
     const swapped = (): RecoveryError =>
       new RecoveryError(
         'UNSAFE_PATH',
@@ -161,7 +184,9 @@ async function chownToWorkOwner(h: ProductHost, file: string): Promise<void> {
           hint: `Something running as "${owner}" changes the tool's work folder: check that account, then start again.`,
         },
       );
-    const fh = await openRegularOrRefuse(file, (why) => ('error' in why ? why.error : swapped()));
+    const fh = await openRegularOrRefuse(dir.at(name), (why) =>
+      'error' in why ? (namedByPath(why.error, dir) as Error) : swapped(),
+    );
     try {
       const st = await fh.stat();
       if (st.uid !== process.geteuid?.() || st.nlink !== 1) throw swapped();
@@ -202,21 +227,11 @@ async function fill(h: ProductHost, text: string, secretOk = false): Promise<str
         });
       }
       vals.set(k, h.passphrase);
-    } else if (k.startsWith('artifact:')) vals.set(k, (await artifactCopy(h, k.slice(9))).local);
-    else if (k.startsWith('artifact-decrypted:')) {
+    } else if (k.startsWith('artifact:')) {
+      vals.set(k, await artifactCopy(h, k.slice(9)));
+    } else if (k.startsWith('artifact-decrypted:')) {
       // The product's encrypted backup, decrypted by the tool (both openssl forms) into the work folder.
-      const copy = await artifactCopy(h, k.slice(19));
-      if (h.passphrase === undefined || h.passphrase === '') {
-        throw new RecoveryError('PASSPHRASE_REQUIRED', "Decrypting the product's backup needs its passphrase.", {
-          hint: 'Give it with --passphrase-file (or type it when asked).',
-          ui: { hint: 'Type the passphrase of this backup.' },
-        });
-      }
-      const out = copy.local.replace(/\.enc$/, '');
-      await decryptOpensslEnc(copy.local, h.passphrase, out === copy.local ? `${out}.dec` : out);
-      await fsp.rm(copy.local, { force: true });
-      await chownToWorkOwner(h, out);
-      vals.set(k, out);
+      vals.set(k, await artifactCopy(h, k.slice(19), true));
     } else if (k.startsWith('artifact-stem:')) {
       const rec = h.artifacts?.().find((r) => r.step === k.slice(14));
       if (rec === undefined)
