@@ -415,7 +415,7 @@ export function buildProgram(): Command {
         if (!o.json) {
           process.stdout.write(
             `\nBackup complete and verified: ${r.setDir}\n` +
-              `  device ${r.manifest.deviceId}, ${r.manifest.files} files, ${formatBytes(r.manifest.contentBytes)}, ` +
+              `  device ${r.manifest.deviceId}, ${countOf(r.manifest.files, 'file')}, ${formatBytes(r.manifest.contentBytes)}, ` +
               `${countOf(r.manifest.archive.parts.length, 'part')}${r.manifest.archive.encryption ? ', encrypted' : ''}\n` +
               `  How to restore by hand: ${path.join(r.setDir, 'RESTORE.txt')}\n`,
           );
