@@ -2,6 +2,8 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RestoreJournal } from '../../src-main/engine/restore/journal.js';
+import { describeMachineState } from '../../src-main/engine/restore/status.js';
 import { jsonEvents, runCli } from '../helpers/cli.js';
 
 /**
@@ -14,6 +16,8 @@ describe('rollback of a restore stopped before its swap', () => {
   let work: string;
   let events: Array<Record<string, unknown>>;
   let code: number;
+  let status: Awaited<ReturnType<typeof runCli>>;
+  let declined: string;
 
   beforeAll(async () => {
     work = await fsp.mkdtemp(path.join(os.tmpdir(), 'erw-rollback-words-'));
@@ -49,6 +53,24 @@ describe('rollback of a restore stopped before its swap', () => {
     const rb = await runCli(['rollback', '--yes', '--json'], { env });
     code = rb.code;
     events = jsonEvents(rb.stdout);
+    // Again, killed once its folder is set aside (the service stopped by the restore, not started again).
+    const r2 = await runCli(['restore', fin.result.setDir, '--profile', profile, '--yes'], {
+      env: { ...env, EDGE_RECOVERY_CRASH_AT: 'renamed:set-aside:Data' },
+    });
+    expect(r2.signal).toBe('SIGKILL');
+    status = await runCli(['status'], { env });
+    // The same journal as if the technician had declined the swap (the runner's message ends in a full stop).
+    const j = JSON.parse(
+      await fsp.readFile(path.join(work, 'state', 'restore-journal.json'), 'utf8'),
+    ) as RestoreJournal;
+    j.status = 'failed';
+    j.steps['swap'] = {
+      state: 'failed',
+      error: { code: 'DECLINED', message: '"Set the current folders aside" was not confirmed, so it was not done.' },
+    } as RestoreJournal['steps'][string];
+    declined = describeMachineState(j);
+    const rb2 = await runCli(['rollback', '--yes'], { env });
+    expect(rb2.code, rb2.stderr).toBe(0);
   }, 300_000);
 
   afterAll(async () => {
@@ -77,5 +99,18 @@ describe('rollback of a restore stopped before its swap', () => {
         (e.step as { state: string }).state === 'done',
     ) as { step: { summary: string } };
     expect(done.step.summary).toMatch(/started again by hand/);
+  });
+
+  it('status says the product is down now, not only how it was before (nor "was unknown")', () => {
+    expect(status.code).toBe(4);
+    expect(status.stdout).toContain(
+      'The service was stopped by hand for the restore and is not running now: resume or roll back to bring it back.',
+    );
+    expect(status.stdout).not.toContain('was unknown');
+  });
+
+  it('a declined step is said once, with one full stop', () => {
+    expect(declined).toContain('was not confirmed, so it was not done. The service was');
+    expect(declined).not.toContain('..');
   });
 });

@@ -115,7 +115,7 @@ export function describeMachineState(j: RestoreJournal, disk?: DiskFacts): strin
       const rec = at ? j.steps[at.id] : undefined;
       const where = at
         ? rec?.state === 'failed'
-          ? `The restore stopped at "${at.title}": ${rec.error?.message ?? rec.summary ?? 'it failed'}.`
+          ? `The restore stopped at "${at.title}": ${(rec.error?.message ?? rec.summary ?? 'it failed').replace(/\.$/, '')}.`
           : `The restore was interrupted during "${at.title}".`
         : 'The restore was interrupted between two steps.';
       if (!machineTouched(j)) {
@@ -127,10 +127,25 @@ export function describeMachineState(j: RestoreJournal, disk?: DiskFacts): strin
             : ` Only a partly unpacked copy is left (${staged.map((i) => i.staging).join(', ')}, root-only, beside the folders in use): resume unpacks it again from the start, roll back deletes it.`;
         return `${where} Nothing on this machine was changed yet: the service and its folders are as they were.${left}`;
       }
-      const svc = j.serviceBefore === null ? '' : ` The service was ${j.serviceBefore} before the restore.`;
-      return `${where}${svc} ${itemWords(j, disk).join(' ')} Resume to finish the restore, or roll back to put everything back as it was.`;
+      return `${where}${serviceWords(j)} ${itemWords(j, disk).join(' ')} Resume to finish the restore, or roll back to put everything back as it was.`;
     }
   }
+}
+
+/**
+ * The service's state in words: before the restore, and that it is down now when the restore stopped it and had not
+ * started it again (the product is out of service until the technician resumes or rolls back; "The service was
+ * running before the restore." alone read as if it still ran). "unknown" is a service stopped by hand.
+ */
+function serviceWords(j: RestoreJournal): string {
+  const before = j.serviceBefore;
+  if (before === null) return '';
+  const start = j.steps['start-service'];
+  const down = j.steps['stop-service']?.state === 'done' && (start === undefined || start.state === 'todo');
+  if (before === 'unknown')
+    return ` The service was stopped by hand for the restore${down ? ' and is not running now: resume or roll back to bring it back' : ''}.`;
+  if (before === 'stopped') return ' The service was stopped before the restore.';
+  return ` The service was ${before} before the restore${down ? '; the restore stopped it and it is not running now: resume or roll back to start it again' : ''}.`;
 }
 
 export function statusView(j: RestoreJournal, disk?: DiskFacts): RestoreStatusView {
