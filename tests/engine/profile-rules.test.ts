@@ -235,4 +235,41 @@ describe('profile trust: files only root can change, or untrusted input', () => 
     expect(allowed.stderr).toMatch(/no-such-backup/);
     expect(allowed.code).not.toBe(4);
   });
+
+  it("refuses an untrusted profile's version command (the package database's query, run as root) without --allow-profile-commands", async () => {
+    const root = path.join(loose, 'root-version');
+    const raw = linux();
+    for (const it of raw.items) await fsp.mkdir(path.join(root, it.path), { recursive: true });
+    const marker = path.join(loose, 'version-ran-as-root');
+    // The API does not answer (nothing listens on port 1), so the backup asks the version command.
+    raw.api.baseUrl = 'http://127.0.0.1:1';
+    delete raw.api.portFile;
+    raw.version.command = { argv: ['/bin/sh', '-c', `touch ${marker}; echo 1.2.3`], pattern: '(\\d+\\.\\d+\\.\\d+)' };
+    // No service to stop: on the old code the backup went on to ask the version and ran the command.
+    raw.service = { manager: 'none', name: 'none' };
+    const file = path.join(loose, 'evil-version.json');
+    await fsp.writeFile(file, JSON.stringify(raw));
+    const stick = path.join(loose, 'stick-version');
+    await fsp.mkdir(stick);
+
+    const refused = await runCli([
+      'backup',
+      '--profile',
+      file,
+      '--root',
+      root,
+      '--to',
+      stick,
+      '--yes',
+      '--leave-stopped',
+      '--state-dir',
+      path.join(loose, 'state-version'),
+    ]);
+    expect(refused.stderr).toMatch(
+      /would run commands with this tool's rights \(version\.command: \/bin\/sh -c touch /,
+    );
+    expect(refused.code).toBe(4);
+    await expect(fsp.access(marker)).rejects.toThrow();
+    expect(await fsp.readdir(stick)).toEqual([]);
+  });
 });

@@ -84,6 +84,12 @@ export function profileCommands(profile: Profile): string[] {
   if (profile.service.manager === 'process' && profile.service.command) {
     out.push(`service.command: ${profile.service.command.join(' ')}`);
   }
+  // The package database's query for the installed version is a program too, run with this tool's rights.
+  const vc = profile.version.command;
+  if (vc !== undefined) {
+    out.push(`version.command: ${vc.argv.join(' ')}`);
+    if (vc.windows !== undefined) out.push(`version.command.windows: ${vc.windows.join(' ')}`);
+  }
   (profile.steps ?? []).forEach((step, i) => {
     if (step.kind === 'command' || step.kind === 'reset') out.push(`steps.${i} (${step.id}): ${step.argv.join(' ')}`);
     if (step.kind === 'service' && step.service.manager === 'process' && step.service.command) {
