@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -80,5 +81,28 @@ describe('command-line words on bad input', () => {
     }
     const b = await runCli(['backup', '--help']);
     expect(b.stdout).toMatch(/--folder <id=path>\s+back up this folder instead/);
+  });
+
+  it('a folder holding two hand-made archives lists them without a stray " ,", and calls them backups, not folders', async () => {
+    const dir = path.join(work, 'two-archives');
+    await fsp.mkdir(path.join(dir, 'src', 'Configuration'), { recursive: true });
+    await fsp.writeFile(path.join(dir, 'src', 'Configuration', 'a.json'), '{}\n');
+    for (const name of ['one.tar', 'two.tar']) {
+      const t = spawnSync('tar', ['-cf', path.join(dir, name), '-C', path.join(dir, 'src'), 'Configuration']);
+      expect(t.status).toBe(0);
+    }
+    await fsp.rm(path.join(dir, 'src'), { recursive: true });
+    const r = await runCli(['verify', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${dir} is not one backup; it holds 2 backups:`);
+    expect(r.stderr).not.toContain(' ,');
+    expect(r.stderr).toContain('What to do: Run the command again with one of these backups');
+  });
+
+  it("backup's --keep says that older backups are deleted", async () => {
+    const r = await runCli(['backup', '--help']);
+    expect(r.stdout.replace(/\s+/g, ' ')).toContain(
+      'once this one is verified, older ones beyond n that this machine wrote are deleted',
+    );
   });
 });
