@@ -299,17 +299,19 @@ export function buildProgram(): Command {
           .map(
             (g) =>
               `Device ${g.deviceId}${g.hostname ? ` (${g.hostname})` : ''}${g.thisDevice ? ' — this machine' : ''}\n` +
-              table(
-                g.backups.map((b) => [
+              // A header names the columns (the times are UTC; "?" for a version read as a glitch).
+              table([
+                ['  MADE (UTC)', 'PROFILE', 'VERSION', 'SIZE', 'DATA', 'CLASS', 'FOLDER'],
+                ...g.backups.map((b) => [
                   '  ' + b.createdAt.replace('T', ' ').slice(0, 16),
                   b.profileId,
-                  b.productVersion ?? '?',
+                  b.productVersion ?? 'not recorded',
                   formatBytes(b.sizeBytes),
                   b.encrypted ? 'encrypted' : 'plain',
                   b.complete ? b.class : '',
                   b.complete ? path.basename(b.path) : `INCOMPLETE (${b.problem ?? ''}) ${path.basename(b.path)}`,
                 ]),
-              ),
+              ]),
           )
           .join('\n');
       });

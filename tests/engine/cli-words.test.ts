@@ -46,6 +46,13 @@ describe('command-line words on bad input', () => {
     );
     expect(todo).not.toContain(') --state-dir');
     expect(todo).toContain(`delete them with edge-recovery finish --state-dir ${state}\n`);
+    // list names its columns (the times are UTC), one header per device.
+    const l = await runCli(['list', path.join(dir, sandbox!, 'stick')]);
+    expect(l.code, l.stderr).toBe(0);
+    expect(l.stdout).toMatch(/^ {2}MADE \(UTC\) +PROFILE +VERSION +SIZE +DATA +CLASS +FOLDER$/m);
+    expect(l.stdout).toMatch(
+      /^ {2}\d{4}-\d\d-\d\d \d\d:\d\d +eds-practice +1\.1\.1\.46 .* plain +manual +Backup_eds-practice_/m,
+    );
   });
 
   it('practice of an unknown product names every practice there is, the default Edge Data Store one too', async () => {
