@@ -326,19 +326,16 @@ export function buildProgram(): Command {
       '--folder <id=path>',
       "back up this folder instead of the profile's for one item (repeatable), e.g. Storage=/data/eds/Storage",
       collectFolder,
-      {} as Record<string, string>,
     )
     .option(
       '--include <id>',
       'also back up an optional folder that is off by default, e.g. Logs (repeatable)',
-      (v: string, acc: string[]) => [...acc, v],
-      [] as string[],
+      (v: string, acc: string[] = []) => [...acc, v],
     )
     .option(
       '--exclude <id>',
       'leave out an optional folder that is on by default, e.g. Certificates (repeatable)',
-      (v: string, acc: string[]) => [...acc, v],
-      [] as string[],
+      (v: string, acc: string[] = []) => [...acc, v],
     )
     .option('--device-id <id>', 'device id to file the backup under (default: hostname + machine id)')
     .option('--label <name>', "the backup's name, where the product names its backups (EVC-net Edge's manual backups)")
@@ -360,9 +357,10 @@ export function buildProgram(): Command {
         profile: string;
         to: string;
         root?: string;
-        folder: Record<string, string>;
-        include: string[];
-        exclude: string[];
+        // No defaults given to commander: its help printed them as "(default: {})" and "(default: [])".
+        folder?: Record<string, string>;
+        include?: string[];
+        exclude?: string[];
         deviceId?: string;
         label?: string;
         encrypt?: boolean;
@@ -396,9 +394,9 @@ export function buildProgram(): Command {
             profile,
             to: path.resolve(o.to),
             ...(o.root ? { root: path.resolve(o.root) } : {}),
-            ...(Object.keys(o.folder).length > 0 ? { folders: o.folder } : {}),
-            ...(o.include.length > 0 ? { include: o.include } : {}),
-            ...(o.exclude.length > 0 ? { exclude: o.exclude } : {}),
+            ...(o.folder && Object.keys(o.folder).length > 0 ? { folders: o.folder } : {}),
+            ...(o.include && o.include.length > 0 ? { include: o.include } : {}),
+            ...(o.exclude && o.exclude.length > 0 ? { exclude: o.exclude } : {}),
             ...(o.deviceId ? { deviceId: o.deviceId } : {}),
             ...(o.label !== undefined ? { label: o.label } : {}),
             ...(passphrase !== undefined ? { passphrase } : {}),
@@ -415,7 +413,7 @@ export function buildProgram(): Command {
         if (!o.json) {
           process.stdout.write(
             `\nBackup complete and verified: ${r.setDir}\n` +
-              `  device ${r.manifest.deviceId}, ${r.manifest.files} files, ${formatBytes(r.manifest.contentBytes)}, ` +
+              `  device ${r.manifest.deviceId}, ${countOf(r.manifest.files, 'file')}, ${formatBytes(r.manifest.contentBytes)}, ` +
               `${countOf(r.manifest.archive.parts.length, 'part')}${r.manifest.archive.encryption ? ', encrypted' : ''}\n` +
               `  How to restore by hand: ${path.join(r.setDir, 'RESTORE.txt')}\n`,
           );
@@ -567,7 +565,7 @@ export function buildProgram(): Command {
   program
     .command('status')
     .description('Show an unfinished restore and where it stopped.')
-    .addOption(new Option('--state-dir <dir>').env('EDGE_RECOVERY_STATE_DIR'))
+    .addOption(new Option('--state-dir <dir>', 'where the restore journal lives').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'machine-readable output')
     .action(async (o: { stateDir?: string; json?: boolean }) => {
       const { restoreStatus, isUnfinished } = await engine.restore();
@@ -601,7 +599,11 @@ export function buildProgram(): Command {
     .option('--passphrase-file <file>', 'passphrase of an encrypted backup')
     .option('--credentials-file <file>', 'JSON with the secrets to re-enter')
     .option('--yes', 'do not ask before destructive steps')
-    .addOption(new Option('--state-dir <dir>').env('EDGE_RECOVERY_STATE_DIR'))
+    .addOption(
+      new Option('--state-dir <dir>', 'where the restore journal lives (the one the restore was started with)').env(
+        'EDGE_RECOVERY_STATE_DIR',
+      ),
+    )
     .option('--json', 'print progress and results as JSON lines')
     .action(async (o: RestoreCliOptions) => {
       const credentials = o.credentialsFile ? await readCredentialsFile(o.credentialsFile) : undefined;
@@ -634,7 +636,11 @@ export function buildProgram(): Command {
     .command('rollback')
     .description('Undo an unfinished restore: put the set-aside folders back and the service as it was.')
     .option('--yes', 'do not ask')
-    .addOption(new Option('--state-dir <dir>').env('EDGE_RECOVERY_STATE_DIR'))
+    .addOption(
+      new Option('--state-dir <dir>', 'where the restore journal lives (the one the restore was started with)').env(
+        'EDGE_RECOVERY_STATE_DIR',
+      ),
+    )
     .option('--json', 'print progress and results as JSON lines')
     .action(async (o: { yes?: boolean; json?: boolean; stateDir?: string }) => {
       const { rollbackRestore } = await engine.restore();
@@ -726,7 +732,9 @@ export function buildProgram(): Command {
     .option('--port <n>', 'port on 127.0.0.1 (default: a free one)', (s) => Number(s))
     .option('--socket <path>', 'listen on this Unix socket instead (0600 in a 0700 folder), for ssh -L 8080:<path>')
     .option('--new-link', 'ask the running serve for a fresh one-time sign-in link (e.g. after closing the tab)')
-    .addOption(new Option('--state-dir <dir>').env('EDGE_RECOVERY_STATE_DIR'))
+    .addOption(
+      new Option('--state-dir <dir>', 'where the job lock and the sign-in link live').env('EDGE_RECOVERY_STATE_DIR'),
+    )
     .action(async (o: { practice?: boolean; port?: number; socket?: string; newLink?: boolean; stateDir?: string }) => {
       const { serveCommand } = await import('./serve-command.js');
       await serveCommand(o);

@@ -117,7 +117,7 @@ function jsonWhere(text: string, e: unknown): string {
 }
 
 /** --folder Storage=/data/eds/Storage, repeatable. */
-export function collectFolder(value: string, acc: Record<string, string>): Record<string, string> {
+export function collectFolder(value: string, acc: Record<string, string> = {}): Record<string, string> {
   const i = value.indexOf('=');
   if (i <= 0 || i === value.length - 1) {
     throw new RecoveryError('BAD_INPUT', `--folder takes <item id>=<absolute path>, not "${value}".`);

@@ -69,4 +69,16 @@ describe('command-line words on bad input', () => {
       expect(existsSync(typo), cmd).toBe(false);
     }
   });
+
+  it('help says what every option is for, and no "(default: {})" or "(default: [])"', async () => {
+    for (const cmd of ['status', 'resume', 'rollback', 'serve', 'backup']) {
+      const r = await runCli([cmd, '--help']);
+      expect(r.code, cmd).toBe(0);
+      // An option line whose text starts with "(env: …)" had no description at all.
+      expect(r.stdout, cmd).not.toMatch(/^\s+--state-dir <dir>\s+\(env:/m);
+      expect(r.stdout, cmd).not.toMatch(/\(default: (\{\}|\[\])\)/);
+    }
+    const b = await runCli(['backup', '--help']);
+    expect(b.stdout).toMatch(/--folder <id=path>\s+back up this folder instead/);
+  });
 });

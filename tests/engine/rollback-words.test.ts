@@ -18,6 +18,8 @@ describe('rollback of a restore stopped before its swap', () => {
   let code: number;
   let status: Awaited<ReturnType<typeof runCli>>;
   let declined: string;
+  let backupSummaries: string[];
+  let plainBackup: Awaited<ReturnType<typeof runCli>>;
 
   beforeAll(async () => {
     work = await fsp.mkdtemp(path.join(os.tmpdir(), 'erw-rollback-words-'));
@@ -46,6 +48,9 @@ describe('rollback of a restore stopped before its swap', () => {
     const b = await runCli(['backup', '--profile', profile, '--to', stick, '--yes', '--json'], { env });
     expect(b.code, b.stderr).toBe(0);
     const fin = jsonEvents(b.stdout).find((e) => e.type === 'finished') as { result: { setDir: string } };
+    backupSummaries = jsonEvents(b.stdout)
+      .filter((e) => e.type === 'step')
+      .map((e) => (e.step as { summary?: string }).summary ?? '');
     const r = await runCli(['restore', fin.result.setDir, '--profile', profile, '--yes'], {
       env: { ...env, EDGE_RECOVERY_CRASH_AT: 'stop:stopped' },
     });
@@ -71,6 +76,8 @@ describe('rollback of a restore stopped before its swap', () => {
     declined = describeMachineState(j);
     const rb2 = await runCli(['rollback', '--yes'], { env });
     expect(rb2.code, rb2.stderr).toBe(0);
+    plainBackup = await runCli(['backup', '--profile', profile, '--to', stick, '--yes'], { env });
+    expect(plainBackup.code, plainBackup.stderr).toBe(0);
   }, 300_000);
 
   afterAll(async () => {
@@ -112,5 +119,16 @@ describe('rollback of a restore stopped before its swap', () => {
   it('a declined step is said once, with one full stop', () => {
     expect(declined).toContain('was not confirmed, so it was not done. The service was');
     expect(declined).not.toContain('..');
+  });
+
+  it('a one-file backup and its restore say "1 file", not "1 files"', () => {
+    const said = [...backupSummaries, status.stdout, plainBackup.stdout, plainBackup.stderr].join('\n');
+    expect(said).toContain('Folders found: 1 file,');
+    expect(said).toContain('The 1 file read back from the medium matches its checksum.');
+    expect(said).toContain('1 file (8 B) to unpack and check');
+    expect(said).toContain('Unpacked 1 file (8 B)');
+    expect(said).toMatch(/Wrote 1 file, \d+ B \(1 file, 8 B of data\)/);
+    expect(said).toMatch(/device \S+, 1 file, 8 B, 1 part/);
+    expect(said).not.toMatch(/\b1 (files|paths)\b/);
   });
 });

@@ -269,7 +269,7 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       }
       const total = [...c.sizes.values()].reduce((a, b) => a + b.bytes, 0);
       const files = [...c.sizes.values()].reduce((a, b) => a + b.files, 0);
-      return `Folders found: ${files} files, ${formatBytes(total)}. ${formatBytes(space.freeBytes)} free on the medium.`;
+      return `Folders found: ${countOf(files, 'file')}, ${formatBytes(total)}. ${formatBytes(space.freeBytes)} free on the medium.`;
     },
   },
   {
@@ -432,7 +432,7 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       // SHA256SUMS comes after the verification (it lists manifest.json): until then `sha256sum -c` cannot pass.
       await writeInDir(c.set, RESTORE_TXT_NAME, restoreText(c.manifest, c.o.profile), 0o600);
       crashPoint('backup:archived');
-      return `Wrote ${countOf(c.archive.parts.length, 'file')}, ${formatBytes(c.archive.archiveBytes)} (${c.archive.files} files, ${formatBytes(c.archive.contentBytes)} of data).`;
+      return `Wrote ${countOf(c.archive.parts.length, 'file')}, ${formatBytes(c.archive.archiveBytes)} (${countOf(c.archive.files, 'file')}, ${formatBytes(c.archive.contentBytes)} of data).`;
     },
   },
   {
@@ -504,7 +504,8 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       );
       const how = fromMedium || r.direct === true ? 'read back from the medium' : 'read back';
       const extra = c.artifacts.length > 0 ? ` and ${countOf(c.artifacts.length, 'file')} of the product's own` : '';
-      return `All ${r.files} files${extra} ${how} match their checksums. The backup is complete: ${c.setDir}`;
+      const one = r.files === 1 && extra === '';
+      return `${r.files === 1 ? 'The 1 file' : `All ${r.files} files`}${extra} ${how} ${one ? 'matches its checksum' : 'match their checksums'}. The backup is complete: ${c.setDir}`;
     },
   },
   {

@@ -158,7 +158,7 @@ export const verifyStep: Step<RestoreCtx> = {
       );
       countsMatch(r, m);
       const entries = await screenEntries(c.store.j.innerManifestFile, new Set(itemIds));
-      read = `All ${r.files} files (${formatBytes(r.contentBytes)}) read back and match their hashes; all ${entries} entries stay inside their folders;`;
+      read = `${r.files === 1 ? 'The 1 file' : `All ${r.files} files`} (${formatBytes(r.contentBytes)}) read back and ${r.files === 1 ? 'matches its hash' : 'match their hashes'}; ${entries === 1 ? 'the 1 entry stays inside its folder' : `all ${entries} entries stay inside their folders`};`;
     } else {
       // Every byte is read once, by the extraction (with the service still running): here only what tells a
       // wrong or incomplete set before anything starts. A stick is read once instead of twice.
@@ -166,7 +166,7 @@ export const verifyStep: Step<RestoreCtx> = {
       manifestLimits(m); // refuses a manifest declaring more folders and links than the extraction can hold
       const bytes = m.archive.parts.reduce((a, p) => a + p.size, 0);
       const n = m.archive.parts.length;
-      read = `${n === 1 ? 'The data part is' : `All ${n} data parts are`} there with ${n === 1 ? 'its' : 'their'} recorded size${n === 1 ? '' : 's'} (${formatBytes(bytes)}); ${m.files} files (${formatBytes(m.contentBytes)}) to unpack and check;`;
+      read = `${n === 1 ? 'The data part is' : `All ${n} data parts are`} there with ${n === 1 ? 'its' : 'their'} recorded size${n === 1 ? '' : 's'} (${formatBytes(bytes)}); ${countOf(m.files, 'file')} (${formatBytes(m.contentBytes)}) to unpack and check;`;
     }
     // What the manifest declares; the extraction stops at these totals and reports what it measured.
     c.store.j.facts.files = m.files;

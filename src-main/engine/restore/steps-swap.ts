@@ -304,9 +304,9 @@ export const extractStep: Step<RestoreCtx> = {
     for (const i of c.store.j.items) await fsyncDir(path.dirname(i.staging));
     crashPoint('extract:done');
     const own = check
-      ? ` Owners ${o!.user}:${o!.group} and the policy's modes were set on each file as it was written, and all ${check.checked} paths checked against the policy.`
+      ? ` Owners ${o!.user}:${o!.group} and the policy's modes were set on each file as it was written, and ${check.checked === 1 ? 'the 1 path' : `all ${check.checked} paths`} checked against the policy.`
       : '';
-    return `Unpacked ${r.files} files (${formatBytes(r.contentBytes)}) into the root-only staging folders while the service kept running; every part and every file matched its hash, and every entry the backup's list of files.${own}`;
+    return `Unpacked ${countOf(r.files, 'file')} (${formatBytes(r.contentBytes)}) into the root-only staging folders while the service kept running; every part and every file matched its hash, and every entry the backup's list of files.${own}`;
   },
 };
 
@@ -454,6 +454,6 @@ export const ownershipStep: Step<RestoreCtx> = {
     const r = await checkOwnership(targets, o, s.progress, c.signal);
     c.store.j.facts.checked = r.checked;
     if (r.mismatches.length > 0) throw ownersNotKept(r.mismatches, o, false);
-    return `All ${r.checked} paths are owned by ${o.user}:${o.group} with the policy's modes (set as they were unpacked).`;
+    return `${r.checked === 1 ? 'The 1 path is' : `All ${r.checked} paths are`} owned by ${o.user}:${o.group} with the policy's modes (set as they were unpacked).`;
   },
 };
