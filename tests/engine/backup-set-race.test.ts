@@ -62,7 +62,11 @@ describe.skipIf(!isRoot || skipLoopTests)('a backup onto a stick another account
   }
 
   /** Backs up the hand product with an artifact step, calling `onStep` on every step change. */
-  async function backup(n: string, onStep: (id: string, state: string) => void): Promise<string> {
+  async function backup(
+    n: string,
+    onStep: (id: string, state: string) => void,
+    to?: { path: string; typed: true },
+  ): Promise<string> {
     const profile = parseProfile(
       {
         ...handProfile({ items: ['Configuration'] }),
@@ -89,8 +93,10 @@ describe.skipIf(!isRoot || skipLoopTests)('a backup onto a stick another account
     return runBackup(
       {
         profile,
-        to: stick.mountpoint,
-        toDevice: (await fsp.stat(stick.mountpoint)).dev,
+        // As the CLI's --to: a path typed, no filesystem judged by the page.
+        ...(to !== undefined
+          ? { to: to.path }
+          : { to: stick.mountpoint, toDevice: (await fsp.stat(stick.mountpoint)).dev }),
         root,
         deviceId: 'hand-box',
         stateDir: path.join(work, `state-${n}`),
@@ -101,6 +107,19 @@ describe.skipIf(!isRoot || skipLoopTests)('a backup onto a stick another account
       (e: unknown) => String((e as { code?: string }).code ?? e),
     );
   }
+
+  it("makes --to below the stick's mount point without following a link the stick's owner put on the way", async () => {
+    // The account's stick: a folder on the way to the --to the technician types is a link to a root-only folder.
+    const victim = await rootOnly('root-only-to');
+    const sub = path.join(stick.mountpoint, 'backups');
+    asOwner('ln -s "$2" "$1"', sub, victim);
+    try {
+      const outcome = await backup('to-link', () => undefined, { path: path.join(sub, 'site-1'), typed: true });
+      expect({ outcome, inVictim: await fsp.readdir(victim) }).toEqual({ outcome: 'UNSAFE_PATH', inVictim: ['keep'] });
+    } finally {
+      await fsp.rm(sub, { force: true });
+    }
+  }, 120_000);
 
   it("writes the product's file only into the set folder it made, never through a link swapped in for it", async () => {
     const victim = await rootOnly('root-only-set');

@@ -6,7 +6,8 @@ import { splitPartTooLarge, splitSizeFor } from '../media/split-size.js';
 import { countOf, formatBytes } from '../progress.js';
 import type { Profile } from '../profiles/schema.js';
 import { executeRunbook, type RunbookIO } from '../runbook/runner.js';
-import { namedByPath, openDirNoFollow, SafeDir, writeInDir } from '../util/atomic-fs.js';
+import { namedByPath, SafeDir, writeInDir } from '../util/atomic-fs.js';
+import { openMediumFolder } from '../media/medium-folder.js';
 import { refuseSpecialPath, STICK_HINT } from '../util/given-path.js';
 import { TOOL_NAME, TOOL_VERSION } from '../version.js';
 import {
@@ -255,12 +256,9 @@ export async function runAdopt(o: AdoptOptions, io: RunbookIO): Promise<AdoptRes
               // Never through a link planted on the stick: EdgeRecovery/<device> are real folders or refused, and
               // held: the set is made in the folder held, whatever its path names by then. A stick that refuses is
               // named (the runbook's own mapping does not know where it was writing).
-              const dir = await fsp
-                .mkdir(o.to, { recursive: true })
-                .then(() => openDirNoFollow(o.to, ['EdgeRecovery', device.id]))
-                .catch((e: unknown) => {
-                  throw toRecoveryError(e, o.to);
-                });
+              const dir = await openMediumFolder(o.to, ['EdgeRecovery', device.id]).catch((e: unknown) => {
+                throw toRecoveryError(e, o.to);
+              });
               held.device = dir;
               const st = await fsp.stat(o.source).catch(() => null);
               const stamp = backupStamp(st?.mtime ?? new Date());

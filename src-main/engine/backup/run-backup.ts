@@ -32,7 +32,8 @@ import { findOpenFiles } from '../service/open-files.js';
 import type { ServiceControl, ServiceStatus } from '../service/types.js';
 import { crashPoint } from '../restore/crash-point.js';
 import { defaultStateDir } from '../restore/journal.js';
-import { SafeDir, namedByPath, openDirNoFollow, writeInDir } from '../util/atomic-fs.js';
+import { SafeDir, namedByPath, writeInDir } from '../util/atomic-fs.js';
+import { openMediumFolder } from '../media/medium-folder.js';
 import { refuseSpecialPath, STICK_HINT } from '../util/given-path.js';
 import { withJobLock } from '../util/job-lock.js';
 import { refuseRealProductInPractice } from '../util/practice-only.js';
@@ -237,9 +238,12 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       c.items = c.items.filter((i) => c.sizes.has(i.id));
       // Before anything is made there: an unmounted stick's folder is the system disk's (see unmountedMedium).
       await refuseUnmountedMedium(c.o.to, 'backup');
-      await fsp.mkdir(c.o.to, { recursive: true }).catch((e: unknown) => {
-        throw toRecoveryError(e, c.o.to);
-      });
+      // Made without following a link below the stick's mount point (a folder of the stick's owner linked to /etc).
+      await openMediumFolder(c.o.to, [])
+        .then((d) => d.close())
+        .catch((e: unknown) => {
+          throw toRecoveryError(e, c.o.to);
+        });
       const need = estimateArchiveBytes(c.sizes.values());
       const space = await freeSpace(c.o.to);
       if (space.freeBytes < need) {
@@ -368,7 +372,7 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       `${c.splitSize ? `, in parts of ${formatBytes(c.splitSize)}` : ''}. Files are written as .partial and renamed when complete.`,
     async run(c, s) {
       // Never through a link planted on the stick: EdgeRecovery/<device> are real folders or refused, and held.
-      const device = await openDirNoFollow(
+      const device = await openMediumFolder(
         c.o.to,
         ['EdgeRecovery', safeDeviceId(c.device.id)],
         0o755,
