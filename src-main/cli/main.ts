@@ -67,10 +67,10 @@ async function backupSetAt(dir: string): Promise<BackupSet> {
         found
           .map(
             (b) =>
-              `  ${b.path}  (${b.productName} ${b.productVersion ?? ''}, ${b.createdAt.replace('T', ' ').slice(0, 16)} UTC, device ${b.deviceId})`,
+              `  ${b.path}  (${[b.productName, b.productVersion].filter(Boolean).join(' ')}, ${b.createdAt.replace('T', ' ').slice(0, 16)} UTC, device ${b.deviceId})`,
           )
           .join('\n'),
-      { hint: 'Run the command again with one of these folders.' },
+      { hint: 'Run the command again with one of these backups (a folder, or a hand-made archive file).' },
     );
   }
 }
@@ -299,17 +299,19 @@ export function buildProgram(): Command {
           .map(
             (g) =>
               `Device ${g.deviceId}${g.hostname ? ` (${g.hostname})` : ''}${g.thisDevice ? ' — this machine' : ''}\n` +
-              table(
-                g.backups.map((b) => [
+              // A header names the columns (the times are UTC; "?" for a version read as a glitch).
+              table([
+                ['  MADE (UTC)', 'PROFILE', 'VERSION', 'SIZE', 'DATA', 'CLASS', 'FOLDER'],
+                ...g.backups.map((b) => [
                   '  ' + b.createdAt.replace('T', ' ').slice(0, 16),
                   b.profileId,
-                  b.productVersion ?? '?',
+                  b.productVersion ?? 'not recorded',
                   formatBytes(b.sizeBytes),
                   b.encrypted ? 'encrypted' : 'plain',
                   b.complete ? b.class : '',
                   b.complete ? path.basename(b.path) : `INCOMPLETE (${b.problem ?? ''}) ${path.basename(b.path)}`,
                 ]),
-              ),
+              ]),
           )
           .join('\n');
       });
@@ -341,7 +343,11 @@ export function buildProgram(): Command {
     .option('--label <name>', "the backup's name, where the product names its backups (EVC-net Edge's manual backups)")
     .option('--encrypt', 'encrypt with a passphrase (age format)')
     .option('--passphrase-file <file>', 'read the passphrase from a file (else EDGE_RECOVERY_PASSPHRASE or a prompt)')
-    .option('--keep <n>', 'keep the newest n backups of this device and profile', parseKeep)
+    .option(
+      '--keep <n>',
+      'keep the newest n backups of this device and profile: once this one is verified, older ones beyond n that this machine wrote are deleted',
+      parseKeep,
+    )
     .option('--split-size <size>', 'split the archive into parts (e.g. 4G); automatic on FAT32', parseSize)
     .option('--leave-stopped', 'leave the service stopped afterwards')
     .option('--allow-profile-commands', ALLOW_COMMANDS_HELP)

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -45,6 +46,13 @@ describe('command-line words on bad input', () => {
     );
     expect(todo).not.toContain(') --state-dir');
     expect(todo).toContain(`delete them with edge-recovery finish --state-dir ${state}\n`);
+    // list names its columns (the times are UTC), one header per device.
+    const l = await runCli(['list', path.join(dir, sandbox!, 'stick')]);
+    expect(l.code, l.stderr).toBe(0);
+    expect(l.stdout).toMatch(/^ {2}MADE \(UTC\) +PROFILE +VERSION +SIZE +DATA +CLASS +FOLDER$/m);
+    expect(l.stdout).toMatch(
+      /^ {2}\d{4}-\d\d-\d\d \d\d:\d\d +eds-practice +1\.1\.1\.46 .* plain +manual +Backup_eds-practice_/m,
+    );
   });
 
   it('practice of an unknown product names every practice there is, the default Edge Data Store one too', async () => {
@@ -80,5 +88,28 @@ describe('command-line words on bad input', () => {
     }
     const b = await runCli(['backup', '--help']);
     expect(b.stdout).toMatch(/--folder <id=path>\s+back up this folder instead/);
+  });
+
+  it('a folder holding two hand-made archives lists them without a stray " ,", and calls them backups, not folders', async () => {
+    const dir = path.join(work, 'two-archives');
+    await fsp.mkdir(path.join(dir, 'src', 'Configuration'), { recursive: true });
+    await fsp.writeFile(path.join(dir, 'src', 'Configuration', 'a.json'), '{}\n');
+    for (const name of ['one.tar', 'two.tar']) {
+      const t = spawnSync('tar', ['-cf', path.join(dir, name), '-C', path.join(dir, 'src'), 'Configuration']);
+      expect(t.status).toBe(0);
+    }
+    await fsp.rm(path.join(dir, 'src'), { recursive: true });
+    const r = await runCli(['verify', dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${dir} is not one backup; it holds 2 backups:`);
+    expect(r.stderr).not.toContain(' ,');
+    expect(r.stderr).toContain('What to do: Run the command again with one of these backups');
+  });
+
+  it("backup's --keep says that older backups are deleted", async () => {
+    const r = await runCli(['backup', '--help']);
+    expect(r.stdout.replace(/\s+/g, ' ')).toContain(
+      'once this one is verified, older ones beyond n that this machine wrote are deleted',
+    );
   });
 });
