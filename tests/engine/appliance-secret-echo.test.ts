@@ -45,12 +45,26 @@ describe('ApplianceClient: a secret echoed by the product never reaches an error
   let server: Server;
   let port: number;
   let answer: (body: string) => string = () => '';
+  /** When set: the update is taken (200) and the check that reads the entry back fails, echoing what was stored. */
+  let storedEcho: ((stored: string) => string) | null = null;
+  let stored = '';
 
   beforeAll(async () => {
     server = createServer((req, res) => {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {
+        if (storedEcho !== null && req.method === 'PUT') {
+          stored = body;
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end('{}');
+          return;
+        }
+        if (storedEcho !== null && req.method === 'GET' && req.url?.endsWith('/ToAdh') && stored !== '') {
+          res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(storedEcho(stored));
+          return;
+        }
         if (req.method === 'GET' && req.url?.endsWith('/ToAdh')) {
           res.writeHead(200, { 'content-type': 'application/json' });
           res.end(JSON.stringify({ Id: 'ToAdh', Username: 'u', Password: '********' }));
@@ -106,5 +120,19 @@ describe('ApplianceClient: a secret echoed by the product never reaches an error
     const e = await failWith(secret);
     for (const p of pieces(secret)) expect(everything(e)).not.toContain(p);
     expect(e.message).toContain('[secret]');
+  });
+
+  it('when the read-back after the update fails and its answer echoes the entry as stored', async () => {
+    const secret = 'ReadBack7SecretValueXq';
+    storedEcho = (entry) => JSON.stringify({ Message: 'The entry could not be read back.', Entry: JSON.parse(entry) });
+    stored = '';
+    try {
+      const e = await failWith(secret);
+      expect(e.message).toMatch(/500/);
+      for (const p of pieces(secret)) expect(everything(e)).not.toContain(p);
+      expect(e.message).toContain('[secret]');
+    } finally {
+      storedEcho = null;
+    }
   });
 });

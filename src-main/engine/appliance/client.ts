@@ -470,7 +470,8 @@ export class ApplianceClient {
       }
       await this.request('PATCH', p, patch, secrets);
     } else {
-      const { json } = await this.request('GET', p);
+      // Every answer about this entry may hold the secret (stored by an earlier try of the same value): scrubbed too.
+      const { json } = await this.request('GET', p, undefined, secrets);
       if (typeof json !== 'object' || json === null || Array.isArray(json)) {
         throw new RecoveryError('API_ERROR', `The appliance's answer for ${entry.entryName} (${p}) is not an object.`);
       }
@@ -479,7 +480,8 @@ export class ApplianceClient {
       if (r.statusField !== undefined) delete full[r.statusField];
       await this.request('PUT', p, full, secrets);
     }
-    const { json: after } = await this.request('GET', p);
+    // The read-back holds the entry as now stored: a product's error answer may echo it, secret and all.
+    const { json: after } = await this.request('GET', p, undefined, secrets);
     if (
       typeof after === 'object' &&
       after !== null &&
