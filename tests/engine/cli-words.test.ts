@@ -112,4 +112,40 @@ describe('command-line words on bad input', () => {
       'once this one is verified, older ones beyond n that this machine wrote are deleted',
     );
   });
+
+  it('backup refuses an --include or --exclude the profile has no folder for, before anything runs', async () => {
+    const state = path.join(work, 'include-state');
+    const r = await runCli([
+      'backup',
+      '--profile',
+      'eds-linux',
+      '--to',
+      path.join(work, 'include-stick'),
+      '--include',
+      'Log',
+      '--yes',
+      '--state-dir',
+      state,
+    ]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('The profile "eds-linux" has no folder "Log" (--include). Nothing was changed.');
+    expect(r.stderr).toMatch(/What to do: Its optional folders: .*Logs/);
+    // Refused before the pre-checks (which would have said the product's folders are missing here).
+    expect(r.stderr).not.toContain('Pre-checks');
+    expect(existsSync(path.join(work, 'include-stick'))).toBe(false);
+    const x = await runCli([
+      'backup',
+      '--profile',
+      'eds-linux',
+      '--to',
+      path.join(work, 'include-stick'),
+      '--exclude',
+      'Certs',
+      '--yes',
+      '--state-dir',
+      state,
+    ]);
+    expect(x.code).toBe(2);
+    expect(x.stderr).toContain('has no folder "Certs" (--exclude)');
+  });
 });

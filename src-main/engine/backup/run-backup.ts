@@ -738,6 +738,7 @@ function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
  */
 export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<BackupResult> {
   checkLabel(o);
+  checkItemChoices(o);
   await checkBackupTarget(o.to);
   const stateDir = defaultStateDir(o.stateDir);
   refuseRealProductInPractice(stateDir, o.profile, () =>
@@ -757,6 +758,33 @@ export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<Backup
 /** Where the backup goes must be a folder (or not exist yet): not a pipe, a device or a file (exit 2). */
 export async function checkBackupTarget(to: string): Promise<void> {
   await refuseSpecialPath(to, 'a stick or folder to write the backup to', STICK_HINT, { folderOnly: true });
+}
+
+/**
+ * `--include`/`--exclude` name folders of the profile (an item's id, or one of its `*` expansions, `<id>.<name>`). A
+ * mistyped one (`--include Log`) was ignored: the backup ran without the folder the technician asked for, and
+ * said nothing. Refused before anything runs, naming the profile's optional folders.
+ */
+export function checkItemChoices(o: Pick<BackupOptions, 'profile' | 'include' | 'exclude'>): void {
+  const known = new Set(o.profile.items.flatMap((i) => [i.id, i.id.split('.')[0]!]));
+  const optional = o.profile.items.filter((i) => !i.required).map((i) => i.id);
+  for (const [option, ids] of [
+    ['--include', o.include],
+    ['--exclude', o.exclude],
+  ] as const) {
+    const unknown = (ids ?? []).filter((id) => !known.has(id) && !known.has(id.split('.')[0]!));
+    if (unknown.length === 0) continue;
+    throw new RecoveryError(
+      'BAD_INPUT',
+      `The profile "${o.profile.id}" has no folder ${unknown.map((id) => `"${id}"`).join(', ')} (${option}). Nothing was changed.`,
+      {
+        hint:
+          optional.length > 0
+            ? `Its optional folders: ${optional.join(', ')} (names as written, upper and lower case).`
+            : 'This profile has no optional folders: run the backup without it.',
+      },
+    );
+  }
 }
 
 /** The technician's name for the backup, against the product's rules for it (before anything runs). */
