@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, promises as fsp } from 'node:fs';
+import { existsSync, lstatSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBackupSet } from '../../src-main/engine/backup/manifest.js';
+import { readJournal } from '../../src-main/engine/restore/journal.js';
 import { jsonEvents, runCli } from '../helpers/cli.js';
 import { createLoopMount, skipLoopTests, type LoopMount } from '../helpers/loop-device.js';
 import { ensureTestOwner, restoreTestsBlocked } from '../helpers/restore-driver.js';
@@ -95,6 +96,12 @@ describe.skipIf(blocked !== undefined)(`field layouts${blocked ? ` (skipped: ${b
     // the target on the data disk, and "finish" deletes it from there.
     expect(await siblingsLike(link)).toEqual([]);
     expect(await siblingsLike(dataDir)).toEqual([expect.stringMatching(/^Storage\.before-restore-/)]);
+    // The journal names each set-aside folder by its identity too: "finish" deletes that folder, no other.
+    const journal = (await readJournal(stateDir))!;
+    for (const i of journal.items.filter((x) => x.hadOriginal)) {
+      const st = lstatSync(i.setAside, { bigint: true });
+      expect(i.setAsideId, i.setAside).toEqual({ dev: String(st.dev), ino: String(st.ino) });
+    }
     const f = await runCli(['finish', '--state-dir', stateDir, '--yes']);
     expect(f.code, f.stderr).toBe(0);
     expect(await siblingsLike(link)).toEqual([]);

@@ -29,6 +29,12 @@ export function defaultStateDir(opt?: string, env: NodeJS.ProcessEnv = process.e
   return '/var/lib/edge-recovery';
 }
 
+/** A folder's device and inode numbers, as decimal strings (inodes may pass 2^53). */
+export interface FolderId {
+  dev: string;
+  ino: string;
+}
+
 export interface ItemPlan {
   id: string;
   target: string;
@@ -41,6 +47,12 @@ export interface ItemPlan {
   setAside: string;
   /** Whether a folder was found at the target when the defaults were set aside (null: not looked yet). */
   hadOriginal: boolean | null;
+  /**
+   * The set-aside folder's identity (device and inode, as decimal strings) taken right after it was set aside: what
+   * is deleted later must still be that folder. An account that may write beside the targets can rename another
+   * folder there (root's own, which it could not delete itself) by the set-aside's name. Absent in older journals.
+   */
+  setAsideId?: FolderId;
   /**
    * The profile's path when it is a symlink to the target (a data disk): the restore works at the target
    * (the real folder), and never touches the link.

@@ -191,7 +191,7 @@ export async function deleteSetAside(c: Pick<RestoreCtx, 'store'>): Promise<stri
       if (i.hadOriginal) {
         // The service (its own account) runs again: a recursive delete by path could be redirected through a
         // folder swapped for a link. Renamed into the root-only work folder first, then deleted by descriptor.
-        discardInto(workDirOf(i), i.setAside, `trash-${i.id}`, workDirFd(held, workDirOf(i)));
+        discardInto(workDirOf(i), i.setAside, `trash-${i.id}`, workDirFd(held, workDirOf(i)), i.setAsideId);
         removed.push(i.setAside);
         crashPoint(`finish:removed:${i.id}`);
       }

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, promises as fsp } from 'node:fs';
+import { closeSync, existsSync, lstatSync, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { extractArchive } from '../archive/index.js';
 import { RecoveryError, toRecoveryError, unpackFailed } from '../errors.js';
@@ -373,6 +373,9 @@ async function swapItems(c: RestoreCtx, held: Map<string, number>): Promise<stri
       else if (await exists(i.target)) {
         await journaledRename(c.store, { from: i.target, to: i.setAside, purpose: 'set-aside', itemId: i.id });
         i.hadOriginal = true;
+        // What "edge-recovery finish" may delete later: this folder, not another put by its name meanwhile.
+        const st = lstatSync(i.setAside, { bigint: true });
+        i.setAsideId = { dev: String(st.dev), ino: String(st.ino) };
       } else i.hadOriginal = false;
       await c.store.save(`set-aside-decided:${i.id}`);
     }

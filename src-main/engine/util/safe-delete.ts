@@ -10,6 +10,7 @@ import {
   rmSync,
   unlinkSync,
 } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { RecoveryError } from '../errors.js';
 import { DIR_OPEN_FLAGS, SafeDir, procFdPath } from './atomic-fs.js';
@@ -250,13 +251,40 @@ export function openPrivateDir(dir: string): number {
  * away and put a folder of its own by its name, but never receive the victim. Missing `victim` is fine (a resumed
  * clean-up). Returns the path it was moved to (already deleted).
  */
-export function discardInto(trashDir: string, victim: string, name: string, held?: number): string {
+export function discardInto(
+  trashDir: string,
+  victim: string,
+  name: string,
+  held?: number,
+  expect?: { dev: string; ino: string },
+): string {
   const fd = held ?? openPrivateDir(ensureFolder(trashDir));
   try {
     const into = LINUX_FD ? procFdPath(fd, name) : path.join(trashDir, name);
+    const other = (p: string): boolean => {
+      if (expect === undefined) return false;
+      const st = lstatSync(p, { bigint: true, throwIfNoEntry: false });
+      return st !== undefined && (String(st.dev) !== expect.dev || String(st.ino) !== expect.ino);
+    };
+    const refuse = (): RecoveryError =>
+      new RecoveryError(
+        'UNSAFE_PATH',
+        `${victim} is no longer the folder the restore set aside (another folder was put by its name): it was not deleted.`,
+        {
+          hint: `Something that may write in ${path.dirname(victim)} moved folders there: look at ${victim} and delete it by hand if it is yours to delete.`,
+          details: { path: victim },
+        },
+      );
     if (lstatSync(victim, { throwIfNoEntry: false }) !== undefined) {
+      if (other(victim)) throw refuse();
       if (lstatSync(into, { throwIfNoEntry: false }) !== undefined) removeTreeNoFollow(into);
       renameSync(victim, into);
+    }
+    if (other(into)) {
+      // Swapped between the look and the rename: put back beside where it was found (a new name: the old one may be
+      // taken again by now), never deleted.
+      renameSync(into, `${victim}.not-deleted-${randomBytes(4).toString('hex')}`);
+      throw refuse();
     }
     removeTreeNoFollow(into);
   } finally {
