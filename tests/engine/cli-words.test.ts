@@ -66,7 +66,7 @@ describe('command-line words on bad input', () => {
     expect(r.stderr).not.toContain('in the wizard');
   });
 
-  it('rollback, resume, finish and credentials with a --state-dir that does not exist say so and make no folder', async () => {
+  it('rollback, resume, finish, credentials and status with a --state-dir that does not exist say so and make no folder', async () => {
     for (const cmd of ['rollback', 'resume', 'finish', 'credentials']) {
       const typo = path.join(work, `state-typo-${cmd}`);
       const r = await runCli([cmd, ...(cmd === 'credentials' ? [] : ['--yes']), '--state-dir', typo]);
@@ -76,6 +76,14 @@ describe('command-line words on bad input', () => {
       // The job lock made the folder and its job.lock before the refusal.
       expect(existsSync(typo), cmd).toBe(false);
     }
+    // status said only "No unfinished restore.", as if this machine had none.
+    const typo = path.join(work, 'state-typo-status');
+    const st = await runCli(['status', '--state-dir', typo]);
+    expect(st.code).toBe(0);
+    expect(st.stdout).toContain(
+      `No unfinished restore. No restore was ever run with the state folder ${typo}: it does not exist. If the restore was started with --state-dir, give the same one.`,
+    );
+    expect(existsSync(typo)).toBe(false);
   });
 
   it('help says what every option is for, and no "(default: {})" or "(default: [])"', async () => {
