@@ -66,7 +66,7 @@ describe('command-line words on bad input', () => {
     expect(r.stderr).not.toContain('in the wizard');
   });
 
-  it('rollback, resume, finish and credentials with a --state-dir that does not exist say so and make no folder', async () => {
+  it('rollback, resume, finish, credentials and status with a --state-dir that does not exist say so and make no folder', async () => {
     for (const cmd of ['rollback', 'resume', 'finish', 'credentials']) {
       const typo = path.join(work, `state-typo-${cmd}`);
       const r = await runCli([cmd, ...(cmd === 'credentials' ? [] : ['--yes']), '--state-dir', typo]);
@@ -76,6 +76,14 @@ describe('command-line words on bad input', () => {
       // The job lock made the folder and its job.lock before the refusal.
       expect(existsSync(typo), cmd).toBe(false);
     }
+    // status said only "No unfinished restore.", as if this machine had none.
+    const typo = path.join(work, 'state-typo-status');
+    const st = await runCli(['status', '--state-dir', typo]);
+    expect(st.code).toBe(0);
+    expect(st.stdout).toContain(
+      `No unfinished restore. No restore was ever run with the state folder ${typo}: it does not exist. If the restore was started with --state-dir, give the same one.`,
+    );
+    expect(existsSync(typo)).toBe(false);
   });
 
   it('help says what every option is for, and no "(default: {})" or "(default: [])"', async () => {
@@ -147,5 +155,62 @@ describe('command-line words on bad input', () => {
     ]);
     expect(x.code).toBe(2);
     expect(x.stderr).toContain('has no folder "Certs" (--exclude)');
+  });
+
+  it('RESTORE.txt numbers its steps without a gap, names the decrypted copy to remove, and lines up its file list', async () => {
+    const data = path.join(work, 'rt', 'Data');
+    await fsp.mkdir(data, { recursive: true });
+    await fsp.writeFile(path.join(data, 'a.json'), '{}\n');
+    const profile = path.join(work, 'rt', 'profile.json');
+    await fsp.writeFile(
+      profile,
+      JSON.stringify({
+        schemaVersion: 1,
+        id: 'rt-words',
+        productName: 'RESTORE.txt words',
+        platform: 'linux',
+        service: { manager: 'none', name: 'rt-words' },
+        items: [{ id: 'Data', path: data, required: true }],
+        ownership: { user: 'root', group: 'root', dirMode: '755', fileMode: '644' },
+        credentials: [],
+        version: { policy: 'any' },
+      }),
+    );
+    const pass = path.join(work, 'rt', 'pass');
+    await fsp.writeFile(pass, 'correct horse battery staple', { mode: 0o600 });
+    const stick = path.join(work, 'rt', 'stick');
+    const b = await runCli(
+      [
+        'backup',
+        '--profile',
+        profile,
+        '--to',
+        stick,
+        '--encrypt',
+        '--passphrase-file',
+        pass,
+        '--device-id',
+        'box',
+        '--yes',
+      ],
+      { env: { EDGE_RECOVERY_PDF: 'off', EDGE_RECOVERY_STATE_DIR: path.join(work, 'rt', 'state') } },
+    );
+    expect(b.code, b.stderr).toBe(0);
+    const [set] = await fsp.readdir(path.join(stick, 'EdgeRecovery', 'box'));
+    const text = await fsp.readFile(path.join(stick, 'EdgeRecovery', 'box', set!, 'RESTORE.txt'), 'utf8');
+    const steps = [...text.matchAll(/^(\d+)\. /gm)].map((m) => Number(m[1]));
+    // No credentials: 1 to 9, not 1 to 8 and then 10.
+    expect(steps).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(text).toMatch(
+      /^9\. When the product runs .* and restore-tmp, and the decrypted copy \/var\/tmp\/data\.tar\.gz\.$/m,
+    );
+    // The descriptions start in one column.
+    const list = text
+      .slice(text.indexOf('Files in this folder\n') + 21)
+      .split('\n\n')[0]!
+      .split('\n');
+    expect(list).toHaveLength(4);
+    const cols = list.map((l) => /^ {2}\S+ {2,}/.exec(l)![0].length);
+    expect(new Set(cols).size).toBe(1);
   });
 });

@@ -29,12 +29,18 @@ export function restoreText(m: BackupManifest, profile: Profile): string {
   p(`${m.files} files, ${m.dirs} folders, ${m.symlinks} links, ${m.contentBytes} bytes of data.`);
   p();
   p('Files in this folder');
-  p('  manifest.json  what this backup holds (no secrets)');
-  p(
-    `  ${split ? parts.join(', ') : archiveName}  the data: a gzip-compressed tar${enc ? ', encrypted with age (passphrase)' : ''}${split ? ', split into parts' : ''}`,
-  );
-  p('  SHA256SUMS     checksums of the data files and of manifest.json');
-  p('  RESTORE.txt    this text');
+  // One column for the names, as wide as the longest (data.tar.gz.age ran into its description).
+  const files: [string, string][] = [
+    ['manifest.json', 'what this backup holds (no secrets)'],
+    [
+      split ? parts.join(', ') : archiveName,
+      `the data: a gzip-compressed tar${enc ? ', encrypted with age (passphrase)' : ''}${split ? ', split into parts' : ''}`,
+    ],
+    ['SHA256SUMS', 'checksums of the data files and of manifest.json'],
+    ['RESTORE.txt', 'this text'],
+  ];
+  const width = Math.max(...files.map(([n]) => n.length));
+  for (const [name, what] of files) p(`  ${name.padEnd(width)}  ${what}`);
   if (m.artifacts.length > 0) {
     p();
     p(`The product's own files (in artifacts/, listed in SHA256SUMS, newest first):`);
@@ -158,8 +164,15 @@ export function restoreText(m: BackupManifest, profile: Profile): string {
     for (const c of profile.credentials) p(`     - ${c.title} (${profile.api?.baseUrl ?? ''}${c.path})`);
     p('   then restart the service.');
   }
-  p('10. When the product runs and holds its data, remove the .before-restore folders and restore-tmp.');
-  p('   To go back instead: stop the service, move the .before-restore folders back, start it.');
+  // The last step follows the others: without credentials the list went from 8 to 10. An encrypted backup's
+  // decrypted copy (the whole data, readable) is named too, or it stayed behind in /var/tmp.
+  const last = profile.credentials.length > 0 ? 10 : 9;
+  p(
+    `${last}. When the product runs and holds its data, remove the .before-restore folders and restore-tmp${enc ? `, and the decrypted copy ${archive}` : ''}.`,
+  );
+  p(
+    `${' '.repeat(String(last).length)}  To go back instead: stop the service, move the .before-restore folders back, start it.`,
+  );
   p();
   return lines.join('\n');
 }
