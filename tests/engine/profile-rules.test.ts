@@ -145,6 +145,27 @@ describe('profile rules: a profile is code and is checked like it', () => {
     expect(parseProfile(v6, 'v6.json').api!.baseUrl).toBe('http://[::1]:5590');
   });
 
+  it("refuses a download (an http step's saveTo) anywhere but a file directly in the work folder", () => {
+    const step = (saveTo: string): Raw => ({
+      ...linux(),
+      steps: [
+        {
+          id: 'export',
+          title: 'Take the export',
+          explain: 'Downloads it.',
+          at: 'backup.before-stop',
+          kind: 'http',
+          path: '/export',
+          saveTo,
+        },
+      ],
+    });
+    for (const bad of ['/etc/cron.d/evil', '{root}/etc/shadow', '{work}/../x', '{work}/sub/x', '{work}/', 'x.bin']) {
+      expect(refusal(step(bad)), bad).toMatch(/a download goes into the work folder: "\{work\}\/<file name>"/);
+    }
+    expect(() => parseProfile(step('{work}/export-{label}.bin'), 'test.json')).not.toThrow();
+  });
+
   it('refuses a relative version file', () => {
     const raw = linux();
     raw.version = { policy: 'same', file: { path: '../VERSION' } };

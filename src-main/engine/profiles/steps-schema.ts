@@ -200,6 +200,19 @@ export const ProductStepSchema = z
     if (s.kind === 'http' && s.body !== undefined && s.upload !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['upload'], message: 'an http step sends either "body" or "upload"' });
     }
+    // A download goes into the work folder only: written by root, anywhere else it would replace any file (an
+    // untrusted profile needs no --allow-profile-commands for an http step).
+    const saves = [s.kind === 'http' ? s.saveTo : undefined, s.undo?.kind === 'http' ? s.undo.saveTo : undefined];
+    for (const v of saves) {
+      const name = v?.startsWith('{work}/') ? v.slice('{work}/'.length) : null;
+      if (v !== undefined && (name === null || name === '' || /[/\\]/.test(name) || name === '.' || name === '..')) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['saveTo'],
+          message: 'a download goes into the work folder: "{work}/<file name>"',
+        });
+      }
+    }
     if (s.kind === 'reset' && !s.at.startsWith('restore.')) {
       ctx.addIssue({ code: 'custom', path: ['at'], message: 'a reset runs before a restore (a restore point)' });
     }

@@ -197,6 +197,9 @@ async function chownToWorkOwner(h: ProductHost, dir: SafeDir, name: string): Pro
   }
 }
 
+/** Where a download (an http step's saveTo) may go: a file directly in the work folder. */
+export const WORK_PREFIX = '{work}/';
+
 const PLACEHOLDER =
   /\{(work|root|label|device|passphrase|var:[a-z][a-z0-9-]*|artifact:[a-z0-9-]+|artifact-stem:[a-z0-9-]+|artifact-decrypted:[a-z0-9-]+)\}/g;
 
@@ -427,33 +430,44 @@ async function httpTries(
     }
     if (a.saveTo !== undefined) {
       // Written to its file as it arrives (a product's backup export can be large): memory holds one chunk of it.
-      const to = await place(h, a.saveTo);
-      await fsp.rm(to, { force: true });
-      const fh = await fsp.open(
-        to,
-        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-        0o600,
-      );
+      // Only into the work folder (profile rules: "{work}/<name>"), through the folder opened here: the product's
+      // account may own it and put a link to a root-only folder by its name, and a path anywhere else (an untrusted
+      // profile's /etc/cron.d/…) had root delete and write any file with the answer.
+      const work = await ensureWork(h);
+      const name = await fill(h, a.saveTo.slice(WORK_PREFIX.length));
+      const to = path.join(work, name);
+      const into = await SafeDir.open(work);
       let size = 0;
       let cut: string | null = null;
       try {
-        const reader = res.body?.getReader();
-        for (;;) {
-          let chunk: ReadableStreamReadResult<Uint8Array>;
-          try {
-            if (reader === undefined) break;
-            chunk = await reader.read();
-          } catch (e) {
-            cut = answerCut(e);
-            break;
+        const at = into.at(name);
+        await fsp.rm(at, { force: true });
+        const fh = await fsp.open(
+          at,
+          constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+          0o600,
+        );
+        try {
+          const reader = res.body?.getReader();
+          for (;;) {
+            let chunk: ReadableStreamReadResult<Uint8Array>;
+            try {
+              if (reader === undefined) break;
+              chunk = await reader.read();
+            } catch (e) {
+              cut = answerCut(e);
+              break;
+            }
+            if (chunk.done) break;
+            await fh.write(chunk.value);
+            size += chunk.value.byteLength;
           }
-          if (chunk.done) break;
-          await fh.write(chunk.value);
-          size += chunk.value.byteLength;
+          if (cut === null) await fh.sync();
+        } finally {
+          await fh.close();
         }
-        if (cut === null) await fh.sync();
       } finally {
-        await fh.close();
+        await into.close();
       }
       if (cut !== null) {
         last = cut;
