@@ -216,4 +216,14 @@ describe('command-line words on bad input', () => {
     const cols = list.map((l) => /^ {2}\S+ {2,}/.exec(l)![0].length);
     expect(new Set(cols).size).toBe(1);
   });
+
+  it('profiles marks optional folders and says what a profile without folders backs up', async () => {
+    const r = await runCli(['profiles']);
+    expect(r.code).toBe(0);
+    const line = (id: string) => r.stdout.split('\n').find((l) => l.startsWith(`${id} `))!;
+    expect(line('eds-linux')).toContain('/usr/share/OSIsoft/EdgeDataStore/Logs (optional, off unless --include)');
+    expect(line('eds-linux')).toContain('/usr/share/OSIsoft/EdgeDataStore/*/Certificates (optional)');
+    expect(line('eds-linux')).toMatch(/EdgeDataStore\/Configuration, /);
+    expect(line('evc-edge')).toMatch(/none: the product's own backup, through its steps$/);
+  });
 });
