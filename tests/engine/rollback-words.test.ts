@@ -117,7 +117,9 @@ describe('rollback of a restore stopped before its swap', () => {
   });
 
   it('a declined step is said once, with one full stop', () => {
-    expect(declined).toContain('was not confirmed, so it was not done. The service was');
+    expect(declined).toContain(
+      'The restore stopped at "Set the current folders aside and move the restored ones in": it was not confirmed, so it was not done. The service was',
+    );
     expect(declined).not.toContain('..');
   });
 

@@ -115,7 +115,10 @@ export function describeMachineState(j: RestoreJournal, disk?: DiskFacts): strin
       const rec = at ? j.steps[at.id] : undefined;
       const where = at
         ? rec?.state === 'failed'
-          ? `The restore stopped at "${at.title}": ${(rec.error?.message ?? rec.summary ?? 'it failed').replace(/\.$/, '')}.`
+          ? rec.error?.code === 'DECLINED'
+            ? // The runner's message names the step again ("\"<title>\" was not confirmed, …"): said once.
+              `The restore stopped at "${at.title}": it was not confirmed, so it was not done.`
+            : `The restore stopped at "${at.title}": ${(rec.error?.message ?? rec.summary ?? 'it failed').replace(/\.$/, '')}.`
           : `The restore was interrupted during "${at.title}".`
         : 'The restore was interrupted between two steps.';
       if (!machineTouched(j)) {
