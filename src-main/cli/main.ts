@@ -203,7 +203,14 @@ async function profilesTable(): Promise<() => string> {
         p.productName,
         p.platform,
         `${p.service.manager}:${p.service.name}`,
-        (p.items ?? []).map((i) => i.path).join(', '),
+        // Optional folders marked (Logs read as always backed up), and a profile without folders says what it
+        // backs up instead of an empty column.
+        (p.items ?? [])
+          .map(
+            (i) =>
+              `${i.path}${i.required === false ? (i.selected === false ? ' (optional, off unless --include)' : ' (optional)') : ''}`,
+          )
+          .join(', ') || "none: the product's own backup, through its steps",
       ]),
     ]) + 'A profile can also be a JSON file: --profile ./my-product.json (see the README).\n';
 }

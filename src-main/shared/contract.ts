@@ -205,6 +205,8 @@ export interface RestoreStatusView {
   steps: StepInfo[];
   canResume: boolean;
   canRollback: boolean;
+  /** Whether the backup is encrypted (the wizard asks its passphrase for a resume only then). */
+  encrypted?: boolean;
 }
 
 export interface RestoreLeftovers {

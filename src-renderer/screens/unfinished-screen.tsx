@@ -3,6 +3,7 @@ import type { RestoreStatusView } from '../../src-main/shared/contract.js';
 import { useApi } from '../api.js';
 import { Checklist } from '../components/checklist.js';
 import { ErrorPanel } from '../components/error-panel.js';
+import { PathText } from '../components/path-text.js';
 import { Screen } from '../components/screen.js';
 import { formatDate } from '../lib/format.js';
 import { toUiError, type UiError } from '../lib/ui-error.js';
@@ -50,11 +51,15 @@ export function UnfinishedScreen({ status }: { status: RestoreStatusView }) {
         </div>
         <div>
           <dt>Stopped at</dt>
-          <dd className="plain">{status.where}</dd>
+          <dd className="plain">
+            {/* Folders by name (the full text in the tooltip): it was a wall of full paths. */}
+            <PathText text={status.where} />
+          </dd>
         </div>
       </dl>
       <Checklist steps={status.steps} currentId={status.steps.find((s) => s.state !== 'done')?.id ?? null} />
-      {status.canResume ? (
+      {/* A plain backup needs no passphrase: the field asked for one "only if it is encrypted" of every backup. */}
+      {status.canResume && status.encrypted !== false ? (
         <div className="field">
           <label htmlFor={`${uid}-pass`}>Passphrase of the backup (only if it is encrypted)</label>
           <input

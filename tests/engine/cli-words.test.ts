@@ -35,6 +35,9 @@ describe('command-line words on bad input', () => {
     await fsp.mkdir(dir);
     const p = await runCli(['practice', '--yes', '--keep', '--dir', dir]);
     expect(p.code, p.stderr).toBe(0);
+    // Without a terminal, no progress line at a step's very start ("starting: 0 B, 0 files") nor a file count
+    // that reads "0/8 files" at 100% above "Unpacked 8 files": these steps take less than the 5 s between lines.
+    expect(p.stderr).not.toMatch(/^ {2}[a-z ]+: .*B\/s/m);
     const [sandbox] = await fsp.readdir(dir);
     const state = path.join(dir, sandbox!, 'state');
     const r = await runCli(['status', '--state-dir', state]);
@@ -212,5 +215,15 @@ describe('command-line words on bad input', () => {
     expect(list).toHaveLength(4);
     const cols = list.map((l) => /^ {2}\S+ {2,}/.exec(l)![0].length);
     expect(new Set(cols).size).toBe(1);
+  });
+
+  it('profiles marks optional folders and says what a profile without folders backs up', async () => {
+    const r = await runCli(['profiles']);
+    expect(r.code).toBe(0);
+    const line = (id: string) => r.stdout.split('\n').find((l) => l.startsWith(`${id} `))!;
+    expect(line('eds-linux')).toContain('/usr/share/OSIsoft/EdgeDataStore/Logs (optional, off unless --include)');
+    expect(line('eds-linux')).toContain('/usr/share/OSIsoft/EdgeDataStore/*/Certificates (optional)');
+    expect(line('eds-linux')).toMatch(/EdgeDataStore\/Configuration, /);
+    expect(line('evc-edge')).toMatch(/none: the product's own backup, through its steps$/);
   });
 });

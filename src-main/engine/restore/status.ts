@@ -172,6 +172,7 @@ export function statusView(j: RestoreJournal, disk?: DiskFacts): RestoreStatusVi
     steps,
     canResume: j.status === 'running' || j.status === 'failed' || j.status === 'committing',
     canRollback: j.status === 'running' || j.status === 'failed' || j.status === 'rolling-back',
+    encrypted: j.options.encrypted,
   };
 }
 
