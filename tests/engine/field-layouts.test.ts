@@ -10,6 +10,8 @@ import { jsonEvents, runCli } from '../helpers/cli.js';
 import { createLoopMount, skipLoopTests, type LoopMount } from '../helpers/loop-device.js';
 import { ensureTestOwner, restoreTestsBlocked } from '../helpers/restore-driver.js';
 import { siblingsLike, snapshotTree } from '../helpers/tree-snapshot.js';
+import { shAs } from '../helpers/as-account.js';
+import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
 import { handProfile } from '../helpers/hand-product.js';
 
 /**
@@ -135,6 +137,37 @@ describe.skipIf(blocked !== undefined)(`field layouts${blocked ? ` (skipped: ${b
     const r = await runCli(['resume', '--state-dir', stateDir, '--yes']);
     expect(r.code, r.stderr).toBe(0);
     expect(await fsp.readFile(path.join(dataDir, 'streams', 'one.dat'), 'utf8')).toBe('data on the data disk\n');
+  });
+
+  it("rolls back only the folder it moved in, not a root folder the product's account renamed to the target's name", async () => {
+    const beside = path.dirname(conf);
+    const rootOwn = path.join(beside, 'licence');
+    await fsp.mkdir(rootOwn, { mode: 0o755 });
+    await fsp.writeFile(path.join(rootOwn, 'key'), 'root only\n', { mode: 0o644 });
+    const killed = await runCli(['restore', setDir, ...common(), '--allow-other-device'], {
+      env: { EDGE_RECOVERY_CRASH_AT: 'renamed:move-in:Storage' },
+    });
+    expect(killed.signal, killed.stderr).toBe('SIGKILL');
+    // The folder beside the target is the product account's: it moves the restored folder away and renames root's
+    // folder to its name (no right on the folder moved is needed).
+    await fsp.chown(beside, uidForUser(OWNER)!, gidForGroup(OWNER)!);
+    await fsp.chmod(work, 0o755); // the account reaches its folder
+    try {
+      shAs(OWNER, 'mv "$1" "$1.mine" && mv "$2" "$1"', conf, rootOwn);
+      const rb = await runCli(['rollback', '--state-dir', stateDir, '--yes']);
+      const key = await fsp.readFile(path.join(conf, 'key'), 'utf8').catch(() => null);
+      expect({ code: rb.code, key }, rb.stderr).toEqual({ code: 4, key: 'root only\n' });
+      expect(rb.stderr).toContain('is no longer the folder the restore moved in');
+      // Put back as it was, the rollback finishes.
+      shAs(OWNER, 'mv "$1" "$2" && mv "$1.mine" "$1"', conf, rootOwn);
+    } finally {
+      await fsp.chown(beside, 0, 0);
+      await fsp.chmod(work, 0o700);
+    }
+    const again = await runCli(['rollback', '--state-dir', stateDir, '--yes']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(await fsp.readFile(path.join(rootOwn, 'key'), 'utf8')).toBe('root only\n');
+    await fsp.rm(rootOwn, { recursive: true });
   });
 
   it('measures free space on the disk that receives the data (the link target), not the system disk', async () => {

@@ -54,6 +54,11 @@ export interface ItemPlan {
    */
   setAsideId?: FolderId;
   /**
+   * The restored folder's identity, taken on the staging folder (root's, in the root-only work folder) just before it
+   * was moved in: what a rollback deletes from the target must be that folder. Absent in older journals.
+   */
+  restoredId?: FolderId;
+  /**
    * The profile's path when it is a symlink to the target (a data disk): the restore works at the target
    * (the real folder), and never touches the link.
    */

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { renameSync } from 'node:fs';
 import path from 'node:path';
 import { applianceClientFor, type ApplianceClient } from '../appliance/client.js';
 import { RecoveryError, toRecoveryError } from '../errors.js';
@@ -22,7 +24,7 @@ import {
 } from './journal.js';
 import { journaledRename } from './renames.js';
 import { describeMachineState } from './status.js';
-import { removeTreeNoFollow } from '../util/safe-delete.js';
+import { isOtherFolder, notTheFolder, removeTreeNoFollow } from '../util/safe-delete.js';
 import { holdWorkDirs, inWorkDir, releaseWorkDirs, removeWorkDirs } from './steps-swap.js';
 
 interface RollbackCtx {
@@ -60,12 +62,20 @@ async function putBack(c: RollbackCtx, held: Map<string, number>): Promise<strin
   for (const i of [...j.items].reverse()) {
     const discard = discardName(i);
     if (renameDone(j, i.id, 'move-in') && !renameDone(j, i.id, 'discard')) {
+      // Only the folder the restore moved in: an account that may write beside the target can rename another folder
+      // there (root's own, which it could not delete itself) by the target's name.
+      if (isOtherFolder(i.target, i.restoredId)) throw notTheFolder(i.target, 'the folder the restore moved in');
       await journaledRename(
         c.store,
         { from: i.target, to: discard, purpose: 'discard', itemId: i.id },
         i.target,
         inWorkDir(held, discard),
       );
+      if (isOtherFolder(inWorkDir(held, discard), i.restoredId)) {
+        // Swapped between the look and the rename: put back beside the target under a new name, never deleted.
+        renameSync(inWorkDir(held, discard), `${i.target}.not-deleted-${randomBytes(4).toString('hex')}`);
+        throw notTheFolder(i.target, 'the folder the restore moved in');
+      }
     }
     if (renameDone(j, i.id, 'set-aside') && !renameDone(j, i.id, 'put-back')) {
       await rename(c.store, i.setAside, i.target, 'put-back', i.id);

@@ -382,6 +382,9 @@ async function swapItems(c: RestoreCtx, held: Map<string, number>): Promise<stri
     if (!renameDone(j, i.id, 'move-in')) {
       const from = inWorkDir(held, i.staging);
       if (!(await exists(from))) throw stagingMissing(i);
+      // What a rollback may delete from the target later: this folder, not another put by its name meanwhile.
+      const st = lstatSync(from, { bigint: true });
+      i.restoredId = { dev: String(st.dev), ino: String(st.ino) };
       await journaledRename(c.store, { from: i.staging, to: i.target, purpose: 'move-in', itemId: i.id }, from);
     }
     const via = i.link !== undefined ? ` (through the link ${i.link}, which is kept)` : '';

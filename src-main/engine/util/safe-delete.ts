@@ -261,20 +261,8 @@ export function discardInto(
   const fd = held ?? openPrivateDir(ensureFolder(trashDir));
   try {
     const into = LINUX_FD ? procFdPath(fd, name) : path.join(trashDir, name);
-    const other = (p: string): boolean => {
-      if (expect === undefined) return false;
-      const st = lstatSync(p, { bigint: true, throwIfNoEntry: false });
-      return st !== undefined && (String(st.dev) !== expect.dev || String(st.ino) !== expect.ino);
-    };
-    const refuse = (): RecoveryError =>
-      new RecoveryError(
-        'UNSAFE_PATH',
-        `${victim} is no longer the folder the restore set aside (another folder was put by its name): it was not deleted.`,
-        {
-          hint: `Something that may write in ${path.dirname(victim)} moved folders there: look at ${victim} and delete it by hand if it is yours to delete.`,
-          details: { path: victim },
-        },
-      );
+    const other = (p: string): boolean => isOtherFolder(p, expect);
+    const refuse = (): RecoveryError => notTheFolder(victim, 'the folder the restore set aside');
     if (lstatSync(victim, { throwIfNoEntry: false }) !== undefined) {
       if (other(victim)) throw refuse();
       if (lstatSync(into, { throwIfNoEntry: false }) !== undefined) removeTreeNoFollow(into);
@@ -291,6 +279,25 @@ export function discardInto(
     if (held === undefined) closeSync(fd);
   }
   return path.join(trashDir, name);
+}
+
+/** Whether `p` (not followed) is something other than the folder `expect` names; false without `expect` or entry. */
+export function isOtherFolder(p: string, expect?: { dev: string; ino: string }): boolean {
+  if (expect === undefined) return false;
+  const st = lstatSync(p, { bigint: true, throwIfNoEntry: false });
+  return st !== undefined && (String(st.dev) !== expect.dev || String(st.ino) !== expect.ino);
+}
+
+/** The refusal when `victim` is no longer `what` (another folder was put by its name): nothing is deleted. */
+export function notTheFolder(victim: string, what: string): RecoveryError {
+  return new RecoveryError(
+    'UNSAFE_PATH',
+    `${victim} is no longer ${what} (another folder was put by its name): it was not deleted.`,
+    {
+      hint: `Something that may write in ${path.dirname(victim)} moved folders there: look at ${victim} and delete it by hand if it is yours to delete.`,
+      details: { path: victim },
+    },
+  );
 }
 
 /** `dir` made (0700) when missing; an existing one is left for openPrivateDir to judge. */
