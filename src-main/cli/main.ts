@@ -536,6 +536,13 @@ export function buildProgram(): Command {
       }
       const { runRestore } = await engine.restore();
       const profile = await cliProfile(o.profile, o);
+      if (o.yes !== true && (o.json === true || !process.stdin.isTTY)) {
+        // Said before it happens: without a terminal every question is answered no, so the restore checked and
+        // unpacked the whole backup (an hour for a big one) and only then stopped at "Stop the service".
+        process.stderr.write(
+          'Warning: no terminal to ask on and no --yes: every question of this restore is answered "no", so it stops at the first one (after checking and unpacking the backup, before anything in use is touched). Add --yes to go ahead without questions.\n',
+        );
+      }
       const { passphrase, ageKey } = await passphraseFor(backup, o.passphraseFile);
       const credentials = o.credentialsFile ? await readCredentialsFile(o.credentialsFile) : undefined;
       checkStateDir(defaultStateDir(stateDirOpt(o).stateDir));

@@ -20,6 +20,7 @@ describe('rollback of a restore stopped before its swap', () => {
   let declined: string;
   let backupSummaries: string[];
   let plainBackup: Awaited<ReturnType<typeof runCli>>;
+  let noTerminal: Awaited<ReturnType<typeof runCli>>;
 
   beforeAll(async () => {
     work = await fsp.mkdtemp(path.join(os.tmpdir(), 'erw-rollback-words-'));
@@ -78,6 +79,8 @@ describe('rollback of a restore stopped before its swap', () => {
     expect(rb2.code, rb2.stderr).toBe(0);
     plainBackup = await runCli(['backup', '--profile', profile, '--to', stick, '--yes'], { env });
     expect(plainBackup.code, plainBackup.stderr).toBe(0);
+    // Without a terminal and without --yes: said at the start, not only once the backup is unpacked.
+    noTerminal = await runCli(['restore', fin.result.setDir, '--profile', profile], { env });
   }, 300_000);
 
   afterAll(async () => {
@@ -132,5 +135,12 @@ describe('rollback of a restore stopped before its swap', () => {
     expect(said).toMatch(/Wrote 1 file, \d+ B \(1 file, 8 B of data\)/);
     expect(said).toMatch(/device \S+, 1 file, 8 B, 1 part/);
     expect(said).not.toMatch(/\b1 (files|paths)\b/);
+  });
+
+  it('a restore without a terminal and without --yes says first that it will stop at its first question', () => {
+    expect(noTerminal.code).toBe(5);
+    const warning = noTerminal.stderr.indexOf('Warning: no terminal to ask on and no --yes:');
+    expect(warning).toBeGreaterThanOrEqual(0);
+    expect(warning).toBeLessThan(noTerminal.stderr.indexOf('[>] Check the backup'));
   });
 });
