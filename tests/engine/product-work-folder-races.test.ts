@@ -68,6 +68,27 @@ function profile(extraSteps: unknown[] = [], api?: string): Profile {
   );
 }
 
+/** The record a backup keeps of a product step's artifact `rel` in the set, holding `data` (copied from /tmp/x). */
+function artifactRecord(step: string, rel: string, data: Buffer) {
+  return {
+    step,
+    path: rel,
+    size: data.length,
+    sha256: createHash('sha256').update(data).digest('hex'),
+    source: `/tmp/x/${path.basename(rel)}`,
+    mtime: new Date().toISOString(),
+    format: 'file' as const,
+  };
+}
+
+/** Writes `data` at `rel` in the folder `set` (making the folders on the way); returns its path. */
+async function writeIn(set: string, rel: string, data: Buffer): Promise<string> {
+  const file = path.join(set, rel);
+  await fsp.mkdir(path.dirname(file), { recursive: true });
+  await fsp.writeFile(file, data);
+  return file;
+}
+
 describe.skipIf(blocked !== undefined)(
   `the work folder of a product account${blocked ? ` (skipped: ${blocked})` : ''}`,
   () => {
@@ -100,17 +121,8 @@ describe.skipIf(blocked !== undefined)(
       await fsp.writeFile(victim, 'root only\n', { mode: 0o600 });
       const set = path.join(dir, 'set');
       const data = Buffer.alloc(8 * 1024 * 1024, 7);
-      await fsp.mkdir(path.join(set, 'artifacts', 'graph'), { recursive: true });
-      await fsp.writeFile(path.join(set, 'artifacts', 'graph', 'export.graph'), data);
-      const record = {
-        step: 'graph',
-        path: 'artifacts/graph/export.graph',
-        size: data.length,
-        sha256: createHash('sha256').update(data).digest('hex'),
-        source: '/tmp/x/export.graph',
-        mtime: new Date().toISOString(),
-        format: 'file' as const,
-      };
+      await writeIn(set, 'artifacts/graph/export.graph', data);
+      const record = artifactRecord('graph', 'artifacts/graph/export.graph', data);
       const h = host({ backupDir: set, artifacts: () => [record] });
       const work = await ensureWork(h);
       expect(statSync(work).uid).toBe(uidForUser(USER));
@@ -143,17 +155,8 @@ describe.skipIf(blocked !== undefined)(
       await fsp.mkdir(victim, { mode: 0o700 });
       const set = path.join(dir, 'set-flip');
       const data = Buffer.alloc(64 * 1024, 3);
-      await fsp.mkdir(path.join(set, 'artifacts', 'graph'), { recursive: true });
-      await fsp.writeFile(path.join(set, 'artifacts', 'graph', 'export.graph'), data);
-      const record = {
-        step: 'graph',
-        path: 'artifacts/graph/export.graph',
-        size: data.length,
-        sha256: createHash('sha256').update(data).digest('hex'),
-        source: '/tmp/x/export.graph',
-        mtime: new Date().toISOString(),
-        format: 'file' as const,
-      };
+      await writeIn(set, 'artifacts/graph/export.graph', data);
+      const record = artifactRecord('graph', 'artifacts/graph/export.graph', data);
       const h = host({ backupDir: set, artifacts: () => [record] });
       const work = await ensureWork(h);
       const stop = path.join(dir, 'stop-flip');
@@ -297,18 +300,8 @@ describe.skipIf(blocked !== undefined)(
       await fsp.writeFile(victim, 'root only\n', { mode: 0o600 });
       const set = path.join(dir, 'set-chown');
       const data = Buffer.alloc(64 * 1024, 5);
-      const source = path.join(set, 'artifacts', 'graph', 'export.graph');
-      await fsp.mkdir(path.dirname(source), { recursive: true });
-      await fsp.writeFile(source, data);
-      const record = {
-        step: 'graph',
-        path: 'artifacts/graph/export.graph',
-        size: data.length,
-        sha256: createHash('sha256').update(data).digest('hex'),
-        source: '/tmp/x/export.graph',
-        mtime: new Date().toISOString(),
-        format: 'file' as const,
-      };
+      const source = await writeIn(set, 'artifacts/graph/export.graph', data);
+      const record = artifactRecord('graph', 'artifacts/graph/export.graph', data);
       const h = host({ backupDir: set, artifacts: () => [record] });
       const work = await ensureWork(h);
       // The swap while root reads the backup's file (the work folder already opened), held until it is done.
@@ -365,15 +358,7 @@ describe.skipIf(blocked !== undefined)(
         source,
       ]);
       const data = await fsp.readFile(source);
-      const record = {
-        step: 'nightly',
-        path: 'artifacts/nightly/export.tar.gz.enc',
-        size: data.length,
-        sha256: createHash('sha256').update(data).digest('hex'),
-        source: '/tmp/x/export.tar.gz.enc',
-        mtime: new Date().toISOString(),
-        format: 'file' as const,
-      };
+      const record = artifactRecord('nightly', 'artifacts/nightly/export.tar.gz.enc', data);
       const decrypting = {
         id: 'load',
         title: 'Load the backup',

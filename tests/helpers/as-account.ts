@@ -159,32 +159,46 @@ export function expectHeldReadAfterSwap(outcome: string, events: string[], file:
   expect(events.filter((e) => e.startsWith('open evil'))).toEqual([]);
 }
 
-/** Root's watcher (runAsAtFirstOpen): argv = the file, then setpriv's arguments and the account's command. */
-const RUN_AT_OPEN = `
+/**
+ * What root's fanotify watchers share: `mark(path, mask)`, and `opens()`, every open held (FAN_OPEN_PERM) as its
+ * event's descriptor until `allow(efd)` lets it through.
+ */
+const FAN_PRELUDE = `
 import ctypes, os, struct, subprocess, sys
-target, account = sys.argv[1], sys.argv[2:]
 libc = ctypes.CDLL(None, use_errno=True)
 libc.fanotify_mark.argtypes = [ctypes.c_int, ctypes.c_uint, ctypes.c_uint64, ctypes.c_int, ctypes.c_char_p]
 fan = libc.fanotify_init(0x04, os.O_RDONLY)
 if fan < 0:
     sys.exit('fanotify: errno %d' % ctypes.get_errno())
-if libc.fanotify_mark(fan, 0x1, 0x10000, -100, target.encode()) != 0:
-    sys.exit('fanotify_mark: errno %d' % ctypes.get_errno())
+def mark(path, mask):
+    if libc.fanotify_mark(fan, 0x1, mask, -100, path.encode()) != 0:
+        sys.exit('fanotify_mark: errno %d' % ctypes.get_errno())
+def opens():
+    while True:
+        buf = os.read(fan, 4096)
+        i = 0
+        while i < len(buf):
+            ln, vers, _, mlen, mask, efd, pid = struct.unpack_from('IBBHQii', buf, i)
+            i += ln
+            yield efd
+def allow(efd):
+    os.write(fan, struct.pack('iI', efd, 1))
+    os.close(efd)
+`;
+
+/** Root's watcher (runAsAtFirstOpen): argv = the file, then setpriv's arguments and the account's command. */
+const RUN_AT_OPEN = `${FAN_PRELUDE}
+target, account = sys.argv[1], sys.argv[2:]
+mark(target, 0x10000)
 done = False
 print('ready', flush=True)
-while True:
-    buf = os.read(fan, 4096)
-    i = 0
-    while i < len(buf):
-        ln, vers, _, mlen, mask, efd, pid = struct.unpack_from('IBBHQii', buf, i)
-        i += ln
-        print('open', flush=True)
-        if not done:
-            done = True
-            r = subprocess.run(['setpriv', *account])
-            print('swapped' if r.returncode == 0 else 'swap failed %d' % r.returncode, flush=True)
-        os.write(fan, struct.pack('iI', efd, 1))
-        os.close(efd)
+for efd in opens():
+    print('open', flush=True)
+    if not done:
+        done = True
+        r = subprocess.run(['setpriv', *account])
+        print('swapped' if r.returncode == 0 else 'swap failed %d' % r.returncode, flush=True)
+    allow(efd)
 `;
 
 /**
@@ -203,34 +217,21 @@ export async function runAsAtFirstOpen(
 }
 
 /** Root's watcher (runAsAtNthOpenIn): argv = the folder, the name, n, then setpriv's arguments and the command. */
-const RUN_AT_NTH_OPEN_IN = `
-import ctypes, os, struct, subprocess, sys
+const RUN_AT_NTH_OPEN_IN = `${FAN_PRELUDE}
 folder, name, nth, account = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
-libc = ctypes.CDLL(None, use_errno=True)
-libc.fanotify_mark.argtypes = [ctypes.c_int, ctypes.c_uint, ctypes.c_uint64, ctypes.c_int, ctypes.c_char_p]
-fan = libc.fanotify_init(0x04, os.O_RDONLY)
-if fan < 0:
-    sys.exit('fanotify: errno %d' % ctypes.get_errno())
 # FAN_OPEN_PERM | FAN_EVENT_ON_CHILD: every open of a file directly in the folder (the folder's inode, not its path).
-if libc.fanotify_mark(fan, 0x1, 0x10000 | 0x08000000, -100, folder.encode()) != 0:
-    sys.exit('fanotify_mark: errno %d' % ctypes.get_errno())
+mark(folder, 0x10000 | 0x08000000)
 seen = 0
 print('ready', flush=True)
-while True:
-    buf = os.read(fan, 4096)
-    i = 0
-    while i < len(buf):
-        ln, vers, _, mlen, mask, efd, pid = struct.unpack_from('IBBHQii', buf, i)
-        i += ln
-        opened = os.path.basename(os.readlink('/proc/self/fd/%d' % efd))
-        print('open ' + opened, flush=True)
-        if opened == name:
-            seen += 1
-            if seen == nth:
-                r = subprocess.run(['setpriv', *account])
-                print('swapped' if r.returncode == 0 else 'swap failed %d' % r.returncode, flush=True)
-        os.write(fan, struct.pack('iI', efd, 1))
-        os.close(efd)
+for efd in opens():
+    opened = os.path.basename(os.readlink('/proc/self/fd/%d' % efd))
+    print('open ' + opened, flush=True)
+    if opened == name:
+        seen += 1
+        if seen == nth:
+            r = subprocess.run(['setpriv', *account])
+            print('swapped' if r.returncode == 0 else 'swap failed %d' % r.returncode, flush=True)
+    allow(efd)
 `;
 
 /**
