@@ -88,12 +88,16 @@ describe('edge-recovery backup: ticket fields on the report, remembered; where t
   it.skipIf(findChromium() === null)(
     'the next backup carries the remembered values, one flag changed, and a PDF beside the HTML',
     async () => {
+      const before = await stickReports(stick, '.json');
       const r = await backup(['--yes', '--ticket', 'INC-10'], { EDGE_RECOVERY_PDF: 'on' });
       expect(r.code, r.stderr).toBe(0);
-      const jsons = await stickReports(stick, '.json');
-      const rep = JSON.parse(await fsp.readFile(jsons.at(-1)!, 'utf8'));
+      // This backup's report: the one not there before (not the last by name: a report finished in the same second
+      // as the previous one is named <stamp>-2, which sorts before <stamp>.json; CI failed on that once).
+      const added = (await stickReports(stick, '.json')).filter((j) => !before.includes(j));
+      expect(added).toHaveLength(1);
+      const rep = JSON.parse(await fsp.readFile(added[0]!, 'utf8'));
       expect(rep.ticket).toEqual({ number: 'INC-10', site: 'Plant 4', technician: 'Ana Lima' });
-      const pdf = jsons.at(-1)!.replace(/\.json$/, '.pdf');
+      const pdf = added[0]!.replace(/\.json$/, '.pdf');
       expect((await fsp.readFile(pdf)).subarray(0, 5).toString()).toBe('%PDF-');
       expect(r.stdout).toContain(`    ${path.basename(pdf)}\n`);
     },
