@@ -595,16 +595,16 @@ export function buildProgram(): Command {
       // The commands to type next carry the state folder when it is not the default one.
       const suffix = dirOpt.stateDir ? ` --state-dir ${dirOpt.stateDir}` : '';
       const { leftToDo } = await import('../engine/restore/after-restore.js');
-      const { readJournal } = await import('../engine/restore/journal.js');
+      const { readJournal, stateDirMissing, noStateDirWords } = await import('../engine/restore/journal.js');
       const last = s === null && found ? await readJournal(defaultStateDir(dirOpt.stateDir)).catch(() => null) : null;
       const todo = last && last.status === 'finished' ? leftToDo(last, suffix) : [];
       const running = jobLockHolder(defaultStateDir(dirOpt.stateDir));
       // A mistyped --state-dir said only "No unfinished restore.", as if the machine had none.
-      const missingDir = dirOpt.stateDir !== undefined && (await fsp.lstat(dirOpt.stateDir).catch(() => null)) === null;
+      const missingDir = dirOpt.stateDir !== undefined && (await stateDirMissing(dirOpt.stateDir));
       if (running !== null && !o.json) process.stdout.write(`Running now: ${describeHolder(running)}.\n`);
       out(!!o.json, s, () =>
         s === null
-          ? `No unfinished restore.${found ? ` The last one (${found.id}) ended: ${found.where}` : missingDir ? ` No restore was ever run with the state folder ${dirOpt.stateDir}: it does not exist. If the restore was started with --state-dir, give the same one.` : ''}\n` +
+          ? `No unfinished restore.${found ? ` The last one (${found.id}) ended: ${found.where}` : missingDir ? ` ${noStateDirWords(dirOpt.stateDir!)} If the restore was started with --state-dir, give the same one.` : ''}\n` +
             (todo.length > 0 ? `Left to do:\n${todo.map((t) => `  - ${t}`).join('\n')}\n` : '')
           : `Unfinished restore ${s.id} of ${s.backup} (profile ${s.profileId}), started ${s.startedAt}.\n` +
             `It stopped: ${s.where}\n` +

@@ -280,16 +280,24 @@ export function renameDone(j: RestoreJournal, itemId: string, purpose: RenameRec
   return j.renames.some((r) => r.itemId === itemId && r.purpose === purpose && r.state === 'done');
 }
 
+/** Nothing at all at `stateDir` (a mistyped --state-dir): no restore ever ran with it. */
+export async function stateDirMissing(stateDir: string): Promise<boolean> {
+  return (await fsp.lstat(stateDir).catch(() => null)) === null;
+}
+
+/** What `status` and the commands that need a journal say of a state folder that does not exist. */
+export function noStateDirWords(stateDir: string): string {
+  return `No restore was ever run with the state folder ${stateDir}: it does not exist.`;
+}
+
 /**
  * rollback, resume, finish and credentials work on a journal in `stateDir`. A folder that does not exist (a
  * mistyped --state-dir) holds none: said before the job lock is taken, which would make the folder and its lock
  * file (the refusal "changed nothing" but left a new folder behind).
  */
 export async function refuseMissingStateDir(stateDir: string): Promise<void> {
-  if ((await fsp.lstat(stateDir).catch(() => null)) !== null) return;
-  throw new RecoveryError(
-    'NO_UNFINISHED_RESTORE',
-    `No restore was ever run with the state folder ${stateDir}: it does not exist. Nothing was changed.`,
-    { hint: 'If the restore was started with --state-dir, pass the same --state-dir here.' },
-  );
+  if (!(await stateDirMissing(stateDir))) return;
+  throw new RecoveryError('NO_UNFINISHED_RESTORE', `${noStateDirWords(stateDir)} Nothing was changed.`, {
+    hint: 'If the restore was started with --state-dir, pass the same --state-dir here.',
+  });
 }
