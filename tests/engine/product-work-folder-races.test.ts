@@ -209,6 +209,64 @@ describe.skipIf(blocked !== undefined)(
       expect(existsSync(path.join(setDir, 'artifacts', 'graph', 'export.graph'))).toBe(false);
     }, 60_000);
 
+    /** A root command (no `user`) that makes the file `marker` in the folder it runs in: `cwd`, or {work}. */
+    const touchStep = (marker: string, cwd?: string) => ({
+      id: 'root-touch',
+      title: 'Touch as root',
+      explain: 'Makes a file by a relative path, as root.',
+      at: 'restore.after-stop',
+      kind: 'command',
+      argv: ['/usr/bin/touch', marker],
+      ...(cwd !== undefined ? { cwd } : {}),
+    });
+
+    it("runs root's command in a folder of the work folder, never through a link the account put by its name", async () => {
+      const victim = path.join(dir, 'root-only-cwd');
+      await fsp.mkdir(victim, { mode: 0o700 });
+      const h = productHost(profile([touchStep('marker', '{work}/out')]));
+      hosts.push(h);
+      const work = await ensureWork(h);
+      // The account's folder holds a link to a root-only folder by the name the step runs in.
+      shAs(USER, 'ln -s "$2" "$1/out"', work, victim);
+      const step = h.profile.steps.find((s) => s.id === 'root-touch')!;
+      const outcome = await runProductStep(h, step, { log: () => undefined, progress: () => undefined }).then(
+        () => 'ran',
+        (e: Error) => (e as { code?: string }).code ?? e.message,
+      );
+      expect({ outcome, inVictim: readdirSync(victim) }).toEqual({ outcome: 'UNSAFE_PATH', inVictim: [] });
+    });
+
+    it("runs root's command in the work folder it opened, never in a folder the account links by its name meanwhile", async () => {
+      const victim = path.join(dir, 'root-only-cwd-flip');
+      await fsp.mkdir(victim, { mode: 0o700 });
+      const h = productHost(profile([touchStep('marker')]));
+      hosts.push(h);
+      const work = await ensureWork(h);
+      const stop = path.join(dir, 'stop-cwd-flip');
+      const flipping = racerAsync(USER, ['flip-dir-link', work, victim, stop, '90']);
+      const outcomes = new Map<string, number>();
+      try {
+        const step = h.profile.steps.find((s) => s.id === 'root-touch')!;
+        for (let i = 0; i < 300 && readdirSync(victim).length === 0; i++) {
+          // Each round from the work folder the racer flips (ensureWork makes a new one when it finds the link).
+          h.state.work = work;
+          const said = await runProductStep(h, step, { log: () => undefined, progress: () => undefined }).then(
+            () => 'ran',
+            (e: Error) => (e as { code?: string }).code ?? e.message,
+          );
+          outcomes.set(said, (outcomes.get(said) ?? 0) + 1);
+          if (h.state.work !== work) execFileSync('rm', ['-rf', '--one-file-system', h.state.work]);
+        }
+      } finally {
+        await fsp.writeFile(stop, '');
+      }
+      const r = await flipping;
+      h.state.work = work;
+      expect(Number(r.flips)).toBeGreaterThan(0);
+      expect(readdirSync(victim), JSON.stringify([...outcomes])).toEqual([]);
+      expect(outcomes.get('ran') ?? 0, JSON.stringify([...outcomes])).toBeGreaterThan(0);
+    }, 180_000);
+
     it('uploads to the product only the file root put in the work folder, not a link the account put there', async () => {
       const victim = path.join(dir, 'victim-upload');
       await fsp.writeFile(victim, 'root-only secret\n', { mode: 0o600 });
