@@ -52,6 +52,9 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** Connections served at once (HTTP and WebSocket); see startServer. */
+export const MAX_CONNECTIONS = 64;
+
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -118,6 +121,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       res.end('Internal error');
     });
   });
+  // Every account of this machine can connect to a loopback port, and each connection accepted holds one of our
+  // descriptors until the other side lets go: without a bound, an account that opens as many as we may have leaves
+  // the job running here none (its next open fails, EMFILE) and the control socket unanswered. Beyond the bound a
+  // connection is closed as soon as it is accepted. A browser uses a few (six at most per page, one WebSocket).
+  server.maxConnections = MAX_CONNECTIONS;
   // Answer with the plain protocol name only: the secret the page offered beside it is never echoed.
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, handleProtocols: () => WS_PROTOCOL });
   const sockets = new Set<WebSocket>();

@@ -144,6 +144,32 @@ describe.skipIf(!isRoot || skipLoopTests)('mirror onto a stick another account m
     expect(r.swapped, `the racer swapped the set folder (outcomes ${r.outcomes.join(', ')})`).toBeGreaterThan(0);
   }, 240_000);
 
+  it("makes the typed --to below the stick's mount point without following a link the stick's owner put on the way", async () => {
+    // The account's folder on the stick holds a link, by the name of a folder on the way to the --to the technician
+    // types, to a root-only folder (one with a folder of that next name in it).
+    const victim = path.join(work, 'root-only-to');
+    await fsp.mkdir(path.join(victim, 'site-1'), { recursive: true, mode: 0o700 });
+    const share = path.join(stick.mountpoint, 'share');
+    await fsp.mkdir(share, { mode: 0o755 });
+    await fsp.chown(share, uidForUser(OWNER)!, gidForGroup(OWNER)!);
+    shAs(OWNER, 'ln -s "$2" "$1/backups"', share, victim);
+    try {
+      const outcome = await runMirror(
+        { from, to: path.join(share, 'backups', 'site-1'), keep: 1, stateDir: path.join(work, 'state-to-link') },
+        { emit: () => undefined, interaction: autoConfirm },
+      ).then(
+        () => 'ok',
+        (e: unknown) => String((e as { code?: string }).code ?? e),
+      );
+      expect({ outcome, inVictim: await fsp.readdir(path.join(victim, 'site-1')) }).toEqual({
+        outcome: 'UNSAFE_PATH',
+        inVictim: [],
+      });
+    } finally {
+      await fsp.rm(share, { recursive: true, force: true });
+    }
+  });
+
   it("a glob's source folder judged on the stick and then swapped for a link to a root-only folder: nothing copied", async () => {
     // What the page's judge saw: a folder of the stick (its filesystem's device number goes to the job).
     const mine = path.join(stick.mountpoint, 'mine');

@@ -6,11 +6,12 @@ import { MANIFEST_NAME, readBackupSet, type BackupManifest } from '../backup/man
 import { readWrittenSets, unvouchedReason } from '../backup/written-sets.js';
 import { RecoveryError, toRecoveryError } from '../errors.js';
 import { refuseUnmountedMedium } from '../media/filesystem.js';
+import { openMediumFolder } from '../media/medium-folder.js';
 import { dropPageCache } from '../media/page-cache.js';
 import { formatBytes, ProgressMeter } from '../progress.js';
 import { globMatcher } from '../restore/ownership-policy.js';
 import { executeRunbook, type RunbookDef, type RunbookIO } from '../runbook/runner.js';
-import { CREATE_EXCL_FLAGS, openDirNoFollow, SafeDir } from '../util/atomic-fs.js';
+import { CREATE_EXCL_FLAGS, SafeDir } from '../util/atomic-fs.js';
 import { fileKind, openRegularFile, readGivenFile, refuseSpecialPath, STICK_HINT } from '../util/given-path.js';
 import { withJobLock } from '../util/job-lock.js';
 import { STICK_TEXT_MAX } from '../util/stick-file.js';
@@ -80,10 +81,12 @@ interface Ctx {
 /**
  * The stick (and a stick as the source) is a filesystem other accounts may write: any folder on the way to a copy
  * may be renamed and a link put in its place between two steps, so after its first no-follow open every folder is
- * used through its descriptor (SafeDir.at), never by its path again.
+ * used through its descriptor (SafeDir.at), never by its path again. From the stick's mount point down, `to`'s own
+ * folders included, none is followed as a link (openMediumFolder, as backup's --to): the stick's owner could make a
+ * folder on the way to the `to` the technician typed a link to a root-only folder.
  */
 function stickFolder(c: Ctx, group: string): Promise<SafeDir> {
-  return openDirNoFollow(
+  return openMediumFolder(
     c.o.to,
     path.relative(c.o.to, group).split(path.sep),
     0o700,

@@ -254,6 +254,58 @@ function secrets(h: ProductHost): string[] {
   return h.passphrase ? [h.passphrase] : [];
 }
 
+/**
+ * The folder a command runs in, held open (not on Windows: its path). The program is started in the folder held
+ * (/proc/self/fd/<n>: the child enters it before it runs anything), never where the path leads by then: the work
+ * folder, and anything in it, is the product's account's when a step runs as that account, and the account may put
+ * a link to a root-only folder by its name (or a folder's in it) at any moment, so root's program ran there (its
+ * relative paths read and wrote in /etc). In the work folder no folder on the way is followed as a link; elsewhere
+ * (a folder of the product's own, as the profile writes it) the last one is not.
+ */
+async function openCwd(h: ProductHost, dir: string, program: string): Promise<SafeDir | string> {
+  if (process.platform === 'win32') return dir;
+  const abs = path.resolve(dir);
+  const work = h.state.work === undefined ? undefined : path.resolve(h.state.work);
+  const inWork = work !== undefined && (abs === work || abs.startsWith(work + path.sep));
+  try {
+    if (!inWork) return await SafeDir.open(abs);
+    let cur = await SafeDir.open(work);
+    for (const c of path
+      .relative(work, abs)
+      .split(path.sep)
+      .filter((x) => x !== '')) {
+      let next: SafeDir;
+      try {
+        next = await SafeDir.open(cur.at(c), path.join(cur.dir, c));
+      } finally {
+        await cur.close();
+      }
+      cur = next;
+    }
+    return cur;
+  } catch (e) {
+    const code = e instanceof RecoveryError ? e.code : (e as NodeJS.ErrnoException).code;
+    if (code === 'UNSAFE_PATH') {
+      throw new RecoveryError(
+        'UNSAFE_PATH',
+        `${abs}, the folder ${path.basename(program)} runs in, is a link or holds one on the way (put there by an account that may write there, e.g. the product's): it is not followed, so the step did not run.`,
+        {
+          hint: "Check the product's account and what it put there, then start again.",
+          details: { path: abs },
+        },
+      );
+    }
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new RecoveryError(
+        'STEP_FAILED',
+        `The folder ${abs} that ${path.basename(program)} runs in does not exist, so the step did not run.`,
+        { hint: "Check the step's cwd in the profile. Nothing was changed by this step." },
+      );
+    }
+    throw toRecoveryError(e, abs);
+  }
+}
+
 async function runCommandAction(
   h: ProductHost,
   a: CommandAction,
@@ -266,24 +318,28 @@ async function runCommandAction(
   for (const [k, v] of Object.entries(a.env)) env[k] = await fill(h, v);
   const answers: Array<{ prompt: string; answer: string }> = [];
   for (const x of a.answers) answers.push({ prompt: x.prompt, answer: await fill(h, x.answer, true) });
-  const cwd = a.cwd !== undefined ? await place(h, a.cwd) : await ensureWork(h);
-  const r = await runCommand({
-    argv,
-    cwd,
-    env,
-    ...(a.user !== undefined ? { user: a.user } : {}),
-    answers,
-    ...(a.stdin !== undefined ? { stdin: await fill(h, a.stdin, true) } : {}),
-    ...(a.successPattern !== undefined ? { successPattern: a.successPattern } : {}),
-    ...(a.failurePattern !== undefined ? { failurePattern: a.failurePattern } : {}),
-    exitCodes: a.exitCodes,
-    timeoutMs: timeoutSeconds * 1000,
-    secrets: secrets(h),
-    ...(h.signal ? { signal: h.signal } : {}),
-    onLine: (l) => s.log(`${path.basename(argv[0]!)}: ${l}`),
-  });
-  const last = r.tail.filter((l) => l.trim() !== '').slice(-3);
-  return `${path.basename(argv[0]!)} ended with exit code ${r.code}${r.sawSuccess ? ', reporting success' : ''}.${last.length ? ` Last output: ${last.join(' | ')}` : ''}`;
+  const cwd = await openCwd(h, a.cwd !== undefined ? await place(h, a.cwd) : await ensureWork(h), argv[0]!);
+  try {
+    const r = await runCommand({
+      argv,
+      cwd: typeof cwd === 'string' ? cwd : cwd.self,
+      env,
+      ...(a.user !== undefined ? { user: a.user } : {}),
+      answers,
+      ...(a.stdin !== undefined ? { stdin: await fill(h, a.stdin, true) } : {}),
+      ...(a.successPattern !== undefined ? { successPattern: a.successPattern } : {}),
+      ...(a.failurePattern !== undefined ? { failurePattern: a.failurePattern } : {}),
+      exitCodes: a.exitCodes,
+      timeoutMs: timeoutSeconds * 1000,
+      secrets: secrets(h),
+      ...(h.signal ? { signal: h.signal } : {}),
+      onLine: (l) => s.log(`${path.basename(argv[0]!)}: ${l}`),
+    });
+    const last = r.tail.filter((l) => l.trim() !== '').slice(-3);
+    return `${path.basename(argv[0]!)} ended with exit code ${r.code}${r.sawSuccess ? ', reporting success' : ''}.${last.length ? ` Last output: ${last.join(' | ')}` : ''}`;
+  } finally {
+    if (typeof cwd !== 'string') await cwd.close();
+  }
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -306,19 +362,44 @@ function answerCut(e: unknown): string {
 }
 
 /**
- * The file an http step uploads, usually in the work folder, which the product's account may own: a link it put
- * there (to /etc/shadow) is not followed, a FIFO not waited on; only a regular file is sent.
+ * The file an http step uploads: a file directly in the work folder (profile rules: "{work}/<name>", or the tool's
+ * copy of an artifact there), opened through the folder held open, never by its path. The product's account may own
+ * the folder: a link it put there (to /etc/shadow), or the folder itself swapped for a link to a root-only folder, is
+ * not followed, a FIFO not waited on; only a regular file is sent.
  */
-async function openUpload(file: string): Promise<{ body: Blob; close: () => Promise<void> }> {
-  const fh = await openRegularOrRefuse(file, (why) =>
-    'error' in why
-      ? why.error
-      : 'link' in why
-        ? new RecoveryError('UNSAFE_PATH', `${file} is a link: it is not followed, nothing was uploaded.`, {
-            hint: "Something replaced the file the tool put in its work folder: check the product's account, then start again.",
-          })
-        : new RecoveryError('UNSAFE_PATH', `${file} is not a regular file: nothing was uploaded.`),
-  );
+async function openUpload(h: ProductHost, template: string): Promise<{ body: Blob; close: () => Promise<void> }> {
+  const file = await place(h, template);
+  const work = await ensureWork(h);
+  if (path.dirname(path.resolve(file)) !== path.resolve(work)) {
+    throw new RecoveryError('BAD_PROFILE', `${file} is not a file directly in the work folder: nothing was uploaded.`, {
+      hint: 'An upload comes from the work folder: "{work}/<file name>", "{artifact:<id>}" or "{artifact-decrypted:<id>}".',
+    });
+  }
+  const into = await SafeDir.open(work).catch((e: unknown) => {
+    throw e instanceof RecoveryError && e.code === 'UNSAFE_PATH'
+      ? new RecoveryError(
+          'UNSAFE_PATH',
+          `The work folder ${work} is a link: it is not followed, nothing was uploaded.`,
+          {
+            hint: "Something replaced the tool's work folder: check the product's account, then start again.",
+          },
+        )
+      : e;
+  });
+  let fh: fsp.FileHandle;
+  try {
+    fh = await openRegularOrRefuse(into.at(path.basename(file)), (why) =>
+      'error' in why
+        ? (namedByPath(why.error, into) as Error)
+        : 'link' in why
+          ? new RecoveryError('UNSAFE_PATH', `${file} is a link: it is not followed, nothing was uploaded.`, {
+              hint: "Something replaced the file the tool put in its work folder: check the product's account, then start again.",
+            })
+          : new RecoveryError('UNSAFE_PATH', `${file} is not a regular file: nothing was uploaded.`),
+    );
+  } finally {
+    await into.close();
+  }
   try {
     // Linux: the body is the file itself, read as it is sent (a product's backup can be large: memory holds a chunk
     // of it, not all of it, twice). /proc/self/fd/<n> is the inode opened above for as long as `fh` stays open.
@@ -357,7 +438,7 @@ async function runHttpAction(
   s: Pick<StepContext, 'log'>,
 ): Promise<string> {
   // The upload is opened once, for every try, and closed when the step ends.
-  const upload = a.upload !== undefined ? await openUpload(await place(h, a.upload)) : null;
+  const upload = a.upload !== undefined ? await openUpload(h, a.upload) : null;
   try {
     return await httpTries(h, a, timeoutSeconds, s, upload?.body);
   } finally {

@@ -1,0 +1,132 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, promises as fsp } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asAccountArgs } from '../helpers/as-account.js';
+import { builtFile, cliCommand, runCli } from '../helpers/cli.js';
+import { ensureTestOwner, restoreTestsBlocked } from '../helpers/restore-driver.js';
+
+/**
+ * `serve --port` listens on 127.0.0.1, which every account of the box can reach. Without a session it answers
+ * nothing, but each connection it accepts holds one of root's file descriptors for as long as the other side keeps
+ * it open: an unprivileged account that opens as many connections as serve may have descriptors leaves the process
+ * none, and the job it runs (a restore, a backup) fails on its next open (EMFILE), as does the control socket's
+ * `serve --new-link`. Shown with a real unprivileged account and serve started with 600 descriptors (the box's
+ * limit is larger; so is the number of connections an account can open).
+ */
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const USER = 'er-attack2';
+const LIMIT = 600;
+const why = restoreTestsBlocked() ?? (existsSync('/usr/bin/prlimit') ? undefined : 'prlimit (util-linux) is missing');
+
+/** The account's connections: opened all at once, then held without a byte sent until stdin closes. */
+const FLOOD = `
+import socket, sys
+socks = []
+for i in range(int(sys.argv[2])):
+    try:
+        socks.append(socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=5))
+    except OSError as e:
+        print('refused at', i, e, flush=True)
+        break
+print('held', len(socks), flush=True)
+sys.stdin.read()
+`;
+
+let base: string;
+let serve: ChildProcess | undefined;
+let flood: ChildProcess | undefined;
+
+beforeAll(async () => {
+  if (why) return;
+  if (!existsSync(builtFile('renderer/index.html'))) {
+    throw new Error(`${builtFile('renderer')} is missing: run "npm run build" first (npm test does)`);
+  }
+  ensureTestOwner(USER);
+  base = await fsp.mkdtemp(path.join(os.tmpdir(), 'serve-flood-'));
+});
+afterAll(async () => {
+  for (const c of [flood, serve]) {
+    if (c && c.exitCode === null && c.signalCode === null) {
+      const gone = new Promise((r) => c.once('exit', r));
+      c.kill('SIGKILL');
+      await gone;
+    }
+  }
+  if (base) await fsp.rm(base, { recursive: true, force: true });
+});
+
+function signIn(port: number, token: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port, path: `/?token=${token}`, headers: { Host: `127.0.0.1:${port}` }, timeout: 10_000 },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('no answer')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe.skipIf(why !== undefined)(
+  `serve on a loopback port, flooded by another account${why ? ` (${why})` : ''}`,
+  () => {
+    it('keeps descriptors for its own work: the control socket still answers, and a link works once the account lets go', async () => {
+      const stateDir = path.join(base, 'state');
+      serve = spawn(
+        'prlimit',
+        [`--nofile=${LIMIT}:${LIMIT}`, process.execPath, ...cliCommand(), 'serve', '--state-dir', stateDir],
+        {
+          cwd: REPO,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, EDGE_RECOVERY_PDF: 'off' },
+        },
+      );
+      let out = '';
+      serve.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      serve.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+      for (const until = Date.now() + 60_000; !/token=/.test(out); ) {
+        if (serve.exitCode !== null || Date.now() > until) throw new Error(`serve did not start: ${out}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const port = Number(/http:\/\/127\.0\.0\.1:(\d+)\//.exec(out)![1]);
+
+      flood = spawn(
+        'setpriv',
+        asAccountArgs(USER, '/usr/bin/python3', '-c', FLOOD, String(port), String(LIMIT + 100)),
+        {
+          cwd: '/',
+          stdio: ['pipe', 'pipe', 'inherit'],
+        },
+      );
+      let said = '';
+      flood.stdout!.on('data', (d: Buffer) => (said += d.toString()));
+      for (const until = Date.now() + 60_000; !/held \d+/.test(said); ) {
+        if (flood.exitCode !== null || Date.now() > until) throw new Error(`the account's connections: ${said}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // Every connection the account asked for was made (the kernel completes them before serve accepts).
+      expect(said).toMatch(new RegExp(`held ${LIMIT + 100}`));
+      await new Promise((r) => setTimeout(r, 1000));
+
+      // Root's serve still has descriptors of its own: far fewer are open than its limit, and it answers its control
+      // socket (before: every descriptor held by the account's connections; --new-link got no answer).
+      const link = await runCli(['serve', '--new-link', '--state-dir', stateDir]);
+      expect(link.code, link.stderr + link.stdout).toBe(0);
+      expect((await fsp.readdir(`/proc/${serve.pid}/fd`)).length).toBeLessThan(LIMIT / 2);
+      const token = /token=([\w-]+)/.exec(link.stdout)![1]!;
+
+      // The account lets go: the technician signs in with the fresh link.
+      flood.stdin!.end();
+      await new Promise((r) => flood!.once('exit', r));
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await signIn(port, token)).toBe(303);
+    });
+  },
+);
