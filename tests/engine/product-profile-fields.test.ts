@@ -37,6 +37,25 @@ describe('profile fields for products that keep their own backups', () => {
     expect(ok.steps[0]).toMatchObject({ capture: { 'backup-id': '/id' }, precheck: false });
   });
 
+  it('an upload comes from the work folder only: a file directly in it, or the copy of an artifact there', () => {
+    // ({artifact:<id>}, EVC-net Edge's, needs an artifact step: the built-in profile loads with it.)
+    for (const upload of ['{work}/f.bin', '{work}/{label}.bin']) {
+      expect(() => parseProfile(httpProfile({ kind: 'http', method: 'POST', path: '/x', upload }), 't')).not.toThrow();
+    }
+    for (const upload of [
+      '/etc/shadow',
+      '{work}/sub/f.bin',
+      '{work}/..',
+      '{root}/var/lib/x/backup.bin',
+      '{artifact:x}/y',
+    ]) {
+      expect(
+        () => parseProfile(httpProfile({ kind: 'http', method: 'POST', path: '/x', upload }), 't'),
+        upload,
+      ).toThrow(/an upload comes from the work folder/);
+    }
+  });
+
   it('label rules and a minimum version must be well formed', () => {
     expect(() =>
       parseProfile(httpProfile({ kind: 'http', path: '/x' }, { label: { pattern: '(', message: 'm' } }), 't'),

@@ -4,7 +4,12 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeWork, runProductStep, type ProductHost } from '../../src-main/engine/runbook/product/product-steps.js';
+import {
+  emptyProductState,
+  removeWork,
+  runProductStep,
+  type ProductHost,
+} from '../../src-main/engine/runbook/product/product-steps.js';
 import { productHost, stepsProfile } from '../helpers/product-host.js';
 import { rejection } from '../helpers/rejection.js';
 
@@ -52,8 +57,9 @@ afterAll(async () => {
 
 describe("a product step's http action answered with a redirect", () => {
   it('does not send the upload to the address a redirect names, and says why the step failed', async () => {
-    const upload = path.join(dir, 'product-backup.bin');
-    await fsp.writeFile(upload, 'PRIVATE-PRODUCT-BACKUP-BYTES');
+    // In the step's work folder (an upload comes from there only).
+    const work = await fsp.mkdtemp(path.join(dir, 'work-'));
+    await fsp.writeFile(path.join(work, 'product-backup.bin'), 'PRIVATE-PRODUCT-BACKUP-BYTES');
     const profile = stepsProfile(
       [
         {
@@ -64,12 +70,12 @@ describe("a product step's http action answered with a redirect", () => {
           kind: 'http',
           method: 'POST',
           path: '/api/v1/backups',
-          upload,
+          upload: '{work}/product-backup.bin',
         },
       ],
       { api: { baseUrl: `http://127.0.0.1:${productPort}`, versionEndpoint: '/v' } },
     );
-    const h = productHost(profile);
+    const h = productHost(profile, { state: { ...emptyProductState(), work } });
     hosts.push(h);
     const e = await rejection(
       runProductStep(h, profile.steps[0]!, { log: () => undefined, progress: () => undefined }),

@@ -71,20 +71,33 @@ describe.skipIf(blocked !== undefined)(
       return s.port;
     }
 
-    function step(profile: Profile, vars?: Record<string, string>): Promise<string> {
-      const h = productHost(profile, vars ? { state: { ...emptyProductState(), vars } } : {});
+    /** Runs the profile's step; `vars` as captured before, `work` its work folder (made here: what it uploads). */
+    function step(profile: Profile, vars?: Record<string, string>, work?: string): Promise<string> {
+      const h = productHost(profile, {
+        state: { ...emptyProductState(), ...(vars ? { vars } : {}), ...(work ? { work } : {}) },
+      });
       hosts.push(h);
       return runProductStep(h, profile.steps[0]!, { log: () => undefined, progress: () => undefined });
     }
-    const run = (profile: Profile, vars?: Record<string, string>) => rejection(step(profile, vars));
+    const run = (profile: Profile, vars?: Record<string, string>, work?: string) =>
+      rejection(step(profile, vars, work));
+
+    /** A work folder holding the product's backup, as the restore copies it there; an upload of it. */
+    async function backupInWork(): Promise<{ work: string; upload: Record<string, unknown> }> {
+      const work = await fsp.mkdtemp(path.join(dir, 'work-'));
+      await fsp.writeFile(path.join(work, 'product-backup.bin'), PRIVATE);
+      return {
+        work,
+        upload: { kind: 'http', method: 'POST', path: '/api/v1/backups', upload: '{work}/product-backup.bin' },
+      };
+    }
 
     const said = (): string => (existsSync(log) ? readFileSync(log, 'utf8') : '');
 
     it("does not upload the product's backup to it", async () => {
-      const upload = path.join(dir, 'product-backup.bin');
-      await fsp.writeFile(upload, PRIVATE);
+      const { work, upload } = await backupInWork();
       const port = await squat('upload');
-      const e = await run(profileFor(port, { kind: 'http', method: 'POST', path: '/api/v1/backups', upload }));
+      const e = await run(profileFor(port, upload), undefined, work);
       expect(said()).not.toContain(PRIVATE);
       expect(said()).toBe('');
       expect(e.message).toMatch(new RegExp(`uid ${uidForUser(USER)!}.*${USER}.*Nothing was sent`));
@@ -116,17 +129,15 @@ describe.skipIf(blocked !== undefined)(
         await svc.waitFor('running', 10_000);
         for (let i = 0; i < 200 && loopbackListeners(port).length === 0; i++)
           await new Promise((r) => setTimeout(r, 50));
-        const file = path.join(dir, 'own-backup.bin');
-        await fsp.writeFile(file, PRIVATE);
-        const upload = { kind: 'http', method: 'POST', path: '/api/v1/backups', upload: file };
-        expect(await step(profileFor(port, upload, { service }))).toMatch(/HTTP 200/);
+        const { work, upload } = await backupInWork();
+        expect(await step(profileFor(port, upload, { service }), undefined, work)).toMatch(/HTTP 200/);
         expect(said()).toContain(PRIVATE);
         // Stopped, the same account's program on the port is a stranger again: nothing is sent.
         execFileSync('sv', ['-w', '10', 'down', tree.services[0]!]);
         const squat = await startSquatter(USER, log, port);
         squatter = squat.child;
         await fsp.writeFile(log, '');
-        const e = await run(profileFor(port, upload, { service }));
+        const e = await run(profileFor(port, upload, { service }), undefined, (await backupInWork()).work);
         expect(e.message).toMatch(/Nothing was sent/);
         expect(said()).toBe('');
       } finally {

@@ -308,6 +308,101 @@ describe.skipIf(blocked !== undefined)(
       }
     });
 
+    /** A loopback API that keeps every body it is sent; `close` ends it. */
+    async function keeper(): Promise<{ received: string[]; api: string; close(): Promise<void> }> {
+      const received: string[] = [];
+      const srv = http.createServer((req, res) => {
+        let body = '';
+        req.on('data', (d: Buffer) => (body += d.toString()));
+        req.on('end', () => {
+          received.push(body);
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end('{}');
+        });
+      });
+      await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+      return {
+        received,
+        api: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`,
+        close: () => new Promise<void>((r) => srv.close(() => r())),
+      };
+    }
+
+    /** An http step that uploads `upload` (a profile's path). */
+    const uploadStep = (upload: string) => ({
+      id: 'send-backup',
+      title: 'Hand the backup to the product',
+      explain: 'Uploads it.',
+      at: 'restore.after-stop',
+      kind: 'http',
+      method: 'POST',
+      path: '/upload',
+      upload,
+    });
+
+    it('uploads nothing from a folder of the work folder: the account may make it a link to a root-only folder', async () => {
+      const victim = path.join(dir, 'victim-upload-dir');
+      await fsp.mkdir(victim, { mode: 0o700 });
+      await fsp.writeFile(path.join(victim, 'upload.bin'), 'root-only secret\n', { mode: 0o600 });
+      const api = await keeper();
+      try {
+        // A profile that names a file in a folder of the work folder (refused when it loads, now).
+        const outcome = await (async () => {
+          const h = host({ profile: profile([uploadStep('{work}/sub/upload.bin')], api.api) });
+          const work = await ensureWork(h);
+          runAs(USER, 'ln', '-s', victim, path.join(work, 'sub'));
+          await runProductStep(h, h.profile.steps.find((s) => s.id === 'send-backup')!, {
+            log: () => undefined,
+            progress: () => undefined,
+          });
+          return 'sent';
+        })().catch((e: Error) => e.message);
+        expect({ outcome, received: api.received.join('') }).toEqual({
+          outcome: expect.stringMatching(/an upload comes from the work folder/),
+          received: '',
+        });
+      } finally {
+        await api.close();
+      }
+    });
+
+    it('uploads the file in the work folder it opened, never one in a root-only folder the account links by its name', async () => {
+      const victim = path.join(dir, 'victim-upload-flip');
+      await fsp.mkdir(victim, { mode: 0o700 });
+      await fsp.writeFile(path.join(victim, 'upload.bin'), 'root-only secret\n', { mode: 0o600 });
+      const api = await keeper();
+      const h = host({ profile: profile([uploadStep('{work}/upload.bin')], api.api) });
+      const work = await ensureWork(h);
+      shAs(USER, 'echo "the account\'s own file" > "$1/upload.bin"', work);
+      const stop = path.join(dir, 'stop-upload-flip');
+      const flipping = racerAsync(USER, ['flip-dir-link', work, victim, stop, '90']);
+      const outcomes = new Map<string, number>();
+      try {
+        const step = h.profile.steps.find((s) => s.id === 'send-backup')!;
+        for (let i = 0; i < 300 && !api.received.some((b) => b.includes('root-only')); i++) {
+          // Each round from the work folder the racer flips (ensureWork makes a new one when it finds the link).
+          h.state.work = work;
+          const said = await runProductStep(h, step, { log: () => undefined, progress: () => undefined }).then(
+            () => 'sent',
+            (e: Error) => (e as { code?: string }).code ?? e.message,
+          );
+          outcomes.set(said, (outcomes.get(said) ?? 0) + 1);
+          if (h.state.work !== work) execFileSync('rm', ['-rf', '--one-file-system', h.state.work]);
+        }
+      } finally {
+        await fsp.writeFile(stop, '');
+        await api.close();
+      }
+      const r = await flipping;
+      h.state.work = work;
+      expect(Number(r.flips)).toBeGreaterThan(0);
+      expect(
+        api.received.filter((b) => b.includes('root-only')),
+        JSON.stringify([...outcomes]),
+      ).toEqual([]);
+      expect(outcomes.get('sent') ?? 0, JSON.stringify([...outcomes])).toBeGreaterThan(0);
+    }, 180_000);
+
     it('deletes the work folder without following the links the account swaps in while it is deleted', async () => {
       // A root-only folder of files the account names in its own work folder too.
       const victimDir = path.join(dir, 'victim-dir');

@@ -86,6 +86,12 @@ const Common = {
   confirm: z.string().min(1).optional(),
 };
 
+/**
+ * What an http step may upload: a file directly in the work folder (a plain name after "{work}/", or placeholders
+ * without a "/"), or the tool's copy of an artifact there.
+ */
+const UPLOAD_FROM = /^(\{work\}\/(?!\.\.?$)[^/\\]+|\{artifact(-decrypted)?:[a-z0-9-]+\})$/;
+
 /** What a command does, without where it sits in the runbook (also used as an `undo`). */
 export const CommandActionSchema = z.object({
   argv: Argv,
@@ -210,6 +216,20 @@ export const ProductStepSchema = z
           code: 'custom',
           path: ['saveTo'],
           message: 'a download goes into the work folder: "{work}/<file name>"',
+        });
+      }
+    }
+    // An upload comes from the work folder only, as a download goes there: a file directly in it (or a copy the tool
+    // puts there from the backup), read through the folder held open. Anywhere else root read any file (an untrusted
+    // profile's /etc/shadow, sent to its API), and a folder on the way could be a link the product's account put.
+    const uploads = [s.kind === 'http' ? s.upload : undefined, s.undo?.kind === 'http' ? s.undo.upload : undefined];
+    for (const v of uploads) {
+      if (v !== undefined && !UPLOAD_FROM.test(v)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['upload'],
+          message:
+            'an upload comes from the work folder: "{work}/<file name>", "{artifact:<id>}" or "{artifact-decrypted:<id>}"',
         });
       }
     }

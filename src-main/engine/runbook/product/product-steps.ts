@@ -362,19 +362,44 @@ function answerCut(e: unknown): string {
 }
 
 /**
- * The file an http step uploads, usually in the work folder, which the product's account may own: a link it put
- * there (to /etc/shadow) is not followed, a FIFO not waited on; only a regular file is sent.
+ * The file an http step uploads: a file directly in the work folder (profile rules: "{work}/<name>", or the tool's
+ * copy of an artifact there), opened through the folder held open, never by its path. The product's account may own
+ * the folder: a link it put there (to /etc/shadow), or the folder itself swapped for a link to a root-only folder, is
+ * not followed, a FIFO not waited on; only a regular file is sent.
  */
-async function openUpload(file: string): Promise<{ body: Blob; close: () => Promise<void> }> {
-  const fh = await openRegularOrRefuse(file, (why) =>
-    'error' in why
-      ? why.error
-      : 'link' in why
-        ? new RecoveryError('UNSAFE_PATH', `${file} is a link: it is not followed, nothing was uploaded.`, {
-            hint: "Something replaced the file the tool put in its work folder: check the product's account, then start again.",
-          })
-        : new RecoveryError('UNSAFE_PATH', `${file} is not a regular file: nothing was uploaded.`),
-  );
+async function openUpload(h: ProductHost, template: string): Promise<{ body: Blob; close: () => Promise<void> }> {
+  const file = await place(h, template);
+  const work = await ensureWork(h);
+  if (path.dirname(path.resolve(file)) !== path.resolve(work)) {
+    throw new RecoveryError('BAD_PROFILE', `${file} is not a file directly in the work folder: nothing was uploaded.`, {
+      hint: 'An upload comes from the work folder: "{work}/<file name>", "{artifact:<id>}" or "{artifact-decrypted:<id>}".',
+    });
+  }
+  const into = await SafeDir.open(work).catch((e: unknown) => {
+    throw e instanceof RecoveryError && e.code === 'UNSAFE_PATH'
+      ? new RecoveryError(
+          'UNSAFE_PATH',
+          `The work folder ${work} is a link: it is not followed, nothing was uploaded.`,
+          {
+            hint: "Something replaced the tool's work folder: check the product's account, then start again.",
+          },
+        )
+      : e;
+  });
+  let fh: fsp.FileHandle;
+  try {
+    fh = await openRegularOrRefuse(into.at(path.basename(file)), (why) =>
+      'error' in why
+        ? (namedByPath(why.error, into) as Error)
+        : 'link' in why
+          ? new RecoveryError('UNSAFE_PATH', `${file} is a link: it is not followed, nothing was uploaded.`, {
+              hint: "Something replaced the file the tool put in its work folder: check the product's account, then start again.",
+            })
+          : new RecoveryError('UNSAFE_PATH', `${file} is not a regular file: nothing was uploaded.`),
+    );
+  } finally {
+    await into.close();
+  }
   try {
     // Linux: the body is the file itself, read as it is sent (a product's backup can be large: memory holds a chunk
     // of it, not all of it, twice). /proc/self/fd/<n> is the inode opened above for as long as `fh` stays open.
@@ -413,7 +438,7 @@ async function runHttpAction(
   s: Pick<StepContext, 'log'>,
 ): Promise<string> {
   // The upload is opened once, for every try, and closed when the step ends.
-  const upload = a.upload !== undefined ? await openUpload(await place(h, a.upload)) : null;
+  const upload = a.upload !== undefined ? await openUpload(h, a.upload) : null;
   try {
     return await httpTries(h, a, timeoutSeconds, s, upload?.body);
   } finally {
