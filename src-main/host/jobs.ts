@@ -35,7 +35,11 @@ interface Job {
   log: JobEventEnvelope[];
   seq: number;
   done: boolean;
-  finishedEmitted: boolean;
+  /**
+   * The runbook's own `finished`, held back until the job has really ended (its lock released, `done` true): a
+   * page that starts the next job on `finished` would otherwise be refused as "still running".
+   */
+  finished: RunbookEvent | null;
   controller: AbortController;
   pending: Map<string, PendingPrompt>;
 }
@@ -110,7 +114,7 @@ export class JobHost {
       log: [],
       seq: 0,
       done: false,
-      finishedEmitted: false,
+      finished: null,
       controller: new AbortController(),
       pending: new Map(),
     };
@@ -120,8 +124,10 @@ export class JobHost {
 
     const emit: EventSink = (e: RunbookEvent) => {
       if (job.done) return;
-      if (e.type === 'finished') job.finishedEmitted = true;
-      this.record(job, e);
+      if (e.type !== 'finished') return this.record(job, e);
+      // Only the last one waits (a job of two runbooks says both, in order).
+      if (job.finished !== null) this.record(job, job.finished);
+      job.finished = e;
     };
     const interaction: Interaction = {
       confirm: async (request) => {
@@ -221,14 +227,14 @@ export class JobHost {
       ).toJSON();
     }
     // Runbooks normally say `finished` themselves; the host only fills in when one threw before it could.
-    if (!job.finishedEmitted) {
-      // Runbooks declare their own result (RunbookResult); the host never guesses one from a return value.
-      const fin: RunbookEvent = ok ? { type: 'finished', ok: true } : { type: 'finished', ok: false, error };
-      this.record(job, fin);
-    }
+    // Runbooks declare their own result (RunbookResult); the host never guesses one from a return value.
+    const fin: RunbookEvent =
+      job.finished ?? (ok ? { type: 'finished', ok: true } : { type: 'finished', ok: false, error });
+    // Done first, then `finished`: whoever hears it (or asks job.events) finds the job over and may start the next.
     job.done = true;
     for (const p of job.pending.values()) p.reject(new RecoveryError('CANCELLED', 'The job has ended.'));
     job.pending.clear();
+    this.record(job, fin);
     if (!this.busy) this.notifyBusy(false);
   }
 

@@ -157,6 +157,52 @@ describe('job host', () => {
     expect(host.start('backup', async () => undefined, { changesMachine: true })).toMatch(/^job-/);
   });
 
+  it('says finished only once the job is over (its lock released): done, not busy, and the next job may start', async () => {
+    const host = new JobHost();
+    let release!: () => void;
+    const lockHeld = new Promise<void>((r) => (release = r));
+    // Each `finished` as its listeners meet it: what job.events and the host say at that very moment.
+    const atFinished: Array<{ done: boolean; busy: boolean; running: number; next: string }> = [];
+    let id = '';
+    host.subscribe((e) => {
+      if (e.event.type !== 'finished' || e.jobId !== id) return;
+      let next: string;
+      try {
+        next = host.start('backup', async () => undefined, { changesMachine: true });
+      } catch (err) {
+        next = (err as RecoveryError).code;
+      }
+      atFinished.push({
+        done: host.events(e.jobId).done,
+        busy: host.runningMachineJob()?.id === e.jobId,
+        running: host.running().filter((j) => j.jobId === e.jobId).length,
+        next,
+      });
+    });
+    const seen = collect(host);
+    // A runbook says `finished` inside its lock; the lock is released after (withJobLock in the CLI and handlers).
+    id = host.start(
+      'restore',
+      async ({ emit }) => {
+        emit({ type: 'log', level: 'info', message: 'restored' });
+        emit({ type: 'finished', ok: true });
+        emit({ type: 'log', level: 'info', message: 'releasing the job lock' });
+        await lockHeld;
+      },
+      { changesMachine: true },
+    );
+    await until(() => seen.find((e) => e.jobId === id && e.event.type === 'log'));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(finished(seen, id)).toBeUndefined();
+    expect(host.events(id)).toMatchObject({ done: false });
+    release();
+    await until(() => finished(seen, id));
+    expect(atFinished).toEqual([{ done: true, busy: false, running: 0, next: expect.stringMatching(/^job-/) }]);
+    // Nothing after `finished`: it is the last event of the job.
+    expect(host.events(id).events.at(-1)!.event.type).toBe('finished');
+    expect(host.events(id).events.map((e) => e.event.type)).toEqual(['log', 'log', 'finished']);
+  });
+
   it('keeps only the latest of consecutive progress events in the replay log', async () => {
     const host = new JobHost();
     const seen = collect(host);

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { RecoveryError } from '../errors.js';
+import { resolveTrusted } from '../util/linked-folder.js';
 import { execFileResult, firstLine } from './exec.js';
 import type { ExecFn, ExecResult, ServiceControl, ServiceDeps, ServiceStatus } from './types.js';
 import { pollUntil } from './wait-for.js';
@@ -33,6 +34,37 @@ export function parseSvStatus(out: string): ServiceStatus {
   return { state: 'unknown', detail: detail || 'sv printed nothing' };
 }
 
+/**
+ * Why `sv -w` must not be run on the service folder `dir`, or null. `-w` makes sv verbose, and a verbose sv runs the
+ * folder's `./check` once the service is up, as the account that runs sv (root): whoever can change the folder, the
+ * way to it or its check (its owner, supervised by a runsv of its own) would have root run a program of its choosing,
+ * named by any profile, an untrusted one too. So the way to the folder, its links, the folder itself and a check in it
+ * must be root's (or this account's) and not writable by group or others. A folder that does not exist is left to
+ * sv, which says so.
+ */
+export function serviceFolderProblem(dir: string): string | null {
+  if (process.platform === 'win32') return null;
+  const me = process.geteuid?.() ?? 0;
+  const why = (e: unknown): string => (e as { why?: string }).why ?? (e as Error).message;
+  const fail = (_place: string, w: string): Error => Object.assign(new Error(w), { why: w });
+  const judge = (p: string, st: { uid: number; mode: number }): string | null =>
+    st.uid !== 0 && st.uid !== me
+      ? `${p} belongs to uid ${st.uid}`
+      : (st.mode & 0o022) !== 0
+        ? `${p} is writable by ${st.mode & 0o002 ? 'everyone' : 'its group'} (mode ${(st.mode & 0o7777).toString(8)})`
+        : null;
+  try {
+    const folder = resolveTrusted(dir, fail);
+    if (folder.st === null) return null;
+    const own = judge(folder.place, folder.st);
+    if (own !== null) return own;
+    const check = resolveTrusted(path.join(dir, 'check'), fail);
+    return check.st === null ? null : judge(check.place, check.st);
+  } catch (e) {
+    return why(e);
+  }
+}
+
 export function runitService(
   name: string,
   timeouts: { stopSeconds: number; startSeconds: number },
@@ -64,6 +96,18 @@ export function runitService(
   }
 
   async function control(verb: 'stop' | 'start', seconds: number): Promise<void> {
+    // Before the stop too: refused only at the start, the service would be left stopped.
+    const unsafe = serviceFolderProblem(dir);
+    if (unsafe !== null) {
+      throw new RecoveryError(
+        'UNSAFE_PATH',
+        `The ${label} is not safe to ${verb} as root: ${unsafe}. sv runs the folder's ./check script as root when it starts the service, so whoever can change it would run a program of their choosing as root. Nothing was stopped or started.`,
+        {
+          hint: `Make the service folder, its check script and every folder and link on the way to it root's and not writable by group or others (chown root:root, chmod go-w), or stop and start the service yourself; then start again.`,
+          details: { dir },
+        },
+      );
+    }
     const r: ExecResult = await exec('sv', ['-w', String(seconds), verb, dir], { timeoutMs: (seconds + 30) * 1000 });
     const out = r.stdout || r.stderr;
     if (r.code === 127)

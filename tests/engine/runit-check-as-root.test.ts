@@ -1,0 +1,129 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serviceFor } from '../../src-main/engine/service/index.js';
+import { asAccountArgs, shAs } from '../helpers/as-account.js';
+import { runCli } from '../helpers/cli.js';
+import { plantedProfile } from '../helpers/planted-profile.js';
+import { rejection } from '../helpers/rejection.js';
+import { ensureTestOwner, restoreTestsBlocked } from '../helpers/restore-driver.js';
+import { requireRunit } from '../helpers/runit.js';
+
+/**
+ * A runit service is stopped and started with `sv -w <s> stop|start <folder>`, and `-w` makes sv verbose: once the
+ * service is up, sv runs the folder's `./check` script, as the account that runs sv (root). A service folder that
+ * another account can change (its own, supervised by a runsv it runs itself) then has root run that account's
+ * program: named by any profile (an untrusted one too, with no command of its own and no --allow-profile-commands),
+ * at every backup and restore. Shown with a real unprivileged account, its own runsv and a check script that
+ * notes who runs it.
+ */
+const USER = 'er-attack2';
+const runit = requireRunit();
+const why = restoreTestsBlocked() ?? (runit.skip ? runit.reason : undefined);
+
+let work: string;
+let acct: string;
+let svc: string;
+let runsv: ChildProcess | undefined;
+const ranAs = (): string => path.join(acct, 'ran-as');
+/** How many times root ran the account's check (it writes the uid that ran it, one line each). */
+const rootRuns = async (): Promise<number> =>
+  (await fsp.readFile(ranAs(), 'utf8').catch(() => '')).split('\n').filter((l) => l === '0').length;
+/** The account starts its own service (its check then runs as the account, which is no harm). */
+const accountStarts = (): void => shAs(USER, 'sv -w 5 start "$1" >/dev/null', svc);
+
+beforeAll(async () => {
+  if (why) return;
+  ensureTestOwner(USER);
+  work = await fsp.mkdtemp(path.join(os.tmpdir(), 'erw-runit-check-'));
+  await fsp.chmod(work, 0o755);
+  acct = path.join(work, 'acct');
+  await fsp.mkdir(acct);
+  shAs(USER, 'true'); // the account exists and can run
+  await fsp.chown(acct, ...(await ids()));
+  svc = path.join(acct, 'svc');
+  // The account's own service: a program that runs, and a check that writes who ran it.
+  shAs(
+    USER,
+    'mkdir "$1" "$1/data" && printf "#!/bin/sh\\nexec sleep 1000\\n" > "$1/run" && ' +
+      'printf "#!/bin/sh\\nid -u >> %s\\nexit 0\\n" "$2" > "$1/check" && chmod 755 "$1/run" "$1/check" && echo x > "$1/data/f"',
+    svc,
+    ranAs(),
+  );
+  runsv = spawn('setpriv', asAccountArgs(USER, 'runsv', svc), { cwd: '/', stdio: 'ignore', detached: true });
+  for (const until = Date.now() + 15_000; !existsSync(path.join(svc, 'supervise', 'ok')); ) {
+    if (Date.now() > until) throw new Error('the account’s runsv did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await new Promise((r) => setTimeout(r, 300));
+});
+afterAll(async () => {
+  if (why) return;
+  if (runsv?.pid !== undefined) {
+    try {
+      process.kill(-runsv.pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  // The service's own sleep, started by the account's runsv.
+  const pid = await fsp.readFile(path.join(svc, 'supervise', 'pid'), 'utf8').catch(() => '');
+  if (/^\d+/.test(pid)) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  await fsp.rm(work, { recursive: true, force: true });
+});
+
+async function ids(): Promise<[number, number]> {
+  const { uidForUser, gidForGroup } = await import('../../src-main/engine/util/system-users.js');
+  return [uidForUser(USER)!, gidForGroup(USER)!];
+}
+
+async function svStatus(): Promise<string> {
+  return (await serviceFor({ manager: 'runit', name: svc, stopTimeoutSeconds: 5, startTimeoutSeconds: 5 }).status())
+    .state;
+}
+
+describe.skipIf(why !== undefined)(`a runit service folder another account can change${why ? ` (${why})` : ''}`, () => {
+  it('is refused before sv stops or starts it: root never runs its check', async () => {
+    accountStarts();
+    expect(await svStatus()).toBe('running');
+    const s = serviceFor({ manager: 'runit', name: svc, stopTimeoutSeconds: 5, startTimeoutSeconds: 5 });
+    const stop = await rejection(s.stop());
+    expect(stop.code).toBe('UNSAFE_PATH');
+    expect(stop.message).toContain(svc);
+    const start = await rejection(s.start());
+    expect(start.code).toBe('UNSAFE_PATH');
+    expect(await rootRuns()).toBe(0);
+    expect(await svStatus()).toBe('running'); // nothing was stopped
+  });
+
+  it('backup --profile with an untrusted profile naming it: exit 4, nothing stopped, the check never runs as root', async () => {
+    accountStarts();
+    expect(await svStatus()).toBe('running');
+    const file = path.join(acct, 'site.json');
+    const raw = JSON.parse(
+      plantedProfile({ id: 'site-app', productName: 'Site App', item: { id: 'Data', path: path.join(svc, 'data') } }),
+    ) as Record<string, unknown>;
+    raw.service = { manager: 'runit', name: svc, stopTimeoutSeconds: 5, startTimeoutSeconds: 5 };
+    delete raw.stopService; // the default: the backup stops the service and starts it again
+    shAs(USER, 'cat > "$1"', file);
+    await fsp.writeFile(file, JSON.stringify(raw)); // root writes through; the file stays the account's
+    const r = await runCli(
+      ['backup', '--profile', file, '--to', path.join(work, 'out'), '--yes', '--state-dir', path.join(work, 'state')],
+      {
+        env: { EDGE_RECOVERY_PDF: 'off' },
+      },
+    );
+    expect(await rootRuns()).toBe(0);
+    expect(r.code, r.stderr + r.stdout).toBe(4);
+    expect(r.stderr).toMatch(/check/);
+    expect(await svStatus()).toBe('running');
+  });
+});
