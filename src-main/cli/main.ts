@@ -537,10 +537,16 @@ export function buildProgram(): Command {
       const { runRestore } = await engine.restore();
       const profile = await cliProfile(o.profile, o);
       if (o.yes !== true && (o.json === true || !process.stdin.isTTY)) {
-        // Said before it happens: without a terminal every question is answered no, so the restore checked and
-        // unpacked the whole backup (an hour for a big one) and only then stopped at "Stop the service".
-        process.stderr.write(
-          'Warning: no terminal to ask on and no --yes: every question of this restore is answered "no", so it stops at the first one (after checking and unpacking the backup, before anything in use is touched). Add --yes to go ahead without questions.\n',
+        // Refused before anything happens (no lock, no journal, nothing unpacked): without anyone to ask, every
+        // question is answered no, so the restore checked and unpacked the whole backup (an hour for a big one)
+        // and only then stopped at "Stop the service". A wrong backup path is still said first.
+        if (!(await (await engine.handMade()).isHandMadeArchive(path.resolve(backup)))) await backupSetAt(backup);
+        throw new RecoveryError(
+          'BAD_INPUT',
+          `${o.json === true ? 'With --json nobody is asked' : 'There is no terminal to ask on'} and --yes was not given: this restore would stop at its first question (such as "stop the service?"), after checking and unpacking the whole backup.`,
+          {
+            hint: 'Add --yes to go ahead without questions (the old folders are kept; --delete-old deletes them), or run the command in a terminal to answer each question. Nothing was changed.',
+          },
         );
       }
       const { passphrase, ageKey } = await passphraseFor(backup, o.passphraseFile);

@@ -21,6 +21,9 @@ describe('rollback of a restore stopped before its swap', () => {
   let backupSummaries: string[];
   let plainBackup: Awaited<ReturnType<typeof runCli>>;
   let noTerminal: Awaited<ReturnType<typeof runCli>>;
+  let noTerminalJson: Awaited<ReturnType<typeof runCli>>;
+  let noTermState: string;
+  let dataBefore: string[];
 
   beforeAll(async () => {
     work = await fsp.mkdtemp(path.join(os.tmpdir(), 'erw-rollback-words-'));
@@ -79,8 +82,13 @@ describe('rollback of a restore stopped before its swap', () => {
     expect(rb2.code, rb2.stderr).toBe(0);
     plainBackup = await runCli(['backup', '--profile', profile, '--to', stick, '--yes'], { env });
     expect(plainBackup.code, plainBackup.stderr).toBe(0);
-    // Without a terminal and without --yes: said at the start, not only once the backup is unpacked.
-    noTerminal = await runCli(['restore', fin.result.setDir, '--profile', profile], { env });
+    // Without a terminal and without --yes: refused at the start, not stopped once the backup is unpacked. Its own
+    // state folder, to see that nothing is written there (no lock, no journal).
+    noTermState = path.join(work, 'state-no-terminal');
+    dataBefore = await fsp.readdir(path.dirname(data));
+    const noTermEnv = { ...env, EDGE_RECOVERY_STATE_DIR: noTermState };
+    noTerminal = await runCli(['restore', fin.result.setDir, '--profile', profile], { env: noTermEnv });
+    noTerminalJson = await runCli(['restore', fin.result.setDir, '--profile', profile, '--json'], { env: noTermEnv });
   }, 300_000);
 
   afterAll(async () => {
@@ -137,10 +145,22 @@ describe('rollback of a restore stopped before its swap', () => {
     expect(said).not.toMatch(/\b1 (files|paths)\b/);
   });
 
-  it('a restore without a terminal and without --yes says first that it will stop at its first question', () => {
-    expect(noTerminal.code).toBe(5);
-    const warning = noTerminal.stderr.indexOf('Warning: no terminal to ask on and no --yes:');
-    expect(warning).toBeGreaterThanOrEqual(0);
-    expect(warning).toBeLessThan(noTerminal.stderr.indexOf('[>] Check the backup'));
+  it('a restore without a terminal (or with --json) and without --yes is refused up front (exit 2), changing nothing', async () => {
+    for (const [r, who] of [
+      [noTerminal, 'There is no terminal to ask on'],
+      [noTerminalJson, 'With --json nobody is asked'],
+    ] as const) {
+      expect(r.code, r.stderr).toBe(2);
+      // --json says it as its error line on stdout, the terminal as "Error: … What to do: …" on stderr.
+      const said = r === noTerminalJson ? JSON.stringify(jsonEvents(r.stdout)) : r.stderr;
+      expect(said).toContain(`${who} and --yes was not given`);
+      expect(said).toMatch(/Add --yes to go ahead without questions.*or run the command in a terminal/);
+      // Refused before the first step: nothing checked, unpacked or asked.
+      expect(r.stdout + r.stderr).not.toContain('Check the backup');
+    }
+    expect(jsonEvents(noTerminalJson.stdout).map((e) => e.type)).toEqual(['error']);
+    // No lock, no journal, no remembered ticket: the state folder was never made; no staging copy beside the data.
+    await expect(fsp.stat(noTermState)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await fsp.readdir(path.join(work, 'machine'))).toEqual(dataBefore);
   });
 });
