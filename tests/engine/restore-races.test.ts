@@ -199,6 +199,27 @@ describe.skipIf(blocked !== undefined)(
       expect(left).toEqual([]);
     }, 600_000);
 
+    it("makes a target's missing folders without following a link the service account put on the way", async () => {
+      // A folder of the service account's on the way to where the profile puts Configuration (not made yet): the
+      // account links a root-only folder by the name of the next folder on the way.
+      const victim = path.join(work, 'root-only-parents');
+      await fsp.mkdir(victim, { mode: 0o700 });
+      const own = path.join(newM.root, 'srv-account');
+      await fsp.mkdir(own, { mode: 0o755 });
+      execFileSync('chown', [`${OWNER}:${OWNER}`, own]);
+      shAs(OWNER, 'ln -s "$2" "$1/data"', own, victim);
+      const moved: Profile = {
+        ...newM.profile,
+        items: newM.profile.items.map((i) =>
+          i.id === 'Configuration' ? { ...i, path: '/srv-account/data/new/Configuration' } : i,
+        ),
+      };
+      const outcome = await restore(moved, driverInteraction('typed-'))
+        .then(() => 'ok')
+        .catch((e: unknown) => (e as { code?: string }).code ?? String(e));
+      expect({ outcome, inVictim: await fsp.readdir(victim) }).toEqual({ outcome: 'UNSAFE_PATH', inVictim: [] });
+    }, 600_000);
+
     it('removes leftover staging folders only in the work folder it judged, never through a link put by its name', async () => {
       // The folder the restored folders go into belongs to the service account (as an install folder may).
       const parent = path.dirname(conf);

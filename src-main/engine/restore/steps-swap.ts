@@ -6,7 +6,7 @@ import { countOf, formatBytes } from '../progress.js';
 import type { Step } from '../runbook/runner.js';
 import { findOpenFiles } from '../service/open-files.js';
 import { manifestLimits } from '../backup/verify-backup.js';
-import { exists, fsyncDir, procFdPath } from '../util/atomic-fs.js';
+import { exists, fsyncDir, makeFoldersTo, procFdPath } from '../util/atomic-fs.js';
 import { ensureFolder, openPrivateDir, removeHeldTree, removeTreeNoFollow } from '../util/safe-delete.js';
 import { byHand, needAgeKey, needManifest, type RestoreCtx } from './context.js';
 import { crashPoint } from './crash-point.js';
@@ -226,7 +226,9 @@ export const extractStep: Step<RestoreCtx> = {
     const targets: Record<string, string> = {};
     await fsp.mkdir(path.dirname(c.store.j.innerManifestFile), { recursive: true, mode: 0o700 });
     for (const i of c.store.j.items) {
-      await fsp.mkdir(path.dirname(i.target), { recursive: true });
+      // The target's folder made as mkdir -p would, but never through a link another account could have put on the
+      // way (the product's account's folder holding a link to a root-only folder): refused before anything changes.
+      await makeFoldersTo(path.dirname(i.target));
       // Root-only (0700): nothing staged is reachable by another account until the swap. A staging folder left by
       // an interrupted run is incomplete by definition: start it afresh (removed inside the work folder judged).
       removeStaging(i, true);

@@ -263,6 +263,82 @@ export async function openDirBelow(base: SafeDir, rel: string[], mode = 0o755): 
 }
 
 /**
+ * Makes the folder `dir` and the folders on the way to it (mode), as `mkdir -p` would, but each one made or entered
+ * through the folder above it held open, and a link on the way followed only when no other account could have put
+ * it there: the link is ours (root's) and so is the folder holding it, which no one else may write (or which is
+ * sticky, as /tmp: no one else may rename our entries). Any other link (one the product's account put in a folder
+ * of its own, to a root-only folder) is refused with UNSAFE_PATH before anything is made where it leads. A system's
+ * own links (/var/run → /run) and an administrator's (a data folder linked to another disk) are root's in root's
+ * folders: followed. Linux (/proc/self/fd); elsewhere a plain recursive mkdir.
+ */
+export async function makeFoldersTo(dir: string, mode = 0o755): Promise<void> {
+  const abs = path.resolve(dir);
+  if (!PROC_FD) {
+    await fsp.mkdir(abs, { recursive: true, mode });
+    return;
+  }
+  const me = process.geteuid?.() ?? 0;
+  const parts = (p: string): string[] => p.split('/').filter((c) => c !== '' && c !== '.');
+  const todo = parts(abs);
+  let cur = await SafeDir.open('/');
+  let shown = '/';
+  let links = 0;
+  try {
+    while (todo.length > 0) {
+      const c = todo.shift()!;
+      const at = c === '..' ? `${cur.self}/..` : cur.at(c);
+      let st = await fsp.lstat(at).catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return null;
+        throw e;
+      });
+      if (st === null) {
+        await fsp.mkdir(at, { mode }).catch((e: NodeJS.ErrnoException) => {
+          if (e.code !== 'EEXIST') throw e;
+        });
+        st = await fsp.lstat(at);
+      }
+      const here = c === '..' ? path.dirname(shown) : path.join(shown, c);
+      if (st.isSymbolicLink()) {
+        const holder = await cur.fh.stat();
+        const holderSafe = holder.uid === me && ((holder.mode & 0o022) === 0 || (holder.mode & 0o1000) !== 0);
+        if (st.uid !== me || !holderSafe) {
+          throw unsafe(
+            here,
+            `is a link on the way to ${abs} that another account could have put there (the link's owner is uid ${st.uid}, the folder holding it uid ${holder.uid}, mode ${(holder.mode & 0o7777).toString(8)}): it is not followed, so no folder was made where it leads`,
+          );
+        }
+        if (++links > 40) throw unsafe(here, `leads through more than 40 links on the way to ${abs}`);
+        const to = await fsp.readlink(at);
+        todo.unshift(...parts(to));
+        if (to.startsWith('/')) {
+          await cur.close();
+          cur = await SafeDir.open('/');
+          shown = '/';
+        }
+        continue;
+      }
+      if (!st.isDirectory()) {
+        throw new RecoveryError(
+          'UNSAFE_PATH',
+          `${here} is not a folder, so ${abs} cannot be made: nothing was written there.`,
+          {
+            hint: 'Something else is where a folder is expected: check it, then start again.',
+            details: { path: here },
+          },
+        );
+      }
+      // Opened without following: a link put by the name since the look above is refused, not followed.
+      const next = await SafeDir.open(at, here);
+      await cur.close();
+      cur = next;
+      shown = here;
+    }
+  } finally {
+    await cur.close();
+  }
+}
+
+/**
  * The filesystem a folder was judged on (host/page-paths.ts: a stick the page chose). Checked on the open folder
  * before the first write: a stick unmounted and replaced by a folder, or a link, since the check is refused.
  */
