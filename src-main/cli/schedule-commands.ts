@@ -55,15 +55,31 @@ function selfCommand(): string[] {
   const script = process.argv[1] ? path.resolve(process.argv[1]) : '';
   if (!script) return [process.execPath];
   // `--import tsx` (from sources) must resolve from any folder: the scheduler starts us in /.
-  const args = process.execArgv.map((a, i, all) => {
-    if (all[i - 1] !== '--import' || path.isAbsolute(a) || a.startsWith('file:')) return a;
+  const resolved = (a: string): string => {
+    if (path.isAbsolute(a) || a.startsWith('file:')) return a;
     try {
       return fileURLToPath(import.meta.resolve(a));
     } catch {
       return a;
     }
+  };
+  const args = process.execArgv.map((a, i, all) => {
+    if (all[i - 1] === '--import') return resolved(a);
+    const eq = /^--import=(.*)$/s.exec(a);
+    return eq ? `--import=${resolved(eq[1]!)}` : a;
   });
   return [process.execPath, ...args, script];
+}
+
+/** The file one word of the command names: the word, or an option's value (`--require=/x.cjs`, `--import=file:…`). */
+function fileNamedBy(part: string): string {
+  const value = /^--?[A-Za-z][\w-]*=(.*)$/s.exec(part)?.[1] ?? part;
+  if (!value.startsWith('file:')) return value;
+  try {
+    return fileURLToPath(value);
+  } catch {
+    return value;
+  }
 }
 
 /**
@@ -76,7 +92,8 @@ async function refuseCommandOthersCanChange(command: readonly string[]): Promise
   if (process.platform === 'win32') return;
   const { resolveTrusted } = await import('../engine/util/linked-folder.js');
   for (const part of command) {
-    const file = part.startsWith('file:') ? fileURLToPath(part) : part;
+    // Node's switches name files too, in either form (`--require /x.cjs`, `--require=/x.cjs`): each is loaded as root.
+    const file = fileNamedBy(part);
     if (!path.isAbsolute(file) || !existsSync(file)) continue;
     const fail = (place: string, why: string) =>
       new RecoveryError(

@@ -40,7 +40,7 @@ export function progressLine(p: Progress): string {
  */
 export function terminalSink(opts: { json: boolean }): EventSink {
   // Without a terminal (a log, a pipe): a progress line every 5 s from a step's start, and its last state when the
-  // step ends if any was printed. The first event went out at once: "starting: 0 B, 0 files" in every log, and a
+  // step ends if any was printed. The first event went out at once: "starting: 0 bytes, 0 files" in every log, and a
   // small backup's "unpacking: 100% 33.3 KiB of 33.3 KiB, 0/8 files" (bytes are read before entries are counted)
   // above "Unpacked 8 files".
   let lastProgress = 0;

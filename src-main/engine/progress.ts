@@ -1,3 +1,6 @@
+// Sizes are written by the one rule the wizard's screens use too.
+export { formatBytes } from '../shared/size.js';
+
 /** Progress of a long job, emitted at least 4 times a second while it runs. */
 export interface Progress {
   /** What is being done now, in a few words ("archiving", "verifying", "unpacking"). */
@@ -93,17 +96,6 @@ export class ProgressMeter {
 /** `1 file`, `3 files`: a count with its noun, for messages a technician reads (never "file(s)"). */
 export function countOf(n: number, noun: string, plural = `${noun}s`): string {
   return `${n} ${n === 1 ? noun : plural}`;
-}
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
 }
 
 export function formatDuration(seconds: number): string {

@@ -1,18 +1,10 @@
 /** Plain-words formatting for sizes, rates and times; pure so tests and every screen agree. */
 
-// Binary units, like the engine's own summaries ("483.9 KiB"), so one screen never mixes KB and KiB.
-const UNITS = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'] as const;
+import { formatBytes as sizeText } from '../../src-main/shared/size.js';
 
+/** A size by the engine's own rule (src-main/shared/size.ts), so a step's summary and the meter beside it agree. */
 export function formatBytes(n: number | null | undefined): string {
-  if (n === null || n === undefined || !Number.isFinite(n)) return 'unknown size';
-  if (n < 1024) return `${n} ${n === 1 ? 'byte' : 'bytes'}`;
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < UNITS.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${UNITS[i]}`;
+  return n === null || n === undefined ? 'unknown size' : sizeText(n);
 }
 export function formatRate(bytesPerSecond: number): string {
   return `${formatBytes(Math.max(0, Math.round(bytesPerSecond)))}/s`;

@@ -35,7 +35,7 @@ describe('command-line words on bad input', () => {
     await fsp.mkdir(dir);
     const p = await runCli(['practice', '--yes', '--keep', '--dir', dir]);
     expect(p.code, p.stderr).toBe(0);
-    // Without a terminal, no progress line at a step's very start ("starting: 0 B, 0 files") nor a file count
+    // Without a terminal, no progress line at a step's very start ("starting: 0 bytes, 0 files") nor a file count
     // that reads "0/8 files" at 100% above "Unpacked 8 files": these steps take less than the 5 s between lines.
     expect(p.stderr).not.toMatch(/^ {2}[a-z ]+: .*B\/s/m);
     const [sandbox] = await fsp.readdir(dir);

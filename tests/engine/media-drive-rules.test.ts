@@ -116,7 +116,7 @@ describe('drive rules', () => {
     expect(v.status).toBe('hidden');
     expect(v.reasons.map((r) => r.code)).toEqual(['NOT_ENOUGH_SPACE']);
     expect(v.reasons[0]!.message).toBe(
-      'Only 1.0 GB free; the backup needs about 2.0 GB. Free some space or use another stick.',
+      'Only 954 MiB free; the backup needs about 1.9 GiB. Free some space or use another stick.',
     );
   });
 

@@ -121,7 +121,7 @@ describe('buildReport', () => {
     expect(html).toContain('Check the service log.');
     expect(html).toContain('<td>PI Server</td><td>PI Web API</td><td>password</td>');
     expect(html).toContain('5 min 30 s');
-    expect(html).toContain('941.9 MiB (987,654,321 bytes)');
+    expect(html).toContain('942 MiB (987,654,321 bytes)');
   });
 
   it('writes JSON with exactly the declared fields, even when callers pass objects carrying more', () => {

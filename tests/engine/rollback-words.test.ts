@@ -138,10 +138,10 @@ describe('rollback of a restore stopped before its swap', () => {
     const said = [...backupSummaries, status.stdout, plainBackup.stdout, plainBackup.stderr].join('\n');
     expect(said).toContain('Folders found: 1 file,');
     expect(said).toContain('The 1 file read back from the medium matches its checksum.');
-    expect(said).toContain('1 file (8 B) to unpack and check');
-    expect(said).toContain('Unpacked 1 file (8 B)');
-    expect(said).toMatch(/Wrote 1 file, \d+ B \(1 file, 8 B of data\)/);
-    expect(said).toMatch(/device \S+, 1 file, 8 B, 1 part/);
+    expect(said).toContain('1 file (8 bytes) to unpack and check');
+    expect(said).toContain('Unpacked 1 file (8 bytes)');
+    expect(said).toMatch(/Wrote 1 file, \d+ bytes \(1 file, 8 bytes of data\)/);
+    expect(said).toMatch(/device \S+, 1 file, 8 bytes, 1 part/);
     expect(said).not.toMatch(/\b1 (files|paths)\b/);
   });
 

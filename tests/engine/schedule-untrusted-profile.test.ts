@@ -103,6 +103,38 @@ describe.skipIf(blocked !== undefined)(
       expect(existsSync(cron)).toBe(true);
     });
 
+    it('schedule install refuses a Node switch naming a file others can change, in either form (--require=<file>)', async (ctx) => {
+      // Started from sources or with a preload, the timer's command carries node's switches: each file they name is
+      // loaded as root every night. `--require <file>` was judged; `--require=<file>` was written into the cron line.
+      const hook = path.join(dir, 'shared', 'hook.cjs');
+      await fsp.writeFile(hook, '');
+      const ir = path.join(dir, 'install-root-switches');
+      const cron = path.join(ir, 'etc', 'cron.d', 'edge-recovery-backup-eds-linux');
+      const args = [
+        'schedule',
+        'install',
+        '--profile',
+        'eds-linux',
+        '--to',
+        path.join(dir, 'stick'),
+        '--every',
+        'daily',
+      ];
+      const where = ['--scheduler', 'cron', '--install-root', ir];
+      const plain = await runCli([...args, ...where, '--dry-run']);
+      // Where this checkout itself is not root's, every install is refused for its own script: nothing to tell apart.
+      if (/^Warning: The scheduler would run/m.test(plain.stderr)) return ctx.skip();
+      expect(plain.code, plain.stderr).toBe(0);
+      for (const nodeArgs of [['--require', hook], [`--require=${hook}`]]) {
+        const dry = await runCli([...args, ...where, '--dry-run'], { nodeArgs });
+        expect(dry.code, dry.stderr).toBe(0);
+        expect(dry.stderr, nodeArgs.join(' ')).toContain(`Warning: The scheduler would run ${hook} as root`);
+        const r = await runCli([...args, ...where], { nodeArgs });
+        expect(r.code, `${nodeArgs.join(' ')}: ${r.stderr}`).toBe(4);
+        expect(existsSync(cron)).toBe(false);
+      }
+    });
+
     it('schedule install refuses to set it up (exit 4) and writes no unit', async () => {
       const r = await runCli(
         ['schedule', 'install', ...common(), '--every', 'daily', '--scheduler', 'cron', '--install-root', installRoot],

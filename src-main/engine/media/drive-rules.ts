@@ -3,6 +3,7 @@
  * confirmation all ask these rules, so a drive is never "fine" in one place and hidden in another.
  * There is deliberately no notion of a default drive: the technician always picks one.
  */
+import { formatBytes } from '../../shared/size.js';
 
 export interface DriveMountFacts {
   path: string;
@@ -81,17 +82,6 @@ const HIDING: ReadonlySet<DriveReasonCode> = new Set([
 
 export function isHidingReason(code: DriveReasonCode): boolean {
   return HIDING.has(code);
-}
-
-export function formatBytes(n: number): string {
-  const units = ['bytes', 'KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i += 1;
-  }
-  return i === 0 ? `${n} bytes` : `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
 /** Windows paths compare case-insensitively with either slash; POSIX paths exactly. */

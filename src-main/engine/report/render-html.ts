@@ -1,3 +1,4 @@
+import { formatBytes } from '../../shared/size.js';
 import type { ReportData, ReportStep } from './types.js';
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -69,15 +70,9 @@ const STATE_TEXT: Record<ReportStep['state'], string> = {
   skipped: 'Skipped',
 };
 
+/** "941.9 MiB" is not enough for a ticket: the size by the one rule, then exactly ("942 MiB (987,654,321 bytes)"). */
 export function formatBytesIec(n: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i += 1;
-  }
-  return i === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[i]} (${n.toLocaleString('en-US')} bytes)`;
+  return n < 1024 ? formatBytes(n) : `${formatBytes(n)} (${n.toLocaleString('en-US')} bytes)`;
 }
 
 function duration(from: string, to: string): string {
