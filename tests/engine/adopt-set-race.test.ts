@@ -11,12 +11,13 @@ import {
   accountStick,
   asAccountArgs,
   giveTo,
+  runAsAtFirstDirOpen,
   swapOnFirstOpen,
   expectHeldReadAfterSwap,
 } from '../helpers/as-account.js';
 import { isRoot } from '../helpers/datasets.js';
 import { handProfile } from '../helpers/hand-product.js';
-import { skipLoopTests, type LoopMount } from '../helpers/loop-device.js';
+import { createLoopMount, fatStickUnavailable, skipLoopTests, type LoopMount } from '../helpers/loop-device.js';
 import { ensureTestOwner } from '../helpers/restore-driver.js';
 
 /**
@@ -101,6 +102,48 @@ describe.skipIf(!isRoot || skipLoopTests)('adopt onto a stick another account ma
     await fsp.rm(edge, { force: true });
     await fsp.rename(`${edge}.aside`, edge);
   }, 180_000);
+
+  it.skipIf(fatStickUnavailable !== null)(
+    'measures the split size on the device folder it holds, not where its path leads once swapped for a link',
+    async () => {
+      // Where the account's link leads: a FAT32 stick's folder of the device's name (there, parts would be split).
+      const fat = await createLoopMount(40, { fs: 'fat32' });
+      const edge = path.join(stick.mountpoint, 'EdgeRecovery');
+      try {
+        await fsp.mkdir(path.join(fat.mountpoint, 'hand-made'));
+        // At the first open of the device folder (adopt holding it): EdgeRecovery moved aside, a link by its name.
+        const watcher = await runAsAtFirstDirOpen(
+          OWNER,
+          path.join(edge, 'hand-made'),
+          'mv "$1" "$1.aside" && ln -s "$2" "$1"',
+          edge,
+          fat.mountpoint,
+        );
+        const logs: string[] = [];
+        const io: RunbookIO = {
+          emit: (e) => {
+            if (e.type === 'log') logs.push(e.message);
+          },
+          interaction: autoConfirm,
+        };
+        const profile = parseProfile(handProfile({ items: ['Configuration'] }), 'test');
+        await runAdopt({ source: archive, profile, to: stick.mountpoint }, io).catch(() => undefined);
+        const events = await watcher.stop();
+        // The swap landed at that open (else this proves nothing); the stick the set goes on is ext4: no split.
+        // Before: the FAT32 folder the link led to was measured ("… is vfat: files are limited …, so the archive
+        // is split").
+        expect({ events: events.slice(0, 2), split: logs.filter((l) => l.includes('split')) }).toEqual({
+          events: ['open', 'swapped'],
+          split: [],
+        });
+      } finally {
+        await fsp.rm(edge, { force: true });
+        await fsp.rename(`${edge}.aside`, edge).catch(() => undefined);
+        await fat.cleanup();
+      }
+    },
+    180_000,
+  );
 
   it('reads the set back from the folder it holds, never through a link swapped in after its check', async () => {
     const edge = path.join(stick.mountpoint, 'EdgeRecovery');

@@ -186,10 +186,13 @@ def allow(efd):
     os.close(efd)
 `;
 
-/** Root's watcher (runAsAtFirstOpen): argv = the file, then setpriv's arguments and the account's command. */
+/**
+ * Root's watcher (runAsAtFirstOpen, runAsAtFirstDirOpen): argv = the file or folder, the fanotify mask, then setpriv's
+ * arguments and the account's command.
+ */
 const RUN_AT_OPEN = `${FAN_PRELUDE}
-target, account = sys.argv[1], sys.argv[2:]
-mark(target, 0x10000)
+target, mask, account = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+mark(target, mask)
 done = False
 print('ready', flush=True)
 for efd in opens():
@@ -213,7 +216,34 @@ export async function runAsAtFirstOpen(
   script: string,
   ...args: string[]
 ): Promise<{ stop(): Promise<string[]> }> {
-  return startWatcher([RUN_AT_OPEN, file, ...asAccountArgs(user, 'sh', '-c', script, 'sh', ...args)]);
+  return startWatcher([
+    RUN_AT_OPEN,
+    file,
+    String(FAN_OPEN_PERM),
+    ...asAccountArgs(user, 'sh', '-c', script, 'sh', ...args),
+  ]);
+}
+
+/** FAN_OPEN_PERM, and FAN_ONDIR: a folder's own opens are reported too. */
+const FAN_OPEN_PERM = 0x10000;
+const FAN_ONDIR = 0x40000000;
+
+/**
+ * runAsAtFirstOpen for the folder `dir` itself: the script runs (and ends) at the first open of that folder by
+ * anyone (the folder held by its inode, whatever its path names later), before the open is let through.
+ */
+export async function runAsAtFirstDirOpen(
+  user: string,
+  dir: string,
+  script: string,
+  ...args: string[]
+): Promise<{ stop(): Promise<string[]> }> {
+  return startWatcher([
+    RUN_AT_OPEN,
+    dir,
+    String(FAN_OPEN_PERM | FAN_ONDIR),
+    ...asAccountArgs(user, 'sh', '-c', script, 'sh', ...args),
+  ]);
 }
 
 /** Root's watcher (runAsAtNthOpenIn): argv = the folder, the name, n, then setpriv's arguments and the command. */

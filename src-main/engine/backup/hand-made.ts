@@ -264,7 +264,8 @@ export async function runAdopt(o: AdoptOptions, io: RunbookIO): Promise<AdoptRes
               const stamp = backupStamp(st?.mtime ?? new Date());
               let name = `Backup_${o.profile.id}_${stamp}`;
               for (let n = 2; (await dir.lstat(name)) !== null; n++) name = `Backup_${o.profile.id}_${stamp}_${n}`;
-              const split = await splitSizeFor(dir.dir, o.splitSize);
+              // Measured on the folder held, where the set goes: its path may name another filesystem by now.
+              const split = await splitSizeFor(dir.self, o.splitSize, dir.dir);
               c.splitSize = split.splitSize;
               if (split.note !== null) s.log(split.note);
               c.setDir = path.join(dir.dir, name);

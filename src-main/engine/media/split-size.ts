@@ -14,15 +14,16 @@ export interface SplitChoice {
 
 /**
  * The part size for an archive written to `to` (which need not exist yet): the technician's `--split-size`,
- * capped by the largest file the stick's filesystem takes (FAT32 splits by itself).
+ * capped by the largest file the stick's filesystem takes (FAT32 splits by itself). `to` may be a folder held open
+ * (SafeDir.self, measured whatever its path names by then), named `shownAs` in the note.
  */
-export async function splitSizeFor(to: string, requested: number | undefined): Promise<SplitChoice> {
+export async function splitSizeFor(to: string, requested: number | undefined, shownAs = to): Promise<SplitChoice> {
   const fs = await filesystemOf(to);
   if (fs.maxFileSize === null) return { splitSize: requested, note: null };
   const cap = Math.min(FAT_PART, fs.maxFileSize);
   return {
     splitSize: requested === undefined ? cap : Math.min(requested, cap),
-    note: `${to} is ${fs.fsType}: files are limited to ${formatBytes(fs.maxFileSize)}, so the archive is split.`,
+    note: `${shownAs} is ${fs.fsType}: files are limited to ${formatBytes(fs.maxFileSize)}, so the archive is split.`,
   };
 }
 
