@@ -9,7 +9,7 @@ import { cronFile } from '../../src-main/engine/schedule/cron-entry.js';
 import { findInstalled, installSchedule, planInstall, removeSchedule } from '../../src-main/engine/schedule/install.js';
 import { parseAt, parseDuration, parseEvery, type ScheduleTime } from '../../src-main/engine/schedule/interval.js';
 import { logScheduledRun } from '../../src-main/engine/schedule/run-log.js';
-import type { ScheduleSpec } from '../../src-main/engine/schedule/spec.js';
+import { runArgs, type ScheduleSpec } from '../../src-main/engine/schedule/spec.js';
 import { systemdUnits } from '../../src-main/engine/schedule/systemd-units.js';
 import { windowsQuote, windowsTaskXml } from '../../src-main/engine/schedule/windows-task.js';
 import type { ExecFn } from '../../src-main/engine/service/types.js';
@@ -118,8 +118,31 @@ describe('cron fallback', () => {
   it('spreads the start itself (cron has no randomized delay) and escapes % for cron', () => {
     const c = cronFile(spec({ passphraseFile: "/root/it's 100%" }));
     expect(c.line).toContain('--random-delay 15min');
-    expect(c.line).toContain(`'/root/it'\\''s 100\\%'`);
+    expect(c.line).toContain(`'/root/it'\\''s 100'\\%''`);
     expect(c.name).toMatch(/^[A-Za-z0-9_-]+$/); // cron ignores /etc/cron.d files with dots
+  });
+
+  it('every argument reaches the program as written, through cron (%, \\%, quotes) and /bin/sh', () => {
+    // A folder or file name with a backslash before a % ended the command there: cron took "\\%" as a kept backslash
+    // and a % that starts the standard input, and /bin/sh was left an unterminated quote, so no backup ever ran.
+    const tricky = ["/media/it's 100%", '/media/a\\%b', '/media/a\\\\%%b\\', "/x/'%'\\", '/x/50% off/\\'];
+    const printer = ['/bin/sh', '-c', 'printf "%s\\0" "$@"', 'sh'];
+    for (const to of tricky) {
+      const s = spec({ to, passphraseFile: `${to}-pass`, command: printer });
+      const line = cronFile(s).line;
+      const r = spawnSync('/bin/sh', ['-c', cronCommand(line.split(' ').slice(6).join(' '))], { encoding: 'utf8' });
+      expect(r.stdout.split('\0').slice(0, -1), `${to}: ${line}`).toEqual(runArgs(s, { randomDelayInProcess: true }));
+    }
+  });
+
+  it('reads a folder with a % back as written (the emergency kit names it)', async () => {
+    const root = await fsp.mkdtemp(path.join(os.tmpdir(), 'sched-cron-'));
+    try {
+      await installSchedule(spec({ to: '/media/50% off' }), 'cron', { root });
+      expect((await findInstalled('eds-linux', 'cron', { root }))?.command).toContain(`--to '/media/50% off'`);
+    } finally {
+      await fsp.rm(root, { recursive: true, force: true });
+    }
   });
 
   it('installs for real under a root, reads it back, and removes it', async () => {
@@ -141,6 +164,27 @@ describe('cron fallback', () => {
     }
   });
 });
+
+/**
+ * The command line as cron hands it to /bin/sh (Vixie/ISC cron's do_command.c, Debian's cron): a backslash before a %
+ * leaves the % (the backslash dropped); any other backslash stays and escapes nothing after it; the first other %
+ * ends the command (the rest is its standard input).
+ */
+function cronCommand(cmd: string): string {
+  let out = '';
+  let escaped = false;
+  for (const ch of cmd) {
+    if (escaped) {
+      escaped = false;
+      out = ch === '%' ? out.slice(0, -1) + ch : out + ch;
+      continue;
+    }
+    if (ch === '%') break;
+    escaped = ch === '\\';
+    out += ch;
+  }
+  return out;
+}
 
 /** Every element path of an XML document with the shape of its text ("true", "PT1H", "2023-10-17T14:55:00" …). */
 function xmlShape(xml: string): Map<string, Set<string>> {

@@ -1,10 +1,15 @@
 import { cronFields, describeSchedule } from './interval.js';
 import { runArgs, scheduleName, type ScheduleSpec } from './spec.js';
 
-/** One word for /bin/sh: single-quoted unless plainly safe. cron itself turns an unescaped % into a newline. */
+/**
+ * One word for /bin/sh: single-quoted unless plainly safe. cron itself ends the command at an unescaped % (the rest
+ * is its standard input), and takes a backslash before a % for that escape only when the backslash is not escaped
+ * itself: "\\%" keeps both backslashes and ends the command. So every % goes outside the quotes as \% between
+ * quotes ('a'\%'b'), where the character before it is always a quote.
+ */
 export function shellQuote(arg: string): string {
   const q = /^[A-Za-z0-9_@+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-  return q.replace(/%/g, '\\%');
+  return q.replace(/%/g, `'\\%'`);
 }
 
 /**

@@ -194,7 +194,8 @@ export async function findInstalled(
     if (text === null) return null;
     const line = text.split('\n').find((l) => /^\S+ \S+ \S+ \S+ \S+ root /.test(l)) ?? '';
     const m = /^(\S+ \S+ \S+ \S+ \S+) root (.*)$/.exec(line);
-    return { kind, files: [file], when: m?.[1] ?? '?', command: m?.[2] ?? '?' };
+    // As /bin/sh gets it: cron's escape of a % (written between quotes, 'a'\%'b', see shellQuote) undone.
+    return { kind, files: [file], when: m?.[1] ?? '?', command: m?.[2]?.replace(/'\\%'/g, '%') ?? '?' };
   }
   const exec = deps.exec ?? execFileResult;
   const r = await exec('schtasks', ['/Query', '/TN', taskPath(profileId), '/XML'], { timeoutMs: 30_000 });
