@@ -257,7 +257,13 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
 
     'drives.eject': async ({ target }) => {
       if (practice && path.resolve(target) === path.resolve(practice.stickDir)) {
-        return { ok: true, message: 'The practice stick is a folder on this computer: there is nothing to remove.' };
+        // What the button does with a real stick, since the practice is where a technician learns it.
+        return {
+          ok: true,
+          message:
+            `Practice: the "stick" is the folder ${practice.stickDir} on this computer, so nothing was unmounted and there is nothing to pull out. ` +
+            'With a real stick, this button writes out what is still cached, unmounts the stick and powers it off: pull it out only when the wizard (on Windows, Windows itself) says it is safe. Pulled out earlier, the backup on it can be incomplete.',
+        };
       }
       // Only what the drive rules list as a removable drive (by device or mount point): the page must not be
       // able to unmount any other filesystem of this machine.

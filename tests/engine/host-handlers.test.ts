@@ -93,6 +93,17 @@ describe('handler table', () => {
     expect(refs).not.toContain('eds-linux'); // a real product: practice jobs lock and journal in the sandbox
   });
 
+  it("'Safely remove the stick' in practice says the stick is a folder, and what the button does with a real one", async () => {
+    const r = await ok<{ ok: boolean; message: string }>('drives.eject', { target: practice.stickDir });
+    expect(r.ok).toBe(true);
+    expect(r.message).toContain(`the "stick" is the folder ${practice.stickDir} on this computer`);
+    expect(r.message).toMatch(/nothing was unmounted and there is nothing to pull out/);
+    expect(r.message).toMatch(/With a real stick, this button .* unmounts the stick and powers it off/);
+    expect(r.message).toMatch(/pull it out only when the wizard .* says it is safe/);
+    // The folder is untouched: the practice goes on with its restore from it.
+    expect((await fsp.stat(practice.stickDir)).isDirectory()).toBe(true);
+  });
+
   it('plans the old practice machine: sizes, a running service and no rights problems', async () => {
     const plan = await ok<ProfilePlan>('profiles.plan', {
       profileRef: practice.old.profileRef,

@@ -195,6 +195,8 @@ export async function readArchive(
   /** Every part so far was read with O_DIRECT from its first byte to its last. */
   let allDirect = direct;
   let partIndex = 0;
+  /** The last read's byte count, held back from the meter until the entries it holds have been handled. */
+  let lastBytes = 0;
   /**
    * One part, hashed (and fed on, when `consume`) chunk by chunk. The next chunk is read on the thread pool while
    * this thread hashes and feeds the current one: read synchronously, each 1 MiB waited ~1.2 ms here for the
@@ -281,7 +283,10 @@ export async function readArchive(
           readNext(into, pos);
         }
         hash.update(got.subarray(0, n));
-        meter.add(n);
+        // The archive's last bytes count once every entry in them has been handled (below): read, they are not
+        // checked yet, and a backup smaller than one read was "100 %" read back with 0 files checked.
+        if (consume && pos >= p.size && partIndex === parts.length - 1) lastBytes = n;
+        else meter.add(n);
         if (consume) await feed(got.subarray(0, n), () => pool.push(got));
       }
     } finally {
@@ -304,6 +309,7 @@ export async function readArchive(
     }
     await inflate.end();
     tar.finish();
+    meter.add(lastBytes);
     // Every read is done and zlib has let go of every buffer: they serve the next read.
     for (const b of [...pool, ...pair]) if (spare.length < SPARE_MAX) spare.push(b);
     pool.length = 0;
