@@ -10,9 +10,16 @@ import { autoConfirm, type RunbookIO } from '../../src-main/engine/runbook/runne
 import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
 import { isRoot } from '../helpers/datasets.js';
 import { handProfile } from '../helpers/hand-product.js';
-import { skipLoopTests, type LoopMount } from '../helpers/loop-device.js';
+import { createLoopMount, fatStickUnavailable, skipLoopTests, type LoopMount } from '../helpers/loop-device.js';
 import { ensureTestOwner } from '../helpers/restore-driver.js';
-import { accountStick, asAccountArgs, shAs, swapOnFirstOpen, expectHeldReadAfterSwap } from '../helpers/as-account.js';
+import {
+  accountStick,
+  asAccountArgs,
+  runAsAtFirstDirOpen,
+  shAs,
+  swapOnFirstOpen,
+  expectHeldReadAfterSwap,
+} from '../helpers/as-account.js';
 
 /**
  * A backup writes on a stick another account may write: its own ext4 stick (the stick's top folder is that
@@ -66,6 +73,7 @@ describe.skipIf(!isRoot || skipLoopTests)('a backup onto a stick another account
     n: string,
     onStep: (id: string, state: string) => void,
     to?: { path: string; typed: true },
+    onLog?: (message: string) => void,
   ): Promise<string> {
     const profile = parseProfile(
       {
@@ -87,6 +95,7 @@ describe.skipIf(!isRoot || skipLoopTests)('a backup onto a stick another account
     const io: RunbookIO = {
       emit: (e) => {
         if (e.type === 'step') onStep(e.step.id, e.step.state);
+        if (e.type === 'log') onLog?.(e.message);
       },
       interaction: autoConfirm,
     };
@@ -120,6 +129,48 @@ describe.skipIf(!isRoot || skipLoopTests)('a backup onto a stick another account
       await fsp.rm(sub, { force: true });
     }
   }, 120_000);
+
+  it.skipIf(fatStickUnavailable !== null)(
+    'measures free space and the split size on the --to folder it holds, not where its path leads once swapped',
+    async () => {
+      // The account's folder on its stick, where the technician types --to; where its link will lead: a FAT32
+      // stick's folder (there, parts would be split).
+      const sub = path.join(stick.mountpoint, 'site-2');
+      asOwner('mkdir "$1"', sub);
+      const fat = await createLoopMount(40, { fs: 'fat32' });
+      try {
+        // At the first open of the --to folder (the backup holding it): moved aside, a link by its name.
+        const watcher = await runAsAtFirstDirOpen(
+          OWNER,
+          sub,
+          'mv "$1" "$1.aside" && ln -s "$2" "$1"',
+          sub,
+          fat.mountpoint,
+        );
+        const logs: string[] = [];
+        const outcome = await backup(
+          'measure',
+          () => undefined,
+          { path: sub, typed: true },
+          (m) => logs.push(m),
+        );
+        const events = await watcher.stop();
+        // The swap landed at that open (else this proves nothing); the folder held is on the ext4 stick: no split.
+        // Before: the FAT32 folder the link led to was measured ("… is vfat: files are limited …, so the archive is
+        // split"). The backup then stops at the link (UNSAFE_PATH) as before.
+        expect({ outcome, events: events.slice(0, 2), split: logs.filter((l) => l.includes('split')) }).toEqual({
+          outcome: 'UNSAFE_PATH',
+          events: ['open', 'swapped'],
+          split: [],
+        });
+      } finally {
+        await fsp.rm(sub, { force: true });
+        await fsp.rm(`${sub}.aside`, { recursive: true, force: true });
+        await fat.cleanup();
+      }
+    },
+    120_000,
+  );
 
   it("writes the product's file only into the set folder it made, never through a link swapped in for it", async () => {
     const victim = await rootOnly('root-only-set');

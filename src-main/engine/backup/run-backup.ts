@@ -238,14 +238,21 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       c.items = c.items.filter((i) => c.sizes.has(i.id));
       // Before anything is made there: an unmounted stick's folder is the system disk's (see unmountedMedium).
       await refuseUnmountedMedium(c.o.to, 'backup');
-      // Made without following a link below the stick's mount point (a folder of the stick's owner linked to /etc).
-      await openMediumFolder(c.o.to, [])
-        .then((d) => d.close())
-        .catch((e: unknown) => {
-          throw toRecoveryError(e, c.o.to);
-        });
+      // Made without following a link below the stick's mount point (a folder of the stick's owner linked to /etc),
+      // and measured (free space, the filesystem's largest file) on the folder held: its path may name another
+      // filesystem by then.
+      const top = await openMediumFolder(c.o.to, []).catch((e: unknown) => {
+        throw toRecoveryError(e, c.o.to);
+      });
+      let space: Awaited<ReturnType<typeof freeSpace>>;
+      let split: Awaited<ReturnType<typeof splitSizeFor>>;
+      try {
+        space = await freeSpace(top.self);
+        split = await splitSizeFor(top.self, c.o.splitSize, c.o.to);
+      } finally {
+        await top.close();
+      }
       const need = estimateArchiveBytes(c.sizes.values());
-      const space = await freeSpace(c.o.to);
       if (space.freeBytes < need) {
         throw new RecoveryError(
           'NOT_ENOUGH_SPACE',
@@ -253,7 +260,6 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
           { hint: 'Use a larger stick or free some space. Nothing was changed.' },
         );
       }
-      const split = await splitSizeFor(c.o.to, c.o.splitSize);
       c.splitSize = split.splitSize;
       if (split.note !== null) s.log(split.note);
       for (const pc of c.o.profile.prechecks.filter((p) => p.when.includes('backup'))) {
