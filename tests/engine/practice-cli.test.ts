@@ -51,6 +51,37 @@ describe('edge-recovery practice (Edge Data Store) from the CLI', () => {
     expect(existsSync(path.join(setDir!, 'manifest.json'))).toBe(true);
     expect(existsSync(path.join(setDir!, 'SHA256SUMS'))).toBe(true);
 
+    // The practice backup restored with a built-in profile is refused (its profile is "eds-practice", a file of the
+    // sandbox); what to do names a --profile the CLI takes (it said 'the profile "eds-practice"', not an id of ours).
+    const wrong = await runCli([
+      'restore',
+      setDir!,
+      '--profile',
+      'eds-linux',
+      '--yes',
+      '--state-dir',
+      path.join(dir, 's1'),
+    ]);
+    expect(wrong.code, wrong.stderr.slice(-2000)).toBe(4);
+    expect(wrong.stderr).toContain(
+      'The backup was made with the profile "eds-practice", but this restore uses "eds-linux".',
+    );
+    const todo = /^What to do: .*\((--profile \S+ --root \S+ --allow-profile-commands)\b/m.exec(wrong.stderr)?.[1];
+    expect(todo, wrong.stderr.slice(-1000)).toBe(
+      `--profile ${path.join(kept!, 'replacement', 'profile.json')} --root ${path.join(kept!, 'replacement', 'root')} --allow-profile-commands`,
+    );
+    // Given as said, the restore gets past its compatibility check (profile included): killed at the next step's
+    // start, before anything is changed (the appliance is stopped, so its version is taken as given).
+    const given = await runCli(
+      ['restore', setDir!, ...todo!.split(' '), '--allow-other-device', '--allow-version-mismatch', '--yes'].concat([
+        '--state-dir',
+        path.join(dir, 's2'),
+      ]),
+      { env: { EDGE_RECOVERY_CRASH_AT: 'before-journal:step-start:prechecks' } },
+    );
+    expect(given.signal, given.stderr.slice(-2000)).toBe('SIGKILL');
+    expect(given.stderr).toMatch(/\[x\] Check the backup fits this machine/);
+
     // Both practice appliances were stopped: their APIs no longer answer.
     const ports = [...r.stdout.matchAll(/API on port (\d+)/g)].map((m) => Number(m[1]));
     expect(ports).toHaveLength(2);

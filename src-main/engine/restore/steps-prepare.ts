@@ -11,6 +11,7 @@ import { RecoveryError } from '../errors.js';
 import { freeSpace } from '../media/filesystem.js';
 import { localDeviceId } from '../media/device-id.js';
 import { countOf, formatBytes, type ProgressSink } from '../progress.js';
+import { builtinProfileIds } from '../profiles/builtin-sources.js';
 import { resolveItemPath } from '../profiles/load.js';
 import { exists } from '../util/atomic-fs.js';
 import { readGivenFile } from '../util/given-path.js';
@@ -219,7 +220,7 @@ export const compatibilityStep: Step<RestoreCtx> = {
         'PROFILE_MISMATCH',
         `The backup was made with the profile "${m.profile.id}", but this restore uses "${c.profile.id}".`,
         {
-          hint: `Restore it with the profile "${m.profile.id}", or pick a backup made with "${c.profile.id}".`,
+          hint: `Restore it with ${await profileToGive(m.profile.id, j.backup)}, or pick a backup made with "${c.profile.id}". Nothing was changed.`,
         },
       );
     }
@@ -405,3 +406,24 @@ export const precheckStep: Step<RestoreCtx> = {
     return lines.join(' ');
   },
 };
+
+/**
+ * The profile a backup made with `id` is restored with, as `--profile` takes it: a built-in id, or else a file.
+ * A practice backup ("eds-practice", a profile file of the practice sandbox, not a built-in id) names the sandbox's
+ * replacement appliance (its profile file, and the root its folders are under) when the backup lies in a practice
+ * sandbox: only the place is looked at, nothing there is read.
+ */
+export async function profileToGive(id: string, backup: string): Promise<string> {
+  if (builtinProfileIds().includes(id)) return `the profile "${id}" (--profile ${id})`;
+  for (let dir = path.dirname(path.resolve(backup)); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    if (!path.basename(dir).startsWith('edge-recovery-practice-')) continue;
+    const home = path.join(dir, 'replacement');
+    const st = await fsp.lstat(path.join(home, 'profile.json')).catch(() => null);
+    if (st?.isFile()) {
+      // Its service is the practice appliance's own command: a profile file in /tmp runs it only when allowed.
+      return `the practice's replacement appliance (--profile ${path.join(home, 'profile.json')} --root ${path.join(home, 'root')} --allow-profile-commands: its service is the practice appliance, a command)`;
+    }
+    break;
+  }
+  return `the profile file it was made with, whose id is "${id}" (--profile <that file>; "${id}" is not a built-in profile: those are ${builtinProfileIds().join(', ')})`;
+}

@@ -86,7 +86,25 @@ export function runitService(
     });
   }
 
+  /**
+   * Refused before sv is asked anything (the status first asked before a stop too): a stop refused after the job
+   * noted it would stop the service had it try to start it again and say it could not, while it ran all along.
+   */
+  function refuseUnsafeFolder(): void {
+    const unsafe = serviceFolderProblem(dir);
+    if (unsafe === null) return;
+    throw new RecoveryError(
+      'UNSAFE_PATH',
+      `The ${label} is not safe to stop or start as root: ${unsafe}. sv runs the folder's ./check script as root when it starts the service, so whoever can change it would run a program of their choosing as root. Nothing was stopped or started.`,
+      {
+        hint: `Make the service folder, its check script and every folder and link on the way to it root's and not writable by group or others (chown root:root, chmod go-w), or stop and start the service yourself; then start again.`,
+        details: { dir },
+      },
+    );
+  }
+
   async function status(): Promise<ServiceStatus> {
+    refuseUnsafeFolder();
     const r = await exec('sv', ['status', dir]);
     if (r.code === 127)
       throw new RecoveryError('SERVICE_FAILED', `Cannot query the ${label}: sv (runit) is not installed.`);
@@ -96,18 +114,7 @@ export function runitService(
   }
 
   async function control(verb: 'stop' | 'start', seconds: number): Promise<void> {
-    // Before the stop too: refused only at the start, the service would be left stopped.
-    const unsafe = serviceFolderProblem(dir);
-    if (unsafe !== null) {
-      throw new RecoveryError(
-        'UNSAFE_PATH',
-        `The ${label} is not safe to ${verb} as root: ${unsafe}. sv runs the folder's ./check script as root when it starts the service, so whoever can change it would run a program of their choosing as root. Nothing was stopped or started.`,
-        {
-          hint: `Make the service folder, its check script and every folder and link on the way to it root's and not writable by group or others (chown root:root, chmod go-w), or stop and start the service yourself; then start again.`,
-          details: { dir },
-        },
-      );
-    }
+    refuseUnsafeFolder();
     const r: ExecResult = await exec('sv', ['-w', String(seconds), verb, dir], { timeoutMs: (seconds + 30) * 1000 });
     const out = r.stdout || r.stderr;
     if (r.code === 127)
