@@ -168,6 +168,24 @@ describe('regular expressions in profiles', () => {
     expect(() => parseProfile(dev, 'hostile.json')).toThrow(/steps\.\d+\.glob: has 4 "\*" in one name/);
   });
 
+  it('refuses a profile naming more folders than any product has, before comparing every pair of them', () => {
+    // Every pair of folders is checked for overlap: 22,000 folders (0.8 MB, under the 1 MiB a profile file may have)
+    // kept the load busy for 44 s; 5,000 for about 2.
+    const raw = evc();
+    raw.items = Array.from({ length: 5000 }, (_, i) => ({ id: `f${i}`, path: `/opt/evc/${i}` }));
+    const started = Date.now();
+    let err: unknown;
+    try {
+      parseProfile(raw, 'many.json');
+    } catch (e) {
+      err = e;
+    }
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(err).toBeInstanceOf(RecoveryError);
+    expect((err as RecoveryError).code).toBe('BAD_PROFILE');
+    expect((err as RecoveryError).message).toMatch(/items: at most 1000 folders/);
+  });
+
   it('matches a bounded piece of a long line', () => {
     expect(boundText('x'.repeat(MATCH_TEXT_MAX + 10))).toHaveLength(MATCH_TEXT_MAX);
     expect(boundText(`${'x'.repeat(MATCH_TEXT_MAX)}(y/n)`, 'end').endsWith('(y/n)')).toBe(true);
