@@ -70,6 +70,22 @@ describe('edge-recovery practice (Edge Data Store) from the CLI', () => {
     expect(todo, wrong.stderr.slice(-1000)).toBe(
       `--profile ${path.join(kept!, 'replacement', 'profile.json')} --root ${path.join(kept!, 'replacement', 'root')} --allow-profile-commands`,
     );
+    // The kept appliances are stopped: the version is not known, and the refusal says the API was asked and did not
+    // answer (it said "asked nowhere").
+    const stopped = await runCli([
+      'restore',
+      setDir!,
+      ...todo!.split(' '),
+      '--allow-other-device',
+      '--yes',
+      '--state-dir',
+      path.join(dir, 's3'),
+    ]);
+    expect(stopped.code, stopped.stderr.slice(-2000)).toBe(4);
+    expect(stopped.stderr).toMatch(
+      /is installed \(asked the product API, which did not answer\); the backup was made on /,
+    );
+    expect(stopped.stderr).toMatch(/What to do: Start the product so its API answers/);
     // Given as said, the restore gets past its compatibility check (profile included): killed at the next step's
     // start, before anything is changed (the appliance is stopped, so its version is taken as given).
     const given = await runCli(

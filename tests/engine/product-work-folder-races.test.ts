@@ -236,6 +236,32 @@ describe.skipIf(blocked !== undefined)(
       expect({ outcome, inVictim: readdirSync(victim) }).toEqual({ outcome: 'UNSAFE_PATH', inVictim: [] });
     });
 
+    it("runs root's command in a folder of the product's, never through a link its account put on the way", async () => {
+      // The product's own folder (as /opt/<product>), its account's: a link by the name of a folder on the way to
+      // the step's cwd leads to a root-only folder holding one of the next name.
+      const victim = path.join(dir, 'root-only-opt');
+      await fsp.mkdir(path.join(victim, 'bin'), { recursive: true, mode: 0o700 });
+      const opt = path.join(dir, 'opt-product');
+      await fsp.mkdir(opt);
+      execFileSync('chown', [`${USER}:${USER}`, opt]);
+      shAs(USER, 'ln -s "$2" "$1/tools"', opt, victim);
+      const h = productHost(profile([touchStep('marker', path.join(opt, 'tools', 'bin'))]));
+      hosts.push(h);
+      const step = h.profile.steps.find((s) => s.id === 'root-touch')!;
+      const e = await runProductStep(h, step, { log: () => undefined, progress: () => undefined }).then(
+        () => null,
+        (x: Error) => x,
+      );
+      expect({
+        outcome: (e as { code?: string } | null)?.code ?? 'ran',
+        inVictim: readdirSync(path.join(victim, 'bin')),
+      }).toEqual({
+        outcome: 'UNSAFE_PATH',
+        inVictim: [],
+      });
+      expect(e?.message).toContain(`${path.join(opt, 'tools')} is a link on the way`);
+    });
+
     it("runs root's command in the work folder it opened, never in a folder the account links by its name meanwhile", async () => {
       const victim = path.join(dir, 'root-only-cwd-flip');
       await fsp.mkdir(victim, { mode: 0o700 });

@@ -53,7 +53,14 @@ async function installedVersion(c: RestoreCtx): Promise<{ version: string | null
       return { version: null, from: file };
     }
   }
-  return { version: null, from: 'nowhere' };
+  // Said as what was tried: "asked nowhere" when the API was asked and did not answer (a stopped product).
+  return {
+    version: null,
+    from:
+      c.api !== null
+        ? 'the product API, which did not answer'
+        : 'nowhere: the profile names no API, version command or file',
+  };
 }
 
 /** What the copy of a hand-made archive leaves free on the state folder's disk, at least. */

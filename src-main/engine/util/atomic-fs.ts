@@ -269,13 +269,24 @@ export async function openDirBelow(base: SafeDir, rel: string[], mode = 0o755): 
  * sticky, as /tmp: no one else may rename our entries). Any other link (one the product's account put in a folder
  * of its own, to a root-only folder) is refused with UNSAFE_PATH before anything is made where it leads. A system's
  * own links (/var/run → /run) and an administrator's (a data folder linked to another disk) are root's in root's
- * folders: followed. Linux (/proc/self/fd); elsewhere a plain recursive mkdir.
+ * folders: followed. Linux (/proc/self/fd); elsewhere a plain recursive mkdir. (resolveTrusted in
+ * util/linked-folder.ts judges a path's links and folders by their names, for checks that make and open nothing;
+ * this walk acts on what it judged, through descriptors, so nothing can be swapped between the look and the use.)
  */
 export async function makeFoldersTo(dir: string, mode = 0o755): Promise<void> {
+  await (await openFolderTo(dir, mode)).close();
+}
+
+/**
+ * The folder `dir` held open, reached as makeFoldersTo reaches it (each folder through the one above it held open,
+ * only links no other account could have put followed), made on the way with `make` (a mode) or, without, refused
+ * where a folder is missing (ENOENT). Linux (/proc/self/fd); elsewhere `dir` opened by its path (made with `make`).
+ */
+export async function openFolderTo(dir: string, make?: number): Promise<SafeDir> {
   const abs = path.resolve(dir);
   if (!PROC_FD) {
-    await fsp.mkdir(abs, { recursive: true, mode });
-    return;
+    if (make !== undefined) await fsp.mkdir(abs, { recursive: true, mode: make });
+    return SafeDir.open(abs);
   }
   const me = process.geteuid?.() ?? 0;
   const parts = (p: string): string[] => p.split('/').filter((c) => c !== '' && c !== '.');
@@ -288,11 +299,11 @@ export async function makeFoldersTo(dir: string, mode = 0o755): Promise<void> {
       const c = todo.shift()!;
       const at = c === '..' ? `${cur.self}/..` : cur.at(c);
       let st = await fsp.lstat(at).catch((e: NodeJS.ErrnoException) => {
-        if (e.code === 'ENOENT') return null;
+        if (e.code === 'ENOENT' && make !== undefined) return null;
         throw e;
       });
       if (st === null) {
-        await fsp.mkdir(at, { mode }).catch((e: NodeJS.ErrnoException) => {
+        await fsp.mkdir(at, { mode: make }).catch((e: NodeJS.ErrnoException) => {
           if (e.code !== 'EEXIST') throw e;
         });
         st = await fsp.lstat(at);
@@ -304,7 +315,7 @@ export async function makeFoldersTo(dir: string, mode = 0o755): Promise<void> {
         if (st.uid !== me || !holderSafe) {
           throw unsafe(
             here,
-            `is a link on the way to ${abs} that another account could have put there (the link's owner is uid ${st.uid}, the folder holding it uid ${holder.uid}, mode ${(holder.mode & 0o7777).toString(8)}): it is not followed, so no folder was made where it leads`,
+            `is a link on the way to ${abs} that another account could have put there (the link's owner is uid ${st.uid}, the folder holding it uid ${holder.uid}, mode ${(holder.mode & 0o7777).toString(8)}): it is not followed${make !== undefined ? ', so no folder was made where it leads' : ''}`,
           );
         }
         if (++links > 40) throw unsafe(here, `leads through more than 40 links on the way to ${abs}`);
@@ -320,7 +331,7 @@ export async function makeFoldersTo(dir: string, mode = 0o755): Promise<void> {
       if (!st.isDirectory()) {
         throw new RecoveryError(
           'UNSAFE_PATH',
-          `${here} is not a folder, so ${abs} cannot be made: nothing was written there.`,
+          `${here} is not a folder, so ${abs} cannot be ${make !== undefined ? 'made' : 'reached'}: nothing was written there.`,
           {
             hint: 'Something else is where a folder is expected: check it, then start again.',
             details: { path: here },
@@ -333,9 +344,11 @@ export async function makeFoldersTo(dir: string, mode = 0o755): Promise<void> {
       cur = next;
       shown = here;
     }
-  } finally {
+  } catch (e) {
     await cur.close();
+    throw e;
   }
+  return cur;
 }
 
 /**

@@ -21,7 +21,7 @@ import { decryptOpensslEnc } from './openssl-enc.js';
 import { accountFor, runCommand } from './run-command.js';
 import { boundText } from '../../profiles/safe-pattern.js';
 import { removeTreeNoFollow } from '../../util/safe-delete.js';
-import { SafeDir, namedByPath, openDirBelow, procFdPath } from '../../util/atomic-fs.js';
+import { SafeDir, namedByPath, openDirBelow, openFolderTo, procFdPath } from '../../util/atomic-fs.js';
 import { fileKind, openRegularFile, openRegularOrRefuse } from '../../util/given-path.js';
 
 /** What product steps remember while a job runs; the restore keeps it in its journal (resume, rollback). */
@@ -259,36 +259,21 @@ function secrets(h: ProductHost): string[] {
  * (/proc/self/fd/<n>: the child enters it before it runs anything), never where the path leads by then: the work
  * folder, and anything in it, is the product's account's when a step runs as that account, and the account may put
  * a link to a root-only folder by its name (or a folder's in it) at any moment, so root's program ran there (its
- * relative paths read and wrote in /etc). In the work folder no folder on the way is followed as a link; elsewhere
- * (a folder of the product's own, as the profile writes it) the last one is not.
+ * relative paths read and wrote in /etc). The folder is reached as openFolderTo reaches it: each folder on the way
+ * through the one above it, following only links no other account could have put (root's, in a folder only root
+ * may write), so a link in the work folder, or in a folder of the product's own that its account owns, is refused.
  */
-async function openCwd(h: ProductHost, dir: string, program: string): Promise<SafeDir | string> {
+async function openCwd(dir: string, program: string): Promise<SafeDir | string> {
   if (process.platform === 'win32') return dir;
   const abs = path.resolve(dir);
-  const work = h.state.work === undefined ? undefined : path.resolve(h.state.work);
-  const inWork = work !== undefined && (abs === work || abs.startsWith(work + path.sep));
   try {
-    if (!inWork) return await SafeDir.open(abs);
-    let cur = await SafeDir.open(work);
-    for (const c of path
-      .relative(work, abs)
-      .split(path.sep)
-      .filter((x) => x !== '')) {
-      let next: SafeDir;
-      try {
-        next = await SafeDir.open(cur.at(c), path.join(cur.dir, c));
-      } finally {
-        await cur.close();
-      }
-      cur = next;
-    }
-    return cur;
+    return await openFolderTo(abs);
   } catch (e) {
     const code = e instanceof RecoveryError ? e.code : (e as NodeJS.ErrnoException).code;
     if (code === 'UNSAFE_PATH') {
       throw new RecoveryError(
         'UNSAFE_PATH',
-        `${abs}, the folder ${path.basename(program)} runs in, is a link or holds one on the way (put there by an account that may write there, e.g. the product's): it is not followed, so the step did not run.`,
+        `The folder ${abs} that ${path.basename(program)} runs in was not entered, so the step did not run: ${(e as Error).message.replace(/: nothing was written there\.$/, '.')}`,
         {
           hint: "Check the product's account and what it put there, then start again.",
           details: { path: abs },
@@ -318,7 +303,7 @@ async function runCommandAction(
   for (const [k, v] of Object.entries(a.env)) env[k] = await fill(h, v);
   const answers: Array<{ prompt: string; answer: string }> = [];
   for (const x of a.answers) answers.push({ prompt: x.prompt, answer: await fill(h, x.answer, true) });
-  const cwd = await openCwd(h, a.cwd !== undefined ? await place(h, a.cwd) : await ensureWork(h), argv[0]!);
+  const cwd = await openCwd(a.cwd !== undefined ? await place(h, a.cwd) : await ensureWork(h), argv[0]!);
   try {
     const r = await runCommand({
       argv,
