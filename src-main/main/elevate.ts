@@ -21,7 +21,12 @@ export interface HelperLaunch {
   pipe?: string;
 }
 
-const psQuote = (s: string): string => `'${s.replace(/'/g, "''")}'`;
+/**
+ * A PowerShell single-quoted literal reading back as `s`. PowerShell takes the typographic single quotes (U+2018 to
+ * U+201B) for quotes too (about_Quoting_Rules), so each is doubled like ': a user folder such as C:\Users\O’Brien
+ * ended the literal, and the rest of the path was read as PowerShell's own code.
+ */
+const psQuote = (s: string): string => `'${s.replace(/['\u2018-\u201b]/g, '$&$&')}'`;
 
 /** The exact command that starts the helper. Built from fixed parts only. */
 export function helperCommand(o: HelperLaunch): { file: string; args: string[] } {

@@ -42,6 +42,47 @@ describe('the privileged helper command line is fixed', () => {
   });
 });
 
+/**
+ * The single-quoted literals of a PowerShell command line, read as PowerShell reads them: besides ' it takes the
+ * typographic single quotes (U+2018 to U+201B) as quotes, and any two of them in a row inside a literal as one
+ * (about_Quoting_Rules: "PowerShell treats smart quotation marks … as normal quotation marks for strings").
+ */
+function psLiterals(command: string): string[] {
+  const quote = /['\u2018-\u201b]/;
+  const out: string[] = [];
+  for (let i = 0; i < command.length; i++) {
+    if (!quote.test(command[i]!)) continue;
+    let lit = '';
+    for (i++; i < command.length; i++) {
+      if (quote.test(command[i]!)) {
+        if (quote.test(command[i + 1] ?? '')) {
+          lit += command[i];
+          i++;
+          continue;
+        }
+        break;
+      }
+      lit += command[i];
+    }
+    out.push(lit);
+  }
+  return out;
+}
+
+describe('the elevation command on Windows', () => {
+  it('passes the program and its arguments as written, typographic quotes included (a user folder O’Brien)', () => {
+    // Before: only ' was doubled; the ’ of the user folder ended the literal, so PowerShell read "C:\Users\O" and
+    // then the rest as its own code, and the elevation failed for that technician (or ran what the name spelled).
+    for (const q of ["'", '\u2018', '\u2019', '\u201a', '\u201b']) {
+      const exe = `C:\\Users\\O${q}Brien\\AppData\\Local\\Programs\\ERW\\erw.exe`;
+      const appPath = `C:\\src\\it${q}s`;
+      const pipe = '\\\\.\\pipe\\erw-x';
+      const c = helperCommand({ platform: 'win32', exe, appPath, pipe });
+      expect(psLiterals(c.args.at(-1)!), JSON.stringify(q)).toEqual([exe, appPath, HELPER_FLAG, `--pipe=${pipe}`]);
+    }
+  });
+});
+
 describe('the privileged helper serves the contract over stdio', () => {
   let base: string;
   let child: ChildProcess;

@@ -269,7 +269,9 @@ export async function openDirBelow(base: SafeDir, rel: string[], mode = 0o755): 
  * sticky, as /tmp: no one else may rename our entries). Any other link (one the product's account put in a folder
  * of its own, to a root-only folder) is refused with UNSAFE_PATH before anything is made where it leads. A system's
  * own links (/var/run → /run) and an administrator's (a data folder linked to another disk) are root's in root's
- * folders: followed. Linux (/proc/self/fd); elsewhere a plain recursive mkdir.
+ * folders: followed. Linux (/proc/self/fd); elsewhere a plain recursive mkdir. (resolveTrusted in
+ * util/linked-folder.ts judges a path's links and folders by their names, for checks that make and open nothing;
+ * this walk acts on what it judged, through descriptors, so nothing can be swapped between the look and the use.)
  */
 export async function makeFoldersTo(dir: string, mode = 0o755): Promise<void> {
   await (await openFolderTo(dir, mode)).close();
