@@ -87,6 +87,15 @@ describe('command-line words on bad input', () => {
       `No unfinished restore. No restore was ever run with the state folder ${typo}: it does not exist. If the restore was started with --state-dir, give the same one.`,
     );
     expect(existsSync(typo)).toBe(false);
+    // A file given as the state folder: said so (exit 2), not "Error: ENOTDIR: not a directory, open …" (exit 1).
+    for (const args of [['status'], ['status', '--json']]) {
+      const file = await runCli([...args, '--state-dir', '/etc/passwd']);
+      expect(file.code, file.stderr).toBe(2);
+      expect(file.stderr + file.stdout).toContain(
+        'The state folder /etc/passwd is not a folder, so it holds no restore journal. Nothing was read or changed.',
+      );
+      expect(file.stderr + file.stdout).not.toMatch(/ENOTDIR/);
+    }
   });
 
   it('help says what every option is for, and no "(default: {})" or "(default: [])"', async () => {

@@ -188,8 +188,8 @@ describe("a backup's folders from the page (profiles.plan, backup.start): the pr
   });
 
   it("through the handler table: profiles.plan measures the product account's folder at its real path, refuses root's", async () => {
-    // A root-only profiles folder (/run is root's, 755) holding a profile whose product runs as the test account.
-    const trusted = await fsp.mkdtemp('/run/erw-page-paths-');
+    // A root-only profiles folder (/var/lib is root's, 755, on the system's own filesystem) holding a profile whose product runs as the test account.
+    const trusted = await fsp.mkdtemp('/var/lib/erw-page-paths-');
     await fsp.chmod(trusted, 0o755);
     const ref = path.join(trusted, 'site.json');
     await fsp.writeFile(

@@ -28,8 +28,8 @@ beforeAll(async () => {
   ensureTestOwner(OWNER);
   work = await fsp.mkdtemp(path.join(os.tmpdir(), 'page-profile-race-'));
   await fsp.chmod(work, 0o755);
-  // The machine's profiles folder: root-only all the way up (/run is root's, 755).
-  trusted = await fsp.mkdtemp('/run/erw-page-profile-');
+  // The machine's profiles folder: root-only all the way up (/var/lib is root's, 755, on the system's own filesystem).
+  trusted = await fsp.mkdtemp('/var/lib/erw-page-profile-');
   await fsp.chmod(trusted, 0o755);
   host = createHandlers({ shell: 'browser', stateDir: path.join(work, 'state'), profilesDir: trusted });
 });

@@ -98,6 +98,14 @@ describe('edge-recovery practice (Edge Data Store) from the CLI', () => {
     expect(given.signal, given.stderr.slice(-2000)).toBe('SIGKILL');
     expect(given.stderr).toMatch(/\[x\] Check the backup fits this machine/);
 
+    // status of the kept sandbox says what the journal knows, not that the (now stopped) service runs.
+    const st = await runCli(['status', '--state-dir', path.join(kept!, 'state')]);
+    expect(st.code, st.stderr).toBe(0);
+    expect(st.stdout).toMatch(
+      /The restore finished at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: the restored folders were put in place and the service was started\./,
+    );
+    expect(st.stdout).not.toMatch(/the service runs/);
+
     // Both practice appliances were stopped: their APIs no longer answer.
     const ports = [...r.stdout.matchAll(/API on port (\d+)/g)].map((m) => Number(m[1]));
     expect(ports).toHaveLength(2);

@@ -196,6 +196,23 @@ describe.skipIf(why !== undefined)('EVC-net Edge end to end on its stand-in (run
     expect(finished.map((e) => (e.result as { kind: string }).kind)).toEqual(['backup', 'restore']);
     const reports = (finished[1]!.result as { reports: string[] }).reports;
     expect(reports.some((p) => p.endsWith('.html'))).toBe(true);
+    // A product that archives no folders and backs itself up while it runs, in the backup's own words: no empty
+    // list ("Check that  exist", "Pack  into"), no "All 0 files", and a service that was never stopped is not
+    // said to have been "not running before the backup" (it ran all along).
+    const backupSteps = new Map<string, { explain: string; summary?: string }>();
+    for (const e of jsonEvents(r.stdout)) {
+      if (e.type === 'finished') break;
+      if (e.type === 'step') {
+        const st = e.step as { id: string; explain: string; summary?: string };
+        backupSteps.set(st.id, st);
+      }
+    }
+    for (const [id, st] of backupSteps) expect(st.explain, id).not.toMatch(/ {2}/);
+    expect(backupSteps.get('prechecks')!.explain).toMatch(/^Check that \S+ has room for the backup/);
+    expect(backupSteps.get('verify')!.summary).toMatch(/^The archive and 1 file of the product's own read back/);
+    expect(backupSteps.get('start-service')!.summary).toBe(
+      'The service was not stopped for the backup, so there is nothing to start.',
+    );
   });
 
   it('the profiles list shows EVC-net Edge', async () => {

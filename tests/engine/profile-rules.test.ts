@@ -7,6 +7,7 @@ import edsWindows from '../../src-main/engine/profiles/builtin/eds-windows.json'
 import { builtinProfiles, parseProfile } from '../../src-main/engine/profiles/load.js';
 import { profileTrust, rootOnlyProblem } from '../../src-main/engine/profiles/trust.js';
 import { runCli } from '../helpers/cli.js';
+import { skipLoopTests, withLoopMount } from '../helpers/loop-device.js';
 
 type Raw = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -175,11 +176,11 @@ describe('profile rules: a profile is code and is checked like it', () => {
 
 describe('profile trust: files only root can change, or untrusted input', () => {
   const isRoot = process.getuid?.() === 0;
-  let trusted: string; // under /run (root, 755): root-only all the way up
+  let trusted: string; // under /var/lib (root, 755, on the system's own filesystem): root-only all the way up
   let loose: string; // under the temp folder (1777): anyone can swap it
 
   beforeAll(async () => {
-    trusted = await fsp.mkdtemp('/run/erw-profiles-');
+    trusted = await fsp.mkdtemp('/var/lib/erw-profiles-');
     await fsp.chmod(trusted, 0o755);
     loose = await fsp.mkdtemp(path.join(os.tmpdir(), 'erw-profiles-'));
   });
@@ -216,6 +217,49 @@ describe('profile trust: files only root can change, or untrusted input', () => 
     await fsp.symlink(inTmp, link);
     expect((await profileTrust(link)).origin).toBe('untrusted');
   });
+
+  it.skipIf(!isRoot || skipLoopTests)(
+    "does not trust a root-owned file on a stick: an owner is a number written on another machine's disk",
+    async () => {
+      // An ext4 stick formatted elsewhere: its files are uid 0, mode 644, in folders of mode 755, mounted in a
+      // root-only folder. Only the filesystem tells it apart from /etc/edge-recovery/profiles.
+      await withLoopMount(
+        16,
+        async (stick) => {
+          await fsp.chmod(stick.mountpoint, 0o755);
+          const raw = linux();
+          const marker = path.join(loose, 'stick-profile-ran-as-root');
+          raw.service = {
+            manager: 'process',
+            name: 'evil',
+            command: ['/bin/sh', '-c', `touch ${marker}; sleep 60`],
+            pidFile: path.join(loose, 'stick-evil.pid'),
+          };
+          delete raw.api;
+          delete raw.ownership;
+          const file = path.join(stick.mountpoint, 'profile.json');
+          await fsp.writeFile(file, JSON.stringify(raw), { mode: 0o644 });
+          expect((await fsp.stat(file)).uid).toBe(0);
+          expect(await profileTrust(file)).toEqual({
+            origin: 'untrusted',
+            reason: expect.stringMatching(/profile\.json is on another filesystem than this machine's own/),
+          });
+
+          const root = path.join(loose, 'root-stick');
+          for (const it of raw.items) await fsp.mkdir(path.join(root, it.path), { recursive: true });
+          const to = path.join(loose, 'stick-to');
+          await fsp.mkdir(to);
+          const r = await runCli(['backup', '--profile', file, '--root', root, '--to', to, '--yes', '--leave-stopped']);
+          expect(r.stderr).toMatch(/is untrusted input: .*on another filesystem than this machine's own/);
+          expect(r.stderr).toMatch(/would run commands with this tool's rights/);
+          expect(r.code).toBe(4);
+          await expect(fsp.access(marker)).rejects.toThrow();
+          expect(await fsp.readdir(to)).toEqual([]);
+        },
+        { under: '/mnt' },
+      );
+    },
+  );
 
   it('the CLI warns about an untrusted profile file and refuses its commands without --allow-profile-commands', async () => {
     const root = path.join(loose, 'root');

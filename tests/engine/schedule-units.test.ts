@@ -80,6 +80,17 @@ describe.skipIf(!hasAnalyze && !process.env.CI)('systemd units (systemd-analyze 
     expect(cal).toMatch(/Next elapse:/);
   });
 
+  it('takes a product name with % literally (no specifier in the Description systemd expands or drops)', async () => {
+    // A profile's productName "Edge %Z (100%)" made systemd warn "Failed to resolve unit specifiers … ignoring" and
+    // drop both Descriptions; "%H" would have shown this machine's host name instead.
+    const u = systemdUnits(spec({ productName: 'Edge %Z %H (100%)' }));
+    const r = await verify(u, 'percent-name');
+    expect(r.stderr + r.stdout).toBe('');
+    expect(r.status).toBe(0);
+    expect(u.service).toMatch(/^Description=.*Edge %%Z %%H \(100%%\)/m);
+    expect(u.timer).toMatch(/^Description=.*Edge %%Z %%H \(100%%\)/m);
+  });
+
   it('the same check fails on a broken unit (the check can fail)', async () => {
     const u = systemdUnits(spec());
     const broken = { ...u, service: u.service.replace(/^ExecStart=\S+/m, 'ExecStart=relative/edge-recovery') };

@@ -260,8 +260,8 @@ describe('serve: profiles the page may name', () => {
 
   beforeAll(async () => {
     base = await fsp.mkdtemp(path.join(os.tmpdir(), 'serve-profiles-'));
-    // The machine's profiles folder: root-only all the way up (/run is root's, 755).
-    trustedDir = await fsp.mkdtemp('/run/erw-serve-profiles-');
+    // The machine's profiles folder: root-only all the way up (/var/lib is root's, 755, on the system's own filesystem).
+    trustedDir = await fsp.mkdtemp('/var/lib/erw-serve-profiles-');
     await fsp.chmod(trustedDir, 0o755);
     const raw = JSON.parse(await fsp.readFile('src-main/engine/profiles/builtin/eds-linux.json', 'utf8'));
     raw.id = 'site-product';

@@ -69,12 +69,13 @@ function isMounted(mountpoint: string): boolean {
  */
 export async function createLoopMount(
   sizeMiB: number,
-  opts: { name?: string; fs?: 'ext4' | 'fat32' } = {},
+  opts: { name?: string; fs?: 'ext4' | 'fat32'; under?: string } = {},
 ): Promise<LoopMount> {
   const fat = opts.fs === 'fat32';
   const unavailable = fat ? fatStickUnavailable : loopMountUnavailable;
   if (unavailable !== null) throw new Error(`Cannot create a loop mount: ${unavailable}`);
-  const base = await fsp.mkdtemp(path.join(os.tmpdir(), 'erw-loop-'));
+  // `under`: a folder other than the temp folder (e.g. root-only all the way up, as /mnt is).
+  const base = await fsp.mkdtemp(path.join(opts.under ?? os.tmpdir(), 'erw-loop-'));
   const image = path.join(base, 'stick.img');
   const mountpoint = path.join(base, opts.name ?? 'STICK');
   await fsp.mkdir(mountpoint);
@@ -117,7 +118,7 @@ export async function createLoopMount(
 export async function withLoopMount<T>(
   sizeMiB: number,
   fn: (m: LoopMount) => Promise<T>,
-  opts: { name?: string; fs?: 'ext4' | 'fat32' } = {},
+  opts: { name?: string; fs?: 'ext4' | 'fat32'; under?: string } = {},
 ): Promise<T> {
   const m = await createLoopMount(sizeMiB, opts);
   try {

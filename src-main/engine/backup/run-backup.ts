@@ -187,7 +187,7 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
     id: 'prechecks',
     title: 'Pre-checks',
     explain: (c) =>
-      `Check that ${c.items.map((i) => i.path).join(' and ')} exist, that ${c.o.to} has room for the backup, ` +
+      `${c.items.length > 0 ? `Check that ${c.items.map((i) => i.path).join(' and ')} exist, that` : 'Check that'} ${c.o.to} has room for the backup, ` +
       `and run the product's own checks. Nothing is changed.`,
     async run(c, s) {
       for (const it of c.items) {
@@ -373,7 +373,7 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
     id: 'archive',
     title: 'Write the backup',
     explain: (c) =>
-      `Pack ${c.items.map((i) => i.id).join(' and ')} into a compressed archive${c.o.passphrase ? ' encrypted with your passphrase' : ''} ` +
+      `Pack ${c.items.length > 0 ? c.items.map((i) => i.id).join(' and ') : "the backup's list of files (the profile archives no folders)"} into a compressed archive${c.o.passphrase ? ' encrypted with your passphrase' : ''} ` +
       `on ${c.o.to}, filed under this device's id "${c.device.id}" (EdgeRecovery/${c.device.id}/)` +
       `${c.splitSize ? `, in parts of ${formatBytes(c.splitSize)}` : ''}. Files are written as .partial and renamed when complete.`,
     async run(c, s) {
@@ -511,7 +511,9 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
       const how = fromMedium || r.direct === true ? 'read back from the medium' : 'read back';
       const extra = c.artifacts.length > 0 ? ` and ${countOf(c.artifacts.length, 'file')} of the product's own` : '';
       const one = r.files === 1 && extra === '';
-      return `${r.files === 1 ? 'The 1 file' : `All ${r.files} files`}${extra} ${how} ${one ? 'matches its checksum' : 'match their checksums'}. The backup is complete: ${c.setDir}`;
+      const files =
+        r.files === 0 && extra !== '' ? 'The archive' : r.files === 1 ? 'The 1 file' : `All ${r.files} files`;
+      return `${files}${extra} ${how} ${one ? 'matches its checksum' : 'match their checksums'}. The backup is complete: ${c.setDir}`;
     },
   },
   {
@@ -521,9 +523,12 @@ const builtinSteps: RunbookDef<Ctx>['steps'] = [
     skip: (c) =>
       c.o.leaveStopped
         ? 'Left stopped, as asked (--leave-stopped).'
-        : !c.stoppedByUs
-          ? 'The service was not running before the backup, so it is left as it was.'
-          : null,
+        : !c.o.profile.stopService.includes('backup')
+          ? // A product that backs itself up while it runs was never stopped (it ran all along).
+            'The service was not stopped for the backup, so there is nothing to start.'
+          : !c.stoppedByUs
+            ? 'The service was not running before the backup, so it is left as it was.'
+            : null,
     async run(c) {
       await c.service.start();
       await c.service.waitFor('running', c.o.profile.service.startTimeoutSeconds * 1000);

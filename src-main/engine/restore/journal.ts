@@ -200,6 +200,16 @@ export async function readJournal(stateDir: string): Promise<RestoreJournal | nu
     text = await fsp.readFile(journalPath(stateDir), 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    // A file given as the state folder (status --state-dir /etc/passwd): said so, not "ENOTDIR: not a directory".
+    if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') {
+      throw new RecoveryError(
+        'BAD_INPUT',
+        `The state folder ${stateDir} is not a folder, so it holds no restore journal. Nothing was read or changed.`,
+        {
+          hint: 'Give the folder the restore used (--state-dir, or EDGE_RECOVERY_STATE_DIR); by default /var/lib/edge-recovery.',
+        },
+      );
+    }
     throw e;
   }
   let j: RestoreJournal;

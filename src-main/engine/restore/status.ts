@@ -93,7 +93,8 @@ function itemWords(j: RestoreJournal, disk: DiskFacts | undefined): string[] {
 export function describeMachineState(j: RestoreJournal, disk?: DiskFacts): string {
   switch (j.status) {
     case 'finished':
-      return `The restore finished at ${j.updatedAt}: the restored folders are in place and the service runs.`;
+      // What the journal knows, in the past tense: the service may have been stopped since (a kept practice is).
+      return `The restore finished at ${stampOf(j.updatedAt)}: the restored folders were put in place and the service was started.`;
     case 'rolled-back':
       return 'The restore was rolled back: the folders and the service are as they were before it.';
     case 'rolling-back':
@@ -195,4 +196,10 @@ export function isUnfinished(v: RestoreStatusView | null): v is RestoreStatusVie
 export async function unfinishedRestore(opts: { stateDir?: string } = {}): Promise<RestoreStatusView | null> {
   const v = await restoreStatus(opts);
   return isUnfinished(v) ? v : null;
+}
+
+/** `2026-12-01 09:38:54 UTC`, as the reports write times. */
+function stampOf(iso: string): string {
+  const t = Date.parse(iso);
+  return Number.isFinite(t) ? `${new Date(t).toISOString().slice(0, 19).replace('T', ' ')} UTC` : iso;
 }

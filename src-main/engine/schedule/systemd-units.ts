@@ -19,11 +19,13 @@ function seconds(ms: number): string {
 /** The .service and .timer of a scheduled backup. */
 export function systemdUnits(s: ScheduleSpec): { service: string; timer: string; names: [string, string] } {
   const name = scheduleName(s.profileId);
+  // Description= expands specifiers too: a profile's product name is text, its % doubled.
+  const product = s.productName.replace(/%/g, '%%');
   const exec = [...s.command, ...runArgs(s)].map(systemdQuote).join(' ');
   const service = [
     '# Written by edge-recovery schedule install; remove with: edge-recovery schedule remove --profile ' + s.profileId,
     '[Unit]',
-    `Description=Edge Recovery scheduled backup of ${s.productName} (${s.profileId})`,
+    `Description=Edge Recovery scheduled backup of ${product} (${s.profileId})`,
     'After=local-fs.target network-online.target',
     'Wants=network-online.target',
     '',
@@ -42,7 +44,7 @@ export function systemdUnits(s: ScheduleSpec): { service: string; timer: string;
   const timer = [
     '# Written by edge-recovery schedule install',
     '[Unit]',
-    `Description=Edge Recovery backup of ${s.productName} (${s.profileId}), ${describeSchedule(s.time)}`,
+    `Description=Edge Recovery backup of ${product} (${s.profileId}), ${describeSchedule(s.time)}`,
     '',
     '[Timer]',
     `OnCalendar=${onCalendar(s.time)}`,
