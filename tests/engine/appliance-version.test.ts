@@ -4,7 +4,14 @@ import { checkVersion } from '../../src-main/engine/appliance/version-compare.js
 
 describe('checkVersion', () => {
   it('"same" accepts versions equal in their significant parts and refuses others', () => {
-    expect(checkVersion('same', 3, '1.1.1.46', '1.1.1.52').ok).toBe(true);
+    expect(checkVersion('same', 3, '1.1.1.46', '1.1.1.52')).toEqual({
+      ok: true,
+      reason: "The installed version 1.1.1.52 matches the backup's 1.1.1.46 (the first 3 parts compared: 1.1.1).",
+    });
+    // The whole version compared: said once, not "5.3.2 matches the backup's 5.3.2 (5.3.2)".
+    expect(checkVersion('same', 3, '5.3.2', '5.3.2').reason).toBe(
+      "The installed version 5.3.2 matches the backup's 5.3.2.",
+    );
     const r = checkVersion('same', 3, '1.1.1.46', '1.1.2.1');
     expect(r.ok).toBe(false);
     expect(r.reason).toContain('Install 1.1.1 first');

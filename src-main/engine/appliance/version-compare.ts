@@ -44,7 +44,15 @@ export function checkVersion(
   const d = cmp(i, b);
   if (policy === 'same') {
     return d === 0
-      ? { ok: true, reason: `The installed version ${installedVersion} matches the backup's ${backupVersion} (${bs}).` }
+      ? {
+          ok: true,
+          // The parts compared, only when they are not the whole version ("5.3.2 matches 5.3.2 (5.3.2)").
+          reason: `The installed version ${installedVersion} matches the backup's ${backupVersion}${
+            bs === backupVersion.trim().replace(/^v/, '') && is === installedVersion.trim().replace(/^v/, '')
+              ? ''
+              : ` (the first ${significantParts} parts compared: ${bs})`
+          }.`,
+        }
       : {
           ok: false,
           reason: `The backup was made on version ${backupVersion} but ${installedVersion} is installed; this product needs the same version (${bs}, found ${is}). Install ${bs} first.`,
