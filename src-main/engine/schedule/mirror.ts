@@ -11,7 +11,7 @@ import { dropPageCache } from '../media/page-cache.js';
 import { formatBytes, ProgressMeter } from '../progress.js';
 import { globMatcher } from '../restore/ownership-policy.js';
 import { executeRunbook, type RunbookDef, type RunbookIO } from '../runbook/runner.js';
-import { CREATE_EXCL_FLAGS, SafeDir } from '../util/atomic-fs.js';
+import { CREATE_EXCL_FLAGS, namedByPath, openDirBelow, openFolderTo, SafeDir } from '../util/atomic-fs.js';
 import { fileKind, openRegularFile, readGivenFile, refuseSpecialPath, STICK_HINT } from '../util/given-path.js';
 import { withJobLock } from '../util/job-lock.js';
 import { STICK_TEXT_MAX } from '../util/stick-file.js';
@@ -59,6 +59,11 @@ interface Item {
   createdAt: string;
   /** Expected sha256 per file name, when the source says (a set's manifest parts, and its manifest.json). */
   expected: Map<string, string>;
+  /**
+   * A set's folder, held open since it was found below `from` (each folder on the way opened through the one above
+   * it, never a link): its manifest, its files and the copy are all read through it, never by its path again.
+   */
+  srcDir?: SafeDir;
   /** What the mirror record knows the copy by (mirror-record.ts): a set's manifest.json hash, a file's own hash. */
   sha256?: string;
   /**
@@ -74,8 +79,10 @@ interface Ctx {
   result: MirrorResult;
   /** The copies this machine's mirror made (all runs, this one included): the only ones pruning may delete. */
   record: MirrorRecord;
-  /** With a glob: `from` held open, so the files listed are the files copied (see copyFile). */
+  /** `from` held open (openFrom): the files and sets listed are the ones copied (see copyFile, copySet). */
   fromDir?: SafeDir;
+  /** The set folders held open below `from` (Item.srcDir), closed when the job ends. */
+  held: SafeDir[];
 }
 
 /**
@@ -102,6 +109,23 @@ async function sameSourceMedium(c: Ctx, d: SafeDir): Promise<void> {
     `${d.dir} is no longer on the filesystem ${c.o.from} was chosen on (a folder on the way was replaced, e.g. by a link), so nothing was copied from it.`,
     { hint: STICK_HINT, details: { path: d.dir } },
   );
+}
+
+/**
+ * `from` held open. As the page's judge saw it (fromDevice): opened as it is, on that filesystem. Typed (the CLI):
+ * reached as openFolderTo reaches a folder, each folder on the way through the one above it, only links no other
+ * account could have put there followed: a link the stick's (or the folder's) owner put on the way to `from`, to a
+ * root-only folder of backups, is UNSAFE_PATH before anything is read there.
+ */
+async function openFrom(c: Ctx): Promise<SafeDir> {
+  const d = c.o.fromDevice === undefined ? await openFolderTo(c.o.from) : await SafeDir.open(c.o.from);
+  try {
+    await sameSourceMedium(c, d);
+  } catch (e) {
+    await d.close();
+    throw e;
+  }
+  return d;
 }
 
 /** A copy's source file: through `from` held open (glob), or its set folder opened without following a link. */
@@ -247,7 +271,8 @@ export async function readSetForMirror(dir: string): Promise<{ manifest: BackupM
  * other hands wrote: a set this machine did not record writing (or whose manifest changed since) is marked
  * `unvouched`, and its date (only what its manifest says) never ranks a copy on the stick.
  */
-async function setItems(o: MirrorOptions): Promise<Item[]> {
+async function setItems(c: Ctx, from: SafeDir): Promise<Item[]> {
+  const o = c.o;
   const groups = await listBackups(o.from);
   const records = await readWrittenSets(o.stateDir);
   const items: Item[] = [];
@@ -258,8 +283,17 @@ async function setItems(o: MirrorOptions): Promise<Item[]> {
     }
     for (const list of byProfile.values()) {
       for (const b of list.slice(0, o.keep)) {
-        const { manifest, manifestSum } = await readSetForMirror(b.path);
-        const files = await filesOf(b.path);
+        // Listed by path; from here on held: found again below `from` held open, no link followed (a folder above
+        // the set swapped for a link to a root-only folder since the listing leads nowhere: ENOENT or UNSAFE_PATH).
+        const rel = path.relative(o.from, b.path);
+        if (rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel))
+          throw new RecoveryError('INTERNAL', `${b.path} is not in ${o.from}.`);
+        const set = rel === '' ? from : await openDirBelow(from, rel.split(path.sep), null);
+        if (set !== from) c.held.push(set);
+        const { manifest, manifestSum } = await readSetForMirror(set.self).catch((e: unknown) => {
+          throw namedByPath(e, set);
+        });
+        const files = await filesOf(set.self);
         const device = path.basename(path.dirname(b.path));
         const unvouched = unvouchedReason(records, b.path, b.profileId, manifestSum);
         items.push({
@@ -274,6 +308,7 @@ async function setItems(o: MirrorOptions): Promise<Item[]> {
             [MANIFEST_NAME, manifestSum],
           ]),
           sha256: manifestSum,
+          srcDir: set,
           ...(unvouched === null ? {} : { unvouched: unvouched.replace(/^not counted: /, '') }),
         });
       }
@@ -328,11 +363,11 @@ async function copySet(c: Ctx, it: Item, g: SafeDir, meter: ProgressMeter, signa
   const tmpName = `.${path.basename(it.dst)}.mirror-${process.pid}`;
   await fsp.mkdir(g.at(tmpName), { mode: 0o700 }); // fails if it exists: never reuse a folder we did not just create
   let tmp: SafeDir | null = null;
-  let src: SafeDir | null = null;
+  // Held open since the set was found (setItems): a link or a folder swapped in for it by name is never read.
+  const src = it.srcDir!;
   try {
-    // Held open from here: a link or a folder swapped in for either by name later is never written or read.
+    // Held open from here: a link or a folder swapped in for it by name later is never written.
     tmp = await SafeDir.open(g.at(tmpName), path.join(g.dir, tmpName));
-    src = await SafeDir.open(it.src);
     await sameSourceMedium(c, src);
     const hashes = new Map<string, string>();
     // manifest.json last, as a backup writes it: a copy interrupted halfway is never taken for a backup.
@@ -355,6 +390,19 @@ async function copySet(c: Ctx, it: Item, g: SafeDir, meter: ProgressMeter, signa
       hashes.set(f.name, sum);
       meter.add(0, 1);
     }
+    // Every file its manifest names, manifest.json included: a set folder emptied meanwhile (its owner may) is not
+    // put on the stick as a copy of the backup.
+    const missing = [...it.expected.keys()].filter((n) => !hashes.has(n));
+    if (missing.length > 0) {
+      throw new RecoveryError(
+        'BACKUP_CORRUPT',
+        `${it.src} no longer holds ${missing.join(', ')}, which its manifest names: the source backup changed while it was copied, so it was not copied.`,
+        {
+          hint: 'Run "edge-recovery verify" on it; mirror an older backup instead.',
+          ui: { hint: 'Check it with “Verify a backup”; copy an older backup instead.' },
+        },
+      );
+    }
     await tmp.sync();
     await verifyCopy(tmp.self, hashes);
     await renameOurs(g, tmpName, await tmp.fh.stat(), path.basename(it.dst));
@@ -368,7 +416,6 @@ async function copySet(c: Ctx, it: Item, g: SafeDir, meter: ProgressMeter, signa
     throw e;
   } finally {
     await tmp?.close();
-    await src?.close();
   }
 }
 
@@ -443,14 +490,8 @@ const steps: RunbookDef<Ctx>['steps'] = [
           hint: 'Give the folder the backups are written to (the schedule’s --to), or a product’s backup folder with --glob.',
         });
       }
-      if (c.o.glob) {
-        c.fromDir = await SafeDir.open(
-          c.o.fromDevice === undefined ? await fsp.realpath(c.o.from) : c.o.from,
-          c.o.from,
-        );
-        await sameSourceMedium(c, c.fromDir);
-      }
-      c.items = c.o.glob ? await fileItems(c.o, fileNameGlob(c.o.glob), c.fromDir!) : await setItems(c.o);
+      c.fromDir = await openFrom(c);
+      c.items = c.o.glob ? await fileItems(c.o, fileNameGlob(c.o.glob), c.fromDir) : await setItems(c, c.fromDir);
       if (c.items.length === 0) {
         throw new RecoveryError(
           'BACKUP_NOT_FOUND',
@@ -613,7 +654,7 @@ export async function runMirror(o: MirrorOptions, io: RunbookIO): Promise<Mirror
   // A stick's empty mount folder is the system disk's: copies "read back from the stick" would be read from there.
   await refuseUnmountedMedium(o.to, 'mirror');
   return withJobLock(o.stateDir, { command: 'mirror' }, async () => {
-    const c: Ctx = { o, items: [], result: { copied: [], alreadyThere: [], removed: [] }, record: {} };
+    const c: Ctx = { o, items: [], result: { copied: [], alreadyThere: [], removed: [] }, record: {}, held: [] };
     const def: RunbookDef<Ctx> = {
       kind: 'mirror',
       title: `Copy backups to ${o.to}`,
@@ -628,6 +669,7 @@ export async function runMirror(o: MirrorOptions, io: RunbookIO): Promise<Mirror
       io.emit({ type: 'finished', ok: false, error: err.toJSON() });
       throw err;
     } finally {
+      for (const d of c.held) await d.close();
       await c.fromDir?.close();
     }
     io.emit({ type: 'finished', ok: true, result: { kind: 'mirror', ...c.result } });

@@ -239,14 +239,14 @@ export async function openDirNoFollow(
 /**
  * The folder `rel` below the folder held open as `base`, made (mode) or found as a real folder, each component
  * opened through the one above it (never a link, never by the path from the top): returned held open. `base` stays
- * open (the caller's).
+ * open (the caller's). `mode` null: only found, never made (a missing folder is ENOENT), as for a source to read.
  */
-export async function openDirBelow(base: SafeDir, rel: string[], mode = 0o755): Promise<SafeDir> {
+export async function openDirBelow(base: SafeDir, rel: string[], mode: number | null = 0o755): Promise<SafeDir> {
   let cur = base;
   try {
     for (const c of rel) {
       try {
-        await fsp.mkdir(cur.at(c), { mode });
+        if (mode !== null) await fsp.mkdir(cur.at(c), { mode });
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
