@@ -690,6 +690,18 @@ export function buildProgram(): Command {
     .action(
       async (profileId: string | undefined, o: { yes?: boolean; keep?: boolean; dir?: string; json?: boolean }) => {
         const { practiceCommand, PRACTICE_STAND_INS } = await import('./practice-command.js');
+        if (o.dir) {
+          // A file or a device given as the folder: said so (it said "EEXIST: file already exists, mkdir …").
+          const { refuseSpecialPath } = await import('../engine/util/given-path.js');
+          await refuseSpecialPath(
+            path.resolve(o.dir),
+            'a folder to make the practice sandbox in',
+            'Give a folder (it is made if it does not exist), or leave --dir out to use the system temp folder.',
+            {
+              folderOnly: true,
+            },
+          );
+        }
         // Edge Data Store's stand-in has two appliances (old and replacement); other products' stand-ins are theirs.
         if (profileId === undefined || profileId in PRACTICE_STAND_INS) {
           await practiceCommand(profileId, { ...o, ...(o.dir ? { baseDir: path.resolve(o.dir) } : {}) }, () => io(o));

@@ -25,7 +25,7 @@ export const DEFAULT_PRACTICE = 'eds-practice';
  */
 export async function practiceCommand(
   profileId: string | undefined,
-  o: { keep?: boolean; baseDir?: string },
+  o: { keep?: boolean; baseDir?: string; json?: boolean },
   makeIo: () => RunbookIO,
 ): Promise<void> {
   const id = profileId ?? DEFAULT_PRACTICE;
@@ -35,7 +35,8 @@ export async function practiceCommand(
       hint: `Practice profiles here: ${Object.keys(PRACTICE_STAND_INS).join(', ')}.`,
     });
   }
-  const say = (s: string) => process.stdout.write(s);
+  // With --json stdout carries JSON lines only (a tool reads them): the words for a person go to stderr.
+  const say = (s: string) => (o.json ? process.stderr : process.stdout).write(s);
   say(`Setting up the practice appliances (${id})…\n`);
   const sb = await make(o.baseDir ? { baseDir: o.baseDir } : {});
   let ok = false;

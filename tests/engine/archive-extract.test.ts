@@ -167,6 +167,31 @@ describe('extractArchive', () => {
     if (isRoot) expect((await fsp.stat(path.join(stage, 'conf', 'app.json'))).uid).toBe(0);
   });
 
+  it('is never 100 % read while files are still not unpacked, on a backup smaller than one read', async () => {
+    const tiny = path.join(work, 'tiny-src');
+    await fsp.mkdir(tiny);
+    for (let i = 0; i < 8; i++) await fsp.writeFile(path.join(tiny, `f${i}.json`), `{"n":${i}}\n`.repeat(40 + i));
+    const out = path.join(work, 'tiny');
+    await fsp.mkdir(out);
+    const r = await createArchive({ items: [{ id: 'eds', path: tiny }], outDir: out }, {});
+    const manifestFile = path.join(work, 'tiny-files.jsonl');
+    await verifyArchive(out, { parts: r.parts, manifestOut: manifestFile }, {});
+    for (let run = 0; run < 3; run++) {
+      const seen: { bytes: number; totalBytes: number | null; files: number; totalFiles: number | null }[] = [];
+      await extractArchive(
+        out,
+        { parts: r.parts, manifestFile, targets: { eds: path.join(work, `tiny-stage-${run}`) }, totalFiles: r.files },
+        { onProgress: (p) => p.phase === 'unpacking' && seen.push({ ...p }) },
+      );
+      expect(seen.length).toBeGreaterThan(0);
+      // The wizard's "Read 100 %" beside "Files unpacked": all of them, never fewer (the CLI's "100% …, 0/8 files").
+      expect(seen.filter((p) => p.totalBytes !== null && p.bytes >= p.totalBytes && p.files < p.totalFiles!)).toEqual(
+        [],
+      );
+      expect(seen.at(-1)).toMatchObject({ files: 8, totalFiles: 8 });
+    }
+  });
+
   it('refuses a staging folder that already exists and leaves it alone', async () => {
     const a = await handArchive('exists', [{ path: 'app/', type: 'dir' }]);
     const stage = path.join(work, 'existing-stage');

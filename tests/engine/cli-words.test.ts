@@ -69,6 +69,21 @@ describe('command-line words on bad input', () => {
     expect(r.stderr).not.toContain('in the wizard');
   });
 
+  it('practice --dir given a file or a device says what it is (exit 2), before any appliance is set up', async () => {
+    for (const [args, kind] of [
+      [['practice', '--yes', '--dir', '/etc/passwd'], 'a regular file'],
+      [['practice', 'opencrvs', '--yes', '--dir', '/dev/null'], 'a character device'],
+    ] as const) {
+      const r = await runCli([...args]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(
+        `is not a folder to make the practice sandbox in: it is ${kind}. Nothing was read or changed.`,
+      );
+      // It said "Error: EEXIST: file already exists, mkdir '/etc/passwd'" (exit 1), after "Setting up …".
+      expect(r.stderr + r.stdout).not.toMatch(/EEXIST|ENOTDIR|Setting up/);
+    }
+  });
+
   it('rollback, resume, finish, credentials and status with a --state-dir that does not exist say so and make no folder', async () => {
     for (const cmd of ['rollback', 'resume', 'finish', 'credentials']) {
       const typo = path.join(work, `state-typo-${cmd}`);

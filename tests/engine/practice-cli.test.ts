@@ -116,6 +116,20 @@ describe('edge-recovery practice (Edge Data Store) from the CLI', () => {
     }
   }, 240_000);
 
+  it('--json keeps stdout to JSON lines (the words for a person go to stderr)', async () => {
+    const dir = path.join(base, 'json');
+    await fsp.mkdir(dir);
+    const r = await runCli(['practice', '--yes', '--json', '--dir', dir]);
+    expect(r.code, r.stderr.slice(-2000)).toBe(0);
+    const lines = r.stdout.split('\n').filter((l) => l !== '');
+    // It wrote "Setting up the practice appliances…", the sandbox's paths and "Practice complete" among them.
+    for (const l of lines) expect(() => JSON.parse(l), l).not.toThrow();
+    const finished = lines.map((l) => JSON.parse(l) as { type: string }).filter((e) => e.type === 'finished');
+    expect(finished).toHaveLength(2);
+    expect(r.stderr).toMatch(/^Practice sandbox: /m);
+    expect(r.stderr).toMatch(/^Practice complete/m);
+  }, 240_000);
+
   it('without --keep exits 0 and removes the sandbox', async () => {
     const dir = path.join(base, 'gone');
     await fsp.mkdir(dir);

@@ -69,6 +69,43 @@ function profile(extraSteps: unknown[] = [], api?: string): Profile {
 }
 
 /** The record a backup keeps of a product step's artifact `rel` in the set, holding `data` (copied from /tmp/x). */
+/**
+ * Runs the step `stepId` of `h` from the work folder `work` again and again (at most `rounds` times, until `won()`)
+ * while the account flips that folder for a link to `victim` and back (racer's flip-dir-link, until the file
+ * `stopName` in `dir` exists): how each round ended ('ran', or the error's code) and how many flips were made.
+ * Each round starts from `work` again (ensureWork makes a new folder when it finds the link; that one is removed).
+ */
+async function raceFlippedWork(
+  h: ProductHost,
+  work: string,
+  stepId: string,
+  victim: string,
+  stopName: string,
+  rounds: number,
+  won: () => boolean,
+): Promise<{ outcomes: Map<string, number>; flips: number }> {
+  const stop = path.join(path.dirname(victim), stopName);
+  const flipping = racerAsync(USER, ['flip-dir-link', work, victim, stop, '90']);
+  const outcomes = new Map<string, number>();
+  try {
+    const step = h.profile.steps.find((s) => s.id === stepId)!;
+    for (let i = 0; i < rounds && !won(); i++) {
+      h.state.work = work;
+      const said = await runProductStep(h, step, { log: () => undefined, progress: () => undefined }).then(
+        () => 'ran',
+        (e: Error) => (e as { code?: string }).code ?? e.message,
+      );
+      outcomes.set(said, (outcomes.get(said) ?? 0) + 1);
+      if (h.state.work !== work) execFileSync('rm', ['-rf', '--one-file-system', h.state.work]);
+    }
+  } finally {
+    await fsp.writeFile(stop, '');
+  }
+  const r = await flipping;
+  h.state.work = work;
+  return { outcomes, flips: Number(r.flips) };
+}
+
 function artifactRecord(step: string, rel: string, data: Buffer) {
   return {
     step,
@@ -159,27 +196,16 @@ describe.skipIf(blocked !== undefined)(
       const record = artifactRecord('graph', 'artifacts/graph/export.graph', data);
       const h = host({ backupDir: set, artifacts: () => [record] });
       const work = await ensureWork(h);
-      const stop = path.join(dir, 'stop-flip');
-      const flipping = racerAsync(USER, ['flip-dir-link', work, victim, stop, '90']);
-      const outcomes = new Map<string, number>();
-      try {
-        const step = h.profile.steps.find((s) => s.id === 'import')!;
-        for (let i = 0; i < 400 && readdirSync(victim).length === 0; i++) {
-          // Each round from the work folder the racer flips (ensureWork makes a new one when it finds the link).
-          h.state.work = work;
-          const said = await runProductStep(h, step, { log: () => undefined, progress: () => undefined }).then(
-            () => 'ran',
-            (e: Error) => (e as { code?: string }).code ?? e.message,
-          );
-          outcomes.set(said, (outcomes.get(said) ?? 0) + 1);
-          if (h.state.work !== work) execFileSync('rm', ['-rf', '--one-file-system', h.state.work]);
-        }
-      } finally {
-        await fsp.writeFile(stop, '');
-      }
-      const r = await flipping;
-      h.state.work = work;
-      expect(Number(r.flips)).toBeGreaterThan(0);
+      const { outcomes, flips } = await raceFlippedWork(
+        h,
+        work,
+        'import',
+        victim,
+        'stop-flip',
+        400,
+        () => readdirSync(victim).length > 0,
+      );
+      expect(flips).toBeGreaterThan(0);
       expect(readdirSync(victim), JSON.stringify([...outcomes])).toEqual([]);
       expect(outcomes.get('ran') ?? 0, JSON.stringify([...outcomes])).toBeGreaterThan(0);
     }, 180_000);
@@ -268,27 +294,16 @@ describe.skipIf(blocked !== undefined)(
       const h = productHost(profile([touchStep('marker')]));
       hosts.push(h);
       const work = await ensureWork(h);
-      const stop = path.join(dir, 'stop-cwd-flip');
-      const flipping = racerAsync(USER, ['flip-dir-link', work, victim, stop, '90']);
-      const outcomes = new Map<string, number>();
-      try {
-        const step = h.profile.steps.find((s) => s.id === 'root-touch')!;
-        for (let i = 0; i < 300 && readdirSync(victim).length === 0; i++) {
-          // Each round from the work folder the racer flips (ensureWork makes a new one when it finds the link).
-          h.state.work = work;
-          const said = await runProductStep(h, step, { log: () => undefined, progress: () => undefined }).then(
-            () => 'ran',
-            (e: Error) => (e as { code?: string }).code ?? e.message,
-          );
-          outcomes.set(said, (outcomes.get(said) ?? 0) + 1);
-          if (h.state.work !== work) execFileSync('rm', ['-rf', '--one-file-system', h.state.work]);
-        }
-      } finally {
-        await fsp.writeFile(stop, '');
-      }
-      const r = await flipping;
-      h.state.work = work;
-      expect(Number(r.flips)).toBeGreaterThan(0);
+      const { outcomes, flips } = await raceFlippedWork(
+        h,
+        work,
+        'root-touch',
+        victim,
+        'stop-cwd-flip',
+        300,
+        () => readdirSync(victim).length > 0,
+      );
+      expect(flips).toBeGreaterThan(0);
       expect(readdirSync(victim), JSON.stringify([...outcomes])).toEqual([]);
       expect(outcomes.get('ran') ?? 0, JSON.stringify([...outcomes])).toBeGreaterThan(0);
     }, 180_000);
@@ -296,30 +311,9 @@ describe.skipIf(blocked !== undefined)(
     it('uploads to the product only the file root put in the work folder, not a link the account put there', async () => {
       const victim = path.join(dir, 'victim-upload');
       await fsp.writeFile(victim, 'root-only secret\n', { mode: 0o600 });
-      const received: string[] = [];
-      const srv = http.createServer((req, res) => {
-        let body = '';
-        req.on('data', (d: Buffer) => (body += d.toString()));
-        req.on('end', () => {
-          received.push(body);
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.end('{}');
-        });
-      });
-      await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+      const api = await keeper();
       try {
-        const port = (srv.address() as AddressInfo).port;
-        const upload = {
-          id: 'send-backup',
-          title: 'Hand the backup to the product',
-          explain: 'Uploads it.',
-          at: 'restore.after-stop',
-          kind: 'http',
-          method: 'POST',
-          path: '/upload',
-          upload: '{work}/upload.bin',
-        };
-        const h = host({ profile: profile([upload], `http://127.0.0.1:${port}`) });
+        const h = host({ profile: profile([uploadStep('{work}/upload.bin')], api.api) });
         const work = await ensureWork(h);
         runAs(USER, 'ln', '-s', victim, path.join(work, 'upload.bin'));
         const step = h.profile.steps.find((s) => s.id === 'send-backup')!;
@@ -327,10 +321,10 @@ describe.skipIf(blocked !== undefined)(
           () => 'sent',
           (e: Error) => e.message,
         );
-        expect(received.join('')).not.toContain('root-only secret');
+        expect(api.received.join('')).not.toContain('root-only secret');
         expect(outcome).toMatch(/link/);
       } finally {
-        await new Promise<void>((r) => srv.close(() => r()));
+        await api.close();
       }
     });
 
@@ -400,33 +394,15 @@ describe.skipIf(blocked !== undefined)(
       const h = host({ profile: profile([uploadStep('{work}/upload.bin')], api.api) });
       const work = await ensureWork(h);
       shAs(USER, 'echo "the account\'s own file" > "$1/upload.bin"', work);
-      const stop = path.join(dir, 'stop-upload-flip');
-      const flipping = racerAsync(USER, ['flip-dir-link', work, victim, stop, '90']);
-      const outcomes = new Map<string, number>();
-      try {
-        const step = h.profile.steps.find((s) => s.id === 'send-backup')!;
-        for (let i = 0; i < 300 && !api.received.some((b) => b.includes('root-only')); i++) {
-          // Each round from the work folder the racer flips (ensureWork makes a new one when it finds the link).
-          h.state.work = work;
-          const said = await runProductStep(h, step, { log: () => undefined, progress: () => undefined }).then(
-            () => 'sent',
-            (e: Error) => (e as { code?: string }).code ?? e.message,
-          );
-          outcomes.set(said, (outcomes.get(said) ?? 0) + 1);
-          if (h.state.work !== work) execFileSync('rm', ['-rf', '--one-file-system', h.state.work]);
-        }
-      } finally {
-        await fsp.writeFile(stop, '');
-        await api.close();
-      }
-      const r = await flipping;
-      h.state.work = work;
-      expect(Number(r.flips)).toBeGreaterThan(0);
+      const { outcomes, flips } = await raceFlippedWork(h, work, 'send-backup', victim, 'stop-upload-flip', 300, () =>
+        api.received.some((b) => b.includes('root-only')),
+      ).finally(() => api.close());
+      expect(flips).toBeGreaterThan(0);
       expect(
         api.received.filter((b) => b.includes('root-only')),
         JSON.stringify([...outcomes]),
       ).toEqual([]);
-      expect(outcomes.get('sent') ?? 0, JSON.stringify([...outcomes])).toBeGreaterThan(0);
+      expect(outcomes.get('ran') ?? 0, JSON.stringify([...outcomes])).toBeGreaterThan(0);
     }, 180_000);
 
     it('deletes the work folder without following the links the account swaps in while it is deleted', async () => {

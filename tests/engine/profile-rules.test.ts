@@ -71,6 +71,45 @@ describe('profile rules: a profile is code and is checked like it', () => {
     ).toEqual(['/etc/myproduct', '/var/lib/myproduct']);
   });
 
+  it('refuses folders where what a restore writes would run as root (programs, start-up, cron, logins), and what is in them', () => {
+    for (const p of [
+      '/etc/cron.daily',
+      '/etc/cron.d/product',
+      '/etc/systemd/system',
+      '/etc/systemd/system/multi-user.target.wants',
+      '/etc/profile.d',
+      '/etc/ssh/sshd_config.d',
+      '/etc/sudoers.d/x',
+      '/root/.ssh',
+      '/root/product',
+      '/usr/local/bin/tools',
+      '/usr/lib/systemd/system',
+      '/usr/bin/product',
+      '/var/spool/cron/crontabs',
+      '/etc/init.d/product',
+    ]) {
+      const raw = linux();
+      raw.items[1].path = p;
+      expect(refusal(raw)).toMatch(
+        new RegExp(
+          `items\\.1\\.path: "${p.replace(/\./g, '\\.')}" is (a folder|in /[^ ]+) where what a restore writes would run with the system's rights`,
+        ),
+      );
+    }
+    const w = windows();
+    w.items[1].path = '%ProgramData%\\Microsoft\\Windows\\Start Menu\\Programs\\StartUp\\product';
+    expect(refusal(w)).toMatch(/items\.1\.path: .* is in .*startup where what a restore writes would run/);
+    // Products' own folders beside them are fine (a product's configuration under /etc, its files under /usr/lib).
+    const ok = linux();
+    ok.items[0].path = '/etc/cron-product';
+    ok.items[1].path = '/usr/lib/myproduct';
+    expect(
+      parseProfile(ok, 'ok.json')
+        .items.map((i) => i.path)
+        .slice(0, 2),
+    ).toEqual(['/etc/cron-product', '/usr/lib/myproduct']);
+  });
+
   it('refuses folders that overlap (the same, or one inside the other), and duplicate ids', () => {
     const raw = linux();
     raw.items[1].path = '/usr/share/OSIsoft/EdgeDataStore/Configuration/Storage';

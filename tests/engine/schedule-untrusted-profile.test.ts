@@ -70,22 +70,25 @@ describe.skipIf(blocked !== undefined)(
       expect(r.stderr).toContain('/usr/bin/touch');
     });
 
+    /** `schedule install` of the built-in eds-linux profile (trusted: only the program started is in question). */
+    const installBuiltIn = (): string[] => [
+      'schedule',
+      'install',
+      '--profile',
+      'eds-linux',
+      '--to',
+      path.join(dir, 'stick'),
+      '--every',
+      'daily',
+    ];
+
     it('schedule install refuses a program to start that others can change, and installs this root-owned one', async () => {
       // The program the timer starts as root: a copy of edge-recovery in a folder anyone can write to.
       const shared = path.join(dir, 'shared');
       const program = path.join(shared, 'edge-recovery');
       await fsp.writeFile(program, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
       const cron = path.join(installRoot, 'etc', 'cron.d', 'edge-recovery-backup-eds-linux');
-      const args = [
-        'schedule',
-        'install',
-        '--profile',
-        'eds-linux',
-        '--to',
-        path.join(dir, 'stick'),
-        '--every',
-        'daily',
-      ];
+      const args = installBuiltIn();
       const where = ['--scheduler', 'cron', '--install-root', installRoot];
       const r = await runCli([...args, ...where, '--command', program]);
       expect(r.code, r.stderr).toBe(4);
@@ -110,16 +113,7 @@ describe.skipIf(blocked !== undefined)(
       await fsp.writeFile(hook, '');
       const ir = path.join(dir, 'install-root-switches');
       const cron = path.join(ir, 'etc', 'cron.d', 'edge-recovery-backup-eds-linux');
-      const args = [
-        'schedule',
-        'install',
-        '--profile',
-        'eds-linux',
-        '--to',
-        path.join(dir, 'stick'),
-        '--every',
-        'daily',
-      ];
+      const args = installBuiltIn();
       const where = ['--scheduler', 'cron', '--install-root', ir];
       const plain = await runCli([...args, ...where, '--dry-run']);
       // Where this checkout itself is not root's, every install is refused for its own script: nothing to tell apart.

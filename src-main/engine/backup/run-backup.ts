@@ -1027,7 +1027,7 @@ async function cleanupAfterFailure(
       io.emit({
         type: 'log',
         level: 'warn',
-        message: `The service could not be started again: ${toRecoveryError(e).message}. Start it by hand.`,
+        message: `The service could not be started again: ${toRecoveryError(e).message.replace(/\.$/, '')}. Start it by hand.`,
       });
       return { serviceBack: false, setKept: c.setDir !== null && manifestWritten, setLeft };
     }

@@ -73,6 +73,57 @@ const LINUX_SYSTEM_DIRS = new Set([
 ]);
 /** Kernel and device trees: nothing below them is a product folder either. */
 const LINUX_SYSTEM_TREES = ['/proc', '/sys', '/dev', '/boot'];
+/**
+ * Where what is written runs as root, or decides who logs in as whom: a restore puts a backup's files there (as
+ * root, with the profile's owners), so a profile naming one, or a folder in one, turns a stick into root's code.
+ * No product keeps its data there. Refused for every profile, the folder itself and anything in it (a profile
+ * that is untrusted input is otherwise only warned about for its folders: README "Profile rules").
+ */
+const LINUX_RUNS_AS_ROOT_TREES = [
+  '/bin',
+  '/sbin',
+  '/lib',
+  '/lib32',
+  '/lib64',
+  '/libx32',
+  '/usr/bin',
+  '/usr/sbin',
+  '/usr/libexec',
+  '/usr/lib/systemd',
+  '/usr/local/bin',
+  '/usr/local/sbin',
+  '/root',
+  '/etc/systemd',
+  '/etc/init.d',
+  '/etc/rc0.d',
+  '/etc/rc1.d',
+  '/etc/rc2.d',
+  '/etc/rc3.d',
+  '/etc/rc4.d',
+  '/etc/rc5.d',
+  '/etc/rc6.d',
+  '/etc/rcS.d',
+  '/etc/cron.d',
+  '/etc/cron.hourly',
+  '/etc/cron.daily',
+  '/etc/cron.weekly',
+  '/etc/cron.monthly',
+  '/etc/cron.yearly',
+  '/var/spool/cron',
+  '/etc/profile.d',
+  '/etc/ssh',
+  '/etc/pam.d',
+  '/etc/security',
+  '/etc/sudoers.d',
+  '/etc/ld.so.conf.d',
+  '/etc/apt',
+  '/etc/update-motd.d',
+  '/etc/udev',
+  '/etc/modprobe.d',
+  '/etc/polkit-1',
+  '/etc/NetworkManager/dispatcher.d',
+  '/var/lib/dpkg',
+];
 
 const WINDOWS_VARS_ROOTS = new Set(
   [
@@ -95,6 +146,12 @@ const WINDOWS_VARS_ROOTS = new Set(
   ].map((s) => s.toLowerCase()),
 );
 const WINDOWS_SYSTEM_TREES = ['%systemroot%', '%windir%', 'c:/windows'];
+/** Windows' start-up folders: what is put there runs at the next logon (README "Profile rules"). */
+const WINDOWS_STARTUP_TREES = [
+  '%programdata%/microsoft/windows/start menu/programs/startup',
+  '%appdata%/microsoft/windows/start menu/programs/startup',
+  'c:/programdata/microsoft/windows/start menu/programs/startup',
+];
 const WINDOWS_SYSTEM_DIRS = new Set([
   'c:',
   'c:/windows',
@@ -144,14 +201,22 @@ export function systemFolderProblem(p: string, platform: Platform): string | nul
     if (LINUX_SYSTEM_DIRS.has(c)) return `"${p}" is a system folder; name the product's own folder inside it`;
     const tree = LINUX_SYSTEM_TREES.find((t) => c.startsWith(t + '/'));
     if (tree) return `"${p}" lies in ${tree}, which belongs to the system`;
+    const runs = LINUX_RUNS_AS_ROOT_TREES.find((t) => c === t || c.startsWith(t + '/'));
+    if (runs) return runsAsRootProblem(p, runs);
     return null;
   }
+  const startup = WINDOWS_STARTUP_TREES.find((t) => c === t || c.startsWith(t + '/'));
+  if (startup) return runsAsRootProblem(p, startup);
   if (WINDOWS_SYSTEM_DIRS.has(c) || /^[a-z]:$/.test(c) || WINDOWS_VARS_ROOTS.has(c)) {
     return `"${p}" is a system folder; name the product's own folder inside it`;
   }
   const tree = WINDOWS_SYSTEM_TREES.find((t) => c.startsWith(t + '/'));
   if (tree) return `"${p}" lies in the Windows folder, which belongs to the system`;
   return null;
+}
+
+function runsAsRootProblem(p: string, tree: string): string {
+  return `"${p}" is ${p.length === tree.length ? 'a folder' : `in ${tree}`} where what a restore writes would run with the system's rights (programs, start-up, logins); no product keeps its data there`;
 }
 
 function inside(parent: string, child: string): boolean {
