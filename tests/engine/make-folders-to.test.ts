@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeFoldersTo } from '../../src-main/engine/util/atomic-fs.js';
+import { linkedFolder } from '../../src-main/engine/util/linked-folder.js';
 import { shAs } from '../helpers/as-account.js';
 import { ensureTestOwner } from '../helpers/restore-driver.js';
 
@@ -55,5 +56,35 @@ describe.skipIf(blocked !== undefined)('makeFoldersTo', () => {
       expect((e as Error).message).toContain(path.join(own, via));
     }
     expect(await fsp.readdir(victim)).toEqual([]);
+  });
+
+  it("refuses root's link under a second name another account gave it in a sticky folder (a hard link)", async () => {
+    // A sticky folder of root's, as /tmp: root's own link there is followed (no one else may rename it) …
+    const sticky = path.join(dir, 'tmp');
+    await fsp.mkdir(sticky);
+    await fsp.chmod(sticky, 0o1777);
+    const ok = path.join(dir, 'ok-disk');
+    await fsp.mkdir(ok);
+    await fsp.symlink(ok, path.join(sticky, 'roots-own'));
+    await makeFoldersTo(path.join(sticky, 'roots-own', 'made'));
+    expect(await fsp.readdir(ok)).toEqual(['made']);
+    // … but another account may give one of root's links elsewhere (as /var/run -> /run) a name of its choosing there:
+    // a hard link to the link, owned by root. With fs.protected_hardlinks=0 (the kernel's default, when no sysctl
+    // sets it) an unprivileged account may make it (ln /var/run /tmp/product); made here by root, which may always.
+    const victim = path.join(dir, 'root-only-run');
+    await fsp.mkdir(victim, { mode: 0o700 });
+    const roots = path.join(dir, 'var');
+    await fsp.mkdir(roots);
+    await fsp.symlink(victim, path.join(roots, 'run'));
+    await fsp.link(path.join(roots, 'run'), path.join(sticky, 'product'));
+    const e = await makeFoldersTo(path.join(sticky, 'product', 'data', 'Configuration')).catch((x: unknown) => x);
+    expect({ code: (e as { code?: string }).code, inVictim: await fsp.readdir(victim) }).toEqual({
+      code: 'UNSAFE_PATH',
+      inVictim: [],
+    });
+    // The by-name judge of the same rule (a profile's folder that is a link: linkedFolder, resolveTrusted) too.
+    expect(await linkedFolder(path.join(sticky, 'roots-own')).catch((x: unknown) => x)).toBe(ok);
+    const l = await linkedFolder(path.join(sticky, 'product')).catch((x: unknown) => x);
+    expect((l as { code?: string }).code).toBe('UNSAFE_PATH');
   });
 });

@@ -265,9 +265,10 @@ export async function openDirBelow(base: SafeDir, rel: string[], mode: number | 
 /**
  * Makes the folder `dir` and the folders on the way to it (mode), as `mkdir -p` would, but each one made or entered
  * through the folder above it held open, and a link on the way followed only when no other account could have put
- * it there: the link is ours (root's) and so is the folder holding it, which no one else may write (or which is
- * sticky, as /tmp: no one else may rename our entries). Any other link (one the product's account put in a folder
- * of its own, to a root-only folder) is refused with UNSAFE_PATH before anything is made where it leads. A system's
+ * it there: the link is ours (root's), with one name (not a hard link another account made to it), and so is the
+ * folder holding it, which no one else may write (or which is sticky, as /tmp: no one else may rename our entries).
+ * Any other link (one the product's account put in a folder of its own, to a root-only folder) is refused with
+ * UNSAFE_PATH before anything is made where it leads. A system's
  * own links (/var/run → /run) and an administrator's (a data folder linked to another disk) are root's in root's
  * folders: followed. Linux (/proc/self/fd); elsewhere a plain recursive mkdir. (resolveTrusted in
  * util/linked-folder.ts judges a path's links and folders by their names, for checks that make and open nothing;
@@ -312,10 +313,13 @@ export async function openFolderTo(dir: string, make?: number): Promise<SafeDir>
       if (st.isSymbolicLink()) {
         const holder = await cur.fh.stat();
         const holderSafe = holder.uid === me && ((holder.mode & 0o022) === 0 || (holder.mode & 0o1000) !== 0);
-        if (st.uid !== me || !holderSafe) {
+        // One name only: a second name for one of root's links (a hard link: /var/run given the name /tmp/product)
+        // is another account's doing where fs.protected_hardlinks is 0 (the kernel's default), owned by root all the
+        // same, and in a sticky folder no one else could have put a link of root's.
+        if (st.uid !== me || !holderSafe || st.nlink !== 1) {
           throw unsafe(
             here,
-            `is a link on the way to ${abs} that another account could have put there (the link's owner is uid ${st.uid}, the folder holding it uid ${holder.uid}, mode ${(holder.mode & 0o7777).toString(8)}): it is not followed${make !== undefined ? ', so no folder was made where it leads' : ''}`,
+            `is a link on the way to ${abs} that another account could have put there (the link's owner is uid ${st.uid}, ${st.nlink} name${st.nlink === 1 ? '' : 's'}, the folder holding it uid ${holder.uid}, mode ${(holder.mode & 0o7777).toString(8)}): it is not followed${make !== undefined ? ', so no folder was made where it leads' : ''}`,
           );
         }
         if (++links > 40) throw unsafe(here, `leads through more than 40 links on the way to ${abs}`);

@@ -15,7 +15,7 @@ import { systemFolderProblem } from '../profiles/rules.js';
  *
  * The link is not ours, so where it leads is trusted only if nobody but root (this account) can change it:
  * every folder the way passes through must be root's and not writable by group or others (a sticky folder
- * such as /tmp only where the entry in it is root's), and every link on the way root's. Otherwise another
+ * such as /tmp only where the entry in it is root's), and every link on the way root's, with one name. Otherwise another
  * account (the service account owning /data/eds) could point the restore at /etc, which would be set aside
  * and replaced by a folder that account owns; or make the backup carry /etc onto the stick. A system folder
  * (/etc, /usr, …) as the target is refused too. Both are UNSAFE_PATH (exit 4), before anything changes.
@@ -104,6 +104,9 @@ export function resolveTrusted(
     }
     if (st.isSymbolicLink()) {
       if (!trusted(st.uid)) throw fail(next, `the link ${next} belongs to uid ${st.uid}`);
+      // A second name for one of root's links (a hard link: `ln /var/run /tmp/product`, which any account may make
+      // where fs.protected_hardlinks is 0, the kernel's default) is root's all the same, but put there by another.
+      if (!win && st.nlink !== 1) throw fail(next, `the link ${next} has ${st.nlink} names (a hard link to it)`);
       if (++hops > MAX_LINK_HOPS) throw fail(next, 'a loop of links');
       const target = readlinkSync(next);
       if (path.isAbsolute(target)) {
