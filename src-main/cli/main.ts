@@ -702,6 +702,19 @@ export function buildProgram(): Command {
             },
           );
         }
+        const { practiceProfileIds } = await import('../practice/product-practice.js');
+        const known =
+          profileId === undefined || profileId in PRACTICE_STAND_INS || practiceProfileIds().includes(profileId);
+        if (known && o.yes !== true && (o.json === true || !process.stdin.isTTY)) {
+          // As for restore: nobody can answer its questions, so it would set up both appliances and stop at the first.
+          throw new RecoveryError(
+            'BAD_INPUT',
+            `${o.json === true ? 'With --json nobody is asked' : 'There is no terminal to ask on'} and --yes was not given: the practice would stop at its first question (such as "stop the service?").`,
+            {
+              hint: 'Add --yes to go ahead without questions, or run the command in a terminal to answer each question as on a real machine. Nothing was set up.',
+            },
+          );
+        }
         // Edge Data Store's stand-in has two appliances (old and replacement); other products' stand-ins are theirs.
         if (profileId === undefined || profileId in PRACTICE_STAND_INS) {
           await practiceCommand(profileId, { ...o, ...(o.dir ? { baseDir: path.resolve(o.dir) } : {}) }, () => io(o));

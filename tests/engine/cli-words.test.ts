@@ -69,6 +69,24 @@ describe('command-line words on bad input', () => {
     expect(r.stderr).not.toContain('in the wizard');
   });
 
+  it('practice without a terminal (or with --json) and without --yes is refused before anything is set up (exit 2)', async () => {
+    for (const [args, who] of [
+      [['practice'], 'There is no terminal to ask on'],
+      [['practice', 'evc-edge', '--json'], 'With --json nobody is asked'],
+    ] as const) {
+      const dir = path.join(work, `practice-no-yes-${args.length}`);
+      const r = await runCli([...args, '--dir', dir]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr + r.stdout).toContain(
+        `${who} and --yes was not given: the practice would stop at its first question`,
+      );
+      expect(r.stderr + r.stdout).toContain('Add --yes to go ahead without questions');
+      // It set up both appliances, backed up up to "Stop the service" and stopped there (exit 5).
+      expect(r.stderr + r.stdout).not.toMatch(/Setting up|Pre-checks/);
+      expect(existsSync(dir)).toBe(false);
+    }
+  });
+
   it('practice --dir given a file or a device says what it is (exit 2), before any appliance is set up', async () => {
     for (const [args, kind] of [
       [['practice', '--yes', '--dir', '/etc/passwd'], 'a regular file'],
