@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +13,7 @@ import { autoConfirm } from '../../src-main/engine/runbook/runner.js';
 import type { ConfirmRequest, Interaction } from '../../src-main/engine/runbook/types.js';
 import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
 import { startPracticeMachine, type PracticeMachine } from '../helpers/practice-machine.js';
-import { shAs } from '../helpers/as-account.js';
+import { asAccountArgs, shAs } from '../helpers/as-account.js';
 import { racerAsync, racerSync } from '../helpers/racer-run.js';
 import { driverInteraction, ensureTestOwner, restoreTestsBlocked } from '../helpers/restore-driver.js';
 
@@ -366,6 +366,70 @@ describe.skipIf(blocked !== undefined)(
       // The old folder was deleted (not left behind, nor moved into the account's folder).
       expect((await fsp.readdir(path.dirname(conf))).filter((x) => x.includes('before-restore'))).toEqual(before);
       await accountFoldersUntouched(moved);
+    }, 600_000);
+
+    it("never sets aside or moves in through a link the account put in place of a target's parent folder", async () => {
+      // The account owns the folder above the targets' parent (as /var/lib/<product> holding data/Configuration);
+      // a root-only folder holds a folder named like the target, with a file of root's.
+      const parent = path.dirname(conf);
+      const grand = path.dirname(parent);
+      const name = path.basename(conf);
+      const victim = path.join(work, 'root-only-above');
+      await fsp.mkdir(path.join(victim, name), { recursive: true, mode: 0o700 });
+      await fsp.chmod(victim, 0o700);
+      await fsp.writeFile(path.join(victim, name, 'roots.conf'), 'root\n', { mode: 0o600 });
+      const was = await fsp.stat(grand);
+      await fsp.chown(grand, uidForUser(OWNER)!, gidForGroup(OWNER)!);
+      const pauseDir = await fsp.mkdtemp(path.join(work, 'pause-'));
+      await fsp.chmod(pauseDir, 0o755);
+      await fsp.chown(pauseDir, uidForUser(OWNER)!, gidForGroup(OWNER)!);
+      const pauseFile = path.join(pauseDir, 'paused');
+      // Held once the work folders are judged and the first set-aside is journaled, before it is renamed: the account
+      // moves the targets' parent aside and links the root-only folder by its name, then lets the job go on.
+      const racer = spawn(
+        'setpriv',
+        asAccountArgs(
+          OWNER,
+          'sh',
+          '-c',
+          'while [ ! -s "$1" ]; do sleep 0.02; done; mv "$2" "$2.moved" && ln -s "$3" "$2"; r=$?; rm -f "$1"; exit $r',
+          'sh',
+          pauseFile,
+          parent,
+          victim,
+        ),
+        { stdio: 'ignore' },
+      );
+      const raced = new Promise<number | null>((r) => racer.on('close', r));
+      const item = resolveItems(newM.profile, { root: newM.root })[0]!.id;
+      process.env.EDGE_RECOVERY_PAUSE_AT = `after-journal:rename-intent:set-aside:${item}`;
+      process.env.EDGE_RECOVERY_PAUSE_FILE = pauseFile;
+      try {
+        const outcome = await restore(newM.profile, driverInteraction('typed-')).then(
+          () => 'ok',
+          (e: unknown) => (e as { code?: string }).code ?? String(e),
+        );
+        await fsp.writeFile(pauseFile, '1'); // a racer still waiting goes on (and removes it)
+        expect(await raced, 'the account swapped the folder').toBe(0);
+        // Root's folder is as it was (not set aside, deleted, or filled with the account's): the renames were made
+        // in the targets' parent the work folder is in, which the account moved aside.
+        expect({
+          inVictim: (await fsp.readdir(victim)).sort(),
+          inTarget: await fsp.readdir(path.join(victim, name)),
+          restored: existsSync(path.join(`${parent}.moved`, name, 'Custom')),
+        }).toEqual({ inVictim: [name], inTarget: ['roots.conf'], restored: true });
+        // The job then finds the account's link by the targets' names (ENOENT on a later item): it stops there.
+        expect(['ok', 'INTERNAL', 'OWNERSHIP_MISMATCH', 'UNSAFE_PATH']).toContain(outcome);
+      } finally {
+        delete process.env.EDGE_RECOVERY_PAUSE_AT;
+        delete process.env.EDGE_RECOVERY_PAUSE_FILE;
+        racer.kill();
+        if ((await fsp.lstat(parent).catch(() => null))?.isSymbolicLink()) {
+          await fsp.rm(parent, { force: true });
+          await fsp.rename(`${parent}.moved`, parent);
+        }
+        await fsp.chown(grand, was.uid, was.gid);
+      }
     }, 600_000);
   },
 );

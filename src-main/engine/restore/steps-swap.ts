@@ -365,6 +365,21 @@ function stagingMissing(i: ItemPlan): RecoveryError {
   });
 }
 
+/**
+ * `p` (a target, or its set-aside name: beside the work folder) in the folder holding the work folder held for `i`,
+ * as the kernel holds it (/proc/self/fd/<n>/..), not by the path's folders again: an account that owns a folder above
+ * the targets' parent can move that parent aside and put a link by its name to a root-only folder once the work folder
+ * is judged; by path, root set aside (and later deleted) that folder's entry named like the target and moved the
+ * restored folder, the product account's, in there. Linux; elsewhere, or with no work folder held, the path.
+ */
+function besideWorkDir(held: Map<string, number>, i: ItemPlan, p: string): string {
+  const fd = workDirFd(held, workDirOf(i));
+  if (process.platform !== 'linux' || fd === undefined) return p;
+  if (path.dirname(p) !== path.dirname(workDirOf(i)))
+    throw new RecoveryError('INTERNAL', `${p} is not beside the work folder ${workDirOf(i)}.`);
+  return `${procFdPath(fd)}/../${path.basename(p)}`;
+}
+
 /** The swap's renames, each staging folder moved in through its work folder's descriptor in `held`. */
 async function swapItems(c: RestoreCtx, held: Map<string, number>): Promise<string> {
   const j = c.store.j;
@@ -372,11 +387,16 @@ async function swapItems(c: RestoreCtx, held: Map<string, number>): Promise<stri
   for (const i of j.items) {
     if (i.hadOriginal === null) {
       if (renameDone(j, i.id, 'set-aside')) i.hadOriginal = true;
-      else if (await exists(i.target)) {
-        await journaledRename(c.store, { from: i.target, to: i.setAside, purpose: 'set-aside', itemId: i.id });
+      else if (await exists(besideWorkDir(held, i, i.target))) {
+        await journaledRename(
+          c.store,
+          { from: i.target, to: i.setAside, purpose: 'set-aside', itemId: i.id },
+          besideWorkDir(held, i, i.target),
+          besideWorkDir(held, i, i.setAside),
+        );
         i.hadOriginal = true;
         // What "edge-recovery finish" may delete later: this folder, not another put by its name meanwhile.
-        const st = lstatSync(i.setAside, { bigint: true });
+        const st = lstatSync(besideWorkDir(held, i, i.setAside), { bigint: true });
         i.setAsideId = { dev: String(st.dev), ino: String(st.ino) };
       } else i.hadOriginal = false;
       await c.store.save(`set-aside-decided:${i.id}`);
@@ -387,7 +407,12 @@ async function swapItems(c: RestoreCtx, held: Map<string, number>): Promise<stri
       // What a rollback may delete from the target later: this folder, not another put by its name meanwhile.
       const st = lstatSync(from, { bigint: true });
       i.restoredId = { dev: String(st.dev), ino: String(st.ino) };
-      await journaledRename(c.store, { from: i.staging, to: i.target, purpose: 'move-in', itemId: i.id }, from);
+      await journaledRename(
+        c.store,
+        { from: i.staging, to: i.target, purpose: 'move-in', itemId: i.id },
+        from,
+        besideWorkDir(held, i, i.target),
+      );
     }
     const via = i.link !== undefined ? ` (through the link ${i.link}, which is kept)` : '';
     lines.push(
