@@ -514,7 +514,10 @@ export function buildProgram(): Command {
     .option('--root <dir>', "resolve the profile's folders under this folder")
     .option('--passphrase-file <file>', 'passphrase of an encrypted backup')
     .option('--credentials-file <file>', 'JSON with the secrets to re-enter (else asked, hidden)')
-    .option('--yes', 'do not ask before destructive steps; roll back by itself on failure')
+    .option(
+      '--yes',
+      'do not ask before destructive steps (needed without a terminal or with --json); roll back by itself on failure',
+    )
     .option('--allow-version-mismatch', 'restore even if the installed version does not fit the version policy')
     .option('--allow-other-device', 'restore a backup made on another device (the normal case on replacement hardware)')
     .option('--keep-defaults', 'keep the set-aside default folders after a successful restore (also what --yes does)')
@@ -683,7 +686,7 @@ export function buildProgram(): Command {
     .description(
       'Rehearse a whole backup and restore on practice stand-ins (a sandbox folder, a folder as the stick) and say where everything is: eds-practice (default; an "old" and a "replacement" Edge Data Store), opencrvs, stackstate-linux, evc-edge, deviceon-linux.',
     )
-    .option('--yes', 'do not ask before destructive steps')
+    .option('--yes', 'do not ask before destructive steps (needed without a terminal or with --json)')
     .option('--keep', 'keep the sandbox folder afterwards (to look at the stick and the report)')
     .option('--dir <folder>', 'make the sandbox in this folder (default: the system temp folder)')
     .option('--json', 'print progress and results as JSON lines')
