@@ -328,6 +328,30 @@ describe.skipIf(blocked !== undefined)(
       }
     });
 
+    it('uploads no second name the account gave a root-only file in the work folder (a hard link)', async () => {
+      const victim = path.join(dir, 'victim-upload-hard');
+      await fsp.writeFile(victim, 'root-only secret\n', { mode: 0o600 });
+      const api = await keeper();
+      try {
+        const h = host({ profile: profile([uploadStep('{work}/upload.bin')], api.api) });
+        const work = await ensureWork(h);
+        // `ln /etc/shadow {work}/upload.bin`: any account may, where fs.protected_hardlinks is 0 (the kernel's
+        // default when no sysctl sets it); made here by root, which may always, in the account's work folder.
+        await fsp.link(victim, path.join(work, 'upload.bin'));
+        const step = h.profile.steps.find((s) => s.id === 'send-backup')!;
+        const outcome = await runProductStep(h, step, { log: () => undefined, progress: () => undefined }).then(
+          () => 'sent',
+          (e: Error) => e.message,
+        );
+        expect({ received: api.received.join(''), outcome }).toEqual({
+          received: '',
+          outcome: expect.stringMatching(/2 names/) as unknown,
+        });
+      } finally {
+        await api.close();
+      }
+    });
+
     /** A loopback API that keeps every body it is sent; `close` ends it. */
     async function keeper(): Promise<{ received: string[]; api: string; close(): Promise<void> }> {
       const received: string[] = [];

@@ -386,6 +386,18 @@ async function openUpload(h: ProductHost, template: string): Promise<{ body: Blo
     await into.close();
   }
   try {
+    // One name only: a second name the account gave a file it may not read (ln /etc/shadow {work}/x: any account may
+    // where fs.protected_hardlinks is 0, the kernel's default) is opened as root like any file in its folder.
+    const { nlink } = await fh.stat();
+    if (nlink !== 1) {
+      throw new RecoveryError(
+        'UNSAFE_PATH',
+        `${file} has ${nlink} names (a hard link to a file elsewhere, which may be anyone's): nothing was uploaded.`,
+        {
+          hint: "Something replaced the file the tool put in its work folder: check the product's account, then start again.",
+        },
+      );
+    }
     // Linux: the body is the file itself, read as it is sent (a product's backup can be large: memory holds a chunk
     // of it, not all of it, twice). /proc/self/fd/<n> is the inode opened above for as long as `fh` stays open.
     if (process.platform === 'linux') {
