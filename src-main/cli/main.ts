@@ -598,6 +598,7 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .action(async (o: { stateDir?: string; json?: boolean }) => {
       const { restoreStatus, isUnfinished } = await engine.restore();
+      const { stampOf } = await import('../engine/restore/status.js');
       const dirOpt = await rememberedStateDir(o);
       const found = await restoreStatus(dirOpt);
       const s = isUnfinished(found) ? found : null;
@@ -615,7 +616,7 @@ export function buildProgram(): Command {
         s === null
           ? `No unfinished restore.${found ? ` The last one (${found.id}) ended: ${found.where}` : missingDir ? ` ${noStateDirWords(dirOpt.stateDir!)} If the restore was started with --state-dir, give the same one.` : ''}\n` +
             (todo.length > 0 ? `Left to do:\n${todo.map((t) => `  - ${t}`).join('\n')}\n` : '')
-          : `Unfinished restore ${s.id} of ${s.backup} (profile ${s.profileId}), started ${s.startedAt}.\n` +
+          : `Unfinished restore ${s.id} of ${s.backup} (profile ${s.profileId}), started ${stampOf(s.startedAt)}.\n` +
             `It stopped: ${s.where}\n` +
             s.steps.map((x) => `  [${x.state}] ${x.title}${x.summary ? `: ${x.summary}` : ''}`).join('\n') +
             `\n\nNext: ${[s.canResume ? `edge-recovery resume${suffix}` : '', s.canRollback ? `edge-recovery rollback${suffix}` : ''].filter(Boolean).join('  or  ')}\n`,
