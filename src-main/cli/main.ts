@@ -514,7 +514,10 @@ export function buildProgram(): Command {
     .option('--root <dir>', "resolve the profile's folders under this folder")
     .option('--passphrase-file <file>', 'passphrase of an encrypted backup')
     .option('--credentials-file <file>', 'JSON with the secrets to re-enter (else asked, hidden)')
-    .option('--yes', 'do not ask before destructive steps; roll back by itself on failure')
+    .option(
+      '--yes',
+      'do not ask before destructive steps (needed without a terminal or with --json); roll back by itself on failure',
+    )
     .option('--allow-version-mismatch', 'restore even if the installed version does not fit the version policy')
     .option('--allow-other-device', 'restore a backup made on another device (the normal case on replacement hardware)')
     .option('--keep-defaults', 'keep the set-aside default folders after a successful restore (also what --yes does)')
@@ -595,6 +598,7 @@ export function buildProgram(): Command {
     .option('--json', 'machine-readable output')
     .action(async (o: { stateDir?: string; json?: boolean }) => {
       const { restoreStatus, isUnfinished } = await engine.restore();
+      const { stampOf } = await import('../engine/restore/status.js');
       const dirOpt = await rememberedStateDir(o);
       const found = await restoreStatus(dirOpt);
       const s = isUnfinished(found) ? found : null;
@@ -612,7 +616,7 @@ export function buildProgram(): Command {
         s === null
           ? `No unfinished restore.${found ? ` The last one (${found.id}) ended: ${found.where}` : missingDir ? ` ${noStateDirWords(dirOpt.stateDir!)} If the restore was started with --state-dir, give the same one.` : ''}\n` +
             (todo.length > 0 ? `Left to do:\n${todo.map((t) => `  - ${t}`).join('\n')}\n` : '')
-          : `Unfinished restore ${s.id} of ${s.backup} (profile ${s.profileId}), started ${s.startedAt}.\n` +
+          : `Unfinished restore ${s.id} of ${s.backup} (profile ${s.profileId}), started ${stampOf(s.startedAt)}.\n` +
             `It stopped: ${s.where}\n` +
             s.steps.map((x) => `  [${x.state}] ${x.title}${x.summary ? `: ${x.summary}` : ''}`).join('\n') +
             `\n\nNext: ${[s.canResume ? `edge-recovery resume${suffix}` : '', s.canRollback ? `edge-recovery rollback${suffix}` : ''].filter(Boolean).join('  or  ')}\n`,
@@ -683,7 +687,7 @@ export function buildProgram(): Command {
     .description(
       'Rehearse a whole backup and restore on practice stand-ins (a sandbox folder, a folder as the stick) and say where everything is: eds-practice (default; an "old" and a "replacement" Edge Data Store), opencrvs, stackstate-linux, evc-edge, deviceon-linux.',
     )
-    .option('--yes', 'do not ask before destructive steps')
+    .option('--yes', 'do not ask before destructive steps (needed without a terminal or with --json)')
     .option('--keep', 'keep the sandbox folder afterwards (to look at the stick and the report)')
     .option('--dir <folder>', 'make the sandbox in this folder (default: the system temp folder)')
     .option('--json', 'print progress and results as JSON lines')

@@ -188,6 +188,8 @@ console.log('LENGTH=' + v!['egress/A']!['ClientSecret']!.length + ' ID=' + v!['e
     const st = await runCli(['status'], { env: plain });
     expect(st.stderr).toContain(`Using the state folder ${stateDir}`);
     expect(st.stdout).toContain('Unfinished restore');
+    // When it started, as the reports and the finished restore write times (it said 2026-12-01T10:10:30.793Z).
+    expect(st.stdout).toMatch(/\), started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\.\n/);
     expect(st.stdout).toContain(`edge-recovery rollback --state-dir ${stateDir}`);
     expect(st.code).toBe(4);
     // Rollback and resume follow the same note (this product is stopped by hand, so they stop at that question).

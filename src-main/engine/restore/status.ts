@@ -199,7 +199,7 @@ export async function unfinishedRestore(opts: { stateDir?: string } = {}): Promi
 }
 
 /** `2026-12-01 09:38:54 UTC`, as the reports write times. */
-function stampOf(iso: string): string {
+export function stampOf(iso: string): string {
   const t = Date.parse(iso);
   return Number.isFinite(t) ? `${new Date(t).toISOString().slice(0, 19).replace('T', ' ')} UTC` : iso;
 }
