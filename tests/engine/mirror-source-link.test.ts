@@ -129,4 +129,19 @@ describe.skipIf(!isRoot || skipLoopTests)('mirror --from through links another a
     const r = await mirrorRacing('rm "$1/$2/$3"', 'data.tar.gz');
     expect(r).toEqual({ outcome: 'BACKUP_CORRUPT', onStick: [] });
   });
+
+  it('copies the sets beside an archive made by hand (which has no checksums to copy by), not failing on it', async () => {
+    // A folder of backups that also holds a hand-made archive (listBackups lists it, as `list` shows it).
+    const from = path.join(work, 'with-archive');
+    await fsp.cp(path.join(work, 'root-backups'), from, { recursive: true });
+    await fsp.writeFile(path.join(from, 'site-export.tar.gz'), 'an archive made by hand\n');
+    try {
+      expect(await mirrorFrom(from, 'state-hand-made')).toEqual({
+        outcome: 'ok',
+        onStick: expect.arrayContaining(['manifest.json', 'data.tar.gz']) as unknown,
+      });
+    } finally {
+      await fsp.rm(from, { recursive: true, force: true });
+    }
+  });
 });

@@ -278,7 +278,8 @@ async function setItems(c: Ctx, from: SafeDir): Promise<Item[]> {
   const items: Item[] = [];
   for (const g of groups) {
     const byProfile = new Map<string, typeof g.backups>();
-    for (const b of g.backups.filter((x) => x.complete)) {
+    // Sets only: an archive made by hand beside them (listed, as `list` shows it) has no manifest to copy and check by.
+    for (const b of g.backups.filter((x) => x.complete && x.handMade !== true)) {
       byProfile.set(b.profileId, [...(byProfile.get(b.profileId) ?? []), b]);
     }
     for (const list of byProfile.values()) {
