@@ -9,6 +9,7 @@ import { manifestLine, type ManifestLine } from '../../src-main/engine/archive/m
 import { BLOCK } from '../../src-main/engine/archive/tar-header.js';
 import { isRoot, makeRichTree, snapshotTree, tempDir } from '../helpers/datasets.js';
 import { tarEntry } from '../helpers/tar-corpus.js';
+import { tinyArchive } from '../helpers/tiny-archive.js';
 
 let work: string;
 let src: string;
@@ -168,12 +169,7 @@ describe('extractArchive', () => {
   });
 
   it('is never 100 % read while files are still not unpacked, on a backup smaller than one read', async () => {
-    const tiny = path.join(work, 'tiny-src');
-    await fsp.mkdir(tiny);
-    for (let i = 0; i < 8; i++) await fsp.writeFile(path.join(tiny, `f${i}.json`), `{"n":${i}}\n`.repeat(40 + i));
-    const out = path.join(work, 'tiny');
-    await fsp.mkdir(out);
-    const r = await createArchive({ items: [{ id: 'eds', path: tiny }], outDir: out }, {});
+    const { out, r } = await tinyArchive(work);
     const manifestFile = path.join(work, 'tiny-files.jsonl');
     await verifyArchive(out, { parts: r.parts, manifestOut: manifestFile }, {});
     for (let run = 0; run < 3; run++) {

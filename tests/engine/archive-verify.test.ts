@@ -20,6 +20,7 @@ import {
 } from '../../src-main/engine/archive/index.js';
 import { encodeHeader } from '../../src-main/engine/archive/tar-header.js';
 import { makeRichTree, tempDir } from '../helpers/datasets.js';
+import { tinyArchive } from '../helpers/tiny-archive.js';
 
 let work: string;
 let src: string;
@@ -90,13 +91,7 @@ describe('verifyArchive', () => {
   });
 
   it('is never 100 % read back while files are still unchecked, on a backup smaller than one read', async () => {
-    // Eight small files (~7 KiB of archive): one read takes it all, before the first entry has been checked.
-    const tiny = path.join(work, 'tiny-src');
-    await fsp.mkdir(tiny);
-    for (let i = 0; i < 8; i++) await fsp.writeFile(path.join(tiny, `f${i}.json`), `{"n":${i}}\n`.repeat(40 + i));
-    const out = path.join(work, 'tiny');
-    await fsp.mkdir(out);
-    const r = await createArchive({ items: [{ id: 'eds', path: tiny }], outDir: out }, {});
+    const { out, r } = await tinyArchive(work);
     expect(r.files).toBe(8);
     for (let run = 0; run < 5; run++) {
       const seen: { bytes: number; totalBytes: number | null; files: number; totalFiles: number | null }[] = [];
