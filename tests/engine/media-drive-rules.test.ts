@@ -1,31 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateDrive, type DriveFacts } from '../../src-main/engine/media/drive-rules.js';
-
-const GB = 1e9;
-
-function stick(over: Partial<DriveFacts> = {}, mount: Partial<DriveFacts['mountpoints'][number]> = {}): DriveFacts {
-  return {
-    device: '/dev/sdb',
-    description: 'SanDisk Cruzer Blade (BACKUP)',
-    size: 16 * GB,
-    isRemovable: true,
-    isUSB: true,
-    isSystem: false,
-    isVirtual: false,
-    isReadOnly: false,
-    mountpoints: [
-      {
-        path: '/media/tech/BACKUP',
-        label: 'BACKUP',
-        fsType: 'ext4',
-        freeBytes: 12 * GB,
-        totalBytes: 16 * GB,
-        ...mount,
-      },
-    ],
-    ...over,
-  };
-}
+import { GB, stick } from '../helpers/drive-facts.js';
 
 const codes = (d: DriveFacts, opts = {}): string[] => evaluateDrive(d, opts).reasons.map((r) => r.code);
 

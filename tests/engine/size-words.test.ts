@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { evaluateDrive } from '../../src-main/engine/media/drive-rules.js';
 import { formatBytes as engineSize } from '../../src-main/engine/progress.js';
+import { GB, stick } from '../helpers/drive-facts.js';
 import { formatBytesIec } from '../../src-main/engine/report/render-html.js';
 import { formatBytes as screenSize, formatRate } from '../../src-renderer/lib/format.js';
 
@@ -58,21 +59,7 @@ describe('sizes in words', () => {
   });
 
   it("the drive rules' reasons use the rule the drive picker shows sizes in", () => {
-    const GB = 1e9;
-    const v = evaluateDrive(
-      {
-        device: '/dev/sdb',
-        description: 'USB stick',
-        size: 16 * GB,
-        isRemovable: true,
-        isUSB: true,
-        isSystem: false,
-        isVirtual: false,
-        isReadOnly: false,
-        mountpoints: [{ path: '/media/stick', fsType: 'exfat', freeBytes: 1 * GB, totalBytes: 16 * GB }],
-      },
-      { minFreeBytes: 2 * GB },
-    );
+    const v = evaluateDrive(stick({}, { fsType: 'exfat', freeBytes: 1 * GB }), { minFreeBytes: 2 * GB });
     expect(v.reasons[0]!.message).toContain(
       `Only ${screenSize(GB)} free; the backup needs about ${screenSize(2 * GB)}.`,
     );
