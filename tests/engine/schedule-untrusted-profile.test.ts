@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { plantedProfile } from '../helpers/planted-profile.js';
+import { rootOnlyProfiles } from '../helpers/root-only-profile.js';
 
 /**
  * `backup --profile ./file.json` refuses a profile file someone other than root can change when it runs commands
@@ -137,6 +138,121 @@ describe.skipIf(blocked !== undefined)(
       expect(r.code, r.stderr).toBe(4);
       expect(r.stderr).toMatch(/untrusted/);
       expect(existsSync(path.join(installRoot, 'etc', 'cron.d', 'edge-recovery-backup-untrusted-sched'))).toBe(false);
+    });
+
+    /**
+     * A profile that runs no command was only warned about: but the file can change after the install (other folders
+     * to back up onto the schedule's --to every night, another unit to stop and start), and the schedule runs it as
+     * root, unattended. Refused (exit 4) whatever it holds, nothing written; a root-only copy of it installs.
+     */
+    it('schedule install refuses an untrusted profile without commands (exit 4), writes nothing, and says where to copy it', async () => {
+      const quiet = path.join(dir, 'shared', 'quiet.json');
+      await fsp.writeFile(quiet, plantedProfile({ id: 'quiet-sched', productName: 'Quiet product' }));
+      const ir = path.join(dir, 'install-root-quiet');
+      const to = path.join(dir, 'stick');
+      const args = (profileRef: string): string[] => [
+        'schedule',
+        'install',
+        '--profile',
+        profileRef,
+        '--to',
+        to,
+        '--every',
+        'daily',
+        '--command',
+        '/usr/bin/true',
+      ];
+      for (const scheduler of ['cron', 'systemd']) {
+        for (const dry of [[], ['--dry-run']]) {
+          const r = await runCli([...args(quiet), '--scheduler', scheduler, '--install-root', ir, ...dry]);
+          expect(r.code, `${scheduler} ${dry.join(' ')}: ${r.stderr}`).toBe(4);
+          expect(r.stderr).toContain(
+            `The profile ${quiet} is untrusted input: ${path.join(dir, 'shared')} is writable by everyone`,
+          );
+          expect(r.stderr).toContain('Nothing was run or installed.');
+          expect(r.stderr).toContain(
+            `install -D -o root -g root -m 644 ${quiet} /etc/edge-recovery/profiles/quiet.json), and name that file: --profile /etc/edge-recovery/profiles/quiet.json`,
+          );
+          expect(r.stdout).toBe('');
+          expect(existsSync(ir), `${scheduler}: something was written under ${ir}`).toBe(false);
+        }
+      }
+      // The same profile only root can change, on this machine's disk: installed.
+      const trusted = await rootOnlyProfiles('schedule-untrusted');
+      try {
+        const copy = await trusted.put('quiet.json', await fsp.readFile(quiet, 'utf8'));
+        const ok = await runCli([...args(copy), '--scheduler', 'cron', '--install-root', ir]);
+        expect(ok.code, ok.stderr).toBe(0);
+        expect(ok.stderr).toBe('');
+        expect(existsSync(path.join(ir, 'etc', 'cron.d', 'edge-recovery-backup-quiet-sched'))).toBe(true);
+      } finally {
+        await trusted.remove();
+      }
+    });
+
+    /**
+     * `schedule run` judges the file again each time: the name installed may be a link another account can point
+     * elsewhere afterwards (it was judged where it led at the install). The refused run is logged as failed.
+     */
+    it('schedule run refuses an untrusted profile without commands (exit 4), backs nothing up, and logs a failed run', async () => {
+      const trusted = await rootOnlyProfiles('schedule-untrusted-run');
+      try {
+        const copy = await trusted.put('quiet.json', plantedProfile({ id: 'quiet-run', productName: 'Quiet product' }));
+        // A link in a folder anyone can write, leading (at the install) to the root-only copy.
+        const link = path.join(dir, 'shared', 'quiet-link.json');
+        await fsp.symlink(copy, link);
+        const ir = path.join(dir, 'install-root-link');
+        const ok = await runCli(
+          ['schedule', 'install', '--profile', link, '--to', path.join(dir, 'stick'), '--every', 'daily'].concat([
+            '--command',
+            '/usr/bin/true',
+            '--scheduler',
+            'cron',
+            '--install-root',
+            ir,
+          ]),
+        );
+        expect(ok.code, ok.stderr).toBe(0);
+        // Afterwards the link leads to a file its owner wrote.
+        const own = path.join(dir, 'shared', 'own.json');
+        await fsp.writeFile(
+          own,
+          plantedProfile({
+            id: 'quiet-run',
+            productName: 'Quiet product',
+            item: { id: 'Data', path: '/home/someone/Documents' },
+          }),
+        );
+        await fsp.rm(link);
+        await fsp.symlink(own, link);
+        const state = path.join(dir, 'state-run');
+        const stick = path.join(dir, 'stick-run');
+        await fsp.mkdir(stick, { recursive: true });
+        const r = await runCli(
+          ['schedule', 'run', '--profile', link, '--to', stick, '--root', root, '--device-id', 'box'].concat([
+            '--state-dir',
+            state,
+            '--retry-every',
+            '1s',
+            '--give-up-after',
+            '1m',
+          ]),
+          { env: { EDGE_RECOVERY_PDF: 'off', EDGE_RECOVERY_LOCK_DIR: path.join(dir, 'lock') } },
+        );
+        expect(r.code, r.stderr).toBe(4);
+        expect(r.stderr).toContain(
+          `The profile ${link} is untrusted input: ${path.join(dir, 'shared')} is writable by everyone`,
+        );
+        expect(await fsp.readdir(stick)).toEqual([]);
+        const log = await fsp.readFile(path.join(state, 'scheduled-runs.jsonl'), 'utf8');
+        expect(JSON.parse(log.trim().split('\n').at(-1)!)).toMatchObject({
+          profileId: 'quiet-run',
+          outcome: 'failed',
+          detail: expect.stringContaining('untrusted input'),
+        });
+      } finally {
+        await trusted.remove();
+      }
     });
   },
 );

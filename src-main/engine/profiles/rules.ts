@@ -215,6 +215,26 @@ export function systemFolderProblem(p: string, platform: Platform): string | nul
   return null;
 }
 
+/**
+ * Why the `*` of a per-component item (`…/EdgeDataStore/*\/Certificates`) could stand for a system folder, or null.
+ * The rules above judge the path as written, where `*` is a name like any other: `/etc/*` or `/*` passed them, and a
+ * backup's list of items (on the stick) then named `cron.d` or `etc` for it, so the restore replaced /etc/cron.d or
+ * /etc as root. The folder holding the `*` must not be a system folder itself (each name in one is the system's),
+ * and only one component may be `*`. What a `*` is filled with is judged again (resolveItems: the full path).
+ */
+export function wildcardProblem(p: string, platform: Platform): string | null {
+  const parts = p.split(/[\\/]/);
+  const stars = parts.filter((s) => s === '*').length;
+  if (stars === 0) return null;
+  if (stars > 1) return `may hold "*" as one component only (got "${p}")`;
+  const at = parts.indexOf('*');
+  const parent = parts.slice(0, at).join('/') || '/';
+  if (systemFolderProblem(parent, platform) !== null) {
+    return `"${p}" has its "*" in the system folder ${parent}, so it could stand for any folder of the system; name the product's own folder before the "*"`;
+  }
+  return null;
+}
+
 function runsAsRootProblem(p: string, tree: string): string {
   return `"${p}" is ${p.length === tree.length ? 'a folder' : `in ${tree}`} where what a restore writes would run with the system's rights (programs, start-up, logins); no product keeps its data there`;
 }
@@ -258,7 +278,10 @@ export function profileRuleIssues(p: Profile): RuleIssue[] {
     const first = seen.get(item.id);
     if (first !== undefined) add(['items', i, 'id'], `the id "${item.id}" is used twice (also items.${first})`);
     else seen.set(item.id, i);
-    const bad = absolutePathProblem(item.path, p.platform) ?? systemFolderProblem(item.path, p.platform);
+    const bad =
+      absolutePathProblem(item.path, p.platform) ??
+      systemFolderProblem(item.path, p.platform) ??
+      wildcardProblem(item.path, p.platform);
     if (bad) add(['items', i, 'path'], bad);
     else ok.push({ i, c: comparable(item.path, p.platform) });
   });
