@@ -8,6 +8,7 @@ import type { RestoreJournal } from '../../src-main/engine/restore/journal.js';
 import { jsonEvents, runCli, type CliResult } from '../helpers/cli.js';
 import { startPracticeMachine, type PracticeMachine } from '../helpers/practice-machine.js';
 import { ensureTestOwner, restoreTestsBlocked } from '../helpers/restore-driver.js';
+import { rootOnlyProfiles, type RootOnlyProfiles } from '../helpers/root-only-profile.js';
 
 const blocked = restoreTestsBlocked();
 const OWNER = 'edge-rt';
@@ -44,6 +45,8 @@ describe.skipIf(blocked !== undefined)(
     let setDir: string;
     let scheduled: CliResult;
     let pidBeforeSchedule: number | null;
+    /** The old machine's profile in a root-only folder: a schedule refuses the one in its temp folder under /tmp. */
+    let trusted: RootOnlyProfiles;
 
     beforeAll(async () => {
       ensureTestOwner(OWNER);
@@ -57,6 +60,7 @@ describe.skipIf(blocked !== undefined)(
     }, 120_000);
 
     afterAll(async () => {
+      await trusted?.remove();
       await Promise.all([m?.stop(), newM?.stop()]);
       if (work) await fsp.rm(work, { recursive: true, force: true });
     });
@@ -96,12 +100,14 @@ describe.skipIf(blocked !== undefined)(
     it('a scheduled backup, run as the installed schedule runs it (no terminal, no --yes), still backs up', async () => {
       const state = path.join(work, 'state-schedule');
       await fsp.mkdir(state, { mode: 0o700 });
+      trusted = await rootOnlyProfiles('no-terminal');
+      const profile = await trusted.put('eds-practice.json', await fsp.readFile(m.profilePath, 'utf8'));
       // The command line the schedule installs, taken from its own --dry-run (cron here: no systemd).
       const dry = await runCli([
         'schedule',
         'install',
         '--profile',
-        m.profilePath,
+        profile,
         '--root',
         m.root,
         '--to',
