@@ -123,6 +123,81 @@ const LINUX_RUNS_AS_ROOT_TREES = [
   '/etc/polkit-1',
   '/etc/NetworkManager/dispatcher.d',
   '/var/lib/dpkg',
+  // Read as root's shell, programs or settings at boot, at a login, by a hook, a package install or a daemon
+  // (init scripts source /etc/default; logrotate's postrotate, udev's RUN, tmpfiles' w/L lines, sysctl's
+  // kernel.core_pattern, modprobe's install lines, D-Bus activation and polkit rules all run or grant as root).
+  '/etc/default',
+  '/etc/logrotate.d',
+  '/etc/sysctl.d',
+  '/etc/tmpfiles.d',
+  '/etc/modules-load.d',
+  '/etc/binfmt.d',
+  '/etc/bash_completion.d',
+  '/etc/xdg',
+  '/etc/X11',
+  '/etc/network',
+  '/etc/dhcp',
+  '/etc/ppp',
+  '/etc/dbus-1',
+  '/etc/grub.d',
+  '/etc/kernel',
+  '/etc/initramfs-tools',
+  '/etc/rsyslog.d',
+  '/etc/acpi',
+  '/etc/apparmor.d',
+  '/etc/dpkg',
+  '/etc/needrestart',
+  '/etc/xinetd.d',
+  '/etc/rc.d',
+  '/etc/sysconfig',
+  '/etc/cloud',
+  '/etc/ssl/private',
+  // Merged /usr (Debian 12, Ubuntu, Fedora): /lib32 is /usr/lib32, … (so refused under either name).
+  '/usr/lib32',
+  '/usr/lib64',
+  '/usr/libx32',
+  '/usr/lib/apt',
+  '/usr/lib/dpkg',
+  '/usr/lib/udev',
+  '/usr/lib/modules',
+  '/usr/lib/modprobe.d',
+  '/usr/lib/modules-load.d',
+  '/usr/lib/sysctl.d',
+  '/usr/lib/tmpfiles.d',
+  '/usr/lib/binfmt.d',
+  '/usr/lib/environment.d',
+  '/usr/lib/kernel',
+  '/usr/lib/polkit-1',
+  '/usr/lib/NetworkManager',
+  '/usr/lib/sudo',
+  '/usr/lib/openssh',
+  '/usr/lib/dbus-1.0',
+  '/usr/lib/security',
+  '/usr/lib/pam.d',
+  '/usr/lib/git-core',
+  '/usr/lib/node_modules',
+  '/usr/local/lib/node_modules',
+  '/usr/share/dbus-1',
+  '/usr/share/polkit-1',
+  '/usr/share/bash-completion',
+  '/usr/share/initramfs-tools',
+  '/var/lib/polkit-1',
+  '/var/lib/sudo',
+  // Loaded from /run as from /etc (runtime units, udev rules, tmpfiles, …), and sudo's timestamps.
+  ...['systemd', 'udev', 'tmpfiles.d', 'sysctl.d', 'modprobe.d', 'modules-load.d', 'binfmt.d', 'sudo'].flatMap((d) => [
+    `/run/${d}`,
+    `/var/run/${d}`,
+  ]),
+];
+/**
+ * The same for names that vary: a multiarch library folder (/usr/lib/x86_64-linux-gnu, where PAM's modules and
+ * every program's libraries are, = /lib/x86_64-linux-gnu), and the folders Python, Perl and Node load modules from
+ * (a `.pth` file in dist-packages runs at every start of python3, which apt's hooks run as root).
+ */
+const LINUX_RUNS_AS_ROOT_PATTERNS = [
+  /^\/usr\/(local\/)?lib\/[a-z0-9_]+-linux-[a-z0-9_]+(\/|$)/,
+  /^\/usr\/(local\/)?lib\/python[0-9.]*(\/|$)/,
+  /^\/usr\/(local\/)?(lib|share)\/perl[0-9.]*(\/|$)/,
 ];
 
 const WINDOWS_VARS_ROOTS = new Set(
@@ -145,7 +220,7 @@ const WINDOWS_VARS_ROOTS = new Set(
     '%tmp%',
   ].map((s) => s.toLowerCase()),
 );
-const WINDOWS_SYSTEM_TREES = ['%systemroot%', '%windir%', 'c:/windows'];
+const WINDOWS_SYSTEM_TREES = ['%systemroot%', '%windir%', 'c:/windows', '%systemdrive%/windows'];
 /** Windows' start-up folders: what is put there runs at the next logon (README "Profile rules"). */
 const WINDOWS_STARTUP_TREES = [
   '%programdata%/microsoft/windows/start menu/programs/startup',
@@ -185,6 +260,12 @@ export function absolutePathProblem(p: string, platform: Platform): string | nul
   if (parts.some((s) => s === '') && !(parts.length === 1 && parts[0] === '')) {
     return `must be written without doubled or trailing "\\" (got "${p}")`;
   }
+  // Other spellings of one folder, which the rules below would not know: Windows drops a name's trailing dots and
+  // spaces ("Startup." is Startup), "PROGRA~3" is the short name of ProgramData, and "name:stream" an NTFS stream.
+  if (parts.some((s) => /[. ]$/.test(s))) return `must not have a name ending in "." or a space (got "${p}")`;
+  if (parts.some((s) => /~\d/.test(s)))
+    return `must use long folder names, not short ones such as "PROGRA~1" (got "${p}")`;
+  if (parts.some((s) => s.includes(':'))) return `must not contain ":" after the drive (got "${p}")`;
   return null;
 }
 
@@ -201,11 +282,16 @@ export function systemFolderProblem(p: string, platform: Platform): string | nul
     if (LINUX_SYSTEM_DIRS.has(c)) return `"${p}" is a system folder; name the product's own folder inside it`;
     const tree = LINUX_SYSTEM_TREES.find((t) => c.startsWith(t + '/'));
     if (tree) return `"${p}" lies in ${tree}, which belongs to the system`;
-    const runs = LINUX_RUNS_AS_ROOT_TREES.find((t) => c === t || c.startsWith(t + '/'));
+    const runs =
+      LINUX_RUNS_AS_ROOT_TREES.find((t) => c === t || c.startsWith(t + '/')) ??
+      LINUX_RUNS_AS_ROOT_PATTERNS.map((re) => re.exec(c)?.[0].replace(/\/$/, '')).find((t) => t !== undefined);
     if (runs) return runsAsRootProblem(p, runs);
     return null;
   }
-  const startup = WINDOWS_STARTUP_TREES.find((t) => c === t || c.startsWith(t + '/'));
+  const startup =
+    WINDOWS_STARTUP_TREES.find((t) => c === t || c.startsWith(t + '/')) ??
+    // Any account's (C:\\Users\\<name>\\AppData\\Roaming\\…, %USERPROFILE%\\AppData\\Roaming\\…, %ALLUSERSPROFILE%\\…).
+    /^.*?\/microsoft\/windows\/start menu\/programs\/startup(?=\/|$)/.exec(c)?.[0];
   if (startup) return runsAsRootProblem(p, startup);
   if (WINDOWS_SYSTEM_DIRS.has(c) || /^[a-z]:$/.test(c) || WINDOWS_VARS_ROOTS.has(c)) {
     return `"${p}" is a system folder; name the product's own folder inside it`;
