@@ -84,12 +84,15 @@ function fileNamedBy(part: string): string {
 /**
  * The program the scheduler starts as root every night (node, its loader, edge-recovery's script, or --command):
  * each file it names, and every folder on the way to it, must be root's and not writable by others (a sticky
- * folder only for root's entries), as the state folder must. A checkout in a home folder (`npm link` there, or
- * `node bin/edge-recovery.js`) would otherwise have its owner's code run as root by the timer.
+ * folder only for root's entries), as the state folder must, and the file must lie on one of this machine's own
+ * filesystems, as a trusted profile must (otherFilesystemProblem). A checkout in a home folder (`npm link` there,
+ * or `node bin/edge-recovery.js`) would otherwise have its owner's code run as root by the timer; a checkout on a
+ * stick shows whatever owner the machine that wrote it chose (uid 0 on an ext4 stick, root's for all on FAT).
  */
 async function refuseCommandOthersCanChange(command: readonly string[]): Promise<void> {
   if (process.platform === 'win32') return;
   const { resolveTrusted } = await import('../engine/util/linked-folder.js');
+  const { otherFilesystemProblem } = await import('../engine/util/own-filesystem.js');
   for (const part of command) {
     // Node's switches name files too, in either form (`--require /x.cjs`, `--require=/x.cjs`): each is loaded as root.
     const file = fileNamedBy(part);
@@ -99,15 +102,17 @@ async function refuseCommandOthersCanChange(command: readonly string[]): Promise
         'UNSAFE_PATH',
         `The scheduler would run ${file} as root, and another account can change it (${why}). Nothing was installed.`,
         {
-          hint: 'Install edge-recovery where only root can write (e.g. sudo npm install -g, or a checkout owned by root in /opt), then install the schedule from there (or name it with --command).',
+          hint: "Install edge-recovery where only root can write, on this machine's own disk (e.g. sudo npm install -g, or a checkout owned by root in /opt), then install the schedule from there (or name it with --command).",
           details: { file, place },
         },
       );
-    const { st } = resolveTrusted(file, fail);
+    const { place, st } = resolveTrusted(file, fail);
     const me = process.geteuid?.() ?? 0;
     if (st !== null && ((st.uid !== 0 && st.uid !== me) || (st.mode & 0o022) !== 0)) {
       throw fail(file, `${file} belongs to uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}`);
     }
+    const foreign = st === null ? null : otherFilesystemProblem(place, st.dev);
+    if (foreign !== null) throw fail(place, foreign);
   }
 }
 

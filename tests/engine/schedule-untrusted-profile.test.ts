@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
+import { loopMountUnavailable, skipLoopTests, withLoopMount } from '../helpers/loop-device.js';
 import { plantedProfile } from '../helpers/planted-profile.js';
 import { rootOnlyProfiles } from '../helpers/root-only-profile.js';
 
@@ -252,6 +253,66 @@ describe.skipIf(blocked !== undefined)(
         });
       } finally {
         await trusted.remove();
+      }
+    });
+  },
+);
+
+/**
+ * The program the timer starts as root was judged by its owner and mode only, as profiles once were: a checkout on a
+ * stick (ext4 formatted on another machine: files of uid 0, mode 755, that nobody here made; FAT: all root's) passed.
+ * It must lie on one of this machine's own filesystems, as a trusted profile must.
+ */
+describe.skipIf(blocked !== undefined || skipLoopTests)(
+  `schedule install and a program on a stick${blocked ? ` (skipped: ${blocked})` : loopMountUnavailable ? ` (skipped: ${loopMountUnavailable})` : ''}`,
+  () => {
+    it('refuses a root-owned program on an ext4 stick (exit 4) and writes no cron file', async () => {
+      const ir = await fsp.mkdtemp(path.join(os.tmpdir(), 'schedule-program-stick-'));
+      try {
+        await withLoopMount(
+          16,
+          async (stick) => {
+            // A root-owned copy, mode 755, in root-only folders all the way up (/mnt, 0700, the stick's root 755).
+            const program = path.join(stick.mountpoint, 'edge-recovery');
+            await fsp.copyFile('/usr/bin/true', program);
+            await fsp.chmod(program, 0o755);
+            const st = await fsp.stat(program);
+            expect([st.uid, st.mode & 0o022]).toEqual([0, 0]);
+            const cron = path.join(ir, 'etc', 'cron.d', 'edge-recovery-backup-eds-linux');
+            const args = ['schedule', 'install', '--profile', 'eds-linux', '--to', path.join(ir, 'to')].concat([
+              '--every',
+              'daily',
+              '--scheduler',
+              'cron',
+              '--install-root',
+              ir,
+              '--command',
+              program,
+            ]);
+            const r = await runCli(args);
+            expect(r.code, r.stderr).toBe(4);
+            expect(r.stderr).toContain(
+              `The scheduler would run ${program} as root, and another account can change it (${program} is on another filesystem than this machine's own`,
+            );
+            expect(r.stderr).toContain("on this machine's own disk");
+            expect(existsSync(cron)).toBe(false);
+            // The same copy on this machine's own disk, in a root-only folder: installed.
+            const own = await fsp.mkdtemp('/var/lib/erw-schedule-program-');
+            try {
+              const copy = path.join(own, 'edge-recovery');
+              await fsp.copyFile(program, copy);
+              await fsp.chmod(copy, 0o755);
+              const ok = await runCli([...args.slice(0, -1), copy]);
+              expect(ok.code, ok.stderr).toBe(0);
+              expect(existsSync(cron)).toBe(true);
+            } finally {
+              await fsp.rm(own, { recursive: true, force: true });
+            }
+          },
+          { under: '/mnt' },
+        );
+      } finally {
+        await fsp.rm(ir, { recursive: true, force: true });
       }
     });
   },
