@@ -648,7 +648,10 @@ export function buildProgram(): Command {
       const { leftToDo } = await import('../engine/restore/after-restore.js');
       const { readJournal, stateDirMissing, noStateDirWords } = await import('../engine/restore/journal.js');
       const last = s === null && found ? await readJournal(defaultStateDir(dirOpt.stateDir)).catch(() => null) : null;
-      const todo = last && last.status === 'finished' ? leftToDo(last, suffix) : [];
+      const { keptPractice, keptPracticeWords } = await import('../engine/restore/practice-kept.js');
+      const practice = found ? await keptPractice(defaultStateDir(dirOpt.stateDir)) : null;
+      const todo =
+        last && last.status === 'finished' ? leftToDo(last, suffix, { practiceStopped: practice !== null }) : [];
       const running = jobLockHolder(defaultStateDir(dirOpt.stateDir));
       // A mistyped --state-dir said only "No unfinished restore.", as if the machine had none.
       const missingDir = dirOpt.stateDir !== undefined && (await stateDirMissing(dirOpt.stateDir));
@@ -662,6 +665,7 @@ export function buildProgram(): Command {
             s.steps.map((x) => `  [${x.state}] ${x.title}${x.summary ? `: ${x.summary}` : ''}`).join('\n') +
             `\n\nNext: ${[s.canResume ? `edge-recovery resume${suffix}` : '', s.canRollback ? `edge-recovery rollback${suffix}` : ''].filter(Boolean).join('  or  ')}\n`,
       );
+      if (practice !== null && !o.json) process.stdout.write(cleanText(keptPracticeWords(practice)));
       if (!o.json) process.stdout.write(await lastBackupLine(o.stateDir));
       if (s !== null) process.exitCode = EXIT_CODES.REFUSED;
     });

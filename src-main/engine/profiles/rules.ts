@@ -152,6 +152,11 @@ const LINUX_RUNS_AS_ROOT_TREES = [
   '/etc/sysconfig',
   '/etc/cloud',
   '/etc/ssl/private',
+  // What /usr/bin's alternatives lead to (/usr/bin/awk -> /etc/alternatives/awk -> …): a regular file put there by
+  // a restore is the program root runs by that name; and the programs of snaps (/snap/bin is in root's PATH).
+  '/etc/alternatives',
+  '/usr/lib/jvm',
+  '/snap',
   // Merged /usr (Debian 12, Ubuntu, Fedora): /lib32 is /usr/lib32, … (so refused under either name).
   '/usr/lib32',
   '/usr/lib64',
