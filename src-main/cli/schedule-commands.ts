@@ -34,6 +34,7 @@ async function scheduleProfile(ref: string) {
 }
 
 import { defaultStateDir } from '../engine/restore/journal.js';
+import { checkStateDir } from '../engine/util/job-lock.js';
 import type { RunbookIO } from '../engine/runbook/runner.js';
 import { parseKeep } from './options.js';
 import { terminalInteraction, terminalSink } from './terminal.js';
@@ -290,6 +291,8 @@ export function registerScheduleCommands(program: Command): void {
         const { readPassphraseFile } = await import('../engine/schedule/passphrase-file.js');
         await readPassphraseFile(spec.passphraseFile); // refuse a file others can read, now rather than at 02:30
       }
+      // Every run would refuse a state folder that is not root-only on this machine's own disk: say so now.
+      if (kind !== 'windows') checkStateDir(defaultStateDir(spec.stateDir));
       const deps = o.installRoot ? { root: path.resolve(o.installRoot) } : {};
       const plan = o.dryRun ? inst.planInstall(spec, kind, deps) : await inst.installSchedule(spec, kind, deps);
       if (o.json) {
