@@ -139,6 +139,9 @@ describe('profile rules: a profile is code and is checked like it', () => {
       '/etc/rsyslog.d',
       '/etc/dpkg/dpkg.cfg.d',
       '/etc/ssl/private',
+      '/etc/alternatives', // /usr/bin/awk -> /etc/alternatives/awk: a regular file there is the awk root runs
+      '/usr/lib/jvm/java-17-openjdk-amd64',
+      '/snap/bin',
       '/var/lib/polkit-1/localauthority',
       '/run/systemd/system',
       '/var/run/systemd/system', // = /run/systemd/system
@@ -250,6 +253,61 @@ describe('profile rules: a profile is code and is checked like it', () => {
     const r = linux();
     r.service = { manager: 'runit', name: '/etc' };
     expect(refusal(r)).toMatch(/service\.name: must be a runit service name or its absolute folder/);
+  });
+
+  it("refuses the system's own units and other unit types as the service, and a product step's service by the same rules", () => {
+    // A restore starts the profile's service: debug-shell.service is a root shell on tty9 without a password.
+    for (const name of [
+      'debug-shell.service',
+      'debug-shell',
+      'emergency.service',
+      'getty@tty9.service',
+      'serial-getty@ttyS0',
+      'systemd-networkd.service',
+      'dbus.service',
+      'ssh',
+    ]) {
+      const raw = linux();
+      raw.service.name = name;
+      expect(refusal(raw)).toMatch(/service\.name: ".*" is one of the system's own units/);
+    }
+    for (const name of ['poweroff.target', 'reboot.target', 'media-usb.mount', 'docker.socket', 'apt-daily.timer']) {
+      const raw = linux();
+      raw.service.name = name;
+      expect(refusal(raw)).toMatch(/service\.name: ".*" is not a service unit/);
+    }
+    // A product step that stops or starts a service was not judged at all: an option, a system unit, a docker option.
+    const step = (service: Record<string, unknown>): Raw => {
+      const raw = linux();
+      raw.steps = [
+        {
+          id: 'start-other',
+          title: 'Start',
+          explain: 'Starts it.',
+          kind: 'service',
+          at: 'restore.after-start',
+          action: 'start',
+          service,
+        },
+      ];
+      return raw;
+    };
+    expect(refusal(step({ manager: 'systemd', name: '--root=/tmp/x' }))).toMatch(
+      /steps\.0\.service\.name: "--root=\/tmp\/x" is not a systemd unit name/,
+    );
+    expect(refusal(step({ manager: 'systemd', name: 'debug-shell.service' }))).toMatch(
+      /steps\.0\.service\.name: "debug-shell\.service" is one of the system's own units/,
+    );
+    expect(refusal(step({ manager: 'docker', name: '--attach' }))).toMatch(
+      /steps\.0\.service\.name: "--attach" is not a plain service name/,
+    );
+    expect(refusal(step({ manager: 'runit', name: '/etc/sv/../../root' }))).toMatch(/steps\.0\.service\.name: must be/);
+    // Products' own units still pass, with or without ".service", dotted names too.
+    for (const name of ['osisoft.edgedatastore', 'product.service', 'my-systemd-product.service', 'app@1.service']) {
+      const raw = step({ manager: 'systemd', name });
+      raw.service.name = name;
+      expect(parseProfile(raw, 'ok.json').service.name).toBe(name);
+    }
   });
 
   it('refuses an API that is not on this machine (the secrets go there)', () => {

@@ -266,7 +266,7 @@ describe.skipIf(blocked !== undefined)(
 describe.skipIf(blocked !== undefined || skipLoopTests)(
   `schedule install and a program on a stick${blocked ? ` (skipped: ${blocked})` : loopMountUnavailable ? ` (skipped: ${loopMountUnavailable})` : ''}`,
   () => {
-    it('refuses a root-owned program on an ext4 stick (exit 4) and writes no cron file', async () => {
+    it('refuses a root-owned program, or a state folder, on an ext4 stick (exit 4) and writes no cron file', async () => {
       const ir = await fsp.mkdtemp(path.join(os.tmpdir(), 'schedule-program-stick-'));
       try {
         await withLoopMount(
@@ -296,6 +296,13 @@ describe.skipIf(blocked !== undefined || skipLoopTests)(
             );
             expect(r.stderr).toContain("on this machine's own disk");
             expect(existsSync(cron)).toBe(false);
+            // A state folder there: every run would refuse it, so the install does, now (nothing made there).
+            const state = path.join(stick.mountpoint, 'state');
+            const s = await runCli([...args.slice(0, -1), '/usr/bin/true', '--state-dir', state]);
+            expect(s.code, s.stderr).toBe(4);
+            expect(s.stderr).toContain(`The state folder ${state} is not on this machine's own disk`);
+            expect(existsSync(cron)).toBe(false);
+            expect(existsSync(state)).toBe(false);
             // The same copy on this machine's own disk, in a root-only folder: installed.
             const own = await fsp.mkdtemp('/var/lib/erw-schedule-program-');
             try {

@@ -152,6 +152,11 @@ const LINUX_RUNS_AS_ROOT_TREES = [
   '/etc/sysconfig',
   '/etc/cloud',
   '/etc/ssl/private',
+  // What /usr/bin's alternatives lead to (/usr/bin/awk -> /etc/alternatives/awk -> …): a regular file put there by
+  // a restore is the program root runs by that name; and the programs of snaps (/snap/bin is in root's PATH).
+  '/etc/alternatives',
+  '/usr/lib/jvm',
+  '/snap',
   // Merged /usr (Debian 12, Ubuntu, Fedora): /lib32 is /usr/lib32, … (so refused under either name).
   '/usr/lib32',
   '/usr/lib64',
@@ -352,6 +357,58 @@ function isLoopbackHost(host: string): boolean {
   return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
+/**
+ * systemd units that are not a product's service: other unit types (starting `poweroff.target` powers the machine
+ * off, stopping a `.mount` unmounts it), and the system's own services (starting `debug-shell.service` opens a root
+ * shell without a password on tty9, for whoever stands at the machine with the stick; `systemd-*`, getty, D-Bus, ssh
+ * hold the machine and its logins). A restore starts the profile's service; a backup stops it and starts it again.
+ */
+const SYSTEMD_OTHER_TYPE = /\.(target|socket|mount|automount|swap|timer|path|slice|scope|device)$/i;
+const SYSTEMD_SYSTEM_UNIT =
+  /^(debug-shell|emergency|rescue|init|halt|reboot|poweroff|kexec|systemd-.*|(serial-|container-|console-)?getty(@.*)?|autovt@.*|user@.*|user-runtime-dir@.*|dbus(-.*)?|ssh|sshd|polkit)(\.service)?$/i;
+
+type ServiceSpec = Profile['service'];
+
+/** Every rule broken by a service the profile names (its own, or a product step's), `at` the field's path. */
+function serviceIssues(
+  s: ServiceSpec,
+  at: (string | number)[],
+  platform: Platform,
+  add: (path: (string | number)[], message: string) => void,
+): void {
+  if (s.manager === 'systemd' && !SYSTEMD_UNIT.test(s.name)) {
+    add([...at, 'name'], `"${s.name}" is not a systemd unit name (letters, digits, ":_.@-", not starting with "-")`);
+  } else if (s.manager === 'systemd' && SYSTEMD_OTHER_TYPE.test(s.name)) {
+    add([...at, 'name'], `"${s.name}" is not a service unit: name the product's service (e.g. "product.service")`);
+  } else if (s.manager === 'systemd' && SYSTEMD_SYSTEM_UNIT.test(s.name)) {
+    add(
+      [...at, 'name'],
+      `"${s.name}" is one of the system's own units (a shell, a login, the system's daemons), not a product's service`,
+    );
+  }
+  if (
+    (s.manager === 'windows' || s.manager === 'process' || s.manager === 'none' || s.manager === 'docker') &&
+    !PLAIN_NAME.test(s.name)
+  ) {
+    add([...at, 'name'], `"${s.name}" is not a plain service name (letters, digits, spaces, "_.@()-")`);
+  }
+  if (s.manager === 'runit' && !PLAIN_NAME.test(s.name)) {
+    const bad = absolutePathProblem(s.name, 'linux') ?? systemFolderProblem(s.name, 'linux');
+    if (bad) add([...at, 'name'], `must be a runit service name or its absolute folder: ${bad}`);
+  }
+  if (s.manager === 'process') {
+    if (!s.command) add([...at, 'command'], 'is required for the "process" manager');
+    else if (absolutePathProblem(s.command[0]!, platform) !== null) {
+      add([...at, 'command', 0], `must be the program's absolute path (got "${s.command[0]}")`);
+    }
+    if (s.pidFile === undefined) add([...at, 'pidFile'], 'is required for the "process" manager');
+  }
+  if (s.pidFile !== undefined) {
+    const bad = absolutePathProblem(s.pidFile, platform) ?? systemFolderProblem(s.pidFile, platform);
+    if (bad) add([...at, 'pidFile'], bad);
+  }
+}
+
 /** Every rule broken by `p` (already shaped by the schema), with the field it is about. */
 export function profileRuleIssues(p: Profile): RuleIssue[] {
   const issues: RuleIssue[] = [];
@@ -409,32 +466,12 @@ export function profileRuleIssues(p: Profile): RuleIssue[] {
     });
   }
 
-  // The service: names that cannot be read as options; a `process` command given by absolute path.
-  const s = p.service;
-  if (s.manager === 'systemd' && !SYSTEMD_UNIT.test(s.name)) {
-    add(
-      ['service', 'name'],
-      `"${s.name}" is not a systemd unit name (letters, digits, ":_.@-", not starting with "-")`,
-    );
-  }
-  if ((s.manager === 'windows' || s.manager === 'process' || s.manager === 'none') && !PLAIN_NAME.test(s.name)) {
-    add(['service', 'name'], `"${s.name}" is not a plain service name (letters, digits, spaces, "_.@()-")`);
-  }
-  if (s.manager === 'runit' && !PLAIN_NAME.test(s.name)) {
-    const bad = absolutePathProblem(s.name, 'linux') ?? systemFolderProblem(s.name, 'linux');
-    if (bad) add(['service', 'name'], `must be a runit service name or its absolute folder: ${bad}`);
-  }
-  if (s.manager === 'process') {
-    if (!s.command) add(['service', 'command'], 'is required for the "process" manager');
-    else if (absolutePathProblem(s.command[0]!, p.platform) !== null) {
-      add(['service', 'command', 0], `must be the program's absolute path (got "${s.command[0]}")`);
-    }
-    if (s.pidFile === undefined) add(['service', 'pidFile'], 'is required for the "process" manager');
-  }
-  if (s.pidFile !== undefined) {
-    const bad = absolutePathProblem(s.pidFile, p.platform) ?? systemFolderProblem(s.pidFile, p.platform);
-    if (bad) add(['service', 'pidFile'], bad);
-  }
+  // The service, and any a product step stops or starts: names that cannot be read as options, not the system's own
+  // units; a `process` command given by absolute path.
+  serviceIssues(p.service, ['service'], p.platform, add);
+  p.steps.forEach((step, i) => {
+    if (step.kind === 'service') serviceIssues(step.service, ['steps', i, 'service'], p.platform, add);
+  });
 
   // The API receives the secrets the technician types: it must be the product's API on this machine.
   if (p.api) {

@@ -9,9 +9,21 @@ import { statSync } from 'node:fs';
  */
 export const SYSTEM_PLACES = ['/', '/etc', '/usr', '/usr/local', '/opt', '/var', '/srv'];
 
-function systemDevices(): Set<number> {
+/**
+ * More of this machine's own disks, by a folder on each (`EDGE_RECOVERY_OWN_FILESYSTEMS=/data:/data2`): a data disk
+ * built into the machine and mounted elsewhere than SYSTEM_PLACES. Root's environment, set by whoever starts the tool
+ * as root (no option, profile or page can set it); never a stick.
+ */
+export const OWN_FILESYSTEMS_ENV = 'EDGE_RECOVERY_OWN_FILESYSTEMS';
+
+function ownPlaces(env: NodeJS.ProcessEnv): string[] {
+  const more = (env[OWN_FILESYSTEMS_ENV] ?? '').split(':').filter((p) => p.startsWith('/'));
+  return [...SYSTEM_PLACES, ...more];
+}
+
+function systemDevices(env: NodeJS.ProcessEnv): Set<number> {
   const devs = new Set<number>();
-  for (const p of SYSTEM_PLACES) {
+  for (const p of ownPlaces(env)) {
     try {
       const st = statSync(p);
       if (st.isDirectory()) devs.add(st.dev);
@@ -26,7 +38,7 @@ function systemDevices(): Set<number> {
  * Why what lies at `place` (device number `dev`, from its lstat) is not on one of this machine's own filesystems,
  * or null when it is. Synchronous (a few stat calls): the job lock judges the state folder with it.
  */
-export function otherFilesystemProblem(place: string, dev: number): string | null {
-  if (systemDevices().has(dev)) return null;
+export function otherFilesystemProblem(place: string, dev: number, env = process.env): string | null {
+  if (systemDevices(env).has(dev)) return null;
   return `${place} is on another filesystem than this machine's own (a stick, another disk): files there can be made root's on another machine`;
 }
