@@ -27,7 +27,10 @@ async function scheduleProfile(ref: string) {
     'PROFILE_UNTRUSTED',
     `The profile ${ref} is untrusted input: ${trust.reason ?? 'not only root can change it'}. A schedule runs it as root each time, unattended, and whoever can change the file could make it back up other folders to the schedule's destination or stop another service${commands.length > 0 ? `; it would also run commands (${commands.join('; ')})` : ''}. Nothing was run or installed.`,
     {
-      hint: `Read it, copy it into a root-only folder on this machine's own disk (install -D -o root -g root -m 644 ${shellWord(ref, true)} ${shellWord(target, true)}), and name that file: --profile ${shellWord(target, true)}. Built-in profiles need no copy.`,
+      hint:
+        process.platform === 'win32'
+          ? 'On Windows only the built-in profiles can be scheduled (file permissions are not judged there): name one of them (edge-recovery profiles lists them).'
+          : `Read it, copy it into a root-only folder on this machine's own disk (install -D -o root -g root -m 644 ${shellWord(ref, true)} ${shellWord(target, true)}), and name that file: --profile ${shellWord(target, true)}. Built-in profiles need no copy.`,
       details: { ref, profileId: profile.id, commands },
     },
   );
