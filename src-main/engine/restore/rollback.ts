@@ -178,7 +178,7 @@ const ROLLBACK_RUNBOOK: RunbookDef<RollbackCtx> = {
         // Each work folder is opened and judged root's own (0700) on its descriptor once, before anything is
         // renamed, and used only through it: an account that may write beside the targets can rename it away and
         // put its own by that name, but the restored folders never go into its folder, nor is its folder deleted.
-        const held = holdWorkDirs(j.items);
+        const held = await holdWorkDirs(j.items);
         try {
           return await putBack(c, held);
         } finally {
