@@ -500,6 +500,54 @@ describe.skipIf(blocked !== undefined)(
       expect(await workFolders()).toEqual(leftBefore);
     }, 600_000);
 
+    it("rolls back in the targets' folder it judged, never where a link the account put by its name leads", async () => {
+      const parent = path.dirname(conf);
+      // The folder found before the restore, told apart from the restored one (the same backup was restored before).
+      await fsp.writeFile(path.join(conf, 'before-rollback-race'), 'earlier\n');
+      const leftBefore = await workFolders();
+      const probe = (await fsp.readdir(conf)).sort();
+      const stateDir = path.join(work, `state-${n}`);
+      // A restore that fails after the swap (the credentials form closed): the rollback has folders to put back.
+      const first = await restore(newM.profile, {
+        ...driverInteraction('typed-'),
+        credentials: () => Promise.reject(new RecoveryError('CANCELLED', 'The technician closed the form.')),
+      }).catch((e: unknown) => e);
+      expect(first).toMatchObject({ code: 'CANCELLED' });
+      const victim = await rootFolderNamedLikeTarget('root-only-rollback-victim');
+      const item = resolveItems(newM.profile, { root: newM.root })[0]!.id;
+      const rollback = () =>
+        rollbackRestore({ stateDir, pollMs: 50 }, { emit: () => undefined, interaction: autoConfirm });
+      // Held just before the restored folder is renamed away from the target, once the work folders are judged.
+      let inMoved: string[] = [];
+      const outcome = await withTargetsFolderLinkedAt(
+        `after-journal:rename-intent:discard:${item}`,
+        victim,
+        async () => {
+          try {
+            return await rollback();
+          } finally {
+            inMoved = (await fsp.readdir(path.join(`${parent}.moved`, path.basename(conf)))).sort();
+          }
+        },
+      );
+      // Root's folder is as it was (not renamed away, nor anything put there); the earlier folder is back in the real
+      // targets' folder, wherever the account moved it.
+      expect(await untouched(victim)).toEqual({ inVictim: [path.basename(conf)], inTarget: ['roots.conf'] });
+      expect(inMoved).toEqual(probe);
+      expect(outcome).toMatchObject({ code: 'UNSAFE_PATH' });
+      const e = outcome as RecoveryError;
+      expect(e.message).toContain(`${parent} is no longer the folder the rollback renames the folders in`);
+      expect(e.message).toContain(`renamed only in the folder the rollback had checked, now at ${parent}.moved`);
+      expect(e.message).toContain(`the earlier ${path.basename(conf)} was put back`);
+      expect(e.hint).toContain('run the rollback again');
+      expect(exitCodeFor(e.code)).toBe(4);
+      // What it says to do works: with the folder moved back, the rollback run again finishes.
+      expect((await restoreStatus({ stateDir }))?.where).toMatch(/Run the rollback again/);
+      expect(await rollback().then(() => null)).toBeNull();
+      expect((await fsp.readdir(conf)).sort()).toEqual(probe);
+      expect(await workFolders()).toEqual(leftBefore);
+    }, 600_000);
+
     it("rolls back a journal written before the targets' folder was recorded (the walk's checks alone)", async () => {
       await fsp.writeFile(path.join(conf, 'before-old-journal'), 'earlier\n');
       const leftBefore = await workFolders();
