@@ -162,6 +162,33 @@ async function cliProfile(ref: string, o: { allowProfileCommands?: boolean }): P
   return profile;
 }
 
+/** Nobody can answer a question: no terminal to ask on, or --json (which never asks). */
+function nobodyToAsk(o: { json?: boolean }): boolean {
+  return o.json === true || !process.stdin.isTTY;
+}
+
+/**
+ * A job whose questions nobody can answer, refused before it starts (exit 2, nothing locked, written or touched):
+ * every question would be answered "no", so it would run up to its first one (for a backup: with the pre-checks
+ * done; for a rollback: with the service stopped) and stop there.
+ */
+function refuseNobodyToAsk(o: { json?: boolean }, would: string, hint: string): never {
+  throw new RecoveryError(
+    'BAD_INPUT',
+    `${o.json === true ? 'With --json nobody is asked' : 'There is no terminal to ask on'} and --yes was not given: ${would}`,
+    { hint },
+  );
+}
+
+/** The journal of a finished restore in that state folder, or null (none, unfinished, or not readable here). */
+async function finishedRestore(dirOpt: { stateDir?: string }) {
+  const { readJournal, stateDirMissing } = await import('../engine/restore/journal.js');
+  // A missing folder is said by the command itself (and never made by a look here).
+  if (dirOpt.stateDir !== undefined && (await stateDirMissing(dirOpt.stateDir))) return null;
+  const j = await readJournal(defaultStateDir(dirOpt.stateDir)).catch(() => null);
+  return j?.status === 'finished' ? j : null;
+}
+
 const ALLOW_COMMANDS_HELP =
   'use an untrusted profile file (not root-only) even though it runs commands (a "process" service); read them first';
 
@@ -359,7 +386,10 @@ export function buildProgram(): Command {
     .option('--leave-stopped', 'leave the service stopped afterwards')
     .option('--allow-profile-commands', ALLOW_COMMANDS_HELP)
     .option('--strict', 'fail (instead of warn) when a file changes while it is backed up')
-    .option('--yes', 'do not ask before stopping the service (with service manager "none": it was stopped by hand)')
+    .option(
+      '--yes',
+      'do not ask before stopping the service (with service manager "none": it was stopped by hand); needed without a terminal or with --json',
+    )
     .option('--ticket <number>', 'service ticket number for the report (remembered for the next job)')
     .option('--site <name>', 'site for the report (remembered)')
     .option('--technician <name>', 'technician for the report (remembered)')
@@ -393,6 +423,17 @@ export function buildProgram(): Command {
         const { runBackup, checkBackupTarget } = await engine.backup();
         const profile = await cliProfile(o.profile, o);
         await checkBackupTarget(path.resolve(o.to)); // before the ticket is remembered: bad input changes nothing
+        // A product that backs itself up while it runs is never stopped, so its backup asks nothing.
+        if (o.yes !== true && nobodyToAsk(o) && profile.stopService.includes('backup')) {
+          refuseNobodyToAsk(
+            o,
+            'this backup would stop at its first question ("stop the service?"), after its pre-checks, before anything is copied.',
+            (profile.service.manager === 'none'
+              ? `Stop ${profile.productName} by hand, then add --yes (it says the service was stopped by hand)`
+              : `Add --yes to go ahead without questions (${profile.productName} stops while its folders are copied${o.leaveStopped === true ? ' and stays stopped' : ', then starts again'})`) +
+              ', or run the command in a terminal to answer each question. Nothing was changed. (Scheduled backups, "edge-recovery schedule", never ask.)',
+          );
+        }
         // The ticket is remembered in the state folder: only in one that passed the check (UNSAFE_PATH, exit 4).
         checkStateDir(defaultStateDir(stateDirOpt(o).stateDir));
         const wantsEncryption = o.encrypt === true || o.passphraseFile !== undefined;
@@ -607,7 +648,10 @@ export function buildProgram(): Command {
       const { leftToDo } = await import('../engine/restore/after-restore.js');
       const { readJournal, stateDirMissing, noStateDirWords } = await import('../engine/restore/journal.js');
       const last = s === null && found ? await readJournal(defaultStateDir(dirOpt.stateDir)).catch(() => null) : null;
-      const todo = last && last.status === 'finished' ? leftToDo(last, suffix) : [];
+      const { keptPractice, keptPracticeWords } = await import('../engine/restore/practice-kept.js');
+      const practice = found ? await keptPractice(defaultStateDir(dirOpt.stateDir)) : null;
+      const todo =
+        last && last.status === 'finished' ? leftToDo(last, suffix, { practiceStopped: practice !== null }) : [];
       const running = jobLockHolder(defaultStateDir(dirOpt.stateDir));
       // A mistyped --state-dir said only "No unfinished restore.", as if the machine had none.
       const missingDir = dirOpt.stateDir !== undefined && (await stateDirMissing(dirOpt.stateDir));
@@ -621,6 +665,7 @@ export function buildProgram(): Command {
             s.steps.map((x) => `  [${x.state}] ${x.title}${x.summary ? `: ${x.summary}` : ''}`).join('\n') +
             `\n\nNext: ${[s.canResume ? `edge-recovery resume${suffix}` : '', s.canRollback ? `edge-recovery rollback${suffix}` : ''].filter(Boolean).join('  or  ')}\n`,
       );
+      if (practice !== null && !o.json) process.stdout.write(cleanText(keptPracticeWords(practice)));
       if (!o.json) process.stdout.write(await lastBackupLine(o.stateDir));
       if (s !== null) process.exitCode = EXIT_CODES.REFUSED;
     });
@@ -630,7 +675,7 @@ export function buildProgram(): Command {
     .description('Continue an unfinished restore from where it stopped.')
     .option('--passphrase-file <file>', 'passphrase of an encrypted backup')
     .option('--credentials-file <file>', 'JSON with the secrets to re-enter')
-    .option('--yes', 'do not ask before destructive steps')
+    .option('--yes', 'do not ask before destructive steps (needed without a terminal or with --json)')
     .addOption(
       new Option('--state-dir <dir>', 'where the restore journal lives (the one the restore was started with)').env(
         'EDGE_RECOVERY_STATE_DIR',
@@ -650,6 +695,16 @@ export function buildProgram(): Command {
       // Said before the lock, which would make a mistyped state folder.
       const { refuseMissingStateDir } = await import('../engine/restore/journal.js');
       await refuseMissingStateDir(defaultStateDir(dirOpt.stateDir));
+      if (o.yes !== true && nobodyToAsk(o)) {
+        // Only a restore it can resume: "nothing to resume" is said by the resume itself, as with a terminal.
+        const st = await (await engine.restore()).restoreStatus(dirOpt).catch(() => null);
+        if (st?.canResume === true)
+          refuseNobodyToAsk(
+            o,
+            'this resume would stop at its next question (such as "stop the service?" or "replace the folders?").',
+            'Add --yes to go ahead without questions (the old folders are kept), or run the command in a terminal to answer each question. Nothing was changed: "edge-recovery status" says where the restore stopped.',
+          );
+      }
       await withJobLock(defaultStateDir(dirOpt.stateDir), { command: 'resume' }, async () => {
         try {
           const r = await resumeRestore({ ...dirOpt, ...(passphrase !== undefined ? { passphrase } : {}) }, runIo);
@@ -667,7 +722,7 @@ export function buildProgram(): Command {
   program
     .command('rollback')
     .description('Undo an unfinished restore: put the set-aside folders back and the service as it was.')
-    .option('--yes', 'do not ask')
+    .option('--yes', 'do not ask (needed without a terminal or with --json)')
     .addOption(
       new Option('--state-dir <dir>', 'where the restore journal lives (the one the restore was started with)').env(
         'EDGE_RECOVERY_STATE_DIR',
@@ -675,8 +730,19 @@ export function buildProgram(): Command {
     )
     .option('--json', 'print progress and results as JSON lines')
     .action(async (o: { yes?: boolean; json?: boolean; stateDir?: string }) => {
-      const { rollbackRestore } = await engine.restore();
-      await rollbackRestore(await rememberedStateDir(o), io(o));
+      const { rollbackRestore, restoreStatus } = await engine.restore();
+      const dirOpt = await rememberedStateDir(o);
+      if (o.yes !== true && nobodyToAsk(o)) {
+        // It stops the service and undoes the product's own steps before its question: refused before any of it.
+        const st = await restoreStatus(dirOpt).catch(() => null);
+        if (st?.canRollback === true)
+          refuseNobodyToAsk(
+            o,
+            'this rollback would stop at its question ("roll back?") with nothing put back, after stopping the service if the restore had touched it.',
+            'Add --yes to roll back without questions (the folders found before the restore go back into place, the service as it was), or run the command in a terminal to answer. Nothing was changed: "edge-recovery status" says where the restore stopped.',
+          );
+      }
+      await rollbackRestore(dirOpt, io(o));
       if (!o.json) process.stdout.write('\nRolled back: the machine is as it was before the restore.\n');
     });
 
@@ -746,12 +812,19 @@ export function buildProgram(): Command {
   program
     .command('finish')
     .description('Delete the old folders a finished restore kept (asks first unless --yes).')
-    .option('--yes', 'do not ask')
+    .option('--yes', 'do not ask (needed without a terminal or with --json)')
     .addOption(new Option('--state-dir <dir>', 'where the restore journal lives').env('EDGE_RECOVERY_STATE_DIR'))
     .option('--json', 'print progress and results as JSON lines')
     .action(async (o: { yes?: boolean; json?: boolean; stateDir?: string }) => {
       const { deleteKeptFolders } = await import('../engine/restore/after-restore.js');
-      const r = await deleteKeptFolders(await rememberedStateDir(o), io(o));
+      const dirOpt = await rememberedStateDir(o);
+      if (o.yes !== true && nobodyToAsk(o) && (await finishedRestore(dirOpt))?.oldFolders?.decision === 'kept')
+        refuseNobodyToAsk(
+          o,
+          'finish would only ask "delete the old folders?" and, with nobody to answer, keep them.',
+          'Add --yes to delete the old folders the restore kept (they are gone for good), or run the command in a terminal to be asked. Nothing was changed.',
+        );
+      const r = await deleteKeptFolders(dirOpt, io(o));
       if (!o.json)
         process.stdout.write(
           r.removed.length > 0 ? `\nDeleted: ${r.removed.join(', ')}\n` : '\nNothing was deleted.\n',
@@ -767,10 +840,17 @@ export function buildProgram(): Command {
     .action(async (o: { credentialsFile?: string; json?: boolean; stateDir?: string }) => {
       const { enterOpenCredentials } = await import('../engine/restore/after-restore.js');
       const credentials = o.credentialsFile ? await readCredentialsFile(o.credentialsFile) : undefined;
-      const r = await enterOpenCredentials(
-        await rememberedStateDir(o),
-        io({ ...o, ...(credentials ? { credentials } : {}) }),
-      );
+      const dirOpt = await rememberedStateDir(o);
+      // Nobody to type the secrets: every open entry would stay open, and the product would be restarted for nothing.
+      if (credentials === undefined && nobodyToAsk(o) && (await finishedRestore(dirOpt)) !== null)
+        throw new RecoveryError(
+          'BAD_INPUT',
+          `${o.json === true ? 'With --json nobody is asked' : 'There is no terminal to ask on'} and --credentials-file was not given: nobody can type the secrets, so the open credentials would stay open (and the product would be restarted for nothing).`,
+          {
+            hint: 'Give the secrets in a file with --credentials-file <file> (JSON: {"<resource>/<entry id>" or "<entry name>": {"Password": "…"}}), or run the command in a terminal to type them (hidden). Nothing was changed.',
+          },
+        );
+      const r = await enterOpenCredentials(dirOpt, io({ ...o, ...(credentials ? { credentials } : {}) }));
       if (!o.json)
         process.stdout.write(
           r.pending.length === 0

@@ -1,3 +1,4 @@
+import { newPassphraseProblem } from '../shared/passphrase.js';
 import { RecoveryError } from '../engine/errors.js';
 import { readGivenFile } from '../engine/util/given-path.js';
 import { askHidden, askSecret } from './terminal.js';
@@ -60,11 +61,28 @@ export async function getPassphrase(o: {
     );
     const p = text.replace(/\r?\n$/, '');
     if (p.length === 0) throw new RecoveryError('BAD_INPUT', `The passphrase file ${o.file} is empty.`);
+    // A new backup's: the rule of the prompt and the wizard, said before anything (it took one of 2 characters).
+    const weak = o.create ? newPassphraseProblem(p) : null;
+    if (weak !== null)
+      throw new RecoveryError('BAD_INPUT', `The passphrase in ${o.file} is too short to protect the backup.`, {
+        hint: `${weak} Nothing was written.`,
+      });
     return p;
   }
   takeEnvSecrets();
   const env = envPassphrase;
-  if (env !== undefined && env.length > 0) return env;
+  if (env !== undefined && env.length > 0) {
+    const weak = o.create ? newPassphraseProblem(env) : null;
+    if (weak !== null)
+      throw new RecoveryError(
+        'BAD_INPUT',
+        'The passphrase in EDGE_RECOVERY_PASSPHRASE is too short to protect the backup.',
+        {
+          hint: `${weak} Nothing was written.`,
+        },
+      );
+    return env;
+  }
   if (!o.required) return undefined;
   if (!process.stdin.isTTY) {
     throw new RecoveryError('PASSPHRASE_REQUIRED', 'A passphrase is needed and there is no terminal to ask on.', {
@@ -73,7 +91,8 @@ export async function getPassphrase(o: {
   }
   const p = await askSecret('Passphrase: ');
   if (o.create) {
-    if (p.length < 8) throw new RecoveryError('BAD_INPUT', 'Use a passphrase of at least 8 characters.');
+    const weak = newPassphraseProblem(p);
+    if (weak !== null) throw new RecoveryError('BAD_INPUT', weak);
     const again = await askHidden('Passphrase again: ');
     if (again !== p) throw new RecoveryError('BAD_INPUT', 'The two passphrases differ. Nothing was written.');
   }

@@ -4,6 +4,7 @@ import { runBackup } from '../engine/backup/run-backup.js';
 import { RecoveryError } from '../engine/errors.js';
 import { countOf } from '../engine/progress.js';
 import { reportFilesText } from '../engine/report/saved-at.js';
+import { notePracticeKept } from '../engine/restore/practice-kept.js';
 import { runRestore } from '../engine/restore/run-restore.js';
 import type { RunbookIO } from '../engine/runbook/runner.js';
 import { createPracticeSandbox, type PracticeSandbox, type PracticeSandboxOptions } from '../practice/sandbox.js';
@@ -84,8 +85,13 @@ export async function practiceCommand(
     );
   } finally {
     if (o.keep) {
-      say(`\nKept for inspection: ${sb.dir}\n(the practice appliances were stopped; delete the folder when done)\n`);
       await stopOnly(sb);
+      // For `status --state-dir <it>`: what ran here was stopped, so it does not offer entering credentials.
+      await notePracticeKept(sb.stateDir, sb.dir).catch(() => undefined);
+      say(
+        `\nKept for inspection: ${sb.dir}\n(the practice appliances were stopped; delete the folder when done)\n` +
+          `  What it shows now: edge-recovery status --state-dir ${sb.stateDir}\n`,
+      );
     } else {
       await sb.dispose();
       say(

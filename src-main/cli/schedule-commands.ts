@@ -8,33 +8,36 @@ import { builtinProfileIds } from '../engine/profiles/builtin-sources.js';
 const loadProfile = async (ref: string) => (await import('../engine/profiles/load.js')).loadProfile(ref);
 
 /**
- * The profile a schedule runs as root, unattended, every time: a file someone other than root can change (in /tmp,
- * a home folder) is untrusted input, as for `backup --profile`. One that runs commands is refused outright (no
- * one is there at 02:30 to read a warning, and the file can change after the install); one that does not gets the
- * warning.
+ * The profile a schedule runs as root, unattended, every time: only a built-in one or a file only root can change on
+ * one of this machine's own filesystems (rootOnlyProblem) is used. Any other file (in /tmp, a home folder, on a
+ * stick) is refused outright, whether or not it runs commands: no one is there at 02:30 to read a warning, and the
+ * file can change after the install, to name other folders (backed up onto the schedule's --to every night) or
+ * another service to stop and start. `schedule run` judges it again each time (the file named may be a link that
+ * another account can point elsewhere after the install).
  */
 async function scheduleProfile(ref: string) {
-  const { loadJudgedProfile, profileCommands, systemProfilesDir, untrustedWarning } = await import(
-    '../engine/profiles/trust.js'
-  );
+  const { loadJudgedProfile, profileCommands, systemProfilesDir } = await import('../engine/profiles/trust.js');
+  const { shellWord } = await import('../engine/backup/restore-txt.js');
   // Read and judged as one file (a link flipped in between cannot lend a root-only file's trust).
   const { profile, trust } = await loadJudgedProfile(ref);
   if (trust.origin !== 'untrusted') return profile;
   const commands = profileCommands(profile);
-  if (commands.length > 0) {
-    throw new RecoveryError(
-      'PROFILE_UNTRUSTED',
-      `The profile ${ref} would run commands as root each time the schedule runs (${commands.join('; ')}), and it is untrusted input: ${trust.reason ?? 'not only root can change it'}. Nothing was run or installed.`,
-      {
-        hint: `Install the profile in ${systemProfilesDir()} (owned by root, mode 644, in folders only root can write), read its commands, and name that file.`,
-        details: { ref, commands },
-      },
-    );
-  }
-  process.stderr.write(untrustedWarning(ref, trust.reason) + '\n');
-  return profile;
+  const target = path.join(systemProfilesDir(), path.basename(ref));
+  throw new RecoveryError(
+    'PROFILE_UNTRUSTED',
+    `The profile ${ref} is untrusted input: ${trust.reason ?? 'not only root can change it'}. A schedule runs it as root each time, unattended, and whoever can change the file could make it back up other folders to the schedule's destination or stop another service${commands.length > 0 ? `; it would also run commands (${commands.join('; ')})` : ''}. Nothing was run or installed.`,
+    {
+      hint:
+        process.platform === 'win32'
+          ? 'On Windows only the built-in profiles can be scheduled (file permissions are not judged there): name one of them (edge-recovery profiles lists them).'
+          : `Read it, copy it into a root-only folder on this machine's own disk (install -D -o root -g root -m 644 ${shellWord(ref, true)} ${shellWord(target, true)}), and name that file: --profile ${shellWord(target, true)}. Built-in profiles need no copy.`,
+      details: { ref, profileId: profile.id, commands },
+    },
+  );
 }
+
 import { defaultStateDir } from '../engine/restore/journal.js';
+import { checkStateDir } from '../engine/util/job-lock.js';
 import type { RunbookIO } from '../engine/runbook/runner.js';
 import { parseKeep } from './options.js';
 import { terminalInteraction, terminalSink } from './terminal.js';
@@ -85,12 +88,15 @@ function fileNamedBy(part: string): string {
 /**
  * The program the scheduler starts as root every night (node, its loader, edge-recovery's script, or --command):
  * each file it names, and every folder on the way to it, must be root's and not writable by others (a sticky
- * folder only for root's entries), as the state folder must. A checkout in a home folder (`npm link` there, or
- * `node bin/edge-recovery.js`) would otherwise have its owner's code run as root by the timer.
+ * folder only for root's entries), as the state folder must, and the file must lie on one of this machine's own
+ * filesystems, as a trusted profile must (otherFilesystemProblem). A checkout in a home folder (`npm link` there,
+ * or `node bin/edge-recovery.js`) would otherwise have its owner's code run as root by the timer; a checkout on a
+ * stick shows whatever owner the machine that wrote it chose (uid 0 on an ext4 stick, root's for all on FAT).
  */
 async function refuseCommandOthersCanChange(command: readonly string[]): Promise<void> {
   if (process.platform === 'win32') return;
   const { resolveTrusted } = await import('../engine/util/linked-folder.js');
+  const { otherFilesystemProblem } = await import('../engine/util/own-filesystem.js');
   for (const part of command) {
     // Node's switches name files too, in either form (`--require /x.cjs`, `--require=/x.cjs`): each is loaded as root.
     const file = fileNamedBy(part);
@@ -100,15 +106,17 @@ async function refuseCommandOthersCanChange(command: readonly string[]): Promise
         'UNSAFE_PATH',
         `The scheduler would run ${file} as root, and another account can change it (${why}). Nothing was installed.`,
         {
-          hint: 'Install edge-recovery where only root can write (e.g. sudo npm install -g, or a checkout owned by root in /opt), then install the schedule from there (or name it with --command).',
+          hint: "Install edge-recovery where only root can write, on this machine's own disk (e.g. sudo npm install -g, or a checkout owned by root in /opt), then install the schedule from there (or name it with --command).",
           details: { file, place },
         },
       );
-    const { st } = resolveTrusted(file, fail);
+    const { place, st } = resolveTrusted(file, fail);
     const me = process.geteuid?.() ?? 0;
     if (st !== null && ((st.uid !== 0 && st.uid !== me) || (st.mode & 0o022) !== 0)) {
       throw fail(file, `${file} belongs to uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)}`);
     }
+    const foreign = st === null ? null : otherFilesystemProblem(place, st.dev);
+    if (foreign !== null) throw fail(place, foreign);
   }
 }
 
@@ -197,6 +205,27 @@ async function buildSpec(o: ScheduleOpts, forRun: boolean) {
   return { spec: s, profile };
 }
 
+/**
+ * A scheduled run whose profile is refused (untrusted) is a failed run like any other: its line goes to the journal
+ * and to the state folder, so `schedule status` says why the backups stopped (a schedule installed before this check,
+ * or whose profile file was changed or relinked since).
+ */
+async function logRefusedRun(o: ScheduleOpts, e: unknown): Promise<void> {
+  if (!(e instanceof RecoveryError) || e.code !== 'PROFILE_UNTRUSTED') return;
+  const profileId = e.details?.['profileId'];
+  if (typeof profileId !== 'string') return;
+  const { logScheduledRun } = await import('../engine/schedule/run-log.js');
+  const stateDir = defaultStateDir(o.stateDir !== undefined ? path.resolve(o.stateDir) : undefined);
+  const entry = {
+    at: new Date().toISOString(),
+    profileId,
+    outcome: 'failed' as const,
+    detail: e.message,
+    postponed: 0,
+  };
+  await logScheduledRun(stateDir, entry).catch(() => undefined);
+}
+
 function common(c: Command): Command {
   return c
     .requiredOption('--profile <id|file>', 'built-in profile id or profile JSON file')
@@ -265,6 +294,8 @@ export function registerScheduleCommands(program: Command): void {
         const { readPassphraseFile } = await import('../engine/schedule/passphrase-file.js');
         await readPassphraseFile(spec.passphraseFile); // refuse a file others can read, now rather than at 02:30
       }
+      // Every run would refuse a state folder that is not root-only on this machine's own disk: say so now.
+      if (kind !== 'windows') checkStateDir(defaultStateDir(spec.stateDir));
       const deps = o.installRoot ? { root: path.resolve(o.installRoot) } : {};
       const plan = o.dryRun ? inst.planInstall(spec, kind, deps) : await inst.installSchedule(spec, kind, deps);
       if (o.json) {
@@ -357,7 +388,10 @@ export function registerScheduleCommands(program: Command): void {
       'What the scheduler starts: postpone while a pre-check fails, back up (automatic), verify, apply retention, log one line.',
     )
     .action(async (o: ScheduleOpts) => {
-      const { spec, profile } = await buildSpec(o, true);
+      const { spec, profile } = await buildSpec(o, true).catch(async (e: unknown) => {
+        await logRefusedRun(o, e);
+        throw e;
+      });
       const { runScheduledBackup } = await import('../engine/schedule/scheduled-run.js');
       // Read inside the run, so that a file that cannot be read safely is a failed run in the logs too.
       const passphraseFile = spec.passphraseFile;

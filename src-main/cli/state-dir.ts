@@ -52,7 +52,7 @@ export async function rememberedStateDir(o: { stateDir?: string }): Promise<{ st
     checkStateDir(noted);
   } catch (e) {
     process.stderr.write(
-      `Not using the state folder ${noted} named by the last restore: ${(e as Error).message.split('. Another account')[0]}.\n`,
+      `Not using the state folder ${noted} named by the last restore: ${(e as Error).message.split(/\. (?:Another account|A restore journal)/)[0]}.\n`,
     );
     return {};
   }

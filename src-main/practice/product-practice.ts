@@ -17,6 +17,7 @@ import { countRecords, installOpenCrvs, opencrvsServerArgs, runNightlyBackup } f
 import { countComponents, installStackState, stackgraphArgs, stackstateServerArgs } from './standins/stackstate.js';
 import { countDevices, deviceonServerArgs, installDeviceOn, scheduledBackup } from './standins/deviceon.js';
 import { edgeConfig, installEvcEdge, listBackups, makeBackup, evcEdgeServerArgs } from './standins/evc-edge.js';
+import { notePracticeKept } from '../engine/restore/practice-kept.js';
 import { removeTreeNoFollow } from '../engine/util/safe-delete.js';
 
 /**
@@ -402,6 +403,8 @@ export async function runProductPractice(
   } finally {
     forgetLockScope();
     for (const svc of services.reverse()) await svc.dispose().catch(() => undefined);
+    // For `status --state-dir <it>`: its stand-ins were stopped, so it does not offer entering credentials.
+    if (opts.keep) await notePracticeKept(s.state, dir).catch(() => undefined);
     if (!opts.keep) {
       // A restore that failed half-way keeps its work folder (in the system temp folder) for its rollback; the
       // practice's journal goes with the sandbox, so its work folder goes too.

@@ -8,6 +8,7 @@ import { ticketForStart } from '../store/ticket-store.js';
 import { GuardedButton } from '../components/guarded-button.js';
 import { StepIndicator } from '../components/step-indicator.js';
 import { formatBytes } from '../lib/format.js';
+import { newPassphraseProblem } from '../../src-main/shared/passphrase.js';
 import { toUiError, type UiError } from '../lib/ui-error.js';
 import { machineFor } from '../store/machine.js';
 import { selectFolders, selectPractice, selectProfileRef, useWizard, type Target } from '../store/wizard-store.js';
@@ -26,7 +27,9 @@ export function BackupOptionsScreen({ target }: { target: Target }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<UiError | null>(null);
   const machine = machineFor('backup', practice, profileRef);
-  const ready = !encrypt || (p1.length > 0 && p1 === p2);
+  // The engine's own rule (it refuses a shorter one too): said here before Start, not after.
+  const weak = encrypt && p1.length > 0 ? newPassphraseProblem(p1) : null;
+  const ready = !encrypt || (p1.length > 0 && weak === null && p1 === p2);
 
   const start = async () => {
     if (!machine || !ready) return;
@@ -90,7 +93,9 @@ export function BackupOptionsScreen({ target }: { target: Target }) {
                 ? null
                 : p1.length === 0
                   ? 'Type a passphrase (twice), or untick “Encrypt the backup”.'
-                  : 'The two passphrases are not the same yet.'
+                  : weak !== null
+                    ? weak
+                    : 'The two passphrases are not the same yet.'
           }
           busy={busy}
           onClick={() => void start()}

@@ -30,7 +30,7 @@ describe('command-line words on bad input', () => {
     expect(e.code).toBe(0);
   });
 
-  it('status names the whole command for what a finished restore left open, the state folder inside it', async () => {
+  it('status names the whole command for what a finished restore left open, the state folder inside it; of a kept practice, that its appliances were stopped', async () => {
     const dir = path.join(work, 'practice');
     await fsp.mkdir(dir);
     const p = await runCli(['practice', '--yes', '--keep', '--dir', dir]);
@@ -40,8 +40,32 @@ describe('command-line words on bad input', () => {
     expect(p.stderr).not.toMatch(/^ {2}[a-z ]+: .*B\/s/m);
     const [sandbox] = await fsp.readdir(dir);
     const state = path.join(dir, sandbox!, 'state');
+    expect(p.stdout).toContain(`What it shows now: edge-recovery status --state-dir ${state}\n`);
+    // The kept practice's appliances were stopped at its end: status said "enter them with edge-recovery
+    // credentials", which could only fail ("The appliance API … refused the connection").
+    const kept = await runCli(['status', '--state-dir', state]);
+    expect(kept.code, kept.stderr).toBe(0);
+    expect(kept.stdout).toContain(
+      `This is a practice sandbox kept with --keep (${path.join(dir, sandbox!)}): its practice appliances were stopped when the practice ended, so nothing runs and nothing can be sent to them.`,
+    );
+    expect(kept.stdout).toContain(
+      'Credentials not entered: Periodic egress endpoints: ToAdh; Periodic egress endpoints: ToPiWebApi: they are entered through the running product, and this practice appliance was stopped. To practise entering them, run edge-recovery practice again in a terminal',
+    );
+    expect(kept.stdout).not.toContain('edge-recovery credentials');
+    expect(kept.stdout).toContain(`delete them with edge-recovery finish --state-dir ${state}\n`);
+    // And credentials given in a file are refused up front, saying so (it said the appliance API refused the connection).
+    const creds = path.join(work, 'practice-creds.json');
+    await fsp.writeFile(creds, JSON.stringify({ ToAdh: { ClientSecret: 'x' } }), { mode: 0o600 });
+    const c = await runCli(['credentials', '--credentials-file', creds, '--state-dir', state]);
+    expect(c.code, c.stderr).toBe(2);
+    expect(c.stderr).toContain('Error: This is a practice sandbox kept with --keep');
+    expect(c.stderr).toContain('What to do: To practise entering credentials, run edge-recovery practice again');
+    expect(c.stderr).not.toContain('refused the connection');
+    // The same finished restore on a machine whose product runs (no practice note): the command to enter them.
+    await fsp.rm(path.join(state, 'practice-kept.json'));
     const r = await runCli(['status', '--state-dir', state]);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toContain('practice sandbox');
     const todo = r.stdout.slice(r.stdout.indexOf('Left to do:'));
     // Both open credentials on one line, then the command to enter them with its --state-dir, not after a ")".
     expect(todo).toContain(

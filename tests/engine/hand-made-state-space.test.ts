@@ -19,6 +19,14 @@ import { createLoopMount, loopMountUnavailable, skipLoopTests, type LoopMount } 
  */
 let work: string;
 let state: LoopMount;
+
+/**
+ * The loop disk stands for the machine's system disk: named as one of its own (EDGE_RECOVERY_OWN_FILESYSTEMS), or a
+ * state folder on it is refused as one on a stick would be.
+ */
+function ownDisk(m: LoopMount): NodeJS.ProcessEnv {
+  return { EDGE_RECOVERY_PDF: 'off', EDGE_RECOVERY_OWN_FILESYSTEMS: m.mountpoint };
+}
 let archive: string;
 
 /**
@@ -118,7 +126,7 @@ describe.skipIf(skipLoopTests)(
           state.mountpoint,
           '--yes',
         ],
-        { env: { EDGE_RECOVERY_PDF: 'off' } },
+        { env: ownDisk(state) },
       );
       expect(r.code, r.stdout + r.stderr).toBe(4);
       expect(r.stderr).toMatch(/free/);
@@ -184,7 +192,7 @@ async function copyRunsOutOfRoom(zip: string, state: LoopMount): Promise<void> {
           state.mountpoint,
           '--yes',
         ],
-        { env: { EDGE_RECOVERY_PDF: 'off' } },
+        { env: ownDisk(state) },
       );
     } finally {
       clearInterval(watch);

@@ -125,6 +125,28 @@ describe.skipIf(!isRoot || skipLoopTests)('mirror --from through links another a
     expect(r).toEqual({ outcome: 'ok', onStick: expect.arrayContaining(['manifest.json', 'data.tar.gz']) as unknown });
   });
 
+  it("copies no second name of a root-only file that the account's set folder holds (a hard link beside the set's files)", async () => {
+    // The account's backups on this machine's disk (its folder), beside a root-only file on the same filesystem.
+    const src = path.join(work, 'acct-backups');
+    const device = path.join(src, 'EdgeRecovery', 'hand-box');
+    await fsp.cp(path.join(work, 'root-backups', 'EdgeRecovery'), path.join(src, 'EdgeRecovery'), { recursive: true });
+    await fsp.chmod(src, 0o755);
+    for (const d of [src, path.join(src, 'EdgeRecovery'), device, path.join(device, setName)]) await giveTo(OWNER, d);
+    const victim = path.join(work, 'root-only-2');
+    await fsp.mkdir(victim, { mode: 0o700 });
+    await fsp.writeFile(path.join(victim, 'shadow'), 'root:$y$secret\n', { mode: 0o600 });
+    // ln <root-only file> <its set>/shadow: any account may where fs.protected_hardlinks is 0 (the kernel's default
+    // when no sysctl sets it); made here by root, which may always.
+    await fsp.link(path.join(victim, 'shadow'), path.join(device, setName, 'shadow'));
+    try {
+      const r = await mirrorFrom(src, 'state-hardlink');
+      expect(r.onStick).not.toContain('shadow');
+      expect(r.outcome).toBe('UNSAFE_PATH');
+    } finally {
+      await fsp.rm(src, { recursive: true, force: true });
+    }
+  });
+
   it('puts no copy in place when the account empties its set folder meanwhile', async () => {
     const r = await mirrorRacing('rm "$1/$2/$3"', 'data.tar.gz');
     expect(r).toEqual({ outcome: 'BACKUP_CORRUPT', onStick: [] });

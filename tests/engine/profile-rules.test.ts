@@ -110,6 +110,90 @@ describe('profile rules: a profile is code and is checked like it', () => {
     ).toEqual(['/etc/cron-product', '/usr/lib/myproduct']);
   });
 
+  it('refuses the other places root runs or trusts what is written there: /usr/lib twins of /lib, module folders, hooks, /run', () => {
+    for (const p of [
+      '/usr/lib/x86_64-linux-gnu/security', // PAM modules (= /lib/x86_64-linux-gnu/security, refused)
+      '/usr/lib/x86_64-linux-gnu',
+      '/usr/local/lib/x86_64-linux-gnu/product',
+      '/usr/lib64/product', // = /lib64
+      '/usr/lib/python3/dist-packages', // a .pth file runs at every python3 start
+      '/usr/local/lib/python3.11/dist-packages',
+      '/usr/share/perl5/Debconf',
+      '/usr/lib/node_modules/edge-recovery',
+      '/usr/lib/udev/rules.d',
+      '/usr/lib/modprobe.d',
+      '/usr/lib/tmpfiles.d',
+      '/usr/lib/apt/methods',
+      '/usr/share/dbus-1/system-services',
+      '/etc/logrotate.d',
+      '/etc/sysctl.d',
+      '/etc/tmpfiles.d',
+      '/etc/default/grub.d',
+      '/etc/bash_completion.d',
+      '/etc/xdg/autostart',
+      '/etc/network/if-up.d',
+      '/etc/dhcp/dhclient-exit-hooks.d',
+      '/etc/dbus-1/system.d',
+      '/etc/grub.d',
+      '/etc/kernel/postinst.d',
+      '/etc/rsyslog.d',
+      '/etc/dpkg/dpkg.cfg.d',
+      '/etc/ssl/private',
+      '/etc/alternatives', // /usr/bin/awk -> /etc/alternatives/awk: a regular file there is the awk root runs
+      '/usr/lib/jvm/java-17-openjdk-amd64',
+      '/snap/bin',
+      '/var/lib/polkit-1/localauthority',
+      '/run/systemd/system',
+      '/var/run/systemd/system', // = /run/systemd/system
+      '/run/udev/rules.d',
+      '/run/sudo/ts',
+    ]) {
+      const raw = linux();
+      raw.items[1].path = p;
+      expect(refusal(raw)).toMatch(
+        new RegExp(
+          `items\\.1\\.path: "${p.replace(/\./g, '\\.')}" is (a folder|in /[^ ]+) where what a restore writes would run with the system's rights`,
+        ),
+      );
+    }
+    for (const p of [
+      '%USERPROFILE%\\AppData\\Roaming\\Microsoft\\Windows\\Start Menu\\Programs\\Startup',
+      'C:\\Users\\tech\\AppData\\Roaming\\Microsoft\\Windows\\Start Menu\\Programs\\Startup\\x',
+      '%ALLUSERSPROFILE%\\Microsoft\\Windows\\Start Menu\\Programs\\StartUp',
+      '%SystemDrive%\\ProgramData\\Microsoft\\Windows\\Start Menu\\Programs\\Startup',
+    ]) {
+      const w = windows();
+      w.items[1].path = p;
+      expect(refusal(w)).toMatch(
+        /items\.1\.path: .* (is a folder|is in .*startup) where what a restore writes would run/,
+      );
+    }
+    // Other spellings of those folders (Windows drops trailing dots and spaces; short names; NTFS streams).
+    for (const [p, why] of [
+      ['C:\\ProgramData\\Microsoft\\Windows\\Start Menu\\Programs\\Startup.', /ending in "\." or a space/],
+      ['C:\\ProgramData\\Microsoft\\Windows\\Start Menu\\Programs\\Startup ', /ending in "\." or a space/],
+      ['C:\\PROGRA~3\\Microsoft\\Windows\\Start Menu\\Programs\\Startup', /long folder names/],
+      ['C:\\Windows.\\System32', /ending in "\." or a space/],
+      ['%SystemDrive%\\Windows\\System32', /belongs to the system/],
+      ['C:\\ProgramData\\Product\\Data:stream', /":" after the drive/],
+    ] as const) {
+      const w = windows();
+      w.items[1].path = p;
+      expect(refusal(w)).toMatch(why);
+    }
+    // Products' own folders beside them still pass, and a pid file in /run.
+    const ok = linux();
+    ok.items[0].path = '/usr/lib/myproduct/data';
+    ok.items[1].path = '/etc/myproduct';
+    ok.items[2].path = '/usr/share/pythonic-product';
+    ok.service = { manager: 'process', name: 'p', command: ['/usr/lib/myproduct/bin/run'], pidFile: '/run/p.pid' };
+    expect(
+      parseProfile(ok, 'ok.json')
+        .items.map((i) => i.path)
+        .slice(0, 3),
+    ).toEqual(['/usr/lib/myproduct/data', '/etc/myproduct', '/usr/share/pythonic-product']);
+  });
+
   it('refuses folders that overlap (the same, or one inside the other), and duplicate ids', () => {
     const raw = linux();
     raw.items[1].path = '/usr/share/OSIsoft/EdgeDataStore/Configuration/Storage';
@@ -169,6 +253,61 @@ describe('profile rules: a profile is code and is checked like it', () => {
     const r = linux();
     r.service = { manager: 'runit', name: '/etc' };
     expect(refusal(r)).toMatch(/service\.name: must be a runit service name or its absolute folder/);
+  });
+
+  it("refuses the system's own units and other unit types as the service, and a product step's service by the same rules", () => {
+    // A restore starts the profile's service: debug-shell.service is a root shell on tty9 without a password.
+    for (const name of [
+      'debug-shell.service',
+      'debug-shell',
+      'emergency.service',
+      'getty@tty9.service',
+      'serial-getty@ttyS0',
+      'systemd-networkd.service',
+      'dbus.service',
+      'ssh',
+    ]) {
+      const raw = linux();
+      raw.service.name = name;
+      expect(refusal(raw)).toMatch(/service\.name: ".*" is one of the system's own units/);
+    }
+    for (const name of ['poweroff.target', 'reboot.target', 'media-usb.mount', 'docker.socket', 'apt-daily.timer']) {
+      const raw = linux();
+      raw.service.name = name;
+      expect(refusal(raw)).toMatch(/service\.name: ".*" is not a service unit/);
+    }
+    // A product step that stops or starts a service was not judged at all: an option, a system unit, a docker option.
+    const step = (service: Record<string, unknown>): Raw => {
+      const raw = linux();
+      raw.steps = [
+        {
+          id: 'start-other',
+          title: 'Start',
+          explain: 'Starts it.',
+          kind: 'service',
+          at: 'restore.after-start',
+          action: 'start',
+          service,
+        },
+      ];
+      return raw;
+    };
+    expect(refusal(step({ manager: 'systemd', name: '--root=/tmp/x' }))).toMatch(
+      /steps\.0\.service\.name: "--root=\/tmp\/x" is not a systemd unit name/,
+    );
+    expect(refusal(step({ manager: 'systemd', name: 'debug-shell.service' }))).toMatch(
+      /steps\.0\.service\.name: "debug-shell\.service" is one of the system's own units/,
+    );
+    expect(refusal(step({ manager: 'docker', name: '--attach' }))).toMatch(
+      /steps\.0\.service\.name: "--attach" is not a plain service name/,
+    );
+    expect(refusal(step({ manager: 'runit', name: '/etc/sv/../../root' }))).toMatch(/steps\.0\.service\.name: must be/);
+    // Products' own units still pass, with or without ".service", dotted names too.
+    for (const name of ['osisoft.edgedatastore', 'product.service', 'my-systemd-product.service', 'app@1.service']) {
+      const raw = step({ manager: 'systemd', name });
+      raw.service.name = name;
+      expect(parseProfile(raw, 'ok.json').service.name).toBe(name);
+    }
   });
 
   it('refuses an API that is not on this machine (the secrets go there)', () => {

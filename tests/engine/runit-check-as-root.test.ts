@@ -27,6 +27,8 @@ let work: string;
 let acct: string;
 let svc: string;
 let runsv: ChildProcess | undefined;
+/** The second case's runsv: the account's, on a service folder of root's whose supervise folder is the account's. */
+let runsv2: ChildProcess | undefined;
 const ranAs = (): string => path.join(acct, 'ran-as');
 /** How many times root ran the account's check (it writes the uid that ran it, one line each). */
 const rootRuns = async (): Promise<number> =>
@@ -61,20 +63,25 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   if (why) return;
-  if (runsv?.pid !== undefined) {
-    try {
-      process.kill(-runsv.pid, 'SIGKILL');
-    } catch {
-      // gone
+  for (const [r, dir] of [
+    [runsv, svc],
+    [runsv2, path.join(work, 'rootsvc')],
+  ] as const) {
+    if (r?.pid !== undefined) {
+      try {
+        process.kill(-r.pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
     }
-  }
-  // The service's own sleep, started by the account's runsv.
-  const pid = await fsp.readFile(path.join(svc, 'supervise', 'pid'), 'utf8').catch(() => '');
-  if (/^\d+/.test(pid)) {
-    try {
-      process.kill(Number(pid), 'SIGKILL');
-    } catch {
-      // gone
+    // The service's own sleep, started by the account's runsv.
+    const pid = await fsp.readFile(path.join(dir, 'supervise', 'pid'), 'utf8').catch(() => '');
+    if (/^\d+/.test(pid)) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // gone
+      }
     }
   }
   await fsp.rm(work, { recursive: true, force: true });
@@ -129,5 +136,37 @@ describe.skipIf(why !== undefined)(`a runit service folder another account can c
     // Refused before the job noted a stop: it does not try to start again a service it never stopped.
     expect(r.stdout + r.stderr).not.toMatch(/could not be started again/);
     expect(svStatus()).toBe('run');
+  });
+
+  it("refuses a folder of root's whose supervise folder is the account's: sv would write its command into any file", async () => {
+    // Root's service folder (root's, 755, in root's folders), its supervise folder given to the account, which runs
+    // runsv on it (runsv needs to write there); then the account links supervise/control to a root-only file.
+    const dir = path.join(work, 'rootsvc');
+    await fsp.mkdir(path.join(dir, 'supervise'), { recursive: true, mode: 0o755 });
+    await fsp.writeFile(path.join(dir, 'run'), '#!/bin/sh\nexec sleep 1000\n', { mode: 0o755 });
+    await fsp.chown(path.join(dir, 'supervise'), ...(await ids()));
+    const secret = path.join(work, 'root-only');
+    await fsp.mkdir(secret, { mode: 0o700 });
+    const victim = path.join(secret, 'shadow');
+    await fsp.writeFile(victim, 'root:$y$j9T$secret:20000:0:99999:7:::\n', { mode: 0o600 });
+    runsv2 = spawn('setpriv', asAccountArgs(USER, 'runsv', dir), { cwd: '/', stdio: 'ignore', detached: true });
+    for (const until = Date.now() + 15_000; !existsSync(path.join(dir, 'supervise', 'ok')); ) {
+      if (Date.now() > until) throw new Error('the account’s runsv did not start');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    shAs(USER, 'cd "$1/supervise" && mv control control.fifo && ln -s "$2" control', dir, victim);
+
+    const s = serviceFor({ manager: 'runit', name: dir, stopTimeoutSeconds: 2, startTimeoutSeconds: 2 });
+    const stop = await s.stop().then(
+      () => null,
+      (e: unknown) => e as { code?: string },
+    );
+    // Root wrote nothing through the account's link (before: "doot:$y$j9T…", the stop's "d" over the first byte).
+    expect(await fsp.readFile(victim, 'utf8')).toBe('root:$y$j9T$secret:20000:0:99999:7:::\n');
+    expect(stop?.code).toBe('UNSAFE_PATH');
+    const status = await rejection(s.status());
+    expect(status.code).toBe('UNSAFE_PATH');
+    expect(status.message).toMatch(/supervise belongs to uid/);
   });
 });

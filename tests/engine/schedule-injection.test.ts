@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
+import { rootOnlyProfiles } from '../helpers/root-only-profile.js';
 
 /**
  * `schedule install` writes a cron line or systemd units that root runs. A line break in anything written into
@@ -56,36 +57,46 @@ describe('schedule install with a line break in what it writes', () => {
     });
   }
 
-  it("refuses a profile whose product name holds a line break (it goes into the unit's Description and the cron comment)", async () => {
-    const profile = {
-      schemaVersion: 1,
-      id: 'hand',
-      productName: `Hand product\n${INJECTED_CRON}\n${INJECTED_UNIT}`,
-      platform: 'linux',
-      service: { manager: 'none', name: 'hand' },
-      items: [{ id: 'Configuration', path: '/opt/hand/Configuration', required: true }],
-      version: { policy: 'any' },
-    };
-    const file = path.join(work, 'hand.json');
-    await fsp.writeFile(file, JSON.stringify(profile));
-    const to = path.join(work, 'plain-stick');
-    await fsp.mkdir(to, { recursive: true });
-    for (const scheduler of ['cron', 'systemd']) {
-      const r = await runCli([
-        'schedule',
-        'install',
-        '--profile',
-        file,
-        '--to',
-        to,
-        '--every',
-        'daily',
-        '--scheduler',
-        scheduler,
-        '--dry-run',
-      ]);
-      expectNoInjectedLine(r.stdout);
-      expect(r.code, r.stdout + r.stderr).toBe(2);
-    }
-  });
+  // The profile must be one a schedule trusts (root's, in root-only folders), or it is refused for that (exit 4)
+  // before its product name is looked at.
+  it.skipIf(process.getuid?.() !== 0)(
+    "refuses a profile whose product name holds a line break (it goes into the unit's Description and the cron comment)",
+    async () => {
+      const profile = {
+        schemaVersion: 1,
+        id: 'hand',
+        productName: `Hand product\n${INJECTED_CRON}\n${INJECTED_UNIT}`,
+        platform: 'linux',
+        service: { manager: 'none', name: 'hand' },
+        items: [{ id: 'Configuration', path: '/opt/hand/Configuration', required: true }],
+        version: { policy: 'any' },
+      };
+      const trusted = await rootOnlyProfiles('schedule-injection');
+      try {
+        const file = await trusted.put('hand.json', JSON.stringify(profile));
+        const to = path.join(work, 'plain-stick');
+        await fsp.mkdir(to, { recursive: true });
+        for (const scheduler of ['cron', 'systemd']) {
+          const r = await runCli([
+            'schedule',
+            'install',
+            '--profile',
+            file,
+            '--to',
+            to,
+            '--every',
+            'daily',
+            '--scheduler',
+            scheduler,
+            '--dry-run',
+          ]);
+          expectNoInjectedLine(r.stdout);
+          expect(r.code, r.stdout + r.stderr).toBe(2);
+          expect(r.stderr).toMatch(/line break or another control character/);
+        }
+      } finally {
+        await trusted.remove();
+      }
+    },
+  );
 });

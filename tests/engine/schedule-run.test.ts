@@ -7,6 +7,7 @@ import { recordSetStarted, recordSetVerified } from '../../src-main/engine/backu
 import { ageWordsBetween } from '../helpers/age-words.js';
 import { cliCommand, jsonEvents, runCli } from '../helpers/cli.js';
 import { startPracticeMachine, type PracticeMachine } from '../helpers/practice-machine.js';
+import { rootOnlyProfiles, type RootOnlyProfiles } from '../helpers/root-only-profile.js';
 import { requireRunit } from '../helpers/runit.js';
 import { startSyslogSink, type SyslogSink } from '../helpers/syslog-socket.js';
 
@@ -85,13 +86,22 @@ describe.skipIf(runit.skip)('edge-recovery schedule run (triggered directly, as 
   let m: PracticeMachine;
   let work: string;
   let syslog: SyslogSink;
+  let trusted: RootOnlyProfiles;
+  /**
+   * The practice machine's profile as a schedule needs it: a copy only root can change (the machine's own is in its
+   * temp folder under /tmp, untrusted input that `schedule run` refuses).
+   */
+  let profile: string;
 
   beforeAll(async () => {
     m = await startPracticeMachine();
     work = await fsp.mkdtemp(path.join(os.tmpdir(), 'schedule-run-'));
     syslog = await startSyslogSink();
+    trusted = await rootOnlyProfiles('schedule-run');
+    profile = await trusted.put('eds-practice.json', await fsp.readFile(m.profilePath, 'utf8'));
   });
   afterAll(async () => {
+    await trusted?.remove();
     await syslog?.stop();
     await m?.stop();
     if (work) await fsp.rm(work, { recursive: true, force: true });
@@ -103,18 +113,7 @@ describe.skipIf(runit.skip)('edge-recovery schedule run (triggered directly, as 
     async () => {
       const stick = path.join(work, 'stick');
       const state = path.join(work, 'state');
-      const base = [
-        '--profile',
-        m.profilePath,
-        '--root',
-        m.root,
-        '--to',
-        stick,
-        '--device-id',
-        'box',
-        '--state-dir',
-        state,
-      ];
+      const base = ['--profile', profile, '--root', m.root, '--to', stick, '--device-id', 'box', '--state-dir', state];
       // Two manual backups by a technician.
       for (let i = 0; i < 2; i++) {
         const r = await runCli(['backup', ...base, '--yes']);
@@ -218,7 +217,7 @@ describe.skipIf(runit.skip)('edge-recovery schedule run (triggered directly, as 
             'schedule',
             'status',
             '--profile',
-            m.profilePath,
+            profile,
             '--state-dir',
             state,
             '--scheduler',
@@ -243,7 +242,7 @@ describe.skipIf(runit.skip)('edge-recovery schedule run (triggered directly, as 
       const run = startScheduledRun(
         [
           '--profile',
-          m.profilePath,
+          profile,
           '--root',
           m.root,
           '--to',

@@ -7,6 +7,7 @@ import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users
 import { runCli } from '../helpers/cli.js';
 import { ensureTestOwner, restoreTestsBlocked } from '../helpers/restore-driver.js';
 import { handProfile } from '../helpers/hand-product.js';
+import { loopMountUnavailable, skipLoopTests, withLoopMount } from '../helpers/loop-device.js';
 
 /**
  * The state folder holds the restore journal, and later commands act on it as root: `finish` deletes the folders
@@ -190,5 +191,71 @@ describe.skipIf(blocked !== undefined)(
       const ok = await runCli(['finish', '--state-dir', mine, '--yes']);
       expect(ok.stderr).not.toContain('is not safe');
     });
+
+    /**
+     * A state folder on a stick passed on its owner and mode, which the stick brings from wherever it was written
+     * (ext4 formatted elsewhere: uid 0, mode 700; FAT: all root's). Its journal can be rewritten away from this
+     * machine between the restore and `finish`, and it decides what `finish` deletes and `rollback` renames, as root.
+     */
+    it.skipIf(skipLoopTests)(
+      `refuses a root-only state folder on a stick, so a journal rewritten elsewhere is never acted on${loopMountUnavailable ? ` (skipped: ${loopMountUnavailable})` : ''}`,
+      async () => {
+        await withLoopMount(
+          16,
+          async (stick) => {
+            const state = path.join(stick.mountpoint, 'state');
+            await fsp.mkdir(state, { mode: 0o700 });
+            const victim = path.join(work, 'victim-stick', 'important');
+            await fsp.mkdir(victim, { recursive: true });
+            await fsp.writeFile(path.join(victim, 'keep.txt'), 'root data\n');
+            const common = ['--state-dir', state, '--yes'];
+            const r = await runCli(
+              ['restore', setDir, '--profile', profileFile, '--root', root, '--keep-defaults'].concat([
+                '--allow-other-device',
+                ...common,
+              ]),
+            );
+            const journal = path.join(state, 'restore-journal.json');
+            if (existsSync(journal)) {
+              // The stick goes to another machine and back: its journal now sets aside the victim.
+              const j = JSON.parse(await fsp.readFile(journal, 'utf8')) as {
+                items: Array<{ id: string; setAside: string; staging: string }>;
+              };
+              for (const i of j.items) {
+                i.setAside = victim;
+                i.staging = path.join(path.dirname(victim), '.edge-recovery-x', i.id);
+              }
+              await fsp.writeFile(journal, JSON.stringify(j));
+            }
+            const f = await runCli(['finish', ...common]);
+            expect(await fsp.readFile(path.join(victim, 'keep.txt'), 'utf8').catch(() => 'gone')).toBe('root data\n');
+            expect(r.code, r.stderr).toBe(4);
+            expect(r.stderr).toContain(
+              `The state folder ${state} is not on this machine's own disk: ${state} is on another filesystem`,
+            );
+            expect(f.code, f.stderr).toBe(4);
+            expect(await fsp.readdir(state)).toEqual([]);
+            // Nor made there when it is not there yet: a backup is refused before it starts.
+            const fresh = path.join(stick.mountpoint, 'fresh-state');
+            const to = path.join(work, 'to-fresh');
+            const b = await runCli(
+              ['backup', '--profile', profileFile, '--root', root, '--to', to, '--device-id', 'hand-box'].concat([
+                '--state-dir',
+                fresh,
+                '--yes',
+              ]),
+            );
+            expect(b.code, b.stderr).toBe(4);
+            expect(b.stderr).toContain(`${stick.mountpoint} is on another filesystem than this machine's own`);
+            expect(existsSync(fresh)).toBe(false);
+            expect(existsSync(to)).toBe(false);
+          },
+          { under: '/mnt' },
+        );
+        expect(await fsp.readFile(path.join(root, 'opt/hand/Configuration/a.json'), 'utf8')).toBe(
+          '{"item":"Configuration"}\n',
+        );
+      },
+    );
   },
 );

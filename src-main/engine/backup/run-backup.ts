@@ -1,3 +1,4 @@
+import { newPassphraseProblem } from '../../shared/passphrase.js';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
@@ -749,6 +750,13 @@ function buildManifest(c: Ctx, a: ArchiveResult): BackupManifest {
  */
 export async function runBackup(o: BackupOptions, io: RunbookIO): Promise<BackupResult> {
   checkLabel(o);
+  // The same rule for the wizard, the CLI (its prompt and --passphrase-file) and a schedule: before anything runs.
+  const weak = o.passphrase !== undefined && o.passphrase !== '' ? newPassphraseProblem(o.passphrase) : null;
+  if (weak !== null) {
+    throw new RecoveryError('BAD_INPUT', `This passphrase is too short to protect the backup. Nothing was written.`, {
+      hint: weak,
+    });
+  }
   checkItemChoices(o);
   await checkBackupTarget(o.to);
   const stateDir = defaultStateDir(o.stateDir);

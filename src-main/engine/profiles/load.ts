@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { RecoveryError } from '../errors.js';
 import { readGivenFile } from '../util/given-path.js';
+import { systemFolderProblem } from './rules.js';
 import { CheckedProfileSchema, type Profile } from './schema.js';
 import { BUILTIN_SOURCES, builtinProfileIds } from './builtin-sources.js';
 
@@ -231,6 +232,19 @@ export function resolveItems(profile: Profile, opts: ResolveOptions = {}): Resol
   return profile.items.flatMap((i) => {
     if (i.path.split(/[\\/]/).includes('*')) {
       return expandWildcard(i, opts).map((x) => {
+        // The name comes from this machine's folders or from a backup's list (a stick's): the folder it makes is
+        // judged as the profile's own folders are (wildcardProblem keeps `*` out of system folders already).
+        const bad = systemFolderProblem(x.declared, profile.platform);
+        if (bad !== null) {
+          throw new RecoveryError(
+            'UNSAFE_PATH',
+            `The profile ${profile.id}'s folder ${i.id} (${i.path}) would stand for ${x.declared} here: ${bad}.`,
+            {
+              hint: 'Name the product\'s own folders in the profile (see "Profile rules" in the README). Nothing was changed.',
+              details: { id: `${i.id}.${x.name}`, path: x.declared },
+            },
+          );
+        }
         const r: ResolvedItem = {
           id: `${i.id}.${x.name}`,
           path: x.path,

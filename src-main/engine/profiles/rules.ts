@@ -123,6 +123,86 @@ const LINUX_RUNS_AS_ROOT_TREES = [
   '/etc/polkit-1',
   '/etc/NetworkManager/dispatcher.d',
   '/var/lib/dpkg',
+  // Read as root's shell, programs or settings at boot, at a login, by a hook, a package install or a daemon
+  // (init scripts source /etc/default; logrotate's postrotate, udev's RUN, tmpfiles' w/L lines, sysctl's
+  // kernel.core_pattern, modprobe's install lines, D-Bus activation and polkit rules all run or grant as root).
+  '/etc/default',
+  '/etc/logrotate.d',
+  '/etc/sysctl.d',
+  '/etc/tmpfiles.d',
+  '/etc/modules-load.d',
+  '/etc/binfmt.d',
+  '/etc/bash_completion.d',
+  '/etc/xdg',
+  '/etc/X11',
+  '/etc/network',
+  '/etc/dhcp',
+  '/etc/ppp',
+  '/etc/dbus-1',
+  '/etc/grub.d',
+  '/etc/kernel',
+  '/etc/initramfs-tools',
+  '/etc/rsyslog.d',
+  '/etc/acpi',
+  '/etc/apparmor.d',
+  '/etc/dpkg',
+  '/etc/needrestart',
+  '/etc/xinetd.d',
+  '/etc/rc.d',
+  '/etc/sysconfig',
+  '/etc/cloud',
+  '/etc/ssl/private',
+  // What /usr/bin's alternatives lead to (/usr/bin/awk -> /etc/alternatives/awk -> …): a regular file put there by
+  // a restore is the program root runs by that name; and the programs of snaps (/snap/bin is in root's PATH).
+  '/etc/alternatives',
+  '/usr/lib/jvm',
+  '/snap',
+  // Merged /usr (Debian 12, Ubuntu, Fedora): /lib32 is /usr/lib32, … (so refused under either name).
+  '/usr/lib32',
+  '/usr/lib64',
+  '/usr/libx32',
+  '/usr/lib/apt',
+  '/usr/lib/dpkg',
+  '/usr/lib/udev',
+  '/usr/lib/modules',
+  '/usr/lib/modprobe.d',
+  '/usr/lib/modules-load.d',
+  '/usr/lib/sysctl.d',
+  '/usr/lib/tmpfiles.d',
+  '/usr/lib/binfmt.d',
+  '/usr/lib/environment.d',
+  '/usr/lib/kernel',
+  '/usr/lib/polkit-1',
+  '/usr/lib/NetworkManager',
+  '/usr/lib/sudo',
+  '/usr/lib/openssh',
+  '/usr/lib/dbus-1.0',
+  '/usr/lib/security',
+  '/usr/lib/pam.d',
+  '/usr/lib/git-core',
+  '/usr/lib/node_modules',
+  '/usr/local/lib/node_modules',
+  '/usr/share/dbus-1',
+  '/usr/share/polkit-1',
+  '/usr/share/bash-completion',
+  '/usr/share/initramfs-tools',
+  '/var/lib/polkit-1',
+  '/var/lib/sudo',
+  // Loaded from /run as from /etc (runtime units, udev rules, tmpfiles, …), and sudo's timestamps.
+  ...['systemd', 'udev', 'tmpfiles.d', 'sysctl.d', 'modprobe.d', 'modules-load.d', 'binfmt.d', 'sudo'].flatMap((d) => [
+    `/run/${d}`,
+    `/var/run/${d}`,
+  ]),
+];
+/**
+ * The same for names that vary: a multiarch library folder (/usr/lib/x86_64-linux-gnu, where PAM's modules and
+ * every program's libraries are, = /lib/x86_64-linux-gnu), and the folders Python, Perl and Node load modules from
+ * (a `.pth` file in dist-packages runs at every start of python3, which apt's hooks run as root).
+ */
+const LINUX_RUNS_AS_ROOT_PATTERNS = [
+  /^\/usr\/(local\/)?lib\/[a-z0-9_]+-linux-[a-z0-9_]+(\/|$)/,
+  /^\/usr\/(local\/)?lib\/python[0-9.]*(\/|$)/,
+  /^\/usr\/(local\/)?(lib|share)\/perl[0-9.]*(\/|$)/,
 ];
 
 const WINDOWS_VARS_ROOTS = new Set(
@@ -145,7 +225,7 @@ const WINDOWS_VARS_ROOTS = new Set(
     '%tmp%',
   ].map((s) => s.toLowerCase()),
 );
-const WINDOWS_SYSTEM_TREES = ['%systemroot%', '%windir%', 'c:/windows'];
+const WINDOWS_SYSTEM_TREES = ['%systemroot%', '%windir%', 'c:/windows', '%systemdrive%/windows'];
 /** Windows' start-up folders: what is put there runs at the next logon (README "Profile rules"). */
 const WINDOWS_STARTUP_TREES = [
   '%programdata%/microsoft/windows/start menu/programs/startup',
@@ -185,6 +265,12 @@ export function absolutePathProblem(p: string, platform: Platform): string | nul
   if (parts.some((s) => s === '') && !(parts.length === 1 && parts[0] === '')) {
     return `must be written without doubled or trailing "\\" (got "${p}")`;
   }
+  // Other spellings of one folder, which the rules below would not know: Windows drops a name's trailing dots and
+  // spaces ("Startup." is Startup), "PROGRA~3" is the short name of ProgramData, and "name:stream" an NTFS stream.
+  if (parts.some((s) => /[. ]$/.test(s))) return `must not have a name ending in "." or a space (got "${p}")`;
+  if (parts.some((s) => /~\d/.test(s)))
+    return `must use long folder names, not short ones such as "PROGRA~1" (got "${p}")`;
+  if (parts.some((s) => s.includes(':'))) return `must not contain ":" after the drive (got "${p}")`;
   return null;
 }
 
@@ -201,17 +287,42 @@ export function systemFolderProblem(p: string, platform: Platform): string | nul
     if (LINUX_SYSTEM_DIRS.has(c)) return `"${p}" is a system folder; name the product's own folder inside it`;
     const tree = LINUX_SYSTEM_TREES.find((t) => c.startsWith(t + '/'));
     if (tree) return `"${p}" lies in ${tree}, which belongs to the system`;
-    const runs = LINUX_RUNS_AS_ROOT_TREES.find((t) => c === t || c.startsWith(t + '/'));
+    const runs =
+      LINUX_RUNS_AS_ROOT_TREES.find((t) => c === t || c.startsWith(t + '/')) ??
+      LINUX_RUNS_AS_ROOT_PATTERNS.map((re) => re.exec(c)?.[0].replace(/\/$/, '')).find((t) => t !== undefined);
     if (runs) return runsAsRootProblem(p, runs);
     return null;
   }
-  const startup = WINDOWS_STARTUP_TREES.find((t) => c === t || c.startsWith(t + '/'));
+  const startup =
+    WINDOWS_STARTUP_TREES.find((t) => c === t || c.startsWith(t + '/')) ??
+    // Any account's (C:\\Users\\<name>\\AppData\\Roaming\\…, %USERPROFILE%\\AppData\\Roaming\\…, %ALLUSERSPROFILE%\\…).
+    /^.*?\/microsoft\/windows\/start menu\/programs\/startup(?=\/|$)/.exec(c)?.[0];
   if (startup) return runsAsRootProblem(p, startup);
   if (WINDOWS_SYSTEM_DIRS.has(c) || /^[a-z]:$/.test(c) || WINDOWS_VARS_ROOTS.has(c)) {
     return `"${p}" is a system folder; name the product's own folder inside it`;
   }
   const tree = WINDOWS_SYSTEM_TREES.find((t) => c.startsWith(t + '/'));
   if (tree) return `"${p}" lies in the Windows folder, which belongs to the system`;
+  return null;
+}
+
+/**
+ * Why the `*` of a per-component item (`…/EdgeDataStore/*\/Certificates`) could stand for a system folder, or null.
+ * The rules above judge the path as written, where `*` is a name like any other: `/etc/*` or `/*` passed them, and a
+ * backup's list of items (on the stick) then named `cron.d` or `etc` for it, so the restore replaced /etc/cron.d or
+ * /etc as root. The folder holding the `*` must not be a system folder itself (each name in one is the system's),
+ * and only one component may be `*`. What a `*` is filled with is judged again (resolveItems: the full path).
+ */
+export function wildcardProblem(p: string, platform: Platform): string | null {
+  const parts = p.split(/[\\/]/);
+  const stars = parts.filter((s) => s === '*').length;
+  if (stars === 0) return null;
+  if (stars > 1) return `may hold "*" as one component only (got "${p}")`;
+  const at = parts.indexOf('*');
+  const parent = parts.slice(0, at).join('/') || '/';
+  if (systemFolderProblem(parent, platform) !== null) {
+    return `"${p}" has its "*" in the system folder ${parent}, so it could stand for any folder of the system; name the product's own folder before the "*"`;
+  }
   return null;
 }
 
@@ -246,6 +357,58 @@ function isLoopbackHost(host: string): boolean {
   return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
+/**
+ * systemd units that are not a product's service: other unit types (starting `poweroff.target` powers the machine
+ * off, stopping a `.mount` unmounts it), and the system's own services (starting `debug-shell.service` opens a root
+ * shell without a password on tty9, for whoever stands at the machine with the stick; `systemd-*`, getty, D-Bus, ssh
+ * hold the machine and its logins). A restore starts the profile's service; a backup stops it and starts it again.
+ */
+const SYSTEMD_OTHER_TYPE = /\.(target|socket|mount|automount|swap|timer|path|slice|scope|device)$/i;
+const SYSTEMD_SYSTEM_UNIT =
+  /^(debug-shell|emergency|rescue|init|halt|reboot|poweroff|kexec|systemd-.*|(serial-|container-|console-)?getty(@.*)?|autovt@.*|user@.*|user-runtime-dir@.*|dbus(-.*)?|ssh|sshd|polkit)(\.service)?$/i;
+
+type ServiceSpec = Profile['service'];
+
+/** Every rule broken by a service the profile names (its own, or a product step's), `at` the field's path. */
+function serviceIssues(
+  s: ServiceSpec,
+  at: (string | number)[],
+  platform: Platform,
+  add: (path: (string | number)[], message: string) => void,
+): void {
+  if (s.manager === 'systemd' && !SYSTEMD_UNIT.test(s.name)) {
+    add([...at, 'name'], `"${s.name}" is not a systemd unit name (letters, digits, ":_.@-", not starting with "-")`);
+  } else if (s.manager === 'systemd' && SYSTEMD_OTHER_TYPE.test(s.name)) {
+    add([...at, 'name'], `"${s.name}" is not a service unit: name the product's service (e.g. "product.service")`);
+  } else if (s.manager === 'systemd' && SYSTEMD_SYSTEM_UNIT.test(s.name)) {
+    add(
+      [...at, 'name'],
+      `"${s.name}" is one of the system's own units (a shell, a login, the system's daemons), not a product's service`,
+    );
+  }
+  if (
+    (s.manager === 'windows' || s.manager === 'process' || s.manager === 'none' || s.manager === 'docker') &&
+    !PLAIN_NAME.test(s.name)
+  ) {
+    add([...at, 'name'], `"${s.name}" is not a plain service name (letters, digits, spaces, "_.@()-")`);
+  }
+  if (s.manager === 'runit' && !PLAIN_NAME.test(s.name)) {
+    const bad = absolutePathProblem(s.name, 'linux') ?? systemFolderProblem(s.name, 'linux');
+    if (bad) add([...at, 'name'], `must be a runit service name or its absolute folder: ${bad}`);
+  }
+  if (s.manager === 'process') {
+    if (!s.command) add([...at, 'command'], 'is required for the "process" manager');
+    else if (absolutePathProblem(s.command[0]!, platform) !== null) {
+      add([...at, 'command', 0], `must be the program's absolute path (got "${s.command[0]}")`);
+    }
+    if (s.pidFile === undefined) add([...at, 'pidFile'], 'is required for the "process" manager');
+  }
+  if (s.pidFile !== undefined) {
+    const bad = absolutePathProblem(s.pidFile, platform) ?? systemFolderProblem(s.pidFile, platform);
+    if (bad) add([...at, 'pidFile'], bad);
+  }
+}
+
 /** Every rule broken by `p` (already shaped by the schema), with the field it is about. */
 export function profileRuleIssues(p: Profile): RuleIssue[] {
   const issues: RuleIssue[] = [];
@@ -258,7 +421,10 @@ export function profileRuleIssues(p: Profile): RuleIssue[] {
     const first = seen.get(item.id);
     if (first !== undefined) add(['items', i, 'id'], `the id "${item.id}" is used twice (also items.${first})`);
     else seen.set(item.id, i);
-    const bad = absolutePathProblem(item.path, p.platform) ?? systemFolderProblem(item.path, p.platform);
+    const bad =
+      absolutePathProblem(item.path, p.platform) ??
+      systemFolderProblem(item.path, p.platform) ??
+      wildcardProblem(item.path, p.platform);
     if (bad) add(['items', i, 'path'], bad);
     else ok.push({ i, c: comparable(item.path, p.platform) });
   });
@@ -300,32 +466,12 @@ export function profileRuleIssues(p: Profile): RuleIssue[] {
     });
   }
 
-  // The service: names that cannot be read as options; a `process` command given by absolute path.
-  const s = p.service;
-  if (s.manager === 'systemd' && !SYSTEMD_UNIT.test(s.name)) {
-    add(
-      ['service', 'name'],
-      `"${s.name}" is not a systemd unit name (letters, digits, ":_.@-", not starting with "-")`,
-    );
-  }
-  if ((s.manager === 'windows' || s.manager === 'process' || s.manager === 'none') && !PLAIN_NAME.test(s.name)) {
-    add(['service', 'name'], `"${s.name}" is not a plain service name (letters, digits, spaces, "_.@()-")`);
-  }
-  if (s.manager === 'runit' && !PLAIN_NAME.test(s.name)) {
-    const bad = absolutePathProblem(s.name, 'linux') ?? systemFolderProblem(s.name, 'linux');
-    if (bad) add(['service', 'name'], `must be a runit service name or its absolute folder: ${bad}`);
-  }
-  if (s.manager === 'process') {
-    if (!s.command) add(['service', 'command'], 'is required for the "process" manager');
-    else if (absolutePathProblem(s.command[0]!, p.platform) !== null) {
-      add(['service', 'command', 0], `must be the program's absolute path (got "${s.command[0]}")`);
-    }
-    if (s.pidFile === undefined) add(['service', 'pidFile'], 'is required for the "process" manager');
-  }
-  if (s.pidFile !== undefined) {
-    const bad = absolutePathProblem(s.pidFile, p.platform) ?? systemFolderProblem(s.pidFile, p.platform);
-    if (bad) add(['service', 'pidFile'], bad);
-  }
+  // The service, and any a product step stops or starts: names that cannot be read as options, not the system's own
+  // units; a `process` command given by absolute path.
+  serviceIssues(p.service, ['service'], p.platform, add);
+  p.steps.forEach((step, i) => {
+    if (step.kind === 'service') serviceIssues(step.service, ['steps', i, 'service'], p.platform, add);
+  });
 
   // The API receives the secrets the technician types: it must be the product's API on this machine.
   if (p.api) {

@@ -1,6 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { RecoveryError } from '../errors.js';
+import { otherFilesystemProblem } from '../util/own-filesystem.js';
 import { builtinProfileIds, loadProfile } from './load.js';
 import type { Profile } from './schema.js';
 
@@ -27,25 +28,8 @@ export function systemProfilesDir(platform: NodeJS.Platform = process.platform, 
 }
 
 /**
- * The folders whose filesystems are this machine's own. An owner is only a number written on the disk: a stick (or
- * any disk) formatted on another machine holds files of uid 0, mode 644, that nobody here made, and a FAT or exFAT
- * stick shows every file as root's. So a file on any other filesystem (a stick, another disk, a tmpfs) is not
- * trusted for its owner, whoever it says it belongs to.
- */
-export const SYSTEM_PLACES = ['/', '/etc', '/usr', '/usr/local', '/opt', '/var', '/srv'];
-
-async function systemDevices(): Promise<Set<number>> {
-  const devs = new Set<number>();
-  for (const p of SYSTEM_PLACES) {
-    const st = await fsp.stat(p).catch(() => null);
-    if (st?.isDirectory()) devs.add(st.dev);
-  }
-  return devs;
-}
-
-/**
  * Why `file` could be changed by someone other than root, or null when only root can change it: the file is a
- * regular file on one of this machine's own filesystems (SYSTEM_PLACES), and it and every folder up to "/" (after
+ * regular file on one of this machine's own filesystems (util/own-filesystem.ts), and it and every folder up to "/" (after
  * resolving links) belong to root and are not writable by group or others. Windows ACLs are not checked: there only
  * built-in profiles count as trusted.
  */
@@ -59,9 +43,8 @@ export async function rootOnlyProblem(file: string): Promise<string | null> {
   }
   const st = await fsp.lstat(real);
   if (!st.isFile()) return `${real} is not a regular file`;
-  if (!(await systemDevices()).has(st.dev)) {
-    return `${real} is on another filesystem than this machine's own (a stick, another disk): files there can be made root's on another machine`;
-  }
+  const foreign = otherFilesystemProblem(real, st.dev);
+  if (foreign !== null) return foreign;
   for (let p = real; ; p = path.dirname(p)) {
     const s = p === real ? st : await fsp.lstat(p);
     if (s.uid !== 0) return `${p} belongs to uid ${s.uid}, not root`;

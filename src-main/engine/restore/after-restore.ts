@@ -6,6 +6,7 @@ import { executeRunbook, type RunbookIO, type Step } from '../runbook/runner.js'
 import { makeCtx, type RestoreCtx, type RestoreTuning } from './context.js';
 import { defaultStateDir, JournalStore, readJournal, refuseMissingStateDir, type RestoreJournal } from './journal.js';
 import { rewriteRestoreReport } from './restore-report.js';
+import { keptPractice, keptPracticeWords } from './practice-kept.js';
 import { credentialsStep, deleteSetAside, oldFoldersWords, restartStep, setAsideFolders } from './steps-finish.js';
 import { describeMachineState } from './status.js';
 
@@ -65,6 +66,13 @@ export async function enterOpenCredentials(
   const stateDir = defaultStateDir(opts.stateDir);
   // One job at a time: the kernel-held job lock, as every restore command takes it.
   await refuseMissingStateDir(stateDir);
+  const practice = await keptPractice(stateDir);
+  if (practice !== null) {
+    // It asked for the secrets and then said "The appliance API … refused the connection".
+    throw new RecoveryError('BAD_INPUT', keptPracticeWords(practice).trim(), {
+      hint: 'To practise entering credentials, run edge-recovery practice again in a terminal (it asks for them during the restore). Nothing was changed.',
+    });
+  }
   return withJobLock(stateDir, { command: 'credentials' }, () => enterCredentialsLocked(stateDir, opts, io));
 }
 
@@ -164,12 +172,16 @@ async function deleteKeptLocked(stateDir: string, io: RunbookIO): Promise<{ remo
  * command to type (`args`, e.g. ` --state-dir X`, inside it: appended after the line it read
  * "(edge-recovery credentials) --state-dir X", once per credential).
  */
-export function leftToDo(j: RestoreJournal, args = ''): string[] {
+export function leftToDo(j: RestoreJournal, args = '', o: { practiceStopped?: boolean } = {}): string[] {
   const out: string[] = [];
   const pending = j.credentials.pending;
   if (pending.length > 0)
     out.push(
-      `${pending.length === 1 ? 'Credential' : 'Credentials'} not entered: ${pending.join('; ')}: enter ${pending.length === 1 ? 'it' : 'them'} with edge-recovery credentials${args}`,
+      `${pending.length === 1 ? 'Credential' : 'Credentials'} not entered: ${pending.join('; ')}: ` +
+        // A kept practice's appliance was stopped at its end: `credentials` could only fail to reach its API.
+        (o.practiceStopped === true
+          ? `they are entered through the running product, and this practice appliance was stopped. To practise entering them, run edge-recovery practice again in a terminal (it asks for them during the restore).`
+          : `enter ${pending.length === 1 ? 'it' : 'them'} with edge-recovery credentials${args}`),
     );
   if (j.oldFolders?.decision === 'kept')
     out.push(`Old folders kept (${oldFoldersWords(j.oldFolders)}): delete them with edge-recovery finish${args}`);

@@ -222,6 +222,17 @@ async function copyHashed(src: string, dst: string, meter: ProgressMeter, signal
   const input = opened.fh;
   let output: fsp.FileHandle | null = null;
   try {
+    // One name only: a backup's files have one. A second name for another's file (ln /etc/shadow <set>/x, which any
+    // account may make in a folder of its own where fs.protected_hardlinks is 0, the kernel's default) would have
+    // root copy that file onto the stick.
+    const { nlink } = await input.stat();
+    if (nlink !== 1) {
+      throw new RecoveryError(
+        'UNSAFE_PATH',
+        `${src} has ${nlink} names (a hard link to a file elsewhere, which may be anyone's): it was not copied.`,
+        { hint: 'Remove that file from the source folder after checking what it is, then start again.' },
+      );
+    }
     // Inside the try: when the copy cannot be created (a name already there, a full stick) the source is closed too.
     output = await fsp.open(dst, CREATE_EXCL_FLAGS, 0o600);
     const buf = Buffer.allocUnsafe(1 << 20);

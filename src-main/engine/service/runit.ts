@@ -38,9 +38,9 @@ export function parseSvStatus(out: string): ServiceStatus {
  * Why `sv -w` must not be run on the service folder `dir`, or null. `-w` makes sv verbose, and a verbose sv runs the
  * folder's `./check` once the service is up, as the account that runs sv (root): whoever can change the folder, the
  * way to it or its check (its owner, supervised by a runsv of its own) would have root run a program of its choosing,
- * named by any profile, an untrusted one too. So the way to the folder, its links, the folder itself and a check in it
- * must be root's (or this account's) and not writable by group or others. A folder that does not exist is left to
- * sv, which says so.
+ * named by any profile, an untrusted one too. So the way to the folder, its links, the folder itself, a check in it and
+ * its supervise folders (where sv writes) must be root's (or this account's) and not writable by group or others. A
+ * folder that does not exist is left to sv, which says so.
  */
 export function serviceFolderProblem(dir: string): string | null {
   if (process.platform === 'win32') return null;
@@ -59,7 +59,22 @@ export function serviceFolderProblem(dir: string): string | null {
     const own = judge(folder.place, folder.st);
     if (own !== null) return own;
     const check = resolveTrusted(path.join(dir, 'check'), fail);
-    return check.st === null ? null : judge(check.place, check.st);
+    if (check.st !== null) {
+      const bad = judge(check.place, check.st);
+      if (bad !== null) return bad;
+    }
+    // sv writes its command ("d", "u") into supervise/control, opened by its name and following links, and opens
+    // supervise/ok (also log/supervise/ok for a status) for writing: a supervise folder another account may change
+    // (one it owns, for a runsv it runs on root's folder) lets it link `control` to any file, into which root then
+    // writes that byte (over the first character of /etc/shadow, say). runsv makes these folders as the account it
+    // runs as: root's runsv, root's folders.
+    for (const sub of ['supervise', 'log/supervise']) {
+      const sup = resolveTrusted(path.join(dir, sub), fail);
+      if (sup.st === null) continue;
+      const bad = judge(sup.place, sup.st);
+      if (bad !== null) return bad;
+    }
+    return null;
   } catch (e) {
     return why(e);
   }

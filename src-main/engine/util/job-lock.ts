@@ -3,12 +3,14 @@ import {
   closeSync,
   constants as fsc,
   fstatSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readFileSync,
   renameSync,
   rmSync,
   writeSync,
+  type Stats,
 } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -16,6 +18,7 @@ import path from 'node:path';
 import { RecoveryError } from '../errors.js';
 import { CREATE_EXCL_FLAGS, tempName } from './atomic-fs.js';
 import { resolveTrusted } from './linked-folder.js';
+import { OWN_FILESYSTEMS_ENV, otherFilesystemProblem } from './own-filesystem.js';
 
 /**
  * One job at a time on this machine: every job that touches the product (backup, restore, resume,
@@ -302,7 +305,11 @@ export function acquireJobLock(stateDir: string, opts: { command: string; holdsM
  * The state folder holds what a later resume, rollback or finish acts on as root (the journal names the folders to
  * rename and to delete): nobody but root (this account) may be able to change it. Refused (UNSAFE_PATH, exit 4)
  * when the folder, or any folder or link on the way to it, belongs to another account or is writable by group or
- * others (e.g. `--state-dir /tmp/x` made by someone else), before anything is read from it or written to it.
+ * others (e.g. `--state-dir /tmp/x` made by someone else), or when it lies (or would be made) on a filesystem that
+ * is not one of this machine's own (`--state-dir` on a stick: its owners and modes were written wherever it was
+ * last formatted or filled, and a journal on it could come from anywhere), before anything is read from it or
+ * written to it. A practice sandbox's own state folder is judged by owner and mode only: its jobs touch nothing
+ * outside the sandbox.
  */
 export function checkStateDir(dir: string): void {
   if (process.platform === 'win32') return;
@@ -315,20 +322,44 @@ export function checkStateDir(dir: string): void {
         details: { stateDir: dir, place },
       },
     );
-  checkRootOnlyDir(dir, fail);
+  const { place, st } = checkRootOnlyDir(dir, fail);
+  if (practiceScopes.has(keyOf(dir))) return;
+  // Not there yet: it will be made on the filesystem of the nearest folder above it that is.
+  let at = place;
+  let atSt = st;
+  while (atSt === null) {
+    at = path.dirname(at);
+    atSt = lstatSync(at, { throwIfNoEntry: false }) ?? null;
+    if (at === path.dirname(at)) break;
+  }
+  const foreign = atSt === null ? null : otherFilesystemProblem(at, atSt.dev);
+  if (foreign !== null) {
+    throw new RecoveryError(
+      'UNSAFE_PATH',
+      `The state folder ${dir} is not on this machine's own disk: ${foreign}. A restore journal there could have been written anywhere, and it decides what a rollback renames and "finish" deletes as root. Nothing was changed.`,
+      {
+        hint: `Use a folder only root can change on this machine's own disk: the default /var/lib/edge-recovery, or one made with mkdir -m 700 by root (a data disk built into the machine counts when named in ${OWN_FILESYSTEMS_ENV}).`,
+        details: { stateDir: dir, place: at },
+      },
+    );
+  }
 }
 
 /**
  * What both checks ask of a folder: every folder and link on the way is trusted (resolveTrusted), and the folder,
  * if it is there yet, is a folder of root's (or this account's) that group and others cannot write.
  */
-function checkRootOnlyDir(dir: string, fail: (place: string, why: string) => RecoveryError): void {
-  const { st } = resolveTrusted(dir, fail);
-  if (st === null) return; // not there yet: made by us, 0700
+function checkRootOnlyDir(
+  dir: string,
+  fail: (place: string, why: string) => RecoveryError,
+): { place: string; st: Stats | null } {
+  const { place, st } = resolveTrusted(dir, fail);
+  if (st === null) return { place, st }; // not there yet: made by us, 0700
   const me = process.geteuid?.() ?? 0;
   if (!st.isDirectory()) throw fail(dir, 'it is not a folder');
   if (st.uid !== me && st.uid !== 0) throw fail(dir, `it belongs to uid ${st.uid}`);
   if ((st.mode & 0o022) !== 0) throw fail(dir, `it is writable by others (mode ${(st.mode & 0o7777).toString(8)})`);
+  return { place, st };
 }
 
 /**
