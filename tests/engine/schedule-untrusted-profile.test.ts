@@ -266,7 +266,7 @@ describe.skipIf(blocked !== undefined)(
 describe.skipIf(blocked !== undefined || skipLoopTests)(
   `schedule install and a program on a stick${blocked ? ` (skipped: ${blocked})` : loopMountUnavailable ? ` (skipped: ${loopMountUnavailable})` : ''}`,
   () => {
-    it('refuses a root-owned program, or a state folder, on an ext4 stick (exit 4) and writes no cron file', async () => {
+    it('refuses a root-owned program, a state folder or a passphrase file on an ext4 stick (exit 4), no cron file', async () => {
       const ir = await fsp.mkdtemp(path.join(os.tmpdir(), 'schedule-program-stick-'));
       try {
         await withLoopMount(
@@ -303,6 +303,18 @@ describe.skipIf(blocked !== undefined || skipLoopTests)(
             expect(s.stderr).toContain(`The state folder ${state} is not on this machine's own disk`);
             expect(existsSync(cron)).toBe(false);
             expect(existsSync(state)).toBe(false);
+            // The passphrase file of encrypted runs there (root's, 600, in a root-only folder): whoever rewrites the
+            // stick elsewhere would choose the passphrase of the backups.
+            const keys = path.join(stick.mountpoint, 'keys');
+            await fsp.mkdir(keys, { mode: 0o700 });
+            const pass = path.join(keys, 'edge-recovery.pass');
+            await fsp.writeFile(pass, 'a passphrase from the stick\n', { mode: 0o600 });
+            const p = await runCli([...args.slice(0, -1), '/usr/bin/true', '--encrypt', '--passphrase-file', pass]);
+            expect(p.code, p.stderr).toBe(4);
+            expect(p.stderr).toContain(
+              `The passphrase file ${pass} is not safe to read: ${keys} is on another filesystem than this machine's own`,
+            );
+            expect(existsSync(cron)).toBe(false);
             // The same copy on this machine's own disk, in a root-only folder: installed.
             const own = await fsp.mkdtemp('/var/lib/erw-schedule-program-');
             try {

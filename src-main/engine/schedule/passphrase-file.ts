@@ -3,6 +3,7 @@ import { RecoveryError } from '../errors.js';
 import { SafeDir } from '../util/atomic-fs.js';
 import { fileKind, readGivenFile } from '../util/given-path.js';
 import { resolveTrusted } from '../util/linked-folder.js';
+import { otherFilesystemProblem } from '../util/own-filesystem.js';
 
 const PASSPHRASE_FILE_MAX = 64 * 1024;
 
@@ -125,6 +126,10 @@ async function holdFolderOf(file: string, owner: number): Promise<SafeDir> {
     }
   };
   judge(st, place);
+  // A stick's folders are root's and 700 wherever it was written: its owners say nothing here (one rule for profiles,
+  // the schedule's program, the state folder and this file: util/own-filesystem.ts).
+  const foreign = otherFilesystemProblem(place, st.dev);
+  if (foreign !== null) throw fail(place, foreign);
   const d = await SafeDir.open(place);
   try {
     const now = await d.fh.stat();
