@@ -15,7 +15,7 @@ import {
   type ProductHost,
 } from '../../src-main/engine/runbook/product/product-steps.js';
 import { SafeDir } from '../../src-main/engine/util/atomic-fs.js';
-import { uidForUser } from '../../src-main/engine/util/system-users.js';
+import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
 import { productHost } from '../helpers/product-host.js';
 import { racerAsync } from '../helpers/racer-run.js';
 import { ensureTestOwner } from '../helpers/restore-driver.js';
@@ -139,12 +139,27 @@ describe.skipIf(blocked !== undefined)(
       return h;
     };
 
+    let tmpBefore: string | undefined;
+
     beforeAll(async () => {
       ensureTestOwner(USER);
       dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'work-race-'));
       await fsp.chmod(dir, 0o755);
+      // The work folders (ensureWork: in the temp folder) go into a temp folder of the account's own, not /tmp: in a
+      // sticky folder open to all (/tmp), a kernel with fs.protected_symlinks=1 (most distributions' setting) refuses
+      // root a link that another account put there, so the races below would be won by the kernel, not by the code,
+      // and would pass on code that follows the links; where it is 0 (this machine's: `sysctl fs.protected_symlinks`)
+      // root follows them. In a folder the account owns, not sticky, root follows its links whatever the setting.
+      const tmp = path.join(dir, 'tmp');
+      await fsp.mkdir(tmp, { mode: 0o755 });
+      await fsp.chown(tmp, uidForUser(USER)!, gidForGroup(USER)!);
+      tmpBefore = process.env.TMPDIR;
+      process.env.TMPDIR = tmp;
+      expect(path.dirname(await ensureWork(host()))).toBe(tmp);
     });
     afterAll(async () => {
+      if (tmpBefore === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = tmpBefore;
       for (const h of hosts) {
         if (h.state.work) execFileSync('rm', ['-rf', '--one-file-system', h.state.work]);
       }
@@ -185,9 +200,9 @@ describe.skipIf(blocked !== undefined)(
     }, 120_000);
 
     it("copies the backup's file into the work folder it opened, never through a link the account puts by its name", async () => {
-      // The account owns the work folder in /tmp: it may rename it and put a link by its name at any moment.
-      // (A kernel with fs.protected_symlinks=1 refuses root such a link in /tmp; other temp folders, and this
-      // machine, do not.)
+      // The account owns the work folder (in a temp folder of its own here, see beforeAll; in /tmp on an appliance,
+      // where only a kernel with fs.protected_symlinks=1 would refuse root the link): it may rename it and put a link
+      // by its name at any moment.
       const victim = path.join(dir, 'root-only-folder');
       await fsp.mkdir(victim, { mode: 0o700 });
       const set = path.join(dir, 'set-flip');

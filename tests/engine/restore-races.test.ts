@@ -4,16 +4,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup } from '../../src-main/engine/backup/run-backup.js';
-import { RecoveryError } from '../../src-main/engine/errors.js';
+import { exitCodeFor, RecoveryError } from '../../src-main/engine/errors.js';
 import { resolveItems } from '../../src-main/engine/profiles/load.js';
 import type { Profile } from '../../src-main/engine/profiles/schema.js';
 import { rollbackRestore } from '../../src-main/engine/restore/rollback.js';
+import { restoreStatus } from '../../src-main/engine/restore/status.js';
 import { runRestore } from '../../src-main/engine/restore/run-restore.js';
 import { autoConfirm } from '../../src-main/engine/runbook/runner.js';
 import type { ConfirmRequest, Interaction } from '../../src-main/engine/runbook/types.js';
 import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
 import { startPracticeMachine, type PracticeMachine } from '../helpers/practice-machine.js';
-import { asAccountArgs, shAs } from '../helpers/as-account.js';
+import { asAccountArgs, runAsAtFirstDirOpen, shAs } from '../helpers/as-account.js';
 import { racerAsync, racerSync } from '../helpers/racer-run.js';
 import { driverInteraction, ensureTestOwner, restoreTestsBlocked } from '../helpers/restore-driver.js';
 
@@ -368,24 +369,44 @@ describe.skipIf(blocked !== undefined)(
       await accountFoldersUntouched(moved);
     }, 600_000);
 
-    it("never sets aside or moves in through a link the account put in place of a target's parent folder", async () => {
-      // The account owns the folder above the targets' parent (as /var/lib/<product> holding data/Configuration);
-      // a root-only folder holds a folder named like the target, with a file of root's.
+    /**
+     * A root-only folder (`victim`, readable by all as /etc is) holding a folder named like the target, with a file of
+     * root's: what an account owning the folder above the targets' folder wants root to rename in, or delete.
+     */
+    async function rootFolderNamedLikeTarget(what: string): Promise<string> {
+      const victim = path.join(work, what);
+      await fsp.mkdir(path.join(victim, path.basename(conf)), { recursive: true, mode: 0o700 });
+      await fsp.chmod(victim, 0o755);
+      await fsp.writeFile(path.join(victim, path.basename(conf), 'roots.conf'), 'root\n', { mode: 0o600 });
+      return victim;
+    }
+
+    /** What `victim` holds: only the folder named like the target, with only root's file. */
+    async function untouched(victim: string): Promise<{ inVictim: string[]; inTarget: string[] }> {
+      return {
+        inVictim: (await fsp.readdir(victim)).sort(),
+        inTarget: await fsp.readdir(path.join(victim, path.basename(conf))),
+      };
+    }
+
+    /**
+     * Runs `job` with the folder above the targets' folder given to the account, which moves the targets' folder aside
+     * and links `victim` by its name when the job is held at the journal label `at` (crash-point.ts' pause), then lets
+     * it go on. Returns the job's error (null: it succeeded). The folder is put back afterwards.
+     */
+    async function withTargetsFolderLinkedAt(
+      at: string,
+      victim: string,
+      job: () => Promise<unknown>,
+    ): Promise<unknown> {
       const parent = path.dirname(conf);
       const grand = path.dirname(parent);
-      const name = path.basename(conf);
-      const victim = path.join(work, 'root-only-above');
-      await fsp.mkdir(path.join(victim, name), { recursive: true, mode: 0o700 });
-      await fsp.chmod(victim, 0o700);
-      await fsp.writeFile(path.join(victim, name, 'roots.conf'), 'root\n', { mode: 0o600 });
       const was = await fsp.stat(grand);
       await fsp.chown(grand, uidForUser(OWNER)!, gidForGroup(OWNER)!);
       const pauseDir = await fsp.mkdtemp(path.join(work, 'pause-'));
       await fsp.chmod(pauseDir, 0o755);
       await fsp.chown(pauseDir, uidForUser(OWNER)!, gidForGroup(OWNER)!);
       const pauseFile = path.join(pauseDir, 'paused');
-      // Held once the work folders are judged and the first set-aside is journaled, before it is renamed: the account
-      // moves the targets' parent aside and links the root-only folder by its name, then lets the job go on.
       const racer = spawn(
         'setpriv',
         asAccountArgs(
@@ -401,35 +422,208 @@ describe.skipIf(blocked !== undefined)(
         { stdio: 'ignore' },
       );
       const raced = new Promise<number | null>((r) => racer.on('close', r));
-      const item = resolveItems(newM.profile, { root: newM.root })[0]!.id;
-      process.env.EDGE_RECOVERY_PAUSE_AT = `after-journal:rename-intent:set-aside:${item}`;
+      process.env.EDGE_RECOVERY_PAUSE_AT = at;
       process.env.EDGE_RECOVERY_PAUSE_FILE = pauseFile;
       try {
-        const outcome = await restore(newM.profile, driverInteraction('typed-')).then(
-          () => 'ok',
-          (e: unknown) => (e as { code?: string }).code ?? String(e),
+        const outcome = await job().then(
+          () => null,
+          (e: unknown) => e,
         );
         await fsp.writeFile(pauseFile, '1'); // a racer still waiting goes on (and removes it)
         expect(await raced, 'the account swapped the folder').toBe(0);
-        // Root's folder is as it was (not set aside, deleted, or filled with the account's): the renames were made
-        // in the targets' parent the work folder is in, which the account moved aside.
-        expect({
-          inVictim: (await fsp.readdir(victim)).sort(),
-          inTarget: await fsp.readdir(path.join(victim, name)),
-          restored: existsSync(path.join(`${parent}.moved`, name, 'Custom')),
-        }).toEqual({ inVictim: [name], inTarget: ['roots.conf'], restored: true });
-        // The job then finds the account's link by the targets' names (ENOENT on a later item): it stops there.
-        expect(['ok', 'INTERNAL', 'OWNERSHIP_MISMATCH', 'UNSAFE_PATH']).toContain(outcome);
+        return outcome;
       } finally {
         delete process.env.EDGE_RECOVERY_PAUSE_AT;
         delete process.env.EDGE_RECOVERY_PAUSE_FILE;
         racer.kill();
-        if ((await fsp.lstat(parent).catch(() => null))?.isSymbolicLink()) {
-          await fsp.rm(parent, { force: true });
-          await fsp.rename(`${parent}.moved`, parent);
-        }
+        await putTargetsFolderBack();
         await fsp.chown(grand, was.uid, was.gid);
       }
+    }
+
+    /** The work folders in the targets' folder (earlier cases leave the account's and root's moved-aside ones). */
+    async function workFolders(): Promise<string[]> {
+      return (await fsp.readdir(path.dirname(conf))).filter((x) => x.startsWith('.edge-recovery-')).sort();
+    }
+
+    /** The account's link at the targets' folder removed and the folder moved back (what the message tells to do). */
+    async function putTargetsFolderBack(): Promise<void> {
+      const parent = path.dirname(conf);
+      if ((await fsp.lstat(parent).catch(() => null))?.isSymbolicLink()) {
+        await fsp.rm(parent, { force: true });
+        await fsp.rename(`${parent}.moved`, parent);
+      }
+    }
+
+    it("makes its work folder in the targets' folder it reached, never through a link put by its name in between", async () => {
+      // The account owns the folder above the targets' folder (as /var/lib/<product> holding data/Configuration); the
+      // targets' folder holds Configuration alone (Storage goes elsewhere), so nothing else stops the restore by path.
+      const parent = path.dirname(conf);
+      const grand = path.dirname(parent);
+      const victim = await rootFolderNamedLikeTarget('root-only-work-victim');
+      const leftBefore = await workFolders();
+      const alone: Profile = {
+        ...newM.profile,
+        items: newM.profile.items.map((i) =>
+          i.id === 'Storage' ? { ...i, path: i.path.replace(/EdgeDataStore[\\/]Storage$/, 'StorageAlone/Storage') } : i,
+        ),
+      };
+      const was = await fsp.stat(grand);
+      await fsp.chown(grand, uidForUser(OWNER)!, gidForGroup(OWNER)!);
+      // At the first open of the targets' folder (the walk to it before the work folder is made: the open held by root's
+      // watcher until the account is done), the account moves it aside and links root's folder by its name.
+      const watcher = await runAsAtFirstDirOpen(OWNER, parent, 'mv "$1" "$1.moved" && ln -s "$2" "$1"', parent, victim);
+      let outcome: unknown;
+      let events: string[] = [];
+      try {
+        outcome = await restore(alone, driverInteraction('typed-')).then(
+          () => null,
+          (e: unknown) => e,
+        );
+      } finally {
+        events = await watcher.stop();
+        await putTargetsFolderBack();
+        await fsp.chown(grand, was.uid, was.gid);
+      }
+      expect(events.slice(0, 2), JSON.stringify(events)).toEqual(['open', 'swapped']);
+      // Root's folder is as it was: no work folder made in it, nothing unpacked, set aside or moved in there.
+      expect(await untouched(victim)).toEqual({ inVictim: [path.basename(conf)], inTarget: ['roots.conf'] });
+      expect(outcome).toMatchObject({ code: 'UNSAFE_PATH' });
+      const e = outcome as RecoveryError;
+      expect(e.message).toContain(`${parent} is no longer the folder the restore prepared its work folder in`);
+      expect(e.message).toContain(`it was moved to ${parent}.moved`);
+      expect(e.message).toContain(`a link to ${victim} is there now`);
+      expect(e.message).toContain('was changed: nothing was unpacked, and the service was not stopped.');
+      expect(e.hint).toContain(`move ${parent}.moved back to ${parent}`);
+      expect(exitCodeFor(e.code)).toBe(4);
+      // The work folder it made in the real folder (empty) is gone too.
+      expect(await workFolders()).toEqual(leftBefore);
+    }, 600_000);
+
+    it("rolls back in the targets' folder it judged, never where a link the account put by its name leads", async () => {
+      const parent = path.dirname(conf);
+      // The folder found before the restore, told apart from the restored one (the same backup was restored before).
+      await fsp.writeFile(path.join(conf, 'before-rollback-race'), 'earlier\n');
+      const leftBefore = await workFolders();
+      const probe = (await fsp.readdir(conf)).sort();
+      const stateDir = path.join(work, `state-${n}`);
+      // A restore that fails after the swap (the credentials form closed): the rollback has folders to put back.
+      const first = await restore(newM.profile, {
+        ...driverInteraction('typed-'),
+        credentials: () => Promise.reject(new RecoveryError('CANCELLED', 'The technician closed the form.')),
+      }).catch((e: unknown) => e);
+      expect(first).toMatchObject({ code: 'CANCELLED' });
+      const victim = await rootFolderNamedLikeTarget('root-only-rollback-victim');
+      const item = resolveItems(newM.profile, { root: newM.root })[0]!.id;
+      const rollback = () =>
+        rollbackRestore({ stateDir, pollMs: 50 }, { emit: () => undefined, interaction: autoConfirm });
+      // Held just before the restored folder is renamed away from the target, once the work folders are judged.
+      let inMoved: string[] = [];
+      const outcome = await withTargetsFolderLinkedAt(
+        `after-journal:rename-intent:discard:${item}`,
+        victim,
+        async () => {
+          try {
+            return await rollback();
+          } finally {
+            inMoved = (await fsp.readdir(path.join(`${parent}.moved`, path.basename(conf)))).sort();
+          }
+        },
+      );
+      // Root's folder is as it was (not renamed away, nor anything put there); the earlier folder is back in the real
+      // targets' folder, wherever the account moved it.
+      expect(await untouched(victim)).toEqual({ inVictim: [path.basename(conf)], inTarget: ['roots.conf'] });
+      expect(inMoved).toEqual(probe);
+      expect(outcome).toMatchObject({ code: 'UNSAFE_PATH' });
+      const e = outcome as RecoveryError;
+      expect(e.message).toContain(`${parent} is no longer the folder the rollback renames the folders in`);
+      expect(e.message).toContain(`renamed only in the folder the rollback had checked, now at ${parent}.moved`);
+      expect(e.message).toContain(`the earlier ${path.basename(conf)} was put back`);
+      expect(e.hint).toContain('run the rollback again');
+      expect(exitCodeFor(e.code)).toBe(4);
+      // What it says to do works: with the folder moved back, the rollback run again finishes.
+      expect((await restoreStatus({ stateDir }))?.where).toMatch(/Run the rollback again/);
+      expect(await rollback().then(() => null)).toBeNull();
+      expect((await fsp.readdir(conf)).sort()).toEqual(probe);
+      expect(await workFolders()).toEqual(leftBefore);
+    }, 600_000);
+
+    it("rolls back a journal written before the targets' folder was recorded (the walk's checks alone)", async () => {
+      await fsp.writeFile(path.join(conf, 'before-old-journal'), 'earlier\n');
+      const leftBefore = await workFolders();
+      const probe = (await fsp.readdir(conf)).sort();
+      const stateDir = path.join(work, `state-${n}`);
+      const first = await restore(newM.profile, {
+        ...driverInteraction('typed-'),
+        credentials: () => Promise.reject(new RecoveryError('CANCELLED', 'The technician closed the form.')),
+      }).catch((e: unknown) => e);
+      expect(first).toMatchObject({ code: 'CANCELLED' });
+      // As the previous version wrote it: no parentId on the items.
+      const file = path.join(stateDir, 'restore-journal.json');
+      const j = JSON.parse(await fsp.readFile(file, 'utf8')) as { items: Record<string, unknown>[] };
+      expect(j.items.every((i) => i.parentId !== undefined)).toBe(true);
+      for (const i of j.items) delete i.parentId;
+      await fsp.writeFile(file, JSON.stringify(j, null, 2));
+      await rollbackRestore({ stateDir, pollMs: 50 }, { emit: () => undefined, interaction: autoConfirm });
+      expect((await fsp.readdir(conf)).sort()).toEqual(probe);
+      expect(await workFolders()).toEqual(leftBefore);
+    }, 600_000);
+
+    it("never sets aside or moves in through a link the account put in place of a target's parent folder", async () => {
+      // The account owns the folder above the targets' parent (as /var/lib/<product> holding data/Configuration);
+      // a root-only folder holds a folder named like the target, with a file of root's.
+      const parent = path.dirname(conf);
+      const name = path.basename(conf);
+      const victim = await rootFolderNamedLikeTarget('root-only-above');
+      await fsp.writeFile(path.join(conf, 'before-swap-race'), 'earlier\n');
+      const stateDir = path.join(work, `state-${n}`);
+      const item = resolveItems(newM.profile, { root: newM.root })[0]!.id;
+      let restoredThere = false;
+      // Held once the work folders are judged and the first set-aside is journaled, before it is renamed: the account
+      // moves the targets' parent aside and links the root-only folder by its name, then lets the job go on.
+      const outcome = await withTargetsFolderLinkedAt(
+        `after-journal:rename-intent:set-aside:${item}`,
+        victim,
+        async () => {
+          try {
+            return await restore(newM.profile, driverInteraction('typed-'));
+          } finally {
+            restoredThere = existsSync(path.join(`${parent}.moved`, name, 'Custom'));
+          }
+        },
+      );
+      // Root's folder is as it was (not set aside, deleted, or filled with the account's): the renames were made in
+      // the targets' parent the work folder is in, which the account moved aside.
+      expect({ ...(await untouched(victim)), restored: restoredThere }).toEqual({
+        inVictim: [name],
+        inTarget: ['roots.conf'],
+        restored: true,
+      });
+      // The job stops there, saying what it saw, what it renamed and where, and what to do.
+      expect(outcome).toMatchObject({ code: 'UNSAFE_PATH' });
+      const e = outcome as RecoveryError;
+      expect(exitCodeFor(e.code)).toBe(4);
+      expect(e.message).toContain(`${parent} is no longer the folder the restore renames the folders in`);
+      expect(e.message).toContain(`it was moved to ${parent}.moved while the restore ran, and a link to ${victim}`);
+      expect(e.message).toMatch(
+        new RegExp(
+          `renamed only in the folder the restore had checked, now at .*: ${name} was set aside as ${name}\\.before-restore-[^;]*; the restored ${name} was moved in\\. Nothing else was renamed`,
+        ),
+      );
+      expect(e.message).toContain('stays stopped');
+      expect(e.hint).toContain(`move ${parent}.moved back to ${parent}`);
+      // status says the same, and that it can be resumed or rolled back; with the folder moved back (done above),
+      // the rollback puts the earlier folders back.
+      const st = await restoreStatus({ stateDir });
+      expect(st?.where).toContain(`is no longer the folder the restore renames the folders in`);
+      expect(st?.where).toContain('Resume to finish the restore, or roll back');
+      expect({ resume: st?.canResume, rollback: st?.canRollback }).toEqual({ resume: true, rollback: true });
+      expect(
+        await rollbackRestore({ stateDir, pollMs: 50 }, { emit: () => undefined, interaction: autoConfirm }).then(
+          () => null,
+        ),
+      ).toBeNull();
+      expect(existsSync(path.join(conf, 'before-swap-race'))).toBe(true);
     }, 600_000);
   },
 );

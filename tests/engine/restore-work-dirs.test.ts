@@ -38,9 +38,9 @@ describe('the work folders of a rollback or clean-up', () => {
     await fsp.rm(dir, { recursive: true, force: true });
   });
 
-  it("holds nothing and makes nothing where the target's parent folder does not exist", () => {
+  it("holds nothing and makes nothing where the target's parent folder does not exist", async () => {
     const i = plan(path.join(dir, 'missing', 'opt', 'Data'));
-    const held = holdWorkDirs([i]);
+    const held = await holdWorkDirs([i]);
     try {
       expect(inWorkDir(held, i.staging)).toBe(i.staging);
       removeWorkDirs([i], held);
@@ -53,7 +53,7 @@ describe('the work folders of a rollback or clean-up', () => {
   it('makes, holds and removes its own work folder, through the descriptor', async () => {
     await fsp.mkdir(path.join(dir, 'own'));
     const i = plan(path.join(dir, 'own', 'Data'));
-    const held = holdWorkDirs([i]);
+    const held = await holdWorkDirs([i]);
     try {
       expect((await fsp.stat(path.dirname(i.staging))).mode & 0o777).toBe(0o700);
       await fsp.mkdir(inWorkDir(held, i.staging));

@@ -59,6 +59,13 @@ export interface ItemPlan {
    */
   restoredId?: FolderId;
   /**
+   * The targets' folder the work folder was made in (device and inode, as decimal strings), taken at the unpacking:
+   * the swap, a rollback and the clean-up open the work folder again through the folder now reached by the target's
+   * folder's path, and refuse one that is another (an account owning a folder above moved it aside and put another,
+   * or a link, by its name). Absent in older journals: then only the walk's own checks apply (openWorkDir).
+   */
+  parentId?: FolderId;
+  /**
    * The profile's path when it is a symlink to the target (a data disk): the restore works at the target
    * (the real folder), and never touches the link.
    */

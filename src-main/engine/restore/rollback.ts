@@ -19,13 +19,23 @@ import {
   readJournal,
   reconcileRenames,
   renameDone,
+  type ItemPlan,
   type RestoreJournal,
   refuseMissingStateDir,
 } from './journal.js';
 import { journaledRename } from './renames.js';
 import { describeMachineState } from './status.js';
 import { isOtherFolder, notTheFolder, removeTreeNoFollow } from '../util/safe-delete.js';
-import { holdWorkDirs, inWorkDir, releaseWorkDirs, removeWorkDirs } from './steps-swap.js';
+import {
+  besideWorkDir,
+  holdWorkDirs,
+  inWorkDir,
+  parentStillThere,
+  releaseWorkDirs,
+  removeWorkDirs,
+  workDirFd,
+  workDirOf,
+} from './steps-swap.js';
 
 interface RollbackCtx {
   store: JournalStore;
@@ -55,32 +65,66 @@ async function apiAnswers(c: RollbackCtx, timeoutMs: number): Promise<string> {
 
 export { discardName };
 
-/** The rollback's renames and deletes, inside the work folders held open in `held`. */
+/**
+ * `p` (a target or its set-aside name) in the folder holding the work folder held for `i` (besideWorkDir: as the
+ * kernel holds it, /proc/self/fd/<n>/..), never by the journal's path: an account that owns a folder above the targets
+ * can move their folder aside and put a link by its name to a root-only folder, and root would rename inside that
+ * folder. The work folder was opened through the targets' folder reached as the swap reached it and found to be the
+ * one recorded (holdWorkDirs). Linux; elsewhere the path.
+ */
+function beside(held: Map<string, number>, i: ItemPlan, p: string): string {
+  if (process.platform === 'linux' && workDirFd(held, workDirOf(i)) === undefined) {
+    throw new RecoveryError(
+      'UNSAFE_PATH',
+      `${path.dirname(i.target)} does not exist any more, so ${i.target} cannot be put back. Nothing was renamed.`,
+      {
+        hint: `Something moved or removed ${path.dirname(i.target)} after the restore. Put it back where it was (the earlier folder is ${i.setAside} in it), then roll back again.`,
+        details: { path: path.dirname(i.target) },
+      },
+    );
+  }
+  return besideWorkDir(held, i, p);
+}
+
+/** The rollback's renames and deletes, inside the work folders held open in `held` and the folders holding them. */
 async function putBack(c: RollbackCtx, held: Map<string, number>): Promise<string> {
   const j = c.store.j;
   const lines: string[] = [];
   for (const i of [...j.items].reverse()) {
     const discard = discardName(i);
+    const still = (): void => parentStillThere(j.profile.productName, j, held, i, 'rollback');
+    still();
     if (renameDone(j, i.id, 'move-in') && !renameDone(j, i.id, 'discard')) {
       // Only the folder the restore moved in: an account that may write beside the target can rename another folder
       // there (root's own, which it could not delete itself) by the target's name.
-      if (isOtherFolder(i.target, i.restoredId)) throw notTheFolder(i.target, 'the folder the restore moved in');
+      const target = beside(held, i, i.target);
+      if (isOtherFolder(target, i.restoredId)) throw notTheFolder(i.target, 'the folder the restore moved in');
       await journaledRename(
         c.store,
         { from: i.target, to: discard, purpose: 'discard', itemId: i.id },
-        i.target,
+        target,
         inWorkDir(held, discard),
       );
       if (isOtherFolder(inWorkDir(held, discard), i.restoredId)) {
         // Swapped between the look and the rename: put back beside the target under a new name, never deleted.
-        renameSync(inWorkDir(held, discard), `${i.target}.not-deleted-${randomBytes(4).toString('hex')}`);
+        renameSync(
+          inWorkDir(held, discard),
+          beside(held, i, `${i.target}.not-deleted-${randomBytes(4).toString('hex')}`),
+        );
         throw notTheFolder(i.target, 'the folder the restore moved in');
       }
     }
     if (renameDone(j, i.id, 'set-aside') && !renameDone(j, i.id, 'put-back')) {
-      await rename(c.store, i.setAside, i.target, 'put-back', i.id);
+      await journaledRename(
+        c.store,
+        { from: i.setAside, to: i.target, purpose: 'put-back', itemId: i.id },
+        beside(held, i, i.setAside),
+        beside(held, i, i.target),
+      );
       lines.push(`${i.target} is back.`);
     } else lines.push(`${i.target} was never moved.`);
+    // Moved aside while this item was renamed: what was put back is not where the target's path leads.
+    still();
     crashPoint(`rollback:before-delete:${i.id}`);
     // Renames first, deletes last: if this is interrupted, only restored copies are left to delete. Both are
     // inside the root-only work folder, deleted through its descriptor without following links.
@@ -100,16 +144,6 @@ function neverSwapped(j: RestoreJournal): boolean {
 /** The service ran before the restore ('unknown': stopped by hand at the restore's request, so it ran). */
 function ranBefore(before: ServiceState | null): boolean {
   return before === 'running' || before === 'starting' || before === 'unknown';
-}
-
-function rename(
-  store: JournalStore,
-  from: string,
-  to: string,
-  purpose: 'discard' | 'put-back',
-  itemId: string,
-): Promise<void> {
-  return journaledRename(store, { from, to, purpose, itemId });
 }
 
 const ROLLBACK_RUNBOOK: RunbookDef<RollbackCtx> = {
@@ -178,7 +212,7 @@ const ROLLBACK_RUNBOOK: RunbookDef<RollbackCtx> = {
         // Each work folder is opened and judged root's own (0700) on its descriptor once, before anything is
         // renamed, and used only through it: an account that may write beside the targets can rename it away and
         // put its own by that name, but the restored folders never go into its folder, nor is its folder deleted.
-        const held = holdWorkDirs(j.items);
+        const held = await holdWorkDirs(j.items);
         try {
           return await putBack(c, held);
         } finally {

@@ -180,7 +180,7 @@ export async function deleteSetAside(c: Pick<RestoreCtx, 'store'>): Promise<stri
   // The work folders, judged root's own on their descriptors before the deletion is decided and used only through
   // them: an account that may write beside the targets can put its own folder by a work folder's name, but it
   // neither receives a set-aside folder nor stops the deletion.
-  const held = holdWorkDirs(j.items);
+  const held = await holdWorkDirs(j.items);
   try {
     if (j.status !== 'committing' && j.status !== 'finished') {
       j.status = 'committing';
@@ -219,7 +219,7 @@ export const finishStep: Step<RestoreCtx> = {
         : 'Remove leftover staging folders, then ask you one last time: delete the folders the restore set aside, or keep them. Until you delete them, nothing of the old state is lost.',
   async run(c, s) {
     const j = c.store.j;
-    for (const i of j.items) removeStaging(i, false);
+    for (const i of j.items) removeStaging(i);
     await removeWork(c.product);
     // The copy made of a hand-made archive has served; the archive itself stays where it was.
     if (j.handMade) removeTreeNoFollow(j.backup);

@@ -1,4 +1,14 @@
-import { closeSync, existsSync, lstatSync, promises as fsp } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  promises as fsp,
+  readlinkSync,
+  rmdirSync,
+  statSync,
+} from 'node:fs';
 import path from 'node:path';
 import { extractArchive } from '../archive/index.js';
 import { RecoveryError, toRecoveryError, unpackFailed } from '../errors.js';
@@ -6,12 +16,20 @@ import { countOf, formatBytes } from '../progress.js';
 import type { Step } from '../runbook/runner.js';
 import { findOpenFiles } from '../service/open-files.js';
 import { manifestLimits } from '../backup/verify-backup.js';
-import { exists, fsyncDir, makeFoldersTo, procFdPath } from '../util/atomic-fs.js';
+import {
+  exists,
+  fsyncDir,
+  makeFoldersTo,
+  openFolderTo,
+  procFdPath,
+  sameFile,
+  type SafeDir,
+} from '../util/atomic-fs.js';
 import { ensureFolder, openPrivateDir, removeHeldTree, removeTreeNoFollow } from '../util/safe-delete.js';
 import { byHand, needAgeKey, needManifest, type RestoreCtx } from './context.js';
 import { crashPoint } from './crash-point.js';
 import { countsMatch } from './steps-prepare.js';
-import { renameDone, type ItemPlan } from './journal.js';
+import { renameDone, type FolderId, type ItemPlan, type RenameRecord, type RestoreJournal } from './journal.js';
 import { journaledRename } from './renames.js';
 import { checkOwnership, judgeOwnership, ownerIds, stagedMismatches, type Mismatch } from './repair-ownership.js';
 import { compilePolicy } from './ownership-policy.js';
@@ -69,17 +87,16 @@ export function removeWorkDirs(items: ItemPlan[], held?: Map<string, number>): v
  * Removes the staging folder of `i` left by an earlier run, inside its work folder opened and judged root's own on a
  * descriptor (openPrivateDir), never by the staging folder's path: an account that may write beside the targets can
  * move the work folder aside and put a link by its name, and root would delete whatever bears the staging folder's
- * name where that link leads. `make`: the work folder is made (0700) when missing, and one that is not root's own is
- * refused (UNSAFE_PATH), as before unpacking; else a work folder that is missing or not root's own (a link, another
- * account's folder) holds nothing of this restore's and is left alone, as in the clean-up.
+ * name where that link leads. A work folder that is missing or not root's own (a link, another account's folder)
+ * holds nothing of this restore's and is left alone, as in the clean-up.
  */
-export function removeStaging(i: ItemPlan, make: boolean): void {
+export function removeStaging(i: ItemPlan): void {
   let fd: number;
   try {
-    fd = openPrivateDir(make ? ensureFolder(workDirOf(i)) : workDirOf(i));
+    fd = openPrivateDir(workDirOf(i));
   } catch (e) {
     const code = (e as { code?: string }).code;
-    if (!make && (code === 'ENOENT' || code === 'UNSAFE_PATH')) return;
+    if (code === 'ENOENT' || code === 'UNSAFE_PATH') return;
     throw e;
   }
   try {
@@ -89,19 +106,143 @@ export function removeStaging(i: ItemPlan, make: boolean): void {
   }
 }
 
+/** The device and inode of what `p` (or a descriptor's /proc path) names, followed, as the journal keeps them. */
+function idAt(p: string): FolderId {
+  const st = statSync(p, { bigint: true });
+  return { dev: String(st.dev), ino: String(st.ino) };
+}
+
+const sameId = (a: FolderId, b: FolderId): boolean => a.dev === b.dev && a.ino === b.ino;
+
+function notOwnWorkDir(d: string, why: string): RecoveryError {
+  return new RecoveryError(
+    'UNSAFE_PATH',
+    `${d} is not the restore's own work folder: ${why}. Nothing was changed there.`,
+    {
+      hint: `Another account may have moved folders in ${path.dirname(path.dirname(d))}: check ${path.dirname(d)} (a link, or a folder moved there), put the folders back as they were, then resume or roll back.`,
+      details: { path: d },
+    },
+  );
+}
+
 /**
- * The work folders of `items`, each made (0700) when missing, opened and judged root's own on its descriptor, for
- * a rollback or a clean-up to rename into and delete in through (inWorkDir): an account that may write beside the
- * targets can rename a work folder away and put its own by that name at any moment after this. Close with
- * releaseWorkDirs.
+ * The work folder `d` opened (a descriptor; the caller closes it) through its parent folder (the targets' folder) held
+ * open as makeFoldersTo reaches it (openFolderTo: each folder through the one above it held open, a link followed only
+ * when no other account could have put it there), never by `d`'s path: an account that owns a folder above the
+ * targets can move the targets' folder aside and put a link by its name to a root-only folder at any moment, and
+ * root would make (and later rename in) the work folder where that link leads. `make`: the targets' folder and the
+ * folders on the way are made (as mkdir -p) when missing. The work folder is made (0700) when missing, through the
+ * held parent (mkdirat, as /proc/self/fd/<n>/name), and what is opened (never a link) must be what is there, root's,
+ * 0700, inside that parent. `parentId`: the targets' folder recorded when the work folder was first made; a folder
+ * now reached by that path that is another (moved there since) is refused. Null when the targets' folder does not
+ * exist and `make` is not given (nothing of the restore can be there).
  */
-export function holdWorkDirs(items: ItemPlan[]): Map<string, number> {
+export async function openWorkDir(
+  d: string,
+  opts: { make: 'all' | 'work-folder' | 'nothing'; parentId?: FolderId | undefined },
+): Promise<number | null> {
+  const { make, parentId } = opts;
+  if (process.platform !== 'linux') {
+    if (make === 'all') await makeFoldersTo(path.dirname(d));
+    else if (!existsSync(path.dirname(d))) return null;
+    return openPrivateDir(make === 'nothing' ? d : ensureFolder(d));
+  }
+  let parent: SafeDir;
+  try {
+    parent = await openFolderTo(path.dirname(d), make === 'all' ? 0o755 : undefined);
+  } catch (e) {
+    if (make !== 'all' && (e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  try {
+    if (parentId !== undefined && !sameId(idAt(parent.self), parentId)) {
+      throw notOwnWorkDir(
+        d,
+        `${path.dirname(d)} is not the folder the restore unpacked beside (another folder was put by its name since)`,
+      );
+    }
+    const at = parent.at(path.basename(d));
+    if (make !== 'nothing') {
+      try {
+        mkdirSync(at, { mode: 0o700 });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+    }
+    const fd = openPrivateDir(at, d);
+    try {
+      const held = fstatSync(fd, { bigint: true });
+      const there = lstatSync(at, { bigint: true, throwIfNoEntry: false });
+      const p = idAt(parent.self);
+      if (
+        there === undefined ||
+        there.dev !== held.dev ||
+        there.ino !== held.ino ||
+        !sameId(idAt(`${procFdPath(fd)}/..`), p)
+      ) {
+        throw notOwnWorkDir(d, 'it was moved or replaced while it was opened');
+      }
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+    return fd;
+  } finally {
+    await parent.close();
+  }
+}
+
+/**
+ * The refusal when the path of `i`'s work folder no longer leads to the one just made through the targets' folder held
+ * open (held as `fd`): an account that owns a folder above moved the targets' folder aside and put a link or a folder
+ * by its name. The work folder just made (empty) is removed from where it is, through the descriptor; nothing else was
+ * changed.
+ */
+function workDirMoved(c: RestoreCtx, fd: number, i: ItemPlan): RecoveryError {
+  const p = path.dirname(i.target);
+  const now = path.dirname(readlinkSync(procFdPath(fd)));
+  const st = lstatSync(p, { throwIfNoEntry: false });
+  const seen =
+    st === undefined
+      ? 'nothing is there now'
+      : st.isSymbolicLink()
+        ? `a link to ${readlinkSync(p)} is there now (uid ${st.uid})`
+        : `another folder is there now (uid ${st.uid})`;
+  try {
+    rmdirSync(`${procFdPath(fd)}/../${path.basename(workDirOf(i))}`);
+  } catch {
+    /* not empty, or gone: left, as the restore's own (root-only) */
+  }
+  return new RecoveryError(
+    'UNSAFE_PATH',
+    `${p} is no longer the folder the restore prepared its work folder in: it was moved to ${now} while the restore ran, and ${seen}. Nothing of ${c.profile.productName} was changed: nothing was unpacked, and the service was not stopped.`,
+    {
+      hint: `An account that may write in ${path.dirname(p)} moved it: find out which, then remove what is at ${p} now, move ${now} back to ${p}, and start the restore again.`,
+      details: { path: p, movedTo: now },
+    },
+  );
+}
+
+/** The targets' folder holding the work folder held open as `fd`, as the journal keeps it (device and inode). */
+export function parentIdOf(fd: number): FolderId {
+  return idAt(`${procFdPath(fd)}/..`);
+}
+
+/**
+ * The work folders of `items`, each opened through its parent held open and judged (openWorkDir; made 0700 when
+ * missing), for a rollback or a clean-up to rename into and delete in through (inWorkDir, besideWorkDir): an account
+ * that may write beside the targets can rename a work folder away and put its own by that name at any moment after
+ * this, and an account that owns a folder above the targets can move their folder aside and link another by its name.
+ * A folder recorded by the swap (parentId) must still be the one reached. Close with releaseWorkDirs.
+ */
+export async function holdWorkDirs(items: ItemPlan[]): Promise<Map<string, number>> {
   const held = new Map<string, number>();
   try {
-    for (const d of new Set(items.map(workDirOf))) {
+    for (const i of items) {
+      const d = workDirOf(i);
+      if (held.has(d)) continue;
       // A target whose parent folder was never made (a restore stopped before it unpacked): nothing of it exists.
-      if (!existsSync(path.dirname(d))) held.set(d, NOWHERE);
-      else held.set(d, openPrivateDir(ensureFolder(d)));
+      held.set(d, (await openWorkDir(d, { make: 'work-folder', parentId: i.parentId })) ?? NOWHERE);
     }
   } catch (e) {
     releaseWorkDirs(held);
@@ -228,10 +369,22 @@ export const extractStep: Step<RestoreCtx> = {
     for (const i of c.store.j.items) {
       // The target's folder made as mkdir -p would, but never through a link another account could have put on the
       // way (the product's account's folder holding a link to a root-only folder): refused before anything changes.
-      await makeFoldersTo(path.dirname(i.target));
-      // Root-only (0700): nothing staged is reachable by another account until the swap. A staging folder left by
-      // an interrupted run is incomplete by definition: start it afresh (removed inside the work folder judged).
-      removeStaging(i, true);
+      // The work folder is made and opened through that folder held open, never by its path again: an account that
+      // owns a folder above could swap a folder on the way for a link in between (openWorkDir).
+      const fd = (await openWorkDir(workDirOf(i), { make: 'all' }))!;
+      try {
+        // Root-only (0700): nothing staged is reachable by another account until the swap. A staging folder left by
+        // an interrupted run is incomplete by definition: start it afresh (removed inside the work folder judged).
+        removeTreeNoFollow(process.platform === 'linux' ? procFdPath(fd, path.basename(i.staging)) : i.staging);
+        if (process.platform === 'linux') {
+          // The unpacking finds the work folder by its path: it must lead to the one made (see workDirMoved).
+          if (!sameFile(fd, workDirOf(i))) throw workDirMoved(c, fd, i);
+          // The folder the swap, the rollback and the clean-up must find the work folder in again.
+          i.parentId = parentIdOf(fd);
+        }
+      } finally {
+        closeSync(fd);
+      }
       targets[i.id] = i.staging;
     }
     const o = c.profile.ownership;
@@ -284,7 +437,7 @@ export const extractStep: Step<RestoreCtx> = {
       elapsedMs: Date.now() - stepStart,
     });
     // Through the work folders judged root's own on their descriptors, never the staging folders' paths.
-    const held = holdWorkDirs(c.store.j.items);
+    const held = await holdWorkDirs(c.store.j.items);
     try {
       await flushToDisk(c.store.j.items.map((i) => inWorkDir(held, i.staging))).catch((e: unknown) => {
         throw unpackFailed(toRecoveryError(e), c.store.j.items.map((i) => path.dirname(i.staging)).join(', '));
@@ -346,11 +499,14 @@ export const swapStep: Step<RestoreCtx> = {
       for (const i of j.items) {
         const d = workDirOf(i);
         if (renameDone(j, i.id, 'move-in') || held.has(d)) continue;
+        let fd: number | null;
         try {
-          held.set(d, openPrivateDir(d));
+          fd = await openWorkDir(d, { make: 'nothing', parentId: i.parentId });
         } catch (e) {
           throw (e as NodeJS.ErrnoException).code === 'ENOENT' ? stagingMissing(i) : e;
         }
+        if (fd === null) throw stagingMissing(i);
+        held.set(d, fd);
       }
       return await swapItems(c, held);
     } finally {
@@ -372,7 +528,7 @@ function stagingMissing(i: ItemPlan): RecoveryError {
  * is judged; by path, root set aside (and later deleted) that folder's entry named like the target and moved the
  * restored folder, the product account's, in there. Linux; elsewhere, or with no work folder held, the path.
  */
-function besideWorkDir(held: Map<string, number>, i: ItemPlan, p: string): string {
+export function besideWorkDir(held: Map<string, number>, i: ItemPlan, p: string): string {
   const fd = workDirFd(held, workDirOf(i));
   if (process.platform !== 'linux' || fd === undefined) return p;
   if (path.dirname(p) !== path.dirname(workDirOf(i)))
@@ -380,11 +536,78 @@ function besideWorkDir(held: Map<string, number>, i: ItemPlan, p: string): strin
   return `${procFdPath(fd)}/../${path.basename(p)}`;
 }
 
+/** The renames of the journal `j` made so far, in words (which folder went where, by name). */
+function renamesMade(j: RestoreJournal): string[] {
+  return j.items.flatMap((x) => {
+    const name = path.basename(x.target);
+    const did = (p: RenameRecord['purpose']): boolean => renameDone(j, x.id, p);
+    return [
+      ...(did('set-aside') ? [`${name} was set aside as ${path.basename(x.setAside)}`] : []),
+      ...(did('move-in') ? [`the restored ${name} was moved in`] : []),
+      ...(did('discard') ? [`the restored ${name} was moved into the work folder to be deleted`] : []),
+      ...(did('put-back') ? [`the earlier ${name} was put back`] : []),
+    ];
+  });
+}
+
+/**
+ * Stops the swap or the rollback (UNSAFE_PATH) when the path of `i`'s target folder no longer leads to the folder they
+ * rename in (the one holding the work folder held): an account that owns a folder above moved it aside and put a link,
+ * or a folder of its own, by its name. The message says what was seen, exactly which renames were made (all in the
+ * folder held, wherever it is now), that nothing was changed where the path leads now, and what to do. Linux.
+ */
+export function parentStillThere(
+  productName: string,
+  j: RestoreJournal,
+  held: Map<string, number>,
+  i: ItemPlan,
+  job: 'restore' | 'rollback',
+): void {
+  const fd = workDirFd(held, workDirOf(i));
+  if (process.platform !== 'linux' || fd === undefined) return;
+  const real = idAt(`${procFdPath(fd)}/..`);
+  const p = path.dirname(i.target);
+  const there = statSync(p, { bigint: true, throwIfNoEntry: false });
+  if (there !== undefined && String(there.dev) === real.dev && String(there.ino) === real.ino) return;
+  // Where the folder held is now (the kernel's name for it), and what the path names instead.
+  const now = path.dirname(readlinkSync(procFdPath(fd)));
+  const st = lstatSync(p, { throwIfNoEntry: false });
+  const seen =
+    st === undefined
+      ? 'nothing is there now'
+      : st.isSymbolicLink()
+        ? `a link to ${readlinkSync(p)} is there now (uid ${st.uid})`
+        : `another folder is there now (uid ${st.uid})`;
+  const done = renamesMade(j);
+  const changed =
+    done.length === 0
+      ? `Nothing of ${productName} was changed: no folder was renamed.`
+      : `The folders were renamed only in the folder the ${job} had checked, now at ${now}: ${done.join('; ')}. Nothing else was renamed, and nothing where ${p} leads now was changed.`;
+  const then =
+    job === 'restore'
+      ? {
+          cli: 'roll back (edge-recovery rollback) to put the earlier folders back, or resume to finish the restore',
+          ui: 'roll back or resume the restore from the start screen',
+        }
+      : {
+          cli: 'run the rollback again (edge-recovery rollback) to finish putting the folders back',
+          ui: 'run the rollback again from the start screen',
+        };
+  const hint = (what: string): string =>
+    `An account that may write in ${path.dirname(p)} moved it: find out which, then remove what is at ${p} now, move ${now} back to ${p}, and ${what}.`;
+  throw new RecoveryError(
+    'UNSAFE_PATH',
+    `${p} is no longer the folder the ${job} renames the folders in: it was moved to ${now} while the ${job} ran, and ${seen}. ${changed} ${productName} stays stopped.`,
+    { hint: hint(then.cli), ui: { hint: hint(then.ui) }, details: { path: p, movedTo: now } },
+  );
+}
+
 /** The swap's renames, each staging folder moved in through its work folder's descriptor in `held`. */
 async function swapItems(c: RestoreCtx, held: Map<string, number>): Promise<string> {
   const j = c.store.j;
   const lines: string[] = [];
   for (const i of j.items) {
+    parentStillThere(c.profile.productName, j, held, i, 'restore');
     if (i.hadOriginal === null) {
       if (renameDone(j, i.id, 'set-aside')) i.hadOriginal = true;
       else if (await exists(besideWorkDir(held, i, i.target))) {
@@ -414,6 +637,9 @@ async function swapItems(c: RestoreCtx, held: Map<string, number>): Promise<stri
         besideWorkDir(held, i, i.target),
       );
     }
+    // Moved aside while this item was renamed: the renames happened in the folder held, which no longer is where the
+    // target's path leads (the product would start on whatever is there now). Said before anything else is done.
+    parentStillThere(c.profile.productName, j, held, i, 'restore');
     const via = i.link !== undefined ? ` (through the link ${i.link}, which is kept)` : '';
     lines.push(
       i.hadOriginal

@@ -209,14 +209,14 @@ export function ensurePrivateDir(dir: string): string {
  * owned by someone else, or open to others. An account that may write the folder `dir` is in can rename the
  * work folder away and put its own by that name at any moment, but never change what this descriptor is.
  */
-export function openPrivateDir(dir: string): number {
+export function openPrivateDir(dir: string, shown = dir): number {
   let fd: number;
   try {
     fd = openSync(dir, DIR_OPEN_FLAGS);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ELOOP' || code === 'ENOTDIR') {
-      throw new RecoveryError('UNSAFE_PATH', `${dir} is a link, not the tool's own work folder.`, {
+      throw new RecoveryError('UNSAFE_PATH', `${shown} is a link, not the tool's own work folder.`, {
         hint: 'Someone put a link where the restore keeps its work folder. Remove it after checking, then resume.',
       });
     }
@@ -226,14 +226,14 @@ export function openPrivateDir(dir: string): number {
     const st = fstatSync(fd);
     const me = process.geteuid?.() ?? 0;
     if (st.uid !== me) {
-      throw new RecoveryError('UNSAFE_PATH', `${dir} belongs to another account (uid ${st.uid}).`, {
+      throw new RecoveryError('UNSAFE_PATH', `${shown} belongs to another account (uid ${st.uid}).`, {
         hint: 'Someone created or replaced the restore work folder: it is not the one the restore made. Remove it after checking, then resume (or roll back).',
       });
     }
     if ((st.mode & 0o077) !== 0) {
       throw new RecoveryError(
         'UNSAFE_PATH',
-        `${dir} is open to other accounts (mode ${(st.mode & 0o777).toString(8)}).`,
+        `${shown} is open to other accounts (mode ${(st.mode & 0o777).toString(8)}).`,
       );
     }
   } catch (e) {
