@@ -169,6 +169,7 @@ export function createHandlers(ctx: HandlerContext): RequestHost {
         platform: process.platform,
         elevated: await isElevated(),
         practice: practice !== undefined,
+        practiceOnly: !ownsPractice,
         shell: ctx.shell,
         detected: practice ? null : await detectProfile(),
         hostname: d.hostname,

@@ -1,5 +1,6 @@
-import { existsSync, promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp, readFileSync } from 'node:fs';
 import http from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -54,6 +55,30 @@ export interface RunningServer {
 
 /** Connections served at once (HTTP and WebSocket); see startServer. */
 export const MAX_CONNECTIONS = 64;
+
+/**
+ * The account (uid) holding the other end of a loopback TCP connection, from the kernel's table (/proc/net/tcp:
+ * the peer's socket has the connection's remote port as its local one); -1 where it cannot be told.
+ */
+export function peerUid(sock: Socket): number {
+  const local = sock.localPort;
+  const remote = sock.remotePort;
+  if (process.platform !== 'linux' || local === undefined || remote === undefined) return -1;
+  const hex = (n: number): string => n.toString(16).toUpperCase().padStart(4, '0');
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n')) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 7 && f[1]!.endsWith(`:${hex(remote)}`) && f[2]!.endsWith(`:${hex(local)}`)) return Number(f[7]);
+    }
+  }
+  return -1;
+}
 
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -123,10 +148,28 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   });
   // Every account of this machine can connect to a loopback port, and each connection accepted holds one of our
   // descriptors until the other side lets go: without a bound, an account that opens as many as we may have leaves
-  // the job running here none (its next open fails, EMFILE) and the control socket unanswered. Beyond the bound a
-  // connection is closed as soon as it is accepted. A browser uses a few (six at most per page, one WebSocket).
-  server.maxConnections = MAX_CONNECTIONS;
+  // the job running here none (its next open fails, EMFILE) and the control socket unanswered. A browser uses a few
+  // (six at most per page, one WebSocket). Beyond the bound the account holding the most connections loses its
+  // oldest one (by the kernel's word on who holds the other end): closing the newest instead (maxConnections) let an
+  // account that held 64 idle connections keep the technician's browser out for as long as it liked.
+  server.on('connection', (sock: Socket) => admitConnection(sock));
   // Answer with the plain protocol name only: the secret the page offered beside it is never echoed.
+  /** The connections open now, each with the account at its other end, oldest first. */
+  const open = new Map<Socket, number>();
+  function admitConnection(sock: Socket): void {
+    open.set(sock, opts.socket !== undefined ? 0 : peerUid(sock));
+    sock.once('close', () => open.delete(sock));
+    if (open.size <= MAX_CONNECTIONS) return;
+    const count = new Map<number, number>();
+    for (const uid of open.values()) count.set(uid, (count.get(uid) ?? 0) + 1);
+    const most = [...count.entries()].reduce((a, b) => (b[1] > a[1] ? b : a))[0];
+    for (const [s, uid] of open) {
+      if (uid !== most) continue;
+      open.delete(s);
+      s.destroy();
+      return;
+    }
+  }
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, handleProtocols: () => WS_PROTOCOL });
   const sockets = new Set<WebSocket>();
 

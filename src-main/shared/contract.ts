@@ -62,6 +62,11 @@ export interface AppInfo {
   elevated: boolean;
   /** True when serving the practice sandbox (no real appliance is touched). */
   practice: boolean;
+  /**
+   * True when the host was started for practice (`serve --practice`): it never backs up or restores this machine's
+   * product, and practice cannot be left (the start screen offers no real work, which it would refuse at Start).
+   */
+  practiceOnly?: boolean;
   /** Which transport the renderer is on. */
   shell: 'electron' | 'browser';
   /** The profile that fits this machine, if one was found, and why. */

@@ -17,7 +17,18 @@ const HEADLINES: Record<string, string> = {
 const CHOSEN = new Set(['DECLINED', 'CANCELLED']);
 
 /** The engine's message and hint, with the ways out the screen offers; never a stack trace. */
-export function ErrorPanel({ error, title, children }: { error: UiError; title?: string; children?: ReactNode }) {
+export function ErrorPanel({
+  error,
+  title,
+  state,
+  children,
+}: {
+  error: UiError;
+  title?: string;
+  /** The machine's state now, in the engine's words (a restore's journal), where the job left it. */
+  state?: string;
+  children?: ReactNode;
+}) {
   const headline = title ?? HEADLINES[error.code] ?? 'This did not work.';
   const words = wizardWords(error);
   const same = plain(headline) === plain(words.message);
@@ -33,6 +44,12 @@ export function ErrorPanel({ error, title, children }: { error: UiError; title?:
         <p className="hint">
           <strong>What to do: </strong>
           {words.hint}
+        </p>
+      ) : null}
+      {state ? (
+        <p className="state-now">
+          <strong>State of the machine now: </strong>
+          {state}
         </p>
       ) : null}
       {CHOSEN.has(error.code) ? null : <p className="muted small">Reference for support: {error.code}</p>}

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type {
   RestoreLeftovers,
   RestoreStatusView,
@@ -154,46 +154,55 @@ function RestoreFailed({ error, choice }: { error: SerializedError; choice: Rest
       setBusy(false);
     }
   };
+  // The outcome in view once known: the question box it replaces was lower on the page (a Cancel or "Yes, cancel"
+  // pressed at the bottom left the page scrolled below it, showing only the checklist).
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (status !== undefined) box.current?.scrollIntoView?.({ block: 'nearest' });
+  }, [status]);
   const passphraseProblem = error.code === 'WRONG_PASSPHRASE' || error.code === 'PASSPHRASE_REQUIRED';
   // Trying the same damaged set again cannot help; another copy can.
   const damaged =
     error.code === 'BACKUP_CORRUPT' || error.code === 'BACKUP_INCOMPLETE' || error.code === 'HOSTILE_ARCHIVE';
   return (
-    <ErrorPanel error={error}>
-      {status?.canRollback ? (
-        <button type="button" className="primary" disabled={busy} onClick={() => void rollback()}>
-          Roll back: put everything back as it was
+    <div ref={box}>
+      {/* What the CLI says after a stopped restore too ("State of the machine: …"): the service may be stopped now. */}
+      <ErrorPanel error={error} {...(status ? { state: status.where } : {})}>
+        {status?.canRollback ? (
+          <button type="button" className="primary" disabled={busy} onClick={() => void rollback()}>
+            Roll back: put everything back as it was
+          </button>
+        ) : null}
+        {passphraseProblem && choice ? (
+          <button
+            type="button"
+            className={status?.canRollback ? 'secondary' : 'primary'}
+            onClick={() => go({ kind: 'restore-ready', choice, notice: error })}
+          >
+            Enter the passphrase again
+          </button>
+        ) : null}
+        {status?.canResume && !passphraseProblem ? (
+          <button type="button" className="secondary" onClick={() => go({ kind: 'unfinished', status })}>
+            Try again from this step…
+          </button>
+        ) : null}
+        {!status && choice && damaged ? (
+          <button type="button" className="primary" onClick={() => go({ kind: 'restore-pick', source: choice.source })}>
+            Choose another backup
+          </button>
+        ) : null}
+        {!status && choice && !passphraseProblem && !damaged ? (
+          <button type="button" className="secondary" onClick={() => go({ kind: 'restore-ready', choice })}>
+            Try again
+          </button>
+        ) : null}
+        <button type="button" className="secondary" onClick={() => go({ kind: 'loading' })}>
+          Back to start
         </button>
-      ) : null}
-      {passphraseProblem && choice ? (
-        <button
-          type="button"
-          className={status?.canRollback ? 'secondary' : 'primary'}
-          onClick={() => go({ kind: 'restore-ready', choice, notice: error })}
-        >
-          Enter the passphrase again
-        </button>
-      ) : null}
-      {status?.canResume && !passphraseProblem ? (
-        <button type="button" className="secondary" onClick={() => go({ kind: 'unfinished', status })}>
-          Try again from this step…
-        </button>
-      ) : null}
-      {!status && choice && damaged ? (
-        <button type="button" className="primary" onClick={() => go({ kind: 'restore-pick', source: choice.source })}>
-          Choose another backup
-        </button>
-      ) : null}
-      {!status && choice && !passphraseProblem && !damaged ? (
-        <button type="button" className="secondary" onClick={() => go({ kind: 'restore-ready', choice })}>
-          Try again
-        </button>
-      ) : null}
-      <button type="button" className="secondary" onClick={() => go({ kind: 'loading' })}>
-        Back to start
-      </button>
-      {actionError ? <ErrorPanel error={actionError} /> : null}
-    </ErrorPanel>
+        {actionError ? <ErrorPanel error={actionError} /> : null}
+      </ErrorPanel>
+    </div>
   );
 }
 

@@ -30,6 +30,9 @@ export function StartScreen() {
   const practice = useWizard(selectPractice);
   // Once the technician chose Practice, the start screen offers the two halves of the rehearsal.
   const practiceMode = practice !== null;
+  // `serve --practice`: the host backs up and restores only its practice appliances. Offering "Back up this device"
+  // with a list of products led through three screens to a refusal at Start.
+  const practiceServer = info?.practiceOnly === true;
 
   const startPractice = async (kind: 'backup-plan' | 'restore-drive' = 'backup-plan') => {
     setBusy(true);
@@ -145,7 +148,13 @@ export function StartScreen() {
       <StartNotices />
       <section className="found" aria-labelledby={`${uid}-found`}>
         <h2 id={`${uid}-found`}>On this machine</h2>
-        {detected ? (
+        {practiceServer ? (
+          <p>
+            <strong>This wizard was started for practice</strong>: it backs up and restores only practice stand-ins on
+            this computer, never this machine’s product. Start with Practice below. To back up or restore this device,
+            stop this wizard where it was started and start it again without practice mode.
+          </p>
+        ) : detected ? (
           <p>
             Found <strong>{detected.productName}</strong> (profile <code>{detected.id}</code>).{' '}
             <span className="muted">{info?.detected?.reason}</span>
@@ -162,7 +171,7 @@ export function StartScreen() {
             Working with profile <strong>{chosen.productName}</strong> (<code>{chosen.id}</code>).
           </p>
         ) : null}
-        {choosing || !detected ? (
+        {practiceServer ? null : choosing || !detected ? (
           <div className="field">
             <label htmlFor={`${uid}-profile`}>Product profile</label>
             <select id={`${uid}-profile`} value={profileRef ?? ''} onChange={(e) => chooseProfile(e.target.value)}>
@@ -196,29 +205,33 @@ export function StartScreen() {
       </section>
       {error ? <ErrorPanel error={error} /> : null}
       <div className="choices">
-        {practiceFirst ? practiceCard : null}
-        <div className="choice">
-          <div>
-            <GuardedButton
-              className={practiceFirst ? 'secondary big' : 'primary big'}
-              why={noProfile}
-              onClick={() => real('backup-plan')}
-            >
-              Back up this device
-            </GuardedButton>
-          </div>
-          <p>Copy the product’s settings and data to a USB stick, checked and optionally encrypted.</p>
-        </div>
-        <div className="choice">
-          <div>
-            <GuardedButton className="secondary big" why={noProfile} onClick={() => real('restore-drive')}>
-              Restore onto this device
-            </GuardedButton>
-          </div>
-          <p>Put a backup from a USB stick onto this machine, step by step, with a way back at every step.</p>
-        </div>
+        {practiceFirst || practiceServer ? practiceCard : null}
+        {practiceServer ? null : (
+          <>
+            <div className="choice">
+              <div>
+                <GuardedButton
+                  className={practiceFirst ? 'secondary big' : 'primary big'}
+                  why={noProfile}
+                  onClick={() => real('backup-plan')}
+                >
+                  Back up this device
+                </GuardedButton>
+              </div>
+              <p>Copy the product’s settings and data to a USB stick, checked and optionally encrypted.</p>
+            </div>
+            <div className="choice">
+              <div>
+                <GuardedButton className="secondary big" why={noProfile} onClick={() => real('restore-drive')}>
+                  Restore onto this device
+                </GuardedButton>
+              </div>
+              <p>Put a backup from a USB stick onto this machine, step by step, with a way back at every step.</p>
+            </div>
+          </>
+        )}
         {verifyCard}
-        {practiceFirst ? null : practiceCard}
+        {practiceFirst || practiceServer ? null : practiceCard}
       </div>
     </Screen>
   );

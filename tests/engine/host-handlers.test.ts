@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandlers, type RequestHost } from '../../src-main/host/handlers.js';
+import { createPracticeSandbox } from '../../src-main/practice/sandbox.js';
 import type { BackupGroup, JobEventEnvelope, PracticeView, ProfilePlan } from '../../src-main/shared/contract.js';
 
 /**
@@ -87,10 +88,28 @@ describe('handler table', () => {
   });
 
   it('reports practice mode and lists only the practice profiles after practice.setup', async () => {
-    expect(await ok('app.info', {})).toMatchObject({ practice: true, detected: null, shell: 'browser' });
+    // Practice set up on demand (the wizard's Practice button) can be left: not a practice-only host.
+    expect(await ok('app.info', {})).toMatchObject({
+      practice: true,
+      practiceOnly: false,
+      detected: null,
+      shell: 'browser',
+    });
     const refs = (await ok<{ ref: string }[]>('profiles.list', {})).map((p) => p.ref);
     expect(refs).toEqual(expect.arrayContaining([practice.old.profileRef, practice.replacement.profileRef]));
     expect(refs).not.toContain('eds-linux'); // a real product: practice jobs lock and journal in the sandbox
+  });
+
+  it('a host started with its practice sandbox (serve --practice) says it is practice-only', async () => {
+    const sb = await createPracticeSandbox({ baseDir: dir });
+    const only = createHandlers({ shell: 'browser', stateDir: path.join(dir, 'state-only'), practice: sb });
+    try {
+      const r = await only.dispatch('app.info', {});
+      expect(r).toMatchObject({ ok: true, value: { practice: true, practiceOnly: true } });
+    } finally {
+      await only.dispose();
+      await sb.dispose();
+    }
   });
 
   it("'Safely remove the stick' in practice says the stick is a folder, and what the button does with a real one", async () => {

@@ -142,6 +142,11 @@ describe('profile rules: a profile is code and is checked like it', () => {
       '/etc/alternatives', // /usr/bin/awk -> /etc/alternatives/awk: a regular file there is the awk root runs
       '/usr/lib/jvm/java-17-openjdk-amd64',
       '/snap/bin',
+      '/home/alice/.ssh', // authorized_keys: a login as alice; her private keys onto the stick
+      '/var/lib/postgresql/.ssh',
+      '/srv/app/.gnupg',
+      '/home/alice/.config/autostart',
+      '/home/alice/.local/bin',
       '/var/lib/polkit-1/localauthority',
       '/run/systemd/system',
       '/var/run/systemd/system', // = /run/systemd/system

@@ -39,6 +39,8 @@ sys.stdin.read()
 let base: string;
 let serve: ChildProcess | undefined;
 let flood: ChildProcess | undefined;
+let serve2: ChildProcess | undefined;
+let flood2: ChildProcess | undefined;
 
 beforeAll(async () => {
   if (why) return;
@@ -49,7 +51,7 @@ beforeAll(async () => {
   base = await fsp.mkdtemp(path.join(os.tmpdir(), 'serve-flood-'));
 });
 afterAll(async () => {
-  for (const c of [flood, serve]) {
+  for (const c of [flood, serve, flood2, serve2]) {
     if (c && c.exitCode === null && c.signalCode === null) {
       const gone = new Promise((r) => c.once('exit', r));
       c.kill('SIGKILL');
@@ -127,6 +129,40 @@ describe.skipIf(why !== undefined)(
       await new Promise((r) => flood!.once('exit', r));
       await new Promise((r) => setTimeout(r, 500));
       expect(await signIn(port, token)).toBe(303);
+    });
+
+    it("lets the technician sign in while the account holds its connections: the account's own are closed first", async () => {
+      serve2 = spawn(process.execPath, [...cliCommand(), 'serve', '--state-dir', path.join(base, 'state2')], {
+        cwd: REPO,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, EDGE_RECOVERY_PDF: 'off' },
+      });
+      let out = '';
+      serve2.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      serve2.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+      for (const until = Date.now() + 60_000; !/token=/.test(out); ) {
+        if (serve2.exitCode !== null || Date.now() > until) throw new Error(`serve did not start: ${out}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const port = Number(/http:\/\/127\.0\.0\.1:(\d+)\//.exec(out)![1]);
+      const token = /token=([\w-]+)/.exec(out)![1]!;
+      flood2 = spawn('setpriv', asAccountArgs(USER, '/usr/bin/python3', '-c', FLOOD, String(port), '300'), {
+        cwd: '/',
+        stdio: ['pipe', 'pipe', 'inherit'],
+      });
+      let said = '';
+      flood2.stdout!.on('data', (d: Buffer) => (said += d.toString()));
+      for (const until = Date.now() + 60_000; !/held \d+/.test(said); ) {
+        if (flood2.exitCode !== null || Date.now() > until) throw new Error(`the account's connections: ${said}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+      // The account still holds every connection it opened (none was refused by the kernel); serve holds at most 64.
+      expect(said).toMatch(/held 300/);
+      expect((await fsp.readdir(`/proc/${serve2.pid}/fd`)).length).toBeLessThan(120);
+      // Before: the technician's connection was closed as soon as it was accepted (serve was full of the account's).
+      expect(await signIn(port, token)).toBe(303);
+      expect(flood2.exitCode).toBeNull();
     });
   },
 );

@@ -55,4 +55,28 @@ describe('Leave practice', () => {
     expect(useWizard.getState().practice).toEqual(practice);
     expect(screen.queryByRole('button', { name: 'Back up this device' })).toBeNull();
   });
+
+  it('a practice-only server (serve --practice) offers no real work before Practice is chosen, and says why', async () => {
+    // It offered "Back up this device" and a product list; three screens later the host refused at Start
+    // ("Practice works only on the practice appliances"), and the list showed the two appliances by one name.
+    const fake = fakeApi({});
+    useWizard.setState({
+      info: { ...info, practice: true, practiceOnly: true, shell: 'browser' },
+      profiles: [],
+      profileRef: null,
+      practice: null,
+      step: { kind: 'start' },
+    });
+    render(<App api={fake.api} />);
+    await screen.findByRole('heading', { name: 'What do you want to do?' });
+    expect(screen.getByText(/This wizard was started for practice/).closest('p')!.textContent).toBe(
+      'This wizard was started for practice: it backs up and restores only practice stand-ins on this computer, never this machine’s product. Start with Practice below. To back up or restore this device, stop this wizard where it was started and start it again without practice mode.',
+    );
+    expect(screen.queryByRole('button', { name: 'Back up this device' })).toBeNull();
+    expect(screen.queryByRole('button', { name: 'Restore onto this device' })).toBeNull();
+    expect(screen.queryByLabelText('Product profile')).toBeNull();
+    expect(screen.queryByText(/No supported product was found/)).toBeNull();
+    const practiceButton = screen.getByRole('button', { name: 'Practice' });
+    expect(practiceButton.classList.contains('primary')).toBe(true);
+  });
 });

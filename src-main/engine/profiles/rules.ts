@@ -200,6 +200,10 @@ const LINUX_RUNS_AS_ROOT_TREES = [
  * (a `.pth` file in dist-packages runs at every start of python3, which apt's hooks run as root).
  */
 const LINUX_RUNS_AS_ROOT_PATTERNS = [
+  // Any account's keys and logins (~/.ssh/authorized_keys: whoever has the matching key logs in as that account; a
+  // backup carries its private keys onto the stick), and what its sessions start (~/.config/autostart, ~/.local/bin).
+  /^.*?\/\.(ssh|gnupg)(\/|$)/,
+  /^\/home\/[^/]+\/\.(config|local)(\/|$)/,
   /^\/usr\/(local\/)?lib\/[a-z0-9_]+-linux-[a-z0-9_]+(\/|$)/,
   /^\/usr\/(local\/)?lib\/python[0-9.]*(\/|$)/,
   /^\/usr\/(local\/)?(lib|share)\/perl[0-9.]*(\/|$)/,

@@ -104,6 +104,24 @@ export function profileCommands(profile: Profile): string[] {
   return out;
 }
 
+/**
+ * The files a profile has this tool read as root and put where others may see them, as "field: what" lines: an
+ * artifact step copies its file (or its folder's matches) into the backup, onto the stick; a follow-log step shows
+ * the lines a file gets. From an untrusted profile (a stick's), `/etc/shadow` or `/root/.ssh/*` would be copied onto
+ * that stick like any product's backup: gated as commands are (assertCommandsAllowed).
+ */
+export function profileReads(profile: Profile): string[] {
+  const out: string[] = [];
+  (profile.steps ?? []).forEach((step, i) => {
+    if (step.kind === 'artifact') {
+      const what = step.mode === 'collect' ? `${step.dir ?? ''}/${step.glob ?? ''}` : (step.path ?? '');
+      out.push(`steps.${i} (${step.id}): copies ${what} into the backup`);
+    }
+    if (step.kind === 'follow-log') out.push(`steps.${i} (${step.id}): shows the lines of ${step.file}`);
+  });
+  return out;
+}
+
 /** The warning the CLI prints for a profile file that is not trusted. */
 export function untrustedWarning(ref: string, reason: string | undefined): string {
   return (
@@ -114,8 +132,9 @@ export function untrustedWarning(ref: string, reason: string | undefined): strin
 }
 
 /**
- * Refuses an untrusted profile that would run commands, unless the technician said so explicitly: a process
- * manager's command from such a file would otherwise run with this tool's rights.
+ * Refuses an untrusted profile that would run commands or read files as root (profileReads), unless the technician
+ * said so explicitly: a process manager's command from such a file would otherwise run with this tool's rights, and
+ * an artifact step copy any file onto the stick.
  */
 export function assertCommandsAllowed(
   ref: string,
@@ -126,13 +145,18 @@ export function assertCommandsAllowed(
 ): void {
   if (trust.origin !== 'untrusted' || allowCommands) return;
   const commands = profileCommands(profile);
-  if (commands.length === 0) return;
+  const reads = profileReads(profile);
+  if (commands.length === 0 && reads.length === 0) return;
+  const does = [
+    ...(commands.length > 0 ? [`run commands with this tool's rights (${commands.join('; ')})`] : []),
+    ...(reads.length > 0 ? [`read files as root and copy or show them (${reads.join('; ')})`] : []),
+  ].join(', and ');
   throw new RecoveryError(
     'PROFILE_UNTRUSTED',
-    `The profile ${ref} would run commands with this tool's rights (${commands.join('; ')}), and it is untrusted input: ${trust.reason ?? 'not only root can change it'}.`,
+    `The profile ${ref} would ${does}, and it is untrusted input: ${trust.reason ?? 'not only root can change it'}.`,
     {
-      hint: `Read the command first. If it is right, pass ${flag}, or install the profile in ${systemProfilesDir()} (owned by root, not writable by others).`,
-      details: { ref, commands },
+      hint: `Read ${commands.length > 0 ? 'the command' : 'what it reads'} first. If it is right, pass ${flag}, or install the profile in ${systemProfilesDir()} (owned by root, not writable by others).`,
+      details: { ref, commands, reads },
     },
   );
 }

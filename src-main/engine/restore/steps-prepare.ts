@@ -26,6 +26,15 @@ import { ownerIds } from './repair-ownership.js';
 import { verifyArtifacts } from '../runbook/product/artifacts.js';
 import { boundText } from '../profiles/safe-pattern.js';
 
+/** What a version read from a file may look like: "1.1.1.46", "5.3.2-rc1", "2024.1+build7" (at most 64 characters). */
+const VERSION_SHAPE = /^v?\d[0-9A-Za-z.+~_-]{0,63}$/;
+
+/** Whether the file is readable by every account (the mode's "others" read bit), as a version file is. */
+async function everyoneCanRead(file: string): Promise<boolean> {
+  if (process.platform === 'win32') return true;
+  return ((await fsp.stat(file)).mode & 0o004) !== 0;
+}
+
 /** The installed version: the API first, then the profile's version file, else null. */
 async function installedVersion(c: RestoreCtx): Promise<{ version: string | null; from: string }> {
   if (c.api !== null) {
@@ -44,11 +53,16 @@ async function installedVersion(c: RestoreCtx): Promise<{ version: string | null
   if (vf !== undefined) {
     const file = resolveItemPath(vf.path, c.store.j.root === null ? {} : { root: c.store.j.root });
     try {
+      // What it says is shown, journaled and written into the report on the stick: only a file any account may read
+      // (a profile from a stick naming /etc/shadow had its text taken for the version), and only a version.
+      if (!(await everyoneCanRead(file))) {
+        return { version: null, from: `${file} (readable only by some accounts, so not read)` };
+      }
       // Never waits on a FIFO nor reads a device in its place; a version file is small.
       const text = (await readGivenFile(file, { what: 'the version file', max: 1024 * 1024 })).toString('utf8');
       const m = vf.pattern ? new RegExp(vf.pattern, 'm').exec(boundText(text)) : null;
       const v = vf.pattern ? (m?.[1] ?? m?.[0] ?? null) : text.trim();
-      return { version: v, from: file };
+      return { version: v !== null && VERSION_SHAPE.test(v) ? v : null, from: file };
     } catch {
       return { version: null, from: file };
     }
