@@ -38,6 +38,7 @@ async function scheduleProfile(ref: string) {
 
 import { defaultStateDir } from '../engine/restore/journal.js';
 import { checkStateDir } from '../engine/util/job-lock.js';
+import { OWN_FILESYSTEMS_ENV } from '../engine/util/own-filesystem.js';
 import type { RunbookIO } from '../engine/runbook/runner.js';
 import { parseKeep } from './options.js';
 import { terminalInteraction, terminalSink } from './terminal.js';
@@ -173,6 +174,7 @@ async function buildSpec(o: ScheduleOpts, forRun: boolean) {
     });
   }
   const every = iv.parseEvery(o.every ?? 'daily');
+  const ownFilesystems = process.env[OWN_FILESYSTEMS_ENV] ?? '';
   const at = iv.parseAt(o.at ?? '02:30');
   const s = {
     profileId: profile.id,
@@ -195,6 +197,8 @@ async function buildSpec(o: ScheduleOpts, forRun: boolean) {
     ...(o.root !== undefined ? { root: path.resolve(o.root) } : {}),
     ...(o.deviceId !== undefined ? { deviceId: o.deviceId } : {}),
     command: o.command ? [o.command] : selfCommand(),
+    // The runs judge the state folder, profile and passphrase file by the same disks as this install did.
+    ...(ownFilesystems !== '' ? { ownFilesystems } : {}),
   };
   if (!forRun && s.giveUpAfterMs >= iv.periodMs(every)) {
     throw new RecoveryError(

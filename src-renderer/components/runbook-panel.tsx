@@ -63,7 +63,15 @@ export function RunbookPanel({
             <h2 id="current-step-title">{cur.title}</h2>
             <p className="explain">
               <strong>
-                {cur.state === 'todo' || cur.state === 'running' ? 'What happens now: ' : 'What this step did: '}
+                {cur.state === 'todo' || cur.state === 'running'
+                  ? // A job that ended (cancelled, failed) before this step: nothing happens now. It read "What happens
+                    // now: Stop … the service" above "Cancelled, as you asked.".
+                    view.finished
+                    ? cur.state === 'todo'
+                      ? 'Not done (the job ended before this step): '
+                      : 'Stopped during this step: '
+                    : 'What happens now: '
+                  : 'What this step did: '}
               </strong>
               <PathText
                 text={cur.state === 'todo' || cur.state === 'running' || !cur.summary ? cur.explain : cur.summary}

@@ -1,4 +1,5 @@
 import { cronFields, describeSchedule } from './interval.js';
+import { OWN_FILESYSTEMS_ENV } from '../util/own-filesystem.js';
 import { runArgs, scheduleName, type ScheduleSpec } from './spec.js';
 
 /**
@@ -17,7 +18,9 @@ export function shellQuote(arg: string): string {
  * (root); file names may hold only letters, digits, - and _ (cron skips others), which scheduleName() keeps.
  */
 export function cronFile(s: ScheduleSpec): { name: string; text: string; line: string } {
-  const cmd = [...s.command, ...runArgs(s, { randomDelayInProcess: true })].map(shellQuote).join(' ');
+  // The run's environment, as /bin/sh reads a leading assignment (cron's own VAR= lines have no quoting rule).
+  const env = s.ownFilesystems !== undefined ? [`${OWN_FILESYSTEMS_ENV}=${shellQuote(s.ownFilesystems)}`] : [];
+  const cmd = [...env, ...[...s.command, ...runArgs(s, { randomDelayInProcess: true })].map(shellQuote)].join(' ');
   const line = `${cronFields(s.time)} root ${cmd}`;
   const text = [
     `# Edge Recovery backup of ${s.productName} (${s.profileId}), ${describeSchedule(s.time)}.`,

@@ -69,6 +69,7 @@ function refuseControlCharacters(spec: ScheduleSpec): void {
     ['--device-id', spec.deviceId],
     ['--passphrase-file', spec.passphraseFile],
     ['--state-dir', spec.stateDir],
+    ['EDGE_RECOVERY_OWN_FILESYSTEMS', spec.ownFilesystems],
     ...spec.command.map((c): [string, string] => ['the command', c]),
   ];
   for (const [what, v] of fields) {

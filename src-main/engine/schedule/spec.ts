@@ -26,6 +26,12 @@ export interface ScheduleSpec {
   deviceId?: string;
   /** How to start edge-recovery: executable and leading arguments. */
   command: string[];
+  /**
+   * EDGE_RECOVERY_OWN_FILESYSTEMS as it was at the install (the data disks root named as this machine's own): the
+   * scheduler starts every run with it, or a state folder, profile or passphrase file the install accepted on such a
+   * disk would be refused at every run.
+   */
+  ownFilesystems?: string;
 }
 
 export const DEFAULT_RETRY_EVERY_MS = 10 * 60_000;

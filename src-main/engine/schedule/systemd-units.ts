@@ -1,4 +1,5 @@
 import { describeSchedule, onCalendar } from './interval.js';
+import { OWN_FILESYSTEMS_ENV } from '../util/own-filesystem.js';
 import { runArgs, scheduleName, type ScheduleSpec } from './spec.js';
 
 /**
@@ -10,6 +11,15 @@ export function systemdQuote(arg: string): string {
   const lit = arg.replace(/%/g, '%%').replace(/\$/g, '$$$$');
   if (lit.length > 0 && /^[A-Za-z0-9_@%+=:,./-]+$/.test(lit)) return lit;
   return `"${lit.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/**
+ * An Environment= assignment, quoted by systemd's rules: double quotes, backslash and quote escaped, `%` doubled
+ * (specifiers are expanded there; `$` is not).
+ */
+export function systemdEnvironment(name: string, value: string): string {
+  const lit = `${name}=${value}`.replace(/%/g, '%%');
+  return `Environment="${lit.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
 function seconds(ms: number): string {
@@ -33,6 +43,7 @@ export function systemdUnits(s: ScheduleSpec): { service: string; timer: string;
     'Type=oneshot',
     // Never killed while it waits for a failing pre-check: it gives up by itself after --give-up-after.
     `TimeoutStartSec=${seconds(s.giveUpAfterMs + 12 * 3_600_000)}`,
+    ...(s.ownFilesystems !== undefined ? [systemdEnvironment(OWN_FILESYSTEMS_ENV, s.ownFilesystems)] : []),
     `ExecStart=${exec}`,
     'Nice=10',
     'IOSchedulingClass=best-effort',
