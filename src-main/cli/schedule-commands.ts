@@ -118,6 +118,10 @@ async function refuseCommandOthersCanChange(command: readonly string[]): Promise
     }
     const foreign = st === null ? null : otherFilesystemProblem(place, st.dev);
     if (foreign !== null) throw fail(place, foreign);
+    // The script loads the rest of its package (dist/, node_modules/): all of it, not only the script.
+    const { programTreeProblem } = await import('../engine/util/program-tree.js');
+    const tree = st === null ? null : programTreeProblem(place);
+    if (tree !== null) throw fail(place, tree);
   }
 }
 

@@ -181,6 +181,12 @@ describe('profile rules: a profile is code and is checked like it', () => {
       ['C:\\Windows.\\System32', /ending in "\." or a space/],
       ['%SystemDrive%\\Windows\\System32', /belongs to the system/],
       ['C:\\ProgramData\\Product\\Data:stream', /":" after the drive/],
+      // NTFS compares names upper-cased: dotless ı is I, long ſ is S there.
+      ['C:\\W\u0131ndows\\System32', /belongs to the system/],
+      [
+        'C:\\ProgramData\\Micro\u017Foft\\Windows\\Start Menu\\Programs\\Startup',
+        /where what a restore writes would run/,
+      ],
     ] as const) {
       const w = windows();
       w.items[1].path = p;

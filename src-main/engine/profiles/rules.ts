@@ -281,7 +281,9 @@ export function absolutePathProblem(p: string, platform: Platform): string | nul
 /** Comparable form: "/" separators, no trailing one; Windows folded to lower case. */
 function comparable(p: string, platform: Platform): string {
   if (platform === 'linux') return p.length > 1 ? p.replace(/\/+$/, '') : p;
-  return p.replace(/\\/g, '/').replace(/\/+$/, '').toLowerCase();
+  // Upper-cased first, as NTFS compares names (by its upcase table): "Wındows" (dotless ı) and "Microſoft" (long ſ)
+  // are C:\\Windows and Microsoft there, and lower-casing alone kept them apart from the folders refused below.
+  return p.replace(/\\/g, '/').replace(/\/+$/, '').toUpperCase().toLowerCase();
 }
 
 /** Why the folder `p` is one of the system's own, or null. */
