@@ -48,7 +48,7 @@ describe('Start screen choices', () => {
   it('with no product found here, a chosen profile without backups is not told "make one now"', async () => {
     // "No supported product was found …, so there is nothing here to back up" sat above "No verified backup … make
     // one now" for the profile chosen to restore onto this replacement.
-    const fake = fakeApi({ 'backups.last': () => null, 'rights.check': () => ({ problems: [], canElevate: false }) });
+    const fake = fakeApi({ 'backups.last': () => null });
     useWizard.setState({ info, profiles, profileRef: null, practice: null, step: { kind: 'start' } });
     render(<App api={fake.api} />);
     await userEvent.selectOptions(screen.getByLabelText('Product profile'), 'eds-linux');
