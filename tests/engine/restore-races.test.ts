@@ -9,14 +9,14 @@ import { resolveItems } from '../../src-main/engine/profiles/load.js';
 import type { Profile } from '../../src-main/engine/profiles/schema.js';
 import { rollbackRestore } from '../../src-main/engine/restore/rollback.js';
 import { restoreStatus } from '../../src-main/engine/restore/status.js';
-import { runRestore } from '../../src-main/engine/restore/run-restore.js';
+import { resumeRestore, runRestore } from '../../src-main/engine/restore/run-restore.js';
 import { autoConfirm } from '../../src-main/engine/runbook/runner.js';
 import type { ConfirmRequest, Interaction } from '../../src-main/engine/runbook/types.js';
 import { gidForGroup, uidForUser } from '../../src-main/engine/util/system-users.js';
 import { startPracticeMachine, type PracticeMachine } from '../helpers/practice-machine.js';
 import { asAccountArgs, runAsAtFirstDirOpen, shAs } from '../helpers/as-account.js';
 import { racerAsync, racerSync } from '../helpers/racer-run.js';
-import { driverInteraction, ensureTestOwner, restoreTestsBlocked } from '../helpers/restore-driver.js';
+import { driverInteraction, ensureTestOwner, restoreTestsBlocked, runDriver } from '../helpers/restore-driver.js';
 
 /**
  * A real unprivileged account races a real root restore (the racer runs under setpriv as that account):
@@ -567,6 +567,56 @@ describe.skipIf(blocked !== undefined)(
       await rollbackRestore({ stateDir, pollMs: 50 }, { emit: () => undefined, interaction: autoConfirm });
       expect((await fsp.readdir(conf)).sort()).toEqual(probe);
       expect(await workFolders()).toEqual(leftBefore);
+    }, 600_000);
+
+    it('never forgets a rename a crash left unconfirmed because a link the account put by its folder hides it', async () => {
+      const parent = path.dirname(conf);
+      const grand = path.dirname(parent);
+      await fsp.writeFile(path.join(conf, 'before-crash-race'), 'earlier\n');
+      const victim = await rootFolderNamedLikeTarget('root-only-crash-victim');
+      const stateDir = path.join(work, `state-${n++}`);
+      const item = resolveItems(newM.profile, { root: newM.root })[0]!.id;
+      // Killed right after the first folder was set aside, before the journal says so (its intent only).
+      const crashed = await runDriver(
+        {
+          action: 'restore',
+          stateDir,
+          backup: setDir,
+          profilePath: newM.profilePath,
+          root: newM.root,
+          allowOtherDevice: true,
+          allowVersionMismatch: true,
+          pollMs: 50,
+          deviceId: 'new-device',
+          secretPrefix: 'typed-',
+        },
+        { crashAt: `renamed:set-aside:${item}` },
+      );
+      expect(crashed.signal, crashed.stderr).toBe('SIGKILL');
+      // By the journal's paths the target is there (root's folder the link leads to) and its set-aside name is not:
+      // as if the set-aside never happened.
+      const was = await fsp.stat(grand);
+      await fsp.chown(grand, uidForUser(OWNER)!, gidForGroup(OWNER)!);
+      let outcome: unknown;
+      try {
+        shAs(OWNER, 'mv "$1" "$1.moved" && ln -s "$2" "$1"', parent, victim);
+        outcome = await resumeRestore(
+          { stateDir, tuning: { pollMs: 50, deviceId: 'new-device' } },
+          { emit: () => undefined, interaction: driverInteraction('typed-') },
+        ).then(
+          () => null,
+          (e: unknown) => e,
+        );
+      } finally {
+        await putTargetsFolderBack();
+        await fsp.chown(grand, was.uid, was.gid);
+      }
+      expect(await untouched(victim)).toEqual({ inVictim: [path.basename(conf)], inTarget: ['roots.conf'] });
+      expect(outcome).toMatchObject({ code: 'UNSAFE_PATH' });
+      expect((outcome as Error).message).toContain(`${parent} is a link on the way`);
+      // The set-aside is still known: with the folder put back, the rollback puts the earlier folder back.
+      await rollbackRestore({ stateDir, pollMs: 50 }, { emit: () => undefined, interaction: autoConfirm });
+      expect(existsSync(path.join(conf, 'before-crash-race'))).toBe(true);
     }, 600_000);
 
     it("never sets aside or moves in through a link the account put in place of a target's parent folder", async () => {

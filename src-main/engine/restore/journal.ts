@@ -261,7 +261,11 @@ export class JournalStore {
  * After a crash, an 'intended' rename either happened or not: the filesystem tells. Both present or
  * both missing cannot come from our own rename; that is left as is and reported by the caller.
  */
-export async function reconcileRenames(store: JournalStore): Promise<string[]> {
+export async function reconcileRenames(
+  store: JournalStore,
+  /** Where to look for a record's path: the path itself, or the same place through a held folder's descriptor. */
+  at: (p: string, r: RenameRecord) => string = (p) => p,
+): Promise<string[]> {
   const odd: string[] = [];
   let changed = false;
   const kept: RenameRecord[] = [];
@@ -270,7 +274,7 @@ export async function reconcileRenames(store: JournalStore): Promise<string[]> {
       kept.push(r);
       continue;
     }
-    const [fromThere, toThere] = await Promise.all([exists(r.from), exists(r.to)]);
+    const [fromThere, toThere] = await Promise.all([exists(at(r.from, r)), exists(at(r.to, r))]);
     changed = true;
     if (!fromThere && toThere) kept.push({ ...r, state: 'done' });
     else if (fromThere && !toThere)

@@ -17,7 +17,6 @@ import {
   discardName,
   JournalStore,
   readJournal,
-  reconcileRenames,
   renameDone,
   type ItemPlan,
   type RestoreJournal,
@@ -31,6 +30,7 @@ import {
   holdWorkDirs,
   inWorkDir,
   parentStillThere,
+  reconcileThroughWorkDirs,
   releaseWorkDirs,
   removeWorkDirs,
   workDirFd,
@@ -282,12 +282,13 @@ async function undoRestore(
     );
   }
   const store = new JournalStore(stateDir, j);
+  // Judged before the rollback is recorded as begun: a refusal here (a link on the way) leaves resume possible.
+  const odd = await reconcileThroughWorkDirs(store);
   if (j.status !== 'rolling-back') {
     j.status = 'rolling-back';
     j.rollback = { startedAt: new Date().toISOString(), steps: [] };
     await store.save('rollback-start');
   }
-  const odd = await reconcileRenames(store);
   if (odd.length > 0) {
     throw new RecoveryError('INTERNAL', `The folders do not match the journal: ${odd.join('; ')}.`, {
       hint: 'Someone moved folders by hand. Compare them with the journal before going on.',

@@ -24,7 +24,6 @@ import {
   journalPath,
   JournalStore,
   readJournal,
-  reconcileRenames,
   restoreDir,
   type CredentialUpdate,
   type ItemPlan,
@@ -38,6 +37,7 @@ import {
   extractStep,
   ownershipStep,
   removeWorkDirs,
+  reconcileThroughWorkDirs,
   setAsideName,
   stagingPath,
   stopStep,
@@ -362,7 +362,7 @@ async function continueRestore(
     );
   }
   const store = new JournalStore(stateDir, j);
-  const odd = await reconcileRenames(store);
+  const odd = await reconcileThroughWorkDirs(store);
   if (odd.length > 0) {
     throw new RecoveryError('INTERNAL', `The folders do not match the journal: ${odd.join('; ')}.`, {
       hint: 'Someone moved folders by hand. Compare them with the journal before going on.',

@@ -29,7 +29,15 @@ import { ensureFolder, openPrivateDir, removeHeldTree, removeTreeNoFollow } from
 import { byHand, needAgeKey, needManifest, type RestoreCtx } from './context.js';
 import { crashPoint } from './crash-point.js';
 import { countsMatch } from './steps-prepare.js';
-import { renameDone, type FolderId, type ItemPlan, type RenameRecord, type RestoreJournal } from './journal.js';
+import {
+  reconcileRenames,
+  renameDone,
+  type FolderId,
+  type ItemPlan,
+  type JournalStore,
+  type RenameRecord,
+  type RestoreJournal,
+} from './journal.js';
 import { journaledRename } from './renames.js';
 import { checkOwnership, judgeOwnership, ownerIds, stagedMismatches, type Mismatch } from './repair-ownership.js';
 import { compilePolicy } from './ownership-policy.js';
@@ -249,6 +257,32 @@ export async function holdWorkDirs(items: ItemPlan[]): Promise<Map<string, numbe
     throw e;
   }
   return held;
+}
+
+/**
+ * reconcileRenames (after a crash between a rename and its journal write) looking through the work folders held
+ * (holdWorkDirs: reached as the restore reached them, in the targets' folders journaled), never by the journal's
+ * paths: an account owning a folder above the targets can move their folder aside and link another by its name, and
+ * by the paths a set-aside that happened looked as if it never had (the target's name found where the link leads,
+ * the set-aside name not): the journal forgot it, and the earlier folder was neither put back by a rollback nor
+ * known to the restore. A link or another folder on the way is refused (UNSAFE_PATH) before the journal changes.
+ * Nothing is held when no rename is in doubt.
+ */
+export async function reconcileThroughWorkDirs(store: JournalStore): Promise<string[]> {
+  const j = store.j;
+  if (!j.renames.some((r) => r.state === 'intended')) return reconcileRenames(store);
+  const held = await holdWorkDirs(j.items);
+  try {
+    return await reconcileRenames(store, (p, r) => {
+      const i = j.items.find((x) => x.id === r.itemId);
+      if (i === undefined) return p;
+      if (path.dirname(p) === workDirOf(i)) return inWorkDir(held, p);
+      if (path.dirname(p) === path.dirname(workDirOf(i))) return besideWorkDir(held, i, p);
+      return p;
+    });
+  } finally {
+    releaseWorkDirs(held);
+  }
 }
 
 export function releaseWorkDirs(held: Map<string, number>): void {

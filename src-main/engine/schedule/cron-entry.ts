@@ -1,4 +1,5 @@
 import { cronFields, describeSchedule } from './interval.js';
+import { shellWord } from '../backup/restore-txt.js';
 import { OWN_FILESYSTEMS_ENV } from '../util/own-filesystem.js';
 import { runArgs, scheduleName, type ScheduleSpec } from './spec.js';
 
@@ -24,7 +25,7 @@ export function cronFile(s: ScheduleSpec): { name: string; text: string; line: s
   const line = `${cronFields(s.time)} root ${cmd}`;
   const text = [
     `# Edge Recovery backup of ${s.productName} (${s.profileId}), ${describeSchedule(s.time)}.`,
-    `# Written by edge-recovery schedule install; remove with: edge-recovery schedule remove --profile ${s.profileId}`,
+    `# Written by edge-recovery schedule install; remove with: edge-recovery schedule remove --profile ${shellWord(s.profileRef, true)}`,
     'SHELL=/bin/sh',
     'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     line,

@@ -1,4 +1,5 @@
 import { describeSchedule, onCalendar } from './interval.js';
+import { shellWord } from '../backup/restore-txt.js';
 import { OWN_FILESYSTEMS_ENV } from '../util/own-filesystem.js';
 import { runArgs, scheduleName, type ScheduleSpec } from './spec.js';
 
@@ -33,7 +34,8 @@ export function systemdUnits(s: ScheduleSpec): { service: string; timer: string;
   const product = s.productName.replace(/%/g, '%%');
   const exec = [...s.command, ...runArgs(s)].map(systemdQuote).join(' ');
   const service = [
-    '# Written by edge-recovery schedule install; remove with: edge-recovery schedule remove --profile ' + s.profileId,
+    '# Written by edge-recovery schedule install; remove with: edge-recovery schedule remove --profile ' +
+      shellWord(s.profileRef, true),
     '[Unit]',
     `Description=Edge Recovery scheduled backup of ${product} (${s.profileId})`,
     'After=local-fs.target network-online.target',
