@@ -56,6 +56,50 @@ describe.skipIf(blocked !== undefined)(
       expect(await fsp.readFile(service, 'utf8')).not.toContain('Environment=');
     });
 
+    /**
+     * A passphrase file on a stick is refused (its owner and mode were written wherever the stick was), but the hint
+     * said to fix the stick's folder with chown root:root and chmod go-w, which it already was and which cannot
+     * help. It says to copy the file onto this machine's disk, with the command.
+     */
+    it.skipIf(skipLoopTests)(
+      `a passphrase file on a stick: the refusal says to copy it onto this machine's disk, not to chown the stick${loopMountUnavailable ? ` (skipped: ${loopMountUnavailable})` : ''}`,
+      async () => {
+        await withLoopMount(
+          16,
+          async (stick) => {
+            const keys = path.join(stick.mountpoint, 'keys');
+            await fsp.mkdir(keys, { mode: 0o700 });
+            const pass = path.join(keys, 'site pass.txt');
+            await fsp.writeFile(pass, 'correct horse battery\n', { mode: 0o600 });
+            const ir = path.join(dir, 'install-root-pass');
+            const r = await runCli(
+              [
+                'schedule',
+                'install',
+                '--profile',
+                'eds-linux',
+                '--to',
+                path.join(dir, 'to'),
+                '--every',
+                'daily',
+              ].concat(
+                ['--encrypt', '--passphrase-file', pass, '--command', '/usr/bin/true', '--scheduler', 'cron'],
+                ['--install-root', ir],
+              ),
+            );
+            expect(r.code, r.stderr).toBe(4);
+            expect(r.stderr).toContain(`${keys} is on another filesystem than this machine's own`);
+            expect(r.stderr).toContain(
+              `What to do: Copy it onto this machine's own disk, root-only: install -D -o root -g root -m 600 '${pass}' '/etc/edge-recovery/site pass.txt', and give that file: --passphrase-file '/etc/edge-recovery/site pass.txt'`,
+            );
+            expect(r.stderr).not.toContain('chown');
+            expect(existsSync(ir)).toBe(false);
+          },
+          { under: '/mnt' },
+        );
+      },
+    );
+
     it.skipIf(skipLoopTests)(
       `the installed cron line runs with it, so the run accepts the state folder the install accepted${loopMountUnavailable ? ` (skipped: ${loopMountUnavailable})` : ''}`,
       async () => {

@@ -3,7 +3,8 @@ import { RecoveryError } from '../errors.js';
 import { SafeDir } from '../util/atomic-fs.js';
 import { fileKind, readGivenFile } from '../util/given-path.js';
 import { resolveTrusted } from '../util/linked-folder.js';
-import { otherFilesystemProblem } from '../util/own-filesystem.js';
+import { shellWord } from '../backup/restore-txt.js';
+import { OWN_FILESYSTEMS_ENV, otherFilesystemProblem } from '../util/own-filesystem.js';
 
 const PASSPHRASE_FILE_MAX = 64 * 1024;
 
@@ -102,12 +103,14 @@ const whyNot = (e: NodeJS.ErrnoException): string =>
  * (`owner`'s) and not writable by group or others; the descriptor is judged again (the same folder, still root-only).
  */
 async function holdFolderOf(file: string, owner: number): Promise<SafeDir> {
-  const fail = (place: string, why: string): RecoveryError =>
+  const fail = (place: string, why: string, hint?: string): RecoveryError =>
     new RecoveryError(
       'UNSAFE_PATH',
       `The passphrase file ${file} is not safe to read: ${why}. Another account could put a file of its own in its place, and the backups would be encrypted with a passphrase it chose. Nothing was read or changed.`,
       {
-        hint: `Keep the file in a folder only root can change, with every folder above it root's and not writable by group or others (e.g. mkdir -m 700 /etc/edge-recovery): fix ${place} (chown root:root, chmod go-w) or move the file, then give its new place.`,
+        hint:
+          hint ??
+          `Keep the file in a folder only root can change, with every folder above it root's and not writable by group or others (e.g. mkdir -m 700 /etc/edge-recovery): fix ${place} (chown root:root, chmod go-w) or move the file, then give its new place.`,
         details: { file, place },
       },
     );
@@ -129,7 +132,15 @@ async function holdFolderOf(file: string, owner: number): Promise<SafeDir> {
   // A stick's folders are root's and 700 wherever it was written: its owners say nothing here (one rule for profiles,
   // the schedule's program, the state folder and this file: util/own-filesystem.ts).
   const foreign = otherFilesystemProblem(place, st.dev);
-  if (foreign !== null) throw fail(place, foreign);
+  if (foreign !== null) {
+    // No owner or mode fixes a stick (they say nothing there): the file has to move onto this machine's own disk.
+    const copy = `/etc/edge-recovery/${path.basename(file)}`;
+    throw fail(
+      place,
+      foreign,
+      `Copy it onto this machine's own disk, root-only: install -D -o root -g root -m 600 ${shellWord(path.resolve(file), true)} ${shellWord(copy, true)}, and give that file: --passphrase-file ${shellWord(copy, true)} (a data disk built into the machine counts when named in ${OWN_FILESYSTEMS_ENV}).`,
+    );
+  }
   const d = await SafeDir.open(place);
   try {
     const now = await d.fh.stat();
