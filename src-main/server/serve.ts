@@ -53,6 +53,24 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/**
+ * The accounts whose browser may sign in with the one-time link: root, this process's, and the technician's who
+ * started it (sudo's SUDO_UID, the login's audit uid kept across su and sudo). -1 (unknown) only off Linux.
+ */
+export function signInAccounts(env: NodeJS.ProcessEnv = process.env): Set<number> {
+  const uids = new Set<number>([0, process.geteuid?.() ?? 0]);
+  if (process.platform !== 'linux') uids.add(-1);
+  const sudo = Number(env.SUDO_UID);
+  if (env.SUDO_UID !== undefined && Number.isInteger(sudo)) uids.add(sudo);
+  try {
+    const login = Number(readFileSync('/proc/self/loginuid', 'utf8').trim());
+    if (Number.isInteger(login) && login !== 4294967295) uids.add(login);
+  } catch {
+    // no audit login uid here
+  }
+  return uids;
+}
+
 /** Connections served at once (HTTP and WebSocket); see startServer. */
 export const MAX_CONNECTIONS = 64;
 
@@ -154,6 +172,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   // account that held 64 idle connections keep the technician's browser out for as long as it liked.
   server.on('connection', (sock: Socket) => admitConnection(sock));
   // Answer with the plain protocol name only: the secret the page offered beside it is never echoed.
+  const signInUids = signInAccounts();
   /** The connections open now, each with the account at its other end, oldest first. */
   const open = new Map<Socket, number>();
   function admitConnection(sock: Socket): void {
@@ -201,6 +220,17 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const token = url.searchParams.get('token');
     if (token !== null) {
+      // Only the account that started serve (or root) signs in with the link: another account of the box that read
+      // it (a browser started with the link on its command line shows it in /proc/<pid>/cmdline to every account)
+      // would otherwise win the race to it and keep a session of root's wizard. The token is not spent.
+      const uid = opts.socket !== undefined ? 0 : peerUid(req.socket);
+      if (!signInUids.has(uid)) {
+        return deny(
+          res,
+          403,
+          `the sign-in link was opened by another account of this machine (uid ${uid}) than the one that started the wizard; open it in a browser of that account (or through an SSH tunnel as it)`,
+        );
+      }
       const session = g.redeem(token);
       if (session === null) return deny(res, 401, 'the sign-in link was already used or is wrong');
       // The redirect drops the token from the address bar and history. The page's secret travels in the

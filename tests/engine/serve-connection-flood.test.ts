@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, promises as fsp } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -41,6 +41,7 @@ let serve: ChildProcess | undefined;
 let flood: ChildProcess | undefined;
 let serve2: ChildProcess | undefined;
 let flood2: ChildProcess | undefined;
+let serve3: ChildProcess | undefined;
 
 beforeAll(async () => {
   if (why) return;
@@ -51,7 +52,7 @@ beforeAll(async () => {
   base = await fsp.mkdtemp(path.join(os.tmpdir(), 'serve-flood-'));
 });
 afterAll(async () => {
-  for (const c of [flood, serve, flood2, serve2]) {
+  for (const c of [flood, serve, flood2, serve2, serve3]) {
     if (c && c.exitCode === null && c.signalCode === null) {
       const gone = new Promise((r) => c.once('exit', r));
       c.kill('SIGKILL');
@@ -163,6 +164,38 @@ describe.skipIf(why !== undefined)(
       // Before: the technician's connection was closed as soon as it was accepted (serve was full of the account's).
       expect(await signIn(port, token)).toBe(303);
       expect(flood2.exitCode).toBeNull();
+    });
+
+    it('refuses the one-time link to another account that read it first, without spending it', async () => {
+      serve3 = spawn(process.execPath, [...cliCommand(), 'serve', '--state-dir', path.join(base, 'state3')], {
+        cwd: REPO,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, EDGE_RECOVERY_PDF: 'off' },
+      });
+      let out = '';
+      serve3.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      serve3.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+      for (const until = Date.now() + 60_000; !/token=/.test(out); ) {
+        if (serve3.exitCode !== null || Date.now() > until) throw new Error(`serve did not start: ${out}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const port = Number(/http:\/\/127\.0\.0\.1:(\d+)\//.exec(out)![1]);
+      const token = /token=([\w-]+)/.exec(out)![1]!;
+      // The account (which read the link from a browser's command line, say) asks first, as a browser would.
+      const GET = `
+import http.client, sys
+c = http.client.HTTPConnection('127.0.0.1', int(sys.argv[1]), timeout=10)
+c.request('GET', '/?token=' + sys.argv[2], headers={'Host': '127.0.0.1:' + sys.argv[1]})
+r = c.getresponse()
+print(r.status, r.getheader('Set-Cookie') or '', r.read().decode())
+`;
+      const said = execFileSync('setpriv', asAccountArgs(USER, '/usr/bin/python3', '-c', GET, String(port), token), {
+        cwd: '/',
+        encoding: 'utf8',
+      });
+      // Before: "303 erw_session_…" (the account held a session of root's wizard; the technician's link was spent).
+      expect(said).toMatch(/^403 {2}Refused: the sign-in link was opened by another account of this machine/);
+      expect(await signIn(port, token)).toBe(303);
     });
   },
 );
