@@ -20,7 +20,19 @@ export function ageText(ms: number): string {
  * The start screen's backup age: when and where the last verified backup of this device was made, a warning
  * past the threshold, and the two things to do with it (copy it to a stick, print the emergency kit).
  */
-export function LastBackupNote({ profileRef, label }: { profileRef: string | null; label: string }) {
+export function LastBackupNote({
+  profileRef,
+  label,
+  productHere = true,
+}: {
+  profileRef: string | null;
+  label: string;
+  /**
+   * False when the start screen found no product on this machine (a replacement waiting for a restore): "make one
+   * now" there contradicted "nothing here to back up" right above it.
+   */
+  productHere?: boolean;
+}) {
   const api = useApi();
   const go = useWizard((s) => s.go);
   const [last, setLast] = useState<LastBackupView | null | undefined>(undefined);
@@ -52,7 +64,11 @@ export function LastBackupNote({ profileRef, label }: { profileRef: string | nul
   };
   return (
     <div className="last-backup">
-      {last === null ? (
+      {last === null && !productHere ? (
+        <p className="muted" data-testid="last-backup">
+          No verified backup of {label} is recorded on this computer.
+        </p>
+      ) : last === null ? (
         <p className="warn" data-testid="last-backup">
           No verified backup of {label} is recorded on this computer. If the machine fails, there is nothing to restore:
           make one now, and have them made on a schedule (the README’s “Scheduled backups” says how to set it up).

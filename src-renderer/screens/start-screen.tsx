@@ -1,3 +1,4 @@
+import type { ProfileSummary } from '../../src-main/shared/contract.js';
 import { PracticeProductChoice } from './product-practice-screen.js';
 import { useId, useState } from 'react';
 import { useApi } from '../api.js';
@@ -180,7 +181,7 @@ export function StartScreen() {
               </option>
               {profiles.map((p) => (
                 <option key={p.ref} value={p.ref}>
-                  {p.productName} — {p.platform} ({p.id})
+                  {optionLabel(p, profiles)}
                 </option>
               ))}
             </select>
@@ -194,7 +195,9 @@ export function StartScreen() {
           {info ? `${info.hostname} · device ${info.deviceId} · wizard ${info.version}` : null}
           {info && !info.elevated ? ' · not running as root/Administrator' : null}
         </p>
-        {detected || chosen ? <LastBackupNote profileRef={profileRef ?? null} label="this device" /> : null}
+        {detected || chosen ? (
+          <LastBackupNote profileRef={profileRef ?? null} label="this device" productHere={detected !== undefined} />
+        ) : null}
         {rights ? (
           <RightsProblems
             problems={rights.problems}
@@ -235,4 +238,14 @@ export function StartScreen() {
       </div>
     </Screen>
   );
+}
+
+/**
+ * A profile's line in the list; two that read the same (two files of one product id in the profiles folder) also
+ * name their file, so the technician can tell which one is chosen.
+ */
+function optionLabel(p: ProfileSummary, all: ProfileSummary[]): string {
+  const label = (x: ProfileSummary) => `${x.productName} — ${x.platform} (${x.id})`;
+  const same = all.filter((x) => label(x) === label(p)).length > 1;
+  return same && p.ref !== p.id ? `${label(p)}: ${p.ref}` : label(p);
 }
