@@ -172,10 +172,10 @@ function nobodyToAsk(o: { json?: boolean }): boolean {
  * every question would be answered "no", so it would run up to its first one (for a backup: with the pre-checks
  * done; for a rollback: with the service stopped) and stop there.
  */
-function refuseNobodyToAsk(o: { json?: boolean }, would: string, hint: string): never {
+function refuseNobodyToAsk(o: { json?: boolean }, would: string, hint: string, missing = '--yes'): never {
   throw new RecoveryError(
     'BAD_INPUT',
-    `${o.json === true ? 'With --json nobody is asked' : 'There is no terminal to ask on'} and --yes was not given: ${would}`,
+    `${o.json === true ? 'With --json nobody is asked' : 'There is no terminal to ask on'} and ${missing} was not given: ${would}`,
     { hint },
   );
 }
@@ -580,17 +580,15 @@ export function buildProgram(): Command {
       }
       const { runRestore } = await engine.restore();
       const profile = await cliProfile(o.profile, o);
-      if (o.yes !== true && (o.json === true || !process.stdin.isTTY)) {
+      if (o.yes !== true && nobodyToAsk(o)) {
         // Refused before anything happens (no lock, no journal, nothing unpacked): without anyone to ask, every
         // question is answered no, so the restore checked and unpacked the whole backup (an hour for a big one)
         // and only then stopped at "Stop the service". A wrong backup path is still said first.
         if (!(await (await engine.handMade()).isHandMadeArchive(path.resolve(backup)))) await backupSetAt(backup);
-        throw new RecoveryError(
-          'BAD_INPUT',
-          `${o.json === true ? 'With --json nobody is asked' : 'There is no terminal to ask on'} and --yes was not given: this restore would stop at its first question (such as "stop the service?"), after checking and unpacking the whole backup.`,
-          {
-            hint: 'Add --yes to go ahead without questions (the old folders are kept; --delete-old deletes them), or run the command in a terminal to answer each question. Nothing was changed.',
-          },
+        refuseNobodyToAsk(
+          o,
+          'this restore would stop at its first question (such as "stop the service?"), after checking and unpacking the whole backup.',
+          'Add --yes to go ahead without questions (the old folders are kept; --delete-old deletes them), or run the command in a terminal to answer each question. Nothing was changed.',
         );
       }
       const { passphrase, ageKey } = await passphraseFor(backup, o.passphraseFile);
@@ -775,14 +773,12 @@ export function buildProgram(): Command {
         const { practiceProfileIds } = await import('../practice/product-practice.js');
         const known =
           profileId === undefined || profileId in PRACTICE_STAND_INS || practiceProfileIds().includes(profileId);
-        if (known && o.yes !== true && (o.json === true || !process.stdin.isTTY)) {
+        if (known && o.yes !== true && nobodyToAsk(o)) {
           // As for restore: nobody can answer its questions, so it would set up both appliances and stop at the first.
-          throw new RecoveryError(
-            'BAD_INPUT',
-            `${o.json === true ? 'With --json nobody is asked' : 'There is no terminal to ask on'} and --yes was not given: the practice would stop at its first question (such as "stop the service?").`,
-            {
-              hint: 'Add --yes to go ahead without questions, or run the command in a terminal to answer each question as on a real machine. Nothing was set up.',
-            },
+          refuseNobodyToAsk(
+            o,
+            'the practice would stop at its first question (such as "stop the service?").',
+            'Add --yes to go ahead without questions, or run the command in a terminal to answer each question as on a real machine. Nothing was set up.',
           );
         }
         // Edge Data Store's stand-in has two appliances (old and replacement); other products' stand-ins are theirs.
@@ -843,12 +839,11 @@ export function buildProgram(): Command {
       const dirOpt = await rememberedStateDir(o);
       // Nobody to type the secrets: every open entry would stay open (it also restarted the product for nothing).
       if (credentials === undefined && nobodyToAsk(o) && (await finishedRestore(dirOpt)) !== null)
-        throw new RecoveryError(
-          'BAD_INPUT',
-          `${o.json === true ? 'With --json nobody is asked' : 'There is no terminal to ask on'} and --credentials-file was not given: nobody can type the secrets, so the open credentials would stay open.`,
-          {
-            hint: 'Give the secrets in a file with --credentials-file <file> (JSON: {"<resource>/<entry id>" or "<entry name>": {"Password": "…"}}), or run the command in a terminal to type them (hidden). Nothing was changed.',
-          },
+        refuseNobodyToAsk(
+          o,
+          'nobody can type the secrets, so the open credentials would stay open.',
+          'Give the secrets in a file with --credentials-file <file> (JSON: {"<resource>/<entry id>" or "<entry name>": {"Password": "…"}}), or run the command in a terminal to type them (hidden). Nothing was changed.',
+          '--credentials-file',
         );
       const r = await enterOpenCredentials(dirOpt, io({ ...o, ...(credentials ? { credentials } : {}) }));
       if (!o.json)

@@ -182,12 +182,7 @@ export async function openWorkDir(
       const held = fstatSync(fd, { bigint: true });
       const there = lstatSync(at, { bigint: true, throwIfNoEntry: false });
       const p = idAt(parent.self);
-      if (
-        there === undefined ||
-        there.dev !== held.dev ||
-        there.ino !== held.ino ||
-        !sameId(idAt(`${procFdPath(fd)}/..`), p)
-      ) {
+      if (there === undefined || there.dev !== held.dev || there.ino !== held.ino || !sameId(parentIdOf(fd), p)) {
         throw notOwnWorkDir(d, 'it was moved or replaced while it was opened');
       }
     } catch (e) {
@@ -200,6 +195,19 @@ export async function openWorkDir(
   }
 }
 
+/** What the targets' folder's path `p` names now that the folder was moved away from it, in words for a refusal. */
+function whatIsThereNow(p: string): string {
+  const st = lstatSync(p, { throwIfNoEntry: false });
+  if (st === undefined) return 'nothing is there now';
+  if (st.isSymbolicLink()) return `a link to ${readlinkSync(p)} is there now (uid ${st.uid})`;
+  return `another folder is there now (uid ${st.uid})`;
+}
+
+/** What to do once the targets' folder `p` was moved to `now` by an account owning the folder above, then `what`. */
+function movedBackHint(p: string, now: string, what: string): string {
+  return `An account that may write in ${path.dirname(p)} moved it: find out which, then remove what is at ${p} now, move ${now} back to ${p}, and ${what}.`;
+}
+
 /**
  * The refusal when the path of `i`'s work folder no longer leads to the one just made through the targets' folder held
  * open (held as `fd`): an account that owns a folder above moved the targets' folder aside and put a link or a folder
@@ -209,13 +217,7 @@ export async function openWorkDir(
 function workDirMoved(c: RestoreCtx, fd: number, i: ItemPlan): RecoveryError {
   const p = path.dirname(i.target);
   const now = path.dirname(readlinkSync(procFdPath(fd)));
-  const st = lstatSync(p, { throwIfNoEntry: false });
-  const seen =
-    st === undefined
-      ? 'nothing is there now'
-      : st.isSymbolicLink()
-        ? `a link to ${readlinkSync(p)} is there now (uid ${st.uid})`
-        : `another folder is there now (uid ${st.uid})`;
+  const seen = whatIsThereNow(p);
   try {
     rmdirSync(`${procFdPath(fd)}/../${path.basename(workDirOf(i))}`);
   } catch {
@@ -225,7 +227,7 @@ function workDirMoved(c: RestoreCtx, fd: number, i: ItemPlan): RecoveryError {
     'UNSAFE_PATH',
     `${p} is no longer the folder the restore prepared its work folder in: it was moved to ${now} while the restore ran, and ${seen}. Nothing of ${c.profile.productName} was changed: nothing was unpacked, and the service was not stopped.`,
     {
-      hint: `An account that may write in ${path.dirname(p)} moved it: find out which, then remove what is at ${p} now, move ${now} back to ${p}, and start the restore again.`,
+      hint: movedBackHint(p, now, 'start the restore again'),
       details: { path: p, movedTo: now },
     },
   );
@@ -599,19 +601,13 @@ export function parentStillThere(
 ): void {
   const fd = workDirFd(held, workDirOf(i));
   if (process.platform !== 'linux' || fd === undefined) return;
-  const real = idAt(`${procFdPath(fd)}/..`);
+  const real = parentIdOf(fd);
   const p = path.dirname(i.target);
   const there = statSync(p, { bigint: true, throwIfNoEntry: false });
   if (there !== undefined && String(there.dev) === real.dev && String(there.ino) === real.ino) return;
   // Where the folder held is now (the kernel's name for it), and what the path names instead.
   const now = path.dirname(readlinkSync(procFdPath(fd)));
-  const st = lstatSync(p, { throwIfNoEntry: false });
-  const seen =
-    st === undefined
-      ? 'nothing is there now'
-      : st.isSymbolicLink()
-        ? `a link to ${readlinkSync(p)} is there now (uid ${st.uid})`
-        : `another folder is there now (uid ${st.uid})`;
+  const seen = whatIsThereNow(p);
   const done = renamesMade(j);
   const changed =
     done.length === 0
@@ -627,8 +623,7 @@ export function parentStillThere(
           cli: 'run the rollback again (edge-recovery rollback) to finish putting the folders back',
           ui: 'run the rollback again from the start screen',
         };
-  const hint = (what: string): string =>
-    `An account that may write in ${path.dirname(p)} moved it: find out which, then remove what is at ${p} now, move ${now} back to ${p}, and ${what}.`;
+  const hint = (what: string): string => movedBackHint(p, now, what);
   throw new RecoveryError(
     'UNSAFE_PATH',
     `${p} is no longer the folder the ${job} renames the folders in: it was moved to ${now} while the ${job} ran, and ${seen}. ${changed} ${productName} stays stopped.`,
