@@ -335,17 +335,25 @@ export function registerScheduleCommands(program: Command): void {
   common(schedule.command('remove'))
     .description('Remove the schedule (the backups already made stay).')
     .action(async (o: ScheduleOpts) => {
-      const profile = await loadProfile(o.profile);
-      const { removeSchedule } = await import('../engine/schedule/install.js');
-      const removed = await removeSchedule(
-        profile.id,
-        await schedulerFor(o),
-        o.installRoot ? { root: path.resolve(o.installRoot) } : {},
+      const { installedProfileIdFor, removeSchedule } = await import('../engine/schedule/install.js');
+      const kind = await schedulerFor(o);
+      const deps = o.installRoot ? { root: path.resolve(o.installRoot) } : {};
+      // A schedule outlives its profile file: once that is gone (or for a custom profile's id, which only the
+      // schedule knows), the schedule that names it is still removed.
+      const profileId = await loadProfile(o.profile).then(
+        (p) => p.id,
+        async (e: unknown) => {
+          const id = await installedProfileIdFor(o.profile, kind, deps);
+          if (id === null) throw e;
+          if (!o.json) process.stderr.write(`Note: ${(e as Error).message}; removing the schedule that names it.\n`);
+          return id;
+        },
       );
+      const removed = await removeSchedule(profileId, kind, deps);
       if (o.json) process.stdout.write(JSON.stringify({ removed }, null, 2) + '\n');
       else
         process.stdout.write(
-          removed.length === 0 ? `No schedule for ${profile.id} was installed.\n` : `Removed: ${removed.join(', ')}\n`,
+          removed.length === 0 ? `No schedule for ${profileId} was installed.\n` : `Removed: ${removed.join(', ')}\n`,
         );
     });
 

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBackup } from '../../src-main/engine/backup/run-backup.js';
 import { loadProfile } from '../../src-main/engine/profiles/load.js';
 import { runCli } from '../helpers/cli.js';
+import { rootOnlyProfiles } from '../helpers/root-only-profile.js';
 
 /**
  * One rule for a new backup's passphrase (at least 8 characters): the CLI's prompt had it, but the wizard (through
@@ -62,4 +63,46 @@ describe('a new backup’s passphrase', () => {
     expect(existsSync(state)).toBe(false);
     expect(existsSync(stick)).toBe(false);
   });
+
+  /**
+   * A schedule's passphrase file is read at the install (to refuse one others can read "now rather than at 02:30"),
+   * but its length was judged only by each run's backup: `schedule install` with a 3-character file wrote the cron
+   * file (exit 0), and every night's run was refused (BAD_INPUT), no backup made.
+   */
+  it.skipIf(process.getuid?.() !== 0)(
+    'schedule install with a short passphrase file is refused (exit 2) and installs nothing',
+    async () => {
+      const keys = await rootOnlyProfiles('passphrase-rule');
+      try {
+        const file = await keys.put('pass', 'abc\n');
+        await fsp.chmod(file, 0o600);
+        const installRoot = path.join(work, 'install-root');
+        const r = await runCli([
+          'schedule',
+          'install',
+          '--profile',
+          'eds-linux',
+          '--to',
+          path.join(work, 'stick-schedule'),
+          '--every',
+          'daily',
+          '--encrypt',
+          '--passphrase-file',
+          file,
+          '--scheduler',
+          'cron',
+          '--install-root',
+          installRoot,
+          '--command',
+          '/usr/bin/true',
+        ]);
+        expect(r.code, r.stderr).toBe(2);
+        expect(r.stderr).toContain(`Error: The passphrase in ${file} is too short to protect the backup.`);
+        expect(r.stderr).toContain('What to do: Use a passphrase of at least 8 characters');
+        expect(existsSync(installRoot)).toBe(false);
+      } finally {
+        await keys.remove();
+      }
+    },
+  );
 });

@@ -28,7 +28,7 @@ describe.skipIf(blocked !== undefined)(
      * /etc/edge-recovery/profiles as the refusal of an untrusted one says) the command as written failed, exit 2,
      * "There is no built-in profile". They name what the schedule runs with now, and it removes the schedule.
      */
-    it('the remove command written in the cron file and the unit works as written for a profile file', async () => {
+    it('the remove command written in the cron file and the unit works as written for a profile file, even once the file is gone', async () => {
       const profile = await trusted.put('custom.json', plantedProfile({ id: 'custom-product', productName: 'Mine' }));
       for (const scheduler of ['cron', 'systemd']) {
         const ir = path.join(dir, `install-root-remove-${scheduler}`);
@@ -54,6 +54,58 @@ describe.skipIf(blocked !== undefined)(
         expect(r.stdout).toContain('Removed: ');
         expect(existsSync(file)).toBe(false);
       }
+      // The profile file deleted after the install: the same command still removes the schedule naming it, and so
+      // does the custom profile's id (the name of the schedule's files); neither touches another schedule.
+      const gone = await trusted.put('gone.json', plantedProfile({ id: 'gone-product', productName: 'Gone' }));
+      const other = await trusted.put('other.json', plantedProfile({ id: 'other-product', productName: 'Other' }));
+      for (const scheduler of ['cron', 'systemd']) {
+        for (const by of ['file', 'id']) {
+          const ir = path.join(dir, `install-root-gone-${scheduler}-${by}`);
+          for (const p of [gone, other]) {
+            const install = await runCli(
+              ['schedule', 'install', '--profile', p, '--to', path.join(dir, 'to'), '--every', 'daily'].concat([
+                '--command',
+                '/usr/bin/true',
+                '--scheduler',
+                scheduler,
+                '--install-root',
+                ir,
+              ]),
+            );
+            expect(install.code, install.stderr).toBe(0);
+          }
+          const text = await fsp.readFile(gone, 'utf8');
+          await fsp.rm(gone);
+          const files = (id: string): string[] =>
+            scheduler === 'cron'
+              ? [path.join(ir, `etc/cron.d/edge-recovery-backup-${id}`)]
+              : ['service', 'timer'].map((x) => path.join(ir, `etc/systemd/system/edge-recovery-backup-${id}.${x}`));
+          const r = await runCli(
+            ['schedule', 'remove', '--profile', by === 'file' ? gone : 'gone-product'].concat([
+              '--scheduler',
+              scheduler,
+              '--install-root',
+              ir,
+            ]),
+          );
+          expect(r.code, `${scheduler} by ${by}: ${r.stderr}`).toBe(0);
+          expect(r.stdout).toContain('Removed: ');
+          for (const f of files('gone-product')) expect(existsSync(f), f).toBe(false);
+          for (const f of files('other-product')) expect(existsSync(f), f).toBe(true);
+          await fsp.writeFile(gone, text);
+        }
+      }
+      // Nothing installed names it: the profile's own error, exit 2, as before.
+      const none = await runCli(
+        ['schedule', 'remove', '--profile', path.join(dir, 'never.json')].concat([
+          '--scheduler',
+          'cron',
+          '--install-root',
+          path.join(dir, 'install-root-none'),
+        ]),
+      );
+      expect(none.code, none.stderr).toBe(2);
+      expect(none.stderr).toContain('Cannot read the profile file');
       // A built-in profile is still named by its id.
       const ir = path.join(dir, 'install-root-remove-builtin');
       const b = await runCli(

@@ -114,7 +114,7 @@ describe.skipIf(process.getuid?.() !== 0)('the unattended passphrase file', () =
     await expect(readPassphraseFile(f)).rejects.toThrow(/not owned by root/);
     await fsp.chown(f, 0, 0);
     await fsp.writeFile(path.join(dir, 'short'), 'abc', { mode: 0o600 });
-    await expect(readPassphraseFile(path.join(dir, 'short'))).rejects.toThrow(/shorter than 8/);
+    await expect(readPassphraseFile(path.join(dir, 'short'))).rejects.toThrow(/is too short to protect the backup/);
   });
 });
 

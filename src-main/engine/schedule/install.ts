@@ -4,9 +4,9 @@ import { RecoveryError } from '../errors.js';
 import { execFileResult, firstLine } from '../service/exec.js';
 import type { ExecFn } from '../service/types.js';
 import { writeFileAtomic } from '../util/atomic-fs.js';
-import { cronFile } from './cron-entry.js';
+import { cronFile, shellQuote } from './cron-entry.js';
 import { scheduleName, type ScheduleSpec } from './spec.js';
-import { systemdUnits } from './systemd-units.js';
+import { systemdQuote, systemdUnits } from './systemd-units.js';
 import { taskPath, utf16le, windowsTaskXml } from './windows-task.js';
 
 export type SchedulerKind = 'systemd' | 'cron' | 'windows';
@@ -213,6 +213,33 @@ export async function findInstalled(
     when: `${by} from ${start}${rep ? ` every ${rep}` : ''}`,
     command: /<Arguments>([^<]*)<\/Arguments>/.exec(r.stdout)?.[1] ?? '?',
   };
+}
+
+/**
+ * The profile id of the schedule installed for `ref` when the profile itself cannot be loaded any more (its file
+ * was deleted or moved after the install, a custom profile's id): the schedule whose file names that id, or whose
+ * command runs `--profile` with that file. Null when none does (Windows: not looked for).
+ */
+export async function installedProfileIdFor(
+  ref: string,
+  kind: SchedulerKind,
+  deps: SchedulerDeps = {},
+): Promise<string | null> {
+  if (kind === 'windows') return null;
+  const root = deps.root ?? '/';
+  const dir = under(root, kind === 'systemd' ? '/etc/systemd/system' : '/etc/cron.d');
+  const pattern =
+    kind === 'systemd' ? /^edge-recovery-backup-([a-z0-9-]+)\.service$/ : /^edge-recovery-backup-([a-z0-9-]+)$/;
+  const quote = kind === 'systemd' ? systemdQuote : shellQuote;
+  const names = await fsp.readdir(dir).catch(() => [] as string[]);
+  for (const n of names.sort()) {
+    const id = pattern.exec(n)?.[1];
+    if (id === undefined) continue;
+    if (id === ref) return id;
+    const text = await fsp.readFile(path.join(dir, n), 'utf8').catch(() => '');
+    if (text.includes(` --profile ${quote(path.resolve(ref))} `)) return id;
+  }
+  return null;
 }
 
 /** Removes the schedule (timer disabled first); says what it removed. Nothing installed is not an error. */

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { newPassphraseProblem } from '../../shared/passphrase.js';
 import { RecoveryError } from '../errors.js';
 import { SafeDir } from '../util/atomic-fs.js';
 import { fileKind, readGivenFile } from '../util/given-path.js';
@@ -89,8 +90,12 @@ async function readHeld(
   });
   const text = buf.toString('utf8').replace(/\r?\n$/, '');
   if (text.length === 0) throw new RecoveryError('BAD_INPUT', `The passphrase file ${file} is empty.`);
-  if (text.length < 8) {
-    throw new RecoveryError('BAD_INPUT', `The passphrase in ${file} is shorter than 8 characters.`);
+  // The rule of every new backup's passphrase (the CLI's --passphrase-file says it in the same words).
+  const weak = newPassphraseProblem(text);
+  if (weak !== null) {
+    throw new RecoveryError('BAD_INPUT', `The passphrase in ${file} is too short to protect the backup.`, {
+      hint: `${weak} Nothing was installed or backed up.`,
+    });
   }
   return text;
 }
