@@ -77,7 +77,7 @@ const LINUX_SYSTEM_TREES = ['/proc', '/sys', '/dev', '/boot'];
  * Where what is written runs as root, or decides who logs in as whom: a restore puts a backup's files there (as
  * root, with the profile's owners), so a profile naming one, or a folder in one, turns a stick into root's code.
  * No product keeps its data there. Refused for every profile, the folder itself and anything in it (a profile
- * that is untrusted input is otherwise only warned about for its folders: README "Profile rules").
+ * that is untrusted input is otherwise only warned about for its folders: README "Profile format").
  */
 const LINUX_RUNS_AS_ROOT_TREES = [
   '/bin',
@@ -245,7 +245,7 @@ const WINDOWS_VARS_ROOTS = new Set(
   ].map((s) => s.toLowerCase()),
 );
 const WINDOWS_SYSTEM_TREES = ['%systemroot%', '%windir%', 'c:/windows', '%systemdrive%/windows'];
-/** Windows' start-up folders: what is put there runs at the next logon (README "Profile rules"). */
+/** Windows' start-up folders: what is put there runs at the next logon (README "Profile format"). */
 const WINDOWS_STARTUP_TREES = [
   '%programdata%/microsoft/windows/start menu/programs/startup',
   '%appdata%/microsoft/windows/start menu/programs/startup',
