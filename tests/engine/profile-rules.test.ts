@@ -142,6 +142,12 @@ describe('profile rules: a profile is code and is checked like it', () => {
       '/etc/alternatives', // /usr/bin/awk -> /etc/alternatives/awk: a regular file there is the awk root runs
       '/usr/lib/jvm/java-17-openjdk-amd64',
       '/snap/bin',
+      '/etc/sv/product', // runsv runs ./run there as root
+      '/etc/service/product',
+      '/etc/supervisor/conf.d',
+      '/etc/nginx/modules-enabled',
+      '/etc/apache2/mods-enabled',
+      '/etc/docker',
       '/home/alice/.ssh', // authorized_keys: a login as alice; her private keys onto the stick
       '/var/lib/postgresql/.ssh',
       '/srv/app/.gnupg',
@@ -264,6 +270,15 @@ describe('profile rules: a profile is code and is checked like it', () => {
     const r = linux();
     r.service = { manager: 'runit', name: '/etc' };
     expect(refusal(r)).toMatch(/service\.name: must be a runit service name or its absolute folder/);
+    // runit's own folders name a service (not a folder to restore into): /etc/sv/<name> passes as the service.
+    for (const name of ['/etc/sv/product', '/etc/service/product', '/var/service/product']) {
+      const ok = linux();
+      ok.service = { manager: 'runit', name };
+      expect(parseProfile(ok, 'ok.json').service.name).toBe(name);
+    }
+    const deep = linux();
+    deep.service = { manager: 'runit', name: '/etc/sv/product/log' };
+    expect(refusal(deep)).toMatch(/service\.name: must be a runit service name or its absolute folder/);
   });
 
   it("refuses the system's own units and other unit types as the service, and a product step's service by the same rules", () => {

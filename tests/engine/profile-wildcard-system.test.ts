@@ -1,4 +1,4 @@
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,6 +53,20 @@ describe("a profile's `*` never stands for a system folder", () => {
     expect(() => resolveItems(profile, { fromBackup: ['Etc.dispatcher.d'] })).toThrow(
       /would stand for \/etc\/NetworkManager\/dispatcher\.d here: .* where what a restore writes would run with the system's rights/,
     );
+    // Its hint sends the technician to a part of the README that exists (it named "Profile rules", a heading the
+    // README does not have), and says where the name came from.
+    const hint = (() => {
+      try {
+        resolveItems(profile, { fromBackup: ['Etc.dispatcher.d'] });
+      } catch (e) {
+        return (e as { hint?: string }).hint ?? '';
+      }
+      return '';
+    })();
+    expect(hint).toContain('The name dispatcher.d for its "*" comes from the backup\'s list of folders');
+    const section = /see "([^"]+)" in the README/.exec(hint)?.[1];
+    expect(section, hint).toBeDefined();
+    expect(readFileSync(new URL('../../README.md', import.meta.url), 'utf8').split('\n')).toContain(`## ${section}`);
     expect(resolveItems(profile, { fromBackup: ['Etc.system-connections'] }).map((i) => i.path)).toEqual([
       '/etc/NetworkManager/system-connections',
     ]);

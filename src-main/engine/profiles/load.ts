@@ -240,7 +240,7 @@ export function resolveItems(profile: Profile, opts: ResolveOptions = {}): Resol
             'UNSAFE_PATH',
             `The profile ${profile.id}'s folder ${i.id} (${i.path}) would stand for ${x.declared} here: ${bad}.`,
             {
-              hint: 'Name the product\'s own folders in the profile (see "Profile rules" in the README). Nothing was changed.',
+              hint: `The name ${x.name} for its "*" comes from the backup's list of folders (or this machine's): check that the backup is this product's, and name only the product's own folders around the "*" in the profile (see "Profile format" in the README). Nothing was changed.`,
               details: { id: `${i.id}.${x.name}`, path: x.declared },
             },
           );

@@ -77,7 +77,7 @@ const LINUX_SYSTEM_TREES = ['/proc', '/sys', '/dev', '/boot'];
  * Where what is written runs as root, or decides who logs in as whom: a restore puts a backup's files there (as
  * root, with the profile's owners), so a profile naming one, or a folder in one, turns a stick into root's code.
  * No product keeps its data there. Refused for every profile, the folder itself and anything in it (a profile
- * that is untrusted input is otherwise only warned about for its folders: README "Profile rules").
+ * that is untrusted input is otherwise only warned about for its folders: README "Profile format").
  */
 const LINUX_RUNS_AS_ROOT_TREES = [
   '/bin',
@@ -157,6 +157,21 @@ const LINUX_RUNS_AS_ROOT_TREES = [
   '/etc/alternatives',
   '/usr/lib/jvm',
   '/snap',
+  // What a supervisor running as root starts or loads: runit's service folders (runsv runs ./run as root),
+  // supervisord's and monit's programs, a web server's modules (nginx's load_module, Apache's LoadModule, loaded by
+  // their root master), Docker's and containerd's daemon settings (runtimes, plugins).
+  '/etc/sv',
+  '/etc/service',
+  '/etc/runit',
+  '/var/service',
+  '/service',
+  '/etc/supervisor',
+  '/etc/monit',
+  '/etc/nginx',
+  '/etc/apache2',
+  '/etc/httpd',
+  '/etc/docker',
+  '/etc/containerd',
   // Merged /usr (Debian 12, Ubuntu, Fedora): /lib32 is /usr/lib32, … (so refused under either name).
   '/usr/lib32',
   '/usr/lib64',
@@ -230,7 +245,7 @@ const WINDOWS_VARS_ROOTS = new Set(
   ].map((s) => s.toLowerCase()),
 );
 const WINDOWS_SYSTEM_TREES = ['%systemroot%', '%windir%', 'c:/windows', '%systemdrive%/windows'];
-/** Windows' start-up folders: what is put there runs at the next logon (README "Profile rules"). */
+/** Windows' start-up folders: what is put there runs at the next logon (README "Profile format"). */
 const WINDOWS_STARTUP_TREES = [
   '%programdata%/microsoft/windows/start menu/programs/startup',
   '%appdata%/microsoft/windows/start menu/programs/startup',
@@ -375,6 +390,9 @@ const SYSTEMD_SYSTEM_UNIT =
 
 type ServiceSpec = Profile['service'];
 
+/** Where runit keeps service folders, one level down: a runit service may be named by its folder there. */
+const RUNIT_HOMES = ['/etc/sv', '/etc/service', '/var/service', '/service', '/etc/runit/runsvdir/default'];
+
 /** Every rule broken by a service the profile names (its own, or a product step's), `at` the field's path. */
 function serviceIssues(
   s: ServiceSpec,
@@ -399,7 +417,10 @@ function serviceIssues(
     add([...at, 'name'], `"${s.name}" is not a plain service name (letters, digits, spaces, "_.@()-")`);
   }
   if (s.manager === 'runit' && !PLAIN_NAME.test(s.name)) {
-    const bad = absolutePathProblem(s.name, 'linux') ?? systemFolderProblem(s.name, 'linux');
+    // A service's own folder where runit keeps them (/etc/sv/<name>: not a folder to restore into, but the one to
+    // name here; serviceFolderProblem judges it before sv runs).
+    const home = RUNIT_HOMES.some((h) => s.name.startsWith(`${h}/`) && !s.name.slice(h.length + 1).includes('/'));
+    const bad = absolutePathProblem(s.name, 'linux') ?? (home ? null : systemFolderProblem(s.name, 'linux'));
     if (bad) add([...at, 'name'], `must be a runit service name or its absolute folder: ${bad}`);
   }
   if (s.manager === 'process') {
