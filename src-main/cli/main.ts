@@ -837,13 +837,13 @@ export function buildProgram(): Command {
       const { enterOpenCredentials } = await import('../engine/restore/after-restore.js');
       const credentials = o.credentialsFile ? await readCredentialsFile(o.credentialsFile) : undefined;
       const dirOpt = await rememberedStateDir(o);
-      // Nobody to type the secrets: every open entry would stay open, and the product would be restarted for nothing.
+      // Nobody to type the secrets: every open entry would stay open (it also restarted the product for nothing).
       // A profile that lists no credentials (or has no API to send them through) asks nothing: not refused.
       const finished = credentials === undefined && nobodyToAsk(o) ? await finishedRestore(dirOpt) : null;
       if (finished !== null && finished.profile.credentials.length > 0 && finished.profile.api !== undefined)
         refuseNobodyToAsk(
           o,
-          'nobody can type the secrets, so the open credentials would stay open (and the product would be restarted for nothing).',
+          'nobody can type the secrets, so the open credentials would stay open.',
           'Give the secrets in a file with --credentials-file <file> (JSON: {"<resource>/<entry id>" or "<entry name>": {"Password": "…"}}), or run the command in a terminal to type them (hidden). Nothing was changed.',
           '--credentials-file',
         );

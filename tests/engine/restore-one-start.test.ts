@@ -51,4 +51,23 @@ describe.skipIf(!isRoot)('a restore of a product without credentials to re-enter
     expect(() => process.kill(pid, 0)).not.toThrow();
     expect(steps.filter((s) => s.id === 'start-service' && s.state === 'done')).toHaveLength(1);
   }, 120_000);
+
+  it('a product with credentials none of which were entered (skipped) is not restarted either', async () => {
+    // The practice appliance has two credentials; without a terminal nobody enters them. It was stopped and started
+    // again "so it reads the new credentials", with none entered.
+    const dir = path.join(base, 'practice');
+    await fsp.mkdir(dir);
+    const r = await runCli(['practice', '--yes', '--json', '--dir', dir], { env: { EDGE_RECOVERY_PDF: 'off' } });
+    expect(r.code, r.stderr.slice(-2000)).toBe(0);
+    const steps = jsonEvents(r.stdout)
+      .filter((e) => e.type === 'step')
+      .map((e) => e.step as { id: string; state: string; summary?: string });
+    // The backup's runbook has no restart step: these are the restore's.
+    const restart = steps.filter((s) => s.id === 'restart');
+    expect(restart.map((s) => s.state)).toEqual(['skipped']);
+    expect(restart[0]!.summary).toBe(
+      'No credential was entered, so AVEVA Edge Data Store (practice appliance) is not restarted: it already runs on the restored folders (started and found healthy by the restore). Entering the open ones later restarts it.',
+    );
+    expect(steps.some((s) => s.id === 'credentials' && /Not entered/.test(s.summary ?? ''))).toBe(true);
+  }, 120_000);
 });

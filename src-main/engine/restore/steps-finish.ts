@@ -118,7 +118,11 @@ export const restartStep: Step<RestoreCtx> = {
   // restored folders and checked its health (a product such as StackState may take minutes to stop and start).
   skip: (c) =>
     c.profile.credentials.length > 0
-      ? null
+      ? // Skipped ("I will enter them later") or none asked: nothing new to read, the start above was checked. It
+        // restarted anyway, for nothing (a product such as StackState down for minutes more).
+        c.store.j.credentials.updated.length > 0
+        ? null
+        : `No credential was entered, so ${c.profile.productName} is not restarted: it already runs on the restored folders (started and found healthy by the restore).${c.store.j.credentials.pending.length > 0 ? ' Entering the open ones later restarts it.' : ''}`
       : !c.profile.stopService.includes('restore')
         ? `${c.profile.productName} restored itself while running and no credential was re-entered: no restart is needed.`
         : `No credential is re-entered for ${c.profile.productName}: it was started on the restored folders and found healthy above, so it is not restarted.`,
