@@ -838,7 +838,9 @@ export function buildProgram(): Command {
       const credentials = o.credentialsFile ? await readCredentialsFile(o.credentialsFile) : undefined;
       const dirOpt = await rememberedStateDir(o);
       // Nobody to type the secrets: every open entry would stay open (it also restarted the product for nothing).
-      if (credentials === undefined && nobodyToAsk(o) && (await finishedRestore(dirOpt)) !== null)
+      // A profile that lists no credentials (or has no API to send them through) asks nothing: not refused.
+      const finished = credentials === undefined && nobodyToAsk(o) ? await finishedRestore(dirOpt) : null;
+      if (finished !== null && finished.profile.credentials.length > 0 && finished.profile.api !== undefined)
         refuseNobodyToAsk(
           o,
           'nobody can type the secrets, so the open credentials would stay open.',
@@ -848,9 +850,11 @@ export function buildProgram(): Command {
       const r = await enterOpenCredentials(dirOpt, io({ ...o, ...(credentials ? { credentials } : {}) }));
       if (!o.json)
         process.stdout.write(
-          r.pending.length === 0
-            ? '\nAll credentials are entered; the product was restarted.\n'
-            : `\nStill open: ${r.pending.join(', ')}\n`,
+          r.noneListed
+            ? `\nThere are no credentials to enter: the profile of ${r.productName} lists none. Nothing was restarted.\n`
+            : r.pending.length === 0
+              ? '\nAll credentials are entered; the product was restarted.\n'
+              : `\nStill open: ${r.pending.join(', ')}\n`,
         );
       if (r.pending.length > 0) process.exitCode = EXIT_CODES.FAILED;
     });

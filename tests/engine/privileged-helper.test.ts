@@ -204,7 +204,7 @@ describe('the privileged helper takes no folder from the page beyond the profile
     await refusedWith(
       'backup.start',
       { profileRef: 'eds-linux', to: out, folders: { Configuration: '/root' }, ticket },
-      /does not back up "\/root" as Configuration: the folder "\/root" is a system folder/,
+      /does not back up "\/root" as Configuration: the folder "\/root" is a folder where what a restore writes would run with the system's rights/,
     );
     // A backup's folder from the page must be the product account's own (eds-linux: edgedatastore, which this
     // machine does not have): a folder of root's outside the system folders is refused too, through this channel.

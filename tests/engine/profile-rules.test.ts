@@ -45,12 +45,25 @@ describe('profile rules: a profile is code and is checked like it', () => {
   });
 
   it('refuses the system folders themselves and anything in /proc, /sys, /dev, /boot', () => {
-    for (const p of ['/', '/etc', '/usr', '/bin', '/var', '/var/lib', '/home', '/root', '/usr/share', '/tmp']) {
+    for (const p of ['/', '/etc', '/usr', '/var', '/var/lib', '/home', '/usr/share', '/tmp']) {
       const raw = linux();
       raw.items[1].path = p;
       expect(refusal(raw)).toContain(
         `items.1.path: "${p}" is a system folder; name the product's own folder inside it`,
       );
+    }
+    // Folders where nothing may be named, inside either: never told to "name the product's own folder inside it"
+    // (which the rules then refused: /snap/product, /etc/default/product, /root/data).
+    for (const p of ['/bin', '/root', '/snap', '/etc/default', '/usr/lib64', '/etc/systemd']) {
+      const raw = linux();
+      raw.items[1].path = p;
+      const said = refusal(raw);
+      expect(said).toContain(
+        `items.1.path: "${p}" is a folder where what a restore writes would run with the system's rights`,
+      );
+      expect(said).not.toContain('inside it');
+      raw.items[1].path = `${p}/product`;
+      expect(refusal(raw)).toContain(`"${p}/product" is in ${p} where what a restore writes would run`);
     }
     const raw = linux();
     raw.items[1].path = '/proc/1/root';

@@ -57,6 +57,30 @@ describe('schedule install with a line break in what it writes', () => {
     });
   }
 
+  /**
+   * EDGE_RECOVERY_OWN_FILESYSTEMS goes into the cron line and the unit as the install finds it (e5135fe): a line
+   * break in it is refused like one in an option, and the hint says to fix the variable (it said "rename the stick").
+   */
+  for (const scheduler of ['cron', 'systemd'] as const) {
+    it(`refuses EDGE_RECOVERY_OWN_FILESYSTEMS holding a line break (${scheduler}), exit 2, saying to fix it`, async () => {
+      const injected = scheduler === 'cron' ? INJECTED_CRON : INJECTED_UNIT;
+      const r = await runCli(
+        ['schedule', 'install', '--profile', 'eds-linux', '--to', path.join(work, 'to-env')].concat([
+          '--every',
+          'daily',
+          '--scheduler',
+          scheduler,
+          '--dry-run',
+        ]),
+        { env: { EDGE_RECOVERY_OWN_FILESYSTEMS: `/data\n${injected}` } },
+      );
+      expectNoInjectedLine(r.stdout);
+      expect(r.code, r.stdout + r.stderr).toBe(2);
+      expect(r.stderr).toContain('EDGE_RECOVERY_OWN_FILESYSTEMS ("/data\\n');
+      expect(r.stderr).toContain('What to do: Set EDGE_RECOVERY_OWN_FILESYSTEMS to folders on this machine');
+    });
+  }
+
   // The profile must be one a schedule trusts (root's, in root-only folders), or it is refused for that (exit 4)
   // before its product name is looked at.
   it.skipIf(process.getuid?.() !== 0)(

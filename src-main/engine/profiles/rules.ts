@@ -305,13 +305,15 @@ function comparable(p: string, platform: Platform): string {
 export function systemFolderProblem(p: string, platform: Platform): string | null {
   const c = comparable(p, platform);
   if (platform === 'linux') {
-    if (LINUX_SYSTEM_DIRS.has(c)) return `"${p}" is a system folder; name the product's own folder inside it`;
-    const tree = LINUX_SYSTEM_TREES.find((t) => c.startsWith(t + '/'));
-    if (tree) return `"${p}" lies in ${tree}, which belongs to the system`;
+    // First: a folder where nothing may be named, itself or inside (/root, /etc/default, /snap), is not a system
+    // folder to "name the product's own folder inside".
     const runs =
       LINUX_RUNS_AS_ROOT_TREES.find((t) => c === t || c.startsWith(t + '/')) ??
       LINUX_RUNS_AS_ROOT_PATTERNS.map((re) => re.exec(c)?.[0].replace(/\/$/, '')).find((t) => t !== undefined);
     if (runs) return runsAsRootProblem(p, runs);
+    if (LINUX_SYSTEM_DIRS.has(c)) return `"${p}" is a system folder; name the product's own folder inside it`;
+    const tree = LINUX_SYSTEM_TREES.find((t) => c.startsWith(t + '/'));
+    if (tree) return `"${p}" lies in ${tree}, which belongs to the system`;
     return null;
   }
   const startup =

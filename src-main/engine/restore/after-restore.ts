@@ -58,11 +58,21 @@ const rewriteStep: Step<RestoreCtx> = {
   },
 };
 
+/**
+ * What `credentials` left open; `noneListed` when the profile lists no credentials (nothing asked, no restart:
+ * the restart step is skipped then).
+ */
+export interface CredentialsOutcome {
+  pending: string[];
+  noneListed: boolean;
+  productName: string;
+}
+
 /** Credentials skipped during a finished restore: asked again, sent through the product's API, then a restart. */
 export async function enterOpenCredentials(
   opts: { stateDir?: string; tuning?: RestoreTuning },
   io: RunbookIO,
-): Promise<{ pending: string[] }> {
+): Promise<CredentialsOutcome> {
   const stateDir = defaultStateDir(opts.stateDir);
   // One job at a time: the kernel-held job lock, as every restore command takes it.
   await refuseMissingStateDir(stateDir);
@@ -80,7 +90,7 @@ async function enterCredentialsLocked(
   stateDir: string,
   opts: { tuning?: RestoreTuning },
   io: RunbookIO,
-): Promise<{ pending: string[] }> {
+): Promise<CredentialsOutcome> {
   const store = await finishedJournal(stateDir);
   const ctx = makeCtx(store, undefined, opts.tuning ?? {}, io.signal);
   try {
@@ -117,7 +127,11 @@ async function enterCredentialsLocked(
   }
   await store.save('credentials-entered');
   io.emit({ type: 'finished', ok: true, result: await resultOf(store) });
-  return { pending: store.j.credentials.pending };
+  return {
+    pending: store.j.credentials.pending,
+    noneListed: store.j.profile.credentials.length === 0,
+    productName: store.j.profile.productName,
+  };
 }
 
 /** Deletes the old folders a finished restore kept, after asking (or with --yes). */

@@ -4,6 +4,7 @@ import { RecoveryError } from '../errors.js';
 import { execFileResult, firstLine } from '../service/exec.js';
 import type { ExecFn } from '../service/types.js';
 import { writeFileAtomic } from '../util/atomic-fs.js';
+import { OWN_FILESYSTEMS_ENV } from '../util/own-filesystem.js';
 import { cronFile, shellQuote } from './cron-entry.js';
 import { scheduleName, type ScheduleSpec } from './spec.js';
 import { systemdQuote, systemdUnits } from './systemd-units.js';
@@ -69,7 +70,7 @@ function refuseControlCharacters(spec: ScheduleSpec): void {
     ['--device-id', spec.deviceId],
     ['--passphrase-file', spec.passphraseFile],
     ['--state-dir', spec.stateDir],
-    ['EDGE_RECOVERY_OWN_FILESYSTEMS', spec.ownFilesystems],
+    [OWN_FILESYSTEMS_ENV, spec.ownFilesystems],
     ...spec.command.map((c): [string, string] => ['the command', c]),
   ];
   for (const [what, v] of fields) {
@@ -78,7 +79,10 @@ function refuseControlCharacters(spec: ScheduleSpec): void {
         'BAD_INPUT',
         `${what} (${JSON.stringify(v)}) holds a line break or another control character: it cannot go into a scheduler's file, where it would start a line of its own. Nothing was installed.`,
         {
-          hint: 'Use a folder (or profile) whose name has no line breaks or control characters, e.g. rename the stick.',
+          hint:
+            what === OWN_FILESYSTEMS_ENV
+              ? `Set ${OWN_FILESYSTEMS_ENV} to folders on this machine's own data disks only, colon-separated, with no line breaks or control characters (e.g. /data), or leave it unset.`
+              : 'Use a folder (or profile) whose name has no line breaks or control characters, e.g. rename the stick.',
         },
       );
     }
