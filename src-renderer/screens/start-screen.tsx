@@ -87,9 +87,23 @@ export function StartScreen() {
     </div>
   );
 
+  // A host in practice reads the practice stick too: offered on the next screen once this page knows the sandbox
+  // (in `serve --practice` before Practice was pressed it said "No USB stick found", the practice backups unlisted).
+  const verify = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      if (info?.practice === true && !practice) setPractice(await api.invoke('practice.setup', {}));
+      go({ kind: 'verify-drive' });
+    } catch (e) {
+      setError(toUiError(e));
+    } finally {
+      setBusy(false);
+    }
+  };
   const verifyCard = (
     <div className="choice">
-      <button type="button" className="secondary big" onClick={() => go({ kind: 'verify-drive' })}>
+      <button type="button" className="secondary big" disabled={busy} onClick={() => void verify()}>
         Verify a backup
       </button>
       <p>

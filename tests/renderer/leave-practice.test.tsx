@@ -79,4 +79,21 @@ describe('Leave practice', () => {
     const practiceButton = screen.getByRole('button', { name: 'Practice' });
     expect(practiceButton.classList.contains('primary')).toBe(true);
   });
+
+  it('Verify a backup in a practice-only server offers the practice stick, before Practice was pressed', async () => {
+    // It said "No USB stick found. Plug one in": the practice backups, on the practice stick folder, were not listed.
+    const fake = fakeApi({ 'practice.setup': () => practice, 'drives.list': () => [] });
+    useWizard.setState({
+      info: { ...info, practice: true, practiceOnly: true, shell: 'browser' },
+      profiles: [],
+      profileRef: null,
+      practice: null,
+      step: { kind: 'start' },
+    });
+    render(<App api={fake.api} />);
+    await userEvent.click(await screen.findByRole('button', { name: 'Verify a backup' }));
+    expect(await screen.findByRole('radio', { name: /Practice stick/ })).toBeTruthy();
+    expect(screen.queryByText(/No USB stick found/)).toBeNull();
+    expect(fake.callsOf('practice.setup')).toHaveLength(1);
+  });
 });
