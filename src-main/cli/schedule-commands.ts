@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RecoveryError } from '../engine/errors.js';
@@ -56,8 +56,17 @@ function runIo(o: { json?: boolean }): RunbookIO {
 
 /** How a scheduler starts this same edge-recovery: node + script (+ the loader when run from sources). */
 function selfCommand(): string[] {
-  const script = process.argv[1] ? path.resolve(process.argv[1]) : '';
+  let script = process.argv[1] ? path.resolve(process.argv[1]) : '';
   if (!script) return [process.execPath];
+  // `npx edge-recovery` runs the bin through a link in npm's cache (~/.npm/_npx/<hash>/node_modules/.bin/…), which
+  // npm prunes or rebuilds as it likes (npm cache clean): the timer starts the file it leads to instead.
+  if (script.split(path.sep).includes('_npx')) {
+    try {
+      script = realpathSync(script);
+    } catch {
+      // as given
+    }
+  }
   // `--import tsx` (from sources) must resolve from any folder: the scheduler starts us in /.
   const resolved = (a: string): string => {
     if (path.isAbsolute(a) || a.startsWith('file:')) return a;

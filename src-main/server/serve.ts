@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { connectionOwner } from '../engine/appliance/listener-owner.js';
 import { RecoveryError, toRecoveryError } from '../engine/errors.js';
 import { contentSecurityPolicy, SECURITY_HEADERS } from '../host/csp.js';
 import { createHandlers } from '../host/handlers.js';
@@ -75,27 +76,14 @@ export function signInAccounts(env: NodeJS.ProcessEnv = process.env): Set<number
 export const MAX_CONNECTIONS = 64;
 
 /**
- * The account (uid) holding the other end of a loopback TCP connection, from the kernel's table (/proc/net/tcp:
- * the peer's socket has the connection's remote port as its local one); -1 where it cannot be told.
+ * The account (uid) holding the other end of a loopback TCP connection, from the kernel's table (connectionOwner: the
+ * peer's socket, by address and port on both sides); -1 where it cannot be told.
  */
 export function peerUid(sock: Socket): number {
-  const local = sock.localPort;
-  const remote = sock.remotePort;
-  if (process.platform !== 'linux' || local === undefined || remote === undefined) return -1;
-  const hex = (n: number): string => n.toString(16).toUpperCase().padStart(4, '0');
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text: string;
-    try {
-      text = readFileSync(table, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n')) {
-      const f = line.trim().split(/\s+/);
-      if (f.length > 7 && f[1]!.endsWith(`:${hex(remote)}`) && f[2]!.endsWith(`:${hex(local)}`)) return Number(f[7]);
-    }
-  }
-  return -1;
+  const { localAddress, localPort, remoteAddress, remotePort } = sock;
+  if (process.platform !== 'linux' || localAddress === undefined || localPort === undefined) return -1;
+  if (remoteAddress === undefined || remotePort === undefined) return -1;
+  return connectionOwner({ address: remoteAddress, port: remotePort }, { address: localAddress, port: localPort });
 }
 
 const MIME: Record<string, string> = {

@@ -77,6 +77,49 @@ export function loopbackListeners(
   return out;
 }
 
+/** A table address as node writes an IPv4 one ("127.0.0.1"), also when an IPv6 socket holds it (::ffff:a.b.c.d). */
+function ipv4Of(family: 4 | 6, hex: string): string | null {
+  if (family === 4) return ipv4(hex);
+  const b = ipv6Bytes(hex);
+  return b.slice(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff ? b.slice(12).join('.') : null;
+}
+
+/**
+ * The account (uid) whose socket is the other end of this machine's IPv4 TCP connection from `peer` to `ours` (the
+ * peer's socket: local address and port `peer`, remote `ours`), or -1 when the kernel's table has none. Matched by
+ * address and port on both sides: by the ports alone, a socket of root's from 127.0.0.2:X to port P anywhere passed
+ * for an account's own connection from 127.0.0.1:X to 127.0.0.1:P (any account may bind X on another loopback address).
+ */
+export function connectionOwner(
+  peer: { address: string; port: number },
+  ours: { address: string; port: number },
+  read: (p: string) => string = (p) => readFileSync(p, 'utf8'),
+): number {
+  const plain = (a: string): string => a.replace(/^::ffff:/i, '');
+  for (const [file, family] of [
+    ['/proc/net/tcp', 4],
+    ['/proc/net/tcp6', 6],
+  ] as const) {
+    let text: string;
+    try {
+      text = read(file);
+    } catch {
+      continue; // no IPv6 here
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 8) continue;
+      const [la, lp] = f[1]!.split(':');
+      const [ra, rp] = f[2]!.split(':');
+      if (la === undefined || lp === undefined || ra === undefined || rp === undefined) continue;
+      if (Number.parseInt(lp, 16) !== peer.port || Number.parseInt(rp, 16) !== ours.port) continue;
+      if (ipv4Of(family, la) !== plain(peer.address) || ipv4Of(family, ra) !== plain(ours.address)) continue;
+      return Number(f[7]);
+    }
+  }
+  return -1;
+}
+
 /** The first listener on the URL's loopback port that belongs to none of `trusted`, or null (none, or not Linux). */
 export function untrustedListener(url: string, trusted: ReadonlySet<number>): Listener | null {
   if (process.platform !== 'linux') return null;
