@@ -87,9 +87,9 @@ function renderStep(step: WizardStep) {
     case 'verify-drive':
       return <VerifyDriveScreen />;
     case 'verify-pick':
-      return <VerifyPickScreen source={step.source} />;
+      return <VerifyPickScreen key={step.again?.path ?? ''} source={step.source} again={step.again} />;
     case 'verify-run':
-      return <VerifyRunScreen key={step.jobId} jobId={step.jobId} backup={step.backup} />;
+      return <VerifyRunScreen key={step.jobId} jobId={step.jobId} backup={step.backup} source={step.source} />;
     case 'rollback-run':
       return <RollbackRunScreen key={step.jobId} jobId={step.jobId} />;
     case 'report':

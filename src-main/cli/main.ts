@@ -181,6 +181,16 @@ function refuseNobodyToAsk(o: { json?: boolean }, would: string, hint: string, m
 }
 
 /** The journal of a finished restore in that state folder, or null (none, unfinished, or not readable here). */
+/** Whether every job refuses this state folder (checkStateDir): not root-only, or not on this machine's own disk. */
+function refusesStateDir(dir: string): boolean {
+  try {
+    checkStateDir(dir);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 async function finishedRestore(dirOpt: { stateDir?: string }) {
   const { readJournal, stateDirMissing } = await import('../engine/restore/journal.js');
   // A missing folder is said by the command itself (and never made by a look here).
@@ -648,8 +658,13 @@ export function buildProgram(): Command {
       const last = s === null && found ? await readJournal(defaultStateDir(dirOpt.stateDir)).catch(() => null) : null;
       const { keptPractice, keptPracticeWords } = await import('../engine/restore/practice-kept.js');
       const practice = found ? await keptPractice(defaultStateDir(dirOpt.stateDir)) : null;
+      // A kept sandbox off this machine's own disk (practice --dir on a stick, a tmpfs /tmp): finish refuses its
+      // state folder, so it is not offered there.
+      const finishRefused = practice !== null && refusesStateDir(defaultStateDir(dirOpt.stateDir));
       const todo =
-        last && last.status === 'finished' ? leftToDo(last, suffix, { practiceStopped: practice !== null }) : [];
+        last && last.status === 'finished'
+          ? leftToDo(last, suffix, { practiceStopped: practice !== null, finishRefused })
+          : [];
       const running = jobLockHolder(defaultStateDir(dirOpt.stateDir));
       // A mistyped --state-dir said only "No unfinished restore.", as if the machine had none.
       const missingDir = dirOpt.stateDir !== undefined && (await stateDirMissing(dirOpt.stateDir));

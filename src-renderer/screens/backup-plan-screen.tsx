@@ -201,8 +201,9 @@ export function BackupPlanScreen() {
           ) : null}
           <p>
             Service <code>{plan.profile.service.name}</code>: <strong>{plan.service.state}</strong>.{' '}
-            <span className="muted">{plan.service.detail}</span> It is stopped during the copy (you will be asked) and
-            started again afterwards.
+            {/* A manager's detail may be a bare "pid 4684": it ran on into "It is stopped …" without a full stop. */}
+            <span className="muted">{sentence(plan.service.detail)}</span> It is stopped during the copy (you will be
+            asked) and started again afterwards.
           </p>
           <TimeEstimate kind="backup" work={{ bytes: total, files }} />
           <StickSpace needBytes={plan.backupNeedBytes} practiceStick={practice?.stickDir ?? null} />
@@ -228,4 +229,10 @@ export function BackupPlanScreen() {
       ) : null}
     </Screen>
   );
+}
+
+/** `text` ending as a sentence ("pid 4684" → "pid 4684."), or '' for none. */
+function sentence(text: string): string {
+  const t = text.trim();
+  return t === '' || /[.!?"”)]$/.test(t) ? t : `${t}.`;
 }

@@ -4,14 +4,22 @@ import { ErrorPanel } from '../components/error-panel.js';
 import { Screen } from '../components/screen.js';
 import { StepIndicator } from '../components/step-indicator.js';
 import { formatCount, formatDate } from '../lib/format.js';
-import { useWizard } from '../store/wizard-store.js';
+import { useWizard, type Target } from '../store/wizard-store.js';
 
 /** Reads a backup completely and checks every part and file against its checksum; nothing is changed. */
-export function VerifyRunScreen({ jobId, backup }: { jobId: string; backup?: BackupSummary | undefined }) {
+export function VerifyRunScreen({
+  jobId,
+  backup,
+  source,
+}: {
+  jobId: string;
+  backup?: BackupSummary | undefined;
+  source?: Target | undefined;
+}) {
   const go = useWizard((s) => s.go);
-  const back = (
+  const back = (first = true) => (
     <>
-      <button type="button" className="primary" onClick={() => go({ kind: 'start' })}>
+      <button type="button" className={first ? 'primary' : 'secondary'} onClick={() => go({ kind: 'start' })}>
         Back to start
       </button>
       <button type="button" className="secondary" onClick={() => go({ kind: 'verify-drive' })}>
@@ -40,24 +48,38 @@ export function VerifyRunScreen({ jobId, backup }: { jobId: string; backup?: Bac
                 {files !== null ? `All ${formatCount(files, 'file', 'files')}` : 'Every file'} and every part were read
                 back and match their checksums: this backup can be restored. Nothing was changed.
               </p>
-              <div className="actions">{back}</div>
+              <div className="actions">{back()}</div>
             </section>
           );
         }}
-        failed={(_v, error) => (
-          <ErrorPanel
-            error={error}
-            title={
-              error.code === 'CANCELLED' || error.code === 'DECLINED'
-                ? undefined
-                : error.code === 'WRONG_PASSPHRASE' || error.code === 'PASSPHRASE_REQUIRED'
-                  ? 'The backup could not be opened with that passphrase'
-                  : 'This backup is not good: do not rely on it'
-            }
-          >
-            {back}
-          </ErrorPanel>
-        )}
+        failed={(_v, error) => {
+          const retry = (error.code === 'WRONG_PASSPHRASE' || error.code === 'PASSPHRASE_REQUIRED') && backup && source;
+          return (
+            <ErrorPanel
+              error={error}
+              title={
+                error.code === 'CANCELLED' || error.code === 'DECLINED'
+                  ? undefined
+                  : error.code === 'WRONG_PASSPHRASE' || error.code === 'PASSPHRASE_REQUIRED'
+                    ? 'The backup could not be opened with that passphrase'
+                    : 'This backup is not good: do not rely on it'
+              }
+            >
+              {/* "Check the passphrase and try again" needs a way to type it again: it was Back to start, then the
+                stick, the backup and the passphrase screen once more. */}
+              {retry ? (
+                <button
+                  type="button"
+                  className="primary"
+                  onClick={() => go({ kind: 'verify-pick', source, again: backup })}
+                >
+                  Enter the passphrase again
+                </button>
+              ) : null}
+              {back(!retry)}
+            </ErrorPanel>
+          );
+        }}
       />
     </Screen>
   );

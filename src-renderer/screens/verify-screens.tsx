@@ -36,12 +36,12 @@ export function VerifyDriveScreen() {
 }
 
 /** The backups on the stick (every device's: checking one changes nothing), its passphrase if encrypted, and go. */
-export function VerifyPickScreen({ source }: { source: Target }) {
+export function VerifyPickScreen({ source, again }: { source: Target; again?: BackupSummary | undefined }) {
   const api = useApi();
   const uid = useId();
   const go = useWizard((s) => s.go);
   const { groups, error: listError } = useBackupGroups(source.path);
-  const [chosen, setChosen] = useState<BackupSummary | null>(null);
+  const [chosen, setChosen] = useState<BackupSummary | null>(again ?? null);
   const [passphrase, setPassphrase] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<UiError | null>(null);
@@ -55,7 +55,7 @@ export function VerifyPickScreen({ source }: { source: Target }) {
         ...(b.encrypted ? { passphrase } : {}),
       });
       setPassphrase('');
-      go({ kind: 'verify-run', jobId, backup: b });
+      go({ kind: 'verify-run', jobId, backup: b, source });
     } catch (e) {
       setError(toUiError(e));
       setBusy(false);

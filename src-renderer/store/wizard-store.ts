@@ -35,8 +35,9 @@ export type WizardStep =
   /** `target` is null after a reload re-attached to a running backup. */
   | { kind: 'backup-run'; jobId: string; target: Target | null }
   | { kind: 'verify-drive' }
-  | { kind: 'verify-pick'; source: Target }
-  | { kind: 'verify-run'; jobId: string; backup?: BackupSummary }
+  /** `again`: the encrypted backup whose passphrase did not open it, chosen again for its passphrase. */
+  | { kind: 'verify-pick'; source: Target; again?: BackupSummary }
+  | { kind: 'verify-run'; jobId: string; backup?: BackupSummary; source?: Target }
   | { kind: 'restore-drive' }
   | { kind: 'restore-pick'; source: Target }
   | { kind: 'restore-ready'; choice: RestoreChoice; notice?: UiError }

@@ -163,3 +163,18 @@ describe('Backup plan: source folders', () => {
     useWizard.setState({ practice: null });
   });
 });
+
+describe('Backup plan: the service line', () => {
+  it('ends a bare manager detail ("pid 4684") as a sentence before "It is stopped …"', async () => {
+    // It read "Service practice-old: running. pid 4684 It is stopped during the copy" (driven at 1366x768).
+    const fake = fakeApi({
+      'profiles.plan': (i) => ({ ...plan(i), service: { state: 'running', detail: 'pid 4684' } }),
+    });
+    useWizard.setState({ profileRef: 'eds-linux', folders: {}, step: { kind: 'backup-plan' } });
+    render(<App api={fake.api} />);
+    const line = (await screen.findByText(/It is stopped during the copy/)).closest('p')!;
+    expect(line.textContent).toBe(
+      'Service osisoft.edgedatastore: running. pid 4684. It is stopped during the copy (you will be asked) and started again afterwards.',
+    );
+  });
+});

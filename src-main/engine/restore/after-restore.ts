@@ -186,7 +186,11 @@ async function deleteKeptLocked(stateDir: string, io: RunbookIO): Promise<{ remo
  * command to type (`args`, e.g. ` --state-dir X`, inside it: appended after the line it read
  * "(edge-recovery credentials) --state-dir X", once per credential).
  */
-export function leftToDo(j: RestoreJournal, args = '', o: { practiceStopped?: boolean } = {}): string[] {
+export function leftToDo(
+  j: RestoreJournal,
+  args = '',
+  o: { practiceStopped?: boolean; finishRefused?: boolean } = {},
+): string[] {
   const out: string[] = [];
   const pending = j.credentials.pending;
   if (pending.length > 0)
@@ -198,6 +202,12 @@ export function leftToDo(j: RestoreJournal, args = '', o: { practiceStopped?: bo
           : `enter ${pending.length === 1 ? 'it' : 'them'} with edge-recovery credentials${args}`),
     );
   if (j.oldFolders?.decision === 'kept')
-    out.push(`Old folders kept (${oldFoldersWords(j.oldFolders)}): delete them with edge-recovery finish${args}`);
+    out.push(
+      `Old folders kept (${oldFoldersWords(j.oldFolders)}): ` +
+        // finish refuses a state folder off this machine's own disk; a kept practice's folders are in its sandbox.
+        (o.finishRefused === true
+          ? `they are in the practice sandbox, whose state folder is not on this machine's own disk (a stick, a tmpfs), so edge-recovery finish refuses it: deleting the sandbox folder deletes them too.`
+          : `delete them with edge-recovery finish${args}`),
+    );
   return out;
 }

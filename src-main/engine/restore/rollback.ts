@@ -23,6 +23,7 @@ import {
   refuseMissingStateDir,
 } from './journal.js';
 import { journaledRename } from './renames.js';
+import { oldFoldersWords } from './steps-finish.js';
 import { describeMachineState } from './status.js';
 import { isOtherFolder, notTheFolder, removeTreeNoFollow } from '../util/safe-delete.js';
 import {
@@ -264,11 +265,23 @@ async function undoRestore(
   await recoverInterruptedBackup({ stateDir }, io);
   const j = await readJournal(stateDir);
   if (j === null || j.status === 'finished' || j.status === 'rolled-back') {
+    // A finished restore may have kept the folders it replaced ("Keep them for now", --yes, --keep-defaults): they
+    // were not cleaned up, and saying so sent a technician looking for folders that were gone.
+    const kept = j?.status === 'finished' && j.oldFolders?.decision === 'kept' ? j.oldFolders : null;
     throw new RecoveryError(
       'NO_UNFINISHED_RESTORE',
       j === null
         ? 'There is no restore to roll back on this machine.'
-        : `The last restore (${j.id}) has ${j.status === 'finished' ? 'finished and its set-aside folders were cleaned up' : 'already been rolled back'}.`,
+        : j.status === 'rolled-back'
+          ? `The last restore (${j.id}) has already been rolled back.`
+          : kept !== null
+            ? `The last restore (${j.id}) has finished, so it can no longer be rolled back. The folders it replaced were kept (${oldFoldersWords(kept)}): ${kept.paths.join(', ')}.`
+            : `The last restore (${j.id}) has finished${j.oldFolders?.decision === 'deleted' ? ' and the folders it replaced were deleted' : ''}: it can no longer be rolled back.`,
+      kept !== null
+        ? {
+            hint: 'They stay until "edge-recovery finish" deletes them; "edge-recovery status" says what is left to do.',
+          }
+        : undefined,
     );
   }
   if (j.status === 'committing') {

@@ -15,7 +15,7 @@ const blocked = process.getuid?.() !== 0 ? 'needs root (a restore, root-only sta
  * restarted". Now it runs without a terminal too, and says there was nothing to enter and nothing restarted.
  */
 describe.skipIf(blocked !== undefined)(
-  `credentials after a restore whose profile lists none${blocked ? ` (skipped: ${blocked})` : ''}`,
+  `a finished restore (a profile without credentials, old folders kept)${blocked ? ` (skipped: ${blocked})` : ''}`,
   () => {
     let work = '';
     let state = '';
@@ -56,6 +56,28 @@ describe.skipIf(blocked !== undefined)(
       const j = await runCli(['credentials', '--state-dir', state, '--json'], { env: env() });
       expect(j.code, j.stderr).toBe(0);
       expect(jsonEvents(j.stdout).at(-1)).toMatchObject({ type: 'finished', ok: true });
+    });
+
+    /**
+     * rollback of a finished restore said "has finished and its set-aside folders were cleaned up" when they were kept
+     * (--yes keeps them): a technician went looking for nothing, or took them for gone. It says they were kept, where,
+     * and what deletes them.
+     */
+    it('rollback of a finished restore whose old folders were kept says they were kept, where (exit 1)', async () => {
+      const r = await runCli(['rollback', '--state-dir', state, '--yes'], { env: env() });
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).not.toContain('cleaned up');
+      expect(r.stderr).toMatch(
+        /has finished, so it can no longer be rolled back\. The folders it replaced were kept \(1 file, 5 bytes\): \/.*\/machine\/data\.before-restore-/,
+      );
+      expect(r.stderr).toContain('What to do: They stay until "edge-recovery finish" deletes them');
+      const f = await runCli(['finish', '--state-dir', state, '--yes'], { env: env() });
+      expect(f.code, f.stderr).toBe(0);
+      const again = await runCli(['rollback', '--state-dir', state, '--yes'], { env: env() });
+      expect(again.code, again.stderr).toBe(1);
+      expect(again.stderr).toContain(
+        'has finished and the folders it replaced were deleted: it can no longer be rolled back.',
+      );
     });
   },
 );
