@@ -331,11 +331,12 @@ export function registerScheduleCommands(program: Command): void {
         out.push('', `${o.dryRun ? 'Would run' : 'Ran'}:`, ...plan.commands.map((c) => `  ${c.join(' ')}`));
       for (const n of plan.notes) out.push(`Note: ${n}`);
       if (spec.passphraseFile) {
+        const { shellWord } = await import('../engine/backup/restore-txt.js');
         out.push(
           '',
           `The passphrase is read from ${spec.passphraseFile} at every run. Keep a copy of it away from this machine`,
           '(sealed envelope, password manager): without it the encrypted backups cannot be restored by anybody.',
-          'Print the emergency kit: edge-recovery emergency-kit --profile ' + spec.profileRef + ' --out kit.html',
+          `Print the emergency kit: edge-recovery emergency-kit --profile ${shellWord(spec.profileRef, process.platform !== 'win32')} --out kit.html`,
         );
       }
       process.stdout.write(out.join('\n') + '\n');

@@ -341,7 +341,8 @@ describe.skipIf(blocked !== undefined)(
     });
 
     it('refuses a restore and a backup of the same product with another --state-dir, or the default one, while a CLI restore runs; a practice runs meanwhile', async () => {
-      // The restore runs as the CLI, held at its restart step (the product folders already swapped).
+      // The restore runs as the CLI, held at its credentials step (the product folders already swapped, the product
+      // started): not at its restart step, which a restore that enters no credential skips (5345370).
       const stateA = path.join(work, 'state-a');
       const stateB = path.join(work, 'state-b');
       const pauseFile = path.join(work, 'paused-a');
@@ -361,7 +362,9 @@ describe.skipIf(blocked !== undefined)(
           '--state-dir',
           stateA,
         ],
-        { env: { EDGE_RECOVERY_PAUSE_AT: 'after-journal:step-start:restart', EDGE_RECOVERY_PAUSE_FILE: pauseFile } },
+        {
+          env: { EDGE_RECOVERY_PAUSE_AT: 'after-journal:step-start:credentials', EDGE_RECOVERY_PAUSE_FILE: pauseFile },
+        },
       );
       await expect.poll(() => existsSync(pauseFile), { timeout: 90_000, interval: 100 }).toBe(true);
       const pid = Number(await fsp.readFile(pauseFile, 'utf8'));

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { giveTo } from '../helpers/as-account.js';
 import { runCli } from '../helpers/cli.js';
+import { loopMountUnavailable, skipLoopTests, withLoopMount } from '../helpers/loop-device.js';
 import { ensureTestOwner } from '../helpers/restore-driver.js';
 
 /**
@@ -65,4 +66,44 @@ describe.skipIf(blocked !== undefined)('schedule install and the package its scr
     expect(ok.code, ok.stderr).toBe(0);
     expect(existsSync(cron)).toBe(true);
   });
+
+  /**
+   * The package's files were judged by owner and mode only: a link in it to a stick (an ext4 stick's files are uid 0,
+   * mode 644, wherever it was written), or a stick mounted inside it, passed, though the script itself must lie on
+   * the machine's own disks (otherFilesystemProblem). Now every entry, and where a link leads, must too.
+   */
+  it.skipIf(skipLoopTests)(
+    `refuses a package with a link to a stick (exit 4, no cron file)${loopMountUnavailable ? ` (skipped: ${loopMountUnavailable})` : ''}`,
+    async () => {
+      const script = path.join(own, 'er', 'bin', 'edge-recovery.js');
+      const cron = path.join(ir, 'etc', 'cron.d', 'edge-recovery-backup-eds-linux');
+      await fsp.rm(cron, { force: true });
+      const args = ['schedule', 'install', '--profile', 'eds-linux', '--to', path.join(ir, 'to'), '--every', 'daily'];
+      args.push('--scheduler', 'cron', '--install-root', ir, '--command', script);
+      const modules = path.join(own, 'er', 'node_modules');
+      await withLoopMount(
+        16,
+        async (stick) => {
+          // As written on another machine: root's, 755/644, nothing another account here could change.
+          const pkg = path.join(stick.mountpoint, 'dep');
+          await fsp.mkdir(pkg, { mode: 0o755 });
+          await fsp.writeFile(path.join(pkg, 'index.js'), 'export {};\n', { mode: 0o644 });
+          await fsp.chmod(stick.mountpoint, 0o755);
+          await fsp.mkdir(modules, { mode: 0o755 });
+          await fsp.symlink(pkg, path.join(modules, 'dep'));
+          try {
+            const r = await runCli(args);
+            expect(existsSync(cron)).toBe(false);
+            expect(r.code, r.stderr).toBe(4);
+            expect(r.stderr).toContain(`${path.join(modules, 'dep')} leads to ${pkg}: ${pkg} is on another filesystem`);
+          } finally {
+            await fsp.rm(modules, { recursive: true, force: true });
+          }
+          const ok = await runCli(args);
+          expect(ok.code, ok.stderr).toBe(0);
+        },
+        { under: '/mnt' },
+      );
+    },
+  );
 });

@@ -9,7 +9,7 @@ import { rootOnlyProfiles, type RootOnlyProfiles } from '../helpers/root-only-pr
 const blocked = process.getuid?.() !== 0 ? 'needs root (root-only folders)' : undefined;
 
 describe.skipIf(blocked !== undefined)(
-  `what an installed schedule says about its removal${blocked ? ` (skipped: ${blocked})` : ''}`,
+  `what schedule install writes and says${blocked ? ` (skipped: ${blocked})` : ''}`,
   () => {
     let dir = '';
     let trusted: RootOnlyProfiles;
@@ -121,6 +121,31 @@ describe.skipIf(blocked !== undefined)(
       expect(b.code, b.stderr).toBe(0);
       expect(await fsp.readFile(path.join(ir, 'etc/cron.d/edge-recovery-backup-eds-linux'), 'utf8')).toContain(
         'remove with: edge-recovery schedule remove --profile eds-linux\n',
+      );
+    });
+
+    /** The emergency kit's command printed after an encrypted schedule's install names the file as one word. */
+    it('the emergency-kit command it prints quotes a profile file whose name has a space', async () => {
+      const profile = await trusted.put('my product.json', plantedProfile({ id: 'spaced', productName: 'Spaced' }));
+      const pass = await trusted.put('pass', 'correct horse battery\n');
+      await fsp.chmod(pass, 0o600);
+      const r = await runCli(
+        ['schedule', 'install', '--profile', profile, '--to', path.join(dir, 'to'), '--every', 'daily'].concat([
+          '--encrypt',
+          '--passphrase-file',
+          pass,
+          '--command',
+          '/usr/bin/true',
+          '--scheduler',
+          'cron',
+          '--install-root',
+          path.join(dir, 'install-root-kit'),
+          '--dry-run',
+        ]),
+      );
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(
+        `Print the emergency kit: edge-recovery emergency-kit --profile '${profile}' --out kit.html`,
       );
     });
   },

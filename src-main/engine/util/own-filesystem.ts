@@ -73,6 +73,17 @@ export function ownDevices(env: NodeJS.ProcessEnv, places = SYSTEM_PLACES, sys =
  * or null when it is. Synchronous (a few stat calls): the job lock judges the state folder with it.
  */
 export function otherFilesystemProblem(place: string, dev: number, env = process.env): string | null {
-  if (ownDevices(env).has(dev)) return null;
-  return `${place} is on another filesystem than this machine's own (a stick, another disk): files there can be made root's on another machine`;
+  return otherFilesystemJudge(env)(place, dev);
+}
+
+/**
+ * otherFilesystemProblem for many places at once (a program's package: thousands of entries), the machine's own
+ * devices found once.
+ */
+export function otherFilesystemJudge(env = process.env): (place: string, dev: number) => string | null {
+  const own = ownDevices(env);
+  return (place, dev) =>
+    own.has(dev)
+      ? null
+      : `${place} is on another filesystem than this machine's own (a stick, another disk): files there can be made root's on another machine`;
 }

@@ -1,5 +1,6 @@
 import { existsSync, lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { otherFilesystemJudge } from './own-filesystem.js';
 
 /** The most entries a program's package may hold for its check (a production install has a few thousand). */
 const MAX_ENTRIES = 400_000;
@@ -25,6 +26,9 @@ export function programTreeProblem(script: string): string | null {
   }
   if (root === null) return null;
   const me = process.geteuid?.() ?? 0;
+  // Owners say nothing on a stick or another disk (its files are root's wherever it was written): every entry, and
+  // where a link leads, must lie on this machine's own filesystems, as the script itself must.
+  const foreign = otherFilesystemJudge();
   const seen = new Set<string>();
   const todo = [root];
   let count = 0;
@@ -55,6 +59,8 @@ export function programTreeProblem(script: string): string | null {
           if (d === path.dirname(d)) break;
         }
         const st = statSync(real);
+        const away = foreign(real, st.dev);
+        if (away !== null) return `${p} leads to ${real}: ${away}`;
         if (st.uid !== 0 && st.uid !== me) return `${p} leads to ${real}, which belongs to uid ${st.uid}`;
         if ((st.mode & 0o022) !== 0) {
           return `${p} leads to ${real}, which is writable by others (mode ${(st.mode & 0o7777).toString(8)})`;
@@ -63,6 +69,8 @@ export function programTreeProblem(script: string): string | null {
         continue;
       }
       if ((l.mode & 0o022) !== 0) return `${p} is writable by others (mode ${(l.mode & 0o7777).toString(8)})`;
+      const away = foreign(p, l.dev);
+      if (away !== null) return away;
       if (l.isDirectory()) todo.push(p);
     }
   }
