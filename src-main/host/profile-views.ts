@@ -1,6 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { builtinProfiles, loadProfile, resolveItems } from '../engine/profiles/load.js';
+import { stepPointWords } from '../engine/profiles/step-points.js';
 import { rootOnlyProblem } from '../engine/profiles/trust.js';
 import type { Profile } from '../engine/profiles/schema.js';
 import type { ProfileSummary } from '../shared/contract.js';
@@ -37,6 +38,7 @@ export function summarize(profile: Profile, ref: string): ProfileSummary {
       kind: p.kind,
       title: p.title,
       explain: p.explain,
+      when: stepPointWords(p.at, profile),
       destructive: p.kind === 'reset' || p.confirm !== undefined,
     }));
   }

@@ -87,7 +87,16 @@ export interface ProfileSummary {
   owner?: { user: string; group: string; dirMode: string; fileMode: string };
   credentialResources: string[];
   /** The product's own steps (profile `steps`), where they run and what they do: the checklist shows them. */
-  productSteps?: { id: string; at: string; kind: string; title: string; explain: string; destructive: boolean }[];
+  productSteps?: {
+    id: string;
+    at: string;
+    kind: string;
+    title: string;
+    explain: string;
+    /** Where it runs, in words that know whether the service is stopped on that side (engine/profiles/step-points). */
+    when: string;
+    destructive: boolean;
+  }[];
   /** `edge-recovery practice <id>` exists for this profile (a stand-in of the product). */
   practice?: boolean;
 }

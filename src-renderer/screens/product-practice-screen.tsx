@@ -10,20 +10,6 @@ import { selectProfiles, useWizard } from '../store/wizard-store.js';
 
 type ProductStep = NonNullable<ProfileSummary['productSteps']>[number];
 
-/** Where a product's own step sits, in the technician's words (the runbooks' named points). */
-const POINT_WORDS: Record<string, string> = {
-  'backup.before-stop': 'before the service stops',
-  'backup.after-stop': 'while the service is stopped',
-  'backup.archive': 'into the backup set',
-  'backup.before-start': 'before the service starts again',
-  'backup.after-start': 'after the service runs again',
-  'restore.before-stop': 'before anything changes',
-  'restore.after-stop': 'while the service is stopped',
-  'restore.import': 'the product’s own restore',
-  'restore.before-start': 'before the service starts',
-  'restore.after-start': 'after the service runs',
-};
-
 /** A product's own procedure, as its profile declares it: each step with its title and explanation. */
 export function ProductStepsPlan({ steps, side }: { steps: readonly ProductStep[]; side: 'backup' | 'restore' }) {
   const mine = steps.filter((s) => s.at.startsWith(`${side}.`));
@@ -34,7 +20,7 @@ export function ProductStepsPlan({ steps, side }: { steps: readonly ProductStep[
         <li key={s.id} className="product-step" data-step-id={s.id} data-kind={s.kind}>
           <strong>{s.title}</strong>{' '}
           <span className="muted">
-            ({POINT_WORDS[s.at] ?? s.at}
+            ({s.when}
             {s.destructive ? '; asks first' : ''})
           </span>
           <p className="explain">{s.explain}</p>
