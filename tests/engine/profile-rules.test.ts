@@ -212,6 +212,27 @@ describe('profile rules: a profile is code and is checked like it', () => {
       w.items[1].path = p;
       expect(refusal(w)).toMatch(why);
     }
+    // A folder above one of them: its restore replaces that one too (/etc/NetworkManager brought the stick's
+    // dispatcher.d, C:\\Users\\tech its Startup folder). The product's own folders in them still pass.
+    for (const [p, held] of [
+      ['/etc/NetworkManager', '/etc/NetworkManager/dispatcher.d'],
+      ['/etc/ssl', '/etc/ssl/private'],
+    ]) {
+      const raw = linux();
+      raw.items[1].path = p;
+      expect(refusal(raw)).toContain(`items.1.path: "${p}" holds ${held}, where what a restore writes would run`);
+    }
+    for (const p of [
+      'C:\\Users\\tech',
+      'C:\\Users\\tech\\AppData\\Roaming',
+      '%USERPROFILE%\\AppData',
+      '%SystemDrive%\\Users\\tech',
+      'C:\\ProgramData\\Microsoft',
+    ]) {
+      const w = windows();
+      w.items[1].path = p;
+      expect(refusal(w)).toMatch(/items\.1\.path: .* holds .*programs\/startup, where what a restore writes would run/);
+    }
     // Products' own folders beside them still pass, and a pid file in /run.
     const ok = linux();
     ok.items[0].path = '/usr/lib/myproduct/data';

@@ -303,8 +303,45 @@ function comparable(p: string, platform: Platform): string {
   return p.replace(/\\/g, '/').replace(/\/+$/, '').toUpperCase().toLowerCase();
 }
 
-/** Why the folder `p` is one of the system's own, or null. */
+/**
+ * Where an account's Startup folder lies below a folder a profile may name (a user's folder, %USERPROFILE%, %APPDATA%).
+ */
+const WINDOWS_STARTUP_BELOW: Array<[RegExp, string]> = [
+  [/^(?:[a-z]:|%systemdrive%)\/users\/[^/]+/, '/appdata/roaming/microsoft/windows/start menu/programs/startup'],
+  [/^%userprofile%/, '/appdata/roaming/microsoft/windows/start menu/programs/startup'],
+  [/^%appdata%/, '/microsoft/windows/start menu/programs/startup'],
+];
+
+/**
+ * The folder where what a restore writes would run as root (or at a logon) that `c` holds, for a folder above one:
+ * a restore of /etc/NetworkManager brings its dispatcher.d from the stick, one of C:\\Users\\tech its Startup folder.
+ */
+function heldRunsAsRootTree(c: string, platform: Platform): string | undefined {
+  if (platform === 'linux') return LINUX_RUNS_AS_ROOT_TREES.find((t) => t.startsWith(c + '/'));
+  const fixed = WINDOWS_STARTUP_TREES.find((t) => t.startsWith(c + '/'));
+  if (fixed !== undefined) return fixed;
+  for (const [re, below] of WINDOWS_STARTUP_BELOW) {
+    const m = re.exec(c);
+    if (m !== null && below.startsWith(c.slice(m[0].length) + '/')) return m[0] + below;
+  }
+  return undefined;
+}
+
+/**
+ * Why the folder `p` is one of the system's own, or null: a system folder itself, a folder in one of theirs, or a
+ * folder above a folder where what a restore writes would run as root (its restore replaces that folder too).
+ */
 export function systemFolderProblem(p: string, platform: Platform): string | null {
+  const own = systemFolderItself(p, platform);
+  if (own !== null) return own;
+  const held = heldRunsAsRootTree(comparable(p, platform), platform);
+  return held === undefined
+    ? null
+    : `"${p}" holds ${held}, where what a restore writes would run with the system's rights (programs, start-up, logins): name the product's own folder in it instead`;
+}
+
+/** systemFolderProblem without the folders above: a `*` in one stands for its entries, each judged in full. */
+function systemFolderItself(p: string, platform: Platform): string | null {
   const c = comparable(p, platform);
   if (platform === 'linux') {
     // First: a folder where nothing may be named, itself or inside (/root, /etc/default, /snap), is not a system
@@ -345,7 +382,7 @@ export function wildcardProblem(p: string, platform: Platform): string | null {
   if (stars > 1) return `may hold "*" as one component only (got "${p}")`;
   const at = parts.indexOf('*');
   const parent = parts.slice(0, at).join('/') || '/';
-  if (systemFolderProblem(parent, platform) !== null) {
+  if (systemFolderItself(parent, platform) !== null) {
     return `"${p}" has its "*" in the system folder ${parent}, so it could stand for any folder of the system; name the product's own folder before the "*"`;
   }
   return null;
