@@ -149,7 +149,8 @@ function stateDirOpt(o: { stateDir?: string }): { stateDir?: string } {
 
 /**
  * --profile: a built-in id, or a file. A file that someone other than root could change is untrusted input: a
- * warning says so, and a profile that would run commands (a `process` service) needs --allow-profile-commands.
+ * warning says so, and a profile that would run commands (a `process` service) or read files as root (profileReads)
+ * needs --allow-profile-commands.
  */
 async function cliProfile(ref: string, o: { allowProfileCommands?: boolean }): Promise<Profile> {
   const { assertCommandsAllowed, loadJudgedProfile, untrustedWarning } = await import('../engine/profiles/trust.js');
@@ -200,7 +201,7 @@ async function finishedRestore(dirOpt: { stateDir?: string }) {
 }
 
 const ALLOW_COMMANDS_HELP =
-  'use an untrusted profile file (not root-only) even though it runs commands (a "process" service); read them first';
+  'use an untrusted profile file (not root-only) even though it runs commands (a "process" service, a command step) or reads files as root to copy onto the stick or show (an artifact or follow-log step); read them first';
 
 function out(json: boolean, value: unknown, human: () => string): void {
   // Names and paths in the text may come from a stick: no control character reaches the terminal.

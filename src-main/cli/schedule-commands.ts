@@ -96,6 +96,28 @@ function fileNamedBy(part: string): string {
 }
 
 /**
+ * What to do about a program others can change, offline: a root-owned copy of the checkout in /opt. (`npm install -g`
+ * of a checkout only links to it, and the timer would start the same files; a registry may be out of reach.)
+ */
+function installElsewhereHint(): string {
+  const script = process.argv[1] ? path.resolve(process.argv[1]) : '';
+  let real = script;
+  try {
+    real = realpathSync(script);
+  } catch {
+    // as given
+  }
+  const m = /^(.*)\/(?:bin\/edge-recovery\.js|src-main\/cli\/bin\.ts)$/.exec(real);
+  const checkout = m?.[1] !== undefined && m[1] !== '' ? shellWordLinux(m[1]) : '<the checkout>';
+  return `Copy edge-recovery where only root can write, on this machine's own disk, as root: cp -a ${checkout} /opt/edge-recovery && chown -R root:root /opt/edge-recovery && chmod -R go-w /opt/edge-recovery; then install the schedule from there: node /opt/edge-recovery/bin/edge-recovery.js schedule install … (npm install -g of a checkout only links to it; or name another program with --command).`;
+}
+
+/** A path as one word for a POSIX shell (single-quoted unless plainly safe). */
+function shellWordLinux(p: string): string {
+  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
  * The program the scheduler starts as root every night (node, its loader, edge-recovery's script, or --command):
  * each file it names, and every folder on the way to it, must be root's and not writable by others (a sticky
  * folder only for root's entries), as the state folder must, and the file must lie on one of this machine's own
@@ -116,7 +138,7 @@ async function refuseCommandOthersCanChange(command: readonly string[]): Promise
         'UNSAFE_PATH',
         `The scheduler would run ${file} as root, and another account can change it (${why}). Nothing was installed.`,
         {
-          hint: "Install edge-recovery where only root can write, on this machine's own disk (e.g. sudo npm install -g, or a checkout owned by root in /opt), then install the schedule from there (or name it with --command).",
+          hint: installElsewhereHint(),
           details: { file, place },
         },
       );

@@ -3,7 +3,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliCommand } from '../helpers/cli.js';
+import { cliCommand, runCli } from '../helpers/cli.js';
 
 /**
  * The README offers `npx edge-recovery <command>` from inside the checkout. npx runs the package's bin through a
@@ -20,6 +20,38 @@ describe.skipIf(process.platform !== 'linux')('schedule install started through 
   afterAll(async () => {
     await fsp.rm(dir, { recursive: true, force: true });
   });
+
+  /**
+   * A program another account can change is refused; the hint said "e.g. sudo npm install -g", which offline has no
+   * registry to install from and, from the checkout, only links to the same files (refused again). It gives the
+   * copy into /opt and where to run the install from.
+   */
+  it.skipIf(process.getuid?.() !== 0)(
+    'the refusal of a program others can change says how to copy it into /opt',
+    async () => {
+      const shared = path.join(dir, 'shared');
+      await fsp.mkdir(shared);
+      await fsp.chmod(shared, 0o777);
+      const program = path.join(shared, 'edge-recovery');
+      await fsp.writeFile(program, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+      const ir = path.join(dir, 'install-root-refused');
+      const r = await runCli(
+        ['schedule', 'install', '--profile', 'eds-linux', '--to', path.join(dir, 'to'), '--every', 'daily'].concat([
+          '--command',
+          program,
+          '--scheduler',
+          'cron',
+          '--install-root',
+          ir,
+        ]),
+      );
+      expect(r.code, r.stderr).toBe(4);
+      expect(r.stderr).toMatch(
+        /What to do: Copy edge-recovery where only root can write, on this machine's own disk, as root: cp -a (\S+|<the checkout>) \/opt\/edge-recovery && chown -R root:root \/opt\/edge-recovery && chmod -R go-w \/opt\/edge-recovery; then install the schedule from there: node \/opt\/edge-recovery\/bin\/edge-recovery\.js schedule install/,
+      );
+      expect(r.stderr).not.toContain('sudo npm install -g');
+    },
+  );
 
   it("writes the program the npx cache's link leads to, not the link", async () => {
     const cmd = cliCommand();

@@ -144,4 +144,13 @@ describe.skipIf(!isRoot)("an untrusted profile's reads of root-only files", () =
     };
     expect(JSON.stringify(report)).toMatch(/"installedBefore":null|^(?!.*installedBefore)/);
   }, 60_000);
+
+  /** The flag that lets these reads through says so in --help (it spoke of commands only). */
+  it('--allow-profile-commands says in backup and restore --help that it also lets such a profile read files', async () => {
+    for (const cmd of ['backup', 'restore']) {
+      const r = await runCli([cmd, '--help']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout.replace(/\s+/g, ' ')).toContain('or reads files as root to copy onto the stick or show');
+    }
+  });
 });
