@@ -162,6 +162,7 @@ describe('profile rules: a profile is code and is checked like it', () => {
       '/etc/apache2/mods-enabled',
       '/etc/docker',
       '/home/alice/.ssh', // authorized_keys: a login as alice; her private keys onto the stick
+      '/home/alice', // the home itself: its .ssh, .bashrc and .profile with it
       '/var/lib/postgresql/.ssh',
       '/srv/app/.gnupg',
       '/home/alice/.config/autostart',

@@ -219,6 +219,8 @@ const LINUX_RUNS_AS_ROOT_PATTERNS = [
   // backup carries its private keys onto the stick), and what its sessions start (~/.config/autostart, ~/.local/bin).
   /^.*?\/\.(ssh|gnupg)(\/|$)/,
   /^\/home\/[^/]+\/\.(config|local)(\/|$)/,
+  // A home itself: a restore of it brings all of these, and .bashrc and .profile (run at every login), from the stick.
+  /^\/home\/[^/]+$/,
   /^\/usr\/(local\/)?lib\/[a-z0-9_]+-linux-[a-z0-9_]+(\/|$)/,
   /^\/usr\/(local\/)?lib\/python[0-9.]*(\/|$)/,
   /^\/usr\/(local\/)?(lib|share)\/perl[0-9.]*(\/|$)/,
