@@ -183,8 +183,9 @@ function RestoreFailed({ error, choice }: { error: SerializedError; choice: Rest
           </button>
         ) : null}
         {status?.canResume && !passphraseProblem ? (
+          // The engine's words above say "Resume to finish the restore, or roll back": the button says the same.
           <button type="button" className="secondary" onClick={() => go({ kind: 'unfinished', status })}>
-            Try again from this step…
+            Resume: finish the restore…
           </button>
         ) : null}
         {!status && choice && damaged ? (

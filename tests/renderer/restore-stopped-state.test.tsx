@@ -60,6 +60,9 @@ describe('A stopped restore', () => {
     const panel = await screen.findByText('State of the machine now:');
     expect(panel.closest('p')!.textContent).toBe(`State of the machine now: ${WHERE}`);
     expect(screen.getByRole('button', { name: 'Roll back: put everything back as it was' })).toBeTruthy();
+    // The engine's words say "Resume to finish the restore, or roll back": the other button is that resume (it read
+    // "Try again from this step…", a choice the words above never name).
+    expect(screen.getByRole('button', { name: 'Resume: finish the restore…' })).toBeTruthy();
     const errorPanel = panel.closest('.error-panel')!;
     expect(scrolled.some((el) => el.contains(errorPanel))).toBe(true);
   });
