@@ -868,9 +868,11 @@ export function buildProgram(): Command {
         process.stdout.write(
           r.noneListed
             ? `\nThere are no credentials to enter: the profile of ${r.productName} lists none. Nothing was restarted.\n`
-            : r.pending.length === 0
-              ? '\nAll credentials are entered; the product was restarted.\n'
-              : `\nStill open: ${r.pending.join(', ')}\n`,
+            : r.pending.length > 0
+              ? `\nStill open: ${r.pending.join(', ')}\n`
+              : r.restarted
+                ? '\nAll credentials are entered; the product was restarted.\n'
+                : `\nNo credential needs to be entered: ${r.productName} was not restarted.\n`,
         );
       if (r.pending.length > 0) process.exitCode = EXIT_CODES.FAILED;
     });

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonEvents, runCli } from '../helpers/cli.js';
 import { plantedProfile } from '../helpers/planted-profile.js';
+import { startPracticeMachine, type PracticeMachine } from '../helpers/practice-machine.js';
+import { ensureTestOwner, restoreTestsBlocked } from '../helpers/restore-driver.js';
 
 const blocked = process.getuid?.() !== 0 ? 'needs root (a restore, root-only state folder)' : undefined;
 
@@ -79,5 +81,48 @@ describe.skipIf(blocked !== undefined)(
         'has finished and the folders it replaced were deleted: it can no longer be rolled back.',
       );
     });
+  },
+);
+
+/**
+ * credentials of a restore whose product needs no credential typed again (restored onto the machine whose key
+ * encrypted them): nothing is entered and the restart is skipped (5345370), but it ended "All credentials are
+ * entered; the product was restarted."
+ */
+describe.skipIf(restoreTestsBlocked() !== undefined)(
+  `credentials with nothing to enter${restoreTestsBlocked() ? ` (skipped: ${restoreTestsBlocked()})` : ''}`,
+  () => {
+    let m: PracticeMachine;
+    let work = '';
+    beforeAll(async () => {
+      ensureTestOwner('edge-rt');
+      work = await fsp.mkdtemp(path.join(os.tmpdir(), 'credentials-nothing-'));
+      m = await startPracticeMachine({ user: 'edge-rt', group: 'edge-rt' });
+    }, 120_000);
+    afterAll(async () => {
+      await m?.stop();
+      if (work) await fsp.rm(work, { recursive: true, force: true });
+    });
+
+    it('says nothing needed entering and that the product was not restarted', async () => {
+      const env = { EDGE_RECOVERY_PDF: 'off', EDGE_RECOVERY_LOCK_DIR: path.join(work, 'lock') };
+      const state = path.join(work, 'state');
+      await fsp.mkdir(state, { mode: 0o700 });
+      const stick = path.join(work, 'stick');
+      await fsp.mkdir(stick);
+      const common = ['--profile', m.profilePath, '--root', m.root, '--state-dir', state, '--yes'];
+      const b = await runCli(['backup', ...common, '--to', stick, '--device-id', 'box'], { env });
+      expect(b.code, b.stderr).toBe(0);
+      const set = path.join(stick, 'EdgeRecovery', 'box');
+      const [name] = (await fsp.readdir(set)).filter((n) => n.startsWith('Backup_'));
+      const r = await runCli(['restore', path.join(set, name!), ...common, '--allow-other-device'], { env });
+      expect(r.code, r.stderr).toBe(0);
+      const file = path.join(work, 'none.json');
+      await fsp.writeFile(file, '{}', { mode: 0o600 });
+      const c = await runCli(['credentials', '--state-dir', state, '--credentials-file', file], { env });
+      expect(c.code, c.stderr).toBe(0);
+      expect(c.stdout).toMatch(/No credential needs to be entered: .* was not restarted\./);
+      expect(c.stdout).not.toContain('the product was restarted');
+    }, 180_000);
   },
 );

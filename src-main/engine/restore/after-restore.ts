@@ -65,6 +65,8 @@ const rewriteStep: Step<RestoreCtx> = {
 export interface CredentialsOutcome {
   pending: string[];
   noneListed: boolean;
+  /** Whether the product was restarted (only when a credential was entered: the restart step is skipped else). */
+  restarted: boolean;
   productName: string;
 }
 
@@ -93,8 +95,9 @@ async function enterCredentialsLocked(
 ): Promise<CredentialsOutcome> {
   const store = await finishedJournal(stateDir);
   const ctx = makeCtx(store, undefined, opts.tuning ?? {}, io.signal);
+  let restarted = false;
   try {
-    await executeRunbook(
+    const steps = await executeRunbook(
       {
         kind: 'restore',
         title: 'Enter the open credentials',
@@ -121,6 +124,7 @@ async function enterCredentialsLocked(
         },
       },
     );
+    restarted = steps.some((x) => x.id === 'restart' && x.state === 'done');
   } catch (e) {
     await store.save();
     throw e;
@@ -130,6 +134,7 @@ async function enterCredentialsLocked(
   return {
     pending: store.j.credentials.pending,
     noneListed: store.j.profile.credentials.length === 0,
+    restarted,
     productName: store.j.profile.productName,
   };
 }
