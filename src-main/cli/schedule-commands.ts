@@ -254,12 +254,13 @@ async function logRefusedRun(o: ScheduleOpts, e: unknown): Promise<void> {
   const profileId = e.details?.['profileId'];
   if (typeof profileId !== 'string') return;
   const { logScheduledRun } = await import('../engine/schedule/run-log.js');
+  const { withHint } = await import('../engine/schedule/scheduled-run.js');
   const stateDir = defaultStateDir(o.stateDir !== undefined ? path.resolve(o.stateDir) : undefined);
   const entry = {
     at: new Date().toISOString(),
     profileId,
     outcome: 'failed' as const,
-    detail: e.message,
+    detail: withHint(e),
     postponed: 0,
   };
   await logScheduledRun(stateDir, entry).catch(() => undefined);

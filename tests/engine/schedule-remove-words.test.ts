@@ -148,5 +148,35 @@ describe.skipIf(blocked !== undefined)(
         `Print the emergency kit: edge-recovery emergency-kit --profile '${profile}' --out kit.html`,
       );
     });
+
+    /**
+     * A refused run (here: its profile file is in a folder anyone can write) is logged, and `schedule status` is where
+     * the technician reads why the backups stopped, days later: the line gave the error without what to do.
+     */
+    it('schedule status shows what to do about a refused run', async () => {
+      const shared = path.join(dir, 'shared');
+      await fsp.mkdir(shared, { recursive: true });
+      await fsp.chmod(shared, 0o777);
+      const profile = path.join(shared, 'loose.json');
+      await fsp.writeFile(profile, plantedProfile({ id: 'loose', productName: 'Loose' }));
+      const state = path.join(dir, 'state-refused');
+      await fsp.mkdir(state, { mode: 0o700 });
+      const stick = path.join(dir, 'stick-refused');
+      await fsp.mkdir(stick);
+      const env = { EDGE_RECOVERY_PDF: 'off', EDGE_RECOVERY_LOCK_DIR: path.join(dir, 'lock') };
+      const run = await runCli(
+        ['schedule', 'run', '--profile', profile, '--to', stick, '--state-dir', state, '--retry-every', '1s'].concat([
+          '--give-up-after',
+          '1m',
+        ]),
+        { env },
+      );
+      expect(run.code, run.stderr).toBe(4);
+      const st = await runCli(['schedule', 'status', '--profile', profile, '--state-dir', state], { env });
+      expect(st.stdout).toContain(`failed: The profile ${profile} is untrusted input`);
+      expect(st.stdout).toContain(
+        `What to do: Read it, copy it into a root-only folder on this machine's own disk (install -D -o root -g root -m 644 ${profile} /etc/edge-recovery/profiles/loose.json)`,
+      );
+    });
   },
 );

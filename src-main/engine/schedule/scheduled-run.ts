@@ -87,6 +87,14 @@ async function failingPrecheck(profile: Profile): Promise<RecoveryError | null> 
  * checks pass it runs the same backup runbook as a technician (class "automatic"), and retention by class
  * runs only after the new backup verified. One line per run goes to the journal / event log.
  */
+/**
+ * A failed run's line, as `schedule status` and the journal show it: the error and what to do about it (the run had
+ * nobody to tell; the technician reads this line days later).
+ */
+export function withHint(e: RecoveryError): string {
+  return e.hint ? `${e.message} What to do: ${e.hint}` : e.message;
+}
+
 export async function runScheduledBackup(
   o: ScheduledRunOptions,
   io: RunbookIO,
@@ -112,7 +120,7 @@ export async function runScheduledBackup(
       passphrase = await o.readPassphrase();
     } catch (e) {
       error = toRecoveryError(e);
-      detail = error.message;
+      detail = withHint(error);
     }
   }
   while (error === undefined) {
@@ -145,7 +153,7 @@ export async function runScheduledBackup(
       if (err.code !== 'PRECHECK_FAILED' && err.code !== 'JOB_RUNNING') {
         error = err;
         outcome = 'failed';
-        detail = err.message;
+        detail = withHint(err);
         break;
       }
       failed = err;
