@@ -48,12 +48,11 @@ function reachableFromLoopback(family: 4 | 6, hex: string): string | null {
   return null;
 }
 
-/** The listening TCP sockets on `port` that a connection to a loopback address of this machine can reach. */
-export function loopbackListeners(
-  port: number,
-  read: (p: string) => string = (p) => readFileSync(p, 'utf8'),
-): Listener[] {
-  const out: Listener[] = [];
+type ReadFile = (p: string) => string;
+const readText: ReadFile = (p) => readFileSync(p, 'utf8');
+
+/** Each socket line of the kernel's TCP tables (IPv4, then IPv6 where there is one), split into its fields. */
+function* tcpTableRows(read: ReadFile): Generator<{ family: 4 | 6; f: string[] }> {
   for (const [file, family] of [
     ['/proc/net/tcp', 4],
     ['/proc/net/tcp6', 6],
@@ -66,13 +65,21 @@ export function loopbackListeners(
     }
     for (const line of text.split('\n').slice(1)) {
       const f = line.trim().split(/\s+/);
-      if (f.length < 8 || f[3] !== LISTEN) continue;
-      const [addrHex, portHex] = f[1]!.split(':');
-      if (addrHex === undefined || portHex === undefined || Number.parseInt(portHex, 16) !== port) continue;
-      const address = reachableFromLoopback(family, addrHex);
-      if (address === null) continue;
-      out.push({ address, port, uid: Number(f[7]), inode: Number(f[9]) });
+      if (f.length >= 8) yield { family, f };
     }
+  }
+}
+
+/** The listening TCP sockets on `port` that a connection to a loopback address of this machine can reach. */
+export function loopbackListeners(port: number, read: ReadFile = readText): Listener[] {
+  const out: Listener[] = [];
+  for (const { family, f } of tcpTableRows(read)) {
+    if (f[3] !== LISTEN) continue;
+    const [addrHex, portHex] = f[1]!.split(':');
+    if (addrHex === undefined || portHex === undefined || Number.parseInt(portHex, 16) !== port) continue;
+    const address = reachableFromLoopback(family, addrHex);
+    if (address === null) continue;
+    out.push({ address, port, uid: Number(f[7]), inode: Number(f[9]) });
   }
   return out;
 }
@@ -93,29 +100,16 @@ function ipv4Of(family: 4 | 6, hex: string): string | null {
 export function connectionOwner(
   peer: { address: string; port: number },
   ours: { address: string; port: number },
-  read: (p: string) => string = (p) => readFileSync(p, 'utf8'),
+  read: ReadFile = readText,
 ): number {
   const plain = (a: string): string => a.replace(/^::ffff:/i, '');
-  for (const [file, family] of [
-    ['/proc/net/tcp', 4],
-    ['/proc/net/tcp6', 6],
-  ] as const) {
-    let text: string;
-    try {
-      text = read(file);
-    } catch {
-      continue; // no IPv6 here
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length < 8) continue;
-      const [la, lp] = f[1]!.split(':');
-      const [ra, rp] = f[2]!.split(':');
-      if (la === undefined || lp === undefined || ra === undefined || rp === undefined) continue;
-      if (Number.parseInt(lp, 16) !== peer.port || Number.parseInt(rp, 16) !== ours.port) continue;
-      if (ipv4Of(family, la) !== plain(peer.address) || ipv4Of(family, ra) !== plain(ours.address)) continue;
-      return Number(f[7]);
-    }
+  for (const { family, f } of tcpTableRows(read)) {
+    const [la, lp] = f[1]!.split(':');
+    const [ra, rp] = f[2]!.split(':');
+    if (la === undefined || lp === undefined || ra === undefined || rp === undefined) continue;
+    if (Number.parseInt(lp, 16) !== peer.port || Number.parseInt(rp, 16) !== ours.port) continue;
+    if (ipv4Of(family, la) !== plain(peer.address) || ipv4Of(family, ra) !== plain(ours.address)) continue;
+    return Number(f[7]);
   }
   return -1;
 }
