@@ -148,17 +148,22 @@ function stateDirOpt(o: { stateDir?: string }): { stateDir?: string } {
 }
 
 /**
- * --profile: a built-in id, or a file. A file that someone other than root could change is untrusted input: a
- * warning says so, and a profile that would run commands (a `process` service) or read files as root (profileReads)
- * needs --allow-profile-commands.
+ * --profile: a built-in id, or a file. A file that is not root-only on this machine's own disk is untrusted input (a
+ * stick's): a backup or restore with it needs --allow-profile-commands, as the folders it reads onto the stick or
+ * replaces, the service it stops and starts and any command it runs are its writer's choice (the wizard offers only
+ * trusted profiles); with the flag, a warning still says so.
  */
-async function cliProfile(ref: string, o: { allowProfileCommands?: boolean }): Promise<Profile> {
+async function cliProfile(
+  ref: string,
+  o: { allowProfileCommands?: boolean },
+  job: 'backup' | 'restore',
+): Promise<Profile> {
   const { assertCommandsAllowed, loadJudgedProfile, untrustedWarning } = await import('../engine/profiles/trust.js');
   // Read and judged as one file: a link someone else can flip cannot be judged as one file and read as another.
   const { profile, trust } = await loadJudgedProfile(ref);
   if (trust.origin === 'untrusted') {
+    assertCommandsAllowed(ref, profile, trust, o.allowProfileCommands === true, undefined, job);
     process.stderr.write(untrustedWarning(ref, trust.reason) + '\n');
-    assertCommandsAllowed(ref, profile, trust, o.allowProfileCommands === true);
   }
   return profile;
 }
@@ -201,7 +206,7 @@ async function finishedRestore(dirOpt: { stateDir?: string }) {
 }
 
 const ALLOW_COMMANDS_HELP =
-  'use an untrusted profile file (not root-only) even though it runs commands (a "process" service, a command step) or reads files as root to copy onto the stick or show (an artifact or follow-log step); read them first';
+  'use an untrusted profile file (not root-only on this machine\'s own disk, e.g. on the stick): its folders are read onto the stick or replaced as root, its service stopped and started, and it may run commands (a "process" service, a command step) or read files as root to copy onto the stick or show (an artifact or follow-log step); read it first';
 
 function out(json: boolean, value: unknown, human: () => string): void {
   // Names and paths in the text may come from a stick: no control character reaches the terminal.
@@ -432,7 +437,7 @@ export function buildProgram(): Command {
         technician?: string;
       }) => {
         const { runBackup, checkBackupTarget } = await engine.backup();
-        const profile = await cliProfile(o.profile, o);
+        const profile = await cliProfile(o.profile, o, 'backup');
         await checkBackupTarget(path.resolve(o.to)); // before the ticket is remembered: bad input changes nothing
         // A product that backs itself up while it runs is never stopped, so its backup asks nothing.
         if (o.yes !== true && nobodyToAsk(o) && profile.stopService.includes('backup')) {
@@ -590,7 +595,7 @@ export function buildProgram(): Command {
         });
       }
       const { runRestore } = await engine.restore();
-      const profile = await cliProfile(o.profile, o);
+      const profile = await cliProfile(o.profile, o, 'restore');
       if (o.yes !== true && nobodyToAsk(o)) {
         // Refused before anything happens (no lock, no journal, nothing unpacked): without anyone to ask, every
         // question is answered no, so the restore checked and unpacked the whole backup (an hour for a big one)

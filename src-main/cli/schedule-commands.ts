@@ -16,13 +16,11 @@ const loadProfile = async (ref: string) => (await import('../engine/profiles/loa
  * another account can point elsewhere after the install).
  */
 async function scheduleProfile(ref: string) {
-  const { loadJudgedProfile, profileCommands, systemProfilesDir } = await import('../engine/profiles/trust.js');
-  const { shellWord } = await import('../engine/backup/restore-txt.js');
+  const { loadJudgedProfile, profileCommands, trustCopyHint } = await import('../engine/profiles/trust.js');
   // Read and judged as one file (a link flipped in between cannot lend a root-only file's trust).
   const { profile, trust } = await loadJudgedProfile(ref);
   if (trust.origin !== 'untrusted') return profile;
   const commands = profileCommands(profile);
-  const target = path.join(systemProfilesDir(), path.basename(ref));
   throw new RecoveryError(
     'PROFILE_UNTRUSTED',
     `The profile ${ref} is untrusted input: ${trust.reason ?? 'not only root can change it'}. A schedule runs it as root each time, unattended, and whoever can change the file could make it back up other folders to the schedule's destination or stop another service${commands.length > 0 ? `; it would also run commands (${commands.join('; ')})` : ''}. Nothing was run or installed.`,
@@ -30,7 +28,7 @@ async function scheduleProfile(ref: string) {
       hint:
         process.platform === 'win32'
           ? 'On Windows only the built-in profiles can be scheduled (file permissions are not judged there): name one of them (edge-recovery profiles lists them).'
-          : `Read it, copy it into a root-only folder on this machine's own disk (install -D -o root -g root -m 644 ${shellWord(ref, true)} ${shellWord(target, true)}), and name that file: --profile ${shellWord(target, true)}. Built-in profiles need no copy.`,
+          : `Read it, ${trustCopyHint(ref, 'linux')}. Built-in profiles need no copy.`,
       details: { ref, profileId: profile.id, commands },
     },
   );

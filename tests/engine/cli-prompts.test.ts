@@ -51,7 +51,18 @@ describe.skipIf(skip !== null)('edge-recovery prompts in a real terminal', () =>
     );
     const pf = path.join(work, 'pass.txt');
     await fsp.writeFile(pf, PASS);
-    const r = await runCli(['backup', '--profile', profile, '--to', stick, '--passphrase-file', pf, '--yes', '--json']);
+    const r = await runCli([
+      'backup',
+      '--profile',
+      profile,
+      '--allow-profile-commands',
+      '--to',
+      stick,
+      '--passphrase-file',
+      pf,
+      '--yes',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const fin = jsonEvents(r.stdout).find((e) => e.type === 'finished') as { result: { setDir: string } };
     setDir = fin.result.setDir;
@@ -77,7 +88,7 @@ describe.skipIf(skip !== null)('edge-recovery prompts in a real terminal', () =>
   it('verify and restore pointed at the stick list the backups found there', async () => {
     for (const args of [
       ['verify', stick],
-      ['restore', stick, '--profile', profile],
+      ['restore', stick, '--profile', profile, '--allow-profile-commands'],
     ]) {
       const r = await runCli(args);
       expect(r.code, r.stderr).toBe(2);
@@ -182,7 +193,10 @@ console.log('LENGTH=' + v!['egress/A']!['ClientSecret']!.length + ' ID=' + v!['e
       EDGE_RECOVERY_PASSPHRASE: PASS,
       EDGE_RECOVERY_CRASH_AT: 'report:before',
     };
-    const r = await runCli(['restore', setDir, '--profile', profile, '--state-dir', stateDir, '--yes'], { env });
+    const r = await runCli(
+      ['restore', setDir, '--profile', profile, '--allow-profile-commands', '--state-dir', stateDir, '--yes'],
+      { env },
+    );
     expect(r.code, r.stderr).not.toBe(0);
     const plain = { EDGE_RECOVERY_NOTE_DIR: noteDir, EDGE_RECOVERY_STATE_DIR: '' };
     const st = await runCli(['status'], { env: plain });

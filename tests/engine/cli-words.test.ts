@@ -253,6 +253,7 @@ describe('command-line words on bad input', () => {
         'backup',
         '--profile',
         profile,
+        '--allow-profile-commands',
         '--to',
         stick,
         '--encrypt',

@@ -56,7 +56,16 @@ describe.skipIf(blocked !== undefined)(`field layouts${blocked ? ` (skipped: ${b
     if (work) await fsp.rm(work, { recursive: true, force: true });
   });
 
-  const common = () => ['--profile', profileFile, '--root', root, '--state-dir', stateDir, '--yes'];
+  const common = () => [
+    '--profile',
+    profileFile,
+    '--allow-profile-commands',
+    '--root',
+    root,
+    '--state-dir',
+    stateDir,
+    '--yes',
+  ];
   const backup = (...extra: string[]) =>
     runCli(['backup', ...common(), '--to', stick, '--device-id', 'hand-box', ...extra]);
   const sets = async () =>

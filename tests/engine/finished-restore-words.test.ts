@@ -36,7 +36,7 @@ describe.skipIf(blocked !== undefined)(
       await fsp.mkdir(state, { mode: 0o700 });
       const stick = path.join(work, 'stick');
       await fsp.mkdir(stick);
-      const common = ['--profile', profile, '--root', root, '--state-dir', state, '--yes'];
+      const common = ['--profile', profile, '--allow-profile-commands', '--root', root, '--state-dir', state, '--yes'];
       const b = await runCli(['backup', ...common, '--to', stick, '--device-id', 'box'], { env: env() });
       expect(b.code, b.stderr).toBe(0);
       const set = path.join(stick, 'EdgeRecovery', 'box');

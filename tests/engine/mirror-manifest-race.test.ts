@@ -45,10 +45,19 @@ describe.skipIf(!isRoot)("a set's manifest swapped by a local user while the mir
     await fsp.writeFile(profile, JSON.stringify(handProfile({ items: ['Configuration'] })));
     const from = path.join(work, 'from');
     const b = await runCli(
-      ['backup', '--profile', profile, '--root', root, '--to', from, '--device-id', 'box', '--yes'].concat([
-        '--state-dir',
-        path.join(work, 'state'),
-      ]),
+      [
+        'backup',
+        '--profile',
+        profile,
+        '--allow-profile-commands',
+        '--root',
+        root,
+        '--to',
+        from,
+        '--device-id',
+        'box',
+        '--yes',
+      ].concat(['--state-dir', path.join(work, 'state')]),
     );
     expect(b.code, b.stderr).toBe(0);
     const device = path.join(from, 'EdgeRecovery', 'box');

@@ -37,6 +37,7 @@ describe('a product folder holding a name that is not UTF-8', () => {
       'backup',
       '--profile',
       profile,
+      '--allow-profile-commands',
       '--root',
       root,
       '--to',

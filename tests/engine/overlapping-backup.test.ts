@@ -35,6 +35,7 @@ describe('a backup whose folders overlap through a link', () => {
       'backup',
       '--profile',
       profile,
+      '--allow-profile-commands',
       '--root',
       root,
       '--to',

@@ -50,7 +50,14 @@ const env = () => ({ EDGE_RECOVERY_PDF: 'off', EDGE_RECOVERY_STATE_DIR: path.joi
 describe('a profile or folder of another system', () => {
   it('a restore with a Windows profile on Linux is refused (exit 2) and writes nothing in its working directory', async () => {
     const r = await runCli(
-      ['restore', path.join(work, 'hand.tar.gz'), '--profile', path.join(work, 'win.json'), '--yes'],
+      [
+        'restore',
+        path.join(work, 'hand.tar.gz'),
+        '--profile',
+        path.join(work, 'win.json'),
+        '--allow-profile-commands',
+        '--yes',
+      ],
       { cwd, env: env() },
     );
     expect(r.code, r.stdout + r.stderr).toBe(2);
@@ -70,6 +77,7 @@ describe('a profile or folder of another system', () => {
         'backup',
         '--profile',
         path.join(work, 'hand.json'),
+        '--allow-profile-commands',
         '--root',
         root,
         '--folder',

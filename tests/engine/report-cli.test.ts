@@ -55,7 +55,19 @@ describe('edge-recovery backup: ticket fields on the report, remembered; where t
 
   const backup = (extra: string[], env: NodeJS.ProcessEnv = {}) =>
     runCli(
-      ['backup', '--profile', profile, '--to', stick, '--device-id', 'cli-box', '--state-dir', stateDir, ...extra],
+      [
+        'backup',
+        '--profile',
+        profile,
+        '--allow-profile-commands',
+        '--to',
+        stick,
+        '--device-id',
+        'cli-box',
+        '--state-dir',
+        stateDir,
+        ...extra,
+      ],
       { env },
     );
 
@@ -114,6 +126,7 @@ describe('edge-recovery backup: ticket fields on the report, remembered; where t
           'backup',
           '--profile',
           profile,
+          '--allow-profile-commands',
           '--to',
           stick,
           '--device-id',

@@ -54,7 +54,17 @@ describe("RESTORE.txt's commands, pasted into bash", () => {
     const stick = path.join(work, 'stick');
     await fsp.mkdir(stick);
     const r = await runCli(
-      ['backup', '--profile', path.join(work, 'hand.json'), '--to', stick, '--device-id', 'box', '--yes'],
+      [
+        'backup',
+        '--profile',
+        path.join(work, 'hand.json'),
+        '--allow-profile-commands',
+        '--to',
+        stick,
+        '--device-id',
+        'box',
+        '--yes',
+      ],
       { env: { EDGE_RECOVERY_PDF: 'off', EDGE_RECOVERY_STATE_DIR: path.join(work, 'state') } },
     );
     expect(r.code, r.stderr).toBe(0);

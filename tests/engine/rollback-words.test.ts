@@ -49,13 +49,16 @@ describe('rollback of a restore stopped before its swap', () => {
       }),
     );
     const env = { EDGE_RECOVERY_STATE_DIR: path.join(work, 'state'), EDGE_RECOVERY_NOTE_DIR: path.join(work, 'note') };
-    const b = await runCli(['backup', '--profile', profile, '--to', stick, '--yes', '--json'], { env });
+    const b = await runCli(
+      ['backup', '--profile', profile, '--allow-profile-commands', '--to', stick, '--yes', '--json'],
+      { env },
+    );
     expect(b.code, b.stderr).toBe(0);
     const fin = jsonEvents(b.stdout).find((e) => e.type === 'finished') as { result: { setDir: string } };
     backupSummaries = jsonEvents(b.stdout)
       .filter((e) => e.type === 'step')
       .map((e) => (e.step as { summary?: string }).summary ?? '');
-    const r = await runCli(['restore', fin.result.setDir, '--profile', profile, '--yes'], {
+    const r = await runCli(['restore', fin.result.setDir, '--profile', profile, '--allow-profile-commands', '--yes'], {
       env: { ...env, EDGE_RECOVERY_CRASH_AT: 'stop:stopped' },
     });
     expect(r.signal).toBe('SIGKILL');
@@ -63,7 +66,7 @@ describe('rollback of a restore stopped before its swap', () => {
     code = rb.code;
     events = jsonEvents(rb.stdout);
     // Again, killed once its folder is set aside (the service stopped by the restore, not started again).
-    const r2 = await runCli(['restore', fin.result.setDir, '--profile', profile, '--yes'], {
+    const r2 = await runCli(['restore', fin.result.setDir, '--profile', profile, '--allow-profile-commands', '--yes'], {
       env: { ...env, EDGE_RECOVERY_CRASH_AT: 'renamed:set-aside:Data' },
     });
     expect(r2.signal).toBe('SIGKILL');
@@ -80,15 +83,22 @@ describe('rollback of a restore stopped before its swap', () => {
     declined = describeMachineState(j);
     const rb2 = await runCli(['rollback', '--yes'], { env });
     expect(rb2.code, rb2.stderr).toBe(0);
-    plainBackup = await runCli(['backup', '--profile', profile, '--to', stick, '--yes'], { env });
+    plainBackup = await runCli(['backup', '--profile', profile, '--allow-profile-commands', '--to', stick, '--yes'], {
+      env,
+    });
     expect(plainBackup.code, plainBackup.stderr).toBe(0);
     // Without a terminal and without --yes: refused at the start, not stopped once the backup is unpacked. Its own
     // state folder, to see that nothing is written there (no lock, no journal).
     noTermState = path.join(work, 'state-no-terminal');
     dataBefore = await fsp.readdir(path.dirname(data));
     const noTermEnv = { ...env, EDGE_RECOVERY_STATE_DIR: noTermState };
-    noTerminal = await runCli(['restore', fin.result.setDir, '--profile', profile], { env: noTermEnv });
-    noTerminalJson = await runCli(['restore', fin.result.setDir, '--profile', profile, '--json'], { env: noTermEnv });
+    noTerminal = await runCli(['restore', fin.result.setDir, '--profile', profile, '--allow-profile-commands'], {
+      env: noTermEnv,
+    });
+    noTerminalJson = await runCli(
+      ['restore', fin.result.setDir, '--profile', profile, '--allow-profile-commands', '--json'],
+      { env: noTermEnv },
+    );
   }, 300_000);
 
   afterAll(async () => {

@@ -43,6 +43,7 @@ describe.skipIf(blocked !== undefined)(
         'backup',
         '--profile',
         profileFile,
+        '--allow-profile-commands',
         '--root',
         root,
         '--state-dir',
@@ -80,6 +81,7 @@ describe.skipIf(blocked !== undefined)(
         setDir,
         '--profile',
         profileFile,
+        '--allow-profile-commands',
         '--root',
         root,
         '--keep-defaults',
@@ -148,6 +150,7 @@ describe.skipIf(blocked !== undefined)(
           setDir,
           '--profile',
           profileFile,
+          '--allow-profile-commands',
           '--root',
           root,
           '--allow-other-device',
@@ -210,10 +213,16 @@ describe.skipIf(blocked !== undefined)(
             await fsp.writeFile(path.join(victim, 'keep.txt'), 'root data\n');
             const common = ['--state-dir', state, '--yes'];
             const r = await runCli(
-              ['restore', setDir, '--profile', profileFile, '--root', root, '--keep-defaults'].concat([
-                '--allow-other-device',
-                ...common,
-              ]),
+              [
+                'restore',
+                setDir,
+                '--profile',
+                profileFile,
+                '--allow-profile-commands',
+                '--root',
+                root,
+                '--keep-defaults',
+              ].concat(['--allow-other-device', ...common]),
             );
             const journal = path.join(state, 'restore-journal.json');
             if (existsSync(journal)) {
@@ -239,11 +248,18 @@ describe.skipIf(blocked !== undefined)(
             const fresh = path.join(stick.mountpoint, 'fresh-state');
             const to = path.join(work, 'to-fresh');
             const b = await runCli(
-              ['backup', '--profile', profileFile, '--root', root, '--to', to, '--device-id', 'hand-box'].concat([
-                '--state-dir',
-                fresh,
-                '--yes',
-              ]),
+              [
+                'backup',
+                '--profile',
+                profileFile,
+                '--allow-profile-commands',
+                '--root',
+                root,
+                '--to',
+                to,
+                '--device-id',
+                'hand-box',
+              ].concat(['--state-dir', fresh, '--yes']),
             );
             expect(b.code, b.stderr).toBe(4);
             expect(b.stderr).toContain(`${stick.mountpoint} is on another filesystem than this machine's own`);

@@ -101,7 +101,19 @@ describe.skipIf(!isRoot)("an untrusted profile's reads of root-only files", () =
     await fsp.writeFile(honest, raw('/srv/VERSION'));
     const state = path.join(work, 'state-v');
     const made = await runCli(
-      ['backup', '--profile', honest, '--to', stick, '--root', old, '--yes', '--state-dir', state],
+      [
+        'backup',
+        '--profile',
+        honest,
+        '--allow-profile-commands',
+        '--to',
+        stick,
+        '--root',
+        old,
+        '--yes',
+        '--state-dir',
+        state,
+      ],
       {
         env: { EDGE_RECOVERY_PDF: 'off' },
       },
@@ -123,6 +135,7 @@ describe.skipIf(!isRoot)("an untrusted profile's reads of root-only files", () =
         path.join(stick, 'EdgeRecovery', device, set),
         '--profile',
         evil,
+        '--allow-profile-commands',
         '--root',
         machine,
         '--yes',

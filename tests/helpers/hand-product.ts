@@ -50,5 +50,7 @@ export async function handBackupInto(
     '--state-dir',
     stateDir,
     '--yes',
+    // The profile is this test's own file in a temporary folder: untrusted input, used on purpose.
+    '--allow-profile-commands',
   ]);
 }

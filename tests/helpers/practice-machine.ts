@@ -9,6 +9,7 @@ import type { Profile } from '../../src-main/engine/profiles/schema.js';
 import { freePort } from '../../src-main/practice/free-port.js';
 import { practiceProfile, practiceProfileInput } from '../../src-main/practice/practice-profile.js';
 import { startRunsvdir, type RunitTree } from './runit.js';
+import { rootOnlyProfiles } from './root-only-profile.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const APPLIANCE_ENTRY = path.join(REPO, 'src-main/practice/appliance.ts');
@@ -145,7 +146,11 @@ export async function startPracticeMachine(
   const root = path.join(dir, 'root');
   const keyFile = path.join(root, 'var/lib/edge-practice/machine.key');
   const logFile = path.join(dir, 'appliance.log');
-  const profilePath = path.join(dir, 'profile.json');
+  // The profile file as a technician installs a product's own profile: in a root-only folder on this machine's own
+  // disk, so trusted (a backup or restore takes a file in /tmp only with --allow-profile-commands). Without root
+  // (no runit either) it stays in the temp folder.
+  const profiles = process.getuid?.() === 0 ? await rootOnlyProfiles('practice-machine') : null;
+  const profilePath = path.join(profiles?.dir ?? dir, 'profile.json');
   let tree: RunitTree | undefined;
   let stopped = false;
   const stop = async (): Promise<void> => {
@@ -153,6 +158,7 @@ export async function startPracticeMachine(
     stopped = true;
     await tree?.stop();
     await fsp.rm(dir, { recursive: true, force: true });
+    await profiles?.remove();
   };
   try {
     await fsp.mkdir(root, { recursive: true });
@@ -189,7 +195,7 @@ export async function startPracticeMachine(
       ...(opts.user !== undefined ? { user: opts.user } : {}),
       ...(opts.group !== undefined ? { group: opts.group } : {}),
     });
-    await fsp.writeFile(profilePath, `${JSON.stringify(input, null, 2)}\n`);
+    await fsp.writeFile(profilePath, `${JSON.stringify(input, null, 2)}\n`, { mode: 0o644 });
     const profile: Profile = practiceProfile({
       ...extra,
       port: opts.portFromAppsettings ? 5590 : port,

@@ -1,6 +1,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { RecoveryError } from '../errors.js';
+import { shellWord } from '../backup/restore-txt.js';
 import { otherFilesystemProblem } from '../util/own-filesystem.js';
 import { builtinProfileIds, loadProfile } from './load.js';
 import type { Profile } from './schema.js';
@@ -132,9 +133,42 @@ export function untrustedWarning(ref: string, reason: string | undefined): strin
 }
 
 /**
- * Refuses an untrusted profile that would run commands or read files as root (profileReads), unless the technician
- * said so explicitly: a process manager's command from such a file would otherwise run with this tool's rights, and
- * an artifact step copy any file onto the stick.
+ * What a backup or a restore with this profile has root do to the machine, as phrases: the folders it reads onto the
+ * stick or replaces, and the service it stops and starts. From an untrusted profile (a stick's), that is whatever
+ * folder and service the file's writer chose: the profile rules refuse the system's own, but any other (another
+ * product's data, a home, a unit no rule knows) would be read onto the stick or replaced as root.
+ */
+export function profileActs(profile: Profile, job: 'backup' | 'restore'): string[] {
+  const folders = profile.items.map((i) => i.path).join(', ');
+  const out: string[] = [];
+  if (folders !== '') {
+    out.push(
+      job === 'backup'
+        ? `read ${folders} as root and copy them onto the stick`
+        : `replace ${folders} as root with what the backup holds`,
+    );
+  }
+  if (profile.service.manager !== 'none') {
+    out.push(`stop and start the ${profile.service.manager} service ${profile.service.name}`);
+  }
+  return out;
+}
+
+/** How to make a profile file trusted: the exact copy into a root-only folder of this machine, and the name to give. */
+export function trustCopyHint(ref: string, platform: NodeJS.Platform = process.platform): string {
+  if (platform === 'win32') {
+    return `copy it into ${systemProfilesDir(platform)} (only Administrators and SYSTEM may change that folder) and name that file`;
+  }
+  const target = path.join(systemProfilesDir(platform), path.basename(ref));
+  return `copy it into a root-only folder on this machine's own disk (install -D -o root -g root -m 644 ${shellWord(ref, true)} ${shellWord(target, true)}) and name that file: --profile ${shellWord(target, true)}`;
+}
+
+/**
+ * Refuses an untrusted profile that would run commands or read files as root (profileReads), or, for a backup or a
+ * restore (`job`), act on its folders and service at all (profileActs), unless the technician said so explicitly: a
+ * process manager's command from such a file would otherwise run with this tool's rights, an artifact step copy any
+ * file onto the stick, and a restore replace any folder no rule knows as root. The wizard offers only trusted
+ * profiles (host/profile-views.ts); the CLI takes another file only with the flag.
  */
 export function assertCommandsAllowed(
   ref: string,
@@ -142,21 +176,29 @@ export function assertCommandsAllowed(
   trust: ProfileTrust,
   allowCommands: boolean,
   flag = '--allow-profile-commands',
+  job?: 'backup' | 'restore',
 ): void {
   if (trust.origin !== 'untrusted' || allowCommands) return;
   const commands = profileCommands(profile);
   const reads = profileReads(profile);
-  if (commands.length === 0 && reads.length === 0) return;
+  const acts = job === undefined ? [] : profileActs(profile, job);
+  if (commands.length === 0 && reads.length === 0 && acts.length === 0) return;
   const does = [
+    ...acts,
     ...(commands.length > 0 ? [`run commands with this tool's rights (${commands.join('; ')})`] : []),
     ...(reads.length > 0 ? [`read files as root and copy or show them (${reads.join('; ')})`] : []),
   ].join(', and ');
+  const read = [
+    ...(acts.length > 0 ? ['its folders and service'] : []),
+    ...(commands.length > 0 ? ['the commands'] : []),
+    ...(reads.length > 0 ? ['what it reads'] : []),
+  ].join(', ');
   throw new RecoveryError(
     'PROFILE_UNTRUSTED',
-    `The profile ${ref} would ${does}, and it is untrusted input: ${trust.reason ?? 'not only root can change it'}.`,
+    `The profile ${ref} would ${does}, and it is untrusted input: ${trust.reason ?? 'not only root can change it'}. Nothing was changed.`,
     {
-      hint: `Read ${commands.length > 0 ? 'the command' : 'what it reads'} first. If it is right, pass ${flag}, or install the profile in ${systemProfilesDir()} (owned by root, not writable by others).`,
-      details: { ref, commands, reads },
+      hint: `Read ${read} first. If it is right, pass ${flag}, or ${trustCopyHint(ref)}.`,
+      details: { ref, commands, reads, acts },
     },
   );
 }
