@@ -7,6 +7,7 @@ import { giveTo } from '../helpers/as-account.js';
 import { runCli } from '../helpers/cli.js';
 import { loopMountUnavailable, skipLoopTests, withLoopMount } from '../helpers/loop-device.js';
 import { ensureTestOwner } from '../helpers/restore-driver.js';
+import { programTreeProblem } from '../../src-main/engine/util/program-tree.js';
 
 /**
  * The scheduler starts `node <script>` as root every night, and schedule install refuses a script another account
@@ -106,4 +107,51 @@ describe.skipIf(blocked !== undefined)('schedule install and the package its scr
       );
     },
   );
+});
+
+/**
+ * A checkout in a sticky folder of root's (a fresh clone in /tmp): its script and the folders on the way were
+ * accepted (only an entry's owner may rename or remove it in a sticky folder), but a link inside the package (npm's
+ * node_modules/.bin/x -> ../x/bin/x) leads back through that sticky folder, and the package walk refused it as
+ * "in /tmp, which another account can change (mode 1777)": every install from such a checkout was refused, and a
+ * schedule test skipped itself in CI. The same rule now holds for where a link leads: a sticky folder of root's is
+ * fine where the entry below it is root's, and not where it is another account's.
+ */
+describe.skipIf(blocked !== undefined)('the package walk and a sticky folder on the way', () => {
+  let sticky: string;
+  beforeAll(async () => {
+    ensureTestOwner(OWNER);
+    sticky = await fsp.mkdtemp('/var/lib/erw-sticky-');
+    await fsp.chmod(sticky, 0o1777);
+    const pkg = path.join(sticky, 'pkg');
+    await fsp.mkdir(path.join(pkg, 'bin'), { recursive: true });
+    await fsp.mkdir(path.join(pkg, 'node_modules', 'tool', 'bin'), { recursive: true });
+    await fsp.mkdir(path.join(pkg, 'node_modules', '.bin'));
+    await fsp.writeFile(path.join(pkg, 'package.json'), '{"name":"pkg"}\n');
+    await fsp.writeFile(path.join(pkg, 'bin', 'x.js'), '\n');
+    await fsp.writeFile(path.join(pkg, 'node_modules', 'tool', 'bin', 'tool'), '\n');
+    await fsp.symlink('../tool/bin/tool', path.join(pkg, 'node_modules', '.bin', 'tool'));
+  });
+  afterAll(async () => {
+    if (sticky) await fsp.rm(sticky, { recursive: true, force: true });
+  });
+
+  it("accepts a link in the package that leads through a sticky folder of root's to root's files", () => {
+    expect(programTreeProblem(path.join(sticky, 'pkg', 'bin', 'x.js'))).toBeNull();
+  });
+
+  it("refuses a link that leads into another account's entry of that sticky folder", async () => {
+    const theirs = path.join(sticky, 'theirs.js');
+    await fsp.writeFile(theirs, '\n');
+    await giveTo(OWNER, theirs);
+    const link = path.join(sticky, 'pkg', 'node_modules', '.bin', 'theirs');
+    await fsp.symlink(theirs, link);
+    try {
+      expect(programTreeProblem(path.join(sticky, 'pkg', 'bin', 'x.js'))).toMatch(
+        /theirs leads to .*theirs\.js, in .*erw-sticky-/,
+      );
+    } finally {
+      await fsp.rm(link);
+    }
+  });
 });

@@ -51,9 +51,14 @@ export function programTreeProblem(script: string): string | null {
         } catch {
           continue; // leads nowhere: nothing is loaded through it
         }
-        for (let d = path.dirname(real); ; d = path.dirname(d)) {
+        // A sticky folder of root's (/tmp) is fine where the entry in it is root's (or ours), as for the script's own
+        // path (resolveTrusted): only an entry's owner may rename or remove it there.
+        for (let d = path.dirname(real), below = real; ; below = d, d = path.dirname(d)) {
           const ds = statSync(d);
-          if ((ds.uid !== 0 && ds.uid !== me) || (ds.mode & 0o022) !== 0) {
+          const sticky = ds.uid === 0 && (ds.mode & 0o1000) !== 0;
+          const belowOwner = sticky ? lstatSync(below).uid : -1;
+          const othersMayWrite = (ds.mode & 0o022) !== 0 && !(sticky && (belowOwner === 0 || belowOwner === me));
+          if ((ds.uid !== 0 && ds.uid !== me) || othersMayWrite) {
             return `${p} leads to ${real}, in ${d}, which another account can change (uid ${ds.uid}, mode ${(ds.mode & 0o7777).toString(8)})`;
           }
           if (d === path.dirname(d)) break;
