@@ -206,7 +206,7 @@ async function finishedRestore(dirOpt: { stateDir?: string }) {
 }
 
 const ALLOW_COMMANDS_HELP =
-  'use an untrusted profile file (not root-only on this machine\'s own disk, e.g. on the stick): its folders are read onto the stick or replaced as root, its service stopped and started, and it may run commands (a "process" service, a command step) or read files as root to copy onto the stick or show (an artifact or follow-log step); read it first';
+  'use an untrusted profile file (not root-only on this machine\'s own disk, e.g. on the stick): root reads its folders onto the stick or replaces them, stops and starts its service, and runs its commands (a "process" service, a command step) or reads files as root to copy onto the stick or show (an artifact or follow-log step); read it first';
 
 function out(json: boolean, value: unknown, human: () => string): void {
   // Names and paths in the text may come from a stick: no control character reaches the terminal.

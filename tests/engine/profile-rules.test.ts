@@ -520,12 +520,12 @@ describe('profile trust: files only root can change, or untrusted input', () => 
     const args = ['backup', '--profile', file, '--root', root, '--to', stick, '--yes', '--leave-stopped'];
 
     const refused = await runCli(args);
-    expect(refused.stderr).toMatch(/Warning: the profile .*evil\.json is untrusted input/);
+    // The refusal says it all (what it would have root do, and why it is untrusted); the warning is for a go-ahead.
     expect(refused.stderr).toMatch(
-      /would run commands with this tool's rights \(service\.command: \/bin\/sh -c touch .*\), and it is untrusted input/,
+      /would run commands with this tool's rights \(service\.command: \/bin\/sh -c touch .*\), and read .* as root and copy them onto the stick, and stop and start the process service evil, and it is untrusted input/,
     );
     expect(refused.stderr).toMatch(
-      /pass --allow-profile-commands, or install the profile in \/etc\/edge-recovery\/profiles/,
+      /pass --allow-profile-commands, or copy it into a root-only folder on this machine's own disk \(install -D -o root -g root -m 644 .*evil\.json \/etc\/edge-recovery\/profiles\/evil\.json\)/,
     );
     expect(refused.code).toBe(4);
     await expect(fsp.access(marker)).rejects.toThrow();

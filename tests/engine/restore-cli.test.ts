@@ -111,6 +111,7 @@ describe.skipIf(blocked !== undefined)(
         const r = await runCli([
           ...restoreArgs(stateDir).map((a) => (a === newM.profilePath ? impatient : a)),
           '--yes',
+          '--allow-profile-commands', // this test's own copy in its temp folder: untrusted input, used on purpose
         ]);
         expect(r.code, r.stderr).toBe(6);
         expect(r.stderr).toMatch(/The restore stopped:/);

@@ -160,7 +160,7 @@ export function trustCopyHint(ref: string, platform: NodeJS.Platform = process.p
     return `copy it into ${systemProfilesDir(platform)} (only Administrators and SYSTEM may change that folder) and name that file`;
   }
   const target = path.join(systemProfilesDir(platform), path.basename(ref));
-  return `copy it into a root-only folder on this machine's own disk (install -D -o root -g root -m 644 ${shellWord(ref, true)} ${shellWord(target, true)}) and name that file: --profile ${shellWord(target, true)}`;
+  return `copy it into a root-only folder on this machine's own disk (install -D -o root -g root -m 644 ${shellWord(ref, true)} ${shellWord(target, true)}), and name that file: --profile ${shellWord(target, true)}`;
 }
 
 /**
@@ -184,14 +184,14 @@ export function assertCommandsAllowed(
   const acts = job === undefined ? [] : profileActs(profile, job);
   if (commands.length === 0 && reads.length === 0 && acts.length === 0) return;
   const does = [
-    ...acts,
     ...(commands.length > 0 ? [`run commands with this tool's rights (${commands.join('; ')})`] : []),
     ...(reads.length > 0 ? [`read files as root and copy or show them (${reads.join('; ')})`] : []),
+    ...acts,
   ].join(', and ');
   const read = [
-    ...(acts.length > 0 ? ['its folders and service'] : []),
     ...(commands.length > 0 ? ['the commands'] : []),
     ...(reads.length > 0 ? ['what it reads'] : []),
+    ...(acts.length > 0 ? ['its folders and service'] : []),
   ].join(', ');
   throw new RecoveryError(
     'PROFILE_UNTRUSTED',
