@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isRoot } from '../helpers/datasets.js';
 import { runCli } from '../helpers/cli.js';
 import { handProfile } from '../helpers/hand-product.js';
+import { trustCopyHint } from '../../src-main/engine/profiles/trust.js';
 
 /**
  * A profile file that is not root-only on this machine's own disk (one on a stick, in /tmp, in a home) is its
@@ -95,4 +96,15 @@ describe.skipIf(!isRoot)('a backup or restore with an untrusted profile file', (
     expect(allowed.code, allowed.stdout + allowed.stderr).toBe(0);
     expect(await fsp.readFile(path.join(root, 'opt/hand/Configuration/settings.json'), 'utf8')).toBe('{"site":"A"}\n');
   }, 90_000);
+});
+
+describe('the way to make a profile file trusted, as the refusals say it', () => {
+  it('gives the exact copy on Linux, and on Windows (where no file is trusted) a built-in profile instead', () => {
+    expect(trustCopyHint('/media/stick/My Product.json', 'linux')).toBe(
+      "copy it into a root-only folder on this machine's own disk (install -D -o root -g root -m 644 '/media/stick/My Product.json' '/etc/edge-recovery/profiles/My Product.json'), and name that file: --profile '/etc/edge-recovery/profiles/My Product.json'",
+    );
+    expect(trustCopyHint('E:\\product.json', 'win32')).toBe(
+      'name a built-in profile instead (edge-recovery profiles lists them): on Windows no profile file is trusted',
+    );
+  });
 });

@@ -157,7 +157,8 @@ export function profileActs(profile: Profile, job: 'backup' | 'restore'): string
 /** How to make a profile file trusted: the exact copy into a root-only folder of this machine, and the name to give. */
 export function trustCopyHint(ref: string, platform: NodeJS.Platform = process.platform): string {
   if (platform === 'win32') {
-    return `copy it into ${systemProfilesDir(platform)} (only Administrators and SYSTEM may change that folder) and name that file`;
+    // rootOnlyProblem: on Windows only the built-in profiles are trusted (no file's permissions are judged there).
+    return 'name a built-in profile instead (edge-recovery profiles lists them): on Windows no profile file is trusted';
   }
   const target = path.join(systemProfilesDir(platform), path.basename(ref));
   return `copy it into a root-only folder on this machine's own disk (install -D -o root -g root -m 644 ${shellWord(ref, true)} ${shellWord(target, true)}), and name that file: --profile ${shellWord(target, true)}`;
