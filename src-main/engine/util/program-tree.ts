@@ -1,5 +1,6 @@
 import { existsSync, lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { resolveTrusted } from './linked-folder.js';
 import { otherFilesystemJudge } from './own-filesystem.js';
 
 /** The most entries a program's package may hold for its check (a production install has a few thousand). */
@@ -51,17 +52,12 @@ export function programTreeProblem(script: string): string | null {
         } catch {
           continue; // leads nowhere: nothing is loaded through it
         }
-        // A sticky folder of root's (/tmp) is fine where the entry in it is root's (or ours), as for the script's own
-        // path (resolveTrusted): only an entry's owner may rename or remove it there.
-        for (let d = path.dirname(real), below = real; ; below = d, d = path.dirname(d)) {
-          const ds = statSync(d);
-          const sticky = ds.uid === 0 && (ds.mode & 0o1000) !== 0;
-          const belowOwner = sticky ? lstatSync(below).uid : -1;
-          const othersMayWrite = (ds.mode & 0o022) !== 0 && !(sticky && (belowOwner === 0 || belowOwner === me));
-          if ((ds.uid !== 0 && ds.uid !== me) || othersMayWrite) {
-            return `${p} leads to ${real}, in ${d}, which another account can change (uid ${ds.uid}, mode ${(ds.mode & 0o7777).toString(8)})`;
-          }
-          if (d === path.dirname(d)) break;
+        // Where it leads, judged as the script's own path is (resolveTrusted: every folder on the way root's and not
+        // writable by others, a sticky folder of root's only for root's entries, as /tmp).
+        try {
+          resolveTrusted(real, (place, why) => new Error(`${p} leads to ${real}, in ${path.dirname(place)}: ${why}`));
+        } catch (e) {
+          return (e as Error).message;
         }
         const st = statSync(real);
         const away = foreign(real, st.dev);
